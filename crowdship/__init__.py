@@ -1,0 +1,1 @@
+"""The platform shell shared by every package: settings, logging, storage, local services and the CLI."""

@@ -1,0 +1,142 @@
+"""The `crowdship` command: one entry point whose subcommands grow with the product."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crowdship import migrate
+from crowdship.logging import configure_logging
+from crowdship.services import LocalServices, ServiceError
+from crowdship.settings import environment_only_settings, get_settings
+from crowdship.units import format_cents
+
+app = typer.Typer(no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
+services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
+app.add_typer(services_app, name="services")
+app.add_typer(db_app, name="db")
+
+console = Console()
+
+
+@app.callback()
+def _configure() -> None:
+    configure_logging(get_settings())
+
+
+def _local_services() -> LocalServices:
+    return LocalServices(get_settings().local_dir)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start the local servers (no-op for those already running or configured in the environment)."""
+    external = environment_only_settings()
+    if external.database_url and external.redis_url:
+        console.print("CROWDSHIP_DATABASE_URL and CROWDSHIP_REDIS_URL are set: using those servers.")
+        return
+    try:
+        urls = _local_services().up(postgres=external.database_url is None, redis=external.redis_url is None)
+    except ServiceError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    for name, url in urls.items():
+        console.print(f"{name}={url}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local servers (their data stays under the local folder)."""
+    try:
+        _local_services().down()
+    except ServiceError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    console.print("local services stopped")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether the local servers run, and where."""
+    table = Table("service", "state", "url", "pid", "detail")
+    for status in _local_services().status():
+        table.add_row(
+            status.name, "running" if status.running else "stopped", status.url or "",
+            str(status.pid or ""), status.detail,
+        )
+    console.print(table)
+    external = environment_only_settings()
+    for name, url in (("database", external.database_url), ("redis", external.redis_url)):
+        if url:
+            console.print(f"the environment points the {name} at {url}")
+
+
+@db_app.command("migrate")
+def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = get_settings().require_database_url()
+    migrate.upgrade(url, revision)
+    console.print(f"database at revision {migrate.current_revision(url)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the applied and the newest revision."""
+    url = get_settings().require_database_url()
+    console.print(f"applied: {migrate.current_revision(url)}; newest: {migrate.head_revision()}")
+
+
+@app.command("demo")
+def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
+    """Load the demo store into the database (once per seed) and show what it holds."""
+    from crowdship.db import open_pool
+    from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+    from dispatch.model import OrderStatus, TripStatus
+    from simulations.demo import build_demo_store
+    from simulations.demo_loader import load_demo_store
+
+    url = get_settings().require_database_url()
+    migrate.upgrade(url)
+    demo_store = build_demo_store(datetime.now(UTC), seed=seed)
+    with open_pool(url, max_size=2) as pool:
+        loaded = load_demo_store(lambda: PostgresDispatchUnitOfWork(pool), demo_store)
+        with PostgresDispatchUnitOfWork(pool) as uow:
+            store = uow.stores.get(demo_store.store.id)
+            trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])
+            shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips}
+            orders = uow.orders.list_for_store(store.id, [OrderStatus.PENDING])
+
+    console.print(
+        f"\n[bold]{store.name}[/bold] at {store.location.lat}, {store.location.lon} "
+        f"({'loaded now' if loaded else 'loaded earlier'}); "
+        f"fallback courier {format_cents(store.fallback_cost_cents)} per order\n"
+    )
+    trip_table = Table("shopper", "tier", "id checked", "bags", "max detour", "leave by (UTC)", title="Open trips")
+    for trip in trips:
+        shopper = shoppers[trip.shopper_id]
+        trip_table.add_row(
+            shopper.display_name,
+            shopper.trust_tier.name.lower(),
+            "yes" if shopper.identity_verified else "no",
+            str(trip.capacity_bags),
+            f"{(trip.max_detour_m or 0) / 1000:.1f} km / {(trip.max_detour_s or 0) // 60} min",
+            f"{trip.leave_by:%H:%M}",
+        )
+    console.print(trip_table)
+    order_table = Table("order", "drop-off", "bags", "value", "window (UTC)", "flags", title="Pending orders")
+    for order in orders:
+        flags = [name for name, on in (("18+", order.age_restricted), ("perishable", order.perishable)) if on]
+        order_table.add_row(
+            order.external_ref,
+            order.dropoff_address,
+            str(order.size_bags),
+            format_cents(order.value_cents),
+            f"{order.window_earliest:%H:%M}-{order.window_latest:%H:%M}",
+            ", ".join(flags),
+        )
+    console.print(order_table)

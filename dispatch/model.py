@@ -1,0 +1,366 @@
+"""Entities of dispatch and their lifecycles.
+
+Each lifecycle is a table of allowed moves; every state change goes through `_move`, which refuses what the
+table does not list with `IllegalTransition`. Methods are named for what happens in the store, so that a
+use case reads like the business: `order.pick_up()`, `offer.accept(now)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from uuid import UUID, uuid4
+
+from shapely import Polygon
+
+from crowdship.errors import DomainError, InvalidInput
+from crowdship.units import Cents
+from dispatch.errors import IllegalTransition, OfferExpired
+from routing.geo import GeoPoint
+
+
+def _require_aware(value: datetime, field_name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field_name, "must be a timezone-aware timestamp")
+
+
+# --------------------------------------------------------------------------------------------------
+# Store and shopper
+
+
+@dataclass
+class Store:
+    name: str
+    location: GeoPoint
+    service_area: Polygon
+    """Exterior ring in (lon, lat), as WKT and GeoJSON have it."""
+    fallback_cost_cents: Cents
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidInput("name", "must not be blank")
+        if self.fallback_cost_cents <= 0:
+            raise InvalidInput("fallback_cost_cents", "must be positive")
+        if self.service_area.is_empty or not self.service_area.is_valid:
+            raise InvalidInput("service_area", "must be a non-empty, valid polygon")
+
+
+class TrustTier(IntEnum):
+    """How far the company trusts a shopper; it caps the value of orders they may carry."""
+
+    NEW = 0
+    BRONZE = 1
+    SILVER = 2
+    GOLD = 3
+
+
+@dataclass
+class Shopper:
+    display_name: str
+    trust_tier: TrustTier = TrustTier.NEW
+    identity_verified: bool = False
+    opted_in: bool = True
+    home_location: GeoPoint | None = None
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if not self.display_name.strip():
+            raise InvalidInput("display_name", "must not be blank")
+
+
+# --------------------------------------------------------------------------------------------------
+# Order
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    PICKED_UP = "picked_up"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RETURNED = "returned"
+    FALLBACK = "fallback"
+    CANCELLED = "cancelled"
+
+
+ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    # Waiting for a batch; past its deadline the courier fleet takes it.
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.OFFERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED}
+    ),
+    # Declined, expired or withdrawn offers put it back in the pool.
+    OrderStatus.OFFERED: frozenset(
+        {OrderStatus.ACCEPTED, OrderStatus.PENDING, OrderStatus.CANCELLED}
+    ),
+    # A shopper who drops out before pickup gives it back.
+    OrderStatus.ACCEPTED: frozenset(
+        {OrderStatus.PICKED_UP, OrderStatus.PENDING, OrderStatus.CANCELLED}
+    ),
+    # Once the bags left the store it is delivered or it fails; it is no longer cancellable.
+    OrderStatus.PICKED_UP: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
+    OrderStatus.FAILED: frozenset({OrderStatus.RETURNED}),
+    # Back at the store, operations dispatch it again, send a courier or cancel it.
+    OrderStatus.RETURNED: frozenset(
+        {OrderStatus.PENDING, OrderStatus.FALLBACK, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.FALLBACK: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+@dataclass
+class Order:
+    store_id: UUID
+    external_ref: str
+    dropoff: GeoPoint
+    dropoff_address: str
+    recipient_name: str
+    window_earliest: datetime
+    window_latest: datetime
+    dispatch_deadline: datetime
+    """After this instant no shopper can make the window: the order goes to the fallback fleet."""
+    size_bags: int
+    value_cents: Cents
+    created_at: datetime
+    age_restricted: bool = False
+    perishable: bool = False
+    status: OrderStatus = OrderStatus.PENDING
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        for name in ("external_ref", "dropoff_address", "recipient_name"):
+            if not getattr(self, name).strip():
+                raise InvalidInput(name, "must not be blank")
+        for name in ("window_earliest", "window_latest", "dispatch_deadline", "created_at"):
+            _require_aware(getattr(self, name), name)
+        if not self.window_earliest < self.window_latest:
+            raise InvalidInput("window_latest", "must be after window_earliest")
+        if self.dispatch_deadline > self.window_latest:
+            raise InvalidInput("dispatch_deadline", "must not be after window_latest")
+        if self.size_bags <= 0:
+            raise InvalidInput("size_bags", "must be positive")
+        if self.value_cents <= 0:
+            raise InvalidInput("value_cents", "must be positive")
+
+    def _move(self, target: OrderStatus) -> None:
+        if target not in ORDER_TRANSITIONS[self.status]:
+            raise IllegalTransition("order", self.id, self.status, target)
+        self.status = target
+
+    def offer(self) -> None:
+        self._move(OrderStatus.OFFERED)
+
+    def release(self) -> None:
+        """Back to the pool: its offer ended without a delivery, or it was returned for another try."""
+        self._move(OrderStatus.PENDING)
+
+    def accept(self) -> None:
+        self._move(OrderStatus.ACCEPTED)
+
+    def pick_up(self) -> None:
+        self._move(OrderStatus.PICKED_UP)
+
+    def deliver(self) -> None:
+        self._move(OrderStatus.DELIVERED)
+
+    def fail(self) -> None:
+        self._move(OrderStatus.FAILED)
+
+    def return_to_store(self) -> None:
+        self._move(OrderStatus.RETURNED)
+
+    def hand_to_fallback(self) -> None:
+        self._move(OrderStatus.FALLBACK)
+
+    def cancel(self) -> None:
+        self._move(OrderStatus.CANCELLED)
+
+    @property
+    def is_final(self) -> bool:
+        return not ORDER_TRANSITIONS[self.status]
+
+
+# --------------------------------------------------------------------------------------------------
+# Trip
+
+
+class TripStatus(StrEnum):
+    OPEN = "open"
+    """Checked in at the store, can receive offers."""
+    DEPARTED = "departed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    """Its leave-by time passed while it was still open."""
+
+
+TRIP_TRANSITIONS: Mapping[TripStatus, frozenset[TripStatus]] = {
+    TripStatus.OPEN: frozenset({TripStatus.DEPARTED, TripStatus.CANCELLED, TripStatus.EXPIRED}),
+    TripStatus.DEPARTED: frozenset({TripStatus.COMPLETED}),
+    TripStatus.COMPLETED: frozenset(),
+    TripStatus.CANCELLED: frozenset(),
+    TripStatus.EXPIRED: frozenset(),
+}
+
+
+@dataclass
+class Trip:
+    shopper_id: UUID
+    store_id: UUID
+    destination: GeoPoint
+    capacity_bags: int
+    checked_in_at: datetime
+    leave_by: datetime
+    max_detour_m: int | None = None
+    max_detour_s: int | None = None
+    status: TripStatus = TripStatus.OPEN
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.checked_in_at, "checked_in_at")
+        _require_aware(self.leave_by, "leave_by")
+        if self.capacity_bags <= 0:
+            raise InvalidInput("capacity_bags", "must be positive")
+        if self.max_detour_m is None and self.max_detour_s is None:
+            raise InvalidInput("max_detour_m", "give a detour limit in metres, in seconds or both")
+        for name in ("max_detour_m", "max_detour_s"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise InvalidInput(name, "must not be negative")
+        if not self.checked_in_at < self.leave_by:
+            raise InvalidInput("leave_by", "must be after checked_in_at")
+
+    def _move(self, target: TripStatus) -> None:
+        if target not in TRIP_TRANSITIONS[self.status]:
+            raise IllegalTransition("trip", self.id, self.status, target)
+        self.status = target
+
+    def depart(self) -> None:
+        self._move(TripStatus.DEPARTED)
+
+    def complete(self) -> None:
+        self._move(TripStatus.COMPLETED)
+
+    def cancel(self) -> None:
+        self._move(TripStatus.CANCELLED)
+
+    def expire(self) -> None:
+        self._move(TripStatus.EXPIRED)
+
+    def can_take_offers(self, now: datetime) -> bool:
+        return self.status is TripStatus.OPEN and now < self.leave_by
+
+
+# --------------------------------------------------------------------------------------------------
+# Offer
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+OFFER_TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {
+    OfferStatus.OPEN: frozenset(
+        {OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN}
+    ),
+    OfferStatus.ACCEPTED: frozenset(),
+    OfferStatus.DECLINED: frozenset(),
+    OfferStatus.EXPIRED: frozenset(),
+    OfferStatus.WITHDRAWN: frozenset(),
+}
+
+
+class OfferNotYetExpired(DomainError):
+    def __init__(self, offer_id: UUID, expires_at: datetime) -> None:
+        super().__init__(f"offer {offer_id} is open until {expires_at.isoformat()}")
+
+
+@dataclass
+class Offer:
+    """A bundle of orders proposed to one trip, in visiting order, with what it costs the shopper."""
+
+    trip_id: UUID
+    stops: tuple[UUID, ...]
+    extra_distance_m: int
+    extra_duration_s: int
+    reward_quote_cents: Cents
+    created_at: datetime
+    expires_at: datetime
+    status: OfferStatus = OfferStatus.OPEN
+    resolved_at: datetime | None = None
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.created_at, "created_at")
+        _require_aware(self.expires_at, "expires_at")
+        if not self.stops:
+            raise InvalidInput("stops", "an offer carries at least one order")
+        if len(set(self.stops)) != len(self.stops):
+            raise InvalidInput("stops", "an order appears once in an offer")
+        for name in ("extra_distance_m", "extra_duration_s", "reward_quote_cents"):
+            if getattr(self, name) < 0:
+                raise InvalidInput(name, "must not be negative")
+        if not self.created_at < self.expires_at:
+            raise InvalidInput("expires_at", "must be after created_at")
+
+    def _move(self, target: OfferStatus, now: datetime) -> None:
+        if target not in OFFER_TRANSITIONS[self.status]:
+            raise IllegalTransition("offer", self.id, self.status, target)
+        self.status = target
+        self.resolved_at = now
+
+    def is_expired_at(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def accept(self, now: datetime) -> None:
+        if self.status is OfferStatus.OPEN and self.is_expired_at(now):
+            raise OfferExpired(self.id, self.expires_at)
+        self._move(OfferStatus.ACCEPTED, now)
+
+    def decline(self, now: datetime) -> None:
+        self._move(OfferStatus.DECLINED, now)
+
+    def expire(self, now: datetime) -> None:
+        if self.status is OfferStatus.OPEN and not self.is_expired_at(now):
+            raise OfferNotYetExpired(self.id, self.expires_at)
+        self._move(OfferStatus.EXPIRED, now)
+
+    def withdraw(self, now: datetime) -> None:
+        self._move(OfferStatus.WITHDRAWN, now)
+
+
+# --------------------------------------------------------------------------------------------------
+# Delivery proof
+
+
+@dataclass(frozen=True)
+class DeliveryProof:
+    """One attempt to hand over an order: where and when, how far from the drop-off, whether the code matched."""
+
+    order_id: UUID
+    trip_id: UUID
+    position: GeoPoint
+    recorded_at: datetime
+    distance_to_dropoff_m: float
+    code_matched: bool
+    accepted: bool
+    photo_ref: str | None = None
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.recorded_at, "recorded_at")
+        if self.distance_to_dropoff_m < 0:
+            raise InvalidInput("distance_to_dropoff_m", "must not be negative")
+        if self.accepted and not self.code_matched:
+            raise InvalidInput(
+                "accepted", "a delivery without the recipient's code is not accepted"
+            )
