@@ -18,8 +18,10 @@ from crowdship.units import format_cents
 app = typer.Typer(no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
 services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
 
 console = Console()
 
@@ -77,18 +79,19 @@ def services_status() -> None:
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     url = get_settings().require_database_url()
     migrate.upgrade(url, revision)
-    console.print(f"database at revision {migrate.current_revision(url)}")
+    console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
 
 
 @db_app.command("status")
 def db_status() -> None:
     """Show the applied and the newest revision."""
     url = get_settings().require_database_url()
-    console.print(f"applied: {migrate.current_revision(url)}; newest: {migrate.head_revision()}")
+    applied = ", ".join(migrate.current_revisions(url)) or "none"
+    console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
 
 
 @app.command("demo")

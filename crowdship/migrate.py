@@ -30,7 +30,8 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Applies revisions up to `revision`; "heads" is every branch's newest, as parallel work can branch."""
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -38,17 +39,16 @@ def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def current_revision(database_url: str) -> str | None:
+def current_revisions(database_url: str) -> tuple[str, ...]:
+    """The revisions applied to the database, one per branch; empty for a database never migrated."""
     engine = create_engine(sqlalchemy_url(database_url))
     try:
         with engine.connect() as connection:
-            revision: str | None = MigrationContext.configure(connection).get_current_revision()
-            return revision
+            return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
     finally:
         engine.dispose()
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> tuple[str, ...]:
+    """The newest revision of every branch in the code."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_heads()))

@@ -1,0 +1,133 @@
+"""Fixtures shared by the whole suite: the real local PostGIS and Redis, a fresh database per session.
+
+Each pytest session (and each xdist worker) gets a database of its own, migrated from empty, and a Redis
+database index of its own, so that runs in parallel never see each other's rows or keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from crowdship import migrate
+from crowdship.db import open_pool
+from crowdship.services import LocalServices
+from crowdship.settings import Settings, environment_only_settings, get_settings
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+
+
+def _service_urls() -> tuple[str, str]:
+    """URLs from the environment when given, else from the local servers (started if needed)."""
+    external = environment_only_settings()
+    local = LocalServices(get_settings().local_dir)
+    urls: dict[str, str] = {}
+    if external.database_url is None or external.redis_url is None:
+        urls = local.up(postgres=external.database_url is None, redis=external.redis_url is None)
+    database_url = external.database_url or urls["CROWDSHIP_DATABASE_URL"]
+    redis_url = external.redis_url or urls["CROWDSHIP_REDIS_URL"]
+    return database_url, redis_url
+
+
+def _with_database(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+
+
+def _worker_suffix() -> str:
+    return f"{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> tuple[str, str]:
+    return _service_urls()
+
+
+@pytest.fixture(scope="session")
+def admin_database_url(service_urls: tuple[str, str]) -> str:
+    """A URL to the server's maintenance database, for creating and dropping test databases."""
+    return _with_database(service_urls[0], "postgres")
+
+
+@pytest.fixture(scope="session")
+def empty_database(admin_database_url: str) -> Iterator[str]:
+    """Makes a brand-new empty database and drops it afterwards; yields its URL."""
+
+    def make(name: str) -> str:
+        with psycopg.connect(admin_database_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return _with_database(admin_database_url, name)
+
+    name = f"crowdship_test_{_worker_suffix()}"
+    yield make(name)
+    with psycopg.connect(admin_database_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(empty_database: str) -> str:
+    """The session's database, migrated to the newest revision."""
+    migrate.upgrade(empty_database)
+    return empty_database
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, service_urls: tuple[str, str]) -> Settings:
+    return Settings(environment="test", database_url=database_url, redis_url=_redis_url_for_session(service_urls[1]))
+
+
+def _redis_url_for_session(url: str) -> str:
+    index = 1 + os.getpid() % 15
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    return f"{base}/{index}"
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    with open_pool(database_url, min_size=1, max_size=8, name="crowdship-tests") as opened:
+        yield opened
+
+
+_TABLES_TO_KEEP = frozenset({"alembic_version", "spatial_ref_sys"})
+
+
+@pytest.fixture
+def db(pool: ConnectionPool) -> Iterator[ConnectionPool]:
+    """The pool, with every table emptied before the test, so that each test starts from nothing."""
+    with pool.connection() as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+            if row[0] not in _TABLES_TO_KEEP
+        ]
+        if tables:
+            connection.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(table) for table in tables)
+                )
+            )
+    yield pool
+
+
+@pytest.fixture
+def uow(db: ConnectionPool) -> PostgresDispatchUnitOfWork:
+    """A fresh dispatch unit of work on an emptied database (enter it with `with uow:`)."""
+    return PostgresDispatchUnitOfWork(db)
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A client on this session's own Redis database, emptied before the test."""
+    client = redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
