@@ -9,12 +9,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCAL_DIR = PROJECT_ROOT / ".local"
 SERVICES_ENV_FILE = DEFAULT_LOCAL_DIR / "services.env"
+DEVELOPMENT_SECRET_KEY = "development-only-secret-never-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,31 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # --- Live dispatch and the API (issue 5) ---
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET_KEY),
+        description="Signs access tokens and derives delivery codes; must be set outside development/test",
+    )
+    access_token_ttl_s: int = Field(default=900, ge=30, description="Lifetime of a bearer token")
+    offer_ttl_s: int = Field(default=60, ge=1, description="How long a shopper has to accept an offer")
+    delivery_geofence_m: float = Field(default=150.0, gt=0, description="Max proof distance to drop-off")
+    delivery_max_attempts: int = Field(default=3, ge=1, description="Failed proofs before the order fails")
+    dispatch_cadence_s: float = Field(default=10.0, gt=0, description="Seconds between dispatcher batches")
+    dispatch_lease_s: float = Field(default=30.0, gt=0, description="How long one dispatcher owns a store")
+    matcher_time_limit_s: float = Field(default=2.0, gt=0, description="Budget of one matcher run")
+    max_bundle_orders: int = Field(default=3, ge=1, description="Orders one offer may carry")
+    road_factor: float = Field(default=1.3, ge=1.0, description="Road distance over straight-line distance")
+    travel_speed_kmh: float = Field(default=30.0, gt=0, description="Average speed for detour minutes")
+    compensation_cents_per_km: int = Field(default=60, ge=0, description="Reward quote per extra km")
+    compensation_minimum_cents: int = Field(default=150, ge=0, description="Reward quote floor per order")
+    tier_value_caps_cents: dict[int, int | None] = Field(
+        default={0: 5_000, 1: 15_000, 2: 40_000, 3: None},
+        description="Largest order value per trust tier (0 new .. 3 gold); null = no cap",
+    )
+    own_address_radius_m: float = Field(default=100.0, ge=0, description="No drop-offs this near home")
+    location_sample_interval_s: float = Field(default=30.0, gt=0, description="Min seconds between samples")
+    location_rate_limit_per_s: int = Field(default=10, ge=1, description="Updates per shopper per s")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, url: str | None) -> str | None:
@@ -49,6 +75,14 @@ class Settings(BaseSettings):
         if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return url
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> "Settings":
+        if self.environment not in ("development", "test") and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise ValueError("set CROWDSHIP_SECRET_KEY to a long random value outside development/test")
+        return self
 
     def require_database_url(self) -> str:
         if self.database_url is None:
