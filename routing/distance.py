@@ -45,6 +45,15 @@ def haversine_matrix(origins: npt.ArrayLike, destinations: npt.ArrayLike) -> Flo
     return result
 
 
+def unit_vectors(points: npt.ArrayLike) -> FloatArray:
+    """[lat, lon] degrees as 3-D unit vectors, where a chord is never longer than its great-circle arc."""
+    radians = np.radians(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    lat, lon = radians[:, 0], radians[:, 1]
+    cos_lat = np.cos(lat)
+    vectors: FloatArray = np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
+    return vectors
+
+
 def euclidean_matrix(origins: npt.ArrayLike, destinations: npt.ArrayLike) -> FloatArray:
     """Planar distances between every origin and every destination ([x, y] rows)."""
     a = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
