@@ -209,9 +209,11 @@ class LocalPostgres:
             )
         if not self.is_running():
             port = _pick_port(self.port_file)
+            # fsync off: a development server may lose data if the machine itself crashes, never when the
+            # server process dies (commits still reach the OS before they return).
             options = (
                 f"-p {port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                "-c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                "-c max_connections=200 -c fsync=off -c full_page_writes=off"
             )
             log.info("postgres starting", port=port)
             self._run(

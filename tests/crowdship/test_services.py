@@ -1,0 +1,122 @@
+"""The project's own servers start, stop and restart idempotently, and recover from a crash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from crowdship.services import LocalServices, process_alive
+from crowdship.settings import PROJECT_ROOT, get_settings
+
+
+@pytest.fixture
+def services() -> Iterator[LocalServices]:
+    """A second, private pair of servers in its own folder under the local dir; stopped and removed after."""
+    parent = get_settings().local_dir / "test-services"
+    parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(dir=parent))
+    root.chmod(0o755)  # the postgres user must be able to reach the cluster inside
+    local = LocalServices(root)
+    yield local
+    local.down()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _postgres_answers(url: str) -> bool:
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        row = connection.execute("SELECT PostGIS_Lib_Version()").fetchone()
+    return row is not None and bool(row[0])
+
+
+def _redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        persistence = client.config_get("save")["save"], client.config_get("appendonly")["appendonly"]
+        return bool(client.ping()) and persistence == ("", "no")
+    finally:
+        client.close()
+
+
+def test_up_down_up_is_idempotent(services: LocalServices) -> None:
+    """up twice gives the same servers, down twice is fine, and up again brings them back on the same ports."""
+    first = services.up()
+    assert services.up() == first
+    assert _postgres_answers(first["CROWDSHIP_DATABASE_URL"])
+    assert _redis_answers(first["CROWDSHIP_REDIS_URL"])
+    assert services.env_file.read_text().splitlines() == [f"{k}={v}" for k, v in first.items()]
+    assert all(status.running for status in services.status())
+
+    services.down()
+    services.down()
+    assert not any(status.running for status in services.status())
+    assert not services.env_file.exists()
+
+    again = services.up()
+    assert again == first  # the previous ports were free, so the URLs stayed the same
+    assert _postgres_answers(again["CROWDSHIP_DATABASE_URL"])
+
+
+def test_a_stale_redis_pid_file_is_replaced(services: LocalServices) -> None:
+    """A pid file naming a dead process, or one that is not redis, does not stop redis from starting."""
+    services.redis.root.mkdir(parents=True, exist_ok=True)
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    services.redis.pid_file.write_text(f"{finished.pid}\n")
+    assert not services.redis.status().running
+    url = services.up(postgres=False)["CROWDSHIP_REDIS_URL"]
+    assert _redis_answers(url)
+    services.redis.down()
+
+    services.redis.pid_file.write_text(f"{os.getpid()}\n")  # alive, but it is this test, not redis
+    assert not services.redis.status().running
+    assert _redis_answers(services.up(postgres=False)["CROWDSHIP_REDIS_URL"])
+
+
+def test_postgres_comes_back_after_a_crash(services: LocalServices) -> None:
+    """After the server is killed (leaving its pid file behind), up starts it again with the data intact."""
+    url = services.up(redis=False)["CROWDSHIP_DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE survivor (note text)")
+        connection.execute("INSERT INTO survivor VALUES ('still here')")
+    pid = services.postgres.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (services.postgres.data_dir / "postmaster.pid").exists()  # stale: its process is gone
+    assert not services.postgres.status().running
+
+    url = services.up(redis=False)["CROWDSHIP_DATABASE_URL"]
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT note FROM survivor").fetchall() == [("still here",)]
+
+
+def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_path: Path) -> None:
+    """With both URLs set, `crowdship services up` starts nothing and creates no data folder."""
+    local_dir = tmp_path / "local"
+    environment = {
+        **os.environ,
+        "CROWDSHIP_DATABASE_URL": "postgresql://someone@db.internal:5432/crowdship",
+        "CROWDSHIP_REDIS_URL": "redis://cache.internal:6379/0",
+        "CROWDSHIP_LOCAL_DIR": str(local_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdship", "services", "up"],
+        env=environment, capture_output=True, text=True, cwd=PROJECT_ROOT, check=False, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using those servers" in result.stdout
+    assert not local_dir.exists()
