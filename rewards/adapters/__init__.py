@@ -1,0 +1,1 @@
+"""Storage for rewards: PostgreSQL repositories and unit of work."""

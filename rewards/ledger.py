@@ -1,0 +1,198 @@
+"""The double-entry ledger in the business's words: accounts, balanced transactions, idempotent requests.
+
+Sign convention: every balance is what the company owes on that account. Crediting a shopper is a positive
+entry on their account and an equal negative entry on an expense account; paying them out moves the
+amount from their cash payable to payouts clearing. Company accounts may go negative; shopper accounts may
+not. The database enforces the same rules again (see migration 0002_rewards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from crowdship.errors import DomainError, InvalidInput
+from crowdship.units import Cents, format_cents
+
+
+class AccountKind(StrEnum):
+    STORE_CREDIT = "store_credit"
+    CASH_PAYABLE = "cash_payable"
+    REWARD_EXPENSE = "reward_expense"
+    REFERRAL_EXPENSE = "referral_expense"
+    PAYOUTS_CLEARING = "payouts_clearing"
+    STORE_CREDIT_REDEEMED = "store_credit_redeemed"
+
+    @property
+    def belongs_to_shopper(self) -> bool:
+        return self in SHOPPER_ACCOUNT_KINDS
+
+
+SHOPPER_ACCOUNT_KINDS = frozenset({AccountKind.STORE_CREDIT, AccountKind.CASH_PAYABLE})
+
+
+class TransactionKind(StrEnum):
+    DELIVERY_REWARD = "delivery_reward"
+    REFERRAL_BONUS = "referral_bonus"
+    PAYOUT = "payout"
+    STORE_CREDIT_REDEMPTION = "store_credit_redemption"
+    REVERSAL = "reversal"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: UUID
+    kind: AccountKind
+    shopper_id: UUID | None
+    balance_cents: Cents
+
+    @property
+    def allow_negative(self) -> bool:
+        return self.shopper_id is None
+
+
+@dataclass(frozen=True)
+class Entry:
+    account_id: UUID
+    amount_cents: Cents
+
+    def __post_init__(self) -> None:
+        if type(self.amount_cents) is not int:
+            raise InvalidInput("amount_cents", "must be whole cents")
+        if self.amount_cents == 0:
+            raise InvalidInput("amount_cents", "an entry moves money; zero is not an entry")
+
+
+@dataclass(frozen=True)
+class LedgerTransaction:
+    """Entries that move money together and sum to zero; immutable once posted."""
+
+    kind: TransactionKind
+    description: str
+    created_at: datetime
+    entries: tuple[Entry, ...]
+    actor_id: UUID | None = None
+    order_id: UUID | None = None
+    payout_line_id: UUID | None = None
+    reverses_id: UUID | None = None
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if len(self.entries) < 2:
+            raise UnbalancedTransaction("a transaction has at least two entries")
+        total = sum(entry.amount_cents for entry in self.entries)
+        if total != 0:
+            raise UnbalancedTransaction(f"entries sum to {format_cents(Cents(total))}, not zero")
+        if (self.kind is TransactionKind.REVERSAL) != (self.reverses_id is not None):
+            raise InvalidInput("reverses_id", "a reversal, and only a reversal, names what it reverses")
+
+    def reversal(self, *, created_at: datetime, actor_id: UUID | None, reason: str) -> LedgerTransaction:
+        """The correcting transaction: the same entries with the opposite sign, linked to this one."""
+        if self.kind is TransactionKind.REVERSAL:
+            raise CannotReverse(f"transaction {self.id} is itself a reversal; post a new transaction instead")
+        if not reason.strip():
+            raise InvalidInput("reason", "say why the transaction is reversed")
+        return LedgerTransaction(
+            kind=TransactionKind.REVERSAL,
+            description=f"reversal of {self.id}: {reason}",
+            created_at=created_at,
+            entries=tuple(Entry(e.account_id, Cents(-e.amount_cents)) for e in self.entries),
+            actor_id=actor_id,
+            order_id=self.order_id,
+            reverses_id=self.id,
+        )
+
+
+def transfer(
+    *,
+    kind: TransactionKind,
+    description: str,
+    created_at: datetime,
+    from_account: UUID,
+    to_account: UUID,
+    amount: Cents,
+    actor_id: UUID | None = None,
+    order_id: UUID | None = None,
+    payout_line_id: UUID | None = None,
+) -> LedgerTransaction:
+    """A two-entry transaction: `to_account` gains `amount`, `from_account` gives it."""
+    if amount <= 0:
+        raise InvalidInput("amount_cents", "must be positive")
+    return LedgerTransaction(
+        kind=kind,
+        description=description,
+        created_at=created_at,
+        entries=(Entry(to_account, amount), Entry(from_account, Cents(-amount))),
+        actor_id=actor_id,
+        order_id=order_id,
+        payout_line_id=payout_line_id,
+    )
+
+
+def check_balances_after(accounts: Mapping[UUID, Account], entries: Sequence[Entry]) -> None:
+    """Refuses a posting that would take an account that may not go negative below zero."""
+    moved: dict[UUID, int] = {}
+    for entry in entries:
+        moved[entry.account_id] = moved.get(entry.account_id, 0) + entry.amount_cents
+    for account_id, delta in moved.items():
+        account = accounts[account_id]
+        after = account.balance_cents + delta
+        if not account.allow_negative and after < 0:
+            raise InsufficientBalance(account, Cents(-delta))
+
+
+def request_hash(operation: str, request: Mapping[str, Any]) -> str:
+    """A stable fingerprint of a request, to tell a retry from a reuse of its idempotency key."""
+    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+class UnbalancedTransaction(DomainError):
+    kind = "invalid"
+
+
+class InsufficientBalance(DomainError):
+    kind = "conflict"
+
+    def __init__(self, account: Account, requested: Cents) -> None:
+        super().__init__(
+            f"{account.kind.value} account {account.id} holds {format_cents(account.balance_cents)}, "
+            f"cannot give {format_cents(requested)}"
+        )
+        self.account_id = account.id
+
+
+class CannotReverse(DomainError):
+    kind = "conflict"
+
+
+class AlreadyReversed(CannotReverse):
+    def __init__(self, transaction_id: UUID) -> None:
+        super().__init__(f"transaction {transaction_id} was already reversed")
+        self.transaction_id = transaction_id
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was used before for a different request: refusing, rather than guessing which one is meant."""
+
+    kind = "conflict"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+        self.key = key
+
+
+def require_idempotency_key(key: str) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > 200:
+        raise InvalidInput("idempotency_key", "give a non-blank key of at most 200 characters")
+    return key

@@ -1,0 +1,354 @@
+"""Payout batches for finance: their lifecycle, the anomaly rules that flag lines, and the CSV export.
+
+A batch goes draft → approved → paid, or to rejected from draft or approved. Approval needs a second pair
+of eyes: the finance user who prepared the batch cannot approve it. Held lines are not paid; their money
+stays in the shopper's cash payable for a later batch. The anomaly rules are pure functions over plain
+facts; the repository gathers the facts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from crowdship.errors import DomainError, InvalidInput
+from crowdship.units import Cents, format_cents
+from dispatch.errors import IllegalTransition
+from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy, compute_reward
+from routing.distance import geodesic_m
+from routing.geo import GeoPoint
+
+
+class BatchStatus(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+BATCH_TRANSITIONS: Mapping[BatchStatus, frozenset[BatchStatus]] = {
+    BatchStatus.DRAFT: frozenset({BatchStatus.APPROVED, BatchStatus.REJECTED}),
+    BatchStatus.APPROVED: frozenset({BatchStatus.PAID, BatchStatus.REJECTED}),
+    BatchStatus.PAID: frozenset(),
+    BatchStatus.REJECTED: frozenset(),
+}
+
+
+class FourEyesViolation(DomainError):
+    """The preparer of a batch tried to approve it."""
+
+    kind = "forbidden"
+
+    def __init__(self, batch_id: UUID, actor_id: UUID) -> None:
+        super().__init__(f"user {actor_id} prepared batch {batch_id}; another finance user must approve it")
+
+
+class BatchNotEditable(DomainError):
+    kind = "conflict"
+
+
+class FlagCode(StrEnum):
+    NO_POSITION_PROOF = "no_position_proof"
+    FAR_ABOVE_STORE_PEERS = "far_above_store_peers"
+    REPEATED_RECIPIENT = "repeated_recipient"
+    IMPOSSIBLE_SPEED = "impossible_speed"
+    ABOVE_POLICY = "above_policy"
+
+
+@dataclass(frozen=True)
+class AnomalyFlag:
+    code: FlagCode
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code.value, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AnomalyFlag:
+        return cls(FlagCode(data["code"]), str(data["detail"]))
+
+
+@dataclass
+class PayoutLine:
+    batch_id: UUID
+    shopper_id: UUID
+    account_id: UUID
+    amount_cents: Cents
+    flags: tuple[AnomalyFlag, ...] = ()
+    held: bool = False
+    hold_reason: str | None = None
+    held_by: UUID | None = None
+    open: bool = True
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if self.amount_cents <= 0:
+            raise InvalidInput("amount_cents", "a payout line pays a positive amount")
+
+
+@dataclass
+class PayoutBatch:
+    period_start: datetime
+    period_end: datetime
+    prepared_by: UUID
+    prepared_at: datetime
+    status: BatchStatus = BatchStatus.DRAFT
+    approved_by: UUID | None = None
+    approved_at: datetime | None = None
+    paid_by: UUID | None = None
+    paid_at: datetime | None = None
+    rejected_by: UUID | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    lines: list[PayoutLine] = field(default_factory=list)
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if not self.period_start < self.period_end:
+            raise InvalidInput("period_end", "must be after period_start")
+
+    def _move(self, target: BatchStatus) -> None:
+        if target not in BATCH_TRANSITIONS[self.status]:
+            raise IllegalTransition("payout batch", self.id, self.status, target)
+        self.status = target
+
+    def line(self, line_id: UUID) -> PayoutLine:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise InvalidInput("line_id", f"batch {self.id} has no line {line_id}")
+
+    def hold(self, line_id: UUID, *, reason: str, actor_id: UUID) -> PayoutLine:
+        if self.status is not BatchStatus.DRAFT:
+            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are held while it is a draft")
+        if not reason.strip():
+            raise InvalidInput("reason", "say why the line is held")
+        line = self.line(line_id)
+        line.held, line.hold_reason, line.held_by = True, reason, actor_id
+        return line
+
+    def unhold(self, line_id: UUID) -> PayoutLine:
+        if self.status is not BatchStatus.DRAFT:
+            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are released while it is a draft")
+        line = self.line(line_id)
+        line.held, line.hold_reason, line.held_by = False, None, None
+        return line
+
+    def approve(self, *, actor_id: UUID, now: datetime) -> None:
+        if actor_id == self.prepared_by:
+            raise FourEyesViolation(self.id, actor_id)
+        self._move(BatchStatus.APPROVED)
+        self.approved_by, self.approved_at = actor_id, now
+
+    def mark_paid(self, *, actor_id: UUID, now: datetime) -> list[PayoutLine]:
+        """Moves to paid; returns the lines to pay now (not held). Every line closes."""
+        self._move(BatchStatus.PAID)
+        self.paid_by, self.paid_at = actor_id, now
+        to_pay = [line for line in self.lines if not line.held]
+        for line in self.lines:
+            line.open = False
+        return to_pay
+
+    def reject(self, *, actor_id: UUID, now: datetime, reason: str) -> None:
+        """Rejected: nothing is paid and the lines are released, so the shoppers can go in another batch."""
+        if not reason.strip():
+            raise InvalidInput("reason", "say why the batch is rejected")
+        self._move(BatchStatus.REJECTED)
+        self.rejected_by, self.rejected_at, self.rejection_reason = actor_id, now, reason
+        for line in self.lines:
+            line.open = False
+
+    @property
+    def total_cents(self) -> Cents:
+        return Cents(sum(line.amount_cents for line in self.lines))
+
+    @property
+    def payable_cents(self) -> Cents:
+        return Cents(sum(line.amount_cents for line in self.lines if not line.held))
+
+
+# --------------------------------------------------------------------------------------------------
+# Anomaly rules: plain facts in, flags out.
+
+
+@dataclass(frozen=True)
+class DeliveryFact:
+    """One rewarded delivery in the batch period, with what the rules need to judge it."""
+
+    order_id: UUID
+    shopper_id: UUID
+    store_id: UUID
+    recipient_key: str
+    """Recipient name and address, normalised, to spot the same recipient again and again."""
+    has_position_proof: bool
+    cash_value_cents: Cents
+    amount_cents: Cents
+    policy: RewardPolicy
+    inputs: RewardInputs
+    earned_before: EarningsSoFar
+
+
+@dataclass(frozen=True)
+class LocationSample:
+    shopper_id: UUID
+    position: GeoPoint
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class AnomalyRules:
+    peer_ratio: float = 3.0
+    """Flag a shopper earning more than this many times the median of the other shoppers of the store."""
+    min_peers: int = 3
+    repeated_recipient_count: int = 4
+    """Flag this many or more deliveries by one shopper to the same recipient in the period."""
+    max_speed_m_per_s: float = 50.0
+    """About 180 km/h: no shopper moves faster between two position samples."""
+
+
+def no_position_proof(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyFlag]]:
+    flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
+    for fact in deliveries:
+        if not fact.has_position_proof:
+            flags[fact.shopper_id].append(
+                AnomalyFlag(FlagCode.NO_POSITION_PROOF, f"order {fact.order_id} rewarded without position proof")
+            )
+    return dict(flags)
+
+
+def far_above_store_peers(deliveries: Iterable[DeliveryFact], rules: AnomalyRules) -> dict[UUID, list[AnomalyFlag]]:
+    earnings: dict[UUID, Counter[UUID]] = defaultdict(Counter)
+    for fact in deliveries:
+        earnings[fact.store_id][fact.shopper_id] += fact.cash_value_cents
+    flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
+    for store_id, by_shopper in earnings.items():
+        for shopper_id, earned in by_shopper.items():
+            peers = [value for other, value in by_shopper.items() if other != shopper_id]
+            if len(peers) < rules.min_peers:
+                continue
+            median = statistics.median(peers)
+            if earned > rules.peer_ratio * median:
+                flags[shopper_id].append(
+                    AnomalyFlag(
+                        FlagCode.FAR_ABOVE_STORE_PEERS,
+                        f"earned {format_cents(Cents(earned))} at store {store_id}, "
+                        f"peers' median {format_cents(Cents(round(median)))}",
+                    )
+                )
+    return dict(flags)
+
+
+def repeated_recipient(deliveries: Iterable[DeliveryFact], rules: AnomalyRules) -> dict[UUID, list[AnomalyFlag]]:
+    counts: Counter[tuple[UUID, str]] = Counter((fact.shopper_id, fact.recipient_key) for fact in deliveries)
+    flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
+    for (shopper_id, recipient), count in sorted(counts.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+        if count >= rules.repeated_recipient_count:
+            flags[shopper_id].append(
+                AnomalyFlag(FlagCode.REPEATED_RECIPIENT, f"{count} deliveries to the same recipient {recipient!r}")
+            )
+    return dict(flags)
+
+
+def impossible_speed(samples: Iterable[LocationSample], rules: AnomalyRules) -> dict[UUID, list[AnomalyFlag]]:
+    by_shopper: dict[UUID, list[LocationSample]] = defaultdict(list)
+    for sample in samples:
+        by_shopper[sample.shopper_id].append(sample)
+    flags: dict[UUID, list[AnomalyFlag]] = {}
+    for shopper_id, own in by_shopper.items():
+        own.sort(key=lambda sample: sample.recorded_at)
+        worst = 0.0
+        jumps = 0
+        for before, after in itertools.pairwise(own):
+            metres = geodesic_m(before.position, after.position)
+            seconds = (after.recorded_at - before.recorded_at).total_seconds()
+            speed = float("inf") if seconds <= 0 and metres > 0 else (metres / seconds if seconds > 0 else 0.0)
+            if speed > rules.max_speed_m_per_s:
+                jumps += 1
+                worst = max(worst, speed)
+        if jumps:
+            shown = "instantaneous" if worst == float("inf") else f"{worst:.0f} m/s"
+            flags[shopper_id] = [
+                AnomalyFlag(FlagCode.IMPOSSIBLE_SPEED, f"{jumps} jumps between position samples, worst {shown}")
+            ]
+    return flags
+
+
+def above_policy(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyFlag]]:
+    """Recomputes each reward from its recorded policy and inputs; more than that is an anomaly."""
+    flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
+    for fact in deliveries:
+        expected = compute_reward(fact.policy, fact.inputs, fact.earned_before).amount_cents
+        if fact.amount_cents > expected:
+            flags[fact.shopper_id].append(
+                AnomalyFlag(
+                    FlagCode.ABOVE_POLICY,
+                    f"order {fact.order_id} credited {format_cents(fact.amount_cents)}, "
+                    f"policy v{fact.policy.version} gives {format_cents(expected)}",
+                )
+            )
+    return dict(flags)
+
+
+def flag_anomalies(
+    deliveries: Sequence[DeliveryFact], samples: Sequence[LocationSample], rules: AnomalyRules
+) -> dict[UUID, tuple[AnomalyFlag, ...]]:
+    """Every rule's flags, gathered per shopper."""
+    gathered: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
+    for result in (
+        no_position_proof(deliveries),
+        far_above_store_peers(deliveries, rules),
+        repeated_recipient(deliveries, rules),
+        impossible_speed(samples, rules),
+        above_policy(deliveries),
+    ):
+        for shopper_id, flags in result.items():
+            gathered[shopper_id].extend(flags)
+    return {shopper_id: tuple(flags) for shopper_id, flags in gathered.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Export
+
+
+CSV_COLUMNS = (
+    "batch_id",
+    "status",
+    "line_id",
+    "shopper_id",
+    "amount_cents",
+    "amount",
+    "held",
+    "hold_reason",
+    "flags",
+)
+
+
+def batch_csv(batch: PayoutBatch) -> str:
+    """The batch as CSV for the bank upload and finance's spreadsheets; amounts in cents and in units."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in sorted(batch.lines, key=lambda line: (str(line.shopper_id), str(line.id))):
+        writer.writerow(
+            (
+                batch.id,
+                batch.status.value,
+                line.id,
+                line.shopper_id,
+                line.amount_cents,
+                format_cents(line.amount_cents),
+                "yes" if line.held else "no",
+                line.hold_reason or "",
+                ";".join(flag.code.value for flag in line.flags),
+            )
+        )
+    return buffer.getvalue()

@@ -1,0 +1,337 @@
+"""What a delivery earns: a reward policy as versioned data and the one pure function that prices it.
+
+The offer's quote and the ledger's credit both come from `compute_reward`, so for the same inputs they are
+the same number of cents.
+
+Rounding rule (integer cents, stated once): every component is computed exactly as a fraction (per-km and
+per-minute rates are prorated to the metre and the second; multipliers are basis points, 10 000 = x1);
+the multiplied subtotal is rounded once, half up, to whole cents. Then the minimum is applied, then the
+daily and weekly caps (a cap can take a reward below the minimum, down to zero). If the shopper takes store
+credit, the store-credit bonus multiplies the capped cash value and that product is rounded half up again.
+Caps bound the cash value, so a shopper earns the same capped value whichever way they are paid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crowdship.errors import InvalidInput
+from crowdship.units import Cents
+from dispatch.model import TrustTier
+
+BASIS_POINTS = 10_000
+HOURS_IN_DAY = 24
+
+
+class PaymentMethod(StrEnum):
+    STORE_CREDIT = "store_credit"
+    CASH = "cash"
+
+
+def round_half_up(value: Fraction) -> Cents:
+    """Whole cents, halves rounded up (amounts here are never negative, so up = away from zero)."""
+    if value < 0:
+        raise ValueError("reward amounts are never negative")
+    return Cents(math.floor(value + Fraction(1, 2)))
+
+
+def _require_int(value: Any, field_name: str, *, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(field_name, f"must be a whole number, got {value!r}")
+    if value < minimum:
+        raise InvalidInput(field_name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PolicyParameters:
+    """The numbers ops set. Money in cents, multipliers in basis points (10 000 = x1)."""
+
+    base_cents: int
+    per_extra_km_cents: int
+    per_extra_minute_cents: int
+    per_bag_cents: int
+    minimum_cents: int
+    included_distance_m: int = 0
+    """Extra distance covered by the base fare before the per-km rate starts."""
+    included_duration_s: int = 0
+    peak_multiplier_bps: tuple[int, ...] = (BASIS_POINTS,) * HOURS_IN_DAY
+    """One multiplier per local hour of the day, 0..23."""
+    tier_multiplier_bps: tuple[int, ...] = (BASIS_POINTS,) * len(TrustTier)
+    """One multiplier per trust tier, indexed by `TrustTier` value."""
+    daily_cap_cents: int | None = None
+    weekly_cap_cents: int | None = None
+    store_credit_bonus_bps: int = BASIS_POINTS
+    """Store credit is worth more to the retailer, so it pays more: 11 000 = 10 % more than cash."""
+    referral_commission_bps: int = 0
+    """Share of a referred shopper's reward (cash value) paid to whoever referred them..."""
+    referral_first_deliveries: int = 0
+    """...on the referred shopper's first this-many deliveries."""
+    timezone: str = "UTC"
+    """Where days and weeks (for the caps) and peak hours are counted."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "base_cents",
+            "per_extra_km_cents",
+            "per_extra_minute_cents",
+            "per_bag_cents",
+            "minimum_cents",
+            "included_distance_m",
+            "included_duration_s",
+            "referral_commission_bps",
+            "referral_first_deliveries",
+        ):
+            _require_int(getattr(self, name), name)
+        for name in ("daily_cap_cents", "weekly_cap_cents"):
+            if getattr(self, name) is not None:
+                _require_int(getattr(self, name), name)
+        _require_int(self.store_credit_bonus_bps, "store_credit_bonus_bps", minimum=BASIS_POINTS)
+        if len(self.peak_multiplier_bps) != HOURS_IN_DAY:
+            raise InvalidInput("peak_multiplier_bps", "needs one multiplier per hour, 24 in all")
+        if len(self.tier_multiplier_bps) != len(TrustTier):
+            raise InvalidInput("tier_multiplier_bps", f"needs one multiplier per tier, {len(TrustTier)} in all")
+        for name in ("peak_multiplier_bps", "tier_multiplier_bps"):
+            for index, value in enumerate(getattr(self, name)):
+                _require_int(value, f"{name}[{index}]")
+        if self.referral_commission_bps > BASIS_POINTS:
+            raise InvalidInput("referral_commission_bps", "cannot exceed 10000 (the whole reward)")
+        if (
+            self.daily_cap_cents is not None
+            and self.weekly_cap_cents is not None
+            and self.daily_cap_cents > self.weekly_cap_cents
+        ):
+            raise InvalidInput("daily_cap_cents", "cannot exceed weekly_cap_cents")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise InvalidInput("timezone", f"unknown time zone {self.timezone!r}") from error
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["peak_multiplier_bps"] = list(self.peak_multiplier_bps)
+        data["tier_multiplier_bps"] = list(self.tier_multiplier_bps)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PolicyParameters:
+        """Parses ops' input (or a stored row); errors name the field."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("parameters", "must be an object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInput(unknown[0], "is not a policy parameter")
+        values = dict(data)
+        for name in ("peak_multiplier_bps", "tier_multiplier_bps"):
+            if name in values:
+                if not isinstance(values[name], list | tuple):
+                    raise InvalidInput(name, "must be a list")
+                values[name] = tuple(values[name])
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise InvalidInput("parameters", str(error)) from error
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class RewardPolicy:
+    """One immutable version of the policy; a change is a new version."""
+
+    version: int
+    parameters: PolicyParameters
+    created_by: UUID
+    created_at: datetime
+    note: str = ""
+    id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True)
+class RewardInputs:
+    """Everything a reward depends on except the policy and the earnings so far: what the offer showed."""
+
+    extra_distance_m: int
+    extra_duration_s: int
+    bags: int
+    local_hour: int
+    """Hour of the day (0..23, in the policy's time zone) at which the offer was made."""
+    trust_tier: TrustTier
+    method: PaymentMethod
+
+    def __post_init__(self) -> None:
+        _require_int(self.extra_distance_m, "extra_distance_m")
+        _require_int(self.extra_duration_s, "extra_duration_s")
+        _require_int(self.bags, "bags", minimum=1)
+        _require_int(self.local_hour, "local_hour")
+        if self.local_hour >= HOURS_IN_DAY:
+            raise InvalidInput("local_hour", "must lie within 0..23")
+        if not isinstance(self.trust_tier, TrustTier):
+            raise InvalidInput("trust_tier", "must be a TrustTier")
+        if not isinstance(self.method, PaymentMethod):
+            raise InvalidInput("method", "must be store_credit or cash")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "extra_distance_m": self.extra_distance_m,
+            "extra_duration_s": self.extra_duration_s,
+            "bags": self.bags,
+            "local_hour": self.local_hour,
+            "trust_tier": int(self.trust_tier),
+            "method": self.method.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RewardInputs:
+        try:
+            return cls(
+                extra_distance_m=data["extra_distance_m"],
+                extra_duration_s=data["extra_duration_s"],
+                bags=data["bags"],
+                local_hour=data["local_hour"],
+                trust_tier=TrustTier(data["trust_tier"]),
+                method=PaymentMethod(data["method"]),
+            )
+        except KeyError as error:
+            raise InvalidInput(str(error.args[0]), "is required") from error
+        except ValueError as error:
+            raise InvalidInput("inputs", str(error)) from error
+
+
+def local_hour(instant: datetime, parameters: PolicyParameters) -> int:
+    """The hour of the day at `instant` where the policy counts peaks."""
+    return instant.astimezone(parameters.zone()).hour
+
+
+@dataclass(frozen=True)
+class EarningsSoFar:
+    """The shopper's capped cash value already earned in the current day and week (policy time zone)."""
+
+    today_cents: int = 0
+    this_week_cents: int = 0
+
+    def __post_init__(self) -> None:
+        _require_int(self.today_cents, "today_cents")
+        _require_int(self.this_week_cents, "this_week_cents")
+
+
+class CapApplied(StrEnum):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True)
+class RewardQuote:
+    """The price of a delivery and how it was reached, for the offer, the ledger and finance."""
+
+    policy_version: int
+    method: PaymentMethod
+    distance_component: Fraction
+    duration_component: Fraction
+    bags_component: int
+    base_cents: int
+    peak_multiplier_bps: int
+    tier_multiplier_bps: int
+    rounded_cents: Cents
+    """The multiplied subtotal, rounded half up."""
+    after_minimum_cents: Cents
+    cap_applied: CapApplied
+    cash_value_cents: Cents
+    """What the delivery is worth in cash, after minimum and caps; this is what the caps count."""
+    amount_cents: Cents
+    """What is credited: the cash value, or the cash value with the store-credit bonus."""
+
+    def breakdown_json(self) -> dict[str, Any]:
+        """A record finance can read; fractions as strings so that nothing is rounded twice."""
+        return {
+            "policy_version": self.policy_version,
+            "method": self.method.value,
+            "base_cents": self.base_cents,
+            "distance_component": str(self.distance_component),
+            "duration_component": str(self.duration_component),
+            "bags_component": self.bags_component,
+            "peak_multiplier_bps": self.peak_multiplier_bps,
+            "tier_multiplier_bps": self.tier_multiplier_bps,
+            "rounded_cents": self.rounded_cents,
+            "after_minimum_cents": self.after_minimum_cents,
+            "cap_applied": self.cap_applied.value,
+            "cash_value_cents": self.cash_value_cents,
+            "amount_cents": self.amount_cents,
+        }
+
+
+def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsSoFar) -> RewardQuote:
+    """The reward for one delivery; pure, so an offer's quote and the credit agree to the cent."""
+    p = policy.parameters
+    extra_metres = max(0, inputs.extra_distance_m - p.included_distance_m)
+    extra_seconds = max(0, inputs.extra_duration_s - p.included_duration_s)
+    distance_component = Fraction(extra_metres * p.per_extra_km_cents, 1000)
+    duration_component = Fraction(extra_seconds * p.per_extra_minute_cents, 60)
+    bags_component = inputs.bags * p.per_bag_cents
+    subtotal = p.base_cents + distance_component + duration_component + bags_component
+    peak = p.peak_multiplier_bps[inputs.local_hour]
+    tier = p.tier_multiplier_bps[int(inputs.trust_tier)]
+    rounded = round_half_up(subtotal * peak * tier / (BASIS_POINTS * BASIS_POINTS))
+    after_minimum = Cents(max(rounded, p.minimum_cents))
+
+    cash_value = after_minimum
+    cap_applied = CapApplied.NONE
+    if p.daily_cap_cents is not None:
+        room = max(0, p.daily_cap_cents - earned.today_cents)
+        if cash_value > room:
+            cash_value, cap_applied = Cents(room), CapApplied.DAILY
+    if p.weekly_cap_cents is not None:
+        room = max(0, p.weekly_cap_cents - earned.this_week_cents)
+        if cash_value > room:
+            cash_value, cap_applied = Cents(room), CapApplied.WEEKLY
+
+    if inputs.method is PaymentMethod.STORE_CREDIT:
+        amount = round_half_up(Fraction(cash_value * p.store_credit_bonus_bps, BASIS_POINTS))
+    else:
+        amount = cash_value
+    return RewardQuote(
+        policy_version=policy.version,
+        method=inputs.method,
+        distance_component=distance_component,
+        duration_component=duration_component,
+        bags_component=bags_component,
+        base_cents=p.base_cents,
+        peak_multiplier_bps=peak,
+        tier_multiplier_bps=tier,
+        rounded_cents=rounded,
+        after_minimum_cents=after_minimum,
+        cap_applied=cap_applied,
+        cash_value_cents=cash_value,
+        amount_cents=amount,
+    )
+
+
+def day_and_week_bounds(
+    instant: datetime, parameters: PolicyParameters
+) -> tuple[datetime, datetime, datetime, datetime]:
+    """[day start, day end) and [week start, week end) around `instant` in the policy's zone; weeks start Monday."""
+    local = instant.astimezone(parameters.zone())
+    day_start_local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    week_start_local = day_start_local - timedelta(days=local.weekday())
+    zone = parameters.zone()
+
+    def at_midnight(day: datetime) -> datetime:
+        # Adding days on wall-clock dates keeps midnight across daylight-saving changes.
+        return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+    day_start = at_midnight(day_start_local)
+    day_end = at_midnight(day_start_local + timedelta(days=1))
+    week_start = at_midnight(week_start_local)
+    week_end = at_midnight(week_start_local + timedelta(days=7))
+    return day_start, day_end, week_start, week_end
