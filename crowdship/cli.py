@@ -68,8 +68,11 @@ def services_status() -> None:
     table = Table("service", "state", "url", "pid", "detail")
     for status in _local_services().status():
         table.add_row(
-            status.name, "running" if status.running else "stopped", status.url or "",
-            str(status.pid or ""), status.detail,
+            status.name,
+            "running" if status.running else "stopped",
+            status.url or "",
+            str(status.pid or ""),
+            status.detail,
         )
     console.print(table)
     external = environment_only_settings()

@@ -9,9 +9,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 
-def open_pool(
-    database_url: str, *, min_size: int = 1, max_size: int = 10, name: str = "crowdship"
-) -> ConnectionPool:
+def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, name: str = "crowdship") -> ConnectionPool:
     """Opens a pool and waits until its first connection works, so a wrong URL fails here, loudly."""
     pool = ConnectionPool(
         database_url,

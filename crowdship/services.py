@@ -113,15 +113,12 @@ class LocalPostgres:
                 )
             return Path(found).parent
         with_postgis = [
-            p
-            for p in versions
-            if Path(f"/usr/share/postgresql/{p.parent.name}/extension/postgis.control").exists()
+            p for p in versions if Path(f"/usr/share/postgresql/{p.parent.name}/extension/postgis.control").exists()
         ]
         if not with_postgis:
             version = versions[-1].parent.name
             raise ServiceError(
-                f"PostGIS is missing for PostgreSQL {version}: "
-                f"apt-get install -y postgresql-{version}-postgis-3"
+                f"PostGIS is missing for PostgreSQL {version}: apt-get install -y postgresql-{version}-postgis-3"
             )
         return with_postgis[-1]
 
@@ -152,9 +149,7 @@ class LocalPostgres:
             *([self.data_dir] if self.data_dir.exists() else []),
         ):
             os.chown(path, owner.pw_uid, owner.pw_gid)
-        probe = subprocess.run(
-            ["runuser", "-u", self.run_as, "--", "test", "-w", str(self.root)], check=False
-        )
+        probe = subprocess.run(["runuser", "-u", self.run_as, "--", "test", "-w", str(self.root)], check=False)
         if probe.returncode != 0:
             raise ServiceError(
                 f"the {self.run_as} user cannot reach {self.root}: clone the project somewhere it can "
@@ -175,9 +170,7 @@ class LocalPostgres:
     def is_running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").exists():
             return False
-        result = self._run(
-            [str(self.bin_dir() / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False
-        )
+        result = self._run([str(self.bin_dir() / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
         return result.returncode == 0
 
     def status(self) -> ServiceStatus:
@@ -231,11 +224,11 @@ class LocalPostgres:
                     options,
                 ]
             )
-        port = self._port()
-        if port is None:
+        running_port = self._port()
+        if running_port is None:
             raise ServiceError(f"postgres is running but its port is unknown; see {self.log_file}")
-        self._ensure_database(port)
-        return self.url(port)
+        self._ensure_database(running_port)
+        return self.url(running_port)
 
     def _ensure_database(self, port: int) -> None:
         psql = str(self.bin_dir() / "psql")
@@ -248,9 +241,7 @@ class LocalPostgres:
         if not self.is_running():
             return
         log.info("postgres stopping")
-        self._run(
-            [str(self.bin_dir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)]
-        )
+        self._run([str(self.bin_dir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data_dir)])
 
 
 class LocalRedis:
@@ -316,9 +307,10 @@ class LocalRedis:
                 capture_output=True,
             )
             self._wait_until_ready(port)
-        port = _read_int(self.port_file)
-        assert port is not None
-        return self.url(port)
+        running_port = _read_int(self.port_file)
+        if running_port is None:
+            raise ServiceError(f"redis is running but its port file {self.port_file} is unreadable")
+        return self.url(running_port)
 
     def _wait_until_ready(self, port: int, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

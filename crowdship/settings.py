@@ -19,9 +19,7 @@ DEVELOPMENT_SECRET_KEY = "development-only-secret-never-use-in-production"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CROWDSHIP_", env_file=SERVICES_ENV_FILE, extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CROWDSHIP_", env_file=SERVICES_ENV_FILE, extra="ignore", frozen=True)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = Field(
@@ -29,9 +27,7 @@ class Settings(BaseSettings):
         description="PostgreSQL with PostGIS, e.g. postgresql://user@host:5432/crowdship",
     )
     redis_url: str | None = Field(default=None, description="Redis, e.g. redis://host:6379/0")
-    local_dir: Path = Field(
-        default=DEFAULT_LOCAL_DIR, description="Where the project's own servers keep their data"
-    )
+    local_dir: Path = Field(default=DEFAULT_LOCAL_DIR, description="Where the project's own servers keep their data")
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -86,16 +82,12 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         if self.database_url is None:
-            raise RuntimeError(
-                "no database configured: run `crowdship services up` or set CROWDSHIP_DATABASE_URL"
-            )
+            raise RuntimeError("no database configured: run `crowdship services up` or set CROWDSHIP_DATABASE_URL")
         return self.database_url
 
     def require_redis_url(self) -> str:
         if self.redis_url is None:
-            raise RuntimeError(
-                "no Redis configured: run `crowdship services up` or set CROWDSHIP_REDIS_URL"
-            )
+            raise RuntimeError("no Redis configured: run `crowdship services up` or set CROWDSHIP_REDIS_URL")
         return self.redis_url
 
 
@@ -106,4 +98,4 @@ def get_settings() -> Settings:
 
 def environment_only_settings() -> Settings:
     """Settings from the process environment alone, ignoring the file the local services write."""
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)

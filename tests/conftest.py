@@ -100,14 +100,12 @@ _TABLES_TO_KEEP = frozenset({"alembic_version", "spatial_ref_sys"})
 
 
 @pytest.fixture
-def db(pool: ConnectionPool) -> Iterator[ConnectionPool]:
+def db(pool: ConnectionPool) -> ConnectionPool:
     """The pool, with every table emptied before the test, so that each test starts from nothing."""
     with pool.connection() as connection:
         tables = [
             row[0]
-            for row in connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            ).fetchall()
+            for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
             if row[0] not in _TABLES_TO_KEEP
         ]
         if tables:
@@ -116,7 +114,7 @@ def db(pool: ConnectionPool) -> Iterator[ConnectionPool]:
                     sql.SQL(", ").join(sql.Identifier(table) for table in tables)
                 )
             )
-    yield pool
+    return pool
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_migrating_an_empty_database_builds_the_whole_schema(scratch_database: s
     assert migrate.current_revisions(scratch_database) == ()
     migrate.upgrade(scratch_database)
     assert migrate.current_revisions(scratch_database) == migrate.head_revisions()
-    assert DISPATCH_TABLES <= _tables(scratch_database)
+    assert _tables(scratch_database) >= DISPATCH_TABLES
     with psycopg.connect(scratch_database) as connection:
         assert connection.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
         columns = set(
@@ -75,7 +75,7 @@ def test_migrations_undo_to_empty_and_apply_again(scratch_database: str) -> None
     assert migrate.current_revisions(scratch_database) == ()
     assert _tables(scratch_database) & DISPATCH_TABLES == set()
     migrate.upgrade(scratch_database)
-    assert DISPATCH_TABLES <= _tables(scratch_database)
+    assert _tables(scratch_database) >= DISPATCH_TABLES
 
 
 def test_applying_migrations_twice_changes_nothing(scratch_database: str) -> None:

@@ -25,7 +25,8 @@ def connection(db: ConnectionPool) -> Iterator[psycopg.Connection]:
 def insert_store(connection: psycopg.Connection, fallback: int = 899) -> UUID:
     store_id = uuid4()
     connection.execute(
-        f"INSERT INTO stores (id, name, location, service_area, fallback_cost_cents) VALUES (%s, 'S', {POINT}, {AREA}, %s)",
+        f"""INSERT INTO stores (id, name, location, service_area, fallback_cost_cents)
+            VALUES (%s, 'S', {POINT}, {AREA}, %s)""",
         (store_id, fallback),
     )
     return store_id
@@ -48,7 +49,9 @@ def insert_trip(connection: psycopg.Connection, shopper: UUID, store: UUID, **ov
         f"""INSERT INTO trips (id, shopper_id, store_id, destination, capacity_bags, max_detour_m, max_detour_s,
                                checked_in_at, leave_by, status)
             VALUES (%s, %s, %s, {POINT}, %(capacity_bags)s, %(max_detour_m)s, %(max_detour_s)s,
-                    %(checked_in_at)s, %(leave_by)s, %(status)s)""".replace("%s, %s, %s,", "%(id)s, %(shopper)s, %(store)s,"),
+                    %(checked_in_at)s, %(leave_by)s, %(status)s)""".replace(
+            "%s, %s, %s,", "%(id)s, %(shopper)s, %(store)s,"
+        ),
         {"id": trip_id, "shopper": shopper, "store": store, **values},
     )
     return trip_id
@@ -82,7 +85,12 @@ def insert_offer(connection: psycopg.Connection, trip: UUID, orders: list[UUID],
 
 
 def _insert_offer_rows(
-    connection: psycopg.Connection, offer_id: UUID, trip: UUID, orders: list[UUID], status: str, resolved: str | None
+    connection: psycopg.Connection,
+    offer_id: UUID,
+    trip: UUID,
+    orders: list[UUID],
+    status: str,
+    resolved: str | None,
 ) -> None:
     connection.execute(
         """INSERT INTO offers (id, trip_id, status, extra_distance_m, extra_duration_s, reward_quote_cents,
@@ -92,7 +100,8 @@ def _insert_offer_rows(
     )
     for index, order in enumerate(orders):
         connection.execute(
-            "INSERT INTO offer_orders (offer_id, order_id, stop_index) VALUES (%s, %s, %s)", (offer_id, order, index)
+            "INSERT INTO offer_orders (offer_id, order_id, stop_index) VALUES (%s, %s, %s)",
+            (offer_id, order, index),
         )
 
 
@@ -107,9 +116,19 @@ def _insert_offer_rows(
         ({"dispatch_deadline": "2026-11-22T21:00Z"}, errors.CheckViolation),
         ({"external_ref": " "}, errors.CheckViolation),
     ],
-    ids=["zero-size", "negative-value", "unknown-status", "empty-window", "reversed-window", "late-deadline", "blank-ref"],
+    ids=[
+        "zero-size",
+        "negative-value",
+        "unknown-status",
+        "empty-window",
+        "reversed-window",
+        "late-deadline",
+        "blank-ref",
+    ],
 )
-def test_bad_orders_are_refused(connection: psycopg.Connection, overrides: dict[str, object], error: type[Exception]) -> None:
+def test_bad_orders_are_refused(
+    connection: psycopg.Connection, overrides: dict[str, object], error: type[Exception]
+) -> None:
     """Sizes and amounts are positive, statuses are known, and earliest < latest, checked by PostgreSQL."""
     store = insert_store(connection)
     with pytest.raises(error):
@@ -142,7 +161,9 @@ def test_the_same_external_order_cannot_be_ingested_twice_for_a_store(connection
     ],
     ids=["zero-capacity", "no-detour-limit", "negative-detour", "unknown-status", "leave-before-check-in"],
 )
-def test_bad_trips_are_refused(connection: psycopg.Connection, overrides: dict[str, object], error: type[Exception]) -> None:
+def test_bad_trips_are_refused(
+    connection: psycopg.Connection, overrides: dict[str, object], error: type[Exception]
+) -> None:
     """Trip capacity is positive, a detour limit is given, and it leaves after it checked in."""
     store, shopper = insert_store(connection), insert_shopper(connection)
     with pytest.raises(error):
@@ -157,7 +178,8 @@ def test_bad_stores_and_shoppers_are_refused(connection: psycopg.Connection) -> 
         insert_shopper(connection, tier=7)
     with pytest.raises(errors.InvalidParameterValue):  # PostGIS refuses a point where a polygon belongs
         connection.execute(
-            f"INSERT INTO stores (id, name, location, service_area, fallback_cost_cents) VALUES (%s, 'S', {POINT}, {POINT}, 1)",
+            f"""INSERT INTO stores (id, name, location, service_area, fallback_cost_cents)
+                VALUES (%s, 'S', {POINT}, {POINT}, 1)""",
             (uuid4(),),
         )
 

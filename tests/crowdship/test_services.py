@@ -115,7 +115,12 @@ def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_pa
     }
     result = subprocess.run(
         [sys.executable, "-m", "crowdship", "services", "up"],
-        env=environment, capture_output=True, text=True, cwd=PROJECT_ROOT, check=False, timeout=60,
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "using those servers" in result.stdout

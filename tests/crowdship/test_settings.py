@@ -15,12 +15,14 @@ def test_the_environment_overrides_the_local_services_file(tmp_path: Path, monke
     monkeypatch.delenv("CROWDSHIP_DATABASE_URL", raising=False)
     monkeypatch.delenv("CROWDSHIP_REDIS_URL", raising=False)
     env_file = tmp_path / "services.env"
-    env_file.write_text("CROWDSHIP_DATABASE_URL=postgresql://postgres@127.0.0.1:5999/crowdship\nCROWDSHIP_REDIS_URL=redis://127.0.0.1:6999/0\n")
-    from_file = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    env_file.write_text(
+        "CROWDSHIP_DATABASE_URL=postgresql://postgres@127.0.0.1:5999/crowdship\nCROWDSHIP_REDIS_URL=redis://127.0.0.1:6999/0\n"
+    )
+    from_file = Settings(_env_file=env_file)
     assert from_file.database_url == "postgresql://postgres@127.0.0.1:5999/crowdship"
 
     monkeypatch.setenv("CROWDSHIP_DATABASE_URL", "postgresql://app@db.internal:5432/crowdship")
-    overridden = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    overridden = Settings(_env_file=env_file)
     assert overridden.database_url == "postgresql://app@db.internal:5432/crowdship"
     assert overridden.redis_url == "redis://127.0.0.1:6999/0"
 
@@ -34,18 +36,20 @@ def test_the_environment_overrides_the_local_services_file(tmp_path: Path, monke
         ("CROWDSHIP_DB_POOL_MAX_SIZE", "0"),
     ],
 )
-def test_a_bad_setting_is_refused_naming_the_variable(variable: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_setting_is_refused_naming_the_variable(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A typo in the environment fails at start-up with the setting's name, not later with a confusing error."""
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError) as raised:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     field = variable.removeprefix("CROWDSHIP_").lower()
     assert field in str(raised.value)
 
 
 def test_missing_servers_are_reported_with_what_to_do() -> None:
     """Without URLs, asking for one says how to get servers."""
-    settings = Settings(_env_file=None, database_url=None, redis_url=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=None, redis_url=None)
     with pytest.raises(RuntimeError, match="crowdship services up"):
         settings.require_database_url()
     with pytest.raises(RuntimeError, match="CROWDSHIP_REDIS_URL"):

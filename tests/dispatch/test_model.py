@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -206,10 +207,10 @@ def test_trip_takes_offers_only_while_open_and_before_leave_by() -> None:
         ({"size_bags": 0}, "size_bags"),
         ({"value_cents": Cents(0)}, "value_cents"),
         ({"recipient_name": "  "}, "recipient_name"),
-        ({"created_at": datetime(2026, 11, 22, 17, 0)}, "created_at"),  # noqa: DTZ001 - naive on purpose
+        ({"created_at": datetime(2026, 11, 22, 17, 0)}, "created_at"),
     ],
 )
-def test_an_order_with_bad_fields_is_refused_naming_the_field(changes: dict[str, object], field: str) -> None:
+def test_an_order_with_bad_fields_is_refused_naming_the_field(changes: dict[str, Any], field: str) -> None:
     """A bad order never comes into being, and the error says which field is wrong."""
     with pytest.raises(InvalidInput) as raised:
         make_order(**changes)
@@ -225,7 +226,7 @@ def test_an_order_with_bad_fields_is_refused_naming_the_field(changes: dict[str,
         ({"leave_by": NOW}, "leave_by"),
     ],
 )
-def test_a_trip_with_bad_fields_is_refused_naming_the_field(changes: dict[str, object], field: str) -> None:
+def test_a_trip_with_bad_fields_is_refused_naming_the_field(changes: dict[str, Any], field: str) -> None:
     """Capacity must be positive, some detour limit given, and leave-by after check-in."""
     with pytest.raises(InvalidInput) as raised:
         make_trip(**changes)
@@ -241,7 +242,7 @@ def test_a_trip_with_bad_fields_is_refused_naming_the_field(changes: dict[str, o
         ({"expires_at": NOW}, "expires_at"),
     ],
 )
-def test_an_offer_with_bad_fields_is_refused_naming_the_field(changes: dict[str, object], field: str) -> None:
+def test_an_offer_with_bad_fields_is_refused_naming_the_field(changes: dict[str, Any], field: str) -> None:
     """An offer carries distinct orders, non-negative amounts and a future expiry."""
     with pytest.raises(InvalidInput) as raised:
         make_offer(**changes)
@@ -266,6 +267,11 @@ def test_a_delivery_without_the_code_cannot_be_accepted() -> None:
     """Proof of delivery needs the recipient's one-time code."""
     with pytest.raises(InvalidInput, match="accepted"):
         DeliveryProof(
-            order_id=uuid4(), trip_id=uuid4(), position=GeoPoint(30.45, -84.25), recorded_at=NOW,
-            distance_to_dropoff_m=12.0, code_matched=False, accepted=True,
+            order_id=uuid4(),
+            trip_id=uuid4(),
+            position=GeoPoint(30.45, -84.25),
+            recorded_at=NOW,
+            distance_to_dropoff_m=12.0,
+            code_matched=False,
+            accepted=True,
         )

@@ -35,24 +35,41 @@ STORE_AT = GeoPoint(30.4627, -84.2211)
 
 def a_store(area: Polygon | None = None) -> Store:
     return Store(
-        name="Northeast", location=STORE_AT, service_area=area or circular_area(STORE_AT, 8_000),
+        name="Northeast",
+        location=STORE_AT,
+        service_area=area or circular_area(STORE_AT, 8_000),
         fallback_cost_cents=Cents(899),
     )
 
 
 def an_order(store: Store, dropoff: GeoPoint, ref: str = "WEB-1") -> Order:
     return Order(
-        store_id=store.id, external_ref=ref, dropoff=dropoff, dropoff_address="12 Park Ave",
-        recipient_name="Ana", window_earliest=NOW + timedelta(hours=1), window_latest=NOW + timedelta(hours=3),
-        dispatch_deadline=NOW + timedelta(hours=2), size_bags=2, value_cents=Cents(4_200), created_at=NOW,
-        age_restricted=True, perishable=True,
+        store_id=store.id,
+        external_ref=ref,
+        dropoff=dropoff,
+        dropoff_address="12 Park Ave",
+        recipient_name="Ana",
+        window_earliest=NOW + timedelta(hours=1),
+        window_latest=NOW + timedelta(hours=3),
+        dispatch_deadline=NOW + timedelta(hours=2),
+        size_bags=2,
+        value_cents=Cents(4_200),
+        created_at=NOW,
+        age_restricted=True,
+        perishable=True,
     )
 
 
 def a_trip(store: Store, shopper: Shopper, destination: GeoPoint) -> Trip:
     return Trip(
-        shopper_id=shopper.id, store_id=store.id, destination=destination, capacity_bags=3,
-        checked_in_at=NOW, leave_by=NOW + timedelta(minutes=45), max_detour_m=3_000, max_detour_s=600,
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=destination,
+        capacity_bags=3,
+        checked_in_at=NOW,
+        leave_by=NOW + timedelta(minutes=45),
+        max_detour_m=3_000,
+        max_detour_s=600,
     )
 
 
@@ -60,18 +77,31 @@ def test_every_aggregate_reads_back_as_written(uow: PostgresDispatchUnitOfWork) 
     """Store, shopper, order, trip, offer and proof come back equal, field by field."""
     store = a_store()
     shopper = Shopper(
-        display_name="Ben", trust_tier=TrustTier.SILVER, identity_verified=True,
+        display_name="Ben",
+        trust_tier=TrustTier.SILVER,
+        identity_verified=True,
         home_location=GeoPoint(30.5012345, -84.3012345),
     )
     order = an_order(store, GeoPoint(30.47, -84.23))
     trip = a_trip(store, shopper, GeoPoint(30.5, -84.3))
     offer = Offer(
-        trip_id=trip.id, stops=(order.id,), extra_distance_m=1_800, extra_duration_s=210,
-        reward_quote_cents=Cents(375), created_at=NOW, expires_at=NOW + timedelta(seconds=60),
+        trip_id=trip.id,
+        stops=(order.id,),
+        extra_distance_m=1_800,
+        extra_duration_s=210,
+        reward_quote_cents=Cents(375),
+        created_at=NOW,
+        expires_at=NOW + timedelta(seconds=60),
     )
     proof = DeliveryProof(
-        order_id=order.id, trip_id=trip.id, position=GeoPoint(30.4701, -84.2301), recorded_at=NOW,
-        distance_to_dropoff_m=14.2, code_matched=True, accepted=True, photo_ref="s3://proofs/1.jpg",
+        order_id=order.id,
+        trip_id=trip.id,
+        position=GeoPoint(30.4701, -84.2301),
+        recorded_at=NOW,
+        distance_to_dropoff_m=14.2,
+        code_matched=True,
+        accepted=True,
+        photo_ref="s3://proofs/1.jpg",
     )
     with uow:
         uow.stores.add(store)
@@ -85,7 +115,9 @@ def test_every_aggregate_reads_back_as_written(uow: PostgresDispatchUnitOfWork) 
         loaded_store = uow.stores.get(store.id)
         assert loaded_store.service_area.equals_exact(store.service_area, 1e-12)
         assert (loaded_store.name, loaded_store.location, loaded_store.fallback_cost_cents) == (
-            store.name, store.location, store.fallback_cost_cents,
+            store.name,
+            store.location,
+            store.fallback_cost_cents,
         )
         assert uow.shoppers.get(shopper.id) == shopper
         assert uow.orders.get(order.id) == order
@@ -109,8 +141,13 @@ def test_state_changes_are_saved_and_filtered_by_status(uow: PostgresDispatchUni
         uow.trips.add(trip)
         uow.commit()
     offer = Offer(
-        trip_id=trip.id, stops=(orders[0].id, orders[1].id), extra_distance_m=900, extra_duration_s=120,
-        reward_quote_cents=Cents(300), created_at=NOW, expires_at=NOW + timedelta(seconds=60),
+        trip_id=trip.id,
+        stops=(orders[0].id, orders[1].id),
+        extra_distance_m=900,
+        extra_duration_s=120,
+        reward_quote_cents=Cents(300),
+        created_at=NOW,
+        expires_at=NOW + timedelta(seconds=60),
     )
     with uow:
         for order in orders[:2]:
@@ -130,7 +167,10 @@ def test_state_changes_are_saved_and_filtered_by_status(uow: PostgresDispatchUni
         offered = uow.orders.list_for_store(store.id, [OrderStatus.OFFERED])
         assert {order.id for order in offered} == {orders[0].id, orders[1].id}
         assert [o.id for o in uow.orders.list_for_store(store.id, [OrderStatus.PENDING])] == [orders[2].id]
-        assert uow.offers.list_for_trip(trip.id, [OfferStatus.ACCEPTED])[0].stops == (orders[0].id, orders[1].id)
+        assert uow.offers.list_for_trip(trip.id, [OfferStatus.ACCEPTED])[0].stops == (
+            orders[0].id,
+            orders[1].id,
+        )
         assert uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]) == []
         assert uow.shoppers.get(shopper.id).trust_tier is TrustTier.GOLD
         assert uow.trips.list_for_store(store.id, [TripStatus.DEPARTED])[0].id == trip.id
@@ -141,9 +181,14 @@ def test_leaving_a_unit_of_work_without_commit_keeps_nothing(uow: PostgresDispat
     store = a_store()
     with uow:
         uow.stores.add(store)
-    with pytest.raises(RuntimeError, match="boom"), uow:
-        uow.stores.add(a_store())
-        raise RuntimeError("boom")
+
+    def fail_midway() -> None:
+        with uow:
+            uow.stores.add(a_store())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
     with uow, pytest.raises(NotFound):
         uow.stores.get(store.id)
     with uow:
@@ -165,7 +210,9 @@ def test_orders_inside_the_service_area_match_shapely(uow: PostgresDispatchUnitO
     """PostGIS ST_Covers and shapely agree on which of 300 random drop-offs lie in a concave area."""
     rng = random.Random(11)
     # An L-shaped (concave) area around the store, in (lon, lat).
-    area = Polygon([(-84.30, 30.40), (-84.15, 30.40), (-84.15, 30.45), (-84.22, 30.45), (-84.22, 30.52), (-84.30, 30.52)])
+    area = Polygon(
+        [(-84.30, 30.40), (-84.15, 30.40), (-84.15, 30.45), (-84.22, 30.45), (-84.22, 30.52), (-84.30, 30.52)]
+    )
     store = a_store(area)
     orders = [
         an_order(store, GeoPoint(rng.uniform(30.38, 30.54), rng.uniform(-84.32, -84.13)), f"WEB-{n}")
