@@ -22,3 +22,42 @@ class OfferExpired(DomainError):
         super().__init__(f"offer {offer_id} expired at {expired_at.isoformat()}")
         self.offer_id = offer_id
         self.expired_at = expired_at
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (wrong role, or a rule about who may carry what)."""
+
+    kind = "forbidden"
+
+
+class AlreadyOffered(DomainError):
+    """The database refused a second open offer for an order or a trip: someone else got there first."""
+
+
+class DeliveryRefused(DomainError):
+    """A delivery attempt whose proof did not hold (too far from the drop-off, or the wrong code)."""
+
+    kind = "invalid"
+
+    def __init__(self, field: str, message: str, attempts_left: int) -> None:
+        super().__init__(message)
+        self.field = field
+        self.attempts_left = attempts_left
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same idempotency key came back with a different request."""
+
+
+class EmailTaken(DomainError):
+    def __init__(self) -> None:
+        super().__init__("an account with this e-mail address exists")
+
+
+class DuplicateOrder(DomainError):
+    """This store already has an order with this external reference (under another idempotency key)."""
+
+
+class AlreadyOnTrip(DomainError):
+    def __init__(self) -> None:
+        super().__init__("the shopper is already on an open or departed trip")

@@ -89,24 +89,16 @@ class OrderStatus(StrEnum):
 
 ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     # Waiting for a batch; past its deadline the courier fleet takes it.
-    OrderStatus.PENDING: frozenset(
-        {OrderStatus.OFFERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED}
-    ),
+    OrderStatus.PENDING: frozenset({OrderStatus.OFFERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED}),
     # Declined, expired or withdrawn offers put it back in the pool.
-    OrderStatus.OFFERED: frozenset(
-        {OrderStatus.ACCEPTED, OrderStatus.PENDING, OrderStatus.CANCELLED}
-    ),
+    OrderStatus.OFFERED: frozenset({OrderStatus.ACCEPTED, OrderStatus.PENDING, OrderStatus.CANCELLED}),
     # A shopper who drops out before pickup gives it back.
-    OrderStatus.ACCEPTED: frozenset(
-        {OrderStatus.PICKED_UP, OrderStatus.PENDING, OrderStatus.CANCELLED}
-    ),
+    OrderStatus.ACCEPTED: frozenset({OrderStatus.PICKED_UP, OrderStatus.PENDING, OrderStatus.CANCELLED}),
     # Once the bags left the store it is delivered or it fails; it is no longer cancellable.
     OrderStatus.PICKED_UP: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
     OrderStatus.FAILED: frozenset({OrderStatus.RETURNED}),
     # Back at the store, operations dispatch it again, send a courier or cancel it.
-    OrderStatus.RETURNED: frozenset(
-        {OrderStatus.PENDING, OrderStatus.FALLBACK, OrderStatus.CANCELLED}
-    ),
+    OrderStatus.RETURNED: frozenset({OrderStatus.PENDING, OrderStatus.FALLBACK, OrderStatus.CANCELLED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.FALLBACK: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -361,6 +353,33 @@ class DeliveryProof:
         if self.distance_to_dropoff_m < 0:
             raise InvalidInput("distance_to_dropoff_m", "must not be negative")
         if self.accepted and not self.code_matched:
-            raise InvalidInput(
-                "accepted", "a delivery without the recipient's code is not accepted"
-            )
+            raise InvalidInput("accepted", "a delivery without the recipient's code is not accepted")
+
+
+# --------------------------------------------------------------------------------------------------
+# Incident
+
+
+class IncidentKind(StrEnum):
+    DAMAGE = "damage"
+    THEFT = "theft"
+    ACCIDENT = "accident"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something that went wrong on a delivery, reported by the shopper carrying it."""
+
+    order_id: UUID
+    trip_id: UUID
+    shopper_id: UUID
+    kind: IncidentKind
+    description: str
+    reported_at: datetime
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.reported_at, "reported_at")
+        if not self.description.strip():
+            raise InvalidInput("description", "must not be blank")

@@ -6,13 +6,17 @@ The live service implements them on PostGIS (`dispatch.adapters.postgres`); the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
+from dispatch.accounts import User
 from dispatch.model import (
     DeliveryProof,
+    Incident,
     Offer,
     OfferStatus,
     Order,
@@ -23,6 +27,8 @@ from dispatch.model import (
     TripStatus,
 )
 from routing.geo import GeoPoint
+
+T = TypeVar("T")
 
 
 class StoreRepository(Protocol):
@@ -41,33 +47,23 @@ class OrderRepository(Protocol):
     def add(self, order: Order) -> None: ...
     def get(self, order_id: UUID, *, for_update: bool = False) -> Order: ...
     def save(self, order: Order) -> None: ...
-    def list_for_store(
-        self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None
-    ) -> Sequence[Order]: ...
-    def within_service_area(
-        self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None
-    ) -> Sequence[Order]: ...
+    def list_for_store(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> Sequence[Order]: ...
+    def within_service_area(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> Sequence[Order]: ...
 
 
 class TripRepository(Protocol):
     def add(self, trip: Trip) -> None: ...
     def get(self, trip_id: UUID, *, for_update: bool = False) -> Trip: ...
     def save(self, trip: Trip) -> None: ...
-    def list_for_store(
-        self, store_id: UUID, statuses: Sequence[TripStatus] | None = None
-    ) -> Sequence[Trip]: ...
-    def open_within(
-        self, point: GeoPoint, radius_m: float, store_id: UUID | None = None
-    ) -> Sequence[Trip]: ...
+    def list_for_store(self, store_id: UUID, statuses: Sequence[TripStatus] | None = None) -> Sequence[Trip]: ...
+    def open_within(self, point: GeoPoint, radius_m: float, store_id: UUID | None = None) -> Sequence[Trip]: ...
 
 
 class OfferRepository(Protocol):
     def add(self, offer: Offer) -> None: ...
     def get(self, offer_id: UUID, *, for_update: bool = False) -> Offer: ...
     def save(self, offer: Offer) -> None: ...
-    def list_for_trip(
-        self, trip_id: UUID, statuses: Sequence[OfferStatus] | None = None
-    ) -> Sequence[Offer]: ...
+    def list_for_trip(self, trip_id: UUID, statuses: Sequence[OfferStatus] | None = None) -> Sequence[Offer]: ...
 
 
 class DeliveryProofRepository(Protocol):
@@ -76,12 +72,19 @@ class DeliveryProofRepository(Protocol):
 
 
 class DispatchUnitOfWork(Protocol):
-    stores: StoreRepository
-    shoppers: ShopperRepository
-    orders: OrderRepository
-    trips: TripRepository
-    offers: OfferRepository
-    proofs: DeliveryProofRepository
+    # Read-only in the protocol so that implementations may narrow them to their own repository classes.
+    @property
+    def stores(self) -> StoreRepository: ...
+    @property
+    def shoppers(self) -> ShopperRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def trips(self) -> TripRepository: ...
+    @property
+    def offers(self) -> OfferRepository: ...
+    @property
+    def proofs(self) -> DeliveryProofRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -92,3 +95,131 @@ class DispatchUnitOfWork(Protocol):
     ) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# What the live service needs on top: accounts, order secrets, idempotency, location samples, incidents,
+# and the reads of the API. A separate protocol, so that the simulator's unit of work need not grow.
+
+
+@dataclass(frozen=True)
+class OrderSecret:
+    order_id: UUID
+    bag_code: str
+    delivery_code_hash: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    request_hash: str
+    status_code: int | None
+    body: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LocationSample:
+    shopper_id: UUID
+    trip_id: UUID | None
+    position: GeoPoint
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    store_id: UUID
+    orders_by_status: Mapping[str, int]
+    open_trips: int
+    open_offers: int
+    orders_past_deadline: int
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None: ...
+    def get(self, user_id: UUID) -> User: ...
+    def by_email(self, email: str) -> User | None: ...
+    def for_shopper(self, shopper_id: UUID) -> User: ...
+
+
+class OrderSecretRepository(Protocol):
+    def add(self, secret: OrderSecret) -> None: ...
+    def get(self, order_id: UUID) -> OrderSecret: ...
+    def for_orders(self, order_ids: Sequence[UUID]) -> Mapping[UUID, OrderSecret]: ...
+
+
+class IdempotencyRepository(Protocol):
+    def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
+        """Reserves the key in this transaction; returns the earlier record when there is one."""
+        ...
+
+    def complete(self, scope: str, key: str, status_code: int, body: Mapping[str, Any]) -> None: ...
+
+
+class LocationSampleRepository(Protocol):
+    def add(self, sample: LocationSample) -> None: ...
+    def latest_of_active_shoppers(self) -> Sequence[LocationSample]: ...
+    def count_for_shopper(self, shopper_id: UUID) -> int: ...
+
+
+class IncidentRepository(Protocol):
+    def add(self, incident: Incident) -> None: ...
+    def list_for_order(self, order_id: UUID) -> Sequence[Incident]: ...
+
+
+class LiveOrderRepository(OrderRepository, Protocol):
+    def page(
+        self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+    ) -> Page[Order]: ...
+    def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> Sequence[Order]:
+        """Orders of the trip's accepted offers, in stop order."""
+        ...
+
+    def carrying_trip(self, order_id: UUID) -> UUID | None:
+        """The trip whose accepted offer holds the order, if any."""
+        ...
+
+    def summary(self, store_id: UUID, now: datetime) -> StoreSummary: ...
+
+
+class LiveTripRepository(TripRepository, Protocol):
+    def active_for_shopper(self, shopper_id: UUID, *, for_update: bool = False) -> Trip | None: ...
+    def page(
+        self,
+        *,
+        store_id: UUID | None,
+        shopper_id: UUID | None,
+        statuses: Sequence[TripStatus] | None,
+        limit: int,
+        offset: int,
+    ) -> Page[Trip]: ...
+    def past_leave_by(self, store_id: UUID, now: datetime) -> Sequence[Trip]: ...
+
+
+class LiveOfferRepository(OfferRepository, Protocol):
+    def open_past_expiry(self, store_id: UUID, now: datetime) -> Sequence[Offer]:
+        """Open offers of the store whose time ran out, locked (skipping those another process holds)."""
+        ...
+
+    def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
+        """Every (trip, order) pair ever offered: an order never goes back to the same trip."""
+        ...
+
+    def page(
+        self, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int
+    ) -> Page[Offer]: ...
+
+
+class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
+    orders: LiveOrderRepository
+    trips: LiveTripRepository
+    offers: LiveOfferRepository
+    users: UserRepository
+    secrets: OrderSecretRepository
+    idempotency: IdempotencyRepository
+    locations: LocationSampleRepository
+    incidents: IncidentRepository

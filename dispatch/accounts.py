@@ -1,0 +1,43 @@
+"""People who use the service and what they may do: shoppers, operations, finance, administrators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from crowdship.errors import InvalidInput
+
+
+class Role(StrEnum):
+    SHOPPER = "shopper"
+    OPS = "ops"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+def normalise_email(email: str, field_name: str = "email") -> str:
+    """One spelling per address, so that `Ana@X.org` and `ana@x.org ` are the same account."""
+    cleaned = email.strip().lower()
+    local, _, domain = cleaned.partition("@")
+    if not local or not domain or " " in cleaned or len(cleaned) > 254:
+        raise InvalidInput(field_name, "must be an e-mail address")
+    return cleaned
+
+
+@dataclass
+class User:
+    email: str
+    password_hash: str
+    role: Role
+    created_at: datetime
+    shopper_id: UUID | None = None
+    """The shopper profile of a shopper account; None for every other role."""
+    active: bool = True
+    id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        self.email = normalise_email(self.email)
+        if (self.role is Role.SHOPPER) != (self.shopper_id is not None):
+            raise InvalidInput("role", "a shopper account, and only one, links a shopper profile")

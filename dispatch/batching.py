@@ -1,0 +1,317 @@
+"""One store's batch, in and out of the matcher's problem format. Plain functions, no I/O.
+
+`build_match_problem` turns the store's pending orders and open trips into the `crowdship-match/1` problem
+(haversine, km, minutes from the batch start); `offers_from_solution` turns the matcher's answer into
+offers, re-checking every safety rule itself: the matcher is trusted to optimise, not to enforce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+
+from crowdship.units import Cents
+from dispatch.model import Offer, Order, Shopper, Store, Trip
+from dispatch.rules import refusal_reason, value_cap
+from routing.distance import haversine_matrix
+from routing.geo import GeoPoint
+
+ROUTE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class BatchParameters:
+    road_factor: float
+    speed_km_per_min: float
+    max_bundle_orders: int
+    tier_value_caps_cents: Mapping[int, int | None]
+    own_address_radius_m: float
+    compensation_cents_per_km: int
+    compensation_minimum_cents: int
+    offer_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class TripCandidate:
+    """An open trip that can take an offer now, with who drives it and how many bags still fit."""
+
+    trip: Trip
+    shopper: Shopper
+    remaining_capacity: int
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    """What a reward quote is computed from."""
+
+    trip: Trip
+    shopper: Shopper
+    orders: tuple[Order, ...]
+    extra_distance_m: int
+    extra_duration_s: int
+    at: datetime
+
+
+RewardQuote = Callable[[QuoteRequest], Cents]
+
+
+def compensation_quote(parameters: BatchParameters) -> RewardQuote:
+    """The matcher's own price of a route: the larger of minimum per order and rate per extra km."""
+
+    def quote(request: QuoteRequest) -> Cents:
+        by_detour = parameters.compensation_cents_per_km * request.extra_distance_m / 1000.0
+        by_orders = parameters.compensation_minimum_cents * len(request.orders)
+        return Cents(round(max(by_detour, by_orders)))
+
+    return quote
+
+
+def _km(a: GeoPoint, b: GeoPoint) -> float:
+    return float(haversine_matrix([[a.lat, a.lon]], [[b.lat, b.lon]])[0, 0])
+
+
+def _lat_lon(point: GeoPoint) -> list[float]:
+    return [point.lat, point.lon]
+
+
+def _minutes(after: datetime, instant: datetime) -> float:
+    return (instant - after).total_seconds() / 60.0
+
+
+def detour_limit_km(trip: Trip, parameters: BatchParameters) -> float:
+    """The tighter of the trip's detour limits, in road km."""
+    limits = []
+    if trip.max_detour_m is not None:
+        limits.append(trip.max_detour_m / 1000.0)
+    if trip.max_detour_s is not None:
+        limits.append(trip.max_detour_s / 60.0 * parameters.speed_km_per_min)
+    return min(limits)
+
+
+def direct_km(store: Store, trip: Trip, parameters: BatchParameters) -> float:
+    return _km(store.location, trip.destination) * parameters.road_factor
+
+
+def eligible_orders(
+    candidate: TripCandidate,
+    orders: Sequence[Order],
+    excluded: Collection[tuple[UUID, UUID]],
+    parameters: BatchParameters,
+) -> list[Order]:
+    """Orders this trip may be offered: not offered to it before, and allowed for its shopper."""
+    return [
+        order
+        for order in orders
+        if (candidate.trip.id, order.id) not in excluded
+        and order.size_bags <= candidate.remaining_capacity
+        and refusal_reason(candidate.shopper, order, parameters.tier_value_caps_cents, parameters.own_address_radius_m)
+        is None
+    ]
+
+
+def build_match_problem(
+    *,
+    store: Store,
+    orders: Sequence[Order],
+    trips: Sequence[TripCandidate],
+    excluded: Collection[tuple[UUID, UUID]],
+    now: datetime,
+    parameters: BatchParameters,
+) -> dict[str, Any]:
+    """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out."""
+    problem_trips = []
+    for candidate in trips:
+        eligible = eligible_orders(candidate, orders, excluded, parameters)
+        if not eligible:
+            continue
+        trip = candidate.trip
+        cap = value_cap(candidate.shopper.trust_tier, parameters.tier_value_caps_cents)
+        problem_trips.append(
+            {
+                "id": str(trip.id),
+                "destination": _lat_lon(trip.destination),
+                "max_orders": parameters.max_bundle_orders,
+                "capacity": candidate.remaining_capacity,
+                "max_detour_ratio": None,
+                "max_route": direct_km(store, trip, parameters) + detour_limit_km(trip, parameters),
+                "depart": 0,
+                "id_verified": candidate.shopper.identity_verified,
+                "value_limit_cents": cap,
+                "compensation": {
+                    "rule": "detour",
+                    "rate": parameters.compensation_cents_per_km,
+                    "minimum": parameters.compensation_minimum_cents,
+                },
+                "candidates": None
+                if len(eligible) == len(orders)
+                else [{"order": str(order.id)} for order in eligible],
+            }
+        )
+    return {
+        "format": "crowdship-match/1",
+        "metric": "haversine",
+        "road_factor": parameters.road_factor,
+        "speed": parameters.speed_km_per_min,
+        "store": {"id": str(store.id), "location": _lat_lon(store.location)},
+        "orders": [
+            {
+                "id": str(order.id),
+                "location": _lat_lon(order.dropoff),
+                "size": order.size_bags,
+                "window": [
+                    max(0.0, _minutes(now, order.window_earliest)),
+                    _minutes(now, order.window_latest),
+                ],
+                "value_cents": order.value_cents,
+                "requires_id_check": order.age_restricted,
+            }
+            for order in orders
+        ],
+        "trips": problem_trips,
+        "fleet": None,
+        "fallback_cost": store.fallback_cost_cents,
+    }
+
+
+@dataclass(frozen=True)
+class RouteMetrics:
+    route_km: float
+    detour_km: float
+    arrival_minutes: tuple[float, ...]
+
+
+def route_metrics(store: Store, trip: Trip, stops: Sequence[Order], parameters: BatchParameters) -> RouteMetrics:
+    """Road km of store, stops, destination; the detour over the direct way; when each stop is reached."""
+    points = [store.location, *(order.dropoff for order in stops), trip.destination]
+    coordinates = np.array([_lat_lon(point) for point in points])
+    legs = np.diag(haversine_matrix(coordinates[:-1], coordinates[1:])) * parameters.road_factor
+    elapsed = np.cumsum(legs)[:-1] / parameters.speed_km_per_min
+    route = float(legs.sum())
+    return RouteMetrics(
+        route_km=route,
+        detour_km=max(0.0, route - direct_km(store, trip, parameters)),
+        arrival_minutes=tuple(float(minute) for minute in elapsed),
+    )
+
+
+@dataclass(frozen=True)
+class DroppedAssignment:
+    trip_id: str
+    order_ids: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchOffers:
+    offers: list[Offer]
+    dropped: list[DroppedAssignment]
+
+
+def offers_from_solution(
+    *,
+    store: Store,
+    orders: Sequence[Order],
+    trips: Sequence[TripCandidate],
+    excluded: Collection[tuple[UUID, UUID]],
+    solution: Mapping[str, Any],
+    now: datetime,
+    parameters: BatchParameters,
+    quote: RewardQuote,
+) -> BatchOffers:
+    """Offers for the trips the matcher filled, each re-checked; a rule-breaking assignment is dropped."""
+    orders_by_id = {str(order.id): order for order in orders}
+    trips_by_id = {str(candidate.trip.id): candidate for candidate in trips}
+    offers: list[Offer] = []
+    dropped: list[DroppedAssignment] = []
+    taken: set[str] = set()
+    for trip_key, order_keys in sorted(dict(solution.get("trips", {})).items()):
+        keys = tuple(str(key) for key in order_keys)
+        if not keys:
+            continue
+        reason = _assignment_problem(
+            trip_key=trip_key,
+            keys=keys,
+            orders_by_id=orders_by_id,
+            trips_by_id=trips_by_id,
+            taken=taken,
+            excluded=excluded,
+            parameters=parameters,
+        )
+        if reason is None:
+            candidate = trips_by_id[trip_key]
+            stops = tuple(orders_by_id[key] for key in keys)
+            metrics = route_metrics(store, candidate.trip, stops, parameters)
+            reason = _route_problem(candidate.trip, stops, metrics, now, parameters)
+        if reason is not None:
+            dropped.append(DroppedAssignment(trip_key, keys, reason))
+            continue
+        taken.update(keys)
+        extra_m = round(metrics.detour_km * 1000)
+        extra_s = round(metrics.detour_km / parameters.speed_km_per_min * 60)
+        request = QuoteRequest(candidate.trip, candidate.shopper, stops, extra_m, extra_s, now)
+        offers.append(
+            Offer(
+                trip_id=candidate.trip.id,
+                stops=tuple(order.id for order in stops),
+                extra_distance_m=extra_m,
+                extra_duration_s=extra_s,
+                reward_quote_cents=quote(request),
+                created_at=now,
+                expires_at=now + parameters.offer_ttl,
+            )
+        )
+    return BatchOffers(offers, dropped)
+
+
+def _assignment_problem(
+    *,
+    trip_key: str,
+    keys: tuple[str, ...],
+    orders_by_id: Mapping[str, Order],
+    trips_by_id: Mapping[str, TripCandidate],
+    taken: Collection[str],
+    excluded: Collection[tuple[UUID, UUID]],
+    parameters: BatchParameters,
+) -> str | None:
+    candidate = trips_by_id.get(trip_key)
+    if candidate is None:
+        return "unknown trip"
+    if any(key not in orders_by_id for key in keys):
+        return "unknown order"
+    if len(set(keys)) != len(keys) or any(key in taken for key in keys):
+        return "order assigned twice"
+    if len(keys) > parameters.max_bundle_orders:
+        return "too many orders"
+    stops = [orders_by_id[key] for key in keys]
+    if sum(order.size_bags for order in stops) > candidate.remaining_capacity:
+        return "capacity"
+    for order in stops:
+        if (candidate.trip.id, order.id) in excluded:
+            return "offered to this trip before"
+        refusal = refusal_reason(
+            candidate.shopper, order, parameters.tier_value_caps_cents, parameters.own_address_radius_m
+        )
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def _route_problem(
+    trip: Trip, stops: Sequence[Order], metrics: RouteMetrics, now: datetime, parameters: BatchParameters
+) -> str | None:
+    if metrics.detour_km > detour_limit_km(trip, parameters) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
+        return "detour"
+    for order, minute in zip(stops, metrics.arrival_minutes, strict=True):
+        if minute > _minutes(now, order.window_latest) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
+            return "window"
+    return None
+
+
+def past_deadline(orders: Sequence[Order], now: datetime) -> list[Order]:
+    """Orders no shopper can make in time any more: the courier fleet takes them."""
+    return [order for order in orders if order.dispatch_deadline <= now]

@@ -1,0 +1,64 @@
+"""Who may carry what, what a shopper may see, and how delivery codes are checked. Plain functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from uuid import UUID
+
+from crowdship.units import Cents
+from dispatch.model import Order, Shopper, TrustTier
+from routing.distance import geodesic_m
+from routing.geo import GeoPoint
+
+COARSE_STEP_DEGREES = 0.01
+"""Roughly 1.1 km of latitude: fine enough to judge a detour, too coarse to find a door."""
+
+DELIVERY_CODE_DIGITS = 6
+
+
+def coarse_point(point: GeoPoint, step: float = COARSE_STEP_DEGREES) -> GeoPoint:
+    """The centre of the grid cell holding `point`: what a shopper sees before accepting."""
+    return GeoPoint(round(round(point.lat / step) * step, 6), round(round(point.lon / step) * step, 6))
+
+
+def first_name(full_name: str) -> str:
+    """All a shopper needs to greet the recipient at the door."""
+    return full_name.strip().split()[0]
+
+
+def value_cap(tier: TrustTier, caps: Mapping[int, int | None]) -> Cents | None:
+    """The largest order value a tier may carry; None means no cap. A tier missing from `caps` gets 0."""
+    cap = caps.get(int(tier), 0)
+    return None if cap is None else Cents(cap)
+
+
+def refusal_reason(
+    shopper: Shopper, order: Order, caps: Mapping[int, int | None], own_address_radius_m: float
+) -> str | None:
+    """Why this shopper may not carry this order, or None when they may."""
+    cap = value_cap(shopper.trust_tier, caps)
+    if cap is not None and order.value_cents > cap:
+        return "trust_tier"
+    if order.age_restricted and not shopper.identity_verified:
+        return "identity"
+    if shopper.home_location is not None and (geodesic_m(shopper.home_location, order.dropoff) <= own_address_radius_m):
+        return "own_address"
+    return None
+
+
+def delivery_code(secret: bytes, order_id: UUID) -> str:
+    """The recipient's one-time code, derived from the server secret so that it is never stored."""
+    digest = hmac.new(secret, b"delivery-code:" + order_id.bytes, hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**DELIVERY_CODE_DIGITS:0{DELIVERY_CODE_DIGITS}d}"
+
+
+def hash_delivery_code(secret: bytes, order_id: UUID, code: str) -> str:
+    """What the database keeps: a keyed hash, useless without the server secret."""
+    message = b"delivery-code-hash:" + order_id.bytes + code.strip().encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def delivery_code_matches(secret: bytes, order_id: UUID, code: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_delivery_code(secret, order_id, code), stored_hash)

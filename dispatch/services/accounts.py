@@ -1,0 +1,97 @@
+"""Accounts: a shopper registers, staff are created from the CLI, ops verify shoppers."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from crowdship.errors import InvalidInput
+from dispatch.accounts import Role, User, normalise_email
+from dispatch.model import Shopper, TrustTier
+from dispatch.services.context import DispatchContext, PasswordHasher
+from routing.geo import GeoPoint
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def register_shopper(
+    ctx: DispatchContext,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    home: GeoPoint | None,
+) -> tuple[User, Shopper]:
+    """A new shopper: unverified, lowest trust tier, until operations check them."""
+    _check_password(password)
+    shopper = Shopper(display_name=display_name, home_location=home)
+    user = User(
+        email=normalise_email(email),
+        password_hash=hasher.hash(password),
+        role=Role.SHOPPER,
+        shopper_id=shopper.id,
+        created_at=ctx.clock.now(),
+    )
+    with ctx.unit_of_work() as uow:
+        uow.shoppers.add(shopper)
+        uow.users.add(user)
+        uow.commit()
+    return user, shopper
+
+
+def create_staff_user(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, password: str, role: Role) -> User:
+    if role is Role.SHOPPER:
+        raise InvalidInput("role", "shoppers register themselves through the app")
+    _check_password(password)
+    user = User(email=email, password_hash=hasher.hash(password), role=role, created_at=ctx.clock.now())
+    with ctx.unit_of_work() as uow:
+        uow.users.add(user)
+        uow.commit()
+    return user
+
+
+def authenticate(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None; as slow for an unknown e-mail as for a bad password."""
+    try:
+        address = normalise_email(email, "username")
+    except InvalidInput:
+        address = ""
+    with ctx.unit_of_work() as uow:
+        user = uow.users.by_email(address) if address else None
+    if not hasher.verify(password, user.password_hash if user else None) or user is None:
+        return None
+    return user if user.active else None
+
+
+def get_user(ctx: DispatchContext, user_id: UUID) -> User:
+    with ctx.unit_of_work() as uow:
+        return uow.users.get(user_id)
+
+
+def get_shopper(ctx: DispatchContext, shopper_id: UUID) -> Shopper:
+    with ctx.unit_of_work() as uow:
+        return uow.shoppers.get(shopper_id)
+
+
+def verify_shopper(
+    ctx: DispatchContext,
+    *,
+    shopper_id: UUID,
+    identity_verified: bool | None = None,
+    trust_tier: TrustTier | None = None,
+) -> Shopper:
+    """Operations record an identity check and set the trust tier (which caps order values)."""
+    with ctx.unit_of_work() as uow:
+        shopper = uow.shoppers.get(shopper_id)
+        if identity_verified is not None:
+            shopper.identity_verified = identity_verified
+        if trust_tier is not None:
+            shopper.trust_tier = trust_tier
+        uow.shoppers.save(shopper)
+        uow.commit()
+        return shopper

@@ -1,0 +1,198 @@
+"""One dispatch batch for one store: tidy up, build the problem, run the matcher, write the offers.
+
+Used by the dispatcher loop and by the operations endpoint alike. A per-store lease in Redis keeps two
+dispatchers from working on the same store at once; should the lease fail (Redis lost, a lease that ran
+out mid-batch), the database's partial unique indexes still refuse a second open offer for an order or a
+trip, and the batch skips that offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from crowdship.logging import get_logger
+from dispatch.batching import (
+    DroppedAssignment,
+    TripCandidate,
+    build_match_problem,
+    compensation_quote,
+    offers_from_solution,
+    past_deadline,
+)
+from dispatch.errors import AlreadyOffered
+from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DispatchContext
+from dispatch.services.trips import release_trip_orders
+
+log = get_logger(__name__)
+
+Solver = Callable[[Mapping[str, Any], float], Mapping[str, Any]]
+"""A `crowdship-match/1` problem and a time budget in, a `crowdship-match-solution/1` solution out."""
+
+
+def matcher_solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
+    """The project's OR-Tools matcher (dispatch.matching), through its file format."""
+    from dispatch.matching import parse_problem, solution_to_json, solve
+
+    return solution_to_json(solve(parse_problem(problem), time_limit=time_limit_s))
+
+
+@dataclass
+class BatchReport:
+    store_id: UUID
+    started_at: datetime
+    skipped: bool = False
+    """Another dispatcher holds this store's lease."""
+    expired_offers: int = 0
+    expired_trips: int = 0
+    fallback_orders: list[UUID] = field(default_factory=list)
+    pending_orders: int = 0
+    eligible_trips: int = 0
+    offers: list[Offer] = field(default_factory=list)
+    dropped: list[DroppedAssignment] = field(default_factory=list)
+    conflicts: int = 0
+    """Offers the database refused because another batch offered the order or the trip first."""
+
+
+def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
+    report = BatchReport(store_id=store_id, started_at=ctx.clock.now())
+    token = None
+    if ctx.live is not None:
+        token = ctx.live.acquire_lease(store_id, ctx.config.lease_ttl_s)
+        if token is None:
+            report.skipped = True
+            return report
+    try:
+        _tidy_up(ctx, store_id, report)
+        _match_and_offer(ctx, store_id, report, solver)
+    finally:
+        if ctx.live is not None and token is not None:
+            ctx.live.release_lease(store_id, token)
+    _publish(ctx, report)
+    log.info(
+        "batch",
+        store_id=str(store_id),
+        offers=len(report.offers),
+        fallback=len(report.fallback_orders),
+        expired_offers=report.expired_offers,
+        conflicts=report.conflicts,
+        dropped=len(report.dropped),
+    )
+    return report
+
+
+def expire_offers(uow: LiveUnitOfWork, store_id: UUID, now: datetime) -> int:
+    """Closes offers whose time ran out and puts their orders back in the pool."""
+    expired = uow.offers.open_past_expiry(store_id, now)
+    for offer in expired:
+        offer.expire(now)
+        uow.offers.save(offer)
+        for order_id in sorted(offer.stops):
+            order = uow.orders.get(order_id, for_update=True)
+            if order.status is OrderStatus.OFFERED:
+                order.release()
+                uow.orders.save(order)
+    return len(expired)
+
+
+def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
+    now = report.started_at
+    with ctx.unit_of_work() as uow:
+        report.expired_offers = expire_offers(uow, store_id, now)
+        for trip in uow.trips.past_leave_by(store_id, now):
+            trip.expire()
+            release_trip_orders(uow, trip, now)
+            uow.trips.save(trip)
+            report.expired_trips += 1
+        for order in past_deadline(uow.orders.list_for_store(store_id, [OrderStatus.PENDING]), now):
+            locked = uow.orders.get(order.id, for_update=True)
+            if locked.status is OrderStatus.PENDING:
+                locked.hand_to_fallback()
+                uow.orders.save(locked)
+                report.fallback_orders.append(locked.id)
+        uow.commit()
+
+
+def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, solver: Solver) -> None:
+    now = report.started_at
+    parameters = ctx.config.batch
+    with ctx.unit_of_work() as uow:
+        store = uow.stores.get(store_id)
+        orders = [
+            order
+            for order in uow.orders.within_service_area(store_id, [OrderStatus.PENDING])
+            if order.dispatch_deadline > now
+        ]
+        candidates = []
+        for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]):
+            if not trip.can_take_offers(now):
+                continue
+            # One bundle per trip: a second offer's route would ignore the first one's stops.
+            if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
+                continue
+            candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
+        excluded = uow.offers.offered_pairs([order.id for order in orders]) if orders else set()
+    report.pending_orders, report.eligible_trips = len(orders), len(candidates)
+    if not orders or not candidates:
+        return
+    problem = build_match_problem(
+        store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters
+    )
+    if not problem["trips"]:
+        return
+    solution = solver(problem, ctx.config.matcher_time_limit_s)
+    made = offers_from_solution(
+        store=store,
+        orders=orders,
+        trips=candidates,
+        excluded=excluded,
+        solution=solution,
+        now=now,
+        parameters=parameters,
+        quote=ctx.reward_quote or compensation_quote(parameters),
+    )
+    report.dropped = made.dropped
+    for dropped in made.dropped:
+        log.warning("matcher assignment dropped", trip=dropped.trip_id, reason=dropped.reason)
+    with ctx.unit_of_work() as uow:
+        for offer in made.offers:
+            if _write_offer(uow, offer, now):
+                report.offers.append(offer)
+            else:
+                report.conflicts += 1
+        uow.commit()
+
+
+def _write_offer(uow: LiveUnitOfWork, offer: Offer, now: datetime) -> bool:
+    """Writes one offer if its trip and orders are still as the batch saw them; False when they changed."""
+    trip = uow.trips.get(offer.trip_id, for_update=True)
+    if not trip.can_take_offers(now):
+        return False
+    orders = [uow.orders.get(order_id, for_update=True) for order_id in sorted(offer.stops)]
+    if any(order.status is not OrderStatus.PENDING for order in orders):
+        return False
+    try:
+        uow.offers.add(offer)
+    except AlreadyOffered:
+        return False
+    for order in orders:
+        order.offer()
+        uow.orders.save(order)
+    return True
+
+
+def _publish(ctx: DispatchContext, report: BatchReport) -> None:
+    if ctx.live is None or not report.offers:
+        return
+    with ctx.unit_of_work() as uow:
+        shoppers = {offer.id: uow.trips.get(offer.trip_id).shopper_id for offer in report.offers}
+    for offer in report.offers:
+        ctx.live.publish_offer(
+            shoppers[offer.id],
+            {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()},
+        )

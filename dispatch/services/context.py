@@ -1,0 +1,84 @@
+"""What every use case receives: how to open a unit of work, the clock, live state and configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from crowdship.clock import Clock
+from crowdship.settings import Settings
+from crowdship.units import Cents
+from dispatch.adapters.live import LiveState
+from dispatch.batching import BatchParameters, QuoteRequest
+from dispatch.repositories import LiveUnitOfWork
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password: str, password_hash: str | None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DeliveredOrder:
+    """What the rewards side needs to credit a delivery, inside the delivering transaction."""
+
+    order_id: UUID
+    trip_id: UUID
+    shopper_id: UUID
+    offer_id: UUID | None
+    reward_quote_cents: Cents | None
+    """The quote of the accepted offer that carried the order (the whole offer's, when it bundled several)."""
+    delivered_at: datetime
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    secret: bytes
+    offer_ttl: timedelta
+    geofence_m: float
+    max_delivery_attempts: int
+    lease_ttl_s: float
+    matcher_time_limit_s: float
+    location_sample_interval_s: float
+    location_rate_limit_per_s: int
+    batch: BatchParameters
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchConfig:
+        offer_ttl = timedelta(seconds=settings.offer_ttl_s)
+        return cls(
+            secret=settings.secret_key.get_secret_value().encode(),
+            offer_ttl=offer_ttl,
+            geofence_m=settings.delivery_geofence_m,
+            max_delivery_attempts=settings.delivery_max_attempts,
+            lease_ttl_s=settings.dispatch_lease_s,
+            matcher_time_limit_s=settings.matcher_time_limit_s,
+            location_sample_interval_s=settings.location_sample_interval_s,
+            location_rate_limit_per_s=settings.location_rate_limit_per_s,
+            batch=BatchParameters(
+                road_factor=settings.road_factor,
+                speed_km_per_min=settings.travel_speed_kmh / 60.0,
+                max_bundle_orders=settings.max_bundle_orders,
+                tier_value_caps_cents=settings.tier_value_caps_cents,
+                own_address_radius_m=settings.own_address_radius_m,
+                compensation_cents_per_km=settings.compensation_cents_per_km,
+                compensation_minimum_cents=settings.compensation_minimum_cents,
+                offer_ttl=offer_ttl,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DispatchContext:
+    unit_of_work: Callable[[], LiveUnitOfWork]
+    clock: Clock
+    config: DispatchConfig
+    live: LiveState | None = None
+    """None where there is no Redis (e.g. a one-off CLI run): no leases, no events."""
+    reward_quote: Callable[[QuoteRequest], Cents] | None = None
+    """Prices an offer; None uses the matcher's compensation rule."""
+    credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], None] | None = field(default=None)
+    """Rewards hook, called inside the transaction that marks the order delivered."""

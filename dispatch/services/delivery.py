@@ -1,0 +1,201 @@
+"""From the store's back room to the recipient's door: pickup, delivery with proof, failures, incidents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from crowdship.errors import InvalidInput, NotFound
+from dispatch.errors import DeliveryRefused, IllegalTransition
+from dispatch.model import (
+    DeliveryProof,
+    Incident,
+    IncidentKind,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    Trip,
+    TripStatus,
+)
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import delivery_code_matches
+from dispatch.services.context import DeliveredOrder, DispatchContext
+from dispatch.services.trips import owned_trip
+from routing.distance import geodesic_m
+from routing.geo import GeoPoint
+
+FINISHED_ON_TRIP = frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED})
+
+
+def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag_codes: list[str]) -> list[Order]:
+    """The shopper scanned the bags of every accepted order: they leave the store and the trip departs."""
+    with ctx.unit_of_work() as uow:
+        trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
+        accepted = uow.orders.on_trip(trip.id, [OrderStatus.ACCEPTED])
+        if not accepted:
+            raise IllegalTransition("trip", trip.id, trip.status, "pickup without accepted orders")
+        secrets = uow.secrets.for_orders([order.id for order in accepted])
+        expected = {secrets[order.id].bag_code for order in accepted}
+        scanned = {code.strip().upper() for code in bag_codes}
+        if scanned - expected:
+            raise InvalidInput("bag_codes", f"{len(scanned - expected)} scanned bag(s) do not belong to this trip")
+        if expected - scanned:
+            raise InvalidInput("bag_codes", f"{len(expected - scanned)} bag(s) of this trip were not scanned")
+        picked = []
+        for order in sorted(accepted, key=lambda order: order.id):
+            locked = uow.orders.get(order.id, for_update=True)
+            locked.pick_up()
+            uow.orders.save(locked)
+            picked.append(locked)
+        trip.depart()
+        uow.trips.save(trip)
+        # An offer that was still open for this trip can no longer be served from the road.
+        for offer in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
+            _withdraw(uow, offer.id, ctx)
+        uow.commit()
+        return picked
+
+
+def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None:
+    offer = uow.offers.get(offer_id, for_update=True)
+    offer.withdraw(ctx.clock.now())
+    uow.offers.save(offer)
+    for order_id in sorted(offer.stops):
+        order = uow.orders.get(order_id, for_update=True)
+        order.release()
+        uow.orders.save(order)
+
+
+def carried_order(
+    uow: LiveUnitOfWork, shopper_id: UUID, order_id: UUID, *, for_update: bool = False
+) -> tuple[Order, Trip]:
+    """The order and the trip carrying it, if that trip is this shopper's; else not found."""
+    order = uow.orders.get(order_id, for_update=for_update)
+    trip_id = uow.orders.carrying_trip(order_id)
+    if trip_id is None:
+        raise NotFound(f"order {order_id} not found")
+    trip = owned_trip(uow, shopper_id, trip_id, for_update=for_update)
+    return order, trip
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    order: Order
+    proof: DeliveryProof
+    trip_completed: bool
+
+
+def deliver(
+    ctx: DispatchContext,
+    *,
+    shopper_id: UUID,
+    order_id: UUID,
+    position: GeoPoint,
+    code: str,
+    photo_ref: str | None = None,
+) -> DeliveryResult:
+    """Checks the proof (inside the geofence, the recipient's code) and marks the order delivered.
+
+    Every attempt is recorded. A refused attempt raises `DeliveryRefused` after committing its proof; after
+    the last allowed attempt the order fails and goes to the return flow. The rewards hook runs in the same
+    transaction as the delivered state change, so a delivery is never recorded without its credit.
+    """
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        order, trip = carried_order(uow, shopper_id, order_id, for_update=True)
+        if order.status is not OrderStatus.PICKED_UP:
+            raise IllegalTransition("order", order.id, order.status, OrderStatus.DELIVERED)
+        distance = geodesic_m(position, order.dropoff)
+        secret = uow.secrets.get(order.id)
+        code_ok = delivery_code_matches(ctx.config.secret, order.id, code, secret.delivery_code_hash)
+        inside = distance <= ctx.config.geofence_m
+        proof = DeliveryProof(
+            order_id=order.id,
+            trip_id=trip.id,
+            position=position,
+            recorded_at=now,
+            distance_to_dropoff_m=distance,
+            code_matched=code_ok,
+            accepted=code_ok and inside,
+            photo_ref=photo_ref,
+        )
+        uow.proofs.add(proof)
+        if not proof.accepted:
+            failures = sum(1 for earlier in uow.proofs.list_for_order(order.id) if not earlier.accepted)
+            attempts_left = max(0, ctx.config.max_delivery_attempts - failures)
+            if attempts_left == 0:
+                order.fail()
+                uow.orders.save(order)
+                _complete_if_done(uow, trip)
+            uow.commit()
+            field, reason = (
+                ("position", f"{distance:.0f} m from the drop-off, more than {ctx.config.geofence_m:.0f} m")
+                if not inside
+                else ("code", "the recipient's code does not match")
+            )
+            suffix = "; the order failed, bring it back to the store" if attempts_left == 0 else ""
+            raise DeliveryRefused(field, f"{reason}{suffix}", attempts_left)
+        order.deliver()
+        uow.orders.save(order)
+        if ctx.credit_delivery is not None:
+            offer = _carrying_offer(uow, trip, order.id)
+            ctx.credit_delivery(
+                uow,
+                DeliveredOrder(
+                    order_id=order.id,
+                    trip_id=trip.id,
+                    shopper_id=shopper_id,
+                    offer_id=offer.id if offer else None,
+                    reward_quote_cents=offer.reward_quote_cents if offer else None,
+                    delivered_at=now,
+                ),
+            )
+        completed = _complete_if_done(uow, trip)
+        uow.commit()
+        return DeliveryResult(order, proof, completed)
+
+
+def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | None:
+    for offer in uow.offers.list_for_trip(trip.id, [OfferStatus.ACCEPTED]):
+        if order_id in offer.stops:
+            return offer
+    return None
+
+
+def _complete_if_done(uow: LiveUnitOfWork, trip: Trip) -> bool:
+    if trip.status is TripStatus.DEPARTED and all(
+        order.status in FINISHED_ON_TRIP for order in uow.orders.on_trip(trip.id)
+    ):
+        trip.complete()
+        uow.trips.save(trip)
+        return True
+    return False
+
+
+def mark_returned(ctx: DispatchContext, *, order_id: UUID) -> Order:
+    """Operations took a failed order back into the store."""
+    with ctx.unit_of_work() as uow:
+        order = uow.orders.get(order_id, for_update=True)
+        order.return_to_store()
+        uow.orders.save(order)
+        uow.commit()
+        return order
+
+
+def report_incident(
+    ctx: DispatchContext, *, shopper_id: UUID, order_id: UUID, kind: IncidentKind, description: str
+) -> Incident:
+    with ctx.unit_of_work() as uow:
+        order, trip = carried_order(uow, shopper_id, order_id)
+        incident = Incident(
+            order_id=order.id,
+            trip_id=trip.id,
+            shopper_id=shopper_id,
+            kind=kind,
+            description=description,
+            reported_at=ctx.clock.now(),
+        )
+        uow.incidents.add(incident)
+        uow.commit()
+        return incident

@@ -1,0 +1,68 @@
+"""Reads for operations and for a shopper's history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.repositories import Page, StoreSummary
+from dispatch.services.context import DispatchContext
+from dispatch.views import StopView, stop_for_shopper
+
+
+def list_orders(
+    ctx: DispatchContext, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+) -> Page[Order]:
+    with ctx.unit_of_work() as uow:
+        return uow.orders.page(store_id=store_id, statuses=statuses, limit=limit, offset=offset)
+
+
+def get_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
+    with ctx.unit_of_work() as uow:
+        return uow.orders.get(order_id)
+
+
+def list_trips(
+    ctx: DispatchContext,
+    *,
+    store_id: UUID | None,
+    shopper_id: UUID | None,
+    statuses: Sequence[TripStatus] | None,
+    limit: int,
+    offset: int,
+) -> Page[Trip]:
+    with ctx.unit_of_work() as uow:
+        return uow.trips.page(store_id=store_id, shopper_id=shopper_id, statuses=statuses, limit=limit, offset=offset)
+
+
+def list_offers(
+    ctx: DispatchContext, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int
+) -> Page[Offer]:
+    with ctx.unit_of_work() as uow:
+        return uow.offers.page(store_id=store_id, statuses=statuses, limit=limit, offset=offset)
+
+
+def list_stores(ctx: DispatchContext) -> Sequence[Store]:
+    with ctx.unit_of_work() as uow:
+        return uow.stores.list()
+
+
+def store_summary(ctx: DispatchContext, *, store_id: UUID, now: datetime | None = None) -> StoreSummary:
+    with ctx.unit_of_work() as uow:
+        uow.stores.get(store_id)
+        return uow.orders.summary(store_id, now or ctx.clock.now())
+
+
+def shopper_history(
+    ctx: DispatchContext, *, shopper_id: UUID, limit: int, offset: int
+) -> Page[tuple[Trip, list[StopView]]]:
+    """The shopper's trips, newest first, with the orders they carried; addresses only while still en route."""
+    with ctx.unit_of_work() as uow:
+        trips = uow.trips.page(store_id=None, shopper_id=shopper_id, statuses=None, limit=limit, offset=offset)
+        items = [
+            (trip, [stop_for_shopper(order, accepted_by_them=True) for order in uow.orders.on_trip(trip.id)])
+            for trip in trips.items
+        ]
+    return Page(items, trips.total)

@@ -1,0 +1,109 @@
+"""A shopper's trip: check in at a store, send positions, cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from crowdship.errors import InvalidInput, NotFound
+from dispatch.errors import AlreadyOnTrip, Forbidden
+from dispatch.model import OfferStatus, OrderStatus, Trip
+from dispatch.repositories import LiveUnitOfWork, LocationSample
+from dispatch.services.context import DispatchContext
+from routing.geo import GeoPoint
+
+
+def owned_trip(uow: LiveUnitOfWork, shopper_id: UUID, trip_id: UUID, *, for_update: bool = False) -> Trip:
+    """The trip, if it is this shopper's; another shopper's trip is reported as not found."""
+    trip = uow.trips.get(trip_id, for_update=for_update)
+    if trip.shopper_id != shopper_id:
+        raise NotFound(f"trip {trip_id} not found")
+    return trip
+
+
+def check_in(
+    ctx: DispatchContext,
+    *,
+    shopper_id: UUID,
+    store_id: UUID,
+    destination: GeoPoint,
+    capacity_bags: int,
+    max_detour_m: int | None,
+    max_detour_s: int | None,
+    leave_by: datetime,
+) -> Trip:
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        shopper = uow.shoppers.get(shopper_id)
+        if not shopper.opted_in:
+            raise Forbidden("this shopper has opted out of delivering")
+        try:
+            uow.stores.get(store_id)
+        except NotFound as error:
+            raise InvalidInput("store_id", "no such store") from error
+        if uow.trips.active_for_shopper(shopper_id) is not None:
+            raise AlreadyOnTrip
+        if leave_by <= now:
+            raise InvalidInput("leave_by", "must be in the future")
+        trip = Trip(
+            shopper_id=shopper_id,
+            store_id=store_id,
+            destination=destination,
+            capacity_bags=capacity_bags,
+            checked_in_at=now,
+            leave_by=leave_by,
+            max_detour_m=max_detour_m,
+            max_detour_s=max_detour_s,
+        )
+        uow.trips.add(trip)
+        uow.commit()
+        return trip
+
+
+def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[UUID]:
+    """Withdraws the trip's open offer and gives back accepted, not yet picked-up orders; returns them."""
+    released: list[UUID] = []
+    for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
+        offer = uow.offers.get(listed.id, for_update=True)
+        offer.withdraw(now)
+        uow.offers.save(offer)
+        released.extend(offer.stops)
+    released.extend(order.id for order in uow.orders.on_trip(trip.id, [OrderStatus.ACCEPTED]))
+    for order_id in sorted(released):
+        order = uow.orders.get(order_id, for_update=True)
+        if order.status in (OrderStatus.OFFERED, OrderStatus.ACCEPTED):
+            order.release()
+            uow.orders.save(order)
+    return released
+
+
+def cancel_trip(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID) -> Trip:
+    """Cancels an open trip; its offer is withdrawn and its accepted orders go back to the pool."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
+        trip.cancel()
+        release_trip_orders(uow, trip, now)
+        uow.trips.save(trip)
+        uow.commit()
+        return trip
+
+
+def current_trip(ctx: DispatchContext, *, shopper_id: UUID) -> Trip:
+    with ctx.unit_of_work() as uow:
+        trip = uow.trips.active_for_shopper(shopper_id)
+    if trip is None:
+        raise NotFound("no open or departed trip")
+    return trip
+
+
+def record_location_sample(
+    ctx: DispatchContext, *, shopper_id: UUID, position: GeoPoint, recorded_at: datetime
+) -> LocationSample:
+    """Keeps one position for the record (proof and fraud checks), tagged with the active trip."""
+    with ctx.unit_of_work() as uow:
+        trip = uow.trips.active_for_shopper(shopper_id)
+        sample = LocationSample(shopper_id, trip.id if trip else None, position, recorded_at)
+        uow.locations.add(sample)
+        uow.commit()
+    return sample

@@ -1,0 +1,64 @@
+"""What each audience may see of an order. Privacy rules live here, not in the API.
+
+Before acceptance a shopper sees a coarse area (about 1 km) and the distances; after acceptance the exact
+drop-off, the address and the recipient's first name; once the order is delivered (or otherwise over) the
+address is gone from their history again. The delivery code is never part of any shopper view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from crowdship.units import Cents
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus
+from dispatch.rules import coarse_point, first_name
+from routing.geo import GeoPoint
+
+ADDRESS_VISIBLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.PICKED_UP})
+"""While the shopper still has to go there."""
+
+
+@dataclass(frozen=True)
+class StopView:
+    order_id: UUID
+    status: OrderStatus
+    size_bags: int
+    area: GeoPoint
+    dropoff: GeoPoint | None
+    address: str | None
+    recipient_first_name: str | None
+    window_earliest: datetime
+    window_latest: datetime
+
+
+@dataclass(frozen=True)
+class OfferView:
+    offer: Offer
+    stops: tuple[StopView, ...]
+    reward_quote_cents: Cents
+
+
+def stop_for_shopper(order: Order, *, accepted_by_them: bool) -> StopView:
+    exact = accepted_by_them and order.status in ADDRESS_VISIBLE
+    return StopView(
+        order_id=order.id,
+        status=order.status,
+        size_bags=order.size_bags,
+        area=coarse_point(order.dropoff),
+        dropoff=order.dropoff if exact else None,
+        address=order.dropoff_address if exact else None,
+        recipient_first_name=first_name(order.recipient_name) if exact else None,
+        window_earliest=order.window_earliest,
+        window_latest=order.window_latest,
+    )
+
+
+def offer_for_shopper(offer: Offer, orders: dict[UUID, Order]) -> OfferView:
+    accepted = offer.status is OfferStatus.ACCEPTED
+    return OfferView(
+        offer=offer,
+        stops=tuple(stop_for_shopper(orders[order_id], accepted_by_them=accepted) for order_id in offer.stops),
+        reward_quote_cents=offer.reward_quote_cents,
+    )
