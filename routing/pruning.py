@@ -13,6 +13,7 @@ is tested against.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,14 @@ _BALL_SLACK = 1e-7
 
 _TRIP_CHUNK = 512
 """Trips handled per vectorised step: bounds the memory of one step without a per-trip Python loop."""
+
+_RADIUS_GROUP_RATIO = 1.25
+"""Trips searched together have radii within this factor of each other."""
+
+_TINY_RADIUS = 1e-12
+
+_RADIX_LIMIT = 1 << 16
+"""NumPy sorts 16-bit integers stably by radix, in linear time."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +91,7 @@ class PruningProblem:
         self._set_bool("order_requires_id", n)
         self._set_bool("trip_id_verified", m)
 
-    def _set_float(
-        self, name: str, length: int, *, allow_nan: bool, allow_inf: bool, minimum: float | None
-    ) -> None:
+    def _set_float(self, name: str, length: int, *, allow_nan: bool, allow_inf: bool, minimum: float | None) -> None:
         array = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1)
         if array.shape[0] != length:
             raise InvalidInput(name, f"expected {length} values, got {array.shape[0]}")
@@ -142,32 +149,19 @@ class CandidatePairs:
 
 def candidate_pairs(problem: PruningProblem) -> CandidatePairs:
     """All candidate pairs, found through a KD-tree over the orders; work grows with the pairs found."""
-    n, m = problem.order_count, problem.trip_count
-    if n == 0 or m == 0:
+    if problem.order_count == 0 or problem.trip_count == 0:
         return _empty_pairs()
-    order_points, store_point, trip_points, to_search_units = _search_space(problem)
-    tree = cKDTree(order_points)
-    store_to_order = _distances_from_store(problem)
-    store_to_destination = _direct_distances(problem)
-    # The ellipse store + destination foci, sum of focal distances ≤ limit / road factor, fits in this ball.
+    space = _Space.of(problem)
+    # Each ellipse (foci store and destination, focal distances summing to at most limit / road factor)
+    # lies in the ball around the foci's midpoint with half that sum as radius.
     focal_sum_limit = _with_tolerance(problem.trip_route_limits) / problem.road_factor
-    radii = to_search_units * focal_sum_limit / 2.0 * (1.0 + _BALL_SLACK)
-    centres = (store_point[None, :] + trip_points) / 2.0
-    unlimited = ~np.isfinite(radii)
-
-    trip_parts: list[IntArray] = []
-    order_parts: list[IntArray] = []
-    for start in range(0, m, _TRIP_CHUNK):
-        trips = np.arange(start, min(start + _TRIP_CHUNK, m), dtype=np.int64)
-        trip_ids, order_ids = _ball_members(
-            tree, centres=centres, radii=radii, unlimited=unlimited, trips=trips, order_count=n
-        )
-        keep = _passes_rules(problem, trip_ids, order_ids, store_to_order)
-        trip_parts.append(trip_ids[keep])
-        order_parts.append(order_ids[keep])
-    trip_index = np.concatenate(trip_parts)
-    order_index = np.concatenate(order_parts)
-    return _finish(problem, trip_index, order_index, store_to_order, store_to_destination)
+    radii = space.to_search_units * focal_sum_limit / 2.0 * (1.0 + _BALL_SLACK)
+    centres = (np.column_stack(space.destinations) + space.store[None, :]) / 2.0
+    parts = [
+        _decide(problem, space, trip_ids, order_ids)
+        for trip_ids, order_ids in _pairs_within_balls(np.column_stack(space.orders), centres, radii)
+    ]
+    return _assemble(problem, space, parts, presorted=False)
 
 
 def candidate_pairs_brute_force(problem: PruningProblem) -> CandidatePairs:
@@ -175,49 +169,85 @@ def candidate_pairs_brute_force(problem: PruningProblem) -> CandidatePairs:
     n, m = problem.order_count, problem.trip_count
     if n == 0 or m == 0:
         return _empty_pairs()
-    store_to_order = _distances_from_store(problem)
-    store_to_destination = _direct_distances(problem)
-    trip_parts: list[IntArray] = []
-    order_parts: list[IntArray] = []
+    space = _Space.of(problem)
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
     chunk = max(1, 2_000_000 // n)
     for start in range(0, m, chunk):
         trips = np.arange(start, min(start + chunk, m), dtype=np.int64)
         trip_ids = np.repeat(trips, n)
         order_ids = np.tile(np.arange(n, dtype=np.int64), trips.shape[0])
-        keep = _passes_rules(problem, trip_ids, order_ids, store_to_order)
-        trip_parts.append(trip_ids[keep])
-        order_parts.append(order_ids[keep])
-    trip_index = np.concatenate(trip_parts)
-    order_index = np.concatenate(order_parts)
-    return _finish(problem, trip_index, order_index, store_to_order, store_to_destination)
+        parts.append(_decide(problem, space, trip_ids, order_ids))
+    return _assemble(problem, space, parts, presorted=True)
 
 
 # --------------------------------------------------------------------------------------------------
-# Distances shared by both versions, so that they decide every pair with the very same arithmetic
+# Distances and rules shared by both versions, so that they decide every pair with the same arithmetic
 
 
-def pairwise_distances(metric: Metric, a: FloatArray, b: FloatArray) -> FloatArray:
-    """Metric distance between a[i] and b[i] for each row i (km for haversine)."""
-    if metric == "euclidean":
-        planar: FloatArray = np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
+Columns = tuple[FloatArray, ...]
+
+
+@dataclass(frozen=True)
+class _Space:
+    """Locations as coordinate columns in a space where straight lines never exceed the metric distance.
+
+    Plane: the [x, y] themselves. Sphere: 3-D unit vectors; the arc between two of them is computed as
+    2 atan2(|a - b|, |a + b|), which stays accurate from a metre to the antipode.
+    """
+
+    sphere: bool
+    orders: Columns
+    store: FloatArray
+    destinations: Columns
+    to_search_units: float
+    store_to_order: FloatArray
+    """Metric (not road) distance store -> each order."""
+    store_to_destination: FloatArray
+
+    @classmethod
+    def of(cls, problem: PruningProblem) -> _Space:
+        sphere = problem.metric == "haversine"
+        if sphere:
+            orders = unit_vectors(problem.order_locations)
+            store = unit_vectors(problem.store)[0]
+            destinations = unit_vectors(problem.trip_destinations)
+        else:
+            orders, store, destinations = problem.order_locations, problem.store, problem.trip_destinations
+        order_columns = tuple(np.ascontiguousarray(column) for column in orders.T)
+        destination_columns = tuple(np.ascontiguousarray(column) for column in destinations.T)
+        store_columns = tuple(np.full(1, value) for value in store)
+        return cls(
+            sphere=sphere,
+            orders=order_columns,
+            store=np.asarray(store, dtype=np.float64),
+            destinations=destination_columns,
+            to_search_units=1.0 / EARTH_MEAN_RADIUS_KM if sphere else 1.0,
+            store_to_order=_column_distances(sphere, store_columns, order_columns),
+            store_to_destination=_column_distances(sphere, store_columns, destination_columns),
+        )
+
+
+def _column_distances(sphere: bool, a: Columns, b: Columns) -> FloatArray:
+    """Row-wise metric distances between two sets of coordinate columns (broadcasting length 1)."""
+    if not sphere:
+        dx, dy = a[0] - b[0], a[1] - b[1]
+        planar: FloatArray = np.sqrt(dx * dx + dy * dy)
         return planar
-    lat1, lon1 = np.radians(a[:, 0]), np.radians(a[:, 1])
-    lat2, lon2 = np.radians(b[:, 0]), np.radians(b[:, 1])
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    spherical: FloatArray = 2 * EARTH_MEAN_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    dx, dy, dz = a[0] - b[0], a[1] - b[1], a[2] - b[2]
+    sx, sy, sz = a[0] + b[0], a[1] + b[1], a[2] + b[2]
+    chord = np.sqrt(dx * dx + dy * dy + dz * dz)
+    opposite = np.sqrt(sx * sx + sy * sy + sz * sz)
+    spherical: FloatArray = 2.0 * EARTH_MEAN_RADIUS_KM * np.arctan2(chord, opposite)
     return spherical
 
 
-def _distances_from_store(problem: PruningProblem) -> FloatArray:
-    """Metric (not road) distance store → each order."""
-    store = np.broadcast_to(problem.store, problem.order_locations.shape)
-    return pairwise_distances(problem.metric, np.ascontiguousarray(store), problem.order_locations)
-
-
-def _direct_distances(problem: PruningProblem) -> FloatArray:
-    """Metric (not road) distance store → each trip destination."""
-    store = np.broadcast_to(problem.store, problem.trip_destinations.shape)
-    return pairwise_distances(problem.metric, np.ascontiguousarray(store), problem.trip_destinations)
+def pairwise_distances(metric: Metric, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """Metric distance between a[i] and b[i] for each row i (km for haversine), as pruning computes it."""
+    first = np.asarray(a, dtype=np.float64).reshape(-1, 2)
+    second = np.asarray(b, dtype=np.float64).reshape(-1, 2)
+    if metric == "haversine":
+        first, second = unit_vectors(first), unit_vectors(second)
+    return _column_distances(metric == "haversine", tuple(first.T), tuple(second.T))
 
 
 def _with_tolerance(limit: FloatArray) -> FloatArray:
@@ -225,42 +255,60 @@ def _with_tolerance(limit: FloatArray) -> FloatArray:
     return widened
 
 
-def _passes_rules(
-    problem: PruningProblem, trip_ids: IntArray, order_ids: IntArray, store_to_order: FloatArray
-) -> BoolArray:
-    """The contract's hard rules for the given pairs; the route test last, as it is the costly one."""
-    rf = problem.road_factor
-    keep = problem.order_sizes[order_ids] <= problem.trip_capacities[trip_ids]
-    keep &= ~problem.order_requires_id[order_ids] | problem.trip_id_verified[trip_ids]
-    values = problem.order_values[order_ids]
-    keep &= np.isnan(values) | (values <= problem.trip_value_limits[trip_ids])
-    arrival = problem.trip_departs[trip_ids] + rf * store_to_order[order_ids] / problem.speed
-    keep &= arrival <= _with_tolerance(problem.order_latest[order_ids])
-    trip_ids, order_ids = trip_ids[keep], order_ids[keep]
-    route = rf * (
-        store_to_order[order_ids]
-        + pairwise_distances(
-            problem.metric, problem.order_locations[order_ids], problem.trip_destinations[trip_ids]
-        )
+def _decide(
+    problem: PruningProblem, space: _Space, trip_ids: IntArray, order_ids: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The pairs among those given that pass the contract's rules, with their road route lengths.
+
+    Rules that cannot exclude anything in this problem are skipped; the route test, the costly one, is last.
+    """
+    keep: BoolArray | None = None
+
+    def narrow(passes: BoolArray) -> None:
+        nonlocal keep
+        keep = passes if keep is None else keep & passes
+
+    if np.isfinite(problem.trip_capacities).any():
+        narrow(problem.order_sizes[order_ids] <= problem.trip_capacities[trip_ids])
+    if problem.order_requires_id.any() and not problem.trip_id_verified.all():
+        narrow(~problem.order_requires_id[order_ids] | problem.trip_id_verified[trip_ids])
+    if np.isfinite(problem.trip_value_limits).any() and not np.isnan(problem.order_values).all():
+        values = problem.order_values[order_ids]
+        narrow(np.isnan(values) | (values <= problem.trip_value_limits[trip_ids]))
+    if (problem.order_latest < np.inf).any():
+        travel_minutes = problem.road_factor * space.store_to_order / problem.speed
+        arrival = problem.trip_departs[trip_ids] + travel_minutes[order_ids]
+        narrow(arrival <= _with_tolerance(problem.order_latest)[order_ids])
+    if keep is not None:
+        trip_ids, order_ids = trip_ids[keep], order_ids[keep]
+
+    to_destination = _column_distances(
+        space.sphere,
+        tuple(column[order_ids] for column in space.orders),
+        tuple(column[trip_ids] for column in space.destinations),
     )
-    within = route <= _with_tolerance(problem.trip_route_limits[trip_ids])
-    keep[np.flatnonzero(keep)[~within]] = False
-    return keep
+    route: FloatArray = problem.road_factor * (space.store_to_order[order_ids] + to_destination)
+    within = route <= _with_tolerance(problem.trip_route_limits)[trip_ids]
+    return trip_ids[within], order_ids[within], route[within]
 
 
-def _finish(
+def _assemble(
     problem: PruningProblem,
-    trip_index: IntArray,
-    order_index: IntArray,
-    store_to_order: FloatArray,
-    store_to_destination: FloatArray,
+    space: _Space,
+    parts: list[tuple[IntArray, IntArray, FloatArray]],
+    *,
+    presorted: bool,
 ) -> CandidatePairs:
-    rf = problem.road_factor
-    to_destination = pairwise_distances(
-        problem.metric, problem.order_locations[order_index], problem.trip_destinations[trip_index]
-    )
-    route_length: FloatArray = rf * (store_to_order[order_index] + to_destination)
-    detour: FloatArray = np.maximum(route_length - rf * store_to_destination[trip_index], 0.0)
+    trip_index = np.concatenate([part[0] for part in parts])
+    order_index = np.concatenate([part[1] for part in parts])
+    route_length = np.concatenate([part[2] for part in parts])
+    if not presorted:
+        by_trip_then_order = _trip_major_order(trip_index, order_index, problem.order_count)
+        trip_index = trip_index[by_trip_then_order]
+        order_index = order_index[by_trip_then_order]
+        route_length = route_length[by_trip_then_order]
+    direct = problem.road_factor * space.store_to_destination[trip_index]
+    detour: FloatArray = np.maximum(route_length - direct, 0.0)
     return CandidatePairs(trip_index, order_index, route_length, detour)
 
 
@@ -277,43 +325,48 @@ def _empty_pairs() -> CandidatePairs:
 # Spatial search
 
 
-def _search_space(problem: PruningProblem) -> tuple[FloatArray, FloatArray, FloatArray, float]:
-    """Points in a space where straight-line distance never exceeds the metric's: the plane or 3-D."""
-    if problem.metric == "euclidean":
-        return problem.order_locations, problem.store, problem.trip_destinations, 1.0
-    return (
-        unit_vectors(problem.order_locations),
-        unit_vectors(problem.store.reshape(1, 2))[0],
-        unit_vectors(problem.trip_destinations),
-        1.0 / EARTH_MEAN_RADIUS_KM,
-    )
+def _pairs_within_balls(
+    points: FloatArray, centres: FloatArray, radii: FloatArray
+) -> Iterator[tuple[IntArray, IntArray]]:
+    """(trip, point) index pairs with the point inside the trip's ball, in chunks, in no particular order.
+
+    Trips sorted by radius are searched in groups of similar radius with one dual-tree traversal each
+    (scipy's sparse distance matrix, which returns plain arrays), then cut down to each trip's own radius:
+    nothing per pair goes through Python objects. Balls without a limit take every point.
+    """
+    unlimited = np.flatnonzero(~np.isfinite(radii))
+    for start in range(0, unlimited.shape[0], _TRIP_CHUNK):
+        trips = unlimited[start : start + _TRIP_CHUNK]
+        yield np.repeat(trips, points.shape[0]), np.tile(np.arange(points.shape[0], dtype=np.int64), trips.size)
+    bounded = np.flatnonzero(np.isfinite(radii))
+    if bounded.size == 0:
+        return
+    tree = cKDTree(points)
+    bounded = bounded[np.argsort(radii[bounded], kind="stable")]
+    start = 0
+    while start < bounded.size:
+        smallest = radii[bounded[start]]
+        stop = min(start + _TRIP_CHUNK, bounded.size)
+        # Keep radii within a factor of the group's smallest so the shared search radius wastes little.
+        stop = start + int(
+            np.searchsorted(radii[bounded[start:stop]], max(smallest, _TINY_RADIUS) * _RADIUS_GROUP_RATIO, "right")
+        )
+        group = bounded[start:stop]
+        near = tree.sparse_distance_matrix(cKDTree(centres[group]), float(radii[group[-1]]), output_type="ndarray")
+        trip_ids = group[near["j"]]
+        inside = near["v"] <= radii[trip_ids]
+        yield trip_ids[inside], near["i"][inside].astype(np.int64)
+        start = stop
 
 
-def _ball_members(
-    tree: cKDTree,
-    *,
-    centres: FloatArray,
-    radii: FloatArray,
-    unlimited: BoolArray,
-    trips: IntArray,
-    order_count: int,
-) -> tuple[IntArray, IntArray]:
-    """(trip, order) pairs, sorted by trip then order, of the orders inside each trip's search ball."""
-    bounded = trips[~unlimited[trips]]
-    counts = np.zeros(trips.shape[0], dtype=np.int64)
-    members_by_trip: dict[int, IntArray] = {}
-    if bounded.shape[0]:
-        found = tree.query_ball_point(centres[bounded], radii[bounded], return_sorted=True)
-        for trip, members in zip(bounded.tolist(), found, strict=True):
-            members_by_trip[trip] = np.asarray(members, dtype=np.int64)
-    all_orders = np.arange(order_count, dtype=np.int64)
-    parts: list[IntArray] = []
-    for position, trip in enumerate(trips.tolist()):
-        members = all_orders if unlimited[trip] else members_by_trip[trip]
-        counts[position] = members.shape[0]
-        parts.append(members)
-    order_ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return np.repeat(trips, counts), order_ids
+def _trip_major_order(trip_index: IntArray, order_index: IntArray, order_count: int) -> IntArray:
+    """The permutation that sorts pairs by trip, then order (two radix passes when indices fit 16 bits)."""
+    if order_count <= _RADIX_LIMIT and trip_index.size and int(trip_index.max()) < _RADIX_LIMIT:
+        by_order = np.argsort(order_index.astype(np.uint16), kind="stable")
+        by_trip = np.argsort(trip_index[by_order].astype(np.uint16), kind="stable")
+        permutation: IntArray = by_order[by_trip]
+        return permutation
+    return np.argsort(trip_index * order_count + order_index, kind="stable")
 
 
 # --------------------------------------------------------------------------------------------------
