@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -320,7 +320,10 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
 def day_and_week_bounds(
     instant: datetime, parameters: PolicyParameters
 ) -> tuple[datetime, datetime, datetime, datetime]:
-    """[day start, day end) and [week start, week end) around `instant` in the policy's zone; weeks start Monday."""
+    """[day start, day end) and [week start, week end) around `instant` in the policy's zone, in UTC.
+
+    Weeks start on Monday; local midnights are found on wall-clock dates, so a day can last 23 or 25 hours.
+    """
     local = instant.astimezone(parameters.zone())
     day_start_local = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week_start_local = day_start_local - timedelta(days=local.weekday())
@@ -328,7 +331,7 @@ def day_and_week_bounds(
 
     def at_midnight(day: datetime) -> datetime:
         # Adding days on wall-clock dates keeps midnight across daylight-saving changes.
-        return datetime(day.year, day.month, day.day, tzinfo=zone)
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
     day_start = at_midnight(day_start_local)
     day_end = at_midnight(day_start_local + timedelta(days=1))

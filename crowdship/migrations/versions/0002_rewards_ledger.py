@@ -141,10 +141,16 @@ def upgrade() -> None:
 
     CREATE FUNCTION ledger_transaction_must_balance() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
-        checked_id uuid := CASE WHEN TG_TABLE_NAME = 'ledger_entries' THEN NEW.transaction_id ELSE NEW.id END;
+        checked_id uuid;
         total bigint;
         entry_count integer;
     BEGIN
+        -- Each branch names a column of its own table only, so each is planned for that table.
+        IF TG_TABLE_NAME = 'ledger_entries' THEN
+            checked_id := NEW.transaction_id;
+        ELSE
+            checked_id := NEW.id;
+        END IF;
         SELECT coalesce(sum(amount_cents), 0), count(*) INTO total, entry_count
             FROM ledger_entries WHERE transaction_id = checked_id;
         IF total <> 0 OR entry_count < 2 THEN

@@ -1,0 +1,184 @@
+"""Fixtures for rewards tests: a world of stores, shoppers and delivered orders on the real database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import DeliveryProof, Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from rewards.policy import PaymentMethod, RewardInputs, RewardPolicy
+from rewards.services import create_reward_policy
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
+STORE_AT = GeoPoint(52.3702, 4.8952)
+OPS = UUID("00000000-0000-4000-8000-00000000000a")
+FINANCE_A = UUID("00000000-0000-4000-8000-0000000000f1")
+FINANCE_B = UUID("00000000-0000-4000-8000-0000000000f2")
+
+PLAIN_PARAMETERS: dict[str, Any] = {
+    "base_cents": 300,
+    "per_extra_km_cents": 50,
+    "per_extra_minute_cents": 10,
+    "per_bag_cents": 25,
+    "minimum_cents": 250,
+    "store_credit_bonus_bps": 12_000,
+    "daily_cap_cents": 5_000,
+    "weekly_cap_cents": 20_000,
+    "referral_commission_bps": 1_000,
+    "referral_first_deliveries": 2,
+    "timezone": "Europe/Amsterdam",
+}
+
+
+def inputs(
+    *, distance_m: int = 2_000, duration_s: int = 300, bags: int = 2, method: PaymentMethod = PaymentMethod.CASH
+) -> RewardInputs:
+    return RewardInputs(
+        extra_distance_m=distance_m,
+        extra_duration_s=duration_s,
+        bags=bags,
+        local_hour=16,
+        trust_tier=TrustTier.BRONZE,
+        method=method,
+    )
+
+
+@dataclass
+class World:
+    """A store with shoppers, and delivered orders made on demand, all committed."""
+
+    pool: ConnectionPool
+    store: Store
+    shoppers: list[Shopper] = field(default_factory=list)
+    _counter: int = 0
+
+    def rewards(self) -> PostgresRewardsUnitOfWork:
+        return PostgresRewardsUnitOfWork(self.pool)
+
+    def dispatch(self) -> PostgresDispatchUnitOfWork:
+        return PostgresDispatchUnitOfWork(self.pool)
+
+    def add_shopper(self, name: str = "Shopper") -> Shopper:
+        shopper = Shopper(display_name=f"{name} {len(self.shoppers) + 1}")
+        with self.dispatch() as uow:
+            uow.shoppers.add(shopper)
+            uow.commit()
+        self.shoppers.append(shopper)
+        return shopper
+
+    def order(
+        self,
+        *,
+        status: OrderStatus = OrderStatus.DELIVERED,
+        recipient: str = "Ana",
+        at: datetime = NOW,
+        proof_by: Shopper | None = None,
+    ) -> Order:
+        """An order in `status`; with `proof_by`, also a trip of that shopper and an accepted proof."""
+        self._counter += 1
+        order = Order(
+            store_id=self.store.id,
+            external_ref=f"WEB-{self._counter}-{uuid4().hex[:6]}",
+            dropoff=GeoPoint(52.36, 4.90),
+            dropoff_address=f"{self._counter} Prinsengracht",
+            recipient_name=recipient,
+            window_earliest=at - timedelta(hours=2),
+            window_latest=at + timedelta(hours=1),
+            dispatch_deadline=at - timedelta(hours=1),
+            size_bags=2,
+            value_cents=Cents(3_000),
+            created_at=at - timedelta(hours=3),
+            status=status,
+        )
+        with self.dispatch() as uow:
+            uow.orders.add(order)
+            if proof_by is not None:
+                trip = Trip(
+                    shopper_id=proof_by.id,
+                    store_id=self.store.id,
+                    destination=GeoPoint(52.35, 4.91),
+                    capacity_bags=3,
+                    checked_in_at=at - timedelta(hours=1),
+                    leave_by=at - timedelta(minutes=30),
+                    max_detour_m=3_000,
+                    status=TripStatus.COMPLETED,
+                )
+                uow.trips.add(trip)
+                uow.proofs.add(
+                    DeliveryProof(
+                        order_id=order.id,
+                        trip_id=trip.id,
+                        position=GeoPoint(52.36, 4.90),
+                        recorded_at=at,
+                        distance_to_dropoff_m=5.0,
+                        code_matched=True,
+                        accepted=True,
+                    )
+                )
+            uow.commit()
+        return order
+
+
+@pytest.fixture
+def world(db: ConnectionPool) -> World:
+    store = Store(
+        name="Centrum",
+        location=STORE_AT,
+        service_area=circular_area(STORE_AT, 8_000),
+        fallback_cost_cents=Cents(899),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.commit()
+    return World(db, store)
+
+
+@pytest.fixture
+def policy(world: World) -> RewardPolicy:
+    with world.rewards() as uow:
+        return create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW - timedelta(days=30))
+
+
+@pytest.fixture
+def fresh_world(pool: ConnectionPool) -> Callable[[], World]:
+    """For hypothesis tests: each call empties the tables and builds a new world with a policy."""
+
+    def make() -> World:
+        with pool.connection() as connection:
+            tables = [
+                row[0]
+                for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                if row[0] not in {"alembic_version", "spatial_ref_sys"}
+            ]
+            connection.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+                )
+            )
+        store = Store(
+            name="Centrum",
+            location=STORE_AT,
+            service_area=circular_area(STORE_AT, 8_000),
+            fallback_cost_cents=Cents(899),
+        )
+        with PostgresDispatchUnitOfWork(pool) as uow:
+            uow.stores.add(store)
+            uow.commit()
+        made = World(pool, store)
+        with made.rewards() as uow:
+            create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW - timedelta(days=30))
+        return made
+
+    return make

@@ -1,0 +1,226 @@
+"""Payout batches in plain Python: lifecycle and four eyes, holds, anomaly rules, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from crowdship.units import Cents
+from dispatch.errors import IllegalTransition
+from dispatch.model import TrustTier
+from rewards.payouts import (
+    AnomalyRules,
+    BatchNotEditable,
+    BatchStatus,
+    DeliveryFact,
+    FlagCode,
+    FourEyesViolation,
+    LocationSample,
+    PayoutBatch,
+    PayoutLine,
+    above_policy,
+    batch_csv,
+    far_above_store_peers,
+    flag_anomalies,
+    impossible_speed,
+    no_position_proof,
+    repeated_recipient,
+)
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs, RewardPolicy
+from routing.geo import GeoPoint
+
+NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)
+PREPARER = uuid4()
+APPROVER = uuid4()
+POLICY = RewardPolicy(
+    version=3,
+    parameters=PolicyParameters(
+        base_cents=300, per_extra_km_cents=0, per_extra_minute_cents=0, per_bag_cents=0, minimum_cents=0
+    ),
+    created_by=uuid4(),
+    created_at=NOW - timedelta(days=10),
+)
+INPUTS = RewardInputs(0, 0, 1, 12, TrustTier.NEW, PaymentMethod.CASH)
+
+
+def a_batch(*amounts: int) -> PayoutBatch:
+    batch = PayoutBatch(period_start=NOW - timedelta(days=7), period_end=NOW, prepared_by=PREPARER, prepared_at=NOW)
+    batch.lines = [PayoutLine(batch.id, uuid4(), uuid4(), Cents(amount)) for amount in amounts]
+    return batch
+
+
+def a_fact(shopper: UUID, **overrides: Any) -> DeliveryFact:
+    values: dict[str, Any] = {
+        "order_id": uuid4(),
+        "shopper_id": shopper,
+        "store_id": STORE,
+        "recipient_key": f"someone {uuid4().hex[:4]}",
+        "has_position_proof": True,
+        "cash_value_cents": Cents(300),
+        "amount_cents": Cents(300),
+        "policy": POLICY,
+        "inputs": INPUTS,
+        "earned_before": EarningsSoFar(),
+    }
+    values.update(overrides)
+    return DeliveryFact(**values)
+
+
+STORE = uuid4()
+
+
+def test_the_preparer_cannot_approve_their_own_batch() -> None:
+    """Four eyes: same user → FourEyesViolation (forbidden), another user → approved."""
+    batch = a_batch(1_000)
+    with pytest.raises(FourEyesViolation) as raised:
+        batch.approve(actor_id=PREPARER, now=NOW)
+    assert raised.value.kind == "forbidden"
+    assert batch.status is BatchStatus.DRAFT
+    batch.approve(actor_id=APPROVER, now=NOW)
+    assert batch.status is BatchStatus.APPROVED
+    assert batch.approved_by == APPROVER
+
+
+def test_only_an_approved_batch_can_be_paid_and_only_once() -> None:
+    """draft → paid is not a move; approved → paid is, once."""
+    batch = a_batch(1_000)
+    with pytest.raises(IllegalTransition):
+        batch.mark_paid(actor_id=APPROVER, now=NOW)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    batch.mark_paid(actor_id=APPROVER, now=NOW)
+    with pytest.raises(IllegalTransition):
+        batch.mark_paid(actor_id=APPROVER, now=NOW)
+
+
+def test_held_lines_are_not_paid_and_every_line_closes() -> None:
+    """Paying returns the lines not held; held money stays for a later batch."""
+    batch = a_batch(1_000, 2_000, 3_000)
+    held = batch.lines[1]
+    batch.hold(held.id, reason="checking proof", actor_id=PREPARER)
+    assert batch.payable_cents == 4_000
+    batch.approve(actor_id=APPROVER, now=NOW)
+    with pytest.raises(BatchNotEditable):
+        batch.unhold(held.id)
+    paid = batch.mark_paid(actor_id=APPROVER, now=NOW)
+    assert held not in paid
+    assert len(paid) == 2
+    assert not any(line.open for line in batch.lines)
+
+
+def test_a_hold_needs_a_reason() -> None:
+    """Finance says why."""
+    batch = a_batch(500)
+    with pytest.raises(InvalidInput, match="reason"):
+        batch.hold(batch.lines[0].id, reason=" ", actor_id=PREPARER)
+
+
+def test_rejecting_releases_every_line() -> None:
+    """A rejected batch pays nothing and frees its shoppers for another batch."""
+    batch = a_batch(500, 700)
+    batch.reject(actor_id=APPROVER, now=NOW, reason="wrong period")
+    assert batch.status is BatchStatus.REJECTED
+    assert not any(line.open for line in batch.lines)
+
+
+def test_no_position_proof_flags_the_delivery() -> None:
+    """A reward without an accepted proof is flagged for its shopper; one with proof is not."""
+    shopper = uuid4()
+    flags = no_position_proof([a_fact(shopper, has_position_proof=False), a_fact(uuid4())])
+    assert list(flags) == [shopper]
+    assert flags[shopper][0].code is FlagCode.NO_POSITION_PROOF
+
+
+def test_far_above_store_peers_flags_the_outlier_only() -> None:
+    """Four shoppers earning 300 ¢ and one earning 3 000 ¢ at the same store: only the latter (x10 > x3)."""
+    peers = [uuid4() for _ in range(4)]
+    outlier = uuid4()
+    facts = [a_fact(peer) for peer in peers] + [a_fact(outlier, cash_value_cents=Cents(3_000))]
+    flags = far_above_store_peers(facts, AnomalyRules())
+    assert list(flags) == [outlier]
+
+
+def test_far_above_store_peers_needs_enough_peers() -> None:
+    """With two peers there is no meaningful median: no flag."""
+    facts = [a_fact(uuid4()), a_fact(uuid4()), a_fact(uuid4(), cash_value_cents=Cents(9_000))]
+    assert far_above_store_peers(facts, AnomalyRules()) == {}
+
+
+def test_the_same_recipient_again_and_again_is_flagged() -> None:
+    """Four deliveries to one recipient flag; three do not."""
+    busy, normal = uuid4(), uuid4()
+    facts = [a_fact(busy, recipient_key="ana | 1 main st") for _ in range(4)]
+    facts += [a_fact(normal, recipient_key="bo | 2 side st") for _ in range(3)]
+    flags = repeated_recipient(facts, AnomalyRules())
+    assert list(flags) == [busy]
+
+
+def test_impossible_speed_between_samples_is_flagged() -> None:
+    """About 11 km in 60 s (~185 m/s) flags; the same distance in 30 minutes does not."""
+    teleporting, cycling = uuid4(), uuid4()
+    a, b = GeoPoint(52.37, 4.89), GeoPoint(52.47, 4.89)
+    samples = [
+        LocationSample(teleporting, a, NOW),
+        LocationSample(teleporting, b, NOW + timedelta(seconds=60)),
+        LocationSample(cycling, a, NOW),
+        LocationSample(cycling, b, NOW + timedelta(minutes=30)),
+    ]
+    flags = impossible_speed(samples, AnomalyRules())
+    assert list(flags) == [teleporting]
+    assert "185 m/s" in flags[teleporting][0].detail
+
+
+def test_impossible_speed_sorts_samples_by_time_and_flags_a_jump_at_the_same_instant() -> None:
+    """Samples arrive in any order; two places at one instant is instantaneous travel."""
+    shopper = uuid4()
+    samples = [
+        LocationSample(shopper, GeoPoint(52.38, 4.89), NOW + timedelta(minutes=10)),
+        LocationSample(shopper, GeoPoint(52.37, 4.89), NOW),
+        LocationSample(shopper, GeoPoint(52.39, 4.89), NOW + timedelta(minutes=10)),
+    ]
+    flags = impossible_speed(samples, AnomalyRules())
+    assert "instantaneous" in flags[shopper][0].detail
+
+
+def test_reward_above_policy_is_flagged() -> None:
+    """The policy gives 300 ¢; a recorded 450 ¢ is flagged, a recorded 300 ¢ is not."""
+    honest, inflated = uuid4(), uuid4()
+    flags = above_policy([a_fact(honest), a_fact(inflated, amount_cents=Cents(450))])
+    assert list(flags) == [inflated]
+    assert "v3 gives 3.00" in flags[inflated][0].detail
+
+
+def test_flag_anomalies_gathers_every_rule_per_shopper() -> None:
+    """One shopper with two problems gets both flags."""
+    shopper = uuid4()
+    facts = [a_fact(shopper, has_position_proof=False, amount_cents=Cents(999))]
+    flags = flag_anomalies(facts, [], AnomalyRules())
+    assert {flag.code for flag in flags[shopper]} == {FlagCode.NO_POSITION_PROOF, FlagCode.ABOVE_POLICY}
+
+
+def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
+    """A header and one row per line; amounts in cents and in units; holds and flags visible."""
+    batch = a_batch(12_345, 5)
+    batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=PREPARER)
+    batch.lines[0].flags = tuple(
+        flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], AnomalyRules())[
+            batch.lines[0].shopper_id
+        ]
+    )
+    rows = list(csv.DictReader(io.StringIO(batch_csv(batch))))
+    assert len(rows) == 2
+    by_line = {row["line_id"]: row for row in rows}
+    first, second = by_line[str(batch.lines[0].id)], by_line[str(batch.lines[1].id)]
+    assert (first["amount_cents"], first["amount"], first["held"], first["flags"]) == (
+        "12345",
+        "123.45",
+        "no",
+        "no_position_proof",
+    )
+    assert (second["amount"], second["held"], second["hold_reason"]) == ("0.05", "yes", "proof, missing")
+    assert {row["batch_id"] for row in rows} == {str(batch.id)}
