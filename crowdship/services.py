@@ -48,7 +48,10 @@ def find_free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. Like PostgreSQL and Redis, the probe sets SO_REUSEADDR,
+    so connections of a stopped server lingering in TIME_WAIT do not count as taking the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
