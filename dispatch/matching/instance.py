@@ -1,0 +1,303 @@
+"""The problem as arrays for the solver, its candidate pairs, and exact route checks on the solver's side.
+
+Every solver phase works in order and trip indices; ids only come back at the end. Route checks here are
+the solver's own (the referee in `evaluate` is separate on purpose): a route produced by any engine is
+accepted only after `trip_route` / `fleet_route` say it is feasible in exact arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dispatch.matching.problem import MatchProblem
+from routing.distance import euclidean_matrix, haversine_matrix
+from routing.pruning import PruningProblem, candidate_pairs, pairwise_distances
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+TOLERANCE = 1e-9
+
+RULE_NONE, RULE_DETOUR, RULE_STORE_DISTANCE, RULE_FIXED = 0, 1, 2, 3
+
+
+def within(value: float, limit: float) -> bool:
+    return value <= limit + TOLERANCE * max(1.0, abs(limit))
+
+
+@dataclass(frozen=True)
+class TripRoute:
+    length: float
+    detour: float
+    compensation: float
+
+
+@dataclass
+class Instance:
+    """Arrays over orders (N) and trips (M); inf marks a limit that does not apply."""
+
+    problem: MatchProblem
+    store: FloatArray
+    order_xy: FloatArray
+    destination_xy: FloatArray
+    size: FloatArray
+    fallback: FloatArray  # nan: the order has no fallback cost
+    must_serve: BoolArray  # no fallback cost and there is a fleet
+    earliest: FloatArray
+    latest: FloatArray
+    store_to_order: FloatArray  # road distance
+    direct: FloatArray  # road distance store → destination
+    route_limit: FloatArray
+    capacity: FloatArray
+    max_orders: IntArray
+    depart: FloatArray
+    rule: IntArray
+    rate: FloatArray
+    minimum: FloatArray
+    amount: FloatArray
+    explicit: list[dict[int, float] | None]  # per trip: listed order → its compensation (nan: by rule)
+
+    @property
+    def order_count(self) -> int:
+        return int(self.order_xy.shape[0])
+
+    @property
+    def trip_count(self) -> int:
+        return int(self.destination_xy.shape[0])
+
+    @property
+    def has_fleet(self) -> bool:
+        return self.problem.fleet is not None
+
+    def distances(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """Road distance matrix between rows of a and rows of b."""
+        if len(a) == 0 or len(b) == 0:
+            return np.zeros((len(a), len(b)))
+        if self.problem.metric == "haversine":
+            matrix = haversine_matrix(a, b)
+        else:
+            matrix = euclidean_matrix(a, b)
+        return matrix * self.problem.road_factor
+
+    def skip_cost(self) -> FloatArray:
+        """What leaving each order off every trip and fleet costs (0 without fallback; inf if impossible)."""
+        cost = np.where(np.isnan(self.fallback), 0.0, self.fallback)
+        return np.where(self.must_serve, np.inf, cost)
+
+    # --- exact route checks ------------------------------------------------------------------------
+
+    def _arrivals_ok(self, start: float, stops: Sequence[int]) -> bool:
+        clock = start
+        position = self.store
+        speed = self.problem.speed
+        for order in stops:
+            clock += float(self.pair_distances(position[None, :], self.order_xy[order][None, :])[0]) / speed
+            position = self.order_xy[order]
+            if not within(clock, float(self.latest[order])):
+                return False
+            clock = max(clock, float(self.earliest[order]))
+        return True
+
+    def pair_distances(self, a: FloatArray, b: FloatArray) -> FloatArray:
+        """Road distance a[i] → b[i] for each row."""
+        legs: FloatArray = pairwise_distances(self.problem.metric, a, b) * self.problem.road_factor
+        return legs
+
+    def path_length(self, points: FloatArray) -> float:
+        if len(points) < 2:
+            return 0.0
+        return float(self.pair_distances(points[:-1], points[1:]).sum())
+
+    def eligible(self, trip: int, order: int) -> bool:
+        """The per-pair rules that do not depend on the route (the candidate pairs already passed them)."""
+        listed = self.explicit[trip]
+        return listed is None or order in listed
+
+    def trip_route(self, trip: int, stops: Sequence[int]) -> TripRoute | None:
+        """Length, detour and compensation of the trip visiting `stops` in order, or None if infeasible."""
+        if len(stops) > int(self.max_orders[trip]):
+            return None
+        if not within(float(self.size[list(stops)].sum()) if stops else 0.0, float(self.capacity[trip])):
+            return None
+        for order in stops:
+            if not self.eligible(trip, order):
+                return None
+        points = np.vstack([self.store[None, :], self.order_xy[list(stops)], self.destination_xy[trip][None, :]])
+        length = self.path_length(points)
+        if not within(length, float(self.route_limit[trip])):
+            return None
+        if not self._arrivals_ok(float(self.depart[trip]), stops):
+            return None
+        detour = max(0.0, length - float(self.direct[trip]))
+        return TripRoute(length, detour, self.compensation(trip, stops, length))
+
+    def compensation(self, trip: int, stops: Sequence[int], length: float) -> float:
+        if not stops:
+            return 0.0
+        listed = self.explicit[trip]
+        if len(stops) == 1 and listed is not None and not math.isnan(listed[stops[0]]):
+            return listed[stops[0]]
+        rule = int(self.rule[trip])
+        if rule == RULE_DETOUR:
+            return max(
+                float(self.minimum[trip]) * len(stops), float(self.rate[trip]) * (length - float(self.direct[trip]))
+            )
+        if rule == RULE_STORE_DISTANCE:
+            return float(self.rate[trip] * self.store_to_order[list(stops)].sum())
+        if rule == RULE_FIXED:
+            return float(self.amount[trip]) * len(stops)
+        return 0.0
+
+    def fleet_route(self, stops: Sequence[int]) -> float | None:
+        """Cost of one fleet vehicle visiting `stops`, or None if infeasible."""
+        fleet = self.problem.fleet
+        if fleet is None:
+            return None
+        if not stops:
+            return 0.0
+        if fleet.capacity is not None and not within(float(self.size[list(stops)].sum()), fleet.capacity):
+            return None
+        if not self._arrivals_ok(0.0, stops):
+            return None
+        points = np.vstack([self.store[None, :], self.order_xy[list(stops)], self.store[None, :]])
+        return fleet.fixed_cost + fleet.cost_per_distance * self.path_length(points)
+
+
+def build_instance(problem: MatchProblem) -> Instance:
+    n, m = len(problem.orders), len(problem.trips)
+    store = np.asarray(problem.store.location, dtype=np.float64)
+    order_xy = np.asarray([o.location for o in problem.orders], dtype=np.float64).reshape(n, 2)
+    destination_xy = np.asarray([t.destination for t in problem.trips], dtype=np.float64).reshape(m, 2)
+    fallback = np.array(
+        [np.nan if (cost := problem.order_fallback(o)) is None else cost for o in problem.orders], dtype=np.float64
+    )
+    index_of = {order.id: index for index, order in enumerate(problem.orders)}
+    instance = Instance(
+        problem=problem,
+        store=store,
+        order_xy=order_xy,
+        destination_xy=destination_xy,
+        size=np.array([o.size for o in problem.orders], dtype=np.float64),
+        fallback=fallback,
+        must_serve=np.isnan(fallback) & (problem.fleet is not None),
+        earliest=np.array([o.window[0] if o.window else -np.inf for o in problem.orders], dtype=np.float64),
+        latest=np.array([o.window[1] if o.window else np.inf for o in problem.orders], dtype=np.float64),
+        store_to_order=np.zeros(n),
+        direct=np.zeros(m),
+        route_limit=np.full(m, np.inf),
+        capacity=np.array([np.inf if t.capacity is None else t.capacity for t in problem.trips], dtype=np.float64),
+        max_orders=np.array([t.max_orders for t in problem.trips], dtype=np.int64),
+        depart=np.array([t.depart for t in problem.trips], dtype=np.float64),
+        rule=np.array(
+            [
+                {None: RULE_NONE, "detour": RULE_DETOUR, "store_distance": RULE_STORE_DISTANCE, "fixed": RULE_FIXED}[
+                    None if t.compensation is None else t.compensation.rule
+                ]
+                for t in problem.trips
+            ],
+            dtype=np.int64,
+        ),
+        rate=np.array([t.compensation.rate if t.compensation else 0.0 for t in problem.trips], dtype=np.float64),
+        minimum=np.array([t.compensation.minimum if t.compensation else 0.0 for t in problem.trips]),
+        amount=np.array([t.compensation.amount if t.compensation else 0.0 for t in problem.trips]),
+        explicit=[
+            None
+            if t.candidates is None
+            else {index_of[c.order]: np.nan if c.compensation is None else c.compensation for c in t.candidates}
+            for t in problem.trips
+        ],
+    )
+    instance.store_to_order = instance.distances(store[None, :], order_xy)[0] if n else np.zeros(0)
+    instance.direct = instance.distances(store[None, :], destination_xy)[0] if m else np.zeros(0)
+    for t, trip in enumerate(problem.trips):
+        limits = [np.inf]
+        if trip.max_route is not None:
+            limits.append(trip.max_route)
+        if trip.max_detour_ratio is not None:
+            limits.append(trip.max_detour_ratio * float(instance.direct[t]))
+        instance.route_limit[t] = min(limits)
+    return instance
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Candidate (trip, order) pairs with the cost of the one-order route; sorted by trip, then order."""
+
+    trip: IntArray
+    order: IntArray
+    length: FloatArray
+    detour: FloatArray
+    cost: FloatArray
+
+
+def pruning_problem(instance: Instance) -> PruningProblem:
+    problem = instance.problem
+    return PruningProblem(
+        metric=problem.metric,
+        road_factor=problem.road_factor,
+        speed=problem.speed,
+        store=instance.store,
+        order_locations=instance.order_xy,
+        order_sizes=instance.size,
+        order_values=np.array(
+            [np.nan if o.value_cents is None else o.value_cents for o in problem.orders], dtype=np.float64
+        ),
+        order_requires_id=np.array([o.requires_id_check for o in problem.orders], dtype=np.bool_),
+        order_latest=instance.latest,
+        trip_destinations=instance.destination_xy,
+        trip_route_limits=instance.route_limit,
+        trip_capacities=instance.capacity,
+        trip_id_verified=np.array([t.id_verified for t in problem.trips], dtype=np.bool_),
+        trip_value_limits=np.array(
+            [np.inf if t.value_limit_cents is None else t.value_limit_cents for t in problem.trips],
+            dtype=np.float64,
+        ),
+        trip_departs=instance.depart,
+    )
+
+
+def find_pairs(instance: Instance) -> Pairs:
+    """Pruned pairs (routing.pruning), intersected with explicit candidate lists, priced for one order."""
+    if instance.order_count == 0 or instance.trip_count == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
+    found = candidate_pairs(pruning_problem(instance))
+    trip = np.asarray(found.trip_index, dtype=np.int64)
+    order = np.asarray(found.order_index, dtype=np.int64)
+    keep = instance.max_orders[trip] >= 1
+    explicit_cost = np.full(len(trip), np.nan)
+    restricted = [t for t, listed in enumerate(instance.explicit) if listed is not None]
+    if restricted:
+        listed_mask = np.zeros(len(trip), dtype=np.bool_)
+        restricted_trip = np.zeros(instance.trip_count, dtype=np.bool_)
+        restricted_trip[restricted] = True
+        for t in restricted:
+            listed = instance.explicit[t]
+            assert listed is not None
+            lo, hi = np.searchsorted(trip, [t, t + 1])
+            if hi == lo or not listed:
+                continue
+            ids = np.array(sorted(listed), dtype=np.int64)
+            costs = np.array([listed[i] for i in ids.tolist()], dtype=np.float64)
+            position = np.clip(np.searchsorted(ids, order[lo:hi]), 0, len(ids) - 1)
+            hit = ids[position] == order[lo:hi]
+            listed_mask[lo:hi] = hit
+            explicit_cost[lo:hi] = np.where(hit, costs[position], np.nan)
+        keep &= listed_mask | ~restricted_trip[trip]
+    trip, order = trip[keep], order[keep]
+    length = np.asarray(found.route_length, dtype=np.float64)[keep]
+    detour = np.asarray(found.detour, dtype=np.float64)[keep]
+    explicit_cost = explicit_cost[keep]
+    rule = instance.rule[trip]
+    cost = np.zeros(len(trip))
+    cost = np.where(rule == RULE_DETOUR, np.maximum(instance.minimum[trip], instance.rate[trip] * detour), cost)
+    cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * instance.store_to_order[order], cost)
+    cost = np.where(rule == RULE_FIXED, instance.amount[trip], cost)
+    cost = np.where(np.isnan(explicit_cost), cost, explicit_cost)
+    return Pairs(trip, order, length, detour, cost)
