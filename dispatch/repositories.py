@@ -215,11 +215,19 @@ class LiveOfferRepository(OfferRepository, Protocol):
 
 
 class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
-    orders: LiveOrderRepository
-    trips: LiveTripRepository
-    offers: LiveOfferRepository
-    users: UserRepository
-    secrets: OrderSecretRepository
-    idempotency: IdempotencyRepository
-    locations: LocationSampleRepository
-    incidents: IncidentRepository
+    @property
+    def orders(self) -> LiveOrderRepository: ...
+    @property
+    def trips(self) -> LiveTripRepository: ...
+    @property
+    def offers(self) -> LiveOfferRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def secrets(self) -> OrderSecretRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def locations(self) -> LocationSampleRepository: ...
+    @property
+    def incidents(self) -> IncidentRepository: ...

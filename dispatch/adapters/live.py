@@ -109,6 +109,9 @@ class LiveState:
         lon, lat = found[0]
         return GeoPoint(float(lat), float(lon))
 
+    def positions_count(self) -> int:
+        return int(self._client.zcard(POSITIONS_KEY))
+
     def rebuild_positions(self, samples: Sequence[LocationSample]) -> int:
         """Puts back the last known position of every active shopper; returns how many it restored."""
         pipe = self._client.pipeline()

@@ -1,0 +1,1 @@
+"""One router per audience: `auth` (everyone), `shopper` (the mobile app), `ops` (operations)."""

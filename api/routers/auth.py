@@ -1,0 +1,90 @@
+"""Accounts: a shopper registers; everyone signs in (OAuth2 password flow) and can see who they are."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.dependencies import Context, CurrentPrincipal, Services
+from api.problems import ProblemException, problem_responses
+from api.schemas import RegisterIn, TokenOut, UserOut
+from api.security import issue_token
+from crowdship.errors import InvalidInput
+from dispatch.accounts import User
+from dispatch.services import accounts
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, role=user.role, shopper_id=user.shopper_id)
+
+
+@router.post("/register", status_code=201, response_model=UserOut, responses=problem_responses(409, 422))
+def register(body: RegisterIn, services: Services) -> UserOut:
+    """A shopper creates an account; operations verify their identity and set their trust tier later."""
+    user, _ = accounts.register_shopper(
+        services.context,
+        services.passwords,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        home=body.home.to_geo() if body.home else None,
+    )
+    return _user_out(user)
+
+
+_TOKEN_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "username": {"type": "string", "description": "The account's e-mail address"},
+                        "password": {"type": "string", "format": "password"},
+                        "scope": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/token", response_model=TokenOut, responses=problem_responses(401, 422), openapi_extra=_TOKEN_FORM)
+async def token(request: Request, services: Services) -> TokenOut:
+    """OAuth2 password flow: e-mail (as `username`) and password, form-encoded, for a short-lived bearer token."""
+    # Parsed here rather than with FastAPI's Form(): that needs python-multipart, which is not a dependency.
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+    fields = {name: values[-1] for name, values in form.items()}
+    missing = [name for name in ("username", "password") if not fields.get(name)]
+    if missing:
+        raise InvalidInput(missing[0], "is required (form-encoded OAuth2 password flow)")
+    if fields.get("grant_type", "password") != "password":
+        raise InvalidInput("grant_type", "must be 'password'")
+    user = await run_in_threadpool(
+        accounts.authenticate,
+        services.context,
+        services.passwords,
+        email=fields["username"],
+        password=fields["password"],
+    )
+    if user is None:
+        raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
+    ttl = timedelta(seconds=services.settings.access_token_ttl_s)
+    access = issue_token(
+        user, secret=services.settings.secret_key.get_secret_value(), ttl=ttl, now=services.context.clock.now()
+    )
+    return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()))
+
+
+@router.get("/me", response_model=UserOut, responses=problem_responses(401, 404))
+def me(principal: CurrentPrincipal, context: Context) -> UserOut:
+    return _user_out(accounts.get_user(context, principal.user_id))

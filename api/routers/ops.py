@@ -1,0 +1,188 @@
+"""Operations: ingest orders, verify shoppers, watch stores, trigger batches, take failed orders back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
+from api.problems import problem_responses
+from api.schemas import (
+    BatchOut,
+    OpsOfferOut,
+    OrderIn,
+    OrderOut,
+    OrderReceipt,
+    PageOf,
+    ShopperOut,
+    StoreOut,
+    StoreSummaryOut,
+    TripOut,
+    VerificationIn,
+)
+from crowdship.units import Cents
+from dispatch.adapters.live import LiveState
+from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
+from dispatch.services import accounts, batch, delivery, queries
+from dispatch.services.intake import OrderIntake, ingest_order
+
+router = APIRouter(
+    prefix="/ops",
+    tags=["ops"],
+    responses=problem_responses(401, 403),
+    dependencies=[Depends(require_roles(*STAFF_ROLES))],
+)
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A unique key per order; a retry with the same key and body returns the first response",
+    ),
+]
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderReceipt,
+    responses={
+        200: {"model": OrderReceipt, "description": "A retry: the first response, replayed"},
+        **problem_responses(409, 422),
+    },
+)
+def create_order(
+    body: OrderIn, idempotency_key: IdempotencyKey, principal: StaffPrincipal, context: Context
+) -> JSONResponse:
+    """Ingest an online order. Refused with 422 (field `dropoff`) outside the store's service area. The
+    response carries the recipient's one-time code for the shop to send; the service keeps only its hash."""
+    intake = OrderIntake(
+        store_id=body.store_id,
+        external_ref=body.external_ref,
+        dropoff=body.dropoff.to_geo(),
+        dropoff_address=body.dropoff_address,
+        recipient_name=body.recipient_name,
+        window_earliest=body.window_earliest,
+        window_latest=body.window_latest,
+        dispatch_deadline=body.dispatch_deadline,
+        size_bags=body.size_bags,
+        value_cents=Cents(body.value_cents),
+        age_restricted=body.age_restricted,
+        perishable=body.perishable,
+    )
+    result = ingest_order(context, scope=f"orders:{principal.user_id}", idempotency_key=idempotency_key, intake=intake)
+    receipt = OrderReceipt.model_validate({**result.receipt, "delivery_code": result.delivery_code})
+    return JSONResponse(
+        receipt.model_dump(mode="json"),
+        status_code=200 if result.replayed else result.status_code,
+        headers={"Idempotent-Replayed": "true"} if result.replayed else None,
+    )
+
+
+@router.get("/orders", response_model=PageOf[OrderOut], responses=problem_responses(422))
+def list_orders(
+    context: Context,
+    store_id: UUID | None = None,
+    status: Annotated[list[OrderStatus] | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOf[OrderOut]:
+    page = queries.list_orders(context, store_id=store_id, statuses=status or None, limit=limit, offset=offset)
+    return PageOf[OrderOut](items=[OrderOut.of(o) for o in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, responses=problem_responses(404))
+def get_order(order_id: UUID, context: Context) -> OrderOut:
+    return OrderOut.of(queries.get_order(context, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))
+def order_returned(order_id: UUID, context: Context) -> OrderOut:
+    """A failed delivery's bags are back in the store."""
+    return OrderOut.of(delivery.mark_returned(context, order_id=order_id))
+
+
+@router.get("/trips", response_model=PageOf[TripOut], responses=problem_responses(422))
+def list_trips(
+    context: Context,
+    store_id: UUID | None = None,
+    shopper_id: UUID | None = None,
+    status: Annotated[list[TripStatus] | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOf[TripOut]:
+    page = queries.list_trips(
+        context, store_id=store_id, shopper_id=shopper_id, statuses=status or None, limit=limit, offset=offset
+    )
+    return PageOf[TripOut](items=[TripOut.of(t) for t in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get("/offers", response_model=PageOf[OpsOfferOut], responses=problem_responses(422))
+def list_offers(
+    context: Context,
+    store_id: UUID | None = None,
+    status: Annotated[list[OfferStatus] | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOf[OpsOfferOut]:
+    page = queries.list_offers(context, store_id=store_id, statuses=status or None, limit=limit, offset=offset)
+    return PageOf[OpsOfferOut](
+        items=[OpsOfferOut.of(f) for f in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.get("/stores", response_model=list[StoreOut])
+def list_stores(context: Context) -> list[StoreOut]:
+    return [StoreOut.of(store) for store in queries.list_stores(context)]
+
+
+@router.get("/stores/{store_id}/summary", response_model=StoreSummaryOut, responses=problem_responses(404))
+def store_summary(store_id: UUID, context: Context) -> StoreSummaryOut:
+    """Live picture of a store: orders by status, open trips and offers, orders past their deadline."""
+    summary = queries.store_summary(context, store_id=store_id)
+    live: LiveState | None = context.live
+    return StoreSummaryOut.of(summary, live.positions_count() if live else 0)
+
+
+@router.post("/stores/{store_id}/batches", response_model=BatchOut, responses=problem_responses(404))
+async def trigger_batch(store_id: UUID, services: Services) -> BatchOut:
+    """Run one dispatch batch for the store now (skipped if a dispatcher is running it at this moment)."""
+    report = await run_in_threadpool(batch.run_batch, services.context, store_id=store_id, solver=services.solver)
+    return BatchOut(
+        store_id=report.store_id,
+        skipped=report.skipped,
+        offers=[offer.id for offer in report.offers],
+        fallback_orders=report.fallback_orders,
+        expired_offers=report.expired_offers,
+        expired_trips=report.expired_trips,
+        pending_orders=report.pending_orders,
+        eligible_trips=report.eligible_trips,
+        conflicts=report.conflicts,
+        dropped_assignments=len(report.dropped),
+    )
+
+
+@router.get("/shoppers/{shopper_id}", response_model=ShopperOut, responses=problem_responses(404))
+def get_shopper(shopper_id: UUID, context: Context) -> ShopperOut:
+    return ShopperOut.of(accounts.get_shopper(context, shopper_id))
+
+
+@router.post("/shoppers/{shopper_id}/verification", response_model=ShopperOut, responses=problem_responses(404, 422))
+def verify_shopper(shopper_id: UUID, body: VerificationIn, context: Context) -> ShopperOut:
+    """Record an identity check and set the trust tier (which caps the value of orders the shopper may carry)."""
+    shopper = accounts.verify_shopper(
+        context,
+        shopper_id=shopper_id,
+        identity_verified=body.identity_verified,
+        trust_tier=TrustTier(body.trust_tier) if body.trust_tier is not None else None,
+    )
+    return ShopperOut.of(shopper)
