@@ -54,3 +54,49 @@ def trip_body(store: Store, clock: ManualClock, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
+
+
+def ingest(
+    client: Any, ops: Account, store: Store, clock: ManualClock, *, key: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """Ingests one order through the API and returns the receipt (with bag and delivery codes)."""
+    body = order_body(store, clock, **extra)
+    response = client.post(
+        "/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": key or body["external_ref"]}
+    )
+    assert response.status_code == 201, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
+def check_in(client: Any, shopper: Account, store: Store, clock: ManualClock, **extra: Any) -> dict[str, Any]:
+    response = client.post("/shopper/trips", json=trip_body(store, clock, **extra), headers=shopper.headers)
+    assert response.status_code == 201, response.text
+    trip: dict[str, Any] = response.json()
+    return trip
+
+
+def run_batch(client: Any, ops: Account, store: Store) -> dict[str, Any]:
+    response = client.post(f"/ops/stores/{store.id}/batches", headers=ops.headers)
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def current_offer(client: Any, shopper: Account) -> dict[str, Any]:
+    response = client.get("/shopper/offers/current", headers=shopper.headers)
+    assert response.status_code == 200, response.text
+    offer: dict[str, Any] = response.json()
+    return offer
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert "type" in body
+    assert "Traceback" not in response.text
+    return body

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
-from api_support import ON_THE_WAY, Account, order_body, trip_body
+from api_support import ON_THE_WAY, Account, ingest, trip_body
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Store
-
-
-def _ingest(client: TestClient, ops: Account, store: Store, clock: ManualClock, **extra: Any) -> dict[str, Any]:
-    response = client.post(
-        "/ops/orders",
-        json=order_body(store, clock, **extra),
-        headers={**ops.headers, "Idempotency-Key": extra.get("ref", "k-1")},
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def test_order_goes_from_intake_to_delivered_over_http(
@@ -36,7 +25,7 @@ def test_order_goes_from_intake_to_delivered_over_http(
     db: ConnectionPool,
 ) -> None:
     """Ingest, check in, batch, see the offer (coarse), accept (exact), pick up, deliver with proof."""
-    receipt = _ingest(client, ops, store, clock)
+    receipt = ingest(client, ops, store, clock)
     shopper = make_shopper("Ana")
     trip = client.post("/shopper/trips", json=trip_body(store, clock), headers=shopper.headers)
     assert trip.status_code == 201, trip.text
