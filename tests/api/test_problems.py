@@ -1,0 +1,90 @@
+"""Errors are RFC 9457 problems everywhere: named fields on 422, 404, 409 for illegal moves, no stack traces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from api_support import Account, assert_problem, check_in, order_body
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from crowdship.clock import ManualClock
+from dispatch.model import Store
+from routing.geo import GeoPoint
+
+
+def test_a_bad_field_is_named_in_a_422_problem(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """A latitude out of range is refused, and the problem names `dropoff.lat`."""
+    body = order_body(store, clock)
+    body["dropoff"]["lat"] = 123.0
+    problem = assert_problem(
+        client.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": "a"}), 422
+    )
+    assert [error["field"] for error in problem["errors"]] == ["dropoff.lat"]
+    assert problem["instance"] == "/ops/orders"
+
+
+def test_an_order_outside_the_service_area_is_refused_with_the_reason(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """A drop-off 50 km away: 422, field `dropoff`, and nothing stored."""
+    far = GeoPoint(30.9, -84.2)
+    body = order_body(store, clock, dropoff=far)
+    problem = assert_problem(
+        client.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": "b"}), 422
+    )
+    assert problem["errors"][0]["field"] == "dropoff"
+    assert "service area" in problem["detail"]
+    assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 0
+
+
+def test_domain_rule_errors_name_their_field(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """A window that ends before it starts is refused by the domain, naming `window_latest`."""
+    body = order_body(store, clock, window_latest=clock.now().isoformat())
+    body["window_earliest"] = body["window_latest"]
+    problem = assert_problem(
+        client.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": "c"}), 422
+    )
+    assert problem["errors"][0]["field"] == "window_latest"
+
+
+def test_an_unknown_id_is_a_404_problem(client: TestClient, ops: Account) -> None:
+    """Unknown order id: 404 problem; an id that is not a UUID: 422 naming the path parameter."""
+    assert_problem(client.get("/ops/orders/00000000-0000-4000-8000-000000000000", headers=ops.headers), 404)
+    problem = assert_problem(client.get("/ops/orders/not-a-uuid", headers=ops.headers), 422)
+    assert problem["errors"][0]["field"] == "order_id"
+
+
+def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    """Even the router's own 404 is a problem document."""
+    assert_problem(client.get("/no/such/route"), 404)
+
+
+def test_an_unexpected_error_is_a_generic_500_without_its_cause(app: FastAPI) -> None:
+    """A bug inside a handler gives a generic 500 problem; the message of the exception does not leak."""
+
+    def explode() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.add_api_route("/explode", explode)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/explode")
+    problem = assert_problem(response, 500)
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+    assert problem["detail"]
+
+
+def test_an_illegal_state_change_is_a_409_problem(
+    client: TestClient, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Cancelling a trip twice: the second time the lifecycle refuses it with 409."""
+    shopper = make_shopper()
+    trip = check_in(client, shopper, store, clock)
+    assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).status_code == 200
+    problem = assert_problem(client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers), 409)
+    assert problem["type"] == "/problems/illegal-transition"
