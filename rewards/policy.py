@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -130,6 +130,9 @@ class PolicyParameters:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInput(unknown[0], "is not a policy parameter")
+        for name, spec in cls.__dataclass_fields__.items():
+            if name not in data and spec.default is MISSING:
+                raise InvalidInput(name, "is required")
         values = dict(data)
         for name in ("peak_multiplier_bps", "tier_multiplier_bps"):
             if name in values:

@@ -81,7 +81,7 @@ def test_the_preparer_cannot_approve_their_own_batch() -> None:
     with pytest.raises(FourEyesViolation) as raised:
         batch.approve(actor_id=PREPARER, now=NOW)
     assert raised.value.kind == "forbidden"
-    assert batch.status is BatchStatus.DRAFT
+    assert [batch.status] == [BatchStatus.DRAFT]  # a list, so that the type checker does not narrow
     batch.approve(actor_id=APPROVER, now=NOW)
     assert batch.status is BatchStatus.APPROVED
     assert batch.approved_by == APPROVER
