@@ -1,0 +1,130 @@
+"""The invariants under truly parallel requests against a running server (uvicorn on a loopback port):
+an order is in at most one open offer, a shopper holds at most one, racing shoppers and double taps
+produce exactly one winner, and an accept after expiry is refused."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from api_support import HOME, Account, assert_problem, order_body, trip_body
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import ManualClock
+from dispatch.model import Store
+
+
+def _setup(
+    http: httpx.Client, ops: Account, store: Store, clock: ManualClock, shoppers: list[Account], orders: int
+) -> None:
+    for index in range(orders):
+        body = order_body(store, clock, ref=f"WEB-{index}", size_bags=1)
+        body["dropoff"] = {"lat": 30.47 + 0.004 * index, "lon": -84.2211 + 0.001 * (index % 3)}
+        assert (
+            http.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": f"k{index}"}).status_code
+            == 201
+        )
+    for shopper in shoppers:
+        trip = http.post("/shopper/trips", json=trip_body(store, clock, capacity_bags=1), headers=shopper.headers)
+        assert trip.status_code == 201, trip.text
+
+
+def _open_offer_counts(db: ConnectionPool) -> tuple[Counter[Any], Counter[Any]]:
+    with db.connection() as connection:
+        rows = connection.execute(
+            """SELECT f.trip_id, oo.order_id FROM offers f JOIN offer_orders oo ON oo.offer_id = f.id
+               WHERE f.status = 'open'"""
+        ).fetchall()
+    return Counter(row[0] for row in rows), Counter(row[1] for row in rows)
+
+
+def test_parallel_batches_never_double_offer_an_order_or_a_shopper(
+    live_server: str,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Twelve batch triggers at once over six orders and four trips: each order and each trip in at most one
+    open offer, and some offers were made."""
+    shoppers = [make_shopper(f"S{index}") for index in range(4)]
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        _setup(http, ops, store, clock, shoppers, orders=6)
+        with ThreadPoolExecutor(12) as pool:
+            results = list(
+                pool.map(lambda _: http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers), range(12))
+            )
+    assert all(result.status_code == 200 for result in results), [r.text for r in results]
+    per_trip, per_order = _open_offer_counts(db)
+    assert per_trip
+    assert max(per_trip.values()) == 1
+    assert max(per_order.values()) == 1
+
+
+def test_when_two_shoppers_race_for_one_order_exactly_one_wins(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """One order, two shoppers on the same way, batches and accepts fired in parallel: one accept succeeds,
+    the order is accepted once."""
+    ana, ben = make_shopper("Ana", home=HOME), make_shopper("Ben", home=HOME)
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        _setup(http, ops, store, clock, [ana, ben], orders=1)
+
+        def grab(shopper: Account) -> list[int]:
+            statuses = []
+            for _ in range(15):
+                http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers)
+                offer = http.get("/shopper/offers/current", headers=shopper.headers)
+                if offer.status_code == 200:
+                    statuses.append(
+                        http.post(f"/shopper/offers/{offer.json()['id']}/accept", headers=shopper.headers).status_code
+                    )
+            return statuses
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(grab, [ana, ben]))
+        orders = http.get("/ops/orders", headers=ops.headers).json()["items"]
+        accepted = http.get("/ops/offers", params={"status": "accepted"}, headers=ops.headers).json()
+    wins = [statuses.count(200) for statuses in outcomes]
+    assert sorted(wins) == [0, 1]
+    assert orders[0]["status"] == "accepted"
+    assert accepted["total"] == 1
+
+
+def test_a_double_tapped_accept_succeeds_exactly_once(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Eight parallel accepts of one offer: one 200, seven 409 problems."""
+    ana = make_shopper("Ana")
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        _setup(http, ops, store, clock, [ana], orders=1)
+        assert http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
+        offer_id = http.get("/shopper/offers/current", headers=ana.headers).json()["id"]
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(
+                pool.map(lambda _: http.post(f"/shopper/offers/{offer_id}/accept", headers=ana.headers), range(8))
+            )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 7
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409)
+
+
+def test_an_accept_after_expiry_is_refused_with_409(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Past `expires_at` the offer cannot be accepted, even before a batch has swept it."""
+    ana = make_shopper("Ana")
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        _setup(http, ops, store, clock, [ana], orders=1)
+        http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers)
+        offer = http.get("/shopper/offers/current", headers=ana.headers).json()
+        clock.advance(timedelta(seconds=61))
+        problem = assert_problem(http.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers), 409)
+        assert problem["type"] == "/problems/offer-expired"
+        assert http.get("/shopper/offers/current", headers=ana.headers).status_code == 404
