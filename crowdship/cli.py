@@ -146,3 +146,68 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
             ", ".join(flags),
         )
     console.print(order_table)
+
+
+@app.command("match")
+def match(
+    problem_file: Annotated[str, typer.Argument(metavar="PROBLEM.json", help="A crowdship-match/1 problem")],
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.0, help="Seconds for the search")] = 5.0,
+    seed: Annotated[int, typer.Option(help="Seed of the search")] = 0,
+) -> None:
+    """Assign the problem's orders to trips; writes the solution JSON (crowdship-match-solution/1) to stdout."""
+    import json
+    import sys
+
+    from crowdship.errors import DomainError
+    from dispatch.matching import parse_problem, solution_to_json, solve
+
+    try:
+        with open(problem_file, encoding="utf-8") as handle:
+            data = json.load(handle)
+        problem = parse_problem(data)
+        solution = solve(problem, time_limit=time_limit, seed=seed)
+    except OSError as error:
+        typer.echo(f"error: {problem_file}: {error.strerror or error}", err=True)
+        raise typer.Exit(2) from None
+    except json.JSONDecodeError as error:
+        typer.echo(f"error: {problem_file}: not JSON (line {error.lineno}, column {error.colno})", err=True)
+        raise typer.Exit(2) from None
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    sys.stdout.write(json.dumps(solution_to_json(solution)) + "\n")
+
+
+@bench_app.command("matcher")
+def bench_matcher(
+    archetti: Annotated[bool, typer.Option(help="Run the occasional-drivers (Archetti) instances")] = True,
+    synthetic: Annotated[bool, typer.Option(help="Run the synthetic store batches")] = True,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per Archetti instance")] = 10.0,
+    group: Annotated[list[str] | None, typer.Option(help="Only these Archetti groups, e.g. od50")] = None,
+    per_group: Annotated[int, typer.Option(help="Archetti instances per group (spread over bases)")] = 2,
+    limit: Annotated[int | None, typer.Option(help="At most this many Archetti instances")] = None,
+    sizes: Annotated[str, typer.Option(help="Synthetic sizes ORDERSxTRIPS, comma separated")] = (
+        "100x150,300x500,1000x2000,5000x10000"
+    ),
+    synthetic_limits: Annotated[str, typer.Option(help="Synthetic time limits in seconds")] = "1,5",
+    max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
+    peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,
+) -> None:
+    """The matcher against the occasional-drivers best-known values and against PyVRP on store batches."""
+    from simulations.bench_matcher import one_order_timing, run_archetti, run_synthetic
+
+    if archetti:
+        run_archetti(
+            console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed
+        )
+    if synthetic:
+        one_order_timing(console, seed=seed)
+        run_synthetic(
+            console,
+            sizes=[tuple(int(x) for x in size.split("x")) for size in sizes.split(",") if size],  # type: ignore[misc]
+            time_limits=[float(x) for x in synthetic_limits.split(",") if x],
+            max_orders=max_orders,
+            peer=peer,
+            seed=seed,
+        )

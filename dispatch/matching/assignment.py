@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
+from scipy.optimize import linear_sum_assignment
 
 from crowdship.errors import DomainError
 from dispatch.matching.instance import FloatArray, IntArray
+
+
+_DENSE_LIMIT = 6_000_000
+"""Up to this many cells the dense Jonker-Volgenant solver (scipy) is faster than min-cost flow."""
 
 
 class NoFeasibleMatch(DomainError):
@@ -42,6 +47,8 @@ def assign_one_per_trip(
         if not finite_skip.all():
             raise NoFeasibleMatch(f"order index {int(np.flatnonzero(~finite_skip)[0])} cannot be served")
         return assignment
+    if order_count * (trip_count + order_count) <= _DENSE_LIMIT:
+        return _assign_dense(order_count, trip_count, pair_trip, pair_order, pair_cost, skip_cost)
     scale_base = max(1.0, float(np.max(pair_cost, initial=0.0)), float(np.max(skip_cost[finite_skip], initial=0.0)))
     scale = 2.0**40 / scale_base
     source, sink = 0, order_count + trip_count + 1
@@ -73,4 +80,29 @@ def assign_one_per_trip(
     pair_flows = flow.flows(np.arange(first_pair_arc, first_pair_arc + len(pair_trip), dtype=np.int64))
     chosen = np.flatnonzero(pair_flows > 0)
     assignment[pair_order[chosen]] = pair_trip[chosen]
+    return assignment
+
+
+def _assign_dense(
+    order_count: int,
+    trip_count: int,
+    pair_trip: IntArray,
+    pair_order: IntArray,
+    pair_cost: FloatArray,
+    skip_cost: FloatArray,
+) -> IntArray:
+    """The same assignment as a rectangular linear assignment: trips, then one skip column per order."""
+    finite = np.isfinite(skip_cost)
+    largest = max(float(np.max(pair_cost, initial=0.0)), float(np.max(skip_cost[finite], initial=0.0)))
+    forbidden = (largest + 1.0) * (order_count + 1)  # dearer than any whole feasible assignment
+    cost = np.full((order_count, trip_count + order_count), forbidden)
+    cost[pair_order, pair_trip] = pair_cost
+    rows = np.arange(order_count)
+    cost[rows, trip_count + rows] = np.where(finite, skip_cost, forbidden)
+    chosen_rows, chosen_columns = linear_sum_assignment(cost)
+    if (cost[chosen_rows, chosen_columns] >= forbidden).any():
+        raise NoFeasibleMatch("some order that must be served can go neither to a trip nor to the fleet")
+    assignment = np.full(order_count, -1, dtype=np.int64)
+    on_trip = chosen_columns < trip_count
+    assignment[chosen_rows[on_trip]] = chosen_columns[on_trip]
     return assignment

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.matching.problem import MatchProblem
-from routing.distance import euclidean_matrix, haversine_matrix
+from routing.distance import EARTH_MEAN_RADIUS_KM, euclidean_matrix, haversine_matrix
 from routing.pruning import PruningProblem, candidate_pairs, pairwise_distances
 
 FloatArray = npt.NDArray[np.float64]
@@ -92,12 +92,20 @@ class Instance:
 
     # --- exact route checks ------------------------------------------------------------------------
 
+    def leg(self, a: FloatArray, b: FloatArray) -> float:
+        """Road distance between two points, in scalar arithmetic (routes are short; numpy would be slower)."""
+        if self.problem.metric == "euclidean":
+            return math.hypot(float(a[0]) - float(b[0]), float(a[1]) - float(b[1])) * self.problem.road_factor
+        lat1, lon1, lat2, lon2 = map(math.radians, (float(a[0]), float(a[1]), float(b[0]), float(b[1])))
+        h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+        return 2 * EARTH_MEAN_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h)))) * self.problem.road_factor
+
     def _arrivals_ok(self, start: float, stops: Sequence[int]) -> bool:
         clock = start
         position = self.store
         speed = self.problem.speed
         for order in stops:
-            clock += float(self.pair_distances(position[None, :], self.order_xy[order][None, :])[0]) / speed
+            clock += self.leg(position, self.order_xy[order]) / speed
             position = self.order_xy[order]
             if not within(clock, float(self.latest[order])):
                 return False
@@ -109,10 +117,8 @@ class Instance:
         legs: FloatArray = pairwise_distances(self.problem.metric, a, b) * self.problem.road_factor
         return legs
 
-    def path_length(self, points: FloatArray) -> float:
-        if len(points) < 2:
-            return 0.0
-        return float(self.pair_distances(points[:-1], points[1:]).sum())
+    def path_length(self, points: Sequence[FloatArray]) -> float:
+        return sum(self.leg(points[i], points[i + 1]) for i in range(len(points) - 1))
 
     def eligible(self, trip: int, order: int) -> bool:
         """The per-pair rules that do not depend on the route (the candidate pairs already passed them)."""
@@ -123,13 +129,12 @@ class Instance:
         """Length, detour and compensation of the trip visiting `stops` in order, or None if infeasible."""
         if len(stops) > int(self.max_orders[trip]):
             return None
-        if not within(float(self.size[list(stops)].sum()) if stops else 0.0, float(self.capacity[trip])):
+        if not within(sum(float(self.size[o]) for o in stops), float(self.capacity[trip])):
             return None
         for order in stops:
             if not self.eligible(trip, order):
                 return None
-        points = np.vstack([self.store[None, :], self.order_xy[list(stops)], self.destination_xy[trip][None, :]])
-        length = self.path_length(points)
+        length = self.path_length([self.store, *(self.order_xy[o] for o in stops), self.destination_xy[trip]])
         if not within(length, float(self.route_limit[trip])):
             return None
         if not self._arrivals_ok(float(self.depart[trip]), stops):
@@ -165,7 +170,7 @@ class Instance:
             return None
         if not self._arrivals_ok(0.0, stops):
             return None
-        points = np.vstack([self.store[None, :], self.order_xy[list(stops)], self.store[None, :]])
+        points = [self.store, *(self.order_xy[o] for o in stops), self.store]
         return fleet.fixed_cost + fleet.cost_per_distance * self.path_length(points)
 
 

@@ -1,0 +1,339 @@
+"""Benchmarks of the matcher: the occasional-drivers set against its best-known values, and synthetic store
+batches against PyVRP (an optional reference peer from the `bench` extra, never on the product path).
+
+Every objective printed here is recomputed by the independent referee `dispatch.matching.evaluate`, for
+the matcher and for the peer alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
+from dispatch.matching.instance import build_instance, find_pairs
+from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
+STORE_LAT_LON = (30.428141, -84.214661)
+"""Walmart Supercenter, 3535 Apalachee Pkwy, Tallahassee (walmart_stores_2018_snapshot)."""
+
+
+# --- the occasional-drivers set ------------------------------------------------------------------------
+
+
+def select_archetti(groups: list[str], per_group: int, limit: int | None) -> list[ArchettiInstance]:
+    """`per_group` instances of each group (od{K} x scheme), spread evenly over bases, ζ and ρ."""
+    by_group: dict[str, list[ArchettiInstance]] = defaultdict(list)
+    for path in instance_paths(DEFAULT_DATA_DIR):
+        instance = read_instance(path)
+        if groups and not any(instance.group.split()[0] == g or instance.group == g for g in groups):
+            continue
+        by_group[instance.group].append(instance)
+    chosen: list[ArchettiInstance] = []
+    for group in sorted(by_group, key=lambda g: (int(g.split()[0][2:]), g)):
+        members = sorted(by_group[group], key=lambda i: (i.zeta, i.rho, i.base))
+        count = min(per_group, len(members))
+        # evenly spaced through (ζ, ρ, base), shifted by one each time so that the bases vary too
+        picks = [members[((k * len(members)) // count + k) % len(members)] for k in range(count)]
+        chosen.extend(dict.fromkeys(picks))
+    return chosen[:limit] if limit is not None else chosen
+
+
+def run_archetti(
+    console: Console, *, time_limit: float, groups: list[str], per_group: int, limit: int | None, seed: int
+) -> list[dict[str, Any]]:
+    if not (DEFAULT_DATA_DIR / "instances").is_dir():
+        console.print(f"[yellow]skipped[/yellow]: no occasional-drivers data at {DEFAULT_DATA_DIR}")
+        return []
+    best_known = best_known_values(DEFAULT_DATA_DIR)
+    selected = select_archetti(groups, per_group, limit)
+    rows: list[dict[str, Any]] = []
+    detail = Table(
+        "instance", "orders", "drivers", "best known", "matcher", "gap %", "seconds", "trips used", "fleet routes",
+        title=f"Occasional drivers (Archetti et al. 2016), {time_limit:g} s per instance",
+    )  # fmt: skip
+    for instance in selected:
+        problem = parse_problem(instance.problem)
+        started = time.perf_counter()
+        solution = solve(problem, time_limit=time_limit, seed=seed)
+        seconds = time.perf_counter() - started
+        objective = evaluate(problem, solution_to_json(solution))
+        known = best_known[instance.name]
+        gap = 100.0 * (objective - known) / known
+        rows.append({"name": instance.name, "group": instance.group, "gap": gap, "seconds": seconds})
+        detail.add_row(
+            instance.name, str(len(problem.orders)), str(len(problem.trips)), f"{known:.3f}", f"{objective:.3f}",
+            f"{gap:+.2f}", f"{seconds:.2f}", str(len(solution.trips)), str(len(solution.fleet_routes)),
+        )  # fmt: skip
+    console.print(detail)
+    summary = Table("group", "instances", "mean gap %", "max gap %", "min gap %", "mean s", "max s", title="Per group")
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["group"]].append(row)
+    for group, members in [*grouped.items(), ("all", rows)]:
+        if not members:
+            continue
+        gaps = [m["gap"] for m in members]
+        times = [m["seconds"] for m in members]
+        summary.add_row(
+            group, str(len(members)), f"{statistics.fmean(gaps):+.2f}", f"{max(gaps):+.2f}", f"{min(gaps):+.2f}",
+            f"{statistics.fmean(times):.2f}", f"{max(times):.2f}",
+        )  # fmt: skip
+    console.print(summary)
+    return rows
+
+
+# --- synthetic store batches ---------------------------------------------------------------------------
+
+
+def _homes(rng: np.random.Generator, count: int) -> np.ndarray:  # type: ignore[type-arg]
+    """[lat, lon] of `count` homes: Leon County census blocks weighted by housing units, jittered ~50 m."""
+    if LEON_BLOCKS.is_file():
+        with LEON_BLOCKS.open() as handle:
+            rows = [(float(r["INTPTLAT"]), float(r["INTPTLON"]), float(r["HU100"])) for r in csv.DictReader(handle)]
+        table = np.array(rows)
+        weights = table[:, 2] / table[:, 2].sum()
+        picked = table[rng.choice(len(table), size=count, p=weights), :2]
+    else:  # a plain stand-in city: a dense core and a wide suburb around the store
+        spread = np.where(rng.random(count) < 0.6, 0.03, 0.1)
+        picked = np.array(STORE_LAT_LON) + rng.normal(size=(count, 2)) * spread[:, None]
+    jitter = rng.normal(scale=0.0005, size=picked.shape)
+    homes: np.ndarray = picked + jitter  # type: ignore[type-arg]
+    return homes
+
+
+def synthetic_batch(order_count: int, trip_count: int, seed: int, max_orders: int = 3) -> dict[str, Any]:
+    """One store's batch in a real city (haversine, road factor 1.3): courier fallback, detour-paid shoppers."""
+    rng = np.random.default_rng(seed)
+    order_xy = _homes(rng, order_count)
+    trip_xy = _homes(rng, trip_count)
+    store = np.array(STORE_LAT_LON)
+    road_factor = 1.3
+    radius = 6371.0088
+    lat0 = math.radians(store[0])
+
+    def km(points: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        d_lat = np.radians(points[:, 0] - store[0])
+        d_lon = np.radians(points[:, 1] - store[1]) * math.cos(lat0)
+        rough: np.ndarray = np.hypot(d_lat, d_lon) * radius * road_factor  # type: ignore[type-arg]
+        return rough
+
+    order_km = km(order_xy)
+    trip_km = km(trip_xy)
+    sizes = rng.choice([1, 1, 1, 1, 1, 1, 1, 2, 2, 3], size=order_count)
+    orders = [
+        {
+            "id": f"o{i}",
+            "location": [round(float(order_xy[i, 0]), 6), round(float(order_xy[i, 1]), 6)],
+            "size": int(sizes[i]),
+            "fallback_cost": round(6.0 + 0.6 * float(order_km[i]), 2),
+        }
+        for i in range(order_count)
+    ]
+    trips = [
+        {
+            "id": f"t{j}",
+            "destination": [round(float(trip_xy[j, 0]), 6), round(float(trip_xy[j, 1]), 6)],
+            "max_orders": max_orders,
+            "capacity": int(rng.integers(2, 7)),
+            "max_detour_ratio": 1.3,
+            "max_route": round(float(trip_km[j]) + 5.0, 3),
+            "compensation": {"rule": "detour", "rate": 0.5, "minimum": 0.0},
+        }
+        for j in range(trip_count)
+    ]
+    return {
+        "format": "crowdship-match/1",
+        "metric": "haversine",
+        "road_factor": road_factor,
+        "speed": 0.5,
+        "store": {"id": "tallahassee-apalachee", "location": [float(store[0]), float(store[1])]},
+        "orders": orders,
+        "trips": trips,
+        "fleet": None,
+        "fallback_cost": None,
+    }
+
+
+@dataclass(frozen=True)
+class PeerResult:
+    objective: float
+    seconds: float
+    note: str = ""
+
+
+def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResult | None:
+    """PyVRP (HGS) on the same batch: trips as vehicle types store → destination, orders as optional clients.
+
+    Exact for the synthetic batches (detour rule with no minimum, no windows, no fleet): a trip costs
+    rate x route length, and a zero-size client at its destination carrying a prize of rate x direct length,
+    which only that trip can collect, cancels the direct part. Orders without any candidate pair (same pruning as the matcher) are left out
+    of the peer's model and go to the fallback, which only helps the peer's speed. None: PyVRP missing.
+    """
+    try:
+        import pyvrp
+        from pyvrp.stop import MaxRuntime
+    except ImportError:
+        return None
+    started = time.perf_counter()
+    instance = build_instance(problem)
+    pairs = find_pairs(instance)
+    orders = np.unique(pairs.order)
+    trips = np.unique(pairs.trip)
+    if len(orders) == 0:
+        return PeerResult(float(instance.skip_cost().sum()), time.perf_counter() - started, "nothing to route")
+    points = np.vstack([instance.store[None, :], instance.destination_xy[trips], instance.order_xy[orders]])
+    distance = np.rint(instance.distances(points, points) * 1000.0).astype(np.int64)  # metres
+    cost_scale = 1e4  # objective units per currency unit
+    locations = [pyvrp.Location(float(p[1]), float(p[0])) for p in points]
+    depots = [pyvrp.Depot(0)] + [pyvrp.Depot(1 + k) for k in range(len(trips))]
+    clients = [
+        pyvrp.Client(
+            1 + len(trips) + i,
+            delivery=[int(round(instance.size[o])), 1],
+            prize=int(round(float(instance.skip_cost()[o]) * cost_scale)),
+            required=False,
+        )
+        for i, o in enumerate(orders.tolist())
+    ]
+    # Trip t's offset client must be collectable by trip t alone: give it a constant-weight binary code
+    # as its load in extra dimensions and make that code trip t's capacity there; any other trip's code
+    # (same weight, different) then overloads some dimension.
+    bits = 2
+    while math.comb(bits, bits // 2) < len(trips):
+        bits += 1
+    codes = list(itertools.islice(itertools.combinations(range(bits), bits // 2), len(trips)))
+
+    def code(k: int) -> list[int]:
+        vector = [0] * bits
+        for position in codes[k]:
+            vector[position] = 1
+        return vector
+
+    for client in range(len(clients)):
+        clients[client] = pyvrp.Client(
+            clients[client].location, delivery=[*clients[client].delivery, *([0] * bits)],
+            prize=clients[client].prize, required=False,
+        )  # fmt: skip
+    vehicle_types = []
+    for k, t in enumerate(trips.tolist()):
+        per_metre = float(instance.rate[t]) * cost_scale / 1000.0
+        if abs(per_metre - round(per_metre)) > 1e-9:
+            return PeerResult(math.nan, 0.0, "rate not representable")
+        capacity = instance.capacity[t]
+        limit = instance.route_limit[t]
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                1,
+                capacity=[int(capacity) if math.isfinite(capacity) else 10**9, int(instance.max_orders[t]), *code(k)],
+                start_depot=0,
+                end_depot=1 + k,
+                max_distance=int(math.floor(limit * 1000.0)) if math.isfinite(limit) else 2**62,
+                unit_distance_cost=int(round(per_metre)),
+            )
+        )
+        clients.append(
+            pyvrp.Client(1 + k, delivery=[0, 0, *code(k)], prize=int(round(per_metre * distance[0, 1 + k])), required=False)
+        )
+    data = pyvrp.ProblemData(
+        locations, clients, depots, vehicle_types, [distance], [np.zeros_like(distance)]
+    )
+    result = pyvrp.solve(data, stop=MaxRuntime(time_limit), seed=seed, display=False)
+    seconds = time.perf_counter() - started
+    best = result.best
+    if not best.is_feasible():
+        return PeerResult(math.nan, seconds, "no feasible solution")
+    ids = [o.id for o in problem.orders]
+    trip_routes: dict[str, list[str]] = {}
+    served: set[int] = set()
+    for route in best.routes():
+        trip = int(trips[route.vehicle_type()])
+        stops = [int(orders[a.idx]) for a in route if a.is_client() and a.idx < len(orders)]
+        if stops:
+            trip_routes[problem.trips[trip].id] = [ids[o] for o in stops]
+            served.update(stops)
+    solution = {
+        "format": "crowdship-match-solution/1",
+        "trips": trip_routes,
+        "fleet_routes": [],
+        "fallback": [ids[o] for o in range(len(ids)) if o not in served],
+    }
+    return PeerResult(evaluate(problem, solution), seconds)
+
+
+def run_synthetic(
+    console: Console,
+    *,
+    sizes: list[tuple[int, int]],
+    time_limits: list[float],
+    max_orders: int,
+    peer: bool,
+    seed: int,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    table = Table(
+        "orders x trips", "limit s", "matcher", "matcher s", "PyVRP", "PyVRP s", "matcher vs PyVRP %", "note",
+        title=f"Synthetic store batches (Tallahassee, haversine, max_orders {max_orders})",
+    )  # fmt: skip
+    peer_missing = False
+    for order_count, trip_count in sizes:
+        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders))
+        for limit in time_limits:
+            started = time.perf_counter()
+            solution = solve(problem, time_limit=limit, seed=seed)
+            seconds = time.perf_counter() - started
+            objective = evaluate(problem, solution_to_json(solution))
+            peer_result: PeerResult | None = None
+            note = ""
+            if peer and not peer_missing:
+                if (order_count + trip_count) > 6000:
+                    note = "peer skipped: dense matrices too large"
+                else:
+                    peer_result = pyvrp_peer(problem, limit, seed)
+                    if peer_result is None:
+                        peer_missing = True
+            if peer_missing:
+                note = "PyVRP not installed (bench extra): skipped"
+            if peer_result is not None:
+                note = peer_result.note
+            relative = (
+                f"{100.0 * (objective - peer_result.objective) / peer_result.objective:+.2f}"
+                if peer_result is not None and math.isfinite(peer_result.objective) and peer_result.objective
+                else ""
+            )
+            table.add_row(
+                f"{order_count} x {trip_count}", f"{limit:g}", f"{objective:.2f}", f"{seconds:.2f}",
+                "" if peer_result is None else f"{peer_result.objective:.2f}",
+                "" if peer_result is None else f"{peer_result.seconds:.2f}", relative, note,
+            )  # fmt: skip
+            rows.append({"size": (order_count, trip_count), "limit": limit, "objective": objective, "seconds": seconds})
+    console.print(table)
+    return rows
+
+
+def one_order_timing(console: Console, order_count: int = 1000, trip_count: int = 2000, seed: int = 0) -> float:
+    """End-to-end seconds of the one-order-per-trip case (parse + solve + JSON), the assignment-only path."""
+    data = synthetic_batch(order_count, trip_count, seed, max_orders=1)
+    started = time.perf_counter()
+    problem = parse_problem(data)
+    solution = solve(problem, time_limit=5.0, seed=seed)
+    solution_to_json(solution)
+    seconds = time.perf_counter() - started
+    console.print(
+        f"one order per trip, {order_count} x {trip_count}: {seconds:.3f} s end to end, objective "
+        f"{solution.objective:.2f}, {len(solution.trips)} trips used"
+    )
+    return seconds
