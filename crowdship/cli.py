@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,7 +24,8 @@ app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
-console = Console()
+# Output piped or run under make is not a terminal; rich would then wrap tables at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @app.callback()
