@@ -1,17 +1,47 @@
-"""Service areas: where a store delivers, as shapely polygons in (lon, lat)."""
+"""Service areas: where a store delivers, as shapely polygons in (lon, lat).
+
+Polygons come in as GeoJSON (a Polygon geometry or a Feature holding one) and are stored as-is in PostGIS
+(`stores.service_area`, geography). Edges are straight in (lon, lat) here and great-circle arcs in PostGIS
+geography; for city-sized areas the two differ by millimetres, so only points that close to an edge can
+be judged differently. Areas across the antimeridian are not supported.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
 from geopy.distance import geodesic
 from shapely import Point, Polygon
+from shapely.ops import nearest_points
+from shapely.validation import explain_validity
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import DomainError, InvalidInput
+from routing.distance import as_lat_lon_array, geodesic_m
 from routing.geo import GeoPoint
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+class OutsideServiceArea(DomainError):
+    """A drop-off the store does not serve; says how far outside it lies, so support can judge."""
+
+    kind = "invalid"
+
+    def __init__(self, store_name: str, distance_m: float) -> None:
+        super().__init__(f"the drop-off is {distance_m:,.0f} m outside the service area of {store_name}")
+        self.store_name = store_name
+        self.distance_m = distance_m
 
 
 def circular_area(center: GeoPoint, radius_m: float, segments: int = 64) -> Polygon:
     """A polygon approximating the circle of `radius_m` around `center` on the ellipsoid."""
-    if radius_m <= 0:
+    if not math.isfinite(radius_m) or radius_m <= 0:
         raise InvalidInput("radius_m", "must be positive")
     if segments < 8:
         raise InvalidInput("segments", "use at least 8 segments")
@@ -26,3 +56,110 @@ def circular_area(center: GeoPoint, radius_m: float, segments: int = 64) -> Poly
 def covers(area: Polygon, point: GeoPoint) -> bool:
     """True when the point lies inside the area or on its edge."""
     return bool(area.covers(Point(point.lon, point.lat)))
+
+
+def covers_points(area: Polygon, lat_lon: npt.ArrayLike) -> BoolArray:
+    """`covers` for many [lat, lon] rows at once."""
+    points = as_lat_lon_array(lat_lon, "points")
+    result: BoolArray = shapely.covers(area, shapely.points(points[:, 1], points[:, 0]))
+    return result
+
+
+def distance_to_area_m(area: Polygon, point: GeoPoint) -> float:
+    """Metres from the point to the nearest point of the area; 0 inside or on the edge."""
+    if covers(area, point):
+        return 0.0
+    # Nearest point found in a local equidistant-ish plane around the point (degrees of longitude shrink
+    # with latitude), then measured exactly on the ellipsoid.
+    shrink = math.cos(math.radians(point.lat))
+
+    def to_local(coordinates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.column_stack(((coordinates[:, 0] - point.lon) * shrink, coordinates[:, 1] - point.lat))
+
+    local_area = shapely.transform(area, to_local)
+    nearest, _ = nearest_points(local_area, Point(0.0, 0.0))
+    lon = point.lon + nearest.x / shrink if shrink > 1e-12 else point.lon
+    lat = point.lat + nearest.y
+    return geodesic_m(point, GeoPoint(max(-90.0, min(90.0, lat)), max(-180.0, min(180.0, lon))))
+
+
+def ensure_within_service_area(store_name: str, area: Polygon, point: GeoPoint) -> None:
+    """Raises `OutsideServiceArea` unless the store's area covers the point."""
+    if not covers(area, point):
+        raise OutsideServiceArea(store_name, distance_to_area_m(area, point))
+
+
+# --------------------------------------------------------------------------------------------------
+# GeoJSON
+
+
+def service_area_from_geojson(data: Mapping[str, Any] | str, field: str = "service_area") -> Polygon:
+    """A checked polygon from a GeoJSON Polygon geometry or a Feature holding one (RFC 7946)."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as error:
+            raise InvalidInput(field, f"not valid JSON: {error.msg}") from error
+    if not isinstance(data, Mapping):
+        raise InvalidInput(field, "expected a GeoJSON object")
+    if data.get("type") == "Feature":
+        geometry = data.get("geometry")
+        if not isinstance(geometry, Mapping):
+            raise InvalidInput(f"{field}.geometry", "a Feature needs a geometry")
+        return service_area_from_geojson(geometry, f"{field}.geometry")
+    if data.get("type") != "Polygon":
+        raise InvalidInput(f"{field}.type", f"expected 'Polygon' or 'Feature', got {data.get('type')!r}")
+    rings = data.get("coordinates")
+    if not isinstance(rings, list) or not rings:
+        raise InvalidInput(f"{field}.coordinates", "a polygon needs at least its exterior ring")
+    parsed = [_ring(ring, f"{field}.coordinates[{index}]") for index, ring in enumerate(rings)]
+    return check_service_area(Polygon(parsed[0], parsed[1:]), field)
+
+
+def service_area_to_geojson(area: Polygon) -> dict[str, Any]:
+    """The polygon as a GeoJSON Polygon geometry."""
+    geometry: dict[str, Any] = shapely.geometry.mapping(area)
+    return {
+        "type": "Polygon",
+        "coordinates": [[list(position) for position in ring] for ring in geometry["coordinates"]],
+    }
+
+
+def check_service_area(area: object, field: str = "service_area") -> Polygon:
+    """The area itself when it is a non-empty, valid polygon within lat/lon bounds; else InvalidInput."""
+    if not isinstance(area, Polygon):
+        raise InvalidInput(field, f"expected a polygon, got {type(area).__name__}")
+    if area.is_empty:
+        raise InvalidInput(field, "must not be empty")
+    coordinates = shapely.get_coordinates(area)
+    if not np.isfinite(coordinates).all():
+        raise InvalidInput(field, "coordinates must be finite numbers")
+    if (np.abs(coordinates[:, 0]) > 180).any() or (np.abs(coordinates[:, 1]) > 90).any():
+        raise InvalidInput(field, "coordinates must be (lon, lat) within ±180, ±90")
+    if not area.is_valid:
+        raise InvalidInput(field, f"not a valid polygon: {explain_validity(area)}")
+    if area.area == 0:
+        raise InvalidInput(field, "must enclose some area")
+    return area
+
+
+def _ring(ring: object, field: str) -> list[tuple[float, float]]:
+    if not isinstance(ring, list):
+        raise InvalidInput(field, "a ring is a list of [lon, lat] positions")
+    positions: list[tuple[float, float]] = []
+    for index, position in enumerate(ring):
+        name = f"{field}[{index}]"
+        if not isinstance(position, list | tuple) or len(position) not in (2, 3):
+            raise InvalidInput(name, "a position is [lon, lat] (an altitude may follow)")
+        lon, lat = position[0], position[1]
+        for value, axis, limit in ((lon, "longitude", 180.0), (lat, "latitude", 90.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInput(name, f"{axis} must be a finite number, got {value!r}")
+            if abs(value) > limit:
+                raise InvalidInput(name, f"{axis} must lie within ±{limit:g}, got {value!r}")
+        positions.append((float(lon), float(lat)))
+    if len(positions) < 4:
+        raise InvalidInput(field, f"a ring needs at least 4 positions, got {len(positions)}")
+    if positions[0] != positions[-1]:
+        raise InvalidInput(field, "a ring must end where it starts (RFC 7946)")
+    return positions
