@@ -103,9 +103,10 @@ def reconcile(data: ReconciliationData) -> ReconciliationReport:
                 )
             )
 
-    rewarded = {reward.order_id for reward in data.rewards if not reward.reversed}
+    # A reward reversed after a dispute still accounts for its delivery: the correction is on the books.
+    rewarded = {reward.order_id for reward in data.rewards}
     for order_id in sorted(data.delivered_order_ids - rewarded, key=str):
-        found.append(Discrepancy(DiscrepancyKind.DELIVERED_WITHOUT_REWARD, order_id, "delivered, no standing reward"))
+        found.append(Discrepancy(DiscrepancyKind.DELIVERED_WITHOUT_REWARD, order_id, "delivered, never rewarded"))
     for reward in data.rewards:
         if not reward.reversed and reward.order_id not in data.delivered_order_ids:
             found.append(

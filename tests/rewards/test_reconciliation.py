@@ -67,3 +67,9 @@ def test_a_reversed_reward_of_an_undelivered_order_is_not_a_difference() -> None
     """A disputed delivery whose reward was reversed is consistent; without the reversal it would not be."""
     reversed_reward = RewardSnapshot(ORDER, 500, REWARD_TX, reversed=True)
     assert reconcile(consistent(delivered_order_ids=frozenset(), rewards=[reversed_reward])).agrees
+
+
+def test_a_delivered_order_whose_reward_was_reversed_is_accounted_for() -> None:
+    """A disputed delivery that stays delivered, with its reward reversed, is a correction, not a gap."""
+    reversed_reward = RewardSnapshot(ORDER, 500, REWARD_TX, reversed=True)
+    assert reconcile(consistent(rewards=[reversed_reward])).agrees
