@@ -20,6 +20,7 @@ from routing.pruning import (
     candidate_pairs_brute_force,
     pairwise_distances,
 )
+from simulations.bench_routing import city_problem
 
 
 def make_problem(
@@ -145,9 +146,7 @@ def random_route_limits(
     return np.full(m, np.inf)
 
 
-def random_rules(
-    draw: st.DrawFn, rng: np.random.Generator, to_order_minutes: np.ndarray, m: int
-) -> dict[str, Any]:
+def random_rules(draw: st.DrawFn, rng: np.random.Generator, to_order_minutes: np.ndarray, m: int) -> dict[str, Any]:
     """Capacities, id checks, value limits and windows, each switched on or off."""
     n = len(to_order_minutes)
     rules: dict[str, Any] = {}
@@ -344,3 +343,15 @@ def test_bad_input_names_the_field(overrides: dict[str, Any], field: str) -> Non
     with pytest.raises(InvalidInput) as raised:
         make_problem(**overrides)
     assert raised.value.field == field
+
+
+def test_benchmark_city_instance_agrees_with_brute_force() -> None:
+    """The benchmark's realistic geometry (600 orders x 1 200 trips, haversine, factor 1.3) loses no pair."""
+    for max_extra_km in (None, 2.0):
+        problem = city_problem(600, 1_200, seed=4, max_extra_km=max_extra_km)
+        fast = candidate_pairs(problem)
+        brute = candidate_pairs_brute_force(problem)
+        assert len(fast) > 10_000
+        np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
+        np.testing.assert_array_equal(fast.order_index, brute.order_index)
+        np.testing.assert_array_equal(fast.route_length, brute.route_length)
