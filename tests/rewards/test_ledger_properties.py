@@ -457,16 +457,16 @@ def test_concurrent_payments_of_one_batch_pay_once(world: World) -> None:
     """Three finance clicks with different keys on one approved batch: one pays, the others are refused."""
     shoppers = [world.add_shopper() for _ in range(2)]
     for shopper in shoppers:
-        with world.dispatch() as uow:
+        with world.dispatch() as delivery:
             credit_delivery_reward(
-                uow.connection,
+                delivery.connection,
                 order_id=world.order().id,
                 shopper_id=shopper.id,
                 inputs=inputs(),
                 delivered_at=NOW,
                 idempotency_key=f"fund-{shopper.id}",
             )
-            uow.commit()
+            delivery.commit()
     with world.rewards() as uow:
         batch = prepare_payout_batch(
             uow, period_start=NOW - timedelta(days=1), period_end=NOW + timedelta(days=1), actor_id=FINANCE_A, now=NOW
