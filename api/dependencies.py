@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -34,7 +34,7 @@ class AppServices:
     solver: Solver
 
 
-def get_services(request: Request) -> AppServices:
+async def get_services(request: Request) -> AppServices:
     services: AppServices = request.app.state.services
     return services
 
@@ -42,7 +42,7 @@ def get_services(request: Request) -> AppServices:
 Services = Annotated[AppServices, Depends(get_services)]
 
 
-def get_context(services: Services) -> DispatchContext:
+async def get_context(services: Services) -> DispatchContext:
     return services.context
 
 
@@ -53,7 +53,7 @@ def _unauthenticated(detail: str) -> ProblemException:
     return ProblemException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(services: Services, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+async def current_principal(services: Services, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
         raise _unauthenticated("a bearer token is required")
     principal = read_token(
@@ -69,8 +69,8 @@ def current_principal(services: Services, token: Annotated[str | None, Depends(o
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentPrincipal) -> Principal:
+def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise ProblemException(403, f"this needs the role {' or '.join(role.value for role in roles)}")
         return principal
@@ -81,7 +81,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 StaffPrincipal = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
-def current_shopper_id(principal: Annotated[Principal, Depends(require_roles(Role.SHOPPER))]) -> UUID:
+async def current_shopper_id(principal: Annotated[Principal, Depends(require_roles(Role.SHOPPER))]) -> UUID:
     if principal.shopper_id is None:
         raise ProblemException(403, "this account has no shopper profile")
     return principal.shopper_id

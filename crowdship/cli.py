@@ -148,6 +148,65 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
             ", ".join(flags),
         )
     console.print(order_table)
+    _demo_simulated_day()
+
+
+def _demo_simulated_day() -> None:
+    """The second half of the demo: a whole simulated day at the demo store, on the built-in city."""
+    from simulations.run import DEMO_OUT_DIR, DEMO_SCENARIO, simulate_file
+
+    console.print("\n[bold]A simulated day[/bold] (the live batch and matcher on in-memory repositories)")
+    simulate_file(DEMO_SCENARIO, DEMO_OUT_DIR, console)
+
+
+@app.command("simulate")
+def simulate(
+    scenario: Annotated[str, typer.Argument(metavar="SCENARIO.toml", help="A scenario file")],
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+) -> None:
+    """Simulate a day: the live dispatcher's batch, matcher and rewards on in-memory repositories."""
+    from pathlib import Path
+
+    from crowdship.errors import DomainError
+    from simulations.run import simulate_file
+
+    try:
+        simulate_file(Path(scenario), Path(out) if out else None, console)
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("sweep")
+def sweep(
+    grid: Annotated[str, typer.Argument(metavar="GRID.toml", help="A grid of scenarios over a base scenario")],
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address; local Ray if absent")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the table and chart")] = None,
+) -> None:
+    """Simulate every scenario of a grid in parallel on Ray; one table (CSV) and one chart (HTML)."""
+    from pathlib import Path
+
+    from crowdship.errors import DomainError
+    from simulations.run import sweep_file
+
+    try:
+        sweep_file(Path(grid), address, Path(out) if out else None, console)
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@bench_app.command("simulation")
+def bench_simulation(
+    scenario: Annotated[str, typer.Option(help="Scenario file")] = "simulations/scenarios/busy_day.toml",
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+) -> None:
+    """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
+    from pathlib import Path
+
+    from simulations.run import simulate_file
+
+    simulate_file(Path(scenario), Path(out) if out else None, console)
 
 
 @app.command("match")
@@ -230,3 +289,119 @@ def bench_matcher(
             peer=peer,
             seed=seed,
         )
+
+
+# --- Accounts, the API server, the dispatcher (live dispatch) ---------------------------------------------
+
+users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
+app.add_typer(users_app, name="users")
+
+
+def _live_context(pool: object, *, with_redis: bool = True) -> object:
+    """A dispatch context on the configured PostgreSQL (and Redis, for leases and events)."""
+    import redis
+
+    from crowdship.clock import SystemClock
+    from dispatch.adapters.live import LiveState
+    from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+    from dispatch.services.context import DispatchConfig, DispatchContext
+    from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
+
+    settings = get_settings()
+    live = LiveState(redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)) if with_redis else None
+    return DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),  # type: ignore[arg-type]
+        clock=SystemClock(),
+        config=DispatchConfig.from_settings(settings),
+        live=live,
+        reward_quote=reward_quote_hook(),
+        credit_delivery=credit_delivery_hook(),
+    )
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="E-mail address, the sign-in name")],
+    role: Annotated[str, typer.Option(help="ops, finance or admin")] = "ops",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters")
+    ] = "",
+) -> None:
+    """Create a staff account (the first ops or admin user, for instance)."""
+    from crowdship.db import open_pool
+    from crowdship.errors import DomainError
+    from dispatch.accounts import Role
+    from dispatch.adapters.passwords import Argon2Passwords
+    from dispatch.services.accounts import create_staff_user
+
+    if role not in {r.value for r in Role} - {Role.SHOPPER.value}:
+        console.print("[red]error:[/red] --role must be ops, finance or admin")
+        raise typer.Exit(2)
+    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+        try:
+            user = create_staff_user(
+                _live_context(pool, with_redis=False),  # type: ignore[arg-type]
+                Argon2Passwords(),
+                email=email,
+                password=password,
+                role=Role(role),
+            )
+        except DomainError as error:
+            console.print(f"[red]error:[/red] {error.message}")
+            raise typer.Exit(1) from error
+    console.print(f"created {user.role.value} user {user.email} ({user.id})")
+
+
+@app.command("api")
+def serve_api(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_config=None)
+
+
+@app.command("dispatcher")
+def dispatcher(
+    cadence: Annotated[float | None, typer.Option(help="Seconds between rounds (default from settings)")] = None,
+    once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
+) -> None:
+    """Run dispatch batches for every store at a steady cadence; safe to run in several processes."""
+    import signal
+    import threading
+
+    from crowdship.db import open_pool
+    from dispatch.services.dispatcher import run_dispatcher
+
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
+        rounds = run_dispatcher(
+            _live_context(pool),  # type: ignore[arg-type]
+            cadence_s=cadence or settings.dispatch_cadence_s,
+            stop=stop,
+            max_rounds=1 if once else None,
+        )
+    console.print(f"dispatcher stopped after {rounds} round(s)")
+
+
+@bench_app.command("api")
+def bench_api(
+    seconds: Annotated[float, typer.Option(help="Length of the location-update phase")] = 10.0,
+    shoppers: Annotated[int, typer.Option(help="Simulated shoppers sending positions")] = 400,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once")] = 64,
+    accepts: Annotated[int, typer.Option(help="Offers to create and accept for the latency figures")] = 200,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes serving the API")] = 1,
+) -> None:
+    """Location updates per second and accept latency (p50/p99) against a local server on loopback."""
+    from simulations.bench_api import run_bench_api
+
+    run_bench_api(
+        console, seconds=seconds, shoppers=shoppers, concurrency=concurrency, accepts=accepts, workers=workers
+    )

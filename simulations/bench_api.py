@@ -1,0 +1,309 @@
+"""`crowdship bench api`: location updates per second and accept latency against a real server on loopback.
+
+A fresh database is made on the configured PostgreSQL server (and dropped afterwards); the API runs in a
+uvicorn subprocess on a free port; the load comes from this process (asyncio, raw keep-alive HTTP/1.1) with a bounded
+number of requests in flight and a bounded time. Not a test: it prints a table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import numpy as np
+import psycopg
+from fastapi import FastAPI
+from psycopg import sql
+from rich.console import Console
+from rich.table import Table
+
+from crowdship import migrate
+from crowdship.db import open_pool
+from crowdship.settings import Settings, get_settings
+from crowdship.units import Cents
+from dispatch.accounts import Role, User
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Offer, Order, Shopper, Store, Trip, TrustTier
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+STORE = GeoPoint(30.4627, -84.2211)
+
+
+def bench_app_factory() -> FastAPI:
+    """What the uvicorn subprocess serves: the app on the settings of its environment."""
+    from api.app import create_app
+
+    return create_app(get_settings())
+
+
+@dataclass(frozen=True)
+class Fixture:
+    tokens: list[str]
+    offer_tokens: list[tuple[str, str]]
+    """(offer id, its shopper's token) for the accept phase."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _database(admin_url: str, name: str, *, create: bool) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if create:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return _with_database(admin_url, name)
+
+
+def _seed(database_url: str, settings: Settings, shoppers: int, accepts: int) -> Fixture:
+    from api.security import issue_token
+
+    now = datetime.now(UTC)
+    store = Store(
+        name="Bench store", location=STORE, service_area=circular_area(STORE, 12_000), fallback_cost_cents=Cents(899)
+    )
+    tokens: list[str] = []
+    offer_tokens: list[tuple[str, str]] = []
+    secret = settings.secret_key.get_secret_value()
+    with open_pool(database_url, max_size=2) as pool, PostgresDispatchUnitOfWork(pool) as uow:
+        uow.stores.add(store)
+        for index in range(max(shoppers, accepts)):
+            shopper = Shopper(display_name=f"Bench {index}", trust_tier=TrustTier.GOLD, identity_verified=True)
+            user = User(
+                email=f"bench{index}@example.org",
+                password_hash="-",
+                role=Role.SHOPPER,
+                shopper_id=shopper.id,
+                created_at=now,
+            )
+            uow.shoppers.add(shopper)
+            uow.users.add(user)
+            token = issue_token(user, secret=secret, ttl=timedelta(hours=1), now=now)
+            tokens.append(token)
+            if index < accepts:
+                trip = Trip(
+                    shopper_id=shopper.id,
+                    store_id=store.id,
+                    destination=GeoPoint(30.50, -84.22),
+                    capacity_bags=2,
+                    checked_in_at=now,
+                    leave_by=now + timedelta(hours=1),
+                    max_detour_m=3000,
+                )
+                order = Order(
+                    store_id=store.id,
+                    external_ref=f"BENCH-{index}",
+                    dropoff=GeoPoint(30.48, -84.219),
+                    dropoff_address="1 Bench Rd",
+                    recipient_name="Pat Bench",
+                    window_earliest=now,
+                    window_latest=now + timedelta(hours=3),
+                    dispatch_deadline=now + timedelta(hours=2),
+                    size_bags=1,
+                    value_cents=Cents(2000),
+                    created_at=now,
+                )
+                order.offer()
+                offer = Offer(
+                    trip_id=trip.id,
+                    stops=(order.id,),
+                    extra_distance_m=800,
+                    extra_duration_s=120,
+                    reward_quote_cents=Cents(300),
+                    created_at=now,
+                    expires_at=now + timedelta(minutes=30),
+                )
+                uow.trips.add(trip)
+                uow.orders.add(order)
+                uow.offers.add(offer)
+                offer_tokens.append((str(offer.id), token))
+        uow.commit()
+    return Fixture(tokens[:shoppers], offer_tokens)
+
+
+class _Connection:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams: httpx costs more CPU per request than the
+    server under test, and the load generator shares the machine with it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, token: str, body: bytes = b"") -> int:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + body)
+        await self._writer.drain()
+        status_line = await self._reader.readline()
+        length = 0
+        while (line := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self._reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
+
+
+async def _location_phase(
+    port: int, tokens: list[str], *, seconds: float, concurrency: int, rounds: int | None = None
+) -> tuple[int, dict[int, int], list[float], float]:
+    """Updates round-robin over the shoppers for `seconds` (or exactly `rounds` updates per shopper)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+    counter = 0
+
+    async def worker(worker_index: int) -> None:
+        nonlocal counter
+        connection = await _Connection.open(port)
+        index = worker_index
+        try:
+            while (index < rounds * len(tokens)) if rounds is not None else (time.perf_counter() < deadline):
+                token = tokens[index % len(tokens)]
+                body = json.dumps({"lat": 30.46 + (index % 1000) * 1e-5, "lon": -84.22}).encode()
+                index += concurrency
+                started = time.perf_counter()
+                status = await connection.post("/shopper/location", token, body)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+                counter += 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return counter, statuses, latencies, time.perf_counter() - started
+
+
+async def _accept_phase(
+    port: int, offers: list[tuple[str, str]], concurrency: int
+) -> tuple[list[float], dict[int, int]]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = list(offers)
+
+    async def worker() -> None:
+        connection = await _Connection.open(port)
+        try:
+            while queue:
+                offer_id, token = queue.pop()
+                started = time.perf_counter()
+                status = await connection.post(f"/shopper/offers/{offer_id}/accept", token)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, statuses
+
+
+def _ms(values: list[float], quantile: float) -> str:
+    return f"{np.quantile(np.array(values), quantile) * 1000:.1f}" if values else "-"
+
+
+def run_bench_api(
+    console: Console, *, seconds: float, shoppers: int, concurrency: int, accepts: int, workers: int = 1
+) -> dict[str, Any]:
+    settings = get_settings()
+    admin_url = _with_database(settings.require_database_url(), "postgres")
+    name = f"crowdship_bench_api_{os.getpid()}"
+    database_url = _database(admin_url, name, create=True)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        migrate.upgrade(database_url)
+        fixture = _seed(database_url, settings, shoppers, accepts)
+        port = _free_port()
+        env = {**os.environ, "CROWDSHIP_DATABASE_URL": database_url, "CROWDSHIP_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--factory", "simulations.bench_api:bench_app_factory",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--log-level", "warning", "--no-access-log",
+            ],
+            env=env,
+        )  # fmt: skip
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_up(base_url)
+        # Warm-up: every shopper's first update of an interval is also written to PostGIS; measure the
+        # steady state after that, as in a live store where positions arrive every few seconds.
+        asyncio.run(_location_phase(port, fixture.tokens, seconds=0.0, concurrency=concurrency, rounds=1))
+        load_before = os.getloadavg()
+        count, statuses, latencies, elapsed = asyncio.run(
+            _location_phase(port, fixture.tokens, seconds=seconds, concurrency=concurrency)
+        )
+        accept_latencies, accept_statuses = asyncio.run(
+            _accept_phase(port, fixture.offer_tokens, min(concurrency, 16))
+        )
+        load_after = os.getloadavg()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        _database(admin_url, name, create=False)
+
+    results = {
+        "location_updates": count,
+        "location_rate": count / elapsed,
+        "location_statuses": statuses,
+        "location_p50_ms": _ms(latencies, 0.5),
+        "location_p99_ms": _ms(latencies, 0.99),
+        "accepts": len(accept_latencies),
+        "accept_statuses": accept_statuses,
+        "accept_p50_ms": _ms(accept_latencies, 0.5),
+        "accept_p99_ms": _ms(accept_latencies, 0.99),
+    }
+    table = Table("measure", "value", title=f"API on loopback: {workers} uvicorn worker(s), {os.cpu_count()} cores")
+    table.add_row("location updates", f"{count} in {elapsed:.1f} s ({concurrency} in flight, {shoppers} shoppers)")
+    table.add_row("location updates / s", f"{results['location_rate']:.0f}")
+    table.add_row("location status codes", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    table.add_row("location latency p50 / p99 (ms)", f"{results['location_p50_ms']} / {results['location_p99_ms']}")
+    table.add_row(
+        "accepts", f"{len(accept_latencies)} ({', '.join(f'{k}: {v}' for k, v in sorted(accept_statuses.items()))})"
+    )
+    table.add_row("accept latency p50 / p99 (ms)", f"{results['accept_p50_ms']} / {results['accept_p99_ms']}")
+    table.add_row("load average before / after", f"{load_before[0]:.2f} / {load_after[0]:.2f}")
+    console.print(table)
+    console.print("The load generator runs on the same machine as the server (and other people's work).")
+    return results
+
+
+def _wait_until_up(base_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("the API server did not start")
