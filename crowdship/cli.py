@@ -148,6 +148,65 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
             ", ".join(flags),
         )
     console.print(order_table)
+    _demo_simulated_day()
+
+
+def _demo_simulated_day() -> None:
+    """The second half of the demo: a whole simulated day at the demo store, on the built-in city."""
+    from simulations.run import DEMO_OUT_DIR, DEMO_SCENARIO, simulate_file
+
+    console.print("\n[bold]A simulated day[/bold] (the live batch and matcher on in-memory repositories)")
+    simulate_file(DEMO_SCENARIO, DEMO_OUT_DIR, console)
+
+
+@app.command("simulate")
+def simulate(
+    scenario: Annotated[str, typer.Argument(metavar="SCENARIO.toml", help="A scenario file")],
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+) -> None:
+    """Simulate a day: the live dispatcher's batch, matcher and rewards on in-memory repositories."""
+    from pathlib import Path
+
+    from crowdship.errors import DomainError
+    from simulations.run import simulate_file
+
+    try:
+        simulate_file(Path(scenario), Path(out) if out else None, console)
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("sweep")
+def sweep(
+    grid: Annotated[str, typer.Argument(metavar="GRID.toml", help="A grid of scenarios over a base scenario")],
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address; local Ray if absent")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the table and chart")] = None,
+) -> None:
+    """Simulate every scenario of a grid in parallel on Ray; one table (CSV) and one chart (HTML)."""
+    from pathlib import Path
+
+    from crowdship.errors import DomainError
+    from simulations.run import sweep_file
+
+    try:
+        sweep_file(Path(grid), address, Path(out) if out else None, console)
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@bench_app.command("simulation")
+def bench_simulation(
+    scenario: Annotated[str, typer.Option(help="Scenario file")] = "simulations/scenarios/busy_day.toml",
+    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+) -> None:
+    """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
+    from pathlib import Path
+
+    from simulations.run import simulate_file
+
+    simulate_file(Path(scenario), Path(out) if out else None, console)
 
 
 @app.command("match")

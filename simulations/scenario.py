@@ -1,0 +1,315 @@
+"""A simulated day as a file: the stores, where people live, demand, shoppers, behaviour, policy, dispatch.
+
+Scenarios are TOML, validated with pydantic; every error names its field the way a reader finds it in the
+file (`stores[0].location.lat`) and is raised as `InvalidInput`. Amounts are cents, distances metres,
+durations seconds unless a name says otherwise. `Scenario.with_overrides` sets dotted fields
+(`dispatch.batch_cadence_s`), which is how a sweep varies a base scenario.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crowdship.errors import InvalidInput
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA_DIR = REPOSITORY_ROOT.parent / "shared" / "data"
+"""Real stores and census points live beside the repository, not in it."""
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    lat: float = Field(ge=-90.0, le=90.0)
+    lon: float = Field(ge=-180.0, le=180.0)
+
+
+class StoreSpec(_Strict):
+    name: str = Field(min_length=1)
+    location: Location
+    service_radius_m: float = Field(default=12_000.0, gt=0.0, le=100_000.0)
+    fallback_cost_cents: PositiveInt = 899
+    """What the courier fleet charges per order: the matcher's price of leaving an order to it."""
+
+
+class StoresFromCsv(_Strict):
+    """Real stores from a CSV with name, lat and lon columns (e.g. the 2018 Walmart snapshot)."""
+
+    path: str
+    """Relative to the shared data folder (`<repo>/../shared/data`), or absolute."""
+    city: str | None = None
+    state: str | None = None
+    limit: PositiveInt = 1
+    service_radius_m: float = Field(default=12_000.0, gt=0.0, le=100_000.0)
+    fallback_cost_cents: PositiveInt = 899
+
+
+class Population(_Strict):
+    """Where customers and shoppers live: a synthetic city, or weighted points from a CSV."""
+
+    kind: Literal["synthetic", "csv"] = "synthetic"
+    neighbourhoods: PositiveInt = 14
+    """Synthetic: how many clusters of homes around each store."""
+    neighbourhood_spread_m: float = Field(default=900.0, gt=0.0)
+    path: str | None = None
+    """CSV: relative to the shared data folder, or absolute (e.g. Leon County census blocks)."""
+    lat_column: str = "INTPTLAT"
+    lon_column: str = "INTPTLON"
+    weight_column: str | None = "POP100"
+
+    @model_validator(mode="after")
+    def _csv_needs_a_path(self) -> Population:
+        if self.kind == "csv" and not self.path:
+            raise ValueError("path: a CSV population needs a path")
+        return self
+
+
+def _rate_profile(value: float | list[float], hours: int) -> list[float]:
+    return [float(value)] * hours if isinstance(value, int | float) else [float(v) for v in value]
+
+
+class OrdersSpec(_Strict):
+    per_hour: float | list[Annotated[float, Field(ge=0.0)]] = Field(default=20.0)
+    """Mean arrivals per hour (Poisson): one number for every hour, or one per hour of the day."""
+    ready_minutes: tuple[NonNegativeInt, NonNegativeInt] = (0, 30)
+    """The window opens this long after the order is placed (picking and packing)."""
+    window_hours: list[PositiveInt] = Field(default=[2, 3, 4], min_length=1)
+    deadline_before_end_minutes: NonNegativeInt = 45
+    """The courier needs this long: after `window end - this` the order goes to the fallback."""
+    bags: list[PositiveInt] = Field(default=[1, 1, 1, 2, 2, 3], min_length=1)
+    value_cents: tuple[PositiveInt, PositiveInt] = (1_500, 25_000)
+    age_restricted_share: Share = 0.05
+    perishable_share: Share = 0.2
+    cancel_share: Share = 0.01
+    """Customers who cancel while their order still waits for a shopper."""
+
+    @field_validator("per_hour")
+    @classmethod
+    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
+        if isinstance(value, int | float) and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> OrdersSpec:
+        if self.ready_minutes[0] > self.ready_minutes[1]:
+            raise ValueError("ready_minutes: the first bound must not exceed the second")
+        if self.value_cents[0] > self.value_cents[1]:
+            raise ValueError("value_cents: the first bound must not exceed the second")
+        if min(self.window_hours) * 60 <= self.deadline_before_end_minutes:
+            raise ValueError("deadline_before_end_minutes: must be shorter than the shortest window")
+        return self
+
+
+class ShoppersSpec(_Strict):
+    per_hour: float | list[Annotated[float, Field(ge=0.0)]] = 200.0
+    """Store visits per hour (Poisson)."""
+    willing_share: Share = 0.1
+    """Of the visitors, who check in to deliver."""
+    dwell_minutes: tuple[PositiveInt, PositiveInt] = (10, 30)
+    """From check-in to leaving the store (checkout): the time a shopper can receive offers."""
+    capacity_bags: list[PositiveInt] = Field(default=[2, 3, 4, 6], min_length=1)
+    max_detour_m: list[NonNegativeInt] = Field(default=[2_000, 3_500, 5_000], min_length=1)
+    max_detour_s: list[NonNegativeInt] = Field(default=[300, 600, 900], min_length=1)
+    identity_verified_share: Share = 0.6
+    trust_tier_shares: tuple[Share, Share, Share, Share] = (0.3, 0.4, 0.2, 0.1)
+    """Shares of tiers new, bronze, silver, gold."""
+    response_seconds: tuple[NonNegativeInt, NonNegativeInt] = (5, 40)
+    """How long a shopper takes to answer an offer."""
+    home_radius_factor: float = Field(default=1.2, gt=0.0)
+    """Shoppers live up to this many service radii from the store."""
+
+    @field_validator("per_hour")
+    @classmethod
+    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
+        if isinstance(value, int | float) and value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ShoppersSpec:
+        if self.dwell_minutes[0] > self.dwell_minutes[1]:
+            raise ValueError("dwell_minutes: the first bound must not exceed the second")
+        if self.response_seconds[0] > self.response_seconds[1]:
+            raise ValueError("response_seconds: the first bound must not exceed the second")
+        if abs(sum(self.trust_tier_shares) - 1.0) > 1e-6:
+            raise ValueError("trust_tier_shares: must add up to 1")
+        return self
+
+
+class AcceptanceSpec(_Strict):
+    """Logistic acceptance: P(accept) = 1 / (1 + exp(-(intercept + sum of weight * feature)))."""
+
+    model: Literal["logistic"] = "logistic"
+    intercept: float = 0.5
+    per_reward_dollar: float = 0.5
+    """Rises with the reward..."""
+    per_detour_km: float = -0.6
+    """...falls with the detour..."""
+    per_stop: float = -0.3
+    """...and with every drop-off beyond the first."""
+
+
+class FallbackSpec(_Strict):
+    """Who takes what shoppers do not, and what it costs (for the accounts; the matcher sees the store's fee)."""
+
+    kind: Literal["courier", "fleet"] = "courier"
+    fleet_fixed_cents: NonNegativeInt = 300
+    fleet_per_km_cents: NonNegativeInt = 80
+    """Fleet: per order, fixed + per road km out and back."""
+
+
+class RewardsSpec(_Strict):
+    """The reward policy (`rewards.policy.PolicyParameters`) and how shoppers are paid."""
+
+    base_cents: NonNegativeInt = 150
+    per_extra_km_cents: NonNegativeInt = 60
+    per_extra_minute_cents: NonNegativeInt = 10
+    per_bag_cents: NonNegativeInt = 25
+    minimum_cents: NonNegativeInt = 300
+    daily_cap_cents: NonNegativeInt | None = None
+    peak_multiplier_bps: list[NonNegativeInt] | None = None
+    tier_multiplier_bps: list[NonNegativeInt] | None = None
+    store_credit_bonus_bps: Annotated[int, Field(ge=10_000)] = 10_000
+    method: Literal["cash", "store_credit"] = "cash"
+
+
+class DispatchSpec(_Strict):
+    batch_cadence_s: float = Field(default=60.0, gt=0.0)
+    offer_ttl_s: PositiveInt = 60
+    max_bundle_orders: PositiveInt = 3
+    matcher_time_limit_s: float = Field(default=0.0, ge=0.0)
+    """0: the exact one-order-per-trip plan only (deterministic); more lets the routing search build bundles,
+    whose result then depends on the machine's speed."""
+    matcher_seed: NonNegativeInt = 0
+    tier_value_caps_cents: dict[int, NonNegativeInt | Literal["none"]] = {
+        0: 5_000,
+        1: 15_000,
+        2: 40_000,
+        3: "none",
+    }
+    own_address_radius_m: float = Field(default=100.0, ge=0.0)
+    record_shopper_homes: bool = False
+    """Give shoppers a home location, so that the own-address rule runs (costly: a geodesic per pair)."""
+
+
+class TravelSpec(_Strict):
+    road_factor: float = Field(default=1.3, ge=1.0, le=5.0)
+    speed_kmh: float = Field(default=30.0, gt=0.0, le=200.0)
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1)
+    seed: NonNegativeInt = 7
+    date: dt.date = dt.date(2026, 6, 5)
+    timezone: str = "America/New_York"
+    start_hour: int = Field(default=8, ge=0, le=23)
+    hours: PositiveInt = Field(default=10, le=24)
+    stores: list[StoreSpec] = []
+    stores_csv: StoresFromCsv | None = None
+    population: Population = Population()
+    orders: OrdersSpec = OrdersSpec()
+    shoppers: ShoppersSpec = ShoppersSpec()
+    acceptance: AcceptanceSpec = AcceptanceSpec()
+    fallback: FallbackSpec = FallbackSpec()
+    rewards: RewardsSpec = RewardsSpec()
+    dispatch: DispatchSpec = DispatchSpec()
+    travel: TravelSpec = TravelSpec()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if not self.stores and self.stores_csv is None:
+            raise ValueError("stores: give at least one store, or stores_csv")
+        for name, profile in (("orders.per_hour", self.orders.per_hour), ("shoppers.per_hour", self.shoppers.per_hour)):
+            if isinstance(profile, list) and len(profile) != self.hours:
+                raise ValueError(f"{name}: needs one rate per hour of the day ({self.hours}), got {len(profile)}")
+        return self
+
+    def order_rates(self) -> list[float]:
+        return _rate_profile(self.orders.per_hour, self.hours)
+
+    def shopper_rates(self) -> list[float]:
+        return _rate_profile(self.shoppers.per_hour, self.hours)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
+        """A copy with dotted fields set (`dispatch.batch_cadence_s = 30`), validated again."""
+        data = self.model_dump(mode="python")
+        for dotted, value in overrides.items():
+            target: Any = data
+            parts = dotted.split(".")
+            for part in parts[:-1]:
+                if not isinstance(target, dict) or part not in target:
+                    raise InvalidInput(dotted, "no such scenario field")
+                target = target[part]
+            if not isinstance(target, dict) or parts[-1] not in target:
+                raise InvalidInput(dotted, "no such scenario field")
+            target[parts[-1]] = copy.deepcopy(value)
+        return parse_scenario(data)
+
+
+def _field_path(location: Sequence[int | str]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.startswith(("function-", "tagged-union")):
+            path += f".{part}" if path else part
+    return path
+
+
+def parse_scenario(data: Mapping[str, Any]) -> Scenario:
+    """Validates a scenario; the first error is raised as `InvalidInput` naming its field."""
+    try:
+        return Scenario.model_validate(dict(data))
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        field = _field_path(first["loc"])
+        # A model-level check names its field at the start of its message, as "field: reason".
+        head, separator, rest = message.partition(": ")
+        if separator and " " not in head:
+            field, message = (f"{field}.{head}" if field else head), rest
+        raise InvalidInput(field or "scenario", message) from None
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Reads and validates a scenario file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise InvalidInput("scenario", f"{path}: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput("scenario", f"{path}: not valid TOML ({error})") from error
+    return parse_scenario(data)
+
+
+def data_path(relative: str) -> Path:
+    """A data file: absolute as given, else under the shared data folder."""
+    path = Path(relative)
+    return path if path.is_absolute() else SHARED_DATA_DIR / path

@@ -1,0 +1,167 @@
+"""Sweeps: a grid of scenarios, each a simulated day, run in parallel on Ray; one table and one chart.
+
+A grid file (TOML) names a base scenario and the fields to vary, as dotted paths:
+
+    base = "demo.toml"                      # relative to the grid file
+    [set]                                   # the same for every run (optional)
+    hours = 4
+    [grid]                                  # every combination is one run
+    "dispatch.batch_cadence_s" = [30, 60]
+    "shoppers.willing_share" = [0.08, 0.12]
+
+Ray runs locally (`ray.init(num_cpus=2)`) unless a cluster address is given; then the project's packages
+are shipped to the workers with the job (`runtime_env.py_modules`).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crowdship.errors import InvalidInput
+from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
+
+PROJECT_PACKAGES = ("crowdship", "dispatch", "rewards", "routing", "simulations")
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    base: Scenario
+    fixed: Mapping[str, Any]
+    axes: Mapping[str, Sequence[Any]]
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every combination of the axes, in the order the file lists them."""
+        names = list(self.axes)
+        return [dict(zip(names, values, strict=True)) for values in itertools.product(*self.axes.values())]
+
+    def scenario(self, overrides: Mapping[str, Any]) -> Scenario:
+        label = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        scenario = self.base.with_overrides({**self.fixed, **overrides})
+        return scenario.with_overrides({"name": f"{self.base.name} [{label}]" if label else self.base.name})
+
+
+def load_grid(path: Path | str) -> Grid:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInput("grid", f"{path}: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
+    unknown = sorted(set(data) - {"base", "set", "grid", "name"})
+    if unknown:
+        raise InvalidInput(unknown[0], "is not a grid field (base, name, set, grid)")
+    if not isinstance(data.get("base"), str):
+        raise InvalidInput("base", "name the base scenario file, relative to the grid file")
+    base = load_scenario((path.parent / data["base"]).resolve())
+    axes = data.get("grid", {})
+    if not isinstance(axes, dict) or not axes:
+        raise InvalidInput("grid", 'list at least one field to vary, e.g. "dispatch.batch_cadence_s" = [30, 60]')
+    for key, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise InvalidInput(f"grid.{key}", "must be a non-empty list of values")
+    fixed = data.get("set", {})
+    grid = Grid(name=str(data.get("name", path.stem)), base=base, fixed=fixed, axes=axes)
+    for overrides in grid.runs():
+        try:
+            grid.scenario(overrides)
+        except InvalidInput as error:
+            raise InvalidInput(f"grid.{error.field}", error.message.partition(": ")[2] or error.message) from error
+    return grid
+
+
+def run_one(scenario_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """One grid point, as a Ray task runs it: the summary with the varied values in front."""
+    from simulations.engine import simulate_day
+    from simulations.results import quiet_batch_logs, summarise
+
+    quiet_batch_logs()
+    summary = summarise(simulate_day(parse_scenario(scenario_data)))
+    return {**overrides, **summary.to_json()}
+
+
+def _init_ray(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        root = REPOSITORY_ROOT
+        ray.init(
+            address=address,
+            runtime_env={"py_modules": [str(root / package) for package in PROJECT_PACKAGES]},
+        )
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
+def run_sweep(
+    grid: Grid,
+    *,
+    address: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Runs every grid point as a Ray task; rows in grid order whatever order they finish in."""
+    import ray
+
+    _init_ray(address)
+    task = ray.remote(num_cpus=1)(run_one)
+    runs = grid.runs()
+    pending = {
+        task.remote(grid.scenario(overrides).model_dump(mode="json"), overrides): index
+        for index, overrides in enumerate(runs)
+    }
+    rows: list[dict[str, Any] | None] = [None] * len(runs)
+    remaining = list(pending)
+    while remaining:
+        done, remaining = ray.wait(remaining, num_returns=1)
+        for reference in done:
+            rows[pending[reference]] = ray.get(reference)
+        if progress is not None:
+            progress(len(runs) - len(remaining), len(runs))
+    return [row for row in rows if row is not None]
+
+
+TABLE_COLUMNS = (
+    ("shopper_share", "shoppers", "{:.1%}"),
+    ("on_time_share", "on time", "{:.1%}"),
+    ("fallback_share", "fallback", "{:.1%}"),
+    ("cost_per_order_cents", "cost/order ¢", "{:.0f}"),
+    ("savings_share", "savings", "{:.1%}"),
+    ("detour_per_delivery_m", "detour m", "{:.0f}"),
+    ("reward_per_delivery_cents", "reward ¢", "{:.0f}"),
+    ("utilisation", "utilisation", "{:.1%}"),
+    ("matcher_p95_s", "matcher p95 s", "{:.3f}"),
+)
+
+
+def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) -> tuple[Path, Path, Path]:
+    """results.csv, results.json and chart.html in `out_dir`."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path, chart_path = out_dir / "results.csv", out_dir / "results.json", out_dir / "chart.html"
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    json_path.write_text(json.dumps({"grid": grid.name, "rows": list(rows)}, indent=2) + "\n", encoding="utf-8")
+    labels = [", ".join(f"{key.rsplit('.', 1)[-1]}={row[key]}" for key in grid.axes) for row in rows]
+    figure = make_subplots(rows=2, cols=1, subplot_titles=("Savings against the all-courier baseline", "Shares"))
+    figure.add_trace(go.Bar(x=labels, y=[row["savings_share"] for row in rows], name="savings"), row=1, col=1)
+    for key, name in (("shopper_share", "by shoppers"), ("on_time_share", "on time"), ("utilisation", "utilisation")):
+        figure.add_trace(go.Scatter(x=labels, y=[row[key] for row in rows], name=name, mode="lines+markers"), 2, 1)
+    figure.update_yaxes(tickformat=".0%")
+    figure.update_layout(title=f"Sweep {grid.name}: {len(rows)} simulated days", height=850)
+    figure.write_html(chart_path, include_plotlyjs=True, full_html=True)
+    return csv_path, json_path, chart_path
