@@ -1,0 +1,164 @@
+"""The batch in and out of the matcher's format: the problem carries every rule, and offers built from a
+solution re-check them, dropping whatever breaks one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crowdship.units import Cents
+from dispatch.batching import (
+    BatchParameters,
+    TripCandidate,
+    build_match_problem,
+    compensation_quote,
+    offers_from_solution,
+    route_metrics,
+)
+from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+STORE_AT = GeoPoint(30.4627, -84.2211)
+STORE = Store("S", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+PARAMETERS = BatchParameters(
+    road_factor=1.3,
+    speed_km_per_min=0.5,
+    max_bundle_orders=3,
+    tier_value_caps_cents={0: 5_000, 1: 15_000, 2: 40_000, 3: None},
+    own_address_radius_m=100,
+    compensation_cents_per_km=60,
+    compensation_minimum_cents=150,
+    offer_ttl=timedelta(seconds=60),
+)
+
+
+def _order(lat: float, *, value: int = 2_000, size: int = 1, age: bool = False) -> Order:
+    return Order(
+        store_id=STORE.id,
+        external_ref=f"W{uuid4().hex[:6]}",
+        dropoff=GeoPoint(lat, -84.2211),
+        dropoff_address="1 Main St",
+        recipient_name="Jo Doe",
+        window_earliest=NOW - timedelta(minutes=5),
+        window_latest=NOW + timedelta(hours=2),
+        dispatch_deadline=NOW + timedelta(hours=1),
+        size_bags=size,
+        value_cents=Cents(value),
+        created_at=NOW,
+        age_restricted=age,
+    )
+
+
+def _candidate(tier: TrustTier = TrustTier.SILVER, *, verified: bool = True, capacity: int = 3) -> TripCandidate:
+    shopper = Shopper("A", trust_tier=tier, identity_verified=verified)
+    trip = Trip(
+        shopper_id=shopper.id,
+        store_id=STORE.id,
+        destination=GeoPoint(30.50, -84.2211),
+        capacity_bags=capacity,
+        checked_in_at=NOW,
+        leave_by=NOW + timedelta(hours=1),
+        max_detour_m=2_000,
+    )
+    return TripCandidate(trip, shopper, capacity)
+
+
+def test_the_problem_carries_limits_windows_and_exclusions() -> None:
+    """Haversine, minutes from now, route limit = direct + detour, tier cap and id flag; an excluded pair
+    turns into a candidate list without it."""
+    orders = [_order(30.47), _order(30.48)]
+    candidate = _candidate(TrustTier.NEW, verified=False)
+    problem = build_match_problem(
+        store=STORE, orders=orders, trips=[candidate], excluded={(candidate.trip.id, orders[0].id)}, now=NOW,
+        parameters=PARAMETERS,
+    )  # fmt: skip
+    (trip,) = problem["trips"]
+    assert problem["metric"] == "haversine"
+    assert problem["orders"][0]["window"] == [0.0, 120.0]
+    assert trip["value_limit_cents"] == 5_000
+    assert trip["id_verified"] is False
+    assert trip["candidates"] == [{"order": str(orders[1].id)}]
+    direct = route_metrics(STORE, candidate.trip, [], PARAMETERS).route_km
+    assert abs(trip["max_route"] - (direct + 2.0)) < 1e-9
+
+
+def test_a_trip_with_nothing_it_may_carry_is_left_out() -> None:
+    """Only an over-cap order: the new shopper's trip is not in the problem at all."""
+    problem = build_match_problem(
+        store=STORE, orders=[_order(30.47, value=9_000)], trips=[_candidate(TrustTier.NEW)], excluded=set(), now=NOW,
+        parameters=PARAMETERS,
+    )  # fmt: skip
+    assert problem["trips"] == []
+
+
+def _solution(assignments: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "format": "crowdship-match-solution/1",
+        "objective": 0.0,
+        "trips": assignments,
+        "fleet_routes": [],
+        "fallback": [],
+    }
+
+
+def test_offers_follow_the_solution_with_detour_and_quote() -> None:
+    """A feasible assignment becomes an offer: stops in order, extra metres and seconds, a quote, an expiry."""
+    orders = [_order(30.47), _order(30.48)]
+    candidate = _candidate()
+    made = offers_from_solution(
+        store=STORE, orders=orders, trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(orders[0].id), str(orders[1].id)]}),
+        now=NOW, parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    (offer,) = made.offers
+    assert made.dropped == []
+    assert offer.stops == (orders[0].id, orders[1].id)
+    assert offer.expires_at == NOW + timedelta(seconds=60)
+    assert offer.reward_quote_cents >= 2 * 150
+    assert offer.extra_duration_s == round(offer.extra_distance_m / 1000 / 0.5 * 60)
+
+
+def test_assignments_that_break_a_rule_are_dropped() -> None:
+    """Over the tier cap, unverified for an 18+ order, twice the same order, over capacity, or a detour too
+    long: each is dropped with its reason, never offered."""
+    cheap, costly, wine, far = _order(30.47), _order(30.47, value=9_000), _order(30.47, age=True), _order(30.30)
+    newbie, unverified, small = _candidate(TrustTier.NEW), _candidate(verified=False), _candidate(capacity=1)
+    ok = _candidate()
+    big_order = _order(30.48, size=2)
+    made = offers_from_solution(
+        store=STORE, orders=[cheap, costly, wine, far, big_order], trips=[newbie, unverified, small, ok],
+        excluded=set(),
+        solution=_solution({
+            str(newbie.trip.id): [str(costly.id)],
+            str(unverified.trip.id): [str(wine.id)],
+            str(small.trip.id): [str(big_order.id)],
+            str(ok.trip.id): [str(far.id)],
+        }),
+        now=NOW, parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    assert made.offers == []
+    assert sorted(d.reason for d in made.dropped) == ["capacity", "detour", "identity", "trust_tier"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(30.40, 30.55), min_size=1, max_size=6), st.integers(0, 5))
+def test_no_order_is_offered_twice_whatever_the_solution_says(latitudes: list[float], extra: int) -> None:
+    """Even a solution that lists an order under several trips yields each order in at most one offer."""
+    orders = [_order(lat) for lat in latitudes]
+    candidates = [_candidate() for _ in range(3)]
+    assignments = {
+        str(c.trip.id): [str(orders[(i + j + extra) % len(orders)].id) for j in range(min(2, len(orders)))]
+        for i, c in enumerate(candidates)
+    }
+    made = offers_from_solution(
+        store=STORE, orders=orders, trips=candidates, excluded=set(), solution=_solution(assignments), now=NOW,
+        parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    offered = [order_id for offer in made.offers for order_id in offer.stops]
+    assert len(offered) == len(set(offered))

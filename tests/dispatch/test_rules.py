@@ -1,0 +1,92 @@
+"""Who may carry what, what a shopper sees before accepting, and the delivery code's keyed hash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crowdship.units import Cents
+from dispatch.model import Order, Shopper, TrustTier
+from dispatch.rules import (
+    coarse_point,
+    delivery_code,
+    delivery_code_matches,
+    first_name,
+    hash_delivery_code,
+    refusal_reason,
+)
+from routing.distance import geodesic_m
+from routing.geo import GeoPoint
+
+CAPS = {0: 5_000, 1: 15_000, 2: 40_000, 3: None}
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+def _order(value: int = 2_000, *, age_restricted: bool = False, dropoff: GeoPoint | None = None) -> Order:
+    return Order(
+        store_id=uuid4(),
+        external_ref="WEB-1",
+        dropoff=dropoff or GeoPoint(30.48, -84.22),
+        dropoff_address="1 Main St",
+        recipient_name="Jade Moreau",
+        window_earliest=NOW,
+        window_latest=NOW + timedelta(hours=2),
+        dispatch_deadline=NOW + timedelta(hours=1),
+        size_bags=1,
+        value_cents=Cents(value),
+        created_at=NOW,
+        age_restricted=age_restricted,
+    )
+
+
+@given(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9))
+def test_the_coarse_area_is_within_a_kilometre_and_hides_the_exact_point(lat: float, lon: float) -> None:
+    """The rounded point lies within ~800 m of the real one and is the same for the whole 0.01° cell."""
+    point = GeoPoint(lat, lon)
+    area = coarse_point(point)
+    assert geodesic_m(point, area) <= 800
+    assert coarse_point(area) == area
+
+
+def test_value_caps_follow_the_trust_tier() -> None:
+    """A new shopper may not carry an order above 50.00; a gold one may carry anything."""
+    big = _order(20_000)
+    assert refusal_reason(Shopper("A", trust_tier=TrustTier.NEW), big, CAPS, 100) == "trust_tier"
+    assert refusal_reason(Shopper("A", trust_tier=TrustTier.SILVER), big, CAPS, 100) is None
+    assert refusal_reason(Shopper("A", trust_tier=TrustTier.GOLD), _order(10**8), CAPS, 100) is None
+
+
+def test_age_restricted_orders_need_a_verified_identity() -> None:
+    order = _order(age_restricted=True)
+    assert refusal_reason(Shopper("A", identity_verified=False), order, CAPS, 100) == "identity"
+    assert refusal_reason(Shopper("A", identity_verified=True), order, CAPS, 100) is None
+
+
+def test_nobody_gets_an_order_to_their_own_address() -> None:
+    """A drop-off 50 m from home is refused with a 100 m radius; 500 m away is fine."""
+    home = GeoPoint(30.48, -84.22)
+    shopper = Shopper("A", home_location=home)
+    assert refusal_reason(shopper, _order(dropoff=GeoPoint(30.48045, -84.22)), CAPS, 100) == "own_address"
+    assert refusal_reason(shopper, _order(dropoff=GeoPoint(30.4845, -84.22)), CAPS, 100) is None
+
+
+def test_the_delivery_code_is_six_digits_and_only_its_keyed_hash_matches() -> None:
+    """The derived code matches its hash; another code, another order or another secret does not."""
+    order_id = uuid4()
+    code = delivery_code(b"secret", order_id)
+    stored = hash_delivery_code(b"secret", order_id, code)
+    assert len(code) == 6
+    assert code.isdigit()
+    assert code not in stored
+    assert delivery_code_matches(b"secret", order_id, code, stored)
+    assert delivery_code_matches(b"secret", order_id, f" {code} ", stored)
+    assert not delivery_code_matches(b"secret", order_id, "x" + code[1:], stored)
+    assert not delivery_code_matches(b"secret", uuid4(), code, stored)
+    assert not delivery_code_matches(b"other", order_id, code, stored)
+
+
+def test_a_shopper_greets_the_recipient_by_first_name_only() -> None:
+    assert first_name("  Jade   Moreau ") == "Jade"
