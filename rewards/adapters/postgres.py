@@ -144,18 +144,24 @@ class PostgresPolicyRepository(_Repository):
 
 
 class PostgresLedgerRepository(_Repository):
-    _ACCOUNT = "SELECT id, kind, shopper_id, balance_cents FROM ledger_accounts"
+    # Company accounts keep no running balance: theirs is summed from their entries when read.
+    _ACCOUNT = """
+        SELECT a.id, a.kind, a.shopper_id,
+               coalesce(a.balance_cents,
+                        (SELECT coalesce(sum(e.amount_cents), 0) FROM ledger_entries e WHERE e.account_id = a.id))
+                   AS balance_cents
+        FROM ledger_accounts a"""
 
     def shopper_accounts(self, shopper_id: UUID) -> dict[AccountKind, Account]:
         """The shopper's accounts, opened on first use."""
         with self._connection.cursor() as cursor:
             cursor.executemany(
-                """INSERT INTO ledger_accounts (id, shopper_id, kind, allow_negative)
-                   VALUES (%s, %s, %s, false)
+                """INSERT INTO ledger_accounts (id, shopper_id, kind, allow_negative, balance_cents)
+                   VALUES (%s, %s, %s, false, 0)
                    ON CONFLICT (shopper_id, kind) WHERE shopper_id IS NOT NULL DO NOTHING""",
                 [(uuid4(), shopper_id, kind.value) for kind in (AccountKind.STORE_CREDIT, AccountKind.CASH_PAYABLE)],
             )
-        rows = self._all(f"{self._ACCOUNT} WHERE shopper_id = %s", (shopper_id,))
+        rows = self._all(f"{self._ACCOUNT} WHERE a.shopper_id = %s", (shopper_id,))
         return {AccountKind(row["kind"]): self._account(row) for row in rows}
 
     def company_account(self, kind: AccountKind) -> Account:
@@ -166,20 +172,25 @@ class PostgresLedgerRepository(_Repository):
                ON CONFLICT (kind) WHERE shopper_id IS NULL DO NOTHING""",
             (uuid4(), kind.value),
         )
-        row = self._one_or_none(f"{self._ACCOUNT} WHERE shopper_id IS NULL AND kind = %s", (kind.value,))
+        row = self._one_or_none(f"{self._ACCOUNT} WHERE a.shopper_id IS NULL AND a.kind = %s", (kind.value,))
         assert row is not None
         return self._account(row)
 
     def get_account(self, account_id: UUID) -> Account:
-        row = self._one_or_none(f"{self._ACCOUNT} WHERE id = %s", (account_id,))
+        row = self._one_or_none(f"{self._ACCOUNT} WHERE a.id = %s", (account_id,))
         if row is None:
             raise NotFound(f"account {account_id} not found")
         return self._account(row)
 
     def lock(self, account_ids: Iterable[UUID]) -> dict[UUID, Account]:
-        """Locks the accounts in id order (one order for everyone, so no deadlocks) and reads their balances."""
+        """Locks the shopper accounts among these in id order (one order for everyone, so no deadlocks) and
+        reads every balance. Company accounts are not locked: they may go negative, so nothing is checked.
+        """
         ids = sorted(set(account_ids))
-        rows = self._all(f"{self._ACCOUNT} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
+        self._execute(
+            "SELECT id FROM ledger_accounts WHERE id = ANY(%s) AND NOT allow_negative ORDER BY id FOR UPDATE", (ids,)
+        )
+        rows = self._all(f"{self._ACCOUNT} WHERE a.id = ANY(%s)", (ids,))
         if len(rows) != len(ids):
             raise NotFound("an account of the transaction does not exist")
         return {row["id"]: self._account(row) for row in rows}
@@ -683,7 +694,9 @@ class PostgresRewardsReports(_Repository):
         accounts = [
             AccountSnapshot(row["id"], row["shopper_id"] is not None, int(row["balance_cents"]), int(row["total"]))
             for row in self._all(
-                """SELECT a.id, a.shopper_id, a.balance_cents,
+                """SELECT a.id, a.shopper_id,
+                          coalesce(a.balance_cents, (SELECT sum(e.amount_cents) FROM ledger_entries e
+                                                     WHERE e.account_id = a.id), 0) AS balance_cents,
                           coalesce((SELECT sum(e.amount_cents) FROM ledger_entries e WHERE e.account_id = a.id), 0)
                               AS total
                    FROM ledger_accounts a""",

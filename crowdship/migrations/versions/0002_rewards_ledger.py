@@ -4,7 +4,9 @@ The ledger protects itself: every transaction's entries sum to zero (deferred co
 at commit), entries and transactions can be neither updated nor deleted (triggers that raise), a
 transaction is reversed at most once (unique `reverses_id`), a payout line is paid at most once (unique
 `payout_line_id`), and accounts that may not go negative carry a CHECK on their running balance, which a
-trigger keeps equal to the sum of their entries. TRUNCATE is left alone: test fixtures empty every table.
+trigger keeps equal to the sum of their entries (company accounts, which may go negative, keep no running
+balance: theirs is the sum of their entries, read when asked, so that concurrent credits do not queue on
+one row). TRUNCATE is left alone: test fixtures empty every table.
 
 Actor ids (ops and finance users) are plain uuid columns until the users table exists.
 
@@ -50,10 +52,13 @@ def upgrade() -> None:
                            'reward_expense', 'referral_expense', 'payouts_clearing',
                            'store_credit_redeemed')),
         allow_negative boolean NOT NULL,
-        balance_cents  bigint NOT NULL DEFAULT 0,
+        -- Kept by a trigger for accounts that may not go negative, so that a CHECK guards them; company
+        -- accounts (which may) keep none: every credit would otherwise queue on their one row.
+        balance_cents  bigint,
         created_at     timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT ledger_accounts_shopper_kinds CHECK (
             (shopper_id IS NOT NULL) = (kind IN ('store_credit', 'cash_payable'))),
+        CONSTRAINT ledger_accounts_balance_kept_when_guarded CHECK (allow_negative = (balance_cents IS NULL)),
         CONSTRAINT ledger_accounts_not_negative CHECK (allow_negative OR balance_cents >= 0)
     );
     CREATE UNIQUE INDEX ledger_accounts_one_per_shopper_kind ON ledger_accounts (shopper_id, kind)
@@ -133,7 +138,7 @@ def upgrade() -> None:
     CREATE FUNCTION ledger_entries_move_balance() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         UPDATE ledger_accounts SET balance_cents = balance_cents + NEW.amount_cents
-            WHERE id = NEW.account_id;
+            WHERE id = NEW.account_id AND NOT allow_negative;
         RETURN NULL;
     END $$;
     CREATE TRIGGER ledger_entries_balance AFTER INSERT ON ledger_entries

@@ -171,3 +171,33 @@ def test_audit_entries_read_back_in_order(world: World) -> None:
         uow.commit()
     with world.rewards() as uow:
         assert [e.action for e in uow.repos.audit.for_subject("thing", subject)] == ["a", "b"]
+
+
+def test_the_database_refuses_an_approval_by_the_preparer(world: World) -> None:
+    """Four eyes hold even for SQL that skips the use case: approved_by = prepared_by violates a CHECK."""
+    batch_id = uuid4()
+    with world.pool.connection() as connection:
+        connection.execute(
+            """INSERT INTO payout_batches (id, period_start, period_end, prepared_by, prepared_at)
+               VALUES (%s, %s, %s, %s, %s)""",
+            (batch_id, NOW - timedelta(days=7), NOW, OPS, NOW),
+        )
+        with pytest.raises(psycopg.errors.CheckViolation, match="payout_batches_four_eyes"):
+            connection.execute(
+                "UPDATE payout_batches SET status = 'approved', approved_by = prepared_by, approved_at = now()"
+                " WHERE id = %s",
+                (batch_id,),
+            )
+
+
+def test_company_accounts_read_their_balance_from_their_entries(world: World) -> None:
+    """The expense account keeps no running balance (no queue on one row), yet reads as the sum of entries."""
+    _funded_shopper(world, 700)
+    _funded_shopper(world, 300)
+    with world.rewards() as uow:
+        expense = uow.repos.ledger.company_account(AccountKind.REWARD_EXPENSE)
+        stored = uow.connection.execute(
+            "SELECT balance_cents FROM ledger_accounts WHERE id = %s", (expense.id,)
+        ).fetchone()
+    assert stored == (None,)
+    assert expense.balance_cents == -1_000
