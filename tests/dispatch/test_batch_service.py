@@ -1,0 +1,168 @@
+"""The batch use case and the dispatcher on real PostGIS and Redis: offers made through the real matcher,
+no double offer when dispatchers race with or without the Redis lease, leases that only their holder frees."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from crowdship.units import Cents
+from dispatch.adapters.live import LiveState
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
+from dispatch.repositories import LocationSample
+from dispatch.services.batch import run_batch
+from dispatch.services.context import DispatchConfig, DispatchContext
+from dispatch.services.dispatcher import dispatch_round, run_dispatcher
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+STORE_AT = GeoPoint(30.4627, -84.2211)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+def _context(db: ConnectionPool, settings: Settings, clock: ManualClock, live: LiveState | None) -> DispatchContext:
+    return DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
+        clock=clock,
+        config=DispatchConfig.from_settings(settings.model_copy(update={"matcher_time_limit_s": 1.0})),
+        live=live,
+    )
+
+
+def _store_with(db: ConnectionPool, clock: ManualClock, *, orders: int, trips: int) -> Store:
+    now = clock.now()
+    store = Store("Batch store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        for index in range(orders):
+            uow.orders.add(
+                Order(
+                    store_id=store.id,
+                    external_ref=f"W{index}",
+                    dropoff=GeoPoint(30.47 + 0.004 * index, -84.2211 + 0.001 * (index % 3)),
+                    dropoff_address=f"{index} Main St",
+                    recipient_name="Jo Doe",
+                    window_earliest=now,
+                    window_latest=now + timedelta(hours=3),
+                    dispatch_deadline=now + timedelta(hours=2),
+                    size_bags=1,
+                    value_cents=Cents(2_000),
+                    created_at=now,
+                )
+            )
+        for index in range(trips):
+            shopper = Shopper(f"S{index}", trust_tier=TrustTier.GOLD, identity_verified=True)
+            uow.shoppers.add(shopper)
+            uow.trips.add(
+                Trip(
+                    shopper_id=shopper.id,
+                    store_id=store.id,
+                    destination=GeoPoint(30.50, -84.2211),
+                    capacity_bags=1,
+                    checked_in_at=now,
+                    leave_by=now + timedelta(hours=1),
+                    max_detour_m=3_000,
+                )
+            )
+        uow.commit()
+    return store
+
+
+def _open_offers(db: ConnectionPool) -> tuple[Counter[object], Counter[object]]:
+    with db.connection() as connection:
+        rows = connection.execute(
+            """SELECT f.trip_id, oo.order_id FROM offers f JOIN offer_orders oo ON oo.offer_id = f.id
+               WHERE f.status = 'open'"""
+        ).fetchall()
+    return Counter(row[0] for row in rows), Counter(row[1] for row in rows)
+
+
+def test_a_batch_offers_orders_to_open_trips_through_the_matcher(
+    db: ConnectionPool, settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Three orders, three one-bag trips: three offers, every order offered, the lease released after."""
+    store = _store_with(db, clock, orders=3, trips=3)
+    live = LiveState(redis_client)
+    report = run_batch(_context(db, settings, clock, live), store_id=store.id)
+    assert len(report.offers) == 3
+    assert report.dropped == []
+    with PostgresDispatchUnitOfWork(db) as uow:
+        assert {o.status for o in uow.orders.list_for_store(store.id)} == {OrderStatus.OFFERED}
+    assert live.acquire_lease(store.id, 5) is not None
+
+
+def test_racing_batches_without_the_lease_still_never_double_offer(
+    db: ConnectionPool, settings: Settings, clock: ManualClock
+) -> None:
+    """Six batches of one store at once with no Redis (no lease): the database keeps every order and every
+    trip in at most one open offer."""
+    store = _store_with(db, clock, orders=6, trips=4)
+    context = _context(db, settings, clock, None)
+    with ThreadPoolExecutor(6) as pool:
+        reports = list(pool.map(lambda _: run_batch(context, store_id=store.id), range(6)))
+    per_trip, per_order = _open_offers(db)
+    assert sum(len(r.offers) for r in reports) == sum(per_trip.values())
+    assert per_trip
+    assert max(per_trip.values()) == 1
+    assert max(per_order.values()) == 1
+
+
+def test_a_held_lease_makes_another_dispatcher_skip_and_only_its_token_frees_it(
+    db: ConnectionPool, settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """While someone holds the store's lease the batch is skipped; a wrong token cannot free it."""
+    store = _store_with(db, clock, orders=1, trips=1)
+    live = LiveState(redis_client)
+    token = live.acquire_lease(store.id, 30)
+    assert token is not None
+    assert run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
+    assert not live.release_lease(store.id, "not-the-token")
+    assert live.release_lease(store.id, token)
+    assert not run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
+
+
+def test_two_dispatchers_running_side_by_side_make_no_double_offers(
+    db: ConnectionPool, settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Two dispatcher loops over the same stores for three rounds each: invariants hold, offers are made."""
+    _store_with(db, clock, orders=5, trips=3)
+    _store_with(db, clock, orders=2, trips=2)
+    context = _context(db, settings, clock, LiveState(redis_client))
+    stop = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        rounds = list(pool.map(lambda _: run_dispatcher(context, cadence_s=0.01, stop=stop, max_rounds=3), range(2)))
+    assert rounds == [3, 3]
+    per_trip, per_order = _open_offers(db)
+    assert sum(per_trip.values()) >= 4
+    assert max(per_trip.values()) == 1
+    assert max(per_order.values()) == 1
+
+
+def test_a_dispatch_round_rebuilds_positions_after_redis_lost_them(
+    db: ConnectionPool, settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """The last PostGIS sample of an active shopper is back in Redis after a flush and one round."""
+    store = _store_with(db, clock, orders=0, trips=1)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        (trip,) = uow.trips.list_for_store(store.id)
+        uow.locations.add(LocationSample(trip.shopper_id, trip.id, GeoPoint(30.47, -84.22), clock.now()))
+        uow.commit()
+    live = LiveState(redis_client)
+    redis_client.flushdb()
+    dispatch_round(_context(db, settings, clock, live))
+    position = live.position(trip.shopper_id)
+    assert position is not None
+    assert abs(position.lat - 30.47) < 1e-5
