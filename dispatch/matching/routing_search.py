@@ -162,6 +162,12 @@ def route_group(
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     params.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
+    # Moves that drop one order while adding or moving another: what prize collection needs.
+    operators = params.local_search_operators
+    operators.use_relocate_and_make_active = pywrapcp.BOOL_TRUE
+    operators.use_exchange_and_make_active = pywrapcp.BOOL_TRUE
+    operators.use_extended_swap_active = pywrapcp.BOOL_TRUE
+    operators.use_inactive_lns = pywrapcp.BOOL_TRUE
 
     def stop_at_deadline() -> None:
         if time.perf_counter() > hard_deadline:

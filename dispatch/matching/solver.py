@@ -21,12 +21,16 @@ import numpy as np
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import TOLERANCE, Instance, IntArray, Pairs, build_instance, find_pairs
+from dispatch.matching.polish import polish
 from dispatch.matching.problem import MatchProblem
 from dispatch.matching.routing_search import Plan, route_group
 from dispatch.matching.solution import FleetRoute, MatchSolution, TripAssignment, UnassignedReason
 
 SMALL_GROUP_ORDERS = 160
 """Up to this many orders the routing solver sees the whole store at once; above, sectors of this size."""
+
+POLISH_MAX_ORDERS = 400
+"""Up to this many orders the exact single-order local search runs after the routing solver."""
 
 FINISH_RESERVE = 0.05
 """Seconds (plus 2 % of the limit) kept back for explanations and the answer."""
@@ -39,14 +43,22 @@ def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> Matc
     instance = build_instance(problem)
     pairs = find_pairs(instance)
     timings: dict[str, float] = {"pruning": time.perf_counter() - started}
-    plan = _initial_plan(instance, pairs)
+    plan = _initial_plan(instance, pairs, started + 0.5 * max(0.0, time_limit))
     timings["plan"] = time.perf_counter() - started
     plan_cost = plan_cost_exact(instance, plan)
     best, best_cost = plan, plan_cost
     passes = 0
     if _improvable(instance, pairs):
         finish_by = deadline - FINISH_RESERVE - 0.02 * time_limit
-        best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, finish_by, deadline, seed)
+        search_by = finish_by
+        if instance.order_count <= POLISH_MAX_ORDERS:
+            search_by -= min(2.0, 0.15 * max(0.0, finish_by - time.perf_counter()))
+        best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, search_by, deadline, seed)
+        if instance.order_count <= POLISH_MAX_ORDERS:
+            polished = polish(instance, pairs, best, finish_by)
+            polished_cost = plan_cost_exact(instance, polished)
+            if polished_cost < best_cost:
+                best, best_cost = polished, polished_cost
     timings["search"] = time.perf_counter() - started
     solution = _to_solution(instance, pairs, best)
     stats: dict[str, Any] = {
@@ -76,7 +88,7 @@ def _fleet_capable(instance: Instance) -> IntArray:
     return np.array([o for o in range(instance.order_count) if instance.fleet_route([o]) is not None], dtype=np.int64)
 
 
-def _initial_plan(instance: Instance, pairs: Pairs) -> Plan:
+def _initial_plan(instance: Instance, pairs: Pairs, repair_deadline: float) -> Plan:
     """The assignment plan; with a fleet, the best of a few estimates of what the fleet saves per order."""
     skip = instance.skip_cost()
     capable = _fleet_capable(instance)
@@ -94,12 +106,36 @@ def _initial_plan(instance: Instance, pairs: Pairs) -> Plan:
     for estimate in estimates:
         alternative = skip.copy()
         alternative[capable] = np.minimum(skip[capable], estimate)
-        plan = _plan_for(instance, pairs, alternative, capable)
+        try:
+            plan = _plan_for(instance, pairs, alternative, capable)
+        except _TooFewVehicles:
+            continue
         cost = plan_cost_exact(instance, plan)
         if best is None or cost < best[0]:
             best = (cost, plan)
-    assert best is not None
+    if best is None:
+        return _plan_for_few_vehicles(instance, pairs, capable, repair_deadline)
     return best[1]
+
+
+class _TooFewVehicles(Exception):
+    pass
+
+
+def _plan_for_few_vehicles(instance: Instance, pairs: Pairs, capable: IntArray, deadline: float) -> Plan:
+    """When the savings plan needs more vehicles than the fleet has: let the routing solver pack them."""
+    fleet = instance.problem.fleet
+    assert fleet is not None and fleet.vehicles is not None
+    useful = np.zeros(instance.order_count, dtype=np.bool_)
+    useful[pairs.order] = True
+    useful[capable] = True
+    orders = np.flatnonzero(useful)
+    trips = np.unique(pairs.trip)
+    limit = max(0.05, deadline - time.perf_counter())
+    plan = route_group(instance, pairs, orders, trips, fleet.vehicles, Plan(), limit, deadline + 0.5)
+    if plan is None or not math.isfinite(plan_cost_exact(instance, plan)):
+        raise NoFeasibleMatch("the fleet has too few vehicles for the orders that must be served")
+    return plan
 
 
 def _plan_for(instance: Instance, pairs: Pairs, alternative: np.ndarray, capable: IntArray) -> Plan:  # type: ignore[type-arg]
@@ -154,7 +190,7 @@ def _respect_vehicle_limit(instance: Instance, plan: Plan) -> None:
             if best is not None and (not math.isfinite(float(skip[order])) or best[0] < float(skip[order])):
                 routes[best[1]].insert(best[2], order)
             elif not math.isfinite(float(skip[order])):
-                raise NoFeasibleMatch("the fleet has too few vehicles for the orders that must be served")
+                raise _TooFewVehicles
     plan.fleet_routes = routes
 
 

@@ -1,0 +1,127 @@
+"""Small problems for the matcher's tests, written as the spec's JSON, and a brute-force optimum."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from hypothesis import strategies as st
+
+from dispatch.matching import InfeasibleSolution, MatchProblem, evaluate
+
+
+def problem_json(
+    orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any
+) -> dict[str, Any]:
+    """A euclidean problem with the store at the origin unless `top` says otherwise."""
+    return {
+        "format": "crowdship-match/1",
+        "store": {"id": "S", "location": [0.0, 0.0]},
+        "orders": orders,
+        "trips": trips,
+        **top,
+    }
+
+
+def solution_json(
+    trips: dict[str, list[str]] | None = None,
+    fleet_routes: list[list[str]] | None = None,
+    fallback: list[str] | None = None,
+    objective: float | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "format": "crowdship-match-solution/1",
+        "trips": trips or {},
+        "fleet_routes": fleet_routes or [],
+        "fallback": fallback or [],
+    }
+    if objective is not None:
+        data["objective"] = objective
+    return data
+
+
+def brute_force_optimum(problem: MatchProblem, fleet_vehicles: int) -> float:
+    """The best objective over every placement of every order (trip, one of `fleet_vehicles` fleet
+    vehicles, or the fallback) and every visiting order, each priced by the independent evaluator."""
+    order_ids = [o.id for o in problem.orders]
+    bins = [("trip", t.id) for t in problem.trips] + [("fleet", str(k)) for k in range(fleet_vehicles)]
+    bins.append(("fallback", ""))
+    best = math.inf
+    for placement in itertools.product(range(len(bins)), repeat=len(order_ids)):
+        groups: dict[int, list[str]] = {}
+        for order_id, b in zip(order_ids, placement, strict=True):
+            groups.setdefault(b, []).append(order_id)
+        fallback = groups.pop(len(bins) - 1, [])
+        choices = [
+            [(b, list(p)) for p in itertools.permutations(members)] for b, members in groups.items()
+        ]
+        for combination in itertools.product(*choices):
+            trips = {bins[b][1]: route for b, route in combination if bins[b][0] == "trip"}
+            fleet = [route for b, route in combination if bins[b][0] == "fleet"]
+            try:
+                best = min(best, evaluate(problem, solution_json(trips, fleet, fallback)))
+            except InfeasibleSolution:
+                continue
+    return best
+
+
+coordinate = st.floats(min_value=-10, max_value=10, allow_nan=False, allow_infinity=False).map(
+    lambda x: round(x, 2)
+)
+point = st.tuples(coordinate, coordinate).map(list)
+
+
+@st.composite
+def small_problems(draw: st.DrawFn, max_orders: int = 5, max_trips: int = 3) -> dict[str, Any]:
+    """Random problems that exercise every rule a little: sizes, windows, ids, values, rules, fleet."""
+    order_count = draw(st.integers(1, max_orders))
+    trip_count = draw(st.integers(0, max_trips))
+    with_fleet = draw(st.booleans())
+    orders = []
+    for i in range(order_count):
+        order: dict[str, Any] = {"id": f"o{i}", "location": draw(point), "size": draw(st.sampled_from([1, 1, 2, 3]))}
+        if draw(st.booleans()):
+            start = draw(st.integers(0, 20))
+            order["window"] = [start, start + draw(st.integers(0, 40))]
+        if draw(st.booleans()) or not with_fleet:
+            order["fallback_cost"] = draw(st.sampled_from([2.0, 5.0, 9.0, 15.0]))
+        order["value_cents"] = draw(st.sampled_from([None, 1000, 5000]))
+        order["requires_id_check"] = draw(st.booleans())
+        orders.append(order)
+    trips = []
+    rules = [
+        {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+        {"rule": "detour", "rate": 0.5},
+        {"rule": "store_distance", "rate": 0.3},
+        {"rule": "fixed", "amount": 2.5},
+        None,
+    ]
+    for j in range(trip_count):
+        trip: dict[str, Any] = {
+            "id": f"t{j}",
+            "destination": draw(point),
+            "max_orders": draw(st.integers(0, 3)),
+            "capacity": draw(st.sampled_from([None, 2, 4])),
+            "max_detour_ratio": draw(st.sampled_from([None, 1.5, 3.0])),
+            "max_route": draw(st.sampled_from([None, 25.0, 40.0])),
+            "depart": draw(st.sampled_from([0, 5])),
+            "id_verified": draw(st.booleans()),
+            "value_limit_cents": draw(st.sampled_from([None, 2000])),
+            "compensation": draw(st.sampled_from(rules)),
+        }
+        if draw(st.booleans()):
+            listed = draw(st.lists(st.sampled_from([o["id"] for o in orders]), unique=True))
+            trip["candidates"] = [
+                {"order": o, **({"compensation": 1.5} if k % 2 else {})} for k, o in enumerate(listed)
+            ]
+        trips.append(trip)
+    data = problem_json(orders, trips, speed=1.0)
+    if with_fleet:
+        data["fleet"] = {
+            "vehicles": draw(st.sampled_from([None, 1, 2])),
+            "capacity": draw(st.sampled_from([None, 4])),
+            "cost_per_distance": 1.0,
+            "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
+        }
+    return data

@@ -1,0 +1,160 @@
+"""The matcher: always feasible, optimal where a brute force can tell, explained, within its time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from matching_builders import brute_force_optimum, problem_json, small_problems, solution_json
+
+from dispatch.matching import (
+    InfeasibleSolution,
+    NoFeasibleMatch,
+    UnassignedReason,
+    evaluate,
+    parse_problem,
+    solution_to_json,
+    solve,
+)
+from simulations.bench_matcher import synthetic_batch
+
+
+def _fleet_vehicles_for_brute_force(data: dict[str, Any]) -> int:
+    fleet = data.get("fleet")
+    if fleet is None:
+        return 0
+    vehicles = fleet.get("vehicles")
+    return len(data["orders"]) if vehicles is None else min(vehicles, len(data["orders"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_orders=6, max_trips=4))
+def test_solutions_are_feasible_and_state_their_true_objective(data: dict[str, Any]) -> None:
+    """Whatever the problem, the answer passes the independent referee with the objective it states."""
+    problem = parse_problem(data)
+    try:
+        solution = solve(problem, time_limit=0.2, seed=1)
+    except NoFeasibleMatch:
+        assert any(o.fallback_cost is None for o in problem.orders) and problem.fallback_cost is None
+        if len(data["orders"]) <= 4:
+            assert brute_force_optimum(problem, _fleet_vehicles_for_brute_force(data)) == float("inf")
+        return
+    assert evaluate(problem, solution_to_json(solution)) == pytest.approx(solution.objective, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_orders=4, max_trips=2))
+def test_optimal_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> None:
+    """On tiny problems the matcher's objective equals the brute-force optimum."""
+    problem = parse_problem(data)
+    optimum = brute_force_optimum(problem, _fleet_vehicles_for_brute_force(data))
+    if optimum == float("inf"):
+        with pytest.raises(NoFeasibleMatch):
+            solve(problem, time_limit=0.3, seed=0)
+        return
+    solution = solve(problem, time_limit=0.3, seed=0)
+    assert solution.objective == pytest.approx(optimum, rel=1e-7, abs=1e-7)
+
+
+def _two_order_problem(**trip: Any) -> Any:
+    # store (0,0), destination (6,0); A at (3,4) is on a 10-long route, B at (3,-4) too, A → B is 8
+    orders = [
+        {"id": "A", "location": [3, 4], "fallback_cost": 20.0},
+        {"id": "B", "location": [3, -4], "fallback_cost": 20.0},
+    ]
+    base = {"id": "t", "destination": [6, 0], "compensation": {"rule": "detour", "rate": 1.0}}
+    return parse_problem(problem_json(orders, [{**base, **trip}]))
+
+
+def test_bundles_two_orders_on_one_trip_when_cheaper() -> None:
+    """Two orders on one trip (route 5 + 8 + 5 = 18, detour 12) beat paying 20 for the second one."""
+    solution = solve(_two_order_problem(max_orders=2), time_limit=1.0)
+    assert len(solution.trips) == 1
+    assignment = solution.trips[0]
+    assert sorted(assignment.order_ids) == ["A", "B"]
+    assert assignment.route_length == pytest.approx(18.0)
+    assert assignment.detour == pytest.approx(12.0)
+    assert assignment.compensation == pytest.approx(12.0)
+    assert solution.objective == pytest.approx(12.0)
+
+
+def test_one_order_trip_takes_one_and_the_other_is_explained() -> None:
+    """With max_orders 1 one order rides (cost 4) and the other waits, marked as left for the fallback."""
+    solution = solve(_two_order_problem(max_orders=1), time_limit=1.0)
+    assert solution.objective == pytest.approx(24.0)
+    (left,) = solution.fallback
+    assert solution.unassigned == {left: UnassignedReason.BETTER_LEFT_FOR_FALLBACK}
+
+
+@pytest.mark.parametrize(
+    ("order", "trip", "reason"),
+    [
+        ({"location": [0, 30]}, {"max_detour_ratio": 1.2}, UnassignedReason.NO_TRIP_WITHIN_DETOUR),
+        ({"size": 5}, {"capacity": 2}, UnassignedReason.CAPACITY),
+        ({"window": [0, 1]}, {}, UnassignedReason.WINDOW),
+        ({"requires_id_check": True}, {"id_verified": False}, UnassignedReason.ID_CHECK),
+        ({"value_cents": 9000}, {"value_limit_cents": 5000}, UnassignedReason.VALUE_LIMIT),
+        ({}, {"candidates": []}, UnassignedReason.NOT_A_CANDIDATE),
+        ({}, {"max_orders": 0}, UnassignedReason.NO_TRIP_TAKES_ORDERS),
+        ({}, {"compensation": {"rule": "fixed", "amount": 50}}, UnassignedReason.BETTER_LEFT_FOR_FALLBACK),
+    ],
+)
+def test_each_unassigned_order_carries_the_rule_that_kept_it_off(
+    order: dict[str, Any], trip: dict[str, Any], reason: UnassignedReason
+) -> None:
+    """The reason is the first rule that rules out every trip, else the cost."""
+    data = problem_json(
+        [{"id": "o", "location": [3, 1], "fallback_cost": 10.0, **order}],
+        [{"id": "t", "destination": [6, 0], "max_detour_ratio": 3.0, "speed": None, **trip}],
+    )
+    data["trips"][0].pop("speed")
+    solution = solve(parse_problem(data), time_limit=0.5)
+    assert solution.unassigned == {"o": reason}
+    assert solution.fallback == ("o",)
+
+
+def test_orders_the_fleet_serves_are_explained_as_left_for_the_fleet() -> None:
+    """With a cheap fleet an order a trip could take goes to the fleet, and says so."""
+    data = problem_json(
+        [{"id": "o", "location": [3, 1]}],
+        [{"id": "t", "destination": [6, 0], "compensation": {"rule": "fixed", "amount": 100}}],
+        fleet={"cost_per_distance": 1.0},
+    )
+    solution = solve(parse_problem(data), time_limit=0.3)
+    assert [route.order_ids for route in solution.fleet_routes] == [("o",)]
+    assert solution.unassigned == {"o": UnassignedReason.BETTER_LEFT_FOR_FLEET}
+
+
+def test_an_order_nothing_can_serve_but_that_must_be_served_is_refused() -> None:
+    """Reading 3 with an empty fleet and no trip: no feasible match exists, and the matcher says so."""
+    data = problem_json([{"id": "o", "location": [3, 1]}], [], fleet={"vehicles": 0})
+    with pytest.raises(NoFeasibleMatch):
+        solve(parse_problem(data), time_limit=0.2)
+
+
+def test_one_order_per_trip_is_deterministic() -> None:
+    """The assignment path gives the same answer twice for the same seed."""
+    problem = parse_problem(synthetic_batch(150, 300, seed=3, max_orders=1))
+    first = solution_to_json(solve(problem, time_limit=1.0, seed=5))
+    second = solution_to_json(solve(problem, time_limit=1.0, seed=5))
+    assert (first["trips"], first["fallback"]) == (second["trips"], second["fallback"])
+
+
+def test_large_batch_returns_a_feasible_solution_within_a_short_limit() -> None:
+    """1 000 orders x 2 000 bundling trips with 1 s: the answer is feasible and states its objective."""
+    problem = parse_problem(synthetic_batch(1000, 2000, seed=1, max_orders=3))
+    solution = solve(problem, time_limit=1.0, seed=0)
+    assert evaluate(problem, solution_to_json(solution)) == pytest.approx(solution.objective, rel=1e-9)
+    assert solution.objective <= solution.stats["plan_objective"] + 1e-9
+
+
+def test_solution_json_has_the_spec_format_and_explanations() -> None:
+    """trips, fleet_routes, fallback and objective as the spec; assignments and reasons on top."""
+    solution = solve(_two_order_problem(max_orders=2), time_limit=0.5)
+    data = solution_to_json(solution)
+    assert data["format"] == "crowdship-match-solution/1"
+    assert set(data) >= {"objective", "trips", "fleet_routes", "fallback", "stats", "assignments", "unassigned"}
+    assert data["assignments"]["t"]["detour"] == pytest.approx(12.0)
+    with pytest.raises(InfeasibleSolution):
+        evaluate(_two_order_problem(max_orders=1), solution_json({"t": ["A", "B"]}))
