@@ -405,3 +405,11 @@ def bench_api(
     run_bench_api(
         console, seconds=seconds, shoppers=shoppers, concurrency=concurrency, accepts=accepts, workers=workers
     )
+
+
+# --- Rewards: policies, reconciliation, ledger benchmark ---------------------------------------------------
+
+from rewards.cli import bench_rewards, rewards_app  # noqa: E402 - registered once the shared apps exist
+
+app.add_typer(rewards_app, name="rewards")
+bench_app.command("rewards")(bench_rewards)
