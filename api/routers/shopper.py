@@ -187,7 +187,7 @@ def report_incident(order_id: UUID, body: IncidentIn, shopper_id: ShopperId, con
     responses={200: {"content": {"text/event-stream": {}}, "description": "Offer events as they happen"}},
 )
 async def events(request: Request, shopper_id: ShopperId, services: Services) -> EventSourceResponse:
-    """Server-sent events: `offer` whenever a new offer is made to you (your current one first, if any)."""
+    """Server-sent events: `ready` once subscribed, then `offer` for each new offer (your current one first)."""
     return EventSourceResponse(_offer_events(request, shopper_id, services), ping=15)
 
 
@@ -195,6 +195,7 @@ async def _offer_events(request: Request, shopper_id: UUID, services: Services) 
     pubsub = request.app.state.async_redis.pubsub()
     await pubsub.subscribe(offers_channel(shopper_id))
     try:
+        yield {"event": "ready", "data": "{}"}
         try:
             view = await run_in_threadpool(offers.current_offer, services.context, shopper_id=shopper_id)
             yield {"event": "offer", "data": json.dumps({"event": "offer", "offer_id": str(view.offer.id)})}

@@ -1,0 +1,110 @@
+"""Live state over HTTP: positions in Redis with sampling into PostGIS, the per-shopper rate limit, and the
+server-sent event stream that pushes new offers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import redis
+from api_support import Account, assert_problem, check_in, ingest
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import ManualClock
+from dispatch.adapters.live import LiveState
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store
+
+
+def test_positions_are_live_in_redis_and_sampled_into_postgis(
+    client: TestClient,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    redis_client: redis.Redis,
+    db: ConnectionPool,
+) -> None:
+    """Every update moves the live position; only the first of a sampling interval is kept in PostGIS, with
+    the active trip."""
+    shopper = make_shopper()
+    trip = check_in(client, shopper, store, clock)
+    first = client.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shopper.headers)
+    second = client.post("/shopper/location", json={"lat": 30.471, "lon": -84.22}, headers=shopper.headers)
+    assert first.status_code == 202
+    assert first.json() == {"sampled": True}
+    assert second.json() == {"sampled": False}
+    assert shopper.shopper_id is not None
+    position = LiveState(redis_client).position(shopper.shopper_id)
+    assert position is not None
+    assert abs(position.lat - 30.471) < 1e-5
+    with PostgresDispatchUnitOfWork(db) as uow:
+        samples = uow.locations.latest_of_active_shoppers()
+        assert uow.locations.count_for_shopper(shopper.shopper_id) == 1
+    assert [str(sample.trip_id) for sample in samples] == [trip["id"]]
+
+
+def test_location_updates_are_rate_limited_per_shopper(
+    client: TestClient, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Ten updates in a second pass, the eleventh is a 429 problem with Retry-After; another shopper and the
+    next second are unaffected."""
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    body = {"lat": 30.47, "lon": -84.22}
+    statuses = [client.post("/shopper/location", json=body, headers=ana.headers).status_code for _ in range(10)]
+    assert statuses == [202] * 10
+    limited = client.post("/shopper/location", json=body, headers=ana.headers)
+    assert_problem(limited, 429)
+    assert limited.headers["retry-after"] == "1"
+    assert client.post("/shopper/location", json=body, headers=ben.headers).status_code == 202
+    clock.advance(timedelta(seconds=1))
+    assert client.post("/shopper/location", json=body, headers=ana.headers).status_code == 202
+
+
+def test_a_bad_position_is_refused_naming_the_field(client: TestClient, make_shopper: Callable[..., Account]) -> None:
+    shopper = make_shopper()
+    problem = assert_problem(
+        client.post("/shopper/location", json={"lat": 30.0, "lon": 200.0}, headers=shopper.headers), 422
+    )
+    assert problem["errors"][0]["field"] == "lon"
+
+
+def test_the_event_stream_pushes_a_new_offer(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """A shopper listening on /shopper/events receives `offer` with the offer's id when a batch makes one."""
+    shopper = make_shopper()
+    received: list[dict[str, str]] = []
+    listening = threading.Event()
+    got_offer = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(base_url=live_server, timeout=30) as http,
+            http.stream("GET", "/shopper/events", headers=shopper.headers) as stream,
+        ):
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            event = ""
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                    if event == "ready":
+                        listening.set()
+                elif line.startswith("data:") and event == "offer":
+                    received.append(json.loads(line.split(":", 1)[1]))
+                    got_offer.set()
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        ingest(http, ops, store, clock)
+        check_in(http, shopper, store, clock)
+        assert listening.wait(10)
+        batch = http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()
+    assert got_offer.wait(10)
+    listener.join(timeout=10)
+    assert received[0]["offer_id"] == batch["offers"][0]
