@@ -76,10 +76,11 @@ def reconcile() -> None:
     if report.agrees:
         console.print("[green]the books agree[/green]")
         return
-    table = Table("difference", "subject", "detail")
+    # One line per difference, never wrapped, so that scripts and people can grep for an id.
     for discrepancy in report.discrepancies:
-        table.add_row(discrepancy.kind.value, str(discrepancy.subject_id), discrepancy.detail)
-    console.print(table)
+        console.print(
+            f"{discrepancy.kind.value}\t{discrepancy.subject_id}\t{discrepancy.detail}", soft_wrap=True, markup=False
+        )
     raise typer.Exit(1)
 
 
