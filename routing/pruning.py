@@ -13,7 +13,6 @@ is tested against.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,7 +37,10 @@ _BALL_SLACK = 1e-7
 """The search ball is widened by this much (relative) so that rounding never drops a boundary pair."""
 
 _TRIP_CHUNK = 512
-"""Trips handled per vectorised step: bounds the memory of one step without a per-trip Python loop."""
+"""Fewest trips per block of the fast search."""
+
+_PAIRS_PER_BLOCK = 4_000_000
+"""Trips per block of the fast search: at most this many order x trip pairs could fall in one block."""
 
 _RADIUS_GROUP_RATIO = 1.25
 """Trips searched together have radii within this factor of each other."""
@@ -149,7 +151,8 @@ class CandidatePairs:
 
 def candidate_pairs(problem: PruningProblem) -> CandidatePairs:
     """All candidate pairs, found through a KD-tree over the orders; work grows with the pairs found."""
-    if problem.order_count == 0 or problem.trip_count == 0:
+    n, m = problem.order_count, problem.trip_count
+    if n == 0 or m == 0:
         return _empty_pairs()
     space = _Space.of(problem)
     # Each ellipse (foci store and destination, focal distances summing to at most limit / road factor)
@@ -157,11 +160,18 @@ def candidate_pairs(problem: PruningProblem) -> CandidatePairs:
     focal_sum_limit = _with_tolerance(problem.trip_route_limits) / problem.road_factor
     radii = space.to_search_units * focal_sum_limit / 2.0 * (1.0 + _BALL_SLACK)
     centres = (np.column_stack(space.destinations) + space.store[None, :]) / 2.0
-    parts = [
-        _decide(problem, space, trip_ids, order_ids)
-        for trip_ids, order_ids in _pairs_within_balls(np.column_stack(space.orders), centres, radii)
-    ]
-    return _assemble(problem, space, parts, presorted=False)
+    tree = cKDTree(np.column_stack(space.orders))
+    # Trips go in blocks of consecutive indices, so that each block's pairs are sorted where they still
+    # fit in cache and the blocks simply follow each other.
+    block = max(_TRIP_CHUNK, _PAIRS_PER_BLOCK // n)
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, m, block):
+        trips = np.arange(start, min(start + block, m), dtype=np.int64)
+        trip_ids, order_ids = _pairs_within_balls(tree, n, centres, radii, trips)
+        trip_ids, order_ids, route = _decide(problem, space, trip_ids, order_ids)
+        by_trip_then_order = _trip_major_order(trip_ids - start, order_ids, n)
+        parts.append((trip_ids[by_trip_then_order], order_ids[by_trip_then_order], route[by_trip_then_order]))
+    return _assemble(problem, space, parts)
 
 
 def candidate_pairs_brute_force(problem: PruningProblem) -> CandidatePairs:
@@ -177,7 +187,7 @@ def candidate_pairs_brute_force(problem: PruningProblem) -> CandidatePairs:
         trip_ids = np.repeat(trips, n)
         order_ids = np.tile(np.arange(n, dtype=np.int64), trips.shape[0])
         parts.append(_decide(problem, space, trip_ids, order_ids))
-    return _assemble(problem, space, parts, presorted=True)
+    return _assemble(problem, space, parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,19 +320,21 @@ def _assemble(
     problem: PruningProblem,
     space: _Space,
     parts: list[tuple[IntArray, IntArray, FloatArray]],
-    *,
-    presorted: bool,
 ) -> CandidatePairs:
-    trip_index = np.concatenate([part[0] for part in parts])
-    order_index = np.concatenate([part[1] for part in parts])
-    route_length = np.concatenate([part[2] for part in parts])
-    if not presorted:
-        by_trip_then_order = _trip_major_order(trip_index, order_index, problem.order_count)
-        trip_index = trip_index[by_trip_then_order]
-        order_index = order_index[by_trip_then_order]
-        route_length = route_length[by_trip_then_order]
-    direct = problem.road_factor * space.store_to_destination[trip_index]
-    detour: FloatArray = np.maximum(route_length - direct, 0.0)
+    """Joins the blocks of pairs (each sorted, in trip order) and adds the detours.
+
+    Fresh memory is slow to touch on some machines, so a single block is used as it is and the detour is
+    computed in place.
+    """
+    if len(parts) == 1:
+        trip_index, order_index, route_length = parts[0]
+    else:
+        trip_index = np.concatenate([part[0] for part in parts])
+        order_index = np.concatenate([part[1] for part in parts])
+        route_length = np.concatenate([part[2] for part in parts])
+    detour: FloatArray = problem.road_factor * space.store_to_destination[trip_index]
+    np.subtract(route_length, detour, out=detour)
+    np.maximum(detour, 0.0, out=detour)
     return CandidatePairs(trip_index, order_index, route_length, detour)
 
 
@@ -340,42 +352,44 @@ def _empty_pairs() -> CandidatePairs:
 
 
 def _pairs_within_balls(
-    points: FloatArray, centres: FloatArray, radii: FloatArray
-) -> Iterator[tuple[IntArray, IntArray]]:
-    """(trip, point) index pairs with the point inside the trip's ball, in chunks, in no particular order.
+    tree: cKDTree, point_count: int, centres: FloatArray, radii: FloatArray, trips: IntArray
+) -> tuple[IntArray, IntArray]:
+    """(trip, point) index pairs with the point inside the trip's ball, for the given trips, unsorted.
 
     Trips sorted by radius are searched in groups of similar radius with one dual-tree traversal each
     (scipy's sparse distance matrix, which returns plain arrays), then cut down to each trip's own radius:
     nothing per pair goes through Python objects. Balls without a limit take every point.
     """
-    unlimited = np.flatnonzero(~np.isfinite(radii))
-    for start in range(0, unlimited.shape[0], _TRIP_CHUNK):
-        trips = unlimited[start : start + _TRIP_CHUNK]
-        yield np.repeat(trips, points.shape[0]), np.tile(np.arange(points.shape[0], dtype=np.int64), trips.size)
-    bounded = np.flatnonzero(np.isfinite(radii))
-    if bounded.size == 0:
-        return
-    tree = cKDTree(points)
+    trip_parts: list[IntArray] = []
+    point_parts: list[IntArray] = []
+    unlimited = trips[~np.isfinite(radii[trips])]
+    if unlimited.size:
+        trip_parts.append(np.repeat(unlimited, point_count))
+        point_parts.append(np.tile(np.arange(point_count, dtype=np.int64), unlimited.size))
+    bounded = trips[np.isfinite(radii[trips])]
     bounded = bounded[np.argsort(radii[bounded], kind="stable")]
     start = 0
     while start < bounded.size:
-        smallest = radii[bounded[start]]
-        stop = min(start + _TRIP_CHUNK, bounded.size)
         # Keep radii within a factor of the group's smallest so the shared search radius wastes little.
-        stop = start + int(
-            np.searchsorted(radii[bounded[start:stop]], max(smallest, _TINY_RADIUS) * _RADIUS_GROUP_RATIO, "right")
-        )
+        smallest = max(float(radii[bounded[start]]), _TINY_RADIUS)
+        stop = start + int(np.searchsorted(radii[bounded[start:]], smallest * _RADIUS_GROUP_RATIO, "right"))
         group = bounded[start:stop]
         near = tree.sparse_distance_matrix(cKDTree(centres[group]), float(radii[group[-1]]), output_type="ndarray")
         trip_ids = group[near["j"]]
         inside = near["v"] <= radii[trip_ids]
-        yield trip_ids[inside], near["i"][inside].astype(np.int64)
+        trip_parts.append(trip_ids[inside])
+        point_parts.append(near["i"][inside].astype(np.int64, copy=False))
         start = stop
+    if not trip_parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(trip_parts), np.concatenate(point_parts)
 
 
 def _trip_major_order(trip_index: IntArray, order_index: IntArray, order_count: int) -> IntArray:
     """The permutation that sorts pairs by trip, then order (two radix passes when indices fit 16 bits)."""
-    if order_count <= _RADIX_LIMIT and trip_index.size and int(trip_index.max()) < _RADIX_LIMIT:
+    if trip_index.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if order_count <= _RADIX_LIMIT and int(trip_index.max()) < _RADIX_LIMIT:
         by_order = np.argsort(order_index.astype(np.uint16), kind="stable")
         by_trip = np.argsort(trip_index[by_order].astype(np.uint16), kind="stable")
         permutation: IntArray = by_order[by_trip]

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput
+from routing import pruning
 from routing.distance import EARTH_MEAN_RADIUS_KM
 from routing.pruning import (
     CandidatePairs,
@@ -210,6 +211,20 @@ def test_fast_pruning_returns_exactly_the_brute_force_pairs(problem: PruningProb
     np.testing.assert_array_equal(fast.order_index, brute.order_index)
     np.testing.assert_allclose(fast.route_length, brute.route_length, rtol=1e-12)
     np.testing.assert_allclose(fast.detour, brute.detour, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problems(), st.integers(1, 4))
+def test_blocks_of_trips_join_into_the_same_sorted_pairs(problem: PruningProblem, block: int) -> None:
+    """Cut into blocks of a few trips (as large batches are), the fast search still equals the brute force."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pruning, "_TRIP_CHUNK", block)
+        patch.setattr(pruning, "_PAIRS_PER_BLOCK", 1)
+        fast = candidate_pairs(problem)
+    brute = candidate_pairs_brute_force(problem)
+    np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
+    np.testing.assert_array_equal(fast.order_index, brute.order_index)
+    np.testing.assert_allclose(fast.route_length, brute.route_length, rtol=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
