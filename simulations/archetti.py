@@ -75,8 +75,8 @@ def read_instance(path: Path) -> ArchettiInstance:
         while line_no < len(lines) and not lines[line_no].startswith("OCCASIONAL DRIVER"):
             line = lines[line_no]
             if line.startswith("Customer"):
-                _, vid, _, profit = line.split()
-                candidates.append({"order": vid, "compensation": float(profit)})
+                _, vid, _, listed = line.split()
+                candidates.append({"order": vid, "compensation": float(listed)})
             elif line:
                 for vid in line.split():
                     listed_profit = profit_of[vid]

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
-from dispatch.matching.instance import build_instance, find_pairs
+from dispatch.matching.instance import FloatArray, build_instance, find_pairs
 from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -35,7 +35,7 @@ STORE_LAT_LON = (30.428141, -84.214661)
 
 
 def select_archetti(groups: list[str], per_group: int, limit: int | None) -> list[ArchettiInstance]:
-    """`per_group` instances of each group (od{K} x scheme), spread evenly over bases, ζ and ρ."""
+    """`per_group` instances of each group (od{K} x scheme), spread evenly over bases, zeta and rho."""
     by_group: dict[str, list[ArchettiInstance]] = defaultdict(list)
     for path in instance_paths(DEFAULT_DATA_DIR):
         instance = read_instance(path)
@@ -46,7 +46,7 @@ def select_archetti(groups: list[str], per_group: int, limit: int | None) -> lis
     for group in sorted(by_group, key=lambda g: (int(g.split()[0][2:]), g)):
         members = sorted(by_group[group], key=lambda i: (i.zeta, i.rho, i.base))
         count = min(per_group, len(members))
-        # evenly spaced through (ζ, ρ, base), shifted by one each time so that the bases vary too
+        # evenly spaced through (zeta, rho, base), shifted by one each time so that the bases vary too
         picks = [members[((k * len(members)) // count + k) % len(members)] for k in range(count)]
         chosen.extend(dict.fromkeys(picks))
     return chosen[:limit] if limit is not None else chosen
@@ -99,7 +99,7 @@ def run_archetti(
 # --- synthetic store batches ---------------------------------------------------------------------------
 
 
-def _homes(rng: np.random.Generator, count: int) -> np.ndarray:  # type: ignore[type-arg]
+def _homes(rng: np.random.Generator, count: int) -> FloatArray:
     """[lat, lon] of `count` homes: Leon County census blocks weighted by housing units, jittered ~50 m."""
     if LEON_BLOCKS.is_file():
         with LEON_BLOCKS.open() as handle:
@@ -111,7 +111,7 @@ def _homes(rng: np.random.Generator, count: int) -> np.ndarray:  # type: ignore[
         spread = np.where(rng.random(count) < 0.6, 0.03, 0.1)
         picked = np.array(STORE_LAT_LON) + rng.normal(size=(count, 2)) * spread[:, None]
     jitter = rng.normal(scale=0.0005, size=picked.shape)
-    homes: np.ndarray = picked + jitter  # type: ignore[type-arg]
+    homes: FloatArray = picked + jitter
     return homes
 
 
@@ -125,10 +125,10 @@ def synthetic_batch(order_count: int, trip_count: int, seed: int, max_orders: in
     radius = 6371.0088
     lat0 = math.radians(store[0])
 
-    def km(points: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    def km(points: FloatArray) -> FloatArray:
         d_lat = np.radians(points[:, 0] - store[0])
         d_lon = np.radians(points[:, 1] - store[1]) * math.cos(lat0)
-        rough: np.ndarray = np.hypot(d_lat, d_lon) * radius * road_factor  # type: ignore[type-arg]
+        rough: FloatArray = np.hypot(d_lat, d_lon) * radius * road_factor
         return rough
 
     order_km = km(order_xy)
@@ -180,8 +180,9 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
 
     Exact for the synthetic batches (detour rule with no minimum, no windows, no fleet): a trip costs
     rate x route length, and a zero-size client at its destination carrying a prize of rate x direct length,
-    which only that trip can collect, cancels the direct part. Orders without any candidate pair (same pruning as the matcher) are left out
-    of the peer's model and go to the fallback, which only helps the peer's speed. None: PyVRP missing.
+    which only that trip can collect, cancels the direct part. Orders without any candidate pair (the same
+    pruning as the matcher's) are left out of the peer's model and go to the fallback, which only helps the
+    peer's speed. None: PyVRP is not installed.
     """
     try:
         import pyvrp
@@ -203,8 +204,8 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
     clients = [
         pyvrp.Client(
             1 + len(trips) + i,
-            delivery=[int(round(instance.size[o])), 1],
-            prize=int(round(float(instance.skip_cost()[o]) * cost_scale)),
+            delivery=[round(instance.size[o]), 1],
+            prize=round(float(instance.skip_cost()[o]) * cost_scale),
             required=False,
         )
         for i, o in enumerate(orders.tolist())
@@ -241,16 +242,16 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
                 capacity=[int(capacity) if math.isfinite(capacity) else 10**9, int(instance.max_orders[t]), *code(k)],
                 start_depot=0,
                 end_depot=1 + k,
-                max_distance=int(math.floor(limit * 1000.0)) if math.isfinite(limit) else 2**62,
-                unit_distance_cost=int(round(per_metre)),
+                max_distance=math.floor(limit * 1000.0) if math.isfinite(limit) else 2**62,
+                unit_distance_cost=round(per_metre),
             )
         )
         clients.append(
-            pyvrp.Client(1 + k, delivery=[0, 0, *code(k)], prize=int(round(per_metre * distance[0, 1 + k])), required=False)
+            pyvrp.Client(1 + k, delivery=[0, 0, *code(k)], prize=round(per_metre * distance[0, 1 + k]), required=False)
         )
-    data = pyvrp.ProblemData(
-        locations, clients, depots, vehicle_types, [distance], [np.zeros_like(distance)]
-    )
+    matrices: list[Any] = [distance]
+    durations: list[Any] = [np.zeros_like(distance)]
+    data = pyvrp.ProblemData(locations, clients, depots, vehicle_types, matrices, durations)
     result = pyvrp.solve(data, stop=MaxRuntime(time_limit), seed=seed, display=False)
     seconds = time.perf_counter() - started
     best = result.best

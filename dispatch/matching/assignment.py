@@ -14,7 +14,6 @@ from scipy.optimize import linear_sum_assignment
 from crowdship.errors import DomainError
 from dispatch.matching.instance import FloatArray, IntArray
 
-
 _DENSE_LIMIT = 6_000_000
 """Up to this many cells the dense Jonker-Volgenant solver (scipy) is faster than min-cost flow."""
 

@@ -52,7 +52,7 @@ def _check_windows(problem: MatchProblem, start: float, stops: Sequence[MatchOrd
             clock = max(clock, earliest)
 
 
-def _trip_cost(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrder]) -> float:
+def _trip_cost(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrder]) -> float:  # noqa: PLR0912
     where = f"trip {trip.id}"
     if len(stops) > trip.max_orders:
         raise InfeasibleSolution(f"{where}: {len(stops)} orders, max_orders is {trip.max_orders}")

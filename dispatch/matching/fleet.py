@@ -36,7 +36,7 @@ def _candidate_savings(instance: Instance, orders: IntArray) -> tuple[IntArray, 
     return first[order_by], second[order_by], savings[order_by]
 
 
-def savings_routes(instance: Instance, orders: IntArray) -> list[list[int]] | None:
+def savings_routes(instance: Instance, orders: IntArray) -> list[list[int]] | None:  # noqa: PLR0912
     """Fleet routes covering `orders` (capacity and windows respected), or None if some order alone fails."""
     fleet = instance.problem.fleet
     assert fleet is not None

@@ -79,10 +79,7 @@ class Instance:
         """Road distance matrix between rows of a and rows of b."""
         if len(a) == 0 or len(b) == 0:
             return np.zeros((len(a), len(b)))
-        if self.problem.metric == "haversine":
-            matrix = haversine_matrix(a, b)
-        else:
-            matrix = euclidean_matrix(a, b)
+        matrix = haversine_matrix(a, b) if self.problem.metric == "haversine" else euclidean_matrix(a, b)
         return matrix * self.problem.road_factor
 
     def skip_cost(self) -> FloatArray:

@@ -28,7 +28,7 @@ class _Route:
     cost: float
 
 
-def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Plan:
+def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Plan:  # noqa: PLR0912, PLR0915
     """`plan` improved by exact single-order moves until none helps or the deadline comes."""
     fleet = instance.problem.fleet
     skip = instance.skip_cost()
@@ -39,11 +39,11 @@ def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Pla
     trip_route: dict[int, int] = {}
     for trip in np.unique(pairs.trip).tolist():
         stops = plan.trip_routes.get(trip, [])
-        route = instance.trip_route(trip, stops)
-        if route is None:
+        checked = instance.trip_route(trip, stops)
+        if checked is None:
             return plan
         trip_route[trip] = len(routes)
-        routes.append(_Route(trip, list(stops), route.compensation))
+        routes.append(_Route(trip, list(stops), checked.compensation))
     for stops in plan.fleet_routes:
         cost = instance.fleet_route(stops)
         if cost is None:

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from dispatch.matching.instance import RULE_DETOUR, RULE_FIXED, RULE_STORE_DISTANCE, Instance, IntArray, Pairs
+from dispatch.matching.instance import (
+    RULE_DETOUR,
+    RULE_FIXED,
+    RULE_STORE_DISTANCE,
+    FloatArray,
+    Instance,
+    IntArray,
+    Pairs,
+)
 
 _BIG = 10**15
 
@@ -33,7 +41,7 @@ class Plan:
         return Plan({t: list(s) for t, s in self.trip_routes.items()}, [list(r) for r in self.fleet_routes])
 
 
-def route_group(
+def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     instance: Instance,
     pairs: Pairs,
     orders: IntArray,
@@ -84,7 +92,7 @@ def route_group(
     if fleet is not None:
         for v in range(mt, vehicles):
             routing.SetArcCostEvaluatorOfVehicle(matrix_callback(fleet.cost_per_distance), v)
-            routing.SetFixedCostOfVehicle(int(round(fleet.fixed_cost * scale)), v)
+            routing.SetFixedCostOfVehicle(round(fleet.fixed_cost * scale), v)
     unary_cache: dict[tuple[int, float], int] = {}
     for k, t in enumerate(trips.tolist()):
         rule = int(instance.rule[t])
@@ -113,7 +121,7 @@ def route_group(
     skip = instance.skip_cost()[orders]
     for i in range(1, n + 1):
         if math.isfinite(float(skip[i - 1])):
-            routing.AddDisjunction([manager.NodeToIndex(i)], int(round(float(skip[i - 1]) * scale)))
+            routing.AddDisjunction([manager.NodeToIndex(i)], round(float(skip[i - 1]) * scale))
     # A dimension rather than SetAllowedVehiclesForIndex: its filters reject a forbidden visit before the
     # constraint solver is asked, which keeps the local search fast (and that call's binding is broken).
     forbidden = np.ones((mt, node_count), dtype=np.int64)
@@ -137,10 +145,8 @@ def route_group(
     if np.isfinite(trip_caps).any() or (fleet_vehicles and math.isfinite(fleet_cap)):
         load_scale = 1000.0
         demand = [0] + np.rint(instance.size[orders] * load_scale).astype(np.int64).tolist() + [0] * mt
-        caps = [_BIG if not math.isfinite(c) else int(math.floor(c * load_scale + 1e-6)) for c in trip_caps.tolist()]
-        caps += [_BIG if not math.isfinite(fleet_cap) else int(math.floor(fleet_cap * load_scale + 1e-6))] * (
-            fleet_vehicles
-        )
+        caps = [_BIG if not math.isfinite(c) else math.floor(c * load_scale + 1e-6) for c in trip_caps.tolist()]
+        caps += [_BIG if not math.isfinite(fleet_cap) else math.floor(fleet_cap * load_scale + 1e-6)] * (fleet_vehicles)
         routing.AddDimensionWithVehicleCapacity(routing.RegisterUnaryTransitVector(demand), 0, caps, True, "load")
     limits = instance.route_limit[trips]
     if np.isfinite(limits).any():
@@ -152,11 +158,11 @@ def route_group(
         _add_time(instance, routing, manager, distance, orders, trips, fleet_vehicles)
 
     routes: list[list[int]] = [[] for _ in range(vehicles)]
-    for t, stops in warm.trip_routes.items():
+    for t, warm_stops in warm.trip_routes.items():
         if t in local_trip:
-            routes[local_trip[t]] = [local_order[o] for o in stops]
-    for r, stops in enumerate(warm.fleet_routes[:fleet_vehicles]):
-        routes[mt + r] = [local_order[o] for o in stops]
+            routes[local_trip[t]] = [local_order[o] for o in warm_stops]
+    for r, warm_stops in enumerate(warm.fleet_routes[:fleet_vehicles]):
+        routes[mt + r] = [local_order[o] for o in warm_stops]
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
@@ -202,7 +208,7 @@ def _add_time(
     instance: Instance,
     routing: pywrapcp.RoutingModel,
     manager: pywrapcp.RoutingIndexManager,
-    distance: np.ndarray,  # type: ignore[type-arg]
+    distance: FloatArray,
     orders: IntArray,
     trips: IntArray,
     fleet_vehicles: int,
@@ -217,18 +223,14 @@ def _add_time(
     routing.AddDimension(callback, horizon, horizon, False, "time")
     dimension = routing.GetDimensionOrDie("time")
     for k, depart in enumerate(departs.tolist()):
-        start = int(math.ceil((depart - base) * time_scale))
+        start = math.ceil((depart - base) * time_scale)
         dimension.CumulVar(routing.Start(k)).SetRange(start, start)
     for v in range(len(trips), len(trips) + fleet_vehicles):
-        start = int(math.ceil(-base * time_scale))
+        start = math.ceil(-base * time_scale)
         dimension.CumulVar(routing.Start(v)).SetRange(start, start)
     for i, order in enumerate(orders.tolist()):
         earliest, latest = float(instance.earliest[order]), float(instance.latest[order])
-        low = 0 if not math.isfinite(earliest) else max(0, int(math.ceil((earliest - base) * time_scale)))
-        if math.isfinite(latest):
-            high = int(math.floor((latest - base) * time_scale * (1 + 1e-9))) + 1
-        else:
-            high = horizon
-        if high < low:
-            high = low
+        low = 0 if not math.isfinite(earliest) else max(0, math.ceil((earliest - base) * time_scale))
+        high = math.floor((latest - base) * time_scale * (1 + 1e-09)) + 1 if math.isfinite(latest) else horizon
+        high = max(high, low)
         dimension.CumulVar(manager.NodeToIndex(i + 1)).SetRange(low, high)

@@ -20,7 +20,16 @@ import numpy as np
 
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.fleet import removal_gains, savings_routes
-from dispatch.matching.instance import TOLERANCE, Instance, IntArray, Pairs, build_instance, find_pairs
+from dispatch.matching.instance import (
+    TOLERANCE,
+    BoolArray,
+    FloatArray,
+    Instance,
+    IntArray,
+    Pairs,
+    build_instance,
+    find_pairs,
+)
 from dispatch.matching.polish import polish
 from dispatch.matching.problem import MatchProblem
 from dispatch.matching.routing_search import Plan, route_group
@@ -125,7 +134,8 @@ class _TooFewVehicles(Exception):
 def _plan_for_few_vehicles(instance: Instance, pairs: Pairs, capable: IntArray, deadline: float) -> Plan:
     """When the savings plan needs more vehicles than the fleet has: let the routing solver pack them."""
     fleet = instance.problem.fleet
-    assert fleet is not None and fleet.vehicles is not None
+    assert fleet is not None
+    assert fleet.vehicles is not None
     useful = np.zeros(instance.order_count, dtype=np.bool_)
     useful[pairs.order] = True
     useful[capable] = True
@@ -138,7 +148,7 @@ def _plan_for_few_vehicles(instance: Instance, pairs: Pairs, capable: IntArray, 
     return plan
 
 
-def _plan_for(instance: Instance, pairs: Pairs, alternative: np.ndarray, capable: IntArray) -> Plan:  # type: ignore[type-arg]
+def _plan_for(instance: Instance, pairs: Pairs, alternative: FloatArray, capable: IntArray) -> Plan:
     assigned = assign_one_per_trip(
         instance.order_count, instance.trip_count, pairs.trip, pairs.order, pairs.cost, alternative
     )
@@ -252,7 +262,6 @@ def _improve(
 ) -> tuple[Plan, float, int]:
     best, best_cost = plan, plan_cost
     fleet = instance.problem.fleet
-    skip = instance.skip_cost()
     useful = np.zeros(instance.order_count, dtype=np.bool_)
     useful[pairs.order] = True
     if fleet is not None:
@@ -278,7 +287,7 @@ def _improve(
             remaining_orders -= len(sector)
             if sector_count == 1:
                 share = finish_by - now
-            candidate = _improve_sector(instance, pairs, best, sector, share, deadline, skip)
+            candidate = _improve_sector(instance, pairs, best, sector, share, deadline)
             if candidate is None:
                 continue
             cost = plan_cost_exact(instance, candidate)
@@ -294,7 +303,7 @@ def _single_order_trips(instance: Instance, pairs: Pairs) -> bool:
     return bool((instance.max_orders[np.unique(pairs.trip)] <= 1).all())
 
 
-def _insertion_costs(instance: Instance, routes: list[list[int]], orders: IntArray) -> np.ndarray:  # type: ignore[type-arg]
+def _insertion_costs(instance: Instance, routes: list[list[int]], orders: IntArray) -> FloatArray:
     """Cheapest capacity-respecting insertion of each order into the routes (a new route if none fits)."""
     fleet = instance.problem.fleet
     assert fleet is not None
@@ -411,7 +420,6 @@ def _improve_sector(
     sector: IntArray,
     time_limit: float,
     deadline: float,
-    skip: np.ndarray,  # type: ignore[type-arg]
 ) -> Plan | None:
     """Re-solve the orders of `sector` that nothing outside it holds; the rest of `plan` stays."""
     inside = np.zeros(instance.order_count, dtype=np.bool_)
@@ -499,7 +507,7 @@ def unassigned_reasons(
     instance: Instance,
     pairs: Pairs,
     orders: IntArray,
-    in_fleet: np.ndarray,  # type: ignore[type-arg]
+    in_fleet: BoolArray,
 ) -> dict[int, UnassignedReason]:
     """Why each of `orders` is on no trip: the first rule that rules out every trip, else the cost."""
     reasons: dict[int, UnassignedReason] = {}
@@ -531,7 +539,7 @@ def unassigned_reasons(
         part = lonely[start : start + chunk]
         route = instance.store_to_order[part][:, None] + instance.distances(instance.order_xy[part], destinations)
         ok = route <= limit[None, :] + TOLERANCE * np.maximum(1.0, np.abs(limit))[None, :]
-        checks: list[tuple[UnassignedReason, np.ndarray]] = [  # type: ignore[type-arg]
+        checks: list[tuple[UnassignedReason, BoolArray]] = [
             (UnassignedReason.NO_TRIP_WITHIN_DETOUR, ok),
             (UnassignedReason.CAPACITY, instance.size[part][:, None] <= instance.capacity[taking][None, :]),
             (

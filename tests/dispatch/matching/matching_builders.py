@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from dispatch.matching import InfeasibleSolution, MatchProblem, evaluate
 
 
-def problem_json(
-    orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any
-) -> dict[str, Any]:
+def problem_json(orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
     """A euclidean problem with the store at the origin unless `top` says otherwise."""
     return {
         "format": "crowdship-match/1",
@@ -53,9 +51,7 @@ def brute_force_optimum(problem: MatchProblem, fleet_vehicles: int) -> float:
         for order_id, b in zip(order_ids, placement, strict=True):
             groups.setdefault(b, []).append(order_id)
         fallback = groups.pop(len(bins) - 1, [])
-        choices = [
-            [(b, list(p)) for p in itertools.permutations(members)] for b, members in groups.items()
-        ]
+        choices = [[(b, list(p)) for p in itertools.permutations(members)] for b, members in groups.items()]
         for combination in itertools.product(*choices):
             trips = {bins[b][1]: route for b, route in combination if bins[b][0] == "trip"}
             fleet = [route for b, route in combination if bins[b][0] == "fleet"]
@@ -66,9 +62,7 @@ def brute_force_optimum(problem: MatchProblem, fleet_vehicles: int) -> float:
     return best
 
 
-coordinate = st.floats(min_value=-10, max_value=10, allow_nan=False, allow_infinity=False).map(
-    lambda x: round(x, 2)
-)
+coordinate = st.floats(min_value=-10, max_value=10, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 2))
 point = st.tuples(coordinate, coordinate).map(list)
 
 
