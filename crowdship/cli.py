@@ -276,9 +276,7 @@ def bench_matcher(
     from simulations.bench_matcher import one_order_timing, run_archetti, run_synthetic
 
     if archetti:
-        run_archetti(
-            console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed
-        )
+        run_archetti(console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed)
     if synthetic:
         one_order_timing(console, seed=seed)
         run_synthetic(
