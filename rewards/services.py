@@ -11,7 +11,7 @@ key with a different request raises `IdempotencyKeyReused` (kind "conflict").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -585,6 +585,42 @@ def shopper_balances(uow: PostgresRewardsUnitOfWork, *, shopper_id: UUID) -> Sho
     )
 
 
+@dataclass(frozen=True)
+class StatementLine:
+    transaction_id: UUID
+    kind: TransactionKind
+    description: str
+    at: datetime
+    amount_cents: Cents
+    order_id: UUID | None
+    reverses_id: UUID | None
+
+
+def shopper_statement(
+    uow: PostgresRewardsUnitOfWork, *, shopper_id: UUID, kind: AccountKind, limit: int = 100
+) -> list[StatementLine]:
+    """The newest movements on one of the shopper's accounts, for "why do I have this balance?"."""
+    if not kind.belongs_to_shopper:
+        raise InvalidInput("kind", "a shopper has store_credit and cash_payable accounts")
+    if not 1 <= limit <= 1_000:
+        raise InvalidInput("limit", "must lie within 1..1000")
+    account = uow.repos.ledger.shopper_accounts(shopper_id)[kind]
+    rows = uow.repos.ledger.statement(account.id, limit)
+    uow.commit()  # opening the accounts on first sight is kept
+    return [
+        StatementLine(
+            transaction_id=row["transaction_id"],
+            kind=TransactionKind(row["kind"]),
+            description=row["description"],
+            at=row["created_at"],
+            amount_cents=Cents(int(row["amount_cents"])),
+            order_id=row["order_id"],
+            reverses_id=row["reverses_id"],
+        )
+        for row in rows
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # Referrals and tiers
 
@@ -860,6 +896,13 @@ def payout_batch(uow: PostgresRewardsUnitOfWork, *, batch_id: UUID) -> PayoutBat
     return uow.repos.payouts.get(batch_id)
 
 
+def payout_batches(
+    uow: PostgresRewardsUnitOfWork, *, statuses: Sequence[BatchStatus] | None = None
+) -> list[PayoutBatch]:
+    """Batches, oldest first, with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
+    return [uow.repos.payouts.get(batch_id) for batch_id in uow.repos.payouts.batch_ids(statuses)]
+
+
 def export_payout_batch_csv(uow: PostgresRewardsUnitOfWork, *, batch_id: UUID) -> str:
     return batch_csv(uow.repos.payouts.get(batch_id))
 
@@ -882,6 +925,7 @@ __all__ = [
     "RewardCredit",
     "RewardNotDue",
     "ShopperBalances",
+    "StatementLine",
     "TierReview",
     "approve_payout_batch",
     "create_reward_policy",
@@ -891,6 +935,7 @@ __all__ = [
     "hold_payout_line",
     "pay_payout_batch",
     "payout_batch",
+    "payout_batches",
     "prepare_payout_batch",
     "quote_delivery_reward",
     "reconciliation_report",
@@ -902,4 +947,5 @@ __all__ = [
     "reverse_transaction",
     "review_trust_tier",
     "shopper_balances",
+    "shopper_statement",
 ]

@@ -31,6 +31,7 @@ from rewards.services import (
     hold_payout_line,
     pay_payout_batch,
     payout_batch,
+    payout_batches,
     prepare_payout_batch,
     quote_delivery_reward,
     reconciliation_report,
@@ -40,6 +41,7 @@ from rewards.services import (
     reverse_delivery_reward,
     review_trust_tier,
     shopper_balances,
+    shopper_statement,
 )
 from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs
 
@@ -500,3 +502,28 @@ def test_reconciliation_agrees_on_clean_books_and_finds_planted_differences(worl
         (DiscrepancyKind.BALANCE_NOT_SUM_OF_ENTRIES, account.id),
         (DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER, batch.lines[0].id),
     }
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_statement_explains_a_balance_newest_first(world: World) -> None:
+    """Two rewards and a payout: the cash statement shows +500, +500, -1 000 (newest first), summing to zero."""
+    shopper = world.add_shopper()
+    first, second = world.order(proof_by=shopper), world.order(proof_by=shopper)
+    credit(world, first.id, shopper.id)
+    credit(world, second.id, shopper.id)
+    batch = _prepare(world)
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="p")
+    with world.rewards() as uow:
+        lines = shopper_statement(uow, shopper_id=shopper.id, kind=AccountKind.CASH_PAYABLE)
+        batches = payout_batches(uow, statuses=[BatchStatus.PAID])
+    assert [(line.kind.value, line.amount_cents, line.order_id) for line in lines] == [
+        ("payout", -1_000, None),
+        ("delivery_reward", 500, second.id),
+        ("delivery_reward", 500, first.id),
+    ]
+    assert [b.id for b in batches] == [batch.id]
+    with world.rewards() as uow, pytest.raises(InvalidInput):
+        shopper_statement(uow, shopper_id=shopper.id, kind=AccountKind.REWARD_EXPENSE)
