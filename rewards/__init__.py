@@ -39,4 +39,21 @@ this order), `IdempotencyKeyReused` (same key, different request), `NotFound`, a
 with the same key and request returns the first `RewardCredit`. For the offer's quote use
 `services.quote_delivery_reward(RewardsRepositories(connection), ...)` with the same inputs, or the pure
 `policy.compute_reward`.
+
+Use cases for the finance and shopper API (`services.py`; each takes `PostgresRewardsUnitOfWork(pool)`,
+keyword arguments, returns a dataclass, commits on success):
+- ops: `create_reward_policy(parameters=<JSON object>, actor_id, now)` → `RewardPolicy` (`InvalidInput`
+  names the parameter); `register_referral(referrer_shopper_id, referred_shopper_id, actor_id, now)`;
+  `review_trust_tier(shopper_id, window_start, now)` → `TierReview` (saves `shoppers.trust_tier`).
+- shoppers: `shopper_balances(shopper_id)`, `shopper_statement(shopper_id, kind)`,
+  `redeem_store_credit(shopper_id, amount_cents, now, idempotency_key)` (`InsufficientBalance`).
+- finance: `prepare_payout_batch(period_start, period_end, actor_id, now)` (`NothingToPay`),
+  `hold_payout_line` / `release_payout_line` (drafts only, `BatchNotEditable`), `approve_payout_batch`
+  (`FourEyesViolation`, kind "forbidden", when the preparer approves), `reject_payout_batch(reason)`,
+  `pay_payout_batch(idempotency_key)` (`IllegalTransition` unless approved), `payout_batch`,
+  `payout_batches(statuses)`, `export_payout_batch_csv` → str, `reconciliation_report` → report,
+  `reverse_delivery_reward(order_id, reason, idempotency_key)` / `reverse_transaction(...)`
+  (`AlreadyReversed`, `InsufficientBalance` when the money is already gone).
+Error kinds map to HTTP statuses: invalid → 422, not_found → 404, conflict → 409, forbidden → 403.
+Actor ids are plain uuids until the users table exists; nothing here checks roles: the API does.
 """
