@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +27,9 @@ from routing.distance import haversine_m, haversine_matrix, unit_vectors
 from routing.geo import GeoPoint
 
 FloatArray = npt.NDArray[np.float64]
+
+SHORTEST_PATH_TREES_KEPT = 256
+"""Per-source shortest-path trees cached by a road-graph model (each as large as the graph)."""
 
 DEFAULT_ROAD_FACTOR = 1.3
 """Road distance over straight-line distance; published US figures are 1.2-1.4."""
@@ -144,7 +148,7 @@ class RoadGraphTravel:
             [[graph.nodes[node]["y"], graph.nodes[node]["x"]] for node in self.nodes], dtype=np.float64
         )
         self._tree = cKDTree(unit_vectors(self.node_coordinates))
-        self._trees_by_source: dict[Any, Mapping[Any, float]] = {}
+        self._trees_by_source: OrderedDict[Any, Mapping[Any, float]] = OrderedDict()
 
     @classmethod
     def from_graphml(cls, path: Path, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> RoadGraphTravel:
@@ -162,6 +166,8 @@ class RoadGraphTravel:
         return float(self.shortest_lengths_from(source).get(target, math.inf))
 
     def distance_m(self, origin: GeoPoint, destination: GeoPoint) -> float:
+        if origin == destination:
+            return 0.0
         source, snap_out = self.nearest_node(origin)
         target, snap_in = self.nearest_node(destination)
         return snap_out + self.network_distance_m(source, target) + snap_in
@@ -180,10 +186,15 @@ class RoadGraphTravel:
         return TravelMatrices(distance, distance / (self.speed_kmh / 3.6))
 
     def shortest_lengths_from(self, source: Any) -> Mapping[Any, float]:
-        """Metres from a node to every node it reaches (cached)."""
-        if source not in self._trees_by_source:
-            self._trees_by_source[source] = nx.single_source_dijkstra_path_length(self.graph, source, weight="length")
-        return self._trees_by_source[source]
+        """Metres from a node to every node it reaches (the most recently used sources are kept)."""
+        if source in self._trees_by_source:
+            self._trees_by_source.move_to_end(source)
+            return self._trees_by_source[source]
+        lengths: Mapping[Any, float] = nx.single_source_dijkstra_path_length(self.graph, source, weight="length")
+        self._trees_by_source[source] = lengths
+        if len(self._trees_by_source) > SHORTEST_PATH_TREES_KEPT:
+            self._trees_by_source.popitem(last=False)
+        return lengths
 
 
 def load_road_graph(path: Path) -> nx.DiGraph:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from crowdship.errors import InvalidInput
+from routing import travel as travel_module
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 from routing.travel import (
@@ -165,3 +166,23 @@ def test_road_factor_distribution_of_both_networks_is_plausible() -> None:
         assert summary.pairs > 1000
         assert 1.0 <= summary.p10 <= summary.median <= summary.p90
         assert 1.1 < summary.median < 1.6
+
+
+def test_shortest_path_cache_is_bounded_and_answers_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for two trees, a third source evicts the oldest; re-asking recomputes the same answer."""
+    monkeypatch.setattr(travel_module, "SHORTEST_PATH_TREES_KEPT", 2)
+    travel = RoadGraphTravel(small_town())
+    first = travel.network_distance_m("b", "a")
+    travel.network_distance_m("c", "a")
+    travel.network_distance_m("d", "a")
+    assert len(travel._trees_by_source) == 2
+    assert "b" not in travel._trees_by_source
+    assert travel.network_distance_m("b", "a") == first
+
+
+def test_a_point_to_itself_is_no_distance() -> None:
+    """Even off the network, the same point twice is 0 m and 0 s apart."""
+    travel = RoadGraphTravel(small_town())
+    off_network = GeoPoint(0.005, 0.005)
+    assert travel.distance_m(off_network, off_network) == 0.0
+    assert travel.duration_s(off_network, off_network) == 0.0
