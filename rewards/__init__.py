@@ -30,7 +30,7 @@ Crediting a delivery reward inside the delivery's transaction (for the API's con
                                 trust_tier=shopper.trust_tier, method=PaymentMethod.CASH),
             delivered_at=now,
             idempotency_key=f"delivery-reward:{order.id}",
-            policy_version=policy_version_quoted_in_the_offer,  # None = the newest policy
+            policy_version=policy_version_quoted_in_the_offer,  # None = in force at delivered_at
         )
         uow.commit()                                 # delivery and reward are kept together, or neither
 

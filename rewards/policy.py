@@ -14,7 +14,7 @@ Caps bound the cash value, so a shopper earns the same capped value whichever wa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -341,3 +341,53 @@ def day_and_week_bounds(
     week_start = at_midnight(week_start_local)
     week_end = at_midnight(week_start_local + timedelta(days=7))
     return day_start, day_end, week_start, week_end
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """`total` in `parts` whole shares that differ by at most one and sum to `total`; the first take the rest."""
+    if parts < 1:
+        raise InvalidInput("parts", "split into at least one part")
+    share, rest = divmod(total, parts)
+    return [share + (1 if index < rest else 0) for index in range(parts)]
+
+
+def bundle_inputs(
+    *,
+    extra_distance_m: int,
+    extra_duration_s: int,
+    bags_per_stop: Sequence[int],
+    local_hour: int,
+    trust_tier: TrustTier,
+    method: PaymentMethod,
+) -> list[RewardInputs]:
+    """One offer carrying several orders: each order is rewarded for its own bags and an even share of the
+    offer's extra distance and time, so that every delivery is credited on its own, in its own transaction.
+    """
+    stops = len(bags_per_stop)
+    return [
+        RewardInputs(
+            extra_distance_m=distance,
+            extra_duration_s=duration,
+            bags=bags,
+            local_hour=local_hour,
+            trust_tier=trust_tier,
+            method=method,
+        )
+        for distance, duration, bags in zip(
+            split_evenly(extra_distance_m, stops), split_evenly(extra_duration_s, stops), bags_per_stop, strict=True
+        )
+    ]
+
+
+def quote_bundle(policy: RewardPolicy, stops: Sequence[RewardInputs], earned: EarningsSoFar) -> list[RewardQuote]:
+    """The quotes of an offer's orders, in delivery order, each counting the ones before it towards the caps;
+    their sum is the offer's quote and equals what the deliveries credit when nothing else is earned between.
+    """
+    quotes = []
+    today, week = earned.today_cents, earned.this_week_cents
+    for inputs in stops:
+        quote = compute_reward(policy, inputs, EarningsSoFar(today, week))
+        quotes.append(quote)
+        today += quote.cash_value_cents
+        week += quote.cash_value_cents
+    return quotes

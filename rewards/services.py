@@ -179,12 +179,16 @@ def quote_delivery_reward(
     at: datetime,
     policy_version: int | None = None,
 ) -> RewardQuote:
-    """What an offer shows: the same computation, policy and earnings lookup the credit will make."""
-    policy = repos.policies.latest() if policy_version is None else repos.policies.get_version(policy_version)
-    return compute_reward(policy, inputs, _earnings_before(repos, shopper_id, at, policy))
+    """What an offer shows: the same computation, policy and earnings lookup the credit will make.
+
+    Without `policy_version`, the version in force at `at` prices it (as the credit does at delivery).
+    """
+    policy = repos.policies.in_force_at(at) if policy_version is None else repos.policies.get_version(policy_version)
+    return compute_reward(policy, inputs, earnings_so_far(repos, shopper_id, at, policy))
 
 
-def _earnings_before(repos: RewardsRepositories, shopper_id: UUID, at: datetime, policy: RewardPolicy) -> EarningsSoFar:
+def earnings_so_far(repos: RewardsRepositories, shopper_id: UUID, at: datetime, policy: RewardPolicy) -> EarningsSoFar:
+    """What the caps count: the shopper's standing rewards in the day and week of `at` (policy time zone)."""
     day_start, day_end, week_start, week_end = day_and_week_bounds(at, policy.parameters)
     return repos.rewards.earnings(shopper_id, (day_start, day_end), (week_start, week_end))
 
@@ -300,7 +304,11 @@ def _credit(
     order = repos.rewards.order_for_reward(order_id)
     if order.status != "delivered":
         raise RewardNotDue(f"order {order_id} is {order.status}; rewards are credited on delivery")
-    policy = repos.policies.latest() if policy_version is None else repos.policies.get_version(policy_version)
+    policy = (
+        repos.policies.in_force_at(delivered_at)
+        if policy_version is None
+        else repos.policies.get_version(policy_version)
+    )
 
     own = repos.ledger.shopper_accounts(shopper_id)
     referral = repos.rewards.referral_of(shopper_id)
@@ -316,7 +324,7 @@ def _credit(
 
     if repos.rewards.for_order(order_id) is not None:
         raise AlreadyRewarded(order_id)
-    earned = _earnings_before(repos, shopper_id, delivered_at, policy)
+    earned = earnings_so_far(repos, shopper_id, delivered_at, policy)
     quote = compute_reward(policy, inputs, earned)
 
     reward_transaction = None

@@ -125,6 +125,13 @@ class PostgresPolicyRepository(_Repository):
             raise NotFound("no reward policy has been created yet")
         return self._policy(row)
 
+    def in_force_at(self, instant: datetime) -> RewardPolicy:
+        """The newest version published at or before `instant`: what an offer made then was priced with."""
+        row = self._one_or_none(f"{self._SELECT} WHERE created_at <= %s ORDER BY version DESC LIMIT 1", (instant,))
+        if row is None:
+            raise NotFound(f"no reward policy was in force at {instant.isoformat()}")
+        return self._policy(row)
+
     def list(self) -> list[RewardPolicy]:
         return [self._policy(row) for row in self._all(f"{self._SELECT} ORDER BY version", ())]
 

@@ -1,0 +1,106 @@
+"""Rewards behind dispatch's two hooks (`DispatchContext.reward_quote` and `.credit_delivery`).
+
+Wire them in `dispatch/services/rewards_hooks.py`::
+
+    reward_quote=offer_quote(pool)           # Callable[[QuoteRequest], Cents]
+    credit_delivery=delivery_credit()        # Callable[[LiveUnitOfWork, DeliveredOrder], None]
+
+An offer carrying several orders is priced as the sum of its orders' rewards (`policy.bundle_inputs`: each
+order its own bags and an even share of the offer's extra distance and time), and each order is credited
+when it is delivered, in the delivering transaction. Both sides use the policy version in force when the
+offer was made, the local hour of that moment and the shopper's tier, so the quote and the credits agree
+unless the shopper earned elsewhere in between (caps) or changed tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from crowdship.db import UnitOfWork
+from crowdship.units import Cents
+from dispatch.batching import QuoteRequest
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DeliveredOrder
+from rewards.adapters.postgres import RewardsRepositories
+from rewards.policy import PaymentMethod, RewardInputs, bundle_inputs, local_hour, quote_bundle
+from rewards.services import credit_delivery_reward, earnings_so_far
+
+PaymentChoice = Callable[[UUID], PaymentMethod]
+"""How a shopper wants to be paid; until shoppers can choose, everyone is paid in cash."""
+
+
+def cash_for_everyone(shopper_id: UUID) -> PaymentMethod:
+    del shopper_id
+    return PaymentMethod.CASH
+
+
+def offer_quote(
+    pool: ConnectionPool, payment_choice: PaymentChoice = cash_for_everyone
+) -> Callable[[QuoteRequest], Cents]:
+    """Prices an offer on a short read-only connection of its own (the batch holds no rewards locks)."""
+
+    def quote(request: QuoteRequest) -> Cents:
+        with pool.connection() as connection:
+            repos = RewardsRepositories(connection)
+            policy = repos.policies.in_force_at(request.at)
+            stops = bundle_inputs(
+                extra_distance_m=request.extra_distance_m,
+                extra_duration_s=request.extra_duration_s,
+                bags_per_stop=[order.size_bags for order in request.orders],
+                local_hour=local_hour(request.at, policy.parameters),
+                trust_tier=request.shopper.trust_tier,
+                method=payment_choice(request.shopper.id),
+            )
+            earned = earnings_so_far(repos, request.shopper.id, request.at, policy)
+            connection.rollback()
+        return Cents(sum(q.amount_cents for q in quote_bundle(policy, stops, earned)))
+
+    return quote
+
+
+def delivery_credit(
+    payment_choice: PaymentChoice = cash_for_everyone,
+) -> Callable[[LiveUnitOfWork, DeliveredOrder], None]:
+    """Credits a delivered order on the delivering unit of work's own connection (it must be PostgreSQL)."""
+
+    def credit(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> None:
+        if not isinstance(uow, UnitOfWork):
+            raise TypeError("rewards are credited on a PostgreSQL unit of work")
+        repos = RewardsRepositories(uow.connection)
+        shopper = uow.shoppers.get(delivered.shopper_id)
+        method = payment_choice(delivered.shopper_id)
+        offered_at: datetime = delivered.delivered_at
+        if delivered.offer_id is None:
+            order = uow.orders.get(delivered.order_id)
+            policy = repos.policies.in_force_at(offered_at)
+            inputs = RewardInputs(
+                0, 0, order.size_bags, local_hour(offered_at, policy.parameters), shopper.trust_tier, method
+            )
+        else:
+            offer = uow.offers.get(delivered.offer_id)
+            offered_at = offer.created_at
+            policy = repos.policies.in_force_at(offered_at)
+            stops = bundle_inputs(
+                extra_distance_m=offer.extra_distance_m,
+                extra_duration_s=offer.extra_duration_s,
+                bags_per_stop=[uow.orders.get(order_id).size_bags for order_id in offer.stops],
+                local_hour=local_hour(offered_at, policy.parameters),
+                trust_tier=shopper.trust_tier,
+                method=method,
+            )
+            inputs = stops[offer.stops.index(delivered.order_id)]
+        credit_delivery_reward(
+            uow.connection,
+            order_id=delivered.order_id,
+            shopper_id=delivered.shopper_id,
+            inputs=inputs,
+            delivered_at=delivered.delivered_at,
+            idempotency_key=f"delivery-reward:{delivered.order_id}",
+            policy_version=policy.version,
+        )
+
+    return credit

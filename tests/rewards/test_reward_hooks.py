@@ -1,0 +1,95 @@
+"""Dispatch's hooks backed by rewards: an offer's quote equals what its deliveries credit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.batching import QuoteRequest
+from dispatch.model import Offer, OfferStatus, OrderStatus, Trip, TripStatus, TrustTier
+from dispatch.services.context import DeliveredOrder
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from rewards.hooks import delivery_credit, offer_quote
+from rewards.policy import PaymentMethod, bundle_inputs, split_evenly
+from routing.geo import GeoPoint
+from tests.rewards.conftest import NOW, World
+
+
+def test_split_evenly_gives_the_rest_to_the_first_parts() -> None:
+    """1 001 m over three stops is 334 + 334 + 333: whole metres, nothing lost."""
+    assert split_evenly(1_001, 3) == [334, 334, 333]
+    assert split_evenly(0, 2) == [0, 0]
+
+
+def test_bundle_inputs_share_the_detour_and_keep_each_orders_bags() -> None:
+    """Each stop gets its bags and a share of the offer's extra distance and time; the shares sum up."""
+    stops = bundle_inputs(
+        extra_distance_m=3_001,
+        extra_duration_s=601,
+        bags_per_stop=[1, 3],
+        local_hour=17,
+        trust_tier=TrustTier.SILVER,
+        method=PaymentMethod.CASH,
+    )
+    assert [(s.extra_distance_m, s.extra_duration_s, s.bags) for s in stops] == [(1_501, 301, 1), (1_500, 300, 3)]
+
+
+@pytest.mark.usefixtures("policy")
+def test_an_offers_quote_equals_the_credits_of_its_deliveries(world: World) -> None:
+    """Quote a two-order offer, deliver both orders through the credit hook: the credits sum to the quote."""
+    shopper = world.add_shopper()
+    first = world.order(status=OrderStatus.PICKED_UP)
+    second = world.order(status=OrderStatus.PICKED_UP)
+    offered_at = NOW - timedelta(minutes=40)
+    trip = Trip(
+        shopper_id=shopper.id,
+        store_id=world.store.id,
+        destination=GeoPoint(52.35, 4.91),
+        capacity_bags=6,
+        checked_in_at=offered_at - timedelta(minutes=5),
+        leave_by=offered_at + timedelta(minutes=20),
+        max_detour_m=5_000,
+        status=TripStatus.DEPARTED,
+    )
+    offer = Offer(
+        trip_id=trip.id,
+        stops=(first.id, second.id),
+        extra_distance_m=3_001,
+        extra_duration_s=601,
+        reward_quote_cents=Cents(0),
+        created_at=offered_at,
+        expires_at=offered_at + timedelta(minutes=2),
+        status=OfferStatus.ACCEPTED,
+        resolved_at=offered_at + timedelta(minutes=1),
+    )
+    quote = offer_quote(world.pool)(
+        QuoteRequest(trip, shopper, (first, second), offer.extra_distance_m, offer.extra_duration_s, offered_at)
+    )
+    with world.dispatch() as uow:
+        uow.trips.add(trip)
+        uow.offers.add(offer)
+        uow.commit()
+
+    credit = delivery_credit()
+    for delivered_order, minutes in ((first, 0), (second, 5)):
+        with PostgresDispatchUnitOfWork(world.pool) as uow:
+            order = uow.orders.get(delivered_order.id, for_update=True)
+            order.deliver()
+            uow.orders.save(order)
+            credit(
+                uow,
+                DeliveredOrder(order.id, trip.id, shopper.id, offer.id, quote, NOW + timedelta(minutes=minutes)),
+            )
+            uow.commit()
+
+    with PostgresRewardsUnitOfWork(world.pool) as rewards:
+        credited = [rewards.repos.rewards.for_order(order.id) for order in (first, second)]
+    assert all(record is not None for record in credited)
+    amounts = [record.amount_cents for record in credited if record is not None]
+    assert sum(amounts) == quote
+    # Two bags each: 300 + 75.05 (1 501 m) + 50.17 (301 s) + 50 → 475; 300 + 75 (1 500 m) + 50 (300 s) + 50 = 475.
+    assert amounts == [475, 475]
+    assert [record.inputs.extra_distance_m for record in credited if record is not None] == [1_501, 1_500]
