@@ -532,6 +532,13 @@ class DaySimulation:
         self._push(leave_s, Kind.LEAVE, trip.id)
 
     def _batch(self, at_s: float, store_index: int) -> None:
+        report = self.batch_once(store_index)
+        self._answer_offers(at_s, report)
+        if self.orders_to_come > 0 or self._store_has_unfinished(report.store_id):
+            self._push(at_s + self.scenario.dispatch.batch_cadence_s, Kind.BATCH, store_index)
+
+    def batch_once(self, store_index: int) -> BatchReport:
+        """One batch of the store at the clock's time: the live use case, timed and recorded."""
         store = self.city.stores[store_index]
         before = len(self.matcher_seconds)
         started = time.perf_counter()
@@ -551,9 +558,7 @@ class DaySimulation:
                 batch_s=batch_s,
             )
         )
-        self._answer_offers(at_s, report)
-        if self.orders_to_come > 0 or self._store_has_unfinished(store.id):
-            self._push(at_s + self.scenario.dispatch.batch_cadence_s, Kind.BATCH, store_index)
+        return report
 
     def _store_has_unfinished(self, store_id: UUID) -> bool:
         index = self.db.orders_by_store.get(store_id, {})

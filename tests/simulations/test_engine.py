@@ -1,0 +1,149 @@
+"""A simulated day: the same seed gives the same day, every order ends somewhere, the files are written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch.adapters.memory import MemoryDispatchUnitOfWork
+from dispatch.model import OfferStatus, OrderStatus, TripStatus
+from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, compute_reward, local_hour
+from simulations.engine import DayResult, DaySimulation, simulate_day
+from simulations.results import DECISION_FIELDS, summarise, write_results
+from simulations.scenario import Scenario, parse_scenario
+from tests.simulations.conftest import ScenarioData
+
+FINAL = {OrderStatus.DELIVERED.value, OrderStatus.FALLBACK.value, OrderStatus.CANCELLED.value}
+
+
+def _decisions(result: DayResult) -> list[tuple[Any, ...]]:
+    """Everything the day decided, per order, without ids drawn at random by the use cases."""
+    return [
+        (r.external_ref, r.status, r.delivered_at, r.detour_m, r.reward_cents, r.fallback_cost_cents)
+        for r in result.orders
+    ]
+
+
+def test_the_same_seed_gives_the_same_day(tiny_scenario: Scenario) -> None:
+    """Two runs of one scenario decide the same for every order and reach the same figures."""
+    first, second = simulate_day(tiny_scenario), simulate_day(tiny_scenario)
+    assert len(first.orders) > 20
+    assert _decisions(first) == _decisions(second)
+    assert [(o.trip_index, o.stops, o.reward_quote_cents, o.outcome) for o in first.offers] == [
+        (o.trip_index, o.stops, o.reward_quote_cents, o.outcome) for o in second.offers
+    ]
+    one, other = asdict(summarise(first)), asdict(summarise(second))
+    assert {key: one[key] for key in DECISION_FIELDS} == {key: other[key] for key in DECISION_FIELDS}
+
+
+def test_another_seed_gives_another_day(tiny_scenario: Scenario) -> None:
+    """The seed is really used: a different one draws a different day."""
+    other = tiny_scenario.with_overrides({"seed": tiny_scenario.seed + 1})
+    assert _decisions(simulate_day(tiny_scenario)) != _decisions(simulate_day(other))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(min_value=0, max_value=10_000),
+    willing=st.sampled_from([0.0, 0.05, 0.3]),
+    cadence=st.sampled_from([30.0, 300.0]),
+    bundle=st.sampled_from([1, 3]),
+)
+def test_every_order_ends_delivered_fallback_or_cancelled(
+    tiny_data: ScenarioData, seed: int, willing: float, cadence: float, bundle: int
+) -> None:
+    """Conservation: whatever the day, no order is left pending, offered, accepted or on the road."""
+    data = tiny_data(seed=seed, hours=2)
+    data["shoppers"]["willing_share"] = willing
+    data["dispatch"] = {"batch_cadence_s": cadence, "max_bundle_orders": bundle}
+    result = simulate_day(parse_scenario(data))
+    admitted = [record for record in result.orders if record.order_id is not None]
+    assert admitted
+    assert {record.status for record in admitted} <= FINAL
+    summary = summarise(result)
+    assert summary.unfinished == 0
+    assert summary.delivered_by_shoppers + summary.fallback + summary.cancelled == summary.orders
+    if willing == 0.0:
+        assert summary.delivered_by_shoppers == 0
+        assert summary.cost_cents == summary.baseline_cost_cents
+
+
+def test_the_repositories_agree_with_the_records_at_the_end(tiny_scenario: Scenario) -> None:
+    """Delivered orders have an accepted offer on a completed trip; no offer is still open."""
+    simulation = DaySimulation(tiny_scenario)
+    result = simulation.run()
+    delivered = [r for r in result.orders if r.status == OrderStatus.DELIVERED.value]
+    assert delivered
+    with MemoryDispatchUnitOfWork(simulation.db) as uow:
+        for record in delivered:
+            assert record.order_id is not None
+            assert record.trip_id is not None
+            assert uow.orders.carrying_trip(record.order_id) == record.trip_id
+            assert uow.trips.get(record.trip_id).status is TripStatus.COMPLETED
+            assert [p.accepted for p in uow.proofs.list_for_order(record.order_id)] == [True]
+        store = result.stores[0].id
+        assert uow.offers.page(store_id=store, statuses=[OfferStatus.OPEN], limit=10, offset=0).total == 0
+
+
+def test_rewards_are_the_policys_computation(tiny_scenario: Scenario) -> None:
+    """Each trip's credited reward is compute_reward on its accepted offer's detour and bags."""
+    simulation = DaySimulation(tiny_scenario)
+    result = simulation.run()
+    checked = 0
+    with MemoryDispatchUnitOfWork(simulation.db) as uow:
+        for trip in result.trips:
+            if not trip.delivered:
+                continue
+            offers = uow.offers.list_for_trip(trip.trip_id, [OfferStatus.ACCEPTED])
+            expected = 0
+            for offer in offers:
+                shopper = uow.shoppers.get(trip.shopper_id)
+                bags = sum(uow.orders.get(order_id).size_bags for order_id in offer.stops)
+                inputs = RewardInputs(
+                    offer.extra_distance_m,
+                    offer.extra_duration_s,
+                    bags,
+                    local_hour(offer.created_at, simulation.policy.parameters),
+                    shopper.trust_tier,
+                    PaymentMethod.CASH,
+                )
+                expected += compute_reward(simulation.policy, inputs, EarningsSoFar()).amount_cents
+                assert (
+                    offer.reward_quote_cents == compute_reward(simulation.policy, inputs, EarningsSoFar()).amount_cents
+                )
+            assert trip.reward_cents == expected
+            checked += 1
+    assert checked > 0
+
+
+def test_a_day_without_willing_shoppers_costs_the_baseline(tiny_scenario: Scenario) -> None:
+    """Nobody delivers: every order goes to the fallback at its deadline and savings are zero."""
+    result = simulate_day(tiny_scenario.with_overrides({"shoppers.willing_share": 0.0}))
+    summary = summarise(result)
+    assert summary.trips == 0
+    assert summary.fallback == summary.orders - summary.cancelled
+    assert summary.savings_share == 0.0
+    for record in result.orders:
+        if record.status == OrderStatus.FALLBACK.value:
+            assert record.fallback_cost_cents == tiny_scenario.stores[0].fallback_cost_cents
+
+
+def test_the_results_are_written_as_json_csv_and_self_contained_html(tiny_scenario: Scenario, tmp_path: Path) -> None:
+    """summary.json holds the figures; the report inlines plotly and fetches nothing online."""
+    result = simulate_day(tiny_scenario)
+    summary = summarise(result)
+    files = write_results(result, summary, tmp_path)
+    saved = json.loads(files.summary_json.read_text())
+    assert saved["summary"]["orders"] == summary.orders
+    assert saved["scenario"]["name"] == tiny_scenario.name
+    assert files.orders_csv.read_text().count("\n") == len(result.orders) + 1
+    assert files.batches_csv.read_text().count("\n") == len(result.batches) + 1
+    report = files.report_html.read_text()
+    assert len(report) > 1_000_000  # plotly.js itself, inlined
+    assert "<script src=" not in report  # nothing loaded from elsewhere
+    assert "longitude" in report

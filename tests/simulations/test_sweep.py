@@ -1,0 +1,77 @@
+"""A sweep runs its grid on a local Ray and gathers one row per scenario, in grid order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from simulations.sweep import load_grid, run_sweep, write_sweep
+
+
+def _write_base(folder: Path) -> None:
+    lines = [
+        'name = "tiny base"',
+        "seed = 3",
+        "hours = 2",
+        "[[stores]]",
+        'name = "Test Store"',
+        "location = { lat = 30.4627, lon = -84.2211 }",
+        "service_radius_m = 8000",
+        "[orders]",
+        "per_hour = 10",
+        "[shoppers]",
+        "per_hour = 120",
+    ]
+    (folder / "base.toml").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def _local_ray() -> Iterator[None]:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.usefixtures("_local_ray")
+def test_a_small_sweep_runs_on_local_ray(tmp_path: Path) -> None:
+    """Four tiny days (cadence x willingness) come back as four rows with the varied values in front."""
+    _write_base(tmp_path)
+    (tmp_path / "grid.toml").write_text(
+        'base = "base.toml"\n[grid]\n"dispatch.batch_cadence_s" = [60, 300]\n"shoppers.willing_share" = [0.0, 0.2]\n'
+    )
+    grid = load_grid(tmp_path / "grid.toml")
+    rows = run_sweep(grid)
+    assert [(row["dispatch.batch_cadence_s"], row["shoppers.willing_share"]) for row in rows] == [
+        (60, 0.0),
+        (60, 0.2),
+        (300, 0.0),
+        (300, 0.2),
+    ]
+    for row in rows:
+        assert row["unfinished"] == 0
+        assert row["delivered_by_shoppers"] + row["fallback"] + row["cancelled"] == row["orders"]
+        if row["shoppers.willing_share"] == 0.0:
+            assert row["delivered_by_shoppers"] == 0
+    assert any(row["delivered_by_shoppers"] > 0 for row in rows)
+    csv_path, json_path, chart_path = write_sweep(grid, rows, tmp_path / "out")
+    assert csv_path.read_text().count("\n") == 5
+    assert "savings" in chart_path.read_text()
+    assert json_path.exists()
+
+
+def test_a_grid_with_a_bad_field_is_refused_by_name(tmp_path: Path) -> None:
+    """A grid value the scenario refuses names the grid field, before anything runs."""
+    _write_base(tmp_path)
+    (tmp_path / "grid.toml").write_text('base = "base.toml"\n[grid]\n"shoppers.willing_share" = [0.1, 1.7]\n')
+    with pytest.raises(InvalidInput) as raised:
+        load_grid(tmp_path / "grid.toml")
+    assert raised.value.field == "grid.shoppers.willing_share"
+    (tmp_path / "grid.toml").write_text('base = "base.toml"\n[grid]\n"dispatch.nope" = [1]\n')
+    with pytest.raises(InvalidInput) as raised:
+        load_grid(tmp_path / "grid.toml")
+    assert raised.value.field == "grid.dispatch.nope"
