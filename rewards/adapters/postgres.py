@@ -81,6 +81,12 @@ class PolicyVersionTaken(DomainError):
     kind = "conflict"
 
 
+class NoPolicyInForce(DomainError):
+    """Nothing can be priced or credited before ops publish a reward policy."""
+
+    kind = "conflict"
+
+
 class PostgresPolicyRepository(_Repository):
     _SELECT = "SELECT id, version, parameters, created_by, created_at, note FROM reward_policies"
 
@@ -129,7 +135,7 @@ class PostgresPolicyRepository(_Repository):
         """The newest version published at or before `instant`: what an offer made then was priced with."""
         row = self._one_or_none(f"{self._SELECT} WHERE created_at <= %s ORDER BY version DESC LIMIT 1", (instant,))
         if row is None:
-            raise NotFound(f"no reward policy was in force at {instant.isoformat()}")
+            raise NoPolicyInForce(f"no reward policy was in force at {instant.isoformat()}; ops must publish one")
         return self._policy(row)
 
     def list(self) -> list[RewardPolicy]:

@@ -14,7 +14,7 @@ from crowdship.errors import InvalidInput, NotFound
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition
 from dispatch.model import OrderStatus, TrustTier
-from rewards.adapters.postgres import AlreadyReferred, RewardsRepositories
+from rewards.adapters.postgres import AlreadyReferred, NoPolicyInForce, RewardsRepositories
 from rewards.ledger import AccountKind, AlreadyReversed, IdempotencyKeyReused, InsufficientBalance
 from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy, compute_reward
@@ -527,3 +527,16 @@ def test_a_statement_explains_a_balance_newest_first(world: World) -> None:
     assert [b.id for b in batches] == [batch.id]
     with world.rewards() as uow, pytest.raises(InvalidInput):
         shopper_statement(uow, shopper_id=shopper.id, kind=AccountKind.REWARD_EXPENSE)
+
+
+def test_nothing_is_credited_before_a_policy_is_in_force(world: World) -> None:
+    """Without a published policy the credit is refused with NoPolicyInForce (conflict), and so is a quote."""
+    shopper = world.add_shopper()
+    with pytest.raises(NoPolicyInForce) as raised:
+        credit(world, world.order().id, shopper.id)
+    assert raised.value.kind == "conflict"
+    with world.rewards() as uow:
+        create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW + timedelta(hours=1))
+    with pytest.raises(NoPolicyInForce):
+        credit(world, world.order().id, shopper.id)  # published after the delivery: not in force at NOW
+    assert credit(world, world.order().id, shopper.id, delivered_at=NOW + timedelta(hours=2)).policy_version == 1
