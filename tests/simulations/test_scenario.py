@@ -10,6 +10,8 @@ import pytest
 
 from crowdship.errors import InvalidInput
 from simulations.city import build_city
+from simulations.engine import simulate_day
+from simulations.results import summarise
 from simulations.scenario import SCENARIO_DIR, SHARED_DATA_DIR, Scenario, load_scenario, parse_scenario
 from tests.simulations.conftest import ScenarioData
 
@@ -130,3 +132,15 @@ def test_a_store_filter_that_matches_nothing_is_refused() -> None:
     with pytest.raises(InvalidInput) as raised:
         build_city(scenario, np.random.default_rng(0))
     assert raised.value.field == "stores_csv"
+
+
+@pytest.mark.skipif(not (WALMART.exists() and LEON_BLOCKS.exists()), reason="shared data not present")
+def test_a_short_day_in_tallahassee_runs_on_real_data() -> None:
+    """The shipped Tallahassee scenario simulates: orders go to both stores and all of them end somewhere."""
+    scenario = load_scenario(SCENARIO_DIR / "tallahassee.toml").with_overrides({"hours": 2})
+    result = simulate_day(scenario)
+    summary = summarise(result)
+    assert len({record.store for record in result.orders}) == 2
+    assert summary.orders > 20
+    assert summary.unfinished == 0
+    assert summary.delivered_by_shoppers + summary.fallback + summary.cancelled == summary.orders
