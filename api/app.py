@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from api.dependencies import AppServices
-from api.problems import install_problem_handlers
+from api.problems import document_problems, install_problem_handlers
 from api.routers import auth, ops, shopper
 from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
@@ -74,6 +76,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(auth.router)
     app.include_router(shopper.router)
     app.include_router(ops.router)

@@ -162,12 +162,38 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the problems an endpoint can return."""
+    """OpenAPI `responses` entries for the problems an endpoint can return (see `problem_openapi`)."""
     return {
         status: {
-            "model": Problem,
             "description": TITLES.get(status, "Error"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
     }
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Makes every error response of the OpenAPI document a problem: FastAPI's default 422 (plain JSON,
+    `HTTPValidationError`) becomes `application/problem+json` with `Problem`, and each operation documents
+    the generic 500 (and 422 when it takes input)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (FieldError, Problem):
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        definition.pop("$defs", None)
+        components[model.__name__] = definition
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("parameters") or operation.get("requestBody"):
+                responses.setdefault("422", {"description": TITLES[422]})
+            if operation.get("requestBody"):
+                responses.setdefault("400", {"description": "The body could not be parsed"})
+            responses.setdefault("500", {"description": TITLES[500]})
+            for status, response in responses.items():
+                if str(status)[0] in "45":
+                    response["content"] = problem
+                    response.setdefault("description", TITLES.get(int(status), "Error"))
+    return schema

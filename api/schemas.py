@@ -132,8 +132,12 @@ class TripOut(BaseModel):
         )
 
 
+GEO_INDEX_MAX_LATITUDE = 85.05112878
+"""Redis GEO (Web Mercator) holds no position nearer the poles; no store is there either."""
+
+
 class LocationIn(Schema):
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lat: float = Field(ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
