@@ -5,6 +5,7 @@ schemas. A bounded number of examples per operation keeps the run to a minute or
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import schemathesis
@@ -44,7 +45,7 @@ def role_headers(ops: Account, make_shopper: Callable[..., Account], store: Stor
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_honours_its_openapi_document(
-    case: schemathesis.Case, role_headers: Callable[[str], dict[str, str]], live_server: str
+    case: schemathesis.Case[Any], role_headers: Callable[[str], dict[str, str]], live_server: str
 ) -> None:
     """No 5xx, and status, content type and body as documented, for every generated request."""
     headers = dict(case.headers or {})
