@@ -2,10 +2,11 @@
 
 Orders come in through the intake use case, shoppers check in through the trip use case, every batch is
 `dispatch.services.batch.run_batch` with the OR-Tools matcher, shoppers answer offers through the offer use
-cases, pick up and deliver through the delivery use cases, and rewards are priced by
-`rewards.policy.compute_reward`. Only the repositories differ (in memory), and the time (a `ManualClock`
-moved from event to event). What the simulator adds is the world: when people arrive, where they live,
-whether they accept, how long driving takes (`routing.travel.StraightLineTravel`).
+cases, pick up and deliver through the delivery use cases, and rewards are priced by `rewards.policy`
+(`bundle_inputs`, `quote_bundle`, `compute_reward`, as `rewards.hooks` uses them). Only the repositories
+differ (in memory), and the time (a `ManualClock` moved from event to event). What the simulator adds is the
+world: when people arrive, where they live, whether they accept, how long driving takes
+(`routing.travel.StraightLineTravel`).
 
 Deterministic for a scenario: one `SeedSequence` from the scenario's seed feeds every random draw, the
 world is drawn up front, decisions are drawn in a canonical order, and the matcher's seed is fixed. (With a
@@ -48,9 +49,10 @@ from rewards.policy import (
     PolicyParameters,
     RewardInputs,
     RewardPolicy,
-    RewardQuote,
+    bundle_inputs,
     compute_reward,
     local_hour,
+    quote_bundle,
 )
 from routing.geo import GeoPoint
 from routing.travel import StraightLineTravel
@@ -62,6 +64,15 @@ SERVICE_AREA_MARGIN = 0.98
 """Customers are drawn within this share of the radius: the area polygon is inscribed in the circle."""
 HORIZON_AFTER_DAY = timedelta(hours=24)
 """A safety net: no simulated day runs on for longer than this after its last order."""
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """What a price depends on besides the bags: the detour and the moment of the offer."""
+
+    extra_distance_m: int
+    extra_duration_s: int
+    at: datetime
 
 
 class Kind(IntEnum):
@@ -232,43 +243,43 @@ class DaySimulation:
 
     # --- rewards: the policy's pure function, with the day's earnings the simulator keeps ----------
 
-    def _reward(self, shopper: Shopper, distance_m: int, duration_s: int, bags: int, at: datetime) -> RewardQuote:
-        inputs = RewardInputs(
-            extra_distance_m=distance_m,
-            extra_duration_s=duration_s,
-            bags=bags,
-            local_hour=local_hour(at, self.policy.parameters),
+    def _earned(self, shopper_id: UUID) -> EarningsSoFar:
+        """Capped cash earned so far; a simulated day is the whole week as far as caps go."""
+        earned = self.earned_today.get(shopper_id, 0)
+        return EarningsSoFar(today_cents=earned, this_week_cents=earned)
+
+    def _bundle_inputs(self, shopper: Shopper, offer_like: _Priced, bags: list[int]) -> list[RewardInputs]:
+        return bundle_inputs(
+            extra_distance_m=offer_like.extra_distance_m,
+            extra_duration_s=offer_like.extra_duration_s,
+            bags_per_stop=bags,
+            local_hour=local_hour(offer_like.at, self.policy.parameters),
             trust_tier=shopper.trust_tier,
             method=self.method,
         )
-        earned = self.earned_today.get(shopper.id, 0)
-        return compute_reward(self.policy, inputs, EarningsSoFar(today_cents=earned, this_week_cents=earned))
 
     def quote(self, request: QuoteRequest) -> Cents:
-        """What an offer shows: the policy applied to the bundle's detour and bags."""
-        bags = sum(order.size_bags for order in request.orders)
-        reward = self._reward(request.shopper, request.extra_distance_m, request.extra_duration_s, bags, request.at)
-        return reward.amount_cents
+        """What an offer shows, priced as the live rewards hook prices it (`rewards.hooks.offer_quote`): the
+        sum of its orders' rewards, each with its own bags and an even share of the detour."""
+        priced = _Priced(request.extra_distance_m, request.extra_duration_s, request.at)
+        stops = self._bundle_inputs(request.shopper, priced, [order.size_bags for order in request.orders])
+        return Cents(sum(q.amount_cents for q in quote_bundle(self.policy, stops, self._earned(request.shopper.id))))
 
     def credit(self, uow: LiveUnitOfWork, delivered: DeliveredOrder) -> None:
-        """Credits the offer's reward when its last drop-off is delivered, recomputed as finance would."""
+        """Credits one delivered order as `rewards.hooks.delivery_credit` does, with the policy's function."""
         if delivered.offer_id is None:
             return
         offer = uow.offers.get(delivered.offer_id)
-        stops = [uow.orders.get(order_id) for order_id in offer.stops]
-        if any(order.status is not OrderStatus.DELIVERED for order in stops):
-            return
         shopper = uow.shoppers.get(delivered.shopper_id)
-        bags = sum(order.size_bags for order in stops)
-        reward = self._reward(shopper, offer.extra_distance_m, offer.extra_duration_s, bags, offer.created_at)
-        amount = reward.amount_cents
+        bags = [uow.orders.get(order_id).size_bags for order_id in offer.stops]
+        priced = _Priced(offer.extra_distance_m, offer.extra_duration_s, offer.created_at)
+        inputs = self._bundle_inputs(shopper, priced, bags)[offer.stops.index(delivered.order_id)]
+        reward = compute_reward(self.policy, inputs, self._earned(shopper.id))
         self.earned_today[shopper.id] = self.earned_today.get(shopper.id, 0) + reward.cash_value_cents
-        trip = self.trip_of_id[delivered.trip_id]
-        trip.reward_cents += amount
-        for order in stops:
-            record = self.order_of_id[order.id]
-            record.reward_cents = amount / len(stops)
-            record.detour_m = offer.extra_distance_m / len(stops)
+        self.trip_of_id[delivered.trip_id].reward_cents += reward.amount_cents
+        record = self.order_of_id[delivered.order_id]
+        record.reward_cents = reward.amount_cents
+        record.detour_m = inputs.extra_distance_m
 
     # --- the event queue -------------------------------------------------------------------------
 

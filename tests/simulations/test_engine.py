@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.model import OfferStatus, OrderStatus, TripStatus
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, compute_reward, local_hour
+from rewards.policy import EarningsSoFar, PaymentMethod, bundle_inputs, local_hour, quote_bundle
 from simulations.engine import DayResult, DaySimulation, simulate_day
 from simulations.results import DECISION_FIELDS, summarise, write_results
 from simulations.scenario import Scenario, parse_scenario
@@ -91,32 +91,31 @@ def test_the_repositories_agree_with_the_records_at_the_end(tiny_scenario: Scena
 
 
 def test_rewards_are_the_policys_computation(tiny_scenario: Scenario) -> None:
-    """Each trip's credited reward is compute_reward on its accepted offer's detour and bags."""
-    simulation = DaySimulation(tiny_scenario)
+    """Quotes and credits are the policy's bundle pricing: each order its bags and an even share of the detour."""
+    simulation = DaySimulation(tiny_scenario.with_overrides({"dispatch.max_bundle_orders": 3}))
     result = simulation.run()
     checked = 0
     with MemoryDispatchUnitOfWork(simulation.db) as uow:
         for trip in result.trips:
             if not trip.delivered:
                 continue
-            offers = uow.offers.list_for_trip(trip.trip_id, [OfferStatus.ACCEPTED])
+            shopper = uow.shoppers.get(trip.shopper_id)
             expected = 0
-            for offer in offers:
-                shopper = uow.shoppers.get(trip.shopper_id)
-                bags = sum(uow.orders.get(order_id).size_bags for order_id in offer.stops)
-                inputs = RewardInputs(
-                    offer.extra_distance_m,
-                    offer.extra_duration_s,
-                    bags,
-                    local_hour(offer.created_at, simulation.policy.parameters),
-                    shopper.trust_tier,
-                    PaymentMethod.CASH,
+            for offer in uow.offers.list_for_trip(trip.trip_id, [OfferStatus.ACCEPTED]):
+                stops = bundle_inputs(
+                    extra_distance_m=offer.extra_distance_m,
+                    extra_duration_s=offer.extra_duration_s,
+                    bags_per_stop=[uow.orders.get(order_id).size_bags for order_id in offer.stops],
+                    local_hour=local_hour(offer.created_at, simulation.policy.parameters),
+                    trust_tier=shopper.trust_tier,
+                    method=PaymentMethod.CASH,
                 )
-                expected += compute_reward(simulation.policy, inputs, EarningsSoFar()).amount_cents
-                assert (
-                    offer.reward_quote_cents == compute_reward(simulation.policy, inputs, EarningsSoFar()).amount_cents
-                )
-            assert trip.reward_cents == expected
+                quotes = quote_bundle(simulation.policy, stops, EarningsSoFar())
+                assert offer.reward_quote_cents == sum(q.amount_cents for q in quotes)
+                for order_id, quote in zip(offer.stops, quotes, strict=True):
+                    assert simulation.order_of_id[order_id].reward_cents == quote.amount_cents
+                expected += offer.reward_quote_cents
+            assert trip.reward_cents == expected > 0
             checked += 1
     assert checked > 0
 
