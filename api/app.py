@@ -46,12 +46,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         )
         sync_redis = redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
         async_redis = aioredis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
+        config = DispatchConfig.from_settings(settings)
         context = DispatchContext(
             unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
             clock=clock or SystemClock(),
-            config=DispatchConfig.from_settings(settings),
+            config=config,
             live=LiveState(sync_redis),
-            reward_quote=reward_quote_hook(),
+            reward_quote=reward_quote_hook(pool, config.batch),
             credit_delivery=credit_delivery_hook(),
         )
         app.state.async_redis = async_redis

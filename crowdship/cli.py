@@ -307,12 +307,13 @@ def _live_context(pool: object, *, with_redis: bool = True) -> object:
 
     settings = get_settings()
     live = LiveState(redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)) if with_redis else None
+    config = DispatchConfig.from_settings(settings)
     return DispatchContext(
         unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),  # type: ignore[arg-type]
         clock=SystemClock(),
-        config=DispatchConfig.from_settings(settings),
+        config=config,
         live=live,
-        reward_quote=reward_quote_hook(),
+        reward_quote=reward_quote_hook(pool, config.batch),  # type: ignore[arg-type]
         credit_delivery=credit_delivery_hook(),
     )
 
