@@ -151,7 +151,7 @@ def print_pruning(console: Console, title: str, rows: Sequence[PruningRow], brut
     for row in rows:
         everything = row.orders * row.trips
         brute = (
-            f"{row.brute_s * 1000:,.0f}"
+            f"{row.brute_s * 1000:,.1f}"
             if row.brute_s is not None
             else f"skipped (> {brute_max_pairs / 1e6:g} M pairs)"
         )
