@@ -214,12 +214,15 @@ def test_fast_pruning_returns_exactly_the_brute_force_pairs(problem: PruningProb
 
 
 @settings(max_examples=100, deadline=None)
-@given(problems(), st.integers(1, 4))
-def test_blocks_of_trips_join_into_the_same_sorted_pairs(problem: PruningProblem, block: int) -> None:
-    """Cut into blocks of a few trips (as large batches are), the fast search still equals the brute force."""
+@given(problems(), st.integers(1, 4), st.booleans())
+def test_blocks_of_trips_join_into_the_same_sorted_pairs(problem: PruningProblem, block: int, radix: bool) -> None:
+    """Cut into blocks of a few trips (as large batches are), with or without the radix sort (used up to
+    65 536 orders), the fast search still equals the brute force."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pruning, "_TRIP_CHUNK", block)
         patch.setattr(pruning, "_PAIRS_PER_BLOCK", 1)
+        if not radix:
+            patch.setattr(pruning, "_RADIX_LIMIT", 0)
         fast = candidate_pairs(problem)
     brute = candidate_pairs_brute_force(problem)
     np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
