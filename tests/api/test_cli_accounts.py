@@ -1,0 +1,59 @@
+"""`crowdship users create`: the first operations account, usable to sign in to the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+from typer.testing import CliRunner
+
+from crowdship.cli import app as cli
+from crowdship.settings import Settings, get_settings
+
+
+@pytest.fixture
+def cli_env(api_settings: Settings, db: ConnectionPool, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI reads its settings from the environment: point them at this session's database."""
+    _ = db
+    monkeypatch.setenv("CROWDSHIP_DATABASE_URL", api_settings.require_database_url())
+    monkeypatch.setenv("CROWDSHIP_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_users_create_makes_an_ops_account_that_can_sign_in(client: TestClient) -> None:
+    """Created from the CLI with a prompted password, the account signs in and has the ops role."""
+    result = CliRunner().invoke(
+        cli,
+        ["users", "create", "--email", "Ops@Example.org", "--role", "ops"],
+        input="long enough pw\nlong enough pw\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created ops user ops@example.org" in result.output
+    token = client.post("/auth/token", data={"username": "ops@example.org", "password": "long enough pw"})
+    assert token.status_code == 200, token.text
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["role"] == "ops"
+    again = CliRunner().invoke(
+        cli,
+        ["users", "create", "--email", "ops@example.org", "--role", "ops"],
+        input="long enough pw\nlong enough pw\n",
+    )
+    assert again.exit_code == 1
+    assert "exists" in again.output
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_users_create_refuses_shopper_accounts_and_short_passwords() -> None:
+    """Shoppers register in the app; a password under 10 characters is refused."""
+    shopper = CliRunner().invoke(
+        cli, ["users", "create", "--email", "a@b.org", "--role", "shopper"], input="x" * 12 + "\n" + "x" * 12 + "\n"
+    )
+    assert shopper.exit_code == 2
+    short = CliRunner().invoke(cli, ["users", "create", "--email", "a@b.org"], input="short\nshort\n")
+    assert short.exit_code == 1
+    assert "password" in short.output
