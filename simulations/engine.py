@@ -430,6 +430,8 @@ class DaySimulation:
             for record in self.orders:
                 if record.order_id is not None:
                     record.status = uow.orders.get(record.order_id).status.value
+            for offer_id, offer_record in self.offers.items():
+                offer_record.outcome = uow.offers.get(offer_id).status.value  # unanswered ones expired
         for record in self.orders:
             if record.status == OrderStatus.FALLBACK.value:
                 record.fallback_cost_cents = record.courier_cost_cents

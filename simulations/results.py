@@ -50,6 +50,8 @@ class Summary:
     offers: int
     offers_accepted: int
     acceptance_share: float
+    orders_per_accepted_offer: float
+    """Above 1 when the matcher bundled orders."""
     batches: int
     matcher_runs: int
     matcher_p50_s: float
@@ -107,6 +109,9 @@ def summarise(result: DayResult) -> Summary:
         offers=len(result.offers),
         offers_accepted=accepted,
         acceptance_share=_ratio(accepted, len(result.offers)),
+        orders_per_accepted_offer=_ratio(
+            sum(offer.stops for offer in result.offers if offer.outcome == "accepted"), accepted
+        ),
         batches=len(result.batches),
         matcher_runs=len(matcher),
         matcher_p50_s=float(np.percentile(matcher, 50)) if len(matcher) else 0.0,
@@ -144,6 +149,7 @@ def headline_rows(summary: Summary) -> list[tuple[str, str]]:
         ),
         ("shopper utilisation", f"{summary.utilisation:.1%}"),
         ("offers (accepted)", f"{summary.offers} ({summary.acceptance_share:.1%})"),
+        ("orders per accepted offer", f"{summary.orders_per_accepted_offer:.2f}"),
         ("batches (matcher runs)", f"{summary.batches} ({summary.matcher_runs})"),
         (
             "matcher per batch p50 / p95 / max",

@@ -146,3 +146,27 @@ def test_the_results_are_written_as_json_csv_and_self_contained_html(tiny_scenar
     assert len(report) > 1_000_000  # plotly.js itself, inlined
     assert "<script src=" not in report  # nothing loaded from elsewhere
     assert "longitude" in report
+
+
+def test_bundled_offers_are_carried_and_credited_per_order(tiny_data: ScenarioData) -> None:
+    """With the routing search on, multi-order offers flow through pickup and delivery; nothing is lost.
+
+    Whether the search finds bundles in its time is the machine's business; whatever it finds, every order
+    ends in a final state and each accepted offer's quote equals the sum of its orders' credits.
+    """
+    data = tiny_data(hours=1)
+    data["orders"] = {"per_hour": 120, "window_hours": [2]}
+    data["shoppers"] = {"per_hour": 200, "willing_share": 0.1, "capacity_bags": [6], "max_detour_m": [6000]}
+    data["dispatch"] = {"batch_cadence_s": 180, "matcher_time_limit_s": 0.2}
+    simulation = DaySimulation(parse_scenario(data))
+    result = simulation.run()
+    assert summarise(result).unfinished == 0
+    delivered = [r for r in result.orders if r.status == OrderStatus.DELIVERED.value]
+    assert delivered
+    with MemoryDispatchUnitOfWork(simulation.db) as uow:
+        for trip in result.trips:
+            for offer in uow.offers.list_for_trip(trip.trip_id, [OfferStatus.ACCEPTED]):
+                credits = [simulation.order_of_id[order_id].reward_cents for order_id in offer.stops]
+                assert sum(credits) == offer.reward_quote_cents
+                arrivals = [simulation.order_of_id[order_id].delivered_at for order_id in offer.stops]
+                assert arrivals == sorted(arrivals)  # driven in the offer's stop order
