@@ -1,9 +1,10 @@
 """The simulator and the live dispatcher decide the same: one batch on PostGIS, one in memory, same offers.
 
-Both sides run `dispatch.services.batch.run_batch` with the same configuration and reward quote; only the
-repositories differ. The input is a store with pending orders (one past its deadline), open trips (one
-past its leave-by time), shoppers of every tier (some with a home next to a drop-off), and an earlier
-declined offer that must not come back to the same trip.
+Both sides run `dispatch.services.batch.run_batch` with the same configuration; only the repositories
+differ. The live side prices offers with the live rewards hook on a policy published in PostgreSQL, the
+simulator with its in-memory pricing of the same policy. The input is a store with pending orders (one past
+its deadline), open trips (one past its leave-by time), shoppers of every tier (some with a home next to a
+drop-off), and an earlier declined offer that must not come back to the same trip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import random
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 from psycopg_pool import ConnectionPool
@@ -23,6 +25,9 @@ from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus, TrustTier
 from dispatch.repositories import DispatchUnitOfWork
 from dispatch.services.batch import matcher_solver, run_batch
+from dispatch.services.rewards_hooks import reward_quote_hook
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from rewards.services import create_reward_policy
 from routing.geo import GeoPoint
 from simulations.city import offsets_to_lat_lon
 from simulations.engine import DaySimulation
@@ -138,8 +143,18 @@ def test_the_simulator_and_the_live_dispatcher_make_the_same_offers(
     _load(PostgresDispatchUnitOfWork(db), world, store)
     _load(MemoryDispatchUnitOfWork(simulation.db), world, store)
 
+    with PostgresRewardsUnitOfWork(db) as rewards_uow:
+        create_reward_policy(
+            rewards_uow,
+            parameters=simulation.policy.parameters.to_json(),
+            actor_id=UUID(int=1),
+            now=simulation.start - timedelta(days=1),
+        )
     live_ctx = dataclasses.replace(
-        simulation.ctx, unit_of_work=lambda: PostgresDispatchUnitOfWork(db), clock=ManualClock(now)
+        simulation.ctx,
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
+        clock=ManualClock(now),
+        reward_quote=reward_quote_hook(db, simulation.ctx.config.batch),
     )
     live = run_batch(live_ctx, store_id=store.id, solver=matcher_solver)
     simulation.clock.set(now)
