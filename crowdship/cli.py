@@ -198,15 +198,15 @@ def sweep(
 
 @bench_app.command("simulation")
 def bench_simulation(
-    scenario: Annotated[str, typer.Option(help="Scenario file")] = "simulations/scenarios/busy_day.toml",
+    scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
 ) -> None:
     """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
     from pathlib import Path
 
-    from simulations.run import simulate_file
+    from simulations.run import BUSY_DAY_SCENARIO, simulate_file
 
-    simulate_file(Path(scenario), Path(out) if out else None, console)
+    simulate_file(Path(scenario) if scenario else BUSY_DAY_SCENARIO, Path(out) if out else None, console)
 
 
 @app.command("match")

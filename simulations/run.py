@@ -11,6 +11,7 @@ from simulations.results import Summary, WrittenFiles, headline_rows, quiet_batc
 from simulations.scenario import REPOSITORY_ROOT, SCENARIO_DIR, Scenario, load_scenario
 
 DEMO_SCENARIO = SCENARIO_DIR / "demo.toml"
+BUSY_DAY_SCENARIO = SCENARIO_DIR / "busy_day.toml"
 DEMO_OUT_DIR = REPOSITORY_ROOT / ".local" / "demo"
 
 
