@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.dependencies import AppServices
 from api.problems import document_problems, install_problem_handlers
-from api.routers import auth, ops, shopper
+from api.routers import auth, finance, ops, policies, shopper, wallet
 from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
 from crowdship.settings import Settings
@@ -30,6 +30,10 @@ Crowd-delivery: in-store shoppers take pending online orders to customers on the
 * **auth**: shoppers register; everyone signs in with the OAuth2 password flow and gets a short-lived bearer token.
 * **shopper**: the mobile app (check in, positions, offers, pickup, delivery with proof, incidents, history, events).
 * **ops**: operations (order intake with `Idempotency-Key`, shopper verification, live store view, batches).
+* **wallet**: a shopper's own money (store credit and cash payable in cents, rewards with their policy, ledger).
+* **policies**: reward policy versions (ops and admins publish, finance reads).
+* **finance**: payout batches (prepare and pay with `Idempotency-Key`, holds, four-eyes approval, CSV export),
+  reconciliation, a shopper's ledger, the audit log.
 
 Every error is an RFC 9457 problem (`application/problem+json`).
 """
@@ -56,6 +60,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             credit_delivery=credit_delivery_hook(),
         )
         app.state.async_redis = async_redis
+        app.state.pool = pool
         app.state.services = AppServices(
             settings=settings,
             context=context,
@@ -89,6 +94,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(auth.router)
     app.include_router(shopper.router)
     app.include_router(ops.router)
+    app.include_router(wallet.router)
+    app.include_router(policies.router)
+    app.include_router(finance.router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

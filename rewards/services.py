@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
@@ -62,6 +62,7 @@ from rewards.referrals import Referral, referral_commission
 from rewards.tiers import ShopperRecord, TierRules, next_tier
 
 Result = TypeVar("Result")
+Item = TypeVar("Item")
 
 
 class RewardNotDue(DomainError):
@@ -715,7 +716,64 @@ def prepare_payout_batch(
     rules: AnomalyRules | None = None,
 ) -> PayoutBatch:
     """A draft batch of every positive cash-payable balance not already in an open batch, lines flagged."""
+    batch = _prepare_batch(
+        uow.repos, period_start=period_start, period_end=period_end, actor_id=actor_id, now=now, rules=rules
+    )
+    uow.commit()
+    return batch
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    batch: PayoutBatch
+    replayed: bool
+    """True when the key was used before for the same request: `batch` is that first batch, as it is now."""
+
+
+def prepare_payout_batch_once(
+    uow: PostgresRewardsUnitOfWork,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    actor_id: UUID,
+    now: datetime,
+    idempotency_key: str,
+    rules: AnomalyRules | None = None,
+) -> PreparedBatch:
+    """`prepare_payout_batch` once per key: a retry (same period, same preparer) gets the first batch back;
+    the key with another request raises `IdempotencyKeyReused`. The key and the batch are kept together."""
     repos = uow.repos
+    key = require_idempotency_key(idempotency_key)
+    request = {
+        "period_start": period_start.isoformat(),
+        "period_end": period_end.isoformat(),
+        "actor_id": str(actor_id),
+    }
+    fingerprint = request_hash("prepare_payout_batch", request)
+    earlier = repos.idempotency.claim(key, "prepare_payout_batch", fingerprint)
+    if earlier is not None:
+        if earlier.request_hash != fingerprint or earlier.result is None:
+            raise IdempotencyKeyReused(key)
+        batch = repos.payouts.get(UUID(earlier.result["batch_id"]))
+        uow.rollback()
+        return PreparedBatch(batch, replayed=True)
+    batch = _prepare_batch(
+        repos, period_start=period_start, period_end=period_end, actor_id=actor_id, now=now, rules=rules
+    )
+    repos.idempotency.record_result(key, {"batch_id": str(batch.id)})
+    uow.commit()
+    return PreparedBatch(batch, replayed=False)
+
+
+def _prepare_batch(
+    repos: RewardsRepositories,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    actor_id: UUID,
+    now: datetime,
+    rules: AnomalyRules | None,
+) -> PayoutBatch:
     batch = PayoutBatch(period_start=period_start, period_end=period_end, prepared_by=actor_id, prepared_at=now)
     balances = repos.payouts.payable_balances()
     if not balances:
@@ -746,7 +804,6 @@ def prepare_payout_batch(
         total_cents=batch.total_cents,
         flagged_lines=sum(1 for line in batch.lines if line.flags),
     )
-    uow.commit()
     return batch
 
 
@@ -923,19 +980,141 @@ def reconciliation_report(uow: PostgresRewardsUnitOfWork) -> ReconciliationRepor
     return report
 
 
+# --------------------------------------------------------------------------------------------------
+# Read models for the finance and shopper API
+
+
+@dataclass(frozen=True)
+class Page(Generic[Item]):
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= 1_000:
+        raise InvalidInput("limit", "must lie within 1..1000")
+    if offset < 0:
+        raise InvalidInput("offset", "must not be negative")
+
+
+def reward_policies(uow: PostgresRewardsUnitOfWork) -> list[RewardPolicy]:
+    """Every version, oldest first."""
+    return uow.repos.policies.list()
+
+
+def reward_policy(uow: PostgresRewardsUnitOfWork, *, version: int) -> RewardPolicy:
+    return uow.repos.policies.get_version(version)
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One movement on a shopper account, with that account's balance right after it."""
+
+    entry_id: int
+    account: AccountKind
+    transaction_id: UUID
+    kind: TransactionKind
+    description: str
+    at: datetime
+    amount_cents: Cents
+    balance_after_cents: Cents
+    order_id: UUID | None
+    reverses_id: UUID | None
+    payout_line_id: UUID | None
+
+
+def shopper_ledger(
+    uow: PostgresRewardsUnitOfWork,
+    *,
+    shopper_id: UUID,
+    account: AccountKind | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[LedgerLine]:
+    """The shopper's ledger entries, newest first, with running balances; `NotFound` for an unknown shopper."""
+    if account is not None and not account.belongs_to_shopper:
+        raise InvalidInput("account", "a shopper has store_credit and cash_payable accounts")
+    _check_page(limit, offset)
+    repos = uow.repos
+    repos.shoppers.get(shopper_id)
+    rows, total = repos.ledger.shopper_entries(shopper_id, account, limit, offset)
+    lines = [
+        LedgerLine(
+            entry_id=int(row["entry_id"]),
+            account=AccountKind(row["account_kind"]),
+            transaction_id=row["transaction_id"],
+            kind=TransactionKind(row["kind"]),
+            description=row["description"],
+            at=row["created_at"],
+            amount_cents=Cents(int(row["amount_cents"])),
+            balance_after_cents=Cents(int(row["balance_after_cents"])),
+            order_id=row["order_id"],
+            reverses_id=row["reverses_id"],
+            payout_line_id=row["payout_line_id"],
+        )
+        for row in rows
+    ]
+    return Page(lines, total, limit, offset)
+
+
+@dataclass(frozen=True)
+class ShopperReward:
+    record: RewardRecord
+    method: PaymentMethod
+    reversed: bool
+
+
+def shopper_rewards(
+    uow: PostgresRewardsUnitOfWork, *, shopper_id: UUID, limit: int = 50, offset: int = 0
+) -> Page[ShopperReward]:
+    """The shopper's rewards, newest first, each with the policy version and inputs it was computed from."""
+    _check_page(limit, offset)
+    records, total = uow.repos.rewards.for_shopper(shopper_id, limit, offset)
+    items = [ShopperReward(record, record.inputs.method, reversed_) for record, reversed_ in records]
+    return Page(items, total, limit, offset)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    sequence: int
+    entry: AuditEntry
+
+
+def audit_log(
+    uow: PostgresRewardsUnitOfWork,
+    *,
+    subject_kind: str | None = None,
+    subject_id: UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[AuditRecord]:
+    """Who did what to money, newest first."""
+    _check_page(limit, offset)
+    rows, total = uow.repos.audit.page(subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
+    return Page([AuditRecord(sequence, entry) for sequence, entry in rows], total, limit, offset)
+
+
 __all__ = [
     "AlreadyRewarded",
+    "AuditRecord",
     "BatchStatus",
+    "LedgerLine",
     "NothingToPay",
+    "Page",
     "PaidBatch",
     "Posting",
+    "PreparedBatch",
     "Reversals",
     "RewardCredit",
     "RewardNotDue",
     "ShopperBalances",
+    "ShopperReward",
     "StatementLine",
     "TierReview",
     "approve_payout_batch",
+    "audit_log",
     "create_reward_policy",
     "credit_delivery_reward",
     "credit_delivery_reward_in",
@@ -945,6 +1124,7 @@ __all__ = [
     "payout_batch",
     "payout_batches",
     "prepare_payout_batch",
+    "prepare_payout_batch_once",
     "quote_delivery_reward",
     "reconciliation_report",
     "redeem_store_credit",
@@ -954,6 +1134,10 @@ __all__ = [
     "reverse_delivery_reward",
     "reverse_transaction",
     "review_trust_tier",
+    "reward_policies",
+    "reward_policy",
     "shopper_balances",
+    "shopper_ledger",
+    "shopper_rewards",
     "shopper_statement",
 ]

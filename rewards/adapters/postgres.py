@@ -281,6 +281,34 @@ class PostgresLedgerRepository(_Repository):
             (account_id, limit),
         )
 
+    def shopper_entries(
+        self, shopper_id: UUID, kind: AccountKind | None, limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """A page of the shopper's entries, newest first, each with its account's balance right after it."""
+        kinds = [k.value for k in (AccountKind.STORE_CREDIT, AccountKind.CASH_PAYABLE) if kind in (None, k)]
+        rows = self._all(
+            """SELECT * FROM (
+                   SELECT e.id AS entry_id, a.kind AS account_kind, e.amount_cents,
+                          sum(e.amount_cents) OVER (PARTITION BY e.account_id ORDER BY e.id) AS balance_after_cents,
+                          t.id AS transaction_id, t.kind, t.description, t.created_at, t.order_id, t.reverses_id,
+                          t.payout_line_id, count(*) OVER () AS total
+                   FROM ledger_entries e
+                   JOIN ledger_accounts a ON a.id = e.account_id
+                   JOIN ledger_transactions t ON t.id = e.transaction_id
+                   WHERE a.shopper_id = %s AND a.kind = ANY(%s)) AS entries
+               ORDER BY entry_id DESC LIMIT %s OFFSET %s""",
+            (shopper_id, kinds, limit, offset),
+        )
+        if rows or offset == 0:
+            return rows, int(rows[0]["total"]) if rows else 0
+        counted = self._one_or_none(
+            """SELECT count(*) AS n FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+               WHERE a.shopper_id = %s AND a.kind = ANY(%s)""",
+            (shopper_id, kinds),
+        )
+        assert counted is not None
+        return rows, int(counted["n"])
+
     @staticmethod
     def _account(row: Row) -> Account:
         return Account(
@@ -460,6 +488,19 @@ class PostgresRewardRepository(_Repository):
             created_at=row["created_at"],
             created_by=row["created_by"],
         )
+
+    def for_shopper(self, shopper_id: UUID, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
+        """A page of the shopper's rewards, newest first, each with whether it was reversed since."""
+        rows = self._all(
+            """SELECT r.*, EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
+                          AS reversed
+               FROM delivery_rewards r WHERE r.shopper_id = %s
+               ORDER BY r.earned_at DESC, r.id LIMIT %s OFFSET %s""",
+            (shopper_id, limit, offset),
+        )
+        counted = self._one_or_none("SELECT count(*) AS n FROM delivery_rewards WHERE shopper_id = %s", (shopper_id,))
+        assert counted is not None
+        return [(self._reward(row), bool(row["reversed"])) for row in rows], int(counted["n"])
 
     @staticmethod
     def _reward(row: Row) -> RewardRecord:
@@ -696,6 +737,22 @@ class PostgresAuditLog(_Repository):
             (subject_kind, subject_id),
         )
         return [AuditEntry(**row) for row in rows]
+
+    def page(
+        self, *, subject_kind: str | None, subject_id: UUID | None, limit: int, offset: int
+    ) -> tuple[list[tuple[int, AuditEntry]], int]:
+        """Entries, newest first, with their sequence number; narrowed to a kind of subject and/or one subject."""
+        where = """WHERE (%(kind)s::text IS NULL OR subject_kind = %(kind)s)
+                     AND (%(id)s::uuid IS NULL OR subject_id = %(id)s)"""
+        params = {"kind": subject_kind, "id": subject_id, "limit": limit, "offset": offset}
+        rows = self._all(
+            f"""SELECT id, actor_id, action, subject_kind, subject_id, details, at FROM rewards_audit_log {where}
+                ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s""",
+            params,
+        )
+        counted = self._one_or_none(f"SELECT count(*) AS n FROM rewards_audit_log {where}", params)
+        assert counted is not None
+        return [(row.pop("id"), AuditEntry(**row)) for row in rows], int(counted["n"])
 
 
 # --------------------------------------------------------------------------------------------------

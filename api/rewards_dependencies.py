@@ -1,0 +1,57 @@
+"""What the finance, policy and wallet endpoints receive: a rewards unit of work per call, the roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from api.dependencies import Services, require_roles
+from api.security import Principal
+from dispatch.accounts import Role
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+
+FINANCE_ROLES = (Role.FINANCE, Role.ADMIN)
+POLICY_WRITERS = (Role.OPS, Role.ADMIN)
+POLICY_READERS = (Role.OPS, Role.FINANCE, Role.ADMIN)
+
+RewardsUnitOfWork = Callable[[], PostgresRewardsUnitOfWork]
+
+
+async def rewards_unit_of_work(request: Request) -> RewardsUnitOfWork:
+    """Each call opens its own transaction on the app's pool (kept on `app.state.pool` at start-up)."""
+    pool = request.app.state.pool
+    return lambda: PostgresRewardsUnitOfWork(pool)
+
+
+Rewards = Annotated[RewardsUnitOfWork, Depends(rewards_unit_of_work)]
+
+
+async def current_time(services: Services) -> datetime:
+    return services.context.clock.now()
+
+
+Now = Annotated[datetime, Depends(current_time)]
+FinancePrincipal = Annotated[Principal, Depends(require_roles(*FINANCE_ROLES))]
+PolicyWriter = Annotated[Principal, Depends(require_roles(*POLICY_WRITERS))]
+
+IDEMPOTENCY_KEY_MAX = 160
+"""The stored key is the caller's id and theirs, within the ledger's 200 characters."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A unique key per request; a retry with the same key and body returns the first response",
+    ),
+]
+
+
+def scoped_key(principal: Principal, key: str) -> str:
+    """Keys are per user, as for order intake: two users cannot collide on a key."""
+    return f"{principal.user_id}:{key}"

@@ -1,0 +1,248 @@
+"""Finance: payout batches (prepare, hold lines, approve with four eyes, reject, pay, export), reconciliation,
+a shopper's ledger and the audit log.
+
+Preparing and paying move money, so both need an `Idempotency-Key`; approving needs a second finance user
+(the preparer gets 403). Admins have every finance right.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.dependencies import require_roles
+from api.problems import problem_responses
+from api.rewards_dependencies import (
+    FINANCE_ROLES,
+    FinancePrincipal,
+    IdempotencyKey,
+    Now,
+    Rewards,
+    scoped_key,
+)
+from api.rewards_schemas import (
+    AuditEntryOut,
+    BatchIn,
+    LedgerEntryOut,
+    PaymentOut,
+    PayoutBatchOut,
+    ReasonIn,
+    ReconciliationOut,
+)
+from api.schemas import PageOf
+from rewards import services
+from rewards.ledger import AccountKind
+from rewards.payouts import BatchStatus
+
+router = APIRouter(
+    prefix="/finance",
+    tags=["finance"],
+    responses=problem_responses(401, 403),
+    dependencies=[Depends(require_roles(*FINANCE_ROLES))],
+)
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+ShopperAccount = Annotated[
+    AccountKind | None, Query(description="Only this account: store_credit or cash_payable (default both)")
+]
+SubjectKind = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z_]+$",
+        description="e.g. payout_batch, reward_policy, order, shopper",
+    ),
+]
+
+
+class CsvResponse(PlainTextResponse):
+    media_type = "text/csv"
+
+
+@router.post(
+    "/batches",
+    status_code=201,
+    response_model=PayoutBatchOut,
+    responses={
+        200: {"model": PayoutBatchOut, "description": "A retry: the batch the first request prepared, as it is now"},
+        **problem_responses(409, 422),
+    },
+)
+def prepare_batch(
+    body: BatchIn, idempotency_key: IdempotencyKey, principal: FinancePrincipal, rewards: Rewards, now: Now
+) -> JSONResponse:
+    """Prepare a draft batch: one line per shopper with cash to pay who is not in an open batch, each line
+    flagged by the anomaly rules over the period's deliveries. 409 when nobody has anything to pay, or when
+    the key was used for another request."""
+    with rewards() as uow:
+        prepared = services.prepare_payout_batch_once(
+            uow,
+            period_start=body.period_start,
+            period_end=body.period_end,
+            actor_id=principal.user_id,
+            now=now,
+            idempotency_key=scoped_key(principal, idempotency_key),
+        )
+    return JSONResponse(
+        PayoutBatchOut.of(prepared.batch).model_dump(mode="json"),
+        status_code=200 if prepared.replayed else 201,
+        headers={"Idempotent-Replayed": "true"} if prepared.replayed else None,
+    )
+
+
+@router.get("/batches", response_model=PageOf[PayoutBatchOut], responses=problem_responses(422))
+def list_batches(
+    rewards: Rewards,
+    status: Annotated[list[BatchStatus] | None, Query()] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> PageOf[PayoutBatchOut]:
+    """Batches, oldest first, with their lines and flags; `status` narrows them (e.g. `draft` to approve)."""
+    with rewards() as uow:
+        batches = services.payout_batches(uow, statuses=status or None)
+    return PageOf[PayoutBatchOut](
+        items=[PayoutBatchOut.of(batch) for batch in batches[offset : offset + limit]],
+        total=len(batches),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/batches/{batch_id}", response_model=PayoutBatchOut, responses=problem_responses(404))
+def get_batch(batch_id: UUID, rewards: Rewards) -> PayoutBatchOut:
+    with rewards() as uow:
+        return PayoutBatchOut.of(services.payout_batch(uow, batch_id=batch_id))
+
+
+@router.post(
+    "/batches/{batch_id}/lines/{line_id}/hold",
+    response_model=PayoutBatchOut,
+    responses=problem_responses(404, 409, 422),
+)
+def hold_line(
+    batch_id: UUID, line_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
+) -> PayoutBatchOut:
+    """Keep a line out of the payment (draft batches only); its money waits for a later batch."""
+    with rewards() as uow:
+        batch = services.hold_payout_line(
+            uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=principal.user_id, now=now
+        )
+    return PayoutBatchOut.of(batch)
+
+
+@router.post(
+    "/batches/{batch_id}/lines/{line_id}/release",
+    response_model=PayoutBatchOut,
+    responses=problem_responses(404, 409, 422),
+)
+def release_line(
+    batch_id: UUID, line_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now
+) -> PayoutBatchOut:
+    """Undo a hold (draft batches only)."""
+    with rewards() as uow:
+        batch = services.release_payout_line(
+            uow, batch_id=batch_id, line_id=line_id, actor_id=principal.user_id, now=now
+        )
+    return PayoutBatchOut.of(batch)
+
+
+@router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409))
+def approve_batch(batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now) -> PayoutBatchOut:
+    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft."""
+    with rewards() as uow:
+        batch = services.approve_payout_batch(uow, batch_id=batch_id, actor_id=principal.user_id, now=now)
+    return PayoutBatchOut.of(batch)
+
+
+@router.post("/batches/{batch_id}/reject", response_model=PayoutBatchOut, responses=problem_responses(404, 409, 422))
+def reject_batch(
+    batch_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
+) -> PayoutBatchOut:
+    """Nothing is paid and every line is released, so its shoppers can go in the next batch."""
+    with rewards() as uow:
+        batch = services.reject_payout_batch(
+            uow, batch_id=batch_id, actor_id=principal.user_id, reason=body.reason, now=now
+        )
+    return PayoutBatchOut.of(batch)
+
+
+@router.post("/batches/{batch_id}/pay", response_model=PaymentOut, responses=problem_responses(404, 409, 422))
+def pay_batch(
+    batch_id: UUID, idempotency_key: IdempotencyKey, principal: FinancePrincipal, rewards: Rewards, now: Now
+) -> PaymentOut:
+    """Approved → paid: each line not held moves its amount out of the shopper's cash payable, once. A retry
+    with the same key returns the first payment; 409 unless approved, or if a balance fell below its line."""
+    with rewards() as uow:
+        paid = services.pay_payout_batch(
+            uow,
+            batch_id=batch_id,
+            actor_id=principal.user_id,
+            now=now,
+            idempotency_key=scoped_key(principal, idempotency_key),
+        )
+    return PaymentOut.of(paid)
+
+
+@router.get(
+    "/batches/{batch_id}/export",
+    response_class=CsvResponse,
+    responses={
+        200: {
+            "description": "One row per line: amounts in cents and in units, hold and flags",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "batch_id,status,line_id,shopper_id,amount_cents,amount,held,hold_reason,flags\n",
+                }
+            },
+        },
+        **problem_responses(404),
+    },
+)
+def export_batch(batch_id: UUID, rewards: Rewards) -> CsvResponse:
+    """The batch as CSV for the bank upload and spreadsheets."""
+    with rewards() as uow:
+        text = services.export_payout_batch_csv(uow, batch_id=batch_id)
+    return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})
+
+
+@router.get("/reconciliation", response_model=ReconciliationOut)
+def reconciliation(rewards: Rewards) -> ReconciliationOut:
+    """Ledger vs payouts vs deliveries, from one snapshot: `agrees` is true when the books tell one story."""
+    with rewards() as uow:
+        return ReconciliationOut.of(services.reconciliation_report(uow))
+
+
+@router.get(
+    "/shoppers/{shopper_id}/ledger", response_model=PageOf[LedgerEntryOut], responses=problem_responses(404, 422)
+)
+def shopper_ledger(
+    shopper_id: UUID, rewards: Rewards, account: ShopperAccount = None, limit: Limit = 50, offset: Offset = 0
+) -> PageOf[LedgerEntryOut]:
+    """A shopper's ledger entries, newest first, each with its account's running balance."""
+    with rewards() as uow:
+        page = services.shopper_ledger(uow, shopper_id=shopper_id, account=account, limit=limit, offset=offset)
+    return PageOf[LedgerEntryOut](
+        items=[LedgerEntryOut.of(line) for line in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.get("/audit", response_model=PageOf[AuditEntryOut], responses=problem_responses(422))
+def audit_log(
+    rewards: Rewards,
+    subject_kind: SubjectKind = None,
+    subject_id: UUID | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOf[AuditEntryOut]:
+    """Who did what to money, newest first: policies, batches, holds, approvals, payments, reversals."""
+    with rewards() as uow:
+        page = services.audit_log(uow, subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
+    return PageOf[AuditEntryOut](
+        items=[AuditEntryOut.of(record) for record in page.items], total=page.total, limit=limit, offset=offset
+    )

@@ -1,0 +1,56 @@
+"""The shopper's wallet: balances, the rewards earned (with the policy and inputs behind each) and the ledger.
+
+Only the caller's own: no route takes a shopper id, so no other shopper's money can be asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.dependencies import ShopperId
+from api.problems import problem_responses
+from api.rewards_dependencies import Rewards
+from api.rewards_schemas import LedgerEntryOut, RewardOut, WalletOut
+from api.schemas import PageOf
+from rewards import services
+from rewards.ledger import AccountKind
+
+router = APIRouter(prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403))
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@router.get("", response_model=WalletOut)
+def wallet(shopper_id: ShopperId, rewards: Rewards) -> WalletOut:
+    """What you hold: store credit to spend in the store, and cash that finance pays out in the next batch."""
+    with rewards() as uow:
+        return WalletOut.of(services.shopper_balances(uow, shopper_id=shopper_id))
+
+
+@router.get("/rewards", response_model=PageOf[RewardOut], responses=problem_responses(422))
+def rewards_history(
+    shopper_id: ShopperId, rewards: Rewards, limit: Limit = 20, offset: Offset = 0
+) -> PageOf[RewardOut]:
+    """Your rewards, newest first: the policy version and the offer's numbers each was computed from."""
+    with rewards() as uow:
+        page = services.shopper_rewards(uow, shopper_id=shopper_id, limit=limit, offset=offset)
+    return PageOf[RewardOut](items=[RewardOut.of(r) for r in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get("/ledger", response_model=PageOf[LedgerEntryOut], responses=problem_responses(404, 422))
+def ledger(
+    shopper_id: ShopperId,
+    rewards: Rewards,
+    account: Annotated[AccountKind | None, Query(description="store_credit or cash_payable (default both)")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOf[LedgerEntryOut]:
+    """Every movement of your money, newest first, with the balance after each."""
+    with rewards() as uow:
+        page = services.shopper_ledger(uow, shopper_id=shopper_id, account=account, limit=limit, offset=offset)
+    return PageOf[LedgerEntryOut](
+        items=[LedgerEntryOut.of(line) for line in page.items], total=page.total, limit=limit, offset=offset
+    )

@@ -1,0 +1,361 @@
+"""Finance over HTTP against the real services: payout batches from preparation to payment, holds, four
+eyes, rejection, idempotent preparation and payment, CSV export, reconciliation, a shopper's ledger, the
+audit log, and who may call what."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from api_support import Account, assert_problem
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.model import Store
+
+ANY_ID = "00000000-0000-4000-8000-000000000000"
+FINANCE_ROUTES = [
+    ("POST", "/finance/batches"),
+    ("GET", "/finance/batches"),
+    ("GET", f"/finance/batches/{ANY_ID}"),
+    ("POST", f"/finance/batches/{ANY_ID}/lines/{ANY_ID}/hold"),
+    ("POST", f"/finance/batches/{ANY_ID}/lines/{ANY_ID}/release"),
+    ("POST", f"/finance/batches/{ANY_ID}/approve"),
+    ("POST", f"/finance/batches/{ANY_ID}/reject"),
+    ("POST", f"/finance/batches/{ANY_ID}/pay"),
+    ("GET", f"/finance/batches/{ANY_ID}/export"),
+    ("GET", "/finance/reconciliation"),
+    ("GET", f"/finance/shoppers/{ANY_ID}/ledger"),
+    ("GET", "/finance/audit"),
+]
+
+
+def _period(clock: ManualClock) -> dict[str, str]:
+    return {
+        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
+        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
+    }
+
+
+def _prepare(client: TestClient, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
+    response = client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": key})
+    assert response.status_code == 201, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
+
+
+def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = [line for line in batch["lines"] if line["shopper_id"] == str(shopper.shopper_id)]
+    assert len(lines) == 1
+    return lines[0]
+
+
+@pytest.fixture
+def finance(make_staff: Callable[[Role], Account]) -> Account:
+    return make_staff(Role.FINANCE)
+
+
+@pytest.fixture
+def second_finance(make_staff: Callable[[Role], Account]) -> Account:
+    return make_staff(Role.FINANCE)
+
+
+def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes(
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Prepare → hold → preparer's approval refused → second approval → pay → wallet, CSV, ledger and
+    reconciliation all agree; the held shopper's money stays for the next batch."""
+    publish_policy(client, ops)
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-ANA")
+    ben_credit = credit_without_proof(db, store, clock, ben)
+    ana_cents = offer["reward_quote_cents"]
+    assert ana_cents >= 300
+
+    batch = _prepare(client, finance, clock, "batch-1")
+    assert batch["status"] == "draft"
+    assert batch["prepared_by"] == str(finance.user_id)
+    assert _line_of(batch, ana)["amount_cents"] == ana_cents
+    assert _line_of(batch, ana)["flags"] == []
+    ben_line = _line_of(batch, ben)
+    assert ben_line["amount_cents"] == ben_credit.amount_cents
+    assert [flag["code"] for flag in ben_line["flags"]] == ["no_position_proof"]
+    assert batch["total_cents"] == ana_cents + ben_credit.amount_cents
+    assert batch["flagged_lines"] == 1
+    batch_url = f"/finance/batches/{batch['id']}"
+
+    held = client.post(
+        f"{batch_url}/lines/{ben_line['id']}/hold", json={"reason": "no proof of delivery"}, headers=finance.headers
+    )
+    assert held.status_code == 200, held.text
+    assert _line_of(held.json(), ben)["held"] is True
+    assert held.json()["payable_cents"] == ana_cents
+    released = client.post(f"{batch_url}/lines/{ben_line['id']}/release", headers=finance.headers)
+    assert _line_of(released.json(), ben)["held"] is False
+    client.post(f"{batch_url}/lines/{ben_line['id']}/hold", json={"reason": "still no proof"}, headers=finance.headers)
+
+    refused = assert_problem(client.post(f"{batch_url}/approve", headers=finance.headers), 403)
+    assert "another finance user" in refused["detail"]
+    assert client.get(batch_url, headers=finance.headers).json()["status"] == "draft"
+    approved = client.post(f"{batch_url}/approve", headers=second_finance.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["approved_by"] == str(second_finance.user_id)
+    assert_problem(
+        client.post(f"{batch_url}/lines/{ben_line['id']}/release", headers=finance.headers), 409
+    )  # approved batches are not edited
+
+    pay_headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    paid = client.post(f"{batch_url}/pay", headers=pay_headers)
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["paid_cents"] == ana_cents
+    assert len(paid.json()["transaction_ids"]) == 1
+    assert client.post(f"{batch_url}/pay", headers=pay_headers).json() == paid.json()
+    assert_problem(client.post(f"{batch_url}/pay", headers={**second_finance.headers, "Idempotency-Key": "p2"}), 409)
+
+    assert client.get("/shopper/wallet", headers=ana.headers).json() == {
+        "store_credit_cents": 0,
+        "cash_payable_cents": 0,
+    }
+    assert client.get("/shopper/wallet", headers=ben.headers).json()["cash_payable_cents"] == ben_credit.amount_cents
+
+    _the_export_shows_the_paid_and_the_held_line(client, finance, batch, ana, ben, ana_cents)
+    report = client.get("/finance/reconciliation", headers=finance.headers).json()
+    assert report["agrees"] is True, report["discrepancies"]
+    assert (report["rewards_checked"], report["paid_lines_checked"]) == (2, 1)
+    _the_ledger_shows_reward_then_payout(client, finance, ana, _line_of(batch, ana)["id"], ana_cents)
+    _the_audit_log_tells_the_story(client, finance, batch["id"])
+
+    nxt = _prepare(client, finance, clock, "batch-2")
+    assert [line["shopper_id"] for line in nxt["lines"]] == [str(ben.shopper_id)]
+
+
+def _the_export_shows_the_paid_and_the_held_line(
+    client: TestClient, finance: Account, batch: dict[str, Any], ana: Account, ben: Account, ana_cents: int
+) -> None:
+    export = client.get(f"/finance/batches/{batch['id']}/export", headers=finance.headers)
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert f"payout-batch-{batch['id']}.csv" in export.headers["content-disposition"]
+    rows = {row["shopper_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    assert set(rows) == {str(ana.shopper_id), str(ben.shopper_id)}
+    assert rows[str(ana.shopper_id)]["amount_cents"] == str(ana_cents)
+    assert rows[str(ana.shopper_id)]["status"] == "paid"
+    assert (rows[str(ben.shopper_id)]["held"], rows[str(ben.shopper_id)]["hold_reason"]) == ("yes", "still no proof")
+    assert rows[str(ben.shopper_id)]["flags"] == "no_position_proof"
+
+
+def _the_ledger_shows_reward_then_payout(
+    client: TestClient, finance: Account, shopper: Account, line_id: str, cents: int
+) -> None:
+    ledger = client.get(f"/finance/shoppers/{shopper.shopper_id}/ledger", headers=finance.headers).json()
+    assert ledger["total"] == 2
+    newest, oldest = ledger["items"]
+    assert (oldest["kind"], oldest["amount_cents"], oldest["balance_after_cents"]) == ("delivery_reward", cents, cents)
+    assert (newest["kind"], newest["amount_cents"], newest["balance_after_cents"]) == ("payout", -cents, 0)
+    assert newest["payout_line_id"] == line_id
+
+
+def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_id: str) -> None:
+    audit = client.get("/finance/audit", params={"subject_id": batch_id}, headers=finance.headers).json()
+    assert [entry["action"] for entry in audit["items"]] == [
+        "batch.paid",
+        "batch.approved",
+        "line.held",
+        "line.released",
+        "line.held",
+        "batch.prepared",
+    ]
+    first_page = client.get("/finance/audit", params={"limit": 2}, headers=finance.headers).json()
+    second_page = client.get("/finance/audit", params={"limit": 2, "offset": 2}, headers=finance.headers).json()
+    assert first_page["total"] == second_page["total"] >= 8
+    sequences = [entry["sequence"] for entry in first_page["items"] + second_page["items"]]
+    assert len(sequences) == 4
+    assert sequences == sorted(sequences, reverse=True)
+
+
+def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A rejected batch pays nothing, cannot be paid, and its shoppers go in the next batch."""
+    publish_policy(client, ops)
+    ana = make_shopper("Ana")
+    credit = credit_without_proof(db, store, clock, ana)
+    batch = _prepare(client, finance, clock, "batch-r1")
+    assert_problem(
+        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "r2"}),
+        409,
+    )  # Ana is in an open batch: nobody is left to pay
+    rejected = client.post(
+        f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["rejection_reason"] == "wrong period"
+    assert [line["open"] for line in rejected.json()["lines"]] == [False]
+    assert_problem(
+        client.post(f"/finance/batches/{batch['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p"}), 409
+    )
+    assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
+    again = _prepare(client, finance, clock, "batch-r3")
+    assert _line_of(again, ana)["amount_cents"] == credit.amount_cents
+    listed = client.get("/finance/batches", params={"status": "rejected"}, headers=finance.headers).json()
+    assert [b["id"] for b in listed["items"]] == [batch["id"]]
+    assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 2
+
+
+def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refused(
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Same key and body: 200 with the first batch and `Idempotent-Replayed`; same key, other body: 409."""
+    publish_policy(client, ops)
+    credit_without_proof(db, store, clock, make_shopper())
+    headers = {**finance.headers, "Idempotency-Key": "prep-1"}
+    first = client.post("/finance/batches", json=_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.json() == first.json()
+    other = {**_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
+    problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
+    assert "different request" in problem["detail"]
+    assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_nothing_to_pay_is_a_conflict(client: TestClient, finance: Account, clock: ManualClock) -> None:
+    """No shopper has cash to pay: 409, and no batch is kept."""
+    problem = assert_problem(
+        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "k"}),
+        409,
+    )
+    assert problem["type"] == "/problems/nothing-to-pay"
+    assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 0
+
+
+def test_money_moving_routes_require_an_idempotency_key(
+    client: TestClient, finance: Account, clock: ManualClock
+) -> None:
+    """Preparing and paying without the header: 422 naming `Idempotency-Key`."""
+    for response in (
+        client.post("/finance/batches", json=_period(clock), headers=finance.headers),
+        client.post(f"/finance/batches/{ANY_ID}/pay", headers=finance.headers),
+    ):
+        assert assert_problem(response, 422)["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_bad_input_is_a_422_naming_the_field(client: TestClient, finance: Account, clock: ManualClock) -> None:
+    """A period that ends before it starts, a naive timestamp, a blank reason, a bad page: each names its field."""
+    key = {**finance.headers, "Idempotency-Key": "bad-1"}
+    backwards = {"period_start": clock.now().isoformat(), "period_end": (clock.now() - timedelta(days=1)).isoformat()}
+    assert (
+        assert_problem(client.post("/finance/batches", json=backwards, headers=key), 422)["errors"][0]["field"]
+        == "period_end"
+    )
+    naive = {**_period(clock), "period_start": "2026-11-01T00:00:00"}
+    assert (
+        assert_problem(client.post("/finance/batches", json=naive, headers=key), 422)["errors"][0]["field"]
+        == "period_start"
+    )
+    blank = client.post(f"/finance/batches/{ANY_ID}/reject", json={"reason": ""}, headers=finance.headers)
+    assert assert_problem(blank, 422)["errors"][0]["field"] == "reason"
+    page = client.get("/finance/audit", params={"limit": 0}, headers=finance.headers)
+    assert assert_problem(page, 422)["errors"][0]["field"] == "limit"
+    account = client.get(
+        f"/finance/shoppers/{ANY_ID}/ledger", params={"account": "payouts_clearing"}, headers=finance.headers
+    )
+    assert assert_problem(account, 422)["errors"][0]["field"] == "account"
+
+
+def test_unknown_batches_and_shoppers_are_not_found(client: TestClient, finance: Account) -> None:
+    """A batch or shopper that does not exist: 404 problem, also for the export."""
+    for path in (f"/finance/batches/{ANY_ID}", f"/finance/batches/{ANY_ID}/export"):
+        assert_problem(client.get(path, headers=finance.headers), 404)
+    assert_problem(client.post(f"/finance/batches/{ANY_ID}/approve", headers=finance.headers), 404)
+    assert_problem(client.get(f"/finance/shoppers/{ANY_ID}/ledger", headers=finance.headers), 404)
+
+
+def test_a_hold_needs_a_line_of_the_batch(
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Holding a line id that is not in the batch: 422 naming `line_id`; a blank-looking reason: `reason`."""
+    publish_policy(client, ops)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "hold-1")
+    url = f"/finance/batches/{batch['id']}/lines"
+    missing = client.post(f"{url}/{ANY_ID}/hold", json={"reason": "x"}, headers=finance.headers)
+    assert assert_problem(missing, 422)["errors"][0]["field"] == "line_id"
+    blank = client.post(f"{url}/{batch['lines'][0]['id']}/hold", json={"reason": "   "}, headers=finance.headers)
+    assert assert_problem(blank, 422)["errors"][0]["field"] == "reason"
+
+
+@pytest.mark.parametrize(("method", "path"), FINANCE_ROUTES)
+def test_finance_routes_refuse_callers_without_a_token(client: TestClient, method: str, path: str) -> None:
+    """No bearer token: 401 with a challenge."""
+    response = client.request(method, path)
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), FINANCE_ROUTES)
+def test_finance_routes_refuse_shoppers_and_operations(
+    client: TestClient,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+    method: str,
+    path: str,
+) -> None:
+    """A shopper and an operations user get 403 on every finance route."""
+    for account in (make_shopper(), make_staff(Role.OPS)):
+        assert_problem(client.request(method, path, headers=account.headers), 403)
+
+
+def test_admins_have_every_finance_right(
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+    db: ConnectionPool,
+) -> None:
+    """An admin reads the batches and approves one prepared by finance (they are the second pair of eyes)."""
+    admin = make_staff(Role.ADMIN)
+    publish_policy(client, ops)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "adm-1")
+    assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
+    approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=admin.headers)
+    assert approved.json()["approved_by"] == str(admin.user_id)

@@ -1,0 +1,86 @@
+"""Reward policy versions over HTTP: ops publish, finance reads, bad parameters are named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from api_support import Account, assert_problem
+from fastapi.testclient import TestClient
+from rewards_flow import POLICY, publish_policy
+
+from dispatch.accounts import Role
+
+
+def test_ops_publish_versions_that_finance_can_read(
+    client: TestClient, ops: Account, make_staff: Callable[[Role], Account]
+) -> None:
+    """Versions count up from 1, keep their parameters (defaults filled in) and are audited."""
+    finance = make_staff(Role.FINANCE)
+    first = publish_policy(client, ops)
+    second = publish_policy(client, ops, base_cents=300, daily_cap_cents=4_000, timezone="America/New_York")
+    assert (first["version"], second["version"]) == (1, 2)
+    assert first["created_by"] == str(ops.user_id)
+    assert first["note"] == "test rates"
+    assert first["parameters"]["peak_multiplier_bps"] == [10_000] * 24
+    assert first["parameters"]["daily_cap_cents"] is None
+    assert second["parameters"]["daily_cap_cents"] == 4_000
+
+    listed = client.get("/policies", headers=finance.headers).json()
+    assert [p["version"] for p in listed] == [1, 2]
+    assert client.get("/policies/2", headers=finance.headers).json() == second
+    assert_problem(client.get("/policies/3", headers=finance.headers), 404)
+
+    audit = client.get("/finance/audit", params={"subject_kind": "reward_policy"}, headers=finance.headers).json()
+    assert [(e["action"], e["details"]["version"]) for e in audit["items"]] == [
+        ("policy.created", 2),
+        ("policy.created", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"base_cents": -1}, "parameters.base_cents"),
+        ({"base_cents": 2.5}, "parameters.base_cents"),
+        ({"bogus_cents": 1}, "parameters.bogus_cents"),
+        ({"peak_multiplier_bps": [10_000] * 23}, "parameters.peak_multiplier_bps"),
+        ({"tier_multiplier_bps": [10_000, 10_000, -5, 10_000]}, "parameters.tier_multiplier_bps.2"),
+        ({"store_credit_bonus_bps": 9_000}, "parameters.store_credit_bonus_bps"),
+        ({"daily_cap_cents": 9_000, "weekly_cap_cents": 5_000}, "parameters.daily_cap_cents"),
+        ({"timezone": "Mars/Olympus_Mons"}, "parameters.timezone"),
+    ],
+)
+def test_a_bad_parameter_is_a_422_naming_it(
+    client: TestClient, ops: Account, change: dict[str, Any], field: str
+) -> None:
+    """Each bad parameter, caught by the schema or by the domain, is named under `parameters`; none is kept."""
+    body = {"parameters": {**POLICY, **change}}
+    problem = assert_problem(client.post("/policies", json=body, headers=ops.headers), 422)
+    assert problem["errors"][0]["field"] == field
+    assert client.get("/policies", headers=ops.headers).json() == []
+
+
+def test_a_missing_parameter_is_named(client: TestClient, ops: Account) -> None:
+    """Without `minimum_cents`: 422 naming it."""
+    parameters = {name: value for name, value in POLICY.items() if name != "minimum_cents"}
+    problem = assert_problem(client.post("/policies", json={"parameters": parameters}, headers=ops.headers), 422)
+    assert problem["errors"][0]["field"] == "parameters.minimum_cents"
+
+
+def test_admins_publish_and_finance_does_not(client: TestClient, make_staff: Callable[[Role], Account]) -> None:
+    """Admins may publish; finance may read but gets 403 on publishing."""
+    admin, finance = make_staff(Role.ADMIN), make_staff(Role.FINANCE)
+    assert publish_policy(client, admin)["version"] == 1
+    assert_problem(client.post("/policies", json={"parameters": POLICY}, headers=finance.headers), 403)
+    assert len(client.get("/policies", headers=finance.headers).json()) == 1
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/policies"), ("POST", "/policies"), ("GET", "/policies/1")])
+def test_policy_routes_refuse_shoppers_and_anonymous_callers(
+    client: TestClient, make_shopper: Callable[..., Account], method: str, path: str
+) -> None:
+    """No token: 401; a shopper: 403."""
+    assert_problem(client.request(method, path), 401)
+    assert_problem(client.request(method, path, headers=make_shopper().headers), 403)

@@ -1,0 +1,141 @@
+"""The shopper's wallet over HTTP: balances in cents, rewards with the policy and inputs behind each, the
+ledger with running balances; only ever the caller's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from api_support import Account, assert_problem
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+from rewards_flow import POLICY, credit_without_proof, deliver_through_the_app, publish_policy
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.model import Store
+from rewards.policy import PaymentMethod
+
+WALLET_ROUTES = ["/shopper/wallet", "/shopper/wallet/rewards", "/shopper/wallet/ledger"]
+
+
+def test_a_delivery_shows_in_the_wallet_with_the_policy_and_inputs_it_was_priced_from(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """The live flow credits cash: the balance, the reward (version, offer numbers) and the ledger agree."""
+    policy = publish_policy(client, ops)
+    ana = make_shopper("Ana")
+    offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-W1")
+    cents = offer["reward_quote_cents"]
+
+    assert client.get("/shopper/wallet", headers=ana.headers).json() == {
+        "store_credit_cents": 0,
+        "cash_payable_cents": cents,
+    }
+    history = client.get("/shopper/wallet/rewards", headers=ana.headers).json()
+    assert history["total"] == 1
+    (reward,) = history["items"]
+    assert reward["order_id"] == offer["order_id"]
+    assert reward["policy_version"] == policy["version"]
+    assert (reward["method"], reward["amount_cents"], reward["cash_value_cents"]) == ("cash", cents, cents)
+    assert reward["inputs"]["extra_distance_m"] == offer["extra_distance_m"]
+    assert reward["inputs"]["bags"] == 1
+    assert reward["inputs"]["trust_tier"] == 2
+    assert reward["reversed"] is False
+    assert reward["breakdown"]["base_cents"] == POLICY["base_cents"]
+
+    ledger = client.get("/shopper/wallet/ledger", headers=ana.headers).json()
+    assert [(e["account"], e["kind"], e["amount_cents"], e["balance_after_cents"]) for e in ledger["items"]] == [
+        ("cash_payable", "delivery_reward", cents, cents)
+    ]
+    assert ledger["items"][0]["order_id"] == offer["order_id"]
+
+
+def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_balance(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Rewards in store credit and in cash: two balances, two running balances, filters and pages."""
+    publish_policy(client, ops)
+    ana = make_shopper("Ana")
+    first = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    second = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT, bags=3)
+    cash = credit_without_proof(db, store, clock, ana)
+    assert first.amount_cents == (first.cash_value_cents * 12_000 + 5_000) // 10_000
+
+    assert client.get("/shopper/wallet", headers=ana.headers).json() == {
+        "store_credit_cents": first.amount_cents + second.amount_cents,
+        "cash_payable_cents": cash.amount_cents,
+    }
+    store_credit = client.get("/shopper/wallet/ledger", params={"account": "store_credit"}, headers=ana.headers).json()
+    assert [e["balance_after_cents"] for e in store_credit["items"]] == [
+        first.amount_cents + second.amount_cents,
+        first.amount_cents,
+    ]
+    everything = client.get("/shopper/wallet/ledger", headers=ana.headers).json()
+    assert everything["total"] == 3
+    assert everything["items"][0]["account"] == "cash_payable"
+    assert everything["items"][0]["balance_after_cents"] == cash.amount_cents
+
+    page = client.get("/shopper/wallet/rewards", params={"limit": 2, "offset": 2}, headers=ana.headers).json()
+    assert (page["total"], len(page["items"]), page["limit"], page["offset"]) == (3, 1, 2, 2)
+    methods = [r["method"] for r in client.get("/shopper/wallet/rewards", headers=ana.headers).json()["items"]]
+    assert sorted(methods) == ["cash", "store_credit", "store_credit"]
+
+
+def test_a_shopper_never_sees_another_shoppers_money(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Ben's token shows Ben's empty wallet, never Ana's; the finance ledger of Ana refuses Ben (403)."""
+    publish_policy(client, ops)
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    credit_without_proof(db, store, clock, ana)
+    assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] > 0
+
+    assert client.get("/shopper/wallet", headers=ben.headers).json() == {
+        "store_credit_cents": 0,
+        "cash_payable_cents": 0,
+    }
+    assert client.get("/shopper/wallet/rewards", headers=ben.headers).json()["total"] == 0
+    assert client.get("/shopper/wallet/ledger", headers=ben.headers).json()["total"] == 0
+    assert_problem(client.get(f"/finance/shoppers/{ana.shopper_id}/ledger", headers=ben.headers), 403)
+    # A shopper id in the query is not a way in either: it is not a parameter of the route.
+    sneaky = client.get("/shopper/wallet/ledger", params={"shopper_id": str(ana.shopper_id)}, headers=ben.headers)
+    assert sneaky.json()["total"] == 0
+
+
+def test_bad_paging_and_account_are_422_naming_the_field(
+    client: TestClient, make_shopper: Callable[..., Account]
+) -> None:
+    """limit 0, a negative offset, a company account: each named."""
+    ana = make_shopper()
+    cases = [
+        ("/shopper/wallet/rewards", {"limit": 0}, "limit"),
+        ("/shopper/wallet/ledger", {"offset": -1}, "offset"),
+        ("/shopper/wallet/ledger", {"account": "reward_expense"}, "account"),
+    ]
+    for path, params, field in cases:
+        problem = assert_problem(client.get(path, params=params, headers=ana.headers), 422)
+        assert problem["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("path", WALLET_ROUTES)
+def test_wallet_routes_refuse_callers_without_a_token(client: TestClient, path: str) -> None:
+    """No bearer token: 401."""
+    assert_problem(client.get(path), 401)
+
+
+@pytest.mark.parametrize("path", WALLET_ROUTES)
+def test_wallet_routes_refuse_staff(client: TestClient, make_staff: Callable[[Role], Account], path: str) -> None:
+    """Ops, finance and admins have no wallet: 403."""
+    for role in (Role.OPS, Role.FINANCE, Role.ADMIN):
+        assert_problem(client.get(path, headers=make_staff(role).headers), 403)
