@@ -50,6 +50,20 @@ class PageOf(BaseModel, Generic[T]):
 
 
 class RegisterIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ana@example.org",
+                    "password": "correct horse battery",
+                    "display_name": "Ana",
+                    "home": {"lat": 30.5, "lon": -84.2211},
+                }
+            ]
+        },
+    )
+
     email: Email = Field(examples=["ana@example.org"])
     password: Password = Field(examples=["correct horse battery"])
     display_name: Text = Field(examples=["Ana"])
@@ -96,6 +110,22 @@ class VerificationIn(Schema):
 
 
 class TripIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "store_id": "6f1c2d0e-8a57-4c2b-9a51-3f5b3c0f9b11",
+                    "destination": {"lat": 30.5, "lon": -84.2211},
+                    "capacity_bags": 3,
+                    "max_detour_m": 3000,
+                    "max_detour_s": 600,
+                    "leave_by": "2026-11-22T18:30:00Z",
+                }
+            ]
+        },
+    )
+
     store_id: UUID
     destination: Point
     capacity_bags: int = Field(ge=1, le=50, examples=[3])
@@ -248,6 +278,11 @@ class PickupOut(BaseModel):
 
 
 class DeliveryIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"position": {"lat": 30.48, "lon": -84.219}, "code": "042917"}]},
+    )
+
     position: Point
     code: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[^\x00]*$")] = Field(
         description="The recipient's one-time code", examples=["042917"]
@@ -285,6 +320,28 @@ class HistoryItem(BaseModel):
 
 
 class OrderIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "store_id": "6f1c2d0e-8a57-4c2b-9a51-3f5b3c0f9b11",
+                    "external_ref": "WEB-100234",
+                    "dropoff": {"lat": 30.48, "lon": -84.219},
+                    "dropoff_address": "1200 Magnolia Dr, Tallahassee",
+                    "recipient_name": "Jade Moreau",
+                    "window_earliest": "2026-11-22T17:00:00Z",
+                    "window_latest": "2026-11-22T20:00:00Z",
+                    "dispatch_deadline": "2026-11-22T19:15:00Z",
+                    "size_bags": 2,
+                    "value_cents": 4599,
+                    "age_restricted": False,
+                    "perishable": True,
+                }
+            ]
+        },
+    )
+
     store_id: UUID
     external_ref: Text = Field(examples=["WEB-100234"])
     dropoff: Point

@@ -57,3 +57,51 @@ def test_users_create_refuses_shopper_accounts_and_short_passwords() -> None:
     short = CliRunner().invoke(cli, ["users", "create", "--email", "a@b.org"], input="short\nshort\n")
     assert short.exit_code == 1
     assert "password" in short.output
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_dispatcher_runs_a_round_over_every_store(
+    client: TestClient, api_settings: Settings, monkeypatch: pytest.MonkeyPatch, db: ConnectionPool
+) -> None:
+    """`crowdship dispatcher --once` batches each store: a pending order and an open trip yield an offer."""
+    from datetime import UTC, datetime, timedelta
+
+    from crowdship.units import Cents
+    from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+    from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+    from routing.areas import circular_area
+    from routing.geo import GeoPoint
+
+    _ = client
+    monkeypatch.setenv("CROWDSHIP_REDIS_URL", api_settings.require_redis_url())
+    get_settings.cache_clear()
+    now = datetime.now(UTC)
+    at = GeoPoint(30.4627, -84.2211)
+    store = Store("CLI store", at, circular_area(at, 12_000), Cents(899))
+    shopper = Shopper("Cli", trust_tier=TrustTier.GOLD, identity_verified=True)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        uow.trips.add(Trip(shopper.id, store.id, GeoPoint(30.5, -84.2211), 2, now, now + timedelta(hours=1), 3000))
+        uow.orders.add(
+            Order(
+                store.id,
+                "CLI-1",
+                GeoPoint(30.48, -84.219),
+                "1 Main St",
+                "Jo Doe",
+                now,
+                now + timedelta(hours=3),
+                now + timedelta(hours=2),
+                1,
+                Cents(2000),
+                now,
+            )
+        )
+        uow.commit()
+    result = CliRunner().invoke(cli, ["dispatcher", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "after 1 round" in result.output
+    with PostgresDispatchUnitOfWork(db) as uow:
+        (order,) = uow.orders.list_for_store(store.id)
+    assert order.status == "offered"
