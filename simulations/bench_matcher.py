@@ -252,7 +252,10 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
     matrices: list[Any] = [distance]
     durations: list[Any] = [np.zeros_like(distance)]
     data = pyvrp.ProblemData(locations, clients, depots, vehicle_types, matrices, durations)
-    result = pyvrp.solve(data, stop=MaxRuntime(time_limit), seed=seed, display=False)
+    # Start from the empty (feasible) plan: otherwise, on larger batches, the search can end without ever
+    # holding a feasible solution.
+    empty = pyvrp.Solution(data, [])
+    result = pyvrp.solve(data, stop=MaxRuntime(time_limit), seed=seed, display=False, initial_solution=empty)
     seconds = time.perf_counter() - started
     best = result.best
     if not best.is_feasible():

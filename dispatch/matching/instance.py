@@ -8,6 +8,7 @@ accepted only after `trip_route` / `fleet_route` say it is feasible in exact ari
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -238,8 +239,12 @@ class Pairs:
     cost: FloatArray
 
 
-def pruning_problem(instance: Instance) -> PruningProblem:
+def pruning_problem(
+    instance: Instance, trips: IntArray | None = None, route_limits: FloatArray | None = None
+) -> PruningProblem:
+    """The contract's input for the pruning, over all trips or the given ones."""
     problem = instance.problem
+    chosen = np.arange(instance.trip_count) if trips is None else trips
     return PruningProblem(
         metric=problem.metric,
         road_factor=problem.road_factor,
@@ -252,26 +257,93 @@ def pruning_problem(instance: Instance) -> PruningProblem:
         ),
         order_requires_id=np.array([o.requires_id_check for o in problem.orders], dtype=np.bool_),
         order_latest=instance.latest,
-        trip_destinations=instance.destination_xy,
-        trip_route_limits=instance.route_limit,
-        trip_capacities=instance.capacity,
-        trip_id_verified=np.array([t.id_verified for t in problem.trips], dtype=np.bool_),
+        trip_destinations=instance.destination_xy[chosen],
+        trip_route_limits=instance.route_limit[chosen] if route_limits is None else route_limits,
+        trip_capacities=instance.capacity[chosen],
+        trip_id_verified=np.array([t.id_verified for t in problem.trips], dtype=np.bool_)[chosen],
         trip_value_limits=np.array(
             [np.inf if t.value_limit_cents is None else t.value_limit_cents for t in problem.trips],
             dtype=np.float64,
-        ),
-        trip_departs=instance.depart,
+        )[chosen],
+        trip_departs=instance.depart[chosen],
     )
 
 
-def find_pairs(instance: Instance) -> Pairs:
-    """Pruned pairs (routing.pruning), intersected with explicit candidate lists, priced for one order."""
+HUGE_BATCH_ORDERS_PER_TRIP = 12
+
+
+def _closest_per_trip(trip: IntArray, detour: FloatArray, count: int) -> IntArray:
+    """Indices (kept in their trip-then-order sequence) of each trip's `count` smallest detours."""
+    by_trip = np.lexsort((detour, trip))
+    sorted_trip = trip[by_trip]
+    first = np.r_[0, np.flatnonzero(np.diff(sorted_trip)) + 1] if len(trip) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(trip)) - np.repeat(first, np.diff(np.r_[first, len(trip)]))
+    return np.sort(by_trip[rank < count])
+
+
+CHUNKED_PRUNING_CELLS = 4_000_000
+"""Above this many order x trip cells the pruning runs over blocks of trips, checking the clock between."""
+
+
+def _huge_batch_pairs(
+    instance: Instance, stop_at: float | None, max_pairs: int | None
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Pairs of a huge batch: trips pruned block by block with narrowed limits, within the time given."""
+    # A huge batch: prune in blocks of trips with each trip's route limit narrowed to direct + slack,
+    # the slack tuned block by block so that a trip finds about HUGE_BATCH_ORDERS_PER_TRIP orders. The
+    # narrow ellipses hold the smallest detours, are cheap to search, and every pair is still feasible.
+    block = max(1, CHUNKED_PRUNING_CELLS // (4 * instance.order_count))
+    slack = 0.002 * float(np.median(instance.direct)) + 1e-9
+    parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
+    start = 0
+    while start < instance.trip_count:
+        if parts and stop_at is not None and time.perf_counter() > stop_at:
+            break
+        if parts and max_pairs is not None and sum(len(p[0]) for p in parts) >= max_pairs:
+            break
+        # a small first block calibrates the slack; later blocks are larger, as each call has a fixed cost
+        size = block if not parts else 10 * block
+        trips = np.arange(start, min(start + size, instance.trip_count), dtype=np.int64)
+        start += size
+        narrowed = np.minimum(instance.route_limit[trips], instance.direct[trips] + slack)
+        found = candidate_pairs(pruning_problem(instance, trips, narrowed))
+        local_trip = np.asarray(found.trip_index, dtype=np.int64)
+        per_trip = max(0.5, len(local_trip) / len(trips))
+        slack *= float(np.clip((HUGE_BATCH_ORDERS_PER_TRIP / per_trip) ** 2, 0.01, 4.0))
+        detours = np.asarray(found.detour, dtype=np.float64)
+        # a huge batch: each trip keeps the orders it passes closest to (the cheapest under any rule
+        # that grows with the detour), enough for its max_orders several times over
+        closest = _closest_per_trip(local_trip, detours, HUGE_BATCH_ORDERS_PER_TRIP)
+        parts.append(
+            (
+                trips[local_trip[closest]],
+                np.asarray(found.order_index, dtype=np.int64)[closest],
+                np.asarray(found.route_length, dtype=np.float64)[closest],
+                detours[closest],
+            )
+        )
+    trip, order, route_length, detour = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return trip, order, route_length, detour
+
+
+def find_pairs(instance: Instance, stop_at: float | None = None, max_pairs: int | None = None) -> Pairs:
+    """Pruned pairs (routing.pruning), intersected with explicit candidate lists, priced for one order.
+
+    On a very large batch the trips are pruned block by block; past `stop_at` (perf_counter seconds) the
+    remaining trips are left out of this batch, so that a huge input cannot eat the whole time limit; the
+    same once `max_pairs` pairs are found (what the assignment can solve in the time).
+    """
     if instance.order_count == 0 or instance.trip_count == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
-    found = candidate_pairs(pruning_problem(instance))
-    trip = np.asarray(found.trip_index, dtype=np.int64)
-    order = np.asarray(found.order_index, dtype=np.int64)
+    if instance.order_count * instance.trip_count <= CHUNKED_PRUNING_CELLS:
+        found = candidate_pairs(pruning_problem(instance))
+        trip = np.asarray(found.trip_index, dtype=np.int64)
+        order = np.asarray(found.order_index, dtype=np.int64)
+        route_length = np.asarray(found.route_length, dtype=np.float64)
+        found_detour = np.asarray(found.detour, dtype=np.float64)
+    else:
+        trip, order, route_length, found_detour = _huge_batch_pairs(instance, stop_at, max_pairs)
     keep = instance.max_orders[trip] >= 1
     explicit_cost = np.full(len(trip), np.nan)
     restricted = [t for t, listed in enumerate(instance.explicit) if listed is not None]
@@ -293,8 +365,8 @@ def find_pairs(instance: Instance) -> Pairs:
             explicit_cost[lo:hi] = np.where(hit, costs[position], np.nan)
         keep &= listed_mask | ~restricted_trip[trip]
     trip, order = trip[keep], order[keep]
-    length = np.asarray(found.route_length, dtype=np.float64)[keep]
-    detour = np.asarray(found.detour, dtype=np.float64)[keep]
+    length = route_length[keep]
+    detour = found_detour[keep]
     explicit_cost = explicit_cost[keep]
     rule = instance.rule[trip]
     cost = np.zeros(len(trip))

@@ -21,6 +21,8 @@ class UnassignedReason(StrEnum):
     NO_TRIP_TAKES_ORDERS = "no_trip_takes_orders"
     BETTER_LEFT_FOR_FLEET = "better_left_for_fleet"
     BETTER_LEFT_FOR_FALLBACK = "better_left_for_fallback"
+    NOT_EXAMINED = "not_examined_in_time"
+    """A batch too large for the time limit: not every trip was checked against this order."""
 
 
 @dataclass(frozen=True)

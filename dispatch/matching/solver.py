@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
+from dispatch.matching.bundles import choose_bundles, enumerate_bundles
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import (
     TOLERANCE,
@@ -38,6 +39,20 @@ from dispatch.matching.solution import FleetRoute, MatchSolution, TripAssignment
 SMALL_GROUP_ORDERS = 160
 """Up to this many orders the routing solver sees the whole store at once; above, sectors of this size."""
 
+MAX_TRIPS_PER_ORDER = 8
+MAX_GROUP_TRIPS = 300
+"""A group's routing model gets each order's cheapest candidate trips, within this many trips in all."""
+
+PRUNING_SHARE = 0.55
+MIN_PAIR_BUDGET = 600_000
+PAIRS_PER_SECOND = 250_000
+"""On huge batches the pruning stops after this share of the time or this many pairs (see find_pairs)."""
+
+BUNDLE_SHARE = 0.8
+BUNDLE_MAX_TRIPS = 700
+"""Above this many multi-order trips the CP-SAT model takes too long to build; sectors of routing instead."""
+"""Without a fleet, the share of the search time CP-SAT gets for choosing bundles (routing gets the rest)."""
+
 POLISH_MAX_ORDERS = 400
 """Up to this many orders the exact single-order local search runs after the routing solver."""
 
@@ -50,7 +65,11 @@ def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> Matc
     started = time.perf_counter()
     deadline = started + max(0.0, time_limit)
     instance = build_instance(problem)
-    pairs = find_pairs(instance)
+    pairs = find_pairs(
+        instance,
+        stop_at=started + PRUNING_SHARE * time_limit,
+        max_pairs=max(MIN_PAIR_BUDGET, int(PAIRS_PER_SECOND * time_limit)),
+    )
     timings: dict[str, float] = {"pruning": time.perf_counter() - started}
     plan = _initial_plan(instance, pairs, started + 0.5 * max(0.0, time_limit))
     timings["plan"] = time.perf_counter() - started
@@ -69,7 +88,7 @@ def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> Matc
             if polished_cost < best_cost:
                 best, best_cost = polished, polished_cost
     timings["search"] = time.perf_counter() - started
-    solution = _to_solution(instance, pairs, best)
+    solution = _to_solution(instance, pairs, best, deadline)
     stats: dict[str, Any] = {
         "solve_seconds": round(time.perf_counter() - started, 4),
         "plan_objective": plan_cost,
@@ -271,6 +290,10 @@ def _improve(
         return best, best_cost, 0
     sector_count = max(1, math.ceil(len(considered) / SMALL_GROUP_ORDERS))
     rng = np.random.default_rng(seed)
+    multi_trips = int((instance.max_orders[np.unique(pairs.trip)] >= 2).sum()) if len(pairs.trip) else 0
+    if fleet is None and 0 < multi_trips <= BUNDLE_MAX_TRIPS:
+        now = time.perf_counter()
+        best, best_cost = _bundle_step(instance, pairs, best, best_cost, now + BUNDLE_SHARE * (finish_by - now), seed)
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
         now = time.perf_counter()
         best, best_cost = _alternate(instance, pairs, best, best_cost, now + 0.6 * (finish_by - now), deadline, rng)
@@ -297,6 +320,17 @@ def _improve(
         if sector_count == 1:
             break
     return best, best_cost, passes
+
+
+def _bundle_step(
+    instance: Instance, pairs: Pairs, plan: Plan, plan_cost: float, deadline: float, seed: int
+) -> tuple[Plan, float]:
+    """Bundles chosen by CP-SAT, kept if cheaper than `plan`."""
+    chosen = choose_bundles(instance, enumerate_bundles(instance, pairs, plan), plan, deadline, seed)
+    if chosen is None:
+        return plan, plan_cost
+    cost = plan_cost_exact(instance, chosen)
+    return (chosen, cost) if cost < plan_cost else (plan, plan_cost)
 
 
 def _single_order_trips(instance: Instance, pairs: Pairs) -> bool:
@@ -413,6 +447,22 @@ def _alternate(
     return best, best_cost
 
 
+def _group_trips(pairs: Pairs, orders: IntArray, warm: Plan, taken: IntArray) -> IntArray:
+    """The trips a group's model gets: those in use there, then each order's cheapest candidates, so that
+    the model stays small enough to build in a moment (a model cannot be stopped while it is built)."""
+    in_orders = np.flatnonzero(np.isin(pairs.order, orders) & ~np.isin(pairs.trip, taken))
+    used = np.fromiter(warm.trip_routes, dtype=np.int64)
+    for per_order in (MAX_TRIPS_PER_ORDER, 4, 2, 1):
+        by_order = in_orders[np.lexsort((pairs.cost[in_orders], pairs.order[in_orders]))]
+        grouped_order = pairs.order[by_order]
+        first = np.r_[0, np.flatnonzero(np.diff(grouped_order)) + 1]
+        rank = np.arange(len(by_order)) - np.repeat(first, np.diff(np.r_[first, len(by_order)]))
+        trips = np.union1d(used, pairs.trip[by_order[rank < per_order]])
+        if len(trips) <= MAX_GROUP_TRIPS:
+            return trips
+    return trips
+
+
 def _improve_sector(
     instance: Instance,
     pairs: Pairs,
@@ -438,8 +488,7 @@ def _improve_sector(
     orders = sector[~held[sector]]
     if len(orders) == 0:
         return None
-    in_orders = np.isin(pairs.order, orders)
-    trips = np.setdiff1d(np.unique(pairs.trip[in_orders]), np.fromiter(fixed.trip_routes, dtype=np.int64))
+    trips = _group_trips(pairs, orders, warm, np.fromiter(fixed.trip_routes, dtype=np.int64))
     fleet = instance.problem.fleet
     fleet_vehicles = 0
     if fleet is not None:
@@ -460,7 +509,7 @@ def _improve_sector(
 # --- the answer ----------------------------------------------------------------------------------------
 
 
-def _to_solution(instance: Instance, pairs: Pairs, plan: Plan) -> MatchSolution:
+def _to_solution(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> MatchSolution:
     problem = instance.problem
     ids = [o.id for o in problem.orders]
     served_by_trip = np.zeros(instance.order_count, dtype=np.bool_)
@@ -493,7 +542,7 @@ def _to_solution(instance: Instance, pairs: Pairs, plan: Plan) -> MatchSolution:
         fleet_cost += cost
     left = np.flatnonzero(~served_by_trip & ~in_fleet)
     fallback_cost = float(instance.skip_cost()[left].sum())
-    reasons = unassigned_reasons(instance, pairs, np.flatnonzero(~served_by_trip), in_fleet)
+    reasons = unassigned_reasons(instance, pairs, np.flatnonzero(~served_by_trip), in_fleet, deadline)
     return MatchSolution(
         objective=fleet_cost + compensation + fallback_cost,
         trips=tuple(trips),
@@ -508,8 +557,13 @@ def unassigned_reasons(
     pairs: Pairs,
     orders: IntArray,
     in_fleet: BoolArray,
+    deadline: float = math.inf,
 ) -> dict[int, UnassignedReason]:
-    """Why each of `orders` is on no trip: the first rule that rules out every trip, else the cost."""
+    """Why each of `orders` is on no trip: the first rule that rules out every trip, else the cost.
+
+    Checking an order against every trip is O(orders x trips); past `deadline` the rest are marked as not
+    examined rather than overrunning the time limit.
+    """
     reasons: dict[int, UnassignedReason] = {}
     has_pair = np.zeros(instance.order_count, dtype=np.bool_)
     has_pair[pairs.order] = True
@@ -534,9 +588,13 @@ def unassigned_reasons(
     ]
     limit = instance.route_limit[taking]
     destinations = instance.destination_xy[taking]
-    chunk = max(1, 2_000_000 // len(taking))
+    chunk = max(1, 500_000 // len(taking))
     for start in range(0, len(lonely), chunk):
         part = lonely[start : start + chunk]
+        if time.perf_counter() > deadline:
+            for order in lonely[start:].tolist():
+                reasons[order] = UnassignedReason.NOT_EXAMINED
+            break
         route = instance.store_to_order[part][:, None] + instance.distances(instance.order_xy[part], destinations)
         ok = route <= limit[None, :] + TOLERANCE * np.maximum(1.0, np.abs(limit))[None, :]
         checks: list[tuple[UnassignedReason, BoolArray]] = [

@@ -1,0 +1,204 @@
+"""Bundles of up to three orders per trip, enumerated with numpy and chosen by CP-SAT (set packing).
+
+Each trip that takes several orders gets its few cheapest candidate orders; every pair and triple of them
+is priced in its best feasible visiting order (capacity, route limit, windows, the trip's rule), all trips
+at once as arrays. CP-SAT then picks at most one bundle per trip and per order, maximising what the
+bundles save against each order's skip cost, warm-started from the current plan and stopped by its own
+time limit (the best solution so far is kept). Without a fleet this is the whole problem up to three
+orders a trip, exactly over the bundles enumerated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from dispatch.matching.instance import (
+    RULE_DETOUR,
+    RULE_FIXED,
+    RULE_STORE_DISTANCE,
+    TOLERANCE,
+    FloatArray,
+    Instance,
+    IntArray,
+    Pairs,
+)
+from dispatch.matching.routing_search import Plan
+
+ORDERS_PER_TRIP = 8
+"""Each multi-order trip bundles among this many of its cheapest candidate orders."""
+
+SINGLES_PER_ORDER = 12
+"""One-order bundles kept per order (its cheapest trips), so that large batches stay small models."""
+
+
+@dataclass(frozen=True)
+class Bundles:
+    trip: IntArray  # (B,)
+    stops: IntArray  # (B, 3), visiting order, -1 padded
+    cost: FloatArray  # (B,)
+
+
+def _ranked(keys: IntArray, values: FloatArray, count: int) -> IntArray:
+    """Indices of the `count` smallest values within each key group."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    by_key = np.lexsort((values, keys))
+    sorted_keys = keys[by_key]
+    first = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
+    rank = np.arange(len(keys)) - np.repeat(first, np.diff(np.r_[first, len(keys)]))
+    chosen: IntArray = by_key[rank < count]
+    return chosen
+
+
+def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) -> FloatArray:
+    """Cost of each trip visiting its sequence (rows of order indices), inf where infeasible."""
+    count = sequences.shape[1]
+    length = instance.store_to_order[sequences[:, 0]].copy()
+    clock = instance.depart[trip] + length / instance.problem.speed
+    first_latest = instance.latest[sequences[:, 0]]
+    feasible = clock <= first_latest + TOLERANCE * np.maximum(1.0, np.abs(first_latest))
+    clock = np.maximum(clock, instance.earliest[sequences[:, 0]])
+    for k in range(1, count):
+        leg = instance.pair_distances(instance.order_xy[sequences[:, k - 1]], instance.order_xy[sequences[:, k]])
+        length += leg
+        clock = clock + leg / instance.problem.speed
+        latest = instance.latest[sequences[:, k]]
+        feasible &= clock <= latest + TOLERANCE * np.maximum(1.0, np.abs(latest))
+        clock = np.maximum(clock, instance.earliest[sequences[:, k]])
+    length += instance.pair_distances(instance.order_xy[sequences[:, -1]], instance.destination_xy[trip])
+    limit = instance.route_limit[trip]
+    feasible &= length <= limit + TOLERANCE * np.maximum(1.0, np.abs(limit))
+    rule = instance.rule[trip]
+    cost = np.zeros(len(trip))
+    detour = np.maximum(instance.minimum[trip] * count, instance.rate[trip] * (length - instance.direct[trip]))
+    cost = np.where(rule == RULE_DETOUR, detour, cost)
+    to_store = instance.store_to_order[sequences].sum(axis=1)
+    cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * to_store, cost)
+    cost = np.where(rule == RULE_FIXED, instance.amount[trip] * count, cost)
+    priced: FloatArray = np.where(feasible, cost, np.inf)
+    return priced
+
+
+def _multi_order_bundles(
+    instance: Instance, pairs: Pairs, multi: IntArray, skip: FloatArray
+) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
+    """Pairs and triples of each multi-order trip's most useful orders, in their best feasible sequence."""
+    # a trip's bundle members: the orders it saves most on (skip cost minus riding alone), not the nearest
+    benefit = skip[pairs.order[multi]] - pairs.cost[multi]
+    chosen = np.sort(multi[_ranked(pairs.trip[multi], -benefit, ORDERS_PER_TRIP)])
+    if len(chosen) == 0:
+        return
+    trip_of = pairs.trip[chosen]
+    order_of = pairs.order[chosen]
+    first = np.r_[0, np.flatnonzero(np.diff(trip_of)) + 1]
+    sizes = np.diff(np.r_[first, len(chosen)])
+    table = np.full((len(first), ORDERS_PER_TRIP), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(len(first)), sizes)
+    table[rows, np.arange(len(chosen)) - np.repeat(first, sizes)] = order_of
+    table_trip = trip_of[first]
+    capacity = instance.capacity[table_trip]
+    for size in (2, 3):
+        combos = np.array(list(itertools.combinations(range(ORDERS_PER_TRIP), size)), dtype=np.int64)
+        members = table[:, combos]  # (trips, combos, size)
+        trip_grid = np.repeat(table_trip, len(combos))
+        members = members.reshape(-1, size)
+        valid = (members >= 0).all(axis=1) & (instance.max_orders[trip_grid] >= size)
+        valid &= instance.size[np.where(members >= 0, members, 0)].sum(axis=1) <= np.repeat(capacity, len(combos)) * (
+            1 + TOLERANCE
+        )
+        members, trip_grid = members[valid], trip_grid[valid]
+        if len(members) == 0:
+            continue
+        best_cost = np.full(len(members), np.inf)
+        best_sequence = members.copy()
+        for permutation in itertools.permutations(range(size)):
+            sequence = members[:, list(permutation)]
+            cost = _price_sequences(instance, trip_grid, sequence)
+            better = cost < best_cost
+            best_cost = np.where(better, cost, best_cost)
+            best_sequence[better] = sequence[better]
+        saving = skip[members].sum(axis=1) - best_cost
+        keep = np.isfinite(best_cost) & (saving > 0)
+        padded = np.full((int(keep.sum()), 3), -1, dtype=np.int64)
+        padded[:, :size] = best_sequence[keep]
+        yield trip_grid[keep], padded, best_cost[keep]
+
+
+def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None) -> Bundles:
+    """One-order bundles (each order's cheapest trips), the feasible pairs and triples of multi-order trips,
+    and the routes of `warm` (so that the warm start is always a solution of the packing)."""
+    skip = instance.skip_cost()
+    useful = pairs.cost < skip[pairs.order]
+    index = np.flatnonzero(useful)
+    singles = index[_ranked(pairs.order[index], pairs.cost[index], SINGLES_PER_ORDER)]
+    trips = [pairs.trip[singles]]
+    stops = [np.column_stack([pairs.order[singles], np.full((len(singles), 2), -1)])]
+    costs = [pairs.cost[singles]]
+    multi = index[instance.max_orders[pairs.trip[index]] >= 2]
+    for trip_part, stops_part, cost_part in _multi_order_bundles(instance, pairs, multi, skip):
+        trips.append(trip_part)
+        stops.append(stops_part)
+        costs.append(cost_part)
+    if warm is not None:
+        for trip, route in warm.trip_routes.items():
+            checked = instance.trip_route(trip, route) if len(route) <= 3 else None
+            if checked is None:
+                continue
+            trips.append(np.array([trip], dtype=np.int64))
+            stops.append(np.array([[*route, *([-1] * (3 - len(route)))]], dtype=np.int64))
+            costs.append(np.array([checked.compensation]))
+    return Bundles(np.concatenate(trips), np.vstack(stops), np.concatenate(costs))
+
+
+def choose_bundles(
+    instance: Instance, bundles: Bundles, warm: Plan, deadline: float, seed: int, workers: int = 2
+) -> Plan | None:
+    """The set packing over `bundles` by CP-SAT, done by `deadline` (perf_counter); None if nothing found."""
+    if len(bundles.trip) == 0 or deadline - time.perf_counter() < 0.05:
+        return None
+    skip = instance.skip_cost()
+    members = bundles.stops
+    saving = np.where(members >= 0, skip[np.maximum(members, 0)], 0.0).sum(axis=1) - bundles.cost
+    scale = 1e6 / max(1e-9, float(np.abs(saving).max()))
+    weights = np.rint(saving * scale).astype(np.int64)
+    model = cp_model.CpModel()
+    chosen = [model.new_bool_var(f"b{b}") for b in range(len(weights))]
+    by_trip: dict[int, list[int]] = {}
+    for b, trip in enumerate(bundles.trip.tolist()):
+        by_trip.setdefault(trip, []).append(b)
+    by_order: dict[int, list[int]] = {}
+    flat = members.reshape(-1)
+    owners = np.repeat(np.arange(len(members)), 3)
+    present = flat >= 0
+    for order, b in zip(flat[present].tolist(), owners[present].tolist(), strict=True):
+        by_order.setdefault(order, []).append(b)
+    for group in (*by_trip.values(), *by_order.values()):
+        if len(group) > 1:
+            model.add_at_most_one(chosen[b] for b in group)
+    model.maximize(cp_model.LinearExpr.weighted_sum(chosen, weights.tolist()))
+    warm_sets = {(t, frozenset(s)) for t, s in warm.trip_routes.items()}
+    for b, (trip, row) in enumerate(zip(bundles.trip.tolist(), members.tolist(), strict=True)):
+        model.add_hint(chosen[b], (trip, frozenset(o for o in row if o >= 0)) in warm_sets)
+    solver = cp_model.CpSolver()
+    # presolve is not interrupted at once: keep a margin for it out of the time left
+    solver.parameters.max_time_in_seconds = max(0.01, 0.9 * (deadline - time.perf_counter()) - 0.05)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    # A plain set packing: heavy presolve (probing, symmetry) costs more time than it saves.
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.symmetry_level = 0
+    solver.parameters.max_presolve_iterations = 1
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    plan = Plan()
+    for b in range(len(chosen)):
+        if solver.boolean_value(chosen[b]):
+            plan.trip_routes[int(bundles.trip[b])] = [int(o) for o in members[b] if o >= 0]
+    return plan
