@@ -262,9 +262,7 @@ def run_bench_api(
         count, statuses, latencies, elapsed = asyncio.run(
             _location_phase(port, fixture.tokens, seconds=seconds, concurrency=concurrency)
         )
-        accept_latencies, accept_statuses = asyncio.run(
-            _accept_phase(port, fixture.offer_tokens, min(concurrency, 16))
-        )
+        accept_latencies, accept_statuses = asyncio.run(_accept_phase(port, fixture.offer_tokens, min(concurrency, 16)))
         load_after = os.getloadavg()
     finally:
         if server is not None:
