@@ -15,6 +15,7 @@ from dispatch.model import Store
 
 SHOPPER_ROUTES = [
     ("GET", "/shopper/profile"),
+    ("GET", "/shopper/wallet"),
     ("POST", "/shopper/trips"),
     ("GET", "/shopper/trips"),
     ("GET", "/shopper/trips/current"),
