@@ -48,7 +48,7 @@ def select_archetti(groups: list[str], per_group: int, limit: int | None) -> lis
         count = min(per_group, len(members))
         # evenly spaced through (zeta, rho, base), shifted by one each time so that the bases vary too
         picks = [members[((k * len(members)) // count + k) % len(members)] for k in range(count)]
-        chosen.extend(dict.fromkeys(picks))
+        chosen.extend({pick.name: pick for pick in picks}.values())
     return chosen[:limit] if limit is not None else chosen
 
 
