@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -370,6 +372,28 @@ def test_admins_have_every_finance_right(
     assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
     approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=admin.headers)
     assert approved.json()["approved_by"] == str(admin.user_id)
+
+
+def test_racing_retries_of_a_preparation_make_one_batch(
+    live_server: str,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Six parallel requests with one key and one body: one 201, five replays of the same batch."""
+    headers = {**finance.headers, "Idempotency-Key": "race-1"}
+    with httpx.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
+        publish_policy(http, ops)
+        credit_without_proof(db, store, clock, make_shopper())
+        responses = list(
+            pool.map(lambda _: http.post("/finance/batches", json=_period(clock), headers=headers), range(6))
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+        assert len({r.json()["id"] for r in responses}) == 1
+        assert http.get("/finance/batches", headers=finance.headers).json()["total"] == 1
 
 
 # --- The OpenAPI document, exercised with a finance token --------------------------------------------------
