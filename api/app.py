@@ -23,7 +23,6 @@ from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.services.batch import Solver, matcher_solver
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 
 DESCRIPTION = """
 Crowd-delivery: in-store shoppers take pending online orders to customers on their way home.
@@ -68,7 +67,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             passwords=Argon2Passwords(),
             positions=AsyncLivePositions(async_redis),
             solver=solver,
-            rewards_unit_of_work=lambda: PostgresRewardsUnitOfWork(pool),
         )
         try:
             yield

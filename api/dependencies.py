@@ -17,7 +17,6 @@ from dispatch.accounts import Role
 from dispatch.adapters.live import AsyncLivePositions
 from dispatch.services.batch import Solver
 from dispatch.services.context import DispatchContext, PasswordHasher
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -33,7 +32,6 @@ class AppServices:
     passwords: PasswordHasher
     positions: AsyncLivePositions
     solver: Solver
-    rewards_unit_of_work: Callable[[], PostgresRewardsUnitOfWork]
 
 
 async def get_services(request: Request) -> AppServices:

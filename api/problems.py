@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import errors as pg_errors
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -148,6 +149,14 @@ async def _api_problem(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, error.status, error.detail, type_=error.type, headers=error.headers)
 
 
+async def _contention(request: Request, error: Exception) -> JSONResponse:
+    """The database gave up on a lock (a deadlock it broke, a lock timeout): nothing was kept; retry."""
+    log.warning("database contention", path=request.url.path, error=type(error).__name__)
+    return problem_response(
+        request, 503, "the request collided with another one and was not applied; retry", headers={"Retry-After": "1"}
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.error("unhandled error", path=request.url.path, method=request.method, exc_info=error)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
@@ -158,6 +167,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ProblemException, _api_problem)
+    app.add_exception_handler(pg_errors.DeadlockDetected, _contention)
+    app.add_exception_handler(pg_errors.LockNotAvailable, _contention)
+    app.add_exception_handler(pg_errors.SerializationFailure, _contention)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -192,6 +204,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if operation.get("requestBody"):
                 responses.setdefault("400", {"description": "The body could not be parsed"})
             responses.setdefault("500", {"description": TITLES[500]})
+            responses.setdefault("503", {"description": "Collided with a concurrent request; retry"})
             for status, response in responses.items():
                 if str(status)[0] in "45":
                     response["content"] = problem

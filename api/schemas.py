@@ -460,22 +460,3 @@ def order_statuses(values: list[OrderStatus] | None) -> list[OrderStatus] | None
 
 def trip_statuses(values: list[TripStatus] | None) -> list[TripStatus] | None:
     return values or None
-
-
-# --- Wallet ------------------------------------------------------------------------------------------------
-
-
-class WalletLine(BaseModel):
-    transaction_id: UUID
-    account: str = Field(description="store_credit or cash_payable")
-    kind: str
-    description: str
-    at: datetime
-    amount_cents: int
-    order_id: UUID | None
-
-
-class WalletOut(BaseModel):
-    store_credit_cents: int
-    cash_payable_cents: int = Field(description="Earned in cash, not yet paid out")
-    recent: list[WalletLine] = Field(description="Newest movements of both accounts")

@@ -33,15 +33,11 @@ from api.schemas import (
     StopOut,
     TripIn,
     TripOut,
-    WalletLine,
-    WalletOut,
 )
 from crowdship.errors import NotFound
 from dispatch.adapters.live import offers_channel
 from dispatch.services import accounts, delivery, offers, queries, trips
 from dispatch.views import stop_for_shopper
-from rewards.ledger import AccountKind
-from rewards.services import shopper_balances, shopper_statement
 from routing.geo import GeoPoint
 
 router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
@@ -53,35 +49,6 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 @router.get("/profile", response_model=ShopperOut, responses=problem_responses(404))
 def profile(shopper_id: ShopperId, context: Context) -> ShopperOut:
     return ShopperOut.of(accounts.get_shopper(context, shopper_id))
-
-
-@router.get("/wallet", response_model=WalletOut)
-def wallet(shopper_id: ShopperId, services: Services) -> WalletOut:
-    """Your balances (store credit, cash not yet paid out) and your newest movements; only ever your own."""
-    with services.rewards_unit_of_work() as uow:
-        balances = shopper_balances(uow, shopper_id=shopper_id)
-    recent: list[WalletLine] = []
-    for kind in (AccountKind.STORE_CREDIT, AccountKind.CASH_PAYABLE):
-        with services.rewards_unit_of_work() as uow:
-            lines = shopper_statement(uow, shopper_id=shopper_id, kind=kind, limit=20)
-        recent.extend(
-            WalletLine(
-                transaction_id=line.transaction_id,
-                account=kind.value,
-                kind=line.kind.value,
-                description=line.description,
-                at=line.at,
-                amount_cents=line.amount_cents,
-                order_id=line.order_id,
-            )
-            for line in lines
-        )
-    recent.sort(key=lambda line: line.at, reverse=True)
-    return WalletOut(
-        store_credit_cents=balances.store_credit_cents,
-        cash_payable_cents=balances.cash_payable_cents,
-        recent=recent[:20],
-    )
 
 
 @router.post("/trips", status_code=201, response_model=TripOut, responses=problem_responses(409, 422))

@@ -70,13 +70,13 @@ def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None
 def carried_order(
     uow: LiveUnitOfWork, shopper_id: UUID, order_id: UUID, *, for_update: bool = False
 ) -> tuple[Order, Trip]:
-    """The order and the trip carrying it, if that trip is this shopper's; else not found."""
-    order = uow.orders.get(order_id, for_update=for_update)
+    """The order and the trip carrying it, if that trip is this shopper's; else not found. Locks the trip
+    before the order, the order of locks every use case follows."""
     trip_id = uow.orders.carrying_trip(order_id)
     if trip_id is None:
         raise NotFound(f"order {order_id} not found")
     trip = owned_trip(uow, shopper_id, trip_id, for_update=for_update)
-    return order, trip
+    return uow.orders.get(order_id, for_update=for_update), trip
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,15 @@ from dispatch.views import OfferView, offer_for_shopper
 
 
 def _owned_offer(uow: LiveUnitOfWork, shopper_id: UUID, offer_id: UUID, *, for_update: bool) -> Offer:
-    """The offer, if it went to this shopper's trip; anyone else's is reported as not found."""
-    offer = uow.offers.get(offer_id, for_update=for_update)
-    if uow.trips.get(offer.trip_id).shopper_id != shopper_id:
+    """The offer, if it went to this shopper's trip; anyone else's is reported as not found.
+
+    For an update the trip is locked before the offer, as every use case locks trip, then offer, then
+    orders (in id order): one order of locks everywhere, so no two transactions deadlock.
+    """
+    offer = uow.offers.get(offer_id)
+    if uow.trips.get(offer.trip_id, for_update=for_update).shopper_id != shopper_id:
         raise NotFound(f"offer {offer_id} not found")
-    return offer
+    return uow.offers.get(offer_id, for_update=True) if for_update else offer
 
 
 def _orders(uow: LiveUnitOfWork, offer: Offer, *, for_update: bool = False) -> dict[UUID, Order]:
@@ -46,13 +50,13 @@ def get_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> Offe
 def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> OfferView:
     """Accepts an open offer before it expires: its orders become the shopper's to carry.
 
-    The offer row is locked first, so of two racing requests (an accept and an expiry, a double tap) one
-    waits for the other and then finds the offer no longer open.
+    The trip and offer rows are locked first, so of two racing requests (an accept and an expiry, a double
+    tap) one waits for the other and then finds the offer no longer open.
     """
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         offer = _owned_offer(uow, shopper_id, offer_id, for_update=True)
-        trip = uow.trips.get(offer.trip_id, for_update=True)
+        trip = uow.trips.get(offer.trip_id)
         offer.accept(now)
         if trip.status is not TripStatus.OPEN:
             raise IllegalTransition("trip", trip.id, trip.status, "accepting an offer")
