@@ -427,7 +427,7 @@ class StoreSummaryOut(BaseModel):
     open_trips: int
     open_offers: int
     orders_past_deadline: int
-    live_shoppers: int = Field(description="Shoppers with a live position in Redis (all stores)")
+    live_shoppers: int = Field(description="Shoppers on an active trip at this store with a live position")
 
     @classmethod
     def of(cls, summary: StoreSummary, live_shoppers: int) -> StoreSummaryOut:

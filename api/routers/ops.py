@@ -25,7 +25,6 @@ from api.schemas import (
     VerificationIn,
 )
 from crowdship.units import Cents
-from dispatch.adapters.live import LiveState
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, queries
 from dispatch.services.intake import OrderIntake, ingest_order
@@ -148,9 +147,8 @@ def list_stores(context: Context) -> list[StoreOut]:
 @router.get("/stores/{store_id}/summary", response_model=StoreSummaryOut, responses=problem_responses(404))
 def store_summary(store_id: UUID, context: Context) -> StoreSummaryOut:
     """Live picture of a store: orders by status, open trips and offers, orders past their deadline."""
-    summary = queries.store_summary(context, store_id=store_id)
-    live: LiveState | None = context.live
-    return StoreSummaryOut.of(summary, live.positions_count() if live else 0)
+    summary, live_shoppers = queries.store_summary(context, store_id=store_id)
+    return StoreSummaryOut.of(summary, live_shoppers)
 
 
 @router.post("/stores/{store_id}/batches", response_model=BatchOut, responses=problem_responses(404))

@@ -112,6 +112,13 @@ class LiveState:
     def positions_count(self) -> int:
         return int(self._client.zcard(POSITIONS_KEY))
 
+    def live_among(self, shopper_ids: Sequence[UUID]) -> int:
+        """How many of these shoppers have a live position (one round trip)."""
+        if not shopper_ids:
+            return 0
+        found = self._client.geopos(POSITIONS_KEY, *(str(shopper_id) for shopper_id in shopper_ids))
+        return sum(1 for position in found if position is not None)
+
     def rebuild_positions(self, samples: Sequence[LocationSample]) -> int:
         """Puts back the last known position of every active shopper; returns how many it restored."""
         pipe = self._client.pipeline()

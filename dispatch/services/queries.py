@@ -49,10 +49,15 @@ def list_stores(ctx: DispatchContext) -> Sequence[Store]:
         return uow.stores.list()
 
 
-def store_summary(ctx: DispatchContext, *, store_id: UUID, now: datetime | None = None) -> StoreSummary:
+def store_summary(ctx: DispatchContext, *, store_id: UUID, now: datetime | None = None) -> tuple[StoreSummary, int]:
+    """The store's orders by status, open trips and offers, orders past deadline; and how many of its active
+    shoppers have a live position in Redis."""
     with ctx.unit_of_work() as uow:
         uow.stores.get(store_id)
-        return uow.orders.summary(store_id, now or ctx.clock.now())
+        summary = uow.orders.summary(store_id, now or ctx.clock.now())
+        active = uow.trips.list_for_store(store_id, [TripStatus.OPEN, TripStatus.DEPARTED])
+    live = ctx.live.live_among([trip.shopper_id for trip in active]) if ctx.live else 0
+    return summary, live
 
 
 def shopper_history(

@@ -108,3 +108,21 @@ def test_the_event_stream_pushes_a_new_offer(
     assert got_offer.wait(10)
     listener.join(timeout=10)
     assert received[0]["offer_id"] == batch["offers"][0]
+
+
+def test_the_store_summary_shows_orders_trips_offers_and_live_shoppers(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Two pending orders, one past its deadline; one trip whose shopper sent a position."""
+    shopper = make_shopper()
+    ingest(client, ops, store, clock, ref="A")
+    ingest(client, ops, store, clock, ref="B", dispatch_deadline=(clock.now() + timedelta(minutes=5)).isoformat())
+    check_in(client, shopper, store, clock)
+    client.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shopper.headers)
+    clock.advance(timedelta(minutes=6))
+    summary = client.get(f"/ops/stores/{store.id}/summary", headers=ops.headers).json()
+    assert summary["orders_by_status"] == {"pending": 2}
+    assert summary["orders_past_deadline"] == 1
+    assert summary["open_trips"] == 1
+    assert summary["open_offers"] == 0
+    assert summary["live_shoppers"] == 1
