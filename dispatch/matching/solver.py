@@ -48,6 +48,9 @@ MIN_PAIR_BUDGET = 600_000
 PAIRS_PER_SECOND = 250_000
 """On huge batches the pruning stops after this share of the time or this many pairs (see find_pairs)."""
 
+ALTERNATE_SHARE = 0.5
+"""With a fleet and one-order trips, the share of the search spent moving orders between drivers and fleet."""
+
 BUNDLE_SHARE = 0.8
 BUNDLE_MAX_TRIPS = 700
 """Above this many multi-order trips the CP-SAT model takes too long to build; sectors of routing instead."""
@@ -80,13 +83,24 @@ def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> Matc
         finish_by = deadline - FINISH_RESERVE - 0.02 * time_limit
         search_by = finish_by
         if instance.order_count <= POLISH_MAX_ORDERS:
-            search_by -= min(2.0, 0.15 * max(0.0, finish_by - time.perf_counter()))
+            search_by -= min(1.0, 0.08 * max(0.0, finish_by - time.perf_counter()))
         best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, search_by, deadline, seed)
-        if instance.order_count <= POLISH_MAX_ORDERS:
+        rng = np.random.default_rng(seed + 1)
+        while instance.order_count <= POLISH_MAX_ORDERS:
             polished = polish(instance, pairs, best, finish_by)
             polished_cost = plan_cost_exact(instance, polished)
             if polished_cost < best_cost:
                 best, best_cost = polished, polished_cost
+            if finish_by - time.perf_counter() < 0.3:
+                break
+            # the local optimum came early: spend what is left on another routing pass, then polish again
+            considered = np.unique(np.concatenate([pairs.order, _fleet_capable(instance)]))
+            sectors = max(1, math.ceil(len(considered) / SMALL_GROUP_ORDERS))
+            again_by = finish_by - min(0.5, 0.3 * (finish_by - time.perf_counter()))
+            best, best_cost, more = _routing_passes(
+                instance, pairs, best, best_cost, considered, sectors, again_by, deadline, rng
+            )
+            passes += more
     timings["search"] = time.perf_counter() - started
     solution = _to_solution(instance, pairs, best, deadline)
     stats: dict[str, Any] = {
@@ -295,8 +309,36 @@ def _improve(
         now = time.perf_counter()
         best, best_cost = _bundle_step(instance, pairs, best, best_cost, now + BUNDLE_SHARE * (finish_by - now), seed)
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
+        # Two starts, the better kept: the routing solver straight from the plan, and the same after moving
+        # orders back and forth between drivers and fleet (each wins on some instances, by a lot).
         now = time.perf_counter()
-        best, best_cost = _alternate(instance, pairs, best, best_cost, now + 0.6 * (finish_by - now), deadline, rng)
+        first_by = now + 0.45 * (finish_by - now)
+        direct, direct_cost, _ = _routing_passes(
+            instance, pairs, best, best_cost, considered, 1, first_by, deadline, rng
+        )
+        now = time.perf_counter()
+        alternate_by = now + ALTERNATE_SHARE * (finish_by - now)
+        best, best_cost = _alternate(instance, pairs, best, best_cost, alternate_by, deadline, rng)
+        best, best_cost, passes = _routing_passes(
+            instance, pairs, best, best_cost, considered, 1, finish_by, deadline, rng
+        )
+        return (direct, direct_cost, passes + 1) if direct_cost < best_cost else (best, best_cost, passes + 1)
+    return _routing_passes(instance, pairs, best, best_cost, considered, sector_count, finish_by, deadline, rng)
+
+
+def _routing_passes(
+    instance: Instance,
+    pairs: Pairs,
+    plan: Plan,
+    plan_cost: float,
+    considered: IntArray,
+    sector_count: int,
+    finish_by: float,
+    deadline: float,
+    rng: np.random.Generator,
+) -> tuple[Plan, float, int]:
+    """The routing solver over sectors of `considered` (rotated each pass) until `finish_by`."""
+    best, best_cost = plan, plan_cost
     passes = 0
     while time.perf_counter() < finish_by - 0.01:
         offset = float(rng.uniform(0, 2 * math.pi)) if passes or sector_count > 1 else 0.0
@@ -401,15 +443,16 @@ def _alternate(
     best, best_cost = plan, plan_cost
     rounds = 0
     while time.perf_counter() < finish_by - 0.02:
+        base_routes = best.fleet_routes
         in_fleet = np.zeros(instance.order_count, dtype=np.bool_)
-        for route in best.fleet_routes:
+        for route in base_routes:
             in_fleet[route] = True
         estimate = np.full(instance.order_count, np.inf)
-        gains = removal_gains(instance, best.fleet_routes)
+        gains = removal_gains(instance, base_routes)
         estimate[in_fleet] = gains[in_fleet]
         outside = capable[~in_fleet[capable]]
         if len(outside):
-            estimate[outside] = _insertion_costs(instance, best.fleet_routes, outside)
+            estimate[outside] = _insertion_costs(instance, base_routes, outside)
         factor = 1.0 if rounds == 0 else float(rng.uniform(0.7, 1.3))
         alternative = skip.copy()
         alternative[capable] = np.minimum(skip[capable], factor * estimate[capable])
@@ -420,7 +463,7 @@ def _alternate(
         to_fleet = np.union1d(to_fleet, np.flatnonzero((assigned < 0) & instance.must_serve))
         keep = np.zeros(instance.order_count, dtype=np.bool_)
         keep[to_fleet] = True
-        routes = [[o for o in route if keep[o]] for route in best.fleet_routes]
+        routes = [[o for o in route if keep[o]] for route in base_routes]
         routes = [r for r in routes if r]
         placed = np.zeros(instance.order_count, dtype=np.bool_)
         for route in routes:
