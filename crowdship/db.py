@@ -13,6 +13,7 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, name:
     """Opens a pool and waits until its first connection works, so a wrong URL fails here, loudly."""
     pool = ConnectionPool(
         database_url,
+        reset=_reset_connection,
         min_size=min_size,
         max_size=max_size,
         name=name,
@@ -21,6 +22,14 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, name:
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+def _reset_connection(connection: psycopg.Connection) -> None:
+    """Runs when a connection comes back to the pool: whatever a borrower switched on, the next one gets a
+    connection that opens transactions (autocommit off) and reads the default isolation level."""
+    connection.autocommit = False
+    connection.isolation_level = None
+    connection.read_only = None
 
 
 class UnitOfWork:
@@ -36,6 +45,8 @@ class UnitOfWork:
 
     def __enter__(self) -> Self:
         self.connection = self._pool.getconn()
+        # A unit of work is one transaction, whatever state the pool handed the connection out in.
+        self.connection.autocommit = False
         self._attach(self.connection)
         return self
 
