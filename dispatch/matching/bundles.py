@@ -11,6 +11,7 @@ orders a trip, exactly over the bundles enumerated.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from dispatch.matching.routing_search import Plan
 
 ORDERS_PER_TRIP = 8
 """Each multi-order trip bundles among this many of its cheapest candidate orders."""
+
+SECONDS_PER_BUNDLE = 4e-5
+"""Roughly what building and presolving the model costs per bundle, to size the model to the time."""
 
 SINGLES_PER_ORDER = 12
 """One-order bundles kept per order (its cheapest trips), so that large batches stay small models."""
@@ -165,6 +169,19 @@ def choose_bundles(
     skip = instance.skip_cost()
     members = bundles.stops
     saving = np.where(members >= 0, skip[np.maximum(members, 0)], 0.0).sum(axis=1) - bundles.cost
+    # a model has to be built before it can be stopped: keep the most saving bundles that fit the time
+    affordable = max(1000, int((deadline - time.perf_counter()) / SECONDS_PER_BUNDLE))
+    if len(saving) > affordable:
+        warm_sets = {(t, frozenset(s)) for t, s in warm.trip_routes.items()}
+        is_warm = np.array(
+            [
+                (t, frozenset(o for o in row if o >= 0)) in warm_sets
+                for t, row in zip(bundles.trip.tolist(), members.tolist(), strict=True)
+            ]
+        )
+        keep = np.sort(np.unique(np.r_[np.argsort(-saving)[:affordable], np.flatnonzero(is_warm)]))
+        bundles = Bundles(bundles.trip[keep], members[keep], bundles.cost[keep])
+        members, saving = bundles.stops, saving[keep]
     scale = 1e6 / max(1e-9, float(np.abs(saving).max()))
     weights = np.rint(saving * scale).astype(np.int64)
     model = cp_model.CpModel()
@@ -187,14 +204,20 @@ def choose_bundles(
         model.add_hint(chosen[b], (trip, frozenset(o for o in row if o >= 0)) in warm_sets)
     solver = cp_model.CpSolver()
     # presolve is not interrupted at once: keep a margin for it out of the time left
-    solver.parameters.max_time_in_seconds = max(0.01, 0.9 * (deadline - time.perf_counter()) - 0.05)
+    solver.parameters.max_time_in_seconds = max(0.01, 0.8 * (deadline - time.perf_counter()) - 0.05)
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     # A plain set packing: heavy presolve (probing, symmetry) costs more time than it saves.
     solver.parameters.cp_model_probing_level = 0
     solver.parameters.symmetry_level = 0
     solver.parameters.max_presolve_iterations = 1
-    status = solver.solve(model)
+    # the time limit is not checked at once everywhere (presolve): a timer stops the search at the deadline
+    timer = threading.Timer(max(0.0, 0.95 * (deadline - time.perf_counter())), solver.stop_search)
+    timer.start()
+    try:
+        status = solver.solve(model)
+    finally:
+        timer.cancel()
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     plan = Plan()
