@@ -25,10 +25,11 @@ PREFIX = "crowdship"
 POSITIONS_KEY = f"{PREFIX}:positions"
 REBUILT_MARKER_KEY = f"{PREFIX}:live-state-built"
 
-# One round trip per location update: rate limit, position, last-seen time, and whether a sample is due.
+# One round trip per location update: rate limit, position, and whether a sample is due. The counter is keyed
+# by the second it counts (from the service's clock); it lingers a minute so that a slow client cannot reset it.
 _LOCATION_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], 2) end
+if count == 1 then redis.call('EXPIRE', KEYS[1], 60) end
 if count > tonumber(ARGV[1]) then return -1 end
 redis.call('GEOADD', KEYS[2], ARGV[2], ARGV[3], ARGV[4])
 if redis.call('SET', KEYS[3], ARGV[5], 'NX', 'PX', ARGV[6]) then return 1 end
