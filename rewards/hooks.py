@@ -10,6 +10,10 @@ order its own bags and an even share of the offer's extra distance and time), an
 when it is delivered, in the delivering transaction. Both sides use the policy version in force when the
 offer was made, the local hour of that moment and the shopper's tier, so the quote and the credits agree
 unless the shopper earned elsewhere in between (caps) or changed tier.
+
+The payment method is the shopper's choice in force when the offer was made (`services.payment_method_at`,
+cash if they never chose), read by both sides: store credit carries the policy's bonus in the quote and in
+the credit, and a change made after the offer applies to the next offers only.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
 from rewards.adapters.postgres import RewardsRepositories
 from rewards.policy import PaymentMethod, RewardInputs, bundle_inputs, local_hour, quote_bundle
-from rewards.services import credit_delivery_reward, earnings_so_far
+from rewards.services import credit_delivery_reward, earnings_so_far, payment_method_at
 
 PaymentChoice = Callable[[UUID], PaymentMethod]
-"""How a shopper wants to be paid; until shoppers can choose, everyone is paid in cash."""
+"""An override of how a shopper is paid (e.g. for a simulation); by default the hooks read the shopper's own
+stored choice."""
 
 
 def cash_for_everyone(shopper_id: UUID) -> PaymentMethod:
@@ -38,9 +43,15 @@ def cash_for_everyone(shopper_id: UUID) -> PaymentMethod:
     return PaymentMethod.CASH
 
 
-def offer_quote(
-    pool: ConnectionPool, payment_choice: PaymentChoice = cash_for_everyone
-) -> Callable[[QuoteRequest], Cents]:
+def _method(
+    repos: RewardsRepositories, payment_choice: PaymentChoice | None, shopper_id: UUID, at: datetime
+) -> PaymentMethod:
+    if payment_choice is not None:
+        return payment_choice(shopper_id)
+    return payment_method_at(repos, shopper_id, at)
+
+
+def offer_quote(pool: ConnectionPool, payment_choice: PaymentChoice | None = None) -> Callable[[QuoteRequest], Cents]:
     """Prices an offer on a short read-only connection of its own (the batch holds no rewards locks)."""
 
     def quote(request: QuoteRequest) -> Cents:
@@ -53,7 +64,7 @@ def offer_quote(
                 bags_per_stop=[order.size_bags for order in request.orders],
                 local_hour=local_hour(request.at, policy.parameters),
                 trust_tier=request.shopper.trust_tier,
-                method=payment_choice(request.shopper.id),
+                method=_method(repos, payment_choice, request.shopper.id, request.at),
             )
             earned = earnings_so_far(repos, request.shopper.id, request.at, policy)
             connection.rollback()
@@ -63,7 +74,7 @@ def offer_quote(
 
 
 def delivery_credit(
-    payment_choice: PaymentChoice = cash_for_everyone,
+    payment_choice: PaymentChoice | None = None,
 ) -> Callable[[LiveUnitOfWork, DeliveredOrder], None]:
     """Credits a delivered order on the delivering unit of work's own connection (it must be PostgreSQL)."""
 
@@ -72,11 +83,11 @@ def delivery_credit(
             raise TypeError("rewards are credited on a PostgreSQL unit of work")
         repos = RewardsRepositories(uow.connection)
         shopper = uow.shoppers.get(delivered.shopper_id)
-        method = payment_choice(delivered.shopper_id)
         offered_at: datetime = delivered.delivered_at
         if delivered.offer_id is None:
             order = uow.orders.get(delivered.order_id)
             policy = repos.policies.in_force_at(offered_at)
+            method = _method(repos, payment_choice, delivered.shopper_id, offered_at)
             inputs = RewardInputs(
                 0, 0, order.size_bags, local_hour(offered_at, policy.parameters), shopper.trust_tier, method
             )
@@ -84,6 +95,7 @@ def delivery_credit(
             offer = uow.offers.get(delivered.offer_id)
             offered_at = offer.created_at
             policy = repos.policies.in_force_at(offered_at)
+            method = _method(repos, payment_choice, delivered.shopper_id, offered_at)
             stops = bundle_inputs(
                 extra_distance_m=offer.extra_distance_m,
                 extra_duration_s=offer.extra_duration_s,

@@ -24,6 +24,7 @@ from crowdship.units import Cents
 from dispatch.model import TrustTier
 from rewards.adapters.postgres import (
     AuditEntry,
+    PaymentMethodChoice,
     PostgresRewardsUnitOfWork,
     RewardRecord,
     RewardsRepositories,
@@ -631,6 +632,85 @@ def shopper_statement(
 
 
 # --------------------------------------------------------------------------------------------------
+# How the shopper is paid
+
+DEFAULT_PAYMENT_METHOD = PaymentMethod.CASH
+"""What a shopper who never chose is paid in."""
+
+
+@dataclass(frozen=True)
+class PaymentPreference:
+    shopper_id: UUID
+    method: PaymentMethod
+    chosen_at: datetime | None
+    """When the shopper made this choice; None when they never chose (the default, cash)."""
+
+
+def payment_method_at(repos: RewardsRepositories, shopper_id: UUID, at: datetime) -> PaymentMethod:
+    """The method in force at `at` (an offer's creation): both the offer's quote and the delivery's credit
+    ask for the same instant, so a change between offer and delivery does not make them disagree."""
+    choice = repos.payment_choices.in_force_at(shopper_id, at)
+    return DEFAULT_PAYMENT_METHOD if choice is None else choice.method
+
+
+def payment_preference(uow: PostgresRewardsUnitOfWork, *, shopper_id: UUID) -> PaymentPreference:
+    """The shopper's newest choice, or cash if they never chose; `NotFound` for an unknown shopper."""
+    repos = uow.repos
+    repos.shoppers.get(shopper_id)
+    choice = repos.payment_choices.latest(shopper_id)
+    uow.rollback()
+    if choice is None:
+        return PaymentPreference(shopper_id, DEFAULT_PAYMENT_METHOD, None)
+    return PaymentPreference(shopper_id, choice.method, choice.chosen_at)
+
+
+def set_payment_preference(
+    uow: PostgresRewardsUnitOfWork,
+    *,
+    shopper_id: UUID,
+    method: PaymentMethod,
+    now: datetime,
+    actor_id: UUID | None = None,
+) -> PaymentPreference:
+    """Store credit or cash for offers made from `now` on; offers already made keep the method they showed.
+
+    Choosing the method already in force changes nothing (no new row, no audit entry): a PUT can be retried.
+    """
+    try:
+        method = PaymentMethod(method)
+    except ValueError as error:
+        raise InvalidInput("method", "must be cash or store_credit") from error
+    if now.tzinfo is None:
+        raise InvalidInput("now", "must be a timezone-aware timestamp")
+    repos = uow.repos
+    # One change at a time per shopper, so that the audit's "before" is the choice really replaced.
+    locked = repos.connection.execute("SELECT 1 FROM shoppers WHERE id = %s FOR UPDATE", (shopper_id,)).fetchone()
+    if locked is None:
+        raise NotFound(f"shopper {shopper_id} not found")
+    current = repos.payment_choices.latest(shopper_id)
+    before = DEFAULT_PAYMENT_METHOD if current is None else current.method
+    if current is not None and current.method is method:
+        uow.rollback()
+        return PaymentPreference(shopper_id, method, current.chosen_at)
+    if current is None and method is DEFAULT_PAYMENT_METHOD:
+        uow.rollback()
+        return PaymentPreference(shopper_id, method, None)
+    repos.payment_choices.add(PaymentMethodChoice(shopper_id, method, now, actor_id))
+    _audit(
+        repos,
+        actor_id=actor_id,
+        action="payment_method.changed",
+        subject_kind="shopper",
+        subject_id=shopper_id,
+        at=now,
+        before=before.value,
+        after=method.value,
+    )
+    uow.commit()
+    return PaymentPreference(shopper_id, method, now)
+
+
+# --------------------------------------------------------------------------------------------------
 # Referrals and tiers
 
 
@@ -1104,6 +1184,7 @@ __all__ = [
     "NothingToPay",
     "Page",
     "PaidBatch",
+    "PaymentPreference",
     "Posting",
     "PreparedBatch",
     "Reversals",
@@ -1121,6 +1202,8 @@ __all__ = [
     "export_payout_batch_csv",
     "hold_payout_line",
     "pay_payout_batch",
+    "payment_method_at",
+    "payment_preference",
     "payout_batch",
     "payout_batches",
     "prepare_payout_batch",
@@ -1136,6 +1219,7 @@ __all__ = [
     "review_trust_tier",
     "reward_policies",
     "reward_policy",
+    "set_payment_preference",
     "shopper_balances",
     "shopper_ledger",
     "shopper_rewards",

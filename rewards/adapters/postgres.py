@@ -38,7 +38,7 @@ from rewards.payouts import (
     PayoutBatch,
     PayoutLine,
 )
-from rewards.policy import EarningsSoFar, PolicyParameters, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs, RewardPolicy
 from rewards.reconciliation import (
     AccountSnapshot,
     PaidLineSnapshot,
@@ -862,6 +862,50 @@ class PostgresRewardsReports(_Repository):
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PaymentMethodChoice:
+    """One choice a shopper made; the newest at or before an instant is in force then."""
+
+    shopper_id: UUID
+    method: PaymentMethod
+    chosen_at: datetime
+    chosen_by: UUID | None
+
+
+class PostgresPaymentChoiceRepository(_Repository):
+    """Append-only: a change is a new row, so an offer's choice can still be read after the shopper changes it."""
+
+    def add(self, choice: PaymentMethodChoice) -> None:
+        self._execute(
+            """INSERT INTO shopper_payment_choices (shopper_id, method, chosen_at, chosen_by)
+               VALUES (%s, %s, %s, %s)""",
+            (choice.shopper_id, choice.method.value, choice.chosen_at, choice.chosen_by),
+        )
+
+    def latest(self, shopper_id: UUID) -> PaymentMethodChoice | None:
+        row = self._one_or_none(
+            """SELECT shopper_id, method, chosen_at, chosen_by FROM shopper_payment_choices
+               WHERE shopper_id = %s ORDER BY chosen_at DESC, id DESC LIMIT 1""",
+            (shopper_id,),
+        )
+        return None if row is None else self._choice(row)
+
+    def in_force_at(self, shopper_id: UUID, instant: datetime) -> PaymentMethodChoice | None:
+        row = self._one_or_none(
+            """SELECT shopper_id, method, chosen_at, chosen_by FROM shopper_payment_choices
+               WHERE shopper_id = %s AND chosen_at <= %s ORDER BY chosen_at DESC, id DESC LIMIT 1""",
+            (shopper_id, instant),
+        )
+        return None if row is None else self._choice(row)
+
+    @staticmethod
+    def _choice(row: Row) -> PaymentMethodChoice:
+        return PaymentMethodChoice(row["shopper_id"], PaymentMethod(row["method"]), row["chosen_at"], row["chosen_by"])
+
+
+# --------------------------------------------------------------------------------------------------
+
+
 class RewardsRepositories:
     """Every rewards repository on one connection, inside whatever transaction that connection is in."""
 
@@ -875,6 +919,7 @@ class RewardsRepositories:
         self.audit = PostgresAuditLog(connection)
         self.reports = PostgresRewardsReports(connection)
         self.shoppers = PostgresShopperRepository(connection)
+        self.payment_choices = PostgresPaymentChoiceRepository(connection)
 
 
 class PostgresRewardsUnitOfWork(UnitOfWork):
