@@ -15,7 +15,14 @@ from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, PayoutBatch, PayoutLine
 from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyParameters, RewardPolicy
 from rewards.reconciliation import DiscrepancyKind, ReconciliationReport
-from rewards.services import AuditRecord, LedgerLine, PaidBatch, ShopperBalances, ShopperReward
+from rewards.services import (
+    AuditRecord,
+    LedgerLine,
+    PaidBatch,
+    PaymentPreference,
+    ShopperBalances,
+    ShopperReward,
+)
 
 MAX_CENTS = 100_000_000
 """A million in cents: far above any reward parameter, far below what the columns hold."""
@@ -367,3 +374,31 @@ class RewardOut(BaseModel):
             reversed=reward.reversed,
             breakdown=record.breakdown,
         )
+
+
+class PaymentMethodIn(Schema):
+    """How you want to be paid for deliveries offered from now on."""
+
+    method: PaymentMethod = Field(
+        description="`store_credit` (worth more: the policy's store-credit bonus is added) or `cash`",
+        examples=["store_credit"],
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"method": "store_credit"}]})
+
+
+class PaymentMethodOut(BaseModel):
+    method: PaymentMethod = Field(
+        description="What offers made from now on show and what their deliveries credit", examples=["store_credit"]
+    )
+    chosen_at: datetime | None = Field(
+        description="When you chose it; null while you have never changed the default, cash",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"method": "store_credit", "chosen_at": "2026-11-22T14:05:00Z"}]}
+    )
+
+    @classmethod
+    def of(cls, preference: PaymentPreference) -> PaymentMethodOut:
+        return cls(method=preference.method, chosen_at=preference.chosen_at)

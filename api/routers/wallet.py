@@ -1,4 +1,5 @@
-"""The shopper's wallet: balances, the rewards earned (with the policy and inputs behind each) and the ledger.
+"""The shopper's wallet: balances, the rewards earned (with the policy and inputs behind each), the ledger, and
+how the shopper wants to be paid (cash or store credit).
 
 Only the caller's own: no route takes a shopper id, so no other shopper's money can be asked for.
 """
@@ -9,10 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.dependencies import ShopperId
+from api.dependencies import CurrentPrincipal, ShopperId
 from api.problems import problem_responses
-from api.rewards_dependencies import Rewards
-from api.rewards_schemas import LedgerEntryOut, RewardOut, WalletOut
+from api.rewards_dependencies import Now, Rewards
+from api.rewards_schemas import LedgerEntryOut, PaymentMethodIn, PaymentMethodOut, RewardOut, WalletOut
 from api.schemas import PageOf
 from rewards import services
 from rewards.ledger import AccountKind
@@ -54,3 +55,24 @@ def ledger(
     return PageOf[LedgerEntryOut](
         items=[LedgerEntryOut.of(line) for line in page.items], total=page.total, limit=limit, offset=offset
     )
+
+
+@router.get("/payment-method", response_model=PaymentMethodOut)
+def payment_method(shopper_id: ShopperId, rewards: Rewards) -> PaymentMethodOut:
+    """How you are paid for the deliveries you are offered from now on: cash unless you chose store credit."""
+    with rewards() as uow:
+        return PaymentMethodOut.of(services.payment_preference(uow, shopper_id=shopper_id))
+
+
+@router.put("/payment-method", response_model=PaymentMethodOut, responses=problem_responses(422))
+def choose_payment_method(
+    body: PaymentMethodIn, shopper_id: ShopperId, principal: CurrentPrincipal, rewards: Rewards, now: Now
+) -> PaymentMethodOut:
+    """Choose store credit (the policy adds its store-credit bonus) or cash. It applies to offers made from now
+    on: an offer already shown is credited in the method it showed. Choosing the current method changes
+    nothing, so a retry is safe. 422 names the field (`method`) for anything but `cash` or `store_credit`."""
+    with rewards() as uow:
+        preference = services.set_payment_preference(
+            uow, shopper_id=shopper_id, method=body.method, now=now, actor_id=principal.user_id
+        )
+    return PaymentMethodOut.of(preference)
