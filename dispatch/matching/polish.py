@@ -28,16 +28,29 @@ class _Route:
     cost: float
 
 
-def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Plan:  # noqa: PLR0912, PLR0915
-    """`plan` improved by exact single-order moves until none helps or the deadline comes."""
+def polish(  # noqa: PLR0912, PLR0915
+    instance: Instance, pairs: Pairs, plan: Plan, deadline: float, only_unserved: bool = False
+) -> Plan:
+    """`plan` improved by exact single-order moves until none helps or the deadline comes.
+
+    `only_unserved`: move only the orders nothing serves (for large batches, where that is what is cheap).
+    """
     fleet = instance.problem.fleet
     skip = instance.skip_cost()
+    relevant = np.ones(len(pairs.trip), dtype=np.bool_)
+    if only_unserved:
+        served = np.zeros(instance.order_count, dtype=np.bool_)
+        for stops in (*plan.trip_routes.values(), *plan.fleet_routes):
+            served[stops] = True
+        relevant = ~served[pairs.order]
     trips_of: dict[int, list[int]] = {}
-    for trip, order in zip(pairs.trip.tolist(), pairs.order.tolist(), strict=True):
+    for trip, order in zip(pairs.trip[relevant].tolist(), pairs.order[relevant].tolist(), strict=True):
         trips_of.setdefault(order, []).append(trip)
     routes: list[_Route] = []
     trip_route: dict[int, int] = {}
-    for trip in np.unique(pairs.trip).tolist():
+    for trip in np.unique(pairs.trip[relevant]).tolist():
+        if time.perf_counter() >= deadline:
+            return plan
         stops = plan.trip_routes.get(trip, [])
         checked = instance.trip_route(trip, stops)
         if checked is None:
@@ -56,6 +69,11 @@ def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Pla
     where = np.full(instance.order_count, -1, dtype=np.int64)
     for index, route in enumerate(routes):
         where[route.stops] = index
+    # trips outside the search keep their routes, and their orders stay where they are
+    untouched = {t: list(s) for t, s in plan.trip_routes.items() if t not in trip_route}
+    held = np.zeros(instance.order_count, dtype=np.bool_)
+    for stops in untouched.values():
+        held[stops] = True
 
     def price(route: _Route, stops: list[int]) -> float:
         if route.trip >= 0:
@@ -70,7 +88,8 @@ def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Pla
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
-        for order in range(instance.order_count):
+        movers = np.flatnonzero((where < 0) & ~held).tolist() if only_unserved else range(instance.order_count)
+        for order in movers:
             if time.perf_counter() >= deadline:
                 break
             home = int(where[order])
@@ -123,7 +142,7 @@ def polish(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -> Pla
                 if ejected >= 0:
                     where[ejected] = -1
             improved = True
-    result = Plan()
+    result = Plan(dict(untouched))
     for route in routes:
         if not route.stops:
             continue

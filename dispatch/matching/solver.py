@@ -82,10 +82,14 @@ def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> Matc
     if _improvable(instance, pairs):
         finish_by = deadline - FINISH_RESERVE - 0.02 * time_limit
         search_by = finish_by
-        if instance.order_count <= POLISH_MAX_ORDERS:
-            search_by -= min(1.0, 0.08 * max(0.0, finish_by - time.perf_counter()))
+        search_by -= min(1.0, 0.08 * max(0.0, finish_by - time.perf_counter()))
         best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, search_by, deadline, seed)
         rng = np.random.default_rng(seed + 1)
+        if instance.order_count > POLISH_MAX_ORDERS:
+            polished = polish(instance, pairs, best, finish_by, only_unserved=True)
+            polished_cost = plan_cost_exact(instance, polished)
+            if polished_cost < best_cost:
+                best, best_cost = polished, polished_cost
         while instance.order_count <= POLISH_MAX_ORDERS:
             polished = polish(instance, pairs, best, finish_by)
             polished_cost = plan_cost_exact(instance, polished)
