@@ -4,6 +4,7 @@ ledger with running balances; only ever the caller's own."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from api_support import Account, assert_problem
@@ -139,3 +140,102 @@ def test_wallet_routes_refuse_staff(client: TestClient, make_staff: Callable[[Ro
     """Ops, finance and admins have no wallet: 403."""
     for role in (Role.OPS, Role.FINANCE, Role.ADMIN):
         assert_problem(client.get(path, headers=make_staff(role).headers), 403)
+
+
+# --- How the shopper is paid ---------------------------------------------------------------------------------
+
+PAYMENT_METHOD = "/shopper/wallet/payment-method"
+
+
+def test_the_payment_method_is_cash_until_chosen_and_round_trips(
+    client: TestClient, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """GET: cash, never chosen; PUT store credit: kept with the time of choice; GET reads it back."""
+    ana = make_shopper("Ana")
+    assert client.get(PAYMENT_METHOD, headers=ana.headers).json() == {"method": "cash", "chosen_at": None}
+
+    chosen = client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=ana.headers)
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["method"] == "store_credit"
+    assert datetime.fromisoformat(chosen.json()["chosen_at"]) == clock.now()
+    assert client.get(PAYMENT_METHOD, headers=ana.headers).json() == chosen.json()
+
+    clock.advance(timedelta(minutes=5))
+    back = client.put(PAYMENT_METHOD, json={"method": "cash"}, headers=ana.headers).json()
+    assert back["method"] == "cash"
+    assert datetime.fromisoformat(back["chosen_at"]) == clock.now()
+    assert client.get(PAYMENT_METHOD, headers=ana.headers).json() == back
+
+
+def test_a_store_credit_shopper_is_offered_and_credited_store_credit_with_the_bonus(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """The live flow after choosing store credit: the offer's quote is what lands on the store-credit account,
+    the cash value plus the policy's 20 % bonus; nothing on cash payable."""
+    publish_policy(client, ops)
+    ana = make_shopper("Ana")
+    assert client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=ana.headers).status_code == 200
+
+    offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-SC1")
+    cents = offer["reward_quote_cents"]
+
+    assert client.get("/shopper/wallet", headers=ana.headers).json() == {
+        "store_credit_cents": cents,
+        "cash_payable_cents": 0,
+    }
+    (reward,) = client.get("/shopper/wallet/rewards", headers=ana.headers).json()["items"]
+    assert (reward["method"], reward["amount_cents"]) == ("store_credit", cents)
+    assert reward["inputs"]["method"] == "store_credit"
+    bonus = POLICY["store_credit_bonus_bps"]
+    assert cents == (reward["cash_value_cents"] * bonus + 5_000) // 10_000
+    assert cents > reward["cash_value_cents"]
+
+
+def test_two_shoppers_choices_stay_their_own(client: TestClient, make_shopper: Callable[..., Account]) -> None:
+    """There is no shopper id in the route: Ana's choice is Ana's, Ben's PUT changes only Ben's, and a
+    shopper id slipped into the query or the body is not a way to reach someone else's."""
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=ana.headers)
+    assert client.get(PAYMENT_METHOD, headers=ben.headers).json()["method"] == "cash"
+
+    sneaky = client.put(
+        PAYMENT_METHOD,
+        params={"shopper_id": str(ana.shopper_id)},
+        json={"method": "store_credit"},
+        headers=ben.headers,
+    )
+    assert sneaky.status_code == 200
+    client.put(PAYMENT_METHOD, params={"shopper_id": str(ana.shopper_id)}, json={"method": "cash"}, headers=ben.headers)
+    in_body = client.put(
+        PAYMENT_METHOD, json={"method": "cash", "shopper_id": str(ana.shopper_id)}, headers=ben.headers
+    )
+    assert assert_problem(in_body, 422)["errors"][0]["field"] == "shopper_id"
+
+    assert client.get(PAYMENT_METHOD, headers=ana.headers).json()["method"] == "store_credit"
+    assert client.get(PAYMENT_METHOD, headers=ben.headers).json()["method"] == "cash"
+
+
+@pytest.mark.parametrize("body", [{"method": "bitcoin"}, {"method": None}, {}, {"method": "CASH"}])
+def test_a_bad_payment_method_is_422_naming_the_field(
+    client: TestClient, make_shopper: Callable[..., Account], body: dict[str, object]
+) -> None:
+    """Only `cash` and `store_credit`: anything else (or nothing) names `method` and changes nothing."""
+    ana = make_shopper("Ana")
+    client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=ana.headers)
+    problem = assert_problem(client.put(PAYMENT_METHOD, json=body, headers=ana.headers), 422)
+    assert problem["errors"][0]["field"] == "method"
+    assert client.get(PAYMENT_METHOD, headers=ana.headers).json()["method"] == "store_credit"
+
+
+def test_the_payment_method_refuses_callers_without_a_token(client: TestClient) -> None:
+    """No bearer token: 401, reading or choosing."""
+    assert_problem(client.get(PAYMENT_METHOD), 401)
+    assert_problem(client.put(PAYMENT_METHOD, json={"method": "cash"}), 401)
+
+
+def test_the_payment_method_refuses_staff(client: TestClient, make_staff: Callable[[Role], Account]) -> None:
+    """Ops, finance and admins are not paid for deliveries: 403, reading or choosing."""
+    for role in (Role.OPS, Role.FINANCE, Role.ADMIN):
+        headers = make_staff(role).headers
+        assert_problem(client.get(PAYMENT_METHOD, headers=headers), 403)
+        assert_problem(client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=headers), 403)
