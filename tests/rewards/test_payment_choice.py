@@ -3,11 +3,14 @@ delivery's credit at the offer's instant, so that the store-credit bonus shown i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from fractions import Fraction
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.units import Cents
@@ -27,6 +30,20 @@ from routing.geo import GeoPoint
 from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
 
 OFFERED_AT = NOW - timedelta(minutes=40)
+PROPERTY_SETTINGS = settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+METHODS = st.sampled_from(list(PaymentMethod))
+CHOICES = st.lists(st.tuples(st.integers(0, 120), METHODS), max_size=6).map(sorted)
+"""Choices as (minutes after OFFERED_AT minus an hour, method), in the order a clock that moves forward makes them."""
+
+
+def in_force(choices: list[tuple[int, PaymentMethod]], minute: int) -> PaymentMethod:
+    """The model: the last choice made at or before `minute`, cash before any."""
+    made = [method for at, method in choices if at <= minute]
+    return made[-1] if made else PaymentMethod.CASH
 
 
 def choose(world: World, shopper: Shopper, method: PaymentMethod, at: datetime) -> None:
@@ -227,3 +244,43 @@ def test_an_explicit_payment_choice_still_overrides_the_stored_one(world: World,
     assert offer_quote(world.pool)(request) == round_half_up(
         Fraction(600 * policy.parameters.store_credit_bonus_bps, BASIS_POINTS)
     )
+
+
+@PROPERTY_SETTINGS
+@given(choices=CHOICES, queries=st.lists(st.integers(-10, 130), min_size=1, max_size=5))
+def test_the_method_in_force_follows_the_history_of_choices(
+    fresh_world: Callable[[], World], choices: list[tuple[int, PaymentMethod]], queries: list[int]
+) -> None:
+    """For any history of choices, the method in force at any minute is the newest choice at or before it."""
+    world = fresh_world()
+    shopper = world.add_shopper()
+    start = OFFERED_AT - timedelta(hours=1)
+    for minute, method in choices:
+        choose(world, shopper, method, start + timedelta(minutes=minute))
+    with world.rewards() as uow:
+        answers = [payment_method_at(uow.repos, shopper.id, start + timedelta(minutes=q)) for q in queries]
+        newest = payment_preference(uow, shopper_id=shopper.id).method
+    assert answers == [in_force(choices, q) for q in queries]
+    assert newest == in_force(choices, 10_000)
+
+
+@PROPERTY_SETTINGS
+@given(choices=CHOICES)
+def test_whatever_the_choices_the_quote_equals_the_credit_on_the_account_in_force_at_the_offer(
+    fresh_world: Callable[[], World], choices: list[tuple[int, PaymentMethod]]
+) -> None:
+    """Choices before and after the offer (made at minute 60): quote = credit, on the account of the choice
+    in force when the offer was made, with the bonus exactly when that is store credit."""
+    world = fresh_world()
+    shopper = world.add_shopper()
+    start = OFFERED_AT - timedelta(hours=1)
+    for minute, method in choices:
+        choose(world, shopper, method, start + timedelta(minutes=minute))
+
+    quote, credited = quote_and_deliver(world, shopper, (world.order(status=OrderStatus.PICKED_UP),))
+
+    assert credited == [quote]
+    if in_force(choices, 60) is PaymentMethod.STORE_CREDIT:
+        assert (quote, balances(world, shopper)) == (720, (720, 0))
+    else:
+        assert (quote, balances(world, shopper)) == (600, (0, 600))
