@@ -46,7 +46,10 @@ keyword arguments, returns a dataclass, commits on success):
   names the parameter); `register_referral(referrer_shopper_id, referred_shopper_id, actor_id, now)`;
   `review_trust_tier(shopper_id, window_start, now)` → `TierReview` (saves `shoppers.trust_tier`).
 - shoppers: `shopper_balances(shopper_id)`, `shopper_statement(shopper_id, kind)`,
-  `redeem_store_credit(shopper_id, amount_cents, now, idempotency_key)` (`InsufficientBalance`).
+  `redeem_store_credit(shopper_id, amount_cents, now, idempotency_key)` (`InsufficientBalance`),
+  `payment_preference(shopper_id)` / `set_payment_preference(shopper_id, method, actor_id, now)` (cash or
+  store credit; a history, so `payment_method_at(repos, shopper_id, at)` prices an offer and credits its
+  delivery in the method in force when the offer was made).
 - finance: `prepare_payout_batch(period_start, period_end, actor_id, now)` (`NothingToPay`),
   `hold_payout_line` / `release_payout_line` (drafts only, `BatchNotEditable`), `approve_payout_batch`
   (`FourEyesViolation`, kind "forbidden", when the preparer approves), `reject_payout_batch(reason)`,
@@ -55,5 +58,5 @@ keyword arguments, returns a dataclass, commits on success):
   `reverse_delivery_reward(order_id, reason, idempotency_key)` / `reverse_transaction(...)`
   (`AlreadyReversed`, `InsufficientBalance` when the money is already gone).
 Error kinds map to HTTP statuses: invalid → 422, not_found → 404, conflict → 409, forbidden → 403.
-Actor ids are plain uuids until the users table exists; nothing here checks roles: the API does.
+Actor ids are plain uuids (users live in the dispatch schema); nothing here checks roles: the API does.
 """
