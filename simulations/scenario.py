@@ -204,8 +204,8 @@ class DispatchSpec(_Strict):
         3: "none",
     }
     own_address_radius_m: float = Field(default=100.0, ge=0.0)
-    record_shopper_homes: bool = False
-    """Give shoppers a home location, so that the own-address rule runs (costly: a geodesic per pair)."""
+    record_shopper_homes: bool = True
+    """Give shoppers a home location, so that the own-address rule runs as it does live."""
 
 
 class TravelSpec(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from geopy.distance import geodesic
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from dispatch.rules import (
     delivery_code_matches,
     first_name,
     hash_delivery_code,
+    is_within,
     refusal_reason,
 )
 from routing.distance import geodesic_m
@@ -90,3 +92,20 @@ def test_the_delivery_code_is_six_digits_and_only_its_keyed_hash_matches() -> No
 
 def test_a_shopper_greets_the_recipient_by_first_name_only() -> None:
     assert first_name("  Jade   Moreau ") == "Jade"
+
+
+@given(
+    lat=st.floats(-80, 80),
+    lon=st.floats(-179, 179),
+    bearing=st.floats(0, 360),
+    distance_m=st.floats(0, 400),
+    radius_m=st.floats(1, 300),
+)
+def test_the_quick_within_check_decides_exactly_like_the_geodesic(
+    lat: float, lon: float, bearing: float, distance_m: float, radius_m: float
+) -> None:
+    """The great-circle shortcut only skips pairs that the exact ellipsoidal distance would also refuse."""
+    home = GeoPoint(lat, lon)
+    moved = geodesic(meters=distance_m).destination((lat, lon), bearing)
+    dropoff = GeoPoint(moved.latitude, moved.longitude)
+    assert is_within(home, dropoff, radius_m) == (geodesic_m(home, dropoff) <= radius_m)
