@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+
+from crowdship.errors import NotFound
+
+Row = dict[str, Any]
+Params = Sequence[Any] | Mapping[str, Any]
 
 
 def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, name: str = "crowdship") -> ConnectionPool:
@@ -69,3 +76,36 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.connection.rollback()
+
+
+class Repository:
+    """Base of every PostgreSQL repository: queries run on the unit of work's connection (so they share its
+    transaction) and rows come back as dicts keyed by column name."""
+
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self._connection = connection
+
+    def _one_or_none(self, query: str, params: Params) -> Row | None:
+        with self._connection.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(query, params).fetchone()
+
+    def _one(self, query: str, params: Params, what: str, key: object) -> Row:
+        """The single row, or `NotFound` naming the kind of thing and its key."""
+        row = self._one_or_none(query, params)
+        if row is None:
+            raise NotFound(f"{what} {key} not found")
+        return row
+
+    def _all(self, query: str, params: Params) -> list[Row]:
+        with self._connection.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(query, params).fetchall()
+
+    def _execute(self, query: str, params: Params) -> int:
+        """Runs a statement; returns the number of rows it touched."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.rowcount
+
+    def _table_exists(self, name: str) -> bool:
+        row = self._one_or_none("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
+        return bool(row and row["present"])

@@ -14,12 +14,10 @@ from uuid import UUID
 import psycopg
 import shapely
 from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import UnitOfWork
-from crowdship.errors import NotFound
+from crowdship.db import Repository, Row, UnitOfWork
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder, EmailTaken
@@ -40,8 +38,6 @@ from dispatch.model import (
 from dispatch.repositories import LocationSample, OrderSecret, Page, StoredResponse, StoreSummary
 from routing.geo import GeoPoint
 
-Row = dict[str, Any]
-
 POINT = "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography"
 
 
@@ -60,27 +56,6 @@ def _point(row: Row, name: str) -> GeoPoint:
 
 def _optional_point(row: Row, name: str) -> GeoPoint | None:
     return None if row[f"{name}_lat"] is None else _point(row, name)
-
-
-class _Repository:
-    def __init__(self, connection: psycopg.Connection) -> None:
-        self._connection = connection
-
-    def _one(self, query: str, params: Sequence[Any], what: str, key: UUID) -> Row:
-        with self._connection.cursor(row_factory=dict_row) as cursor:
-            row = cursor.execute(query, params).fetchone()
-        if row is None:
-            raise NotFound(f"{what} {key} not found")
-        return row
-
-    def _all(self, query: str, params: Sequence[Any]) -> list[Row]:
-        with self._connection.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(query, params).fetchall()
-
-    def _execute(self, query: str, params: Sequence[Any]) -> int:
-        with self._connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return cursor.rowcount
 
 
 def _status_filter(column: str, statuses: Sequence[str] | None) -> tuple[str, list[Any]]:
@@ -107,7 +82,7 @@ def _filters(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
 # --------------------------------------------------------------------------------------------------
 
 
-class PostgresStoreRepository(_Repository):
+class PostgresStoreRepository(Repository):
     _SELECT = f"""
         SELECT id, name, {_point_columns("location")}, ST_AsBinary(service_area) AS service_area,
                fallback_cost_cents
@@ -143,7 +118,7 @@ class PostgresStoreRepository(_Repository):
         )
 
 
-class PostgresShopperRepository(_Repository):
+class PostgresShopperRepository(Repository):
     _SELECT = f"""
         SELECT id, display_name, trust_tier, identity_verified, opted_in,
                {_point_columns("home_location", "home")}
@@ -191,7 +166,7 @@ class PostgresShopperRepository(_Repository):
         )
 
 
-class PostgresOrderRepository(_Repository):
+class PostgresOrderRepository(Repository):
     _COLUMNS = f"""
         o.id, o.store_id, o.external_ref, {_point_columns("o.dropoff", "dropoff")}, o.dropoff_address,
         o.recipient_name, o.window_earliest, o.window_latest, o.dispatch_deadline, o.size_bags,
@@ -311,7 +286,7 @@ class PostgresOrderRepository(_Repository):
                    WHERE t.store_id = %(s)s AND f.status = 'open') AS open_offers,
                  (SELECT count(*) FROM orders WHERE store_id = %(s)s AND status = 'pending'
                    AND dispatch_deadline <= %(now)s) AS past_deadline""",
-            {"s": store_id, "now": now},  # type: ignore[arg-type]
+            {"s": store_id, "now": now},
         )[0]
         return StoreSummary(
             store_id=store_id,
@@ -342,7 +317,7 @@ class PostgresOrderRepository(_Repository):
         )
 
 
-class PostgresTripRepository(_Repository):
+class PostgresTripRepository(Repository):
     _COLUMNS = f"""
         t.id, t.shopper_id, t.store_id, {_point_columns("t.destination", "destination")}, t.capacity_bags,
         t.max_detour_m, t.max_detour_s, t.checked_in_at, t.leave_by, t.status"""
@@ -462,7 +437,7 @@ class PostgresTripRepository(_Repository):
         )
 
 
-class PostgresOfferRepository(_Repository):
+class PostgresOfferRepository(Repository):
     _SELECT = """
         SELECT f.id, f.trip_id, f.status, f.extra_distance_m, f.extra_duration_s, f.reward_quote_cents,
                f.created_at, f.expires_at, f.resolved_at,
@@ -567,7 +542,7 @@ class PostgresOfferRepository(_Repository):
         )
 
 
-class PostgresDeliveryProofRepository(_Repository):
+class PostgresDeliveryProofRepository(Repository):
     def add(self, proof: DeliveryProof) -> None:
         self._execute(
             f"""INSERT INTO delivery_proofs (id, order_id, trip_id, position, recorded_at,
@@ -609,7 +584,7 @@ class PostgresDeliveryProofRepository(_Repository):
         ]
 
 
-class PostgresUserRepository(_Repository):
+class PostgresUserRepository(Repository):
     _SELECT = "SELECT id, email, password_hash, role, shopper_id, active, created_at FROM users"
 
     def add(self, user: User) -> None:
@@ -659,7 +634,7 @@ class PostgresUserRepository(_Repository):
         )
 
 
-class PostgresOrderSecretRepository(_Repository):
+class PostgresOrderSecretRepository(Repository):
     def add(self, secret: OrderSecret) -> None:
         self._execute(
             "INSERT INTO order_secrets (order_id, bag_code, delivery_code_hash) VALUES (%s, %s, %s)",
@@ -685,7 +660,7 @@ class PostgresOrderSecretRepository(_Repository):
         }
 
 
-class PostgresIdempotencyRepository(_Repository):
+class PostgresIdempotencyRepository(Repository):
     def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
         """INSERT first: a concurrent request with the same key waits on the unique index until the first
         transaction ends, then sees its record, so a retry racing the original never runs twice."""
@@ -711,7 +686,7 @@ class PostgresIdempotencyRepository(_Repository):
         )
 
 
-class PostgresLocationSampleRepository(_Repository):
+class PostgresLocationSampleRepository(Repository):
     def add(self, sample: LocationSample) -> None:
         self._execute(
             f"""INSERT INTO location_samples (shopper_id, trip_id, position, recorded_at)
@@ -740,7 +715,7 @@ class PostgresLocationSampleRepository(_Repository):
         return count
 
 
-class PostgresIncidentRepository(_Repository):
+class PostgresIncidentRepository(Repository):
     def add(self, incident: Incident) -> None:
         self._execute(
             """INSERT INTO incidents (id, order_id, trip_id, shopper_id, kind, description, reported_at)

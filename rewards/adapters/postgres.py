@@ -14,11 +14,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import UnitOfWork
+from crowdship.db import Repository, Row, UnitOfWork
 from crowdship.errors import DomainError, NotFound
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresShopperRepository
@@ -49,31 +48,6 @@ from rewards.referrals import Referral
 from rewards.tiers import ShopperRecord
 from routing.geo import GeoPoint
 
-Row = dict[str, Any]
-
-
-class _Repository:
-    def __init__(self, connection: psycopg.Connection) -> None:
-        self._connection = connection
-
-    def _one_or_none(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> Row | None:
-        with self._connection.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(query, params).fetchone()
-
-    def _all(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Row]:
-        with self._connection.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(query, params).fetchall()
-
-    def _execute(self, query: str, params: Sequence[Any] | Mapping[str, Any]) -> int:
-        with self._connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return cursor.rowcount
-
-    def _table_exists(self, name: str) -> bool:
-        row = self._one_or_none("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
-        return bool(row and row["present"])
-
-
 # --------------------------------------------------------------------------------------------------
 
 
@@ -87,7 +61,7 @@ class NoPolicyInForce(DomainError):
     kind = "conflict"
 
 
-class PostgresPolicyRepository(_Repository):
+class PostgresPolicyRepository(Repository):
     _SELECT = "SELECT id, version, parameters, created_by, created_at, note FROM reward_policies"
 
     def next_version(self) -> int:
@@ -156,7 +130,7 @@ class PostgresPolicyRepository(_Repository):
 # --------------------------------------------------------------------------------------------------
 
 
-class PostgresLedgerRepository(_Repository):
+class PostgresLedgerRepository(Repository):
     # Company accounts keep no running balance: theirs is summed from their entries when read.
     _ACCOUNT = """
         SELECT a.id, a.kind, a.shopper_id,
@@ -330,7 +304,7 @@ class IdempotencyRecord:
     result: dict[str, Any] | None
 
 
-class PostgresIdempotencyRepository(_Repository):
+class PostgresIdempotencyRepository(Repository):
     def claim(self, key: str, operation: str, request_hash: str) -> IdempotencyRecord | None:
         """Claims the key for this request, or returns who had it first.
 
@@ -385,7 +359,7 @@ class OrderForReward:
     status: str
 
 
-class PostgresRewardRepository(_Repository):
+class PostgresRewardRepository(Repository):
     def order_for_reward(self, order_id: UUID) -> OrderForReward:
         row = self._one_or_none("SELECT id, store_id, status FROM orders WHERE id = %s", (order_id,))
         if row is None:
@@ -544,7 +518,7 @@ class PayableBalance:
     balance_cents: Cents
 
 
-class PostgresPayoutRepository(_Repository):
+class PostgresPayoutRepository(Repository):
     def payable_balances(self) -> list[PayableBalance]:
         """Positive cash-payable balances of shoppers who are not already in an open batch."""
         rows = self._all(
@@ -722,7 +696,7 @@ class AuditEntry:
     at: datetime
 
 
-class PostgresAuditLog(_Repository):
+class PostgresAuditLog(Repository):
     def append(self, entry: AuditEntry) -> None:
         self._execute(
             """INSERT INTO rewards_audit_log (actor_id, action, subject_kind, subject_id, details, at)
@@ -758,7 +732,7 @@ class PostgresAuditLog(_Repository):
 # --------------------------------------------------------------------------------------------------
 
 
-class PostgresRewardsReports(_Repository):
+class PostgresRewardsReports(Repository):
     def reconciliation_data(self) -> ReconciliationData:
         """Reads ledger, rewards, payouts and deliveries; run it in a REPEATABLE READ transaction."""
         accounts = [
@@ -872,7 +846,7 @@ class PaymentMethodChoice:
     chosen_by: UUID | None
 
 
-class PostgresPaymentChoiceRepository(_Repository):
+class PostgresPaymentChoiceRepository(Repository):
     """Append-only: a change is a new row, so an offer's choice can still be read after the shopper changes it."""
 
     def add(self, choice: PaymentMethodChoice) -> None:
