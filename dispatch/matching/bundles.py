@@ -3,8 +3,9 @@
 Each trip that takes several orders gets its few cheapest candidate orders; every pair and triple of them
 is priced in its best feasible visiting order (capacity, route limit, windows, the trip's rule), all trips
 at once as arrays. CP-SAT then picks at most one bundle per trip and per order, maximising what the
-bundles save against each order's skip cost, warm-started from the current plan and stopped by its own
-time limit (the best solution so far is kept). Without a fleet this is the whole problem up to three
+bundles save against each order's skip cost, warm-started from the current plan and stopped by a
+deterministic-time budget on one worker with the given seed (reproducible; the best solution so far is
+kept); its wall-clock limit is the solve's safety deadline only. Without a fleet this is the whole problem up to three
 orders a trip, exactly over the bundles enumerated.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import (
     RULE_DETOUR,
     RULE_FIXED,
@@ -36,6 +38,13 @@ ORDERS_PER_TRIP = 8
 
 SECONDS_PER_BUNDLE = 4e-5
 """Roughly what building and presolving the model costs per bundle, to size the model to the time."""
+
+DETERMINISTIC_PER_SECOND = 0.16
+"""CP-SAT deterministic time per second of budget (measured: about 0.16-0.2 per wall second on this set packing,
+one worker, on the shared development machine)."""
+
+BUILD_SECONDS_PER_BUNDLE = 2e-5
+"""What building the model costs per bundle (measured), out of the work before CP-SAT's share."""
 
 SINGLES_PER_ORDER = 12
 """One-order bundles kept per order (its cheapest trips), so that large batches stay small models."""
@@ -160,17 +169,19 @@ def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None
     return Bundles(np.concatenate(trips), np.vstack(stops), np.concatenate(costs))
 
 
-def choose_bundles(
-    instance: Instance, bundles: Bundles, warm: Plan, deadline: float, seed: int, workers: int = 2
+def choose_bundles(  # noqa: PLR0915 -- one model, built top to bottom
+    instance: Instance, bundles: Bundles, warm: Plan, work: float, clock: WorkClock, seed: int
 ) -> Plan | None:
-    """The set packing over `bundles` by CP-SAT, done by `deadline` (perf_counter); None if nothing found."""
-    if len(bundles.trip) == 0 or deadline - time.perf_counter() < 0.05:
+    """The set packing over `bundles` by CP-SAT with `work` seconds of budget; None if nothing found."""
+    if len(bundles.trip) == 0 or work < 0.05:
         return None
+    clock.charge(work)
+    entered = time.perf_counter()
     skip = instance.skip_cost()
     members = bundles.stops
     saving = np.where(members >= 0, skip[np.maximum(members, 0)], 0.0).sum(axis=1) - bundles.cost
     # a model has to be built before it can be stopped: keep the most saving bundles that fit the time
-    affordable = max(1000, int((deadline - time.perf_counter()) / SECONDS_PER_BUNDLE))
+    affordable = max(1000, int(0.5 * work / SECONDS_PER_BUNDLE))
     if len(saving) > affordable:
         warm_sets = {(t, frozenset(s)) for t, s in warm.trip_routes.items()}
         is_warm = np.array(
@@ -203,21 +214,33 @@ def choose_bundles(
     for b, (trip, row) in enumerate(zip(bundles.trip.tolist(), members.tolist(), strict=True)):
         model.add_hint(chosen[b], (trip, frozenset(o for o in row if o >= 0)) in warm_sets)
     solver = cp_model.CpSolver()
-    # presolve is not interrupted at once: keep a margin for it out of the time left
-    solver.parameters.max_time_in_seconds = max(0.01, 0.8 * (deadline - time.perf_counter()) - 0.05)
-    solver.parameters.num_workers = workers
+    # the model building above is part of the work: CP-SAT gets what is left of it, in deterministic time
+    building = BUILD_SECONDS_PER_BUNDLE * len(weights)
+    solver.parameters.max_deterministic_time = max(0.005, DETERMINISTIC_PER_SECOND * (work - building - 0.05))
+    solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
+    safety = max(0.01, clock.wall_left())
+    solver.parameters.max_time_in_seconds = safety
     # A plain set packing: heavy presolve (probing, symmetry) costs more time than it saves.
     solver.parameters.cp_model_probing_level = 0
     solver.parameters.symmetry_level = 0
     solver.parameters.max_presolve_iterations = 1
     # the time limit is not checked at once everywhere (presolve): a timer stops the search at the deadline
-    timer = threading.Timer(max(0.0, 0.95 * (deadline - time.perf_counter())), solver.stop_search)
+    stopped: list[bool] = []
+
+    def stop() -> None:
+        stopped.append(True)
+        solver.stop_search()
+
+    timer = threading.Timer(max(0.0, 0.95 * safety), stop)
     timer.start()
     try:
         status = solver.solve(model)
     finally:
         timer.cancel()
+    if stopped or solver.wall_time >= 0.98 * safety:
+        clock.trip("bundles")
+    clock.record("bundles", work, time.perf_counter() - entered)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     plan = Plan()

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -287,7 +288,7 @@ CHUNKED_PRUNING_CELLS = 4_000_000
 
 def _huge_batch_pairs(
     instance: Instance, stop_at: float | None, max_pairs: int | None
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, bool]:
     """Pairs of a huge batch: trips pruned block by block with narrowed limits, within the time given."""
     # A huge batch: prune in blocks of trips with each trip's route limit narrowed to direct + slack,
     # the slack tuned block by block so that a trip finds about HUGE_BATCH_ORDERS_PER_TRIP orders. The
@@ -296,8 +297,10 @@ def _huge_batch_pairs(
     slack = 0.002 * float(np.median(instance.direct)) + 1e-9
     parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
     start = 0
+    complete = True
     while start < instance.trip_count:
         if parts and stop_at is not None and time.perf_counter() > stop_at:
+            complete = False
             break
         if parts and max_pairs is not None and sum(len(p[0]) for p in parts) >= max_pairs:
             break
@@ -323,19 +326,40 @@ def _huge_batch_pairs(
             )
         )
     trip, order, route_length, detour = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return trip, order, route_length, detour
+    return trip, order, route_length, detour, complete
 
 
-def find_pairs(instance: Instance, stop_at: float | None = None, max_pairs: int | None = None) -> Pairs:
+@overload
+def find_pairs(
+    instance: Instance,
+    stop_at: float | None = ...,
+    max_pairs: int | None = ...,
+    *,
+    report_complete: Literal[False] = ...,
+) -> Pairs: ...
+
+
+@overload
+def find_pairs(
+    instance: Instance, stop_at: float | None = ..., max_pairs: int | None = ..., *, report_complete: Literal[True]
+) -> tuple[Pairs, bool]: ...
+
+
+def find_pairs(
+    instance: Instance, stop_at: float | None = None, max_pairs: int | None = None, *, report_complete: bool = False
+) -> Pairs | tuple[Pairs, bool]:
     """Pruned pairs (routing.pruning), intersected with explicit candidate lists, priced for one order.
 
     On a very large batch the trips are pruned block by block; past `stop_at` (perf_counter seconds) the
     remaining trips are left out of this batch, so that a huge input cannot eat the whole time limit; the
-    same once `max_pairs` pairs are found (what the assignment can solve in the time).
+    same once `max_pairs` pairs are found (what the assignment can solve in the time). `max_pairs` is the
+    deterministic budget; `stop_at` a safety net, and `report_complete` also returns whether it did not fire.
     """
     if instance.order_count == 0 or instance.trip_count == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
+        nothing = Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
+        return (nothing, True) if report_complete else nothing
+    complete = True
     if instance.order_count * instance.trip_count <= CHUNKED_PRUNING_CELLS:
         found = candidate_pairs(pruning_problem(instance))
         trip = np.asarray(found.trip_index, dtype=np.int64)
@@ -343,7 +367,7 @@ def find_pairs(instance: Instance, stop_at: float | None = None, max_pairs: int 
         route_length = np.asarray(found.route_length, dtype=np.float64)
         found_detour = np.asarray(found.detour, dtype=np.float64)
     else:
-        trip, order, route_length, found_detour = _huge_batch_pairs(instance, stop_at, max_pairs)
+        trip, order, route_length, found_detour, complete = _huge_batch_pairs(instance, stop_at, max_pairs)
     keep = instance.max_orders[trip] >= 1
     explicit_cost = np.full(len(trip), np.nan)
     restricted = [t for t, listed in enumerate(instance.explicit) if listed is not None]
@@ -374,4 +398,5 @@ def find_pairs(instance: Instance, stop_at: float | None = None, max_pairs: int 
     cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * instance.store_to_order[order], cost)
     cost = np.where(rule == RULE_FIXED, instance.amount[trip], cost)
     cost = np.where(np.isnan(explicit_cost), cost, explicit_cost)
-    return Pairs(trip, order, length, detour, cost)
+    pairs = Pairs(trip, order, length, detour, cost)
+    return (pairs, complete) if report_complete else pairs

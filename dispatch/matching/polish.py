@@ -5,6 +5,8 @@ multi-order trips) and its guided local search can miss two-step moves that priz
 (drop one order so that another fits). Here every move is priced by the exact route checks, so what this
 keeps is a true improvement. Moves per order: to the fallback, into any route that may take it (a trip
 it is a candidate for, a fleet route, a new fleet route), or into a route while ejecting one optional order.
+The budget is a number of routes priced (charged to the work clock), so that the search stops at the same
+move on every run; the wall clock is a safety net only.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import Instance, Pairs
 from dispatch.matching.routing_search import Plan
 
 _EPSILON = 1e-9
+
+SECONDS_PER_PRICE = 2.5e-5
+"""Work-clock charge for pricing one route exactly (measured, rounded up)."""
 
 
 @dataclass
@@ -29,9 +35,9 @@ class _Route:
 
 
 def polish(  # noqa: PLR0912, PLR0915
-    instance: Instance, pairs: Pairs, plan: Plan, deadline: float, only_unserved: bool = False
+    instance: Instance, pairs: Pairs, plan: Plan, clock: WorkClock, finish_by: float, only_unserved: bool = False
 ) -> Plan:
-    """`plan` improved by exact single-order moves until none helps or the deadline comes.
+    """`plan` improved by exact single-order moves until none helps or the work clock reaches `finish_by`.
 
     `only_unserved`: move only the orders nothing serves (for large batches, where that is what is cheap).
     """
@@ -48,8 +54,18 @@ def polish(  # noqa: PLR0912, PLR0915
         trips_of.setdefault(order, []).append(trip)
     routes: list[_Route] = []
     trip_route: dict[int, int] = {}
+    prices = 0
+    entered = time.perf_counter()
+    budget = max(0.0, finish_by - clock.now()) / SECONDS_PER_PRICE
+
+    def out_of_work() -> bool:
+        return prices >= budget or clock.past_safety("polish")
+
     for trip in np.unique(pairs.trip[relevant]).tolist():
-        if time.perf_counter() >= deadline:
+        prices += 1
+        if out_of_work():
+            clock.charge(prices * SECONDS_PER_PRICE)
+            clock.record("polish", prices * SECONDS_PER_PRICE, time.perf_counter() - entered)
             return plan
         stops = plan.trip_routes.get(trip, [])
         checked = instance.trip_route(trip, stops)
@@ -76,6 +92,8 @@ def polish(  # noqa: PLR0912, PLR0915
         held[stops] = True
 
     def price(route: _Route, stops: list[int]) -> float:
+        nonlocal prices
+        prices += 1
         if route.trip >= 0:
             found = instance.trip_route(route.trip, stops)
             return math.inf if found is None else found.compensation
@@ -86,11 +104,11 @@ def polish(  # noqa: PLR0912, PLR0915
         return sum(1 for r in routes if r.trip < 0 and r.stops)
 
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved and not out_of_work():
         improved = False
         movers = np.flatnonzero((where < 0) & ~held).tolist() if only_unserved else range(instance.order_count)
         for order in movers:
-            if time.perf_counter() >= deadline:
+            if out_of_work():
                 break
             home = int(where[order])
             if home >= 0:
@@ -142,6 +160,8 @@ def polish(  # noqa: PLR0912, PLR0915
                 if ejected >= 0:
                     where[ejected] = -1
             improved = True
+    clock.charge(prices * SECONDS_PER_PRICE)
+    clock.record("polish", prices * SECONDS_PER_PRICE, time.perf_counter() - entered)
     result = Plan(dict(untouched))
     for route in routes:
         if not route.stops:

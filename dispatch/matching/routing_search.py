@@ -6,6 +6,9 @@ skip cost (a disjunction) unless it must be served. Costs follow the spec's rule
 can express them exactly (one-order trips, store-distance and fixed rules, the fleet); a multi-order detour
 trip is priced rate x route length with its empty route counted, i.e. rate x detour plus a constant, which
 leaves out only the per-order minimum. Every result is re-checked exactly by the caller.
+
+The search is stopped by a number of solutions (accepted local-search moves), not by the clock, so that
+it is reproducible; its wall-clock limit is the solve's safety deadline only (see `budget`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import (
     RULE_DETOUR,
     RULE_FIXED,
@@ -28,6 +32,17 @@ from dispatch.matching.instance import (
 )
 
 _BIG = 10**15
+
+SOLUTIONS_PER_SECOND = 1.0e4
+FLEET_SOLUTIONS_PER_SECOND = 2.5e3
+"""Guided local search's solutions per second, times the model's node count, without and with fleet
+vehicles (measured on Archetti and synthetic models: 1-8e4 and about 1e4; rounded down for a loaded
+machine), so that the work normally ends well before the clock."""
+
+MIN_SOLUTIONS = 10
+
+BUILD_SECONDS_PER_NODE_SQUARED = 2.5e-7
+"""Building a model (its distance matrices) costs about this times its node count squared (measured)."""
 
 
 @dataclass
@@ -48,10 +63,14 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     trips: IntArray,
     fleet_vehicles: int,
     warm: Plan,
-    time_limit: float,
-    hard_deadline: float,
+    work_seconds: float,
+    clock: WorkClock,
 ) -> Plan | None:
-    """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found."""
+    """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
+
+    `work_seconds` of budgeted search (a deterministic number of solutions), charged to `clock`.
+    """
+    entered = time.perf_counter()
     n, mt = len(orders), len(trips)
     if n == 0:
         return Plan()
@@ -167,7 +186,14 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    params.time_limit.FromMilliseconds(max(1, int(time_limit * 1000)))
+    building = BUILD_SECONDS_PER_NODE_SQUARED * node_count**2
+    clock.charge(max(work_seconds, building))
+    solution_limit = solutions_for(work_seconds - building, node_count + vehicles, fleet_vehicles > 0)
+    params.solution_limit = solution_limit
+    safety = max(0.001, clock.wall_left())
+    params.time_limit.FromMilliseconds(max(1, int(safety * 1000)))
+    # the LNS sub-searches have a wall-clock limit of their own (0.1 s by default): make it the safety net
+    params.lns_time_limit.FromMilliseconds(max(1, int(safety * 1000)))
     # Moves that drop one order while adding or moving another: what prize collection needs.
     operators = params.local_search_operators
     operators.use_relocate_and_make_active = pywrapcp.BOOL_TRUE
@@ -176,16 +202,20 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     operators.use_inactive_lns = pywrapcp.BOOL_TRUE
 
     def stop_at_deadline() -> None:
-        if time.perf_counter() > hard_deadline:
+        if clock.past_safety("routing"):
             routing.CancelSearch()
 
     routing.AddAtSolutionCallback(stop_at_deadline)
     routing.CloseModelWithParameters(params)
+    began = time.perf_counter()
     initial = routing.ReadAssignmentFromRoutes(routes, True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, params)
     else:
         solution = routing.SolveWithParameters(params)
+    if time.perf_counter() - began >= safety - 0.002:
+        clock.trip("routing")
+    clock.record("routing", max(work_seconds, building), time.perf_counter() - entered)
     if solution is None:
         return None
     plan = Plan()
@@ -202,6 +232,12 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
         else:
             plan.fleet_routes.append(stops)
     return plan
+
+
+def solutions_for(work_seconds: float, model_size: int, with_fleet: bool) -> int:
+    """The deterministic solution limit worth `work_seconds` of search on a model of `model_size` nodes."""
+    rate = FLEET_SOLUTIONS_PER_SECOND if with_fleet else SOLUTIONS_PER_SECOND
+    return max(MIN_SOLUTIONS, int(max(0.0, work_seconds) * rate / max(1, model_size)))
 
 
 def _add_time(

@@ -7,7 +7,13 @@
 3. Improvement: the OR-Tools routing solver with guided local search over groups of orders (all at once
    for a small store; angular sectors around the store for a large one, rotated between passes), warm-
    started from the best plan so far. A group's new routes replace the old only when their exact cost,
-   recomputed here, is lower; every solver has its own time limit and is cancelled at the deadline.
+   recomputed here, is lower.
+
+Deterministic for a given seed: every step is sized by a work budget read off a `WorkClock` (routing
+solutions, CP-SAT deterministic time, exact moves priced), derived from `time_limit` and the problem's size,
+never from the wall clock. The wall clock is a safety net only (it stops a search when the machine is far
+slower than calibrated); `stats["deadline_hit"]` says whether it fired. When it did not, the same problem
+and seed give the same solution.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
+from dispatch.matching.budget import WorkClock
 from dispatch.matching.bundles import choose_bundles, enumerate_bundles
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import (
@@ -62,57 +69,92 @@ POLISH_MAX_ORDERS = 400
 FINISH_RESERVE = 0.05
 """Seconds (plus 2 % of the limit) kept back for explanations and the answer."""
 
+WORK_SHARE = 0.75
+"""The share of the time limit the work budget is planned to fill; the rest absorbs calibration error
+(the rates below were measured on a lightly loaded machine; a loaded one is slower)."""
 
-def solve(problem: MatchProblem, time_limit: float = 5.0, seed: int = 0) -> MatchSolution:
-    """The best plan found within `time_limit` seconds (plus a small slack); always feasible."""
+SETUP_SECONDS_PER_CELL = 2.5e-8
+SETUP_SECONDS_PER_PAIR = 6e-7
+SETUP_SECONDS_PER_FLEET_ORDER = 1.5e-4
+"""Work-clock charge for the pruning and the initial plan, from the problem's size (measured, rounded up)."""
+
+ROUND_SECONDS_PER_PAIR = 1.5e-6
+ROUND_SECONDS = 0.002
+"""Work-clock charge for one drivers-vs-fleet reassignment round besides its routing search."""
+
+
+def solve(
+    problem: MatchProblem, time_limit: float = 5.0, seed: int = 0, *, work_share: float | None = None
+) -> MatchSolution:
+    """The best plan found within `time_limit` seconds (plus a small slack); always feasible.
+
+    `work_share`: the share of the limit the deterministic work budget is sized for (default WORK_SHARE);
+    a smaller share leaves more room before the wall-clock safety net, i.e. reproducibility on a slow or
+    loaded machine, for less search.
+    """
+    share = WORK_SHARE if work_share is None else min(1.0, max(0.0, work_share))
     started = time.perf_counter()
-    deadline = started + max(0.0, time_limit)
+    time_limit = max(0.0, time_limit)
+    deadline = started + time_limit
+    clock = WorkClock(safety_deadline=deadline - FINISH_RESERVE - 0.02 * time_limit)
     instance = build_instance(problem)
-    pairs = find_pairs(
+    pairs, pruning_complete = find_pairs(
         instance,
         stop_at=started + PRUNING_SHARE * time_limit,
         max_pairs=max(MIN_PAIR_BUDGET, int(PAIRS_PER_SECOND * time_limit)),
+        report_complete=True,
     )
+    if not pruning_complete:
+        clock.trip("pruning")
     timings: dict[str, float] = {"pruning": time.perf_counter() - started}
-    plan = _initial_plan(instance, pairs, started + 0.5 * max(0.0, time_limit))
+    setup = _setup_seconds(instance, pairs)
+    clock.charge(setup)
+    plan = _initial_plan(instance, pairs, clock, 0.5 * time_limit)
     timings["plan"] = time.perf_counter() - started
+    clock.record("setup", setup, timings["plan"])
     plan_cost = plan_cost_exact(instance, plan)
     best, best_cost = plan, plan_cost
     passes = 0
-    if _improvable(instance, pairs):
-        finish_by = deadline - FINISH_RESERVE - 0.02 * time_limit
+    if _improvable(instance, pairs) and not clock.expired():
+        finish_by = share * time_limit - FINISH_RESERVE - 0.02 * time_limit
         search_by = finish_by
-        search_by -= min(1.0, 0.08 * max(0.0, finish_by - time.perf_counter()))
-        best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, search_by, deadline, seed)
+        search_by -= min(1.0, 0.08 * max(0.0, finish_by - clock.now()))
+        best, best_cost, passes = _improve(instance, pairs, plan, plan_cost, search_by, clock, seed)
         rng = np.random.default_rng(seed + 1)
         if instance.order_count > POLISH_MAX_ORDERS:
-            polished = polish(instance, pairs, best, finish_by, only_unserved=True)
+            polished = polish(instance, pairs, best, clock, finish_by, only_unserved=True)
             polished_cost = plan_cost_exact(instance, polished)
             if polished_cost < best_cost:
                 best, best_cost = polished, polished_cost
-        while instance.order_count <= POLISH_MAX_ORDERS:
-            polished = polish(instance, pairs, best, finish_by)
+        while instance.order_count <= POLISH_MAX_ORDERS and not clock.expired():
+            polished = polish(instance, pairs, best, clock, finish_by)
             polished_cost = plan_cost_exact(instance, polished)
             if polished_cost < best_cost:
                 best, best_cost = polished, polished_cost
-            if finish_by - time.perf_counter() < 0.3:
+            if finish_by - clock.now() < 0.3 or clock.expired():
                 break
             # the local optimum came early: spend what is left on another routing pass, then polish again
             considered = np.unique(np.concatenate([pairs.order, _fleet_capable(instance)]))
             sectors = max(1, math.ceil(len(considered) / SMALL_GROUP_ORDERS))
-            again_by = finish_by - min(0.5, 0.3 * (finish_by - time.perf_counter()))
+            again_by = finish_by - min(0.5, 0.3 * (finish_by - clock.now()))
             best, best_cost, more = _routing_passes(
-                instance, pairs, best, best_cost, considered, sectors, again_by, deadline, rng
+                instance, pairs, best, best_cost, considered, sectors, again_by, clock, rng
             )
             passes += more
     timings["search"] = time.perf_counter() - started
     solution = _to_solution(instance, pairs, best, deadline)
+    if any(reason is UnassignedReason.NOT_EXAMINED for reason in solution.unassigned.values()):
+        clock.trip("explanations")
     stats: dict[str, Any] = {
         "solve_seconds": round(time.perf_counter() - started, 4),
         "plan_objective": plan_cost,
         "candidate_pairs": len(pairs.trip),
         "search_passes": passes,
         "phase_seconds": {k: round(v, 4) for k, v in timings.items()},
+        "work_seconds": round(clock.now(), 4),
+        "deadline_hit": clock.deadline_hit,
+        "deadline_hit_in": list(clock.tripped_by),
+        "work_vs_wall_seconds": {k: [round(w, 4), round(s, 4)] for k, (w, s) in clock.ledger.items()},
     }
     return MatchSolution(
         objective=solution.objective,
@@ -134,7 +176,18 @@ def _fleet_capable(instance: Instance) -> IntArray:
     return np.array([o for o in range(instance.order_count) if instance.fleet_route([o]) is not None], dtype=np.int64)
 
 
-def _initial_plan(instance: Instance, pairs: Pairs, repair_deadline: float) -> Plan:
+def _setup_seconds(instance: Instance, pairs: Pairs) -> float:
+    """What the pruning and the initial plan are charged on the work clock (a size-based estimate)."""
+    cells = min(instance.order_count * instance.trip_count, 4 * MIN_PAIR_BUDGET * 100)
+    fleet_orders = len(_fleet_capable(instance))
+    return (
+        SETUP_SECONDS_PER_CELL * cells
+        + SETUP_SECONDS_PER_PAIR * len(pairs.trip)
+        + SETUP_SECONDS_PER_FLEET_ORDER * fleet_orders
+    )
+
+
+def _initial_plan(instance: Instance, pairs: Pairs, clock: WorkClock, repair_by: float) -> Plan:
     """The assignment plan; with a fleet, the best of a few estimates of what the fleet saves per order."""
     skip = instance.skip_cost()
     capable = _fleet_capable(instance)
@@ -160,7 +213,7 @@ def _initial_plan(instance: Instance, pairs: Pairs, repair_deadline: float) -> P
         if best is None or cost < best[0]:
             best = (cost, plan)
     if best is None:
-        return _plan_for_few_vehicles(instance, pairs, capable, repair_deadline)
+        return _plan_for_few_vehicles(instance, pairs, capable, clock, repair_by)
     return best[1]
 
 
@@ -168,7 +221,9 @@ class _TooFewVehicles(Exception):
     pass
 
 
-def _plan_for_few_vehicles(instance: Instance, pairs: Pairs, capable: IntArray, deadline: float) -> Plan:
+def _plan_for_few_vehicles(
+    instance: Instance, pairs: Pairs, capable: IntArray, clock: WorkClock, repair_by: float
+) -> Plan:
     """When the savings plan needs more vehicles than the fleet has: let the routing solver pack them."""
     fleet = instance.problem.fleet
     assert fleet is not None
@@ -178,8 +233,8 @@ def _plan_for_few_vehicles(instance: Instance, pairs: Pairs, capable: IntArray, 
     useful[capable] = True
     orders = np.flatnonzero(useful)
     trips = np.unique(pairs.trip)
-    limit = max(0.05, deadline - time.perf_counter())
-    plan = route_group(instance, pairs, orders, trips, fleet.vehicles, Plan(), limit, deadline + 0.5)
+    work = max(0.05, repair_by - clock.now())
+    plan = route_group(instance, pairs, orders, trips, fleet.vehicles, Plan(), work, clock)
     if plan is None or not math.isfinite(plan_cost_exact(instance, plan)):
         raise NoFeasibleMatch("the fleet has too few vehicles for the orders that must be served")
     return plan
@@ -294,7 +349,7 @@ def _improve(
     plan: Plan,
     plan_cost: float,
     finish_by: float,
-    deadline: float,
+    clock: WorkClock,
     seed: int,
 ) -> tuple[Plan, float, int]:
     best, best_cost = plan, plan_cost
@@ -310,24 +365,22 @@ def _improve(
     rng = np.random.default_rng(seed)
     multi_trips = int((instance.max_orders[np.unique(pairs.trip)] >= 2).sum()) if len(pairs.trip) else 0
     if fleet is None and 0 < multi_trips <= BUNDLE_MAX_TRIPS:
-        now = time.perf_counter()
-        best, best_cost = _bundle_step(instance, pairs, best, best_cost, now + BUNDLE_SHARE * (finish_by - now), seed)
+        work = BUNDLE_SHARE * (finish_by - clock.now())
+        best, best_cost = _bundle_step(instance, pairs, best, best_cost, work, clock, seed)
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
         # Two starts, the better kept: the routing solver straight from the plan, and the same after moving
         # orders back and forth between drivers and fleet (each wins on some instances, by a lot).
-        now = time.perf_counter()
+        now = clock.now()
         first_by = now + 0.45 * (finish_by - now)
-        direct, direct_cost, _ = _routing_passes(
-            instance, pairs, best, best_cost, considered, 1, first_by, deadline, rng
-        )
-        now = time.perf_counter()
+        direct, direct_cost, _ = _routing_passes(instance, pairs, best, best_cost, considered, 1, first_by, clock, rng)
+        now = clock.now()
         alternate_by = now + ALTERNATE_SHARE * (finish_by - now)
-        best, best_cost = _alternate(instance, pairs, best, best_cost, alternate_by, deadline, rng)
+        best, best_cost = _alternate(instance, pairs, best, best_cost, alternate_by, clock, rng)
         best, best_cost, passes = _routing_passes(
-            instance, pairs, best, best_cost, considered, 1, finish_by, deadline, rng
+            instance, pairs, best, best_cost, considered, 1, finish_by, clock, rng
         )
         return (direct, direct_cost, passes + 1) if direct_cost < best_cost else (best, best_cost, passes + 1)
-    return _routing_passes(instance, pairs, best, best_cost, considered, sector_count, finish_by, deadline, rng)
+    return _routing_passes(instance, pairs, best, best_cost, considered, sector_count, finish_by, clock, rng)
 
 
 def _routing_passes(
@@ -338,25 +391,25 @@ def _routing_passes(
     considered: IntArray,
     sector_count: int,
     finish_by: float,
-    deadline: float,
+    clock: WorkClock,
     rng: np.random.Generator,
 ) -> tuple[Plan, float, int]:
     """The routing solver over sectors of `considered` (rotated each pass) until `finish_by`."""
     best, best_cost = plan, plan_cost
     passes = 0
-    while time.perf_counter() < finish_by - 0.01:
+    while clock.now() < finish_by - 0.01 and not clock.expired():
         offset = float(rng.uniform(0, 2 * math.pi)) if passes or sector_count > 1 else 0.0
         sectors = _sectors(instance, considered, sector_count, offset)
         remaining_orders = len(considered)
         for sector in sectors:
-            now = time.perf_counter()
-            if now >= finish_by - 0.01:
+            now = clock.now()
+            if now >= finish_by - 0.01 or clock.expired():
                 break
             share = (finish_by - now) * len(sector) / remaining_orders
             remaining_orders -= len(sector)
             if sector_count == 1:
                 share = finish_by - now
-            candidate = _improve_sector(instance, pairs, best, sector, share, deadline)
+            candidate = _improve_sector(instance, pairs, best, sector, share, clock)
             if candidate is None:
                 continue
             cost = plan_cost_exact(instance, candidate)
@@ -369,10 +422,10 @@ def _routing_passes(
 
 
 def _bundle_step(
-    instance: Instance, pairs: Pairs, plan: Plan, plan_cost: float, deadline: float, seed: int
+    instance: Instance, pairs: Pairs, plan: Plan, plan_cost: float, work: float, clock: WorkClock, seed: int
 ) -> tuple[Plan, float]:
     """Bundles chosen by CP-SAT, kept if cheaper than `plan`."""
-    chosen = choose_bundles(instance, enumerate_bundles(instance, pairs, plan), plan, deadline, seed)
+    chosen = choose_bundles(instance, enumerate_bundles(instance, pairs, plan), plan, work, clock, seed)
     if chosen is None:
         return plan, plan_cost
     cost = plan_cost_exact(instance, chosen)
@@ -435,7 +488,7 @@ def _alternate(
     plan: Plan,
     plan_cost: float,
     finish_by: float,
-    deadline: float,
+    clock: WorkClock,
     rng: np.random.Generator,
 ) -> tuple[Plan, float]:
     """Drivers vs fleet, back and forth: reassign with the current routes' marginal costs, re-route the fleet.
@@ -446,7 +499,8 @@ def _alternate(
     capable = _fleet_capable(instance)
     best, best_cost = plan, plan_cost
     rounds = 0
-    while time.perf_counter() < finish_by - 0.02:
+    while clock.now() < finish_by - 0.02 and not clock.expired():
+        clock.charge(ROUND_SECONDS + ROUND_SECONDS_PER_PAIR * len(pairs.trip))
         base_routes = best.fleet_routes
         in_fleet = np.zeros(instance.order_count, dtype=np.bool_)
         for route in base_routes:
@@ -474,7 +528,7 @@ def _alternate(
             placed[route] = True
         routes = _insert_cheapest(instance, routes, [int(o) for o in to_fleet if not placed[o]])
         candidate = Plan({int(assigned[o]): [o] for o in np.flatnonzero(assigned >= 0).tolist()}, routes)
-        share = min(1.0, max(0.05, 0.25 * (finish_by - time.perf_counter())))
+        share = min(1.0, max(0.05, 0.25 * (finish_by - clock.now())))
         rerouted = route_group(
             instance,
             pairs,
@@ -483,7 +537,7 @@ def _alternate(
             len(routes) + 2,
             Plan({}, routes),
             share,
-            deadline,
+            clock,
         )
         if rerouted is not None:
             candidate = Plan(candidate.trip_routes, rerouted.fleet_routes)
@@ -515,8 +569,8 @@ def _improve_sector(
     pairs: Pairs,
     plan: Plan,
     sector: IntArray,
-    time_limit: float,
-    deadline: float,
+    work: float,
+    clock: WorkClock,
 ) -> Plan | None:
     """Re-solve the orders of `sector` that nothing outside it holds; the rest of `plan` stays."""
     inside = np.zeros(instance.order_count, dtype=np.bool_)
@@ -544,7 +598,7 @@ def _improve_sector(
         fleet_vehicles = min(len(orders), warm_routes + spare)
         if fleet.vehicles is not None:
             fleet_vehicles = min(fleet_vehicles, fleet.vehicles - len(fixed.fleet_routes))
-    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, time_limit, deadline)
+    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, work, clock)
     if result is None:
         return None
     merged = fixed.copy()
