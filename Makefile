@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: install services-up services-down services-status migrate demo test lint format clean
+.PHONY: install services-up services-down services-status migrate demo test bench lint format clean
 
 install:
 	@scripts/bootstrap.sh
@@ -25,6 +25,15 @@ demo: migrate
 
 test: services-up
 	@$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# Every benchmark with its default sizes (tens of minutes); each prints its table. PyVRP comes with the extra.
+bench: services-up
+	@CROWDSHIP_EXTRAS=bench scripts/bootstrap.sh
+	@$(BIN)/crowdship bench routing
+	@$(BIN)/crowdship bench matcher --per-group 3
+	@$(BIN)/crowdship bench simulation
+	@$(BIN)/crowdship bench api
+	@$(BIN)/crowdship bench rewards
 
 lint: install
 	@$(BIN)/ruff check .

@@ -57,11 +57,13 @@ find_or_install_uv() {
 }
 
 ensure_python_env() {
-  local uv
+  local uv extras=()
   export UV_PYTHON_DOWNLOADS=never  # use the machine's Python; never fetch an interpreter
+  # CROWDSHIP_EXTRAS="bench" also installs optional extras (PyVRP, the benchmarks' reference peer).
+  for extra in ${CROWDSHIP_EXTRAS:-}; do extras+=(--extra "$extra"); done
   if uv=$(find_or_install_uv); then
     say "syncing .venv from uv.lock with $uv"
-    "$uv" sync --locked --quiet
+    "$uv" sync --locked --quiet "${extras[@]}"
   else
     say "uv could not be installed; falling back to a plain venv (unlocked versions)"
     [[ -x .venv/bin/python ]] || python3 -m venv .venv
