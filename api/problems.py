@@ -11,10 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -157,6 +160,17 @@ async def _contention(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _backing_service_down(request: Request, error: Exception) -> JSONResponse:
+    """PostgreSQL or Redis could not be reached: nothing was applied, and the client should simply retry."""
+    log.error("backing service unavailable", path=request.url.path, error=type(error).__name__)
+    return problem_response(
+        request,
+        503,
+        "a backing service is unavailable; nothing was applied, retry shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.error("unhandled error", path=request.url.path, method=request.method, exc_info=error)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
@@ -170,6 +184,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(pg_errors.DeadlockDetected, _contention)
     app.add_exception_handler(pg_errors.LockNotAvailable, _contention)
     app.add_exception_handler(pg_errors.SerializationFailure, _contention)
+    # The specific database errors above are OperationalErrors too; handlers are picked by the most specific class.
+    for unavailable in (psycopg.OperationalError, PoolTimeout, redis.ConnectionError, redis.TimeoutError):
+        app.add_exception_handler(unavailable, _backing_service_down)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -204,7 +221,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if operation.get("requestBody"):
                 responses.setdefault("400", {"description": "The body could not be parsed"})
             responses.setdefault("500", {"description": TITLES[500]})
-            responses.setdefault("503", {"description": "Collided with a concurrent request; retry"})
+            responses.setdefault(
+                "503", {"description": "Collided with a concurrent request, or a backing service is down; retry"}
+            )
             for status, response in responses.items():
                 if str(status)[0] in "45":
                     response["content"] = problem

@@ -1,0 +1,40 @@
+"""When a backing service is down, the API says so with a retryable 503 problem, never a 500 or a stack trace."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from api_support import Account, assert_problem
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+
+from api.app import create_app
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens here once the socket is closed
+
+
+def test_a_redis_outage_answers_503_with_retry_after(
+    api_settings: Settings,
+    clock: ManualClock,
+    db: ConnectionPool,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """A position update with Redis unreachable is refused as unavailable, and nothing of record changes."""
+    shopper = make_shopper()
+    down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        response = client.post("/shopper/location", json={"lat": 30.46, "lon": -84.22}, headers=shopper.headers)
+    body = assert_problem(response, 503)
+    assert "unavailable" in body["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+    with PostgresDispatchUnitOfWork(db) as uow:
+        assert uow.connection.execute("SELECT count(*) FROM location_samples").fetchone() == (0,)
