@@ -40,7 +40,7 @@ from dispatch.matching.instance import (
 )
 from dispatch.matching.polish import polish
 from dispatch.matching.problem import MatchProblem
-from dispatch.matching.routing_search import Plan, route_group
+from dispatch.matching.routing_search import Plan, build_seconds, route_group
 from dispatch.matching.solution import FleetRoute, MatchSolution, TripAssignment, UnassignedReason
 
 SMALL_GROUP_ORDERS = 160
@@ -77,6 +77,9 @@ SETUP_SECONDS_PER_CELL = 2.5e-8
 SETUP_SECONDS_PER_PAIR = 6e-7
 SETUP_SECONDS_PER_FLEET_ORDER = 1.5e-4
 """Work-clock charge for the pruning and the initial plan, from the problem's size (measured, rounded up)."""
+
+SECONDS_PER_ROUTE_CHECK = 4e-5
+"""Work-clock charge per route when a candidate plan is priced exactly (measured 25-40 us)."""
 
 ROUND_SECONDS_PER_PAIR = 1.5e-6
 ROUND_SECONDS = 0.002
@@ -409,9 +412,12 @@ def _routing_passes(
             remaining_orders -= len(sector)
             if sector_count == 1:
                 share = finish_by - now
+            elif finish_by - now < build_seconds(1 + len(sector) + MAX_GROUP_TRIPS, MAX_GROUP_TRIPS):
+                return best, best_cost, passes + 1  # not even a model fits in what is left
             candidate = _improve_sector(instance, pairs, best, sector, share, clock)
             if candidate is None:
                 continue
+            clock.charge(SECONDS_PER_ROUTE_CHECK * (len(candidate.trip_routes) + len(candidate.fleet_routes)))
             cost = plan_cost_exact(instance, candidate)
             if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
                 best, best_cost = candidate, cost
