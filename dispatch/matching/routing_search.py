@@ -34,11 +34,14 @@ from dispatch.matching.instance import (
 _BIG = 10**15
 
 SECONDS_PER_ORDER_VEHICLE = 6.5e-6
-TRIPS_ONLY_FACTOR = 0.025
+TRIPS_ONLY_FACTOR = 0.06
+SECTOR_TRIPS_ONLY_FACTOR = 0.025
 """One solution of guided local search costs about SECONDS_PER_ORDER_VEHICLE x orders x vehicles with fleet
 vehicles in the model, TRIPS_ONLY_FACTOR of that without (a trip may take only its few candidates).
 Measured (solutions per wall second, steady over a run): Archetti 25 orders x 11 vehicles 1.8 ms, 100 x 56
-20 ms, 100 x 103 43 ms; a synthetic sector of 160 orders x 300 trips 6-7 ms; the largest per unit kept."""
+20 ms, 100 x 103 43 ms; a synthetic store of 100 orders x 113 trips warm-started from bundles 7-16 ms,
+a sector of 143-160 orders x 200-300 trips of a large batch 3-7 ms (SECTOR_TRIPS_ONLY_FACTOR, the caller's
+choice); the largest per unit kept. Solutions get dearer late in a search, so these are rough."""
 
 MIN_SOLUTIONS = 2
 
@@ -67,6 +70,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     warm: Plan,
     work_seconds: float,
     clock: WorkClock,
+    trips_only_factor: float = TRIPS_ONLY_FACTOR,
 ) -> Plan | None:
     """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
 
@@ -190,7 +194,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     building = build_seconds(node_count, vehicles)
     clock.charge(max(work_seconds, building))
-    solution_limit = solutions_for(work_seconds - building, n, vehicles, fleet_vehicles > 0)
+    solution_limit = solutions_for(work_seconds - building, n, vehicles, 1.0 if fleet_vehicles else trips_only_factor)
     params.solution_limit = solution_limit
     safety = max(0.001, clock.wall_left())
     params.time_limit.FromMilliseconds(max(1, int(safety * 1000)))
@@ -241,9 +245,9 @@ def build_seconds(nodes: int, vehicles: int) -> float:
     return BUILD_SECONDS_PER_VEHICLE_NODE * nodes * vehicles
 
 
-def solutions_for(work_seconds: float, orders: int, vehicles: int, with_fleet: bool) -> int:
+def solutions_for(work_seconds: float, orders: int, vehicles: int, factor: float) -> int:
     """The deterministic solution limit worth `work_seconds` of search on a model of this size."""
-    per_solution = SECONDS_PER_ORDER_VEHICLE * max(1, orders * vehicles) * (1.0 if with_fleet else TRIPS_ONLY_FACTOR)
+    per_solution = SECONDS_PER_ORDER_VEHICLE * max(1, orders * vehicles) * factor
     return max(MIN_SOLUTIONS, int(max(0.0, work_seconds) / per_solution))
 
 
