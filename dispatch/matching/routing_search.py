@@ -7,8 +7,8 @@ can express them exactly (one-order trips, store-distance and fixed rules, the f
 trip is priced rate x route length with its empty route counted, i.e. rate x detour plus a constant, which
 leaves out only the per-order minimum. Every result is re-checked exactly by the caller.
 
-The search is stopped by a number of solutions (accepted local-search moves), not by the clock, so that
-it is reproducible; its wall-clock limit is the solve's safety deadline only (see `budget`).
+The search is stopped by a number of limit checks (a count of the neighbours it tried), not by the clock,
+so that it is reproducible; its wall-clock limit is the solve's safety deadline only (see `budget`).
 """
 
 from __future__ import annotations
@@ -33,21 +33,19 @@ from dispatch.matching.instance import (
 
 _BIG = 10**15
 
-SECONDS_PER_ORDER_VEHICLE = 6.5e-6
-TRIPS_ONLY_FACTOR = 0.06
-SECTOR_TRIPS_ONLY_FACTOR = 0.025
-"""One solution of guided local search costs about SECONDS_PER_ORDER_VEHICLE x orders x vehicles with fleet
-vehicles in the model, TRIPS_ONLY_FACTOR of that without (a trip may take only its few candidates).
-Measured (solutions per wall second, steady over a run): Archetti 25 orders x 11 vehicles 1.8 ms, 100 x 56
-20 ms, 100 x 103 43 ms; a synthetic store of 100 orders x 113 trips warm-started from bundles 7-16 ms,
-a sector of 143-160 orders x 200-300 trips of a large batch 3-7 ms (SECTOR_TRIPS_ONLY_FACTOR, the caller's
-choice); the largest per unit kept. Solutions get dearer late in a search, so these are rough."""
+CHECK_SECONDS = 4e-6
+CHECK_SECONDS_PER_VEHICLE = 3.5e-8
+MIN_CHECKS = 50
+"""The search's work is counted in its limit checks (made at every node of every neighbour it tries):
+one costs about CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE x vehicles. Measured, checks per wall second:
+about 1e6 on Archetti models (up to 56 vehicles), 2.5-4e5 on tiny ones, 2.8e5 on a store of 100 orders x 113
+trips, 0.5-1.3e5 on sectors of 143 orders x 200 trips of a large batch; the rate is rounded down."""
 
-MIN_SOLUTIONS = 2
-
+BUILD_SECONDS = 0.01
 BUILD_SECONDS_PER_VEHICLE_NODE = 1.2e-6
-"""Building and closing a model costs about this times vehicles x nodes (per-vehicle transit vectors;
-measured: 0.15-0.2 s for a sector of 160 orders and 300 trips)."""
+"""Building and closing a model, and its first local optimum, cost about BUILD_SECONDS plus this times
+vehicles x nodes (per-vehicle transit vectors; measured: 0.15-0.2 s for a sector of 160 orders and 300
+trips, 10-20 ms for a tiny model)."""
 
 
 @dataclass
@@ -70,7 +68,6 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     warm: Plan,
     work_seconds: float,
     clock: WorkClock,
-    trips_only_factor: float = TRIPS_ONLY_FACTOR,
 ) -> Plan | None:
     """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
 
@@ -194,8 +191,6 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
     building = build_seconds(node_count, vehicles)
     clock.charge(max(work_seconds, building))
-    solution_limit = solutions_for(work_seconds - building, n, vehicles, 1.0 if fleet_vehicles else trips_only_factor)
-    params.solution_limit = solution_limit
     safety = max(0.001, clock.wall_left())
     params.time_limit.FromMilliseconds(max(1, int(safety * 1000)))
     # the LNS sub-searches have a wall-clock limit of their own (0.1 s by default): make it the safety net
@@ -212,6 +207,17 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
             routing.CancelSearch()
 
     routing.AddAtSolutionCallback(stop_at_deadline)
+    # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
+    # checks, which it makes at every node of every neighbour it tries, are a steadier count of its work.
+    check_limit = checks_for(work_seconds - building, vehicles)
+    checks = 0
+
+    def out_of_checks() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks > check_limit
+
+    routing.AddSearchMonitor(routing.solver().CustomLimit(out_of_checks))
     routing.CloseModelWithParameters(params)
     began = time.perf_counter()
     initial = routing.ReadAssignmentFromRoutes(routes, True)
@@ -240,15 +246,15 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     return plan
 
 
+def checks_for(work_seconds: float, vehicles: int) -> int:
+    """The deterministic number of search-limit checks worth `work_seconds` of search."""
+    per_check = CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE * vehicles
+    return max(MIN_CHECKS, int(max(0.0, work_seconds) / per_check))
+
+
 def build_seconds(nodes: int, vehicles: int) -> float:
     """The work charged for building a routing model of this size (before any search)."""
-    return BUILD_SECONDS_PER_VEHICLE_NODE * nodes * vehicles
-
-
-def solutions_for(work_seconds: float, orders: int, vehicles: int, factor: float) -> int:
-    """The deterministic solution limit worth `work_seconds` of search on a model of this size."""
-    per_solution = SECONDS_PER_ORDER_VEHICLE * max(1, orders * vehicles) * factor
-    return max(MIN_SOLUTIONS, int(max(0.0, work_seconds) / per_solution))
+    return BUILD_SECONDS + BUILD_SECONDS_PER_VEHICLE_NODE * nodes * vehicles
 
 
 def _add_time(

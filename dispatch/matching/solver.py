@@ -40,13 +40,7 @@ from dispatch.matching.instance import (
 )
 from dispatch.matching.polish import polish
 from dispatch.matching.problem import MatchProblem
-from dispatch.matching.routing_search import (
-    SECTOR_TRIPS_ONLY_FACTOR,
-    TRIPS_ONLY_FACTOR,
-    Plan,
-    build_seconds,
-    route_group,
-)
+from dispatch.matching.routing_search import Plan, build_seconds, route_group
 from dispatch.matching.solution import FleetRoute, MatchSolution, TripAssignment, UnassignedReason
 
 SMALL_GROUP_ORDERS = 160
@@ -420,8 +414,7 @@ def _routing_passes(
                 share = finish_by - now
             elif finish_by - now < build_seconds(1 + len(sector) + MAX_GROUP_TRIPS, MAX_GROUP_TRIPS):
                 return best, best_cost, passes + 1  # not even a model fits in what is left
-            factor = TRIPS_ONLY_FACTOR if sector_count == 1 else SECTOR_TRIPS_ONLY_FACTOR
-            candidate = _improve_sector(instance, pairs, best, sector, share, clock, factor)
+            candidate = _improve_sector(instance, pairs, best, sector, share, clock)
             if candidate is None:
                 continue
             clock.charge(SECONDS_PER_ROUTE_CHECK * (len(candidate.trip_routes) + len(candidate.fleet_routes)))
@@ -584,7 +577,6 @@ def _improve_sector(
     sector: IntArray,
     work: float,
     clock: WorkClock,
-    trips_only_factor: float = TRIPS_ONLY_FACTOR,
 ) -> Plan | None:
     """Re-solve the orders of `sector` that nothing outside it holds; the rest of `plan` stays."""
     inside = np.zeros(instance.order_count, dtype=np.bool_)
@@ -612,7 +604,7 @@ def _improve_sector(
         fleet_vehicles = min(len(orders), warm_routes + spare)
         if fleet.vehicles is not None:
             fleet_vehicles = min(fleet_vehicles, fleet.vehicles - len(fixed.fleet_routes))
-    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, work, clock, trips_only_factor)
+    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, work, clock)
     if result is None:
         return None
     merged = fixed.copy()
