@@ -33,11 +33,14 @@ from dispatch.matching.instance import (
 
 _BIG = 10**15
 
-CHECK_SECONDS = 4e-6
+CHECK_SECONDS = 1.3e-6
+TINY_MODEL_ORDERS = 10
+TINY_CHECK_SECONDS = 4e-6
 CHECK_SECONDS_PER_VEHICLE = 3.5e-8
 MIN_CHECKS = 50
 """The search's work is counted in its limit checks (made at every node of every neighbour it tries):
-one costs about CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE x vehicles. Measured, checks per wall second:
+one costs about CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE x vehicles, TINY_CHECK_SECONDS on a model of
+at most TINY_MODEL_ORDERS orders (its checks are few and far between). Measured, checks per wall second:
 about 1e6 on Archetti models (up to 56 vehicles), 2.5-4e5 on tiny ones, 2.8e5 on a store of 100 orders x 113
 trips, 0.5-1.3e5 on sectors of 143 orders x 200 trips of a large batch; the rate is rounded down."""
 
@@ -209,7 +212,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     routing.AddAtSolutionCallback(stop_at_deadline)
     # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
     # checks, which it makes at every node of every neighbour it tries, are a steadier count of its work.
-    check_limit = checks_for(work_seconds - building, vehicles)
+    check_limit = checks_for(work_seconds - building, n, vehicles)
     checks = 0
 
     def out_of_checks() -> bool:
@@ -246,9 +249,11 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     return plan
 
 
-def checks_for(work_seconds: float, vehicles: int) -> int:
+def checks_for(work_seconds: float, orders: int, vehicles: int) -> int:
     """The deterministic number of search-limit checks worth `work_seconds` of search."""
     per_check = CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE * vehicles
+    if orders <= TINY_MODEL_ORDERS:
+        per_check = max(per_check, TINY_CHECK_SECONDS)
     return max(MIN_CHECKS, int(max(0.0, work_seconds) / per_check))
 
 
