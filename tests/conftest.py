@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +22,12 @@ from crowdship.db import open_pool
 from crowdship.services import LocalServices
 from crowdship.settings import Settings, environment_only_settings, get_settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+
+# CI replays a fixed set of examples, so that a red build always means the same thing and can be rerun;
+# local runs stay random and keep exploring. A failure prints the blob that reproduces it.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def _service_urls() -> tuple[str, str]:
