@@ -193,9 +193,10 @@ class DispatchSpec(_Strict):
     batch_cadence_s: float = Field(default=60.0, gt=0.0)
     offer_ttl_s: PositiveInt = 60
     max_bundle_orders: PositiveInt = 3
-    matcher_time_limit_s: float = Field(default=0.0, ge=0.0)
-    """0: the exact one-order-per-trip plan only (deterministic); more lets the routing search build bundles,
-    whose result then depends on the machine's speed."""
+    matcher_time_limit_s: float = Field(default=0.5, ge=0.0)
+    """0: the exact one-order-per-trip plan only; more lets the matcher build bundles. Either way a day is
+    reproducible for its seed: the matcher works to a deterministic budget, and only a machine so slow that
+    the matcher's wall-clock safety net fires would change its answer."""
     matcher_seed: NonNegativeInt = 0
     tier_value_caps_cents: dict[int, NonNegativeInt | Literal["none"]] = {
         0: 5_000,
