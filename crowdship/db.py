@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -10,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from crowdship.errors import NotFound
+from crowdship.errors import DomainError, NotFound
 
 Row = dict[str, Any]
 Params = Sequence[Any] | Mapping[str, Any]
@@ -105,6 +106,16 @@ class Repository:
         with self._connection.cursor() as cursor:
             cursor.execute(query, params)
             return cursor.rowcount
+
+    @contextmanager
+    def _refusing_duplicates(self, refusal: Callable[[], DomainError]) -> Iterator[None]:
+        """Runs the block in a savepoint; a unique violation becomes `refusal()` and the caller's transaction
+        stays usable (the database constraint is the last line behind the domain's own checks)."""
+        try:
+            with self._connection.transaction():
+                yield
+        except psycopg.errors.UniqueViolation as error:
+            raise refusal() from error
 
     def _table_exists(self, name: str) -> bool:
         row = self._one_or_none("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))

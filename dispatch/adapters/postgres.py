@@ -13,7 +13,6 @@ from uuid import UUID
 
 import psycopg
 import shapely
-from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -173,11 +172,10 @@ class PostgresOrderRepository(Repository):
         o.value_cents, o.age_restricted, o.perishable, o.status, o.created_at"""
 
     def add(self, order: Order) -> None:
-        try:
-            with self._connection.transaction():
-                self._insert(order)
-        except pg_errors.UniqueViolation as error:
-            raise DuplicateOrder(f"store {order.store_id} already has an order {order.external_ref!r}") from error
+        with self._refusing_duplicates(
+            lambda: DuplicateOrder(f"store {order.store_id} already has an order {order.external_ref!r}")
+        ):
+            self._insert(order)
 
     def _insert(self, order: Order) -> None:
         self._execute(
@@ -323,11 +321,8 @@ class PostgresTripRepository(Repository):
         t.max_detour_m, t.max_detour_s, t.checked_in_at, t.leave_by, t.status"""
 
     def add(self, trip: Trip) -> None:
-        try:
-            with self._connection.transaction():
-                self._insert(trip)
-        except pg_errors.UniqueViolation as error:
-            raise AlreadyOnTrip from error
+        with self._refusing_duplicates(AlreadyOnTrip):
+            self._insert(trip)
 
     def _insert(self, trip: Trip) -> None:
         self._execute(
@@ -448,11 +443,10 @@ class PostgresOfferRepository(Repository):
     def add(self, offer: Offer) -> None:
         """Inserts the offer in a savepoint; the partial unique indexes turn a double offer into
         `AlreadyOffered` and leave the rest of the transaction intact."""
-        try:
-            with self._connection.transaction():
-                self._insert(offer)
-        except pg_errors.UniqueViolation as error:
-            raise AlreadyOffered(f"offer {offer.id}: an order or the trip already has an open offer") from error
+        with self._refusing_duplicates(
+            lambda: AlreadyOffered(f"offer {offer.id}: an order or the trip already has an open offer")
+        ):
+            self._insert(offer)
 
     def _insert(self, offer: Offer) -> None:
         self._execute(
@@ -588,11 +582,8 @@ class PostgresUserRepository(Repository):
     _SELECT = "SELECT id, email, password_hash, role, shopper_id, active, created_at FROM users"
 
     def add(self, user: User) -> None:
-        try:
-            with self._connection.transaction():
-                self._insert(user)
-        except pg_errors.UniqueViolation as error:
-            raise EmailTaken from error
+        with self._refusing_duplicates(EmailTaken):
+            self._insert(user)
 
     def _insert(self, user: User) -> None:
         self._execute(

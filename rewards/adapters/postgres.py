@@ -70,22 +70,19 @@ class PostgresPolicyRepository(Repository):
         return int(row["next"])
 
     def add(self, policy: RewardPolicy) -> None:
-        try:
-            with self._connection.transaction():
-                self._execute(
-                    """INSERT INTO reward_policies (id, version, parameters, created_by, created_at, note)
-                       VALUES (%s, %s, %s, %s, %s, %s)""",
-                    (
-                        policy.id,
-                        policy.version,
-                        Jsonb(policy.parameters.to_json()),
-                        policy.created_by,
-                        policy.created_at,
-                        policy.note,
-                    ),
-                )
-        except psycopg.errors.UniqueViolation as error:
-            raise PolicyVersionTaken(f"policy version {policy.version} exists; retry") from error
+        with self._refusing_duplicates(lambda: PolicyVersionTaken(f"policy version {policy.version} exists; retry")):
+            self._execute(
+                """INSERT INTO reward_policies (id, version, parameters, created_by, created_at, note)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (
+                    policy.id,
+                    policy.version,
+                    Jsonb(policy.parameters.to_json()),
+                    policy.created_by,
+                    policy.created_at,
+                    policy.note,
+                ),
+            )
 
     def get_version(self, version: int) -> RewardPolicy:
         row = self._one_or_none(f"{self._SELECT} WHERE version = %s", (version,))
@@ -531,45 +528,44 @@ class PostgresPayoutRepository(Repository):
         return [PayableBalance(row["shopper_id"], row["account_id"], Cents(int(row["balance_cents"]))) for row in rows]
 
     def add(self, batch: PayoutBatch) -> None:
-        try:
-            with self._connection.transaction():
-                self._execute(
-                    """INSERT INTO payout_batches (id, period_start, period_end, status, prepared_by, prepared_at)
-                       VALUES (%s, %s, %s, %s, %s, %s)""",
-                    (
-                        batch.id,
-                        batch.period_start,
-                        batch.period_end,
-                        batch.status.value,
-                        batch.prepared_by,
-                        batch.prepared_at,
-                    ),
-                )
-                with self._connection.cursor() as cursor:
-                    cursor.executemany(
-                        """INSERT INTO payout_lines (id, batch_id, shopper_id, account_id, amount_cents, flags,
-                               held, hold_reason, held_by, open)
-                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                        [
-                            (
-                                line.id,
-                                batch.id,
-                                line.shopper_id,
-                                line.account_id,
-                                line.amount_cents,
-                                Jsonb([flag.to_json() for flag in line.flags]),
-                                line.held,
-                                line.hold_reason,
-                                line.held_by,
-                                line.open,
-                            )
-                            for line in batch.lines
-                        ],
-                    )
-        except psycopg.errors.UniqueViolation as error:
-            raise ShopperAlreadyInOpenBatch(
+        with self._refusing_duplicates(
+            lambda: ShopperAlreadyInOpenBatch(
                 "a shopper of this batch was put in another open batch meanwhile; prepare again"
-            ) from error
+            )
+        ):
+            self._execute(
+                """INSERT INTO payout_batches (id, period_start, period_end, status, prepared_by, prepared_at)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (
+                    batch.id,
+                    batch.period_start,
+                    batch.period_end,
+                    batch.status.value,
+                    batch.prepared_by,
+                    batch.prepared_at,
+                ),
+            )
+            with self._connection.cursor() as cursor:
+                cursor.executemany(
+                    """INSERT INTO payout_lines (id, batch_id, shopper_id, account_id, amount_cents, flags,
+                           held, hold_reason, held_by, open)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    [
+                        (
+                            line.id,
+                            batch.id,
+                            line.shopper_id,
+                            line.account_id,
+                            line.amount_cents,
+                            Jsonb([flag.to_json() for flag in line.flags]),
+                            line.held,
+                            line.hold_reason,
+                            line.held_by,
+                            line.open,
+                        )
+                        for line in batch.lines
+                    ],
+                )
 
     def get(self, batch_id: UUID, *, for_update: bool = False) -> PayoutBatch:
         lock = " FOR UPDATE" if for_update else ""
