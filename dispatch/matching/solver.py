@@ -4,7 +4,9 @@
 2. The plan: one order per trip by min-cost flow, against each order's cheapest alternative (its fallback
    cost, or what the fleet would save without it, from a savings-built fleet plan). Exact when there is no
    fleet and every trip takes one order; always feasible, so it is what a cut-short search falls back to.
-3. Improvement: the OR-Tools routing solver with guided local search over groups of orders (all at once
+3. Improvement: for a store with a fleet and one-order trips (no windows on the fleet's side), mostly ruin
+   and recreate with simulated annealing (`ruin_recreate`), where the routing solver stalls; then, and
+   everywhere else, the OR-Tools routing solver with guided local search over groups of orders (all at once
    for a small store; angular sectors around the store for a large one, rotated between passes), warm-
    started from the best plan so far. A group's new routes replace the old only when their exact cost,
    recomputed here, is lower.
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.matching import ruin_recreate
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.bundles import choose_bundles, enumerate_bundles
@@ -62,6 +65,11 @@ BUNDLE_SHARE = 0.8
 BUNDLE_MAX_TRIPS = 700
 """Above this many multi-order trips the CP-SAT model takes too long to build; sectors of routing instead."""
 """Without a fleet, the share of the search time CP-SAT gets for choosing bundles (routing gets the rest)."""
+
+RUIN_RECREATE_SHARE = 0.9
+"""With a fleet and one-order trips (no windows on the fleet's orders), the share of the search spent on
+ruin and recreate; the routing solver gets the rest (measured on the occasional-drivers set, 34 instances
+at 10 s: mean gap +0.3 % for ruin and recreate alone, +2.3 % for the routing solver alone)."""
 
 POLISH_MAX_ORDERS = 400
 """Up to this many orders the exact single-order local search runs after the routing solver."""
@@ -370,6 +378,14 @@ def _improve(
     if fleet is None and 0 < multi_trips <= BUNDLE_MAX_TRIPS:
         work = BUNDLE_SHARE * (finish_by - clock.now())
         best, best_cost = _bundle_step(instance, pairs, best, best_cost, work, clock, seed)
+    if fleet is not None and sector_count == 1 and ruin_recreate.applies(instance, pairs, considered):
+        share = RUIN_RECREATE_SHARE * (finish_by - clock.now())
+        found = ruin_recreate.ruin_and_recreate(instance, pairs, considered, best, share, clock, seed)
+        if found is not None:
+            cost = plan_cost_exact(instance, found)
+            if cost < best_cost:
+                best, best_cost = found, cost
+        return _routing_passes(instance, pairs, best, best_cost, considered, sector_count, finish_by, clock, rng)
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
         # Two starts, the better kept: the routing solver straight from the plan, and the same after moving
         # orders back and forth between drivers and fleet (each wins on some instances, by a lot).

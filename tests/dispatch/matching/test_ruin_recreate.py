@@ -1,0 +1,151 @@
+"""Ruin and recreate: stores whose trips take one order each and whose fleet carries the rest."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+from matching_builders import brute_force_optimum, point, problem_json
+
+from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate
+from dispatch.matching.budget import WorkClock
+from dispatch.matching.instance import Instance, Pairs, build_instance, find_pairs
+from dispatch.matching.routing_search import Plan
+from dispatch.matching.solver import _initial_plan, plan_cost_exact
+
+
+@st.composite
+def fleet_and_one_order_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: int = 4) -> dict[str, Any]:
+    """A fleet with a capacity, one-order trips under every compensation rule, some orders with a fallback."""
+    order_count = draw(st.integers(2, max_orders))
+    orders = []
+    for i in range(order_count):
+        order: dict[str, Any] = {"id": f"o{i}", "location": draw(point), "size": draw(st.sampled_from([1, 2, 3]))}
+        if draw(st.booleans()):
+            order["fallback_cost"] = draw(st.sampled_from([3.0, 8.0, 20.0]))
+        orders.append(order)
+    rules = [
+        {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+        {"rule": "store_distance", "rate": 0.3},
+        {"rule": "fixed", "amount": 2.5},
+    ]
+    trips = [
+        {
+            "id": f"t{j}",
+            "destination": draw(point),
+            "max_orders": 1,
+            "max_detour_ratio": draw(st.sampled_from([None, 1.5, 3.0])),
+            "compensation": draw(st.sampled_from(rules)),
+        }
+        for j in range(draw(st.integers(0, max_trips)))
+    ]
+    data = problem_json(orders, trips)
+    data["fleet"] = {
+        "vehicles": draw(st.sampled_from([None, 3])),
+        "capacity": draw(st.sampled_from([None, 4, 6])),
+        "cost_per_distance": 1.0,
+        "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
+    }
+    return data
+
+
+def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
+    instance = build_instance(parse_problem(data))
+    pairs = find_pairs(instance)
+    try:
+        plan = _initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0)
+    except NoFeasibleMatch:
+        reject()  # too few vehicles for the orders that must be served: nothing to search
+    return instance, pairs, plan
+
+
+def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
+    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
+    found = ruin_recreate.ruin_and_recreate(instance, pairs, np.arange(instance.order_count), plan, work, clock, seed)
+    assert found is not None
+    return found
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleet_and_one_order_trips())
+def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(data: dict[str, Any]) -> None:
+    """Whatever it explores, the answer is feasible by the exact checks and no dearer than where it began."""
+    instance, pairs, plan = _start(data)
+    found = _search(instance, pairs, plan, work=0.02)
+    served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
+    assert len(served) == len(set(served))
+    assert all(len(stops) == 1 for stops in found.trip_routes.values())
+    assert math.isfinite(plan_cost_exact(instance, found))
+    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleet_and_one_order_trips(max_orders=4, max_trips=2))
+def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> None:
+    instance, pairs, plan = _start(data)
+    vehicles = data["fleet"]["vehicles"] or len(data["orders"])
+    found = _search(instance, pairs, plan, work=0.05)
+    assert plan_cost_exact(instance, found) == pytest.approx(
+        brute_force_optimum(instance.problem, vehicles), rel=1e-7, abs=1e-7
+    )
+
+
+def test_the_same_seed_gives_the_same_plan() -> None:
+    rng = np.random.default_rng(3)
+    orders = [
+        {"id": f"o{i}", "location": [round(float(x), 2), round(float(y), 2)], "size": 1}
+        for i, (x, y) in enumerate(rng.uniform(-20, 20, size=(40, 2)))
+    ]
+    trips = [
+        {"id": f"t{j}", "destination": [round(float(x), 2), round(float(y), 2)], "max_orders": 1}
+        for j, (x, y) in enumerate(rng.uniform(-25, 25, size=(15, 2)))
+    ]
+    data = problem_json(orders, trips)
+    data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    instance, pairs, plan = _start(data)
+    first = _search(instance, pairs, plan, work=0.2, seed=7)
+    second = _search(instance, pairs, plan, work=0.2, seed=7)
+    assert first == second
+    assert plan_cost_exact(instance, first) < plan_cost_exact(instance, plan)
+
+
+def test_frees_a_fleet_route_by_handing_its_orders_to_drivers() -> None:
+    """Two far-apart pairs of orders, a vehicle's capacity each, and two drivers heading past one pair:
+    from the plan of two fleet routes, the search must find that handing one pair over frees a route."""
+    orders = [
+        {"id": "a1", "location": [10.0, 0.0], "size": 2},
+        {"id": "a2", "location": [10.0, 1.0], "size": 2},
+        {"id": "b1", "location": [-10.0, 0.0], "size": 2},
+        {"id": "b2", "location": [-10.0, 1.0], "size": 2},
+    ]
+    fixed = {"rule": "fixed", "amount": 1}
+    trips = [{"id": f"d{k}", "destination": [-11.0, k], "max_orders": 1, "compensation": fixed} for k in range(2)]
+    data = problem_json(orders, trips)
+    data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    instance, pairs, _ = _start(data)
+    two_routes = Plan({}, [[0, 1], [2, 3]])
+    found = _search(instance, pairs, two_routes, work=0.05)
+    assert sorted(o for stops in found.trip_routes.values() for o in stops) == [2, 3]
+    assert len(found.fleet_routes) == 1
+    assert plan_cost_exact(instance, found) == pytest.approx(brute_force_optimum(instance.problem, 4))
+
+
+def test_applies_only_where_its_arithmetic_is_exact() -> None:
+    orders = [{"id": f"o{i}", "location": [float(i), 1.0]} for i in range(3)]
+    trips = [{"id": "t", "destination": [5.0, 5.0], "max_orders": 1}]
+    fleet = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+
+    def applies(data: dict[str, Any]) -> bool:
+        instance = build_instance(parse_problem(data))
+        return ruin_recreate.applies(instance, find_pairs(instance), np.arange(instance.order_count))
+
+    assert applies(problem_json(orders, trips, fleet=fleet))
+    assert not applies(problem_json(orders, trips, fallback_cost=10.0))  # no fleet
+    windowed = [{**orders[0], "window": [0, 30]}, *orders[1:]]
+    assert not applies(problem_json(windowed, trips, fleet=fleet))
+    assert not applies(problem_json(orders, [{**trips[0], "max_orders": 2}], fleet=fleet))
