@@ -45,9 +45,11 @@ def select_archetti(groups: list[str], per_group: int, limit: int | None) -> lis
     chosen: list[ArchettiInstance] = []
     for group in sorted(by_group, key=lambda g: (int(g.split()[0][2:]), g)):
         members = sorted(by_group[group], key=lambda i: (i.zeta, i.rho, i.base))
-        count = min(per_group, len(members))
+        if per_group >= len(members):
+            chosen.extend(members)
+            continue
         # evenly spaced through (zeta, rho, base), shifted by one each time so that the bases vary too
-        picks = [members[((k * len(members)) // count + k) % len(members)] for k in range(count)]
+        picks = [members[((k * len(members)) // per_group + k) % len(members)] for k in range(per_group)]
         chosen.extend({pick.name: pick for pick in picks}.values())
     return chosen[:limit] if limit is not None else chosen
 

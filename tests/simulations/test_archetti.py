@@ -6,6 +6,7 @@ import pytest
 
 from dispatch.matching import evaluate, parse_problem, solution_to_json, solve
 from simulations.archetti import DEFAULT_DATA_DIR, best_known_values, read_instance
+from simulations.bench_matcher import select_archetti
 
 INSTANCES = DEFAULT_DATA_DIR / "instances"
 pytestmark = pytest.mark.skipif(not INSTANCES.is_dir(), reason="no vrpod-archetti data")
@@ -49,3 +50,11 @@ def test_solved_instance_is_feasible_and_cheaper_than_the_fleet_alone() -> None:
     assert objective == pytest.approx(solution.objective)
     assert objective < 187.45  # derived_savings_vs_no_od_cvrp.csv: the same customers with no drivers
     assert "od13rho0.2zeta1.3_C101.txt" in best_known_values()
+
+
+def test_the_benchmark_selects_each_instance_once_and_all_of_a_group_when_asked_for_more() -> None:
+    everything = select_archetti([], per_group=1000, limit=None)
+    assert len(everything) == len({i.name for i in everything}) == 420
+    sample = select_archetti(["od50"], per_group=6, limit=None)
+    assert len(sample) == len({i.name for i in sample}) == 12
+    assert {i.group for i in sample} == {"od50 scheme 1", "od50 scheme 2"}
