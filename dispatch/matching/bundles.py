@@ -39,7 +39,7 @@ ORDERS_PER_TRIP = 8
 SECONDS_PER_BUNDLE = 4e-5
 """Roughly what building and presolving the model costs per bundle, to size the model to the time."""
 
-DETERMINISTIC_PER_SECOND = 0.16
+DETERMINISTIC_PER_SECOND = 0.3
 """CP-SAT deterministic time per second of budget (measured: about 0.16-0.2 per wall second on this set packing,
 one worker, on the shared development machine)."""
 
@@ -169,6 +169,33 @@ def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None
     return Bundles(np.concatenate(trips), np.vstack(stops), np.concatenate(costs))
 
 
+def _savings(instance: Instance, bundles: Bundles) -> FloatArray:
+    """What each bundle saves against leaving its orders to their skip cost."""
+    members = bundles.stops
+    skip = instance.skip_cost()
+    saving: FloatArray = np.where(members >= 0, skip[np.maximum(members, 0)], 0.0).sum(axis=1) - bundles.cost
+    return saving
+
+
+def greedy_packing(instance: Instance, bundles: Bundles) -> Plan:
+    """The most saving bundles first, each taken if its trip and orders are still free: a plan in
+    milliseconds, for when CP-SAT's budget is too short to better its hint (measured at 100 orders x 150
+    trips: CP-SAT needs about 0.6 s to move from the one-order plan, 131, to the optimum, 73; this gives 96)."""
+    saving = _savings(instance, bundles)
+    plan = Plan()
+    taken_orders: set[int] = set()
+    for b in np.argsort(-saving, kind="stable").tolist():
+        if saving[b] <= 0:
+            break
+        trip = int(bundles.trip[b])
+        stops = [int(o) for o in bundles.stops[b] if o >= 0]
+        if trip in plan.trip_routes or not taken_orders.isdisjoint(stops):
+            continue
+        plan.trip_routes[trip] = stops
+        taken_orders.update(stops)
+    return plan
+
+
 def choose_bundles(  # noqa: PLR0915 -- one model, built top to bottom
     instance: Instance, bundles: Bundles, warm: Plan, work: float, clock: WorkClock, seed: int
 ) -> Plan | None:
@@ -177,9 +204,8 @@ def choose_bundles(  # noqa: PLR0915 -- one model, built top to bottom
         return None
     clock.charge(work)
     entered = time.perf_counter()
-    skip = instance.skip_cost()
     members = bundles.stops
-    saving = np.where(members >= 0, skip[np.maximum(members, 0)], 0.0).sum(axis=1) - bundles.cost
+    saving = _savings(instance, bundles)
     # a model has to be built before it can be stopped: keep the most saving bundles that fit the time
     affordable = max(1000, int(0.5 * work / SECONDS_PER_BUNDLE))
     if len(saving) > affordable:

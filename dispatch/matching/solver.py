@@ -29,7 +29,7 @@ import numpy as np
 from dispatch.matching import ruin_recreate
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.bundles import choose_bundles, enumerate_bundles
+from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import (
     TOLERANCE,
@@ -446,8 +446,13 @@ def _routing_passes(
 def _bundle_step(
     instance: Instance, pairs: Pairs, plan: Plan, plan_cost: float, work: float, clock: WorkClock, seed: int
 ) -> tuple[Plan, float]:
-    """Bundles chosen by CP-SAT, kept if cheaper than `plan`."""
-    chosen = choose_bundles(instance, enumerate_bundles(instance, pairs, plan), plan, work, clock, seed)
+    """Bundles chosen by CP-SAT from the better of `plan` and a greedy packing; the cheapest of the three."""
+    bundles = enumerate_bundles(instance, pairs, plan)
+    greedy = greedy_packing(instance, bundles)
+    greedy_cost = plan_cost_exact(instance, greedy)
+    if greedy_cost < plan_cost:
+        plan, plan_cost = greedy, greedy_cost
+    chosen = choose_bundles(instance, bundles, plan, work, clock, seed)
     if chosen is None:
         return plan, plan_cost
     cost = plan_cost_exact(instance, chosen)

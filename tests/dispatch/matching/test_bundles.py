@@ -1,0 +1,49 @@
+"""Bundles: the greedy packing that CP-SAT starts from when its budget is short."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from matching_builders import problem_json, small_problems
+
+from dispatch.matching import parse_problem
+from dispatch.matching.budget import WorkClock
+from dispatch.matching.bundles import enumerate_bundles, greedy_packing
+from dispatch.matching.instance import build_instance, find_pairs
+from dispatch.matching.routing_search import Plan
+from dispatch.matching.solver import _initial_plan, plan_cost_exact
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_orders=6, max_trips=4))
+def test_greedy_packing_is_feasible_and_never_dearer_than_the_fallback(data: dict[str, Any]) -> None:
+    data["fleet"] = None
+    for order in data["orders"]:
+        order.setdefault("fallback_cost", 9.0)
+    instance = build_instance(parse_problem(data))
+    pairs = find_pairs(instance)
+    plan = greedy_packing(instance, enumerate_bundles(instance, pairs))
+    served = [o for stops in plan.trip_routes.values() for o in stops]
+    assert len(served) == len(set(served))
+    assert plan_cost_exact(instance, plan) <= plan_cost_exact(instance, Plan()) + 1e-9
+
+
+def test_greedy_packing_puts_neighbours_on_the_trip_that_passes_them() -> None:
+    """Three orders beside one driver's way home: one bundle of three beats three one-order plans."""
+    orders = [{"id": f"o{i}", "location": [float(3 * i + 2), 0.5], "fallback_cost": 10.0} for i in range(3)]
+    trips = [
+        {"id": "home", "destination": [12.0, 0.0], "max_orders": 3, "compensation": {"rule": "detour", "rate": 1}},
+        {"id": "away", "destination": [0.0, 12.0], "max_orders": 1, "compensation": {"rule": "fixed", "amount": 6}},
+    ]
+    instance = build_instance(parse_problem(problem_json(orders, trips)))
+    pairs = find_pairs(instance)
+    one_each = _initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 10), 1.0)
+    greedy = greedy_packing(instance, enumerate_bundles(instance, pairs))
+    assert greedy.trip_routes == {0: [0, 1, 2]}
+    assert plan_cost_exact(instance, greedy) < plan_cost_exact(instance, one_each)
+    detour = math.hypot(2.0, 0.5) + 6.0 + math.hypot(4.0, 0.5) - 12.0
+    assert plan_cost_exact(instance, greedy) == pytest.approx(detour)
