@@ -149,3 +149,18 @@ def test_applies_only_where_its_arithmetic_is_exact() -> None:
     windowed = [{**orders[0], "window": [0, 30]}, *orders[1:]]
     assert not applies(problem_json(windowed, trips, fleet=fleet))
     assert not applies(problem_json(orders, [{**trips[0], "max_orders": 2}], fleet=fleet))
+
+
+def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_recorded() -> None:
+    orders = [{"id": f"o{i}", "location": [float(i), 2.0], "size": 1} for i in range(6)]
+    data = problem_json(orders, [{"id": "t", "destination": [6.0, 3.0], "max_orders": 1}])
+    data["fleet"] = {"vehicles": None, "capacity": 3, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    instance, pairs, plan = _start(data)
+    clock = WorkClock(safety_deadline=time.perf_counter() - 1.0)
+    everyone = np.arange(instance.order_count)
+    found = ruin_recreate.ruin_and_recreate(instance, pairs, everyone, plan, 5.0, clock, 0)
+    assert found is not None
+    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
+    assert clock.deadline_hit
+    assert "ruin and recreate" in clock.tripped_by
+    assert clock.now() == 0.0
