@@ -68,48 +68,64 @@ class _State:
         return _State([list(r) for r in self.routes], self.trip_of.copy(), self.taker.copy())
 
 
-@dataclass
 class _Slots:
-    """Every place an order can go in the fleet routes: the node before it, the node after it, the route it
-    is in (slots grouped by route, in route order); and each route's load."""
+    """Every place an order can go in the fleet routes, as arrays over slots grouped by route in route order:
+    the node before the slot, the node after it, the arc it would replace (its cost) and the route it is in;
+    and each route's load. Preallocated, so that an insertion shifts a slice instead of rebuilding lists."""
 
-    before: list[int]
-    after: list[int]
-    owner: list[int]
-    loads: list[float]
+    def __init__(self, routes: list[list[int]], size: FloatArray, arc: FloatArray, room: int) -> None:
+        """`room`: how many orders the routes may hold in all."""
+        capacity = 2 * room + 2  # at most one route per order: two slots each
+        self.count = 0
+        self.before = np.zeros(capacity, dtype=np.int64)
+        self.after = np.zeros(capacity, dtype=np.int64)
+        self.owner = np.zeros(capacity, dtype=np.int64)
+        self.replaced = np.zeros(capacity)
+        self.loads: list[float] = []
+        self.first: list[int] = []
+        self.arc = arc
+        for route in routes:
+            self.open_route([i + 1 for i in route], float(size[route].sum()))
 
-    @classmethod
-    def of(cls, routes: list[list[int]], size: FloatArray) -> _Slots:
-        before: list[int] = []
-        after: list[int] = []
-        owner: list[int] = []
-        for r, route in enumerate(routes):
-            stops = [i + 1 for i in route]
-            before += [0, *stops]
-            after += [*stops, 0]
-            owner += [r] * (len(route) + 1)
-        return cls(before, after, owner, [float(size[route].sum()) for route in routes])
+    def open_route(self, nodes: list[int], load: float) -> int:
+        """A new route through `nodes`; its index."""
+        route, at, width = len(self.loads), self.count, len(nodes) + 1
+        self.before[at : at + width] = [0, *nodes]
+        self.after[at : at + width] = [*nodes, 0]
+        self.owner[at : at + width] = route
+        self.replaced[at : at + width] = self.arc[self.before[at : at + width], self.after[at : at + width]]
+        self.count += width
+        self.loads.append(load)
+        self.first.append(at)
+        return route
+
+    def insertion_costs(self, node: int) -> FloatArray:
+        """What putting `node` into each slot adds (slots of routes it would overfill not excluded)."""
+        row = self.arc[node]
+        n = self.count
+        extra: FloatArray = row[self.before[:n]] + row[self.after[:n]] - self.replaced[:n]
+        return extra
+
+    def route_loads(self) -> FloatArray:
+        return np.asarray(self.loads)[self.owner[: self.count]]
 
     def insert(self, slot: int, order: int, size: float) -> tuple[int, int]:
         """Put `order` into `slot`; its (route, position in the route)."""
-        route = self.owner[slot]
-        position = slot - self.owner.index(route)
-        node = order + 1
-        self.before.insert(slot + 1, node)
-        self.after.insert(slot, node)
-        self.owner.insert(slot + 1, route)
+        n, node = self.count, order + 1
+        route = int(self.owner[slot])
+        for column in (self.before, self.after, self.owner, self.replaced):
+            column[slot + 2 : n + 1] = column[slot + 1 : n]
+        self.after[slot + 1] = self.after[slot]
+        self.after[slot] = node
+        self.before[slot + 1] = node
+        self.owner[slot + 1] = route
+        self.replaced[slot] = self.arc[self.before[slot], node]
+        self.replaced[slot + 1] = self.arc[node, self.after[slot + 1]]
+        self.count = n + 1
+        for later in range(route + 1, len(self.first)):
+            self.first[later] += 1
         self.loads[route] += size
-        return route, position
-
-    def open(self, order: int, size: float) -> int:
-        """A new route with `order` alone; its index."""
-        route = len(self.loads)
-        node = order + 1
-        self.before += [0, node]
-        self.after += [node, 0]
-        self.owner += [route, route]
-        self.loads.append(size)
-        return route
+        return route, slot - self.first[route]
 
 
 class _Search:
@@ -132,12 +148,15 @@ class _Search:
         local = np.full(instance.order_count, _OUT, dtype=np.int64)
         local[orders] = np.arange(self.count)
         mine = local[pairs.order] >= 0
-        by_order = np.argsort(local[pairs.order[mine]], kind="stable")
+        by_order = np.lexsort((pairs.cost[mine], local[pairs.order[mine]]))
         owners = local[pairs.order[mine]][by_order]
         trips, costs = pairs.trip[mine][by_order], pairs.cost[mine][by_order]
         bounds = np.searchsorted(owners, np.arange(self.count + 1))
         self.trip_options = [trips[bounds[i] : bounds[i + 1]] for i in range(self.count)]
         self.trip_costs = [costs[bounds[i] : bounds[i + 1]] for i in range(self.count)]
+        self.trip_options_listed = [options.tolist() for options in self.trip_options]
+        self.trip_costs_listed = [costs.tolist() for costs in self.trip_costs]
+        self.alone = (self.fixed + self.arc[0, 1:] + self.arc[1:, 0]).tolist()
         self.trip_cost = {(int(t), int(o)): float(c) for t, o, c in zip(trips, owners, costs, strict=True)}
         self.trip_count = instance.trip_count
         self.neighbours = np.argsort(self.arc[1:, 1:], axis=1, kind="stable")
@@ -214,7 +233,7 @@ class _Search:
     def recreate(self, state: _State, removed: list[int]) -> bool:
         """Put each removed order where it costs least now; False if one must be served and cannot be."""
         self._reinsertion_order(removed)
-        slots = _Slots.of(state.routes, self.size)
+        slots = _Slots(state.routes, self.size, self.arc, self.count)
         touched: set[int] = set()
         for order in removed:
             place = self._cheapest_place(state, slots, order)
@@ -225,7 +244,7 @@ class _Search:
                 state.trip_of[order] = where
                 state.taker[where] = order
             elif kind == "new":
-                touched.add(slots.open(order, float(self.size[order])))
+                touched.add(slots.open_route([order + 1], float(self.size[order])))
                 state.routes.append([order])
             elif kind == "route":
                 route, position = slots.insert(where, order, float(self.size[order]))
@@ -253,21 +272,21 @@ class _Search:
         nowhere (it must be served)."""
         node = order + 1
         best_cost, best = float(self.skip[order]), ("skip", 0)
-        trips = self.trip_options[order]
-        if len(trips):
-            costs = np.where(state.taker[trips] == _OUT, self.trip_costs[order], np.inf)
-            k = int(np.argmin(costs))
-            if float(costs[k]) < best_cost:
-                best_cost, best = float(costs[k]), ("trip", int(trips[k]))
+        taker = state.taker
+        for trip, cost in zip(self.trip_options_listed[order], self.trip_costs_listed[order], strict=True):
+            if taker[trip] == _OUT:  # the cheapest free trip: options are sorted by cost
+                if cost < best_cost:
+                    best_cost, best = cost, ("trip", trip)
+                break
         if len(state.routes) < self.vehicles:
-            alone = self.fixed + float(self.arc[0, node] + self.arc[node, 0])
+            alone = self.alone[order]
             if alone < best_cost:
                 best_cost, best = alone, ("new", 0)
-        if slots.owner:
-            a, b = np.array(slots.before), np.array(slots.after)
-            extra = self.arc[a, node] + self.arc[node, b] - self.arc[a, b]
-            extra[np.array(slots.loads)[slots.owner] + float(self.size[order]) > self.capacity] = np.inf
-            p = int(np.argmin(extra))
+        if slots.count:
+            extra = slots.insertion_costs(node)
+            if self.capacity < math.inf:
+                extra[slots.route_loads() + float(self.size[order]) > self.capacity] = np.inf
+            p = int(extra.argmin())
             if float(extra[p]) < best_cost:
                 best_cost, best = float(extra[p]), ("route", p)
         return best if math.isfinite(best_cost) else None

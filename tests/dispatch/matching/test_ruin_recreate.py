@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -164,3 +165,47 @@ def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_r
     assert clock.deadline_hit
     assert "ruin and recreate" in clock.tripped_by
     assert clock.now() == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 11), min_size=1, max_size=4, unique=True), min_size=0, max_size=3),
+    st.lists(st.tuples(st.integers(0, 100), st.booleans()), max_size=8),
+)
+def test_slots_agree_with_the_routes_they_describe_after_every_insertion(
+    layout: list[list[int]], moves: list[tuple[int, bool]]
+) -> None:
+    """The preallocated slot arrays, shifted in place, say the same as rebuilding them from the routes."""
+    seen: set[int] = set()
+    routes: list[list[int]] = []
+    for route in layout:
+        kept = [o for o in route if o not in seen]
+        seen.update(kept)
+        if kept:
+            routes.append(kept)
+    free = [o for o in range(12) if o not in seen]
+    rng = np.random.default_rng(0)
+    arc = rng.uniform(1, 9, size=(13, 13))
+    sizes = np.arange(1.0, 13.0)
+    slots = ruin_recreate._Slots(routes, sizes, arc, room=12)
+    for pick, open_new in moves:
+        if not free:
+            break
+        order = free.pop(pick % len(free))
+        if open_new or slots.count == 0:
+            slots.open_route([order + 1], float(sizes[order]))
+            routes.append([order])
+        else:
+            slot = pick % slots.count
+            into, position = slots.insert(slot, order, float(sizes[order]))
+            routes[into].insert(position, order)
+        nodes = [[0, *(o + 1 for o in route), 0] for route in routes]
+        assert slots.before[: slots.count].tolist() == [n for path in nodes for n in path[:-1]]
+        assert slots.after[: slots.count].tolist() == [n for path in nodes for n in path[1:]]
+        assert slots.route_loads().tolist() == [
+            sum(sizes[r]) for r, path in zip(routes, nodes, strict=True) for _ in path[1:]
+        ]
+        assert np.allclose(
+            slots.insertion_costs(5),
+            [arc[5, a] + arc[5, b] - arc[a, b] for path in nodes for a, b in itertools.pairwise(path)],
+        )
