@@ -29,7 +29,7 @@ import numpy as np
 from dispatch.matching import ruin_recreate
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing
+from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing, relaxed_packing
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import (
     TOLERANCE,
@@ -62,9 +62,13 @@ ALTERNATE_SHARE = 0.5
 """With a fleet and one-order trips, the share of the search spent moving orders between drivers and fleet."""
 
 BUNDLE_SHARE = 0.8
+"""Without a fleet, the share of the search time the bundles get (LP, CP-SAT; routing gets the rest)."""
 BUNDLE_MAX_TRIPS = 700
 """Above this many multi-order trips the CP-SAT model takes too long to build; sectors of routing instead."""
-"""Without a fleet, the share of the search time CP-SAT gets for choosing bundles (routing gets the rest)."""
+LP_SHARE = 0.5
+"""The most of the bundles' time the LP relaxation may take (it needs far less below 1 000 orders)."""
+ENUMERATE_SECONDS_PER_BUNDLE = 4e-6
+"""Work-clock charge for enumerating and pricing the bundles (measured 3-4 us per bundle)."""
 
 RUIN_RECREATE_SHARE = 0.9
 """With a fleet and one-order trips (no windows on the fleet's orders), the share of the search spent on
@@ -446,13 +450,23 @@ def _routing_passes(
 def _bundle_step(
     instance: Instance, pairs: Pairs, plan: Plan, plan_cost: float, work: float, clock: WorkClock, seed: int
 ) -> tuple[Plan, float]:
-    """Bundles chosen by CP-SAT from the better of `plan` and a greedy packing; the cheapest of the three."""
+    """The cheapest of `plan`, a greedy packing of the bundles, the LP relaxation's rounding and CP-SAT's
+    packing from the best of those; CP-SAT is skipped when the LP's bound proves the rounding optimal."""
+    began = clock.now()
     bundles = enumerate_bundles(instance, pairs, plan)
-    greedy = greedy_packing(instance, bundles)
-    greedy_cost = plan_cost_exact(instance, greedy)
-    if greedy_cost < plan_cost:
-        plan, plan_cost = greedy, greedy_cost
-    chosen = choose_bundles(instance, bundles, plan, work, clock, seed)
+    clock.charge(ENUMERATE_SECONDS_PER_BUNDLE * len(bundles.trip))
+    candidates = [greedy_packing(instance, bundles)]
+    relaxed = relaxed_packing(instance, bundles, LP_SHARE * work, clock)
+    if relaxed is not None:
+        candidates.append(relaxed.plan)
+    for candidate in candidates:
+        cost = plan_cost_exact(instance, candidate)
+        if cost < plan_cost:
+            plan, plan_cost = candidate, cost
+    bound = None if relaxed is None else relaxed.bound
+    if bound is not None and plan_cost <= bound + 1e-9 * max(1.0, abs(bound)):
+        return plan, plan_cost  # optimal over these bundles: nothing for CP-SAT to find
+    chosen = choose_bundles(instance, bundles, plan, work - (clock.now() - began), clock, seed)
     if chosen is None:
         return plan, plan_cost
     cost = plan_cost_exact(instance, chosen)

@@ -1,4 +1,4 @@
-"""Bundles: the greedy packing that CP-SAT starts from when its budget is short."""
+"""Bundles: the greedy packing, the LP relaxation's rounding and bound, that CP-SAT starts from."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matching_builders import problem_json, small_problems
 
 from dispatch.matching import parse_problem
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.bundles import enumerate_bundles, greedy_packing
+from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing, relaxed_packing
 from dispatch.matching.instance import build_instance, find_pairs
 from dispatch.matching.routing_search import Plan
 from dispatch.matching.solver import _initial_plan, plan_cost_exact
@@ -47,3 +47,46 @@ def test_greedy_packing_puts_neighbours_on_the_trip_that_passes_them() -> None:
     assert plan_cost_exact(instance, greedy) < plan_cost_exact(instance, one_each)
     detour = math.hypot(2.0, 0.5) + 6.0 + math.hypot(4.0, 0.5) - 12.0
     assert plan_cost_exact(instance, greedy) == pytest.approx(detour)
+
+
+def _clock() -> WorkClock:
+    return WorkClock(safety_deadline=time.perf_counter() + 60)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_orders=6, max_trips=4))
+def test_the_relaxation_bounds_the_optimal_packing_and_rounds_to_a_packing(data: dict[str, Any]) -> None:
+    """LP bound <= CP-SAT's proven optimum over the same bundles <= the LP's rounding, a conflict-free plan."""
+    data["fleet"] = None
+    for order in data["orders"]:
+        order.setdefault("fallback_cost", 9.0)
+    instance = build_instance(parse_problem(data))
+    bundles = enumerate_bundles(instance, find_pairs(instance))
+    relaxed = relaxed_packing(instance, bundles, work=10.0, clock=_clock())
+    if len(bundles.trip) == 0:
+        assert relaxed is None
+        return
+    assert relaxed is not None
+    served = [o for stops in relaxed.plan.trip_routes.values() for o in stops]
+    assert len(served) == len(set(served))
+    rounded = plan_cost_exact(instance, relaxed.plan)
+    assert rounded <= plan_cost_exact(instance, Plan()) + 1e-9
+    optimum = choose_bundles(instance, bundles, Plan(), 5.0, _clock(), seed=0)
+    assert optimum is not None
+    assert relaxed.bound is not None
+    assert relaxed.bound <= plan_cost_exact(instance, optimum) + 1e-6 <= rounded + 2e-6
+
+
+def test_the_relaxation_is_left_out_when_it_does_not_fit_the_work() -> None:
+    orders = [{"id": f"o{i}", "location": [float(i + 1), 0.5], "fallback_cost": 10.0} for i in range(3)]
+    trips = [{"id": "home", "destination": [5.0, 0.0], "max_orders": 3}]
+    instance = build_instance(parse_problem(problem_json(orders, trips)))
+    bundles = enumerate_bundles(instance, find_pairs(instance))
+    clock = _clock()
+    assert relaxed_packing(instance, bundles, work=1e-9, clock=clock) is None
+    assert clock.now() == 0.0
+    relaxed = relaxed_packing(instance, bundles, work=1.0, clock=clock)
+    assert relaxed is not None
+    assert relaxed.plan.trip_routes == {0: [0, 1, 2]}
+    assert relaxed.bound == pytest.approx(plan_cost_exact(instance, relaxed.plan))
+    assert clock.now() > 0.0
