@@ -153,6 +153,18 @@ def _multi_order_bundles(
         yield trip_grid[keep], padded, best_cost[keep]
 
 
+def estimated_bundles(instance: Instance, pairs: Pairs) -> int:
+    """An upper bound on how many bundles `enumerate_bundles` makes, from the candidate pairs alone."""
+    skip = instance.skip_cost()
+    useful = pairs.cost < skip[pairs.order]
+    singles = np.minimum(np.bincount(pairs.order[useful], minlength=instance.order_count), SINGLES_PER_ORDER)
+    members = np.minimum(np.bincount(pairs.trip[useful], minlength=instance.trip_count), ORDERS_PER_TRIP)
+    most = instance.max_orders
+    pairs_of = np.where(most >= 2, members * (members - 1) // 2, 0)
+    triples_of = np.where(most >= 3, members * (members - 1) * (members - 2) // 6, 0)
+    return int(singles.sum() + pairs_of.sum() + triples_of.sum())
+
+
 def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None) -> Bundles:
     """One-order bundles (each order's cheapest trips), the feasible pairs and triples of multi-order trips,
     and the routes of `warm` (so that the warm start is always a solution of the packing)."""

@@ -29,7 +29,14 @@ import numpy as np
 from dispatch.matching import ruin_recreate
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing, relaxed_packing
+from dispatch.matching.bundles import (
+    LP_SECONDS_PER_BUNDLE,
+    choose_bundles,
+    enumerate_bundles,
+    estimated_bundles,
+    greedy_packing,
+    relaxed_packing,
+)
 from dispatch.matching.fleet import removal_gains, savings_routes
 from dispatch.matching.instance import (
     TOLERANCE,
@@ -379,9 +386,13 @@ def _improve(
     sector_count = max(1, math.ceil(len(considered) / SMALL_GROUP_ORDERS))
     rng = np.random.default_rng(seed)
     multi_trips = int((instance.max_orders[np.unique(pairs.trip)] >= 2).sum()) if len(pairs.trip) else 0
-    if fleet is None and 0 < multi_trips <= BUNDLE_MAX_TRIPS:
+    if fleet is None and multi_trips > 0:
         work = BUNDLE_SHARE * (finish_by - clock.now())
-        best, best_cost = _bundle_step(instance, pairs, best, best_cost, work, clock, seed)
+        # above BUNDLE_MAX_TRIPS only when the bundles and their LP surely fit (the estimate is an upper
+        # bound, 1.6 times the count at 1 000 x 2 000): CP-SAT alone could not start there
+        relaxation = (ENUMERATE_SECONDS_PER_BUNDLE + LP_SECONDS_PER_BUNDLE) * estimated_bundles(instance, pairs)
+        if multi_trips <= BUNDLE_MAX_TRIPS or relaxation <= work:
+            best, best_cost = _bundle_step(instance, pairs, best, best_cost, work, clock, seed)
     if fleet is not None and sector_count == 1 and ruin_recreate.applies(instance, pairs, considered):
         share = RUIN_RECREATE_SHARE * (finish_by - clock.now())
         found = ruin_recreate.ruin_and_recreate(instance, pairs, considered, best, share, clock, seed)
