@@ -47,6 +47,10 @@ _RADIUS_GROUP_RATIO = 1.25
 
 _TINY_RADIUS = 1e-12
 
+_MAX_BALLS = 64
+_SPLIT_FROM = 8
+"""An ellipse with a / b of at least _SPLIT_FROM is covered by that many balls (at most _MAX_BALLS)."""
+
 _RADIX_LIMIT = 1 << 16
 """NumPy sorts 16-bit integers stably by radix, in linear time."""
 
@@ -165,9 +169,11 @@ def candidate_pairs(problem: PruningProblem) -> CandidatePairs:
     # fit in cache and the blocks simply follow each other.
     block = max(_TRIP_CHUNK, _PAIRS_PER_BLOCK // n)
     parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    half_focal = _column_distances(False, space.store_columns, space.destinations) / 2.0
     for start in range(0, m, block):
         trips = np.arange(start, min(start + block, m), dtype=np.int64)
-        trip_ids, order_ids = _pairs_within_balls(tree, n, centres, radii, trips)
+        ball_trip, ball_centres, ball_radii = _covering_balls(space, centres, radii, half_focal, trips)
+        trip_ids, order_ids = _pairs_within_balls(tree, n, ball_trip, ball_centres, ball_radii)
         trip_ids, order_ids, route = _decide(problem, space, trip_ids, order_ids)
         by_trip_then_order = _trip_major_order(trip_ids - start, order_ids, n)
         parts.append((trip_ids[by_trip_then_order], order_ids[by_trip_then_order], route[by_trip_then_order]))
@@ -212,6 +218,7 @@ class _Space:
     to_search_units: float
     store_to_order: FloatArray
     """Metric (not road) distance store -> each order."""
+    store_columns: Columns
     store_to_destination: FloatArray
 
     @classmethod
@@ -233,6 +240,7 @@ class _Space:
             destinations=destination_columns,
             to_search_units=1.0 / EARTH_MEAN_RADIUS_KM if sphere else 1.0,
             store_to_order=_column_distances(sphere, store_columns, order_columns),
+            store_columns=store_columns,
             store_to_destination=_column_distances(sphere, store_columns, destination_columns),
         )
 
@@ -351,22 +359,68 @@ def _empty_pairs() -> CandidatePairs:
 # Spatial search
 
 
-def _pairs_within_balls(
-    tree: cKDTree, point_count: int, centres: FloatArray, radii: FloatArray, trips: IntArray
-) -> tuple[IntArray, IntArray]:
-    """(trip, point) index pairs with the point inside the trip's ball, for the given trips, unsorted.
+def _covering_balls(
+    space: _Space, centres: FloatArray, radii: FloatArray, half_focal: FloatArray, trips: IntArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Balls that together hold each trip's ellipse: one for a round ellipse, a row of smaller ones along
+    the major axis for a thin one (a trip whose limit is barely above its direct route).
 
-    Trips sorted by radius are searched in groups of similar radius with one dual-tree traversal each
-    (scipy's sparse distance matrix, which returns plain arrays), then cut down to each trip's own radius:
+    With semi-axes a (the ball's radius) and b = sqrt(a^2 - c^2), c half the distance between the foci in
+    search space, every point of the ellipse (the ellipsoid, on the sphere) is within b of the major axis
+    and within a of the centre along it; so cutting the axis into k pieces, the balls around the pieces'
+    middles with radius sqrt(b^2 + (a/k)^2) cover it. They hold about k b^2 + a^2 / k of area against a^2
+    for one ball: k = a / b cuts the area by a / 2b, which matters for huge batches pruned with narrow
+    limits (a / b of 10 to 30). Returns (trip of each ball, centres, radii).
+    """
+    radius = radii[trips]
+    focal = np.minimum(half_focal[trips], radius)
+    minor = np.sqrt(np.maximum(radius * radius - focal * focal, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pieces = np.where(minor > 0, np.rint(radius / np.maximum(minor, _TINY_RADIUS)), 1.0)
+    pieces = np.clip(np.nan_to_num(pieces, nan=1.0, posinf=_MAX_BALLS), 1, _MAX_BALLS).astype(np.int64)
+    split_radius = np.sqrt(minor * minor + (radius / pieces) ** 2) * (1.0 + _BALL_SLACK)
+    # splitting pays only on clearly thin ellipses: it adds balls to search and points found twice to drop
+    worth = np.isfinite(radius) & (focal > 0) & (pieces >= _SPLIT_FROM)
+    pieces = np.where(worth, pieces, 1)
+    ball_trip = np.repeat(trips, pieces)
+    ball_centres = centres[ball_trip].copy()
+    ball_radii = np.where(worth, split_radius, radius)[np.repeat(np.arange(len(trips)), pieces)]
+    split = np.flatnonzero(worth)
+    if len(split):
+        ends = np.column_stack(space.destinations)[trips[split]] - space.store[None, :]
+        axis = ends / np.linalg.norm(ends, axis=1, keepdims=True)
+        first = np.r_[0, np.cumsum(pieces)[:-1]][split]
+        count = pieces[split]
+        rows = np.repeat(first, count) + _ranks(count)
+        fraction = (2.0 * _ranks(count) + 1.0) / np.repeat(count, count) - 1.0  # piece middles in (-1, 1)
+        offset = (np.repeat(radius[split], count) * fraction)[:, None] * np.repeat(axis, count, axis=0)
+        ball_centres[rows] += offset
+    return ball_trip, ball_centres, ball_radii
+
+
+def _ranks(counts: IntArray) -> IntArray:
+    """0, 1, ..., c - 1 for each c in `counts`, concatenated."""
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    ranks: IntArray = np.arange(int(counts.sum()), dtype=np.int64) - starts
+    return ranks
+
+
+def _pairs_within_balls(
+    tree: cKDTree, point_count: int, ball_trip: IntArray, centres: FloatArray, radii: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """(trip, point) index pairs with the point inside one of the trip's balls, unsorted, each once.
+
+    Balls sorted by radius are searched in groups of similar radius with one dual-tree traversal each
+    (scipy's sparse distance matrix, which returns plain arrays), then cut down to each ball's own radius:
     nothing per pair goes through Python objects. Balls without a limit take every point.
     """
     trip_parts: list[IntArray] = []
     point_parts: list[IntArray] = []
-    unlimited = trips[~np.isfinite(radii[trips])]
+    unlimited = ball_trip[~np.isfinite(radii)]
     if unlimited.size:
         trip_parts.append(np.repeat(unlimited, point_count))
         point_parts.append(np.tile(np.arange(point_count, dtype=np.int64), unlimited.size))
-    bounded = trips[np.isfinite(radii[trips])]
+    bounded = np.flatnonzero(np.isfinite(radii))
     bounded = bounded[np.argsort(radii[bounded], kind="stable")]
     start = 0
     while start < bounded.size:
@@ -375,14 +429,22 @@ def _pairs_within_balls(
         stop = start + int(np.searchsorted(radii[bounded[start:]], smallest * _RADIUS_GROUP_RATIO, "right"))
         group = bounded[start:stop]
         near = tree.sparse_distance_matrix(cKDTree(centres[group]), float(radii[group[-1]]), output_type="ndarray")
-        trip_ids = group[near["j"]]
-        inside = near["v"] <= radii[trip_ids]
-        trip_parts.append(trip_ids[inside])
+        balls = group[near["j"]]
+        inside = near["v"] <= radii[balls]
+        trip_parts.append(ball_trip[balls[inside]])
         point_parts.append(near["i"][inside].astype(np.int64, copy=False))
         start = stop
     if not trip_parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(trip_parts), np.concatenate(point_parts)
+    trip_ids, point_ids = np.concatenate(trip_parts), np.concatenate(point_parts)
+    several = np.zeros(int(ball_trip.max()) + 1, dtype=np.bool_)
+    several[ball_trip[1:][ball_trip[1:] == ball_trip[:-1]]] = True  # a trip's balls are consecutive
+    shared = several[trip_ids]
+    if shared.any():  # a point in two balls of one trip counts once
+        keys = np.unique(trip_ids[shared] * point_count + point_ids[shared])
+        trip_ids = np.r_[trip_ids[~shared], keys // point_count]
+        point_ids = np.r_[point_ids[~shared], keys % point_count]
+    return trip_ids, point_ids
 
 
 def _trip_major_order(trip_index: IntArray, order_index: IntArray, order_count: int) -> IntArray:

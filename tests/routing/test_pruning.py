@@ -127,11 +127,14 @@ def random_route_limits(
     road_factor: float,
     points: tuple[np.ndarray, ...],
 ) -> np.ndarray:
-    """Ratio limits, absolute ones, none, a mix, or limits exactly on some order's route (on the ellipse)."""
+    """Ratio limits, absolute ones, none, a mix, limits exactly on some order's route (on the ellipse), or
+    barely above the direct route (thin ellipses, covered by rows of balls)."""
     store, orders, destinations = points
     n, m = len(orders), len(destinations)
     direct = road_factor * pairwise_distances(metric, np.tile(store, (m, 1)), destinations)
-    kind = draw(st.sampled_from(["ratio", "absolute", "infinite", "mixed", "tight"]))
+    kind = draw(st.sampled_from(["ratio", "absolute", "infinite", "mixed", "tight", "thin"]))
+    if kind == "thin":
+        return direct * (1.0 + 10.0 ** rng.uniform(-7, -1, m))
     if kind == "ratio":
         return direct * rng.uniform(1.0, 1.6, m)
     if kind == "absolute":
@@ -373,3 +376,39 @@ def test_benchmark_city_instance_agrees_with_brute_force() -> None:
         np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
         np.testing.assert_array_equal(fast.order_index, brute.order_index)
         np.testing.assert_array_equal(fast.route_length, brute.route_length)
+
+
+@st.composite
+def thin_problems(draw: st.DrawFn) -> PruningProblem:
+    """Orders strewn along the ways home, limits barely above the direct route or exactly on an order's."""
+    metric: Metric = draw(st.sampled_from(["euclidean", "haversine"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    store, _, destinations = random_points(draw, rng, metric, 0, draw(st.integers(1, 5)))
+    n, m = draw(st.integers(1, 30)), len(destinations)
+    along = rng.uniform(-0.05, 1.05, n)
+    way = rng.integers(0, m, n)
+    noise = 10.0 ** draw(st.sampled_from([-5, -3, -2])) * np.abs(destinations[way] - store).max(axis=1)[:, None]
+    orders = store + along[:, None] * (destinations[way] - store) + rng.normal(size=(n, 2)) * noise
+    if metric == "haversine":
+        orders[:, 0] = np.clip(orders[:, 0], -90, 90)
+    road_factor = draw(st.sampled_from([1.0, 1.3]))
+    direct = road_factor * pairwise_distances(metric, np.tile(store, (m, 1)), destinations)
+    limits = direct * (1.0 + 10.0 ** rng.uniform(-6, -1, m))
+    on_boundary = rng.integers(0, n, m)
+    exact = road_factor * (
+        pairwise_distances(metric, np.tile(store, (m, 1)), orders[on_boundary])
+        + pairwise_distances(metric, orders[on_boundary], destinations)
+    )
+    limits = np.where(rng.random(m) < 0.5, exact, limits)
+    return make_problem(metric, store=store, orders=orders, destinations=destinations, route_limits=limits,
+                        road_factor=road_factor)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(thin_problems())
+def test_thin_ellipses_covered_by_rows_of_balls_lose_no_pair(problem: PruningProblem) -> None:
+    fast = candidate_pairs(problem)
+    brute = candidate_pairs_brute_force(problem)
+    np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
+    np.testing.assert_array_equal(fast.order_index, brute.order_index)
+    np.testing.assert_allclose(fast.route_length, brute.route_length, rtol=1e-12)
