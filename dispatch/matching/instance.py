@@ -241,23 +241,27 @@ class Pairs:
 
 
 def pruning_problem(
-    instance: Instance, trips: IntArray | None = None, route_limits: FloatArray | None = None
+    instance: Instance,
+    trips: IntArray | None = None,
+    route_limits: FloatArray | None = None,
+    orders: IntArray | None = None,
 ) -> PruningProblem:
-    """The contract's input for the pruning, over all trips or the given ones."""
+    """The contract's input for the pruning, over all trips and orders or the given ones."""
     problem = instance.problem
     chosen = np.arange(instance.trip_count) if trips is None else trips
+    among = np.arange(instance.order_count) if orders is None else orders
     return PruningProblem(
         metric=problem.metric,
         road_factor=problem.road_factor,
         speed=problem.speed,
         store=instance.store,
-        order_locations=instance.order_xy,
-        order_sizes=instance.size,
+        order_locations=instance.order_xy[among],
+        order_sizes=instance.size[among],
         order_values=np.array(
             [np.nan if o.value_cents is None else o.value_cents for o in problem.orders], dtype=np.float64
-        ),
-        order_requires_id=np.array([o.requires_id_check for o in problem.orders], dtype=np.bool_),
-        order_latest=instance.latest,
+        )[among],
+        order_requires_id=np.array([o.requires_id_check for o in problem.orders], dtype=np.bool_)[among],
+        order_latest=instance.latest[among],
         trip_destinations=instance.destination_xy[chosen],
         trip_route_limits=instance.route_limit[chosen] if route_limits is None else route_limits,
         trip_capacities=instance.capacity[chosen],
@@ -325,8 +329,50 @@ def _huge_batch_pairs(
                 detours[closest],
             )
         )
+    if complete and (stop_at is None or time.perf_counter() < stop_at):
+        complete = _pairs_for_passed_over_orders(instance, parts, slack, stop_at)
     trip, order, route_length, detour = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return trip, order, route_length, detour, complete
+    by_trip = np.lexsort((order, trip))
+    return trip[by_trip], order[by_trip], route_length[by_trip], detour[by_trip], complete
+
+
+HUGE_BATCH_TRIPS_PER_ORDER = 6
+"""In a huge batch, an order that no trip kept among its closest gets this many trips of its own."""
+
+
+def _pairs_for_passed_over_orders(
+    instance: Instance, parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]], slack: float,
+    stop_at: float | None,
+) -> bool:  # fmt: skip
+    """Each order left without a pair by the trips' own choice gets its closest trips, searching over those
+    orders alone with wider and wider limits (appended to `parts`); False if `stop_at` cut it short."""
+    covered = np.zeros(instance.order_count, dtype=np.bool_)
+    for part in parts:
+        covered[part[1]] = True
+    trips = np.arange(instance.trip_count, dtype=np.int64)
+    for _ in range(4):
+        slack *= 4.0
+        lonely = np.flatnonzero(~covered)
+        if len(lonely) == 0:
+            return True
+        if stop_at is not None and time.perf_counter() > stop_at:
+            return False
+        narrowed = np.minimum(instance.route_limit, instance.direct + slack)
+        found = candidate_pairs(pruning_problem(instance, trips, narrowed, orders=lonely))
+        local_order = np.asarray(found.order_index, dtype=np.int64)
+        detours = np.asarray(found.detour, dtype=np.float64)
+        closest = _closest_per_trip(local_order, detours, HUGE_BATCH_TRIPS_PER_ORDER)  # per order, here
+        orders = lonely[local_order[closest]]
+        parts.append(
+            (
+                np.asarray(found.trip_index, dtype=np.int64)[closest],
+                orders,
+                np.asarray(found.route_length, dtype=np.float64)[closest],
+                detours[closest],
+            )
+        )
+        covered[orders] = True
+    return True
 
 
 @overload
