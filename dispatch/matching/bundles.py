@@ -1,12 +1,14 @@
-"""Bundles of up to three orders per trip, enumerated with numpy and chosen by CP-SAT (set packing).
+"""Bundles of up to three orders per trip, enumerated with numpy and packed by an LP and CP-SAT.
 
 Each trip that takes several orders gets its few cheapest candidate orders; every pair and triple of them
 is priced in its best feasible visiting order (capacity, route limit, windows, the trip's rule), all trips
-at once as arrays. CP-SAT then picks at most one bundle per trip and per order, maximising what the
-bundles save against each order's skip cost, warm-started from the current plan and stopped by a
-deterministic-time budget on one worker with the given seed (reproducible; the best solution so far is
-kept); its wall-clock limit is the solve's safety deadline only. Without a fleet this is the whole problem up to three
-orders a trip, exactly over the bundles enumerated.
+at once as arrays. Choosing at most one bundle per trip and per order, maximising what the bundles save
+against each order's skip cost, is a set packing. Its LP relaxation (GLOP) is nearly integral on store
+batches: rounded greedily it gives a near-optimal plan in milliseconds, and its bound can prove that plan
+optimal. Otherwise CP-SAT searches from the best plan so far, stopped by a deterministic-time budget on one
+worker with the given seed (reproducible; the best solution so far is kept); its wall-clock limit is the
+solve's safety deadline only. Without a fleet this is the whole problem up to three orders a trip, exactly
+over the bundles enumerated.
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@
 2. The plan: one order per trip by min-cost flow, against each order's cheapest alternative (its fallback
    cost, or what the fleet would save without it, from a savings-built fleet plan). Exact when there is no
    fleet and every trip takes one order; always feasible, so it is what a cut-short search falls back to.
-3. Improvement: for a store with a fleet and one-order trips (no windows on the fleet's side), mostly ruin
-   and recreate with simulated annealing (`ruin_recreate`), where the routing solver stalls; then, and
-   everywhere else, the OR-Tools routing solver with guided local search over groups of orders (all at once
-   for a small store; angular sectors around the store for a large one, rotated between passes), warm-
-   started from the best plan so far. A group's new routes replace the old only when their exact cost,
-   recomputed here, is lower.
+3. Improvement: without a fleet, bundles of up to three orders per trip (`bundles`): the set packing's LP
+   relaxation by GLOP, rounded greedily (nearly integral on store batches), then CP-SAT from the best
+   packing unless the LP bound proves it optimal. For a store with a fleet and one-order trips (no windows
+   on the fleet's side), mostly ruin and recreate with simulated annealing (`ruin_recreate`), where the
+   routing solver stalls. Then, and everywhere else, the OR-Tools routing solver with guided local search
+   over groups of orders (all at once for a small store; angular sectors around the store for a large one,
+   rotated between passes), warm-started from the best plan so far. A group's new routes replace the old
+   only when their exact cost, recomputed here, is lower.
 
 Deterministic for a given seed: every step is sized by a work budget read off a `WorkClock` (routing
 solutions, CP-SAT deterministic time, exact moves priced), derived from `time_limit` and the problem's size,
