@@ -156,7 +156,8 @@ def _multi_order_bundles(
 
 
 def estimated_bundles(instance: Instance, pairs: Pairs) -> int:
-    """An upper bound on how many bundles `enumerate_bundles` makes, from the candidate pairs alone."""
+    """An upper bound on how many bundles `enumerate_bundles` makes from the candidate pairs alone (a warm
+    plan adds its routes, at most one per trip)."""
     skip = instance.skip_cost()
     useful = pairs.cost < skip[pairs.order]
     singles = np.minimum(np.bincount(pairs.order[useful], minlength=instance.order_count), SINGLES_PER_ORDER)

@@ -394,7 +394,12 @@ def _improve(
         # bound, 1.6 times the count at 1 000 x 2 000): CP-SAT alone could not start there
         relaxation = (ENUMERATE_SECONDS_PER_BUNDLE + LP_SECONDS_PER_BUNDLE) * estimated_bundles(instance, pairs)
         if multi_trips <= BUNDLE_MAX_TRIPS or relaxation <= work:
+            began = clock.now()
             best, best_cost = _bundle_step(instance, pairs, best, best_cost, work, clock, seed)
+            # What the bundles leave of their share (the LP often proves its packing optimal in a moment) is
+            # not handed to the routing after them, which rarely gains there: a batch comes back sooner
+            # (measured on the busy day: matcher p50 65 ms this way, 264 ms with routing taking the rest).
+            clock.charge(max(0.0, work - (clock.now() - began)))
     if fleet is not None and sector_count == 1 and ruin_recreate.applies(instance, pairs, considered):
         share = RUIN_RECREATE_SHARE * (finish_by - clock.now())
         found = ruin_recreate.ruin_and_recreate(instance, pairs, considered, best, share, clock, seed)

@@ -12,7 +12,13 @@ from matching_builders import problem_json, small_problems
 
 from dispatch.matching import parse_problem
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.bundles import choose_bundles, enumerate_bundles, greedy_packing, relaxed_packing
+from dispatch.matching.bundles import (
+    choose_bundles,
+    enumerate_bundles,
+    estimated_bundles,
+    greedy_packing,
+    relaxed_packing,
+)
 from dispatch.matching.instance import build_instance, find_pairs
 from dispatch.matching.routing_search import Plan
 from dispatch.matching.solver import _initial_plan, plan_cost_exact
@@ -61,7 +67,9 @@ def test_the_relaxation_bounds_the_optimal_packing_and_rounds_to_a_packing(data:
     for order in data["orders"]:
         order.setdefault("fallback_cost", 9.0)
     instance = build_instance(parse_problem(data))
-    bundles = enumerate_bundles(instance, find_pairs(instance))
+    pairs = find_pairs(instance)
+    bundles = enumerate_bundles(instance, pairs)
+    assert estimated_bundles(instance, pairs) >= len(bundles.trip)  # the solver's gate relies on it
     relaxed = relaxed_packing(instance, bundles, work=10.0, clock=_clock())
     if len(bundles.trip) == 0:
         assert relaxed is None
