@@ -339,40 +339,61 @@ def _huge_batch_pairs(
 HUGE_BATCH_TRIPS_PER_ORDER = 6
 """In a huge batch, an order that no trip kept among its closest gets this many trips of its own."""
 
+PASSED_OVER_ROUNDS = 4
+PASSED_OVER_WIDENING = 4.0
+"""Searches for the orders no trip kept: at most this many, each with the slack widened this many times."""
+
 
 def _pairs_for_passed_over_orders(
     instance: Instance, parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]], slack: float,
     stop_at: float | None,
 ) -> bool:  # fmt: skip
     """Each order left without a pair by the trips' own choice gets its closest trips, searching over those
-    orders alone with wider and wider limits (appended to `parts`); False if `stop_at` cut it short."""
+    orders alone with wider and wider limits, block of trips by block (appended to `parts`); False if
+    `stop_at` cut it short."""
     covered = np.zeros(instance.order_count, dtype=np.bool_)
     for part in parts:
         covered[part[1]] = True
-    trips = np.arange(instance.trip_count, dtype=np.int64)
-    for _ in range(4):
-        slack *= 4.0
+    for _ in range(PASSED_OVER_ROUNDS):
+        slack *= PASSED_OVER_WIDENING
         lonely = np.flatnonzero(~covered)
         if len(lonely) == 0:
             return True
-        if stop_at is not None and time.perf_counter() > stop_at:
-            return False
-        narrowed = np.minimum(instance.route_limit, instance.direct + slack)
-        found = candidate_pairs(pruning_problem(instance, trips, narrowed, orders=lonely))
-        local_order = np.asarray(found.order_index, dtype=np.int64)
-        detours = np.asarray(found.detour, dtype=np.float64)
-        closest = _closest_per_trip(local_order, detours, HUGE_BATCH_TRIPS_PER_ORDER)  # per order, here
-        orders = lonely[local_order[closest]]
-        parts.append(
-            (
-                np.asarray(found.trip_index, dtype=np.int64)[closest],
-                orders,
-                np.asarray(found.route_length, dtype=np.float64)[closest],
-                detours[closest],
+        block = max(1, CHUNKED_PRUNING_CELLS // len(lonely))
+        found: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
+        for start in range(0, instance.trip_count, block):
+            if stop_at is not None and time.perf_counter() > stop_at:
+                _keep_closest_per_order(found, lonely, parts, covered)
+                return False
+            trips = np.arange(start, min(start + block, instance.trip_count), dtype=np.int64)
+            narrowed = np.minimum(instance.route_limit[trips], instance.direct[trips] + slack)
+            pairs = candidate_pairs(pruning_problem(instance, trips, narrowed, orders=lonely))
+            found.append(
+                (
+                    trips[np.asarray(pairs.trip_index, dtype=np.int64)],
+                    np.asarray(pairs.order_index, dtype=np.int64),
+                    np.asarray(pairs.route_length, dtype=np.float64),
+                    np.asarray(pairs.detour, dtype=np.float64),
+                )
             )
-        )
-        covered[orders] = True
+        _keep_closest_per_order(found, lonely, parts, covered)
     return True
+
+
+def _keep_closest_per_order(
+    found: list[tuple[IntArray, IntArray, FloatArray, FloatArray]],
+    lonely: IntArray,
+    parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]],
+    covered: BoolArray,
+) -> None:
+    """Each of `lonely` (local indices in `found`) keeps its HUGE_BATCH_TRIPS_PER_ORDER smallest detours."""
+    if not found:
+        return
+    trip, local_order, length, detour = (np.concatenate(column) for column in zip(*found, strict=True))
+    closest = _closest_per_trip(local_order, detour, HUGE_BATCH_TRIPS_PER_ORDER)  # grouped by order here
+    orders = lonely[local_order[closest]]
+    parts.append((trip[closest], orders, length[closest], detour[closest]))
+    covered[orders] = True
 
 
 @overload
