@@ -1,9 +1,10 @@
 """`solve`: prune, assign exactly, then improve with the routing solver, group by group, within the time.
 
 1. Candidate pairs from `routing.pruning` (intersected with explicit candidate lists), priced per rule.
-2. The plan: one order per trip by min-cost flow, against each order's cheapest alternative (its fallback
-   cost, or what the fleet would save without it, from a savings-built fleet plan). Exact when there is no
-   fleet and every trip takes one order; always feasible, so it is what a cut-short search falls back to.
+2. The plan: one order per trip by an exact assignment (`assignment`), against each order's cheapest
+   alternative (its fallback cost, or what the fleet would save without it, from a savings-built fleet
+   plan). Exact when there is no fleet and every trip takes one order; always feasible, so it is what a
+   cut-short search falls back to.
 3. Improvement: without a fleet, bundles of up to three orders per trip (`bundles`): the set packing's LP
    relaxation by GLOP, rounded greedily (nearly integral on store batches), then CP-SAT from the best
    packing unless the LP bound proves it optimal. For a store with a fleet and one-order trips (no windows
