@@ -391,6 +391,7 @@ def thin_problems(draw: st.DrawFn) -> PruningProblem:
     orders = store + along[:, None] * (destinations[way] - store) + rng.normal(size=(n, 2)) * noise
     if metric == "haversine":
         orders[:, 0] = np.clip(orders[:, 0], -90, 90)
+        orders[:, 1] = (orders[:, 1] + 180.0) % 360.0 - 180.0
     road_factor = draw(st.sampled_from([1.0, 1.3]))
     direct = road_factor * pairwise_distances(metric, np.tile(store, (m, 1)), destinations)
     limits = direct * (1.0 + 10.0 ** rng.uniform(-6, -1, m))
