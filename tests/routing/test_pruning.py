@@ -208,8 +208,10 @@ def problems(draw: st.DrawFn) -> PruningProblem:
 @given(problems())
 def test_fast_pruning_returns_exactly_the_brute_force_pairs(problem: PruningProblem) -> None:
     """Same pairs in the same order with the same route lengths and detours, for every kind of instance."""
-    fast = candidate_pairs(problem)
-    brute = candidate_pairs_brute_force(problem)
+    assert_same_pairs(candidate_pairs(problem), candidate_pairs_brute_force(problem))
+
+
+def assert_same_pairs(fast: CandidatePairs, brute: CandidatePairs) -> None:
     np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
     np.testing.assert_array_equal(fast.order_index, brute.order_index)
     np.testing.assert_allclose(fast.route_length, brute.route_length, rtol=1e-12)
@@ -408,8 +410,4 @@ def thin_problems(draw: st.DrawFn) -> PruningProblem:
 @settings(max_examples=300, deadline=None)
 @given(thin_problems())
 def test_thin_ellipses_covered_by_rows_of_balls_lose_no_pair(problem: PruningProblem) -> None:
-    fast = candidate_pairs(problem)
-    brute = candidate_pairs_brute_force(problem)
-    np.testing.assert_array_equal(fast.trip_index, brute.trip_index)
-    np.testing.assert_array_equal(fast.order_index, brute.order_index)
-    np.testing.assert_allclose(fast.route_length, brute.route_length, rtol=1e-12)
+    assert_same_pairs(candidate_pairs(problem), candidate_pairs_brute_force(problem))

@@ -19,7 +19,7 @@ from dispatch.matching.bundles import (
     greedy_packing,
     relaxed_packing,
 )
-from dispatch.matching.instance import build_instance, find_pairs
+from dispatch.matching.instance import Instance, build_instance, find_pairs
 from dispatch.matching.routing_search import Plan
 from dispatch.matching.solver import _initial_plan, plan_cost_exact
 
@@ -27,10 +27,7 @@ from dispatch.matching.solver import _initial_plan, plan_cost_exact
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems(max_orders=6, max_trips=4))
 def test_greedy_packing_is_feasible_and_never_dearer_than_the_fallback(data: dict[str, Any]) -> None:
-    data["fleet"] = None
-    for order in data["orders"]:
-        order.setdefault("fallback_cost", 9.0)
-    instance = build_instance(parse_problem(data))
+    instance = _without_fleet(data)
     pairs = find_pairs(instance)
     plan = greedy_packing(instance, enumerate_bundles(instance, pairs))
     served = [o for stops in plan.trip_routes.values() for o in stops]
@@ -55,6 +52,14 @@ def test_greedy_packing_puts_neighbours_on_the_trip_that_passes_them() -> None:
     assert plan_cost_exact(instance, greedy) == pytest.approx(detour)
 
 
+def _without_fleet(data: dict[str, Any]) -> Instance:
+    """The problem with no fleet and a fallback cost for every order: the shape the bundles serve."""
+    data["fleet"] = None
+    for order in data["orders"]:
+        order.setdefault("fallback_cost", 9.0)
+    return build_instance(parse_problem(data))
+
+
 def _clock() -> WorkClock:
     return WorkClock(safety_deadline=time.perf_counter() + 60)
 
@@ -63,10 +68,7 @@ def _clock() -> WorkClock:
 @given(small_problems(max_orders=6, max_trips=4))
 def test_the_relaxation_bounds_the_optimal_packing_and_rounds_to_a_packing(data: dict[str, Any]) -> None:
     """LP bound <= CP-SAT's proven optimum over the same bundles <= the LP's rounding, a conflict-free plan."""
-    data["fleet"] = None
-    for order in data["orders"]:
-        order.setdefault("fallback_cost", 9.0)
-    instance = build_instance(parse_problem(data))
+    instance = _without_fleet(data)
     pairs = find_pairs(instance)
     bundles = enumerate_bundles(instance, pairs)
     assert estimated_bundles(instance, pairs) >= len(bundles.trip)  # the solver's gate relies on it
