@@ -38,3 +38,20 @@ def test_a_huge_batch_gives_each_order_no_trip_kept_trips_of_its_own(monkeypatch
     assert np.array_equal(full_keys[position], keys)
     np.testing.assert_allclose(huge.cost, every_pair.cost[position])
     np.testing.assert_allclose(huge.length, every_pair.length[position])
+
+
+def test_a_huge_batch_past_its_pruning_deadline_says_so_and_keeps_what_it_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deadline already past: the first block of trips is still pruned (a plan needs pairs), the rest is
+    left out, and the caller is told the pairs are incomplete."""
+    instance = build_instance(parse_problem(_crowded_ways_home()))
+    every_pair = find_pairs(instance)
+    monkeypatch.setattr(instance_module, "CHUNKED_PRUNING_CELLS", 0)
+    cut, complete = find_pairs(instance, stop_at=0.0, report_complete=True)
+    assert complete is False
+    assert 0 < len(cut.trip) < len(every_pair.trip)
+    keys = cut.trip * instance.order_count + cut.order
+    assert np.all(np.diff(keys) > 0)
+    full_keys = every_pair.trip * instance.order_count + every_pair.order
+    assert np.isin(keys, full_keys).all()
