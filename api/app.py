@@ -40,6 +40,8 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver = matcher_solver) -> FastAPI:
+    signing_key = settings.require_secret_key()  # no key, no service: refused here, before anything listens
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = open_pool(
@@ -63,6 +65,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         app.state.pool = pool
         app.state.services = AppServices(
             settings=settings,
+            signing_key=signing_key,
             context=context,
             passwords=Argon2Passwords(),
             positions=AsyncLivePositions(async_redis),

@@ -28,6 +28,7 @@ class AppServices:
     """Everything the app opened at start-up, kept on `app.state.services`."""
 
     settings: Settings
+    signing_key: str
     context: DispatchContext
     passwords: PasswordHasher
     positions: AsyncLivePositions
@@ -58,7 +59,7 @@ async def current_principal(services: Services, token: Annotated[str | None, Dep
         raise _unauthenticated("a bearer token is required")
     principal = read_token(
         token,
-        secret=services.settings.secret_key.get_secret_value(),
+        secret=services.signing_key,
         now=services.context.clock.now(),
     )
     if principal is None:

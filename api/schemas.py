@@ -362,9 +362,19 @@ class OrderReceipt(BaseModel):
     external_ref: str
     status: OrderStatus
     bag_code: str = Field(description="Printed on the bag; scanned by the shopper at pickup")
-    delivery_code: str = Field(description="Send this to the recipient; only its hash is stored")
+    delivery_code: str | None = Field(
+        description=(
+            "Send this to the recipient. Only its hash is kept, so it is in the first answer only: a replay "
+            "carries null (issue a new code with POST /ops/orders/{order_id}/delivery-code)"
+        )
+    )
     dispatch_deadline: datetime
     created_at: datetime
+
+
+class DeliveryCodeOut(BaseModel):
+    order_id: UUID
+    delivery_code: str = Field(description="The recipient's new code; the previous one no longer works")
 
 
 class OrderOut(BaseModel):

@@ -9,17 +9,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crowdship.strength import TEST_SECRET_KEY, weak_key_reason
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCAL_DIR = PROJECT_ROOT / ".local"
 SERVICES_ENV_FILE = DEFAULT_LOCAL_DIR / "services.env"
-DEVELOPMENT_SECRET_KEY = "development-only-secret-never-use-in-production"
+SECRET_ENV_FILE = DEFAULT_LOCAL_DIR / "secret.env"
+"""Where `crowdship demo` keeps the development signing key it generates (never committed)."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CROWDSHIP_", env_file=SERVICES_ENV_FILE, extra="ignore", frozen=True)
+    # Later env files win over earlier ones; the environment wins over both. Inputs never appear in errors,
+    # so a refused secret is not echoed back.
+    model_config = SettingsConfigDict(
+        env_prefix="CROWDSHIP_",
+        env_file=(SERVICES_ENV_FILE, SECRET_ENV_FILE),
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str | None = Field(
@@ -34,9 +45,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
 
     # --- Live dispatch and the API (issue 5) ---
-    secret_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_SECRET_KEY),
-        description="Signs access tokens and derives delivery codes; must be set outside development/test",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs access tokens; required to serve the API outside tests (`make demo` writes one)",
     )
     access_token_ttl_s: int = Field(default=900, ge=30, description="Lifetime of a bearer token")
     offer_ttl_s: int = Field(default=60, ge=1, description="How long a shopper has to accept an offer")
@@ -72,13 +83,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return url
 
-    @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> "Settings":
-        if self.environment not in ("development", "test") and (
-            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32
-        ):
-            raise ValueError("set CROWDSHIP_SECRET_KEY to a long random value outside development/test")
-        return self
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            reason = weak_key_reason(key.get_secret_value())
+            if reason is not None:
+                raise ValueError(f"{reason}; generate one with `openssl rand -hex 32`")
+        return key
+
+    def require_secret_key(self) -> str:
+        """The key that signs tokens. Tests get a fixed key of their own; anywhere else a missing key stops the
+        service at start, so that it never signs with a key someone else knows."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.environment == "test":
+            return TEST_SECRET_KEY
+        raise RuntimeError(
+            "CROWDSHIP_SECRET_KEY is not set: export a random key (openssl rand -hex 32), or run `make demo`, "
+            f"which writes a development key into {SECRET_ENV_FILE}"
+        )
 
     def require_database_url(self) -> str:
         if self.database_url is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from rich.table import Table
 
 from crowdship import migrate
 from crowdship.db import open_pool
-from crowdship.settings import Settings, get_settings
+from crowdship.settings import get_settings
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
@@ -74,7 +75,7 @@ def _database(admin_url: str, name: str, *, create: bool) -> str:
     return _with_database(admin_url, name)
 
 
-def _seed(database_url: str, settings: Settings, shoppers: int, accepts: int) -> Fixture:
+def _seed(database_url: str, secret: str, shoppers: int, accepts: int) -> Fixture:
     from api.security import issue_token
 
     now = datetime.now(UTC)
@@ -83,7 +84,6 @@ def _seed(database_url: str, settings: Settings, shoppers: int, accepts: int) ->
     )
     tokens: list[str] = []
     offer_tokens: list[tuple[str, str]] = []
-    secret = settings.secret_key.get_secret_value()
     with open_pool(database_url, max_size=2) as pool, PostgresDispatchUnitOfWork(pool) as uow:
         uow.stores.add(store)
         for index in range(max(shoppers, accepts)):
@@ -242,9 +242,15 @@ def run_bench_api(
     server: subprocess.Popen[bytes] | None = None
     try:
         migrate.upgrade(database_url)
-        fixture = _seed(database_url, settings, shoppers, accepts)
+        secret = secrets.token_hex(32)  # the server's own key, for this run only
+        fixture = _seed(database_url, secret, shoppers, accepts)
         port = _free_port()
-        env = {**os.environ, "CROWDSHIP_DATABASE_URL": database_url, "CROWDSHIP_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "CROWDSHIP_DATABASE_URL": database_url,
+            "CROWDSHIP_LOG_LEVEL": "WARNING",
+            "CROWDSHIP_SECRET_KEY": secret,
+        }
         server = subprocess.Popen(
             [
                 sys.executable, "-m", "uvicorn", "--factory", "simulations.bench_api:bench_app_factory",

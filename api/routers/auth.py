@@ -79,9 +79,7 @@ async def token(request: Request, services: Services) -> TokenOut:
     if user is None:
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)
-    access = issue_token(
-        user, secret=services.settings.secret_key.get_secret_value(), ttl=ttl, now=services.context.clock.now()
-    )
+    access = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
     return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()))
 
 

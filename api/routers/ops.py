@@ -13,6 +13,7 @@ from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, req
 from api.problems import problem_responses
 from api.schemas import (
     BatchOut,
+    DeliveryCodeOut,
     OpsOfferOut,
     OrderIn,
     OrderOut,
@@ -27,7 +28,7 @@ from api.schemas import (
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, queries
-from dispatch.services.intake import OrderIntake, ingest_order
+from dispatch.services.intake import OrderIntake, ingest_order, reissue_delivery_code
 
 router = APIRouter(
     prefix="/ops",
@@ -102,6 +103,12 @@ def list_orders(
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=problem_responses(404))
 def get_order(order_id: UUID, context: Context) -> OrderOut:
     return OrderOut.of(queries.get_order(context, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/delivery-code", response_model=DeliveryCodeOut, responses=problem_responses(404, 409))
+def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
+    """A new one-time code for the recipient (the first was lost); the old one stops working at once."""
+    return DeliveryCodeOut(order_id=order_id, delivery_code=reissue_delivery_code(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))

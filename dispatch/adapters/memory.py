@@ -513,6 +513,12 @@ class MemoryOrderSecretRepository(_Repository):
     def for_orders(self, order_ids: Sequence[UUID]) -> dict[UUID, OrderSecret]:
         return {order_id: self._db.secrets[order_id] for order_id in order_ids if order_id in self._db.secrets}
 
+    def replace_code_hash(self, order_id: UUID, delivery_code_hash: str) -> None:
+        db = self._db
+        before = self.get(order_id)
+        db.secrets[order_id] = OrderSecret(order_id, before.bag_code, delivery_code_hash)
+        db.record(lambda: db.secrets.__setitem__(order_id, before))
+
 
 class MemoryIdempotencyRepository(_Repository):
     def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:

@@ -641,6 +641,11 @@ class PostgresOrderSecretRepository(Repository):
         )
         return OrderSecret(row["order_id"], row["bag_code"], row["delivery_code_hash"])
 
+    def replace_code_hash(self, order_id: UUID, delivery_code_hash: str) -> None:
+        self._execute(
+            "UPDATE order_secrets SET delivery_code_hash = %s WHERE order_id = %s", (delivery_code_hash, order_id)
+        )
+
     def for_orders(self, order_ids: Sequence[UUID]) -> dict[UUID, OrderSecret]:
         rows = self._all(
             "SELECT order_id, bag_code, delivery_code_hash FROM order_secrets WHERE order_id = ANY(%s)",

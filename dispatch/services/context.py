@@ -36,7 +36,6 @@ class DeliveredOrder:
 
 @dataclass(frozen=True)
 class DispatchConfig:
-    secret: bytes
     offer_ttl: timedelta
     geofence_m: float
     max_delivery_attempts: int
@@ -50,7 +49,6 @@ class DispatchConfig:
     def from_settings(cls, settings: Settings) -> DispatchConfig:
         offer_ttl = timedelta(seconds=settings.offer_ttl_s)
         return cls(
-            secret=settings.secret_key.get_secret_value().encode(),
             offer_ttl=offer_ttl,
             geofence_m=settings.delivery_geofence_m,
             max_delivery_attempts=settings.delivery_max_attempts,

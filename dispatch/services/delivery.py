@@ -108,7 +108,7 @@ def deliver(
             raise IllegalTransition("order", order.id, order.status, OrderStatus.DELIVERED)
         distance = geodesic_m(position, order.dropoff)
         secret = uow.secrets.get(order.id)
-        code_ok = delivery_code_matches(ctx.config.secret, order.id, code, secret.delivery_code_hash)
+        code_ok = delivery_code_matches(order.id, code, secret.delivery_code_hash)
         inside = distance <= ctx.config.geofence_m
         proof = DeliveryProof(
             order_id=order.id,

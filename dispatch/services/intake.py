@@ -13,10 +13,10 @@ from uuid import UUID
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
 from crowdship.units import Cents
-from dispatch.errors import IdempotencyKeyReused
-from dispatch.model import Order, Store
+from dispatch.errors import IdempotencyKeyReused, IllegalTransition
+from dispatch.model import Order, OrderStatus, Store
 from dispatch.repositories import OrderSecret
-from dispatch.rules import delivery_code, hash_delivery_code
+from dispatch.rules import DELIVERY_CODE_DIGITS, hash_delivery_code
 from dispatch.services.context import DispatchContext
 from routing import areas
 from routing.geo import GeoPoint
@@ -51,13 +51,22 @@ class OrderIntake:
 class IntakeResult:
     receipt: Mapping[str, Any]
     """The stored first response (JSON), without the delivery code."""
-    delivery_code: str
+    delivery_code: str | None
+    """The recipient's code, in the first response only: it is not kept, so a replay cannot show it again."""
     replayed: bool
     status_code: int
 
 
 def new_bag_code() -> str:
     return "BAG-" + "".join(secrets.choice(BAG_CODE_ALPHABET) for _ in range(8))
+
+
+def new_delivery_code() -> str:
+    return f"{secrets.randbelow(10**DELIVERY_CODE_DIGITS):0{DELIVERY_CODE_DIGITS}d}"
+
+
+def _secret_hash(order_id: UUID, code: str) -> str:
+    return hash_delivery_code(order_id, code, salt=secrets.token_bytes(16))
 
 
 def ensure_in_service_area(store: Store, point: GeoPoint) -> None:
@@ -86,7 +95,8 @@ def _receipt(order: Order, bag_code: str) -> dict[str, Any]:
 
 
 def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, intake: OrderIntake) -> IntakeResult:
-    """Stores a new pending order with its bag code and hashed delivery code, exactly once per key.
+    """Stores a new pending order with its bag code and the hash of a random delivery code, exactly once per
+    key. The code itself is in this answer only.
 
     The idempotency record is written in the same transaction as the order, so a crash between the two
     cannot happen; a retry racing the original waits for it and then replays its response.
@@ -99,8 +109,7 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
                 raise IdempotencyKeyReused("this Idempotency-Key was used for a different request; use a new key")
             if earlier.body is None or earlier.status_code is None:
                 raise RuntimeError("an idempotency record without its response")
-            order_id = UUID(str(earlier.body["order_id"]))
-            return IntakeResult(earlier.body, delivery_code(ctx.config.secret, order_id), True, earlier.status_code)
+            return IntakeResult(earlier.body, None, True, earlier.status_code)
         try:
             store = uow.stores.get(intake.store_id)
         except NotFound as error:
@@ -123,11 +132,24 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
         )
         if order.window_latest <= now:
             raise InvalidInput("window_latest", "is already over")
-        code = delivery_code(ctx.config.secret, order.id)
+        code = new_delivery_code()
         bag_code = new_bag_code()
         uow.orders.add(order)
-        uow.secrets.add(OrderSecret(order.id, bag_code, hash_delivery_code(ctx.config.secret, order.id, code)))
+        uow.secrets.add(OrderSecret(order.id, bag_code, _secret_hash(order.id, code)))
         receipt = _receipt(order, bag_code)
         uow.idempotency.complete(scope, idempotency_key, 201, receipt)
         uow.commit()
     return IntakeResult(receipt, code, False, 201)
+
+
+def reissue_delivery_code(ctx: DispatchContext, *, order_id: UUID) -> str:
+    """A new code for the recipient (the first was lost, or the replay of an intake could not show it); the
+    old code stops working at once. Only while the order can still be delivered."""
+    with ctx.unit_of_work() as uow:
+        order = uow.orders.get(order_id, for_update=True)
+        if order.is_final or order.status is OrderStatus.FAILED:
+            raise IllegalTransition("order", order.id, order.status, "a new delivery code")
+        code = new_delivery_code()
+        uow.secrets.replace_code_hash(order.id, _secret_hash(order.id, code))
+        uow.commit()
+    return code

@@ -67,7 +67,7 @@ def store(db: ConnectionPool) -> Store:
 
 
 def _token(user: User, settings: Settings, clock: ManualClock) -> dict[str, str]:
-    token = issue_token(user, secret=settings.secret_key.get_secret_value(), ttl=timedelta(hours=2), now=clock.now())
+    token = issue_token(user, secret=settings.require_secret_key(), ttl=timedelta(hours=2), now=clock.now())
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -73,6 +73,23 @@ def test_a_wrong_code_is_refused_and_counts_as_an_attempt(
     assert client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "picked_up"
 
 
+def test_a_reissued_code_replaces_the_lost_one(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Ops issue a new code for an order on its way: the old code is refused, the new one delivers."""
+    shopper = make_shopper()
+    receipt, _ = _picked_up(client, ops, store, clock, shopper)
+    reissued = client.post(f"/ops/orders/{receipt['order_id']}/delivery-code", headers=ops.headers)
+    assert reissued.status_code == 200, reissued.text
+    new_code = reissued.json()["delivery_code"]
+    assert len(new_code) == 6
+    assert new_code.isdigit()
+    if new_code != receipt["delivery_code"]:
+        assert_problem(_deliver(client, shopper, receipt, NEAR_DOOR, receipt["delivery_code"]), 422)
+    assert _deliver(client, shopper, receipt, NEAR_DOOR, new_code).status_code == 200
+    assert_problem(client.post(f"/ops/orders/{receipt['order_id']}/delivery-code", headers=ops.headers), 409)
+
+
 def test_a_proof_outside_the_geofence_is_refused(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Who may carry what, what a shopper sees before accepting, and the delivery code's keyed hash."""
+"""Who may carry what, what a shopper sees before accepting, and the delivery code's salted hash."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from crowdship.units import Cents
 from dispatch.model import Order, Shopper, TrustTier
 from dispatch.rules import (
     coarse_point,
-    delivery_code,
     delivery_code_matches,
     first_name,
     hash_delivery_code,
@@ -75,19 +74,23 @@ def test_nobody_gets_an_order_to_their_own_address() -> None:
     assert refusal_reason(shopper, _order(dropoff=GeoPoint(30.4845, -84.22)), CAPS, 100) is None
 
 
-def test_the_delivery_code_is_six_digits_and_only_its_keyed_hash_matches() -> None:
-    """The derived code matches its hash; another code, another order or another secret does not."""
+def test_only_the_code_and_order_it_was_hashed_for_match_the_stored_hash() -> None:
+    """The stored hash is salted per order and needs no server key: the code matches it (spaces around it
+    forgiven); another code or another order does not; the same code hashed twice gives two hashes."""
     order_id = uuid4()
-    code = delivery_code(b"secret", order_id)
-    stored = hash_delivery_code(b"secret", order_id, code)
-    assert len(code) == 6
-    assert code.isdigit()
-    assert code not in stored
-    assert delivery_code_matches(b"secret", order_id, code, stored)
-    assert delivery_code_matches(b"secret", order_id, f" {code} ", stored)
-    assert not delivery_code_matches(b"secret", order_id, "x" + code[1:], stored)
-    assert not delivery_code_matches(b"secret", uuid4(), code, stored)
-    assert not delivery_code_matches(b"other", order_id, code, stored)
+    stored = hash_delivery_code(order_id, "042917", salt=b"0123456789abcdef")
+    assert "042917" not in stored
+    assert delivery_code_matches(order_id, "042917", stored)
+    assert delivery_code_matches(order_id, " 042917 ", stored)
+    assert not delivery_code_matches(order_id, "042918", stored)
+    assert not delivery_code_matches(uuid4(), "042917", stored)
+    assert hash_delivery_code(order_id, "042917", salt=b"fedcba9876543210") != stored
+
+
+def test_a_malformed_stored_hash_never_matches() -> None:
+    order_id = uuid4()
+    for stored in ("", "not-a-hash", "scrypt$1$8$1$00$00", "md5$16384$8$1$00$00"):
+        assert not delivery_code_matches(order_id, "042917", stored)
 
 
 def test_a_shopper_greets_the_recipient_by_first_name_only() -> None:
