@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,7 +13,6 @@ from crowdship import migrate
 from crowdship.logging import configure_logging
 from crowdship.services import LocalServices, ServiceError
 from crowdship.settings import environment_only_settings, get_settings
-from crowdship.units import format_cents
 
 app = typer.Typer(no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
 services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
@@ -101,53 +99,25 @@ def db_status() -> None:
 
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
-    """Load the demo store into the database (once per seed) and show what it holds."""
+    """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
     from crowdship.db import open_pool
-    from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-    from dispatch.model import OrderStatus, TripStatus
-    from simulations.demo import build_demo_store
-    from simulations.demo_loader import load_demo_store
+    from crowdship.settings import ensure_development_key
+    from dispatch.adapters.passwords import Argon2Passwords
+    from simulations.demo_run import run_demo
 
-    url = get_settings().require_database_url()
+    key_written = ensure_development_key(get_settings())
+    settings = get_settings()
+    url = settings.require_database_url()
     migrate.upgrade(url)
-    demo_store = build_demo_store(datetime.now(UTC), seed=seed)
     with open_pool(url, max_size=2) as pool:
-        loaded = load_demo_store(lambda: PostgresDispatchUnitOfWork(pool), demo_store)
-        with PostgresDispatchUnitOfWork(pool) as uow:
-            store = uow.stores.get(demo_store.store.id)
-            trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])
-            shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips}
-            orders = uow.orders.list_for_store(store.id, [OrderStatus.PENDING])
-
-    console.print(
-        f"\n[bold]{store.name}[/bold] at {store.location.lat}, {store.location.lon} "
-        f"({'loaded now' if loaded else 'loaded earlier'}); "
-        f"fallback courier {format_cents(store.fallback_cost_cents)} per order\n"
-    )
-    trip_table = Table("shopper", "tier", "id checked", "bags", "max detour", "leave by (UTC)", title="Open trips")
-    for trip in trips:
-        shopper = shoppers[trip.shopper_id]
-        trip_table.add_row(
-            shopper.display_name,
-            shopper.trust_tier.name.lower(),
-            "yes" if shopper.identity_verified else "no",
-            str(trip.capacity_bags),
-            f"{(trip.max_detour_m or 0) / 1000:.1f} km / {(trip.max_detour_s or 0) // 60} min",
-            f"{trip.leave_by:%H:%M}",
+        run_demo(
+            console,
+            _live_context(pool, with_redis=False),  # type: ignore[arg-type]
+            Argon2Passwords(),
+            seed=seed,
+            credentials=settings.local_dir / "demo" / "credentials.json",
+            key_written=key_written,
         )
-    console.print(trip_table)
-    order_table = Table("order", "drop-off", "bags", "value", "window (UTC)", "flags", title="Pending orders")
-    for order in orders:
-        flags = [name for name, on in (("18+", order.age_restricted), ("perishable", order.perishable)) if on]
-        order_table.add_row(
-            order.external_ref,
-            order.dropoff_address,
-            str(order.size_bags),
-            format_cents(order.value_cents),
-            f"{order.window_earliest:%H:%M}-{order.window_latest:%H:%M}",
-            ", ".join(flags),
-        )
-    console.print(order_table)
     _demo_simulated_day()
 
 

@@ -5,6 +5,8 @@ the lowest-priority source, so a variable set in the environment always wins and
 existing servers instead.
 """
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -113,6 +115,22 @@ class Settings(BaseSettings):
         if self.redis_url is None:
             raise RuntimeError("no Redis configured: run `crowdship services up` or set CROWDSHIP_REDIS_URL")
         return self.redis_url
+
+
+def ensure_development_key(settings: Settings) -> bool:
+    """Writes a fresh random signing key into `.local/secret.env` (readable by its owner only) when none is
+    configured, for development on this machine; True if it wrote one. Never for production."""
+    if settings.secret_key is not None or settings.environment == "production":
+        return False
+    SECRET_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(SECRET_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(
+            f"# Written by `crowdship demo`: this machine's development signing key.\n"
+            f"CROWDSHIP_SECRET_KEY={secrets.token_hex(32)}\n"
+        )
+    get_settings.cache_clear()
+    return True
 
 
 @lru_cache(maxsize=1)

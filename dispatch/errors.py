@@ -61,3 +61,11 @@ class DuplicateOrder(DomainError):
 class AlreadyOnTrip(DomainError):
     def __init__(self) -> None:
         super().__init__("the shopper is already on an open or departed trip")
+
+
+class StoreExists(DomainError):
+    """A store with this id was registered before."""
+
+
+class MissingBagCode(DomainError):
+    """An order that did not come through intake has no bag code, so its bags cannot be checked at pickup."""

@@ -62,24 +62,26 @@ def is_within(a: GeoPoint, b: GeoPoint, radius_m: float) -> bool:
     return geodesic_m(a, b) <= radius_m
 
 
-def hash_delivery_code(order_id: UUID, code: str, *, salt: bytes) -> str:
+def hash_delivery_code(order_id: UUID, code: str, *, salt: bytes, work: int = SCRYPT_N) -> str:
     """What the database keeps of a recipient's code: a salted scrypt hash. The code is short, so the hash is
-    slow on purpose, and salted per order, so that a copy of the table does not give codes away in bulk.
-    No server key goes into it: rotating the token key leaves every outstanding code valid."""
-    digest = _scrypt(order_id, code, salt)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+    slow on purpose (`work` is scrypt's N), and salted per order, so that a copy of the table does not give
+    codes away in bulk. No server key goes into it: rotating the token key leaves every code valid."""
+    digest = _scrypt(order_id, code, salt, work)
+    return f"scrypt${work}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
 def delivery_code_matches(order_id: UUID, code: str, stored_hash: str) -> bool:
+    """Checks the code against the stored hash, with the work factor the hash was made with."""
     try:
         scheme, n, r, p, salt, digest = stored_hash.split("$")
+        work, salt_bytes = int(n), bytes.fromhex(salt)
     except ValueError:
         return False
-    if scheme != "scrypt" or (int(n), int(r), int(p)) != (SCRYPT_N, SCRYPT_R, SCRYPT_P):
+    if scheme != "scrypt" or (int(r), int(p)) != (SCRYPT_R, SCRYPT_P) or not 2 <= work <= SCRYPT_N:
         return False
-    return hmac.compare_digest(_scrypt(order_id, code, bytes.fromhex(salt)).hex(), digest)
+    return hmac.compare_digest(_scrypt(order_id, code, salt_bytes, work).hex(), digest)
 
 
-def _scrypt(order_id: UUID, code: str, salt: bytes) -> bytes:
+def _scrypt(order_id: UUID, code: str, salt: bytes, work: int) -> bytes:
     message = order_id.bytes + code.strip().encode()
-    return hashlib.scrypt(message, salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return hashlib.scrypt(message, salt=salt, n=work, r=SCRYPT_R, p=SCRYPT_P, dklen=32)

@@ -1,5 +1,6 @@
 """The demo store: a supercentre on the edge of a mid-sized city, with shoppers checking in and online
-orders waiting in the back room. Built deterministically from a seed; no I/O here."""
+orders waiting in the back room. A plan drawn deterministically from a seed; no I/O here. The loader
+(`simulations.demo_loader`) puts it in the database through the same use cases as the live service."""
 
 from __future__ import annotations
 
@@ -10,24 +11,55 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crowdship.units import Cents
-from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from dispatch.accounts import Role
+from dispatch.model import Store, TrustTier
+from dispatch.services.intake import OrderIntake
 from routing.areas import circular_area, covers
 from routing.geo import GeoPoint
 
 # Near Tallahassee, FL: the city whose census blocks the simulator can load for realistic homes.
 DEMO_STORE_LOCATION = GeoPoint(30.4627, -84.2211)
 SERVICE_RADIUS_M = 12_000.0
+EMAIL_DOMAIN = "demo.crowdship.example"
 
 FIRST_NAMES = ("Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivo", "Jade", "Kofi", "Lena")
 STREETS = ("Magnolia Dr", "Tharpe St", "Miccosukee Rd", "Thomasville Rd", "Park Ave", "Capital Cir NE")
 
 
 @dataclass(frozen=True)
-class DemoStore:
+class DemoTrip:
+    """How a demo shopper checks in: leaving within the next hours, so there is time to try the flow."""
+
+    capacity_bags: int
+    max_detour_m: int
+    max_detour_s: int
+    leave_in: timedelta
+
+
+@dataclass(frozen=True)
+class DemoShopper:
+    email: str
+    display_name: str
+    trust_tier: TrustTier
+    identity_verified: bool
+    home: GeoPoint
+    trip: DemoTrip | None
+    """None: this shopper is registered but not in the store now."""
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class DemoPlan:
     store: Store
-    shoppers: list[Shopper]
-    trips: list[Trip]
-    orders: list[Order]
+    staff: list[DemoStaff]
+    shoppers: list[DemoShopper]
+    orders: list[OrderIntake]
+    """Candidates in order; the loader ingests as many as the store needs to have `len(orders)` pending."""
 
 
 def _point_near(rng: random.Random, center: GeoPoint, max_m: float) -> GeoPoint:
@@ -44,7 +76,9 @@ def _id(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-def build_demo_store(now: datetime, *, seed: int = 7, shoppers: int = 8, orders: int = 20) -> DemoStore:
+def build_demo_plan(now: datetime, *, seed: int = 7, shoppers: int = 8, orders: int = 20) -> DemoPlan:
+    """The demo for this seed. Order references carry the minute they were drawn, so a later run tops the
+    store up with new orders instead of colliding with the old ones."""
     rng = random.Random(seed)
     area = circular_area(DEMO_STORE_LOCATION, SERVICE_RADIUS_M)
     store = Store(
@@ -54,50 +88,52 @@ def build_demo_store(now: datetime, *, seed: int = 7, shoppers: int = 8, orders:
         service_area=area,
         fallback_cost_cents=Cents(899),
     )
-    people: list[Shopper] = []
-    trips: list[Trip] = []
+    staff = [
+        DemoStaff(f"ops@{EMAIL_DOMAIN}", Role.OPS),
+        DemoStaff(f"finance-1@{EMAIL_DOMAIN}", Role.FINANCE),
+        DemoStaff(f"finance-2@{EMAIL_DOMAIN}", Role.FINANCE),
+    ]
+    people: list[DemoShopper] = []
     for index in range(shoppers):
+        name = FIRST_NAMES[index % len(FIRST_NAMES)]
         home = _point_near(rng, DEMO_STORE_LOCATION, SERVICE_RADIUS_M * 1.1)
-        shopper = Shopper(
-            id=_id(rng),
-            display_name=f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {chr(65 + index)}.",
-            trust_tier=TrustTier(rng.choice([0, 1, 1, 2, 3])),
-            identity_verified=rng.random() < 0.6,
-            home_location=home,
-        )
-        people.append(shopper)
-        # Most shoppers who are in the store now head home; a few check in for later.
-        if index < shoppers - 1:
-            checked_in = now - timedelta(minutes=rng.randint(1, 20))
-            trips.append(
-                Trip(
-                    id=_id(rng),
-                    shopper_id=shopper.id,
-                    store_id=store.id,
-                    destination=home,
-                    capacity_bags=rng.choice([2, 3, 4, 6]),
-                    max_detour_m=rng.choice([1_500, 3_000, 5_000]),
-                    max_detour_s=rng.choice([300, 600, 900]),
-                    checked_in_at=checked_in,
-                    leave_by=checked_in + timedelta(minutes=rng.randint(25, 60)),
-                )
+        tier = TrustTier(rng.choice([0, 1, 1, 2, 3]))
+        verified = rng.random() < 0.6
+        # Most shoppers who are in the store now head home; the last one is registered but elsewhere.
+        trip = (
+            DemoTrip(
+                capacity_bags=rng.choice([2, 3, 4, 6]),
+                max_detour_m=rng.choice([1_500, 3_000, 5_000]),
+                max_detour_s=rng.choice([300, 600, 900]),
+                leave_in=timedelta(minutes=rng.randint(120, 240)),
             )
-    pending: list[Order] = []
-    while len(pending) < orders:
+            if index < shoppers - 1
+            else None
+        )
+        people.append(
+            DemoShopper(
+                email=f"{name.lower()}-{index + 1}@{EMAIL_DOMAIN}",
+                display_name=f"{name} {chr(65 + index)}.",
+                trust_tier=tier,
+                identity_verified=verified,
+                home=home,
+                trip=trip,
+            )
+        )
+    intakes: list[OrderIntake] = []
+    while len(intakes) < orders:
         dropoff = _point_near(rng, DEMO_STORE_LOCATION, SERVICE_RADIUS_M)
         if not covers(area, dropoff):
             continue  # intake refuses addresses outside the area; so does the demo
-        earliest = now + timedelta(minutes=rng.choice([30, 60, 90]))
-        latest = earliest + timedelta(hours=rng.choice([1, 2, 3]))
-        number = len(pending) + 1
-        pending.append(
-            Order(
-                id=_id(rng),
+        earliest = now + timedelta(minutes=rng.choice([0, 30, 60]))
+        latest = earliest + timedelta(hours=rng.choice([2, 3, 4]))
+        intakes.append(
+            OrderIntake(
                 store_id=store.id,
-                external_ref=f"WEB-{10_000 + number}",
+                external_ref=f"WEB-{now:%y%m%d-%H%M}-{len(intakes) + 1:02d}",
                 dropoff=dropoff,
                 dropoff_address=f"{rng.randint(100, 9999)} {rng.choice(STREETS)}",
-                recipient_name=rng.choice(FIRST_NAMES),
+                recipient_name=f"{rng.choice(FIRST_NAMES)} {rng.choice('BDGKMRSTW')}.",
                 window_earliest=earliest,
                 window_latest=latest,
                 dispatch_deadline=latest - timedelta(minutes=45),
@@ -105,7 +141,6 @@ def build_demo_store(now: datetime, *, seed: int = 7, shoppers: int = 8, orders:
                 value_cents=Cents(rng.randint(1_500, 25_000)),
                 age_restricted=rng.random() < 0.1,
                 perishable=rng.random() < 0.3,
-                created_at=now - timedelta(minutes=rng.randint(0, 30)),
             )
         )
-    return DemoStore(store=store, shoppers=people, trips=trips, orders=pending)
+    return DemoPlan(store=store, staff=staff, shoppers=people, orders=intakes)

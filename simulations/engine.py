@@ -36,7 +36,6 @@ from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitO
 from dispatch.batching import BatchParameters, QuoteRequest
 from dispatch.model import Offer, OfferStatus, OrderStatus, Shopper, Store, TrustTier
 from dispatch.repositories import LiveUnitOfWork
-from dispatch.rules import delivery_code
 from dispatch.services.batch import BatchReport, run_batch
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
 from dispatch.services.delivery import confirm_pickup, deliver
@@ -59,7 +58,6 @@ from routing.travel import StraightLineTravel
 from simulations.city import City, build_city, uuid_from
 from simulations.scenario import Scenario
 
-SIMULATION_SECRET = b"crowdship-simulation"
 SERVICE_AREA_MARGIN = 0.98
 """Customers are drawn within this share of the radius: the area polygon is inscribed in the circle."""
 HORIZON_AFTER_DAY = timedelta(hours=24)
@@ -233,6 +231,8 @@ class DaySimulation:
         self._sequence = 0
         self.orders: list[OrderRecord] = []
         self.order_of_id: dict[UUID, OrderRecord] = {}
+        self.delivery_codes: dict[UUID, str] = {}
+        """What intake gave each order for its recipient, handed over at the door."""
         self.trips: list[TripRecord] = []
         self.trip_of_id: dict[UUID, TripRecord] = {}
         self.offers: dict[UUID, OfferRecord] = {}
@@ -492,6 +492,7 @@ class DaySimulation:
         except DomainError:
             return  # intake refused it (e.g. outside the service area); it never became an order
         record.order_id = UUID(str(result.receipt["order_id"]))
+        self.delivery_codes[record.order_id] = str(result.delivery_code)
         record.status = OrderStatus.PENDING.value
         self.order_of_id[record.order_id] = record
         if plan.cancel_after_s is not None:
@@ -657,7 +658,7 @@ class DaySimulation:
         trip_id, order_id = payload
         trip = self.trip_of_id[trip_id]
         record = self.order_of_id[order_id]
-        code = delivery_code(SIMULATION_SECRET, order_id)
+        code = self.delivery_codes.pop(order_id)
         deliver(self.ctx, shopper_id=trip.shopper_id, order_id=order_id, position=record.dropoff, code=code)
         record.delivered_at = self.clock.now()
         record.trip_id = trip_id
@@ -708,7 +709,6 @@ def dispatch_config(scenario: Scenario) -> DispatchConfig:
         tier: None if cap == "none" else int(cap) for tier, cap in dispatch.tier_value_caps_cents.items()
     }
     return DispatchConfig(
-        secret=SIMULATION_SECRET,
         offer_ttl=offer_ttl,
         geofence_m=150.0,
         max_delivery_attempts=3,
@@ -726,6 +726,7 @@ def dispatch_config(scenario: Scenario) -> DispatchConfig:
             compensation_minimum_cents=max(rewards.minimum_cents, rewards.base_cents + rewards.per_bag_cents),
             offer_ttl=offer_ttl,
         ),
+        delivery_code_work=2,  # nothing is kept after the run: the codes' hashes need not be slow
     )
 
 

@@ -68,6 +68,11 @@ def authenticate(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, pa
     return user if user.active else None
 
 
+def find_user(ctx: DispatchContext, *, email: str) -> User | None:
+    with ctx.unit_of_work() as uow:
+        return uow.users.by_email(normalise_email(email))
+
+
 def get_user(ctx: DispatchContext, user_id: UUID) -> User:
     with ctx.unit_of_work() as uow:
         return uow.users.get(user_id)

@@ -14,6 +14,7 @@ from crowdship.units import Cents
 from dispatch.adapters.live import LiveState
 from dispatch.batching import BatchParameters, QuoteRequest
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import SCRYPT_N
 
 
 class PasswordHasher(Protocol):
@@ -44,6 +45,8 @@ class DispatchConfig:
     location_sample_interval_s: float
     location_rate_limit_per_s: int
     batch: BatchParameters
+    delivery_code_work: int = SCRYPT_N
+    """scrypt's N for delivery-code hashes; the simulator, which keeps nothing, makes them cheap."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchConfig:

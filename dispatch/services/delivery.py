@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
-from dispatch.errors import DeliveryRefused, IllegalTransition
+from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode
 from dispatch.model import (
     DeliveryProof,
     Incident,
@@ -36,6 +36,9 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
         if not accepted:
             raise IllegalTransition("trip", trip.id, trip.status, "pickup without accepted orders")
         secrets = uow.secrets.for_orders([order.id for order in accepted])
+        unlabelled = [order.external_ref for order in accepted if order.id not in secrets]
+        if unlabelled:
+            raise MissingBagCode(f"order(s) {', '.join(unlabelled)} have no bag code: not ingested through intake")
         expected = {secrets[order.id].bag_code for order in accepted}
         scanned = {code.strip().upper() for code in bag_codes}
         if scanned - expected:

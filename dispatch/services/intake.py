@@ -65,8 +65,8 @@ def new_delivery_code() -> str:
     return f"{secrets.randbelow(10**DELIVERY_CODE_DIGITS):0{DELIVERY_CODE_DIGITS}d}"
 
 
-def _secret_hash(order_id: UUID, code: str) -> str:
-    return hash_delivery_code(order_id, code, salt=secrets.token_bytes(16))
+def _secret_hash(ctx: DispatchContext, order_id: UUID, code: str) -> str:
+    return hash_delivery_code(order_id, code, salt=secrets.token_bytes(16), work=ctx.config.delivery_code_work)
 
 
 def ensure_in_service_area(store: Store, point: GeoPoint) -> None:
@@ -135,7 +135,7 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
         code = new_delivery_code()
         bag_code = new_bag_code()
         uow.orders.add(order)
-        uow.secrets.add(OrderSecret(order.id, bag_code, _secret_hash(order.id, code)))
+        uow.secrets.add(OrderSecret(order.id, bag_code, _secret_hash(ctx, order.id, code)))
         receipt = _receipt(order, bag_code)
         uow.idempotency.complete(scope, idempotency_key, 201, receipt)
         uow.commit()
@@ -150,6 +150,6 @@ def reissue_delivery_code(ctx: DispatchContext, *, order_id: UUID) -> str:
         if order.is_final or order.status is OrderStatus.FAILED:
             raise IllegalTransition("order", order.id, order.status, "a new delivery code")
         code = new_delivery_code()
-        uow.secrets.replace_code_hash(order.id, _secret_hash(order.id, code))
+        uow.secrets.replace_code_hash(order.id, _secret_hash(ctx, order.id, code))
         uow.commit()
     return code

@@ -44,6 +44,17 @@ def list_offers(
         return uow.offers.page(store_id=store_id, statuses=statuses, limit=limit, offset=offset)
 
 
+def get_store(ctx: DispatchContext, *, store_id: UUID) -> Store:
+    with ctx.unit_of_work() as uow:
+        return uow.stores.get(store_id)
+
+
+def orders_on_trip(ctx: DispatchContext, *, trip_id: UUID) -> Sequence[Order]:
+    """The orders a trip accepted to carry (whatever became of them since), in stop order."""
+    with ctx.unit_of_work() as uow:
+        return uow.orders.on_trip(trip_id)
+
+
 def list_stores(ctx: DispatchContext) -> Sequence[Store]:
     with ctx.unit_of_work() as uow:
         return uow.stores.list()

@@ -22,7 +22,7 @@ STRONG_KEY = "9c4e1f7a2b8d3065e1f4a7c9b2d5e8f0a3c6e9b1d4f7a0c3"
 @pytest.mark.parametrize("environment", ["development", "production"])
 def test_the_api_refuses_to_start_without_a_key_outside_tests(environment: str) -> None:
     """No development default: a service that signs with a key everyone knows accepts forged admin tokens."""
-    settings = Settings(_env_file=None, environment=environment)  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, environment=environment)
     with pytest.raises(RuntimeError, match="CROWDSHIP_SECRET_KEY is not set"):
         create_app(settings)
 

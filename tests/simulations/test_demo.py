@@ -1,43 +1,139 @@
-"""The demo store is the same for the same seed, honours its own rules, and loads once."""
+"""The demo plan is the same for the same seed and honours its own rules; the loader puts it in the database
+through the live use cases, once, and refreshes its trips and orders on later runs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from crowdship.units import Cents
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import OrderStatus, TripStatus
+from dispatch.services import trips
+from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
-from simulations.demo import build_demo_store
-from simulations.demo_loader import load_demo_store
+from simulations.demo import build_demo_plan
+from simulations.demo_loader import load_demo
+from simulations.demo_run import remember
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+PASSWORD = "Orbit-Lamp-77-Quince"
 
 
-def test_the_same_seed_builds_the_same_demo() -> None:
+class PlainPasswords:
+    """Hashing passwords properly is slow and not what these tests are about."""
+
+    def hash(self, password: str) -> str:
+        return f"plain:{password}"
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        return password_hash == f"plain:{password}"
+
+
+def _context(pool: ConnectionPool, settings: Settings, clock: ManualClock) -> DispatchContext:
+    return DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
+        clock=clock,
+        config=DispatchConfig.from_settings(settings),
+    )
+
+
+def test_the_same_seed_builds_the_same_plan() -> None:
     """Ids, places and amounts are all drawn from the seed; another seed gives another demo."""
-    first, second = build_demo_store(NOW, seed=3), build_demo_store(NOW, seed=3)
+    first, second = build_demo_plan(NOW, seed=3), build_demo_plan(NOW, seed=3)
     assert first.store.id == second.store.id
-    assert [o.id for o in first.orders] == [o.id for o in second.orders]
     assert [o.dropoff for o in first.orders] == [o.dropoff for o in second.orders]
-    assert build_demo_store(NOW, seed=4).store.id != first.store.id
+    assert [s.email for s in first.shoppers] == [s.email for s in second.shoppers]
+    assert build_demo_plan(NOW, seed=4).store.id != first.store.id
 
 
-def test_demo_orders_lie_in_the_service_area_and_trips_are_open() -> None:
-    """Intake would refuse drop-offs outside the area, so the demo has none."""
-    demo = build_demo_store(NOW, seed=7, orders=50)
-    assert len(demo.orders) == 50
-    assert all(covers(demo.store.service_area, order.dropoff) for order in demo.orders)
-    assert all(order.value_cents > Cents(0) for order in demo.orders)
-    assert all(trip.can_take_offers(NOW) for trip in demo.trips)
+def test_demo_orders_lie_in_the_service_area_and_trips_leave_hours_later() -> None:
+    """Intake would refuse drop-offs outside the area, so the demo has none; trips stay open for hours."""
+    plan = build_demo_plan(NOW, seed=7, orders=50)
+    assert len(plan.orders) == 50
+    assert len({order.external_ref for order in plan.orders}) == 50
+    assert all(covers(plan.store.service_area, order.dropoff) for order in plan.orders)
+    assert all(order.window_latest > NOW + timedelta(hours=1) for order in plan.orders)
+    assert all(person.trip.leave_in >= timedelta(hours=2) for person in plan.shoppers if person.trip)
 
 
-def test_loading_the_demo_twice_stores_it_once(uow: PostgresDispatchUnitOfWork) -> None:
-    """The second load finds the first and adds nothing."""
-    demo = build_demo_store(NOW, seed=7)
-    assert load_demo_store(lambda: uow, demo) is True
-    assert load_demo_store(lambda: uow, demo) is False
-    with uow:
-        assert len(uow.stores.list()) == 1
-        assert len(uow.orders.list_for_store(demo.store.id, [OrderStatus.PENDING])) == len(demo.orders)
-        assert len(uow.trips.list_for_store(demo.store.id, [TripStatus.OPEN])) == len(demo.trips)
+def test_loading_twice_registers_once_and_refreshes_the_trips(db: ConnectionPool, settings: Settings) -> None:
+    """The first run registers the store, accounts, trips and orders (each order with its codes); the second
+    adds no account or order, and replaces each open trip with nothing accepted by a new one."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    plan = build_demo_plan(clock.now(), seed=7)
+    first = load_demo(ctx, PlainPasswords(), plan, new_password=lambda: PASSWORD)
+    assert first.store_created
+    assert len(first.new_accounts) == len(plan.staff) + len(plan.shoppers)
+    assert first.trips_opened == sum(1 for person in plan.shoppers if person.trip)
+    assert len(first.new_orders) == len(plan.orders)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        secrets = uow.secrets.for_orders([codes.order_id for codes in first.new_orders])
+        first_trips = {trip.id for trip in uow.trips.list_for_store(plan.store.id, [TripStatus.OPEN])}
+    assert {secret.bag_code for secret in secrets.values()} == {codes.bag_code for codes in first.new_orders}
+
+    clock.advance(timedelta(minutes=5))
+    second = load_demo(ctx, PlainPasswords(), build_demo_plan(clock.now(), seed=7), new_password=lambda: PASSWORD)
+    assert not second.store_created
+    assert second.new_accounts == []
+    assert second.new_orders == []
+    assert second.trips_opened == first.trips_opened
+    with PostgresDispatchUnitOfWork(db) as uow:
+        open_trips = uow.trips.list_for_store(plan.store.id, [TripStatus.OPEN])
+        cancelled = uow.trips.list_for_store(plan.store.id, [TripStatus.CANCELLED])
+        pending = uow.orders.list_for_store(plan.store.id, [OrderStatus.PENDING])
+    assert {trip.id for trip in open_trips}.isdisjoint(first_trips)
+    assert {trip.id for trip in cancelled} == first_trips
+    assert len(pending) == len(plan.orders)
+    assert all(trip.leave_by >= clock.now() + timedelta(hours=2) for trip in open_trips)
+
+
+def test_a_later_run_tops_up_the_orders_and_leaves_a_departed_trip_alone(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    plan = build_demo_plan(clock.now(), seed=7, orders=4)
+    first = load_demo(ctx, PlainPasswords(), plan, new_password=lambda: PASSWORD)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        order = uow.orders.get(first.new_orders[0].order_id, for_update=True)
+        order.cancel()
+        uow.orders.save(order)
+        uow.commit()
+    shopper_id = next(account.shopper_id for account in first.new_accounts if account.shopper_id)
+    assert shopper_id is not None
+    kept = trips.current_trip(ctx, shopper_id=shopper_id)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        trip = uow.trips.get(kept.id, for_update=True)
+        trip.depart()
+        uow.trips.save(trip)
+        uow.commit()
+
+    clock.advance(timedelta(minutes=1))
+    second = load_demo(
+        ctx, PlainPasswords(), build_demo_plan(clock.now(), seed=7, orders=4), new_password=lambda: PASSWORD
+    )
+    assert len(second.new_orders) == 1
+    assert second.new_orders[0].external_ref not in {codes.external_ref for codes in first.new_orders}
+    assert trips.current_trip(ctx, shopper_id=shopper_id).id == kept.id
+
+
+def test_the_credentials_file_is_private_and_forgets_orders_that_are_over(
+    db: ConnectionPool, settings: Settings, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    load = load_demo(
+        ctx, PlainPasswords(), build_demo_plan(clock.now(), seed=7, orders=3), new_password=lambda: PASSWORD
+    )
+    path = tmp_path / "demo" / "credentials.json"
+    with PostgresDispatchUnitOfWork(db) as uow:
+        live = [uow.orders.get(codes.order_id) for codes in load.new_orders[:2]]
+    saved = remember(path, load, live)
+    assert path.stat().st_mode & 0o077 == 0
+    assert set(saved["orders"]) == {order.external_ref for order in live}
+    assert saved["accounts"][load.new_accounts[0].email]["password"] == PASSWORD

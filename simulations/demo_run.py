@@ -1,0 +1,142 @@
+"""`crowdship demo`: the demo store loaded (or refreshed) in the database, shown, and how to try it live.
+
+The accounts' passwords and the orders' delivery codes are shown once by the use cases that make them (only
+hashes are stored), so this command keeps them for the demo in `.local/demo/credentials.json`, readable by
+its owner only, and shows them again on later runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from crowdship.units import format_cents
+from dispatch.model import Order, OrderStatus, TripStatus
+from dispatch.services import accounts, queries
+from dispatch.services.context import DispatchContext, PasswordHasher
+from simulations.demo import build_demo_plan
+from simulations.demo_loader import DemoLoad, load_demo
+
+
+def new_demo_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _read_credentials(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data.setdefault("accounts", {})
+    data.setdefault("orders", {})
+    return data
+
+
+def _write_credentials(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+
+
+def remember(path: Path, load: DemoLoad, live_orders: list[Order]) -> dict[str, Any]:
+    """Adds this run's new accounts and codes to the file; forgets codes of orders that are over."""
+    data = _read_credentials(path)
+    for account in load.new_accounts:
+        data["accounts"][account.email] = {"role": account.role.value, "password": account.password}
+    for codes in load.new_orders:
+        data["orders"][codes.external_ref] = {
+            "order_id": str(codes.order_id),
+            "bag_code": codes.bag_code,
+            "delivery_code": codes.delivery_code,
+        }
+    live = {order.external_ref for order in live_orders}
+    data["orders"] = {ref: codes for ref, codes in data["orders"].items() if ref in live}
+    _write_credentials(path, data)
+    return data
+
+
+def run_demo(
+    console: Console, ctx: DispatchContext, hasher: PasswordHasher, *, seed: int, credentials: Path, key_written: bool
+) -> None:
+    plan = build_demo_plan(ctx.clock.now(), seed=seed)
+    load = load_demo(ctx, hasher, plan, new_password=new_demo_password)
+    store = queries.get_store(ctx, store_id=plan.store.id)
+    trips = queries.list_trips(
+        ctx, store_id=store.id, shopper_id=None, statuses=[TripStatus.OPEN], limit=200, offset=0
+    ).items
+    active_statuses = [OrderStatus.PENDING, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.PICKED_UP]
+    orders = queries.list_orders(ctx, store_id=store.id, statuses=active_statuses, limit=200, offset=0).items
+    saved = remember(credentials, load, list(orders))
+
+    console.print(
+        f"\n[bold]{store.name}[/bold] at {store.location.lat}, {store.location.lon} "
+        f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
+        f"{len(load.new_orders)} order(s) ingested); fallback courier {format_cents(store.fallback_cost_cents)}"
+        " per order\n"
+    )
+    account_table = Table("e-mail", "role", "password", title="Demo accounts")
+    for email, account in sorted(saved["accounts"].items(), key=lambda item: (item[1]["role"], item[0])):
+        account_table.add_row(email, account["role"], account["password"])
+    console.print(account_table)
+
+    shoppers = {trip.shopper_id: accounts.get_shopper(ctx, trip.shopper_id) for trip in trips}
+    trip_table = Table("shopper", "tier", "id checked", "bags", "max detour", "leave by (UTC)", title="Open trips")
+    for trip in trips:
+        shopper = shoppers[trip.shopper_id]
+        trip_table.add_row(
+            shopper.display_name,
+            shopper.trust_tier.name.lower(),
+            "yes" if shopper.identity_verified else "no",
+            str(trip.capacity_bags),
+            f"{(trip.max_detour_m or 0) / 1000:.1f} km / {(trip.max_detour_s or 0) // 60} min",
+            f"{trip.leave_by:%H:%M}",
+        )
+    console.print(trip_table)
+
+    order_table = Table(
+        "order", "status", "drop-off", "bags", "value", "window (UTC)", "flags", "bag code", "delivery code",
+        title="Orders in play",
+    )  # fmt: skip
+    for order in sorted(orders, key=lambda order: order.external_ref):
+        codes = saved["orders"].get(order.external_ref, {})
+        flags = [name for name, on in (("18+", order.age_restricted), ("perishable", order.perishable)) if on]
+        order_table.add_row(
+            order.external_ref,
+            order.status.value,
+            order.dropoff_address,
+            str(order.size_bags),
+            format_cents(order.value_cents),
+            f"{order.window_earliest:%H:%M}-{order.window_latest:%H:%M}",
+            ", ".join(flags),
+            codes.get("bag_code", "-"),
+            codes.get("delivery_code", "-"),
+        )
+    console.print(order_table)
+    _print_how_to_try(console, credentials, key_written)
+
+
+def _print_how_to_try(console: Console, credentials: Path, key_written: bool) -> None:
+    if key_written:
+        console.print("A development signing key was written to .local/secret.env (the API needs one).")
+    console.print(
+        "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
+        "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
+        "  .venv/bin/crowdship dispatcher             # offers every 10 s\n"
+        "Then, as a shopper of the table above:\n"
+        "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
+        "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
+        "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
+        "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"bag_codes": ["BAG-..."]}\' http://127.0.0.1:8000/shopper/trips/TRIP/pickup\n'
+        "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"position": {"lat": LAT, "lon": LON}, "code": "CODE"}\' \\\n'
+        "       http://127.0.0.1:8000/shopper/orders/ORDER/delivery\n"
+        f"Accounts and codes stay in {credentials} (readable by you only).\n"
+    )

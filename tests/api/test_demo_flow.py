@@ -1,0 +1,64 @@
+"""A demo order goes from offer to delivery over HTTP, as a new user trying `make demo` would take it: the demo
+is loaded through the live use cases, so its orders have bag codes and delivery codes like any other."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from api_support import assert_problem
+from fastapi.testclient import TestClient
+
+from api.dependencies import AppServices
+from dispatch.adapters.passwords import Argon2Passwords
+from simulations.demo import build_demo_plan
+from simulations.demo_loader import load_demo
+
+PASSWORD = "Orbit-Lamp-77-Quince"
+
+
+def _sign_in(client: TestClient, email: str) -> dict[str, str]:
+    response = client.post("/auth/token", data={"username": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_a_demo_order_is_offered_accepted_picked_up_and_delivered(client: TestClient) -> None:
+    services: AppServices = client.app.state.services  # type: ignore[attr-defined]
+    ctx = services.context
+    plan = build_demo_plan(ctx.clock.now(), seed=7)
+    load = load_demo(ctx, Argon2Passwords(), plan, new_password=lambda: PASSWORD)
+    codes = {codes.order_id: codes for codes in load.new_orders}
+
+    ops = _sign_in(client, plan.staff[0].email)
+    batch = client.post(f"/ops/stores/{plan.store.id}/batches", headers=ops)
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["offers"], batch.json()
+
+    offered: list[tuple[dict[str, str], dict[str, Any]]] = []
+    for person in plan.shoppers:
+        headers = _sign_in(client, person.email)
+        current = client.get("/shopper/offers/current", headers=headers)
+        if current.status_code == 200:
+            offered.append((headers, current.json()))
+        else:
+            assert_problem(current, 404)
+    assert offered
+    headers, offer = offered[0]
+    assert all(stop["address"] is None for stop in offer["stops"])  # only an area before accepting
+
+    accepted = client.post(f"/shopper/offers/{offer['id']}/accept", headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    stops = accepted.json()["stops"]
+    bag_codes = [codes[UUID(stop["order_id"])].bag_code for stop in stops]
+    pickup = client.post(f"/shopper/trips/{offer['trip_id']}/pickup", json={"bag_codes": bag_codes}, headers=headers)
+    assert pickup.status_code == 200, pickup.text
+
+    for index, stop in enumerate(stops):
+        proof = {"position": stop["dropoff"], "code": codes[UUID(stop["order_id"])].delivery_code}
+        delivered = client.post(f"/shopper/orders/{stop['order_id']}/delivery", json=proof, headers=headers)
+        assert delivered.status_code == 200, delivered.text
+        assert delivered.json()["status"] == "delivered"
+        assert delivered.json()["trip_completed"] is (index == len(stops) - 1)
+    order = client.get(f"/ops/orders/{stops[0]['order_id']}", headers=ops)
+    assert order.json()["status"] == "delivered"
