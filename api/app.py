@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
+import psycopg
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic import BaseModel, Field
 
-from api.dependencies import AppServices
-from api.problems import document_problems, install_problem_handlers
+from api.dependencies import AppServices, refuse_unknown_query_parameters
+from api.events import OfferEventHub
+from api.problems import BodyLimit, UnexpectedErrors, document_problems, install_problem_handlers
 from api.routers import auth, finance, ops, policies, shopper, wallet
+from crowdship.cache import open_async_redis, open_redis
 from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
+from crowdship.logging import configure_logging
 from crowdship.settings import Settings
 from dispatch.adapters.live import AsyncLivePositions, LiveState
 from dispatch.adapters.passwords import Argon2Passwords
@@ -42,16 +51,30 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver = matcher_solver) -> FastAPI:
     signing_key = settings.require_secret_key()  # no key, no service: refused here, before anything listens
 
+    configure_logging(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Nothing here waits for PostgreSQL or Redis: the service starts while they are away, answers 503
+        # (and /health says which is down), and recovers by itself when they come back.
         pool = open_pool(
             settings.require_database_url(),
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             name="crowdship-api",
+            timeout_s=settings.db_pool_timeout_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            wait=False,
         )
-        sync_redis = redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
-        async_redis = aioredis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
+        sync_redis = open_redis(settings)
+        async_redis = open_async_redis(settings)
+        # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
+        events = OfferEventHub(
+            open_async_redis(settings, max_connections=4),
+            per_user=settings.event_streams_per_user,
+            per_process=settings.event_streams_per_process,
+        )
+        events.start()
         config = DispatchConfig.from_settings(settings)
         context = DispatchContext(
             unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
@@ -69,11 +92,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             context=context,
             passwords=Argon2Passwords(),
             positions=AsyncLivePositions(async_redis),
+            events=events,
             solver=solver,
         )
         try:
             yield
         finally:
+            await events.stop()
             await async_redis.aclose()
             sync_redis.close()
             pool.close()
@@ -83,8 +108,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(UnexpectedErrors)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -101,8 +129,49 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(policies.router)
     app.include_router(finance.router)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/health",
+        tags=["health"],
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "PostgreSQL or Redis is unavailable"}},
+    )
+    async def health(request: Request) -> JSONResponse:
+        """Whether this process can reach PostgreSQL and Redis, each on its own (200 when both answer, else 503)."""
+        services: AppServices = request.app.state.services
+        postgres = await run_in_threadpool(_postgres_answers, request.app.state.pool)
+        redis_ok = await _redis_answers(services.positions.client)
+        body = HealthOut(
+            status="ok" if postgres and redis_ok else "unavailable",
+            postgres="ok" if postgres else "unavailable",
+            redis="ok" if redis_ok else "unavailable",
+            event_streams=services.events.open_streams,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
     return app
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    postgres: Literal["ok", "unavailable"]
+    redis: Literal["ok", "unavailable"]
+    event_streams: int = Field(description="Event streams open on this process")
+
+
+HEALTH_TIMEOUT_S = 1.0
+
+
+def _postgres_answers(pool: ConnectionPool) -> bool:
+    try:
+        with pool.connection(timeout=HEALTH_TIMEOUT_S) as connection:
+            connection.execute("SELECT 1")
+    except (psycopg.Error, PoolTimeout):
+        return False
+    return True
+
+
+async def _redis_answers(client: aioredis.Redis) -> bool:
+    try:
+        return bool(await asyncio.wait_for(client.ping(), HEALTH_TIMEOUT_S))
+    except (redis.RedisError, OSError, TimeoutError):
+        return False

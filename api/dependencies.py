@@ -8,8 +8,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
+from api.events import OfferEventHub
 from api.problems import ProblemException
 from api.security import Principal, read_token
 from crowdship.settings import Settings
@@ -32,6 +36,7 @@ class AppServices:
     context: DispatchContext
     passwords: PasswordHasher
     positions: AsyncLivePositions
+    events: OfferEventHub
     solver: Solver
 
 
@@ -82,10 +87,46 @@ def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Pri
 StaffPrincipal = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
-async def current_shopper_id(principal: Annotated[Principal, Depends(require_roles(Role.SHOPPER))]) -> UUID:
+ShopperPrincipal = Annotated[Principal, Depends(require_roles(Role.SHOPPER))]
+
+
+async def current_shopper_id(principal: ShopperPrincipal) -> UUID:
     if principal.shopper_id is None:
         raise ProblemException(403, "this account has no shopper profile")
     return principal.shopper_id
 
 
 ShopperId = Annotated[UUID, Depends(current_shopper_id)]
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    names = {field.alias for field in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return frozenset(names)
+
+
+_ALLOWED_QUERY_NAMES: dict[int, frozenset[str]] = {}
+"""Per route (by identity: routes are neither hashable nor replaced while the app runs)."""
+
+
+def _allowed_query_names(route: APIRoute) -> frozenset[str]:
+    names = _ALLOWED_QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _ALLOWED_QUERY_NAMES[id(route)] = _query_names(route.dependant)
+    return names
+
+
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """A misspelt filter (`?stauts=open`) would otherwise be ignored and return everything: refuse it, 422."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _allowed_query_names(route))
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "is not a parameter of this operation"}
+                for name in unknown[:20]
+            ]
+        )

@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.logging import get_logger
@@ -30,18 +31,44 @@ log = get_logger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 TITLES = {
-    400: "Bad request",
+    400: "Malformed request",
     401: "Not authenticated",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid request",
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+PROBLEM_BASE = "/problems/"
+TYPE_SLUGS = {
+    400: "malformed-request",
+    401: "not-authenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "content-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+"""One scheme for every problem: `/problems/<slug>`. Errors of the HTTP layer get the slug of their status;
+domain errors the slug of their class (`IllegalTransition` -> `/problems/illegal-transition`), and the domain's
+generic ones share the HTTP layer's (`InvalidInput` and a request that fails validation are both
+`/problems/invalid-input`)."""
+
+
+def type_for_status(status: int) -> str:
+    return PROBLEM_BASE + TYPE_SLUGS.get(status, "error")
 
 
 class FieldError(BaseModel):
@@ -52,7 +79,10 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str = Field(default="about:blank", description="URI reference identifying the problem type")
+    type: str = Field(
+        description="URI reference identifying the problem type, `/problems/<slug>`",
+        examples=["/problems/illegal-transition"],
+    )
     title: str = Field(description="Short summary of the problem type", examples=["Conflict"])
     status: int = Field(ge=400, le=599, description="The HTTP status code", examples=[409])
     detail: str | None = Field(default=None, examples=["offer 6c1f... expired at 2026-11-22T13:00:00+00:00"])
@@ -65,12 +95,12 @@ class ProblemException(Exception):
     """An HTTP-level problem raised by the API itself (authentication, rate limits)."""
 
     def __init__(
-        self, status: int, detail: str, *, type_: str = "about:blank", headers: Mapping[str, str] | None = None
+        self, status: int, detail: str, *, type_: str | None = None, headers: Mapping[str, str] | None = None
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
-        self.type = type_
+        self.type = type_ or type_for_status(status)
         self.headers = dict(headers or {})
 
 
@@ -79,13 +109,13 @@ def problem_response(
     status: int,
     detail: str | None,
     *,
-    type_: str = "about:blank",
+    type_: str | None = None,
     errors: Sequence[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
     body = Problem(
-        type=type_,
+        type=type_ or type_for_status(status),
         title=TITLES.get(status, "Error"),
         status=status,
         detail=detail,
@@ -99,7 +129,7 @@ def problem_response(
 
 
 def _slug(error: DomainError) -> str:
-    return "/problems/" + re.sub(r"(?<!^)(?=[A-Z])", "-", type(error).__name__).lower()
+    return PROBLEM_BASE + re.sub(r"(?<!^)(?=[A-Z])", "-", type(error).__name__).lower()
 
 
 def _field_path(location: Sequence[Any]) -> str:
@@ -134,6 +164,13 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    unparsable = [item for item in error.errors() if item.get("type") == "json_invalid"]
+    if unparsable:
+        # The location of a JSON syntax error is a character position, not a field.
+        position = unparsable[0].get("loc", ("body", "?"))[-1]
+        reason = unparsable[0].get("ctx", {}).get("error", "JSON decode error")
+        message = f"not valid JSON: {reason} (at character {position})"
+        return problem_response(request, 400, message, errors=[FieldError(field="body", message=message)])
     errors = [
         FieldError(field=_field_path(item.get("loc", ())), message=str(item.get("msg", "invalid")))
         for item in error.errors()
@@ -144,6 +181,8 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if isinstance(error.__cause__, BodyTooLarge):  # the framework wraps what broke the body's reading
+        return problem_response(request, 413, str(error.__cause__), headers={"Connection": "close"})
     return problem_response(request, error.status_code, str(error.detail), headers=error.headers)
 
 
@@ -171,9 +210,88 @@ async def _backing_service_down(request: Request, error: Exception) -> JSONRespo
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, method=request.method, exc_info=error)
-    return problem_response(request, 500, "an unexpected error occurred; it has been logged")
+async def _unstorable_value(request: Request, error: Exception) -> JSONResponse:
+    """PostgreSQL refused a value (out of range, malformed): the input's fault, and nothing was kept. The
+    schemas' own limits should have caught it first; this is the last line behind them."""
+    log.warning("value refused by the database", path=request.url.path, error=type(error).__name__)
+    return problem_response(request, 422, "a value is out of the range that can be stored; nothing was applied")
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the request body is larger than {max_bytes} bytes")
+
+
+class BodyLimit:
+    """Refuses a request body over `max_bytes` with a 413 problem: at once when its Content-Length says so, or
+    as soon as a streamed body goes over; what is beyond the limit is never read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, send_tracking)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = str(BodyTooLarge(self.max_bytes))
+        await problem_response(Request(scope), 413, detail, headers={"Connection": "close"})(scope, receive, send)
+
+
+class UnexpectedErrors:
+    """Turns an error no handler knew into a generic 500 problem, logged once, in a few lines, without locals
+    (Starlette's own last resort logs it and re-raises, and the server then logs it a second time)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as error:
+            log.error("unhandled error", method=scope.get("method"), path=scope.get("path"), exc_info=error)
+            if not started:
+                response = problem_response(Request(scope), 500, "an unexpected error occurred; it has been logged")
+                await response(scope, receive, send)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -187,7 +305,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     # The specific database errors above are OperationalErrors too; handlers are picked by the most specific class.
     for unavailable in (psycopg.OperationalError, PoolTimeout, redis.ConnectionError, redis.TimeoutError):
         app.add_exception_handler(unavailable, _backing_service_down)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(pg_errors.DataError, _unstorable_value)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -219,7 +337,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault("422", {"description": TITLES[422]})
             if operation.get("requestBody"):
-                responses.setdefault("400", {"description": "The body could not be parsed"})
+                responses.setdefault("400", {"description": "The body is not valid JSON"})
             responses.setdefault("500", {"description": TITLES[500]})
             responses.setdefault(
                 "503", {"description": "Collided with a concurrent request, or a backing service is down; retry"}

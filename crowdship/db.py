@@ -17,18 +17,35 @@ Row = dict[str, Any]
 Params = Sequence[Any] | Mapping[str, Any]
 
 
-def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, name: str = "crowdship") -> ConnectionPool:
-    """Opens a pool and waits until its first connection works, so a wrong URL fails here, loudly."""
+def open_pool(
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    name: str = "crowdship",
+    timeout_s: float = 30.0,
+    connect_timeout_s: int = 5,
+    wait: bool = True,
+) -> ConnectionPool:
+    """Opens a pool. With `wait`, it waits until its first connection works, so that a wrong URL fails here,
+    loudly (commands); without, it connects in the background and keeps trying (long-running processes, which
+    must start, and go on, while PostgreSQL is away).
+
+    A connection is checked as it is handed out, so one that died with a server restart is replaced instead of
+    failing its borrower; `timeout_s` bounds the wait for a connection, so that requests fail fast while
+    PostgreSQL is down."""
     pool = ConnectionPool(
         database_url,
         reset=_reset_connection,
+        check=ConnectionPool.check_connection,
         min_size=min_size,
         max_size=max_size,
         name=name,
         open=False,
-        kwargs={"application_name": name},
+        timeout=timeout_s,
+        kwargs={"application_name": name, "connect_timeout": connect_timeout_s},
     )
-    pool.open(wait=True, timeout=30)
+    pool.open(wait=wait, timeout=30)
     return pool
 
 

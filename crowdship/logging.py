@@ -1,11 +1,46 @@
-"""Structured logs: key-value events, JSON lines in production, readable lines on a terminal."""
+"""Structured logs: key-value events, JSON lines in production, readable lines on a terminal.
+
+Whatever the format, every event goes through the same two processors before it is rendered:
+
+* `redact` blanks fields whose name says they hold a secret or a recipient's data (passwords, tokens, codes,
+  names, addresses, e-mail addresses) and scrubs the signing key and `password=...`-like pairs out of every
+  text, exception messages included;
+* `compact_exception` renders an exception as a few lines (its type and message, then the innermost frames
+  as `file:line in function`), never with local variables: a traceback with locals prints passwords, keys
+  and recipients' addresses, and a deep one written synchronously stalls the event loop.
+"""
+
+from __future__ import annotations
 
 import logging
+import re
 import sys
+import traceback
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
 from crowdship.settings import Settings
+
+REDACTED = "[redacted]"
+SENSITIVE_KEY = re.compile(
+    r"pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[_-]?key|credential|^(delivery_|bag_)?code$"
+    r"|recipient|address|e-?mail|^username$|display_name|^name$",
+    re.IGNORECASE,
+)
+"""Field names whose values never reach a log (`code` alone: delivery and bag codes)."""
+SENSITIVE_PAIR = re.compile(
+    r"(?P<key>pass(word|wd)?|secret|token|api[_-]?key|authorization)(?P<sep>\s*[=:]\s*|\s+)(?P<value>[^\s,;&\"']+)",
+    re.IGNORECASE,
+)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+EXCEPTION_FRAMES = 4
+"""Innermost frames kept in a logged traceback: where it broke, and the few calls that led there."""
+MAX_TEXT = 2_000
+"""No single logged text is longer: an exception message can carry a whole request."""
+
+_known_secrets: list[str] = []
 
 
 class _CurrentStderr:
@@ -18,25 +53,90 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def scrub(text: str) -> str:
+    """The text without known secrets, `password=...`-like values and e-mail addresses, and not too long."""
+    for secret in _known_secrets:
+        text = text.replace(secret, REDACTED)
+    text = SENSITIVE_PAIR.sub(lambda match: f"{match['key']}{match['sep']}{REDACTED}", text)
+    text = EMAIL.sub(REDACTED, text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {key: REDACTED if SENSITIVE_KEY.search(str(key)) else _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_clean(item) for item in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if key == "exc_info":
+            continue
+        event[key] = REDACTED if SENSITIVE_KEY.search(key) else _clean(value)
+    return event
+
+
+def format_exception(error: BaseException) -> str:
+    """`Type: message` and the innermost frames, one per line, without locals; chained causes are named."""
+    frames = traceback.extract_tb(error.__traceback__)[-EXCEPTION_FRAMES:]
+    lines = [f"{type(error).__name__}: {scrub(str(error))}"]
+    lines += [f"  at {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames]
+    cause = error.__cause__ or error.__context__
+    if cause is not None and not error.__suppress_context__:
+        lines.append(f"  from {type(cause).__name__}: {scrub(str(cause))}")
+    return "\n".join(lines)
+
+
+def compact_exception(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    exc_info = event.pop("exc_info", None)
+    error: BaseException | None = None
+    if isinstance(exc_info, BaseException):
+        error = exc_info
+    elif isinstance(exc_info, tuple) and len(exc_info) == 3 and isinstance(exc_info[1], BaseException):
+        error = exc_info[1]
+    elif exc_info:
+        error = sys.exc_info()[1]
+    if error is not None:
+        event["exception"] = format_exception(error)
+    return event
+
+
+def remember_secrets(secrets: Iterable[str]) -> None:
+    """Values scrubbed out of every logged text from now on (the signing key, for one)."""
+    for secret in secrets:
+        if secret and len(secret) >= 8 and secret not in _known_secrets:
+            _known_secrets.append(secret)
+
+
 def configure_logging(settings: Settings) -> None:
+    if settings.secret_key is not None:
+        remember_secrets([settings.secret_key.get_secret_value()])
     level = getattr(logging, settings.log_level)
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        compact_exception,
+        redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    # Libraries that log through the standard library (uvicorn, alembic) go the same way.
+    # Libraries that log through the standard library (uvicorn, alembic, psycopg_pool) go the same way.
     handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     local_dir: Path = Field(default=DEFAULT_LOCAL_DIR, description="Where the project's own servers keep their data")
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
+    db_pool_timeout_s: float = Field(
+        default=0.5, gt=0, le=60, description="Longest wait for a pooled connection before a 503 (fail fast)"
+    )
+    db_connect_timeout_s: int = Field(default=3, ge=1, le=60, description="Longest wait to open a connection")
+    redis_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Longest wait for a Redis reply")
+    redis_connect_timeout_s: float = Field(default=0.5, gt=0, le=60, description="Longest wait to reach Redis")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
@@ -70,6 +76,26 @@ class Settings(BaseSettings):
     own_address_radius_m: float = Field(default=100.0, ge=0, description="No drop-offs this near home")
     location_sample_interval_s: float = Field(default=30.0, gt=0, description="Min seconds between samples")
     location_rate_limit_per_s: int = Field(default=10, ge=1, description="Updates per shopper per s")
+
+    # --- Bounds on what callers may ask (hardening) ---
+    max_request_body_bytes: int = Field(default=1_000_000, ge=1_024, description="Larger bodies get 413")
+    event_streams_per_user: int = Field(default=3, ge=1, description="Open /shopper/events streams per account")
+    event_streams_per_process: int = Field(default=500, ge=1, description="Open event streams per API process")
+    login_attempts_per_account: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account before it is locked for the lockout time"
+    )
+    login_attempts_per_address: int = Field(default=20, ge=1, description="Sign-ins per client address per minute")
+    login_lockout_s: int = Field(default=900, ge=1, description="How long a locked account waits")
+    max_leave_by_h: float = Field(default=12.0, gt=0, le=48, description="A trip's leave-by, at most this far ahead")
+    max_destination_km: float = Field(
+        default=150.0, gt=0, le=1_000, description="A trip's destination, at most this far from the store"
+    )
+    order_horizon_days: int = Field(
+        default=14, ge=1, le=365, description="An order's delivery window ends at most this far ahead"
+    )
+    max_reward_cents: int = Field(
+        default=5_000, ge=1, description="Ceiling of one delivery's reward, whatever the policy in force says"
+    )
 
     @field_validator("database_url")
     @classmethod

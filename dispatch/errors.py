@@ -69,3 +69,10 @@ class StoreExists(DomainError):
 
 class MissingBagCode(DomainError):
     """An order that did not come through intake has no bag code, so its bags cannot be checked at pickup."""
+
+
+class NoActiveTrip(DomainError):
+    """Positions are only kept during a trip."""
+
+    def __init__(self) -> None:
+        super().__init__("you have no open or departed trip: check in at a store first")

@@ -189,6 +189,10 @@ class LiveOrderRepository(OrderRepository, Protocol):
 
 class LiveTripRepository(TripRepository, Protocol):
     def active_for_shopper(self, shopper_id: UUID, *, for_update: bool = False) -> Trip | None: ...
+    def on_a_trip(self, shopper_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of these shoppers who have an open or departed trip."""
+        ...
+
     def page(
         self,
         *,

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+import psycopg
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from psycopg_pool import PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
-from api.dependencies import Context, Services, ShopperId
+from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
+from api.events import RESYNC, TooManyStreams
 from api.problems import ProblemException, problem_responses
 from api.schemas import (
     DeliveryIn,
@@ -35,10 +39,14 @@ from api.schemas import (
     TripOut,
 )
 from crowdship.errors import NotFound
-from dispatch.adapters.live import offers_channel
+from crowdship.logging import get_logger
+from dispatch.adapters.live import LocationOutcome, offer_event
+from dispatch.errors import NoActiveTrip
 from dispatch.services import accounts, delivery, offers, queries, trips
 from dispatch.views import stop_for_shopper
 from routing.geo import GeoPoint
+
+log = get_logger(__name__)
 
 router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
 
@@ -101,27 +109,57 @@ _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()
 _NOT_SAMPLED = LocationOut(sampled=False).model_dump_json().encode()
 
 
-@router.post("/location", status_code=202, response_model=LocationOut, responses=problem_responses(422, 429))
+@router.post("/location", status_code=202, response_model=LocationOut, responses=problem_responses(409, 422, 429))
 async def update_location(body: LocationIn, shopper_id: ShopperId, services: Services) -> Response:
-    """Your position, kept live in Redis; one per interval is also kept in the record. Rate-limited."""
+    """Your position during a trip, kept live in Redis; one per interval is also kept in the record.
+    Rate-limited; refused (409) when you have no open or departed trip."""
     context = services.context
     now = context.clock.now()
     position = GeoPoint(body.lat, body.lon)
-    outcome = await services.positions.record(
+    outcome = await _record_position(services, shopper_id, position, now)
+    if outcome is LocationOutcome.TRIP_UNKNOWN:
+        # Redis lost (or never had) the shopper's trip: PostgreSQL says, and Redis is told for next time.
+        trip = await run_in_threadpool(trips.active_trip, context, shopper_id=shopper_id)
+        if trip is None:
+            await services.positions.mark_off_trip(shopper_id)
+            outcome = LocationOutcome.NO_TRIP
+        else:
+            await services.positions.mark_on_trip(shopper_id, trip.id)
+            outcome = await _record_position(services, shopper_id, position, now)
+    if outcome is LocationOutcome.RATE_LIMITED:
+        raise ProblemException(429, "too many location updates; slow down", headers={"Retry-After": "1"})
+    if not outcome.stored:
+        raise NoActiveTrip
+    sampled = outcome is LocationOutcome.SAMPLE_DUE and await _keep_sample(services, shopper_id, position, now)
+    # The two possible bodies, pre-serialised: this is the hottest route (documented as `LocationOut`).
+    return Response(_SAMPLED if sampled else _NOT_SAMPLED, status_code=202, media_type="application/json")
+
+
+async def _record_position(
+    services: AppServices, shopper_id: UUID, position: GeoPoint, now: datetime
+) -> LocationOutcome:
+    config = services.context.config
+    return await services.positions.record(
         shopper_id,
         position,
         epoch_second=int(now.timestamp()),
-        rate_limit_per_s=context.config.location_rate_limit_per_s,
-        sample_interval_s=context.config.location_sample_interval_s,
+        rate_limit_per_s=config.location_rate_limit_per_s,
+        sample_interval_s=config.location_sample_interval_s,
     )
-    if not outcome.accepted:
-        raise ProblemException(429, "too many location updates; slow down", headers={"Retry-After": "1"})
-    if outcome.sample_due:
-        await run_in_threadpool(
-            trips.record_location_sample, context, shopper_id=shopper_id, position=position, recorded_at=now
+
+
+async def _keep_sample(services: AppServices, shopper_id: UUID, position: GeoPoint, now: datetime) -> bool:
+    """Writes the interval's sample to PostGIS. The live position is already stored, so PostgreSQL being away
+    does not fail the update: it answers `sampled: false`, and the next update tries the sample again."""
+    try:
+        sample = await run_in_threadpool(
+            trips.record_location_sample, services.context, shopper_id=shopper_id, position=position, recorded_at=now
         )
-    # The two possible bodies, pre-serialised: this is the hottest route (documented as `LocationOut`).
-    return Response(_SAMPLED if outcome.sample_due else _NOT_SAMPLED, status_code=202, media_type="application/json")
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        log.warning("location sample not kept", error=type(error).__name__)
+        await services.positions.reopen_sample_gate(shopper_id)
+        return False
+    return sample is not None
 
 
 @router.get("/offers/current", response_model=OfferOut, responses=problem_responses(404))
@@ -137,7 +175,8 @@ def get_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> OfferO
 
 @router.post("/offers/{offer_id}/accept", response_model=OfferOut, responses=problem_responses(404, 409))
 def accept_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> OfferOut:
-    """Accept before it expires (409 after); the answer carries the exact addresses and first names."""
+    """Accept before it expires (409 after); the answer carries the exact addresses and first names. Accepting
+    again answers with the accepted offer (a second tap or a retry is harmless)."""
     return OfferOut.of(offers.accept_offer(context, shopper_id=shopper_id, offer_id=offer_id))
 
 
@@ -189,27 +228,50 @@ def report_incident(order_id: UUID, body: IncidentIn, shopper_id: ShopperId, con
 @router.get(
     "/events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Offer events as they happen"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Offer events as they happen"},
+        **problem_responses(429),
+    },
 )
-async def events(request: Request, shopper_id: ShopperId, services: Services) -> EventSourceResponse:
-    """Server-sent events: `ready` once subscribed, then `offer` for each new offer (your current one first)."""
-    return EventSourceResponse(_offer_events(request, shopper_id, services), ping=15)
-
-
-async def _offer_events(request: Request, shopper_id: UUID, services: Services) -> AsyncIterator[dict[str, str]]:
-    pubsub = request.app.state.async_redis.pubsub()
-    await pubsub.subscribe(offers_channel(shopper_id))
+async def events(
+    request: Request, principal: ShopperPrincipal, shopper_id: ShopperId, services: Services
+) -> EventSourceResponse:
+    """Server-sent events: `ready` once subscribed, then `offer` (id and expiry) for each new offer, your
+    current one first. A few streams per account (429 beyond)."""
     try:
-        yield {"event": "ready", "data": "{}"}
-        try:
-            view = await run_in_threadpool(offers.current_offer, services.context, shopper_id=shopper_id)
-            yield {"event": "offer", "data": json.dumps({"event": "offer", "offer_id": str(view.offer.id)})}
-        except NotFound:
-            pass
-        while not await request.is_disconnected():
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None:
-                yield {"event": "offer", "data": str(message["data"])}
-    finally:
-        await pubsub.unsubscribe()
-        await pubsub.aclose()
+        services.events.check_room(principal.user_id)
+    except TooManyStreams as error:
+        raise ProblemException(429, error.detail, headers={"Retry-After": "30"}) from None
+    return EventSourceResponse(_offer_events(request, principal.user_id, shopper_id, services), ping=15)
+
+
+async def _offer_events(
+    request: Request, user_id: UUID, shopper_id: UUID, services: AppServices
+) -> AsyncIterator[dict[str, str]]:
+    try:
+        with services.events.registered(user_id=user_id, shopper_id=shopper_id) as stream:
+            yield {"event": "ready", "data": "{}"}
+            if (current := await _current_offer_event(services, shopper_id)) is not None:
+                yield current
+            while not await request.is_disconnected():
+                event = await stream.next(timeout_s=5.0)
+                if event is RESYNC:
+                    if (current := await _current_offer_event(services, shopper_id)) is not None:
+                        yield current
+                elif event is not None:
+                    yield {"event": "offer", "data": json.dumps(event)}
+    except TooManyStreams as error:  # another stream of the account got in since the check
+        yield {"event": "error", "data": json.dumps({"detail": error.detail})}
+
+
+async def _current_offer_event(services: AppServices, shopper_id: UUID) -> dict[str, str] | None:
+    """The shopper's open offer as an event; None when there is none, or PostgreSQL cannot say right now (the
+    stream stays open: the next event, or the app's own polling, brings the offer)."""
+    try:
+        view = await run_in_threadpool(offers.current_offer, services.context, shopper_id=shopper_id)
+    except NotFound:
+        return None
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        log.warning("current offer unavailable for a stream", error=type(error).__name__)
+        return None
+    return {"event": "offer", "data": json.dumps(offer_event(view.offer))}

@@ -1,36 +1,53 @@
-"""Live state in Redis: shopper positions (GEO), rate limits, the sampling gate, per-store dispatch leases
-and offer events (pub/sub).
+"""Live state in Redis: shopper positions (GEO), who is on a trip, rate limits, the sampling gate, per-store
+dispatch leases and offer events (pub/sub).
 
 Nothing here is of record. If Redis is flushed, positions come back from the latest PostGIS samples
-(`rebuild_positions`) and from the next updates; leases are simply taken again; a shopper who missed an
-event finds the offer through the API, which reads PostgreSQL.
+(`rebuild_positions`) and from the next updates; whether a shopper is on a trip is read again from
+PostgreSQL at their next update; leases are simply taken again; a shopper who missed an event finds the offer
+through the API, which reads PostgreSQL. Telling Redis that a trip started or ended happens after the
+transaction that did it, and is best effort: a committed change is never reported as failed because Redis
+was away, and what it leaves behind is pruned by the dispatcher (`prune_positions`).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
 import redis
 import redis.asyncio as aioredis
 
+from crowdship.logging import get_logger
+from dispatch.model import Offer
 from dispatch.repositories import LocationSample
 from routing.geo import GeoPoint
+
+log = get_logger(__name__)
 
 PREFIX = "crowdship"
 POSITIONS_KEY = f"{PREFIX}:positions"
 REBUILT_MARKER_KEY = f"{PREFIX}:live-state-built"
 
-# One round trip per location update: rate limit, position, and whether a sample is due. The counter is keyed
-# by the second it counts (from the service's clock); it lingers a minute so that a slow client cannot reset it.
+ACTIVE_MARKER_TTL_S = 12 * 3600
+"""A trip's marker outlives any trip; should its removal be missed, it still goes in the end."""
+INACTIVE_MARKER_TTL_S = 30
+"""How long 'no active trip' is believed without asking PostgreSQL again (check-in clears it at once)."""
+
+# One round trip per location update: rate limit, whether the shopper is on a trip, position, and whether a
+# sample is due. The counter is keyed by the second it counts (from the service's clock).
 _LOCATION_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], 60) end
+if count == 1 then redis.call('EXPIRE', KEYS[1], 5) end
 if count > tonumber(ARGV[1]) then return -1 end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  if redis.call('EXISTS', KEYS[5]) == 1 then return -3 end
+  return -2
+end
 redis.call('GEOADD', KEYS[2], ARGV[2], ARGV[3], ARGV[4])
 if redis.call('SET', KEYS[3], ARGV[5], 'NX', 'PX', ARGV[6]) then return 1 end
 return 0
@@ -43,6 +60,11 @@ return 0
 """
 
 
+def offer_event(offer: Offer) -> dict[str, str]:
+    """What a shopper's event stream says of a new offer: enough to fetch it before it expires."""
+    return {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()}
+
+
 def offers_channel(shopper_id: UUID) -> str:
     return f"{PREFIX}:offers:{shopper_id}"
 
@@ -51,19 +73,41 @@ def _lease_key(store_id: UUID) -> str:
     return f"{PREFIX}:lease:store:{store_id}"
 
 
-@dataclass(frozen=True)
-class LocationOutcome:
-    accepted: bool
-    """False when the shopper went over the rate limit; nothing was recorded."""
-    sample_due: bool
-    """True for the first update of a sampling interval: the caller writes it to PostGIS."""
+def _active_key(shopper_id: UUID) -> str:
+    return f"{PREFIX}:on-trip:{shopper_id}"
+
+
+def _inactive_key(shopper_id: UUID) -> str:
+    return f"{PREFIX}:no-trip:{shopper_id}"
+
+
+def _sample_gate_key(shopper_id: UUID) -> str:
+    return f"{PREFIX}:sample-gate:{shopper_id}"
+
+
+class LocationOutcome(Enum):
+    SAMPLE_DUE = 1
+    """Stored live, and the first update of a sampling interval: the caller keeps it in PostGIS too."""
+    STORED = 0
+    """Stored live."""
+    RATE_LIMITED = -1
+    """Over the shopper's rate limit: nothing was stored."""
+    TRIP_UNKNOWN = -2
+    """Redis does not know whether the shopper is on a trip (never told, or lost): nothing was stored; ask
+    PostgreSQL and tell Redis (`mark_on_trip` / `mark_off_trip`)."""
+    NO_TRIP = -3
+    """The shopper has no active trip: nothing was stored."""
+
+    @property
+    def stored(self) -> bool:
+        return self in (LocationOutcome.SAMPLE_DUE, LocationOutcome.STORED)
 
 
 class AsyncLivePositions:
     """The hot path of location updates, on the asyncio client so that it never waits on a thread."""
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
+        self.client = client
         self._script = client.register_script(_LOCATION_SCRIPT)
 
     async def record(
@@ -80,7 +124,9 @@ class AsyncLivePositions:
             keys=[
                 f"{PREFIX}:rate:location:{member}:{epoch_second}",
                 POSITIONS_KEY,
-                f"{PREFIX}:sample-gate:{member}",
+                _sample_gate_key(shopper_id),
+                _active_key(shopper_id),
+                _inactive_key(shopper_id),
             ],
             args=[
                 rate_limit_per_s,
@@ -91,7 +137,17 @@ class AsyncLivePositions:
                 int(sample_interval_s * 1000),
             ],
         )
-        return LocationOutcome(accepted=result != -1, sample_due=result == 1)
+        return LocationOutcome(int(result))
+
+    async def mark_on_trip(self, shopper_id: UUID, trip_id: UUID) -> None:
+        await self.client.set(_active_key(shopper_id), str(trip_id), ex=ACTIVE_MARKER_TTL_S)
+
+    async def mark_off_trip(self, shopper_id: UUID) -> None:
+        await self.client.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+
+    async def reopen_sample_gate(self, shopper_id: UUID) -> None:
+        """After a sample could not be kept: the next update tries again."""
+        await self.client.delete(_sample_gate_key(shopper_id))
 
 
 class LiveState:
@@ -112,6 +168,39 @@ class LiveState:
 
     def positions_count(self) -> int:
         return int(self._client.zcard(POSITIONS_KEY))
+
+    def shoppers_with_positions(self, limit: int) -> list[UUID]:
+        """Up to `limit` shoppers that have a live position (for pruning)."""
+        members = self._client.zrange(POSITIONS_KEY, 0, limit - 1)
+        return [UUID(str(member)) for member in members]
+
+    def forget_positions(self, shopper_ids: Sequence[UUID]) -> int:
+        if not shopper_ids:
+            return 0
+        return int(self._client.zrem(POSITIONS_KEY, *(str(shopper_id) for shopper_id in shopper_ids)))
+
+    # Trips --------------------------------------------------------------------------------------------
+
+    def trip_started(self, shopper_id: UUID, trip_id: UUID) -> None:
+        """Best effort, after the check-in committed: from now on the shopper's positions are kept."""
+        with _best_effort("trip started"):
+            pipe = self._client.pipeline()
+            pipe.set(_active_key(shopper_id), str(trip_id), ex=ACTIVE_MARKER_TTL_S)
+            pipe.delete(_inactive_key(shopper_id))
+            pipe.execute()
+
+    def trip_ended(self, shopper_id: UUID) -> None:
+        """Best effort, after the trip's end committed: its live position and markers go."""
+        with _best_effort("trip ended"):
+            pipe = self._client.pipeline()
+            pipe.delete(_active_key(shopper_id), _sample_gate_key(shopper_id))
+            pipe.zrem(POSITIONS_KEY, str(shopper_id))
+            pipe.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+            pipe.execute()
+
+    def claim_chore(self, name: str, every_s: float) -> bool:
+        """True for the one process (of many) that should do a periodic chore now."""
+        return bool(self._client.set(f"{PREFIX}:chore:{name}", "1", nx=True, px=int(every_s * 1000)))
 
     def live_among(self, shopper_ids: Sequence[UUID]) -> int:
         """How many of these shoppers have a live position (one round trip)."""
@@ -147,5 +236,15 @@ class LiveState:
 
     # Events ----------------------------------------------------------------------------------------
 
-    def publish_offer(self, shopper_id: UUID, payload: Mapping[str, Any]) -> int:
-        return int(self._client.publish(offers_channel(shopper_id), json.dumps(payload, default=str)))
+    def publish_offer(self, shopper_id: UUID, payload: Mapping[str, Any]) -> None:
+        """Best effort, after the offer committed: a shopper who misses it finds it through the API."""
+        with _best_effort("offer event"):
+            self._client.publish(offers_channel(shopper_id), json.dumps(payload, default=str))
+
+
+@contextmanager
+def _best_effort(what: str) -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as error:
+        log.warning("live state not updated", what=what, error=type(error).__name__)

@@ -328,6 +328,9 @@ class MemoryTripRepository(_Repository):
         trip_id = self._db.active_trip_of_shopper.get(shopper_id)
         return None if trip_id is None else _copy(self._db.trips[trip_id])
 
+    def on_a_trip(self, shopper_ids: Sequence[UUID]) -> set[UUID]:
+        return {shopper_id for shopper_id in shopper_ids if shopper_id in self._db.active_trip_of_shopper}
+
     def page(
         self,
         *,

@@ -389,6 +389,13 @@ class PostgresTripRepository(Repository):
         )
         return self._trip(rows[0]) if rows else None
 
+    def on_a_trip(self, shopper_ids: Sequence[UUID]) -> set[UUID]:
+        rows = self._all(
+            "SELECT shopper_id FROM trips WHERE shopper_id = ANY(%s) AND status IN ('open', 'departed')",
+            (list(shopper_ids),),
+        )
+        return {row["shopper_id"] for row in rows}
+
     def page(
         self,
         *,

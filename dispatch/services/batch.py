@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.logging import get_logger
+from dispatch.adapters.live import offer_event
 from dispatch.batching import (
     DroppedAssignment,
     TripCandidate,
@@ -27,7 +28,7 @@ from dispatch.errors import AlreadyOffered
 from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
-from dispatch.services.trips import release_trip_orders
+from dispatch.services.trips import release_trip_orders, trip_ended
 
 log = get_logger(__name__)
 
@@ -104,7 +105,8 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
     now = report.started_at
     with ctx.unit_of_work() as uow:
         report.expired_offers = expire_offers(uow, store_id, now)
-        for trip in uow.trips.past_leave_by(store_id, now):
+        expired = list(uow.trips.past_leave_by(store_id, now))
+        for trip in expired:
             trip.expire()
             release_trip_orders(uow, trip, now)
             uow.trips.save(trip)
@@ -116,6 +118,8 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
                 uow.orders.save(locked)
                 report.fallback_orders.append(locked.id)
         uow.commit()
+    for trip in expired:
+        trip_ended(ctx, trip)
 
 
 def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, solver: Solver) -> None:
@@ -192,7 +196,4 @@ def _publish(ctx: DispatchContext, report: BatchReport) -> None:
     with ctx.unit_of_work() as uow:
         shoppers = {offer.id: uow.trips.get(offer.trip_id).shopper_id for offer in report.offers}
     for offer in report.offers:
-        ctx.live.publish_offer(
-            shoppers[offer.id],
-            {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()},
-        )
+        ctx.live.publish_offer(shoppers[offer.id], offer_event(offer))

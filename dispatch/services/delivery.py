@@ -21,7 +21,7 @@ from dispatch.model import (
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import delivery_code_matches
 from dispatch.services.context import DeliveredOrder, DispatchContext
-from dispatch.services.trips import owned_trip
+from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
 
@@ -127,11 +127,14 @@ def deliver(
         if not proof.accepted:
             failures = sum(1 for earlier in uow.proofs.list_for_order(order.id) if not earlier.accepted)
             attempts_left = max(0, ctx.config.max_delivery_attempts - failures)
+            completed = False
             if attempts_left == 0:
                 order.fail()
                 uow.orders.save(order)
-                _complete_if_done(uow, trip)
+                completed = _complete_if_done(uow, trip)
             uow.commit()
+            if completed:
+                trip_ended(ctx, trip)
             field, reason = (
                 ("position", f"{distance:.0f} m from the drop-off, more than {ctx.config.geofence_m:.0f} m")
                 if not inside
@@ -156,7 +159,9 @@ def deliver(
             )
         completed = _complete_if_done(uow, trip)
         uow.commit()
-        return DeliveryResult(order, proof, completed)
+    if completed:
+        trip_ended(ctx, trip)
+    return DeliveryResult(order, proof, completed)
 
 
 def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | None:

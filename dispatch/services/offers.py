@@ -51,11 +51,14 @@ def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> O
     """Accepts an open offer before it expires: its orders become the shopper's to carry.
 
     The trip and offer rows are locked first, so of two racing requests (an accept and an expiry, a double
-    tap) one waits for the other and then finds the offer no longer open.
+    tap) one waits for the other. Accepting an offer already accepted changes nothing and answers with it as
+    it is, so that a second tap or a retry after a lost answer is harmless.
     """
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         offer = _owned_offer(uow, shopper_id, offer_id, for_update=True)
+        if offer.status is OfferStatus.ACCEPTED:
+            return offer_for_shopper(offer, _orders(uow, offer))
         trip = uow.trips.get(offer.trip_id)
         offer.accept(now)
         if trip.status is not TripStatus.OPEN:

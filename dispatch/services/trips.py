@@ -57,7 +57,9 @@ def check_in(
         )
         uow.trips.add(trip)
         uow.commit()
-        return trip
+    if ctx.live is not None:
+        ctx.live.trip_started(shopper_id, trip.id)
+    return trip
 
 
 def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[UUID]:
@@ -86,12 +88,24 @@ def cancel_trip(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID) -> Tri
         release_trip_orders(uow, trip, now)
         uow.trips.save(trip)
         uow.commit()
-        return trip
+    trip_ended(ctx, trip)
+    return trip
+
+
+def trip_ended(ctx: DispatchContext, trip: Trip) -> None:
+    """After the commit that ended a trip: the shopper's live position goes (best effort)."""
+    if ctx.live is not None:
+        ctx.live.trip_ended(trip.shopper_id)
+
+
+def active_trip(ctx: DispatchContext, *, shopper_id: UUID) -> Trip | None:
+    """The shopper's open or departed trip, if any."""
+    with ctx.unit_of_work() as uow:
+        return uow.trips.active_for_shopper(shopper_id)
 
 
 def current_trip(ctx: DispatchContext, *, shopper_id: UUID) -> Trip:
-    with ctx.unit_of_work() as uow:
-        trip = uow.trips.active_for_shopper(shopper_id)
+    trip = active_trip(ctx, shopper_id=shopper_id)
     if trip is None:
         raise NotFound("no open or departed trip")
     return trip
@@ -99,11 +113,14 @@ def current_trip(ctx: DispatchContext, *, shopper_id: UUID) -> Trip:
 
 def record_location_sample(
     ctx: DispatchContext, *, shopper_id: UUID, position: GeoPoint, recorded_at: datetime
-) -> LocationSample:
-    """Keeps one position for the record (proof and fraud checks), tagged with the active trip."""
+) -> LocationSample | None:
+    """Keeps one position for the record (proof and fraud checks), tagged with the active trip; nothing when
+    the shopper has no active trip (a position is only the company's business during a trip)."""
     with ctx.unit_of_work() as uow:
         trip = uow.trips.active_for_shopper(shopper_id)
-        sample = LocationSample(shopper_id, trip.id if trip else None, position, recorded_at)
+        if trip is None:
+            return None
+        sample = LocationSample(shopper_id, trip.id, position, recorded_at)
         uow.locations.add(sample)
         uow.commit()
     return sample

@@ -156,15 +156,19 @@ def test_pickup_needs_exactly_the_bags_of_the_trip(
 def test_illegal_moves_are_refused_with_409(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """Delivering before pickup, accepting twice, checking in twice, cancelling a departed trip: 409 each."""
+    """Checking in twice, declining an accepted offer, delivering before pickup, cancelling a departed trip:
+    409 each. Accepting twice is not an error: the second tap answers with the offer as it is."""
     shopper = make_shopper()
     receipt = ingest(client, ops, store, clock)
     trip = check_in(client, shopper, store, clock)
     assert_problem(client.post("/shopper/trips", json={**_trip_again(trip, clock)}, headers=shopper.headers), 409)
     run_batch(client, ops, store)
     offer = current_offer(client, shopper)
-    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers).status_code == 200
-    assert_problem(client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers), 409)
+    first = client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers)
+    assert first.status_code == 200
+    again = client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers)
+    assert again.status_code == 200
+    assert again.json() == first.json()
     assert_problem(client.post(f"/shopper/offers/{offer['id']}/decline", headers=shopper.headers), 409)
     assert_problem(_deliver(client, shopper, receipt, NEAR_DOOR, receipt["delivery_code"]), 409)
     client.post(
@@ -279,7 +283,8 @@ def test_redis_flushed_mid_flow_loses_nothing_of_record(
     redis_client: redis.Redis,
     db: ConnectionPool,
 ) -> None:
-    """After accept, Redis is emptied: pickup and delivery still work, and positions come back from samples."""
+    """After accept, Redis is emptied: pickup and delivery still work, and positions come back from samples;
+    once the trip is over its position leaves Redis and further positions are refused."""
     shopper = make_shopper()
     receipt = ingest(client, ops, store, clock)
     trip = check_in(client, shopper, store, clock)
@@ -304,8 +309,11 @@ def test_redis_flushed_mid_flow_loses_nothing_of_record(
         f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=shopper.headers
     )
     assert pickup.status_code == 200
-    assert _deliver(client, shopper, receipt, NEAR_DOOR, receipt["delivery_code"]).json()["status"] == "delivered"
-    assert client.post("/shopper/location", json=NEAR_DOOR, headers=shopper.headers).status_code == 202
+    delivered = _deliver(client, shopper, receipt, NEAR_DOOR, receipt["delivery_code"]).json()
+    assert delivered["status"] == "delivered"
+    assert delivered["trip_completed"]
+    assert live.position(shopper.shopper_id) is None
+    assert_problem(client.post("/shopper/location", json=NEAR_DOOR, headers=shopper.headers), 409)
 
 
 def test_incidents_can_be_reported_on_a_carried_order(

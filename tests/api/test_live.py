@@ -48,11 +48,13 @@ def test_positions_are_live_in_redis_and_sampled_into_postgis(
 
 
 def test_location_updates_are_rate_limited_per_shopper(
-    client: TestClient, clock: ManualClock, make_shopper: Callable[..., Account]
+    client: TestClient, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
     """Ten updates in a second pass, the eleventh is a 429 problem with Retry-After; another shopper and the
     next second are unaffected."""
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    check_in(client, ana, store, clock)
+    check_in(client, ben, store, clock)
     body = {"lat": 30.47, "lon": -84.22}
     statuses = [client.post("/shopper/location", json=body, headers=ana.headers).status_code for _ in range(10)]
     assert statuses == [202] * 10
@@ -62,6 +64,51 @@ def test_location_updates_are_rate_limited_per_shopper(
     assert client.post("/shopper/location", json=body, headers=ben.headers).status_code == 202
     clock.advance(timedelta(seconds=1))
     assert client.post("/shopper/location", json=body, headers=ana.headers).status_code == 202
+
+
+def test_a_position_without_an_active_trip_is_refused_and_not_kept(
+    client: TestClient,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    redis_client: redis.Redis,
+    db: ConnectionPool,
+) -> None:
+    """Before check-in and after the trip ended: 409, nothing in Redis, nothing in PostGIS."""
+    shopper = make_shopper()
+    assert shopper.shopper_id is not None
+    body = {"lat": 30.47, "lon": -84.22}
+    problem = assert_problem(client.post("/shopper/location", json=body, headers=shopper.headers), 409)
+    assert problem["type"] == "/problems/no-active-trip"
+    trip = check_in(client, shopper, store, clock)
+    assert client.post("/shopper/location", json=body, headers=shopper.headers).status_code == 202
+    assert LiveState(redis_client).position(shopper.shopper_id) is not None
+    assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).status_code == 200
+    assert LiveState(redis_client).position(shopper.shopper_id) is None
+    clock.advance(timedelta(minutes=1))
+    assert_problem(client.post("/shopper/location", json=body, headers=shopper.headers), 409)
+    assert LiveState(redis_client).position(shopper.shopper_id) is None
+    with PostgresDispatchUnitOfWork(db) as uow:
+        assert uow.locations.count_for_shopper(shopper.shopper_id) == 1
+
+
+def test_after_redis_lost_its_data_the_trip_is_read_from_postgres(
+    client: TestClient,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    redis_client: redis.Redis,
+) -> None:
+    """A flush forgets who is on a trip: the next update asks PostgreSQL and is kept; a shopper without a trip
+    is still refused."""
+    on_trip, idle = make_shopper("Ana"), make_shopper("Ben")
+    check_in(client, on_trip, store, clock)
+    redis_client.flushdb()
+    body = {"lat": 30.47, "lon": -84.22}
+    assert client.post("/shopper/location", json=body, headers=on_trip.headers).status_code == 202
+    assert on_trip.shopper_id is not None
+    assert LiveState(redis_client).position(on_trip.shopper_id) is not None
+    assert_problem(client.post("/shopper/location", json=body, headers=idle.headers), 409)
 
 
 def test_a_bad_position_is_refused_naming_the_field(client: TestClient, make_shopper: Callable[..., Account]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from api_support import Account, assert_problem, check_in, order_body
 from fastapi import FastAPI
@@ -88,3 +88,61 @@ def test_an_illegal_state_change_is_a_409_problem(
     assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).status_code == 200
     problem = assert_problem(client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers), 409)
     assert problem["type"] == "/problems/illegal-transition"
+
+
+def test_every_problem_type_follows_one_scheme(client: TestClient, ops: Account) -> None:
+    """Framework errors and domain errors alike: `/problems/<slug>`, never `about:blank`."""
+    cases = [
+        (client.get("/no/such/route"), 404, "/problems/not-found"),
+        (client.delete("/health"), 405, "/problems/method-not-allowed"),
+        (client.get("/ops/orders"), 401, "/problems/not-authenticated"),
+        (client.get("/ops/orders/not-a-uuid", headers=ops.headers), 422, "/problems/invalid-input"),
+        (
+            client.get("/ops/orders/00000000-0000-4000-8000-000000000000", headers=ops.headers),
+            404,
+            "/problems/not-found",
+        ),
+    ]
+    for response, status, type_ in cases:
+        assert assert_problem(response, status)["type"] == type_
+
+
+def test_a_malformed_json_body_is_a_400_naming_the_body(client: TestClient, ops: Account) -> None:
+    """A syntax error's position is not a field: the problem names `body` and says where the JSON broke."""
+    response = client.post(
+        "/ops/orders",
+        content=b'{"store_id": ',
+        headers={**ops.headers, "Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
+    problem = assert_problem(response, 400)
+    assert problem["type"] == "/problems/malformed-request"
+    assert problem["errors"] == [{"field": "body", "message": problem["detail"]}]
+    assert "not valid JSON" in problem["detail"]
+
+
+def test_an_unknown_query_parameter_is_refused_naming_it(client: TestClient, ops: Account) -> None:
+    """A misspelt filter would otherwise be ignored and list everything."""
+    problem = assert_problem(client.get("/ops/orders", params={"stauts": "pending"}, headers=ops.headers), 422)
+    assert [error["field"] for error in problem["errors"]] == ["stauts"]
+    assert client.get("/ops/orders", params={"status": "pending"}, headers=ops.headers).status_code == 200
+
+
+def test_a_body_over_the_limit_is_a_413_problem(client: TestClient, ops: Account) -> None:
+    """Bodies are capped (1 MB by default), whatever the route: the rest is never read."""
+    response = client.post(
+        "/ops/orders",
+        content=b"x" * 1_100_000,
+        headers={**ops.headers, "Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
+    assert assert_problem(response, 413)["type"] == "/problems/content-too-large"
+
+
+def test_a_streamed_body_over_the_limit_is_a_413_problem(client: TestClient) -> None:
+    """Without a Content-Length the body is counted as it arrives and refused once over the limit."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"x" * 10_000
+
+    response = client.post("/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
+    assert assert_problem(response, 413)["type"] == "/problems/content-too-large"

@@ -1,0 +1,163 @@
+"""Offer events for the shoppers' streams: one Redis subscription per API process, fanned out to the streams.
+
+A subscription per stream would hold one Redis connection per open stream: a hundred streams from one shopper
+would drain the pool that location updates need, and a few hundred would drown the process. Here one pattern
+subscription (`crowdship:offers:*`) feeds a small queue per stream, and streams are counted per account and
+per process, refused beyond the limits (429).
+
+Events are live state: while Redis is away the hub keeps reconnecting, and after it is back every stream is
+told to read the shopper's current offer again from PostgreSQL (`RESYNC`), since events may have been missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Final
+from uuid import UUID
+
+import redis
+import redis.asyncio as aioredis
+
+from crowdship.logging import get_logger
+from dispatch.adapters.live import offers_channel
+
+log = get_logger(__name__)
+
+RESYNC: Final = {"event": "resync"}
+"""Handed to every stream when the subscription (re)starts: events may have been missed."""
+QUEUE_SIZE = 8
+"""A stream that does not keep up loses the oldest events; the shopper's current offer is what counts."""
+MAX_BACKOFF_S = 5.0
+STOP_TIMEOUT_S = 2.0
+
+
+class TooManyStreams(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(eq=False)
+class Stream:
+    user_id: UUID
+    shopper_id: UUID
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+
+    async def next(self, timeout_s: float) -> dict[str, Any] | None:
+        """The next event, or None when none came within `timeout_s`."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+    def push(self, event: dict[str, Any]) -> None:
+        if self.queue.full():
+            with suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(event)
+
+
+class OfferEventHub:
+    def __init__(self, client: aioredis.Redis, *, per_user: int, per_process: int) -> None:
+        self._client = client
+        self._per_user = per_user
+        self._per_process = per_process
+        self._streams: dict[UUID, set[Stream]] = {}
+        self._by_user: dict[UUID, int] = {}
+        self._count = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.connected = False
+
+    @property
+    def open_streams(self) -> int:
+        return self._count
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="offer-event-hub")
+
+    async def stop(self) -> None:
+        """Ends the subscription within a bounded time. The flag, not only the cancellation, ends the loop: a
+        cancellation that lands as a read times out can be taken for that timeout by the client library."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
+        await self._client.aclose()
+
+    def check_room(self, user_id: UUID) -> None:
+        """Raises `TooManyStreams` when one more stream of this account would go over a limit (asked before the
+        response starts, so that the refusal can still be a 429)."""
+        if self._by_user.get(user_id, 0) >= self._per_user:
+            raise TooManyStreams(f"at most {self._per_user} event streams per account; close one first")
+        if self._count >= self._per_process:
+            raise TooManyStreams("this server has as many event streams open as it serves; retry shortly")
+
+    @contextmanager
+    def registered(self, *, user_id: UUID, shopper_id: UUID) -> Iterator[Stream]:
+        """The stream, counted for as long as the block runs (the block is the stream's own generator, so that a
+        client gone before it started holds nothing)."""
+        self.check_room(user_id)
+        stream = Stream(user_id, shopper_id)
+        self._streams.setdefault(shopper_id, set()).add(stream)
+        self._by_user[user_id] = self._by_user.get(user_id, 0) + 1
+        self._count += 1
+        try:
+            yield stream
+        finally:
+            self._count -= 1
+            self._by_user[user_id] -= 1
+            if not self._by_user[user_id]:
+                del self._by_user[user_id]
+            streams = self._streams[shopper_id]
+            streams.discard(stream)
+            if not streams:
+                del self._streams[shopper_id]
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        channel = str(message.get("channel", ""))
+        try:
+            shopper_id = UUID(channel.rsplit(":", 1)[-1])
+            event = json.loads(message["data"])
+        except (ValueError, TypeError, KeyError):
+            log.warning("malformed offer event ignored")
+            return
+        for stream in self._streams.get(shopper_id, ()):
+            stream.push(event)
+
+    def _resync_all(self) -> None:
+        for streams in self._streams.values():
+            for stream in streams:
+                stream.push(RESYNC)
+
+    async def _run(self) -> None:
+        failures = 0
+        pattern = offers_channel(UUID(int=0)).rsplit(":", 1)[0] + ":*"
+        while not self._stopping:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(pattern)
+                self.connected = True
+                if failures:
+                    log.info("offer events resumed", after_failures=failures)
+                failures = 0
+                self._resync_all()
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "pmessage":
+                        self._deliver(message)
+            except (redis.RedisError, OSError) as error:
+                self.connected = False
+                failures += 1
+                delay = min(MAX_BACKOFF_S, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                log.warning("offer events interrupted", error=type(error).__name__, retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
+            finally:
+                with suppress(redis.RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
