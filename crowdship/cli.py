@@ -267,8 +267,7 @@ app.add_typer(users_app, name="users")
 
 def _live_context(pool: object, *, with_redis: bool = True) -> object:
     """A dispatch context on the configured PostgreSQL (and Redis, for leases and events)."""
-    import redis
-
+    from crowdship.cache import open_redis
     from crowdship.clock import SystemClock
     from dispatch.adapters.live import LiveState
     from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
@@ -276,7 +275,7 @@ def _live_context(pool: object, *, with_redis: bool = True) -> object:
     from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
 
     settings = get_settings()
-    live = LiveState(redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)) if with_redis else None
+    live = LiveState(open_redis(settings)) if with_redis else None
     config = DispatchConfig.from_settings(settings)
     return DispatchContext(
         unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),  # type: ignore[arg-type]
@@ -350,7 +349,15 @@ def dispatcher(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
+    # The dispatcher starts, and keeps going, while PostgreSQL or Redis is away: its rounds back off and retry.
+    with open_pool(
+        settings.require_database_url(),
+        max_size=4,
+        name="crowdship-dispatcher",
+        timeout_s=5.0,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        wait=False,
+    ) as pool:
         rounds = run_dispatcher(
             _live_context(pool),  # type: ignore[arg-type]
             cadence_s=cadence or settings.dispatch_cadence_s,

@@ -1,15 +1,31 @@
 """The dispatcher loop: every few seconds, one batch per store. Several processes may run it at once; the
-per-store lease decides who batches which store, and the database refuses any double offer that slips by."""
+per-store lease decides who batches which store, and the database refuses any double offer that slips by.
+
+The loop never dies of a fault: a round that fails (PostgreSQL restarting, Redis gone) is logged and tried
+again after a backoff that grows with each failure in a row, up to a minute, and resets after a good round.
+"""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable
+
+import psycopg
+import redis
+from psycopg_pool import PoolTimeout
 
 from crowdship.logging import get_logger
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
 from dispatch.services.context import DispatchContext
 
 log = get_logger(__name__)
+
+BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout, redis.RedisError)
+"""PostgreSQL or Redis unreachable: every store would fail alike, so the round stops and backs off."""
+MAX_BACKOFF_S = 60.0
+PRUNE_EVERY_S = 60.0
+PRUNE_BATCH = 10_000
 
 
 def rebuild_live_state_if_lost(ctx: DispatchContext) -> int | None:
@@ -23,18 +39,48 @@ def rebuild_live_state_if_lost(ctx: DispatchContext) -> int | None:
     return restored
 
 
+def prune_live_positions(ctx: DispatchContext) -> int:
+    """Drops live positions of shoppers no longer on a trip (left behind when Redis was away as a trip ended).
+    Once a minute, by one dispatcher of many."""
+    if ctx.live is None or not ctx.live.claim_chore("prune-positions", PRUNE_EVERY_S):
+        return 0
+    listed = ctx.live.shoppers_with_positions(PRUNE_BATCH)
+    if not listed:
+        return 0
+    with ctx.unit_of_work() as uow:
+        on_trip = uow.trips.on_a_trip(listed)
+    pruned = ctx.live.forget_positions([shopper_id for shopper_id in listed if shopper_id not in on_trip])
+    if pruned:
+        log.info("stale live positions pruned", positions=pruned)
+    return pruned
+
+
 def dispatch_round(ctx: DispatchContext, *, solver: Solver = matcher_solver) -> list[BatchReport]:
-    """One batch for every store; a store whose batch fails is logged and retried next round."""
+    """One batch for every store. A store whose batch fails for its own reasons is logged and retried next
+    round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off)."""
     rebuild_live_state_if_lost(ctx)
+    prune_live_positions(ctx)
     with ctx.unit_of_work() as uow:
         stores = uow.stores.list()
     reports = []
     for store in stores:
         try:
             reports.append(run_batch(ctx, store_id=store.id, solver=solver))
+        except BACKING_SERVICE_ERRORS:
+            raise
         except Exception:
             log.exception("batch failed", store_id=str(store.id))
     return reports
+
+
+def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = random.random) -> float:
+    """The wait before the next round: the cadence after a good round; after `failures` bad ones in a row,
+    twice the cadence per failure, at most a minute, with up to a fifth taken off at random so that many
+    dispatchers do not hammer a recovering server in step."""
+    if failures == 0:
+        return cadence_s
+    delay = min(MAX_BACKOFF_S, cadence_s * 2**failures)
+    return delay * (1 - 0.2 * jitter())
 
 
 def run_dispatcher(
@@ -46,9 +92,25 @@ def run_dispatcher(
     max_rounds: int | None = None,
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run."""
-    rounds = 0
+    rounds = failures = 0
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-        dispatch_round(ctx, solver=solver)
+        try:
+            dispatch_round(ctx, solver=solver)
+        except Exception as error:
+            failures += 1
+            delay = backoff_s(cadence_s, failures)
+            log.error(
+                "dispatch round failed",
+                error=type(error).__name__,
+                failures_in_a_row=failures,
+                retry_in_s=round(delay, 1),
+                exc_info=error if not isinstance(error, BACKING_SERVICE_ERRORS) else None,
+            )
+        else:
+            if failures:
+                log.info("dispatch rounds resumed", after_failures=failures)
+            failures = 0
+            delay = cadence_s
         rounds += 1
-        stop.wait(cadence_s)
+        stop.wait(delay)
     return rounds

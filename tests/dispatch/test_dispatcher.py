@@ -1,0 +1,102 @@
+"""The dispatcher loop survives its backing services being away: a failed round is logged and retried after a
+backoff that grows, and the loop goes on. The servers here are really unreachable (nothing listens on the
+port); `tests/resilience/` kills and restarts the project's own servers under a running dispatcher."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from psycopg_pool import ConnectionPool
+
+from crowdship.cache import open_redis
+from crowdship.clock import ManualClock
+from crowdship.db import open_pool
+from crowdship.settings import Settings
+from dispatch.adapters.live import LiveState
+from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Shopper, Store, Trip
+from dispatch.repositories import LocationSample
+from dispatch.services.context import DispatchConfig, DispatchContext
+from dispatch.services.dispatcher import MAX_BACKOFF_S, backoff_s, prune_live_positions, run_dispatcher
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+HERE = GeoPoint(30.4627, -84.2211)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _context(pool: ConnectionPool, settings: Settings, live: LiveState | None) -> DispatchContext:
+    return DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
+        clock=ManualClock(datetime.now(UTC)),
+        config=DispatchConfig.from_settings(settings),
+        live=live,
+    )
+
+
+def test_the_backoff_doubles_per_failure_up_to_a_minute_and_resets() -> None:
+    assert backoff_s(10.0, 0) == 10.0
+    assert backoff_s(10.0, 1, jitter=lambda: 0.0) == 20.0
+    assert backoff_s(10.0, 2, jitter=lambda: 0.0) == 40.0
+    assert backoff_s(10.0, 9, jitter=lambda: 0.0) == MAX_BACKOFF_S
+    assert backoff_s(10.0, 9, jitter=lambda: 1.0) == pytest.approx(0.8 * MAX_BACKOFF_S)
+
+
+def test_rounds_go_on_while_redis_is_unreachable(db: ConnectionPool, settings: Settings) -> None:
+    """Every round fails to reach Redis; the loop logs, backs off and runs again; it never raises."""
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    ctx = _context(db, settings, LiveState(open_redis(dead)))
+    assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3) == 3
+
+
+def test_rounds_go_on_while_postgres_is_unreachable(settings: Settings) -> None:
+    """The pool cannot connect (nothing listens): each round fails fast and the loop goes on."""
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/crowdship"
+    with open_pool(url, name="dead", timeout_s=0.2, connect_timeout_s=1, wait=False) as pool:
+        ctx = _context(pool, settings, None)
+        assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3) == 3
+
+
+def test_a_stop_request_ends_the_loop_during_a_backoff(db: ConnectionPool, settings: Settings) -> None:
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    ctx = _context(db, settings, LiveState(open_redis(dead)))
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    assert run_dispatcher(ctx, cadence_s=5.0, stop=stop) == 1
+
+
+def test_positions_of_shoppers_off_trip_are_pruned_once_a_minute(
+    db: ConnectionPool, settings: Settings, redis_client: redis.Redis
+) -> None:
+    """A position left behind (Redis was away when the trip ended) goes at the next prune; one on a trip stays;
+    a second dispatcher within the minute does not prune again."""
+    clock = ManualClock(datetime.now(UTC))
+    on_trip, off_trip = Shopper("On"), Shopper("Off")
+    store = Store("Prune store", HERE, circular_area(HERE, 5_000), Cents(899))
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.shoppers.add(on_trip)
+        uow.shoppers.add(off_trip)
+        uow.trips.add(
+            Trip(on_trip.id, store.id, HERE, 2, clock.now(), clock.now() + timedelta(hours=1), max_detour_m=1000)
+        )
+        uow.commit()
+    live = LiveState(redis_client)
+    live.rebuild_positions([LocationSample(shopper.id, None, HERE, clock.now()) for shopper in (on_trip, off_trip)])
+    ctx = _context(db, settings, live)
+    assert prune_live_positions(ctx) == 1
+    assert live.position(on_trip.id) is not None
+    assert live.position(off_trip.id) is None
+    live.rebuild_positions([LocationSample(off_trip.id, None, HERE, clock.now())])
+    assert prune_live_positions(ctx) == 0
