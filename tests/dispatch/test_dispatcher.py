@@ -16,8 +16,8 @@ from crowdship.cache import open_redis
 from crowdship.clock import ManualClock
 from crowdship.db import open_pool
 from crowdship.settings import Settings
-from dispatch.adapters.live import LiveState
 from crowdship.units import Cents
+from dispatch.adapters.live import LiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Shopper, Store, Trip
 from dispatch.repositories import LocationSample
