@@ -79,7 +79,7 @@ def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = ran
     dispatchers do not hammer a recovering server in step."""
     if failures == 0:
         return cadence_s
-    delay = min(MAX_BACKOFF_S, cadence_s * 2**failures)
+    delay: float = min(MAX_BACKOFF_S, cadence_s * 2.0**failures)
     return delay * (1 - 0.2 * jitter())
 
 
