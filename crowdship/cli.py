@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from crowdship import migrate
+from crowdship.errors import DomainError
 from crowdship.logging import configure_logging
 from crowdship.services import LocalServices, ServiceError
 from crowdship.settings import environment_only_settings, get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
+
+class _Commands(TyperGroup):
+    """Every command reports a broken rule the same way: `error: <message>` on stderr and exit status 1
+    (a mistyped command or option is click's usage error, status 2)."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context class is private
+        try:
+            return super().invoke(ctx)
+        except DomainError as error:
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
 services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
@@ -137,14 +153,9 @@ def simulate(
     """Simulate a day: the live dispatcher's batch, matcher and rewards on in-memory repositories."""
     from pathlib import Path
 
-    from crowdship.errors import DomainError
     from simulations.run import simulate_file
 
-    try:
-        simulate_file(Path(scenario), Path(out) if out else None, console)
-    except DomainError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from None
+    simulate_file(Path(scenario), Path(out) if out else None, console)
 
 
 @app.command("sweep")
@@ -156,14 +167,9 @@ def sweep(
     """Simulate every scenario of a grid in parallel on Ray; one table (CSV) and one chart (HTML)."""
     from pathlib import Path
 
-    from crowdship.errors import DomainError
     from simulations.run import sweep_file
 
-    try:
-        sweep_file(Path(grid), address, Path(out) if out else None, console)
-    except DomainError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from None
+    sweep_file(Path(grid), address, Path(out) if out else None, console)
 
 
 @bench_app.command("simulation")
@@ -189,23 +195,17 @@ def match(
     import json
     import sys
 
-    from crowdship.errors import DomainError
+    from crowdship.errors import InvalidInput
     from dispatch.matching import parse_problem, solution_to_json, solve
 
     try:
         with open(problem_file, encoding="utf-8") as handle:
             data = json.load(handle)
-        problem = parse_problem(data)
-        solution = solve(problem, time_limit=time_limit, seed=seed)
     except OSError as error:
-        typer.echo(f"error: {problem_file}: {error.strerror or error}", err=True)
-        raise typer.Exit(2) from None
+        raise InvalidInput(problem_file, str(error.strerror or error)) from None
     except json.JSONDecodeError as error:
-        typer.echo(f"error: {problem_file}: not JSON (line {error.lineno}, column {error.colno})", err=True)
-        raise typer.Exit(2) from None
-    except DomainError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from None
+        raise InvalidInput(problem_file, f"not JSON (line {error.lineno}, column {error.colno})") from None
+    solution = solve(parse_problem(data), time_limit=time_limit, seed=seed)
     sys.stdout.write(json.dumps(solution_to_json(solution)) + "\n")
 
 
@@ -287,36 +287,37 @@ def _live_context(pool: object, *, with_redis: bool = True) -> object:
     )
 
 
+class StaffRole(StrEnum):
+    OPS = "ops"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="E-mail address, the sign-in name")],
-    role: Annotated[str, typer.Option(help="ops, finance or admin")] = "ops",
+    role: Annotated[StaffRole, typer.Option(help="What the account may do")] = StaffRole.OPS,
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters")
-    ] = "",
+        str | None,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one"
+        ),
+    ] = None,
 ) -> None:
     """Create a staff account (the first ops or admin user, for instance)."""
     from crowdship.db import open_pool
-    from crowdship.errors import DomainError
     from dispatch.accounts import Role
     from dispatch.adapters.passwords import Argon2Passwords
     from dispatch.services.accounts import create_staff_user
 
-    if role not in {r.value for r in Role} - {Role.SHOPPER.value}:
-        console.print("[red]error:[/red] --role must be ops, finance or admin")
-        raise typer.Exit(2)
     with open_pool(get_settings().require_database_url(), max_size=2) as pool:
-        try:
-            user = create_staff_user(
-                _live_context(pool, with_redis=False),  # type: ignore[arg-type]
-                Argon2Passwords(),
-                email=email,
-                password=password,
-                role=Role(role),
-            )
-        except DomainError as error:
-            console.print(f"[red]error:[/red] {error.message}")
-            raise typer.Exit(1) from error
+        user = create_staff_user(
+            _live_context(pool, with_redis=False),  # type: ignore[arg-type]
+            Argon2Passwords(),
+            email=email,
+            password=password or "",
+            role=Role(role.value),
+        )
     console.print(f"created {user.role.value} user {user.email} ({user.id})")
 
 

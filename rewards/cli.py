@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,16 +11,15 @@ from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from crowdship.db import open_pool
-from crowdship.errors import DomainError
 from crowdship.settings import get_settings
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.services import create_reward_policy, reconciliation_report
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @rewards_app.command("policy-create")
@@ -30,22 +30,24 @@ def policy_create(
 ) -> None:
     """Publishes a new policy version; earlier versions stay as they were."""
     parameters = json.loads(parameters_file.read_text())
-    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
-        try:
-            with PostgresRewardsUnitOfWork(pool) as uow:
-                policy = create_reward_policy(
-                    uow, parameters=parameters, actor_id=actor, now=datetime.now(UTC), note=note
-                )
-        except DomainError as error:
-            console.print(f"[red]{error.message}[/red]")
-            raise typer.Exit(1) from error
+    with (
+        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
+        PostgresRewardsUnitOfWork(pool) as uow,
+    ):
+        policy = create_reward_policy(uow, parameters=parameters, actor_id=actor, now=datetime.now(UTC), note=note)
     console.print(f"reward policy version {policy.version} created ({policy.id})")
 
 
 @rewards_app.command("policies")
 def policies() -> None:
     """Every policy version, oldest first."""
-    table = Table("version", "created", "by", "note", "parameters")
+    table = Table(
+        Column("version", justify="right"),
+        Column("created (UTC)", no_wrap=True),
+        Column("by", no_wrap=True),
+        "note",
+        Column("parameters", overflow="fold"),
+    )
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
         PostgresRewardsUnitOfWork(pool) as uow,
@@ -53,7 +55,7 @@ def policies() -> None:
         for policy in uow.repos.policies.list():
             table.add_row(
                 str(policy.version),
-                policy.created_at.isoformat(timespec="seconds"),
+                f"{policy.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
                 str(policy.created_by),
                 policy.note,
                 json.dumps(policy.parameters.to_json(), separators=(",", ":")),

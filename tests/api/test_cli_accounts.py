@@ -44,19 +44,21 @@ def test_users_create_makes_an_ops_account_that_can_sign_in(client: TestClient) 
         input="long enough pw\nlong enough pw\n",
     )
     assert again.exit_code == 1
-    assert "exists" in again.output
+    assert again.stderr.startswith("error: ")
+    assert "exists" in again.stderr
 
 
 @pytest.mark.usefixtures("cli_env")
 def test_users_create_refuses_shopper_accounts_and_short_passwords() -> None:
-    """Shoppers register in the app; a password under 10 characters is refused."""
+    """Shoppers register in the app (not a choice of --role: a usage error, status 2); a password under 10
+    characters is refused like any broken rule (status 1, on stderr)."""
     shopper = CliRunner().invoke(
         cli, ["users", "create", "--email", "a@b.org", "--role", "shopper"], input="x" * 12 + "\n" + "x" * 12 + "\n"
     )
     assert shopper.exit_code == 2
     short = CliRunner().invoke(cli, ["users", "create", "--email", "a@b.org"], input="short\nshort\n")
     assert short.exit_code == 1
-    assert "password" in short.output
+    assert "password" in short.stderr
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -105,3 +107,14 @@ def test_the_dispatcher_runs_a_round_over_every_store(
     with PostgresDispatchUnitOfWork(db) as uow:
         (order,) = uow.orders.list_for_store(store.id)
     assert order.status == "offered"
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_password_prompt_shows_no_empty_default() -> None:
+    """The prompt asks `Password:` and `Repeat for confirmation:`, without a stray `[]` default."""
+    result = CliRunner().invoke(
+        cli, ["users", "create", "--email", "prompt@example.org", "--role", "finance"], input="Orbit-Lamp-77\n" * 2
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password: " in result.output
+    assert "[]" not in result.output

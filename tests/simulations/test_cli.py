@@ -37,10 +37,11 @@ def test_simulate_writes_the_report_and_prints_the_headline(tmp_path: Path) -> N
 
 
 def test_simulate_names_the_bad_field(tmp_path: Path) -> None:
-    """A latitude of 91 is refused as stores[0].location.lat, with exit code 2."""
+    """A latitude of 91 is refused as stores[0].location.lat: `error: ...` on stderr, exit status 1."""
     scenario = tmp_path / "bad.toml"
     scenario.write_text(SCENARIO.replace("lat = 30.4627", "lat = 91"))
     result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "stores[0].location.lat" in result.output
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert "stores[0].location.lat" in result.stderr
     assert not (tmp_path / "out").exists()

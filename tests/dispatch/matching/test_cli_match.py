@@ -43,18 +43,18 @@ def test_match_writes_a_solution_the_referee_accepts(tmp_path: Path) -> None:
         ("{not json", "not JSON"),
     ],
 )
-def test_bad_files_exit_2_with_a_one_line_message_naming_the_field(tmp_path: Path, content: Any, expected: str) -> None:
-    """A bad file: exit code 2, one line on stderr naming what is wrong, nothing on stdout, no traceback."""
+def test_bad_files_exit_1_with_a_one_line_message_naming_the_field(tmp_path: Path, content: Any, expected: str) -> None:
+    """A bad file: exit status 1, one line on stderr naming what is wrong, nothing on stdout, no traceback."""
     result = runner.invoke(app, ["match", str(_write(tmp_path, content))])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert result.stdout == ""
 
 
-def test_missing_file_exits_2(tmp_path: Path) -> None:
+def test_missing_file_exits_1(tmp_path: Path) -> None:
     """A path that does not exist is a clear error, not a crash."""
     result = runner.invoke(app, ["match", str(tmp_path / "nope.json")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "nope.json" in result.stderr
