@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import Instant
 from api.schemas import LongText, Schema, Text
 from dispatch.model import TrustTier
 from rewards.adapters.postgres import AuditEntry
@@ -142,8 +143,8 @@ class PolicyOut(BaseModel):
 
 
 class BatchIn(Schema):
-    period_start: AwareDatetime = Field(description="Deliveries from this instant are checked for anomalies")
-    period_end: AwareDatetime = Field(description="...until this one (exclusive)")
+    period_start: Instant = Field(description="Deliveries from this instant are checked for anomalies")
+    period_end: Instant = Field(description="...until this one (exclusive)")
 
 
 class FlagOut(BaseModel):

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.fields import Instant
 from dispatch.accounts import Role
 from dispatch.model import IncidentKind, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.repositories import StoreSummary
@@ -131,7 +132,7 @@ class TripIn(Schema):
     capacity_bags: int = Field(ge=1, le=50, examples=[3])
     max_detour_m: int | None = Field(default=None, ge=0, le=100_000, examples=[3000])
     max_detour_s: int | None = Field(default=None, ge=0, le=86_400, examples=[600])
-    leave_by: AwareDatetime
+    leave_by: Instant
 
 
 class TripOut(BaseModel):
@@ -347,9 +348,9 @@ class OrderIn(Schema):
     dropoff: Point
     dropoff_address: Text = Field(examples=["1200 Magnolia Dr, Tallahassee"])
     recipient_name: Text = Field(examples=["Jade Moreau"])
-    window_earliest: AwareDatetime
-    window_latest: AwareDatetime
-    dispatch_deadline: AwareDatetime | None = Field(default=None, description="Defaults to window_latest")
+    window_earliest: Instant
+    window_latest: Instant
+    dispatch_deadline: Instant | None = Field(default=None, description="Defaults to window_latest")
     size_bags: int = Field(ge=1, le=20, examples=[2])
     value_cents: int = Field(ge=1, le=100_000_000, examples=[4599])
     age_restricted: bool = False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
@@ -845,6 +845,10 @@ def prepare_payout_batch_once(
     return PreparedBatch(batch, replayed=False)
 
 
+MAX_PERIOD_END_AHEAD = timedelta(days=1)
+MAX_PERIOD = timedelta(days=366)
+
+
 def _prepare_batch(
     repos: RewardsRepositories,
     *,
@@ -854,6 +858,10 @@ def _prepare_batch(
     now: datetime,
     rules: AnomalyRules | None,
 ) -> PayoutBatch:
+    if period_end > now + MAX_PERIOD_END_AHEAD:
+        raise InvalidInput("period_end", "must not be more than a day ahead: a batch pays what was earned")
+    if period_end - period_start > MAX_PERIOD:
+        raise InvalidInput("period_start", f"the period is at most {MAX_PERIOD.days} days long")
     batch = PayoutBatch(period_start=period_start, period_end=period_end, prepared_by=actor_id, prepared_at=now)
     balances = repos.payouts.payable_balances()
     if not balances:

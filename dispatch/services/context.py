@@ -45,6 +45,12 @@ class DispatchConfig:
     location_sample_interval_s: float
     location_rate_limit_per_s: int
     batch: BatchParameters
+    max_leave_by: timedelta = timedelta(hours=12)
+    """A trip's leave-by is at most this far ahead of its check-in."""
+    max_destination_m: float = 150_000.0
+    """A trip's destination is at most this far (great circle) from its store."""
+    order_horizon: timedelta = timedelta(days=14)
+    """An order's window ends at most this far ahead of its intake."""
     delivery_code_work: int = SCRYPT_N
     """scrypt's N for delivery-code hashes; the simulator, which keeps nothing, makes them cheap."""
 
@@ -59,6 +65,9 @@ class DispatchConfig:
             matcher_time_limit_s=settings.matcher_time_limit_s,
             location_sample_interval_s=settings.location_sample_interval_s,
             location_rate_limit_per_s=settings.location_rate_limit_per_s,
+            max_leave_by=timedelta(hours=settings.max_leave_by_h),
+            max_destination_m=settings.max_destination_km * 1000.0,
+            order_horizon=timedelta(days=settings.order_horizon_days),
             batch=BatchParameters(
                 road_factor=settings.road_factor,
                 speed_km_per_min=settings.travel_speed_kmh / 60.0,

@@ -132,6 +132,10 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
         )
         if order.window_latest <= now:
             raise InvalidInput("window_latest", "is already over")
+        if order.window_latest > now + ctx.config.order_horizon:
+            raise InvalidInput("window_latest", f"must end within {ctx.config.order_horizon.days} days")
+        if intake.dispatch_deadline is not None and intake.dispatch_deadline <= now:
+            raise InvalidInput("dispatch_deadline", "is already past")
         code = new_delivery_code()
         bag_code = new_bag_code()
         uow.orders.add(order)

@@ -10,6 +10,7 @@ from dispatch.errors import AlreadyOnTrip, Forbidden
 from dispatch.model import OfferStatus, OrderStatus, Trip
 from dispatch.repositories import LiveUnitOfWork, LocationSample
 from dispatch.services.context import DispatchContext
+from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
 
@@ -38,13 +39,19 @@ def check_in(
         if not shopper.opted_in:
             raise Forbidden("this shopper has opted out of delivering")
         try:
-            uow.stores.get(store_id)
+            store = uow.stores.get(store_id)
         except NotFound as error:
             raise InvalidInput("store_id", "no such store") from error
         if uow.trips.active_for_shopper(shopper_id) is not None:
             raise AlreadyOnTrip
         if leave_by <= now:
             raise InvalidInput("leave_by", "must be in the future")
+        if leave_by > now + ctx.config.max_leave_by:
+            hours = ctx.config.max_leave_by.total_seconds() / 3600
+            raise InvalidInput("leave_by", f"must be within the next {hours:g} hours: check in when you shop")
+        if haversine_m(store.location, destination) > ctx.config.max_destination_m:
+            kilometres = ctx.config.max_destination_m / 1000
+            raise InvalidInput("destination", f"must be within {kilometres:g} km of the store")
         trip = Trip(
             shopper_id=shopper_id,
             store_id=store_id,
