@@ -70,7 +70,7 @@ def test_a_leave_by_days_ahead_and_a_destination_far_away_are_refused(
 def test_order_windows_far_ahead_and_deadlines_in_the_past_are_refused(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, changes: dict[str, str], field: str
 ) -> None:
-    body = order_body(store, clock, **changes)
+    body = {**order_body(store, clock), **changes}
     problem = assert_problem(
         client.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": "b"}), 422
     )
