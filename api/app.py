@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Literal
 
 import psycopg
@@ -18,9 +19,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.dependencies import AppServices, refuse_unknown_query_parameters
-from api.events import OfferEventHub
+from api.events import LiveEventHub
 from api.problems import BodyLimit, UnexpectedErrors, document_problems, install_problem_handlers
-from api.routers import auth, finance, ops, policies, shopper, wallet
+from api.routers import admin, auth, finance, ops, policies, shopper, wallet
+from api.security import ActiveAccounts
+from api.throttle import LoginThrottle
 from crowdship.cache import open_async_redis, open_redis
 from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
@@ -29,6 +32,7 @@ from crowdship.settings import Settings
 from dispatch.adapters.live import AsyncLivePositions, LiveState
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.services import accounts
 from dispatch.services.batch import Solver, matcher_solver
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
@@ -41,6 +45,7 @@ Crowd-delivery: in-store shoppers take pending online orders to customers on the
 * **ops**: operations (order intake with `Idempotency-Key`, shopper verification, live store view, batches).
 * **wallet**: a shopper's own money (store credit and cash payable in cents, rewards with their policy, ledger).
 * **policies**: reward policy versions (ops and admins publish, finance reads).
+* **admin**: deactivate and reactivate accounts (their tokens stop at once).
 * **finance**: payout batches (prepare and pay with `Idempotency-Key`, holds, four-eyes approval, CSV export),
   reconciliation, a shopper's ledger, the audit log.
 
@@ -68,13 +73,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         )
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
-        # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
-        events = OfferEventHub(
-            open_async_redis(settings, max_connections=4),
-            per_user=settings.event_streams_per_user,
-            per_process=settings.event_streams_per_process,
-        )
-        events.start()
         config = DispatchConfig.from_settings(settings)
         context = DispatchContext(
             unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
@@ -84,6 +82,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             reward_quote=reward_quote_hook(pool, config.batch),
             credit_delivery=credit_delivery_hook(),
         )
+        active_accounts = ActiveAccounts(partial(accounts.is_active, context))
+        # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
+        events = LiveEventHub(
+            open_async_redis(settings, max_connections=4),
+            per_user=settings.event_streams_per_user,
+            per_process=settings.event_streams_per_process,
+            on_account_changed=active_accounts.forget,
+        )
+        events.start()
         app.state.async_redis = async_redis
         app.state.pool = pool
         app.state.services = AppServices(
@@ -93,6 +100,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             passwords=Argon2Passwords(),
             positions=AsyncLivePositions(async_redis),
             events=events,
+            accounts=active_accounts,
+            login_throttle=LoginThrottle(
+                async_redis,
+                per_account=settings.login_attempts_per_account,
+                per_address=settings.login_attempts_per_address,
+                lockout_s=settings.login_lockout_s,
+            ),
             solver=solver,
         )
         try:
@@ -128,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(wallet.router)
     app.include_router(policies.router)
     app.include_router(finance.router)
+    app.include_router(admin.router)
 
     @app.get(
         "/health",

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
-from api.events import OfferEventHub
+from api.events import LiveEventHub
 from api.problems import ProblemException
-from api.security import Principal, read_token
+from api.security import ActiveAccounts, Principal, read_token
+from api.throttle import LoginThrottle
 from crowdship.settings import Settings
 from dispatch.accounts import Role
 from dispatch.adapters.live import AsyncLivePositions
@@ -36,7 +38,9 @@ class AppServices:
     context: DispatchContext
     passwords: PasswordHasher
     positions: AsyncLivePositions
-    events: OfferEventHub
+    events: LiveEventHub
+    accounts: ActiveAccounts
+    login_throttle: LoginThrottle
     solver: Solver
 
 
@@ -69,6 +73,11 @@ async def current_principal(services: Services, token: Annotated[str | None, Dep
     )
     if principal is None:
         raise _unauthenticated("the bearer token is invalid or expired")
+    active = services.accounts.cached(principal.user_id)
+    if active is None:
+        active = await run_in_threadpool(services.accounts.ask, principal.user_id)
+    if not active:
+        raise _unauthenticated("this account does not exist or was deactivated")
     return principal
 
 

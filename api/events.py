@@ -1,4 +1,6 @@
-"""Offer events for the shoppers' streams: one Redis subscription per API process, fanned out to the streams.
+"""Live events of an API process: one Redis subscription per process, for the offers of every shopper (fanned
+out to the shoppers' streams) and for changes of accounts (so that a deactivated account's tokens stop at
+once).
 
 A subscription per stream would hold one Redis connection per open stream: a hundred streams from one shopper
 would drain the pool that location updates need, and a few hundred would drown the process. Here one pattern
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -24,7 +26,7 @@ import redis
 import redis.asyncio as aioredis
 
 from crowdship.logging import get_logger
-from dispatch.adapters.live import offers_channel
+from dispatch.adapters.live import ACCOUNTS_CHANNEL, offers_channel
 
 log = get_logger(__name__)
 
@@ -62,9 +64,17 @@ class Stream:
         self.queue.put_nowait(event)
 
 
-class OfferEventHub:
-    def __init__(self, client: aioredis.Redis, *, per_user: int, per_process: int) -> None:
+class LiveEventHub:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        per_user: int,
+        per_process: int,
+        on_account_changed: Callable[[UUID | None], None] | None = None,
+    ) -> None:
         self._client = client
+        self._on_account_changed = on_account_changed
         self._per_user = per_user
         self._per_process = per_process
         self._streams: dict[UUID, set[Stream]] = {}
@@ -120,6 +130,15 @@ class OfferEventHub:
             if not streams:
                 del self._streams[shopper_id]
 
+    def _account_changed(self, message: dict[str, Any]) -> None:
+        try:
+            user_id = UUID(str(message["data"]))
+        except (ValueError, KeyError):
+            log.warning("malformed account event ignored")
+            return
+        if self._on_account_changed is not None:
+            self._on_account_changed(user_id)
+
     def _deliver(self, message: dict[str, Any]) -> None:
         channel = str(message.get("channel", ""))
         try:
@@ -143,20 +162,27 @@ class OfferEventHub:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(pattern)
+                await pubsub.subscribe(ACCOUNTS_CHANNEL)
                 self.connected = True
                 if failures:
-                    log.info("offer events resumed", after_failures=failures)
+                    log.info("live events resumed", after_failures=failures)
+                    if self._on_account_changed is not None:
+                        self._on_account_changed(None)  # changes may have been missed: forget them all
                 failures = 0
                 self._resync_all()
                 while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "pmessage":
+                    if message is None:
+                        continue
+                    if message.get("type") == "pmessage":
                         self._deliver(message)
+                    elif message.get("type") == "message":
+                        self._account_changed(message)
             except (redis.RedisError, OSError) as error:
                 self.connected = False
                 failures += 1
                 delay = min(MAX_BACKOFF_S, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
-                log.warning("offer events interrupted", error=type(error).__name__, retry_in_s=round(delay, 2))
+                log.warning("live events interrupted", error=type(error).__name__, retry_in_s=round(delay, 2))
                 await asyncio.sleep(delay)
             finally:
                 with suppress(redis.RedisError, OSError):

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.fields import Instant
-from dispatch.accounts import Role
+from dispatch.accounts import Role, User
 from dispatch.model import IncidentKind, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.repositories import StoreSummary
 from dispatch.views import OfferView, StopView
@@ -76,6 +76,11 @@ class UserOut(BaseModel):
     email: str
     role: Role
     shopper_id: UUID | None
+    active: bool = Field(description="False once an administrator deactivated the account")
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email, role=user.role, shopper_id=user.shopper_id, active=user.active)
 
 
 class TokenOut(BaseModel):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from time import monotonic
 from uuid import UUID
 
 import jwt
@@ -37,10 +39,29 @@ def issue_token(user: User, *, secret: str, ttl: timedelta, now: datetime) -> st
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-@lru_cache(maxsize=65_536)
+VERIFIED_CACHE_SIZE = 65_536
+_verified_tokens: OrderedDict[tuple[str, str], tuple[Principal, int]] = OrderedDict()
+"""Tokens whose signature checked out, most recently used last. Only valid tokens are kept: garbage sent by
+anyone cannot push the real ones out."""
+
+
 def _verified(token: str, secret: str) -> tuple[Principal, int] | None:
     """The principal and expiry of a token whose signature and claims check out. Cached: the same token
     string always verifies the same way, and location updates repeat one token many times a minute."""
+    key = (token, secret)
+    found = _verified_tokens.get(key)
+    if found is not None:
+        _verified_tokens.move_to_end(key)
+        return found
+    verified = _verify(token, secret)
+    if verified is not None:
+        _verified_tokens[key] = verified
+        if len(_verified_tokens) > VERIFIED_CACHE_SIZE:
+            _verified_tokens.popitem(last=False)
+    return verified
+
+
+def _verify(token: str, secret: str) -> tuple[Principal, int] | None:
     try:
         claims = jwt.decode(
             token,
@@ -65,3 +86,36 @@ def read_token(token: str, *, secret: str, now: datetime) -> Principal | None:
     if verified is None or verified[1] <= now.timestamp():
         return None
     return verified[0]
+
+
+class ActiveAccounts:
+    """Whether an account may still use its tokens. A token says who signed in, not whether that account still
+    exists or was deactivated since: that is asked of PostgreSQL once per account and `ttl_s`, and forgotten at
+    once when live state says the account changed (`forget`), so a deactivation stops its tokens at once."""
+
+    def __init__(self, ask: Callable[[UUID], bool], *, ttl_s: float = 30.0, max_entries: int = 100_000) -> None:
+        self._ask = ask
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._known: dict[UUID, tuple[bool, float]] = {}
+
+    def cached(self, user_id: UUID) -> bool | None:
+        found = self._known.get(user_id)
+        if found is None or monotonic() - found[1] > self._ttl_s:
+            return None
+        return found[0]
+
+    def ask(self, user_id: UUID) -> bool:
+        """Asks PostgreSQL (blocking: call it off the event loop) and remembers the answer."""
+        active = self._ask(user_id)
+        if len(self._known) >= self._max_entries:
+            self._known.clear()
+        self._known[user_id] = (active, monotonic())
+        return active
+
+    def forget(self, user_id: UUID | None) -> None:
+        """Forgets one account (it changed), or every account (changes may have been missed)."""
+        if user_id is None:
+            self._known.clear()
+        else:
+            self._known.pop(user_id, None)

@@ -31,7 +31,7 @@ SENSITIVE_KEY = re.compile(
 )
 """Field names whose values never reach a log (`code` alone: delivery and bag codes)."""
 SENSITIVE_PAIR = re.compile(
-    r"(?P<key>pass(word|wd)?|secret|token|api[_-]?key|authorization)(?P<sep>\s*[=:]\s*|\s+)(?P<value>[^\s,;&\"']+)",
+    r"(?P<key>pass(word|wd)?|secret|token|api[_-]?key|authorization)(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;&\"']+)",
     re.IGNORECASE,
 )
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")

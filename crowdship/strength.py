@@ -19,8 +19,8 @@ MAX_PASSWORD_LENGTH = 128
 MIN_PASSWORD_SCORE = 3
 """zxcvbn's scale: 3 is 'safely unguessable' for an online attack (10^8 guesses and more)."""
 
-_ZXCVBN_MAX_INPUT = 100
-"""zxcvbn's work grows quickly with length; its estimate of a longer string is no better than of its start."""
+_ZXCVBN_MAX_INPUT = 72
+"""zxcvbn refuses longer input; its estimate of a longer string would be no better than of its start."""
 
 
 def weak_key_reason(key: str) -> str | None:

@@ -21,7 +21,8 @@ def normalise_email(email: str, field_name: str = "email") -> str:
     """One spelling per address, so that `Ana@X.org` and `ana@x.org ` are the same account."""
     cleaned = email.strip().lower()
     local, _, domain = cleaned.partition("@")
-    if not local or not domain or " " in cleaned or len(cleaned) > 254:
+    printable = all(character.isprintable() and not character.isspace() for character in cleaned)
+    if not local or not domain or not printable or len(cleaned) > 254:
         raise InvalidInput(field_name, "must be an e-mail address")
     return cleaned
 

@@ -13,20 +13,18 @@ from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
 from api.security import issue_token
 from crowdship.errors import InvalidInput
-from dispatch.accounts import User
 from dispatch.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, email=user.email, role=user.role, shopper_id=user.shopper_id)
-
-
-@router.post("/register", status_code=201, response_model=UserOut, responses=problem_responses(409, 422))
-def register(body: RegisterIn, services: Services) -> UserOut:
-    """A shopper creates an account; operations verify their identity and set their trust tier later."""
-    user, _ = accounts.register_shopper(
+@router.post("/register", status_code=201, response_model=UserOut, responses=problem_responses(409, 422, 429))
+async def register(body: RegisterIn, request: Request, services: Services) -> UserOut:
+    """A shopper creates an account; operations verify their identity and set their trust tier later. Counted
+    with sign-ins against the client address's limit. Common or trivial passwords are refused (422)."""
+    await services.login_throttle.check(email=body.email, address=_client_address(request))
+    user, _ = await run_in_threadpool(
+        accounts.register_shopper,
         services.context,
         services.passwords,
         email=body.email,
@@ -34,7 +32,12 @@ def register(body: RegisterIn, services: Services) -> UserOut:
         display_name=body.display_name,
         home=body.home.to_geo() if body.home else None,
     )
-    return _user_out(user)
+    return UserOut.of(user)
+
+
+def _client_address(request: Request) -> str:
+    """The peer's address (behind a proxy, run uvicorn with --proxy-headers so that this is the client's)."""
+    return request.client.host if request.client else "unknown"
 
 
 _TOKEN_FORM = {
@@ -58,9 +61,11 @@ _TOKEN_FORM = {
 }
 
 
-@router.post("/token", response_model=TokenOut, responses=problem_responses(401, 422), openapi_extra=_TOKEN_FORM)
+@router.post("/token", response_model=TokenOut, responses=problem_responses(401, 422, 429), openapi_extra=_TOKEN_FORM)
 async def token(request: Request, services: Services) -> TokenOut:
-    """OAuth2 password flow: e-mail (as `username`) and password, form-encoded, for a short-lived bearer token."""
+    """OAuth2 password flow: e-mail (as `username`) and password, form-encoded, for a short-lived bearer token.
+    Attempts are limited per client address, and an account is locked for a while after a few failures (429
+    with Retry-After)."""
     # Parsed here rather than with FastAPI's Form(): that needs python-multipart, which is not a dependency.
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
     fields = {name: values[-1] for name, values in form.items()}
@@ -69,6 +74,7 @@ async def token(request: Request, services: Services) -> TokenOut:
         raise InvalidInput(missing[0], "is required (form-encoded OAuth2 password flow)")
     if fields.get("grant_type", "password") != "password":
         raise InvalidInput("grant_type", "must be 'password'")
+    await services.login_throttle.check(email=fields["username"], address=_client_address(request))
     user = await run_in_threadpool(
         accounts.authenticate,
         services.context,
@@ -77,7 +83,9 @@ async def token(request: Request, services: Services) -> TokenOut:
         password=fields["password"],
     )
     if user is None:
+        await services.login_throttle.failed(email=fields["username"])
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
+    await services.login_throttle.succeeded(email=fields["username"])
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)
     access = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
     return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()))
@@ -85,4 +93,4 @@ async def token(request: Request, services: Services) -> TokenOut:
 
 @router.get("/me", response_model=UserOut, responses=problem_responses(401, 404))
 def me(principal: CurrentPrincipal, context: Context) -> UserOut:
-    return _user_out(accounts.get_user(context, principal.user_id))
+    return UserOut.of(accounts.get_user(context, principal.user_id))

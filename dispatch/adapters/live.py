@@ -65,6 +65,10 @@ def offer_event(offer: Offer) -> dict[str, str]:
     return {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()}
 
 
+ACCOUNTS_CHANNEL = f"{PREFIX}:accounts"
+"""Ids of accounts that were deactivated or reactivated: API processes forget what they cached of them."""
+
+
 def offers_channel(shopper_id: UUID) -> str:
     return f"{PREFIX}:offers:{shopper_id}"
 
@@ -240,6 +244,11 @@ class LiveState:
         """Best effort, after the offer committed: a shopper who misses it finds it through the API."""
         with _best_effort("offer event"):
             self._client.publish(offers_channel(shopper_id), json.dumps(payload, default=str))
+
+    def account_changed(self, user_id: UUID) -> None:
+        """Best effort, after the change committed; processes that miss it learn within their cache's life."""
+        with _best_effort("account changed"):
+            self._client.publish(ACCOUNTS_CHANNEL, str(user_id))
 
 
 @contextmanager

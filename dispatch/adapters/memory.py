@@ -490,6 +490,12 @@ class MemoryUserRepository(_Repository):
         except KeyError:
             raise NotFound(f"user {user_id} not found") from None
 
+    def save(self, user: User) -> None:
+        db = self._db
+        before = db.users[user.id]
+        db.users[user.id] = _copy(user)
+        db.record(lambda: db.users.__setitem__(user.id, before))
+
     def by_email(self, email: str) -> User | None:
         found = [user for user in self._db.users.values() if user.email == email]
         return _copy(found[0]) if found else None

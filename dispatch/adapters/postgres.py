@@ -610,6 +610,9 @@ class PostgresUserRepository(Repository):
     def get(self, user_id: UUID) -> User:
         return self._user(self._one(f"{self._SELECT} WHERE id = %s", (user_id,), "user", user_id))
 
+    def save(self, user: User) -> None:
+        self._execute("UPDATE users SET active = %s WHERE id = %s", (user.active, user.id))
+
     def by_email(self, email: str) -> User | None:
         rows = self._all(f"{self._SELECT} WHERE email = %s", (email,))
         return self._user(rows[0]) if rows else None

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import InvalidInput, NotFound
+from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
 from dispatch.model import Shopper, TrustTier
 from dispatch.services.context import DispatchContext, PasswordHasher
 from routing.geo import GeoPoint
 
-MIN_PASSWORD_LENGTH = 10
 
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+def _check_password(password: str, *known: str) -> None:
+    """Refuses short, common and trivial passwords; `known` (the e-mail, the name) counts as guessed."""
+    reason = weak_password_reason(password, user_inputs=known)
+    if reason is not None:
+        raise InvalidInput("password", reason)
 
 
 def register_shopper(
@@ -28,7 +29,7 @@ def register_shopper(
     home: GeoPoint | None,
 ) -> tuple[User, Shopper]:
     """A new shopper: unverified, lowest trust tier, until operations check them."""
-    _check_password(password)
+    _check_password(password, email, display_name)
     shopper = Shopper(display_name=display_name, home_location=home)
     user = User(
         email=normalise_email(email),
@@ -47,7 +48,7 @@ def register_shopper(
 def create_staff_user(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, password: str, role: Role) -> User:
     if role is Role.SHOPPER:
         raise InvalidInput("role", "shoppers register themselves through the app")
-    _check_password(password)
+    _check_password(password, email)
     user = User(email=email, password_hash=hasher.hash(password), role=role, created_at=ctx.clock.now())
     with ctx.unit_of_work() as uow:
         uow.users.add(user)
@@ -71,6 +72,28 @@ def authenticate(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, pa
 def find_user(ctx: DispatchContext, *, email: str) -> User | None:
     with ctx.unit_of_work() as uow:
         return uow.users.by_email(normalise_email(email))
+
+
+def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
+    """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
+    account is active (`is_active`), and is told of a change through live state."""
+    with ctx.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        user.active = active
+        uow.users.save(user)
+        uow.commit()
+    if ctx.live is not None:
+        ctx.live.account_changed(user_id)
+    return user
+
+
+def is_active(ctx: DispatchContext, user_id: UUID) -> bool:
+    """Whether the account exists and is active (a token of an unknown or deactivated account is refused)."""
+    with ctx.unit_of_work() as uow:
+        try:
+            return uow.users.get(user_id).active
+        except NotFound:
+            return False
 
 
 def get_user(ctx: DispatchContext, user_id: UUID) -> User:

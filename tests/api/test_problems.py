@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
+import httpx
+import pytest
 from api_support import Account, assert_problem, check_in, order_body
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -146,3 +149,23 @@ def test_a_streamed_body_over_the_limit_is_a_413_problem(client: TestClient) -> 
 
     response = client.post("/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
     assert assert_problem(response, 413)["type"] == "/problems/content-too-large"
+
+
+def test_a_500_is_logged_once_in_a_few_lines(
+    app: FastAPI, live_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through a real server: one log event (not a second one from the server), no locals, no secrets."""
+
+    def explode() -> None:
+        password = "hunter2-hunter2"
+        raise RuntimeError(f"secret internals: password={password}")
+
+    app.add_api_route("/explode", explode)
+    capsys.readouterr()
+    assert httpx.get(f"{live_server}/explode").status_code == 500
+    time.sleep(0.2)
+    logged = capsys.readouterr().err
+    assert logged.count("unhandled error") == 1
+    assert "Exception in ASGI application" not in logged
+    assert "hunter2" not in logged
+    assert len(logged.splitlines()) <= 10

@@ -26,3 +26,45 @@ def test_json_logs_are_one_parseable_event_per_line(capsys: pytest.CaptureFixtur
     assert lines[0]["bags"] == 2
     assert [line["level"] for line in lines] == ["info", "warning"]
     assert all("timestamp" in line for line in lines)
+
+
+SIGNING_KEY = "9c4e1f7a2b8d3065e1f4a7c9b2d5e8f0a3c6e9b1d4f7a0c3"
+
+
+def _explode(password: str, recipient_name: str) -> None:  # noqa: ARG001 - a local a traceback would show
+    secret_key = SIGNING_KEY
+    raise RuntimeError(f"could not connect with password={password} using {secret_key}")
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_an_exception_is_logged_in_a_few_lines_without_locals_or_secrets(
+    capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    """No local variables, no password, no signing key, no recipient's data, whatever the format."""
+    configure_logging(
+        Settings(_env_file=None, log_format=log_format, secret_key=SIGNING_KEY)  # type: ignore[arg-type]
+    )
+    try:
+        try:
+            _explode("hunter2-hunter2", "Jade Moreau")
+        except RuntimeError as error:
+            get_logger("tests").error(
+                "delivery failed",
+                exc_info=error,
+                password="hunter2-hunter2",
+                recipient_name="Jade Moreau",
+                dropoff_address="1200 Magnolia Dr",
+                user="ana@example.org",
+                order_ref="WEB-1",
+            )
+        logged = capsys.readouterr().err
+    finally:
+        configure_logging(Settings(_env_file=None))
+    for secret in ("hunter2", SIGNING_KEY, "Jade", "Magnolia", "ana@example.org"):
+        assert secret not in logged
+    assert "WEB-1" in logged
+    assert "RuntimeError" in logged
+    assert "_explode" in logged
+    assert "secret_key" not in logged  # the local variable is not shown
+    assert "│" not in logged
+    assert len(logged.splitlines()) <= 8

@@ -1,0 +1,148 @@
+"""What an attacker tries first: forged and stale tokens, guessing passwords, weak passwords, odd bytes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import uuid4
+
+import httpx
+import pytest
+import redis
+from api_support import Account, assert_problem
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+
+from api import security
+from api.security import issue_token
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from dispatch.accounts import Role, User
+from dispatch.adapters.live import LiveState
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.services import accounts
+from dispatch.services.context import DispatchConfig, DispatchContext
+
+PASSWORD = "Orbit-Lamp-77-Quince"
+
+
+def _register(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, object]:
+    response = client.post("/auth/register", json={"email": email, "password": password, "display_name": "Ana"})
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def _sign_in(client: TestClient, email: str, password: str) -> httpx.Response:
+    response: httpx.Response = client.post("/auth/token", data={"username": email, "password": password})
+    return response
+
+
+def test_a_token_for_an_account_that_does_not_exist_is_refused(
+    client: TestClient, api_settings: Settings, clock: ManualClock
+) -> None:
+    """Even correctly signed (someone who has the key): no such account, no access."""
+    ghost = User(email="ghost@example.org", password_hash="-", role=Role.ADMIN, created_at=clock.now())
+    token = issue_token(ghost, secret=api_settings.require_secret_key(), ttl=timedelta(minutes=5), now=clock.now())
+    problem = assert_problem(client.get("/finance/reconciliation", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert "does not exist or was deactivated" in problem["detail"]
+
+
+def test_a_deactivated_accounts_tokens_stop_at_once_and_come_back_on_reactivation(
+    client: TestClient, make_shopper: Callable[..., Account], make_staff: Callable[[Role], Account]
+) -> None:
+    shopper, admin = make_shopper(), make_staff(Role.ADMIN)
+    assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
+    deactivated = client.post(f"/admin/users/{shopper.user_id}/deactivate", headers=admin.headers)
+    assert deactivated.status_code == 200
+    assert deactivated.json()["active"] is False
+    assert_problem(client.get("/shopper/profile", headers=shopper.headers), 401)
+    assert_problem(client.post(f"/admin/users/{shopper.user_id}/deactivate", headers=shopper.headers), 401)
+    assert client.post(f"/admin/users/{shopper.user_id}/activate", headers=admin.headers).status_code == 200
+    assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
+    assert_problem(client.post(f"/admin/users/{uuid4()}/deactivate", headers=admin.headers), 404)
+
+
+def test_a_deactivation_made_elsewhere_reaches_the_api_through_live_state(
+    client: TestClient,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    api_settings: Settings,
+    clock: ManualClock,
+    redis_client: redis.Redis,
+) -> None:
+    """Another process (the CLI, another API worker) deactivates: this process hears it and refuses at once."""
+    shopper = make_shopper()
+    assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200  # now cached as active
+    other = DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
+        clock=clock,
+        config=DispatchConfig.from_settings(api_settings),
+        live=LiveState(redis_client),
+    )
+    accounts.set_active(other, user_id=shopper.user_id, active=False)
+    deadline = time.monotonic() + 5
+    while client.get("/shopper/profile", headers=shopper.headers).status_code == 200:
+        assert time.monotonic() < deadline, "the deactivation never reached the API"
+        time.sleep(0.05)
+    assert_problem(client.get("/shopper/profile", headers=shopper.headers), 401)
+
+
+@pytest.mark.parametrize("username", ["ana\x00@example.org", "\x00", "ana@example.org\x00' OR 1=1 --"])
+def test_odd_bytes_in_the_username_are_a_401_never_a_500(client: TestClient, username: str) -> None:
+    assert_problem(_sign_in(client, username, "whatever-it-is"), 401)
+
+
+def test_an_account_is_locked_after_five_failed_sign_ins(client: TestClient) -> None:
+    """The sixth try is a 429 with Retry-After, even with the right password; other accounts are unaffected."""
+    _register(client, "ana@example.org")
+    _register(client, "ben@example.org")
+    for _ in range(5):
+        assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    locked = _sign_in(client, "ANA@example.org", PASSWORD)
+    problem = assert_problem(locked, 429)
+    assert "locked" in problem["detail"]
+    assert 1 <= int(locked.headers["retry-after"]) <= 900
+    assert _sign_in(client, "ben@example.org", PASSWORD).status_code == 200
+
+
+def test_a_successful_sign_in_clears_the_failures(client: TestClient) -> None:
+    _register(client, "ana@example.org")
+    for _ in range(4):
+        assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+    for _ in range(4):
+        assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+
+
+def test_one_address_gets_twenty_sign_ins_a_minute(client: TestClient) -> None:
+    """Spread over many accounts, guessing is still limited by where it comes from."""
+    statuses = [_sign_in(client, f"user{index}@example.org", "x-x-x-x-x-x").status_code for index in range(21)]
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
+
+
+@pytest.mark.parametrize(
+    ("password", "hint"),
+    [("password123", "common"), ("aaaaaaaaaaaa", "Repeats"), ("ana@example.org", "guess"), ("qwertyuiop", "guess")],
+)
+def test_common_and_trivial_passwords_are_refused(client: TestClient, password: str, hint: str) -> None:
+    response = client.post(
+        "/auth/register", json={"email": "ana@example.org", "password": password, "display_name": "Ana"}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "password"
+    assert hint.lower() in problem["detail"].lower()
+
+
+def test_the_token_cache_keeps_valid_tokens_only(client: TestClient, make_shopper: Callable[..., Account]) -> None:
+    """Garbage tokens are refused without being remembered: they cannot push the real ones out of the cache."""
+    shopper = make_shopper()
+    client.get("/shopper/profile", headers=shopper.headers)
+    before = dict(security._verified_tokens)
+    for index in range(50):
+        assert_problem(client.get("/shopper/profile", headers={"Authorization": f"Bearer junk.{index}.x"}), 401)
+    assert dict(security._verified_tokens) == before
+    assert any(token == shopper.headers["Authorization"].removeprefix("Bearer ") for token, _ in before)
