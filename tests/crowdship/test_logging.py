@@ -41,9 +41,7 @@ def test_an_exception_is_logged_in_a_few_lines_without_locals_or_secrets(
     capsys: pytest.CaptureFixture[str], log_format: str
 ) -> None:
     """No local variables, no password, no signing key, no recipient's data, whatever the format."""
-    configure_logging(
-        Settings(_env_file=None, log_format=log_format, secret_key=SIGNING_KEY)  # type: ignore[arg-type]
-    )
+    configure_logging(Settings(_env_file=None, log_format=log_format, secret_key=SIGNING_KEY))
     try:
         try:
             _explode("hunter2-hunter2", "Jade Moreau")
