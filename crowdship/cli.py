@@ -321,6 +321,32 @@ def users_create(
     console.print(f"created {user.role.value} user {user.email} ({user.id})")
 
 
+@users_app.command("deactivate")
+def users_deactivate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
+    """Deactivate an account: it cannot sign in, and the API refuses its tokens from now on."""
+    _set_active(email, active=False)
+
+
+@users_app.command("activate")
+def users_activate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
+    """Reactivate a deactivated account."""
+    _set_active(email, active=True)
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    from crowdship.db import open_pool
+    from crowdship.errors import NotFound
+    from dispatch.services.accounts import find_user, set_active
+
+    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+        ctx = _live_context(pool)
+        user = find_user(ctx, email=email)  # type: ignore[arg-type]
+        if user is None:
+            raise NotFound(f"no account {email}")
+        set_active(ctx, user_id=user.id, active=active)  # type: ignore[arg-type]
+    console.print(f"{user.email} is {'active' if active else 'deactivated'}")
+
+
 @app.command("api")
 def serve_api(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
+from api_support import Account
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from typer.testing import CliRunner
@@ -118,3 +120,24 @@ def test_the_password_prompt_shows_no_empty_default() -> None:
     assert result.exit_code == 0, result.output
     assert "Password: " in result.output
     assert "[]" not in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_users_deactivate_stops_the_accounts_tokens(
+    client: TestClient, make_shopper: Callable[..., Account], monkeypatch: pytest.MonkeyPatch, api_settings: Settings
+) -> None:
+    """The CLI is another process: the API hears of the deactivation through live state and refuses the token."""
+    monkeypatch.setenv("CROWDSHIP_REDIS_URL", api_settings.require_redis_url())
+    get_settings.cache_clear()
+    shopper = make_shopper()
+    assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
+    email = client.get("/auth/me", headers=shopper.headers).json()["email"]
+    result = CliRunner().invoke(cli, ["users", "deactivate", "--email", email])
+    assert result.exit_code == 0, result.output
+    deadline = time.monotonic() + 5
+    while client.get("/shopper/profile", headers=shopper.headers).status_code != 401:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    unknown = CliRunner().invoke(cli, ["users", "deactivate", "--email", "nobody@example.org"])
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: no account")
