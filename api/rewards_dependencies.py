@@ -10,12 +10,8 @@ from fastapi import Depends, Header, Request
 
 from api.dependencies import Services, require_roles
 from api.security import Principal
-from dispatch.accounts import Role
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-
-FINANCE_ROLES = (Role.FINANCE, Role.ADMIN)
-POLICY_WRITERS = (Role.OPS, Role.ADMIN)
-POLICY_READERS = (Role.OPS, Role.FINANCE, Role.ADMIN)
+from rewards.permissions import FINANCE_ROLES, POLICY_DECIDERS, POLICY_WRITERS
 
 RewardsUnitOfWork = Callable[[], PostgresRewardsUnitOfWork]
 
@@ -36,6 +32,7 @@ async def current_time(services: Services) -> datetime:
 Now = Annotated[datetime, Depends(current_time)]
 FinancePrincipal = Annotated[Principal, Depends(require_roles(*FINANCE_ROLES))]
 PolicyWriter = Annotated[Principal, Depends(require_roles(*POLICY_WRITERS))]
+PolicyDecider = Annotated[Principal, Depends(require_roles(*POLICY_DECIDERS))]
 
 IDEMPOTENCY_KEY_MAX = 160
 """The stored key is the caller's id and theirs, within the ledger's 200 characters."""

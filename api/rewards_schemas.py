@@ -14,7 +14,7 @@ from dispatch.model import TrustTier
 from rewards.adapters.postgres import AuditEntry
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, PayoutBatch, PayoutLine
-from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyParameters, RewardPolicy
+from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyParameters, PolicyStatus, RewardPolicy
 from rewards.reconciliation import DiscrepancyKind, ReconciliationReport
 from rewards.services import (
     AuditRecord,
@@ -124,11 +124,16 @@ class PolicyOut(BaseModel):
     version: int = Field(ge=1, examples=[3])
     parameters: PolicyParametersOut
     note: str
-    created_by: UUID
-    created_at: datetime = Field(description="In force from this instant until the next version")
+    created_by: UUID = Field(description="Who proposed it")
+    created_at: datetime = Field(description="When it was proposed")
+    status: PolicyStatus = Field(description="proposed (prices nothing yet), approved or rejected")
+    decided_by: UUID | None = Field(description="Who approved or rejected it: never its author")
+    decided_at: datetime | None = Field(description="An approved version is in force from here until the next one")
+    decision_reason: str | None
 
     @classmethod
     def of(cls, policy: RewardPolicy) -> PolicyOut:
+        decision = policy.decision
         return cls(
             id=policy.id,
             version=policy.version,
@@ -136,7 +141,15 @@ class PolicyOut(BaseModel):
             note=policy.note,
             created_by=policy.created_by,
             created_at=policy.created_at,
+            status=policy.status,
+            decided_by=decision.decided_by if decision else None,
+            decided_at=decision.decided_at if decision else None,
+            decision_reason=decision.reason if decision else None,
         )
+
+
+class PolicyDecisionIn(Schema):
+    reason: LongText | None = Field(default=None, description="Why (required when rejecting)")
 
 
 # --- Payout batches --------------------------------------------------------------------------------------

@@ -93,9 +93,6 @@ class Settings(BaseSettings):
     order_horizon_days: int = Field(
         default=14, ge=1, le=365, description="An order's delivery window ends at most this far ahead"
     )
-    max_reward_cents: int = Field(
-        default=5_000, ge=1, description="Ceiling of one delivery's reward, whatever the policy in force says"
-    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,62 +1,113 @@
-"""`crowdship rewards ...`: publish and list reward policies, reconcile the books; `crowdship bench rewards`."""
+"""`crowdship rewards ...`: propose, approve and list reward policies, reconcile the books; `bench rewards`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
 import typer
+from psycopg_pool import ConnectionPool
 from rich.console import Console
 from rich.table import Column, Table
 
 from crowdship.db import open_pool
+from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
+from dispatch.accounts import Role, User
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-from rewards.services import create_reward_policy, reconciliation_report
+from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
+from rewards.policy import PolicyStatus
+from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
+def _actor(pool: ConnectionPool, actor_id: UUID, roles: Collection[Role], action: str) -> User:
+    """The acting user, who must exist, be active and hold one of `roles` (as the API checks its callers)."""
+    with PostgresDispatchUnitOfWork(pool) as uow:
+        user = uow.users.get(actor_id)
+    require_role(user, roles, action)
+    return user
+
+
 @rewards_app.command("policy-create")
 def policy_create(
     parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters", exists=True)],
-    actor: Annotated[UUID, typer.Option(help="Id of the ops user publishing it")],
+    actor: Annotated[UUID, typer.Option(help="Id of the ops (or admin) user proposing it")],
     note: Annotated[str, typer.Option(help="Why this version")] = "",
 ) -> None:
-    """Publishes a new policy version; earlier versions stay as they were."""
-    parameters = json.loads(parameters_file.read_text())
-    with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        PostgresRewardsUnitOfWork(pool) as uow,
-    ):
-        policy = create_reward_policy(uow, parameters=parameters, actor_id=actor, now=datetime.now(UTC), note=note)
-    console.print(f"reward policy version {policy.version} created ({policy.id})")
+    """Proposes a new policy version; it takes effect once someone else approves it (policy-approve)."""
+    try:
+        parameters = json.loads(parameters_file.read_text())
+    except ValueError as error:
+        raise InvalidInput(str(parameters_file), f"not JSON ({error})") from None
+    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+        _actor(pool, actor, POLICY_WRITERS, "proposing a reward policy")
+        with PostgresRewardsUnitOfWork(pool) as uow:
+            policy = create_reward_policy(uow, parameters=parameters, actor_id=actor, now=datetime.now(UTC), note=note)
+    console.print(f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it")
+
+
+@rewards_app.command("policy-approve")
+def policy_approve(
+    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    actor: Annotated[UUID, typer.Option(help="Id of the approving ops, finance or admin user (not the author)")],
+    reason: Annotated[str, typer.Option(help="What was checked")] = "",
+) -> None:
+    """Approves a proposed version: it is in force from now until another version is approved."""
+    _decide(version, actor, PolicyStatus.APPROVED, reason)
+
+
+@rewards_app.command("policy-reject")
+def policy_reject(
+    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    actor: Annotated[UUID, typer.Option(help="Id of the ops, finance or admin user (not the author)")],
+    reason: Annotated[str, typer.Option(help="Why")],
+) -> None:
+    """Rejects a proposed version: it never takes effect."""
+    _decide(version, actor, PolicyStatus.REJECTED, reason)
+
+
+def _decide(version: int, actor: UUID, status: PolicyStatus, reason: str) -> None:
+    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+        _actor(pool, actor, POLICY_DECIDERS, "deciding on a reward policy")
+        with PostgresRewardsUnitOfWork(pool) as uow:
+            policy = decide_reward_policy(
+                uow, version=version, status=status, actor_id=actor, now=datetime.now(UTC), reason=reason
+            )
+    console.print(f"reward policy version {policy.version} {policy.status.value}")
 
 
 @rewards_app.command("policies")
 def policies() -> None:
-    """Every policy version, oldest first."""
+    """Every policy version, oldest first, with who proposed and who decided it."""
     table = Table(
         Column("version", justify="right"),
-        Column("created (UTC)", no_wrap=True),
-        Column("by", no_wrap=True),
+        Column("status", no_wrap=True),
+        Column("proposed (UTC)", no_wrap=True),
+        Column("decided (UTC)", no_wrap=True),
         "note",
         Column("parameters", overflow="fold"),
+        title="Reward policies (the newest approved one is in force)",
     )
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
         PostgresRewardsUnitOfWork(pool) as uow,
     ):
         for policy in uow.repos.policies.list():
+            decided = policy.decision
             table.add_row(
                 str(policy.version),
+                policy.status.value,
                 f"{policy.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                str(policy.created_by),
+                f"{decided.decided_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if decided else "",
                 policy.note,
                 json.dumps(policy.parameters.to_json(), separators=(",", ":")),
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -23,12 +23,19 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.model import TrustTier
 
 BASIS_POINTS = 10_000
 HOURS_IN_DAY = 24
+MAX_REWARD_CENTS = 5_000
+"""No delivery is ever credited more than this, whatever the policy in force says. A constant of the code, not
+a setting: raising it is a reviewed change, never one person's decision."""
+MAX_MULTIPLIER_BPS = 5 * BASIS_POINTS
+"""Peak and tier multipliers go up to x5."""
+MAX_STORE_CREDIT_BONUS_BPS = 2 * BASIS_POINTS
+"""Store credit is worth at most twice the cash value."""
 
 
 class PaymentMethod(StrEnum):
@@ -114,6 +121,24 @@ class PolicyParameters:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidInput("timezone", f"unknown time zone {self.timezone!r}") from error
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        """What no policy may say, whoever writes it: rewards above the ceiling, minimums above the caps,
+        runaway multipliers."""
+        if self.store_credit_bonus_bps > MAX_STORE_CREDIT_BONUS_BPS:
+            raise InvalidInput("store_credit_bonus_bps", f"cannot exceed {MAX_STORE_CREDIT_BONUS_BPS} (x2)")
+        for name in ("base_cents", "minimum_cents"):
+            if getattr(self, name) > MAX_REWARD_CENTS:
+                raise InvalidInput(name, f"cannot exceed the ceiling of {MAX_REWARD_CENTS} cents per delivery")
+        for name in ("daily_cap_cents", "weekly_cap_cents"):
+            cap = getattr(self, name)
+            if cap is not None and self.minimum_cents > cap:
+                raise InvalidInput("minimum_cents", f"cannot exceed {name} ({cap})")
+        for name in ("peak_multiplier_bps", "tier_multiplier_bps"):
+            for index, value in enumerate(getattr(self, name)):
+                if value > MAX_MULTIPLIER_BPS:
+                    raise InvalidInput(f"{name}[{index}]", f"cannot exceed {MAX_MULTIPLIER_BPS} (x5)")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -148,16 +173,70 @@ class PolicyParameters:
         return ZoneInfo(self.timezone)
 
 
+class PolicyStatus(StrEnum):
+    PROPOSED = "proposed"
+    """Published by its author; prices nothing until someone else approves it."""
+    APPROVED = "approved"
+    """In force from its approval until a later version is approved."""
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """The second person's verdict on a version."""
+
+    status: PolicyStatus
+    decided_by: UUID
+    decided_at: datetime
+    reason: str = ""
+
+
+class PolicyAuthorCannotDecide(DomainError):
+    """Four eyes: the author of a policy version may not approve or reject it."""
+
+    kind = "forbidden"
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"you proposed reward policy version {version}; someone else must approve or reject it")
+
+
 @dataclass(frozen=True)
 class RewardPolicy:
-    """One immutable version of the policy; a change is a new version."""
+    """One immutable version of the policy; a change is a new version, which takes effect only once someone
+    other than its author approves it."""
 
     version: int
     parameters: PolicyParameters
     created_by: UUID
     created_at: datetime
     note: str = ""
+    decision: PolicyDecision | None = None
     id: UUID = field(default_factory=uuid4)
+
+    @property
+    def status(self) -> PolicyStatus:
+        return PolicyStatus.PROPOSED if self.decision is None else self.decision.status
+
+    @property
+    def in_force_from(self) -> datetime | None:
+        """When it took effect: its approval (a later approval of another version ends it)."""
+        approved = self.decision is not None and self.decision.status is PolicyStatus.APPROVED
+        return self.decision.decided_at if approved and self.decision is not None else None
+
+    def decide(self, status: PolicyStatus, *, actor_id: UUID, now: datetime, reason: str = "") -> RewardPolicy:
+        """This version with the second person's verdict; refused for its author, or once decided."""
+        if actor_id == self.created_by:
+            raise PolicyAuthorCannotDecide(self.version)
+        if self.decision is not None:
+            raise PolicyAlreadyDecided(self.version, self.decision.status)
+        if status is PolicyStatus.PROPOSED:
+            raise InvalidInput("decision", "approve or reject")
+        return replace(self, decision=PolicyDecision(status, actor_id, now, reason))
+
+
+class PolicyAlreadyDecided(DomainError):
+    def __init__(self, version: int, status: PolicyStatus) -> None:
+        super().__init__(f"reward policy version {version} was already {status.value}")
 
 
 @dataclass(frozen=True)
@@ -254,6 +333,8 @@ class RewardQuote:
     """What the delivery is worth in cash, after minimum and caps; this is what the caps count."""
     amount_cents: Cents
     """What is credited: the cash value, or the cash value with the store-credit bonus."""
+    ceiling_applied: bool = False
+    """The per-delivery ceiling (`MAX_REWARD_CENTS`) cut the cash value or the amount."""
 
     def breakdown_json(self) -> dict[str, Any]:
         """A record finance can read; fractions as strings so that nothing is rounded twice."""
@@ -271,6 +352,7 @@ class RewardQuote:
             "cap_applied": self.cap_applied.value,
             "cash_value_cents": self.cash_value_cents,
             "amount_cents": self.amount_cents,
+            "ceiling_applied": self.ceiling_applied,
         }
 
 
@@ -299,10 +381,14 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         if cash_value > room:
             cash_value, cap_applied = Cents(room), CapApplied.WEEKLY
 
+    ceiling_applied = cash_value > MAX_REWARD_CENTS
+    cash_value = Cents(min(cash_value, MAX_REWARD_CENTS))
     if inputs.method is PaymentMethod.STORE_CREDIT:
         amount = round_half_up(Fraction(cash_value * p.store_credit_bonus_bps, BASIS_POINTS))
     else:
         amount = cash_value
+    if amount > MAX_REWARD_CENTS:
+        amount, ceiling_applied = Cents(MAX_REWARD_CENTS), True
     return RewardQuote(
         policy_version=policy.version,
         method=inputs.method,
@@ -317,6 +403,7 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         cap_applied=cap_applied,
         cash_value_cents=cash_value,
         amount_cents=amount,
+        ceiling_applied=ceiling_applied,
     )
 
 

@@ -52,6 +52,7 @@ from rewards.policy import (
     EarningsSoFar,
     PaymentMethod,
     PolicyParameters,
+    PolicyStatus,
     RewardInputs,
     RewardPolicy,
     RewardQuote,
@@ -148,7 +149,8 @@ def create_reward_policy(
     now: datetime,
     note: str = "",
 ) -> RewardPolicy:
-    """Ops publish a new policy version; earlier versions stay as they were."""
+    """Ops propose a new policy version; it prices nothing until someone else approves it
+    (`decide_reward_policy`). Earlier versions stay as they were."""
     parsed = PolicyParameters.from_json(parameters)
     repos = uow.repos
     policy = RewardPolicy(
@@ -162,7 +164,7 @@ def create_reward_policy(
     _audit(
         repos,
         actor_id=actor_id,
-        action="policy.created",
+        action="policy.proposed",
         subject_kind="reward_policy",
         subject_id=policy.id,
         at=now,
@@ -171,6 +173,36 @@ def create_reward_policy(
     )
     uow.commit()
     return policy
+
+
+def decide_reward_policy(
+    uow: PostgresRewardsUnitOfWork,
+    *,
+    version: int,
+    status: PolicyStatus,
+    actor_id: UUID,
+    now: datetime,
+    reason: str = "",
+) -> RewardPolicy:
+    """A second person approves a proposed version (in force from now, until another is approved) or rejects
+    it. Refused for its author (403) and for a version already decided (409)."""
+    repos = uow.repos
+    decided = repos.policies.get_version(version, for_update=True).decide(
+        status, actor_id=actor_id, now=now, reason=reason
+    )
+    repos.policies.decide(decided)
+    _audit(
+        repos,
+        actor_id=actor_id,
+        action=f"policy.{status.value}",
+        subject_kind="reward_policy",
+        subject_id=decided.id,
+        at=now,
+        version=version,
+        reason=reason,
+    )
+    uow.commit()
+    return decided
 
 
 def quote_delivery_reward(

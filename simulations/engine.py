@@ -45,7 +45,9 @@ from dispatch.services.trips import check_in
 from rewards.policy import (
     EarningsSoFar,
     PaymentMethod,
+    PolicyDecision,
     PolicyParameters,
+    PolicyStatus,
     RewardInputs,
     RewardPolicy,
     bundle_inputs,
@@ -693,7 +695,16 @@ def _reward_policy(scenario: Scenario, start: datetime) -> RewardPolicy:
     if spec.tier_multiplier_bps is not None:
         values["tier_multiplier_bps"] = spec.tier_multiplier_bps
     parameters = PolicyParameters.from_json(values)
-    return RewardPolicy(version=1, parameters=parameters, created_by=UUID(int=0), created_at=start, note=scenario.name)
+    # The scenario's author proposed it, the analyst running the simulation stands in for the second person.
+    approved = PolicyDecision(PolicyStatus.APPROVED, decided_by=UUID(int=1), decided_at=start)
+    return RewardPolicy(
+        version=1,
+        parameters=parameters,
+        created_by=UUID(int=0),
+        created_at=start,
+        note=scenario.name,
+        decision=approved,
+    )
 
 
 def dispatch_config(scenario: Scenario) -> DispatchConfig:

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.dependencies import require_roles
 from api.problems import problem_responses
 from api.rewards_dependencies import (
-    FINANCE_ROLES,
     FinancePrincipal,
     IdempotencyKey,
     Now,
@@ -36,6 +35,7 @@ from api.schemas import PageOf
 from rewards import services
 from rewards.ledger import AccountKind
 from rewards.payouts import BatchStatus
+from rewards.permissions import FINANCE_ROLES
 
 router = APIRouter(
     prefix="/finance",

@@ -1,4 +1,5 @@
-"""Reward policies: ops publish new versions (each immutable, in force from its creation); finance reads them."""
+"""Reward policies: ops propose new versions (each immutable); a second person (ops, finance or an admin, never
+the author) approves one, and it is in force from that approval until the next; finance reads them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from fastapi import APIRouter, Depends, Path
 
 from api.dependencies import require_roles
 from api.problems import problem_responses
-from api.rewards_dependencies import POLICY_READERS, Now, PolicyWriter, Rewards
-from api.rewards_schemas import PolicyIn, PolicyOut
+from api.rewards_dependencies import Now, PolicyDecider, PolicyWriter, Rewards
+from api.rewards_schemas import PolicyDecisionIn, PolicyIn, PolicyOut, ReasonIn
 from crowdship.errors import InvalidInput
 from rewards import services
+from rewards.permissions import POLICY_READERS
+from rewards.policy import PolicyStatus
 
 router = APIRouter(
     prefix="/policies",
@@ -25,8 +28,10 @@ Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="The policy ve
 
 @router.post("", status_code=201, response_model=PolicyOut, responses=problem_responses(409, 422))
 def create_policy(body: PolicyIn, principal: PolicyWriter, rewards: Rewards, now: Now) -> PolicyOut:
-    """Publish the next version (ops and admins). It prices offers made from now on; earlier offers and
-    rewards keep their version. 422 names the bad field, e.g. `parameters.daily_cap_cents`."""
+    """Propose the next version (ops and admins). It prices nothing until someone else approves it; then it
+    prices offers made from the approval on, and earlier offers and rewards keep their version. 422 names the
+    bad field, e.g. `parameters.daily_cap_cents`; limits no policy may pass (the per-delivery ceiling, x2 for
+    store credit, x5 multipliers, a minimum above a cap) are refused the same way."""
     try:
         with rewards() as uow:
             policy = services.create_reward_policy(
@@ -49,3 +54,31 @@ def list_policies(rewards: Rewards) -> list[PolicyOut]:
 def get_policy(version: Version, rewards: Rewards) -> PolicyOut:
     with rewards() as uow:
         return PolicyOut.of(services.reward_policy(uow, version=version))
+
+
+@router.post("/{version}/approve", response_model=PolicyOut, responses=problem_responses(403, 404, 409, 422))
+def approve_policy(
+    version: Version, principal: PolicyDecider, rewards: Rewards, now: Now, body: PolicyDecisionIn | None = None
+) -> PolicyOut:
+    """Four eyes: anyone of ops, finance or admin but its author (403) approves a proposed version (409 once
+    decided); it is in force from now until another version is approved."""
+    with rewards() as uow:
+        policy = services.decide_reward_policy(
+            uow,
+            version=version,
+            status=PolicyStatus.APPROVED,
+            actor_id=principal.user_id,
+            now=now,
+            reason=(body.reason or "") if body else "",
+        )
+    return PolicyOut.of(policy)
+
+
+@router.post("/{version}/reject", response_model=PolicyOut, responses=problem_responses(403, 404, 409, 422))
+def reject_policy(version: Version, body: ReasonIn, principal: PolicyDecider, rewards: Rewards, now: Now) -> PolicyOut:
+    """A proposed version never takes effect; the reason is kept."""
+    with rewards() as uow:
+        policy = services.decide_reward_policy(
+            uow, version=version, status=PolicyStatus.REJECTED, actor_id=principal.user_id, now=now, reason=body.reason
+        )
+    return PolicyOut.of(policy)

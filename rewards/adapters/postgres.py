@@ -37,7 +37,16 @@ from rewards.payouts import (
     PayoutBatch,
     PayoutLine,
 )
-from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs, RewardPolicy
+from rewards.policy import (
+    EarningsSoFar,
+    PaymentMethod,
+    PolicyAlreadyDecided,
+    PolicyDecision,
+    PolicyParameters,
+    PolicyStatus,
+    RewardInputs,
+    RewardPolicy,
+)
 from rewards.reconciliation import (
     AccountSnapshot,
     PaidLineSnapshot,
@@ -62,7 +71,10 @@ class NoPolicyInForce(DomainError):
 
 
 class PostgresPolicyRepository(Repository):
-    _SELECT = "SELECT id, version, parameters, created_by, created_at, note FROM reward_policies"
+    _SELECT = """
+        SELECT p.id, p.version, p.parameters, p.created_by, p.created_at, p.note,
+               d.decision, d.decided_by, d.decided_at, d.reason
+        FROM reward_policies p LEFT JOIN reward_policy_decisions d ON d.policy_id = p.id"""
 
     def next_version(self) -> int:
         row = self._one_or_none("SELECT coalesce(max(version), 0) + 1 AS next FROM reward_policies", ())
@@ -84,33 +96,51 @@ class PostgresPolicyRepository(Repository):
                 ),
             )
 
-    def get_version(self, version: int) -> RewardPolicy:
-        row = self._one_or_none(f"{self._SELECT} WHERE version = %s", (version,))
+    def decide(self, policy: RewardPolicy) -> None:
+        """Records the decision of `policy` (the database refuses one by its author, or a second one)."""
+        decision = policy.decision
+        assert decision is not None
+        with self._refusing_duplicates(lambda: PolicyAlreadyDecided(policy.version, decision.status)):
+            self._execute(
+                """INSERT INTO reward_policy_decisions (policy_id, decision, decided_by, decided_at, reason)
+                   VALUES (%s, %s, %s, %s, %s)""",
+                (policy.id, decision.status.value, decision.decided_by, decision.decided_at, decision.reason),
+            )
+
+    def get_version(self, version: int, *, for_update: bool = False) -> RewardPolicy:
+        lock = " FOR UPDATE OF p" if for_update else ""
+        row = self._one_or_none(f"{self._SELECT} WHERE p.version = %s{lock}", (version,))
         if row is None:
             raise NotFound(f"reward policy version {version} not found")
         return self._policy(row)
 
     def get(self, policy_id: UUID) -> RewardPolicy:
-        row = self._one_or_none(f"{self._SELECT} WHERE id = %s", (policy_id,))
+        row = self._one_or_none(f"{self._SELECT} WHERE p.id = %s", (policy_id,))
         if row is None:
             raise NotFound(f"reward policy {policy_id} not found")
         return self._policy(row)
 
     def latest(self) -> RewardPolicy:
-        row = self._one_or_none(f"{self._SELECT} ORDER BY version DESC LIMIT 1", ())
+        row = self._one_or_none(f"{self._SELECT} ORDER BY p.version DESC LIMIT 1", ())
         if row is None:
             raise NotFound("no reward policy has been created yet")
         return self._policy(row)
 
     def in_force_at(self, instant: datetime) -> RewardPolicy:
-        """The newest version published at or before `instant`: what an offer made then was priced with."""
-        row = self._one_or_none(f"{self._SELECT} WHERE created_at <= %s ORDER BY version DESC LIMIT 1", (instant,))
+        """The version approved last at or before `instant`: what an offer made then was priced with."""
+        row = self._one_or_none(
+            f"""{self._SELECT} WHERE d.decision = 'approved' AND d.decided_at <= %s
+                ORDER BY d.decided_at DESC, p.version DESC LIMIT 1""",
+            (instant,),
+        )
         if row is None:
-            raise NoPolicyInForce(f"no reward policy was in force at {instant.isoformat()}; ops must publish one")
+            raise NoPolicyInForce(
+                f"no reward policy was in force at {instant.isoformat()}; one must be proposed and approved"
+            )
         return self._policy(row)
 
     def list(self) -> list[RewardPolicy]:
-        return [self._policy(row) for row in self._all(f"{self._SELECT} ORDER BY version", ())]
+        return [self._policy(row) for row in self._all(f"{self._SELECT} ORDER BY p.version", ())]
 
     @staticmethod
     def _policy(row: Row) -> RewardPolicy:
@@ -121,6 +151,9 @@ class PostgresPolicyRepository(Repository):
             created_by=row["created_by"],
             created_at=row["created_at"],
             note=row["note"],
+            decision=None
+            if row["decision"] is None
+            else PolicyDecision(PolicyStatus(row["decision"]), row["decided_by"], row["decided_at"], row["reason"]),
         )
 
 

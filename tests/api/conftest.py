@@ -151,3 +151,9 @@ def live_server(app: FastAPI) -> Iterator[str]:
     yield base_url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def approver(make_staff: Callable[[Role], Account]) -> Account:
+    """The second person who approves the reward policies ops propose."""
+    return make_staff(Role.FINANCE)

@@ -26,12 +26,15 @@ POLICY: dict[str, Any] = {
 }
 
 
-def publish_policy(client: Any, ops: Account, **overrides: Any) -> dict[str, Any]:
+def publish_policy(client: Any, ops: Account, approver: Account, **overrides: Any) -> dict[str, Any]:
+    """Ops propose a version and a second person approves it: in force from now."""
     response = client.post(
         "/policies", json={"parameters": {**POLICY, **overrides}, "note": "test rates"}, headers=ops.headers
     )
     assert response.status_code == 201, response.text
-    policy: dict[str, Any] = response.json()
+    approved = client.post(f"/policies/{response.json()['version']}/approve", headers=approver.headers)
+    assert approved.status_code == 200, approved.text
+    policy: dict[str, Any] = approved.json()
     return policy
 
 

@@ -81,6 +81,7 @@ def second_finance(make_staff: Callable[[Role], Account]) -> Account:
 
 
 def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -92,7 +93,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
 ) -> None:
     """Prepare → hold → preparer's approval refused → second approval → pay → wallet, CSV, ledger and
     reconciliation all agree; the held shopper's money stays for the next batch."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
     offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-ANA")
     ben_credit = credit_without_proof(db, store, clock, ben)
@@ -202,6 +203,7 @@ def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_i
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -211,7 +213,7 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     db: ConnectionPool,
 ) -> None:
     """A rejected batch pays nothing, cannot be paid, and its shoppers go in the next batch."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     ana = make_shopper("Ana")
     credit = credit_without_proof(db, store, clock, ana)
     batch = _prepare(client, finance, clock, "batch-r1")
@@ -238,6 +240,7 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
 
 
 def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refused(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -247,7 +250,7 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     db: ConnectionPool,
 ) -> None:
     """Same key and body: 200 with the first batch and `Idempotent-Replayed`; same key, other body: 409."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     credit_without_proof(db, store, clock, make_shopper())
     headers = {**finance.headers, "Idempotency-Key": "prep-1"}
     first = client.post("/finance/batches", json=_period(clock), headers=headers)
@@ -314,6 +317,7 @@ def test_unknown_batches_and_shoppers_are_not_found(client: TestClient, finance:
 
 
 def test_a_hold_needs_a_line_of_the_batch(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -323,7 +327,7 @@ def test_a_hold_needs_a_line_of_the_batch(
     db: ConnectionPool,
 ) -> None:
     """Holding a line id that is not in the batch: 422 naming `line_id`; a blank-looking reason: `reason`."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     credit_without_proof(db, store, clock, make_shopper())
     batch = _prepare(client, finance, clock, "hold-1")
     url = f"/finance/batches/{batch['id']}/lines"
@@ -355,6 +359,7 @@ def test_finance_routes_refuse_shoppers_and_operations(
 
 
 def test_admins_have_every_finance_right(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -366,7 +371,7 @@ def test_admins_have_every_finance_right(
 ) -> None:
     """An admin reads the batches and approves one prepared by finance (they are the second pair of eyes)."""
     admin = make_staff(Role.ADMIN)
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     credit_without_proof(db, store, clock, make_shopper())
     batch = _prepare(client, finance, clock, "adm-1")
     assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
@@ -375,6 +380,7 @@ def test_admins_have_every_finance_right(
 
 
 def test_racing_retries_of_a_preparation_make_one_batch(
+    approver: Account,
     live_server: str,
     ops: Account,
     finance: Account,
@@ -386,7 +392,7 @@ def test_racing_retries_of_a_preparation_make_one_batch(
     """Six parallel requests with one key and one body: one 201, five replays of the same batch."""
     headers = {**finance.headers, "Idempotency-Key": "race-1"}
     with httpx.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
-        publish_policy(http, ops)
+        publish_policy(http, ops, approver)
         credit_without_proof(db, store, clock, make_shopper())
         responses = list(
             pool.map(lambda _: http.post("/finance/batches", json=_period(clock), headers=headers), range(6))
@@ -405,6 +411,7 @@ finance_schema = schemathesis.openapi.from_dict(create_app(Settings(environment=
 
 @pytest.fixture
 def finance_with_a_batch(
+    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -414,7 +421,7 @@ def finance_with_a_batch(
     db: ConnectionPool,
 ) -> Account:
     """A finance user, a policy, a flagged reward and a draft batch, so that listings have something to show."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     credit_without_proof(db, store, clock, make_shopper())
     _prepare(client, finance, clock, "seed")
     return finance

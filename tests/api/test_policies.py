@@ -1,4 +1,5 @@
-"""Reward policy versions over HTTP: ops publish, finance reads, bad parameters are named."""
+"""Reward policy versions over HTTP: ops propose, a second person approves, finance reads, bad parameters and
+limits no policy may pass are named."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from dispatch.accounts import Role
 
 
 def test_ops_publish_versions_that_finance_can_read(
-    client: TestClient, ops: Account, make_staff: Callable[[Role], Account]
+    client: TestClient, ops: Account, approver: Account, make_staff: Callable[[Role], Account]
 ) -> None:
     """Versions count up from 1, keep their parameters (defaults filled in) and are audited."""
     finance = make_staff(Role.FINANCE)
-    first = publish_policy(client, ops)
-    second = publish_policy(client, ops, base_cents=300, daily_cap_cents=4_000, timezone="America/New_York")
+    first = publish_policy(client, ops, approver)
+    second = publish_policy(client, ops, approver, base_cents=300, daily_cap_cents=4_000, timezone="America/New_York")
     assert (first["version"], second["version"]) == (1, 2)
     assert first["created_by"] == str(ops.user_id)
     assert first["note"] == "test rates"
@@ -34,8 +35,10 @@ def test_ops_publish_versions_that_finance_can_read(
 
     audit = client.get("/finance/audit", params={"subject_kind": "reward_policy"}, headers=finance.headers).json()
     assert [(e["action"], e["details"]["version"]) for e in audit["items"]] == [
-        ("policy.created", 2),
-        ("policy.created", 1),
+        ("policy.approved", 2),
+        ("policy.proposed", 2),
+        ("policy.approved", 1),
+        ("policy.proposed", 1),
     ]
 
 
@@ -50,6 +53,10 @@ def test_ops_publish_versions_that_finance_can_read(
         ({"store_credit_bonus_bps": 9_000}, "parameters.store_credit_bonus_bps"),
         ({"daily_cap_cents": 9_000, "weekly_cap_cents": 5_000}, "parameters.daily_cap_cents"),
         ({"timezone": "Mars/Olympus_Mons"}, "parameters.timezone"),
+        ({"base_cents": 100_000_000}, "parameters.base_cents"),
+        ({"minimum_cents": 6_000, "daily_cap_cents": 5_000}, "parameters.minimum_cents"),
+        ({"store_credit_bonus_bps": 1_000_000}, "parameters.store_credit_bonus_bps"),
+        ({"peak_multiplier_bps": [10_000] * 23 + [90_000]}, "parameters.peak_multiplier_bps[23]"),
     ],
 )
 def test_a_bad_parameter_is_a_422_naming_it(
@@ -69,10 +76,12 @@ def test_a_missing_parameter_is_named(client: TestClient, ops: Account) -> None:
     assert problem["errors"][0]["field"] == "parameters.minimum_cents"
 
 
-def test_admins_publish_and_finance_does_not(client: TestClient, make_staff: Callable[[Role], Account]) -> None:
+def test_admins_publish_and_finance_does_not(
+    client: TestClient, approver: Account, make_staff: Callable[[Role], Account]
+) -> None:
     """Admins may publish; finance may read but gets 403 on publishing."""
     admin, finance = make_staff(Role.ADMIN), make_staff(Role.FINANCE)
-    assert publish_policy(client, admin)["version"] == 1
+    assert publish_policy(client, admin, approver)["version"] == 1
     assert_problem(client.post("/policies", json={"parameters": POLICY}, headers=finance.headers), 403)
     assert len(client.get("/policies", headers=finance.headers).json()) == 1
 
@@ -84,3 +93,43 @@ def test_policy_routes_refuse_shoppers_and_anonymous_callers(
     """No token: 401; a shopper: 403."""
     assert_problem(client.request(method, path), 401)
     assert_problem(client.request(method, path, headers=make_shopper().headers), 403)
+
+
+def test_a_proposed_version_prices_nothing_until_someone_else_approves_it(
+    client: TestClient, ops: Account, approver: Account, make_staff: Callable[[Role], Account]
+) -> None:
+    """One person alone cannot put money rules in force: the author's approval is 403, the version stays
+    proposed; another ops user may approve; a decided version cannot be decided again (409)."""
+    proposed = client.post("/policies", json={"parameters": POLICY}, headers=ops.headers)
+    assert proposed.status_code == 201
+    assert proposed.json()["status"] == "proposed"
+    assert proposed.json()["decided_at"] is None
+    problem = assert_problem(client.post("/policies/1/approve", headers=ops.headers), 403)
+    assert "someone else" in problem["detail"]
+    assert client.get("/policies/1", headers=approver.headers).json()["status"] == "proposed"
+    other_ops = make_staff(Role.OPS)
+    approved = client.post("/policies/1/approve", json={"reason": "checked the rates"}, headers=other_ops.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["decided_by"] == str(other_ops.user_id)
+    assert approved.json()["decision_reason"] == "checked the rates"
+    assert_problem(client.post("/policies/1/approve", headers=approver.headers), 409)
+    assert_problem(client.post("/policies/1/reject", json={"reason": "late"}, headers=approver.headers), 409)
+
+
+def test_a_rejected_version_never_takes_effect(client: TestClient, ops: Account, approver: Account) -> None:
+    first = publish_policy(client, ops, approver)
+    client.post("/policies", json={"parameters": {**POLICY, "base_cents": 5_000}}, headers=ops.headers)
+    rejected = client.post("/policies/2/reject", json={"reason": "a typo: 50 dollars"}, headers=approver.headers)
+    assert rejected.json()["status"] == "rejected"
+    assert_problem(client.post("/policies/2/reject", headers=approver.headers), 422)  # a reason is required
+    listed = client.get("/policies", headers=approver.headers).json()
+    assert [(p["version"], p["status"]) for p in listed] == [(1, "approved"), (2, "rejected")]
+    assert first["status"] == "approved"
+
+
+def test_shoppers_cannot_decide_and_unknown_versions_are_404(
+    client: TestClient, approver: Account, make_shopper: Callable[..., Account]
+) -> None:
+    assert_problem(client.post("/policies/1/approve", headers=make_shopper().headers), 403)
+    assert_problem(client.post("/policies/9/approve", headers=approver.headers), 404)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from uuid import uuid4
 
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
 from fastapi.testclient import TestClient
@@ -14,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from crowdship.clock import ManualClock
 from dispatch.model import Store
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-from rewards.services import create_reward_policy
+from tests.rewards.conftest import publish_policy
 
 POLICY = {
     "base_cents": 250,
@@ -42,8 +41,7 @@ def test_the_offer_quote_comes_from_the_policy_and_is_credited_on_delivery(
     db: ConnectionPool,
 ) -> None:
     """With a published policy, the quote is that policy's price and delivery credits exactly it, once."""
-    with PostgresRewardsUnitOfWork(db) as uow:
-        create_reward_policy(uow, parameters=POLICY, actor_id=uuid4(), now=clock.now() - timedelta(minutes=1))
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=clock.now() - timedelta(minutes=1))
     shopper = make_shopper()
     receipt = ingest(client, ops, store, clock)
     trip = check_in(client, shopper, store, clock)

@@ -21,10 +21,15 @@ WALLET_ROUTES = ["/shopper/wallet", "/shopper/wallet/rewards", "/shopper/wallet/
 
 
 def test_a_delivery_shows_in_the_wallet_with_the_policy_and_inputs_it_was_priced_from(
-    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
 ) -> None:
     """The live flow credits cash: the balance, the reward (version, offer numbers) and the ledger agree."""
-    policy = publish_policy(client, ops)
+    policy = publish_policy(client, ops, approver)
     ana = make_shopper("Ana")
     offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-W1")
     cents = offer["reward_quote_cents"]
@@ -53,6 +58,7 @@ def test_a_delivery_shows_in_the_wallet_with_the_policy_and_inputs_it_was_priced
 
 
 def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_balance(
+    approver: Account,
     client: TestClient,
     ops: Account,
     store: Store,
@@ -61,7 +67,7 @@ def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_b
     db: ConnectionPool,
 ) -> None:
     """Rewards in store credit and in cash: two balances, two running balances, filters and pages."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     ana = make_shopper("Ana")
     first = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
     second = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT, bags=3)
@@ -89,6 +95,7 @@ def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_b
 
 
 def test_a_shopper_never_sees_another_shoppers_money(
+    approver: Account,
     client: TestClient,
     ops: Account,
     store: Store,
@@ -97,7 +104,7 @@ def test_a_shopper_never_sees_another_shoppers_money(
     db: ConnectionPool,
 ) -> None:
     """Ben's token shows Ben's empty wallet, never Ana's; the finance ledger of Ana refuses Ben (403)."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
     credit_without_proof(db, store, clock, ana)
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] > 0
@@ -168,11 +175,16 @@ def test_the_payment_method_is_cash_until_chosen_and_round_trips(
 
 
 def test_a_store_credit_shopper_is_offered_and_credited_store_credit_with_the_bonus(
-    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
 ) -> None:
     """The live flow after choosing store credit: the offer's quote is what lands on the store-credit account,
     the cash value plus the policy's 20 % bonus; nothing on cash payable."""
-    publish_policy(client, ops)
+    publish_policy(client, ops, approver)
     ana = make_shopper("Ana")
     assert client.put(PAYMENT_METHOD, json={"method": "store_credit"}, headers=ana.headers).status_code == 200
 

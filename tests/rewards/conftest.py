@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +16,8 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import DeliveryProof, Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-from rewards.policy import PaymentMethod, RewardInputs, RewardPolicy
-from rewards.services import create_reward_policy
+from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.services import create_reward_policy, decide_reward_policy
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
@@ -40,6 +40,28 @@ PLAIN_PARAMETERS: dict[str, Any] = {
     "referral_first_deliveries": 2,
     "timezone": "Europe/Amsterdam",
 }
+
+
+APPROVER = UUID("00000000-0000-4000-8000-0000000000a2")
+"""The second person who approves the policies OPS proposes."""
+
+
+def publish_policy(
+    uow: PostgresRewardsUnitOfWork,
+    parameters: Mapping[str, Any],
+    *,
+    now: datetime,
+    author: UUID = OPS,
+    approver: UUID = APPROVER,
+    note: str = "",
+) -> RewardPolicy:
+    """Proposes a version and has a second person approve it at the same instant: in force from `now`."""
+    with uow:
+        proposed = create_reward_policy(uow, parameters=parameters, actor_id=author, now=now, note=note)
+    with uow:
+        return decide_reward_policy(
+            uow, version=proposed.version, status=PolicyStatus.APPROVED, actor_id=approver, now=now
+        )
 
 
 def inputs(
@@ -147,8 +169,7 @@ def world(db: ConnectionPool) -> World:
 
 @pytest.fixture
 def policy(world: World) -> RewardPolicy:
-    with world.rewards() as uow:
-        return create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW - timedelta(days=30))
+    return publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=30))
 
 
 @pytest.fixture
@@ -177,8 +198,7 @@ def fresh_world(pool: ConnectionPool) -> Callable[[], World]:
             uow.stores.add(store)
             uow.commit()
         made = World(pool, store)
-        with made.rewards() as uow:
-            create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW - timedelta(days=30))
+        publish_policy(made.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=30))
         return made
 
     return make

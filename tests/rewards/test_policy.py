@@ -8,12 +8,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
 from rewards.policy import (
+    MAX_REWARD_CENTS,
     CapApplied,
     EarningsSoFar,
     PaymentMethod,
@@ -174,7 +175,9 @@ def test_reward_stays_within_cap_room_and_matches_an_exact_recomputation(
     today: int,
     method: PaymentMethod,
 ) -> None:
-    """For any policy and inputs: integer cents, never above the cap's room, equal to an independent formula."""
+    """For any policy and inputs: integer cents, never above the cap's room nor the per-delivery ceiling, equal
+    to an independent formula."""
+    assume(daily_cap is None or minimum <= daily_cap)  # a policy with a minimum above its cap is refused
     policy = a_policy(
         base_cents=base,
         per_extra_km_cents=per_km,
@@ -196,12 +199,14 @@ def test_reward_stays_within_cap_room_and_matches_an_exact_recomputation(
     expected = max((2 * scaled + denominator) // (2 * denominator), minimum)
     if daily_cap is not None:
         expected = min(expected, max(0, daily_cap - today))
+    expected = min(expected, MAX_REWARD_CENTS)
     assert quote.cash_value_cents == expected
     if method is PaymentMethod.CASH:
         assert quote.amount_cents == expected
     else:
-        assert quote.amount_cents == (2 * expected * bonus + 10_000) // 20_000
+        assert quote.amount_cents == min(MAX_REWARD_CENTS, (2 * expected * bonus + 10_000) // 20_000)
         assert quote.amount_cents >= expected
+    assert quote.amount_cents <= MAX_REWARD_CENTS
     assert isinstance(quote.amount_cents, int)
     if daily_cap is not None:
         assert quote.cash_value_cents <= max(0, daily_cap - today)
@@ -266,3 +271,15 @@ def test_a_day_across_the_clock_change_is_23_hours_long() -> None:
     parameters = a_policy(timezone="Europe/Amsterdam").parameters
     day_start, day_end, _, _ = day_and_week_bounds(datetime(2026, 3, 29, 12, tzinfo=UTC), parameters)
     assert (day_end - day_start).total_seconds() == 23 * 3600
+
+
+def test_no_delivery_earns_more_than_the_ceiling_whatever_the_policy() -> None:
+    """A generous policy (x5 at peak, x2 in store credit) still credits at most the ceiling, and says so."""
+    policy = a_policy(base_cents=4_000, per_extra_km_cents=2_000, peak_multiplier_bps=(50_000,) * 24)
+    quote = compute_reward(policy, some_inputs(extra_distance_m=20_000), EarningsSoFar())
+    assert (quote.cash_value_cents, quote.amount_cents, quote.ceiling_applied) == (MAX_REWARD_CENTS,) * 2 + (True,)
+    generous = a_policy(base_cents=4_000, store_credit_bonus_bps=20_000)
+    credit = compute_reward(generous, some_inputs(method=PaymentMethod.STORE_CREDIT), EarningsSoFar())
+    assert credit.amount_cents == MAX_REWARD_CENTS
+    assert credit.ceiling_applied
+    assert credit.breakdown_json()["ceiling_applied"] is True

@@ -153,7 +153,7 @@ def test_the_audit_log_pages_newest_first_and_narrows_to_a_subject(world: World)
         policies = audit_log(uow, subject_kind="reward_policy")
         first_page = audit_log(uow, limit=1)
     assert [record.entry.action for record in of_batch.items] == ["batch.prepared"]
-    assert [record.entry.action for record in policies.items] == ["policy.created"]
+    assert [record.entry.action for record in policies.items] == ["policy.approved", "policy.proposed"]
     assert everything.total == first_page.total == len(everything.items) >= 3
     assert [r.sequence for r in everything.items] == sorted((r.sequence for r in everything.items), reverse=True)
     assert first_page.items[0].sequence == everything.items[0].sequence

@@ -43,7 +43,17 @@ from rewards.services import (
     shopper_balances,
     shopper_statement,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs
+from tests.rewards.conftest import (
+    APPROVER,
+    FINANCE_A,
+    FINANCE_B,
+    NOW,
+    OPS,
+    PLAIN_PARAMETERS,
+    World,
+    inputs,
+    publish_policy,
+)
 
 PERIOD = (NOW - timedelta(days=7), NOW + timedelta(days=1))
 
@@ -224,10 +234,7 @@ def test_store_credit_is_credited_with_its_bonus_to_the_store_credit_account(wor
 
 def test_a_new_policy_version_leaves_the_old_one_usable(world: World, policy: RewardPolicy) -> None:
     """Ops publish v2; a reward quoted under v1 is still credited under v1, a new one under v2."""
-    with world.rewards() as uow:
-        v2 = create_reward_policy(
-            uow, parameters=PLAIN_PARAMETERS | {"base_cents": 1_000}, actor_id=OPS, now=NOW - timedelta(days=1)
-        )
+    v2 = publish_policy(world.rewards(), PLAIN_PARAMETERS | {"base_cents": 1_000}, now=NOW - timedelta(days=1))
     assert v2.version == 2
     shopper = world.add_shopper()
     under_v1 = credit(world, world.order().id, shopper.id, policy_version=1)
@@ -238,7 +245,10 @@ def test_a_new_policy_version_leaves_the_old_one_usable(world: World, policy: Re
         assert [p.version for p in uow.repos.policies.list()] == [1, 2]
         assert uow.repos.policies.get_version(1) == policy
         audit = uow.repos.audit.for_subject("reward_policy", v2.id)
-    assert [(entry.actor_id, entry.action) for entry in audit] == [(OPS, "policy.created")]
+    assert [(entry.actor_id, entry.action) for entry in audit] == [
+        (OPS, "policy.proposed"),
+        (APPROVER, "policy.approved"),
+    ]
 
 
 def test_bad_policy_parameters_are_refused(world: World) -> None:
@@ -535,8 +545,7 @@ def test_nothing_is_credited_before_a_policy_is_in_force(world: World) -> None:
     with pytest.raises(NoPolicyInForce) as raised:
         credit(world, world.order().id, shopper.id)
     assert raised.value.kind == "conflict"
-    with world.rewards() as uow:
-        create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW + timedelta(hours=1))
+    publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW + timedelta(hours=1))
     with pytest.raises(NoPolicyInForce):
         credit(world, world.order().id, shopper.id)  # published after the delivery: not in force at NOW
     assert credit(world, world.order().id, shopper.id, delivered_at=NOW + timedelta(hours=2)).policy_version == 1

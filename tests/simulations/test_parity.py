@@ -13,7 +13,6 @@ import dataclasses
 import random
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import numpy as np
 from psycopg_pool import ConnectionPool
@@ -27,11 +26,11 @@ from dispatch.repositories import DispatchUnitOfWork
 from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.rewards_hooks import reward_quote_hook
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-from rewards.services import create_reward_policy
 from routing.geo import GeoPoint
 from simulations.city import offsets_to_lat_lon
 from simulations.engine import DaySimulation
 from simulations.scenario import Scenario
+from tests.rewards.conftest import publish_policy
 
 
 def _point(rng: random.Random, center: GeoPoint, radius_m: float) -> GeoPoint:
@@ -143,13 +142,9 @@ def test_the_simulator_and_the_live_dispatcher_make_the_same_offers(
     _load(PostgresDispatchUnitOfWork(db), world, store)
     _load(MemoryDispatchUnitOfWork(simulation.db), world, store)
 
-    with PostgresRewardsUnitOfWork(db) as rewards_uow:
-        create_reward_policy(
-            rewards_uow,
-            parameters=simulation.policy.parameters.to_json(),
-            actor_id=UUID(int=1),
-            now=simulation.start - timedelta(days=1),
-        )
+    publish_policy(
+        PostgresRewardsUnitOfWork(db), simulation.policy.parameters.to_json(), now=simulation.start - timedelta(days=1)
+    )
     live_ctx = dataclasses.replace(
         simulation.ctx,
         unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
