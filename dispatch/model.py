@@ -264,7 +264,8 @@ OFFER_TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {
     OfferStatus.OPEN: frozenset(
         {OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN}
     ),
-    OfferStatus.ACCEPTED: frozenset(),
+    # The trip ended before pickup (cancelled, or its leave-by passed): the shopper no longer carries it.
+    OfferStatus.ACCEPTED: frozenset({OfferStatus.WITHDRAWN}),
     OfferStatus.DECLINED: frozenset(),
     OfferStatus.EXPIRED: frozenset(),
     OfferStatus.WITHDRAWN: frozenset(),

@@ -70,14 +70,15 @@ def check_in(
 
 
 def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[UUID]:
-    """Withdraws the trip's open offer and gives back accepted, not yet picked-up orders; returns them."""
+    """For a trip that ends before pickup: withdraws its open and accepted offers (so that an accepted offer
+    no longer shows the shopper the recipient's address and name) and gives their orders back to the pool;
+    returns them."""
     released: list[UUID] = []
-    for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
+    for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
         offer = uow.offers.get(listed.id, for_update=True)
         offer.withdraw(now)
         uow.offers.save(offer)
         released.extend(offer.stops)
-    released.extend(order.id for order in uow.orders.on_trip(trip.id, [OrderStatus.ACCEPTED]))
     for order_id in sorted(released):
         order = uow.orders.get(order_id, for_update=True)
         if order.status in (OrderStatus.OFFERED, OrderStatus.ACCEPTED):

@@ -264,14 +264,41 @@ def test_rules_on_who_may_carry_what_hold(
 def test_cancelling_a_trip_gives_its_orders_back(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """A shopper who accepted and then cancels before pickup: the order is pending again."""
+    """A shopper who accepted and then cancels before pickup: the order is pending again, and the offer is
+    withdrawn: it no longer shows them the recipient's address or name, nor does their history."""
     shopper = make_shopper()
     receipt = ingest(client, ops, store, clock)
     trip = check_in(client, shopper, store, clock)
     run_batch(client, ops, store)
-    client.post(f"/shopper/offers/{current_offer(client, shopper)['id']}/accept", headers=shopper.headers)
+    offer_id = current_offer(client, shopper)["id"]
+    accepted = client.post(f"/shopper/offers/{offer_id}/accept", headers=shopper.headers).json()
+    assert accepted["stops"][0]["address"] is not None
     assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).json()["status"] == "cancelled"
     assert client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"
+    offer = client.get(f"/shopper/offers/{offer_id}", headers=shopper.headers).json()
+    assert offer["status"] == "withdrawn"
+    assert [(stop["address"], stop["recipient_first_name"], stop["dropoff"]) for stop in offer["stops"]] == [
+        (None, None, None)
+    ]
+    history = client.get("/shopper/trips", headers=shopper.headers).json()["items"]
+    assert all(stop["address"] is None for item in history for stop in item["stops"])
+
+
+def test_a_trip_past_its_leave_by_withdraws_its_accepted_offer(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    shopper = make_shopper()
+    receipt = ingest(client, ops, store, clock)
+    check_in(client, shopper, store, clock, leave_by=(clock.now() + timedelta(minutes=20)).isoformat())
+    run_batch(client, ops, store)
+    offer_id = current_offer(client, shopper)["id"]
+    client.post(f"/shopper/offers/{offer_id}/accept", headers=shopper.headers)
+    clock.advance(timedelta(minutes=21))
+    assert run_batch(client, ops, store)["expired_trips"] == 1
+    offers = client.get("/ops/offers", params={"status": "accepted"}, headers=ops.headers).json()
+    assert offers["total"] == 0
+    assert client.get(f"/shopper/offers/{offer_id}", headers=shopper.headers).json()["status"] == "withdrawn"
+    assert client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] != "accepted"
 
 
 def test_redis_flushed_mid_flow_loses_nothing_of_record(

@@ -91,3 +91,57 @@ def test_a_url_that_is_not_postgres_is_refused() -> None:
     """Migrations only ever run against PostgreSQL."""
     with pytest.raises(ValueError, match="not a PostgreSQL URL"):
         migrate.sqlalchemy_url("mysql://localhost/crowdship")
+
+
+def test_hardening_migrations_grandfather_policies_and_withdraw_offers_of_ended_trips(scratch_database: str) -> None:
+    """0005: versions published before approval existed count as approved at their creation (the rewards
+    priced with them stand). 0006: an offer accepted on a trip that was then cancelled becomes withdrawn; one
+    on a departed trip stays accepted."""
+    migrate.upgrade(scratch_database, "0004_payment_choice")
+    author = uuid4()
+    with psycopg.connect(scratch_database) as connection:
+        connection.execute(
+            """INSERT INTO reward_policies (id, version, parameters, created_by, created_at)
+               VALUES (%s, 1, '{}', %s, '2026-11-01T00:00:00Z')""",
+            (uuid4(), author),
+        )
+        store, shopper, order = uuid4(), uuid4(), uuid4()
+        connection.execute(
+            """INSERT INTO stores (id, name, location, service_area, fallback_cost_cents)
+               VALUES (%s, 'S', 'SRID=4326;POINT(-84.22 30.46)',
+                       'SRID=4326;POLYGON((-84.3 30.4,-84.1 30.4,-84.1 30.6,-84.3 30.6,-84.3 30.4))', 899)""",
+            (store,),
+        )
+        connection.execute("INSERT INTO shoppers (id, display_name) VALUES (%s, 'Ana')", (shopper,))
+        connection.execute(
+            """INSERT INTO orders (id, store_id, external_ref, dropoff, dropoff_address, recipient_name,
+                   window_earliest, window_latest, dispatch_deadline, size_bags, value_cents, status, created_at)
+               VALUES (%s, %s, 'W1', 'SRID=4326;POINT(-84.21 30.48)', '1 Main St', 'Jade Moreau',
+                   '2026-11-01T10:00Z', '2026-11-01T12:00Z', '2026-11-01T11:00Z', 1, 1000, 'pending',
+                   '2026-11-01T09:00Z')""",
+            (order, store),
+        )
+        offers = {}
+        for trip_status in ("cancelled", "departed"):
+            trip, offer = uuid4(), uuid4()
+            connection.execute(
+                """INSERT INTO trips (id, shopper_id, store_id, destination, capacity_bags, max_detour_m,
+                       checked_in_at, leave_by, status)
+                   VALUES (%s, %s, %s, 'SRID=4326;POINT(-84.22 30.5)', 2, 3000, '2026-11-01T09:00Z',
+                       '2026-11-01T10:00Z', %s)""",
+                (trip, shopper, store, trip_status),
+            )
+            connection.execute(
+                """INSERT INTO offers (id, trip_id, status, extra_distance_m, extra_duration_s, reward_quote_cents,
+                       created_at, expires_at, resolved_at)
+                   VALUES (%s, %s, 'accepted', 100, 60, 300, '2026-11-01T09:10Z', '2026-11-01T09:11Z',
+                       '2026-11-01T09:10:30Z')""",
+                (offer, trip),
+            )
+            offers[trip_status] = offer
+    migrate.upgrade(scratch_database)
+    with psycopg.connect(scratch_database) as connection:
+        decision = connection.execute("SELECT decision, decided_by FROM reward_policy_decisions").fetchall()
+        statuses = dict(connection.execute("SELECT id, status FROM offers").fetchall())
+    assert decision == [("approved", author)]
+    assert statuses == {offers["cancelled"]: "withdrawn", offers["departed"]: "accepted"}
