@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -142,6 +142,6 @@ def test_hardening_migrations_grandfather_policies_and_withdraw_offers_of_ended_
     migrate.upgrade(scratch_database)
     with psycopg.connect(scratch_database) as connection:
         decision = connection.execute("SELECT decision, decided_by FROM reward_policy_decisions").fetchall()
-        statuses = dict(connection.execute("SELECT id, status FROM offers").fetchall())
+        statuses: dict[UUID, str] = dict(connection.execute("SELECT id, status FROM offers").fetchall())
     assert decision == [("approved", author)]
     assert statuses == {offers["cancelled"]: "withdrawn", offers["departed"]: "accepted"}
