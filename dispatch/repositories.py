@@ -218,6 +218,10 @@ class LiveOfferRepository(OfferRepository, Protocol):
         """Every (trip, order) pair ever offered: an order never goes back to the same trip."""
         ...
 
+    def open_trip_of_order(self, order_id: UUID) -> UUID | None:
+        """The trip whose open offer holds the order, if any."""
+        ...
+
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int
     ) -> Page[Offer]: ...

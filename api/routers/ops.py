@@ -27,7 +27,7 @@ from api.schemas import (
 )
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
-from dispatch.services import accounts, batch, delivery, queries
+from dispatch.services import accounts, batch, delivery, orders, queries
 from dispatch.services.intake import OrderIntake, ingest_order, reissue_delivery_code
 
 router = APIRouter(
@@ -109,6 +109,25 @@ def get_order(order_id: UUID, context: Context) -> OrderOut:
 def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
     """A new one-time code for the recipient (the first was lost); the old one stops working at once."""
     return DeliveryCodeOut(order_id=order_id, delivery_code=reissue_delivery_code(context, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=problem_responses(404, 409))
+def cancel_order(order_id: UUID, context: Context) -> OrderOut:
+    """Cancel an order that has not left the store (pending, offered, accepted or returned; 409 otherwise). An
+    offer it was in is withdrawn; a shopper who had accepted it is told."""
+    return OrderOut.of(orders.cancel_order(context, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/requeue", response_model=OrderOut, responses=problem_responses(404, 409))
+def requeue_order(order_id: UUID, context: Context) -> OrderOut:
+    """A returned order goes back to the queue for shoppers (409 unless returned)."""
+    return OrderOut.of(orders.requeue_order(context, order_id=order_id))
+
+
+@router.post("/orders/{order_id}/fallback", response_model=OrderOut, responses=problem_responses(404, 409))
+def hand_to_fallback(order_id: UUID, context: Context) -> OrderOut:
+    """The paid courier fleet takes it (a pending or returned order; 409 otherwise)."""
+    return OrderOut.of(orders.hand_to_fallback(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))

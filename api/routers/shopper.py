@@ -237,7 +237,8 @@ async def events(
     request: Request, principal: ShopperPrincipal, shopper_id: ShopperId, services: Services
 ) -> EventSourceResponse:
     """Server-sent events: `ready` once subscribed, then `offer` (id and expiry) for each new offer, your
-    current one first. A few streams per account (429 beyond)."""
+    current one first, and `order_cancelled` when the store cancels an order you accepted. A few streams per
+    account (429 beyond)."""
     try:
         services.events.check_room(principal.user_id)
     except TooManyStreams as error:
@@ -259,7 +260,7 @@ async def _offer_events(
                     if (current := await _current_offer_event(services, shopper_id)) is not None:
                         yield current
                 elif event is not None:
-                    yield {"event": "offer", "data": json.dumps(event)}
+                    yield {"event": str(event.get("event", "offer")), "data": json.dumps(event)}
     except TooManyStreams as error:  # another stream of the account got in since the check
         yield {"event": "error", "data": json.dumps({"detail": error.detail})}
 

@@ -438,6 +438,10 @@ class MemoryOfferRepository(_Repository):
         ]
         return [_copy(offer) for offer in sorted(due, key=lambda f: (f.expires_at, f.id))]
 
+    def open_trip_of_order(self, order_id: UUID) -> UUID | None:
+        offer_id = self._db.open_offer_of_order.get(order_id)
+        return None if offer_id is None else self._db.offers[offer_id].trip_id
+
     def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
         db = self._db
         return {

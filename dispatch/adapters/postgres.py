@@ -505,6 +505,14 @@ class PostgresOfferRepository(Repository):
         )
         return [self._offer(row) for row in rows]
 
+    def open_trip_of_order(self, order_id: UUID) -> UUID | None:
+        rows = self._all(
+            """SELECT f.trip_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
+               WHERE oo.order_id = %s AND f.status = 'open'""",
+            (order_id,),
+        )
+        return rows[0]["trip_id"] if rows else None
+
     def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
         rows = self._all(
             """SELECT f.trip_id, oo.order_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id

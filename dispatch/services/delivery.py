@@ -25,7 +25,8 @@ from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
 
-FINISHED_ON_TRIP = frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED})
+FINISHED_ON_TRIP = frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED, OrderStatus.CANCELLED})
+"""An order the trip no longer has to take anywhere (cancelled: before pickup, by the store)."""
 
 
 def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag_codes: list[str]) -> list[Order]:

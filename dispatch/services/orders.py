@@ -1,0 +1,73 @@
+"""What operations do to an order: cancel it, put a returned one back in the queue, or hand it to the courier
+fleet. Each move is one the order's lifecycle allows (else 409); an offer it was in is dealt with in the same
+transaction, and the shopper concerned is told (best effort)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from dispatch.errors import IllegalTransition
+from dispatch.model import OfferStatus, Order, OrderStatus
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DispatchContext
+
+
+def cancel_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
+    """The customer or the store cancels an order that has not left the store. If it was on offer, that offer
+    is withdrawn and its other orders go back to the queue; if a shopper had accepted it, they no longer carry
+    it (the rest of their offer stands) and are told."""
+    now = ctx.clock.now()
+    told: UUID | None = None
+    with ctx.unit_of_work() as uow:
+        trip_id = _trip_holding(uow, order_id)
+        trip = uow.trips.get(trip_id, for_update=True) if trip_id is not None else None
+        order = uow.orders.get(order_id, for_update=True)
+        if order.status is OrderStatus.OFFERED and trip is not None:
+            for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
+                if order.id in listed.stops:
+                    offer = uow.offers.get(listed.id, for_update=True)
+                    offer.withdraw(now)
+                    uow.offers.save(offer)
+                    for other_id in sorted(set(offer.stops) - {order.id}):
+                        other = uow.orders.get(other_id, for_update=True)
+                        if other.status is OrderStatus.OFFERED:
+                            other.release()
+                            uow.orders.save(other)
+        if order.status is OrderStatus.ACCEPTED and trip is not None:
+            told = trip.shopper_id
+        order.cancel()
+        uow.orders.save(order)
+        uow.commit()
+    if told is not None and ctx.live is not None:
+        ctx.live.publish_offer(told, {"event": "order_cancelled", "order_id": str(order.id)})
+    return order
+
+
+def requeue_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
+    """A returned order goes back to the queue for the next batches."""
+    with ctx.unit_of_work() as uow:
+        order = uow.orders.get(order_id, for_update=True)
+        if order.status is not OrderStatus.RETURNED:
+            raise IllegalTransition("order", order.id, order.status, "requeued (only a returned order is)")
+        order.release()
+        uow.orders.save(order)
+        uow.commit()
+        return order
+
+
+def hand_to_fallback(ctx: DispatchContext, *, order_id: UUID) -> Order:
+    """The courier fleet takes the order (a returned one, or one still waiting)."""
+    with ctx.unit_of_work() as uow:
+        order = uow.orders.get(order_id, for_update=True)
+        order.hand_to_fallback()
+        uow.orders.save(order)
+        uow.commit()
+        return order
+
+
+def _trip_holding(uow: LiveUnitOfWork, order_id: UUID) -> UUID | None:
+    """The trip whose open or accepted offer holds the order (read first, to lock trip before order)."""
+    accepted = uow.orders.carrying_trip(order_id)
+    if accepted is not None:
+        return accepted
+    return uow.offers.open_trip_of_order(order_id)

@@ -1,0 +1,125 @@
+"""Operations act on an order: cancel it before it leaves the store, put a returned one back in the queue,
+or hand it to the courier fleet. Illegal moves are 409; offers it was in follow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from api_support import ON_THE_WAY, Account, assert_problem, check_in, current_offer, ingest, run_batch
+from fastapi.testclient import TestClient
+
+from crowdship.clock import ManualClock
+from dispatch.model import Store
+
+
+def _status(client: TestClient, ops: Account, receipt: dict[str, Any]) -> str:
+    status: str = client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"]
+    return status
+
+
+def _act(client: TestClient, ops: Account, receipt: dict[str, Any], action: str) -> Any:
+    return client.post(f"/ops/orders/{receipt['order_id']}/{action}", headers=ops.headers)
+
+
+def _returned(client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account) -> dict[str, Any]:
+    """An order picked up, refused three times at the door, and brought back to the store."""
+    receipt = ingest(client, ops, store, clock, ref="RET-1")
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, shopper)['id']}/accept", headers=shopper.headers)
+    client.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=shopper.headers
+    )
+    wrong = "000000" if receipt["delivery_code"] != "000000" else "111111"
+    proof = {"position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}, "code": wrong}
+    for _ in range(3):
+        client.post(f"/shopper/orders/{receipt['order_id']}/delivery", json=proof, headers=shopper.headers)
+    assert _act(client, ops, receipt, "returned").json()["status"] == "returned"
+    return receipt
+
+
+def test_a_returned_order_is_requeued_and_offered_to_another_trip(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    receipt = _returned(client, ops, store, clock, make_shopper("Ana"))
+    assert _act(client, ops, receipt, "requeue").json()["status"] == "pending"
+    assert_problem(_act(client, ops, receipt, "requeue"), 409)
+    ben = make_shopper("Ben")
+    check_in(client, ben, store, clock)
+    run_batch(client, ops, store)
+    assert [stop["order_id"] for stop in current_offer(client, ben)["stops"]] == [receipt["order_id"]]
+
+
+@pytest.mark.parametrize(("action", "status"), [("fallback", "fallback"), ("cancel", "cancelled")])
+def test_a_returned_order_can_go_to_the_fleet_or_be_cancelled(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    action: str,
+    status: str,
+) -> None:
+    receipt = _returned(client, ops, store, clock, make_shopper())
+    assert _act(client, ops, receipt, action).json()["status"] == status
+    assert_problem(_act(client, ops, receipt, "requeue"), 409)
+
+
+def test_cancelling_an_offered_order_withdraws_the_offer_and_frees_the_rest_of_the_bundle(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    first = ingest(client, ops, store, clock, ref="A")
+    second = ingest(client, ops, store, clock, ref="B")
+    shopper = make_shopper()
+    check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    offer = current_offer(client, shopper)
+    assert len(offer["stops"]) == 2
+    assert _act(client, ops, first, "cancel").json()["status"] == "cancelled"
+    assert _status(client, ops, second) == "pending"
+    assert client.get(f"/shopper/offers/{offer['id']}", headers=shopper.headers).json()["status"] == "withdrawn"
+    assert_problem(client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers), 409)
+
+
+def test_cancelling_an_accepted_order_takes_it_off_the_trip(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """The shopper picks up and delivers the rest; the trip completes without the cancelled order; an order
+    that left the store cannot be cancelled."""
+    first = ingest(client, ops, store, clock, ref="A")
+    second = ingest(client, ops, store, clock, ref="B")
+    shopper = make_shopper()
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, shopper)['id']}/accept", headers=shopper.headers)
+    assert _act(client, ops, first, "cancel").json()["status"] == "cancelled"
+    assert_problem(
+        client.post(
+            f"/shopper/trips/{trip['id']}/pickup",
+            json={"bag_codes": [first["bag_code"], second["bag_code"]]},
+            headers=shopper.headers,
+        ),
+        422,
+    )
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [second["bag_code"]]}, headers=shopper.headers
+    )
+    assert picked.status_code == 200, picked.text
+    assert_problem(_act(client, ops, second, "cancel"), 409)
+    proof = {"position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}, "code": second["delivery_code"]}
+    delivered = client.post(f"/shopper/orders/{second['order_id']}/delivery", json=proof, headers=shopper.headers)
+    assert delivered.json()["trip_completed"] is True
+
+
+def test_a_pending_order_is_cancelled_or_sent_to_the_fleet_and_then_never_offered(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    cancelled = ingest(client, ops, store, clock, ref="A")
+    fleet = ingest(client, ops, store, clock, ref="B")
+    assert _act(client, ops, cancelled, "cancel").json()["status"] == "cancelled"
+    assert _act(client, ops, fleet, "fallback").json()["status"] == "fallback"
+    assert_problem(_act(client, ops, cancelled, "cancel"), 409)
+    check_in(client, make_shopper(), store, clock)
+    assert run_batch(client, ops, store)["offers"] == []
