@@ -28,6 +28,7 @@ from rewards.adapters.postgres import (
     PostgresRewardsUnitOfWork,
     RewardRecord,
     RewardsRepositories,
+    StandingHold,
 )
 from rewards.ledger import (
     AccountKind,
@@ -877,6 +878,12 @@ def prepare_payout_batch_once(
     return PreparedBatch(batch, replayed=False)
 
 
+def _carried_reason(hold: StandingHold) -> str:
+    carried = "carried over from batch "
+    reason = hold.reason.split(": ", 1)[1] if hold.reason.startswith(carried) else hold.reason
+    return f"{carried}{hold.batch_id}: {reason}"
+
+
 MAX_PERIOD_END_AHEAD = timedelta(days=1)
 MAX_PERIOD = timedelta(days=366)
 
@@ -902,6 +909,8 @@ def _prepare_batch(
     facts = repos.payouts.delivery_facts(period_start, period_end, policies)
     samples = repos.payouts.location_samples([b.shopper_id for b in balances], period_start, period_end)
     flags = flag_anomalies(facts, samples, rules or AnomalyRules())
+    # A hold stands until someone releases it: a line held when its batch closed holds the next one too.
+    holds = repos.payouts.standing_holds([balance.shopper_id for balance in balances])
     batch.lines = [
         PayoutLine(
             batch_id=batch.id,
@@ -909,6 +918,9 @@ def _prepare_batch(
             account_id=balance.account_id,
             amount_cents=balance.balance_cents,
             flags=flags.get(balance.shopper_id, ()),
+            held=balance.shopper_id in holds,
+            hold_reason=_carried_reason(holds[balance.shopper_id]) if balance.shopper_id in holds else None,
+            held_by=holds[balance.shopper_id].held_by if balance.shopper_id in holds else None,
         )
         for balance in balances
     ]

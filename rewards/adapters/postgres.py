@@ -542,6 +542,15 @@ class ShopperAlreadyInOpenBatch(DomainError):
 
 
 @dataclass(frozen=True)
+class StandingHold:
+    """A hold finance put on a shopper's line that no one released before its batch closed."""
+
+    batch_id: UUID
+    reason: str
+    held_by: UUID | None
+
+
+@dataclass(frozen=True)
 class PayableBalance:
     shopper_id: UUID
     account_id: UUID
@@ -559,6 +568,21 @@ class PostgresPayoutRepository(Repository):
             (),
         )
         return [PayableBalance(row["shopper_id"], row["account_id"], Cents(int(row["balance_cents"]))) for row in rows]
+
+    def standing_holds(self, shopper_ids: Sequence[UUID]) -> dict[UUID, StandingHold]:
+        """Per shopper, the hold on their latest closed line, if that line was held when its batch closed."""
+        rows = self._all(
+            """SELECT * FROM (
+                   SELECT DISTINCT ON (l.shopper_id) l.shopper_id, l.held, l.hold_reason, l.held_by, l.batch_id
+                   FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id
+                   WHERE l.shopper_id = ANY(%s) AND NOT l.open
+                   ORDER BY l.shopper_id, b.prepared_at DESC, b.id DESC
+               ) latest WHERE latest.held""",
+            (list(shopper_ids),),
+        )
+        return {
+            row["shopper_id"]: StandingHold(row["batch_id"], str(row["hold_reason"]), row["held_by"]) for row in rows
+        }
 
     def add(self, batch: PayoutBatch) -> None:
         with self._refusing_duplicates(

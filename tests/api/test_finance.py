@@ -437,3 +437,46 @@ def test_the_finance_routes_honour_the_openapi_document(
     headers = dict(case.headers or {})
     headers.setdefault("Authorization", finance_with_a_batch.headers["Authorization"])
     case.call_and_validate(base_url=live_server, headers=headers, checks=SCHEMA_CHECKS)
+
+
+def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Ben's line is held and the batch paid without it: the next batch starts with his line held (saying
+    where the hold came from); released there, it is paid, and the batch after holds nothing of his."""
+    publish_policy(client, ops, approver)
+    ben = make_shopper("Ben")
+    credit_without_proof(db, store, clock, ben)
+    first = _prepare(client, finance, clock, "b1")
+    line = _line_of(first, ben)
+    held = client.post(
+        f"/finance/batches/{first['id']}/lines/{line['id']}/hold",
+        json={"reason": "check the recipient"},
+        headers=finance.headers,
+    )
+    assert held.status_code == 200, held.text
+    client.post(f"/finance/batches/{first['id']}/approve", headers=second_finance.headers)
+    paid = client.post(f"/finance/batches/{first['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p1"})
+    assert paid.status_code == 200, paid.text
+
+    second = _prepare(client, finance, clock, "b2")
+    carried = _line_of(second, ben)
+    assert carried["held"] is True
+    assert carried["hold_reason"] == f"carried over from batch {first['id']}: check the recipient"
+    released = client.post(f"/finance/batches/{second['id']}/lines/{carried['id']}/release", headers=finance.headers)
+    assert _line_of(released.json(), ben)["held"] is False
+    client.post(f"/finance/batches/{second['id']}/approve", headers=second_finance.headers)
+    client.post(f"/finance/batches/{second['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p2"})
+    assert client.get("/finance/reconciliation", headers=finance.headers).json()["agrees"] is True
+
+    credit_without_proof(db, store, clock, ben)
+    third = _prepare(client, finance, clock, "b3")
+    assert _line_of(third, ben)["held"] is False
