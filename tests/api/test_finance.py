@@ -467,6 +467,7 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
     paid = client.post(f"/finance/batches/{first['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p1"})
     assert paid.status_code == 200, paid.text
 
+    clock.advance(timedelta(minutes=30))
     second = _prepare(client, finance, clock, "b2")
     carried = _line_of(second, ben)
     assert carried["held"] is True
@@ -477,6 +478,7 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
     client.post(f"/finance/batches/{second['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p2"})
     assert client.get("/finance/reconciliation", headers=finance.headers).json()["agrees"] is True
 
+    clock.advance(timedelta(minutes=30))
     credit_without_proof(db, store, clock, ben)
     third = _prepare(client, finance, clock, "b3")
     assert _line_of(third, ben)["held"] is False

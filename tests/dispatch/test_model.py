@@ -42,7 +42,13 @@ LEGAL_TRIP_MOVES = {
     ("open", "departed"), ("open", "cancelled"), ("open", "expired"),
     ("departed", "completed"),
 }  # fmt: skip
-LEGAL_OFFER_MOVES = {("open", "accepted"), ("open", "declined"), ("open", "expired"), ("open", "withdrawn")}
+LEGAL_OFFER_MOVES = {
+    ("open", "accepted"),
+    ("open", "declined"),
+    ("open", "expired"),
+    ("open", "withdrawn"),
+    ("accepted", "withdrawn"),  # the trip ended before pickup
+}
 
 ORDER_ACTIONS: dict[OrderStatus, Callable[[Order], None]] = {
     OrderStatus.PENDING: Order.release,
@@ -154,7 +160,8 @@ ALL_OFFER_PAIRS = [(a, b) for a in OfferStatus for b in OFFER_ACTIONS]
 
 @pytest.mark.parametrize(("current", "target"), ALL_OFFER_PAIRS, ids=[f"{a}->{b}" for a, b in ALL_OFFER_PAIRS])
 def test_offer_moves_exactly_as_the_lifecycle_allows(current: OfferStatus, target: OfferStatus) -> None:
-    """Only an open offer resolves, once; the time of resolution is recorded."""
+    """An open offer resolves once; an accepted one can only be withdrawn (its trip ended before pickup); the
+    time of the last move is recorded."""
     resolved = None if current is OfferStatus.OPEN else NOW + timedelta(seconds=5)
     offer = make_offer(current, resolved_at=resolved)
     # Expiry is only legal once the offer's time is up; every other move happens before that.
