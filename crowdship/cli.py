@@ -355,9 +355,11 @@ def serve_api(
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, settle_garbage_collection
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_config=None)
+    app = create_app(get_settings())
+    settle_garbage_collection()
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 @app.command("dispatcher")

@@ -43,9 +43,11 @@ STORE = GeoPoint(30.4627, -84.2211)
 
 def bench_app_factory() -> FastAPI:
     """What the uvicorn subprocess serves: the app on the settings of its environment."""
-    from api.app import create_app
+    from api.app import create_app, settle_garbage_collection
 
-    return create_app(get_settings())
+    app = create_app(get_settings())
+    settle_garbage_collection()
+    return app
 
 
 @dataclass(frozen=True)
@@ -99,16 +101,18 @@ def _seed(database_url: str, secret: str, shoppers: int, accepts: int) -> Fixtur
             uow.users.add(user)
             token = issue_token(user, secret=secret, ttl=timedelta(hours=1), now=now)
             tokens.append(token)
+            # Positions are kept only during a trip: every shopper sending them is on one.
+            trip = Trip(
+                shopper_id=shopper.id,
+                store_id=store.id,
+                destination=GeoPoint(30.50, -84.22),
+                capacity_bags=2,
+                checked_in_at=now,
+                leave_by=now + timedelta(hours=1),
+                max_detour_m=3000,
+            )
+            uow.trips.add(trip)
             if index < accepts:
-                trip = Trip(
-                    shopper_id=shopper.id,
-                    store_id=store.id,
-                    destination=GeoPoint(30.50, -84.22),
-                    capacity_bags=2,
-                    checked_in_at=now,
-                    leave_by=now + timedelta(hours=1),
-                    max_detour_m=3000,
-                )
                 order = Order(
                     store_id=store.id,
                     external_ref=f"BENCH-{index}",
@@ -132,7 +136,6 @@ def _seed(database_url: str, secret: str, shoppers: int, accepts: int) -> Fixtur
                     created_at=now,
                     expires_at=now + timedelta(minutes=30),
                 )
-                uow.trips.add(trip)
                 uow.orders.add(order)
                 uow.offers.add(offer)
                 offer_tokens.append((str(offer.id), token))
@@ -177,7 +180,9 @@ class _Connection:
 async def _location_phase(
     port: int, tokens: list[str], *, seconds: float, concurrency: int, rounds: int | None = None
 ) -> tuple[int, dict[int, int], list[float], float]:
-    """Updates round-robin over the shoppers for `seconds` (or exactly `rounds` updates per shopper)."""
+    """Updates round-robin over the shoppers for `seconds` (or exactly `rounds` updates per shopper). Counts
+    and times the accepted ones (202) only: a refusal (429 over the rate limit, anything else) is not
+    throughput, and shows in the status codes."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + seconds
@@ -194,9 +199,10 @@ async def _location_phase(
                 index += concurrency
                 started = time.perf_counter()
                 status = await connection.post("/shopper/location", token, body)
-                latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
-                counter += 1
+                if status == 202:
+                    latencies.append(time.perf_counter() - started)
+                    counter += 1
         finally:
             await connection.close()
 
@@ -288,10 +294,14 @@ def run_bench_api(
         "accept_p99_ms": _ms(accept_latencies, 0.99),
     }
     table = Table("measure", "value", title=f"API on loopback: {workers} uvicorn worker(s), {os.cpu_count()} cores")
-    table.add_row("location updates", f"{count} in {elapsed:.1f} s ({concurrency} in flight, {shoppers} shoppers)")
-    table.add_row("location updates / s", f"{results['location_rate']:.0f}")
+    table.add_row(
+        "accepted location updates", f"{count} in {elapsed:.1f} s ({concurrency} in flight, {shoppers} shoppers)"
+    )
+    table.add_row("accepted location updates / s", f"{results['location_rate']:.0f}")
     table.add_row("location status codes", ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
-    table.add_row("location latency p50 / p99 (ms)", f"{results['location_p50_ms']} / {results['location_p99_ms']}")
+    table.add_row(
+        "accepted update latency p50 / p99 (ms)", f"{results['location_p50_ms']} / {results['location_p99_ms']}"
+    )
     table.add_row(
         "accepts", f"{len(accept_latencies)} ({', '.join(f'{k}: {v}' for k, v in sorted(accept_statuses.items()))})"
     )

@@ -54,57 +54,6 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-@router.get("/profile", response_model=ShopperOut, responses=problem_responses(404))
-def profile(shopper_id: ShopperId, context: Context) -> ShopperOut:
-    return ShopperOut.of(accounts.get_shopper(context, shopper_id))
-
-
-@router.post("/trips", status_code=201, response_model=TripOut, responses=problem_responses(409, 422))
-def check_in(body: TripIn, shopper_id: ShopperId, context: Context) -> TripOut:
-    """Check in at a store: where you are going, how many bags fit, how far out of your way, until when."""
-    trip = trips.check_in(
-        context,
-        shopper_id=shopper_id,
-        store_id=body.store_id,
-        destination=body.destination.to_geo(),
-        capacity_bags=body.capacity_bags,
-        max_detour_m=body.max_detour_m,
-        max_detour_s=body.max_detour_s,
-        leave_by=body.leave_by,
-    )
-    return TripOut.of(trip)
-
-
-@router.get("/trips/current", response_model=TripOut, responses=problem_responses(404))
-def current_trip(shopper_id: ShopperId, context: Context) -> TripOut:
-    return TripOut.of(trips.current_trip(context, shopper_id=shopper_id))
-
-
-@router.get("/trips", response_model=PageOf[HistoryItem], responses=problem_responses(422))
-def history(shopper_id: ShopperId, context: Context, limit: Limit = 20, offset: Offset = 0) -> PageOf[HistoryItem]:
-    """Your trips, newest first; a delivered order no longer shows its address."""
-    page = queries.shopper_history(context, shopper_id=shopper_id, limit=limit, offset=offset)
-    items = [
-        HistoryItem(trip=TripOut.of(trip), stops=[StopOut.of(stop) for stop in stops]) for trip, stops in page.items
-    ]
-    return PageOf[HistoryItem](items=items, total=page.total, limit=limit, offset=offset)
-
-
-@router.post("/trips/{trip_id}/cancel", response_model=TripOut, responses=problem_responses(404, 409))
-def cancel_trip(trip_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
-    return TripOut.of(trips.cancel_trip(context, shopper_id=shopper_id, trip_id=trip_id))
-
-
-@router.post("/trips/{trip_id}/pickup", response_model=PickupOut, responses=problem_responses(404, 409, 422))
-def pickup(trip_id: UUID, body: PickupIn, shopper_id: ShopperId, context: Context) -> PickupOut:
-    """Scan every bag of your accepted orders; the trip then leaves the store."""
-    picked = delivery.confirm_pickup(context, shopper_id=shopper_id, trip_id=trip_id, bag_codes=body.bag_codes)
-    trip = trips.current_trip(context, shopper_id=shopper_id)
-    return PickupOut(
-        trip=TripOut.of(trip), stops=[StopOut.of(stop_for_shopper(order, accepted_by_them=True)) for order in picked]
-    )
-
-
 _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()
 _NOT_SAMPLED = LocationOut(sampled=False).model_dump_json().encode()
 
@@ -160,6 +109,57 @@ async def _keep_sample(services: AppServices, shopper_id: UUID, position: GeoPoi
         await services.positions.reopen_sample_gate(shopper_id)
         return False
     return sample is not None
+
+
+@router.get("/profile", response_model=ShopperOut, responses=problem_responses(404))
+def profile(shopper_id: ShopperId, context: Context) -> ShopperOut:
+    return ShopperOut.of(accounts.get_shopper(context, shopper_id))
+
+
+@router.post("/trips", status_code=201, response_model=TripOut, responses=problem_responses(409, 422))
+def check_in(body: TripIn, shopper_id: ShopperId, context: Context) -> TripOut:
+    """Check in at a store: where you are going, how many bags fit, how far out of your way, until when."""
+    trip = trips.check_in(
+        context,
+        shopper_id=shopper_id,
+        store_id=body.store_id,
+        destination=body.destination.to_geo(),
+        capacity_bags=body.capacity_bags,
+        max_detour_m=body.max_detour_m,
+        max_detour_s=body.max_detour_s,
+        leave_by=body.leave_by,
+    )
+    return TripOut.of(trip)
+
+
+@router.get("/trips/current", response_model=TripOut, responses=problem_responses(404))
+def current_trip(shopper_id: ShopperId, context: Context) -> TripOut:
+    return TripOut.of(trips.current_trip(context, shopper_id=shopper_id))
+
+
+@router.get("/trips", response_model=PageOf[HistoryItem], responses=problem_responses(422))
+def history(shopper_id: ShopperId, context: Context, limit: Limit = 20, offset: Offset = 0) -> PageOf[HistoryItem]:
+    """Your trips, newest first; a delivered order no longer shows its address."""
+    page = queries.shopper_history(context, shopper_id=shopper_id, limit=limit, offset=offset)
+    items = [
+        HistoryItem(trip=TripOut.of(trip), stops=[StopOut.of(stop) for stop in stops]) for trip, stops in page.items
+    ]
+    return PageOf[HistoryItem](items=items, total=page.total, limit=limit, offset=offset)
+
+
+@router.post("/trips/{trip_id}/cancel", response_model=TripOut, responses=problem_responses(404, 409))
+def cancel_trip(trip_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
+    return TripOut.of(trips.cancel_trip(context, shopper_id=shopper_id, trip_id=trip_id))
+
+
+@router.post("/trips/{trip_id}/pickup", response_model=PickupOut, responses=problem_responses(404, 409, 422))
+def pickup(trip_id: UUID, body: PickupIn, shopper_id: ShopperId, context: Context) -> PickupOut:
+    """Scan every bag of your accepted orders; the trip then leaves the store."""
+    picked = delivery.confirm_pickup(context, shopper_id=shopper_id, trip_id=trip_id, bag_codes=body.bag_codes)
+    trip = trips.current_trip(context, shopper_id=shopper_id)
+    return PickupOut(
+        trip=TripOut.of(trip), stops=[StopOut.of(stop_for_shopper(order, accepted_by_them=True)) for order in picked]
+    )
 
 
 @router.get("/offers/current", response_model=OfferOut, responses=problem_responses(404))
