@@ -1,0 +1,175 @@
+"""Event streams cannot take the API down: a few per account, a bounded number per process, all on one Redis
+subscription (off the pool that location updates use), and the rest of the API answers while they are open."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from api_support import Account, assert_problem, check_in
+from fastapi import FastAPI
+
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from dispatch.model import Store
+
+_READERS: list[Iterator[str]] = []
+"""Line readers of open streams, kept suspended: a reader that is dropped closes its stream."""
+
+
+def _open_stream(stack: ExitStack, http: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+    """Opens a stream and waits for its `ready` event; it stays open until the stack closes."""
+    response = stack.enter_context(http.stream("GET", "/shopper/events", headers=headers))
+    if response.status_code == 200:
+        lines = response.iter_lines()
+        _READERS.append(lines)
+        for line in lines:
+            if line.startswith("event:") and "ready" in line:
+                break
+    return response
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"event_streams_per_user": 3, "event_streams_per_process": 5})
+
+
+@pytest.fixture
+def http(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=httpx.Timeout(10.0, read=30.0)) as client:
+        yield client
+
+
+def test_one_account_gets_three_streams_and_the_fourth_is_a_429(
+    http: httpx.Client, make_shopper: Callable[..., Account]
+) -> None:
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    with ExitStack() as stack:
+        assert [_open_stream(stack, http, ana.headers).status_code for _ in range(3)] == [200] * 3
+        refused = http.get("/shopper/events", headers=ana.headers)
+        problem = assert_problem(refused, 429)
+        assert "3 event streams" in problem["detail"]
+        assert refused.headers["retry-after"]
+        assert _open_stream(stack, http, ben.headers).status_code == 200  # another account is unaffected
+        assert http.get("/health").json()["event_streams"] == 4
+    # Closed streams free their places (once the server has seen the clients go).
+    deadline = time.monotonic() + 10
+    while http.get("/health").json()["event_streams"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _READERS.clear()
+    with ExitStack() as stack:
+        assert _open_stream(stack, http, ana.headers).status_code == 200
+
+
+def test_the_process_limit_holds_and_location_updates_go_on_meanwhile(
+    http: httpx.Client, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Five streams fill this process: a sixth is refused, while positions and reads are answered at once."""
+    shoppers = [make_shopper(f"S{index}") for index in range(3)]
+    with ExitStack() as stack:
+        for shopper in shoppers[:2]:
+            for _ in range(2):
+                assert _open_stream(stack, http, shopper.headers).status_code == 200
+        assert _open_stream(stack, http, shoppers[2].headers).status_code == 200
+        assert_problem(http.get("/shopper/events", headers=shoppers[2].headers), 429)
+        check_in(http, shoppers[0], store, clock)
+        updates = [
+            http.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shoppers[0].headers).status_code
+            for _ in range(5)
+        ]
+        assert updates == [202] * 5
+        assert http.get("/shopper/profile", headers=shoppers[1].headers).status_code == 200
+
+
+def test_an_event_published_reaches_every_stream_of_its_shopper_only(
+    app: FastAPI, http: httpx.Client, make_shopper: Callable[..., Account]
+) -> None:
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    got: dict[str, list[str]] = {"ana-1": [], "ana-2": [], "ben": []}
+    ready = threading.Barrier(4)
+
+    def listen(name: str, headers: dict[str, str]) -> None:
+        with http.stream("GET", "/shopper/events", headers=headers) as stream:
+            event = ""
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                    if event == "ready":
+                        ready.wait(10)
+                elif line.startswith("data:") and event == "order_cancelled":
+                    got[name].append(line)
+                    return
+
+    threads = [
+        threading.Thread(target=listen, args=(name, headers), daemon=True)
+        for name, headers in (("ana-1", ana.headers), ("ana-2", ana.headers), ("ben", ben.headers))
+    ]
+    for thread in threads:
+        thread.start()
+    ready.wait(10)
+    assert ana.shopper_id is not None
+    live = app.state.services.context.live
+    deadline = 50
+    while not (got["ana-1"] and got["ana-2"]) and deadline:
+        live.publish_offer(ana.shopper_id, {"event": "order_cancelled", "order_id": "x"})
+        threads[0].join(0.1)
+        deadline -= 1
+    assert got["ana-1"]
+    assert got["ana-2"]
+    assert got["ben"] == []
+    assert ben.shopper_id is not None
+    while threads[2].is_alive() and deadline < 100:  # lets Ben's stream end too, so the server stops at once
+        live.publish_offer(ben.shopper_id, {"event": "order_cancelled", "order_id": "y"})
+        threads[2].join(0.1)
+        deadline += 1
+
+
+def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
+    live_server: str, make_shopper: Callable[..., Account]
+) -> None:
+    """The attack of the report: 300 streams at once from one account, all held open. At most three are
+    served; the others are refused, with a 429 or (when they raced past the check) an `error` event that
+    ends them; and the API answers everyone else meanwhile."""
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+
+    async def attack() -> list[str]:
+        limits = httpx.Limits(max_connections=400)
+        release = asyncio.Event()
+        async with httpx.AsyncClient(base_url=live_server, timeout=20.0, limits=limits) as client:
+
+            async def one() -> str:
+                async with client.stream("GET", "/shopper/events", headers=ana.headers) as response:
+                    if response.status_code != 200:
+                        return str(response.status_code)
+                    async for line in response.aiter_lines():
+                        if line.startswith("event:"):
+                            first = line.split(":", 1)[1].strip()
+                            if first == "ready":
+                                await release.wait()  # hold the stream open until every request is answered
+                            return first
+                    return "closed"
+
+            tasks = [asyncio.create_task(one()) for _ in range(300)]
+            await asyncio.sleep(0)
+            done = await asyncio.wait_for(_answered(tasks, expect_open=3), 30)
+            assert (await client.get("/shopper/profile", headers=ben.headers)).status_code == 200
+            release.set()
+            return done + list(await asyncio.gather(*[task for task in tasks if not task.done()]))
+
+    outcomes = asyncio.run(attack())
+    assert len(outcomes) == 300
+    assert outcomes.count("ready") <= 3
+    assert all(outcome in ("ready", "429", "error") for outcome in outcomes), set(outcomes)
+    assert httpx.get(f"{live_server}/health", timeout=5).json()["status"] == "ok"
+
+
+async def _answered(tasks: list[asyncio.Task[str]], *, expect_open: int) -> list[str]:
+    """Waits until all but the streams that stay open have an answer; returns those answers."""
+    while sum(1 for task in tasks if not task.done()) > expect_open:
+        await asyncio.sleep(0.05)
+    return [task.result() for task in tasks if task.done()]
