@@ -173,3 +173,25 @@ def test_the_store_summary_shows_orders_trips_offers_and_live_shoppers(
     assert summary["open_trips"] == 1
     assert summary["open_offers"] == 0
     assert summary["live_shoppers"] == 1
+
+
+def test_the_first_event_of_a_stream_is_the_current_offer_with_its_expiry(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """A shopper who connects after the offer was made gets it first, with `expires_at` like any offer event."""
+    shopper = make_shopper()
+    with httpx.Client(base_url=live_server, timeout=30) as http:
+        ingest(http, ops, store, clock)
+        check_in(http, shopper, store, clock)
+        offer_id = http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"][0]
+        with http.stream("GET", "/shopper/events", headers=shopper.headers) as stream:
+            event, first = "", None
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "offer":
+                    first = json.loads(line.split(":", 1)[1])
+                    break
+    assert first is not None
+    assert first["offer_id"] == offer_id
+    assert first["expires_at"] == (clock.now() + timedelta(seconds=60)).isoformat()
