@@ -25,18 +25,16 @@ from api.problems import BodyLimit, UnexpectedErrors, document_problems, install
 from api.routers import admin, auth, finance, ops, policies, shopper, wallet
 from api.security import ActiveAccounts
 from api.throttle import LoginThrottle
+from composition import live_context
 from crowdship.cache import open_async_redis, open_redis
 from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
 from crowdship.logging import configure_logging
 from crowdship.settings import Settings
-from dispatch.adapters.live import AsyncLivePositions, LiveState
+from dispatch.adapters.live import AsyncLivePositions, RedisLiveState
 from dispatch.adapters.passwords import Argon2Passwords
-from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.services import accounts
 from dispatch.services.batch import Solver, matcher_solver
-from dispatch.services.context import DispatchConfig, DispatchContext
-from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
 
 DESCRIPTION = """
 Crowd-delivery: in-store shoppers take pending online orders to customers on their way home.
@@ -74,15 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         )
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
-        config = DispatchConfig.from_settings(settings)
-        context = DispatchContext(
-            unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
-            clock=clock or SystemClock(),
-            config=config,
-            live=LiveState(sync_redis),
-            reward_quote=reward_quote_hook(pool, config.batch),
-            credit_delivery=credit_delivery_hook(),
-        )
+        context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))
         active_accounts = ActiveAccounts(partial(accounts.is_active, context))
         # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
         events = LiveEventHub(

@@ -11,19 +11,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import psycopg
-import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
-from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.logging import get_logger
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.errors import DeliveryRefused
 
 log = get_logger(__name__)
@@ -303,7 +301,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(pg_errors.LockNotAvailable, _contention)
     app.add_exception_handler(pg_errors.SerializationFailure, _contention)
     # The specific database errors above are OperationalErrors too; handlers are picked by the most specific class.
-    for unavailable in (psycopg.OperationalError, PoolTimeout, redis.ConnectionError, redis.TimeoutError):
+    for unavailable in BACKING_SERVICE_ERRORS:
         app.add_exception_handler(unavailable, _backing_service_down)
     app.add_exception_handler(pg_errors.DataError, _unstorable_value)
 

@@ -10,19 +10,17 @@ from fastapi import Depends, Header, Request
 
 from api.dependencies import Services, require_roles
 from api.security import Principal
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from composition import rewards_on
 from rewards.permissions import FINANCE_ROLES, POLICY_DECIDERS, POLICY_WRITERS
+from rewards.repositories import RewardsUnitOfWork
 
-RewardsUnitOfWork = Callable[[], PostgresRewardsUnitOfWork]
 
-
-async def rewards_unit_of_work(request: Request) -> RewardsUnitOfWork:
+async def rewards_unit_of_work(request: Request) -> Callable[[], RewardsUnitOfWork]:
     """Each call opens its own transaction on the app's pool (kept on `app.state.pool` at start-up)."""
-    pool = request.app.state.pool
-    return lambda: PostgresRewardsUnitOfWork(pool)
+    return rewards_on(request.app.state.pool)
 
 
-Rewards = Annotated[RewardsUnitOfWork, Depends(rewards_unit_of_work)]
+Rewards = Annotated[Callable[[], RewardsUnitOfWork], Depends(rewards_unit_of_work)]
 
 
 async def current_time(services: Services) -> datetime:

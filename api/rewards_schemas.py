@@ -11,14 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.fields import Instant
 from api.schemas import LongText, Schema, Text
 from dispatch.model import TrustTier
-from rewards.adapters.postgres import AuditEntry
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, PayoutBatch, PayoutLine
 from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyParameters, PolicyStatus, RewardPolicy
 from rewards.reconciliation import DiscrepancyKind, ReconciliationReport
+from rewards.records import AuditEntry, LedgerLine
 from rewards.services import (
     AuditRecord,
-    LedgerLine,
     PaidBatch,
     PaymentPreference,
     ShopperBalances,

@@ -9,9 +9,11 @@ from typing import Any, Self
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from crowdship.errors import DomainError, NotFound
+from crowdship.idempotency import StoredResult
 
 Row = dict[str, Any]
 Params = Sequence[Any] | Mapping[str, Any]
@@ -134,6 +136,29 @@ class Repository:
         except psycopg.errors.UniqueViolation as error:
             raise refusal() from error
 
-    def _table_exists(self, name: str) -> bool:
-        row = self._one_or_none("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
-        return bool(row and row["present"])
+
+class PostgresIdempotencyStore(Repository):
+    """The one idempotency table, `idempotency_keys`, on the unit of work's connection."""
+
+    def claim(self, scope: str, key: str, request_hash: str) -> StoredResult | None:
+        """INSERT first: a concurrent request with the same key waits on the primary key until the first
+        transaction ends, then sees its record (or, if it rolled back, takes the key itself)."""
+        inserted = self._execute(
+            """INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%s, %s, %s)
+               ON CONFLICT (scope, key) DO NOTHING""",
+            (scope, key, request_hash),
+        )
+        if inserted:
+            return None
+        row = self._one(
+            "SELECT request_hash, result FROM idempotency_keys WHERE scope = %s AND key = %s",
+            (scope, key),
+            "idempotency key",
+            key,
+        )
+        return StoredResult(row["request_hash"], row["result"])
+
+    def complete(self, scope: str, key: str, result: Mapping[str, Any]) -> None:
+        self._execute(
+            "UPDATE idempotency_keys SET result = %s WHERE scope = %s AND key = %s", (Jsonb(dict(result)), scope, key)
+        )

@@ -45,10 +45,6 @@ class DeliveryRefused(DomainError):
         self.attempts_left = attempts_left
 
 
-class IdempotencyKeyReused(DomainError):
-    """The same idempotency key came back with a different request."""
-
-
 class EmailTaken(DomainError):
     def __init__(self) -> None:
         super().__init__("an account with this e-mail address exists")

@@ -384,3 +384,17 @@ class Incident:
         _require_aware(self.reported_at, "reported_at")
         if not self.description.strip():
             raise InvalidInput("description", "must not be blank")
+
+
+# --------------------------------------------------------------------------------------------------
+# Location sample
+
+
+@dataclass(frozen=True)
+class LocationSample:
+    """Where a shopper was at a moment, kept for the record (proof of the route, fraud checks)."""
+
+    shopper_id: UUID
+    trip_id: UUID | None
+    position: GeoPoint
+    recorded_at: datetime

@@ -10,13 +10,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Protocol, Self, TypeVar
 from uuid import UUID
 
+from crowdship.idempotency import IdempotencyStore
+from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.model import (
     DeliveryProof,
     Incident,
+    LocationSample,
     Offer,
     OfferStatus,
     Order,
@@ -110,27 +113,6 @@ class OrderSecret:
 
 
 @dataclass(frozen=True)
-class StoredResponse:
-    request_hash: str
-    status_code: int | None
-    body: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class LocationSample:
-    shopper_id: UUID
-    trip_id: UUID | None
-    position: GeoPoint
-    recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: Sequence[T]
-    total: int
-
-
-@dataclass(frozen=True)
 class StoreSummary:
     store_id: UUID
     orders_by_status: Mapping[str, int]
@@ -155,14 +137,6 @@ class OrderSecretRepository(Protocol):
     def get(self, order_id: UUID) -> OrderSecret: ...
     def for_orders(self, order_ids: Sequence[UUID]) -> Mapping[UUID, OrderSecret]: ...
     def replace_code_hash(self, order_id: UUID, delivery_code_hash: str) -> None: ...
-
-
-class IdempotencyRepository(Protocol):
-    def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
-        """Reserves the key in this transaction; returns the earlier record when there is one."""
-        ...
-
-    def complete(self, scope: str, key: str, status_code: int, body: Mapping[str, Any]) -> None: ...
 
 
 class LocationSampleRepository(Protocol):
@@ -239,7 +213,7 @@ class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
     @property
     def secrets(self) -> OrderSecretRepository: ...
     @property
-    def idempotency(self) -> IdempotencyRepository: ...
+    def idempotency(self) -> IdempotencyStore: ...
     @property
     def locations(self) -> LocationSampleRepository: ...
     @property

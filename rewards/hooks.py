@@ -1,11 +1,11 @@
-"""Rewards behind dispatch's two hooks (`DispatchContext.reward_quote` and `.credit_delivery`).
+"""Rewards behind dispatch's two hooks (`DispatchContext.reward_quote` and `.credit_delivery`), on the
+repository protocols, so that the live service and the simulator price and credit with the same code. The
+composition root (`composition`) wires them, with the storage of its choice:
 
-Wire them in `dispatch/services/rewards_hooks.py`::
+    reward_quote=offer_quote(open_rewards)            # Callable[[QuoteRequest], Cents]
+    credit_delivery=delivery_credit(rewards_within)    # Callable[[LiveUnitOfWork, DeliveredOrder], ...]
 
-    reward_quote=offer_quote(pool)           # Callable[[QuoteRequest], Cents]
-    credit_delivery=delivery_credit()        # Callable[[LiveUnitOfWork, DeliveredOrder], None]
-
-An offer carrying several orders is priced as the sum of its orders' rewards (`policy.bundle_inputs`: each
+An offer carrying several orders is priced as the sum of its orders' rewards (`pricing.bundle_inputs`: each
 order its own bags and an even share of the offer's extra distance and time), and each order is credited
 when it is delivered, in the delivering transaction. Both sides use the policy version in force when the
 offer was made, the local hour of that moment and the shopper's tier, so the quote and the credits agree
@@ -22,25 +22,18 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
-from crowdship.db import UnitOfWork
 from crowdship.units import Cents
 from dispatch.batching import QuoteRequest
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
-from rewards.adapters.postgres import RewardsRepositories
-from rewards.policy import PaymentMethod, RewardInputs, bundle_inputs, local_hour, quote_bundle
-from rewards.services import credit_delivery_reward, earnings_so_far, payment_method_at
+from rewards.policy import PaymentMethod, RewardInputs, local_hour
+from rewards.pricing import bundle_inputs, quote_bundle
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
+from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
 
 PaymentChoice = Callable[[UUID], PaymentMethod]
 """An override of how a shopper is paid (e.g. for a simulation); by default the hooks read the shopper's own
 stored choice."""
-
-
-def cash_for_everyone(shopper_id: UUID) -> PaymentMethod:
-    del shopper_id
-    return PaymentMethod.CASH
 
 
 def _method(
@@ -51,12 +44,14 @@ def _method(
     return payment_method_at(repos, shopper_id, at)
 
 
-def offer_quote(pool: ConnectionPool, payment_choice: PaymentChoice | None = None) -> Callable[[QuoteRequest], Cents]:
-    """Prices an offer on a short read-only connection of its own (the batch holds no rewards locks)."""
+def offer_quote(
+    open_rewards: Callable[[], RewardsUnitOfWork], payment_choice: PaymentChoice | None = None
+) -> Callable[[QuoteRequest], Cents]:
+    """Prices an offer in a short read-only transaction of its own (the batch holds no rewards locks)."""
 
     def quote(request: QuoteRequest) -> Cents:
-        with pool.connection() as connection:
-            repos = RewardsRepositories(connection)
+        with open_rewards() as uow:
+            repos = uow.repos
             policy = repos.policies.in_force_at(request.at)
             stops = bundle_inputs(
                 extra_distance_m=request.extra_distance_m,
@@ -67,21 +62,20 @@ def offer_quote(pool: ConnectionPool, payment_choice: PaymentChoice | None = Non
                 method=_method(repos, payment_choice, request.shopper.id, request.at),
             )
             earned = earnings_so_far(repos, request.shopper.id, request.at, policy)
-            connection.rollback()
+            uow.rollback()
         return Cents(sum(q.amount_cents for q in quote_bundle(policy, stops, earned)))
 
     return quote
 
 
 def delivery_credit(
-    payment_choice: PaymentChoice | None = None,
-) -> Callable[[LiveUnitOfWork, DeliveredOrder], None]:
-    """Credits a delivered order on the delivering unit of work's own connection (it must be PostgreSQL)."""
+    rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories], payment_choice: PaymentChoice | None = None
+) -> Callable[[LiveUnitOfWork, DeliveredOrder], RewardCredit]:
+    """Credits a delivered order inside the delivering unit of work's transaction (`rewards_within` gives the
+    rewards repositories on that same transaction)."""
 
-    def credit(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> None:
-        if not isinstance(uow, UnitOfWork):
-            raise TypeError("rewards are credited on a PostgreSQL unit of work")
-        repos = RewardsRepositories(uow.connection)
+    def credit(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> RewardCredit:
+        repos = rewards_within(uow)
         shopper = uow.shoppers.get(delivered.shopper_id)
         offered_at: datetime = delivered.delivered_at
         if delivered.offer_id is None:
@@ -105,8 +99,8 @@ def delivery_credit(
                 method=method,
             )
             inputs = stops[offer.stops.index(delivered.order_id)]
-        credit_delivery_reward(
-            uow.connection,
+        return credit_delivery_reward(
+            repos,
             order_id=delivered.order_id,
             shopper_id=delivered.shopper_id,
             inputs=inputs,

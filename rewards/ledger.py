@@ -1,4 +1,4 @@
-"""The double-entry ledger in the business's words: accounts, balanced transactions, idempotent requests.
+"""The double-entry ledger in the business's words: accounts, balanced transactions, reversals.
 
 Sign convention: every balance is what the company owes on that account. Crediting a shopper is a positive
 entry on their account and an equal negative entry on an expense account; paying them out moves the
@@ -8,13 +8,10 @@ not. The database enforces the same rules again (see migration 0002_rewards).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID, uuid4
 
 from crowdship.errors import DomainError, InvalidInput
@@ -147,12 +144,6 @@ def check_balances_after(accounts: Mapping[UUID, Account], entries: Sequence[Ent
             raise InsufficientBalance(account, Cents(-delta))
 
 
-def request_hash(operation: str, request: Mapping[str, Any]) -> str:
-    """A stable fingerprint of a request, to tell a retry from a reuse of its idempotency key."""
-    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 # --------------------------------------------------------------------------------------------------
 # Errors
 
@@ -180,19 +171,3 @@ class AlreadyReversed(CannotReverse):
     def __init__(self, transaction_id: UUID) -> None:
         super().__init__(f"transaction {transaction_id} was already reversed")
         self.transaction_id = transaction_id
-
-
-class IdempotencyKeyReused(DomainError):
-    """The key was used before for a different request: refusing, rather than guessing which one is meant."""
-
-    kind = "conflict"
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"idempotency key {key!r} was already used for a different request")
-        self.key = key
-
-
-def require_idempotency_key(key: str) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > 200:
-        raise InvalidInput("idempotency_key", "give a non-blank key of at most 200 characters")
-    return key

@@ -23,9 +23,10 @@ from uuid import UUID, uuid4
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents, format_cents
 from dispatch.errors import IllegalTransition
-from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy, compute_reward
+from dispatch.model import LocationSample
+from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
+from rewards.pricing import compute_reward
 from routing.distance import geodesic_m
-from routing.geo import GeoPoint
 
 
 class BatchStatus(StrEnum):
@@ -195,13 +196,6 @@ class DeliveryFact:
     policy: RewardPolicy
     inputs: RewardInputs
     earned_before: EarningsSoFar
-
-
-@dataclass(frozen=True)
-class LocationSample:
-    shopper_id: UUID
-    position: GeoPoint
-    recorded_at: datetime
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Orders come in through the intake use case, shoppers check in through the trip use case, every batch is
 `dispatch.services.batch.run_batch` with the OR-Tools matcher, shoppers answer offers through the offer use
-cases, pick up and deliver through the delivery use cases, and rewards are priced by `rewards.policy`
-(`bundle_inputs`, `quote_bundle`, `compute_reward`, as `rewards.hooks` uses them). Only the repositories
-differ (in memory), and the time (a `ManualClock` moved from event to event). What the simulator adds is the
+cases, pick up and deliver through the delivery use cases; the scenario's reward policy is proposed and
+approved, offers are priced, deliveries credited and the day's cash paid out through the rewards use cases,
+wired by the composition root as live. Only the repositories differ (in memory), and the time (a
+`ManualClock` moved from event to event). What the simulator adds is the
 world: when people arrive, where they live, whether they accept, how long driving takes
 (`routing.travel.StraightLineTravel`).
 
@@ -15,6 +16,7 @@ positive matcher time limit the routing search may reach further on a faster mac
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import time
@@ -29,50 +31,43 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from composition import in_memory
 from crowdship.clock import ManualClock
 from crowdship.errors import DomainError
 from crowdship.units import Cents
-from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork, memory_unit_of_work
-from dispatch.batching import BatchParameters, QuoteRequest
+from dispatch.adapters.memory import MemoryDispatchUnitOfWork
+from dispatch.batching import BatchParameters
 from dispatch.model import Offer, OfferStatus, OrderStatus, Shopper, Store, TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.batch import BatchReport, run_batch
-from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
+from dispatch.services.context import DeliveredOrder, DispatchConfig
 from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
 from dispatch.services.trips import check_in
-from rewards.policy import (
-    EarningsSoFar,
-    PaymentMethod,
-    PolicyDecision,
-    PolicyParameters,
-    PolicyStatus,
-    RewardInputs,
-    RewardPolicy,
-    bundle_inputs,
-    compute_reward,
-    local_hour,
-    quote_bundle,
+from rewards.policy import PaymentMethod, PolicyStatus
+from rewards.records import NothingToPay
+from rewards.services import (
+    RewardCredit,
+    approve_payout_batch,
+    create_reward_policy,
+    decide_reward_policy,
+    pay_payout_batch,
+    prepare_payout_batch,
+    reconciliation_report,
 )
 from routing.geo import GeoPoint
 from routing.travel import StraightLineTravel
 from simulations.city import City, build_city, uuid_from
 from simulations.scenario import Scenario
 
+SIMULATION_OPS = UUID(int=1)
+"""Who proposes the scenario's policy in a simulated day; `SIMULATION_FINANCE` approves it and pays out."""
+SIMULATION_FINANCE = UUID(int=2)
 SERVICE_AREA_MARGIN = 0.98
 """Customers are drawn within this share of the radius: the area polygon is inscribed in the circle."""
 HORIZON_AFTER_DAY = timedelta(hours=24)
 """A safety net: no simulated day runs on for longer than this after its last order."""
-
-
-@dataclass(frozen=True)
-class _Priced:
-    """What a price depends on besides the bags: the detour and the moment of the offer."""
-
-    extra_distance_m: int
-    extra_duration_s: int
-    at: datetime
 
 
 class Kind(IntEnum):
@@ -183,6 +178,16 @@ class OfferRecord:
     outcome: str = "open"
 
 
+@dataclass(frozen=True)
+class PayoutRecord:
+    """The end-of-day payout batch, through finance's use cases."""
+
+    lines: int = 0
+    flagged_lines: int = 0
+    paid_cents: int = 0
+    books_agree: bool = True
+
+
 @dataclass
 class DayResult:
     scenario: Scenario
@@ -194,6 +199,7 @@ class DayResult:
     shopper_visits: int
     wall_s: float
     final_statuses: dict[str, int]
+    payout: PayoutRecord = field(default_factory=PayoutRecord)
 
 
 def _bounds(pair: tuple[int, int]) -> tuple[int, int]:
@@ -216,19 +222,14 @@ class DaySimulation:
         )
         self.clock = ManualClock(self.start)
         self.city: City = build_city(scenario, self.world)
-        self.db = MemoryDispatchDatabase()
         self.travel = StraightLineTravel(scenario.travel.road_factor, scenario.travel.speed_kmh)
-        self.policy = _reward_policy(scenario, self.start)
-        self.method = PaymentMethod(scenario.rewards.method)
-        self.earned_today: dict[UUID, int] = {}
-        self.ctx = DispatchContext(
-            unit_of_work=memory_unit_of_work(self.db),
-            clock=self.clock,
-            config=dispatch_config(scenario),
-            live=None,
-            reward_quote=self.quote,
-            credit_delivery=self.credit,
-        )
+        method = PaymentMethod(scenario.rewards.method)
+        self.memory = in_memory(dispatch_config(scenario), self.clock, payment_choice=lambda _shopper: method)
+        self.db = self.memory.dispatch
+        credit = self.memory.context.credit_delivery
+        assert credit is not None
+        self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._recording(credit))
+        self.payout: PayoutRecord = PayoutRecord()
         self.queue: list[tuple[float, int, int, Any]] = []
         self._sequence = 0
         self.orders: list[OrderRecord] = []
@@ -243,45 +244,65 @@ class DaySimulation:
         self.orders_to_come = 0
         self.shopper_visits = 0
 
-    # --- rewards: the policy's pure function, with the day's earnings the simulator keeps ----------
+    # --- rewards: the live use cases, on the in-memory books ------------------------------------------
 
-    def _earned(self, shopper_id: UUID) -> EarningsSoFar:
-        """Capped cash earned so far; a simulated day is the whole week as far as caps go."""
-        earned = self.earned_today.get(shopper_id, 0)
-        return EarningsSoFar(today_cents=earned, this_week_cents=earned)
+    def _recording(
+        self, credit: Callable[[LiveUnitOfWork, DeliveredOrder], object]
+    ) -> Callable[[LiveUnitOfWork, DeliveredOrder], object]:
+        """The live credit hook, noting what each delivery earned for the day's figures."""
 
-    def _bundle_inputs(self, shopper: Shopper, offer_like: _Priced, bags: list[int]) -> list[RewardInputs]:
-        return bundle_inputs(
-            extra_distance_m=offer_like.extra_distance_m,
-            extra_duration_s=offer_like.extra_duration_s,
-            bags_per_stop=bags,
-            local_hour=local_hour(offer_like.at, self.policy.parameters),
-            trust_tier=shopper.trust_tier,
-            method=self.method,
-        )
+        def credit_and_note(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> object:
+            credited = credit(uow, delivered)
+            if isinstance(credited, RewardCredit):
+                self.trip_of_id[delivered.trip_id].reward_cents += credited.amount_cents
+                self.order_of_id[delivered.order_id].reward_cents = credited.amount_cents
+            if delivered.offer_id is not None:
+                offer = uow.offers.get(delivered.offer_id)
+                self.order_of_id[delivered.order_id].detour_m = offer.extra_distance_m / len(offer.stops)
+            return credited
 
-    def quote(self, request: QuoteRequest) -> Cents:
-        """What an offer shows, priced as the live rewards hook prices it (`rewards.hooks.offer_quote`): the
-        sum of its orders' rewards, each with its own bags and an even share of the detour."""
-        priced = _Priced(request.extra_distance_m, request.extra_duration_s, request.at)
-        stops = self._bundle_inputs(request.shopper, priced, [order.size_bags for order in request.orders])
-        return Cents(sum(q.amount_cents for q in quote_bundle(self.policy, stops, self._earned(request.shopper.id))))
+        return credit_and_note
 
-    def credit(self, uow: LiveUnitOfWork, delivered: DeliveredOrder) -> None:
-        """Credits one delivered order as `rewards.hooks.delivery_credit` does, with the policy's function."""
-        if delivered.offer_id is None:
+    def publish_policy(self) -> None:
+        """The scenario's policy, proposed and approved (by two people, as live) at the start of the day."""
+        with self.memory.rewards() as uow:
+            policy = create_reward_policy(
+                uow, parameters=policy_parameters(self.scenario), actor_id=SIMULATION_OPS, now=self.start
+            )
+        with self.memory.rewards() as uow:
+            decide_reward_policy(
+                uow, version=policy.version, status=PolicyStatus.APPROVED, actor_id=SIMULATION_FINANCE, now=self.start
+            )
+
+    def _pay_out(self) -> None:
+        """At the end of the day, finance pays the cash earned: prepared, approved by a second person, paid."""
+        now = self.clock.now()
+        try:
+            with self.memory.rewards() as uow:
+                prepared = prepare_payout_batch(
+                    uow,
+                    period_start=self.start,
+                    period_end=now,
+                    actor_id=SIMULATION_FINANCE,
+                    now=now,
+                    idempotency_key="simulated-day",
+                ).batch
+        except NothingToPay:
             return
-        offer = uow.offers.get(delivered.offer_id)
-        shopper = uow.shoppers.get(delivered.shopper_id)
-        bags = [uow.orders.get(order_id).size_bags for order_id in offer.stops]
-        priced = _Priced(offer.extra_distance_m, offer.extra_duration_s, offer.created_at)
-        inputs = self._bundle_inputs(shopper, priced, bags)[offer.stops.index(delivered.order_id)]
-        reward = compute_reward(self.policy, inputs, self._earned(shopper.id))
-        self.earned_today[shopper.id] = self.earned_today.get(shopper.id, 0) + reward.cash_value_cents
-        self.trip_of_id[delivered.trip_id].reward_cents += reward.amount_cents
-        record = self.order_of_id[delivered.order_id]
-        record.reward_cents = reward.amount_cents
-        record.detour_m = inputs.extra_distance_m
+        with self.memory.rewards() as uow:
+            approve_payout_batch(uow, batch_id=prepared.id, actor_id=SIMULATION_OPS, now=now)
+        with self.memory.rewards() as uow:
+            paid = pay_payout_batch(
+                uow, batch_id=prepared.id, actor_id=SIMULATION_FINANCE, now=now, idempotency_key="simulated-day"
+            )
+        with self.memory.rewards() as uow:
+            report = reconciliation_report(uow)
+        self.payout = PayoutRecord(
+            lines=len(prepared.lines),
+            flagged_lines=sum(1 for line in prepared.lines if line.flags),
+            paid_cents=paid.paid_cents,
+            books_agree=report.agrees,
+        )
 
     # --- the event queue -------------------------------------------------------------------------
 
@@ -394,6 +415,7 @@ class DaySimulation:
             for store in self.city.stores:
                 uow.stores.add(store)
             uow.commit()
+        self.publish_policy()
         orders = self._draw_orders()
         shoppers = self._draw_shoppers()
         shopper_ids = [uuid_from(self.world) for _ in shoppers]
@@ -428,6 +450,7 @@ class DaySimulation:
                 shown = min(at_s, day_end_s)
         if bar is not None:
             bar.close()
+        self._pay_out()
         with MemoryDispatchUnitOfWork(self.db) as uow:
             for record in self.orders:
                 if record.order_id is not None:
@@ -450,6 +473,7 @@ class DaySimulation:
             shopper_visits=self.shopper_visits,
             wall_s=time.perf_counter() - started,
             final_statuses=statuses,
+            payout=self.payout,
         )
 
     def _courier_cost(self, store: Store, dropoff: GeoPoint) -> int:
@@ -678,7 +702,8 @@ def _progress_bar(enabled: bool, total_s: float) -> Any:
     return tqdm(total=total_s, unit="sim-s", unit_scale=True, desc="simulated day", leave=False)
 
 
-def _reward_policy(scenario: Scenario, start: datetime) -> RewardPolicy:
+def policy_parameters(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's reward policy, as ops would propose it."""
     spec = scenario.rewards
     values: dict[str, Any] = {
         "base_cents": spec.base_cents,
@@ -694,17 +719,7 @@ def _reward_policy(scenario: Scenario, start: datetime) -> RewardPolicy:
         values["peak_multiplier_bps"] = spec.peak_multiplier_bps
     if spec.tier_multiplier_bps is not None:
         values["tier_multiplier_bps"] = spec.tier_multiplier_bps
-    parameters = PolicyParameters.from_json(values)
-    # The scenario's author proposed it, the analyst running the simulation stands in for the second person.
-    approved = PolicyDecision(PolicyStatus.APPROVED, decided_by=UUID(int=1), decided_at=start)
-    return RewardPolicy(
-        version=1,
-        parameters=parameters,
-        created_by=UUID(int=0),
-        created_at=start,
-        note=scenario.name,
-        decision=approved,
-    )
+    return values
 
 
 def dispatch_config(scenario: Scenario) -> DispatchConfig:

@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from crowdship import migrate
 from crowdship.db import open_pool
-from crowdship.services import LocalServices
+from crowdship.local_servers import LocalServices
 from crowdship.settings import Settings, environment_only_settings, get_settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 
@@ -92,7 +92,10 @@ def settings(database_url: str, service_urls: tuple[str, str]) -> Settings:
 
 
 def _redis_url_for_session(url: str) -> str:
-    index = 1 + os.getpid() % 15
+    """A Redis database of its own per xdist worker (gw0 → 1, gw1 → 2, ...), so that workers never share
+    counters or keys; a run without workers takes one by its process id."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = 1 + (int(worker.removeprefix("gw")) if worker.startswith("gw") else os.getpid()) % 15
     base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
     return f"{base}/{index}"
 

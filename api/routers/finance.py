@@ -80,7 +80,7 @@ def prepare_batch(
     flagged by the anomaly rules over the period's deliveries. 409 when nobody has anything to pay, or when
     the key was used for another request."""
     with rewards() as uow:
-        prepared = services.prepare_payout_batch_once(
+        prepared = services.prepare_payout_batch(
             uow,
             period_start=body.period_start,
             period_end=body.period_end,

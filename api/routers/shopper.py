@@ -40,8 +40,9 @@ from api.schemas import (
 )
 from crowdship.errors import NotFound
 from crowdship.logging import get_logger
-from dispatch.adapters.live import LocationOutcome, offer_event
+from dispatch.adapters.live import LocationOutcome
 from dispatch.errors import NoActiveTrip
+from dispatch.live import offer_event
 from dispatch.services import accounts, delivery, offers, queries, trips
 from dispatch.views import stop_for_shopper
 from routing.geo import GeoPoint

@@ -23,8 +23,7 @@ import redis
 import redis.asyncio as aioredis
 
 from crowdship.logging import get_logger
-from dispatch.model import Offer
-from dispatch.repositories import LocationSample
+from dispatch.model import LocationSample
 from routing.geo import GeoPoint
 
 log = get_logger(__name__)
@@ -58,11 +57,6 @@ _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def offer_event(offer: Offer) -> dict[str, str]:
-    """What a shopper's event stream says of a new offer: enough to fetch it before it expires."""
-    return {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()}
 
 
 ACCOUNTS_CHANNEL = f"{PREFIX}:accounts"
@@ -154,8 +148,8 @@ class AsyncLivePositions:
         await self.client.delete(_sample_gate_key(shopper_id))
 
 
-class LiveState:
-    """Synchronous access for use cases, the dispatcher and tests."""
+class RedisLiveState:
+    """Live state in Redis, for the use cases and the dispatcher (`dispatch.live.LiveState`)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client

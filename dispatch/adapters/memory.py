@@ -14,18 +14,21 @@ Single-threaded: one unit of work at a time.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from crowdship.errors import NotFound
+from crowdship.idempotency import MemoryIdempotencyStore, StoredResult
+from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder, EmailTaken
 from dispatch.model import (
     DeliveryProof,
     Incident,
+    LocationSample,
     Offer,
     OfferStatus,
     Order,
@@ -35,7 +38,7 @@ from dispatch.model import (
     Trip,
     TripStatus,
 )
-from dispatch.repositories import LocationSample, OrderSecret, Page, StoredResponse, StoreSummary
+from dispatch.repositories import OrderSecret, StoreSummary
 from routing.areas import covers
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
@@ -59,7 +62,7 @@ class MemoryDispatchDatabase:
         self.proofs: dict[UUID, list[DeliveryProof]] = {}
         self.users: dict[UUID, User] = {}
         self.secrets: dict[UUID, OrderSecret] = {}
-        self.idempotency: dict[tuple[str, str], StoredResponse] = {}
+        self.idempotency: dict[tuple[str, str], StoredResult] = {}
         self.locations: list[LocationSample] = []
         self.incidents: dict[UUID, list[Incident]] = {}
         # Indexes, kept in step with every write.
@@ -533,23 +536,6 @@ class MemoryOrderSecretRepository(_Repository):
         db.record(lambda: db.secrets.__setitem__(order_id, before))
 
 
-class MemoryIdempotencyRepository(_Repository):
-    def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
-        db = self._db
-        earlier = db.idempotency.get((scope, key))
-        if earlier is not None:
-            return earlier
-        db.idempotency[(scope, key)] = StoredResponse(request_hash, None, None)
-        db.record(_forget(db.idempotency, (scope, key)))
-        return None
-
-    def complete(self, scope: str, key: str, status_code: int, body: Mapping[str, Any]) -> None:
-        db = self._db
-        before = db.idempotency[(scope, key)]
-        db.idempotency[(scope, key)] = StoredResponse(before.request_hash, status_code, dict(body))
-        db.record(lambda: db.idempotency.__setitem__((scope, key), before))
-
-
 class MemoryLocationSampleRepository(_Repository):
     def add(self, sample: LocationSample) -> None:
         db = self._db
@@ -594,7 +580,7 @@ class MemoryDispatchUnitOfWork:
         self.proofs = MemoryDeliveryProofRepository(db)
         self.users = MemoryUserRepository(db)
         self.secrets = MemoryOrderSecretRepository(db)
-        self.idempotency = MemoryIdempotencyRepository(db)
+        self.idempotency = MemoryIdempotencyStore(db.idempotency, db.record)
         self.locations = MemoryLocationSampleRepository(db)
         self.incidents = MemoryIncidentRepository(db)
 

@@ -6,17 +6,17 @@ Geography distances are metres on the WGS84 spheroid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 import shapely
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import Repository, Row, UnitOfWork
+from crowdship.db import PostgresIdempotencyStore, Repository, Row, UnitOfWork
+from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder, EmailTaken
@@ -24,6 +24,7 @@ from dispatch.model import (
     DeliveryProof,
     Incident,
     IncidentKind,
+    LocationSample,
     Offer,
     OfferStatus,
     Order,
@@ -34,7 +35,7 @@ from dispatch.model import (
     TripStatus,
     TrustTier,
 )
-from dispatch.repositories import LocationSample, OrderSecret, Page, StoredResponse, StoreSummary
+from dispatch.repositories import OrderSecret, StoreSummary
 from routing.geo import GeoPoint
 
 POINT = "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography"
@@ -674,32 +675,6 @@ class PostgresOrderSecretRepository(Repository):
         }
 
 
-class PostgresIdempotencyRepository(Repository):
-    def claim(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
-        """INSERT first: a concurrent request with the same key waits on the unique index until the first
-        transaction ends, then sees its record, so a retry racing the original never runs twice."""
-        inserted = self._execute(
-            """INSERT INTO idempotency_records (scope, key, request_hash) VALUES (%s, %s, %s)
-               ON CONFLICT (scope, key) DO NOTHING""",
-            (scope, key, request_hash),
-        )
-        if inserted:
-            return None
-        row = self._all(
-            """SELECT request_hash, status_code, response_body FROM idempotency_records
-               WHERE scope = %s AND key = %s""",
-            (scope, key),
-        )[0]
-        return StoredResponse(row["request_hash"], row["status_code"], row["response_body"])
-
-    def complete(self, scope: str, key: str, status_code: int, body: Mapping[str, Any]) -> None:
-        self._execute(
-            """UPDATE idempotency_records SET status_code = %s, response_body = %s
-               WHERE scope = %s AND key = %s""",
-            (status_code, Jsonb(dict(body)), scope, key),
-        )
-
-
 class PostgresLocationSampleRepository(Repository):
     def add(self, sample: LocationSample) -> None:
         self._execute(
@@ -776,7 +751,7 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
     proofs: PostgresDeliveryProofRepository
     users: PostgresUserRepository
     secrets: PostgresOrderSecretRepository
-    idempotency: PostgresIdempotencyRepository
+    idempotency: PostgresIdempotencyStore
     locations: PostgresLocationSampleRepository
     incidents: PostgresIncidentRepository
 
@@ -792,6 +767,6 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
         self.proofs = PostgresDeliveryProofRepository(connection)
         self.users = PostgresUserRepository(connection)
         self.secrets = PostgresOrderSecretRepository(connection)
-        self.idempotency = PostgresIdempotencyRepository(connection)
+        self.idempotency = PostgresIdempotencyStore(connection)
         self.locations = PostgresLocationSampleRepository(connection)
         self.incidents = PostgresIncidentRepository(connection)

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.logging import get_logger
-from dispatch.adapters.live import offer_event
 from dispatch.batching import (
     DroppedAssignment,
     TripCandidate,
@@ -25,6 +24,7 @@ from dispatch.batching import (
     past_deadline,
 )
 from dispatch.errors import AlreadyOffered
+from dispatch.live import offer_event
 from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext

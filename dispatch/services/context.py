@@ -11,8 +11,8 @@ from uuid import UUID
 from crowdship.clock import Clock
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.adapters.live import LiveState
 from dispatch.batching import BatchParameters, QuoteRequest
+from dispatch.live import LiveState
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
 
@@ -90,5 +90,6 @@ class DispatchContext:
     """None where there is no Redis (e.g. a one-off CLI run): no leases, no events."""
     reward_quote: Callable[[QuoteRequest], Cents] | None = None
     """Prices an offer; None uses the matcher's compensation rule."""
-    credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], None] | None = field(default=None)
-    """Rewards hook, called inside the transaction that marks the order delivered."""
+    credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], object] | None = field(default=None)
+    """Rewards hook, called inside the transaction that marks the order delivered (its result is the
+    caller's business: dispatch does not look at it)."""

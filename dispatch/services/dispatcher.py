@@ -11,18 +11,15 @@ import random
 import threading
 from collections.abc import Callable
 
-import psycopg
-import redis
-from psycopg_pool import PoolTimeout
-
 from crowdship.logging import get_logger
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
 from dispatch.services.context import DispatchContext
 
 log = get_logger(__name__)
 
-BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout, redis.RedisError)
-"""PostgreSQL or Redis unreachable: every store would fail alike, so the round stops and backs off."""
+Outages = tuple[type[Exception], ...]
+"""The errors that mean a backing server is unreachable (`crowdship.outages`, given by the caller): every store
+would fail alike, so the round stops and the loop backs off."""
 MAX_BACKOFF_S = 60.0
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
@@ -55,7 +52,9 @@ def prune_live_positions(ctx: DispatchContext) -> int:
     return pruned
 
 
-def dispatch_round(ctx: DispatchContext, *, solver: Solver = matcher_solver) -> list[BatchReport]:
+def dispatch_round(
+    ctx: DispatchContext, *, solver: Solver = matcher_solver, outages: Outages = ()
+) -> list[BatchReport]:
     """One batch for every store. A store whose batch fails for its own reasons is logged and retried next
     round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off)."""
     rebuild_live_state_if_lost(ctx)
@@ -66,7 +65,7 @@ def dispatch_round(ctx: DispatchContext, *, solver: Solver = matcher_solver) -> 
     for store in stores:
         try:
             reports.append(run_batch(ctx, store_id=store.id, solver=solver))
-        except BACKING_SERVICE_ERRORS:
+        except outages:
             raise
         except Exception:
             log.exception("batch failed", store_id=str(store.id))
@@ -90,12 +89,13 @@ def run_dispatcher(
     stop: threading.Event,
     solver: Solver = matcher_solver,
     max_rounds: int | None = None,
+    outages: Outages = (),
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run."""
     rounds = failures = 0
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
         try:
-            dispatch_round(ctx, solver=solver)
+            dispatch_round(ctx, solver=solver, outages=outages)
         except Exception as error:
             failures += 1
             delay = backoff_s(cadence_s, failures)
@@ -104,7 +104,7 @@ def run_dispatcher(
                 error=type(error).__name__,
                 failures_in_a_row=failures,
                 retry_in_s=round(delay, 1),
-                exc_info=error if not isinstance(error, BACKING_SERVICE_ERRORS) else None,
+                exc_info=error if not isinstance(error, outages) else None,
             )
         else:
             if failures:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -12,8 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.idempotency import once
 from crowdship.units import Cents
-from dispatch.errors import IdempotencyKeyReused, IllegalTransition
+from dispatch.errors import IllegalTransition
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.repositories import OrderSecret
 from dispatch.rules import DELIVERY_CODE_DIGITS, hash_delivery_code
@@ -21,6 +20,7 @@ from dispatch.services.context import DispatchContext
 from routing import areas
 from routing.geo import GeoPoint
 
+CREATED = 201
 BAG_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O or 1/I: the code is read off a label."""
 
@@ -41,10 +41,11 @@ class OrderIntake:
     age_restricted: bool = False
     perishable: bool = False
 
-    def fingerprint(self) -> str:
-        """Same request, same fingerprint: what tells a retry from a different request under one key."""
-        canonical = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def as_request(self) -> dict[str, Any]:
+        """The request as idempotency fingerprints it: what tells a retry from another request under one key."""
+        return {
+            name: str(value) if not isinstance(value, bool | int) else value for name, value in asdict(self).items()
+        }
 
 
 @dataclass(frozen=True)
@@ -96,20 +97,12 @@ def _receipt(order: Order, bag_code: str) -> dict[str, Any]:
 
 def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, intake: OrderIntake) -> IntakeResult:
     """Stores a new pending order with its bag code and the hash of a random delivery code, exactly once per
-    key. The code itself is in this answer only.
-
-    The idempotency record is written in the same transaction as the order, so a crash between the two
-    cannot happen; a retry racing the original waits for it and then replays its response.
+    key (`crowdship.idempotency`). The code itself is in this answer only.
     """
     now = ctx.clock.now()
-    with ctx.unit_of_work() as uow:
-        earlier = uow.idempotency.claim(scope, idempotency_key, intake.fingerprint())
-        if earlier is not None:
-            if earlier.request_hash != intake.fingerprint():
-                raise IdempotencyKeyReused("this Idempotency-Key was used for a different request; use a new key")
-            if earlier.body is None or earlier.status_code is None:
-                raise RuntimeError("an idempotency record without its response")
-            return IntakeResult(earlier.body, None, True, earlier.status_code)
+    codes: dict[str, str] = {}
+
+    def run() -> dict[str, Any]:
         try:
             store = uow.stores.get(intake.store_id)
         except NotFound as error:
@@ -136,14 +129,24 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
             raise InvalidInput("window_latest", f"must end within {ctx.config.order_horizon.days} days")
         if intake.dispatch_deadline is not None and intake.dispatch_deadline <= now:
             raise InvalidInput("dispatch_deadline", "is already past")
-        code = new_delivery_code()
+        codes["delivery"] = new_delivery_code()
         bag_code = new_bag_code()
         uow.orders.add(order)
-        uow.secrets.add(OrderSecret(order.id, bag_code, _secret_hash(ctx, order.id, code)))
-        receipt = _receipt(order, bag_code)
-        uow.idempotency.complete(scope, idempotency_key, 201, receipt)
+        uow.secrets.add(OrderSecret(order.id, bag_code, _secret_hash(ctx, order.id, codes["delivery"])))
+        return _receipt(order, bag_code)
+
+    with ctx.unit_of_work() as uow:
+        outcome = once(
+            uow.idempotency,
+            scope=scope,
+            key=idempotency_key,
+            request=intake.as_request(),
+            run=run,
+            dump=lambda receipt: {"status_code": CREATED, "receipt": receipt},
+            load=lambda stored: dict(stored["receipt"]),
+        )
         uow.commit()
-    return IntakeResult(receipt, code, False, 201)
+    return IntakeResult(outcome.value, codes.get("delivery"), outcome.replayed, CREATED)
 
 
 def reissue_delivery_code(ctx: DispatchContext, *, order_id: UUID) -> str:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from crowdship.pages import Page
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
-from dispatch.repositories import Page, StoreSummary
+from dispatch.repositories import StoreSummary
 from dispatch.services.context import DispatchContext
 from dispatch.views import StopView, stop_for_shopper
 

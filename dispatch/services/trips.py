@@ -7,8 +7,8 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import AlreadyOnTrip, Forbidden
-from dispatch.model import OfferStatus, OrderStatus, Trip
-from dispatch.repositories import LiveUnitOfWork, LocationSample
+from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip
+from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
 from routing.distance import haversine_m
 from routing.geo import GeoPoint

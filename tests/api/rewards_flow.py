@@ -13,6 +13,7 @@ from crowdship.clock import ManualClock
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Order, OrderStatus, Store, TrustTier
+from rewards.adapters.postgres import PostgresRewardsRepositories
 from rewards.policy import PaymentMethod, RewardInputs
 from rewards.services import RewardCredit, credit_delivery_reward
 
@@ -88,7 +89,7 @@ def credit_without_proof(
     with PostgresDispatchUnitOfWork(db) as uow:
         uow.orders.add(order)
         credit = credit_delivery_reward(
-            uow.connection,
+            PostgresRewardsRepositories(uow.connection),
             order_id=order.id,
             shopper_id=shopper.shopper_id,
             inputs=RewardInputs(

@@ -19,7 +19,7 @@ from api.security import issue_token
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role, User
-from dispatch.adapters.live import LiveState
+from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.services import accounts
 from dispatch.services.context import DispatchConfig, DispatchContext
@@ -79,7 +79,7 @@ def test_a_deactivation_made_elsewhere_reaches_the_api_through_live_state(
         unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
         clock=clock,
         config=DispatchConfig.from_settings(api_settings),
-        live=LiveState(redis_client),
+        live=RedisLiveState(redis_client),
     )
     accounts.set_active(other, user_id=shopper.user_id, active=False)
     deadline = time.monotonic() + 5

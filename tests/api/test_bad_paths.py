@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
-from dispatch.adapters.live import LiveState
+from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Store
 from routing.geo import GeoPoint
@@ -320,7 +320,7 @@ def test_redis_flushed_mid_flow_loses_nothing_of_record(
     client.post(f"/shopper/offers/{current_offer(client, shopper)['id']}/accept", headers=shopper.headers)
 
     redis_client.flushdb()
-    live = LiveState(redis_client)
+    live = RedisLiveState(redis_client)
     assert live.needs_rebuild()
     assert shopper.shopper_id is not None
     assert live.position(shopper.shopper_id) is None

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from typer.testing import CliRunner
 
-from crowdship.cli import app as cli
+from cli.main import app as cli
 from crowdship.settings import Settings, get_settings
 
 

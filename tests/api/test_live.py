@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
-from dispatch.adapters.live import LiveState
+from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Store
 
@@ -38,7 +38,7 @@ def test_positions_are_live_in_redis_and_sampled_into_postgis(
     assert first.json() == {"sampled": True}
     assert second.json() == {"sampled": False}
     assert shopper.shopper_id is not None
-    position = LiveState(redis_client).position(shopper.shopper_id)
+    position = RedisLiveState(redis_client).position(shopper.shopper_id)
     assert position is not None
     assert abs(position.lat - 30.471) < 1e-5
     with PostgresDispatchUnitOfWork(db) as uow:
@@ -82,12 +82,12 @@ def test_a_position_without_an_active_trip_is_refused_and_not_kept(
     assert problem["type"] == "/problems/no-active-trip"
     trip = check_in(client, shopper, store, clock)
     assert client.post("/shopper/location", json=body, headers=shopper.headers).status_code == 202
-    assert LiveState(redis_client).position(shopper.shopper_id) is not None
+    assert RedisLiveState(redis_client).position(shopper.shopper_id) is not None
     assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).status_code == 200
-    assert LiveState(redis_client).position(shopper.shopper_id) is None
+    assert RedisLiveState(redis_client).position(shopper.shopper_id) is None
     clock.advance(timedelta(minutes=1))
     assert_problem(client.post("/shopper/location", json=body, headers=shopper.headers), 409)
-    assert LiveState(redis_client).position(shopper.shopper_id) is None
+    assert RedisLiveState(redis_client).position(shopper.shopper_id) is None
     with PostgresDispatchUnitOfWork(db) as uow:
         assert uow.locations.count_for_shopper(shopper.shopper_id) == 1
 
@@ -107,7 +107,7 @@ def test_after_redis_lost_its_data_the_trip_is_read_from_postgres(
     body = {"lat": 30.47, "lon": -84.22}
     assert client.post("/shopper/location", json=body, headers=on_trip.headers).status_code == 202
     assert on_trip.shopper_id is not None
-    assert LiveState(redis_client).position(on_trip.shopper_id) is not None
+    assert RedisLiveState(redis_client).position(on_trip.shopper_id) is not None
     assert_problem(client.post("/shopper/location", json=body, headers=idle.headers), 409)
 
 

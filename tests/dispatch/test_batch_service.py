@@ -15,10 +15,10 @@ from psycopg_pool import ConnectionPool
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.adapters.live import LiveState
+from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
-from dispatch.repositories import LocationSample
+from dispatch.live import LiveState
+from dispatch.model import LocationSample, Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from dispatch.services.batch import run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import dispatch_round, run_dispatcher
@@ -95,7 +95,7 @@ def test_a_batch_offers_orders_to_open_trips_through_the_matcher(
 ) -> None:
     """Three orders, three one-bag trips: three offers, every order offered, the lease released after."""
     store = _store_with(db, clock, orders=3, trips=3)
-    live = LiveState(redis_client)
+    live = RedisLiveState(redis_client)
     report = run_batch(_context(db, settings, clock, live), store_id=store.id)
     assert len(report.offers) == 3
     assert report.dropped == []
@@ -125,7 +125,7 @@ def test_a_held_lease_makes_another_dispatcher_skip_and_only_its_token_frees_it(
 ) -> None:
     """While someone holds the store's lease the batch is skipped; a wrong token cannot free it."""
     store = _store_with(db, clock, orders=1, trips=1)
-    live = LiveState(redis_client)
+    live = RedisLiveState(redis_client)
     token = live.acquire_lease(store.id, 30)
     assert token is not None
     assert run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
@@ -140,7 +140,7 @@ def test_two_dispatchers_running_side_by_side_make_no_double_offers(
     """Two dispatcher loops over the same stores for three rounds each: invariants hold, offers are made."""
     _store_with(db, clock, orders=5, trips=3)
     _store_with(db, clock, orders=2, trips=2)
-    context = _context(db, settings, clock, LiveState(redis_client))
+    context = _context(db, settings, clock, RedisLiveState(redis_client))
     stop = threading.Event()
     with ThreadPoolExecutor(2) as pool:
         rounds = list(pool.map(lambda _: run_dispatcher(context, cadence_s=0.01, stop=stop, max_rounds=3), range(2)))
@@ -160,7 +160,7 @@ def test_a_dispatch_round_rebuilds_positions_after_redis_lost_them(
         (trip,) = uow.trips.list_for_store(store.id)
         uow.locations.add(LocationSample(trip.shopper_id, trip.id, GeoPoint(30.47, -84.22), clock.now()))
         uow.commit()
-    live = LiveState(redis_client)
+    live = RedisLiveState(redis_client)
     redis_client.flushdb()
     dispatch_round(_context(db, settings, clock, live))
     position = live.position(trip.shopper_id)

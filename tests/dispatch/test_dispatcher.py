@@ -15,12 +15,13 @@ from psycopg_pool import ConnectionPool
 from crowdship.cache import open_redis
 from crowdship.clock import ManualClock
 from crowdship.db import open_pool
+from crowdship.outages import BACKING_SERVICE_ERRORS as OUTAGES
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.adapters.live import LiveState
+from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Shopper, Store, Trip
-from dispatch.repositories import LocationSample
+from dispatch.live import LiveState
+from dispatch.model import LocationSample, Shopper, Store, Trip
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import MAX_BACKOFF_S, backoff_s, prune_live_positions, run_dispatcher
 from routing.areas import circular_area
@@ -56,8 +57,8 @@ def test_the_backoff_doubles_per_failure_up_to_a_minute_and_resets() -> None:
 def test_rounds_go_on_while_redis_is_unreachable(db: ConnectionPool, settings: Settings) -> None:
     """Every round fails to reach Redis; the loop logs, backs off and runs again; it never raises."""
     dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
-    ctx = _context(db, settings, LiveState(open_redis(dead)))
-    assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3) == 3
+    ctx = _context(db, settings, RedisLiveState(open_redis(dead)))
+    assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3, outages=OUTAGES) == 3
 
 
 def test_rounds_go_on_while_postgres_is_unreachable(settings: Settings) -> None:
@@ -65,15 +66,15 @@ def test_rounds_go_on_while_postgres_is_unreachable(settings: Settings) -> None:
     url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/crowdship"
     with open_pool(url, name="dead", timeout_s=0.2, connect_timeout_s=1, wait=False) as pool:
         ctx = _context(pool, settings, None)
-        assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3) == 3
+        assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3, outages=OUTAGES) == 3
 
 
 def test_a_stop_request_ends_the_loop_during_a_backoff(db: ConnectionPool, settings: Settings) -> None:
     dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
-    ctx = _context(db, settings, LiveState(open_redis(dead)))
+    ctx = _context(db, settings, RedisLiveState(open_redis(dead)))
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
-    assert run_dispatcher(ctx, cadence_s=5.0, stop=stop) == 1
+    assert run_dispatcher(ctx, cadence_s=5.0, stop=stop, outages=OUTAGES) == 1
 
 
 def test_positions_of_shoppers_off_trip_are_pruned_once_a_minute(
@@ -92,7 +93,7 @@ def test_positions_of_shoppers_off_trip_are_pruned_once_a_minute(
             Trip(on_trip.id, store.id, HERE, 2, clock.now(), clock.now() + timedelta(hours=1), max_detour_m=1000)
         )
         uow.commit()
-    live = LiveState(redis_client)
+    live = RedisLiveState(redis_client)
     live.rebuild_positions([LocationSample(shopper.id, None, HERE, clock.now()) for shopper in (on_trip, off_trip)])
     ctx = _context(db, settings, live)
     assert prune_live_positions(ctx) == 1

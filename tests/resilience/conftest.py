@@ -24,7 +24,7 @@ import pytest
 from api.security import issue_token
 from crowdship import migrate
 from crowdship.db import open_pool
-from crowdship.services import LocalPostgres, LocalRedis, process_alive
+from crowdship.local_servers import LocalPostgres, LocalRedis, process_alive
 from crowdship.settings import get_settings
 from crowdship.units import Cents
 from dispatch.accounts import Role, User

@@ -1,11 +1,16 @@
-"""Fixtures for rewards tests: a world of stores, shoppers and delivered orders on the real database."""
+"""Fixtures for rewards tests: a world of a store, shoppers and delivered orders.
+
+`world` comes in two storages, PostgreSQL and memory, and every test that takes it runs on both: the use-case
+tests of rewards are the contract suite of its two adapters (and of dispatch's, which they write through).
+`pg_world` is PostgreSQL only, for what only a database does (concurrent writers, its own constraints).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -13,10 +18,14 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from crowdship.units import Cents
+from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import DeliveryProof, Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from dispatch.repositories import LiveUnitOfWork
+from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
+from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
 from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import create_reward_policy, decide_reward_policy
 from routing.areas import circular_area
 from routing.geo import GeoPoint
@@ -47,7 +56,7 @@ APPROVER = UUID("00000000-0000-4000-8000-0000000000a2")
 
 
 def publish_policy(
-    uow: PostgresRewardsUnitOfWork,
+    uow: RewardsUnitOfWork,
     parameters: Mapping[str, Any],
     *,
     now: datetime,
@@ -79,18 +88,23 @@ def inputs(
 
 @dataclass
 class World:
-    """A store with shoppers, and delivered orders made on demand, all committed."""
+    """A store with shoppers, and delivered orders made on demand, all committed, in one storage."""
 
-    pool: ConnectionPool
     store: Store
+    dispatch: Callable[[], LiveUnitOfWork]
+    rewards: Callable[[], RewardsUnitOfWork]
+    repos_within: Callable[[LiveUnitOfWork], RewardsRepositories]
+    """The rewards repositories inside an open dispatch unit of work's transaction."""
+    storage: str
+    pool: ConnectionPool | None = None
+    """The database behind a PostgreSQL world, for tests that look at it directly."""
     shoppers: list[Shopper] = field(default_factory=list)
     _counter: int = 0
 
-    def rewards(self) -> PostgresRewardsUnitOfWork:
-        return PostgresRewardsUnitOfWork(self.pool)
-
-    def dispatch(self) -> PostgresDispatchUnitOfWork:
-        return PostgresDispatchUnitOfWork(self.pool)
+    @property
+    def database(self) -> ConnectionPool:
+        assert self.pool is not None, "a PostgreSQL world"
+        return self.pool
 
     def add_shopper(self, name: str = "Shopper") -> Shopper:
         shopper = Shopper(display_name=f"{name} {len(self.shoppers) + 1}")
@@ -153,23 +167,66 @@ class World:
         return order
 
 
-@pytest.fixture
-def world(db: ConnectionPool) -> World:
-    store = Store(
+def _store() -> Store:
+    return Store(
         name="Centrum",
         location=STORE_AT,
         service_area=circular_area(STORE_AT, 8_000),
         fallback_cost_cents=Cents(899),
     )
-    with PostgresDispatchUnitOfWork(db) as uow:
+
+
+def postgres_world(pool: ConnectionPool) -> World:
+    store = _store()
+    with PostgresDispatchUnitOfWork(pool) as uow:
         uow.stores.add(store)
         uow.commit()
-    return World(db, store)
+    return World(
+        store=store,
+        dispatch=lambda: PostgresDispatchUnitOfWork(pool),
+        rewards=lambda: PostgresRewardsUnitOfWork(pool),
+        repos_within=lambda uow: PostgresRewardsRepositories(cast(PostgresDispatchUnitOfWork, uow).connection),
+        storage="postgres",
+        pool=pool,
+    )
+
+
+def memory_world() -> World:
+    store = _store()
+    dispatch_db = MemoryDispatchDatabase()
+    rewards_db = MemoryRewardsDatabase(dispatch_db)
+    with MemoryDispatchUnitOfWork(dispatch_db) as uow:
+        uow.stores.add(store)
+        uow.commit()
+    return World(
+        store=store,
+        dispatch=lambda: MemoryDispatchUnitOfWork(dispatch_db),
+        rewards=lambda: MemoryRewardsUnitOfWork(rewards_db),
+        repos_within=lambda _uow: MemoryRewardsRepositories(rewards_db),
+        storage="memory",
+    )
+
+
+@pytest.fixture(params=["postgres", "memory"])
+def world(request: pytest.FixtureRequest) -> World:
+    if request.param == "memory":
+        return memory_world()
+    return postgres_world(request.getfixturevalue("db"))
+
+
+@pytest.fixture
+def pg_world(db: ConnectionPool) -> World:
+    return postgres_world(db)
 
 
 @pytest.fixture
 def policy(world: World) -> RewardPolicy:
     return publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=30))
+
+
+@pytest.fixture
+def pg_policy(pg_world: World) -> RewardPolicy:
+    return publish_policy(pg_world.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=30))
 
 
 @pytest.fixture
@@ -188,16 +245,7 @@ def fresh_world(pool: ConnectionPool) -> Callable[[], World]:
                     sql.SQL(", ").join(sql.Identifier(t) for t in tables)
                 )
             )
-        store = Store(
-            name="Centrum",
-            location=STORE_AT,
-            service_area=circular_area(STORE_AT, 8_000),
-            fallback_cost_cents=Cents(899),
-        )
-        with PostgresDispatchUnitOfWork(pool) as uow:
-            uow.stores.add(store)
-            uow.commit()
-        made = World(pool, store)
+        made = postgres_world(pool)
         publish_policy(made.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=30))
         return made
 

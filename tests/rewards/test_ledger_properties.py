@@ -20,14 +20,15 @@ from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
 from crowdship.errors import DomainError, InvalidInput
+from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition
 from dispatch.model import OrderStatus
-from rewards.ledger import AccountKind, AlreadyReversed, IdempotencyKeyReused, InsufficientBalance
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardPolicy, compute_reward
+from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance
+from rewards.policy import EarningsSoFar, PaymentMethod, RewardPolicy
+from rewards.pricing import compute_reward
+from rewards.records import AlreadyRewarded, NothingToPay
 from rewards.services import (
-    AlreadyRewarded,
-    NothingToPay,
     RewardCredit,
     approve_payout_batch,
     credit_delivery_reward,
@@ -139,7 +140,7 @@ def _credit(
 ) -> RewardCredit:
     with model.world.dispatch() as uow:
         result = credit_delivery_reward(
-            uow.connection,
+            model.world.repos_within(uow),
             order_id=order_id,
             shopper_id=model.shoppers[shopper],
             inputs=inputs(method=method),
@@ -249,11 +250,17 @@ def step_payout(model: Model, retry: bool, pick: int) -> None:
                     period_end=NOW + timedelta(days=1),
                     actor_id=FINANCE_A,
                     now=NOW,
+                    idempotency_key=model.key("prepare"),
                 )
             return
         batch = prepare_payout_batch(
-            uow, period_start=NOW - timedelta(days=1), period_end=NOW + timedelta(days=1), actor_id=FINANCE_A, now=NOW
-        )
+            uow,
+            period_start=NOW - timedelta(days=1),
+            period_end=NOW + timedelta(days=1),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key=model.key("prepare"),
+        ).batch
     assert {line.shopper_id: line.amount_cents for line in batch.lines} == {s: a for s, a in owed.items() if a}
     with model.world.rewards() as uow:
         approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
@@ -294,7 +301,7 @@ def test_any_sequence_of_money_movements_keeps_the_books_right(
     shoppers = [world.add_shopper().id for _ in range(SHOPPERS)]
     with world.rewards() as uow:
         policy = uow.repos.policies.latest()
-    model = Model(world, policy, shoppers, balance=shopper_balances(world.pool, shoppers))
+    model = Model(world, policy, shoppers, balance=shopper_balances(world.database, shoppers))
     for step in sequence:
         match step:
             case ("credit", shopper, method, mode, pick):
@@ -305,8 +312,8 @@ def test_any_sequence_of_money_movements_keeps_the_books_right(
                 step_redeem(model, shopper, amount)
             case ("payout", retry, pick):
                 step_payout(model, retry, pick)
-        check_ledger_invariants(world.pool)
-        assert shopper_balances(world.pool, shoppers) == model.balance
+        check_ledger_invariants(world.database)
+        assert shopper_balances(world.database, shoppers) == model.balance
     with world.rewards() as uow:
         report = reconciliation_report(uow)
     assert report.agrees, report.discrepancies
@@ -336,16 +343,17 @@ def race(count: int, work: Callable[[int], Any]) -> list[Any]:
     return outcomes
 
 
-@pytest.mark.usefixtures("policy")
-def test_concurrent_retries_of_one_credit_pay_once(world: World) -> None:
+@pytest.mark.usefixtures("pg_policy")
+def test_concurrent_retries_of_one_credit_pay_once(pg_world: World) -> None:
     """Five threads send the same credit with the same key at once: one reward, five identical answers."""
+    world = pg_world
     shopper = world.add_shopper()
     order = world.order()
 
     def send(_: int) -> RewardCredit:
         with world.dispatch() as uow:
             result = credit_delivery_reward(
-                uow.connection,
+                world.repos_within(uow),
                 order_id=order.id,
                 shopper_id=shopper.id,
                 inputs=inputs(),
@@ -358,20 +366,21 @@ def test_concurrent_retries_of_one_credit_pay_once(world: World) -> None:
     outcomes = race(5, send)
     assert all(isinstance(outcome, RewardCredit) for outcome in outcomes), outcomes
     assert len(set(outcomes)) == 1
-    check_ledger_invariants(world.pool)
-    assert shopper_balances(world.pool, [shopper.id])[(shopper.id, AccountKind.CASH_PAYABLE)] == 500
+    check_ledger_invariants(world.database)
+    assert shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.CASH_PAYABLE)] == 500
 
 
-@pytest.mark.usefixtures("policy")
-def test_concurrent_credits_of_one_order_with_different_keys_pay_once(world: World) -> None:
+@pytest.mark.usefixtures("pg_policy")
+def test_concurrent_credits_of_one_order_with_different_keys_pay_once(pg_world: World) -> None:
     """Four keys for one order at once: one succeeds, the others are AlreadyRewarded."""
+    world = pg_world
     shopper = world.add_shopper()
     order = world.order()
 
     def send(index: int) -> RewardCredit:
         with world.dispatch() as uow:
             result = credit_delivery_reward(
-                uow.connection,
+                world.repos_within(uow),
                 order_id=order.id,
                 shopper_id=shopper.id,
                 inputs=inputs(),
@@ -384,12 +393,13 @@ def test_concurrent_credits_of_one_order_with_different_keys_pay_once(world: Wor
     outcomes = race(4, send)
     assert sum(isinstance(o, RewardCredit) for o in outcomes) == 1
     assert sum(isinstance(o, AlreadyRewarded) for o in outcomes) == 3, outcomes
-    check_ledger_invariants(world.pool)
+    check_ledger_invariants(world.database)
 
 
-@pytest.mark.usefixtures("policy")
-def test_concurrent_credits_respect_the_daily_cap(world: World) -> None:
+@pytest.mark.usefixtures("pg_policy")
+def test_concurrent_credits_respect_the_daily_cap(pg_world: World) -> None:
     """Six 4 900 ¢ deliveries of one shopper at once under a 5 000 ¢ daily cap: 5 000 ¢ in all, not more."""
+    world = pg_world
     shopper = world.add_shopper()
     orders = [world.order() for _ in range(6)]
     big = inputs(distance_m=90_000)
@@ -397,7 +407,7 @@ def test_concurrent_credits_respect_the_daily_cap(world: World) -> None:
     def send(index: int) -> RewardCredit:
         with world.dispatch() as uow:
             result = credit_delivery_reward(
-                uow.connection,
+                world.repos_within(uow),
                 order_id=orders[index].id,
                 shopper_id=shopper.id,
                 inputs=big,
@@ -410,18 +420,19 @@ def test_concurrent_credits_respect_the_daily_cap(world: World) -> None:
     outcomes = race(6, send)
     assert all(isinstance(o, RewardCredit) for o in outcomes), outcomes
     assert sum(o.cash_value_cents for o in outcomes) == 5_000
-    check_ledger_invariants(world.pool)
+    check_ledger_invariants(world.database)
 
 
-@pytest.mark.usefixtures("policy")
+@pytest.mark.usefixtures("pg_policy")
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amounts=st.lists(st.integers(50, 400), min_size=3, max_size=6))
-def test_concurrent_redemptions_never_overdraw(world: World, amounts: list[int]) -> None:
+def test_concurrent_redemptions_never_overdraw(pg_world: World, amounts: list[int]) -> None:
     """Threads spend store credit at once: what succeeds fits the balance; the rest is InsufficientBalance."""
+    world = pg_world
     shopper = world.add_shopper()
     with world.dispatch() as uow:
         credit_delivery_reward(
-            uow.connection,
+            world.repos_within(uow),
             order_id=world.order().id,
             shopper_id=shopper.id,
             inputs=inputs(method=PaymentMethod.STORE_CREDIT),
@@ -429,7 +440,7 @@ def test_concurrent_redemptions_never_overdraw(world: World, amounts: list[int])
             idempotency_key=f"fund-{shopper.id}",
         )
         uow.commit()
-    start = shopper_balances(world.pool, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
+    start = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
 
     def spend(index: int) -> int:
         with world.rewards() as uow:
@@ -445,21 +456,22 @@ def test_concurrent_redemptions_never_overdraw(world: World, amounts: list[int])
     outcomes = race(len(amounts), spend)
     spent = sum(o for o in outcomes if isinstance(o, int))
     assert all(isinstance(o, int | InsufficientBalance) for o in outcomes), outcomes
-    end = shopper_balances(world.pool, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
+    end = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
     assert end == start - spent >= 0
     refused = [amounts[i] for i, o in enumerate(outcomes) if isinstance(o, InsufficientBalance)]
     assert all(amount > end for amount in refused)  # it did not fit at its turn, and balances only fell since
-    check_ledger_invariants(world.pool)
+    check_ledger_invariants(world.database)
 
 
-@pytest.mark.usefixtures("policy")
-def test_concurrent_payments_of_one_batch_pay_once(world: World) -> None:
+@pytest.mark.usefixtures("pg_policy")
+def test_concurrent_payments_of_one_batch_pay_once(pg_world: World) -> None:
     """Three finance clicks with different keys on one approved batch: one pays, the others are refused."""
+    world = pg_world
     shoppers = [world.add_shopper() for _ in range(2)]
     for shopper in shoppers:
         with world.dispatch() as delivery:
             credit_delivery_reward(
-                delivery.connection,
+                world.repos_within(delivery),
                 order_id=world.order().id,
                 shopper_id=shopper.id,
                 inputs=inputs(),
@@ -469,8 +481,13 @@ def test_concurrent_payments_of_one_batch_pay_once(world: World) -> None:
             delivery.commit()
     with world.rewards() as uow:
         batch = prepare_payout_batch(
-            uow, period_start=NOW - timedelta(days=1), period_end=NOW + timedelta(days=1), actor_id=FINANCE_A, now=NOW
-        )
+            uow,
+            period_start=NOW - timedelta(days=1),
+            period_end=NOW + timedelta(days=1),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key="prepare",
+        ).batch
     with world.rewards() as uow:
         approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
 
@@ -481,7 +498,7 @@ def test_concurrent_payments_of_one_batch_pay_once(world: World) -> None:
     outcomes = race(3, pay)
     assert sum(not isinstance(o, Exception) for o in outcomes) == 1
     assert sum(isinstance(o, IllegalTransition) for o in outcomes) == 2, outcomes
-    check_ledger_invariants(world.pool)
-    with world.pool.connection() as connection:
+    check_ledger_invariants(world.database)
+    with world.database.connection() as connection:
         payouts = connection.execute("SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'").fetchone()
     assert payouts == (2,)

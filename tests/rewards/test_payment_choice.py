@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from fractions import Fraction
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.units import Cents
-from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.batching import QuoteRequest
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus
 from dispatch.services.context import DeliveredOrder
-from rewards.hooks import cash_for_everyone, delivery_credit, offer_quote
+from rewards.hooks import delivery_credit, offer_quote
 from rewards.ledger import AccountKind
 from rewards.policy import BASIS_POINTS, PaymentMethod, RewardPolicy, round_half_up
 from rewards.services import (
@@ -38,6 +37,12 @@ PROPERTY_SETTINGS = settings(
 METHODS = st.sampled_from(list(PaymentMethod))
 CHOICES = st.lists(st.tuples(st.integers(0, 120), METHODS), max_size=6).map(sorted)
 """Choices as (minutes after OFFERED_AT minus an hour, method), in the order a clock that moves forward makes them."""
+
+
+def cash_for_everyone(shopper_id: UUID) -> PaymentMethod:
+    """A payment-choice override: whatever the shopper chose, cash."""
+    del shopper_id
+    return PaymentMethod.CASH
 
 
 def in_force(choices: list[tuple[int, PaymentMethod]], minute: int) -> PaymentMethod:
@@ -75,16 +80,16 @@ def quote_and_deliver(world: World, shopper: Shopper, orders: tuple[Order, ...])
         status=OfferStatus.ACCEPTED,
         resolved_at=OFFERED_AT + timedelta(minutes=1),
     )
-    quote = offer_quote(world.pool)(
+    quote = offer_quote(world.rewards)(
         QuoteRequest(trip, shopper, orders, offer.extra_distance_m, offer.extra_duration_s, OFFERED_AT)
     )
     with world.dispatch() as uow:
         uow.trips.add(trip)
         uow.offers.add(offer)
         uow.commit()
-    credit = delivery_credit()
+    credit = delivery_credit(world.repos_within)
     for minutes, delivered_order in enumerate(orders):
-        with PostgresDispatchUnitOfWork(world.pool) as uow:
+        with world.dispatch() as uow:
             order = uow.orders.get(delivered_order.id, for_update=True)
             order.deliver()
             uow.orders.save(order)
@@ -240,8 +245,8 @@ def test_an_explicit_payment_choice_still_overrides_the_stored_one(world: World,
         status=TripStatus.DEPARTED,
     )
     request = QuoteRequest(trip, shopper, (order,), 3_001, 601, OFFERED_AT)
-    assert offer_quote(world.pool, cash_for_everyone)(request) == 600
-    assert offer_quote(world.pool)(request) == round_half_up(
+    assert offer_quote(world.rewards, cash_for_everyone)(request) == 600
+    assert offer_quote(world.rewards)(request) == round_half_up(
         Fraction(600 * policy.parameters.store_credit_bonus_bps, BASIS_POINTS)
     )
 

@@ -13,7 +13,7 @@ import pytest
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition
-from dispatch.model import TrustTier
+from dispatch.model import LocationSample, TrustTier
 from rewards.payouts import (
     AnomalyRules,
     BatchNotEditable,
@@ -21,7 +21,6 @@ from rewards.payouts import (
     DeliveryFact,
     FlagCode,
     FourEyesViolation,
-    LocationSample,
     PayoutBatch,
     PayoutLine,
     above_policy,
@@ -165,10 +164,10 @@ def test_impossible_speed_between_samples_is_flagged() -> None:
     teleporting, cycling = uuid4(), uuid4()
     a, b = GeoPoint(52.37, 4.89), GeoPoint(52.47, 4.89)
     samples = [
-        LocationSample(teleporting, a, NOW),
-        LocationSample(teleporting, b, NOW + timedelta(seconds=60)),
-        LocationSample(cycling, a, NOW),
-        LocationSample(cycling, b, NOW + timedelta(minutes=30)),
+        LocationSample(teleporting, None, a, NOW),
+        LocationSample(teleporting, None, b, NOW + timedelta(seconds=60)),
+        LocationSample(cycling, None, a, NOW),
+        LocationSample(cycling, None, b, NOW + timedelta(minutes=30)),
     ]
     flags = impossible_speed(samples, AnomalyRules())
     assert list(flags) == [teleporting]
@@ -179,9 +178,9 @@ def test_impossible_speed_sorts_samples_by_time_and_flags_a_jump_at_the_same_ins
     """Samples arrive in any order; two places at one instant is instantaneous travel."""
     shopper = uuid4()
     samples = [
-        LocationSample(shopper, GeoPoint(52.38, 4.89), NOW + timedelta(minutes=10)),
-        LocationSample(shopper, GeoPoint(52.37, 4.89), NOW),
-        LocationSample(shopper, GeoPoint(52.39, 4.89), NOW + timedelta(minutes=10)),
+        LocationSample(shopper, None, GeoPoint(52.38, 4.89), NOW + timedelta(minutes=10)),
+        LocationSample(shopper, None, GeoPoint(52.37, 4.89), NOW),
+        LocationSample(shopper, None, GeoPoint(52.39, 4.89), NOW + timedelta(minutes=10)),
     ]
     flags = impossible_speed(samples, AnomalyRules())
     assert "instantaneous" in flags[shopper][0].detail

@@ -15,17 +15,15 @@ from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
 from rewards.policy import (
     MAX_REWARD_CENTS,
-    CapApplied,
     EarningsSoFar,
     PaymentMethod,
     PolicyParameters,
     RewardInputs,
     RewardPolicy,
-    compute_reward,
-    day_and_week_bounds,
     local_hour,
     round_half_up,
 )
+from rewards.pricing import CapApplied, compute_reward, day_and_week_bounds
 
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 

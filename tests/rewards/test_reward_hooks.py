@@ -7,13 +7,12 @@ from datetime import timedelta
 import pytest
 
 from crowdship.units import Cents
-from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.batching import QuoteRequest
 from dispatch.model import Offer, OfferStatus, OrderStatus, Trip, TripStatus, TrustTier
 from dispatch.services.context import DeliveredOrder
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.hooks import delivery_credit, offer_quote
-from rewards.policy import PaymentMethod, bundle_inputs, split_evenly
+from rewards.policy import PaymentMethod
+from rewards.pricing import bundle_inputs, split_evenly
 from routing.geo import GeoPoint
 from tests.rewards.conftest import NOW, World
 
@@ -65,7 +64,7 @@ def test_an_offers_quote_equals_the_credits_of_its_deliveries(world: World) -> N
         status=OfferStatus.ACCEPTED,
         resolved_at=offered_at + timedelta(minutes=1),
     )
-    quote = offer_quote(world.pool)(
+    quote = offer_quote(world.rewards)(
         QuoteRequest(trip, shopper, (first, second), offer.extra_distance_m, offer.extra_duration_s, offered_at)
     )
     with world.dispatch() as uow:
@@ -73,9 +72,9 @@ def test_an_offers_quote_equals_the_credits_of_its_deliveries(world: World) -> N
         uow.offers.add(offer)
         uow.commit()
 
-    credit = delivery_credit()
+    credit = delivery_credit(world.repos_within)
     for delivered_order, minutes in ((first, 0), (second, 5)):
-        with PostgresDispatchUnitOfWork(world.pool) as uow:
+        with world.dispatch() as uow:
             order = uow.orders.get(delivered_order.id, for_update=True)
             order.deliver()
             uow.orders.save(order)
@@ -85,7 +84,7 @@ def test_an_offers_quote_equals_the_credits_of_its_deliveries(world: World) -> N
             )
             uow.commit()
 
-    with PostgresRewardsUnitOfWork(world.pool) as rewards:
+    with world.rewards() as rewards:
         credited = [rewards.repos.rewards.for_order(order.id) for order in (first, second)]
     assert all(record is not None for record in credited)
     amounts = [record.amount_cents for record in credited if record is not None]

@@ -1,5 +1,5 @@
 """The use cases added for the finance and wallet API: batch preparation once per key, a shopper's ledger
-with running balances, their rewards, the audit log and the policy versions, on the real database."""
+with running balances, their rewards, the audit log and the policy versions, on PostgreSQL and in memory."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
-from rewards.ledger import AccountKind, IdempotencyKeyReused
+from rewards.ledger import AccountKind
 from rewards.policy import PaymentMethod, RewardPolicy
+from rewards.records import NothingToPay
 from rewards.services import (
-    NothingToPay,
     PreparedBatch,
     audit_log,
     hold_payout_line,
-    prepare_payout_batch_once,
+    prepare_payout_batch,
     redeem_store_credit,
     reverse_delivery_reward,
     reward_policies,
@@ -34,7 +35,7 @@ from tests.rewards.test_reward_services import PERIOD, credit
 
 def prepare_once(world: World, key: str, *, actor_id: UUID = FINANCE_A, days: int = 7) -> PreparedBatch:
     with world.rewards() as uow:
-        return prepare_payout_batch_once(
+        return prepare_payout_batch(
             uow,
             period_start=NOW - timedelta(days=days),
             period_end=PERIOD[1],

@@ -1,29 +1,30 @@
-"""Rewards use cases on the real database: credit with the delivery, idempotency, caps, referrals,
-reversals, tiers, payouts with four eyes, CSV, reconciliation and the audit log."""
+"""Rewards use cases, on PostgreSQL and in memory alike: credit with the delivery, idempotency, caps,
+referrals, reversals, tiers, payouts with four eyes, CSV, reconciliation and the audit log."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import datetime, timedelta
+from typing import cast
 from uuid import UUID, uuid4
 
 import pytest
 
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
-from dispatch.model import OrderStatus, TrustTier
-from rewards.adapters.postgres import AlreadyReferred, NoPolicyInForce, RewardsRepositories
-from rewards.ledger import AccountKind, AlreadyReversed, IdempotencyKeyReused, InsufficientBalance
+from dispatch.model import Incident, IncidentKind, OrderStatus, TrustTier
+from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy, compute_reward
+from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy
+from rewards.pricing import compute_reward
 from rewards.reconciliation import DiscrepancyKind
+from rewards.records import AlreadyReferred, AlreadyRewarded, NoPolicyInForce, NothingToPay, RewardNotDue
 from rewards.services import (
-    AlreadyRewarded,
-    NothingToPay,
     RewardCredit,
-    RewardNotDue,
     approve_payout_batch,
     create_reward_policy,
     credit_delivery_reward,
@@ -41,7 +42,7 @@ from rewards.services import (
     reverse_delivery_reward,
     review_trust_tier,
     shopper_balances,
-    shopper_statement,
+    shopper_ledger,
 )
 from tests.rewards.conftest import (
     APPROVER,
@@ -71,7 +72,7 @@ def credit(
     """Credits a delivered order in a transaction of its own."""
     with world.dispatch() as uow:
         result = credit_delivery_reward(
-            uow.connection,
+            world.repos_within(uow),
             order_id=order_id,
             shopper_id=shopper_id,
             inputs=reward_inputs or inputs(),
@@ -98,14 +99,12 @@ def test_reward_is_credited_in_the_same_transaction_as_the_delivery(world: World
     shopper = world.add_shopper()
     order = world.order(status=OrderStatus.PICKED_UP)
     with world.dispatch() as uow:
-        quote = quote_delivery_reward(
-            RewardsRepositories(uow.connection), shopper_id=shopper.id, inputs=inputs(), at=NOW
-        )
+        quote = quote_delivery_reward(world.repos_within(uow), shopper_id=shopper.id, inputs=inputs(), at=NOW)
         loaded = uow.orders.get(order.id, for_update=True)
         loaded.deliver()
         uow.orders.save(loaded)
         result = credit_delivery_reward(
-            uow.connection,
+            world.repos_within(uow),
             order_id=order.id,
             shopper_id=shopper.id,
             inputs=inputs(),
@@ -137,7 +136,7 @@ def test_rolling_back_the_delivery_rolls_back_the_reward(world: World) -> None:
         loaded.deliver()
         uow.orders.save(loaded)
         credit_delivery_reward(
-            uow.connection,
+            world.repos_within(uow),
             order_id=order.id,
             shopper_id=shopper.id,
             inputs=inputs(),
@@ -147,11 +146,10 @@ def test_rolling_back_the_delivery_rolls_back_the_reward(world: World) -> None:
         # Leaving without commit(): the unit of work rolls back.
     with world.dispatch() as uow:
         assert uow.orders.get(order.id).status is OrderStatus.PICKED_UP
-        counts = uow.connection.execute(
-            """SELECT (SELECT count(*) FROM delivery_rewards), (SELECT count(*) FROM ledger_entries),
-                      (SELECT count(*) FROM ledger_idempotency)"""
-        ).fetchone()
-    assert counts == (0, 0, 0)
+    with world.rewards() as uow:
+        assert uow.repos.rewards.for_order(order.id) is None
+        assert uow.repos.idempotency.claim("credit_delivery_reward", "deliver-1", "another request") is None
+        assert shopper_ledger(uow, shopper_id=shopper.id).total == 0
 
 
 @pytest.mark.usefixtures("policy")
@@ -175,8 +173,7 @@ def test_a_retry_returns_the_first_result_and_pays_once(world: World) -> None:
     assert first == second
     assert balances(world, shopper.id)[1] == first.amount_cents
     with world.rewards() as uow:
-        count = uow.connection.execute("SELECT count(*) FROM ledger_transactions").fetchone()
-    assert count == (1,)
+        assert shopper_ledger(uow, shopper_id=shopper.id).total == 1
 
 
 @pytest.mark.usefixtures("policy")
@@ -354,18 +351,10 @@ def test_a_tier_review_moves_a_good_shopper_up_and_incidents_move_them_down(worl
     assert (review.before, review.after, review.record.deliveries) == (TrustTier.NEW, TrustTier.BRONZE, 12)
     with world.dispatch() as uow:
         assert uow.shoppers.get(shopper.id).trust_tier is TrustTier.BRONZE
-        present = uow.connection.execute("SELECT to_regclass('incidents') IS NOT NULL").fetchone()
-        if not (present and present[0]):
-            pytest.skip("incidents (the API's migration 0003) is not in this database")
-        trip_id = uow.connection.execute(
-            "SELECT trip_id FROM delivery_proofs WHERE order_id = %s", (orders[0].id,)
-        ).fetchone()
-        assert trip_id is not None
         for order in orders[:2]:
-            uow.connection.execute(
-                """INSERT INTO incidents (id, order_id, trip_id, shopper_id, kind, description, reported_at)
-                   VALUES (%s, %s, %s, %s, 'damage', 'bags torn', %s)""",
-                (uuid4(), order.id, trip_id[0], shopper.id, NOW - timedelta(hours=1)),
+            trip_id = uow.proofs.list_for_order(order.id)[0].trip_id
+            uow.incidents.add(
+                Incident(order.id, trip_id, shopper.id, IncidentKind.DAMAGE, "bags torn", NOW - timedelta(hours=1))
             )
         uow.commit()
     with world.rewards() as uow:
@@ -381,7 +370,9 @@ def test_a_tier_review_moves_a_good_shopper_up_and_incidents_move_them_down(worl
 
 def _prepare(world: World) -> PayoutBatch:
     with world.rewards() as uow:
-        return prepare_payout_batch(uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW)
+        return prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())
+        ).batch
 
 
 @pytest.mark.usefixtures("policy")
@@ -392,7 +383,9 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
     credit(world, world.order(proof_by=bob).id, bob.id)
     credit(world, world.order(proof_by=bob).id, bob.id)
     with world.rewards() as uow:
-        batch = prepare_payout_batch(uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW)
+        batch = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())
+        ).batch
     assert sorted(line.amount_cents for line in batch.lines) == [500, 1_000]
     assert all(not line.flags for line in batch.lines)
 
@@ -414,9 +407,9 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
         pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-2")
     with world.rewards() as uow:
         clearing = uow.repos.ledger.company_account(AccountKind.PAYOUTS_CLEARING)
-        payouts = uow.connection.execute("SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'").fetchone()
+        payouts = [uow.repos.ledger.get_transaction(t).kind for t in paid.transaction_ids]
         assert clearing.balance_cents == 1_500
-        assert payouts == (2,)
+        assert payouts == [TransactionKind.PAYOUT] * 2
         assert payout_batch(uow, batch_id=batch.id).status is BatchStatus.PAID
         actions = [entry.action for entry in uow.repos.audit.for_subject("payout_batch", batch.id)]
     assert actions == ["batch.prepared", "batch.approved", "batch.paid"]
@@ -429,7 +422,9 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
     credit(world, world.order(proof_by=alice).id, alice.id)
     credit(world, world.order(proof_by=bob).id, bob.id)
     with world.rewards() as uow:
-        batch = prepare_payout_batch(uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW)
+        batch = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())
+        ).batch
     bobs_line = next(line for line in batch.lines if line.shopper_id == bob.id)
     with world.rewards() as uow:
         hold_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, reason="check ID", actor_id=FINANCE_A, now=NOW)
@@ -447,7 +442,9 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
         (str(bob.id), "yes", "check ID"),
     }
     with world.rewards() as uow:
-        later = prepare_payout_batch(uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW)
+        later = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())
+        ).batch
     assert [(line.shopper_id, line.amount_cents) for line in later.lines] == [(bob.id, 500)]
 
 
@@ -481,10 +478,12 @@ def test_lines_carry_anomaly_flags(world: World) -> None:
 # Reconciliation
 
 
-@pytest.mark.usefixtures("policy")
-def test_reconciliation_agrees_on_clean_books_and_finds_planted_differences(world: World) -> None:
+@pytest.mark.usefixtures("pg_policy")
+def test_reconciliation_agrees_on_clean_books_and_finds_planted_differences(pg_world: World) -> None:
     """After credits and a paid batch the books agree; a delivered order without reward, a tampered
-    balance and a paid line changed after payment are each found."""
+    balance and a paid line changed after payment (tampered in the database, behind the use cases' back)
+    are each found."""
+    world = pg_world
     alice = world.add_shopper()
     credit(world, world.order(proof_by=alice).id, alice.id)
     batch = _prepare(world)
@@ -501,9 +500,11 @@ def test_reconciliation_agrees_on_clean_books_and_finds_planted_differences(worl
     unrewarded = world.order()
     with world.rewards() as uow:
         account = uow.repos.ledger.shopper_accounts(alice.id)[AccountKind.STORE_CREDIT]
-        uow.connection.execute("UPDATE ledger_accounts SET balance_cents = 7 WHERE id = %s", (account.id,))
-        uow.connection.execute("UPDATE payout_lines SET amount_cents = amount_cents + 1")
         uow.commit()
+    with cast(PostgresDispatchUnitOfWork, world.dispatch()) as tamper:
+        tamper.connection.execute("UPDATE ledger_accounts SET balance_cents = 7 WHERE id = %s", (account.id,))
+        tamper.connection.execute("UPDATE payout_lines SET amount_cents = amount_cents + 1")
+        tamper.commit()
     with world.rewards() as uow:
         report = reconciliation_report(uow)
     found = {(d.kind, d.subject_id) for d in report.discrepancies}
@@ -527,7 +528,7 @@ def test_a_statement_explains_a_balance_newest_first(world: World) -> None:
     with world.rewards() as uow:
         pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="p")
     with world.rewards() as uow:
-        lines = shopper_statement(uow, shopper_id=shopper.id, kind=AccountKind.CASH_PAYABLE)
+        lines = shopper_ledger(uow, shopper_id=shopper.id, account=AccountKind.CASH_PAYABLE).items
         batches = payout_batches(uow, statuses=[BatchStatus.PAID])
     assert [(line.kind.value, line.amount_cents, line.order_id) for line in lines] == [
         ("payout", -1_000, None),
@@ -536,7 +537,7 @@ def test_a_statement_explains_a_balance_newest_first(world: World) -> None:
     ]
     assert [b.id for b in batches] == [batch.id]
     with world.rewards() as uow, pytest.raises(InvalidInput):
-        shopper_statement(uow, shopper_id=shopper.id, kind=AccountKind.REWARD_EXPENSE)
+        shopper_ledger(uow, shopper_id=shopper.id, account=AccountKind.REWARD_EXPENSE)
 
 
 def test_nothing_is_credited_before_a_policy_is_in_force(world: World) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from typer.testing import CliRunner
 
-from crowdship.cli import app
+from cli.main import app
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from dispatch.model import OrderStatus
@@ -19,11 +19,11 @@ from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
 
 
 @pytest.fixture
-def configured(world: World, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def configured(pg_world: World, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Points the CLI's settings at this session's test database."""
     monkeypatch.setenv("CROWDSHIP_DATABASE_URL", database_url)
     get_settings.cache_clear()
-    yield world
+    yield pg_world
     get_settings.cache_clear()
 
 

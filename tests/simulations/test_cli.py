@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from crowdship.cli import app
+from cli.main import app
 
 SCENARIO = """
 name = "cli day"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.model import OfferStatus, OrderStatus, TripStatus
-from rewards.policy import EarningsSoFar, PaymentMethod, bundle_inputs, local_hour, quote_bundle
+from rewards.ledger import AccountKind
+from rewards.policy import PolicyStatus
 from simulations.engine import DayResult, DaySimulation, simulate_day
 from simulations.results import DECISION_FIELDS, summarise, write_results
 from simulations.scenario import Scenario, parse_scenario
@@ -90,34 +91,31 @@ def test_the_repositories_agree_with_the_records_at_the_end(tiny_scenario: Scena
         assert uow.offers.page(store_id=store, statuses=[OfferStatus.OPEN], limit=10, offset=0).total == 0
 
 
-def test_rewards_are_the_policys_computation(tiny_scenario: Scenario) -> None:
-    """Quotes and credits are the policy's bundle pricing: each order its bags and an even share of the detour."""
+def test_rewards_go_through_the_live_use_cases_and_the_day_is_paid_out(tiny_scenario: Scenario) -> None:
+    """The scenario's policy is proposed and approved (version 1); every delivery is credited by the live use
+    case (the day's figures are the books' records); at the end of the day finance pays out every cent of cash
+    earned, and the books reconcile."""
     simulation = DaySimulation(tiny_scenario.with_overrides({"dispatch.max_bundle_orders": 3}))
     result = simulation.run()
-    checked = 0
-    with MemoryDispatchUnitOfWork(simulation.db) as uow:
-        for trip in result.trips:
-            if not trip.delivered:
-                continue
-            shopper = uow.shoppers.get(trip.shopper_id)
-            expected = 0
-            for offer in uow.offers.list_for_trip(trip.trip_id, [OfferStatus.ACCEPTED]):
-                stops = bundle_inputs(
-                    extra_distance_m=offer.extra_distance_m,
-                    extra_duration_s=offer.extra_duration_s,
-                    bags_per_stop=[uow.orders.get(order_id).size_bags for order_id in offer.stops],
-                    local_hour=local_hour(offer.created_at, simulation.policy.parameters),
-                    trust_tier=shopper.trust_tier,
-                    method=PaymentMethod.CASH,
-                )
-                quotes = quote_bundle(simulation.policy, stops, EarningsSoFar())
-                assert offer.reward_quote_cents == sum(q.amount_cents for q in quotes)
-                for order_id, quote in zip(offer.stops, quotes, strict=True):
-                    assert simulation.order_of_id[order_id].reward_cents == quote.amount_cents
-                expected += offer.reward_quote_cents
-            assert trip.reward_cents == expected > 0
-            checked += 1
-    assert checked > 0
+    delivered = [record for record in result.orders if record.status == OrderStatus.DELIVERED.value]
+    assert delivered
+    with simulation.memory.rewards() as uow:
+        assert [(p.version, p.status) for p in uow.repos.policies.list()] == [(1, PolicyStatus.APPROVED)]
+        rewards = {
+            record.order_id: uow.repos.rewards.for_order(record.order_id)
+            for record in delivered
+            if record.order_id is not None
+        }
+        clearing = uow.repos.ledger.company_account(AccountKind.PAYOUTS_CLEARING)
+    for record in delivered:
+        assert record.order_id is not None
+        reward = rewards[record.order_id]
+        assert reward is not None
+        assert (reward.policy_version, reward.amount_cents) == (1, record.reward_cents)
+    assert sum(trip.reward_cents for trip in result.trips) == sum(record.reward_cents for record in delivered)
+    cash = sum(reward.amount_cents for reward in rewards.values() if reward and reward.inputs.method.value == "cash")
+    assert result.payout.paid_cents == cash == clearing.balance_cents > 0
+    assert result.payout.books_agree
 
 
 def test_a_day_without_willing_shoppers_costs_the_baseline(tiny_scenario: Scenario) -> None:

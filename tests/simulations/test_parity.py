@@ -1,10 +1,10 @@
 """The simulator and the live dispatcher decide the same: one batch on PostGIS, one in memory, same offers.
 
 Both sides run `dispatch.services.batch.run_batch` with the same configuration; only the repositories
-differ. The live side prices offers with the live rewards hook on a policy published in PostgreSQL, the
-simulator with its in-memory pricing of the same policy. The input is a store with pending orders (one past
-its deadline), open trips (one past its leave-by time), shoppers of every tier (some with a home next to a
-drop-off), and an earlier declined offer that must not come back to the same trip.
+differ. Both are wired by the composition root and price offers with the same rewards hook, on a policy
+published in PostgreSQL for the live side, in memory for the simulator. The input is a store with pending
+orders (one past its deadline), open trips (one past its leave-by time), shoppers of every tier (some with a
+home next to a drop-off), and an earlier declined offer that must not come back to the same trip.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from typing import Any
 import numpy as np
 from psycopg_pool import ConnectionPool
 
+from composition import live_context
 from crowdship.clock import ManualClock
+from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus, TrustTier
 from dispatch.repositories import DispatchUnitOfWork
 from dispatch.services.batch import matcher_solver, run_batch
-from dispatch.services.rewards_hooks import reward_quote_hook
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from routing.geo import GeoPoint
 from simulations.city import offsets_to_lat_lon
-from simulations.engine import DaySimulation
+from simulations.engine import DaySimulation, policy_parameters
 from simulations.scenario import Scenario
 from tests.rewards.conftest import publish_policy
 
@@ -132,7 +133,7 @@ def _statuses(uow: Any, world: dict[str, list[Any]]) -> tuple[list[OrderStatus],
 
 
 def test_the_simulator_and_the_live_dispatcher_make_the_same_offers(
-    db: ConnectionPool, tiny_scenario: Scenario
+    db: ConnectionPool, settings: Settings, tiny_scenario: Scenario
 ) -> None:
     """Same orders, trips and time: the same trips get the same stops and the same quotes."""
     simulation = DaySimulation(tiny_scenario)
@@ -142,15 +143,9 @@ def test_the_simulator_and_the_live_dispatcher_make_the_same_offers(
     _load(PostgresDispatchUnitOfWork(db), world, store)
     _load(MemoryDispatchUnitOfWork(simulation.db), world, store)
 
-    publish_policy(
-        PostgresRewardsUnitOfWork(db), simulation.policy.parameters.to_json(), now=simulation.start - timedelta(days=1)
-    )
-    live_ctx = dataclasses.replace(
-        simulation.ctx,
-        unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
-        clock=ManualClock(now),
-        reward_quote=reward_quote_hook(db, simulation.ctx.config.batch),
-    )
+    publish_policy(PostgresRewardsUnitOfWork(db), policy_parameters(tiny_scenario), now=simulation.start)
+    simulation.publish_policy()
+    live_ctx = live_context(settings, db, clock=ManualClock(now), live=None, config=simulation.ctx.config)
     live = run_batch(live_ctx, store_id=store.id, solver=matcher_solver)
     simulation.clock.set(now)
     simulation.batch_once(0)

@@ -10,7 +10,7 @@ import pytest
 from matching_builders import problem_json
 from typer.testing import CliRunner
 
-from crowdship.cli import app
+from cli.main import app
 from dispatch.matching import evaluate, parse_problem
 
 runner = CliRunner()

@@ -10,11 +10,18 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from crowdship.units import Cents
-from rewards.adapters.postgres import AuditEntry, PostgresRewardsUnitOfWork
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.ledger import AccountKind, AlreadyReversed, TransactionKind, transfer
 from rewards.policy import RewardPolicy
+from rewards.records import AuditEntry
 from routing.geo import GeoPoint
 from tests.rewards.conftest import NOW, OPS, World
+
+
+@pytest.fixture
+def world(pg_world: World) -> World:
+    """These tests are about PostgreSQL itself: its constraints and triggers, its SQL."""
+    return pg_world
 
 
 def _funded_shopper(world: World, amount: int = 1_000) -> tuple[UUID, UUID, UUID]:
@@ -48,7 +55,7 @@ def _funded_shopper(world: World, amount: int = 1_000) -> tuple[UUID, UUID, UUID
 def test_entries_and_transactions_cannot_be_updated_or_deleted(world: World, statement: str) -> None:
     """The database refuses the change itself, whoever sends the SQL."""
     _funded_shopper(world)
-    with world.pool.connection() as connection, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with world.database.connection() as connection, pytest.raises(psycopg.errors.InsufficientPrivilege):
         connection.execute(statement)
 
 
@@ -60,7 +67,7 @@ def test_policies_rewards_and_audit_log_are_append_only(world: World, policy: Re
         "UPDATE rewards_audit_log SET action = 'nothing'",
         "DELETE FROM rewards_audit_log",
     ):
-        with world.pool.connection() as connection, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with world.database.connection() as connection, pytest.raises(psycopg.errors.InsufficientPrivilege):
             connection.execute(statement)
     with world.rewards() as uow:
         assert uow.repos.policies.get_version(1) == policy
@@ -70,7 +77,7 @@ def test_an_unbalanced_transaction_fails_at_commit(world: World) -> None:
     """Entries may be written one by one, but the transaction must sum to zero when it commits."""
     _, shopper_account, expense = _funded_shopper(world)
     transaction_id = uuid4()
-    with world.pool.connection() as connection:
+    with world.database.connection() as connection:
         connection.execute(
             """INSERT INTO ledger_transactions (id, kind, description, created_at)
                VALUES (%s, 'delivery_reward', 'bad', now())""",
@@ -83,14 +90,14 @@ def test_an_unbalanced_transaction_fails_at_commit(world: World) -> None:
         )
         with pytest.raises(psycopg.errors.CheckViolation, match="does not balance"):
             connection.commit()
-    with world.pool.connection() as connection:
+    with world.database.connection() as connection:
         found = connection.execute("SELECT count(*) FROM ledger_transactions WHERE id = %s", (transaction_id,))
         assert found.fetchone() == (0,)
 
 
 def test_a_transaction_without_entries_fails_at_commit(world: World) -> None:
     """An empty transaction is not a transaction."""
-    with world.pool.connection() as connection:
+    with world.database.connection() as connection:
         connection.execute(
             """INSERT INTO ledger_transactions (id, kind, description, created_at)
                VALUES (%s, 'payout', 'empty', now())""",
@@ -104,7 +111,7 @@ def test_a_shopper_balance_cannot_go_negative_even_by_raw_sql(world: World) -> N
     """The running balance carries a CHECK: taking 1 001 ¢ from 1 000 ¢ fails in the database."""
     _, shopper_account, expense = _funded_shopper(world, 1_000)
     transaction_id = uuid4()
-    with world.pool.connection() as connection:
+    with world.database.connection() as connection:
         connection.execute(
             """INSERT INTO ledger_transactions (id, kind, description, created_at)
                VALUES (%s, 'store_credit_redemption', 'overdraw', now())""",
@@ -141,13 +148,10 @@ def test_balances_follow_the_entries(world: World) -> None:
 
 
 def test_location_samples_are_read_for_the_period(world: World, pool: ConnectionPool) -> None:
-    """The speed rule's samples come from the API's location_samples table, for the shoppers and period asked."""
+    """The speed rule's samples come from the location_samples table, for the shoppers and period asked."""
     shopper = world.add_shopper()
     other = world.add_shopper()
     with pool.connection() as connection:
-        present = connection.execute("SELECT to_regclass('location_samples') IS NOT NULL").fetchone()
-        if not (present and present[0]):
-            pytest.skip("location_samples (the API's migration 0003) is not in this database")
         for who, minutes, lat in ((shopper, 0, 52.37), (shopper, 1, 52.47), (other, 0, 52.0), (shopper, 600, 52.5)):
             connection.execute(
                 """INSERT INTO location_samples (shopper_id, position, recorded_at)
@@ -176,7 +180,7 @@ def test_audit_entries_read_back_in_order(world: World) -> None:
 def test_the_database_refuses_an_approval_by_the_preparer(world: World) -> None:
     """Four eyes hold even for SQL that skips the use case: approved_by = prepared_by violates a CHECK."""
     batch_id = uuid4()
-    with world.pool.connection() as connection:
+    with world.database.connection() as connection:
         connection.execute(
             """INSERT INTO payout_batches (id, period_start, period_end, prepared_by, prepared_at)
                VALUES (%s, %s, %s, %s, %s)""",
@@ -194,7 +198,7 @@ def test_company_accounts_read_their_balance_from_their_entries(world: World) ->
     """The expense account keeps no running balance (no queue on one row), yet reads as the sum of entries."""
     _funded_shopper(world, 700)
     _funded_shopper(world, 300)
-    with world.rewards() as uow:
+    with PostgresRewardsUnitOfWork(world.database) as uow:
         expense = uow.repos.ledger.company_account(AccountKind.REWARD_EXPENSE)
         stored = uow.connection.execute(
             "SELECT balance_cents FROM ledger_accounts WHERE id = %s", (expense.id,)

@@ -26,12 +26,13 @@ from crowdship.db import open_pool
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Order, OrderStatus, Shopper, Store, TrustTier
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
-from rewards.policy import PaymentMethod, RewardInputs
+from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
+from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs
 from rewards.services import (
     approve_payout_batch,
     create_reward_policy,
     credit_delivery_reward,
+    decide_reward_policy,
     pay_payout_batch,
     prepare_payout_batch,
     reconciliation_report,
@@ -101,7 +102,13 @@ def _seed(pool: ConnectionPool, shoppers: int, orders: int) -> tuple[list[UUID],
             order_ids.append(order.id)
         uow.commit()
     with PostgresRewardsUnitOfWork(pool) as rewards:
-        create_reward_policy(rewards, parameters=BENCH_PARAMETERS, actor_id=uuid4(), now=NOW - timedelta(days=1))
+        policy = create_reward_policy(
+            rewards, parameters=BENCH_PARAMETERS, actor_id=uuid4(), now=NOW - timedelta(days=1)
+        )
+    with PostgresRewardsUnitOfWork(pool) as rewards:
+        decide_reward_policy(
+            rewards, version=policy.version, status=PolicyStatus.APPROVED, actor_id=uuid4(), now=NOW - timedelta(days=1)
+        )
     return shopper_ids, order_ids
 
 
@@ -119,7 +126,7 @@ def _credit_all(
             started = time.perf_counter()
             with PostgresDispatchUnitOfWork(pool) as uow:
                 credit_delivery_reward(
-                    uow.connection,
+                    PostgresRewardsRepositories(uow.connection),
                     order_id=orders[index],
                     shopper_id=shoppers[index % len(shoppers)],
                     inputs=inputs,
@@ -170,10 +177,11 @@ def run_rewards_benchmark(
                 batch = prepare_payout_batch(
                     uow,
                     period_start=NOW - timedelta(days=1),
-                    period_end=NOW + timedelta(days=1),
+                    period_end=NOW + timedelta(hours=12),
                     actor_id=finance_a,
                     now=NOW,
-                )
+                    idempotency_key="bench-prepare",
+                ).batch
             after.add_row("prepare batch (rules included)", str(len(batch.lines)), _ms(started))
             with PostgresRewardsUnitOfWork(pool) as uow:
                 approve_payout_batch(uow, batch_id=batch.id, actor_id=finance_b, now=NOW)

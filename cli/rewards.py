@@ -143,7 +143,7 @@ def bench_rewards(
     threads: Annotated[str, typer.Option(help="Concurrent writers per row, comma separated")] = "1,2,4",
 ) -> None:
     """Credits per second with concurrent writers; payout and reconciliation times (throwaway database)."""
-    from rewards.bench import run_rewards_benchmark
+    from simulations.bench_rewards import run_rewards_benchmark
 
     run_rewards_benchmark(
         console,

@@ -1,10 +1,11 @@
-"""The `crowdship` command: one entry point whose subcommands grow with the product."""
+"""The `crowdship` command: one entry point whose subcommands grow with the product. It sits at the top of the
+house: it may import every package, and none imports it."""
 
 from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,8 +14,13 @@ from typer.core import TyperGroup
 
 from crowdship import migrate
 from crowdship.errors import DomainError
+from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
-from crowdship.services import LocalServices, ServiceError
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from dispatch.services.context import DispatchContext
 from crowdship.settings import environment_only_settings, get_settings
 
 
@@ -128,7 +134,7 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
     with open_pool(url, max_size=2) as pool:
         run_demo(
             console,
-            _live_context(pool, with_redis=False),  # type: ignore[arg-type]
+            _live_context(pool, with_redis=False),
             Argon2Passwords(),
             seed=seed,
             credentials=settings.local_dir / "demo" / "credentials.json",
@@ -265,26 +271,16 @@ users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, fina
 app.add_typer(users_app, name="users")
 
 
-def _live_context(pool: object, *, with_redis: bool = True) -> object:
-    """A dispatch context on the configured PostgreSQL (and Redis, for leases and events)."""
+def _live_context(pool: ConnectionPool, *, with_redis: bool = True) -> DispatchContext:
+    """The service's context on the configured PostgreSQL (and Redis, for leases and events)."""
+    from composition import live_context
     from crowdship.cache import open_redis
     from crowdship.clock import SystemClock
-    from dispatch.adapters.live import LiveState
-    from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-    from dispatch.services.context import DispatchConfig, DispatchContext
-    from dispatch.services.rewards_hooks import credit_delivery_hook, reward_quote_hook
+    from dispatch.adapters.live import RedisLiveState
 
     settings = get_settings()
-    live = LiveState(open_redis(settings)) if with_redis else None
-    config = DispatchConfig.from_settings(settings)
-    return DispatchContext(
-        unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),  # type: ignore[arg-type]
-        clock=SystemClock(),
-        config=config,
-        live=live,
-        reward_quote=reward_quote_hook(pool, config.batch),  # type: ignore[arg-type]
-        credit_delivery=credit_delivery_hook(),
-    )
+    live = RedisLiveState(open_redis(settings)) if with_redis else None
+    return live_context(settings, pool, clock=SystemClock(), live=live)
 
 
 class StaffRole(StrEnum):
@@ -312,7 +308,7 @@ def users_create(
 
     with open_pool(get_settings().require_database_url(), max_size=2) as pool:
         user = create_staff_user(
-            _live_context(pool, with_redis=False),  # type: ignore[arg-type]
+            _live_context(pool, with_redis=False),
             Argon2Passwords(),
             email=email,
             password=password or "",
@@ -340,10 +336,10 @@ def _set_active(email: str, *, active: bool) -> None:
 
     with open_pool(get_settings().require_database_url(), max_size=2) as pool:
         ctx = _live_context(pool)
-        user = find_user(ctx, email=email)  # type: ignore[arg-type]
+        user = find_user(ctx, email=email)
         if user is None:
             raise NotFound(f"no account {email}")
-        set_active(ctx, user_id=user.id, active=active)  # type: ignore[arg-type]
+        set_active(ctx, user_id=user.id, active=active)
     console.print(f"{user.email} is {'active' if active else 'deactivated'}")
 
 
@@ -372,6 +368,7 @@ def dispatcher(
     import threading
 
     from crowdship.db import open_pool
+    from crowdship.outages import BACKING_SERVICE_ERRORS
     from dispatch.services.dispatcher import run_dispatcher
 
     settings = get_settings()
@@ -388,10 +385,11 @@ def dispatcher(
         wait=False,
     ) as pool:
         rounds = run_dispatcher(
-            _live_context(pool),  # type: ignore[arg-type]
+            _live_context(pool),
             cadence_s=cadence or settings.dispatch_cadence_s,
             stop=stop,
             max_rounds=1 if once else None,
+            outages=BACKING_SERVICE_ERRORS,
         )
     console.print(f"dispatcher stopped after {rounds} round(s)")
 
@@ -414,7 +412,7 @@ def bench_api(
 
 # --- Rewards: policies, reconciliation, ledger benchmark ---------------------------------------------------
 
-from rewards.cli import bench_rewards, rewards_app  # noqa: E402 - registered once the shared apps exist
+from cli.rewards import bench_rewards, rewards_app  # noqa: E402 - registered once the shared apps exist
 
 app.add_typer(rewards_app, name="rewards")
 bench_app.command("rewards")(bench_rewards)

@@ -1,4 +1,6 @@
-"""Dispatch aggregates survive a round trip through PostGIS, and spatial queries agree with shapely."""
+"""The contract of dispatch's storage: each test runs on PostGIS and in memory, so that the simulator's
+repositories keep every promise the live ones make (round trips, state filters, transactions, spatial
+queries that agree with shapely and the geodesic, the database's own uniqueness rules)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from shapely import Point, Polygon
 
 from crowdship.errors import NotFound
 from crowdship.units import Cents
+from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder
 from dispatch.model import (
     DeliveryProof,
     Offer,
@@ -25,12 +29,21 @@ from dispatch.model import (
     TripStatus,
     TrustTier,
 )
+from dispatch.repositories import LiveUnitOfWork
 from routing.areas import circular_area
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 STORE_AT = GeoPoint(30.4627, -84.2211)
+
+
+@pytest.fixture(params=["postgres", "memory"])
+def uow(request: pytest.FixtureRequest) -> LiveUnitOfWork:
+    """A unit of work on an empty store of each kind (enter it with `with uow:`, as often as needed)."""
+    if request.param == "memory":
+        return MemoryDispatchUnitOfWork(MemoryDispatchDatabase())
+    return PostgresDispatchUnitOfWork(request.getfixturevalue("db"))
 
 
 def a_store(area: Polygon | None = None) -> Store:
@@ -73,7 +86,7 @@ def a_trip(store: Store, shopper: Shopper, destination: GeoPoint) -> Trip:
     )
 
 
-def test_every_aggregate_reads_back_as_written(uow: PostgresDispatchUnitOfWork) -> None:
+def test_every_aggregate_reads_back_as_written(uow: LiveUnitOfWork) -> None:
     """Store, shopper, order, trip, offer and proof come back equal, field by field."""
     store = a_store()
     shopper = Shopper(
@@ -127,7 +140,7 @@ def test_every_aggregate_reads_back_as_written(uow: PostgresDispatchUnitOfWork) 
         assert uow.stores.list() == [loaded_store]
 
 
-def test_state_changes_are_saved_and_filtered_by_status(uow: PostgresDispatchUnitOfWork) -> None:
+def test_state_changes_are_saved_and_filtered_by_status(uow: LiveUnitOfWork) -> None:
     """Saving writes the new status; listing by status sees it."""
     store = a_store()
     shopper = Shopper(display_name="Chloe")
@@ -176,7 +189,7 @@ def test_state_changes_are_saved_and_filtered_by_status(uow: PostgresDispatchUni
         assert uow.trips.list_for_store(store.id, [TripStatus.DEPARTED])[0].id == trip.id
 
 
-def test_leaving_a_unit_of_work_without_commit_keeps_nothing(uow: PostgresDispatchUnitOfWork) -> None:
+def test_leaving_a_unit_of_work_without_commit_keeps_nothing(uow: LiveUnitOfWork) -> None:
     """Safe by default: an exception or a forgotten commit rolls the whole transaction back."""
     store = a_store()
     with uow:
@@ -195,7 +208,7 @@ def test_leaving_a_unit_of_work_without_commit_keeps_nothing(uow: PostgresDispat
         assert uow.stores.list() == []
 
 
-def test_missing_rows_raise_not_found(uow: PostgresDispatchUnitOfWork) -> None:
+def test_missing_rows_raise_not_found(uow: LiveUnitOfWork) -> None:
     """Every repository says which kind of thing it could not find."""
     missing = uuid4()
     with uow:
@@ -206,8 +219,9 @@ def test_missing_rows_raise_not_found(uow: PostgresDispatchUnitOfWork) -> None:
             uow.shoppers.get(missing)
 
 
-def test_orders_inside_the_service_area_match_shapely(uow: PostgresDispatchUnitOfWork) -> None:
-    """PostGIS ST_Covers and shapely agree on which of 300 random drop-offs lie in a concave area."""
+def test_orders_inside_the_service_area_match_shapely(uow: LiveUnitOfWork) -> None:
+    """The store's ST_Covers (PostGIS) or covers (memory) and shapely agree on which of 300 random drop-offs
+    lie in a concave area."""
     rng = random.Random(11)
     # An L-shaped (concave) area around the store, in (lon, lat).
     area = Polygon(
@@ -232,8 +246,9 @@ def test_orders_inside_the_service_area_match_shapely(uow: PostgresDispatchUnitO
     assert pending_only == []
 
 
-def test_open_trips_within_a_radius_match_geodesic_distance(uow: PostgresDispatchUnitOfWork) -> None:
-    """ST_DWithin on geography returns the open trips whose destination is within r metres on the ellipsoid."""
+def test_open_trips_within_a_radius_match_geodesic_distance(uow: LiveUnitOfWork) -> None:
+    """The open trips whose destination is within r metres on the ellipsoid (ST_DWithin on geography, or the
+    geodesic in memory)."""
     rng = random.Random(5)
     store = a_store()
     center = GeoPoint(30.48, -84.25)
@@ -263,7 +278,8 @@ def test_open_trips_within_a_radius_match_geodesic_distance(uow: PostgresDispatc
 
 
 def test_repositories_share_one_transaction_per_unit_of_work(db: ConnectionPool) -> None:
-    """Two units of work are isolated: uncommitted rows of one are invisible to the other."""
+    """Two units of work are isolated: uncommitted rows of one are invisible to the other (PostgreSQL only:
+    the in-memory store runs one unit of work at a time)."""
     store = a_store()
     with PostgresDispatchUnitOfWork(db) as writer:
         writer.stores.add(store)
@@ -272,3 +288,150 @@ def test_repositories_share_one_transaction_per_unit_of_work(db: ConnectionPool)
         writer.commit()
     with PostgresDispatchUnitOfWork(db) as reader:
         assert reader.stores.get(store.id).id == store.id
+
+
+# --- what the use cases rely on the storage to refuse or keep ------------------------------------------
+
+HERE = GeoPoint(30.4627, -84.2211)
+
+
+def _store() -> Store:
+    return Store(name="S", location=HERE, service_area=circular_area(HERE, 5_000), fallback_cost_cents=Cents(899))
+
+
+def _order(store: Store, ref: str, minutes_ago: int, dropoff: GeoPoint = HERE) -> Order:
+    return Order(
+        store_id=store.id,
+        external_ref=ref,
+        dropoff=dropoff,
+        dropoff_address="1 Main St",
+        recipient_name="Pat",
+        window_earliest=NOW,
+        window_latest=NOW + timedelta(hours=2),
+        dispatch_deadline=NOW + timedelta(hours=1),
+        size_bags=1,
+        value_cents=Cents(1_000),
+        created_at=NOW - timedelta(minutes=minutes_ago),
+    )
+
+
+def _trip(store: Store, shopper: Shopper) -> Trip:
+    return Trip(
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=HERE,
+        capacity_bags=2,
+        checked_in_at=NOW,
+        leave_by=NOW + timedelta(minutes=20),
+        max_detour_m=2_000,
+    )
+
+
+def _offer(trip: Trip, *orders: Order) -> Offer:
+    return Offer(
+        trip_id=trip.id,
+        stops=tuple(order.id for order in orders),
+        extra_distance_m=100,
+        extra_duration_s=10,
+        reward_quote_cents=Cents(300),
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=1),
+    )
+
+
+def test_nothing_is_kept_without_commit(uow: LiveUnitOfWork) -> None:
+    """Adds and status changes of a unit of work that did not commit are undone, indexes included."""
+    store = _store()
+    order = _order(store, "A", 5)
+    with uow:
+        uow.stores.add(store)
+        uow.orders.add(order)
+        uow.commit()
+    with uow:
+        loaded = uow.orders.get(order.id)
+        loaded.offer()
+        uow.orders.save(loaded)
+        uow.orders.add(_order(store, "B", 1))
+        assert len(uow.orders.list_for_store(store.id, [OrderStatus.OFFERED])) == 1
+    with uow:
+        assert uow.orders.get(order.id).status is OrderStatus.PENDING
+        assert [o.external_ref for o in uow.orders.list_for_store(store.id)] == ["A"]
+        assert uow.orders.list_for_store(store.id, [OrderStatus.OFFERED]) == []
+
+
+def test_a_change_not_saved_changes_nothing(uow: LiveUnitOfWork) -> None:
+    """Reads are copies: only `save` writes, as with a database row."""
+    store = _store()
+    order = _order(store, "A", 5)
+    with uow:
+        uow.stores.add(store)
+        uow.orders.add(order)
+        uow.orders.get(order.id).cancel()
+        uow.commit()
+    with uow:
+        assert uow.orders.get(order.id).status is OrderStatus.PENDING
+        with pytest.raises(NotFound):
+            uow.orders.get(_order(store, "X", 1).id)
+
+
+def test_lists_come_in_creation_order_and_filter_the_service_area(uow: LiveUnitOfWork) -> None:
+    """Oldest first, as the PostGIS adapter sorts; a drop-off outside the area is not within it."""
+    store = _store()
+    far = GeoPoint(HERE.lat + 0.2, HERE.lon)
+    with uow:
+        uow.stores.add(store)
+        uow.orders.add(_order(store, "new", 1))
+        uow.orders.add(_order(store, "old", 30))
+        uow.orders.add(_order(store, "far", 10, far))
+        uow.commit()
+        assert [o.external_ref for o in uow.orders.list_for_store(store.id)] == ["old", "far", "new"]
+        assert [o.external_ref for o in uow.orders.within_service_area(store.id)] == ["old", "new"]
+        with pytest.raises(DuplicateOrder):
+            uow.orders.add(_order(store, "old", 3))
+
+
+def test_one_open_offer_per_order_and_per_trip(uow: LiveUnitOfWork) -> None:
+    """A second open offer for an order or a trip is refused; once the first closes, it is allowed."""
+    store = _store()
+    first, second = Shopper(display_name="A"), Shopper(display_name="B")
+    order, other = _order(store, "A", 5), _order(store, "B", 4)
+    with uow:
+        uow.stores.add(store)
+        for shopper in (first, second):
+            uow.shoppers.add(shopper)
+        trip_a, trip_b = _trip(store, first), _trip(store, second)
+        uow.trips.add(trip_a)
+        uow.trips.add(trip_b)
+        uow.orders.add(order)
+        uow.orders.add(other)
+        offer = _offer(trip_a, order)
+        uow.offers.add(offer)
+        with pytest.raises(AlreadyOffered):
+            uow.offers.add(_offer(trip_b, order))
+        with pytest.raises(AlreadyOffered):
+            uow.offers.add(_offer(trip_a, other))
+        offer.decline(NOW)
+        uow.offers.save(offer)
+        uow.offers.add(_offer(trip_b, order))
+        uow.commit()
+        assert uow.offers.offered_pairs([order.id]) == {(trip_a.id, order.id), (trip_b.id, order.id)}
+        assert [o.status for o in uow.offers.list_for_trip(trip_a.id)] == [OfferStatus.DECLINED]
+
+
+def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
+    """A second open trip is refused until the first one ends."""
+    store, shopper = _store(), Shopper(display_name="A")
+    with uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        trip = _trip(store, shopper)
+        uow.trips.add(trip)
+        with pytest.raises(AlreadyOnTrip):
+            uow.trips.add(_trip(store, shopper))
+        trip.cancel()
+        uow.trips.save(trip)
+        assert uow.trips.active_for_shopper(shopper.id) is None
+        uow.trips.add(_trip(store, shopper))
+        uow.commit()
+        assert len(uow.trips.list_for_store(store.id, [TripStatus.OPEN])) == 1
+        assert len(uow.trips.past_leave_by(store.id, NOW + timedelta(hours=1))) == 1

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import redis
 
-from crowdship.services import LocalServices, process_alive
+from crowdship.local_servers import LocalServices, process_alive
 from crowdship.settings import PROJECT_ROOT, get_settings
 
 
@@ -114,7 +114,7 @@ def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_pa
         "CROWDSHIP_LOCAL_DIR": str(local_dir),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "crowdship", "services", "up"],
+        [sys.executable, "-m", "cli", "services", "up"],
         env=environment,
         capture_output=True,
         text=True,

@@ -1,0 +1,5 @@
+"""`python -m cli` is the `crowdship` command."""
+
+from cli.main import app
+
+app()

@@ -1,0 +1,126 @@
+"""The composition root: the one place that puts the parts together, for the API, the CLI, the dispatcher
+and the simulator alike. It picks the storage (PostgreSQL and Redis live, memory for a simulated day) and
+wires rewards into dispatch's two hooks, so that `dispatch` never imports `rewards`.
+
+Where no reward policy is in force yet, an offer is priced by the matcher's compensation rule and a delivery
+is recorded without a credit, logged as an error for finance to settle: a shopper at the door is never refused
+because of a missing policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import Clock
+from crowdship.logging import get_logger
+from crowdship.settings import Settings
+from crowdship.units import Cents
+from dispatch.adapters.memory import MemoryDispatchDatabase, memory_unit_of_work
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.batching import BatchParameters, QuoteRequest, compensation_quote
+from dispatch.live import LiveState
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
+from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
+from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
+from rewards.hooks import PaymentChoice, delivery_credit, offer_quote
+from rewards.records import NoPolicyInForce
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
+from rewards.services import RewardCredit
+
+log = get_logger(__name__)
+
+
+def live_context(
+    settings: Settings,
+    pool: ConnectionPool,
+    *,
+    clock: Clock,
+    live: LiveState | None,
+    config: DispatchConfig | None = None,
+) -> DispatchContext:
+    """Dispatch on PostgreSQL (and Redis for live state, when given), rewards credited in its transactions;
+    configured from the settings unless `config` is given (a simulation's, to compare with it)."""
+    config = config or DispatchConfig.from_settings(settings)
+    return DispatchContext(
+        unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
+        clock=clock,
+        config=config,
+        live=live,
+        reward_quote=_quote_or_compensation(offer_quote(rewards_on(pool)), config.batch),
+        credit_delivery=_credit_or_log(delivery_credit(_postgres_rewards_within)),
+    )
+
+
+def rewards_on(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
+    """A rewards transaction of its own on the pool, per call."""
+    return lambda: PostgresRewardsUnitOfWork(pool)
+
+
+def _postgres_rewards_within(uow: LiveUnitOfWork) -> RewardsRepositories:
+    if not isinstance(uow, PostgresDispatchUnitOfWork):
+        raise TypeError("a live delivery is credited on its PostgreSQL transaction")
+    return PostgresRewardsRepositories(uow.connection)
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A world held in memory (a simulated day): dispatch and rewards share one journal of undos."""
+
+    context: DispatchContext
+    dispatch: MemoryDispatchDatabase
+    rewards_db: MemoryRewardsDatabase
+
+    def rewards(self) -> MemoryRewardsUnitOfWork:
+        return MemoryRewardsUnitOfWork(self.rewards_db)
+
+
+def in_memory(config: DispatchConfig, clock: Clock, *, payment_choice: PaymentChoice | None = None) -> InMemory:
+    """Dispatch and rewards on in-memory storage, wired as live, with `payment_choice` overriding how shoppers
+    are paid when given (a scenario's)."""
+    dispatch = MemoryDispatchDatabase()
+    rewards_db = MemoryRewardsDatabase(dispatch)
+    context = DispatchContext(
+        unit_of_work=memory_unit_of_work(dispatch),
+        clock=clock,
+        config=config,
+        live=None,
+        reward_quote=_quote_or_compensation(
+            offer_quote(lambda: MemoryRewardsUnitOfWork(rewards_db), payment_choice), config.batch
+        ),
+        credit_delivery=_credit_or_log(
+            delivery_credit(lambda _uow: MemoryRewardsRepositories(rewards_db), payment_choice)
+        ),
+    )
+    return InMemory(context, dispatch, rewards_db)
+
+
+def _quote_or_compensation(
+    by_policy: Callable[[QuoteRequest], Cents], parameters: BatchParameters
+) -> Callable[[QuoteRequest], Cents]:
+    fallback = compensation_quote(parameters)
+
+    def quote(request: QuoteRequest) -> Cents:
+        try:
+            return by_policy(request)
+        except NoPolicyInForce:
+            log.warning("no reward policy in force: offer priced by the compensation rule", trip=str(request.trip.id))
+            return fallback(request)
+
+    return quote
+
+
+def _credit_or_log(
+    credit: Callable[[LiveUnitOfWork, DeliveredOrder], RewardCredit],
+) -> Callable[[LiveUnitOfWork, DeliveredOrder], RewardCredit | None]:
+    def credit_or_log(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> RewardCredit | None:
+        try:
+            return credit(uow, delivered)
+        except NoPolicyInForce:
+            log.error("delivery recorded without a reward credit: no policy in force", order=str(delivered.order_id))
+            return None
+
+    return credit_or_log

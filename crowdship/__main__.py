@@ -1,5 +1,0 @@
-"""`python -m crowdship` is the `crowdship` command."""
-
-from crowdship.cli import app
-
-app()

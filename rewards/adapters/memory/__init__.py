@@ -1,0 +1,184 @@
+"""Rewards storage in memory, for the simulator and use-case tests, beside dispatch's in-memory rows.
+
+`MemoryRewardsUnitOfWork` is a transaction with the promise of the PostgreSQL one (nothing kept unless
+`commit()`); `MemoryRewardsRepositories(db)` joins the transaction of a dispatch unit of work open on the same
+rows, to credit a delivery's reward with it. Single-threaded: one unit of work at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from crowdship.idempotency import MemoryIdempotencyStore
+from dispatch.adapters.memory import MemoryDispatchUnitOfWork
+from rewards.adapters.memory.repositories import (
+    MemoryLedgerRepository,
+    MemoryPayoutRepository,
+    MemoryPolicyRepository,
+    MemoryRewardRepository,
+    MemoryRewardShoppers,
+)
+from rewards.adapters.memory.store import MemoryRewardsDatabase
+from rewards.ledger import TransactionKind
+from rewards.payouts import BatchStatus
+from rewards.reconciliation import AccountSnapshot, PaidLineSnapshot, ReconciliationData, RewardSnapshot
+from rewards.records import AuditEntry, PaymentMethodChoice
+from rewards.tiers import ShopperRecord
+
+__all__ = ["MemoryRewardsDatabase", "MemoryRewardsRepositories", "MemoryRewardsUnitOfWork"]
+
+
+class MemoryAuditLog:
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self._db = db
+
+    def append(self, entry: AuditEntry) -> None:
+        self._db.append(self._db.audit, entry)
+
+    def for_subject(self, subject_kind: str, subject_id: UUID) -> list[AuditEntry]:
+        return [e for e in self._db.audit if e.subject_kind == subject_kind and e.subject_id == subject_id]
+
+    def page(
+        self, *, subject_kind: str | None, subject_id: UUID | None, limit: int, offset: int
+    ) -> tuple[list[tuple[int, AuditEntry]], int]:
+        matching = [
+            (sequence, entry)
+            for sequence, entry in enumerate(self._db.audit, start=1)
+            if (subject_kind is None or entry.subject_kind == subject_kind)
+            and (subject_id is None or entry.subject_id == subject_id)
+        ]
+        matching.reverse()
+        return matching[offset : offset + limit], len(matching)
+
+
+class MemoryPaymentChoiceRepository:
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self._db = db
+
+    def add(self, choice: PaymentMethodChoice) -> None:
+        self._db.append(self._db.choices, choice)
+
+    def _newest(self, shopper_id: UUID, until: datetime | None) -> PaymentMethodChoice | None:
+        found = None
+        for choice in self._db.choices:  # in the order made: the last of equal instants wins, as by id
+            in_time = until is None or choice.chosen_at <= until
+            if choice.shopper_id == shopper_id and in_time and (found is None or choice.chosen_at >= found.chosen_at):
+                found = choice
+        return found
+
+    def latest(self, shopper_id: UUID) -> PaymentMethodChoice | None:
+        return self._newest(shopper_id, None)
+
+    def in_force_at(self, shopper_id: UUID, instant: datetime) -> PaymentMethodChoice | None:
+        return self._newest(shopper_id, instant)
+
+
+class MemoryRewardsReports:
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self._db = db
+
+    def reconciliation_data(self) -> ReconciliationData:
+        db = self._db
+        totals: dict[UUID, int] = {}
+        per_transaction: dict[UUID, int] = {transaction_id: 0 for transaction_id in db.transactions}
+        on_shoppers: dict[UUID, int] = {}
+        for entry in db.entries:
+            totals[entry.account_id] = totals.get(entry.account_id, 0) + entry.amount_cents
+            per_transaction[entry.transaction_id] += entry.amount_cents
+            if db.accounts[entry.account_id][1] is not None:
+                on_shoppers[entry.transaction_id] = on_shoppers.get(entry.transaction_id, 0) + entry.amount_cents
+        transactions = db.transactions.values()
+        return ReconciliationData(
+            accounts=[
+                AccountSnapshot(account_id, shopper_id is not None, db.balances[account_id], totals.get(account_id, 0))
+                for account_id, (_, shopper_id) in db.accounts.items()
+            ],
+            transaction_sums=per_transaction,
+            delivered_order_ids=frozenset(
+                order.id for order in db.dispatch.orders.values() if order.status.value == "delivered"
+            ),
+            rewards=[
+                RewardSnapshot(r.order_id, r.amount_cents, r.transaction_id, db.reversed(r.transaction_id))
+                for r in db.rewards.values()
+            ],
+            reward_credits={
+                t.id: on_shoppers.get(t.id, 0) for t in transactions if t.kind is TransactionKind.DELIVERY_REWARD
+            },
+            paid_lines=[
+                PaidLineSnapshot(line.id, line.amount_cents)
+                for batch in db.batches.values()
+                if batch.status is BatchStatus.PAID
+                for line in batch.lines
+                if not line.held
+            ],
+            payout_debits={
+                t.payout_line_id: -on_shoppers.get(t.id, 0)
+                for t in transactions
+                if t.kind is TransactionKind.PAYOUT and t.payout_line_id is not None
+            },
+        )
+
+    def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord:
+        dispatch = self._db.dispatch
+        deliveries = on_time = 0
+        for order_id, proofs in dispatch.proofs.items():
+            for proof in proofs:
+                trip = dispatch.trips.get(proof.trip_id)
+                mine = proof.accepted and trip is not None and trip.shopper_id == shopper_id
+                if mine and start <= proof.recorded_at < end:
+                    deliveries += 1
+                    on_time += proof.recorded_at <= dispatch.orders[order_id].window_latest
+        incidents = sum(
+            1
+            for listed in dispatch.incidents.values()
+            for incident in listed
+            if incident.shopper_id == shopper_id and start <= incident.reported_at < end
+        )
+        return ShopperRecord(deliveries=deliveries, on_time_deliveries=on_time, incidents=incidents)
+
+
+class MemoryRewardsRepositories:
+    """Every rewards repository on the in-memory rows, inside whatever unit of work is open on them."""
+
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self.policies = MemoryPolicyRepository(db)
+        self.ledger = MemoryLedgerRepository(db)
+        self.idempotency = MemoryIdempotencyStore(db.idempotency, db.record)
+        self.rewards = MemoryRewardRepository(db)
+        self.payouts = MemoryPayoutRepository(db)
+        self.audit = MemoryAuditLog(db)
+        self.reports = MemoryRewardsReports(db)
+        self.shoppers = MemoryRewardShoppers(db.dispatch)
+        self.payment_choices = MemoryPaymentChoiceRepository(db)
+
+
+class MemoryRewardsUnitOfWork:
+    """A transaction on the in-memory rows of rewards (and dispatch: they share one journal)."""
+
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self.repos = MemoryRewardsRepositories(db)
+        self._transaction = MemoryDispatchUnitOfWork(db.dispatch)
+
+    def __enter__(self) -> Self:
+        self._transaction.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._transaction.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        self._transaction.rollback()
+
+    def read_snapshot(self) -> None:
+        """One writer at a time: what it reads is already a snapshot."""

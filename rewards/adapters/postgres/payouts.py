@@ -1,0 +1,196 @@
+"""Payout batches and their lines on PostgreSQL, and the facts the anomaly rules judge them by."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from crowdship.db import Repository
+from crowdship.errors import NotFound
+from crowdship.units import Cents
+from dispatch.model import LocationSample
+from rewards.adapters.postgres.rewards import PostgresRewardRepository
+from rewards.payouts import AnomalyFlag, BatchStatus, DeliveryFact, PayoutBatch, PayoutLine
+from rewards.policy import RewardPolicy
+from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
+from routing.geo import GeoPoint
+
+
+class PostgresPayoutRepository(Repository):
+    def payable_balances(self) -> list[PayableBalance]:
+        """Positive cash-payable balances of shoppers who are not already in an open batch."""
+        rows = self._all(
+            """SELECT a.shopper_id, a.id AS account_id, a.balance_cents FROM ledger_accounts a
+               WHERE a.kind = 'cash_payable' AND a.balance_cents > 0
+                 AND NOT EXISTS (SELECT 1 FROM payout_lines l WHERE l.shopper_id = a.shopper_id AND l.open)
+               ORDER BY a.shopper_id""",
+            (),
+        )
+        return [PayableBalance(row["shopper_id"], row["account_id"], Cents(int(row["balance_cents"]))) for row in rows]
+
+    def standing_holds(self, shopper_ids: Sequence[UUID]) -> dict[UUID, StandingHold]:
+        """Per shopper, the hold on their latest closed line, if that line was held when its batch closed."""
+        rows = self._all(
+            """SELECT * FROM (
+                   SELECT DISTINCT ON (l.shopper_id) l.shopper_id, l.held, l.hold_reason, l.held_by, l.batch_id
+                   FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id
+                   WHERE l.shopper_id = ANY(%s) AND NOT l.open
+                   ORDER BY l.shopper_id, b.prepared_at DESC, b.id DESC
+               ) latest WHERE latest.held""",
+            (list(shopper_ids),),
+        )
+        return {
+            row["shopper_id"]: StandingHold(row["batch_id"], str(row["hold_reason"]), row["held_by"]) for row in rows
+        }
+
+    def add(self, batch: PayoutBatch) -> None:
+        with self._refusing_duplicates(
+            lambda: ShopperAlreadyInOpenBatch(
+                "a shopper of this batch was put in another open batch meanwhile; prepare again"
+            )
+        ):
+            self._execute(
+                """INSERT INTO payout_batches (id, period_start, period_end, status, prepared_by, prepared_at)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (
+                    batch.id,
+                    batch.period_start,
+                    batch.period_end,
+                    batch.status.value,
+                    batch.prepared_by,
+                    batch.prepared_at,
+                ),
+            )
+            with self._connection.cursor() as cursor:
+                cursor.executemany(
+                    """INSERT INTO payout_lines (id, batch_id, shopper_id, account_id, amount_cents, flags,
+                           held, hold_reason, held_by, open)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    [
+                        (
+                            line.id,
+                            batch.id,
+                            line.shopper_id,
+                            line.account_id,
+                            line.amount_cents,
+                            Jsonb([flag.to_json() for flag in line.flags]),
+                            line.held,
+                            line.hold_reason,
+                            line.held_by,
+                            line.open,
+                        )
+                        for line in batch.lines
+                    ],
+                )
+
+    def get(self, batch_id: UUID, *, for_update: bool = False) -> PayoutBatch:
+        lock = " FOR UPDATE" if for_update else ""
+        row = self._one_or_none(f"SELECT * FROM payout_batches WHERE id = %s{lock}", (batch_id,))
+        if row is None:
+            raise NotFound(f"payout batch {batch_id} not found")
+        lines = self._all("SELECT * FROM payout_lines WHERE batch_id = %s ORDER BY shopper_id, id" + lock, (batch_id,))
+        return PayoutBatch(
+            id=row["id"],
+            period_start=row["period_start"],
+            period_end=row["period_end"],
+            prepared_by=row["prepared_by"],
+            prepared_at=row["prepared_at"],
+            status=BatchStatus(row["status"]),
+            approved_by=row["approved_by"],
+            approved_at=row["approved_at"],
+            paid_by=row["paid_by"],
+            paid_at=row["paid_at"],
+            rejected_by=row["rejected_by"],
+            rejected_at=row["rejected_at"],
+            rejection_reason=row["rejection_reason"],
+            lines=[
+                PayoutLine(
+                    id=line["id"],
+                    batch_id=line["batch_id"],
+                    shopper_id=line["shopper_id"],
+                    account_id=line["account_id"],
+                    amount_cents=Cents(int(line["amount_cents"])),
+                    flags=tuple(AnomalyFlag.from_json(flag) for flag in line["flags"]),
+                    held=line["held"],
+                    hold_reason=line["hold_reason"],
+                    held_by=line["held_by"],
+                    open=line["open"],
+                )
+                for line in lines
+            ],
+        )
+
+    def save(self, batch: PayoutBatch) -> None:
+        self._execute(
+            """UPDATE payout_batches SET status = %s, approved_by = %s, approved_at = %s, paid_by = %s,
+                   paid_at = %s, rejected_by = %s, rejected_at = %s, rejection_reason = %s
+               WHERE id = %s""",
+            (
+                batch.status.value,
+                batch.approved_by,
+                batch.approved_at,
+                batch.paid_by,
+                batch.paid_at,
+                batch.rejected_by,
+                batch.rejected_at,
+                batch.rejection_reason,
+                batch.id,
+            ),
+        )
+        with self._connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE payout_lines SET held = %s, hold_reason = %s, held_by = %s, open = %s WHERE id = %s",
+                [(line.held, line.hold_reason, line.held_by, line.open, line.id) for line in batch.lines],
+            )
+
+    def batch_ids(self, statuses: Sequence[BatchStatus] | None = None) -> list[UUID]:
+        where, params = ("", []) if statuses is None else (" WHERE status = ANY(%s)", [[s.value for s in statuses]])
+        return [row["id"] for row in self._all(f"SELECT id FROM payout_batches{where} ORDER BY prepared_at", params)]
+
+    def delivery_facts(
+        self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
+    ) -> list[DeliveryFact]:
+        """Every reward earned in [start, end), with its order's recipient and whether a position proof exists."""
+        rows = self._all(
+            """SELECT r.*, lower(btrim(o.recipient_name)) || ' | ' || lower(btrim(o.dropoff_address)) AS recipient,
+                      EXISTS (SELECT 1 FROM delivery_proofs p WHERE p.order_id = r.order_id AND p.accepted)
+                          AS has_proof
+               FROM delivery_rewards r JOIN orders o ON o.id = r.order_id
+               WHERE r.earned_at >= %s AND r.earned_at < %s ORDER BY r.earned_at, r.id""",
+            (start, end),
+        )
+        facts = []
+        for row in rows:
+            reward = PostgresRewardRepository._reward(row)
+            facts.append(
+                DeliveryFact(
+                    order_id=reward.order_id,
+                    shopper_id=reward.shopper_id,
+                    store_id=reward.store_id,
+                    recipient_key=row["recipient"],
+                    has_position_proof=row["has_proof"],
+                    cash_value_cents=reward.cash_value_cents,
+                    amount_cents=reward.amount_cents,
+                    policy=policies[reward.policy_id],
+                    inputs=reward.inputs,
+                    earned_before=reward.earned_before,
+                )
+            )
+        return facts
+
+    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> list[LocationSample]:
+        """Position samples of these shoppers in [start, end)."""
+        rows = self._all(
+            """SELECT shopper_id, trip_id, ST_Y(position::geometry) AS lat, ST_X(position::geometry) AS lon, recorded_at
+               FROM location_samples
+               WHERE shopper_id = ANY(%s) AND recorded_at >= %s AND recorded_at < %s
+               ORDER BY shopper_id, recorded_at""",
+            (list(shopper_ids), start, end),
+        )
+        return [
+            LocationSample(row["shopper_id"], row["trip_id"], GeoPoint(row["lat"], row["lon"]), row["recorded_at"])
+            for row in rows
+        ]

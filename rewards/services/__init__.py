@@ -1,0 +1,102 @@
+"""Use cases of rewards: one function each, with plain inputs, a result object and domain errors.
+
+They run on the `rewards.repositories` protocols, so that the live service (PostgreSQL) and the simulator
+(memory) run the same ones. Functions taking a `RewardsUnitOfWork` commit it when they succeed; functions
+taking `RewardsRepositories` run inside the caller's transaction and never commit: that is how a reward is
+credited in the same transaction as the delivery. Every money-moving call carries an idempotency key
+(`crowdship.idempotency`).
+
+- `policies`: propose, decide, list reward policies; quote a delivery.
+- `credits`: credit a delivery, reverse, redeem store credit.
+- `wallet`: balances, ledger, rewards, the payment method.
+- `shoppers`: referrals, trust tier review.
+- `payouts`: payout batches, reconciliation, the audit log.
+"""
+
+from rewards.services.credits import (
+    Posting,
+    Reversals,
+    RewardCredit,
+    credit_delivery_reward,
+    redeem_store_credit,
+    reverse_delivery_reward,
+    reverse_transaction,
+)
+from rewards.services.payouts import (
+    AuditRecord,
+    PaidBatch,
+    PreparedBatch,
+    approve_payout_batch,
+    audit_log,
+    export_payout_batch_csv,
+    hold_payout_line,
+    pay_payout_batch,
+    payout_batch,
+    payout_batches,
+    prepare_payout_batch,
+    reconciliation_report,
+    reject_payout_batch,
+    release_payout_line,
+)
+from rewards.services.policies import (
+    create_reward_policy,
+    decide_reward_policy,
+    earnings_so_far,
+    quote_delivery_reward,
+    reward_policies,
+    reward_policy,
+)
+from rewards.services.shoppers import TierReview, register_referral, review_trust_tier
+from rewards.services.wallet import (
+    PaymentPreference,
+    ShopperBalances,
+    ShopperReward,
+    payment_method_at,
+    payment_preference,
+    set_payment_preference,
+    shopper_balances,
+    shopper_ledger,
+    shopper_rewards,
+)
+
+__all__ = [
+    "AuditRecord",
+    "PaidBatch",
+    "PaymentPreference",
+    "Posting",
+    "PreparedBatch",
+    "Reversals",
+    "RewardCredit",
+    "ShopperBalances",
+    "ShopperReward",
+    "TierReview",
+    "approve_payout_batch",
+    "audit_log",
+    "create_reward_policy",
+    "credit_delivery_reward",
+    "decide_reward_policy",
+    "earnings_so_far",
+    "export_payout_batch_csv",
+    "hold_payout_line",
+    "pay_payout_batch",
+    "payment_method_at",
+    "payment_preference",
+    "payout_batch",
+    "payout_batches",
+    "prepare_payout_batch",
+    "quote_delivery_reward",
+    "reconciliation_report",
+    "redeem_store_credit",
+    "register_referral",
+    "reject_payout_batch",
+    "release_payout_line",
+    "reverse_delivery_reward",
+    "reverse_transaction",
+    "review_trust_tier",
+    "reward_policies",
+    "reward_policy",
+    "set_payment_preference",
+    "shopper_balances",
+    "shopper_ledger",
+    "shopper_rewards",
+]

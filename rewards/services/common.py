@@ -1,0 +1,60 @@
+"""What every rewards use case does the same way: run money-moving work once per idempotency key, write the
+audit log, and post a ledger transaction after locking and checking its accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from crowdship.idempotency import once
+from rewards.ledger import LedgerTransaction, check_balances_after
+from rewards.records import AuditEntry
+from rewards.repositories import RewardsRepositories
+
+Result = TypeVar("Result")
+
+
+def idempotent(
+    repos: RewardsRepositories,
+    *,
+    key: str,
+    operation: str,
+    request: Mapping[str, Any],
+    run: Callable[[], Result],
+    dump: Callable[[Result], Mapping[str, Any]],
+    load: Callable[[Mapping[str, Any]], Result],
+) -> Result:
+    """`run` once per key within the operation (`crowdship.idempotency.once`, the operation as scope)."""
+    return once(repos.idempotency, scope=operation, key=key, request=request, run=run, dump=dump, load=load).value
+
+
+def audit(
+    repos: RewardsRepositories,
+    *,
+    actor_id: UUID | None,
+    action: str,
+    subject_kind: str,
+    subject_id: UUID | None,
+    at: datetime,
+    **details: Any,
+) -> None:
+    repos.audit.append(AuditEntry(actor_id, action, subject_kind, subject_id, jsonable(details), at))
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, UUID | datetime):
+        return str(value)
+    return value
+
+
+def post(repos: RewardsRepositories, transaction: LedgerTransaction) -> None:
+    """Locks the accounts (id order), refuses a negative shopper balance, writes the transaction."""
+    accounts = repos.ledger.lock(entry.account_id for entry in transaction.entries)
+    check_balances_after(accounts, transaction.entries)
+    repos.ledger.post(transaction)

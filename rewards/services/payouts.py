@@ -1,0 +1,318 @@
+"""Paying shoppers their cash: a batch is prepared (lines flagged by the anomaly rules, holds carried over),
+lines are held or released, a second finance user approves, and the batch is paid once per key. Also the
+books read back: reconciliation and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from crowdship.errors import InvalidInput
+from crowdship.idempotency import once
+from crowdship.pages import Page, check_page
+from crowdship.units import Cents
+from rewards.ledger import AccountKind, TransactionKind, transfer
+from rewards.payouts import AnomalyRules, BatchStatus, PayoutBatch, PayoutLine, batch_csv, flag_anomalies
+from rewards.reconciliation import ReconciliationReport, reconcile
+from rewards.records import AuditEntry, NothingToPay, StandingHold
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
+from rewards.services.common import audit, idempotent, post
+
+MAX_PERIOD_END_AHEAD = timedelta(days=1)
+MAX_PERIOD = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    batch: PayoutBatch
+    replayed: bool
+    """True when the key was used before for the same request: `batch` is that first batch, as it is now."""
+
+
+def prepare_payout_batch(
+    uow: RewardsUnitOfWork,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    actor_id: UUID,
+    now: datetime,
+    idempotency_key: str,
+    rules: AnomalyRules | None = None,
+) -> PreparedBatch:
+    """A draft batch of every positive cash-payable balance not already in an open batch, lines flagged; once
+    per key: a retry (same period, same preparer) gets the first batch back, as it is now."""
+    repos = uow.repos
+    request = {
+        "period_start": period_start.isoformat(),
+        "period_end": period_end.isoformat(),
+        "actor_id": str(actor_id),
+    }
+    outcome = once(
+        repos.idempotency,
+        scope="prepare_payout_batch",
+        key=idempotency_key,
+        request=request,
+        run=lambda: (
+            _prepare_batch(
+                repos, period_start=period_start, period_end=period_end, actor_id=actor_id, now=now, rules=rules
+            ).id
+        ),
+        dump=lambda batch_id: {"batch_id": str(batch_id)},
+        load=lambda stored: UUID(stored["batch_id"]),
+    )
+    batch = repos.payouts.get(outcome.value)
+    if outcome.replayed:
+        uow.rollback()
+    else:
+        uow.commit()
+    return PreparedBatch(batch, outcome.replayed)
+
+
+def _carried_reason(hold: StandingHold) -> str:
+    carried = "carried over from batch "
+    reason = hold.reason.split(": ", 1)[1] if hold.reason.startswith(carried) else hold.reason
+    return f"{carried}{hold.batch_id}: {reason}"
+
+
+def _prepare_batch(
+    repos: RewardsRepositories,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    actor_id: UUID,
+    now: datetime,
+    rules: AnomalyRules | None,
+) -> PayoutBatch:
+    if period_end > now + MAX_PERIOD_END_AHEAD:
+        raise InvalidInput("period_end", "must not be more than a day ahead: a batch pays what was earned")
+    if period_end - period_start > MAX_PERIOD:
+        raise InvalidInput("period_start", f"the period is at most {MAX_PERIOD.days} days long")
+    batch = PayoutBatch(period_start=period_start, period_end=period_end, prepared_by=actor_id, prepared_at=now)
+    balances = repos.payouts.payable_balances()
+    if not balances:
+        raise NothingToPay("no shopper has a cash balance to pay that is not already in an open batch")
+    policies = {policy.id: policy for policy in repos.policies.list()}
+    facts = repos.payouts.delivery_facts(period_start, period_end, policies)
+    samples = repos.payouts.location_samples([b.shopper_id for b in balances], period_start, period_end)
+    flags = flag_anomalies(facts, samples, rules or AnomalyRules())
+    # A hold stands until someone releases it: a line held when its batch closed holds the next one too.
+    holds = repos.payouts.standing_holds([balance.shopper_id for balance in balances])
+    batch.lines = [
+        PayoutLine(
+            batch_id=batch.id,
+            shopper_id=balance.shopper_id,
+            account_id=balance.account_id,
+            amount_cents=balance.balance_cents,
+            flags=flags.get(balance.shopper_id, ()),
+            held=balance.shopper_id in holds,
+            hold_reason=_carried_reason(holds[balance.shopper_id]) if balance.shopper_id in holds else None,
+            held_by=holds[balance.shopper_id].held_by if balance.shopper_id in holds else None,
+        )
+        for balance in balances
+    ]
+    repos.payouts.add(batch)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="batch.prepared",
+        subject_kind="payout_batch",
+        subject_id=batch.id,
+        at=now,
+        lines=len(batch.lines),
+        total_cents=batch.total_cents,
+        flagged_lines=sum(1 for line in batch.lines if line.flags),
+    )
+    return batch
+
+
+def hold_payout_line(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, reason: str, actor_id: UUID, now: datetime
+) -> PayoutBatch:
+    """Keeps a line out of the payment (draft batches only); the hold stands until someone releases it."""
+    repos = uow.repos
+    batch = repos.payouts.get(batch_id, for_update=True)
+    batch.hold(line_id, reason=reason, actor_id=actor_id)
+    repos.payouts.save(batch)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="line.held",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        line_id=line_id,
+        reason=reason,
+    )
+    uow.commit()
+    return batch
+
+
+def release_payout_line(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, actor_id: UUID, now: datetime
+) -> PayoutBatch:
+    repos = uow.repos
+    batch = repos.payouts.get(batch_id, for_update=True)
+    batch.unhold(line_id)
+    repos.payouts.save(batch)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="line.released",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        line_id=line_id,
+    )
+    uow.commit()
+    return batch
+
+
+def approve_payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime) -> PayoutBatch:
+    """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch."""
+    repos = uow.repos
+    batch = repos.payouts.get(batch_id, for_update=True)
+    batch.approve(actor_id=actor_id, now=now)
+    repos.payouts.save(batch)
+    audit(repos, actor_id=actor_id, action="batch.approved", subject_kind="payout_batch", subject_id=batch_id, at=now)
+    uow.commit()
+    return batch
+
+
+def reject_payout_batch(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, reason: str, now: datetime
+) -> PayoutBatch:
+    repos = uow.repos
+    batch = repos.payouts.get(batch_id, for_update=True)
+    batch.reject(actor_id=actor_id, now=now, reason=reason)
+    repos.payouts.save(batch)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="batch.rejected",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        reason=reason,
+    )
+    uow.commit()
+    return batch
+
+
+@dataclass(frozen=True)
+class PaidBatch:
+    batch_id: UUID
+    transaction_ids: tuple[UUID, ...]
+    paid_cents: Cents
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": str(self.batch_id),
+            "transaction_ids": [str(i) for i in self.transaction_ids],
+            "paid_cents": self.paid_cents,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PaidBatch:
+        return cls(
+            UUID(data["batch_id"]), tuple(UUID(i) for i in data["transaction_ids"]), Cents(int(data["paid_cents"]))
+        )
+
+
+def pay_payout_batch(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime, idempotency_key: str
+) -> PaidBatch:
+    """Approved → paid: each line not held moves its amount from cash payable to payouts clearing, once.
+
+    If a shopper's balance fell below their line since the batch was prepared, the whole payment is refused
+    (`InsufficientBalance`); reject the batch and prepare a new one.
+    """
+    repos = uow.repos
+
+    def run() -> PaidBatch:
+        batch = repos.payouts.get(batch_id, for_update=True)
+        to_pay = batch.mark_paid(actor_id=actor_id, now=now)
+        clearing = repos.ledger.company_account(AccountKind.PAYOUTS_CLEARING)
+        repos.ledger.lock([clearing.id, *(line.account_id for line in to_pay)])
+        transactions = []
+        for line in to_pay:
+            transaction = transfer(
+                kind=TransactionKind.PAYOUT,
+                description=f"payout batch {batch.id}, shopper {line.shopper_id}",
+                created_at=now,
+                from_account=line.account_id,
+                to_account=clearing.id,
+                amount=line.amount_cents,
+                actor_id=actor_id,
+                payout_line_id=line.id,
+            )
+            post(repos, transaction)
+            transactions.append(transaction)
+        repos.payouts.save(batch)
+        paid = Cents(sum(line.amount_cents for line in to_pay))
+        audit(
+            repos,
+            actor_id=actor_id,
+            action="batch.paid",
+            subject_kind="payout_batch",
+            subject_id=batch_id,
+            at=now,
+            paid_cents=paid,
+            lines_paid=len(to_pay),
+        )
+        return PaidBatch(batch.id, tuple(t.id for t in transactions), paid)
+
+    result = idempotent(
+        repos,
+        key=idempotency_key,
+        operation="pay_payout_batch",
+        request={"batch_id": str(batch_id)},
+        run=run,
+        dump=PaidBatch.to_json,
+        load=PaidBatch.from_json,
+    )
+    uow.commit()
+    return result
+
+
+def payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID) -> PayoutBatch:
+    return uow.repos.payouts.get(batch_id)
+
+
+def payout_batches(uow: RewardsUnitOfWork, *, statuses: Sequence[BatchStatus] | None = None) -> list[PayoutBatch]:
+    """Batches, oldest first, with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
+    return [uow.repos.payouts.get(batch_id) for batch_id in uow.repos.payouts.batch_ids(statuses)]
+
+
+def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
+    return batch_csv(uow.repos.payouts.get(batch_id))
+
+
+def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:
+    """Ledger vs payouts vs deliveries, read from one snapshot."""
+    uow.read_snapshot()
+    report = reconcile(uow.repos.reports.reconciliation_data())
+    uow.rollback()
+    return report
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    sequence: int
+    entry: AuditEntry
+
+
+def audit_log(
+    uow: RewardsUnitOfWork,
+    *,
+    subject_kind: str | None = None,
+    subject_id: UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[AuditRecord]:
+    """Who did what to money, newest first."""
+    check_page(limit, offset)
+    rows, total = uow.repos.audit.page(subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
+    return Page([AuditRecord(sequence, entry) for sequence, entry in rows], total)

@@ -1,0 +1,109 @@
+"""Reward policies: ops propose versions, a second person approves or rejects them; and what a delivery would
+earn under the version in force (an offer's quote)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
+from rewards.services.common import audit
+
+
+def create_reward_policy(
+    uow: RewardsUnitOfWork,
+    *,
+    parameters: Mapping[str, Any],
+    actor_id: UUID,
+    now: datetime,
+    note: str = "",
+) -> RewardPolicy:
+    """Ops propose a new policy version; it prices nothing until someone else approves it
+    (`decide_reward_policy`). Earlier versions stay as they were."""
+    parsed = PolicyParameters.from_json(parameters)
+    repos = uow.repos
+    policy = RewardPolicy(
+        version=repos.policies.next_version(),
+        parameters=parsed,
+        created_by=actor_id,
+        created_at=now,
+        note=note,
+    )
+    repos.policies.add(policy)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="policy.proposed",
+        subject_kind="reward_policy",
+        subject_id=policy.id,
+        at=now,
+        version=policy.version,
+        parameters=parsed.to_json(),
+    )
+    uow.commit()
+    return policy
+
+
+def decide_reward_policy(
+    uow: RewardsUnitOfWork,
+    *,
+    version: int,
+    status: PolicyStatus,
+    actor_id: UUID,
+    now: datetime,
+    reason: str = "",
+) -> RewardPolicy:
+    """A second person approves a proposed version (in force from now, until another is approved) or rejects
+    it. Refused for its author (403) and for a version already decided (409)."""
+    repos = uow.repos
+    decided = repos.policies.get_version(version, for_update=True).decide(
+        status, actor_id=actor_id, now=now, reason=reason
+    )
+    repos.policies.decide(decided)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action=f"policy.{status.value}",
+        subject_kind="reward_policy",
+        subject_id=decided.id,
+        at=now,
+        version=version,
+        reason=reason,
+    )
+    uow.commit()
+    return decided
+
+
+def reward_policies(uow: RewardsUnitOfWork) -> list[RewardPolicy]:
+    """Every version, oldest first."""
+    return uow.repos.policies.list()
+
+
+def reward_policy(uow: RewardsUnitOfWork, *, version: int) -> RewardPolicy:
+    return uow.repos.policies.get_version(version)
+
+
+def quote_delivery_reward(
+    repos: RewardsRepositories,
+    *,
+    shopper_id: UUID,
+    inputs: RewardInputs,
+    at: datetime,
+    policy_version: int | None = None,
+) -> RewardQuote:
+    """What an offer shows: the same computation, policy and earnings lookup the credit will make.
+
+    Without `policy_version`, the version in force at `at` prices it (as the credit does at delivery).
+    """
+    policy = repos.policies.in_force_at(at) if policy_version is None else repos.policies.get_version(policy_version)
+    return compute_reward(policy, inputs, earnings_so_far(repos, shopper_id, at, policy))
+
+
+def earnings_so_far(repos: RewardsRepositories, shopper_id: UUID, at: datetime, policy: RewardPolicy) -> EarningsSoFar:
+    """What the caps count: the shopper's standing rewards in the day and week of `at` (policy time zone)."""
+    day_start, day_end, week_start, week_end = day_and_week_bounds(at, policy.parameters)
+    return repos.rewards.earnings(shopper_id, (day_start, day_end), (week_start, week_end))

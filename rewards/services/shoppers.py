@@ -1,0 +1,83 @@
+"""Who brought a shopper (referrals, paid a share of their first rewards) and how far the company trusts them
+(the trust tier, moved by their record of deliveries and incidents)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from uuid import UUID
+
+from crowdship.errors import InvalidInput
+from dispatch.model import TrustTier
+from rewards.referrals import Referral
+from rewards.repositories import RewardsUnitOfWork
+from rewards.services.common import audit
+from rewards.tiers import ShopperRecord, TierRules, next_tier
+
+
+def register_referral(
+    uow: RewardsUnitOfWork,
+    *,
+    referrer_shopper_id: UUID,
+    referred_shopper_id: UUID,
+    actor_id: UUID,
+    now: datetime,
+) -> Referral:
+    """Records who brought a shopper, before that shopper's first delivery counts."""
+    referral = Referral(referrer_shopper_id, referred_shopper_id, now, actor_id)
+    repos = uow.repos
+    if repos.rewards.delivery_count(referred_shopper_id) > 0:
+        raise InvalidInput("referred_shopper_id", "the shopper already delivered; referrals are for new shoppers")
+    repos.rewards.add_referral(referral)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="referral.registered",
+        subject_kind="shopper",
+        subject_id=referred_shopper_id,
+        at=now,
+        referrer_shopper_id=referrer_shopper_id,
+    )
+    uow.commit()
+    return referral
+
+
+@dataclass(frozen=True)
+class TierReview:
+    shopper_id: UUID
+    before: TrustTier
+    after: TrustTier
+    record: ShopperRecord
+
+
+def review_trust_tier(
+    uow: RewardsUnitOfWork,
+    *,
+    shopper_id: UUID,
+    window_start: datetime,
+    now: datetime,
+    actor_id: UUID | None = None,
+    rules: TierRules | None = None,
+) -> TierReview:
+    """Moves the shopper's tier by their record in [window_start, now) and saves it on the shopper."""
+    repos = uow.repos
+    repos.shoppers.lock(shopper_id)
+    shopper = repos.shoppers.get(shopper_id)
+    record = repos.reports.shopper_record(shopper_id, window_start, now)
+    before = shopper.trust_tier
+    shopper.trust_tier = next_tier(before, record, rules)
+    if shopper.trust_tier != before:
+        repos.shoppers.save(shopper)
+        audit(
+            repos,
+            actor_id=actor_id,
+            action="tier.changed",
+            subject_kind="shopper",
+            subject_id=shopper_id,
+            at=now,
+            before=int(before),
+            after=int(shopper.trust_tier),
+            record=asdict(record),
+        )
+    uow.commit()
+    return TierReview(shopper_id, before, shopper.trust_tier, record)
