@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
-from dispatch.matching.instance import FloatArray, build_instance, find_pairs
+from dispatch.matching.instance import FloatArray, build_instance
+from dispatch.matching.pairs import find_pairs
 from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -35,9 +35,9 @@ from dispatch.matching.instance import (
     FloatArray,
     Instance,
     IntArray,
-    Pairs,
 )
-from dispatch.matching.routing_search import Plan
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
 
 ORDERS_PER_TRIP = 8
 """Each multi-order trip bundles among this many of its cheapest candidate orders."""

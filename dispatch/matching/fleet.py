@@ -1,10 +1,13 @@
-"""A quick, always-feasible fleet plan (Clarke-Wright savings) and what each order adds to it.
+"""The fleet's side: a quick, always-feasible fleet plan (Clarke-Wright savings), what each order adds to
+or saves from it, and cheapest insertion into existing routes.
 
 The plan is the start for the routing search and the fallback when the search has no time; the marginal
 costs tell the assignment how much the fleet saves when a trip takes an order.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -101,3 +104,56 @@ def removal_gains(instance: Instance, routes: list[list[int]]) -> FloatArray:
         saving = legs[:-1] + legs[1:] - shortcut
         gain[stops] = fleet.cost_per_distance * saving + (fleet.fixed_cost if len(route) == 1 else 0.0)
     return gain
+
+
+def fleet_capable(instance: Instance) -> IntArray:
+    fleet = instance.problem.fleet
+    if fleet is None or fleet.vehicles == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.array([o for o in range(instance.order_count) if instance.fleet_route([o]) is not None], dtype=np.int64)
+
+
+def insertion_costs(instance: Instance, routes: list[list[int]], orders: IntArray) -> FloatArray:
+    """Cheapest capacity-respecting insertion of each order into the routes (a new route if none fits)."""
+    fleet = instance.problem.fleet
+    assert fleet is not None
+    capacity = math.inf if fleet.capacity is None else fleet.capacity
+    best = fleet.fixed_cost + fleet.cost_per_distance * 2 * instance.store_to_order[orders]
+    xy = instance.order_xy[orders]
+    for route in routes:
+        load = float(instance.size[route].sum())
+        fits = instance.size[orders] + load <= capacity * (1 + 1e-9)
+        if not fits.any():
+            continue
+        points = np.vstack([instance.store[None, :], instance.order_xy[route], instance.store[None, :]])
+        to_points = instance.distances(xy, points)
+        legs = instance.pair_distances(points[:-1], points[1:])
+        extra = (to_points[:, :-1] + to_points[:, 1:] - legs[None, :]).min(axis=1) * fleet.cost_per_distance
+        best = np.where(fits, np.minimum(best, extra), best)
+    return best
+
+
+def insert_cheapest(instance: Instance, routes: list[list[int]], orders: list[int]) -> list[list[int]]:
+    """Each order put where it adds least (capacity respected), a route of its own if nowhere fits."""
+    fleet = instance.problem.fleet
+    assert fleet is not None
+    capacity = math.inf if fleet.capacity is None else fleet.capacity
+    routes = [list(r) for r in routes]
+    for order in orders:
+        best: tuple[float, int, int] | None = None
+        xy = instance.order_xy[order][None, :]
+        for r, route in enumerate(routes):
+            if float(instance.size[route].sum() + instance.size[order]) > capacity * (1 + 1e-9):
+                continue
+            points = np.vstack([instance.store[None, :], instance.order_xy[route], instance.store[None, :]])
+            to_points = instance.distances(xy, points)[0]
+            legs = instance.pair_distances(points[:-1], points[1:])
+            extra = to_points[:-1] + to_points[1:] - legs
+            position = int(np.argmin(extra))
+            if best is None or float(extra[position]) < best[0]:
+                best = (float(extra[position]), r, position)
+        if best is None or best[0] > 2 * float(instance.store_to_order[order]) + fleet.fixed_cost:
+            routes.append([order])
+        else:
+            routes[best[1]].insert(best[2], order)
+    return routes

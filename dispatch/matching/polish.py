@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.instance import Instance, Pairs
-from dispatch.matching.routing_search import Plan
+from dispatch.matching.instance import Instance
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
 
 _EPSILON = 1e-9
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -28,8 +27,9 @@ from dispatch.matching.instance import (
     FloatArray,
     Instance,
     IntArray,
-    Pairs,
 )
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
 
 _BIG = 10**15
 
@@ -49,17 +49,6 @@ BUILD_SECONDS_PER_VEHICLE_NODE = 1.2e-6
 """Building and closing a model, and its first local optimum, cost about BUILD_SECONDS plus this times
 vehicles x nodes (per-vehicle transit vectors; measured: 0.15-0.2 s for a sector of 160 orders and 300
 trips, 10-20 ms for a tiny model)."""
-
-
-@dataclass
-class Plan:
-    """Who serves which order: trip index → stops, fleet routes; every other order is left out."""
-
-    trip_routes: dict[int, list[int]] = field(default_factory=dict)
-    fleet_routes: list[list[int]] = field(default_factory=list)
-
-    def copy(self) -> Plan:
-        return Plan({t: list(s) for t, s in self.trip_routes.items()}, [list(r) for r in self.fleet_routes])
 
 
 def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom

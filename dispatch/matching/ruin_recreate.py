@@ -26,8 +26,10 @@ import numpy as np
 
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.instance import FloatArray, Instance, IntArray, Pairs
-from dispatch.matching.routing_search import Plan
+from dispatch.matching.insertion_slots import InsertionSlots
+from dispatch.matching.instance import FloatArray, Instance, IntArray
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
 
 SECONDS_PER_STEP = 5.2e-5
 SECONDS_PER_INSERTION = 9.5e-6
@@ -78,86 +80,6 @@ class _State:
 
     def copy(self) -> _State:
         return _State([list(r) for r in self.routes], self.trip_of.copy(), self.taker.copy())
-
-
-class _Slots:
-    """Every place an order can go in the fleet routes, as arrays over slots grouped by route in route order:
-    the node before the slot, the node after it, the arc it would replace (its cost) and the route it is in;
-    and each route's load. Preallocated, so that an insertion shifts a slice instead of rebuilding lists."""
-
-    def __init__(self, routes: list[list[int]], size: FloatArray, arc: FloatArray, room: int) -> None:
-        """`room`: how many orders the routes may hold in all."""
-        capacity = 2 * room + 2  # at most one route per order: two slots each
-        self.count = 0
-        self.before = np.zeros(capacity, dtype=np.int64)
-        self.after = np.zeros(capacity, dtype=np.int64)
-        self.owner = np.zeros(capacity, dtype=np.int64)
-        self.replaced = np.zeros(capacity)
-        self.load = np.zeros(capacity)
-        """Per slot: the load of the route it is in."""
-        self.arc = arc
-        before: list[int] = []
-        after: list[int] = []
-        owner: list[int] = []
-        self.first: list[int] = []
-        for r, route in enumerate(routes):
-            nodes = [i + 1 for i in route]
-            self.first.append(len(before))
-            before += [0, *nodes]
-            after += [*nodes, 0]
-            owner += [r] * (len(nodes) + 1)
-        self.count = len(before)
-        self.before[: self.count] = before
-        self.after[: self.count] = after
-        self.owner[: self.count] = owner
-        self.replaced[: self.count] = arc[self.before[: self.count], self.after[: self.count]]
-        self.loads: list[float] = [float(size[route].sum()) for route in routes]
-        self.load[: self.count] = np.asarray(self.loads)[self.owner[: self.count]]
-
-    def open_route(self, nodes: list[int], load: float) -> int:
-        """A new route through `nodes`; its index."""
-        route, at, width = len(self.loads), self.count, len(nodes) + 1
-        self.before[at : at + width] = [0, *nodes]
-        self.after[at : at + width] = [*nodes, 0]
-        self.owner[at : at + width] = route
-        self.replaced[at : at + width] = self.arc[self.before[at : at + width], self.after[at : at + width]]
-        self.load[at : at + width] = load
-        self.count += width
-        self.loads.append(load)
-        self.first.append(at)
-        return route
-
-    def insertion_costs(self, node: int) -> FloatArray:
-        """What putting `node` into each slot adds (slots of routes it would overfill not excluded)."""
-        row = self.arc[node]
-        n = self.count
-        extra: FloatArray = row[self.before[:n]] + row[self.after[:n]] - self.replaced[:n]
-        return extra
-
-    def route_loads(self) -> FloatArray:
-        """Per slot, the load of its route."""
-        loads: FloatArray = self.load[: self.count]
-        return loads
-
-    def insert(self, slot: int, order: int, size: float) -> tuple[int, int]:
-        """Put `order` into `slot`; its (route, position in the route)."""
-        n, node = self.count, order + 1
-        route = int(self.owner[slot])
-        for column in (self.before, self.after, self.owner, self.replaced, self.load):
-            column[slot + 2 : n + 1] = column[slot + 1 : n]
-        self.after[slot + 1] = self.after[slot]
-        self.after[slot] = node
-        self.before[slot + 1] = node
-        self.owner[slot + 1] = route
-        self.replaced[slot] = self.arc[self.before[slot], node]
-        self.replaced[slot + 1] = self.arc[node, self.after[slot + 1]]
-        self.count = n + 1
-        for later in range(route + 1, len(self.first)):
-            self.first[later] += 1
-        self.loads[route] += size
-        end = self.first[route + 1] if route + 1 < len(self.first) else self.count
-        self.load[self.first[route] : end] = self.loads[route]
-        return route, slot - self.first[route]
 
 
 class _Search:
@@ -284,7 +206,7 @@ class _Search:
     def recreate(self, state: _State, removed: list[int]) -> bool:
         """Put each removed order where it costs least now; False if one must be served and cannot be."""
         self._reinsertion_order(removed)
-        slots = _Slots(state.routes, self.size, self.arc, self.count)
+        slots = InsertionSlots(state.routes, self.size, self.arc, self.count)
         touched: set[int] = set()
         for order in removed:
             place = self._cheapest_place(state, slots, order)
@@ -318,7 +240,7 @@ class _Search:
         else:
             removed.sort(key=lambda i: float(self.arc[0, i + 1]))
 
-    def _cheapest_place(self, state: _State, slots: _Slots, order: int) -> tuple[str, int] | None:
+    def _cheapest_place(self, state: _State, slots: InsertionSlots, order: int) -> tuple[str, int] | None:
         """Where `order` costs least: ("skip", 0), ("trip", trip), ("new", 0) or ("route", slot); None if
         nowhere (it must be served)."""
         node = order + 1

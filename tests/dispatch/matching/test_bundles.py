@@ -19,9 +19,10 @@ from dispatch.matching.bundles import (
     greedy_packing,
     relaxed_packing,
 )
-from dispatch.matching.instance import Instance, build_instance, find_pairs
-from dispatch.matching.routing_search import Plan
-from dispatch.matching.solver import _initial_plan, plan_cost_exact
+from dispatch.matching.initial_plan import initial_plan
+from dispatch.matching.instance import Instance, build_instance
+from dispatch.matching.pairs import find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -44,7 +45,7 @@ def test_greedy_packing_puts_neighbours_on_the_trip_that_passes_them() -> None:
     ]
     instance = build_instance(parse_problem(problem_json(orders, trips)))
     pairs = find_pairs(instance)
-    one_each = _initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 10), 1.0)
+    one_each = initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 10), 1.0)
     greedy = greedy_packing(instance, enumerate_bundles(instance, pairs))
     assert greedy.trip_routes == {0: [0, 1, 2]}
     assert plan_cost_exact(instance, greedy) < plan_cost_exact(instance, one_each)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from matching_builders import problem_json
 
-from dispatch.matching import instance as instance_module
+from dispatch.matching import pairs as pairs_module
 from dispatch.matching import parse_problem
-from dispatch.matching.instance import build_instance, find_pairs
+from dispatch.matching.instance import build_instance
+from dispatch.matching.pairs import find_pairs
 
 
 def _crowded_ways_home() -> dict[str, object]:
@@ -27,7 +28,7 @@ def test_a_huge_batch_gives_each_order_no_trip_kept_trips_of_its_own(monkeypatch
     instance = build_instance(parse_problem(_crowded_ways_home()))
     every_pair = find_pairs(instance)
     assert set(every_pair.order.tolist()) == set(range(instance.order_count))
-    monkeypatch.setattr(instance_module, "CHUNKED_PRUNING_CELLS", 0)  # prune as a huge batch would
+    monkeypatch.setattr(pairs_module, "CHUNKED_PRUNING_CELLS", 0)  # prune as a huge batch would
     huge = find_pairs(instance)
     assert len(huge.trip) < len(every_pair.trip) // 2
     assert set(huge.order.tolist()) == set(range(instance.order_count))
@@ -47,7 +48,7 @@ def test_a_huge_batch_past_its_pruning_deadline_says_so_and_keeps_what_it_found(
     left out, and the caller is told the pairs are incomplete."""
     instance = build_instance(parse_problem(_crowded_ways_home()))
     every_pair = find_pairs(instance)
-    monkeypatch.setattr(instance_module, "CHUNKED_PRUNING_CELLS", 0)
+    monkeypatch.setattr(pairs_module, "CHUNKED_PRUNING_CELLS", 0)
     cut, complete = find_pairs(instance, stop_at=0.0, report_complete=True)
     assert complete is False
     assert 0 < len(cut.trip) < len(every_pair.trip)
