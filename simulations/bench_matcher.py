@@ -24,6 +24,7 @@ from rich.table import Table
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
+from dispatch.matching.tuning import DEFAULT_TUNING
 from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -194,7 +195,7 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
         return None
     started = time.perf_counter()
     instance = build_instance(problem)
-    pairs = find_pairs(instance)
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
     orders = np.unique(pairs.order)
     trips = np.unique(pairs.trip)
     if len(orders) == 0:

@@ -15,6 +15,9 @@ independent referee that recomputes a solution's feasibility and objective from 
    `routing_search`). Plans (`plan`) are kept only when their exact cost is lower.
 4. `polish`: an exact local search over single orders.
 5. `answer`: the plan as a `MatchSolution`, each order on no trip with the reason.
+
+Every budget, rate, threshold and search parameter is a field of one frozen `tuning.MatcherTuning`,
+passed to `solve` (`DEFAULT_TUNING` unless a caller says otherwise) and down to each step.
 """
 
 from dispatch.matching.assignment import NoFeasibleMatch

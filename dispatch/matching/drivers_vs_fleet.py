@@ -17,10 +17,7 @@ from dispatch.matching.instance import Instance
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
 from dispatch.matching.routing_search import route_group
-
-ROUND_SECONDS_PER_PAIR = 1.5e-6
-ROUND_SECONDS = 0.002
-"""Work-clock charge for one drivers-vs-fleet reassignment round besides its routing search."""
+from dispatch.matching.tuning import MatcherTuning
 
 
 def drivers_vs_fleet(
@@ -31,17 +28,20 @@ def drivers_vs_fleet(
     finish_by: float,
     clock: WorkClock,
     rng: np.random.Generator,
+    *,
+    tuning: MatcherTuning,
 ) -> tuple[Plan, float]:
     """Drivers vs fleet, back and forth: reassign with the current routes' marginal costs, re-route the fleet.
 
     For one-order trips only (then the assignment is exact for the trips' side).
     """
+    rounds_tuning = tuning.drivers_vs_fleet
     skip = instance.skip_cost()
     capable = fleet_capable(instance)
     best, best_cost = plan, plan_cost
     rounds = 0
     while clock.now() < finish_by - 0.02 and not clock.expired():
-        clock.charge(ROUND_SECONDS + ROUND_SECONDS_PER_PAIR * len(pairs.trip))
+        clock.charge(rounds_tuning.round_seconds + rounds_tuning.round_seconds_per_pair * len(pairs.trip))
         base_routes = best.fleet_routes
         in_fleet = np.zeros(instance.order_count, dtype=np.bool_)
         for route in base_routes:
@@ -52,7 +52,7 @@ def drivers_vs_fleet(
         outside = capable[~in_fleet[capable]]
         if len(outside):
             estimate[outside] = insertion_costs(instance, base_routes, outside)
-        factor = 1.0 if rounds == 0 else float(rng.uniform(0.7, 1.3))
+        factor = 1.0 if rounds == 0 else float(rng.uniform(*rounds_tuning.perturbation))
         alternative = skip.copy()
         alternative[capable] = np.minimum(skip[capable], factor * estimate[capable])
         assigned = assign_one_per_trip(
@@ -69,7 +69,11 @@ def drivers_vs_fleet(
             placed[route] = True
         routes = insert_cheapest(instance, routes, [int(o) for o in to_fleet if not placed[o]])
         candidate = Plan({int(assigned[o]): [o] for o in np.flatnonzero(assigned >= 0).tolist()}, routes)
-        share = min(1.0, max(0.05, 0.25 * (finish_by - clock.now())))
+        left = finish_by - clock.now()
+        share = min(
+            rounds_tuning.max_reroute_seconds,
+            max(rounds_tuning.min_reroute_seconds, rounds_tuning.reroute_share * left),
+        )
         rerouted = route_group(
             instance,
             pairs,
@@ -79,6 +83,7 @@ def drivers_vs_fleet(
             Plan({}, routes),
             share,
             clock,
+            tuning=tuning.routing,
         )
         if rerouted is not None:
             candidate = Plan(candidate.trip_routes, rerouted.fleet_routes)

@@ -13,21 +13,22 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from dispatch.matching.instance import FloatArray, Instance, IntArray
+from dispatch.matching.tuning import FleetTuning
 
-_NEIGHBOURS = 40
 
-
-def _candidate_savings(instance: Instance, orders: IntArray) -> tuple[IntArray, IntArray, FloatArray]:
+def _candidate_savings(
+    instance: Instance, orders: IntArray, tuning: FleetTuning
+) -> tuple[IntArray, IntArray, FloatArray]:
     """Savings d(0,i) + d(0,j) - d(i,j) for near pairs (all pairs when few orders), best first."""
     n = len(orders)
     xy = instance.order_xy[orders]
-    if n <= 600:
+    if n <= tuning.all_pairs_orders:
         first, second = np.triu_indices(n, k=1)
     else:
         points = xy.copy()
         if instance.problem.metric == "haversine":
             points[:, 1] *= np.cos(np.radians(float(np.mean(points[:, 0]))))
-        _, neighbours = cKDTree(points).query(points, k=min(n, _NEIGHBOURS + 1))
+        _, neighbours = cKDTree(points).query(points, k=min(n, tuning.savings_neighbours + 1))
         first = np.repeat(np.arange(n), neighbours.shape[1])
         second = neighbours.reshape(-1)
         keep = first < second
@@ -39,7 +40,9 @@ def _candidate_savings(instance: Instance, orders: IntArray) -> tuple[IntArray, 
     return first[order_by], second[order_by], savings[order_by]
 
 
-def savings_routes(instance: Instance, orders: IntArray) -> list[list[int]] | None:  # noqa: PLR0912
+def savings_routes(  # noqa: PLR0912
+    instance: Instance, orders: IntArray, *, tuning: FleetTuning
+) -> list[list[int]] | None:
     """Fleet routes covering `orders` (capacity and windows respected), or None if some order alone fails."""
     fleet = instance.problem.fleet
     assert fleet is not None
@@ -57,7 +60,7 @@ def savings_routes(instance: Instance, orders: IntArray) -> list[list[int]] | No
         return list(routes.values())
     capacity = np.inf if fleet.capacity is None else fleet.capacity
     has_windows = bool(np.isfinite(instance.latest[orders]).any())
-    first, second, savings = _candidate_savings(instance, orders)
+    first, second, savings = _candidate_savings(instance, orders, tuning)
     local_of = {int(order): local for local, order in enumerate(orders.tolist())}
     for a, b, saving in zip(first.tolist(), second.tolist(), savings.tolist(), strict=True):
         if saving <= 0 and fleet.fixed_cost <= 0:

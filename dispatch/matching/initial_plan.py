@@ -20,35 +20,41 @@ from dispatch.matching.instance import FloatArray, Instance, IntArray
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
 from dispatch.matching.routing_search import route_group
+from dispatch.matching.tuning import FleetTuning, MatcherTuning
 
 
-def initial_plan(instance: Instance, pairs: Pairs, clock: WorkClock, repair_by: float) -> Plan:
-    """The assignment plan; with a fleet, the best of a few estimates of what the fleet saves per order."""
+def initial_plan(
+    instance: Instance, pairs: Pairs, clock: WorkClock, repair_by: float, *, tuning: MatcherTuning
+) -> Plan:
+    """The assignment plan; with a fleet, the best of a few estimates of what the fleet saves per order.
+
+    `repair_by`: the work-clock time until which the routing solver may pack a fleet with too few vehicles.
+    """
     skip = instance.skip_cost()
     capable = fleet_capable(instance)
     if len(capable) == 0:
-        return _plan_for(instance, pairs, skip, capable)
+        return _plan_for(instance, pairs, skip, capable, tuning.fleet)
     fleet = instance.problem.fleet
     assert fleet is not None
-    routes = savings_routes(instance, capable)
+    routes = savings_routes(instance, capable, tuning=tuning.fleet)
     assert routes is not None
     estimates = [removal_gains(instance, routes)[capable]]
-    if len(capable) <= 1500:
+    if len(capable) <= tuning.initial_plan.radial_estimate_orders:
         radial = fleet.cost_per_distance * instance.store_to_order[capable]
-        estimates += [factor * radial for factor in (2.0, 1.5, 1.0, 0.5)]
+        estimates += [factor * radial for factor in tuning.initial_plan.radial_factors]
     best: tuple[float, Plan] | None = None
     for estimate in estimates:
         alternative = skip.copy()
         alternative[capable] = np.minimum(skip[capable], estimate)
         try:
-            plan = _plan_for(instance, pairs, alternative, capable)
+            plan = _plan_for(instance, pairs, alternative, capable, tuning.fleet)
         except _TooFewVehicles:
             continue
         cost = plan_cost_exact(instance, plan)
         if best is None or cost < best[0]:
             best = (cost, plan)
     if best is None:
-        return _plan_for_few_vehicles(instance, pairs, capable, clock, repair_by)
+        return _plan_for_few_vehicles(instance, pairs, capable, clock, repair_by, tuning)
     return best[1]
 
 
@@ -57,7 +63,7 @@ class _TooFewVehicles(Exception):
 
 
 def _plan_for_few_vehicles(
-    instance: Instance, pairs: Pairs, capable: IntArray, clock: WorkClock, repair_by: float
+    instance: Instance, pairs: Pairs, capable: IntArray, clock: WorkClock, repair_by: float, tuning: MatcherTuning
 ) -> Plan:
     """When the savings plan needs more vehicles than the fleet has: let the routing solver pack them."""
     fleet = instance.problem.fleet
@@ -69,13 +75,15 @@ def _plan_for_few_vehicles(
     orders = np.flatnonzero(useful)
     trips = np.unique(pairs.trip)
     work = max(0.05, repair_by - clock.now())
-    plan = route_group(instance, pairs, orders, trips, fleet.vehicles, Plan(), work, clock)
+    plan = route_group(instance, pairs, orders, trips, fleet.vehicles, Plan(), work, clock, tuning=tuning.routing)
     if plan is None or not math.isfinite(plan_cost_exact(instance, plan)):
         raise NoFeasibleMatch("the fleet has too few vehicles for the orders that must be served")
     return plan
 
 
-def _plan_for(instance: Instance, pairs: Pairs, alternative: FloatArray, capable: IntArray) -> Plan:
+def _plan_for(
+    instance: Instance, pairs: Pairs, alternative: FloatArray, capable: IntArray, tuning: FleetTuning
+) -> Plan:
     assigned = assign_one_per_trip(
         instance.order_count, instance.trip_count, pairs.trip, pairs.order, pairs.cost, alternative
     )
@@ -85,14 +93,14 @@ def _plan_for(instance: Instance, pairs: Pairs, alternative: FloatArray, capable
         uncovered = np.flatnonzero((assigned < 0) & instance.must_serve)
         if len(np.setdiff1d(uncovered, rest)):
             raise NoFeasibleMatch("an order that must be served can go neither to a trip nor to the fleet")
-        plan.fleet_routes = _worthwhile_fleet_routes(instance, rest)
+        plan.fleet_routes = _worthwhile_fleet_routes(instance, rest, tuning)
         _respect_vehicle_limit(instance, plan)
     return plan
 
 
-def _worthwhile_fleet_routes(instance: Instance, orders: IntArray) -> list[list[int]]:
+def _worthwhile_fleet_routes(instance: Instance, orders: IntArray, tuning: FleetTuning) -> list[list[int]]:
     """Savings routes for `orders`, minus the orders cheaper to leave out than to carry alone-ish."""
-    routes = savings_routes(instance, orders)
+    routes = savings_routes(instance, orders, tuning=tuning)
     assert routes is not None
     skip = instance.skip_cost()
     kept: list[list[int]] = []

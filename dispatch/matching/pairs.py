@@ -23,6 +23,7 @@ from dispatch.matching.instance import (
     Instance,
     IntArray,
 )
+from dispatch.matching.tuning import PairTuning
 from routing.pruning import PruningProblem, candidate_pairs
 
 
@@ -71,9 +72,6 @@ def pruning_problem(
     )
 
 
-HUGE_BATCH_ORDERS_PER_TRIP = 12
-
-
 def _closest_per_trip(trip: IntArray, detour: FloatArray, count: int) -> IntArray:
     """Indices (kept in their trip-then-order sequence) of each trip's `count` smallest detours."""
     by_trip = np.lexsort((detour, trip))
@@ -83,19 +81,15 @@ def _closest_per_trip(trip: IntArray, detour: FloatArray, count: int) -> IntArra
     return np.sort(by_trip[rank < count])
 
 
-CHUNKED_PRUNING_CELLS = 4_000_000
-"""Above this many order x trip cells the pruning runs over blocks of trips, checking the clock between."""
-
-
 def _huge_batch_pairs(
-    instance: Instance, stop_at: float | None, max_pairs: int | None
+    instance: Instance, stop_at: float | None, max_pairs: int | None, tuning: PairTuning
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, bool]:
     """Pairs of a huge batch: trips pruned block by block with narrowed limits, within the time given."""
     # A huge batch: prune in blocks of trips with each trip's route limit narrowed to direct + slack,
-    # the slack tuned block by block so that a trip finds about HUGE_BATCH_ORDERS_PER_TRIP orders. The
+    # the slack tuned block by block so that a trip finds about `huge_batch_orders_per_trip` orders. The
     # narrow ellipses hold the smallest detours, are cheap to search, and every pair is still feasible.
-    block = max(1, CHUNKED_PRUNING_CELLS // (4 * instance.order_count))
-    slack = 0.002 * float(np.median(instance.direct)) + 1e-9
+    block = max(1, tuning.chunked_pruning_cells // (4 * instance.order_count))
+    slack = tuning.first_slack_share * float(np.median(instance.direct)) + 1e-9
     parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
     start = 0
     complete = True
@@ -106,18 +100,18 @@ def _huge_batch_pairs(
         if parts and max_pairs is not None and sum(len(p[0]) for p in parts) >= max_pairs:
             break
         # a small first block calibrates the slack; later blocks are larger, as each call has a fixed cost
-        size = block if not parts else 10 * block
+        size = block if not parts else tuning.later_block_factor * block
         trips = np.arange(start, min(start + size, instance.trip_count), dtype=np.int64)
         start += size
         narrowed = np.minimum(instance.route_limit[trips], instance.direct[trips] + slack)
         found = candidate_pairs(pruning_problem(instance, trips, narrowed))
         local_trip = np.asarray(found.trip_index, dtype=np.int64)
         per_trip = max(0.5, len(local_trip) / len(trips))
-        slack *= float(np.clip((HUGE_BATCH_ORDERS_PER_TRIP / per_trip) ** 2, 0.01, 4.0))
+        slack *= float(np.clip((tuning.huge_batch_orders_per_trip / per_trip) ** 2, *tuning.slack_step_bounds))
         detours = np.asarray(found.detour, dtype=np.float64)
         # a huge batch: each trip keeps the orders it passes closest to (the cheapest under any rule
         # that grows with the detour), enough for its max_orders several times over
-        closest = _closest_per_trip(local_trip, detours, HUGE_BATCH_ORDERS_PER_TRIP)
+        closest = _closest_per_trip(local_trip, detours, tuning.huge_batch_orders_per_trip)
         parts.append(
             (
                 trips[local_trip[closest]],
@@ -127,23 +121,15 @@ def _huge_batch_pairs(
             )
         )
     if complete and (stop_at is None or time.perf_counter() < stop_at):
-        complete = _pairs_for_passed_over_orders(instance, parts, slack, stop_at)
+        complete = _pairs_for_passed_over_orders(instance, parts, slack, stop_at, tuning)
     trip, order, route_length, detour = (np.concatenate(column) for column in zip(*parts, strict=True))
     by_trip = np.lexsort((order, trip))
     return trip[by_trip], order[by_trip], route_length[by_trip], detour[by_trip], complete
 
 
-HUGE_BATCH_TRIPS_PER_ORDER = 6
-"""In a huge batch, an order that no trip kept among its closest gets this many trips of its own."""
-
-PASSED_OVER_ROUNDS = 4
-PASSED_OVER_WIDENING = 4.0
-"""Searches for the orders no trip kept: at most this many, each with the slack widened this many times."""
-
-
 def _pairs_for_passed_over_orders(
     instance: Instance, parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]], slack: float,
-    stop_at: float | None,
+    stop_at: float | None, tuning: PairTuning,
 ) -> bool:  # fmt: skip
     """Each order left without a pair by the trips' own choice gets its closest trips, searching over those
     orders alone with wider and wider limits, block of trips by block (appended to `parts`); False if
@@ -151,16 +137,16 @@ def _pairs_for_passed_over_orders(
     covered = np.zeros(instance.order_count, dtype=np.bool_)
     for part in parts:
         covered[part[1]] = True
-    for _ in range(PASSED_OVER_ROUNDS):
-        slack *= PASSED_OVER_WIDENING
+    for _ in range(tuning.passed_over_rounds):
+        slack *= tuning.passed_over_widening
         lonely = np.flatnonzero(~covered)
         if len(lonely) == 0:
             return True
-        block = max(1, CHUNKED_PRUNING_CELLS // len(lonely))
+        block = max(1, tuning.chunked_pruning_cells // len(lonely))
         found: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
         for start in range(0, instance.trip_count, block):
             if stop_at is not None and time.perf_counter() > stop_at:
-                _keep_closest_per_order(found, lonely, parts, covered)
+                _keep_closest_per_order(found, lonely, parts, covered, tuning.huge_batch_trips_per_order)
                 return False
             trips = np.arange(start, min(start + block, instance.trip_count), dtype=np.int64)
             narrowed = np.minimum(instance.route_limit[trips], instance.direct[trips] + slack)
@@ -173,7 +159,7 @@ def _pairs_for_passed_over_orders(
                     np.asarray(pairs.detour, dtype=np.float64),
                 )
             )
-        _keep_closest_per_order(found, lonely, parts, covered)
+        _keep_closest_per_order(found, lonely, parts, covered, tuning.huge_batch_trips_per_order)
     return True
 
 
@@ -182,12 +168,13 @@ def _keep_closest_per_order(
     lonely: IntArray,
     parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]],
     covered: BoolArray,
+    per_order: int,
 ) -> None:
-    """Each of `lonely` (local indices in `found`) keeps its HUGE_BATCH_TRIPS_PER_ORDER smallest detours."""
+    """Each of `lonely` (local indices in `found`) keeps its `per_order` smallest detours."""
     if not found:
         return
     trip, local_order, length, detour = (np.concatenate(column) for column in zip(*found, strict=True))
-    closest = _closest_per_trip(local_order, detour, HUGE_BATCH_TRIPS_PER_ORDER)  # grouped by order here
+    closest = _closest_per_trip(local_order, detour, per_order)  # grouped by order here
     orders = lonely[local_order[closest]]
     parts.append((trip[closest], orders, length[closest], detour[closest]))
     covered[orders] = True
@@ -199,18 +186,29 @@ def find_pairs(
     stop_at: float | None = ...,
     max_pairs: int | None = ...,
     *,
+    tuning: PairTuning,
     report_complete: Literal[False] = ...,
 ) -> Pairs: ...
 
 
 @overload
 def find_pairs(
-    instance: Instance, stop_at: float | None = ..., max_pairs: int | None = ..., *, report_complete: Literal[True]
+    instance: Instance,
+    stop_at: float | None = ...,
+    max_pairs: int | None = ...,
+    *,
+    tuning: PairTuning,
+    report_complete: Literal[True],
 ) -> tuple[Pairs, bool]: ...
 
 
 def find_pairs(
-    instance: Instance, stop_at: float | None = None, max_pairs: int | None = None, *, report_complete: bool = False
+    instance: Instance,
+    stop_at: float | None = None,
+    max_pairs: int | None = None,
+    *,
+    tuning: PairTuning,
+    report_complete: bool = False,
 ) -> Pairs | tuple[Pairs, bool]:
     """Pruned pairs (routing.pruning), intersected with explicit candidate lists, priced for one order.
 
@@ -224,14 +222,14 @@ def find_pairs(
         nothing = Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
         return (nothing, True) if report_complete else nothing
     complete = True
-    if instance.order_count * instance.trip_count <= CHUNKED_PRUNING_CELLS:
+    if instance.order_count * instance.trip_count <= tuning.chunked_pruning_cells:
         found = candidate_pairs(pruning_problem(instance))
         trip = np.asarray(found.trip_index, dtype=np.int64)
         order = np.asarray(found.order_index, dtype=np.int64)
         route_length = np.asarray(found.route_length, dtype=np.float64)
         found_detour = np.asarray(found.detour, dtype=np.float64)
     else:
-        trip, order, route_length, found_detour, complete = _huge_batch_pairs(instance, stop_at, max_pairs)
+        trip, order, route_length, found_detour, complete = _huge_batch_pairs(instance, stop_at, max_pairs, tuning)
     keep = instance.max_orders[trip] >= 1
     explicit_cost = np.full(len(trip), np.nan)
     restricted = [t for t, listed in enumerate(instance.explicit) if listed is not None]

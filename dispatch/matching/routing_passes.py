@@ -1,6 +1,6 @@
 """The routing solver over groups of orders: the whole store at once, or angular sectors around the store.
 
-A small store is one group; a large one is cut into sectors of about SMALL_GROUP_ORDERS orders, rotated
+A small store is one group; a large one is cut into sectors of about `small_group_orders` orders, rotated
 between passes. Each group's model (`routing_search.route_group`) gets the group's orders that nothing
 outside holds, each order's cheapest candidate trips and some fleet vehicles, warm-started from the best
 plan so far; its routes replace the group's old ones only when the whole plan's exact cost is lower.
@@ -17,16 +17,7 @@ from dispatch.matching.instance import Instance, IntArray
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
 from dispatch.matching.routing_search import build_seconds, route_group
-
-SMALL_GROUP_ORDERS = 160
-"""Up to this many orders the routing solver sees the whole store at once; above, sectors of this size."""
-
-MAX_TRIPS_PER_ORDER = 8
-MAX_GROUP_TRIPS = 300
-"""A group's routing model gets each order's cheapest candidate trips, within this many trips in all."""
-
-SECONDS_PER_ROUTE_CHECK = 4e-5
-"""Work-clock charge per route when a candidate plan is priced exactly (measured 25-40 us)."""
+from dispatch.matching.tuning import RoutingTuning
 
 
 def _sectors(instance: Instance, orders: IntArray, count: int, offset: float) -> list[IntArray]:
@@ -53,6 +44,8 @@ def routing_passes(
     finish_by: float,
     clock: WorkClock,
     rng: np.random.Generator,
+    *,
+    tuning: RoutingTuning,
 ) -> tuple[Plan, float, int]:
     """The routing solver over sectors of `considered` (rotated each pass) until `finish_by`."""
     best, best_cost = plan, plan_cost
@@ -69,12 +62,14 @@ def routing_passes(
             remaining_orders -= len(sector)
             if sector_count == 1:
                 share = finish_by - now
-            elif finish_by - now < build_seconds(1 + len(sector) + MAX_GROUP_TRIPS, MAX_GROUP_TRIPS):
+            elif finish_by - now < build_seconds(
+                1 + len(sector) + tuning.max_group_trips, tuning.max_group_trips, tuning
+            ):
                 return best, best_cost, passes + 1  # not even a model fits in what is left
-            candidate = _improve_sector(instance, pairs, best, sector, share, clock)
+            candidate = _improve_sector(instance, pairs, best, sector, share, clock, tuning)
             if candidate is None:
                 continue
-            clock.charge(SECONDS_PER_ROUTE_CHECK * (len(candidate.trip_routes) + len(candidate.fleet_routes)))
+            clock.charge(tuning.seconds_per_route_check * (len(candidate.trip_routes) + len(candidate.fleet_routes)))
             cost = plan_cost_exact(instance, candidate)
             if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
                 best, best_cost = candidate, cost
@@ -84,18 +79,18 @@ def routing_passes(
     return best, best_cost, passes
 
 
-def _group_trips(pairs: Pairs, orders: IntArray, warm: Plan, taken: IntArray) -> IntArray:
+def _group_trips(pairs: Pairs, orders: IntArray, warm: Plan, taken: IntArray, tuning: RoutingTuning) -> IntArray:
     """The trips a group's model gets: those in use there, then each order's cheapest candidates, so that
     the model stays small enough to build in a moment (a model cannot be stopped while it is built)."""
     in_orders = np.flatnonzero(np.isin(pairs.order, orders) & ~np.isin(pairs.trip, taken))
     used = np.fromiter(warm.trip_routes, dtype=np.int64)
-    for per_order in (MAX_TRIPS_PER_ORDER, 4, 2, 1):
+    for per_order in (tuning.max_trips_per_order, 4, 2, 1):
         by_order = in_orders[np.lexsort((pairs.cost[in_orders], pairs.order[in_orders]))]
         grouped_order = pairs.order[by_order]
         first = np.r_[0, np.flatnonzero(np.diff(grouped_order)) + 1]
         rank = np.arange(len(by_order)) - np.repeat(first, np.diff(np.r_[first, len(by_order)]))
         trips = np.union1d(used, pairs.trip[by_order[rank < per_order]])
-        if len(trips) <= MAX_GROUP_TRIPS:
+        if len(trips) <= tuning.max_group_trips:
             return trips
     return trips
 
@@ -107,6 +102,7 @@ def _improve_sector(
     sector: IntArray,
     work: float,
     clock: WorkClock,
+    tuning: RoutingTuning,
 ) -> Plan | None:
     """Re-solve the orders of `sector` that nothing outside it holds; the rest of `plan` stays."""
     inside = np.zeros(instance.order_count, dtype=np.bool_)
@@ -125,16 +121,16 @@ def _improve_sector(
     orders = sector[~held[sector]]
     if len(orders) == 0:
         return None
-    trips = _group_trips(pairs, orders, warm, np.fromiter(fixed.trip_routes, dtype=np.int64))
+    trips = _group_trips(pairs, orders, warm, np.fromiter(fixed.trip_routes, dtype=np.int64), tuning)
     fleet = instance.problem.fleet
     fleet_vehicles = 0
     if fleet is not None:
         warm_routes = len(warm.fleet_routes)
-        spare = max(3, warm_routes // 3)
+        spare = max(tuning.min_spare_fleet_routes, warm_routes // tuning.spare_fleet_route_divisor)
         fleet_vehicles = min(len(orders), warm_routes + spare)
         if fleet.vehicles is not None:
             fleet_vehicles = min(fleet_vehicles, fleet.vehicles - len(fixed.fleet_routes))
-    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, work, clock)
+    result = route_group(instance, pairs, orders, trips, max(0, fleet_vehicles), warm, work, clock, tuning=tuning)
     if result is None:
         return None
     merged = fixed.copy()

@@ -30,25 +30,9 @@ from dispatch.matching.instance import (
 )
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan
+from dispatch.matching.tuning import RoutingTuning
 
 _BIG = 10**15
-
-CHECK_SECONDS = 1.3e-6
-TINY_MODEL_ORDERS = 10
-TINY_CHECK_SECONDS = 4e-6
-CHECK_SECONDS_PER_VEHICLE = 3.5e-8
-MIN_CHECKS = 50
-"""The search's work is counted in its limit checks (made at every node of every neighbour it tries):
-one costs about CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE x vehicles, TINY_CHECK_SECONDS on a model of
-at most TINY_MODEL_ORDERS orders (its checks are few and far between). Measured, checks per wall second:
-about 1e6 on Archetti models (up to 56 vehicles), 2.5-4e5 on tiny ones, 2.8e5 on a store of 100 orders x 113
-trips, 0.5-1.3e5 on sectors of 143 orders x 200 trips of a large batch; the rate is rounded down."""
-
-BUILD_SECONDS = 0.01
-BUILD_SECONDS_PER_VEHICLE_NODE = 1.2e-6
-"""Building and closing a model, and its first local optimum, cost about BUILD_SECONDS plus this times
-vehicles x nodes (per-vehicle transit vectors; measured: 0.15-0.2 s for a sector of 160 orders and 300
-trips, 10-20 ms for a tiny model)."""
 
 
 def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
@@ -60,6 +44,8 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     warm: Plan,
     work_seconds: float,
     clock: WorkClock,
+    *,
+    tuning: RoutingTuning,
 ) -> Plan | None:
     """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
 
@@ -181,7 +167,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    building = build_seconds(node_count, vehicles)
+    building = build_seconds(node_count, vehicles, tuning)
     clock.charge(max(work_seconds, building))
     safety = max(0.001, clock.wall_left())
     params.time_limit.FromMilliseconds(max(1, int(safety * 1000)))
@@ -201,7 +187,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     routing.AddAtSolutionCallback(stop_at_deadline)
     # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
     # checks, which it makes at every node of every neighbour it tries, are a steadier count of its work.
-    check_limit = checks_for(work_seconds - building, n, vehicles)
+    check_limit = checks_for(work_seconds - building, n, vehicles, tuning)
     checks = 0
 
     def out_of_checks() -> bool:
@@ -238,17 +224,17 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     return plan
 
 
-def checks_for(work_seconds: float, orders: int, vehicles: int) -> int:
+def checks_for(work_seconds: float, orders: int, vehicles: int, tuning: RoutingTuning) -> int:
     """The deterministic number of search-limit checks worth `work_seconds` of search."""
-    per_check = CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE * vehicles
-    if orders <= TINY_MODEL_ORDERS:
-        per_check = max(per_check, TINY_CHECK_SECONDS)
-    return max(MIN_CHECKS, int(max(0.0, work_seconds) / per_check))
+    per_check = tuning.check_seconds + tuning.check_seconds_per_vehicle * vehicles
+    if orders <= tuning.tiny_model_orders:
+        per_check = max(per_check, tuning.tiny_check_seconds)
+    return max(tuning.min_checks, int(max(0.0, work_seconds) / per_check))
 
 
-def build_seconds(nodes: int, vehicles: int) -> float:
+def build_seconds(nodes: int, vehicles: int, tuning: RoutingTuning) -> float:
     """The work charged for building a routing model of this size (before any search)."""
-    return BUILD_SECONDS + BUILD_SECONDS_PER_VEHICLE_NODE * nodes * vehicles
+    return tuning.build_seconds + tuning.build_seconds_per_vehicle_node * nodes * vehicles
 
 
 def _add_time(

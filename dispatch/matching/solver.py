@@ -12,10 +12,11 @@
 5. The answer (`answer`): ids, route figures and the reason each order is on no trip.
 
 Deterministic for a given seed: every step is sized by a work budget read off a `WorkClock` (routing
-solutions, CP-SAT deterministic time, exact moves priced), derived from `time_limit` and the problem's size,
-never from the wall clock. The wall clock is a safety net only (it stops a search when the machine is far
-slower than calibrated); `stats["deadline_hit"]` says whether it fired. When it did not, the same problem
-and seed give the same solution.
+solutions, CP-SAT deterministic time, exact moves priced), derived from `time_limit`, the problem's size
+and the rates in `tuning` (one `MatcherTuning`, passed down explicitly), never from the wall clock. The
+wall clock is a safety net only (it stops a search when the machine is far slower than calibrated);
+`stats["deadline_hit"]` says whether it fired. When it did not, the same problem and seed give the same
+solution.
 """
 
 from __future__ import annotations
@@ -33,91 +34,59 @@ from dispatch.matching.improve import improvable, improve
 from dispatch.matching.initial_plan import initial_plan
 from dispatch.matching.instance import Instance, build_instance
 from dispatch.matching.pairs import Pairs, find_pairs
-from dispatch.matching.plan import plan_cost_exact
+from dispatch.matching.plan import Plan, plan_cost_exact
 from dispatch.matching.polish import polish
 from dispatch.matching.problem import MatchProblem
-from dispatch.matching.routing_passes import SMALL_GROUP_ORDERS, routing_passes
+from dispatch.matching.routing_passes import routing_passes
 from dispatch.matching.solution import MatchSolution, UnassignedReason
-
-PRUNING_SHARE = 0.55
-MIN_PAIR_BUDGET = 600_000
-PAIRS_PER_SECOND = 250_000
-"""On huge batches the pruning stops after this share of the time or this many pairs (see find_pairs)."""
-
-POLISH_MAX_ORDERS = 400
-"""Up to this many orders the exact single-order local search runs after the routing solver."""
-
-FINISH_RESERVE = 0.05
-"""Seconds (plus 2 % of the limit) kept back for explanations and the answer."""
-
-WORK_SHARE = 0.75
-"""The share of the time limit the work budget is planned to fill; the rest absorbs calibration error
-(the rates below were measured on a lightly loaded machine; a loaded one is slower)."""
-
-SETUP_SECONDS_PER_CELL = 2.5e-8
-SETUP_SECONDS_PER_PAIR = 6e-7
-SETUP_SECONDS_PER_FLEET_ORDER = 1.5e-4
-"""Work-clock charge for the pruning and the initial plan, from the problem's size (measured, rounded up)."""
+from dispatch.matching.tuning import DEFAULT_TUNING, MatcherTuning
 
 
 def solve(
-    problem: MatchProblem, time_limit: float = 5.0, seed: int = 0, *, work_share: float | None = None
+    problem: MatchProblem, time_limit: float = 5.0, seed: int = 0, *, tuning: MatcherTuning = DEFAULT_TUNING
 ) -> MatchSolution:
     """The best plan found within `time_limit` seconds (plus a small slack); always feasible.
 
-    `work_share`: the share of the limit the deterministic work budget is sized for (default WORK_SHARE);
-    a smaller share leaves more room before the wall-clock safety net, i.e. reproducibility on a slow or
-    loaded machine, for less search.
+    `tuning`: every budget, rate and search parameter (`tuning.work_share` is the share of the limit the
+    deterministic work budget is sized for: a smaller share leaves more room before the wall-clock safety
+    net, i.e. reproducibility on a slow or loaded machine, for less search).
     """
-    share = WORK_SHARE if work_share is None else min(1.0, max(0.0, work_share))
     started = time.perf_counter()
     time_limit = max(0.0, time_limit)
     deadline = started + time_limit
-    clock = WorkClock(safety_deadline=deadline - FINISH_RESERVE - 0.02 * time_limit)
+    clock = WorkClock(
+        safety_deadline=deadline - tuning.finish_reserve_seconds - tuning.finish_reserve_share * time_limit
+    )
     instance = build_instance(problem)
     pairs, pruning_complete = find_pairs(
         instance,
-        stop_at=started + PRUNING_SHARE * time_limit,
-        max_pairs=max(MIN_PAIR_BUDGET, int(PAIRS_PER_SECOND * time_limit)),
+        stop_at=started + tuning.pairs.pruning_share * time_limit,
+        max_pairs=max(tuning.pairs.min_pair_budget, int(tuning.pairs.pairs_per_second * time_limit)),
+        tuning=tuning.pairs,
         report_complete=True,
     )
     if not pruning_complete:
         clock.trip("pruning")
     timings: dict[str, float] = {"pruning": time.perf_counter() - started}
-    setup = _setup_seconds(instance, pairs)
+    setup = _setup_seconds(instance, pairs, tuning)
     clock.charge(setup)
-    plan = initial_plan(instance, pairs, clock, 0.5 * time_limit)
+    plan = initial_plan(instance, pairs, clock, tuning.initial_plan.repair_share * time_limit, tuning=tuning)
     timings["plan"] = time.perf_counter() - started
     clock.record("setup", setup, timings["plan"])
     plan_cost = plan_cost_exact(instance, plan)
     best, best_cost = plan, plan_cost
     passes = 0
     if improvable(instance, pairs) and not clock.expired():
-        finish_by = share * time_limit - FINISH_RESERVE - 0.02 * time_limit
+        finish_by = (
+            tuning.work_share * time_limit - tuning.finish_reserve_seconds - tuning.finish_reserve_share * time_limit
+        )
         search_by = finish_by
-        search_by -= min(1.0, 0.08 * max(0.0, finish_by - clock.now()))
-        best, best_cost, passes = improve(instance, pairs, plan, plan_cost, search_by, clock, seed)
-        rng = np.random.default_rng(seed + 1)
-        if instance.order_count > POLISH_MAX_ORDERS:
-            polished = polish(instance, pairs, best, clock, finish_by, only_unserved=True)
-            polished_cost = plan_cost_exact(instance, polished)
-            if polished_cost < best_cost:
-                best, best_cost = polished, polished_cost
-        while instance.order_count <= POLISH_MAX_ORDERS and not clock.expired():
-            polished = polish(instance, pairs, best, clock, finish_by)
-            polished_cost = plan_cost_exact(instance, polished)
-            if polished_cost < best_cost:
-                best, best_cost = polished, polished_cost
-            if finish_by - clock.now() < 0.3 or clock.expired():
-                break
-            # the local optimum came early: spend what is left on another routing pass, then polish again
-            considered = np.unique(np.concatenate([pairs.order, fleet_capable(instance)]))
-            sectors = max(1, math.ceil(len(considered) / SMALL_GROUP_ORDERS))
-            again_by = finish_by - min(0.5, 0.3 * (finish_by - clock.now()))
-            best, best_cost, more = routing_passes(
-                instance, pairs, best, best_cost, considered, sectors, again_by, clock, rng
-            )
-            passes += more
+        search_by -= min(
+            tuning.polish.max_reserve_seconds, tuning.polish.reserve_share * max(0.0, finish_by - clock.now())
+        )
+        best, best_cost, passes = improve(instance, pairs, plan, plan_cost, search_by, clock, seed, tuning=tuning)
+        best, best_cost, more = _polish(instance, pairs, best, best_cost, finish_by, clock, seed, tuning)
+        passes += more
     timings["search"] = time.perf_counter() - started
     solution = to_solution(instance, pairs, best, deadline)
     if any(reason is UnassignedReason.NOT_EXAMINED for reason in solution.unassigned.values()):
@@ -143,12 +112,52 @@ def solve(
     )
 
 
-def _setup_seconds(instance: Instance, pairs: Pairs) -> float:
+def _polish(
+    instance: Instance,
+    pairs: Pairs,
+    best: Plan,
+    best_cost: float,
+    finish_by: float,
+    clock: WorkClock,
+    seed: int,
+    tuning: MatcherTuning,
+) -> tuple[Plan, float, int]:
+    """Exact single-order moves until `finish_by`; a large store moves only the orders nothing serves, a
+    small one alternates polishing with more routing passes while the budget lasts. Also the passes made."""
+    rng = np.random.default_rng(seed + 1)
+    passes = 0
+    small = instance.order_count <= tuning.polish.max_orders
+    if not small:
+        polished = polish(instance, pairs, best, clock, finish_by, only_unserved=True, tuning=tuning.polish)
+        polished_cost = plan_cost_exact(instance, polished)
+        if polished_cost < best_cost:
+            best, best_cost = polished, polished_cost
+    while small and not clock.expired():
+        polished = polish(instance, pairs, best, clock, finish_by, tuning=tuning.polish)
+        polished_cost = plan_cost_exact(instance, polished)
+        if polished_cost < best_cost:
+            best, best_cost = polished, polished_cost
+        if finish_by - clock.now() < tuning.polish.min_seconds_for_another_pass or clock.expired():
+            break
+        # the local optimum came early: spend what is left on another routing pass, then polish again
+        considered = np.unique(np.concatenate([pairs.order, fleet_capable(instance)]))
+        sectors = max(1, math.ceil(len(considered) / tuning.routing.small_group_orders))
+        again_by = finish_by - min(
+            tuning.polish.max_again_reserve_seconds, tuning.polish.again_reserve_share * (finish_by - clock.now())
+        )
+        best, best_cost, more = routing_passes(
+            instance, pairs, best, best_cost, considered, sectors, again_by, clock, rng, tuning=tuning.routing
+        )
+        passes += more
+    return best, best_cost, passes
+
+
+def _setup_seconds(instance: Instance, pairs: Pairs, tuning: MatcherTuning) -> float:
     """What the pruning and the initial plan are charged on the work clock (a size-based estimate)."""
-    cells = min(instance.order_count * instance.trip_count, 4 * MIN_PAIR_BUDGET * 100)
+    cells = min(instance.order_count * instance.trip_count, 4 * tuning.pairs.min_pair_budget * 100)
     fleet_orders = len(fleet_capable(instance))
     return (
-        SETUP_SECONDS_PER_CELL * cells
-        + SETUP_SECONDS_PER_PAIR * len(pairs.trip)
-        + SETUP_SECONDS_PER_FLEET_ORDER * fleet_orders
+        tuning.setup_seconds_per_cell * cells
+        + tuning.setup_seconds_per_pair * len(pairs.trip)
+        + tuning.setup_seconds_per_fleet_order * fleet_orders
     )

@@ -18,6 +18,7 @@ from dispatch.matching.initial_plan import initial_plan
 from dispatch.matching.instance import Instance, build_instance
 from dispatch.matching.pairs import Pairs, find_pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.tuning import DEFAULT_TUNING
 
 
 @st.composite
@@ -57,9 +58,11 @@ def fleet_and_one_order_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: i
 
 def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
     instance = build_instance(parse_problem(data))
-    pairs = find_pairs(instance)
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
     try:
-        plan = initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0)
+        plan = initial_plan(
+            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
+        )
     except NoFeasibleMatch:
         reject()  # too few vehicles for the orders that must be served: nothing to search
     return instance, pairs, plan
@@ -67,7 +70,9 @@ def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
 
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
     clock = WorkClock(safety_deadline=time.perf_counter() + 60)
-    found = ruin_recreate.ruin_and_recreate(instance, pairs, np.arange(instance.order_count), plan, work, clock, seed)
+    found = ruin_recreate.ruin_and_recreate(
+        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
+    )
     assert found is not None
     return found
 
@@ -143,7 +148,9 @@ def test_applies_only_where_its_arithmetic_is_exact() -> None:
 
     def applies(data: dict[str, Any]) -> bool:
         instance = build_instance(parse_problem(data))
-        return ruin_recreate.applies(instance, find_pairs(instance), np.arange(instance.order_count))
+        return ruin_recreate.applies(
+            instance, find_pairs(instance, tuning=DEFAULT_TUNING.pairs), np.arange(instance.order_count)
+        )
 
     assert applies(problem_json(orders, trips, fleet=fleet))
     assert not applies(problem_json(orders, trips, fallback_cost=10.0))  # no fleet
@@ -159,7 +166,9 @@ def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_r
     instance, pairs, plan = _start(data)
     clock = WorkClock(safety_deadline=time.perf_counter() - 1.0)
     everyone = np.arange(instance.order_count)
-    found = ruin_recreate.ruin_and_recreate(instance, pairs, everyone, plan, 5.0, clock, 0)
+    found = ruin_recreate.ruin_and_recreate(
+        instance, pairs, everyone, plan, 5.0, clock, 0, tuning=DEFAULT_TUNING.ruin_recreate
+    )
     assert found is not None
     assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
     assert clock.deadline_hit
