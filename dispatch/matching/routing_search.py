@@ -34,6 +34,15 @@ from dispatch.matching.tuning import RoutingTuning
 
 _BIG = 10**15
 
+_CHECKS_PER_CLOCK_READING = 256
+"""The search's own limit reads the wall clock (the safety net) once per this many of its checks."""
+
+_SEARCH_COMPLETE = (
+    routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL,
+    routing_enums_pb2.RoutingSearchStatus.ROUTING_INFEASIBLE,
+)
+"""Statuses of a search that ended by itself, not at a limit."""
+
 
 def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     instance: Instance,
@@ -153,8 +162,8 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
         lengths = routing.RegisterTransitMatrix(np.ceil(distance * scale).astype(np.int64).tolist())
         caps = [_BIG if not math.isfinite(x) else int(math.floor(x * scale * (1 + 1e-9)) + 2) for x in limits.tolist()]
         routing.AddDimensionWithVehicleCapacity(lengths, 0, caps + [_BIG] * fleet_vehicles, True, "length")
-    latest = instance.latest[orders]
-    if np.isfinite(latest).any():
+    timed = bool(np.isfinite(instance.latest[orders]).any())
+    if timed:
         _add_time(instance, routing, manager, distance, orders, trips, fleet_vehicles)
 
     routes: list[list[int]] = [[] for _ in range(vehicles)]
@@ -187,23 +196,27 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     routing.AddAtSolutionCallback(stop_at_deadline)
     # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
     # checks, which it makes at every node of every neighbour it tries, are a steadier count of its work.
-    check_limit = checks_for(work_seconds - building, n, vehicles, tuning)
+    check_limit = checks_for(work_seconds - building, n, vehicles, tuning, timed=timed)
     checks = 0
 
     def out_of_checks() -> bool:
         nonlocal checks
         checks += 1
+        if checks % _CHECKS_PER_CLOCK_READING == 0 and clock.past_safety("routing"):
+            return True
         return checks > check_limit
 
     routing.AddSearchMonitor(routing.solver().CustomLimit(out_of_checks))
     routing.CloseModelWithParameters(params)
-    began = time.perf_counter()
     initial = routing.ReadAssignmentFromRoutes(routes, True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, params)
     else:
         solution = routing.SolveWithParameters(params)
-    if time.perf_counter() - began >= safety - 0.002:
+    # Guided local search never ends by itself: unless it proved its answer, a search that did not use up its
+    # checks was stopped by a wall-clock limit. OR-Tools may stop a little before its limit (it reads the
+    # clock between steps and stops when the next would overrun), so elapsed time alone cannot tell.
+    if checks <= check_limit and routing.status() not in _SEARCH_COMPLETE:
         clock.trip("routing")
     clock.record("routing", max(work_seconds, building), time.perf_counter() - entered)
     if solution is None:
@@ -224,9 +237,12 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     return plan
 
 
-def checks_for(work_seconds: float, orders: int, vehicles: int, tuning: RoutingTuning) -> int:
-    """The deterministic number of search-limit checks worth `work_seconds` of search."""
+def checks_for(work_seconds: float, orders: int, vehicles: int, tuning: RoutingTuning, *, timed: bool) -> int:
+    """The deterministic number of search-limit checks worth `work_seconds` of search; `timed`: the model
+    has a time dimension (some order has a window), which makes every check dearer."""
     per_check = tuning.check_seconds + tuning.check_seconds_per_vehicle * vehicles
+    if timed:
+        per_check *= tuning.time_window_check_factor
     if orders <= tuning.tiny_model_orders:
         per_check = max(per_check, tuning.tiny_check_seconds)
     return max(tuning.min_checks, int(max(0.0, work_seconds) / per_check))

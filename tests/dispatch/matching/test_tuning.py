@@ -6,27 +6,10 @@ import dataclasses
 from dataclasses import replace
 
 import pytest
-from matching_builders import problem_json
+from matching_builders import orders_with_windows_and_a_fleet
 
-from dispatch.matching import MatchProblem, parse_problem, solve
+from dispatch.matching import solve
 from dispatch.matching.tuning import DEFAULT_TUNING, MatcherTuning
-
-
-def _orders_with_windows_and_a_fleet() -> MatchProblem:
-    """Twenty orders on a ring with windows, eight three-order trips across it, a small fleet."""
-    orders = [
-        {"id": f"o{i}", "location": [float(i % 5) - 2.0, float(i // 5) - 2.0], "fallback_cost": 12.0,
-         "window": [0.0, 10.0 + i]}
-        for i in range(20)
-    ]  # fmt: skip
-    trips = [
-        {"id": f"t{k}", "destination": [6.0 - k, 4.0], "max_orders": 3, "max_detour_ratio": 2.0,
-         "compensation": {"rule": "detour", "rate": 0.6, "minimum": 1.0}}
-        for k in range(8)
-    ]  # fmt: skip
-    data = problem_json(orders, trips, speed=1.0)
-    data["fleet"] = {"vehicles": 3, "capacity": 8, "cost_per_distance": 0.5, "fixed_cost": 3.0}
-    return parse_problem(data)
 
 
 def test_the_default_tuning_cannot_be_changed_in_place() -> None:
@@ -49,7 +32,7 @@ def test_a_work_share_outside_zero_to_one_is_refused(share: float) -> None:
 
 def test_solve_sizes_its_work_by_the_tuning_it_is_given() -> None:
     """A smaller work share in the tuning passed to `solve` means less budgeted work, within that share."""
-    problem = _orders_with_windows_and_a_fleet()
+    problem = orders_with_windows_and_a_fleet()
     small = solve(problem, time_limit=1.0, seed=0, tuning=replace(DEFAULT_TUNING, work_share=0.1))
     larger = solve(problem, time_limit=1.0, seed=0, tuning=replace(DEFAULT_TUNING, work_share=0.3))
     assert 0.0 < small.stats["work_seconds"] <= 0.1 + 0.05
