@@ -58,7 +58,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
 ) -> Plan | None:
     """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
 
-    `work_seconds` of budgeted search (a deterministic number of solutions), charged to `clock`.
+    `work_seconds` of budgeted search (a deterministic number of limit checks), charged to `clock`.
     """
     entered = time.perf_counter()
     n, mt = len(orders), len(trips)

@@ -12,7 +12,7 @@
 5. The answer (`answer`): ids, route figures and the reason each order is on no trip.
 
 Deterministic for a given seed: every step is sized by a work budget read off a `WorkClock` (routing
-solutions, CP-SAT deterministic time, exact moves priced), derived from `time_limit`, the problem's size
+limit checks, CP-SAT deterministic time, exact moves priced), derived from `time_limit`, the problem's size
 and the rates in `tuning` (one `MatcherTuning`, passed down explicitly), never from the wall clock. The
 wall clock is a safety net only (it stops a search when the machine is far slower than calibrated);
 `stats["deadline_hit"]` says whether it fired. When it did not, the same problem and seed give the same
