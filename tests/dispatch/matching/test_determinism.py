@@ -13,10 +13,12 @@ from dispatch.matching import MatchProblem, MatchSolution, evaluate, parse_probl
 from dispatch.matching.tuning import DEFAULT_TUNING
 from simulations.bench_matcher import synthetic_batch
 
-TIME_LIMIT = 2.0
-WORK_SHARE = 0.3
+TIME_LIMIT = 8.0
+WORK_SHARE = 0.1
 TUNING = replace(DEFAULT_TUNING, work_share=WORK_SHARE)
-"""A moderate limit with a small share planned for work: the safety net stays far away on a loaded machine."""
+"""A generous limit with a small share planned for work (about 0.6 s of search): the wall-clock safety net
+stays more than ten times further away than the work takes, so a machine busy with other work (the whole
+suite on every core, and more) still gives the same answer. A solve returns once its work is done."""
 
 
 def _random_orders(rng: np.random.Generator, count: int, windows: bool) -> list[dict[str, Any]]:
