@@ -247,14 +247,25 @@ def bench_matcher(
     max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
     peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,
+    city: Annotated[
+        str,
+        typer.Option(
+            help="Homes of the synthetic batches: built-in (no data needed) or leon-county (census blocks from "
+            "../shared/data; refused without them)"
+        ),
+    ] = "built-in",
 ) -> None:
     """The matcher against the occasional-drivers best-known values and against PyVRP on store batches."""
-    from simulations.bench_matcher import one_order_timing, run_archetti, run_synthetic
+    from simulations.bench_matcher import BATCH_CITIES, check_city, one_order_timing, run_archetti, run_synthetic
+
+    if city not in BATCH_CITIES:
+        raise typer.BadParameter(f"must be one of {', '.join(BATCH_CITIES)}", param_hint="--city")
+    check_city(city)  # its data, before the long runs
 
     if archetti:
         run_archetti(console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed)
     if synthetic:
-        one_order_timing(console, seed=seed)
+        one_order_timing(console, seed=seed, city=city)
         run_synthetic(
             console,
             sizes=[tuple(int(x) for x in size.split("x")) for size in sizes.split(",") if size],  # type: ignore[misc]
@@ -262,6 +273,7 @@ def bench_matcher(
             max_orders=max_orders,
             peer=peer,
             seed=seed,
+            city=city,
         )
 
 

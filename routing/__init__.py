@@ -7,5 +7,6 @@ Plain Python and numpy; no database, network or clock. PostGIS mirrors what is h
 - `travel`: the TravelModel protocol; straight line x road factor, or shortest paths on an OSM road graph.
 - `detour`: the best visiting order of up to four drop-offs and the distance and minutes it adds.
 - `areas`: service areas from GeoJSON, point checks, OutsideServiceArea.
-- `pruning`: the (trip, order) pairs worth the matcher's time, found without testing all of them.
+- `pruning`: the (trip, order) pairs worth the matcher's time, found without testing all of them;
+  `pruning_problem` is its validated input (`PruningProblem`) and answer (`CandidatePairs`).
 """

@@ -2,8 +2,9 @@
 
 `StraightLineTravel` is the default: the great circle times a road factor (about 1.3 in cities), at a
 speed set per mode. `RoadGraphTravel` answers the same questions on a real street network (an OSMnx
-GraphML drive network) with shortest paths, so it can replace the straight-line model where a network is
-available. Both are plain Python: the graph is loaded once at the edge and passed in.
+GraphML drive network) with shortest paths (scipy's sparse-graph Dijkstra), so it can replace the
+straight-line model where a network is available. Both are plain Python: the graph is loaded once at the
+edge and passed in.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
+from xml.etree import ElementTree
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from crowdship.errors import InvalidInput
@@ -27,6 +30,7 @@ from routing.distance import haversine_m, haversine_matrix, unit_vectors
 from routing.geo import GeoPoint
 
 FloatArray = npt.NDArray[np.float64]
+Node = TypeVar("Node", bound=Hashable)
 
 SHORTEST_PATH_TREES_KEPT = 256
 """Per-source shortest-path trees cached by a road-graph model (each as large as the graph)."""
@@ -130,40 +134,86 @@ class TravelSettings:
 # Road network
 
 
+@dataclass(frozen=True, eq=False)
+class RoadGraph:
+    """A directed street network: nodes at [lat, lon], streets as a sparse matrix of lengths in metres.
+
+    `lengths[i, j]` is the street from node i to node j (the shortest, where a network holds several);
+    a street of length 0 is a stored zero, not a missing street.
+    """
+
+    nodes: tuple[Hashable, ...]
+    coordinates: FloatArray
+    """(N, 2) lat, lon of each node, in the order of `nodes`."""
+    lengths: sparse.csr_array
+
+    @classmethod
+    def from_streets(
+        cls, nodes: Mapping[Node, tuple[float, float]], streets: Iterable[tuple[Node, Node, float]]
+    ) -> RoadGraph:
+        """Nodes by id with their (lat, lon), and one-way streets (from, to, metres); parallel streets keep
+        the shortest. A two-way street is two one-way streets."""
+        order = list(nodes)
+        index = {node: position for position, node in enumerate(order)}
+        best: dict[tuple[int, int], float] = {}
+        for source, target, length in streets:
+            if source not in index or target not in index:
+                raise InvalidInput(f"streets[{source},{target}]", "joins a node that is not in the network")
+            if not math.isfinite(length) or length < 0:
+                raise InvalidInput(f"streets[{source},{target}]", f"bad length {length!r}")
+            key = (index[source], index[target])
+            if key not in best or best[key] > length:
+                best[key] = length
+        count = len(order)
+        rows = np.fromiter((i for i, _ in best), dtype=np.int64, count=len(best))
+        columns = np.fromiter((j for _, j in best), dtype=np.int64, count=len(best))
+        values = np.fromiter(best.values(), dtype=np.float64, count=len(best))
+        coordinates = np.array([nodes[node] for node in order], dtype=np.float64).reshape(count, 2)
+        return cls(tuple(order), coordinates, sparse.csr_array((values, (rows, columns)), shape=(count, count)))
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def street_count(self) -> int:
+        return int(self.lengths.nnz)
+
+
 class RoadGraphTravel:
     """Shortest paths on a street network; points are snapped to the nearest graph node.
 
     The snap legs (point to node, node to point) count as straight lines. Unreachable pairs (one-way
-    dead ends, a network in pieces) are inf. Shortest-path trees are cached per source node.
+    dead ends, a network in pieces) are inf. Shortest-path trees (Dijkstra, scipy's csgraph) are cached per
+    source node.
     """
 
-    def __init__(self, graph: nx.DiGraph, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> None:
+    def __init__(self, graph: RoadGraph, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> None:
         _check_speed(speed_kmh, "speed_kmh")
-        if graph.number_of_nodes() == 0:
+        if graph.node_count == 0:
             raise InvalidInput("graph", "the road network has no nodes")
         self.graph = graph
         self.speed_kmh = speed_kmh
-        self.nodes: list[Any] = list(graph.nodes)
-        self.node_coordinates = np.array(
-            [[graph.nodes[node]["y"], graph.nodes[node]["x"]] for node in self.nodes], dtype=np.float64
-        )
+        self.nodes: list[Hashable] = list(graph.nodes)
+        self.node_coordinates = graph.coordinates
+        self._index = {node: position for position, node in enumerate(self.nodes)}
         self._tree = cKDTree(unit_vectors(self.node_coordinates))
-        self._trees_by_source: OrderedDict[Any, Mapping[Any, float]] = OrderedDict()
+        self._trees_by_source: OrderedDict[Hashable, FloatArray] = OrderedDict()
 
     @classmethod
     def from_graphml(cls, path: Path, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> RoadGraphTravel:
         return cls(load_road_graph(path), speed_kmh)
 
-    def nearest_node(self, point: GeoPoint) -> tuple[Any, float]:
+    def nearest_node(self, point: GeoPoint) -> tuple[Hashable, float]:
         """The closest graph node and the straight-line metres to it."""
         _, index = self._tree.query(unit_vectors([[point.lat, point.lon]])[0])
         node = self.nodes[int(index)]
         lat, lon = self.node_coordinates[int(index)]
         return node, haversine_m(point, GeoPoint(float(lat), float(lon)))
 
-    def network_distance_m(self, source: Any, target: Any) -> float:
+    def network_distance_m(self, source: Hashable, target: Hashable) -> float:
         """Shortest path length between two graph nodes; inf when there is none."""
-        return float(self.shortest_lengths_from(source).get(target, math.inf))
+        return float(self.shortest_lengths_from(source)[self._index[target]])
 
     def distance_m(self, origin: GeoPoint, destination: GeoPoint) -> float:
         if origin == destination:
@@ -177,50 +227,87 @@ class RoadGraphTravel:
 
     def matrices(self, points: Sequence[GeoPoint]) -> TravelMatrices:
         snapped = [self.nearest_node(point) for point in points]
+        targets = np.array([self._index[node] for node, _ in snapped], dtype=np.int64)
+        snaps = np.array([snap for _, snap in snapped], dtype=np.float64)
         distance = np.zeros((len(points), len(points)))
         for i, (source, snap_out) in enumerate(snapped):
-            lengths = self.shortest_lengths_from(source)
-            for j, (target, snap_in) in enumerate(snapped):
-                if i != j:
-                    distance[i, j] = snap_out + lengths.get(target, math.inf) + snap_in
+            distance[i] = snap_out + self.shortest_lengths_from(source)[targets] + snaps
+            distance[i, i] = 0.0
         return TravelMatrices(distance, distance / (self.speed_kmh / 3.6))
 
-    def shortest_lengths_from(self, source: Any) -> Mapping[Any, float]:
-        """Metres from a node to every node it reaches (the most recently used sources are kept)."""
+    def shortest_lengths_from(self, source: Hashable) -> FloatArray:
+        """Metres from a node to every node, in the order of `nodes` (inf where unreachable); the trees of
+        the most recently used sources are kept."""
         if source in self._trees_by_source:
             self._trees_by_source.move_to_end(source)
             return self._trees_by_source[source]
-        lengths: Mapping[Any, float] = nx.single_source_dijkstra_path_length(self.graph, source, weight="length")
+        lengths: FloatArray = np.asarray(
+            csgraph.dijkstra(self.graph.lengths, directed=True, indices=self._index[source]), dtype=np.float64
+        )
+        lengths.setflags(write=False)
         self._trees_by_source[source] = lengths
         if len(self._trees_by_source) > SHORTEST_PATH_TREES_KEPT:
             self._trees_by_source.popitem(last=False)
         return lengths
 
 
-def load_road_graph(path: Path) -> nx.DiGraph:
-    """An OSMnx GraphML drive network as a directed graph with float `x`, `y` and `length` (metres).
+_GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 
-    OSMnx writes every attribute as a string and may hold parallel edges; the shortest of those is kept.
+
+def load_road_graph(path: Path) -> RoadGraph:
+    """An OSMnx GraphML drive network: node `x` (lon) and `y` (lat), street `length` (metres).
+
+    OSMnx writes every attribute as a string and may hold parallel streets; the shortest of those is kept.
+    Streets are one-way unless the graph (`edgedefault`) or the street (`directed`) says otherwise.
     """
-    raw = nx.read_graphml(path)
-    graph = nx.DiGraph()
-    for node, data in raw.nodes(data=True):
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        raise InvalidInput("graphml", f"not GraphML: {error}") from error
+    keys: dict[str, dict[str, str]] = {"node": {}, "edge": {}}
+    defaults: dict[str, dict[str, str]] = {"node": {}, "edge": {}}
+    for key in root.iter(f"{_GRAPHML}key"):
+        for kind in ("node", "edge"):
+            if key.get("for") in (kind, "all"):
+                keys[kind][key.get("id", "")] = key.get("attr.name", "")
+                default = key.find(f"{_GRAPHML}default")
+                if default is not None and default.text is not None:
+                    defaults[kind][key.get("attr.name", "")] = default.text
+    graph = root.find(f"{_GRAPHML}graph")
+    if graph is None:
+        raise InvalidInput("graphml", "has no graph")
+    two_way_default = graph.get("edgedefault", "directed") == "undirected"
+
+    def attributes(element: ElementTree.Element, kind: str) -> dict[str, str]:
+        found = dict(defaults[kind])
+        for data in element.findall(f"{_GRAPHML}data"):
+            name = keys[kind].get(data.get("key", ""))
+            if name is not None:
+                found[name] = data.text or ""
+        return found
+
+    nodes: dict[str, tuple[float, float]] = {}
+    for element in graph.findall(f"{_GRAPHML}node"):
+        node = element.get("id", "")
+        data = attributes(element, "node")
         try:
             lat, lon = float(data["y"]), float(data["x"])
         except (KeyError, ValueError) as error:
             raise InvalidInput(f"graphml.nodes[{node}]", "needs numeric x (lon) and y (lat)") from error
         GeoPoint.parse(lat, lon, f"graphml.nodes[{node}]")
-        graph.add_node(node, y=lat, x=lon)
-    for source, target, data in raw.edges(data=True):
+        nodes[node] = (lat, lon)
+    streets: list[tuple[str, str, float]] = []
+    for element in graph.findall(f"{_GRAPHML}edge"):
+        source, target = element.get("source", ""), element.get("target", "")
         try:
-            length = float(data["length"])
+            length = float(attributes(element, "edge")["length"])
         except (KeyError, ValueError) as error:
             raise InvalidInput(f"graphml.edges[{source},{target}]", "needs a numeric length") from error
-        if not math.isfinite(length) or length < 0:
-            raise InvalidInput(f"graphml.edges[{source},{target}]", f"bad length {length!r}")
-        if not graph.has_edge(source, target) or graph[source][target]["length"] > length:
-            graph.add_edge(source, target, length=length)
-    return graph
+        streets.append((source, target, length))
+        directed = element.get("directed")
+        if (two_way_default and directed != "true") or directed == "false":
+            streets.append((target, source, length))
+    return RoadGraph.from_streets(nodes, streets)
 
 
 @dataclass(frozen=True)
@@ -240,12 +327,11 @@ def road_factor_distribution(
     """Ratios from random source nodes to every node they reach at least `min_straight_m` away."""
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(travel.nodes), size=min(sources, len(travel.nodes)), replace=False)
-    index_of = {node: index for index, node in enumerate(travel.nodes)}
     ratios: list[FloatArray] = []
     for source_index in chosen.tolist():
         lengths = travel.shortest_lengths_from(travel.nodes[source_index])
-        targets = np.array([index_of[node] for node in lengths])
-        road = np.array(list(lengths.values()), dtype=np.float64)
+        targets = np.flatnonzero(np.isfinite(lengths))
+        road = lengths[targets]
         straight = 1000.0 * haversine_matrix(travel.node_coordinates[source_index], travel.node_coordinates[targets])[0]
         far_enough = straight >= min_straight_m
         ratios.append(road[far_enough] / straight[far_enough])

@@ -15,20 +15,30 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from crowdship.errors import InvalidInput
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
-from dispatch.matching.instance import FloatArray, build_instance, find_pairs
+from dispatch.matching.instance import FloatArray, build_instance
+from dispatch.matching.pairs import find_pairs
+from dispatch.matching.tuning import DEFAULT_TUNING
 from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
 STORE_LAT_LON = (30.428141, -84.214661)
 """Walmart Supercenter, 3535 Apalachee Pkwy, Tallahassee (walmart_stores_2018_snapshot)."""
+
+BatchCity = Literal["built-in", "leon-county"]
+"""Where the homes of a synthetic batch are: `built-in` needs no data (a dense core and a wide suburb
+around the store); `leon-county` draws them from Leon County census blocks in `../shared/data`, and is
+refused when that file is missing. Never one in place of the other: the same arguments give the same
+batch on every machine, or none."""
+BATCH_CITIES: tuple[BatchCity, ...] = get_args(BatchCity)
 
 
 # --- the occasional-drivers set ------------------------------------------------------------------------
@@ -101,15 +111,24 @@ def run_archetti(
 # --- synthetic store batches ---------------------------------------------------------------------------
 
 
-def _homes(rng: np.random.Generator, count: int) -> FloatArray:
-    """[lat, lon] of `count` homes: Leon County census blocks weighted by housing units, jittered ~50 m."""
-    if LEON_BLOCKS.is_file():
+def check_city(city: str) -> None:
+    """Refuse an unknown city, or one whose data is missing (before any long run starts)."""
+    if city not in BATCH_CITIES:
+        raise InvalidInput("city", f"must be one of {', '.join(BATCH_CITIES)}, got {city!r}")
+    if city == "leon-county" and not LEON_BLOCKS.is_file():
+        raise InvalidInput("city", f"leon-county needs the census blocks at {LEON_BLOCKS}, which are missing")
+
+
+def _homes(rng: np.random.Generator, count: int, city: BatchCity) -> FloatArray:
+    """[lat, lon] of `count` homes in `city` (see BatchCity), jittered ~50 m."""
+    check_city(city)
+    if city == "leon-county":
         with LEON_BLOCKS.open() as handle:
             rows = [(float(r["INTPTLAT"]), float(r["INTPTLON"]), float(r["HU100"])) for r in csv.DictReader(handle)]
         table = np.array(rows)
-        weights = table[:, 2] / table[:, 2].sum()
+        weights = table[:, 2] / table[:, 2].sum()  # census blocks weighted by housing units
         picked = table[rng.choice(len(table), size=count, p=weights), :2]
-    else:  # a plain stand-in city: a dense core and a wide suburb around the store
+    else:  # built-in: 60 % in a dense core, the rest in a wide suburb around the store
         spread = np.where(rng.random(count) < 0.6, 0.03, 0.1)
         picked = np.array(STORE_LAT_LON) + rng.normal(size=(count, 2)) * spread[:, None]
     jitter = rng.normal(scale=0.0005, size=picked.shape)
@@ -117,11 +136,14 @@ def _homes(rng: np.random.Generator, count: int) -> FloatArray:
     return homes
 
 
-def synthetic_batch(order_count: int, trip_count: int, seed: int, max_orders: int = 3) -> dict[str, Any]:
-    """One store's batch in a real city (haversine, road factor 1.3): courier fallback, detour-paid shoppers."""
+def synthetic_batch(
+    order_count: int, trip_count: int, seed: int, max_orders: int = 3, city: BatchCity = "built-in"
+) -> dict[str, Any]:
+    """One store's batch around a Tallahassee store (haversine, road factor 1.3): courier fallback,
+    detour-paid shoppers. The same arguments give the same batch whether or not `../shared/data` is there."""
     rng = np.random.default_rng(seed)
-    order_xy = _homes(rng, order_count)
-    trip_xy = _homes(rng, trip_count)
+    order_xy = _homes(rng, order_count, city)
+    trip_xy = _homes(rng, trip_count, city)
     store = np.array(STORE_LAT_LON)
     road_factor = 1.3
     radius = 6371.0088
@@ -193,7 +215,7 @@ def pyvrp_peer(problem: MatchProblem, time_limit: float, seed: int) -> PeerResul
         return None
     started = time.perf_counter()
     instance = build_instance(problem)
-    pairs = find_pairs(instance)
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
     orders = np.unique(pairs.order)
     trips = np.unique(pairs.trip)
     if len(orders) == 0:
@@ -288,15 +310,16 @@ def run_synthetic(
     max_orders: int,
     peer: bool,
     seed: int,
+    city: BatchCity = "built-in",
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     table = Table(
         "orders x trips", "limit s", "matcher", "matcher s", "PyVRP", "PyVRP s", "matcher vs PyVRP %", "note",
-        title=f"Synthetic store batches (Tallahassee, haversine, max_orders {max_orders})",
+        title=f"Synthetic store batches (Tallahassee store, {city} city, haversine, max_orders {max_orders})",
     )  # fmt: skip
     peer_missing = False
     for order_count, trip_count in sizes:
-        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders))
+        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders, city))
         for limit in time_limits:
             started = time.perf_counter()
             solution = solve(problem, time_limit=limit, seed=seed)
@@ -330,9 +353,11 @@ def run_synthetic(
     return rows
 
 
-def one_order_timing(console: Console, order_count: int = 1000, trip_count: int = 2000, seed: int = 0) -> float:
+def one_order_timing(
+    console: Console, order_count: int = 1000, trip_count: int = 2000, seed: int = 0, city: BatchCity = "built-in"
+) -> float:
     """End-to-end seconds of the one-order-per-trip case (parse + solve + JSON), the assignment-only path."""
-    data = synthetic_batch(order_count, trip_count, seed, max_orders=1)
+    data = synthetic_batch(order_count, trip_count, seed, max_orders=1, city=city)
     started = time.perf_counter()
     problem = parse_problem(data)
     solution = solve(problem, time_limit=5.0, seed=seed)

@@ -201,8 +201,8 @@ def print_road_factors(console: Console, sources: int, seed: int) -> None:
         summary = road_factor_distribution(travel, sources=sources, seed=seed)
         table.add_row(
             label,
-            f"{travel.graph.number_of_nodes():,}",
-            f"{travel.graph.number_of_edges():,}",
+            f"{travel.graph.node_count:,}",
+            f"{travel.graph.street_count:,}",
             f"{summary.pairs:,}",
             f"{summary.mean:.2f}",
             f"{summary.median:.2f}",

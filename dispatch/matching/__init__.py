@@ -1,7 +1,23 @@
 """The matcher: which pending orders ride with which in-store shoppers, per store and per batch.
 
-`problem` reads and writes the `crowdship-match/1` format, `solve` answers it, `evaluate` is the
+The file format: `problem` reads and writes `crowdship-match/1`, `solution` the answer; `evaluate` is the
 independent referee that recomputes a solution's feasibility and objective from the spec alone.
+
+`solve` (in `solver`) runs one pipeline, every step sized by a deterministic work budget (`budget`):
+
+1. `instance`: the problem as arrays, with the exact route checks every result must pass;
+   `pairs`: the candidate (trip, order) pairs, pruned by `routing.pruning` and priced for one order.
+2. `initial_plan`: one order per trip by an exact assignment (`assignment`) against each order's fallback
+   or what the fleet saves without it (`fleet`: savings routes, marginal costs); always feasible.
+3. `improve`: the strategy for the store's shape: bundles of up to three orders per trip by LP and CP-SAT
+   (`bundles`); ruin and recreate (`ruin_recreate`, on `insertion_slots`); drivers vs fleet
+   (`drivers_vs_fleet`); the OR-Tools routing solver over groups of orders (`routing_passes` around
+   `routing_search`). Plans (`plan`) are kept only when their exact cost is lower.
+4. `polish`: an exact local search over single orders.
+5. `answer`: the plan as a `MatchSolution`, each order on no trip with the reason.
+
+Every budget, rate, threshold and search parameter is a field of one frozen `tuning.MatcherTuning`,
+passed to `solve` (`DEFAULT_TUNING` unless a caller says otherwise) and down to each step.
 """
 
 from dispatch.matching.assignment import NoFeasibleMatch

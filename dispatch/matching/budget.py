@@ -1,11 +1,12 @@
 """The matcher's clock: a deterministic work budget, with the wall clock as a safety net only.
 
-Every search is sized in *work* (routing solutions, CP-SAT deterministic time, exact moves priced,
-assignment rounds), converted from seconds by rates calibrated on the development machine so that the
-work normally finishes well inside the time limit. Decisions ("how much is left for this step?") read the
-work clock, never the wall clock, so the same problem and seed give the same answer on any machine and
-under any load. The wall clock only cuts a search short when the machine is much slower than calibrated;
-then `deadline_hit` is set and the answer, still feasible and on time, may differ from run to run.
+Every search is sized in *work* (routing limit checks, CP-SAT deterministic time, exact moves priced,
+assignment rounds), converted from seconds by rates calibrated on the development machine (the fields of
+`tuning.MatcherTuning`) so that the work normally finishes well inside the time limit. Decisions ("how
+much is left for this step?") read the work clock, never the wall clock, so the same problem and seed give
+the same answer on any machine and under any load. The wall clock only cuts a search short when the
+machine is much slower than calibrated; then `deadline_hit` is set and the answer, still feasible and on
+time, may differ from run to run.
 """
 
 from __future__ import annotations

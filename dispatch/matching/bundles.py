@@ -35,31 +35,10 @@ from dispatch.matching.instance import (
     FloatArray,
     Instance,
     IntArray,
-    Pairs,
 )
-from dispatch.matching.routing_search import Plan
-
-ORDERS_PER_TRIP = 8
-"""Each multi-order trip bundles among this many of its cheapest candidate orders."""
-
-SECONDS_PER_BUNDLE = 4e-5
-"""Roughly what building and presolving the model costs per bundle, to size the model to the time."""
-
-DETERMINISTIC_PER_SECOND = 0.3
-"""CP-SAT deterministic time per second of budget (measured on this set packing, one worker: 0.28-0.39 per wall
-second at 100 orders x 150 trips when nothing else runs; 0.16 under load, where the safety net takes over)."""
-
-BUILD_SECONDS_PER_BUNDLE = 2e-5
-"""What building the model costs per bundle (measured), out of the work before CP-SAT's share."""
-
-LP_SECONDS_PER_BUNDLE = 7e-6
-LP_DETERMINISTIC_PER_SECOND = 2.0
-"""The LP relaxation's work-clock charge per bundle (measured 3-6 us with GLOP: 0.015 s at 5 052 bundles,
-0.1 s at 19 387, 0.68 s at 107 283), and the deterministic time it may use per second of that charge (GLOP
-needed 0.01, 0.06 and 0.6 there: generous, so that the limit cuts only a pathological LP)."""
-
-SINGLES_PER_ORDER = 12
-"""One-order bundles kept per order (its cheapest trips), so that large batches stay small models."""
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
+from dispatch.matching.tuning import BundleTuning
 
 
 @dataclass(frozen=True)
@@ -111,25 +90,25 @@ def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) ->
 
 
 def _multi_order_bundles(
-    instance: Instance, pairs: Pairs, multi: IntArray, skip: FloatArray
+    instance: Instance, pairs: Pairs, multi: IntArray, skip: FloatArray, orders_per_trip: int
 ) -> Iterator[tuple[IntArray, IntArray, FloatArray]]:
     """Pairs and triples of each multi-order trip's most useful orders, in their best feasible sequence."""
     # a trip's bundle members: the orders it saves most on (skip cost minus riding alone), not the nearest
     benefit = skip[pairs.order[multi]] - pairs.cost[multi]
-    chosen = np.sort(multi[_ranked(pairs.trip[multi], -benefit, ORDERS_PER_TRIP)])
+    chosen = np.sort(multi[_ranked(pairs.trip[multi], -benefit, orders_per_trip)])
     if len(chosen) == 0:
         return
     trip_of = pairs.trip[chosen]
     order_of = pairs.order[chosen]
     first = np.r_[0, np.flatnonzero(np.diff(trip_of)) + 1]
     sizes = np.diff(np.r_[first, len(chosen)])
-    table = np.full((len(first), ORDERS_PER_TRIP), -1, dtype=np.int64)
+    table = np.full((len(first), orders_per_trip), -1, dtype=np.int64)
     rows = np.repeat(np.arange(len(first)), sizes)
     table[rows, np.arange(len(chosen)) - np.repeat(first, sizes)] = order_of
     table_trip = trip_of[first]
     capacity = instance.capacity[table_trip]
     for size in (2, 3):
-        combos = np.array(list(itertools.combinations(range(ORDERS_PER_TRIP), size)), dtype=np.int64)
+        combos = np.array(list(itertools.combinations(range(orders_per_trip), size)), dtype=np.int64)
         members = table[:, combos]  # (trips, combos, size)
         trip_grid = np.repeat(table_trip, len(combos))
         members = members.reshape(-1, size)
@@ -155,31 +134,31 @@ def _multi_order_bundles(
         yield trip_grid[keep], padded, best_cost[keep]
 
 
-def estimated_bundles(instance: Instance, pairs: Pairs) -> int:
+def estimated_bundles(instance: Instance, pairs: Pairs, tuning: BundleTuning) -> int:
     """An upper bound on how many bundles `enumerate_bundles` makes from the candidate pairs alone (a warm
     plan adds its routes, at most one per trip)."""
     skip = instance.skip_cost()
     useful = pairs.cost < skip[pairs.order]
-    singles = np.minimum(np.bincount(pairs.order[useful], minlength=instance.order_count), SINGLES_PER_ORDER)
-    members = np.minimum(np.bincount(pairs.trip[useful], minlength=instance.trip_count), ORDERS_PER_TRIP)
+    singles = np.minimum(np.bincount(pairs.order[useful], minlength=instance.order_count), tuning.singles_per_order)
+    members = np.minimum(np.bincount(pairs.trip[useful], minlength=instance.trip_count), tuning.orders_per_trip)
     most = instance.max_orders
     pairs_of = np.where(most >= 2, members * (members - 1) // 2, 0)
     triples_of = np.where(most >= 3, members * (members - 1) * (members - 2) // 6, 0)
     return int(singles.sum() + pairs_of.sum() + triples_of.sum())
 
 
-def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None) -> Bundles:
+def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None, *, tuning: BundleTuning) -> Bundles:
     """One-order bundles (each order's cheapest trips), the feasible pairs and triples of multi-order trips,
     and the routes of `warm` (so that the warm start is always a solution of the packing)."""
     skip = instance.skip_cost()
     useful = pairs.cost < skip[pairs.order]
     index = np.flatnonzero(useful)
-    singles = index[_ranked(pairs.order[index], pairs.cost[index], SINGLES_PER_ORDER)]
+    singles = index[_ranked(pairs.order[index], pairs.cost[index], tuning.singles_per_order)]
     trips = [pairs.trip[singles]]
     stops = [np.column_stack([pairs.order[singles], np.full((len(singles), 2), -1)])]
     costs = [pairs.cost[singles]]
     multi = index[instance.max_orders[pairs.trip[index]] >= 2]
-    for trip_part, stops_part, cost_part in _multi_order_bundles(instance, pairs, multi, skip):
+    for trip_part, stops_part, cost_part in _multi_order_bundles(instance, pairs, multi, skip, tuning.orders_per_trip):
         trips.append(trip_part)
         stops.append(stops_part)
         costs.append(cost_part)
@@ -229,7 +208,9 @@ class Relaxed:
     """A lower bound on the cost of any packing of these bundles, when the LP was solved to optimality."""
 
 
-def relaxed_packing(instance: Instance, bundles: Bundles, work: float, clock: WorkClock) -> Relaxed | None:
+def relaxed_packing(
+    instance: Instance, bundles: Bundles, work: float, clock: WorkClock, *, tuning: BundleTuning
+) -> Relaxed | None:
     """The set packing's LP relaxation by GLOP, rounded greedily; None if it does not fit in `work`.
 
     On store batches the relaxation is nearly integral (measured: 5 fractional bundles of 5 052 at 100
@@ -237,7 +218,7 @@ def relaxed_packing(instance: Instance, bundles: Bundles, work: float, clock: Wo
     optimum, in a tenth of the time CP-SAT needs to find it; and its bound can prove the rounding optimal.
     """
     count = len(bundles.trip)
-    charge = LP_SECONDS_PER_BUNDLE * count
+    charge = tuning.lp_seconds_per_bundle * count
     if count == 0 or charge > work:
         return None
     clock.charge(charge)
@@ -259,7 +240,7 @@ def relaxed_packing(instance: Instance, bundles: Bundles, work: float, clock: Wo
     model.set_maximize(True)
     solver = model_builder_helper.ModelSolverHelper("glop")
     # a deterministic limit (a cut-short LP gives the same values every time), the wall clock as safety net
-    solver.set_solver_specific_parameters(f"max_deterministic_time: {LP_DETERMINISTIC_PER_SECOND * charge:.6f}")
+    solver.set_solver_specific_parameters(f"max_deterministic_time: {tuning.lp_deterministic_per_second * charge:.6f}")
     safety = max(0.001, clock.wall_left())
     solver.set_time_limit_in_seconds(safety)
     solver.solve(model)
@@ -277,16 +258,23 @@ def relaxed_packing(instance: Instance, bundles: Bundles, work: float, clock: Wo
 
 
 def choose_bundles(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
-    instance: Instance, bundles: Bundles, warm: Plan, work: float, clock: WorkClock, seed: int
+    instance: Instance,
+    bundles: Bundles,
+    warm: Plan,
+    work: float,
+    clock: WorkClock,
+    seed: int,
+    *,
+    tuning: BundleTuning,
 ) -> Plan | None:
     """The set packing over `bundles` by CP-SAT with `work` seconds of budget; None if nothing found."""
-    if len(bundles.trip) == 0 or work < 0.05:
+    if len(bundles.trip) == 0 or work < tuning.min_cp_sat_seconds:
         return None
     entered = time.perf_counter()
     members = bundles.stops
     saving = _savings(instance, bundles)
     # a model has to be built before it can be stopped: keep the most saving bundles that fit the time
-    affordable = max(1000, int(0.5 * work / SECONDS_PER_BUNDLE))
+    affordable = max(tuning.min_kept_bundles, int(tuning.model_share * work / tuning.seconds_per_bundle))
     if len(saving) > affordable:
         warm_sets = {(t, frozenset(s)) for t, s in warm.trip_routes.items()}
         is_warm = np.array(
@@ -320,8 +308,11 @@ def choose_bundles(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
         model.add_hint(chosen[b], (trip, frozenset(o for o in row if o >= 0)) in warm_sets)
     solver = cp_model.CpSolver()
     # the model building above is part of the work: CP-SAT gets what is left of it, in deterministic time
-    building = BUILD_SECONDS_PER_BUNDLE * len(weights)
-    solver.parameters.max_deterministic_time = max(0.005, DETERMINISTIC_PER_SECOND * (work - building - 0.05))
+    building = tuning.build_seconds_per_bundle * len(weights)
+    held_back = tuning.min_cp_sat_seconds
+    solver.parameters.max_deterministic_time = max(
+        0.005, tuning.deterministic_per_second * (work - building - held_back)
+    )
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     safety = max(0.01, clock.wall_left())
@@ -346,7 +337,7 @@ def choose_bundles(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     if stopped or solver.wall_time >= 0.98 * safety:
         clock.trip("bundles")
     if status == cp_model.OPTIMAL:  # proved early: the deterministic time it used is what it cost
-        work = min(work, building + 0.05 + solver.deterministic_time / DETERMINISTIC_PER_SECOND)
+        work = min(work, building + held_back + solver.deterministic_time / tuning.deterministic_per_second)
     clock.charge(work)
     clock.record("bundles", work, time.perf_counter() - entered)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.instance import Instance, Pairs
-from dispatch.matching.routing_search import Plan
+from dispatch.matching.instance import Instance
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
+from dispatch.matching.tuning import PolishTuning
 
 _EPSILON = 1e-9
-
-SECONDS_PER_PRICE = 2.5e-5
-"""Work-clock charge for pricing one route exactly (measured, rounded up)."""
 
 
 @dataclass
@@ -35,7 +34,14 @@ class _Route:
 
 
 def polish(  # noqa: PLR0912, PLR0915
-    instance: Instance, pairs: Pairs, plan: Plan, clock: WorkClock, finish_by: float, only_unserved: bool = False
+    instance: Instance,
+    pairs: Pairs,
+    plan: Plan,
+    clock: WorkClock,
+    finish_by: float,
+    only_unserved: bool = False,
+    *,
+    tuning: PolishTuning,
 ) -> Plan:
     """`plan` improved by exact single-order moves until none helps or the work clock reaches `finish_by`.
 
@@ -56,7 +62,7 @@ def polish(  # noqa: PLR0912, PLR0915
     trip_route: dict[int, int] = {}
     prices = 0
     entered = time.perf_counter()
-    budget = max(0.0, finish_by - clock.now()) / SECONDS_PER_PRICE
+    budget = max(0.0, finish_by - clock.now()) / tuning.seconds_per_price
 
     def out_of_work() -> bool:
         return prices >= budget or clock.past_safety("polish")
@@ -64,8 +70,8 @@ def polish(  # noqa: PLR0912, PLR0915
     for trip in np.unique(pairs.trip[relevant]).tolist():
         prices += 1
         if out_of_work():
-            clock.charge(prices * SECONDS_PER_PRICE)
-            clock.record("polish", prices * SECONDS_PER_PRICE, time.perf_counter() - entered)
+            clock.charge(prices * tuning.seconds_per_price)
+            clock.record("polish", prices * tuning.seconds_per_price, time.perf_counter() - entered)
             return plan
         stops = plan.trip_routes.get(trip, [])
         checked = instance.trip_route(trip, stops)
@@ -160,8 +166,8 @@ def polish(  # noqa: PLR0912, PLR0915
                 if ejected >= 0:
                     where[ejected] = -1
             improved = True
-    clock.charge(prices * SECONDS_PER_PRICE)
-    clock.record("polish", prices * SECONDS_PER_PRICE, time.perf_counter() - entered)
+    clock.charge(prices * tuning.seconds_per_price)
+    clock.record("polish", prices * tuning.seconds_per_price, time.perf_counter() - entered)
     result = Plan(dict(untouched))
     for route in routes:
         if not route.stops:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -28,38 +27,21 @@ from dispatch.matching.instance import (
     FloatArray,
     Instance,
     IntArray,
-    Pairs,
 )
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
+from dispatch.matching.tuning import RoutingTuning
 
 _BIG = 10**15
 
-CHECK_SECONDS = 1.3e-6
-TINY_MODEL_ORDERS = 10
-TINY_CHECK_SECONDS = 4e-6
-CHECK_SECONDS_PER_VEHICLE = 3.5e-8
-MIN_CHECKS = 50
-"""The search's work is counted in its limit checks (made at every node of every neighbour it tries):
-one costs about CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE x vehicles, TINY_CHECK_SECONDS on a model of
-at most TINY_MODEL_ORDERS orders (its checks are few and far between). Measured, checks per wall second:
-about 1e6 on Archetti models (up to 56 vehicles), 2.5-4e5 on tiny ones, 2.8e5 on a store of 100 orders x 113
-trips, 0.5-1.3e5 on sectors of 143 orders x 200 trips of a large batch; the rate is rounded down."""
+_CHECKS_PER_CLOCK_READING = 256
+"""The search's own limit reads the wall clock (the safety net) once per this many of its checks."""
 
-BUILD_SECONDS = 0.01
-BUILD_SECONDS_PER_VEHICLE_NODE = 1.2e-6
-"""Building and closing a model, and its first local optimum, cost about BUILD_SECONDS plus this times
-vehicles x nodes (per-vehicle transit vectors; measured: 0.15-0.2 s for a sector of 160 orders and 300
-trips, 10-20 ms for a tiny model)."""
-
-
-@dataclass
-class Plan:
-    """Who serves which order: trip index → stops, fleet routes; every other order is left out."""
-
-    trip_routes: dict[int, list[int]] = field(default_factory=dict)
-    fleet_routes: list[list[int]] = field(default_factory=list)
-
-    def copy(self) -> Plan:
-        return Plan({t: list(s) for t, s in self.trip_routes.items()}, [list(r) for r in self.fleet_routes])
+_SEARCH_COMPLETE = (
+    routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL,
+    routing_enums_pb2.RoutingSearchStatus.ROUTING_INFEASIBLE,
+)
+"""Statuses of a search that ended by itself, not at a limit."""
 
 
 def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
@@ -71,10 +53,12 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     warm: Plan,
     work_seconds: float,
     clock: WorkClock,
+    *,
+    tuning: RoutingTuning,
 ) -> Plan | None:
     """A plan for `orders` using `trips` and up to `fleet_vehicles` fleet vehicles; None if nothing found.
 
-    `work_seconds` of budgeted search (a deterministic number of solutions), charged to `clock`.
+    `work_seconds` of budgeted search (a deterministic number of limit checks), charged to `clock`.
     """
     entered = time.perf_counter()
     n, mt = len(orders), len(trips)
@@ -178,8 +162,8 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
         lengths = routing.RegisterTransitMatrix(np.ceil(distance * scale).astype(np.int64).tolist())
         caps = [_BIG if not math.isfinite(x) else int(math.floor(x * scale * (1 + 1e-9)) + 2) for x in limits.tolist()]
         routing.AddDimensionWithVehicleCapacity(lengths, 0, caps + [_BIG] * fleet_vehicles, True, "length")
-    latest = instance.latest[orders]
-    if np.isfinite(latest).any():
+    timed = bool(np.isfinite(instance.latest[orders]).any())
+    if timed:
         _add_time(instance, routing, manager, distance, orders, trips, fleet_vehicles)
 
     routes: list[list[int]] = [[] for _ in range(vehicles)]
@@ -192,7 +176,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-    building = build_seconds(node_count, vehicles)
+    building = build_seconds(node_count, vehicles, tuning)
     clock.charge(max(work_seconds, building))
     safety = max(0.001, clock.wall_left())
     params.time_limit.FromMilliseconds(max(1, int(safety * 1000)))
@@ -212,23 +196,27 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     routing.AddAtSolutionCallback(stop_at_deadline)
     # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
     # checks, which it makes at every node of every neighbour it tries, are a steadier count of its work.
-    check_limit = checks_for(work_seconds - building, n, vehicles)
+    check_limit = checks_for(work_seconds - building, n, vehicles, tuning, timed=timed)
     checks = 0
 
     def out_of_checks() -> bool:
         nonlocal checks
         checks += 1
+        if checks % _CHECKS_PER_CLOCK_READING == 0 and clock.past_safety("routing"):
+            return True
         return checks > check_limit
 
     routing.AddSearchMonitor(routing.solver().CustomLimit(out_of_checks))
     routing.CloseModelWithParameters(params)
-    began = time.perf_counter()
     initial = routing.ReadAssignmentFromRoutes(routes, True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, params)
     else:
         solution = routing.SolveWithParameters(params)
-    if time.perf_counter() - began >= safety - 0.002:
+    # Guided local search never ends by itself: unless it proved its answer, a search that did not use up its
+    # checks was stopped by a wall-clock limit. OR-Tools may stop a little before its limit (it reads the
+    # clock between steps and stops when the next would overrun), so elapsed time alone cannot tell.
+    if checks <= check_limit and routing.status() not in _SEARCH_COMPLETE:
         clock.trip("routing")
     clock.record("routing", max(work_seconds, building), time.perf_counter() - entered)
     if solution is None:
@@ -249,17 +237,20 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     return plan
 
 
-def checks_for(work_seconds: float, orders: int, vehicles: int) -> int:
-    """The deterministic number of search-limit checks worth `work_seconds` of search."""
-    per_check = CHECK_SECONDS + CHECK_SECONDS_PER_VEHICLE * vehicles
-    if orders <= TINY_MODEL_ORDERS:
-        per_check = max(per_check, TINY_CHECK_SECONDS)
-    return max(MIN_CHECKS, int(max(0.0, work_seconds) / per_check))
+def checks_for(work_seconds: float, orders: int, vehicles: int, tuning: RoutingTuning, *, timed: bool) -> int:
+    """The deterministic number of search-limit checks worth `work_seconds` of search; `timed`: the model
+    has a time dimension (some order has a window), which makes every check dearer."""
+    per_check = tuning.check_seconds + tuning.check_seconds_per_vehicle * vehicles
+    if timed:
+        per_check *= tuning.time_window_check_factor
+    if orders <= tuning.tiny_model_orders:
+        per_check = max(per_check, tuning.tiny_check_seconds)
+    return max(tuning.min_checks, int(max(0.0, work_seconds) / per_check))
 
 
-def build_seconds(nodes: int, vehicles: int) -> float:
+def build_seconds(nodes: int, vehicles: int, tuning: RoutingTuning) -> float:
     """The work charged for building a routing model of this size (before any search)."""
-    return BUILD_SECONDS + BUILD_SECONDS_PER_VEHICLE_NODE * nodes * vehicles
+    return tuning.build_seconds + tuning.build_seconds_per_vehicle_node * nodes * vehicles
 
 
 def _add_time(

@@ -26,36 +26,11 @@ import numpy as np
 
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.instance import FloatArray, Instance, IntArray, Pairs
-from dispatch.matching.routing_search import Plan
-
-SECONDS_PER_STEP = 5.2e-5
-SECONDS_PER_INSERTION = 9.5e-6
-SECONDS_PER_SLOT = 1.05e-7
-SECONDS_PER_PAIR = 7.5e-8
-"""Work-clock charge per step, per order put back, per slot it was priced at and per pair of arcs 2-opt
-tried: a least-squares fit of the wall time on 16 occasional-drivers instances (within 12 % on each; short
-and long routes differ twice over in time per order), plus 20 %."""
-
-TEMPERATURES = (2.0, 6.0, 20.0)
-"""Each run's starting temperature as a multiple of the starting plan's mean cost per order; a run cools to
-COOLING of it. The budget is split between one run per temperature, all from the same start, the best kept:
-which temperature escapes an instance's first valley varies (tuned on the occasional-drivers set: on the 20
-instances the single run at 2.0 did worst on, mean gap +7.0 % for that run, +5.7 % for 6.0 alone, +4.2 % for
-the three; on 34 instances spread over the groups the three match the single run, +0.35 % and +0.41 %)."""
-
-COOLING = 0.01
-
-MAX_STRING = 10
-"""The longest run of consecutive stops removed from one fleet route in one step."""
-
-ROUTE_COST_MEMORY = 200_000
-"""Fleet route costs remembered by the search (then forgotten all at once)."""
-
-REMOVAL_SHARE = 0.25
-"""A step removes between 2 and 3 + this share of the orders (tuned on 64 occasional-drivers instances at
-10 s: mean gap +1.10 % at 0.5, +0.92 % at 0.25, +0.96 % at 0.35, +1.17 % at 0.12; better on 37 of them and
-worse on 11 at 0.25 against 0.5)."""
+from dispatch.matching.insertion_slots import InsertionSlots
+from dispatch.matching.instance import FloatArray, Instance, IntArray
+from dispatch.matching.pairs import Pairs
+from dispatch.matching.plan import Plan
+from dispatch.matching.tuning import RuinRecreateTuning
 
 _OUT = -1
 
@@ -80,93 +55,21 @@ class _State:
         return _State([list(r) for r in self.routes], self.trip_of.copy(), self.taker.copy())
 
 
-class _Slots:
-    """Every place an order can go in the fleet routes, as arrays over slots grouped by route in route order:
-    the node before the slot, the node after it, the arc it would replace (its cost) and the route it is in;
-    and each route's load. Preallocated, so that an insertion shifts a slice instead of rebuilding lists."""
-
-    def __init__(self, routes: list[list[int]], size: FloatArray, arc: FloatArray, room: int) -> None:
-        """`room`: how many orders the routes may hold in all."""
-        capacity = 2 * room + 2  # at most one route per order: two slots each
-        self.count = 0
-        self.before = np.zeros(capacity, dtype=np.int64)
-        self.after = np.zeros(capacity, dtype=np.int64)
-        self.owner = np.zeros(capacity, dtype=np.int64)
-        self.replaced = np.zeros(capacity)
-        self.load = np.zeros(capacity)
-        """Per slot: the load of the route it is in."""
-        self.arc = arc
-        before: list[int] = []
-        after: list[int] = []
-        owner: list[int] = []
-        self.first: list[int] = []
-        for r, route in enumerate(routes):
-            nodes = [i + 1 for i in route]
-            self.first.append(len(before))
-            before += [0, *nodes]
-            after += [*nodes, 0]
-            owner += [r] * (len(nodes) + 1)
-        self.count = len(before)
-        self.before[: self.count] = before
-        self.after[: self.count] = after
-        self.owner[: self.count] = owner
-        self.replaced[: self.count] = arc[self.before[: self.count], self.after[: self.count]]
-        self.loads: list[float] = [float(size[route].sum()) for route in routes]
-        self.load[: self.count] = np.asarray(self.loads)[self.owner[: self.count]]
-
-    def open_route(self, nodes: list[int], load: float) -> int:
-        """A new route through `nodes`; its index."""
-        route, at, width = len(self.loads), self.count, len(nodes) + 1
-        self.before[at : at + width] = [0, *nodes]
-        self.after[at : at + width] = [*nodes, 0]
-        self.owner[at : at + width] = route
-        self.replaced[at : at + width] = self.arc[self.before[at : at + width], self.after[at : at + width]]
-        self.load[at : at + width] = load
-        self.count += width
-        self.loads.append(load)
-        self.first.append(at)
-        return route
-
-    def insertion_costs(self, node: int) -> FloatArray:
-        """What putting `node` into each slot adds (slots of routes it would overfill not excluded)."""
-        row = self.arc[node]
-        n = self.count
-        extra: FloatArray = row[self.before[:n]] + row[self.after[:n]] - self.replaced[:n]
-        return extra
-
-    def route_loads(self) -> FloatArray:
-        """Per slot, the load of its route."""
-        loads: FloatArray = self.load[: self.count]
-        return loads
-
-    def insert(self, slot: int, order: int, size: float) -> tuple[int, int]:
-        """Put `order` into `slot`; its (route, position in the route)."""
-        n, node = self.count, order + 1
-        route = int(self.owner[slot])
-        for column in (self.before, self.after, self.owner, self.replaced, self.load):
-            column[slot + 2 : n + 1] = column[slot + 1 : n]
-        self.after[slot + 1] = self.after[slot]
-        self.after[slot] = node
-        self.before[slot + 1] = node
-        self.owner[slot + 1] = route
-        self.replaced[slot] = self.arc[self.before[slot], node]
-        self.replaced[slot + 1] = self.arc[node, self.after[slot + 1]]
-        self.count = n + 1
-        for later in range(route + 1, len(self.first)):
-            self.first[later] += 1
-        self.loads[route] += size
-        end = self.first[route + 1] if route + 1 < len(self.first) else self.count
-        self.load[self.first[route] : end] = self.loads[route]
-        return route, slot - self.first[route]
-
-
 class _Search:
     """The problem restricted to `orders`, in local indices: node 0 is the store, node i + 1 is order i."""
 
-    def __init__(self, instance: Instance, pairs: Pairs, orders: IntArray, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        pairs: Pairs,
+        orders: IntArray,
+        rng: np.random.Generator,
+        tuning: RuinRecreateTuning,
+    ) -> None:
         fleet = instance.problem.fleet
         assert fleet is not None
         self.instance = instance
+        self.tuning = tuning
         self.orders = orders
         self.rng = rng
         self.count = len(orders)
@@ -240,7 +143,7 @@ class _Search:
         known = self._route_costs.get(key)
         if known is not None:
             return known
-        if len(self._route_costs) >= ROUTE_COST_MEMORY:
+        if len(self._route_costs) >= self.tuning.route_cost_memory:
             self._route_costs.clear()
         rows = self._arc_rows
         cost = self.fixed + rows[0][route[0] + 1] + rows[route[-1] + 1][0]
@@ -273,7 +176,7 @@ class _Search:
                 continue
             ruined.add(r)
             route = state.routes[r]
-            length = int(self.rng.integers(1, min(MAX_STRING, len(route), how_many - len(removed)) + 1))
+            length = int(self.rng.integers(1, min(self.tuning.max_string, len(route), how_many - len(removed)) + 1))
             at = route.index(candidate)
             first = int(self.rng.integers(max(0, at - length + 1), min(at, len(route) - length) + 1))
             removed.extend(route[first : first + length])
@@ -284,7 +187,7 @@ class _Search:
     def recreate(self, state: _State, removed: list[int]) -> bool:
         """Put each removed order where it costs least now; False if one must be served and cannot be."""
         self._reinsertion_order(removed)
-        slots = _Slots(state.routes, self.size, self.arc, self.count)
+        slots = InsertionSlots(state.routes, self.size, self.arc, self.count)
         touched: set[int] = set()
         for order in removed:
             place = self._cheapest_place(state, slots, order)
@@ -318,7 +221,7 @@ class _Search:
         else:
             removed.sort(key=lambda i: float(self.arc[0, i + 1]))
 
-    def _cheapest_place(self, state: _State, slots: _Slots, order: int) -> tuple[str, int] | None:
+    def _cheapest_place(self, state: _State, slots: InsertionSlots, order: int) -> tuple[str, int] | None:
         """Where `order` costs least: ("skip", 0), ("trip", trip), ("new", 0) or ("route", slot); None if
         nowhere (it must be served)."""
         node = order + 1
@@ -402,10 +305,12 @@ def ruin_and_recreate(
     work_seconds: float,
     clock: WorkClock,
     seed: int,
+    *,
+    tuning: RuinRecreateTuning,
 ) -> Plan | None:
     """The best plan found from `plan` for `orders` (which nothing outside holds); None if it cannot start."""
     entered = time.perf_counter()
-    search = _Search(instance, pairs, orders, np.random.default_rng(seed))
+    search = _Search(instance, pairs, orders, np.random.default_rng(seed), tuning)
     start = search.state_of(plan)
     if start is None:
         return None
@@ -416,9 +321,10 @@ def ruin_and_recreate(
     mean_cost = max(current_cost, 1e-9) / search.count if math.isfinite(current_cost) else 1.0
     budget = max(0.0, work_seconds)
     best, best_cost, spent = current, math.inf, 0.0
-    for temperature in TEMPERATURES:
+    runs = tuning.temperatures
+    for temperature in runs:
         hot = temperature * mean_cost
-        found, found_cost, more = _anneal(search, current, current_cost, hot, budget / len(TEMPERATURES), clock)
+        found, found_cost, more = _anneal(search, current, current_cost, hot, budget / len(runs), clock)
         spent += more
         if found_cost < best_cost:
             best, best_cost = found, found_cost
@@ -429,25 +335,26 @@ def ruin_and_recreate(
 def _anneal(
     search: _Search, current: _State, current_cost: float, hot: float, budget: float, clock: WorkClock
 ) -> tuple[_State, float, float]:
-    """Simulated annealing from `current` at temperature `hot` cooling to COOLING x `hot`, for `budget`
+    """Simulated annealing from `current` at temperature `hot` cooling to `cooling` x `hot`, for `budget`
     work seconds: the best state, its cost, the work spent."""
     best, best_cost = current.copy(), current_cost
-    most = max(2, min(search.count, 3 + int(REMOVAL_SHARE * search.count)))
-    cold = COOLING * hot
+    tuning = search.tuning
+    most = max(tuning.min_removed, min(search.count, 3 + int(tuning.removal_share * search.count)))
+    cold = tuning.cooling * hot
     spent = 0.0
     while spent < budget:
         if clock.past_safety("ruin and recreate"):
             break
         temperature = hot * (cold / hot) ** (spent / budget)
         trial = current.copy()
-        removed = search.ruin(trial, int(search.rng.integers(2, most + 1)))
+        removed = search.ruin(trial, int(search.rng.integers(tuning.min_removed, most + 1)))
         slots, pairs = search.slots_scanned, search.pairs_checked
         recreated = search.recreate(trial, removed)
         charge = (
-            SECONDS_PER_STEP
-            + SECONDS_PER_INSERTION * len(removed)
-            + SECONDS_PER_SLOT * (search.slots_scanned - slots)
-            + SECONDS_PER_PAIR * (search.pairs_checked - pairs)
+            tuning.seconds_per_step
+            + tuning.seconds_per_insertion * len(removed)
+            + tuning.seconds_per_slot * (search.slots_scanned - slots)
+            + tuning.seconds_per_pair * (search.pairs_checked - pairs)
         )
         spent += charge
         clock.charge(charge)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,7 +14,7 @@ from crowdship.errors import InvalidInput
 from routing.detour import MAX_DROPOFFS, NoRoute, best_visiting_order, detour, metric_detour
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
-from routing.travel import RoadGraphTravel, StraightLineTravel
+from routing.travel import RoadGraph, RoadGraphTravel, StraightLineTravel
 
 STORE = GeoPoint(52.5200, 13.4050)
 HOME = GeoPoint(52.5200, 13.5500)  # about 9.8 km east
@@ -100,14 +99,9 @@ def test_no_drop_offs_mean_no_detour() -> None:
 
 def test_detour_on_a_road_graph_uses_its_paths_and_refuses_unreachable_drop_offs() -> None:
     """A one-way street changes the best order; a drop-off on an island raises NoRoute."""
-    graph = nx.DiGraph()
-    for node, lat in (("s", 0.0), ("x", 0.01), ("h", 0.02), ("island", 1.0)):
-        graph.add_node(node, y=lat, x=0.0)
+    nodes = {node: (lat, 0.0) for node, lat in (("s", 0.0), ("x", 0.01), ("h", 0.02), ("island", 1.0))}
     step = haversine_m(GeoPoint(0, 0), GeoPoint(0.01, 0))
-    graph.add_edge("s", "x", length=step)
-    graph.add_edge("x", "h", length=step)
-    graph.add_edge("h", "x", length=step)
-    travel = RoadGraphTravel(graph)
+    travel = RoadGraphTravel(RoadGraph.from_streets(nodes, [("s", "x", step), ("x", "h", step), ("h", "x", step)]))
     store, via, home = GeoPoint(0.0, 0.0), GeoPoint(0.01, 0.0), GeoPoint(0.02, 0.0)
     result = detour(store, [via], home, travel)
     assert result.route_m == pytest.approx(2 * step)

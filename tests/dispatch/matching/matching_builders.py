@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from dispatch.matching import InfeasibleSolution, MatchProblem, evaluate
+from dispatch.matching import InfeasibleSolution, MatchProblem, evaluate, parse_problem
 
 
 def problem_json(orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
@@ -20,6 +20,23 @@ def problem_json(orders: list[dict[str, Any]], trips: list[dict[str, Any]], **to
         "trips": trips,
         **top,
     }
+
+
+def orders_with_windows_and_a_fleet() -> MatchProblem:
+    """Twenty orders on a 5 x 4 grid around the store, each with a window; eight three-order trips; a small fleet."""
+    orders = [
+        {"id": f"o{i}", "location": [float(i % 5) - 2.0, float(i // 5) - 2.0], "fallback_cost": 12.0,
+         "window": [0.0, 10.0 + i]}
+        for i in range(20)
+    ]  # fmt: skip
+    trips = [
+        {"id": f"t{k}", "destination": [6.0 - k, 4.0], "max_orders": 3, "max_detour_ratio": 2.0,
+         "compensation": {"rule": "detour", "rate": 0.6, "minimum": 1.0}}
+        for k in range(8)
+    ]  # fmt: skip
+    data = problem_json(orders, trips, speed=1.0)
+    data["fleet"] = {"vehicles": 3, "capacity": 8, "cost_per_distance": 0.5, "fixed_cost": 3.0}
+    return parse_problem(data)
 
 
 def solution_json(

@@ -19,17 +19,21 @@ from dispatch.matching.bundles import (
     greedy_packing,
     relaxed_packing,
 )
-from dispatch.matching.instance import Instance, build_instance, find_pairs
-from dispatch.matching.routing_search import Plan
-from dispatch.matching.solver import _initial_plan, plan_cost_exact
+from dispatch.matching.initial_plan import initial_plan
+from dispatch.matching.instance import Instance, build_instance
+from dispatch.matching.pairs import find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.tuning import DEFAULT_TUNING
+
+BUNDLES = DEFAULT_TUNING.bundles
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems(max_orders=6, max_trips=4))
 def test_greedy_packing_is_feasible_and_never_dearer_than_the_fallback(data: dict[str, Any]) -> None:
     instance = _without_fleet(data)
-    pairs = find_pairs(instance)
-    plan = greedy_packing(instance, enumerate_bundles(instance, pairs))
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    plan = greedy_packing(instance, enumerate_bundles(instance, pairs, tuning=BUNDLES))
     served = [o for stops in plan.trip_routes.values() for o in stops]
     assert len(served) == len(set(served))
     assert plan_cost_exact(instance, plan) <= plan_cost_exact(instance, Plan()) + 1e-9
@@ -43,9 +47,11 @@ def test_greedy_packing_puts_neighbours_on_the_trip_that_passes_them() -> None:
         {"id": "away", "destination": [0.0, 12.0], "max_orders": 1, "compensation": {"rule": "fixed", "amount": 6}},
     ]
     instance = build_instance(parse_problem(problem_json(orders, trips)))
-    pairs = find_pairs(instance)
-    one_each = _initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 10), 1.0)
-    greedy = greedy_packing(instance, enumerate_bundles(instance, pairs))
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    one_each = initial_plan(
+        instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 10), 1.0, tuning=DEFAULT_TUNING
+    )
+    greedy = greedy_packing(instance, enumerate_bundles(instance, pairs, tuning=BUNDLES))
     assert greedy.trip_routes == {0: [0, 1, 2]}
     assert plan_cost_exact(instance, greedy) < plan_cost_exact(instance, one_each)
     detour = math.hypot(2.0, 0.5) + 6.0 + math.hypot(4.0, 0.5) - 12.0
@@ -69,10 +75,10 @@ def _clock() -> WorkClock:
 def test_the_relaxation_bounds_the_optimal_packing_and_rounds_to_a_packing(data: dict[str, Any]) -> None:
     """LP bound <= CP-SAT's proven optimum over the same bundles <= the LP's rounding, a conflict-free plan."""
     instance = _without_fleet(data)
-    pairs = find_pairs(instance)
-    bundles = enumerate_bundles(instance, pairs)
-    assert estimated_bundles(instance, pairs) >= len(bundles.trip)  # the solver's gate relies on it
-    relaxed = relaxed_packing(instance, bundles, work=10.0, clock=_clock())
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    bundles = enumerate_bundles(instance, pairs, tuning=BUNDLES)
+    assert estimated_bundles(instance, pairs, BUNDLES) >= len(bundles.trip)  # the solver's gate relies on it
+    relaxed = relaxed_packing(instance, bundles, work=10.0, clock=_clock(), tuning=BUNDLES)
     if len(bundles.trip) == 0:
         assert relaxed is None
         return
@@ -81,7 +87,7 @@ def test_the_relaxation_bounds_the_optimal_packing_and_rounds_to_a_packing(data:
     assert len(served) == len(set(served))
     rounded = plan_cost_exact(instance, relaxed.plan)
     assert rounded <= plan_cost_exact(instance, Plan()) + 1e-9
-    optimum = choose_bundles(instance, bundles, Plan(), 5.0, _clock(), seed=0)
+    optimum = choose_bundles(instance, bundles, Plan(), 5.0, _clock(), seed=0, tuning=BUNDLES)
     assert optimum is not None
     assert relaxed.bound is not None
     assert relaxed.bound <= plan_cost_exact(instance, optimum) + 1e-6 <= rounded + 2e-6
@@ -91,11 +97,11 @@ def test_the_relaxation_is_left_out_when_it_does_not_fit_the_work() -> None:
     orders = [{"id": f"o{i}", "location": [float(i + 1), 0.5], "fallback_cost": 10.0} for i in range(3)]
     trips = [{"id": "home", "destination": [5.0, 0.0], "max_orders": 3}]
     instance = build_instance(parse_problem(problem_json(orders, trips)))
-    bundles = enumerate_bundles(instance, find_pairs(instance))
+    bundles = enumerate_bundles(instance, find_pairs(instance, tuning=DEFAULT_TUNING.pairs), tuning=BUNDLES)
     clock = _clock()
-    assert relaxed_packing(instance, bundles, work=1e-9, clock=clock) is None
+    assert relaxed_packing(instance, bundles, work=1e-9, clock=clock, tuning=BUNDLES) is None
     assert clock.now() == 0.0
-    relaxed = relaxed_packing(instance, bundles, work=1.0, clock=clock)
+    relaxed = relaxed_packing(instance, bundles, work=1.0, clock=clock, tuning=BUNDLES)
     assert relaxed is not None
     assert relaxed.plan.trip_routes == {0: [0, 1, 2]}
     assert relaxed.bound == pytest.approx(plan_cost_exact(instance, relaxed.plan))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from typing import Any
@@ -15,9 +14,11 @@ from matching_builders import brute_force_optimum, point, problem_json
 
 from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.instance import Instance, Pairs, build_instance, find_pairs
-from dispatch.matching.routing_search import Plan
-from dispatch.matching.solver import _initial_plan, plan_cost_exact
+from dispatch.matching.initial_plan import initial_plan
+from dispatch.matching.instance import Instance, build_instance
+from dispatch.matching.pairs import Pairs, find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.tuning import DEFAULT_TUNING
 
 
 @st.composite
@@ -57,9 +58,11 @@ def fleet_and_one_order_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: i
 
 def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
     instance = build_instance(parse_problem(data))
-    pairs = find_pairs(instance)
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
     try:
-        plan = _initial_plan(instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0)
+        plan = initial_plan(
+            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
+        )
     except NoFeasibleMatch:
         reject()  # too few vehicles for the orders that must be served: nothing to search
     return instance, pairs, plan
@@ -67,7 +70,9 @@ def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
 
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
     clock = WorkClock(safety_deadline=time.perf_counter() + 60)
-    found = ruin_recreate.ruin_and_recreate(instance, pairs, np.arange(instance.order_count), plan, work, clock, seed)
+    found = ruin_recreate.ruin_and_recreate(
+        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
+    )
     assert found is not None
     return found
 
@@ -143,7 +148,9 @@ def test_applies_only_where_its_arithmetic_is_exact() -> None:
 
     def applies(data: dict[str, Any]) -> bool:
         instance = build_instance(parse_problem(data))
-        return ruin_recreate.applies(instance, find_pairs(instance), np.arange(instance.order_count))
+        return ruin_recreate.applies(
+            instance, find_pairs(instance, tuning=DEFAULT_TUNING.pairs), np.arange(instance.order_count)
+        )
 
     assert applies(problem_json(orders, trips, fleet=fleet))
     assert not applies(problem_json(orders, trips, fallback_cost=10.0))  # no fleet
@@ -159,53 +166,11 @@ def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_r
     instance, pairs, plan = _start(data)
     clock = WorkClock(safety_deadline=time.perf_counter() - 1.0)
     everyone = np.arange(instance.order_count)
-    found = ruin_recreate.ruin_and_recreate(instance, pairs, everyone, plan, 5.0, clock, 0)
+    found = ruin_recreate.ruin_and_recreate(
+        instance, pairs, everyone, plan, 5.0, clock, 0, tuning=DEFAULT_TUNING.ruin_recreate
+    )
     assert found is not None
     assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
     assert clock.deadline_hit
     assert "ruin and recreate" in clock.tripped_by
     assert clock.now() == 0.0
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.lists(st.integers(0, 11), min_size=1, max_size=4, unique=True), min_size=0, max_size=3),
-    st.lists(st.tuples(st.integers(0, 100), st.booleans()), max_size=8),
-)
-def test_slots_agree_with_the_routes_they_describe_after_every_insertion(
-    layout: list[list[int]], moves: list[tuple[int, bool]]
-) -> None:
-    """The preallocated slot arrays, shifted in place, say the same as rebuilding them from the routes."""
-    seen: set[int] = set()
-    routes: list[list[int]] = []
-    for route in layout:
-        kept = [o for o in route if o not in seen]
-        seen.update(kept)
-        if kept:
-            routes.append(kept)
-    free = [o for o in range(12) if o not in seen]
-    rng = np.random.default_rng(0)
-    arc = rng.uniform(1, 9, size=(13, 13))
-    sizes = np.arange(1.0, 13.0)
-    slots = ruin_recreate._Slots(routes, sizes, arc, room=12)
-    for pick, open_new in moves:
-        if not free:
-            break
-        order = free.pop(pick % len(free))
-        if open_new or slots.count == 0:
-            slots.open_route([order + 1], float(sizes[order]))
-            routes.append([order])
-        else:
-            slot = pick % slots.count
-            into, position = slots.insert(slot, order, float(sizes[order]))
-            routes[into].insert(position, order)
-        nodes = [[0, *(o + 1 for o in route), 0] for route in routes]
-        assert slots.before[: slots.count].tolist() == [n for path in nodes for n in path[:-1]]
-        assert slots.after[: slots.count].tolist() == [n for path in nodes for n in path[1:]]
-        assert slots.route_loads().tolist() == [
-            sum(sizes[r]) for r, path in zip(routes, nodes, strict=True) for _ in path[1:]
-        ]
-        assert np.allclose(
-            slots.insertion_costs(5),
-            [arc[5, a] + arc[5, b] - arc[a, b] for path in nodes for a, b in itertools.pairwise(path)],
-        )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
-import pytest
 from matching_builders import problem_json
 
-from dispatch.matching import instance as instance_module
 from dispatch.matching import parse_problem
-from dispatch.matching.instance import build_instance, find_pairs
+from dispatch.matching.instance import build_instance
+from dispatch.matching.pairs import find_pairs
+from dispatch.matching.tuning import DEFAULT_TUNING
+
+PAIRS = DEFAULT_TUNING.pairs
+HUGE_BATCH = replace(PAIRS, chunked_pruning_cells=0)
+"""Prunes any batch as a huge one would."""
 
 
 def _crowded_ways_home() -> dict[str, object]:
@@ -21,14 +27,13 @@ def _crowded_ways_home() -> dict[str, object]:
     return problem_json(orders, trips)
 
 
-def test_a_huge_batch_gives_each_order_no_trip_kept_trips_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_huge_batch_gives_each_order_no_trip_kept_trips_of_its_own() -> None:
     """Each trip of a huge batch keeps only its closest orders; an order none kept is searched for again,
     so every order that can ride along somewhere still has candidate trips, each a true pair."""
     instance = build_instance(parse_problem(_crowded_ways_home()))
-    every_pair = find_pairs(instance)
+    every_pair = find_pairs(instance, tuning=PAIRS)
     assert set(every_pair.order.tolist()) == set(range(instance.order_count))
-    monkeypatch.setattr(instance_module, "CHUNKED_PRUNING_CELLS", 0)  # prune as a huge batch would
-    huge = find_pairs(instance)
+    huge = find_pairs(instance, tuning=HUGE_BATCH)
     assert len(huge.trip) < len(every_pair.trip) // 2
     assert set(huge.order.tolist()) == set(range(instance.order_count))
     keys = huge.trip * instance.order_count + huge.order
@@ -40,15 +45,12 @@ def test_a_huge_batch_gives_each_order_no_trip_kept_trips_of_its_own(monkeypatch
     np.testing.assert_allclose(huge.length, every_pair.length[position])
 
 
-def test_a_huge_batch_past_its_pruning_deadline_says_so_and_keeps_what_it_found(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_huge_batch_past_its_pruning_deadline_says_so_and_keeps_what_it_found() -> None:
     """A deadline already past: the first block of trips is still pruned (a plan needs pairs), the rest is
     left out, and the caller is told the pairs are incomplete."""
     instance = build_instance(parse_problem(_crowded_ways_home()))
-    every_pair = find_pairs(instance)
-    monkeypatch.setattr(instance_module, "CHUNKED_PRUNING_CELLS", 0)
-    cut, complete = find_pairs(instance, stop_at=0.0, report_complete=True)
+    every_pair = find_pairs(instance, tuning=PAIRS)
+    cut, complete = find_pairs(instance, stop_at=0.0, tuning=HUGE_BATCH, report_complete=True)
     assert complete is False
     assert 0 < len(cut.trip) < len(every_pair.trip)
     keys = cut.trip * instance.order_count + cut.order

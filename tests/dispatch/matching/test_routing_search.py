@@ -1,0 +1,55 @@
+"""The routing solver's search: its work is counted in limit checks, and a wall-clock cut is always told."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from matching_builders import orders_with_windows_and_a_fleet
+
+from dispatch.matching.budget import WorkClock
+from dispatch.matching.fleet import fleet_capable
+from dispatch.matching.instance import Instance, IntArray, build_instance
+from dispatch.matching.pairs import Pairs, find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.routing_search import checks_for, route_group
+from dispatch.matching.tuning import DEFAULT_TUNING
+
+ROUTING = DEFAULT_TUNING.routing
+
+
+def _group() -> tuple[Instance, Pairs, IntArray, IntArray]:
+    instance = build_instance(orders_with_windows_and_a_fleet())
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    orders = np.union1d(pairs.order, fleet_capable(instance))
+    return instance, pairs, orders, np.unique(pairs.trip)
+
+
+def test_a_model_with_windows_gets_fewer_checks_for_the_same_work() -> None:
+    """Each check of a model with a time dimension costs more, so the same work buys proportionally fewer."""
+    plain = checks_for(0.5, 30, 24, ROUTING, timed=False)
+    timed = checks_for(0.5, 30, 24, ROUTING, timed=True)
+    assert timed < plain
+    assert abs(plain / timed - ROUTING.time_window_check_factor) < 0.01
+
+
+def test_a_search_that_uses_up_its_checks_is_not_reported_as_cut() -> None:
+    """With the safety deadline far away the search stops at its check count, and the clock says so."""
+    instance, pairs, orders, trips = _group()
+    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
+    plan = route_group(instance, pairs, orders, trips, 3, Plan(), 0.05, clock, tuning=ROUTING)
+    assert plan is not None
+    assert plan_cost_exact(instance, plan) < float("inf")
+    assert clock.deadline_hit is False
+
+
+def test_a_search_the_wall_clock_stops_before_its_checks_run_out_is_reported() -> None:
+    """A budget far beyond what the safety deadline allows: the search ends on time, and the cut is recorded
+    (so that the caller knows the answer may differ from run to run)."""
+    instance, pairs, orders, trips = _group()
+    clock = WorkClock(safety_deadline=time.perf_counter() + 0.3)
+    started = time.perf_counter()
+    route_group(instance, pairs, orders, trips, 3, Plan(), 600.0, clock, tuning=ROUTING)
+    assert time.perf_counter() - started < 5.0
+    assert clock.deadline_hit is True
+    assert clock.tripped_by == ["routing"]

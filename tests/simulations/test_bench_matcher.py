@@ -1,0 +1,51 @@
+"""The matcher benchmark's synthetic batches: the same arguments give the same batch on every machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from simulations import bench_matcher
+from simulations.bench_matcher import synthetic_batch
+
+
+def test_the_built_in_city_gives_the_same_batch_with_or_without_the_shared_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The default city needs no data: removing `../shared/data` changes nothing (no silent switch)."""
+    here = synthetic_batch(40, 60, seed=3)
+    monkeypatch.setattr(bench_matcher, "LEON_BLOCKS", tmp_path / "missing.csv")
+    assert synthetic_batch(40, 60, seed=3) == here
+    assert synthetic_batch(40, 60, seed=3, city="built-in") == here
+
+
+def test_leon_county_without_its_census_blocks_is_refused_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Asked for the real city without its data, the benchmark says so rather than using another city."""
+    missing = tmp_path / "missing.csv"
+    monkeypatch.setattr(bench_matcher, "LEON_BLOCKS", missing)
+    with pytest.raises(InvalidInput, match="city") as refused:
+        synthetic_batch(40, 60, seed=3, city="leon-county")
+    assert str(missing) in refused.value.message
+
+
+def test_an_unknown_city_is_refused() -> None:
+    """Only the cities the benchmark knows are accepted."""
+    with pytest.raises(InvalidInput, match="built-in, leon-county"):
+        bench_matcher.check_city("springfield")
+
+
+@pytest.mark.skipif(not bench_matcher.LEON_BLOCKS.is_file(), reason="Leon County census blocks not present")
+def test_leon_county_homes_lie_in_the_county() -> None:
+    """With its data, the real city's homes come from Leon County's blocks, not from the built-in city."""
+    batch = synthetic_batch(200, 10, seed=1, city="leon-county")
+    latitudes = [order["location"][0] for order in batch["orders"]]
+    longitudes = [order["location"][1] for order in batch["orders"]]
+    assert min(latitudes) > 30.2
+    assert max(latitudes) < 30.7
+    assert min(longitudes) > -84.8
+    assert max(longitudes) < -83.9
+    assert batch != synthetic_batch(200, 10, seed=1)
