@@ -14,14 +14,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.dependencies import require_roles
+from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
-from api.rewards_dependencies import (
-    FinancePrincipal,
-    IdempotencyKey,
-    Now,
-    Rewards,
-    scoped_key,
-)
+from api.rewards_dependencies import FinancePrincipal, Now, Rewards, scoped_key
 from api.rewards_schemas import (
     AuditEntryOut,
     BatchIn,
@@ -44,8 +39,6 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*FINANCE_ROLES))],
 )
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 ShopperAccount = Annotated[
     AccountKind | None, Query(description="Only this account: store_credit or cash_payable (default both)")
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
+from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
 from api.schemas import (
     BatchOut,
@@ -36,19 +37,6 @@ router = APIRouter(
     responses=problem_responses(401, 403),
     dependencies=[Depends(require_roles(*STAFF_ROLES))],
 )
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique key per order; a retry with the same key and body returns the first response",
-    ),
-]
 
 
 @router.post(

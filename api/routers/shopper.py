@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import RESYNC, TooManyStreams
+from api.fields import Limit, Offset
 from api.problems import ProblemException, problem_responses
 from api.schemas import (
     DeliveryIn,
@@ -49,9 +49,6 @@ from routing.geo import GeoPoint
 log = get_logger(__name__)
 
 router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.dependencies import CurrentPrincipal, ShopperId
+from api.fields import Limit, Offset
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import LedgerEntryOut, PaymentMethodIn, PaymentMethodOut, RewardOut, WalletOut
@@ -19,9 +20,6 @@ from rewards import services
 from rewards.ledger import AccountKind
 
 router = APIRouter(prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403))
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.get("", response_model=WalletOut)
