@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
 from api.fields import IdempotencyKey, Limit, Offset
-from api.problems import problem_responses
-from api.schemas import (
+from api.ops_schemas import (
     BatchOut,
     DeliveryCodeOut,
     LiveStoreSummary,
@@ -20,13 +19,12 @@ from api.schemas import (
     OrderIn,
     OrderOut,
     OrderReceipt,
-    PageOf,
-    ShopperOut,
     StoreOut,
     StoreSummaryOut,
-    TripOut,
     VerificationIn,
 )
+from api.problems import problem_responses
+from api.schemas import PageOf, ShopperOut, TripOut
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries
