@@ -98,7 +98,7 @@ def list_batches(
     """Batches, oldest first, with their lines and flags; `status` narrows them (e.g. `draft` to approve)."""
     with rewards() as uow:
         batches = services.payout_batches(uow, statuses=status or None)
-    # The use case answers every batch (a store has a few a week), so the window is cut here.
+    # The use case answers every batch (one per pay period, so few), and the page is cut from the whole list.
     window = {"items": batches[offset : offset + limit], "total": len(batches), "limit": limit, "offset": offset}
     return PageOf[PayoutBatchOut].model_validate(window)
 
