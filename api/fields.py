@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+from fastapi import Header, Query
 from pydantic import AfterValidator, AwareDatetime
 
 EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
@@ -25,3 +26,29 @@ def _sensible_instant(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_sensible_instant)]
 """A timezone-aware instant, converted to UTC, within a sensible range (else 422 naming the field)."""
+
+MAX_PAGE_SIZE = 200
+MAX_OFFSET = 1_000_000
+"""Deep enough for any list a person pages through; deeper offsets only make the database scan."""
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+"""How many items one page holds at most; each list route picks its own default."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+"""How many items to skip: the first page is offset 0."""
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 160
+"""`idempotency_keys.key` holds at most 200 characters (migration 0007). Finance stores `"{user_id}:{key}"`, a
+36-character id and a colon before the caller's key, so 160 leaves room; order intake keeps the key as sent,
+and uses the same limit so that one client-side rule holds for every route."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A unique key per request; a retry with the same key and body returns the first response",
+    ),
+]
+"""Printable ASCII without spaces, 1 to 160 characters, on every request that must not happen twice."""

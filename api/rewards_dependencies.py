@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from api.dependencies import Services, require_roles
 from api.security import Principal
@@ -32,21 +32,8 @@ FinancePrincipal = Annotated[Principal, Depends(require_roles(*FINANCE_ROLES))]
 PolicyWriter = Annotated[Principal, Depends(require_roles(*POLICY_WRITERS))]
 PolicyDecider = Annotated[Principal, Depends(require_roles(*POLICY_DECIDERS))]
 
-IDEMPOTENCY_KEY_MAX = 160
-"""The stored key is the caller's id and theirs, within the ledger's 200 characters."""
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_MAX,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique key per request; a retry with the same key and body returns the first response",
-    ),
-]
-
 
 def scoped_key(principal: Principal, key: str) -> str:
-    """Keys are per user, as for order intake: two users cannot collide on a key."""
+    """Keys are per user, as for order intake: two users cannot collide on a key. The caller's key is at most
+    `IDEMPOTENCY_KEY_MAX_LENGTH` characters, so the scoped one fits the ledger's 200."""
     return f"{principal.user_id}:{key}"

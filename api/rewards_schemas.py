@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, ConfigDict, Field, field_validator
 
 from api.fields import Instant
-from api.schemas import LongText, Schema, Text
+from api.schemas import FromDomain, LongText, Schema, Text
 from dispatch.model import TrustTier
 from rewards.ledger import AccountKind, TransactionKind
-from rewards.payouts import BatchStatus, FlagCode, PayoutBatch, PayoutLine
-from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyParameters, PolicyStatus, RewardPolicy
-from rewards.reconciliation import DiscrepancyKind, ReconciliationReport
-from rewards.records import AuditEntry, LedgerLine
-from rewards.services import (
-    AuditRecord,
-    PaidBatch,
-    PaymentPreference,
-    ShopperBalances,
-    ShopperReward,
-)
+from rewards.payouts import BatchStatus, FlagCode, PayoutLine
+from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyStatus
+from rewards.reconciliation import DiscrepancyKind
 
 MAX_CENTS = 100_000_000
 """A million in cents: far above any reward parameter, far below what the columns hold."""
@@ -69,7 +62,7 @@ class PolicyParametersIn(Schema):
         return self.model_dump()
 
 
-class PolicyParametersOut(BaseModel):
+class PolicyParametersOut(FromDomain):
     base_cents: int
     per_extra_km_cents: int
     per_extra_minute_cents: int
@@ -85,10 +78,6 @@ class PolicyParametersOut(BaseModel):
     referral_commission_bps: int
     referral_first_deliveries: int
     timezone: str
-
-    @classmethod
-    def of(cls, parameters: PolicyParameters) -> PolicyParametersOut:
-        return cls.model_validate(parameters.to_json())
 
 
 class PolicyIn(Schema):
@@ -118,7 +107,12 @@ class PolicyIn(Schema):
     )
 
 
-class PolicyOut(BaseModel):
+def _of_decision(name: str) -> AliasChoices:
+    """A decided version's verdict field; null while the version is proposed (its `decision` is None)."""
+    return AliasChoices(AliasPath("decision", name), "decision")
+
+
+class PolicyOut(FromDomain):
     id: UUID
     version: int = Field(ge=1, examples=[3])
     parameters: PolicyParametersOut
@@ -126,25 +120,14 @@ class PolicyOut(BaseModel):
     created_by: UUID = Field(description="Who proposed it")
     created_at: datetime = Field(description="When it was proposed")
     status: PolicyStatus = Field(description="proposed (prices nothing yet), approved or rejected")
-    decided_by: UUID | None = Field(description="Who approved or rejected it: never its author")
-    decided_at: datetime | None = Field(description="An approved version is in force from here until the next one")
-    decision_reason: str | None
-
-    @classmethod
-    def of(cls, policy: RewardPolicy) -> PolicyOut:
-        decision = policy.decision
-        return cls(
-            id=policy.id,
-            version=policy.version,
-            parameters=PolicyParametersOut.of(policy.parameters),
-            note=policy.note,
-            created_by=policy.created_by,
-            created_at=policy.created_at,
-            status=policy.status,
-            decided_by=decision.decided_by if decision else None,
-            decided_at=decision.decided_at if decision else None,
-            decision_reason=decision.reason if decision else None,
-        )
+    decided_by: UUID | None = Field(
+        validation_alias=_of_decision("decided_by"), description="Who approved or rejected it: never its author"
+    )
+    decided_at: datetime | None = Field(
+        validation_alias=_of_decision("decided_at"),
+        description="An approved version is in force from here until the next one",
+    )
+    decision_reason: str | None = Field(validation_alias=_of_decision("reason"))
 
 
 class PolicyDecisionIn(Schema):
@@ -159,12 +142,12 @@ class BatchIn(Schema):
     period_end: Instant = Field(description="...until this one (exclusive)")
 
 
-class FlagOut(BaseModel):
+class FlagOut(FromDomain):
     code: FlagCode
     detail: str = Field(examples=["order 6c1f... rewarded without position proof"])
 
 
-class PayoutLineOut(BaseModel):
+class PayoutLineOut(FromDomain):
     id: UUID
     shopper_id: UUID
     amount_cents: int = Field(gt=0, examples=[1840])
@@ -174,21 +157,8 @@ class PayoutLineOut(BaseModel):
     held_by: UUID | None
     open: bool = Field(description="Still payable by this batch (closed once the batch is paid or rejected)")
 
-    @classmethod
-    def of(cls, line: PayoutLine) -> PayoutLineOut:
-        return cls(
-            id=line.id,
-            shopper_id=line.shopper_id,
-            amount_cents=line.amount_cents,
-            flags=[FlagOut(code=flag.code, detail=flag.detail) for flag in line.flags],
-            held=line.held,
-            hold_reason=line.hold_reason,
-            held_by=line.held_by,
-            open=line.open,
-        )
 
-
-class PayoutBatchOut(BaseModel):
+class PayoutBatchOut(FromDomain):
     id: UUID
     status: BatchStatus
     period_start: datetime
@@ -204,56 +174,35 @@ class PayoutBatchOut(BaseModel):
     rejection_reason: str | None
     total_cents: int = Field(ge=0, description="Every line, held or not")
     payable_cents: int = Field(ge=0, description="The lines not held: what paying the batch moves")
-    flagged_lines: int = Field(ge=0)
+    flagged_lines: int = Field(ge=0, validation_alias=AliasPath("lines"))  # counted from the lines
     lines: list[PayoutLineOut]
 
+    @field_validator("flagged_lines", mode="before")
     @classmethod
-    def of(cls, batch: PayoutBatch) -> PayoutBatchOut:
-        return cls(
-            id=batch.id,
-            status=batch.status,
-            period_start=batch.period_start,
-            period_end=batch.period_end,
-            prepared_by=batch.prepared_by,
-            prepared_at=batch.prepared_at,
-            approved_by=batch.approved_by,
-            approved_at=batch.approved_at,
-            paid_by=batch.paid_by,
-            paid_at=batch.paid_at,
-            rejected_by=batch.rejected_by,
-            rejected_at=batch.rejected_at,
-            rejection_reason=batch.rejection_reason,
-            total_cents=batch.total_cents,
-            payable_cents=batch.payable_cents,
-            flagged_lines=sum(1 for line in batch.lines if line.flags),
-            lines=[PayoutLineOut.of(line) for line in batch.lines],
-        )
+    def _count_flagged(cls, lines: Sequence[PayoutLine]) -> int:
+        return sum(1 for line in lines if line.flags)
 
 
 class ReasonIn(Schema):
     reason: Text = Field(examples=["recipient repeated 6 times this week; asked the store to check"])
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(FromDomain):
     batch_id: UUID
     paid_cents: int = Field(ge=0, description="Moved from the shoppers' cash payable to payouts clearing")
     transaction_ids: list[UUID] = Field(description="One ledger transaction per line paid")
-
-    @classmethod
-    def of(cls, paid: PaidBatch) -> PaymentOut:
-        return cls(batch_id=paid.batch_id, paid_cents=paid.paid_cents, transaction_ids=list(paid.transaction_ids))
 
 
 # --- Reconciliation, ledger, audit -------------------------------------------------------------------------
 
 
-class DiscrepancyOut(BaseModel):
+class DiscrepancyOut(FromDomain):
     kind: DiscrepancyKind
     subject_id: UUID
     detail: str
 
 
-class ReconciliationOut(BaseModel):
+class ReconciliationOut(FromDomain):
     agrees: bool = Field(description="True when the ledger, the payouts and the deliveries tell the same story")
     discrepancies: list[DiscrepancyOut]
     accounts_checked: int = Field(ge=0)
@@ -261,21 +210,8 @@ class ReconciliationOut(BaseModel):
     rewards_checked: int = Field(ge=0)
     paid_lines_checked: int = Field(ge=0)
 
-    @classmethod
-    def of(cls, report: ReconciliationReport) -> ReconciliationOut:
-        return cls(
-            agrees=report.agrees,
-            discrepancies=[
-                DiscrepancyOut(kind=d.kind, subject_id=d.subject_id, detail=d.detail) for d in report.discrepancies
-            ],
-            accounts_checked=report.accounts_checked,
-            transactions_checked=report.transactions_checked,
-            rewards_checked=report.rewards_checked,
-            paid_lines_checked=report.paid_lines_checked,
-        )
 
-
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(FromDomain):
     entry_id: int
     account: AccountKind = Field(description="store_credit or cash_payable")
     transaction_id: UUID
@@ -288,105 +224,73 @@ class LedgerEntryOut(BaseModel):
     reverses_id: UUID | None
     payout_line_id: UUID | None
 
-    @classmethod
-    def of(cls, line: LedgerLine) -> LedgerEntryOut:
-        return cls(
-            entry_id=line.entry_id,
-            account=line.account,
-            transaction_id=line.transaction_id,
-            kind=line.kind,
-            description=line.description,
-            at=line.at,
-            amount_cents=line.amount_cents,
-            balance_after_cents=line.balance_after_cents,
-            order_id=line.order_id,
-            reverses_id=line.reverses_id,
-            payout_line_id=line.payout_line_id,
-        )
 
-
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(FromDomain):
+    # Read from an `AuditRecord`: its sequence number, and the entry as written.
     sequence: int = Field(description="Order of writing")
-    actor_id: UUID | None
-    action: str = Field(examples=["batch.approved"])
-    subject_kind: str = Field(examples=["payout_batch"])
-    subject_id: UUID | None
-    details: dict[str, Any]
-    at: datetime
-
-    @classmethod
-    def of(cls, record: AuditRecord) -> AuditEntryOut:
-        entry: AuditEntry = record.entry
-        return cls(
-            sequence=record.sequence,
-            actor_id=entry.actor_id,
-            action=entry.action,
-            subject_kind=entry.subject_kind,
-            subject_id=entry.subject_id,
-            details=entry.details,
-            at=entry.at,
-        )
+    actor_id: UUID | None = Field(validation_alias=AliasPath("entry", "actor_id"))
+    action: str = Field(validation_alias=AliasPath("entry", "action"), examples=["batch.approved"])
+    subject_kind: str = Field(validation_alias=AliasPath("entry", "subject_kind"), examples=["payout_batch"])
+    subject_id: UUID | None = Field(validation_alias=AliasPath("entry", "subject_id"))
+    details: dict[str, Any] = Field(validation_alias=AliasPath("entry", "details"))
+    at: datetime = Field(validation_alias=AliasPath("entry", "at"))
 
 
 # --- The shopper's wallet ------------------------------------------------------------------------------------
 
 
-class WalletOut(BaseModel):
+class WalletOut(FromDomain):
     store_credit_cents: int = Field(ge=0, description="Spendable in the store", examples=[1250])
     cash_payable_cents: int = Field(ge=0, description="Paid out by finance in the next batch", examples=[3380])
 
-    @classmethod
-    def of(cls, balances: ShopperBalances) -> WalletOut:
-        return cls(store_credit_cents=balances.store_credit_cents, cash_payable_cents=balances.cash_payable_cents)
 
-
-class RewardInputsOut(BaseModel):
+class RewardInputsOut(FromDomain):
     """What the offer showed: the reward is the policy applied to these."""
 
-    extra_distance_m: int
-    extra_duration_s: int
-    bags: int
-    local_hour: int = Field(ge=0, le=23, description="Hour of the offer in the policy's time zone")
-    trust_tier: int = Field(ge=0, le=3)
-    method: PaymentMethod
-    earned_today_cents: int = Field(description="Counted by the daily cap before this reward")
-    earned_this_week_cents: int = Field(description="Counted by the weekly cap before this reward")
+    # Read from a `RewardRecord`: its `inputs`, and the earnings before it that the caps counted.
+    extra_distance_m: int = Field(validation_alias=AliasPath("inputs", "extra_distance_m"))
+    extra_duration_s: int = Field(validation_alias=AliasPath("inputs", "extra_duration_s"))
+    bags: int = Field(validation_alias=AliasPath("inputs", "bags"))
+    local_hour: int = Field(
+        ge=0,
+        le=23,
+        validation_alias=AliasPath("inputs", "local_hour"),
+        description="Hour of the offer in the policy's time zone",
+    )
+    trust_tier: int = Field(ge=0, le=3, validation_alias=AliasPath("inputs", "trust_tier"))  # `TrustTier` as int
+    method: PaymentMethod = Field(validation_alias=AliasPath("inputs", "method"))
+    earned_today_cents: int = Field(
+        validation_alias=AliasPath("earned_before", "today_cents"),
+        description="Counted by the daily cap before this reward",
+    )
+    earned_this_week_cents: int = Field(
+        validation_alias=AliasPath("earned_before", "this_week_cents"),
+        description="Counted by the weekly cap before this reward",
+    )
 
 
-class RewardOut(BaseModel):
-    order_id: UUID
-    earned_at: datetime
-    policy_version: int = Field(ge=1)
-    inputs: RewardInputsOut
+def _of_record(name: str) -> AliasPath:
+    """A `ShopperReward` holds the stored reward on its `record`, beside the method and whether it was reversed."""
+    return AliasPath("record", name)
+
+
+class RewardOut(FromDomain):
+    order_id: UUID = Field(validation_alias=_of_record("order_id"))
+    earned_at: datetime = Field(validation_alias=_of_record("earned_at"))
+    policy_version: int = Field(ge=1, validation_alias=_of_record("policy_version"))
+    inputs: RewardInputsOut = Field(validation_alias="record")
     method: PaymentMethod
-    cash_value_cents: int = Field(ge=0, description="Worth in cash after minimum and caps")
-    amount_cents: int = Field(ge=0, description="Credited (store credit includes its bonus)")
+    cash_value_cents: int = Field(
+        ge=0, validation_alias=_of_record("cash_value_cents"), description="Worth in cash after minimum and caps"
+    )
+    amount_cents: int = Field(
+        ge=0, validation_alias=_of_record("amount_cents"), description="Credited (store credit includes its bonus)"
+    )
     reversed: bool = Field(description="Taken back after a dispute")
-    breakdown: dict[str, Any] = Field(description="How the amount was reached (components, multipliers, caps)")
-
-    @classmethod
-    def of(cls, reward: ShopperReward) -> RewardOut:
-        record = reward.record
-        return cls(
-            order_id=record.order_id,
-            earned_at=record.earned_at,
-            policy_version=record.policy_version,
-            inputs=RewardInputsOut(
-                extra_distance_m=record.inputs.extra_distance_m,
-                extra_duration_s=record.inputs.extra_duration_s,
-                bags=record.inputs.bags,
-                local_hour=record.inputs.local_hour,
-                trust_tier=int(record.inputs.trust_tier),
-                method=record.inputs.method,
-                earned_today_cents=record.earned_before.today_cents,
-                earned_this_week_cents=record.earned_before.this_week_cents,
-            ),
-            method=reward.method,
-            cash_value_cents=record.cash_value_cents,
-            amount_cents=record.amount_cents,
-            reversed=reward.reversed,
-            breakdown=record.breakdown,
-        )
+    breakdown: dict[str, Any] = Field(
+        validation_alias=_of_record("breakdown"),
+        description="How the amount was reached (components, multipliers, caps)",
+    )
 
 
 class PaymentMethodIn(Schema):
@@ -400,7 +304,7 @@ class PaymentMethodIn(Schema):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"method": "store_credit"}]})
 
 
-class PaymentMethodOut(BaseModel):
+class PaymentMethodOut(FromDomain):
     method: PaymentMethod = Field(
         description="What offers made from now on show and what their deliveries credit", examples=["store_credit"]
     )
@@ -411,7 +315,3 @@ class PaymentMethodOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"method": "store_credit", "chosen_at": "2026-11-22T14:05:00Z"}]}
     )
-
-    @classmethod
-    def of(cls, preference: PaymentPreference) -> PaymentMethodOut:
-        return cls(method=preference.method, chosen_at=preference.chosen_at)

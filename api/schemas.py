@@ -1,18 +1,19 @@
-"""Request and response bodies of the API, with the limits that keep bad input out of the domain."""
+"""Request and response bodies of the API, with the limits that keep bad input out of the domain: the shared
+types and bases, accounts, and the shopper app. Operations' bodies are in `api.ops_schemas`; finance's,
+the policies' and the wallet's in `api.rewards_schemas`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from api.fields import Instant
-from dispatch.accounts import Role, User
-from dispatch.model import IncidentKind, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
-from dispatch.repositories import StoreSummary
-from dispatch.views import OfferView, StopView
+from dispatch.accounts import Role
+from dispatch.model import IncidentKind, OfferStatus, OrderStatus, TripStatus
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
@@ -25,26 +26,48 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=128, patte
 
 
 class Schema(BaseModel):
+    """A request body: a misspelt member is refused (422) rather than silently ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+class FromDomain(BaseModel):
+    """A response body read from a domain object's attributes: `OrderOut.model_validate(order)`. A field the
+    object holds under another name or in another unit says so with `validation_alias` and a validator."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 class Point(Schema):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)  # read from a `GeoPoint` in responses
+
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
 
     def to_geo(self) -> GeoPoint:
         return GeoPoint(self.lat, self.lon)
 
-    @classmethod
-    def of(cls, point: GeoPoint) -> Point:
-        return cls(lat=point.lat, lon=point.lon)
+
+class CountedItems(Protocol):
+    """A use case's page: some items and how many the whole list holds."""
+
+    @property
+    def items(self) -> Sequence[object]: ...
+    @property
+    def total(self) -> int: ...
 
 
 class PageOf(BaseModel, Generic[T]):
+    # The envelope of every paginated route.
     items: list[T]
     total: int = Field(ge=0)
     limit: int
     offset: int
+
+    @classmethod
+    def from_page(cls, page: CountedItems, *, limit: int, offset: int) -> Self:
+        """The items are domain objects, read by the item schema; the window is the one the request asked for."""
+        return cls.model_validate({"items": page.items, "total": page.total, "limit": limit, "offset": offset})
 
 
 # --- Accounts ----------------------------------------------------------------------------------------
@@ -71,16 +94,12 @@ class RegisterIn(Schema):
     home: Point | None = Field(default=None, description="Never offered orders to (about) this point")
 
 
-class UserOut(BaseModel):
+class UserOut(FromDomain):
     id: UUID
     email: str
     role: Role
     shopper_id: UUID | None
     active: bool = Field(description="False once an administrator deactivated the account")
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, email=user.email, role=user.role, shopper_id=user.shopper_id, active=user.active)
 
 
 class TokenOut(BaseModel):
@@ -89,27 +108,12 @@ class TokenOut(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires", examples=[900])
 
 
-class ShopperOut(BaseModel):
+class ShopperOut(FromDomain):
     id: UUID
     display_name: str
-    trust_tier: int = Field(ge=0, le=3, description="0 new, 1 bronze, 2 silver, 3 gold")
+    trust_tier: int = Field(ge=0, le=3, description="0 new, 1 bronze, 2 silver, 3 gold")  # `TrustTier` as int
     identity_verified: bool
     opted_in: bool
-
-    @classmethod
-    def of(cls, shopper: Shopper) -> ShopperOut:
-        return cls(
-            id=shopper.id,
-            display_name=shopper.display_name,
-            trust_tier=int(shopper.trust_tier),
-            identity_verified=shopper.identity_verified,
-            opted_in=shopper.opted_in,
-        )
-
-
-class VerificationIn(Schema):
-    identity_verified: bool | None = None
-    trust_tier: int | None = Field(default=None, ge=0, le=3)
 
 
 # --- Trips ---------------------------------------------------------------------------------------------
@@ -140,7 +144,7 @@ class TripIn(Schema):
     leave_by: Instant
 
 
-class TripOut(BaseModel):
+class TripOut(FromDomain):
     id: UUID
     shopper_id: UUID
     store_id: UUID
@@ -151,21 +155,6 @@ class TripOut(BaseModel):
     max_detour_s: int | None
     checked_in_at: datetime
     leave_by: datetime
-
-    @classmethod
-    def of(cls, trip: Trip) -> TripOut:
-        return cls(
-            id=trip.id,
-            shopper_id=trip.shopper_id,
-            store_id=trip.store_id,
-            status=trip.status,
-            destination=Point.of(trip.destination),
-            capacity_bags=trip.capacity_bags,
-            max_detour_m=trip.max_detour_m,
-            max_detour_s=trip.max_detour_s,
-            checked_in_at=trip.checked_in_at,
-            leave_by=trip.leave_by,
-        )
 
 
 GEO_INDEX_MAX_LATITUDE = 85.05112878
@@ -184,7 +173,7 @@ class LocationOut(BaseModel):
 # --- Offers and stops -----------------------------------------------------------------------------------
 
 
-class StopOut(BaseModel):
+class StopOut(FromDomain):
     order_id: UUID
     status: OrderStatus
     size_bags: int
@@ -195,78 +184,34 @@ class StopOut(BaseModel):
     window_earliest: datetime
     window_latest: datetime
 
-    @classmethod
-    def of(cls, stop: StopView) -> StopOut:
-        return cls(
-            order_id=stop.order_id,
-            status=stop.status,
-            size_bags=stop.size_bags,
-            area=Point.of(stop.area),
-            dropoff=Point.of(stop.dropoff) if stop.dropoff else None,
-            address=stop.address,
-            recipient_first_name=stop.recipient_first_name,
-            window_earliest=stop.window_earliest,
-            window_latest=stop.window_latest,
-        )
+
+def _of_offer(name: str) -> AliasPath:
+    """An `OfferView` holds the offer's own fields on its `offer`; its `stops` are the shopper's views."""
+    return AliasPath("offer", name)
 
 
-class OfferOut(BaseModel):
-    id: UUID
-    trip_id: UUID
-    status: OfferStatus
+class OfferOut(FromDomain):
+    id: UUID = Field(validation_alias=_of_offer("id"))
+    trip_id: UUID = Field(validation_alias=_of_offer("trip_id"))
+    status: OfferStatus = Field(validation_alias=_of_offer("status"))
     stops: list[StopOut] = Field(description="In visiting order")
-    extra_distance_m: int
-    extra_duration_s: int
-    extra_km: float
-    extra_minutes: float
-    reward_quote_cents: int
-    created_at: datetime
-    expires_at: datetime
+    extra_distance_m: int = Field(validation_alias=_of_offer("extra_distance_m"))
+    extra_duration_s: int = Field(validation_alias=_of_offer("extra_duration_s"))
+    extra_km: float = Field(validation_alias=_of_offer("extra_distance_m"))
+    extra_minutes: float = Field(validation_alias=_of_offer("extra_duration_s"))
+    reward_quote_cents: int = Field(validation_alias=_of_offer("reward_quote_cents"))
+    created_at: datetime = Field(validation_alias=_of_offer("created_at"))
+    expires_at: datetime = Field(validation_alias=_of_offer("expires_at"))
 
+    @field_validator("extra_km", mode="before")
     @classmethod
-    def of(cls, view: OfferView) -> OfferOut:
-        offer = view.offer
-        return cls(
-            id=offer.id,
-            trip_id=offer.trip_id,
-            status=offer.status,
-            stops=[StopOut.of(stop) for stop in view.stops],
-            extra_distance_m=offer.extra_distance_m,
-            extra_duration_s=offer.extra_duration_s,
-            extra_km=round(offer.extra_distance_m / 1000, 2),
-            extra_minutes=round(offer.extra_duration_s / 60, 1),
-            reward_quote_cents=offer.reward_quote_cents,
-            created_at=offer.created_at,
-            expires_at=offer.expires_at,
-        )
+    def _km_from_metres(cls, metres: int) -> float:
+        return round(metres / 1000, 2)
 
-
-class OpsOfferOut(BaseModel):
-    id: UUID
-    trip_id: UUID
-    status: OfferStatus
-    order_ids: list[UUID]
-    extra_distance_m: int
-    extra_duration_s: int
-    reward_quote_cents: int
-    created_at: datetime
-    expires_at: datetime
-    resolved_at: datetime | None
-
+    @field_validator("extra_minutes", mode="before")
     @classmethod
-    def of(cls, offer: Offer) -> OpsOfferOut:
-        return cls(
-            id=offer.id,
-            trip_id=offer.trip_id,
-            status=offer.status,
-            order_ids=list(offer.stops),
-            extra_distance_m=offer.extra_distance_m,
-            extra_duration_s=offer.extra_duration_s,
-            reward_quote_cents=offer.reward_quote_cents,
-            created_at=offer.created_at,
-            expires_at=offer.expires_at,
-            resolved_at=offer.resolved_at,
-        )
+    def _minutes_from_seconds(cls, seconds: int) -> float:
+        return round(seconds / 60, 1)
 
 
 # --- Pickup, delivery, incidents -----------------------------------------------------------------------
@@ -278,7 +223,7 @@ class PickupIn(Schema):
     )
 
 
-class PickupOut(BaseModel):
+class PickupOut(FromDomain):
     trip: TripOut
     stops: list[StopOut]
 
@@ -296,11 +241,16 @@ class DeliveryIn(Schema):
     photo_ref: Text | None = None
 
 
-class DeliveryOut(BaseModel):
-    order_id: UUID
-    status: OrderStatus
-    distance_to_dropoff_m: float
+class DeliveryOut(FromDomain):
+    order_id: UUID = Field(validation_alias=AliasPath("order", "id"))
+    status: OrderStatus = Field(validation_alias=AliasPath("order", "status"))
+    distance_to_dropoff_m: float = Field(validation_alias=AliasPath("proof", "distance_to_dropoff_m"))
     trip_completed: bool
+
+    @field_validator("distance_to_dropoff_m", mode="before")
+    @classmethod
+    def _to_the_decimetre(cls, metres: float) -> float:
+        return round(metres, 1)
 
 
 class IncidentIn(Schema):
@@ -308,7 +258,7 @@ class IncidentIn(Schema):
     description: LongText
 
 
-class IncidentOut(BaseModel):
+class IncidentOut(FromDomain):
     id: UUID
     order_id: UUID
     trip_id: UUID
@@ -317,162 +267,15 @@ class IncidentOut(BaseModel):
     reported_at: datetime
 
 
-class HistoryItem(BaseModel):
+class HistoryItem(FromDomain):
     trip: TripOut
     stops: list[StopOut]
 
-
-# --- Operations ------------------------------------------------------------------------------------------
-
-
-class OrderIn(Schema):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "store_id": "6f1c2d0e-8a57-4c2b-9a51-3f5b3c0f9b11",
-                    "external_ref": "WEB-100234",
-                    "dropoff": {"lat": 30.48, "lon": -84.219},
-                    "dropoff_address": "1200 Magnolia Dr, Tallahassee",
-                    "recipient_name": "Jade Moreau",
-                    "window_earliest": "2026-11-22T17:00:00Z",
-                    "window_latest": "2026-11-22T20:00:00Z",
-                    "dispatch_deadline": "2026-11-22T19:15:00Z",
-                    "size_bags": 2,
-                    "value_cents": 4599,
-                    "age_restricted": False,
-                    "perishable": True,
-                }
-            ]
-        },
-    )
-
-    store_id: UUID
-    external_ref: Text = Field(examples=["WEB-100234"])
-    dropoff: Point
-    dropoff_address: Text = Field(examples=["1200 Magnolia Dr, Tallahassee"])
-    recipient_name: Text = Field(examples=["Jade Moreau"])
-    window_earliest: Instant
-    window_latest: Instant
-    dispatch_deadline: Instant | None = Field(default=None, description="Defaults to window_latest")
-    size_bags: int = Field(ge=1, le=20, examples=[2])
-    value_cents: int = Field(ge=1, le=100_000_000, examples=[4599])
-    age_restricted: bool = False
-    perishable: bool = False
-
-
-class OrderReceipt(BaseModel):
-    order_id: UUID
-    store_id: UUID
-    external_ref: str
-    status: OrderStatus
-    bag_code: str = Field(description="Printed on the bag; scanned by the shopper at pickup")
-    delivery_code: str | None = Field(
-        description=(
-            "Send this to the recipient. Only its hash is kept, so it is in the first answer only: a replay "
-            "carries null (issue a new code with POST /ops/orders/{order_id}/delivery-code)"
-        )
-    )
-    dispatch_deadline: datetime
-    created_at: datetime
-
-
-class DeliveryCodeOut(BaseModel):
-    order_id: UUID
-    delivery_code: str = Field(description="The recipient's new code; the previous one no longer works")
-
-
-class OrderOut(BaseModel):
-    id: UUID
-    store_id: UUID
-    external_ref: str
-    status: OrderStatus
-    dropoff: Point
-    dropoff_address: str
-    recipient_name: str
-    window_earliest: datetime
-    window_latest: datetime
-    dispatch_deadline: datetime
-    size_bags: int
-    value_cents: int
-    age_restricted: bool
-    perishable: bool
-    created_at: datetime
-
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, order: Order) -> OrderOut:
-        return cls(
-            id=order.id,
-            store_id=order.store_id,
-            external_ref=order.external_ref,
-            status=order.status,
-            dropoff=Point.of(order.dropoff),
-            dropoff_address=order.dropoff_address,
-            recipient_name=order.recipient_name,
-            window_earliest=order.window_earliest,
-            window_latest=order.window_latest,
-            dispatch_deadline=order.dispatch_deadline,
-            size_bags=order.size_bags,
-            value_cents=order.value_cents,
-            age_restricted=order.age_restricted,
-            perishable=order.perishable,
-            created_at=order.created_at,
-        )
-
-
-class StoreOut(BaseModel):
-    id: UUID
-    name: str
-    location: Point
-    fallback_cost_cents: int
-
-    @classmethod
-    def of(cls, store: Store) -> StoreOut:
-        return cls(
-            id=store.id,
-            name=store.name,
-            location=Point.of(store.location),
-            fallback_cost_cents=store.fallback_cost_cents,
-        )
-
-
-class StoreSummaryOut(BaseModel):
-    store_id: UUID
-    orders_by_status: dict[str, int]
-    open_trips: int
-    open_offers: int
-    orders_past_deadline: int
-    live_shoppers: int = Field(description="Shoppers on an active trip at this store with a live position")
-
-    @classmethod
-    def of(cls, summary: StoreSummary, live_shoppers: int) -> StoreSummaryOut:
-        return cls(
-            store_id=summary.store_id,
-            orders_by_status=dict(summary.orders_by_status),
-            open_trips=summary.open_trips,
-            open_offers=summary.open_offers,
-            orders_past_deadline=summary.orders_past_deadline,
-            live_shoppers=live_shoppers,
-        )
-
-
-class BatchOut(BaseModel):
-    store_id: UUID
-    skipped: bool = Field(description="Another dispatcher was running this store's batch")
-    offers: list[UUID]
-    fallback_orders: list[UUID]
-    expired_offers: int
-    expired_trips: int
-    pending_orders: int
-    eligible_trips: int
-    conflicts: int
-    dropped_assignments: int
-
-
-def order_statuses(values: list[OrderStatus] | None) -> list[OrderStatus] | None:
-    return values or None
-
-
-def trip_statuses(values: list[TripStatus] | None) -> list[TripStatus] | None:
-    return values or None
+    def _from_pair(cls, data: Any) -> Any:
+        """The history lists each trip with the stops it carried, as a pair."""
+        if isinstance(data, tuple):
+            trip, stops = data
+            return {"trip": trip, "stops": stops}
+        return data

@@ -25,11 +25,11 @@ def deactivate_user(user_id: UUID, services: Services) -> UserOut:
     """The account can no longer sign in, and the tokens it holds are refused from now on."""
     user = accounts.set_active(services.context, user_id=user_id, active=False)
     services.accounts.forget(user_id)
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.post("/users/{user_id}/activate", response_model=UserOut, responses=problem_responses(404))
 def activate_user(user_id: UUID, services: Services) -> UserOut:
     user = accounts.set_active(services.context, user_id=user_id, active=True)
     services.accounts.forget(user_id)
-    return UserOut.of(user)
+    return UserOut.model_validate(user)

@@ -32,7 +32,7 @@ async def register(body: RegisterIn, request: Request, services: Services) -> Us
         display_name=body.display_name,
         home=body.home.to_geo() if body.home else None,
     )
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 def _client_address(request: Request) -> str:
@@ -93,4 +93,4 @@ async def token(request: Request, services: Services) -> TokenOut:
 
 @router.get("/me", response_model=UserOut, responses=problem_responses(401, 404))
 def me(principal: CurrentPrincipal, context: Context) -> UserOut:
-    return UserOut.of(accounts.get_user(context, principal.user_id))
+    return UserOut.model_validate(accounts.get_user(context, principal.user_id))

@@ -14,14 +14,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.dependencies import require_roles
+from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
-from api.rewards_dependencies import (
-    FinancePrincipal,
-    IdempotencyKey,
-    Now,
-    Rewards,
-    scoped_key,
-)
+from api.rewards_dependencies import FinancePrincipal, Now, Rewards, scoped_key
 from api.rewards_schemas import (
     AuditEntryOut,
     BatchIn,
@@ -44,8 +39,6 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*FINANCE_ROLES))],
 )
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 ShopperAccount = Annotated[
     AccountKind | None, Query(description="Only this account: store_credit or cash_payable (default both)")
 ]
@@ -89,7 +82,7 @@ def prepare_batch(
             idempotency_key=scoped_key(principal, idempotency_key),
         )
     return JSONResponse(
-        PayoutBatchOut.of(prepared.batch).model_dump(mode="json"),
+        PayoutBatchOut.model_validate(prepared.batch).model_dump(mode="json"),
         status_code=200 if prepared.replayed else 201,
         headers={"Idempotent-Replayed": "true"} if prepared.replayed else None,
     )
@@ -105,18 +98,15 @@ def list_batches(
     """Batches, oldest first, with their lines and flags; `status` narrows them (e.g. `draft` to approve)."""
     with rewards() as uow:
         batches = services.payout_batches(uow, statuses=status or None)
-    return PageOf[PayoutBatchOut](
-        items=[PayoutBatchOut.of(batch) for batch in batches[offset : offset + limit]],
-        total=len(batches),
-        limit=limit,
-        offset=offset,
-    )
+    # The use case answers every batch (one per pay period, so few), and the page is cut from the whole list.
+    window = {"items": batches[offset : offset + limit], "total": len(batches), "limit": limit, "offset": offset}
+    return PageOf[PayoutBatchOut].model_validate(window)
 
 
 @router.get("/batches/{batch_id}", response_model=PayoutBatchOut, responses=problem_responses(404))
 def get_batch(batch_id: UUID, rewards: Rewards) -> PayoutBatchOut:
     with rewards() as uow:
-        return PayoutBatchOut.of(services.payout_batch(uow, batch_id=batch_id))
+        return PayoutBatchOut.model_validate(services.payout_batch(uow, batch_id=batch_id))
 
 
 @router.post(
@@ -132,7 +122,7 @@ def hold_line(
         batch = services.hold_payout_line(
             uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=principal.user_id, now=now
         )
-    return PayoutBatchOut.of(batch)
+    return PayoutBatchOut.model_validate(batch)
 
 
 @router.post(
@@ -148,7 +138,7 @@ def release_line(
         batch = services.release_payout_line(
             uow, batch_id=batch_id, line_id=line_id, actor_id=principal.user_id, now=now
         )
-    return PayoutBatchOut.of(batch)
+    return PayoutBatchOut.model_validate(batch)
 
 
 @router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409))
@@ -156,7 +146,7 @@ def approve_batch(batch_id: UUID, principal: FinancePrincipal, rewards: Rewards,
     """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft."""
     with rewards() as uow:
         batch = services.approve_payout_batch(uow, batch_id=batch_id, actor_id=principal.user_id, now=now)
-    return PayoutBatchOut.of(batch)
+    return PayoutBatchOut.model_validate(batch)
 
 
 @router.post("/batches/{batch_id}/reject", response_model=PayoutBatchOut, responses=problem_responses(404, 409, 422))
@@ -168,7 +158,7 @@ def reject_batch(
         batch = services.reject_payout_batch(
             uow, batch_id=batch_id, actor_id=principal.user_id, reason=body.reason, now=now
         )
-    return PayoutBatchOut.of(batch)
+    return PayoutBatchOut.model_validate(batch)
 
 
 @router.post("/batches/{batch_id}/pay", response_model=PaymentOut, responses=problem_responses(404, 409, 422))
@@ -185,7 +175,7 @@ def pay_batch(
             now=now,
             idempotency_key=scoped_key(principal, idempotency_key),
         )
-    return PaymentOut.of(paid)
+    return PaymentOut.model_validate(paid)
 
 
 @router.get(
@@ -215,7 +205,7 @@ def export_batch(batch_id: UUID, rewards: Rewards) -> CsvResponse:
 def reconciliation(rewards: Rewards) -> ReconciliationOut:
     """Ledger vs payouts vs deliveries, from one snapshot: `agrees` is true when the books tell one story."""
     with rewards() as uow:
-        return ReconciliationOut.of(services.reconciliation_report(uow))
+        return ReconciliationOut.model_validate(services.reconciliation_report(uow))
 
 
 @router.get(
@@ -227,9 +217,7 @@ def shopper_ledger(
     """A shopper's ledger entries, newest first, each with its account's running balance."""
     with rewards() as uow:
         page = services.shopper_ledger(uow, shopper_id=shopper_id, account=account, limit=limit, offset=offset)
-    return PageOf[LedgerEntryOut](
-        items=[LedgerEntryOut.of(line) for line in page.items], total=page.total, limit=limit, offset=offset
-    )
+    return PageOf[LedgerEntryOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/audit", response_model=PageOf[AuditEntryOut], responses=problem_responses(422))
@@ -243,6 +231,4 @@ def audit_log(
     """Who did what to money, newest first: policies, batches, holds, approvals, payments, reversals."""
     with rewards() as uow:
         page = services.audit_log(uow, subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
-    return PageOf[AuditEntryOut](
-        items=[AuditEntryOut.of(record) for record in page.items], total=page.total, limit=limit, offset=offset
-    )
+    return PageOf[AuditEntryOut].from_page(page, limit=limit, offset=offset)

@@ -5,26 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
-from api.problems import problem_responses
-from api.schemas import (
+from api.fields import IdempotencyKey, Limit, Offset
+from api.ops_schemas import (
     BatchOut,
     DeliveryCodeOut,
+    LiveStoreSummary,
     OpsOfferOut,
     OrderIn,
     OrderOut,
     OrderReceipt,
-    PageOf,
-    ShopperOut,
     StoreOut,
     StoreSummaryOut,
-    TripOut,
     VerificationIn,
 )
+from api.problems import problem_responses
+from api.schemas import PageOf, ShopperOut, TripOut
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries
@@ -36,19 +36,6 @@ router = APIRouter(
     responses=problem_responses(401, 403),
     dependencies=[Depends(require_roles(*STAFF_ROLES))],
 )
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique key per order; a retry with the same key and body returns the first response",
-    ),
-]
 
 
 @router.post(
@@ -97,12 +84,12 @@ def list_orders(
     offset: Offset = 0,
 ) -> PageOf[OrderOut]:
     page = queries.list_orders(context, store_id=store_id, statuses=status or None, limit=limit, offset=offset)
-    return PageOf[OrderOut](items=[OrderOut.of(o) for o in page.items], total=page.total, limit=limit, offset=offset)
+    return PageOf[OrderOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=problem_responses(404))
 def get_order(order_id: UUID, context: Context) -> OrderOut:
-    return OrderOut.of(queries.get_order(context, order_id=order_id))
+    return OrderOut.model_validate(queries.get_order(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/delivery-code", response_model=DeliveryCodeOut, responses=problem_responses(404, 409))
@@ -115,25 +102,25 @@ def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
 def cancel_order(order_id: UUID, context: Context) -> OrderOut:
     """Cancel an order that has not left the store (pending, offered, accepted or returned; 409 otherwise). An
     offer it was in is withdrawn; a shopper who had accepted it is told."""
-    return OrderOut.of(orders.cancel_order(context, order_id=order_id))
+    return OrderOut.model_validate(orders.cancel_order(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/requeue", response_model=OrderOut, responses=problem_responses(404, 409))
 def requeue_order(order_id: UUID, context: Context) -> OrderOut:
     """A returned order goes back to the queue for shoppers (409 unless returned)."""
-    return OrderOut.of(orders.requeue_order(context, order_id=order_id))
+    return OrderOut.model_validate(orders.requeue_order(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/fallback", response_model=OrderOut, responses=problem_responses(404, 409))
 def hand_to_fallback(order_id: UUID, context: Context) -> OrderOut:
     """The paid courier fleet takes it (a pending or returned order; 409 otherwise)."""
-    return OrderOut.of(orders.hand_to_fallback(context, order_id=order_id))
+    return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id))
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))
 def order_returned(order_id: UUID, context: Context) -> OrderOut:
     """A failed delivery's bags are back in the store."""
-    return OrderOut.of(delivery.mark_returned(context, order_id=order_id))
+    return OrderOut.model_validate(delivery.mark_returned(context, order_id=order_id))
 
 
 @router.get("/trips", response_model=PageOf[TripOut], responses=problem_responses(422))
@@ -148,7 +135,7 @@ def list_trips(
     page = queries.list_trips(
         context, store_id=store_id, shopper_id=shopper_id, statuses=status or None, limit=limit, offset=offset
     )
-    return PageOf[TripOut](items=[TripOut.of(t) for t in page.items], total=page.total, limit=limit, offset=offset)
+    return PageOf[TripOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/offers", response_model=PageOf[OpsOfferOut], responses=problem_responses(422))
@@ -160,44 +147,31 @@ def list_offers(
     offset: Offset = 0,
 ) -> PageOf[OpsOfferOut]:
     page = queries.list_offers(context, store_id=store_id, statuses=status or None, limit=limit, offset=offset)
-    return PageOf[OpsOfferOut](
-        items=[OpsOfferOut.of(f) for f in page.items], total=page.total, limit=limit, offset=offset
-    )
+    return PageOf[OpsOfferOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/stores", response_model=list[StoreOut])
 def list_stores(context: Context) -> list[StoreOut]:
-    return [StoreOut.of(store) for store in queries.list_stores(context)]
+    return [StoreOut.model_validate(store) for store in queries.list_stores(context)]
 
 
 @router.get("/stores/{store_id}/summary", response_model=StoreSummaryOut, responses=problem_responses(404))
 def store_summary(store_id: UUID, context: Context) -> StoreSummaryOut:
     """Live picture of a store: orders by status, open trips and offers, orders past their deadline."""
     summary, live_shoppers = queries.store_summary(context, store_id=store_id)
-    return StoreSummaryOut.of(summary, live_shoppers)
+    return StoreSummaryOut.model_validate(LiveStoreSummary(summary, live_shoppers))
 
 
 @router.post("/stores/{store_id}/batches", response_model=BatchOut, responses=problem_responses(404))
 async def trigger_batch(store_id: UUID, services: Services) -> BatchOut:
     """Run one dispatch batch for the store now (skipped if a dispatcher is running it at this moment)."""
     report = await run_in_threadpool(batch.run_batch, services.context, store_id=store_id, solver=services.solver)
-    return BatchOut(
-        store_id=report.store_id,
-        skipped=report.skipped,
-        offers=[offer.id for offer in report.offers],
-        fallback_orders=report.fallback_orders,
-        expired_offers=report.expired_offers,
-        expired_trips=report.expired_trips,
-        pending_orders=report.pending_orders,
-        eligible_trips=report.eligible_trips,
-        conflicts=report.conflicts,
-        dropped_assignments=len(report.dropped),
-    )
+    return BatchOut.model_validate(report)
 
 
 @router.get("/shoppers/{shopper_id}", response_model=ShopperOut, responses=problem_responses(404))
 def get_shopper(shopper_id: UUID, context: Context) -> ShopperOut:
-    return ShopperOut.of(accounts.get_shopper(context, shopper_id))
+    return ShopperOut.model_validate(accounts.get_shopper(context, shopper_id))
 
 
 @router.post("/shoppers/{shopper_id}/verification", response_model=ShopperOut, responses=problem_responses(404, 422))
@@ -209,4 +183,4 @@ def verify_shopper(shopper_id: UUID, body: VerificationIn, context: Context) -> 
         identity_verified=body.identity_verified,
         trust_tier=TrustTier(body.trust_tier) if body.trust_tier is not None else None,
     )
-    return ShopperOut.of(shopper)
+    return ShopperOut.model_validate(shopper)

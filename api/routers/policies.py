@@ -40,20 +40,20 @@ def create_policy(body: PolicyIn, principal: PolicyWriter, rewards: Rewards, now
     except InvalidInput as error:
         reason = error.message.removeprefix(f"{error.field}: ")
         raise InvalidInput(f"parameters.{error.field}", reason) from error
-    return PolicyOut.of(policy)
+    return PolicyOut.model_validate(policy)
 
 
 @router.get("", response_model=list[PolicyOut])
 def list_policies(rewards: Rewards) -> list[PolicyOut]:
     """Every version, oldest first."""
     with rewards() as uow:
-        return [PolicyOut.of(policy) for policy in services.reward_policies(uow)]
+        return [PolicyOut.model_validate(policy) for policy in services.reward_policies(uow)]
 
 
 @router.get("/{version}", response_model=PolicyOut, responses=problem_responses(404, 422))
 def get_policy(version: Version, rewards: Rewards) -> PolicyOut:
     with rewards() as uow:
-        return PolicyOut.of(services.reward_policy(uow, version=version))
+        return PolicyOut.model_validate(services.reward_policy(uow, version=version))
 
 
 @router.post("/{version}/approve", response_model=PolicyOut, responses=problem_responses(403, 404, 409, 422))
@@ -71,7 +71,7 @@ def approve_policy(
             now=now,
             reason=(body.reason or "") if body else "",
         )
-    return PolicyOut.of(policy)
+    return PolicyOut.model_validate(policy)
 
 
 @router.post("/{version}/reject", response_model=PolicyOut, responses=problem_responses(403, 404, 409, 422))
@@ -81,4 +81,4 @@ def reject_policy(version: Version, body: ReasonIn, principal: PolicyDecider, re
         policy = services.decide_reward_policy(
             uow, version=version, status=PolicyStatus.REJECTED, actor_id=principal.user_id, now=now, reason=body.reason
         )
-    return PolicyOut.of(policy)
+    return PolicyOut.model_validate(policy)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import RESYNC, TooManyStreams
+from api.fields import Limit, Offset
 from api.problems import ProblemException, problem_responses
 from api.schemas import (
     DeliveryIn,
@@ -34,7 +34,6 @@ from api.schemas import (
     PickupIn,
     PickupOut,
     ShopperOut,
-    StopOut,
     TripIn,
     TripOut,
 )
@@ -50,9 +49,6 @@ from routing.geo import GeoPoint
 log = get_logger(__name__)
 
 router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()
@@ -114,7 +110,7 @@ async def _keep_sample(services: AppServices, shopper_id: UUID, position: GeoPoi
 
 @router.get("/profile", response_model=ShopperOut, responses=problem_responses(404))
 def profile(shopper_id: ShopperId, context: Context) -> ShopperOut:
-    return ShopperOut.of(accounts.get_shopper(context, shopper_id))
+    return ShopperOut.model_validate(accounts.get_shopper(context, shopper_id))
 
 
 @router.post("/trips", status_code=201, response_model=TripOut, responses=problem_responses(409, 422))
@@ -130,27 +126,24 @@ def check_in(body: TripIn, shopper_id: ShopperId, context: Context) -> TripOut:
         max_detour_s=body.max_detour_s,
         leave_by=body.leave_by,
     )
-    return TripOut.of(trip)
+    return TripOut.model_validate(trip)
 
 
 @router.get("/trips/current", response_model=TripOut, responses=problem_responses(404))
 def current_trip(shopper_id: ShopperId, context: Context) -> TripOut:
-    return TripOut.of(trips.current_trip(context, shopper_id=shopper_id))
+    return TripOut.model_validate(trips.current_trip(context, shopper_id=shopper_id))
 
 
 @router.get("/trips", response_model=PageOf[HistoryItem], responses=problem_responses(422))
 def history(shopper_id: ShopperId, context: Context, limit: Limit = 20, offset: Offset = 0) -> PageOf[HistoryItem]:
     """Your trips, newest first; a delivered order no longer shows its address."""
     page = queries.shopper_history(context, shopper_id=shopper_id, limit=limit, offset=offset)
-    items = [
-        HistoryItem(trip=TripOut.of(trip), stops=[StopOut.of(stop) for stop in stops]) for trip, stops in page.items
-    ]
-    return PageOf[HistoryItem](items=items, total=page.total, limit=limit, offset=offset)
+    return PageOf[HistoryItem].from_page(page, limit=limit, offset=offset)
 
 
 @router.post("/trips/{trip_id}/cancel", response_model=TripOut, responses=problem_responses(404, 409))
 def cancel_trip(trip_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
-    return TripOut.of(trips.cancel_trip(context, shopper_id=shopper_id, trip_id=trip_id))
+    return TripOut.model_validate(trips.cancel_trip(context, shopper_id=shopper_id, trip_id=trip_id))
 
 
 @router.post("/trips/{trip_id}/pickup", response_model=PickupOut, responses=problem_responses(404, 409, 422))
@@ -158,32 +151,31 @@ def pickup(trip_id: UUID, body: PickupIn, shopper_id: ShopperId, context: Contex
     """Scan every bag of your accepted orders; the trip then leaves the store."""
     picked = delivery.confirm_pickup(context, shopper_id=shopper_id, trip_id=trip_id, bag_codes=body.bag_codes)
     trip = trips.current_trip(context, shopper_id=shopper_id)
-    return PickupOut(
-        trip=TripOut.of(trip), stops=[StopOut.of(stop_for_shopper(order, accepted_by_them=True)) for order in picked]
-    )
+    stops = [stop_for_shopper(order, accepted_by_them=True) for order in picked]
+    return PickupOut.model_validate({"trip": trip, "stops": stops})
 
 
 @router.get("/offers/current", response_model=OfferOut, responses=problem_responses(404))
 def current_offer(shopper_id: ShopperId, context: Context) -> OfferOut:
     """Your open offer: an approximate area per stop, the extra distance and time, the reward, the expiry."""
-    return OfferOut.of(offers.current_offer(context, shopper_id=shopper_id))
+    return OfferOut.model_validate(offers.current_offer(context, shopper_id=shopper_id))
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, responses=problem_responses(404))
 def get_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> OfferOut:
-    return OfferOut.of(offers.get_offer(context, shopper_id=shopper_id, offer_id=offer_id))
+    return OfferOut.model_validate(offers.get_offer(context, shopper_id=shopper_id, offer_id=offer_id))
 
 
 @router.post("/offers/{offer_id}/accept", response_model=OfferOut, responses=problem_responses(404, 409))
 def accept_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> OfferOut:
     """Accept before it expires (409 after); the answer carries the exact addresses and first names. Accepting
     again answers with the accepted offer (a second tap or a retry is harmless)."""
-    return OfferOut.of(offers.accept_offer(context, shopper_id=shopper_id, offer_id=offer_id))
+    return OfferOut.model_validate(offers.accept_offer(context, shopper_id=shopper_id, offer_id=offer_id))
 
 
 @router.post("/offers/{offer_id}/decline", response_model=OfferOut, responses=problem_responses(404, 409))
 def decline_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> OfferOut:
-    return OfferOut.of(offers.decline_offer(context, shopper_id=shopper_id, offer_id=offer_id))
+    return OfferOut.model_validate(offers.decline_offer(context, shopper_id=shopper_id, offer_id=offer_id))
 
 
 @router.post("/orders/{order_id}/delivery", response_model=DeliveryOut, responses=problem_responses(404, 409, 422))
@@ -197,12 +189,7 @@ def deliver(order_id: UUID, body: DeliveryIn, shopper_id: ShopperId, context: Co
         code=body.code,
         photo_ref=body.photo_ref,
     )
-    return DeliveryOut(
-        order_id=result.order.id,
-        status=result.order.status,
-        distance_to_dropoff_m=round(result.proof.distance_to_dropoff_m, 1),
-        trip_completed=result.trip_completed,
-    )
+    return DeliveryOut.model_validate(result)
 
 
 @router.post(
@@ -216,14 +203,7 @@ def report_incident(order_id: UUID, body: IncidentIn, shopper_id: ShopperId, con
     incident = delivery.report_incident(
         context, shopper_id=shopper_id, order_id=order_id, kind=body.kind, description=body.description
     )
-    return IncidentOut(
-        id=incident.id,
-        order_id=incident.order_id,
-        trip_id=incident.trip_id,
-        kind=incident.kind,
-        description=incident.description,
-        reported_at=incident.reported_at,
-    )
+    return IncidentOut.model_validate(incident)
 
 
 @router.get(

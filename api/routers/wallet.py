@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.dependencies import CurrentPrincipal, ShopperId
+from api.fields import Limit, Offset
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import LedgerEntryOut, PaymentMethodIn, PaymentMethodOut, RewardOut, WalletOut
@@ -20,15 +21,12 @@ from rewards.ledger import AccountKind
 
 router = APIRouter(prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403))
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-
 
 @router.get("", response_model=WalletOut)
 def wallet(shopper_id: ShopperId, rewards: Rewards) -> WalletOut:
     """What you hold: store credit to spend in the store, and cash that finance pays out in the next batch."""
     with rewards() as uow:
-        return WalletOut.of(services.shopper_balances(uow, shopper_id=shopper_id))
+        return WalletOut.model_validate(services.shopper_balances(uow, shopper_id=shopper_id))
 
 
 @router.get("/rewards", response_model=PageOf[RewardOut], responses=problem_responses(422))
@@ -38,7 +36,7 @@ def rewards_history(
     """Your rewards, newest first: the policy version and the offer's numbers each was computed from."""
     with rewards() as uow:
         page = services.shopper_rewards(uow, shopper_id=shopper_id, limit=limit, offset=offset)
-    return PageOf[RewardOut](items=[RewardOut.of(r) for r in page.items], total=page.total, limit=limit, offset=offset)
+    return PageOf[RewardOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/ledger", response_model=PageOf[LedgerEntryOut], responses=problem_responses(404, 422))
@@ -52,16 +50,14 @@ def ledger(
     """Every movement of your money, newest first, with the balance after each."""
     with rewards() as uow:
         page = services.shopper_ledger(uow, shopper_id=shopper_id, account=account, limit=limit, offset=offset)
-    return PageOf[LedgerEntryOut](
-        items=[LedgerEntryOut.of(line) for line in page.items], total=page.total, limit=limit, offset=offset
-    )
+    return PageOf[LedgerEntryOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/payment-method", response_model=PaymentMethodOut)
 def payment_method(shopper_id: ShopperId, rewards: Rewards) -> PaymentMethodOut:
     """How you are paid for the deliveries you are offered from now on: cash unless you chose store credit."""
     with rewards() as uow:
-        return PaymentMethodOut.of(services.payment_preference(uow, shopper_id=shopper_id))
+        return PaymentMethodOut.model_validate(services.payment_preference(uow, shopper_id=shopper_id))
 
 
 @router.put("/payment-method", response_model=PaymentMethodOut, responses=problem_responses(422))
@@ -75,4 +71,4 @@ def choose_payment_method(
         preference = services.set_payment_preference(
             uow, shopper_id=shopper_id, method=body.method, now=now, actor_id=principal.user_id
         )
-    return PaymentMethodOut.of(preference)
+    return PaymentMethodOut.model_validate(preference)

@@ -27,6 +27,7 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
+from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role
@@ -262,6 +263,32 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
     assert "different request" in problem["detail"]
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_caller(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Finance keeps `"{user_id}:{key}"` within the ledger's 200 characters: the longest key the API takes
+    prepares a batch and replays it; one character more is a 422 naming `Idempotency-Key`."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    longest = "k" * IDEMPOTENCY_KEY_MAX_LENGTH
+    too_long = client.post(
+        "/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": longest + "k"}
+    )
+    assert assert_problem(too_long, 422)["errors"][0]["field"] == "Idempotency-Key"
+    headers = {**finance.headers, "Idempotency-Key": longest}
+    first = client.post("/finance/batches", json=_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    assert (first.status_code, second.status_code) == (201, 200), first.text
+    assert second.json()["id"] == first.json()["id"]
 
 
 def test_nothing_to_pay_is_a_conflict(client: TestClient, finance: Account, clock: ManualClock) -> None:

@@ -9,6 +9,7 @@ import httpx
 from api_support import Account, assert_problem, order_body
 from fastapi.testclient import TestClient
 
+from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from crowdship.clock import ManualClock
 from dispatch.model import Store
 
@@ -45,6 +46,25 @@ def test_the_key_is_required(client: TestClient, ops: Account, store: Store, clo
     """Without the header: 422 naming `Idempotency-Key`."""
     problem = assert_problem(client.post("/ops/orders", json=order_body(store, clock), headers=ops.headers), 422)
     assert problem["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_a_key_of_the_shared_length_limit_works_and_a_longer_one_is_refused(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """The limit every idempotent route shares: a key that long creates the order and replays it; one more
+    character is a 422 naming `Idempotency-Key`, and no order is kept for it."""
+    longest = "k" * IDEMPOTENCY_KEY_MAX_LENGTH
+    too_long = assert_problem(
+        client.post(
+            "/ops/orders", json=order_body(store, clock), headers={**ops.headers, "Idempotency-Key": longest + "k"}
+        ),
+        422,
+    )
+    assert too_long["errors"][0]["field"] == "Idempotency-Key"
+    headers = {**ops.headers, "Idempotency-Key": longest}
+    assert client.post("/ops/orders", json=order_body(store, clock), headers=headers).status_code == 201
+    assert client.post("/ops/orders", json=order_body(store, clock), headers=headers).status_code == 200
+    assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 1
 
 
 def test_the_same_order_under_another_key_is_a_conflict(
