@@ -9,9 +9,9 @@ from uuid import uuid4
 from api.rewards_schemas import AuditEntryOut, PayoutBatchOut, PolicyOut, RewardOut
 from crowdship.units import Cents
 from dispatch.model import TrustTier
-from rewards.records import AuditEntry, RewardRecord
 from rewards.payouts import AnomalyFlag, FlagCode, PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.records import AuditEntry, RewardRecord
 from rewards.services import AuditRecord, ShopperReward
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)

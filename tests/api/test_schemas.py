@@ -8,8 +8,8 @@ from uuid import uuid4
 from domain_samples import DROPOFF, NOW, a_trip, an_offer, an_order
 
 from api.schemas import DeliveryOut, HistoryItem, OfferOut, PageOf, ShopperOut, TripOut
+from crowdship.pages import Page
 from dispatch.model import DeliveryProof, OfferStatus, OrderStatus, Shopper, TrustTier
-from dispatch.repositories import Page
 from dispatch.services.delivery import DeliveryResult
 from dispatch.views import offer_for_shopper, stop_for_shopper
 
