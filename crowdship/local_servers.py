@@ -7,6 +7,7 @@ PostgreSQL refuses to run as root, so when invoked as root the cluster belongs t
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -14,7 +15,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ log = get_logger(__name__)
 DATABASE_NAME = "crowdship"
 SUPERUSER = "postgres"
 ENV_FILE_NAME = "services.env"
+LOCK_FILE_NAME = "services.lock"
 
 
 class ServiceError(RuntimeError):
@@ -351,20 +354,33 @@ class LocalServices:
         self.redis = LocalRedis(root)
         self.env_file = root / ENV_FILE_NAME
 
-    def up(self, *, postgres: bool = True, redis: bool = True) -> dict[str, str]:
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One starter at a time: test workers that start together would otherwise both run `initdb` on
+        the same folder, or both start a server on it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        urls: dict[str, str] = {}
-        if postgres:
-            urls["CROWDSHIP_DATABASE_URL"] = self.postgres.up()
-        if redis:
-            urls["CROWDSHIP_REDIS_URL"] = self.redis.up()
-        self.env_file.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
-        return urls
+        with (self.root / LOCK_FILE_NAME).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def up(self, *, postgres: bool = True, redis: bool = True) -> dict[str, str]:
+        with self._exclusive():
+            urls: dict[str, str] = {}
+            if postgres:
+                urls["CROWDSHIP_DATABASE_URL"] = self.postgres.up()
+            if redis:
+                urls["CROWDSHIP_REDIS_URL"] = self.redis.up()
+            self.env_file.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
+            return urls
 
     def down(self) -> None:
-        self.redis.down()
-        self.postgres.down()
-        self.env_file.unlink(missing_ok=True)
+        with self._exclusive():
+            self.redis.down()
+            self.postgres.down()
+            self.env_file.unlink(missing_ok=True)
 
     def status(self) -> list[ServiceStatus]:
         return [self.postgres.status(), self.redis.status()]

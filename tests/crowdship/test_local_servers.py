@@ -68,6 +68,30 @@ def test_up_down_up_is_idempotent(services: LocalServices) -> None:
     assert _postgres_answers(again["CROWDSHIP_DATABASE_URL"])
 
 
+def test_servers_started_by_two_processes_at_once_are_one_pair(services: LocalServices) -> None:
+    """Test workers on a fresh checkout all start the servers together: each gets the same URLs, and the
+    folder ends up with one cluster and one redis, not an `initdb` failure."""
+    starter = (
+        "import json, sys; from pathlib import Path; from crowdship.local_servers import LocalServices; "
+        "print(json.dumps(LocalServices(Path(sys.argv[1])).up()))"
+    )
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", starter, str(services.root)],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    answers = [starter.communicate(timeout=120) for starter in starters]
+    assert [process.returncode for process in starters] == [0, 0, 0], [error for _, error in answers]
+    urls = {output.strip().splitlines()[-1] for output, _ in answers}  # the logs share stdout
+    assert len(urls) == 1, urls
+    assert _postgres_answers(services.up()["CROWDSHIP_DATABASE_URL"])
+
+
 def test_a_stale_redis_pid_file_is_replaced(services: LocalServices) -> None:
     """A pid file naming a dead process, or one that is not redis, does not stop redis from starting."""
     services.redis.root.mkdir(parents=True, exist_ok=True)
