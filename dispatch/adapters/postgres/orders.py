@@ -1,0 +1,188 @@
+"""Orders, their secrets and the summary a store's page shows, on PostGIS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from crowdship.db import Repository, Row
+from crowdship.pages import Page
+from crowdship.units import Cents
+from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params, status_filter
+from dispatch.errors import DuplicateOrder
+from dispatch.model import Order, OrderStatus
+from dispatch.repositories import OrderSecret, StoreSummary
+
+
+class PostgresOrderRepository(Repository):
+    _COLUMNS = f"""
+        o.id, o.store_id, o.external_ref, {point_columns("o.dropoff", "dropoff")}, o.dropoff_address,
+        o.recipient_name, o.window_earliest, o.window_latest, o.dispatch_deadline, o.size_bags,
+        o.value_cents, o.age_restricted, o.perishable, o.status, o.created_at"""
+
+    def add(self, order: Order) -> None:
+        with self._refusing_duplicates(
+            lambda: DuplicateOrder(f"store {order.store_id} already has an order {order.external_ref!r}")
+        ):
+            self._insert(order)
+
+    def _insert(self, order: Order) -> None:
+        self._execute(
+            f"""INSERT INTO orders (id, store_id, external_ref, dropoff, dropoff_address, recipient_name,
+                    window_earliest, window_latest, dispatch_deadline, size_bags, value_cents,
+                    age_restricted, perishable, status, created_at)
+                VALUES (%s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (
+                order.id,
+                order.store_id,
+                order.external_ref,
+                *point_params(order.dropoff),
+                order.dropoff_address,
+                order.recipient_name,
+                order.window_earliest,
+                order.window_latest,
+                order.dispatch_deadline,
+                order.size_bags,
+                order.value_cents,
+                order.age_restricted,
+                order.perishable,
+                order.status.value,
+                order.created_at,
+            ),
+        )
+
+    def get(self, order_id: UUID, *, for_update: bool = False) -> Order:
+        lock = " FOR UPDATE" if for_update else ""
+        row = self._one(f"SELECT {self._COLUMNS} FROM orders o WHERE o.id = %s{lock}", (order_id,), "order", order_id)
+        return self._order(row)
+
+    def save(self, order: Order) -> None:
+        self._execute("UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (order.status.value, order.id))
+
+    def list_for_store(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
+        where, params = status_filter("o.status", statuses)
+        rows = self._all(
+            f"SELECT {self._COLUMNS} FROM orders o WHERE o.store_id = %s{where} ORDER BY o.created_at, o.id",
+            (store_id, *params),
+        )
+        return [self._order(row) for row in rows]
+
+    def within_service_area(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
+        """The store's orders whose drop-off lies inside (or on the edge of) its service area."""
+        where, params = status_filter("o.status", statuses)
+        rows = self._all(
+            f"""SELECT {self._COLUMNS} FROM orders o JOIN stores s ON s.id = o.store_id
+                WHERE o.store_id = %s AND ST_Covers(s.service_area, o.dropoff){where}
+                ORDER BY o.created_at, o.id""",
+            (store_id, *params),
+        )
+        return [self._order(row) for row in rows]
+
+    def page(
+        self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+    ) -> Page[Order]:
+        where, params = filters(("o.store_id", store_id), ("o.status", statuses))
+        total = self._all(f"SELECT count(*) AS n FROM orders o WHERE true{where}", params)[0]["n"]
+        rows = self._all(
+            f"""SELECT {self._COLUMNS} FROM orders o WHERE true{where}
+                ORDER BY o.created_at DESC, o.id LIMIT %s OFFSET %s""",
+            (*params, limit, offset),
+        )
+        return Page([self._order(row) for row in rows], total)
+
+    def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
+        where, params = status_filter("o.status", statuses)
+        rows = self._all(
+            f"""SELECT {self._COLUMNS} FROM orders o
+                JOIN offer_orders oo ON oo.order_id = o.id
+                JOIN offers f ON f.id = oo.offer_id AND f.status = 'accepted'
+                WHERE f.trip_id = %s{where}
+                ORDER BY f.resolved_at, oo.stop_index""",
+            (trip_id, *params),
+        )
+        return [self._order(row) for row in rows]
+
+    def carrying_trip(self, order_id: UUID) -> UUID | None:
+        rows = self._all(
+            """SELECT f.trip_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
+               WHERE oo.order_id = %s AND f.status = 'accepted'
+               ORDER BY f.resolved_at DESC LIMIT 1""",
+            (order_id,),
+        )
+        return rows[0]["trip_id"] if rows else None
+
+    def summary(self, store_id: UUID, now: datetime) -> StoreSummary:
+        by_status = {
+            row["status"]: row["n"]
+            for row in self._all(
+                "SELECT status, count(*) AS n FROM orders WHERE store_id = %s GROUP BY status", (store_id,)
+            )
+        }
+        counts = self._all(
+            """SELECT
+                 (SELECT count(*) FROM trips WHERE store_id = %(s)s AND status = 'open') AS open_trips,
+                 (SELECT count(*) FROM offers f JOIN trips t ON t.id = f.trip_id
+                   WHERE t.store_id = %(s)s AND f.status = 'open') AS open_offers,
+                 (SELECT count(*) FROM orders WHERE store_id = %(s)s AND status = 'pending'
+                   AND dispatch_deadline <= %(now)s) AS past_deadline""",
+            {"s": store_id, "now": now},
+        )[0]
+        return StoreSummary(
+            store_id=store_id,
+            orders_by_status=by_status,
+            open_trips=counts["open_trips"],
+            open_offers=counts["open_offers"],
+            orders_past_deadline=counts["past_deadline"],
+        )
+
+    @staticmethod
+    def _order(row: Row) -> Order:
+        return Order(
+            id=row["id"],
+            store_id=row["store_id"],
+            external_ref=row["external_ref"],
+            dropoff=point(row, "dropoff"),
+            dropoff_address=row["dropoff_address"],
+            recipient_name=row["recipient_name"],
+            window_earliest=row["window_earliest"],
+            window_latest=row["window_latest"],
+            dispatch_deadline=row["dispatch_deadline"],
+            size_bags=row["size_bags"],
+            value_cents=Cents(row["value_cents"]),
+            age_restricted=row["age_restricted"],
+            perishable=row["perishable"],
+            status=OrderStatus(row["status"]),
+            created_at=row["created_at"],
+        )
+
+
+class PostgresOrderSecretRepository(Repository):
+    def add(self, secret: OrderSecret) -> None:
+        self._execute(
+            "INSERT INTO order_secrets (order_id, bag_code, delivery_code_hash) VALUES (%s, %s, %s)",
+            (secret.order_id, secret.bag_code, secret.delivery_code_hash),
+        )
+
+    def get(self, order_id: UUID) -> OrderSecret:
+        row = self._one(
+            "SELECT order_id, bag_code, delivery_code_hash FROM order_secrets WHERE order_id = %s",
+            (order_id,),
+            "secrets of order",
+            order_id,
+        )
+        return OrderSecret(row["order_id"], row["bag_code"], row["delivery_code_hash"])
+
+    def replace_code_hash(self, order_id: UUID, delivery_code_hash: str) -> None:
+        self._execute(
+            "UPDATE order_secrets SET delivery_code_hash = %s WHERE order_id = %s", (delivery_code_hash, order_id)
+        )
+
+    def for_orders(self, order_ids: Sequence[UUID]) -> dict[UUID, OrderSecret]:
+        rows = self._all(
+            "SELECT order_id, bag_code, delivery_code_hash FROM order_secrets WHERE order_id = ANY(%s)",
+            (list(order_ids),),
+        )
+        return {
+            row["order_id"]: OrderSecret(row["order_id"], row["bag_code"], row["delivery_code_hash"]) for row in rows
+        }
