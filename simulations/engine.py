@@ -17,193 +17,52 @@ positive matcher time limit the routing search may reach further on a faster mac
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import IntEnum
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
 from composition import in_memory
 from crowdship.clock import ManualClock
 from crowdship.errors import DomainError
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork
-from dispatch.batching import BatchParameters
-from dispatch.model import Offer, OfferStatus, OrderStatus, Shopper, Store, TrustTier
+from dispatch.model import Offer, OfferStatus, OrderStatus, Shopper, Store
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.batch import BatchReport, run_batch
-from dispatch.services.context import DeliveredOrder, DispatchConfig
+from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
 from dispatch.services.trips import check_in
-from rewards.policy import PaymentMethod, PolicyStatus
-from rewards.records import NothingToPay
+from rewards.policy import PaymentMethod
 from rewards.services import (
     RewardCredit,
-    approve_payout_batch,
-    create_reward_policy,
-    decide_reward_policy,
-    pay_payout_batch,
-    prepare_payout_batch,
-    reconciliation_report,
 )
 from routing.geo import GeoPoint
 from routing.travel import StraightLineTravel
+from simulations.books import pay_out_day, publish_scenario_policy
 from simulations.city import City, build_city, uuid_from
+from simulations.configuration import dispatch_config
+from simulations.day_records import (
+    BatchRecord,
+    DayResult,
+    OfferRecord,
+    OrderRecord,
+    PayoutRecord,
+    TripRecord,
+)
+from simulations.events import EventQueue, Kind
 from simulations.scenario import Scenario
+from simulations.world import OrderPlan, ShopperPlan, bounds, draw_orders, draw_shoppers
 
-SIMULATION_OPS = UUID(int=1)
-"""Who proposes the scenario's policy in a simulated day; `SIMULATION_FINANCE` approves it and pays out."""
-SIMULATION_FINANCE = UUID(int=2)
-SERVICE_AREA_MARGIN = 0.98
-"""Customers are drawn within this share of the radius: the area polygon is inscribed in the circle."""
 HORIZON_AFTER_DAY = timedelta(hours=24)
 """A safety net: no simulated day runs on for longer than this after its last order."""
-
-
-class Kind(IntEnum):
-    """Event kinds; at the same instant the lower value happens first."""
-
-    DELIVER = 0
-    LEAVE = 1
-    RESPOND = 2
-    CANCEL = 3
-    ORDER = 4
-    SHOPPER = 5
-    BATCH = 6
-
-
-@dataclass
-class OrderPlan:
-    """An order as the world draws it, before it reaches intake."""
-
-    index: int
-    external_ref: str
-    placed_s: float
-    store_index: int
-    dropoff: GeoPoint
-    ready_s: float
-    window_s: float
-    bags: int
-    value_cents: int
-    age_restricted: bool
-    perishable: bool
-    cancel_after_s: float | None
-
-
-@dataclass
-class ShopperPlan:
-    index: int
-    arrives_s: float
-    store_index: int
-    home: GeoPoint
-    capacity: int
-    max_detour_m: int
-    max_detour_s: int
-    dwell_s: float
-    tier: TrustTier
-    identity_verified: bool
-
-
-@dataclass
-class OrderRecord:
-    external_ref: str
-    store: str
-    placed_at: datetime
-    dropoff: GeoPoint
-    bags: int
-    window_latest: datetime
-    order_id: UUID | None = None
-    status: str = "refused"
-    delivered_at: datetime | None = None
-    trip_id: UUID | None = None
-    detour_m: float = 0.0
-    reward_cents: float = 0.0
-    fallback_cost_cents: int = 0
-    courier_cost_cents: int = 0
-    """What the all-courier baseline pays for this order."""
-
-    @property
-    def on_time(self) -> bool | None:
-        if self.delivered_at is None:
-            return None
-        return self.delivered_at <= self.window_latest
-
-
-@dataclass
-class TripRecord:
-    index: int
-    trip_id: UUID
-    shopper_id: UUID
-    store_index: int
-    checked_in_at: datetime
-    leave_by: datetime
-    destination: GeoPoint
-    departed_at: datetime | None = None
-    route: list[GeoPoint] = field(default_factory=list)
-    delivered: int = 0
-    reward_cents: int = 0
-
-
-@dataclass
-class BatchRecord:
-    store: str
-    at: datetime
-    pending_orders: int
-    eligible_trips: int
-    offers: int
-    fallback: int
-    expired_offers: int
-    matcher_s: float | None
-    batch_s: float
-
-
-@dataclass
-class OfferRecord:
-    offer_id: UUID
-    trip_index: int
-    stops: int
-    extra_distance_m: int
-    reward_quote_cents: int
-    probability: float
-    outcome: str = "open"
-
-
-@dataclass(frozen=True)
-class PayoutRecord:
-    """The end-of-day payout batch, through finance's use cases."""
-
-    lines: int = 0
-    flagged_lines: int = 0
-    paid_cents: int = 0
-    books_agree: bool = True
-
-
-@dataclass
-class DayResult:
-    scenario: Scenario
-    stores: list[Store]
-    orders: list[OrderRecord]
-    trips: list[TripRecord]
-    offers: list[OfferRecord]
-    batches: list[BatchRecord]
-    shopper_visits: int
-    wall_s: float
-    final_statuses: dict[str, int]
-    payout: PayoutRecord = field(default_factory=PayoutRecord)
-
-
-def _bounds(pair: tuple[int, int]) -> tuple[int, int]:
-    return pair[0], pair[1]
 
 
 class DaySimulation:
@@ -230,8 +89,7 @@ class DaySimulation:
         assert credit is not None
         self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._recording(credit))
         self.payout: PayoutRecord = PayoutRecord()
-        self.queue: list[tuple[float, int, int, Any]] = []
-        self._sequence = 0
+        self.queue = EventQueue()
         self.orders: list[OrderRecord] = []
         self.order_of_id: dict[UUID, OrderRecord] = {}
         self.delivery_codes: dict[UUID, str] = {}
@@ -264,148 +122,15 @@ class DaySimulation:
         return credit_and_note
 
     def publish_policy(self) -> None:
-        """The scenario's policy, proposed and approved (by two people, as live) at the start of the day."""
-        with self.memory.rewards() as uow:
-            policy = create_reward_policy(
-                uow, parameters=policy_parameters(self.scenario), actor_id=SIMULATION_OPS, now=self.start
-            )
-        with self.memory.rewards() as uow:
-            decide_reward_policy(
-                uow, version=policy.version, status=PolicyStatus.APPROVED, actor_id=SIMULATION_FINANCE, now=self.start
-            )
+        publish_scenario_policy(self.memory, self.scenario, self.start)
 
-    def _pay_out(self) -> None:
-        """At the end of the day, finance pays the cash earned: prepared, approved by a second person, paid."""
-        now = self.clock.now()
-        try:
-            with self.memory.rewards() as uow:
-                prepared = prepare_payout_batch(
-                    uow,
-                    period_start=self.start,
-                    period_end=now,
-                    actor_id=SIMULATION_FINANCE,
-                    now=now,
-                    idempotency_key="simulated-day",
-                ).batch
-        except NothingToPay:
-            return
-        with self.memory.rewards() as uow:
-            approve_payout_batch(uow, batch_id=prepared.id, actor_id=SIMULATION_OPS, now=now)
-        with self.memory.rewards() as uow:
-            paid = pay_payout_batch(
-                uow, batch_id=prepared.id, actor_id=SIMULATION_FINANCE, now=now, idempotency_key="simulated-day"
-            )
-        with self.memory.rewards() as uow:
-            report = reconciliation_report(uow)
-        self.payout = PayoutRecord(
-            lines=len(prepared.lines),
-            flagged_lines=sum(1 for line in prepared.lines if line.flags),
-            paid_cents=paid.paid_cents,
-            books_agree=report.agrees,
-        )
-
-    # --- the event queue -------------------------------------------------------------------------
-
-    def _push(self, at_s: float, kind: Kind, payload: Any) -> None:
-        self._sequence += 1
-        heapq.heappush(self.queue, (at_s, int(kind), self._sequence, payload))
+    # --- time and place ---------------------------------------------------------------------------
 
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(microseconds=round(seconds * 1e6))
 
     def _store_index_of(self, store_id: UUID) -> int:
         return next(i for i, store in enumerate(self.city.stores) if store.id == store_id)
-
-    # --- drawing the world ---------------------------------------------------------------------------
-
-    def _arrivals(self, rates: list[float]) -> npt.NDArray[np.float64]:
-        counts = self.world.poisson(rates)
-        times = [hour * 3600.0 + self.world.uniform(0.0, 3600.0, count) for hour, count in enumerate(counts)]
-        return np.sort(np.concatenate(times)) if times else np.zeros(0)
-
-    def _draw_orders(self) -> list[OrderPlan]:
-        scenario, city, rng = self.scenario, self.city, self.world
-        spec = scenario.orders
-        times = self._arrivals(scenario.order_rates())
-        radii = np.array(city.service_radius_m) * SERVICE_AREA_MARGIN
-        served = city.distance_to_store_m <= radii[None, :]
-        candidates = np.flatnonzero(served.any(axis=1))
-        if len(candidates) == 0:
-            return []
-        weights = city.weights[candidates] / city.weights[candidates].sum()
-        count = len(times)
-        homes = candidates[rng.choice(len(candidates), size=count, p=weights)]
-        distances = np.where(served[homes], city.distance_to_store_m[homes], np.inf)
-        stores = np.argmin(distances, axis=1)
-        ready_lo, ready_hi = _bounds(spec.ready_minutes)
-        ready = rng.uniform(ready_lo * 60.0, ready_hi * 60.0, count)
-        windows = rng.choice(np.array(spec.window_hours), size=count) * 3600.0
-        bags = rng.choice(np.array(spec.bags), size=count)
-        values = rng.integers(spec.value_cents[0], spec.value_cents[1] + 1, size=count)
-        age = rng.random(count) < spec.age_restricted_share
-        perishable = rng.random(count) < spec.perishable_share
-        cancels = rng.random(count) < spec.cancel_share
-        cancel_after = rng.uniform(60.0, 3600.0, count)
-        return [
-            OrderPlan(
-                index=i,
-                external_ref=f"SIM-{i + 1:06d}",
-                placed_s=float(times[i]),
-                store_index=int(stores[i]),
-                dropoff=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
-                ready_s=float(ready[i]),
-                window_s=float(windows[i]),
-                bags=int(bags[i]),
-                value_cents=int(values[i]),
-                age_restricted=bool(age[i]),
-                perishable=bool(perishable[i]),
-                cancel_after_s=float(cancel_after[i]) if cancels[i] else None,
-            )
-            for i in range(count)
-        ]
-
-    def _draw_shoppers(self) -> list[ShopperPlan]:
-        scenario, city, rng = self.scenario, self.city, self.world
-        spec = scenario.shoppers
-        times = self._arrivals(scenario.shopper_rates())
-        self.shopper_visits = len(times)
-        willing = rng.random(len(times)) < spec.willing_share
-        times = times[willing]
-        count = len(times)
-        store_count = len(city.stores)
-        stores = rng.integers(0, store_count, size=count)
-        reach = np.array(city.service_radius_m) * spec.home_radius_factor
-        near = city.distance_to_store_m <= reach[None, :]
-        picks = rng.random(count)
-        homes = np.empty(count, dtype=np.int64)
-        for store in range(store_count):
-            chosen = np.flatnonzero(stores == store)
-            pool = np.flatnonzero(near[:, store])
-            cumulative = np.cumsum(city.weights[pool])
-            cumulative /= cumulative[-1]
-            homes[chosen] = pool[np.minimum(np.searchsorted(cumulative, picks[chosen]), len(pool) - 1)]
-        capacity = rng.choice(np.array(spec.capacity_bags), size=count)
-        detour_m = rng.choice(np.array(spec.max_detour_m), size=count)
-        detour_s = rng.choice(np.array(spec.max_detour_s), size=count)
-        dwell_lo, dwell_hi = _bounds(spec.dwell_minutes)
-        dwell = rng.uniform(dwell_lo * 60.0, dwell_hi * 60.0, count)
-        tiers = rng.choice(4, size=count, p=np.array(spec.trust_tier_shares) / sum(spec.trust_tier_shares))
-        verified = rng.random(count) < spec.identity_verified_share
-        return [
-            ShopperPlan(
-                index=i,
-                arrives_s=float(times[i]),
-                store_index=int(stores[i]),
-                home=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
-                capacity=int(capacity[i]),
-                max_detour_m=int(detour_m[i]),
-                max_detour_s=int(detour_s[i]),
-                dwell_s=float(dwell[i]),
-                tier=TrustTier(int(tiers[i])),
-                identity_verified=bool(verified[i]),
-            )
-            for i in range(count)
-        ]
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -416,20 +141,20 @@ class DaySimulation:
                 uow.stores.add(store)
             uow.commit()
         self.publish_policy()
-        orders = self._draw_orders()
-        shoppers = self._draw_shoppers()
+        orders = draw_orders(self.scenario, self.city, self.world)
+        shoppers, self.shopper_visits = draw_shoppers(self.scenario, self.city, self.world)
         shopper_ids = [uuid_from(self.world) for _ in shoppers]
         for order in orders:
-            self._push(order.placed_s, Kind.ORDER, order)
+            self.queue.push(order.placed_s, Kind.ORDER, order)
         for visit, shopper_id in zip(shoppers, shopper_ids, strict=True):
-            self._push(visit.arrives_s, Kind.SHOPPER, (visit, shopper_id))
+            self.queue.push(visit.arrives_s, Kind.SHOPPER, (visit, shopper_id))
         self.orders_to_come = len(orders)
         for index in range(len(self.city.stores)):
-            self._push(0.0, Kind.BATCH, index)
+            self.queue.push(0.0, Kind.BATCH, index)
         day_end_s = self.scenario.hours * 3600.0
         horizon_s = day_end_s + HORIZON_AFTER_DAY.total_seconds()
         bar = _progress_bar(self.progress, day_end_s)
-        handlers: Mapping[int, Callable[[float, Any], None]] = {
+        handlers: Mapping[Kind, Callable[[float, Any], None]] = {
             Kind.DELIVER: self._deliver,
             Kind.LEAVE: self._leave,
             Kind.RESPOND: self._respond,
@@ -440,7 +165,7 @@ class DaySimulation:
         }
         shown = 0.0
         while self.queue:
-            at_s, kind, _, payload = heapq.heappop(self.queue)
+            at_s, kind, payload = self.queue.pop()
             if at_s > horizon_s:
                 break
             self.clock.set(self.at(at_s))
@@ -450,7 +175,7 @@ class DaySimulation:
                 shown = min(at_s, day_end_s)
         if bar is not None:
             bar.close()
-        self._pay_out()
+        self.payout = pay_out_day(self.memory, self.start, self.clock.now())
         with MemoryDispatchUnitOfWork(self.db) as uow:
             for record in self.orders:
                 if record.order_id is not None:
@@ -522,7 +247,7 @@ class DaySimulation:
         record.status = OrderStatus.PENDING.value
         self.order_of_id[record.order_id] = record
         if plan.cancel_after_s is not None:
-            self._push(at_s + plan.cancel_after_s, Kind.CANCEL, record.order_id)
+            self.queue.push(at_s + plan.cancel_after_s, Kind.CANCEL, record.order_id)
 
     def _cancel(self, _at_s: float, order_id: UUID) -> None:
         """The customer cancels; honoured only while the order still waits for a shopper."""
@@ -569,13 +294,13 @@ class DaySimulation:
         )
         self.trips.append(record)
         self.trip_of_id[trip.id] = record
-        self._push(leave_s, Kind.LEAVE, trip.id)
+        self.queue.push(leave_s, Kind.LEAVE, trip.id)
 
     def _batch(self, at_s: float, store_index: int) -> None:
         report = self.batch_once(store_index)
         self._answer_offers(at_s, report)
         if self.orders_to_come > 0 or self._store_has_unfinished(report.store_id):
-            self._push(at_s + self.scenario.dispatch.batch_cadence_s, Kind.BATCH, store_index)
+            self.queue.push(at_s + self.scenario.dispatch.batch_cadence_s, Kind.BATCH, store_index)
 
     def batch_once(self, store_index: int) -> BatchReport:
         """One batch of the store at the clock's time: the live use case, timed and recorded."""
@@ -618,7 +343,7 @@ class DaySimulation:
     def _answer_offers(self, at_s: float, report: BatchReport) -> None:
         """Each shopper weighs the offer (logistic in reward, detour, stops) and answers after a while."""
         spec = self.scenario.acceptance
-        low, high = _bounds(self.scenario.shoppers.response_seconds)
+        low, high = bounds(self.scenario.shoppers.response_seconds)
         for offer in sorted(report.offers, key=lambda o: self.trip_of_id[o.trip_id].index):
             trip = self.trip_of_id[offer.trip_id]
             score = (
@@ -634,7 +359,7 @@ class DaySimulation:
                 offer.id, trip.index, len(offer.stops), offer.extra_distance_m, offer.reward_quote_cents, probability
             )
             if at_s + delay < (offer.expires_at - self.start).total_seconds():
-                self._push(at_s + delay, Kind.RESPOND, (offer, accepts))
+                self.queue.push(at_s + delay, Kind.RESPOND, (offer, accepts))
 
     def _respond(self, _at_s: float, payload: tuple[Offer, bool]) -> None:
         offer, accepts = payload
@@ -675,7 +400,7 @@ class DaySimulation:
         for order in carried:
             clock_s += self.travel.duration_s(here, order.dropoff)
             clock_s = max(clock_s, (order.window_earliest - self.start).total_seconds())
-            self._push(clock_s, Kind.DELIVER, (trip_id, order.id))
+            self.queue.push(clock_s, Kind.DELIVER, (trip_id, order.id))
             trip.route.append(order.dropoff)
             here = order.dropoff
         trip.route.append(trip.destination)
@@ -700,60 +425,6 @@ def _progress_bar(enabled: bool, total_s: float) -> Any:
     from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(total=total_s, unit="sim-s", unit_scale=True, desc="simulated day", leave=False)
-
-
-def policy_parameters(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's reward policy, as ops would propose it."""
-    spec = scenario.rewards
-    values: dict[str, Any] = {
-        "base_cents": spec.base_cents,
-        "per_extra_km_cents": spec.per_extra_km_cents,
-        "per_extra_minute_cents": spec.per_extra_minute_cents,
-        "per_bag_cents": spec.per_bag_cents,
-        "minimum_cents": spec.minimum_cents,
-        "daily_cap_cents": spec.daily_cap_cents,
-        "store_credit_bonus_bps": spec.store_credit_bonus_bps,
-        "timezone": scenario.timezone,
-    }
-    if spec.peak_multiplier_bps is not None:
-        values["peak_multiplier_bps"] = spec.peak_multiplier_bps
-    if spec.tier_multiplier_bps is not None:
-        values["tier_multiplier_bps"] = spec.tier_multiplier_bps
-    return values
-
-
-def dispatch_config(scenario: Scenario) -> DispatchConfig:
-    """The live dispatcher's configuration, filled from the scenario.
-
-    The matcher prices a route by its own detour rule; it is set to follow the reward policy: per extra km
-    the policy's km rate plus its minute rate at the travel speed, and at least the policy's minimum.
-    """
-    dispatch, rewards, travel = scenario.dispatch, scenario.rewards, scenario.travel
-    offer_ttl = timedelta(seconds=dispatch.offer_ttl_s)
-    per_km = rewards.per_extra_km_cents + rewards.per_extra_minute_cents * 60.0 / travel.speed_kmh
-    caps: dict[int, int | None] = {
-        tier: None if cap == "none" else int(cap) for tier, cap in dispatch.tier_value_caps_cents.items()
-    }
-    return DispatchConfig(
-        offer_ttl=offer_ttl,
-        geofence_m=150.0,
-        max_delivery_attempts=3,
-        lease_ttl_s=30.0,
-        matcher_time_limit_s=dispatch.matcher_time_limit_s,
-        location_sample_interval_s=30.0,
-        location_rate_limit_per_s=10,
-        batch=BatchParameters(
-            road_factor=travel.road_factor,
-            speed_km_per_min=travel.speed_kmh / 60.0,
-            max_bundle_orders=dispatch.max_bundle_orders,
-            tier_value_caps_cents=caps,
-            own_address_radius_m=dispatch.own_address_radius_m,
-            compensation_cents_per_km=round(per_km),
-            compensation_minimum_cents=max(rewards.minimum_cents, rewards.base_cents + rewards.per_bag_cents),
-            offer_ttl=offer_ttl,
-        ),
-        delivery_code_work=2,  # nothing is kept after the run: the codes' hashes need not be slow
-    )
 
 
 def simulate_day(scenario: Scenario, *, progress: bool = False) -> DayResult:

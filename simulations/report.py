@@ -14,7 +14,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from simulations.engine import DayResult
+from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows
 
 MAX_ROUTES_DRAWN = 400

@@ -13,7 +13,7 @@ import numpy as np
 import structlog
 
 from dispatch.model import OrderStatus
-from simulations.engine import DayResult
+from simulations.day_records import DayResult
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.model import OfferStatus, OrderStatus, TripStatus
 from rewards.ledger import AccountKind
 from rewards.policy import PolicyStatus
-from simulations.engine import DayResult, DaySimulation, simulate_day
+from simulations.day_records import DayResult
+from simulations.engine import DaySimulation, simulate_day
 from simulations.results import DECISION_FIELDS, summarise, write_results
 from simulations.scenario import Scenario, parse_scenario
 from tests.simulations.conftest import ScenarioData

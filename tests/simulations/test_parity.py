@@ -29,7 +29,8 @@ from dispatch.services.batch import matcher_solver, run_batch
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from routing.geo import GeoPoint
 from simulations.city import offsets_to_lat_lon
-from simulations.engine import DaySimulation, policy_parameters
+from simulations.configuration import policy_parameters
+from simulations.engine import DaySimulation
 from simulations.scenario import Scenario
 from tests.rewards.conftest import publish_policy
 

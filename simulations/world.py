@@ -1,0 +1,148 @@
+"""The world a simulated day draws up front: when orders and shoppers arrive, where they live, what they carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dispatch.model import TrustTier
+from routing.geo import GeoPoint
+from simulations.city import City
+from simulations.scenario import Scenario
+
+SERVICE_AREA_MARGIN = 0.98
+"""Customers are drawn within this share of the radius: the area polygon is inscribed in the circle."""
+
+
+@dataclass
+class OrderPlan:
+    """An order as the world draws it, before it reaches intake."""
+
+    index: int
+    external_ref: str
+    placed_s: float
+    store_index: int
+    dropoff: GeoPoint
+    ready_s: float
+    window_s: float
+    bags: int
+    value_cents: int
+    age_restricted: bool
+    perishable: bool
+    cancel_after_s: float | None
+
+
+@dataclass
+class ShopperPlan:
+    index: int
+    arrives_s: float
+    store_index: int
+    home: GeoPoint
+    capacity: int
+    max_detour_m: int
+    max_detour_s: int
+    dwell_s: float
+    tier: TrustTier
+    identity_verified: bool
+
+
+def bounds(pair: tuple[int, int]) -> tuple[int, int]:
+    return pair[0], pair[1]
+
+
+def arrivals(rng: np.random.Generator, rates: list[float]) -> npt.NDArray[np.float64]:
+    counts = rng.poisson(rates)
+    times = [hour * 3600.0 + rng.uniform(0.0, 3600.0, count) for hour, count in enumerate(counts)]
+    return np.sort(np.concatenate(times)) if times else np.zeros(0)
+
+
+def draw_orders(scenario: Scenario, city: City, rng: np.random.Generator) -> list[OrderPlan]:
+    """The day's orders: Poisson arrivals per hour, homes drawn by population among those a store serves."""
+    spec = scenario.orders
+    times = arrivals(rng, scenario.order_rates())
+    radii = np.array(city.service_radius_m) * SERVICE_AREA_MARGIN
+    served = city.distance_to_store_m <= radii[None, :]
+    candidates = np.flatnonzero(served.any(axis=1))
+    if len(candidates) == 0:
+        return []
+    weights = city.weights[candidates] / city.weights[candidates].sum()
+    count = len(times)
+    homes = candidates[rng.choice(len(candidates), size=count, p=weights)]
+    distances = np.where(served[homes], city.distance_to_store_m[homes], np.inf)
+    stores = np.argmin(distances, axis=1)
+    ready_lo, ready_hi = bounds(spec.ready_minutes)
+    ready = rng.uniform(ready_lo * 60.0, ready_hi * 60.0, count)
+    windows = rng.choice(np.array(spec.window_hours), size=count) * 3600.0
+    bags = rng.choice(np.array(spec.bags), size=count)
+    values = rng.integers(spec.value_cents[0], spec.value_cents[1] + 1, size=count)
+    age = rng.random(count) < spec.age_restricted_share
+    perishable = rng.random(count) < spec.perishable_share
+    cancels = rng.random(count) < spec.cancel_share
+    cancel_after = rng.uniform(60.0, 3600.0, count)
+    return [
+        OrderPlan(
+            index=i,
+            external_ref=f"SIM-{i + 1:06d}",
+            placed_s=float(times[i]),
+            store_index=int(stores[i]),
+            dropoff=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
+            ready_s=float(ready[i]),
+            window_s=float(windows[i]),
+            bags=int(bags[i]),
+            value_cents=int(values[i]),
+            age_restricted=bool(age[i]),
+            perishable=bool(perishable[i]),
+            cancel_after_s=float(cancel_after[i]) if cancels[i] else None,
+        )
+        for i in range(count)
+    ]
+
+
+def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> tuple[list[ShopperPlan], int]:
+    """The shoppers willing to deliver, and how many visits were drawn before asking."""
+    spec = scenario.shoppers
+    times = arrivals(rng, scenario.shopper_rates())
+    visits = len(times)
+    willing = rng.random(len(times)) < spec.willing_share
+    times = times[willing]
+    count = len(times)
+    store_count = len(city.stores)
+    stores = rng.integers(0, store_count, size=count)
+    reach = np.array(city.service_radius_m) * spec.home_radius_factor
+    near = city.distance_to_store_m <= reach[None, :]
+    picks = rng.random(count)
+    homes = np.empty(count, dtype=np.int64)
+    for store in range(store_count):
+        chosen = np.flatnonzero(stores == store)
+        pool = np.flatnonzero(near[:, store])
+        cumulative = np.cumsum(city.weights[pool])
+        cumulative /= cumulative[-1]
+        homes[chosen] = pool[np.minimum(np.searchsorted(cumulative, picks[chosen]), len(pool) - 1)]
+    capacity = rng.choice(np.array(spec.capacity_bags), size=count)
+    detour_m = rng.choice(np.array(spec.max_detour_m), size=count)
+    detour_s = rng.choice(np.array(spec.max_detour_s), size=count)
+    dwell_lo, dwell_hi = bounds(spec.dwell_minutes)
+    dwell = rng.uniform(dwell_lo * 60.0, dwell_hi * 60.0, count)
+    tiers = rng.choice(4, size=count, p=np.array(spec.trust_tier_shares) / sum(spec.trust_tier_shares))
+    verified = rng.random(count) < spec.identity_verified_share
+    plans = [
+        ShopperPlan(
+            index=i,
+            arrives_s=float(times[i]),
+            store_index=int(stores[i]),
+            home=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
+            capacity=int(capacity[i]),
+            max_detour_m=int(detour_m[i]),
+            max_detour_s=int(detour_s[i]),
+            dwell_s=float(dwell[i]),
+            tier=TrustTier(int(tiers[i])),
+            identity_verified=bool(verified[i]),
+        )
+        for i in range(count)
+    ]
+    return plans, visits
+
+
+# --- running ----------------------------------------------------------------------------------
