@@ -28,7 +28,7 @@ test: services-up
 
 # Every benchmark with its default sizes (tens of minutes); each prints its table. PyVRP comes with the extra.
 bench: services-up
-	@CROWDSHIP_EXTRAS=bench scripts/bootstrap.sh
+	@CROWDSHIP_EXTRAS="sim bench" scripts/bootstrap.sh
 	@$(BIN)/crowdship bench routing
 	@$(BIN)/crowdship bench matcher --per-group 3
 	@$(BIN)/crowdship bench simulation

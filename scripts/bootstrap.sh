@@ -59,8 +59,9 @@ find_or_install_uv() {
 ensure_python_env() {
   local uv extras=()
   export UV_PYTHON_DOWNLOADS=never  # use the machine's Python; never fetch an interpreter
-  # CROWDSHIP_EXTRAS="bench" also installs optional extras (PyVRP, the benchmarks' reference peer).
-  for extra in ${CROWDSHIP_EXTRAS:-}; do extras+=(--extra "$extra"); done
+  # Optional extras, "sim" unless told otherwise: the simulator's Ray, plotly and tqdm. "sim bench" adds
+  # PyVRP, the benchmarks' reference peer; CROWDSHIP_EXTRAS="" installs the service alone.
+  for extra in ${CROWDSHIP_EXTRAS-sim}; do extras+=(--extra "$extra"); done
   if uv=$(find_or_install_uv); then
     say "syncing .venv from uv.lock with $uv"
     "$uv" sync --locked --quiet "${extras[@]}"

@@ -58,6 +58,7 @@ from simulations.day_records import (
     TripRecord,
 )
 from simulations.events import EventQueue, Kind
+from simulations.extras import require
 from simulations.scenario import Scenario
 from simulations.world import OrderPlan, ShopperPlan, bounds, draw_orders, draw_shoppers
 
@@ -422,8 +423,7 @@ _FINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.FALLBACK, OrderStatus.CAN
 def _progress_bar(enabled: bool, total_s: float) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm  # type: ignore[import-untyped]
-
+    tqdm = require("tqdm", "the progress bar").tqdm
     return tqdm(total=total_s, unit="sim-s", unit_scale=True, desc="simulated day", leave=False)
 
 

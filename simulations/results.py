@@ -14,6 +14,7 @@ import structlog
 
 from dispatch.model import OrderStatus
 from simulations.day_records import DayResult
+from simulations.extras import require
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class WrittenFiles:
 
 def write_results(result: DayResult, summary: Summary, out_dir: Path) -> WrittenFiles:
     """Writes summary.json/.csv, orders.csv, batches.csv and report.html into `out_dir`."""
+    require("plotly", "the HTML report")
     from simulations.report import write_report
 
     out_dir.mkdir(parents=True, exist_ok=True)

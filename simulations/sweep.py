@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdship.errors import InvalidInput
+from simulations.extras import require
 from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
 
 PROJECT_PACKAGES = ("crowdship", "dispatch", "rewards", "routing", "simulations")
@@ -89,6 +90,7 @@ def run_one(scenario_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
 
 
 def _init_ray(address: str | None) -> None:
+    require("ray", "a sweep")
     import ray
 
     if ray.is_initialized():
@@ -145,6 +147,7 @@ TABLE_COLUMNS = (
 
 def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) -> tuple[Path, Path, Path]:
     """results.csv, results.json and chart.html in `out_dir`."""
+    require("plotly", "the sweep's chart")
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 

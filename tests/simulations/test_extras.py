@@ -1,0 +1,34 @@
+"""The simulator's optional libraries: a missing one is named with how to install it."""
+
+import pytest
+
+from simulations.extras import MissingExtra, require
+
+
+def test_an_installed_module_is_returned() -> None:
+    assert require("json", "anything").dumps([1]) == "[1]"
+
+
+def test_a_missing_module_names_the_feature_and_the_extra() -> None:
+    with pytest.raises(MissingExtra) as caught:
+        require("crowdship_not_installed_anywhere.graphs", "the HTML report")
+    assert "the HTML report needs `crowdship_not_installed_anywhere.graphs`" in caught.value.message
+    assert "crowdship[sim]" in caught.value.message
+
+
+def test_the_service_and_the_cli_import_without_the_sim_extra() -> None:
+    """A deployed service installs no Ray, plotly or tqdm: nothing on its import path may need them."""
+    import subprocess
+    import sys
+
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'ray', 'plotly', 'tqdm'}:\n"
+        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import api.app, cli.main, simulations.engine, simulations.run, simulations.sweep\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
+    assert answer.returncode == 0, answer.stderr
