@@ -122,6 +122,7 @@ def db_status() -> None:
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
+    from composition import rewards_on
     from crowdship.db import open_pool
     from crowdship.settings import ensure_development_key
     from dispatch.adapters.passwords import Argon2Passwords
@@ -135,6 +136,7 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
         run_demo(
             console,
             _live_context(pool, with_redis=False),
+            rewards_on(pool),
             Argon2Passwords(),
             seed=seed,
             credentials=settings.local_dir / "demo" / "credentials.json",

@@ -10,18 +10,27 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from crowdship.units import format_cents
+from crowdship.units import Cents, format_cents
+from dispatch.accounts import Role
 from dispatch.model import Order, OrderStatus, TripStatus
 from dispatch.services import accounts, queries
 from dispatch.services.context import DispatchContext, PasswordHasher
-from simulations.demo import build_demo_plan
+from rewards.policy import PolicyStatus, RewardPolicy
+from rewards.records import NoPolicyInForce
+from rewards.repositories import RewardsUnitOfWork
+from rewards.services import create_reward_policy, decide_reward_policy
+from simulations.configuration import policy_parameters
+from simulations.demo import DemoPlan, build_demo_plan
 from simulations.demo_loader import DemoLoad, load_demo
+from simulations.run import DEMO_SCENARIO
+from simulations.scenario import load_scenario
 
 
 def new_demo_password() -> str:
@@ -62,11 +71,51 @@ def remember(path: Path, load: DemoLoad, live_orders: list[Order]) -> dict[str, 
     return data
 
 
+def publish_demo_policy(
+    ctx: DispatchContext, rewards: Callable[[], RewardsUnitOfWork], plan: DemoPlan
+) -> RewardPolicy | None:
+    """The demo scenario's reward policy, proposed by the demo's ops account and approved by its first finance
+    account (two people, as the service demands), unless a policy is already in force. Returns the version
+    published now, if any, so that deliveries in the demo earn their reward."""
+    now = ctx.clock.now()
+    with rewards() as uow:
+        try:
+            uow.repos.policies.in_force_at(now)
+        except NoPolicyInForce:
+            pass
+        else:
+            return None
+    proposer = next(member for member in plan.staff if member.role is Role.OPS)
+    approver = next(member for member in plan.staff if member.role is Role.FINANCE)
+    with ctx.unit_of_work() as uow:
+        proposer_user = uow.users.by_email(proposer.email)
+        approver_user = uow.users.by_email(approver.email)
+    if proposer_user is None or approver_user is None:
+        return None
+    parameters = policy_parameters(load_scenario(DEMO_SCENARIO))
+    with rewards() as uow:
+        proposed = create_reward_policy(
+            uow, parameters=parameters, actor_id=proposer_user.id, now=now, note="the demo store's policy"
+        )
+    with rewards() as uow:
+        return decide_reward_policy(
+            uow, version=proposed.version, status=PolicyStatus.APPROVED, actor_id=approver_user.id, now=now
+        )
+
+
 def run_demo(
-    console: Console, ctx: DispatchContext, hasher: PasswordHasher, *, seed: int, credentials: Path, key_written: bool
+    console: Console,
+    ctx: DispatchContext,
+    rewards: Callable[[], RewardsUnitOfWork],
+    hasher: PasswordHasher,
+    *,
+    seed: int,
+    credentials: Path,
+    key_written: bool,
 ) -> None:
     plan = build_demo_plan(ctx.clock.now(), seed=seed)
     load = load_demo(ctx, hasher, plan, new_password=new_demo_password)
+    published = publish_demo_policy(ctx, rewards, plan)
     store = queries.get_store(ctx, store_id=plan.store.id)
     trips = queries.list_trips(
         ctx, store_id=store.id, shopper_id=None, statuses=[TripStatus.OPEN], limit=200, offset=0
@@ -79,8 +128,16 @@ def run_demo(
         f"\n[bold]{store.name}[/bold] at {store.location.lat}, {store.location.lon} "
         f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
         f"{len(load.new_orders)} order(s) ingested); fallback courier {format_cents(store.fallback_cost_cents)}"
-        " per order\n"
+        " per order"
     )
+    if published is not None:
+        parameters = published.parameters
+        console.print(
+            f"Reward policy v{published.version} published (proposed by ops, approved by finance): "
+            f"{format_cents(Cents(parameters.base_cents))} a delivery, {format_cents(Cents(parameters.per_extra_km_cents))} per"
+            f" extra km, at least {format_cents(Cents(parameters.minimum_cents))}"
+        )
+    console.print()
     account_table = Table("e-mail", "role", "password", title="Demo accounts")
     for email, account in sorted(saved["accounts"].items(), key=lambda item: (item[1]["role"], item[0])):
         account_table.add_row(email, account["role"], account["password"])

@@ -1,5 +1,6 @@
 """A demo order goes from offer to delivery over HTTP, as a new user trying `make demo` would take it: the demo
-is loaded through the live use cases, so its orders have bag codes and delivery codes like any other."""
+is loaded through the live use cases, so its orders have bag codes and delivery codes like any other, and its
+reward policy is published by two of its staff, so the delivery earns the quote it was offered."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from api_support import assert_problem
 from fastapi.testclient import TestClient
 
 from api.dependencies import AppServices
+from composition import rewards_on
 from dispatch.adapters.passwords import Argon2Passwords
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
+from simulations.demo_run import publish_demo_policy
 
 PASSWORD = "Orbit-Lamp-77-Quince"
 
@@ -29,6 +32,12 @@ def test_a_demo_order_is_offered_accepted_picked_up_and_delivered(client: TestCl
     plan = build_demo_plan(ctx.clock.now(), seed=7)
     load = load_demo(ctx, Argon2Passwords(), plan, new_password=lambda: PASSWORD)
     codes = {codes.order_id: codes for codes in load.new_orders}
+    rewards = rewards_on(client.app.state.pool)  # type: ignore[attr-defined]
+    published = publish_demo_policy(ctx, rewards, plan)
+    assert published is not None
+    assert published.decision is not None
+    assert published.decision.decided_by != published.created_by
+    assert publish_demo_policy(ctx, rewards, plan) is None  # in force already: the next run publishes nothing
 
     ops = _sign_in(client, plan.staff[0].email)
     batch = client.post(f"/ops/stores/{plan.store.id}/batches", headers=ops)
@@ -62,3 +71,7 @@ def test_a_demo_order_is_offered_accepted_picked_up_and_delivered(client: TestCl
         assert delivered.json()["trip_completed"] is (index == len(stops) - 1)
     order = client.get(f"/ops/orders/{stops[0]['order_id']}", headers=ops)
     assert order.json()["status"] == "delivered"
+    earned = client.get("/shopper/wallet/rewards", headers=headers).json()["items"]
+    assert {reward["order_id"] for reward in earned} == {stop["order_id"] for stop in stops}
+    assert {reward["policy_version"] for reward in earned} == {published.version}
+    assert sum(reward["cash_value_cents"] for reward in earned) == offer["reward_quote_cents"]
