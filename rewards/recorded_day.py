@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from uuid import UUID
 
 from crowdship.units import Cents
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
+from rewards.policy import PaymentMethod
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,18 @@ class RecordedDay:
     """When each order and trip last changed: a cancelled one's cancellation."""
     rewards_cents: Mapping[UUID, Cents]
     """What each delivered order's shopper was credited (the amount, in the way they are paid)."""
+    payment_methods: Mapping[UUID, PaymentMethod]
+    """How each shopper was paid at the day's start."""
+
+    @cached_property
+    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], Offer]:
+        # An order is never offered twice to one trip, so a trip and a set of orders name one offer.
+        return {(offer.trip_id, frozenset(offer.stops)): offer for offer in self.offers if offer.status in ANSWERS}
 
     def answer(self, trip_id: UUID, stops: Iterable[UUID]) -> Offer | None:
         """The recorded offer to this trip of exactly these orders, answered by the shopper (accepted, declined
         or left to expire); None when the shopper never saw that offer or did not get to answer it."""
-        wanted = frozenset(stops)
-        for offer in self.offers:
-            if offer.trip_id == trip_id and frozenset(offer.stops) == wanted and offer.status in ANSWERS:
-                return offer
-        return None
+        return self._answers.get((trip_id, frozenset(stops)))
 
     def figures(self) -> DayFigures:
         return day_figures(

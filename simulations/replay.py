@@ -43,6 +43,7 @@ from dispatch.services.trips import cancel_trip, check_in
 from rewards.policy import PolicyParameters, PolicyStatus
 from rewards.recorded_day import DayFigures, RecordedDay, day_figures
 from rewards.services import RewardCredit, create_reward_policy, decide_reward_policy
+from rewards.services.wallet import DEFAULT_PAYMENT_METHOD
 from routing.travel import StraightLineTravel
 from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
 from simulations.events import EventQueue, Kind
@@ -115,7 +116,9 @@ class _Replay:
         self.day, self.options = day, options
         self.clock = ManualClock(day.start)
         config = dataclasses.replace(options.config, delivery_code_work=2)  # nothing is kept: cheap code hashes
-        self.memory = in_memory(config, self.clock)
+        self.memory = in_memory(
+            config, self.clock, payment_choice=lambda shopper: day.payment_methods.get(shopper, DEFAULT_PAYMENT_METHOD)
+        )
         credit = self.memory.context.credit_delivery
         assert credit is not None
         self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._noting(credit))

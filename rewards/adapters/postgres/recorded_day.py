@@ -12,7 +12,9 @@ from psycopg_pool import ConnectionPool
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from rewards.adapters.postgres import PostgresRewardsRepositories
 from rewards.recorded_day import RecordedDay
+from rewards.services.wallet import payment_method_at
 
 MAX_RECORDED_ORDERS = 20_000
 """A replay holds a day in memory and reads it row by row: a larger day is refused rather than half-read."""
@@ -48,6 +50,8 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
             key=lambda offer: (offer.created_at, offer.id),
         )
         shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips}
+        rewards = PostgresRewardsRepositories(connection)
+        methods = {shopper_id: payment_method_at(rewards, shopper_id, start) for shopper_id in shoppers}
     return RecordedDay(
         store=store,
         start=start,
@@ -58,4 +62,5 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
         offers=offers,
         changed_at={row_id: changed for row_id, changed in [*order_rows, *trip_rows]},
         rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
+        payment_methods=methods,
     )
