@@ -152,7 +152,8 @@ def _record_a_day(db: ConnectionPool, settings: Settings) -> Recorded:
 
 def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, settings: Settings) -> None:
     """'As it happened' is the recorded day to the cent; the replay keeps the shoppers' recorded answers to the
-    same offers and pays less for the same deliveries."""
+    same offers and pays less for the same deliveries; offers nobody answered in reality go to the acceptance
+    model."""
     recorded = _record_a_day(db, settings)
     assert (recorded.delivered, recorded.cancelled) == (1, 1)
     assert recorded.fallback == 3
@@ -185,6 +186,10 @@ def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, setti
         f"{replayed.payouts_cents:,}",
     )
     assert rows["payouts, cents (rewards credited)"][2].startswith("-")
+
+    unanswered = replay_day(dataclasses.replace(day, offers=[]), ReplayOptions(policy=CHEAPER, config=config))
+    assert unanswered.answered_as_recorded == 0
+    assert unanswered.answered_by_model == unanswered.offers > 0
 
 
 def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
