@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from api.dependencies import AppServices, refuse_unknown_query_parameters
 from api.events import LiveEventHub
 from api.problems import BodyLimit, UnexpectedErrors, document_problems, install_problem_handlers
-from api.routers import admin, auth, finance, ops, policies, shopper, wallet
+from api.routers import admin, auth, finance, ops, policies, profiles, shopper, wallet
 from api.security import ActiveAccounts
 from api.throttle import LoginThrottle
 from composition import live_context
@@ -131,6 +131,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.openapi = openapi  # type: ignore[method-assign]
     # The shopper routes first: location updates are the hottest path, and routes are matched in order.
     app.include_router(shopper.router)
+    app.include_router(profiles.router)
     app.include_router(auth.router)
     app.include_router(ops.router)
     app.include_router(wallet.router)

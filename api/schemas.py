@@ -5,15 +5,25 @@ the policies' and the wallet's in `api.rewards_schemas`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from api.fields import Instant
+from crowdship.errors import InvalidInput
 from dispatch.accounts import Role
 from dispatch.model import IncidentKind, OfferStatus, OrderStatus, TripStatus
+from dispatch.profiles import (
+    MAX_CAPACITY_BAGS,
+    MAX_DETOUR_M,
+    MAX_DETOUR_S,
+    MAX_PROFILE_NAME_LENGTH,
+    Weekday,
+    zone_named,
+)
+from dispatch.services.profiles import ProfileDraft
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
@@ -279,3 +289,86 @@ class HistoryItem(FromDomain):
             trip, stops = data
             return {"trip": trip, "stops": stops}
         return data
+
+
+# --- Commute profiles ------------------------------------------------------------------------------------
+
+ProfileName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROFILE_NAME_LENGTH, pattern=r"^[^\x00]*$"),
+]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
+
+
+class ProfileIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Home after work",
+                    "store_id": "6f1c2d0e-8a57-4c2b-9a51-3f5b3c0f9b11",
+                    "destination": {"lat": 30.5, "lon": -84.2211},
+                    "days": ["mon", "tue", "wed", "thu", "fri"],
+                    "departure": "17:30",
+                    "time_zone": "America/New_York",
+                    "capacity_bags": 3,
+                    "max_detour_m": 3000,
+                    "max_detour_s": 600,
+                }
+            ]
+        },
+    )
+
+    name: ProfileName
+    store_id: UUID
+    destination: Point
+    days: list[Weekday] = Field(min_length=1, max_length=7, description="Days you usually make this trip")
+    departure: time = Field(description="When you usually leave the store, local time (HH:MM)", examples=["17:30"])
+    time_zone: TimeZoneName = Field(description="IANA time zone of the departure", examples=["America/New_York"])
+    capacity_bags: int = Field(ge=1, le=MAX_CAPACITY_BAGS, examples=[3])
+    max_detour_m: int | None = Field(default=None, ge=0, le=MAX_DETOUR_M, examples=[3000])
+    max_detour_s: int | None = Field(default=None, ge=0, le=MAX_DETOUR_S, examples=[600])
+
+    @field_validator("departure")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a local time without an offset: the zone goes in time_zone")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zone_named(value)
+        except InvalidInput as error:
+            raise ValueError(error.message.removeprefix("time_zone: ")) from None
+        return value
+
+    def to_draft(self) -> ProfileDraft:
+        return ProfileDraft(
+            store_id=self.store_id,
+            name=self.name,
+            destination=self.destination.to_geo(),
+            days=self.days,
+            departure=self.departure,
+            time_zone=self.time_zone,
+            capacity_bags=self.capacity_bags,
+            max_detour_m=self.max_detour_m,
+            max_detour_s=self.max_detour_s,
+        )
+
+
+class ProfileOut(FromDomain):
+    id: UUID
+    name: str
+    store_id: UUID
+    destination: Point
+    days: list[Weekday]
+    departure: time
+    time_zone: str
+    capacity_bags: int
+    max_detour_m: int | None
+    max_detour_s: int | None
+    created_at: datetime

@@ -430,3 +430,7 @@ from cli.rewards import bench_rewards, rewards_app  # noqa: E402 - registered on
 
 app.add_typer(rewards_app, name="rewards")
 bench_app.command("rewards")(bench_rewards)
+
+from cli.replay import replay  # noqa: E402
+
+app.command("replay")(replay)

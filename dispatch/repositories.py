@@ -29,6 +29,7 @@ from dispatch.model import (
     Trip,
     TripStatus,
 )
+from dispatch.profiles import CommuteProfile
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
@@ -150,6 +151,20 @@ class IncidentRepository(Protocol):
     def list_for_order(self, order_id: UUID) -> Sequence[Incident]: ...
 
 
+class CommuteProfileRepository(Protocol):
+    def add(self, profile: CommuteProfile) -> None: ...
+    def get(self, profile_id: UUID) -> CommuteProfile: ...
+    def save(self, profile: CommuteProfile) -> None:
+        """Writes back every field but the owner, the id and the creation time."""
+        ...
+
+    def delete(self, profile_id: UUID) -> None: ...
+    def list_for_shopper(self, shopper_id: UUID, *, for_update: bool = False) -> Sequence[CommuteProfile]:
+        """The shopper's profiles, oldest first; `for_update` locks the shopper so that two concurrent
+        additions cannot both pass the per-shopper limit."""
+        ...
+
+
 class LiveOrderRepository(OrderRepository, Protocol):
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
@@ -218,3 +233,5 @@ class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
     def locations(self) -> LocationSampleRepository: ...
     @property
     def incidents(self) -> IncidentRepository: ...
+    @property
+    def profiles(self) -> CommuteProfileRepository: ...

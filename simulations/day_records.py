@@ -49,6 +49,8 @@ class TripRecord:
     route: list[GeoPoint] = field(default_factory=list)
     delivered: int = 0
     reward_cents: int = 0
+    regular: bool = False
+    """Checked in from a commute profile."""
 
 
 @dataclass

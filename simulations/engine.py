@@ -39,6 +39,7 @@ from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
+from dispatch.services.profiles import check_in_from_profile
 from dispatch.services.trips import check_in
 from rewards.policy import PaymentMethod
 from rewards.services import (
@@ -59,8 +60,15 @@ from simulations.day_records import (
 )
 from simulations.events import EventQueue, Kind
 from simulations.extras import require
+from simulations.regulars import Visit, with_regulars
 from simulations.scenario import Scenario
-from simulations.world import OrderPlan, ShopperPlan, bounds, draw_orders, draw_shoppers
+from simulations.world import (
+    OrderPlan,
+    ShopperPlan,
+    bounds,
+    draw_orders,
+    draw_shoppers,
+)
 
 HORIZON_AFTER_DAY = timedelta(hours=24)
 """A safety net: no simulated day runs on for longer than this after its last order."""
@@ -144,11 +152,13 @@ class DaySimulation:
         self.publish_policy()
         orders = draw_orders(self.scenario, self.city, self.world)
         shoppers, self.shopper_visits = draw_shoppers(self.scenario, self.city, self.world)
-        shopper_ids = [uuid_from(self.world) for _ in shoppers]
+        visits: list[Visit] = [(visit, uuid_from(self.world), None) for visit in shoppers]
+        if self.scenario.shoppers.regular_share > 0:
+            visits = self._with_regulars(visits)
         for order in orders:
             self.queue.push(order.placed_s, Kind.ORDER, order)
-        for visit, shopper_id in zip(shoppers, shopper_ids, strict=True):
-            self.queue.push(visit.arrives_s, Kind.SHOPPER, (visit, shopper_id))
+        for visit in visits:
+            self.queue.push(visit[0].arrives_s, Kind.SHOPPER, visit)
         self.orders_to_come = len(orders)
         for index in range(len(self.city.stores)):
             self.queue.push(0.0, Kind.BATCH, index)
@@ -260,12 +270,10 @@ class DaySimulation:
             uow.orders.save(order)
             uow.commit()
 
-    def _shopper(self, at_s: float, payload: tuple[ShopperPlan, UUID]) -> None:
-        plan, shopper_id = payload
-        store = self.city.stores[plan.store_index]
+    def _register(self, plan: ShopperPlan, shopper_id: UUID, name: str) -> None:
         shopper = Shopper(
             id=shopper_id,
-            display_name=f"Shopper {plan.index + 1}",
+            display_name=name,
             trust_tier=plan.tier,
             identity_verified=plan.identity_verified,
             home_location=plan.home if self.scenario.dispatch.record_shopper_homes else None,
@@ -273,25 +281,41 @@ class DaySimulation:
         with self.ctx.unit_of_work() as uow:
             uow.shoppers.add(shopper)
             uow.commit()
-        leave_s = at_s + plan.dwell_s
-        trip = check_in(
-            self.ctx,
-            shopper_id=shopper.id,
-            store_id=store.id,
-            destination=plan.home,
-            capacity_bags=plan.capacity,
-            max_detour_m=plan.max_detour_m,
-            max_detour_s=plan.max_detour_s,
-            leave_by=self.at(leave_s),
-        )
+
+    def _with_regulars(self, visits: list[Visit]) -> list[Visit]:
+        """Fewer occasional visitors, and the regulars who come today (`simulations.regulars`)."""
+        return with_regulars(self.ctx, self.scenario, self.city, visits, at=self.at, register=self._register)
+
+    def _shopper(self, at_s: float, payload: Visit) -> None:
+        plan, shopper_id, profile_id = payload
+        store = self.city.stores[plan.store_index]
+        leave_s = at_s + plan.dwell_s  # a regular's arrival and dwell are whole seconds: their leave-by exactly
+        if profile_id is None:
+            self._register(plan, shopper_id, f"Shopper {plan.index + 1}")
+            trip = check_in(
+                self.ctx,
+                shopper_id=shopper_id,
+                store_id=store.id,
+                destination=plan.home,
+                capacity_bags=plan.capacity,
+                max_detour_m=plan.max_detour_m,
+                max_detour_s=plan.max_detour_s,
+                leave_by=self.at(leave_s),
+            )
+        else:
+            try:
+                trip = check_in_from_profile(self.ctx, shopper_id=shopper_id, profile_id=profile_id)
+            except DomainError:
+                return  # e.g. a departure past midnight whose day already turned: the regular stays home
         record = TripRecord(
             index=len(self.trips),
             trip_id=trip.id,
-            shopper_id=shopper.id,
+            shopper_id=shopper_id,
             store_index=plan.store_index,
             checked_in_at=trip.checked_in_at,
             leave_by=trip.leave_by,
             destination=plan.home,
+            regular=profile_id is not None,
         )
         self.trips.append(record)
         self.trip_of_id[trip.id] = record

@@ -133,6 +133,12 @@ class ShoppersSpec(_Strict):
     """How long a shopper takes to answer an offer."""
     home_radius_factor: float = Field(default=1.2, gt=0.0)
     """Shoppers live up to this many service radii from the store."""
+    regular_share: Share = 0.0
+    """Of the willing shoppers, the share who are regulars: each saved a commute profile once and checks in
+    from it (one tap) on the profile's days. 0 (the default): every shopper is an occasional visitor and the
+    day is drawn exactly as without regulars."""
+    regular_days_per_week: tuple[Annotated[int, Field(ge=1, le=7)], Annotated[int, Field(ge=1, le=7)]] = (3, 5)
+    """How many days of the week a regular's profile recurs on, drawn uniformly between the two."""
 
     @field_validator("per_hour")
     @classmethod
@@ -147,6 +153,8 @@ class ShoppersSpec(_Strict):
             raise ValueError("dwell_minutes: the first bound must not exceed the second")
         if self.response_seconds[0] > self.response_seconds[1]:
             raise ValueError("response_seconds: the first bound must not exceed the second")
+        if self.regular_days_per_week[0] > self.regular_days_per_week[1]:
+            raise ValueError("regular_days_per_week: the first bound must not exceed the second")
         if abs(sum(self.trust_tier_shares) - 1.0) > 1e-6:
             raise ValueError("trust_tier_shares: must add up to 1")
         return self

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dispatch.model import TrustTier
+from dispatch.profiles import Weekday
 from routing.geo import GeoPoint
 from simulations.city import City
 from simulations.scenario import Scenario
@@ -46,6 +47,9 @@ class ShopperPlan:
     dwell_s: float
     tier: TrustTier
     identity_verified: bool
+    days: tuple[Weekday, ...] | None = None
+    """A regular's profile days (`arrives_s` then is their arrival on a day they come); None: an occasional
+    visitor."""
 
 
 def bounds(pair: tuple[int, int]) -> tuple[int, int]:
@@ -108,18 +112,8 @@ def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> t
     willing = rng.random(len(times)) < spec.willing_share
     times = times[willing]
     count = len(times)
-    store_count = len(city.stores)
-    stores = rng.integers(0, store_count, size=count)
-    reach = np.array(city.service_radius_m) * spec.home_radius_factor
-    near = city.distance_to_store_m <= reach[None, :]
-    picks = rng.random(count)
-    homes = np.empty(count, dtype=np.int64)
-    for store in range(store_count):
-        chosen = np.flatnonzero(stores == store)
-        pool = np.flatnonzero(near[:, store])
-        cumulative = np.cumsum(city.weights[pool])
-        cumulative /= cumulative[-1]
-        homes[chosen] = pool[np.minimum(np.searchsorted(cumulative, picks[chosen]), len(pool) - 1)]
+    stores = rng.integers(0, len(city.stores), size=count)
+    homes = _homes_near_stores(scenario, city, stores, rng.random(count))
     capacity = rng.choice(np.array(spec.capacity_bags), size=count)
     detour_m = rng.choice(np.array(spec.max_detour_m), size=count)
     detour_s = rng.choice(np.array(spec.max_detour_s), size=count)
@@ -143,6 +137,75 @@ def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> t
         for i in range(count)
     ]
     return plans, visits
+
+
+def _homes_near_stores(
+    scenario: Scenario, city: City, stores: npt.NDArray[np.int64], picks: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """Per shopper, a home within `home_radius_factor` service radii of their store, by population
+    (`picks` are the uniform draws that choose it)."""
+    reach = np.array(city.service_radius_m) * scenario.shoppers.home_radius_factor
+    near = city.distance_to_store_m <= reach[None, :]
+    homes = np.empty(len(stores), dtype=np.int64)
+    for store in range(len(city.stores)):
+        chosen = np.flatnonzero(stores == store)
+        pool = np.flatnonzero(near[:, store])
+        cumulative = np.cumsum(city.weights[pool])
+        cumulative /= cumulative[-1]
+        homes[chosen] = pool[np.minimum(np.searchsorted(cumulative, picks[chosen]), len(pool) - 1)]
+    return homes
+
+
+def draw_regulars(scenario: Scenario, city: City, rng: np.random.Generator) -> list[ShopperPlan]:
+    """The regulars: shoppers with a commute profile, each coming on their profile's days at their usual time.
+
+    Drawn from a generator of their own that does not depend on the date, so that the same people, with the
+    same profiles, come back on every simulated date of a seed, each on their own days. There are as many as
+    make `regular_share` of a day's willing shoppers on average; their arrival hours follow the shoppers'
+    hourly rates. None when the share is 0."""
+    spec = scenario.shoppers
+    rates = np.array(scenario.shopper_rates())
+    low, high = spec.regular_days_per_week
+    willing_per_day = float(rates.sum()) * spec.willing_share
+    count = round(spec.regular_share * willing_per_day * 7 / ((low + high) / 2))
+    if count == 0:
+        return []
+    hours = rng.choice(len(rates), size=count, p=rates / rates.sum())
+    arrives = hours * 3600.0 + rng.uniform(0.0, 3600.0, count)
+    stores = rng.integers(0, len(city.stores), size=count)
+    homes = _homes_near_stores(scenario, city, stores, rng.random(count))
+    capacity = rng.choice(np.array(spec.capacity_bags), size=count)
+    detour_m = rng.choice(np.array(spec.max_detour_m), size=count)
+    detour_s = rng.choice(np.array(spec.max_detour_s), size=count)
+    dwell_lo, dwell_hi = bounds(spec.dwell_minutes)
+    dwell = rng.uniform(dwell_lo * 60.0, dwell_hi * 60.0, count)
+    tiers = rng.choice(4, size=count, p=np.array(spec.trust_tier_shares) / sum(spec.trust_tier_shares))
+    verified = rng.random(count) < spec.identity_verified_share
+    day_counts = rng.integers(low, high + 1, size=count)
+    weekdays = list(Weekday)
+    return [
+        ShopperPlan(
+            index=i,
+            arrives_s=float(round(arrives[i])),
+            store_index=int(stores[i]),
+            home=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
+            capacity=int(capacity[i]),
+            max_detour_m=int(detour_m[i]),
+            max_detour_s=int(detour_s[i]),
+            dwell_s=float(round(dwell[i])),
+            tier=TrustTier(int(tiers[i])),
+            identity_verified=bool(verified[i]),
+            days=tuple(weekdays[day] for day in sorted(rng.choice(7, size=int(day_counts[i]), replace=False))),
+        )
+        for i in range(count)
+    ]
+
+
+def thin_occasional(plans: list[ShopperPlan], share: float, rng: np.random.Generator) -> list[ShopperPlan]:
+    """Of the occasional visitors, those who come when `share` of the willing are regulars (so that a day
+    has about as many shoppers with regulars as without)."""
+    keep = rng.random(len(plans)) >= share
+    return [plan for plan, kept in zip(plans, keep, strict=True) if kept]
 
 
 # --- running ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Self
 from crowdship.idempotency import MemoryIdempotencyStore
 from dispatch.adapters.memory.database import MemoryDispatchDatabase
 from dispatch.adapters.memory.orders import MemoryOrderRepository, MemoryOrderSecretRepository
+from dispatch.adapters.memory.profiles import MemoryCommuteProfileRepository
 from dispatch.adapters.memory.records import (
     DuplicateProof,
     MemoryDeliveryProofRepository,
@@ -32,6 +33,7 @@ from dispatch.adapters.memory.trips import MemoryOfferRepository, MemoryTripRepo
 
 __all__ = [
     "DuplicateProof",
+    "MemoryCommuteProfileRepository",
     "MemoryDeliveryProofRepository",
     "MemoryDispatchDatabase",
     "MemoryDispatchUnitOfWork",
@@ -64,6 +66,7 @@ class MemoryDispatchUnitOfWork:
         self.idempotency = MemoryIdempotencyStore(db.idempotency, db.record)
         self.locations = MemoryLocationSampleRepository(db)
         self.incidents = MemoryIncidentRepository(db)
+        self.profiles = MemoryCommuteProfileRepository(db)
 
     def __enter__(self) -> Self:
         if self.db.journal is not None:

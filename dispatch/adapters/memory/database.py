@@ -21,6 +21,7 @@ from dispatch.model import (
     Trip,
     TripStatus,
 )
+from dispatch.profiles import CommuteProfile
 from dispatch.repositories import OrderSecret
 
 Undo = Callable[[], None]
@@ -45,6 +46,7 @@ class MemoryDispatchDatabase:
         self.idempotency: dict[tuple[str, str], StoredResult] = {}
         self.locations: list[LocationSample] = []
         self.incidents: dict[UUID, list[Incident]] = {}
+        self.profiles: dict[UUID, CommuteProfile] = {}
         # Indexes, kept in step with every write.
         self.order_refs: set[tuple[UUID, str]] = set()
         self.orders_by_store: dict[UUID, dict[OrderStatus, dict[UUID, None]]] = {}

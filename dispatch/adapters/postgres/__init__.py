@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from crowdship.db import PostgresIdempotencyStore, UnitOfWork
 from dispatch.adapters.postgres.orders import PostgresOrderRepository, PostgresOrderSecretRepository
+from dispatch.adapters.postgres.profiles import PostgresCommuteProfileRepository
 from dispatch.adapters.postgres.records import (
     PostgresDeliveryProofRepository,
     PostgresIncidentRepository,
@@ -21,6 +22,7 @@ from dispatch.adapters.postgres.stores import PostgresShopperRepository, Postgre
 from dispatch.adapters.postgres.trips import PostgresOfferRepository, PostgresTripRepository
 
 __all__ = [
+    "PostgresCommuteProfileRepository",
     "PostgresDeliveryProofRepository",
     "PostgresDispatchUnitOfWork",
     "PostgresIncidentRepository",
@@ -49,6 +51,7 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
     idempotency: PostgresIdempotencyStore
     locations: PostgresLocationSampleRepository
     incidents: PostgresIncidentRepository
+    profiles: PostgresCommuteProfileRepository
 
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)
@@ -65,3 +68,4 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
         self.idempotency = PostgresIdempotencyStore(connection)
         self.locations = PostgresLocationSampleRepository(connection)
         self.incidents = PostgresIncidentRepository(connection)
+        self.profiles = PostgresCommuteProfileRepository(connection)

@@ -1,0 +1,56 @@
+"""The shopper's commute profiles: saved recurring trips, and checking in from one with a single tap.
+
+Only the caller's own profiles: another shopper's are reported as not found.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api.dependencies import Context, ShopperId
+from api.problems import problem_responses
+from api.schemas import ProfileIn, ProfileOut, TripOut
+from dispatch.services import profiles
+
+router = APIRouter(prefix="/shopper/profiles", tags=["shopper"], responses=problem_responses(401, 403))
+
+
+@router.get("", response_model=list[ProfileOut])
+def list_profiles(shopper_id: ShopperId, context: Context) -> list[ProfileOut]:
+    """Your commute profiles, oldest first (at most a handful, so not paged)."""
+    return [ProfileOut.model_validate(profile) for profile in profiles.list_profiles(context, shopper_id=shopper_id)]
+
+
+@router.post("", status_code=201, response_model=ProfileOut, responses=problem_responses(409, 422))
+def create_profile(body: ProfileIn, shopper_id: ShopperId, context: Context) -> ProfileOut:
+    """Save a recurring trip: the store, where you go, on which days, when you usually leave, what fits.
+    At most ten per shopper (409 beyond)."""
+    return ProfileOut.model_validate(profiles.create_profile(context, shopper_id=shopper_id, draft=body.to_draft()))
+
+
+@router.get("/{profile_id}", response_model=ProfileOut, responses=problem_responses(404))
+def get_profile(profile_id: UUID, shopper_id: ShopperId, context: Context) -> ProfileOut:
+    return ProfileOut.model_validate(profiles.get_profile(context, shopper_id=shopper_id, profile_id=profile_id))
+
+
+@router.put("/{profile_id}", response_model=ProfileOut, responses=problem_responses(404, 422))
+def update_profile(profile_id: UUID, body: ProfileIn, shopper_id: ShopperId, context: Context) -> ProfileOut:
+    """Replace every field of a profile."""
+    changed = profiles.update_profile(context, shopper_id=shopper_id, profile_id=profile_id, draft=body.to_draft())
+    return ProfileOut.model_validate(changed)
+
+
+@router.delete("/{profile_id}", status_code=204, responses=problem_responses(404))
+def delete_profile(profile_id: UUID, shopper_id: ShopperId, context: Context) -> Response:
+    profiles.delete_profile(context, shopper_id=shopper_id, profile_id=profile_id)
+    return Response(status_code=204)
+
+
+@router.post("/{profile_id}/check-in", status_code=201, response_model=TripOut, responses=problem_responses(404, 409))
+def check_in(profile_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
+    """One tap: a trip from the profile, leaving today at its usual time. 409 when that time has passed today
+    or you are already on a trip."""
+    trip = profiles.check_in_from_profile(context, shopper_id=shopper_id, profile_id=profile_id)
+    return TripOut.model_validate(trip)

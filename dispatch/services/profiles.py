@@ -1,0 +1,133 @@
+"""Commute profiles: save, change and delete a recurring trip, and check in from one with a single request.
+
+A profile belongs to its shopper: someone else's is reported as not found, so that ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from uuid import UUID, uuid4
+
+from crowdship.errors import InvalidInput, NotFound
+from dispatch.model import Trip
+from dispatch.profiles import MAX_PROFILES_PER_SHOPPER, CommuteProfile, DepartureTimePassed, TooManyProfiles, Weekday
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DispatchContext
+from dispatch.services.trips import check_in
+from routing.distance import haversine_m
+from routing.geo import GeoPoint
+
+
+@dataclass(frozen=True)
+class ProfileDraft:
+    """What a shopper writes into a profile (on creation and on every change)."""
+
+    store_id: UUID
+    name: str
+    destination: GeoPoint
+    days: Sequence[Weekday]
+    departure: time
+    time_zone: str
+    capacity_bags: int
+    max_detour_m: int | None
+    max_detour_s: int | None
+
+
+def _owned(uow: LiveUnitOfWork, shopper_id: UUID, profile_id: UUID) -> CommuteProfile:
+    profile = uow.profiles.get(profile_id)
+    if profile.shopper_id != shopper_id:
+        raise NotFound(f"commute profile {profile_id} not found")
+    return profile
+
+
+def _checked(uow: LiveUnitOfWork, ctx: DispatchContext, draft: ProfileDraft) -> None:
+    """The store exists and the destination is as near it as a trip's must be."""
+    try:
+        store = uow.stores.get(draft.store_id)
+    except NotFound as error:
+        raise InvalidInput("store_id", "no such store") from error
+    if haversine_m(store.location, draft.destination) > ctx.config.max_destination_m:
+        kilometres = ctx.config.max_destination_m / 1000
+        raise InvalidInput("destination", f"must be within {kilometres:g} km of the store")
+
+
+def _from_draft(draft: ProfileDraft, *, shopper_id: UUID, created_at: datetime, profile_id: UUID) -> CommuteProfile:
+    return CommuteProfile(
+        shopper_id=shopper_id,
+        store_id=draft.store_id,
+        name=draft.name,
+        destination=draft.destination,
+        days=tuple(draft.days),
+        departure=draft.departure,
+        time_zone=draft.time_zone,
+        capacity_bags=draft.capacity_bags,
+        max_detour_m=draft.max_detour_m,
+        max_detour_s=draft.max_detour_s,
+        created_at=created_at,
+        id=profile_id,
+    )
+
+
+def list_profiles(ctx: DispatchContext, *, shopper_id: UUID) -> list[CommuteProfile]:
+    with ctx.unit_of_work() as uow:
+        return list(uow.profiles.list_for_shopper(shopper_id))
+
+
+def get_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> CommuteProfile:
+    with ctx.unit_of_work() as uow:
+        return _owned(uow, shopper_id, profile_id)
+
+
+def create_profile(ctx: DispatchContext, *, shopper_id: UUID, draft: ProfileDraft) -> CommuteProfile:
+    """Saves a new profile; at most `MAX_PROFILES_PER_SHOPPER` per shopper."""
+    profile = _from_draft(draft, shopper_id=shopper_id, created_at=ctx.clock.now(), profile_id=uuid4())
+    with ctx.unit_of_work() as uow:
+        uow.shoppers.get(shopper_id)
+        if len(uow.profiles.list_for_shopper(shopper_id, for_update=True)) >= MAX_PROFILES_PER_SHOPPER:
+            raise TooManyProfiles
+        _checked(uow, ctx, draft)
+        uow.profiles.add(profile)
+        uow.commit()
+    return profile
+
+
+def update_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID, draft: ProfileDraft) -> CommuteProfile:
+    """Replaces every field the shopper writes; the profile keeps its id and creation time."""
+    with ctx.unit_of_work() as uow:
+        before = _owned(uow, shopper_id, profile_id)
+        changed = _from_draft(draft, shopper_id=shopper_id, created_at=before.created_at, profile_id=before.id)
+        _checked(uow, ctx, draft)
+        uow.profiles.save(changed)
+        uow.commit()
+    return changed
+
+
+def delete_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> None:
+    with ctx.unit_of_work() as uow:
+        _owned(uow, shopper_id, profile_id)
+        uow.profiles.delete(profile_id)
+        uow.commit()
+
+
+def check_in_from_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> Trip:
+    """One tap: a trip at the profile's store, to its destination, leaving today (the shopper's day) at its
+    usual time. Refused when that time has passed (`DepartureTimePassed`) and, as any check-in, when the
+    shopper is already on a trip (`AlreadyOnTrip`). The day of the week does not matter: the days say when the
+    shopper usually goes, not when they may."""
+    now = ctx.clock.now()
+    profile = get_profile(ctx, shopper_id=shopper_id, profile_id=profile_id)
+    leave_by = profile.departure_on(profile.local_date(now))
+    if leave_by <= now:
+        raise DepartureTimePassed(leave_by)
+    return check_in(
+        ctx,
+        shopper_id=shopper_id,
+        store_id=profile.store_id,
+        destination=profile.destination,
+        capacity_bags=profile.capacity_bags,
+        max_detour_m=profile.max_detour_m,
+        max_detour_s=profile.max_detour_s,
+        leave_by=leave_by,
+    )

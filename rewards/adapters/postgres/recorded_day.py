@@ -1,0 +1,66 @@
+"""Reads a store's recorded day from PostgreSQL for a replay: in one read-only snapshot, the day's orders and
+trips (through the dispatch repositories, so that they come back as the live service reads them), their
+shoppers and offers, and the rewards credited for the day's orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from crowdship.errors import InvalidInput
+from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from rewards.adapters.postgres import PostgresRewardsRepositories
+from rewards.recorded_day import RecordedDay
+from rewards.services.wallet import payment_method_at
+
+MAX_RECORDED_ORDERS = 20_000
+"""A replay holds a day in memory and reads it row by row: a larger day is refused rather than half-read."""
+
+
+def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, end: datetime) -> RecordedDay:
+    """The store's orders taken and trips checked in within [start, end), each as it stands now."""
+    with PostgresDispatchUnitOfWork(pool) as uow:
+        connection = uow.connection
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        store = uow.stores.get(store_id)
+        order_rows = connection.execute(
+            """SELECT id, updated_at FROM orders WHERE store_id = %s AND created_at >= %s AND created_at < %s
+               ORDER BY created_at, id LIMIT %s""",
+            (store_id, start, end, MAX_RECORDED_ORDERS + 1),
+        ).fetchall()
+        if len(order_rows) > MAX_RECORDED_ORDERS:
+            raise InvalidInput("day", f"more than {MAX_RECORDED_ORDERS} orders: too large a day to replay")
+        trip_rows = connection.execute(
+            """SELECT id, updated_at FROM trips WHERE store_id = %s AND checked_in_at >= %s AND checked_in_at < %s
+               ORDER BY checked_in_at, id""",
+            (store_id, start, end),
+        ).fetchall()
+        reward_rows = connection.execute(
+            """SELECT r.order_id, r.amount_cents FROM delivery_rewards r JOIN orders o ON o.id = r.order_id
+               WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s""",
+            (store_id, start, end),
+        ).fetchall()
+        orders = [uow.orders.get(order_id) for order_id, _ in order_rows]
+        trips = [uow.trips.get(trip_id) for trip_id, _ in trip_rows]
+        offers = sorted(
+            (offer for trip in trips for offer in uow.offers.list_for_trip(trip.id)),
+            key=lambda offer: (offer.created_at, offer.id),
+        )
+        shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips}
+        rewards = PostgresRewardsRepositories(connection)
+        methods = {shopper_id: payment_method_at(rewards, shopper_id, start) for shopper_id in shoppers}
+    return RecordedDay(
+        store=store,
+        start=start,
+        end=end,
+        orders=orders,
+        trips=trips,
+        shoppers=shoppers,
+        offers=offers,
+        changed_at={row_id: changed for row_id, changed in [*order_rows, *trip_rows]},
+        rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
+        payment_methods=methods,
+    )

@@ -1,0 +1,94 @@
+"""A store's day as it was recorded (its orders, check-ins, the answers to offers and what was credited), and
+the figures a day comes to: what a replay under another policy is compared with.
+
+Plain records: `rewards.adapters.postgres.recorded_day` reads them from PostgreSQL; the replay
+(`simulations.replay`) plays them again on the in-memory adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from uuid import UUID
+
+from crowdship.units import Cents
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
+from rewards.policy import PaymentMethod
+
+
+@dataclass(frozen=True)
+class RecordedDay:
+    store: Store
+    start: datetime
+    end: datetime
+    orders: list[Order]
+    """Taken in between `start` and `end`, oldest first, each in the status it has now."""
+    trips: list[Trip]
+    """Checked in between `start` and `end`, oldest first, each in the status it has now."""
+    shoppers: Mapping[UUID, Shopper]
+    """The shoppers of those trips."""
+    offers: list[Offer]
+    """Every offer made to those trips, oldest first, with how it was answered."""
+    changed_at: Mapping[UUID, datetime]
+    """When each order and trip last changed: a cancelled one's cancellation."""
+    rewards_cents: Mapping[UUID, Cents]
+    """What each delivered order's shopper was credited (the amount, in the way they are paid)."""
+    payment_methods: Mapping[UUID, PaymentMethod]
+    """How each shopper was paid at the day's start."""
+
+    @cached_property
+    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], Offer]:
+        # An order is never offered twice to one trip, so a trip and a set of orders name one offer.
+        return {(offer.trip_id, frozenset(offer.stops)): offer for offer in self.offers if offer.status in ANSWERS}
+
+    def answer(self, trip_id: UUID, stops: Iterable[UUID]) -> Offer | None:
+        """The recorded offer to this trip of exactly these orders, answered by the shopper (accepted, declined
+        or left to expire); None when the shopper never saw that offer or did not get to answer it."""
+        return self._answers.get((trip_id, frozenset(stops)))
+
+    def figures(self) -> DayFigures:
+        return day_figures(
+            statuses=[order.status for order in self.orders],
+            rewards_cents=sum(self.rewards_cents.values()),
+            fallback_fee_cents=self.store.fallback_cost_cents,
+        )
+
+
+ANSWERS = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED})
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    orders: int
+    delivered: int
+    fallback: int
+    cancelled: int
+    payouts_cents: int
+    """Rewards credited for the day's deliveries."""
+    fallback_cents: int
+    """The courier fleet's fees for the orders it took."""
+
+    @property
+    def cost_cents(self) -> int:
+        return self.payouts_cents + self.fallback_cents
+
+    @property
+    def shopper_share(self) -> float:
+        """Of the orders not cancelled, the share shoppers delivered."""
+        served = self.orders - self.cancelled
+        return self.delivered / served if served else 0.0
+
+
+def day_figures(*, statuses: Iterable[OrderStatus], rewards_cents: int, fallback_fee_cents: int) -> DayFigures:
+    listed = list(statuses)
+    fallback = sum(1 for status in listed if status is OrderStatus.FALLBACK)
+    return DayFigures(
+        orders=len(listed),
+        delivered=sum(1 for status in listed if status is OrderStatus.DELIVERED),
+        fallback=fallback,
+        cancelled=sum(1 for status in listed if status is OrderStatus.CANCELLED),
+        payouts_cents=rewards_cents,
+        fallback_cents=fallback * fallback_fee_cents,
+    )

@@ -1,0 +1,371 @@
+"""Replays a recorded day under another reward policy or matcher setting, on the simulator's footing.
+
+The day's orders come in through intake at the instants they were taken, its shoppers check in when they did
+(and cancel when they did), the store is batched at the live cadence with the live use cases, and the offers
+are priced by the replay's policy: everything runs on the in-memory adapters wired by
+`composition.in_memory`, with a `ManualClock` moved from event to event, as a simulated day does.
+
+Shoppers' answers: an offer the shopper answered in reality (accepted, declined or let expire) is answered the
+same way, after as long as they took, when the replay offers the same trip the same set of orders. Any other
+offer is answered by the simulator's acceptance model (`AcceptanceSpec`, logistic in reward, detour and stops;
+its defaults unless given), with a seeded generator. A shopper who has accepted leaves the store at the trip's
+leave-by and drives the stops at the simulator's travel speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from composition import in_memory
+from crowdship.clock import ManualClock
+from crowdship.errors import DomainError, InvalidInput
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.batch import Solver, matcher_solver, run_batch
+from dispatch.services.context import DeliveredOrder, DispatchConfig
+from dispatch.services.delivery import confirm_pickup, deliver
+from dispatch.services.intake import OrderIntake, ingest_order
+from dispatch.services.offers import accept_offer, decline_offer
+from dispatch.services.orders import cancel_order
+from dispatch.services.trips import cancel_trip, check_in
+from rewards.policy import PolicyParameters, PolicyStatus
+from rewards.recorded_day import DayFigures, RecordedDay, day_figures
+from rewards.services import RewardCredit, create_reward_policy, decide_reward_policy
+from rewards.services.wallet import DEFAULT_PAYMENT_METHOD
+from routing.travel import StraightLineTravel
+from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
+from simulations.events import EventQueue, Kind
+from simulations.scenario import AcceptanceSpec
+
+AFTER_THE_DAY = timedelta(hours=24)
+"""A safety net: the replay stops this long after the day's end whatever is left."""
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    policy: Mapping[str, Any]
+    """The reward policy's parameters (`rewards.policy.PolicyParameters` as JSON), in force all day."""
+    config: DispatchConfig
+    """The dispatcher's configuration (the matcher's time limit, offer time to live, bundles...)."""
+    cadence_s: float = 10.0
+    acceptance: AcceptanceSpec = dataclasses.field(default_factory=AcceptanceSpec)
+    response_seconds: tuple[float, float] = (5.0, 40.0)
+    """How long a modelled answer takes."""
+    travel: StraightLineTravel = dataclasses.field(default_factory=StraightLineTravel)
+    seed: int = 0
+    solver: Solver = matcher_solver
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    recorded: DayFigures
+    replayed: DayFigures
+    offers: int
+    answered_as_recorded: int
+    """Offers answered as the shopper did in reality (same trip, same orders)."""
+    answered_by_model: int
+    """Offers answered by the acceptance model."""
+
+
+def replay_day(day: RecordedDay, options: ReplayOptions) -> ReplayResult:
+    return _Replay(day, options).run()
+
+
+def replay_rows(result: ReplayResult) -> list[tuple[str, str, str, str]]:
+    """The side-by-side table: figure, as it happened, replayed, change."""
+    before, after = result.recorded, result.replayed
+
+    def money(cents: int) -> str:
+        return f"{cents:,}"
+
+    def change(old: float, new: float, text: Callable[[Any], str]) -> str:
+        delta = new - old
+        sign = "+" if delta > 0 else ("-" if delta < 0 else "±")
+        return f"{sign}{text(abs(delta))}"
+
+    share = "{:.1%}".format
+    return [
+        ("payouts, cents (rewards credited)", money(before.payouts_cents), money(after.payouts_cents),
+         change(before.payouts_cents, after.payouts_cents, lambda v: money(int(v)))),
+        ("share delivered by shoppers", share(before.shopper_share), share(after.shopper_share),
+         change(before.shopper_share, after.shopper_share, lambda v: f"{v * 100:.1f} pts")),
+        ("cost, cents (rewards + fallback)", money(before.cost_cents), money(after.cost_cents),
+         change(before.cost_cents, after.cost_cents, lambda v: money(int(v)))),
+        ("orders delivered by shoppers", str(before.delivered), str(after.delivered),
+         change(before.delivered, after.delivered, lambda v: str(int(v)))),
+        ("orders to the fallback", str(before.fallback), str(after.fallback),
+         change(before.fallback, after.fallback, lambda v: str(int(v)))),
+        ("orders (cancelled)", f"{before.orders} ({before.cancelled})", f"{after.orders} ({after.cancelled})", ""),
+    ]  # fmt: skip
+
+
+class _Replay:
+    def __init__(self, day: RecordedDay, options: ReplayOptions) -> None:
+        self.day, self.options = day, options
+        self.clock = ManualClock(day.start)
+        config = dataclasses.replace(options.config, delivery_code_work=2)  # nothing is kept: cheap code hashes
+        self.memory = in_memory(
+            config, self.clock, payment_choice=lambda shopper: day.payment_methods.get(shopper, DEFAULT_PAYMENT_METHOD)
+        )
+        credit = self.memory.context.credit_delivery
+        assert credit is not None
+        self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._noting(credit))
+        self.decisions = np.random.default_rng(options.seed)
+        self.queue = EventQueue()
+        self.order_of_ref: dict[str, UUID] = {}
+        """Replayed order id by external reference (intake gives new ids)."""
+        self.recorded_order: dict[UUID, UUID] = {}
+        self.trips: dict[UUID, Trip] = {}
+        """Replayed trip by id."""
+        self.recorded_trip: dict[UUID, UUID] = {}
+        self.replayed_trip_of: dict[UUID, UUID] = {}
+        self.codes: dict[UUID, str] = {}
+        self.rewards_cents = 0
+        self.offers = self.as_recorded = self.by_model = 0
+        self.orders_to_come = len(day.orders)
+
+    def _noting(
+        self, credit: Callable[[LiveUnitOfWork, DeliveredOrder], object]
+    ) -> Callable[[LiveUnitOfWork, DeliveredOrder], object]:
+        def credit_and_note(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> object:
+            credited = credit(uow, delivered)
+            if isinstance(credited, RewardCredit):
+                self.rewards_cents += credited.amount_cents
+            return credited
+
+        return credit_and_note
+
+    def seconds(self, instant: datetime) -> float:
+        return (instant - self.day.start).total_seconds()
+
+    def at(self, seconds: float) -> datetime:
+        return self.day.start + timedelta(microseconds=round(seconds * 1e6))
+
+    # --- set-up and the loop ------------------------------------------------------------------------------
+
+    def run(self) -> ReplayResult:
+        day = self.day
+        with self.memory.rewards() as rewards:
+            proposed = create_reward_policy(
+                rewards, parameters=self.options.policy, actor_id=SIMULATION_OPS, now=day.start
+            )
+        with self.memory.rewards() as rewards:
+            decide_reward_policy(
+                rewards, version=proposed.version, status=PolicyStatus.APPROVED, actor_id=SIMULATION_FINANCE,
+                now=day.start,
+            )  # fmt: skip
+        with self.ctx.unit_of_work() as uow:
+            uow.stores.add(day.store)
+            for shopper in day.shoppers.values():
+                uow.shoppers.add(shopper)
+            uow.commit()
+        for order in day.orders:
+            self.queue.push(self.seconds(order.created_at), Kind.ORDER, order)
+            if order.status is OrderStatus.CANCELLED:
+                cancelled_at = max(day.changed_at[order.id], order.created_at)
+                self.queue.push(self.seconds(cancelled_at), Kind.CANCEL, ("order", order.external_ref))
+        for trip in day.trips:
+            self.queue.push(self.seconds(trip.checked_in_at), Kind.SHOPPER, trip)
+            if trip.status is TripStatus.CANCELLED:
+                cancelled_at = max(day.changed_at[trip.id], trip.checked_in_at)
+                self.queue.push(self.seconds(cancelled_at), Kind.CANCEL, ("trip", trip.id))
+        firsts = [self.seconds(order.created_at) for order in day.orders]
+        if firsts:
+            self.queue.push(min(firsts), Kind.BATCH, None)
+        handlers: Mapping[Kind, Callable[[float, Any], None]] = {
+            Kind.DELIVER: self._deliver,
+            Kind.LEAVE: self._leave,
+            Kind.RESPOND: self._respond,
+            Kind.CANCEL: self._cancel,
+            Kind.ORDER: self._order,
+            Kind.SHOPPER: self._check_in,
+            Kind.BATCH: self._batch,
+        }
+        horizon_s = self.seconds(day.end + AFTER_THE_DAY)
+        while self.queue:
+            at_s, kind, payload = self.queue.pop()
+            if at_s > horizon_s:
+                break
+            self.clock.set(max(self.clock.now(), self.at(at_s)))
+            handlers[kind](at_s, payload)
+        with self.ctx.unit_of_work() as uow:
+            statuses = [uow.orders.get(order_id).status for order_id in self.order_of_ref.values()]
+        refused = len(day.orders) - len(self.order_of_ref)
+        replayed = day_figures(
+            statuses=statuses, rewards_cents=self.rewards_cents, fallback_fee_cents=day.store.fallback_cost_cents
+        )
+        replayed = dataclasses.replace(replayed, orders=replayed.orders + refused)
+        return ReplayResult(day.figures(), replayed, self.offers, self.as_recorded, self.by_model)
+
+    # --- what happens ---------------------------------------------------------------------------------------
+
+    def _order(self, _at_s: float, order: Order) -> None:
+        self.orders_to_come -= 1
+        intake = OrderIntake(
+            store_id=order.store_id,
+            external_ref=order.external_ref,
+            dropoff=order.dropoff,
+            dropoff_address=order.dropoff_address,
+            recipient_name=order.recipient_name,
+            window_earliest=order.window_earliest,
+            window_latest=order.window_latest,
+            dispatch_deadline=order.dispatch_deadline,
+            size_bags=order.size_bags,
+            value_cents=order.value_cents,
+            age_restricted=order.age_restricted,
+            perishable=order.perishable,
+        )
+        try:
+            result = ingest_order(self.ctx, scope="replay", idempotency_key=order.external_ref[:160], intake=intake)
+        except DomainError:
+            return  # refused now as it was then (it never became an order there either)
+        replayed = UUID(str(result.receipt["order_id"]))
+        self.order_of_ref[order.external_ref] = replayed
+        self.recorded_order[replayed] = order.id
+        self.codes[replayed] = str(result.delivery_code)
+
+    def _check_in(self, _at_s: float, recorded: Trip) -> None:
+        try:
+            trip = check_in(
+                self.ctx,
+                shopper_id=recorded.shopper_id,
+                store_id=recorded.store_id,
+                destination=recorded.destination,
+                capacity_bags=recorded.capacity_bags,
+                max_detour_m=recorded.max_detour_m,
+                max_detour_s=recorded.max_detour_s,
+                leave_by=recorded.leave_by,
+            )
+        except DomainError:
+            return
+        self.trips[trip.id] = trip
+        self.recorded_trip[trip.id] = recorded.id
+        self.replayed_trip_of[recorded.id] = trip.id
+        self.queue.push(self.seconds(trip.leave_by), Kind.LEAVE, trip.id)
+
+    def _cancel(self, _at_s: float, payload: tuple[str, Any]) -> None:
+        kind, key = payload
+        try:
+            if kind == "order" and key in self.order_of_ref:
+                cancel_order(self.ctx, order_id=self.order_of_ref[key])
+            elif kind == "trip" and key in self.replayed_trip_of:
+                trip = self.trips[self.replayed_trip_of[key]]
+                cancel_trip(self.ctx, shopper_id=trip.shopper_id, trip_id=trip.id)
+        except DomainError:
+            return  # already beyond cancelling in the replay (picked up, departed, delivered)
+
+    def _batch(self, at_s: float, _payload: None) -> None:
+        report = run_batch(self.ctx, store_id=self.day.store.id, solver=self.options.solver)
+        for offer in sorted(report.offers, key=lambda o: (self.trips[o.trip_id].checked_in_at, o.trip_id)):
+            self._answer(at_s, offer)
+        if self.orders_to_come > 0 or self._unfinished():
+            self.queue.push(at_s + self.options.cadence_s, Kind.BATCH, None)
+
+    def _unfinished(self) -> bool:
+        index = self.memory.dispatch.orders_by_store.get(self.day.store.id, {})
+        final = (OrderStatus.DELIVERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED, OrderStatus.RETURNED)
+        return any(index.get(status) for status in OrderStatus if status not in final)
+
+    def _answer(self, at_s: float, offer: Offer) -> None:
+        self.offers += 1
+        recorded = self.day.answer(
+            self.recorded_trip[offer.trip_id], [self.recorded_order[order_id] for order_id in offer.stops]
+        )
+        if recorded is not None:
+            self.as_recorded += 1
+            if recorded.resolved_at is None or recorded.status is OfferStatus.EXPIRED:
+                return  # the shopper let it expire
+            delay = max(0.0, (recorded.resolved_at - recorded.created_at).total_seconds())
+            self.queue.push(at_s + delay, Kind.RESPOND, (offer, recorded.status is OfferStatus.ACCEPTED))
+            return
+        self.by_model += 1
+        spec = self.options.acceptance
+        score = (
+            spec.intercept
+            + spec.per_reward_dollar * offer.reward_quote_cents / 100.0
+            + spec.per_detour_km * offer.extra_distance_m / 1000.0
+            + spec.per_stop * (len(offer.stops) - 1)
+        )
+        accepts = bool(self.decisions.random() < 1.0 / (1.0 + math.exp(-score)))
+        low, high = self.options.response_seconds
+        delay = float(self.decisions.uniform(low, high))
+        if at_s + delay < self.seconds(offer.expires_at):
+            self.queue.push(at_s + delay, Kind.RESPOND, (offer, accepts))
+
+    def _respond(self, _at_s: float, payload: tuple[Offer, bool]) -> None:
+        offer, accepts = payload
+        trip = self.trips[offer.trip_id]
+        try:
+            if accepts and self.clock.now() < trip.leave_by:
+                accept_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
+            else:
+                decline_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
+        except DomainError:
+            return  # expired or withdrawn before the answer came
+
+    def _leave(self, at_s: float, trip_id: UUID) -> None:
+        trip = self.trips[trip_id]
+        with self.ctx.unit_of_work() as uow:
+            if uow.trips.get(trip_id).status is not TripStatus.OPEN:
+                return
+            carried = uow.orders.on_trip(trip_id, [OrderStatus.ACCEPTED])
+            codes = uow.secrets.for_orders([order.id for order in carried])
+        if not carried:
+            return  # leaves without orders; the next batch expires the trip
+        confirm_pickup(
+            self.ctx, shopper_id=trip.shopper_id, trip_id=trip_id, bag_codes=[codes[o.id].bag_code for o in carried]
+        )
+        here, clock_s = self.day.store.location, at_s
+        for order in carried:
+            clock_s += self.options.travel.duration_s(here, order.dropoff)
+            clock_s = max(clock_s, self.seconds(order.window_earliest))
+            self.queue.push(clock_s, Kind.DELIVER, (trip, order.id, order.dropoff))
+            here = order.dropoff
+
+    def _deliver(self, _at_s: float, payload: tuple[Trip, UUID, Any]) -> None:
+        trip, order_id, dropoff = payload
+        deliver(self.ctx, shopper_id=trip.shopper_id, order_id=order_id, position=dropoff, code=self.codes[order_id])
+
+
+# --- the command's inputs -------------------------------------------------------------------------------------
+
+
+def load_policy_file(path: Path) -> dict[str, Any]:
+    """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
+    `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InvalidInput("policy", f"{path}: {error.strerror or error}") from error
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(
+            "policy", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'} ({error})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("policy", f"{path}: must hold an object of policy parameters")
+    PolicyParameters.from_json(data)
+    return data
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """Local midnight to the next local midnight (23 or 25 hours on a daylight-saving change)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput("timezone", f"unknown time zone {timezone!r}") from error
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)

@@ -1,0 +1,236 @@
+"""Replay end to end on PostGIS: a small day recorded through the live use cases (intake, check-in, batches,
+answers, pickup, delivery, a cancellation, the fallback), read back from PostgreSQL and replayed under a cheaper
+policy. The 'as it happened' column is what was recorded; the replay pays less."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from psycopg_pool import ConnectionPool
+from typer.testing import CliRunner
+
+from cli.main import app
+from composition import live_context
+from crowdship.clock import ManualClock
+from crowdship.errors import InvalidInput
+from crowdship.settings import Settings, get_settings
+from crowdship.units import Cents
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Offer, Shopper, Store, TrustTier
+from dispatch.services.batch import matcher_solver, run_batch
+from dispatch.services.context import DispatchConfig, DispatchContext
+from dispatch.services.delivery import confirm_pickup, deliver
+from dispatch.services.intake import OrderIntake, ingest_order
+from dispatch.services.offers import accept_offer, decline_offer
+from dispatch.services.orders import cancel_order
+from dispatch.services.trips import check_in
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
+from rewards.adapters.postgres.recorded_day import read_recorded_day
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
+from tests.rewards.conftest import publish_policy
+
+STORE_AT = GeoPoint(30.4627, -84.2211)
+DAY = date(2026, 11, 30)
+NINE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+POLICY: dict[str, Any] = {
+    "base_cents": 400,
+    "per_extra_km_cents": 80,
+    "per_extra_minute_cents": 10,
+    "per_bag_cents": 25,
+    "minimum_cents": 500,
+    "timezone": "UTC",
+}
+CHEAPER = {**POLICY, "base_cents": 150, "per_extra_km_cents": 40, "minimum_cents": 250}
+
+
+@dataclasses.dataclass
+class Recorded:
+    store: Store
+    delivered: int
+    fallback: int
+    cancelled: int
+    credited_cents: int
+    offers: int
+
+
+def _record_a_day(db: ConnectionPool, settings: Settings) -> Recorded:
+    """Five orders and three shoppers: the first offer accepted and delivered, the second declined, the third
+    left to expire; one order cancelled by the customer; what nobody carried goes to the fallback."""
+    clock = ManualClock(NINE)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    store = Store("Replay store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    shoppers = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(3)]
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        for shopper in shoppers:
+            uow.shoppers.add(shopper)
+        uow.commit()
+    codes: dict[Any, tuple[str, str]] = {}
+    for n in range(5):
+        clock.set(NINE + timedelta(seconds=n))  # apart, so that every list comes in the same order in the replay
+        result = ingest_order(
+            ctx,
+            scope="test",
+            idempotency_key=f"R{n}",
+            intake=OrderIntake(
+                store_id=store.id,
+                external_ref=f"R{n}",
+                dropoff=GeoPoint(30.475 + 0.006 * n, -84.2211 + 0.002 * (n % 2)),
+                dropoff_address=f"{n} Main St",
+                recipient_name="Pat Doe",
+                window_earliest=NINE,
+                window_latest=NINE + timedelta(hours=3),
+                dispatch_deadline=NINE + timedelta(hours=2),
+                size_bags=1,
+                value_cents=Cents(3_000),
+            ),
+        )
+        codes[result.receipt["order_id"]] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+    trips = []
+    for index, shopper in enumerate(shoppers):
+        clock.set(NINE + timedelta(seconds=5 + index))
+        trips.append(
+            check_in(
+                ctx,
+                shopper_id=shopper.id,
+                store_id=store.id,
+                destination=GeoPoint(30.52 + 0.002 * index, -84.2211),
+                capacity_bags=1,
+                max_detour_m=4_000,
+                max_detour_s=None,
+                leave_by=NINE + timedelta(minutes=20),
+            )
+        )
+    taken: Offer | None = None
+    made = 0
+    for seconds in range(10, 20 * 60, 10):  # the dispatcher's cadence until the shoppers leave
+        clock.set(NINE + timedelta(seconds=seconds))
+        offers = run_batch(ctx, store_id=store.id, solver=matcher_solver).offers
+        made += len(offers)
+        clock.set(NINE + timedelta(seconds=seconds + 5))
+        for offer in offers:  # the first shopper takes the first offer, the second declines, the third is away
+            if offer.trip_id == trips[0].id:
+                taken = accept_offer(ctx, shopper_id=shoppers[0].id, offer_id=offer.id).offer
+            elif offer.trip_id == trips[1].id:
+                decline_offer(ctx, shopper_id=shoppers[1].id, offer_id=offer.id)
+        if seconds == 30:
+            cancelled = cancel_order(ctx, order_id=UUID(list(codes)[-1]))
+            with db.connection() as connection:  # the database stamps changes with its own clock, not the test's
+                connection.execute("UPDATE orders SET updated_at = %s WHERE id = %s", (clock.now(), cancelled.id))
+    assert taken is not None
+    clock.set(NINE + timedelta(minutes=20))
+    confirm_pickup(
+        ctx, shopper_id=shoppers[0].id, trip_id=trips[0].id, bag_codes=[codes[str(stop)][0] for stop in taken.stops]
+    )
+    clock.set(NINE + timedelta(minutes=35))
+    for order_id in taken.stops:
+        with PostgresDispatchUnitOfWork(db) as uow:
+            dropoff = uow.orders.get(order_id).dropoff
+        deliver(ctx, shopper_id=shoppers[0].id, order_id=order_id, position=dropoff, code=codes[str(order_id)][1])
+    clock.set(NINE + timedelta(hours=2, minutes=1))
+    run_batch(ctx, store_id=store.id, solver=matcher_solver)  # the rest is past its deadline: the fallback
+    with db.connection() as connection:
+        credited = connection.execute("SELECT coalesce(sum(amount_cents), 0) FROM delivery_rewards").fetchone()
+        counts: dict[str, int] = dict(
+            connection.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
+        )
+    assert credited is not None
+    return Recorded(
+        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], made
+    )
+
+
+def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, settings: Settings) -> None:
+    """'As it happened' is the recorded day to the cent; the replay keeps the shoppers' recorded answers to the
+    same offers and pays less for the same deliveries; offers nobody answered in reality go to the acceptance
+    model."""
+    recorded = _record_a_day(db, settings)
+    assert (recorded.delivered, recorded.cancelled) == (1, 1)
+    assert recorded.fallback == 3
+    assert recorded.credited_cents >= 500
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    assert (len(day.orders), len(day.trips), len(day.offers)) == (5, 3, recorded.offers)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=CHEAPER, config=config, cadence_s=10.0))
+
+    happened = result.recorded
+    assert (happened.orders, happened.delivered, happened.fallback, happened.cancelled) == (5, 1, 3, 1)
+    assert happened.payouts_cents == recorded.credited_cents
+    assert happened.cost_cents == recorded.credited_cents + 3 * 899
+    assert happened.shopper_share == pytest.approx(1 / 4)
+
+    replayed = result.replayed
+    assert (result.offers, result.answered_as_recorded, result.answered_by_model) == (
+        recorded.offers,
+        recorded.offers,
+        0,
+    ), result
+    assert replayed.delivered == happened.delivered
+    assert replayed.fallback == happened.fallback
+    assert 0 < replayed.payouts_cents < happened.payouts_cents
+    assert replayed.cost_cents < happened.cost_cents
+    rows = {row[0]: row[1:] for row in replay_rows(result)}
+    assert rows["payouts, cents (rewards credited)"][:2] == (
+        f"{happened.payouts_cents:,}",
+        f"{replayed.payouts_cents:,}",
+    )
+    assert rows["payouts, cents (rewards credited)"][2].startswith("-")
+
+    unanswered = replay_day(dataclasses.replace(day, offers=[]), ReplayOptions(policy=CHEAPER, config=config))
+    assert unanswered.answered_as_recorded == 0
+    assert unanswered.answered_by_model == unanswered.offers > 0
+
+
+def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
+    """JSON or TOML; an unknown or missing parameter is refused naming it."""
+    good = tmp_path / "cheaper.toml"
+    good.write_text(
+        "base_cents = 150\nper_extra_km_cents = 40\nper_extra_minute_cents = 10\n"
+        "per_bag_cents = 25\nminimum_cents = 250\n"
+    )
+    assert load_policy_file(good)["base_cents"] == 150
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**CHEAPER, "bonus": 1}))
+    with pytest.raises(InvalidInput, match="bonus"):
+        load_policy_file(bad)
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"base_cents": 1}))
+    with pytest.raises(InvalidInput, match="is required"):
+        load_policy_file(missing)
+
+
+def test_the_command_prints_the_table_and_refuses_a_bad_policy(
+    db: ConnectionPool, settings: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`crowdship replay` reads the day from the configured database and prints both columns and where the
+    answers came from; a policy file with an unknown parameter is `error: <field>: ...`, exit status 1."""
+    recorded = _record_a_day(db, settings)
+    monkeypatch.setenv("CROWDSHIP_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    policy = tmp_path / "cheaper.json"
+    policy.write_text(json.dumps(CHEAPER))
+    arguments = ["replay", "--store", str(recorded.store.id), "--day", DAY.isoformat(), "--matcher-time-limit", "0"]
+    try:
+        runner = CliRunner()
+        shown = runner.invoke(app, [*arguments, "--policy", str(policy)])
+        policy.write_text(json.dumps({**CHEAPER, "bonus": 1}))
+        refused = runner.invoke(app, [*arguments, "--policy", str(policy)])
+    finally:
+        get_settings.cache_clear()
+    assert shown.exit_code == 0, shown.output
+    assert "as it happened" in shown.output
+    assert f"{recorded.credited_cents:,}" in shown.output
+    assert f"{recorded.offers} answered as the shopper answered" in shown.output
+    assert refused.exit_code == 1
+    assert "error: bonus" in refused.stderr
