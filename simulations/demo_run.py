@@ -131,11 +131,17 @@ def run_demo(
         " per order"
     )
     if published is not None:
-        parameters = published.parameters
+        base, per_km, minimum = (
+            format_cents(Cents(cents))
+            for cents in (
+                published.parameters.base_cents,
+                published.parameters.per_extra_km_cents,
+                published.parameters.minimum_cents,
+            )
+        )
         console.print(
             f"Reward policy v{published.version} published (proposed by ops, approved by finance): "
-            f"{format_cents(Cents(parameters.base_cents))} a delivery, {format_cents(Cents(parameters.per_extra_km_cents))} per"
-            f" extra km, at least {format_cents(Cents(parameters.minimum_cents))}"
+            f"{base} a delivery, {per_km} per extra km, at least {minimum}"
         )
     console.print()
     account_table = Table("e-mail", "role", "password", title="Demo accounts")
