@@ -51,7 +51,7 @@ policies = st.builds(
     today=st.integers(0, 8_000),
     week=st.integers(0, 40_000),
 )
-def test_the_reward_rule_prices_every_bundle_as_the_published_policy_quotes_it(  # noqa: PLR0913
+def test_the_reward_rule_prices_every_bundle_as_the_published_policy_quotes_it(
     parameters: PolicyParameters,
     bags: list[int],
     extra_m: int,
