@@ -177,6 +177,15 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     with ctx.unit_of_work() as uow:
         for offer in made.offers:
             matcher_cost = assignments.get(str(offer.trip_id), {}).get("compensation")
+            priced = terms.get(offer.trip_id) is not None and matcher_cost is not None
+            if priced and round(matcher_cost) != offer.reward_quote_cents:
+                # the policy changed between pricing and quoting, or the rule and rewards disagree: say so
+                log.warning(
+                    "offer quote differs from the matcher's cost",
+                    trip=str(offer.trip_id),
+                    quote=offer.reward_quote_cents,
+                    matcher_cost=matcher_cost,
+                )
             explained = replace(
                 offer,
                 breakdown=offer_breakdown(
