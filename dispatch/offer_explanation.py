@@ -93,13 +93,11 @@ def pending_reasons(
     solution: Mapping[str, Any] | None,
     dropped: Sequence[DroppedAssignment],
 ) -> dict[UUID, str]:
-    """The reason code of every order the batch leaves pending."""
+    """The reason code of every order the batch leaves pending, the matcher's or the batch's own check's."""
     given = {} if solution is None else dict(solution.get("unassigned", {}))
     for assignment in dropped:
         code = DROPPED_REASONS.get(assignment.reason, UnassignedReason.NOT_A_CANDIDATE)
         for order_id in assignment.order_ids:
             given.setdefault(order_id, str(code))
-    return {
-        order_id: str(given.get(str(order_id), UnassignedReason.NO_TRIP_TAKES_ORDERS))
-        for order_id in sorted(pending, key=str)
-    }
+    # an order the matcher placed whose offer another batch beat keeps the reason it had
+    return {order_id: str(given[str(order_id)]) for order_id in sorted(pending, key=str) if str(order_id) in given}
