@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator
 
 from api.fields import Instant
-from api.schemas import FromDomain, Point, Schema, Text
+from api.schemas import AlternativeOut, FromDomain, OfferBreakdownOut, Point, Schema, Text
 from dispatch.model import Offer, OfferStatus, OrderStatus
 from dispatch.repositories import StoreSummary
 
@@ -92,6 +93,20 @@ class OrderOut(FromDomain):
     age_restricted: bool
     perishable: bool
     created_at: datetime
+    unassigned_reason: str | None = Field(
+        description="Why the last batch left it pending (the matcher's reason code, as `crowdship match` gives)"
+    )
+    unassigned_at: datetime | None = Field(description="When that batch ran")
+
+
+class OpsAlternativeOut(AlternativeOut):
+    trip_id: UUID
+
+
+class OpsOfferBreakdownOut(OfferBreakdownOut):
+    best_alternative: OpsAlternativeOut | Literal["none"] = Field(
+        description='The cheapest other trip of the batch that could carry the same stops, or "none"'
+    )
 
 
 class OpsOfferOut(FromDomain):
@@ -105,6 +120,7 @@ class OpsOfferOut(FromDomain):
     created_at: datetime
     expires_at: datetime
     resolved_at: datetime | None
+    breakdown: OpsOfferBreakdownOut | None = Field(description="None for offers made before it was kept")
 
 
 # --- Stores and batches ----------------------------------------------------------------------------------
@@ -131,6 +147,10 @@ class StoreSummaryOut(FromDomain):
     open_trips: int = Field(validation_alias=AliasPath("summary", "open_trips"))
     open_offers: int = Field(validation_alias=AliasPath("summary", "open_offers"))
     orders_past_deadline: int = Field(validation_alias=AliasPath("summary", "orders_past_deadline"))
+    pending_by_reason: dict[str, int] = Field(
+        validation_alias=AliasPath("summary", "pending_by_reason"),
+        description='Pending orders by the reason code the last batch gave ("none": no batch saw them yet)',
+    )
     live_shoppers: int = Field(description="Shoppers on an active trip at this store with a live position")
 
 

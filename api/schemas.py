@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time
-from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -195,6 +195,38 @@ class StopOut(FromDomain):
     window_latest: datetime
 
 
+class RewardComponentsOut(BaseModel):
+    """The reward in cents by component; they add up to `total` (see `dispatch.matching.reward_rule`)."""
+
+    base: int = 0
+    distance: int = 0
+    duration: int = 0
+    bags: int = 0
+    multiplier: int = Field(default=0, description="What the peak and tier multipliers add (or take off)")
+    minimum: int = Field(default=0, description="The top-up to the minimum")
+    caps: int = Field(default=0, description="What the daily and weekly caps and the ceiling take off (<= 0)")
+    bonus: int = Field(default=0, description="The store-credit bonus")
+    total: int
+
+
+class AlternativeOut(BaseModel):
+    cost_cents: int = Field(description="What the best other shopper able to carry the same stops would cost")
+
+
+class OfferBreakdownOut(BaseModel):
+    """Why this offer and this price, as the batch saw it."""
+
+    detour_m: int
+    detour_s: int
+    stops: int
+    priced_by: Literal["reward_policy", "compensation_rule"]
+    reward_cents: RewardComponentsOut
+    matcher_cost_cents: float | None = Field(description="The matcher's cost of this route (the quote, unrounded)")
+    best_alternative: AlternativeOut | Literal["none"] = Field(
+        description='The cheapest other trip of the batch that could carry the same stops, or "none"'
+    )
+
+
 def _of_offer(name: str) -> AliasPath:
     """An `OfferView` holds the offer's own fields on its `offer`; its `stops` are the shopper's views."""
     return AliasPath("offer", name)
@@ -212,6 +244,9 @@ class OfferOut(FromDomain):
     reward_quote_cents: int = Field(validation_alias=_of_offer("reward_quote_cents"))
     created_at: datetime = Field(validation_alias=_of_offer("created_at"))
     expires_at: datetime = Field(validation_alias=_of_offer("expires_at"))
+    breakdown: OfferBreakdownOut | None = Field(
+        default=None, validation_alias=_of_offer("breakdown"), description="None for offers made before it was kept"
+    )
 
     @field_validator("extra_km", mode="before")
     @classmethod

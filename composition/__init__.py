@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
@@ -20,13 +21,15 @@ from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchDatabase, memory_unit_of_work
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.batching import BatchParameters, QuoteRequest, compensation_quote
+from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer, compensation_quote
 from dispatch.live import LiveState
+from dispatch.matching.reward_rule import RewardTerms
+from dispatch.model import Shopper, Trip
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
-from rewards.hooks import PaymentChoice, delivery_credit, offer_quote
+from rewards.hooks import PaymentChoice, delivery_credit, offer_quote, route_terms
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit
@@ -51,6 +54,7 @@ def live_context(
         config=config,
         live=live,
         reward_quote=_quote_or_compensation(offer_quote(rewards_on(pool)), config.batch),
+        route_pricer=_terms_or_compensation(route_terms(rewards_on(pool))),
         credit_delivery=_credit_or_log(delivery_credit(_postgres_rewards_within)),
     )
 
@@ -91,6 +95,7 @@ def in_memory(config: DispatchConfig, clock: Clock, *, payment_choice: PaymentCh
         reward_quote=_quote_or_compensation(
             offer_quote(lambda: MemoryRewardsUnitOfWork(rewards_db), payment_choice), config.batch
         ),
+        route_pricer=_terms_or_compensation(route_terms(lambda: MemoryRewardsUnitOfWork(rewards_db), payment_choice)),
         credit_delivery=_credit_or_log(
             delivery_credit(lambda _uow: MemoryRewardsRepositories(rewards_db), payment_choice)
         ),
@@ -111,6 +116,18 @@ def _quote_or_compensation(
             return fallback(request)
 
     return quote
+
+
+def _terms_or_compensation(by_policy: RoutePricer) -> RoutePricer:
+    """No policy in force: None, so the matcher prices by its compensation rule, as the quote does."""
+
+    def terms(trip: Trip, shopper: Shopper, at: datetime) -> RewardTerms | None:
+        try:
+            return by_policy(trip, shopper, at)
+        except NoPolicyInForce:
+            return None
+
+    return terms
 
 
 def _credit_or_log(

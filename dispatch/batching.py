@@ -16,6 +16,7 @@ from uuid import UUID
 import numpy as np
 
 from crowdship.units import Cents
+from dispatch.matching.reward_rule import RewardTerms, reward_terms_to_json
 from dispatch.model import Offer, Order, Shopper, Store, Trip
 from dispatch.rules import refusal_reason, value_cap
 from routing.distance import haversine_matrix
@@ -58,6 +59,12 @@ class QuoteRequest:
 
 
 RewardQuote = Callable[[QuoteRequest], Cents]
+
+RoutePricer = Callable[[Trip, Shopper, datetime], RewardTerms | None]
+"""The terms of the reward policy in force at the instant for this trip's shopper (tier, payment method,
+what is left under the caps), which the matcher prices every candidate route with (its `reward` rule), so
+that the offer's quote is the matcher's cost. None where no policy is in force: the compensation rule then
+prices both. Implemented by rewards, wired by the composition root."""
 
 
 def compensation_quote(parameters: BatchParameters) -> RewardQuote:
@@ -114,6 +121,25 @@ def eligible_orders(
     ]
 
 
+def reachable_by_leave_by(store: Store, trip: Trip, order: Order, now: datetime, parameters: BatchParameters) -> bool:
+    """Whether the order's window has opened by the time the shopper, leaving at their leave-by at the latest,
+    gets there straight from the store: a window that opens later would keep them waiting at the door."""
+    arrival = _minutes(now, trip.leave_by) + _km(store.location, order.dropoff) * parameters.road_factor / (
+        parameters.speed_km_per_min
+    )
+    return _minutes(now, order.window_earliest) <= arrival * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
+
+
+def _compensation(terms: RewardTerms | None, parameters: BatchParameters) -> dict[str, Any]:
+    if terms is not None:
+        return reward_terms_to_json(terms)
+    return {
+        "rule": "detour",
+        "rate": parameters.compensation_cents_per_km,
+        "minimum": parameters.compensation_minimum_cents,
+    }
+
+
 def build_match_problem(
     *,
     store: Store,
@@ -122,11 +148,21 @@ def build_match_problem(
     excluded: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
+    terms: Mapping[UUID, RewardTerms | None] | None = None,
 ) -> dict[str, Any]:
-    """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out."""
+    """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out.
+
+    Every trip leaves at the batch time (minute 0; windows count from it too) and an early arrival waits
+    (the format's rule); an order whose window would open only after the trip could reach it leaving at its
+    leave-by is no candidate for it. Routes are priced by the policy's `terms` of each trip when given.
+    """
     problem_trips = []
     for candidate in trips:
-        eligible = eligible_orders(candidate, orders, excluded, parameters)
+        eligible = [
+            order
+            for order in eligible_orders(candidate, orders, excluded, parameters)
+            if reachable_by_leave_by(store, candidate.trip, order, now, parameters)
+        ]
         if not eligible:
             continue
         trip = candidate.trip
@@ -142,11 +178,7 @@ def build_match_problem(
                 "depart": 0,
                 "id_verified": candidate.shopper.identity_verified,
                 "value_limit_cents": cap,
-                "compensation": {
-                    "rule": "detour",
-                    "rate": parameters.compensation_cents_per_km,
-                    "minimum": parameters.compensation_minimum_cents,
-                },
+                "compensation": _compensation(None if terms is None else terms.get(trip.id), parameters),
                 "candidates": None
                 if len(eligible) == len(orders)
                 else [{"order": str(order.id)} for order in eligible],
@@ -304,11 +336,21 @@ def _assignment_problem(
 def _route_problem(
     trip: Trip, stops: Sequence[Order], metrics: RouteMetrics, now: datetime, parameters: BatchParameters
 ) -> str | None:
+    """The detour limit, then the windows: the shopper leaves between now and their leave-by and drives
+    without waiting at a door, so some departure in that span must put every stop in [earliest, latest]."""
     if metrics.detour_km > detour_limit_km(trip, parameters) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
         return "detour"
+    earliest_departure, latest_departure = 0.0, _minutes(now, trip.leave_by)
     for order, minute in zip(stops, metrics.arrival_minutes, strict=True):
         if minute > _minutes(now, order.window_latest) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
             return "window"
+        earliest_departure = max(earliest_departure, _minutes(now, order.window_earliest) - minute)
+        latest_departure = min(latest_departure, _minutes(now, order.window_latest) - minute)
+    slack = ROUTE_TOLERANCE * max(1.0, abs(latest_departure)) + ROUTE_TOLERANCE
+    if earliest_departure > _minutes(now, trip.leave_by) + slack:
+        return "leave_by"
+    if earliest_departure > latest_departure + slack:
+        return "window"
     return None
 
 

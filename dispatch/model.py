@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from typing import Any
 from uuid import UUID, uuid4
 
 from shapely import Polygon
@@ -123,6 +124,9 @@ class Order:
     perishable: bool = False
     status: OrderStatus = OrderStatus.PENDING
     id: UUID = field(default_factory=uuid4)
+    unassigned_reason: str | None = None
+    """Why the last batch left it pending (the matcher's reason code); cleared when it is offered."""
+    unassigned_at: datetime | None = None
 
     def __post_init__(self) -> None:
         for name in ("external_ref", "dropoff_address", "recipient_name"):
@@ -146,6 +150,7 @@ class Order:
 
     def offer(self) -> None:
         self._move(OrderStatus.OFFERED)
+        self.unassigned_reason = self.unassigned_at = None
 
     def release(self) -> None:
         """Back to the pool: its offer ended without a delivery, or it was returned for another try."""
@@ -291,6 +296,9 @@ class Offer:
     status: OfferStatus = OfferStatus.OPEN
     resolved_at: datetime | None = None
     id: UUID = field(default_factory=uuid4)
+    breakdown: Mapping[str, Any] | None = None
+    """Why this offer and this price (`dispatch.offer_explanation`): detour, stops, reward by component,
+    the matcher's cost and the best alternative it beat."""
 
     def __post_init__(self) -> None:
         _require_aware(self.created_at, "created_at")

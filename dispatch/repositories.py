@@ -7,7 +7,7 @@ The live service implements them on PostGIS (`dispatch.adapters.postgres`); the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -113,6 +113,10 @@ class OrderSecret:
     delivery_code_hash: str
 
 
+NOT_SEEN_BY_A_BATCH = "none"
+"""The reason count's key for pending orders no batch has looked at yet."""
+
+
 @dataclass(frozen=True)
 class StoreSummary:
     store_id: UUID
@@ -120,6 +124,8 @@ class StoreSummary:
     open_trips: int
     open_offers: int
     orders_past_deadline: int
+    pending_by_reason: Mapping[str, int] = field(default_factory=dict)
+    """Pending orders by the reason code the last batch gave (`none` for orders no batch has seen yet)."""
 
 
 class UserRepository(Protocol):
@@ -166,6 +172,10 @@ class CommuteProfileRepository(Protocol):
 
 
 class LiveOrderRepository(OrderRepository, Protocol):
+    def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:
+        """Sets the reason code (and its instant) of each order in `reasons` that is still pending."""
+        ...
+
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
     ) -> Page[Order]: ...

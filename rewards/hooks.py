@@ -3,6 +3,7 @@ repository protocols, so that the live service and the simulator price and credi
 composition root (`composition`) wires them, with the storage of its choice:
 
     reward_quote=offer_quote(open_rewards)            # Callable[[QuoteRequest], Cents]
+    route_pricer=route_terms(open_rewards)             # dispatch.batching.RoutePricer
     credit_delivery=delivery_credit(rewards_within)    # Callable[[LiveUnitOfWork, DeliveredOrder], ...]
 
 An offer carrying several orders is priced as the sum of its orders' rewards (`pricing.bundle_inputs`: each
@@ -23,11 +24,13 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.units import Cents
-from dispatch.batching import QuoteRequest
+from dispatch.batching import QuoteRequest, RoutePricer
+from dispatch.matching.reward_rule import RewardTerms
+from dispatch.model import Shopper, Trip
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
 from rewards.policy import PaymentMethod, RewardInputs, local_hour
-from rewards.pricing import bundle_inputs, quote_bundle
+from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
 
@@ -66,6 +69,25 @@ def offer_quote(
         return Cents(sum(q.amount_cents for q in quote_bundle(policy, stops, earned)))
 
     return quote
+
+
+def route_terms(
+    open_rewards: Callable[[], RewardsUnitOfWork], payment_choice: PaymentChoice | None = None
+) -> RoutePricer:
+    """The policy in force as the matcher's `reward` rule for one trip: the same numbers `offer_quote` prices
+    the offer with (local hour, tier, payment method, caps left), so the matcher's cost is the quote.
+    Raises `NoPolicyInForce` like the quote; the composition root turns that into the compensation rule."""
+
+    def terms(trip: Trip, shopper: Shopper, at: datetime) -> RewardTerms:  # noqa: ARG001
+        with open_rewards() as uow:
+            repos = uow.repos
+            policy = repos.policies.in_force_at(at)
+            method = _method(repos, payment_choice, shopper.id, at)
+            earned = earnings_so_far(repos, shopper.id, at, policy)
+            uow.rollback()
+        return matcher_terms(policy, at, shopper.trust_tier, method, earned)
+
+    return terms
 
 
 def delivery_credit(

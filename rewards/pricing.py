@@ -22,6 +22,7 @@ from typing import Any
 
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
+from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import TrustTier
 from rewards.policy import (
     BASIS_POINTS,
@@ -31,6 +32,7 @@ from rewards.policy import (
     PolicyParameters,
     RewardInputs,
     RewardPolicy,
+    local_hour,
     round_half_up,
 )
 
@@ -206,3 +208,29 @@ def quote_bundle(policy: RewardPolicy, stops: Sequence[RewardInputs], earned: Ea
         today += quote.cash_value_cents
         week += quote.cash_value_cents
     return quotes
+
+
+def matcher_terms(
+    policy: RewardPolicy, at: datetime, trust_tier: TrustTier, method: PaymentMethod, earned: EarningsSoFar
+) -> RewardTerms:
+    """The policy as the matcher's `reward` rule for one shopper at one instant: for any bundle, the rule's
+    price is the sum of `quote_bundle`'s amounts for the offer made at `at` (the bundle's visiting order)."""
+    p = policy.parameters
+    rooms = [
+        cap - spent
+        for cap, spent in ((p.daily_cap_cents, earned.today_cents), (p.weekly_cap_cents, earned.this_week_cents))
+        if cap is not None
+    ]
+    return RewardTerms(
+        base=p.base_cents,
+        per_bag=p.per_bag_cents,
+        per_km=p.per_extra_km_cents,
+        per_minute=p.per_extra_minute_cents,
+        minimum=p.minimum_cents,
+        included_m=p.included_distance_m,
+        included_s=p.included_duration_s,
+        multiplier_bps=(p.peak_multiplier_bps[local_hour(at, p)], p.tier_multiplier_bps[int(trust_tier)]),
+        room=max(0, min(rooms)) if rooms else None,
+        bonus_bps=p.store_credit_bonus_bps if method is PaymentMethod.STORE_CREDIT else BASIS_POINTS,
+        ceiling=MAX_REWARD_CENTS,
+    )

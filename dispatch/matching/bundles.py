@@ -30,6 +30,7 @@ from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import (
     RULE_DETOUR,
     RULE_FIXED,
+    RULE_REWARD,
     RULE_STORE_DISTANCE,
     TOLERANCE,
     FloatArray,
@@ -85,6 +86,9 @@ def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) ->
     to_store = instance.store_to_order[sequences].sum(axis=1)
     cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * to_store, cost)
     cost = np.where(rule == RULE_FIXED, instance.amount[trip] * count, cost)
+    detours = np.maximum(0.0, length - instance.direct[trip])
+    for row in np.flatnonzero((rule == RULE_REWARD) & feasible).tolist():
+        cost[row] = instance.reward_cost(int(trip[row]), sequences[row].tolist(), float(detours[row]))
     priced: FloatArray = np.where(feasible, cost, np.inf)
     return priced
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from crowdship.errors import DomainError
 from dispatch.matching.problem import MatchOrder, MatchProblem, MatchTrip, Point
+from dispatch.matching.reward_rule import route_cost
 
 SOLUTION_FORMAT = "crowdship-match-solution/1"
 _RADIUS_KM = 6371.0088
@@ -94,6 +95,8 @@ def _trip_cost(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrde
         return max(rule.minimum * len(stops), rule.rate * (length - direct))
     if rule.rule == "store_distance":
         return sum(rule.rate * _distance(problem, problem.store.location, o.location) for o in stops)
+    if rule.reward is not None:
+        return route_cost(rule.reward, [o.size for o in stops], max(0.0, length - direct), problem.speed)
     return rule.amount * len(stops)
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dispatch.matching.problem import MatchProblem
+from dispatch.matching.problem import Compensation, MatchProblem
+from dispatch.matching.reward_rule import RewardTerms, approximate_rate, route_cost
 from routing.distance import EARTH_MEAN_RADIUS_KM, euclidean_matrix, haversine_matrix
 from routing.pruning import pairwise_distances
 
@@ -24,7 +25,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 TOLERANCE = 1e-9
 
-RULE_NONE, RULE_DETOUR, RULE_STORE_DISTANCE, RULE_FIXED = 0, 1, 2, 3
+RULE_NONE, RULE_DETOUR, RULE_STORE_DISTANCE, RULE_FIXED, RULE_REWARD = 0, 1, 2, 3, 4
 
 
 def within(value: float, limit: float) -> bool:
@@ -62,6 +63,7 @@ class Instance:
     minimum: FloatArray
     amount: FloatArray
     explicit: list[dict[int, float] | None]  # per trip: listed order → its compensation (nan: by rule)
+    reward_terms: list[RewardTerms | None]  # per trip: the `reward` rule's terms (its rate and minimum: linear)
 
     @property
     def order_count(self) -> int:
@@ -154,7 +156,14 @@ class Instance:
             return float(self.rate[trip] * self.store_to_order[list(stops)].sum())
         if rule == RULE_FIXED:
             return float(self.amount[trip]) * len(stops)
+        if rule == RULE_REWARD:
+            return self.reward_cost(trip, stops, max(0.0, length - float(self.direct[trip])))
         return 0.0
+
+    def reward_cost(self, trip: int, stops: Sequence[int], detour: float) -> float:
+        terms = self.reward_terms[trip]
+        assert terms is not None
+        return route_cost(terms, [float(self.size[o]) for o in stops], detour, self.problem.speed)
 
     def fleet_route(self, stops: Sequence[int]) -> float | None:
         """Cost of one fleet vehicle visiting `stops`, or None if infeasible."""
@@ -169,6 +178,24 @@ class Instance:
             return None
         points = [self.store, *(self.order_xy[o] for o in stops), self.store]
         return fleet.fixed_cost + fleet.cost_per_distance * self.path_length(points)
+
+
+_RULES = {
+    None: RULE_NONE,
+    "detour": RULE_DETOUR,
+    "store_distance": RULE_STORE_DISTANCE,
+    "fixed": RULE_FIXED,
+    "reward": RULE_REWARD,
+}
+
+
+def _linear(compensation: Compensation | None) -> tuple[float, float]:
+    """A rule's rate and per-order minimum; the `reward` rule's linear approximation."""
+    if compensation is None:
+        return 0.0, 0.0
+    if compensation.reward is not None:
+        return approximate_rate(compensation.reward)
+    return compensation.rate, compensation.minimum
 
 
 def build_instance(problem: MatchProblem) -> Instance:
@@ -197,16 +224,11 @@ def build_instance(problem: MatchProblem) -> Instance:
         max_orders=np.array([t.max_orders for t in problem.trips], dtype=np.int64),
         depart=np.array([t.depart for t in problem.trips], dtype=np.float64),
         rule=np.array(
-            [
-                {None: RULE_NONE, "detour": RULE_DETOUR, "store_distance": RULE_STORE_DISTANCE, "fixed": RULE_FIXED}[
-                    None if t.compensation is None else t.compensation.rule
-                ]
-                for t in problem.trips
-            ],
+            [_RULES[None if t.compensation is None else t.compensation.rule] for t in problem.trips],
             dtype=np.int64,
         ),
-        rate=np.array([t.compensation.rate if t.compensation else 0.0 for t in problem.trips], dtype=np.float64),
-        minimum=np.array([t.compensation.minimum if t.compensation else 0.0 for t in problem.trips]),
+        rate=np.array([_linear(t.compensation)[0] for t in problem.trips], dtype=np.float64),
+        minimum=np.array([_linear(t.compensation)[1] for t in problem.trips], dtype=np.float64),
         amount=np.array([t.compensation.amount if t.compensation else 0.0 for t in problem.trips]),
         explicit=[
             None
@@ -214,6 +236,7 @@ def build_instance(problem: MatchProblem) -> Instance:
             else {index_of[c.order]: np.nan if c.compensation is None else c.compensation for c in t.candidates}
             for t in problem.trips
         ],
+        reward_terms=[None if t.compensation is None else t.compensation.reward for t in problem.trips],
     )
     instance.store_to_order = instance.distances(store[None, :], order_xy)[0] if n else np.zeros(0)
     instance.direct = instance.distances(store[None, :], destination_xy)[0] if m else np.zeros(0)

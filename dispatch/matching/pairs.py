@@ -17,6 +17,7 @@ import numpy as np
 from dispatch.matching.instance import (
     RULE_DETOUR,
     RULE_FIXED,
+    RULE_REWARD,
     RULE_STORE_DISTANCE,
     BoolArray,
     FloatArray,
@@ -259,6 +260,8 @@ def find_pairs(
     cost = np.where(rule == RULE_DETOUR, np.maximum(instance.minimum[trip], instance.rate[trip] * detour), cost)
     cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * instance.store_to_order[order], cost)
     cost = np.where(rule == RULE_FIXED, instance.amount[trip], cost)
+    for row in np.flatnonzero(rule == RULE_REWARD).tolist():
+        cost[row] = instance.reward_cost(int(trip[row]), [int(order[row])], float(detour[row]))
     cost = np.where(np.isnan(explicit_cost), cost, explicit_cost)
     pairs = Pairs(trip, order, length, detour, cost)
     return (pairs, complete) if report_complete else pairs

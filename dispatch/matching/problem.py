@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crowdship.errors import InvalidInput
+from dispatch.matching.reward_rule import RewardTerms, parse_reward_terms, reward_terms_to_json
 
 PROBLEM_FORMAT = "crowdship-match/1"
 
 Metric = Literal["euclidean", "haversine"]
-CompensationRule = Literal["detour", "store_distance", "fixed"]
+CompensationRule = Literal["detour", "store_distance", "fixed", "reward"]
 Point = tuple[float, float]
 
 
@@ -28,6 +29,8 @@ class Compensation:
     rate: float = 0.0
     minimum: float = 0.0
     amount: float = 0.0
+    reward: RewardTerms | None = None
+    """The `reward` rule's terms (a published reward policy's, see `reward_rule`)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,9 @@ def _parse_compensation(value: Any, field: str) -> Compensation | None:
     if rule == "fixed":
         _reject_unknown(data, frozenset({"rule", "amount"}), field)
         return Compensation("fixed", amount=_number(data.get("amount"), f"{field}.amount", minimum=0))
-    raise InvalidInput(f"{field}.rule", f"expected detour, store_distance or fixed, got {rule!r}")
+    if rule == "reward":
+        return Compensation("reward", reward=parse_reward_terms(data, field))
+    raise InvalidInput(f"{field}.rule", f"expected detour, store_distance, fixed or reward, got {rule!r}")
 
 
 def _parse_order(value: Any, field: str, metric: Metric) -> MatchOrder:
@@ -343,6 +348,8 @@ def _compensation_to_json(compensation: Compensation | None) -> dict[str, Any] |
         return {"rule": "detour", "rate": compensation.rate, "minimum": compensation.minimum}
     if compensation.rule == "store_distance":
         return {"rule": "store_distance", "rate": compensation.rate}
+    if compensation.reward is not None:
+        return reward_terms_to_json(compensation.reward)
     return {"rule": "fixed", "amount": compensation.amount}
 
 

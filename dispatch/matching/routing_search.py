@@ -23,6 +23,7 @@ from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import (
     RULE_DETOUR,
     RULE_FIXED,
+    RULE_REWARD,
     RULE_STORE_DISTANCE,
     FloatArray,
     Instance,
@@ -105,7 +106,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     unary_cache: dict[tuple[int, float], int] = {}
     for k, t in enumerate(trips.tolist()):
         rule = int(instance.rule[t])
-        if int(instance.max_orders[t]) > 1 and rule == RULE_DETOUR:
+        if int(instance.max_orders[t]) > 1 and rule in (RULE_DETOUR, RULE_REWARD):
             routing.SetArcCostEvaluatorOfVehicle(matrix_callback(float(instance.rate[t])), k)
             routing.SetVehicleUsedWhenEmpty(True, k)
             continue

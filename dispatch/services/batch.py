@@ -9,7 +9,7 @@ trip, and the batch skips that offer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,7 +25,10 @@ from dispatch.batching import (
 )
 from dispatch.errors import AlreadyOffered
 from dispatch.live import offer_event
+from dispatch.matching import UnassignedReason
+from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
+from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
 from dispatch.services.trips import release_trip_orders, trip_ended
@@ -58,6 +61,8 @@ class BatchReport:
     dropped: list[DroppedAssignment] = field(default_factory=list)
     conflicts: int = 0
     """Offers the database refused because another batch offered the order or the trip first."""
+    unassigned: dict[UUID, str] = field(default_factory=dict)
+    """The reason code of each order the batch left pending."""
 
 
 def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
@@ -142,12 +147,15 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
         excluded = uow.offers.offered_pairs([order.id for order in orders]) if orders else set()
     report.pending_orders, report.eligible_trips = len(orders), len(candidates)
-    if not orders or not candidates:
+    if not orders:
         return
+    terms = _route_terms(ctx, candidates, now)
     problem = build_match_problem(
-        store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters
+        store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters, terms=terms
     )
     if not problem["trips"]:
+        reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS
+        _record_unassigned(ctx, report, {order.id: str(reason) for order in orders}, now)
         return
     solution = solver(problem, ctx.config.matcher_time_limit_s)
     made = offers_from_solution(
@@ -163,12 +171,57 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     report.dropped = made.dropped
     for dropped in made.dropped:
         log.warning("matcher assignment dropped", trip=dropped.trip_id, reason=dropped.reason)
+    orders_by_id = {order.id: order for order in orders}
+    alternatives = best_alternatives(problem, made.offers)
+    assignments = dict(solution.get("assignments", {}))
     with ctx.unit_of_work() as uow:
         for offer in made.offers:
-            if _write_offer(uow, offer, now):
-                report.offers.append(offer)
+            matcher_cost = assignments.get(str(offer.trip_id), {}).get("compensation")
+            priced = terms.get(offer.trip_id) is not None and matcher_cost is not None
+            if priced and round(matcher_cost) != offer.reward_quote_cents:
+                # the policy changed between pricing and quoting, or the rule and rewards disagree: say so
+                log.warning(
+                    "offer quote differs from the matcher's cost",
+                    trip=str(offer.trip_id),
+                    quote=offer.reward_quote_cents,
+                    matcher_cost=matcher_cost,
+                )
+            explained = replace(
+                offer,
+                breakdown=offer_breakdown(
+                    offer,
+                    orders_by_id,
+                    terms.get(offer.trip_id),
+                    parameters,
+                    matcher_cost=matcher_cost,
+                    alternative=alternatives[offer.id],
+                ),
+            )
+            if _write_offer(uow, explained, now):
+                report.offers.append(explained)
             else:
                 report.conflicts += 1
+        uow.commit()
+    offered = {order_id for offer in report.offers for order_id in offer.stops}
+    pending = [order.id for order in orders if order.id not in offered]
+    _record_unassigned(ctx, report, pending_reasons(pending, solution, made.dropped), now)
+
+
+def _route_terms(
+    ctx: DispatchContext, candidates: list[TripCandidate], now: datetime
+) -> dict[UUID, RewardTerms | None]:
+    """Each trip's terms under the reward policy in force (None: the compensation rule prices it)."""
+    if ctx.route_pricer is None:
+        return {}
+    return {candidate.trip.id: ctx.route_pricer(candidate.trip, candidate.shopper, now) for candidate in candidates}
+
+
+def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime) -> None:
+    report.unassigned = reasons
+    if not reasons:
+        return
+    with ctx.unit_of_work() as uow:
+        uow.orders.record_unassigned(reasons, now)
         uow.commit()
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from crowdship.clock import Clock
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.batching import BatchParameters, QuoteRequest
+from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer
 from dispatch.live import LiveState
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
@@ -90,6 +90,8 @@ class DispatchContext:
     """None where there is no Redis (e.g. a one-off CLI run): no leases, no events."""
     reward_quote: Callable[[QuoteRequest], Cents] | None = None
     """Prices an offer; None uses the matcher's compensation rule."""
+    route_pricer: RoutePricer | None = None
+    """The reward policy's terms for each trip's routes, given to the matcher; None: the compensation rule."""
     credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], object] | None = field(default=None)
     """Rewards hook, called inside the transaction that marks the order delivered (its result is the
     caller's business: dispatch does not look at it)."""

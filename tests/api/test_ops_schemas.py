@@ -25,8 +25,9 @@ def test_an_ops_offer_lists_its_order_ids_in_visiting_order() -> None:
 
 def test_a_store_summary_carries_the_live_count_beside_the_databases_figures() -> None:
     summary = StoreSummary(
-        store_id=uuid4(), orders_by_status={"pending": 4}, open_trips=2, open_offers=1, orders_past_deadline=0
-    )
+        store_id=uuid4(), orders_by_status={"pending": 4}, open_trips=2, open_offers=1, orders_past_deadline=0,
+        pending_by_reason={"no_trip_within_detour": 3, "none": 1},
+    )  # fmt: skip
     body = StoreSummaryOut.model_validate(LiveStoreSummary(summary, live_shoppers=7)).model_dump()
     assert body == {
         "store_id": summary.store_id,
@@ -34,6 +35,7 @@ def test_a_store_summary_carries_the_live_count_beside_the_databases_figures() -
         "open_trips": 2,
         "open_offers": 1,
         "orders_past_deadline": 0,
+        "pending_by_reason": {"no_trip_within_detour": 3, "none": 1},
         "live_shoppers": 7,
     }
 

@@ -162,3 +162,66 @@ def test_no_order_is_offered_twice_whatever_the_solution_says(latitudes: list[fl
     )  # fmt: skip
     offered = [order_id for offer in made.offers for order_id in offer.stops]
     assert len(offered) == len(set(offered))
+
+
+def _windowed(lat: float, opens_in_min: float, closes_in_min: float) -> Order:
+    order = _order(lat)
+    order.window_earliest = NOW + timedelta(minutes=opens_in_min)
+    order.window_latest = NOW + timedelta(minutes=closes_in_min)
+    order.dispatch_deadline = order.window_latest
+    return order
+
+
+def test_the_problem_departs_now_and_leaves_out_windows_opening_after_the_leave_by() -> None:
+    """Trips leave at minute 0 (the batch time); a window that opens 15 minutes after the shopper must leave
+    (later than they could get there) is no candidate, one they can reach by leaving later is."""
+    candidate = _candidate()  # must leave within the hour
+    late = _windowed(30.47, 60 + 15 + 10, 60 + 15 + 60)
+    reachable = _windowed(30.47, 30, 90)
+    problem = build_match_problem(
+        store=STORE, orders=[late, reachable], trips=[candidate], excluded=set(), now=NOW, parameters=PARAMETERS
+    )
+    (trip,) = problem["trips"]
+    assert trip["depart"] == 0
+    assert trip["candidates"] == [{"order": str(reachable.id)}]
+    assert [order["window"] for order in problem["orders"]] == [[85.0, 135.0], [30.0, 90.0]]
+
+
+def _offer_for(order: Order, candidate: TripCandidate) -> Any:
+    return offers_from_solution(
+        store=STORE, orders=[order], trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(order.id)]}), now=NOW, parameters=PARAMETERS,
+        quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+
+
+def test_an_order_whose_window_opens_after_the_leave_by_allows_is_never_offered() -> None:
+    """Even if the matcher assigns it: leaving at the leave-by at the latest, the shopper would reach it
+    before it opens (they do not wait at the door), so the assignment is dropped as `leave_by`."""
+    made = _offer_for(_windowed(30.47, 60 + 15, 60 + 75), _candidate())
+    assert made.offers == []
+    assert [d.reason for d in made.dropped] == ["leave_by"]
+
+
+def test_arrival_must_fall_inside_the_window_at_both_ends() -> None:
+    """A window that closes before the shopper can get there is dropped as `window`; one that opens in
+    20 minutes is offered (the shopper leaves later, before their leave-by); one open now is offered."""
+    candidate = _candidate()
+    closed = _offer_for(_windowed(30.50, -30, 1), candidate)
+    assert [d.reason for d in closed.dropped] == ["window"]
+    later = _offer_for(_windowed(30.47, 20, 80), _candidate())
+    assert len(later.offers) == 1
+    now = _offer_for(_windowed(30.47, -5, 80), _candidate())
+    assert len(now.offers) == 1
+
+
+def test_a_bundle_whose_windows_need_a_wait_between_stops_is_not_offered() -> None:
+    """Two stops whose windows no single departure fits without waiting at a door: `window`."""
+    candidate = _candidate()
+    first, second = _windowed(30.47, -5, 10), _windowed(30.48, 50, 80)
+    made = offers_from_solution(
+        store=STORE, orders=[first, second], trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(first.id), str(second.id)]}), now=NOW,
+        parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    assert [d.reason for d in made.dropped] == ["window"]

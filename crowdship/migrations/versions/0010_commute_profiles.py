@@ -1,14 +1,14 @@
 """Commute profiles: a shopper's saved recurring trips, for one-tap check-in.
 
 Revision ID: 0010_commute_profiles
-Revises: 0007_one_idempotency
+Revises: 0009_batch_explanations
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
 revision = "0010_commute_profiles"
-down_revision = "0007_one_idempotency"
+down_revision = "0009_batch_explanations"
 branch_labels = None
 depends_on = None
 

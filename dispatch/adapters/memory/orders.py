@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from crowdship.pages import Page
 from dispatch.adapters.memory.database import MemoryRepository, copy_of, forget, index_add, index_remove
 from dispatch.errors import DuplicateOrder
 from dispatch.model import OfferStatus, Order, OrderStatus, TripStatus
-from dispatch.repositories import OrderSecret, StoreSummary
+from dispatch.repositories import NOT_SEEN_BY_A_BATCH, OrderSecret, StoreSummary
 from routing.areas import covers
 
 
@@ -42,6 +43,24 @@ class MemoryOrderRepository(MemoryRepository):
         db = self._db
         stored = db.orders[order.id]
         self._set_status(stored, order.status)
+        self._set_reason(stored, order.unassigned_reason, order.unassigned_at)
+
+    def _set_reason(self, stored: Order, reason: str | None, at: datetime | None) -> None:
+        before = (stored.unassigned_reason, stored.unassigned_at)
+        if before == (reason, at):
+            return
+        stored.unassigned_reason, stored.unassigned_at = reason, at
+
+        def undo() -> None:
+            stored.unassigned_reason, stored.unassigned_at = before
+
+        self._db.record(undo)
+
+    def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:
+        for order_id, reason in reasons.items():
+            stored = self._db.orders.get(order_id)
+            if stored is not None and stored.status is OrderStatus.PENDING:
+                self._set_reason(stored, reason, at)
 
     def _set_status(self, stored: Order, status: OrderStatus) -> None:
         db = self._db
@@ -125,13 +144,16 @@ class MemoryOrderRepository(MemoryRepository):
         index = db.orders_by_store.get(store_id, {})
         by_status = {status.value: len(ids) for status, ids in index.items() if ids}
         trips = db.trips_by_store.get(store_id, {})
-        past = sum(1 for order_id in index.get(OrderStatus.PENDING, {}) if db.orders[order_id].dispatch_deadline <= now)
+        pending = [db.orders[order_id] for order_id in index.get(OrderStatus.PENDING, {})]
+        past = sum(1 for order in pending if order.dispatch_deadline <= now)
+        reasons = Counter(order.unassigned_reason or NOT_SEEN_BY_A_BATCH for order in pending)
         return StoreSummary(
             store_id=store_id,
             orders_by_status=by_status,
             open_trips=len(trips.get(TripStatus.OPEN, {})),
             open_offers=len(db.open_offers_of_store.get(store_id, {})),
             orders_past_deadline=past,
+            pending_by_reason=dict(sorted(reasons.items())),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -12,14 +12,15 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params, status_filter
 from dispatch.errors import DuplicateOrder
 from dispatch.model import Order, OrderStatus
-from dispatch.repositories import OrderSecret, StoreSummary
+from dispatch.repositories import NOT_SEEN_BY_A_BATCH, OrderSecret, StoreSummary
 
 
 class PostgresOrderRepository(Repository):
     _COLUMNS = f"""
         o.id, o.store_id, o.external_ref, {point_columns("o.dropoff", "dropoff")}, o.dropoff_address,
         o.recipient_name, o.window_earliest, o.window_latest, o.dispatch_deadline, o.size_bags,
-        o.value_cents, o.age_restricted, o.perishable, o.status, o.created_at"""
+        o.value_cents, o.age_restricted, o.perishable, o.status, o.created_at, o.unassigned_reason,
+        o.unassigned_at"""
 
     def add(self, order: Order) -> None:
         with self._refusing_duplicates(
@@ -58,7 +59,22 @@ class PostgresOrderRepository(Repository):
         return self._order(row)
 
     def save(self, order: Order) -> None:
-        self._execute("UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (order.status.value, order.id))
+        self._execute(
+            """UPDATE orders SET status = %s, unassigned_reason = %s, unassigned_at = %s, updated_at = now()
+               WHERE id = %s""",
+            (order.status.value, order.unassigned_reason, order.unassigned_at, order.id),
+        )
+
+    def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:
+        if not reasons:
+            return
+        ids = list(reasons)
+        self._execute(
+            """UPDATE orders o SET unassigned_reason = r.reason, unassigned_at = %s
+               FROM unnest(%s::uuid[], %s::text[]) AS r(id, reason)
+               WHERE o.id = r.id AND o.status = 'pending'""",
+            (at, ids, [reasons[order_id] for order_id in ids]),
+        )
 
     def list_for_store(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
         where, params = status_filter("o.status", statuses)
@@ -128,12 +144,21 @@ class PostgresOrderRepository(Repository):
                    AND dispatch_deadline <= %(now)s) AS past_deadline""",
             {"s": store_id, "now": now},
         )[0]
+        reasons = {
+            row["reason"]: row["n"]
+            for row in self._all(
+                """SELECT coalesce(unassigned_reason, %s) AS reason, count(*) AS n FROM orders
+                   WHERE store_id = %s AND status = 'pending' GROUP BY 1 ORDER BY 1""",
+                (NOT_SEEN_BY_A_BATCH, store_id),
+            )
+        }
         return StoreSummary(
             store_id=store_id,
             orders_by_status=by_status,
             open_trips=counts["open_trips"],
             open_offers=counts["open_offers"],
             orders_past_deadline=counts["past_deadline"],
+            pending_by_reason=reasons,
         )
 
     @staticmethod
@@ -154,6 +179,8 @@ class PostgresOrderRepository(Repository):
             perishable=row["perishable"],
             status=OrderStatus(row["status"]),
             created_at=row["created_at"],
+            unassigned_reason=row["unassigned_reason"],
+            unassigned_at=row["unassigned_at"],
         )
 
 

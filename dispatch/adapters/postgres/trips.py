@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
+
 from crowdship.db import Repository, Row
 from crowdship.pages import Page
 from crowdship.units import Cents
@@ -134,7 +136,7 @@ class PostgresTripRepository(Repository):
 class PostgresOfferRepository(Repository):
     _SELECT = """
         SELECT f.id, f.trip_id, f.status, f.extra_distance_m, f.extra_duration_s, f.reward_quote_cents,
-               f.created_at, f.expires_at, f.resolved_at,
+               f.created_at, f.expires_at, f.resolved_at, f.breakdown,
                array(SELECT oo.order_id FROM offer_orders oo WHERE oo.offer_id = f.id
                      ORDER BY oo.stop_index) AS stops
         FROM offers f"""
@@ -150,8 +152,8 @@ class PostgresOfferRepository(Repository):
     def _insert(self, offer: Offer) -> None:
         self._execute(
             """INSERT INTO offers (id, trip_id, status, extra_distance_m, extra_duration_s,
-                   reward_quote_cents, created_at, expires_at, resolved_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   reward_quote_cents, created_at, expires_at, resolved_at, breakdown)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 offer.id,
                 offer.trip_id,
@@ -162,6 +164,7 @@ class PostgresOfferRepository(Repository):
                 offer.created_at,
                 offer.expires_at,
                 offer.resolved_at,
+                None if offer.breakdown is None else Jsonb(dict(offer.breakdown)),
             ),
         )
         with self._connection.cursor() as cursor:
@@ -237,4 +240,5 @@ class PostgresOfferRepository(Repository):
             expires_at=row["expires_at"],
             status=OfferStatus(row["status"]),
             resolved_at=row["resolved_at"],
+            breakdown=row["breakdown"],
         )

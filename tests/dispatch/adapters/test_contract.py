@@ -435,3 +435,54 @@ def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
         uow.commit()
         assert len(uow.trips.list_for_store(store.id, [TripStatus.OPEN])) == 1
         assert len(uow.trips.past_leave_by(store.id, NOW + timedelta(hours=1))) == 1
+
+
+def test_reasons_are_recorded_on_pending_orders_only_and_counted_in_the_summary(uow: LiveUnitOfWork) -> None:
+    """`record_unassigned` sets the code and its instant on orders still pending (an offered one keeps none),
+    reads back with the order, is counted by reason in the store summary (`none`: no batch saw it yet),
+    and offering the order clears it."""
+    store = _store()
+    waiting, offered, unseen = _order(store, "A", 3), _order(store, "B", 2), _order(store, "C", 1)
+    with uow:
+        uow.stores.add(store)
+        for order in (waiting, offered, unseen):
+            uow.orders.add(order)
+        moved = uow.orders.get(offered.id, for_update=True)
+        moved.offer()
+        uow.orders.save(moved)
+        uow.orders.record_unassigned({waiting.id: "no_trip_within_detour", offered.id: "window"}, NOW)
+        uow.commit()
+    with uow:
+        assert uow.orders.get(waiting.id).unassigned_reason == "no_trip_within_detour"
+        assert uow.orders.get(waiting.id).unassigned_at == NOW
+        assert uow.orders.get(offered.id).unassigned_reason is None
+        assert dict(uow.orders.summary(store.id, NOW).pending_by_reason) == {"no_trip_within_detour": 1, "none": 1}
+        again = uow.orders.get(waiting.id, for_update=True)
+        again.offer()
+        uow.orders.save(again)
+        uow.commit()
+    with uow:
+        assert uow.orders.get(waiting.id).unassigned_reason is None
+        assert uow.orders.get(waiting.id).unassigned_at is None
+
+
+def test_an_offer_keeps_its_breakdown(uow: LiveUnitOfWork) -> None:
+    """The breakdown is stored as written and read back by `get`, by trip and by page."""
+    store, shopper = _store(), Shopper("Sam")
+    order, trip = _order(store, "A", 1), _trip(store, shopper)
+    breakdown = {"detour_m": 100, "stops": 1, "reward_cents": {"base": 300, "total": 300}, "best_alternative": "none"}
+    offer = Offer(**{**_offer(trip, order).__dict__, "breakdown": breakdown})
+    plain = _offer(trip, order)
+    with uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        uow.orders.add(order)
+        uow.trips.add(trip)
+        uow.offers.add(offer)
+        uow.commit()
+    with uow:
+        assert uow.offers.get(offer.id).breakdown == breakdown
+        (listed,) = uow.offers.list_for_trip(trip.id)
+        assert listed.breakdown == breakdown
+        assert uow.offers.page(store_id=store.id, statuses=None, limit=5, offset=0).items[0].breakdown == breakdown
+    assert plain.breakdown is None

@@ -106,6 +106,18 @@ def small_problems(draw: st.DrawFn, max_orders: int = 5, max_trips: int = 3) -> 
         {"rule": "detour", "rate": 0.5},
         {"rule": "store_distance", "rate": 0.3},
         {"rule": "fixed", "amount": 2.5},
+        {
+            "rule": "reward",
+            "base": 1,
+            "per_bag": 1,
+            "per_km": 1,
+            "per_minute": 0,
+            "minimum": 2,
+            "included_m": 500,
+            "multiplier_bps": [12_500],
+            "room": 9,
+            "ceiling": 7,
+        },
         None,
     ]
     for j in range(trip_count):

@@ -1,0 +1,103 @@
+"""Why an offer and why no offer: what a shopper and an operator may ask about a batch. Plain functions.
+
+An offer's breakdown: its detour (metres and seconds), its stops, its reward by component in cents (the
+published policy's terms when one is in force, else the compensation rule's), what the matcher priced it at,
+and the best alternative it beat: the cheapest other trip of the batch that could have carried the same
+stops in the same order, priced by that trip's own rule, or "none".
+
+An order left pending carries the matcher's reason code (`dispatch.matching.UnassignedReason`, the codes of
+`crowdship match`); an order whose assignment the batch's own checks dropped carries the code of that rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from dispatch.batching import BatchParameters, DroppedAssignment
+from dispatch.matching import UnassignedReason, parse_problem
+from dispatch.matching.instance import build_instance
+from dispatch.matching.reward_rule import RewardTerms, reward_components
+from dispatch.model import Offer, Order
+
+DROPPED_REASONS: Mapping[str, UnassignedReason] = {
+    "detour": UnassignedReason.NO_TRIP_WITHIN_DETOUR,
+    "window": UnassignedReason.WINDOW,
+    "leave_by": UnassignedReason.WINDOW,
+    "capacity": UnassignedReason.CAPACITY,
+    "identity": UnassignedReason.ID_CHECK,
+    "trust_tier": UnassignedReason.VALUE_LIMIT,
+}
+"""The batch's own re-check (`batching._assignment_problem`, `_route_problem`) in the matcher's codes."""
+
+
+def compensation_components(parameters: BatchParameters, stops: int, extra_m: int) -> dict[str, int]:
+    """The compensation rule's price (no policy in force) by the same components as a policy's."""
+    distance = round(parameters.compensation_cents_per_km * extra_m / 1000.0)
+    total = max(distance, parameters.compensation_minimum_cents * stops)
+    return {"distance": distance, "minimum": total - distance, "total": total}
+
+
+def offer_breakdown(
+    offer: Offer,
+    orders: Mapping[UUID, Order],
+    terms: RewardTerms | None,
+    parameters: BatchParameters,
+    *,
+    matcher_cost: float | None,
+    alternative: Mapping[str, Any] | str,
+) -> dict[str, Any]:
+    bags = [orders[order_id].size_bags for order_id in offer.stops]
+    reward = (
+        compensation_components(parameters, len(bags), offer.extra_distance_m)
+        if terms is None
+        else reward_components(terms, bags, offer.extra_distance_m, offer.extra_duration_s)
+    )
+    return {
+        "detour_m": offer.extra_distance_m,
+        "detour_s": offer.extra_duration_s,
+        "stops": len(offer.stops),
+        "priced_by": "compensation_rule" if terms is None else "reward_policy",
+        "reward_cents": reward,
+        "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost, 4),
+        "best_alternative": alternative,
+    }
+
+
+def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
+    """Per offer, the cheapest other trip of the problem that could have carried its stops, or "none"."""
+    if not offers:
+        return {}
+    instance = build_instance(parse_problem(problem))
+    order_index = {order.id: index for index, order in enumerate(instance.problem.orders)}
+    trip_ids = [trip.id for trip in instance.problem.trips]
+    found: dict[UUID, dict[str, Any] | str] = {}
+    for offer in offers:
+        stops = [order_index.get(str(order_id)) for order_id in offer.stops]
+        best: tuple[float, str] | None = None
+        if all(stop is not None for stop in stops):
+            known = [stop for stop in stops if stop is not None]
+            for trip, trip_id in enumerate(trip_ids):
+                if trip_id == str(offer.trip_id):
+                    continue
+                route = instance.trip_route(trip, known)
+                if route is not None and (best is None or route.compensation < best[0]):
+                    best = (route.compensation, trip_id)
+        found[offer.id] = "none" if best is None else {"trip_id": best[1], "cost_cents": round(best[0])}
+    return found
+
+
+def pending_reasons(
+    pending: Collection[UUID],
+    solution: Mapping[str, Any] | None,
+    dropped: Sequence[DroppedAssignment],
+) -> dict[UUID, str]:
+    """The reason code of every order the batch leaves pending, the matcher's or the batch's own check's."""
+    given = {} if solution is None else dict(solution.get("unassigned", {}))
+    for assignment in dropped:
+        code = DROPPED_REASONS.get(assignment.reason, UnassignedReason.NOT_A_CANDIDATE)
+        for order_id in assignment.order_ids:
+            given.setdefault(order_id, str(code))
+    # an order the matcher placed whose offer another batch beat keeps the reason it had
+    return {order_id: str(given[str(order_id)]) for order_id in sorted(pending, key=str) if str(order_id) in given}

@@ -1,0 +1,82 @@
+"""Reasons live over HTTP: after a batch, every order still pending says why (the matcher's code) and when,
+in the orders list, the order and the store summary; every offer carries its breakdown, for the shopper
+(without the other shopper's trip) and for operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from api_support import Account, check_in, current_offer, ingest, run_batch
+from fastapi.testclient import TestClient
+
+from crowdship.clock import ManualClock
+from dispatch.matching import UnassignedReason
+from dispatch.model import Store
+from routing.geo import GeoPoint
+
+FAR_SOUTH = GeoPoint(30.4100, -84.2211)
+"""About 6 km south of the store, the other way from the shopper's home: far beyond a 3 km detour."""
+
+
+def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    offered = ingest(client, ops, store, clock, ref="WEB-ON")
+    too_far = ingest(client, ops, store, clock, ref="WEB-FAR", dropoff=FAR_SOUTH)
+    later = ingest(
+        client, ops, store, clock, ref="WEB-LATE",
+        window_earliest=(clock.now() + timedelta(hours=3)).isoformat(),
+        window_latest=(clock.now() + timedelta(hours=5)).isoformat(),
+    )  # fmt: skip
+    not_yet = client.get(f"/ops/orders/{too_far['order_id']}", headers=ops.headers).json()
+    assert not_yet["unassigned_reason"] is None
+    assert not_yet["unassigned_at"] is None
+
+    shopper = make_shopper("Ana")
+    check_in(client, shopper, store, clock)  # must leave within the hour: the late window opens two hours after
+    report = run_batch(client, ops, store)
+    assert len(report["offers"]) == 1
+
+    listed = {
+        order["id"]: order for order in client.get("/ops/orders", headers=ops.headers).json()["items"]
+    }  # fmt: skip
+    assert listed[offered["order_id"]]["unassigned_reason"] is None
+    assert listed[too_far["order_id"]]["unassigned_reason"] == UnassignedReason.NO_TRIP_WITHIN_DETOUR
+    assert listed[later["order_id"]]["unassigned_reason"] in set(UnassignedReason)
+    one = client.get(f"/ops/orders/{too_far['order_id']}", headers=ops.headers).json()
+    assert one["unassigned_reason"] == "no_trip_within_detour"
+    assert one["unassigned_at"] is not None
+
+    summary = client.get(f"/ops/stores/{store.id}/summary", headers=ops.headers).json()
+    assert sum(summary["pending_by_reason"].values()) == summary["orders_by_status"]["pending"] == 2
+    assert summary["pending_by_reason"]["no_trip_within_detour"] >= 1
+
+    offer = current_offer(client, shopper)
+    breakdown = offer["breakdown"]
+    assert breakdown["stops"] == 1
+    assert breakdown["detour_m"] == offer["extra_distance_m"]
+    assert breakdown["detour_s"] == offer["extra_duration_s"]
+    assert breakdown["reward_cents"]["total"] == offer["reward_quote_cents"]
+    assert breakdown["best_alternative"] == "none"  # the only shopper in the store
+    (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
+    assert ops_offer["breakdown"] == breakdown
+
+
+def test_a_shopper_sees_the_alternative_cost_but_not_the_other_trip(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Two shoppers for one order: the winner's offer names what the other would have cost; operations see
+    which trip that was, the shopper does not."""
+    ingest(client, ops, store, clock)
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    trips = {name: check_in(client, who, store, clock) for name, who in (("ana", ana), ("ben", ben))}
+    run_batch(client, ops, store)
+    (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
+    winner = ana if ops_offer["trip_id"] == trips["ana"]["id"] else ben
+    loser_trip = trips["ben"]["id"] if winner is ana else trips["ana"]["id"]
+    alternative = ops_offer["breakdown"]["best_alternative"]
+    assert alternative["trip_id"] == loser_trip
+    assert alternative["cost_cents"] >= ops_offer["reward_quote_cents"]
+    seen = current_offer(client, winner)["breakdown"]["best_alternative"]
+    assert seen == {"cost_cents": alternative["cost_cents"]}

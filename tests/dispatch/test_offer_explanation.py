@@ -1,0 +1,29 @@
+"""Why no offer and why this price, as plain functions: the reason codes a batch leaves on pending orders,
+and the compensation rule's components when no policy is in force."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from dispatch.batching import DroppedAssignment
+from dispatch.offer_explanation import compensation_components, pending_reasons
+from tests.dispatch.test_batching import PARAMETERS
+
+
+def test_pending_orders_get_the_matchers_code_or_the_code_of_the_check_that_dropped_them() -> None:
+    """The matcher's own code passes through; an assignment the batch dropped for its leave-by or detour
+    takes the matcher's code for that rule; an order placed but beaten by another batch keeps its old one."""
+    far, late, detour, beaten = uuid4(), uuid4(), uuid4(), uuid4()
+    solution = {"unassigned": {str(far): "no_trip_within_detour"}, "trips": {"t": [str(late)]}}
+    dropped = [DroppedAssignment("t", (str(late),), "leave_by"), DroppedAssignment("u", (str(detour),), "detour")]
+    assert pending_reasons([far, late, detour, beaten], solution, dropped) == {
+        far: "no_trip_within_detour",
+        late: "window",
+        detour: "no_trip_within_detour",
+    }
+
+
+def test_the_compensation_rules_components_add_up_to_its_price() -> None:
+    """60 cents a km: 1.2 km pays 72, below the 150 minimum, so the minimum tops it up by 78."""
+    assert compensation_components(PARAMETERS, 1, 1_200) == {"distance": 72, "minimum": 78, "total": 150}
+    assert compensation_components(PARAMETERS, 2, 9_000) == {"distance": 540, "minimum": 0, "total": 540}
