@@ -227,7 +227,7 @@ def readable_problem(error: Exception) -> FormProblem:
         listed = "; ".join(f"{name}: {message}" for name, message in list(fields.items())[:5])
         return FormProblem(f"Please correct the form: {listed}", fields, 422)
     if isinstance(error, InvalidInput):
-        return FormProblem(_sentence(error.message), {error.field: error.message}, 422)
+        return FormProblem(_sentence(error.message), {error.field: error.message.removeprefix(f"{error.field}: ")}, 422)
     if isinstance(error, DomainError):
         return FormProblem(_sentence(error.message), {}, _STATUS_BY_KIND[error.kind])
     if isinstance(error, ProblemException):
@@ -363,7 +363,7 @@ def render(
     template: str,
     user: ConsoleUser | None,
     *,
-    status: int = 200,
+    status_code: int = 200,
     problem: FormProblem | None = None,
     **context: Any,
 ) -> HTMLResponse:
@@ -385,7 +385,7 @@ def render(
             "static_url": STATIC_URL,
             **context,
         },
-        status_code=problem.status if problem is not None and status == 200 else status,
+        status_code=problem.status if problem is not None and status_code == 200 else status_code,
     )
     secure = _secure(request)
     if new_cookie is not None:
