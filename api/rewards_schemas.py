@@ -271,7 +271,7 @@ class RewardInputsOut(FromDomain):
 
 
 class RewardComponentOut(FromDomain):
-    """One step of a reward, in whole cents; caps and ceilings are negative."""
+    """One step of a reward, in whole cents: caps and ceilings take away (negative), the rounding either way."""
 
     kind: ComponentKind = Field(examples=["distance"])
     label: str = Field(

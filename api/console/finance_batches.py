@@ -36,6 +36,8 @@ from rewards.payouts import BatchStatus, FourEyesViolation
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
 StatusFilter = Annotated[str, Query(max_length=20)]
+PERIOD_LABELS = {"period_start": "From", "period_end": "To"}
+REASON_LABELS = {"reason": "Reason"}
 
 
 def _batch_url(batch_id: UUID) -> str:
@@ -117,7 +119,8 @@ def prepare_batch(
                 idempotency_key=scoped_key(user.principal, f"console-prepare:{key}"),
             )
     except CONSOLE_ERRORS as error:
-        return _batches(request, user, rewards, now, paging, "", problem=readable_problem(error), period=(start, end))
+        problem = readable_problem(error, PERIOD_LABELS)
+        return _batches(request, user, rewards, now, paging, "", problem=problem, period=(start, end))
     batch = prepared.batch
     said = "was already prepared" if prepared.replayed else "is prepared"
     lines = f"{len(batch.lines)} line{'s' if len(batch.lines) != 1 else ''}"
@@ -162,6 +165,18 @@ def _batch(
     )
 
 
+def _refused(
+    request: Request,
+    user: FinanceUser,
+    rewards: Rewards,
+    batch_id: UUID,
+    problem: FormProblem,
+    line_id: UUID | None = None,
+) -> HTMLResponse:
+    """The batch's page again, with the refusal next to the form that was sent."""
+    return _batch(request, user, rewards, batch_id, Paging(limit=20, offset=0), problem=problem, line_id=line_id)
+
+
 @router.post("/batches/{batch_id}/lines/{line_id}/hold", response_model=None)
 def hold_line(
     request: Request, batch_id: UUID, line_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
@@ -174,7 +189,9 @@ def hold_line(
             )
     except CONSOLE_ERRORS as error:
         paging = Paging(limit=20, offset=0)
-        return _batch(request, user, rewards, batch_id, paging, problem=readable_problem(error), line_id=line_id)
+        return _batch(
+            request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
+        )
     return redirect(request, _batch_url(batch_id), flash="The line is held: it will not be paid with this batch.")
 
 
@@ -190,7 +207,9 @@ def release_line(
             )
     except CONSOLE_ERRORS as error:
         paging = Paging(limit=20, offset=0)
-        return _batch(request, user, rewards, batch_id, paging, problem=readable_problem(error), line_id=line_id)
+        return _batch(
+            request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
+        )
     return redirect(request, _batch_url(batch_id), flash="The hold is released.")
 
 
@@ -204,9 +223,9 @@ def approve_batch(
             services.approve_payout_batch(uow, batch_id=batch_id, actor_id=user.principal.user_id, now=now)
     except FourEyesViolation:
         problem = FormProblem("You prepared this batch: another finance user must approve it (four eyes).", {}, 403)
-        return _batch(request, user, rewards, batch_id, Paging(20, 0), problem=problem)
+        return _refused(request, user, rewards, batch_id, problem)
     except CONSOLE_ERRORS as error:
-        return _batch(request, user, rewards, batch_id, Paging(20, 0), problem=readable_problem(error))
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
     return redirect(request, _batch_url(batch_id), flash="The batch is approved; it can be paid now.")
 
 
@@ -221,7 +240,7 @@ def reject_batch(
                 uow, batch_id=batch_id, actor_id=user.principal.user_id, reason=body.reason, now=now
             )
     except CONSOLE_ERRORS as error:
-        return _batch(request, user, rewards, batch_id, Paging(20, 0), problem=readable_problem(error))
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
     return redirect(request, _batch_url(batch_id), flash="The batch is rejected: nothing was paid.", kind="info")
 
 
@@ -238,7 +257,7 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
                 idempotency_key=scoped_key(user.principal, f"console-pay:{key}"),
             )
     except CONSOLE_ERRORS as error:
-        return _batch(request, user, rewards, batch_id, Paging(20, 0), problem=readable_problem(error))
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
     return redirect(request, _batch_url(batch_id), flash=f"The batch is paid: {money(paid.paid_cents)} moved.")
 
 

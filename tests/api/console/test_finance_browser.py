@@ -130,7 +130,8 @@ def test_a_bad_period_is_told_next_to_the_form(signed_in: Callable[..., Page], s
     page.get_by_label("From").fill("2001-01-01")
     page.get_by_label("To (included)").fill("2000-01-01")
     page.get_by_role("button", name="Prepare batch").click()
-    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("To: must be after “From”.")
+    expect(page.locator("#e-period_end")).to_have_text("must be after “From”")
     expect(page.get_by_label("From")).to_have_value("2001-01-01")
     screenshot(page, "prepare-refused")
 
