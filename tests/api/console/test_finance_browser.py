@@ -75,6 +75,9 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
     expect(fiona.get_by_role("row").filter(has_text="Ana")).to_contain_text("no_position_proof")
     batch_url = fiona.url
 
+    fiona.get_by_label("Reason to hold Ben's line").fill("   ")
+    fiona.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(fiona.locator("small.error")).to_have_text("say why the line is held")
     fiona.get_by_label("Reason to hold Ben's line").fill("no proof of delivery; asked the store")
     fiona.get_by_label("Reason to hold Ben's line").press("Enter")
     expect(fiona.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
