@@ -12,8 +12,9 @@ Adding a page:
    same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
    around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
    `redirect(request, url, flash="...")`.
-4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, included
-   by `base.html`; pass `nav="<key>"` to `render` to mark the current link), and a browser test under
+4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, and its
+   entry on the home page in `templates/ops/_home.html`, both included by the base layout when they exist;
+   pass `nav="<key>"` to `render` to mark the current link), and a browser test under
    `tests/api/console/` that takes a screenshot of the page (`screenshot(page, "name")`).
 """
 
