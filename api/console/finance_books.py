@@ -89,16 +89,20 @@ def rewards_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, shopper_id: ShopperField = ""
 ) -> HTMLResponse:
     chosen = _shopper_id(shopper_id)
+    """One shopper's rewards, or every reward (newest first) when no shopper is chosen."""
     context: dict[str, Any] = {"nav": "rewards", "shopper_id": shopper_id.strip(), "page": None, "name": None}
     if isinstance(chosen, FormProblem):
         return render(request, "finance/rewards.html", user, problem=chosen, **context)
-    if chosen is not None:
-        try:
-            with rewards() as uow:
-                context["name"] = services.payee_names(uow, [chosen])[chosen]
+    try:
+        with rewards() as uow:
+            if chosen is None:
+                page = services.every_reward(uow, limit=pages.limit, offset=pages.offset)
+            else:
                 page = services.shopper_rewards(uow, shopper_id=chosen, limit=pages.limit, offset=pages.offset)
-        except CONSOLE_ERRORS as error:
-            return render(request, "finance/rewards.html", user, problem=readable_problem(error), **context)
-        shown = [RewardOut.model_validate(reward) for reward in page.items]
-        context["page"] = PageView(shown, page.total, pages.limit, pages.offset)
+            names = services.payee_names(uow, [reward.record.shopper_id for reward in page.items])
+            context["name"] = names.get(chosen) if chosen else None
+    except CONSOLE_ERRORS as error:
+        return render(request, "finance/rewards.html", user, problem=readable_problem(error), **context)
+    shown = [(RewardOut.model_validate(reward), reward.record.shopper_id) for reward in page.items]
+    context |= {"page": PageView(shown, page.total, pages.limit, pages.offset), "names": names}
     return render(request, "finance/rewards.html", user, **context)

@@ -125,6 +125,19 @@ class PostgresRewardRepository(Repository):
             created_by=row["created_by"],
         )
 
+    def every(self, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
+        """A page of every shopper's rewards, newest first, each with whether it was reversed since."""
+        rows = self._all(
+            """SELECT r.*, EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
+                          AS reversed
+               FROM delivery_rewards r
+               ORDER BY r.earned_at DESC, r.id LIMIT %s OFFSET %s""",
+            (limit, offset),
+        )
+        counted = self._one_or_none("SELECT count(*) AS n FROM delivery_rewards", ())
+        assert counted is not None
+        return [(self._reward(row), bool(row["reversed"])) for row in rows], int(counted["n"])
+
     def for_shopper(self, shopper_id: UUID, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
         """A page of the shopper's rewards, newest first, each with whether it was reversed since."""
         rows = self._all(

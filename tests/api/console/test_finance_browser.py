@@ -147,6 +147,13 @@ def test_the_books_rewards_policies_and_audit_log(
     page.goto("/console/finance/batches")
     page.get_by_role("button", name="Prepare batch").click()
 
+    _go(page, "Rewards")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Every reward")
+    expect(page.get_by_role("link", name="Ben")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}2 of 2")
+    screenshot(page, "rewards-every")
+    page.goto("/console/finance/batches")
+    page.get_by_role("link", name="Open").click()
     page.get_by_role("row").filter(has_text="Ana").get_by_role("link", name="Ledger").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
     expect(page.get_by_role("row").filter(has_text="delivery_reward")).to_have_count(1)
