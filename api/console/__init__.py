@@ -1,0 +1,97 @@
+"""The web console for staff (ops, finance, admin), served by the API at `/console`: server-rendered Jinja2
+pages, htmx and a small stylesheet served from `static/` (nothing from a CDN), no build step.
+
+Adding a page:
+1. One router module per area: `api/console/ops_<area>.py` or `api/console/finance_<area>.py`, with
+   `router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/<area>", include_in_schema=False)`; list it in
+   `AREA_ROUTERS` below.
+2. Its templates under `templates/ops/` or `templates/finance/`, each `{% extends "base.html" %}` and using
+   `macros.html` (form fields with their errors, the CSRF field, the pagination macro, money).
+3. Handlers take `OpsUser` / `FinanceUser` / `StaffUser` (redirects to sign-in, or refuses another role),
+   `Form` on POST (CSRF checked), `PageQuery` for lists; they call the same use cases as the API, through the
+   same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
+   around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
+   `redirect(request, url, flash="...")`.
+4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, and its
+   entry on the home page in `templates/ops/_home.html`, both included by the base layout when they exist;
+   pass `nav="<key>"` to `render` to mark the current link), and a browser test under
+   `tests/api/console/` that takes a screenshot of the page (`screenshot(page, "name")`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies
+from api.console.web import (
+    CONSOLE_PREFIX,
+    SIGN_IN_URL,
+    STATIC_DIR,
+    STATIC_URL,
+    ConsoleForbidden,
+    SignInRequired,
+    readable_problem,
+    render,
+)
+from crowdship.errors import DomainError
+
+AREA_ROUTERS = [
+    auth.router,
+    finance_batches.router,
+    finance_books.router,
+    finance_policies.router,
+    finance_audit.router,
+]
+
+
+def install_console(app: FastAPI) -> None:
+    """Mounts the console's routes, its static files and the handlers that turn its refusals into pages."""
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
+    for router in AREA_ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(CONSOLE_PREFIX, status_code=307)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(_: Request, error: Exception) -> RedirectResponse:
+        assert isinstance(error, SignInRequired)
+        return RedirectResponse(f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}", status_code=303)
+
+    @app.exception_handler(ConsoleForbidden)
+    async def forbidden(request: Request, error: Exception) -> HTMLResponse:
+        assert isinstance(error, ConsoleForbidden)
+        return render(request, "problem.html", None, status_code=403, heading="Not allowed", message=error.message)
+
+    # A page that cannot be shown (an unknown batch, a malformed link) is told as a page, not as JSON; the API's
+    # own routes keep their problem details.
+    for error_class in (DomainError, RequestValidationError):
+        app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
+
+
+def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, error: Exception) -> Response:
+        if not request.url.path.startswith(f"{CONSOLE_PREFIX}/"):
+            response: Response = await api_handler(request, error)
+            return response
+        if isinstance(error, RequestValidationError):
+            fields = "; ".join(
+                f"{'.'.join(str(part) for part in item.get('loc', ())[1:])}: {item.get('msg', 'is not valid')}"
+                for item in error.errors()[:5]
+            )
+            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=f"{fields}.")
+        problem = readable_problem(error)
+        heading = "Not found" if problem.status == 404 else "Refused"
+        return render(
+            request, "problem.html", None, status_code=problem.status, heading=heading, message=problem.message
+        )
+
+    return handle
