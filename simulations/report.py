@@ -84,11 +84,19 @@ def _matcher(result: DayResult) -> go.Figure:
 
 
 def _per_delivery(result: DayResult) -> go.Figure:
+    """Detour and reward each on an axis of its own unit (km and dollars never share an axis)."""
+    from plotly.subplots import make_subplots
+
     delivered = [record for record in result.orders if record.status == "delivered"]
-    figure = go.Figure()
-    figure.add_trace(go.Histogram(x=[r.detour_m / 1000 for r in delivered], name="detour (km)", opacity=0.7))
-    figure.add_trace(go.Histogram(x=[r.reward_cents / 100 for r in delivered], name="reward ($)", opacity=0.7))
-    figure.update_layout(barmode="overlay", title="Per shopper delivery: detour and reward", yaxis_title="deliveries")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Detour (km)", "Reward ($)"), horizontal_spacing=0.12)
+    figure.add_trace(go.Histogram(x=[r.detour_m / 1000 for r in delivered], marker_color="#264653"), 1, 1)
+    figure.add_trace(go.Histogram(x=[r.reward_cents / 100 for r in delivered], marker_color="#2a9d8f"), 1, 2)
+    figure.update_yaxes(title_text="deliveries", row=1, col=1)
+    figure.update_layout(title="Per shopper delivery: detour and reward", showlegend=False)
+    if not delivered:
+        figure.add_annotation(
+            text="no delivery by a shopper this day", xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False
+        )
     return figure
 
 

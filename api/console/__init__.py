@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies
+from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies, ops_simulations
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
@@ -42,6 +42,7 @@ AREA_ROUTERS = [
     finance_books.router,
     finance_policies.router,
     finance_audit.router,
+    ops_simulations.router,
 ]
 
 
