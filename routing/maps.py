@@ -106,6 +106,8 @@ class MapLayers:
     destinations: Sequence[MapMarker] = ()
     shoppers: Sequence[MapMarker] = ()
     routes: Sequence[MapRoute] = ()
+    routes_note: str = ""
+    """Said after the routes' count in the legend, e.g. "straight lines between stops"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ def render_map_svg(
     drawing.base(base)
     stores = drawing.cut("stores", layers.stores)
     drawing.service_areas([store.service_area for store in stores if store.service_area is not None])
-    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes))
+    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes), layers.routes_note)
     drawing.destinations(drawing.cut("destinations", layers.destinations), len(layers.destinations))
     drawing.dropoffs(drawing.cut("drop-offs", layers.dropoffs), len(layers.dropoffs))
     drawing.shoppers(drawing.cut("shoppers", layers.shoppers), len(layers.shoppers))
@@ -272,7 +274,7 @@ class _Drawing:
         self.add("</g>")
         self.legend.append((_swatch_area(), "service area"))
 
-    def routes(self, routes: Sequence[MapRoute], total: int) -> None:
+    def routes(self, routes: Sequence[MapRoute], total: int, note: str) -> None:
         if not routes:
             return
         self.add(
@@ -282,7 +284,8 @@ class _Drawing:
             points = " ".join(_pair(self.xy(point)) for point in _thin(route.points))
             self.add(f'<polyline points="{points}">{_title(route.label)}</polyline>')
         self.add("</g>")
-        self.legend.append((_swatch_line(ROUTE_COLOUR), f"routes ({_count(len(routes), total)})"))
+        label = f"routes ({_count(len(routes), total)})" + (f": {note}" if note else "")
+        self.legend.append((_swatch_line(ROUTE_COLOUR), label))
 
     def destinations(self, markers: Sequence[MapMarker], total: int) -> None:
         if not markers:

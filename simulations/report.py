@@ -34,6 +34,7 @@ def map_svg(result: DayResult, networks_dir: Path | None = DEFAULT_STREET_NETWOR
         stores=[MapStore(store.location, store.name, store.service_area) for store in result.stores],
         dropoffs=[MapMarker(record.dropoff, record.external_ref, record.status) for record in result.orders],
         routes=[MapRoute(tuple(trip.route), f"trip {trip.index}: {trip.delivered} delivered") for trip in routes],
+        routes_note="store, drop-offs, home, as straight lines",
     )
     view = fit_view(layers)
     base = street_base(view.center, view.radius_m, networks_dir=networks_dir)

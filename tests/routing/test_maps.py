@@ -91,6 +91,7 @@ def test_every_layer_has_its_legend_entry_and_the_svg_its_accessible_title() -> 
             destinations=[MapMarker(north_of(STORE, 800), "trip 1")],
             shoppers=[MapMarker(somewhere, "shopper 1")],
             routes=[MapRoute((STORE, somewhere), "trip 1")],
+            routes_note="straight lines",
         )
     )
     for name in ("base", "service-area", "routes", "destinations", "dropoffs", "shoppers", "stores", "scale"):
@@ -98,7 +99,7 @@ def test_every_layer_has_its_legend_entry_and_the_svg_its_accessible_title() -> 
     text = legend_text(root)
     for entry in (
         "service area",
-        "routes (1)",
+        "routes (1): straight lines",
         "open trips' destinations (1)",
         "drop-offs pending (1)",
         "drop-offs delivered (1)",
