@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
 
 from crowdship.errors import InvalidInput
 from routing.geo import GeoPoint
@@ -77,8 +77,8 @@ FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
 class MapStore:
     location: GeoPoint
     name: str
-    service_area: Polygon | None = None
-    """In (lon, lat), as `routing.areas` builds it."""
+    service_area: Polygon | MultiPolygon | None = None
+    """In (lon, lat), as `routing.areas` builds it; a MultiPolygon is drawn part by part, one legend entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +262,7 @@ class _Drawing:
             self.add(f'<polyline points="{points}" stroke-width="{width}"/>')
         self.add("</g>")
 
-    def service_areas(self, areas: Sequence[Polygon]) -> None:
+    def service_areas(self, areas: Sequence[Polygon | MultiPolygon]) -> None:
         if not areas:
             return
         self.add('<g data-layer="service-area">')
@@ -431,13 +431,14 @@ def _star(x: float, y: float, r: float) -> str:
     return "M" + " L".join(points) + " Z"
 
 
-def _polygon_path(area: Polygon, projection: LocalProjection) -> str:
-    rings = [area.exterior, *area.interiors]
+def _polygon_path(area: Polygon | MultiPolygon, projection: LocalProjection) -> str:
+    polygons = list(area.geoms) if isinstance(area, MultiPolygon) else [area]
+    rings = [ring for polygon in polygons for ring in (polygon.exterior, *polygon.interiors)]
+    step_vertices = max(1, math.ceil(sum(len(ring.coords) for ring in rings) / MAX_AREA_VERTICES))
     parts = []
     for ring in rings:
         coordinates = list(ring.coords)
-        step = max(1, math.ceil(len(coordinates) / MAX_AREA_VERTICES))
-        kept = coordinates[::step]
+        kept = coordinates[::step_vertices] if len(coordinates) > 3 * step_vertices else coordinates
         parts.append("M" + " L".join(_pair(projection.xy(lon, lat)) for lon, lat, *_ in kept) + " Z")
     return " ".join(parts)
 
