@@ -321,7 +321,7 @@ def read_status(path: Path) -> RunStatus:
     try:
         return RunStatus.model_validate_json(path.read_bytes())
     except (OSError, ValidationError, ValueError) as error:
-        raise InvalidInput("status", f"{path.parent.name}: unreadable status file") from error
+        raise InvalidInput("status", f"{path} is not a readable run status file") from error
 
 
 def update_status(path: Path, **changes: Any) -> RunStatus:

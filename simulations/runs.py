@@ -14,6 +14,7 @@ from pathlib import Path
 
 from composition.simulation_runs import update_status
 from crowdship.clock import Clock
+from crowdship.errors import InvalidInput
 
 MIN_INTERVAL_S = 0.5
 
@@ -22,6 +23,8 @@ class StatusReporter:
     """Reports one run's state into its `status.json`; every method is a no-op without a file."""
 
     def __init__(self, path: Path | None, clock: Clock) -> None:
+        if path is not None and not path.is_file():
+            raise InvalidInput("--status", f"{path} is not a run's status file (the console writes it first)")
         self.path = path
         self.clock = clock
         self._last_write = 0.0

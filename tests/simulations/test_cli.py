@@ -88,3 +88,12 @@ def test_a_refused_scenario_is_reported_as_failed_with_its_field(tmp_path: Path)
     assert reported.state == "failed"
     assert reported.error is not None
     assert "stores[0].location.lat" in reported.error
+
+
+def test_a_status_file_that_is_not_there_is_refused_before_simulating(tmp_path: Path) -> None:
+    scenario = tmp_path / "day.toml"
+    scenario.write_text(SCENARIO)
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--status", str(tmp_path / "missing.json")])
+    assert result.exit_code == 1
+    assert "--status" in result.stderr
+    assert not (tmp_path / "out").exists()
