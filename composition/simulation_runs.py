@@ -209,7 +209,7 @@ class RunRegistry:
                 seed=request.seed,
                 hours=request.hours,
                 created_at=now,
-                message="starting",
+                message="starting the simulator",
             )
             _write(run_dir / STATUS_FILE, status)
             try:
