@@ -14,7 +14,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from routing.maps import STATUS_COLOURS, MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.map_symbols import STATUS_COLOURS
+from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
 from routing.streets import DEFAULT_STREET_NETWORKS_DIR, street_base
 from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows
