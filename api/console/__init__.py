@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies
+from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies, ops_simulations
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
@@ -48,6 +48,7 @@ AREA_ROUTERS = [
     finance_books.router,
     finance_policies.router,
     finance_audit.router,
+    ops_simulations.router,
 ]
 
 
