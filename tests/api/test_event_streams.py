@@ -100,7 +100,7 @@ def test_an_event_published_reaches_every_stream_of_its_shopper_only(
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
                     if event == "ready":
-                        ready.wait(10)
+                        ready.wait(30)
                 elif line.startswith("data:") and event == "order_cancelled":
                     got[name].append(line)
                     return
@@ -111,22 +111,21 @@ def test_an_event_published_reaches_every_stream_of_its_shopper_only(
     ]
     for thread in threads:
         thread.start()
-    ready.wait(10)
+    ready.wait(30)
     assert ana.shopper_id is not None
     live = app.state.services.context.live
-    deadline = 50
-    while not (got["ana-1"] and got["ana-2"]) and deadline:
+    deadline = time.monotonic() + 30  # generous: the suite runs beside CPU-bound tests
+    while not (got["ana-1"] and got["ana-2"]) and time.monotonic() < deadline:
         live.publish_offer(ana.shopper_id, {"event": "order_cancelled", "order_id": "x"})
         threads[0].join(0.1)
-        deadline -= 1
     assert got["ana-1"]
     assert got["ana-2"]
     assert got["ben"] == []
     assert ben.shopper_id is not None
-    while threads[2].is_alive() and deadline < 100:  # lets Ben's stream end too, so the server stops at once
+    deadline = time.monotonic() + 10
+    while threads[2].is_alive() and time.monotonic() < deadline:  # lets Ben's stream end, so the server stops at once
         live.publish_offer(ben.shopper_id, {"event": "order_cancelled", "order_id": "y"})
         threads[2].join(0.1)
-        deadline += 1
 
 
 def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
@@ -140,7 +139,7 @@ def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
     async def attack() -> list[str]:
         limits = httpx.Limits(max_connections=400)
         release = asyncio.Event()
-        async with httpx.AsyncClient(base_url=live_server, timeout=20.0, limits=limits) as client:
+        async with httpx.AsyncClient(base_url=live_server, timeout=60.0, limits=limits) as client:
 
             async def one() -> str:
                 async with client.stream("GET", "/shopper/events", headers=ana.headers) as response:
@@ -156,7 +155,7 @@ def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
 
             tasks = [asyncio.create_task(one()) for _ in range(300)]
             await asyncio.sleep(0)
-            done = await asyncio.wait_for(_answered(tasks, expect_open=3), 30)
+            done = await asyncio.wait_for(_answered(tasks, expect_open=3), 60)
             assert (await client.get("/shopper/profile", headers=ben.headers)).status_code == 200
             release.set()
             return done + list(await asyncio.gather(*[task for task in tasks if not task.done()]))
