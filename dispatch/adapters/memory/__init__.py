@@ -25,6 +25,7 @@ from dispatch.adapters.memory.records import (
     MemoryDeliveryProofRepository,
     MemoryIncidentRepository,
     MemoryLocationSampleRepository,
+    MemoryOrderHistoryRepository,
     MemoryUserRepository,
 )
 from dispatch.adapters.memory.stores import MemoryShopperRepository, MemoryStoreRepository
@@ -38,6 +39,7 @@ __all__ = [
     "MemoryIncidentRepository",
     "MemoryLocationSampleRepository",
     "MemoryOfferRepository",
+    "MemoryOrderHistoryRepository",
     "MemoryOrderRepository",
     "MemoryOrderSecretRepository",
     "MemoryShopperRepository",
@@ -64,6 +66,7 @@ class MemoryDispatchUnitOfWork:
         self.idempotency = MemoryIdempotencyStore(db.idempotency, db.record)
         self.locations = MemoryLocationSampleRepository(db)
         self.incidents = MemoryIncidentRepository(db)
+        self.history = MemoryOrderHistoryRepository(db)
 
     def __enter__(self) -> Self:
         if self.db.journal is not None:

@@ -15,6 +15,7 @@ from dispatch.adapters.postgres.records import (
     PostgresDeliveryProofRepository,
     PostgresIncidentRepository,
     PostgresLocationSampleRepository,
+    PostgresOrderHistoryRepository,
     PostgresUserRepository,
 )
 from dispatch.adapters.postgres.stores import PostgresShopperRepository, PostgresStoreRepository
@@ -26,6 +27,7 @@ __all__ = [
     "PostgresIncidentRepository",
     "PostgresLocationSampleRepository",
     "PostgresOfferRepository",
+    "PostgresOrderHistoryRepository",
     "PostgresOrderRepository",
     "PostgresOrderSecretRepository",
     "PostgresShopperRepository",
@@ -49,6 +51,7 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
     idempotency: PostgresIdempotencyStore
     locations: PostgresLocationSampleRepository
     incidents: PostgresIncidentRepository
+    history: PostgresOrderHistoryRepository
 
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)
@@ -65,3 +68,4 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
         self.idempotency = PostgresIdempotencyStore(connection)
         self.locations = PostgresLocationSampleRepository(connection)
         self.incidents = PostgresIncidentRepository(connection)
+        self.history = PostgresOrderHistoryRepository(connection)
