@@ -19,7 +19,9 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
+from api.console import install_console
 from api.dependencies import AppServices, refuse_unknown_query_parameters
+from api.docs import install_offline_docs
 from api.events import LiveEventHub
 from api.problems import BodyLimit, UnexpectedErrors, document_problems, install_problem_handlers
 from api.routers import admin, auth, finance, ops, policies, shopper, wallet
@@ -113,6 +115,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_offline_docs, with Swagger UI's files from this process
+        redoc_url=None,  # ReDoc's script would come from a CDN
         dependencies=[Depends(refuse_unknown_query_parameters)],
         # No OpenTelemetry here: otherwise FastAPI asks the tracer provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -137,6 +141,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(policies.router)
     app.include_router(finance.router)
     app.include_router(admin.router)
+    install_offline_docs(app)
+    install_console(app)
 
     @app.get(
         "/health",

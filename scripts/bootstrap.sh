@@ -38,6 +38,8 @@ ensure_os_packages() {
   if [[ -z "${CROWDSHIP_REDIS_URL:-}" ]] && ! command -v redis-server >/dev/null; then
     wanted+=(redis-server)
   fi
+  # Headless Chromium for the console's browser tests (Playwright drives it; browser downloads are not reachable).
+  if ! command -v chromium >/dev/null; then wanted+=(chromium); fi
   if [[ ${#wanted[@]} -gt 0 ]]; then apt_install "${wanted[@]}"; fi
 }
 

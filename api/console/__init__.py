@@ -1,0 +1,66 @@
+"""The web console for staff (ops, finance, admin), served by the API at `/console`: server-rendered Jinja2
+pages, htmx and a small stylesheet served from `static/` (nothing from a CDN), no build step.
+
+Adding a page:
+1. One router module per area: `api/console/ops_<area>.py` or `api/console/finance_<area>.py`, with
+   `router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/<area>", include_in_schema=False)`; list it in
+   `AREA_ROUTERS` below.
+2. Its templates under `templates/ops/` or `templates/finance/`, each `{% extends "base.html" %}` and using
+   `macros.html` (form fields with their errors, the CSRF field, the pagination macro, money).
+3. Handlers take `OpsUser` / `FinanceUser` / `StaffUser` (redirects to sign-in, or refuses another role),
+   `Form` on POST (CSRF checked), `PageQuery` for lists; they call the same use cases as the API, through the
+   same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
+   around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
+   `redirect(request, url, flash="...")`.
+4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, included
+   by `base.html`; pass `nav="<key>"` to `render` to mark the current link), and a browser test under
+   `tests/api/console/` that takes a screenshot of the page (`screenshot(page, "name")`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies
+from api.console.web import (
+    CONSOLE_PREFIX,
+    SIGN_IN_URL,
+    STATIC_DIR,
+    STATIC_URL,
+    ConsoleForbidden,
+    SignInRequired,
+    render,
+)
+
+AREA_ROUTERS = [
+    auth.router,
+    finance_batches.router,
+    finance_books.router,
+    finance_policies.router,
+    finance_audit.router,
+]
+
+
+def install_console(app: FastAPI) -> None:
+    """Mounts the console's routes, its static files and the handlers that turn its refusals into pages."""
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
+    for router in AREA_ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(CONSOLE_PREFIX, status_code=307)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(_: Request, error: Exception) -> RedirectResponse:
+        assert isinstance(error, SignInRequired)
+        return RedirectResponse(f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}", status_code=303)
+
+    @app.exception_handler(ConsoleForbidden)
+    async def forbidden(request: Request, error: Exception) -> HTMLResponse:
+        assert isinstance(error, ConsoleForbidden)
+        return render(request, "forbidden.html", None, status=403, message=error.message)

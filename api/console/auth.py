@@ -1,0 +1,100 @@
+"""Signing in and out of the console, and its home page. Sign-in is the API's (`/auth/token`): the same
+accounts, the same throttle and lockout, the same signed token, kept in an HttpOnly cookie. Staff only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.web import (
+    CONSOLE_PREFIX,
+    SESSION_COOKIE,
+    STAFF_ROLES,
+    Form,
+    FormProblem,
+    StaffUser,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.dependencies import Services
+from api.problems import ProblemException
+from api.routers.auth import _client_address
+from api.security import issue_token
+from dispatch.services import accounts
+
+router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
+
+NextUrl = Annotated[str, Query(alias="next", max_length=500)]
+SHOPPER_REFUSED = (
+    "This console is for operations, finance and administrators. Shoppers use the Crowdship app; "
+    "your account was not signed in here."
+)
+
+
+def _safe_next(url: str) -> str:
+    """Only a console path: never another site (`//evil.example`) or another part of the service."""
+    if url.startswith(CONSOLE_PREFIX) and not url.startswith("//") and "\\" not in url:
+        return url
+    return CONSOLE_PREFIX
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_page(request: Request, next_url: NextUrl = CONSOLE_PREFIX) -> HTMLResponse:
+    return render(request, "sign_in.html", None, next_url=_safe_next(next_url), email="")
+
+
+@router.post("/sign-in", response_model=None)
+async def sign_in(request: Request, services: Services, form: Form) -> Response:
+    email, password = form.get("email").strip()[:254], form.get("password")[:1000]
+    next_url = _safe_next(form.get("next", CONSOLE_PREFIX))
+
+    def refused(problem: FormProblem) -> HTMLResponse:
+        return render(request, "sign_in.html", None, problem=problem, next_url=next_url, email=email)
+
+    if not email or not password:
+        missing = {name: "is required" for name, value in (("email", email), ("password", password)) if not value}
+        return refused(FormProblem("Enter your e-mail address and your password.", missing, 422))
+    try:
+        await services.login_throttle.check(email=email, address=_client_address(request))
+    except ProblemException as error:
+        return refused(readable_problem(error))
+    user = await run_in_threadpool(
+        accounts.authenticate, services.context, services.passwords, email=email, password=password
+    )
+    if user is None:
+        await services.login_throttle.failed(email=email)
+        return refused(FormProblem("Wrong e-mail address or password.", {}, 401))
+    await services.login_throttle.succeeded(email=email)
+    if user.role not in STAFF_ROLES:
+        return refused(FormProblem(SHOPPER_REFUSED, {}, 403))
+    ttl = timedelta(seconds=services.settings.access_token_ttl_s)
+    token = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
+    response: RedirectResponse = redirect(request, next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        path=CONSOLE_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.environment == "production",
+    )
+    return response
+
+
+@router.post("/sign-out", response_model=None)
+async def sign_out(request: Request, form: Form) -> Response:
+    _ = form  # read for its CSRF check: nobody can be signed out by another site
+    response = redirect(request, f"{CONSOLE_PREFIX}/sign-in", flash="You are signed out.", kind="info")
+    response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request, user: StaffUser) -> HTMLResponse:
+    return render(request, "home.html", user)

@@ -1,0 +1,9 @@
+"""Finance console pages: books."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.console.web import CONSOLE_PREFIX
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)

@@ -1,0 +1,398 @@
+"""What every console page uses: the signed-in staff member, forms with CSRF protection, rendering with the
+base layout, flash messages, readable problems and pagination.
+
+The session cookie carries the API's own bearer token (`api.security.issue_token`), so a deactivated account
+is stopped at once, exactly as on the API. Cookies are HttpOnly and SameSite=Strict; every POST also carries
+a CSRF token (a form field, or the `X-CSRF-Token` header that htmx sends) that must match the HMAC of the
+browser's CSRF cookie under the service's signing key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
+
+from api.dependencies import Services
+from api.fields import Limit, Offset
+from api.problems import ProblemException
+from api.security import Principal, read_token
+from crowdship.errors import DomainError, InvalidInput
+from dispatch.accounts import Role
+from dispatch.services import accounts
+from rewards.permissions import FINANCE_ROLES
+
+CONSOLE_PREFIX = "/console"
+STATIC_URL = f"{CONSOLE_PREFIX}/static"
+SIGN_IN_URL = f"{CONSOLE_PREFIX}/sign-in"
+SESSION_COOKIE = "crowdship_session"
+CSRF_COOKIE = "crowdship_csrf"
+FLASH_COOKIE = "crowdship_flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+STAFF_ROLES = (Role.OPS, Role.FINANCE, Role.ADMIN)
+OPS_ROLES = (Role.OPS, Role.ADMIN)
+
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def money(cents: int | None) -> str:
+    """Integer cents for people: 1234 -> "12.34", -5 -> "-0.05"."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole:,}.{rest:02d}"
+
+
+templates.env.filters["money"] = money
+
+
+# --- The signed-in staff member --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """Who is signed in: the token's principal and the account's e-mail (read once per page)."""
+
+    principal: Principal
+    email: str
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    @property
+    def sees_operations(self) -> bool:
+        return self.role in OPS_ROLES
+
+    @property
+    def sees_finance(self) -> bool:
+        return self.role in FINANCE_ROLES
+
+
+class SignInRequired(Exception):
+    """No valid session: the handler answers with a redirect to the sign-in page, back here afterwards."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class ConsoleForbidden(Exception):
+    """Signed in, but this page needs another role (or the form's CSRF token did not match)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _here(request: Request) -> str:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.url.path}{query}"
+
+
+async def console_user(request: Request, services: Services) -> ConsoleUser:
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = read_token(token, secret=services.signing_key, now=services.context.clock.now()) if token else None
+    if principal is None or principal.role not in STAFF_ROLES:
+        raise SignInRequired(_here(request) if request.method == "GET" else CONSOLE_PREFIX)
+    # Asked every page (not cached): a page is not a hot path, and a deactivation must end the session now.
+    user = await run_in_threadpool(_active_user, services, principal)
+    if user is None:
+        raise SignInRequired(CONSOLE_PREFIX)
+    return ConsoleUser(principal=principal, email=user)
+
+
+def _active_user(services: Any, principal: Principal) -> str | None:
+    if not services.accounts.ask(principal.user_id):
+        return None
+    return str(accounts.get_user(services.context, principal.user_id).email)
+
+
+def require_console_roles(*roles: Role) -> Callable[[Request, Services], Coroutine[Any, Any, ConsoleUser]]:
+    async def check(request: Request, services: Services) -> ConsoleUser:
+        user = await console_user(request, services)
+        if user.role not in roles:
+            allowed = " or ".join(role.value for role in roles)
+            raise ConsoleForbidden(f"This page is for {allowed}; you are signed in as {user.role.value}.")
+        return user
+
+    return check
+
+
+StaffUser = Annotated[ConsoleUser, Depends(require_console_roles(*STAFF_ROLES))]
+OpsUser = Annotated[ConsoleUser, Depends(require_console_roles(*OPS_ROLES))]
+FinanceUser = Annotated[ConsoleUser, Depends(require_console_roles(*FINANCE_ROLES))]
+
+
+# --- CSRF and forms ---------------------------------------------------------------------------------------
+
+
+def _sign(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token_for(request: Request, secret: str) -> tuple[str, str | None]:
+    """The token to put in this page's forms, and a new CSRF cookie value when the browser has none yet."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    new_cookie = None
+    if not cookie or len(cookie) > 100:
+        cookie = new_cookie = secrets.token_urlsafe(32)
+    return _sign(secret, f"csrf:{cookie}"), new_cookie
+
+
+@dataclass(frozen=True)
+class FormData:
+    """A submitted form (url-encoded): the last value of each field, every value with `all`."""
+
+    values: Mapping[str, list[str]]
+
+    def get(self, name: str, default: str = "") -> str:
+        found = self.values.get(name)
+        return found[-1] if found else default
+
+    def all(self, name: str) -> list[str]:
+        return list(self.values.get(name, []))
+
+    def model(self, schema: type[BaseModelT], names: Iterable[str] | None = None) -> BaseModelT:
+        """The form validated by an API schema; empty fields count as absent. Raises pydantic's
+        ValidationError, which `readable_problem` turns into messages per field."""
+        wanted = set(names) if names is not None else set(schema.model_fields)
+        data = {name: self.get(name) for name in wanted if self.get(name).strip() != ""}
+        return schema.model_validate(data)
+
+
+async def read_form(request: Request, services: Services) -> FormData:
+    """The url-encoded body of a POST, after the CSRF check (parsed here, as /auth/token does: no multipart)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        raise ConsoleForbidden("This form was sent from another site and was refused.")
+    body = (await request.body()).decode("utf-8", errors="replace")
+    values = parse_qs(body, keep_blank_values=True, max_num_fields=500)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER) or (values.get(CSRF_FIELD) or [""])[-1]
+    expected = _sign(services.signing_key, f"csrf:{cookie}")
+    if not cookie or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise ConsoleForbidden("This form has expired or was not sent from the console; reload the page and retry.")
+    values.pop(CSRF_FIELD, None)
+    return FormData(values)
+
+
+Form = Annotated[FormData, Depends(read_form)]
+
+
+# --- Problems, readable ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """A refusal as a person reads it: one message, and a message per form field when it names one."""
+
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    status: int = 422
+
+
+CONSOLE_ERRORS = (DomainError, ValidationError, ProblemException)
+"""What a page handler catches around a use case to show as a message instead of an error page."""
+
+_STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
+
+
+def readable_problem(error: Exception) -> FormProblem:
+    if isinstance(error, ValidationError):
+        fields: dict[str, str] = {}
+        for item in error.errors():
+            name = ".".join(str(part) for part in item.get("loc", ())) or "form"
+            fields.setdefault(name, str(item.get("msg", "is not valid")).removeprefix("Value error, "))
+        listed = "; ".join(f"{name}: {message}" for name, message in list(fields.items())[:5])
+        return FormProblem(f"Please correct the form: {listed}", fields, 422)
+    if isinstance(error, InvalidInput):
+        return FormProblem(_sentence(error.message), {error.field: error.message}, 422)
+    if isinstance(error, DomainError):
+        return FormProblem(_sentence(error.message), {}, _STATUS_BY_KIND[error.kind])
+    if isinstance(error, ProblemException):
+        return FormProblem(_sentence(error.detail), {}, error.status)
+    raise TypeError(f"not a console error: {type(error).__name__}")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "The request was refused."
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+# --- Flash messages --------------------------------------------------------------------------------------
+
+FlashKind = Literal["success", "error", "info"]
+
+
+@dataclass(frozen=True)
+class Flash:
+    kind: FlashKind
+    text: str
+
+
+def _read_flashes(request: Request, secret: str) -> list[Flash]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or "." not in raw:
+        return []
+    payload, signature = raw.rsplit(".", 1)
+    if not hmac.compare_digest(signature, _sign(secret, f"flash:{payload}")):
+        return []
+    try:
+        items = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        return [Flash(kind=item[0], text=str(item[1])[:500]) for item in items[:5]]
+    except (ValueError, TypeError, IndexError):
+        return []
+
+
+def redirect(request: Request, url: str, *, flash: str | None = None, kind: FlashKind = "success") -> RedirectResponse:
+    """Post/redirect/get: 303 to `url` (a console path), with a message shown once on the next page."""
+    if not url.startswith("/") or url.startswith("//"):
+        url = CONSOLE_PREFIX
+    response = RedirectResponse(url, status_code=303)
+    if flash:
+        secret: str = request.app.state.services.signing_key
+        payload = base64.urlsafe_b64encode(json.dumps([[kind, flash]]).encode()).decode()
+        response.set_cookie(
+            FLASH_COOKIE,
+            f"{payload}.{_sign(secret, f'flash:{payload}')}",
+            max_age=60,
+            path=CONSOLE_PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+        )
+    return response
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.services.settings.environment == "production")
+
+
+# --- Pagination ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The page asked for, with the API's own limits (`api.fields.Limit` / `Offset`)."""
+
+    limit: int
+    offset: int
+
+
+def paging(default_limit: int = 20) -> Callable[[int, int], Paging]:
+    def read(limit: Limit = default_limit, offset: Offset = 0) -> Paging:
+        return Paging(limit=limit, offset=offset)
+
+    return read
+
+
+PageQuery = Annotated[Paging, Depends(paging())]
+
+
+@dataclass(frozen=True)
+class PageView:
+    """One page of a list for the `pagination` macro: items, how many in all, and the window."""
+
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def cut(cls, everything: list[Any], paging: Paging) -> PageView:
+        """A page cut from a whole list, for use cases that answer the whole list (e.g. payout batches)."""
+        window = everything[paging.offset : paging.offset + paging.limit]
+        return cls(window, len(everything), paging.limit, paging.offset)
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + len(self.items), self.total)
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+
+def page_url(request: Request, **changes: Any) -> str:
+    """This page's path with some query parameters changed (None removes one)."""
+    query = dict(request.query_params)
+    for name, value in changes.items():
+        if value is None:
+            query.pop(name, None)
+        else:
+            query[name] = str(value)
+    return f"{request.url.path}?{urlencode(query)}" if query else request.url.path
+
+
+# --- Rendering -------------------------------------------------------------------------------------------
+
+
+def render(
+    request: Request,
+    template: str,
+    user: ConsoleUser | None,
+    *,
+    status: int = 200,
+    problem: FormProblem | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page in the base layout: navigation for `user`'s role, the flash messages, a CSRF token for its
+    forms, and `problem` (a refused form) shown next to the form. A refused form answers with its status."""
+    secret: str = request.app.state.services.signing_key
+    csrf_token, new_cookie = csrf_token_for(request, secret)
+    flashes = _read_flashes(request, secret)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "user": user,
+            "csrf_token": csrf_token,
+            "csrf_field": CSRF_FIELD,
+            "flashes": flashes,
+            "problem": problem,
+            "page_url": lambda **changes: page_url(request, **changes),
+            "static_url": STATIC_URL,
+            **context,
+        },
+        status_code=problem.status if problem is not None and status == 200 else status,
+    )
+    secure = _secure(request)
+    if new_cookie is not None:
+        response.set_cookie(
+            CSRF_COOKIE, new_cookie, path=CONSOLE_PREFIX, httponly=True, samesite="strict", secure=secure
+        )
+    if flashes:
+        response.delete_cookie(FLASH_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict", secure=secure)
+    response.headers["Cache-Control"] = "no-store"
+    return response

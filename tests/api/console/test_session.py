@@ -1,0 +1,125 @@
+"""The console's session and forms, over HTTP: the cookie's flags, CSRF on every POST, redirects to sign-in,
+no open redirect after it, and a deactivation ending the session at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+from api_support import Account
+from console_support import StaffLogin
+from fastapi.testclient import TestClient
+
+from api.console.web import CSRF_FIELD, SESSION_COOKIE
+from dispatch.accounts import Role
+
+
+def _csrf(client: TestClient, path: str = "/console/sign-in") -> str:
+    page = client.get(path)
+    found = re.search(rf'name="{CSRF_FIELD}" value="([0-9a-f]+)"', page.text)
+    assert found, "the page's form carries a CSRF token"
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, login: StaffLogin, *, next_url: str = "/console") -> httpx.Response:
+    answer: httpx.Response = client.post(
+        "/console/sign-in",
+        data={"email": login.email, "password": login.password, "next": next_url, CSRF_FIELD: _csrf(client)},
+        follow_redirects=False,
+    )
+    return answer
+
+
+def test_unauthenticated_page_redirects_to_sign_in_with_the_way_back(client: TestClient) -> None:
+    answer = client.get("/console", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/sign-in?next=%2Fconsole"
+
+
+def test_the_root_leads_to_the_console(client: TestClient) -> None:
+    answer = client.get("/", follow_redirects=False)
+    assert answer.headers["location"] == "/console"
+
+
+def test_session_cookie_is_httponly_strict_and_carries_the_api_token(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    answer = _sign_in(client, make_login(Role.FINANCE))
+    assert answer.status_code == 303
+    cookie = next(value for value in answer.headers.get_list("set-cookie") if value.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/console" in cookie
+    token = client.cookies[SESSION_COOKIE]
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["role"] == "finance"
+
+
+def test_a_post_without_the_csrf_token_is_refused(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
+    login = make_login(Role.FINANCE)
+    _csrf(client)
+    answer = client.post("/console/sign-in", data={"email": login.email, "password": login.password})
+    assert answer.status_code == 403
+    assert "reload the page" in answer.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_a_post_from_another_site_is_refused(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
+    login = make_login(Role.FINANCE)
+    token = _csrf(client)
+    answer = client.post(
+        "/console/sign-in",
+        data={"email": login.email, "password": login.password, CSRF_FIELD: token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x", "/auth/me", "/console\\@evil"])
+def test_sign_in_never_redirects_outside_the_console(
+    client: TestClient, make_login: Callable[..., StaffLogin], next_url: str
+) -> None:
+    answer = _sign_in(client, make_login(Role.FINANCE), next_url=next_url)
+    assert answer.headers["location"] == "/console"
+
+
+def test_a_shopper_is_refused_with_a_readable_message(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    answer = _sign_in(client, make_login(Role.SHOPPER))
+    assert answer.status_code == 403
+    assert "Shoppers use the Crowdship app" in answer.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_deactivating_an_account_ends_its_console_session_at_once(
+    client: TestClient, make_login: Callable[..., StaffLogin], make_staff: Callable[[Role], Account]
+) -> None:
+    login = make_login(Role.FINANCE)
+    _sign_in(client, login)
+    assert client.get("/console", follow_redirects=False).status_code == 200
+    admin = make_staff(Role.ADMIN)
+    deactivated = client.post(f"/admin/users/{login.user_id}/deactivate", headers=admin.headers)
+    assert deactivated.status_code == 200
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_ends_the_session(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
+    _sign_in(client, make_login(Role.OPS))
+    answer = client.post("/console/sign-out", data={CSRF_FIELD: _csrf(client, "/console")}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert SESSION_COOKIE not in client.cookies
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
+    login = make_login(Role.FINANCE)
+    for _ in range(5):
+        wrong = client.post(
+            "/console/sign-in", data={"email": login.email, "password": "wrong", CSRF_FIELD: _csrf(client)}
+        )
+        assert "Wrong e-mail address or password" in wrong.text
+    locked = _sign_in(client, login)
+    assert locked.status_code == 429
+    assert "locked" in locked.text
