@@ -1,86 +1,52 @@
 """The day's report: one self-contained HTML file (plotly's JavaScript inlined, nothing fetched online).
 
-The map draws the stores, drop-offs and shopper routes on plain lon/lat axes, without tiles: nothing
-outside the machine is reachable, and a reader still sees where the orders went and who carried them.
+The map is `routing.maps`' SVG (the console draws the same one): drop-offs by outcome and shopper routes at
+equal scale in metres, on OpenStreetMap streets where a shipped network covers the store and on a metric
+grid elsewhere; no tiles, since nothing outside the machine is reachable.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections import Counter
 from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from routing.maps import STATUS_COLOURS, MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.streets import DEFAULT_STREET_NETWORKS_DIR, street_base
 from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows
 
 MAX_ROUTES_DRAWN = 400
-OUTCOME_COLOURS = {
-    "delivered": "#2a9d8f",
-    "fallback": "#e76f51",
-    "cancelled": "#8d99ae",
-    "refused": "#6c757d",
-}
+MAX_DROPOFFS_DRAWN = 3_000
+MAP_WIDTH_PX, MAP_HEIGHT_PX = 960, 720
+OUTCOME_COLOURS = STATUS_COLOURS
+"""The map's colours, so that a status looks the same on the map and in the charts."""
 
 
-def _map(result: DayResult) -> go.Figure:
-    figure = go.Figure()
+def map_svg(result: DayResult, networks_dir: Path | None = DEFAULT_STREET_NETWORKS_DIR) -> str:
+    """The day on the store's map: drop-offs by outcome and the shoppers' routes, on OpenStreetMap streets
+    where a shipped network covers the store, else on a metric grid (the same map as the console's)."""
     routes = [trip for trip in result.trips if len(trip.route) > 2][:MAX_ROUTES_DRAWN]
-    lons: list[float | None] = []
-    lats: list[float | None] = []
-    for trip in routes:
-        lons += [point.lon for point in trip.route] + [None]
-        lats += [point.lat for point in trip.route] + [None]
-    if routes:
-        figure.add_trace(
-            go.Scatter(
-                x=lons,
-                y=lats,
-                mode="lines",
-                line={"width": 1, "color": "rgba(38, 70, 83, 0.35)"},
-                name=f"shopper routes ({len(routes)})",
-                hoverinfo="skip",
-            )
-        )
-    by_outcome: dict[str, list[tuple[float, float, str]]] = {}
-    for record in result.orders:
-        by_outcome.setdefault(record.status, []).append((record.dropoff.lon, record.dropoff.lat, record.external_ref))
-    for outcome, points in sorted(by_outcome.items()):
-        figure.add_trace(
-            go.Scatter(
-                x=[p[0] for p in points],
-                y=[p[1] for p in points],
-                mode="markers",
-                marker={"size": 5, "color": OUTCOME_COLOURS.get(outcome, "#264653")},
-                name=f"{outcome} ({len(points)})",
-                text=[p[2] for p in points],
-                hoverinfo="text",
-            )
-        )
-    figure.add_trace(
-        go.Scatter(
-            x=[store.location.lon for store in result.stores],
-            y=[store.location.lat for store in result.stores],
-            mode="markers+text",
-            marker={"size": 16, "symbol": "star", "color": "#f4a261", "line": {"width": 1, "color": "#000"}},
-            text=[store.name for store in result.stores],
-            textposition="top center",
-            name="store",
-        )
+    layers = MapLayers(
+        stores=[MapStore(store.location, store.name, store.service_area) for store in result.stores],
+        dropoffs=[MapMarker(record.dropoff, record.external_ref, record.status) for record in result.orders],
+        routes=[MapRoute(tuple(trip.route), f"trip {trip.index}: {trip.delivered} delivered") for trip in routes],
     )
-    mean_lat = sum(store.location.lat for store in result.stores) / len(result.stores)
-    figure.update_layout(
-        title="Drop-offs by outcome and shopper routes (lon/lat, no map tiles)",
-        xaxis_title="longitude",
-        yaxis_title="latitude",
-        height=700,
+    view = fit_view(layers)
+    base = street_base(view.center, view.radius_m, networks_dir=networks_dir)
+    return render_map_svg(
+        base,
+        layers,
+        title=f"{result.scenario.name}: drop-offs by outcome and shopper routes",
+        view=view,
+        width=MAP_WIDTH_PX,
+        height=MAP_HEIGHT_PX,
+        max_features=MAX_DROPOFFS_DRAWN,
+        element_id="day-map",
     )
-    # One km east looks as long as one km north: stretch latitude by 1 / cos(latitude).
-    figure.update_yaxes(scaleanchor="x", scaleratio=1.0 / math.cos(math.radians(mean_lat)))
-    return figure
 
 
 def _outcomes_by_hour(result: DayResult) -> go.Figure:
@@ -134,7 +100,7 @@ def _headline_table(summary: Summary) -> str:
 
 
 def write_report(result: DayResult, summary: Summary, path: Path) -> None:
-    figures = [_map(result), _outcomes_by_hour(result), _batches(result), _per_delivery(result), _matcher(result)]
+    figures = [_outcomes_by_hour(result), _batches(result), _per_delivery(result), _matcher(result)]
     parts = [
         pio.to_html(figure, include_plotlyjs=index == 0, full_html=False, config={"displaylogo": False})
         for index, figure in enumerate(figures)
@@ -148,12 +114,17 @@ def write_report(result: DayResult, summary: Summary, path: Path) -> None:
  table {{ border-collapse: collapse; margin-bottom: 2rem; }}
  th, td {{ text-align: left; padding: 0.25rem 1rem 0.25rem 0; border-bottom: 1px solid #ddd; }}
  th {{ font-weight: normal; color: #555; }}
+ figure.map {{ margin: 0 0 2rem; }}
+ figure.map svg {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>{html.escape(scenario.name)}</h1>
 <p>{scenario.date.isoformat()}, {scenario.start_hour:02d}:00 for {scenario.hours} h ({html.escape(scenario.timezone)}),
 seed {scenario.seed}; batches every {scenario.dispatch.batch_cadence_s:g} s, the live dispatcher's batch and matcher
 on in-memory repositories.</p>
 {_headline_table(summary)}
+<h2>Where the orders went</h2>
+<figure class="map">{map_svg(result)}</figure>
+<h2>Through the day</h2>
 {"".join(f"<div>{part}</div>" for part in parts)}
 </body></html>
 """

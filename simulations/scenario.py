@@ -256,6 +256,16 @@ class Scenario(_Strict):
     def shopper_rates(self) -> list[float]:
         return _rate_profile(self.shoppers.per_hour, self.hours)
 
+    def first_hours(self, hours: int) -> Scenario:
+        """The first `hours` of this day (hourly rate profiles cut to match), e.g. a short run from the console."""
+        if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= self.hours:
+            raise InvalidInput("hours", f"must be a whole number from 1 to {self.hours}, the hours of this scenario")
+        overrides: dict[str, Any] = {"hours": hours}
+        for name, profile in (("orders.per_hour", self.orders.per_hour), ("shoppers.per_hour", self.shoppers.per_hour)):
+            if isinstance(profile, list):
+                overrides[name] = profile[:hours]
+        return self.with_overrides(overrides)
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
         """A copy with dotted fields set (`dispatch.batch_cadence_s = 30`), validated again."""
         data = self.model_dump(mode="python")

@@ -16,6 +16,7 @@ are shipped to the workers with the job (`runtime_env.py_modules`).
 from __future__ import annotations
 
 import csv
+import html
 import itertools
 import json
 import tomllib
@@ -148,9 +149,6 @@ TABLE_COLUMNS = (
 def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) -> tuple[Path, Path, Path]:
     """results.csv, results.json and chart.html in `out_dir`."""
     require("plotly", "the sweep's chart")
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path, chart_path = out_dir / "results.csv", out_dir / "results.json", out_dir / "chart.html"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
@@ -159,12 +157,65 @@ def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) ->
             writer.writeheader()
             writer.writerows(rows)
     json_path.write_text(json.dumps({"grid": grid.name, "rows": list(rows)}, indent=2) + "\n", encoding="utf-8")
-    labels = [", ".join(f"{key.rsplit('.', 1)[-1]}={row[key]}" for key in grid.axes) for row in rows]
-    figure = make_subplots(rows=2, cols=1, subplot_titles=("Savings against the all-courier baseline", "Shares"))
-    figure.add_trace(go.Bar(x=labels, y=[row["savings_share"] for row in rows], name="savings"), row=1, col=1)
-    for key, name in (("shopper_share", "by shoppers"), ("on_time_share", "on time"), ("utilisation", "utilisation")):
-        figure.add_trace(go.Scatter(x=labels, y=[row[key] for row in rows], name=name, mode="lines+markers"), 2, 1)
-    figure.update_yaxes(tickformat=".0%")
-    figure.update_layout(title=f"Sweep {grid.name}: {len(rows)} simulated days", height=850)
-    figure.write_html(chart_path, include_plotlyjs=True, full_html=True)
+    chart_path.write_text(sweep_chart_html(grid, rows), encoding="utf-8")
     return csv_path, json_path, chart_path
+
+
+def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
+    """One self-contained page: savings and shares per run, runs numbered on a shared axis (long labels of
+    varied values would overlap the titles), and a table saying what each number varied."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.subplots import make_subplots
+
+    numbers = [f"#{index + 1}" for index in range(len(rows))]
+    settings = [", ".join(f"{key}={row[key]}" for key in grid.axes) for row in rows]
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.14,
+        subplot_titles=("Savings against the all-courier baseline", "Shares of orders and of trips"),
+    )
+    figure.add_trace(
+        go.Bar(x=numbers, y=[row["savings_share"] for row in rows], name="savings", hovertext=settings), 1, 1
+    )
+    for key, name in (("shopper_share", "by shoppers"), ("on_time_share", "on time"), ("utilisation", "utilisation")):
+        figure.add_trace(
+            go.Scatter(x=numbers, y=[row[key] for row in rows], name=name, mode="lines+markers", hovertext=settings),
+            2,
+            1,
+        )
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    figure.update_xaxes(type="category", title_text="run (see the table below)", row=2, col=1)
+    figure.update_layout(
+        height=720,
+        margin={"t": 60, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0},
+    )
+    chart = pio.to_html(figure, include_plotlyjs=True, full_html=False, config={"displaylogo": False})
+    header = "".join(f"<th>{html.escape(key)}</th>" for key in grid.axes)
+    header += "".join(f'<th class="num">{html.escape(label)}</th>' for _, label, _ in TABLE_COLUMNS)
+    body = "".join(
+        f"<tr><th>{number}</th>"
+        + "".join(f"<td>{html.escape(str(row[key]))}</td>" for key in grid.axes)
+        + "".join(f'<td class="num">{html.escape(fmt.format(row[key]))}</td>' for key, _, fmt in TABLE_COLUMNS)
+        + "</tr>"
+        for number, row in zip(numbers, rows, strict=True)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Sweep {html.escape(grid.name)}</title>
+<style>
+ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+ table {{ border-collapse: collapse; margin-top: 1rem; font-size: 0.9rem; }}
+ th, td {{ text-align: left; padding: 0.2rem 0.8rem 0.2rem 0; border-bottom: 1px solid #ddd; }}
+ .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+</style></head><body>
+<h1>Sweep {html.escape(grid.name)}: {len(rows)} simulated days</h1>
+<p>Base scenario: {html.escape(grid.base.name)}.</p>
+{chart}
+<h2>What each run varied</h2>
+<table><thead><tr><th>run</th>{header}</tr></thead><tbody>{body}</tbody></table>
+</body></html>
+"""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,10 +18,12 @@ from rewards.ledger import AccountKind
 from rewards.policy import PolicyStatus
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation, simulate_day
+from simulations.report import map_svg
 from simulations.results import DECISION_FIELDS, summarise, write_results
 from simulations.scenario import Scenario, parse_scenario
 from tests.simulations.conftest import ScenarioData
 
+SVG = "{http://www.w3.org/2000/svg}"
 FINAL = {OrderStatus.DELIVERED.value, OrderStatus.FALLBACK.value, OrderStatus.CANCELLED.value}
 
 
@@ -144,7 +148,23 @@ def test_the_results_are_written_as_json_csv_and_self_contained_html(tiny_scenar
     report = files.report_html.read_text()
     assert len(report) > 1_000_000  # plotly.js itself, inlined
     assert "<script src=" not in report  # nothing loaded from elsewhere
-    assert "longitude" in report
+    assert '<svg xmlns="http://www.w3.org/2000/svg" id="day-map"' in report  # the store's map, not lon/lat axes
+
+
+def test_the_report_map_draws_every_drop_off_by_outcome_and_the_routes(tiny_scenario: Scenario) -> None:
+    """The same map as the console's: one dot per order coloured by its outcome, routes of the trips that
+    delivered, a legend counting them, and the metric grid where no street network is shipped."""
+    result = simulate_day(tiny_scenario)
+    root = ElementTree.fromstring(map_svg(result, networks_dir=None))
+    layers = {g.get("data-layer"): g for g in root.iter(f"{SVG}g") if g.get("data-layer")}
+    dots = list(layers["dropoffs"])
+    assert len(dots) == len(result.orders)
+    assert Counter(dot.get("data-status") for dot in dots) == Counter(record.status for record in result.orders)
+    assert len(list(layers["routes"])) == sum(1 for trip in result.trips if len(trip.route) > 2)
+    assert layers["base"].get("data-base") == "graticule"
+    legend = " ".join(text.text or "" for text in layers["legend"].iter(f"{SVG}text"))
+    delivered = sum(1 for record in result.orders if record.status == "delivered")
+    assert f"drop-offs delivered ({delivered})" in legend
 
 
 def test_bundled_offers_are_carried_and_credited_per_order(tiny_data: ScenarioData) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crowdship.errors import InvalidInput
-from simulations.sweep import load_grid, run_sweep, write_sweep
+from simulations.sweep import TABLE_COLUMNS, load_grid, run_sweep, sweep_chart_html, write_sweep
 
 
 def _write_base(folder: Path) -> None:
@@ -75,3 +75,21 @@ def test_a_grid_with_a_bad_field_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as raised:
         load_grid(tmp_path / "grid.toml")
     assert raised.value.field == "grid.dispatch.nope"
+
+
+def test_the_sweep_chart_numbers_its_runs_and_lists_what_each_varied(tmp_path: Path) -> None:
+    """Long labels of varied values used to run over the chart's titles: the axis shows #1..#n and a table
+    maps each number to its values."""
+    _write_base(tmp_path)
+    (tmp_path / "grid.toml").write_text(
+        'base = "base.toml"\n[grid]\n"dispatch.batch_cadence_s" = [60, 300]\n"shoppers.willing_share" = [0.0, 0.2]\n'
+    )
+    grid = load_grid(tmp_path / "grid.toml")
+    figures = {key: 0.5 for key, _, _ in TABLE_COLUMNS}
+    rows = [{**overrides, **figures} for overrides in grid.runs()]
+    page = sweep_chart_html(grid, rows)
+    assert '"x":["#1","#2","#3","#4"]' in page
+    assert "batch_cadence_s=" not in page.split("<h2>What each run varied</h2>")[0].split("<script")[0]
+    table = page.split("<h2>What each run varied</h2>")[1]
+    assert table.count("<tr><th>#") == 4
+    assert "<th>#4</th><td>300</td><td>0.2</td>" in table

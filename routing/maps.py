@@ -1,0 +1,478 @@
+"""A store's map as one SVG string: the street base, the service area, drop-offs, trips, shoppers, routes.
+
+Pure: no I/O, no clock; the caller loads the base (`routing.streets.street_base`) and passes what to draw.
+The projection is a local equirectangular one at the view's centre latitude, so one metre east is as many
+pixels as one metre north (within a few parts per thousand over a city). Every layer is bounded: at most
+`max_features` of each are drawn, and the legend and the description say how many were left out. Every
+text that came from outside (store names, order references) is escaped, and characters XML cannot carry
+are dropped, so the SVG is well-formed whatever the names hold.
+
+    view = fit_view(layers)
+    base = street_base(view.center, view.radius_m)     # OSM streets where shipped, else a graticule
+    svg = render_map_svg(base, layers, view=view, title="Northeast supercentre")
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from shapely import Polygon
+
+from crowdship.errors import InvalidInput
+from routing.geo import GeoPoint
+from routing.streets import (
+    MAX_VIEW_RADIUS_M,
+    METRES_PER_DEGREE,
+    StreetBase,
+    format_metres,
+    lines_in_order,
+    round_step,
+)
+
+DEFAULT_MAX_FEATURES = 500
+"""Per layer: drop-offs, destinations, shoppers, routes (and stores)."""
+MAX_FEATURES_LIMIT = 5_000
+MAX_ROUTE_POINTS = 200
+"""A longer route is thinned evenly (its ends kept)."""
+MAX_AREA_VERTICES = 2_000
+MAX_LABEL_CHARS = 120
+MIN_VIEW_RADIUS_M = 300.0
+MIN_SIZE_PX, MAX_SIZE_PX = 200, 4_000
+
+STATUS_COLOURS = {
+    "pending": "#e9c46a",
+    "offered": "#f4a261",
+    "accepted": "#8ab17d",
+    "picked_up": "#287271",
+    "delivered": "#2a9d8f",
+    "failed": "#d62828",
+    "returned": "#9d0208",
+    "fallback": "#e76f51",
+    "cancelled": "#8d99ae",
+    "refused": "#6c757d",
+}
+"""Drop-off colours by order status; any other status is drawn grey."""
+STATUS_ORDER = tuple(STATUS_COLOURS)
+OTHER_STATUS_COLOUR = "#495057"
+STORE_COLOUR = "#f4a261"
+AREA_COLOUR = "#264653"
+DESTINATION_COLOUR = "#7b2cbf"
+SHOPPER_COLOUR = "#1d4ed8"
+ROUTE_COLOUR = "#264653"
+STREET_COLOUR = "#c8ccd2"
+GRID_COLOUR = "#e3e6ea"
+MAJOR_ROADS = frozenset({"motorway", "trunk", "primary", "secondary"})
+LEGEND_ROW_PX = 18
+T = TypeVar("T")
+FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
+
+
+@dataclass(frozen=True, slots=True)
+class MapStore:
+    location: GeoPoint
+    name: str
+    service_area: Polygon | None = None
+    """In (lon, lat), as `routing.areas` builds it."""
+
+
+@dataclass(frozen=True, slots=True)
+class MapMarker:
+    """A drop-off (with its order status), an open trip's destination or a shopper's live position."""
+
+    location: GeoPoint
+    label: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MapRoute:
+    points: tuple[GeoPoint, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """What to draw over the base, bottom to top: service areas, routes, destinations, drop-offs, shoppers,
+    stores."""
+
+    stores: Sequence[MapStore] = ()
+    dropoffs: Sequence[MapMarker] = ()
+    destinations: Sequence[MapMarker] = ()
+    shoppers: Sequence[MapMarker] = ()
+    routes: Sequence[MapRoute] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MapView:
+    """The ground shown: at least `radius_m` on every side of `center` (more along the longer side)."""
+
+    center: GeoPoint
+    radius_m: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.radius_m) or not 0 < self.radius_m <= MAX_VIEW_RADIUS_M:
+            raise InvalidInput("view.radius_m", f"must lie in (0, {MAX_VIEW_RADIUS_M:g}] metres")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalProjection:
+    """Equirectangular at the centre's latitude: x grows east, y grows south (SVG), equal px per metre."""
+
+    center: GeoPoint
+    px_per_m: float
+    origin_x: float
+    origin_y: float
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        east_m = (lon - self.center.lon) * METRES_PER_DEGREE * math.cos(math.radians(self.center.lat))
+        north_m = (lat - self.center.lat) * METRES_PER_DEGREE
+        return self.origin_x + east_m * self.px_per_m, self.origin_y - north_m * self.px_per_m
+
+
+def fit_view(layers: MapLayers, margin: float = 0.08) -> MapView:
+    """The view around the stores and their service areas; with no area, around every drawn point too."""
+    lons: list[float] = []
+    lats: list[float] = []
+    areas = [store.service_area for store in layers.stores[:MAX_FEATURES_LIMIT] if store.service_area is not None]
+    for store in layers.stores[:MAX_FEATURES_LIMIT]:
+        lons.append(store.location.lon)
+        lats.append(store.location.lat)
+    for area in areas:
+        west, south, east, north = area.bounds
+        lons += [west, east]
+        lats += [south, north]
+    if not areas:
+        for markers in (layers.dropoffs, layers.destinations, layers.shoppers):
+            for marker in markers[:MAX_FEATURES_LIMIT]:
+                lons.append(marker.location.lon)
+                lats.append(marker.location.lat)
+    if not lons:
+        raise InvalidInput("layers", "nothing to map: give at least a store or a point")
+    center = GeoPoint((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+    shrink = math.cos(math.radians(center.lat))
+    half_east = (max(lons) - min(lons)) / 2 * METRES_PER_DEGREE * shrink
+    half_north = (max(lats) - min(lats)) / 2 * METRES_PER_DEGREE
+    radius = max(half_east, half_north, MIN_VIEW_RADIUS_M) * (1 + margin)
+    return MapView(center, min(radius, MAX_VIEW_RADIUS_M))
+
+
+def projection_for(view: MapView, width: int, height: int) -> LocalProjection:
+    """Fits the view's square into the width x height map area, centred."""
+    px_per_m = min(width, height) / (2 * view.radius_m)
+    return LocalProjection(view.center, px_per_m, width / 2, height / 2)
+
+
+def render_map_svg(
+    base: StreetBase,
+    layers: MapLayers,
+    *,
+    title: str,
+    view: MapView | None = None,
+    width: int = 800,
+    height: int = 600,
+    max_features: int = DEFAULT_MAX_FEATURES,
+    element_id: str = "map",
+) -> str:
+    """The map as a standalone SVG element (embed it in HTML as-is). `width` x `height` is the map area;
+    the legend is drawn below it. `element_id` prefixes the ids inside, so two maps can share a page.
+    `view` defaults to `fit_view(layers)`."""
+    for name, size in (("width", width), ("height", height)):
+        if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE_PX <= size <= MAX_SIZE_PX:
+            raise InvalidInput(name, f"must be a whole number of pixels in [{MIN_SIZE_PX}, {MAX_SIZE_PX}]")
+    bad_count = isinstance(max_features, bool) or not isinstance(max_features, int)
+    if bad_count or not 1 <= max_features <= MAX_FEATURES_LIMIT:
+        raise InvalidInput("max_features", f"must be a whole number in [1, {MAX_FEATURES_LIMIT}]")
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "", element_id)[:40] or "map"
+    drawing = _Drawing(projection_for(view or fit_view(layers), width, height), max_features)
+    drawing.add(f'<rect width="{width}" height="{height}" fill="#fbfbf8"/>')
+    drawing.add(f'<g clip-path="url(#{prefix}-clip)">')
+    drawing.base(base)
+    stores = drawing.cut("stores", layers.stores)
+    drawing.service_areas([store.service_area for store in stores if store.service_area is not None])
+    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes))
+    drawing.destinations(drawing.cut("destinations", layers.destinations), len(layers.destinations))
+    drawing.dropoffs(drawing.cut("drop-offs", layers.dropoffs), len(layers.dropoffs))
+    drawing.shoppers(drawing.cut("shoppers", layers.shoppers), len(layers.shoppers))
+    drawing.stores(stores, len(layers.stores))
+    drawing.add("</g>")
+    drawing.scale_bar(width, height)
+    if base.attribution:
+        drawing.add(
+            f'<text x="{width - 6}" y="{height - 6}" text-anchor="end" font-size="11" fill="#333333" '
+            f'stroke="#ffffff" stroke-width="3" paint-order="stroke" data-attribution="osm">'
+            f"{_text(base.attribution)}</text>"
+        )
+    base_label = base.description + (" (some streets left out)" if base.truncated else "")
+    drawing.legend.append((_swatch_line(GRID_COLOUR if base.kind == "graticule" else STREET_COLOUR), base_label))
+    if drawing.notes:
+        drawing.legend.append(("", "; ".join(drawing.notes)))
+
+    columns = 2
+    total_height = height + 10 + math.ceil(len(drawing.legend) / columns) * LEGEND_ROW_PX
+    description = _description(base, layers, drawing.notes)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{prefix}" role="img" '
+        f'aria-labelledby="{prefix}-title {prefix}-desc" width="{width}" height="{total_height}" '
+        f'viewBox="0 0 {width} {total_height}" font-family="{_attr(FONT)}">'
+        f'<title id="{prefix}-title">{_text(title, 200)}</title>'
+        f'<desc id="{prefix}-desc">{_text(description, 1000)}</desc>'
+        f'<defs><clipPath id="{prefix}-clip"><rect width="{width}" height="{height}"/></clipPath></defs>'
+        + "".join(drawing.parts)
+        + f'<rect width="{width}" height="{height}" fill="none" stroke="#999999"/>'
+        + _legend(drawing.legend, width, height + 10, columns)
+        + "</svg>"
+    )
+
+
+class _Drawing:
+    """The SVG parts, legend entries and notes of one map as its layers are drawn."""
+
+    def __init__(self, projection: LocalProjection, max_features: int) -> None:
+        self.projection = projection
+        self.max_features = max_features
+        self.parts: list[str] = []
+        self.legend: list[tuple[str, str]] = []
+        self.notes: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def cut(self, name: str, items: Sequence[T]) -> Sequence[T]:
+        if len(items) > self.max_features:
+            self.notes.append(f"{len(items) - self.max_features} {name} not drawn (at most {self.max_features})")
+        return items[: self.max_features]
+
+    def xy(self, point: GeoPoint) -> tuple[float, float]:
+        return self.projection.xy(point.lon, point.lat)
+
+    def base(self, base: StreetBase) -> None:
+        colour = GRID_COLOUR if base.kind == "graticule" else STREET_COLOUR
+        self.add(f'<g data-layer="base" data-base="{base.kind}" fill="none" stroke="{colour}" stroke-linecap="round">')
+        for line in lines_in_order(base.lines):
+            width = 2.2 if line.kind in MAJOR_ROADS else 1.2
+            points = " ".join(_pair(self.projection.xy(lon, lat)) for lon, lat in line.points)
+            self.add(f'<polyline points="{points}" stroke-width="{width}"/>')
+        self.add("</g>")
+
+    def service_areas(self, areas: Sequence[Polygon]) -> None:
+        if not areas:
+            return
+        self.add('<g data-layer="service-area">')
+        for area in areas:
+            self.add(
+                f'<path d="{_polygon_path(area, self.projection)}" fill="{AREA_COLOUR}" fill-opacity="0.06" '
+                f'stroke="{AREA_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4" fill-rule="evenodd"/>'
+            )
+        self.add("</g>")
+        self.legend.append((_swatch_area(), "service area"))
+
+    def routes(self, routes: Sequence[MapRoute], total: int) -> None:
+        if not routes:
+            return
+        self.add(
+            f'<g data-layer="routes" fill="none" stroke="{ROUTE_COLOUR}" stroke-opacity="0.45" stroke-width="1.4">'
+        )
+        for route in routes:
+            points = " ".join(_pair(self.xy(point)) for point in _thin(route.points))
+            self.add(f'<polyline points="{points}">{_title(route.label)}</polyline>')
+        self.add("</g>")
+        self.legend.append((_swatch_line(ROUTE_COLOUR), f"routes ({_count(len(routes), total)})"))
+
+    def destinations(self, markers: Sequence[MapMarker], total: int) -> None:
+        if not markers:
+            return
+        self.add(f'<g data-layer="destinations" fill="none" stroke="{DESTINATION_COLOUR}" stroke-width="1.6">')
+        for marker in markers:
+            self.add(f'<path d="{_diamond(*self.xy(marker.location), 5)}">{_title(marker.label)}</path>')
+        self.add("</g>")
+        self.legend.append((_swatch_diamond(), f"open trips' destinations ({_count(len(markers), total)})"))
+
+    def dropoffs(self, markers: Sequence[MapMarker], total: int) -> None:
+        if not markers:
+            return
+        self.add('<g data-layer="dropoffs" stroke="#ffffff" stroke-width="0.8">')
+        for marker in markers:
+            x, y = self.xy(marker.location)
+            colour = STATUS_COLOURS.get(marker.status, OTHER_STATUS_COLOUR)
+            label = f"{marker.label} ({marker.status})" if marker.status else marker.label
+            self.add(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}" data-status="{_attr(marker.status)}">'
+                f"{_title(label)}</circle>"
+            )
+        self.add("</g>")
+        by_status = Counter(marker.status for marker in markers)
+        order = {status: index for index, status in enumerate(STATUS_ORDER)}
+        for status in sorted(by_status, key=lambda s: (order.get(s, len(order)), s)):
+            colour = STATUS_COLOURS.get(status, OTHER_STATUS_COLOUR)
+            self.legend.append((_swatch_dot(colour), f"drop-offs {status or 'without status'} ({by_status[status]})"))
+        if total > len(markers):
+            self.legend.append(("", f"drop-offs: {total - len(markers)} more not drawn"))
+
+    def shoppers(self, markers: Sequence[MapMarker], total: int) -> None:
+        if not markers:
+            return
+        self.add(f'<g data-layer="shoppers" fill="{SHOPPER_COLOUR}" stroke="#ffffff" stroke-width="1">')
+        for marker in markers:
+            self.add(f'<path d="{_triangle(*self.xy(marker.location), 6)}">{_title(marker.label)}</path>')
+        self.add("</g>")
+        self.legend.append((_swatch_triangle(), f"shoppers now ({_count(len(markers), total)})"))
+
+    def stores(self, stores: Sequence[MapStore], total: int) -> None:
+        if not stores:
+            return
+        self.add(f'<g data-layer="stores" fill="{STORE_COLOUR}" stroke="#000000" stroke-width="1">')
+        for store in stores:
+            x, y = self.xy(store.location)
+            self.add(f'<path d="{_star(x, y, 10)}">{_title(store.name)}</path>')
+            self.add(
+                f'<text x="{x:.1f}" y="{y - 13:.1f}" text-anchor="middle" font-size="12" stroke="#ffffff" '
+                f'stroke-width="3" paint-order="stroke" fill="#111111">{_text(store.name, 40)}</text>'
+            )
+        self.add("</g>")
+        self.legend.append((_swatch_star(), "store" if total == 1 else f"stores ({_count(len(stores), total)})"))
+
+    def scale_bar(self, width: int, height: int) -> None:
+        metres = round_step(width / self.projection.px_per_m / 5)
+        length = metres * self.projection.px_per_m
+        x0, y0 = 12.0, height - 14.0
+        self.add(
+            f'<g data-layer="scale" stroke="#222222" stroke-width="2" fill="none">'
+            f'<path d="M{x0:.1f},{y0 - 5:.1f} V{y0:.1f} H{x0 + length:.1f} V{y0 - 5:.1f}"/></g>'
+            f'<text x="{x0 + length / 2:.1f}" y="{y0 - 7:.1f}" text-anchor="middle" font-size="11" '
+            f'fill="#222222" stroke="#ffffff" stroke-width="3" paint-order="stroke" data-scale-m="{metres:g}">'
+            f"{format_metres(metres)}</text>"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Pieces
+
+
+def _legend(entries: list[tuple[str, str]], width: int, top: int, columns: int) -> str:
+    column_width = width / columns
+    parts = ['<g data-layer="legend" font-size="12" fill="#222222">']
+    for index, (swatch, text) in enumerate(entries):
+        x = 8 + (index % columns) * column_width
+        y = top + (index // columns) * LEGEND_ROW_PX
+        if swatch:
+            parts.append(f'<g transform="translate({x:.1f},{y:.1f})">{swatch}</g>')
+        parts.append(f'<text x="{x + 22:.1f}" y="{y + 12:.1f}">{_text(text, 160)}</text>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _description(base: StreetBase, layers: MapLayers, notes: list[str]) -> str:
+    stores = len(layers.stores)
+    counts = [
+        f"{stores} store{'s' if stores != 1 else ''}",
+        f"{len(layers.dropoffs)} drop-offs",
+        f"{len(layers.destinations)} open trips' destinations",
+        f"{len(layers.shoppers)} shopper positions",
+        f"{len(layers.routes)} routes",
+    ]
+    text = f"Map on {base.description}: " + ", ".join(counts) + "."
+    if notes:
+        text += " " + "; ".join(notes) + "."
+    if base.attribution:
+        text += f" Street data {base.attribution}."
+    return text
+
+
+def _swatch_dot(colour: str) -> str:
+    return f'<circle cx="8" cy="8" r="5" fill="{colour}"/>'
+
+
+def _swatch_line(colour: str) -> str:
+    return f'<path d="M0,8 H16" stroke="{colour}" stroke-width="2.5"/>'
+
+
+def _swatch_area() -> str:
+    return (
+        f'<rect x="1" y="2" width="14" height="12" fill="{AREA_COLOUR}" fill-opacity="0.08" stroke="{AREA_COLOUR}" '
+        'stroke-dasharray="4 2"/>'
+    )
+
+
+def _swatch_diamond() -> str:
+    return f'<path d="{_diamond(8, 8, 5)}" fill="none" stroke="{DESTINATION_COLOUR}" stroke-width="1.6"/>'
+
+
+def _swatch_triangle() -> str:
+    return f'<path d="{_triangle(8, 8, 6)}" fill="{SHOPPER_COLOUR}"/>'
+
+
+def _swatch_star() -> str:
+    return f'<path d="{_star(8, 8, 7)}" fill="{STORE_COLOUR}" stroke="#000000"/>'
+
+
+def _diamond(x: float, y: float, r: float) -> str:
+    return f"M{x:.1f},{y - r:.1f} L{x + r:.1f},{y:.1f} L{x:.1f},{y + r:.1f} L{x - r:.1f},{y:.1f} Z"
+
+
+def _triangle(x: float, y: float, r: float) -> str:
+    return f"M{x:.1f},{y - r:.1f} L{x + r * 0.87:.1f},{y + r / 2:.1f} L{x - r * 0.87:.1f},{y + r / 2:.1f} Z"
+
+
+def _star(x: float, y: float, r: float) -> str:
+    points = []
+    for index in range(10):
+        radius = r if index % 2 == 0 else r * 0.45
+        angle = math.pi / 5 * index - math.pi / 2
+        points.append(f"{x + radius * math.cos(angle):.1f},{y + radius * math.sin(angle):.1f}")
+    return "M" + " L".join(points) + " Z"
+
+
+def _polygon_path(area: Polygon, projection: LocalProjection) -> str:
+    rings = [area.exterior, *area.interiors]
+    parts = []
+    for ring in rings:
+        coordinates = list(ring.coords)
+        step = max(1, math.ceil(len(coordinates) / MAX_AREA_VERTICES))
+        kept = coordinates[::step]
+        parts.append("M" + " L".join(_pair(projection.xy(lon, lat)) for lon, lat, *_ in kept) + " Z")
+    return " ".join(parts)
+
+
+def _thin(points: Sequence[GeoPoint]) -> list[GeoPoint]:
+    if len(points) <= MAX_ROUTE_POINTS:
+        return list(points)
+    step = (len(points) - 1) / (MAX_ROUTE_POINTS - 1)
+    return [points[round(index * step)] for index in range(MAX_ROUTE_POINTS)]
+
+
+def _xy(projection: LocalProjection, point: GeoPoint) -> str:
+    return _pair(projection.xy(point.lon, point.lat))
+
+
+def _pair(xy: tuple[float, float]) -> str:
+    return f"{xy[0]:.1f},{xy[1]:.1f}"
+
+
+def _count(drawn: int, total: int) -> str:
+    return f"{drawn} of {total}" if total > drawn else str(drawn)
+
+
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(value: str, limit: int) -> str:
+    text = _NOT_XML.sub("", str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(value: str, limit: int = MAX_LABEL_CHARS) -> str:
+    return html.escape(_clean(value, limit), quote=False)
+
+
+def _attr(value: str) -> str:
+    return html.escape(_clean(value, MAX_LABEL_CHARS), quote=True)
+
+
+def _title(label: str) -> str:
+    return f"<title>{_text(label)}</title>" if label else ""

@@ -1,0 +1,209 @@
+"""A store's map as SVG: equal scale, every layer with its legend, bounded, escaped, attributed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+from routing.maps import (
+    MapLayers,
+    MapMarker,
+    MapRoute,
+    MapStore,
+    MapView,
+    fit_view,
+    projection_for,
+    render_map_svg,
+)
+from routing.streets import METRES_PER_DEGREE, OSM_ATTRIBUTION, graticule_base, street_base
+
+SVG = "{http://www.w3.org/2000/svg}"
+STREET_NETWORKS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osm_street_networks"
+PIEDMONT = GeoPoint(37.8244, -122.2312)
+STORE = GeoPoint(60.0, 10.0)  # far north, where a degree of longitude is half a degree of latitude
+
+
+def east_of(point: GeoPoint, metres: float) -> GeoPoint:
+    return GeoPoint(point.lat, point.lon + metres / (METRES_PER_DEGREE * 0.5))
+
+
+def north_of(point: GeoPoint, metres: float) -> GeoPoint:
+    return GeoPoint(point.lat + metres / METRES_PER_DEGREE, point.lon)
+
+
+def layers(**more: object) -> MapLayers:
+    store = MapStore(STORE, "Store", circular_area(STORE, 2000))
+    return MapLayers(stores=[store], **more)  # type: ignore[arg-type]
+
+
+def render(map_layers: MapLayers, **options: object) -> ElementTree.Element:
+    view = fit_view(map_layers)
+    svg = render_map_svg(graticule_base(view.center, view.radius_m), map_layers, title="A map", **options)  # type: ignore[arg-type]
+    return ElementTree.fromstring(svg)
+
+
+def layer(root: ElementTree.Element, name: str) -> ElementTree.Element | None:
+    return next((g for g in root.iter(f"{SVG}g") if g.get("data-layer") == name), None)
+
+
+def legend_text(root: ElementTree.Element) -> str:
+    legend = layer(root, "legend")
+    assert legend is not None
+    return " | ".join(text.text or "" for text in legend.iter(f"{SVG}text"))
+
+
+def test_a_kilometre_east_is_as_many_pixels_as_a_kilometre_north() -> None:
+    """Equirectangular at the store's latitude: at 60° N a degree of longitude is drawn half as wide."""
+    projection = projection_for(MapView(STORE, 3000), 800, 600)
+    x0, y0 = projection.xy(STORE.lon, STORE.lat)
+    east = east_of(STORE, 1000)
+    north = north_of(STORE, 1000)
+    xe, ye = projection.xy(east.lon, east.lat)
+    xn, yn = projection.xy(north.lon, north.lat)
+    assert ye == pytest.approx(y0)
+    assert xn == pytest.approx(x0)
+    assert xe - x0 == pytest.approx(y0 - yn)
+    assert xe - x0 == pytest.approx(1000 * 600 / 6000)
+
+
+def test_drop_offs_are_drawn_where_they_are_in_equal_metres() -> None:
+    root = render(
+        layers(dropoffs=[MapMarker(east_of(STORE, 1000), "east", "pending"), MapMarker(north_of(STORE, 1000), "north")])
+    )
+    dots = list(layer(root, "dropoffs") or [])
+    (east_x, east_y), (north_x, north_y) = ((float(d.get("cx", 0)), float(d.get("cy", 0))) for d in dots)
+    assert east_x - 400 == pytest.approx(300 - north_y, abs=0.2)
+    assert north_x == pytest.approx(400, abs=0.2)
+    assert east_y == pytest.approx(300, abs=0.2)
+
+
+def test_every_layer_has_its_legend_entry_and_the_svg_its_accessible_title() -> None:
+    somewhere = east_of(STORE, 500)
+    root = render(
+        layers(
+            dropoffs=[MapMarker(somewhere, "R-1", "delivered"), MapMarker(somewhere, "R-2", "pending")],
+            destinations=[MapMarker(north_of(STORE, 800), "trip 1")],
+            shoppers=[MapMarker(somewhere, "shopper 1")],
+            routes=[MapRoute((STORE, somewhere), "trip 1")],
+        )
+    )
+    for name in ("base", "service-area", "routes", "destinations", "dropoffs", "shoppers", "stores", "scale"):
+        assert layer(root, name) is not None, name
+    text = legend_text(root)
+    for entry in (
+        "service area",
+        "routes (1)",
+        "open trips' destinations (1)",
+        "drop-offs pending (1)",
+        "drop-offs delivered (1)",
+        "shoppers now (1)",
+        "store",
+        "no street data",
+    ):
+        assert entry in text
+    assert root.get("role") == "img"
+    labelled_by = (root.get("aria-labelledby") or "").split()
+    ids = {element.get("id"): element for element in root.iter() if element.get("id")}
+    assert [ids[name].tag for name in labelled_by] == [f"{SVG}title", f"{SVG}desc"]
+    assert ids[labelled_by[0]].text == "A map"
+    assert "2 drop-offs" in (ids[labelled_by[1]].text or "")
+
+
+def test_the_scale_bar_is_a_round_length_drawn_at_the_map_scale() -> None:
+    root = render(layers(), width=800, height=600)
+    label = next(t for t in root.iter(f"{SVG}text") if t.get("data-scale-m"))
+    metres = float(label.get("data-scale-m", 0))
+    assert metres in {1, 2, 5} or re.fullmatch(r"[125]0+", f"{metres:g}")
+    bar = layer(root, "scale")
+    assert bar is not None
+    path = next(iter(bar)).get("d", "")
+    start, end = (float(value) for value in re.findall(r"[MH](-?[\d.]+)", path))
+    view = fit_view(layers())
+    assert end - start == pytest.approx(metres * 600 / (2 * view.radius_m), abs=0.2)
+
+
+def test_names_are_escaped_and_characters_xml_cannot_carry_are_dropped() -> None:
+    hostile = 'Store <script>alert("x")</script> & Co \x00\x1b'
+    svg = render_map_svg(
+        graticule_base(STORE, 2000),
+        MapLayers(stores=[MapStore(STORE, hostile)], dropoffs=[MapMarker(STORE, "<b>R&1</b>", '"><x')]),
+        title="<title>",
+        element_id='map"><script>',
+    )
+    assert "<script>" not in svg
+    root = ElementTree.fromstring(svg)  # well-formed whatever the names held
+    assert root.get("id") == "mapscript"
+    titles = [t.text for t in root.iter(f"{SVG}title")]
+    assert 'Store <script>alert("x")</script> & Co ' in titles
+    assert titles[0] == "<title>"
+
+
+def test_each_layer_is_bounded_and_the_map_says_how_many_were_left_out() -> None:
+    many = [MapMarker(east_of(STORE, index), f"R-{index}", "delivered") for index in range(30)]
+    root = render(layers(dropoffs=many, shoppers=many), max_features=10)
+    assert len(list(layer(root, "dropoffs") or [])) == 10
+    assert len(list(layer(root, "shoppers") or [])) == 10
+    text = legend_text(root)
+    assert "drop-offs: 20 more not drawn" in text
+    assert "shoppers now (10 of 30)" in text
+    description = next(root.iter(f"{SVG}desc")).text or ""
+    assert "20 drop-offs not drawn (at most 10)" in description
+
+
+def test_a_long_route_is_thinned_keeping_its_ends() -> None:
+    points = tuple(east_of(STORE, index) for index in range(1000))
+    root = render(layers(routes=[MapRoute(points)]))
+    line = next(iter(layer(root, "routes") or []))
+    pairs = (line.get("points") or "").split()
+    assert len(pairs) == 200
+    projection = projection_for(fit_view(layers()), 800, 600)
+    assert pairs[-1] == "{:.1f},{:.1f}".format(*projection.xy(points[-1].lon, points[-1].lat))
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"width": 10}, "width"), ({"height": 100_000}, "height"), ({"max_features": 0}, "max_features")],
+)
+def test_sizes_and_counts_out_of_bounds_are_refused(options: dict[str, int], field: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        render(layers(), **options)
+    assert raised.value.field == field
+
+
+def test_a_map_with_nothing_on_it_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="nothing to map"):
+        fit_view(MapLayers())
+
+
+def test_the_view_fits_the_service_area_and_without_one_the_points() -> None:
+    view = fit_view(layers())
+    assert view.center.lat == pytest.approx(STORE.lat, abs=1e-6)
+    assert 2000 < view.radius_m < 2400
+    far = east_of(STORE, 5000)
+    bare = fit_view(MapLayers(stores=[MapStore(STORE, "Store")], shoppers=[MapMarker(far)]))
+    assert bare.radius_m > 2500
+
+
+def test_a_graticule_map_carries_no_openstreetmap_attribution() -> None:
+    svg = render_map_svg(graticule_base(STORE, 2000), layers(), title="t")
+    assert "OpenStreetMap" not in svg
+
+
+@pytest.mark.skipif(not STREET_NETWORKS.is_dir(), reason=f"street networks not found at {STREET_NETWORKS}")
+def test_near_piedmont_the_map_draws_openstreetmap_streets_and_credits_them() -> None:
+    map_layers = MapLayers(stores=[MapStore(PIEDMONT, "Piedmont", circular_area(PIEDMONT, 1200))])
+    view = fit_view(map_layers)
+    svg = render_map_svg(street_base(view.center, view.radius_m, networks_dir=STREET_NETWORKS), map_layers, title="t")
+    root = ElementTree.fromstring(svg)
+    base = layer(root, "base")
+    assert base is not None
+    assert base.get("data-base") == "osm"
+    assert len(list(base)) > 100
+    attribution = next(t for t in root.iter(f"{SVG}text") if t.get("data-attribution") == "osm")
+    assert attribution.text == OSM_ATTRIBUTION
