@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from shapely import MultiPolygon
 
 from crowdship.units import Cents
+from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import ClaimExists
 from dispatch.history import OrderEvent
@@ -23,9 +24,17 @@ from dispatch.model import Offer, OrderStatus, Shopper
 from dispatch.repositories import LiveUnitOfWork
 from routing.areas import circular_area
 from routing.geo import GeoPoint
-from tests.dispatch.adapters.test_contract import NOW, STORE_AT, a_store, a_trip, an_order, uow  # noqa: F401
+from tests.dispatch.adapters.test_contract import NOW, STORE_AT, a_store, a_trip, an_order
 
 FAR = GeoPoint(30.6, -84.0)
+
+
+@pytest.fixture(params=["postgres", "memory"])
+def uow(request: pytest.FixtureRequest) -> LiveUnitOfWork:
+    """A unit of work on an empty store of each kind (as in `test_contract`)."""
+    if request.param == "memory":
+        return MemoryDispatchUnitOfWork(MemoryDispatchDatabase())
+    return PostgresDispatchUnitOfWork(request.getfixturevalue("db"))
 
 
 def test_an_edited_store_reads_back_with_its_hours_and_a_multipolygon_area(uow: LiveUnitOfWork) -> None:
@@ -90,7 +99,7 @@ def test_shoppers_page_by_name(uow: LiveUnitOfWork) -> None:
     assert ([shopper.display_name for shopper in page.items], page.total) == (["Ben", "Carl"], 3)
 
 
-def _incident_world(uow: LiveUnitOfWork) -> tuple[list[Incident], Shopper, Shopper]:
+def _incident_world(unit: LiveUnitOfWork) -> tuple[list[Incident], Shopper, Shopper]:
     store, other_store = a_store(), a_store()
     ana, ben = Shopper(display_name="Ana"), Shopper(display_name="Ben")
     order, other_order = an_order(store, GeoPoint(30.47, -84.23)), an_order(other_store, GeoPoint(30.47, -84.23))
@@ -100,18 +109,18 @@ def _incident_world(uow: LiveUnitOfWork) -> tuple[list[Incident], Shopper, Shopp
         Incident(order.id, trip.id, ana.id, IncidentKind.THEFT, "bag gone", NOW + timedelta(minutes=5)),
         Incident(other_order.id, other_trip.id, ben.id, IncidentKind.DAMAGE, "eggs", NOW + timedelta(minutes=9)),
     ]
-    with uow:
+    with unit:
         for row in (store, other_store):
-            uow.stores.add(row)
+            unit.stores.add(row)
         for shopper in (ana, ben):
-            uow.shoppers.add(shopper)
+            unit.shoppers.add(shopper)
         for placed in (order, other_order):
-            uow.orders.add(placed)
+            unit.orders.add(placed)
         for started in (trip, other_trip):
-            uow.trips.add(started)
+            unit.trips.add(started)
         for incident in incidents:
-            uow.incidents.add(incident)
-        uow.commit()
+            unit.incidents.add(incident)
+        unit.commit()
     return incidents, ana, ben
 
 
@@ -187,14 +196,14 @@ def test_an_order_history_reads_back_in_time_order(uow: LiveUnitOfWork) -> None:
 
 def test_the_order_history_table_refuses_changes(db: ConnectionPool) -> None:
     """Append-only in the database itself: an UPDATE or DELETE of an event raises."""
-    uow = PostgresDispatchUnitOfWork(db)
+    unit = PostgresDispatchUnitOfWork(db)
     store = a_store()
     order = an_order(store, GeoPoint(30.47, -84.23))
-    with uow:
-        uow.stores.add(store)
-        uow.orders.add(order)
-        uow.history.add(OrderEvent(order.id, NOW, OrderStatus.CANCELLED))
-        uow.commit()
+    with unit:
+        unit.stores.add(store)
+        unit.orders.add(order)
+        unit.history.add(OrderEvent(order.id, NOW, OrderStatus.CANCELLED))
+        unit.commit()
     for statement in ("UPDATE order_events SET note = 'x'", "DELETE FROM order_events"):
         with db.connection() as connection, pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             connection.execute(statement)
