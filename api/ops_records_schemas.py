@@ -10,10 +10,12 @@ from uuid import UUID
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.schemas import FromDomain, LongText, Point, Schema, Text
+from crowdship.units import Cents
 from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.incidents import IncidentKind, IncidentStatus
 from dispatch.model import OrderStatus
-from routing.areas import service_area_to_geojson
+from dispatch.services.stores import StoreChanges, StoreDraft
+from routing.areas import service_area_from_geojson, service_area_to_geojson
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Clock = Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
@@ -62,6 +64,16 @@ class StoreIn(Schema):
         default_factory=dict, description="Per weekday, local time; a day left out or null is closed"
     )
 
+    def to_draft(self) -> StoreDraft:
+        """The store as the use case takes it; the area and hours checked by the domain (422 naming the field)."""
+        return StoreDraft(
+            name=self.name,
+            location=self.location.to_geo(),
+            service_area=service_area_from_geojson(self.service_area),
+            fallback_cost_cents=Cents(self.fallback_cost_cents),
+            opening_hours=hours_from_body(self.opening_hours) or OpeningHours(),
+        )
+
 
 class StorePatch(Schema):
     """Each member given replaces the store's; `opening_hours`, when given, replaces the whole week."""
@@ -73,6 +85,15 @@ class StorePatch(Schema):
     service_area: GeoJSON | None = None
     fallback_cost_cents: int | None = Field(default=None, ge=1, le=100_000)
     opening_hours: dict[Weekday, DayHoursIn | None] | None = None
+
+    def to_changes(self) -> StoreChanges:
+        return StoreChanges(
+            name=self.name,
+            location=self.location.to_geo() if self.location is not None else None,
+            service_area=service_area_from_geojson(self.service_area) if self.service_area is not None else None,
+            fallback_cost_cents=Cents(self.fallback_cost_cents) if self.fallback_cost_cents is not None else None,
+            opening_hours=hours_from_body(self.opening_hours),
+        )
 
 
 class DayHoursOut(BaseModel):
