@@ -4,7 +4,7 @@ was in, the delivery attempts with their proof and the incidents, merged into on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -51,39 +51,48 @@ def timeline(
     proofs: Sequence[DeliveryProof],
     incidents: Sequence[Incident],
 ) -> list[TimelineEntry]:
-    """Everything known about the order, oldest first. Orders taken in before the history was kept have no
-    status events: their intake comes from `created_at`, the rest from offers and proofs."""
-    entries: list[TimelineEntry] = []
-    if not events or events[0].status is not OrderStatus.PENDING:
-        entries.append(TimelineEntry(order.created_at, "status", "taken in", OrderStatus.PENDING))
-    for event in events:
-        entries.append(
-            TimelineEntry(event.at, "status", event.note or event.status.value, event.status, event.actor_id)
-        )
+    """Everything known about the order, oldest first. A status change and the offer it came from are one
+    line. Orders taken in before the history was kept have no status events: their intake comes from
+    `created_at`, the rest from offers and proofs."""
+    entries: list[TimelineEntry] = [TimelineEntry(order.created_at, "status", "taken in", OrderStatus.PENDING)]
+    event_entries = [
+        TimelineEntry(event.at, "status", event.note or event.status.value, event.status, event.actor_id)
+        for event in events
+        if not (event.status is OrderStatus.PENDING and event.at == order.created_at and event.note is None)
+    ]
     for offer in offers:
         others = len(offer.stops) - 1
         bundle = f" with {others} other order{'s' if others != 1 else ''}" if others else ""
-        entries.append(
-            TimelineEntry(
-                offer.created_at,
-                "offer",
-                f"offered to trip {offer.trip_id}{bundle} for {offer.reward_quote_cents} cents, "
-                f"+{offer.extra_distance_m} m",
-            )
+        offered = (
+            f"offered to trip {str(offer.trip_id)[:8]}{bundle} for {offer.reward_quote_cents} cents, "
+            f"{offer.extra_distance_m} m out of the way"
         )
-        if offer.resolved_at is not None:
+        # The status change the offer caused says the same, less: it takes the offer's words instead.
+        same = next(
+            (i for i, e in enumerate(event_entries) if e.status is OrderStatus.OFFERED and e.at == offer.created_at),
+            None,
+        )
+        if same is None:
+            entries.append(TimelineEntry(offer.created_at, "offer", offered))
+        else:
+            event_entries[same] = replace(event_entries[same], detail=offered)
+        resolved_by_event = any(e.at == offer.resolved_at for e in event_entries)
+        if offer.resolved_at is not None and not resolved_by_event:
             entries.append(TimelineEntry(offer.resolved_at, "offer resolved", f"offer {offer.status.value}"))
     for proof in proofs:
-        verdict = "accepted" if proof.accepted else "refused"
         code = "code matched" if proof.code_matched else "code did not match"
-        entries.append(
-            TimelineEntry(
-                proof.recorded_at,
-                "delivery attempt",
-                f"{verdict}: {code}, {proof.distance_to_dropoff_m:.0f} m from the drop-off",
-                photo_ref=proof.photo_ref,
+        how = f"{code}, {proof.distance_to_dropoff_m:.0f} m from the drop-off"
+        ended = OrderStatus.DELIVERED if proof.accepted else OrderStatus.FAILED
+        same = next((i for i, e in enumerate(event_entries) if e.status is ended and e.at == proof.recorded_at), None)
+        if same is None:
+            verdict = "accepted" if proof.accepted else "refused"
+            entries.append(
+                TimelineEntry(proof.recorded_at, "delivery attempt", f"{verdict}: {how}", photo_ref=proof.photo_ref)
             )
-        )
+        else:
+            merged = f"{event_entries[same].detail}: {how}"
+            event_entries[same] = replace(event_entries[same], detail=merged, photo_ref=proof.photo_ref)
+    entries.extend(event_entries)
     for incident in incidents:
         entries.append(
             TimelineEntry(incident.reported_at, "incident", f"{incident.kind.value}: {incident.description}")

@@ -40,14 +40,14 @@ def live_map_svg(view: StoreLiveView, *, element_id: str = "live-map") -> str:
         stores=_store_parts(store),
         dropoffs=[
             MapMarker(order.dropoff, order.external_ref, order.status.value)
-            for order in (*view.waiting.items, *(o for t in view.trips.items for o in t.stops))
+            for order in (*view.waiting.items, *view.offered.items, *(o for t in view.trips.items for o in t.stops))
         ],
         destinations=[
             MapMarker(on_map.trip.destination, f"trip {str(on_map.trip.id)[:8]} destination")
             for on_map in view.trips.items
         ],
         shoppers=[
-            MapMarker(on_map.position, f"shopper {str(on_map.trip.shopper_id)[:8]}")
+            MapMarker(on_map.position, on_map.shopper.display_name)
             for on_map in view.trips.items
             if on_map.position is not None
         ],

@@ -4,6 +4,7 @@ map, opening hours per weekday), and each store watched live (refreshed by htmx 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,13 @@ from routing.areas import service_area_to_geojson
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/stores", include_in_schema=False)
 
 LIVE_REFRESH_S = 5
+FIELD_LABELS = {
+    "name": "Name",
+    "location": "Location",
+    "service_area": "Service area",
+    "fallback_cost_cents": "Fallback courier cost",
+    "opening_hours": "Opening hours",
+}
 
 
 def _values_of(store: Store) -> dict[str, str]:
@@ -48,12 +56,31 @@ def _values_of(store: Store) -> dict[str, str]:
         "location.lat": f"{store.location.lat:.6f}",
         "location.lon": f"{store.location.lon:.6f}",
         "fallback_cost_cents": str(store.fallback_cost_cents),
-        "service_area": json.dumps(service_area_to_geojson(store.service_area), indent=1),
+        "service_area": _geojson_text(service_area_to_geojson(store.service_area)),
     }
     for day, hours in store.opening_hours.named().items():
         values[f"opening_hours.{day}.opens"] = hours.opens if hours else ""
         values[f"opening_hours.{day}.closes"] = hours.closes if hours else ""
     return values
+
+
+def _geojson_text(geometry: dict[str, Any]) -> str:
+    """GeoJSON for the textarea: one [lon, lat] position per line, so a person can read and edit it."""
+    text = json.dumps(geometry, separators=(", ", ": "))
+    return re.sub(r"\], \[(?=-?\d)", "],\n  [", text)
+
+
+def _readable(error: Exception) -> FormProblem:
+    """The console's problem, with the field said once, in words ("Service area: must contain ...")."""
+    problem = readable_problem(error)
+    if not isinstance(error, InvalidInput):
+        return problem
+    reason = error.message.removeprefix(f"{error.field}: ")
+    head = error.field.split(".")[0]
+    label = FIELD_LABELS.get(head, head.replace("_", " ").capitalize())
+    where = error.field[len(head) :].lstrip(".")
+    message = f"{label}{f' ({where})' if where else ''}: {reason}"
+    return FormProblem(message if message.endswith(".") else f"{message}.", {error.field: reason}, problem.status)
 
 
 def _form_values(form: FormData) -> dict[str, str]:
@@ -130,7 +157,7 @@ def create(request: Request, user: OpsUser, services: Services, form: Form) -> H
     try:
         store = create_store(services.context, _store_in(values).to_draft())
     except CONSOLE_ERRORS as error:
-        return _form_page(request, user, store=None, values=values, problem=readable_problem(error))
+        return _form_page(request, user, store=None, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
 
 
@@ -163,7 +190,7 @@ def edit(
         )
         edited = edit_store(services.context, store_id=store_id, changes=changes)
     except CONSOLE_ERRORS as error:
-        return _form_page(request, user, store=store, values=values, problem=readable_problem(error))
+        return _form_page(request, user, store=store, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{edited.id}/edit", flash=f"Store “{edited.name}” saved.")
 
 

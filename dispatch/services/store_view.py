@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crowdship.pages import Page
-from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.repositories import StoreSummary
 from dispatch.services.context import DispatchContext
 from routing.geo import GeoPoint
@@ -19,6 +19,7 @@ MAX_LISTED = 100
 @dataclass(frozen=True)
 class TripOnMap:
     trip: Trip
+    shopper: Shopper
     position: GeoPoint | None
     """The shopper's live position, when live state has one."""
     stops: tuple[Order, ...]
@@ -31,6 +32,8 @@ class StoreLiveView:
     summary: StoreSummary
     waiting: Page[Order]
     """Pending and returned orders."""
+    offered: Page[Order]
+    """Orders in an open offer."""
     trips: Page[TripOnMap]
     """Open and departed trips."""
     open_offers: Page[Offer]
@@ -53,6 +56,8 @@ def store_live_view(ctx: DispatchContext, *, store_id: UUID) -> StoreLiveView:
             offset=0,
         )
         stops = {trip.id: tuple(uow.orders.on_trip(trip.id)) for trip in trips.items}
+        shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips.items}
+        offered = uow.orders.page(store_id=store_id, statuses=[OrderStatus.OFFERED], limit=MAX_LISTED, offset=0)
         offers = uow.offers.page(store_id=store_id, statuses=[OfferStatus.OPEN], limit=MAX_LISTED, offset=0)
         fallbacks = uow.orders.page(store_id=store_id, statuses=[OrderStatus.FALLBACK], limit=MAX_LISTED, offset=0)
     positions = ctx.live.positions([trip.shopper_id for trip in trips.items]) if ctx.live is not None else {}
@@ -60,8 +65,12 @@ def store_live_view(ctx: DispatchContext, *, store_id: UUID) -> StoreLiveView:
         store=store,
         summary=summary,
         waiting=Page(tuple(waiting.items), waiting.total),
+        offered=Page(tuple(offered.items), offered.total),
         trips=Page(
-            tuple(TripOnMap(trip, positions.get(trip.shopper_id), stops[trip.id]) for trip in trips.items),
+            tuple(
+                TripOnMap(trip, shoppers[trip.shopper_id], positions.get(trip.shopper_id), stops[trip.id])
+                for trip in trips.items
+            ),
             trips.total,
         ),
         open_offers=Page(tuple(offers.items), offers.total),

@@ -153,9 +153,13 @@ def test_an_orders_history_says_what_happened_and_shows_the_proof(
     history = client.get(f"/ops/orders/{receipt['order_id']}/history", headers=ops.headers).json()
     statuses = [entry["status"] for entry in history["timeline"] if entry["what"] == "status"]
     assert statuses == ["pending", "offered", "accepted", "picked_up", "delivered"]
-    attempts = [entry for entry in history["timeline"] if entry["what"] == "delivery attempt"]
-    assert [entry["detail"].split(":")[0] for entry in attempts] == ["refused", "accepted"]
-    assert attempts[-1]["photo_ref"] == "proofs/hist-77.jpg"
+    refused = [entry["detail"] for entry in history["timeline"] if entry["what"] == "delivery attempt"]
+    assert refused == ["refused: code did not match, 0 m from the drop-off"]
+    delivered = history["timeline"][-1]
+    assert (delivered["status"], delivered["photo_ref"]) == ("delivered", "proofs/hist-77.jpg")
+    assert delivered["detail"] == "delivered: code matched, 0 m from the drop-off"
+    offered = next(entry for entry in history["timeline"] if entry["status"] == "offered")
+    assert offered["detail"].startswith("offered to trip ")
     assert [proof["photo_ref"] for proof in history["proofs"]] == [None, "proofs/hist-77.jpg"]
     assert [offer["status"] for offer in history["offers"]] == ["accepted"]
     assert history["unassigned"] is None
