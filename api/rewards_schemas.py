@@ -12,6 +12,7 @@ from pydantic import AliasChoices, AliasPath, ConfigDict, Field, field_validator
 from api.fields import Instant
 from api.schemas import FromDomain, LongText, Schema, Text
 from dispatch.model import TrustTier
+from rewards.breakdown import ComponentKind
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, PayoutLine
 from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyStatus
@@ -269,6 +270,17 @@ class RewardInputsOut(FromDomain):
     )
 
 
+class RewardComponentOut(FromDomain):
+    """One step of a reward, in whole cents: caps and ceilings take away (negative), the rounding either way."""
+
+    kind: ComponentKind = Field(examples=["distance"])
+    label: str = Field(
+        description="What this step is, with its inputs",
+        examples=["Extra distance: 2300 m beyond the 1000 m included, at 0.50 per km"],
+    )
+    cents: int = Field(description="What this step adds (or takes away) in cents", examples=[65])
+
+
 def _of_record(name: str) -> AliasPath:
     """A `ShopperReward` holds the stored reward on its `record`, beside the method and whether it was reversed."""
     return AliasPath("record", name)
@@ -287,9 +299,9 @@ class RewardOut(FromDomain):
         ge=0, validation_alias=_of_record("amount_cents"), description="Credited (store credit includes its bonus)"
     )
     reversed: bool = Field(description="Taken back after a dispute")
-    breakdown: dict[str, Any] = Field(
+    breakdown: list[RewardComponentOut] = Field(
         validation_alias=_of_record("breakdown"),
-        description="How the amount was reached (components, multipliers, caps)",
+        description="How the amount was reached: components in whole cents that add up to `amount_cents`",
     )
 
 

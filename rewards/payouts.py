@@ -318,6 +318,7 @@ CSV_COLUMNS = (
     "status",
     "line_id",
     "shopper_id",
+    "payee_name",
     "amount_cents",
     "amount",
     "held",
@@ -326,8 +327,10 @@ CSV_COLUMNS = (
 )
 
 
-def batch_csv(batch: PayoutBatch) -> str:
-    """The batch as CSV for the bank upload and finance's spreadsheets; amounts in cents and in units."""
+def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None) -> str:
+    """The batch as CSV for the bank upload and finance's spreadsheets; amounts in cents and in units, and the
+    payee's name (as the shopper gave it: a name that a spreadsheet would run as a formula is quoted)."""
+    names = payee_names or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -338,11 +341,17 @@ def batch_csv(batch: PayoutBatch) -> str:
                 batch.status.value,
                 line.id,
                 line.shopper_id,
+                _spreadsheet_safe(names.get(line.shopper_id, "")),
                 line.amount_cents,
                 format_cents(line.amount_cents),
                 "yes" if line.held else "no",
-                line.hold_reason or "",
+                _spreadsheet_safe(line.hold_reason or ""),
                 ";".join(flag.code.value for flag in line.flags),
             )
         )
     return buffer.getvalue()
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A cell starting with =, +, - or @ is run as a formula by spreadsheets: a leading quote keeps it text."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
 
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.model import TrustTier
+from rewards.breakdown import PricedSteps, RewardComponent, explain
 from rewards.policy import (
     BASIS_POINTS,
     MAX_REWARD_CENTS,
@@ -63,25 +63,8 @@ class RewardQuote:
     """What is credited: the cash value, or the cash value with the store-credit bonus."""
     ceiling_applied: bool = False
     """The per-delivery ceiling (`MAX_REWARD_CENTS`) cut the cash value or the amount."""
-
-    def breakdown_json(self) -> dict[str, Any]:
-        """A record finance can read; fractions as strings so that nothing is rounded twice."""
-        return {
-            "policy_version": self.policy_version,
-            "method": self.method.value,
-            "base_cents": self.base_cents,
-            "distance_component": str(self.distance_component),
-            "duration_component": str(self.duration_component),
-            "bags_component": self.bags_component,
-            "peak_multiplier_bps": self.peak_multiplier_bps,
-            "tier_multiplier_bps": self.tier_multiplier_bps,
-            "rounded_cents": self.rounded_cents,
-            "after_minimum_cents": self.after_minimum_cents,
-            "cap_applied": self.cap_applied.value,
-            "cash_value_cents": self.cash_value_cents,
-            "amount_cents": self.amount_cents,
-            "ceiling_applied": self.ceiling_applied,
-        }
+    components: tuple[RewardComponent, ...] = ()
+    """How the amount was reached, in whole cents that add up to `amount_cents` (`rewards.breakdown`)."""
 
 
 def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsSoFar) -> RewardQuote:
@@ -104,10 +87,12 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         room = max(0, p.daily_cap_cents - earned.today_cents)
         if cash_value > room:
             cash_value, cap_applied = Cents(room), CapApplied.DAILY
+    after_daily_cap = cash_value
     if p.weekly_cap_cents is not None:
         room = max(0, p.weekly_cap_cents - earned.this_week_cents)
         if cash_value > room:
             cash_value, cap_applied = Cents(room), CapApplied.WEEKLY
+    after_weekly_cap = cash_value
 
     ceiling_applied = cash_value > MAX_REWARD_CENTS
     cash_value = Cents(min(cash_value, MAX_REWARD_CENTS))
@@ -115,8 +100,26 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         amount = round_half_up(Fraction(cash_value * p.store_credit_bonus_bps, BASIS_POINTS))
     else:
         amount = cash_value
+    amount_before_ceiling = amount
     if amount > MAX_REWARD_CENTS:
         amount, ceiling_applied = Cents(MAX_REWARD_CENTS), True
+    steps = PricedSteps(
+        distance=distance_component,
+        duration=duration_component,
+        bags=bags_component,
+        base=p.base_cents,
+        peak_bps=peak,
+        tier_bps=tier,
+        rounded=rounded,
+        after_minimum=after_minimum,
+        after_daily_cap=after_daily_cap,
+        after_weekly_cap=after_weekly_cap,
+        cash_value=cash_value,
+        store_credit=inputs.method is PaymentMethod.STORE_CREDIT,
+        bonus_bps=p.store_credit_bonus_bps,
+        amount_before_ceiling=amount_before_ceiling,
+        amount=amount,
+    )
     return RewardQuote(
         policy_version=policy.version,
         method=inputs.method,
@@ -132,6 +135,7 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         cash_value_cents=cash_value,
         amount_cents=amount,
         ceiling_applied=ceiling_applied,
+        components=explain(steps, p, inputs, earned),
     )
 
 

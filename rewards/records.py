@@ -12,6 +12,7 @@ from uuid import UUID
 
 from crowdship.errors import DomainError
 from crowdship.units import Cents
+from rewards.breakdown import RewardComponent
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs
 
@@ -67,7 +68,8 @@ class RewardRecord:
     policy_version: int
     inputs: RewardInputs
     earned_before: EarningsSoFar
-    breakdown: dict[str, Any]
+    breakdown: tuple[RewardComponent, ...]
+    """How the amount was reached, in whole cents that add up to `amount_cents`."""
     cash_value_cents: Cents
     amount_cents: Cents
     earned_at: datetime

@@ -12,17 +12,21 @@ Adding a page:
    same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
    around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
    `redirect(request, url, flash="...")`.
-4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, included
-   by `base.html`; pass `nav="<key>"` to `render` to mark the current link), and a browser test under
+4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, and its
+   entry on the home page in `templates/ops/_home.html`, both included by the base layout when they exist;
+   pass `nav="<key>"` to `render` to mark the current link), and a browser test under
    `tests/api/console/` that takes a screenshot of the page (`screenshot(page, "name")`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console import (
@@ -43,8 +47,10 @@ from api.console.web import (
     STATIC_URL,
     ConsoleForbidden,
     SignInRequired,
+    readable_problem,
     render,
 )
+from crowdship.errors import DomainError
 
 AREA_ROUTERS = [
     auth.router,
@@ -77,4 +83,29 @@ def install_console(app: FastAPI) -> None:
     @app.exception_handler(ConsoleForbidden)
     async def forbidden(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, ConsoleForbidden)
-        return render(request, "forbidden.html", None, status=403, message=error.message)
+        return render(request, "problem.html", None, status_code=403, heading="Not allowed", message=error.message)
+
+    # A page that cannot be shown (an unknown batch, a malformed link) is told as a page, not as JSON; the API's
+    # own routes keep their problem details.
+    for error_class in (DomainError, RequestValidationError):
+        app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
+
+
+def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, error: Exception) -> Response:
+        if not request.url.path.startswith(f"{CONSOLE_PREFIX}/"):
+            response: Response = await api_handler(request, error)
+            return response
+        if isinstance(error, RequestValidationError):
+            fields = "; ".join(
+                f"{'.'.join(str(part) for part in item.get('loc', ())[1:])}: {item.get('msg', 'is not valid')}"
+                for item in error.errors()[:5]
+            )
+            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=f"{fields}.")
+        problem = readable_problem(error)
+        heading = "Not found" if problem.status == 404 else "Refused"
+        return render(
+            request, "problem.html", None, status_code=problem.status, heading=heading, message=problem.message
+        )
+
+    return handle

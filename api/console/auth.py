@@ -3,7 +3,6 @@ accounts, the same throttle and lockout, the same signed token, kept in an HttpO
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,11 +19,11 @@ from api.console.web import (
     readable_problem,
     redirect,
     render,
+    start_session,
 )
 from api.dependencies import Services
 from api.problems import ProblemException
 from api.routers.auth import _client_address
-from api.security import issue_token
 from dispatch.services import accounts
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
@@ -72,18 +71,8 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
     await services.login_throttle.succeeded(email=email)
     if user.role not in STAFF_ROLES:
         return refused(FormProblem(SHOPPER_REFUSED, {}, 403))
-    ttl = timedelta(seconds=services.settings.access_token_ttl_s)
-    token = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
     response: RedirectResponse = redirect(request, next_url)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(ttl.total_seconds()),
-        path=CONSOLE_PREFIX,
-        httponly=True,
-        samesite="strict",
-        secure=services.settings.environment == "production",
-    )
+    start_session(request, response, user)
     return response
 
 

@@ -1,9 +1,34 @@
-"""Finance console pages: audit."""
+"""Finance console: the audit log of who did what to money, newest first, paginated as the API's."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.console.web import CONSOLE_PREFIX
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.console.web import CONSOLE_PREFIX, FinanceUser, PageQuery, PageView, render
+from api.rewards_dependencies import Rewards
+from api.rewards_schemas import AuditEntryOut
+from rewards import services
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
+SubjectKind = Annotated[str, Query(max_length=40, pattern=r"^[a-z_]*$")]
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, subject_kind: SubjectKind = ""
+) -> HTMLResponse:
+    with rewards() as uow:
+        page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
+    entries = [AuditEntryOut.model_validate(record) for record in page.items]
+    return render(
+        request,
+        "finance/audit.html",
+        user,
+        nav="audit",
+        page=PageView(entries, page.total, pages.limit, pages.offset),
+        subject_kind=subject_kind,
+        subject_kinds=("payout_batch", "reward_policy", "order", "shopper"),
+    )

@@ -1,9 +1,269 @@
-"""Finance console pages: batches."""
+"""Finance console: payout batches. List and prepare, a batch's lines with their flags and payees, hold a line
+with a reason and release it, approve (a second person), reject, pay, export CSV. The same use cases as
+`api.routers.finance`, with the same idempotency keys for preparing and paying (one per form shown, so a
+double submission does the thing once)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+from uuid import UUID, uuid4
 
-from api.console.web import CONSOLE_PREFIX
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.console.web import (
+    CONSOLE_ERRORS,
+    CONSOLE_PREFIX,
+    FinanceUser,
+    Form,
+    FormProblem,
+    PageQuery,
+    PageView,
+    Paging,
+    money,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
+from api.rewards_dependencies import Now, Rewards, scoped_key
+from api.rewards_schemas import BatchIn, PayoutBatchOut, ReasonIn
+from api.routers.finance import CsvResponse
+from rewards import services
+from rewards.payouts import BatchStatus, FourEyesViolation
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
+BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
+StatusFilter = Annotated[str, Query(max_length=20)]
+PERIOD_LABELS = {"period_start": "From", "period_end": "To"}
+REASON_LABELS = {"reason": "Reason"}
+
+
+def _batch_url(batch_id: UUID) -> str:
+    return f"{BATCHES}/{batch_id}"
+
+
+def _default_period(now: datetime) -> tuple[date, date]:
+    """The last full week, Monday to Sunday, as the form's suggestion."""
+    this_monday = now.date() - timedelta(days=now.weekday())
+    return this_monday - timedelta(days=7), this_monday - timedelta(days=1)
+
+
+@router.get("/batches", response_class=HTMLResponse)
+def batches_page(
+    request: Request, user: FinanceUser, rewards: Rewards, now: Now, paging: PageQuery, status: StatusFilter = ""
+) -> HTMLResponse:
+    return _batches(request, user, rewards, now, paging, status)
+
+
+def _batches(
+    request: Request,
+    user: FinanceUser,
+    rewards: Rewards,
+    now: datetime,
+    paging: Paging,
+    status: str,
+    *,
+    problem: FormProblem | None = None,
+    period: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    statuses = [BatchStatus(status)] if status in set(BatchStatus) else None
+    with rewards() as uow:
+        batches = [PayoutBatchOut.model_validate(batch) for batch in services.payout_batches(uow, statuses=statuses)]
+    batches.reverse()  # newest first: the one to work on is at the top
+    start, end = _default_period(now)
+    return render(
+        request,
+        "finance/batches.html",
+        user,
+        problem=problem,
+        nav="batches",
+        page=PageView.cut(batches, paging),
+        status=status if statuses else "",
+        statuses=list(BatchStatus),
+        period_start=period[0] if period else start.isoformat(),
+        period_end=period[1] if period else end.isoformat(),
+        idempotency_key=uuid4().hex,
+    )
+
+
+def _period_instants(start: str, end: str) -> dict[str, str]:
+    """Dates of the form (UTC days, the end day included) as the API's instants: [start 00:00, end+1 00:00)."""
+    values: dict[str, str] = {}
+    for name, text, extra_days in (("period_start", start, 0), ("period_end", end, 1)):
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            values[name] = text  # BatchIn refuses it, naming the field
+            continue
+        values[name] = (datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=extra_days)).isoformat()
+    return values
+
+
+@router.post("/batches", response_model=None)
+def prepare_batch(
+    request: Request, user: FinanceUser, form: Form, rewards: Rewards, now: Now, paging: PageQuery
+) -> Response:
+    start, end = form.get("period_start"), form.get("period_end")
+    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    try:
+        body = BatchIn.model_validate(_period_instants(start, end))
+        with rewards() as uow:
+            prepared = services.prepare_payout_batch(
+                uow,
+                period_start=body.period_start,
+                period_end=body.period_end,
+                actor_id=user.principal.user_id,
+                now=now,
+                idempotency_key=scoped_key(user.principal, f"console-prepare:{key}"),
+            )
+    except CONSOLE_ERRORS as error:
+        problem = readable_problem(error, PERIOD_LABELS)
+        return _batches(request, user, rewards, now, paging, "", problem=problem, period=(start, end))
+    batch = prepared.batch
+    said = "was already prepared" if prepared.replayed else "is prepared"
+    lines = f"{len(batch.lines)} line{'s' if len(batch.lines) != 1 else ''}"
+    flash = f"The batch {said}: {lines}, {money(batch.total_cents)} in all. A second person approves it."
+    return redirect(request, _batch_url(batch.id), flash=flash)
+
+
+@router.get("/batches/{batch_id}", response_class=HTMLResponse)
+def batch_page(
+    request: Request, batch_id: UUID, user: FinanceUser, rewards: Rewards, paging: PageQuery
+) -> HTMLResponse:
+    return _batch(request, user, rewards, batch_id, paging)
+
+
+def _batch(
+    request: Request,
+    user: FinanceUser,
+    rewards: Rewards,
+    batch_id: UUID,
+    paging: Paging,
+    *,
+    problem: FormProblem | None = None,
+    line_id: UUID | None = None,
+) -> HTMLResponse:
+    with rewards() as uow:
+        batch = services.payout_batch(uow, batch_id=batch_id)
+        names = services.payee_names(uow, [line.shopper_id for line in batch.lines])
+    shown = PayoutBatchOut.model_validate(batch)
+    lines = sorted(shown.lines, key=lambda line: (not line.flags, names.get(line.shopper_id, "")))
+    return render(
+        request,
+        "finance/batch.html",
+        user,
+        problem=problem,
+        nav="batches",
+        batch=shown,
+        names=names,
+        page=PageView.cut(lines, paging),
+        problem_line=line_id,
+        prepared_by_you=batch.prepared_by == user.principal.user_id,
+        idempotency_key=uuid4().hex,
+    )
+
+
+def _refused(
+    request: Request,
+    user: FinanceUser,
+    rewards: Rewards,
+    batch_id: UUID,
+    problem: FormProblem,
+    line_id: UUID | None = None,
+) -> HTMLResponse:
+    """The batch's page again, with the refusal next to the form that was sent."""
+    return _batch(request, user, rewards, batch_id, Paging(limit=20, offset=0), problem=problem, line_id=line_id)
+
+
+@router.post("/batches/{batch_id}/lines/{line_id}/hold", response_model=None)
+def hold_line(
+    request: Request, batch_id: UUID, line_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
+) -> Response:
+    try:
+        body = ReasonIn.model_validate({"reason": form.get("reason")})
+        with rewards() as uow:
+            services.hold_payout_line(
+                uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=user.principal.user_id, now=now
+            )
+    except CONSOLE_ERRORS as error:
+        paging = Paging(limit=20, offset=0)
+        return _batch(
+            request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
+        )
+    return redirect(request, _batch_url(batch_id), flash="The line is held: it will not be paid with this batch.")
+
+
+@router.post("/batches/{batch_id}/lines/{line_id}/release", response_model=None)
+def release_line(
+    request: Request, batch_id: UUID, line_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
+) -> Response:
+    _ = form  # read for its CSRF check
+    try:
+        with rewards() as uow:
+            services.release_payout_line(
+                uow, batch_id=batch_id, line_id=line_id, actor_id=user.principal.user_id, now=now
+            )
+    except CONSOLE_ERRORS as error:
+        paging = Paging(limit=20, offset=0)
+        return _batch(
+            request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
+        )
+    return redirect(request, _batch_url(batch_id), flash="The hold is released.")
+
+
+@router.post("/batches/{batch_id}/approve", response_model=None)
+def approve_batch(
+    request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
+) -> Response:
+    _ = form
+    try:
+        with rewards() as uow:
+            services.approve_payout_batch(uow, batch_id=batch_id, actor_id=user.principal.user_id, now=now)
+    except FourEyesViolation:
+        problem = FormProblem("You prepared this batch: another finance user must approve it (four eyes).", {}, 403)
+        return _refused(request, user, rewards, batch_id, problem)
+    except CONSOLE_ERRORS as error:
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
+    return redirect(request, _batch_url(batch_id), flash="The batch is approved; it can be paid now.")
+
+
+@router.post("/batches/{batch_id}/reject", response_model=None)
+def reject_batch(
+    request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
+) -> Response:
+    try:
+        body = ReasonIn.model_validate({"reason": form.get("reason")})
+        with rewards() as uow:
+            services.reject_payout_batch(
+                uow, batch_id=batch_id, actor_id=user.principal.user_id, reason=body.reason, now=now
+            )
+    except CONSOLE_ERRORS as error:
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
+    return redirect(request, _batch_url(batch_id), flash="The batch is rejected: nothing was paid.", kind="info")
+
+
+@router.post("/batches/{batch_id}/pay", response_model=None)
+def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now) -> Response:
+    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    try:
+        with rewards() as uow:
+            paid = services.pay_payout_batch(
+                uow,
+                batch_id=batch_id,
+                actor_id=user.principal.user_id,
+                now=now,
+                idempotency_key=scoped_key(user.principal, f"console-pay:{key}"),
+            )
+    except CONSOLE_ERRORS as error:
+        return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
+    return redirect(request, _batch_url(batch_id), flash=f"The batch is paid: {money(paid.paid_cents)} moved.")
+
+
+@router.get("/batches/{batch_id}/export")
+def export_batch(batch_id: UUID, user: FinanceUser, rewards: Rewards) -> CsvResponse:
+    _ = user
+    with rewards() as uow:
+        text = services.export_payout_batch_csv(uow, batch_id=batch_id)
+    return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})

@@ -16,22 +16,23 @@ import json
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
-from api.dependencies import Services
+from api.dependencies import AppServices, Services
 from api.fields import Limit, Offset
 from api.problems import ProblemException
-from api.security import Principal, read_token
+from api.security import Principal, issue_token, read_token
 from crowdship.errors import DomainError, InvalidInput
-from dispatch.accounts import Role
+from dispatch.accounts import Role, User
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
@@ -64,6 +65,8 @@ def money(cents: int | None) -> str:
 
 
 templates.env.filters["money"] = money
+# The last day of a period whose end is exclusive (a batch for 1 to 7 December ends on 8 December, 00:00).
+templates.env.filters["last_day"] = lambda end: (end - timedelta(microseconds=1)).date().isoformat()
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------
@@ -115,17 +118,43 @@ async def console_user(request: Request, services: Services) -> ConsoleUser:
     principal = read_token(token, secret=services.signing_key, now=services.context.clock.now()) if token else None
     if principal is None or principal.role not in STAFF_ROLES:
         raise SignInRequired(_here(request) if request.method == "GET" else CONSOLE_PREFIX)
-    # Asked every page (not cached): a page is not a hot path, and a deactivation must end the session now.
+    # Asked every page (not cached): a page is not a hot path, and a deactivation or a change of role must
+    # apply at once. The role is the account's as stored now.
     user = await run_in_threadpool(_active_user, services, principal)
-    if user is None:
+    if user is None or user.role not in STAFF_ROLES:
         raise SignInRequired(CONSOLE_PREFIX)
-    return ConsoleUser(principal=principal, email=user)
+    request.state.session_user = user  # the session is renewed by the page's response (`render`, `redirect`)
+    return ConsoleUser(principal=Principal(user.id, user.role, user.shopper_id), email=user.email)
 
 
-def _active_user(services: Any, principal: Principal) -> str | None:
+def _active_user(services: AppServices, principal: Principal) -> User | None:
     if not services.accounts.ask(principal.user_id):
         return None
-    return str(accounts.get_user(services.context, principal.user_id).email)
+    user = accounts.get_user(services.context, principal.user_id)
+    return user if user.active else None
+
+
+def start_session(request: Request, response: Response, user: User) -> None:
+    """Puts a new API token for `user` in the session cookie. Every page renews it, so a session ends after
+    `access_token_ttl_s` without a page (15 minutes by default), and the cookie never outlives its token."""
+    services: AppServices = request.app.state.services
+    ttl = timedelta(seconds=services.settings.access_token_ttl_s)
+    token = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        path=CONSOLE_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+
+
+def _renew_session(request: Request, response: Response) -> None:
+    user = getattr(request.state, "session_user", None)
+    if user is not None:
+        start_session(request, response, user)
 
 
 def require_console_roles(*roles: Role) -> Callable[[Request, Services], Coroutine[Any, Any, ConsoleUser]]:
@@ -218,18 +247,29 @@ CONSOLE_ERRORS = (DomainError, ValidationError, ProblemException)
 _STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 
 
-def readable_problem(error: Exception) -> FormProblem:
+def readable_problem(error: Exception, labels: Mapping[str, str] | None = None) -> FormProblem:
+    """`error` as a person reads it; `labels` names the form's fields as the form shows them (`period_end` ->
+    `To`), in the message and in each field's own message."""
+    names = dict(labels or {})
+
+    def words(text: str) -> str:
+        for field_name, label in names.items():
+            text = text.replace(field_name, f"“{label}”")
+        return text
+
     if isinstance(error, ValidationError):
         fields: dict[str, str] = {}
         for item in error.errors():
             name = ".".join(str(part) for part in item.get("loc", ())) or "form"
-            fields.setdefault(name, str(item.get("msg", "is not valid")).removeprefix("Value error, "))
-        listed = "; ".join(f"{name}: {message}" for name, message in list(fields.items())[:5])
+            fields.setdefault(name, words(str(item.get("msg", "is not valid")).removeprefix("Value error, ")))
+        listed = "; ".join(f"{names.get(name, name)}: {message}" for name, message in list(fields.items())[:5])
         return FormProblem(f"Please correct the form: {listed}", fields, 422)
     if isinstance(error, InvalidInput):
-        return FormProblem(_sentence(error.message), {error.field: error.message}, 422)
+        message = words(error.message.removeprefix(f"{error.field}: "))
+        label = names.get(error.field, error.field)
+        return FormProblem(_sentence(f"{label}: {message}"), {error.field: message}, 422)
     if isinstance(error, DomainError):
-        return FormProblem(_sentence(error.message), {}, _STATUS_BY_KIND[error.kind])
+        return FormProblem(_sentence(words(error.message)), {}, _STATUS_BY_KIND[error.kind])
     if isinstance(error, ProblemException):
         return FormProblem(_sentence(error.detail), {}, error.status)
     raise TypeError(f"not a console error: {type(error).__name__}")
@@ -272,6 +312,7 @@ def redirect(request: Request, url: str, *, flash: str | None = None, kind: Flas
     if not url.startswith("/") or url.startswith("//"):
         url = CONSOLE_PREFIX
     response = RedirectResponse(url, status_code=303)
+    _renew_session(request, response)
     if flash:
         secret: str = request.app.state.services.signing_key
         payload = base64.urlsafe_b64encode(json.dumps([[kind, flash]]).encode()).decode()
@@ -363,7 +404,7 @@ def render(
     template: str,
     user: ConsoleUser | None,
     *,
-    status: int = 200,
+    status_code: int = 200,
     problem: FormProblem | None = None,
     **context: Any,
 ) -> HTMLResponse:
@@ -385,7 +426,7 @@ def render(
             "static_url": STATIC_URL,
             **context,
         },
-        status_code=problem.status if problem is not None and status == 200 else status,
+        status_code=problem.status if problem is not None and status_code == 200 else status_code,
     )
     secure = _secure(request)
     if new_cookie is not None:
@@ -395,4 +436,5 @@ def render(
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict", secure=secure)
     response.headers["Cache-Control"] = "no-store"
+    _renew_session(request, response)
     return response

@@ -183,11 +183,13 @@ def pay_batch(
     response_class=CsvResponse,
     responses={
         200: {
-            "description": "One row per line: amounts in cents and in units, hold and flags",
+            "description": "One row per line: the payee's name, amounts in cents and in units, hold and flags",
             "content": {
                 "text/csv": {
                     "schema": {"type": "string"},
-                    "example": "batch_id,status,line_id,shopper_id,amount_cents,amount,held,hold_reason,flags\n",
+                    "example": (
+                        "batch_id,status,line_id,shopper_id,payee_name,amount_cents,amount,held,hold_reason,flags\n"
+                    ),
                 }
             },
         },

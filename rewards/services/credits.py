@@ -172,7 +172,7 @@ def _credit(
         policy_version=policy.version,
         inputs=inputs,
         earned_before=earned,
-        breakdown=quote.breakdown_json(),
+        breakdown=quote.components,
         cash_value_cents=quote.cash_value_cents,
         amount_cents=quote.amount_cents,
         earned_at=delivered_at,

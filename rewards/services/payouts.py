@@ -287,7 +287,14 @@ def payout_batches(uow: RewardsUnitOfWork, *, statuses: Sequence[BatchStatus] | 
 
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
-    return batch_csv(uow.repos.payouts.get(batch_id))
+    """The batch as CSV, each line with its payee's name."""
+    batch = uow.repos.payouts.get(batch_id)
+    return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
+
+
+def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The display name of each shopper (the payee of a payout line)."""
+    return {shopper_id: uow.repos.shoppers.get(shopper_id).display_name for shopper_id in set(shopper_ids)}
 
 
 def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:

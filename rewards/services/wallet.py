@@ -71,6 +71,13 @@ def shopper_rewards(
     return Page([ShopperReward(record, record.inputs.method, reversed_) for record, reversed_ in records], total)
 
 
+def every_reward(uow: RewardsUnitOfWork, *, limit: int = 50, offset: int = 0) -> Page[ShopperReward]:
+    """Every shopper's rewards, newest first, each with the policy version and inputs it was computed from."""
+    check_page(limit, offset)
+    records, total = uow.repos.rewards.every(limit, offset)
+    return Page([ShopperReward(record, record.inputs.method, reversed_) for record, reversed_ in records], total)
+
+
 @dataclass(frozen=True)
 class PaymentPreference:
     shopper_id: UUID

@@ -169,6 +169,7 @@ def _the_export_shows_the_paid_and_the_held_line(
     rows = {row["shopper_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
     assert set(rows) == {str(ana.shopper_id), str(ben.shopper_id)}
     assert rows[str(ana.shopper_id)]["amount_cents"] == str(ana_cents)
+    assert rows[str(ana.shopper_id)]["payee_name"] == "Ana"
     assert rows[str(ana.shopper_id)]["status"] == "paid"
     assert (rows[str(ben.shopper_id)]["held"], rows[str(ben.shopper_id)]["hold_reason"]) == ("yes", "still no proof")
     assert rows[str(ben.shopper_id)]["flags"] == "no_position_proof"

@@ -9,6 +9,7 @@ from uuid import uuid4
 from api.rewards_schemas import AuditEntryOut, PayoutBatchOut, PolicyOut, RewardOut
 from crowdship.units import Cents
 from dispatch.model import TrustTier
+from rewards.breakdown import ComponentKind, RewardComponent
 from rewards.payouts import AnomalyFlag, FlagCode, PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
 from rewards.records import AuditEntry, RewardRecord
@@ -85,7 +86,7 @@ def test_a_reward_shows_the_inputs_it_was_computed_from_and_the_earnings_the_cap
         policy_version=3,
         inputs=inputs,
         earned_before=EarningsSoFar(today_cents=900, this_week_cents=4_100),
-        breakdown={"base_cents": 250},
+        breakdown=(RewardComponent(ComponentKind.BASE, "Base reward", 250),),
         cash_value_cents=Cents(410),
         amount_cents=Cents(492),
         earned_at=NOW,

@@ -48,7 +48,8 @@ def test_a_delivery_shows_in_the_wallet_with_the_policy_and_inputs_it_was_priced
     assert reward["inputs"]["bags"] == 1
     assert reward["inputs"]["trust_tier"] == 2
     assert reward["reversed"] is False
-    assert reward["breakdown"]["base_cents"] == POLICY["base_cents"]
+    assert reward["breakdown"][0] == {"kind": "base", "label": "Base reward", "cents": POLICY["base_cents"]}
+    assert sum(component["cents"] for component in reward["breakdown"]) == cents
 
     ledger = client.get("/shopper/wallet/ledger", headers=ana.headers).json()
     assert [(e["account"], e["kind"], e["amount_cents"], e["balance_after_cents"]) for e in ledger["items"]] == [

@@ -211,7 +211,8 @@ def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
             batch.lines[0].shopper_id
         ]
     )
-    rows = list(csv.DictReader(io.StringIO(batch_csv(batch))))
+    names = {batch.lines[0].shopper_id: "Ana Lima", batch.lines[1].shopper_id: "=HYPERLINK(1)"}
+    rows = list(csv.DictReader(io.StringIO(batch_csv(batch, names))))
     assert len(rows) == 2
     by_line = {row["line_id"]: row for row in rows}
     first, second = by_line[str(batch.lines[0].id)], by_line[str(batch.lines[1].id)]
@@ -223,3 +224,4 @@ def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
     )
     assert (second["amount"], second["held"], second["hold_reason"]) == ("0.05", "yes", "proof, missing")
     assert {row["batch_id"] for row in rows} == {str(batch.id)}
+    assert (first["payee_name"], second["payee_name"]) == ("Ana Lima", "'=HYPERLINK(1)")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
+from rewards.breakdown import ComponentKind
 from rewards.policy import (
     MAX_REWARD_CENTS,
     EarningsSoFar,
@@ -280,4 +281,5 @@ def test_no_delivery_earns_more_than_the_ceiling_whatever_the_policy() -> None:
     credit = compute_reward(generous, some_inputs(method=PaymentMethod.STORE_CREDIT), EarningsSoFar())
     assert credit.amount_cents == MAX_REWARD_CENTS
     assert credit.ceiling_applied
-    assert credit.breakdown_json()["ceiling_applied"] is True
+    assert credit.components[-1].kind is ComponentKind.CEILING
+    assert sum(component.cents for component in credit.components) == MAX_REWARD_CENTS

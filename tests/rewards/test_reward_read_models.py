@@ -20,6 +20,7 @@ from rewards.records import NothingToPay
 from rewards.services import (
     PreparedBatch,
     audit_log,
+    every_reward,
     hold_payout_line,
     prepare_payout_batch,
     redeem_store_credit,
@@ -140,6 +141,29 @@ def test_a_shoppers_rewards_carry_policy_inputs_and_reversal(world: World) -> No
     assert page.items[0].record.policy_version == 1
     assert page.items[0].method is PaymentMethod.CASH
     assert (second_page.total, [r.record.order_id for r in second_page.items]) == (2, [first.id])
+
+
+@pytest.mark.usefixtures("policy")
+def test_every_reward_is_listed_newest_first_across_shoppers(world: World) -> None:
+    """Finance reads every reward, whoever earned it, a page at a time, with the reversed one marked."""
+    shopper, other = world.add_shopper(), world.add_shopper()
+    oldest = world.order(proof_by=shopper, at=NOW - timedelta(hours=3))
+    middle = world.order(proof_by=other, at=NOW - timedelta(hours=1))
+    newest = world.order(proof_by=shopper)
+    credit(world, oldest.id, shopper.id, delivered_at=NOW - timedelta(hours=3))
+    credit(world, middle.id, other.id, delivered_at=NOW - timedelta(hours=1))
+    credit(world, newest.id, shopper.id)
+    with world.rewards() as uow:
+        reverse_delivery_reward(uow, order_id=middle.id, actor_id=OPS, reason="dispute", now=NOW, idempotency_key="v")
+    with world.rewards() as uow:
+        everything = every_reward(uow)
+        page_two = every_reward(uow, limit=2, offset=2)
+    assert [(r.record.order_id, r.reversed) for r in everything.items] == [
+        (newest.id, False),
+        (middle.id, True),
+        (oldest.id, False),
+    ]
+    assert (page_two.total, [r.record.order_id for r in page_two.items]) == (3, [oldest.id])
 
 
 @pytest.mark.usefixtures("policy")

@@ -123,7 +123,7 @@ def test_reward_is_credited_in_the_same_transaction_as_the_delivery(world: World
     assert stored is not None
     assert stored.inputs == inputs()
     assert stored.policy_version == 1
-    assert stored.breakdown["amount_cents"] == expected
+    assert sum(component.cents for component in stored.breakdown) == expected
 
 
 @pytest.mark.usefixtures("policy")

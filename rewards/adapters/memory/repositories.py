@@ -189,8 +189,16 @@ class MemoryRewardRepository(_Repository):
     def referral_of(self, referred_shopper_id: UUID) -> Referral | None:
         return self._db.referrals.get(referred_shopper_id)
 
+    def every(self, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
+        return self._newest_first(list(self._db.rewards.values()), limit, offset)
+
     def for_shopper(self, shopper_id: UUID, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
         mine = [reward for reward in self._db.rewards.values() if reward.shopper_id == shopper_id]
+        return self._newest_first(mine, limit, offset)
+
+    def _newest_first(
+        self, mine: list[RewardRecord], limit: int, offset: int
+    ) -> tuple[list[tuple[RewardRecord, bool]], int]:
         mine.sort(key=lambda reward: reward.id)
         mine.sort(key=lambda reward: reward.earned_at, reverse=True)
         page = mine[offset : offset + limit]

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from crowdship.units import Cents
+from rewards.breakdown import components_from_json
 from rewards.policy import EarningsSoFar, RewardInputs
 from rewards.records import AlreadyReferred, AlreadyRewarded, OrderForReward, RewardRecord
 from rewards.referrals import Referral
@@ -47,7 +48,7 @@ class PostgresRewardRepository(Repository):
                         "earned_this_week_cents": reward.earned_before.this_week_cents,
                     }
                 ),
-                Jsonb(reward.breakdown),
+                Jsonb([component.to_json() for component in reward.breakdown]),
                 reward.inputs.method.value,
                 reward.cash_value_cents,
                 reward.amount_cents,
@@ -124,6 +125,19 @@ class PostgresRewardRepository(Repository):
             created_by=row["created_by"],
         )
 
+    def every(self, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
+        """A page of every shopper's rewards, newest first, each with whether it was reversed since."""
+        rows = self._all(
+            """SELECT r.*, EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
+                          AS reversed
+               FROM delivery_rewards r
+               ORDER BY r.earned_at DESC, r.id LIMIT %s OFFSET %s""",
+            (limit, offset),
+        )
+        counted = self._one_or_none("SELECT count(*) AS n FROM delivery_rewards", ())
+        assert counted is not None
+        return [(self._reward(row), bool(row["reversed"])) for row in rows], int(counted["n"])
+
     def for_shopper(self, shopper_id: UUID, limit: int, offset: int) -> tuple[list[tuple[RewardRecord, bool]], int]:
         """A page of the shopper's rewards, newest first, each with whether it was reversed since."""
         rows = self._all(
@@ -149,7 +163,7 @@ class PostgresRewardRepository(Repository):
             policy_version=row["policy_version"],
             inputs=RewardInputs.from_json(inputs["offer"]),
             earned_before=EarningsSoFar(inputs["earned_today_cents"], inputs["earned_this_week_cents"]),
-            breakdown=row["breakdown"],
+            breakdown=components_from_json(row["breakdown"]),
             cash_value_cents=Cents(int(row["cash_value_cents"])),
             amount_cents=Cents(int(row["amount_cents"])),
             earned_at=row["earned_at"],

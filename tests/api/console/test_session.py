@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,7 +14,16 @@ from console_support import StaffLogin
 from fastapi.testclient import TestClient
 
 from api.console.web import CSRF_FIELD, SESSION_COOKIE
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
 from dispatch.accounts import Role
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """An hour behind the real time: tokens issued as a test moves the clock on are never dated in the future
+    (PyJWT checks their `iat` against the real time)."""
+    return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
 
 
 def _csrf(client: TestClient, path: str = "/console/sign-in") -> str:
@@ -123,3 +133,18 @@ def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login
     locked = _sign_in(client, login)
     assert locked.status_code == 429
     assert "locked" in locked.text
+
+
+def test_each_page_renews_the_session_and_an_idle_one_expires(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock, api_settings: Settings
+) -> None:
+    _sign_in(client, make_login(Role.FINANCE))
+    ttl = timedelta(seconds=api_settings.access_token_ttl_s)
+    clock.advance(ttl * 0.8)
+    page = client.get("/console", follow_redirects=False)
+    assert page.status_code == 200
+    assert any(value.startswith(f"{SESSION_COOKIE}=") for value in page.headers.get_list("set-cookie"))
+    clock.advance(ttl * 0.8)  # past the first token's end, within the renewed one's
+    assert client.get("/console", follow_redirects=False).status_code == 200
+    clock.advance(ttl * 1.1)
+    assert client.get("/console", follow_redirects=False).status_code == 303

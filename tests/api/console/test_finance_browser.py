@@ -1,0 +1,206 @@
+"""The finance pages in a real browser: a finance user prepares a payout batch and holds a line, the same
+person's approval is refused with a readable message, a second finance user approves and pays it, the CSV
+downloads with the payees' names; the books, rewards in cents, policies side by side and the audit log; an
+ops user gets no finance page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_support import Account
+from playwright.sync_api import Page, expect
+from psycopg_pool import ConnectionPool
+from rewards_flow import credit_without_proof, publish_policy
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.model import Store
+
+Screenshot = Callable[[Page, str], Path]
+EVENING_PEAK = [10_000] * 17 + [12_000] * 3 + [10_000] * 4
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def owed(
+    api: httpx.Client,
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> tuple[Account, Account]:
+    """Two policy versions in force one after the other, and two shoppers owed cash (without position proof,
+    so their lines are flagged)."""
+    publish_policy(api, ops, approver)
+    publish_policy(api, ops, approver, base_cents=300, peak_multiplier_bps=EVENING_PEAK, daily_cap_cents=5_000)
+    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    credit_without_proof(db, store, clock, ana)
+    credit_without_proof(db, store, clock, ben, bags=3)
+    return ana, ben
+
+
+EN_DASH = "\N{EN DASH}"
+
+
+def _go(page: Page, section: str) -> None:
+    """Follows a link of the navigation, as a person would."""
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name=section).click()
+
+
+@pytest.mark.usefixtures("owed")
+def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
+    signed_in: Callable[..., Page], clock: ManualClock, screenshot: Screenshot
+) -> None:
+    today = clock.now().date().isoformat()
+    fiona = signed_in(Role.FINANCE, "fiona")
+    _go(fiona, "Payout batches")
+    fiona.get_by_label("From").fill(today)
+    fiona.get_by_label("To (included)").fill(today)
+    screenshot(fiona, "batches-empty")
+    fiona.get_by_role("button", name="Prepare batch").click()
+    expect(fiona.get_by_role("status")).to_contain_text("The batch is prepared: 2 lines")
+    expect(fiona.get_by_role("heading", level=1)).to_contain_text("draft")
+    expect(fiona.get_by_role("row").filter(has_text="Ana")).to_contain_text("no_position_proof")
+    batch_url = fiona.url
+
+    fiona.get_by_label("Reason to hold Ben's line").fill("   ")
+    fiona.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(fiona.locator("small.error")).to_have_text("say why the line is held")
+    fiona.get_by_label("Reason to hold Ben's line").fill("no proof of delivery; asked the store")
+    fiona.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(fiona.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
+    expect(fiona.get_by_role("row").filter(has_text="Ben")).to_contain_text("no proof of delivery; asked the store")
+    screenshot(fiona, "batch-draft-held")
+
+    fiona.get_by_role("button", name="Approve batch").click()
+    expect(fiona.get_by_role("alert")).to_contain_text("another finance user")
+    expect(fiona.get_by_role("heading", level=1)).to_contain_text("draft")
+    screenshot(fiona, "batch-four-eyes-refused")
+
+    gus = signed_in(Role.FINANCE, "gus")
+    gus.goto(batch_url)
+    gus.get_by_role("button", name="Approve batch").click()
+    expect(gus.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
+    gus.get_by_role("button", name="Pay batch").click()
+    expect(gus.get_by_role("status")).to_contain_text("The batch is paid")
+    expect(gus.get_by_role("heading", level=1)).to_contain_text("paid")
+    screenshot(gus, "batch-paid")
+
+    with gus.expect_download() as download:
+        gus.get_by_role("link", name="Export CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    by_name = {row["payee_name"]: row for row in rows}
+    assert set(by_name) == {"Ana", "Ben"}
+    assert (by_name["Ana"]["status"], by_name["Ana"]["held"]) == ("paid", "no")
+    assert (by_name["Ben"]["held"], by_name["Ben"]["hold_reason"]) == ("yes", "no proof of delivery; asked the store")
+
+    gus.goto("/console/finance/batches")
+    expect(gus.get_by_role("row").filter(has_text="paid")).to_have_count(1)
+    screenshot(gus, "batches-list")
+
+
+@pytest.mark.usefixtures("owed")
+def test_a_draft_batch_is_rejected_with_a_reason(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_label("Reason to reject").fill("   ")
+    page.get_by_role("button", name="Reject batch").click()
+    expect(page.get_by_role("alert")).to_have_text("Reason: say why the batch is rejected.")
+    expect(page.locator("#e-reason")).to_have_text("say why the batch is rejected")
+    screenshot(page, "reject-without-reason")
+    page.get_by_label("Reason to reject").fill("wrong period")
+    page.get_by_role("button", name="Reject batch").click()
+    expect(page.get_by_role("status")).to_have_text("The batch is rejected: nothing was paid.")
+    expect(page.get_by_text("wrong period")).to_be_visible()
+
+
+def test_a_bad_period_is_told_next_to_the_form(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_label("From").fill("2001-01-01")
+    page.get_by_label("To (included)").fill("2000-01-01")
+    page.get_by_role("button", name="Prepare batch").click()
+    expect(page.get_by_role("alert")).to_have_text("To: must be after “From”.")
+    expect(page.locator("#e-period_end")).to_have_text("must be after “From”")
+    expect(page.get_by_label("From")).to_have_value("2001-01-01")
+    screenshot(page, "prepare-refused")
+
+
+def test_the_books_rewards_policies_and_audit_log(
+    signed_in: Callable[..., Page], owed: tuple[Account, Account], screenshot: Screenshot
+) -> None:
+    ana, _ = owed
+    page = signed_in(Role.ADMIN)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+
+    _go(page, "Rewards")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Every reward")
+    expect(page.get_by_role("link", name="Ben")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}2 of 2")
+    screenshot(page, "rewards-every")
+    page.goto("/console/finance/batches")
+    page.get_by_role("link", name="Open").click()
+    page.get_by_role("row").filter(has_text="Ana").get_by_role("link", name="Ledger").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
+    expect(page.get_by_role("row").filter(has_text="delivery_reward")).to_have_count(1)
+    screenshot(page, "ledger")
+
+    page.get_by_role("link", name="Their rewards, explained in cents →").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rewards of Ana")
+    expect(page.get_by_role("cell", name="Base reward")).to_be_visible()
+    expect(page.get_by_text("2 bags at 0.25 each")).to_be_visible()
+    screenshot(page, "rewards")
+
+    _go(page, "Reconciliation")
+    expect(page.get_by_role("status")).to_contain_text("The books agree.")
+    screenshot(page, "reconciliation")
+
+    _go(page, "Policies")
+    expect(page.get_by_label("Compare version")).to_have_value("1")
+    expect(page.get_by_label("with version")).to_have_value("2")
+    expect(page.get_by_text("Base: 2.50 → 3.00")).to_be_visible()
+    expect(page.get_by_text("Peak multiplier by local hour at 17:00: x1.00 → x1.20")).to_be_visible()
+    screenshot(page, "policies-side-by-side")
+
+    page.goto("/console/finance/audit?limit=3")
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}3 of")
+    page.get_by_role("link", name="Next →").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"4{EN_DASH}")
+    screenshot(page, "audit-log-page-2")
+
+    page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}&account=store_credit")
+    expect(page.get_by_role("cell", name="No entry.")).to_be_visible()
+    page.goto("/console/finance/ledger?shopper_id=not-an-id")
+    expect(page.get_by_role("alert")).to_contain_text("The shopper id is not valid")
+
+
+def test_an_unknown_batch_is_a_readable_not_found_page(signed_in: Callable[..., Page]) -> None:
+    page = signed_in(Role.FINANCE)
+    response = page.goto("/console/finance/batches/00000000-0000-0000-0000-000000000000")
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_an_ops_user_gets_no_finance_page(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.OPS)
+    for path in ("batches", "reconciliation", "ledger", "rewards", "policies", "audit"):
+        response = page.goto(f"/console/finance/{path}")
+        assert response is not None
+        assert response.status == 403, path
+        expect(page.get_by_role("alert")).to_have_text("This page is for finance or admin; you are signed in as ops.")
+    screenshot(page, "ops-refused-finance")
