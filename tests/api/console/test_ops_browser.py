@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,6 +31,13 @@ from routing.geo import GeoPoint
 
 Screenshot = Callable[[Page, str], Path]
 STORE_AT = GeoPoint(30.4627, -84.2211)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Half an hour behind the wall clock: the test moves it forward by minutes, and a token must never be
+    issued in the future by the wall clock (PyJWT refuses an `iat` ahead of it) when the console renews it."""
+    return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30))
 
 
 @pytest.fixture
