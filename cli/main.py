@@ -155,13 +155,23 @@ def _demo_simulated_day() -> None:
 def simulate(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO.toml", help="A scenario file")],
     out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**31 - 1, help="Instead of the file's")] = None,
+    hours: Annotated[int | None, typer.Option("--hours", min=1, max=24, help="Only the day's first hours")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="A console run's status.json to report into")] = None,
 ) -> None:
     """Simulate a day: the live dispatcher's batch, matcher and rewards on in-memory repositories."""
     from pathlib import Path
 
     from simulations.run import simulate_file
 
-    simulate_file(Path(scenario), Path(out) if out else None, console)
+    simulate_file(
+        Path(scenario),
+        Path(out) if out else None,
+        console,
+        seed=seed,
+        hours=hours,
+        status=Path(status) if status else None,
+    )
 
 
 @app.command("sweep")
@@ -169,13 +179,14 @@ def sweep(
     grid: Annotated[str, typer.Argument(metavar="GRID.toml", help="A grid of scenarios over a base scenario")],
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster address; local Ray if absent")] = None,
     out: Annotated[str | None, typer.Option("--out", help="Folder for the table and chart")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="A console run's status.json to report into")] = None,
 ) -> None:
     """Simulate every scenario of a grid in parallel on Ray; one table (CSV) and one chart (HTML)."""
     from pathlib import Path
 
     from simulations.run import sweep_file
 
-    sweep_file(Path(grid), address, Path(out) if out else None, console)
+    sweep_file(Path(grid), address, Path(out) if out else None, console, status=Path(status) if status else None)
 
 
 @bench_app.command("simulation")

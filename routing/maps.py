@@ -14,7 +14,6 @@ are dropped, so the SVG is well-formed whatever the names hold.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections import Counter
@@ -22,10 +21,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
 
 from crowdship.errors import InvalidInput
 from routing.geo import GeoPoint
+from routing.map_symbols import (
+    AREA_COLOUR,
+    DESTINATION_COLOUR,
+    FONT,
+    GRID_COLOUR,
+    LEGEND_ROW_PX,
+    MAJOR_ROADS,
+    OTHER_STATUS_COLOUR,
+    ROUTE_COLOUR,
+    SHOPPER_COLOUR,
+    STATUS_COLOURS,
+    STATUS_ORDER,
+    STORE_COLOUR,
+    STREET_COLOUR,
+    attr,
+    diamond,
+    legend,
+    star,
+    swatch_area,
+    swatch_diamond,
+    swatch_dot,
+    swatch_line,
+    swatch_star,
+    swatch_triangle,
+    text,
+    title,
+    triangle,
+)
 from routing.streets import (
     MAX_VIEW_RADIUS_M,
     METRES_PER_DEGREE,
@@ -41,44 +68,18 @@ MAX_FEATURES_LIMIT = 5_000
 MAX_ROUTE_POINTS = 200
 """A longer route is thinned evenly (its ends kept)."""
 MAX_AREA_VERTICES = 2_000
-MAX_LABEL_CHARS = 120
 MIN_VIEW_RADIUS_M = 300.0
 MIN_SIZE_PX, MAX_SIZE_PX = 200, 4_000
 
-STATUS_COLOURS = {
-    "pending": "#e9c46a",
-    "offered": "#f4a261",
-    "accepted": "#8ab17d",
-    "picked_up": "#287271",
-    "delivered": "#2a9d8f",
-    "failed": "#d62828",
-    "returned": "#9d0208",
-    "fallback": "#e76f51",
-    "cancelled": "#8d99ae",
-    "refused": "#6c757d",
-}
-"""Drop-off colours by order status; any other status is drawn grey."""
-STATUS_ORDER = tuple(STATUS_COLOURS)
-OTHER_STATUS_COLOUR = "#495057"
-STORE_COLOUR = "#f4a261"
-AREA_COLOUR = "#264653"
-DESTINATION_COLOUR = "#7b2cbf"
-SHOPPER_COLOUR = "#1d4ed8"
-ROUTE_COLOUR = "#264653"
-STREET_COLOUR = "#c8ccd2"
-GRID_COLOUR = "#e3e6ea"
-MAJOR_ROADS = frozenset({"motorway", "trunk", "primary", "secondary"})
-LEGEND_ROW_PX = 18
 T = TypeVar("T")
-FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
 
 
 @dataclass(frozen=True, slots=True)
 class MapStore:
     location: GeoPoint
     name: str
-    service_area: Polygon | None = None
-    """In (lon, lat), as `routing.areas` builds it."""
+    service_area: Polygon | MultiPolygon | None = None
+    """In (lon, lat), as `routing.areas` builds it; a MultiPolygon is drawn part by part, one legend entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ class MapLayers:
     destinations: Sequence[MapMarker] = ()
     shoppers: Sequence[MapMarker] = ()
     routes: Sequence[MapRoute] = ()
+    routes_note: str = ""
+    """Said after the routes' count in the legend, e.g. "straight lines between stops"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,7 @@ def render_map_svg(
     drawing.base(base)
     stores = drawing.cut("stores", layers.stores)
     drawing.service_areas([store.service_area for store in stores if store.service_area is not None])
-    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes))
+    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes), layers.routes_note)
     drawing.destinations(drawing.cut("destinations", layers.destinations), len(layers.destinations))
     drawing.dropoffs(drawing.cut("drop-offs", layers.dropoffs), len(layers.dropoffs))
     drawing.shoppers(drawing.cut("shoppers", layers.shoppers), len(layers.shoppers))
@@ -206,10 +209,10 @@ def render_map_svg(
         drawing.add(
             f'<text x="{width - 6}" y="{height - 6}" text-anchor="end" font-size="11" fill="#333333" '
             f'stroke="#ffffff" stroke-width="3" paint-order="stroke" data-attribution="osm">'
-            f"{_text(base.attribution)}</text>"
+            f"{text(base.attribution)}</text>"
         )
     base_label = base.description + (" (some streets left out)" if base.truncated else "")
-    drawing.legend.append((_swatch_line(GRID_COLOUR if base.kind == "graticule" else STREET_COLOUR), base_label))
+    drawing.legend.append((swatch_line(GRID_COLOUR if base.kind == "graticule" else STREET_COLOUR), base_label))
     if drawing.notes:
         drawing.legend.append(("", "; ".join(drawing.notes)))
 
@@ -219,13 +222,13 @@ def render_map_svg(
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{prefix}" role="img" '
         f'aria-labelledby="{prefix}-title {prefix}-desc" width="{width}" height="{total_height}" '
-        f'viewBox="0 0 {width} {total_height}" font-family="{_attr(FONT)}">'
-        f'<title id="{prefix}-title">{_text(title, 200)}</title>'
-        f'<desc id="{prefix}-desc">{_text(description, 1000)}</desc>'
+        f'viewBox="0 0 {width} {total_height}" font-family="{attr(FONT)}">'
+        f'<title id="{prefix}-title">{text(title, 200)}</title>'
+        f'<desc id="{prefix}-desc">{text(description, 1000)}</desc>'
         f'<defs><clipPath id="{prefix}-clip"><rect width="{width}" height="{height}"/></clipPath></defs>'
         + "".join(drawing.parts)
         + f'<rect width="{width}" height="{height}" fill="none" stroke="#999999"/>'
-        + _legend(drawing.legend, width, height + 10, columns)
+        + legend(drawing.legend, width, height + 10, columns)
         + "</svg>"
     )
 
@@ -260,7 +263,7 @@ class _Drawing:
             self.add(f'<polyline points="{points}" stroke-width="{width}"/>')
         self.add("</g>")
 
-    def service_areas(self, areas: Sequence[Polygon]) -> None:
+    def service_areas(self, areas: Sequence[Polygon | MultiPolygon]) -> None:
         if not areas:
             return
         self.add('<g data-layer="service-area">')
@@ -270,9 +273,9 @@ class _Drawing:
                 f'stroke="{AREA_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4" fill-rule="evenodd"/>'
             )
         self.add("</g>")
-        self.legend.append((_swatch_area(), "service area"))
+        self.legend.append((swatch_area(), "service area"))
 
-    def routes(self, routes: Sequence[MapRoute], total: int) -> None:
+    def routes(self, routes: Sequence[MapRoute], total: int, note: str) -> None:
         if not routes:
             return
         self.add(
@@ -280,18 +283,19 @@ class _Drawing:
         )
         for route in routes:
             points = " ".join(_pair(self.xy(point)) for point in _thin(route.points))
-            self.add(f'<polyline points="{points}">{_title(route.label)}</polyline>')
+            self.add(f'<polyline points="{points}">{title(route.label)}</polyline>')
         self.add("</g>")
-        self.legend.append((_swatch_line(ROUTE_COLOUR), f"routes ({_count(len(routes), total)})"))
+        label = f"routes ({_count(len(routes), total)})" + (f": {note}" if note else "")
+        self.legend.append((swatch_line(ROUTE_COLOUR), label))
 
     def destinations(self, markers: Sequence[MapMarker], total: int) -> None:
         if not markers:
             return
         self.add(f'<g data-layer="destinations" fill="none" stroke="{DESTINATION_COLOUR}" stroke-width="1.6">')
         for marker in markers:
-            self.add(f'<path d="{_diamond(*self.xy(marker.location), 5)}">{_title(marker.label)}</path>')
+            self.add(f'<path d="{diamond(*self.xy(marker.location), 5)}">{title(marker.label)}</path>')
         self.add("</g>")
-        self.legend.append((_swatch_diamond(), f"open trips' destinations ({_count(len(markers), total)})"))
+        self.legend.append((swatch_diamond(), f"open trips' destinations ({_count(len(markers), total)})"))
 
     def dropoffs(self, markers: Sequence[MapMarker], total: int) -> None:
         if not markers:
@@ -302,15 +306,15 @@ class _Drawing:
             colour = STATUS_COLOURS.get(marker.status, OTHER_STATUS_COLOUR)
             label = f"{marker.label} ({marker.status})" if marker.status else marker.label
             self.add(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}" data-status="{_attr(marker.status)}">'
-                f"{_title(label)}</circle>"
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}" data-status="{attr(marker.status)}">'
+                f"{title(label)}</circle>"
             )
         self.add("</g>")
         by_status = Counter(marker.status for marker in markers)
         order = {status: index for index, status in enumerate(STATUS_ORDER)}
         for status in sorted(by_status, key=lambda s: (order.get(s, len(order)), s)):
             colour = STATUS_COLOURS.get(status, OTHER_STATUS_COLOUR)
-            self.legend.append((_swatch_dot(colour), f"drop-offs {status or 'without status'} ({by_status[status]})"))
+            self.legend.append((swatch_dot(colour), f"drop-offs {status or 'without status'} ({by_status[status]})"))
         if total > len(markers):
             self.legend.append(("", f"drop-offs: {total - len(markers)} more not drawn"))
 
@@ -319,9 +323,9 @@ class _Drawing:
             return
         self.add(f'<g data-layer="shoppers" fill="{SHOPPER_COLOUR}" stroke="#ffffff" stroke-width="1">')
         for marker in markers:
-            self.add(f'<path d="{_triangle(*self.xy(marker.location), 6)}">{_title(marker.label)}</path>')
+            self.add(f'<path d="{triangle(*self.xy(marker.location), 6)}">{title(marker.label)}</path>')
         self.add("</g>")
-        self.legend.append((_swatch_triangle(), f"shoppers now ({_count(len(markers), total)})"))
+        self.legend.append((swatch_triangle(), f"shoppers now ({_count(len(markers), total)})"))
 
     def stores(self, stores: Sequence[MapStore], total: int) -> None:
         if not stores:
@@ -329,13 +333,13 @@ class _Drawing:
         self.add(f'<g data-layer="stores" fill="{STORE_COLOUR}" stroke="#000000" stroke-width="1">')
         for store in stores:
             x, y = self.xy(store.location)
-            self.add(f'<path d="{_star(x, y, 10)}">{_title(store.name)}</path>')
+            self.add(f'<path d="{star(x, y, 10)}">{title(store.name)}</path>')
             self.add(
                 f'<text x="{x:.1f}" y="{y - 13:.1f}" text-anchor="middle" font-size="12" stroke="#ffffff" '
-                f'stroke-width="3" paint-order="stroke" fill="#111111">{_text(store.name, 40)}</text>'
+                f'stroke-width="3" paint-order="stroke" fill="#111111">{text(store.name, 40)}</text>'
             )
         self.add("</g>")
-        self.legend.append((_swatch_star(), "store" if total == 1 else f"stores ({_count(len(stores), total)})"))
+        self.legend.append((swatch_star(), "store" if total == 1 else f"stores ({_count(len(stores), total)})"))
 
     def scale_bar(self, width: int, height: int) -> None:
         metres = round_step(width / self.projection.px_per_m / 5)
@@ -352,19 +356,6 @@ class _Drawing:
 
 # --------------------------------------------------------------------------------------------------
 # Pieces
-
-
-def _legend(entries: list[tuple[str, str]], width: int, top: int, columns: int) -> str:
-    column_width = width / columns
-    parts = ['<g data-layer="legend" font-size="12" fill="#222222">']
-    for index, (swatch, text) in enumerate(entries):
-        x = 8 + (index % columns) * column_width
-        y = top + (index // columns) * LEGEND_ROW_PX
-        if swatch:
-            parts.append(f'<g transform="translate({x:.1f},{y:.1f})">{swatch}</g>')
-        parts.append(f'<text x="{x + 22:.1f}" y="{y + 12:.1f}">{_text(text, 160)}</text>')
-    parts.append("</g>")
-    return "".join(parts)
 
 
 def _description(base: StreetBase, layers: MapLayers, notes: list[str]) -> str:
@@ -384,57 +375,14 @@ def _description(base: StreetBase, layers: MapLayers, notes: list[str]) -> str:
     return text
 
 
-def _swatch_dot(colour: str) -> str:
-    return f'<circle cx="8" cy="8" r="5" fill="{colour}"/>'
-
-
-def _swatch_line(colour: str) -> str:
-    return f'<path d="M0,8 H16" stroke="{colour}" stroke-width="2.5"/>'
-
-
-def _swatch_area() -> str:
-    return (
-        f'<rect x="1" y="2" width="14" height="12" fill="{AREA_COLOUR}" fill-opacity="0.08" stroke="{AREA_COLOUR}" '
-        'stroke-dasharray="4 2"/>'
-    )
-
-
-def _swatch_diamond() -> str:
-    return f'<path d="{_diamond(8, 8, 5)}" fill="none" stroke="{DESTINATION_COLOUR}" stroke-width="1.6"/>'
-
-
-def _swatch_triangle() -> str:
-    return f'<path d="{_triangle(8, 8, 6)}" fill="{SHOPPER_COLOUR}"/>'
-
-
-def _swatch_star() -> str:
-    return f'<path d="{_star(8, 8, 7)}" fill="{STORE_COLOUR}" stroke="#000000"/>'
-
-
-def _diamond(x: float, y: float, r: float) -> str:
-    return f"M{x:.1f},{y - r:.1f} L{x + r:.1f},{y:.1f} L{x:.1f},{y + r:.1f} L{x - r:.1f},{y:.1f} Z"
-
-
-def _triangle(x: float, y: float, r: float) -> str:
-    return f"M{x:.1f},{y - r:.1f} L{x + r * 0.87:.1f},{y + r / 2:.1f} L{x - r * 0.87:.1f},{y + r / 2:.1f} Z"
-
-
-def _star(x: float, y: float, r: float) -> str:
-    points = []
-    for index in range(10):
-        radius = r if index % 2 == 0 else r * 0.45
-        angle = math.pi / 5 * index - math.pi / 2
-        points.append(f"{x + radius * math.cos(angle):.1f},{y + radius * math.sin(angle):.1f}")
-    return "M" + " L".join(points) + " Z"
-
-
-def _polygon_path(area: Polygon, projection: LocalProjection) -> str:
-    rings = [area.exterior, *area.interiors]
+def _polygon_path(area: Polygon | MultiPolygon, projection: LocalProjection) -> str:
+    polygons = list(area.geoms) if isinstance(area, MultiPolygon) else [area]
+    rings = [ring for polygon in polygons for ring in (polygon.exterior, *polygon.interiors)]
+    step_vertices = max(1, math.ceil(sum(len(ring.coords) for ring in rings) / MAX_AREA_VERTICES))
     parts = []
     for ring in rings:
         coordinates = list(ring.coords)
-        step = max(1, math.ceil(len(coordinates) / MAX_AREA_VERTICES))
-        kept = coordinates[::step]
+        kept = coordinates[::step_vertices] if len(coordinates) > 3 * step_vertices else coordinates
         parts.append("M" + " L".join(_pair(projection.xy(lon, lat)) for lon, lat, *_ in kept) + " Z")
     return " ".join(parts)
 
@@ -456,23 +404,3 @@ def _pair(xy: tuple[float, float]) -> str:
 
 def _count(drawn: int, total: int) -> str:
     return f"{drawn} of {total}" if total > drawn else str(drawn)
-
-
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _clean(value: str, limit: int) -> str:
-    text = _NOT_XML.sub("", str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _text(value: str, limit: int = MAX_LABEL_CHARS) -> str:
-    return html.escape(_clean(value, limit), quote=False)
-
-
-def _attr(value: str) -> str:
-    return html.escape(_clean(value, MAX_LABEL_CHARS), quote=True)
-
-
-def _title(label: str) -> str:
-    return f"<title>{_text(label)}</title>" if label else ""

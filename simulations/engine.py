@@ -70,9 +70,13 @@ HORIZON_AFTER_DAY = timedelta(hours=24)
 class DaySimulation:
     """One run of a scenario. Build, then `run()`; the result is kept for inspection too."""
 
-    def __init__(self, scenario: Scenario, *, progress: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, progress: bool = False, on_progress: Callable[[float], None] | None = None
+    ) -> None:
         self.scenario = scenario
         self.progress = progress
+        self.on_progress = on_progress
+        """Told the share of the simulated day done (0 to 1), about every percent: the console's progress."""
         root = np.random.SeedSequence(scenario.seed)
         world_seed, decision_seed = root.spawn(2)
         self.world = np.random.default_rng(world_seed)
@@ -166,6 +170,7 @@ class DaySimulation:
             Kind.BATCH: self._batch,
         }
         shown = 0.0
+        told = 0.0
         while self.queue:
             at_s, kind, payload = self.queue.pop()
             if at_s > horizon_s:
@@ -175,6 +180,9 @@ class DaySimulation:
             if bar is not None and at_s > shown:
                 bar.update(min(at_s, day_end_s) - shown)
                 shown = min(at_s, day_end_s)
+            if self.on_progress is not None and at_s >= told + day_end_s / 100:
+                told = min(at_s, day_end_s)
+                self.on_progress(told / day_end_s)
         if bar is not None:
             bar.close()
         self.payout = pay_out_day(self.memory, self.start, self.clock.now())
@@ -428,5 +436,7 @@ def _progress_bar(enabled: bool, total_s: float) -> Any:
     return tqdm(total=total_s, unit="sim-s", unit_scale=True, desc="simulated day", leave=False)
 
 
-def simulate_day(scenario: Scenario, *, progress: bool = False) -> DayResult:
-    return DaySimulation(scenario, progress=progress).run()
+def simulate_day(
+    scenario: Scenario, *, progress: bool = False, on_progress: Callable[[float], None] | None = None
+) -> DayResult:
+    return DaySimulation(scenario, progress=progress, on_progress=on_progress).run()

@@ -14,7 +14,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from routing.maps import STATUS_COLOURS, MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.map_symbols import STATUS_COLOURS
+from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
 from routing.streets import DEFAULT_STREET_NETWORKS_DIR, street_base
 from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows
@@ -34,6 +35,7 @@ def map_svg(result: DayResult, networks_dir: Path | None = DEFAULT_STREET_NETWOR
         stores=[MapStore(store.location, store.name, store.service_area) for store in result.stores],
         dropoffs=[MapMarker(record.dropoff, record.external_ref, record.status) for record in result.orders],
         routes=[MapRoute(tuple(trip.route), f"trip {trip.index}: {trip.delivered} delivered") for trip in routes],
+        routes_note="store, drop-offs, home, as straight lines",
     )
     view = fit_view(layers)
     base = street_base(view.center, view.radius_m, networks_dir=networks_dir)
@@ -84,11 +86,19 @@ def _matcher(result: DayResult) -> go.Figure:
 
 
 def _per_delivery(result: DayResult) -> go.Figure:
+    """Detour and reward each on an axis of its own unit (km and dollars never share an axis)."""
+    from plotly.subplots import make_subplots
+
     delivered = [record for record in result.orders if record.status == "delivered"]
-    figure = go.Figure()
-    figure.add_trace(go.Histogram(x=[r.detour_m / 1000 for r in delivered], name="detour (km)", opacity=0.7))
-    figure.add_trace(go.Histogram(x=[r.reward_cents / 100 for r in delivered], name="reward ($)", opacity=0.7))
-    figure.update_layout(barmode="overlay", title="Per shopper delivery: detour and reward", yaxis_title="deliveries")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Detour (km)", "Reward ($)"), horizontal_spacing=0.12)
+    figure.add_trace(go.Histogram(x=[r.detour_m / 1000 for r in delivered], marker_color="#264653"), 1, 1)
+    figure.add_trace(go.Histogram(x=[r.reward_cents / 100 for r in delivered], marker_color="#2a9d8f"), 1, 2)
+    figure.update_yaxes(title_text="deliveries", row=1, col=1)
+    figure.update_layout(title="Per shopper delivery: detour and reward", showlegend=False)
+    if not delivered:
+        figure.add_annotation(
+            text="no delivery by a shopper this day", xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False
+        )
     return figure
 
 

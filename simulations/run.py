@@ -7,7 +7,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from crowdship.clock import SystemClock
+from crowdship.errors import DomainError
 from simulations.results import Summary, WrittenFiles, headline_rows, quiet_batch_logs, summarise, write_results
+from simulations.runs import StatusReporter
 from simulations.scenario import REPOSITORY_ROOT, SCENARIO_DIR, Scenario, load_scenario
 
 DEMO_SCENARIO = SCENARIO_DIR / "demo.toml"
@@ -23,15 +26,33 @@ def headline_table(summary: Summary, title: str) -> Table:
 
 
 def simulate_and_write(
-    scenario: Scenario, out_dir: Path, console: Console, *, progress: bool = True
+    scenario: Scenario,
+    out_dir: Path,
+    console: Console,
+    *,
+    progress: bool = True,
+    status: StatusReporter | None = None,
 ) -> tuple[Summary, WrittenFiles]:
-    """Runs the day, writes its files, prints the headline table and where the report is."""
+    """Runs the day, writes its files, prints the headline table and where the report is; reports into a
+    console run's status file when given one."""
     from simulations.engine import simulate_day
 
+    reporter = status or StatusReporter(None, SystemClock())
     quiet_batch_logs()
-    result = simulate_day(scenario, progress=progress and console.is_terminal)
-    summary = summarise(result)
-    files = write_results(result, summary, out_dir)
+    try:
+        reporter.started(f"simulating {scenario.hours} h")
+        result = simulate_day(
+            scenario,
+            progress=progress and console.is_terminal,
+            on_progress=lambda share: reporter.progress(0.9 * share, f"{share:.0%} of the day simulated"),
+        )
+        reporter.progress(0.9, "writing the report")
+        summary = summarise(result)
+        files = write_results(result, summary, out_dir)
+    except Exception as error:
+        reporter.failed(_reason(error))
+        raise
+    reporter.finished(f"{summary.orders} orders, {summary.shopper_share:.0%} by shoppers")
     console.print(headline_table(summary, scenario.name))
     console.print(f"simulated {scenario.hours} h in {summary.wall_s:.1f} s wall time")
     console.print(f"report: {files.report_html}")
@@ -39,21 +60,54 @@ def simulate_and_write(
     return summary, files
 
 
-def simulate_file(path: Path, out_dir: Path | None, console: Console) -> Summary:
-    scenario = load_scenario(path)
+def simulate_file(
+    path: Path,
+    out_dir: Path | None,
+    console: Console,
+    *,
+    seed: int | None = None,
+    hours: int | None = None,
+    status: Path | None = None,
+) -> Summary:
+    """A scenario file's day, with another seed or only its first hours when asked."""
+    reporter = StatusReporter(status, SystemClock())
+    try:
+        scenario = load_scenario(path)
+        if seed is not None:
+            scenario = scenario.with_overrides({"seed": seed})
+        if hours is not None:
+            scenario = scenario.first_hours(hours)
+    except Exception as error:
+        reporter.failed(_reason(error))
+        raise
     target = out_dir or REPOSITORY_ROOT / ".local" / "simulations" / path.stem
-    return simulate_and_write(scenario, target, console)[0]
+    return simulate_and_write(scenario, target, console, status=reporter)[0]
 
 
-def sweep_file(path: Path, address: str | None, out_dir: Path | None, console: Console) -> None:
+def sweep_file(
+    path: Path, address: str | None, out_dir: Path | None, console: Console, *, status: Path | None = None
+) -> None:
+    reporter = StatusReporter(status, SystemClock())
+    try:
+        _sweep(path, address, out_dir, console, reporter)
+    except Exception as error:
+        reporter.failed(_reason(error))
+        raise
+
+
+def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Console, reporter: StatusReporter) -> None:
     from simulations.sweep import TABLE_COLUMNS, load_grid, run_sweep, write_sweep
 
     grid = load_grid(path)
     runs = grid.runs()
     console.print(f"sweep {grid.name}: {len(runs)} scenarios on Ray ({address or 'local, 2 CPUs'})")
-    rows = run_sweep(
-        grid, address=address, progress=lambda done, total: console.print(f"  {done}/{total} simulated days done")
-    )
+    reporter.started(f"0/{len(runs)} simulated days (starting Ray)")
+
+    def progress(done: int, total: int) -> None:
+        console.print(f"  {done}/{total} simulated days done")
+        reporter.progress(0.95 * done / total, f"{done}/{total} simulated days")
+
+    rows = run_sweep(grid, address=address, progress=progress)
     table = Table(*[key.rsplit(".", 1)[-1] for key in grid.axes], *[label for _, label, _ in TABLE_COLUMNS])
     for row in rows:
         table.add_row(*[str(row[key]) for key in grid.axes], *[fmt.format(row[key]) for key, _, fmt in TABLE_COLUMNS])
@@ -61,3 +115,11 @@ def sweep_file(path: Path, address: str | None, out_dir: Path | None, console: C
     target = out_dir or REPOSITORY_ROOT / ".local" / "sweeps" / path.stem
     csv_path, json_path, chart_path = write_sweep(grid, rows, target)
     console.print(f"table: {csv_path}, {json_path}\nchart: {chart_path}")
+    reporter.finished(f"{len(rows)} simulated days")
+
+
+def _reason(error: Exception) -> str:
+    """What a person reads in the console: a domain error's message, else the exception's type and text."""
+    if isinstance(error, DomainError):
+        return error.message
+    return f"{type(error).__name__}: {error}"

@@ -38,6 +38,7 @@ from api.console import (
     ops_incidents,
     ops_orders,
     ops_shoppers,
+    ops_simulations,
     ops_stores,
 )
 from api.console.web import (
@@ -62,6 +63,7 @@ AREA_ROUTERS = [
     ops_orders.router,
     ops_shoppers.router,
     ops_incidents.router,
+    ops_simulations.router,
 ]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from shapely import MultiPolygon
 
 from crowdship.errors import InvalidInput
 from routing.areas import circular_area
@@ -91,6 +92,7 @@ def test_every_layer_has_its_legend_entry_and_the_svg_its_accessible_title() -> 
             destinations=[MapMarker(north_of(STORE, 800), "trip 1")],
             shoppers=[MapMarker(somewhere, "shopper 1")],
             routes=[MapRoute((STORE, somewhere), "trip 1")],
+            routes_note="straight lines",
         )
     )
     for name in ("base", "service-area", "routes", "destinations", "dropoffs", "shoppers", "stores", "scale"):
@@ -98,7 +100,7 @@ def test_every_layer_has_its_legend_entry_and_the_svg_its_accessible_title() -> 
     text = legend_text(root)
     for entry in (
         "service area",
-        "routes (1)",
+        "routes (1): straight lines",
         "open trips' destinations (1)",
         "drop-offs pending (1)",
         "drop-offs delivered (1)",
@@ -207,3 +209,21 @@ def test_near_piedmont_the_map_draws_openstreetmap_streets_and_credits_them() ->
     assert len(list(base)) > 100
     attribution = next(t for t in root.iter(f"{SVG}text") if t.get("data-attribution") == "osm")
     assert attribution.text == OSM_ATTRIBUTION
+
+
+def test_a_service_area_in_several_parts_is_drawn_whole_under_one_store() -> None:
+    west, east = east_of(STORE, -3000), east_of(STORE, 3000)
+    area = MultiPolygon([circular_area(west, 800), circular_area(east, 800)])
+    root = render(MapLayers(stores=[MapStore(STORE, "Store", area)]))
+    paths = list(layer(root, "service-area") or [])
+    assert len(paths) == 1
+    assert (paths[0].get("d") or "").count("M") == 2
+    assert len(list(layer(root, "stores") or [])) == 2  # one star and its name
+    view = fit_view(MapLayers(stores=[MapStore(STORE, "Store", area)]))
+    assert view.radius_m > 3800
+
+
+def test_an_area_with_very_many_vertices_is_thinned() -> None:
+    root = render(MapLayers(stores=[MapStore(STORE, "Store", circular_area(STORE, 2000, segments=5_000))]))
+    path = next(iter(layer(root, "service-area") or [])).get("d") or ""
+    assert path.count("L") <= 2_000

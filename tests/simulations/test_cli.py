@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cli.main import app
+from composition.simulation_runs import RunStatus, read_status
 
 SCENARIO = """
 name = "cli day"
@@ -20,6 +22,8 @@ per_hour = 10
 [shoppers]
 per_hour = 100
 """
+
+NOW = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
 
 
 def test_simulate_writes_the_report_and_prints_the_headline(tmp_path: Path) -> None:
@@ -44,4 +48,52 @@ def test_simulate_names_the_bad_field(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ")
     assert "stores[0].location.lat" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _status_file(folder: Path) -> Path:
+    status = RunStatus(
+        id="20261204T140000-abcdef", kind="simulate", scenario="day.toml", title="cli day", created_at=NOW
+    )
+    path = folder / "status.json"
+    path.write_text(status.model_dump_json())
+    return path
+
+
+def test_simulate_with_another_seed_and_fewer_hours_reports_into_a_status_file(tmp_path: Path) -> None:
+    """What the console's child runs: the seed and hours asked for, and the run's status finished at 100 %."""
+    scenario = tmp_path / "day.toml"
+    scenario.write_text(SCENARIO.replace("hours = 1", "hours = 2"))
+    status = _status_file(tmp_path)
+    out = tmp_path / "out"
+    arguments = ["simulate", str(scenario), "--out", str(out), "--seed", "9", "--hours", "1", "--status", str(status)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["summary"]["seed"] == 9
+    assert saved["scenario"]["hours"] == 1
+    reported = read_status(status)
+    assert (reported.state, reported.progress) == ("finished", 1.0)
+    assert reported.started_at is not None
+    assert reported.finished_at is not None
+
+
+def test_a_refused_scenario_is_reported_as_failed_with_its_field(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(SCENARIO.replace("lat = 30.4627", "lat = 91"))
+    status = _status_file(tmp_path)
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--status", str(status)])
+    assert result.exit_code == 1
+    reported = read_status(status)
+    assert reported.state == "failed"
+    assert reported.error is not None
+    assert "stores[0].location.lat" in reported.error
+
+
+def test_a_status_file_that_is_not_there_is_refused_before_simulating(tmp_path: Path) -> None:
+    scenario = tmp_path / "day.toml"
+    scenario.write_text(SCENARIO)
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--status", str(tmp_path / "missing.json")])
+    assert result.exit_code == 1
+    assert "--status" in result.stderr
     assert not (tmp_path / "out").exists()

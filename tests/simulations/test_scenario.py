@@ -144,3 +144,16 @@ def test_a_short_day_in_tallahassee_runs_on_real_data() -> None:
     assert summary.orders > 20
     assert summary.unfinished == 0
     assert summary.delivered_by_shoppers + summary.fallback + summary.cancelled == summary.orders
+
+
+def test_the_first_hours_of_a_day_cut_its_hourly_profiles() -> None:
+    """A console run of the demo's first 3 hours keeps those hours' rates; more hours than the day is refused."""
+    demo = load_scenario(SCENARIO_DIR / "demo.toml")
+    short = demo.first_hours(3)
+    assert short.hours == 3
+    assert isinstance(demo.orders.per_hour, list)
+    assert short.orders.per_hour == demo.orders.per_hour[:3]
+    assert short.order_rates() == demo.order_rates()[:3]
+    with pytest.raises(InvalidInput) as raised:
+        demo.first_hours(demo.hours + 1)
+    assert raised.value.field == "hours"

@@ -1,0 +1,122 @@
+"""Simulations from the console in a real browser: an ops user runs two short days from the form, watches
+them progress, opens a report (the store's map on its grid), compares the two days; a bad form value is told
+next to its field; finance is refused the page. Runs are real `crowdship simulate` children."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from crowdship.settings import Settings
+from dispatch.accounts import Role
+
+Screenshot = Callable[[Page, str], Path]
+RUN_TIMEOUT_MS = 120_000
+SLOW_MS = 30_000
+"""Starting a child, or loading a report with plotly inlined, on a loaded 2-core machine."""
+
+
+@pytest.fixture
+def api_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The app keeps its runs under this test's own folder (`<local_dir>/runs`)."""
+    return settings.model_copy(
+        update={"location_sample_interval_s": 30.0, "matcher_time_limit_s": 1.0, "local_dir": tmp_path}
+    )
+
+
+def start(page: Page, scenario: str, *, seed: str = "", hours: str = "") -> None:
+    page.get_by_label("Scenario").select_option(scenario)
+    page.get_by_label("Seed").fill(seed)
+    page.get_by_label("Hours").fill(hours)
+    page.get_by_role("button", name="Start").click()
+
+
+def test_ops_runs_two_days_watches_them_opens_a_report_and_compares_them(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    page = signed_in(Role.OPS)
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Simulations").click()
+    expect(page.get_by_role("heading", name="Simulations", exact=True)).to_be_visible()
+    screenshot(page, "simulations-empty")
+
+    start(page, "demo.toml", seed="1", hours="1")
+    expect(page.get_by_role("status").first).to_contain_text("started", timeout=SLOW_MS)
+    start(page, "demo.toml", seed="2", hours="1")
+    runs = page.locator("#runs tbody tr")
+    expect(runs).to_have_count(2, timeout=SLOW_MS)
+    expect(page.locator("#runs")).to_have_attribute("hx-trigger", re.compile(r"every \d+s"))
+    screenshot(page, "simulations-running")
+
+    # The table refreshes itself (htmx) until both are finished; no reload here.
+    expect(page.locator("#runs .badge", has_text="finished")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#runs")).not_to_have_attribute("hx-trigger", re.compile(".+"))
+    page.reload()
+    screenshot(page, "simulations-finished")
+
+    page.get_by_role("button", name="Compare").click()
+    expect(page.get_by_role("heading", name="Two simulated days side by side")).to_be_visible(timeout=SLOW_MS)
+    comparison = page.locator("table.comparison")
+    expect(comparison.locator("tr.setting", has_text="seed")).to_contain_text("1")
+    expect(comparison.locator("tr[data-figure='orders'] th")).to_have_text("orders")
+    expect(comparison.locator("tr.diff").first).to_be_visible()  # another seed, another day
+    screenshot(page, "simulations-compare")
+
+    page.go_back()
+    page.get_by_role("link", name=re.compile("^Open report")).first.click()
+    expect(page.locator("svg#day-map")).to_be_visible(timeout=SLOW_MS)
+    expect(page.locator("svg#day-map [data-layer='dropoffs'] circle").first).to_be_attached()
+    # the charts run under the sandbox policy
+    expect(page.locator(".plotly-graph-div").first).to_be_visible(timeout=SLOW_MS)
+    screenshot(page, "simulation-report")
+
+
+def test_a_bad_value_is_told_next_to_its_field_and_the_form_keeps_what_was_typed(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/simulations")
+    page.get_by_label("Hours").evaluate("input => input.removeAttribute('max')")  # as a script could send it
+    start(page, "demo.toml", seed="5", hours="30")
+    expect(page.get_by_role("alert")).to_contain_text("hours")
+    expect(page.get_by_label("Hours")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Seed")).to_have_value("5")
+    expect(page.locator("#runs tbody tr")).to_have_text("No simulation has been run from the console yet.")
+    screenshot(page, "simulations-refused")
+
+    start(page, "sweep_demo.toml", seed="5")
+    expect(page.get_by_role("alert")).to_contain_text("a sweep runs its grid as written: leave seed and hours empty")
+
+
+def test_the_form_is_keyboard_usable(signed_in: Callable[..., Page]) -> None:
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/simulations")
+    page.get_by_label("Scenario").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Seed")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Hours")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Start")).to_be_focused()
+
+
+def test_an_unknown_run_has_no_report_and_a_malformed_id_is_refused(signed_in: Callable[..., Page]) -> None:
+    page = signed_in(Role.OPS)
+    answer = page.goto("/console/ops/simulations/20260101T000000-abcdef/report")
+    assert answer is not None
+    assert answer.status == 404
+    expect(page.get_by_role("alert")).to_have_text("No simulation run '20260101T000000-abcdef'.")
+    assert page.request.get("/console/ops/simulations/..%2F..%2Fsecret/report").status == 404
+    assert page.request.get("/console/ops/simulations/compare?left=x&right=y").status == 422
+
+
+def test_finance_is_refused_the_simulations_page(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    answer = page.goto("/console/ops/simulations")
+    assert answer is not None
+    assert answer.status == 403
+    expect(page.get_by_text("This page is for ops or admin")).to_be_visible()
+    screenshot(page, "simulations-finance-refused")
