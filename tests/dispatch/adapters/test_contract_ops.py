@@ -244,3 +244,13 @@ def test_an_orders_offers_and_the_search_by_reference(uow: LiveUnitOfWork) -> No
         wildcard = uow.orders.page(store_id=None, statuses=None, limit=10, offset=0, external_ref="%")
         assert wildcard.total == 0
         assert uow.orders.page(store_id=None, statuses=None, limit=10, offset=0, external_ref=str(uuid4())).total == 0
+
+
+def test_the_database_keeps_service_areas_polygonal(db: ConnectionPool) -> None:
+    """The column takes any geometry since migration 0008, but a CHECK refuses what is not a (Multi)Polygon."""
+    with db.connection() as connection, pytest.raises(psycopg.errors.CheckViolation, match="polygonal"):
+        connection.execute(
+            """INSERT INTO stores (id, name, location, service_area, fallback_cost_cents)
+               VALUES (%s, 'Dot', ST_MakePoint(-84.2, 30.4)::geography, ST_MakePoint(-84.2, 30.4)::geography, 1)""",
+            (uuid4(),),
+        )
