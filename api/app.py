@@ -24,7 +24,7 @@ from api.dependencies import AppServices, refuse_unknown_query_parameters
 from api.docs import install_offline_docs
 from api.events import LiveEventHub
 from api.problems import BodyLimit, UnexpectedErrors, document_problems, install_problem_handlers
-from api.routers import admin, auth, finance, ops, policies, profiles, shopper, wallet
+from api.routers import admin, auth, finance, ops, ops_incidents, ops_stores, policies, profiles, shopper, wallet
 from api.security import ActiveAccounts
 from api.throttle import LoginThrottle
 from composition import live_context
@@ -138,6 +138,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(profiles.router)
     app.include_router(auth.router)
     app.include_router(ops.router)
+    app.include_router(ops_stores.router)
+    app.include_router(ops_incidents.router)
     app.include_router(wallet.router)
     app.include_router(policies.router)
     app.include_router(finance.router)

@@ -72,3 +72,11 @@ class NoActiveTrip(DomainError):
 
     def __init__(self) -> None:
         super().__init__("you have no open or departed trip: check in at a store first")
+
+
+class ClaimExists(DomainError):
+    """An insurance claim with this reference was recorded before."""
+
+    def __init__(self, claim_ref: str) -> None:
+        super().__init__(f"an insurance claim {claim_ref!r} was recorded before")
+        self.claim_ref = claim_ref

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from dispatch.model import LocationSample, Offer
+from routing.geo import GeoPoint
 
 
 def offer_event(offer: Offer) -> dict[str, str]:
@@ -31,6 +32,10 @@ class LiveState(Protocol):
     def account_changed(self, user_id: UUID) -> None: ...
     def live_among(self, shopper_ids: Sequence[UUID]) -> int:
         """How many of these shoppers have a live position."""
+        ...
+
+    def positions(self, shopper_ids: Sequence[UUID]) -> dict[UUID, GeoPoint]:
+        """The live position of each of these shoppers who has one."""
         ...
 
     def needs_rebuild(self) -> bool:

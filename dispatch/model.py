@@ -14,12 +14,36 @@ from enum import IntEnum, StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
 
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
+from dispatch.hours import OpeningHours
+from dispatch.incidents import Incident, IncidentKind
 from routing.geo import GeoPoint
+
+__all__ = [
+    "OFFER_TRANSITIONS",
+    "ORDER_TRANSITIONS",
+    "TRIP_TRANSITIONS",
+    "DeliveryProof",
+    "Incident",
+    "IncidentKind",
+    "LocationSample",
+    "Offer",
+    "OfferNotYetExpired",
+    "OfferStatus",
+    "Order",
+    "OrderStatus",
+    "Shopper",
+    "Store",
+    "Trip",
+    "TripStatus",
+    "TrustTier",
+]
+"""`Incident` and `IncidentKind` live in `dispatch.incidents` now; re-exported for the modules that import
+them from here."""
 
 
 def _require_aware(value: datetime, field_name: str) -> None:
@@ -35,9 +59,11 @@ def _require_aware(value: datetime, field_name: str) -> None:
 class Store:
     name: str
     location: GeoPoint
-    service_area: Polygon
-    """Exterior ring in (lon, lat), as WKT and GeoJSON have it."""
+    service_area: Polygon | MultiPolygon
+    """Rings in (lon, lat), as WKT and GeoJSON have them."""
     fallback_cost_cents: Cents
+    opening_hours: OpeningHours = field(default_factory=OpeningHours)
+    """Empty when nobody entered them (stores from before, the simulator's)."""
     id: UUID = field(default_factory=uuid4)
 
     def __post_init__(self) -> None:
@@ -363,35 +389,6 @@ class DeliveryProof:
             raise InvalidInput("distance_to_dropoff_m", "must not be negative")
         if self.accepted and not self.code_matched:
             raise InvalidInput("accepted", "a delivery without the recipient's code is not accepted")
-
-
-# --------------------------------------------------------------------------------------------------
-# Incident
-
-
-class IncidentKind(StrEnum):
-    DAMAGE = "damage"
-    THEFT = "theft"
-    ACCIDENT = "accident"
-    OTHER = "other"
-
-
-@dataclass(frozen=True)
-class Incident:
-    """Something that went wrong on a delivery, reported by the shopper carrying it."""
-
-    order_id: UUID
-    trip_id: UUID
-    shopper_id: UUID
-    kind: IncidentKind
-    description: str
-    reported_at: datetime
-    id: UUID = field(default_factory=uuid4)
-
-    def __post_init__(self) -> None:
-        _require_aware(self.reported_at, "reported_at")
-        if not self.description.strip():
-            raise InvalidInput("description", "must not be blank")
 
 
 # --------------------------------------------------------------------------------------------------

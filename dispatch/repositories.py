@@ -16,6 +16,8 @@ from uuid import UUID
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.accounts import User
+from dispatch.history import OrderEvent
+from dispatch.incidents import IncidentKind, IncidentStatus, InsuranceClaim
 from dispatch.model import (
     DeliveryProof,
     Incident,
@@ -38,6 +40,10 @@ T = TypeVar("T")
 class StoreRepository(Protocol):
     def add(self, store: Store) -> None: ...
     def get(self, store_id: UUID) -> Store: ...
+    def save(self, store: Store) -> None:
+        """Writes back every field but the id (an edit by operations)."""
+        ...
+
     def list(self) -> Sequence[Store]: ...
 
 
@@ -45,6 +51,9 @@ class ShopperRepository(Protocol):
     def add(self, shopper: Shopper) -> None: ...
     def get(self, shopper_id: UUID) -> Shopper: ...
     def save(self, shopper: Shopper) -> None: ...
+    def page(self, *, limit: int, offset: int) -> Page[Shopper]:
+        """By display name, then id."""
+        ...
 
 
 class OrderRepository(Protocol):
@@ -154,7 +163,39 @@ class LocationSampleRepository(Protocol):
 
 class IncidentRepository(Protocol):
     def add(self, incident: Incident) -> None: ...
+    def get(self, incident_id: UUID, *, for_update: bool = False) -> Incident: ...
+    def save(self, incident: Incident) -> None:
+        """Writes back its status and resolution."""
+        ...
+
     def list_for_order(self, order_id: UUID) -> Sequence[Incident]: ...
+    def page(
+        self,
+        *,
+        statuses: Sequence[IncidentStatus] | None = None,
+        kinds: Sequence[IncidentKind] | None = None,
+        store_id: UUID | None = None,
+        shopper_id: UUID | None = None,
+        limit: int,
+        offset: int,
+    ) -> Page[Incident]:
+        """Newest first."""
+        ...
+
+    def add_claim(self, claim: InsuranceClaim) -> None:
+        """`ClaimExists` when a claim with its reference was recorded before."""
+        ...
+
+    def claims_for(self, incident_id: UUID) -> Sequence[InsuranceClaim]: ...
+
+
+class OrderHistoryRepository(Protocol):
+    """Append-only: what happened to each order and when."""
+
+    def add(self, event: OrderEvent) -> None: ...
+    def for_order(self, order_id: UUID) -> Sequence[OrderEvent]:
+        """Oldest first; events of one instant in the order they were added."""
+        ...
 
 
 class CommuteProfileRepository(Protocol):
@@ -177,8 +218,17 @@ class LiveOrderRepository(OrderRepository, Protocol):
         ...
 
     def page(
-        self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
-    ) -> Page[Order]: ...
+        self,
+        *,
+        store_id: UUID | None,
+        statuses: Sequence[OrderStatus] | None,
+        limit: int,
+        offset: int,
+        external_ref: str | None = None,
+    ) -> Page[Order]:
+        """Newest first; `external_ref` matches the start of the reference, ignoring case."""
+        ...
+
     def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> Sequence[Order]:
         """Orders of the trip's accepted offers, in stop order."""
         ...
@@ -217,6 +267,10 @@ class LiveOfferRepository(OfferRepository, Protocol):
         """Every (trip, order) pair ever offered: an order never goes back to the same trip."""
         ...
 
+    def for_order(self, order_id: UUID) -> Sequence[Offer]:
+        """Every offer the order was ever in, oldest first."""
+        ...
+
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:
         """The trip whose open offer holds the order, if any."""
         ...
@@ -245,3 +299,5 @@ class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
     def incidents(self) -> IncidentRepository: ...
     @property
     def profiles(self) -> CommuteProfileRepository: ...
+    @property
+    def history(self) -> OrderHistoryRepository: ...

@@ -5,6 +5,7 @@ composition root (`composition`) wires them, with the storage of its choice:
     reward_quote=offer_quote(open_rewards)            # Callable[[QuoteRequest], Cents]
     route_pricer=route_terms(open_rewards)             # dispatch.batching.RoutePricer
     credit_delivery=delivery_credit(rewards_within)    # Callable[[LiveUnitOfWork, DeliveredOrder], ...]
+    review_tier=tier_review(rewards_within)            # Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier]
 
 An offer carrying several orders is priced as the sum of its orders' rewards (`pricing.bundle_inputs`: each
 order its own bags and an even share of the offer's extra distance and time), and each order is credited
@@ -20,19 +21,25 @@ the credit, and a change made after the offer applies to the next offers only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
 from uuid import UUID
 
 from crowdship.units import Cents
 from dispatch.batching import QuoteRequest, RoutePricer
 from dispatch.matching.reward_rule import RewardTerms
-from dispatch.model import Shopper, Trip
+from dispatch.model import Shopper, Trip, TrustTier
 from dispatch.repositories import LiveUnitOfWork
-from dispatch.services.context import DeliveredOrder
+from dispatch.services.context import DeliveredOrder, TierReviewRequest
 from rewards.policy import PaymentMethod, RewardInputs, local_hour
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
+from rewards.services.shoppers import review_trust_tier
+
+TIER_REVIEW_WINDOW = timedelta(days=90)
+"""A review counts the shopper's deliveries and incidents over this much of their recent record."""
 
 PaymentChoice = Callable[[UUID], PaymentMethod]
 """An override of how a shopper is paid (e.g. for a simulation); by default the hooks read the shopper's own
@@ -132,3 +139,47 @@ def delivery_credit(
         )
 
     return credit
+
+
+class _JoinedUnitOfWork:
+    """Rewards repositories on a transaction someone else owns: `commit` and `rollback` are left to the owner,
+    so that a rewards use case that commits can run inside a dispatch unit of work."""
+
+    def __init__(self, repos: RewardsRepositories) -> None:
+        self.repos = repos
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def commit(self) -> None:
+        return None
+
+    def rollback(self) -> None:
+        return None
+
+    def read_snapshot(self) -> None:
+        return None
+
+
+def tier_review(
+    rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories], window: timedelta = TIER_REVIEW_WINDOW
+) -> Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier]:
+    """Reviews a shopper's trust tier over the last `window` of their record, inside the unit of work that
+    recorded the insurance claim (the tier change and its audit entry commit with the claim, or not at all)."""
+
+    def review(uow: LiveUnitOfWork, request: TierReviewRequest) -> TrustTier:
+        result = review_trust_tier(
+            _JoinedUnitOfWork(rewards_within(uow)),
+            shopper_id=request.shopper_id,
+            window_start=request.at - window,
+            now=request.at,
+            actor_id=request.actor_id,
+        )
+        return result.after
+
+    return review

@@ -1,6 +1,6 @@
 """Service areas: where a store delivers, as shapely polygons in (lon, lat).
 
-Polygons come in as GeoJSON (a Polygon geometry or a Feature holding one) and are stored as-is in PostGIS
+Areas come in as GeoJSON (a Polygon or MultiPolygon geometry, or a Feature holding one) and are stored as-is in PostGIS
 (`stores.service_area`, geography). Edges are straight in (lon, lat) here and great-circle arcs in PostGIS
 geography; for city-sized areas the two differ by millimetres, so only points that close to an edge can
 be judged differently. Areas across the antimeridian are not supported.
@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from geopy.distance import geodesic
-from shapely import Point, Polygon
+from shapely import MultiPolygon, Point, Polygon
 from shapely.ops import nearest_points
 from shapely.validation import explain_validity
 
@@ -26,6 +26,14 @@ from routing.distance import as_lat_lon_array, geodesic_m
 from routing.geo import GeoPoint
 
 BoolArray = npt.NDArray[np.bool_]
+Area: TypeAlias = Polygon | MultiPolygon
+
+MAX_AREA_VERTICES = 5_000
+"""Enough for a hand-drawn or traced city area; a pasted coastline is refused."""
+MIN_AREA_KM2 = 0.05
+MAX_AREA_KM2 = 5_000.0
+MAX_AREA_REACH_M = 100_000.0
+"""No vertex of a store's area lies further than this from the store: a crowd-delivery detour is local."""
 
 
 class OutsideServiceArea(DomainError):
@@ -53,19 +61,19 @@ def circular_area(center: GeoPoint, radius_m: float, segments: int = 64) -> Poly
     return Polygon(ring)
 
 
-def covers(area: Polygon, point: GeoPoint) -> bool:
+def covers(area: Area, point: GeoPoint) -> bool:
     """True when the point lies inside the area or on its edge."""
     return bool(area.covers(Point(point.lon, point.lat)))
 
 
-def covers_points(area: Polygon, lat_lon: npt.ArrayLike) -> BoolArray:
+def covers_points(area: Area, lat_lon: npt.ArrayLike) -> BoolArray:
     """`covers` for many [lat, lon] rows at once."""
     points = as_lat_lon_array(lat_lon, "points")
     result: BoolArray = shapely.covers(area, shapely.points(points[:, 1], points[:, 0]))
     return result
 
 
-def distance_to_area_m(area: Polygon, point: GeoPoint) -> float:
+def distance_to_area_m(area: Area, point: GeoPoint) -> float:
     """Metres from the point to the nearest point of the area; 0 inside or on the edge."""
     if covers(area, point):
         return 0.0
@@ -83,7 +91,7 @@ def distance_to_area_m(area: Polygon, point: GeoPoint) -> float:
     return geodesic_m(point, GeoPoint(max(-90.0, min(90.0, lat)), max(-180.0, min(180.0, lon))))
 
 
-def ensure_within_service_area(store_name: str, area: Polygon, point: GeoPoint) -> None:
+def ensure_within_service_area(store_name: str, area: Area, point: GeoPoint) -> None:
     """Raises `OutsideServiceArea` unless the store's area covers the point."""
     if not covers(area, point):
         raise OutsideServiceArea(store_name, distance_to_area_m(area, point))
@@ -93,8 +101,8 @@ def ensure_within_service_area(store_name: str, area: Polygon, point: GeoPoint) 
 # GeoJSON
 
 
-def service_area_from_geojson(data: Mapping[str, Any] | str, field: str = "service_area") -> Polygon:
-    """A checked polygon from a GeoJSON Polygon geometry or a Feature holding one (RFC 7946)."""
+def service_area_from_geojson(data: Mapping[str, Any] | str, field: str = "service_area") -> Area:
+    """A checked area from a GeoJSON Polygon or MultiPolygon geometry or a Feature holding one (RFC 7946)."""
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -107,27 +115,89 @@ def service_area_from_geojson(data: Mapping[str, Any] | str, field: str = "servi
         if not isinstance(geometry, Mapping):
             raise InvalidInput(f"{field}.geometry", "a Feature needs a geometry")
         return service_area_from_geojson(geometry, f"{field}.geometry")
-    if data.get("type") != "Polygon":
-        raise InvalidInput(f"{field}.type", f"expected 'Polygon' or 'Feature', got {data.get('type')!r}")
-    rings = data.get("coordinates")
+    kind = data.get("type")
+    if kind == "Polygon":
+        return check_service_area(_polygon(data.get("coordinates"), f"{field}.coordinates"), field)
+    if kind == "MultiPolygon":
+        parts = data.get("coordinates")
+        if not isinstance(parts, list) or not parts:
+            raise InvalidInput(f"{field}.coordinates", "a MultiPolygon needs at least one polygon")
+        if len(parts) > 100:
+            raise InvalidInput(f"{field}.coordinates", "at most 100 polygons")
+        polygons = [_polygon(part, f"{field}.coordinates[{index}]") for index, part in enumerate(parts)]
+        return check_service_area(MultiPolygon(polygons), field)
+    raise InvalidInput(f"{field}.type", f"expected 'Polygon', 'MultiPolygon' or 'Feature', got {kind!r}")
+
+
+def _polygon(rings: object, field: str) -> Polygon:
     if not isinstance(rings, list) or not rings:
-        raise InvalidInput(f"{field}.coordinates", "a polygon needs at least its exterior ring")
-    parsed = [_ring(ring, f"{field}.coordinates[{index}]") for index, ring in enumerate(rings)]
-    return check_service_area(Polygon(parsed[0], parsed[1:]), field)
+        raise InvalidInput(field, "a polygon needs at least its exterior ring")
+    if len(rings) > 100:
+        raise InvalidInput(field, "at most 100 rings per polygon")
+    parsed = [_ring(ring, f"{field}[{index}]") for index, ring in enumerate(rings)]
+    return Polygon(parsed[0], parsed[1:])
 
 
-def service_area_to_geojson(area: Polygon) -> dict[str, Any]:
-    """The polygon as a GeoJSON Polygon geometry."""
+def service_area_to_geojson(area: Area) -> dict[str, Any]:
+    """The area as a GeoJSON Polygon or MultiPolygon geometry."""
     geometry: dict[str, Any] = shapely.geometry.mapping(area)
+    if isinstance(area, MultiPolygon):
+        return {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [[list(position) for position in ring] for ring in polygon] for polygon in geometry["coordinates"]
+            ],
+        }
     return {
         "type": "Polygon",
         "coordinates": [[list(position) for position in ring] for ring in geometry["coordinates"]],
     }
 
 
-def check_service_area(area: object, field: str = "service_area") -> Polygon:
-    """The area itself when it is a non-empty, valid polygon within lat/lon bounds; else InvalidInput."""
-    if not isinstance(area, Polygon):
+def area_km2(area: Area) -> float:
+    """The area's size, measured in a local plane around its centroid (exact enough for city-sized areas)."""
+    centre = area.centroid
+    shrink = math.cos(math.radians(centre.y))
+    metres_per_degree = 111_320.0
+
+    def to_local(coordinates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.column_stack(
+            (
+                (coordinates[:, 0] - centre.x) * shrink * metres_per_degree,
+                (coordinates[:, 1] - centre.y) * metres_per_degree,
+            )
+        )
+
+    return float(shapely.transform(area, to_local).area) / 1e6
+
+
+def check_store_area(area: Area, store_location: GeoPoint, field: str = "service_area") -> Area:
+    """A store's area: checked as any area, and also of a bounded vertex count, covering the store itself,
+    of a sensible size and reaching no further than `MAX_AREA_REACH_M` from the store."""
+    area = check_service_area(area, field)
+    vertices = int(shapely.get_num_coordinates(area))
+    if vertices > MAX_AREA_VERTICES:
+        raise InvalidInput(field, f"at most {MAX_AREA_VERTICES} vertices, got {vertices}; simplify the outline")
+    if not covers(area, store_location):
+        raise InvalidInput(field, "must contain the store's own location")
+    size = area_km2(area)
+    if size < MIN_AREA_KM2:
+        raise InvalidInput(field, f"covers {size:.3f} km², less than {MIN_AREA_KM2} km²: draw the area it delivers to")
+    if size > MAX_AREA_KM2:
+        raise InvalidInput(field, f"covers {size:,.0f} km², more than {MAX_AREA_KM2:,.0f} km²")
+    coordinates = shapely.get_coordinates(area)
+    reach = max(geodesic_m(store_location, GeoPoint(float(lat), float(lon))) for lon, lat in coordinates)
+    if reach > MAX_AREA_REACH_M:
+        raise InvalidInput(
+            field, f"reaches {reach / 1000:,.0f} km from the store, more than {MAX_AREA_REACH_M / 1000:.0f} km"
+        )
+    return area
+
+
+def check_service_area(area: object, field: str = "service_area") -> Area:
+    """The area itself when it is a non-empty, valid polygon or multipolygon within lat/lon bounds; else
+    InvalidInput."""
+    if not isinstance(area, Polygon | MultiPolygon):
         raise InvalidInput(field, f"expected a polygon, got {type(area).__name__}")
     if area.is_empty:
         raise InvalidInput(field, "must not be empty")

@@ -38,6 +38,7 @@ from dispatch.services.batch import BatchReport, run_batch
 from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
+from dispatch.services.moves import save_move
 from dispatch.services.offers import accept_offer, decline_offer
 from dispatch.services.profiles import check_in_from_profile
 from dispatch.services.trips import check_in
@@ -275,7 +276,7 @@ class DaySimulation:
             if order.status is not OrderStatus.PENDING:
                 return
             order.cancel()
-            uow.orders.save(order)
+            save_move(uow, order, self.ctx.clock.now(), "cancelled by the customer")
             uow.commit()
 
     def _register(self, plan: ShopperPlan, shopper_id: UUID, name: str) -> None:

@@ -29,7 +29,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, finance_audit, finance_batches, finance_books, finance_policies, ops_simulations
+from api.console import (
+    auth,
+    finance_audit,
+    finance_batches,
+    finance_books,
+    finance_policies,
+    ops_incidents,
+    ops_orders,
+    ops_shoppers,
+    ops_simulations,
+    ops_stores,
+)
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
@@ -48,6 +59,10 @@ AREA_ROUTERS = [
     finance_books.router,
     finance_policies.router,
     finance_audit.router,
+    ops_stores.router,
+    ops_orders.router,
+    ops_shoppers.router,
+    ops_incidents.router,
     ops_simulations.router,
 ]
 

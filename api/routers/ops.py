@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
 from api.fields import IdempotencyKey, Limit, Offset
+from api.ops_records_schemas import ExternalRef, OrderDetailOut
 from api.ops_schemas import (
     BatchOut,
     DeliveryCodeOut,
@@ -29,6 +30,7 @@ from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries
 from dispatch.services.intake import OrderIntake, ingest_order, reissue_delivery_code
+from dispatch.services.order_detail import order_detail
 
 router = APIRouter(
     prefix="/ops",
@@ -80,11 +82,23 @@ def list_orders(
     context: Context,
     store_id: UUID | None = None,
     status: Annotated[list[OrderStatus] | None, Query()] = None,
+    external_ref: Annotated[
+        ExternalRef | None, Query(description="Orders whose reference starts with this, in any case")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PageOf[OrderOut]:
-    page = queries.list_orders(context, store_id=store_id, statuses=status or None, limit=limit, offset=offset)
+    page = queries.list_orders(
+        context, store_id=store_id, statuses=status or None, limit=limit, offset=offset, external_ref=external_ref
+    )
     return PageOf[OrderOut].from_page(page, limit=limit, offset=offset)
+
+
+@router.get("/orders/{order_id}/history", response_model=OrderDetailOut, responses=problem_responses(404))
+def order_history(order_id: UUID, context: Context) -> OrderDetailOut:
+    """What happened to the order and when (status changes, offers, delivery attempts with the proof's photo
+    reference, incidents), its offers, and why it waits without an offer when it is pending or returned."""
+    return OrderDetailOut.model_validate(order_detail(context, order_id=order_id))
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=problem_responses(404))
@@ -99,22 +113,22 @@ def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=problem_responses(404, 409))
-def cancel_order(order_id: UUID, context: Context) -> OrderOut:
+def cancel_order(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
     """Cancel an order that has not left the store (pending, offered, accepted or returned; 409 otherwise). An
     offer it was in is withdrawn; a shopper who had accepted it is told."""
-    return OrderOut.model_validate(orders.cancel_order(context, order_id=order_id))
+    return OrderOut.model_validate(orders.cancel_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/requeue", response_model=OrderOut, responses=problem_responses(404, 409))
-def requeue_order(order_id: UUID, context: Context) -> OrderOut:
+def requeue_order(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
     """A returned order goes back to the queue for shoppers (409 unless returned)."""
-    return OrderOut.model_validate(orders.requeue_order(context, order_id=order_id))
+    return OrderOut.model_validate(orders.requeue_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/fallback", response_model=OrderOut, responses=problem_responses(404, 409))
-def hand_to_fallback(order_id: UUID, context: Context) -> OrderOut:
+def hand_to_fallback(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
     """The paid courier fleet takes it (a pending or returned order; 409 otherwise)."""
-    return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id))
+    return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))

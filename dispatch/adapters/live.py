@@ -207,6 +207,17 @@ class RedisLiveState:
         found = self._client.geopos(POSITIONS_KEY, *(str(shopper_id) for shopper_id in shopper_ids))
         return sum(1 for position in found if position is not None)
 
+    def positions(self, shopper_ids: Sequence[UUID]) -> dict[UUID, GeoPoint]:
+        """Where each of these shoppers is now, for those with a live position (one round trip)."""
+        if not shopper_ids:
+            return {}
+        found = self._client.geopos(POSITIONS_KEY, *(str(shopper_id) for shopper_id in shopper_ids))
+        return {
+            shopper_id: GeoPoint(float(position[1]), float(position[0]))
+            for shopper_id, position in zip(shopper_ids, found, strict=True)
+            if position is not None
+        }
+
     def rebuild_positions(self, samples: Sequence[LocationSample]) -> int:
         """Puts back the last known position of every active shopper; returns how many it restored."""
         pipe = self._client.pipeline()

@@ -31,6 +31,7 @@ from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
 from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
+from dispatch.services.moves import save_move
 from dispatch.services.trips import release_trip_orders, trip_ended
 
 log = get_logger(__name__)
@@ -102,7 +103,7 @@ def expire_offers(uow: LiveUnitOfWork, store_id: UUID, now: datetime) -> int:
             order = uow.orders.get(order_id, for_update=True)
             if order.status is OrderStatus.OFFERED:
                 order.release()
-                uow.orders.save(order)
+                save_move(uow, order, now, "offer expired")
     return len(expired)
 
 
@@ -120,7 +121,7 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
             locked = uow.orders.get(order.id, for_update=True)
             if locked.status is OrderStatus.PENDING:
                 locked.hand_to_fallback()
-                uow.orders.save(locked)
+                save_move(uow, locked, now, "past its dispatch deadline: courier fleet")
                 report.fallback_orders.append(locked.id)
         uow.commit()
     for trip in expired:
@@ -239,7 +240,7 @@ def _write_offer(uow: LiveUnitOfWork, offer: Offer, now: datetime) -> bool:
         return False
     for order in orders:
         order.offer()
-        uow.orders.save(order)
+        save_move(uow, order, now, f"offered to trip {offer.trip_id}")
     return True
 
 

@@ -13,6 +13,7 @@ from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer
 from dispatch.live import LiveState
+from dispatch.model import TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
 
@@ -33,6 +34,15 @@ class DeliveredOrder:
     reward_quote_cents: Cents | None
     """The quote of the accepted offer that carried the order (the whole offer's, when it bundled several)."""
     delivered_at: datetime
+
+
+@dataclass(frozen=True)
+class TierReviewRequest:
+    """What the rewards side needs to review a shopper's tier after an incident's insurance claim."""
+
+    shopper_id: UUID
+    actor_id: UUID | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -95,3 +105,6 @@ class DispatchContext:
     credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], object] | None = field(default=None)
     """Rewards hook, called inside the transaction that marks the order delivered (its result is the
     caller's business: dispatch does not look at it)."""
+    review_tier: Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier] | None = field(default=None)
+    """Rewards hook, called inside the transaction that records an insurance claim: reviews the shopper's trust
+    tier by their record and returns the tier after it. None leaves the tier alone (nothing wired)."""

@@ -21,6 +21,7 @@ from dispatch.model import (
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import delivery_code_matches
 from dispatch.services.context import DeliveredOrder, DispatchContext
+from dispatch.services.moves import save_move
 from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
@@ -47,10 +48,11 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
         if expected - scanned:
             raise InvalidInput("bag_codes", f"{len(expected - scanned)} bag(s) of this trip were not scanned")
         picked = []
+        now = ctx.clock.now()
         for order in sorted(accepted, key=lambda order: order.id):
             locked = uow.orders.get(order.id, for_update=True)
             locked.pick_up()
-            uow.orders.save(locked)
+            save_move(uow, locked, now, "picked up")
             picked.append(locked)
         trip.depart()
         uow.trips.save(trip)
@@ -63,12 +65,13 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
 
 def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None:
     offer = uow.offers.get(offer_id, for_update=True)
-    offer.withdraw(ctx.clock.now())
+    now = ctx.clock.now()
+    offer.withdraw(now)
     uow.offers.save(offer)
     for order_id in sorted(offer.stops):
         order = uow.orders.get(order_id, for_update=True)
         order.release()
-        uow.orders.save(order)
+        save_move(uow, order, now, "left out when the trip departed: offer withdrawn")
 
 
 def carried_order(
@@ -131,7 +134,7 @@ def deliver(
             completed = False
             if attempts_left == 0:
                 order.fail()
-                uow.orders.save(order)
+                save_move(uow, order, now, "delivery failed")
                 completed = _complete_if_done(uow, trip)
             uow.commit()
             if completed:
@@ -144,7 +147,7 @@ def deliver(
             suffix = "; the order failed, bring it back to the store" if attempts_left == 0 else ""
             raise DeliveryRefused(field, f"{reason}{suffix}", attempts_left)
         order.deliver()
-        uow.orders.save(order)
+        save_move(uow, order, now, "delivered")
         if ctx.credit_delivery is not None:
             offer = _carrying_offer(uow, trip, order.id)
             ctx.credit_delivery(
@@ -187,7 +190,7 @@ def mark_returned(ctx: DispatchContext, *, order_id: UUID) -> Order:
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
         order.return_to_store()
-        uow.orders.save(order)
+        save_move(uow, order, ctx.clock.now(), "bags back in the store")
         uow.commit()
         return order
 

@@ -9,6 +9,7 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import Offer, OfferStatus, Order, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
+from dispatch.services.moves import save_move
 from dispatch.views import OfferView, offer_for_shopper
 
 
@@ -66,7 +67,7 @@ def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> O
         orders = _orders(uow, offer, for_update=True)
         for order in orders.values():
             order.accept()
-            uow.orders.save(order)
+            save_move(uow, order, now, "offer accepted")
         uow.offers.save(offer)
         uow.commit()
         return offer_for_shopper(offer, orders)
@@ -81,7 +82,7 @@ def decline_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> 
         orders = _orders(uow, offer, for_update=True)
         for order in orders.values():
             order.release()
-            uow.orders.save(order)
+            save_move(uow, order, now, "offer declined")
         uow.offers.save(offer)
         uow.commit()
         return offer_for_shopper(offer, orders)

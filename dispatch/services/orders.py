@@ -10,9 +10,10 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import OfferStatus, Order, OrderStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
+from dispatch.services.moves import save_move
 
 
-def cancel_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
+def cancel_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
     """The customer or the store cancels an order that has not left the store. If it was on offer, that offer
     is withdrawn and its other orders go back to the queue; if a shopper had accepted it, they no longer carry
     it (the rest of their offer stands) and are told."""
@@ -32,35 +33,35 @@ def cancel_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
                         other = uow.orders.get(other_id, for_update=True)
                         if other.status is OrderStatus.OFFERED:
                             other.release()
-                            uow.orders.save(other)
+                            save_move(uow, other, now, f"offer withdrawn: order {order.external_ref} cancelled")
         if order.status is OrderStatus.ACCEPTED and trip is not None:
             told = trip.shopper_id
         order.cancel()
-        uow.orders.save(order)
+        save_move(uow, order, now, "cancelled by operations", actor_id)
         uow.commit()
     if told is not None and ctx.live is not None:
         ctx.live.publish_offer(told, {"event": "order_cancelled", "order_id": str(order.id)})
     return order
 
 
-def requeue_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
+def requeue_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
     """A returned order goes back to the queue for the next batches."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
         if order.status is not OrderStatus.RETURNED:
             raise IllegalTransition("order", order.id, order.status, "requeued (only a returned order is)")
         order.release()
-        uow.orders.save(order)
+        save_move(uow, order, ctx.clock.now(), "requeued by operations", actor_id)
         uow.commit()
         return order
 
 
-def hand_to_fallback(ctx: DispatchContext, *, order_id: UUID) -> Order:
+def hand_to_fallback(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
     """The courier fleet takes the order (a returned one, or one still waiting)."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
         order.hand_to_fallback()
-        uow.orders.save(order)
+        save_move(uow, order, ctx.clock.now(), "handed to the courier fleet by operations", actor_id)
         uow.commit()
         return order
 

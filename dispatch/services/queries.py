@@ -7,17 +7,31 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.pages import Page
-from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.repositories import StoreSummary
 from dispatch.services.context import DispatchContext
 from dispatch.views import StopView, stop_for_shopper
 
 
 def list_orders(
-    ctx: DispatchContext, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+    ctx: DispatchContext,
+    *,
+    store_id: UUID | None,
+    statuses: Sequence[OrderStatus] | None,
+    limit: int,
+    offset: int,
+    external_ref: str | None = None,
 ) -> Page[Order]:
+    """Newest first; `external_ref` finds the orders whose reference starts with it (any case)."""
     with ctx.unit_of_work() as uow:
-        return uow.orders.page(store_id=store_id, statuses=statuses, limit=limit, offset=offset)
+        return uow.orders.page(
+            store_id=store_id, statuses=statuses, limit=limit, offset=offset, external_ref=external_ref
+        )
+
+
+def list_shoppers(ctx: DispatchContext, *, limit: int, offset: int) -> Page[Shopper]:
+    with ctx.unit_of_work() as uow:
+        return uow.shoppers.page(limit=limit, offset=offset)
 
 
 def get_order(ctx: DispatchContext, *, order_id: UUID) -> Order:

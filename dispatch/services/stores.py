@@ -1,11 +1,45 @@
-"""Stores: where shoppers check in and orders wait. Operations register them."""
+"""Stores: where shoppers check in and orders wait. Operations create and edit them; the demo loader and
+the simulator register theirs directly."""
 
 from __future__ import annotations
 
-from crowdship.errors import NotFound
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from crowdship.errors import InvalidInput, NotFound
+from crowdship.units import Cents
 from dispatch.errors import StoreExists
+from dispatch.hours import OpeningHours
 from dispatch.model import Store
 from dispatch.services.context import DispatchContext
+from routing.areas import Area, check_store_area
+from routing.geo import GeoPoint
+
+MAX_FALLBACK_COST_CENTS = 100_000
+"""A courier run costing more than 1 000.00 is a typing error, not a price."""
+MAX_NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class StoreDraft:
+    """A store as operations enter it."""
+
+    name: str
+    location: GeoPoint
+    service_area: Area
+    fallback_cost_cents: Cents
+    opening_hours: OpeningHours
+
+
+@dataclass(frozen=True)
+class StoreChanges:
+    """An edit: each field given replaces the store's; None leaves it as it is."""
+
+    name: str | None = None
+    location: GeoPoint | None = None
+    service_area: Area | None = None
+    fallback_cost_cents: Cents | None = None
+    opening_hours: OpeningHours | None = None
 
 
 def register_store(ctx: DispatchContext, store: Store) -> Store:
@@ -19,4 +53,49 @@ def register_store(ctx: DispatchContext, store: Store) -> Store:
             raise StoreExists(f"store {store.id} exists")
         uow.stores.add(store)
         uow.commit()
+    return store
+
+
+def create_store(ctx: DispatchContext, draft: StoreDraft) -> Store:
+    """A new store from operations, its area checked against its location (see `check_store_area`)."""
+    store = _checked(
+        Store(
+            name=draft.name.strip(),
+            location=draft.location,
+            service_area=draft.service_area,
+            fallback_cost_cents=draft.fallback_cost_cents,
+            opening_hours=draft.opening_hours,
+        )
+    )
+    return register_store(ctx, store)
+
+
+def edit_store(ctx: DispatchContext, *, store_id: UUID, changes: StoreChanges) -> Store:
+    """Changes a store. The area is checked again against the (possibly new) location. Orders already taken in
+    keep their drop-offs; a batch considers only those the new area covers."""
+    with ctx.unit_of_work() as uow:
+        store = uow.stores.get(store_id)
+        edited = _checked(
+            replace(
+                store,
+                name=changes.name.strip() if changes.name is not None else store.name,
+                location=changes.location or store.location,
+                service_area=changes.service_area if changes.service_area is not None else store.service_area,
+                fallback_cost_cents=changes.fallback_cost_cents
+                if changes.fallback_cost_cents is not None
+                else store.fallback_cost_cents,
+                opening_hours=changes.opening_hours if changes.opening_hours is not None else store.opening_hours,
+            )
+        )
+        uow.stores.save(edited)
+        uow.commit()
+    return edited
+
+
+def _checked(store: Store) -> Store:
+    if len(store.name) > MAX_NAME_CHARS:
+        raise InvalidInput("name", f"at most {MAX_NAME_CHARS} characters")
+    if store.fallback_cost_cents > MAX_FALLBACK_COST_CENTS:
+        raise InvalidInput("fallback_cost_cents", f"at most {MAX_FALLBACK_COST_CENTS} cents")
+    check_store_area(store.service_area, store.location)
     return store

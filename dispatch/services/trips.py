@@ -10,6 +10,7 @@ from dispatch.errors import AlreadyOnTrip, Forbidden
 from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
+from dispatch.services.moves import save_move
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
@@ -83,7 +84,7 @@ def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[
         order = uow.orders.get(order_id, for_update=True)
         if order.status in (OrderStatus.OFFERED, OrderStatus.ACCEPTED):
             order.release()
-            uow.orders.save(order)
+            save_move(uow, order, now, f"trip {trip.status.value}: offer withdrawn")
     return released
 
 

@@ -14,7 +14,7 @@ from crowdship import migrate
 DISPATCH_TABLES = {"stores", "shoppers", "trips", "orders", "offers", "offer_orders", "delivery_proofs"}
 GEOGRAPHY_COLUMNS = {
     ("stores", "location", "Point"),
-    ("stores", "service_area", "Polygon"),
+    ("stores", "service_area", "Geometry"),  # a Polygon or a MultiPolygon (a CHECK says which)
     ("shoppers", "home_location", "Point"),
     ("trips", "destination", "Point"),
     ("orders", "dropoff", "Point"),

@@ -20,7 +20,9 @@ from dispatch.adapters.postgres import PostgresStoreRepository
 from dispatch.model import Store
 from routing.areas import (
     OutsideServiceArea,
+    area_km2,
     check_service_area,
+    check_store_area,
     circular_area,
     covers,
     covers_points,
@@ -122,7 +124,7 @@ def with_change(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
             "service_area.coordinates[0]",
         ),
         (with_change(("coordinates", 0, 4), [13.39, 52.51]), "service_area.coordinates[0]"),
-        (with_change(("type",), "MultiPolygon"), "service_area.type"),
+        (with_change(("type",), "LineString"), "service_area.type"),
         ({"type": "Feature", "geometry": None}, "service_area.geometry"),
         ({"type": "Feature", "geometry": {"type": "Point", "coordinates": [13, 52]}}, "service_area.geometry.type"),
         ("{not json", "service_area"),
@@ -204,3 +206,58 @@ def test_shapely_covers_agrees_with_postgis_st_covers(db: ConnectionPool) -> Non
         assert clear_of_edges.sum() > 550
         np.testing.assert_array_equal(ours[clear_of_edges], postgis[clear_of_edges])
         assert 100 < int(ours.sum()) < 550, "both inside and outside points were tested"
+
+
+# --- Stores' areas -----------------------------------------------------------------------------------------
+
+TWO_BLOCKS: dict[str, Any] = {
+    "type": "MultiPolygon",
+    "coordinates": [
+        [[[13.38, 52.51], [13.43, 52.51], [13.43, 52.53], [13.38, 52.53], [13.38, 52.51]]],
+        [[[13.45, 52.51], [13.47, 52.51], [13.47, 52.53], [13.45, 52.53], [13.45, 52.51]]],
+    ],
+}
+
+
+def test_a_multipolygon_round_trips_and_covers_both_parts() -> None:
+    """A store may serve two separate districts: both parts cover their points, GeoJSON out equals GeoJSON in."""
+    area = service_area_from_geojson(TWO_BLOCKS)
+    assert isinstance(area, shapely.MultiPolygon)
+    assert covers(area, GeoPoint(52.52, 13.40))
+    assert covers(area, GeoPoint(52.52, 13.46))
+    assert not covers(area, GeoPoint(52.52, 13.44))
+    assert service_area_to_geojson(area) == TWO_BLOCKS
+
+
+def test_overlapping_multipolygon_parts_are_refused() -> None:
+    """Parts of a MultiPolygon must not overlap (shapely's validity), and the field is named."""
+    overlapping = copy.deepcopy(TWO_BLOCKS)
+    overlapping["coordinates"][1] = [[[13.40, 52.51], [13.47, 52.51], [13.47, 52.53], [13.40, 52.53], [13.40, 52.51]]]
+    with pytest.raises(InvalidInput) as raised:
+        service_area_from_geojson(overlapping)
+    assert raised.value.field == "service_area"
+
+
+@pytest.mark.parametrize(
+    ("area", "message"),
+    [
+        (circular_area(point_at(CENTRE, 90, 20_000), 3_000), "must contain the store"),
+        (circular_area(CENTRE, 100), "less than"),
+        (circular_area(CENTRE, 60_000), "more than"),
+        (Polygon([(13.40, 52.51), (13.41, 52.51), (14.9, 52.53), (13.40, 52.53)]), "reaches"),
+        (circular_area(CENTRE, 5_000, segments=6_000), "vertices"),
+    ],
+    ids=["store-outside", "tiny", "huge", "far-reaching", "too-many-vertices"],
+)
+def test_a_store_area_must_hold_the_store_and_be_of_a_sensible_size(area: Polygon, message: str) -> None:
+    """Contains the store, between 0.05 and 5 000 km², within 100 km of it, at most 5 000 vertices."""
+    with pytest.raises(InvalidInput, match=message) as raised:
+        check_store_area(area, CENTRE)
+    assert raised.value.field == "service_area"
+
+
+def test_a_city_area_around_the_store_passes_and_its_size_is_measured() -> None:
+    """A 5 km circle is about 78.5 km² by the local-plane measure (within 0.5 %)."""
+    area = circular_area(CENTRE, 5_000, segments=256)
+    assert check_store_area(area, CENTRE) is area
+    assert area_km2(area) == pytest.approx(math.pi * 25, rel=5e-3)

@@ -1,14 +1,14 @@
 """Why a batch left an order pending (its reason code and when) and why an offer (its breakdown).
 
 Revision ID: 0009_batch_explanations
-Revises: 0007_one_idempotency
+Revises: 0008_ops_console
 Create Date: 2026-12-04
 """
 
 from alembic import op
 
 revision = "0009_batch_explanations"
-down_revision = "0007_one_idempotency"
+down_revision = "0008_ops_console"
 branch_labels = None
 depends_on = None
 

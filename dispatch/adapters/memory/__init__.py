@@ -26,6 +26,7 @@ from dispatch.adapters.memory.records import (
     MemoryDeliveryProofRepository,
     MemoryIncidentRepository,
     MemoryLocationSampleRepository,
+    MemoryOrderHistoryRepository,
     MemoryUserRepository,
 )
 from dispatch.adapters.memory.stores import MemoryShopperRepository, MemoryStoreRepository
@@ -40,6 +41,7 @@ __all__ = [
     "MemoryIncidentRepository",
     "MemoryLocationSampleRepository",
     "MemoryOfferRepository",
+    "MemoryOrderHistoryRepository",
     "MemoryOrderRepository",
     "MemoryOrderSecretRepository",
     "MemoryShopperRepository",
@@ -67,6 +69,7 @@ class MemoryDispatchUnitOfWork:
         self.locations = MemoryLocationSampleRepository(db)
         self.incidents = MemoryIncidentRepository(db)
         self.profiles = MemoryCommuteProfileRepository(db)
+        self.history = MemoryOrderHistoryRepository(db)
 
     def __enter__(self) -> Self:
         if self.db.journal is not None:

@@ -9,6 +9,8 @@ from uuid import UUID
 
 from crowdship.idempotency import StoredResult
 from dispatch.accounts import User
+from dispatch.history import OrderEvent
+from dispatch.incidents import InsuranceClaim
 from dispatch.model import (
     DeliveryProof,
     Incident,
@@ -47,6 +49,8 @@ class MemoryDispatchDatabase:
         self.locations: list[LocationSample] = []
         self.incidents: dict[UUID, list[Incident]] = {}
         self.profiles: dict[UUID, CommuteProfile] = {}
+        self.claims: dict[UUID, list[InsuranceClaim]] = {}
+        self.order_events: dict[UUID, list[OrderEvent]] = {}
         # Indexes, kept in step with every write.
         self.order_refs: set[tuple[UUID, str]] = set()
         self.orders_by_store: dict[UUID, dict[OrderStatus, dict[UUID, None]]] = {}

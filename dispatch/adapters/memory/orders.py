@@ -106,12 +106,21 @@ class MemoryOrderRepository(MemoryRepository):
         return self._sorted(inside)
 
     def page(
-        self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+        self,
+        *,
+        store_id: UUID | None,
+        statuses: Sequence[OrderStatus] | None,
+        limit: int,
+        offset: int,
+        external_ref: str | None = None,
     ) -> Page[Order]:
+        prefix = external_ref.casefold() if external_ref is not None else None
         chosen = [
             order
             for order in self._db.orders.values()
-            if (store_id is None or order.store_id == store_id) and (statuses is None or order.status in statuses)
+            if (store_id is None or order.store_id == store_id)
+            and (statuses is None or order.status in statuses)
+            and (prefix is None or order.external_ref.casefold().startswith(prefix))
         ]
         chosen.sort(key=lambda o: o.id)
         chosen.sort(key=lambda o: o.created_at, reverse=True)

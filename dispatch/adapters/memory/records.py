@@ -1,14 +1,18 @@
-"""Proofs of delivery, users, location samples and incidents in memory."""
+"""Proofs of delivery, users, location samples, incidents and their claims, and order histories in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.adapters.memory.database import MemoryRepository, copy_of, forget
-from dispatch.errors import EmailTaken
-from dispatch.model import DeliveryProof, Incident, LocationSample
+from dispatch.errors import ClaimExists, EmailTaken
+from dispatch.history import OrderEvent
+from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.model import DeliveryProof, LocationSample
 
 
 class MemoryDeliveryProofRepository(MemoryRepository):
@@ -85,5 +89,65 @@ class MemoryIncidentRepository(MemoryRepository):
         db.incidents.setdefault(incident.order_id, []).append(incident)
         db.record(lambda: db.incidents[incident.order_id].remove(incident))
 
+    def get(self, incident_id: UUID, *, for_update: bool = False) -> Incident:  # noqa: ARG002
+        for listed in self._db.incidents.values():
+            for incident in listed:
+                if incident.id == incident_id:
+                    return incident
+        raise NotFound(f"incident {incident_id} not found")
+
+    def save(self, incident: Incident) -> None:
+        db = self._db
+        listed = db.incidents[incident.order_id]
+        index = next(index for index, known in enumerate(listed) if known.id == incident.id)
+        before = listed[index]
+        listed[index] = incident
+        db.record(lambda: listed.__setitem__(index, before))
+
     def list_for_order(self, order_id: UUID) -> list[Incident]:
         return sorted(self._db.incidents.get(order_id, []), key=lambda i: (i.reported_at, i.id))
+
+    def page(
+        self,
+        *,
+        statuses: Sequence[IncidentStatus] | None = None,
+        kinds: Sequence[IncidentKind] | None = None,
+        store_id: UUID | None = None,
+        shopper_id: UUID | None = None,
+        limit: int,
+        offset: int,
+    ) -> Page[Incident]:
+        db = self._db
+        chosen = [
+            incident
+            for listed in db.incidents.values()
+            for incident in listed
+            if (statuses is None or incident.status in statuses)
+            and (kinds is None or incident.kind in kinds)
+            and (store_id is None or db.orders[incident.order_id].store_id == store_id)
+            and (shopper_id is None or incident.shopper_id == shopper_id)
+        ]
+        chosen.sort(key=lambda i: i.id)
+        chosen.sort(key=lambda i: i.reported_at, reverse=True)
+        return Page(chosen[offset : offset + limit], len(chosen))
+
+    def add_claim(self, claim: InsuranceClaim) -> None:
+        db = self._db
+        if any(known.claim_ref == claim.claim_ref for listed in db.claims.values() for known in listed):
+            raise ClaimExists(claim.claim_ref)
+        db.claims.setdefault(claim.incident_id, []).append(claim)
+        db.record(lambda: db.claims[claim.incident_id].remove(claim))
+
+    def claims_for(self, incident_id: UUID) -> list[InsuranceClaim]:
+        return sorted(self._db.claims.get(incident_id, []), key=lambda c: (c.recorded_at, c.id))
+
+
+class MemoryOrderHistoryRepository(MemoryRepository):
+    def add(self, event: OrderEvent) -> None:
+        db = self._db
+        db.order_events.setdefault(event.order_id, []).append(event)
+        db.record(lambda: db.order_events[event.order_id].remove(event))
+
+    def for_order(self, order_id: UUID) -> list[OrderEvent]:
+        """In time order; events at the same instant in the order they were added (a stable sort)."""
+        return sorted(self._db.order_events.get(order_id, []), key=lambda e: e.at)

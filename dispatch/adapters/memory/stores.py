@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from dispatch.adapters.memory.database import MemoryRepository, copy_of, forget
 from dispatch.model import Shopper, Store
 
@@ -21,6 +22,22 @@ class MemoryStoreRepository(MemoryRepository):
         except KeyError:
             raise NotFound(f"store {store_id} not found") from None
 
+    def save(self, store: Store) -> None:
+        db = self._db
+        before = db.stores[store.id]
+        db.stores[store.id] = copy_of(store)
+        db.record(lambda: db.stores.__setitem__(store.id, before))
+        # Which orders the area covers is cached per order; an edited area invalidates it.
+        cached = {
+            order_id: db.in_service_area.pop(order_id)
+            for order_id in self._orders_of(store.id)
+            if order_id in db.in_service_area
+        }
+        db.record(lambda: db.in_service_area.update(cached))
+
+    def _orders_of(self, store_id: UUID) -> list[UUID]:
+        return [order_id for by_status in self._db.orders_by_store.get(store_id, {}).values() for order_id in by_status]
+
     def list(self) -> list[Store]:
         return [copy_of(store) for store in sorted(self._db.stores.values(), key=lambda s: (s.name, s.id))]
 
@@ -36,6 +53,10 @@ class MemoryShopperRepository(MemoryRepository):
             return copy_of(self._db.shoppers[shopper_id])
         except KeyError:
             raise NotFound(f"shopper {shopper_id} not found") from None
+
+    def page(self, *, limit: int, offset: int) -> Page[Shopper]:
+        chosen = sorted(self._db.shoppers.values(), key=lambda s: (s.display_name, s.id))
+        return Page([copy_of(shopper) for shopper in chosen[offset : offset + limit]], len(chosen))
 
     def save(self, shopper: Shopper) -> None:
         db = self._db

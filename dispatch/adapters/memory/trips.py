@@ -205,6 +205,10 @@ class MemoryOfferRepository(MemoryRepository):
             for offer_id in db.offers_of_order.get(order_id, [])
         }
 
+    def for_order(self, order_id: UUID) -> list[Offer]:
+        offers = [self._db.offers[offer_id] for offer_id in self._db.offers_of_order.get(order_id, [])]
+        return [copy_of(offer) for offer in sorted(offers, key=lambda f: (f.created_at, f.id))]
+
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int
     ) -> Page[Offer]:

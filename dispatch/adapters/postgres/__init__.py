@@ -16,6 +16,7 @@ from dispatch.adapters.postgres.records import (
     PostgresDeliveryProofRepository,
     PostgresIncidentRepository,
     PostgresLocationSampleRepository,
+    PostgresOrderHistoryRepository,
     PostgresUserRepository,
 )
 from dispatch.adapters.postgres.stores import PostgresShopperRepository, PostgresStoreRepository
@@ -28,6 +29,7 @@ __all__ = [
     "PostgresIncidentRepository",
     "PostgresLocationSampleRepository",
     "PostgresOfferRepository",
+    "PostgresOrderHistoryRepository",
     "PostgresOrderRepository",
     "PostgresOrderSecretRepository",
     "PostgresShopperRepository",
@@ -52,6 +54,7 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
     locations: PostgresLocationSampleRepository
     incidents: PostgresIncidentRepository
     profiles: PostgresCommuteProfileRepository
+    history: PostgresOrderHistoryRepository
 
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)
@@ -69,3 +72,4 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
         self.locations = PostgresLocationSampleRepository(connection)
         self.incidents = PostgresIncidentRepository(connection)
         self.profiles = PostgresCommuteProfileRepository(connection)
+        self.history = PostgresOrderHistoryRepository(connection)

@@ -96,9 +96,19 @@ class PostgresOrderRepository(Repository):
         return [self._order(row) for row in rows]
 
     def page(
-        self, *, store_id: UUID | None, statuses: Sequence[OrderStatus] | None, limit: int, offset: int
+        self,
+        *,
+        store_id: UUID | None,
+        statuses: Sequence[OrderStatus] | None,
+        limit: int,
+        offset: int,
+        external_ref: str | None = None,
     ) -> Page[Order]:
         where, params = filters(("o.store_id", store_id), ("o.status", statuses))
+        if external_ref is not None:
+            escaped = external_ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where += " AND o.external_ref ILIKE %s"
+            params.append(f"{escaped}%")
         total = self._all(f"SELECT count(*) AS n FROM orders o WHERE true{where}", params)[0]["n"]
         rows = self._all(
             f"""SELECT {self._COLUMNS} FROM orders o WHERE true{where}

@@ -1,14 +1,20 @@
-"""What happens along the way: proofs of delivery, users, location samples and incidents."""
+"""What happens along the way: proofs of delivery, users, location samples, incidents and their claims, and
+each order's history."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from crowdship.db import Repository, Row
+from crowdship.pages import Page
+from crowdship.units import Cents
 from dispatch.accounts import Role, User
-from dispatch.adapters.postgres.sql import POINT, point, point_columns, point_params
-from dispatch.errors import EmailTaken
-from dispatch.model import DeliveryProof, Incident, IncidentKind, LocationSample
+from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params
+from dispatch.errors import ClaimExists, EmailTaken
+from dispatch.history import OrderEvent
+from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.model import DeliveryProof, LocationSample, OrderStatus
 
 
 class PostgresDeliveryProofRepository(Repository):
@@ -125,10 +131,16 @@ class PostgresLocationSampleRepository(Repository):
 
 
 class PostgresIncidentRepository(Repository):
+    _SELECT = """
+        SELECT i.id, i.order_id, i.trip_id, i.shopper_id, i.kind, i.description, i.reported_at, i.status,
+               i.resolved_at, i.resolved_by, i.resolution
+        FROM incidents i"""
+
     def add(self, incident: Incident) -> None:
         self._execute(
-            """INSERT INTO incidents (id, order_id, trip_id, shopper_id, kind, description, reported_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            """INSERT INTO incidents (id, order_id, trip_id, shopper_id, kind, description, reported_at, status,
+                   resolved_at, resolved_by, resolution)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 incident.id,
                 incident.order_id,
@@ -137,24 +149,112 @@ class PostgresIncidentRepository(Repository):
                 incident.kind.value,
                 incident.description,
                 incident.reported_at,
+                incident.status.value,
+                incident.resolved_at,
+                incident.resolved_by,
+                incident.resolution,
             ),
         )
 
+    def get(self, incident_id: UUID, *, for_update: bool = False) -> Incident:
+        lock = " FOR UPDATE" if for_update else ""
+        row = self._one(f"{self._SELECT} WHERE i.id = %s{lock}", (incident_id,), "incident", incident_id)
+        return self._incident(row)
+
+    def save(self, incident: Incident) -> None:
+        """Writes back its resolution."""
+        self._execute(
+            "UPDATE incidents SET status = %s, resolved_at = %s, resolved_by = %s, resolution = %s WHERE id = %s",
+            (incident.status.value, incident.resolved_at, incident.resolved_by, incident.resolution, incident.id),
+        )
+
     def list_for_order(self, order_id: UUID) -> list[Incident]:
+        rows = self._all(f"{self._SELECT} WHERE i.order_id = %s ORDER BY i.reported_at, i.id", (order_id,))
+        return [self._incident(row) for row in rows]
+
+    def page(
+        self,
+        *,
+        statuses: Sequence[IncidentStatus] | None = None,
+        kinds: Sequence[IncidentKind] | None = None,
+        store_id: UUID | None = None,
+        shopper_id: UUID | None = None,
+        limit: int,
+        offset: int,
+    ) -> Page[Incident]:
+        where, params = filters(
+            ("i.status", statuses), ("i.kind", kinds), ("o.store_id", store_id), ("i.shopper_id", shopper_id)
+        )
+        joined = f"{self._SELECT} JOIN orders o ON o.id = i.order_id WHERE true{where}"
+        total = self._all(f"SELECT count(*) AS n FROM ({joined}) counted", params)[0]["n"]
+        rows = self._all(f"{joined} ORDER BY i.reported_at DESC, i.id LIMIT %s OFFSET %s", (*params, limit, offset))
+        return Page([self._incident(row) for row in rows], total)
+
+    def add_claim(self, claim: InsuranceClaim) -> None:
+        with self._refusing_duplicates(lambda: ClaimExists(claim.claim_ref)):
+            self._execute(
+                """INSERT INTO insurance_claims (id, incident_id, claim_ref, amount_cents, recorded_at, recorded_by)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (
+                    claim.id,
+                    claim.incident_id,
+                    claim.claim_ref,
+                    claim.amount_cents,
+                    claim.recorded_at,
+                    claim.recorded_by,
+                ),
+            )
+
+    def claims_for(self, incident_id: UUID) -> list[InsuranceClaim]:
         rows = self._all(
-            """SELECT id, order_id, trip_id, shopper_id, kind, description, reported_at
-               FROM incidents WHERE order_id = %s ORDER BY reported_at, id""",
+            """SELECT id, incident_id, claim_ref, amount_cents, recorded_at, recorded_by FROM insurance_claims
+               WHERE incident_id = %s ORDER BY recorded_at, id""",
+            (incident_id,),
+        )
+        return [
+            InsuranceClaim(
+                id=row["id"],
+                incident_id=row["incident_id"],
+                claim_ref=row["claim_ref"],
+                amount_cents=Cents(row["amount_cents"]),
+                recorded_at=row["recorded_at"],
+                recorded_by=row["recorded_by"],
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _incident(row: Row) -> Incident:
+        return Incident(
+            id=row["id"],
+            order_id=row["order_id"],
+            trip_id=row["trip_id"],
+            shopper_id=row["shopper_id"],
+            kind=IncidentKind(row["kind"]),
+            description=row["description"],
+            reported_at=row["reported_at"],
+            status=IncidentStatus(row["status"]),
+            resolved_at=row["resolved_at"],
+            resolved_by=row["resolved_by"],
+            resolution=row["resolution"],
+        )
+
+
+class PostgresOrderHistoryRepository(Repository):
+    """Append-only (the table refuses updates and deletes)."""
+
+    def add(self, event: OrderEvent) -> None:
+        self._execute(
+            "INSERT INTO order_events (order_id, at, status, note, actor_id) VALUES (%s, %s, %s, %s, %s)",
+            (event.order_id, event.at, event.status.value, event.note, event.actor_id),
+        )
+
+    def for_order(self, order_id: UUID) -> list[OrderEvent]:
+        rows = self._all(
+            "SELECT order_id, at, status, note, actor_id FROM order_events WHERE order_id = %s ORDER BY at, id",
             (order_id,),
         )
         return [
-            Incident(
-                id=row["id"],
-                order_id=row["order_id"],
-                trip_id=row["trip_id"],
-                shopper_id=row["shopper_id"],
-                kind=IncidentKind(row["kind"]),
-                description=row["description"],
-                reported_at=row["reported_at"],
-            )
+            OrderEvent(row["order_id"], row["at"], OrderStatus(row["status"]), row["note"], row["actor_id"])
             for row in rows
         ]

@@ -197,6 +197,14 @@ class PostgresOfferRepository(Repository):
         )
         return [self._offer(row) for row in rows]
 
+    def for_order(self, order_id: UUID) -> list[Offer]:
+        rows = self._all(
+            f"""{self._SELECT} WHERE f.id IN (SELECT offer_id FROM offer_orders WHERE order_id = %s)
+                ORDER BY f.created_at, f.id""",
+            (order_id,),
+        )
+        return [self._offer(row) for row in rows]
+
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:
         rows = self._all(
             """SELECT f.trip_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id

@@ -1,0 +1,151 @@
+"""Operations console: incidents listed (filtered by status, kind and store), an incident's page where it is
+resolved and its insurance claim recorded; a claim reviews the shopper's trust tier at once."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.console.web import (
+    CONSOLE_ERRORS,
+    CONSOLE_PREFIX,
+    Form,
+    FormProblem,
+    OpsUser,
+    PageQuery,
+    PageView,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.dependencies import Services
+from api.ops_records_schemas import ClaimIn, ResolutionIn
+from crowdship.units import Cents
+from dispatch.incidents import IncidentKind, IncidentStatus
+from dispatch.services import accounts, incidents, queries
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/incidents", include_in_schema=False)
+
+
+def _statuses(text: str) -> list[IncidentStatus] | None:
+    """One status, or None (every status) for an empty or unknown one."""
+    return [IncidentStatus(text)] if text in set(IncidentStatus) else None
+
+
+def _kinds(text: str) -> list[IncidentKind] | None:
+    return [IncidentKind(text)] if text in set(IncidentKind) else None
+
+
+@router.get("", response_class=HTMLResponse)
+def list_page(
+    request: Request,
+    user: OpsUser,
+    services: Services,
+    paging: PageQuery,
+    status: str = "open",
+    kind: str = "",
+    store_id: str = "",
+) -> HTMLResponse:
+    """Open incidents first by default; `status=` (empty) lists every one."""
+    try:
+        store = UUID(store_id) if store_id else None
+    except ValueError:
+        store = None
+    found = incidents.list_incidents(
+        services.context,
+        statuses=_statuses(status),
+        kinds=_kinds(kind),
+        store_id=store,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return render(
+        request,
+        "ops/incidents.html",
+        user,
+        nav="incidents",
+        page=PageView(list(found.items), found.total, paging.limit, paging.offset),
+        chosen_status=status,
+        kind=kind,
+        store_id=store_id,
+        statuses=list(IncidentStatus),
+        kinds=list(IncidentKind),
+        stores=queries.list_stores(services.context),
+    )
+
+
+def _incident_page(
+    request: Request,
+    incident_id: UUID,
+    user: OpsUser,
+    services: Services,
+    problem: FormProblem | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    try:
+        detail = incidents.get_incident(services.context, incident_id=incident_id)
+        order = queries.get_order(services.context, order_id=detail.incident.order_id)
+        shopper = accounts.get_shopper(services.context, detail.incident.shopper_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="incidents", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/incident.html",
+        user,
+        nav="incidents",
+        detail=detail,
+        incident=detail.incident,
+        order=order,
+        shopper=shopper,
+        problem=problem,
+        values=values or {},
+    )
+
+
+@router.get("/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    return _incident_page(request, incident_id, user, services)
+
+
+@router.post("/{incident_id}/resolve", response_class=HTMLResponse, response_model=None)
+def resolve(
+    request: Request, incident_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    try:
+        body = form.model(ResolutionIn)
+        incidents.resolve_incident(
+            services.context, incident_id=incident_id, resolution=body.resolution, actor_id=user.principal.user_id
+        )
+    except CONSOLE_ERRORS as error:
+        return _incident_page(
+            request, incident_id, user, services, readable_problem(error), {k: form.get(k) for k in form.values}
+        )
+    return redirect(request, f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}", flash="Incident resolved.")
+
+
+@router.post("/{incident_id}/claims", response_class=HTMLResponse, response_model=None)
+def record_claim(
+    request: Request, incident_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    try:
+        body = form.model(ClaimIn)
+        recorded = incidents.record_insurance_claim(
+            services.context,
+            incident_id=incident_id,
+            claim_ref=body.claim_ref,
+            amount_cents=Cents(body.amount_cents),
+            actor_id=user.principal.user_id,
+        )
+    except CONSOLE_ERRORS as error:
+        return _incident_page(
+            request, incident_id, user, services, readable_problem(error), {k: form.get(k) for k in form.values}
+        )
+    before, after = recorded.tier_before.name.lower(), recorded.tier_after.name.lower()
+    review = f"the shopper's tier went from {before} to {after}" if before != after else f"the shopper stays {after}"
+    return redirect(
+        request,
+        f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}",
+        flash=f"Claim {recorded.claim.claim_ref} recorded; after the trust-tier review {review}.",
+    )

@@ -1,0 +1,72 @@
+"""The maps of operations' pages, drawn by `routing.maps` on the street base of `routing.streets`: a store with
+its service area, and a store's live picture (drop-offs of waiting orders, open trips' destinations, shoppers'
+live positions and the routes of what they carry)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shapely import MultiPolygon, Polygon
+
+from crowdship.errors import InvalidInput
+from dispatch.model import Store
+from dispatch.services.store_view import StoreLiveView
+from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.streets import street_base
+
+MAP_WIDTH, MAP_HEIGHT = 760, 520
+
+
+def _store_parts(store: Store) -> list[MapStore]:
+    """A MultiPolygon area is drawn part by part (the renderer takes one polygon per store marker)."""
+    area = store.service_area
+    parts: Sequence[Polygon] = list(area.geoms) if isinstance(area, MultiPolygon) else [area]
+    return [MapStore(store.location, store.name if index == 0 else "", part) for index, part in enumerate(parts)]
+
+
+def store_map_svg(store: Store, *, element_id: str = "store-map") -> str:
+    layers = MapLayers(stores=_store_parts(store))
+    return _render(layers, f"{store.name}: service area", element_id)
+
+
+def live_map_svg(view: StoreLiveView, *, element_id: str = "live-map") -> str:
+    store = view.store
+    routes = []
+    for on_map in view.trips.items:
+        if on_map.stops:
+            points = (store.location, *(order.dropoff for order in on_map.stops), on_map.trip.destination)
+            routes.append(MapRoute(points, f"trip {str(on_map.trip.id)[:8]}"))
+    layers = MapLayers(
+        stores=_store_parts(store),
+        dropoffs=[
+            MapMarker(order.dropoff, order.external_ref, order.status.value)
+            for order in (*view.waiting.items, *view.offered.items, *(o for t in view.trips.items for o in t.stops))
+        ],
+        destinations=[
+            MapMarker(on_map.trip.destination, f"trip {str(on_map.trip.id)[:8]} destination")
+            for on_map in view.trips.items
+        ],
+        shoppers=[
+            MapMarker(on_map.position, on_map.shopper.display_name)
+            for on_map in view.trips.items
+            if on_map.position is not None
+        ],
+        routes=routes,
+    )
+    return _render(layers, f"{store.name}: live", element_id)
+
+
+def _render(layers: MapLayers, title: str, element_id: str) -> str:
+    try:
+        view = fit_view(layers)
+        return render_map_svg(
+            street_base(view.center, view.radius_m),
+            layers,
+            title=title,
+            view=view,
+            width=MAP_WIDTH,
+            height=MAP_HEIGHT,
+            element_id=element_id,
+        )
+    except InvalidInput as error:  # e.g. an area wider than a map may show: the page still works
+        return f'<p class="muted">No map: {error.message}</p>'

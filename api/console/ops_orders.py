@@ -1,0 +1,148 @@
+"""Operations console: orders found by reference and filtered by status and store, an order's page (its
+history, offers, proof of delivery with the photo reference, why it waits), and cancelling one after a
+confirmation; a returned order is requeued or handed to the courier fleet."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.console.web import (
+    CONSOLE_ERRORS,
+    CONSOLE_PREFIX,
+    Form,
+    FormProblem,
+    OpsUser,
+    PageQuery,
+    PageView,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.dependencies import Services
+from dispatch.model import ORDER_TRANSITIONS, OrderStatus
+from dispatch.services import orders, queries
+from dispatch.services.order_detail import order_detail
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
+
+CANCELLABLE = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in moves)
+MAX_REF_CHARS = 200
+
+
+def _uuid_or_none(text: str) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+@router.get("", response_class=HTMLResponse)
+def list_orders(
+    request: Request,
+    user: OpsUser,
+    services: Services,
+    paging: PageQuery,
+    ref: str = "",
+    status: str = "",
+    store_id: str = "",
+) -> HTMLResponse:
+    """Search by the start of the reference (any case), filter by status and store; newest first."""
+    problem = None
+    statuses = None
+    if status:
+        try:
+            statuses = [OrderStatus(status)]
+        except ValueError:
+            choices = ", ".join(OrderStatus)
+            problem = FormProblem(f"There is no status “{status[:40]}”: choose one of {choices}.", {"status": choices})
+    store = _uuid_or_none(store_id)
+    ref = ref.strip()[:MAX_REF_CHARS]
+    found = queries.list_orders(
+        services.context,
+        store_id=store,
+        statuses=statuses,
+        limit=paging.limit,
+        offset=paging.offset,
+        external_ref=ref or None,
+    )
+    stores = {s.id: s for s in queries.list_stores(services.context)}
+    return render(
+        request,
+        "ops/orders.html",
+        user,
+        nav="orders",
+        page=PageView(list(found.items), found.total, paging.limit, paging.offset),
+        ref=ref,
+        chosen_status=status,
+        store_id=store_id,
+        statuses=list(OrderStatus),
+        stores=stores,
+        problem=problem,
+    )
+
+
+@router.get("/{order_id}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    try:
+        detail = order_detail(services.context, order_id=order_id)
+        store = queries.get_store(services.context, store_id=detail.order.store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order.html",
+        user,
+        nav="orders",
+        detail=detail,
+        order=detail.order,
+        store=store,
+        cancellable=detail.order.status in CANCELLABLE,
+    )
+
+
+@router.get("/{order_id}/cancel", response_class=HTMLResponse)
+def confirm_cancel(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks first: cancelling cannot be undone, and a shopper who accepted the order is told."""
+    try:
+        order = queries.get_order(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request, "ops/order_cancel.html", user, nav="orders", order=order, cancellable=order.status in CANCELLABLE
+    )
+
+
+@router.post("/{order_id}/cancel", response_model=None)
+def cancel(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    del form  # the CSRF check is the point
+    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+    try:
+        order = orders.cancel_order(services.context, order_id=order_id, actor_id=user.principal.user_id)
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return redirect(request, url, flash=f"Order {order.external_ref} cancelled.")
+
+
+@router.post("/{order_id}/requeue", response_model=None)
+def requeue(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    del form
+    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+    try:
+        order = orders.requeue_order(services.context, order_id=order_id, actor_id=user.principal.user_id)
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return redirect(request, url, flash=f"Order {order.external_ref} is back in the queue for shoppers.")
+
+
+@router.post("/{order_id}/fallback", response_model=None)
+def fallback(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    del form
+    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+    try:
+        order = orders.hand_to_fallback(services.context, order_id=order_id, actor_id=user.principal.user_id)
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return redirect(request, url, flash=f"Order {order.external_ref} handed to the courier fleet.")

@@ -1,0 +1,85 @@
+"""Operations console: shoppers listed by name, a shopper's page (verify their identity, set their trust
+tier, see their incidents)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.console.web import (
+    CONSOLE_ERRORS,
+    CONSOLE_PREFIX,
+    Form,
+    OpsUser,
+    PageQuery,
+    PageView,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.dependencies import Services
+from api.ops_records_schemas import TierIn
+from dispatch.model import TrustTier
+from dispatch.services import accounts, queries
+from dispatch.services.incidents import list_incidents
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/shoppers", include_in_schema=False)
+
+TIERS = [(int(tier), tier.name.lower()) for tier in TrustTier]
+
+
+@router.get("", response_class=HTMLResponse)
+def shoppers(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
+    found = queries.list_shoppers(services.context, limit=paging.limit, offset=paging.offset)
+    page = PageView(list(found.items), found.total, paging.limit, paging.offset)
+    return render(request, "ops/shoppers.html", user, nav="shoppers", page=page, tiers=dict(TIERS))
+
+
+@router.get("/{shopper_id}", response_class=HTMLResponse)
+def shopper_page(
+    request: Request, shopper_id: UUID, user: OpsUser, services: Services, paging: PageQuery
+) -> HTMLResponse:
+    try:
+        shopper = accounts.get_shopper(services.context, shopper_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="shoppers", problem=readable_problem(error))
+    found = list_incidents(services.context, shopper_id=shopper_id, limit=paging.limit, offset=paging.offset)
+    return render(
+        request,
+        "ops/shopper.html",
+        user,
+        nav="shoppers",
+        shopper=shopper,
+        tiers=TIERS,
+        incidents=PageView(list(found.items), found.total, paging.limit, paging.offset),
+    )
+
+
+@router.post("/{shopper_id}/verification", response_model=None)
+def verification(request: Request, shopper_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    """Records the identity check (checked or not: the box says which)."""
+    del user
+    url = f"{CONSOLE_PREFIX}/ops/shoppers/{shopper_id}"
+    verified = form.get("identity_verified") == "yes"
+    try:
+        shopper = accounts.verify_shopper(services.context, shopper_id=shopper_id, identity_verified=verified)
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    state = "verified" if shopper.identity_verified else "not verified"
+    return redirect(request, url, flash=f"{shopper.display_name}'s identity is now recorded as {state}.")
+
+
+@router.post("/{shopper_id}/tier", response_model=None)
+def tier(request: Request, shopper_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    del user
+    url = f"{CONSOLE_PREFIX}/ops/shoppers/{shopper_id}"
+    try:
+        chosen = form.model(TierIn)
+        shopper = accounts.verify_shopper(
+            services.context, shopper_id=shopper_id, trust_tier=TrustTier(chosen.trust_tier)
+        )
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return redirect(request, url, flash=f"{shopper.display_name} is now {shopper.trust_tier.name.lower()}.")

@@ -1,0 +1,247 @@
+"""Operations console: stores listed, created and edited (service area pasted as GeoJSON and shown on the
+map, opening hours per weekday), and each store watched live (refreshed by htmx polling)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+
+from api.console.ops_maps import live_map_svg, store_map_svg
+from api.console.web import (
+    CONSOLE_ERRORS,
+    CONSOLE_PREFIX,
+    ConsoleUser,
+    Form,
+    FormData,
+    FormProblem,
+    OpsUser,
+    PageQuery,
+    PageView,
+    readable_problem,
+    redirect,
+    render,
+)
+from api.dependencies import Services
+from api.ops_records_schemas import StoreIn
+from crowdship.errors import InvalidInput
+from dispatch.hours import WEEKDAYS
+from dispatch.model import Store
+from dispatch.services import batch, queries
+from dispatch.services.store_view import store_live_view
+from dispatch.services.stores import StoreChanges, create_store, edit_store
+from routing.areas import service_area_to_geojson
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/stores", include_in_schema=False)
+
+LIVE_REFRESH_S = 5
+FIELD_LABELS = {
+    "name": "Name",
+    "location": "Location",
+    "service_area": "Service area",
+    "fallback_cost_cents": "Fallback courier cost",
+    "opening_hours": "Opening hours",
+}
+
+
+def _values_of(store: Store) -> dict[str, str]:
+    values = {
+        "name": store.name,
+        "location.lat": f"{store.location.lat:.6f}",
+        "location.lon": f"{store.location.lon:.6f}",
+        "fallback_cost_cents": str(store.fallback_cost_cents),
+        "service_area": _geojson_text(service_area_to_geojson(store.service_area)),
+    }
+    for day, hours in store.opening_hours.named().items():
+        values[f"opening_hours.{day}.opens"] = hours.opens if hours else ""
+        values[f"opening_hours.{day}.closes"] = hours.closes if hours else ""
+    return values
+
+
+def _geojson_text(geometry: dict[str, Any]) -> str:
+    """GeoJSON for the textarea: one [lon, lat] position per line, so a person can read and edit it."""
+    text = json.dumps(geometry, separators=(", ", ": "))
+    return re.sub(r"\], \[(?=-?\d)", "],\n  [", text)
+
+
+def _readable(error: Exception) -> FormProblem:
+    """The console's problem, with the field said once, in words ("Service area: must contain ...")."""
+    problem = readable_problem(error)
+    if not isinstance(error, InvalidInput):
+        return problem
+    reason = error.message.removeprefix(f"{error.field}: ")
+    head = error.field.split(".")[0]
+    label = FIELD_LABELS.get(head, head.replace("_", " ").capitalize())
+    where = error.field[len(head) :].lstrip(".")
+    message = f"{label}{f' ({where})' if where else ''}: {reason}"
+    return FormProblem(message if message.endswith(".") else f"{message}.", {error.field: reason}, problem.status)
+
+
+def _form_values(form: FormData) -> dict[str, str]:
+    names = ["name", "location.lat", "location.lon", "fallback_cost_cents", "service_area"]
+    names += [f"opening_hours.{day}.{end}" for day in WEEKDAYS for end in ("opens", "closes")]
+    return {name: form.get(name)[:200_000] for name in names}
+
+
+def _store_in(values: dict[str, str]) -> StoreIn:
+    """The form as the API's body, validated by the API's schema: the same rules, the same field names."""
+    area_text = values["service_area"].strip()
+    try:
+        area = json.loads(area_text) if area_text else None
+    except json.JSONDecodeError as error:
+        raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
+    hours: dict[str, Any] = {}
+    for day in WEEKDAYS:
+        opens, closes = values[f"opening_hours.{day}.opens"].strip(), values[f"opening_hours.{day}.closes"].strip()
+        hours[day] = {"opens": opens, "closes": closes} if opens or closes else None
+    return StoreIn.model_validate(
+        {
+            "name": values["name"],
+            "location": {"lat": values["location.lat"] or None, "lon": values["location.lon"] or None},
+            "service_area": area,
+            "fallback_cost_cents": values["fallback_cost_cents"] or None,
+            "opening_hours": hours,
+        }
+    )
+
+
+def _form_page(
+    request: Request,
+    user: ConsoleUser,
+    *,
+    store: Store | None,
+    values: dict[str, str],
+    problem: FormProblem | None = None,
+) -> HTMLResponse:
+    """The store form (new or edit), with the area's errors gathered (its GeoJSON path may be deep) and the
+    map of the store as saved."""
+    area_errors = [
+        (name, message)
+        for name, message in (problem.fields if problem else {}).items()
+        if name.startswith("service_area")
+    ]
+    return render(
+        request,
+        "ops/store_form.html",
+        user,
+        nav="stores",
+        store=store,
+        values=values,
+        weekdays=WEEKDAYS,
+        area_errors=area_errors,
+        problem=problem,
+        map_svg=Markup(store_map_svg(store)) if store else None,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def stores(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
+    page = PageView.cut(list(queries.list_stores(services.context)), paging)
+    return render(request, "ops/stores.html", user, nav="stores", page=page)
+
+
+@router.get("/new", response_class=HTMLResponse)
+def new_store(request: Request, user: OpsUser) -> HTMLResponse:
+    return _form_page(request, user, store=None, values={})
+
+
+@router.post("/new", response_class=HTMLResponse, response_model=None)
+def create(request: Request, user: OpsUser, services: Services, form: Form) -> HTMLResponse | RedirectResponse:
+    values = _form_values(form)
+    try:
+        store = create_store(services.context, _store_in(values).to_draft())
+    except CONSOLE_ERRORS as error:
+        return _form_page(request, user, store=None, values=values, problem=_readable(error))
+    return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
+
+
+@router.get("/{store_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit_form(request: Request, store_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    try:
+        store = queries.get_store(services.context, store_id=store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    return _form_page(request, user, store=store, values=_values_of(store))
+
+
+@router.post("/{store_id}/edit", response_class=HTMLResponse, response_model=None)
+def edit(
+    request: Request, store_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    values = _form_values(form)
+    try:
+        store = queries.get_store(services.context, store_id=store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    try:
+        draft = _store_in(values).to_draft()
+        changes = StoreChanges(
+            name=draft.name,
+            location=draft.location,
+            service_area=draft.service_area,
+            fallback_cost_cents=draft.fallback_cost_cents,
+            opening_hours=draft.opening_hours,
+        )
+        edited = edit_store(services.context, store_id=store_id, changes=changes)
+    except CONSOLE_ERRORS as error:
+        return _form_page(request, user, store=store, values=values, problem=_readable(error))
+    return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{edited.id}/edit", flash=f"Store “{edited.name}” saved.")
+
+
+@router.get("/{store_id}/live", response_class=HTMLResponse, response_model=None)
+def live(request: Request, store_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    try:
+        view = store_live_view(services.context, store_id=store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/store_live.html",
+        user,
+        nav="stores",
+        view=view,
+        now=services.context.clock.now(),
+        refresh_s=LIVE_REFRESH_S,
+        map_svg=Markup(live_map_svg(view)),
+    )
+
+
+@router.get("/{store_id}/live/panel", response_class=HTMLResponse, response_model=None)
+def live_panel(request: Request, store_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """The part of the live page that htmx polls and swaps in."""
+    view = store_live_view(services.context, store_id=store_id)
+    return render(
+        request,
+        "ops/_live_panel.html",
+        user,
+        view=view,
+        now=services.context.clock.now(),
+        map_svg=Markup(live_map_svg(view)),
+    )
+
+
+@router.post("/{store_id}/batch", response_model=None)
+async def run_batch(
+    request: Request, store_id: UUID, user: OpsUser, services: Services, form: Form
+) -> RedirectResponse:
+    """One dispatch batch now (as `POST /ops/stores/{id}/batches`)."""
+    del user, form  # checked: an ops user, a form from the console
+    url = f"{CONSOLE_PREFIX}/ops/stores/{store_id}/live"
+    try:
+        report = await run_in_threadpool(batch.run_batch, services.context, store_id=store_id, solver=services.solver)
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    if report.skipped:
+        return redirect(request, url, flash="A dispatcher is running this store's batch right now.", kind="info")
+    return redirect(
+        request,
+        url,
+        flash=f"Batch run: {len(report.offers)} offer(s) made, {report.pending_orders} order(s) waiting, "
+        f"{report.eligible_trips} trip(s) could take offers, {len(report.fallback_orders)} sent to the courier fleet.",
+    )

@@ -1,0 +1,39 @@
+"""Operations create and edit stores: name, location, service area (GeoJSON), fallback cost, opening hours."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+
+from api.dependencies import STAFF_ROLES, Context, require_roles
+from api.ops_records_schemas import StoreDetailOut, StoreIn, StorePatch
+from api.problems import problem_responses
+from dispatch.services import queries
+from dispatch.services.stores import create_store, edit_store
+
+router = APIRouter(
+    prefix="/ops/stores",
+    tags=["ops"],
+    responses=problem_responses(401, 403),
+    dependencies=[Depends(require_roles(*STAFF_ROLES))],
+)
+
+
+@router.post("", status_code=201, response_model=StoreDetailOut, responses=problem_responses(409, 422))
+def create(body: StoreIn, context: Context) -> StoreDetailOut:
+    """A new store. Refused with 422 naming the field: an area that is not a valid Polygon or MultiPolygon, does
+    not contain the store, is smaller than 0.05 km² or larger than 5 000 km², reaches beyond 100 km or has more
+    than 5 000 vertices; a time that is not HH:MM or a day that closes before it opens."""
+    return StoreDetailOut.model_validate(create_store(context, body.to_draft()))
+
+
+@router.get("/{store_id}", response_model=StoreDetailOut, responses=problem_responses(404))
+def get(store_id: UUID, context: Context) -> StoreDetailOut:
+    return StoreDetailOut.model_validate(queries.get_store(context, store_id=store_id))
+
+
+@router.patch("/{store_id}", response_model=StoreDetailOut, responses=problem_responses(404, 422))
+def edit(store_id: UUID, body: StorePatch, context: Context) -> StoreDetailOut:
+    """Changes what the body gives; the area is checked again against the (possibly new) location."""
+    return StoreDetailOut.model_validate(edit_store(context, store_id=store_id, changes=body.to_changes()))

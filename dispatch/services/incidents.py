@@ -1,0 +1,86 @@
+"""What operations do about incidents: list and read them, resolve them, record the insurance claim for a
+loss. A claim triggers a review of the shopper's trust tier (the rewards side's rule, through the
+`review_tier` hook) in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from crowdship.errors import InvalidInput
+from crowdship.pages import Page
+from crowdship.units import Cents
+from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.model import TrustTier
+from dispatch.services.context import DispatchContext, TierReviewRequest
+
+MAX_CLAIM_REF_CHARS = 100
+MAX_CLAIM_CENTS = 10_000_000
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    incident: Incident
+    claims: tuple[InsuranceClaim, ...]
+
+
+@dataclass(frozen=True)
+class ClaimRecorded:
+    claim: InsuranceClaim
+    tier_before: TrustTier
+    tier_after: TrustTier
+    """The shopper's tier after the review the claim triggered (unchanged when no review is wired)."""
+
+
+def list_incidents(
+    ctx: DispatchContext,
+    *,
+    statuses: Sequence[IncidentStatus] | None = None,
+    kinds: Sequence[IncidentKind] | None = None,
+    store_id: UUID | None = None,
+    shopper_id: UUID | None = None,
+    limit: int,
+    offset: int,
+) -> Page[Incident]:
+    with ctx.unit_of_work() as uow:
+        return uow.incidents.page(
+            statuses=statuses, kinds=kinds, store_id=store_id, shopper_id=shopper_id, limit=limit, offset=offset
+        )
+
+
+def get_incident(ctx: DispatchContext, *, incident_id: UUID) -> IncidentDetail:
+    with ctx.unit_of_work() as uow:
+        return IncidentDetail(uow.incidents.get(incident_id), tuple(uow.incidents.claims_for(incident_id)))
+
+
+def resolve_incident(ctx: DispatchContext, *, incident_id: UUID, resolution: str, actor_id: UUID | None) -> Incident:
+    """Closes an open incident with what was done about it (409 when it is resolved already)."""
+    with ctx.unit_of_work() as uow:
+        incident = uow.incidents.get(incident_id, for_update=True)
+        resolved = incident.resolve(resolution=resolution, by=actor_id, now=ctx.clock.now())
+        uow.incidents.save(resolved)
+        uow.commit()
+        return resolved
+
+
+def record_insurance_claim(
+    ctx: DispatchContext, *, incident_id: UUID, claim_ref: str, amount_cents: Cents, actor_id: UUID | None
+) -> ClaimRecorded:
+    """Records the claim made to the insurer for the incident's loss, and reviews the shopper's trust tier
+    by their record (an incident counts against it at once), all in one transaction."""
+    if len(claim_ref) > MAX_CLAIM_REF_CHARS:
+        raise InvalidInput("claim_ref", f"at most {MAX_CLAIM_REF_CHARS} characters")
+    if amount_cents > MAX_CLAIM_CENTS:
+        raise InvalidInput("amount_cents", f"at most {MAX_CLAIM_CENTS} cents")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        incident = uow.incidents.get(incident_id, for_update=True)
+        claim = InsuranceClaim(incident.id, claim_ref.strip(), amount_cents, now, actor_id)
+        uow.incidents.add_claim(claim)
+        before = uow.shoppers.get(incident.shopper_id).trust_tier
+        after = before
+        if ctx.review_tier is not None:
+            after = ctx.review_tier(uow, TierReviewRequest(incident.shopper_id, actor_id, now))
+        uow.commit()
+    return ClaimRecorded(claim, before, after)

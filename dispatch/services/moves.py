@@ -1,0 +1,19 @@
+"""Every status change of an order is saved with a line in its history (`OrderEvent`), in the same
+transaction: the history is what operations read to see what happened to an order and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from dispatch.history import OrderEvent
+from dispatch.model import Order
+from dispatch.repositories import LiveUnitOfWork
+
+
+def save_move(
+    uow: LiveUnitOfWork, order: Order, at: datetime, note: str | None = None, actor_id: UUID | None = None
+) -> None:
+    """Saves the order's new status and records it: when, why (`note`) and who (`actor_id`, a person)."""
+    uow.orders.save(order)
+    uow.history.add(OrderEvent(order.id, at, order.status, note, actor_id))

@@ -1,0 +1,72 @@
+"""An order as operations look into it: what happened to it and when, its offers, its delivery attempts
+with their proof, its incidents, and why it waits without an offer when it does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from dispatch.batching import TripCandidate
+from dispatch.history import TimelineEntry, timeline
+from dispatch.incidents import Incident
+from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, TripStatus
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DispatchContext
+from dispatch.unassigned import Unassigned, why_unassigned
+
+MAX_TRIPS_EXPLAINED = 50
+"""The unassigned explanation looks at this many of the store's open trips (the oldest first)."""
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: Order
+    timeline: tuple[TimelineEntry, ...]
+    offers: tuple[Offer, ...]
+    proofs: tuple[DeliveryProof, ...]
+    incidents: tuple[Incident, ...]
+    unassigned: Unassigned | None
+    """Why it waits, when it is pending or returned."""
+    carrying_trip_id: UUID | None
+
+
+def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
+    with ctx.unit_of_work() as uow:
+        order = uow.orders.get(order_id)
+        offers = tuple(uow.offers.for_order(order_id))
+        proofs = tuple(uow.proofs.list_for_order(order_id))
+        incidents = tuple(uow.incidents.list_for_order(order_id))
+        events = uow.history.for_order(order_id)
+        waiting = order.status in (OrderStatus.PENDING, OrderStatus.RETURNED)
+        unassigned = _why_unassigned(ctx, uow, order) if waiting else None
+        carrying = uow.orders.carrying_trip(order_id)
+    return OrderDetail(
+        order=order,
+        timeline=tuple(timeline(order, events, offers, proofs, incidents)),
+        offers=offers,
+        proofs=proofs,
+        incidents=incidents,
+        unassigned=unassigned,
+        carrying_trip_id=carrying,
+    )
+
+
+def _why_unassigned(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> Unassigned | None:
+    now = ctx.clock.now()
+    store = uow.stores.get(order.store_id)
+    trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])[:MAX_TRIPS_EXPLAINED]
+    candidates = []
+    busy = set()
+    for trip in trips:
+        if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
+            busy.add(trip.id)
+        candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
+    return why_unassigned(
+        order=order,
+        store=store,
+        trips=candidates,
+        busy_trips=busy,
+        offered_pairs=uow.offers.offered_pairs([order.id]),
+        now=now,
+        parameters=ctx.config.batch,
+    )

@@ -1,0 +1,261 @@
+"""Operations in the console, in a real browser (Debian's Chromium): an ops user creates a store (a refused
+area first, then a good one shown on the map), an order is taken in and a shopper checks in through the API,
+the live store view refreshes by itself when a batch offers the order, another order is found by reference
+and cancelled after a confirmation, the delivered order shows its history and proof photo reference, the
+shopper's tier is set, an incident's claim is recorded (reviewing the tier) and it is resolved; finance and
+shoppers are refused. Every page is saved under `.local/screenshots/` (test--page.png)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from api_support import HOME, ON_THE_WAY, Account, check_in, ingest
+from console_support import StaffLogin, sign_in
+from playwright.sync_api import Page, expect
+from psycopg_pool import ConnectionPool
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store, TrustTier
+from routing.areas import circular_area, service_area_to_geojson
+from routing.geo import GeoPoint
+
+Screenshot = Callable[[Page, str], Path]
+STORE_AT = GeoPoint(30.4627, -84.2211)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Half an hour behind the wall clock: the test moves it forward by minutes, and a token must never be
+    issued in the future by the wall clock (PyJWT refuses an `iat` ahead of it) when the console renews it."""
+    return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30))
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx.Client]:
+    # Generous: the first batch of a process imports the matcher, on a machine other tests share.
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Store:
+    page.goto("/console/ops/stores")
+    expect(page.get_by_role("heading", name="Stores")).to_be_visible()
+    screenshot(page, "stores-empty")
+    page.get_by_role("link", name="New store").click()
+    page.get_by_label("Name").fill("Crowdship Southside")
+    page.get_by_label("Latitude").fill(str(STORE_AT.lat))
+    page.get_by_label("Longitude").fill(str(STORE_AT.lon))
+    page.get_by_label("Fallback courier cost (cents)").fill("899")
+    elsewhere = service_area_to_geojson(circular_area(GeoPoint(30.7, -84.2), 3_000, segments=16))
+    page.get_by_label("Service area (GeoJSON)").fill(json.dumps(elsewhere))
+    for day, opens, closes in (
+        ("Monday", "07:00", "23:00"),
+        ("Saturday", "08:00", "24:00"),
+        ("Sunday", "09:00", "20:00"),
+    ):
+        page.get_by_label(f"{day} opens").fill(opens)
+        page.get_by_label(f"{day} closes").fill(closes)
+    page.get_by_role("button", name="Create store").click()
+    expect(page.get_by_role("alert")).to_have_text("Service area: must contain the store's own location.")
+    expect(page.get_by_label("Service area (GeoJSON)")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "store-form-refused")
+    area = service_area_to_geojson(circular_area(STORE_AT, 6_000, segments=48))
+    page.get_by_label("Service area (GeoJSON)").fill(json.dumps(area))
+    page.get_by_role("button", name="Create store").click()
+    expect(page.get_by_role("status")).to_contain_text("Store “Crowdship Southside” created.")
+    expect(page.locator("svg#store-map")).to_be_visible()
+    expect(page.get_by_label("Saturday closes")).to_have_value("24:00")
+    screenshot(page, "store-edit-with-map")
+    match = re.search(r"/console/ops/stores/([0-9a-f-]{36})/edit", page.url)
+    assert match, page.url
+    with PostgresDispatchUnitOfWork(db) as uow:
+        return uow.stores.get(UUID(match.group(1)))
+
+
+def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store, screenshot: Screenshot) -> None:
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    expect(page.get_by_test_id("count-pending")).to_have_text("1")
+    expect(page.get_by_test_id("count-open-offers")).to_have_text("0")
+    screenshot(page, "store-live-waiting")
+    # A batch runs elsewhere (the dispatcher's endpoint): the page picks it up by itself, without a reload.
+    assert api.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
+    expect(page.get_by_test_id("count-open-offers")).to_have_text("1", timeout=15_000)
+    expect(page.get_by_test_id("count-offered")).to_have_text("1")
+    expect(page.get_by_role("link", name="WEB-5001")).to_be_visible()
+    screenshot(page, "store-live-offered")
+
+
+def _cancel_another(
+    page: Page, api: httpx.Client, ops: Account, second: dict[str, Any], screenshot: Screenshot
+) -> None:
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Orders").click()
+    page.get_by_label("Reference starts with").fill("web-5002")
+    page.get_by_label("Reference starts with").press("Enter")
+    expect(page.get_by_role("link", name="WEB-5002")).to_be_visible()
+    expect(page.get_by_role("link", name="WEB-5001")).to_have_count(0)
+    screenshot(page, "orders-search")
+    page.get_by_role("link", name="WEB-5002").click()
+    expect(page.get_by_role("heading", name="Why it has no shopper")).to_be_visible()
+    expect(page.get_by_text("already has an open or accepted offer")).to_be_visible()
+    screenshot(page, "order-waiting")
+    page.get_by_role("link", name="Cancel order…").click()
+    expect(page.get_by_role("heading", name="Cancel order WEB-5002?")).to_be_visible()
+    expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
+    screenshot(page, "order-cancel-confirm")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Order WEB-5002 cancelled.")
+    expect(page.locator("table.timeline")).to_contain_text("cancelled by operations")
+    screenshot(page, "order-cancelled")
+    assert api.get(f"/ops/orders/{second['order_id']}", headers=ops.headers).json()["status"] == "cancelled"
+
+
+def _carry_and_deliver(
+    page: Page,
+    api: httpx.Client,
+    ana: Account,
+    trip: dict[str, Any],
+    first: dict[str, Any],
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """The shopper accepts, picks up, reports a torn bag on the way and delivers with a photo (the clock moves
+    less than the console session's 15 minutes in the whole test)."""
+    clock.advance(timedelta(seconds=20))  # within the offer's minute
+    offer = api.get("/shopper/offers/current", headers=ana.headers).json()
+    assert api.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
+    page.goto(f"/console/ops/stores/{trip['store_id']}/live")
+    expect(page.get_by_role("cell", name="WEB-5001")).to_be_visible()  # the trip carries it: its route is drawn
+    expect(page.locator("svg#live-map polyline title", has_text=re.compile(r"^trip [0-9a-f]{8}$"))).to_have_count(1)
+    screenshot(page, "store-live-accepted")
+    clock.advance(timedelta(minutes=3))
+    picked = api.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [first["bag_code"]]}, headers=ana.headers
+    )
+    assert picked.status_code == 200, picked.text
+    clock.advance(timedelta(minutes=4))
+    incident = api.post(
+        f"/shopper/orders/{first['order_id']}/incidents",
+        json={"kind": "damage", "description": "one bag tore on the stairs"},
+        headers=ana.headers,
+    )
+    assert incident.status_code == 201, incident.text
+    clock.advance(timedelta(minutes=1))
+    delivered = api.post(
+        f"/shopper/orders/{first['order_id']}/delivery",
+        json={
+            "position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon},
+            "code": first["delivery_code"],
+            "photo_ref": "proofs/web-5001-door.jpg",
+        },
+        headers=ana.headers,
+    )
+    assert delivered.status_code == 200, delivered.text
+
+
+def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> None:
+    page.goto("/console/ops/shoppers")
+    screenshot(page, "shoppers")
+    page.get_by_role("link", name="Ana").click()
+    page.get_by_label("Tier").select_option("gold")
+    page.get_by_role("button", name="Set tier").click()
+    expect(page.get_by_role("status")).to_contain_text("Ana is now gold.")
+    screenshot(page, "shopper")
+    page.goto("/console/ops/incidents")
+    screenshot(page, "incidents-open")
+    page.get_by_role("link", name=re.compile(r"UTC")).first.click()
+    page.get_by_label("Insurer's claim reference").fill("AXA-77")
+    page.get_by_label("Amount claimed (cents)").fill("4599")
+    page.get_by_role("button", name="Record claim").click()
+    expect(page.get_by_role("status")).to_contain_text("tier went from gold to new")
+    screenshot(page, "incident-claim-recorded")
+    page.get_by_label("What was done about it").fill("Customer refunded; the bag supplier was told")
+    page.get_by_role("button", name="Resolve incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Incident resolved.")
+    screenshot(page, "incident-resolved")
+    page.goto(f"/console/ops/shoppers/{ana.shopper_id}")
+    expect(page.get_by_label("Tier")).to_have_value("0")
+
+
+def test_ops_run_a_store_from_the_console(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    db: ConnectionPool,
+    ops: Account,
+    make_shopper: Callable[..., Account],
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    page = signed_in(Role.OPS)
+    store = _create_store(page, db, screenshot)
+    first = ingest(api, ops, store, clock, ref="WEB-5001", dropoff=ON_THE_WAY)
+    ana = make_shopper("Ana", tier=TrustTier.SILVER, home=HOME)
+    trip = check_in(api, ana, store, clock)
+    assert api.post("/shopper/location", json={"lat": 30.4700, "lon": -84.2205}, headers=ana.headers).status_code == 202
+    clock.advance(timedelta(minutes=1))
+    _watch_it_offered(page, api, ops, store, screenshot)
+
+    clock.advance(timedelta(seconds=15))
+    second = ingest(api, ops, store, clock, ref="WEB-5002", dropoff=GeoPoint(30.4500, -84.2400))
+    _cancel_another(page, api, ops, second, screenshot)
+
+    _carry_and_deliver(page, api, ana, trip, first, clock, screenshot)
+    page.goto(f"/console/ops/orders/{first['order_id']}")
+    expect(page.get_by_test_id("photo-ref")).to_have_text("proofs/web-5001-door.jpg")
+    expect(page.locator("table.timeline")).to_contain_text("picked up")
+    screenshot(page, "order-delivered")
+
+    _shopper_and_incident(page, ana, screenshot)
+    page.goto("/console/ops/incidents?status=")
+    expect(page.get_by_role("link", name=re.compile(r"UTC"))).to_have_count(1)
+    screenshot(page, "incidents-all")
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    screenshot(page, "store-live-after")
+    page.goto("/console/ops/stores")
+    screenshot(page, "stores")
+
+
+def test_finance_gets_no_operations_pages(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    expect(page.get_by_role("navigation", name="Sections").get_by_role("link", name="Stores")).to_have_count(0)
+    for path in ("/console/ops/stores", "/console/ops/orders", "/console/ops/shoppers", "/console/ops/incidents"):
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 403, path
+        expect(page.get_by_text("This page is for ops or admin")).to_be_visible()
+    screenshot(page, "finance-refused")
+
+
+def test_a_shopper_cannot_open_operations_pages(
+    new_page: Callable[[], Page], make_login: Callable[..., StaffLogin], screenshot: Screenshot
+) -> None:
+    page = new_page()
+    sign_in(page, make_login(Role.SHOPPER))
+    page.goto("/console/ops/stores/new")
+    expect(page).to_have_url(re.compile(r"/console/sign-in\?next="))
+    screenshot(page, "shopper-refused")
+
+
+def test_a_forged_post_without_the_csrf_token_changes_nothing(
+    api: httpx.Client, signed_in: Callable[..., Page], ops: Account, live_server: str
+) -> None:
+    """The session cookie alone (a form posted from another site) is refused with 403."""
+    page = signed_in(Role.OPS)
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    response = httpx.post(
+        f"{live_server}/console/ops/stores/new",
+        data={"name": "Forged", "location.lat": "30.46", "location.lon": "-84.22"},
+        cookies=cookies,
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+    assert "Forged" not in [store["name"] for store in api.get("/ops/stores", headers=ops.headers).json()]
