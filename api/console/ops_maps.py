@@ -4,10 +4,6 @@ live positions and the routes of what they carry)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from shapely import MultiPolygon, Polygon
-
 from crowdship.errors import InvalidInput
 from dispatch.model import Store
 from dispatch.services.store_view import StoreLiveView
@@ -17,15 +13,13 @@ from routing.streets import street_base
 MAP_WIDTH, MAP_HEIGHT = 760, 520
 
 
-def _store_parts(store: Store) -> list[MapStore]:
-    """A MultiPolygon area is drawn part by part (the renderer takes one polygon per store marker)."""
-    area = store.service_area
-    parts: Sequence[Polygon] = list(area.geoms) if isinstance(area, MultiPolygon) else [area]
-    return [MapStore(store.location, store.name if index == 0 else "", part) for index, part in enumerate(parts)]
+def _store_layer(store: Store) -> list[MapStore]:
+    """The store with its whole area, one polygon or several."""
+    return [MapStore(store.location, store.name, store.service_area)]
 
 
 def store_map_svg(store: Store, *, element_id: str = "store-map") -> str:
-    layers = MapLayers(stores=_store_parts(store))
+    layers = MapLayers(stores=_store_layer(store))
     return _render(layers, f"{store.name}: service area", element_id)
 
 
@@ -37,7 +31,7 @@ def live_map_svg(view: StoreLiveView, *, element_id: str = "live-map") -> str:
             points = (store.location, *(order.dropoff for order in on_map.stops), on_map.trip.destination)
             routes.append(MapRoute(points, f"trip {str(on_map.trip.id)[:8]}"))
     layers = MapLayers(
-        stores=_store_parts(store),
+        stores=_store_layer(store),
         dropoffs=[
             MapMarker(order.dropoff, order.external_ref, order.status.value)
             for order in (*view.waiting.items, *view.offered.items, *(o for t in view.trips.items for o in t.stops))

@@ -86,6 +86,7 @@ def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store,
     page.goto(f"/console/ops/stores/{store.id}/live")
     expect(page.get_by_test_id("count-pending")).to_have_text("1")
     expect(page.get_by_test_id("count-open-offers")).to_have_text("0")
+    expect(page.get_by_text("not batched yet")).to_be_visible()
     screenshot(page, "store-live-waiting")
     # A batch runs elsewhere (the dispatcher's endpoint): the page picks it up by itself, without a reload.
     assert api.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
@@ -106,6 +107,7 @@ def _cancel_another(
     screenshot(page, "orders-search")
     page.get_by_role("link", name="WEB-5002").click()
     expect(page.get_by_role("heading", name="Why it has no shopper")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The last batch \(.*\) left it with reason"))).to_be_visible()
     expect(page.get_by_text("already has an open or accepted offer")).to_be_visible()
     screenshot(page, "order-waiting")
     page.get_by_role("link", name="Cancel order…").click()
@@ -206,6 +208,7 @@ def test_ops_run_a_store_from_the_console(
 
     clock.advance(timedelta(seconds=15))
     second = ingest(api, ops, store, clock, ref="WEB-5002", dropoff=GeoPoint(30.4500, -84.2400))
+    assert not api.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
     _cancel_another(page, api, ops, second, screenshot)
 
     _carry_and_deliver(page, api, ana, trip, first, clock, screenshot)
