@@ -85,6 +85,15 @@ def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) ->
     to_store = instance.store_to_order[sequences].sum(axis=1)
     cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * to_store, cost)
     cost = np.where(rule == RULE_FIXED, instance.amount[trip] * count, cost)
+    if instance.acceptance is not None:
+        cost = instance.acceptance.expected_cost(
+            trip,
+            cost,
+            np.maximum(0.0, length - instance.direct[trip]),
+            np.full(len(trip), count, dtype=np.int64),
+            instance.size[sequences].sum(axis=1),
+            instance.acceptance.decline_per_order[sequences].sum(axis=1),
+        )
     priced: FloatArray = np.where(feasible, cost, np.inf)
     return priced
 
@@ -169,7 +178,7 @@ def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None
                 continue
             trips.append(np.array([trip], dtype=np.int64))
             stops.append(np.array([[*route, *([-1] * (3 - len(route)))]], dtype=np.int64))
-            costs.append(np.array([checked.compensation]))
+            costs.append(np.array([checked.cost]))
     return Bundles(np.concatenate(trips), np.vstack(stops), np.concatenate(costs))
 
 

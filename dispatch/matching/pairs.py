@@ -260,5 +260,14 @@ def find_pairs(
     cost = np.where(rule == RULE_STORE_DISTANCE, instance.rate[trip] * instance.store_to_order[order], cost)
     cost = np.where(rule == RULE_FIXED, instance.amount[trip], cost)
     cost = np.where(np.isnan(explicit_cost), cost, explicit_cost)
+    if instance.acceptance is not None:
+        cost = instance.acceptance.expected_cost(
+            trip,
+            cost,
+            np.maximum(0.0, detour),
+            np.ones(len(trip), dtype=np.int64),
+            instance.size[order],
+            instance.acceptance.decline_per_order[order],
+        )
     pairs = Pairs(trip, order, length, detour, cost)
     return (pairs, complete) if report_complete else pairs
