@@ -121,6 +121,14 @@ class StoreSummary:
     orders_past_deadline: int
 
 
+@dataclass(frozen=True)
+class AnsweredOffer:
+    """An offer the shopper answered (accepted, declined, or let expire) and the bags it carried."""
+
+    offer: Offer
+    bags: int
+
+
 class UserRepository(Protocol):
     def add(self, user: User) -> None: ...
     def get(self, user_id: UUID) -> User: ...
@@ -194,6 +202,11 @@ class LiveOfferRepository(OfferRepository, Protocol):
 
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:
         """The trip whose open offer holds the order, if any."""
+        ...
+
+    def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> Sequence[AnsweredOffer]:
+        """Offers made at or after `since` that were accepted, declined or expired (withdrawn ones had no
+        answer), newest first, at most `limit`: the history the acceptance model is fitted on."""
         ...
 
     def page(

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.logging import get_logger
+from dispatch.acceptance import with_acceptance
 from dispatch.batching import (
     DroppedAssignment,
     TripCandidate,
@@ -149,6 +150,8 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     )
     if not problem["trips"]:
         return
+    if ctx.acceptance is not None:  # acceptance-aware matching: the matcher minimises the expected cost
+        problem = with_acceptance(problem, ctx.acceptance, at=now)
     solution = solver(problem, ctx.config.matcher_time_limit_s)
     made = offers_from_solution(
         store=store,

@@ -11,6 +11,7 @@ from uuid import UUID
 from crowdship.clock import Clock
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.acceptance import AcceptanceWeighting
 from dispatch.batching import BatchParameters, QuoteRequest
 from dispatch.live import LiveState
 from dispatch.repositories import LiveUnitOfWork
@@ -93,3 +94,5 @@ class DispatchContext:
     credit_delivery: Callable[[LiveUnitOfWork, DeliveredOrder], object] | None = field(default=None)
     """Rewards hook, called inside the transaction that marks the order delivered (its result is the
     caller's business: dispatch does not look at it)."""
+    acceptance: AcceptanceWeighting | None = None
+    """When set, batches weigh each offer by the chance its shopper accepts (`dispatch.acceptance`)."""
