@@ -191,6 +191,42 @@ def bench_simulation(
     simulate_file(Path(scenario) if scenario else BUSY_DAY_SCENARIO, Path(out) if out else None, console)
 
 
+@bench_app.command("acceptance")
+def bench_acceptance(
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds (default: the reported ones, 1 to 5)")] = "",
+    decline_penalty: Annotated[
+        int | None,
+        typer.Option("--decline-penalty", min=0, max=100_000, help="Cents per order of a declined offer"),
+    ] = None,
+    reward_term: Annotated[
+        bool, typer.Option("--reward-term/--no-reward-term", help="Weigh routes by their reward too")
+    ] = True,
+    scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
+) -> None:
+    """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
+    from pathlib import Path
+
+    from crowdship.errors import InvalidInput
+    from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS
+    from simulations.bench_acceptance import REPORTED_SEEDS, run_acceptance_benchmark
+    from simulations.run import BUSY_DAY_SCENARIO
+    from simulations.scenario import load_scenario
+
+    try:
+        chosen = tuple(int(part) for part in seeds.split(",") if part.strip()) or REPORTED_SEEDS
+    except ValueError:
+        raise InvalidInput("--seeds", f"expected comma-separated integers, got {seeds!r}") from None
+    if len(chosen) > 50 or any(seed < 0 for seed in chosen):
+        raise InvalidInput("--seeds", "at most 50 non-negative seeds")
+    run_acceptance_benchmark(
+        load_scenario(Path(scenario) if scenario else BUSY_DAY_SCENARIO),
+        chosen,
+        console,
+        decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
+        reward_term=reward_term,
+    )
+
+
 @app.command("match")
 def match(
     problem_file: Annotated[str, typer.Argument(metavar="PROBLEM.json", help="A crowdship-match/1 problem")],
