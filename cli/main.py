@@ -410,6 +410,13 @@ def serve_api(
 def dispatcher(
     cadence: Annotated[float | None, typer.Option(help="Seconds between rounds (default from settings)")] = None,
     once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
+    acceptance: Annotated[
+        bool,
+        typer.Option(
+            "--acceptance/--no-acceptance",
+            help="Weigh offers by the chance the shopper accepts (model fitted on the answers at start)",
+        ),
+    ] = False,
 ) -> None:
     """Run dispatch batches for every store at a steady cadence; safe to run in several processes."""
     import signal
@@ -432,8 +439,13 @@ def dispatcher(
         connect_timeout_s=settings.db_connect_timeout_s,
         wait=False,
     ) as pool:
+        context = _live_context(pool)
+        if acceptance:
+            from composition import acceptance_aware
+
+            context = acceptance_aware(context)
         rounds = run_dispatcher(
-            _live_context(pool),
+            context,
             cadence_s=cadence or settings.dispatch_cadence_s,
             stop=stop,
             max_rounds=1 if once else None,

@@ -5,7 +5,7 @@ batch; the only difference is the aware run's `DispatchContext.acceptance`: ever
 acceptance section (`dispatch.acceptance.with_acceptance`), so the matcher minimises the expected cost of
 its offers. The aware run starts from the default model and refits it on the day's own answers (through
 `dispatch.services.acceptance.fit_from_history`, the live use case on the in-memory unit of work) every
-`refit_every` of simulated time, as a dispatcher restarted through the day would.
+`refit_every` of simulated time (`composition.acceptance_aware`, as the live dispatcher does at start).
 
 The shoppers' answers are the simulator's ground truth (`simulations.engine`: logistic in the quote,
 the detour and the extra stops, `[acceptance]` of the scenario); the model does not see them, only the
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
+from composition import acceptance_aware
 from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, AcceptanceModel, AcceptanceWeighting
-from dispatch.services.acceptance import fit_from_history
 from dispatch.services.batch import BatchReport
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation
@@ -55,11 +55,13 @@ class AcceptanceAwareDay(DaySimulation):
     def batch_once(self, store_index: int) -> BatchReport:
         now = self.clock.now()
         if self._next_refit is None or now >= self._next_refit:
-            model = fit_from_history(
-                self.ctx.unit_of_work, now=now, default=self.weighting.model, with_reward=self.weighting.reward_term
+            self.ctx = acceptance_aware(
+                self.ctx,
+                decline_penalty_cents=self.weighting.decline_penalty_cents,
+                reward_term=self.weighting.reward_term,
             )
-            self.models.append(model)
-            self.ctx = dataclasses.replace(self.ctx, acceptance=dataclasses.replace(self.weighting, model=model))
+            assert self.ctx.acceptance is not None
+            self.models.append(self.ctx.acceptance.model)
             self._next_refit = now + self.refit_every
         return super().batch_once(store_index)
 
