@@ -191,6 +191,11 @@ def bench_simulation(
     simulate_file(Path(scenario) if scenario else BUSY_DAY_SCENARIO, Path(out) if out else None, console)
 
 
+class DeclineRuleChoice(StrEnum):
+    FALLBACK = "fallback"
+    REOFFER = "reoffer"
+
+
 @bench_app.command("acceptance")
 def bench_acceptance(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (default: the reported ones, 1 to 5)")] = "",
@@ -201,13 +206,18 @@ def bench_acceptance(
     reward_term: Annotated[
         bool, typer.Option("--reward-term/--no-reward-term", help="Weigh routes by their reward too")
     ] = True,
+    decline: Annotated[
+        DeclineRuleChoice | None,
+        typer.Option(help="A declined route costs its orders' fallback, or a re-offer at its price"),
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=8, help="Seeds simulated at once (processes)")] = 1,
     scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
 ) -> None:
     """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
     from pathlib import Path
 
     from crowdship.errors import InvalidInput
-    from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS
+    from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_DECLINE_RULE
     from simulations.bench_acceptance import REPORTED_SEEDS, run_acceptance_benchmark
     from simulations.run import BUSY_DAY_SCENARIO
     from simulations.scenario import load_scenario
@@ -224,6 +234,8 @@ def bench_acceptance(
         console,
         decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
         reward_term=reward_term,
+        decline=DEFAULT_DECLINE_RULE if decline is None else decline.value,
+        jobs=jobs,
     )
 
 

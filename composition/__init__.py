@@ -19,11 +19,17 @@ from crowdship.logging import get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_MODEL, AcceptanceWeighting
+from dispatch.acceptance import (
+    DEFAULT_DECLINE_PENALTY_CENTS,
+    DEFAULT_DECLINE_RULE,
+    DEFAULT_MODEL,
+    AcceptanceWeighting,
+)
 from dispatch.adapters.memory import MemoryDispatchDatabase, memory_unit_of_work
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.batching import BatchParameters, QuoteRequest, compensation_quote
 from dispatch.live import LiveState
+from dispatch.matching.acceptance import DeclineRule
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.acceptance import fit_from_history
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
@@ -130,7 +136,11 @@ def _credit_or_log(
 
 
 def acceptance_aware(
-    context: DispatchContext, *, decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS, reward_term: bool = True
+    context: DispatchContext,
+    *,
+    decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS,
+    reward_term: bool = True,
+    decline: DeclineRule = DEFAULT_DECLINE_RULE,
 ) -> DispatchContext:
     """The context with acceptance-aware batches, the model fitted now on the recorded answers (a bounded
     sample, `dispatch.services.acceptance`); the default model while the database cannot be read, so a
@@ -140,5 +150,7 @@ def acceptance_aware(
     except BACKING_SERVICE_ERRORS as error:
         log.warning("acceptance model: history unreadable, default model used", error=type(error).__name__)
         model = DEFAULT_MODEL
-    weighting = AcceptanceWeighting(model, decline_penalty_cents=decline_penalty_cents, reward_term=reward_term)
+    weighting = AcceptanceWeighting(
+        model, decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
+    )
     return replace(context, acceptance=weighting)

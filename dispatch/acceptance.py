@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dispatch.matching.acceptance import DeclineRule
+
 FEATURES = ("reward_dollars", "detour_km", "extra_stops", "bags", "hour_sin", "hour_cos")
 
 MIN_ANSWERS = 200
@@ -43,6 +45,9 @@ MAX_ANSWERS = 20_000
 
 DEFAULT_DECLINE_PENALTY_CENTS = 0
 """What a declined offer costs per order beyond leaving the order for later (see the benchmark's notes)."""
+
+DEFAULT_DECLINE_RULE: DeclineRule = "fallback"
+"""How the matcher prices a declined route: its orders' fallback, or a re-offer at the same price."""
 
 REGULARISATION_C = 10.0
 """scikit-learn's inverse L2 strength: weak, only there to keep separable histories finite."""
@@ -170,6 +175,8 @@ class AcceptanceWeighting:
     model: AcceptanceModel = DEFAULT_MODEL
     decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS
     reward_term: bool = True
+    decline: DeclineRule = DEFAULT_DECLINE_RULE
+    """How the matcher prices a declined route (`dispatch.matching.acceptance`)."""
     """False: the matcher's routes are weighed without a reward term (see `fit_acceptance(with_reward=)`)."""
 
 
@@ -193,6 +200,7 @@ def with_acceptance(problem: Mapping[str, Any], weighting: AcceptanceWeighting, 
         **problem,
         "acceptance": {
             "decline_penalty": float(weighting.decline_penalty_cents),
+            "decline": weighting.decline,
             "trips": [{"trip": trip["id"], **terms} for trip in problem.get("trips", [])],
         },
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +26,13 @@ from rich.console import Console
 from rich.table import Table
 
 from composition import acceptance_aware
-from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, AcceptanceModel, AcceptanceWeighting
+from dispatch.acceptance import (
+    DEFAULT_DECLINE_PENALTY_CENTS,
+    DEFAULT_DECLINE_RULE,
+    AcceptanceModel,
+    AcceptanceWeighting,
+)
+from dispatch.matching.acceptance import DeclineRule
 from dispatch.services.batch import BatchReport
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation
@@ -59,6 +66,7 @@ class AcceptanceAwareDay(DaySimulation):
                 self.ctx,
                 decline_penalty_cents=self.weighting.decline_penalty_cents,
                 reward_term=self.weighting.reward_term,
+                decline=self.weighting.decline,
             )
             assert self.ctx.acceptance is not None
             self.models.append(self.ctx.acceptance.model)
@@ -76,13 +84,16 @@ class Row:
     declined: int
     expired: int
     fallback: int
+    never_offered: int
+    """Orders that went to the fallback without a single offer."""
     mean_true_acceptance: float
     """The simulator's own probability, averaged over the offers made: what the matcher aimed for."""
 
 
-def _row(seed: int, matcher: str, result: DayResult) -> Row:
+def _row(seed: int, matcher: str, day: DaySimulation, result: DayResult) -> Row:
     summary = summarise(result)
     offers = result.offers
+    offered = day.db.offers_of_order
     return Row(
         seed=seed,
         matcher=matcher,
@@ -92,6 +103,11 @@ def _row(seed: int, matcher: str, result: DayResult) -> Row:
         declined=sum(1 for offer in offers if offer.outcome == "declined"),
         expired=sum(1 for offer in offers if offer.outcome == "expired"),
         fallback=summary.fallback,
+        never_offered=sum(
+            1
+            for record in result.orders
+            if record.status == "fallback" and record.order_id is not None and not offered.get(record.order_id)
+        ),
         mean_true_acceptance=statistics.fmean(offer.probability for offer in offers) if offers else 0.0,
     )
 
@@ -99,9 +115,10 @@ def _row(seed: int, matcher: str, result: DayResult) -> Row:
 def run_seed(scenario: Scenario, seed: int, weighting: AcceptanceWeighting) -> tuple[Row, Row, AcceptanceModel]:
     """The blind and the aware day of one seed; also the aware day's last fitted model."""
     seeded = scenario.with_overrides({"seed": seed})
-    blind = _row(seed, "blind", DaySimulation(seeded).run())
+    blind_day = DaySimulation(seeded)
+    blind = _row(seed, "blind", blind_day, blind_day.run())
     aware_day = AcceptanceAwareDay(seeded, weighting)
-    aware = _row(seed, "aware", aware_day.run())
+    aware = _row(seed, "aware", aware_day, aware_day.run())
     return blind, aware, aware_day.models[-1]
 
 
@@ -116,6 +133,7 @@ def _mean(rows: Sequence[Row], matcher: str) -> Row:
         declined=round(statistics.fmean(r.declined for r in mine)),
         expired=round(statistics.fmean(r.expired for r in mine)),
         fallback=round(statistics.fmean(r.fallback for r in mine)),
+        never_offered=round(statistics.fmean(r.never_offered for r in mine)),
         mean_true_acceptance=statistics.fmean(r.mean_true_acceptance for r in mine),
     )
 
@@ -123,7 +141,7 @@ def _mean(rows: Sequence[Row], matcher: str) -> Row:
 def acceptance_table(rows: Sequence[Row], title: str) -> Table:
     table = Table(
         "seed", "matcher", "cost/order ¢", "by shoppers", "offers", "declined", "expired", "fallback",
-        "mean true p", title=title,
+        "never offered", "mean true p", title=title,
     )  # fmt: skip
     means = [_mean(rows, "blind"), _mean(rows, "aware")]
     for row in [*rows, *means]:
@@ -136,6 +154,7 @@ def acceptance_table(rows: Sequence[Row], title: str) -> Table:
             str(row.declined),
             str(row.expired),
             str(row.fallback),
+            str(row.never_offered),
             f"{row.mean_true_acceptance:.3f}",
         )
     return table
@@ -148,12 +167,19 @@ def run_acceptance_benchmark(
     *,
     decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS,
     reward_term: bool = True,
+    decline: DeclineRule = DEFAULT_DECLINE_RULE,
+    jobs: int = 1,
 ) -> list[Row]:
+    """`jobs` > 1 simulates that many seeds at once, in processes of their own (a day is deterministic for
+    its seed wherever it runs, short of the matcher's wall-clock safety net firing on a loaded machine)."""
     quiet_batch_logs()
-    weighting = AcceptanceWeighting(decline_penalty_cents=decline_penalty_cents, reward_term=reward_term)
+    weighting = AcceptanceWeighting(
+        decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
+    )
     rows: list[Row] = []
-    for seed in seeds:
-        blind, aware, model = run_seed(scenario, seed, weighting)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(run_seed, [scenario] * len(seeds), seeds, [weighting] * len(seeds)))
+    for seed, (blind, aware, model) in zip(seeds, results, strict=True):
         rows.extend([blind, aware])
         console.print(
             f"seed {seed}: cost/order {blind.cost_per_order_cents:.1f} -> {aware.cost_per_order_cents:.1f} ¢, "
@@ -165,7 +191,7 @@ def run_acceptance_benchmark(
     console.print(
         acceptance_table(
             rows,
-            f"{scenario.name}: acceptance-blind vs -aware (decline penalty {decline_penalty_cents} ¢, "
+            f"{scenario.name}: acceptance-blind vs -aware (decline {decline}, penalty {decline_penalty_cents} ¢, "
             f"reward term {'on' if reward_term else 'off'})",
         )
     )

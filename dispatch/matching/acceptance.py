@@ -6,7 +6,12 @@ what the company expects to pay, not what it pays if the shopper says yes:
     p(t, r) * compensation(r) + (1 - p(t, r)) * sum over orders i of r of (skip cost of i + decline_penalty)
 
 A declined order is back where it would have been had it not been offered (its skip cost: the fallback,
-or waiting for the next batch), plus a penalty for the time lost and the trip tied up meanwhile. p is
+or waiting for the next batch), plus a penalty for the time lost and the trip tied up meanwhile.
+
+With `decline: "reoffer"` a declined route is instead expected to be re-offered and paid about the same
+later, so it costs its compensation plus the penalty per order: `compensation + (1 - p) * penalty * |r|`.
+A likely "no" then costs a bounded extra instead of scaling down the whole saving of the route, which
+would push orders that only a few unlikely shoppers can reach to the back of every batch. p is
 logistic in the route's own figures, so the search can weigh every route it builds:
 
     p = sigmoid(intercept + per_reward * compensation + per_detour * detour + per_extra_stop * (|r| - 1)
@@ -21,13 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from crowdship.errors import InvalidInput
 
+DeclineRule = Literal["fallback", "reoffer"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -52,6 +58,9 @@ class Acceptance:
     trips: tuple[TripAcceptance, ...]
     decline_penalty: float = 0.0
     """Per order of a declined offer, on top of its skip cost (problem money units)."""
+    decline: DeclineRule = "fallback"
+    """What a declined route costs: its orders' skip costs (`fallback`) or its compensation (`reoffer`),
+    plus the penalty per order either way."""
 
     def for_trip(self, trip_id: str) -> TripAcceptance | None:
         return next((item for item in self.trips if item.trip == trip_id), None)
@@ -79,6 +88,7 @@ def acceptance_probability(terms: TripAcceptance, compensation: float, detour: f
 
 
 def expected_route_cost(probability: float, compensation: float, decline_cost: float) -> float:
+    """`decline_cost`: what the route's orders cost when the shopper says no (see the module)."""
     return probability * compensation + (1.0 - probability) * decline_cost
 
 
@@ -93,7 +103,9 @@ class AcceptanceArrays:
     per_extra_stop: FloatArray
     per_size: FloatArray
     decline_per_order: FloatArray
-    """Per order: its skip cost (0 when it has none) plus the decline penalty."""
+    """Per order: its skip cost (0 when it has none; not counted when re-offered) plus the decline penalty."""
+    reoffer: bool = False
+    """A declined route costs its compensation again (plus the penalties), not its orders' skip costs."""
 
     def probability(
         self, trip: IntArray, compensation: FloatArray, detour: FloatArray, stops: IntArray, size: FloatArray
@@ -119,6 +131,8 @@ class AcceptanceArrays:
     ) -> FloatArray:
         """p * compensation + (1 - p) * decline, per route; `decline` is the sum of `decline_per_order`."""
         p = self.probability(trip, compensation, detour, stops, size)
+        if self.reoffer:
+            decline = decline + compensation
         cost: FloatArray = np.where(self.listed[trip], p * compensation + (1.0 - p) * decline, compensation)
         return cost
 
@@ -135,7 +149,7 @@ class AcceptanceArrays:
         )
         p = float(sigmoid(score))
         decline = float(sum(float(self.decline_per_order[o]) for o in stops))
-        return expected_route_cost(p, compensation, decline)
+        return expected_route_cost(p, compensation, decline + (compensation if self.reoffer else 0.0))
 
 
 def acceptance_arrays(acceptance: Acceptance, trip_ids: Sequence[str], skip_cost: FloatArray) -> AcceptanceArrays:
@@ -155,7 +169,9 @@ def acceptance_arrays(acceptance: Acceptance, trip_ids: Sequence[str], skip_cost
         per_detour=column("per_detour"),
         per_extra_stop=column("per_extra_stop"),
         per_size=column("per_size"),
-        decline_per_order=finite_skip + acceptance.decline_penalty,
+        decline_per_order=(np.zeros_like(finite_skip) if acceptance.decline == "reoffer" else finite_skip)
+        + acceptance.decline_penalty,
+        reoffer=acceptance.decline == "reoffer",
     )
 
 
@@ -178,13 +194,16 @@ def parse_acceptance(value: Any, trip_ids: set[str]) -> Acceptance | None:
         return None
     if not isinstance(value, Mapping):
         raise InvalidInput("acceptance", f"expected an object, got {type(value).__name__}")
-    unknown = sorted(set(value) - {"trips", "decline_penalty"})
+    unknown = sorted(set(value) - {"trips", "decline_penalty", "decline"})
     if unknown:
         raise InvalidInput(f"acceptance.{unknown[0]}", "unknown field")
     penalty = value.get("decline_penalty")
     decline_penalty = 0.0 if penalty is None else _coefficient(penalty, "acceptance.decline_penalty")
     if decline_penalty < 0:
         raise InvalidInput("acceptance.decline_penalty", f"must be >= 0, got {decline_penalty:g}")
+    decline = value.get("decline", "fallback")
+    if decline not in ("fallback", "reoffer"):
+        raise InvalidInput("acceptance.decline", f"expected fallback or reoffer, got {decline!r}")
     raw_trips = value.get("trips", [])
     if not isinstance(raw_trips, list | tuple):
         raise InvalidInput("acceptance.trips", f"expected a list, got {type(raw_trips).__name__}")
@@ -207,11 +226,12 @@ def parse_acceptance(value: Any, trip_ids: set[str]) -> Acceptance | None:
             raise InvalidInput(f"{field}.intercept", "required")
         terms = {name: _coefficient(item.get(name, 0.0), f"{field}.{name}") for name in _TERMS}
         trips.append(TripAcceptance(trip=str(trip), **terms))
-    return Acceptance(trips=tuple(trips), decline_penalty=decline_penalty)
+    return Acceptance(trips=tuple(trips), decline_penalty=decline_penalty, decline=decline)
 
 
 def acceptance_to_json(acceptance: Acceptance) -> dict[str, Any]:
     return {
         "decline_penalty": acceptance.decline_penalty,
+        "decline": acceptance.decline,
         "trips": [{"trip": item.trip, **{name: getattr(item, name) for name in _TERMS}} for item in acceptance.trips],
     }

@@ -109,7 +109,10 @@ def _expected(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrder
     length = sum(_distance(problem, points[i], points[i + 1]) for i in range(len(points) - 1))
     detour = max(0.0, length - _distance(problem, problem.store.location, trip.destination))
     p = acceptance_probability(terms, compensation, detour, len(stops), sum(o.size for o in stops))
-    decline = sum((problem.order_fallback(o) or 0.0) + acceptance.decline_penalty for o in stops)
+    if acceptance.decline == "reoffer":
+        decline = compensation + acceptance.decline_penalty * len(stops)
+    else:
+        decline = sum((problem.order_fallback(o) or 0.0) + acceptance.decline_penalty for o in stops)
     return expected_route_cost(p, compensation, decline)
 
 

@@ -60,6 +60,19 @@ def test_the_objective_is_the_expected_cost_and_the_referee_agrees() -> None:
     assert math.isclose(evaluate(problem, solution_to_json(solution)), expected, rel_tol=1e-9)
 
 
+def test_with_reoffer_a_decline_costs_the_route_again_plus_the_penalty() -> None:
+    """compensation + (1 - p) * penalty * orders: an unlikely shopper costs a bounded extra, and the referee
+    agrees; the likelier of two equal routes still wins."""
+    data = _two_equal_shoppers({"north": -2.0, "south": 1.0}, decline_penalty=3.0, decline="reoffer")
+    problem = parse_problem(data)
+    solution = solve(problem, time_limit=0.5)
+    compensation = max(1.0, 2 * math.hypot(2.0, 1.0) - math.hypot(4.0, 1.0))
+    expected = compensation + (1 - _sigmoid(1.0)) * 3.0
+    assert {t.trip_id: t.order_ids for t in solution.trips} == {"south": ("o1",)}
+    assert math.isclose(solution.objective, expected, rel_tol=1e-9)
+    assert math.isclose(evaluate(problem, solution_to_json(solution)), expected, rel_tol=1e-9)
+
+
 def test_an_unlikely_offer_goes_to_the_fallback_when_a_decline_costs_more() -> None:
     """At p ≈ 0.05 with a penalty per declined order, offering costs more than the fallback."""
     data = _two_equal_shoppers({"north": -3.0, "south": -3.0}, decline_penalty=1.0)
@@ -90,6 +103,7 @@ def test_with_acceptance_solutions_are_feasible_and_state_their_expected_cost(
         **data,
         "acceptance": {
             "decline_penalty": penalty,
+            "decline": "reoffer" if intercept > 0 else "fallback",
             "trips": [
                 {"trip": t["id"], "intercept": intercept, "per_reward": -0.1, "per_detour": -0.2,
                  "per_extra_stop": -0.3, "per_size": -0.05}
@@ -116,6 +130,7 @@ def test_with_acceptance_solutions_are_feasible_and_state_their_expected_cost(
         ({"trips": [{"trip": "north", "intercept": 0}, {"trip": "north", "intercept": 1}]}, "acceptance.trips[1].trip"),
         ({"trips": [{"trip": "north", "intercept": 0.0, "per_tip": 1.0}]}, "acceptance.trips[0].per_tip"),
         ({"decline_penalty": -1.0}, "acceptance.decline_penalty"),
+        ({"decline": "never"}, "acceptance.decline"),
         ({"trips": [{"trip": "north", "intercept": 1e9}]}, "acceptance.trips[0].intercept"),
     ],
 )  # fmt: skip
