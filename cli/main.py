@@ -204,6 +204,54 @@ def bench_simulation(
     simulate_file(Path(scenario) if scenario else BUSY_DAY_SCENARIO, Path(out) if out else None, console)
 
 
+class DeclineRuleChoice(StrEnum):
+    FALLBACK = "fallback"
+    REOFFER = "reoffer"
+
+
+@bench_app.command("acceptance")
+def bench_acceptance(
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds (default: the reported ones, 1 to 5)")] = "",
+    decline_penalty: Annotated[
+        int | None,
+        typer.Option("--decline-penalty", min=0, max=100_000, help="Cents per order of a declined offer"),
+    ] = None,
+    reward_term: Annotated[
+        bool, typer.Option("--reward-term/--no-reward-term", help="Weigh routes by their reward too")
+    ] = True,
+    decline: Annotated[
+        DeclineRuleChoice | None,
+        typer.Option(help="A declined route costs its orders' fallback, or a re-offer at its price"),
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=8, help="Seeds simulated at once (processes)")] = 1,
+    scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
+) -> None:
+    """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
+    from pathlib import Path
+
+    from crowdship.errors import InvalidInput
+    from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_DECLINE_RULE
+    from simulations.bench_acceptance import REPORTED_SEEDS, run_acceptance_benchmark
+    from simulations.run import BUSY_DAY_SCENARIO
+    from simulations.scenario import load_scenario
+
+    try:
+        chosen = tuple(int(part) for part in seeds.split(",") if part.strip()) or REPORTED_SEEDS
+    except ValueError:
+        raise InvalidInput("--seeds", f"expected comma-separated integers, got {seeds!r}") from None
+    if len(chosen) > 50 or any(seed < 0 for seed in chosen):
+        raise InvalidInput("--seeds", "at most 50 non-negative seeds")
+    run_acceptance_benchmark(
+        load_scenario(Path(scenario) if scenario else BUSY_DAY_SCENARIO),
+        chosen,
+        console,
+        decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
+        reward_term=reward_term,
+        decline=DEFAULT_DECLINE_RULE if decline is None else decline.value,
+        jobs=jobs,
+    )
+
+
 @app.command("match")
 def match(
     problem_file: Annotated[str, typer.Argument(metavar="PROBLEM.json", help="A crowdship-match/1 problem")],
@@ -387,6 +435,13 @@ def serve_api(
 def dispatcher(
     cadence: Annotated[float | None, typer.Option(help="Seconds between rounds (default from settings)")] = None,
     once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
+    acceptance: Annotated[
+        bool,
+        typer.Option(
+            "--acceptance/--no-acceptance",
+            help="Weigh offers by the chance the shopper accepts (model fitted on the answers at start)",
+        ),
+    ] = False,
 ) -> None:
     """Run dispatch batches for every store at a steady cadence; safe to run in several processes."""
     import signal
@@ -409,8 +464,13 @@ def dispatcher(
         connect_timeout_s=settings.db_connect_timeout_s,
         wait=False,
     ) as pool:
+        context = _live_context(pool)
+        if acceptance:
+            from composition import acceptance_aware
+
+            context = acceptance_aware(context)
         rounds = run_dispatcher(
-            _live_context(pool),
+            context,
             cadence_s=cadence or settings.dispatch_cadence_s,
             stop=stop,
             max_rounds=1 if once else None,

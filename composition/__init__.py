@@ -11,22 +11,31 @@ because of a missing policy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import Clock
 from crowdship.logging import get_logger
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.acceptance import (
+    DEFAULT_DECLINE_PENALTY_CENTS,
+    DEFAULT_DECLINE_RULE,
+    DEFAULT_MODEL,
+    AcceptanceWeighting,
+)
 from dispatch.adapters.memory import MemoryDispatchDatabase, memory_unit_of_work
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer, compensation_quote
 from dispatch.live import LiveState
+from dispatch.matching.acceptance import DeclineRule
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Shopper, Trip
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.acceptance import fit_from_history
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
@@ -144,3 +153,24 @@ def _credit_or_log(
             return None
 
     return credit_or_log
+
+
+def acceptance_aware(
+    context: DispatchContext,
+    *,
+    decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS,
+    reward_term: bool = True,
+    decline: DeclineRule = DEFAULT_DECLINE_RULE,
+) -> DispatchContext:
+    """The context with acceptance-aware batches, the model fitted now on the recorded answers (a bounded
+    sample, `dispatch.services.acceptance`); the default model while the database cannot be read, so a
+    dispatcher still starts during an outage."""
+    try:
+        model = fit_from_history(context.unit_of_work, now=context.clock.now(), with_reward=reward_term)
+    except BACKING_SERVICE_ERRORS as error:
+        log.warning("acceptance model: history unreadable, default model used", error=type(error).__name__)
+        model = DEFAULT_MODEL
+    weighting = AcceptanceWeighting(
+        model, decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
+    )
+    return replace(context, acceptance=weighting)

@@ -137,6 +137,14 @@ class StoreSummary:
     """Pending orders by the reason code the last batch gave (`none` for orders no batch has seen yet)."""
 
 
+@dataclass(frozen=True)
+class AnsweredOffer:
+    """An offer the shopper answered (accepted, declined, or let expire) and the bags it carried."""
+
+    offer: Offer
+    bags: int
+
+
 class UserRepository(Protocol):
     def add(self, user: User) -> None: ...
     def get(self, user_id: UUID) -> User: ...
@@ -273,6 +281,11 @@ class LiveOfferRepository(OfferRepository, Protocol):
 
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:
         """The trip whose open offer holds the order, if any."""
+        ...
+
+    def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> Sequence[AnsweredOffer]:
+        """Offers made at or after `since` that were accepted, declined or expired (withdrawn ones had no
+        answer), newest first, at most `limit`: the history the acceptance model is fitted on."""
         ...
 
     def page(

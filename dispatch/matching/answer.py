@@ -28,7 +28,7 @@ def to_solution(instance: Instance, pairs: Pairs, plan: Plan, deadline: float) -
         route = instance.trip_route(trip, stops)
         assert route is not None
         served_by_trip[stops] = True
-        compensation += route.compensation
+        compensation += route.cost
         trips.append(
             TripAssignment(
                 problem.trips[trip].id, tuple(ids[o] for o in stops), route.length, route.detour, route.compensation

@@ -89,6 +89,15 @@ def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) ->
     detours = np.maximum(0.0, length - instance.direct[trip])
     for row in np.flatnonzero((rule == RULE_REWARD) & feasible).tolist():
         cost[row] = instance.reward_cost(int(trip[row]), sequences[row].tolist(), float(detours[row]))
+    if instance.acceptance is not None:
+        cost = instance.acceptance.expected_cost(
+            trip,
+            cost,
+            np.maximum(0.0, length - instance.direct[trip]),
+            np.full(len(trip), count, dtype=np.int64),
+            instance.size[sequences].sum(axis=1),
+            instance.acceptance.decline_per_order[sequences].sum(axis=1),
+        )
     priced: FloatArray = np.where(feasible, cost, np.inf)
     return priced
 
@@ -173,7 +182,7 @@ def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None
                 continue
             trips.append(np.array([trip], dtype=np.int64))
             stops.append(np.array([[*route, *([-1] * (3 - len(route)))]], dtype=np.int64))
-            costs.append(np.array([checked.compensation]))
+            costs.append(np.array([checked.cost]))
     return Bundles(np.concatenate(trips), np.vstack(stops), np.concatenate(costs))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crowdship.errors import DomainError
+from dispatch.matching.acceptance import acceptance_probability, expected_route_cost
 from dispatch.matching.problem import MatchOrder, MatchProblem, MatchTrip, Point
 from dispatch.matching.reward_rule import route_cost
 
@@ -100,6 +101,24 @@ def _trip_cost(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrde
     return rule.amount * len(stops)
 
 
+def _expected(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrder], compensation: float) -> float:
+    """With an acceptance section, a listed trip's route costs what the company expects to pay (see
+    `acceptance`): p * compensation + (1 - p) * (its orders' fallback costs + the decline penalty)."""
+    acceptance = problem.acceptance
+    terms = None if acceptance is None else acceptance.for_trip(trip.id)
+    if acceptance is None or terms is None or not stops:
+        return compensation
+    points = [problem.store.location, *(o.location for o in stops), trip.destination]
+    length = sum(_distance(problem, points[i], points[i + 1]) for i in range(len(points) - 1))
+    detour = max(0.0, length - _distance(problem, problem.store.location, trip.destination))
+    p = acceptance_probability(terms, compensation, detour, len(stops), sum(o.size for o in stops))
+    if acceptance.decline == "reoffer":
+        decline = compensation + acceptance.decline_penalty * len(stops)
+    else:
+        decline = sum((problem.order_fallback(o) or 0.0) + acceptance.decline_penalty for o in stops)
+    return expected_route_cost(p, compensation, decline)
+
+
 def _fleet_cost(problem: MatchProblem, routes: Sequence[Sequence[MatchOrder]]) -> float:
     fleet = problem.fleet
     used = [route for route in routes if route]
@@ -157,7 +176,7 @@ def evaluate(problem: MatchProblem, solution: Mapping[str, Any]) -> float:
             raise InfeasibleSolution(f"trips: unknown trip {trip_id!r}")
         where = f"trip {trip_id}"
         stops = [take(order_id, where) for order_id in _id_list(ids, f"trips.{trip_id}")]
-        compensation += _trip_cost(problem, trips[trip_id], stops)
+        compensation += _expected(problem, trips[trip_id], stops, _trip_cost(problem, trips[trip_id], stops))
     raw_routes = solution.get("fleet_routes", [])
     if not isinstance(raw_routes, list):
         raise InfeasibleSolution("fleet_routes: expected a list of routes")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dispatch.matching.acceptance import AcceptanceArrays, acceptance_arrays
 from dispatch.matching.problem import Compensation, MatchProblem
 from dispatch.matching.reward_rule import RewardTerms, approximate_rate, route_cost
 from routing.distance import EARTH_MEAN_RADIUS_KM, euclidean_matrix, haversine_matrix
@@ -37,6 +38,8 @@ class TripRoute:
     length: float
     detour: float
     compensation: float
+    cost: float
+    """What the route adds to the objective: its compensation, or its expected cost given acceptance."""
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Instance:
     amount: FloatArray
     explicit: list[dict[int, float] | None]  # per trip: listed order → its compensation (nan: by rule)
     reward_terms: list[RewardTerms | None]  # per trip: the `reward` rule's terms (its rate and minimum: linear)
+    acceptance: AcceptanceArrays | None = None  # None: every offer is accepted (cost = compensation)
 
     @property
     def order_count(self) -> int:
@@ -139,7 +143,13 @@ class Instance:
         if not self._arrivals_ok(float(self.depart[trip]), stops):
             return None
         detour = max(0.0, length - float(self.direct[trip]))
-        return TripRoute(length, detour, self.compensation(trip, stops, length))
+        compensation = self.compensation(trip, stops, length)
+        if self.acceptance is None:
+            return TripRoute(length, detour, compensation, compensation)
+        size = sum(float(self.size[o]) for o in stops)
+        return TripRoute(
+            length, detour, compensation, self.acceptance.route_cost(trip, compensation, detour, stops, size)
+        )
 
     def compensation(self, trip: int, stops: Sequence[int], length: float) -> float:
         if not stops:
@@ -247,4 +257,8 @@ def build_instance(problem: MatchProblem) -> Instance:
         if trip.max_detour_ratio is not None:
             limits.append(trip.max_detour_ratio * float(instance.direct[t]))
         instance.route_limit[t] = min(limits)
+    if problem.acceptance is not None:
+        instance.acceptance = acceptance_arrays(
+            problem.acceptance, [trip.id for trip in problem.trips], instance.skip_cost()
+        )
     return instance

@@ -263,5 +263,14 @@ def find_pairs(
     for row in np.flatnonzero(rule == RULE_REWARD).tolist():
         cost[row] = instance.reward_cost(int(trip[row]), [int(order[row])], float(detour[row]))
     cost = np.where(np.isnan(explicit_cost), cost, explicit_cost)
+    if instance.acceptance is not None:
+        cost = instance.acceptance.expected_cost(
+            trip,
+            cost,
+            np.maximum(0.0, detour),
+            np.ones(len(trip), dtype=np.int64),
+            instance.size[order],
+            instance.acceptance.decline_per_order[order],
+        )
     pairs = Pairs(trip, order, length, detour, cost)
     return (pairs, complete) if report_complete else pairs

@@ -33,7 +33,7 @@ def plan_cost_exact(instance: Instance, plan: Plan) -> float:
         route = instance.trip_route(trip, stops)
         if route is None:
             return math.inf
-        total += route.compensation
+        total += route.cost
         served[stops] = True
     fleet = instance.problem.fleet
     used = [r for r in plan.fleet_routes if r]

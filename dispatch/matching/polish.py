@@ -78,7 +78,7 @@ def polish(  # noqa: PLR0912, PLR0915
         if checked is None:
             return plan
         trip_route[trip] = len(routes)
-        routes.append(_Route(trip, list(stops), checked.compensation))
+        routes.append(_Route(trip, list(stops), checked.cost))
     for stops in plan.fleet_routes:
         cost = instance.fleet_route(stops)
         if cost is None:
@@ -102,7 +102,7 @@ def polish(  # noqa: PLR0912, PLR0915
         prices += 1
         if route.trip >= 0:
             found = instance.trip_route(route.trip, stops)
-            return math.inf if found is None else found.compensation
+            return math.inf if found is None else found.cost
         cost = instance.fleet_route(stops)
         return math.inf if cost is None else cost
 

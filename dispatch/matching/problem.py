@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crowdship.errors import InvalidInput
+from dispatch.matching.acceptance import Acceptance, acceptance_to_json, parse_acceptance
 from dispatch.matching.reward_rule import RewardTerms, parse_reward_terms, reward_terms_to_json
 
 PROBLEM_FORMAT = "crowdship-match/1"
@@ -89,6 +90,8 @@ class MatchProblem:
     speed: float = 0.5
     fleet: Fleet | None = None
     fallback_cost: float | None = None
+    acceptance: Acceptance | None = None
+    """Optional: each trip's chance of accepting a route; the objective becomes the expected cost."""
 
     def order_fallback(self, order: MatchOrder) -> float | None:
         """The order's own fallback cost, else the top-level one (None: no fallback)."""
@@ -179,7 +182,19 @@ def _reject_unknown(data: Mapping[str, Any], known: frozenset[str], field: str) 
 
 
 _PROBLEM_KEYS = frozenset(
-    {"format", "metric", "road_factor", "speed", "store", "orders", "trips", "fleet", "fallback_cost", "name"}
+    {
+        "format",
+        "metric",
+        "road_factor",
+        "speed",
+        "store",
+        "orders",
+        "trips",
+        "fleet",
+        "fallback_cost",
+        "name",
+        "acceptance",
+    }
 )
 _ORDER_KEYS = frozenset({"id", "location", "size", "window", "fallback_cost", "value_cents", "requires_id_check"})
 _TRIP_KEYS = frozenset(
@@ -335,6 +350,7 @@ def parse_problem(data: Mapping[str, Any]) -> MatchProblem:
         speed=0.5 if speed is None else speed,
         fleet=_parse_fleet(data.get("fleet")),
         fallback_cost=_optional_number(data, "fallback_cost", "fallback_cost", minimum=0),
+        acceptance=parse_acceptance(data.get("acceptance"), trip_ids),
     )
 
 
@@ -356,7 +372,7 @@ def _compensation_to_json(compensation: Compensation | None) -> dict[str, Any] |
 def problem_to_json(problem: MatchProblem) -> dict[str, Any]:
     """The problem in the spec's format; `parse_problem(problem_to_json(p)) == p`."""
     fleet = problem.fleet
-    return {
+    written = {
         "format": PROBLEM_FORMAT,
         "metric": problem.metric,
         "road_factor": problem.road_factor,
@@ -407,3 +423,6 @@ def problem_to_json(problem: MatchProblem) -> dict[str, Any]:
         },
         "fallback_cost": problem.fallback_cost,
     }
+    if problem.acceptance is not None:
+        written["acceptance"] = acceptance_to_json(problem.acceptance)
+    return written

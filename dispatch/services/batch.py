@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.logging import get_logger
+from dispatch.acceptance import with_acceptance
 from dispatch.batching import (
     DroppedAssignment,
     TripCandidate,
@@ -158,6 +159,8 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS
         _record_unassigned(ctx, report, {order.id: str(reason) for order in orders}, now)
         return
+    if ctx.acceptance is not None:  # acceptance-aware matching: the matcher minimises the expected cost
+        problem = with_acceptance(problem, ctx.acceptance, at=now)
     solution = solver(problem, ctx.config.matcher_time_limit_s)
     made = offers_from_solution(
         store=store,

@@ -11,6 +11,7 @@ from uuid import UUID
 from crowdship.clock import Clock
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.acceptance import AcceptanceWeighting
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer
 from dispatch.live import LiveState
 from dispatch.model import TrustTier
@@ -108,3 +109,5 @@ class DispatchContext:
     review_tier: Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier] | None = field(default=None)
     """Rewards hook, called inside the transaction that records an insurance claim: reviews the shopper's trust
     tier by their record and returns the tier after it. None leaves the tier alone (nothing wired)."""
+    acceptance: AcceptanceWeighting | None = None
+    """When set, batches weigh each offer by the chance its shopper accepts (`dispatch.acceptance`)."""

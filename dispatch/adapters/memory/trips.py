@@ -11,6 +11,7 @@ from crowdship.pages import Page
 from dispatch.adapters.memory.database import ACTIVE_TRIP, MemoryRepository, copy_of, index_add, index_remove
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Trip, TripStatus
+from dispatch.repositories import AnsweredOffer
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
@@ -112,6 +113,9 @@ class MemoryTripRepository(MemoryRepository):
         return [copy_of(trip) for trip in sorted(due, key=lambda t: (t.leave_by, t.id))]
 
 
+_ANSWERED = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED})
+
+
 class MemoryOfferRepository(MemoryRepository):
     def add(self, offer: Offer) -> None:
         db = self._db
@@ -208,6 +212,22 @@ class MemoryOfferRepository(MemoryRepository):
     def for_order(self, order_id: UUID) -> list[Offer]:
         offers = [self._db.offers[offer_id] for offer_id in self._db.offers_of_order.get(order_id, [])]
         return [copy_of(offer) for offer in sorted(offers, key=lambda f: (f.created_at, f.id))]
+
+    def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> list[AnsweredOffer]:
+        db = self._db
+        chosen = [
+            offer
+            for offer in db.offers.values()
+            if offer.status in _ANSWERED
+            and offer.created_at >= since
+            and (store_id is None or self._store_of(offer) == store_id)
+        ]
+        chosen.sort(key=lambda f: f.id)
+        chosen.sort(key=lambda f: f.created_at, reverse=True)
+        return [
+            AnsweredOffer(copy_of(offer), sum(db.orders[order_id].size_bags for order_id in offer.stops))
+            for offer in chosen[:limit]
+        ]
 
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int

@@ -14,6 +14,7 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params, status_filter
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Trip, TripStatus
+from dispatch.repositories import AnsweredOffer
 from routing.geo import GeoPoint
 
 
@@ -133,6 +134,9 @@ class PostgresTripRepository(Repository):
         )
 
 
+_ANSWERED = (OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED)
+
+
 class PostgresOfferRepository(Repository):
     _SELECT = """
         SELECT f.id, f.trip_id, f.status, f.extra_distance_m, f.extra_duration_s, f.reward_quote_cents,
@@ -220,6 +224,19 @@ class PostgresOfferRepository(Repository):
             (list(order_ids),),
         )
         return {(row["trip_id"], row["order_id"]) for row in rows}
+
+    def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> list[AnsweredOffer]:
+        where, params = filters(("t.store_id", store_id), ("f.status", _ANSWERED))
+        rows = self._all(
+            f"""SELECT q.*, (SELECT coalesce(sum(o.size_bags), 0) FROM offer_orders oo
+                             JOIN orders o ON o.id = oo.order_id WHERE oo.offer_id = q.id) AS bags
+                FROM ({self._SELECT} JOIN trips t ON t.id = f.trip_id
+                      WHERE f.created_at >= %s{where}
+                      ORDER BY f.created_at DESC, f.id LIMIT %s) q
+                ORDER BY q.created_at DESC, q.id""",
+            (since, *params, limit),
+        )
+        return [AnsweredOffer(self._offer(row), int(row["bags"])) for row in rows]
 
     def page(
         self, *, store_id: UUID | None, statuses: Sequence[OfferStatus] | None, limit: int, offset: int
