@@ -23,11 +23,12 @@ from crowdship.local_servers import LocalServices
 from crowdship.settings import Settings, environment_only_settings, get_settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 
-# CI replays a fixed set of examples, so that a red build always means the same thing and can be rerun;
-# local runs stay random and keep exploring. A failure prints the blob that reproduces it.
-hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    hypothesis_settings.load_profile("ci")
+# The suite replays a fixed set of examples, so that a red build always means the same thing and can be rerun.
+# CROWDSHIP_HYPOTHESIS=explore draws new ones (and keeps failures in .hypothesis/): what it finds becomes an
+# explicit test, as in tests/dispatch/matching/test_solver.py. A failure prints the blob that reproduces it.
+hypothesis_settings.register_profile("replay", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", print_blob=True)
+hypothesis_settings.load_profile("explore" if os.environ.get("CROWDSHIP_HYPOTHESIS") == "explore" else "replay")
 
 
 def _service_urls() -> tuple[str, str]:

@@ -153,7 +153,8 @@ def estimated_bundles(instance: Instance, pairs: Pairs, tuning: BundleTuning) ->
     skip = instance.skip_cost()
     useful = pairs.cost < skip[pairs.order]
     singles = np.minimum(np.bincount(pairs.order[useful], minlength=instance.order_count), tuning.singles_per_order)
-    members = np.minimum(np.bincount(pairs.trip[useful], minlength=instance.trip_count), tuning.orders_per_trip)
+    feasible = np.isfinite(pairs.cost)
+    members = np.minimum(np.bincount(pairs.trip[feasible], minlength=instance.trip_count), tuning.orders_per_trip)
     most = instance.max_orders
     pairs_of = np.where(most >= 2, members * (members - 1) // 2, 0)
     triples_of = np.where(most >= 3, members * (members - 1) * (members - 2) // 6, 0)
@@ -170,7 +171,10 @@ def enumerate_bundles(instance: Instance, pairs: Pairs, warm: Plan | None = None
     trips = [pairs.trip[singles]]
     stops = [np.column_stack([pairs.order[singles], np.full((len(singles), 2), -1)])]
     costs = [pairs.cost[singles]]
-    multi = index[instance.max_orders[pairs.trip[index]] >= 2]
+    # Bundle members may be orders no trip would take alone: with a per-order base or minimum, two orders out
+    # the same way can be worth carrying together when neither is alone (the ranking prefers useful ones).
+    feasible = np.flatnonzero(np.isfinite(pairs.cost))
+    multi = feasible[instance.max_orders[pairs.trip[feasible]] >= 2]
     for trip_part, stops_part, cost_part in _multi_order_bundles(instance, pairs, multi, skip, tuning.orders_per_trip):
         trips.append(trip_part)
         stops.append(stops_part)

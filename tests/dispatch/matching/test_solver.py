@@ -65,6 +65,127 @@ def test_optimal_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> 
     assert solution.objective == pytest.approx(optimum, rel=1e-7, abs=1e-7)
 
 
+# Found by the property above. Two orders no trip would carry alone (each costs more than its fallback) are
+# worth carrying together: bundles may be made of them.
+TWO_UNPROFITABLE_SINGLES = {
+    "format": "crowdship-match/1",
+    "store": {"id": "S", "location": [0.0, 0.0]},
+    "orders": [
+        {"id": "o0", "location": [0.0, 3.0], "size": 1, "fallback_cost": 5.0},
+        {"id": "o1", "location": [0.0, 0.0], "size": 1, "fallback_cost": 2.0},
+        {"id": "o2", "location": [0.0, 2.0], "size": 1, "fallback_cost": 5.0},
+        {"id": "o3", "location": [0.0, 0.0], "size": 1, "fallback_cost": 2.0},
+    ],
+    "trips": [
+        {
+            "id": "t0",
+            "destination": [0.0, 0.0],
+            "max_orders": 0,
+            "depart": 0,
+            "compensation": {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+        },
+        {
+            "id": "t1",
+            "destination": [0.0, 0.0],
+            "max_orders": 2,
+            "depart": 0,
+            "compensation": {
+                "rule": "reward",
+                "base": 1,
+                "per_bag": 1,
+                "per_km": 1,
+                "per_minute": 0,
+                "minimum": 2,
+                "included_m": 500,
+                "multiplier_bps": [12500],
+                "room": 9,
+                "ceiling": 7,
+            },
+        },
+    ],
+    "speed": 1.0,
+}
+
+# Found by the property above, and not solved yet: a fleet with a delivery window, where the routing solver's
+# path stops at 20.0 against 19.708 (issue #15, point 7: that path lacks the ruin-and-recreate search).
+FLEET_WITH_A_WINDOW = {
+    "format": "crowdship-match/1",
+    "metric": "euclidean",
+    "road_factor": 1.0,
+    "speed": 1.0,
+    "store": {"id": "S", "location": [0.0, 0.0]},
+    "orders": [
+        {
+            "id": "o0",
+            "location": [6.0, 0.0],
+            "size": 1.0,
+            "window": [0.0, 6.0],
+            "fallback_cost": None,
+            "value_cents": None,
+            "requires_id_check": False,
+        },
+        {
+            "id": "o1",
+            "location": [3.0, 0.0],
+            "size": 1.0,
+            "window": None,
+            "fallback_cost": 2.0,
+            "value_cents": None,
+            "requires_id_check": False,
+        },
+        {
+            "id": "o2",
+            "location": [7.0, 0.0],
+            "size": 1.0,
+            "window": None,
+            "fallback_cost": 2.0,
+            "value_cents": None,
+            "requires_id_check": False,
+        },
+        {
+            "id": "o3",
+            "location": [0.0, 3.0],
+            "size": 3.0,
+            "window": None,
+            "fallback_cost": None,
+            "value_cents": None,
+            "requires_id_check": False,
+        },
+    ],
+    "trips": [
+        {
+            "id": "t0",
+            "destination": [0.0, 0.0],
+            "max_orders": 0,
+            "capacity": None,
+            "max_detour_ratio": None,
+            "max_route": None,
+            "depart": 0.0,
+            "id_verified": False,
+            "value_limit_cents": None,
+            "compensation": {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+            "candidates": None,
+        }
+    ],
+    "fleet": {"vehicles": None, "capacity": 4.0, "cost_per_distance": 1.0, "fixed_cost": 0.0},
+    "fallback_cost": None,
+}
+
+
+def test_two_orders_unprofitable_alone_are_bundled_when_together_they_save() -> None:
+    problem = parse_problem(TWO_UNPROFITABLE_SINGLES)
+    solution = solve(problem, time_limit=ROOMY_LIMIT, seed=0, tuning=ROOMY)
+    assert solution_to_json(solution)["trips"] == {"t1": ["o0", "o2"]}
+    assert solution.objective == pytest.approx(brute_force_optimum(problem, 0), rel=1e-7, abs=1e-7)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap of the fleet-with-windows path (issue #15, point 7)")
+def test_a_fleet_with_a_window_reaches_the_enumerated_optimum() -> None:
+    problem = parse_problem(FLEET_WITH_A_WINDOW)
+    solution = solve(problem, time_limit=ROOMY_LIMIT, seed=0, tuning=ROOMY)
+    assert solution.objective == pytest.approx(brute_force_optimum(problem, 4), rel=1e-7, abs=1e-7)
+
+
 def _two_order_problem(**trip: Any) -> Any:
     # store (0,0), destination (6,0); A at (3,4) is on a 10-long route, B at (3,-4) too, A → B is 8
     orders = [
