@@ -176,7 +176,7 @@ def test_bad_stores_and_shoppers_are_refused(connection: psycopg.Connection) -> 
         insert_store(connection, fallback=0)
     with pytest.raises(errors.CheckViolation):
         insert_shopper(connection, tier=7)
-    with pytest.raises(errors.InvalidParameterValue):  # PostGIS refuses a point where a polygon belongs
+    with pytest.raises(errors.CheckViolation):  # the area is a Polygon or MultiPolygon, never a point
         connection.execute(
             f"""INSERT INTO stores (id, name, location, service_area, fallback_cost_cents)
                 VALUES (%s, 'S', {POINT}, {POINT}, 1)""",
