@@ -8,10 +8,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from cli.output import console
 from crowdship import migrate
 from crowdship.errors import DomainError
 from crowdship.local_servers import LocalServices, ServiceError
@@ -39,13 +39,8 @@ class _Commands(TyperGroup):
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
 services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
-app.add_typer(bench_app, name="bench")
-
-# Output piped or run under make is not a terminal; rich would then wrap tables at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @app.callback()
@@ -191,67 +186,6 @@ def sweep(
     sweep_file(Path(grid), address, Path(out) if out else None, console, status=Path(status) if status else None)
 
 
-@bench_app.command("simulation")
-def bench_simulation(
-    scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
-) -> None:
-    """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
-    from pathlib import Path
-
-    from simulations.run import BUSY_DAY_SCENARIO, simulate_file
-
-    simulate_file(Path(scenario) if scenario else BUSY_DAY_SCENARIO, Path(out) if out else None, console)
-
-
-class DeclineRuleChoice(StrEnum):
-    FALLBACK = "fallback"
-    REOFFER = "reoffer"
-
-
-@bench_app.command("acceptance")
-def bench_acceptance(
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds (default: the reported ones, 1 to 5)")] = "",
-    decline_penalty: Annotated[
-        int | None,
-        typer.Option("--decline-penalty", min=0, max=100_000, help="Cents per order of a declined offer"),
-    ] = None,
-    reward_term: Annotated[
-        bool, typer.Option("--reward-term/--no-reward-term", help="Weigh routes by their reward too")
-    ] = True,
-    decline: Annotated[
-        DeclineRuleChoice | None,
-        typer.Option(help="A declined route costs its orders' fallback, or a re-offer at its price"),
-    ] = None,
-    jobs: Annotated[int, typer.Option(min=1, max=8, help="Seeds simulated at once (processes)")] = 1,
-    scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
-) -> None:
-    """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
-    from pathlib import Path
-
-    from crowdship.errors import InvalidInput
-    from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_DECLINE_RULE
-    from simulations.bench_acceptance import REPORTED_SEEDS, run_acceptance_benchmark
-    from simulations.run import BUSY_DAY_SCENARIO
-    from simulations.scenario import load_scenario
-
-    try:
-        chosen = tuple(int(part) for part in seeds.split(",") if part.strip()) or REPORTED_SEEDS
-    except ValueError:
-        raise InvalidInput("--seeds", f"expected comma-separated integers, got {seeds!r}") from None
-    if len(chosen) > 50 or any(seed < 0 for seed in chosen):
-        raise InvalidInput("--seeds", "at most 50 non-negative seeds")
-    run_acceptance_benchmark(
-        load_scenario(Path(scenario) if scenario else BUSY_DAY_SCENARIO),
-        chosen,
-        console,
-        decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
-        reward_term=reward_term,
-        decline=DEFAULT_DECLINE_RULE if decline is None else decline.value,
-        jobs=jobs,
-    )
-
-
 @app.command("match")
 def match(
     problem_file: Annotated[str, typer.Argument(metavar="PROBLEM.json", help="A crowdship-match/1 problem")],
@@ -260,7 +194,6 @@ def match(
 ) -> None:
     """Assign the problem's orders to trips; writes the solution JSON (crowdship-match-solution/1) to stdout."""
     import json
-    import sys
 
     from crowdship.errors import InvalidInput
     from dispatch.matching import parse_problem, solution_to_json, solve
@@ -274,68 +207,6 @@ def match(
         raise InvalidInput(problem_file, f"not JSON (line {error.lineno}, column {error.colno})") from None
     solution = solve(parse_problem(data), time_limit=time_limit, seed=seed)
     sys.stdout.write(json.dumps(solution_to_json(solution)) + "\n")
-
-
-@bench_app.command("routing")
-def bench_routing(
-    repeats: Annotated[int, typer.Option(min=1, help="Timed runs per figure; the best is shown")] = 3,
-    brute_max_pairs: Annotated[
-        int, typer.Option(help="Skip the brute force above this many order x trip pairs")
-    ] = 10_000_000,
-    road_sources: Annotated[int, typer.Option(min=1, help="Random source nodes per street network")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the instances")] = 0,
-) -> None:
-    """Candidate pruning against brute force, distance-matrix throughput, road factors of OSM networks."""
-    from simulations.bench_routing import run_routing_benchmark
-
-    run_routing_benchmark(
-        console, repeats=repeats, brute_max_pairs=brute_max_pairs, road_sources=road_sources, seed=seed
-    )
-
-
-@bench_app.command("matcher")
-def bench_matcher(
-    archetti: Annotated[bool, typer.Option(help="Run the occasional-drivers (Archetti) instances")] = True,
-    synthetic: Annotated[bool, typer.Option(help="Run the synthetic store batches")] = True,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per Archetti instance")] = 10.0,
-    group: Annotated[list[str] | None, typer.Option(help="Only these Archetti groups, e.g. od50")] = None,
-    per_group: Annotated[int, typer.Option(help="Archetti instances per group (spread over bases)")] = 2,
-    limit: Annotated[int | None, typer.Option(help="At most this many Archetti instances")] = None,
-    sizes: Annotated[str, typer.Option(help="Synthetic sizes ORDERSxTRIPS, comma separated")] = (
-        "100x150,300x500,1000x2000,5000x10000"
-    ),
-    synthetic_limits: Annotated[str, typer.Option(help="Synthetic time limits in seconds")] = "1,5",
-    max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
-    peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
-    seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,
-    city: Annotated[
-        str,
-        typer.Option(
-            help="Homes of the synthetic batches: built-in (no data needed) or leon-county (census blocks from "
-            "../shared/data; refused without them)"
-        ),
-    ] = "built-in",
-) -> None:
-    """The matcher against the occasional-drivers best-known values and against PyVRP on store batches."""
-    from simulations.bench_matcher import BATCH_CITIES, check_city, one_order_timing, run_archetti, run_synthetic
-
-    if city not in BATCH_CITIES:
-        raise typer.BadParameter(f"must be one of {', '.join(BATCH_CITIES)}", param_hint="--city")
-    check_city(city)  # its data, before the long runs
-
-    if archetti:
-        run_archetti(console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed)
-    if synthetic:
-        one_order_timing(console, seed=seed, city=city)
-        run_synthetic(
-            console,
-            sizes=[tuple(int(x) for x in size.split("x")) for size in sizes.split(",") if size],  # type: ignore[misc]
-            time_limits=[float(x) for x in synthetic_limits.split(",") if x],
-            max_orders=max_orders,
-            peer=peer,
-            seed=seed,
-            city=city,
-        )
 
 
 # --- Accounts, the API server, the dispatcher (live dispatch) ---------------------------------------------
@@ -479,27 +350,13 @@ def dispatcher(
     console.print(f"dispatcher stopped after {rounds} round(s)")
 
 
-@bench_app.command("api")
-def bench_api(
-    seconds: Annotated[float, typer.Option(help="Length of the location-update phase")] = 10.0,
-    shoppers: Annotated[int, typer.Option(help="Simulated shoppers sending positions")] = 400,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once")] = 64,
-    accepts: Annotated[int, typer.Option(help="Offers to create and accept for the latency figures")] = 200,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes serving the API")] = 1,
-) -> None:
-    """Location updates per second and accept latency (p50/p99) against a local server on loopback."""
-    from simulations.bench_api import run_bench_api
-
-    run_bench_api(
-        console, seconds=seconds, shoppers=shoppers, concurrency=concurrency, accepts=accepts, workers=workers
-    )
-
-
 # --- Rewards: policies, reconciliation, ledger benchmark ---------------------------------------------------
 
-from cli.rewards import bench_rewards, rewards_app  # noqa: E402 - registered once the shared apps exist
+from cli.bench import bench_app  # noqa: E402 - registered once the shared apps exist
+from cli.rewards import bench_rewards, rewards_app  # noqa: E402
 
 app.add_typer(rewards_app, name="rewards")
+app.add_typer(bench_app, name="bench")
 bench_app.command("rewards")(bench_rewards)
 
 from cli.replay import replay  # noqa: E402

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.output import console
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
@@ -22,8 +21,6 @@ from rewards.policy import PolicyParameters
 from routing.travel import StraightLineTravel
 from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
 from simulations.results import quiet_batch_logs
-
-console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def replay(

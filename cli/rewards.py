@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +11,9 @@ from uuid import UUID
 
 import typer
 from psycopg_pool import ConnectionPool
-from rich.console import Console
 from rich.table import Column, Table
 
+from cli.output import console
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
@@ -26,7 +25,6 @@ from rewards.policy import PolicyStatus
 from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _actor(pool: ConnectionPool, actor_id: UUID, roles: Collection[Role], action: str) -> User:
