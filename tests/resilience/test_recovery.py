@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -47,8 +48,13 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+_SENT: dict[tuple[UUID, str], dict[str, Any]] = {}
+"""What a client sent for each reference: a retry resends the same body (its times drawn once)."""
+
+
 def _ingest(http: httpx.Client, world: World, ref: str) -> httpx.Response:
-    return http.post("/ops/orders", json=_order(world, ref), headers={**world.ops, "Idempotency-Key": ref})
+    body = _SENT.setdefault((world.store.id, ref), _order(world, ref))
+    return http.post("/ops/orders", json=body, headers={**world.ops, "Idempotency-Key": ref})
 
 
 def _check_in(http: httpx.Client, world: World, index: int) -> None:
