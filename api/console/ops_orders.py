@@ -4,6 +4,7 @@ confirmation; a returned order is requeued or handed to the courier fleet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -22,7 +23,7 @@ from api.console.web import (
     render,
 )
 from api.dependencies import Services
-from dispatch.model import ORDER_TRANSITIONS, OrderStatus
+from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
 from dispatch.services import orders, queries
 from dispatch.services.order_detail import order_detail
 
@@ -115,34 +116,46 @@ def confirm_cancel(request: Request, order_id: UUID, user: OpsUser, services: Se
     )
 
 
+def _act_on_order(
+    request: Request, order_id: UUID, act: Callable[[], Order], done: Callable[[Order], str]
+) -> RedirectResponse:
+    """An ops action on an order's page: back to the page, with what happened or why it was refused."""
+    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+    try:
+        order = act()
+    except CONSOLE_ERRORS as error:
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return redirect(request, url, flash=done(order))
+
+
 @router.post("/{order_id}/cancel", response_model=None)
 def cancel(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
     del form  # the CSRF check is the point
-    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
-    try:
-        order = orders.cancel_order(services.context, order_id=order_id, actor_id=user.principal.user_id)
-    except CONSOLE_ERRORS as error:
-        return redirect(request, url, flash=readable_problem(error).message, kind="error")
-    return redirect(request, url, flash=f"Order {order.external_ref} cancelled.")
+    return _act_on_order(
+        request,
+        order_id,
+        lambda: orders.cancel_order(services.context, order_id=order_id, actor_id=user.principal.user_id),
+        lambda order: f"Order {order.external_ref} cancelled.",
+    )
 
 
 @router.post("/{order_id}/requeue", response_model=None)
 def requeue(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
     del form
-    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
-    try:
-        order = orders.requeue_order(services.context, order_id=order_id, actor_id=user.principal.user_id)
-    except CONSOLE_ERRORS as error:
-        return redirect(request, url, flash=readable_problem(error).message, kind="error")
-    return redirect(request, url, flash=f"Order {order.external_ref} is back in the queue for shoppers.")
+    return _act_on_order(
+        request,
+        order_id,
+        lambda: orders.requeue_order(services.context, order_id=order_id, actor_id=user.principal.user_id),
+        lambda order: f"Order {order.external_ref} is back in the queue for shoppers.",
+    )
 
 
 @router.post("/{order_id}/fallback", response_model=None)
 def fallback(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
     del form
-    url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
-    try:
-        order = orders.hand_to_fallback(services.context, order_id=order_id, actor_id=user.principal.user_id)
-    except CONSOLE_ERRORS as error:
-        return redirect(request, url, flash=readable_problem(error).message, kind="error")
-    return redirect(request, url, flash=f"Order {order.external_ref} handed to the courier fleet.")
+    return _act_on_order(
+        request,
+        order_id,
+        lambda: orders.hand_to_fallback(services.context, order_id=order_id, actor_id=user.principal.user_id),
+        lambda order: f"Order {order.external_ref} handed to the courier fleet.",
+    )
