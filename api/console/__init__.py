@@ -8,9 +8,9 @@ Adding a page:
 2. Its templates under `templates/ops/` or `templates/finance/`, each `{% extends "base.html" %}` and using
    `macros.html` (form fields with their errors, the CSRF field, the pagination macro, money).
 3. Handlers take `OpsUser` / `FinanceUser` / `StaffUser` (redirects to sign-in, or refuses another role),
-   `Form` on POST (CSRF checked), `PageQuery` for lists; they call the same use cases as the API, through the
+   `Form` on POST (CSRF checked) from `web`, `PageQuery` for lists from `paging`; they call the same use cases as the API, through the
    same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
-   around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
+   (`problems`) around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
    `redirect(request, url, flash="...")`.
 4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, and its
    entry on the home page in `templates/ops/_home.html`, both included by the base layout when they exist;
@@ -41,6 +41,7 @@ from api.console import (
     ops_simulations,
     ops_stores,
 )
+from api.console.problems import readable_problem
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
@@ -48,7 +49,6 @@ from api.console.web import (
     STATIC_URL,
     ConsoleForbidden,
     SignInRequired,
-    readable_problem,
     render,
 )
 from crowdship.errors import DomainError

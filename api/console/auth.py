@@ -9,14 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.console.problems import FormProblem, readable_problem
 from api.console.web import (
     CONSOLE_PREFIX,
     SESSION_COOKIE,
     STAFF_ROLES,
     Form,
-    FormProblem,
     StaffUser,
-    readable_problem,
     redirect,
     render,
     start_session,

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.console.web import CONSOLE_PREFIX, FinanceUser, PageQuery, PageView, render
+from api.console.paging import PageQuery, PageView
+from api.console.web import CONSOLE_PREFIX, FinanceUser, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
 from rewards import services

@@ -12,20 +12,9 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.web import (
-    CONSOLE_ERRORS,
-    CONSOLE_PREFIX,
-    FinanceUser,
-    Form,
-    FormProblem,
-    PageQuery,
-    PageView,
-    Paging,
-    money,
-    readable_problem,
-    redirect,
-    render,
-)
+from api.console.paging import PageQuery, PageView, Paging
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, money, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards, scoped_key
 from api.rewards_schemas import BatchIn, PayoutBatchOut, ReasonIn

@@ -10,16 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.console.web import (
-    CONSOLE_ERRORS,
-    CONSOLE_PREFIX,
-    FinanceUser,
-    FormProblem,
-    PageQuery,
-    PageView,
-    readable_problem,
-    render,
-)
+from api.console.paging import PageQuery, PageView
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, FinanceUser, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import LedgerEntryOut, ReconciliationOut, RewardOut
 from rewards import services

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.console.web import CONSOLE_PREFIX, FinanceUser, PageQuery, PageView, money, render
+from api.console.paging import PageQuery, PageView
+from api.console.web import CONSOLE_PREFIX, FinanceUser, money, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import PolicyOut
 from dispatch.model import TrustTier

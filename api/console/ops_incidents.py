@@ -8,18 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.web import (
-    CONSOLE_ERRORS,
-    CONSOLE_PREFIX,
-    Form,
-    FormProblem,
-    OpsUser,
-    PageQuery,
-    PageView,
-    readable_problem,
-    redirect,
-    render,
-)
+from api.console.paging import PageQuery, PageView
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
 from api.dependencies import Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
 from crowdship.units import Cents

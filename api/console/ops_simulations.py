@@ -14,21 +14,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.console.web import (
-    CONSOLE_ERRORS,
-    CONSOLE_PREFIX,
-    ConsoleUser,
-    Form,
-    FormData,
-    FormProblem,
-    OpsUser,
-    PageQuery,
-    PageView,
-    Paging,
-    readable_problem,
-    redirect,
-    render,
-)
+from api.console.paging import PageQuery, PageView, Paging
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
 from api.dependencies import AppServices, Services
 from composition.run_comparison import comparison_html
 from composition.simulation_runs import RUN_ID, RunRegistry, RunRequest, RunStatus, ScenarioChoice, scenario_choices

@@ -14,20 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from api.console.ops_maps import live_map_svg, store_map_svg
-from api.console.web import (
-    CONSOLE_ERRORS,
-    CONSOLE_PREFIX,
-    ConsoleUser,
-    Form,
-    FormData,
-    FormProblem,
-    OpsUser,
-    PageQuery,
-    PageView,
-    readable_problem,
-    redirect,
-    render,
-)
+from api.console.paging import PageQuery, PageView
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
 from api.dependencies import Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput

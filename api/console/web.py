@@ -1,5 +1,5 @@
 """What every console page uses: the signed-in staff member, forms with CSRF protection, rendering with the
-base layout, flash messages, readable problems and pagination.
+base layout and flash messages (readable problems are in `problems`, pagination in `paging`).
 
 The session cookie carries the API's own bearer token (`api.security.issue_token`), so a deactivated account
 is stopped at once, exactly as on the API. Cookies are HttpOnly and SameSite=Strict; every POST also carries
@@ -15,23 +15,22 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from api.console.paging import page_url
+from api.console.problems import FormProblem
 from api.dependencies import AppServices, Services
-from api.fields import Limit, Offset
-from api.problems import ProblemException
 from api.security import Principal, issue_token, read_token
-from crowdship.errors import DomainError, InvalidInput
 from dispatch.accounts import Role, User
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
@@ -229,59 +228,6 @@ async def read_form(request: Request, services: Services) -> FormData:
 Form = Annotated[FormData, Depends(read_form)]
 
 
-# --- Problems, readable ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FormProblem:
-    """A refusal as a person reads it: one message, and a message per form field when it names one."""
-
-    message: str
-    fields: dict[str, str] = field(default_factory=dict)
-    status: int = 422
-
-
-CONSOLE_ERRORS = (DomainError, ValidationError, ProblemException)
-"""What a page handler catches around a use case to show as a message instead of an error page."""
-
-_STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
-
-
-def readable_problem(error: Exception, labels: Mapping[str, str] | None = None) -> FormProblem:
-    """`error` as a person reads it; `labels` names the form's fields as the form shows them (`period_end` ->
-    `To`), in the message and in each field's own message."""
-    names = dict(labels or {})
-
-    def words(text: str) -> str:
-        for field_name, label in names.items():
-            text = text.replace(field_name, f"“{label}”")
-        return text
-
-    if isinstance(error, ValidationError):
-        fields: dict[str, str] = {}
-        for item in error.errors():
-            name = ".".join(str(part) for part in item.get("loc", ())) or "form"
-            fields.setdefault(name, words(str(item.get("msg", "is not valid")).removeprefix("Value error, ")))
-        listed = "; ".join(f"{names.get(name, name)}: {message}" for name, message in list(fields.items())[:5])
-        return FormProblem(f"Please correct the form: {listed}", fields, 422)
-    if isinstance(error, InvalidInput):
-        message = words(error.message.removeprefix(f"{error.field}: "))
-        label = names.get(error.field, error.field)
-        return FormProblem(_sentence(f"{label}: {message}"), {error.field: message}, 422)
-    if isinstance(error, DomainError):
-        return FormProblem(_sentence(words(error.message)), {}, _STATUS_BY_KIND[error.kind])
-    if isinstance(error, ProblemException):
-        return FormProblem(_sentence(error.detail), {}, error.status)
-    raise TypeError(f"not a console error: {type(error).__name__}")
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return "The request was refused."
-    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-
-
 # --- Flash messages --------------------------------------------------------------------------------------
 
 FlashKind = Literal["success", "error", "info"]
@@ -330,70 +276,6 @@ def redirect(request: Request, url: str, *, flash: str | None = None, kind: Flas
 
 def _secure(request: Request) -> bool:
     return bool(request.app.state.services.settings.environment == "production")
-
-
-# --- Pagination ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Paging:
-    """The page asked for, with the API's own limits (`api.fields.Limit` / `Offset`)."""
-
-    limit: int
-    offset: int
-
-
-def paging(default_limit: int = 20) -> Callable[[int, int], Paging]:
-    def read(limit: Limit = default_limit, offset: Offset = 0) -> Paging:
-        return Paging(limit=limit, offset=offset)
-
-    return read
-
-
-PageQuery = Annotated[Paging, Depends(paging())]
-
-
-@dataclass(frozen=True)
-class PageView:
-    """One page of a list for the `pagination` macro: items, how many in all, and the window."""
-
-    items: list[Any]
-    total: int
-    limit: int
-    offset: int
-
-    @classmethod
-    def cut(cls, everything: list[Any], paging: Paging) -> PageView:
-        """A page cut from a whole list, for use cases that answer the whole list (e.g. payout batches)."""
-        window = everything[paging.offset : paging.offset + paging.limit]
-        return cls(window, len(everything), paging.limit, paging.offset)
-
-    @property
-    def first(self) -> int:
-        return min(self.offset + 1, self.total)
-
-    @property
-    def last(self) -> int:
-        return min(self.offset + len(self.items), self.total)
-
-    @property
-    def previous_offset(self) -> int | None:
-        return max(0, self.offset - self.limit) if self.offset > 0 else None
-
-    @property
-    def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.offset + self.limit < self.total else None
-
-
-def page_url(request: Request, **changes: Any) -> str:
-    """This page's path with some query parameters changed (None removes one)."""
-    query = dict(request.query_params)
-    for name, value in changes.items():
-        if value is None:
-            query.pop(name, None)
-        else:
-            query[name] = str(value)
-    return f"{request.url.path}?{urlencode(query)}" if query else request.url.path
 
 
 # --- Rendering -------------------------------------------------------------------------------------------
