@@ -8,10 +8,10 @@ Adding a page:
 2. Its templates under `templates/ops/` or `templates/finance/`, each `{% extends "base.html" %}` and using
    `macros.html` (form fields with their errors, the CSRF field, the pagination macro, money).
 3. Handlers take `OpsUser` / `FinanceUser` / `StaffUser` (redirects to sign-in, or refuses another role),
-   `Form` on POST (CSRF checked) from `web`, `PageQuery` for lists from `paging`; they call the same use cases as the API, through the
-   same dependencies (`api.dependencies`, `api.rewards_dependencies`), never SQL. Catch `CONSOLE_ERRORS`
-   (`problems`) around a use case and pass `readable_problem(error)` to `render(..., problem=...)`; after a change, answer
-   `redirect(request, url, flash="...")`.
+   `Form` on POST (CSRF checked) from `web`, and `PageQuery` for lists from `paging`; they call the same use
+   cases as the API, through the same dependencies (`api.dependencies`, `api.rewards_dependencies`), never
+   SQL. Catch `CONSOLE_ERRORS` (`problems`) around a use case and pass `readable_problem(error)` to
+   `render(..., problem=...)`; after a change, answer `redirect(request, url, flash="...")`.
 4. Add a link in the navigation of its role's section (`templates/ops/_nav.html` for operations, and its
    entry on the home page in `templates/ops/_home.html`, both included by the base layout when they exist;
    pass `nav="<key>"` to `render` to mark the current link), and a browser test under
