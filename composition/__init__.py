@@ -10,9 +10,10 @@ because of a missing policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
@@ -133,11 +134,11 @@ def _quote_or_compensation(
 def _terms_or_compensation(by_policy: RoutePricer) -> RoutePricer:
     """No policy in force: None, so the matcher prices by its compensation rule, as the quote does."""
 
-    def terms(trip: Trip, shopper: Shopper, at: datetime) -> RewardTerms | None:
+    def terms(trips: Sequence[tuple[Trip, Shopper]], at: datetime) -> dict[UUID, RewardTerms | None]:
         try:
-            return by_policy(trip, shopper, at)
+            return by_policy(trips, at)
         except NoPolicyInForce:
-            return None
+            return dict.fromkeys((trip.id for trip, _ in trips), None)
 
     return terms
 

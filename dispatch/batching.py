@@ -60,11 +60,12 @@ class QuoteRequest:
 
 RewardQuote = Callable[[QuoteRequest], Cents]
 
-RoutePricer = Callable[[Trip, Shopper, datetime], RewardTerms | None]
-"""The terms of the reward policy in force at the instant for this trip's shopper (tier, payment method,
-what is left under the caps), which the matcher prices every candidate route with (its `reward` rule), so
-that the offer's quote is the matcher's cost. None where no policy is in force: the compensation rule then
-prices both. Implemented by rewards, wired by the composition root."""
+RoutePricer = Callable[[Sequence[tuple[Trip, Shopper]], datetime], dict[UUID, RewardTerms | None]]
+"""The terms of the reward policy in force at the instant for each trip's shopper (tier, payment method,
+what is left under the caps), by trip id, which the matcher prices every candidate route with (its `reward`
+rule), so that the offer's quote is the matcher's cost. Asked once per batch for all its trips. None where no
+policy is in force: the compensation rule then prices both. Implemented by rewards, wired by the composition
+root."""
 
 
 def compensation_quote(parameters: BatchParameters) -> RewardQuote:

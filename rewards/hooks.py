@@ -20,7 +20,7 @@ the credit, and a change made after the offer applies to the next offers only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -81,18 +81,22 @@ def offer_quote(
 def route_terms(
     open_rewards: Callable[[], RewardsUnitOfWork], payment_choice: PaymentChoice | None = None
 ) -> RoutePricer:
-    """The policy in force as the matcher's `reward` rule for one trip: the same numbers `offer_quote` prices
-    the offer with (local hour, tier, payment method, caps left), so the matcher's cost is the quote.
-    Raises `NoPolicyInForce` like the quote; the composition root turns that into the compensation rule."""
+    """The policy in force as the matcher's `reward` rule for each trip of a batch, read in one transaction:
+    the same numbers `offer_quote` prices the offer with (local hour, tier, payment method, caps left), so the
+    matcher's cost is the quote. Raises `NoPolicyInForce` like the quote; the composition root turns that into
+    the compensation rule."""
 
-    def terms(trip: Trip, shopper: Shopper, at: datetime) -> RewardTerms:  # noqa: ARG001
+    def terms(trips: Sequence[tuple[Trip, Shopper]], at: datetime) -> dict[UUID, RewardTerms | None]:
         with open_rewards() as uow:
             repos = uow.repos
             policy = repos.policies.in_force_at(at)
-            method = _method(repos, payment_choice, shopper.id, at)
-            earned = earnings_so_far(repos, shopper.id, at, policy)
+            priced: dict[UUID, RewardTerms | None] = {}
+            for trip, shopper in trips:
+                method = _method(repos, payment_choice, shopper.id, at)
+                earned = earnings_so_far(repos, shopper.id, at, policy)
+                priced[trip.id] = matcher_terms(policy, at, shopper.trust_tier, method, earned)
             uow.rollback()
-        return matcher_terms(policy, at, shopper.trust_tier, method, earned)
+        return priced
 
     return terms
 

@@ -215,9 +215,9 @@ def _route_terms(
     ctx: DispatchContext, candidates: list[TripCandidate], now: datetime
 ) -> dict[UUID, RewardTerms | None]:
     """Each trip's terms under the reward policy in force (None: the compensation rule prices it)."""
-    if ctx.route_pricer is None:
+    if ctx.route_pricer is None or not candidates:
         return {}
-    return {candidate.trip.id: ctx.route_pricer(candidate.trip, candidate.shopper, now) for candidate in candidates}
+    return ctx.route_pricer([(candidate.trip, candidate.shopper) for candidate in candidates], now)
 
 
 def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime) -> None:

@@ -111,7 +111,7 @@ def test_the_hook_gives_the_matcher_the_terms_the_offer_is_quoted_by(world: Worl
         max_detour_m=5_000,
     )
     orders: tuple[Order, ...] = (replace(world.order(), size_bags=3), replace(world.order(), size_bags=1))
-    terms = route_terms(world.rewards)(trip, shopper, NOW)
+    terms = route_terms(world.rewards)([(trip, shopper)], NOW)[trip.id]
     quote = offer_quote(world.rewards)(QuoteRequest(trip, shopper, orders, 2_345, 281, NOW))
     assert terms is not None
     assert reward_cents(terms, (3, 1), 2_345, 281) == quote
