@@ -115,13 +115,5 @@ def _change(a: float | None, b: float | None, unit: Unit) -> str:
     sign = "+" if delta > 0 else "\u2212"  # a minus sign, as wide as the plus
     size = abs(delta)
     if unit == "share":
-        return f"{sign}{size * 100:.1f} pt"
-    if unit == "cents":
-        return f"{sign}${size / 100:,.2f}"
-    if unit == "metres":
-        return f"{sign}{size / 1000:,.2f} km"
-    if unit == "seconds":
-        return f"{sign}{size * 1000:,.1f} ms" if size < 1 else f"{sign}{size:,.1f} s"
-    if unit == "ratio":
-        return f"{sign}{size:.2f}"
-    return f"{sign}{size:,.0f}"
+        return f"{sign}{size * 100:.1f} pt"  # shares change in percentage points
+    return sign + _format(size, unit)

@@ -202,10 +202,7 @@ class RedisLiveState:
 
     def live_among(self, shopper_ids: Sequence[UUID]) -> int:
         """How many of these shoppers have a live position (one round trip)."""
-        if not shopper_ids:
-            return 0
-        found = self._client.geopos(POSITIONS_KEY, *(str(shopper_id) for shopper_id in shopper_ids))
-        return sum(1 for position in found if position is not None)
+        return len(self.positions(shopper_ids))
 
     def positions(self, shopper_ids: Sequence[UUID]) -> dict[UUID, GeoPoint]:
         """Where each of these shoppers is now, for those with a live position (one round trip)."""
