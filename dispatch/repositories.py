@@ -264,6 +264,10 @@ class LiveTripRepository(TripRepository, Protocol):
         offset: int,
     ) -> Page[Trip]: ...
     def past_leave_by(self, store_id: UUID, now: datetime) -> Sequence[Trip]: ...
+    def checked_in_between(self, store_id: UUID, since: datetime, until: datetime, limit: int) -> Sequence[Trip]:
+        """The store's trips checked in within [since, until], whatever became of them, oldest first: the
+        most recent `limit` of them (the recent supply of shoppers, `dispatch.prospects`)."""
+        ...
 
 
 class LiveOfferRepository(OfferRepository, Protocol):

@@ -112,6 +112,17 @@ class MemoryTripRepository(MemoryRepository):
         due = [self._db.trips[trip_id] for trip_id in open_ids if self._db.trips[trip_id].leave_by <= now]
         return [copy_of(trip) for trip in sorted(due, key=lambda t: (t.leave_by, t.id))]
 
+    def checked_in_between(self, store_id: UUID, since: datetime, until: datetime, limit: int) -> list[Trip]:
+        index = self._db.trips_by_store.get(store_id, {})
+        chosen = [
+            trip
+            for ids in index.values()
+            for trip in (self._db.trips[trip_id] for trip_id in ids)
+            if since <= trip.checked_in_at <= until
+        ]
+        chosen.sort(key=lambda t: (t.checked_in_at, t.id))
+        return [copy_of(trip) for trip in chosen[-limit:]] if limit > 0 else []
+
 
 _ANSWERED = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED})
 

@@ -118,6 +118,15 @@ class PostgresTripRepository(Repository):
         )
         return [self._trip(row) for row in rows]
 
+    def checked_in_between(self, store_id: UUID, since: datetime, until: datetime, limit: int) -> list[Trip]:
+        rows = self._all(
+            f"""SELECT {self._COLUMNS} FROM trips t
+                WHERE t.store_id = %s AND t.checked_in_at BETWEEN %s AND %s
+                ORDER BY t.checked_in_at DESC, t.id DESC LIMIT %s""",
+            (store_id, since, until, limit),
+        )
+        return [self._trip(row) for row in reversed(rows)]
+
     @staticmethod
     def _trip(row: Row) -> Trip:
         return Trip(

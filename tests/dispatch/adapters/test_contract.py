@@ -5,6 +5,7 @@ queries that agree with shapely and the geodesic, the database's own uniqueness 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -275,6 +276,35 @@ def test_open_trips_within_a_radius_match_geodesic_distance(uow: LiveUnitOfWork)
     assert 20 < len(expected) < 150
     assert found == expected
     assert other_store == []
+
+
+def test_recent_check_ins_are_the_latest_within_the_span_whatever_became_of_them(uow: LiveUnitOfWork) -> None:
+    """Trips of the store checked in within [since, until], oldest first, only the last `limit` of them;
+    cancelled and expired ones count (they were supply), other stores' and later ones do not."""
+    store, elsewhere = a_store(), a_store()
+    trips = []
+    with uow:
+        uow.stores.add(store)
+        uow.stores.add(elsewhere)
+        for n in range(6):
+            shopper = Shopper(display_name=f"Shopper {n}")
+            uow.shoppers.add(shopper)
+            trip = a_trip(elsewhere if n == 5 else store, shopper, GeoPoint(30.5, -84.3))
+            trip = replace(trip, checked_in_at=NOW - timedelta(minutes=10 * n), leave_by=NOW + timedelta(hours=1))
+            if n == 1:
+                trip.cancel()
+            if n == 2:
+                trip.expire()
+            uow.trips.add(trip)
+            trips.append(trip)
+        uow.commit()
+    with uow:
+        within = uow.trips.checked_in_between(store.id, NOW - timedelta(minutes=30), NOW, limit=10)
+        latest_two = uow.trips.checked_in_between(store.id, NOW - timedelta(minutes=30), NOW, limit=2)
+        before = uow.trips.checked_in_between(store.id, NOW - timedelta(hours=2), NOW - timedelta(minutes=35), 10)
+    assert [trip.id for trip in within] == [trips[3].id, trips[2].id, trips[1].id, trips[0].id]
+    assert [trip.id for trip in latest_two] == [trips[1].id, trips[0].id]
+    assert [trip.id for trip in before] == [trips[4].id]
 
 
 def test_repositories_share_one_transaction_per_unit_of_work(db: ConnectionPool) -> None:
