@@ -141,6 +141,12 @@ def _compensation(terms: RewardTerms | None, parameters: BatchParameters) -> dic
     }
 
 
+def _waiting(waiting_costs: Mapping[UUID, float] | None, order_id: UUID) -> dict[str, float]:
+    if waiting_costs is None or order_id not in waiting_costs:
+        return {}
+    return {"fallback_cost": round(float(waiting_costs[order_id]), 2)}
+
+
 def build_match_problem(
     *,
     store: Store,
@@ -150,12 +156,14 @@ def build_match_problem(
     now: datetime,
     parameters: BatchParameters,
     terms: Mapping[UUID, RewardTerms | None] | None = None,
+    waiting_costs: Mapping[UUID, float] | None = None,
 ) -> dict[str, Any]:
     """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out.
 
     Every trip leaves at the batch time (minute 0; windows count from it too) and an early arrival waits
     (the format's rule); an order whose window would open only after the trip could reach it leaving at its
-    leave-by is no candidate for it. Routes are priced by the policy's `terms` of each trip when given.
+    leave-by is no candidate for it. Routes are priced by the policy's `terms` of each trip when given. An
+    order left out costs the store's fallback fee, or its `waiting_costs` entry (cents; `dispatch.prospects`).
     """
     problem_trips = []
     for candidate in trips:
@@ -202,6 +210,7 @@ def build_match_problem(
                 ],
                 "value_cents": order.value_cents,
                 "requires_id_check": order.age_restricted,
+                **_waiting(waiting_costs, order.id),
             }
             for order in orders
         ],

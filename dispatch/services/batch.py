@@ -30,6 +30,7 @@ from dispatch.matching import UnassignedReason
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
 from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons
+from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
@@ -148,12 +149,30 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
                 continue
             candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
         excluded = uow.offers.offered_pairs([order.id for order in orders]) if orders else set()
+        recent = (
+            uow.trips.checked_in_between(store_id, now - ctx.prospects.lookback, now, ctx.prospects.max_recent_trips)
+            if ctx.prospects is not None and orders
+            else []
+        )
     report.pending_orders, report.eligible_trips = len(orders), len(candidates)
     if not orders:
         return
     terms = _route_terms(ctx, candidates, now)
+    waiting = None
+    if ctx.prospects is not None:
+        prospects = order_prospects(
+            store=store, orders=orders, recent_trips=recent, now=now, parameters=parameters, terms=ctx.prospects
+        )
+        waiting = {order_id: prospect.waiting_cost_cents for order_id, prospect in prospects.items()}
     problem = build_match_problem(
-        store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters, terms=terms
+        store=store,
+        orders=orders,
+        trips=candidates,
+        excluded=excluded,
+        now=now,
+        parameters=parameters,
+        terms=terms,
+        waiting_costs=waiting,
     )
     if not problem["trips"]:
         reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS

@@ -15,6 +15,7 @@ from dispatch.acceptance import AcceptanceWeighting
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer
 from dispatch.live import LiveState
 from dispatch.model import TrustTier
+from dispatch.prospects import ProspectTerms
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
 
@@ -111,3 +112,6 @@ class DispatchContext:
     tier by their record and returns the tier after it. None leaves the tier alone (nothing wired)."""
     acceptance: AcceptanceWeighting | None = None
     """When set, batches weigh each offer by the chance its shopper accepts (`dispatch.acceptance`)."""
+    prospects: ProspectTerms | None = None
+    """When set, an order a batch leaves costs what waiting is expected to cost, given the shoppers likely to
+    pass it before its deadline (`dispatch.prospects`), not the full fallback fee."""
