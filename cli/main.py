@@ -310,7 +310,8 @@ def dispatcher(
         bool,
         typer.Option(
             "--acceptance/--no-acceptance",
-            help="Weigh offers by the chance the shopper accepts (model fitted on the answers at start)",
+            help="Weigh offers by the chance the shopper accepts (model refitted on the answers every hour) "
+            "and price each order's waiting by the shoppers likely to pass it",
         ),
     ] = False,
 ) -> None:
@@ -336,9 +337,9 @@ def dispatcher(
         wait=False,
     ) as pool:
         context = _live_context(pool)
-        if acceptance:
-            from composition import acceptance_aware
+        from composition import acceptance_aware
 
+        if acceptance:
             context = acceptance_aware(context)
         rounds = run_dispatcher(
             context,
@@ -346,6 +347,7 @@ def dispatcher(
             stop=stop,
             max_rounds=1 if once else None,
             outages=BACKING_SERVICE_ERRORS,
+            refresh=acceptance_aware if acceptance else None,
         )
     console.print(f"dispatcher stopped after {rounds} round(s)")
 

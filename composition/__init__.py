@@ -35,6 +35,7 @@ from dispatch.live import LiveState
 from dispatch.matching.acceptance import DeclineRule
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Shopper, Trip
+from dispatch.prospects import DEFAULT_PROSPECTS, ProspectTerms
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.acceptance import fit_from_history
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
@@ -162,16 +163,24 @@ def acceptance_aware(
     decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS,
     reward_term: bool = True,
     decline: DeclineRule = DEFAULT_DECLINE_RULE,
+    prospects: ProspectTerms | None = DEFAULT_PROSPECTS,
 ) -> DispatchContext:
-    """The context with acceptance-aware batches, the model fitted now on the recorded answers (a bounded
-    sample, `dispatch.services.acceptance`); the default model while the database cannot be read, so a
-    dispatcher still starts during an outage."""
+    """The context with acceptance-aware batches: the model fitted now on the recorded answers (a bounded
+    sample, `dispatch.services.acceptance`), and each order's waiting priced by its `prospects` (the skip cost
+    a decline falls back to; `dispatch.prospects`). Called again, it refits. While the database cannot be
+    read the model already in use stays (the default at first), so a dispatcher still starts during an
+    outage."""
     try:
         model = fit_from_history(context.unit_of_work, now=context.clock.now(), with_reward=reward_term)
     except BACKING_SERVICE_ERRORS as error:
-        log.warning("acceptance model: history unreadable, default model used", error=type(error).__name__)
-        model = DEFAULT_MODEL
+        kept = context.acceptance.model if context.acceptance is not None else DEFAULT_MODEL
+        log.warning(
+            "acceptance model: history unreadable, model kept",
+            error=type(error).__name__,
+            fitted_on_answers=kept.answers,
+        )
+        model = kept
     weighting = AcceptanceWeighting(
         model, decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
     )
-    return replace(context, acceptance=weighting)
+    return replace(context, acceptance=weighting, prospects=prospects)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from crowdship.logging import get_logger
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
@@ -90,10 +91,22 @@ def run_dispatcher(
     solver: Solver = matcher_solver,
     max_rounds: int | None = None,
     outages: Outages = (),
+    refresh: Callable[[DispatchContext], DispatchContext] | None = None,
+    refresh_every: timedelta = timedelta(hours=1),
 ) -> int:
-    """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run."""
+    """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.
+
+    `refresh` rebuilds the context every `refresh_every` of the context's clock (e.g. refits the acceptance
+    model on the answers recorded since); a refresh that fails keeps the context it had."""
     rounds = failures = 0
+    next_refresh = ctx.clock.now() + refresh_every
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
+        if refresh is not None and ctx.clock.now() >= next_refresh:
+            next_refresh = ctx.clock.now() + refresh_every
+            try:
+                ctx = refresh(ctx)
+            except Exception as error:
+                log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
         try:
             dispatch_round(ctx, solver=solver, outages=outages)
         except Exception as error:

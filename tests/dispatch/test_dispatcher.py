@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.live import LiveState
 from dispatch.model import LocationSample, Shopper, Store, Trip
+from dispatch.prospects import ProspectTerms
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import MAX_BACKOFF_S, backoff_s, prune_live_positions, run_dispatcher
 from routing.areas import circular_area
@@ -101,3 +103,33 @@ def test_positions_of_shoppers_off_trip_are_pruned_once_a_minute(
     assert live.position(off_trip.id) is None
     live.rebuild_positions([LocationSample(off_trip.id, None, HERE, clock.now())])
     assert prune_live_positions(ctx) == 0
+
+
+def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_old_one(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """Rounds every 30 minutes of the context's clock with an hourly refresh: asked at 60 (it fails: the
+    rounds go on with the context they had), at 120 (it succeeds) and at 180, handed what 120 made."""
+    started = datetime.now(UTC)
+    clock = ManualClock(started)
+    ctx = replace(_context(db, settings, None), clock=clock)
+    asked: list[tuple[timedelta, ProspectTerms | None]] = []
+
+    def refresh(current: DispatchContext) -> DispatchContext:
+        asked.append((current.clock.now() - started, current.prospects))
+        if len(asked) == 1:
+            raise RuntimeError("history unreadable")
+        return replace(current, prospects=ProspectTerms(take_rate=len(asked) / 10))
+
+    class HalfHourPasses(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:  # noqa: ARG002
+            clock.advance(timedelta(minutes=30))
+            return False
+
+    rounds = run_dispatcher(ctx, cadence_s=1.0, stop=HalfHourPasses(), max_rounds=7, refresh=refresh)
+    assert rounds == 7
+    assert asked == [
+        (timedelta(minutes=60), None),
+        (timedelta(minutes=120), None),
+        (timedelta(minutes=180), ProspectTerms(take_rate=0.2)),
+    ]
