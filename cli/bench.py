@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -44,7 +45,19 @@ def bench_acceptance(
         DeclineRuleChoice | None,
         typer.Option(help="A declined route costs its orders' fallback, or a re-offer at its price"),
     ] = None,
-    jobs: Annotated[int, typer.Option(min=1, max=8, help="Seeds simulated at once (processes)")] = 1,
+    arms: Annotated[
+        str, typer.Option(help="Comma-separated: blind, aware, blind+prospects, aware+prospects (default: all)")
+    ] = "",
+    take_rate: Annotated[
+        float | None, typer.Option(min=0.0, max=10.0, help="Prospects: share of passing shoppers taking an order")
+    ] = None,
+    later_reward: Annotated[
+        int | None, typer.Option(min=0, max=100_000, help="Prospects: cents a later shopper is paid for an order")
+    ] = None,
+    lookback_minutes: Annotated[
+        int | None, typer.Option(min=1, max=24 * 60, help="Prospects: minutes of check-ins that stand for supply")
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=8, help="Days simulated at once (processes)")] = 1,
     scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
 ) -> None:
     """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
@@ -52,7 +65,8 @@ def bench_acceptance(
 
     from crowdship.errors import InvalidInput
     from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_DECLINE_RULE
-    from simulations.bench_acceptance import REPORTED_SEEDS, run_acceptance_benchmark
+    from dispatch.prospects import DEFAULT_PROSPECTS, ProspectTerms
+    from simulations.bench_acceptance import ARM_NAMES, REPORTED_SEEDS, run_acceptance_benchmark
     from simulations.run import BUSY_DAY_SCENARIO
     from simulations.scenario import load_scenario
 
@@ -62,6 +76,11 @@ def bench_acceptance(
         raise InvalidInput("--seeds", f"expected comma-separated integers, got {seeds!r}") from None
     if len(chosen) > 50 or any(seed < 0 for seed in chosen):
         raise InvalidInput("--seeds", "at most 50 non-negative seeds")
+    prospects = ProspectTerms(
+        lookback=DEFAULT_PROSPECTS.lookback if lookback_minutes is None else timedelta(minutes=lookback_minutes),
+        take_rate=DEFAULT_PROSPECTS.take_rate if take_rate is None else take_rate,
+        later_reward_cents=DEFAULT_PROSPECTS.later_reward_cents if later_reward is None else later_reward,
+    )
     run_acceptance_benchmark(
         load_scenario(Path(scenario) if scenario else BUSY_DAY_SCENARIO),
         chosen,
@@ -69,6 +88,8 @@ def bench_acceptance(
         decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
         reward_term=reward_term,
         decline=DEFAULT_DECLINE_RULE if decline is None else decline.value,
+        arm_names=tuple(part.strip() for part in arms.split(",") if part.strip()) or ARM_NAMES,
+        prospects=prospects,
         jobs=jobs,
     )
 

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from composition import acceptance_aware
+from crowdship.errors import InvalidInput
 from dispatch.acceptance import (
     DEFAULT_DECLINE_PENALTY_CENTS,
     DEFAULT_DECLINE_RULE,
@@ -33,6 +34,7 @@ from dispatch.acceptance import (
     AcceptanceWeighting,
 )
 from dispatch.matching.acceptance import DeclineRule
+from dispatch.prospects import DEFAULT_PROSPECTS, ProspectTerms
 from dispatch.services.batch import BatchReport
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation
@@ -45,28 +47,57 @@ TUNING_SEEDS = (101, 102, 103)
 """Seeds the decline penalty and the features were chosen on; never the reported ones."""
 
 
-class AcceptanceAwareDay(DaySimulation):
-    """A simulated day whose batches weigh offers by the fitted acceptance model."""
+@dataclass(frozen=True)
+class Arm:
+    """One way of matching a day: with or without acceptance weighting, with or without order prospects."""
 
-    def __init__(
-        self, scenario: Scenario, weighting: AcceptanceWeighting, *, refit_every: timedelta = REFIT_EVERY
-    ) -> None:
+    name: str
+    acceptance: AcceptanceWeighting | None
+    prospects: ProspectTerms | None
+
+
+ARM_NAMES = ("blind", "aware", "blind+prospects", "aware+prospects")
+"""`blind` is the live dispatcher's default; the others add acceptance weighting, prospects, or both."""
+
+
+def arms(
+    names: Sequence[str], weighting: AcceptanceWeighting, prospects: ProspectTerms = DEFAULT_PROSPECTS
+) -> list[Arm]:
+    unknown = [name for name in names if name not in ARM_NAMES]
+    if unknown:
+        raise InvalidInput("--arms", f"unknown {unknown[0]!r}; choose from {', '.join(ARM_NAMES)}")
+    return [
+        Arm(
+            name,
+            weighting if name.startswith("aware") else None,
+            prospects if name.endswith("+prospects") else None,
+        )
+        for name in names
+    ]
+
+
+class WeighedDay(DaySimulation):
+    """A simulated day whose batches run as `arm` says; an aware arm refits its model every `refit_every`."""
+
+    def __init__(self, scenario: Scenario, arm: Arm, *, refit_every: timedelta = REFIT_EVERY) -> None:
         super().__init__(scenario)
-        self.weighting = weighting
+        self.arm = arm
         self.refit_every = refit_every
         self.models: list[AcceptanceModel] = []
         """The model after each refit, for the report."""
         self._next_refit: datetime | None = None
-        self.ctx = dataclasses.replace(self.ctx, acceptance=weighting)
+        self.ctx = dataclasses.replace(self.ctx, acceptance=arm.acceptance, prospects=arm.prospects)
 
     def batch_once(self, store_index: int) -> BatchReport:
+        weighting = self.arm.acceptance
         now = self.clock.now()
-        if self._next_refit is None or now >= self._next_refit:
+        if weighting is not None and (self._next_refit is None or now >= self._next_refit):
             self.ctx = acceptance_aware(
                 self.ctx,
-                decline_penalty_cents=self.weighting.decline_penalty_cents,
-                reward_term=self.weighting.reward_term,
-                decline=self.weighting.decline,
+                decline_penalty_cents=weighting.decline_penalty_cents,
+                reward_term=weighting.reward_term,
+                decline=weighting.decline,
+                prospects=self.arm.prospects,
             )
             assert self.ctx.acceptance is not None
             self.models.append(self.ctx.acceptance.model)
@@ -112,14 +143,11 @@ def _row(seed: int, matcher: str, day: DaySimulation, result: DayResult) -> Row:
     )
 
 
-def run_seed(scenario: Scenario, seed: int, weighting: AcceptanceWeighting) -> tuple[Row, Row, AcceptanceModel]:
-    """The blind and the aware day of one seed; also the aware day's last fitted model."""
-    seeded = scenario.with_overrides({"seed": seed})
-    blind_day = DaySimulation(seeded)
-    blind = _row(seed, "blind", blind_day, blind_day.run())
-    aware_day = AcceptanceAwareDay(seeded, weighting)
-    aware = _row(seed, "aware", aware_day, aware_day.run())
-    return blind, aware, aware_day.models[-1]
+def run_arm(scenario: Scenario, seed: int, arm: Arm) -> tuple[Row, AcceptanceModel | None]:
+    """One day of one seed matched as `arm` says; also the last model an aware arm fitted."""
+    day = WeighedDay(scenario.with_overrides({"seed": seed}), arm)
+    row = _row(seed, arm.name, day, day.run())
+    return row, day.models[-1] if day.models else None
 
 
 def _mean(rows: Sequence[Row], matcher: str) -> Row:
@@ -143,8 +171,9 @@ def acceptance_table(rows: Sequence[Row], title: str) -> Table:
         "seed", "matcher", "cost/order ¢", "by shoppers", "offers", "declined", "expired", "fallback",
         "never offered", "mean true p", title=title,
     )  # fmt: skip
-    means = [_mean(rows, "blind"), _mean(rows, "aware")]
-    for row in [*rows, *means]:
+    names = list(dict.fromkeys(row.matcher for row in rows))
+    means = [_mean(rows, name) for name in names]
+    for row in [*sorted(rows, key=lambda r: (r.seed, names.index(r.matcher))), *means]:
         table.add_row(
             "mean" if row.seed < 0 else str(row.seed),
             row.matcher,
@@ -160,39 +189,65 @@ def acceptance_table(rows: Sequence[Row], title: str) -> Table:
     return table
 
 
+def comparison_table(rows: Sequence[Row], baseline: str, challenger: str) -> Table:
+    """Per seed, the challenger's change against the baseline (cost: lower is better; share: higher)."""
+    table = Table("seed", "cost/order ¢", "by shoppers", "both better", title=f"{challenger} against {baseline}")
+    by_key = {(row.seed, row.matcher): row for row in rows}
+    for seed in sorted({row.seed for row in rows}):
+        base, other = by_key.get((seed, baseline)), by_key.get((seed, challenger))
+        if base is None or other is None:
+            continue
+        cost = other.cost_per_order_cents - base.cost_per_order_cents
+        share = 100 * (other.shopper_share - base.shopper_share)
+        table.add_row(str(seed), f"{cost:+.1f}", f"{share:+.2f} pt", "yes" if cost < 0 and share > 0 else "no")
+    return table
+
+
 def run_acceptance_benchmark(
     scenario: Scenario,
     seeds: Sequence[int],
     console: Console,
     *,
+    arm_names: Sequence[str] = ARM_NAMES,
     decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS,
     reward_term: bool = True,
     decline: DeclineRule = DEFAULT_DECLINE_RULE,
+    prospects: ProspectTerms = DEFAULT_PROSPECTS,
     jobs: int = 1,
 ) -> list[Row]:
-    """`jobs` > 1 simulates that many seeds at once, in processes of their own (a day is deterministic for
+    """`jobs` > 1 simulates that many days at once, in processes of their own (a day is deterministic for
     its seed wherever it runs, short of the matcher's wall-clock safety net firing on a loaded machine)."""
     quiet_batch_logs()
     weighting = AcceptanceWeighting(
         decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
     )
-    rows: list[Row] = []
+    chosen = arms(arm_names, weighting, prospects)
+    runs = [(seed, arm) for seed in seeds for arm in chosen]
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(run_seed, [scenario] * len(seeds), seeds, [weighting] * len(seeds)))
-    for seed, (blind, aware, model) in zip(seeds, results, strict=True):
-        rows.extend([blind, aware])
+        results = list(pool.map(run_arm, [scenario] * len(runs), *zip(*runs, strict=True)))
+    rows = [row for row, _ in results]
+    for (seed, arm), (row, model) in zip(runs, results, strict=True):
+        fit = ""
+        if model is not None:
+            fit = (
+                f"; last fit on {model.answers} answers: intercept {model.intercept:.2f}, "
+                f"per $ {model.per_reward_dollar:.2f}, per km {model.per_detour_km:.2f}, "
+                f"per extra stop {model.per_extra_stop:.2f}, per bag {model.per_bag:.2f}"
+            )
         console.print(
-            f"seed {seed}: cost/order {blind.cost_per_order_cents:.1f} -> {aware.cost_per_order_cents:.1f} ¢, "
-            f"by shoppers {100 * blind.shopper_share:.2f} -> {100 * aware.shopper_share:.2f} %; last fit on "
-            f"{model.answers} answers: intercept {model.intercept:.2f}, per $ {model.per_reward_dollar:.2f}, "
-            f"per km {model.per_detour_km:.2f}, per extra stop {model.per_extra_stop:.2f}, "
-            f"per bag {model.per_bag:.2f}"
+            f"seed {seed} {arm.name}: cost/order {row.cost_per_order_cents:.1f} ¢, "
+            f"by shoppers {100 * row.shopper_share:.2f} %{fit}"
         )
     console.print(
         acceptance_table(
             rows,
             f"{scenario.name}: acceptance-blind vs -aware (decline {decline}, penalty {decline_penalty_cents} ¢, "
-            f"reward term {'on' if reward_term else 'off'})",
+            f"reward term {'on' if reward_term else 'off'}; prospects: look-back {prospects.lookback}, "
+            f"take rate {prospects.take_rate:g}, later reward {prospects.later_reward_cents} ¢)",
         )
     )
+    names = [arm.name for arm in chosen]
+    if "blind" in names:
+        for challenger in names[1:] if names[0] == "blind" else [n for n in names if n != "blind"]:
+            console.print(comparison_table(rows, "blind", challenger))
     return rows
