@@ -101,3 +101,20 @@ def pending_reasons(
             given.setdefault(order_id, str(code))
     # an order the matcher placed whose offer another batch beat keeps the reason it had
     return {order_id: str(given[str(order_id)]) for order_id in sorted(pending, key=str) if str(order_id) in given}
+
+
+WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
+"""The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
+take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""
+
+
+def waiting_reasons(
+    reasons: Mapping[UUID, str], waiting_costs: Mapping[UUID, float], fallback: float
+) -> dict[UUID, str]:
+    """`reasons` with "better left for the fallback" said as what it means under prospects: waiting."""
+    return {
+        order_id: WAITING_FOR_A_LATER_TRIP
+        if reason == UnassignedReason.BETTER_LEFT_FOR_FALLBACK and waiting_costs.get(order_id, fallback) < fallback
+        else reason
+        for order_id, reason in reasons.items()
+    }

@@ -8,7 +8,7 @@ trip, and the batch skips that offer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -28,8 +28,8 @@ from dispatch.errors import AlreadyOffered
 from dispatch.live import offer_event
 from dispatch.matching import UnassignedReason
 from dispatch.matching.reward_rule import RewardTerms
-from dispatch.model import Offer, OfferStatus, OrderStatus, TripStatus
-from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons, waiting_reasons
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
@@ -158,12 +158,7 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     if not orders:
         return
     terms = _route_terms(ctx, candidates, now)
-    waiting = None
-    if ctx.prospects is not None:
-        prospects = order_prospects(
-            store=store, orders=orders, recent_trips=recent, now=now, parameters=parameters, terms=ctx.prospects
-        )
-        waiting = {order_id: prospect.waiting_cost_cents for order_id, prospect in prospects.items()}
+    waiting = _waiting_costs(ctx, store, orders, recent, now)
     problem = build_match_problem(
         store=store,
         orders=orders,
@@ -227,7 +222,22 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         uow.commit()
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
-    _record_unassigned(ctx, report, pending_reasons(pending, solution, made.dropped), now)
+    reasons = pending_reasons(pending, solution, made.dropped)
+    if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
+        reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
+    _record_unassigned(ctx, report, reasons, now)
+
+
+def _waiting_costs(
+    ctx: DispatchContext, store: Store, orders: Sequence[Order], recent: Sequence[Trip], now: datetime
+) -> dict[UUID, float] | None:
+    """Each order's cost of being left for later (`dispatch.prospects`); None without prospects."""
+    if ctx.prospects is None:
+        return None
+    prospects = order_prospects(
+        store=store, orders=orders, recent_trips=recent, now=now, parameters=ctx.config.batch, terms=ctx.prospects
+    )
+    return {order_id: prospect.waiting_cost_cents for order_id, prospect in prospects.items()}
 
 
 def _route_terms(

@@ -93,3 +93,38 @@ def test_a_blind_batch_has_no_acceptance_section() -> None:
     problem, offers = _batch(aware=False)
     assert "acceptance" not in problem
     assert offers == 1
+
+
+def test_with_prospects_an_order_many_recent_shoppers_pass_waits_when_this_route_costs_more() -> None:
+    """Ten shoppers who could have taken the order checked in within the hour; waiting (about 100 ¢: a later
+    one is all but certain) is cheaper than this trip's 300 ¢ minimum, so the order waits, saying why."""
+    from dataclasses import replace
+
+    from dispatch.offer_explanation import WAITING_FOR_A_LATER_TRIP
+    from dispatch.prospects import ProspectTerms
+
+    database = MemoryDispatchDatabase()
+    store = _store_with_an_order_and_a_trip(database)
+    with memory_unit_of_work(database)() as uow:
+        for n in range(10):
+            passer = Shopper(f"Passer {n}")
+            uow.shoppers.add(passer)
+            trip = Trip(
+                shopper_id=passer.id, store_id=store.id, destination=GeoPoint(30.50, -84.2211), capacity_bags=3,
+                checked_in_at=NOW - timedelta(minutes=5 * n + 1), leave_by=NOW - timedelta(seconds=1),
+                max_detour_m=3_000,
+            )  # fmt: skip
+            trip.expire()
+            uow.trips.add(trip)
+        uow.commit()
+    context = replace(_context(database), prospects=ProspectTerms(take_rate=5.0, later_reward_cents=100))
+    seen: list[Mapping[str, Any]] = []
+
+    def solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
+        seen.append(problem)
+        return matcher_solver(problem, time_limit_s)
+
+    report = run_batch(context, store_id=store.id, solver=solver)
+    assert report.offers == []
+    assert list(report.unassigned.values()) == [WAITING_FOR_A_LATER_TRIP]
+    assert 100.0 <= seen[0]["orders"][0]["fallback_cost"] < 101.0
