@@ -145,6 +145,7 @@ def _row(seed: int, matcher: str, day: DaySimulation, result: DayResult) -> Row:
 
 def run_arm(scenario: Scenario, seed: int, arm: Arm) -> tuple[Row, AcceptanceModel | None]:
     """One day of one seed matched as `arm` says; also the last model an aware arm fitted."""
+    quiet_batch_logs()  # in the worker too: it is a process of its own
     day = WeighedDay(scenario.with_overrides({"seed": seed}), arm)
     row = _row(seed, arm.name, day, day.run())
     return row, day.models[-1] if day.models else None
@@ -223,7 +224,8 @@ def run_acceptance_benchmark(
     )
     chosen = arms(arm_names, weighting, prospects)
     runs = [(seed, arm) for seed in seeds for arm in chosen]
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # a fresh process per day: a worker that simulated several days in a row grew past 10 GB
+    with ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
         results = list(pool.map(run_arm, [scenario] * len(runs), *zip(*runs, strict=True)))
     rows = [row for row, _ in results]
     for (seed, arm), (row, model) in zip(runs, results, strict=True):
@@ -247,7 +249,9 @@ def run_acceptance_benchmark(
         )
     )
     names = [arm.name for arm in chosen]
-    if "blind" in names:
-        for challenger in names[1:] if names[0] == "blind" else [n for n in names if n != "blind"]:
-            console.print(comparison_table(rows, "blind", challenger))
+    pairs = [("blind", name) for name in names if name != "blind" and "blind" in names]
+    if {"blind+prospects", "aware+prospects"} <= set(names):  # acceptance weighting alone, given prospects
+        pairs.append(("blind+prospects", "aware+prospects"))
+    for baseline, challenger in pairs:
+        console.print(comparison_table(rows, baseline, challenger))
     return rows
