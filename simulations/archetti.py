@@ -11,11 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from crowdship.errors import InvalidInput
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "vrpod-archetti"
+
+Part = Literal["tuning", "report"]
+TUNING_BASES_AND_ZETAS: frozenset[tuple[str, float]] = frozenset({("C101", 1.1), ("R201", 1.3), ("RC101", 1.5)})
+"""The tuning part of the set: every instance on these (base, zeta), i.e. 3 of the 30 per (K, rho), 42 of
+420, spread over K, rho, the three kinds of base (clustered, random, mixed), both capacities and three
+values of zeta. The matcher's constants are tuned on this part only; its figures are reported on the rest
+(the `report` part, 378 instances), so that they are not measured on what they were fitted to."""
 
 _NAME = re.compile(r"od(?P<k>\d+)rho(?P<rho>[\d.]+)zeta(?P<zeta>[\d.]+)_(?P<base>\w+)\.txt$")
 
@@ -28,6 +35,11 @@ class ArchettiInstance:
     zeta: float
     base: str
     problem: dict[str, Any]
+
+    @property
+    def part(self) -> Part:
+        """`tuning` for the instances the matcher's constants may be tuned on, `report` for the rest."""
+        return "tuning" if (self.base, self.zeta) in TUNING_BASES_AND_ZETAS else "report"
 
     @property
     def group(self) -> str:
