@@ -103,6 +103,14 @@ def bench_matcher(
         typer.Option(help="Archetti part: tuning (the instances the matcher was tuned on), report (the rest) or all"),
     ] = "all",
     jobs: Annotated[int, typer.Option(min=1, max=8, help="Archetti instances solved at once (processes)")] = 1,
+    wall_factor: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Archetti: plan the work of --time-limit but allow this many times the wall time (a loaded "
+            "machine gives the idle machine's answers)",
+        ),
+    ] = 1.0,
     csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the Archetti rows to this CSV file")] = None,
     sizes: Annotated[str, typer.Option(help="Synthetic sizes ORDERSxTRIPS, comma separated")] = (
         "100x150,300x500,1000x2000,5000x10000"
@@ -141,6 +149,7 @@ def bench_matcher(
             part=part,  # type: ignore[arg-type]
             jobs=jobs,
             csv_path=Path(csv_out) if csv_out else None,
+            wall_factor=wall_factor,
         )
     if synthetic:
         one_order_timing(console, seed=seed, city=city)
