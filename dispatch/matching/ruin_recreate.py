@@ -30,7 +30,6 @@ from dispatch.matching.insertion_slots import InsertionSlots
 from dispatch.matching.instance import FloatArray, Instance, IntArray
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan
-from dispatch.matching.route_pool import RoutePool, recombine
 from dispatch.matching.tuning import RuinRecreateTuning
 
 _OUT = -1
@@ -98,7 +97,6 @@ class _Search:
         self.neighbours = np.argsort(self.arc[1:, 1:], axis=1, kind="stable")
         self._arc_rows: list[list[float]] = self.arc.tolist()
         self._route_costs: dict[tuple[int, ...], float] = {}
-        self.pool = RoutePool(tuning.pool_size)
         self.slots_scanned = 0
         self.pairs_checked = 0
         """Counts of the work done, which the work clock is charged by (deterministic, unlike its time)."""
@@ -322,27 +320,15 @@ def ruin_and_recreate(
         current, current_cost = start, search.cost(start)
     mean_cost = max(current_cost, 1e-9) / search.count if math.isfinite(current_cost) else 1.0
     budget = max(0.0, work_seconds)
-    pooled = tuning.pool_share * budget
     best, best_cost, spent = current, math.inf, 0.0
     runs = tuning.temperatures
     for temperature in runs:
         hot = temperature * mean_cost
-        found, found_cost, more = _anneal(search, current, current_cost, hot, (budget - pooled) / len(runs), clock)
+        found, found_cost, more = _anneal(search, current, current_cost, hot, budget / len(runs), clock)
         spent += more
         if found_cost < best_cost:
             best, best_cost = found, found_cost
     clock.record("ruin and recreate", spent, time.perf_counter() - entered)
-    if math.isfinite(best_cost) and pooled > 0:
-        for route in best.routes:
-            search.pool.add(route, search.route_cost(route))
-        found_plan = recombine(search, search.pool, best.routes, best.trip_of, pooled, clock, seed, tuning)
-        if found_plan is not None:
-            routes, trip_of = found_plan
-            taker = np.full(search.trip_count, _OUT, dtype=np.int64)
-            taker[trip_of[trip_of != _OUT]] = np.flatnonzero(trip_of != _OUT)
-            recombined = _State(routes, trip_of, taker)
-            if search.cost(recombined) < best_cost - 1e-9 * max(1.0, abs(best_cost)):
-                best = recombined
     return search.plan_of(best)
 
 
@@ -377,12 +363,6 @@ def _anneal(
         cost = search.cost(trial)
         if cost < current_cost - temperature * math.log(float(search.rng.random()) + 1e-300):
             current, current_cost = trial, cost
-            if tuning.pool_share > 0 and cost <= (1 + tuning.pool_within) * best_cost:
-                for route in trial.routes:
-                    search.pool.add(route, search.route_cost(route))
-                charge = tuning.pool_seconds_per_visit * len(trial.routes)
-                spent += charge
-                clock.charge(charge)
             if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
                 matched = search.rematch(trial)
                 matched_cost = search.cost(matched)

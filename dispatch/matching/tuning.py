@@ -176,22 +176,6 @@ class RuinRecreateTuning:
     37 of them and worse on 11 at 0.25 against 0.5)."""
     route_cost_memory: int = 200_000
     """Fleet route costs remembered by the search (then forgotten all at once)."""
-    pool_share: float = 0.0
-    """The share of the search's budget for recombining the fleet routes its runs went through (`route_pool`),
-    after the runs."""
-    pool_within: float = 0.03
-    """The routes of every plan the annealing accepts within this share above its run's best join the pool."""
-    pool_size: int = 30_000
-    """The most routes the pool holds (sets of orders; each keeps its cheapest sequence)."""
-    pool_seconds_per_visit: float = 1e-6
-    pool_seconds_per_route: float = 2e-5
-    """Work-clock charge per route offered to the pool, and per pooled route for building the CP-SAT model."""
-    pool_min_seconds: float = 0.05
-    """Below this much work left after building the model, CP-SAT is not started."""
-    pool_deterministic_per_second: float = 0.3
-    """CP-SAT deterministic time per second of budget (as for the bundles' set packing)."""
-    pool_cost_scale: float = 1e4
-    """Costs are integers for CP-SAT: this many per unit of cost (the plan is priced exactly after)."""
     exact_share: float = 0.5
     """With a fleet where the fast search does not apply (windows, multi-order trips) and one routing group,
     the share of the search spent on ruin and recreate priced by the exact route checks
