@@ -117,6 +117,9 @@ def bench_matcher(
     ),
     synthetic_limits: Annotated[str, typer.Option(help="Synthetic time limits in seconds")] = "1,5",
     max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
+    fleet: Annotated[
+        bool, typer.Option(help="Synthetic batches with a store fleet and windows (no PyVRP peer on them)")
+    ] = False,
     peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,
     city: Annotated[
@@ -161,6 +164,7 @@ def bench_matcher(
             peer=peer,
             seed=seed,
             city=city,
+            fleet=fleet,
         )
 
 

@@ -225,7 +225,13 @@ def _homes(rng: np.random.Generator, count: int, city: BatchCity) -> FloatArray:
 
 
 def synthetic_batch(
-    order_count: int, trip_count: int, seed: int, max_orders: int = 3, city: BatchCity = "built-in"
+    order_count: int,
+    trip_count: int,
+    seed: int,
+    max_orders: int = 3,
+    city: BatchCity = "built-in",
+    *,
+    fleet: bool = False,
 ) -> dict[str, Any]:
     """One store's batch around a Tallahassee store (haversine, road factor 1.3): courier fallback,
     detour-paid shoppers. The same arguments give the same batch whether or not `../shared/data` is there."""
@@ -267,7 +273,7 @@ def synthetic_batch(
         }
         for j in range(trip_count)
     ]
-    return {
+    batch = {
         "format": "crowdship-match/1",
         "metric": "haversine",
         "road_factor": road_factor,
@@ -278,6 +284,22 @@ def synthetic_batch(
         "fleet": None,
         "fallback_cost": None,
     }
+    return _with_fleet(batch, seed) if fleet else batch
+
+
+def _with_fleet(batch: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The batch with the store's own fleet (capacity 12, 0.8 per km, 5 per vehicle used), a 60-minute window
+    on about 40 % of the orders and no fallback on about half (the fleet must take those nobody else does):
+    the shape where the matcher searches with every route priced by the exact checks."""
+    rng = np.random.default_rng(seed + 100)
+    batch["fleet"] = {"vehicles": None, "capacity": 12, "cost_per_distance": 0.8, "fixed_cost": 5.0}
+    for order in batch["orders"]:
+        if rng.random() < 0.4:
+            start = float(rng.integers(0, 60))
+            order["window"] = [start, start + 60.0]
+        if rng.random() < 0.5:
+            order["fallback_cost"] = None
+    return batch
 
 
 @dataclass(frozen=True)
@@ -399,15 +421,19 @@ def run_synthetic(
     peer: bool,
     seed: int,
     city: BatchCity = "built-in",
+    fleet: bool = False,
 ) -> list[dict[str, Any]]:
+    """`fleet`: the batches with a fleet and windows (`_with_fleet`); PyVRP is not run on them (its model
+    here has no fleet)."""
     rows: list[dict[str, Any]] = []
     table = Table(
         "orders x trips", "limit s", "matcher", "matcher s", "PyVRP", "PyVRP s", "matcher vs PyVRP %", "note",
-        title=f"Synthetic store batches (Tallahassee store, {city} city, haversine, max_orders {max_orders})",
+        title=f"Synthetic store batches (Tallahassee store, {city} city, haversine, max_orders {max_orders}"
+        + (", a fleet and windows)" if fleet else ")"),
     )  # fmt: skip
     peer_missing = False
     for order_count, trip_count in sizes:
-        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders, city))
+        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders, city, fleet=fleet))
         for limit in time_limits:
             started = time.perf_counter()
             solution = solve(problem, time_limit=limit, seed=seed)
@@ -415,7 +441,7 @@ def run_synthetic(
             objective = evaluate(problem, solution_to_json(solution))
             peer_result: PeerResult | None = None
             note = ""
-            if peer and not peer_missing:
+            if peer and not peer_missing and not fleet:
                 if (order_count + trip_count) > 6000:
                     note = "peer skipped: dense matrices too large"
                 else:
