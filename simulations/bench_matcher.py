@@ -1,5 +1,6 @@
-"""Benchmarks of the matcher: the occasional-drivers set against its best-known values, and synthetic store
-batches against PyVRP (an optional reference peer from the `bench` extra, never on the product path).
+"""Benchmarks of the matcher: the occasional-drivers set against its best-known values (run by `archetti`),
+and synthetic store batches against PyVRP (an optional reference peer from the `bench` extra, never on the
+product path).
 
 Every objective printed here is recomputed by the independent referee `dispatch.matching.evaluate`, for
 the matcher and for the peer alike.
@@ -10,11 +11,8 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import statistics
 import time
-from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -26,15 +24,14 @@ from crowdship.errors import InvalidInput
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
-from dispatch.matching.tuning import DEFAULT_TUNING, MatcherTuning
-from simulations.archetti import (
-    DEFAULT_DATA_DIR,
-    ArchettiInstance,
-    Part,
-    best_known_values,
-    instance_paths,
-    read_instance,
-)
+from dispatch.matching.tuning import DEFAULT_TUNING
+from simulations.archetti import run_archetti, select_archetti
+
+__all__ = [
+    "BATCH_CITIES", "LEON_BLOCKS", "SHARED_DATA", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
+    "one_order_timing", "pyvrp_peer", "run_archetti", "run_synthetic", "select_archetti", "synthetic_batch",
+]  # fmt: skip
+"""The occasional-drivers run lives with the set's reader (`archetti`); it is exported from here too."""
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
@@ -47,153 +44,6 @@ around the store); `leon-county` draws them from Leon County census blocks in `.
 refused when that file is missing. Never one in place of the other: the same arguments give the same
 batch on every machine, or none."""
 BATCH_CITIES: tuple[BatchCity, ...] = get_args(BatchCity)
-
-
-# --- the occasional-drivers set ------------------------------------------------------------------------
-
-
-def select_archetti(
-    groups: list[str], per_group: int, limit: int | None, part: Part | Literal["all"] = "all"
-) -> list[ArchettiInstance]:
-    """`per_group` instances of each group (od{K} x scheme) of `part` (`archetti.TUNING_BASES_AND_ZETAS`),
-    spread evenly over bases, zeta and rho."""
-    by_group: dict[str, list[ArchettiInstance]] = defaultdict(list)
-    for path in instance_paths(DEFAULT_DATA_DIR):
-        instance = read_instance(path)
-        if groups and not any(instance.group.split()[0] == g or instance.group == g for g in groups):
-            continue
-        if part not in ("all", instance.part):
-            continue
-        by_group[instance.group].append(instance)
-    chosen: list[ArchettiInstance] = []
-    for group in sorted(by_group, key=lambda g: (int(g.split()[0][2:]), g)):
-        members = sorted(by_group[group], key=lambda i: (i.zeta, i.rho, i.base))
-        if per_group >= len(members):
-            chosen.extend(members)
-            continue
-        # evenly spaced through (zeta, rho, base), shifted by one each time so that the bases vary too
-        picks = [members[((k * len(members)) // per_group + k) % len(members)] for k in range(per_group)]
-        chosen.extend({pick.name: pick for pick in picks}.values())
-    return chosen[:limit] if limit is not None else chosen
-
-
-@dataclass(frozen=True)
-class ArchettiRun:
-    """One instance solved: the referee's objective and what the detail table shows."""
-
-    objective: float
-    seconds: float
-    orders: int
-    drivers: int
-    trips_used: int
-    fleet_routes: int
-    deadline_hit: bool
-
-
-def same_work_tuning(time_limit: float, wall_factor: float) -> MatcherTuning:
-    """The tuning under which `solve` given wall_factor x time_limit plans the same work as with time_limit
-    (the same search, finishing at the same work-clock time) and only its wall-clock safety net is later.
-
-    On a loaded machine the search then gives what it gives on an idle one at `time_limit` (unless the net
-    fires even so); the pruning's and the initial repair's own wall-clock shares grow too (only a huge batch
-    or a fleet with too few vehicles uses them: not the occasional-drivers set)."""
-    if wall_factor == 1.0:
-        return DEFAULT_TUNING
-    wall = wall_factor * time_limit
-    share = (DEFAULT_TUNING.work_share * time_limit + DEFAULT_TUNING.finish_reserve_share * (wall - time_limit)) / wall
-    return replace(DEFAULT_TUNING, work_share=share)
-
-
-def solve_archetti(instance: ArchettiInstance, time_limit: float, seed: int, wall_factor: float = 1.0) -> ArchettiRun:
-    """Solve one instance and recompute its objective with the referee (runs in a worker process too)."""
-    problem = parse_problem(instance.problem)
-    tuning = same_work_tuning(time_limit, wall_factor)
-    started = time.perf_counter()
-    solution = solve(problem, time_limit=wall_factor * time_limit, seed=seed, tuning=tuning)
-    seconds = time.perf_counter() - started
-    return ArchettiRun(
-        objective=evaluate(problem, solution_to_json(solution)),
-        seconds=seconds,
-        orders=len(problem.orders),
-        drivers=len(problem.trips),
-        trips_used=len(solution.trips),
-        fleet_routes=len(solution.fleet_routes),
-        deadline_hit=bool(solution.stats.get("deadline_hit")),
-    )
-
-
-def run_archetti(
-    console: Console,
-    *,
-    time_limit: float,
-    groups: list[str],
-    per_group: int,
-    limit: int | None,
-    seed: int,
-    part: Part | Literal["all"] = "all",
-    jobs: int = 1,
-    csv_path: Path | None = None,
-    wall_factor: float = 1.0,
-) -> list[dict[str, Any]]:
-    """The selected instances against their best-known values, per instance and per group. `jobs` > 1 solves
-    that many at once, in processes of their own (the figures are the same unless the matcher's wall-clock
-    safety net fires, which the `deadline` column shows); `csv_path` also writes the rows there.
-    `wall_factor` > 1: the same work as at `time_limit` within that many times the time (`same_work_tuning`),
-    for a loaded machine."""
-    if not (DEFAULT_DATA_DIR / "instances").is_dir():
-        console.print(f"[yellow]skipped[/yellow]: no occasional-drivers data at {DEFAULT_DATA_DIR}")
-        return []
-    best_known = best_known_values(DEFAULT_DATA_DIR)
-    selected = select_archetti(groups, per_group, limit, part)
-    rows: list[dict[str, Any]] = []
-    walls = f" (its work within {wall_factor:g} x that)" if wall_factor != 1.0 else ""
-    detail = Table(
-        "instance", "orders", "drivers", "best known", "matcher", "gap %", "seconds", "trips used", "fleet routes",
-        "deadline",
-        title=f"Occasional drivers (Archetti et al. 2016), {time_limit:g} s per instance{walls}, part {part}",
-    )  # fmt: skip
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            count = len(selected)
-            runs = list(pool.map(solve_archetti, selected, [time_limit] * count, [seed] * count, [wall_factor] * count))
-    else:
-        runs = [solve_archetti(instance, time_limit, seed, wall_factor) for instance in selected]
-    for instance, run in zip(selected, runs, strict=True):
-        known = best_known[instance.name]
-        gap = 100.0 * (run.objective - known) / known
-        rows.append(
-            {"name": instance.name, "group": instance.group, "part": instance.part, "best_known": known,
-             "objective": run.objective, "gap": gap, "seconds": run.seconds, "deadline_hit": run.deadline_hit}
-        )  # fmt: skip
-        detail.add_row(
-            instance.name, str(run.orders), str(run.drivers), f"{known:.3f}", f"{run.objective:.3f}",
-            f"{gap:+.2f}", f"{run.seconds:.2f}", str(run.trips_used), str(run.fleet_routes),
-            "hit" if run.deadline_hit else "",
-        )  # fmt: skip
-    console.print(detail)
-    summary = Table(
-        "group", "instances", "mean gap %", "max gap %", "min gap %", "mean s", "max s", "deadline hits",
-        title=f"Per group (part {part})",
-    )  # fmt: skip
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        grouped[row["group"]].append(row)
-    for group, members in [*grouped.items(), ("all", rows)]:
-        if not members:
-            continue
-        gaps = [m["gap"] for m in members]
-        times = [m["seconds"] for m in members]
-        summary.add_row(
-            group, str(len(members)), f"{statistics.fmean(gaps):+.2f}", f"{max(gaps):+.2f}", f"{min(gaps):+.2f}",
-            f"{statistics.fmean(times):.2f}", f"{max(times):.2f}", str(sum(m["deadline_hit"] for m in members)),
-        )  # fmt: skip
-    console.print(summary)
-    if csv_path is not None and rows:
-        with csv_path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return rows
 
 
 # --- synthetic store batches ---------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[st
 def test_puts_the_windowed_order_first_on_a_shared_route() -> None:
     """o0 (6, 0) must be reached by minute 6, o3 (0, 3) fills the rest of a vehicle: one route o0 → o3 (15.708)
     and the two cheap orders left to their fallback beat every plan the routing solver found (20.0)."""
-    orders = [
+    orders: list[dict[str, Any]] = [
         {"id": "o0", "location": [6.0, 0.0], "window": [0.0, 6.0]},
         {"id": "o1", "location": [3.0, 0.0], "fallback_cost": 2.0},
         {"id": "o2", "location": [7.0, 0.0], "fallback_cost": 2.0},
