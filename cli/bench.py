@@ -119,11 +119,28 @@ def bench_matcher(
     group: Annotated[list[str] | None, typer.Option(help="Only these Archetti groups, e.g. od50")] = None,
     per_group: Annotated[int, typer.Option(help="Archetti instances per group (spread over bases)")] = 2,
     limit: Annotated[int | None, typer.Option(help="At most this many Archetti instances")] = None,
+    part: Annotated[
+        str,
+        typer.Option(help="Archetti part: tuning (the instances the matcher was tuned on), report (the rest) or all"),
+    ] = "all",
+    jobs: Annotated[int, typer.Option(min=1, max=8, help="Archetti instances solved at once (processes)")] = 1,
+    wall_factor: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Archetti: plan the work of --time-limit but allow this many times the wall time (a loaded "
+            "machine gives the idle machine's answers)",
+        ),
+    ] = 1.0,
+    csv_out: Annotated[str | None, typer.Option("--csv", help="Also write the Archetti rows to this CSV file")] = None,
     sizes: Annotated[str, typer.Option(help="Synthetic sizes ORDERSxTRIPS, comma separated")] = (
         "100x150,300x500,1000x2000,5000x10000"
     ),
     synthetic_limits: Annotated[str, typer.Option(help="Synthetic time limits in seconds")] = "1,5",
     max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
+    fleet: Annotated[
+        bool, typer.Option(help="Synthetic batches with a store fleet and windows (no PyVRP peer on them)")
+    ] = False,
     peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,
     city: Annotated[
@@ -140,9 +157,24 @@ def bench_matcher(
     if city not in BATCH_CITIES:
         raise typer.BadParameter(f"must be one of {', '.join(BATCH_CITIES)}", param_hint="--city")
     check_city(city)  # its data, before the long runs
+    if part not in ("tuning", "report", "all"):
+        raise typer.BadParameter("must be one of tuning, report, all", param_hint="--part")
 
     if archetti:
-        run_archetti(console, time_limit=time_limit, groups=group or [], per_group=per_group, limit=limit, seed=seed)
+        from pathlib import Path
+
+        run_archetti(
+            console,
+            time_limit=time_limit,
+            groups=group or [],
+            per_group=per_group,
+            limit=limit,
+            seed=seed,
+            part=part,  # type: ignore[arg-type]
+            jobs=jobs,
+            csv_path=Path(csv_out) if csv_out else None,
+            wall_factor=wall_factor,
+        )
     if synthetic:
         one_order_timing(console, seed=seed, city=city)
         run_synthetic(
@@ -153,6 +185,7 @@ def bench_matcher(
             peer=peer,
             seed=seed,
             city=city,
+            fleet=fleet,
         )
 
 

@@ -1,5 +1,6 @@
-"""Benchmarks of the matcher: the occasional-drivers set against its best-known values, and synthetic store
-batches against PyVRP (an optional reference peer from the `bench` extra, never on the product path).
+"""Benchmarks of the matcher: the occasional-drivers set against its best-known values (run by `archetti`),
+and synthetic store batches against PyVRP (an optional reference peer from the `bench` extra, never on the
+product path).
 
 Every objective printed here is recomputed by the independent referee `dispatch.matching.evaluate`, for
 the matcher and for the peer alike.
@@ -10,9 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import statistics
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -26,7 +25,13 @@ from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
 from dispatch.matching.tuning import DEFAULT_TUNING
-from simulations.archetti import DEFAULT_DATA_DIR, ArchettiInstance, best_known_values, instance_paths, read_instance
+from simulations.archetti import run_archetti, select_archetti
+
+__all__ = [
+    "BATCH_CITIES", "LEON_BLOCKS", "SHARED_DATA", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
+    "one_order_timing", "pyvrp_peer", "run_archetti", "run_synthetic", "select_archetti", "synthetic_batch",
+]  # fmt: skip
+"""The occasional-drivers run lives with the set's reader (`archetti`); it is exported from here too."""
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
@@ -39,73 +44,6 @@ around the store); `leon-county` draws them from Leon County census blocks in `.
 refused when that file is missing. Never one in place of the other: the same arguments give the same
 batch on every machine, or none."""
 BATCH_CITIES: tuple[BatchCity, ...] = get_args(BatchCity)
-
-
-# --- the occasional-drivers set ------------------------------------------------------------------------
-
-
-def select_archetti(groups: list[str], per_group: int, limit: int | None) -> list[ArchettiInstance]:
-    """`per_group` instances of each group (od{K} x scheme), spread evenly over bases, zeta and rho."""
-    by_group: dict[str, list[ArchettiInstance]] = defaultdict(list)
-    for path in instance_paths(DEFAULT_DATA_DIR):
-        instance = read_instance(path)
-        if groups and not any(instance.group.split()[0] == g or instance.group == g for g in groups):
-            continue
-        by_group[instance.group].append(instance)
-    chosen: list[ArchettiInstance] = []
-    for group in sorted(by_group, key=lambda g: (int(g.split()[0][2:]), g)):
-        members = sorted(by_group[group], key=lambda i: (i.zeta, i.rho, i.base))
-        if per_group >= len(members):
-            chosen.extend(members)
-            continue
-        # evenly spaced through (zeta, rho, base), shifted by one each time so that the bases vary too
-        picks = [members[((k * len(members)) // per_group + k) % len(members)] for k in range(per_group)]
-        chosen.extend({pick.name: pick for pick in picks}.values())
-    return chosen[:limit] if limit is not None else chosen
-
-
-def run_archetti(
-    console: Console, *, time_limit: float, groups: list[str], per_group: int, limit: int | None, seed: int
-) -> list[dict[str, Any]]:
-    if not (DEFAULT_DATA_DIR / "instances").is_dir():
-        console.print(f"[yellow]skipped[/yellow]: no occasional-drivers data at {DEFAULT_DATA_DIR}")
-        return []
-    best_known = best_known_values(DEFAULT_DATA_DIR)
-    selected = select_archetti(groups, per_group, limit)
-    rows: list[dict[str, Any]] = []
-    detail = Table(
-        "instance", "orders", "drivers", "best known", "matcher", "gap %", "seconds", "trips used", "fleet routes",
-        title=f"Occasional drivers (Archetti et al. 2016), {time_limit:g} s per instance",
-    )  # fmt: skip
-    for instance in selected:
-        problem = parse_problem(instance.problem)
-        started = time.perf_counter()
-        solution = solve(problem, time_limit=time_limit, seed=seed)
-        seconds = time.perf_counter() - started
-        objective = evaluate(problem, solution_to_json(solution))
-        known = best_known[instance.name]
-        gap = 100.0 * (objective - known) / known
-        rows.append({"name": instance.name, "group": instance.group, "gap": gap, "seconds": seconds})
-        detail.add_row(
-            instance.name, str(len(problem.orders)), str(len(problem.trips)), f"{known:.3f}", f"{objective:.3f}",
-            f"{gap:+.2f}", f"{seconds:.2f}", str(len(solution.trips)), str(len(solution.fleet_routes)),
-        )  # fmt: skip
-    console.print(detail)
-    summary = Table("group", "instances", "mean gap %", "max gap %", "min gap %", "mean s", "max s", title="Per group")
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        grouped[row["group"]].append(row)
-    for group, members in [*grouped.items(), ("all", rows)]:
-        if not members:
-            continue
-        gaps = [m["gap"] for m in members]
-        times = [m["seconds"] for m in members]
-        summary.add_row(
-            group, str(len(members)), f"{statistics.fmean(gaps):+.2f}", f"{max(gaps):+.2f}", f"{min(gaps):+.2f}",
-            f"{statistics.fmean(times):.2f}", f"{max(times):.2f}",
-        )  # fmt: skip
-    console.print(summary)
-    return rows
 
 
 # --- synthetic store batches ---------------------------------------------------------------------------
@@ -137,7 +75,13 @@ def _homes(rng: np.random.Generator, count: int, city: BatchCity) -> FloatArray:
 
 
 def synthetic_batch(
-    order_count: int, trip_count: int, seed: int, max_orders: int = 3, city: BatchCity = "built-in"
+    order_count: int,
+    trip_count: int,
+    seed: int,
+    max_orders: int = 3,
+    city: BatchCity = "built-in",
+    *,
+    fleet: bool = False,
 ) -> dict[str, Any]:
     """One store's batch around a Tallahassee store (haversine, road factor 1.3): courier fallback,
     detour-paid shoppers. The same arguments give the same batch whether or not `../shared/data` is there."""
@@ -179,7 +123,7 @@ def synthetic_batch(
         }
         for j in range(trip_count)
     ]
-    return {
+    batch = {
         "format": "crowdship-match/1",
         "metric": "haversine",
         "road_factor": road_factor,
@@ -190,6 +134,22 @@ def synthetic_batch(
         "fleet": None,
         "fallback_cost": None,
     }
+    return _with_fleet(batch, seed) if fleet else batch
+
+
+def _with_fleet(batch: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The batch with the store's own fleet (capacity 12, 0.8 per km, 5 per vehicle used), a 60-minute window
+    on about 40 % of the orders and no fallback on about half (the fleet must take those nobody else does):
+    the shape where the matcher searches with every route priced by the exact checks."""
+    rng = np.random.default_rng(seed + 100)
+    batch["fleet"] = {"vehicles": None, "capacity": 12, "cost_per_distance": 0.8, "fixed_cost": 5.0}
+    for order in batch["orders"]:
+        if rng.random() < 0.4:
+            start = float(rng.integers(0, 60))
+            order["window"] = [start, start + 60.0]
+        if rng.random() < 0.5:
+            order["fallback_cost"] = None
+    return batch
 
 
 @dataclass(frozen=True)
@@ -311,15 +271,19 @@ def run_synthetic(
     peer: bool,
     seed: int,
     city: BatchCity = "built-in",
+    fleet: bool = False,
 ) -> list[dict[str, Any]]:
+    """`fleet`: the batches with a fleet and windows (`_with_fleet`); PyVRP is not run on them (its model
+    here has no fleet)."""
     rows: list[dict[str, Any]] = []
     table = Table(
         "orders x trips", "limit s", "matcher", "matcher s", "PyVRP", "PyVRP s", "matcher vs PyVRP %", "note",
-        title=f"Synthetic store batches (Tallahassee store, {city} city, haversine, max_orders {max_orders})",
+        title=f"Synthetic store batches (Tallahassee store, {city} city, haversine, max_orders {max_orders}"
+        + (", a fleet and windows)" if fleet else ")"),
     )  # fmt: skip
     peer_missing = False
     for order_count, trip_count in sizes:
-        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders, city))
+        problem = parse_problem(synthetic_batch(order_count, trip_count, seed, max_orders, city, fleet=fleet))
         for limit in time_limits:
             started = time.perf_counter()
             solution = solve(problem, time_limit=limit, seed=seed)
@@ -327,7 +291,7 @@ def run_synthetic(
             objective = evaluate(problem, solution_to_json(solution))
             peer_result: PeerResult | None = None
             note = ""
-            if peer and not peer_missing:
+            if peer and not peer_missing and not fleet:
                 if (order_count + trip_count) > 6000:
                     note = "peer skipped: dense matrices too large"
                 else:

@@ -5,6 +5,8 @@
   the best packing unless the LP bound proves it optimal.
 - With a fleet, one-order trips and no windows on the fleet's side: mostly ruin and recreate with simulated
   annealing (`ruin_recreate`), where the routing solver stalls; the routing solver gets the rest.
+- With a fleet otherwise (windows, multi-order trips) on a store small enough for one routing group: first
+  the same ruin and recreate with every route priced by the exact checks (`ruin_recreate_exact`), then:
 - With a fleet and one-order trips otherwise: two starts, the better kept: the routing solver straight
   from the plan, and the same after moving orders between drivers and fleet (`drivers_vs_fleet`).
 - Everywhere else, and after the above: the routing solver over groups of orders (`routing_passes`).
@@ -16,7 +18,7 @@ import math
 
 import numpy as np
 
-from dispatch.matching import ruin_recreate
+from dispatch.matching import ruin_recreate, ruin_recreate_exact
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.bundles import (
     choose_bundles,
@@ -94,6 +96,15 @@ def improve(
         return routing_passes(
             instance, pairs, best, best_cost, considered, sector_count, finish_by, clock, rng, tuning=routing
         )
+    if fleet is not None and sector_count == 1 and ruin_recreate_exact.applies(instance, considered):
+        share = tuning.ruin_recreate.exact_share * (finish_by - clock.now())
+        found = ruin_recreate_exact.ruin_and_recreate_exact(
+            instance, pairs, considered, best, share, clock, seed, tuning=tuning.ruin_recreate
+        )
+        if found is not None:
+            cost = plan_cost_exact(instance, found)
+            if cost < best_cost:
+                best, best_cost = found, cost
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
         # Two starts, the better kept: the routing solver straight from the plan, and the same after moving
         # orders back and forth between drivers and fleet (each wins on some instances, by a lot).

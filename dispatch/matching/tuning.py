@@ -176,6 +176,17 @@ class RuinRecreateTuning:
     37 of them and worse on 11 at 0.25 against 0.5)."""
     route_cost_memory: int = 200_000
     """Fleet route costs remembered by the search (then forgotten all at once)."""
+    exact_share: float = 0.5
+    """With a fleet where the fast search does not apply (windows, multi-order trips) and one routing group,
+    the share of the search spent on ruin and recreate priced by the exact route checks
+    (`ruin_recreate_exact`); the routing solver gets the rest from its best plan."""
+    exact_seconds_per_insertion: float = 4.5e-5
+    exact_seconds_per_slot: float = 7.5e-7
+    exact_seconds_per_route: float = 2.5e-5
+    """Work-clock charge of the exact search per order put back, per fleet slot it was weighed at and per
+    route priced exactly (each priced once, then remembered): a non-negative least-squares fit of the CPU
+    time on 16 store batches with a fleet and windows (30 to 150 orders, one- and three-order trips; within
+    25 % on each), plus 25 %."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,3 +49,15 @@ def test_leon_county_homes_lie_in_the_county() -> None:
     assert min(longitudes) > -84.8
     assert max(longitudes) < -83.9
     assert batch != synthetic_batch(200, 10, seed=1)
+
+
+def test_the_fleet_batch_is_the_plain_batch_with_a_fleet_windows_and_orders_the_fleet_must_take() -> None:
+    """The same homes and trips; only the fleet, some windows and some missing fallbacks are added."""
+    plain = synthetic_batch(40, 60, seed=3)
+    with_fleet = synthetic_batch(40, 60, seed=3, fleet=True)
+    assert with_fleet["trips"] == plain["trips"]
+    assert [o["location"] for o in with_fleet["orders"]] == [o["location"] for o in plain["orders"]]
+    assert with_fleet["fleet"] is not None
+    assert any("window" in order for order in with_fleet["orders"])
+    assert any(order["fallback_cost"] is None for order in with_fleet["orders"])
+    assert synthetic_batch(40, 60, seed=3, fleet=True) == with_fleet

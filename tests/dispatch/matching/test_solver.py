@@ -106,8 +106,8 @@ TWO_UNPROFITABLE_SINGLES = {
     "speed": 1.0,
 }
 
-# Found by the property above, and not solved yet: a fleet with a delivery window, where the routing solver's
-# path stops at 20.0 against 19.708 (issue #15, point 7: that path lacks the ruin-and-recreate search).
+# Found by the property above: a fleet with a delivery window, where the routing solver alone stops at 20.0
+# against 19.708 (o0 must come first on o3's route); ruin and recreate priced exactly finds it.
 FLEET_WITH_A_WINDOW = {
     "format": "crowdship-match/1",
     "metric": "euclidean",
@@ -179,7 +179,6 @@ def test_two_orders_unprofitable_alone_are_bundled_when_together_they_save() -> 
     assert solution.objective == pytest.approx(brute_force_optimum(problem, 0), rel=1e-7, abs=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the fleet-with-windows path (issue #15, point 7)")
 def test_a_fleet_with_a_window_reaches_the_enumerated_optimum() -> None:
     problem = parse_problem(FLEET_WITH_A_WINDOW)
     solution = solve(problem, time_limit=ROOMY_LIMIT, seed=0, tuning=ROOMY)

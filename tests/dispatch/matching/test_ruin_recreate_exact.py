@@ -1,0 +1,162 @@
+"""Ruin and recreate priced by the exact route checks: a fleet with windows, trips that take several orders."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+from matching_builders import brute_force_optimum, point, problem_json
+
+from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate_exact
+from dispatch.matching.budget import WorkClock
+from dispatch.matching.initial_plan import initial_plan
+from dispatch.matching.instance import Instance, build_instance
+from dispatch.matching.pairs import Pairs, find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.tuning import DEFAULT_TUNING
+
+
+@st.composite
+def fleet_windows_and_bundling_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: int = 3) -> dict[str, Any]:
+    """A fleet with a capacity, orders with windows and sizes, trips of up to three orders under every rule."""
+    orders = []
+    for i in range(draw(st.integers(2, max_orders))):
+        order: dict[str, Any] = {"id": f"o{i}", "location": draw(point), "size": draw(st.sampled_from([1, 2, 3]))}
+        if draw(st.booleans()):
+            start = draw(st.integers(0, 15))
+            order["window"] = [start, start + draw(st.integers(2, 30))]
+        if draw(st.booleans()):
+            order["fallback_cost"] = draw(st.sampled_from([3.0, 8.0, 20.0]))
+        orders.append(order)
+    rules = [
+        {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+        {"rule": "store_distance", "rate": 0.3},
+        {"rule": "fixed", "amount": 2.5},
+    ]
+    trips = [
+        {
+            "id": f"t{j}",
+            "destination": draw(point),
+            "max_orders": draw(st.sampled_from([1, 2, 3])),
+            "capacity": draw(st.sampled_from([None, 3])),
+            "max_detour_ratio": draw(st.sampled_from([None, 1.5, 3.0])),
+            "depart": draw(st.sampled_from([0, 5])),
+            "compensation": draw(st.sampled_from(rules)),
+        }
+        for j in range(draw(st.integers(0, max_trips)))
+    ]
+    data = problem_json(orders, trips)
+    data["speed"] = 1.0
+    data["fleet"] = {
+        "vehicles": draw(st.sampled_from([None, 2])),
+        "capacity": draw(st.sampled_from([None, 4, 6])),
+        "cost_per_distance": 1.0,
+        "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
+    }
+    return data
+
+
+def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
+    instance = build_instance(parse_problem(data))
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    try:
+        plan = initial_plan(
+            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
+        )
+    except NoFeasibleMatch:
+        reject()  # too few vehicles for the orders that must be served: nothing to search
+    if not math.isfinite(plan_cost_exact(instance, plan)):
+        reject()
+    return instance, pairs, plan
+
+
+def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
+    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
+    found = ruin_recreate_exact.ruin_and_recreate_exact(
+        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
+    )
+    assert found is not None
+    return found
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleet_windows_and_bundling_trips())
+def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(data: dict[str, Any]) -> None:
+    """Whatever it explores, the answer passes the exact checks (windows, capacities, trip rules) and is no
+    dearer than where it began."""
+    instance, pairs, plan = _start(data)
+    found = _search(instance, pairs, plan, work=0.02)
+    served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
+    assert len(served) == len(set(served))
+    assert math.isfinite(plan_cost_exact(instance, found))
+    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleet_windows_and_bundling_trips(max_orders=4, max_trips=2))
+def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> None:
+    instance, pairs, plan = _start(data)
+    vehicles = data["fleet"]["vehicles"] or len(data["orders"])
+    found = _search(instance, pairs, plan, work=0.1)
+    assert plan_cost_exact(instance, found) == pytest.approx(
+        brute_force_optimum(instance.problem, vehicles), rel=1e-7, abs=1e-7
+    )
+
+
+def test_puts_the_windowed_order_first_on_a_shared_route() -> None:
+    """o0 (6, 0) must be reached by minute 6, o3 (0, 3) fills the rest of a vehicle: one route o0 → o3 (15.708)
+    and the two cheap orders left to their fallback beat every plan the routing solver found (20.0)."""
+    orders: list[dict[str, Any]] = [
+        {"id": "o0", "location": [6.0, 0.0], "window": [0.0, 6.0]},
+        {"id": "o1", "location": [3.0, 0.0], "fallback_cost": 2.0},
+        {"id": "o2", "location": [7.0, 0.0], "fallback_cost": 2.0},
+        {"id": "o3", "location": [0.0, 3.0], "size": 3},
+    ]
+    data = problem_json(orders, [])
+    data["speed"] = 1.0
+    data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    instance, pairs, _ = _start(data)
+    start = Plan({}, [[1, 0, 2], [3]])
+    found = _search(instance, pairs, start, work=0.05)
+    assert plan_cost_exact(instance, start) == pytest.approx(20.0)
+    assert found.fleet_routes == [[0, 3]]
+    assert plan_cost_exact(instance, found) == pytest.approx(19.708203932, rel=1e-9)
+
+
+def test_the_same_seed_gives_the_same_plan() -> None:
+    rng = np.random.default_rng(5)
+    orders = [
+        {"id": f"o{i}", "location": [round(float(x), 2), round(float(y), 2)], "size": 1, "fallback_cost": 15.0}
+        for i, (x, y) in enumerate(rng.uniform(-20, 20, size=(30, 2)))
+    ]
+    for order in orders[::3]:
+        order["window"] = [0.0, 60.0]
+    trips = [
+        {"id": f"t{j}", "destination": [round(float(x), 2), round(float(y), 2)], "max_orders": 3, "capacity": 4}
+        for j, (x, y) in enumerate(rng.uniform(-25, 25, size=(10, 2)))
+    ]
+    data = problem_json(orders, trips)
+    data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 5.0}
+    instance, pairs, plan = _start(data)
+    first = _search(instance, pairs, plan, work=0.2, seed=7)
+    second = _search(instance, pairs, plan, work=0.2, seed=7)
+    assert first == second
+    assert plan_cost_exact(instance, first) < plan_cost_exact(instance, plan)
+
+
+def test_applies_with_a_fleet_and_orders_to_move() -> None:
+    orders = [{"id": f"o{i}", "location": [float(i), 1.0], "window": [0, 30]} for i in range(3)]
+    trips = [{"id": "t", "destination": [5.0, 5.0], "max_orders": 2}]
+    fleet = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    everyone = np.arange(3)
+    assert ruin_recreate_exact.applies(
+        build_instance(parse_problem(problem_json(orders, trips, fleet=fleet))), everyone
+    )
+    assert not ruin_recreate_exact.applies(build_instance(parse_problem(problem_json(orders, trips))), everyone)
+    no_vehicles = build_instance(parse_problem(problem_json(orders, trips, fleet={**fleet, "vehicles": 0})))
+    assert not ruin_recreate_exact.applies(no_vehicles, everyone)
