@@ -36,7 +36,8 @@ def test_an_aware_day_refits_as_it_goes_and_keeps_its_prospects(tiny_scenario: S
     result = day.run()
     assert len(day.models) >= tiny_scenario.hours
     assert day.ctx.prospects == DEFAULT_PROSPECTS
-    assert day.ctx.acceptance is not None and day.ctx.acceptance.model == day.models[-1]
+    assert day.ctx.acceptance is not None
+    assert day.ctx.acceptance.model == day.models[-1]
     assert result.orders
 
 
