@@ -190,9 +190,14 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     operators.use_extended_swap_active = pywrapcp.BOOL_TRUE
     operators.use_inactive_lns = pywrapcp.BOOL_TRUE
 
+    # The model keeps this callback alive from C++, where Python's collector cannot see: were the callback
+    # to hold the model, neither would ever be freed (megabytes per search). It reaches the model through a
+    # holder emptied once the search is over.
+    searching = [routing]
+
     def stop_at_deadline() -> None:
-        if clock.past_safety("routing"):
-            routing.CancelSearch()
+        if searching and clock.past_safety("routing"):
+            searching[0].CancelSearch()
 
     routing.AddAtSolutionCallback(stop_at_deadline)
     # Solutions come rarely once a search has converged (on a tiny model, never): the search's own limit
@@ -217,6 +222,7 @@ def route_group(  # noqa: PLR0912, PLR0915 -- one model, built top to bottom
     # Guided local search never ends by itself: unless it proved its answer, a search that did not use up its
     # checks was stopped by a wall-clock limit. OR-Tools may stop a little before its limit (it reads the
     # clock between steps and stops when the next would overrun), so elapsed time alone cannot tell.
+    searching.clear()
     if checks <= check_limit and routing.status() not in _SEARCH_COMPLETE:
         clock.trip("routing")
     clock.record("routing", max(work_seconds, building), time.perf_counter() - entered)
