@@ -224,7 +224,7 @@ def run_acceptance_benchmark(
     )
     chosen = arms(arm_names, weighting, prospects)
     runs = [(seed, arm) for seed in seeds for arm in chosen]
-    # a fresh process per day: a worker that simulated several days in a row grew past 10 GB
+    # a fresh process per day: days share no caches, and a day's memory goes back when it ends
     with ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
         results = list(pool.map(run_arm, [scenario] * len(runs), *zip(*runs, strict=True)))
     rows = [row for row, _ in results]
