@@ -60,7 +60,7 @@ def bench_acceptance(
     jobs: Annotated[int, typer.Option(min=1, max=8, help="Days simulated at once (processes)")] = 1,
     scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
 ) -> None:
-    """The busy day with the acceptance-blind and the acceptance-aware matcher, per seed and on average."""
+    """The busy day matched acceptance-blind and -aware, each with and without order prospects, per seed."""
     from pathlib import Path
 
     from crowdship.errors import InvalidInput
