@@ -1,11 +1,14 @@
 """Acceptance-blind vs acceptance-aware matching on the busy day, seed by seed (`crowdship bench acceptance`).
 
-Both runs of a seed simulate the same world (orders, shoppers, their homes) with the live dispatcher's own
-batch; the only difference is the aware run's `DispatchContext.acceptance`: every batch's problem gets the
-acceptance section (`dispatch.acceptance.with_acceptance`), so the matcher minimises the expected cost of
-its offers. The aware run starts from the default model and refits it on the day's own answers (through
+Every arm of a seed simulates the same world (orders, shoppers, their homes) with the live dispatcher's own
+batch; the arms differ only in the context (`Arm`): `DispatchContext.acceptance`, with which every batch's
+problem gets the acceptance section (`dispatch.acceptance.with_acceptance`) so that the matcher minimises
+the expected cost of its offers, and `DispatchContext.prospects`, with which an order a batch leaves costs
+its expected cost of waiting (`dispatch.prospects`) instead of the full fallback fee. An aware arm starts
+from the default model and refits it on the day's own answers (through
 `dispatch.services.acceptance.fit_from_history`, the live use case on the in-memory unit of work) every
-`refit_every` of simulated time (`composition.acceptance_aware`, as the live dispatcher does at start).
+`refit_every` of simulated time (`composition.acceptance_aware`, as `crowdship dispatcher --acceptance`
+does every hour).
 
 The shoppers' answers are the simulator's ground truth (`simulations.engine`: logistic in the quote,
 the detour and the extra stops, `[acceptance]` of the scenario); the model does not see them, only the
