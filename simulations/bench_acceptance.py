@@ -47,7 +47,7 @@ from simulations.scenario import Scenario
 REFIT_EVERY = timedelta(hours=1)
 REPORTED_SEEDS = (1, 2, 3, 4, 5)
 TUNING_SEEDS = (101, 102, 103)
-"""Seeds the decline penalty and the features were chosen on; never the reported ones."""
+"""Seeds the decline penalty, the features and the prospects' terms were chosen on; never the reported ones."""
 
 
 @dataclass(frozen=True)
