@@ -35,6 +35,14 @@ def replay(
         str | None, typer.Option("--timezone", help="Where the day is counted (default: the policy file's timezone)")
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the modelled answers")] = 0,
+    acceptance: Annotated[
+        bool,
+        typer.Option(
+            "--acceptance/--no-acceptance",
+            help="Match as `crowdship dispatcher --acceptance` does (offers weighed by acceptance, waiting by "
+            "prospects)",
+        ),
+    ] = False,
 ) -> None:
     """Replay a recorded day of a store under another reward policy or matcher setting, with the live use cases
     on in-memory storage, and print it side by side with the day as it happened."""
@@ -56,12 +64,13 @@ def replay(
         cadence_s=settings.dispatch_cadence_s,
         travel=StraightLineTravel(settings.road_factor, settings.travel_speed_kmh),
         seed=seed,
+        acceptance_aware=acceptance,
     )
     quiet_batch_logs()  # a day is thousands of batches
     result = replay_day(recorded, options)
     table = Table(
         title=f"{recorded.store.name}, {the_day} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC), "
-        f"replayed under {policy.name}"
+        f"replayed under {policy.name}{', acceptance-aware' if acceptance else ''}"
     )
     for heading in ("", "as it happened", "replayed", "change"):
         table.add_column(heading, justify="left" if not heading else "right")

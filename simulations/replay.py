@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from composition import in_memory
+from composition import acceptance_aware, in_memory
 from crowdship.clock import ManualClock
 from crowdship.errors import DomainError, InvalidInput
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
@@ -49,6 +49,8 @@ from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
 from simulations.events import EventQueue, Kind
 from simulations.scenario import AcceptanceSpec
 
+REFIT_EVERY = timedelta(hours=1)
+"""How often an acceptance-aware replay refits its model (as the dispatcher does)."""
 AFTER_THE_DAY = timedelta(hours=24)
 """A safety net: the replay stops this long after the day's end whatever is left."""
 
@@ -66,6 +68,9 @@ class ReplayOptions:
     travel: StraightLineTravel = dataclasses.field(default_factory=StraightLineTravel)
     seed: int = 0
     solver: Solver = matcher_solver
+    acceptance_aware: bool = False
+    """Match as `crowdship dispatcher --acceptance` does: offers weighed by a model of the replay's own
+    answers, refitted every hour of the replay's clock, and each order's waiting priced by its prospects."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class _Replay:
         assert credit is not None
         self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._noting(credit))
         self.decisions = np.random.default_rng(options.seed)
+        self.next_refit: datetime | None = None
         self.queue = EventQueue()
         self.order_of_ref: dict[str, UUID] = {}
         """Replayed order id by external reference (intake gives new ids)."""
@@ -267,6 +273,9 @@ class _Replay:
             return  # already beyond cancelling in the replay (picked up, departed, delivered)
 
     def _batch(self, at_s: float, _payload: None) -> None:
+        if self.options.acceptance_aware and (self.next_refit is None or self.clock.now() >= self.next_refit):
+            self.ctx = acceptance_aware(self.ctx)
+            self.next_refit = self.clock.now() + REFIT_EVERY
         report = run_batch(self.ctx, store_id=self.day.store.id, solver=self.options.solver)
         for offer in sorted(report.offers, key=lambda o: (self.trips[o.trip_id].checked_in_at, o.trip_id)):
             self._answer(at_s, offer)

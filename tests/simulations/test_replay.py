@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,25 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert f"{recorded.offers} answered as the shopper answered" in shown.output
     assert refused.exit_code == 1
     assert "error: bonus" in refused.stderr
+
+
+def test_an_acceptance_aware_replay_matches_as_the_aware_dispatcher(db: ConnectionPool, settings: Settings) -> None:
+    """Every batch of the replay hands the matcher the acceptance section and each order's waiting cost (the
+    recorded day's own check-ins are its supply), and the day still settles every order."""
+    recorded = _record_a_day(db, settings)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    problems: list[Mapping[str, Any]] = []
+
+    def solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
+        problems.append(problem)
+        return matcher_solver(problem, time_limit_s)
+
+    options = ReplayOptions(policy=CHEAPER, config=config, cadence_s=10.0, solver=solver, acceptance_aware=True)
+    result = replay_day(day, options)
+    assert problems
+    assert all("acceptance" in problem for problem in problems)
+    assert all("fallback_cost" in order for problem in problems for order in problem["orders"])
+    replayed = result.replayed
+    assert replayed.delivered + replayed.fallback + replayed.cancelled == replayed.orders == 5
