@@ -21,6 +21,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -33,6 +34,13 @@ from dispatch.matching.plan import Plan
 from dispatch.matching.tuning import RuinRecreateTuning
 
 _OUT = -1
+
+
+class _Copyable(Protocol):
+    def copy(self) -> Self: ...
+
+
+StateT = TypeVar("StateT", bound=_Copyable)
 
 
 def applies(instance: Instance, pairs: Pairs, orders: IntArray) -> bool:
@@ -268,6 +276,24 @@ class _Search:
             nodes[best_i + 1 : best_j + 1] = nodes[best_i + 1 : best_j + 1][::-1]
         return [node - 1 for node in nodes[1:-1]]
 
+    def counters(self) -> tuple[int, int]:
+        return self.slots_scanned, self.pairs_checked
+
+    def step_seconds(self, removed: int, before: tuple[int, int], after: tuple[int, int]) -> float:
+        tuning = self.tuning
+        return (
+            tuning.seconds_per_step
+            + tuning.seconds_per_insertion * removed
+            + tuning.seconds_per_slot * (after[0] - before[0])
+            + tuning.seconds_per_pair * (after[1] - before[1])
+        )
+
+    def improved(self, state: _State, cost: float) -> tuple[_State, float]:
+        """A rematch of the trips' orders, where it is cheaper."""
+        matched = self.rematch(state)
+        matched_cost = self.cost(matched)
+        return (matched, matched_cost) if matched_cost < cost else (state, cost)
+
     def rematch(self, state: _State) -> _State:
         """The orders not on a fleet route, matched to trips exactly (each to its fallback otherwise)."""
         on_route = np.zeros(self.count, dtype=np.bool_)
@@ -324,7 +350,7 @@ def ruin_and_recreate(
     runs = tuning.temperatures
     for temperature in runs:
         hot = temperature * mean_cost
-        found, found_cost, more = _anneal(search, current, current_cost, hot, budget / len(runs), clock)
+        found, found_cost, more = anneal(search, current, current_cost, hot, budget / len(runs), clock)
         spent += more
         if found_cost < best_cost:
             best, best_cost = found, found_cost
@@ -332,9 +358,29 @@ def ruin_and_recreate(
     return search.plan_of(best)
 
 
-def _anneal(
-    search: _Search, current: _State, current_cost: float, hot: float, budget: float, clock: WorkClock
-) -> tuple[_State, float, float]:
+class AnnealingSearch(Protocol[StateT]):
+    """What `anneal` needs of a search: its moves, its costs and the work counters it is charged by."""
+
+    rng: np.random.Generator
+    tuning: RuinRecreateTuning
+    count: int
+
+    def ruin(self, state: StateT, how_many: int) -> list[int]: ...
+    def recreate(self, state: StateT, removed: list[int]) -> bool: ...
+    def cost(self, state: StateT) -> float: ...
+    def counters(self) -> tuple[int, int]: ...
+    def step_seconds(self, removed: int, before: tuple[int, int], after: tuple[int, int]) -> float:
+        """Work-clock seconds of one ruin and recreate that moved the counters from `before` to `after`."""
+        ...
+
+    def improved(self, state: StateT, cost: float) -> tuple[StateT, float]:
+        """A new best state, or a better one found from it (a rematch)."""
+        ...
+
+
+def anneal(
+    search: AnnealingSearch[StateT], current: StateT, current_cost: float, hot: float, budget: float, clock: WorkClock
+) -> tuple[StateT, float, float]:
     """Simulated annealing from `current` at temperature `hot` cooling to `cooling` x `hot`, for `budget`
     work seconds: the best state, its cost, the work spent."""
     best, best_cost = current.copy(), current_cost
@@ -347,15 +393,10 @@ def _anneal(
             break
         temperature = hot * (cold / hot) ** (spent / budget)
         trial = current.copy()
+        before = search.counters()
         removed = search.ruin(trial, int(search.rng.integers(tuning.min_removed, most + 1)))
-        slots, pairs = search.slots_scanned, search.pairs_checked
         recreated = search.recreate(trial, removed)
-        charge = (
-            tuning.seconds_per_step
-            + tuning.seconds_per_insertion * len(removed)
-            + tuning.seconds_per_slot * (search.slots_scanned - slots)
-            + tuning.seconds_per_pair * (search.pairs_checked - pairs)
-        )
+        charge = search.step_seconds(len(removed), before, search.counters())
         spent += charge
         clock.charge(charge)
         if not recreated:
@@ -364,9 +405,6 @@ def _anneal(
         if cost < current_cost - temperature * math.log(float(search.rng.random()) + 1e-300):
             current, current_cost = trial, cost
             if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
-                matched = search.rematch(trial)
-                matched_cost = search.cost(matched)
-                if matched_cost < cost:
-                    current, current_cost = matched, matched_cost
+                current, current_cost = search.improved(trial, cost)
                 best, best_cost = current.copy(), current_cost
     return best, best_cost, spent

@@ -25,6 +25,7 @@ from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import Instance, IntArray
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan
+from dispatch.matching.ruin_recreate import anneal
 from dispatch.matching.tuning import RuinRecreateTuning
 
 
@@ -74,6 +75,7 @@ class _ExactSearch:
         self.alone = {int(o): instance.fleet_route([int(o)]) for o in orders.tolist()}
         self._fleet_costs: dict[tuple[int, ...], float | None] = {}
         self._trip_costs: dict[tuple[int, tuple[int, ...]], float | None] = {}
+        self.count = len(orders)
         self.priced = 0
         self.slots = 0
         """Routes priced (not remembered) and fleet slots weighed: what the work clock is charged by."""
@@ -124,6 +126,21 @@ class _ExactSearch:
             total += price
             served.update(stops)
         return total + sum(float(self.skip[o]) for o in self.local if o not in served)
+
+    def counters(self) -> tuple[int, int]:
+        return self.priced, self.slots
+
+    def step_seconds(self, removed: int, before: tuple[int, int], after: tuple[int, int]) -> float:
+        tuning = self.tuning
+        return (
+            tuning.seconds_per_step
+            + tuning.exact_seconds_per_insertion * removed
+            + tuning.exact_seconds_per_slot * (after[1] - before[1])
+            + tuning.exact_seconds_per_route * (after[0] - before[0])
+        )
+
+    def improved(self, state: _State, cost: float) -> tuple[_State, float]:
+        return state, cost
 
     def ruin(self, state: _State, how_many: int) -> list[int]:
         """About `how_many` orders near a random one: strings from fleet routes, single orders from trips."""
@@ -251,7 +268,7 @@ def ruin_and_recreate_exact(
     budget = max(0.0, work_seconds)
     best, best_cost, spent = start, start_cost, 0.0
     for temperature in tuning.temperatures:
-        found, found_cost, more = _anneal(
+        found, found_cost, more = anneal(
             search, start, start_cost, temperature * mean_cost, budget / len(tuning.temperatures), clock
         )
         spent += more
@@ -259,39 +276,3 @@ def ruin_and_recreate_exact(
             best, best_cost = found, found_cost
     clock.record("ruin and recreate (exact)", spent, time.perf_counter() - entered)
     return search.plan_of(best)
-
-
-def _anneal(
-    search: _ExactSearch, current: _State, current_cost: float, hot: float, budget: float, clock: WorkClock
-) -> tuple[_State, float, float]:
-    """Simulated annealing from `current` at `hot` cooling to `cooling` x `hot` for `budget` work seconds."""
-    best, best_cost = current.copy(), current_cost
-    tuning = search.tuning
-    count = len(search.orders)
-    most = max(tuning.min_removed, min(count, 3 + int(tuning.removal_share * count)))
-    cold = tuning.cooling * hot
-    spent = 0.0
-    while spent < budget:
-        if clock.past_safety("ruin and recreate"):
-            break
-        temperature = hot * (cold / hot) ** (spent / budget)
-        trial = current.copy()
-        priced, slots = search.priced, search.slots
-        removed = search.ruin(trial, int(search.rng.integers(tuning.min_removed, most + 1)))
-        recreated = search.recreate(trial, removed)
-        charge = (
-            tuning.seconds_per_step
-            + tuning.exact_seconds_per_insertion * len(removed)
-            + tuning.exact_seconds_per_slot * (search.slots - slots)
-            + tuning.exact_seconds_per_route * (search.priced - priced)
-        )
-        spent += charge
-        clock.charge(charge)
-        if not recreated:
-            continue
-        cost = search.cost(trial)
-        if cost < current_cost - temperature * math.log(float(search.rng.random()) + 1e-300):
-            current, current_cost = trial, cost
-            if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
-                best, best_cost = current.copy(), current_cost
-    return best, best_cost, spent
