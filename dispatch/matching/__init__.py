@@ -10,7 +10,8 @@ independent referee that recomputes a solution's feasibility and objective from 
 2. `initial_plan`: one order per trip by an exact assignment (`assignment`) against each order's fallback
    or what the fleet saves without it (`fleet`: savings routes, marginal costs); always feasible.
 3. `improve`: the strategy for the store's shape: bundles of up to three orders per trip by LP and CP-SAT
-   (`bundles`); ruin and recreate (`ruin_recreate`, on `insertion_slots`; `ruin_recreate_exact` with
+   (`bundles`); ruin and recreate (`ruin_recreate`, its steps compiled in `ruin_recreate_kernel`;
+   `ruin_recreate_exact` with
    windows or multi-order trips); drivers vs fleet
    (`drivers_vs_fleet`); the OR-Tools routing solver over groups of orders (`routing_passes` around
    `routing_search`). Plans (`plan`) are kept only when their exact cost is lower.

@@ -150,10 +150,10 @@ class RuinRecreateTuning:
     """With a fleet and one-order trips (no windows on the fleet's orders), the share of the search spent on
     ruin and recreate; the routing solver gets the rest (measured on the occasional-drivers set at 10 s: mean
     gap +0.97 % over all 420 instances this way; +2.3 % on 18 of them with the routing solver alone)."""
-    seconds_per_step: float = 5.2e-5
-    seconds_per_insertion: float = 9.5e-6
-    seconds_per_slot: float = 1.05e-7
-    seconds_per_pair: float = 7.5e-8
+    seconds_per_step: float = 5e-7
+    seconds_per_insertion: float = 3.2e-7
+    seconds_per_slot: float = 4.4e-9
+    seconds_per_pair: float = 4e-9
     """Work-clock charge per step, per order put back, per slot it was priced at and per pair of arcs 2-opt
     tried: a least-squares fit of the wall time on 16 occasional-drivers instances (within 12 % on each;
     short and long routes differ twice over in time per order), plus 20 %."""
@@ -167,6 +167,9 @@ class RuinRecreateTuning:
     cooling: float = 0.01
     """The temperature a run ends at, as a share of the one it started at."""
     max_string: int = 10
+    blink_rate: float = 0.01
+    """The chance that putting an order back passes over a fleet slot it would otherwise take (SISR's blinks:
+    the cheapest place is not always taken, which keeps the search from repeating itself)."""
     """The longest run of consecutive stops removed from one fleet route in one step."""
     min_removed: int = 2
     """A step removes at least this many orders."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from matching_builders import brute_force_optimum, point, problem_json
 
 from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate
+from dispatch.matching import ruin_recreate_kernel as kernel
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.initial_plan import initial_plan
 from dispatch.matching.instance import Instance, build_instance
@@ -101,6 +103,76 @@ def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[st
     )
 
 
+def _check_state(problem: ruin_recreate.SearchProblem, state: ruin_recreate.SearchState) -> None:
+    """Every order once (fleet route, trip or left out), the linked routes whole, the kept sums right."""
+    ints, floats, taker = state.ints, state.floats, state.taker
+    routes = state.routes()
+    on_route = [o for route in routes for o in route]
+    carried = np.flatnonzero(ints[kernel.TRIP] != kernel.OUT).tolist()
+    assert len(on_route) == len(set(on_route))
+    assert not set(on_route) & set(carried)
+    assert sorted(ints[kernel.LENGTH][ints[kernel.LENGTH] > 0].tolist()) == sorted(len(r) for r in routes)
+    for route in routes:
+        slot = int(ints[kernel.ROUTE, route[0]])
+        assert all(int(ints[kernel.ROUTE, o]) == slot for o in route)
+        assert [int(ints[kernel.PREV, o]) for o in route] == [kernel.END, *route[:-1]]
+        nodes = [0, *[o + 1 for o in route], 0]
+        arcs = sum(problem.arc[a, b] for a, b in itertools.pairwise(nodes))
+        assert floats[kernel.ARCS, slot] == pytest.approx(arcs, rel=1e-9, abs=1e-9)
+        assert floats[kernel.LOAD, slot] == pytest.approx(problem.size[route].sum())
+        assert floats[kernel.LOAD, slot] <= problem.scalars[kernel.CAPACITY]
+    assert len(routes) <= problem.scalars[kernel.VEHICLES]
+    for order in carried:
+        trip = int(ints[kernel.TRIP, order])
+        assert taker[trip] == order
+        first, last = problem.option_start[order], problem.option_start[order + 1]
+        assert trip in problem.option_trip[first:last].tolist()
+    assert int((taker != kernel.OUT).sum()) == len(carried)
+    left_out = [o for o in range(problem.count) if o not in set(on_route) | set(carried)]
+    expected = (
+        sum(problem.scalars[kernel.FIXED] + floats[kernel.ARCS, int(ints[kernel.ROUTE, r[0]])] for r in routes)
+        + sum(float(floats[kernel.TRIP_COST, o]) for o in carried)
+        + sum(float(problem.skip[o]) for o in left_out)
+    )
+    cost = kernel.total_cost(ints, floats, problem.skip, problem.scalars[kernel.FIXED])
+    assert cost == pytest.approx(expected, rel=1e-9) if math.isfinite(expected) else math.isinf(cost)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleet_and_one_order_trips(max_orders=9), st.integers(0, 2**32), st.sampled_from([0.0, 0.3]))
+def test_each_compiled_step_keeps_the_routes_linked_and_their_sums_right(
+    data: dict[str, Any], seed: int, blink: float
+) -> None:
+    instance, pairs, plan = _start(data)
+    orders = np.arange(instance.order_count)
+    problem = ruin_recreate.SearchProblem.build(instance, pairs, orders, most_removed=len(orders))
+    state = ruin_recreate.SearchState.of(problem, plan)
+    assert state is not None
+    _check_state(problem, state)
+    rng = np.array([seed + 1], dtype=np.uint64)
+    removed = np.zeros(problem.count, dtype=np.int64)
+    stamp = np.zeros(3 * problem.count, dtype=np.int64)
+    counters = np.zeros(4, dtype=np.int64)
+    for step in range(1, 30):
+        trial = state.copy()
+        how_many = kernel.random_below(rng, 1, problem.count + 1)
+        taken = kernel.ruin(
+            trial.ints, trial.floats, trial.taker, problem.arc, problem.size, problem.neighbours, how_many, 3,
+            removed, stamp, step, rng,
+        )  # fmt: skip
+        assert 1 <= taken <= how_many
+        assert len(set(removed[:taken].tolist())) == taken
+        assert all(trial.ints[kernel.ROUTE, o] == kernel.OUT and trial.ints[kernel.TRIP, o] == kernel.OUT
+                   for o in removed[:taken].tolist())  # fmt: skip
+        if kernel.recreate(
+            trial.ints, trial.floats, trial.taker, problem.arc, problem.size, problem.skip, problem.alone,
+            problem.option_start, problem.option_trip, problem.option_cost, problem.scalars, blink,
+            removed, taken, stamp, step, counters, rng,
+        ):  # fmt: skip
+            _check_state(problem, trial)
+            state = trial
+
+
 def test_the_same_seed_gives_the_same_plan() -> None:
     rng = np.random.default_rng(3)
     orders = [
@@ -130,7 +202,10 @@ def test_frees_a_fleet_route_by_handing_its_orders_to_drivers() -> None:
         {"id": "b2", "location": [-10.0, 1.0], "size": 2},
     ]
     fixed = {"rule": "fixed", "amount": 1}
-    trips = [{"id": f"d{k}", "destination": [-11.0, k], "max_orders": 1, "compensation": fixed} for k in range(2)]
+    trips = [
+        {"id": f"d{k}", "destination": [-11.0, k], "max_orders": 1, "max_detour_ratio": 1.5, "compensation": fixed}
+        for k in range(2)
+    ]
     data = problem_json(orders, trips)
     data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
     instance, pairs, _ = _start(data)
