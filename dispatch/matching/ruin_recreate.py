@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Self, TypeVar
 
 import numpy as np
@@ -92,7 +92,10 @@ class SearchProblem:
         local = np.full(instance.order_count, _OUT, dtype=np.int64)
         local[orders] = np.arange(count)
         mine = local[pairs.order] >= 0
-        by_order = np.lexsort((pairs.cost[mine], local[pairs.order[mine]]))
+        # Among trips of the same price, the one fewer other orders can take first: a greedy choice
+        # between equal drivers (a rule that pays by the order only) then leaves the scarce ones free.
+        demand = np.bincount(pairs.trip[mine], minlength=instance.trip_count)[pairs.trip[mine]]
+        by_order = np.lexsort((demand, pairs.cost[mine], local[pairs.order[mine]]))
         owners = local[pairs.order[mine]][by_order]
         # Enough neighbours for the largest ruin: strings take several at once, ruined routes skip some.
         columns = min(count, 4 * most_removed + 16)
@@ -252,14 +255,15 @@ def ruin_and_recreate(
     start_cost = _cost(problem, start)
     params = np.array(
         [
-            tuning.min_removed, most, tuning.max_string, tuning.blink_rate, tuning.seconds_per_step,
+            tuning.min_removed, most, tuning.max_string, tuning.blink_rate, tuning.take_over, tuning.seconds_per_step,
             tuning.seconds_per_insertion, tuning.seconds_per_slot, tuning.seconds_per_pair,
         ],
         dtype=np.float64,
     )  # fmt: skip
     rng = np.array([np.random.default_rng(seed).integers(1, 2**63)], dtype=np.uint64)
     mean_cost = max(start_cost, 1e-9) / count
-    budget = max(0.0, work_seconds) / len(tuning.temperatures)
+    work = max(0.0, work_seconds)
+    budget = (1 - tuning.fewer_routes_share) * work / len(tuning.temperatures)
     best, best_cost, spent = start, start_cost, 0.0
     for temperature in tuning.temperatures:
         found, found_cost, used = _anneal_compiled(
@@ -268,8 +272,46 @@ def ruin_and_recreate(
         spent += used
         if found_cost < best_cost:
             best, best_cost = found, found_cost
+    while spent < work - 1e-12 and not clock.past_safety("ruin and recreate"):
+        hot = tuning.fewer_routes_temperature * mean_cost
+        found, found_cost, used = _fewer_routes(problem, best, hot, work - spent, params, rng, clock, tuning)
+        spent += used
+        if found_cost >= best_cost:
+            break
+        best, best_cost = found, found_cost
     clock.record("ruin and recreate", spent, time.perf_counter() - entered)
     return best.plan(problem)
+
+
+def _fewer_routes(
+    problem: SearchProblem,
+    best: SearchState,
+    hot: float,
+    budget: float,
+    params: FloatArray,
+    rng: npt.NDArray[np.uint64],
+    clock: WorkClock,
+    tuning: RuinRecreateTuning,
+) -> tuple[SearchState, float, float]:
+    """The best plan found with one fleet route fewer than `best`: its smallest route's orders left out at a
+    penalty and the search run with that many vehicles, so that the drivers and the other routes take them
+    (the annealing alone seldom empties a route when that takes many orders moved at once, e.g. a route
+    of 30 stops); its true cost (inf while an order that must be served is out) and the work spent."""
+    routes = best.routes()
+    if not routes:
+        return best, math.inf, 0.0
+    share = max(0.0, min(1.0, tuning.fewer_routes_step_share))
+    penalty = np.where(np.isfinite(problem.skip), problem.skip, tuning.absence_penalty * problem.alone)
+    scalars = problem.scalars.copy()
+    scalars[kernel.VEHICLES] = len(routes) - 1
+    capped = replace(problem, skip=penalty, scalars=scalars)
+    start = best.copy()
+    for order in min(routes, key=lambda route: (len(route), route)):
+        kernel.unlink(start.ints, start.floats, problem.arc, problem.size, order)
+    found, _, used = _anneal_compiled(
+        capped, start, hot, share * budget if share < 1 else budget, params, rng, clock, tuning
+    )
+    return found, _cost(problem, found), used
 
 
 def _anneal_compiled(
@@ -300,14 +342,15 @@ def _anneal_compiled(
             problem.option_cost, problem.neighbours, problem.scalars, params,
             run, _STEPS_BETWEEN_CHECKS, removed, stamp, counters, rng,
         )  # fmt: skip
-        clock.charge(run[kernel.SPENT] - charged)
-        charged = float(run[kernel.SPENT])
         if status == kernel.NEW_BEST:
+            run[kernel.SPENT] += tuning.seconds_per_rematch
             _rematch(problem, current)
             run[kernel.CURRENT_COST] = _cost(problem, current)
             best.assign(current)
             best_cost = run[kernel.BEST_COST] = float(run[kernel.CURRENT_COST])
-        elif status == kernel.DONE:
+        clock.charge(run[kernel.SPENT] - charged)
+        charged = float(run[kernel.SPENT])
+        if status == kernel.DONE:
             break
     return best, best_cost, charged
 

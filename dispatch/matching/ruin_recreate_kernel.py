@@ -36,7 +36,7 @@ INT_ROWS, FLOAT_ROWS = 6, 3
 FIXED, CAPACITY, VEHICLES = range(3)
 """Indices of `scalars`."""
 
-MIN_REMOVED, MOST_REMOVED, MAX_STRING, BLINK, PER_STEP, PER_ORDER, PER_SLOT, PER_PAIR = range(8)
+MIN_REMOVED, MOST_REMOVED, MAX_STRING, BLINK, TAKE_OVER, PER_STEP, PER_ORDER, PER_SLOT, PER_PAIR = range(9)
 """Indices of `params`: the step's sizes (as floats) and the work clock's charges."""
 
 HOT, COLD, BUDGET, SPENT, CURRENT_COST, BEST_COST, STEPS = range(7)
@@ -88,8 +88,8 @@ def total_cost(ints, floats, skip, fixed):  # type: ignore[no-untyped-def]
     return total
 
 
-@_jit
-def _unlink(ints, floats, arc, size, node):  # type: ignore[no-untyped-def]
+@_compiled_now(nb.void(_I2, _F2, _F2, _F1, nb.int64))
+def unlink(ints, floats, arc, size, node):  # type: ignore[no-untyped-def]
     route = ints[ROUTE, node]
     before, after = ints[PREV, node], ints[NEXT, node]
     if before == END:
@@ -171,7 +171,7 @@ def ruin(ints, floats, taker, arc, size, neighbours, how_many, max_string, remov
             node = ints[NEXT, node]
         for _ in range(string):
             following = ints[NEXT, node]
-            _unlink(ints, floats, arc, size, node)
+            unlink(ints, floats, arc, size, node)
             stamp[node] = step
             removed[taken] = node
             taken += 1
@@ -202,7 +202,7 @@ def _reinsertion_order(removed, taken, arc, size, rng):  # type: ignore[no-untyp
     removed[:taken] = sorted_nodes
 
 
-_SKIP, _TRIP, _NEW_ROUTE, _INTO_ROUTE = range(4)
+_SKIP, _TRIP, _NEW_ROUTE, _INTO_ROUTE, _TAKE_OVER = range(5)
 
 
 @_jit
@@ -212,6 +212,32 @@ def _cheapest_free_trip(taker, option_start, option_trip, option_cost, order):  
         if taker[option_trip[j]] == OUT:
             return option_cost[j], option_trip[j]
     return math.inf, OUT
+
+
+@_jit
+def _cheapest_take_over(  # type: ignore[no-untyped-def]
+    floats, taker, option_start, option_trip, option_cost, order, best, looked, counters
+):
+    """The cheapest way, if under `best`, for `order` to take one of its `looked` cheapest held trips while
+    the order holding it moves to its own cheapest free trip (an ejection chain of one): (the change in
+    cost, the trip, the order moved); trip OUT if none. Greedy insertion alone cannot undo who took which
+    driver first, and a rule that pays by the order makes many drivers equal."""
+    trip, moved, seen = OUT, OUT, 0
+    for j in range(option_start[order], option_start[order + 1]):
+        holder = taker[option_trip[j]]
+        if holder == OUT:
+            continue
+        if holder == order:
+            continue
+        seen += 1
+        if seen > looked:
+            break
+        price, _ = _cheapest_free_trip(taker, option_start, option_trip, option_cost, holder)
+        counters[0] += option_start[holder + 1] - option_start[holder]
+        change = option_cost[j] + price - floats[TRIP_COST, holder]
+        if change < best:
+            best, trip, moved = change, option_trip[j], holder
+    return best, trip, moved
 
 
 @_jit
@@ -236,8 +262,21 @@ def _cheapest_slot(ints, floats, arc, node, room, best, blink, counters, rng):  
 
 
 @_jit
-def _place(ints, floats, taker, arc, size, order, kind, price, trip, route, after):  # type: ignore[no-untyped-def]
-    """Put `order` where `_cheapest_*` said (`kind`); the fleet route it went on, or OUT."""
+def _place(  # type: ignore[no-untyped-def]
+    ints, floats, taker, arc, size, option_start, option_trip, option_cost, order, kind, price, trip, route, after
+):
+    """Put `order` where `_cheapest_*` said (`kind`; for _TAKE_OVER `route` is the order moved off `trip`);
+    the fleet route it went on, or OUT."""
+    if kind == _TAKE_OVER:
+        moved = route
+        moved_price, moved_to = _cheapest_free_trip(taker, option_start, option_trip, option_cost, moved)
+        ints[TRIP, moved] = moved_to
+        floats[TRIP_COST, moved] = moved_price
+        taker[moved_to] = moved
+        for j in range(option_start[order], option_start[order + 1]):
+            if option_trip[j] == trip:
+                price = option_cost[j]
+        kind = _TRIP
     if kind == _TRIP:
         ints[TRIP, order] = trip
         floats[TRIP_COST, order] = price
@@ -256,8 +295,34 @@ def _place(ints, floats, taker, arc, size, order, kind, price, trip, route, afte
 
 
 @_jit
+def _cheapest_place(  # type: ignore[no-untyped-def]
+    ints, floats, taker, arc, size, skip, alone, option_start, option_trip, option_cost, scalars, blink, take_over,
+    order, may_open, counters, rng,
+):  # fmt: skip
+    """Where `order` costs least now: (the cost, the kind of place, the trip, the route or the order moved
+    off the trip, the order before it on the route)."""
+    best, kind, route, after = skip[order], _SKIP, OUT, END
+    price, trip = _cheapest_free_trip(taker, option_start, option_trip, option_cost, order)
+    if price < best:
+        best, kind = price, _TRIP
+    if may_open and alone[order] < best:
+        best, kind = alone[order], _NEW_ROUTE
+    room = scalars[CAPACITY] - size[order]
+    extra, slot_route, slot_after = _cheapest_slot(ints, floats, arc, order + 1, room, best, blink, counters, rng)
+    if slot_route != OUT:
+        best, kind, route, after = extra, _INTO_ROUTE, slot_route, slot_after
+    if take_over > 0:
+        change, held, moved = _cheapest_take_over(
+            floats, taker, option_start, option_trip, option_cost, order, best, take_over, counters
+        )
+        if held != OUT:
+            best, kind, trip, route = change, _TAKE_OVER, held, moved
+    return best, kind, trip, route, after
+
+
+@_jit
 def recreate(  # type: ignore[no-untyped-def]
-    ints, floats, taker, arc, size, skip, alone, option_start, option_trip, option_cost, scalars, blink,
+    ints, floats, taker, arc, size, skip, alone, option_start, option_trip, option_cost, scalars, blink, take_over,
     removed, taken, stamp, step, counters, rng,
 ):  # fmt: skip
     """Put each removed order where it costs least now (a fleet slot, a new route, its cheapest free trip,
@@ -272,19 +337,16 @@ def recreate(  # type: ignore[no-untyped-def]
     touched = stamp[2 * count :]
     for k in range(taken):
         order = removed[k]
-        best, kind = skip[order], _SKIP
-        price, trip = _cheapest_free_trip(taker, option_start, option_trip, option_cost, order)
-        if price < best:
-            best, kind = price, _TRIP
-        if routes_used < scalars[VEHICLES] and alone[order] < best:
-            best, kind = alone[order], _NEW_ROUTE
-        room = scalars[CAPACITY] - size[order]
-        extra, route, after = _cheapest_slot(ints, floats, arc, order + 1, room, best, blink, counters, rng)
-        if route != OUT:
-            best, kind = extra, _INTO_ROUTE
+        best, kind, trip, route, after = _cheapest_place(
+            ints, floats, taker, arc, size, skip, alone, option_start, option_trip, option_cost, scalars, blink,
+            take_over, order, routes_used < scalars[VEHICLES], counters, rng,
+        )  # fmt: skip
         if kind == _SKIP and not math.isfinite(best):
             return False
-        route = _place(ints, floats, taker, arc, size, order, kind, best, trip, route, after)
+        route = _place(
+            ints, floats, taker, arc, size, option_start, option_trip, option_cost,
+            order, kind, best, trip, route, after,
+        )  # fmt: skip
         if kind == _NEW_ROUTE:
             routes_used += 1
         if route != OUT:
@@ -380,7 +442,7 @@ def anneal(  # type: ignore[no-untyped-def]
     hot, cold, budget = run[HOT], run[COLD], run[BUDGET]
     fixed = scalars[FIXED]
     min_removed, most = int(params[MIN_REMOVED]), int(params[MOST_REMOVED])
-    max_string, blink = int(params[MAX_STRING]), params[BLINK]
+    max_string, blink, take_over = int(params[MAX_STRING]), params[BLINK], int(params[TAKE_OVER])
     for _ in range(max_steps):
         if run[SPENT] >= budget:
             return DONE
@@ -397,7 +459,7 @@ def anneal(  # type: ignore[no-untyped-def]
         )  # fmt: skip
         recreated = recreate(
             trial_ints, trial_floats, trial_taker, arc, size, skip, alone, option_start, option_trip,
-            option_cost, scalars, blink, removed, taken, stamp, step, counters, rng,
+            option_cost, scalars, blink, take_over, removed, taken, stamp, step, counters, rng,
         )  # fmt: skip
         counters[2] += taken
         counters[3] += 1

@@ -139,9 +139,14 @@ def _check_state(problem: ruin_recreate.SearchProblem, state: ruin_recreate.Sear
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fleet_and_one_order_trips(max_orders=9), st.integers(0, 2**32), st.sampled_from([0.0, 0.3]))
+@given(
+    fleet_and_one_order_trips(max_orders=9, max_trips=6),
+    st.integers(0, 2**32),
+    st.sampled_from([0.0, 0.3]),
+    st.sampled_from([0, 3]),
+)
 def test_each_compiled_step_keeps_the_routes_linked_and_their_sums_right(
-    data: dict[str, Any], seed: int, blink: float
+    data: dict[str, Any], seed: int, blink: float, take_over: int
 ) -> None:
     instance, pairs, plan = _start(data)
     orders = np.arange(instance.order_count)
@@ -166,7 +171,7 @@ def test_each_compiled_step_keeps_the_routes_linked_and_their_sums_right(
                    for o in removed[:taken].tolist())  # fmt: skip
         if kernel.recreate(
             trial.ints, trial.floats, trial.taker, problem.arc, problem.size, problem.skip, problem.alone,
-            problem.option_start, problem.option_trip, problem.option_cost, problem.scalars, blink,
+            problem.option_start, problem.option_trip, problem.option_cost, problem.scalars, blink, take_over,
             removed, taken, stamp, step, counters, rng,
         ):  # fmt: skip
             _check_state(problem, trial)
