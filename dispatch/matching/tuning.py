@@ -148,8 +148,9 @@ class RuinRecreateTuning:
 
     share: float = 0.9
     """With a fleet and one-order trips (no windows on the fleet's orders), the share of the search spent on
-    ruin and recreate; the routing solver gets the rest (measured on the occasional-drivers set at 10 s: mean
-    gap +0.97 % over all 420 instances this way; +2.3 % on 18 of them with the routing solver alone)."""
+    ruin and recreate; the routing solver gets the rest (measured on the occasional-drivers set at 10 s when
+    the steps ran in Python: mean gap +0.97 % over all 420 instances this way; +2.3 % on 18 of them with the
+    routing solver alone)."""
     seconds_per_step: float = 1e-7
     seconds_per_insertion: float = 6.4e-7
     seconds_per_slot: float = 6.5e-10
@@ -180,8 +181,7 @@ class RuinRecreateTuning:
     """While it runs, an order that must be served but is out costs this many times a route of its own."""
     take_over: int = 4
     """Putting an order back also weighs taking one of its this many cheapest held trips, the order there
-    moving to its own cheapest free one (0: never). Tuning part: mean gap -0.34 % this way, -0.30 % without;
-    on the four worst instances of the report sample +1.6 % and +2.5 %."""
+    moving to its own cheapest free one (0: never). Tuning part: mean gap -0.34 % this way, -0.30 % without."""
     cooling: float = 0.01
     """The temperature a run ends at, as a share of the one it started at."""
     max_string: int = 10
