@@ -308,9 +308,7 @@ def _fewer_routes(
     start = best.copy()
     for order in min(routes, key=lambda route: (len(route), route)):
         kernel.unlink(start.ints, start.floats, problem.arc, problem.size, order)
-    found, _, used = _anneal_compiled(
-        capped, start, hot, share * budget if share < 1 else budget, params, rng, clock, tuning
-    )
+    found, _, used = _anneal_compiled(capped, start, hot, share * budget, params, rng, clock, tuning)
     return found, _cost(problem, found), used
 
 

@@ -4,11 +4,15 @@ The search lives on the number of steps it makes: in plain Python a step (about 
 back) took 300 µs and an occasional-drivers instance of 100 orders got 20 000 of them in 10 s, far from
 converged (four times the budget halved its gap). Compiled, the same step takes a few microseconds.
 
-Everything here is arrays and scalars, so that numba compiles it once (cached on disk beside this file):
+Everything here is arrays and scalars, so that numba compiles it once (cached on disk beside this file).
+It is one module on purpose, past the usual size: numba checks a cached function against its own file only,
+so a compiled helper kept in another module could change without the functions calling it being compiled
+again.
 
 - a *problem*: `arc` (local nodes: 0 is the store, i + 1 is order i, priced per distance), `size`, `skip`
   (the fallback's cost, inf where the order must be served), `alone` (a new route for the order alone), each
-  order's trips as CSR rows sorted by cost (`option_start`, `option_trip`, `option_cost`), `neighbours` (each
+  order's trips as CSR rows sorted by cost, then by how many orders could take the trip (`option_start`,
+  `option_trip`, `option_cost`), `neighbours` (each
   order's nearest orders first, itself included), and `scalars` (`fixed`, `capacity`, `vehicles`).
 - a *state*: `ints` rows `NEXT`, `PREV`, `ROUTE` (per order: the next and previous order on its fleet route,
   END at either end, and its route or OUT), `HEAD`, `LENGTH` (per route slot), `TRIP` (per order: its trip
