@@ -89,10 +89,7 @@ def improve(
         found = ruin_recreate.ruin_and_recreate(
             instance, pairs, considered, best, share, clock, seed, tuning=tuning.ruin_recreate
         )
-        if found is not None:
-            cost = plan_cost_exact(instance, found)
-            if cost < best_cost:
-                best, best_cost = found, cost
+        best, best_cost = _cheaper(instance, found, best, best_cost)
         return routing_passes(
             instance, pairs, best, best_cost, considered, sector_count, finish_by, clock, rng, tuning=routing
         )
@@ -101,10 +98,7 @@ def improve(
         found = ruin_recreate_exact.ruin_and_recreate_exact(
             instance, pairs, considered, best, share, clock, seed, tuning=tuning.ruin_recreate
         )
-        if found is not None:
-            cost = plan_cost_exact(instance, found)
-            if cost < best_cost:
-                best, best_cost = found, cost
+        best, best_cost = _cheaper(instance, found, best, best_cost)
     if fleet is not None and sector_count == 1 and _single_order_trips(instance, pairs):
         # Two starts, the better kept: the routing solver straight from the plan, and the same after moving
         # orders back and forth between drivers and fleet (each wins on some instances, by a lot).
@@ -124,6 +118,14 @@ def improve(
     return routing_passes(
         instance, pairs, best, best_cost, considered, sector_count, finish_by, clock, rng, tuning=routing
     )
+
+
+def _cheaper(instance: Instance, found: Plan | None, best: Plan, best_cost: float) -> tuple[Plan, float]:
+    """`found` with its exact cost where a search found one cheaper than `best`; else `best`."""
+    if found is None:
+        return best, best_cost
+    cost = plan_cost_exact(instance, found)
+    return (found, cost) if cost < best_cost else (best, best_cost)
 
 
 def _bundle_step(

@@ -59,6 +59,11 @@ def applies(instance: Instance, pairs: Pairs, orders: IntArray) -> bool:
     return not bool(np.isfinite(instance.latest[orders]).any())
 
 
+def most_removed(count: int, tuning: RuinRecreateTuning) -> int:
+    """The most orders one step of either search removes, of `count`."""
+    return max(tuning.min_removed, min(count, 3 + int(tuning.removal_share * count)))
+
+
 @dataclass(frozen=True)
 class SearchProblem:
     """The problem restricted to `orders`, as the kernel's arrays (local indices: order i is node i + 1)."""
@@ -210,12 +215,12 @@ def _rematch(problem: SearchProblem, state: SearchState) -> None:
     if int(widths.sum()) == 0:
         return
     picks = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+    owners = np.repeat(free, widths)
     skip = np.where(on_route, 0.0, problem.skip)
     try:
         assigned = assign_one_per_trip(
-            problem.count, problem.trip_count, problem.option_trip[picks], np.repeat(free, widths),
-            problem.option_cost[picks], skip,
-        )  # fmt: skip
+            problem.count, problem.trip_count, problem.option_trip[picks], owners, problem.option_cost[picks], skip
+        )
     except NoFeasibleMatch:
         return
     matched = SearchState(state.ints.copy(), state.floats.copy(), np.full(problem.trip_count, _OUT, dtype=np.int64))
@@ -223,9 +228,9 @@ def _rematch(problem: SearchProblem, state: SearchState) -> None:
     matched.ints[kernel.TRIP] = trip_of
     carried = np.flatnonzero(trip_of != _OUT)
     matched.taker[trip_of[carried]] = carried
+    taken = problem.option_trip[picks] == trip_of[owners]  # each carried order's one option in use
     matched.floats[kernel.TRIP_COST] = 0.0
-    for order in carried.tolist():
-        matched.floats[kernel.TRIP_COST, order] = _trip_price(problem, order, int(trip_of[order]))
+    matched.floats[kernel.TRIP_COST, owners[taken]] = problem.option_cost[picks[taken]]
     if _cost(problem, matched) < _cost(problem, state):
         state.assign(matched)
 
@@ -244,7 +249,7 @@ def ruin_and_recreate(
     """The best plan found from `plan` for `orders` (which nothing outside holds); None if it cannot start."""
     entered = time.perf_counter()
     count = len(orders)
-    most = max(tuning.min_removed, min(count, 3 + int(tuning.removal_share * count)))
+    most = most_removed(count, tuning)
     problem = SearchProblem.build(instance, pairs, orders, most)
     start = SearchState.of(problem, plan)
     if start is None:
@@ -380,7 +385,7 @@ def anneal(
     work seconds: the best state, its cost, the work spent."""
     best, best_cost = current.copy(), current_cost
     tuning = search.tuning
-    most = max(tuning.min_removed, min(search.count, 3 + int(tuning.removal_share * search.count)))
+    most = most_removed(search.count, tuning)
     cold = tuning.cooling * hot
     spent = 0.0
     while spent < budget:

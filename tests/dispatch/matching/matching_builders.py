@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from typing import Any
 
+from hypothesis import reject
 from hypothesis import strategies as st
 
-from dispatch.matching import InfeasibleSolution, MatchProblem, evaluate, parse_problem
+from dispatch.matching import InfeasibleSolution, MatchProblem, NoFeasibleMatch, evaluate, parse_problem
+from dispatch.matching.budget import WorkClock
+from dispatch.matching.initial_plan import initial_plan
+from dispatch.matching.instance import Instance, build_instance
+from dispatch.matching.pairs import Pairs, find_pairs
+from dispatch.matching.plan import Plan, plan_cost_exact
+from dispatch.matching.tuning import DEFAULT_TUNING
 
 
 def problem_json(orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
@@ -148,3 +156,19 @@ def small_problems(draw: st.DrawFn, max_orders: int = 5, max_trips: int = 3) -> 
             "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
         }
     return data
+
+
+def search_start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
+    """The problem's instance, candidate pairs and initial plan, where a search starts; rejected (hypothesis)
+    when there is nothing to search: too few vehicles for the orders that must be served."""
+    instance = build_instance(parse_problem(data))
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    try:
+        plan = initial_plan(
+            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
+        )
+    except NoFeasibleMatch:
+        reject()
+    if not math.isfinite(plan_cost_exact(instance, plan)):
+        reject()
+    return instance, pairs, plan

@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_builders import brute_force_optimum, point, problem_json
+from matching_builders import brute_force_optimum, point, problem_json, search_start
 
-from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate
+from dispatch.matching import parse_problem, ruin_recreate
 from dispatch.matching import ruin_recreate_kernel as kernel
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.initial_plan import initial_plan
 from dispatch.matching.instance import Instance, build_instance
 from dispatch.matching.pairs import Pairs, find_pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
@@ -58,18 +57,6 @@ def fleet_and_one_order_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: i
     return data
 
 
-def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
-    instance = build_instance(parse_problem(data))
-    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
-    try:
-        plan = initial_plan(
-            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
-        )
-    except NoFeasibleMatch:
-        reject()  # too few vehicles for the orders that must be served: nothing to search
-    return instance, pairs, plan
-
-
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
     clock = WorkClock(safety_deadline=time.perf_counter() + 60)
     found = ruin_recreate.ruin_and_recreate(
@@ -83,7 +70,7 @@ def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int
 @given(fleet_and_one_order_trips())
 def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(data: dict[str, Any]) -> None:
     """Whatever it explores, the answer is feasible by the exact checks and no dearer than where it began."""
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     found = _search(instance, pairs, plan, work=0.02)
     served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
     assert len(served) == len(set(served))
@@ -95,7 +82,7 @@ def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(da
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleet_and_one_order_trips(max_orders=4, max_trips=2))
 def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> None:
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     vehicles = data["fleet"]["vehicles"] or len(data["orders"])
     found = _search(instance, pairs, plan, work=0.05)
     assert plan_cost_exact(instance, found) == pytest.approx(
@@ -148,7 +135,7 @@ def _check_state(problem: ruin_recreate.SearchProblem, state: ruin_recreate.Sear
 def test_each_compiled_step_keeps_the_routes_linked_and_their_sums_right(
     data: dict[str, Any], seed: int, blink: float, take_over: int
 ) -> None:
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     orders = np.arange(instance.order_count)
     problem = ruin_recreate.SearchProblem.build(instance, pairs, orders, most_removed=len(orders))
     state = ruin_recreate.SearchState.of(problem, plan)
@@ -178,6 +165,37 @@ def test_each_compiled_step_keeps_the_routes_linked_and_their_sums_right(
             state = trial
 
 
+def test_an_order_takes_over_a_held_driver_when_the_holder_has_another() -> None:
+    """`a` can go only with d0, which `b` holds; `b` could go with d1 for a little more. Putting `a` back,
+    the step moves `b` to d1 rather than open a fleet route far away (or, without take-overs, opens it)."""
+    orders = [{"id": "a", "location": [10.0, 0.0]}, {"id": "b", "location": [10.0, 1.0]}]
+    trips = [
+        {"id": "d0", "destination": [12.0, 0.0], "max_orders": 1,
+         "candidates": [{"order": "a", "compensation": 1.0}, {"order": "b", "compensation": 1.0}]},
+        {"id": "d1", "destination": [12.0, 1.0], "max_orders": 1, "candidates": [{"order": "b", "compensation": 2.0}]},
+    ]  # fmt: skip
+    data = problem_json(orders, trips)
+    data["fleet"] = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    instance, pairs, _ = search_start(data)
+    problem = ruin_recreate.SearchProblem.build(instance, pairs, np.arange(2), most_removed=2)
+    for take_over, expected in ((1, {"a": "d0", "b": "d1"}), (0, {"b": "d0"})):
+        state = ruin_recreate.SearchState.of(problem, Plan({0: [1]}, []))
+        assert state is not None
+        placed = kernel.recreate(
+            state.ints, state.floats, state.taker, problem.arc, problem.size, problem.skip, problem.alone,
+            problem.option_start, problem.option_trip, problem.option_cost, problem.scalars, 0.0, take_over,
+            np.array([0, 0], dtype=np.int64), 1, np.zeros(6, dtype=np.int64), 1, np.zeros(4, dtype=np.int64),
+            np.array([7], dtype=np.uint64),
+        )  # fmt: skip
+        assert placed
+        plan = state.plan(problem)
+        carried = {instance.problem.orders[stops[0]].id: instance.problem.trips[trip].id
+                   for trip, stops in plan.trip_routes.items()}  # fmt: skip
+        assert carried == expected
+        assert plan.fleet_routes == ([] if take_over else [[0]])
+        _check_state(problem, state)
+
+
 def test_the_same_seed_gives_the_same_plan() -> None:
     rng = np.random.default_rng(3)
     orders = [
@@ -190,7 +208,7 @@ def test_the_same_seed_gives_the_same_plan() -> None:
     ]
     data = problem_json(orders, trips)
     data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 0.0}
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     first = _search(instance, pairs, plan, work=0.2, seed=7)
     second = _search(instance, pairs, plan, work=0.2, seed=7)
     assert first == second
@@ -213,7 +231,7 @@ def test_frees_a_fleet_route_by_handing_its_orders_to_drivers() -> None:
     ]
     data = problem_json(orders, trips)
     data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
-    instance, pairs, _ = _start(data)
+    instance, pairs, _ = search_start(data)
     two_routes = Plan({}, [[0, 1], [2, 3]])
     found = _search(instance, pairs, two_routes, work=0.05)
     assert sorted(o for stops in found.trip_routes.values() for o in stops) == [2, 3]
@@ -243,7 +261,7 @@ def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_r
     orders = [{"id": f"o{i}", "location": [float(i), 2.0], "size": 1} for i in range(6)]
     data = problem_json(orders, [{"id": "t", "destination": [6.0, 3.0], "max_orders": 1}])
     data["fleet"] = {"vehicles": None, "capacity": 3, "cost_per_distance": 1.0, "fixed_cost": 0.0}
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     clock = WorkClock(safety_deadline=time.perf_counter() - 1.0)
     everyone = np.arange(instance.order_count)
     found = ruin_recreate.ruin_and_recreate(

@@ -8,15 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_builders import brute_force_optimum, point, problem_json
+from matching_builders import brute_force_optimum, point, problem_json, search_start
 
-from dispatch.matching import NoFeasibleMatch, parse_problem, ruin_recreate_exact
+from dispatch.matching import parse_problem, ruin_recreate_exact
 from dispatch.matching.budget import WorkClock
-from dispatch.matching.initial_plan import initial_plan
 from dispatch.matching.instance import Instance, build_instance
-from dispatch.matching.pairs import Pairs, find_pairs
+from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
 from dispatch.matching.tuning import DEFAULT_TUNING
 
@@ -61,20 +60,6 @@ def fleet_windows_and_bundling_trips(draw: st.DrawFn, max_orders: int = 6, max_t
     return data
 
 
-def _start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
-    instance = build_instance(parse_problem(data))
-    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
-    try:
-        plan = initial_plan(
-            instance, pairs, WorkClock(safety_deadline=time.perf_counter() + 60), 1.0, tuning=DEFAULT_TUNING
-        )
-    except NoFeasibleMatch:
-        reject()  # too few vehicles for the orders that must be served: nothing to search
-    if not math.isfinite(plan_cost_exact(instance, plan)):
-        reject()
-    return instance, pairs, plan
-
-
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
     clock = WorkClock(safety_deadline=time.perf_counter() + 60)
     found = ruin_recreate_exact.ruin_and_recreate_exact(
@@ -89,7 +74,7 @@ def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int
 def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(data: dict[str, Any]) -> None:
     """Whatever it explores, the answer passes the exact checks (windows, capacities, trip rules) and is no
     dearer than where it began."""
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     found = _search(instance, pairs, plan, work=0.02)
     served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
     assert len(served) == len(set(served))
@@ -100,7 +85,7 @@ def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(da
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleet_windows_and_bundling_trips(max_orders=4, max_trips=2))
 def test_reaches_the_optimum_on_problems_small_enough_to_enumerate(data: dict[str, Any]) -> None:
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     vehicles = data["fleet"]["vehicles"] or len(data["orders"])
     found = _search(instance, pairs, plan, work=0.1)
     assert plan_cost_exact(instance, found) == pytest.approx(
@@ -120,7 +105,7 @@ def test_puts_the_windowed_order_first_on_a_shared_route() -> None:
     data = problem_json(orders, [])
     data["speed"] = 1.0
     data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
-    instance, pairs, _ = _start(data)
+    instance, pairs, _ = search_start(data)
     start = Plan({}, [[1, 0, 2], [3]])
     found = _search(instance, pairs, start, work=0.05)
     assert plan_cost_exact(instance, start) == pytest.approx(20.0)
@@ -142,7 +127,7 @@ def test_the_same_seed_gives_the_same_plan() -> None:
     ]
     data = problem_json(orders, trips)
     data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 5.0}
-    instance, pairs, plan = _start(data)
+    instance, pairs, plan = search_start(data)
     first = _search(instance, pairs, plan, work=0.2, seed=7)
     second = _search(instance, pairs, plan, work=0.2, seed=7)
     assert first == second
