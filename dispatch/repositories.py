@@ -44,7 +44,13 @@ class StoreRepository(Protocol):
         """Writes back every field but the id (an edit by operations)."""
         ...
 
-    def list(self) -> Sequence[Store]: ...
+    def list(self) -> Sequence[Store]:
+        """Every store by name, then id (the dispatcher's round)."""
+        ...
+
+    def page(self, *, limit: int, offset: int) -> Page[Store]:
+        """By name, then id."""
+        ...
 
 
 class ShopperRepository(Protocol):

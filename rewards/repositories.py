@@ -15,6 +15,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from crowdship.idempotency import IdempotencyStore
+from crowdship.pages import Page
 from dispatch.model import LocationSample, Shopper
 from rewards.ledger import Account, AccountKind, LedgerTransaction
 from rewards.payouts import BatchStatus, DeliveryFact, PayoutBatch
@@ -113,7 +114,12 @@ class PayoutRepository(Protocol):
 
     def get(self, batch_id: UUID, *, for_update: bool = False) -> PayoutBatch: ...
     def save(self, batch: PayoutBatch) -> None: ...
-    def batch_ids(self, statuses: Sequence[BatchStatus] | None = None) -> list[UUID]: ...
+    def batch_ids(
+        self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
+    ) -> Page[UUID]:
+        """A page of batches by when they were prepared; `statuses` narrows them."""
+        ...
+
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
     ) -> list[DeliveryFact]: ...

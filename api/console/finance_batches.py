@@ -19,6 +19,7 @@ from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards, scoped_key
 from api.rewards_schemas import BatchIn, PayoutBatchOut, ReasonIn
 from api.routers.finance import CsvResponse
+from crowdship.pages import Page
 from rewards import services
 from rewards.payouts import BatchStatus, FourEyesViolation
 
@@ -58,9 +59,11 @@ def _batches(
     period: tuple[str, str] | None = None,
 ) -> HTMLResponse:
     statuses = [BatchStatus(status)] if status in set(BatchStatus) else None
-    with rewards() as uow:
-        batches = [PayoutBatchOut.model_validate(batch) for batch in services.payout_batches(uow, statuses=statuses)]
-    batches.reverse()  # newest first: the one to work on is at the top
+    with rewards() as uow:  # newest first: the one to work on is at the top
+        found = services.payout_batches(
+            uow, statuses=statuses, newest_first=True, limit=paging.limit, offset=paging.offset
+        )
+    batches = Page([PayoutBatchOut.model_validate(batch) for batch in found.items], found.total)
     start, end = _default_period(now)
     return render(
         request,
@@ -68,7 +71,7 @@ def _batches(
         user,
         problem=problem,
         nav="batches",
-        page=PageView.cut(batches, paging),
+        page=PageView.of(batches, paging),
         status=status if statuses else "",
         statuses=list(BatchStatus),
         period_start=period[0] if period else start.isoformat(),

@@ -57,7 +57,7 @@ def list_page(
         "ops/incidents.html",
         user,
         nav="incidents",
-        page=PageView(list(found.items), found.total, paging.limit, paging.offset),
+        page=PageView.of(found, paging),
         chosen_status=status,
         kind=kind,
         store_id=store_id,

@@ -66,7 +66,7 @@ def list_orders(
         "ops/orders.html",
         user,
         nav="orders",
-        page=PageView(list(found.items), found.total, paging.limit, paging.offset),
+        page=PageView.of(found, paging),
         ref=ref,
         chosen_status=status,
         store_id=store_id,

@@ -25,7 +25,7 @@ TIERS = [(int(tier), tier.name.lower()) for tier in TrustTier]
 @router.get("", response_class=HTMLResponse)
 def shoppers(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
     found = queries.list_shoppers(services.context, limit=paging.limit, offset=paging.offset)
-    page = PageView(list(found.items), found.total, paging.limit, paging.offset)
+    page = PageView.of(found, paging)
     return render(request, "ops/shoppers.html", user, nav="shoppers", page=page, tiers=dict(TIERS))
 
 
@@ -45,7 +45,7 @@ def shopper_page(
         nav="shoppers",
         shopper=shopper,
         tiers=TIERS,
-        incidents=PageView(list(found.items), found.total, paging.limit, paging.offset),
+        incidents=PageView.of(found, paging),
     )
 
 

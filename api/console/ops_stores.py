@@ -131,7 +131,7 @@ def _form_page(
 
 @router.get("", response_class=HTMLResponse)
 def stores(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
-    page = PageView.cut(list(queries.list_stores(services.context)), paging)
+    page = PageView.of(queries.stores_page(services.context, limit=paging.limit, offset=paging.offset), paging)
     return render(request, "ops/stores.html", user, nav="stores", page=page)
 
 

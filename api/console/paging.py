@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 
 from api.fields import Limit, Offset
+from crowdship.pages import Page
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class PageView:
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, page: Page[Any], paging: Paging) -> PageView:
+        """A use case's page, shown in the window the request asked for."""
+        return cls(list(page.items), page.total, paging.limit, paging.offset)
 
     @classmethod
     def cut(cls, everything: list[Any], paging: Paging) -> PageView:

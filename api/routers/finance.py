@@ -97,10 +97,8 @@ def list_batches(
 ) -> PageOf[PayoutBatchOut]:
     """Batches, oldest first, with their lines and flags; `status` narrows them (e.g. `draft` to approve)."""
     with rewards() as uow:
-        batches = services.payout_batches(uow, statuses=status or None)
-    # The use case answers every batch (one per pay period, so few), and the page is cut from the whole list.
-    window = {"items": batches[offset : offset + limit], "total": len(batches), "limit": limit, "offset": offset}
-    return PageOf[PayoutBatchOut].model_validate(window)
+        page = services.payout_batches(uow, statuses=status or None, limit=limit, offset=offset)
+    return PageOf[PayoutBatchOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/batches/{batch_id}", response_model=PayoutBatchOut, responses=problem_responses(404))

@@ -164,9 +164,11 @@ def list_offers(
     return PageOf[OpsOfferOut].from_page(page, limit=limit, offset=offset)
 
 
-@router.get("/stores", response_model=list[StoreOut])
-def list_stores(context: Context) -> list[StoreOut]:
-    return [StoreOut.model_validate(store) for store in queries.list_stores(context)]
+@router.get("/stores", response_model=PageOf[StoreOut], responses=problem_responses(422))
+def list_stores(context: Context, limit: Limit = 50, offset: Offset = 0) -> PageOf[StoreOut]:
+    """Stores by name."""
+    page = queries.stores_page(context, limit=limit, offset=offset)
+    return PageOf[StoreOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/stores/{store_id}/summary", response_model=StoreSummaryOut, responses=problem_responses(404))

@@ -75,6 +75,11 @@ def list_stores(ctx: DispatchContext) -> Sequence[Store]:
         return uow.stores.list()
 
 
+def stores_page(ctx: DispatchContext, *, limit: int, offset: int) -> Page[Store]:
+    with ctx.unit_of_work() as uow:
+        return uow.stores.page(limit=limit, offset=offset)
+
+
 def store_summary(ctx: DispatchContext, *, store_id: UUID, now: datetime | None = None) -> tuple[StoreSummary, int]:
     """The store's orders by status, open trips and offers, orders past deadline; and how many of its active
     shoppers have a live position in Redis."""

@@ -281,9 +281,18 @@ def payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID) -> PayoutBatch:
     return uow.repos.payouts.get(batch_id)
 
 
-def payout_batches(uow: RewardsUnitOfWork, *, statuses: Sequence[BatchStatus] | None = None) -> list[PayoutBatch]:
-    """Batches, oldest first, with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
-    return [uow.repos.payouts.get(batch_id) for batch_id in uow.repos.payouts.batch_ids(statuses)]
+def payout_batches(
+    uow: RewardsUnitOfWork,
+    *,
+    statuses: Sequence[BatchStatus] | None = None,
+    newest_first: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> Page[PayoutBatch]:
+    """A page of batches with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
+    check_page(limit, offset)
+    ids = uow.repos.payouts.batch_ids(statuses, newest_first=newest_first, limit=limit, offset=offset)
+    return Page([uow.repos.payouts.get(batch_id) for batch_id in ids.items], ids.total)
 
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:

@@ -234,11 +234,18 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
         client.post(f"/finance/batches/{batch['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p"}), 409
     )
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
+    clock.advance(timedelta(minutes=1))  # batches are listed by when they were prepared
     again = _prepare(client, finance, clock, "batch-r3")
     assert _line_of(again, ana)["amount_cents"] == credit.amount_cents
     listed = client.get("/finance/batches", params={"status": "rejected"}, headers=finance.headers).json()
     assert [b["id"] for b in listed["items"]] == [batch["id"]]
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 2
+    pages = [
+        client.get("/finance/batches", params={"limit": 1, "offset": offset}, headers=finance.headers).json()
+        for offset in (0, 1, 2)
+    ]
+    assert [[b["id"] for b in page["items"]] for page in pages] == [[batch["id"]], [again["id"]], []]
+    assert {page["total"] for page in pages} == {2}
 
 
 def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refused(

@@ -50,7 +50,7 @@ def test_ops_create_a_store_that_takes_orders_and_read_it_back(
     assert store["opening_hours"]["sunday"] == {"opens": "09:00", "closes": "24:00"}
     assert store["opening_hours"]["tuesday"] is None
     assert client.get(f"/ops/stores/{store['id']}", headers=ops.headers).json() == store
-    assert store["id"] in [listed["id"] for listed in client.get("/ops/stores", headers=ops.headers).json()]
+    assert store["id"] in [listed["id"] for listed in client.get("/ops/stores", headers=ops.headers).json()["items"]]
     as_domain = Store(
         id=UUID(store["id"]),
         name=store["name"],
@@ -174,3 +174,23 @@ def test_an_unknown_store_is_404(client: TestClient, ops: Account) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     assert_problem(client.get(f"/ops/stores/{missing}", headers=ops.headers), 404)
     assert_problem(client.patch(f"/ops/stores/{missing}", json={"name": "X"}, headers=ops.headers), 404)
+
+
+def test_stores_are_listed_by_name_a_page_at_a_time(client: TestClient, ops: Account) -> None:
+    for name in ("Crowdship Zeta", "Crowdship Alpha", "Crowdship Mid"):
+        assert client.post("/ops/stores", json=store_body(name=name), headers=ops.headers).status_code == 201
+    everything = client.get("/ops/stores", params={"limit": 200}, headers=ops.headers).json()
+    names = [store["name"] for store in everything["items"]]
+    assert [name for name in names if name.startswith("Crowdship ")] == [
+        "Crowdship Alpha",
+        "Crowdship Mid",
+        "Crowdship Zeta",
+    ]
+    assert everything["total"] == len(names)
+    pages = [
+        client.get("/ops/stores", params={"limit": 2, "offset": offset}, headers=ops.headers).json()
+        for offset in range(0, len(names), 2)
+    ]
+    assert [store["name"] for page in pages for store in page["items"]] == names
+    assert {page["total"] for page in pages} == {len(names)}
+    assert_problem(client.get("/ops/stores", params={"limit": 0}, headers=ops.headers), 422)

@@ -529,7 +529,7 @@ def test_a_statement_explains_a_balance_newest_first(world: World) -> None:
         pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="p")
     with world.rewards() as uow:
         lines = shopper_ledger(uow, shopper_id=shopper.id, account=AccountKind.CASH_PAYABLE).items
-        batches = payout_batches(uow, statuses=[BatchStatus.PAID])
+        batches = payout_batches(uow, statuses=[BatchStatus.PAID]).items
     assert [(line.kind.value, line.amount_cents, line.order_id) for line in lines] == [
         ("payout", -1_000, None),
         ("delivery_reward", 500, second.id),

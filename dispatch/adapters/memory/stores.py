@@ -41,6 +41,10 @@ class MemoryStoreRepository(MemoryRepository):
     def list(self) -> list[Store]:
         return [copy_of(store) for store in sorted(self._db.stores.values(), key=lambda s: (s.name, s.id))]
 
+    def page(self, *, limit: int, offset: int) -> Page[Store]:
+        stores = self.list()
+        return Page(stores[offset : offset + limit], len(stores))
+
 
 class MemoryShopperRepository(MemoryRepository):
     def add(self, shopper: Shopper) -> None:

@@ -64,10 +64,17 @@ class PostgresStoreRepository(Repository):
         row = self._one(f"{self._SELECT} WHERE id = %s", (store_id,), "store", store_id)
         return self._store(row, self._hours([store_id]).get(store_id))
 
-    def list(self) -> list[Store]:
-        rows = self._all(f"{self._SELECT} ORDER BY name, id", ())
+    def _stores(self, rows: Sequence[Row]) -> list[Store]:
         hours = self._hours([row["id"] for row in rows])
         return [self._store(row, hours.get(row["id"])) for row in rows]
+
+    def list(self) -> list[Store]:
+        return self._stores(self._all(f"{self._SELECT} ORDER BY name, id", ()))
+
+    def page(self, *, limit: int, offset: int) -> Page[Store]:
+        total = self._all("SELECT count(*) AS n FROM stores", ())[0]["n"]
+        rows = self._all(f"{self._SELECT} ORDER BY name, id LIMIT %s OFFSET %s", (limit, offset))
+        return Page(self._stores(rows), total)
 
     def _hours(self, store_ids: Sequence[UUID]) -> dict[UUID, OpeningHours]:
         days: dict[UUID, dict[int, DayHours]] = {}

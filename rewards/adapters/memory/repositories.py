@@ -9,6 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryShopperRepository
 from dispatch.model import LocationSample
@@ -248,9 +249,12 @@ class MemoryPayoutRepository(_Repository):
         self._db.batch(batch.id)
         self._db.put(self._db.batches, batch.id, copy.deepcopy(batch))
 
-    def batch_ids(self, statuses: Sequence[BatchStatus] | None = None) -> list[UUID]:
+    def batch_ids(
+        self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
+    ) -> Page[UUID]:
         batches = [b for b in self._db.batches.values() if statuses is None or b.status in statuses]
-        return [batch.id for batch in sorted(batches, key=lambda batch: batch.prepared_at)]
+        batches.sort(key=lambda batch: (batch.prepared_at, batch.id), reverse=newest_first)
+        return Page([batch.id for batch in batches[offset : offset + limit]], len(batches))
 
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]

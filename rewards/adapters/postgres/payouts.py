@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from crowdship.db import Repository
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.adapters.postgres.rewards import PostgresRewardRepository
@@ -146,9 +147,17 @@ class PostgresPayoutRepository(Repository):
                 [(line.held, line.hold_reason, line.held_by, line.open, line.id) for line in batch.lines],
             )
 
-    def batch_ids(self, statuses: Sequence[BatchStatus] | None = None) -> list[UUID]:
+    def batch_ids(
+        self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
+    ) -> Page[UUID]:
         where, params = ("", []) if statuses is None else (" WHERE status = ANY(%s)", [[s.value for s in statuses]])
-        return [row["id"] for row in self._all(f"SELECT id FROM payout_batches{where} ORDER BY prepared_at", params)]
+        total = self._all(f"SELECT count(*) AS n FROM payout_batches{where}", params)[0]["n"]
+        order = "DESC" if newest_first else "ASC"
+        rows = self._all(
+            f"SELECT id FROM payout_batches{where} ORDER BY prepared_at {order}, id {order} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        return Page([row["id"] for row in rows], total)
 
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]

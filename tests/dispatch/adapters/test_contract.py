@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from shapely import Point, Polygon
 
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
@@ -139,6 +140,8 @@ def test_every_aggregate_reads_back_as_written(uow: LiveUnitOfWork) -> None:
         assert uow.offers.get(offer.id) == offer
         assert uow.proofs.list_for_order(order.id) == [proof]
         assert uow.stores.list() == [loaded_store]
+        assert uow.stores.page(limit=5, offset=0) == Page([loaded_store], 1)
+        assert uow.stores.page(limit=5, offset=1) == Page([], 1)
 
 
 def test_state_changes_are_saved_and_filtered_by_status(uow: LiveUnitOfWork) -> None:
