@@ -1,7 +1,7 @@
 """The composition root: the one place that puts the parts together, for the API, the CLI, the dispatcher
 and the simulator alike. It picks the storage (PostgreSQL and Redis live, memory for a simulated day) and
-wires rewards into dispatch's three hooks (offer quote, delivery credit, trust-tier review), so that
-`dispatch` never imports `rewards`.
+wires rewards into dispatch's hooks (offer quote, route terms, delivery credit, trust-tier review, the audit
+of shopper changes), so that `dispatch` never imports `rewards`.
 
 Where no reward policy is in force yet, an offer is priced by the matcher's compensation rule and a delivery
 is recorded without a credit, logged as an error for finance to settle: a shopper at the door is never refused
@@ -41,7 +41,14 @@ from dispatch.services.acceptance import fit_from_history
 from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchContext
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
-from rewards.hooks import PaymentChoice, delivery_credit, offer_quote, route_terms, tier_review
+from rewards.hooks import (
+    PaymentChoice,
+    delivery_credit,
+    offer_quote,
+    route_terms,
+    shopper_change_audit,
+    tier_review,
+)
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit
@@ -69,6 +76,7 @@ def live_context(
         route_pricer=_terms_or_compensation(route_terms(rewards_on(pool))),
         credit_delivery=_credit_or_log(delivery_credit(_postgres_rewards_within)),
         review_tier=tier_review(_postgres_rewards_within),
+        audit_shopper_change=shopper_change_audit(_postgres_rewards_within),
     )
 
 
@@ -113,6 +121,7 @@ def in_memory(config: DispatchConfig, clock: Clock, *, payment_choice: PaymentCh
             delivery_credit(lambda _uow: MemoryRewardsRepositories(rewards_db), payment_choice)
         ),
         review_tier=tier_review(lambda _uow: MemoryRewardsRepositories(rewards_db)),
+        audit_shopper_change=shopper_change_audit(lambda _uow: MemoryRewardsRepositories(rewards_db)),
     )
     return InMemory(context, dispatch, rewards_db)
 

@@ -6,6 +6,7 @@ composition root (`composition`) wires them, with the storage of its choice:
     route_pricer=route_terms(open_rewards)             # dispatch.batching.RoutePricer
     credit_delivery=delivery_credit(rewards_within)    # Callable[[LiveUnitOfWork, DeliveredOrder], ...]
     review_tier=tier_review(rewards_within)            # Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier]
+    audit_shopper_change=shopper_change_audit(rewards_within)  # Callable[[LiveUnitOfWork, ShopperChange], None]
 
 An offer carrying several orders is priced as the sum of its orders' rewards (`pricing.bundle_inputs`: each
 order its own bags and an even share of the offer's extra distance and time), and each order is credited
@@ -31,11 +32,12 @@ from dispatch.batching import QuoteRequest, RoutePricer
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Shopper, Trip, TrustTier
 from dispatch.repositories import LiveUnitOfWork
-from dispatch.services.context import DeliveredOrder, TierReviewRequest
+from dispatch.services.context import DeliveredOrder, ShopperChange, TierReviewRequest
 from rewards.policy import PaymentMethod, RewardInputs, local_hour
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
+from rewards.services.common import audit
 from rewards.services.shoppers import review_trust_tier
 
 TIER_REVIEW_WINDOW = timedelta(days=90)
@@ -187,3 +189,23 @@ def tier_review(
         return result.after
 
     return review
+
+
+def shopper_change_audit(
+    rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories],
+) -> Callable[[LiveUnitOfWork, ShopperChange], None]:
+    """Records an operations decision about a shopper in the audit log, inside the unit of work that makes it
+    (the change and its entry commit together, or not at all)."""
+
+    def record(uow: LiveUnitOfWork, change: ShopperChange) -> None:
+        audit(
+            rewards_within(uow),
+            actor_id=change.actor_id,
+            action="shopper.changed",
+            subject_kind="shopper",
+            subject_id=change.shopper_id,
+            at=change.at,
+            **{name: {"before": before, "after": after} for name, (before, after) in change.changes.items()},
+        )
+
+    return record

@@ -77,6 +77,7 @@ def load_demo(
             shopper_id=user.shopper_id,
             identity_verified=person.identity_verified,
             trust_tier=person.trust_tier,
+            actor_id=None,
         )
         if person.trip is not None and _needs_a_fresh_trip(ctx, user.shopper_id):
             trips.check_in(

@@ -52,11 +52,12 @@ def shopper_page(
 @router.post("/{shopper_id}/verification", response_model=None)
 def verification(request: Request, shopper_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
     """Records the identity check (checked or not: the box says which)."""
-    del user
     url = f"{CONSOLE_PREFIX}/ops/shoppers/{shopper_id}"
     verified = form.get("identity_verified") == "yes"
     try:
-        shopper = accounts.verify_shopper(services.context, shopper_id=shopper_id, identity_verified=verified)
+        shopper = accounts.verify_shopper(
+            services.context, shopper_id=shopper_id, identity_verified=verified, actor_id=user.principal.user_id
+        )
     except CONSOLE_ERRORS as error:
         return redirect(request, url, flash=readable_problem(error).message, kind="error")
     state = "verified" if shopper.identity_verified else "not verified"
@@ -65,12 +66,14 @@ def verification(request: Request, shopper_id: UUID, user: OpsUser, services: Se
 
 @router.post("/{shopper_id}/tier", response_model=None)
 def tier(request: Request, shopper_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
-    del user
     url = f"{CONSOLE_PREFIX}/ops/shoppers/{shopper_id}"
     try:
         chosen = form.model(TierIn)
         shopper = accounts.verify_shopper(
-            services.context, shopper_id=shopper_id, trust_tier=TrustTier(chosen.trust_tier)
+            services.context,
+            shopper_id=shopper_id,
+            trust_tier=TrustTier(chosen.trust_tier),
+            actor_id=user.principal.user_id,
         )
     except CONSOLE_ERRORS as error:
         return redirect(request, url, flash=readable_problem(error).message, kind="error")

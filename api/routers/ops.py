@@ -191,12 +191,13 @@ def get_shopper(shopper_id: UUID, context: Context) -> ShopperOut:
 
 
 @router.post("/shoppers/{shopper_id}/verification", response_model=ShopperOut, responses=problem_responses(404, 422))
-def verify_shopper(shopper_id: UUID, body: VerificationIn, context: Context) -> ShopperOut:
+def verify_shopper(shopper_id: UUID, body: VerificationIn, principal: StaffPrincipal, context: Context) -> ShopperOut:
     """Record an identity check and set the trust tier (which caps the value of orders the shopper may carry)."""
     shopper = accounts.verify_shopper(
         context,
         shopper_id=shopper_id,
         identity_verified=body.identity_verified,
         trust_tier=TrustTier(body.trust_tier) if body.trust_tier is not None else None,
+        actor_id=principal.user_id,
     )
     return ShopperOut.model_validate(shopper)

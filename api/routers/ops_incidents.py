@@ -41,9 +41,11 @@ def list_shoppers(context: Context, limit: Limit = 50, offset: Offset = 0) -> Pa
 
 
 @router.put("/shoppers/{shopper_id}/tier", response_model=ShopperOut, responses=problem_responses(404, 422))
-def set_tier(shopper_id: UUID, body: TierIn, context: Context) -> ShopperOut:
+def set_tier(shopper_id: UUID, body: TierIn, principal: StaffPrincipal, context: Context) -> ShopperOut:
     """Sets the shopper's trust tier by hand (it caps the value of orders they may carry)."""
-    shopper = accounts.verify_shopper(context, shopper_id=shopper_id, trust_tier=TrustTier(body.trust_tier))
+    shopper = accounts.verify_shopper(
+        context, shopper_id=shopper_id, trust_tier=TrustTier(body.trust_tier), actor_id=principal.user_id
+    )
     return ShopperOut.model_validate(shopper)
 
 

@@ -8,7 +8,7 @@ from crowdship.errors import InvalidInput, NotFound
 from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
 from dispatch.model import Shopper, TrustTier
-from dispatch.services.context import DispatchContext, PasswordHasher
+from dispatch.services.context import DispatchContext, PasswordHasher, ShopperChange
 from routing.geo import GeoPoint
 
 
@@ -112,14 +112,22 @@ def verify_shopper(
     shopper_id: UUID,
     identity_verified: bool | None = None,
     trust_tier: TrustTier | None = None,
+    actor_id: UUID | None,
 ) -> Shopper:
-    """Operations record an identity check and set the trust tier (which caps order values)."""
+    """Operations record an identity check and set the trust tier (which caps order values); a change is
+    audited with its author in the same transaction."""
     with ctx.unit_of_work() as uow:
         shopper = uow.shoppers.get(shopper_id)
-        if identity_verified is not None:
+        changes: dict[str, tuple[object, object]] = {}
+        if identity_verified is not None and identity_verified != shopper.identity_verified:
+            changes["identity_verified"] = (shopper.identity_verified, identity_verified)
             shopper.identity_verified = identity_verified
-        if trust_tier is not None:
+        if trust_tier is not None and trust_tier != shopper.trust_tier:
+            changes["trust_tier"] = (shopper.trust_tier.name.lower(), trust_tier.name.lower())
             shopper.trust_tier = trust_tier
-        uow.shoppers.save(shopper)
-        uow.commit()
+        if changes:
+            uow.shoppers.save(shopper)
+            if ctx.audit_shopper_change is not None:
+                ctx.audit_shopper_change(uow, ShopperChange(shopper_id, actor_id, ctx.clock.now(), changes))
+            uow.commit()
         return shopper

@@ -48,6 +48,17 @@ class TierReviewRequest:
 
 
 @dataclass(frozen=True)
+class ShopperChange:
+    """An operations decision about a shopper (identity checked, tier set), for the audit log: each changed
+    field with its value before and after."""
+
+    shopper_id: UUID
+    actor_id: UUID | None
+    at: datetime
+    changes: dict[str, tuple[object, object]]
+
+
+@dataclass(frozen=True)
 class DispatchConfig:
     offer_ttl: timedelta
     geofence_m: float
@@ -110,6 +121,9 @@ class DispatchContext:
     review_tier: Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier] | None = field(default=None)
     """Rewards hook, called inside the transaction that records an insurance claim: reviews the shopper's trust
     tier by their record and returns the tier after it. None leaves the tier alone (nothing wired)."""
+    audit_shopper_change: Callable[[LiveUnitOfWork, ShopperChange], None] | None = field(default=None)
+    """Rewards hook, called inside the transaction that changes a shopper's identity check or tier: records who
+    did it in the audit log. None records nothing (nothing wired)."""
     acceptance: AcceptanceWeighting | None = None
     """When set, batches weigh each offer by the chance its shopper accepts (`dispatch.acceptance`)."""
     prospects: ProspectTerms | None = None

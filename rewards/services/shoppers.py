@@ -75,8 +75,8 @@ def review_trust_tier(
             subject_kind="shopper",
             subject_id=shopper_id,
             at=now,
-            before=int(before),
-            after=int(shopper.trust_tier),
+            before=before.name.lower(),
+            after=shopper.trust_tier.name.lower(),
             record=asdict(record),
         )
     uow.commit()

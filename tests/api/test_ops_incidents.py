@@ -122,6 +122,10 @@ def test_ops_set_a_tier_and_page_through_shoppers(
     page = client.get("/ops/shoppers", params={"limit": 1, "offset": 1}, headers=ops.headers).json()
     assert ([item["display_name"] for item in page["items"]], page["total"]) == (["Ben"], 2)
     finance = make_staff(Role.FINANCE)
+    audit = client.get("/finance/audit", params={"subject_kind": "shopper"}, headers=finance.headers).json()["items"]
+    assert [(entry["action"], entry["actor_id"], entry["details"]) for entry in audit] == [
+        ("shopper.changed", str(ops.user_id), {"trust_tier": {"before": "new", "after": "gold"}})
+    ]
     assert_problem(client.get("/ops/incidents", headers=finance.headers), 403)
     assert_problem(
         client.put(f"/ops/shoppers/{ben.shopper_id}/tier", json={"trust_tier": 0}, headers=finance.headers), 403

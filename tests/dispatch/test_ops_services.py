@@ -18,7 +18,7 @@ from dispatch.errors import ClaimExists
 from dispatch.hours import DayHours, OpeningHours
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import Order, OrderStatus, Shopper, Trip, TrustTier
-from dispatch.services import orders
+from dispatch.services import accounts, orders
 from dispatch.services.context import DispatchConfig
 from dispatch.services.incidents import record_insurance_claim
 from dispatch.services.order_detail import order_detail
@@ -102,7 +102,35 @@ def test_an_insurance_claim_reviews_the_tier_and_audits_the_change(world: InMemo
     with world.context.unit_of_work() as uow:
         assert uow.shoppers.get(incident.shopper_id).trust_tier is TrustTier.NEW
     audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("shopper", incident.shopper_id)
-    assert [(entry.action, entry.actor_id, entry.details["after"]) for entry in audit] == [("tier.changed", staff, 0)]
+    assert [(entry.action, entry.actor_id, entry.details["after"]) for entry in audit] == [
+        ("tier.changed", staff, "new")
+    ]
+
+
+def test_a_check_or_tier_set_by_hand_is_audited_with_its_author_and_a_no_change_is_not(world: InMemory) -> None:
+    shopper = Shopper("Ana", trust_tier=TrustTier.SILVER)
+    with world.context.unit_of_work() as uow:
+        uow.shoppers.add(shopper)
+        uow.commit()
+    staff = uuid4()
+    accounts.verify_shopper(
+        world.context, shopper_id=shopper.id, identity_verified=True, trust_tier=TrustTier.GOLD, actor_id=staff
+    )
+    accounts.verify_shopper(
+        world.context, shopper_id=shopper.id, identity_verified=True, trust_tier=TrustTier.GOLD, actor_id=staff
+    )
+    audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("shopper", shopper.id)
+    assert [(entry.action, entry.actor_id, entry.at, entry.details) for entry in audit] == [
+        (
+            "shopper.changed",
+            staff,
+            NOW,
+            {
+                "identity_verified": {"before": False, "after": True},
+                "trust_tier": {"before": "silver", "after": "gold"},
+            },
+        )
+    ]
 
 
 def test_a_refused_claim_leaves_the_tier_alone(world: InMemory) -> None:
