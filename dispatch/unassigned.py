@@ -31,6 +31,7 @@ REASONS = {
 class TripVerdict:
     trip_id: UUID
     shopper_id: UUID
+    shopper_name: str
     reason: str | None
     """A key of `REASONS`, or None when this trip could take the order alone."""
 
@@ -71,6 +72,7 @@ def why_unassigned(
         TripVerdict(
             candidate.trip.id,
             candidate.shopper.id,
+            candidate.shopper.display_name,
             _trip_reason(candidate, order, store, busy_trips, offered_pairs, now, parameters),
         )
         for candidate in trips

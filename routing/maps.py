@@ -198,11 +198,12 @@ def render_map_svg(
     drawing.base(base)
     stores = drawing.cut("stores", layers.stores)
     drawing.service_areas([store.service_area for store in stores if store.service_area is not None])
+    # Stores first, so that a shopper still in the store, or a drop-off next door, is drawn over its label.
+    drawing.stores(stores, len(layers.stores))
     drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes), layers.routes_note)
     drawing.destinations(drawing.cut("destinations", layers.destinations), len(layers.destinations))
     drawing.dropoffs(drawing.cut("drop-offs", layers.dropoffs), len(layers.dropoffs))
     drawing.shoppers(drawing.cut("shoppers", layers.shoppers), len(layers.shoppers))
-    drawing.stores(stores, len(layers.stores))
     drawing.add("</g>")
     drawing.scale_bar(width, height)
     if base.attribution:

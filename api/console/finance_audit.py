@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.console.paging import PageQuery, PageView
-from api.console.web import CONSOLE_PREFIX, FinanceUser, render
+from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
 from rewards import services
@@ -31,5 +31,6 @@ def audit_page(
         nav="audit",
         page=PageView(entries, page.total, pages.limit, pages.offset),
         subject_kind=subject_kind,
+        people=people(request, [entry.actor_id for entry in entries]),
         subject_kinds=("payout_batch", "reward_policy", "order", "shopper"),
     )

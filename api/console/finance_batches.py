@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, money, redirect, render
+from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, money, people, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards, scoped_key
 from api.rewards_schemas import BatchIn, PayoutBatchOut, ReasonIn
@@ -28,6 +28,12 @@ BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
 StatusFilter = Annotated[str, Query(max_length=20)]
 PERIOD_LABELS = {"period_start": "From", "period_end": "To"}
 REASON_LABELS = {"reason": "Reason"}
+LINE_SETTLED = {
+    "approved": "to be paid with the batch",
+    "paid": "paid with the batch",
+    "rejected": "not paid: the batch was rejected",
+}
+"""What became of a line that was not held, once the batch is out of draft."""
 
 
 def _batch_url(batch_id: UUID) -> str:
@@ -153,6 +159,8 @@ def _batch(
         page=PageView.cut(lines, paging),
         problem_line=line_id,
         prepared_by_you=batch.prepared_by == user.principal.user_id,
+        settled=LINE_SETTLED,
+        people=people(request, (batch.prepared_by, batch.approved_by, batch.paid_by, batch.rejected_by)),
         idempotency_key=uuid4().hex,
     )
 

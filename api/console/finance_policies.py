@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.console.paging import PageQuery, PageView
-from api.console.web import CONSOLE_PREFIX, FinanceUser, money, render
+from api.console.web import CONSOLE_PREFIX, FinanceUser, money, people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import PolicyOut
 from dispatch.model import TrustTier
@@ -115,4 +115,5 @@ def policies_page(
         right=by_version.get(right) if right else None,
         rows=rows,
         differences=differences,
+        people=people(request, [who for p in policies for who in (p.created_by, p.decided_by)]),
     )

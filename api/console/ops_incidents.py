@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
 from api.dependencies import Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
 from crowdship.units import Cents
@@ -88,6 +88,7 @@ def _incident_page(
         nav="incidents",
         detail=detail,
         incident=detail.incident,
+        people=people(request, [detail.incident.resolved_by]),
         order=order,
         shopper=shopper,
         problem=problem,

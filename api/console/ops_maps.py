@@ -10,7 +10,7 @@ from dispatch.services.store_view import StoreLiveView
 from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
 from routing.streets import street_base
 
-MAP_WIDTH, MAP_HEIGHT = 760, 520
+MAP_WIDTH, MAP_HEIGHT = 520, 400  # about the size it is shown at, so that its legend reads at 12 px
 
 
 def _store_layer(store: Store) -> list[MapStore]:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
 from api.dependencies import Services
 from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
 from dispatch.services import orders, queries
@@ -92,6 +92,7 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         order=detail.order,
         store=store,
         cancellable=detail.order.status in CANCELLABLE,
+        people=people(request, [entry.actor_id for entry in detail.timeline]),
     )
 
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +33,7 @@ from api.console.problems import FormProblem
 from api.dependencies import AppServices, Services
 from api.security import Principal, issue_token, read_token
 from dispatch.accounts import Role, User
+from dispatch.matching import REASON_TEXT, UnassignedReason
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
@@ -63,7 +65,22 @@ def money(cents: int | None) -> str:
     return f"{sign}{whole:,}.{rest:02d}"
 
 
+def words(code: str) -> str:
+    """A status or kind code for people: "picked_up" -> "picked up"."""
+    return code.replace("_", " ")
+
+
+def reason_words(code: str) -> str:
+    """Why a batch left an order waiting, in words (`dispatch.matching.REASON_TEXT`); an unknown code as words."""
+    try:
+        return REASON_TEXT[UnassignedReason(code)]
+    except ValueError:
+        return words(code)
+
+
 templates.env.filters["money"] = money
+templates.env.filters["words"] = words
+templates.env.filters["reason"] = reason_words
 # The last day of a period whose end is exclusive (a batch for 1 to 7 December ends on 8 December, 00:00).
 templates.env.filters["last_day"] = lambda end: (end - timedelta(microseconds=1)).date().isoformat()
 
@@ -279,6 +296,12 @@ def _secure(request: Request) -> bool:
 
 
 # --- Rendering -------------------------------------------------------------------------------------------
+
+
+def people(request: Request, user_ids: Iterable[UUID | None]) -> dict[UUID, str]:
+    """The accounts a page names (who prepared, approved, resolved...), by e-mail: the `people` of `ui.person`."""
+    services: AppServices = request.app.state.services
+    return accounts.account_emails(services.context, user_ids)
 
 
 def render(

@@ -35,10 +35,18 @@ from dispatch.matching.problem import (
     parse_problem,
     problem_to_json,
 )
-from dispatch.matching.solution import FleetRoute, MatchSolution, TripAssignment, UnassignedReason, solution_to_json
+from dispatch.matching.solution import (
+    REASON_TEXT,
+    FleetRoute,
+    MatchSolution,
+    TripAssignment,
+    UnassignedReason,
+    solution_to_json,
+)
 from dispatch.matching.solver import solve
 
 __all__ = [
+    "REASON_TEXT",
     "Candidate",
     "Compensation",
     "Fleet",

@@ -25,6 +25,21 @@ class UnassignedReason(StrEnum):
     """A batch too large for the time limit: not every trip was checked against this order."""
 
 
+REASON_TEXT: dict[UnassignedReason, str] = {
+    UnassignedReason.NO_TRIP_WITHIN_DETOUR: "no trip passes close enough (every detour is too long)",
+    UnassignedReason.CAPACITY: "no trip that passes has room for its bags",
+    UnassignedReason.WINDOW: "no trip that passes reaches it within its delivery window or before its leave-by",
+    UnassignedReason.ID_CHECK: "age-restricted, and no shopper that passes has had their identity checked",
+    UnassignedReason.VALUE_LIMIT: "worth more than the trust tier of any shopper that passes allows",
+    UnassignedReason.NOT_A_CANDIDATE: "no trip of the batch was a candidate for it",
+    UnassignedReason.NO_TRIP_TAKES_ORDERS: "no shopper trip was open for orders",
+    UnassignedReason.BETTER_LEFT_FOR_FLEET: "cheaper on the store's own fleet than with any shopper",
+    UnassignedReason.BETTER_LEFT_FOR_FALLBACK: "cheaper with the courier fallback than with any shopper",
+    UnassignedReason.NOT_EXAMINED: "the batch ran out of time before checking every trip against it",
+}
+"""Each reason in words, for the people who read it (operations, the console)."""
+
+
 @dataclass(frozen=True)
 class TripAssignment:
     """One shopper's offer: the stops in visiting order, the extra distance and what it pays."""

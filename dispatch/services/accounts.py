@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
@@ -99,6 +100,19 @@ def is_active(ctx: DispatchContext, user_id: UUID) -> bool:
 def get_user(ctx: DispatchContext, user_id: UUID) -> User:
     with ctx.unit_of_work() as uow:
         return uow.users.get(user_id)
+
+
+def account_emails(ctx: DispatchContext, user_ids: Iterable[UUID | None]) -> dict[UUID, str]:
+    """Who the accounts named in records are, for people reading them: each one's e-mail (unknown ids left out)."""
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    found: dict[UUID, str] = {}
+    with ctx.unit_of_work() as uow:
+        for user_id in wanted:
+            try:
+                found[user_id] = uow.users.get(user_id).email
+            except NotFound:
+                continue
+    return found
 
 
 def get_shopper(ctx: DispatchContext, shopper_id: UUID) -> Shopper:

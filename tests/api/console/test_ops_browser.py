@@ -107,7 +107,7 @@ def _cancel_another(
     screenshot(page, "orders-search")
     page.get_by_role("link", name="WEB-5002").click()
     expect(page.get_by_role("heading", name="Why it has no shopper")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"The last batch \(.*\) left it with reason"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The last batch \(.*\) left it waiting: [a-z ,()]+\."))).to_be_visible()
     expect(page.get_by_text("already has an open or accepted offer")).to_be_visible()
     screenshot(page, "order-waiting")
     page.get_by_role("link", name="Cancel order…").click()

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from matching_builders import brute_force_optimum, problem_json, small_problems, solution_json
 
 from dispatch.matching import (
+    REASON_TEXT,
     InfeasibleSolution,
     NoFeasibleMatch,
     UnassignedReason,
@@ -240,6 +241,11 @@ def test_each_unassigned_order_carries_the_rule_that_kept_it_off(
     solution = solve(parse_problem(data), time_limit=0.5)
     assert solution.unassigned == {"o": reason}
     assert solution.fallback == ("o",)
+
+
+def test_every_reason_is_told_in_words() -> None:
+    assert set(REASON_TEXT) == set(UnassignedReason)
+    assert all(text and "_" not in text for text in REASON_TEXT.values())
 
 
 def test_orders_the_fleet_serves_are_explained_as_left_for_the_fleet() -> None:
