@@ -1,13 +1,14 @@
 """What each audience may see of an order. Privacy rules live here, not in the API.
 
 Before acceptance a shopper sees a coarse area (about 1 km) and the distances; after acceptance the exact
-drop-off, the address and the recipient's first name; once the order is delivered (or otherwise over) the
-address is gone from their history again. The delivery code is never part of any shopper view.
+drop-off, the address and the recipient's first name; once the order is delivered (or otherwise over, or
+back in the store after a failed delivery) the address is gone from their history again. The delivery code is
+never part of any shopper view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -53,6 +54,18 @@ def stop_for_shopper(order: Order, *, accepted_by_them: bool) -> StopView:
         window_earliest=order.window_earliest,
         window_latest=order.window_latest,
     )
+
+
+BACK_IN_STORE = frozenset({OrderStatus.PENDING, OrderStatus.OFFERED, OrderStatus.FALLBACK})
+"""Where an order a trip accepted can be only after it failed at the door and came back to the store."""
+
+
+def stop_on_trip(order: Order, *, carried_here: bool) -> StopView:
+    """An order in a trip's history: once it came back to the store and went on (with another shopper, the
+    courier fleet or not yet), it is `returned` for this trip, and nothing of the recipient is shown."""
+    if carried_here and order.status not in BACK_IN_STORE:
+        return stop_for_shopper(order, accepted_by_them=True)
+    return replace(stop_for_shopper(order, accepted_by_them=False), status=OrderStatus.RETURNED)
 
 
 def offer_for_shopper(offer: Offer, orders: dict[UUID, Order]) -> OfferView:

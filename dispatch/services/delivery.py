@@ -80,9 +80,9 @@ def carried_order(
     """The order and the trip carrying it, if that trip is this shopper's; else not found. Locks the trip
     before the order, the order of locks every use case follows."""
     trip_id = uow.orders.carrying_trip(order_id)
-    if trip_id is None:
+    trip = uow.trips.get(trip_id, for_update=for_update) if trip_id is not None else None
+    if trip is None or trip.shopper_id != shopper_id:  # another shopper carries it now: nothing of theirs is told
         raise NotFound(f"order {order_id} not found")
-    trip = owned_trip(uow, shopper_id, trip_id, for_update=for_update)
     return uow.orders.get(order_id, for_update=for_update), trip
 
 

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from crowdship.pages import Page
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
-from dispatch.repositories import StoreSummary
+from dispatch.repositories import LiveUnitOfWork, StoreSummary
 from dispatch.services.context import DispatchContext
-from dispatch.views import StopView, stop_for_shopper
+from dispatch.views import StopView, stop_on_trip
 
 
 def list_orders(
@@ -94,11 +94,13 @@ def store_summary(ctx: DispatchContext, *, store_id: UUID, now: datetime | None 
 def shopper_history(
     ctx: DispatchContext, *, shopper_id: UUID, limit: int, offset: int
 ) -> Page[tuple[Trip, list[StopView]]]:
-    """The shopper's trips, newest first, with the orders they carried; addresses only while still en route."""
+    """The shopper's trips, newest first, with the orders they accepted; addresses only while still en route
+    with them. An order that came back to the store and went on with someone else shows as returned here."""
     with ctx.unit_of_work() as uow:
         trips = uow.trips.page(store_id=None, shopper_id=shopper_id, statuses=None, limit=limit, offset=offset)
-        items = [
-            (trip, [stop_for_shopper(order, accepted_by_them=True) for order in uow.orders.on_trip(trip.id)])
-            for trip in trips.items
-        ]
+        items = [(trip, [_stop_on(uow, trip, order) for order in uow.orders.on_trip(trip.id)]) for trip in trips.items]
     return Page(items, trips.total)
+
+
+def _stop_on(uow: LiveUnitOfWork, trip: Trip, order: Order) -> StopView:
+    return stop_on_trip(order, carried_here=uow.orders.carrying_trip(order.id) == trip.id)

@@ -4,6 +4,7 @@ or hand it to the courier fleet. Illegal moves are 409; offers it was in follow.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -123,3 +124,41 @@ def test_a_pending_order_is_cancelled_or_sent_to_the_fleet_and_then_never_offere
     assert_problem(_act(client, ops, cancelled, "cancel"), 409)
     check_in(client, make_shopper(), store, clock)
     assert run_batch(client, ops, store)["offers"] == []
+
+
+def test_a_requeued_order_leaves_the_first_shoppers_trip_and_their_view(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Once a failed order is back in the queue and another shopper carries it, the first shopper's trip is
+    over (they may check in again), their history shows it returned with no address or name, and acting on it
+    is a plain 404 that names nobody else's trip."""
+    ana = make_shopper("Ana")
+    receipt = _returned(client, ops, store, clock, ana)
+    _act(client, ops, receipt, "requeue")
+    (stop,) = client.get("/shopper/trips", headers=ana.headers).json()["items"][0]["stops"]
+    assert (stop["status"], stop["address"], stop["recipient_first_name"]) == ("returned", None, None)
+    clock.advance(timedelta(minutes=1))  # Ben accepts after Ana did
+    ben = make_shopper("Ben")
+    ben_trip = check_in(client, ben, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ben)['id']}/accept", headers=ben.headers)
+    assert _status(client, ops, receipt) == "accepted"
+
+    assert_problem(client.get("/shopper/trips/current", headers=ana.headers), 404)
+    history = client.get("/shopper/trips", headers=ana.headers).json()["items"]
+    assert [trip["trip"]["status"] for trip in history] == ["completed"]
+    (stop,) = history[0]["stops"]
+    assert (stop["status"], stop["dropoff"], stop["address"], stop["recipient_first_name"]) == (
+        "returned",
+        None,
+        None,
+        None,
+    )
+    (carried,) = client.get("/shopper/trips", headers=ben.headers).json()["items"][0]["stops"]
+    assert (carried["status"], carried["recipient_first_name"]) == ("accepted", "Jade")
+    proof = {"position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}, "code": "123456"}
+    refused = assert_problem(
+        client.post(f"/shopper/orders/{receipt['order_id']}/delivery", json=proof, headers=ana.headers), 404
+    )
+    assert ben_trip["id"] not in refused["detail"]
+    check_in(client, ana, store, clock)
