@@ -13,19 +13,18 @@ import redis.asyncio as aioredis
 from api.problems import ProblemException
 from dispatch.adapters.live import PREFIX
 
-# One round trip: count the address's attempt this minute, then look at the account's failures.
-_CHECK_SCRIPT = """
+# One round trip, so that checking and counting are one step: count the address's attempt this minute, then
+# (for a sign-in) count the attempt as the account's failure until it succeeds. A burst of guesses sent at
+# once therefore reaches the password check at most `per_account` times.
+_ATTEMPT_SCRIPT = """
 local attempts = redis.call('INCR', KEYS[1])
 if attempts == 1 then redis.call('EXPIRE', KEYS[1], 60) end
 if attempts > tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
-local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
-if failures >= tonumber(ARGV[2]) then return {2, redis.call('TTL', KEYS[2])} end
+if #KEYS == 1 then return {0, 0} end
+local failures = redis.call('INCR', KEYS[2])
+if failures == 1 or failures == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if failures > tonumber(ARGV[2]) then return {2, redis.call('TTL', KEYS[2])} end
 return {0, 0}
-"""
-_FAILED_SCRIPT = """
-local failures = redis.call('INCR', KEYS[1])
-if failures == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return failures
 """
 
 
@@ -40,18 +39,25 @@ def _address_key(address: str) -> str:
 
 class LoginThrottle:
     def __init__(self, client: aioredis.Redis, *, per_account: int, per_address: int, lockout_s: int) -> None:
-        self._per_account = per_account
-        self._per_address = per_address
-        self._lockout_s = lockout_s
+        self._limits = [per_address, per_account, lockout_s]
         self._client = client
-        self._check = client.register_script(_CHECK_SCRIPT)
-        self._failed = client.register_script(_FAILED_SCRIPT)
+        self._attempt = client.register_script(_ATTEMPT_SCRIPT)
 
-    async def check(self, *, email: str, address: str) -> None:
-        """Counts an attempt from `address`; raises a 429 problem when the address or the account is over."""
-        verdict, ttl = await self._check(
-            keys=[_address_key(address), _account_key(email)], args=[self._per_address, self._per_account]
-        )
+    async def sign_in(self, *, email: str, address: str) -> None:
+        """Counts a sign-in attempt from `address` and, until `succeeded`, as a failure of the account; raises a
+        429 problem when either is over its limit (the account then stays locked for `lockout_s`)."""
+        await self._count([_address_key(address), _account_key(email)])
+
+    async def register(self, *, address: str) -> None:
+        """Counts a registration against the address's limit (shared with sign-ins)."""
+        await self._count([_address_key(address)])
+
+    async def succeeded(self, *, email: str) -> None:
+        """The password was right: the account's count of failures starts again."""
+        await self._client.delete(_account_key(email))
+
+    async def _count(self, keys: list[str]) -> None:
+        verdict, ttl = await self._attempt(keys=keys, args=self._limits)
         retry_after = str(max(1, int(ttl)))
         if int(verdict) == 1:
             raise ProblemException(
@@ -63,9 +69,3 @@ class LoginThrottle:
                 "this account is locked after too many failed sign-ins; try again later",
                 headers={"Retry-After": retry_after},
             )
-
-    async def failed(self, *, email: str) -> None:
-        await self._failed(keys=[_account_key(email)], args=[self._lockout_s])
-
-    async def succeeded(self, *, email: str) -> None:
-        await self._client.delete(_account_key(email))

@@ -58,14 +58,13 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
         missing = {name: "is required" for name, value in (("email", email), ("password", password)) if not value}
         return refused(FormProblem("Enter your e-mail address and your password.", missing, 422))
     try:
-        await services.login_throttle.check(email=email, address=_client_address(request))
+        await services.login_throttle.sign_in(email=email, address=_client_address(request))
     except ProblemException as error:
         return refused(readable_problem(error))
     user = await run_in_threadpool(
         accounts.authenticate, services.context, services.passwords, email=email, password=password
     )
     if user is None:
-        await services.login_throttle.failed(email=email)
         return refused(FormProblem("Wrong e-mail address or password.", {}, 401))
     await services.login_throttle.succeeded(email=email)
     if user.role not in STAFF_ROLES:

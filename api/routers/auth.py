@@ -22,7 +22,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def register(body: RegisterIn, request: Request, services: Services) -> UserOut:
     """A shopper creates an account; operations verify their identity and set their trust tier later. Counted
     with sign-ins against the client address's limit. Common or trivial passwords are refused (422)."""
-    await services.login_throttle.check(email=body.email, address=_client_address(request))
+    await services.login_throttle.register(address=_client_address(request))
     user, _ = await run_in_threadpool(
         accounts.register_shopper,
         services.context,
@@ -74,7 +74,7 @@ async def token(request: Request, services: Services) -> TokenOut:
         raise InvalidInput(missing[0], "is required (form-encoded OAuth2 password flow)")
     if fields.get("grant_type", "password") != "password":
         raise InvalidInput("grant_type", "must be 'password'")
-    await services.login_throttle.check(email=fields["username"], address=_client_address(request))
+    await services.login_throttle.sign_in(email=fields["username"], address=_client_address(request))
     user = await run_in_threadpool(
         accounts.authenticate,
         services.context,
@@ -83,7 +83,6 @@ async def token(request: Request, services: Services) -> TokenOut:
         password=fields["password"],
     )
     if user is None:
-        await services.login_throttle.failed(email=fields["username"])
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
     await services.login_throttle.succeeded(email=fields["username"])
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)

@@ -1,0 +1,49 @@
+"""The sign-in limits on real Redis: checking and counting are one step, so a burst of guesses sent at once
+cannot all reach the password check."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from api.problems import ProblemException
+from api.throttle import LoginThrottle
+from crowdship.settings import Settings
+
+
+async def _burst(settings: Settings, tries: int, addresses: int) -> list[int]:
+    """`tries` sign-ins at once on one account from `addresses` addresses: 0 for each let through, else 429."""
+    client = aioredis.Redis.from_url(settings.require_redis_url())
+    throttle = LoginThrottle(client, per_account=5, per_address=20, lockout_s=900)
+
+    async def attempt(index: int) -> int:
+        try:
+            await throttle.sign_in(email="Ana@Example.org", address=f"10.0.0.{index % addresses}")
+        except ProblemException as refused:
+            return refused.status
+        return 0
+
+    try:
+        return await asyncio.gather(*(attempt(index) for index in range(tries)))
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.usefixtures("redis_client")
+@pytest.mark.parametrize("addresses", [1, 4])
+def test_a_burst_of_guesses_reaches_the_password_check_five_times_at_most(settings: Settings, addresses: int) -> None:
+    outcomes = asyncio.run(_burst(settings, tries=40, addresses=addresses))
+    assert outcomes.count(0) == 5
+    assert outcomes.count(429) == 35
+
+
+def test_the_lock_lasts_the_lockout_from_the_failure_that_reached_the_limit(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    asyncio.run(_burst(settings, tries=6, addresses=1))
+    (key,) = redis_client.keys("*login:account:*")
+    assert 890 <= redis_client.ttl(key) <= 900
+    assert "ana@example.org" not in key.lower()
