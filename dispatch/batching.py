@@ -7,6 +7,7 @@ offers, re-checking every safety rule itself: the matcher is trusted to optimise
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -289,6 +290,16 @@ def offers_from_solution(
             stops = tuple(orders_by_id[key] for key in keys)
             metrics = route_metrics(store, candidate.trip, stops, parameters)
             reason = _route_problem(candidate.trip, stops, metrics, now, parameters)
+            if reason is not None and len(stops) > 1:
+                # The matcher lets a shopper wait at a door for a window to open; a batch does not. Rather
+                # than drop the whole bundle, the largest part of it (in the same order) that keeps every
+                # window without waiting is offered, and the rest waits for the next batch.
+                part = _feasible_part(store, candidate.trip, stops, now, parameters)
+                if part is not None:
+                    left = tuple(key for key in keys if key not in {str(order.id) for order in part[0]})
+                    dropped.append(DroppedAssignment(trip_key, left, reason))
+                    stops, metrics, reason = part[0], part[1], None
+                    keys = tuple(str(order.id) for order in stops)
         if reason is not None:
             dropped.append(DroppedAssignment(trip_key, keys, reason))
             continue
@@ -308,6 +319,22 @@ def offers_from_solution(
             )
         )
     return BatchOffers(offers, dropped)
+
+
+def _feasible_part(
+    store: Store, trip: Trip, stops: tuple[Order, ...], now: datetime, parameters: BatchParameters
+) -> tuple[tuple[Order, ...], RouteMetrics] | None:
+    """The largest subsequence of `stops` whose route keeps every rule (the shortest detour among equals)."""
+    for size in range(len(stops) - 1, 0, -1):
+        feasible = []
+        for part in itertools.combinations(stops, size):
+            metrics = route_metrics(store, trip, part, parameters)
+            if _route_problem(trip, part, metrics, now, parameters) is None:
+                feasible.append((metrics.detour_km, part, metrics))
+        if feasible:
+            _, part, metrics = min(feasible, key=lambda found: found[0])
+            return part, metrics
+    return None
 
 
 def _assignment_problem(

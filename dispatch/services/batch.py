@@ -194,7 +194,9 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     assignments = dict(solution.get("assignments", {}))
     with ctx.unit_of_work() as uow:
         for offer in made.offers:
-            matcher_cost = assignments.get(str(offer.trip_id), {}).get("compensation")
+            assignment = assignments.get(str(offer.trip_id), {})
+            same_route = assignment.get("orders") == [str(order_id) for order_id in offer.stops]
+            matcher_cost = assignment.get("compensation") if same_route else None  # None: a part of its route
             priced = terms.get(offer.trip_id) is not None and matcher_cost is not None
             if priced and round(matcher_cost) != offer.reward_quote_cents:
                 # the policy changed between pricing and quoting, or the rule and rewards disagree: say so

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,8 +215,9 @@ def test_arrival_must_fall_inside_the_window_at_both_ends() -> None:
     assert len(now.offers) == 1
 
 
-def test_a_bundle_whose_windows_need_a_wait_between_stops_is_not_offered() -> None:
-    """Two stops whose windows no single departure fits without waiting at a door: `window`."""
+def test_a_bundle_whose_windows_need_a_wait_between_stops_is_cut_to_the_part_that_keeps_them() -> None:
+    """Two stops whose windows no single departure fits without waiting at a door: the stop with the shorter
+    detour is offered alone, and the other waits for the next batch as `window`."""
     candidate = _candidate()
     first, second = _windowed(30.47, -5, 10), _windowed(30.48, 50, 80)
     made = offers_from_solution(
@@ -224,4 +225,22 @@ def test_a_bundle_whose_windows_need_a_wait_between_stops_is_not_offered() -> No
         solution=_solution({str(candidate.trip.id): [str(first.id), str(second.id)]}), now=NOW,
         parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
     )  # fmt: skip
-    assert [d.reason for d in made.dropped] == ["window"]
+    (offer,) = made.offers
+    (dropped,) = made.dropped
+    assert len(offer.stops) == 1
+    assert {*offer.stops, *(UUID(key) for key in dropped.order_ids)} == {first.id, second.id}
+    assert dropped.reason == "window"
+    kept = first if offer.stops == (first.id,) else second
+    assert offer.extra_distance_m == round(route_metrics(STORE, candidate.trip, (kept,), PARAMETERS).detour_km * 1000)
+
+
+def test_a_bundle_none_of_whose_parts_keeps_the_windows_is_dropped_whole() -> None:
+    candidate = _candidate()
+    first, second = _windowed(30.47, -30, 1), _windowed(30.48, -30, 1)  # both closed before they are reached
+    made = offers_from_solution(
+        store=STORE, orders=[first, second], trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(first.id), str(second.id)]}), now=NOW,
+        parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    assert made.offers == []
+    assert [(d.order_ids, d.reason) for d in made.dropped] == [((str(first.id), str(second.id)), "window")]
