@@ -123,6 +123,12 @@ def eligible_orders(
     ]
 
 
+def open_for_offers(trip: Trip, now: datetime, parameters: BatchParameters) -> bool:
+    """Whether an offer made now could be answered in full before the trip's leave-by: a trip about to leave
+    gets no offer it would have to accept on the doorstep (or could not accept at all)."""
+    return trip.can_take_offers(now + parameters.offer_ttl)
+
+
 def reachable_by_leave_by(store: Store, trip: Trip, order: Order, now: datetime, parameters: BatchParameters) -> bool:
     """Whether the order's window has opened by the time the shopper, leaving at their leave-by at the latest,
     gets there straight from the store: a window that opens later would keep them waiting at the door."""
@@ -159,7 +165,9 @@ def build_match_problem(
     terms: Mapping[UUID, RewardTerms | None] | None = None,
     waiting_costs: Mapping[UUID, float] | None = None,
 ) -> dict[str, Any]:
-    """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out.
+    """The batch as a `crowdship-match/1` problem; trips with no eligible order are left out, and so are trips
+    whose shopper can earn nothing more today or this week (`terms` with no room under the caps): an offer
+    that pays nothing is not one to make.
 
     Every trip leaves at the batch time (minute 0; windows count from it too) and an early arrival waits
     (the format's rule); an order whose window would open only after the trip could reach it leaving at its
@@ -168,6 +176,9 @@ def build_match_problem(
     """
     problem_trips = []
     for candidate in trips:
+        trip_terms = None if terms is None else terms.get(candidate.trip.id)
+        if trip_terms is not None and trip_terms.room == 0:
+            continue
         eligible = [
             order
             for order in eligible_orders(candidate, orders, excluded, parameters)
@@ -188,7 +199,7 @@ def build_match_problem(
                 "depart": 0,
                 "id_verified": candidate.shopper.identity_verified,
                 "value_limit_cents": cap,
-                "compensation": _compensation(None if terms is None else terms.get(trip.id), parameters),
+                "compensation": _compensation(trip_terms, parameters),
                 "candidates": None
                 if len(eligible) == len(orders)
                 else [{"order": str(order.id)} for order in eligible],

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from dispatch.batching import BatchParameters, TripCandidate, detour_limit_km, route_metrics
+from dispatch.batching import BatchParameters, TripCandidate, detour_limit_km, open_for_offers, route_metrics
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.rules import refusal_reason
 from routing.areas import covers
@@ -23,7 +23,7 @@ REASONS = {
     "own_address": "the drop-off is at its shopper's own address",
     "detour": "the detour to the drop-off is longer than the trip allows",
     "window": "would arrive after the delivery window",
-    "closed": "can no longer take offers (past its leave-by)",
+    "closed": "can no longer take offers (it leaves before an offer could be answered)",
 }
 
 
@@ -92,7 +92,7 @@ def _trip_reason(
     parameters: BatchParameters,
 ) -> str | None:
     trip = candidate.trip
-    if not trip.can_take_offers(now):
+    if not open_for_offers(trip, now, parameters):
         return "closed"
     if (trip.id, order.id) in offered_pairs:
         return "offered before"

@@ -22,6 +22,7 @@ from dispatch.batching import (
     build_match_problem,
     compensation_quote,
     offers_from_solution,
+    open_for_offers,
     past_deadline,
 )
 from dispatch.errors import AlreadyOffered
@@ -142,7 +143,7 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         ]
         candidates = []
         for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]):
-            if not trip.can_take_offers(now):
+            if not open_for_offers(trip, now, parameters):
                 continue
             # One bundle per trip: a second offer's route would ignore the first one's stops.
             if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
@@ -197,8 +198,8 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             assignment = assignments.get(str(offer.trip_id), {})
             same_route = assignment.get("orders") == [str(order_id) for order_id in offer.stops]
             matcher_cost = assignment.get("compensation") if same_route else None  # None: a part of its route
-            priced = terms.get(offer.trip_id) is not None and matcher_cost is not None
-            if priced and round(matcher_cost) != offer.reward_quote_cents:
+            priced = terms.get(offer.trip_id) is not None
+            if priced and matcher_cost is not None and round(matcher_cost) != offer.reward_quote_cents:
                 # the policy changed between pricing and quoting, or the rule and rewards disagree: say so
                 log.warning(
                     "offer quote differs from the matcher's cost",
@@ -263,7 +264,7 @@ def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[
 def _write_offer(uow: LiveUnitOfWork, offer: Offer, now: datetime) -> bool:
     """Writes one offer if its trip and orders are still as the batch saw them; False when they changed."""
     trip = uow.trips.get(offer.trip_id, for_update=True)
-    if not trip.can_take_offers(now):
+    if not trip.can_take_offers(now):  # the batch checked the answer time; here only that it is still open
         return False
     orders = [uow.orders.get(order_id, for_update=True) for order_id in sorted(offer.stops)]
     if any(order.status is not OrderStatus.PENDING for order in orders):

@@ -104,6 +104,18 @@ def test_a_batch_offers_orders_to_open_trips_through_the_matcher(
     assert live.acquire_lease(store.id, 5) is not None
 
 
+def test_a_trip_leaving_before_an_offer_could_be_answered_gets_none(
+    db: ConnectionPool, settings: Settings, clock: ManualClock
+) -> None:
+    """A trip whose leave-by comes sooner than an offer's answer time is no candidate (an hour ahead, the same
+    trip is: `test_a_batch_offers_orders_to_open_trips_through_the_matcher`)."""
+    store = _store_with(db, clock, orders=1, trips=1)
+    context = _context(db, settings, clock, None)
+    clock.advance(timedelta(hours=1) - context.config.batch.offer_ttl + timedelta(seconds=1))
+    report = run_batch(context, store_id=store.id)
+    assert (report.pending_orders, report.eligible_trips, report.offers) == (1, 0, [])
+
+
 def test_racing_batches_without_the_lease_still_never_double_offer(
     db: ConnectionPool, settings: Settings, clock: ManualClock
 ) -> None:

@@ -19,6 +19,7 @@ from dispatch.batching import (
     offers_from_solution,
     route_metrics,
 )
+from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Order, Shopper, Store, Trip, TrustTier
 from routing.areas import circular_area
 from routing.geo import GeoPoint
@@ -86,6 +87,21 @@ def test_the_problem_carries_limits_windows_and_exclusions() -> None:
     assert trip["candidates"] == [{"order": str(orders[1].id)}]
     direct = route_metrics(STORE, candidate.trip, [], PARAMETERS).route_km
     assert abs(trip["max_route"] - (direct + 2.0)) < 1e-9
+
+
+def test_a_shopper_who_can_earn_nothing_more_under_the_caps_is_not_offered_work() -> None:
+    """Room 0 under the daily or weekly cap: the route would pay nothing, so the trip is not in the problem
+    (the matcher would otherwise prefer it as free); a cent of room keeps it in."""
+    capped, fresh = _candidate(), _candidate()
+    terms = {
+        capped.trip.id: RewardTerms(base=300, per_bag=0, per_km=0, per_minute=0, minimum=0, room=0),
+        fresh.trip.id: RewardTerms(base=300, per_bag=0, per_km=0, per_minute=0, minimum=0, room=1),
+    }
+    problem = build_match_problem(
+        store=STORE, orders=[_order(30.47)], trips=[capped, fresh], excluded=set(), now=NOW, parameters=PARAMETERS,
+        terms=terms,
+    )  # fmt: skip
+    assert [trip["id"] for trip in problem["trips"]] == [str(fresh.trip.id)]
 
 
 def test_a_trip_with_nothing_it_may_carry_is_left_out() -> None:
