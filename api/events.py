@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from dispatch.adapters.live import ACCOUNTS_CHANNEL, offers_channel
 
 log = get_logger(__name__)
 
+ACCOUNT_CHANGED: Final = {"event": "account_changed"}
+"""Handed to the streams of an account that was deactivated (or reactivated): each asks whether it may go on."""
 RESYNC: Final = {"event": "resync"}
 """Handed to every stream when the subscription (re)starts: events may have been missed."""
 QUEUE_SIZE = 8
@@ -38,10 +41,23 @@ MAX_BACKOFF_S = 5.0
 STOP_TIMEOUT_S = 2.0
 
 
+CLAIM_WITHIN_S = 30.0
+"""A stream starts within this long of its request, or its reservation is given back (its client left)."""
+
+
 class TooManyStreams(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+@dataclass(eq=False)
+class Reservation:
+    """One stream's place, counted from its request until its stream ends."""
+
+    user_id: UUID
+    made_at: float
+    released: bool = False
 
 
 @dataclass(eq=False)
@@ -80,6 +96,7 @@ class LiveEventHub:
         self._streams: dict[UUID, set[Stream]] = {}
         self._by_user: dict[UUID, int] = {}
         self._count = 0
+        self._unclaimed: set[Reservation] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.connected = False
@@ -101,34 +118,56 @@ class LiveEventHub:
                 await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
         await self._client.aclose()
 
-    def check_room(self, user_id: UUID) -> None:
-        """Raises `TooManyStreams` when one more stream of this account would go over a limit (asked before the
-        response starts, so that the refusal can still be a 429)."""
+    def reserve(self, user_id: UUID) -> Reservation:
+        """Counts one more stream of this account now, before the response starts, so that the refusal can still
+        be a 429 and streams asked for at the same moment cannot all get in; `TooManyStreams` over a limit. A
+        reservation the stream does not claim within `CLAIM_WITHIN_S` (its client left first) is given back."""
+        self._give_back_unclaimed()
         if self._by_user.get(user_id, 0) >= self._per_user:
             raise TooManyStreams(f"at most {self._per_user} event streams per account; close one first")
         if self._count >= self._per_process:
             raise TooManyStreams("this server has as many event streams open as it serves; retry shortly")
+        reservation = Reservation(user_id, time.monotonic())
+        self._hold(reservation)
+        self._unclaimed.add(reservation)
+        return reservation
 
     @contextmanager
-    def registered(self, *, user_id: UUID, shopper_id: UUID) -> Iterator[Stream]:
-        """The stream, counted for as long as the block runs (the block is the stream's own generator, so that a
-        client gone before it started holds nothing)."""
-        self.check_room(user_id)
-        stream = Stream(user_id, shopper_id)
+    def registered(self, reservation: Reservation, *, shopper_id: UUID) -> Iterator[Stream]:
+        """The stream, counted for as long as the block runs (the block is the stream's own generator)."""
+        self._unclaimed.discard(reservation)
+        if reservation.released:  # claimed after it was given back: counted again, as it was allowed in
+            self._hold(reservation)
+        stream = Stream(reservation.user_id, shopper_id)
         self._streams.setdefault(shopper_id, set()).add(stream)
-        self._by_user[user_id] = self._by_user.get(user_id, 0) + 1
-        self._count += 1
         try:
             yield stream
         finally:
-            self._count -= 1
-            self._by_user[user_id] -= 1
-            if not self._by_user[user_id]:
-                del self._by_user[user_id]
+            self._release(reservation)
             streams = self._streams[shopper_id]
             streams.discard(stream)
             if not streams:
                 del self._streams[shopper_id]
+
+    def _hold(self, reservation: Reservation) -> None:
+        reservation.released = False
+        self._by_user[reservation.user_id] = self._by_user.get(reservation.user_id, 0) + 1
+        self._count += 1
+
+    def _release(self, reservation: Reservation) -> None:
+        if reservation.released:
+            return
+        reservation.released = True
+        self._count -= 1
+        self._by_user[reservation.user_id] -= 1
+        if not self._by_user[reservation.user_id]:
+            del self._by_user[reservation.user_id]
+
+    def _give_back_unclaimed(self) -> None:
+        cutoff = time.monotonic() - CLAIM_WITHIN_S
+        for reservation in [r for r in self._unclaimed if r.made_at < cutoff]:
+            self._unclaimed.discard(reservation)
+            self._release(reservation)
 
     def _account_changed(self, message: dict[str, Any]) -> None:
         try:
@@ -138,6 +177,10 @@ class LiveEventHub:
             return
         if self._on_account_changed is not None:
             self._on_account_changed(user_id)
+        for streams in self._streams.values():
+            for stream in streams:
+                if stream.user_id == user_id:
+                    stream.push(ACCOUNT_CHANGED)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         channel = str(message.get("channel", ""))

@@ -25,6 +25,8 @@ class Principal:
     user_id: UUID
     role: Role
     shopper_id: UUID | None
+    expires_at: int = 0
+    """When the token stops working (seconds since the epoch): a long-lived event stream ends then."""
 
 
 def issue_token(user: User, *, secret: str, ttl: timedelta, now: datetime) -> str:
@@ -75,6 +77,7 @@ def _verify(token: str, secret: str) -> tuple[Principal, int] | None:
             user_id=UUID(claims["sub"]),
             role=Role(claims["role"]),
             shopper_id=UUID(claims["shp"]) if claims.get("shp") else None,
+            expires_at=int(claims["exp"]),
         )
         return principal, int(claims["exp"])
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):

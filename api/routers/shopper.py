@@ -18,7 +18,7 @@ from psycopg_pool import PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
-from api.events import RESYNC, TooManyStreams
+from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
 from api.fields import Limit, Offset
 from api.problems import ProblemException, problem_responses
 from api.schemas import (
@@ -37,6 +37,7 @@ from api.schemas import (
     TripIn,
     TripOut,
 )
+from api.security import Principal
 from crowdship.errors import NotFound
 from crowdship.logging import get_logger
 from dispatch.adapters.live import LocationOutcome
@@ -218,32 +219,38 @@ async def events(
     request: Request, principal: ShopperPrincipal, shopper_id: ShopperId, services: Services
 ) -> EventSourceResponse:
     """Server-sent events: `ready` once subscribed, then `offer` (id and expiry) for each new offer, your
-    current one first, and `order_cancelled` when the store cancels an order you accepted. A few streams per
-    account (429 beyond)."""
+    current one first, and `order_cancelled` when the store cancels an order you accepted; `closed` (with why)
+    ends the stream when your token expires or your account is deactivated. A few streams per account (429
+    beyond)."""
     try:
-        services.events.check_room(principal.user_id)
+        reservation = services.events.reserve(principal.user_id)
     except TooManyStreams as error:
         raise ProblemException(429, error.detail, headers={"Retry-After": "30"}) from None
-    return EventSourceResponse(_offer_events(request, principal.user_id, shopper_id, services), ping=15)
+    return EventSourceResponse(_offer_events(request, reservation, principal, shopper_id, services), ping=15)
 
 
 async def _offer_events(
-    request: Request, user_id: UUID, shopper_id: UUID, services: AppServices
+    request: Request, reservation: Reservation, principal: Principal, shopper_id: UUID, services: AppServices
 ) -> AsyncIterator[dict[str, str]]:
-    try:
-        with services.events.registered(user_id=user_id, shopper_id=shopper_id) as stream:
-            yield {"event": "ready", "data": "{}"}
-            if (current := await _current_offer_event(services, shopper_id)) is not None:
-                yield current
-            while not await request.is_disconnected():
-                event = await stream.next(timeout_s=5.0)
-                if event is RESYNC:
-                    if (current := await _current_offer_event(services, shopper_id)) is not None:
-                        yield current
-                elif event is not None:
-                    yield {"event": str(event.get("event", "offer")), "data": json.dumps(event)}
-    except TooManyStreams as error:  # another stream of the account got in since the check
-        yield {"event": "error", "data": json.dumps({"detail": error.detail})}
+    """Ends, with a `closed` event saying why, when the token expires or the account is deactivated."""
+    with services.events.registered(reservation, shopper_id=shopper_id) as stream:
+        yield {"event": "ready", "data": "{}"}
+        if (current := await _current_offer_event(services, shopper_id)) is not None:
+            yield current
+        while not await request.is_disconnected():
+            if services.context.clock.now().timestamp() >= principal.expires_at:
+                yield {"event": "closed", "data": json.dumps({"detail": "the token expired: sign in again"})}
+                return
+            event = await stream.next(timeout_s=5.0)
+            if event is ACCOUNT_CHANGED:  # the hub has made the API forget what it knew of the account
+                if not await run_in_threadpool(services.accounts.ask, principal.user_id):
+                    yield {"event": "closed", "data": json.dumps({"detail": "the account was deactivated"})}
+                    return
+            elif event is RESYNC:
+                if (current := await _current_offer_event(services, shopper_id)) is not None:
+                    yield current
+            elif event is not None:
+                yield {"event": str(event.get("event", "offer")), "data": json.dumps(event)}
 
 
 async def _current_offer_event(services: AppServices, shopper_id: UUID) -> dict[str, str] | None:

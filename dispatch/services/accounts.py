@@ -8,8 +8,9 @@ from uuid import UUID
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
-from dispatch.model import Shopper, TrustTier
+from dispatch.model import Shopper, Trip, TripStatus, TrustTier
 from dispatch.services.context import DispatchContext, PasswordHasher, ShopperChange
+from dispatch.services.trips import release_trip_orders, trip_ended
 from routing.geo import GeoPoint
 
 
@@ -77,12 +78,24 @@ def find_user(ctx: DispatchContext, *, email: str) -> User | None:
 
 def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
     """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
-    account is active (`is_active`), and is told of a change through live state."""
+    account is active (`is_active`), and is told of a change through live state. A deactivated shopper's open
+    trip is cancelled with it (its offer withdrawn, its orders back in the queue), so that no batch offers
+    them more work; a trip already on the road is left for operations to follow."""
+    ended: Trip | None = None
     with ctx.unit_of_work() as uow:
         user = uow.users.get(user_id)
         user.active = active
         uow.users.save(user)
+        trip = uow.trips.active_for_shopper(user.shopper_id) if user.shopper_id and not active else None
+        if trip is not None and trip.status is TripStatus.OPEN:
+            locked = uow.trips.get(trip.id, for_update=True)
+            locked.cancel()
+            release_trip_orders(uow, locked, ctx.clock.now())
+            uow.trips.save(locked)
+            ended = locked
         uow.commit()
+    if ended is not None:
+        trip_ended(ctx, ended)
     if ctx.live is not None:
         ctx.live.account_changed(user_id)
     return user

@@ -10,7 +10,7 @@ from uuid import uuid4
 import httpx
 import pytest
 import redis
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, check_in, ingest, run_batch
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +21,7 @@ from crowdship.settings import Settings
 from dispatch.accounts import Role, User
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store
 from dispatch.services import accounts
 from dispatch.services.context import DispatchConfig, DispatchContext
 
@@ -62,6 +63,28 @@ def test_a_deactivated_accounts_tokens_stop_at_once_and_come_back_on_reactivatio
     assert client.post(f"/admin/users/{shopper.user_id}/activate", headers=admin.headers).status_code == 200
     assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
     assert_problem(client.post(f"/admin/users/{uuid4()}/deactivate", headers=admin.headers), 404)
+
+
+def test_a_deactivated_shoppers_open_trip_ends_with_it_and_its_offer_is_withdrawn(
+    client: TestClient,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    """No batch offers a deactivated shopper more work: their open trip is cancelled and the order they were
+    offered goes back to the queue, for the next shopper."""
+    shopper, admin = make_shopper(), make_staff(Role.ADMIN)
+    receipt = ingest(client, ops, store, clock)
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    assert client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "offered"
+    assert client.post(f"/admin/users/{shopper.user_id}/deactivate", headers=admin.headers).status_code == 200
+    trips = client.get("/ops/trips", params={"store_id": str(store.id)}, headers=ops.headers).json()["items"]
+    assert [(listed["id"], listed["status"]) for listed in trips] == [(trip["id"], "cancelled")]
+    assert client.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"
+    assert run_batch(client, ops, store)["offers"] == []
 
 
 def test_a_deactivation_made_elsewhere_reaches_the_api_through_live_state(
