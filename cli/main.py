@@ -8,14 +8,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 from typer.core import TyperGroup
 
 from cli.output import console
-from crowdship import migrate
 from crowdship.errors import DomainError
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
+from crowdship.outages import BACKING_SERVICE_ERRORS
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -32,8 +33,21 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except DomainError as error:
-            typer.echo(f"error: {error.message}", err=True)
-            raise typer.Exit(1) from None
+            _fail(error.message)
+        except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
+            _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
+        except BACKING_SERVICE_ERRORS as error:
+            _fail(f"a server cannot be reached ({type(error).__name__}); is it up? see `crowdship services status`")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _setting_problem(problem: Any) -> str:
+    name = "_".join(str(part) for part in problem.get("loc", ())).upper()
+    return f"CROWDSHIP_{name}: {problem.get('msg', 'is not valid')}" if name else str(problem.get("msg"))
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
@@ -101,23 +115,30 @@ def services_status() -> None:
 @db_app.command("migrate")
 def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from crowdship import migrate
+
     url = get_settings().require_database_url()
-    migrate.upgrade(url, revision)
-    console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
+    with migrate.readable_errors():
+        migrate.upgrade(url, revision)
+        console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
 
 
 @db_app.command("status")
 def db_status() -> None:
     """Show the applied and the newest revision."""
+    from crowdship import migrate
+
     url = get_settings().require_database_url()
-    applied = ", ".join(migrate.current_revisions(url)) or "none"
-    console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
+    with migrate.readable_errors():
+        applied = ", ".join(migrate.current_revisions(url)) or "none"
+        console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
 
 
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
     from composition import rewards_on
+    from crowdship import migrate
     from crowdship.db import open_pool
     from crowdship.settings import ensure_development_key
     from dispatch.adapters.passwords import Argon2Passwords
@@ -319,11 +340,18 @@ def dispatcher(
     import signal
     import threading
 
+    from composition import acceptance_aware
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
-    from dispatch.services.dispatcher import run_dispatcher
+    from dispatch.services.dispatcher import dispatch_round, run_dispatcher
 
     settings = get_settings()
+    if once:  # one round, and its failure is the command's: `error: …` and status 1
+        with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
+            context = _live_context(pool)
+            dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)
+        console.print("dispatcher ran one round")
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -337,15 +365,12 @@ def dispatcher(
         wait=False,
     ) as pool:
         context = _live_context(pool)
-        from composition import acceptance_aware
-
         if acceptance:
             context = acceptance_aware(context)
         rounds = run_dispatcher(
             context,
             cadence_s=cadence or settings.dispatch_cadence_s,
             stop=stop,
-            max_rounds=1 if once else None,
             outages=BACKING_SERVICE_ERRORS,
             refresh=acceptance_aware if acceptance else None,
         )

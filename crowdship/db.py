@@ -25,7 +25,7 @@ def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     name: str = "crowdship",
-    timeout_s: float = 30.0,
+    timeout_s: float = 10.0,
     connect_timeout_s: int = 5,
     wait: bool = True,
 ) -> ConnectionPool:
@@ -47,7 +47,7 @@ def open_pool(
         timeout=timeout_s,
         kwargs={"application_name": name, "connect_timeout": connect_timeout_s},
     )
-    pool.open(wait=wait, timeout=30)
+    pool.open(wait=wait, timeout=timeout_s)
     return pool
 
 

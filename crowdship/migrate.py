@@ -4,15 +4,34 @@ Migrations are plain SQL inside Alembic revisions; the application itself talks 
 psycopg only. SQLAlchemy is here solely because Alembic runs on it.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+
+from crowdship.errors import InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    """Alembic's and SQLAlchemy's refusals as the project's own (an unknown revision, a database away), so that
+    the command line says `error: <why>` rather than print a traceback."""
+    try:
+        yield
+    except CommandError as error:
+        raise InvalidInput("revision", str(error)) from None
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "cannot connect"
+        raise InvalidInput("database", f"PostgreSQL cannot be reached: {reason}") from None
 
 
 def sqlalchemy_url(database_url: str) -> str:

@@ -113,8 +113,7 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Runs every grid point as a Ray task; rows in grid order whatever order they finish in."""
-    import ray
-
+    ray = require("ray", "a sweep")
     _init_ray(address)
     task = ray.remote(num_cpus=1)(run_one)
     runs = grid.runs()

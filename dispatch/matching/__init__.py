@@ -22,7 +22,8 @@ Every budget, rate, threshold and search parameter is a field of one frozen `tun
 passed to `solve` (`DEFAULT_TUNING` unless a caller says otherwise) and down to each step.
 """
 
-from dispatch.matching.assignment import NoFeasibleMatch
+from typing import TYPE_CHECKING
+
 from dispatch.matching.evaluate import InfeasibleSolution, evaluate
 from dispatch.matching.problem import (
     Candidate,
@@ -43,7 +44,25 @@ from dispatch.matching.solution import (
     UnassignedReason,
     solution_to_json,
 )
-from dispatch.matching.solver import solve
+
+if TYPE_CHECKING:
+    from dispatch.matching.assignment import NoFeasibleMatch
+    from dispatch.matching.solver import solve
+
+
+def __getattr__(name: str) -> object:
+    # `solve` loads OR-Tools, SciPy and the compiled search (seconds, and memory): only for those who solve,
+    # not for every import of the format's types or of `reward_rule` (the CLI, the rewards side).
+    if name == "solve":
+        from dispatch.matching.solver import solve
+
+        return solve
+    if name == "NoFeasibleMatch":
+        from dispatch.matching.assignment import NoFeasibleMatch
+
+        return NoFeasibleMatch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "REASON_TEXT",

@@ -105,7 +105,7 @@ def test_the_dispatcher_runs_a_round_over_every_store(
         uow.commit()
     result = CliRunner().invoke(cli, ["dispatcher", "--once"])
     assert result.exit_code == 0, result.output
-    assert "after 1 round" in result.output
+    assert "ran one round" in result.output
     with PostgresDispatchUnitOfWork(db) as uow:
         (order,) = uow.orders.list_for_store(store.id)
     assert order.status == "offered"
@@ -141,3 +141,26 @@ def test_users_deactivate_stops_the_accounts_tokens(
     unknown = CliRunner().invoke(cli, ["users", "deactivate", "--email", "nobody@example.org"])
     assert unknown.exit_code == 1
     assert unknown.stderr.startswith("error: no account")
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize(
+    ("args", "environment", "said"),
+    [
+        (["db", "migrate", "no-such-revision"], {}, "error: revision: Can't locate revision"),
+        (["match", "missing.json"], {"CROWDSHIP_OFFER_TTL_S": "abc"}, "error: CROWDSHIP_OFFER_TTL_S: "),
+        (["db", "status"], {"CROWDSHIP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot be reached"),
+        (["dispatcher", "--once"], {"CROWDSHIP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "error: "),
+    ],
+)
+def test_a_refusal_or_an_unreachable_server_is_one_error_line_and_status_1(
+    args: list[str], environment: dict[str, str], said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CROWDSHIP_DB_CONNECT_TIMEOUT_S", "1")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert said in result.stderr
+    assert "Traceback" not in result.output

@@ -194,7 +194,8 @@ def world(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     base_url = f"http://127.0.0.1:{port}"
     made = World(servers, base_url, api, dispatcher, store, ops, shoppers)
     try:
-        wait_for(lambda: httpx.get(f"{base_url}/health", timeout=2).status_code == 200, timeout=30, what="the API")
+        # Generous: on two busy cores the API's first start may compile the matcher's loop (numba) too.
+        wait_for(lambda: httpx.get(f"{base_url}/health", timeout=2).status_code == 200, timeout=120, what="the API")
         yield made
     finally:
         for process in (api, dispatcher):

@@ -111,7 +111,7 @@ def a_postgres_crash_fails_fast_and_recovers_with_nothing_lost(world: World) -> 
         _both_alive(world)
 
         world.servers.postgres.up()
-        wait_for(lambda: _health(http)["status"] == "ok", timeout=30, what="the API to see PostgreSQL again")
+        wait_for(lambda: _health(http)["status"] == "ok", timeout=60, what="the API to see PostgreSQL again")
         retried = _ingest(http, world, "DURING-PG")  # the client retries what failed: it is applied once
         assert retried.status_code == 201, retried.text
         assert _ingest(http, world, "DURING-PG").status_code == 200
@@ -167,7 +167,7 @@ def a_redis_loss_is_rebuilt_and_event_streams_resume(world: World) -> None:
 
         world.servers.redis.up()
         back = time.monotonic()
-        wait_for(lambda: _health(http)["status"] == "ok", timeout=30, what="the API to see Redis again")
+        wait_for(lambda: _health(http)["status"] == "ok", timeout=60, what="the API to see Redis again")
         updated = http.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=world.shoppers[1][1])
         assert updated.status_code == 202, updated.text  # its trip read again from PostgreSQL
         after = _ingest(http, world, "AFTER-REDIS")

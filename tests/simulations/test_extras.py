@@ -32,3 +32,26 @@ def test_the_service_and_the_cli_import_without_the_sim_extra() -> None:
     )
     answer = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
     assert answer.returncode == 0, answer.stderr
+
+
+def test_a_sweep_without_ray_says_which_extra_to_install() -> None:
+    import subprocess
+    import sys
+
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'ray':\n"
+        "            raise ModuleNotFoundError(f'blocked: {name}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from simulations.extras import MissingExtra\n"
+        "from simulations.sweep import run_sweep\n"
+        "try:\n"
+        "    run_sweep(None)  # the grid is never read: ray is asked for first\n"
+        "except MissingExtra as error:\n"
+        "    print(error.message)\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
+    assert answer.returncode == 0, answer.stderr
+    assert "a sweep needs `ray`" in answer.stdout
