@@ -80,3 +80,12 @@ class ClaimExists(DomainError):
     def __init__(self, claim_ref: str) -> None:
         super().__init__(f"an insurance claim {claim_ref!r} was recorded before")
         self.claim_ref = claim_ref
+
+
+class TooManyIncidents(DomainError):
+    """A shopper reports at most `limit` incidents on one order: operations follow up on those."""
+
+    kind = "conflict"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} incidents per order; operations will follow up on those you reported")

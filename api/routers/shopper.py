@@ -197,7 +197,7 @@ def deliver(order_id: UUID, body: DeliveryIn, shopper_id: ShopperId, context: Co
     "/orders/{order_id}/incidents",
     status_code=201,
     response_model=IncidentOut,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 409, 422),
 )
 def report_incident(order_id: UUID, body: IncidentIn, shopper_id: ShopperId, context: Context) -> IncidentOut:
     """Damage, theft, an accident: tell operations about an order you carry."""

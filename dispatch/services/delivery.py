@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
-from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode
+from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode, TooManyIncidents
 from dispatch.model import (
     DeliveryProof,
     Incident,
@@ -26,6 +26,8 @@ from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
 
+MAX_INCIDENTS_PER_ORDER = 5
+"""Reports one shopper may file on one order (the description of each is bounded by `dispatch.incidents`)."""
 FINISHED_ON_TRIP = frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED, OrderStatus.CANCELLED})
 """An order the trip no longer has to take anywhere (cancelled: before pickup, by the store)."""
 
@@ -199,7 +201,10 @@ def report_incident(
     ctx: DispatchContext, *, shopper_id: UUID, order_id: UUID, kind: IncidentKind, description: str
 ) -> Incident:
     with ctx.unit_of_work() as uow:
-        order, trip = carried_order(uow, shopper_id, order_id)
+        order, trip = carried_order(uow, shopper_id, order_id, for_update=True)
+        reported = [earlier for earlier in uow.incidents.list_for_order(order.id) if earlier.shopper_id == shopper_id]
+        if len(reported) >= MAX_INCIDENTS_PER_ORDER:
+            raise TooManyIncidents(MAX_INCIDENTS_PER_ORDER)
         incident = Incident(
             order_id=order.id,
             trip_id=trip.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +56,10 @@ class IntakeResult:
     """The recipient's code, in the first response only: it is not kept, so a replay cannot show it again."""
     replayed: bool
     status_code: int
+
+
+EARLIEST_WINDOW_START = timedelta(days=1)
+"""A delivery window may have opened before intake (deliver as soon as you can), but not longer ago than this."""
 
 
 def new_bag_code() -> str:
@@ -125,6 +129,8 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
         )
         if order.window_latest <= now:
             raise InvalidInput("window_latest", "is already over")
+        if order.window_earliest < now - EARLIEST_WINDOW_START:
+            raise InvalidInput("window_earliest", "must not start more than a day before the order is taken in")
         if order.window_latest > now + ctx.config.order_horizon:
             raise InvalidInput("window_latest", f"must end within {ctx.config.order_horizon.days} days")
         if intake.dispatch_deadline is not None and intake.dispatch_deadline <= now:

@@ -357,3 +357,17 @@ def test_incidents_can_be_reported_on_a_carried_order(
         client.post(url, json={"kind": "theft", "description": "   "}, headers=shopper.headers), 422
     )
     assert problem["errors"][0]["field"] == "description"
+
+
+def test_a_shopper_reports_at_most_five_incidents_on_one_order(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    shopper = make_shopper()
+    receipt, _ = _picked_up(client, ops, store, clock, shopper)
+    url = f"/shopper/orders/{receipt['order_id']}/incidents"
+    report = {"kind": "damage", "description": "x" * 2_000}
+    assert [client.post(url, json=report, headers=shopper.headers).status_code for _ in range(5)] == [201] * 5
+    problem = assert_problem(client.post(url, json=report, headers=shopper.headers), 409)
+    assert problem["type"] == "/problems/too-many-incidents"
+    listed = client.get("/ops/incidents", params={"limit": 100}, headers=ops.headers).json()
+    assert listed["total"] == 5

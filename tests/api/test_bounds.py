@@ -65,6 +65,7 @@ def test_a_leave_by_days_ahead_and_a_destination_far_away_are_refused(
         ({"window_latest": YEAR_10000_IN_UTC}, "window_latest"),
         ({"window_latest": "2100-01-01T00:00:00+00:00"}, "window_latest"),
         ({"dispatch_deadline": "2000-06-01T00:00:00Z"}, "dispatch_deadline"),
+        ({"window_earliest": "2000-01-01T00:00:00Z"}, "window_earliest"),
     ],
 )
 def test_order_windows_far_ahead_and_deadlines_in_the_past_are_refused(
