@@ -103,6 +103,10 @@ def pending_reasons(
     return {order_id: str(given[str(order_id)]) for order_id in sorted(pending, key=str) if str(order_id) in given}
 
 
+OUTSIDE_SERVICE_AREA = "outside_service_area"
+"""The batch's own code: the drop-off lies outside the store's service area as it is drawn now (it was
+redrawn after the order was taken in), so no batch considers the order; operations decide."""
+
 WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
 """The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
 take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""

@@ -30,7 +30,13 @@ from dispatch.live import offer_event
 from dispatch.matching import UnassignedReason
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Store, Trip, TripStatus
-from dispatch.offer_explanation import best_alternatives, offer_breakdown, pending_reasons, waiting_reasons
+from dispatch.offer_explanation import (
+    OUTSIDE_SERVICE_AREA,
+    best_alternatives,
+    offer_breakdown,
+    pending_reasons,
+    waiting_reasons,
+)
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
@@ -141,6 +147,12 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             for order in uow.orders.within_service_area(store_id, [OrderStatus.PENDING])
             if order.dispatch_deadline > now
         ]
+        inside = {order.id for order in orders}
+        outside = {
+            order.id: OUTSIDE_SERVICE_AREA
+            for order in uow.orders.list_for_store(store_id, [OrderStatus.PENDING])
+            if order.id not in inside and order.dispatch_deadline > now
+        }
         candidates = []
         for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]):
             if not open_for_offers(trip, now, parameters):
@@ -156,6 +168,8 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             else []
         )
     report.pending_orders, report.eligible_trips = len(orders), len(candidates)
+    if outside:  # the store's area was redrawn since they were taken in: no batch considers them now
+        _record_unassigned(ctx, report, outside, now)
     if not orders:
         return
     terms = _route_terms(ctx, candidates, now)
@@ -253,7 +267,7 @@ def _route_terms(
 
 
 def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime) -> None:
-    report.unassigned = reasons
+    report.unassigned = {**report.unassigned, **reasons}
     if not reasons:
         return
     with ctx.unit_of_work() as uow:

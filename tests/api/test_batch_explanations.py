@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from crowdship.clock import ManualClock
 from dispatch.matching import UnassignedReason
 from dispatch.model import Store
+from routing.areas import circular_area, service_area_to_geojson
 from routing.geo import GeoPoint
 
 FAR_SOUTH = GeoPoint(30.4100, -84.2211)
@@ -80,3 +81,23 @@ def test_a_shopper_sees_the_alternative_cost_but_not_the_other_trip(
     assert alternative["cost_cents"] >= ops_offer["reward_quote_cents"]
     seen = current_offer(client, winner)["breakdown"]["best_alternative"]
     assert seen == {"cost_cents": alternative["cost_cents"]}
+
+
+def test_an_order_left_outside_a_redrawn_service_area_says_so(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Its old reason would be stale: batches no longer consider it, and the next one says why."""
+    far = ingest(client, ops, store, clock, ref="WEB-FAR", dropoff=FAR_SOUTH)
+    check_in(client, make_shopper("Ana"), store, clock)
+    run_batch(client, ops, store)
+    assert client.get(f"/ops/orders/{far['order_id']}", headers=ops.headers).json()["unassigned_reason"] == (
+        "no_trip_within_detour"
+    )
+    smaller = service_area_to_geojson(circular_area(store.location, 3_000))
+    edited = client.patch(f"/ops/stores/{store.id}", json={"service_area": smaller}, headers=ops.headers)
+    assert edited.status_code == 200, edited.text
+    report = run_batch(client, ops, store)
+    assert report["pending_orders"] == 0
+    assert client.get(f"/ops/orders/{far['order_id']}", headers=ops.headers).json()["unassigned_reason"] == (
+        "outside_service_area"
+    )
