@@ -17,6 +17,7 @@ from uuid import UUID
 from crowdship.logging import get_logger
 from dispatch.acceptance import with_acceptance
 from dispatch.batching import (
+    BatchParameters,
     DroppedAssignment,
     TripCandidate,
     build_match_problem,
@@ -153,14 +154,7 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             for order in uow.orders.list_for_store(store_id, [OrderStatus.PENDING])
             if order.id not in inside and order.dispatch_deadline > now
         }
-        candidates = []
-        for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]):
-            if not open_for_offers(trip, now, parameters):
-                continue
-            # One bundle per trip: a second offer's route would ignore the first one's stops.
-            if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
-                continue
-            candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
+        candidates = _candidates(uow, store_id, now, parameters)
         excluded = uow.offers.offered_pairs([order.id for order in orders]) if orders else set()
         recent = (
             uow.trips.checked_in_between(store_id, now - ctx.prospects.lookback, now, ctx.prospects.max_recent_trips)
@@ -264,6 +258,19 @@ def _route_terms(
     if ctx.route_pricer is None or not candidates:
         return {}
     return ctx.route_pricer([(candidate.trip, candidate.shopper) for candidate in candidates], now)
+
+
+def _candidates(uow: LiveUnitOfWork, store_id: UUID, now: datetime, parameters: BatchParameters) -> list[TripCandidate]:
+    """The store's open trips that may get an offer now: the answer time ends before their leave-by, and they
+    hold no open or accepted offer (one bundle per trip: a second offer's route would ignore the first's)."""
+    candidates = []
+    for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]):
+        if not open_for_offers(trip, now, parameters):
+            continue
+        if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
+            continue
+        candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
+    return candidates
 
 
 def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime) -> None:
