@@ -77,6 +77,10 @@ def install_console(app: FastAPI) -> None:
     async def root() -> RedirectResponse:
         return RedirectResponse(CONSOLE_PREFIX, status_code=307)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:  # browsers ask for it on every page, /docs included
+        return RedirectResponse(f"{STATIC_URL}/favicon.svg", status_code=308)
+
     @app.exception_handler(SignInRequired)
     async def sign_in_required(_: Request, error: Exception) -> RedirectResponse:
         assert isinstance(error, SignInRequired)

@@ -28,3 +28,9 @@ def test_docs_assets_are_served_locally(client: TestClient) -> None:
 
 def test_redoc_is_not_offered_since_it_would_load_from_a_cdn(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 404
+
+
+def test_the_favicon_browsers_ask_for_is_served_locally(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")

@@ -225,6 +225,10 @@ def test_ops_run_a_store_from_the_console(
     screenshot(page, "store-live-after")
     page.goto("/console/ops/stores")
     screenshot(page, "stores")
+    page.goto("/console/ops/stores?offset=100")
+    expect(page.get_by_text("Nothing on this page: it lies past the last store.")).to_be_visible()
+    page.get_by_role("link", name="First page").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text("of ")
 
 
 def test_finance_gets_no_operations_pages(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
