@@ -24,9 +24,6 @@ class GeoPoint:
         check_longitude(lon, f"{field}.lon")
         return cls(lat, lon)
 
-    def wkt(self) -> str:
-        return f"POINT({self.lon!r} {self.lat!r})"
-
 
 def check_latitude(value: float, field: str) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):

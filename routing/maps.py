@@ -395,10 +395,6 @@ def _thin(points: Sequence[GeoPoint]) -> list[GeoPoint]:
     return [points[round(index * step)] for index in range(MAX_ROUTE_POINTS)]
 
 
-def _xy(projection: LocalProjection, point: GeoPoint) -> str:
-    return _pair(projection.xy(point.lon, point.lat))
-
-
 def _pair(xy: tuple[float, float]) -> str:
     return f"{xy[0]:.1f},{xy[1]:.1f}"
 

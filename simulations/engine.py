@@ -140,9 +140,6 @@ class DaySimulation(ShopperBehaviour):
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(microseconds=round(seconds * 1e6))
 
-    def _store_index_of(self, store_id: UUID) -> int:
-        return next(i for i, store in enumerate(self.city.stores) if store.id == store_id)
-
     # --- running ----------------------------------------------------------------------------------
 
     def run(self) -> DayResult:  # noqa: PLR0912 (one loop, set-up and wrap-up: clearer in one place)

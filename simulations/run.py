@@ -1,4 +1,4 @@
-"""What the CLI's simulation commands do, kept here so that crowdship/cli.py only parses arguments."""
+"""What the CLI's simulation commands do, kept here so that the command line (`cli/`) only parses arguments."""
 
 from __future__ import annotations
 

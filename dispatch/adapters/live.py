@@ -6,7 +6,7 @@ Nothing here is of record. If Redis is flushed, positions come back from the lat
 PostgreSQL at their next update; leases are simply taken again; a shopper who missed an event finds the offer
 through the API, which reads PostgreSQL. Telling Redis that a trip started or ended happens after the
 transaction that did it, and is best effort: a committed change is never reported as failed because Redis
-was away, and what it leaves behind is pruned by the dispatcher (`prune_positions`).
+was away, and what it leaves behind is pruned by the dispatcher (`prune_live_positions`).
 """
 
 from __future__ import annotations
@@ -163,9 +163,6 @@ class RedisLiveState:
             return None
         lon, lat = found[0]
         return GeoPoint(float(lat), float(lon))
-
-    def positions_count(self) -> int:
-        return int(self._client.zcard(POSITIONS_KEY))
 
     def shoppers_with_positions(self, limit: int) -> list[UUID]:
         """Up to `limit` shoppers that have a live position (for pruning)."""
