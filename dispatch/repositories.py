@@ -61,6 +61,10 @@ class ShopperRepository(Protocol):
         """By display name, then id."""
         ...
 
+    def named(self, prefix: str, *, limit: int) -> Sequence[Shopper]:
+        """Shoppers whose display name starts with `prefix` (any case), by name then id, at most `limit`."""
+        ...
+
 
 class OrderRepository(Protocol):
     def add(self, order: Order) -> None: ...

@@ -13,13 +13,17 @@ from fastapi.responses import HTMLResponse
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, render
+from api.dependencies import AppServices
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import LedgerEntryOut, ReconciliationOut, RewardOut
+from dispatch.model import Shopper
+from dispatch.services import queries
 from rewards import services
 from rewards.ledger import AccountKind
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 ShopperField = Annotated[str, Query(max_length=100)]
+MATCHES_SHOWN = 20
 AccountField = Annotated[str, Query(max_length=20)]
 SHOPPER_ACCOUNTS = (AccountKind.CASH_PAYABLE, AccountKind.STORE_CREDIT)
 
@@ -38,13 +42,23 @@ def reconciliation_page(request: Request, user: FinanceUser, rewards: Rewards, p
     )
 
 
-def _shopper_id(text: str) -> UUID | FormProblem | None:
-    if not text.strip():
+def _shopper_id(request: Request, text: str) -> UUID | FormProblem | list[Shopper] | None:
+    """The shopper the form names: by id (pasted, or followed from a payout line), or by the start of their name
+    (one match is taken; several are listed to choose from)."""
+    text = text.strip()
+    if not text:
         return None
     try:
-        return UUID(text.strip())
+        return UUID(text)
     except ValueError:
-        return FormProblem("The shopper id is not valid: paste it from a payout line.", {"shopper_id": "not an id"})
+        pass
+    services: AppServices = request.app.state.services
+    found = list(queries.shoppers_named(services.context, prefix=text, limit=MATCHES_SHOWN))
+    if len(found) == 1:
+        return found[0].id
+    if found:
+        return found
+    return FormProblem(f"No shopper's name starts with “{text}”.", {"shopper_id": "no such shopper"})
 
 
 @router.get("/ledger", response_class=HTMLResponse)
@@ -56,14 +70,17 @@ def ledger_page(
     shopper_id: ShopperField = "",
     account: AccountField = "",
 ) -> HTMLResponse:
-    chosen = _shopper_id(shopper_id)
+    chosen = _shopper_id(request, shopper_id)
     kind = AccountKind(account) if account in set(SHOPPER_ACCOUNTS) else None
     context: dict[str, Any] = {"nav": "ledger", "shopper_id": shopper_id.strip(), "page": None}
     context |= {"account": kind.value if kind else ""}
-    context |= {"accounts": SHOPPER_ACCOUNTS, "name": None}
+    context |= {"accounts": SHOPPER_ACCOUNTS, "name": None, "matches": []}
     if isinstance(chosen, FormProblem):
         return render(request, "finance/ledger.html", user, problem=chosen, **context)
+    if isinstance(chosen, list):
+        return render(request, "finance/ledger.html", user, **(context | {"matches": chosen}))
     if chosen is not None:
+        context["shopper_id"] = str(chosen)
         try:
             with rewards() as uow:
                 page = services.shopper_ledger(
@@ -81,11 +98,16 @@ def ledger_page(
 def rewards_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, shopper_id: ShopperField = ""
 ) -> HTMLResponse:
-    chosen = _shopper_id(shopper_id)
     """One shopper's rewards, or every reward (newest first) when no shopper is chosen."""
+    chosen = _shopper_id(request, shopper_id)
     context: dict[str, Any] = {"nav": "rewards", "shopper_id": shopper_id.strip(), "page": None, "name": None}
+    context["matches"] = []
     if isinstance(chosen, FormProblem):
         return render(request, "finance/rewards.html", user, problem=chosen, **context)
+    if isinstance(chosen, list):
+        return render(request, "finance/rewards.html", user, **(context | {"matches": chosen}))
+    if chosen is not None:
+        context["shopper_id"] = str(chosen)
     try:
         with rewards() as uow:
             if chosen is None:

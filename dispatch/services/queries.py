@@ -34,6 +34,12 @@ def list_shoppers(ctx: DispatchContext, *, limit: int, offset: int) -> Page[Shop
         return uow.shoppers.page(limit=limit, offset=offset)
 
 
+def shoppers_named(ctx: DispatchContext, *, prefix: str, limit: int = 20) -> Sequence[Shopper]:
+    """Shoppers whose name starts with `prefix` (any case): finding one by name."""
+    with ctx.unit_of_work() as uow:
+        return uow.shoppers.named(prefix.strip(), limit=limit)
+
+
 def get_order(ctx: DispatchContext, *, order_id: UUID) -> Order:
     with ctx.unit_of_work() as uow:
         return uow.orders.get(order_id)

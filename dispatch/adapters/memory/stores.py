@@ -62,6 +62,14 @@ class MemoryShopperRepository(MemoryRepository):
         chosen = sorted(self._db.shoppers.values(), key=lambda s: (s.display_name, s.id))
         return Page([copy_of(shopper) for shopper in chosen[offset : offset + limit]], len(chosen))
 
+    def named(self, prefix: str, *, limit: int) -> list[Shopper]:
+        wanted = prefix.lower()
+        chosen = sorted(
+            (shopper for shopper in self._db.shoppers.values() if shopper.display_name.lower().startswith(wanted)),
+            key=lambda s: (s.display_name, s.id),
+        )
+        return [copy_of(shopper) for shopper in chosen[:limit]]
+
     def save(self, shopper: Shopper) -> None:
         db = self._db
         before = db.shoppers[shopper.id]

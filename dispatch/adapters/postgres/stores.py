@@ -128,6 +128,15 @@ class PostgresShopperRepository(Repository):
         rows = self._all(f'{self._SELECT} ORDER BY display_name COLLATE "C", id LIMIT %s OFFSET %s', (limit, offset))
         return Page([self._shopper(row) for row in rows], total)
 
+    def named(self, prefix: str, *, limit: int) -> list[Shopper]:
+        pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._all(
+            f"""{self._SELECT} WHERE lower(display_name) LIKE %s ESCAPE '\\'
+                ORDER BY display_name COLLATE "C", id LIMIT %s""",
+            (pattern, limit),
+        )
+        return [self._shopper(row) for row in rows]
+
     @staticmethod
     def _shopper(row: Row) -> Shopper:
         return Shopper(

@@ -188,8 +188,17 @@ def test_the_books_rewards_policies_and_audit_log(
 
     page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}&account=store_credit")
     expect(page.get_by_role("cell", name="No entry.")).to_be_visible()
-    page.goto("/console/finance/ledger?shopper_id=not-an-id")
-    expect(page.get_by_role("alert")).to_contain_text("The shopper id is not valid")
+    page.goto("/console/finance/ledger?shopper_id=nobody-by-that-name")
+    expect(page.get_by_role("alert")).to_contain_text("No shopper's name starts with “nobody-by-that-name”.")
+
+    page.goto("/console/finance/ledger")  # found by name, as finance knows them: one match is taken
+    page.get_by_label("Shopper (name or id)").fill("an")
+    page.get_by_label("Shopper (name or id)").press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
+    page.goto("/console/finance/rewards")
+    page.get_by_label("Shopper (name or id)").fill("")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Every reward")
 
 
 def test_an_unknown_batch_is_a_readable_not_found_page(signed_in: Callable[..., Page]) -> None:

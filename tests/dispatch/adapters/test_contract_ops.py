@@ -99,6 +99,20 @@ def test_shoppers_page_by_name(uow: LiveUnitOfWork) -> None:
     assert ([shopper.display_name for shopper in page.items], page.total) == (["Ben", "Carl"], 3)
 
 
+def test_shoppers_are_found_by_the_start_of_their_name_in_any_case(uow: LiveUnitOfWork) -> None:
+    """`%` and `_` are letters here, not wildcards."""
+    with uow:
+        for name in ("Anabel", "ana", "Bana", "50% Off", "5_0", "500"):
+            uow.shoppers.add(Shopper(display_name=name))
+        uow.commit()
+    with uow:
+        assert [s.display_name for s in uow.shoppers.named("AN", limit=10)] == ["Anabel", "ana"]
+        assert [s.display_name for s in uow.shoppers.named("an", limit=1)] == ["Anabel"]
+        assert [s.display_name for s in uow.shoppers.named("50%", limit=10)] == ["50% Off"]
+        assert [s.display_name for s in uow.shoppers.named("5_", limit=10)] == ["5_0"]
+        assert uow.shoppers.named("zz", limit=10) == []
+
+
 def _incident_world(unit: LiveUnitOfWork) -> tuple[list[Incident], Shopper, Shopper]:
     store, other_store = a_store(), a_store()
     ana, ben = Shopper(display_name="Ana"), Shopper(display_name="Ben")
