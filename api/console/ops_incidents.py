@@ -18,6 +18,11 @@ from dispatch.incidents import IncidentKind, IncidentStatus
 from dispatch.services import accounts, incidents, queries
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/incidents", include_in_schema=False)
+INCIDENT_LABELS = {
+    "resolution": "What was done about it",
+    "claim_ref": "Insurer's claim reference",
+    "amount_cents": "Amount claimed (cents)",
+}
 
 
 def _statuses(text: str) -> list[IncidentStatus] | None:
@@ -112,7 +117,12 @@ def resolve(
         )
     except CONSOLE_ERRORS as error:
         return _incident_page(
-            request, incident_id, user, services, readable_problem(error), {k: form.get(k) for k in form.values}
+            request,
+            incident_id,
+            user,
+            services,
+            readable_problem(error, INCIDENT_LABELS),
+            {k: form.get(k) for k in form.values},
         )
     return redirect(request, f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}", flash="Incident resolved.")
 
@@ -132,7 +142,12 @@ def record_claim(
         )
     except CONSOLE_ERRORS as error:
         return _incident_page(
-            request, incident_id, user, services, readable_problem(error), {k: form.get(k) for k in form.values}
+            request,
+            incident_id,
+            user,
+            services,
+            readable_problem(error, INCIDENT_LABELS),
+            {k: form.get(k) for k in form.values},
         )
     before, after = recorded.tier_before.name.lower(), recorded.tier_after.name.lower()
     review = f"the shopper's tier went from {before} to {after}" if before != after else f"the shopper stays {after}"

@@ -60,16 +60,8 @@ def _geojson_text(geometry: dict[str, Any]) -> str:
 
 
 def _readable(error: Exception) -> FormProblem:
-    """The console's problem, with the field said once, in words ("Service area: must contain ...")."""
-    problem = readable_problem(error)
-    if not isinstance(error, InvalidInput):
-        return problem
-    reason = error.message.removeprefix(f"{error.field}: ")
-    head = error.field.split(".")[0]
-    label = FIELD_LABELS.get(head, head.replace("_", " ").capitalize())
-    where = error.field[len(head) :].lstrip(".")
-    message = f"{label}{f' ({where})' if where else ''}: {reason}"
-    return FormProblem(message if message.endswith(".") else f"{message}.", {error.field: reason}, problem.status)
+    """The console's problem, with each field said in words ("Service area: must contain ...")."""
+    return readable_problem(error, FIELD_LABELS)
 
 
 def _form_values(form: FormData) -> dict[str, str]:

@@ -23,6 +23,9 @@ class FormProblem:
 CONSOLE_ERRORS = (DomainError, ValidationError, ProblemException)
 """What a page handler catches around a use case to show as a message instead of an error page."""
 
+PYDANTIC_WORDS = {"Field required": "is required"}
+"""pydantic's phrases that read oddly after a field's label."""
+
 _STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 
 
@@ -32,21 +35,31 @@ def readable_problem(error: Exception, labels: Mapping[str, str] | None = None) 
     names = dict(labels or {})
 
     def words(text: str) -> str:
+        # only names that cannot be plain words (`period_end`, `location.lat`): "location" is also English
         for field_name, label in names.items():
-            text = text.replace(field_name, f"“{label}”")
+            if "_" in field_name or "." in field_name:
+                text = text.replace(field_name, f"“{label}”")
         return text
+
+    def label_of(name: str) -> str:
+        """`location.lat` -> "Location (lat)": the form's own label, else the field's name in words."""
+        if name in names:
+            return names[name]
+        head, _, rest = name.partition(".")
+        base = names.get(head, head.replace("_", " ").capitalize())
+        return f"{base} ({rest})" if rest else base
 
     if isinstance(error, ValidationError):
         fields: dict[str, str] = {}
         for item in error.errors():
             name = ".".join(str(part) for part in item.get("loc", ())) or "form"
-            fields.setdefault(name, words(str(item.get("msg", "is not valid")).removeprefix("Value error, ")))
-        listed = "; ".join(f"{names.get(name, name)}: {message}" for name, message in list(fields.items())[:5])
+            said = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+            fields.setdefault(name, words(PYDANTIC_WORDS.get(said, said)))
+        listed = "; ".join(f"{label_of(name)}: {message}" for name, message in list(fields.items())[:5])
         return FormProblem(f"Please correct the form: {listed}", fields, 422)
     if isinstance(error, InvalidInput):
         message = words(error.message.removeprefix(f"{error.field}: "))
-        label = names.get(error.field, error.field)
-        return FormProblem(_sentence(f"{label}: {message}"), {error.field: message}, 422)
+        return FormProblem(_sentence(f"{label_of(error.field)}: {message}"), {error.field: message}, 422)
     if isinstance(error, DomainError):
         return FormProblem(_sentence(words(error.message)), {}, _STATUS_BY_KIND[error.kind])
     if isinstance(error, ProblemException):
