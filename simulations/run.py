@@ -44,7 +44,10 @@ def simulate_and_write(
         result = simulate_day(
             scenario,
             progress=progress and console.is_terminal,
-            on_progress=lambda share: reporter.progress(0.9 * share, f"{share:.0%} of the day simulated"),
+            # the day is the first 90 % of the run, the report the rest: the message says the hours, not a share
+            on_progress=lambda share: reporter.progress(
+                0.9 * share, f"simulating: {share * scenario.hours:.1f} of {scenario.hours} h done"
+            ),
         )
         reporter.progress(0.9, "writing the report")
         summary = summarise(result)
