@@ -160,6 +160,13 @@ def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) ->
     return csv_path, json_path, chart_path
 
 
+def _axis_label(key: str) -> str:
+    """`dispatch.batch_cadence_s` -> "batch cadence (s)": what a person reads; the key stays in the title."""
+    words = key.rsplit(".", 1)[-1].split("_")
+    unit = words.pop() if len(words) > 1 and words[-1] in {"s", "m", "km", "h", "cents", "bps"} else None
+    return " ".join(words) + (f" ({unit})" if unit else "")
+
+
 def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
     """One self-contained page: savings and shares per run, runs numbered on a shared axis (long labels of
     varied values would overlap the titles), and a table saying what each number varied."""
@@ -193,7 +200,7 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0},
     )
     chart = pio.to_html(figure, include_plotlyjs=True, full_html=False, config={"displaylogo": False})
-    header = "".join(f"<th>{html.escape(key)}</th>" for key in grid.axes)
+    header = "".join(f'<th title="{html.escape(key)}">{html.escape(_axis_label(key))}</th>' for key in grid.axes)
     header += "".join(f'<th class="num">{html.escape(label)}</th>' for _, label, _ in TABLE_COLUMNS)
     body = "".join(
         f"<tr><th>{number}</th>"
@@ -207,6 +214,7 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
 <title>Sweep {html.escape(grid.name)}</title>
 <style>
  body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+ .table {{ overflow-x: auto; max-width: 100%; }}
  table {{ border-collapse: collapse; margin-top: 1rem; font-size: 0.9rem; }}
  th, td {{ text-align: left; padding: 0.2rem 0.8rem 0.2rem 0; border-bottom: 1px solid #ddd; }}
  .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
@@ -215,6 +223,6 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
 <p>Base scenario: {html.escape(grid.base.name)}.</p>
 {chart}
 <h2>What each run varied</h2>
-<table><thead><tr><th>run</th>{header}</tr></thead><tbody>{body}</tbody></table>
+<div class="table"><table><thead><tr><th>run</th>{header}</tr></thead><tbody>{body}</tbody></table></div>
 </body></html>
 """

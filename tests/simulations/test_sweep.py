@@ -93,3 +93,5 @@ def test_the_sweep_chart_numbers_its_runs_and_lists_what_each_varied(tmp_path: P
     table = page.split("<h2>What each run varied</h2>")[1]
     assert table.count("<tr><th>#") == 4
     assert "<th>#4</th><td>300</td><td>0.2</td>" in table
+    assert '<th title="dispatch.batch_cadence_s">batch cadence (s)</th>' in table
+    assert '<th title="shoppers.willing_share">willing share</th>' in table
