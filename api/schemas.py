@@ -203,6 +203,7 @@ class RewardComponentsOut(BaseModel):
     duration: int = 0
     bags: int = 0
     multiplier: int = Field(default=0, description="What the peak and tier multipliers add (or take off)")
+    rounding: int = Field(default=0, description="The cent or so between the rounded parts and the price")
     minimum: int = Field(default=0, description="The top-up to the minimum")
     caps: int = Field(default=0, description="What the daily and weekly caps and the ceiling take off (<= 0)")
     bonus: int = Field(default=0, description="The store-credit bonus")

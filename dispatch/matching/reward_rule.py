@@ -68,6 +68,16 @@ def _split_evenly(total: int, parts: int) -> list[int]:
     return [share + (1 if index < rest else 0) for index in range(parts)]
 
 
+def _subtotal(terms: RewardTerms, bag_count: int, metres: int, seconds: int) -> int:
+    """One order's price before the multipliers, exact, in 1/6000 of a cent (whole per metre and per second)."""
+    return (
+        terms.base * SECONDS_SHARE_DENOMINATOR
+        + max(0, metres - terms.included_m) * terms.per_km * 6
+        + max(0, seconds - terms.included_s) * terms.per_minute * 100
+        + bag_count * terms.per_bag * SECONDS_SHARE_DENOMINATOR
+    )
+
+
 @lru_cache(maxsize=200_000)
 def reward_cents(terms: RewardTerms, bags: tuple[int, ...], extra_m: int, extra_s: int) -> int:
     """What the orders (bags each, in visiting order) are paid for a route `extra_m` / `extra_s` out of the way."""
@@ -78,12 +88,7 @@ def reward_cents(terms: RewardTerms, bags: tuple[int, ...], extra_m: int, extra_
     for bag_count, metres, seconds in zip(
         bags, _split_evenly(extra_m, len(bags)), _split_evenly(extra_s, len(bags)), strict=True
     ):
-        subtotal = (
-            terms.base * SECONDS_SHARE_DENOMINATOR
-            + max(0, metres - terms.included_m) * terms.per_km * 6
-            + max(0, seconds - terms.included_s) * terms.per_minute * 100
-            + bag_count * terms.per_bag * SECONDS_SHARE_DENOMINATOR
-        )
+        subtotal = _subtotal(terms, bag_count, metres, seconds)
         cash = max(_round_half_up(subtotal * multiplier, SECONDS_SHARE_DENOMINATOR * scale), terms.minimum)
         if terms.room is not None:
             cash = min(cash, max(0, terms.room - earned))
@@ -99,10 +104,14 @@ def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, ext
     """The same reward, by component in cents, summed over the orders; the components add up to `total`.
 
     base, distance, duration and bags before the multipliers (each rounded half up); `multiplier` what the
-    peak and tier multipliers (and that rounding) add; `minimum` the top-up to the minimum; `caps` what the
-    caps and the ceiling take off (zero or less); `bonus` the store-credit bonus.
+    peak and tier multipliers add (rounded half up); `rounding` the cent or so between those rounded parts and
+    the price, which is rounded once; `minimum` the top-up to the minimum; `caps` what the caps and the
+    ceiling take off (zero or less); `bonus` the store-credit bonus.
     """
-    parts = dict.fromkeys(("base", "distance", "duration", "bags", "multiplier", "minimum", "caps", "bonus"), 0)
+    names = ("base", "distance", "duration", "bags", "multiplier", "rounding", "minimum", "caps", "bonus")
+    parts = dict.fromkeys(names, 0)
+    multiplier = math.prod(terms.multiplier_bps)
+    scale = BASIS_POINTS ** len(terms.multiplier_bps)
     earned = total = 0
     for bag_count, metres, seconds in zip(
         bags, _split_evenly(extra_m, len(bags)), _split_evenly(extra_s, len(bags)), strict=True
@@ -127,7 +136,11 @@ def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, ext
         earned += cash
         for name, cents in unmultiplied.items():
             parts[name] += cents
-        parts["multiplier"] += rounded - sum(unmultiplied.values())
+        added = _round_half_up(
+            _subtotal(terms, bag_count, metres, seconds) * (multiplier - scale), SECONDS_SHARE_DENOMINATOR * scale
+        )
+        parts["multiplier"] += added
+        parts["rounding"] += rounded - sum(unmultiplied.values()) - added
         parts["minimum"] += after_minimum - rounded
         parts["caps"] += cash - after_minimum
         parts["bonus"] += amount - cash

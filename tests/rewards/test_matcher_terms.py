@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crowdship.units import Cents
 from dispatch.batching import QuoteRequest
-from dispatch.matching.reward_rule import reward_cents, reward_components, route_cost
+from dispatch.matching.reward_rule import BASIS_POINTS, reward_cents, reward_components, route_cost
 from dispatch.model import Order, Trip, TrustTier
 from rewards.hooks import offer_quote, route_terms
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardPolicy, local_hour
@@ -79,6 +79,9 @@ def test_the_reward_rule_prices_every_bundle_as_the_published_policy_quotes_it(
     components = reward_components(terms, bags, extra_m, extra_s)
     assert components["total"] == quoted
     assert sum(cents for name, cents in components.items() if name != "total") == quoted
+    assert abs(components["rounding"]) <= 2 * len(bags)  # a cent or two per order, never a multiplier's worth
+    if all(bps == BASIS_POINTS for bps in terms.multiplier_bps):
+        assert components["multiplier"] == 0
 
 
 def test_the_tie_break_never_moves_a_price_to_another_cent() -> None:
