@@ -212,6 +212,10 @@ class RewardComponentsOut(BaseModel):
 
 class AlternativeOut(BaseModel):
     cost_cents: int = Field(description="What the best other shopper able to carry the same stops would cost")
+    carries_another_offer: bool = Field(
+        default=False,
+        description="That shopper got another offer of this batch: cheaper here maybe, but worth more there",
+    )
 
 
 class OfferBreakdownOut(BaseModel):

@@ -66,9 +66,12 @@ def offer_breakdown(
 
 
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
-    """Per offer, the cheapest other trip of the problem that could have carried its stops, or "none"."""
+    """Per offer, the cheapest other trip of the problem that could have carried its stops, or "none"; and
+    whether that trip got another offer of this batch (then it may be the cheaper one here: it was worth more
+    where the matcher put it)."""
     if not offers:
         return {}
+    offered_trips = {str(offer.trip_id) for offer in offers}
     instance = build_instance(parse_problem(problem))
     order_index = {order.id: index for index, order in enumerate(instance.problem.orders)}
     trip_ids = [trip.id for trip in instance.problem.trips]
@@ -84,7 +87,15 @@ def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> di
                 route = instance.trip_route(trip, known)
                 if route is not None and (best is None or route.compensation < best[0]):
                     best = (route.compensation, trip_id)
-        found[offer.id] = "none" if best is None else {"trip_id": best[1], "cost_cents": round(best[0])}
+        found[offer.id] = (
+            "none"
+            if best is None
+            else {
+                "trip_id": best[1],
+                "cost_cents": round(best[0]),
+                "carries_another_offer": best[1] in offered_trips,
+            }
+        )
     return found
 
 

@@ -79,8 +79,9 @@ def test_a_shopper_sees_the_alternative_cost_but_not_the_other_trip(
     alternative = ops_offer["breakdown"]["best_alternative"]
     assert alternative["trip_id"] == loser_trip
     assert alternative["cost_cents"] >= ops_offer["reward_quote_cents"]
+    assert alternative["carries_another_offer"] is False
     seen = current_offer(client, winner)["breakdown"]["best_alternative"]
-    assert seen == {"cost_cents": alternative["cost_cents"]}
+    assert seen == {"cost_cents": alternative["cost_cents"], "carries_another_offer": False}
 
 
 def test_an_order_left_outside_a_redrawn_service_area_says_so(

@@ -3,11 +3,14 @@ and the compensation rule's components when no policy is in force."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import uuid4
 
-from dispatch.batching import DroppedAssignment
-from dispatch.offer_explanation import compensation_components, pending_reasons
-from tests.dispatch.test_batching import PARAMETERS
+from crowdship.units import Cents
+from dispatch.batching import DroppedAssignment, build_match_problem
+from dispatch.model import Offer
+from dispatch.offer_explanation import best_alternatives, compensation_components, pending_reasons
+from tests.dispatch.test_batching import NOW, PARAMETERS, STORE, _candidate, _order
 
 
 def test_pending_orders_get_the_matchers_code_or_the_code_of_the_check_that_dropped_them() -> None:
@@ -27,3 +30,21 @@ def test_the_compensation_rules_components_add_up_to_its_price() -> None:
     """60 cents a km: 1.2 km pays 72, below the 150 minimum, so the minimum tops it up by 78."""
     assert compensation_components(PARAMETERS, 1, 1_200) == {"distance": 72, "minimum": 78, "total": 150}
     assert compensation_components(PARAMETERS, 2, 9_000) == {"distance": 540, "minimum": 0, "total": 540}
+
+
+def test_the_best_alternative_says_when_that_trip_got_an_offer_of_its_own() -> None:
+    """Two trips, two orders: each offer's alternative is the other trip, which carries the other offer; with
+    only one offer made, the other trip is a plain alternative."""
+    orders, trips = [_order(30.47), _order(30.48)], [_candidate(), _candidate()]
+    problem = build_match_problem(
+        store=STORE, orders=orders, trips=trips, excluded=set(), now=NOW, parameters=PARAMETERS
+    )
+
+    def offer(trip: int, order: int) -> Offer:
+        return Offer(trips[trip].trip.id, (orders[order].id,), 100, 60, Cents(150), NOW, NOW + timedelta(minutes=1))
+
+    first, second = offer(0, 0), offer(1, 1)
+    both = best_alternatives(problem, [first, second])
+    assert both[first.id] == {"trip_id": str(trips[1].trip.id), "cost_cents": 150, "carries_another_offer": True}
+    alone = best_alternatives(problem, [first])
+    assert alone[first.id] == {"trip_id": str(trips[1].trip.id), "cost_cents": 150, "carries_another_offer": False}
