@@ -7,7 +7,6 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from uuid import UUID
 
 import typer
 from psycopg_pool import ConnectionPool
@@ -18,7 +17,6 @@ from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
-from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
 from rewards.policy import PolicyStatus
@@ -27,58 +25,91 @@ from rewards.services import create_reward_policy, decide_reward_policy, reconci
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
 
 
-def _actor(pool: ConnectionPool, actor_id: UUID, roles: Collection[Role], action: str) -> User:
-    """The acting user, who must exist, be active and hold one of `roles` (as the API checks its callers)."""
-    with PostgresDispatchUnitOfWork(pool) as uow:
-        user = uow.users.get(actor_id)
+ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
+ActorPassword = Annotated[
+    str,
+    typer.Option(
+        prompt="Your password",
+        hide_input=True,
+        envvar="CROWDSHIP_ACTOR_PASSWORD",
+        help="Asked for when not given (or read from CROWDSHIP_ACTOR_PASSWORD)",
+    ),
+]
+
+
+def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Role], action: str) -> User:
+    """The acting user, signed in with their own password (so that one person cannot act as two), active and
+    holding one of `roles`, as the API checks its callers."""
+    from composition import live_context
+    from crowdship.clock import SystemClock
+    from dispatch.adapters.passwords import Argon2Passwords
+    from dispatch.services.accounts import authenticate
+
+    context = live_context(get_settings(), pool, clock=SystemClock(), live=None)
+    user = authenticate(context, Argon2Passwords(), email=email, password=password)
+    if user is None:
+        raise InvalidInput("actor", "wrong e-mail or password, or the account is deactivated")
     require_role(user, roles, action)
     return user
 
 
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInput(str(path), str(error.strerror or error)) from None
+    except ValueError as error:
+        raise InvalidInput(str(path), f"not JSON ({error})") from None
+
+
 @rewards_app.command("policy-create")
 def policy_create(
-    parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters", exists=True)],
-    actor: Annotated[UUID, typer.Option(help="Id of the ops (or admin) user proposing it")],
+    parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
+    actor: ActorEmail,
+    password: ActorPassword,
     note: Annotated[str, typer.Option(help="Why this version")] = "",
 ) -> None:
-    """Proposes a new policy version; it takes effect once someone else approves it (policy-approve)."""
-    try:
-        parameters = json.loads(parameters_file.read_text())
-    except ValueError as error:
-        raise InvalidInput(str(parameters_file), f"not JSON ({error})") from None
+    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it."""
+    parameters = _read_json(parameters_file)
+    if not isinstance(parameters, dict):
+        raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
-        _actor(pool, actor, POLICY_WRITERS, "proposing a reward policy")
+        author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with PostgresRewardsUnitOfWork(pool) as uow:
-            policy = create_reward_policy(uow, parameters=parameters, actor_id=actor, now=datetime.now(UTC), note=note)
+            policy = create_reward_policy(
+                uow, parameters=parameters, actor_id=author.id, now=datetime.now(UTC), note=note
+            )
     console.print(f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it")
 
 
 @rewards_app.command("policy-approve")
 def policy_approve(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
-    actor: Annotated[UUID, typer.Option(help="Id of the approving ops, finance or admin user (not the author)")],
+    actor: ActorEmail,
+    password: ActorPassword,
     reason: Annotated[str, typer.Option(help="What was checked")] = "",
 ) -> None:
-    """Approves a proposed version: it is in force from now until another version is approved."""
-    _decide(version, actor, PolicyStatus.APPROVED, reason)
+    """Approves a proposed version (you: ops, finance or admin, not its author): in force from now on."""
+    _decide(version, actor, password, PolicyStatus.APPROVED, reason)
 
 
 @rewards_app.command("policy-reject")
 def policy_reject(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
-    actor: Annotated[UUID, typer.Option(help="Id of the ops, finance or admin user (not the author)")],
+    actor: ActorEmail,
+    password: ActorPassword,
     reason: Annotated[str, typer.Option(help="Why")],
 ) -> None:
-    """Rejects a proposed version: it never takes effect."""
-    _decide(version, actor, PolicyStatus.REJECTED, reason)
+    """Rejects a proposed version (you: ops, finance or admin, not its author): it never takes effect."""
+    _decide(version, actor, password, PolicyStatus.REJECTED, reason)
 
 
-def _decide(version: int, actor: UUID, status: PolicyStatus, reason: str) -> None:
+def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
-        _actor(pool, actor, POLICY_DECIDERS, "deciding on a reward policy")
+        decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with PostgresRewardsUnitOfWork(pool) as uow:
             policy = decide_reward_policy(
-                uow, version=version, status=status, actor_id=actor, now=datetime.now(UTC), reason=reason
+                uow, version=version, status=status, actor_id=decider.id, now=datetime.now(UTC), reason=reason
             )
     console.print(f"reward policy version {policy.version} {policy.status.value}")
 

@@ -6,14 +6,15 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
+from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.model import OrderStatus
 from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
 
@@ -27,12 +28,24 @@ def configured(pg_world: World, database_url: str, monkeypatch: pytest.MonkeyPat
     get_settings.cache_clear()
 
 
-def _staff(world: World, role: Role) -> UUID:
-    user = User(email=f"{role.value}-{uuid4().hex[:6]}@example.org", password_hash="-", role=role, created_at=NOW)
+PASSWORD = "Orbit-Lamp-77-Quince"
+PASSWORD_HASH = Argon2Passwords().hash(PASSWORD)
+
+
+def _staff(world: World, role: Role) -> str:
+    """A staff account that signs in with PASSWORD; its e-mail, as the CLI's `--actor` takes it."""
+    user = User(
+        email=f"{role.value}-{uuid4().hex[:6]}@example.org", password_hash=PASSWORD_HASH, role=role, created_at=NOW
+    )
     with world.dispatch() as uow:
         uow.users.add(user)
         uow.commit()
-    return user.id
+    return user.email
+
+
+def _as(actor: str, *args: str, password: str = PASSWORD) -> Result:
+    """A rewards command run by `actor`, who types their password at the prompt."""
+    return CliRunner().invoke(app, ["rewards", *args, "--actor", actor], input=f"{password}\n")
 
 
 def test_policy_create_proposes_and_another_person_approves(configured: World, tmp_path: Path) -> None:
@@ -41,33 +54,48 @@ def test_policy_create_proposes_and_another_person_approves(configured: World, t
     ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
     good = tmp_path / "policy.json"
     good.write_text(json.dumps(PLAIN_PARAMETERS))
-    runner = CliRunner()
-    created = runner.invoke(app, ["rewards", "policy-create", str(good), "--actor", str(ops), "--note", "launch"])
+    created = _as(ops, "policy-create", str(good), "--note", "launch")
     assert created.exit_code == 0, created.output
     assert "version 1 proposed" in created.output
-    own = runner.invoke(app, ["rewards", "policy-approve", "1", "--actor", str(ops)])
+    assert PASSWORD not in created.output
+    own = _as(ops, "policy-approve", "1")
     assert own.exit_code == 1
     assert "someone else" in own.stderr
-    approved = runner.invoke(app, ["rewards", "policy-approve", "1", "--actor", str(finance)])
+    approved = _as(finance, "policy-approve", "1")
     assert approved.exit_code == 0, approved.output
-    listed = runner.invoke(app, ["rewards", "policies"])
+    listed = CliRunner().invoke(app, ["rewards", "policies"])
     assert "launch" in listed.output
     assert "approved" in listed.output
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", listed.output)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(PLAIN_PARAMETERS | {"minimum_cents": -5}))
-    refused = runner.invoke(app, ["rewards", "policy-create", str(bad), "--actor", str(ops)])
+    refused = _as(ops, "policy-create", str(bad))
     assert refused.exit_code == 1
     assert "minimum_cents" in refused.stderr
+    missing = _as(ops, "policy-create", str(tmp_path / "missing.json"))
+    assert (missing.exit_code, missing.stderr.startswith("error: ")) == (1, True)
 
 
-@pytest.mark.parametrize("who", ["finance", "shopperless-stranger"])
-def test_policy_create_checks_the_actors_role_like_the_api(configured: World, tmp_path: Path, who: str) -> None:
-    """Only ops and admins propose: a finance user, or an id that is nobody, is refused and nothing is kept."""
-    actor = _staff(configured, Role.FINANCE) if who == "finance" else uuid4()
+def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:
+    """The actor signs in: knowing another user's e-mail is not enough to approve as them."""
+    ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
     good = tmp_path / "policy.json"
     good.write_text(json.dumps(PLAIN_PARAMETERS))
-    refused = CliRunner().invoke(app, ["rewards", "policy-create", str(good), "--actor", str(actor)])
+    assert _as(ops, "policy-create", str(good)).exit_code == 0
+    posing = _as(finance, "policy-approve", "1", password="not-their-password")
+    assert posing.exit_code == 1
+    assert "wrong e-mail or password" in posing.stderr
+    with configured.rewards() as uow:
+        assert [policy.status.value for policy in uow.repos.policies.list()] == ["proposed"]
+
+
+@pytest.mark.parametrize("who", ["finance", "nobody"])
+def test_policy_create_checks_the_actors_role_like_the_api(configured: World, tmp_path: Path, who: str) -> None:
+    """Only ops and admins propose: a finance user, or an e-mail that is nobody's, is refused, nothing kept."""
+    actor = _staff(configured, Role.FINANCE) if who == "finance" else "nobody@example.org"
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    refused = _as(actor, "policy-create", str(good))
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: ")
     with configured.rewards() as uow:
