@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from uuid import UUID, uuid4
 
 from crowdship.errors import InvalidInput, NotFound
@@ -120,7 +120,8 @@ def check_in_from_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id:
     profile = get_profile(ctx, shopper_id=shopper_id, profile_id=profile_id)
     leave_by = profile.departure_on(profile.local_date(now))
     if leave_by <= now:
-        raise DepartureTimePassed(leave_by)
+        raise DepartureTimePassed(leave_by)  # said in the shopper's own time
+    leave_by = leave_by.astimezone(UTC)  # a trip's instants are kept and told in UTC, like every other
     return check_in(
         ctx,
         shopper_id=shopper_id,

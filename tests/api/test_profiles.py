@@ -135,6 +135,7 @@ def test_one_tap_check_in_opens_todays_trip_and_refuses_clearly(
     trip = client.post(f"/shopper/profiles/{profile['id']}/check-in", headers=ana.headers)
     assert trip.status_code == 201, trip.text
     assert datetime.fromisoformat(trip.json()["leave_by"]) == datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
+    assert trip.json()["leave_by"].endswith(("Z", "+00:00"))  # told in UTC like every instant, not the zone's
     assert (trip.json()["store_id"], trip.json()["capacity_bags"], trip.json()["status"]) == (str(store.id), 3, "open")
     assert client.get("/shopper/trips/current", headers=ana.headers).json()["id"] == trip.json()["id"]
 
