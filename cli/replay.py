@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -77,6 +77,11 @@ def replay(
     for row in replay_rows(result):
         table.add_row(*row)
     console.print(table)
+    if end > datetime.now(UTC):
+        console.print(
+            "[yellow]note:[/yellow] the day is not over: 'as it happened' counts only what happened so far, while "
+            "the replay runs the day's recorded orders to the end"
+        )
     console.print(
         f"{result.offers} offers in the replay: {result.answered_as_recorded} answered as the shopper answered "
         f"(same trip, same orders), {result.answered_by_model} by the simulator's acceptance model "

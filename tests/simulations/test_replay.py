@@ -225,6 +225,8 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     try:
         runner = CliRunner()
         shown = runner.invoke(app, [*arguments, "--policy", str(policy)])
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+        unfinished = runner.invoke(app, [*arguments[:3], "--day", tomorrow, *arguments[5:], "--policy", str(policy)])
         policy.write_text(json.dumps({**CHEAPER, "bonus": 1}))
         refused = runner.invoke(app, [*arguments, "--policy", str(policy)])
     finally:
@@ -233,6 +235,9 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert "as it happened" in shown.output
     assert f"{recorded.credited_cents:,}" in shown.output
     assert f"{recorded.offers} answered as the shopper answered" in shown.output
+    assert "the day is not over" not in shown.output
+    assert unfinished.exit_code == 0, unfinished.output
+    assert "the day is not over" in unfinished.output
     assert refused.exit_code == 1
     assert "error: bonus" in refused.stderr
 
