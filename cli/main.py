@@ -151,7 +151,8 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
     with open_pool(url, max_size=2) as pool:
         run_demo(
             console,
-            _live_context(pool, with_redis=False),
+            # with Redis when there is one: a refreshed trip's live markers go with it, as on the API
+            _live_context(pool, with_redis=settings.redis_url is not None),
             rewards_on(pool),
             Argon2Passwords(),
             seed=seed,

@@ -196,6 +196,8 @@ def _print_how_to_try(console: Console, credentials: Path, key_written: bool) ->
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
+        "  (an offer lasts a minute, and a trip is never offered the same order twice: when offers stop coming,\n"
+        "   `make demo` again checks the trips in anew)\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
         '       -d \'{"bag_codes": ["BAG-..."]}\' http://127.0.0.1:8000/shopper/trips/TRIP/pickup\n'
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
