@@ -13,11 +13,11 @@ from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
 from cli.output import console
+from composition import rewards_on
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
-from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
 from rewards.policy import PolicyStatus
 from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
@@ -75,7 +75,7 @@ def policy_create(
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
-        with PostgresRewardsUnitOfWork(pool) as uow:
+        with rewards_on(pool)() as uow:
             policy = create_reward_policy(
                 uow, parameters=parameters, actor_id=author.id, now=datetime.now(UTC), note=note
             )
@@ -107,7 +107,7 @@ def policy_reject(
 def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
-        with PostgresRewardsUnitOfWork(pool) as uow:
+        with rewards_on(pool)() as uow:
             policy = decide_reward_policy(
                 uow, version=version, status=status, actor_id=decider.id, now=datetime.now(UTC), reason=reason
             )
@@ -128,7 +128,7 @@ def policies() -> None:
     )
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        PostgresRewardsUnitOfWork(pool) as uow,
+        rewards_on(pool)() as uow,
     ):
         for policy in uow.repos.policies.list():
             decided = policy.decision
@@ -148,7 +148,7 @@ def reconcile() -> None:
     """Ledger vs payouts vs deliveries; exits 1 when they differ."""
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        PostgresRewardsUnitOfWork(pool) as uow,
+        rewards_on(pool)() as uow,
     ):
         report = reconciliation_report(uow)
     console.print(
