@@ -349,7 +349,9 @@ class Offer:
         return now >= self.expires_at
 
     def accept(self, now: datetime) -> None:
-        if self.status is OfferStatus.OPEN and self.is_expired_at(now):
+        """`OfferExpired` once its time is over, whether or not a batch has marked it expired yet."""
+        expired = self.status is OfferStatus.EXPIRED or (self.status is OfferStatus.OPEN and self.is_expired_at(now))
+        if expired:
             raise OfferExpired(self.id, self.expires_at)
         self._move(OfferStatus.ACCEPTED, now)
 
