@@ -19,6 +19,8 @@ from crowdship.strength import TEST_SECRET_KEY, weak_key_reason
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCAL_DIR = PROJECT_ROOT / ".local"
 SERVICES_ENV_FILE = DEFAULT_LOCAL_DIR / "services.env"
+DEFAULT_STREET_NETWORKS_DIR = PROJECT_ROOT.parent / "shared" / "data" / "osm_street_networks"
+"""OSMnx GraphML street networks beside the repository; absent on most machines, and then maps use a grid."""
 SECRET_ENV_FILE = DEFAULT_LOCAL_DIR / "secret.env"
 """Where `crowdship demo` keeps the development signing key it generates (never committed)."""
 
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, description="Redis, e.g. redis://host:6379/0")
     local_dir: Path = Field(default=DEFAULT_LOCAL_DIR, description="Where the project's own servers keep their data")
+    street_networks_dir: Path = Field(
+        default=DEFAULT_STREET_NETWORKS_DIR,
+        description="A folder of OSMnx GraphML street networks drawn under maps where one covers the place",
+    )
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_pool_timeout_s: float = Field(

@@ -21,13 +21,12 @@ from typing import Literal
 from xml.etree import ElementTree
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
 from routing.geo import GeoPoint
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Shown whenever OpenStreetMap data is drawn (the ODbL asks for it)."""
 
-DEFAULT_STREET_NETWORKS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm_street_networks"
-"""`<repo>/../shared/data/osm_street_networks`; absent on most machines, and then the graticule is used."""
 
 METRES_PER_DEGREE = 111_320.0
 """Metres per degree of latitude (and of longitude at the equator), the local equirectangular scale."""

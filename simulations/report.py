@@ -16,7 +16,7 @@ import plotly.io as pio
 
 from routing.map_symbols import STATUS_COLOURS
 from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
-from routing.streets import DEFAULT_STREET_NETWORKS_DIR, street_base
+from routing.streets import street_base
 from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows
 
@@ -27,7 +27,7 @@ OUTCOME_COLOURS = STATUS_COLOURS
 """The map's colours, so that a status looks the same on the map and in the charts."""
 
 
-def map_svg(result: DayResult, networks_dir: Path | None = DEFAULT_STREET_NETWORKS_DIR) -> str:
+def map_svg(result: DayResult, networks_dir: Path | None) -> str:
     """The day on the store's map: drop-offs by outcome and the shoppers' routes, on OpenStreetMap streets
     where a shipped network covers the store, else on a metric grid (the same map as the console's)."""
     routes = [trip for trip in result.trips if len(trip.route) > 2][:MAX_ROUTES_DRAWN]
@@ -109,7 +109,7 @@ def _headline_table(summary: Summary) -> str:
     return f"<table>{rows}</table>"
 
 
-def write_report(result: DayResult, summary: Summary, path: Path) -> None:
+def write_report(result: DayResult, summary: Summary, path: Path, *, networks_dir: Path | None) -> None:
     figures = [_outcomes_by_hour(result), _batches(result), _per_delivery(result), _matcher(result)]
     parts = [
         pio.to_html(figure, include_plotlyjs=index == 0, full_html=False, config={"displaylogo": False})
@@ -133,7 +133,7 @@ seed {scenario.seed}; batches every {scenario.dispatch.batch_cadence_s:g} s, the
 on in-memory repositories.</p>
 {_headline_table(summary)}
 <h2>Where the orders went</h2>
-<figure class="map">{map_svg(result)}</figure>
+<figure class="map">{map_svg(result, networks_dir)}</figure>
 <h2>Through the day</h2>
 {"".join(f"<div>{part}</div>" for part in parts)}
 </body></html>

@@ -218,8 +218,11 @@ class WrittenFiles:
     report_html: Path
 
 
-def write_results(result: DayResult, summary: Summary, out_dir: Path) -> WrittenFiles:
-    """Writes summary.json/.csv, orders.csv, batches.csv and report.html into `out_dir`."""
+def write_results(
+    result: DayResult, summary: Summary, out_dir: Path, *, networks_dir: Path | None = None
+) -> WrittenFiles:
+    """Writes summary.json/.csv, orders.csv, batches.csv and report.html into `out_dir` (its map on the street
+    networks of `networks_dir` where one covers the store, else on a grid)."""
     require("plotly", "the HTML report")
     from simulations.report import write_report
 
@@ -240,7 +243,7 @@ def write_results(result: DayResult, summary: Summary, out_dir: Path) -> Written
     _write_csv(files.summary_csv, [summary.to_json()])
     _write_csv(files.orders_csv, order_rows(result))
     _write_csv(files.batches_csv, batch_rows(result))
-    write_report(result, summary, files.report_html)
+    write_report(result, summary, files.report_html, networks_dir=networks_dir)
     return files
 
 

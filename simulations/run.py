@@ -9,6 +9,7 @@ from rich.table import Table
 
 from crowdship.clock import SystemClock
 from crowdship.errors import DomainError
+from crowdship.settings import get_settings
 from simulations.results import Summary, WrittenFiles, headline_rows, quiet_batch_logs, summarise, write_results
 from simulations.runs import StatusReporter
 from simulations.scenario import REPOSITORY_ROOT, SCENARIO_DIR, Scenario, load_scenario
@@ -51,7 +52,7 @@ def simulate_and_write(
         )
         reporter.progress(0.9, "writing the report")
         summary = summarise(result)
-        files = write_results(result, summary, out_dir)
+        files = write_results(result, summary, out_dir, networks_dir=get_settings().street_networks_dir)
     except Exception as error:
         reporter.failed(_reason(error))
         raise

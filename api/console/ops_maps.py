@@ -4,6 +4,8 @@ live positions and the routes of what they carry)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from crowdship.errors import InvalidInput
 from dispatch.model import Store
 from dispatch.services.store_view import StoreLiveView
@@ -18,12 +20,12 @@ def _store_layer(store: Store) -> list[MapStore]:
     return [MapStore(store.location, store.name, store.service_area)]
 
 
-def store_map_svg(store: Store, *, element_id: str = "store-map") -> str:
+def store_map_svg(store: Store, *, networks_dir: Path | None, element_id: str = "store-map") -> str:
     layers = MapLayers(stores=_store_layer(store))
-    return _render(layers, f"{store.name}: service area", element_id)
+    return _render(layers, f"{store.name}: service area", element_id, networks_dir)
 
 
-def live_map_svg(view: StoreLiveView, *, element_id: str = "live-map") -> str:
+def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: str = "live-map") -> str:
     store = view.store
     routes = []
     for on_map in view.trips.items:
@@ -47,14 +49,14 @@ def live_map_svg(view: StoreLiveView, *, element_id: str = "live-map") -> str:
         ],
         routes=routes,
     )
-    return _render(layers, f"{store.name}: live", element_id)
+    return _render(layers, f"{store.name}: live", element_id, networks_dir)
 
 
-def _render(layers: MapLayers, title: str, element_id: str) -> str:
+def _render(layers: MapLayers, title: str, element_id: str, networks_dir: Path | None) -> str:
     try:
         view = fit_view(layers)
         return render_map_svg(
-            street_base(view.center, view.radius_m),
+            street_base(view.center, view.radius_m, networks_dir=networks_dir),
             layers,
             title=title,
             view=view,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from api.console.ops_maps import live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
-from api.dependencies import Services
+from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput
 from dispatch.hours import WEEKDAYS
@@ -117,7 +118,7 @@ def _form_page(
         weekdays=WEEKDAYS,
         area_errors=area_errors,
         problem=problem,
-        map_svg=Markup(store_map_svg(store)) if store else None,
+        map_svg=Markup(store_map_svg(store, networks_dir=_streets(request))) if store else None,
     )
 
 
@@ -189,7 +190,7 @@ def live(request: Request, store_id: UUID, user: OpsUser, services: Services) ->
         view=view,
         now=services.context.clock.now(),
         refresh_s=LIVE_REFRESH_S,
-        map_svg=Markup(live_map_svg(view)),
+        map_svg=Markup(live_map_svg(view, networks_dir=services.settings.street_networks_dir)),
     )
 
 
@@ -203,7 +204,7 @@ def live_panel(request: Request, store_id: UUID, user: OpsUser, services: Servic
         user,
         view=view,
         now=services.context.clock.now(),
-        map_svg=Markup(live_map_svg(view)),
+        map_svg=Markup(live_map_svg(view, networks_dir=services.settings.street_networks_dir)),
     )
 
 
@@ -226,3 +227,8 @@ async def run_batch(
         flash=f"Batch run: {len(report.offers)} offer(s) made, {report.pending_orders} order(s) waiting, "
         f"{report.eligible_trips} trip(s) could take offers, {len(report.fallback_orders)} sent to the courier fleet.",
     )
+
+
+def _streets(request: Request) -> Path:
+    services: AppServices = request.app.state.services
+    return services.settings.street_networks_dir
