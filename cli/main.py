@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from dispatch.services.context import DispatchContext
-from crowdship.settings import environment_only_settings, get_settings
+from crowdship.settings import SettingMissing, environment_only_settings, get_settings
 
 
 class _Commands(TyperGroup):
@@ -34,6 +34,8 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except DomainError as error:
             _fail(error.message)
+        except SettingMissing as error:
+            _fail(str(error))
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
         except BACKING_SERVICE_ERRORS as error:

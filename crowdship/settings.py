@@ -25,6 +25,10 @@ SECRET_ENV_FILE = DEFAULT_LOCAL_DIR / "secret.env"
 """Where `crowdship demo` keeps the development signing key it generates (never committed)."""
 
 
+class SettingMissing(RuntimeError):
+    """A setting the command or service needs is not given: said in one line, with how to give it."""
+
+
 class Settings(BaseSettings):
     # Later env files win over earlier ones; the environment wins over both. Inputs never appear in errors,
     # so a refused secret is not echoed back.
@@ -130,19 +134,19 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         if self.environment == "test":
             return TEST_SECRET_KEY
-        raise RuntimeError(
+        raise SettingMissing(
             "CROWDSHIP_SECRET_KEY is not set: export a random key (openssl rand -hex 32), or run `make demo`, "
             f"which writes a development key into {SECRET_ENV_FILE}"
         )
 
     def require_database_url(self) -> str:
         if self.database_url is None:
-            raise RuntimeError("no database configured: run `crowdship services up` or set CROWDSHIP_DATABASE_URL")
+            raise SettingMissing("no database configured: run `crowdship services up` or set CROWDSHIP_DATABASE_URL")
         return self.database_url
 
     def require_redis_url(self) -> str:
         if self.redis_url is None:
-            raise RuntimeError("no Redis configured: run `crowdship services up` or set CROWDSHIP_REDIS_URL")
+            raise SettingMissing("no Redis configured: run `crowdship services up` or set CROWDSHIP_REDIS_URL")
         return self.redis_url
 
 
