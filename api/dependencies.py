@@ -127,9 +127,10 @@ def _allowed_query_names(route: APIRoute) -> frozenset[str]:
 
 
 async def refuse_unknown_query_parameters(request: Request) -> None:
-    """A misspelt filter (`?stauts=open`) would otherwise be ignored and return everything: refuse it, 422."""
+    """A misspelt filter (`?stauts=open`) would otherwise be ignored and return everything: refuse it, 422.
+    The console's pages are for people following links (which may carry tracking parameters): not them."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
         return
     unknown = sorted(set(request.query_params) - _allowed_query_names(route))
     if unknown:

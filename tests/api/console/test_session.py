@@ -148,3 +148,11 @@ def test_each_page_renews_the_session_and_an_idle_one_expires(
     assert client.get("/console", follow_redirects=False).status_code == 200
     clock.advance(ttl * 1.1)
     assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_link_with_tracking_parameters_still_opens_the_sign_in_page(client: TestClient) -> None:
+    """People follow links: the console ignores query parameters it does not use, while the API refuses them."""
+    page = client.get("/console/sign-in", params={"utm_source": "newsletter"})
+    assert page.status_code == 200
+    assert "Sign in" in page.text
+    assert client.get("/health", params={"utm_source": "newsletter"}).status_code == 422
