@@ -155,7 +155,7 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
             status,
             error.message,
             type_=_slug(error),
-            errors=[FieldError(field=error.field, message=error.message)],
+            errors=[FieldError(field=error.field, message=error.message.removeprefix(f"{error.field}: "))],
         )
     return problem_response(request, status, error.message, type_=_slug(error))
 
