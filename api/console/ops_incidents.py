@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
-from api.dependencies import Services
+from api.console.web import CONSOLE_PREFIX, Form, FormData, OpsUser, people, redirect, render
+from api.dependencies import AppServices, Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
 from crowdship.units import Cents
 from dispatch.incidents import IncidentKind, IncidentStatus
@@ -101,6 +101,14 @@ def _incident_page(
     )
 
 
+def _refused(
+    request: Request, incident_id: UUID, user: OpsUser, services: AppServices, error: Exception, form: FormData
+) -> HTMLResponse:
+    """The incident's page again, with the refusal beside the form that was sent and what was typed in it."""
+    problem = readable_problem(error, INCIDENT_LABELS)
+    return _incident_page(request, incident_id, user, services, problem, {k: form.get(k) for k in form.values})
+
+
 @router.get("/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, incident_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
     return _incident_page(request, incident_id, user, services)
@@ -116,14 +124,7 @@ def resolve(
             services.context, incident_id=incident_id, resolution=body.resolution, actor_id=user.principal.user_id
         )
     except CONSOLE_ERRORS as error:
-        return _incident_page(
-            request,
-            incident_id,
-            user,
-            services,
-            readable_problem(error, INCIDENT_LABELS),
-            {k: form.get(k) for k in form.values},
-        )
+        return _refused(request, incident_id, user, services, error, form)
     return redirect(request, f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}", flash="Incident resolved.")
 
 
@@ -141,14 +142,7 @@ def record_claim(
             actor_id=user.principal.user_id,
         )
     except CONSOLE_ERRORS as error:
-        return _incident_page(
-            request,
-            incident_id,
-            user,
-            services,
-            readable_problem(error, INCIDENT_LABELS),
-            {k: form.get(k) for k in form.values},
-        )
+        return _refused(request, incident_id, user, services, error, form)
     before, after = recorded.tier_before.name.lower(), recorded.tier_after.name.lower()
     review = f"the shopper's tier went from {before} to {after}" if before != after else f"the shopper stays {after}"
     return redirect(
