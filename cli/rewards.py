@@ -130,7 +130,7 @@ def policies() -> None:
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
         rewards_on(pool)() as uow,
     ):
-        for policy in uow.repos.policies.list():
+        for policy in uow.repos.policies.every_version():
             decided = policy.decision
             table.add_row(
                 str(policy.version),

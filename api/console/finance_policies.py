@@ -95,25 +95,26 @@ def policies_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, left: Version = None, right: Version = None
 ) -> HTMLResponse:
     with rewards() as uow:
-        policies = [PolicyOut.model_validate(policy) for policy in services.reward_policies(uow)]
-    policies.sort(key=lambda policy: policy.version, reverse=True)
-    by_version = {policy.version: policy for policy in policies}
-    newest = [policy.version for policy in policies]
-    right = right if right in by_version else (newest[0] if newest else None)
-    left = left if left in by_version else (newest[1] if len(newest) > 1 else right)
-    rows, differences = (
-        _rows(by_version[left], by_version[right]) if left is not None and right is not None else ([], [])
+        versions = services.reward_policy_versions(uow)
+        right = right if right in versions else (versions[0] if versions else None)
+        left = left if left in versions else (versions[1] if len(versions) > 1 else right)
+        compared = {v: PolicyOut.model_validate(services.reward_policy(uow, version=v)) for v in {left, right} if v}
+        listed = services.reward_policies(uow, newest_first=True, limit=pages.limit, offset=pages.offset)
+    page = PageView(
+        [PolicyOut.model_validate(policy) for policy in listed.items], listed.total, pages.limit, pages.offset
     )
+    rows, differences = _rows(compared[left], compared[right]) if left is not None and right is not None else ([], [])
+    shown = [*compared.values(), *page.items]
     return render(
         request,
         "finance/policies.html",
         user,
         nav="policies",
-        page=PageView.cut(policies, pages),
-        versions=newest,
-        left=by_version.get(left) if left else None,
-        right=by_version.get(right) if right else None,
+        page=page,
+        versions=versions,
+        left=compared.get(left) if left else None,
+        right=compared.get(right) if right else None,
         rows=rows,
         differences=differences,
-        people=people(request, [who for p in policies for who in (p.created_by, p.decided_by)]),
+        people=people(request, [who for p in shown for who in (p.created_by, p.decided_by)]),
     )

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from api.dependencies import require_roles
+from api.fields import Limit, Offset
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, PolicyDecider, PolicyWriter, Rewards
 from api.rewards_schemas import PolicyDecisionIn, PolicyIn, PolicyOut, ReasonIn
+from api.schemas import PageOf
 from crowdship.errors import InvalidInput
 from rewards import services
 from rewards.permissions import POLICY_READERS
@@ -43,11 +45,12 @@ def create_policy(body: PolicyIn, principal: PolicyWriter, rewards: Rewards, now
     return PolicyOut.model_validate(policy)
 
 
-@router.get("", response_model=list[PolicyOut])
-def list_policies(rewards: Rewards) -> list[PolicyOut]:
-    """Every version, oldest first."""
+@router.get("", response_model=PageOf[PolicyOut], responses=problem_responses(422))
+def list_policies(rewards: Rewards, limit: Limit = 50, offset: Offset = 0) -> PageOf[PolicyOut]:
+    """A page of versions, oldest first."""
     with rewards() as uow:
-        return [PolicyOut.model_validate(policy) for policy in services.reward_policies(uow)]
+        page = services.reward_policies(uow, limit=limit, offset=offset)
+    return PageOf[PolicyOut].from_page(page, limit=limit, offset=offset)
 
 
 @router.get("/{version}", response_model=PolicyOut, responses=problem_responses(404, 422))

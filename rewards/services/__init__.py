@@ -46,6 +46,7 @@ from rewards.services.policies import (
     quote_delivery_reward,
     reward_policies,
     reward_policy,
+    reward_policy_versions,
 )
 from rewards.services.shoppers import TierReview, register_referral, review_trust_tier
 from rewards.services.wallet import (
@@ -99,6 +100,7 @@ __all__ = [
     "review_trust_tier",
     "reward_policies",
     "reward_policy",
+    "reward_policy_versions",
     "set_payment_preference",
     "shopper_balances",
     "shopper_ledger",

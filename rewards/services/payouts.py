@@ -94,7 +94,7 @@ def _prepare_batch(
     balances = repos.payouts.payable_balances()
     if not balances:
         raise NothingToPay("no shopper has a cash balance to pay that is not already in an open batch")
-    policies = {policy.id: policy for policy in repos.policies.list()}
+    policies = {policy.id: policy for policy in repos.policies.every_version()}
     facts = repos.payouts.delivery_facts(period_start, period_end, policies)
     samples = repos.payouts.location_samples([b.shopper_id for b in balances], period_start, period_end)
     flags = flag_anomalies(facts, samples, rules or AnomalyRules())

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from crowdship.pages import Page, check_page
 from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
@@ -78,9 +79,17 @@ def decide_reward_policy(
     return decided
 
 
-def reward_policies(uow: RewardsUnitOfWork) -> list[RewardPolicy]:
-    """Every version, oldest first."""
-    return uow.repos.policies.list()
+def reward_policies(
+    uow: RewardsUnitOfWork, *, newest_first: bool = False, limit: int = 50, offset: int = 0
+) -> Page[RewardPolicy]:
+    """A page of versions, oldest first unless asked otherwise."""
+    check_page(limit, offset)
+    return uow.repos.policies.page(newest_first=newest_first, limit=limit, offset=offset)
+
+
+def reward_policy_versions(uow: RewardsUnitOfWork) -> list[int]:
+    """Every version number, newest first: what a reader may choose to compare."""
+    return uow.repos.policies.versions()
 
 
 def reward_policy(uow: RewardsUnitOfWork, *, version: int) -> RewardPolicy:

@@ -29,7 +29,10 @@ def test_ops_publish_versions_that_finance_can_read(
     assert second["parameters"]["daily_cap_cents"] == 4_000
 
     listed = client.get("/policies", headers=finance.headers).json()
-    assert [p["version"] for p in listed] == [1, 2]
+    assert [p["version"] for p in listed["items"]] == [1, 2]
+    assert listed["total"] == 2
+    second_page = client.get("/policies", params={"limit": 1, "offset": 1}, headers=finance.headers).json()
+    assert ([p["version"] for p in second_page["items"]], second_page["total"]) == ([2], 2)
     assert client.get("/policies/2", headers=finance.headers).json() == second
     assert_problem(client.get("/policies/3", headers=finance.headers), 404)
 
@@ -66,7 +69,7 @@ def test_a_bad_parameter_is_a_422_naming_it(
     body = {"parameters": {**POLICY, **change}}
     problem = assert_problem(client.post("/policies", json=body, headers=ops.headers), 422)
     assert problem["errors"][0]["field"] == field
-    assert client.get("/policies", headers=ops.headers).json() == []
+    assert client.get("/policies", headers=ops.headers).json()["total"] == 0
 
 
 def test_a_missing_parameter_is_named(client: TestClient, ops: Account) -> None:
@@ -83,7 +86,7 @@ def test_admins_publish_and_finance_does_not(
     admin, finance = make_staff(Role.ADMIN), make_staff(Role.FINANCE)
     assert publish_policy(client, admin, approver)["version"] == 1
     assert_problem(client.post("/policies", json={"parameters": POLICY}, headers=finance.headers), 403)
-    assert len(client.get("/policies", headers=finance.headers).json()) == 1
+    assert client.get("/policies", headers=finance.headers).json()["total"] == 1
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/policies"), ("POST", "/policies"), ("GET", "/policies/1")])
@@ -124,7 +127,7 @@ def test_a_rejected_version_never_takes_effect(client: TestClient, ops: Account,
     assert rejected.json()["status"] == "rejected"
     assert_problem(client.post("/policies/2/reject", headers=approver.headers), 422)  # a reason is required
     listed = client.get("/policies", headers=approver.headers).json()
-    assert [(p["version"], p["status"]) for p in listed] == [(1, "approved"), (2, "rejected")]
+    assert [(p["version"], p["status"]) for p in listed["items"]] == [(1, "approved"), (2, "rejected")]
     assert first["status"] == "approved"
 
 

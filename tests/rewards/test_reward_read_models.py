@@ -27,10 +27,11 @@ from rewards.services import (
     reverse_delivery_reward,
     reward_policies,
     reward_policy,
+    reward_policy_versions,
     shopper_ledger,
     shopper_rewards,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, World, inputs
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs, publish_policy
 from tests.rewards.test_reward_services import PERIOD, credit
 
 
@@ -184,13 +185,22 @@ def test_the_audit_log_pages_newest_first_and_narrows_to_a_subject(world: World)
     assert first_page.items[0].sequence == everything.items[0].sequence
 
 
-def test_policy_versions_are_listed_oldest_first(world: World, policy: RewardPolicy) -> None:
-    """Every version, and one by number; an unknown number is NotFound."""
+def test_policy_versions_are_paged_oldest_first_unless_asked(world: World, policy: RewardPolicy) -> None:
+    """A page of versions with the total, in either order; every number for choosing; one by number; an
+    unknown number is NotFound and a bad window InvalidInput."""
+    second = publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=20))
+    third = publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW - timedelta(days=10))
     with world.rewards() as uow:
-        assert [p.version for p in reward_policies(uow)] == [policy.version]
+        everything = reward_policies(uow)
+        assert ([p.version for p in everything.items], everything.total) == ([1, 2, 3], 3)
+        newest = reward_policies(uow, newest_first=True, limit=2, offset=1)
+        assert ([p.version for p in newest.items], newest.total) == ([second.version, policy.version], 3)
+        assert reward_policy_versions(uow) == [third.version, second.version, policy.version]
         assert reward_policy(uow, version=policy.version) == policy
         with pytest.raises(NotFound):
             reward_policy(uow, version=99)
+        with pytest.raises(InvalidInput):
+            reward_policies(uow, limit=0)
 
 
 @given(movements=st.lists(st.tuples(st.sampled_from(["cash", "credit", "spend"]), st.integers(1, 3)), max_size=8))

@@ -239,7 +239,7 @@ def test_a_new_policy_version_leaves_the_old_one_usable(world: World, policy: Re
     assert (under_v1.policy_version, under_v1.amount_cents) == (1, 500)
     assert (under_v2.policy_version, under_v2.amount_cents) == (2, 1_200)
     with world.rewards() as uow:
-        assert [p.version for p in uow.repos.policies.list()] == [1, 2]
+        assert [p.version for p in uow.repos.policies.every_version()] == [1, 2]
         assert uow.repos.policies.get_version(1) == policy
         audit = uow.repos.audit.for_subject("reward_policy", v2.id)
     assert [(entry.actor_id, entry.action) for entry in audit] == [
@@ -257,7 +257,7 @@ def test_bad_policy_parameters_are_refused(world: World) -> None:
         create_reward_policy(uow, parameters={"base_cents": 100}, actor_id=OPS, now=NOW)
     assert raised.value.field == "per_extra_km_cents"
     with world.rewards() as uow:
-        assert uow.repos.policies.list() == []
+        assert uow.repos.policies.every_version() == []
 
 
 # --------------------------------------------------------------------------------------------------

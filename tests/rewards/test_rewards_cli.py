@@ -86,7 +86,7 @@ def test_one_person_cannot_act_as_two_without_the_second_ones_password(configure
     assert posing.exit_code == 1
     assert "wrong e-mail or password" in posing.stderr
     with configured.rewards() as uow:
-        assert [policy.status.value for policy in uow.repos.policies.list()] == ["proposed"]
+        assert [policy.status.value for policy in uow.repos.policies.every_version()] == ["proposed"]
 
 
 @pytest.mark.parametrize("who", ["finance", "nobody"])
@@ -99,7 +99,7 @@ def test_policy_create_checks_the_actors_role_like_the_api(configured: World, tm
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: ")
     with configured.rewards() as uow:
-        assert uow.repos.policies.list() == []
+        assert uow.repos.policies.every_version() == []
 
 
 def test_reconcile_exits_1_and_names_the_difference(configured: World) -> None:

@@ -105,7 +105,7 @@ def test_rewards_go_through_the_live_use_cases_and_the_day_is_paid_out(tiny_scen
     delivered = [record for record in result.orders if record.status == OrderStatus.DELIVERED.value]
     assert delivered
     with simulation.memory.rewards() as uow:
-        assert [(p.version, p.status) for p in uow.repos.policies.list()] == [(1, PolicyStatus.APPROVED)]
+        assert [(p.version, p.status) for p in uow.repos.policies.every_version()] == [(1, PolicyStatus.APPROVED)]
         rewards = {
             record.order_id: uow.repos.rewards.for_order(record.order_id)
             for record in delivered

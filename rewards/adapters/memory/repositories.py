@@ -65,8 +65,15 @@ class MemoryPolicyRepository(_Repository):
     def in_force_at(self, instant: datetime) -> RewardPolicy:
         return self._db.policy_in_force_at(instant)
 
-    def list(self) -> list[RewardPolicy]:
+    def every_version(self) -> list[RewardPolicy]:
         return [self._db.policies[version] for version in sorted(self._db.policies)]
+
+    def page(self, *, newest_first: bool, limit: int, offset: int) -> Page[RewardPolicy]:
+        ordered = sorted(self._db.policies, reverse=newest_first)
+        return Page([self._db.policies[version] for version in ordered[offset : offset + limit]], len(ordered))
+
+    def versions(self) -> list[int]:
+        return sorted(self._db.policies, reverse=True)
 
 
 class MemoryLedgerRepository(_Repository):

@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
+from crowdship.pages import Page
 from rewards.policy import PolicyAlreadyDecided, PolicyDecision, PolicyParameters, PolicyStatus, RewardPolicy
 from rewards.records import NoPolicyInForce, PolicyVersionTaken
 
@@ -82,8 +83,17 @@ class PostgresPolicyRepository(Repository):
             )
         return self._policy(row)
 
-    def list(self) -> list[RewardPolicy]:
+    def every_version(self) -> list[RewardPolicy]:
         return [self._policy(row) for row in self._all(f"{self._SELECT} ORDER BY p.version", ())]
+
+    def page(self, *, newest_first: bool, limit: int, offset: int) -> Page[RewardPolicy]:
+        total = self._all("SELECT count(*) AS n FROM reward_policies", ())[0]["n"]
+        order = "DESC" if newest_first else "ASC"
+        rows = self._all(f"{self._SELECT} ORDER BY p.version {order} LIMIT %s OFFSET %s", (limit, offset))
+        return Page([self._policy(row) for row in rows], total)
+
+    def versions(self) -> list[int]:
+        return [row["version"] for row in self._all("SELECT version FROM reward_policies ORDER BY version DESC", ())]
 
     @staticmethod
     def _policy(row: Row) -> RewardPolicy:
