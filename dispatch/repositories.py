@@ -6,7 +6,7 @@ The live service implements them on PostGIS (`dispatch.adapters.postgres`); the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -164,6 +164,9 @@ class UserRepository(Protocol):
 
     def by_email(self, email: str) -> User | None: ...
     def for_shopper(self, shopper_id: UUID) -> User: ...
+    def emails(self, user_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """The e-mail of each account found among `user_ids`, in one read."""
+        ...
 
 
 class OrderSecretRepository(Protocol):
@@ -251,8 +254,8 @@ class LiveOrderRepository(OrderRepository, Protocol):
         """Orders of the trip's accepted offers, in stop order."""
         ...
 
-    def carrying_trip(self, order_id: UUID) -> UUID | None:
-        """The trip whose accepted offer holds the order, if any."""
+    def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
+        """For each of the orders an accepted offer holds, the trip of the latest such offer, in one read."""
         ...
 
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary: ...

@@ -118,14 +118,10 @@ def get_user(ctx: DispatchContext, user_id: UUID) -> User:
 def account_emails(ctx: DispatchContext, user_ids: Iterable[UUID | None]) -> dict[UUID, str]:
     """Who the accounts named in records are, for people reading them: each one's e-mail (unknown ids left out)."""
     wanted = {user_id for user_id in user_ids if user_id is not None}
-    found: dict[UUID, str] = {}
+    if not wanted:
+        return {}
     with ctx.unit_of_work() as uow:
-        for user_id in wanted:
-            try:
-                found[user_id] = uow.users.get(user_id).email
-            except NotFound:
-                continue
-    return found
+        return dict(uow.users.emails(wanted))
 
 
 def get_shopper(ctx: DispatchContext, shopper_id: UUID) -> Shopper:

@@ -81,7 +81,7 @@ def carried_order(
 ) -> tuple[Order, Trip]:
     """The order and the trip carrying it, if that trip is this shopper's; else not found. Locks the trip
     before the order, the order of locks every use case follows."""
-    trip_id = uow.orders.carrying_trip(order_id)
+    trip_id = uow.orders.carrying_trips([order_id]).get(order_id)
     trip = uow.trips.get(trip_id, for_update=for_update) if trip_id is not None else None
     if trip is None or trip.shopper_id != shopper_id:  # another shopper carries it now: nothing of theirs is told
         raise NotFound(f"order {order_id} not found")

@@ -39,7 +39,7 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         events = uow.history.for_order(order_id)
         waiting = order.status in (OrderStatus.PENDING, OrderStatus.RETURNED)
         unassigned = _why_unassigned(ctx, uow, order) if waiting else None
-        carrying = uow.orders.carrying_trip(order_id)
+        carrying = uow.orders.carrying_trips([order_id]).get(order_id)
     return OrderDetail(
         order=order,
         timeline=tuple(timeline(order, events, offers, proofs, incidents)),

@@ -68,7 +68,7 @@ def hand_to_fallback(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | N
 
 def _trip_holding(uow: LiveUnitOfWork, order_id: UUID) -> UUID | None:
     """The trip whose open or accepted offer holds the order (read first, to lock trip before order)."""
-    accepted = uow.orders.carrying_trip(order_id)
+    accepted = uow.orders.carrying_trips([order_id]).get(order_id)
     if accepted is not None:
         return accepted
     return uow.offers.open_trip_of_order(order_id)

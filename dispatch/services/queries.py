@@ -8,7 +8,7 @@ from uuid import UUID
 
 from crowdship.pages import Page
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
-from dispatch.repositories import LiveUnitOfWork, StoreSummary
+from dispatch.repositories import StoreSummary
 from dispatch.services.context import DispatchContext
 from dispatch.views import StopView, stop_on_trip
 
@@ -104,9 +104,10 @@ def shopper_history(
     with them. An order that came back to the store and went on with someone else shows as returned here."""
     with ctx.unit_of_work() as uow:
         trips = uow.trips.page(store_id=None, shopper_id=shopper_id, statuses=None, limit=limit, offset=offset)
-        items = [(trip, [_stop_on(uow, trip, order) for order in uow.orders.on_trip(trip.id)]) for trip in trips.items]
+        accepted = [(trip, uow.orders.on_trip(trip.id)) for trip in trips.items]
+        carrying = uow.orders.carrying_trips({order.id for _, orders in accepted for order in orders})
+    items = [
+        (trip, [stop_on_trip(order, carried_here=carrying.get(order.id) == trip.id) for order in orders])
+        for trip, orders in accepted
+    ]
     return Page(items, trips.total)
-
-
-def _stop_on(uow: LiveUnitOfWork, trip: Trip, order: Order) -> StopView:
-    return stop_on_trip(order, carried_here=uow.orders.carrying_trip(order.id) == trip.id)

@@ -89,7 +89,7 @@ def test_the_repositories_agree_with_the_records_at_the_end(tiny_scenario: Scena
         for record in delivered:
             assert record.order_id is not None
             assert record.trip_id is not None
-            assert uow.orders.carrying_trip(record.order_id) == record.trip_id
+            assert uow.orders.carrying_trips([record.order_id]) == {record.order_id: record.trip_id}
             assert uow.trips.get(record.trip_id).status is TripStatus.COMPLETED
             assert [p.accepted for p in uow.proofs.list_for_order(record.order_id)] == [True]
         store = result.stores[0].id

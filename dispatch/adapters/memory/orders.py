@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -137,16 +137,18 @@ class MemoryOrderRepository(MemoryRepository):
         orders = [db.orders[order_id] for offer in accepted for order_id in offer.stops]
         return [copy_of(order) for order in orders if statuses is None or order.status in statuses]
 
-    def carrying_trip(self, order_id: UUID) -> UUID | None:
+    def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         db = self._db
-        accepted = [
-            db.offers[offer_id]
-            for offer_id in db.offers_of_order.get(order_id, [])
-            if db.offers[offer_id].status is OfferStatus.ACCEPTED
-        ]
-        if not accepted:
-            return None
-        return max(accepted, key=lambda offer: offer.resolved_at or offer.created_at).trip_id
+        carrying = {}
+        for order_id in order_ids:
+            accepted = [
+                db.offers[offer_id]
+                for offer_id in db.offers_of_order.get(order_id, [])
+                if db.offers[offer_id].status is OfferStatus.ACCEPTED
+            ]
+            if accepted:
+                carrying[order_id] = max(accepted, key=lambda offer: offer.resolved_at or offer.created_at).trip_id
+        return carrying
 
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary:
         db = self._db

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from uuid import UUID
 
 from crowdship.errors import NotFound
@@ -60,6 +60,9 @@ class MemoryUserRepository(MemoryRepository):
         if not found:
             raise NotFound(f"user of shopper {shopper_id} not found")
         return copy_of(found[0])
+
+    def emails(self, user_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        return {user_id: self._db.users[user_id].email for user_id in user_ids if user_id in self._db.users}
 
 
 class MemoryLocationSampleRepository(MemoryRepository):

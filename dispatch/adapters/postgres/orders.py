@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -129,14 +129,15 @@ class PostgresOrderRepository(Repository):
         )
         return [self._order(row) for row in rows]
 
-    def carrying_trip(self, order_id: UUID) -> UUID | None:
+    def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         rows = self._all(
-            """SELECT f.trip_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
-               WHERE oo.order_id = %s AND f.status = 'accepted'
-               ORDER BY f.resolved_at DESC LIMIT 1""",
-            (order_id,),
+            """SELECT DISTINCT ON (oo.order_id) oo.order_id, f.trip_id
+               FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
+               WHERE oo.order_id = ANY(%s) AND f.status = 'accepted'
+               ORDER BY oo.order_id, f.resolved_at DESC""",
+            (list(order_ids),),
         )
-        return rows[0]["trip_id"] if rows else None
+        return {row["order_id"]: row["trip_id"] for row in rows}
 
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary:
         by_status = {

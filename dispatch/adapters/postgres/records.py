@@ -3,7 +3,7 @@ each order's history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from uuid import UUID
 
 from crowdship.db import Repository, Row
@@ -87,6 +87,10 @@ class PostgresUserRepository(Repository):
         return self._user(
             self._one(f"{self._SELECT} WHERE shopper_id = %s", (shopper_id,), "user of shopper", shopper_id)
         )
+
+    def emails(self, user_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        rows = self._all("SELECT id, email FROM users WHERE id = ANY(%s)", (list(user_ids),))
+        return {row["id"]: row["email"] for row in rows}
 
     @staticmethod
     def _user(row: Row) -> User:

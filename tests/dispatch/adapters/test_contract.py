@@ -451,6 +451,34 @@ def test_one_open_offer_per_order_and_per_trip(uow: LiveUnitOfWork) -> None:
         assert [o.status for o in uow.offers.list_for_trip(trip_a.id)] == [OfferStatus.DECLINED]
 
 
+def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitOfWork) -> None:
+    """Orders of accepted offers map to their trip in one read; an order only declined, or never offered, is
+    left out."""
+    store = _store()
+    first, second = Shopper(display_name="A"), Shopper(display_name="B")
+    bundled, alone, declined, never = (_order(store, ref, 2) for ref in ("A", "B", "C", "D"))
+    with uow:
+        uow.stores.add(store)
+        for shopper in (first, second):
+            uow.shoppers.add(shopper)
+        trip_a, trip_b = _trip(store, first), _trip(store, second)
+        uow.trips.add(trip_a)
+        uow.trips.add(trip_b)
+        for order in (bundled, alone, declined, never):
+            uow.orders.add(order)
+        both, refused = _offer(trip_a, bundled, alone), _offer(trip_b, declined)
+        uow.offers.add(both)
+        uow.offers.add(refused)
+        both.accept(NOW)
+        refused.decline(NOW)
+        uow.offers.save(both)
+        uow.offers.save(refused)
+        uow.commit()
+    with uow:
+        ids = [bundled.id, alone.id, declined.id, never.id]
+        assert uow.orders.carrying_trips(ids) == {bundled.id: trip_a.id, alone.id: trip_a.id}
+        assert uow.orders.carrying_trips([]) == {}
+
 def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
     """A second open trip is refused until the first one ends."""
     store, shopper = _store(), Shopper(display_name="A")

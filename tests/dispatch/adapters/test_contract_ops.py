@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from shapely import MultiPolygon
 
 from crowdship.units import Cents
+from dispatch.accounts import Role, User
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import ClaimExists
@@ -259,6 +260,21 @@ def test_an_orders_offers_and_the_search_by_reference(uow: LiveUnitOfWork) -> No
         assert wildcard.total == 0
         assert uow.orders.page(store_id=None, statuses=None, limit=10, offset=0, external_ref=str(uuid4())).total == 0
 
+
+def test_account_emails_are_read_together_and_unknown_ids_are_left_out(uow: LiveUnitOfWork) -> None:
+    """The console names every account a page mentions with one read; an id of no account is not an error."""
+    ops = User(email="Ops@Example.com", password_hash="x", role=Role.OPS, created_at=NOW)
+    finance = User(email="fin@example.com", password_hash="x", role=Role.FINANCE, created_at=NOW)
+    with uow:
+        uow.users.add(ops)
+        uow.users.add(finance)
+        uow.commit()
+    with uow:
+        assert uow.users.emails([ops.id, finance.id, uuid4()]) == {
+            ops.id: "ops@example.com",
+            finance.id: "fin@example.com",
+        }
+        assert uow.users.emails([]) == {}
 
 def test_the_database_keeps_service_areas_polygonal(db: ConnectionPool) -> None:
     """The column takes any geometry since migration 0008, but a CHECK refuses what is not a (Multi)Polygon."""
