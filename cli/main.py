@@ -343,7 +343,7 @@ def dispatcher(
     import signal
     import threading
 
-    from composition import acceptance_aware
+    from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
     from dispatch.services.dispatcher import dispatch_round, run_dispatcher
@@ -376,6 +376,7 @@ def dispatcher(
             stop=stop,
             outages=BACKING_SERVICE_ERRORS,
             refresh=acceptance_aware if acceptance else None,
+            housekeeping=forgetting_old_idempotency_keys(pool, settings),
         )
     console.print(f"dispatcher stopped after {rounds} round(s)")
 

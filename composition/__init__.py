@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import Clock
+from crowdship.db import prune_idempotency_keys
 from crowdship.logging import get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
 from crowdship.settings import Settings
@@ -164,6 +165,19 @@ def _credit_or_log(
             return None
 
     return credit_or_log
+
+
+def forgetting_old_idempotency_keys(pool: ConnectionPool, settings: Settings) -> Callable[[DispatchContext], int]:
+    """The dispatcher's housekeeping: idempotency keys older than their retention are forgotten."""
+    retention = timedelta(days=settings.idempotency_retention_days)
+
+    def forget(ctx: DispatchContext) -> int:
+        pruned = prune_idempotency_keys(pool, before=ctx.clock.now() - retention)
+        if pruned:
+            log.info("old idempotency keys forgotten", keys=pruned, retention_days=retention.days)
+        return pruned
+
+    return forget
 
 
 def acceptance_aware(

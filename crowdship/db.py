@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -162,3 +163,25 @@ class PostgresIdempotencyStore(Repository):
         self._execute(
             "UPDATE idempotency_keys SET result = %s WHERE scope = %s AND key = %s", (Jsonb(dict(result)), scope, key)
         )
+
+
+def prune_idempotency_keys(
+    pool: ConnectionPool, *, before: datetime, batch: int = 10_000, max_batches: int = 100
+) -> int:
+    """Forgets the idempotency keys first used before `before`; returns how many went.
+
+    A retry that late is no retry: the order or money it guards is long settled, and its own rules refuse a
+    double (one order per reference, one reward per order, a paid batch stays paid). Deletes a batch per
+    transaction so that no lock is held for long, at most `max_batches` per call: the next call goes on."""
+    pruned = 0
+    for _ in range(max_batches):
+        with pool.connection() as connection:
+            deleted = connection.execute(
+                """DELETE FROM idempotency_keys WHERE (scope, key) IN (
+                       SELECT scope, key FROM idempotency_keys WHERE created_at < %s LIMIT %s)""",
+                (before, batch),
+            ).rowcount
+        pruned += deleted
+        if deleted < batch:
+            break
+    return pruned

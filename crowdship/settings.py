@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     order_horizon_days: int = Field(
         default=14, ge=1, le=365, description="An order's delivery window ends at most this far ahead"
     )
+    idempotency_retention_days: int = Field(
+        default=30, ge=1, le=3_650, description="How long an idempotency key answers a retry; then it is forgotten"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -83,6 +83,29 @@ def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = ran
     return delay * (1 - 0.2 * jitter())
 
 
+def _refreshed(
+    ctx: DispatchContext,
+    refresh: Callable[[DispatchContext], DispatchContext] | None,
+    housekeeping: Callable[[DispatchContext], object] | None,
+    outages: Outages,
+) -> DispatchContext:
+    if refresh is not None:
+        try:
+            ctx = refresh(ctx)
+        except Exception as error:
+            log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
+    if housekeeping is not None:
+        try:
+            housekeeping(ctx)
+        except Exception as error:
+            log.error(
+                "housekeeping failed, tried again later",
+                error=type(error).__name__,
+                exc_info=error if not isinstance(error, outages) else None,
+            )
+    return ctx
+
+
 def run_dispatcher(
     ctx: DispatchContext,
     *,
@@ -92,21 +115,20 @@ def run_dispatcher(
     max_rounds: int | None = None,
     outages: Outages = (),
     refresh: Callable[[DispatchContext], DispatchContext] | None = None,
+    housekeeping: Callable[[DispatchContext], object] | None = None,
     refresh_every: timedelta = timedelta(hours=1),
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.
 
-    `refresh` rebuilds the context every `refresh_every` of the context's clock (e.g. refits the acceptance
-    model on the answers recorded since); a refresh that fails keeps the context it had."""
+    Every `refresh_every` of the context's clock, `refresh` rebuilds the context (e.g. refits the acceptance
+    model on the answers recorded since; one that fails keeps the context it had) and `housekeeping` tidies
+    the stores (e.g. forgets old idempotency keys; one that fails is tried again next time)."""
     rounds = failures = 0
     next_refresh = ctx.clock.now() + refresh_every
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-        if refresh is not None and ctx.clock.now() >= next_refresh:
+        if ctx.clock.now() >= next_refresh:
             next_refresh = ctx.clock.now() + refresh_every
-            try:
-                ctx = refresh(ctx)
-            except Exception as error:
-                log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
+            ctx = _refreshed(ctx, refresh, housekeeping, outages)
         try:
             dispatch_round(ctx, solver=solver, outages=outages)
         except Exception as error:

@@ -1,10 +1,14 @@
-"""The pool and the unit of work keep every unit of work a real transaction."""
+"""The pool and the unit of work keep every unit of work a real transaction; old idempotency keys go."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import UnitOfWork
+from crowdship.db import PostgresIdempotencyStore, UnitOfWork, prune_idempotency_keys
+from crowdship.idempotency import StoredResult
 
 
 def test_a_connection_returned_in_autocommit_is_reset_for_the_next_borrower(db: ConnectionPool) -> None:
@@ -24,3 +28,33 @@ def test_a_connection_returned_in_autocommit_is_reset_for_the_next_borrower(db: 
         assert uow.connection.execute("SELECT note FROM scratch_notes").fetchall() == [("kept",)]
         uow.connection.execute("DROP TABLE scratch_notes")
         uow.commit()
+
+
+def test_idempotency_keys_past_their_retention_are_forgotten_in_batches(db: ConnectionPool) -> None:
+    """Keys first used before the cut-off go, a batch per transaction until none is left; newer ones stay and
+    still answer their retries."""
+    now = datetime.now(UTC)
+    insert = "INSERT INTO idempotency_keys (scope, key, request_hash, result, created_at) VALUES (%s, %s, 'h', %s, %s)"
+    with db.connection() as connection:
+        for n in range(5):
+            connection.execute(insert, ("orders:x", f"old-{n}", Jsonb({"n": n}), now - timedelta(days=40)))
+        connection.execute(insert, ("orders:x", "recent", Jsonb({"n": 9}), now - timedelta(days=2)))
+    assert prune_idempotency_keys(db, before=now - timedelta(days=30), batch=2) == 5
+    assert prune_idempotency_keys(db, before=now - timedelta(days=30), batch=2) == 0
+    with UnitOfWork(db) as uow:
+        assert PostgresIdempotencyStore(uow.connection).claim("orders:x", "recent", "h") == StoredResult("h", {"n": 9})
+        assert uow.connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("recent",)]
+
+
+def test_one_call_forgets_at_most_its_batches_and_the_next_goes_on(db: ConnectionPool) -> None:
+    """A backlog larger than one call's share is worked off over several calls, none holding locks for long."""
+    old = datetime.now(UTC) - timedelta(days=400)
+    with db.connection() as connection:
+        for n in range(7):
+            connection.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ('s', %s, 'h', %s)",
+                (f"k{n}", old),
+            )
+    cut = old + timedelta(days=1)
+    assert prune_idempotency_keys(db, before=cut, batch=2, max_batches=2) == 4
+    assert prune_idempotency_keys(db, before=cut, batch=2, max_batches=2) == 3

@@ -13,6 +13,7 @@ import pytest
 import redis
 from psycopg_pool import ConnectionPool
 
+from composition import forgetting_old_idempotency_keys
 from crowdship.cache import open_redis
 from crowdship.clock import ManualClock
 from crowdship.db import open_pool
@@ -133,3 +134,45 @@ def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_ol
         (timedelta(minutes=120), None),
         (timedelta(minutes=180), ProspectTerms(take_rate=0.2)),
     ]
+
+
+def test_housekeeping_runs_hourly_on_the_clock_and_a_failure_is_tried_again(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """Rounds every 30 minutes of the context's clock: housekeeping is asked at 60 (it fails, the rounds go
+    on), at 120 and at 180, each time with the context of the moment."""
+    started = datetime.now(UTC)
+    clock = ManualClock(started)
+    ctx = replace(_context(db, settings, None), clock=clock)
+    asked: list[timedelta] = []
+
+    def housekeeping(current: DispatchContext) -> None:
+        asked.append(current.clock.now() - started)
+        if len(asked) == 1:
+            raise OSError("server restarting")
+
+    class HalfHourPasses(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:  # noqa: ARG002
+            clock.advance(timedelta(minutes=30))
+            return False
+
+    assert run_dispatcher(ctx, cadence_s=1.0, stop=HalfHourPasses(), max_rounds=7, housekeeping=housekeeping) == 7
+    assert asked == [timedelta(minutes=60), timedelta(minutes=120), timedelta(minutes=180)]
+
+
+def test_the_dispatchers_housekeeping_forgets_idempotency_keys_past_the_setting(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """What `crowdship dispatcher` wires: keys older than `CROWDSHIP_IDEMPOTENCY_RETENTION_DAYS` go."""
+    clock = ManualClock(datetime.now(UTC))
+    ctx = replace(_context(db, settings, None), clock=clock)
+    with db.connection() as connection:
+        for key, age in (("old", timedelta(days=8)), ("young", timedelta(days=6))):
+            connection.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ('s', %s, 'h', %s)",
+                (key, clock.now() - age),
+            )
+    forget = forgetting_old_idempotency_keys(db, settings.model_copy(update={"idempotency_retention_days": 7}))
+    assert forget(ctx) == 1
+    with db.connection() as connection:
+        assert connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("young",)]

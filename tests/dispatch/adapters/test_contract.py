@@ -479,6 +479,7 @@ def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitO
         assert uow.orders.carrying_trips(ids) == {bundled.id: trip_a.id, alone.id: trip_a.id}
         assert uow.orders.carrying_trips([]) == {}
 
+
 def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
     """A second open trip is refused until the first one ends."""
     store, shopper = _store(), Shopper(display_name="A")

@@ -276,6 +276,7 @@ def test_account_emails_are_read_together_and_unknown_ids_are_left_out(uow: Live
         }
         assert uow.users.emails([]) == {}
 
+
 def test_the_database_keeps_service_areas_polygonal(db: ConnectionPool) -> None:
     """The column takes any geometry since migration 0008, but a CHECK refuses what is not a (Multi)Polygon."""
     with db.connection() as connection, pytest.raises(psycopg.errors.CheckViolation, match="polygonal"):
