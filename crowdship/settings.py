@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     )
     access_token_ttl_s: int = Field(default=900, ge=30, description="Lifetime of a bearer token")
     offer_ttl_s: int = Field(default=60, ge=1, description="How long a shopper has to accept an offer")
+    reoffer_after_s: int = Field(
+        default=300, ge=0, le=86_400, description="An order whose offer expired unanswered may go to that trip again"
+    )
+    max_offers_per_pair: int = Field(default=3, ge=1, le=20, description="Offers of one order to one trip, at most")
     delivery_geofence_m: float = Field(default=150.0, gt=0, description="Max proof distance to drop-off")
     delivery_max_attempts: int = Field(default=3, ge=1, description="Failed proofs before the order fails")
     dispatch_cadence_s: float = Field(default=10.0, gt=0, description="Seconds between dispatcher batches")

@@ -36,6 +36,9 @@ class BatchParameters:
     compensation_cents_per_km: int
     compensation_minimum_cents: int
     offer_ttl: timedelta
+    reoffer_after: timedelta = timedelta(minutes=5)
+    """An order whose offer to a trip expired unanswered may go to that trip again this long after."""
+    max_offers_per_pair: int = 3
 
 
 @dataclass(frozen=True)

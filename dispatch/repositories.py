@@ -32,6 +32,7 @@ from dispatch.model import (
     TripStatus,
 )
 from dispatch.profiles import CommuteProfile
+from dispatch.rules import PairOffer
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
@@ -288,8 +289,9 @@ class LiveOfferRepository(OfferRepository, Protocol):
         """Open offers of the store whose time ran out, locked (skipping those another process holds)."""
         ...
 
-    def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
-        """Every (trip, order) pair ever offered: an order never goes back to the same trip."""
+    def pair_offers(self, order_ids: Sequence[UUID]) -> list[PairOffer]:
+        """Every offer the orders were ever in, one per (offer, order), oldest first (`dispatch.rules.barred_pairs`
+        reads them)."""
         ...
 
     def for_order(self, order_id: UUID) -> Sequence[Offer]:

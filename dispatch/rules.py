@@ -1,14 +1,18 @@
-"""Who may carry what, what a shopper may see, and how delivery codes are checked. Plain functions, no I/O."""
+"""Who may carry what, which order may go back to a trip, what a shopper may see, and how delivery codes are
+checked. Plain functions, no I/O."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from crowdship.units import Cents
-from dispatch.model import Order, Shopper, TrustTier
+from dispatch.model import OfferStatus, Order, Shopper, TrustTier
 from routing.distance import geodesic_m, haversine_m
 from routing.geo import GeoPoint
 
@@ -48,6 +52,36 @@ def refusal_reason(
     if shopper.home_location is not None and is_within(shopper.home_location, order.dropoff, own_address_radius_m):
         return "own_address"
     return None
+
+
+@dataclass(frozen=True)
+class PairOffer:
+    """One offer of an order to a trip, as the rule on offering that order to that trip again reads it."""
+
+    trip_id: UUID
+    order_id: UUID
+    status: OfferStatus
+    expires_at: datetime
+
+
+def barred_pairs(
+    history: Iterable[PairOffer], now: datetime, *, reoffer_after: timedelta, max_offers: int
+) -> set[tuple[UUID, UUID]]:
+    """The (trip, order) pairs no batch may offer now. A shopper's answer stands: an order they accepted or
+    declined never goes back to their trip, nor does one offered to it now. An offer they let expire is no
+    answer (a notification missed at the till), so the order may go back once `reoffer_after` has passed since;
+    one withdrawn under them (a bundle broken by a cancelled order) may go back at once; either way at most
+    `max_offers` times in all, so that nobody is asked about the same order over and over."""
+    barred: set[tuple[UUID, UUID]] = set()
+    offers: Counter[tuple[UUID, UUID]] = Counter()
+    for offer in history:
+        pair = (offer.trip_id, offer.order_id)
+        offers[pair] += 1
+        answered = offer.status in (OfferStatus.OPEN, OfferStatus.ACCEPTED, OfferStatus.DECLINED)
+        cooling = offer.status is OfferStatus.EXPIRED and now < offer.expires_at + reoffer_after
+        if answered or cooling or offers[pair] >= max_offers:
+            barred.add(pair)
+    return barred
 
 
 SPHERE_ERROR_MARGIN = 1.01

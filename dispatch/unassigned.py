@@ -15,7 +15,7 @@ from dispatch.rules import refusal_reason
 from routing.areas import covers
 
 REASONS = {
-    "offered before": "was offered this order before (an order never goes back to the same trip)",
+    "offered before": "was offered this order before (answered, just now unanswered, or too many times)",
     "busy": "already has an open or accepted offer (one bundle per trip)",
     "capacity": "has no room left for its bags",
     "trust_tier": "its shopper's trust tier may not carry an order of this value",
@@ -52,7 +52,7 @@ def why_unassigned(
     store: Store,
     trips: Sequence[TripCandidate],
     busy_trips: Collection[UUID],
-    offered_pairs: Collection[tuple[UUID, UUID]],
+    barred_pairs: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
 ) -> Unassigned | None:
@@ -73,7 +73,7 @@ def why_unassigned(
             candidate.trip.id,
             candidate.shopper.id,
             candidate.shopper.display_name,
-            _trip_reason(candidate, order, store, busy_trips, offered_pairs, now, parameters),
+            _trip_reason(candidate, order, store, busy_trips, barred_pairs, now, parameters),
         )
         for candidate in trips
     )
@@ -87,14 +87,14 @@ def _trip_reason(
     order: Order,
     store: Store,
     busy_trips: Collection[UUID],
-    offered_pairs: Collection[tuple[UUID, UUID]],
+    barred_pairs: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
 ) -> str | None:
     trip = candidate.trip
     if not open_for_offers(trip, now, parameters):
         return "closed"
-    if (trip.id, order.id) in offered_pairs:
+    if (trip.id, order.id) in barred_pairs:
         return "offered before"
     if trip.id in busy_trips:
         return "busy"

@@ -40,6 +40,7 @@ from dispatch.offer_explanation import (
 )
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
 from dispatch.services.trips import release_trip_orders, trip_ended
@@ -155,7 +156,7 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
             if order.id not in inside and order.dispatch_deadline > now
         }
         candidates = _candidates(uow, store_id, now, parameters)
-        excluded = uow.offers.offered_pairs([order.id for order in orders]) if orders else set()
+        history = uow.offers.pair_offers([order.id for order in orders]) if orders else []
         recent = (
             uow.trips.checked_in_between(store_id, now - ctx.prospects.lookback, now, ctx.prospects.max_recent_trips)
             if ctx.prospects is not None and orders
@@ -166,6 +167,9 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         _record_unassigned(ctx, report, outside, now)
     if not orders:
         return
+    excluded = barred_pairs(
+        history, now, reoffer_after=parameters.reoffer_after, max_offers=parameters.max_offers_per_pair
+    )
     terms = _route_terms(ctx, candidates, now)
     waiting = _waiting_costs(ctx, store, orders, recent, now)
     problem = build_match_problem(

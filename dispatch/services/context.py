@@ -100,6 +100,8 @@ class DispatchConfig:
                 compensation_cents_per_km=settings.compensation_cents_per_km,
                 compensation_minimum_cents=settings.compensation_minimum_cents,
                 offer_ttl=offer_ttl,
+                reoffer_after=timedelta(seconds=settings.reoffer_after_s),
+                max_offers_per_pair=settings.max_offers_per_pair,
             ),
         )
 

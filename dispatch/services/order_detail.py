@@ -11,6 +11,7 @@ from dispatch.history import TimelineEntry, timeline
 from dispatch.incidents import Incident
 from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, TripStatus
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext
 from dispatch.unassigned import Unassigned, why_unassigned
 
@@ -66,7 +67,12 @@ def _why_unassigned(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> 
         store=store,
         trips=candidates,
         busy_trips=busy,
-        offered_pairs=uow.offers.offered_pairs([order.id]),
+        barred_pairs=barred_pairs(
+            uow.offers.pair_offers([order.id]),
+            now,
+            reoffer_after=ctx.config.batch.reoffer_after,
+            max_offers=ctx.config.batch.max_offers_per_pair,
+        ),
         now=now,
         parameters=ctx.config.batch,
     )

@@ -116,6 +116,23 @@ def test_a_trip_leaving_before_an_offer_could_be_answered_gets_none(
     assert (report.pending_orders, report.eligible_trips, report.offers) == (1, 0, [])
 
 
+def test_an_order_left_unanswered_goes_back_to_the_same_trip_after_the_cooling_off(
+    db: ConnectionPool, settings: Settings, clock: ManualClock
+) -> None:
+    """The offer expires unanswered: the next batches leave the order pending (it was offered to that trip a
+    moment ago), and once `CROWDSHIP_REOFFER_AFTER_S` has passed the same trip gets it again."""
+    store = _store_with(db, clock, orders=1, trips=1)
+    context = _context(db, settings, clock, None)
+    first = run_batch(context, store_id=store.id).offers
+    assert len(first) == 1
+    clock.advance(context.config.batch.offer_ttl + timedelta(seconds=1))
+    assert run_batch(context, store_id=store.id).offers == []
+    clock.advance(context.config.batch.reoffer_after)
+    again = run_batch(context, store_id=store.id).offers
+    assert [(offer.trip_id, offer.stops) for offer in again] == [(first[0].trip_id, first[0].stops)]
+    assert again[0].id != first[0].id
+
+
 def test_racing_batches_without_the_lease_still_never_double_offer(
     db: ConnectionPool, settings: Settings, clock: ManualClock
 ) -> None:

@@ -169,7 +169,7 @@ def test_a_waiting_order_says_why_no_trip_takes_it() -> None:
         store=store,
         trips=trips,
         busy_trips={busy},
-        offered_pairs={(offered_before, order.id)},
+        barred_pairs={(offered_before, order.id)},
         now=NOW,
         parameters=PARAMETERS,
     )
@@ -188,7 +188,7 @@ def test_a_waiting_order_says_why_no_trip_takes_it() -> None:
 
 def test_a_waiting_order_without_trips_past_its_deadline_or_outside_the_area() -> None:
     store = _store()
-    ask = {"store": store, "busy_trips": set(), "offered_pairs": set(), "now": NOW, "parameters": PARAMETERS}
+    ask = {"store": store, "busy_trips": set(), "barred_pairs": set(), "now": NOW, "parameters": PARAMETERS}
     assert "no shopper is checked in" in why_unassigned(order=_order(store_id=store.id), trips=[], **ask).summary  # type: ignore[arg-type, union-attr]
     late = _order(store_id=store.id, dispatch_deadline=NOW)
     assert "dispatch deadline" in why_unassigned(order=late, trips=[], **ask).summary  # type: ignore[arg-type, union-attr]
@@ -201,7 +201,7 @@ def test_a_waiting_order_without_trips_past_its_deadline_or_outside_the_area() -
 def test_a_far_drop_off_is_a_detour_and_a_big_one_does_not_fit() -> None:
     store = _store()
     trip = _candidate(store, trust_tier=TrustTier.GOLD, identity_verified=True)
-    ask = {"store": store, "busy_trips": set(), "offered_pairs": set(), "now": NOW, "parameters": PARAMETERS}
+    ask = {"store": store, "busy_trips": set(), "barred_pairs": set(), "now": NOW, "parameters": PARAMETERS}
     detour = _order(store_id=store.id, dropoff=GeoPoint(30.44, -84.17))
     assert why_unassigned(order=detour, trips=[trip], **ask).trips[0].reason == "detour"  # type: ignore[arg-type, union-attr]
     bulky = _order(store_id=store.id, size_bags=5)

@@ -10,8 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crowdship.units import Cents
-from dispatch.model import Order, Shopper, TrustTier
+from dispatch.model import OfferStatus, Order, Shopper, TrustTier
 from dispatch.rules import (
+    PairOffer,
+    barred_pairs,
     coarse_point,
     delivery_code_matches,
     first_name,
@@ -112,3 +114,41 @@ def test_the_quick_within_check_decides_exactly_like_the_geodesic(
     moved = geodesic(meters=distance_m).destination((lat, lon), bearing)
     dropoff = GeoPoint(moved.latitude, moved.longitude)
     assert is_within(home, dropoff, radius_m) == (geodesic_m(home, dropoff) <= radius_m)
+
+
+REOFFER_AFTER = timedelta(minutes=5)
+
+
+def _barred(*offers: tuple[OfferStatus, timedelta], max_offers: int = 3) -> bool:
+    """Whether the pair may not be offered at NOW after these offers (status, expiry relative to NOW)."""
+    trip_id, order_id = uuid4(), uuid4()
+    history = [PairOffer(trip_id, order_id, status, NOW + expiry) for status, expiry in offers]
+    other = PairOffer(uuid4(), order_id, OfferStatus.DECLINED, NOW)  # another trip's answer bars only that trip
+    barred = barred_pairs([*history, other], NOW, reoffer_after=REOFFER_AFTER, max_offers=max_offers)
+    assert (other.trip_id, order_id) in barred
+    return (trip_id, order_id) in barred
+
+
+def test_a_shoppers_answer_keeps_the_order_off_their_trip_for_good() -> None:
+    """Accepted or declined, days ago: never again; an offer open now: not a second one."""
+    assert _barred((OfferStatus.DECLINED, -timedelta(days=2)))
+    assert _barred((OfferStatus.ACCEPTED, -timedelta(days=2)))
+    assert _barred((OfferStatus.OPEN, timedelta(seconds=30)))
+    assert not _barred()
+
+
+def test_an_unanswered_offer_may_go_back_to_the_trip_after_the_cooling_off() -> None:
+    assert _barred((OfferStatus.EXPIRED, -REOFFER_AFTER + timedelta(seconds=1)))
+    assert not _barred((OfferStatus.EXPIRED, -REOFFER_AFTER))
+
+
+def test_an_offer_withdrawn_under_the_shopper_may_go_back_at_once() -> None:
+    """A bundle broken by a cancelled order: its other orders may go straight back to the same trip."""
+    assert not _barred((OfferStatus.WITHDRAWN, timedelta(seconds=30)))
+
+
+def test_nobody_is_asked_about_the_same_order_more_than_the_most_offers() -> None:
+    long_ago = -timedelta(hours=1)
+    assert not _barred((OfferStatus.EXPIRED, long_ago), (OfferStatus.WITHDRAWN, long_ago))
+    assert _barred((OfferStatus.EXPIRED, long_ago), (OfferStatus.WITHDRAWN, long_ago), (OfferStatus.EXPIRED, long_ago))
+    assert _barred((OfferStatus.EXPIRED, long_ago), max_offers=1)

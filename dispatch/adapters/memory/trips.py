@@ -12,6 +12,7 @@ from dispatch.adapters.memory.database import ACTIVE_TRIP, MemoryRepository, cop
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Trip, TripStatus
 from dispatch.repositories import AnsweredOffer
+from dispatch.rules import PairOffer
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
@@ -212,13 +213,15 @@ class MemoryOfferRepository(MemoryRepository):
         offer_id = self._db.open_offer_of_order.get(order_id)
         return None if offer_id is None else self._db.offers[offer_id].trip_id
 
-    def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
+    def pair_offers(self, order_ids: Sequence[UUID]) -> list[PairOffer]:
         db = self._db
-        return {
-            (db.offers[offer_id].trip_id, order_id)
+        offers = [
+            (db.offers[offer_id], order_id)
             for order_id in order_ids
             for offer_id in db.offers_of_order.get(order_id, [])
-        }
+        ]
+        offers.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
+        return [PairOffer(offer.trip_id, order_id, offer.status, offer.expires_at) for offer, order_id in offers]
 
     def for_order(self, order_id: UUID) -> list[Offer]:
         offers = [self._db.offers[offer_id] for offer_id in self._db.offers_of_order.get(order_id, [])]

@@ -15,6 +15,7 @@ from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns,
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Trip, TripStatus
 from dispatch.repositories import AnsweredOffer
+from dispatch.rules import PairOffer
 from routing.geo import GeoPoint
 
 
@@ -226,13 +227,16 @@ class PostgresOfferRepository(Repository):
         )
         return rows[0]["trip_id"] if rows else None
 
-    def offered_pairs(self, order_ids: Sequence[UUID]) -> set[tuple[UUID, UUID]]:
+    def pair_offers(self, order_ids: Sequence[UUID]) -> list[PairOffer]:
         rows = self._all(
-            """SELECT f.trip_id, oo.order_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
-               WHERE oo.order_id = ANY(%s)""",
+            """SELECT f.trip_id, oo.order_id, f.status, f.expires_at
+               FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
+               WHERE oo.order_id = ANY(%s) ORDER BY f.created_at, f.id""",
             (list(order_ids),),
         )
-        return {(row["trip_id"], row["order_id"]) for row in rows}
+        return [
+            PairOffer(row["trip_id"], row["order_id"], OfferStatus(row["status"]), row["expires_at"]) for row in rows
+        ]
 
     def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> list[AnsweredOffer]:
         where, params = filters(("t.store_id", store_id), ("f.status", _ANSWERED))

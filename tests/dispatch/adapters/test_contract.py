@@ -447,7 +447,10 @@ def test_one_open_offer_per_order_and_per_trip(uow: LiveUnitOfWork) -> None:
         uow.offers.save(offer)
         uow.offers.add(_offer(trip_b, order))
         uow.commit()
-        assert uow.offers.offered_pairs([order.id]) == {(trip_a.id, order.id), (trip_b.id, order.id)}
+        assert {(p.trip_id, p.order_id, p.status) for p in uow.offers.pair_offers([order.id])} == {
+            (trip_a.id, order.id, OfferStatus.DECLINED),
+            (trip_b.id, order.id, OfferStatus.OPEN),
+        }
         assert [o.status for o in uow.offers.list_for_trip(trip_a.id)] == [OfferStatus.DECLINED]
 
 
