@@ -143,7 +143,9 @@ class AuditLog(Protocol):
 
 class RewardsReports(Protocol):
     def reconciliation_data(self) -> ReconciliationData: ...
-    def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord: ...
+    def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord:
+        """Deliveries, on-time ones and incidents in [start, end]: a review at `end` counts what happened then."""
+        ...
 
 
 class PaymentChoiceRepository(Protocol):

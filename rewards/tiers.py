@@ -1,7 +1,8 @@
 """Trust tiers from a shopper's record: a sustained good record moves them up, incidents move them down.
 
-A review moves a shopper up at most one tier (trust is earned step by step) but down as far as the record
-says at once (an incident takes effect immediately).
+A review moves a shopper up at most one tier (trust is earned step by step) but down as far as their conduct
+says at once (an incident takes effect immediately). Conduct is incidents, and lateness once the record is
+long enough to judge it; too few deliveries never take away a tier operations gave someone they know.
 """
 
 from __future__ import annotations
@@ -71,9 +72,23 @@ def earned_tier(record: ShopperRecord, rules: TierRules) -> TrustTier:
     return earned
 
 
+def conduct_allows(record: ShopperRecord, rules: TierRules) -> TrustTier:
+    """The highest tier (and every tier below it) whose incident allowance the record keeps, and whose
+    on-time rate it keeps once it holds that tier's number of deliveries."""
+    allowed = TrustTier.NEW
+    for tier in sorted(rules.requirements):
+        need = rules.requirements[tier]
+        judged_late = record.deliveries >= need.min_deliveries and record.on_time_rate < need.min_on_time_rate
+        if record.incidents > need.max_incidents or judged_late:
+            break
+        allowed = tier
+    return allowed
+
+
 def next_tier(current: TrustTier, record: ShopperRecord, rules: TierRules | None = None) -> TrustTier:
-    """The tier after a review: up one step at most, down to the earned tier at once."""
-    earned = earned_tier(record, rules or TierRules())
-    if earned > current:
+    """The tier after a review: up one step at most when the record earns more; else down at once to what
+    the shopper's conduct allows, if that is lower."""
+    rules = rules or TierRules()
+    if earned_tier(record, rules) > current:
         return TrustTier(current + 1)
-    return earned
+    return min(current, conduct_allows(record, rules))

@@ -59,7 +59,7 @@ def review_trust_tier(
     actor_id: UUID | None = None,
     rules: TierRules | None = None,
 ) -> TierReview:
-    """Moves the shopper's tier by their record in [window_start, now) and saves it on the shopper."""
+    """Moves the shopper's tier by their record in [window_start, now] and saves it on the shopper."""
     repos = uow.repos
     repos.shoppers.lock(shopper_id)
     shopper = repos.shoppers.get(shopper_id)

@@ -44,8 +44,9 @@ def _report(client: TestClient, shopper: Account, order_id: str, kind: str, text
 def test_an_insurance_claim_reviews_the_shoppers_tier_at_once(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """A silver shopper with no record behind the tier and a damage incident: recording the claim moves them to
-    new (the review is wired through composition); the incident lists the claim; a reused reference is 409."""
+    """A silver shopper with a damage incident reported the same instant: recording the claim moves them to
+    bronze, the most one incident allows (the review is wired through composition); the incident lists the
+    claim; a reused reference is 409."""
     ana = make_shopper("Ana", tier=TrustTier.SILVER)
     receipt = _carried(client, ops, store, clock, ana, "INC-1")
     incident = _report(client, ana, receipt["order_id"], "damage", "the eggs broke")
@@ -55,8 +56,8 @@ def test_an_insurance_claim_reviews_the_shoppers_tier_at_once(
         headers=ops.headers,
     )
     assert claim.status_code == 201, claim.text
-    assert (claim.json()["tier_before"], claim.json()["tier_after"]) == (2, 0)
-    assert client.get(f"/ops/shoppers/{ana.shopper_id}", headers=ops.headers).json()["trust_tier"] == 0
+    assert (claim.json()["tier_before"], claim.json()["tier_after"]) == (2, 1)
+    assert client.get(f"/ops/shoppers/{ana.shopper_id}", headers=ops.headers).json()["trust_tier"] == 1
     detail = client.get(f"/ops/incidents/{incident['id']}", headers=ops.headers).json()
     assert [(c["claim_ref"], c["amount_cents"], c["recorded_by"]) for c in detail["claims"]] == [
         ("AXA-1", 4_599, str(ops.user_id))

@@ -106,8 +106,8 @@ class World:
         assert self.pool is not None, "a PostgreSQL world"
         return self.pool
 
-    def add_shopper(self, name: str = "Shopper") -> Shopper:
-        shopper = Shopper(display_name=f"{name} {len(self.shoppers) + 1}")
+    def add_shopper(self, name: str = "Shopper", *, tier: TrustTier = TrustTier.NEW) -> Shopper:
+        shopper = Shopper(display_name=f"{name} {len(self.shoppers) + 1}", trust_tier=tier)
         with self.dispatch() as uow:
             uow.shoppers.add(shopper)
             uow.commit()

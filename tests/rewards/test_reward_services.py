@@ -364,6 +364,20 @@ def test_a_tier_review_moves_a_good_shopper_up_and_incidents_move_them_down(worl
         assert uow.shoppers.get(shopper.id).trust_tier is TrustTier.NEW
 
 
+def test_a_review_counts_an_incident_reported_at_its_own_instant(world: World) -> None:
+    """A claim recorded the moment its incident is reported: the review at that instant sees the incident, and
+    a silver shopper with too short a record to judge otherwise keeps what one incident allows, bronze."""
+    shopper = world.add_shopper(tier=TrustTier.SILVER)
+    order = world.order(proof_by=shopper, at=NOW - timedelta(hours=2))
+    with world.dispatch() as uow:
+        trip_id = uow.proofs.list_for_order(order.id)[0].trip_id
+        uow.incidents.add(Incident(order.id, trip_id, shopper.id, IncidentKind.DAMAGE, "eggs broke", NOW))
+        uow.commit()
+    with world.rewards() as uow:
+        review = review_trust_tier(uow, shopper_id=shopper.id, window_start=NOW - timedelta(days=90), now=NOW)
+    assert (review.before, review.after, review.record.incidents) == (TrustTier.SILVER, TrustTier.BRONZE, 1)
+
+
 # --------------------------------------------------------------------------------------------------
 # Payouts
 

@@ -39,6 +39,20 @@ def test_repeated_incidents_take_a_shopper_back_to_new() -> None:
     assert next_tier(TrustTier.SILVER, ShopperRecord(80, 80, 2)) is TrustTier.NEW
 
 
+def test_a_tier_operations_set_is_taken_away_for_conduct_not_for_want_of_deliveries() -> None:
+    """Silver set by hand with 3 deliveries: a review keeps silver on a clean record, one incident takes it to
+    bronze (the most that one incident allows), two to new; a few late deliveries are too few to judge."""
+    assert next_tier(TrustTier.SILVER, ShopperRecord(3, 3, 0)) is TrustTier.SILVER
+    assert next_tier(TrustTier.SILVER, ShopperRecord(3, 1, 0)) is TrustTier.SILVER
+    assert next_tier(TrustTier.SILVER, ShopperRecord(3, 3, 1)) is TrustTier.BRONZE
+    assert next_tier(TrustTier.SILVER, ShopperRecord(3, 3, 2)) is TrustTier.NEW
+
+
+def test_a_long_record_of_lateness_takes_a_gold_shopper_down_to_what_it_supports() -> None:
+    """300 deliveries, 90 % on time: below gold's 95 %, enough for silver."""
+    assert next_tier(TrustTier.GOLD, ShopperRecord(300, 270, 0)) is TrustTier.SILVER
+
+
 def test_lateness_keeps_a_busy_shopper_below_silver() -> None:
     """Many deliveries but 85 % on time is bronze, not silver."""
     assert earned_tier(ShopperRecord(100, 85, 0), TierRules()) is TrustTier.BRONZE
@@ -61,7 +75,8 @@ records = st.builds(
 @settings(max_examples=200, deadline=None)
 @given(current=st.sampled_from(list(TrustTier)), record=records, extra_incidents=st.integers(1, 3))
 def test_more_incidents_never_raise_the_tier(current: TrustTier, record: ShopperRecord, extra_incidents: int) -> None:
-    """Monotone in incidents; and a review never climbs more than one step."""
+    """Monotone in incidents; a review never climbs more than one step, nor falls below the earned tier."""
     worse = ShopperRecord(record.deliveries, record.on_time_deliveries, record.incidents + extra_incidents)
     assert next_tier(current, worse) <= next_tier(current, record)
     assert next_tier(current, record) <= current + 1
+    assert next_tier(current, record) >= min(current, earned_tier(record, TierRules()))

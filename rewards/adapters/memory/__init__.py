@@ -128,14 +128,14 @@ class MemoryRewardsReports:
             for proof in proofs:
                 trip = dispatch.trips.get(proof.trip_id)
                 mine = proof.accepted and trip is not None and trip.shopper_id == shopper_id
-                if mine and start <= proof.recorded_at < end:
+                if mine and start <= proof.recorded_at <= end:
                     deliveries += 1
                     on_time += proof.recorded_at <= dispatch.orders[order_id].window_latest
         incidents = sum(
             1
             for listed in dispatch.incidents.values()
             for incident in listed
-            if incident.shopper_id == shopper_id and start <= incident.reported_at < end
+            if incident.shopper_id == shopper_id and start <= incident.reported_at <= end
         )
         return ShopperRecord(deliveries=deliveries, on_time_deliveries=on_time, incidents=incidents)
 

@@ -126,16 +126,16 @@ class PostgresRewardsReports(Repository):
         )
 
     def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord:
-        """Deliveries (accepted proofs), on-time ones (by the window's end) and incidents in [start, end)."""
+        """Deliveries (accepted proofs), on-time ones (by the window's end) and incidents in [start, end]."""
         row = self._one_or_none(
             """SELECT count(*) AS deliveries, count(*) FILTER (WHERE p.recorded_at <= o.window_latest) AS on_time
                FROM delivery_proofs p JOIN trips t ON t.id = p.trip_id JOIN orders o ON o.id = p.order_id
-               WHERE p.accepted AND t.shopper_id = %s AND p.recorded_at >= %s AND p.recorded_at < %s""",
+               WHERE p.accepted AND t.shopper_id = %s AND p.recorded_at >= %s AND p.recorded_at <= %s""",
             (shopper_id, start, end),
         )
         assert row is not None
         counted = self._one_or_none(
-            """SELECT count(*) AS n FROM incidents WHERE shopper_id = %s AND reported_at >= %s AND reported_at < %s""",
+            """SELECT count(*) AS n FROM incidents WHERE shopper_id = %s AND reported_at >= %s AND reported_at <= %s""",
             (shopper_id, start, end),
         )
         assert counted is not None

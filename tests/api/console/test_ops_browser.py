@@ -178,7 +178,7 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
     page.get_by_label("Insurer's claim reference").fill("AXA-77")
     page.get_by_label("Amount claimed (cents)").fill("4599")
     page.get_by_role("button", name="Record claim").click()
-    expect(page.get_by_role("status")).to_contain_text("tier went from gold to new")
+    expect(page.get_by_role("status")).to_contain_text("tier went from gold to bronze")
     screenshot(page, "incident-claim-recorded")
     page.get_by_label("What was done about it").fill("Customer refunded; the bag supplier was told")
     page.get_by_role("button", name="Resolve incident").click()
