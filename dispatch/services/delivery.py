@@ -131,7 +131,12 @@ def deliver(
         )
         uow.proofs.add(proof)
         if not proof.accepted:
-            failures = sum(1 for earlier in uow.proofs.list_for_order(order.id) if not earlier.accepted)
+            # Attempts are counted per trip: an order requeued after a failure starts afresh with its next shopper.
+            failures = sum(
+                1
+                for earlier in uow.proofs.list_for_order(order.id)
+                if earlier.trip_id == trip.id and not earlier.accepted
+            )
             attempts_left = max(0, ctx.config.max_delivery_attempts - failures)
             completed = False
             if attempts_left == 0:

@@ -53,6 +53,30 @@ def test_a_returned_order_is_requeued_and_offered_to_another_trip(
     assert [stop["order_id"] for stop in current_offer(client, ben)["stops"]] == [receipt["order_id"]]
 
 
+def test_a_requeued_order_gets_every_attempt_afresh_with_its_next_shopper_and_is_delivered(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Ana's three refusals do not count against Ben: his first wrong code leaves him two attempts, and the
+    right code delivers the order."""
+    receipt = _returned(client, ops, store, clock, make_shopper("Ana"))
+    _act(client, ops, receipt, "requeue")
+    clock.advance(timedelta(minutes=1))
+    ben = make_shopper("Ben")
+    trip = check_in(client, ben, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ben)['id']}/accept", headers=ben.headers)
+    client.post(f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=ben.headers)
+    at_the_door = {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}
+    wrong = "000000" if receipt["delivery_code"] != "000000" else "111111"
+    delivery = f"/shopper/orders/{receipt['order_id']}/delivery"
+    refused = client.post(delivery, json={"position": at_the_door, "code": wrong}, headers=ben.headers)
+    assert assert_problem(refused, 422)["attempts_left"] == 2
+    assert _status(client, ops, receipt) == "picked_up"
+    right = {"position": at_the_door, "code": receipt["delivery_code"]}
+    assert client.post(delivery, json=right, headers=ben.headers).status_code == 200
+    assert _status(client, ops, receipt) == "delivered"
+
+
 @pytest.mark.parametrize(("action", "status"), [("fallback", "fallback"), ("cancel", "cancelled")])
 def test_a_returned_order_can_go_to_the_fleet_or_be_cancelled(
     client: TestClient,
