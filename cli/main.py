@@ -314,7 +314,7 @@ def _set_active(email: str, *, active: bool) -> None:
 @app.command("api")
 def serve_api(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65_535)] = 8000,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
@@ -328,7 +328,9 @@ def serve_api(
 
 @app.command("dispatcher")
 def dispatcher(
-    cadence: Annotated[float | None, typer.Option(help="Seconds between rounds (default from settings)")] = None,
+    cadence: Annotated[
+        float | None, typer.Option(help="Seconds between rounds (default from settings)", min=0.1, max=3_600)
+    ] = None,
     once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
     acceptance: Annotated[
         bool,
@@ -372,7 +374,7 @@ def dispatcher(
             context = acceptance_aware(context)
         rounds = run_dispatcher(
             context,
-            cadence_s=cadence or settings.dispatch_cadence_s,
+            cadence_s=settings.dispatch_cadence_s if cadence is None else cadence,
             stop=stop,
             outages=BACKING_SERVICE_ERRORS,
             refresh=acceptance_aware if acceptance else None,

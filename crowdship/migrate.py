@@ -50,8 +50,19 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "heads") -> None:
-    """Applies revisions up to `revision`; "heads" is every branch's newest, as parallel work can branch."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Applies revisions up to `revision`; "heads" is every branch's newest, as parallel work can branch. A
+    revision older than the database's is refused: upgrading to it would silently do nothing."""
+    config = alembic_config(database_url)
+    script = ScriptDirectory.from_config(config)
+    applied = current_revisions(database_url)
+    if revision not in ("head", "heads") and applied and revision not in applied:
+        target = script.get_revision(revision)
+        behind = {r.revision for r in script.iterate_revisions(applied, "base")} - set(applied)
+        if target is not None and target.revision in behind:
+            raise InvalidInput(
+                "revision", f"{revision} is older than the database's {', '.join(applied)}: migrate only upgrades"
+            )
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

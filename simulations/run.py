@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdship.clock import SystemClock
-from crowdship.errors import DomainError
+from crowdship.errors import DomainError, InvalidInput
 from crowdship.settings import get_settings
 from simulations.results import Summary, WrittenFiles, headline_rows, quiet_batch_logs, summarise, write_results
 from simulations.runs import StatusReporter
@@ -26,6 +26,15 @@ def headline_table(summary: Summary, title: str) -> Table:
     return table
 
 
+def results_folder(path: Path) -> Path:
+    """The folder results go to, made now: a path that cannot be one is refused before hours of simulating."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput("out", f"{path} cannot hold the results: {error.strerror or error}") from None
+    return path
+
+
 def simulate_and_write(
     scenario: Scenario,
     out_dir: Path,
@@ -41,6 +50,7 @@ def simulate_and_write(
     reporter = status or StatusReporter(None, SystemClock())
     quiet_batch_logs()
     try:
+        results_folder(out_dir)
         reporter.started(f"simulating {scenario.hours} h")
         result = simulate_day(
             scenario,
@@ -104,6 +114,7 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
 
     grid = load_grid(path)
     runs = grid.runs()
+    target = results_folder(out_dir or REPOSITORY_ROOT / ".local" / "sweeps" / path.stem)
     console.print(f"sweep {grid.name}: {len(runs)} scenarios on Ray ({address or 'local, 2 CPUs'})")
     reporter.started(f"0/{len(runs)} simulated days (starting Ray)")
 
@@ -116,7 +127,6 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
     for row in rows:
         table.add_row(*[str(row[key]) for key in grid.axes], *[fmt.format(row[key]) for key, _, fmt in TABLE_COLUMNS])
     console.print(table)
-    target = out_dir or REPOSITORY_ROOT / ".local" / "sweeps" / path.stem
     csv_path, json_path, chart_path = write_sweep(grid, rows, target)
     console.print(f"table: {csv_path}, {json_path}\nchart: {chart_path}")
     reporter.finished(f"{len(rows)} simulated days")

@@ -148,6 +148,7 @@ def test_users_deactivate_stops_the_accounts_tokens(
     ("args", "environment", "said"),
     [
         (["db", "migrate", "no-such-revision"], {}, "error: revision: Can't locate revision"),
+        (["db", "migrate", "0010_commute_profiles"], {}, "is older than the database's 0012"),
         (["match", "missing.json"], {"CROWDSHIP_OFFER_TTL_S": "abc"}, "error: CROWDSHIP_OFFER_TTL_S: "),
         (["db", "status"], {"CROWDSHIP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot be reached"),
         (["dispatcher", "--once"], {"CROWDSHIP_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "error: "),
@@ -164,3 +165,19 @@ def test_a_refusal_or_an_unreachable_server_is_one_error_line_and_status_1(
     assert result.exit_code == 1, result.output
     assert said in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["api", "--port", "99999"], "--port"),
+        (["api", "--port", "0"], "--port"),
+        (["dispatcher", "--cadence", "-1"], "--cadence"),
+        (["dispatcher", "--cadence", "0"], "--cadence"),
+    ],
+)
+def test_a_port_or_cadence_out_of_range_is_refused_before_anything_starts(args: list[str], option: str) -> None:
+    """A port past 65535 would wrap around to another one; a cadence of 0 or less would spin the database."""
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output

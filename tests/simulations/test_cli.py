@@ -97,3 +97,16 @@ def test_a_status_file_that_is_not_there_is_refused_before_simulating(tmp_path: 
     assert result.exit_code == 1
     assert "--status" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_results_folder_that_cannot_be_made_is_refused_before_simulating(tmp_path: Path) -> None:
+    """`--out` naming a file: one error line and status 1 at once, not a traceback after the whole day."""
+    scenario = tmp_path / "day.toml"
+    scenario.write_text(SCENARIO)
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(taken)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: out: {taken} cannot hold the results")
+    assert taken.read_text() == "not a folder"
+
