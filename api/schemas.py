@@ -226,10 +226,18 @@ class OfferBreakdownOut(BaseModel):
     stops: int
     priced_by: Literal["reward_policy", "compensation_rule"]
     reward_cents: RewardComponentsOut
-    matcher_cost_cents: float | None = Field(description="The matcher's cost of this route (the quote, unrounded)")
+    matcher_cost_cents: int | None = Field(
+        description="The matcher's cost of this route in whole cents: the quote (null for a part of its route)"
+    )
     best_alternative: AlternativeOut | Literal["none"] = Field(
         description='The cheapest other trip of the batch that could carry the same stops, or "none"'
     )
+
+    @field_validator("matcher_cost_cents", mode="before")
+    @classmethod
+    def _whole_cents(cls, cost: float | None) -> int | None:
+        """Breakdowns recorded before it was rounded kept the matcher's tie-break fraction."""
+        return None if cost is None else round(cost)
 
 
 def _of_offer(name: str) -> AliasPath:

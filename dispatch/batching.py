@@ -72,13 +72,17 @@ policy is in force: the compensation rule then prices both. Implemented by rewar
 root."""
 
 
-def compensation_quote(parameters: BatchParameters) -> RewardQuote:
-    """The matcher's own price of a route: the larger of minimum per order and rate per extra km."""
+def compensation_components(parameters: BatchParameters, stops: int, extra_m: int) -> dict[str, int]:
+    """The matcher's own price of a route (no policy in force), by the same components as a policy's: the
+    larger of the minimum per order and the rate per extra km."""
+    distance = round(parameters.compensation_cents_per_km * extra_m / 1000.0)
+    total = max(distance, parameters.compensation_minimum_cents * stops)
+    return {"distance": distance, "minimum": total - distance, "total": total}
 
+
+def compensation_quote(parameters: BatchParameters) -> RewardQuote:
     def quote(request: QuoteRequest) -> Cents:
-        by_detour = parameters.compensation_cents_per_km * request.extra_distance_m / 1000.0
-        by_orders = parameters.compensation_minimum_cents * len(request.orders)
-        return Cents(round(max(by_detour, by_orders)))
+        return Cents(compensation_components(parameters, len(request.orders), request.extra_distance_m)["total"])
 
     return quote
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from dispatch.batching import BatchParameters, DroppedAssignment
+from dispatch.batching import BatchParameters, DroppedAssignment, compensation_components
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
@@ -30,13 +30,6 @@ DROPPED_REASONS: Mapping[str, UnassignedReason] = {
     "trust_tier": UnassignedReason.VALUE_LIMIT,
 }
 """The batch's own re-check (`batching._assignment_problem`, `_route_problem`) in the matcher's codes."""
-
-
-def compensation_components(parameters: BatchParameters, stops: int, extra_m: int) -> dict[str, int]:
-    """The compensation rule's price (no policy in force) by the same components as a policy's."""
-    distance = round(parameters.compensation_cents_per_km * extra_m / 1000.0)
-    total = max(distance, parameters.compensation_minimum_cents * stops)
-    return {"distance": distance, "minimum": total - distance, "total": total}
 
 
 def offer_breakdown(
@@ -60,7 +53,7 @@ def offer_breakdown(
         "stops": len(offer.stops),
         "priced_by": "compensation_rule" if terms is None else "reward_policy",
         "reward_cents": reward,
-        "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost, 4),
+        "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost),
         "best_alternative": alternative,
     }
 

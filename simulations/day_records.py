@@ -24,7 +24,7 @@ class OrderRecord:
     delivered_at: datetime | None = None
     trip_id: UUID | None = None
     detour_m: float = 0.0
-    reward_cents: float = 0.0
+    reward_cents: int = 0
     fallback_cost_cents: int = 0
     courier_cost_cents: int = 0
     """What the all-courier baseline pays for this order."""

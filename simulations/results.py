@@ -175,7 +175,7 @@ def order_rows(result: DayResult) -> list[dict[str, Any]]:
             "on_time": "" if record.on_time is None else record.on_time,
             "window_latest": record.window_latest.isoformat(),
             "detour_m": round(record.detour_m, 1),
-            "reward_cents": round(record.reward_cents, 2),
+            "reward_cents": record.reward_cents,
             "fallback_cost_cents": record.fallback_cost_cents,
             "courier_cost_cents": record.courier_cost_cents,
         }

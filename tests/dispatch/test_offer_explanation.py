@@ -7,9 +7,9 @@ from datetime import timedelta
 from uuid import uuid4
 
 from crowdship.units import Cents
-from dispatch.batching import DroppedAssignment, build_match_problem
+from dispatch.batching import DroppedAssignment, build_match_problem, compensation_components
 from dispatch.model import Offer
-from dispatch.offer_explanation import best_alternatives, compensation_components, pending_reasons
+from dispatch.offer_explanation import best_alternatives, pending_reasons
 from tests.dispatch.test_batching import NOW, PARAMETERS, STORE, _candidate, _order
 
 

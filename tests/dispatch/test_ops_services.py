@@ -91,19 +91,19 @@ def _incident(world: InMemory, tier: TrustTier) -> Incident:
 
 
 def test_an_insurance_claim_reviews_the_tier_and_audits_the_change(world: InMemory) -> None:
-    """Gold with no deliveries and a theft: the review the claim triggers takes the shopper to new at once,
-    with a `tier.changed` audit entry naming who recorded the claim."""
+    """Gold and a theft: the review the claim triggers takes the shopper at once to bronze, the most one
+    incident allows, with a `tier.changed` audit entry naming who recorded the claim."""
     incident = _incident(world, TrustTier.GOLD)
     staff = uuid4()
     recorded = record_insurance_claim(
         world.context, incident_id=incident.id, claim_ref="AXA-1", amount_cents=Cents(4_000), actor_id=staff
     )
-    assert (recorded.tier_before, recorded.tier_after) == (TrustTier.GOLD, TrustTier.NEW)
+    assert (recorded.tier_before, recorded.tier_after) == (TrustTier.GOLD, TrustTier.BRONZE)
     with world.context.unit_of_work() as uow:
-        assert uow.shoppers.get(incident.shopper_id).trust_tier is TrustTier.NEW
+        assert uow.shoppers.get(incident.shopper_id).trust_tier is TrustTier.BRONZE
     audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("shopper", incident.shopper_id)
     assert [(entry.action, entry.actor_id, entry.details["after"]) for entry in audit] == [
-        ("tier.changed", staff, "new")
+        ("tier.changed", staff, "bronze")
     ]
 
 
