@@ -98,7 +98,3 @@ class OpeningHours:
     def named(self) -> dict[str, DayHours | None]:
         """Every weekday by name, None when closed."""
         return {name: self.days.get(index) for index, name in enumerate(WEEKDAYS)}
-
-    def is_open_at(self, weekday: int, minute: int) -> bool:
-        day = self.days.get(weekday)
-        return day is not None and day.opens_minute <= minute < day.closes_minute

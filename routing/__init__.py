@@ -1,11 +1,10 @@
-"""Geography: points, distances and travel times, detours, service areas, candidate pruning.
+"""Geography: points, distances and travel times, service areas, maps, candidate pruning.
 
 Plain Python and numpy; no database, network or clock. PostGIS mirrors what is here for queries at scale.
 
 - `geo`: GeoPoint, validated where it is made.
 - `distance`: great-circle and planar distance matrices, exact geodesic distance for single pairs.
 - `travel`: the TravelModel protocol; straight line x road factor, or shortest paths on an OSM road graph.
-- `detour`: the best visiting order of up to four drop-offs and the distance and minutes it adds.
 - `areas`: service areas from GeoJSON, point checks, OutsideServiceArea.
 - `streets`: the base under maps: OpenStreetMap streets where a shipped network covers the place, else a
   metric graticule; `maps`: a store's map as an SVG string (equal scale, legend, scale bar, bounded layers),

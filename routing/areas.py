@@ -22,7 +22,7 @@ from shapely.ops import nearest_points
 from shapely.validation import explain_validity
 
 from crowdship.errors import DomainError, InvalidInput
-from routing.distance import as_lat_lon_array, geodesic_m
+from routing.distance import geodesic_m
 from routing.geo import GeoPoint
 
 BoolArray = npt.NDArray[np.bool_]
@@ -64,13 +64,6 @@ def circular_area(center: GeoPoint, radius_m: float, segments: int = 64) -> Poly
 def covers(area: Area, point: GeoPoint) -> bool:
     """True when the point lies inside the area or on its edge."""
     return bool(area.covers(Point(point.lon, point.lat)))
-
-
-def covers_points(area: Area, lat_lon: npt.ArrayLike) -> BoolArray:
-    """`covers` for many [lat, lon] rows at once."""
-    points = as_lat_lon_array(lat_lon, "points")
-    result: BoolArray = shapely.covers(area, shapely.points(points[:, 1], points[:, 0]))
-    return result
 
 
 def distance_to_area_m(area: Area, point: GeoPoint) -> float:

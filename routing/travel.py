@@ -13,8 +13,7 @@ import math
 import statistics
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 from xml.etree import ElementTree
@@ -38,19 +37,8 @@ SHORTEST_PATH_TREES_KEPT = 256
 DEFAULT_ROAD_FACTOR = 1.3
 """Road distance over straight-line distance; published US figures are 1.2-1.4."""
 
-
-class TravelMode(StrEnum):
-    CAR = "car"
-    BIKE = "bike"
-    WALK = "walk"
-
-
-DEFAULT_SPEEDS_KMH: Mapping[TravelMode, float] = {
-    TravelMode.CAR: 30.0,
-    TravelMode.BIKE: 15.0,
-    TravelMode.WALK: 5.0,
-}
-"""Door-to-door urban averages, stops and lights included."""
+DEFAULT_SPEED_KMH = 30.0
+"""A car's door-to-door urban average, stops and lights included."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,7 @@ class StraightLineTravel:
     """Great-circle distance times a road factor, at a constant speed."""
 
     road_factor: float = DEFAULT_ROAD_FACTOR
-    speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]
+    speed_kmh: float = DEFAULT_SPEED_KMH
 
     def __post_init__(self) -> None:
         _check_road_factor(self.road_factor)
@@ -107,27 +95,6 @@ class StraightLineTravel:
         coordinates = [[point.lat, point.lon] for point in points]
         distance: FloatArray = self.road_factor * 1000.0 * haversine_matrix(coordinates, coordinates)
         return TravelMatrices(distance, distance / (self.speed_kmh / 3.6))
-
-
-@dataclass(frozen=True)
-class TravelSettings:
-    """The travel assumptions of a store or a scenario: one road factor, a speed per mode."""
-
-    road_factor: float = DEFAULT_ROAD_FACTOR
-    speeds_kmh: Mapping[TravelMode, float] = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
-
-    def __post_init__(self) -> None:
-        _check_road_factor(self.road_factor)
-        for mode, speed in self.speeds_kmh.items():
-            _check_speed(speed, f"speeds_kmh.{TravelMode(mode).value}")
-
-    def speed_kmh(self, mode: TravelMode) -> float:
-        if mode not in self.speeds_kmh:
-            raise InvalidInput("mode", f"no speed configured for {mode!s}")
-        return self.speeds_kmh[mode]
-
-    def model(self, mode: TravelMode) -> StraightLineTravel:
-        return StraightLineTravel(self.road_factor, self.speed_kmh(mode))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,7 +155,7 @@ class RoadGraphTravel:
     source node.
     """
 
-    def __init__(self, graph: RoadGraph, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> None:
+    def __init__(self, graph: RoadGraph, speed_kmh: float = DEFAULT_SPEED_KMH) -> None:
         _check_speed(speed_kmh, "speed_kmh")
         if graph.node_count == 0:
             raise InvalidInput("graph", "the road network has no nodes")
@@ -201,7 +168,7 @@ class RoadGraphTravel:
         self._trees_by_source: OrderedDict[Hashable, FloatArray] = OrderedDict()
 
     @classmethod
-    def from_graphml(cls, path: Path, speed_kmh: float = DEFAULT_SPEEDS_KMH[TravelMode.CAR]) -> RoadGraphTravel:
+    def from_graphml(cls, path: Path, speed_kmh: float = DEFAULT_SPEED_KMH) -> RoadGraphTravel:
         return cls(load_road_graph(path), speed_kmh)
 
     def nearest_node(self, point: GeoPoint) -> tuple[Hashable, float]:

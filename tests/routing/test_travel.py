@@ -18,9 +18,7 @@ from routing.travel import (
     RoadGraph,
     RoadGraphTravel,
     StraightLineTravel,
-    TravelMode,
     TravelModel,
-    TravelSettings,
     load_road_graph,
     road_factor_distribution,
 )
@@ -42,23 +40,11 @@ def test_straight_line_distance_is_the_great_circle_times_the_road_factor() -> N
     assert StraightLineTravel(road_factor=1.15).distance_m(BERLIN, POTSDAM) == pytest.approx(1.15 * direct)
 
 
-def test_duration_follows_the_speed_of_each_mode() -> None:
-    """A 13 km road trip: 26 min by car at 30 km/h, 52 by bike at 15, 156 on foot at 5."""
-    settings = TravelSettings(road_factor=1.0)
+def test_duration_follows_the_speed() -> None:
+    """A 13 km road trip: 26 min at 30 km/h, 52 at 15."""
     a, b = GeoPoint(0.0, 0.0), GeoPoint(0.0, 13.0 / 111.19508)
-    assert settings.model(TravelMode.CAR).duration_s(a, b) == pytest.approx(26 * 60, rel=1e-4)
-    assert settings.model(TravelMode.BIKE).duration_s(a, b) == pytest.approx(52 * 60, rel=1e-4)
-    assert settings.model(TravelMode.WALK).duration_s(a, b) == pytest.approx(156 * 60, rel=1e-4)
-
-
-def test_settings_take_speeds_per_scenario() -> None:
-    """A scenario with fast bikes uses its own speed and road factor."""
-    settings = TravelSettings(road_factor=1.4, speeds_kmh={TravelMode.BIKE: 20.0})
-    model = settings.model(TravelMode.BIKE)
-    assert (model.road_factor, model.speed_kmh) == (1.4, 20.0)
-    with pytest.raises(InvalidInput) as raised:
-        settings.model(TravelMode.CAR)
-    assert raised.value.field == "mode"
+    assert StraightLineTravel(road_factor=1.0, speed_kmh=30.0).duration_s(a, b) == pytest.approx(26 * 60, rel=1e-4)
+    assert StraightLineTravel(road_factor=1.0, speed_kmh=15.0).duration_s(a, b) == pytest.approx(52 * 60, rel=1e-4)
 
 
 def test_straight_line_matrices_agree_with_single_pairs() -> None:
@@ -79,7 +65,6 @@ def test_straight_line_matrices_agree_with_single_pairs() -> None:
         (lambda: StraightLineTravel(road_factor=float("nan")), "road_factor"),
         (lambda: StraightLineTravel(speed_kmh=0.0), "speed_kmh"),
         (lambda: StraightLineTravel(speed_kmh=float("inf")), "speed_kmh"),
-        (lambda: TravelSettings(speeds_kmh={TravelMode.WALK: -5.0}), "speeds_kmh.walk"),
         (lambda: RoadGraphTravel(RoadGraph.from_streets({}, [])), "graph"),
     ],
 )

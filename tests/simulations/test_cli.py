@@ -109,4 +109,3 @@ def test_a_results_folder_that_cannot_be_made_is_refused_before_simulating(tmp_p
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: out: {taken} cannot hold the results")
     assert taken.read_text() == "not a folder"
-
