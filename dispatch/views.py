@@ -8,6 +8,7 @@ never part of any shopper view.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
@@ -68,10 +69,15 @@ def stop_on_trip(order: Order, *, carried_here: bool) -> StopView:
     return replace(stop_for_shopper(order, accepted_by_them=False), status=OrderStatus.RETURNED)
 
 
-def offer_for_shopper(offer: Offer, orders: dict[UUID, Order]) -> OfferView:
+def offer_for_shopper(offer: Offer, orders: Mapping[UUID, Order], carrying: Mapping[UUID, UUID]) -> OfferView:
+    """The offer as its shopper sees it. `carrying` names the trip that carries each order now: an order of an
+    accepted offer that failed at the door and went on with someone else shows nothing of its recipient."""
     accepted = offer.status is OfferStatus.ACCEPTED
     return OfferView(
         offer=offer,
-        stops=tuple(stop_for_shopper(orders[order_id], accepted_by_them=accepted) for order_id in offer.stops),
+        stops=tuple(
+            stop_for_shopper(orders[order_id], accepted_by_them=accepted and carrying.get(order_id) == offer.trip_id)
+            for order_id in offer.stops
+        ),
         reward_quote_cents=offer.reward_quote_cents,
     )

@@ -30,6 +30,11 @@ def _orders(uow: LiveUnitOfWork, offer: Offer, *, for_update: bool = False) -> d
     return {order_id: uow.orders.get(order_id, for_update=for_update) for order_id in sorted(offer.stops)}
 
 
+def _view(uow: LiveUnitOfWork, offer: Offer, orders: dict[UUID, Order]) -> OfferView:
+    accepted = offer.status is OfferStatus.ACCEPTED
+    return offer_for_shopper(offer, orders, uow.orders.carrying_trips(offer.stops) if accepted else {})
+
+
 def current_offer(ctx: DispatchContext, *, shopper_id: UUID) -> OfferView:
     """The shopper's open, unexpired offer."""
     now = ctx.clock.now()
@@ -39,13 +44,13 @@ def current_offer(ctx: DispatchContext, *, shopper_id: UUID) -> OfferView:
         live = [offer for offer in offers if not offer.is_expired_at(now)]
         if not live:
             raise NotFound("no open offer")
-        return offer_for_shopper(live[0], _orders(uow, live[0]))
+        return _view(uow, live[0], _orders(uow, live[0]))
 
 
 def get_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> OfferView:
     with ctx.unit_of_work() as uow:
         offer = _owned_offer(uow, shopper_id, offer_id, for_update=False)
-        return offer_for_shopper(offer, _orders(uow, offer))
+        return _view(uow, offer, _orders(uow, offer))
 
 
 def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> OfferView:
@@ -59,7 +64,7 @@ def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> O
     with ctx.unit_of_work() as uow:
         offer = _owned_offer(uow, shopper_id, offer_id, for_update=True)
         if offer.status is OfferStatus.ACCEPTED:
-            return offer_for_shopper(offer, _orders(uow, offer))
+            return _view(uow, offer, _orders(uow, offer))
         trip = uow.trips.get(offer.trip_id)
         offer.accept(now)
         if trip.status is not TripStatus.OPEN:
@@ -70,7 +75,7 @@ def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> O
             save_move(uow, order, now, "offer accepted")
         uow.offers.save(offer)
         uow.commit()
-        return offer_for_shopper(offer, orders)
+        return _view(uow, offer, orders)
 
 
 def decline_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> OfferView:
@@ -85,4 +90,4 @@ def decline_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> 
             save_move(uow, order, now, "offer declined")
         uow.offers.save(offer)
         uow.commit()
-        return offer_for_shopper(offer, orders)
+        return _view(uow, offer, orders)

@@ -185,4 +185,8 @@ def test_a_requeued_order_leaves_the_first_shoppers_trip_and_their_view(
         client.post(f"/shopper/orders/{receipt['order_id']}/delivery", json=proof, headers=ana.headers), 404
     )
     assert ben_trip["id"] not in refused["detail"]
+    offers = client.get(f"/ops/orders/{receipt['order_id']}/history", headers=ops.headers).json()["offers"]
+    (anas_offer,) = [offer for offer in offers if offer["trip_id"] != ben_trip["id"]]
+    (old_stop,) = client.get(f"/shopper/offers/{anas_offer['id']}", headers=ana.headers).json()["stops"]
+    assert (old_stop["dropoff"], old_stop["address"], old_stop["recipient_first_name"]) == (None, None, None)
     check_in(client, ana, store, clock)

@@ -19,9 +19,9 @@ def test_an_offer_view_reads_as_the_shoppers_offer_with_km_and_minutes() -> None
     distance and time are also shown rounded to 10 m and 6 s."""
     first, second = an_order(OrderStatus.ACCEPTED), an_order(OrderStatus.ACCEPTED, name="Lee Park")
     offer = an_offer(first, second, status=OfferStatus.ACCEPTED)
-    body = OfferOut.model_validate(offer_for_shopper(offer, {first.id: first, second.id: second})).model_dump(
-        mode="json"
-    )
+    carrying = {first.id: offer.trip_id, second.id: offer.trip_id}
+    view = offer_for_shopper(offer, {first.id: first, second.id: second}, carrying)
+    body = OfferOut.model_validate(view).model_dump(mode="json")
     assert body["id"] == str(offer.id)
     assert body["trip_id"] == str(offer.trip_id)
     assert body["status"] == "accepted"
@@ -36,7 +36,7 @@ def test_an_offer_view_reads_as_the_shoppers_offer_with_km_and_minutes() -> None
 def test_an_open_offer_shows_only_the_area() -> None:
     """Before acceptance a stop's exact drop-off, address and name are null, and its area is a point."""
     order = an_order(OrderStatus.OFFERED)
-    stop = OfferOut.model_validate(offer_for_shopper(an_offer(order), {order.id: order})).model_dump()["stops"][0]
+    stop = OfferOut.model_validate(offer_for_shopper(an_offer(order), {order.id: order}, {})).model_dump()["stops"][0]
     assert (stop["dropoff"], stop["address"], stop["recipient_first_name"]) == (None, None, None)
     assert set(stop["area"]) == {"lat", "lon"}
 
