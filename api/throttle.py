@@ -27,6 +27,13 @@ if failures > tonumber(ARGV[2]) then return {2, redis.call('TTL', KEYS[2])} end
 return {0, 0}
 """
 
+# A sign-in whose password was never judged (PostgreSQL away) takes back the failure it counted.
+_UNDO_SCRIPT = """
+local failures = redis.call('DECR', KEYS[1])
+if failures <= 0 then redis.call('DEL', KEYS[1]) end
+return failures
+"""
+
 
 def _account_key(email: str) -> str:
     # Hashed: no e-mail address in Redis's keys (they show up in monitoring tools).
@@ -42,6 +49,7 @@ class LoginThrottle:
         self._limits = [per_address, per_account, lockout_s]
         self._client = client
         self._attempt = client.register_script(_ATTEMPT_SCRIPT)
+        self._undo = client.register_script(_UNDO_SCRIPT)
 
     async def sign_in(self, *, email: str, address: str) -> None:
         """Counts a sign-in attempt from `address` and, until `succeeded`, as a failure of the account; raises a
@@ -55,6 +63,11 @@ class LoginThrottle:
     async def succeeded(self, *, email: str) -> None:
         """The password was right: the account's count of failures starts again."""
         await self._client.delete(_account_key(email))
+
+    async def not_judged(self, *, email: str) -> None:
+        """The password could not be checked (a server away): the failure `sign_in` counted is taken back, so
+        that an outage never locks anyone out."""
+        await self._undo(keys=[_account_key(email)])
 
     async def _count(self, keys: list[str]) -> None:
         verdict, ttl = await self._attempt(keys=keys, args=self._limits)

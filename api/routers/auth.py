@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -13,6 +14,7 @@ from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
 from api.security import issue_token
 from crowdship.errors import InvalidInput
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -74,17 +76,23 @@ async def token(request: Request, services: Services) -> TokenOut:
         raise InvalidInput(missing[0], "is required (form-encoded OAuth2 password flow)")
     if fields.get("grant_type", "password") != "password":
         raise InvalidInput("grant_type", "must be 'password'")
-    await services.login_throttle.sign_in(email=fields["username"], address=_client_address(request))
-    user = await run_in_threadpool(
-        accounts.authenticate,
-        services.context,
-        services.passwords,
-        email=fields["username"],
-        password=fields["password"],
-    )
+    throttle = services.login_throttle
+    await throttle.sign_in(email=fields["username"], address=_client_address(request))
+    try:
+        user = await run_in_threadpool(
+            accounts.authenticate,
+            services.context,
+            services.passwords,
+            email=fields["username"],
+            password=fields["password"],
+        )
+    except BaseException:
+        with contextlib.suppress(*BACKING_SERVICE_ERRORS):  # Redis away too: the count expires on its own
+            await throttle.not_judged(email=fields["username"])
+        raise
     if user is None:
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
-    await services.login_throttle.succeeded(email=fields["username"])
+    await throttle.succeeded(email=fields["username"])
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)
     access = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
     return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api import security
+from api.app import create_app
 from api.security import issue_token
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
@@ -137,6 +139,22 @@ def test_a_successful_sign_in_clears_the_failures(client: TestClient) -> None:
     assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
     for _ in range(4):
         assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+
+
+def test_sign_ins_refused_while_postgres_is_away_never_lock_the_account(
+    client: TestClient, api_settings: Settings, clock: ManualClock
+) -> None:
+    """Six sign-ins with the right password while the database cannot be reached: each is a 503 (the password
+    was never judged), and once it is back the account signs in at once rather than being locked."""
+    _register(client, "ana@example.org")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    away = api_settings.model_copy(update={"database_url": f"postgresql://postgres@127.0.0.1:{closed_port}/none"})
+    with TestClient(create_app(away, clock=clock), raise_server_exceptions=False) as outage:
+        for _ in range(6):
+            assert_problem(_sign_in(outage, "ana@example.org", PASSWORD), 503)
     assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
 
 
