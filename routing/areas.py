@@ -216,13 +216,22 @@ def _ring(ring: object, field: str) -> list[tuple[float, float]]:
             raise InvalidInput(name, "a position is [lon, lat] (an altitude may follow)")
         lon, lat = position[0], position[1]
         for value, axis, limit in ((lon, "longitude", 180.0), (lat, "latitude", 90.0)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise InvalidInput(name, f"{axis} must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(name, f"{axis} must be a number, got {_shown(value)}")
+            if isinstance(value, float) and not math.isfinite(value):  # an int of any size compares exactly
+                raise InvalidInput(name, f"{axis} must be a finite number, got {_shown(value)}")
             if abs(value) > limit:
-                raise InvalidInput(name, f"{axis} must lie within ±{limit:g}, got {value!r}")
+                raise InvalidInput(name, f"{axis} must lie within ±{limit:g}, got {_shown(value)}")
         positions.append((float(lon), float(lat)))
     if len(positions) < 4:
         raise InvalidInput(field, f"a ring needs at least 4 positions, got {len(positions)}")
     if positions[0] != positions[-1]:
         raise InvalidInput(field, "a ring must end where it starts (RFC 7946)")
     return positions
+
+
+def _shown(value: object) -> str:
+    """A bad value as an error message quotes it: short, whatever was sent."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:20]}…"
+

@@ -114,6 +114,7 @@ def with_change(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
         (with_change(("coordinates", 0, 2), [-180.5, 52.53]), "service_area.coordinates[0][2]"),
         (with_change(("coordinates", 1, 1), [13.41, float("nan")]), "service_area.coordinates[1][1]"),
         (with_change(("coordinates", 0, 1), ["13.43", 52.51]), "service_area.coordinates[0][1]"),
+        (with_change(("coordinates", 0, 1), [10**400, 52.51]), "service_area.coordinates[0][1]"),
         (with_change(("coordinates",), []), "service_area.coordinates"),
         (
             with_change(("coordinates", 0), [[13.38, 52.51], [13.43, 52.51], [13.38, 52.51]]),
@@ -137,10 +138,12 @@ def with_change(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     ],
 )
 def test_bad_geojson_raises_invalid_input_naming_the_field(data: Any, field: str) -> None:
-    """Out-of-range, NaN or non-numeric positions, empty, open, short or self-intersecting rings, wrong types."""
+    """Out-of-range (of any size), NaN or non-numeric positions, empty, open, short or self-intersecting rings,
+    wrong types; a message quotes a bad value short."""
     with pytest.raises(InvalidInput) as raised:
         service_area_from_geojson(data)
     assert raised.value.field == field
+    assert len(raised.value.message) < 200
 
 
 def test_self_intersection_is_explained() -> None:
