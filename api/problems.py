@@ -26,6 +26,9 @@ from dispatch.errors import DeliveryRefused
 
 log = get_logger(__name__)
 
+UNAVAILABLE_RETRY_S = 5
+"""What a 503 for a server away asks the client to wait before retrying."""
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 TITLES = {
@@ -204,7 +207,7 @@ async def _backing_service_down(request: Request, error: Exception) -> JSONRespo
         request,
         503,
         "a backing service is unavailable; nothing was applied, retry shortly",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
     )
 
 

@@ -16,6 +16,16 @@ from psycopg_pool import ConnectionPool
 from crowdship.errors import DomainError, NotFound
 from crowdship.idempotency import StoredResult
 
+DEAD_PEER_DETECTION = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+"""libpq's TCP settings: a connection whose server host went silent (a network partition, a crashed machine)
+fails within about half a minute instead of hanging its borrower for the kernel's default of many minutes."""
+
 Row = dict[str, Any]
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -36,7 +46,7 @@ def open_pool(
 
     A connection is checked as it is handed out, so one that died with a server restart is replaced instead of
     failing its borrower; `timeout_s` bounds the wait for a connection, so that requests fail fast while
-    PostgreSQL is down."""
+    PostgreSQL is down; TCP keepalives end a connection to a host gone silent (`DEAD_PEER_DETECTION`)."""
     pool = ConnectionPool(
         database_url,
         reset=_reset_connection,
@@ -46,7 +56,7 @@ def open_pool(
         name=name,
         open=False,
         timeout=timeout_s,
-        kwargs={"application_name": name, "connect_timeout": connect_timeout_s},
+        kwargs={"application_name": name, "connect_timeout": connect_timeout_s, **DEAD_PEER_DETECTION},
     )
     pool.open(wait=wait, timeout=timeout_s)
     return pool

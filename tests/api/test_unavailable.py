@@ -38,3 +38,13 @@ def test_a_redis_outage_answers_503_with_retry_after(
     assert int(response.headers["Retry-After"]) > 0
     with PostgresDispatchUnitOfWork(db) as uow:
         assert uow.connection.execute("SELECT count(*) FROM location_samples").fetchone() == (0,)
+
+
+def test_health_names_the_server_that_is_away_and_asks_to_retry(api_settings: Settings, clock: ManualClock) -> None:
+    """Redis unreachable: /health is a 503 with Retry-After that says Redis, not PostgreSQL, is the one away."""
+    down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert (response.json()["postgres"], response.json()["redis"]) == ("ok", "unavailable")
+    assert int(response.headers["Retry-After"]) > 0

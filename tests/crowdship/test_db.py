@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import PostgresIdempotencyStore, UnitOfWork, prune_idempotency_keys
+from crowdship.db import DEAD_PEER_DETECTION, PostgresIdempotencyStore, UnitOfWork, open_pool, prune_idempotency_keys
 from crowdship.idempotency import StoredResult
 
 
@@ -58,3 +58,12 @@ def test_one_call_forgets_at_most_its_batches_and_the_next_goes_on(db: Connectio
     cut = old + timedelta(days=1)
     assert prune_idempotency_keys(db, before=cut, batch=2, max_batches=2) == 4
     assert prune_idempotency_keys(db, before=cut, batch=2, max_batches=2) == 3
+
+
+def test_pooled_connections_detect_a_server_host_gone_silent(database_url: str) -> None:
+    """Every pool's connections carry TCP keepalives and a user timeout, so a partition ends them in seconds."""
+    with open_pool(database_url, max_size=1, name="keepalive-check") as pool, pool.connection() as connection:
+        parameters = connection.info.get_parameters()
+    assert {name: parameters.get(name) for name in DEAD_PEER_DETECTION} == {
+        name: str(value) for name, value in DEAD_PEER_DETECTION.items()
+    }
