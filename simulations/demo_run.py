@@ -196,8 +196,10 @@ def _print_how_to_try(console: Console, credentials: Path, key_written: bool) ->
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
-        "  (an offer lasts a minute, and a trip is never offered the same order twice: when offers stop coming,\n"
-        "   `make demo` again checks the trips in anew)\n"
+        "  (an offer lasts a minute; one let expire comes back to the trip 5 minutes later, a declined one never:\n"
+        "   when offers stop coming, `make demo` again checks the trips in anew)\n"
+        "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id) and the drop-off's\n"
+        "  LAT and LON; the bag code and the recipient's CODE are the order's in the table above.\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
         '       -d \'{"bag_codes": ["BAG-..."]}\' http://127.0.0.1:8000/shopper/trips/TRIP/pickup\n'
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"

@@ -18,6 +18,8 @@ from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.model import OrderStatus
 from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
 
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def configured(pg_world: World, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
@@ -46,6 +48,18 @@ def _staff(world: World, role: Role) -> str:
 def _as(actor: str, *args: str, password: str = PASSWORD) -> Result:
     """A rewards command run by `actor`, who types their password at the prompt."""
     return CliRunner().invoke(app, ["rewards", *args, "--actor", actor], input=f"{password}\n")
+
+
+def test_the_readmes_example_policy_is_proposed_as_written(configured: World) -> None:
+    """`docs/examples/policy.json`, the file the README's commands use, is a valid policy: peak hours 17-19
+    at x1.2, in New York's time zone."""
+    example = REPOSITORY_ROOT / "docs" / "examples" / "policy.json"
+    created = _as(_staff(configured, Role.OPS), "policy-create", str(example))
+    assert created.exit_code == 0, created.output
+    with configured.rewards() as uow:
+        (policy,) = uow.repos.policies.every_version()
+    assert policy.parameters.peak_multiplier_bps[17:20] == (12_000,) * 3
+    assert policy.parameters.timezone == "America/New_York"
 
 
 def test_policy_create_proposes_and_another_person_approves(configured: World, tmp_path: Path) -> None:
