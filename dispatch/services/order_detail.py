@@ -9,7 +9,7 @@ from uuid import UUID
 from dispatch.batching import TripCandidate
 from dispatch.history import TimelineEntry, timeline
 from dispatch.incidents import Incident
-from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, TripStatus
+from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext
@@ -56,12 +56,9 @@ def _why_unassigned(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> 
     now = ctx.clock.now()
     store = uow.stores.get(order.store_id)
     trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])[:MAX_TRIPS_EXPLAINED]
-    candidates = []
-    busy = set()
-    for trip in trips:
-        if uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
-            busy.add(trip.id)
-        candidates.append(TripCandidate(trip, uow.shoppers.get(trip.shopper_id), trip.capacity_bags))
+    busy = uow.offers.busy_trips([trip.id for trip in trips]) if trips else set()
+    shoppers = uow.shoppers.get_many({trip.shopper_id for trip in trips}) if trips else {}
+    candidates = [TripCandidate(trip, shoppers[trip.shopper_id], trip.capacity_bags) for trip in trips]
     return why_unassigned(
         order=order,
         store=store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from uuid import UUID
 
 from crowdship.errors import NotFound
@@ -57,6 +58,10 @@ class MemoryShopperRepository(MemoryRepository):
             return copy_of(self._db.shoppers[shopper_id])
         except KeyError:
             raise NotFound(f"shopper {shopper_id} not found") from None
+
+    def get_many(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, Shopper]:
+        shoppers = self._db.shoppers
+        return {shopper_id: copy_of(shoppers[shopper_id]) for shopper_id in shopper_ids if shopper_id in shoppers}
 
     def page(self, *, limit: int, offset: int) -> Page[Shopper]:
         chosen = sorted(self._db.shoppers.values(), key=lambda s: (s.display_name, s.id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -169,6 +169,15 @@ class MemoryOfferRepository(MemoryRepository):
         for order_id in offer.stops:
             db.open_offer_of_order.pop(order_id, None)
         index_remove(db.open_offers_of_store, self._store_of(offer), offer.id)
+
+    def busy_trips(self, trip_ids: Collection[UUID]) -> set[UUID]:
+        db = self._db
+        holding = (OfferStatus.OPEN, OfferStatus.ACCEPTED)
+        return {
+            trip_id
+            for trip_id in trip_ids
+            if any(db.offers[offer_id].status in holding for offer_id in db.offers_of_trip.get(trip_id, []))
+        }
 
     def get(self, offer_id: UUID, *, for_update: bool = False) -> Offer:  # noqa: ARG002
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from uuid import UUID
 
 import shapely
@@ -121,6 +121,10 @@ class PostgresShopperRepository(Repository):
 
     def get(self, shopper_id: UUID) -> Shopper:
         return self._shopper(self._one(f"{self._SELECT} WHERE id = %s", (shopper_id,), "shopper", shopper_id))
+
+    def get_many(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, Shopper]:
+        rows = self._all(f"{self._SELECT} WHERE id = ANY(%s)", (list(shopper_ids),))
+        return {row["id"]: self._shopper(row) for row in rows}
 
     def page(self, *, limit: int, offset: int) -> Page[Shopper]:
         """Shoppers by name (then id)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -196,6 +196,13 @@ class PostgresOfferRepository(Repository):
             "UPDATE offers SET status = %s, resolved_at = %s WHERE id = %s",
             (offer.status.value, offer.resolved_at, offer.id),
         )
+
+    def busy_trips(self, trip_ids: Collection[UUID]) -> set[UUID]:
+        rows = self._all(
+            "SELECT DISTINCT trip_id FROM offers WHERE trip_id = ANY(%s) AND status IN ('open', 'accepted')",
+            (list(trip_ids),),
+        )
+        return {row["trip_id"] for row in rows}
 
     def list_for_trip(self, trip_id: UUID, statuses: Sequence[OfferStatus] | None = None) -> list[Offer]:
         where, params = status_filter("f.status", statuses)

@@ -483,6 +483,39 @@ def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitO
         assert uow.orders.carrying_trips([]) == {}
 
 
+
+def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWork) -> None:
+    """A trip holding an open or accepted offer is busy, one whose offer was declined is not; shoppers come by
+    id, and an unknown id is left out."""
+    store = _store()
+    shoppers = [Shopper(display_name=name) for name in ("A", "B", "C")]
+    orders = [_order(store, ref, 2) for ref in ("X", "Y", "Z")]
+    with uow:
+        uow.stores.add(store)
+        for shopper in shoppers:
+            uow.shoppers.add(shopper)
+        trips = [_trip(store, shopper) for shopper in shoppers]
+        for trip in trips:
+            uow.trips.add(trip)
+        for order in orders:
+            uow.orders.add(order)
+        open_offer, accepted, declined = (_offer(trip, order) for trip, order in zip(trips, orders, strict=True))
+        for offer in (open_offer, accepted, declined):
+            uow.offers.add(offer)
+        accepted.accept(NOW)
+        declined.decline(NOW)
+        uow.offers.save(accepted)
+        uow.offers.save(declined)
+        uow.commit()
+    with uow:
+        assert uow.offers.busy_trips([trip.id for trip in trips]) == {trips[0].id, trips[1].id}
+        assert uow.offers.busy_trips([]) == set()
+        found = uow.shoppers.get_many([shoppers[0].id, shoppers[2].id, uuid4()])
+        assert {shopper_id: shopper.display_name for shopper_id, shopper in found.items()} == {
+            shoppers[0].id: "A",
+            shoppers[2].id: "C",
+        }
+
 def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
     """A second open trip is refused until the first one ends."""
     store, shopper = _store(), Shopper(display_name="A")
