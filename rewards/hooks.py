@@ -38,7 +38,9 @@ from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
 from rewards.services.common import audit
+from rewards.services.policies import earnings_of
 from rewards.services.shoppers import review_trust_tier
+from rewards.services.wallet import payment_methods_at
 
 TIER_REVIEW_WINDOW = timedelta(days=90)
 """A review counts the shopper's deliveries and incidents over this much of their recent record."""
@@ -92,13 +94,18 @@ def route_terms(
         with open_rewards() as uow:
             repos = uow.repos
             policy = repos.policies.in_force_at(at)
-            priced: dict[UUID, RewardTerms | None] = {}
-            for trip, shopper in trips:
-                method = _method(repos, payment_choice, shopper.id, at)
-                earned = earnings_so_far(repos, shopper.id, at, policy)
-                priced[trip.id] = matcher_terms(policy, at, shopper.trust_tier, method, earned)
+            shopper_ids = {shopper.id for _, shopper in trips}
+            methods = (
+                {shopper_id: payment_choice(shopper_id) for shopper_id in shopper_ids}
+                if payment_choice is not None
+                else payment_methods_at(repos, shopper_ids, at)
+            )
+            earned = earnings_of(repos, shopper_ids, at, policy)
             uow.rollback()
-        return priced
+        return {
+            trip.id: matcher_terms(policy, at, shopper.trust_tier, methods[shopper.id], earned[shopper.id])
+            for trip, shopper in trips
+        }
 
     return terms
 

@@ -8,7 +8,7 @@ never see a connection or a query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -92,9 +92,10 @@ class RewardRepository(Protocol):
     def for_order(self, order_id: UUID) -> RewardRecord | None: ...
     def get(self, reward_id: UUID) -> RewardRecord: ...
     def earnings(
-        self, shopper_id: UUID, day: tuple[datetime, datetime], week: tuple[datetime, datetime]
-    ) -> EarningsSoFar:
-        """Capped cash value of the shopper's standing (not reversed) rewards in the day and the week."""
+        self, shopper_ids: Collection[UUID], day: tuple[datetime, datetime], week: tuple[datetime, datetime]
+    ) -> dict[UUID, EarningsSoFar]:
+        """Per shopper asked for, the capped cash value of their standing (not reversed) rewards in the day and
+        the week (zero for one who earned nothing), in one read."""
         ...
 
     def delivery_count(self, shopper_id: UUID) -> int: ...
@@ -151,7 +152,9 @@ class RewardsReports(Protocol):
 class PaymentChoiceRepository(Protocol):
     def add(self, choice: PaymentMethodChoice) -> None: ...
     def latest(self, shopper_id: UUID) -> PaymentMethodChoice | None: ...
-    def in_force_at(self, shopper_id: UUID, instant: datetime) -> PaymentMethodChoice | None: ...
+    def in_force_at(self, shopper_ids: Collection[UUID], instant: datetime) -> dict[UUID, PaymentMethodChoice]:
+        """Per shopper who had chosen by `instant`, the choice in force then, in one read."""
+        ...
 
 
 class RewardShoppers(Protocol):

@@ -234,4 +234,3 @@ def _shown(value: object) -> str:
     """A bad value as an error message quotes it: short, whatever was sent."""
     text = repr(value)
     return text if len(text) <= 24 else f"{text[:20]}…"
-

@@ -3,7 +3,7 @@ earn under the version in force (an offer's quote)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -114,5 +114,12 @@ def quote_delivery_reward(
 
 def earnings_so_far(repos: RewardsRepositories, shopper_id: UUID, at: datetime, policy: RewardPolicy) -> EarningsSoFar:
     """What the caps count: the shopper's standing rewards in the day and week of `at` (policy time zone)."""
+    return earnings_of(repos, [shopper_id], at, policy)[shopper_id]
+
+
+def earnings_of(
+    repos: RewardsRepositories, shopper_ids: Collection[UUID], at: datetime, policy: RewardPolicy
+) -> dict[UUID, EarningsSoFar]:
+    """`earnings_so_far` for many shoppers in one read (a batch's trips)."""
     day_start, day_end, week_start, week_end = day_and_week_bounds(at, policy.parameters)
-    return repos.rewards.earnings(shopper_id, (day_start, day_end), (week_start, week_end))
+    return repos.rewards.earnings(shopper_ids, (day_start, day_end), (week_start, week_end))

@@ -3,6 +3,7 @@ with what each was computed from; and how the shopper wants to be paid (cash or 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -89,8 +90,18 @@ class PaymentPreference:
 def payment_method_at(repos: RewardsRepositories, shopper_id: UUID, at: datetime) -> PaymentMethod:
     """The method in force at `at` (an offer's creation): both the offer's quote and the delivery's credit
     ask for the same instant, so a change between offer and delivery does not make them disagree."""
-    choice = repos.payment_choices.in_force_at(shopper_id, at)
-    return DEFAULT_PAYMENT_METHOD if choice is None else choice.method
+    return payment_methods_at(repos, [shopper_id], at)[shopper_id]
+
+
+def payment_methods_at(
+    repos: RewardsRepositories, shopper_ids: Collection[UUID], at: datetime
+) -> dict[UUID, PaymentMethod]:
+    """`payment_method_at` for many shoppers in one read (a batch's trips)."""
+    chosen = repos.payment_choices.in_force_at(shopper_ids, at)
+    return {
+        shopper_id: chosen[shopper_id].method if shopper_id in chosen else DEFAULT_PAYMENT_METHOD
+        for shopper_id in shopper_ids
+    }
 
 
 def payment_preference(uow: RewardsUnitOfWork, *, shopper_id: UUID) -> PaymentPreference:

@@ -28,9 +28,12 @@ from rewards.services import (
     reward_policies,
     reward_policy,
     reward_policy_versions,
+    set_payment_preference,
     shopper_ledger,
     shopper_rewards,
 )
+from rewards.services.policies import earnings_of
+from rewards.services.wallet import payment_methods_at
 from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs, publish_policy
 from tests.rewards.test_reward_services import PERIOD, credit
 
@@ -240,3 +243,28 @@ def test_running_balances_add_up_to_the_balances(
                 running += line.amount_cents
                 assert line.balance_after_cents == running
             assert running == accounts[kind].balance_cents
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_batchs_shoppers_earnings_and_payment_methods_are_read_together(world: World) -> None:
+    """One read for many shoppers: who earned today counts it, who earned nothing counts zero; the method in
+    force at the instant, cash for one who chose only later or never."""
+    earner, idle, later = world.add_shopper(), world.add_shopper(), world.add_shopper()
+    credited = credit(world, world.order().id, earner.id)
+    with world.rewards() as uow:
+        set_payment_preference(uow, shopper_id=earner.id, method=PaymentMethod.STORE_CREDIT, now=NOW, actor_id=None)
+    with world.rewards() as uow:
+        set_payment_preference(
+            uow, shopper_id=later.id, method=PaymentMethod.STORE_CREDIT, now=NOW + timedelta(hours=1), actor_id=None
+        )
+    with world.rewards() as uow:
+        policy = uow.repos.policies.in_force_at(NOW)
+        earned = earnings_of(uow.repos, [earner.id, idle.id], NOW + timedelta(minutes=5), policy)
+        methods = payment_methods_at(uow.repos, [earner.id, idle.id, later.id], NOW + timedelta(minutes=5))
+    assert earned[earner.id].today_cents == earned[earner.id].this_week_cents == credited.cash_value_cents > 0
+    assert (earned[idle.id].today_cents, earned[idle.id].this_week_cents) == (0, 0)
+    assert methods == {
+        earner.id: PaymentMethod.STORE_CREDIT,
+        idle.id: PaymentMethod.CASH,
+        later.id: PaymentMethod.CASH,
+    }

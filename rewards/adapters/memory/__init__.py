@@ -7,6 +7,7 @@ rows, to credit a delivery's reward with it. Single-threaded: one unit of work a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -72,8 +73,9 @@ class MemoryPaymentChoiceRepository:
     def latest(self, shopper_id: UUID) -> PaymentMethodChoice | None:
         return self._newest(shopper_id, None)
 
-    def in_force_at(self, shopper_id: UUID, instant: datetime) -> PaymentMethodChoice | None:
-        return self._newest(shopper_id, instant)
+    def in_force_at(self, shopper_ids: Collection[UUID], instant: datetime) -> dict[UUID, PaymentMethodChoice]:
+        chosen = {shopper_id: self._newest(shopper_id, instant) for shopper_id in shopper_ids}
+        return {shopper_id: choice for shopper_id, choice in chosen.items() if choice is not None}
 
 
 class MemoryRewardsReports:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -171,17 +171,17 @@ class MemoryRewardRepository(_Repository):
             raise NotFound(f"reward {reward_id} not found") from None
 
     def earnings(
-        self, shopper_id: UUID, day: tuple[datetime, datetime], week: tuple[datetime, datetime]
-    ) -> EarningsSoFar:
-        standing = [
-            reward
-            for reward in self._db.rewards.values()
-            if reward.shopper_id == shopper_id
-            and week[0] <= reward.earned_at < week[1]
-            and not self._db.reversed(reward.transaction_id)
-        ]
-        today = sum(reward.cash_value_cents for reward in standing if day[0] <= reward.earned_at < day[1])
-        return EarningsSoFar(today_cents=today, this_week_cents=sum(reward.cash_value_cents for reward in standing))
+        self, shopper_ids: Collection[UUID], day: tuple[datetime, datetime], week: tuple[datetime, datetime]
+    ) -> dict[UUID, EarningsSoFar]:
+        earned = {shopper_id: [0, 0] for shopper_id in shopper_ids}
+        for reward in self._db.rewards.values():
+            sums = earned.get(reward.shopper_id)
+            if sums is None or not week[0] <= reward.earned_at < week[1] or self._db.reversed(reward.transaction_id):
+                continue
+            sums[1] += reward.cash_value_cents
+            if day[0] <= reward.earned_at < day[1]:
+                sums[0] += reward.cash_value_cents
+        return {shopper_id: EarningsSoFar(today, week_total) for shopper_id, (today, week_total) in earned.items()}
 
     def delivery_count(self, shopper_id: UUID) -> int:
         return sum(1 for reward in self._db.rewards.values() if reward.shopper_id == shopper_id)

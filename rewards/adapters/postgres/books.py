@@ -3,6 +3,7 @@ a shopper's record), shoppers' payment choices, and the shoppers themselves as r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -162,13 +163,13 @@ class PostgresPaymentChoiceRepository(Repository):
         )
         return None if row is None else self._choice(row)
 
-    def in_force_at(self, shopper_id: UUID, instant: datetime) -> PaymentMethodChoice | None:
-        row = self._one_or_none(
-            """SELECT shopper_id, method, chosen_at, chosen_by FROM shopper_payment_choices
-               WHERE shopper_id = %s AND chosen_at <= %s ORDER BY chosen_at DESC, id DESC LIMIT 1""",
-            (shopper_id, instant),
+    def in_force_at(self, shopper_ids: Collection[UUID], instant: datetime) -> dict[UUID, PaymentMethodChoice]:
+        rows = self._all(
+            """SELECT DISTINCT ON (shopper_id) shopper_id, method, chosen_at, chosen_by FROM shopper_payment_choices
+               WHERE shopper_id = ANY(%s) AND chosen_at <= %s ORDER BY shopper_id, chosen_at DESC, id DESC""",
+            (list(shopper_ids), instant),
         )
-        return None if row is None else self._choice(row)
+        return {row["shopper_id"]: self._choice(row) for row in rows}
 
     @staticmethod
     def _choice(row: Row) -> PaymentMethodChoice:

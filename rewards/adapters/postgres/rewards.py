@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -69,27 +70,28 @@ class PostgresRewardRepository(Repository):
         return self._reward(row)
 
     def earnings(
-        self, shopper_id: UUID, day: tuple[datetime, datetime], week: tuple[datetime, datetime]
-    ) -> EarningsSoFar:
-        """Capped cash value of the shopper's standing (not reversed) rewards in the day and the week."""
-        row = self._one_or_none(
-            """SELECT coalesce(sum(r.cash_value_cents)
+        self, shopper_ids: Collection[UUID], day: tuple[datetime, datetime], week: tuple[datetime, datetime]
+    ) -> dict[UUID, EarningsSoFar]:
+        rows = self._all(
+            """SELECT r.shopper_id,
+                      coalesce(sum(r.cash_value_cents)
                           FILTER (WHERE r.earned_at >= %(day_start)s AND r.earned_at < %(day_end)s), 0) AS today,
                       coalesce(sum(r.cash_value_cents), 0) AS week
                FROM delivery_rewards r
-               WHERE r.shopper_id = %(shopper)s AND r.earned_at >= %(week_start)s AND r.earned_at < %(week_end)s
+               WHERE r.shopper_id = ANY(%(shoppers)s) AND r.earned_at >= %(week_start)s AND r.earned_at < %(week_end)s
                  AND NOT EXISTS (SELECT 1 FROM ledger_transactions v
-                                 WHERE v.reverses_id = r.transaction_id)""",
+                                 WHERE v.reverses_id = r.transaction_id)
+               GROUP BY r.shopper_id""",
             {
-                "shopper": shopper_id,
+                "shoppers": list(shopper_ids),
                 "day_start": day[0],
                 "day_end": day[1],
                 "week_start": week[0],
                 "week_end": week[1],
             },
         )
-        assert row is not None
-        return EarningsSoFar(today_cents=int(row["today"]), this_week_cents=int(row["week"]))
+        earned = {row["shopper_id"]: EarningsSoFar(int(row["today"]), int(row["week"])) for row in rows}
+        return {shopper_id: earned.get(shopper_id, EarningsSoFar(0, 0)) for shopper_id in shopper_ids}
 
     def delivery_count(self, shopper_id: UUID) -> int:
         row = self._one_or_none("SELECT count(*) AS n FROM delivery_rewards WHERE shopper_id = %s", (shopper_id,))

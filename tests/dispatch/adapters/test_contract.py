@@ -483,7 +483,6 @@ def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitO
         assert uow.orders.carrying_trips([]) == {}
 
 
-
 def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWork) -> None:
     """A trip holding an open or accepted offer is busy, one whose offer was declined is not; shoppers come by
     id, and an unknown id is left out."""
@@ -515,6 +514,7 @@ def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWo
             shoppers[0].id: "A",
             shoppers[2].id: "C",
         }
+
 
 def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
     """A second open trip is refused until the first one ends."""
