@@ -14,7 +14,7 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories
 from rewards.recorded_day import RecordedDay
-from rewards.services.wallet import payment_method_at
+from rewards.services.wallet import payment_methods_at
 
 MAX_RECORDED_ORDERS = 20_000
 """A replay holds a day in memory and reads it row by row: a larger day is refused rather than half-read."""
@@ -49,9 +49,8 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
             (offer for trip in trips for offer in uow.offers.list_for_trip(trip.id)),
             key=lambda offer: (offer.created_at, offer.id),
         )
-        shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips}
-        rewards = PostgresRewardsRepositories(connection)
-        methods = {shopper_id: payment_method_at(rewards, shopper_id, start) for shopper_id in shoppers}
+        shoppers = dict(uow.shoppers.get_many({trip.shopper_id for trip in trips}))
+        methods = payment_methods_at(PostgresRewardsRepositories(connection), shoppers, start)
     return RecordedDay(
         store=store,
         start=start,
