@@ -31,9 +31,12 @@ SENSITIVE_KEY = re.compile(
 )
 """Field names whose values never reach a log (`code` alone: delivery and bag codes)."""
 SENSITIVE_PAIR = re.compile(
-    r"(?P<key>pass(word|wd)?|secret|token|api[_-]?key|authorization)(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;&\"']+)",
+    r"(?P<key>pass(word|wd)?|secret|token|api[_-]?key|authorization|shopper|name|search|\bq)"
+    r"(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;&\"']+)",
     re.IGNORECASE,
 )
+"""`key=value` pairs in any text whose value is a secret, or a person's name (a search typed into the console,
+which the access log's request line carries): `shopper_id=` and other ids are kept."""
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 EXCEPTION_FRAMES = 4
 """Innermost frames kept in a logged traceback: where it broke, and the few calls that led there."""
