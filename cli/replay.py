@@ -12,15 +12,8 @@ import typer
 from rich.table import Table
 
 from cli.output import console
-from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
-from dispatch.services.context import DispatchConfig
-from rewards.adapters.postgres.recorded_day import read_recorded_day
-from rewards.policy import PolicyParameters
-from routing.travel import StraightLineTravel
-from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
-from simulations.results import quiet_batch_logs
 
 
 def replay(
@@ -46,6 +39,15 @@ def replay(
 ) -> None:
     """Replay a recorded day of a store under another reward policy or matcher setting, with the live use cases
     on in-memory storage, and print it side by side with the day as it happened."""
+    # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
+    from crowdship.db import open_pool
+    from dispatch.services.context import DispatchConfig
+    from rewards.adapters.postgres.recorded_day import read_recorded_day
+    from rewards.policy import PolicyParameters
+    from routing.travel import StraightLineTravel
+    from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
+    from simulations.results import quiet_batch_logs
+
     try:
         the_day = date.fromisoformat(day)
     except ValueError:

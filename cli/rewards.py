@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,16 +13,22 @@ from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
 from cli.output import console
-from composition import rewards_on
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
 from rewards.policy import PolicyStatus
+from rewards.repositories import RewardsUnitOfWork
 from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
+
+
+def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
+    from composition import rewards_on  # the whole application: built only by the commands that need it
+
+    return rewards_on(pool)
 
 
 ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
@@ -75,7 +81,7 @@ def policy_create(
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
-        with rewards_on(pool)() as uow:
+        with _rewards(pool)() as uow:
             policy = create_reward_policy(
                 uow, parameters=parameters, actor_id=author.id, now=datetime.now(UTC), note=note
             )
@@ -107,7 +113,7 @@ def policy_reject(
 def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
-        with rewards_on(pool)() as uow:
+        with _rewards(pool)() as uow:
             policy = decide_reward_policy(
                 uow, version=version, status=status, actor_id=decider.id, now=datetime.now(UTC), reason=reason
             )
@@ -128,7 +134,7 @@ def policies() -> None:
     )
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        rewards_on(pool)() as uow,
+        _rewards(pool)() as uow,
     ):
         for policy in uow.repos.policies.every_version():
             decided = policy.decision
@@ -148,7 +154,7 @@ def reconcile() -> None:
     """Ledger vs payouts vs deliveries; exits 1 when they differ."""
     with (
         open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        rewards_on(pool)() as uow,
+        _rewards(pool)() as uow,
     ):
         report = reconciliation_report(uow)
     console.print(

@@ -16,13 +16,12 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import shapely
-from geopy.distance import geodesic
 from shapely import MultiPolygon, Point, Polygon
 from shapely.ops import nearest_points
 from shapely.validation import explain_validity
 
 from crowdship.errors import DomainError, InvalidInput
-from routing.distance import geodesic_m
+from routing.distance import geodesic_m, geopy_geodesic
 from routing.geo import GeoPoint
 
 BoolArray = npt.NDArray[np.bool_]
@@ -56,7 +55,7 @@ def circular_area(center: GeoPoint, radius_m: float, segments: int = 64) -> Poly
     ring = []
     for index in range(segments):
         bearing = 360.0 * index / segments
-        vertex = geodesic(meters=radius_m).destination((center.lat, center.lon), bearing)
+        vertex = geopy_geodesic()(meters=radius_m).destination((center.lat, center.lon), bearing)
         ring.append((vertex.longitude, vertex.latitude))
     return Polygon(ring)
 

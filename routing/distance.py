@@ -10,14 +10,17 @@ precision matters more than speed. `distance_matrix` picks one of the two by the
 from __future__ import annotations
 
 import math
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-from geopy.distance import geodesic
 
 from crowdship.errors import InvalidInput
 from routing.geo import GeoPoint
+
+if TYPE_CHECKING:
+    from geopy.distance import geodesic
 
 EARTH_MEAN_RADIUS_KM = 6371.0088
 """The IUGG mean radius R1, the one the match-problem format prescribes."""
@@ -90,7 +93,17 @@ def euclidean_matrix(origins: npt.ArrayLike, destinations: npt.ArrayLike) -> Flo
 
 def geodesic_m(a: GeoPoint, b: GeoPoint) -> float:
     """Exact distance in metres on the WGS84 ellipsoid."""
-    return float(geodesic((a.lat, a.lon), (b.lat, b.lon)).meters)
+    return float(geopy_geodesic()((a.lat, a.lon), (b.lat, b.lon)).meters)
+
+
+@cache
+def geopy_geodesic() -> type[geodesic]:
+    """geopy's ellipsoid geodesic, imported on first use: importing geopy imports its geocoders and their HTTP
+    clients too (0.4 s), which no command that never measures a distance should wait for."""
+    from geopy.distance import geodesic as imported
+
+    found: type[geodesic] = imported
+    return found
 
 
 def distance_matrix(metric: Metric, origins: npt.ArrayLike, destinations: npt.ArrayLike) -> FloatArray:
