@@ -155,14 +155,22 @@ def _identifier(value: Any, field: str) -> str:
 
 def _mapping(value: Any, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidInput(field, f"expected an object, got {type(value).__name__}")
+        raise InvalidInput(field, f"expected an object, got {_json_kind(value)}")
     return value
 
 
 def _list(value: Any, field: str) -> Sequence[Any]:
     if not isinstance(value, list | tuple):
-        raise InvalidInput(field, f"expected a list, got {type(value).__name__}")
+        raise InvalidInput(field, f"expected a list, got {_json_kind(value)}")
     return value
+
+
+def _json_kind(value: Any) -> str:
+    """What the file held, in JSON's words ("missing" for a field it did not have)."""
+    if value is None:
+        return "nothing (missing or null)"
+    kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list | tuple, "a list"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "an object")
 
 
 def _point(value: Any, field: str, metric: Metric) -> Point:

@@ -41,6 +41,8 @@ def test_match_writes_a_solution_the_referee_accepts(tmp_path: Path) -> None:
         (problem_json([{"id": "A", "location": [3, 4], "window": [9, 1]}], []), "orders[0].window"),
         (problem_json([], [{"id": "t", "destination": [1, 1], "max_orders": "two"}]), "trips[0].max_orders"),
         ("{not json", "not JSON"),
+        ({}, "store: expected an object, got nothing (missing or null)"),
+        ({"store": 5}, "store: expected an object, got a number"),
     ],
 )
 def test_bad_files_exit_1_with_a_one_line_message_naming_the_field(tmp_path: Path, content: Any, expected: str) -> None:
