@@ -185,7 +185,7 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
     expect(page.get_by_role("status")).to_contain_text("Incident resolved.")
     screenshot(page, "incident-resolved")
     page.goto(f"/console/ops/shoppers/{ana.shopper_id}")
-    expect(page.get_by_label("Tier")).to_have_value("0")
+    expect(page.get_by_label("Tier")).to_have_value("1")  # bronze
 
 
 def test_ops_run_a_store_from_the_console(
