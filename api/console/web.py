@@ -16,7 +16,7 @@ import json
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -78,7 +78,13 @@ def reason_words(code: str) -> str:
         return words(code)
 
 
+def in_utc(instant: datetime) -> datetime:
+    """An instant as the pages write it before the browser shows it in the viewer's zone (`local-time.js`)."""
+    return instant.astimezone(UTC)
+
+
 templates.env.filters["money"] = money
+templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
 # The last day of a period whose end is exclusive (a batch for 1 to 7 December ends on 8 December, 00:00).
