@@ -180,12 +180,6 @@ def test_the_books_rewards_policies_and_audit_log(
     expect(page.get_by_text("Peak multiplier by local hour at 17:00: x1.00 → x1.20")).to_be_visible()
     screenshot(page, "policies-side-by-side")
 
-    page.goto("/console/finance/audit?limit=3")
-    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}3 of")
-    page.get_by_role("link", name="Next →").click()
-    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"4{EN_DASH}")
-    screenshot(page, "audit-log-page-2")
-
     page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}&account=store_credit")
     expect(page.get_by_role("cell", name="No entry.")).to_be_visible()
     page.goto("/console/finance/ledger?shopper_id=nobody-by-that-name")
@@ -199,6 +193,27 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_label("Shopper (name or id)").fill("")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Every reward")
+
+
+@pytest.mark.usefixtures("owed")
+def test_the_audit_log_says_what_happened_in_words(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.goto("/console/finance/audit")
+    prepared = page.get_by_role("row").filter(has_text="Payout batch prepared")
+    expect(prepared).to_contain_text("Total: ")
+    expect(page.get_by_role("row").filter(has_text="Reward policy proposed").first).to_contain_text("Parameters")
+    assert '{"' not in page.locator("main").inner_text()  # no raw JSON
+    screenshot(page, "audit-log")
+    page.get_by_label("Subject").select_option(label="Reward policy")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row").filter(has_text="Payout batch")).to_have_count(0)
+    page.goto("/console/finance/audit?limit=3")
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}3 of")
+    page.get_by_role("link", name="Next →").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"4{EN_DASH}")
+    screenshot(page, "audit-log-page-2")
 
 
 def test_an_unknown_batch_is_a_readable_not_found_page(signed_in: Callable[..., Page]) -> None:
