@@ -66,6 +66,10 @@ class ShopperRepository(Protocol):
         """Shoppers whose display name starts with `prefix` (any case), by name then id, at most `limit`."""
         ...
 
+    def display_names(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """The display name of each shopper found among `shopper_ids`, in one read (a page names its rows)."""
+        ...
+
 
 class OrderRepository(Protocol):
     def add(self, order: Order) -> None: ...
@@ -257,6 +261,10 @@ class LiveOrderRepository(OrderRepository, Protocol):
 
     def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         """For each of the orders an accepted offer holds, the trip of the latest such offer, in one read."""
+        ...
+
+    def references(self, order_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """The external reference of each order found among `order_ids`, in one read."""
         ...
 
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary: ...

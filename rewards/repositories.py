@@ -8,7 +8,7 @@ never see a connection or a query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -121,6 +121,10 @@ class PayoutRepository(Protocol):
 
     def get(self, batch_id: UUID, *, for_update: bool = False) -> PayoutBatch: ...
     def save(self, batch: PayoutBatch) -> None: ...
+    def periods(self, batch_ids: Collection[UUID]) -> Mapping[UUID, tuple[datetime, datetime]]:
+        """The period (start included, end excluded) of each batch found among `batch_ids`, in one read."""
+        ...
+
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
     ) -> Page[UUID]:
@@ -157,6 +161,10 @@ class RewardShoppers(Protocol):
 
     def get(self, shopper_id: UUID) -> Shopper: ...
     def save(self, shopper: Shopper) -> None: ...
+    def display_names(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """The display name of each shopper found among `shopper_ids`, in one read."""
+        ...
+
     def lock(self, shopper_id: UUID) -> None:
         """Serialises changes about one shopper; `NotFound` for an unknown one."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from crowdship.errors import NotFound
@@ -69,6 +70,10 @@ class MemoryShopperRepository(MemoryRepository):
             key=lambda s: (s.display_name, s.id),
         )
         return [copy_of(shopper) for shopper in chosen[:limit]]
+
+    def display_names(self, shopper_ids: Collection[UUID]) -> dict[UUID, str]:
+        shoppers = self._db.shoppers
+        return {shopper_id: shoppers[shopper_id].display_name for shopper_id in shopper_ids if shopper_id in shoppers}
 
     def save(self, shopper: Shopper) -> None:
         db = self._db

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from uuid import UUID
 
 import shapely
@@ -136,6 +136,10 @@ class PostgresShopperRepository(Repository):
             (pattern, limit),
         )
         return [self._shopper(row) for row in rows]
+
+    def display_names(self, shopper_ids: Collection[UUID]) -> dict[UUID, str]:
+        rows = self._all("SELECT id, display_name FROM shoppers WHERE id = ANY(%s)", (list(shopper_ids),))
+        return {row["id"]: row["display_name"] for row in rows}
 
     @staticmethod
     def _shopper(row: Row) -> Shopper:
