@@ -3,13 +3,16 @@ said in words (`audit_words`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.console.audit_words import SUBJECTS, Detail, action_words, details_in_words, subject_words
+from api.console.names import names_of
 from api.console.paging import PageQuery, PageView
 from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
 from api.rewards_dependencies import Rewards
@@ -31,18 +34,29 @@ class AuditRow:
     details: list[Detail]
 
 
+def _subject(entry: AuditEntryOut, names: Mapping[UUID, str]) -> str:
+    """The subject by what people call it: "Shopper Ana", "Order WEB-1", "Reward policy v2", a batch by its period."""
+    kind = subject_words(entry.subject_kind)
+    if entry.subject_kind == "reward_policy" and "version" in entry.details:
+        return f"{kind} v{entry.details['version']}"
+    if entry.subject_id is None:
+        return kind
+    return f"{kind} {names.get(entry.subject_id, str(entry.subject_id)[:8])}"
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, subject_kind: SubjectKind = ""
 ) -> HTMLResponse:
     with rewards() as uow:
         page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
-    entries = [AuditEntryOut.model_validate(record) for record in page.items]
+        entries = [AuditEntryOut.model_validate(record) for record in page.items]
+        names = names_of(request, uow, (entry.subject_id for entry in entries if entry.subject_id))
     rows = [
         AuditRow(
             entry,
             action_words(entry.action),
-            subject_words(entry.subject_kind),
+            _subject(entry, names),
             details_in_words(entry.action, entry.details),
         )
         for entry in entries

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, money, people, redirect, render
@@ -146,8 +147,12 @@ def _batch(
     with rewards() as uow:
         batch = services.payout_batch(uow, batch_id=batch_id)
         names = services.payee_names(uow, [line.shopper_id for line in batch.lines])
+        in_reasons = names_of(request, uow, ids_in(line.hold_reason for line in batch.lines))
     shown = PayoutBatchOut.model_validate(batch)
-    lines = sorted(shown.lines, key=lambda line: (not line.flags, names.get(line.shopper_id, "")))
+    lines = sorted(
+        (line.model_copy(update={"hold_reason": named(line.hold_reason or "", in_reasons)}) for line in shown.lines),
+        key=lambda line: (not line.flags, names.get(line.shopper_id, "")),
+    )
     return render(
         request,
         "finance/batch.html",

@@ -44,7 +44,8 @@ def list_page(
     kind: str = "",
     store_id: str = "",
 ) -> HTMLResponse:
-    """Open incidents first by default; `status=` (empty) lists every one."""
+    """Open incidents first by default; `status=` (empty) lists every one. Shoppers and orders by name and
+    reference, read for the whole page at once."""
     try:
         store = UUID(store_id) if store_id else None
     except ValueError:
@@ -69,6 +70,8 @@ def list_page(
         statuses=list(IncidentStatus),
         kinds=list(IncidentKind),
         stores=queries.list_stores(services.context),
+        shopper_names=queries.shopper_names(services.context, [incident.shopper_id for incident in found.items]),
+        references=queries.order_references(services.context, [incident.order_id for incident in found.items]),
     )
 
 

@@ -38,6 +38,7 @@ from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
 CONSOLE_PREFIX = "/console"
+EN_DASH = "\N{EN DASH}"
 STATIC_URL = f"{CONSOLE_PREFIX}/static"
 SIGN_IN_URL = f"{CONSOLE_PREFIX}/sign-in"
 SESSION_COOKIE = "crowdship_session"
@@ -87,8 +88,18 @@ templates.env.filters["money"] = money
 templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
-# The last day of a period whose end is exclusive (a batch for 1 to 7 December ends on 8 December, 00:00).
-templates.env.filters["last_day"] = lambda end: (end - timedelta(microseconds=1)).date().isoformat()
+
+
+def period_words(start: datetime, end: datetime) -> str:
+    """A period of whole UTC days whose end is excluded, as people say it, both days included: a batch for 1 to
+    4 December ends on 5 December, 00:00, and reads "2026-12-01 - 2026-12-04" with an en dash (a single day
+    alone)."""
+    first = start.astimezone(UTC).date()
+    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    return first.isoformat() if last <= first else f"{first.isoformat()} {EN_DASH} {last.isoformat()}"
+
+
+templates.env.filters["period"] = period_words
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------

@@ -114,6 +114,28 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
 
 @pytest.mark.usefixtures("owed")
+def test_a_hold_carried_over_names_the_batch_by_its_period(
+    signed_in: Callable[..., Page], clock: ManualClock, screenshot: Screenshot
+) -> None:
+    today = clock.now().date().isoformat()
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_label("From").fill(today)
+    page.get_by_label("To (included)").fill(today)
+    page.get_by_role("button", name="Prepare batch").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Payout batch for {today}")
+    page.get_by_label("Reason to hold Ben's line").fill("check the recipient")
+    page.get_by_label("Reason to hold Ben's line").press("Enter")
+    page.get_by_label("Reason to reject").fill("wrong period")
+    page.get_by_role("button", name="Reject batch").click()
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    held = page.get_by_role("row").filter(has_text="Ben")
+    expect(held).to_contain_text(f"carried over from batch of {today}: check the recipient")
+    screenshot(page, "batch-with-carried-hold")
+
+
+@pytest.mark.usefixtures("owed")
 def test_a_draft_batch_is_rejected_with_a_reason(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
     page = signed_in(Role.FINANCE)
     page.goto("/console/finance/batches")
@@ -160,13 +182,15 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_role("link", name="Open").click()
     page.get_by_role("row").filter(has_text="Ana").get_by_role("link", name="Ledger").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
-    expect(page.get_by_role("row").filter(has_text="delivery reward")).to_have_count(1)
+    expect(page.get_by_role("row").filter(has_text="delivery reward")).to_contain_text("reward for order IMPORT-")
+    expect(page.get_by_label("Shopper (name or id)")).to_have_value("Ana")  # followed by id, shown by name
     screenshot(page, "ledger")
 
     page.get_by_role("link", name="Their rewards, explained in cents →").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Rewards of Ana")
     expect(page.get_by_role("cell", name="Base reward")).to_be_visible()
     expect(page.get_by_text("2 bags at 0.25 each")).to_be_visible()
+    expect(page.get_by_role("heading", level=2).first).to_contain_text("order IMPORT-")
     screenshot(page, "rewards")
 
     _go(page, "Reconciliation")
@@ -189,6 +213,7 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_label("Shopper (name or id)").fill("an")
     page.get_by_label("Shopper (name or id)").press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
+    expect(page.get_by_label("Shopper (name or id)")).to_have_value("an")  # what was typed stays
     page.goto("/console/finance/rewards")
     page.get_by_label("Shopper (name or id)").fill("")
     page.get_by_role("button", name="Show").click()
@@ -203,6 +228,7 @@ def test_the_audit_log_says_what_happened_in_words(signed_in: Callable[..., Page
     page.goto("/console/finance/audit")
     prepared = page.get_by_role("row").filter(has_text="Payout batch prepared")
     expect(prepared).to_contain_text("Total: ")
+    expect(page.get_by_role("row").filter(has_text="Reward credited").first).to_contain_text("Order IMPORT-")
     expect(page.get_by_role("row").filter(has_text="Reward policy proposed").first).to_contain_text("Parameters")
     assert '{"' not in page.locator("main").inner_text()  # no raw JSON
     screenshot(page, "audit-log")
