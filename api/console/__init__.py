@@ -49,6 +49,7 @@ from api.console.web import (
     STATIC_URL,
     ConsoleForbidden,
     SignInRequired,
+    is_htmx,
     render,
 )
 from crowdship.errors import DomainError
@@ -82,9 +83,12 @@ def install_console(app: FastAPI) -> None:
         return RedirectResponse(f"{STATIC_URL}/favicon.svg", status_code=308)
 
     @app.exception_handler(SignInRequired)
-    async def sign_in_required(_: Request, error: Exception) -> RedirectResponse:
+    async def sign_in_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, SignInRequired)
-        return RedirectResponse(f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}", status_code=303)
+        sign_in = f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}"
+        if is_htmx(request):  # a part of a page: htmx takes the whole page to sign-in, not into the part
+            return Response(status_code=401, headers={"HX-Redirect": sign_in, "Cache-Control": "no-store"})
+        return RedirectResponse(sign_in, status_code=303)
 
     @app.exception_handler(ConsoleForbidden)
     async def forbidden(request: Request, error: Exception) -> HTMLResponse:

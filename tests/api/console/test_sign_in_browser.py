@@ -3,13 +3,19 @@ each role sees its own sections, a shopper is refused with a readable message.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from console_support import StaffLogin, sign_in
 from playwright.sync_api import Page, expect
 
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
 from dispatch.accounts import Role
+from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
 
@@ -82,3 +88,17 @@ def test_sign_out_returns_to_the_sign_in_page(signed_in: Callable[..., Page]) ->
     expect(page.get_by_role("status")).to_have_text("You are signed out.")
     page.goto("/console")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_the_live_view_goes_to_sign_in_when_the_session_ends(
+    signed_in: Callable[..., Page], store: Store, clock: ManualClock, api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """The 5-second refresh finds the session over: the whole page goes to sign-in (not into the panel), and
+    signing in again would come back to the live view."""
+    page = signed_in(Role.OPS)
+    live = f"/console/ops/stores/{store.id}/live"
+    page.goto(live)
+    clock.advance(timedelta(seconds=api_settings.access_token_ttl_s + 60))
+    expect(page).to_have_url(re.compile(rf"/console/sign-in\?next={re.escape(quote(live, safe=''))}$"), timeout=15_000)
+    expect(page.get_by_role("heading", name="Sign in")).to_have_count(1)
+    screenshot(page, "sign-in-after-expiry")
