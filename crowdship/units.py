@@ -15,3 +15,10 @@ def format_cents(amount: Cents) -> str:
     sign = "-" if amount < 0 else ""
     whole, cents = divmod(abs(amount), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def format_dollars(amount: int) -> str:
+    """Cents as people read money in sentences and pages: 123456 -> "$1,234.56", -5 -> "-$0.05"."""
+    sign = "-" if amount < 0 else ""
+    whole, cents = divmod(abs(int(amount)), 100)
+    return f"{sign}${whole:,}.{cents:02d}"

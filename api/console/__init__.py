@@ -41,7 +41,7 @@ from api.console import (
     ops_simulations,
     ops_stores,
 )
-from api.console.problems import readable_problem
+from api.console.problems import link_problem, readable_problem
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
@@ -107,11 +107,8 @@ def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception
             response: Response = await api_handler(request, error)
             return response
         if isinstance(error, RequestValidationError):
-            fields = "; ".join(
-                f"{'.'.join(str(part) for part in item.get('loc', ())[1:])}: {item.get('msg', 'is not valid')}"
-                for item in error.errors()[:5]
-            )
-            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=f"{fields}.")
+            message = link_problem(error.errors())
+            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=message)
         problem = readable_problem(error)
         heading = "Not found" if problem.status == 404 else "Refused"
         return render(

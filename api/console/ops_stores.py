@@ -16,16 +16,16 @@ from markupsafe import Markup
 
 from api.console.ops_maps import live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput
-from dispatch.hours import WEEKDAYS
+from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.model import Store
 from dispatch.services import batch, queries
 from dispatch.services.store_view import store_live_view
-from dispatch.services.stores import StoreChanges, create_store, edit_store
+from dispatch.services.stores import StoreChanges, StoreDraft, create_store, edit_store
 from routing.areas import service_area_to_geojson
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/stores", include_in_schema=False)
@@ -34,9 +34,13 @@ LIVE_REFRESH_S = 5
 FIELD_LABELS = {
     "name": "Name",
     "location": "Location",
+    "location.lat": "Latitude",
+    "location.lon": "Longitude",
     "service_area": "Service area",
     "fallback_cost_cents": "Fallback courier cost",
     "opening_hours": "Opening hours",
+    **{f"opening_hours.{day}": day.title() for day in WEEKDAYS},
+    **{f"opening_hours.{day}.{end}": f"{day.title()} {end}" for day in WEEKDAYS for end in ("opens", "closes")},
 }
 
 
@@ -71,17 +75,33 @@ def _form_values(form: FormData) -> dict[str, str]:
     return {name: form.get(name)[:200_000] for name in names}
 
 
-def _store_in(values: dict[str, str]) -> StoreIn:
+def _draft(values: dict[str, str]) -> StoreDraft | FormProblem:
+    """The form as the use case takes it, or every error of the submission at once: the domain checks each
+    day's hours (all days together), the API's schema every other field."""
+    hours: dict[str, Any] = {}
+    for day in WEEKDAYS:
+        opens, closes = values[f"opening_hours.{day}.opens"].strip(), values[f"opening_hours.{day}.closes"].strip()
+        hours[day] = {"opens": opens, "closes": closes} if opens or closes else None
+    problems = []
+    try:
+        OpeningHours.from_named({day: (h["opens"], h["closes"]) if h else None for day, h in hours.items()})
+    except InvalidInput as error:
+        problems.append(_readable(error))
+        hours = {}  # told above: the schema would stop at the first malformed time
+    try:
+        draft = _store_in(values, hours).to_draft()
+    except CONSOLE_ERRORS as error:
+        problems.append(_readable(error))
+    return merged(*problems) if problems else draft
+
+
+def _store_in(values: dict[str, str], hours: dict[str, Any]) -> StoreIn:
     """The form as the API's body, validated by the API's schema: the same rules, the same field names."""
     area_text = values["service_area"].strip()
     try:
         area = json.loads(area_text) if area_text else None
     except json.JSONDecodeError as error:
         raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
-    hours: dict[str, Any] = {}
-    for day in WEEKDAYS:
-        opens, closes = values[f"opening_hours.{day}.opens"].strip(), values[f"opening_hours.{day}.closes"].strip()
-        hours[day] = {"opens": opens, "closes": closes} if opens or closes else None
     return StoreIn.model_validate(
         {
             "name": values["name"],
@@ -136,8 +156,11 @@ def new_store(request: Request, user: OpsUser) -> HTMLResponse:
 @router.post("/new", response_class=HTMLResponse, response_model=None)
 def create(request: Request, user: OpsUser, services: Services, form: Form) -> HTMLResponse | RedirectResponse:
     values = _form_values(form)
+    draft = _draft(values)
+    if isinstance(draft, FormProblem):
+        return _form_page(request, user, store=None, values=values, problem=draft)
     try:
-        store = create_store(services.context, _store_in(values).to_draft())
+        store = create_store(services.context, draft)
     except CONSOLE_ERRORS as error:
         return _form_page(request, user, store=None, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
@@ -161,8 +184,10 @@ def edit(
         store = queries.get_store(services.context, store_id=store_id)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    draft = _draft(values)
+    if isinstance(draft, FormProblem):
+        return _form_page(request, user, store=store, values=values, problem=draft)
     try:
-        draft = _store_in(values).to_draft()
         changes = StoreChanges(
             name=draft.name,
             location=draft.location,

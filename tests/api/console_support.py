@@ -1,12 +1,16 @@
-"""Helpers of the console's browser tests: an account that signs in through the form, and signing in."""
+"""Helpers of the console's tests: an account that signs in through the form, and signing in (in a browser,
+or with a TestClient and the form's CSRF token)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from uuid import UUID
 
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 
+from api.console.web import CSRF_FIELD
 from dispatch.accounts import Role
 
 PASSWORD = "console-Test-passphrase-42"
@@ -27,3 +31,20 @@ def sign_in(page: Page, login: StaffLogin) -> None:
     page.get_by_label("Password").fill(login.password)
     page.get_by_label("Password").press("Enter")
     page.wait_for_load_state()
+
+
+def form_token(client: TestClient, path: str = "/console/sign-in") -> str:
+    """The CSRF token of the form on the page at `path` (the client keeps the CSRF cookie it was sent)."""
+    found = re.search(rf'name="{CSRF_FIELD}" value="([0-9a-f]+)"', client.get(path).text)
+    assert found, f"the page {path} carries a CSRF token"
+    return found.group(1)
+
+
+def sign_in_client(client: TestClient, login: StaffLogin) -> None:
+    """Signs `client` in through the console's form (no browser), keeping the session cookie."""
+    answer = client.post(
+        "/console/sign-in",
+        data={"email": login.email, "password": login.password, "next": "/console", CSRF_FIELD: form_token(client)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text

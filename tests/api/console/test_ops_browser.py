@@ -65,6 +65,18 @@ def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Sto
     ):
         page.get_by_label(f"{day} opens").fill(opens)
         page.get_by_label(f"{day} closes").fill(closes)
+    for day, opens, closes in (("Monday", "08:00", "07:00"), ("Friday", "18:00", "09:00")):  # both backwards
+        page.get_by_label(f"{day} opens").fill(opens)
+        page.get_by_label(f"{day} closes").fill(closes)
+    page.get_by_role("button", name="Create store").click()
+    for day in ("Monday", "Friday"):  # every day's error in one answer, each next to its day
+        expect(page.get_by_role("row", name=day)).to_contain_text("must be after opens")
+        expect(page.get_by_label(f"{day} closes")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "store-form-hours-refused")
+    page.get_by_label("Monday opens").fill("07:00")
+    page.get_by_label("Monday closes").fill("23:00")
+    page.get_by_label("Friday opens").fill("")
+    page.get_by_label("Friday closes").fill("")
     page.get_by_role("button", name="Create store").click()
     expect(page.get_by_role("alert")).to_have_text("Service area: must contain the store's own location.")
     expect(page.get_by_label("Service area (GeoJSON)")).to_have_attribute("aria-invalid", "true")

@@ -1,0 +1,46 @@
+"""Console pages over HTTP (no browser): what a refused form and a broken link say, as rendered HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from console_support import StaffLogin, form_token, sign_in_client
+from fastapi.testclient import TestClient
+
+from api.console.web import CSRF_FIELD
+from dispatch.accounts import Role
+
+
+def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """A malformed Friday, a Monday that closes before it opens, an empty name and no area, in one answer."""
+    sign_in_client(client, make_login(Role.OPS))
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost_cents": "899",
+        "opening_hours.monday.opens": "08:00",
+        "opening_hours.monday.closes": "07:00",
+        "opening_hours.friday.opens": "9:00",
+        "opening_hours.friday.closes": "17:00",
+    }
+    page = client.post("/console/ops/stores/new", data=form)
+    assert page.status_code == 422
+    assert "Monday closes: must be after opens" in page.text
+    assert "Friday opens: must be a time as hh:mm" in page.text
+    assert "Name: must not be empty" in page.text
+    assert "Service area: is required" in page.text
+    assert page.text.count('class="has-error"') == 2  # the two days' rows, each with its own message
+
+
+def test_a_broken_link_is_a_sentence_not_pydantics_message(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    sign_in_client(client, make_login(Role.FINANCE))
+    page = client.get("/console/finance/batches/not-a-uuid")
+    assert page.status_code == 422
+    assert "This link is broken: the batch id is not valid." in page.text
+    assert "Input should be" not in page.text
