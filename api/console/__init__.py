@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console import (
     auth,
@@ -48,9 +49,11 @@ from api.console.web import (
     STATIC_DIR,
     STATIC_URL,
     ConsoleForbidden,
+    ConsoleUser,
     SignInRequired,
     is_htmx,
     render,
+    signed_in_user,
 )
 from crowdship.errors import DomainError
 
@@ -93,26 +96,47 @@ def install_console(app: FastAPI) -> None:
     @app.exception_handler(ConsoleForbidden)
     async def forbidden(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, ConsoleForbidden)
-        return render(request, "problem.html", None, status_code=403, heading="Not allowed", message=error.message)
+        user = await signed_in_user(request)
+        return render(request, "problem.html", user, status_code=403, heading="Not allowed", message=error.message)
 
-    # A page that cannot be shown (an unknown batch, a malformed link) is told as a page, not as JSON; the API's
-    # own routes keep their problem details.
-    for error_class in (DomainError, RequestValidationError):
+    # A page that cannot be shown (an unknown batch, a malformed link, no such address) is told as a page of
+    # the console, with its navigation, not as JSON; the API's own routes keep their problem details.
+    for error_class in (DomainError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
 
 
 def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, error: Exception) -> Response:
-        if not request.url.path.startswith(f"{CONSOLE_PREFIX}/"):
+        if not _on_console_page(request, error):
             response: Response = await api_handler(request, error)
             return response
+        user = await signed_in_user(request)
+        if isinstance(error, StarletteHTTPException):
+            return _no_such_page(request, user, error)
         if isinstance(error, RequestValidationError):
             message = link_problem(error.errors())
-            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=message)
+            return render(request, "problem.html", user, status_code=422, heading="Bad link", message=message)
         problem = readable_problem(error)
         heading = "Not found" if problem.status == 404 else "Refused"
         return render(
-            request, "problem.html", None, status_code=problem.status, heading=heading, message=problem.message
+            request, "problem.html", user, status_code=problem.status, heading=heading, message=problem.message
         )
 
     return handle
+
+
+def _on_console_page(request: Request, error: Exception) -> bool:
+    """Under /console; for the HTTP layer's own errors, only an unknown address or method (a body too large
+    keeps the API's answer)."""
+    path = request.url.path
+    if path != CONSOLE_PREFIX and not path.startswith(f"{CONSOLE_PREFIX}/"):
+        return False
+    return not isinstance(error, StarletteHTTPException) or error.status_code in (404, 405)
+
+
+def _no_such_page(request: Request, user: ConsoleUser | None, error: StarletteHTTPException) -> HTMLResponse:
+    if error.status_code == 405:
+        message = "This address is not meant to be opened like this; follow a link of the console instead."
+        return render(request, "problem.html", user, status_code=405, heading="No such page", message=message)
+    message = f"There is no page at {request.url.path[:200]}."
+    return render(request, "problem.html", user, status_code=404, heading="No such page", message=message)

@@ -188,6 +188,15 @@ async def console_user(request: Request, services: Services) -> ConsoleUser:
     return ConsoleUser(principal=Principal(user.id, user.role, user.shopper_id), email=user.email)
 
 
+async def signed_in_user(request: Request) -> ConsoleUser | None:
+    """Who is signed in, if anyone: a page drawn outside its route (not found, refused, a broken link) keeps
+    the navigation and the Sign out of the person reading it."""
+    try:
+        return await console_user(request, request.app.state.services)
+    except SignInRequired:
+        return None
+
+
 def _active_user(services: AppServices, principal: Principal) -> User | None:
     if not services.accounts.ask(principal.user_id):
         return None

@@ -44,3 +44,40 @@ def test_a_broken_link_is_a_sentence_not_pydantics_message(
     assert page.status_code == 422
     assert "This link is broken: the batch id is not valid." in page.text
     assert "Input should be" not in page.text
+
+
+def test_an_unknown_console_address_is_a_console_page_with_the_way_home(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    signed_out = client.get("/console/nope")
+    assert signed_out.status_code == 404
+    assert signed_out.headers["content-type"].startswith("text/html")
+    assert "No such page" in signed_out.text
+    assert 'href="/console"' in signed_out.text
+    sign_in_client(client, make_login(Role.FINANCE))
+    signed_in = client.get("/console/finance/nope")
+    assert "No such page" in signed_in.text
+    assert "Sign out" in signed_in.text  # in the layout, with the reader's navigation
+    assert "Payout batches" in signed_in.text
+    wrong_method = client.delete("/console/finance/audit")
+    assert wrong_method.status_code == 405
+    assert "No such page" in wrong_method.text
+
+
+def test_outside_the_console_an_unknown_address_stays_a_json_problem(client: TestClient) -> None:
+    answer = client.get("/ops/nope")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert client.get("/consolex").headers["content-type"] == "application/problem+json"
+
+
+def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    sign_in_client(client, make_login(Role.FINANCE))
+    refused = client.get("/console/ops/stores")
+    assert refused.status_code == 403
+    broken = client.get("/console/finance/batches/not-a-uuid")
+    for page in (refused, broken):
+        assert "Sign out" in page.text
+        assert 'aria-label="Sections"' in page.text

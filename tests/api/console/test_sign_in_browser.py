@@ -102,3 +102,15 @@ def test_the_live_view_goes_to_sign_in_when_the_session_ends(
     expect(page).to_have_url(re.compile(rf"/console/sign-in\?next={re.escape(quote(live, safe=''))}$"), timeout=15_000)
     expect(page.get_by_role("heading", name="Sign in")).to_have_count(1)
     screenshot(page, "sign-in-after-expiry")
+
+
+def test_an_unknown_address_is_a_page_of_the_console(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.OPS)
+    response = page.goto("/console/nope")
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="No such page")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    screenshot(page, "no-such-page")
+    page.get_by_role("link", name="Back to the console").click()
+    expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
