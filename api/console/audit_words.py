@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.console.formats import money
 from api.console.policy_words import LABELS as POLICY_LABELS
 from api.console.policy_words import multipliers
 from api.console.policy_words import shown as policy_value
-from api.console.web import money
 
 ACTIONS = {
     "batch.prepared": "Payout batch prepared",

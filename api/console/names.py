@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import Request
 
-from api.console.web import period_words
+from api.console.formats import period_words
 from api.dependencies import AppServices
 from dispatch.services import queries
 from rewards import services as rewards_services

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.console.web import money
+from api.console.formats import money
 from dispatch.model import TrustTier
 from rewards.policy import BASIS_POINTS
 

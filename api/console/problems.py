@@ -91,10 +91,22 @@ def _amount(item: Mapping[str, Any], limit: Any) -> str:
 _STATUS_BY_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403}
 
 
-def readable_problem(error: Exception, labels: Mapping[str, str] | None = None) -> FormProblem:
+def label_of(name: str, labels: Mapping[str, str]) -> str:
+    """`location.lat` -> "Location (lat)": the form's own label, else the field's name in words."""
+    if name in labels:
+        return labels[name]
+    head, _, rest = name.partition(".")
+    base = labels.get(head, head.replace("_", " ").capitalize())
+    return f"{base} ({rest})" if rest else base
+
+
+def readable_problem(
+    error: Exception, labels: Mapping[str, str] | None = None, renamed: Mapping[str, str] | None = None
+) -> FormProblem:
     """`error` as a person reads it; `labels` names the form's fields as the form shows them (`period_end` ->
-    `To`), in the message and in each field's own message."""
-    names = dict(labels or {})
+    `To`), in the message and in each field's own message; `renamed` gives the form's name of a field the API
+    names otherwise (the form asks dollars in `fallback_cost`, the API takes `fallback_cost_cents`)."""
+    names, form_name = dict(labels or {}), dict(renamed or {})
 
     def words(text: str) -> str:
         # only names that cannot be plain words (`period_end`, `location.lat`): "location" is also English
@@ -103,26 +115,25 @@ def readable_problem(error: Exception, labels: Mapping[str, str] | None = None) 
                 text = text.replace(field_name, f"“{label}”")
         return text
 
-    def label_of(name: str) -> str:
-        """`location.lat` -> "Location (lat)": the form's own label, else the field's name in words."""
-        if name in names:
-            return names[name]
-        head, _, rest = name.partition(".")
-        base = names.get(head, head.replace("_", " ").capitalize())
-        return f"{base} ({rest})" if rest else base
+    def label(name: str) -> str:
+        return label_of(name, names)
 
     if isinstance(error, ValidationError):
         fields: dict[str, str] = {}
         for item in error.errors():
             name = ".".join(str(part) for part in item.get("loc", ()))
-            fields.setdefault(name, words(pydantic_words(item)))
-        return _form_problem(fields, label_of)
+            fields.setdefault(form_name.get(name, name), words(pydantic_words(item)))
+        return _form_problem(fields, label)
     if isinstance(error, InvalidInputs):
-        said = {each.field: words(each.message.removeprefix(f"{each.field}: ")) for each in error.errors}
-        return _form_problem(said, label_of)
+        said = {
+            form_name.get(each.field, each.field): words(each.message.removeprefix(f"{each.field}: "))
+            for each in error.errors
+        }
+        return _form_problem(said, label)
     if isinstance(error, InvalidInput):
+        name = form_name.get(error.field, error.field)
         message = words(error.message.removeprefix(f"{error.field}: "))
-        return FormProblem(_sentence(f"{label_of(error.field)}: {message}"), {error.field: message}, 422)
+        return FormProblem(_sentence(f"{label(name)}: {message}"), {name: message}, 422)
     if isinstance(error, DomainError):
         return FormProblem(_sentence(words(error.message)), {}, _STATUS_BY_KIND[error.kind])
     if isinstance(error, ProblemException):
@@ -136,13 +147,18 @@ def _form_problem(fields: dict[str, str], label_of: Callable[[str], str]) -> For
     return FormProblem(f"Please correct the form: {listed}", {name: said for name, said in fields.items() if name}, 422)
 
 
-def merged(*problems: FormProblem) -> FormProblem:
-    """Refusals of one submission found by different checks (the schema's, the domain's) as one problem."""
+def merged(problems: Sequence[FormProblem], labels: Mapping[str, str]) -> FormProblem:
+    """Refusals of one submission found by different checks (the form's own, the domain's, the schema's) as one
+    problem; a field refused by two checks keeps the first one's message."""
     if len(problems) == 1:
         return problems[0]
-    fields = {name: said for problem in problems for name, said in problem.fields.items()}
-    messages = [problem.message.removeprefix("Please correct the form: ").rstrip(".") for problem in problems]
-    return FormProblem(f"Please correct the form: {'; '.join(messages)}.", fields, 422)
+    fields: dict[str, str] = {}
+    for problem in problems:
+        for name, said in problem.fields.items():
+            fields.setdefault(name, said)
+    unnamed = [problem.message for problem in problems if not problem.fields]
+    listed = _form_problem(fields, lambda name: label_of(name, labels))
+    return FormProblem("; ".join([listed.message, *unnamed]), fields, 422)
 
 
 def link_problem(errors: Sequence[Mapping[str, Any]]) -> str:

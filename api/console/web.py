@@ -16,7 +16,7 @@ import json
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -28,17 +28,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from api.console.formats import in_utc, money, period_words, reason_words, words
 from api.console.paging import page_url
 from api.console.problems import FormProblem
 from api.dependencies import AppServices, Services
 from api.security import Principal, issue_token, read_token
 from dispatch.accounts import Role, User
-from dispatch.matching import REASON_TEXT, UnassignedReason
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
 CONSOLE_PREFIX = "/console"
-EN_DASH = "\N{EN DASH}"
 STATIC_URL = f"{CONSOLE_PREFIX}/static"
 SIGN_IN_URL = f"{CONSOLE_PREFIX}/sign-in"
 SESSION_COOKIE = "crowdship_session"
@@ -57,48 +56,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def money(cents: int | None) -> str:
-    """Integer cents for people: 1234 -> "12.34", -5 -> "-0.05"."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole:,}.{rest:02d}"
-
-
-def words(code: str) -> str:
-    """A status or kind code for people: "picked_up" -> "picked up"."""
-    return code.replace("_", " ")
-
-
-def reason_words(code: str) -> str:
-    """Why a batch left an order waiting, in words (`dispatch.matching.REASON_TEXT`); an unknown code as words."""
-    try:
-        return REASON_TEXT[UnassignedReason(code)]
-    except ValueError:
-        return words(code)
-
-
-def in_utc(instant: datetime) -> datetime:
-    """An instant as the pages write it before the browser shows it in the viewer's zone (`local-time.js`)."""
-    return instant.astimezone(UTC)
-
-
 templates.env.filters["money"] = money
 templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
-
-
-def period_words(start: datetime, end: datetime) -> str:
-    """A period of whole UTC days whose end is excluded, as people say it, both days included: a batch for 1 to
-    4 December ends on 5 December, 00:00, and reads "2026-12-01 - 2026-12-04" with an en dash (a single day
-    alone)."""
-    first = start.astimezone(UTC).date()
-    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
-    return first.isoformat() if last <= first else f"{first.isoformat()} {EN_DASH} {last.isoformat()}"
-
-
 templates.env.filters["period"] = period_words
 
 

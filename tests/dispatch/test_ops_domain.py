@@ -132,7 +132,7 @@ def test_a_timeline_merges_status_changes_with_their_offer_and_proof() -> None:
         ("delivery attempt", None),
         ("status", OrderStatus.DELIVERED),
     ]
-    assert lines[1].detail == f"offered to trip {str(trip_id)[:8]} for 3.75, 900 m out of the way"
+    assert lines[1].detail == f"offered to trip {str(trip_id)[:8]} for $3.75, 900 m out of the way"
     assert lines[4].detail == "refused: code did not match, 12 m from the drop-off"
     assert (lines[5].detail, lines[5].photo_ref) == ("delivered: code matched, 8 m from the drop-off", "p/1.jpg")
 

@@ -29,7 +29,7 @@ def test_a_change_reads_before_then_after() -> None:
 
 def test_cents_read_as_money_and_empty_values_are_left_out() -> None:
     said = details_in_words("policy.approved", {"amount_cents": 300, "reason": "", "version": 2, "note": None})
-    assert said == [Detail("Amount", "3.00"), Detail("Version", "2")]
+    assert said == [Detail("Amount", "$3.00"), Detail("Version", "2")]
 
 
 def test_a_free_text_reason_keeps_its_underscores() -> None:
@@ -41,7 +41,7 @@ def test_an_hourly_multiplier_list_says_only_the_hours_that_differ() -> None:
     (folded,) = details_in_words("policy.proposed", {"version": 2, "parameters": parameters})[1:]
     assert folded.label == "Parameters"
     assert Detail("Peak multiplier by local hour", "17:00 x1.20, 18:00 x1.20, 19:00 x1.20") in folded.parts
-    assert Detail("Base", "3.00") in folded.parts
+    assert Detail("Base", "$3.00") in folded.parts
 
 
 def test_a_long_list_of_unknown_meaning_is_told_by_its_length() -> None:

@@ -189,7 +189,7 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_role("link", name="Their rewards, explained in cents →").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Rewards of Ana")
     expect(page.get_by_role("cell", name="Base reward")).to_be_visible()
-    expect(page.get_by_text("2 bags at 0.25 each")).to_be_visible()
+    expect(page.get_by_text("2 bags at $0.25 each")).to_be_visible()
     expect(page.get_by_role("heading", level=2).first).to_contain_text("order IMPORT-")
     screenshot(page, "rewards")
 
@@ -200,7 +200,7 @@ def test_the_books_rewards_policies_and_audit_log(
     _go(page, "Policies")
     expect(page.get_by_label("Compare version")).to_have_value("1")
     expect(page.get_by_label("with version")).to_have_value("2")
-    expect(page.get_by_text("Base: 2.50 → 3.00")).to_be_visible()
+    expect(page.get_by_text("Base: $2.50 → $3.00")).to_be_visible()
     expect(page.get_by_text("Peak multiplier by local hour at 17:00: x1.00 → x1.20")).to_be_visible()
     screenshot(page, "policies-side-by-side")
 

@@ -55,7 +55,7 @@ def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Sto
     page.get_by_label("Name").fill("Crowdship Southside")
     page.get_by_label("Latitude").fill(str(STORE_AT.lat))
     page.get_by_label("Longitude").fill(str(STORE_AT.lon))
-    page.get_by_label("Fallback courier cost (cents)").fill("899")
+    page.get_by_label("Fallback courier cost ($)").fill("$8.99")
     elsewhere = service_area_to_geojson(circular_area(GeoPoint(30.7, -84.2), 3_000, segments=16))
     page.get_by_label("Service area (GeoJSON)").fill(json.dumps(elsewhere))
     for day, opens, closes in (
@@ -87,11 +87,14 @@ def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Sto
     expect(page.get_by_role("status")).to_contain_text("Store “Crowdship Southside” created.")
     expect(page.locator("svg#store-map")).to_be_visible()
     expect(page.get_by_label("Saturday closes")).to_have_value("24:00")
+    expect(page.get_by_label("Fallback courier cost ($)")).to_have_value("8.99")
     screenshot(page, "store-edit-with-map")
     match = re.search(r"/console/ops/stores/([0-9a-f-]{36})/edit", page.url)
     assert match, page.url
     with PostgresDispatchUnitOfWork(db) as uow:
-        return uow.stores.get(UUID(match.group(1)))
+        store = uow.stores.get(UUID(match.group(1)))
+    assert store.fallback_cost_cents == 899  # dollars typed, exact cents kept
+    return store
 
 
 def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store, screenshot: Screenshot) -> None:
@@ -191,9 +194,13 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
     screenshot(page, "incidents-open")
     reported.get_by_role("link").first.click()
     page.get_by_label("Insurer's claim reference").fill("AXA-77")
-    page.get_by_label("Amount claimed (cents)").fill("4599")
+    page.get_by_label("Amount claimed ($)").fill("45.999")
+    page.get_by_role("button", name="Record claim").click()
+    expect(page.locator("#e-amount")).to_have_text("must be an amount in dollars and cents, like 45.99")
+    page.get_by_label("Amount claimed ($)").fill("$45.99")
     page.get_by_role("button", name="Record claim").click()
     expect(page.get_by_role("status")).to_contain_text("tier went from gold to new")
+    expect(page.get_by_role("row").filter(has_text="AXA-77")).to_contain_text("$45.99")
     screenshot(page, "incident-claim-recorded")
     page.get_by_label("What was done about it").fill("Customer refunded; the bag supplier was told")
     page.get_by_role("button", name="Resolve incident").click()
@@ -240,6 +247,7 @@ def test_ops_run_a_store_from_the_console(
     page.goto(f"/console/ops/stores/{store.id}/live")
     screenshot(page, "store-live-after")
     page.goto("/console/ops/stores")
+    expect(page.get_by_role("row").filter(has_text="Crowdship Southside")).to_contain_text("$8.99")
     screenshot(page, "stores")
     page.goto("/console/ops/stores?offset=100")
     expect(page.get_by_text("Nothing on this page: it lies past the last store.")).to_be_visible()
