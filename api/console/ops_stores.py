@@ -236,6 +236,7 @@ def live_panel(request: Request, store_id: UUID, user: OpsUser, services: Servic
         request,
         "ops/_live_panel.html",
         user,
+        partial=True,
         view=view,
         now=services.context.clock.now(),
         map_svg=Markup(live_map_svg(view, networks_dir=services.settings.street_networks_dir)),

@@ -4,14 +4,19 @@ or with a TestClient and the form's CSRF token)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from uuid import UUID
+from dataclasses import dataclass, replace
+from uuid import UUID, uuid4
 
+from api_support import ON_THE_WAY
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page
+from psycopg_pool import ConnectionPool
 
 from api.console.web import CSRF_FIELD
 from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store
+from tests.dispatch.adapters.test_contract import an_order
 
 PASSWORD = "console-Test-passphrase-42"
 
@@ -48,3 +53,11 @@ def sign_in_client(client: TestClient, login: StaffLogin) -> None:
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
+
+
+def add_waiting_orders(db: ConnectionPool, store: Store, count: int) -> None:
+    """`count` pending orders with long references, straight into the database (no intake: many, quickly)."""
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for index in range(count):
+            uow.orders.add(replace(an_order(store, ON_THE_WAY, f"WEB-LONG-REFERENCE-{index:04d}"), id=uuid4()))
+        uow.commit()

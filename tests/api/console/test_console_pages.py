@@ -1,14 +1,18 @@
-"""Console pages over HTTP (no browser): what a refused form and a broken link say, as rendered HTML."""
+"""Console pages over HTTP (no browser), as rendered HTML: what a refused form, a broken link and an unknown
+address say, and what the live view lists and announces."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from console_support import StaffLogin, form_token, sign_in_client
+from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
 from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
 
 from api.console.web import CSRF_FIELD
 from dispatch.accounts import Role
+from dispatch.model import Store
+from dispatch.services.store_view import MAX_LISTED
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
@@ -81,3 +85,28 @@ def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
     for page in (refused, broken):
         assert "Sign out" in page.text
         assert 'aria-label="Sections"' in page.text
+
+
+def test_the_live_view_says_how_many_it_left_out_and_links_the_whole_list(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+) -> None:
+    add_waiting_orders(db, store, MAX_LISTED + 1)
+    sign_in_client(client, make_login(Role.OPS))
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert f"First {MAX_LISTED} of {MAX_LISTED + 1}" in page
+    assert f'href="/console/ops/orders?store_id={store.id}&amp;status=pending">see all pending orders' in page
+
+
+def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_status(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+) -> None:
+    """Not the whole panel re-read by a screen reader every five seconds: a polite line of counts, swapped in
+    out of band with each refresh."""
+    add_waiting_orders(db, store, 3)
+    sign_in_client(client, make_login(Role.OPS))
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert "aria-live" not in page
+    assert '<p id="live-status" class="visually-hidden" role="status">' in page
+    assert page.count(">same as above<") == 2  # the first row says why; the next two refer to it
+    panel = client.get(f"/console/ops/stores/{store.id}/live/panel", headers={"HX-Request": "true"}).text
+    assert '<p id="live-status" hx-swap-oob="innerHTML">3 pending, 0 offered' in panel

@@ -18,7 +18,7 @@ from uuid import UUID
 import httpx
 import pytest
 from api_support import HOME, ON_THE_WAY, Account, check_in, ingest
-from console_support import StaffLogin, sign_in
+from console_support import StaffLogin, add_waiting_orders, sign_in
 from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
 
@@ -101,7 +101,7 @@ def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store,
     page.goto(f"/console/ops/stores/{store.id}/live")
     expect(page.get_by_test_id("count-pending")).to_have_text("1")
     expect(page.get_by_test_id("count-open-offers")).to_have_text("0")
-    expect(page.get_by_text("not batched yet")).to_be_visible()
+    expect(page.locator("table.waiting").get_by_text("not batched yet")).to_be_visible()
     screenshot(page, "store-live-waiting")
     # A batch runs elsewhere (the dispatcher's endpoint): the page picks it up by itself, without a reload.
     assert api.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
@@ -292,3 +292,23 @@ def test_a_forged_post_without_the_csrf_token_changes_nothing(
     assert "Forged" not in [
         store["name"] for store in api.get("/ops/stores", params={"limit": 200}, headers=ops.headers).json()["items"]
     ]
+
+
+def test_the_live_view_keeps_long_references_on_one_line_at_1280_px(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    add_waiting_orders(db, store, 12)
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    first = page.get_by_role("link", name="WEB-LONG-REFERENCE-0011")
+    expect(first).to_be_visible()
+    box = first.bounding_box()
+    assert box is not None
+    assert box["height"] < 30, box  # one line of text, not three
+    expect(page.locator("table.waiting").get_by_text("same as above")).to_have_count(11)
+    legend = page.locator("svg#live-map g[data-layer=legend]")
+    map_box, legend_box = page.locator("svg#live-map").bounding_box(), legend.bounding_box()
+    assert map_box is not None
+    assert legend_box is not None
+    assert legend_box["x"] + legend_box["width"] <= map_box["x"] + map_box["width"] + 1  # nothing clipped
+    screenshot(page, "store-live-many-waiting")
