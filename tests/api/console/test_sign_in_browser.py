@@ -79,6 +79,7 @@ def test_a_wrong_password_is_told_next_to_the_form(
     sign_in(page, StaffLogin(login.user_id, login.email, "not-the-password", login.role))
     expect(page.get_by_role("alert")).to_have_text("Wrong e-mail address or password.")
     expect(page.get_by_label("E-mail address")).to_have_value(login.email)
+    expect(page.get_by_label("Password")).to_be_focused()  # the e-mail is kept: the password is typed again
     screenshot(page, "wrong-password")
 
 
