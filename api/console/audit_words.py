@@ -56,7 +56,7 @@ DETAIL_LABELS = {
 }
 FOLDED = frozenset({"parameters"})
 """Details shown folded whatever their length: a policy's parameters are read on the Policies page."""
-CHANGE_LABELS = {"tier.changed": "Trust tier", "payment_method.changed": "Payment method"}
+CHANGE_FIELDS = {"tier.changed": "trust_tier", "payment_method.changed": "payment_method"}
 """What an entry's top-level `before` and `after` are the values of."""
 CODE = re.compile(r"[a-z]+(_[a-z]+)+")
 """A value that is a code ("store_credit"), said in words; any other text is left as written."""
@@ -94,7 +94,8 @@ def details_in_words(action: str, details: Mapping[str, Any]) -> list[Detail]:
     said: list[Detail] = []
     if "before" in found and "after" in found:
         before, after = found.pop("before"), found.pop("after")
-        said.append(Detail(CHANGE_LABELS.get(action, "Change"), f"{_value('', before)} → {_value('', after)}"))
+        name = CHANGE_FIELDS.get(action, "")
+        said.append(Detail(_label(name) if name else "Change", f"{_value(name, before)} → {_value(name, after)}"))
     for name, value in found.items():
         detail = _detail(name, value)
         if detail is not None:
@@ -144,5 +145,7 @@ def _value(name: str, value: Any) -> str:
         return value[:8]
     if value is None:
         return "none"
+    if name == "trust_tier":
+        return str(value).title()  # "gold" -> "Gold", as the shopper's page says it
     text = str(value)
     return text.replace("_", " ") if CODE.fullmatch(text) else text

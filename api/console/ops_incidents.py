@@ -155,8 +155,12 @@ def record_claim(
         )
     except CONSOLE_ERRORS as error:
         return _refused(request, incident_id, user, services, error, form)
-    before, after = recorded.tier_before.name.lower(), recorded.tier_after.name.lower()
-    review = f"the shopper's tier went from {before} to {after}" if before != after else f"the shopper stays {after}"
+    before, after = recorded.tier_before.name.title(), recorded.tier_after.name.title()
+    review = (
+        f"the shopper's trust tier went from {before} to {after}"
+        if before != after
+        else f"the shopper's trust tier stays {after}"
+    )
     return redirect(
         request,
         f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}",

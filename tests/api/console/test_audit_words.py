@@ -21,7 +21,7 @@ def test_an_unknown_code_falls_back_to_plain_words() -> None:
 
 def test_a_change_reads_before_then_after() -> None:
     said = details_in_words("shopper.changed", {"trust_tier": {"after": "new", "before": "gold"}})
-    assert said == [Detail("Trust tier", "gold → new")]
+    assert said == [Detail("Trust tier", "Gold → New")]
     assert details_in_words("payment_method.changed", {"before": "cash", "after": "store_credit"}) == [
         Detail("Payment method", "cash → store credit")
     ]

@@ -3,6 +3,7 @@ address say, and what the live view lists and announces."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
@@ -110,3 +111,14 @@ def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_st
     assert page.count(">same as above<") == 2  # the first row says why; the next two refer to it
     panel = client.get(f"/console/ops/stores/{store.id}/live/panel", headers={"HX-Request": "true"}).text
     assert '<p id="live-status" hx-swap-oob="innerHTML">3 pending, 0 offered' in panel
+
+
+def test_an_unknown_status_lists_the_statuses_in_words(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    sign_in_client(client, make_login(Role.OPS))
+    page = client.get("/console/ops/orders", params={"status": "lost"}).text
+    refusal = re.search(r'<div class="problem" role="alert" id="problem">(.*?)</div>', page, re.DOTALL)
+    assert refusal is not None
+    assert "There is no status “lost”: choose one of pending, offered, accepted, picked up," in refusal.group(1)
+    assert "picked_up" not in refusal.group(1)

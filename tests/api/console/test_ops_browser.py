@@ -132,6 +132,7 @@ def _cancel_another(
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Order WEB-5002 cancelled.")
     expect(page.locator("table.timeline")).to_contain_text("cancelled by operations")
+    expect(page.get_by_text("No delivery attempt.", exact=True)).to_be_visible()  # closed: no "yet"
     screenshot(page, "order-cancelled")
     assert api.get(f"/ops/orders/{second['order_id']}", headers=ops.headers).json()["status"] == "cancelled"
 
@@ -183,9 +184,9 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
     page.goto("/console/ops/shoppers")
     screenshot(page, "shoppers")
     page.get_by_role("link", name="Ana").click()
-    page.get_by_label("Tier").select_option("gold")
+    page.get_by_label("Tier").select_option("Gold")
     page.get_by_role("button", name="Set tier").click()
-    expect(page.get_by_role("status")).to_contain_text("Ana is now gold.")
+    expect(page.get_by_role("status")).to_have_text("Ana's trust tier is now Gold.")
     screenshot(page, "shopper")
     page.goto("/console/ops/incidents")
     reported = page.get_by_role("row").filter(has_text="one bag tore on the stairs")
@@ -199,7 +200,7 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
     expect(page.locator("#e-amount")).to_have_text("must be an amount in dollars and cents, like 45.99")
     page.get_by_label("Amount claimed ($)").fill("$45.99")
     page.get_by_role("button", name="Record claim").click()
-    expect(page.get_by_role("status")).to_contain_text("tier went from gold to new")
+    expect(page.get_by_role("status")).to_contain_text("trust tier went from Gold to New")
     expect(page.get_by_role("row").filter(has_text="AXA-77")).to_contain_text("$45.99")
     screenshot(page, "incident-claim-recorded")
     page.get_by_label("What was done about it").fill("Customer refunded; the bag supplier was told")
