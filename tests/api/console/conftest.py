@@ -24,15 +24,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / ".local" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
+    """Per module, not per session: the sync driver runs an event loop in this thread until it stops, and
+    tests of other modules that run their own (`asyncio.run`) must not find it running."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/bootstrap.sh (it installs the OS packages)")
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     # No sandbox: the tests run as root in CI, where Chromium's sandbox refuses to start.
     launched = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
