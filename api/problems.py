@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crowdship.errors import DomainError, InvalidInput
+from crowdship.errors import DomainError, InvalidInput, InvalidInputs
 from crowdship.logging import get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.errors import DeliveryRefused
@@ -151,6 +151,17 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
             type_=_slug(error),
             errors=[FieldError(field=error.field, message=error.message)],
             attempts_left=error.attempts_left,
+        )
+    if isinstance(error, InvalidInputs):  # several fields at once: one entry each, as for a validation error
+        return problem_response(
+            request,
+            status,
+            error.message,
+            type_=PROBLEM_BASE + "invalid-input",
+            errors=[
+                FieldError(field=each.field, message=each.message.removeprefix(f"{each.field}: "))
+                for each in error.errors
+            ],
         )
     if isinstance(error, InvalidInput):
         return problem_response(

@@ -4,6 +4,7 @@ Each subclass names a business rule that was broken. Adapters translate them: th
 problem details (the `kind` picks the status), the CLI into a one-line message.
 """
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 ErrorKind = Literal["invalid", "not_found", "conflict", "forbidden"]
@@ -25,6 +26,24 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InvalidInputs(InvalidInput):
+    """Several fields wrong at once, told together so that one submission can fix them all (each weekday of a
+    store's opening hours). `field` is the first one's."""
+
+    def __init__(self, errors: Sequence[InvalidInput]) -> None:
+        DomainError.__init__(self, "; ".join(error.message for error in errors))
+        self.field = errors[0].field
+        self.errors = tuple(errors)
+
+
+def refuse_together(errors: Sequence[InvalidInput]) -> None:
+    """Raises nothing for no error, the error itself for one, `InvalidInputs` for several."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidInputs(errors)
 
 
 class NotFound(DomainError):

@@ -3,7 +3,11 @@
 Money is always integer cents; distances are metres and durations seconds unless a name says otherwise.
 """
 
+import re
+from decimal import Decimal
 from typing import NewType
+
+from crowdship.errors import InvalidInput
 
 Cents = NewType("Cents", int)
 Metres = NewType("Metres", float)
@@ -15,3 +19,23 @@ def format_cents(amount: Cents) -> str:
     sign = "-" if amount < 0 else ""
     whole, cents = divmod(abs(amount), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def format_dollars(amount: int) -> str:
+    """Cents as people read money in sentences and pages: 123456 -> "$1,234.56", -5 -> "-$0.05"."""
+    sign = "-" if amount < 0 else ""
+    whole, cents = divmod(abs(int(amount)), 100)
+    return f"{sign}${whole:,}.{cents:02d}"
+
+
+_DOLLARS = re.compile(r"\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{1,2}))?")
+
+
+def parse_dollars(text: str, field: str) -> Cents:
+    """What a person types for money ("45.99", "45", "$45.99", "1,250.50") as exact integer cents: read as a
+    Decimal, never a float; more than two decimals, a sign or anything else is refused naming `field`."""
+    found = _DOLLARS.fullmatch(text.strip().replace(" ", ""))
+    if found is None:
+        raise InvalidInput(field, "must be an amount in dollars and cents, like 45.99")
+    amount = Decimal(found["whole"].replace(",", "")) + Decimal(f"0.{found['cents'] or '0'}")
+    return Cents(int(amount * 100))

@@ -9,7 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import InvalidInput
-from crowdship.units import format_cents
+from crowdship.units import format_dollars
 from dispatch.incidents import Incident
 from dispatch.model import DeliveryProof, Offer, Order, OrderStatus
 
@@ -65,7 +65,7 @@ def timeline(
         others = len(offer.stops) - 1
         bundle = f" with {others} other order{'s' if others != 1 else ''}" if others else ""
         offered = (
-            f"offered to trip {str(offer.trip_id)[:8]}{bundle} for {format_cents(offer.reward_quote_cents)}, "
+            f"offered to trip {str(offer.trip_id)[:8]}{bundle} for {format_dollars(offer.reward_quote_cents)}, "
             f"{offer.extra_distance_m} m out of the way"
         )
         # The status change the offer caused says the same, less: it takes the offer's words instead.

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import InvalidInput, refuse_together
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
@@ -22,7 +22,7 @@ def parse_clock(text: str, field_name: str) -> int:
     """'HH:MM' (00:00 to 24:00) as minutes since midnight."""
     match = _CLOCK.match(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise InvalidInput(field_name, f"expected a time as HH:MM, got {text!r}")
+        raise InvalidInput(field_name, f"must be a time as hh:mm, not {text!r}")
     minutes = int(match.group(1)) * 60 + int(match.group(2))
     if minutes > MINUTES_PER_DAY:
         raise InvalidInput(field_name, f"a time of day is at most 24:00, got {text!r}")
@@ -55,6 +55,16 @@ class DayHours:
         return format_clock(self.closes_minute)
 
 
+def _day_hours(field_name: str, opens: str, closes: str) -> DayHours:
+    """One day's interval; its errors name the day and the end ("opening_hours.monday.closes")."""
+    try:
+        return DayHours(parse_clock(opens, f"{field_name}.opens"), parse_clock(closes, f"{field_name}.closes"))
+    except InvalidInput as error:
+        if error.field.startswith(field_name):
+            raise
+        raise InvalidInput(f"{field_name}.{error.field}", error.message.split(": ", 1)[-1]) from None
+
+
 @dataclass(frozen=True)
 class OpeningHours:
     """Weekday (0 = Monday) to its interval; empty when the hours were never given."""
@@ -75,24 +85,22 @@ class OpeningHours:
 
     @classmethod
     def from_named(cls, named: Mapping[str, tuple[str, str] | None]) -> OpeningHours:
-        """From {'monday': ('08:00', '22:00'), 'sunday': None, ...}; a day left out or None is closed."""
+        """From {'monday': ('08:00', '22:00'), 'sunday': None, ...}; a day left out or None is closed. Every
+        day's error is told at once (`InvalidInputs` when several days are wrong)."""
         days: dict[int, DayHours] = {}
+        errors: list[InvalidInput] = []
         for name, interval in named.items():
             key = name.strip().lower()
             if key not in WEEKDAYS:
-                raise InvalidInput(f"opening_hours.{name}", f"not a weekday; use one of {', '.join(WEEKDAYS)}")
+                errors.append(InvalidInput(f"opening_hours.{name}", f"not a weekday; use one of {', '.join(WEEKDAYS)}"))
+                continue
             if interval is None:
                 continue
-            opens, closes = interval
-            field_name = f"opening_hours.{key}"
             try:
-                days[WEEKDAYS.index(key)] = DayHours(
-                    parse_clock(opens, f"{field_name}.opens"), parse_clock(closes, f"{field_name}.closes")
-                )
+                days[WEEKDAYS.index(key)] = _day_hours(f"opening_hours.{key}", *interval)
             except InvalidInput as error:
-                if error.field.startswith(field_name):
-                    raise
-                raise InvalidInput(f"{field_name}.{error.field}", error.message.split(": ", 1)[-1]) from None
+                errors.append(error)
+        refuse_together(errors)
         return cls(days)
 
     def named(self) -> dict[str, DayHours | None]:

@@ -266,6 +266,10 @@ class LiveOrderRepository(OrderRepository, Protocol):
         """For each of the orders an accepted offer holds, the trip of the latest such offer, in one read."""
         ...
 
+    def references(self, order_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """The external reference of each order found among `order_ids`, in one read."""
+        ...
+
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary: ...
 
 

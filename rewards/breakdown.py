@@ -14,7 +14,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from crowdship.units import Cents, format_cents
+from crowdship.units import Cents, format_dollars
 from dispatch.model import TrustTier
 from rewards.policy import BASIS_POINTS, MAX_REWARD_CENTS, EarningsSoFar, PolicyParameters, RewardInputs, round_half_up
 
@@ -91,7 +91,7 @@ def explain(
     add(
         ComponentKind.DISTANCE,
         f"Extra distance: {max(0, i.extra_distance_m - p.included_distance_m)} m beyond the "
-        f"{p.included_distance_m} m included, at {format_cents(Cents(p.per_extra_km_cents))} per km"
+        f"{p.included_distance_m} m included, at {format_dollars(Cents(p.per_extra_km_cents))} per km"
         if p and i
         else "Extra distance",
         distance,
@@ -100,7 +100,7 @@ def explain(
     add(
         ComponentKind.DURATION,
         f"Extra time: {max(0, i.extra_duration_s - p.included_duration_s)} s beyond the "
-        f"{p.included_duration_s} s included, at {format_cents(Cents(p.per_extra_minute_cents))} per minute"
+        f"{p.included_duration_s} s included, at {format_dollars(Cents(p.per_extra_minute_cents))} per minute"
         if p and i
         else "Extra time",
         duration,
@@ -108,7 +108,7 @@ def explain(
     )
     add(
         ComponentKind.BAGS,
-        f"{i.bags} bag{'s' if i.bags != 1 else ''} at {format_cents(Cents(p.per_bag_cents))} each"
+        f"{i.bags} bag{'s' if i.bags != 1 else ''} at {format_dollars(Cents(p.per_bag_cents))} each"
         if p and i
         else "Bags",
         steps.bags,
@@ -135,23 +135,23 @@ def explain(
         steps.rounded - after_peak,
         always=True,
     )
-    minimum = f" of {format_cents(Cents(p.minimum_cents))}" if p else ""
+    minimum = f" of {format_dollars(Cents(p.minimum_cents))}" if p else ""
     add(ComponentKind.MINIMUM, f"Raised to the policy's minimum{minimum}", steps.after_minimum - steps.rounded)
     daily = (
-        f"Daily cap of {format_cents(Cents(p.daily_cap_cents))}: "
-        f"{format_cents(Cents(earned.today_cents))} already earned today"
+        f"Daily cap of {format_dollars(Cents(p.daily_cap_cents))}: "
+        f"{format_dollars(Cents(earned.today_cents))} already earned today"
         if p and earned and p.daily_cap_cents is not None
         else "Daily cap"
     )
     add(ComponentKind.DAILY_CAP, daily, steps.after_daily_cap - steps.after_minimum)
     weekly = (
-        f"Weekly cap of {format_cents(Cents(p.weekly_cap_cents))}: "
-        f"{format_cents(Cents(earned.this_week_cents))} already earned this week"
+        f"Weekly cap of {format_dollars(Cents(p.weekly_cap_cents))}: "
+        f"{format_dollars(Cents(earned.this_week_cents))} already earned this week"
         if p and earned and p.weekly_cap_cents is not None
         else "Weekly cap"
     )
     add(ComponentKind.WEEKLY_CAP, weekly, steps.after_weekly_cap - steps.after_daily_cap)
-    ceiling = f"Per-delivery ceiling of {format_cents(Cents(MAX_REWARD_CENTS))}"
+    ceiling = f"Per-delivery ceiling of {format_dollars(Cents(MAX_REWARD_CENTS))}"
     add(ComponentKind.CEILING, ceiling, steps.cash_value - steps.after_weekly_cap)
     if steps.store_credit:
         add(

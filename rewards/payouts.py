@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.units import Cents, format_cents
+from crowdship.units import Cents, format_cents, format_dollars
 from dispatch.errors import IllegalTransition
 from dispatch.model import LocationSample
 from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
@@ -234,8 +234,8 @@ def far_above_store_peers(deliveries: Iterable[DeliveryFact], rules: AnomalyRule
                 flags[shopper_id].append(
                     AnomalyFlag(
                         FlagCode.FAR_ABOVE_STORE_PEERS,
-                        f"earned {format_cents(Cents(earned))} at store {store_id}, "
-                        f"peers' median {format_cents(Cents(round(median)))}",
+                        f"earned {format_dollars(Cents(earned))} at store {store_id}, "
+                        f"peers' median {format_dollars(Cents(round(median)))}",
                     )
                 )
     return dict(flags)
@@ -285,8 +285,8 @@ def above_policy(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyF
             flags[fact.shopper_id].append(
                 AnomalyFlag(
                     FlagCode.ABOVE_POLICY,
-                    f"order {fact.order_id} credited {format_cents(fact.amount_cents)}, "
-                    f"policy v{fact.policy.version} gives {format_cents(expected)}",
+                    f"order {fact.order_id} credited {format_dollars(fact.amount_cents)}, "
+                    f"policy v{fact.policy.version} gives {format_dollars(expected)}",
                 )
             )
     return dict(flags)

@@ -216,13 +216,16 @@ class RewardPolicy:
         return self.decision.decided_at if approved and self.decision is not None else None
 
     def decide(self, status: PolicyStatus, *, actor_id: UUID, now: datetime, reason: str = "") -> RewardPolicy:
-        """This version with the second person's verdict; refused for its author, or once decided."""
+        """This version with the second person's verdict; refused for its author, once decided, or rejected
+        without a reason (the author is owed one)."""
         if actor_id == self.created_by:
             raise PolicyAuthorCannotDecide(self.version)
         if self.decision is not None:
             raise PolicyAlreadyDecided(self.version, self.decision.status)
         if status is PolicyStatus.PROPOSED:
             raise InvalidInput("decision", "approve or reject")
+        if status is PolicyStatus.REJECTED and not reason.strip():
+            raise InvalidInput("reason", "say why the version is rejected")
         return replace(self, decision=PolicyDecision(status, actor_id, now, reason))
 
 

@@ -9,6 +9,9 @@ import re
 
 MAX_LABEL_CHARS = 120
 LEGEND_ROW_PX = 18
+LEGEND_CHAR_PX = 6.8
+"""The width of an average character of the legend's 12 px text, a little generous."""
+LEGEND_TEXT_INDENT_PX = 22
 FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
 
 STATUS_COLOURS = {
@@ -36,18 +39,57 @@ GRID_COLOUR = "#e3e6ea"
 MAJOR_ROADS = frozenset({"motorway", "trunk", "primary", "secondary"})
 
 
-def legend(entries: list[tuple[str, str]], width: int, top: int, columns: int) -> str:
-    """Rows of (swatch, words) in `columns` columns from `top` down."""
+def status_words(code: str) -> str:
+    """An order status as a legend or a label says it: "picked_up" -> "picked up"."""
+    return code.replace("_", " ")
+
+
+def legend(entries: list[tuple[str, str]], width: int, top: int, columns: int) -> tuple[str, int]:
+    """Rows of (swatch, words) in `columns` columns from `top` down, and their height. Words too long for a
+    column take a whole row, and wrap onto more lines when even a row is too narrow: nothing is cut off."""
     column_width = width / columns
     parts = ['<g data-layer="legend" font-size="12" fill="#222222">']
-    for index, (swatch, words) in enumerate(entries):
-        x = 8 + (index % columns) * column_width
-        y = top + (index // columns) * LEGEND_ROW_PX
+    row, column = 0, 0
+    for swatch, words in entries:
+        said = clean(words, 160)
+        wide = _text_px(said) > column_width - LEGEND_TEXT_INDENT_PX - 8
+        if wide and column > 0:
+            row, column = row + 1, 0
+        x, y = 8 + column * column_width, top + row * LEGEND_ROW_PX
         if swatch:
             parts.append(f'<g transform="translate({x:.1f},{y:.1f})">{swatch}</g>')
-        parts.append(f'<text x="{x + 22:.1f}" y="{y + 12:.1f}">{text(words, 160)}</text>')
+        lines = _wrapped(said, width - 16 - LEGEND_TEXT_INDENT_PX) if wide else [said]
+        continued = "".join(
+            f'<tspan x="{x + LEGEND_TEXT_INDENT_PX:.1f}" dy="{LEGEND_ROW_PX}">{html.escape(line, quote=False)}</tspan>'
+            for line in lines[1:]
+        )
+        parts.append(
+            f'<text x="{x + LEGEND_TEXT_INDENT_PX:.1f}" y="{y + 12:.1f}">'
+            f"{html.escape(lines[0], quote=False)}{continued}</text>"
+        )
+        if wide:
+            row, column = row + len(lines), 0
+        else:
+            row, column = (row + 1, 0) if column + 1 == columns else (row, column + 1)
     parts.append("</g>")
-    return "".join(parts)
+    rows = row + (1 if column > 0 else 0)
+    return "".join(parts), rows * LEGEND_ROW_PX
+
+
+def _text_px(words: str) -> float:
+    """About how wide 12 px text is: wide enough for most system fonts, so that it is never cut off."""
+    return len(words) * LEGEND_CHAR_PX
+
+
+def _wrapped(words: str, room_px: float) -> list[str]:
+    """Words in lines that each fit `room_px`."""
+    lines: list[str] = []
+    for word in words.split():
+        if lines and _text_px(f"{lines[-1]} {word}") <= room_px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def swatch_dot(colour: str) -> str:

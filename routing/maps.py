@@ -30,7 +30,6 @@ from routing.map_symbols import (
     DESTINATION_COLOUR,
     FONT,
     GRID_COLOUR,
-    LEGEND_ROW_PX,
     MAJOR_ROADS,
     OTHER_STATUS_COLOUR,
     ROUTE_COLOUR,
@@ -43,6 +42,7 @@ from routing.map_symbols import (
     diamond,
     legend,
     star,
+    status_words,
     swatch_area,
     swatch_diamond,
     swatch_dot,
@@ -217,8 +217,8 @@ def render_map_svg(
     if drawing.notes:
         drawing.legend.append(("", "; ".join(drawing.notes)))
 
-    columns = 2
-    total_height = height + 10 + math.ceil(len(drawing.legend) / columns) * LEGEND_ROW_PX
+    legend_svg, legend_height = legend(drawing.legend, width, height + 10, columns=2)
+    total_height = height + 10 + legend_height
     description = _description(base, layers, drawing.notes)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{prefix}" role="img" '
@@ -229,7 +229,7 @@ def render_map_svg(
         f'<defs><clipPath id="{prefix}-clip"><rect width="{width}" height="{height}"/></clipPath></defs>'
         + "".join(drawing.parts)
         + f'<rect width="{width}" height="{height}" fill="none" stroke="#999999"/>'
-        + legend(drawing.legend, width, height + 10, columns)
+        + legend_svg
         + "</svg>"
     )
 
@@ -305,7 +305,7 @@ class _Drawing:
         for marker in markers:
             x, y = self.xy(marker.location)
             colour = STATUS_COLOURS.get(marker.status, OTHER_STATUS_COLOUR)
-            label = f"{marker.label} ({marker.status})" if marker.status else marker.label
+            label = f"{marker.label} ({status_words(marker.status)})" if marker.status else marker.label
             self.add(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}" data-status="{attr(marker.status)}">'
                 f"{title(label)}</circle>"
@@ -315,7 +315,8 @@ class _Drawing:
         order = {status: index for index, status in enumerate(STATUS_ORDER)}
         for status in sorted(by_status, key=lambda s: (order.get(s, len(order)), s)):
             colour = STATUS_COLOURS.get(status, OTHER_STATUS_COLOUR)
-            self.legend.append((swatch_dot(colour), f"drop-offs {status or 'without status'} ({by_status[status]})"))
+            said = status_words(status) if status else "without status"
+            self.legend.append((swatch_dot(colour), f"drop-offs {said} ({by_status[status]})"))
         if total > len(markers):
             self.legend.append(("", f"drop-offs: {total - len(markers)} more not drawn"))
 

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console import (
     auth,
@@ -41,15 +42,18 @@ from api.console import (
     ops_simulations,
     ops_stores,
 )
-from api.console.problems import readable_problem
+from api.console.problems import link_problem, readable_problem
 from api.console.web import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
     STATIC_DIR,
     STATIC_URL,
     ConsoleForbidden,
+    ConsoleUser,
     SignInRequired,
+    is_htmx,
     render,
+    signed_in_user,
 )
 from crowdship.errors import DomainError
 
@@ -82,36 +86,57 @@ def install_console(app: FastAPI) -> None:
         return RedirectResponse(f"{STATIC_URL}/favicon.svg", status_code=308)
 
     @app.exception_handler(SignInRequired)
-    async def sign_in_required(_: Request, error: Exception) -> RedirectResponse:
+    async def sign_in_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, SignInRequired)
-        return RedirectResponse(f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}", status_code=303)
+        sign_in = f"{SIGN_IN_URL}?{urlencode({'next': error.next_url})}"
+        if is_htmx(request):  # a part of a page: htmx takes the whole page to sign-in, not into the part
+            return Response(status_code=401, headers={"HX-Redirect": sign_in, "Cache-Control": "no-store"})
+        return RedirectResponse(sign_in, status_code=303)
 
     @app.exception_handler(ConsoleForbidden)
     async def forbidden(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, ConsoleForbidden)
-        return render(request, "problem.html", None, status_code=403, heading="Not allowed", message=error.message)
+        user = await signed_in_user(request)
+        return render(request, "problem.html", user, status_code=403, heading="Not allowed", message=error.message)
 
-    # A page that cannot be shown (an unknown batch, a malformed link) is told as a page, not as JSON; the API's
-    # own routes keep their problem details.
-    for error_class in (DomainError, RequestValidationError):
+    # A page that cannot be shown (an unknown batch, a malformed link, no such address) is told as a page of
+    # the console, with its navigation, not as JSON; the API's own routes keep their problem details.
+    for error_class in (DomainError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
 
 
 def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, error: Exception) -> Response:
-        if not request.url.path.startswith(f"{CONSOLE_PREFIX}/"):
+        if not _on_console_page(request, error):
             response: Response = await api_handler(request, error)
             return response
+        user = await signed_in_user(request)
+        if isinstance(error, StarletteHTTPException):
+            return _no_such_page(request, user, error)
         if isinstance(error, RequestValidationError):
-            fields = "; ".join(
-                f"{'.'.join(str(part) for part in item.get('loc', ())[1:])}: {item.get('msg', 'is not valid')}"
-                for item in error.errors()[:5]
-            )
-            return render(request, "problem.html", None, status_code=422, heading="Bad link", message=f"{fields}.")
+            message = link_problem(error.errors())
+            return render(request, "problem.html", user, status_code=422, heading="Bad link", message=message)
         problem = readable_problem(error)
         heading = "Not found" if problem.status == 404 else "Refused"
         return render(
-            request, "problem.html", None, status_code=problem.status, heading=heading, message=problem.message
+            request, "problem.html", user, status_code=problem.status, heading=heading, message=problem.message
         )
 
     return handle
+
+
+def _on_console_page(request: Request, error: Exception) -> bool:
+    """Under /console; for the HTTP layer's own errors, only an unknown address or method (a body too large
+    keeps the API's answer)."""
+    path = request.url.path
+    if path != CONSOLE_PREFIX and not path.startswith(f"{CONSOLE_PREFIX}/"):
+        return False
+    return not isinstance(error, StarletteHTTPException) or error.status_code in (404, 405)
+
+
+def _no_such_page(request: Request, user: ConsoleUser | None, error: StarletteHTTPException) -> HTMLResponse:
+    if error.status_code == 405:
+        message = "This address is not meant to be opened like this; follow a link of the console instead."
+        return render(request, "problem.html", user, status_code=405, heading="No such page", message=message)
+    message = f"There is no page at {request.url.path[:200]}."
+    return render(request, "problem.html", user, status_code=404, heading="No such page", message=message)

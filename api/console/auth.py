@@ -18,6 +18,7 @@ from api.console.web import (
     StaffUser,
     redirect,
     render,
+    safe_console_path,
     start_session,
 )
 from api.dependencies import Services
@@ -34,22 +35,15 @@ SHOPPER_REFUSED = (
 )
 
 
-def _safe_next(url: str) -> str:
-    """Only a console path: never another site (`//evil.example`) or another part of the service."""
-    if url.startswith(CONSOLE_PREFIX) and not url.startswith("//") and "\\" not in url:
-        return url
-    return CONSOLE_PREFIX
-
-
 @router.get("/sign-in", response_class=HTMLResponse)
 async def sign_in_page(request: Request, next_url: NextUrl = CONSOLE_PREFIX) -> HTMLResponse:
-    return render(request, "sign_in.html", None, next_url=_safe_next(next_url), email="")
+    return render(request, "sign_in.html", None, next_url=safe_console_path(next_url), email="")
 
 
 @router.post("/sign-in", response_model=None)
 async def sign_in(request: Request, services: Services, form: Form) -> Response:
     email, password = form.get("email").strip()[:254], form.get("password")[:1000]
-    next_url = _safe_next(form.get("next", CONSOLE_PREFIX))
+    next_url = safe_console_path(form.get("next", CONSOLE_PREFIX))
 
     def refused(problem: FormProblem) -> HTMLResponse:
         return render(request, "sign_in.html", None, problem=problem, next_url=next_url, email=email)

@@ -5,6 +5,7 @@ double submission does the thing once)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -12,12 +13,14 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.console.formats import money
+from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, money, people, redirect, render
+from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, people, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards, scoped_key
-from api.rewards_schemas import BatchIn, PayoutBatchOut, ReasonIn
+from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn
 from api.routers.finance import CsvResponse
 from crowdship.pages import Page
 from rewards import services
@@ -146,8 +149,15 @@ def _batch(
     with rewards() as uow:
         batch = services.payout_batch(uow, batch_id=batch_id)
         names = services.payee_names(uow, [line.shopper_id for line in batch.lines])
+        texts = [line.hold_reason for line in batch.lines] + [
+            flag.detail for line in batch.lines for flag in line.flags
+        ]
+        in_texts = names_of(request, uow, ids_in(texts))
     shown = PayoutBatchOut.model_validate(batch)
-    lines = sorted(shown.lines, key=lambda line: (not line.flags, names.get(line.shopper_id, "")))
+    lines = sorted(
+        (_named_line(line, in_texts) for line in shown.lines),
+        key=lambda line: (not line.flags, names.get(line.shopper_id, "")),
+    )
     return render(
         request,
         "finance/batch.html",
@@ -163,6 +173,12 @@ def _batch(
         people=people(request, (batch.prepared_by, batch.approved_by, batch.paid_by, batch.rejected_by)),
         idempotency_key=uuid4().hex,
     )
+
+
+def _named_line(line: PayoutLineOut, names: Mapping[UUID, str]) -> PayoutLineOut:
+    """The line with names where its hold reason and flags hold ids (a batch, an order)."""
+    flags = [flag.model_copy(update={"detail": named(flag.detail, names)}) for flag in line.flags]
+    return line.model_copy(update={"hold_reason": named(line.hold_reason or "", names) or None, "flags": flags})
 
 
 def _refused(

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, render
@@ -44,7 +45,7 @@ def reconciliation_page(request: Request, user: FinanceUser, rewards: Rewards, p
 
 def _shopper_id(request: Request, text: str) -> UUID | FormProblem | list[Shopper] | None:
     """The shopper the form names: by id (pasted, or followed from a payout line), or by the start of their name
-    (one match is taken; several are listed to choose from)."""
+    (one match is taken, or the one whose whole name it is; several are listed to choose from)."""
     text = text.strip()
     if not text:
         return None
@@ -52,10 +53,10 @@ def _shopper_id(request: Request, text: str) -> UUID | FormProblem | list[Shoppe
         return UUID(text)
     except ValueError:
         pass
-    services: AppServices = request.app.state.services
-    found = list(queries.shoppers_named(services.context, prefix=text, limit=MATCHES_SHOWN))
-    if len(found) == 1:
-        return found[0].id
+    found = list(queries.shoppers_named(_app_services(request).context, prefix=text, limit=MATCHES_SHOWN))
+    exact = [shopper for shopper in found if shopper.display_name.casefold() == text.casefold()]
+    if len(found) == 1 or len(exact) == 1:
+        return (exact or found)[0].id
     if found:
         return found
     return FormProblem(f"No shopper's name starts with “{text}”.", {"shopper_id": "no such shopper"})
@@ -70,9 +71,11 @@ def ledger_page(
     shopper_id: ShopperField = "",
     account: AccountField = "",
 ) -> HTMLResponse:
+    """A shopper's entries, each description with names where it holds ids (the order's reference...). The
+    search box keeps what was typed, or shows the shopper's name when they were chosen by id."""
     chosen = _shopper_id(request, shopper_id)
     kind = AccountKind(account) if account in set(SHOPPER_ACCOUNTS) else None
-    context: dict[str, Any] = {"nav": "ledger", "shopper_id": shopper_id.strip(), "page": None}
+    context: dict[str, Any] = {"nav": "ledger", "shopper_id": shopper_id.strip(), "page": None, "chosen_id": None}
     context |= {"account": kind.value if kind else ""}
     context |= {"accounts": SHOPPER_ACCOUNTS, "name": None, "matches": []}
     if isinstance(chosen, FormProblem):
@@ -80,44 +83,76 @@ def ledger_page(
     if isinstance(chosen, list):
         return render(request, "finance/ledger.html", user, **(context | {"matches": chosen}))
     if chosen is not None:
-        context["shopper_id"] = str(chosen)
         try:
             with rewards() as uow:
+                name = services.payee_names(uow, [chosen]).get(chosen)
+                if name is None:
+                    return render(request, "finance/ledger.html", user, problem=_no_such_shopper(), **context)
                 page = services.shopper_ledger(
                     uow, shopper_id=chosen, account=kind, limit=pages.limit, offset=pages.offset
                 )
-                context["name"] = services.payee_names(uow, [chosen])[chosen]
+                names = names_of(request, uow, ids_in(line.description for line in page.items))
         except CONSOLE_ERRORS as error:
             return render(request, "finance/ledger.html", user, problem=readable_problem(error), **context)
-        entries = [LedgerEntryOut.model_validate(line) for line in page.items]
-        context["page"] = PageView(entries, page.total, pages.limit, pages.offset)
+        entries = [
+            LedgerEntryOut.model_validate(line).model_copy(update={"description": named(line.description, names)})
+            for line in page.items
+        ]
+        context |= {"name": name, "chosen_id": chosen, "page": PageView(entries, page.total, pages.limit, pages.offset)}
+        if _is_id(shopper_id):
+            context["shopper_id"] = name
     return render(request, "finance/ledger.html", user, **context)
+
+
+def _app_services(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+def _is_id(text: str) -> bool:
+    try:
+        UUID(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _no_such_shopper() -> FormProblem:
+    return FormProblem("No shopper has this id.", {"shopper_id": "no such shopper"}, 404)
 
 
 @router.get("/rewards", response_class=HTMLResponse)
 def rewards_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, shopper_id: ShopperField = ""
 ) -> HTMLResponse:
-    """One shopper's rewards, or every reward (newest first) when no shopper is chosen."""
+    """One shopper's rewards, or every reward (newest first) when no shopper is chosen; each by its order's
+    reference. The search box keeps what was typed, as on the ledger."""
     chosen = _shopper_id(request, shopper_id)
     context: dict[str, Any] = {"nav": "rewards", "shopper_id": shopper_id.strip(), "page": None, "name": None}
-    context["matches"] = []
+    context |= {"matches": [], "chosen_id": chosen if isinstance(chosen, UUID) else None}
     if isinstance(chosen, FormProblem):
         return render(request, "finance/rewards.html", user, problem=chosen, **context)
     if isinstance(chosen, list):
         return render(request, "finance/rewards.html", user, **(context | {"matches": chosen}))
-    if chosen is not None:
-        context["shopper_id"] = str(chosen)
     try:
         with rewards() as uow:
             if chosen is None:
                 page = services.every_reward(uow, limit=pages.limit, offset=pages.offset)
             else:
                 page = services.shopper_rewards(uow, shopper_id=chosen, limit=pages.limit, offset=pages.offset)
-            names = services.payee_names(uow, [reward.record.shopper_id for reward in page.items])
-            context["name"] = names.get(chosen) if chosen else None
+            names = services.payee_names(
+                uow, [*(reward.record.shopper_id for reward in page.items), *([chosen] if chosen else [])]
+            )
     except CONSOLE_ERRORS as error:
         return render(request, "finance/rewards.html", user, problem=readable_problem(error), **context)
+    if chosen is not None:
+        if chosen not in names:
+            return render(request, "finance/rewards.html", user, problem=_no_such_shopper(), **context)
+        context["name"] = names[chosen]
+        if _is_id(shopper_id):
+            context["shopper_id"] = names[chosen]
+    services_ = _app_services(request)
+    references = queries.order_references(services_.context, [reward.record.order_id for reward in page.items])
     shown = [(RewardOut.model_validate(reward), reward.record.shopper_id) for reward in page.items]
     context |= {"page": PageView(shown, page.total, pages.limit, pages.offset), "names": names}
-    return render(request, "finance/rewards.html", user, **context)
+    return render(request, "finance/rewards.html", user, references=references, **context)

@@ -1,57 +1,32 @@
-"""Finance console: reward policy versions, and two of them side by side with their differences."""
+"""Reward policy versions in the console: two side by side with their differences, every version, and the
+proposed ones approved or rejected (with a reason) by a second person, through the API's use case. Read by
+everyone who may read policies (ops, finance, admin), not only finance."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
-from api.console.paging import PageQuery, PageView
-from api.console.web import CONSOLE_PREFIX, FinanceUser, money, people, render
-from api.rewards_dependencies import Rewards
-from api.rewards_schemas import PolicyOut
-from dispatch.model import TrustTier
+from api.console.paging import PageQuery, PageView, Paging
+from api.console.policy_words import LABELS, item_name, multipliers, shown
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, people, redirect, render, require_console_roles
+from api.rewards_dependencies import Now, Rewards
+from api.rewards_schemas import PolicyOut, ReasonIn
 from rewards import services
-from rewards.policy import BASIS_POINTS
+from rewards.permissions import POLICY_DECIDERS, POLICY_READERS
+from rewards.policy import PolicyStatus
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 Version = Annotated[int | None, Query(ge=1, le=1_000_000)]
-
-LABELS = {
-    "base_cents": "Base",
-    "per_extra_km_cents": "Per extra km",
-    "per_extra_minute_cents": "Per extra minute",
-    "per_bag_cents": "Per bag",
-    "minimum_cents": "Minimum",
-    "included_distance_m": "Distance included (m)",
-    "included_duration_s": "Time included (s)",
-    "peak_multiplier_bps": "Peak multiplier by local hour",
-    "tier_multiplier_bps": "Multiplier by trust tier",
-    "daily_cap_cents": "Daily cap",
-    "weekly_cap_cents": "Weekly cap",
-    "store_credit_bonus_bps": "Store-credit bonus",
-    "referral_commission_bps": "Referral commission (basis points)",
-    "referral_first_deliveries": "Referral: first deliveries counted",
-    "timezone": "Time zone",
-}
-
-
-def _shown(name: str, value: Any) -> str:
-    if value is None:
-        return "none"
-    if name.endswith("_cents"):
-        return money(value)
-    if name in ("store_credit_bonus_bps",) or name.endswith("multiplier_bps"):
-        return f"x{value / BASIS_POINTS:.2f}"
-    return str(value)
-
-
-def _item_name(name: str, index: int) -> str:
-    if name == "peak_multiplier_bps":
-        return f"{index:02d}:00"
-    return TrustTier(index).name.lower()
+DecidedVersion = Annotated[int, Path(ge=1, le=2_147_483_647)]
+PolicyReader = Annotated[ConsoleUser, Depends(require_console_roles(*POLICY_READERS))]
+PolicyDecider = Annotated[ConsoleUser, Depends(require_console_roles(*POLICY_DECIDERS))]
+POLICIES = f"{CONSOLE_PREFIX}/finance/policies"
+REASON_LABELS = {"reason": "Reason to reject"}
 
 
 @dataclass(frozen=True)
@@ -71,40 +46,54 @@ def _rows(left: PolicyOut, right: PolicyOut) -> tuple[list[ParameterRow], list[s
         if isinstance(a, list):
             changed = [index for index, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
             differences += [
-                f"{label} at {_item_name(name, index)}: {_shown(name, a[index])} → {_shown(name, b[index])}"
+                f"{label} at {item_name(name, index)}: {shown(name, a[index])} → {shown(name, b[index])}"
                 for index in changed
             ]
-            shown_a = ", ".join(
-                f"{_item_name(name, i)} {_shown(name, v)}" for i, v in enumerate(a) if v != BASIS_POINTS
-            )
-            shown_b = ", ".join(
-                f"{_item_name(name, i)} {_shown(name, v)}" for i, v in enumerate(b) if v != BASIS_POINTS
-            )
-            rows.append(
-                ParameterRow(label, shown_a or "x1.00 throughout", shown_b or "x1.00 throughout", bool(changed))
-            )
+            rows.append(ParameterRow(label, multipliers(name, a), multipliers(name, b), bool(changed)))
             continue
         if a != b:
-            differences.append(f"{label}: {_shown(name, a)} → {_shown(name, b)}")
-        rows.append(ParameterRow(label, _shown(name, a), _shown(name, b), a != b))
+            differences.append(f"{label}: {shown(name, a)} → {shown(name, b)}")
+        rows.append(ParameterRow(label, shown(name, a), shown(name, b), a != b))
     return rows, differences
 
 
 @router.get("/policies", response_class=HTMLResponse)
 def policies_page(
-    request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, left: Version = None, right: Version = None
+    request: Request,
+    user: PolicyReader,
+    rewards: Rewards,
+    pages: PageQuery,
+    left: Version = None,
+    right: Version = None,
 ) -> HTMLResponse:
+    return _policies_page(request, user, rewards, pages, left, right)
+
+
+def _policies_page(
+    request: Request,
+    user: ConsoleUser,
+    rewards: Rewards,
+    pages: Paging,
+    left: int | None = None,
+    right: int | None = None,
+    *,
+    problem: FormProblem | None = None,
+    refused_version: int | None = None,
+) -> HTMLResponse:
+    """Versions side by side, every version, and those waiting for a decision with Approve and Reject for
+    whoever may decide them (not their author: the use case refuses them too)."""
     with rewards() as uow:
         versions = services.reward_policy_versions(uow)
         right = right if right in versions else (versions[0] if versions else None)
         left = left if left in versions else (versions[1] if len(versions) > 1 else right)
         compared = {v: PolicyOut.model_validate(services.reward_policy(uow, version=v)) for v in {left, right} if v}
         listed = services.reward_policies(uow, newest_first=True, limit=pages.limit, offset=pages.offset)
+        waiting = [PolicyOut.model_validate(policy) for policy in services.proposed_reward_policies(uow)]
     page = PageView(
         [PolicyOut.model_validate(policy) for policy in listed.items], listed.total, pages.limit, pages.offset
     )
     rows, differences = _rows(compared[left], compared[right]) if left is not None and right is not None else ([], [])
-    shown = [*compared.values(), *page.items]
+    shown = [*compared.values(), *page.items, *waiting]
     return render(
         request,
         "finance/policies.html",
@@ -116,5 +105,56 @@ def policies_page(
         right=compared.get(right) if right else None,
         rows=rows,
         differences=differences,
+        waiting=waiting,
+        may_decide=user.role in POLICY_DECIDERS,
+        problem=problem,
+        refused_version=refused_version,
         people=people(request, [who for p in shown for who in (p.created_by, p.decided_by)]),
     )
+
+
+@router.post("/policies/{version}/approve", response_model=None)
+def approve_policy(
+    request: Request, version: DecidedVersion, user: PolicyDecider, form: Form, rewards: Rewards, now: Now
+) -> Response:
+    """Four eyes, as `POST /policies/{version}/approve`: anyone who may decide but the version's author."""
+    del form  # read for its CSRF check
+    try:
+        with rewards() as uow:
+            services.decide_reward_policy(
+                uow, version=version, status=PolicyStatus.APPROVED, actor_id=user.principal.user_id, now=now
+            )
+    except CONSOLE_ERRORS as error:
+        return redirect(request, POLICIES, flash=readable_problem(error).message, kind="error")
+    return redirect(request, POLICIES, flash=f"Version {version} is approved: it prices the offers made from now on.")
+
+
+@router.post("/policies/{version}/reject", response_model=None)
+def reject_policy(
+    request: Request,
+    version: DecidedVersion,
+    user: PolicyDecider,
+    form: Form,
+    rewards: Rewards,
+    now: Now,
+    pages: PageQuery,
+) -> Response:
+    """As `POST /policies/{version}/reject`: the reason is required and kept; a missing one is said next to the
+    form, any other refusal on the page it returns to."""
+    try:
+        body = ReasonIn.model_validate({"reason": form.get("reason")})
+        with rewards() as uow:
+            services.decide_reward_policy(
+                uow,
+                version=version,
+                status=PolicyStatus.REJECTED,
+                actor_id=user.principal.user_id,
+                now=now,
+                reason=body.reason,
+            )
+    except CONSOLE_ERRORS as error:
+        problem = readable_problem(error, REASON_LABELS)
+        if "reason" in problem.fields:
+            return _policies_page(request, user, rewards, pages, problem=problem, refused_version=version)
+        return redirect(request, POLICIES, flash=problem.message, kind="error")
+    return redirect(request, POLICIES, flash=f"Version {version} is rejected: it will never take effect.", kind="info")

@@ -13,7 +13,7 @@ from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, FormData, OpsUser, people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
-from crowdship.units import Cents
+from crowdship.units import Cents, parse_dollars
 from dispatch.incidents import IncidentKind, IncidentStatus
 from dispatch.services import accounts, incidents, queries
 
@@ -21,8 +21,10 @@ router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/incidents", include_in_schema=F
 INCIDENT_LABELS = {
     "resolution": "What was done about it",
     "claim_ref": "Insurer's claim reference",
-    "amount_cents": "Amount claimed (cents)",
+    "amount": "Amount claimed",
 }
+FORM_NAMES = {"amount_cents": "amount"}
+"""The claim's amount is asked in dollars; the API takes cents."""
 
 
 def _statuses(text: str) -> list[IncidentStatus] | None:
@@ -44,7 +46,8 @@ def list_page(
     kind: str = "",
     store_id: str = "",
 ) -> HTMLResponse:
-    """Open incidents first by default; `status=` (empty) lists every one."""
+    """Open incidents first by default; `status=` (empty) lists every one. Shoppers and orders by name and
+    reference, read for the whole page at once."""
     try:
         store = UUID(store_id) if store_id else None
     except ValueError:
@@ -69,6 +72,8 @@ def list_page(
         statuses=list(IncidentStatus),
         kinds=list(IncidentKind),
         stores=queries.list_stores(services.context),
+        shopper_names=queries.shopper_names(services.context, [incident.shopper_id for incident in found.items]),
+        references=queries.order_references(services.context, [incident.order_id for incident in found.items]),
     )
 
 
@@ -105,7 +110,7 @@ def _refused(
     request: Request, incident_id: UUID, user: OpsUser, services: AppServices, error: Exception, form: FormData
 ) -> HTMLResponse:
     """The incident's page again, with the refusal beside the form that was sent and what was typed in it."""
-    problem = readable_problem(error, INCIDENT_LABELS)
+    problem = readable_problem(error, INCIDENT_LABELS, FORM_NAMES)
     return _incident_page(request, incident_id, user, services, problem, {k: form.get(k) for k in form.values})
 
 
@@ -128,12 +133,19 @@ def resolve(
     return redirect(request, f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}", flash="Incident resolved.")
 
 
+def _claim(form: FormData) -> ClaimIn:
+    """The claim form as the API's body: the amount typed in dollars ("45.99", "$45") as exact cents."""
+    amount = form.get("amount")
+    cents = parse_dollars(amount, "amount") if amount.strip() else None
+    return ClaimIn.model_validate({"claim_ref": form.get("claim_ref"), "amount_cents": cents})
+
+
 @router.post("/{incident_id}/claims", response_class=HTMLResponse, response_model=None)
 def record_claim(
     request: Request, incident_id: UUID, user: OpsUser, services: Services, form: Form
 ) -> HTMLResponse | RedirectResponse:
     try:
-        body = form.model(ClaimIn)
+        body = _claim(form)
         recorded = incidents.record_insurance_claim(
             services.context,
             incident_id=incident_id,
@@ -143,8 +155,12 @@ def record_claim(
         )
     except CONSOLE_ERRORS as error:
         return _refused(request, incident_id, user, services, error, form)
-    before, after = recorded.tier_before.name.lower(), recorded.tier_after.name.lower()
-    review = f"the shopper's tier went from {before} to {after}" if before != after else f"the shopper stays {after}"
+    before, after = recorded.tier_before.name.title(), recorded.tier_after.name.title()
+    review = (
+        f"the shopper's trust tier went from {before} to {after}"
+        if before != after
+        else f"the shopper's trust tier stays {after}"
+    )
     return redirect(
         request,
         f"{CONSOLE_PREFIX}/ops/incidents/{incident_id}",

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.console.formats import words
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
@@ -48,7 +49,7 @@ def list_orders(
         try:
             statuses = [OrderStatus(status)]
         except ValueError:
-            choices = ", ".join(OrderStatus)
+            choices = ", ".join(words(choice) for choice in OrderStatus)
             problem = FormProblem(f"There is no status “{status[:40]}”: choose one of {choices}.", {"status": choices})
     store = _uuid_or_none(store_id)
     ref = ref.strip()[:MAX_REF_CHARS]
@@ -92,6 +93,7 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         order=detail.order,
         store=store,
         cancellable=detail.order.status in CANCELLABLE,
+        closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
     )
 

@@ -19,7 +19,8 @@ from dispatch.services.incidents import list_incidents
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/shoppers", include_in_schema=False)
 
-TIERS = [(int(tier), tier.name.lower()) for tier in TrustTier]
+TIERS = [(int(tier), tier.name.title()) for tier in TrustTier]
+"""Trust tiers as people say them ("Gold"), by value."""
 
 
 @router.get("", response_class=HTMLResponse)
@@ -77,4 +78,5 @@ def tier(request: Request, shopper_id: UUID, user: OpsUser, services: Services, 
         )
     except CONSOLE_ERRORS as error:
         return redirect(request, url, flash=readable_problem(error).message, kind="error")
-    return redirect(request, url, flash=f"{shopper.display_name} is now {shopper.trust_tier.name.lower()}.")
+    tier_name = shopper.trust_tier.name.title()
+    return redirect(request, url, flash=f"{shopper.display_name}'s trust tier is now {tier_name}.")

@@ -14,18 +14,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
+from api.console.formats import money
 from api.console.ops_maps import live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput
-from dispatch.hours import WEEKDAYS
+from crowdship.units import Cents, parse_dollars
+from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.model import Store
 from dispatch.services import batch, queries
 from dispatch.services.store_view import store_live_view
-from dispatch.services.stores import StoreChanges, create_store, edit_store
+from dispatch.services.stores import StoreChanges, StoreDraft, create_store, edit_store
 from routing.areas import service_area_to_geojson
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/stores", include_in_schema=False)
@@ -34,10 +36,16 @@ LIVE_REFRESH_S = 5
 FIELD_LABELS = {
     "name": "Name",
     "location": "Location",
+    "location.lat": "Latitude",
+    "location.lon": "Longitude",
     "service_area": "Service area",
-    "fallback_cost_cents": "Fallback courier cost",
+    "fallback_cost": "Fallback courier cost",
     "opening_hours": "Opening hours",
+    **{f"opening_hours.{day}": day.title() for day in WEEKDAYS},
+    **{f"opening_hours.{day}.{end}": f"{day.title()} {end}" for day in WEEKDAYS for end in ("opens", "closes")},
 }
+FORM_NAMES = {"fallback_cost_cents": "fallback_cost"}
+"""The API's field the form asks in other units: the fallback cost in dollars, not cents."""
 
 
 def _values_of(store: Store) -> dict[str, str]:
@@ -45,7 +53,7 @@ def _values_of(store: Store) -> dict[str, str]:
         "name": store.name,
         "location.lat": f"{store.location.lat:.6f}",
         "location.lon": f"{store.location.lon:.6f}",
-        "fallback_cost_cents": str(store.fallback_cost_cents),
+        "fallback_cost": money(store.fallback_cost_cents).removeprefix("$").replace(",", ""),
         "service_area": _geojson_text(service_area_to_geojson(store.service_area)),
     }
     for day, hours in store.opening_hours.named().items():
@@ -62,32 +70,53 @@ def _geojson_text(geometry: dict[str, Any]) -> str:
 
 def _readable(error: Exception) -> FormProblem:
     """The console's problem, with each field said in words ("Service area: must contain ...")."""
-    return readable_problem(error, FIELD_LABELS)
+    return readable_problem(error, FIELD_LABELS, FORM_NAMES)
 
 
 def _form_values(form: FormData) -> dict[str, str]:
-    names = ["name", "location.lat", "location.lon", "fallback_cost_cents", "service_area"]
+    names = ["name", "location.lat", "location.lon", "fallback_cost", "service_area"]
     names += [f"opening_hours.{day}.{end}" for day in WEEKDAYS for end in ("opens", "closes")]
     return {name: form.get(name)[:200_000] for name in names}
 
 
-def _store_in(values: dict[str, str]) -> StoreIn:
+def _draft(values: dict[str, str]) -> StoreDraft | FormProblem:
+    """The form as the use case takes it, or every error of the submission at once: the fallback cost read
+    as dollars, the domain's check of each day's hours (all days together), the API's schema for the rest."""
+    problems = []
+    try:
+        cost = parse_dollars(values["fallback_cost"], "fallback_cost") if values["fallback_cost"].strip() else None
+    except InvalidInput as error:
+        problems.append(_readable(error))
+        cost = None
+    hours: dict[str, Any] = {}
+    for day in WEEKDAYS:
+        opens, closes = values[f"opening_hours.{day}.opens"].strip(), values[f"opening_hours.{day}.closes"].strip()
+        hours[day] = {"opens": opens, "closes": closes} if opens or closes else None
+    try:
+        OpeningHours.from_named({day: (h["opens"], h["closes"]) if h else None for day, h in hours.items()})
+    except InvalidInput as error:
+        problems.append(_readable(error))
+        hours = {}  # told above: the schema would stop at the first malformed time
+    try:
+        draft = _store_in(values, cost, hours).to_draft()
+    except CONSOLE_ERRORS as error:
+        problems.append(_readable(error))
+    return merged(problems, FIELD_LABELS) if problems else draft
+
+
+def _store_in(values: dict[str, str], cost: Cents | None, hours: dict[str, Any]) -> StoreIn:
     """The form as the API's body, validated by the API's schema: the same rules, the same field names."""
     area_text = values["service_area"].strip()
     try:
         area = json.loads(area_text) if area_text else None
     except json.JSONDecodeError as error:
         raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
-    hours: dict[str, Any] = {}
-    for day in WEEKDAYS:
-        opens, closes = values[f"opening_hours.{day}.opens"].strip(), values[f"opening_hours.{day}.closes"].strip()
-        hours[day] = {"opens": opens, "closes": closes} if opens or closes else None
     return StoreIn.model_validate(
         {
             "name": values["name"],
             "location": {"lat": values["location.lat"] or None, "lon": values["location.lon"] or None},
             "service_area": area,
-            "fallback_cost_cents": values["fallback_cost_cents"] or None,
+            "fallback_cost_cents": cost,
             "opening_hours": hours,
         }
     )
@@ -136,8 +165,11 @@ def new_store(request: Request, user: OpsUser) -> HTMLResponse:
 @router.post("/new", response_class=HTMLResponse, response_model=None)
 def create(request: Request, user: OpsUser, services: Services, form: Form) -> HTMLResponse | RedirectResponse:
     values = _form_values(form)
+    draft = _draft(values)
+    if isinstance(draft, FormProblem):
+        return _form_page(request, user, store=None, values=values, problem=draft)
     try:
-        store = create_store(services.context, _store_in(values).to_draft())
+        store = create_store(services.context, draft)
     except CONSOLE_ERRORS as error:
         return _form_page(request, user, store=None, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
@@ -161,8 +193,10 @@ def edit(
         store = queries.get_store(services.context, store_id=store_id)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    draft = _draft(values)
+    if isinstance(draft, FormProblem):
+        return _form_page(request, user, store=store, values=values, problem=draft)
     try:
-        draft = _store_in(values).to_draft()
         changes = StoreChanges(
             name=draft.name,
             location=draft.location,
@@ -202,6 +236,7 @@ def live_panel(request: Request, store_id: UUID, user: OpsUser, services: Servic
         request,
         "ops/_live_panel.html",
         user,
+        partial=True,
         view=view,
         now=services.context.clock.now(),
         map_svg=Markup(live_map_svg(view, networks_dir=services.settings.street_networks_dir)),

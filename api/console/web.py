@@ -28,12 +28,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from api.console.formats import in_utc, money, period_words, reason_words, words
 from api.console.paging import page_url
 from api.console.problems import FormProblem
 from api.dependencies import AppServices, Services
 from api.security import Principal, issue_token, read_token
 from dispatch.accounts import Role, User
-from dispatch.matching import REASON_TEXT, UnassignedReason
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
@@ -56,33 +56,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def money(cents: int | None) -> str:
-    """Integer cents for people: 1234 -> "12.34", -5 -> "-0.05"."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole:,}.{rest:02d}"
-
-
-def words(code: str) -> str:
-    """A status or kind code for people: "picked_up" -> "picked up"."""
-    return code.replace("_", " ")
-
-
-def reason_words(code: str) -> str:
-    """Why a batch left an order waiting, in words (`dispatch.matching.REASON_TEXT`); an unknown code as words."""
-    try:
-        return REASON_TEXT[UnassignedReason(code)]
-    except ValueError:
-        return words(code)
-
-
 templates.env.filters["money"] = money
+templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
-# The last day of a period whose end is exclusive (a batch for 1 to 7 December ends on 8 December, 00:00).
-templates.env.filters["last_day"] = lambda end: (end - timedelta(microseconds=1)).date().isoformat()
+templates.env.filters["period"] = period_words
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------
@@ -124,23 +102,60 @@ class ConsoleForbidden(Exception):
         self.message = message
 
 
-def _here(request: Request) -> str:
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{request.url.path}{query}"
+def safe_console_path(url: str) -> str:
+    """Only a console path: never another site (`//evil.example`) or another part of the service."""
+    if url.startswith(CONSOLE_PREFIX) and not url.startswith("//") and "\\" not in url:
+        return url
+    return CONSOLE_PREFIX
+
+
+def _same_site_path(request: Request, url: str | None) -> str:
+    """The path (and query) of a URL of this very site the browser names (a Referer, htmx's current URL)."""
+    if not url:
+        return CONSOLE_PREFIX
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return CONSOLE_PREFIX
+    return safe_console_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def is_htmx(request: Request) -> bool:
+    """A request htmx made to swap part of a page in: it cannot be answered with a whole other page."""
+    return request.headers.get("hx-request") == "true"
+
+
+def return_link(request: Request) -> str:
+    """Where signing in again leads: the page the person was on. For a part htmx refreshes, the page around
+    it; for a form sent after the session ended, the page the form was on (its same-site Referer)."""
+    if is_htmx(request):
+        return _same_site_path(request, request.headers.get("hx-current-url"))
+    if request.method == "GET":
+        query = f"?{request.url.query}" if request.url.query else ""
+        return safe_console_path(f"{request.url.path}{query}")
+    return _same_site_path(request, request.headers.get("referer"))
 
 
 async def console_user(request: Request, services: Services) -> ConsoleUser:
     token = request.cookies.get(SESSION_COOKIE)
     principal = read_token(token, secret=services.signing_key, now=services.context.clock.now()) if token else None
     if principal is None or principal.role not in STAFF_ROLES:
-        raise SignInRequired(_here(request) if request.method == "GET" else CONSOLE_PREFIX)
+        raise SignInRequired(return_link(request))
     # Asked every page (not cached): a page is not a hot path, and a deactivation or a change of role must
     # apply at once. The role is the account's as stored now.
     user = await run_in_threadpool(_active_user, services, principal)
     if user is None or user.role not in STAFF_ROLES:
-        raise SignInRequired(CONSOLE_PREFIX)
+        raise SignInRequired(return_link(request))
     request.state.session_user = user  # the session is renewed by the page's response (`render`, `redirect`)
     return ConsoleUser(principal=Principal(user.id, user.role, user.shopper_id), email=user.email)
+
+
+async def signed_in_user(request: Request) -> ConsoleUser | None:
+    """Who is signed in, if anyone: a page drawn outside its route (not found, refused, a broken link) keeps
+    the navigation and the Sign out of the person reading it."""
+    try:
+        return await console_user(request, request.app.state.services)
+    except SignInRequired:
+        return None
 
 
 def _active_user(services: AppServices, principal: Principal) -> User | None:

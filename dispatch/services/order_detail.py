@@ -9,7 +9,7 @@ from uuid import UUID
 from dispatch.batching import TripCandidate
 from dispatch.history import TimelineEntry, timeline
 from dispatch.incidents import Incident
-from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, TripStatus
+from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext
@@ -17,6 +17,14 @@ from dispatch.unassigned import Unassigned, why_unassigned
 
 MAX_TRIPS_EXPLAINED = 50
 """The unassigned explanation looks at this many of the store's open trips (the oldest first)."""
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """The trip that carries the order (or carried it last), with its shopper: a person names them."""
+
+    trip: Trip
+    shopper_name: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class OrderDetail:
     unassigned: Unassigned | None
     """Why it waits, when it is pending or returned."""
     carrying_trip_id: UUID | None
+    carrier: Carrier | None = None
 
 
 def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
@@ -41,6 +50,7 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         waiting = order.status in (OrderStatus.PENDING, OrderStatus.RETURNED)
         unassigned = _why_unassigned(ctx, uow, order) if waiting else None
         carrying = uow.orders.carrying_trips([order_id]).get(order_id)
+        carrier = _carrier(uow, carrying) if carrying is not None else None
     return OrderDetail(
         order=order,
         timeline=tuple(timeline(order, events, offers, proofs, incidents)),
@@ -49,7 +59,13 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         incidents=incidents,
         unassigned=unassigned,
         carrying_trip_id=carrying,
+        carrier=carrier,
     )
+
+
+def _carrier(uow: LiveUnitOfWork, trip_id: UUID) -> Carrier:
+    trip = uow.trips.get(trip_id)
+    return Carrier(trip, uow.shoppers.get(trip.shopper_id).display_name)
 
 
 def _why_unassigned(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> Unassigned | None:

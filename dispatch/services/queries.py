@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -38,6 +38,24 @@ def shoppers_named(ctx: DispatchContext, *, prefix: str, limit: int = 20) -> Seq
     """Shoppers whose name starts with `prefix` (any case): finding one by name."""
     with ctx.unit_of_work() as uow:
         return uow.shoppers.named(prefix.strip(), limit=limit)
+
+
+def shopper_names(ctx: DispatchContext, shopper_ids: Collection[UUID | None]) -> Mapping[UUID, str]:
+    """The display names of the shoppers a page mentions, in one read; unknown ids are left out."""
+    wanted = {shopper_id for shopper_id in shopper_ids if shopper_id is not None}
+    if not wanted:
+        return {}
+    with ctx.unit_of_work() as uow:
+        return {shopper_id: shopper.display_name for shopper_id, shopper in uow.shoppers.get_many(wanted).items()}
+
+
+def order_references(ctx: DispatchContext, order_ids: Collection[UUID | None]) -> Mapping[UUID, str]:
+    """The external references of the orders a page mentions, in one read; unknown ids are left out."""
+    wanted = {order_id for order_id in order_ids if order_id is not None}
+    if not wanted:
+        return {}
+    with ctx.unit_of_work() as uow:
+        return uow.orders.references(wanted)
 
 
 def get_order(ctx: DispatchContext, *, order_id: UUID) -> Order:

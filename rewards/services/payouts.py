@@ -4,7 +4,7 @@ books read back: reconciliation and the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -302,8 +302,14 @@ def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
 
 
 def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUID, str]:
-    """The display name of each shopper (the payee of a payout line)."""
-    return {shopper_id: uow.repos.shoppers.get(shopper_id).display_name for shopper_id in set(shopper_ids)}
+    """The display name of each shopper (the payee of a payout line), in one read."""
+    found = uow.repos.shoppers.get_many(set(shopper_ids)) if shopper_ids else {}
+    return {shopper_id: shopper.display_name for shopper_id, shopper in found.items()}
+
+
+def batch_periods(uow: RewardsUnitOfWork, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
+    """The period of each batch a page mentions (a hold carried over from one), in one read."""
+    return dict(uow.repos.payouts.periods(set(batch_ids))) if batch_ids else {}
 
 
 def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:

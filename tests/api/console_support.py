@@ -1,13 +1,22 @@
-"""Helpers of the console's browser tests: an account that signs in through the form, and signing in."""
+"""Helpers of the console's tests: an account that signs in through the form, and signing in (in a browser,
+or with a TestClient and the form's CSRF token)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from uuid import UUID
+import re
+from dataclasses import dataclass, replace
+from uuid import UUID, uuid4
 
+from api_support import ON_THE_WAY
+from fastapi.testclient import TestClient
 from playwright.sync_api import Page
+from psycopg_pool import ConnectionPool
 
+from api.console.web import CSRF_FIELD
 from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store
+from tests.dispatch.adapters.test_contract import an_order
 
 PASSWORD = "console-Test-passphrase-42"
 
@@ -27,3 +36,28 @@ def sign_in(page: Page, login: StaffLogin) -> None:
     page.get_by_label("Password").fill(login.password)
     page.get_by_label("Password").press("Enter")
     page.wait_for_load_state()
+
+
+def form_token(client: TestClient, path: str = "/console/sign-in") -> str:
+    """The CSRF token of the form on the page at `path` (the client keeps the CSRF cookie it was sent)."""
+    found = re.search(rf'name="{CSRF_FIELD}" value="([0-9a-f]+)"', client.get(path).text)
+    assert found, f"the page {path} carries a CSRF token"
+    return found.group(1)
+
+
+def sign_in_client(client: TestClient, login: StaffLogin) -> None:
+    """Signs `client` in through the console's form (no browser), keeping the session cookie."""
+    answer = client.post(
+        "/console/sign-in",
+        data={"email": login.email, "password": login.password, "next": "/console", CSRF_FIELD: form_token(client)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def add_waiting_orders(db: ConnectionPool, store: Store, count: int) -> None:
+    """`count` pending orders with long references, straight into the database (no intake: many, quickly)."""
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for index in range(count):
+            uow.orders.add(replace(an_order(store, ON_THE_WAY, f"WEB-LONG-REFERENCE-{index:04d}"), id=uuid4()))
+        uow.commit()

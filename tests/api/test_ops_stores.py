@@ -147,6 +147,16 @@ def test_bad_store_input_is_refused_naming_the_field(
     assert field in [error["field"] for error in patched["errors"]], patched
 
 
+def test_every_bad_day_of_the_opening_hours_is_one_entry_of_the_problem(client: TestClient, ops: Account) -> None:
+    hours = {"monday": {"opens": "08:00", "closes": "07:00"}, "friday": {"opens": "18:00", "closes": "09:00"}}
+    problem = assert_problem(client.post("/ops/stores", json=store_body(opening_hours=hours), headers=ops.headers), 422)
+    assert problem["type"] == "/problems/invalid-input"
+    assert [error["field"] for error in problem["errors"]] == [
+        "opening_hours.monday.closes",
+        "opening_hours.friday.closes",
+    ]
+
+
 def test_moving_a_store_out_of_its_own_area_is_refused(client: TestClient, ops: Account) -> None:
     """The area is checked against the new location too: 422 on `service_area`, the store unchanged."""
     store = client.post("/ops/stores", json=store_body(), headers=ops.headers).json()

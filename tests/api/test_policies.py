@@ -123,6 +123,8 @@ def test_a_proposed_version_prices_nothing_until_someone_else_approves_it(
 def test_a_rejected_version_never_takes_effect(client: TestClient, ops: Account, approver: Account) -> None:
     first = publish_policy(client, ops, approver)
     client.post("/policies", json={"parameters": {**POLICY, "base_cents": 5_000}}, headers=ops.headers)
+    blank = client.post("/policies/2/reject", json={"reason": "   "}, headers=approver.headers)
+    assert [error["field"] for error in assert_problem(blank, 422)["errors"]] == ["reason"]  # the author is owed one
     rejected = client.post("/policies/2/reject", json={"reason": "a typo: 50 dollars"}, headers=approver.headers)
     assert rejected.json()["status"] == "rejected"
     assert_problem(client.post("/policies/2/reject", headers=approver.headers), 422)  # a reason is required

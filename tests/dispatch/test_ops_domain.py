@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import InvalidInput, InvalidInputs
 from crowdship.units import Cents
 from dispatch.batching import BatchParameters, TripCandidate
 from dispatch.history import OrderEvent, timeline
@@ -61,6 +61,16 @@ def test_bad_hours_name_the_day_and_the_end(named: dict[str, tuple[str, str]], f
     with pytest.raises(InvalidInput) as raised:
         OpeningHours.from_named(named)
     assert raised.value.field == field
+
+
+def test_every_bad_day_is_told_at_once() -> None:
+    """Friday's malformed time and Monday's backward hours in one refusal, so that one submission fixes both."""
+    with pytest.raises(InvalidInputs) as raised:
+        OpeningHours.from_named({"monday": ("08:00", "07:00"), "tuesday": ("08:00", "18:00"), "friday": ("9", "17:00")})
+    assert [error.field for error in raised.value.errors] == [
+        "opening_hours.monday.closes",
+        "opening_hours.friday.opens",
+    ]
 
 
 def test_a_clock_is_hh_mm_up_to_24_00() -> None:
@@ -120,7 +130,7 @@ def test_a_timeline_merges_status_changes_with_their_offer_and_proof() -> None:
         ("delivery attempt", None),
         ("status", OrderStatus.DELIVERED),
     ]
-    assert lines[1].detail == f"offered to trip {str(trip_id)[:8]} for 3.75, 900 m out of the way"
+    assert lines[1].detail == f"offered to trip {str(trip_id)[:8]} for $3.75, 900 m out of the way"
     assert lines[4].detail == "refused: code did not match, 12 m from the drop-off"
     assert (lines[5].detail, lines[5].photo_ref) == ("delivered: code matched, 8 m from the drop-off", "p/1.jpg")
 

@@ -17,7 +17,7 @@ from crowdship.units import Cents
 from dispatch.errors import ClaimExists
 from dispatch.hours import DayHours, OpeningHours
 from dispatch.incidents import Incident, IncidentKind
-from dispatch.model import Order, OrderStatus, Shopper, Trip, TrustTier
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TrustTier
 from dispatch.services import accounts, orders
 from dispatch.services.context import DispatchConfig
 from dispatch.services.incidents import record_insurance_claim
@@ -167,3 +167,25 @@ def test_cancelling_leaves_a_line_in_the_history_naming_who(world: InMemory) -> 
     last = detail.timeline[-1]
     assert (last.status, last.actor_id, last.detail) == (OrderStatus.CANCELLED, staff, "cancelled by operations")
     assert detail.unassigned is None
+
+
+def test_an_order_carried_by_a_trip_names_its_shopper_and_the_trip(world: InMemory) -> None:
+    """The order's page says who carries it, not a trip id."""
+    incident = _incident(world, TrustTier.SILVER)
+    offer = Offer(
+        trip_id=incident.trip_id,
+        stops=(incident.order_id,),
+        extra_distance_m=400,
+        extra_duration_s=60,
+        reward_quote_cents=Cents(300),
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=1),
+        status=OfferStatus.ACCEPTED,
+        resolved_at=NOW,
+    )
+    with world.context.unit_of_work() as uow:
+        uow.offers.add(offer)
+        uow.commit()
+    detail = order_detail(world.context, order_id=incident.order_id)
+    assert detail.carrier is not None
+    assert (detail.carrier.shopper_name, detail.carrier.trip.id) == ("Ana", incident.trip_id)

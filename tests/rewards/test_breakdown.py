@@ -42,8 +42,8 @@ def test_prorated_parts_are_whole_cents_and_the_single_rounding_is_named() -> No
     assert by_kind[ComponentKind.DURATION].cents == 8
     assert by_kind[ComponentKind.ROUNDING].cents == -1
     assert sum(component.cents for component in quote.components) == quote.amount_cents == 394
-    assert by_kind[ComponentKind.DISTANCE].label == "Extra distance: 1234 m beyond the 0 m included, at 0.50 per km"
-    assert by_kind[ComponentKind.BAGS].label == "1 bag at 0.25 each"
+    assert by_kind[ComponentKind.DISTANCE].label == "Extra distance: 1234 m beyond the 0 m included, at $0.50 per km"
+    assert by_kind[ComponentKind.BAGS].label == "1 bag at $0.25 each"
 
 
 def test_multipliers_caps_and_bonus_each_show_what_they_add_or_take() -> None:

@@ -191,7 +191,7 @@ def test_reward_above_policy_is_flagged() -> None:
     honest, inflated = uuid4(), uuid4()
     flags = above_policy([a_fact(honest), a_fact(inflated, amount_cents=Cents(450))])
     assert list(flags) == [inflated]
-    assert "v3 gives 3.00" in flags[inflated][0].detail
+    assert "v3 gives $3.00" in flags[inflated][0].detail
 
 
 def test_flag_anomalies_gathers_every_rule_per_shopper() -> None:

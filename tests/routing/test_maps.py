@@ -12,6 +12,7 @@ from shapely import MultiPolygon
 from crowdship.errors import InvalidInput
 from routing.areas import circular_area
 from routing.geo import GeoPoint
+from routing.map_symbols import LEGEND_CHAR_PX, LEGEND_ROW_PX
 from routing.maps import (
     MapLayers,
     MapMarker,
@@ -227,3 +228,25 @@ def test_an_area_with_very_many_vertices_is_thinned() -> None:
     root = render(MapLayers(stores=[MapStore(STORE, "Store", circular_area(STORE, 2000, segments=5_000))]))
     path = next(iter(layer(root, "service-area") or [])).get("d") or ""
     assert path.count("L") <= 2_000
+
+
+def test_the_legend_says_statuses_in_words_and_fits_a_narrow_map() -> None:
+    """At the console's 520 px a long entry takes a whole row (or wraps): every line fits inside the map."""
+    somewhere = east_of(STORE, 500)
+    width = 520
+    root = render(
+        layers(
+            dropoffs=[MapMarker(somewhere, "R-1", "picked_up")],
+            routes=[MapRoute((STORE, somewhere), "trip 1")],
+            routes_note="straight lines between the stops, " * 4,
+        ),
+        width=width,
+        height=400,
+    )
+    assert "drop-offs picked up (1)" in legend_text(root)
+    legend = layer(root, "legend")
+    assert legend is not None
+    for label in legend.iter(f"{SVG}text"):
+        for line in [label.text or "", *(span.text or "" for span in label.iter(f"{SVG}tspan"))]:
+            assert float(label.get("x", 0)) + len(line) * LEGEND_CHAR_PX <= width, line
+    assert float(root.get("height", 0)) > 400 + 10 + 3 * LEGEND_ROW_PX  # the long note's lines are counted

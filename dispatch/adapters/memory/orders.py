@@ -150,6 +150,10 @@ class MemoryOrderRepository(MemoryRepository):
                 carrying[order_id] = max(accepted, key=lambda offer: offer.resolved_at or offer.created_at).trip_id
         return carrying
 
+    def references(self, order_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        orders = self._db.orders
+        return {order_id: orders[order_id].external_ref for order_id in order_ids if order_id in orders}
+
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary:
         db = self._db
         index = db.orders_by_store.get(store_id, {})

@@ -139,6 +139,10 @@ class PostgresOrderRepository(Repository):
         )
         return {row["order_id"]: row["trip_id"] for row in rows}
 
+    def references(self, order_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        rows = self._all("SELECT id, external_ref FROM orders WHERE id = ANY(%s)", (list(order_ids),))
+        return {row["id"]: row["external_ref"] for row in rows}
+
     def summary(self, store_id: UUID, now: datetime) -> StoreSummary:
         by_status = {
             row["status"]: row["n"]

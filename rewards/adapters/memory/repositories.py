@@ -256,6 +256,14 @@ class MemoryPayoutRepository(_Repository):
         self._db.batch(batch.id)
         self._db.put(self._db.batches, batch.id, copy.deepcopy(batch))
 
+    def periods(self, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
+        batches = self._db.batches
+        return {
+            batch_id: (batches[batch_id].period_start, batches[batch_id].period_end)
+            for batch_id in batch_ids
+            if batch_id in batches
+        }
+
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
     ) -> Page[UUID]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -146,6 +146,12 @@ class PostgresPayoutRepository(Repository):
                 "UPDATE payout_lines SET held = %s, hold_reason = %s, held_by = %s, open = %s WHERE id = %s",
                 [(line.held, line.hold_reason, line.held_by, line.open, line.id) for line in batch.lines],
             )
+
+    def periods(self, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
+        rows = self._all(
+            "SELECT id, period_start, period_end FROM payout_batches WHERE id = ANY(%s)", (list(batch_ids),)
+        )
+        return {row["id"]: (row["period_start"], row["period_end"]) for row in rows}
 
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int

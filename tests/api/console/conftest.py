@@ -24,15 +24,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / ".local" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
+    """Per module, not per session: the sync driver runs an event loop in this thread until it stops, and
+    tests of other modules that run their own (`asyncio.run`) must not find it running."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/bootstrap.sh (it installs the OS packages)")
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     # No sandbox: the tests run as root in CI, where Chromium's sandbox refuses to start.
     launched = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
@@ -75,12 +77,15 @@ def console_url(live_server: str) -> str:
 
 
 @pytest.fixture
-def new_page(browser: Browser, live_server: str) -> Iterator[Callable[[], Page]]:
-    """Fresh browser contexts (each its own cookies), closed after the test."""
+def new_page(browser: Browser, live_server: str) -> Iterator[Callable[..., Page]]:
+    """Fresh browser contexts (each its own cookies), closed after the test; `new_page(timezone_id="...")`
+    opens one in that time zone (the machine's otherwise)."""
     contexts: list[BrowserContext] = []
 
-    def open_page() -> Page:
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    def open_page(*, timezone_id: str | None = None) -> Page:
+        context = browser.new_context(
+            base_url=live_server, viewport={"width": 1280, "height": 800}, timezone_id=timezone_id
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()
@@ -91,11 +96,12 @@ def new_page(browser: Browser, live_server: str) -> Iterator[Callable[[], Page]]
 
 
 @pytest.fixture
-def signed_in(new_page: Callable[[], Page], make_login: Callable[..., StaffLogin]) -> Callable[..., Page]:
-    """A page signed in with a new account of `role`; `signed_in(Role.FINANCE, "fiona")`."""
+def signed_in(new_page: Callable[..., Page], make_login: Callable[..., StaffLogin]) -> Callable[..., Page]:
+    """A page signed in with a new account of `role`; `signed_in(Role.FINANCE, "fiona")`, and in a time zone
+    with `signed_in(Role.OPS, timezone_id="America/New_York")`."""
 
-    def open_as(role: Role, name: str | None = None) -> Page:
-        page = new_page()
+    def open_as(role: Role, name: str | None = None, *, timezone_id: str | None = None) -> Page:
+        page = new_page(timezone_id=timezone_id)
         sign_in(page, make_login(role, name))
         assert page.url.rstrip("/").endswith("/console"), f"sign-in as {role.value} did not reach the console"
         return page

@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from api_support import Account
+from console_support import StaffLogin, sign_in
 from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, publish_policy
+from rewards_flow import POLICY, credit_without_proof, publish_policy
 
+from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.model import Store
@@ -114,6 +116,28 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
 
 @pytest.mark.usefixtures("owed")
+def test_a_hold_carried_over_names_the_batch_by_its_period(
+    signed_in: Callable[..., Page], clock: ManualClock, screenshot: Screenshot
+) -> None:
+    today = clock.now().date().isoformat()
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_label("From").fill(today)
+    page.get_by_label("To (included)").fill(today)
+    page.get_by_role("button", name="Prepare batch").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Payout batch for {today}")
+    page.get_by_label("Reason to hold Ben's line").fill("check the recipient")
+    page.get_by_label("Reason to hold Ben's line").press("Enter")
+    page.get_by_label("Reason to reject").fill("wrong period")
+    page.get_by_role("button", name="Reject batch").click()
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    held = page.get_by_role("row").filter(has_text="Ben")
+    expect(held).to_contain_text(f"carried over from batch of {today}: check the recipient")
+    screenshot(page, "batch-with-carried-hold")
+
+
+@pytest.mark.usefixtures("owed")
 def test_a_draft_batch_is_rejected_with_a_reason(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
     page = signed_in(Role.FINANCE)
     page.goto("/console/finance/batches")
@@ -160,13 +184,15 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_role("link", name="Open").click()
     page.get_by_role("row").filter(has_text="Ana").get_by_role("link", name="Ledger").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
-    expect(page.get_by_role("row").filter(has_text="delivery reward")).to_have_count(1)
+    expect(page.get_by_role("row").filter(has_text="delivery reward")).to_contain_text("reward for order IMPORT-")
+    expect(page.get_by_label("Shopper (name or id)")).to_have_value("Ana")  # followed by id, shown by name
     screenshot(page, "ledger")
 
     page.get_by_role("link", name="Their rewards, explained in cents →").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Rewards of Ana")
     expect(page.get_by_role("cell", name="Base reward")).to_be_visible()
-    expect(page.get_by_text("2 bags at 0.25 each")).to_be_visible()
+    expect(page.get_by_text("2 bags at $0.25 each")).to_be_visible()
+    expect(page.get_by_role("heading", level=2).first).to_contain_text("order IMPORT-")
     screenshot(page, "rewards")
 
     _go(page, "Reconciliation")
@@ -176,15 +202,9 @@ def test_the_books_rewards_policies_and_audit_log(
     _go(page, "Policies")
     expect(page.get_by_label("Compare version")).to_have_value("1")
     expect(page.get_by_label("with version")).to_have_value("2")
-    expect(page.get_by_text("Base: 2.50 → 3.00")).to_be_visible()
+    expect(page.get_by_text("Base: $2.50 → $3.00")).to_be_visible()
     expect(page.get_by_text("Peak multiplier by local hour at 17:00: x1.00 → x1.20")).to_be_visible()
     screenshot(page, "policies-side-by-side")
-
-    page.goto("/console/finance/audit?limit=3")
-    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}3 of")
-    page.get_by_role("link", name="Next →").click()
-    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"4{EN_DASH}")
-    screenshot(page, "audit-log-page-2")
 
     page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}&account=store_credit")
     expect(page.get_by_role("cell", name="No entry.")).to_be_visible()
@@ -195,10 +215,33 @@ def test_the_books_rewards_policies_and_audit_log(
     page.get_by_label("Shopper (name or id)").fill("an")
     page.get_by_label("Shopper (name or id)").press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("A shopper's ledger: Ana")
+    expect(page.get_by_label("Shopper (name or id)")).to_have_value("an")  # what was typed stays
     page.goto("/console/finance/rewards")
     page.get_by_label("Shopper (name or id)").fill("")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Every reward")
+
+
+@pytest.mark.usefixtures("owed")
+def test_the_audit_log_says_what_happened_in_words(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.goto("/console/finance/audit")
+    prepared = page.get_by_role("row").filter(has_text="Payout batch prepared")
+    expect(prepared).to_contain_text("Total: ")
+    expect(page.get_by_role("row").filter(has_text="Reward credited").first).to_contain_text("Order IMPORT-")
+    expect(page.get_by_role("row").filter(has_text="Reward policy proposed").first).to_contain_text("Parameters")
+    assert '{"' not in page.locator("main").inner_text()  # no raw JSON
+    screenshot(page, "audit-log")
+    page.get_by_label("Subject").select_option(label="Reward policy")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("row").filter(has_text="Payout batch")).to_have_count(0)
+    page.goto("/console/finance/audit?limit=3")
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"1{EN_DASH}3 of")
+    page.get_by_role("link", name="Next →").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"4{EN_DASH}")
+    screenshot(page, "audit-log-page-2")
 
 
 def test_an_unknown_batch_is_a_readable_not_found_page(signed_in: Callable[..., Page]) -> None:
@@ -209,11 +252,76 @@ def test_an_unknown_batch_is_a_readable_not_found_page(signed_in: Callable[..., 
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
 
-def test_an_ops_user_gets_no_finance_page(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+def test_an_ops_user_gets_no_finance_page_but_the_policies(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """Ops propose and decide reward policies: the Policies page is theirs too (in their own navigation)."""
     page = signed_in(Role.OPS)
-    for path in ("batches", "reconciliation", "ledger", "rewards", "policies", "audit"):
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Reward policies").click()
+    expect(page.get_by_role("heading", name="Reward policy versions")).to_be_visible()
+    for path in ("batches", "reconciliation", "ledger", "rewards", "audit"):
         response = page.goto(f"/console/finance/{path}")
         assert response is not None
         assert response.status == 403, path
         expect(page.get_by_role("alert")).to_have_text("This page is for finance or admin; you are signed in as ops.")
     screenshot(page, "ops-refused-finance")
+
+
+def test_a_proposed_policy_is_approved_from_the_console_by_someone_other_than_its_author(
+    signed_in: Callable[..., Page],
+    new_page: Callable[..., Page],
+    make_login: Callable[..., StaffLogin],
+    api: httpx.Client,
+    screenshot: Screenshot,
+) -> None:
+    author = make_login(Role.OPS, "olga")
+    signed = api.post("/auth/token", data={"username": author.email, "password": author.password})
+    bearer = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    proposed = api.post("/policies", json={"parameters": POLICY, "note": "evening rates"}, headers=bearer)
+    assert proposed.status_code == 201, proposed.text
+    version = proposed.json()["version"]
+
+    olga = new_page()
+    sign_in(olga, author)
+    olga.goto("/console/finance/policies")
+    expect(olga.get_by_text("You proposed this version: someone else approves or rejects it.")).to_be_visible()
+    expect(olga.get_by_role("button", name=f"Approve v{version}")).to_have_count(0)
+    screenshot(olga, "policy-for-its-author")
+    token = olga.locator(f"input[name={CSRF_FIELD}]").first.get_attribute("value") or ""
+    forged = olga.request.post(
+        f"/console/finance/policies/{version}/approve", form={CSRF_FIELD: token}, max_redirects=0
+    )
+    assert forged.status == 303  # refused by the use case, said on the page it returns to
+    olga.goto("/console/finance/policies")
+    expect(olga.get_by_role("alert")).to_have_text(
+        f"You proposed reward policy version {version}; someone else must approve or reject it."
+    )
+
+    fiona = signed_in(Role.FINANCE, "fiona")
+    fiona.goto("/console/finance/policies")
+    screenshot(fiona, "policy-waiting-for-a-decision")
+    fiona.get_by_role("button", name=f"Approve v{version}").click()
+    expect(fiona.get_by_role("status")).to_have_text(
+        f"Version {version} is approved: it prices the offers made from now on."
+    )
+    expect(fiona.get_by_role("heading", name="Waiting for a decision")).to_have_count(0)
+    expect(fiona.get_by_role("row").filter(has_text=f"v{version}").last).to_contain_text("approved")
+    assert api.get(f"/policies/{version}", headers=bearer).json()["status"] == "approved"
+    screenshot(fiona, "policy-approved")
+
+
+def test_rejecting_a_policy_needs_a_reason(
+    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, screenshot: Screenshot
+) -> None:
+    proposed = api.post("/policies", json={"parameters": POLICY}, headers=ops.headers)
+    version = proposed.json()["version"]
+    page = signed_in(Role.ADMIN)
+    page.goto("/console/finance/policies")
+    page.get_by_label(f"Reason to reject v{version}").fill("   ")
+    page.get_by_role("button", name=f"Reject v{version}").click()
+    expect(page.locator(f"#e-reason-{version}")).to_be_visible()
+    screenshot(page, "policy-reject-without-reason")
+    page.get_by_label(f"Reason to reject v{version}").fill("the evening peak is too generous")
+    page.get_by_role("button", name=f"Reject v{version}").click()
+    expect(page.get_by_role("status")).to_have_text(f"Version {version} is rejected: it will never take effect.")
+    assert api.get(f"/policies/{version}", headers=ops.headers).json()["status"] == "rejected"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, ValidationError
+from uuid import UUID
 
-from api.console.problems import readable_problem
-from crowdship.errors import InvalidInput
+import pytest
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from api.console.problems import link_problem, readable_problem
+from crowdship.errors import InvalidInput, InvalidInputs
+from dispatch.hours import OpeningHours
 
 
 class _Claim(BaseModel):
@@ -43,3 +47,60 @@ def test_a_nested_field_is_its_parents_label_with_the_part_in_brackets() -> None
     assert problem.message.startswith("Please correct the form: Location (lat): ")
     named = readable_problem(InvalidInput("service_area", "must contain the store's own location"), {})
     assert named.message == "Service area: must contain the store's own location."
+
+
+class _Limits(BaseModel):
+    bags: int = Field(ge=1)
+    fee_cents: int = Field(le=100_000)
+    name: str = Field(min_length=1, max_length=5)
+    batch_id: UUID
+    opens: str = Field(pattern=r"^\d{2}:\d{2}$")
+
+
+class _Period(BaseModel):
+    start: int
+    end: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Period:
+        if self.end < self.start:
+            raise ValueError("the end must come after the start")
+        return self
+
+
+def test_pydantic_errors_are_said_by_their_type_in_words() -> None:
+    refusal = _refusal(
+        _Limits,
+        {"bags": 0, "fee_cents": 100_001, "name": "", "batch_id": "nope", "opens": "9:00"},
+    )
+    assert readable_problem(refusal).fields == {
+        "bags": "must be at least 1",
+        "fee_cents": "must be at most $1,000.00",
+        "name": "must not be empty",
+        "batch_id": "is not a valid id",
+        "opens": "must be a time as hh:mm",
+    }
+    typed = readable_problem(_refusal(_Limits, {"bags": "two", "name": "toolong"}))
+    assert (typed.fields["bags"], typed.fields["name"]) == ("must be a number", "must be at most 5 characters")
+
+
+def test_a_rule_about_the_whole_form_is_not_labelled_form() -> None:
+    problem = readable_problem(_refusal(_Period, {"start": 5, "end": 1}))
+    assert problem.message == "Please correct the form: the end must come after the start"
+    assert problem.fields == {}
+
+
+def test_a_broken_link_is_said_in_a_sentence() -> None:
+    refusal = _refusal(_Limits, {"bags": 1, "fee_cents": 1, "name": "a", "batch_id": "x-1", "opens": "09:00"})
+    errors = [{**item, "loc": ("path", *item["loc"])} for item in refusal.errors()]
+    assert link_problem(errors) == "This link is broken: the batch id is not valid."
+
+
+def test_every_day_of_the_opening_hours_is_told_at_once() -> None:
+    with pytest.raises(InvalidInputs) as refused:
+        OpeningHours.from_named({"monday": ("08:00", "07:00"), "friday": ("9", "17:00")})
+    labels = {"opening_hours.monday.closes": "Monday closes", "opening_hours.friday.opens": "Friday opens"}
+    problem = readable_problem(refused.value, labels)
+    assert set(problem.fields) == {"opening_hours.monday.closes", "opening_hours.friday.opens"}
+    assert "Monday closes: must be after opens" in problem.message
+    assert "Friday opens: must be a time as hh:mm" in problem.message

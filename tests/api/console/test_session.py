@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -156,3 +157,44 @@ def test_a_link_with_tracking_parameters_still_opens_the_sign_in_page(client: Te
     assert page.status_code == 200
     assert "Sign in" in page.text
     assert client.get("/health", params={"utm_source": "newsletter"}).status_code == 422
+
+
+def test_an_htmx_refresh_without_a_session_takes_the_whole_page_to_sign_in(client: TestClient) -> None:
+    """Not the sign-in page swapped into the live panel: htmx follows `HX-Redirect`, back to the page after."""
+    live = "/console/ops/stores/00000000-0000-0000-0000-000000000001/live"
+    answer = client.get(
+        f"{live}/panel",
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{live}"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 401
+    assert answer.headers["hx-redirect"] == f"/console/sign-in?next={quote(live, safe='')}"
+    assert "Sign in" not in answer.text
+
+
+def test_an_htmx_refresh_never_returns_to_another_site(client: TestClient) -> None:
+    answer = client.get(
+        "/console/ops/stores",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/console/x"},
+        follow_redirects=False,
+    )
+    assert answer.headers["hx-redirect"] == "/console/sign-in?next=%2Fconsole"
+
+
+@pytest.mark.parametrize(
+    ("referer", "back_to"),
+    [
+        ("http://testserver/console/ops/stores/new?x=1", "/console/ops/stores/new?x=1"),
+        ("https://evil.example/console/ops/stores/new", "/console"),
+        ("http://testserver/auth/me", "/console"),
+        (None, "/console"),
+    ],
+)
+def test_a_form_sent_after_the_session_ended_returns_to_its_own_page(
+    client: TestClient, referer: str | None, back_to: str
+) -> None:
+    """The return link is the same-site Referer's console path, never an outside address."""
+    headers = {"Referer": referer} if referer else {}
+    answer = client.post("/console/ops/stores/new", data={"name": "x"}, headers=headers, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/console/sign-in?next={quote(back_to, safe='')}"

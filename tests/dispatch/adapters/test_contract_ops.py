@@ -285,3 +285,26 @@ def test_the_database_keeps_service_areas_polygonal(db: ConnectionPool) -> None:
                VALUES (%s, 'Dot', ST_MakePoint(-84.2, 30.4)::geography, ST_MakePoint(-84.2, 30.4)::geography, 1)""",
             (uuid4(),),
         )
+
+
+def test_shopper_names_and_order_references_are_read_together(uow: LiveUnitOfWork) -> None:
+    """A page names the shoppers and orders of its rows with one read each; an unknown id is left out."""
+    store = a_store()
+    ana, ben = Shopper(display_name="Ana"), Shopper(display_name="Ben")
+    first, second = (an_order(store, GeoPoint(30.47, -84.23), ref) for ref in ("WEB-1", "WEB-2"))
+    with uow:
+        uow.stores.add(store)
+        for shopper in (ana, ben):
+            uow.shoppers.add(shopper)
+        for order in (first, second):
+            uow.orders.add(order)
+        uow.commit()
+    with uow:
+        found = uow.shoppers.get_many([ana.id, ben.id, uuid4()])
+        assert {shopper_id: shopper.display_name for shopper_id, shopper in found.items()} == {
+            ana.id: "Ana",
+            ben.id: "Ben",
+        }
+        assert uow.orders.references([second.id, uuid4()]) == {second.id: "WEB-2"}
+        assert uow.shoppers.get_many([]) == {}
+        assert uow.orders.references([]) == {}

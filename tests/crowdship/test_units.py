@@ -1,0 +1,42 @@
+"""Money as people type and read it: dollars and cents in, exact integer cents kept (never through a float)."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from crowdship.units import format_dollars, parse_dollars
+
+
+@pytest.mark.parametrize(
+    ("typed", "cents"),
+    [
+        ("45.99", 4599),
+        ("45", 4500),
+        ("$45.99", 4599),
+        ("45.5", 4550),
+        ("0.05", 5),
+        ("1,250.10", 125010),
+        (" 8.99 ", 899),
+    ],
+)
+def test_dollars_typed_by_a_person_are_exact_cents(typed: str, cents: int) -> None:
+    assert parse_dollars(typed, "amount") == cents
+
+
+def test_float_rounding_cannot_creep_in() -> None:
+    """0.29 * 100 is 28.999999999999996 in floating point; read as a Decimal it is 29."""
+    assert parse_dollars("0.29", "amount") == 29
+    assert parse_dollars("1234567.89", "amount") == 123_456_789
+
+
+@pytest.mark.parametrize("typed", ["45.999", "-3", "abc", "", "4,5", "1e3", ".5", "$-1", "12.3.4"])
+def test_anything_else_is_refused_naming_the_field(typed: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_dollars(typed, "amount")
+    assert refused.value.field == "amount"
+    assert "like 45.99" in refused.value.message
+
+
+def test_cents_read_as_dollars_with_the_sign_before_the_symbol() -> None:
+    assert [format_dollars(cents) for cents in (0, 5, 123456, -5)] == ["$0.00", "$0.05", "$1,234.56", "-$0.05"]
