@@ -87,10 +87,10 @@ def reward_policies(
     return uow.repos.policies.page(newest_first=newest_first, limit=limit, offset=offset)
 
 
-def proposed_reward_policies(uow: RewardsUnitOfWork) -> list[RewardPolicy]:
-    """The versions waiting for a second person's decision, oldest first (they are few: each is proposed by
-    hand)."""
-    return [policy for policy in uow.repos.policies.every_version() if policy.status is PolicyStatus.PROPOSED]
+def proposed_reward_policies(uow: RewardsUnitOfWork, *, limit: int = 20) -> list[RewardPolicy]:
+    """The versions waiting for a second person's decision, oldest first, at most `limit` (they are few: each
+    is proposed by hand)."""
+    return list(uow.repos.policies.proposed(limit=limit))
 
 
 def reward_policy_versions(uow: RewardsUnitOfWork) -> list[int]:

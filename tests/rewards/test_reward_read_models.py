@@ -20,9 +20,11 @@ from rewards.records import NothingToPay
 from rewards.services import (
     PreparedBatch,
     audit_log,
+    create_reward_policy,
     every_reward,
     hold_payout_line,
     prepare_payout_batch,
+    proposed_reward_policies,
     redeem_store_credit,
     reverse_delivery_reward,
     reward_policies,
@@ -204,6 +206,15 @@ def test_policy_versions_are_paged_oldest_first_unless_asked(world: World, polic
             reward_policy(uow, version=99)
         with pytest.raises(InvalidInput):
             reward_policies(uow, limit=0)
+        assert proposed_reward_policies(uow) == []
+    with world.rewards() as uow:
+        waiting = [
+            create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW, note=f"draft {n}")
+            for n in range(3)
+        ]
+        uow.commit()
+    with world.rewards() as uow:
+        assert [p.version for p in proposed_reward_policies(uow, limit=2)] == [w.version for w in waiting[:2]]
 
 
 @given(movements=st.lists(st.tuples(st.sampled_from(["cash", "credit", "spend"]), st.integers(1, 3)), max_size=8))

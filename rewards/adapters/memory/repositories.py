@@ -72,6 +72,10 @@ class MemoryPolicyRepository(_Repository):
         ordered = sorted(self._db.policies, reverse=newest_first)
         return Page([self._db.policies[version] for version in ordered[offset : offset + limit]], len(ordered))
 
+    def proposed(self, *, limit: int) -> list[RewardPolicy]:
+        waiting = [self._db.policies[v] for v in sorted(self._db.policies) if self._db.policies[v].decision is None]
+        return waiting[:limit]
+
     def versions(self) -> list[int]:
         return sorted(self._db.policies, reverse=True)
 

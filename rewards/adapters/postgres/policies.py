@@ -92,6 +92,10 @@ class PostgresPolicyRepository(Repository):
         rows = self._all(f"{self._SELECT} ORDER BY p.version {order} LIMIT %s OFFSET %s", (limit, offset))
         return Page([self._policy(row) for row in rows], total)
 
+    def proposed(self, *, limit: int) -> list[RewardPolicy]:
+        rows = self._all(f"{self._SELECT} WHERE d.decision IS NULL ORDER BY p.version LIMIT %s", (limit,))
+        return [self._policy(row) for row in rows]
+
     def versions(self) -> list[int]:
         return [row["version"] for row in self._all("SELECT version FROM reward_policies ORDER BY version DESC", ())]
 
