@@ -258,8 +258,11 @@ class LiveOrderRepository(OrderRepository, Protocol):
         """Newest first; `external_ref` matches the start of the reference, ignoring case."""
         ...
 
-    def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> Sequence[Order]:
-        """Orders of the trip's accepted offers, in stop order."""
+    def on_trips(
+        self, trip_ids: Collection[UUID], statuses: Sequence[OrderStatus] | None = None
+    ) -> dict[UUID, list[Order]]:
+        """Per trip asked for, the orders of its accepted offers in stop order (none for a trip without), in one
+        read."""
         ...
 
     def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:

@@ -329,7 +329,7 @@ class _Replay:
         with self.ctx.unit_of_work() as uow:
             if uow.trips.get(trip_id).status is not TripStatus.OPEN:
                 return
-            carried = uow.orders.on_trip(trip_id, [OrderStatus.ACCEPTED])
+            carried = uow.orders.on_trips([trip_id], [OrderStatus.ACCEPTED])[trip_id]
             codes = uow.secrets.for_orders([order.id for order in carried])
         if not carried:
             return  # leaves without orders; the next batch expires the trip

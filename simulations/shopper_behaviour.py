@@ -84,7 +84,7 @@ class ShopperBehaviour:
         """Checkout: with accepted orders, the shopper scans the bags and drives the stops in offer order."""
         trip = self.trip_of_id[trip_id]
         with self.ctx.unit_of_work() as uow:
-            carried = uow.orders.on_trip(trip_id, [OrderStatus.ACCEPTED])
+            carried = uow.orders.on_trips([trip_id], [OrderStatus.ACCEPTED])[trip_id]
             codes = uow.secrets.for_orders([order.id for order in carried])
         if not carried:
             return  # leaves without orders; the next batch expires the trip

@@ -36,7 +36,7 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
     """The shopper scanned the bags of every accepted order: they leave the store and the trip departs."""
     with ctx.unit_of_work() as uow:
         trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
-        accepted = uow.orders.on_trip(trip.id, [OrderStatus.ACCEPTED])
+        accepted = uow.orders.on_trips([trip.id], [OrderStatus.ACCEPTED])[trip.id]
         if not accepted:
             raise IllegalTransition("trip", trip.id, trip.status, "pickup without accepted orders")
         secrets = uow.secrets.for_orders([order.id for order in accepted])
@@ -184,7 +184,7 @@ def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | 
 
 def _complete_if_done(uow: LiveUnitOfWork, trip: Trip) -> bool:
     if trip.status is TripStatus.DEPARTED and all(
-        order.status in FINISHED_ON_TRIP for order in uow.orders.on_trip(trip.id)
+        order.status in FINISHED_ON_TRIP for order in uow.orders.on_trips([trip.id])[trip.id]
     ):
         trip.complete()
         uow.trips.save(trip)

@@ -91,7 +91,7 @@ def get_store(ctx: DispatchContext, *, store_id: UUID) -> Store:
 def orders_on_trip(ctx: DispatchContext, *, trip_id: UUID) -> Sequence[Order]:
     """The orders a trip accepted to carry (whatever became of them since), in stop order."""
     with ctx.unit_of_work() as uow:
-        return uow.orders.on_trip(trip_id)
+        return uow.orders.on_trips([trip_id])[trip_id]
 
 
 def list_stores(ctx: DispatchContext) -> Sequence[Store]:
@@ -122,7 +122,8 @@ def shopper_history(
     with them. An order that came back to the store and went on with someone else shows as returned here."""
     with ctx.unit_of_work() as uow:
         trips = uow.trips.page(store_id=None, shopper_id=shopper_id, statuses=None, limit=limit, offset=offset)
-        accepted = [(trip, uow.orders.on_trip(trip.id)) for trip in trips.items]
+        carried = uow.orders.on_trips([trip.id for trip in trips.items])
+        accepted = [(trip, carried[trip.id]) for trip in trips.items]
         carrying = uow.orders.carrying_trips({order.id for _, orders in accepted for order in orders})
     items = [
         (trip, [stop_on_trip(order, carried_here=carrying.get(order.id) == trip.id) for order in orders])

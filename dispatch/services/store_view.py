@@ -55,8 +55,8 @@ def store_live_view(ctx: DispatchContext, *, store_id: UUID) -> StoreLiveView:
             limit=MAX_LISTED,
             offset=0,
         )
-        stops = {trip.id: tuple(uow.orders.on_trip(trip.id)) for trip in trips.items}
-        shoppers = {trip.shopper_id: uow.shoppers.get(trip.shopper_id) for trip in trips.items}
+        stops = uow.orders.on_trips([trip.id for trip in trips.items])
+        shoppers = uow.shoppers.get_many({trip.shopper_id for trip in trips.items})
         offered = uow.orders.page(store_id=store_id, statuses=[OrderStatus.OFFERED], limit=MAX_LISTED, offset=0)
         offers = uow.offers.page(store_id=store_id, statuses=[OfferStatus.OPEN], limit=MAX_LISTED, offset=0)
         fallbacks = uow.orders.page(store_id=store_id, statuses=[OrderStatus.FALLBACK], limit=MAX_LISTED, offset=0)
@@ -68,7 +68,7 @@ def store_live_view(ctx: DispatchContext, *, store_id: UUID) -> StoreLiveView:
         offered=Page(tuple(offered.items), offered.total),
         trips=Page(
             tuple(
-                TripOnMap(trip, shoppers[trip.shopper_id], positions.get(trip.shopper_id), stops[trip.id])
+                TripOnMap(trip, shoppers[trip.shopper_id], positions.get(trip.shopper_id), tuple(stops[trip.id]))
                 for trip in trips.items
             ),
             trips.total,

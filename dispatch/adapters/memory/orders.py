@@ -126,16 +126,21 @@ class MemoryOrderRepository(MemoryRepository):
         chosen.sort(key=lambda o: o.created_at, reverse=True)
         return Page([copy_of(order) for order in chosen[offset : offset + limit]], len(chosen))
 
-    def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
+    def on_trips(
+        self, trip_ids: Collection[UUID], statuses: Sequence[OrderStatus] | None = None
+    ) -> dict[UUID, list[Order]]:
         db = self._db
-        accepted = [
-            db.offers[offer_id]
-            for offer_id in db.offers_of_trip.get(trip_id, [])
-            if db.offers[offer_id].status is OfferStatus.ACCEPTED
-        ]
-        accepted.sort(key=lambda offer: (offer.resolved_at or offer.created_at, offer.id))
-        orders = [db.orders[order_id] for offer in accepted for order_id in offer.stops]
-        return [copy_of(order) for order in orders if statuses is None or order.status in statuses]
+        carried = {}
+        for trip_id in trip_ids:
+            accepted = [
+                db.offers[offer_id]
+                for offer_id in db.offers_of_trip.get(trip_id, [])
+                if db.offers[offer_id].status is OfferStatus.ACCEPTED
+            ]
+            accepted.sort(key=lambda offer: (offer.resolved_at or offer.created_at, offer.id))
+            orders = [db.orders[order_id] for offer in accepted for order_id in offer.stops]
+            carried[trip_id] = [copy_of(order) for order in orders if statuses is None or order.status in statuses]
+        return carried
 
     def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         db = self._db

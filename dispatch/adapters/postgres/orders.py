@@ -117,17 +117,22 @@ class PostgresOrderRepository(Repository):
         )
         return Page([self._order(row) for row in rows], total)
 
-    def on_trip(self, trip_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
+    def on_trips(
+        self, trip_ids: Collection[UUID], statuses: Sequence[OrderStatus] | None = None
+    ) -> dict[UUID, list[Order]]:
         where, params = status_filter("o.status", statuses)
         rows = self._all(
-            f"""SELECT {self._COLUMNS} FROM orders o
+            f"""SELECT {self._COLUMNS}, f.trip_id AS on_trip_id FROM orders o
                 JOIN offer_orders oo ON oo.order_id = o.id
                 JOIN offers f ON f.id = oo.offer_id AND f.status = 'accepted'
-                WHERE f.trip_id = %s{where}
+                WHERE f.trip_id = ANY(%s){where}
                 ORDER BY f.resolved_at, oo.stop_index""",
-            (trip_id, *params),
+            (list(trip_ids), *params),
         )
-        return [self._order(row) for row in rows]
+        carried: dict[UUID, list[Order]] = {trip_id: [] for trip_id in trip_ids}
+        for row in rows:
+            carried[row["on_trip_id"]].append(self._order(row))
+        return carried
 
     def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         rows = self._all(

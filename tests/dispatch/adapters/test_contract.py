@@ -455,8 +455,8 @@ def test_one_open_offer_per_order_and_per_trip(uow: LiveUnitOfWork) -> None:
 
 
 def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitOfWork) -> None:
-    """Orders of accepted offers map to their trip in one read; an order only declined, or never offered, is
-    left out."""
+    """Orders of accepted offers map to their trip in one read, and each trip to its orders in stop order; an
+    order only declined, or never offered, is on no trip."""
     store = _store()
     first, second = Shopper(display_name="A"), Shopper(display_name="B")
     bundled, alone, declined, never = (_order(store, ref, 2) for ref in ("A", "B", "C", "D"))
@@ -481,6 +481,12 @@ def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitO
         ids = [bundled.id, alone.id, declined.id, never.id]
         assert uow.orders.carrying_trips(ids) == {bundled.id: trip_a.id, alone.id: trip_a.id}
         assert uow.orders.carrying_trips([]) == {}
+        carried = uow.orders.on_trips([trip_a.id, trip_b.id])
+        assert {trip_id: [order.id for order in orders] for trip_id, orders in carried.items()} == {
+            trip_a.id: [bundled.id, alone.id],
+            trip_b.id: [],
+        }
+        assert uow.orders.on_trips([trip_a.id], [OrderStatus.DELIVERED]) == {trip_a.id: []}
 
 
 def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWork) -> None:
