@@ -91,7 +91,7 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
             locked = uow.trips.get(trip.id, for_update=True)
             locked.cancel()
             release_trip_orders(uow, locked, ctx.clock.now())
-            uow.trips.save(locked)
+            uow.trips.save(locked, at=ctx.clock.now())
             ended = locked
         uow.commit()
     if ended is not None:

@@ -126,7 +126,7 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
         for trip in expired:
             trip.expire()
             release_trip_orders(uow, trip, now)
-            uow.trips.save(trip)
+            uow.trips.save(trip, at=now)
             report.expired_trips += 1
         for order in past_deadline(uow.orders.list_for_store(store_id, [OrderStatus.PENDING]), now):
             locked = uow.orders.get(order.id, for_update=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
@@ -57,7 +58,7 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
             save_move(uow, locked, now, "picked up")
             picked.append(locked)
         trip.depart()
-        uow.trips.save(trip)
+        uow.trips.save(trip, at=now)
         # An offer that was still open for this trip can no longer be served from the road.
         for offer in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
             _withdraw(uow, offer.id, ctx)
@@ -142,7 +143,7 @@ def deliver(
             if attempts_left == 0:
                 order.fail()
                 save_move(uow, order, now, "delivery failed")
-                completed = _complete_if_done(uow, trip)
+                completed = _complete_if_done(uow, trip, now)
             uow.commit()
             if completed:
                 trip_ended(ctx, trip)
@@ -168,7 +169,7 @@ def deliver(
                     delivered_at=now,
                 ),
             )
-        completed = _complete_if_done(uow, trip)
+        completed = _complete_if_done(uow, trip, now)
         uow.commit()
     if completed:
         trip_ended(ctx, trip)
@@ -182,12 +183,12 @@ def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | 
     return None
 
 
-def _complete_if_done(uow: LiveUnitOfWork, trip: Trip) -> bool:
+def _complete_if_done(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> bool:
     if trip.status is TripStatus.DEPARTED and all(
         order.status in FINISHED_ON_TRIP for order in uow.orders.on_trips([trip.id])[trip.id]
     ):
         trip.complete()
-        uow.trips.save(trip)
+        uow.trips.save(trip, at=now)
         return True
     return False
 

@@ -15,5 +15,5 @@ def save_move(
     uow: LiveUnitOfWork, order: Order, at: datetime, note: str | None = None, actor_id: UUID | None = None
 ) -> None:
     """Saves the order's new status and records it: when, why (`note`) and who (`actor_id`, a person)."""
-    uow.orders.save(order)
+    uow.orders.save(order, at=at)
     uow.history.add(OrderEvent(order.id, at, order.status, note, actor_id))

@@ -99,7 +99,7 @@ def update_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID, 
         before = _owned(uow, shopper_id, profile_id)
         changed = _from_draft(draft, shopper_id=shopper_id, created_at=before.created_at, profile_id=before.id)
         _checked(uow, ctx, draft)
-        uow.profiles.save(changed)
+        uow.profiles.save(changed, at=ctx.clock.now())
         uow.commit()
     return changed
 

@@ -95,7 +95,7 @@ def cancel_trip(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID) -> Tri
         trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
         trip.cancel()
         release_trip_orders(uow, trip, now)
-        uow.trips.save(trip)
+        uow.trips.save(trip, at=now)
         uow.commit()
     trip_ended(ctx, trip)
     return trip

@@ -67,7 +67,7 @@ def _credit(world: InMemory, order: Order, trip: Trip, offer_id: Any, quote: Cen
     with world.context.unit_of_work() as uow:
         stored = uow.orders.get(order.id, for_update=True)
         stored.status = OrderStatus.DELIVERED
-        uow.orders.save(stored)
+        uow.orders.save(stored, at=NOW)
         credit = world.context.credit_delivery(
             uow, DeliveredOrder(order.id, trip.id, trip.shopper_id, offer_id, quote, NOW + timedelta(minutes=20))
         )

@@ -92,7 +92,7 @@ def quote_and_deliver(world: World, shopper: Shopper, orders: tuple[Order, ...])
         with world.dispatch() as uow:
             order = uow.orders.get(delivered_order.id, for_update=True)
             order.deliver()
-            uow.orders.save(order)
+            uow.orders.save(order, at=NOW)
             credit(
                 uow, DeliveredOrder(order.id, trip.id, shopper.id, offer.id, quote, NOW + timedelta(minutes=minutes))
             )

@@ -77,7 +77,7 @@ def test_an_offers_quote_equals_the_credits_of_its_deliveries(world: World) -> N
         with world.dispatch() as uow:
             order = uow.orders.get(delivered_order.id, for_update=True)
             order.deliver()
-            uow.orders.save(order)
+            uow.orders.save(order, at=NOW)
             credit(
                 uow,
                 DeliveredOrder(order.id, trip.id, shopper.id, offer.id, quote, NOW + timedelta(minutes=minutes)),

@@ -102,7 +102,7 @@ def test_reward_is_credited_in_the_same_transaction_as_the_delivery(world: World
         quote = quote_delivery_reward(world.repos_within(uow), shopper_id=shopper.id, inputs=inputs(), at=NOW)
         loaded = uow.orders.get(order.id, for_update=True)
         loaded.deliver()
-        uow.orders.save(loaded)
+        uow.orders.save(loaded, at=NOW)
         result = credit_delivery_reward(
             world.repos_within(uow),
             order_id=order.id,
@@ -134,7 +134,7 @@ def test_rolling_back_the_delivery_rolls_back_the_reward(world: World) -> None:
     with world.dispatch() as uow:
         loaded = uow.orders.get(order.id, for_update=True)
         loaded.deliver()
-        uow.orders.save(loaded)
+        uow.orders.save(loaded, at=NOW)
         credit_delivery_reward(
             world.repos_within(uow),
             order_id=order.id,

@@ -102,7 +102,7 @@ def test_a_later_run_tops_up_the_orders_and_leaves_a_departed_trip_alone(
     with PostgresDispatchUnitOfWork(db) as uow:
         order = uow.orders.get(first.new_orders[0].order_id, for_update=True)
         order.cancel()
-        uow.orders.save(order)
+        uow.orders.save(order, at=clock.now())
         uow.commit()
     shopper_id = next(account.shopper_id for account in first.new_accounts if account.shopper_id)
     assert shopper_id is not None
@@ -110,7 +110,7 @@ def test_a_later_run_tops_up_the_orders_and_leaves_a_departed_trip_alone(
     with PostgresDispatchUnitOfWork(db) as uow:
         trip = uow.trips.get(kept.id, for_update=True)
         trip.depart()
-        uow.trips.save(trip)
+        uow.trips.save(trip, at=clock.now())
         uow.commit()
 
     clock.advance(timedelta(minutes=1))

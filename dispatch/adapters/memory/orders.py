@@ -39,7 +39,7 @@ class MemoryOrderRepository(MemoryRepository):
         except KeyError:
             raise NotFound(f"order {order_id} not found") from None
 
-    def save(self, order: Order) -> None:
+    def save(self, order: Order, *, at: datetime) -> None:  # noqa: ARG002 - no change times kept in memory
         db = self._db
         stored = db.orders[order.id]
         self._set_status(stored, order.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import NotFound
@@ -21,7 +22,7 @@ class MemoryCommuteProfileRepository(MemoryRepository):
         except KeyError:
             raise NotFound(f"commute profile {profile_id} not found") from None
 
-    def save(self, profile: CommuteProfile) -> None:
+    def save(self, profile: CommuteProfile, *, at: datetime) -> None:  # noqa: ARG002 - no change times kept
         db = self._db
         before = db.profiles[profile.id]
         kept = copy_of(profile)

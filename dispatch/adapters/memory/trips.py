@@ -41,7 +41,7 @@ class MemoryTripRepository(MemoryRepository):
         except KeyError:
             raise NotFound(f"trip {trip_id} not found") from None
 
-    def save(self, trip: Trip) -> None:
+    def save(self, trip: Trip, *, at: datetime) -> None:  # noqa: ARG002 - no change times kept in memory
         db = self._db
         stored = db.trips[trip.id]
         before, status = stored.status, trip.status

@@ -32,8 +32,8 @@ class PostgresOrderRepository(Repository):
         self._execute(
             f"""INSERT INTO orders (id, store_id, external_ref, dropoff, dropoff_address, recipient_name,
                     window_earliest, window_latest, dispatch_deadline, size_bags, value_cents,
-                    age_restricted, perishable, status, created_at)
-                VALUES (%s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    age_restricted, perishable, status, created_at, updated_at)
+                VALUES (%s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 order.id,
                 order.store_id,
@@ -50,6 +50,7 @@ class PostgresOrderRepository(Repository):
                 order.perishable,
                 order.status.value,
                 order.created_at,
+                order.created_at,
             ),
         )
 
@@ -58,11 +59,11 @@ class PostgresOrderRepository(Repository):
         row = self._one(f"SELECT {self._COLUMNS} FROM orders o WHERE o.id = %s{lock}", (order_id,), "order", order_id)
         return self._order(row)
 
-    def save(self, order: Order) -> None:
+    def save(self, order: Order, *, at: datetime) -> None:
         self._execute(
-            """UPDATE orders SET status = %s, unassigned_reason = %s, unassigned_at = %s, updated_at = now()
+            """UPDATE orders SET status = %s, unassigned_reason = %s, unassigned_at = %s, updated_at = %s
                WHERE id = %s""",
-            (order.status.value, order.unassigned_reason, order.unassigned_at, order.id),
+            (order.status.value, order.unassigned_reason, order.unassigned_at, at, order.id),
         )
 
     def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:

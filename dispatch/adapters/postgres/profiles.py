@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from crowdship.db import Repository, Row
@@ -18,8 +19,8 @@ class PostgresCommuteProfileRepository(Repository):
     def add(self, profile: CommuteProfile) -> None:
         self._execute(
             f"""INSERT INTO commute_profiles (id, shopper_id, store_id, name, destination, days, departure,
-                    time_zone, capacity_bags, max_detour_m, max_detour_s, created_at)
-                VALUES (%s, %s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s)""",
+                    time_zone, capacity_bags, max_detour_m, max_detour_s, created_at, updated_at)
+                VALUES (%s, %s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 profile.id,
                 profile.shopper_id,
@@ -33,17 +34,18 @@ class PostgresCommuteProfileRepository(Repository):
                 profile.max_detour_m,
                 profile.max_detour_s,
                 profile.created_at,
+                profile.created_at,
             ),
         )
 
     def get(self, profile_id: UUID) -> CommuteProfile:
         return self._profile(self._one(f"{self._SELECT} WHERE id = %s", (profile_id,), "commute profile", profile_id))
 
-    def save(self, profile: CommuteProfile) -> None:
+    def save(self, profile: CommuteProfile, *, at: datetime) -> None:
         self._execute(
             f"""UPDATE commute_profiles SET store_id = %s, name = %s, destination = {POINT}, days = %s,
                        departure = %s, time_zone = %s, capacity_bags = %s, max_detour_m = %s,
-                       max_detour_s = %s, updated_at = now()
+                       max_detour_s = %s, updated_at = %s
                 WHERE id = %s""",
             (
                 profile.store_id,
@@ -55,6 +57,7 @@ class PostgresCommuteProfileRepository(Repository):
                 profile.capacity_bags,
                 profile.max_detour_m,
                 profile.max_detour_s,
+                at,
                 profile.id,
             ),
         )

@@ -31,8 +31,8 @@ class PostgresTripRepository(Repository):
     def _insert(self, trip: Trip) -> None:
         self._execute(
             f"""INSERT INTO trips (id, shopper_id, store_id, destination, capacity_bags, max_detour_m,
-                    max_detour_s, checked_in_at, leave_by, status)
-                VALUES (%s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s)""",
+                    max_detour_s, checked_in_at, leave_by, status, updated_at)
+                VALUES (%s, %s, %s, {POINT}, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 trip.id,
                 trip.shopper_id,
@@ -44,6 +44,7 @@ class PostgresTripRepository(Repository):
                 trip.checked_in_at,
                 trip.leave_by,
                 trip.status.value,
+                trip.checked_in_at,
             ),
         )
 
@@ -53,8 +54,8 @@ class PostgresTripRepository(Repository):
             self._one(f"SELECT {self._COLUMNS} FROM trips t WHERE t.id = %s{lock}", (trip_id,), "trip", trip_id)
         )
 
-    def save(self, trip: Trip) -> None:
-        self._execute("UPDATE trips SET status = %s, updated_at = now() WHERE id = %s", (trip.status.value, trip.id))
+    def save(self, trip: Trip, *, at: datetime) -> None:
+        self._execute("UPDATE trips SET status = %s, updated_at = %s WHERE id = %s", (trip.status.value, at, trip.id))
 
     def list_for_store(self, store_id: UUID, statuses: Sequence[TripStatus] | None = None) -> list[Trip]:
         where, params = status_filter("t.status", statuses)

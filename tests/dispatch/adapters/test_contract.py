@@ -170,7 +170,7 @@ def test_state_changes_are_saved_and_filtered_by_status(uow: LiveUnitOfWork) -> 
         for order in orders[:2]:
             loaded = uow.orders.get(order.id, for_update=True)
             loaded.offer()
-            uow.orders.save(loaded)
+            uow.orders.save(loaded, at=NOW)
         uow.offers.add(offer)
         offer.accept(NOW + timedelta(seconds=10))
         uow.offers.save(offer)
@@ -178,7 +178,7 @@ def test_state_changes_are_saved_and_filtered_by_status(uow: LiveUnitOfWork) -> 
         uow.shoppers.save(shopper)
         loaded_trip = uow.trips.get(trip.id, for_update=True)
         loaded_trip.depart()
-        uow.trips.save(loaded_trip)
+        uow.trips.save(loaded_trip, at=NOW)
         uow.commit()
     with uow:
         offered = uow.orders.list_for_store(store.id, [OrderStatus.OFFERED])
@@ -383,7 +383,7 @@ def test_nothing_is_kept_without_commit(uow: LiveUnitOfWork) -> None:
     with uow:
         loaded = uow.orders.get(order.id)
         loaded.offer()
-        uow.orders.save(loaded)
+        uow.orders.save(loaded, at=NOW)
         uow.orders.add(_order(store, "B", 1))
         assert len(uow.orders.list_for_store(store.id, [OrderStatus.OFFERED])) == 1
     with uow:
@@ -533,7 +533,7 @@ def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
         with pytest.raises(AlreadyOnTrip):
             uow.trips.add(_trip(store, shopper))
         trip.cancel()
-        uow.trips.save(trip)
+        uow.trips.save(trip, at=NOW)
         assert uow.trips.active_for_shopper(shopper.id) is None
         uow.trips.add(_trip(store, shopper))
         uow.commit()
@@ -553,7 +553,7 @@ def test_reasons_are_recorded_on_pending_orders_only_and_counted_in_the_summary(
             uow.orders.add(order)
         moved = uow.orders.get(offered.id, for_update=True)
         moved.offer()
-        uow.orders.save(moved)
+        uow.orders.save(moved, at=NOW)
         uow.orders.record_unassigned({waiting.id: "no_trip_within_detour", offered.id: "window"}, NOW)
         uow.commit()
     with uow:
@@ -563,7 +563,7 @@ def test_reasons_are_recorded_on_pending_orders_only_and_counted_in_the_summary(
         assert dict(uow.orders.summary(store.id, NOW).pending_by_reason) == {"no_trip_within_detour": 1, "none": 1}
         again = uow.orders.get(waiting.id, for_update=True)
         again.offer()
-        uow.orders.save(again)
+        uow.orders.save(again, at=NOW)
         uow.commit()
     with uow:
         assert uow.orders.get(waiting.id).unassigned_reason is None

@@ -79,7 +79,7 @@ def test_save_writes_the_changes_but_not_the_owner_or_creation(uow: LiveUnitOfWo
     changed.max_detour_m, changed.max_detour_s, changed.time_zone = None, 600, "Europe/Paris"
     changed.shopper_id, changed.created_at = ben.id, NOW + timedelta(days=1)
     with uow:
-        uow.profiles.save(changed)
+        uow.profiles.save(changed, at=NOW)
         uow.commit()
     with uow:
         loaded = uow.profiles.get(profile.id)
@@ -125,7 +125,7 @@ def test_profile_changes_without_commit_are_undone(uow: LiveUnitOfWork) -> None:
         uow.profiles.add(_profile(store, ana, "Dropped", 3))
         renamed = uow.profiles.get(kept.id)
         renamed.name = "Renamed"
-        uow.profiles.save(renamed)
+        uow.profiles.save(renamed, at=NOW)
         uow.profiles.delete(kept.id)
     with uow:
         assert [p.name for p in uow.profiles.list_for_shopper(ana.id)] == ["Kept"]
