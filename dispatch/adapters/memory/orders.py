@@ -11,7 +11,7 @@ from crowdship.errors import NotFound
 from crowdship.pages import Page
 from dispatch.adapters.memory.database import MemoryRepository, copy_of, forget, index_add, index_remove
 from dispatch.errors import DuplicateOrder
-from dispatch.model import OfferStatus, Order, OrderStatus, TripStatus
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, TripStatus
 from dispatch.repositories import NOT_SEEN_BY_A_BATCH, OrderSecret, StoreSummary
 from routing.areas import covers
 
@@ -132,28 +132,23 @@ class MemoryOrderRepository(MemoryRepository):
         db = self._db
         carried = {}
         for trip_id in trip_ids:
-            accepted = [
-                db.offers[offer_id]
-                for offer_id in db.offers_of_trip.get(trip_id, [])
-                if db.offers[offer_id].status is OfferStatus.ACCEPTED
-            ]
+            accepted = self._accepted(db.offers_of_trip.get(trip_id, []))
             accepted.sort(key=lambda offer: (offer.resolved_at or offer.created_at, offer.id))
             orders = [db.orders[order_id] for offer in accepted for order_id in offer.stops]
             carried[trip_id] = [copy_of(order) for order in orders if statuses is None or order.status in statuses]
         return carried
 
     def carrying_trips(self, order_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
-        db = self._db
         carrying = {}
         for order_id in order_ids:
-            accepted = [
-                db.offers[offer_id]
-                for offer_id in db.offers_of_order.get(order_id, [])
-                if db.offers[offer_id].status is OfferStatus.ACCEPTED
-            ]
+            accepted = self._accepted(self._db.offers_of_order.get(order_id, []))
             if accepted:
                 carrying[order_id] = max(accepted, key=lambda offer: offer.resolved_at or offer.created_at).trip_id
         return carrying
+
+    def _accepted(self, offer_ids: Iterable[UUID]) -> list[Offer]:
+        offers = self._db.offers
+        return [offers[offer_id] for offer_id in offer_ids if offers[offer_id].status is OfferStatus.ACCEPTED]
 
     def references(self, order_ids: Collection[UUID]) -> Mapping[UUID, str]:
         orders = self._db.orders
