@@ -28,7 +28,8 @@ from dispatch.model import Store
 from dispatch.services import batch, queries
 from dispatch.services.store_view import store_live_view
 from dispatch.services.stores import StoreChanges, StoreDraft, create_store, edit_store
-from routing.areas import service_area_to_geojson
+from routing.areas import check_store_area, service_area_from_geojson, service_area_to_geojson
+from routing.geo import GeoPoint
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/stores", include_in_schema=False)
 
@@ -81,7 +82,8 @@ def _form_values(form: FormData) -> dict[str, str]:
 
 def _draft(values: dict[str, str]) -> StoreDraft | FormProblem:
     """The form as the use case takes it, or every error of the submission at once: the fallback cost read
-    as dollars, the domain's check of each day's hours (all days together), the API's schema for the rest."""
+    as dollars, the domain's check of each day's hours (all days together) and of the area, the API's schema for
+    the rest (a field refused twice is told once)."""
     problems = []
     try:
         cost = parse_dollars(values["fallback_cost"], "fallback_cost") if values["fallback_cost"].strip() else None
@@ -97,20 +99,20 @@ def _draft(values: dict[str, str]) -> StoreDraft | FormProblem:
     except InvalidInput as error:
         problems.append(_readable(error))
         hours = {}  # told above: the schema would stop at the first malformed time
+    area = None
     try:
-        draft = _store_in(values, cost, hours).to_draft()
+        area = _area(values)
+    except InvalidInput as error:
+        problems.append(_readable(error))
+    try:
+        draft = _store_in(values, cost, hours, area).to_draft()
     except CONSOLE_ERRORS as error:
         problems.append(_readable(error))
     return merged(problems, FIELD_LABELS) if problems else draft
 
 
-def _store_in(values: dict[str, str], cost: Cents | None, hours: dict[str, Any]) -> StoreIn:
+def _store_in(values: dict[str, str], cost: Cents | None, hours: dict[str, Any], area: Any) -> StoreIn:
     """The form as the API's body, validated by the API's schema: the same rules, the same field names."""
-    area_text = values["service_area"].strip()
-    try:
-        area = json.loads(area_text) if area_text else None
-    except json.JSONDecodeError as error:
-        raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
     return StoreIn.model_validate(
         {
             "name": values["name"],
@@ -120,6 +122,25 @@ def _store_in(values: dict[str, str], cost: Cents | None, hours: dict[str, Any])
             "opening_hours": hours,
         }
     )
+
+
+def _area(values: dict[str, str]) -> Any:
+    """The pasted GeoJSON, checked by the domain on its own (and against the store's location when that reads
+    as one), so that its error is told with the others' rather than on the next submission."""
+    text = values["service_area"]
+    if not text.strip():
+        return None
+    try:
+        area = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
+    polygon = service_area_from_geojson(area)
+    try:
+        location = GeoPoint(float(values["location.lat"]), float(values["location.lon"]))
+    except (ValueError, InvalidInput):
+        return area  # the schema tells what is wrong with the location
+    check_store_area(polygon, location)
+    return area
 
 
 def _form_page(

@@ -149,7 +149,15 @@ def _form_problem(fields: dict[str, str], label_of: Callable[[str], str]) -> For
 
 def merged(problems: Sequence[FormProblem], labels: Mapping[str, str]) -> FormProblem:
     """Refusals of one submission found by different checks (the form's own, the domain's, the schema's) as one
-    problem; a field refused by two checks keeps the first one's message."""
+    problem; a field refused by two checks keeps the first one's message, and a check that adds nothing new is
+    left out."""
+    told: set[str] = set()
+    distinct = []
+    for problem in problems:
+        if not problem.fields or set(problem.fields) - told:
+            distinct.append(problem)
+            told |= set(problem.fields)
+    problems = distinct
     if len(problems) == 1:
         return problems[0]
     fields: dict[str, str] = {}

@@ -72,6 +72,8 @@ def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Sto
     for day in ("Monday", "Friday"):  # every day's error in one answer, each next to its day
         expect(page.get_by_role("row", name=day)).to_contain_text("must be after opens")
         expect(page.get_by_label(f"{day} closes")).to_have_attribute("aria-invalid", "true")
+    # and the area's, in the same answer: nothing is told only on the next submission
+    expect(page.get_by_label("Service area (GeoJSON)")).to_have_attribute("aria-invalid", "true")
     screenshot(page, "store-form-hours-refused")
     page.get_by_label("Monday opens").fill("07:00")
     page.get_by_label("Monday closes").fill("23:00")

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from api.console.problems import link_problem, readable_problem
+from api.console.problems import link_problem, merged, readable_problem
 from crowdship.errors import InvalidInput, InvalidInputs
 from dispatch.hours import OpeningHours
 
@@ -104,3 +104,14 @@ def test_every_day_of_the_opening_hours_is_told_at_once() -> None:
     assert set(problem.fields) == {"opening_hours.monday.closes", "opening_hours.friday.opens"}
     assert "Monday closes: must be after opens" in problem.message
     assert "Friday opens: must be a time as hh:mm" in problem.message
+
+
+def test_refusals_of_one_form_are_told_together_and_each_field_once() -> None:
+    """Two checks refusing the same field tell it once, in the first one's words (and a lone refusal reads as
+    itself); different fields are listed together."""
+    area = readable_problem(InvalidInput("service_area", "must contain the store's own location"), {})
+    again = readable_problem(InvalidInput("service_area", "is not a polygon"), {})
+    name = readable_problem(InvalidInput("name", "must not be empty"), {})
+    assert merged([area, again], {}) == area
+    both = merged([area, name, again], {"service_area": "Service area", "name": "Name"})
+    assert both.fields == {"service_area": "must contain the store's own location", "name": "must not be empty"}
