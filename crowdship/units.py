@@ -28,7 +28,8 @@ def format_dollars(amount: int) -> str:
     return f"{sign}${whole:,}.{cents:02d}"
 
 
-_DOLLARS = re.compile(r"\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{1,2}))?")
+_DOLLARS = re.compile(r"\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
+"""ASCII digits only: `\d` would also take other scripts' digits, which no one types for dollars."""
 
 
 def parse_dollars(text: str, field: str) -> Cents:

@@ -132,12 +132,9 @@ def deliver(
         )
         uow.proofs.add(proof)
         if not proof.accepted:
-            # Attempts are counted per trip: an order requeued after a failure starts afresh with its next shopper.
-            failures = sum(
-                1
-                for earlier in uow.proofs.list_for_order(order.id)
-                if earlier.trip_id == trip.id and not earlier.accepted
-            )
+            # Attempts are counted per shopper: an order requeued after a failure starts afresh with someone else,
+            # never with the shopper who used up their attempts on it (on whichever of their trips).
+            failures = _failures_of(uow, order.id, shopper_id)
             attempts_left = max(0, ctx.config.max_delivery_attempts - failures)
             completed = False
             if attempts_left == 0:
@@ -174,6 +171,12 @@ def deliver(
     if completed:
         trip_ended(ctx, trip)
     return DeliveryResult(order, proof, completed)
+
+
+def _failures_of(uow: LiveUnitOfWork, order_id: UUID, shopper_id: UUID) -> int:
+    refused = [proof for proof in uow.proofs.list_for_order(order_id) if not proof.accepted]
+    shopper_of = {trip_id: uow.trips.get(trip_id).shopper_id for trip_id in {proof.trip_id for proof in refused}}
+    return sum(1 for proof in refused if shopper_of[proof.trip_id] == shopper_id)
 
 
 def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | None:

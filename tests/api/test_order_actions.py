@@ -77,6 +77,26 @@ def test_a_requeued_order_gets_every_attempt_afresh_with_its_next_shopper_and_is
     assert _status(client, ops, receipt) == "delivered"
 
 
+def test_a_shopper_who_used_up_their_attempts_gets_none_back_when_the_order_returns_to_them(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Ana failed three times; requeued, the order comes back to her on a new trip: her first wrong code fails
+    it again at once (attempts are hers, not her trip's), so a requeue never buys her more guesses."""
+    ana = make_shopper("Ana")
+    receipt = _returned(client, ops, store, clock, ana)
+    _act(client, ops, receipt, "requeue")
+    clock.advance(timedelta(minutes=1))
+    trip = check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ana)['id']}/accept", headers=ana.headers)
+    client.post(f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=ana.headers)
+    wrong = "000000" if receipt["delivery_code"] != "000000" else "111111"
+    proof = {"position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}, "code": wrong}
+    refused = client.post(f"/shopper/orders/{receipt['order_id']}/delivery", json=proof, headers=ana.headers)
+    assert assert_problem(refused, 422)["attempts_left"] == 0
+    assert _status(client, ops, receipt) == "failed"
+
+
 @pytest.mark.parametrize(("action", "status"), [("fallback", "fallback"), ("cancel", "cancelled")])
 def test_a_returned_order_can_go_to_the_fleet_or_be_cancelled(
     client: TestClient,

@@ -143,7 +143,8 @@ class MemoryOrderRepository(MemoryRepository):
         for order_id in order_ids:
             accepted = self._accepted(self._db.offers_of_order.get(order_id, []))
             if accepted:
-                carrying[order_id] = max(accepted, key=lambda offer: offer.resolved_at or offer.created_at).trip_id
+                latest = max(accepted, key=lambda offer: (offer.resolved_at or offer.created_at, offer.id))
+                carrying[order_id] = latest.trip_id
         return carrying
 
     def _accepted(self, offer_ids: Iterable[UUID]) -> list[Offer]:

@@ -226,7 +226,7 @@ class MemoryOfferRepository(MemoryRepository):
         db = self._db
         offers = [
             (db.offers[offer_id], order_id)
-            for order_id in order_ids
+            for order_id in set(order_ids)
             for offer_id in db.offers_of_order.get(order_id, [])
         ]
         offers.sort(key=lambda pair: (pair[0].created_at, pair[0].id))

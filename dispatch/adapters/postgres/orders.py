@@ -127,7 +127,7 @@ class PostgresOrderRepository(Repository):
                 JOIN offer_orders oo ON oo.order_id = o.id
                 JOIN offers f ON f.id = oo.offer_id AND f.status = 'accepted'
                 WHERE f.trip_id = ANY(%s){where}
-                ORDER BY f.resolved_at, oo.stop_index""",
+                ORDER BY f.resolved_at, f.id, oo.stop_index""",
             (list(trip_ids), *params),
         )
         carried: dict[UUID, list[Order]] = {trip_id: [] for trip_id in trip_ids}
@@ -140,7 +140,7 @@ class PostgresOrderRepository(Repository):
             """SELECT DISTINCT ON (oo.order_id) oo.order_id, f.trip_id
                FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
                WHERE oo.order_id = ANY(%s) AND f.status = 'accepted'
-               ORDER BY oo.order_id, f.resolved_at DESC""",
+               ORDER BY oo.order_id, f.resolved_at DESC, f.id DESC""",
             (list(order_ids),),
         )
         return {row["order_id"]: row["trip_id"] for row in rows}
