@@ -348,12 +348,13 @@ def dispatcher(
     from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
-    from dispatch.services.dispatcher import dispatch_round, run_dispatcher
+    from dispatch.services.dispatcher import dispatch_round, keep_house, run_dispatcher
 
     settings = get_settings()
     if once:  # one round, and its failure is the command's: `error: …` and status 1
         with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
             context = _live_context(pool)
+            keep_house(context, forgetting_old_idempotency_keys(pool, settings), BACKING_SERVICE_ERRORS)
             dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)
         console.print("dispatcher ran one round")
         return

@@ -83,27 +83,24 @@ def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = ran
     return delay * (1 - 0.2 * jitter())
 
 
-def _refreshed(
-    ctx: DispatchContext,
-    refresh: Callable[[DispatchContext], DispatchContext] | None,
-    housekeeping: Callable[[DispatchContext], object] | None,
-    outages: Outages,
-) -> DispatchContext:
-    if refresh is not None:
-        try:
-            ctx = refresh(ctx)
-        except Exception as error:
-            log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
-    if housekeeping is not None:
-        try:
-            housekeeping(ctx)
-        except Exception as error:
-            log.error(
-                "housekeeping failed, tried again later",
-                error=type(error).__name__,
-                exc_info=error if not isinstance(error, outages) else None,
-            )
-    return ctx
+def _refreshed(ctx: DispatchContext, refresh: Callable[[DispatchContext], DispatchContext]) -> DispatchContext:
+    try:
+        return refresh(ctx)
+    except Exception as error:
+        log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
+        return ctx
+
+
+def keep_house(ctx: DispatchContext, housekeeping: Callable[[DispatchContext], object], outages: Outages = ()) -> None:
+    """Runs the housekeeping; a failure is logged (briefly when a server is away) and tried again next time."""
+    try:
+        housekeeping(ctx)
+    except Exception as error:
+        log.error(
+            "housekeeping failed, tried again later",
+            error=type(error).__name__,
+            exc_info=error if not isinstance(error, outages) else None,
+        )
 
 
 def run_dispatcher(
@@ -121,14 +118,20 @@ def run_dispatcher(
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.
 
     Every `refresh_every` of the context's clock, `refresh` rebuilds the context (e.g. refits the acceptance
-    model on the answers recorded since; one that fails keeps the context it had) and `housekeeping` tidies
-    the stores (e.g. forgets old idempotency keys; one that fails is tried again next time)."""
+    model on the answers recorded since; one that fails keeps the context it had); `housekeeping` tidies the
+    stores (e.g. forgets old idempotency keys; one that fails is tried again next time) at the first round and
+    as often after it, so that a dispatcher restarted more often than that still does it."""
     rounds = failures = 0
     next_refresh = ctx.clock.now() + refresh_every
+    next_housekeeping = ctx.clock.now()
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-        if ctx.clock.now() >= next_refresh:
-            next_refresh = ctx.clock.now() + refresh_every
-            ctx = _refreshed(ctx, refresh, housekeeping, outages)
+        now = ctx.clock.now()
+        if refresh is not None and now >= next_refresh:
+            next_refresh = now + refresh_every
+            ctx = _refreshed(ctx, refresh)
+        if housekeeping is not None and now >= next_housekeeping:
+            next_housekeeping = now + refresh_every
+            keep_house(ctx, housekeeping, outages)
         try:
             dispatch_round(ctx, solver=solver, outages=outages)
         except Exception as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from api_support import Account
@@ -181,3 +182,18 @@ def test_a_port_or_cadence_out_of_range_is_refused_before_anything_starts(args: 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_one_dispatcher_round_also_forgets_idempotency_keys_past_their_retention(db: ConnectionPool) -> None:
+    """`crowdship dispatcher --once` (a cron job, say) keeps house as the long-running loop does."""
+    with db.connection() as connection:
+        for key, age in (("old", timedelta(days=31)), ("young", timedelta(days=1))):
+            connection.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ('s', %s, 'h', now() - %s)",
+                (key, age),
+            )
+    result = CliRunner().invoke(cli, ["dispatcher", "--once"])
+    assert result.exit_code == 0, result.output
+    with db.connection() as connection:
+        assert connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("young",)]

@@ -136,11 +136,12 @@ def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_ol
     ]
 
 
-def test_housekeeping_runs_hourly_on_the_clock_and_a_failure_is_tried_again(
+def test_housekeeping_runs_at_the_first_round_then_hourly_and_a_failure_is_tried_again(
     db: ConnectionPool, settings: Settings
 ) -> None:
-    """Rounds every 30 minutes of the context's clock: housekeeping is asked at 60 (it fails, the rounds go
-    on), at 120 and at 180, each time with the context of the moment."""
+    """Rounds every 30 minutes of the context's clock: housekeeping is asked at the first round (it fails, the
+    rounds go on), then at 60, 120 and 180, each time with the context of the moment; so a dispatcher restarted
+    within the hour still does it."""
     started = datetime.now(UTC)
     clock = ManualClock(started)
     ctx = replace(_context(db, settings, None), clock=clock)
@@ -157,7 +158,7 @@ def test_housekeeping_runs_hourly_on_the_clock_and_a_failure_is_tried_again(
             return False
 
     assert run_dispatcher(ctx, cadence_s=1.0, stop=HalfHourPasses(), max_rounds=7, housekeeping=housekeeping) == 7
-    assert asked == [timedelta(minutes=60), timedelta(minutes=120), timedelta(minutes=180)]
+    assert asked == [timedelta(0), timedelta(minutes=60), timedelta(minutes=120), timedelta(minutes=180)]
 
 
 def test_the_dispatchers_housekeeping_forgets_idempotency_keys_past_the_setting(
