@@ -29,7 +29,7 @@ def format_dollars(amount: int) -> str:
 
 
 _DOLLARS = re.compile(r"\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
-"""ASCII digits only: `\d` would also take other scripts' digits, which no one types for dollars."""
+"""ASCII digits only: a `\\d` would also take other scripts' digits, which no one types for dollars."""
 
 
 def parse_dollars(text: str, field: str) -> Cents:
