@@ -6,11 +6,15 @@ While Redis is away the limits cannot be kept, so sign-in is refused (503) rathe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 
 from api.problems import ProblemException
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.adapters.live import PREFIX
 
 # One round trip, so that checking and counting are one step: count the address's attempt this minute, then
@@ -68,6 +72,18 @@ class LoginThrottle:
         """The password could not be checked (a server away): the failure `sign_in` counted is taken back, so
         that an outage never locks anyone out."""
         await self._undo(keys=[_account_key(email)])
+
+    @asynccontextmanager
+    async def judging(self, *, email: str, address: str) -> AsyncIterator[None]:
+        """`sign_in` around the password check: a check that ends in an error rather than a verdict (PostgreSQL
+        away) takes its failure back. Every sign-in form (the API's, the console's) goes through it."""
+        await self.sign_in(email=email, address=address)
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(*BACKING_SERVICE_ERRORS):  # Redis away too: the count expires on its own
+                await self.not_judged(email=email)
+            raise
 
     async def _count(self, keys: list[str]) -> None:
         verdict, ttl = await self._attempt(keys=keys, args=self._limits)

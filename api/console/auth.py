@@ -52,12 +52,12 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
         missing = {name: "is required" for name, value in (("email", email), ("password", password)) if not value}
         return refused(FormProblem("Enter your e-mail address and your password.", missing, 422))
     try:
-        await services.login_throttle.sign_in(email=email, address=_client_address(request))
-    except ProblemException as error:
+        async with services.login_throttle.judging(email=email, address=_client_address(request)):
+            user = await run_in_threadpool(
+                accounts.authenticate, services.context, services.passwords, email=email, password=password
+            )
+    except ProblemException as error:  # over a limit: refused before the password is checked
         return refused(readable_problem(error))
-    user = await run_in_threadpool(
-        accounts.authenticate, services.context, services.passwords, email=email, password=password
-    )
     if user is None:
         return refused(FormProblem("Wrong e-mail address or password.", {}, 401))
     await services.login_throttle.succeeded(email=email)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -14,7 +13,6 @@ from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
 from api.security import issue_token
 from crowdship.errors import InvalidInput
-from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -77,8 +75,7 @@ async def token(request: Request, services: Services) -> TokenOut:
     if fields.get("grant_type", "password") != "password":
         raise InvalidInput("grant_type", "must be 'password'")
     throttle = services.login_throttle
-    await throttle.sign_in(email=fields["username"], address=_client_address(request))
-    try:
+    async with throttle.judging(email=fields["username"], address=_client_address(request)):
         user = await run_in_threadpool(
             accounts.authenticate,
             services.context,
@@ -86,10 +83,6 @@ async def token(request: Request, services: Services) -> TokenOut:
             email=fields["username"],
             password=fields["password"],
         )
-    except BaseException:
-        with contextlib.suppress(*BACKING_SERVICE_ERRORS):  # Redis away too: the count expires on its own
-            await throttle.not_judged(email=fields["username"])
-        raise
     if user is None:
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
     await throttle.succeeded(email=fields["username"])

@@ -47,3 +47,27 @@ def test_the_lock_lasts_the_lockout_from_the_failure_that_reached_the_limit(
     (key,) = redis_client.keys("*login:account:*")
     assert 890 <= redis_client.ttl(key) <= 900
     assert "ana@example.org" not in key.lower()
+
+
+def test_a_password_check_that_ends_in_an_error_takes_its_failure_back(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """Every sign-in form goes through `judging`: a check that raises (PostgreSQL away) leaves no failure on
+    the account, one that ends in a wrong password leaves one."""
+
+    async def attempts() -> None:
+        client = aioredis.Redis.from_url(settings.require_redis_url())
+        throttle = LoginThrottle(client, per_account=5, per_address=20, lockout_s=900)
+        try:
+            for _ in range(6):
+                with pytest.raises(OSError, match="PostgreSQL away"):
+                    async with throttle.judging(email="ana@example.org", address="10.0.0.1"):
+                        raise OSError("PostgreSQL away")
+            async with throttle.judging(email="ana@example.org", address="10.0.0.1"):
+                pass  # a wrong password: the failure stays counted
+        finally:
+            await client.aclose()
+
+    asyncio.run(attempts())
+    (key,) = redis_client.keys("*login:account:*")
+    assert redis_client.get(key) == "1"
