@@ -47,11 +47,20 @@ class Account:
     id: UUID
     kind: AccountKind
     shopper_id: UUID | None
-    balance_cents: Cents
+    balance_cents: Cents | None
+    """None for a company account: it may go negative, so nothing checks its balance, and keeping one would
+    make every credit wait on one row (reports sum its entries)."""
 
     @property
     def allow_negative(self) -> bool:
         return self.shopper_id is None
+
+    @property
+    def held_cents(self) -> Cents:
+        """What a shopper account holds."""
+        if self.balance_cents is None:
+            raise ValueError(f"the {self.kind.value} account keeps no running balance; sum its entries")
+        return self.balance_cents
 
 
 @dataclass(frozen=True)
@@ -139,8 +148,9 @@ def check_balances_after(accounts: Mapping[UUID, Account], entries: Sequence[Ent
         moved[entry.account_id] = moved.get(entry.account_id, 0) + entry.amount_cents
     for account_id, delta in moved.items():
         account = accounts[account_id]
-        after = account.balance_cents + delta
-        if not account.allow_negative and after < 0:
+        if account.allow_negative:
+            continue
+        if account.held_cents + delta < 0:
             raise InsufficientBalance(account, Cents(-delta))
 
 
@@ -157,7 +167,7 @@ class InsufficientBalance(DomainError):
 
     def __init__(self, account: Account, requested: Cents) -> None:
         super().__init__(
-            f"{account.kind.value} account {account.id} holds {format_cents(account.balance_cents)}, "
+            f"{account.kind.value} account {account.id} holds {format_cents(account.held_cents)}, "
             f"cannot give {format_cents(requested)}"
         )
         self.account_id = account.id

@@ -33,8 +33,8 @@ def shopper_balances(uow: RewardsUnitOfWork, *, shopper_id: UUID) -> ShopperBala
     uow.commit()  # opening the accounts on first sight is kept
     return ShopperBalances(
         shopper_id,
-        accounts[AccountKind.STORE_CREDIT].balance_cents,
-        accounts[AccountKind.CASH_PAYABLE].balance_cents,
+        accounts[AccountKind.STORE_CREDIT].held_cents,
+        accounts[AccountKind.CASH_PAYABLE].held_cents,
     )
 
 

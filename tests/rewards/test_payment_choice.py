@@ -107,7 +107,7 @@ def balances(world: World, shopper: Shopper) -> tuple[int, int]:
     with world.rewards() as uow:
         accounts = uow.repos.ledger.shopper_accounts(shopper.id)
         uow.commit()
-    return accounts[AccountKind.STORE_CREDIT].balance_cents, accounts[AccountKind.CASH_PAYABLE].balance_cents
+    return accounts[AccountKind.STORE_CREDIT].held_cents, accounts[AccountKind.CASH_PAYABLE].held_cents
 
 
 def test_a_shopper_who_never_chose_is_paid_in_cash(world: World) -> None:

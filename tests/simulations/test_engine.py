@@ -111,7 +111,7 @@ def test_rewards_go_through_the_live_use_cases_and_the_day_is_paid_out(tiny_scen
             for record in delivered
             if record.order_id is not None
         }
-        clearing = uow.repos.ledger.company_account(AccountKind.PAYOUTS_CLEARING)
+        clearing = uow.repos.ledger.entries_sum(uow.repos.ledger.company_account(AccountKind.PAYOUTS_CLEARING).id)
     for record in delivered:
         assert record.order_id is not None
         reward = rewards[record.order_id]
@@ -119,7 +119,7 @@ def test_rewards_go_through_the_live_use_cases_and_the_day_is_paid_out(tiny_scen
         assert (reward.policy_version, reward.amount_cents) == (1, record.reward_cents)
     assert sum(trip.reward_cents for trip in result.trips) == sum(record.reward_cents for record in delivered)
     cash = sum(reward.amount_cents for reward in rewards.values() if reward and reward.inputs.method.value == "cash")
-    assert result.payout.paid_cents == cash == clearing.balance_cents > 0
+    assert result.payout.paid_cents == cash == clearing > 0
     assert result.payout.books_agree
 
 

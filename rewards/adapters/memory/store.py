@@ -87,7 +87,8 @@ class MemoryRewardsDatabase:
             kind, shopper_id = self.accounts[account_id]
         except KeyError:
             raise NotFound(f"account {account_id} not found") from None
-        return Account(account_id, kind, shopper_id, Cents(self.balances.get(account_id, 0)))
+        balance = None if shopper_id is None else Cents(self.balances.get(account_id, 0))
+        return Account(account_id, kind, shopper_id, balance)
 
     def open_account(self, kind: AccountKind, shopper_id: UUID | None) -> UUID:
         account_id = uuid4()

@@ -16,13 +16,9 @@ from rewards.records import LedgerLine
 
 
 class PostgresLedgerRepository(Repository):
-    # Company accounts keep no running balance: theirs is summed from their entries when read.
-    _ACCOUNT = """
-        SELECT a.id, a.kind, a.shopper_id,
-               coalesce(a.balance_cents,
-                        (SELECT coalesce(sum(e.amount_cents), 0) FROM ledger_entries e WHERE e.account_id = a.id))
-                   AS balance_cents
-        FROM ledger_accounts a"""
+    # Company accounts keep no running balance (NULL): summing theirs here would make every credit read the
+    # whole history of the expense account; the reports sum it (`entries_sum`).
+    _ACCOUNT = "SELECT a.id, a.kind, a.shopper_id, a.balance_cents FROM ledger_accounts a"
 
     def shopper_accounts(self, shopper_id: UUID) -> dict[AccountKind, Account]:
         """The shopper's accounts, opened on first use."""
@@ -181,5 +177,5 @@ class PostgresLedgerRepository(Repository):
             id=row["id"],
             kind=AccountKind(row["kind"]),
             shopper_id=row["shopper_id"],
-            balance_cents=Cents(int(row["balance_cents"])),
+            balance_cents=None if row["balance_cents"] is None else Cents(int(row["balance_cents"])),
         )

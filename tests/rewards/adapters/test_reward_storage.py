@@ -142,9 +142,10 @@ def test_balances_follow_the_entries(world: World) -> None:
     """After a credit and a partial reversal-free transfer, each balance equals the sum of its entries."""
     _, shopper_account, expense = _funded_shopper(world, 1_234)
     with world.rewards() as uow:
-        for account_id in (shopper_account, expense):
-            assert uow.repos.ledger.get_account(account_id).balance_cents == uow.repos.ledger.entries_sum(account_id)
-        assert uow.repos.ledger.get_account(shopper_account).balance_cents == 1_234
+        assert uow.repos.ledger.get_account(shopper_account).held_cents == uow.repos.ledger.entries_sum(shopper_account)
+        assert uow.repos.ledger.get_account(shopper_account).held_cents == 1_234
+        assert uow.repos.ledger.get_account(expense).balance_cents is None
+        assert uow.repos.ledger.entries_sum(expense) == -1_234
 
 
 def test_location_samples_are_read_for_the_period(world: World, pool: ConnectionPool) -> None:
@@ -194,8 +195,9 @@ def test_the_database_refuses_an_approval_by_the_preparer(world: World) -> None:
             )
 
 
-def test_company_accounts_read_their_balance_from_their_entries(world: World) -> None:
-    """The expense account keeps no running balance (no queue on one row), yet reads as the sum of entries."""
+def test_company_accounts_keep_no_running_balance_and_sum_to_their_entries(world: World) -> None:
+    """The expense account keeps no running balance (no queue on one row, no sum of its history per credit);
+    its entries still say what it holds."""
     _funded_shopper(world, 700)
     _funded_shopper(world, 300)
     with PostgresRewardsUnitOfWork(world.database) as uow:
@@ -203,5 +205,7 @@ def test_company_accounts_read_their_balance_from_their_entries(world: World) ->
         stored = uow.connection.execute(
             "SELECT balance_cents FROM ledger_accounts WHERE id = %s", (expense.id,)
         ).fetchone()
+        summed = uow.repos.ledger.entries_sum(expense.id)
     assert stored == (None,)
-    assert expense.balance_cents == -1_000
+    assert expense.balance_cents is None
+    assert summed == -1_000
