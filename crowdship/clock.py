@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crowdship.errors import InvalidInput
 
 
 class Clock(Protocol):
@@ -35,3 +38,12 @@ class ManualClock:
         if instant < self._now:
             raise ValueError("time does not run backwards")
         self._now = instant
+
+
+def time_zone(name: str, *, field: str = "time_zone") -> ZoneInfo:
+    """The IANA zone of that name, or `InvalidInput` naming the field. A folder of the zone database
+    ("America") or a path raises `OSError` inside zoneinfo, not "not found": refused all the same."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
+        raise InvalidInput(field, f"unknown time zone {name!r}") from error

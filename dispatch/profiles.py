@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crowdship.clock import time_zone
 from crowdship.errors import DomainError, InvalidInput
 from routing.geo import GeoPoint
 
@@ -43,10 +43,7 @@ class Weekday(StrEnum):
 
 def zone_named(name: str) -> tzinfo:
     """The IANA time zone, or `InvalidInput` naming `time_zone`."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("time_zone", f"unknown time zone {name!r}") from error
+    return time_zone(name, field="time_zone")
 
 
 @dataclass

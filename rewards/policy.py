@@ -13,8 +13,9 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from crowdship.clock import time_zone
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.model import TrustTier
@@ -109,10 +110,7 @@ class PolicyParameters:
             and self.daily_cap_cents > self.weekly_cap_cents
         ):
             raise InvalidInput("daily_cap_cents", "cannot exceed weekly_cap_cents")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise InvalidInput("timezone", f"unknown time zone {self.timezone!r}") from error
+        time_zone(self.timezone, field="timezone")
         self._check_limits()
 
     def _check_limits(self) -> None:
@@ -162,7 +160,7 @@ class PolicyParameters:
             raise InvalidInput("parameters", str(error)) from error
 
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return time_zone(self.timezone, field="timezone")
 
 
 class PolicyStatus(StrEnum):

@@ -24,12 +24,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from composition import acceptance_aware, in_memory
-from crowdship.clock import ManualClock
+from crowdship.clock import ManualClock, time_zone
 from crowdship.errors import DomainError, InvalidInput
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
@@ -372,9 +371,6 @@ def load_policy_file(path: Path) -> dict[str, Any]:
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     """Local midnight to the next local midnight (23 or 25 hours on a daylight-saving change)."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("timezone", f"unknown time zone {timezone!r}") from error
+    zone = time_zone(timezone, field="timezone")
     start = datetime.combine(day, time(0), tzinfo=zone)
     return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)

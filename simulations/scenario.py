@@ -14,10 +14,10 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -244,8 +244,8 @@ class Scenario(_Strict):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
+            time_zone(value, field="timezone")
+        except InvalidInput as error:
             raise ValueError(f"unknown time zone {value!r}") from error
         return value
 

@@ -56,6 +56,7 @@ def test_ops_publish_versions_that_finance_can_read(
         ({"store_credit_bonus_bps": 9_000}, "parameters.store_credit_bonus_bps"),
         ({"daily_cap_cents": 9_000, "weekly_cap_cents": 5_000}, "parameters.daily_cap_cents"),
         ({"timezone": "Mars/Olympus_Mons"}, "parameters.timezone"),
+        ({"timezone": "Etc"}, "parameters.timezone"),
         ({"base_cents": 100_000_000}, "parameters.base_cents"),
         ({"minimum_cents": 6_000, "daily_cap_cents": 5_000}, "parameters.minimum_cents"),
         ({"store_credit_bonus_bps": 1_000_000}, "parameters.store_credit_bonus_bps"),

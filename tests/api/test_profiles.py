@@ -73,6 +73,8 @@ def test_a_shopper_creates_lists_changes_and_deletes_a_profile(
     ("changes", "field"),
     [
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"time_zone": "America"}, "time_zone"),
+        ({"time_zone": "../zoneinfo"}, "time_zone"),
         ({"days": ["someday"]}, "days.0"),
         ({"days": []}, "days"),
         ({"departure": "25:00"}, "departure"),

@@ -233,6 +233,7 @@ def test_parameters_round_trip_through_json() -> None:
         ({"peak_multiplier_bps": [10_000] * 23}, "peak_multiplier_bps"),
         ({"store_credit_bonus_bps": 9_000}, "store_credit_bonus_bps"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": "Asia"}, "timezone"),
         ({"daily_cap_cents": 10, "weekly_cap_cents": 5}, "daily_cap_cents"),
         ({"bonus_for_friends": 1}, "bonus_for_friends"),
     ],

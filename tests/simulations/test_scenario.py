@@ -52,6 +52,7 @@ def _with(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("dispatch.cadence", 30, "dispatch.cadence"),
         ("travel.road_factor", 0.8, "travel.road_factor"),
         ("timezone", "Mars/Olympus", "timezone"),
+        ("timezone", "Europe", "timezone"),
         ("acceptance.model", "probit", "acceptance.model"),
     ],
 )
