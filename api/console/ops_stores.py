@@ -134,6 +134,8 @@ def _area(values: dict[str, str]) -> Any:
         area = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
+    except RecursionError:
+        raise InvalidInput("service_area", "nested too deeply to be GeoJSON") from None
     polygon = service_area_from_geojson(area)
     try:
         location = GeoPoint(float(values["location.lat"]), float(values["location.lon"]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -32,6 +32,7 @@ from api.console.formats import in_utc, money, period_words, reason_words, words
 from api.console.paging import page_url
 from api.console.problems import FormProblem
 from api.dependencies import AppServices, Services
+from api.forms import url_encoded_fields
 from api.security import Principal, issue_token, read_token
 from dispatch.accounts import Role, User
 from dispatch.services import accounts
@@ -246,8 +247,7 @@ async def read_form(request: Request, services: Services) -> FormData:
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
         raise ConsoleForbidden("This form was sent from another site and was refused.")
-    body = (await request.body()).decode("utf-8", errors="replace")
-    values = parse_qs(body, keep_blank_values=True, max_num_fields=500)
+    values = url_encoded_fields(await request.body())
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER) or (values.get(CSRF_FIELD) or [""])[-1]
     expected = _sign(services.signing_key, f"csrf:{cookie}")

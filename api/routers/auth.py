@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Context, CurrentPrincipal, Services
+from api.forms import url_encoded_fields
 from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
 from api.security import issue_token
@@ -67,7 +67,7 @@ async def token(request: Request, services: Services) -> TokenOut:
     Attempts are limited per client address, and an account is locked for a while after a few failures (429
     with Retry-After)."""
     # Parsed here rather than with FastAPI's Form(): that needs python-multipart, which is not a dependency.
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+    form = url_encoded_fields(await request.body())
     fields = {name: values[-1] for name, values in form.items()}
     missing = [name for name in ("username", "password") if not fields.get(name)]
     if missing:

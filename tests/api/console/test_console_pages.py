@@ -122,3 +122,33 @@ def test_an_unknown_status_lists_the_statuses_in_words(
     assert refusal is not None
     assert "There is no status “lost”: choose one of pending, offered, accepted, picked up," in refusal.group(1)
     assert "picked_up" not in refusal.group(1)
+
+
+def test_a_service_area_nested_too_deeply_is_told_on_the_form(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    sign_in_client(client, make_login(Role.OPS))
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "Deep",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost_cents": "899",
+        "service_area": "[" * 5_000,
+    }
+    page = client.post("/console/ops/stores/new", data=form)
+    assert page.status_code == 422
+    assert "Service area: nested too deeply to be GeoJSON" in page.text
+
+
+def test_a_form_with_more_fields_than_any_console_form_is_refused_not_a_500(client: TestClient) -> None:
+    """Before the CSRF check and without signing in: the parser's own limit becomes a readable refusal."""
+    body = "&".join(f"f{index}=1" for index in range(600))
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    for path in ("/console/sign-out", "/console/sign-in"):
+        page = client.post(path, content=body, headers=headers)
+        assert page.status_code == 422, path
+        assert "more than 500 fields" in page.text
+    token = client.post("/auth/token", content=body, headers=headers)
+    assert token.status_code == 422
+    assert token.json()["errors"][0]["field"] == "form"
