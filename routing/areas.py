@@ -1,9 +1,9 @@
 """Service areas: where a store delivers, as shapely polygons in (lon, lat).
 
 Areas come in as GeoJSON (a Polygon or MultiPolygon geometry, or a Feature holding one) and are stored as-is in PostGIS
-(`stores.service_area`, geography). Edges are straight in (lon, lat) here and great-circle arcs in PostGIS
-geography; for city-sized areas the two differ by millimetres, so only points that close to an edge can
-be judged differently. Areas across the antimeridian are not supported.
+(`stores.service_area`, geography). Edges are straight in (lon, lat), here and in the database, which compares
+drop-offs with areas as geometry: as geography an edge would be a great-circle arc, and a long one bows hundreds
+of metres away from the straight line intake checks against. Areas across the antimeridian are not supported.
 """
 
 from __future__ import annotations

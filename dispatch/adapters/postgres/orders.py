@@ -86,11 +86,13 @@ class PostgresOrderRepository(Repository):
         return [self._order(row) for row in rows]
 
     def within_service_area(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:
-        """The store's orders whose drop-off lies inside (or on the edge of) its service area."""
+        """The store's orders whose drop-off lies inside (or on the edge of) its service area, with edges straight
+        in (lon, lat) as intake's shapely check draws them: as geography, a long edge is a great-circle arc that
+        may bow hundreds of metres across drop-offs intake accepted."""
         where, params = status_filter("o.status", statuses)
         rows = self._all(
             f"""SELECT {self._COLUMNS} FROM orders o JOIN stores s ON s.id = o.store_id
-                WHERE o.store_id = %s AND ST_Covers(s.service_area, o.dropoff){where}
+                WHERE o.store_id = %s AND ST_Covers(s.service_area::geometry, o.dropoff::geometry){where}
                 ORDER BY o.created_at, o.id""",
             (store_id, *params),
         )

@@ -223,6 +223,26 @@ def test_missing_rows_raise_not_found(uow: LiveUnitOfWork) -> None:
             uow.shoppers.get(missing)
 
 
+def test_a_long_edge_of_the_area_is_straight_in_lon_lat_as_intake_draws_it(uow: LiveUnitOfWork) -> None:
+    """A 150 km edge along the 60th parallel: as a great-circle arc it bows about 300 m north, which would
+    leave out a drop-off 200 m inside the straight edge that intake's shapely check accepted (and take in one
+    200 m outside the north edge)."""
+    corner = GeoPoint(60.0, 0.0)
+    area = Polygon([(0.0, 60.0), (2.7, 60.0), (2.7, 60.25), (0.0, 60.25)])
+    store = replace(a_store(area), location=GeoPoint(60.12, 1.35))
+    inside = an_order(store, GeoPoint(60.002, 1.35), "WEB-IN")
+    outside = an_order(store, GeoPoint(60.252, 1.35), "WEB-OUT")
+    assert geodesic_m(corner, GeoPoint(60.002, 0.0)) > 200
+    with uow:
+        uow.stores.add(store)
+        uow.orders.add(inside)
+        uow.orders.add(outside)
+        uow.commit()
+    with uow:
+        found = [order.external_ref for order in uow.orders.within_service_area(store.id)]
+    assert found == ["WEB-IN"]
+
+
 def test_orders_inside_the_service_area_match_shapely(uow: LiveUnitOfWork) -> None:
     """The store's ST_Covers (PostGIS) or covers (memory) and shapely agree on which of 300 random drop-offs
     lie in a concave area."""
