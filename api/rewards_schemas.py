@@ -16,7 +16,7 @@ from rewards.breakdown import ComponentKind
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, PayoutLine
 from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyStatus
-from rewards.reconciliation import DiscrepancyKind
+from rewards.reconciliation import MAX_DISCREPANCIES_KEPT, DiscrepancyKind
 
 MAX_CENTS = 100_000_000
 """A million in cents: far above any reward parameter, far below what the columns hold."""
@@ -205,7 +205,10 @@ class DiscrepancyOut(FromDomain):
 
 class ReconciliationOut(FromDomain):
     agrees: bool = Field(description="True when the ledger, the payouts and the deliveries tell the same story")
-    discrepancies: list[DiscrepancyOut]
+    discrepancies: list[DiscrepancyOut] = Field(
+        description=f"The first {MAX_DISCREPANCIES_KEPT} differences found; `discrepancy_count` counts them all"
+    )
+    discrepancy_count: int = Field(ge=0)
     accounts_checked: int = Field(ge=0)
     transactions_checked: int = Field(ge=0)
     rewards_checked: int = Field(ge=0)

@@ -169,6 +169,8 @@ def reconcile() -> None:
         console.print(
             f"{discrepancy.kind.value}\t{discrepancy.subject_id}\t{discrepancy.detail}", soft_wrap=True, markup=False
         )
+    if report.discrepancy_count > len(report.discrepancies):
+        console.print(f"… and {report.discrepancy_count - len(report.discrepancies)} more differences")
     raise typer.Exit(1)
 
 

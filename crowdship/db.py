@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
+from uuid import uuid4
 
 import psycopg
 from psycopg.rows import dict_row
@@ -130,6 +131,14 @@ class Repository:
     def _all(self, query: str, params: Params) -> list[Row]:
         with self._connection.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(query, params).fetchall()
+
+    def _stream(self, query: str, params: Params, *, batch: int = 2_000) -> Iterator[Row]:
+        """Rows fetched `batch` at a time from a server-side cursor, for reports over whole tables: memory stays
+        bounded however many rows there are. Needs the unit of work's transaction to stay open while read."""
+        with self._connection.cursor(name=f"stream_{uuid4().hex}", row_factory=dict_row) as cursor:
+            cursor.itersize = batch
+            cursor.execute(query, params)
+            yield from cursor
 
     def _execute(self, query: str, params: Params) -> int:
         """Runs a statement; returns the number of rows it touched."""

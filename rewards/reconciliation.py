@@ -1,23 +1,30 @@
 """Reconciliation: the ledger, the payouts and the deliveries must tell the same story, to the cent.
 
-A pure comparison of plain snapshots that the repository reads in one consistent transaction. Every
-difference becomes a `Discrepancy`; an empty report means the books agree.
+A pure comparison of per-subject snapshots that the repository reads in one consistent transaction and hands
+over as streams: one pass over each, so a ledger of millions of transactions is checked in bounded memory.
+Every difference becomes a `Discrepancy`; an empty report means the books agree. Every credit to a shopper must
+have a record behind it (a reward, a referral bonus of a reward, or the transaction it reverses).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
 
-from crowdship.units import Cents
+from crowdship.units import Cents, format_cents
+
+MAX_DISCREPANCIES_KEPT = 500
+"""Listed in a report; the rest are counted. A thousand of one kind is one bug, not a thousand to read."""
 
 
 class DiscrepancyKind(StrEnum):
     UNBALANCED_TRANSACTION = "unbalanced_transaction"
     BALANCE_NOT_SUM_OF_ENTRIES = "balance_not_sum_of_entries"
     NEGATIVE_SHOPPER_BALANCE = "negative_shopper_balance"
+    UNEXPLAINED_CREDIT = "unexplained_credit"
+    REVERSAL_NOT_MIRRORED = "reversal_not_mirrored"
     DELIVERED_WITHOUT_REWARD = "delivered_without_reward"
     REWARD_WITHOUT_DELIVERY = "reward_without_delivery"
     REWARD_NOT_IN_LEDGER = "reward_not_in_ledger"
@@ -36,41 +43,62 @@ class Discrepancy:
 class AccountSnapshot:
     id: UUID
     is_shopper_account: bool
-    balance_cents: int
+    balance_cents: int | None
+    """The running balance kept on the account; None for company accounts, which keep none."""
     entries_sum_cents: int
 
 
 @dataclass(frozen=True)
-class RewardSnapshot:
-    order_id: UUID
-    amount_cents: int
-    transaction_id: UUID | None
-    reversed: bool
+class TransactionSnapshot:
+    id: UUID
+    entries_sum_cents: int
+    credits_shoppers: bool
+    """Some shopper ends up with more on their accounts."""
+    has_source: bool
+    """A reward names it (as its credit or its referral bonus), or it reverses another transaction."""
+    mirrors_reversed: bool | None = None
+    """For a reversal: its entries undo the reversed transaction's, account by account."""
 
 
 @dataclass(frozen=True)
-class PaidLineSnapshot:
+class RewardSnapshot:
+    """A delivered order, a reward, or both (joined on the order)."""
+
+    order_id: UUID
+    delivered: bool
+    amount_cents: int | None
+    """None: no reward was recorded for the order."""
+    credited_cents: int = 0
+    """What the reward's transaction put on the rewarded shopper's accounts."""
+    credited_elsewhere_cents: int = 0
+    """What its transaction put on anyone else's, and its referral bonus on anyone but the referrer."""
+    reversed: bool = False
+
+
+@dataclass(frozen=True)
+class PayoutLineSnapshot:
+    """A payout line marked paid, or one that payout transactions name, or both."""
+
     line_id: UUID
-    amount_cents: int
+    paid_cents: int | None
+    """None: the line is not marked paid (held, or in a batch that was not paid)."""
+    debited_cents: int
+    """What payout transactions took from shopper accounts for it."""
 
 
 @dataclass(frozen=True)
 class ReconciliationData:
-    accounts: Sequence[AccountSnapshot]
-    transaction_sums: Mapping[UUID, int]
-    """Sum of entries per ledger transaction."""
-    delivered_order_ids: frozenset[UUID]
-    rewards: Sequence[RewardSnapshot]
-    reward_credits: Mapping[UUID, int]
-    """Per delivery-reward transaction: what it put on shopper accounts."""
-    paid_lines: Sequence[PaidLineSnapshot]
-    payout_debits: Mapping[UUID, int]
-    """Per payout line with a ledger transaction: what it took from shopper accounts (positive)."""
+    accounts: Iterable[AccountSnapshot]
+    transactions: Iterable[TransactionSnapshot]
+    rewards: Iterable[RewardSnapshot]
+    payout_lines: Iterable[PayoutLineSnapshot]
 
 
 @dataclass(frozen=True)
 class ReconciliationReport:
     discrepancies: tuple[Discrepancy, ...] = field(default=())
+    """The first `MAX_DISCREPANCIES_KEPT` found."""
+    discrepancy_count: int = 0
     accounts_checked: int = 0
     transactions_checked: int = 0
     rewards_checked: int = 0
@@ -78,75 +106,115 @@ class ReconciliationReport:
 
     @property
     def agrees(self) -> bool:
-        return not self.discrepancies
+        return self.discrepancy_count == 0
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.kept: list[Discrepancy] = []
+        self.count = 0
+
+    def add(self, kind: DiscrepancyKind, subject_id: UUID, detail: str) -> None:
+        self.count += 1
+        if len(self.kept) < MAX_DISCREPANCIES_KEPT:
+            self.kept.append(Discrepancy(kind, subject_id, detail))
+
+
+def _cents(amount: int) -> str:
+    return format_cents(Cents(amount))
 
 
 def reconcile(data: ReconciliationData) -> ReconciliationReport:
-    found: list[Discrepancy] = []
-
-    for transaction_id, total in data.transaction_sums.items():
-        if total != 0:
-            found.append(Discrepancy(DiscrepancyKind.UNBALANCED_TRANSACTION, transaction_id, f"entries sum to {total}"))
+    found = _Findings()
+    accounts = transactions = rewards = paid_lines = 0
     for account in data.accounts:
-        if account.balance_cents != account.entries_sum_cents:
-            found.append(
-                Discrepancy(
-                    DiscrepancyKind.BALANCE_NOT_SUM_OF_ENTRIES,
-                    account.id,
-                    f"balance {account.balance_cents}, entries sum to {account.entries_sum_cents}",
-                )
-            )
-        if account.is_shopper_account and account.entries_sum_cents < 0:
-            found.append(
-                Discrepancy(
-                    DiscrepancyKind.NEGATIVE_SHOPPER_BALANCE, account.id, f"entries sum to {account.entries_sum_cents}"
-                )
-            )
-
-    # A reward reversed after a dispute still accounts for its delivery: the correction is on the books.
-    rewarded = {reward.order_id for reward in data.rewards}
-    for order_id in sorted(data.delivered_order_ids - rewarded, key=str):
-        found.append(Discrepancy(DiscrepancyKind.DELIVERED_WITHOUT_REWARD, order_id, "delivered, never rewarded"))
+        accounts += 1
+        _check_account(account, found)
+    for transaction in data.transactions:
+        transactions += 1
+        _check_transaction(transaction, found)
     for reward in data.rewards:
-        if not reward.reversed and reward.order_id not in data.delivered_order_ids:
-            found.append(
-                Discrepancy(DiscrepancyKind.REWARD_WITHOUT_DELIVERY, reward.order_id, "rewarded, not delivered")
-            )
-        credited = 0 if reward.transaction_id is None else data.reward_credits.get(reward.transaction_id, 0)
-        if credited != reward.amount_cents:
-            found.append(
-                Discrepancy(
-                    DiscrepancyKind.REWARD_NOT_IN_LEDGER,
-                    reward.order_id,
-                    f"reward of {reward.amount_cents}, ledger credited {credited}",
-                )
-            )
+        rewards += _check_reward(reward, found)
+    for line in data.payout_lines:
+        paid_lines += _check_payout_line(line, found)
+    return ReconciliationReport(
+        discrepancies=tuple(found.kept),
+        discrepancy_count=found.count,
+        accounts_checked=accounts,
+        transactions_checked=transactions,
+        rewards_checked=rewards,
+        paid_lines_checked=paid_lines,
+    )
 
-    paid_line_ids = set()
-    for line in data.paid_lines:
-        paid_line_ids.add(line.line_id)
-        debited = data.payout_debits.get(line.line_id, 0)
-        if debited != line.amount_cents:
-            found.append(
-                Discrepancy(
-                    DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER,
-                    line.line_id,
-                    f"line pays {line.amount_cents}, ledger moved {debited}",
-                )
-            )
-    for line_id in sorted(set(data.payout_debits) - paid_line_ids, key=str):
-        found.append(
-            Discrepancy(
-                DiscrepancyKind.PAYOUT_WITHOUT_PAID_LINE,
-                line_id,
-                f"ledger paid {Cents(data.payout_debits[line_id])} for a line not marked paid",
-            )
+
+def _check_account(account: AccountSnapshot, found: _Findings) -> None:
+    total = account.entries_sum_cents
+    if account.balance_cents is not None and account.balance_cents != total:
+        found.add(
+            DiscrepancyKind.BALANCE_NOT_SUM_OF_ENTRIES,
+            account.id,
+            f"balance {_cents(account.balance_cents)}, entries sum to {_cents(total)}",
+        )
+    if account.is_shopper_account and total < 0:
+        found.add(DiscrepancyKind.NEGATIVE_SHOPPER_BALANCE, account.id, f"entries sum to {_cents(total)}")
+
+
+def _check_transaction(transaction: TransactionSnapshot, found: _Findings) -> None:
+    if transaction.entries_sum_cents != 0:
+        found.add(
+            DiscrepancyKind.UNBALANCED_TRANSACTION,
+            transaction.id,
+            f"entries sum to {_cents(transaction.entries_sum_cents)}",
+        )
+    if transaction.credits_shoppers and not transaction.has_source:
+        found.add(
+            DiscrepancyKind.UNEXPLAINED_CREDIT,
+            transaction.id,
+            "credits a shopper with no reward, referral or reversed transaction behind it",
+        )
+    if transaction.mirrors_reversed is False:
+        found.add(
+            DiscrepancyKind.REVERSAL_NOT_MIRRORED,
+            transaction.id,
+            "does not undo the transaction it reverses, account by account",
         )
 
-    return ReconciliationReport(
-        discrepancies=tuple(found),
-        accounts_checked=len(data.accounts),
-        transactions_checked=len(data.transaction_sums),
-        rewards_checked=len(data.rewards),
-        paid_lines_checked=len(data.paid_lines),
-    )
+
+def _check_reward(reward: RewardSnapshot, found: _Findings) -> bool:
+    """Checks the order and its reward; true when there was a reward to check."""
+    if reward.amount_cents is None:
+        found.add(DiscrepancyKind.DELIVERED_WITHOUT_REWARD, reward.order_id, "delivered, never rewarded")
+        return False
+    # A reward reversed after a dispute still accounts for its delivery: the correction is on the books.
+    if not reward.delivered and not reward.reversed:
+        found.add(DiscrepancyKind.REWARD_WITHOUT_DELIVERY, reward.order_id, "rewarded, not delivered")
+    if reward.credited_cents != reward.amount_cents or reward.credited_elsewhere_cents:
+        elsewhere = (
+            f", and {_cents(reward.credited_elsewhere_cents)} to other shoppers"
+            if reward.credited_elsewhere_cents
+            else ""
+        )
+        found.add(
+            DiscrepancyKind.REWARD_NOT_IN_LEDGER,
+            reward.order_id,
+            f"reward of {_cents(reward.amount_cents)}, ledger credited {_cents(reward.credited_cents)}{elsewhere}",
+        )
+    return True
+
+
+def _check_payout_line(line: PayoutLineSnapshot, found: _Findings) -> bool:
+    """Checks a line against the ledger; true when the line is marked paid."""
+    if line.paid_cents is None:
+        found.add(
+            DiscrepancyKind.PAYOUT_WITHOUT_PAID_LINE,
+            line.line_id,
+            f"ledger paid {_cents(line.debited_cents)} for a line not marked paid",
+        )
+        return False
+    if line.debited_cents != line.paid_cents:
+        found.add(
+            DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER,
+            line.line_id,
+            f"line pays {_cents(line.paid_cents)}, ledger moved {_cents(line.debited_cents)}",
+        )
+    return True

@@ -193,7 +193,7 @@ def run_rewards_benchmark(
             with PostgresRewardsUnitOfWork(pool) as uow:
                 report = reconciliation_report(uow)
             after.add_row(
-                f"reconcile ({'agrees' if report.agrees else f'{len(report.discrepancies)} differences'})",
+                f"reconcile ({'agrees' if report.agrees else f'{report.discrepancy_count} differences'})",
                 str(report.transactions_checked),
                 _ms(started),
             )

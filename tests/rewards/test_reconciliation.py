@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
 from rewards.reconciliation import (
+    MAX_DISCREPANCIES_KEPT,
     AccountSnapshot,
     DiscrepancyKind,
-    PaidLineSnapshot,
+    PayoutLineSnapshot,
     ReconciliationData,
     RewardSnapshot,
+    TransactionSnapshot,
     reconcile,
 )
 
@@ -18,17 +22,16 @@ ORDER = uuid4()
 REWARD_TX = uuid4()
 LINE = uuid4()
 SHOPPER_ACCOUNT = uuid4()
+REWARD = RewardSnapshot(ORDER, delivered=True, amount_cents=500, credited_cents=500)
+CREDIT = TransactionSnapshot(REWARD_TX, 0, credits_shoppers=True, has_source=True)
 
 
 def consistent(**changes: Any) -> ReconciliationData:
     values: dict[str, Any] = {
-        "accounts": [AccountSnapshot(SHOPPER_ACCOUNT, True, 0, 0), AccountSnapshot(uuid4(), False, -500, -500)],
-        "transaction_sums": {REWARD_TX: 0, uuid4(): 0},
-        "delivered_order_ids": frozenset({ORDER}),
-        "rewards": [RewardSnapshot(ORDER, 500, REWARD_TX, reversed=False)],
-        "reward_credits": {REWARD_TX: 500},
-        "paid_lines": [PaidLineSnapshot(LINE, 500)],
-        "payout_debits": {LINE: 500},
+        "accounts": [AccountSnapshot(SHOPPER_ACCOUNT, True, 0, 0), AccountSnapshot(uuid4(), False, None, -500)],
+        "transactions": [CREDIT, TransactionSnapshot(uuid4(), 0, credits_shoppers=False, has_source=False)],
+        "rewards": [REWARD],
+        "payout_lines": [PayoutLineSnapshot(LINE, 500, 500)],
     }
     values.update(changes)
     return ReconciliationData(**values)
@@ -39,37 +42,74 @@ def kinds(data: ReconciliationData) -> list[DiscrepancyKind]:
 
 
 def test_consistent_books_agree() -> None:
-    """No difference, no discrepancy."""
     report = reconcile(consistent())
     assert report.agrees
-    assert report.rewards_checked == 1
+    assert (report.accounts_checked, report.transactions_checked) == (2, 2)
+    assert (report.rewards_checked, report.paid_lines_checked) == (1, 1)
 
 
 def test_each_planted_difference_is_found() -> None:
     """Every kind of mismatch shows up as its own discrepancy."""
-    assert kinds(consistent(transaction_sums={REWARD_TX: 1})) == [DiscrepancyKind.UNBALANCED_TRANSACTION]
+    assert kinds(consistent(transactions=[replace(CREDIT, entries_sum_cents=1)])) == [
+        DiscrepancyKind.UNBALANCED_TRANSACTION
+    ]
     assert kinds(consistent(accounts=[AccountSnapshot(SHOPPER_ACCOUNT, True, 7, 0)])) == [
         DiscrepancyKind.BALANCE_NOT_SUM_OF_ENTRIES
     ]
     assert kinds(consistent(accounts=[AccountSnapshot(SHOPPER_ACCOUNT, True, -1, -1)])) == [
         DiscrepancyKind.NEGATIVE_SHOPPER_BALANCE
     ]
-    assert kinds(consistent(delivered_order_ids=frozenset({ORDER, uuid4()}))) == [
+    assert kinds(consistent(transactions=[replace(CREDIT, has_source=False)])) == [DiscrepancyKind.UNEXPLAINED_CREDIT]
+    assert kinds(consistent(transactions=[replace(CREDIT, mirrors_reversed=False)])) == [
+        DiscrepancyKind.REVERSAL_NOT_MIRRORED
+    ]
+    assert kinds(consistent(rewards=[REWARD, RewardSnapshot(uuid4(), True, None)])) == [
         DiscrepancyKind.DELIVERED_WITHOUT_REWARD
     ]
-    assert kinds(consistent(delivered_order_ids=frozenset())) == [DiscrepancyKind.REWARD_WITHOUT_DELIVERY]
-    assert kinds(consistent(reward_credits={REWARD_TX: 499})) == [DiscrepancyKind.REWARD_NOT_IN_LEDGER]
-    assert kinds(consistent(payout_debits={})) == [DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER]
-    assert kinds(consistent(payout_debits={LINE: 500, uuid4(): 20})) == [DiscrepancyKind.PAYOUT_WITHOUT_PAID_LINE]
+    assert kinds(consistent(rewards=[replace(REWARD, delivered=False)])) == [DiscrepancyKind.REWARD_WITHOUT_DELIVERY]
+    assert kinds(consistent(rewards=[replace(REWARD, credited_cents=499)])) == [DiscrepancyKind.REWARD_NOT_IN_LEDGER]
+    assert kinds(consistent(payout_lines=[PayoutLineSnapshot(LINE, 500, 0)])) == [
+        DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER
+    ]
+    assert kinds(
+        consistent(payout_lines=[PayoutLineSnapshot(LINE, 500, 500), PayoutLineSnapshot(uuid4(), None, 20)])
+    ) == [DiscrepancyKind.PAYOUT_WITHOUT_PAID_LINE]
+
+
+def test_a_reward_credited_in_full_but_partly_to_someone_else_is_a_difference() -> None:
+    """The right amount on the rewarded shopper is not enough: a referral bonus (or a part of the credit) that
+    landed on another shopper's account is told, with how much."""
+    [found] = reconcile(consistent(rewards=[replace(REWARD, credited_elsewhere_cents=120)])).discrepancies
+    assert found.kind is DiscrepancyKind.REWARD_NOT_IN_LEDGER
+    assert found.detail == "reward of 5.00, ledger credited 5.00, and 1.20 to other shoppers"
+
+
+def test_a_company_account_keeps_no_balance_to_compare() -> None:
+    """Company accounts may go negative and keep no running balance: only their entries are read."""
+    assert reconcile(consistent(accounts=[AccountSnapshot(uuid4(), False, None, -9_999)])).agrees
 
 
 def test_a_reversed_reward_of_an_undelivered_order_is_not_a_difference() -> None:
     """A disputed delivery whose reward was reversed is consistent; without the reversal it would not be."""
-    reversed_reward = RewardSnapshot(ORDER, 500, REWARD_TX, reversed=True)
-    assert reconcile(consistent(delivered_order_ids=frozenset(), rewards=[reversed_reward])).agrees
+    assert reconcile(consistent(rewards=[replace(REWARD, delivered=False, reversed=True)])).agrees
 
 
 def test_a_delivered_order_whose_reward_was_reversed_is_accounted_for() -> None:
     """A disputed delivery that stays delivered, with its reward reversed, is a correction, not a gap."""
-    reversed_reward = RewardSnapshot(ORDER, 500, REWARD_TX, reversed=True)
-    assert reconcile(consistent(rewards=[reversed_reward])).agrees
+    assert reconcile(consistent(rewards=[replace(REWARD, reversed=True)])).agrees
+
+
+def test_the_streams_are_read_once_and_a_flood_of_differences_is_counted_not_all_kept() -> None:
+    """A systematic fault (every transaction unbalanced) is counted in full while the report keeps a bounded
+    list; each stream is consumed in one pass, so the repository can hand over cursors."""
+    flood = 3 * MAX_DISCREPANCIES_KEPT
+
+    def unbalanced() -> Iterator[TransactionSnapshot]:
+        for _ in range(flood):
+            yield TransactionSnapshot(uuid4(), 1, credits_shoppers=False, has_source=False)
+
+    report = reconcile(consistent(transactions=unbalanced()))
+    assert report.discrepancy_count == flood
+    assert len(report.discrepancies) == MAX_DISCREPANCIES_KEPT
+    assert report.transactions_checked == flood
+    assert not report.agrees

@@ -274,6 +274,9 @@ def test_a_referrer_earns_on_the_first_n_deliveries_of_who_they_brought(world: W
     assert [r.referral_commission_cents for r in results] == [50, 50, 0]
     assert balances(world, referrer.id) == (0, 100)
     assert balances(world, newcomer.id) == (0, 1_500)
+    with world.rewards() as uow:
+        report = reconciliation_report(uow)
+    assert report.agrees, report.discrepancies
 
 
 @pytest.mark.usefixtures("policy")
@@ -304,6 +307,10 @@ def test_a_disputed_delivery_is_reversed_with_its_referral_bonus_once(world: Wor
     assert set(reversals.reversed_ids) == {credited.transaction_id, credited.referral_transaction_id}
     assert balances(world, newcomer.id) == (0, 0)
     assert balances(world, referrer.id) == (0, 0)
+    with world.rewards() as uow:
+        report = reconciliation_report(uow)
+    assert report.agrees, report.discrepancies
+    assert report.transactions_checked == 4
     with world.rewards() as uow:
         again = reverse_delivery_reward(
             uow, order_id=order.id, actor_id=OPS, reason="recipient says not delivered", now=NOW, idempotency_key="r-1"
@@ -527,6 +534,48 @@ def test_reconciliation_agrees_on_clean_books_and_finds_planted_differences(pg_w
         (DiscrepancyKind.BALANCE_NOT_SUM_OF_ENTRIES, account.id),
         (DiscrepancyKind.PAID_LINE_NOT_IN_LEDGER, batch.lines[0].id),
     }
+
+
+@pytest.mark.usefixtures("pg_policy")
+def test_reconciliation_finds_credits_with_nothing_behind_them_and_a_bonus_on_the_wrong_shopper(
+    pg_world: World,
+) -> None:
+    """Written behind the use cases' back: a balanced "delivery reward" of 5 000.00 that no reward names, and a
+    referral whose referrer was changed after the bonus was paid to the first one."""
+    world = pg_world
+    referrer, newcomer, stranger = world.add_shopper(), world.add_shopper(), world.add_shopper()
+    with world.rewards() as uow:
+        register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
+    order = world.order(proof_by=newcomer)
+    credit(world, order.id, newcomer.id)
+    with world.rewards() as uow:
+        cash = uow.repos.ledger.shopper_accounts(stranger.id)[AccountKind.CASH_PAYABLE]
+        expense = uow.repos.ledger.company_account(AccountKind.REWARD_EXPENSE)
+        uow.commit()
+    made_up = uuid4()
+    with cast(PostgresDispatchUnitOfWork, world.dispatch()) as tamper:
+        tamper.connection.execute(
+            """INSERT INTO ledger_transactions (id, kind, description, created_at) VALUES (%s, 'delivery_reward',
+               'made up', %s)""",
+            (made_up, NOW),
+        )
+        tamper.connection.execute(
+            "INSERT INTO ledger_entries (transaction_id, account_id, amount_cents) VALUES (%s, %s, 500000), "
+            "(%s, %s, -500000)",
+            (made_up, cash.id, made_up, expense.id),
+        )
+        tamper.connection.execute(
+            "UPDATE referrals SET referrer_shopper_id = %s WHERE referred_shopper_id = %s", (stranger.id, newcomer.id)
+        )
+        tamper.commit()
+    with world.rewards() as uow:
+        report = reconciliation_report(uow)
+    found = {(d.kind, d.subject_id) for d in report.discrepancies}
+    assert found == {
+        (DiscrepancyKind.UNEXPLAINED_CREDIT, made_up),
+        (DiscrepancyKind.REWARD_NOT_IN_LEDGER, order.id),
+    }
+    assert report.discrepancy_count == 2
 
 
 @pytest.mark.usefixtures("policy")

@@ -23,10 +23,16 @@ from rewards.adapters.memory.repositories import (
     MemoryRewardShoppers,
 )
 from rewards.adapters.memory.store import MemoryRewardsDatabase
-from rewards.ledger import TransactionKind
+from rewards.ledger import LedgerTransaction, TransactionKind
 from rewards.payouts import BatchStatus
-from rewards.reconciliation import AccountSnapshot, PaidLineSnapshot, ReconciliationData, RewardSnapshot
-from rewards.records import AuditEntry, PaymentMethodChoice
+from rewards.reconciliation import (
+    AccountSnapshot,
+    PayoutLineSnapshot,
+    ReconciliationData,
+    RewardSnapshot,
+    TransactionSnapshot,
+)
+from rewards.records import AuditEntry, PaymentMethodChoice, RewardRecord
 from rewards.tiers import ShopperRecord
 
 __all__ = ["MemoryRewardsDatabase", "MemoryRewardsRepositories", "MemoryRewardsUnitOfWork"]
@@ -86,41 +92,85 @@ class MemoryRewardsReports:
         db = self._db
         totals: dict[UUID, int] = {}
         per_transaction: dict[UUID, int] = {transaction_id: 0 for transaction_id in db.transactions}
-        on_shoppers: dict[UUID, int] = {}
+        per_account_in: dict[UUID, dict[UUID, int]] = {}
+        moves: dict[UUID, dict[UUID, int]] = {}  # transaction → shopper → net
         for entry in db.entries:
             totals[entry.account_id] = totals.get(entry.account_id, 0) + entry.amount_cents
             per_transaction[entry.transaction_id] += entry.amount_cents
-            if db.accounts[entry.account_id][1] is not None:
-                on_shoppers[entry.transaction_id] = on_shoppers.get(entry.transaction_id, 0) + entry.amount_cents
-        transactions = db.transactions.values()
+            in_transaction = per_account_in.setdefault(entry.transaction_id, {})
+            in_transaction[entry.account_id] = in_transaction.get(entry.account_id, 0) + entry.amount_cents
+            shopper_id = db.accounts[entry.account_id][1]
+            if shopper_id is not None:
+                on = moves.setdefault(entry.transaction_id, {})
+                on[shopper_id] = on.get(shopper_id, 0) + entry.amount_cents
+        named = {r.transaction_id for r in db.rewards.values()} | {
+            r.referral_transaction_id for r in db.rewards.values()
+        }
+
+        def mirrors(transaction: LedgerTransaction) -> bool | None:
+            if transaction.reverses_id is None:
+                return None
+            undone = per_account_in.get(transaction.reverses_id, {})
+            done = per_account_in.get(transaction.id, {})
+            return all(done.get(account, 0) + undone.get(account, 0) == 0 for account in done.keys() | undone.keys())
+
+        def elsewhere(record: RewardRecord) -> int:
+            referral = db.referrals.get(record.shopper_id)
+            referrer = None if referral is None else referral.referrer_shopper_id
+            own = moves.get(record.transaction_id, {}) if record.transaction_id else {}
+            bonus = moves.get(record.referral_transaction_id, {}) if record.referral_transaction_id else {}
+            return sum(net for shopper, net in own.items() if shopper != record.shopper_id) + sum(
+                net for shopper, net in bonus.items() if shopper != referrer
+            )
+
+        delivered = {order.id for order in db.dispatch.orders.values() if order.status.value == "delivered"}
+        rewards = {record.order_id: record for record in db.rewards.values()}
+        paid = {
+            line.id: line.amount_cents
+            for batch in db.batches.values()
+            if batch.status is BatchStatus.PAID
+            for line in batch.lines
+            if not line.held
+        }
+        debited = {
+            t.payout_line_id: -sum(moves.get(t.id, {}).values())
+            for t in db.transactions.values()
+            if t.kind is TransactionKind.PAYOUT and t.payout_line_id is not None
+        }
         return ReconciliationData(
             accounts=[
-                AccountSnapshot(account_id, shopper_id is not None, db.balances[account_id], totals.get(account_id, 0))
+                AccountSnapshot(
+                    account_id, shopper_id is not None, db.account(account_id).balance_cents, totals.get(account_id, 0)
+                )
                 for account_id, (_, shopper_id) in db.accounts.items()
             ],
-            transaction_sums=per_transaction,
-            delivered_order_ids=frozenset(
-                order.id for order in db.dispatch.orders.values() if order.status.value == "delivered"
-            ),
+            transactions=[
+                TransactionSnapshot(
+                    t.id,
+                    per_transaction[t.id],
+                    any(net > 0 for net in moves.get(t.id, {}).values()),
+                    t.reverses_id is not None or t.id in named,
+                    mirrors(t),
+                )
+                for t in db.transactions.values()
+            ],
             rewards=[
-                RewardSnapshot(r.order_id, r.amount_cents, r.transaction_id, db.reversed(r.transaction_id))
-                for r in db.rewards.values()
+                RewardSnapshot(order_id, True, None)
+                if (record := rewards.get(order_id)) is None
+                else RewardSnapshot(
+                    order_id,
+                    order_id in delivered,
+                    record.amount_cents,
+                    moves.get(record.transaction_id, {}).get(record.shopper_id, 0) if record.transaction_id else 0,
+                    elsewhere(record),
+                    db.reversed(record.transaction_id),
+                )
+                for order_id in sorted(delivered | rewards.keys())
             ],
-            reward_credits={
-                t.id: on_shoppers.get(t.id, 0) for t in transactions if t.kind is TransactionKind.DELIVERY_REWARD
-            },
-            paid_lines=[
-                PaidLineSnapshot(line.id, line.amount_cents)
-                for batch in db.batches.values()
-                if batch.status is BatchStatus.PAID
-                for line in batch.lines
-                if not line.held
+            payout_lines=[
+                PayoutLineSnapshot(line_id, paid.get(line_id), debited.get(line_id, 0))
+                for line_id in sorted(paid.keys() | debited.keys())
             ],
-            payout_debits={
-                t.payout_line_id: -on_shoppers.get(t.id, 0)
-                for t in transactions
-                if t.kind is TransactionKind.PAYOUT and t.payout_line_id is not None
-            },
         )
 
     def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord:

@@ -13,7 +13,13 @@ from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from dispatch.adapters.postgres import PostgresShopperRepository
 from rewards.policy import PaymentMethod
-from rewards.reconciliation import AccountSnapshot, PaidLineSnapshot, ReconciliationData, RewardSnapshot
+from rewards.reconciliation import (
+    AccountSnapshot,
+    PayoutLineSnapshot,
+    ReconciliationData,
+    RewardSnapshot,
+    TransactionSnapshot,
+)
 from rewards.records import AuditEntry, PaymentMethodChoice
 from rewards.tiers import ShopperRecord
 
@@ -53,77 +59,43 @@ class PostgresAuditLog(Repository):
 
 class PostgresRewardsReports(Repository):
     def reconciliation_data(self) -> ReconciliationData:
-        """Reads ledger, rewards, payouts and deliveries; run it in a REPEATABLE READ transaction."""
-        accounts = [
-            AccountSnapshot(row["id"], row["shopper_id"] is not None, int(row["balance_cents"]), int(row["total"]))
-            for row in self._all(
-                """SELECT a.id, a.shopper_id,
-                          coalesce(a.balance_cents, (SELECT sum(e.amount_cents) FROM ledger_entries e
-                                                     WHERE e.account_id = a.id), 0) AS balance_cents,
-                          coalesce((SELECT sum(e.amount_cents) FROM ledger_entries e WHERE e.account_id = a.id), 0)
-                              AS total
-                   FROM ledger_accounts a""",
-                (),
-            )
-        ]
-        transaction_sums = {
-            row["id"]: int(row["total"])
-            for row in self._all(
-                """SELECT t.id, coalesce(sum(e.amount_cents), 0) AS total
-                   FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
-                   GROUP BY t.id""",
-                (),
-            )
-        }
-        delivered = frozenset(row["id"] for row in self._all("SELECT id FROM orders WHERE status = 'delivered'", ()))
-        rewards = [
-            RewardSnapshot(row["order_id"], int(row["amount_cents"]), row["transaction_id"], row["reversed"])
-            for row in self._all(
-                """SELECT r.order_id, r.amount_cents, r.transaction_id,
-                          EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
-                              AS reversed
-                   FROM delivery_rewards r""",
-                (),
-            )
-        ]
-        reward_credits = {
-            row["id"]: int(row["credited"])
-            for row in self._all(
-                """SELECT t.id, coalesce(sum(e.amount_cents), 0) AS credited
-                   FROM ledger_transactions t
-                   JOIN ledger_entries e ON e.transaction_id = t.id
-                   JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
-                   WHERE t.kind = 'delivery_reward' GROUP BY t.id""",
-                (),
-            )
-        }
-        paid_lines = [
-            PaidLineSnapshot(row["id"], int(row["amount_cents"]))
-            for row in self._all(
-                """SELECT l.id, l.amount_cents FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id
-                   WHERE b.status = 'paid' AND NOT l.held""",
-                (),
-            )
-        ]
-        payout_debits = {
-            row["payout_line_id"]: int(row["debited"])
-            for row in self._all(
-                """SELECT t.payout_line_id, -coalesce(sum(e.amount_cents), 0) AS debited
-                   FROM ledger_transactions t
-                   JOIN ledger_entries e ON e.transaction_id = t.id
-                   JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
-                   WHERE t.kind = 'payout' GROUP BY t.payout_line_id""",
-                (),
-            )
-        }
+        """Streams of per-subject facts, each read by one query as it is consumed; run it in a REPEATABLE READ
+        transaction that stays open until the streams are read."""
         return ReconciliationData(
-            accounts=accounts,
-            transaction_sums=transaction_sums,
-            delivered_order_ids=delivered,
-            rewards=rewards,
-            reward_credits=reward_credits,
-            paid_lines=paid_lines,
-            payout_debits=payout_debits,
+            accounts=(
+                AccountSnapshot(
+                    row["id"],
+                    row["is_shopper"],
+                    None if row["balance_cents"] is None else int(row["balance_cents"]),
+                    int(row["total"]),
+                )
+                for row in self._stream(_ACCOUNTS, ())
+            ),
+            transactions=(
+                TransactionSnapshot(
+                    row["id"], int(row["total"]), row["credits_shoppers"], row["has_source"], row["mirrors"]
+                )
+                for row in self._stream(_TRANSACTIONS, ())
+            ),
+            rewards=(
+                RewardSnapshot(
+                    row["order_id"],
+                    row["delivered"],
+                    None if row["amount_cents"] is None else int(row["amount_cents"]),
+                    int(row["credited"]),
+                    int(row["elsewhere"]),
+                    row["reversed"],
+                )
+                for row in self._stream(_REWARDS, ())
+            ),
+            payout_lines=(
+                PayoutLineSnapshot(
+                    row["line_id"],
+                    None if row["paid_cents"] is None else int(row["paid_cents"]),
+                    int(row["debited"]),
+                )
+                for row in self._stream(_PAYOUT_LINES, ())
+            ),
         )
 
     def shopper_record(self, shopper_id: UUID, start: datetime, end: datetime) -> ShopperRecord:
@@ -180,3 +152,71 @@ class PostgresRewardShoppers(PostgresShopperRepository):
     def lock(self, shopper_id: UUID) -> None:
         if self._one_or_none("SELECT 1 AS found FROM shoppers WHERE id = %s FOR UPDATE", (shopper_id,)) is None:
             raise NotFound(f"shopper {shopper_id} not found")
+
+
+# Reconciliation's reads: each a hash aggregate over the ledger, streamed row by row.
+_ACCOUNTS = """
+    SELECT a.id, a.shopper_id IS NOT NULL AS is_shopper, a.balance_cents, coalesce(s.total, 0) AS total
+    FROM ledger_accounts a
+    LEFT JOIN (SELECT account_id, sum(amount_cents) AS total FROM ledger_entries GROUP BY account_id) s
+        ON s.account_id = a.id"""
+
+# What each transaction moved onto each shopper (credit positive).
+_SHOPPER_MOVES = """
+    SELECT e.transaction_id, a.shopper_id, sum(e.amount_cents) AS net
+    FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
+    GROUP BY e.transaction_id, a.shopper_id"""
+
+_TRANSACTIONS = f"""
+    SELECT t.id, coalesce(s.total, 0) AS total, coalesce(c.credits, false) AS credits_shoppers,
+           (t.reverses_id IS NOT NULL
+            OR EXISTS (SELECT 1 FROM delivery_rewards r WHERE r.transaction_id = t.id)
+            OR EXISTS (SELECT 1 FROM delivery_rewards r WHERE r.referral_transaction_id = t.id)) AS has_source,
+           CASE WHEN t.reverses_id IS NOT NULL THEN NOT EXISTS (
+               SELECT 1 FROM ledger_entries e WHERE e.transaction_id IN (t.id, t.reverses_id)
+               GROUP BY e.account_id HAVING sum(e.amount_cents) <> 0) END AS mirrors
+    FROM ledger_transactions t
+    LEFT JOIN (SELECT transaction_id, sum(amount_cents) AS total FROM ledger_entries GROUP BY transaction_id) s
+        ON s.transaction_id = t.id
+    LEFT JOIN (SELECT transaction_id, bool_or(net > 0) AS credits FROM ({_SHOPPER_MOVES}) m GROUP BY transaction_id) c
+        ON c.transaction_id = t.id"""
+
+_REWARDS = f"""
+    WITH moves AS ({_SHOPPER_MOVES}),
+    own AS (
+        SELECT r.order_id,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id = r.shopper_id), 0) AS credited,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id <> r.shopper_id), 0) AS elsewhere
+        FROM delivery_rewards r JOIN moves m ON m.transaction_id = r.transaction_id GROUP BY r.order_id),
+    referral AS (
+        SELECT r.order_id, coalesce(sum(m.net), 0) AS elsewhere
+        FROM delivery_rewards r
+        JOIN moves m ON m.transaction_id = r.referral_transaction_id
+        LEFT JOIN referrals f ON f.referred_shopper_id = r.shopper_id
+        WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id
+        GROUP BY r.order_id)
+    SELECT coalesce(o.id, r.order_id) AS order_id, o.id IS NOT NULL AS delivered, r.amount_cents,
+           coalesce(own.credited, 0) AS credited,
+           coalesce(own.elsewhere, 0) + coalesce(referral.elsewhere, 0) AS elsewhere,
+           r.transaction_id IS NOT NULL
+               AND EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id) AS reversed
+    FROM (SELECT id FROM orders WHERE status = 'delivered') o
+    FULL JOIN delivery_rewards r ON r.order_id = o.id
+    LEFT JOIN own ON own.order_id = r.order_id
+    LEFT JOIN referral ON referral.order_id = r.order_id
+    ORDER BY 1"""
+
+_PAYOUT_LINES = """
+    WITH paid AS (
+        SELECT l.id, l.amount_cents FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id
+        WHERE b.status = 'paid' AND NOT l.held),
+    debits AS (
+        SELECT t.payout_line_id, -sum(e.amount_cents) AS debited
+        FROM ledger_transactions t
+        JOIN ledger_entries e ON e.transaction_id = t.id
+        JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
+        WHERE t.kind = 'payout' AND t.payout_line_id IS NOT NULL GROUP BY t.payout_line_id)
+    SELECT coalesce(p.id, d.payout_line_id) AS line_id, p.amount_cents AS paid_cents,
+           coalesce(d.debited, 0) AS debited
+    FROM paid p FULL JOIN debits d ON d.payout_line_id = p.id
+    ORDER BY 1"""
