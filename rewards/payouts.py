@@ -183,7 +183,7 @@ class PayoutBatch:
 
 @dataclass(frozen=True)
 class DeliveryFact:
-    """One rewarded delivery in the batch period, with what the rules need to judge it."""
+    """One rewarded delivery (of the batch's period, or behind a balance it pays), with what the rules need."""
 
     order_id: UUID
     shopper_id: UUID
@@ -191,6 +191,10 @@ class DeliveryFact:
     recipient_key: str
     """Recipient name and address, normalised, to spot the same recipient again and again."""
     has_position_proof: bool
+    """An accepted proof at the door (inside the geofence, with the recipient's code)."""
+    track_near_dropoff: bool | None
+    """Whether any position the shopper sent on that trip came within `TRACK_REACH_M` of the drop-off; None
+    when they sent none (positions are optional for the app)."""
     cash_value_cents: Cents
     amount_cents: Cents
     policy: RewardPolicy
@@ -209,13 +213,23 @@ class AnomalyRules:
     """About 180 km/h: no shopper moves faster between two position samples."""
 
 
+TRACK_REACH_M = 500.0
+"""A trip's positions come at least this close to a drop-off it delivered; a proof sent from elsewhere, its
+position made up, leaves a track that never did."""
+
+
 def no_position_proof(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyFlag]]:
+    """Every delivery path records an accepted proof, so the first case means the books were written another
+    way; the second, a proof whose position the trip's own track contradicts."""
     flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
     for fact in deliveries:
         if not fact.has_position_proof:
-            flags[fact.shopper_id].append(
-                AnomalyFlag(FlagCode.NO_POSITION_PROOF, f"order {fact.order_id} rewarded without position proof")
-            )
+            why = f"order {fact.order_id} rewarded without an accepted proof at the door"
+        elif fact.track_near_dropoff is False:
+            why = f"order {fact.order_id}: the trip's positions never came within {TRACK_REACH_M:.0f} m of the drop-off"
+        else:
+            continue
+        flags[fact.shopper_id].append(AnomalyFlag(FlagCode.NO_POSITION_PROOF, why))
     return dict(flags)
 
 
@@ -253,15 +267,15 @@ def repeated_recipient(deliveries: Iterable[DeliveryFact], rules: AnomalyRules) 
 
 
 def impossible_speed(samples: Iterable[LocationSample], rules: AnomalyRules) -> dict[UUID, list[AnomalyFlag]]:
-    by_shopper: dict[UUID, list[LocationSample]] = defaultdict(list)
-    for sample in samples:
-        by_shopper[sample.shopper_id].append(sample)
+    """Samples come ordered by shopper, then by time (as the repositories stream them): one pass, holding one
+    sample at a time, however many a year of trips sent."""
     flags: dict[UUID, list[AnomalyFlag]] = {}
-    for shopper_id, own in by_shopper.items():
-        own.sort(key=lambda sample: sample.recorded_at)
+    for shopper_id, own in itertools.groupby(samples, key=lambda sample: sample.shopper_id):
         worst = 0.0
         jumps = 0
         for before, after in itertools.pairwise(own):
+            if after.recorded_at < before.recorded_at:
+                raise ValueError("location samples must come ordered by shopper, then by time")
             metres = geodesic_m(before.position, after.position)
             seconds = (after.recorded_at - before.recorded_at).total_seconds()
             speed = float("inf") if seconds <= 0 and metres > 0 else (metres / seconds if seconds > 0 else 0.0)
@@ -293,16 +307,22 @@ def above_policy(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyF
 
 
 def flag_anomalies(
-    deliveries: Sequence[DeliveryFact], samples: Sequence[LocationSample], rules: AnomalyRules
+    period: Sequence[DeliveryFact],
+    unpaid: Sequence[DeliveryFact],
+    samples: Iterable[LocationSample],
+    rules: AnomalyRules,
 ) -> dict[UUID, tuple[AnomalyFlag, ...]]:
-    """Every rule's flags, gathered per shopper."""
+    """Every rule's flags, gathered per shopper. The comparisons (peers, recipients, speed) read the batch's
+    period; each delivery is judged on its own wherever it lies, in the period or behind a balance the batch
+    pays (a line pays the whole balance, earned before or after the period too)."""
+    each = list({fact.order_id: fact for fact in (*period, *unpaid)}.values())
     gathered: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
     for result in (
-        no_position_proof(deliveries),
-        far_above_store_peers(deliveries, rules),
-        repeated_recipient(deliveries, rules),
+        no_position_proof(each),
+        far_above_store_peers(period, rules),
+        repeated_recipient(period, rules),
         impossible_speed(samples, rules),
-        above_policy(deliveries),
+        above_policy(each),
     ):
         for shopper_id, flags in result.items():
             gathered[shopper_id].extend(flags)

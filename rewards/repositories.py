@@ -8,7 +8,7 @@ never see a connection or a query.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -138,8 +138,20 @@ class PayoutRepository(Protocol):
 
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
-    ) -> list[DeliveryFact]: ...
-    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> list[LocationSample]: ...
+    ) -> list[DeliveryFact]:
+        """Every reward earned in [start, end)."""
+        ...
+
+    def unpaid_delivery_facts(
+        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
+    ) -> list[DeliveryFact]:
+        """The rewards credited to these shoppers' cash accounts since each one's last payout: what a line
+        paying their balance pays for."""
+        ...
+
+    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> Iterator[LocationSample]:
+        """Position samples of these shoppers in [start, end), by shopper then time, streamed."""
+        ...
 
 
 class AuditLog(Protocol):

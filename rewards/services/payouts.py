@@ -95,9 +95,13 @@ def _prepare_batch(
     if not balances:
         raise NothingToPay("no shopper has a cash balance to pay that is not already in an open batch")
     policies = {policy.id: policy for policy in repos.policies.every_version()}
-    facts = repos.payouts.delivery_facts(period_start, period_end, policies)
-    samples = repos.payouts.location_samples([b.shopper_id for b in balances], period_start, period_end)
-    flags = flag_anomalies(facts, samples, rules or AnomalyRules())
+    paid = [balance.shopper_id for balance in balances]
+    flags = flag_anomalies(
+        repos.payouts.delivery_facts(period_start, period_end, policies),
+        repos.payouts.unpaid_delivery_facts(paid, policies),
+        repos.payouts.location_samples(paid, period_start, period_end),
+        rules or AnomalyRules(),
+    )
     # A hold stands until someone releases it: a line held when its batch closed holds the next one too.
     holds = repos.payouts.standing_holds([balance.shopper_id for balance in balances])
     batch.lines = [

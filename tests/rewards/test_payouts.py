@@ -61,6 +61,7 @@ def a_fact(shopper: UUID, **overrides: Any) -> DeliveryFact:
         "store_id": STORE,
         "recipient_key": f"someone {uuid4().hex[:4]}",
         "has_position_proof": True,
+        "track_near_dropoff": None,
         "cash_value_cents": Cents(300),
         "amount_cents": Cents(300),
         "policy": POLICY,
@@ -135,6 +136,20 @@ def test_no_position_proof_flags_the_delivery() -> None:
     assert flags[shopper][0].code is FlagCode.NO_POSITION_PROOF
 
 
+def test_a_proof_whose_trip_never_came_near_the_drop_off_is_flagged() -> None:
+    """A proof at the door while every position the trip sent was far away; a trip that sent none is not
+    judged (positions are optional), one that came by is fine."""
+    faked, silent, honest = uuid4(), uuid4(), uuid4()
+    facts = [
+        a_fact(faked, track_near_dropoff=False),
+        a_fact(silent, track_near_dropoff=None),
+        a_fact(honest, track_near_dropoff=True),
+    ]
+    flags = no_position_proof(facts)
+    assert list(flags) == [faked]
+    assert "never came within 500 m of the drop-off" in flags[faked][0].detail
+
+
 def test_far_above_store_peers_flags_the_outlier_only() -> None:
     """Four shoppers earning 300 ¢ and one earning 3 000 ¢ at the same store: only the latter (x10 > x3)."""
     peers = [uuid4() for _ in range(4)]
@@ -174,16 +189,30 @@ def test_impossible_speed_between_samples_is_flagged() -> None:
     assert "185 m/s" in flags[teleporting][0].detail
 
 
-def test_impossible_speed_sorts_samples_by_time_and_flags_a_jump_at_the_same_instant() -> None:
-    """Samples arrive in any order; two places at one instant is instantaneous travel."""
+def test_impossible_speed_flags_a_jump_at_the_same_instant() -> None:
+    """Two places at one instant is instantaneous travel."""
     shopper = uuid4()
     samples = [
-        LocationSample(shopper, None, GeoPoint(52.38, 4.89), NOW + timedelta(minutes=10)),
         LocationSample(shopper, None, GeoPoint(52.37, 4.89), NOW),
+        LocationSample(shopper, None, GeoPoint(52.38, 4.89), NOW + timedelta(minutes=10)),
         LocationSample(shopper, None, GeoPoint(52.39, 4.89), NOW + timedelta(minutes=10)),
     ]
     flags = impossible_speed(samples, AnomalyRules())
     assert "instantaneous" in flags[shopper][0].detail
+
+
+def test_impossible_speed_reads_a_stream_once_and_refuses_samples_out_of_order() -> None:
+    """The repositories stream samples by shopper then time; the rule holds one at a time, so an unordered
+    stream would judge wrong pairs: it is refused rather than misread."""
+    shopper = uuid4()
+    ordered = (LocationSample(shopper, None, GeoPoint(52.37, 4.89), NOW + timedelta(minutes=m)) for m in range(3))
+    assert impossible_speed(ordered, AnomalyRules()) == {}
+    shuffled = [
+        LocationSample(shopper, None, GeoPoint(52.37, 4.89), NOW + timedelta(minutes=10)),
+        LocationSample(shopper, None, GeoPoint(52.38, 4.89), NOW),
+    ]
+    with pytest.raises(ValueError, match="ordered by shopper, then by time"):
+        impossible_speed(shuffled, AnomalyRules())
 
 
 def test_reward_above_policy_is_flagged() -> None:
@@ -198,8 +227,18 @@ def test_flag_anomalies_gathers_every_rule_per_shopper() -> None:
     """One shopper with two problems gets both flags."""
     shopper = uuid4()
     facts = [a_fact(shopper, has_position_proof=False, amount_cents=Cents(999))]
-    flags = flag_anomalies(facts, [], AnomalyRules())
+    flags = flag_anomalies(facts, [], [], AnomalyRules())
     assert {flag.code for flag in flags[shopper]} == {FlagCode.NO_POSITION_PROOF, FlagCode.ABOVE_POLICY}
+
+
+def test_a_delivery_outside_the_period_but_behind_the_balance_is_still_judged_once() -> None:
+    """A line pays the whole balance: a delivery earned after the period (unpaid) gets its own flags, and one
+    in both lists is flagged once; comparisons with peers read the period only."""
+    shopper = uuid4()
+    in_both = a_fact(shopper, has_position_proof=False)
+    after_the_period = a_fact(shopper, amount_cents=Cents(999))
+    flags = flag_anomalies([in_both], [in_both, after_the_period], [], AnomalyRules())
+    assert sorted(flag.code for flag in flags[shopper]) == [FlagCode.ABOVE_POLICY, FlagCode.NO_POSITION_PROOF]
 
 
 def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
@@ -207,7 +246,7 @@ def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
     batch = a_batch(12_345, 5)
     batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=PREPARER)
     batch.lines[0].flags = tuple(
-        flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], AnomalyRules())[
+        flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], [], AnomalyRules())[
             batch.lines[0].shopper_id
         ]
     )

@@ -16,7 +16,7 @@ from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
-from dispatch.model import Incident, IncidentKind, OrderStatus, TrustTier
+from dispatch.model import Incident, IncidentKind, LocationSample, OrderStatus, TrustTier
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy
@@ -44,6 +44,7 @@ from rewards.services import (
     shopper_balances,
     shopper_ledger,
 )
+from routing.geo import GeoPoint
 from tests.rewards.conftest import (
     APPROVER,
     FINANCE_A,
@@ -467,6 +468,58 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
             uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())
         ).batch
     assert [(line.shopper_id, line.amount_cents) for line in later.lines] == [(bob.id, 500)]
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_balance_earned_after_the_period_is_screened_before_it_is_paid(world: World) -> None:
+    """A line pays the whole balance: deliveries credited after the chosen period (here, a week ago) are judged
+    too, and ones already paid out are not judged again."""
+    sloppy = world.add_shopper()
+    earlier = world.order(at=NOW - timedelta(days=20))
+    credit(world, earlier.id, sloppy.id, delivered_at=NOW - timedelta(days=20))
+    with world.rewards() as uow:
+        first = prepare_payout_batch(
+            uow,
+            period_start=NOW - timedelta(days=21),
+            period_end=NOW - timedelta(days=19),
+            actor_id=FINANCE_A,
+            now=NOW - timedelta(days=19),
+            idempotency_key="before",
+        ).batch
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=first.id, actor_id=FINANCE_B, now=NOW - timedelta(days=19))
+    with world.rewards() as uow:
+        pay_payout_batch(uow, batch_id=first.id, actor_id=FINANCE_B, now=NOW - timedelta(days=19), idempotency_key="p")
+    today = world.order()
+    credit(world, today.id, sloppy.id)
+    with world.rewards() as uow:
+        batch = prepare_payout_batch(
+            uow,
+            period_start=NOW - timedelta(days=14),
+            period_end=NOW - timedelta(days=7),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key="last-week",
+        ).batch
+    [line] = batch.lines
+    assert [(flag.code, str(today.id) in flag.detail) for flag in line.flags] == [(FlagCode.NO_POSITION_PROOF, True)]
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_proof_whose_trip_sent_positions_only_far_away_flags_the_line(world: World) -> None:
+    """The trip's own track (positions the app sent) never came within 500 m of the drop-off it proved: a
+    made-up proof position. A trip that sent a position at the door is not flagged."""
+    faker, honest = world.add_shopper(), world.add_shopper()
+    faked, proved = world.order(proof_by=faker), world.order(proof_by=honest)
+    with world.dispatch() as uow:
+        for order, shopper, where in ((faked, faker, GeoPoint(52.30, 4.80)), (proved, honest, proved.dropoff)):
+            [proof] = uow.proofs.list_for_order(order.id)
+            uow.locations.add(LocationSample(shopper.id, proof.trip_id, where, NOW - timedelta(minutes=5)))
+        uow.commit()
+    credit(world, faked.id, faker.id)
+    credit(world, proved.id, honest.id)
+    flags = {line.shopper_id: [flag.code for flag in line.flags] for line in _prepare(world).lines}
+    assert flags == {faker.id: [FlagCode.NO_POSITION_PROOF], honest.id: []}
 
 
 @pytest.mark.usefixtures("policy")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -14,8 +14,8 @@ from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryShopperRepository
 from dispatch.model import LocationSample
 from rewards.adapters.memory.store import MemoryRewardsDatabase
-from rewards.ledger import Account, AccountKind, LedgerTransaction
-from rewards.payouts import BatchStatus, DeliveryFact, PayoutBatch
+from rewards.ledger import Account, AccountKind, LedgerTransaction, TransactionKind
+from rewards.payouts import TRACK_REACH_M, BatchStatus, DeliveryFact, PayoutBatch
 from rewards.policy import EarningsSoFar, RewardPolicy
 from rewards.records import (
     AlreadyReferred,
@@ -28,6 +28,7 @@ from rewards.records import (
     StandingHold,
 )
 from rewards.referrals import Referral
+from routing.distance import geodesic_m
 
 
 class _Repository:
@@ -278,21 +279,51 @@ class MemoryPayoutRepository(_Repository):
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
     ) -> list[DeliveryFact]:
+        return self._facts([r for r in self._db.rewards.values() if start <= r.earned_at < end], policies)
+
+    def unpaid_delivery_facts(
+        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
+    ) -> list[DeliveryFact]:
+        db = self._db
+        wanted = set(shopper_ids)
+        cash = {db.shopper_account_ids.get((shopper_id, AccountKind.CASH_PAYABLE)) for shopper_id in wanted}
+        last_paid: dict[UUID, int] = {}
+        credited_at: dict[UUID, int] = {}  # reward transaction → its entry on a cash account
+        for entry in db.entries:
+            if entry.account_id not in cash:
+                continue
+            kind = db.transactions[entry.transaction_id].kind
+            if kind is TransactionKind.PAYOUT:
+                last_paid[entry.account_id] = max(last_paid.get(entry.account_id, 0), entry.id)
+            else:
+                credited_at[entry.transaction_id] = entry.id
+        unpaid = []
+        for reward in db.rewards.values():
+            if reward.shopper_id not in wanted or reward.transaction_id not in credited_at:
+                continue
+            account = db.shopper_account_ids[(reward.shopper_id, AccountKind.CASH_PAYABLE)]
+            if credited_at[reward.transaction_id] > last_paid.get(account, 0):
+                unpaid.append(reward)
+        return self._facts(unpaid, policies)
+
+    def _facts(self, rewards: Iterable[RewardRecord], policies: Mapping[UUID, RewardPolicy]) -> list[DeliveryFact]:
         dispatch = self._db.dispatch
-        rewards = sorted(
-            (reward for reward in self._db.rewards.values() if start <= reward.earned_at < end),
-            key=lambda reward: (reward.earned_at, reward.id),
-        )
         facts = []
-        for reward in rewards:
+        for reward in sorted(rewards, key=lambda reward: (reward.earned_at, reward.id)):
             order = dispatch.orders[reward.order_id]
+            accepted = [proof for proof in dispatch.proofs.get(order.id, []) if proof.accepted]
+            proof = max(accepted, key=lambda proof: proof.recorded_at) if accepted else None
+            track = [] if proof is None else [s for s in dispatch.locations if s.trip_id == proof.trip_id]
             facts.append(
                 DeliveryFact(
                     order_id=reward.order_id,
                     shopper_id=reward.shopper_id,
                     store_id=reward.store_id,
                     recipient_key=f"{order.recipient_name.strip().lower()} | {order.dropoff_address.strip().lower()}",
-                    has_position_proof=any(proof.accepted for proof in dispatch.proofs.get(order.id, [])),
+                    has_position_proof=proof is not None,
+                    track_near_dropoff=(
+                        any(geodesic_m(s.position, order.dropoff) <= TRACK_REACH_M for s in track) if track else None
+                    ),
                     cash_value_cents=reward.cash_value_cents,
                     amount_cents=reward.amount_cents,
                     policy=policies[reward.policy_id],
@@ -302,14 +333,14 @@ class MemoryPayoutRepository(_Repository):
             )
         return facts
 
-    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> list[LocationSample]:
+    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> Iterator[LocationSample]:
         wanted = set(shopper_ids)
         samples = [
             sample
             for sample in self._db.dispatch.locations
             if sample.shopper_id in wanted and start <= sample.recorded_at < end
         ]
-        return sorted(samples, key=lambda sample: (sample.shopper_id, sample.recorded_at))
+        return iter(sorted(samples, key=lambda sample: (sample.shopper_id, sample.recorded_at)))
 
 
 class MemoryRewardShoppers(MemoryShopperRepository):

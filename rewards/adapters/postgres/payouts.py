@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from crowdship.db import Repository
+from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.adapters.postgres.rewards import PostgresRewardRepository
-from rewards.payouts import AnomalyFlag, BatchStatus, DeliveryFact, PayoutBatch, PayoutLine
+from rewards.payouts import TRACK_REACH_M, AnomalyFlag, BatchStatus, DeliveryFact, PayoutBatch, PayoutLine
 from rewards.policy import RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
 from routing.geo import GeoPoint
@@ -168,44 +168,76 @@ class PostgresPayoutRepository(Repository):
     def delivery_facts(
         self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
     ) -> list[DeliveryFact]:
-        """Every reward earned in [start, end), with its order's recipient and whether a position proof exists."""
         rows = self._all(
-            """SELECT r.*, lower(btrim(o.recipient_name)) || ' | ' || lower(btrim(o.dropoff_address)) AS recipient,
-                      EXISTS (SELECT 1 FROM delivery_proofs p WHERE p.order_id = r.order_id AND p.accepted)
-                          AS has_proof
-               FROM delivery_rewards r JOIN orders o ON o.id = r.order_id
-               WHERE r.earned_at >= %s AND r.earned_at < %s ORDER BY r.earned_at, r.id""",
-            (start, end),
+            f"""{_FACTS} WHERE r.earned_at >= %(start)s AND r.earned_at < %(end)s ORDER BY r.earned_at, r.id""",
+            {"start": start, "end": end, "reach": TRACK_REACH_M},
         )
-        facts = []
-        for row in rows:
-            reward = PostgresRewardRepository._reward(row)
-            facts.append(
-                DeliveryFact(
-                    order_id=reward.order_id,
-                    shopper_id=reward.shopper_id,
-                    store_id=reward.store_id,
-                    recipient_key=row["recipient"],
-                    has_position_proof=row["has_proof"],
-                    cash_value_cents=reward.cash_value_cents,
-                    amount_cents=reward.amount_cents,
-                    policy=policies[reward.policy_id],
-                    inputs=reward.inputs,
-                    earned_before=reward.earned_before,
-                )
-            )
-        return facts
+        return [_fact(row, policies) for row in rows]
 
-    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> list[LocationSample]:
-        """Position samples of these shoppers in [start, end)."""
+    def unpaid_delivery_facts(
+        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
+    ) -> list[DeliveryFact]:
+        # Credits and payouts lock the shopper's accounts, so their entries' ids follow the order they happened.
         rows = self._all(
+            f"""WITH last_paid AS (
+                    SELECT a.shopper_id, max(e.id) AS entry_id
+                    FROM ledger_accounts a
+                    JOIN ledger_entries e ON e.account_id = a.id
+                    JOIN ledger_transactions t ON t.id = e.transaction_id AND t.kind = 'payout'
+                    WHERE a.kind = 'cash_payable' AND a.shopper_id = ANY(%(shoppers)s)
+                    GROUP BY a.shopper_id)
+                {_FACTS}
+                JOIN ledger_entries e ON e.transaction_id = r.transaction_id
+                JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'cash_payable'
+                                      AND a.shopper_id = r.shopper_id
+                LEFT JOIN last_paid lp ON lp.shopper_id = r.shopper_id
+                WHERE r.shopper_id = ANY(%(shoppers)s) AND e.id > coalesce(lp.entry_id, 0)
+                ORDER BY r.earned_at, r.id""",
+            {"shoppers": list(shopper_ids), "reach": TRACK_REACH_M},
+        )
+        return [_fact(row, policies) for row in rows]
+
+    def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> Iterator[LocationSample]:
+        rows = self._stream(
             """SELECT shopper_id, trip_id, ST_Y(position::geometry) AS lat, ST_X(position::geometry) AS lon, recorded_at
                FROM location_samples
                WHERE shopper_id = ANY(%s) AND recorded_at >= %s AND recorded_at < %s
                ORDER BY shopper_id, recorded_at""",
             (list(shopper_ids), start, end),
         )
-        return [
-            LocationSample(row["shopper_id"], row["trip_id"], GeoPoint(row["lat"], row["lon"]), row["recorded_at"])
-            for row in rows
-        ]
+        for row in rows:
+            yield LocationSample(
+                row["shopper_id"], row["trip_id"], GeoPoint(row["lat"], row["lon"]), row["recorded_at"]
+            )
+
+
+# A rewarded delivery with its recipient (normalised), its accepted proof, and whether the proof's trip sent a
+# position near the drop-off (NULL when it sent none).
+_FACTS = """
+    SELECT r.*, lower(btrim(o.recipient_name)) || ' | ' || lower(btrim(o.dropoff_address)) AS recipient,
+           p.trip_id IS NOT NULL AS has_proof,
+           CASE WHEN EXISTS (SELECT 1 FROM location_samples s WHERE s.trip_id = p.trip_id)
+                THEN EXISTS (SELECT 1 FROM location_samples s
+                             WHERE s.trip_id = p.trip_id AND ST_DWithin(s.position, o.dropoff, %(reach)s))
+           END AS track_near
+    FROM delivery_rewards r
+    JOIN orders o ON o.id = r.order_id
+    LEFT JOIN LATERAL (SELECT d.trip_id FROM delivery_proofs d WHERE d.order_id = r.order_id AND d.accepted
+                       ORDER BY d.recorded_at DESC LIMIT 1) p ON true"""
+
+
+def _fact(row: Row, policies: Mapping[UUID, RewardPolicy]) -> DeliveryFact:
+    reward = PostgresRewardRepository._reward(row)
+    return DeliveryFact(
+        order_id=reward.order_id,
+        shopper_id=reward.shopper_id,
+        store_id=reward.store_id,
+        recipient_key=row["recipient"],
+        has_position_proof=row["has_proof"],
+        track_near_dropoff=row["track_near"],
+        cash_value_cents=reward.cash_value_cents,
+        amount_cents=reward.amount_cents,
+        policy=policies[reward.policy_id],
+        inputs=reward.inputs,
+        earned_before=reward.earned_before,
+    )

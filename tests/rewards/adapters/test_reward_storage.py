@@ -149,7 +149,8 @@ def test_balances_follow_the_entries(world: World) -> None:
 
 
 def test_location_samples_are_read_for_the_period(world: World, pool: ConnectionPool) -> None:
-    """The speed rule's samples come from the location_samples table, for the shoppers and period asked."""
+    """The speed rule's samples come from the location_samples table, for the shoppers and period asked,
+    streamed while the unit of work is open."""
     shopper = world.add_shopper()
     other = world.add_shopper()
     with pool.connection() as connection:
@@ -160,7 +161,7 @@ def test_location_samples_are_read_for_the_period(world: World, pool: Connection
                 (who.id, lat, NOW + timedelta(minutes=minutes)),
             )
     with PostgresRewardsUnitOfWork(pool) as uow:
-        samples = uow.repos.payouts.location_samples([shopper.id], NOW, NOW + timedelta(hours=1))
+        samples = list(uow.repos.payouts.location_samples([shopper.id], NOW, NOW + timedelta(hours=1)))
     assert [(s.shopper_id, s.position, s.recorded_at) for s in samples] == [
         (shopper.id, GeoPoint(52.37, 4.89), NOW),
         (shopper.id, GeoPoint(52.47, 4.89), NOW + timedelta(minutes=1)),
