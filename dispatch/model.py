@@ -130,6 +130,8 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.FALLBACK: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
+STILL_CARRIED = frozenset({OrderStatus.ACCEPTED, OrderStatus.PICKED_UP})
+"""An order in these a trip (the latest that accepted it) still has to take to the door."""
 
 
 @dataclass
