@@ -61,6 +61,11 @@ class ShopperRepository(Protocol):
         """The shoppers found among `shopper_ids`, by id, in one read."""
         ...
 
+    def lock(self, shopper_id: UUID) -> None:
+        """Serialises changes about one shopper until the transaction ends (take it before reading a shopper
+        to save: `save` writes back every column); `NotFound` for an unknown one."""
+        ...
+
     def save(self, shopper: Shopper) -> None: ...
     def page(self, *, limit: int, offset: int) -> Page[Shopper]:
         """By display name, then id."""
