@@ -14,15 +14,16 @@ from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints,
 from api.fields import Instant
 from crowdship.errors import InvalidInput
 from dispatch.accounts import Role
-from dispatch.model import IncidentKind, OfferStatus, OrderStatus, TripStatus
-from dispatch.profiles import (
+from dispatch.model import (
     MAX_CAPACITY_BAGS,
     MAX_DETOUR_M,
     MAX_DETOUR_S,
-    MAX_PROFILE_NAME_LENGTH,
-    Weekday,
-    zone_named,
+    IncidentKind,
+    OfferStatus,
+    OrderStatus,
+    TripStatus,
 )
+from dispatch.profiles import MAX_PROFILE_NAME_LENGTH, Weekday, zone_named
 from dispatch.services.profiles import ProfileDraft
 from routing.geo import GeoPoint
 
@@ -148,9 +149,9 @@ class TripIn(Schema):
 
     store_id: UUID
     destination: Point
-    capacity_bags: int = Field(ge=1, le=50, examples=[3])
-    max_detour_m: int | None = Field(default=None, ge=0, le=100_000, examples=[3000])
-    max_detour_s: int | None = Field(default=None, ge=0, le=86_400, examples=[600])
+    capacity_bags: int = Field(ge=1, le=MAX_CAPACITY_BAGS, examples=[3])
+    max_detour_m: int | None = Field(default=None, ge=0, le=MAX_DETOUR_M, examples=[3000])
+    max_detour_s: int | None = Field(default=None, ge=0, le=MAX_DETOUR_S, examples=[600])
     leave_by: Instant
 
 
