@@ -14,11 +14,11 @@ from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints,
 from api.fields import Instant
 from crowdship.errors import InvalidInput
 from dispatch.accounts import Role
+from dispatch.incidents import IncidentKind
 from dispatch.model import (
     MAX_CAPACITY_BAGS,
     MAX_DETOUR_M,
     MAX_DETOUR_S,
-    IncidentKind,
     OfferStatus,
     OrderStatus,
     TripStatus,

@@ -20,30 +20,7 @@ from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
 from dispatch.hours import OpeningHours
-from dispatch.incidents import Incident, IncidentKind
 from routing.geo import GeoPoint
-
-__all__ = [
-    "OFFER_TRANSITIONS",
-    "ORDER_TRANSITIONS",
-    "TRIP_TRANSITIONS",
-    "DeliveryProof",
-    "Incident",
-    "IncidentKind",
-    "LocationSample",
-    "Offer",
-    "OfferNotYetExpired",
-    "OfferStatus",
-    "Order",
-    "OrderStatus",
-    "Shopper",
-    "Store",
-    "Trip",
-    "TripStatus",
-    "TrustTier",
-]
-"""`Incident` and `IncidentKind` live in `dispatch.incidents` now; re-exported for the modules that import
-them from here."""
 
 
 def _require_aware(value: datetime, field_name: str) -> None:

@@ -17,10 +17,9 @@ from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.history import OrderEvent
-from dispatch.incidents import IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
 from dispatch.model import (
     DeliveryProof,
-    Incident,
     LocationSample,
     Offer,
     OfferStatus,

@@ -8,11 +8,10 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode, TooManyIncidents
+from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import (
     STILL_CARRIED,
     DeliveryProof,
-    Incident,
-    IncidentKind,
     Offer,
     OfferStatus,
     Order,
