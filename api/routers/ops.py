@@ -25,7 +25,8 @@ from api.ops_schemas import (
     VerificationIn,
 )
 from api.problems import problem_responses
-from api.schemas import PageOf, ShopperOut, TripOut
+from api.schemas import PageOf, ShopperOut
+from api.shopper_schemas import TripOut
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries

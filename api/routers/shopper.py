@@ -19,7 +19,9 @@ from api.dependencies import AppServices, Context, Services, ShopperId, ShopperP
 from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
 from api.fields import Limit, Offset
 from api.problems import ProblemException, problem_responses
-from api.schemas import (
+from api.schemas import PageOf, ShopperOut
+from api.security import Principal
+from api.shopper_schemas import (
     DeliveryIn,
     DeliveryOut,
     HistoryItem,
@@ -28,14 +30,11 @@ from api.schemas import (
     LocationIn,
     LocationOut,
     OfferOut,
-    PageOf,
     PickupIn,
     PickupOut,
-    ShopperOut,
     TripIn,
     TripOut,
 )
-from api.security import Principal
 from crowdship.errors import NotFound
 from crowdship.logging import get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
