@@ -26,7 +26,8 @@ from dispatch.services.context import DispatchContext, PasswordHasher
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
-STAFF_ROLES = (Role.OPS, Role.ADMIN)
+OPS_ROLES = (Role.OPS, Role.ADMIN)
+"""Who runs the stores: orders, shoppers, incidents (the console's staff also counts finance)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Pri
     return check
 
 
-StaffPrincipal = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+OpsPrincipal = Annotated[Principal, Depends(require_roles(*OPS_ROLES))]
 
 
 ShopperPrincipal = Annotated[Principal, Depends(require_roles(Role.SHOPPER))]

@@ -1,5 +1,6 @@
 """Bodies of the operations endpoints: order intake, the orders and offers operations watch, stores and their
-batches, shopper verification. Trips and shoppers read as the shopper app shows them (`api.schemas`)."""
+batches, shopper verification. Trips and shoppers read as the shopper app shows them (`api.shopper_schemas`,
+`api.schemas`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from uuid import UUID
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator
 
 from api.fields import Instant
-from api.schemas import AlternativeOut, FromDomain, OfferBreakdownOut, Point, Schema, Text
+from api.schemas import FromDomain, Point, Schema, Text
+from api.shopper_schemas import AlternativeOut, OfferBreakdownOut
 from dispatch.model import Offer, OfferStatus, OrderStatus
 from dispatch.repositories import StoreSummary
 

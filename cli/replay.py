@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -40,6 +40,7 @@ def replay(
     """Replay a recorded day of a store under another reward policy or matcher setting, with the live use cases
     on in-memory storage, and print it side by side with the day as it happened."""
     # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
+    from crowdship.clock import SystemClock
     from crowdship.db import open_pool
     from dispatch.services.context import DispatchConfig
     from rewards.adapters.postgres.recorded_day import read_recorded_day
@@ -79,7 +80,7 @@ def replay(
     for row in replay_rows(result):
         table.add_row(*row)
     console.print(table)
-    if end > datetime.now(UTC):
+    if end > SystemClock().now():
         console.print(
             "[yellow]note:[/yellow] the day is not over: 'as it happened' counts only what happened so far, while "
             "the replay runs the day's recorded orders to the end"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
 from cli.output import console
+from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
@@ -23,6 +24,8 @@ from rewards.repositories import RewardsUnitOfWork
 from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
+CLOCK: Clock = SystemClock()
+"""Where the commands read the time: the project's clock, as the service's own use cases do."""
 
 
 def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
@@ -47,11 +50,10 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
     """The acting user, signed in with their own password (so that one person cannot act as two), active and
     holding one of `roles`, as the API checks its callers."""
     from composition import live_context
-    from crowdship.clock import SystemClock
     from dispatch.adapters.passwords import Argon2Passwords
     from dispatch.services.accounts import authenticate
 
-    context = live_context(get_settings(), pool, clock=SystemClock(), live=None)
+    context = live_context(get_settings(), pool, clock=CLOCK, live=None)
     user = authenticate(context, Argon2Passwords(), email=email, password=password)
     if user is None:
         raise InvalidInput("actor", "wrong e-mail or password, or the account is deactivated")
@@ -82,9 +84,7 @@ def policy_create(
     with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
-            policy = create_reward_policy(
-                uow, parameters=parameters, actor_id=author.id, now=datetime.now(UTC), note=note
-            )
+            policy = create_reward_policy(uow, parameters=parameters, actor_id=author.id, now=CLOCK.now(), note=note)
     console.print(f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it")
 
 
@@ -115,7 +115,7 @@ def _decide(version: int, actor: str, password: str, status: PolicyStatus, reaso
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
             policy = decide_reward_policy(
-                uow, version=version, status=status, actor_id=decider.id, now=datetime.now(UTC), reason=reason
+                uow, version=version, status=status, actor_id=decider.id, now=CLOCK.now(), reason=reason
             )
     console.print(f"reward policy version {policy.version} {policy.status.value}")
 

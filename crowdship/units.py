@@ -14,6 +14,14 @@ Metres = NewType("Metres", float)
 Seconds = NewType("Seconds", float)
 
 
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` to the nearest whole number, halves up, in exact integers (never a float, whose
+    `round` takes halves to even): how every amount of money is rounded."""
+    if denominator <= 0:
+        raise ValueError("the denominator must be positive")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
 def format_cents(amount: Cents) -> str:
     """Renders cents for people (logs, CLI tables), never for storage."""
     sign = "-" if amount < 0 else ""

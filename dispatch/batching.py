@@ -16,7 +16,7 @@ from uuid import UUID
 
 import numpy as np
 
-from crowdship.units import Cents
+from crowdship.units import Cents, divide_half_up
 from dispatch.matching.reward_rule import RewardTerms, reward_terms_to_json
 from dispatch.model import Offer, Order, Shopper, Store, Trip
 from dispatch.rules import refusal_reason, value_cap
@@ -75,7 +75,7 @@ root."""
 def compensation_components(parameters: BatchParameters, stops: int, extra_m: int) -> dict[str, int]:
     """The matcher's own price of a route (no policy in force), by the same components as a policy's: the
     larger of the minimum per order and the rate per extra km."""
-    distance = round(parameters.compensation_cents_per_km * extra_m / 1000.0)
+    distance = divide_half_up(parameters.compensation_cents_per_km * extra_m, 1000)
     total = max(distance, parameters.compensation_minimum_cents * stops)
     return {"distance": distance, "minimum": total - distance, "total": total}
 

@@ -1,5 +1,6 @@
 """Incidents on deliveries, reported by the shopper carrying the order, resolved by operations; and the
-insurance claims made for them, which count against the shopper's trust tier."""
+insurance claims made for them. Every incident a shopper reported counts in their record for the trust tier
+(`rewards.tiers`), claimed or not; recording a claim is what makes their tier be reviewed at once."""
 
 from __future__ import annotations
 

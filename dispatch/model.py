@@ -20,30 +20,7 @@ from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
 from dispatch.hours import OpeningHours
-from dispatch.incidents import Incident, IncidentKind
 from routing.geo import GeoPoint
-
-__all__ = [
-    "OFFER_TRANSITIONS",
-    "ORDER_TRANSITIONS",
-    "TRIP_TRANSITIONS",
-    "DeliveryProof",
-    "Incident",
-    "IncidentKind",
-    "LocationSample",
-    "Offer",
-    "OfferNotYetExpired",
-    "OfferStatus",
-    "Order",
-    "OrderStatus",
-    "Shopper",
-    "Store",
-    "Trip",
-    "TripStatus",
-    "TrustTier",
-]
-"""`Incident` and `IncidentKind` live in `dispatch.incidents` now; re-exported for the modules that import
-them from here."""
 
 
 def _require_aware(value: datetime, field_name: str) -> None:
@@ -130,6 +107,8 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.FALLBACK: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
+STILL_CARRIED = frozenset({OrderStatus.ACCEPTED, OrderStatus.PICKED_UP})
+"""An order in these a trip (the latest that accepted it) still has to take to the door."""
 
 
 @dataclass
@@ -231,6 +210,25 @@ TRIP_TRANSITIONS: Mapping[TripStatus, frozenset[TripStatus]] = {
 }
 
 
+MAX_CAPACITY_BAGS = 50
+MAX_DETOUR_M = 100_000
+MAX_DETOUR_S = 86_400
+"""The most bags a trip (or the commute profile it is checked in from) may hold, and its largest detour limits."""
+
+
+def check_carrying_limits(capacity_bags: int, max_detour_m: int | None, max_detour_s: int | None) -> None:
+    """What a trip and a commute profile may say they carry: some bags within the bound, and a detour limit in
+    metres, seconds or both, each within its own."""
+    if not 1 <= capacity_bags <= MAX_CAPACITY_BAGS:
+        raise InvalidInput("capacity_bags", f"must be between 1 and {MAX_CAPACITY_BAGS}")
+    if max_detour_m is None and max_detour_s is None:
+        raise InvalidInput("max_detour_m", "give a detour limit in metres, in seconds or both")
+    if max_detour_m is not None and not 0 <= max_detour_m <= MAX_DETOUR_M:
+        raise InvalidInput("max_detour_m", f"must be between 0 and {MAX_DETOUR_M}")
+    if max_detour_s is not None and not 0 <= max_detour_s <= MAX_DETOUR_S:
+        raise InvalidInput("max_detour_s", f"must be between 0 and {MAX_DETOUR_S}")
+
+
 @dataclass
 class Trip:
     shopper_id: UUID
@@ -247,14 +245,7 @@ class Trip:
     def __post_init__(self) -> None:
         _require_aware(self.checked_in_at, "checked_in_at")
         _require_aware(self.leave_by, "leave_by")
-        if self.capacity_bags <= 0:
-            raise InvalidInput("capacity_bags", "must be positive")
-        if self.max_detour_m is None and self.max_detour_s is None:
-            raise InvalidInput("max_detour_m", "give a detour limit in metres, in seconds or both")
-        for name in ("max_detour_m", "max_detour_s"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise InvalidInput(name, "must not be negative")
+        check_carrying_limits(self.capacity_bags, self.max_detour_m, self.max_detour_s)
         if not self.checked_in_at < self.leave_by:
             raise InvalidInput("leave_by", "must be after checked_in_at")
 

@@ -16,13 +16,11 @@ from uuid import UUID, uuid4
 
 from crowdship.clock import time_zone
 from crowdship.errors import DomainError, InvalidInput
+from dispatch.model import check_carrying_limits
 from routing.geo import GeoPoint
 
 MAX_PROFILES_PER_SHOPPER = 10
 MAX_PROFILE_NAME_LENGTH = 60
-MAX_CAPACITY_BAGS = 50
-MAX_DETOUR_M = 100_000
-MAX_DETOUR_S = 86_400
 
 
 class Weekday(StrEnum):
@@ -73,14 +71,7 @@ class CommuteProfile:
         if self.departure.tzinfo is not None:
             raise InvalidInput("departure", "is a local wall-clock time: give the zone in time_zone")
         zone_named(self.time_zone)
-        if not 1 <= self.capacity_bags <= MAX_CAPACITY_BAGS:
-            raise InvalidInput("capacity_bags", f"must be between 1 and {MAX_CAPACITY_BAGS}")
-        if self.max_detour_m is None and self.max_detour_s is None:
-            raise InvalidInput("max_detour_m", "give a detour limit in metres, in seconds or both")
-        for name, bound in (("max_detour_m", MAX_DETOUR_M), ("max_detour_s", MAX_DETOUR_S)):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value <= bound:
-                raise InvalidInput(name, f"must be between 0 and {bound}")
+        check_carrying_limits(self.capacity_bags, self.max_detour_m, self.max_detour_s)
         if self.created_at.tzinfo is None:
             raise InvalidInput("created_at", "must be a timezone-aware timestamp")
 

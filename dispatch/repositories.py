@@ -17,10 +17,9 @@ from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.history import OrderEvent
-from dispatch.incidents import IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
 from dispatch.model import (
     DeliveryProof,
-    Incident,
     LocationSample,
     Offer,
     OfferStatus,
@@ -59,6 +58,11 @@ class ShopperRepository(Protocol):
     def get(self, shopper_id: UUID) -> Shopper: ...
     def get_many(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, Shopper]:
         """The shoppers found among `shopper_ids`, by id, in one read."""
+        ...
+
+    def lock(self, shopper_id: UUID) -> None:
+        """Serialises changes about one shopper until the transaction ends (take it before reading a shopper
+        to save: `save` writes back every column); `NotFound` for an unknown one."""
         ...
 
     def save(self, shopper: Shopper) -> None: ...

@@ -14,11 +14,11 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.units import Cents
-from dispatch.model import Offer, OfferStatus, Order, OrderStatus
+from dispatch.model import STILL_CARRIED, Offer, OfferStatus, Order, OrderStatus
 from dispatch.rules import coarse_point, first_name
 from routing.geo import GeoPoint
 
-ADDRESS_VISIBLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.PICKED_UP})
+ADDRESS_VISIBLE = STILL_CARRIED
 """While the shopper still has to go there."""
 
 

@@ -5,7 +5,6 @@ versions and the second person's decision on each, and what a delivery's reward 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, replace
 from datetime import datetime
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from crowdship.clock import time_zone
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.units import Cents
+from crowdship.units import Cents, divide_half_up
 from dispatch.model import TrustTier
 
 BASIS_POINTS = 10_000
@@ -40,7 +39,7 @@ def round_half_up(value: Fraction) -> Cents:
     """Whole cents, halves rounded up (amounts here are never negative, so up = away from zero)."""
     if value < 0:
         raise ValueError("reward amounts are never negative")
-    return Cents(math.floor(value + Fraction(1, 2)))
+    return Cents(divide_half_up(value.numerator, value.denominator))
 
 
 def _require_int(value: Any, field_name: str, *, minimum: int = 0) -> int:

@@ -1,7 +1,8 @@
 """The money side of a simulated day, through the live rewards use cases on the in-memory books.
 
-Two simulated people keep the four-eyes rules live applies: ops proposes the scenario's policy and approves
-the day's payout; finance approves the policy, prepares and pays the payout.
+Three simulated people keep the four-eyes rules live applies: ops proposes the scenario's policy and finance
+approves it; finance prepares and pays the day's payout, and a second finance person approves it (live, only
+finance approves a payout batch, and never the one who prepared it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from simulations.scenario import Scenario
 
 SIMULATION_OPS = UUID(int=1)
 SIMULATION_FINANCE = UUID(int=2)
+SIMULATION_FINANCE_APPROVER = UUID(int=3)
 PAYOUT_KEY = "simulated-day"
 
 
@@ -54,7 +56,7 @@ def pay_out_day(memory: InMemory, start: datetime, now: datetime) -> PayoutRecor
     except NothingToPay:
         return PayoutRecord()
     with memory.rewards() as uow:
-        approve_payout_batch(uow, batch_id=prepared.id, actor_id=SIMULATION_OPS, now=now)
+        approve_payout_batch(uow, batch_id=prepared.id, actor_id=SIMULATION_FINANCE_APPROVER, now=now)
     with memory.rewards() as uow:
         paid = pay_payout_batch(
             uow, batch_id=prepared.id, actor_id=SIMULATION_FINANCE, now=now, idempotency_key=PAYOUT_KEY

@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from dispatch.model import Store
+from dispatch.model import OrderStatus, Store
 from routing.geo import GeoPoint
 from simulations.scenario import Scenario
+
+SETTLED = frozenset({OrderStatus.DELIVERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED, OrderStatus.RETURNED})
+"""Orders a simulated day is done with: over, or back in the store after a failed delivery, which only operations
+(absent from a simulated day) would send on again. A day's batches go on while any other order is left."""
 
 
 @dataclass

@@ -49,6 +49,7 @@ from simulations.books import pay_out_day, publish_scenario_policy
 from simulations.city import City, build_city, uuid_from
 from simulations.configuration import dispatch_config
 from simulations.day_records import (
+    SETTLED,
     BatchRecord,
     DayResult,
     OfferRecord,
@@ -355,7 +356,7 @@ class DaySimulation(ShopperBehaviour):
 
     def _store_has_unfinished(self, store_id: UUID) -> bool:
         index = self.db.orders_by_store.get(store_id, {})
-        return any(index.get(status) for status in OrderStatus if status not in _FINAL)
+        return any(index.get(status) for status in OrderStatus if status not in SETTLED)
 
     def _solve(self, problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
         """The live dispatcher's matcher call (`dispatch.matching` through its file format), timed."""
@@ -367,9 +368,6 @@ class DaySimulation(ShopperBehaviour):
         )
         self.matcher_seconds.append(time.perf_counter() - started)
         return solution
-
-
-_FINAL = frozenset({OrderStatus.DELIVERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED, OrderStatus.RETURNED})
 
 
 def _progress_bar(enabled: bool, total_s: float) -> Any:

@@ -45,6 +45,7 @@ from rewards.services import RewardCredit, create_reward_policy, decide_reward_p
 from rewards.services.wallet import DEFAULT_PAYMENT_METHOD
 from routing.travel import StraightLineTravel
 from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
+from simulations.day_records import SETTLED
 from simulations.events import EventQueue, Kind
 from simulations.scenario import AcceptanceSpec
 
@@ -283,8 +284,7 @@ class _Replay:
 
     def _unfinished(self) -> bool:
         index = self.memory.dispatch.orders_by_store.get(self.day.store.id, {})
-        final = (OrderStatus.DELIVERED, OrderStatus.FALLBACK, OrderStatus.CANCELLED, OrderStatus.RETURNED)
-        return any(index.get(status) for status in OrderStatus if status not in final)
+        return any(index.get(status) for status in OrderStatus if status not in SETTLED)
 
     def _answer(self, at_s: float, offer: Offer) -> None:
         self.offers += 1

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
+from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR = REPOSITORY_ROOT.parent / "shared" / "data"
@@ -28,6 +29,10 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+TripBags = Annotated[int, Field(ge=1, le=MAX_CAPACITY_BAGS)]
+TripDetourM = Annotated[int, Field(ge=0, le=MAX_DETOUR_M)]
+TripDetourS = Annotated[int, Field(ge=0, le=MAX_DETOUR_S)]
+"""What a simulated shopper's trip may carry: within the bounds of a live trip's (`dispatch.model`)."""
 
 
 class _Strict(BaseModel):
@@ -123,9 +128,9 @@ class ShoppersSpec(_Strict):
     """Of the visitors, who check in to deliver."""
     dwell_minutes: tuple[PositiveInt, PositiveInt] = (10, 30)
     """From check-in to leaving the store (checkout): the time a shopper can receive offers."""
-    capacity_bags: list[PositiveInt] = Field(default=[2, 3, 4, 6], min_length=1)
-    max_detour_m: list[NonNegativeInt] = Field(default=[2_000, 3_500, 5_000], min_length=1)
-    max_detour_s: list[NonNegativeInt] = Field(default=[300, 600, 900], min_length=1)
+    capacity_bags: list[TripBags] = Field(default=[2, 3, 4, 6], min_length=1)
+    max_detour_m: list[TripDetourM] = Field(default=[2_000, 3_500, 5_000], min_length=1)
+    max_detour_s: list[TripDetourS] = Field(default=[300, 600, 900], min_length=1)
     identity_verified_share: Share = 0.6
     trust_tier_shares: tuple[Share, Share, Share, Share] = (0.3, 0.4, 0.2, 0.1)
     """Shares of tiers new, bronze, silver, gold."""

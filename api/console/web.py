@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from api.console.formats import in_utc, money, period_words, reason_words, words
 from api.console.paging import page_url
 from api.console.problems import FormProblem
-from api.dependencies import AppServices, Services
+from api.dependencies import OPS_ROLES, AppServices, Services
 from api.forms import url_encoded_fields
 from api.security import Principal, issue_token, read_token
 from dispatch.accounts import Role, User
@@ -48,7 +48,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 STAFF_ROLES = (Role.OPS, Role.FINANCE, Role.ADMIN)
-OPS_ROLES = (Role.OPS, Role.ADMIN)
+"""Everyone who may sign in to the console; operations' pages are for `OPS_ROLES`, finance's for
+`FINANCE_ROLES`."""
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 

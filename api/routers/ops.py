@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.dependencies import STAFF_ROLES, Context, Services, StaffPrincipal, require_roles
+from api.dependencies import OPS_ROLES, Context, OpsPrincipal, Services, require_roles
 from api.fields import IdempotencyKey, Limit, Offset
 from api.ops_records_schemas import ExternalRef, OrderDetailOut
 from api.ops_schemas import (
@@ -25,7 +25,8 @@ from api.ops_schemas import (
     VerificationIn,
 )
 from api.problems import problem_responses
-from api.schemas import PageOf, ShopperOut, TripOut
+from api.schemas import PageOf, ShopperOut
+from api.shopper_schemas import TripOut
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries
@@ -36,7 +37,7 @@ router = APIRouter(
     prefix="/ops",
     tags=["ops"],
     responses=problem_responses(401, 403),
-    dependencies=[Depends(require_roles(*STAFF_ROLES))],
+    dependencies=[Depends(require_roles(*OPS_ROLES))],
 )
 
 
@@ -50,7 +51,7 @@ router = APIRouter(
     },
 )
 def create_order(
-    body: OrderIn, idempotency_key: IdempotencyKey, principal: StaffPrincipal, context: Context
+    body: OrderIn, idempotency_key: IdempotencyKey, principal: OpsPrincipal, context: Context
 ) -> JSONResponse:
     """Ingest an online order. Refused with 422 (field `dropoff`) outside the store's service area. The
     response carries the recipient's one-time code for the shop to send; the service keeps only its hash."""
@@ -113,20 +114,20 @@ def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=problem_responses(404, 409))
-def cancel_order(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
+def cancel_order(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
     """Cancel an order that has not left the store (pending, offered, accepted or returned; 409 otherwise). An
     offer it was in is withdrawn; a shopper who had accepted it is told."""
     return OrderOut.model_validate(orders.cancel_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/requeue", response_model=OrderOut, responses=problem_responses(404, 409))
-def requeue_order(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
+def requeue_order(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
     """A returned order goes back to the queue for shoppers (409 unless returned)."""
     return OrderOut.model_validate(orders.requeue_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/fallback", response_model=OrderOut, responses=problem_responses(404, 409))
-def hand_to_fallback(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
+def hand_to_fallback(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
     """The paid courier fleet takes it (a pending or returned order; 409 otherwise)."""
     return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id, actor_id=principal.user_id))
 
@@ -191,7 +192,7 @@ def get_shopper(shopper_id: UUID, context: Context) -> ShopperOut:
 
 
 @router.post("/shoppers/{shopper_id}/verification", response_model=ShopperOut, responses=problem_responses(404, 422))
-def verify_shopper(shopper_id: UUID, body: VerificationIn, principal: StaffPrincipal, context: Context) -> ShopperOut:
+def verify_shopper(shopper_id: UUID, body: VerificationIn, principal: OpsPrincipal, context: Context) -> ShopperOut:
     """Record an identity check and set the trust tier (which caps the value of orders the shopper may carry)."""
     shopper = accounts.verify_shopper(
         context,

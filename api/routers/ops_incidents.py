@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from api.dependencies import STAFF_ROLES, Context, StaffPrincipal, require_roles
+from api.dependencies import OPS_ROLES, Context, OpsPrincipal, require_roles
 from api.fields import Limit, Offset
 from api.ops_records_schemas import (
     ClaimIn,
@@ -29,7 +29,7 @@ router = APIRouter(
     prefix="/ops",
     tags=["ops"],
     responses=problem_responses(401, 403),
-    dependencies=[Depends(require_roles(*STAFF_ROLES))],
+    dependencies=[Depends(require_roles(*OPS_ROLES))],
 )
 
 
@@ -41,7 +41,7 @@ def list_shoppers(context: Context, limit: Limit = 50, offset: Offset = 0) -> Pa
 
 
 @router.put("/shoppers/{shopper_id}/tier", response_model=ShopperOut, responses=problem_responses(404, 422))
-def set_tier(shopper_id: UUID, body: TierIn, principal: StaffPrincipal, context: Context) -> ShopperOut:
+def set_tier(shopper_id: UUID, body: TierIn, principal: OpsPrincipal, context: Context) -> ShopperOut:
     """Sets the shopper's trust tier by hand (it caps the value of orders they may carry)."""
     shopper = accounts.verify_shopper(
         context, shopper_id=shopper_id, trust_tier=TrustTier(body.trust_tier), actor_id=principal.user_id
@@ -84,7 +84,7 @@ def get_incident(incident_id: UUID, context: Context) -> IncidentDetailOut:
 @router.post(
     "/incidents/{incident_id}/resolve", response_model=OpsIncidentOut, responses=problem_responses(404, 409, 422)
 )
-def resolve(incident_id: UUID, body: ResolutionIn, principal: StaffPrincipal, context: Context) -> OpsIncidentOut:
+def resolve(incident_id: UUID, body: ResolutionIn, principal: OpsPrincipal, context: Context) -> OpsIncidentOut:
     """Closes an open incident with what was done about it (409 when it was resolved before)."""
     resolved = incidents.resolve_incident(
         context, incident_id=incident_id, resolution=body.resolution, actor_id=principal.user_id
@@ -98,7 +98,7 @@ def resolve(incident_id: UUID, body: ResolutionIn, principal: StaffPrincipal, co
     response_model=ClaimRecordedOut,
     responses=problem_responses(404, 409, 422),
 )
-def record_claim(incident_id: UUID, body: ClaimIn, principal: StaffPrincipal, context: Context) -> ClaimRecordedOut:
+def record_claim(incident_id: UUID, body: ClaimIn, principal: OpsPrincipal, context: Context) -> ClaimRecordedOut:
     """Records the insurance claim made for the incident's loss (409 for a reference used before) and reviews the
     shopper's trust tier by their record, in the same transaction: the answer says the tier before and after."""
     recorded = incidents.record_insurance_claim(

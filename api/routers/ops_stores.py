@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies import STAFF_ROLES, Context, require_roles
+from api.dependencies import OPS_ROLES, Context, require_roles
 from api.ops_records_schemas import StoreDetailOut, StoreIn, StorePatch
 from api.problems import problem_responses
 from dispatch.services import queries
@@ -16,7 +16,7 @@ router = APIRouter(
     prefix="/ops/stores",
     tags=["ops"],
     responses=problem_responses(401, 403),
-    dependencies=[Depends(require_roles(*STAFF_ROLES))],
+    dependencies=[Depends(require_roles(*OPS_ROLES))],
 )
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 
 from api.dependencies import Context, ShopperId
 from api.problems import problem_responses
-from api.schemas import ProfileIn, ProfileOut, TripOut
+from api.shopper_schemas import ProfileIn, ProfileOut, TripOut
 from dispatch.services import profiles
 
 router = APIRouter(prefix="/shopper/profiles", tags=["shopper"], responses=problem_responses(401, 403))

@@ -11,17 +11,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from psycopg_pool import PoolTimeout
 from sse_starlette.sse import EventSourceResponse
 
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
 from api.fields import Limit, Offset
 from api.problems import ProblemException, problem_responses
-from api.schemas import (
+from api.schemas import PageOf, ShopperOut
+from api.security import Principal
+from api.shopper_schemas import (
     DeliveryIn,
     DeliveryOut,
     HistoryItem,
@@ -30,16 +30,14 @@ from api.schemas import (
     LocationIn,
     LocationOut,
     OfferOut,
-    PageOf,
     PickupIn,
     PickupOut,
-    ShopperOut,
     TripIn,
     TripOut,
 )
-from api.security import Principal
 from crowdship.errors import NotFound
 from crowdship.logging import get_logger
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.adapters.live import LocationOutcome
 from dispatch.errors import NoActiveTrip
 from dispatch.live import offer_event
@@ -102,7 +100,7 @@ async def _keep_sample(services: AppServices, shopper_id: UUID, position: GeoPoi
         sample = await run_in_threadpool(
             trips.record_location_sample, services.context, shopper_id=shopper_id, position=position, recorded_at=now
         )
-    except (psycopg.OperationalError, PoolTimeout) as error:
+    except BACKING_SERVICE_ERRORS as error:
         log.warning("location sample not kept", error=type(error).__name__)
         await services.positions.reopen_sample_gate(shopper_id)
         return False
@@ -260,7 +258,7 @@ async def _current_offer_event(services: AppServices, shopper_id: UUID) -> dict[
         view = await run_in_threadpool(offers.current_offer, services.context, shopper_id=shopper_id)
     except NotFound:
         return None
-    except (psycopg.OperationalError, PoolTimeout) as error:
+    except BACKING_SERVICE_ERRORS as error:
         log.warning("current offer unavailable for a stream", error=type(error).__name__)
         return None
     return {"event": "offer", "data": json.dumps(offer_event(view.offer))}

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from crowdship.errors import InvalidInput
+from crowdship.units import divide_half_up
 
 BASIS_POINTS = 10_000
 SECONDS_SHARE_DENOMINATOR = 6_000
@@ -59,10 +60,6 @@ class RewardTerms:
     tie_break: float = DEFAULT_TIE_BREAK
 
 
-def _round_half_up(numerator: int, denominator: int) -> int:
-    return (2 * numerator + denominator) // (2 * denominator)
-
-
 def _split_evenly(total: int, parts: int) -> list[int]:
     share, rest = divmod(total, parts)
     return [share + (1 if index < rest else 0) for index in range(parts)]
@@ -89,13 +86,13 @@ def reward_cents(terms: RewardTerms, bags: tuple[int, ...], extra_m: int, extra_
         bags, _split_evenly(extra_m, len(bags)), _split_evenly(extra_s, len(bags)), strict=True
     ):
         subtotal = _subtotal(terms, bag_count, metres, seconds)
-        cash = max(_round_half_up(subtotal * multiplier, SECONDS_SHARE_DENOMINATOR * scale), terms.minimum)
+        cash = max(divide_half_up(subtotal * multiplier, SECONDS_SHARE_DENOMINATOR * scale), terms.minimum)
         if terms.room is not None:
             cash = min(cash, max(0, terms.room - earned))
         if terms.ceiling is not None:
             cash = min(cash, terms.ceiling)
         earned += cash
-        amount = _round_half_up(cash * terms.bonus_bps, BASIS_POINTS)
+        amount = divide_half_up(cash * terms.bonus_bps, BASIS_POINTS)
         total += amount if terms.ceiling is None else min(amount, terms.ceiling)
     return total
 
@@ -118,8 +115,8 @@ def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, ext
     ):
         unmultiplied = {
             "base": terms.base,
-            "distance": _round_half_up(max(0, metres - terms.included_m) * terms.per_km, 1000),
-            "duration": _round_half_up(max(0, seconds - terms.included_s) * terms.per_minute, 60),
+            "distance": divide_half_up(max(0, metres - terms.included_m) * terms.per_km, 1000),
+            "duration": divide_half_up(max(0, seconds - terms.included_s) * terms.per_minute, 60),
             "bags": bag_count * terms.per_bag,
         }
         plain = replace(terms, minimum=0, room=None, ceiling=None, bonus_bps=BASIS_POINTS)
@@ -130,13 +127,13 @@ def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, ext
             cash = min(cash, max(0, terms.room - earned))
         if terms.ceiling is not None:
             cash = min(cash, terms.ceiling)
-        amount = _round_half_up(cash * terms.bonus_bps, BASIS_POINTS)
+        amount = divide_half_up(cash * terms.bonus_bps, BASIS_POINTS)
         if terms.ceiling is not None:
             amount = min(amount, terms.ceiling)
         earned += cash
         for name, cents in unmultiplied.items():
             parts[name] += cents
-        added = _round_half_up(
+        added = divide_half_up(
             _subtotal(terms, bag_count, metres, seconds) * (multiplier - scale), SECONDS_SHARE_DENOMINATOR * scale
         )
         parts["multiplier"] += added

@@ -138,8 +138,10 @@ def verify_shopper(
     actor_id: UUID | None,
 ) -> Shopper:
     """Operations record an identity check and set the trust tier (which caps order values); a change is
-    audited with its author in the same transaction."""
+    audited with its author in the same transaction. The shopper is locked before being read, since saving
+    writes back every column: a tier review under way (which locks them too) is waited for, not undone."""
     with ctx.unit_of_work() as uow:
+        uow.shoppers.lock(shopper_id)
         shopper = uow.shoppers.get(shopper_id)
         changes: dict[str, tuple[object, object]] = {}
         if identity_verified is not None and identity_verified != shopper.identity_verified:

@@ -8,10 +8,10 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode, TooManyIncidents
+from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import (
+    STILL_CARRIED,
     DeliveryProof,
-    Incident,
-    IncidentKind,
     Offer,
     OfferStatus,
     Order,
@@ -29,8 +29,6 @@ from routing.geo import GeoPoint
 
 MAX_INCIDENTS_PER_ORDER = 5
 """Reports one shopper may file on one order (the description of each is bounded by `dispatch.incidents`)."""
-FINISHED_ON_TRIP = frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED, OrderStatus.CANCELLED})
-"""An order the trip no longer has to take anywhere (cancelled: before pickup, by the store)."""
 
 
 def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag_codes: list[str]) -> list[Order]:
@@ -187,13 +185,17 @@ def _carrying_offer(uow: LiveUnitOfWork, trip: Trip, order_id: UUID) -> Offer | 
 
 
 def _complete_if_done(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> bool:
-    if trip.status is TripStatus.DEPARTED and all(
-        order.status in FINISHED_ON_TRIP for order in uow.orders.on_trips([trip.id])[trip.id]
-    ):
-        trip.complete()
-        uow.trips.save(trip, at=now)
-        return True
-    return False
+    """A departed trip is over once it carries nothing more: each order it accepted was delivered, failed or
+    cancelled, or failed and went on from the store (requeued, to the courier fleet, with another trip)."""
+    if trip.status is not TripStatus.DEPARTED:
+        return False
+    in_hand = [order.id for order in uow.orders.on_trips([trip.id], sorted(STILL_CARRIED))[trip.id]]
+    carrying = uow.orders.carrying_trips(in_hand) if in_hand else {}
+    if any(carrying.get(order_id) == trip.id for order_id in in_hand):
+        return False
+    trip.complete()
+    uow.trips.save(trip, at=now)
+    return True
 
 
 def mark_returned(ctx: DispatchContext, *, order_id: UUID) -> Order:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import once
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition
@@ -75,16 +75,11 @@ def _secret_hash(ctx: DispatchContext, order_id: UUID, code: str) -> str:
 
 
 def ensure_in_service_area(store: Store, point: GeoPoint) -> None:
-    """Refuses a drop-off the store does not serve, naming the field and the reason."""
-    ensure = getattr(areas, "ensure_within_service_area", None)
-    if ensure is not None:
-        try:
-            ensure(store.name, store.service_area, point)
-        except DomainError as error:
-            raise InvalidInput("dropoff", error.message) from error
-        return
-    if not areas.covers(store.service_area, point):
-        raise InvalidInput("dropoff", f"outside the service area of {store.name}")
+    """Refuses a drop-off the store does not serve, naming the field and how far outside it lies."""
+    try:
+        areas.ensure_within_service_area(store.name, store.service_area, point)
+    except areas.OutsideServiceArea as error:
+        raise InvalidInput("dropoff", error.message) from error
 
 
 def _receipt(order: Order, bag_code: str) -> dict[str, Any]:

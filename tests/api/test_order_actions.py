@@ -170,12 +170,87 @@ def test_a_pending_order_is_cancelled_or_sent_to_the_fleet_and_then_never_offere
     assert run_batch(client, ops, store)["offers"] == []
 
 
+@pytest.mark.parametrize("action", ["requeue", "fallback"])
+def test_a_trip_completes_with_its_last_delivery_when_an_order_that_failed_on_it_has_moved_on(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    action: str,
+) -> None:
+    """Ana carries A and B; A fails at the door, is brought back and requeued (or handed to the fleet) while B
+    is still on board. Delivering B ends her trip, although A is no longer failed or returned, and she may check
+    in again."""
+    ana = make_shopper("Ana")
+    first = ingest(client, ops, store, clock, ref="A")
+    second = ingest(client, ops, store, clock, ref="B")
+    trip = check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    offer = current_offer(client, ana)
+    assert len(offer["stops"]) == 2
+    client.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers)
+    bags = {"bag_codes": [first["bag_code"], second["bag_code"]]}
+    assert client.post(f"/shopper/trips/{trip['id']}/pickup", json=bags, headers=ana.headers).status_code == 200
+    at_the_door = {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}
+    wrong = "000000" if first["delivery_code"] != "000000" else "111111"
+    for _ in range(3):
+        client.post(
+            f"/shopper/orders/{first['order_id']}/delivery",
+            json={"position": at_the_door, "code": wrong},
+            headers=ana.headers,
+        )
+    assert _act(client, ops, first, "returned").json()["status"] == "returned"
+    assert _act(client, ops, first, action).status_code == 200
+
+    right = {"position": at_the_door, "code": second["delivery_code"]}
+    delivered = client.post(f"/shopper/orders/{second['order_id']}/delivery", json=right, headers=ana.headers)
+    assert delivered.json()["trip_completed"] is True
+    assert_problem(client.get("/shopper/trips/current", headers=ana.headers), 404)
+    check_in(client, ana, store, clock)
+
+
+def test_a_trip_completes_when_an_order_that_failed_on_it_is_carried_by_another_shoppers_trip(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """A failed on Ana's trip, was requeued and Ben accepted it before Ana delivered B: A is Ben's to carry
+    now (accepted, but not on her trip), so delivering B ends her trip."""
+    ana = make_shopper("Ana")
+    first = ingest(client, ops, store, clock, ref="A")
+    second = ingest(client, ops, store, clock, ref="B")
+    trip = check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ana)['id']}/accept", headers=ana.headers)
+    bags = {"bag_codes": [first["bag_code"], second["bag_code"]]}
+    client.post(f"/shopper/trips/{trip['id']}/pickup", json=bags, headers=ana.headers)
+    at_the_door = {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}
+    wrong = "000000" if first["delivery_code"] != "000000" else "111111"
+    for _ in range(3):
+        client.post(
+            f"/shopper/orders/{first['order_id']}/delivery",
+            json={"position": at_the_door, "code": wrong},
+            headers=ana.headers,
+        )
+    _act(client, ops, first, "returned")
+    _act(client, ops, first, "requeue")
+    clock.advance(timedelta(minutes=1))
+    ben = make_shopper("Ben")
+    check_in(client, ben, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ben)['id']}/accept", headers=ben.headers)
+    assert _status(client, ops, first) == "accepted"
+
+    right = {"position": at_the_door, "code": second["delivery_code"]}
+    delivered = client.post(f"/shopper/orders/{second['order_id']}/delivery", json=right, headers=ana.headers)
+    assert delivered.json()["trip_completed"] is True
+
+
 def test_a_requeued_order_leaves_the_first_shoppers_trip_and_their_view(
     client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """Once a failed order is back in the queue and another shopper carries it, the first shopper's trip is
-    over (they may check in again), their history shows it returned with no address or name, and acting on it
-    is a plain 404 that names nobody else's trip."""
+    """Ana's trip carried only this order, so it ended when the order failed at the door. Once the order is back
+    in the queue and Ben carries it, her history shows it returned with no address or name, acting on it is a
+    plain 404 that names nobody else's trip, and she may check in again."""
     ana = make_shopper("Ana")
     receipt = _returned(client, ops, store, clock, ana)
     _act(client, ops, receipt, "requeue")

@@ -32,14 +32,14 @@ def test_a_bad_field_is_named_in_a_422_problem(
 def test_an_order_outside_the_service_area_is_refused_with_the_reason(
     client: TestClient, ops: Account, store: Store, clock: ManualClock
 ) -> None:
-    """A drop-off 50 km away: 422, field `dropoff`, and nothing stored."""
+    """A drop-off about 50 km away: 422, field `dropoff`, how far outside, and nothing stored."""
     far = GeoPoint(30.9, -84.2)
     body = order_body(store, clock, dropoff=far)
     problem = assert_problem(
         client.post("/ops/orders", json=body, headers={**ops.headers, "Idempotency-Key": "b"}), 422
     )
     assert problem["errors"][0]["field"] == "dropoff"
-    assert "service area" in problem["detail"]
+    assert f" m outside the service area of {store.name}" in problem["detail"]
     assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crowdship.errors import InvalidInput
-from crowdship.units import format_dollars, parse_dollars
+from crowdship.units import divide_half_up, format_dollars, parse_dollars
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,13 @@ def test_anything_else_is_refused_naming_the_field(typed: str) -> None:
 
 def test_cents_read_as_dollars_with_the_sign_before_the_symbol() -> None:
     assert [format_dollars(cents) for cents in (0, 5, 123456, -5)] == ["$0.00", "$0.05", "$1,234.56", "-$0.05"]
+
+
+def test_a_quotient_is_rounded_to_the_nearest_whole_with_halves_up() -> None:
+    """124.5 is 125 (a float's `round` says 124), 124.499 is 124, 122.5 is 123; below zero, up is towards zero."""
+    assert divide_half_up(124_500, 1_000) == 125
+    assert divide_half_up(124_499, 1_000) == 124
+    assert divide_half_up(245, 2) == 123
+    assert divide_half_up(-5, 2) == -2
+    with pytest.raises(ValueError, match="denominator"):
+        divide_half_up(1, 0)

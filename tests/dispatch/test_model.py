@@ -14,6 +14,9 @@ from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
 from dispatch.model import (
+    MAX_CAPACITY_BAGS,
+    MAX_DETOUR_M,
+    MAX_DETOUR_S,
     DeliveryProof,
     Offer,
     OfferNotYetExpired,
@@ -229,13 +232,17 @@ def test_an_order_with_bad_fields_is_refused_naming_the_field(changes: dict[str,
     ("changes", "field"),
     [
         ({"capacity_bags": 0}, "capacity_bags"),
+        ({"capacity_bags": MAX_CAPACITY_BAGS + 1}, "capacity_bags"),
         ({"max_detour_m": None, "max_detour_s": None}, "max_detour_m"),
         ({"max_detour_s": -1}, "max_detour_s"),
+        ({"max_detour_m": MAX_DETOUR_M + 1}, "max_detour_m"),
+        ({"max_detour_s": MAX_DETOUR_S + 1}, "max_detour_s"),
         ({"leave_by": NOW}, "leave_by"),
     ],
 )
 def test_a_trip_with_bad_fields_is_refused_naming_the_field(changes: dict[str, Any], field: str) -> None:
-    """Capacity must be positive, some detour limit given, and leave-by after check-in."""
+    """Capacity between 1 and the most bags a trip may hold, some detour limit given and each within its bound
+    (as a commute profile's), and leave-by after check-in."""
     with pytest.raises(InvalidInput) as raised:
         make_trip(**changes)
     assert raised.value.field == field

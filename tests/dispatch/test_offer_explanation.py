@@ -3,6 +3,7 @@ and the compensation rule's components when no policy is in force."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -30,6 +31,12 @@ def test_the_compensation_rules_components_add_up_to_its_price() -> None:
     """60 cents a km: 1.2 km pays 72, below the 150 minimum, so the minimum tops it up by 78."""
     assert compensation_components(PARAMETERS, 1, 1_200) == {"distance": 72, "minimum": 78, "total": 150}
     assert compensation_components(PARAMETERS, 2, 9_000) == {"distance": 540, "minimum": 0, "total": 540}
+
+
+def test_the_compensation_rule_rounds_half_a_cent_up_as_the_policies_do() -> None:
+    """60 cents a km over 2 075 m is 124.5 cents: 125, not the 124 of rounding halves to even."""
+    parameters = replace(PARAMETERS, compensation_minimum_cents=100)
+    assert compensation_components(parameters, 1, 2_075) == {"distance": 125, "minimum": 0, "total": 125}
 
 
 def test_the_best_alternative_says_when_that_trip_got_an_offer_of_its_own() -> None:

@@ -211,14 +211,6 @@ def test_reward_stays_within_cap_room_and_matches_an_exact_recomputation(
         assert quote.cash_value_cents <= max(0, daily_cap - today)
 
 
-def test_quote_is_the_same_for_the_same_inputs() -> None:
-    """The function is pure: the offer's quote and the later credit, computed twice, agree field by field."""
-    policy = a_policy(daily_cap_cents=3_000)
-    inputs = some_inputs(extra_distance_m=2_345, extra_duration_s=333, bags=3)
-    earned = EarningsSoFar(1_000, 5_000)
-    assert compute_reward(policy, inputs, earned) == compute_reward(policy, inputs, earned)
-
-
 def test_parameters_round_trip_through_json() -> None:
     """What is stored is what is read back."""
     parameters = a_policy(daily_cap_cents=100, timezone="Europe/Amsterdam").parameters

@@ -16,7 +16,8 @@ from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
-from dispatch.model import Incident, IncidentKind, LocationSample, OrderStatus, TrustTier
+from dispatch.incidents import Incident, IncidentKind
+from dispatch.model import LocationSample, OrderStatus, TrustTier
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
 from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy

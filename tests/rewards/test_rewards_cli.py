@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from crowdship.clock import ManualClock
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from dispatch.adapters.passwords import Argon2Passwords
@@ -88,6 +90,24 @@ def test_policy_create_proposes_and_another_person_approves(configured: World, t
     assert "minimum_cents" in refused.stderr
     missing = _as(ops, "policy-create", str(tmp_path / "missing.json"))
     assert (missing.exit_code, missing.stderr.startswith("error: ")) == (1, True)
+
+
+def test_proposals_and_decisions_are_stamped_by_the_commands_clock(
+    configured: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands read the time from the project's clock, as the rest of the service does, not the system's."""
+    clock = ManualClock(NOW)
+    monkeypatch.setattr("cli.rewards.CLOCK", clock)
+    ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    assert _as(ops, "policy-create", str(good)).exit_code == 0
+    clock.advance(timedelta(minutes=5))
+    assert _as(finance, "policy-approve", "1").exit_code == 0
+    with configured.rewards() as uow:
+        (policy,) = uow.repos.policies.every_version()
+    assert policy.decision is not None
+    assert (policy.created_at, policy.decision.decided_at) == (NOW, NOW + timedelta(minutes=5))
 
 
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.model import OfferStatus, OrderStatus, TripStatus
 from rewards.ledger import AccountKind
 from rewards.policy import PolicyStatus
+from simulations.books import SIMULATION_FINANCE, SIMULATION_FINANCE_APPROVER
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation, simulate_day
 from simulations.report import map_svg
@@ -121,6 +122,20 @@ def test_rewards_go_through_the_live_use_cases_and_the_day_is_paid_out(tiny_scen
     cash = sum(reward.amount_cents for reward in rewards.values() if reward and reward.inputs.method.value == "cash")
     assert result.payout.paid_cents == cash == clearing > 0
     assert result.payout.books_agree
+
+
+def test_the_days_payout_is_approved_by_a_second_finance_person_as_live(tiny_scenario: Scenario) -> None:
+    """Live, only finance approves a payout batch, and never the person who prepared it: so does the simulation."""
+    simulation = DaySimulation(tiny_scenario)
+    assert simulation.run().payout.paid_cents > 0
+    with simulation.memory.rewards() as uow:
+        (batch_id,) = uow.repos.payouts.batch_ids(None, newest_first=True, limit=10, offset=0).items
+        batch = uow.repos.payouts.get(batch_id)
+    assert (batch.prepared_by, batch.approved_by, batch.paid_by) == (
+        SIMULATION_FINANCE,
+        SIMULATION_FINANCE_APPROVER,
+        SIMULATION_FINANCE,
+    )
 
 
 def test_a_day_without_willing_shoppers_costs_the_baseline(tiny_scenario: Scenario) -> None:

@@ -44,6 +44,8 @@ def _with(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("stores.0.location.lon", "east", "stores[0].location.lon"),
         ("stores.0.fallback_cost_cents", 0, "stores[0].fallback_cost_cents"),
         ("shoppers.willing_share", 1.5, "shoppers.willing_share"),
+        ("shoppers.capacity_bags", [3, 51], "shoppers.capacity_bags[1]"),
+        ("shoppers.max_detour_m", [100_001], "shoppers.max_detour_m[0]"),
         ("shoppers.trust_tier_shares", [0.5, 0.5, 0.5, 0.5], "shoppers.trust_tier_shares"),
         ("orders.per_hour", [1, 2], "orders.per_hour"),
         ("orders.per_hour", -3, "orders.per_hour"),

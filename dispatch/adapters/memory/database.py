@@ -10,10 +10,9 @@ from uuid import UUID
 from crowdship.idempotency import StoredResult
 from dispatch.accounts import User
 from dispatch.history import OrderEvent
-from dispatch.incidents import InsuranceClaim
+from dispatch.incidents import Incident, InsuranceClaim
 from dispatch.model import (
     DeliveryProof,
-    Incident,
     LocationSample,
     Offer,
     Order,

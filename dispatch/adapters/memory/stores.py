@@ -63,6 +63,9 @@ class MemoryShopperRepository(MemoryRepository):
         shoppers = self._db.shoppers
         return {shopper_id: copy_of(shoppers[shopper_id]) for shopper_id in shopper_ids if shopper_id in shoppers}
 
+    def lock(self, shopper_id: UUID) -> None:
+        self.get(shopper_id)  # one unit of work at a time: nothing to wait for, only an unknown shopper to refuse
+
     def page(self, *, limit: int, offset: int) -> Page[Shopper]:
         chosen = sorted(self._db.shoppers.values(), key=lambda s: (s.display_name, s.id))
         return Page([copy_of(shopper) for shopper in chosen[offset : offset + limit]], len(chosen))

@@ -8,6 +8,7 @@ from uuid import UUID
 import shapely
 
 from crowdship.db import Repository, Row
+from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.adapters.postgres.sql import POINT, optional_point, point, point_columns, point_params
@@ -125,6 +126,10 @@ class PostgresShopperRepository(Repository):
     def get_many(self, shopper_ids: Collection[UUID]) -> Mapping[UUID, Shopper]:
         rows = self._all(f"{self._SELECT} WHERE id = ANY(%s)", (list(shopper_ids),))
         return {row["id"]: self._shopper(row) for row in rows}
+
+    def lock(self, shopper_id: UUID) -> None:
+        if self._one_or_none("SELECT 1 AS found FROM shoppers WHERE id = %s FOR UPDATE", (shopper_id,)) is None:
+            raise NotFound(f"shopper {shopper_id} not found")
 
     def page(self, *, limit: int, offset: int) -> Page[Shopper]:
         """Shoppers by name (then id)."""

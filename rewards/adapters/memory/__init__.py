@@ -14,13 +14,12 @@ from typing import Self
 from uuid import UUID
 
 from crowdship.idempotency import MemoryIdempotencyStore
-from dispatch.adapters.memory import MemoryDispatchUnitOfWork
+from dispatch.adapters.memory import MemoryDispatchUnitOfWork, MemoryShopperRepository
 from rewards.adapters.memory.repositories import (
     MemoryLedgerRepository,
     MemoryPayoutRepository,
     MemoryPolicyRepository,
     MemoryRewardRepository,
-    MemoryRewardShoppers,
 )
 from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.ledger import LedgerTransaction, TransactionKind
@@ -203,7 +202,7 @@ class MemoryRewardsRepositories:
         self.payouts = MemoryPayoutRepository(db)
         self.audit = MemoryAuditLog(db)
         self.reports = MemoryRewardsReports(db)
-        self.shoppers = MemoryRewardShoppers(db.dispatch)
+        self.shoppers = MemoryShopperRepository(db.dispatch)
         self.payment_choices = MemoryPaymentChoiceRepository(db)
 
 

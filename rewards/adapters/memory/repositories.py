@@ -1,5 +1,5 @@
 """The rewards repositories in memory: the same promises as `rewards.adapters.postgres`, on
-`MemoryRewardsDatabase` (and dispatch's rows beside it, for orders, proofs, positions and shoppers)."""
+`MemoryRewardsDatabase` (and dispatch's rows beside it, for orders, proofs and positions)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from uuid import UUID
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
-from dispatch.adapters.memory import MemoryShopperRepository
 from dispatch.model import LocationSample
 from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.ledger import Account, AccountKind, LedgerTransaction, TransactionKind
@@ -341,8 +340,3 @@ class MemoryPayoutRepository(_Repository):
             if sample.shopper_id in wanted and start <= sample.recorded_at < end
         ]
         return iter(sorted(samples, key=lambda sample: (sample.shopper_id, sample.recorded_at)))
-
-
-class MemoryRewardShoppers(MemoryShopperRepository):
-    def lock(self, shopper_id: UUID) -> None:
-        self.get(shopper_id)

@@ -11,10 +11,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from crowdship.db import PostgresIdempotencyStore, UnitOfWork
+from dispatch.adapters.postgres import PostgresShopperRepository
 from rewards.adapters.postgres.books import (
     PostgresAuditLog,
     PostgresPaymentChoiceRepository,
-    PostgresRewardShoppers,
     PostgresRewardsReports,
 )
 from rewards.adapters.postgres.ledger import PostgresLedgerRepository
@@ -34,7 +34,7 @@ class PostgresRewardsRepositories:
         self.payouts = PostgresPayoutRepository(connection)
         self.audit = PostgresAuditLog(connection)
         self.reports = PostgresRewardsReports(connection)
-        self.shoppers = PostgresRewardShoppers(connection)
+        self.shoppers = PostgresShopperRepository(connection)
         self.payment_choices = PostgresPaymentChoiceRepository(connection)
 
 

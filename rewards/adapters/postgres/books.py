@@ -1,5 +1,5 @@
 """The rest of rewards' storage on PostgreSQL: the audit log, the reports read from the books (reconciliation,
-a shopper's record), shoppers' payment choices, and the shoppers themselves as rewards needs them."""
+a shopper's record) and shoppers' payment choices."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from crowdship.db import Repository, Row
-from crowdship.errors import NotFound
-from dispatch.adapters.postgres import PostgresShopperRepository
 from rewards.policy import PaymentMethod
 from rewards.reconciliation import (
     AccountSnapshot,
@@ -146,12 +144,6 @@ class PostgresPaymentChoiceRepository(Repository):
     @staticmethod
     def _choice(row: Row) -> PaymentMethodChoice:
         return PaymentMethodChoice(row["shopper_id"], PaymentMethod(row["method"]), row["chosen_at"], row["chosen_by"])
-
-
-class PostgresRewardShoppers(PostgresShopperRepository):
-    def lock(self, shopper_id: UUID) -> None:
-        if self._one_or_none("SELECT 1 AS found FROM shoppers WHERE id = %s FOR UPDATE", (shopper_id,)) is None:
-            raise NotFound(f"shopper {shopper_id} not found")
 
 
 # Reconciliation's reads: each a hash aggregate over the ledger, streamed row by row.

@@ -13,6 +13,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 from shapely import MultiPolygon
 
+from crowdship.errors import NotFound
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
@@ -112,6 +113,17 @@ def test_shoppers_are_found_by_the_start_of_their_name_in_any_case(uow: LiveUnit
         assert [s.display_name for s in uow.shoppers.named("50%", limit=10)] == ["50% Off"]
         assert [s.display_name for s in uow.shoppers.named("5_", limit=10)] == ["5_0"]
         assert uow.shoppers.named("zz", limit=10) == []
+
+
+def test_a_shopper_is_locked_for_a_change_and_an_unknown_one_is_not_found(uow: LiveUnitOfWork) -> None:
+    shopper = Shopper(display_name="Ana")
+    with uow:
+        uow.shoppers.add(shopper)
+        uow.commit()
+    with uow:
+        uow.shoppers.lock(shopper.id)
+        with pytest.raises(NotFound):
+            uow.shoppers.lock(uuid4())
 
 
 def _incident_world(unit: LiveUnitOfWork) -> tuple[list[Incident], Shopper, Shopper]:
