@@ -304,6 +304,11 @@ class LiveTripRepository(TripRepository, Protocol):
         limit: int,
         offset: int,
     ) -> Page[Trip]: ...
+    def open_of_active_accounts(self, store_id: UUID) -> Sequence[Trip]:
+        """The store's open trips by check-in time, but those of deactivated accounts (a batch offers them
+        nothing); a shopper with no account at all, as the simulator's, counts as active."""
+        ...
+
     def past_leave_by(self, store_id: UUID, now: datetime) -> Sequence[Trip]: ...
     def checked_in_between(self, store_id: UUID, since: datetime, until: datetime, limit: int) -> Sequence[Trip]:
         """The store's trips checked in within [since, until], whatever became of them, oldest first: the
