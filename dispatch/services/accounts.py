@@ -80,7 +80,8 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
     """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
     account is active (`is_active`), and is told of a change through live state. A deactivated shopper's open
     trip is cancelled with it (its offer withdrawn, its orders back in the queue), so that no batch offers
-    them more work; a trip already on the road is left for operations to follow.
+    them more work; a trip already on the road stays until each order it carries is delivered or marked not
+    delivered by operations (`delivery.mark_not_delivered`), which ends it.
 
     The account is locked for update before the trip is looked for: a check-in locks it to share
     (`trips.check_in`), so a check-in that committed first is found here and cancelled, and one that comes
