@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.fields import Instant
 from api.schemas import FromDomain, Point, Schema, Text
 from api.shopper_schemas import AlternativeOut, OfferBreakdownOut
 from dispatch.model import Offer, OfferStatus, OrderStatus
 from dispatch.repositories import StoreSummary
+from dispatch.services.delivery import MAX_NOT_DELIVERED_REASON_CHARS
 
 # --- Orders ----------------------------------------------------------------------------------------------
 
@@ -178,6 +179,17 @@ class BatchOut(FromDomain):
     @classmethod
     def _count_dropped(cls, dropped: Sequence[object]) -> int:
         return len(dropped)
+
+
+class NotDeliveredIn(Schema):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Shopper deactivated mid-trip; bags not recovered"}]},
+    )
+
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_NOT_DELIVERED_REASON_CHARS, pattern=r"^[^\x00]*$")
+    ] = Field(description="Why the order will not be delivered, kept in its history with who said it")
 
 
 # --- Shoppers --------------------------------------------------------------------------------------------

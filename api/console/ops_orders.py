@@ -1,6 +1,7 @@
 """Operations console: orders found by reference and filtered by status and store, an order's page (its
 history, offers, proof of delivery with the photo reference, why it waits), and cancelling one after a
-confirmation; a returned order is requeued or handed to the courier fleet."""
+confirmation; a picked-up order its shopper will not deliver is marked so with a reason, a failed one taken
+back into the store, a returned one requeued or handed to the courier fleet."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from api.console.formats import words
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
-from api.dependencies import Services
+from api.dependencies import AppServices, Services
+from api.ops_schemas import NotDeliveredIn
 from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
-from dispatch.services import orders, queries
+from dispatch.services import delivery, orders, queries
 from dispatch.services.order_detail import order_detail
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
 
 CANCELLABLE = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in moves)
 MAX_REF_CHARS = 200
+NOT_DELIVERED_LABELS = {"reason": "Why it will not be delivered"}
 
 
 def _uuid_or_none(text: str) -> UUID | None:
@@ -152,4 +155,74 @@ def fallback(request: Request, order_id: UUID, user: OpsUser, services: Services
         order_id,
         lambda: orders.hand_to_fallback(services.context, order_id=order_id, actor_id=user.principal.user_id),
         lambda order: f"Order {order.external_ref} handed to the courier fleet.",
+    )
+
+
+@router.post("/{order_id}/returned", response_model=None)
+def returned(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
+    del form
+    return _act_on_order(
+        request,
+        order_id,
+        lambda: delivery.mark_returned(services.context, order_id=order_id, actor_id=user.principal.user_id),
+        lambda order: f"Order {order.external_ref} is back in the store.",
+    )
+
+
+def _not_delivered_page(
+    request: Request,
+    order_id: UUID,
+    user: OpsUser,
+    services: AppServices,
+    problem: FormProblem | None = None,
+    reason: str = "",
+) -> HTMLResponse:
+    try:
+        detail = order_detail(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order_not_delivered.html",
+        user,
+        nav="orders",
+        order=detail.order,
+        carrier=detail.carrier,
+        picked_up=detail.order.status is OrderStatus.PICKED_UP,
+        max_reason_chars=delivery.MAX_NOT_DELIVERED_REASON_CHARS,
+        problem=problem,
+        reason=reason,
+    )
+
+
+@router.get("/{order_id}/not-delivered", response_class=HTMLResponse)
+def ask_not_delivered(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks why first: the order fails for good with the shopper carrying it, and the reason stays
+    in its history."""
+    return _not_delivered_page(request, order_id, user, services)
+
+
+@router.post("/{order_id}/not-delivered", response_class=HTMLResponse, response_model=None)
+def not_delivered(
+    request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    """Back to the order's page with what happened; a refusal is told beside the reason, as typed."""
+    try:
+        body = form.model(NotDeliveredIn)
+        result = delivery.mark_not_delivered(
+            services.context, order_id=order_id, reason=body.reason, actor_id=user.principal.user_id
+        )
+    except CONSOLE_ERRORS as error:
+        problem = readable_problem(error, NOT_DELIVERED_LABELS)
+        return _not_delivered_page(request, order_id, user, services, problem, form.get("reason"))
+    trip = (
+        "the trip that carried it is over"
+        if result.trip_completed
+        else "the trip that carried it goes on with its other orders"
+    )
+    return redirect(
+        request,
+        f"{CONSOLE_PREFIX}/ops/orders/{order_id}",
+        flash=f"Order {result.order.external_ref} marked not delivered; {trip}. Take it back into the store to "
+        "requeue it, hand it to the courier fleet or cancel it.",
     )

@@ -1,4 +1,5 @@
-"""Operations: ingest orders, verify shoppers, watch stores, trigger batches, take failed orders back."""
+"""Operations: ingest orders, verify shoppers, watch stores, trigger batches, give up on orders a shopper will
+not deliver, take failed orders back."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from api.ops_schemas import (
     BatchOut,
     DeliveryCodeOut,
     LiveStoreSummary,
+    NotDeliveredIn,
     OpsOfferOut,
     OrderIn,
     OrderOut,
@@ -132,10 +134,20 @@ def hand_to_fallback(order_id: UUID, principal: OpsPrincipal, context: Context) 
     return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id, actor_id=principal.user_id))
 
 
+@router.post("/orders/{order_id}/not-delivered", response_model=OrderOut, responses=problem_responses(404, 409, 422))
+def order_not_delivered(order_id: UUID, body: NotDeliveredIn, principal: StaffPrincipal, context: Context) -> OrderOut:
+    """A picked-up order its shopper will not deliver (deactivated, gone silent, the bags lost) fails, as after
+    a last refused attempt; the reason and who gave it go into its history (409 unless picked up). The trip
+    that carried it ends when nothing else is left on it. Then, as for any failed delivery: `returned`, and
+    `requeue`, `fallback` or `cancel`."""
+    result = delivery.mark_not_delivered(context, order_id=order_id, reason=body.reason, actor_id=principal.user_id)
+    return OrderOut.model_validate(result.order)
+
+
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))
-def order_returned(order_id: UUID, context: Context) -> OrderOut:
-    """A failed delivery's bags are back in the store."""
-    return OrderOut.model_validate(delivery.mark_returned(context, order_id=order_id))
+def order_returned(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
+    """A failed delivery's bags are back in the store (409 unless failed)."""
+    return OrderOut.model_validate(delivery.mark_returned(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.get("/trips", response_model=PageOf[TripOut], responses=problem_responses(422))

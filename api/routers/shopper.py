@@ -217,9 +217,9 @@ async def events(
     request: Request, principal: ShopperPrincipal, shopper_id: ShopperId, services: Services
 ) -> EventSourceResponse:
     """Server-sent events: `ready` once subscribed, then `offer` (id and expiry) for each new offer, your
-    current one first, and `order_cancelled` when the store cancels an order you accepted; `closed` (with why)
-    ends the stream when your token expires or your account is deactivated. A few streams per account (429
-    beyond)."""
+    current one first, `order_cancelled` when the store cancels an order you accepted and `order_not_delivered`
+    when operations give up on one you carry; `closed` (with why) ends the stream when your token expires or
+    your account is deactivated. A few streams per account (429 beyond)."""
     try:
         reservation = services.events.reserve(principal.user_id)
     except TooManyStreams as error:

@@ -80,19 +80,25 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
     """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
     account is active (`is_active`), and is told of a change through live state. A deactivated shopper's open
     trip is cancelled with it (its offer withdrawn, its orders back in the queue), so that no batch offers
-    them more work; a trip already on the road is left for operations to follow."""
+    them more work; a trip already on the road stays until each order it carries is delivered or marked not
+    delivered by operations (`delivery.mark_not_delivered`), which ends it.
+
+    The account is locked for update before the trip is looked for: a check-in locks it to share
+    (`trips.check_in`), so a check-in that committed first is found here and cancelled, and one that comes
+    after is refused."""
     ended: Trip | None = None
     with ctx.unit_of_work() as uow:
-        user = uow.users.get(user_id)
+        user = uow.users.get(user_id, for_update=True)
         user.active = active
         uow.users.save(user)
-        trip = uow.trips.active_for_shopper(user.shopper_id) if user.shopper_id and not active else None
+        trip = (
+            uow.trips.active_for_shopper(user.shopper_id, for_update=True) if user.shopper_id and not active else None
+        )
         if trip is not None and trip.status is TripStatus.OPEN:
-            locked = uow.trips.get(trip.id, for_update=True)
-            locked.cancel()
-            release_trip_orders(uow, locked, ctx.clock.now())
-            uow.trips.save(locked, at=ctx.clock.now())
-            ended = locked
+            trip.cancel()
+            release_trip_orders(uow, trip, ctx.clock.now())
+            uow.trips.save(trip, at=ctx.clock.now())
+            ended = trip
         uow.commit()
     if ended is not None:
         trip_ended(ctx, ended)

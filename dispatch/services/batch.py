@@ -30,7 +30,7 @@ from dispatch.errors import AlreadyOffered
 from dispatch.live import offer_event
 from dispatch.matching import UnassignedReason
 from dispatch.matching.reward_rule import RewardTerms
-from dispatch.model import Offer, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.model import Offer, Order, OrderStatus, Store, Trip
 from dispatch.offer_explanation import (
     OUTSIDE_SERVICE_AREA,
     best_alternatives,
@@ -265,11 +265,10 @@ def _route_terms(
 
 
 def _candidates(uow: LiveUnitOfWork, store_id: UUID, now: datetime, parameters: BatchParameters) -> list[TripCandidate]:
-    """The store's open trips that may get an offer now: the answer time ends before their leave-by, and they
-    hold no open or accepted offer (one bundle per trip: a second offer's route would ignore the first's)."""
-    trips = [
-        trip for trip in uow.trips.list_for_store(store_id, [TripStatus.OPEN]) if open_for_offers(trip, now, parameters)
-    ]
+    """The store's open trips that may get an offer now: the answer time ends before their leave-by, they hold
+    no open or accepted offer (one bundle per trip: a second offer's route would ignore the first's), and their
+    shopper's account is active."""
+    trips = [trip for trip in uow.trips.open_of_active_accounts(store_id) if open_for_offers(trip, now, parameters)]
     busy = uow.offers.busy_trips([trip.id for trip in trips]) if trips else set()
     free = [trip for trip in trips if trip.id not in busy]
     shoppers = uow.shoppers.get_many({trip.shopper_id for trip in free}) if free else {}

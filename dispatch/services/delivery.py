@@ -198,14 +198,59 @@ def _complete_if_done(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> bool:
     return True
 
 
-def mark_returned(ctx: DispatchContext, *, order_id: UUID) -> Order:
+def mark_returned(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
     """Operations took a failed order back into the store."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
         order.return_to_store()
-        save_move(uow, order, ctx.clock.now(), "bags back in the store")
+        save_move(uow, order, ctx.clock.now(), "bags back in the store", actor_id)
         uow.commit()
         return order
+
+
+MAX_NOT_DELIVERED_REASON_CHARS = 200
+"""How long the reason operations give for an order they mark not delivered may be (kept in its history)."""
+
+
+@dataclass(frozen=True)
+class NotDelivered:
+    order: Order
+    trip_completed: bool
+    """Nothing else was left to deliver on the trip that carried it: it ended, and its shopper may check in."""
+
+
+def mark_not_delivered(
+    ctx: DispatchContext, *, order_id: UUID, reason: str, actor_id: UUID | None = None
+) -> NotDelivered:
+    """Operations give up on a picked-up order whose shopper will not deliver it (deactivated, gone silent,
+    the bags lost): it fails as a delivery whose last attempt was refused does, so that the return flow
+    follows (`mark_returned`, then requeued, handed to the courier fleet or cancelled). The reason and who gave
+    it go into its history. The trip that carried it ends when nothing else is left on it, and its shopper is
+    told (best effort). Only a picked-up order: one still in the store is cancelled or released instead."""
+    why = reason.strip()
+    if not why:
+        raise InvalidInput("reason", "say why the order will not be delivered")
+    if len(why) > MAX_NOT_DELIVERED_REASON_CHARS:
+        raise InvalidInput("reason", f"at most {MAX_NOT_DELIVERED_REASON_CHARS} characters")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        trip_id = uow.orders.carrying_trips([order_id]).get(order_id)
+        trip = uow.trips.get(trip_id, for_update=True) if trip_id is not None else None  # the trip before the order
+        order = uow.orders.get(order_id, for_update=True)
+        if order.status is not OrderStatus.PICKED_UP:
+            raise IllegalTransition(
+                "order", order.id, order.status, "not delivered (only a picked-up order is marked so)"
+            )
+        order.fail()
+        save_move(uow, order, now, f"not delivered, said operations: {why}", actor_id)
+        completed = trip is not None and _complete_if_done(uow, trip, now)
+        uow.commit()
+    if trip is not None:
+        if completed:
+            trip_ended(ctx, trip)
+        if ctx.live is not None:
+            ctx.live.publish_offer(trip.shopper_id, {"event": "order_not_delivered", "order_id": str(order.id)})
+    return NotDelivered(order, completed)
 
 
 def report_incident(

@@ -34,8 +34,12 @@ def check_in(
     max_detour_s: int | None,
     leave_by: datetime,
 ) -> Trip:
+    """A new open trip. The shopper's account is locked to share first and must be active: a deactivation
+    either waits for this check-in to commit (and cancels the trip it finds) or commits first (and this one is
+    refused), never slips in between."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
+        _refuse_a_deactivated_account(uow, shopper_id)
         shopper = uow.shoppers.get(shopper_id)
         if not shopper.opted_in:
             raise Forbidden("this shopper has opted out of delivering")
@@ -68,6 +72,17 @@ def check_in(
     if ctx.live is not None:
         ctx.live.trip_started(shopper_id, trip.id)
     return trip
+
+
+def _refuse_a_deactivated_account(uow: LiveUnitOfWork, shopper_id: UUID) -> None:
+    """Locks the shopper's account until the transaction ends (`accounts.set_active` locks it for update) and
+    refuses it when deactivated. A shopper without an account (the simulator's) has nothing to lock."""
+    try:
+        account = uow.users.for_shopper(shopper_id, for_share=True)
+    except NotFound:
+        return
+    if not account.active:
+        raise Forbidden("this account is deactivated")
 
 
 def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[UUID]:

@@ -1,17 +1,20 @@
 """Operations act on an order: cancel it before it leaves the store, put a returned one back in the queue,
-or hand it to the courier fleet. Illegal moves are 409; offers it was in follow."""
+hand it to the courier fleet, or give up on a picked-up one its shopper will not deliver. Illegal moves are
+409; offers it was in and the trip that carried it follow."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from api_support import ON_THE_WAY, Account, assert_problem, check_in, current_offer, ingest, run_batch
 from fastapi.testclient import TestClient
 
 from crowdship.clock import ManualClock
+from dispatch.accounts import Role
 from dispatch.model import Store
 
 
@@ -285,3 +288,129 @@ def test_a_requeued_order_leaves_the_first_shoppers_trip_and_their_view(
     (old_stop,) = client.get(f"/shopper/offers/{anas_offer['id']}", headers=ana.headers).json()["stops"]
     assert (old_stop["dropoff"], old_stop["address"], old_stop["recipient_first_name"]) == (None, None, None)
     check_in(client, ana, store, clock)
+
+
+def _picked_up(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account, *refs: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Orders offered together to the shopper's new trip, accepted and picked up: the trip has departed."""
+    receipts = [ingest(client, ops, store, clock, ref=ref) for ref in refs]
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    offer = current_offer(client, shopper)
+    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted(r["order_id"] for r in receipts)
+    client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers)
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup",
+        json={"bag_codes": [receipt["bag_code"] for receipt in receipts]},
+        headers=shopper.headers,
+    )
+    assert picked.status_code == 200, picked.text
+    return receipts, trip
+
+
+def _not_delivered(client: TestClient, ops: Account, receipt: dict[str, Any], reason: object) -> Any:
+    return client.post(f"/ops/orders/{receipt['order_id']}/not-delivered", json={"reason": reason}, headers=ops.headers)
+
+
+def _trip_status(client: TestClient, ops: Account, trip: dict[str, Any]) -> str:
+    trips = client.get("/ops/trips", params={"shopper_id": trip["shopper_id"]}, headers=ops.headers).json()["items"]
+    (status,) = [listed["status"] for listed in trips if listed["id"] == trip["id"]]
+    return str(status)
+
+
+def test_an_order_whose_shopper_is_deactivated_mid_trip_is_marked_not_delivered_and_goes_on_with_another(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+) -> None:
+    """Picked up, then the shopper is deactivated: the trip stays departed and no other action takes the order.
+    Marked not delivered it fails, the trip ends, and the return flow of a failed delivery follows: back in the
+    store, requeued, offered to Ben."""
+    ana, admin = make_shopper("Ana"), make_staff(Role.ADMIN)
+    (receipt,), trip = _picked_up(client, ops, store, clock, ana, "LOST-1")
+    assert client.post(f"/admin/users/{ana.user_id}/deactivate", headers=admin.headers).status_code == 200
+    assert _trip_status(client, ops, trip) == "departed"
+    for action in ("cancel", "requeue", "fallback", "returned"):
+        assert_problem(_act(client, ops, receipt, action), 409)
+
+    marked = _not_delivered(client, ops, receipt, "  Shopper deactivated mid-trip; bags not recovered ")
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["status"] == "failed"
+    assert _trip_status(client, ops, trip) == "completed"
+    assert_problem(_not_delivered(client, ops, receipt, "again"), 409)
+
+    assert _act(client, ops, receipt, "returned").json()["status"] == "returned"
+    assert _act(client, ops, receipt, "requeue").json()["status"] == "pending"
+    ben = make_shopper("Ben")
+    check_in(client, ben, store, clock)
+    run_batch(client, ops, store)
+    assert [stop["order_id"] for stop in current_offer(client, ben)["stops"]] == [receipt["order_id"]]
+
+
+def test_marking_not_delivered_is_kept_in_the_history_with_its_reason_and_who_said_it(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    (receipt,), _ = _picked_up(client, ops, store, clock, make_shopper("Ana"), "LOST-1")
+    _not_delivered(client, ops, receipt, "Shopper stopped answering; bags not recovered")
+    _act(client, ops, receipt, "returned")
+    history = client.get(f"/ops/orders/{receipt['order_id']}/history", headers=ops.headers).json()["timeline"]
+    moves = [(entry["status"], entry["detail"], entry["actor_id"]) for entry in history if entry["status"]]
+    assert moves[-2:] == [
+        ("failed", "not delivered, said operations: Shopper stopped answering; bags not recovered", str(ops.user_id)),
+        ("returned", "bags back in the store", str(ops.user_id)),
+    ]
+
+
+def test_a_trip_ends_when_the_last_order_it_carries_is_delivered_or_marked_not_delivered(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Two orders on the road: giving up on one leaves the trip departed, the shopper still carrying the other
+    (and refused on the one given up, 409); once the other is given up too the trip is over and the shopper,
+    still active, may check in again."""
+    ana = make_shopper("Ana")
+    (first, second), trip = _picked_up(client, ops, store, clock, ana, "LOST-1", "LOST-2")
+    assert _not_delivered(client, ops, first, "Bag reported stolen from the car").json()["status"] == "failed"
+    assert _trip_status(client, ops, trip) == "departed"
+    proof = {"position": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}, "code": first["delivery_code"]}
+    assert_problem(client.post(f"/shopper/orders/{first['order_id']}/delivery", json=proof, headers=ana.headers), 409)
+    assert _not_delivered(client, ops, second, "Shopper unreachable for two hours").json()["status"] == "failed"
+    assert _trip_status(client, ops, trip) == "completed"
+    clock.advance(timedelta(minutes=1))
+    check_in(client, ana, store, clock)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"reason": "   "}, {"reason": "x" * 201}, {"reason": "a\x00b"}, {}],
+    ids=["blank", "too-long", "nul", "missing"],
+)
+def test_marking_not_delivered_needs_a_reason_of_at_most_200_characters(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    body: dict[str, Any],
+) -> None:
+    (receipt,), _ = _picked_up(client, ops, store, clock, make_shopper("Ana"), "LOST-1")
+    response = client.post(f"/ops/orders/{receipt['order_id']}/not-delivered", json=body, headers=ops.headers)
+    assert [error["field"] for error in assert_problem(response, 422)["errors"]] == ["reason"]
+    assert _status(client, ops, receipt) == "picked_up"
+
+
+def test_only_a_picked_up_order_is_marked_not_delivered(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """An order still in the store is cancelled or released instead (409); an unknown one is a 404."""
+    receipt = ingest(client, ops, store, clock, ref="HERE-1")
+    problem = assert_problem(_not_delivered(client, ops, receipt, "not coming"), 409)
+    assert "only a picked-up order" in problem["detail"]
+    check_in(client, make_shopper(), store, clock)
+    run_batch(client, ops, store)
+    assert _status(client, ops, receipt) == "offered"
+    assert_problem(_not_delivered(client, ops, receipt, "not coming"), 409)
+    assert_problem(_not_delivered(client, ops, {"order_id": str(uuid4())}, "not coming"), 404)

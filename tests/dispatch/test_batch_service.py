@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.accounts import Role, User
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.live import LiveState
@@ -113,6 +114,29 @@ def test_a_trip_leaving_before_an_offer_could_be_answered_gets_none(
     context = _context(db, settings, clock, None)
     clock.advance(timedelta(hours=1) - context.config.batch.offer_ttl + timedelta(seconds=1))
     report = run_batch(context, store_id=store.id)
+    assert (report.pending_orders, report.eligible_trips, report.offers) == (1, 0, [])
+
+
+def test_an_open_trip_of_a_deactivated_account_gets_no_offer(
+    db: ConnectionPool, settings: Settings, clock: ManualClock
+) -> None:
+    """A trip left open for an account deactivated under it (as a check-in racing the deactivation once could)
+    is no candidate; the order waits for a trip of an active account."""
+    store = _store_with(db, clock, orders=1, trips=1)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        (trip,) = uow.trips.list_for_store(store.id)
+        uow.users.add(
+            User(
+                email="gone@example.org",
+                password_hash="-",
+                role=Role.SHOPPER,
+                shopper_id=trip.shopper_id,
+                created_at=clock.now(),
+                active=False,
+            )
+        )
+        uow.commit()
+    report = run_batch(_context(db, settings, clock, None), store_id=store.id)
     assert (report.pending_orders, report.eligible_trips, report.offers) == (1, 0, [])
 
 

@@ -39,7 +39,7 @@ class MemoryUserRepository(MemoryRepository):
         db.users[user.id] = copy_of(user)
         db.record(forget(db.users, user.id))
 
-    def get(self, user_id: UUID) -> User:
+    def get(self, user_id: UUID, *, for_update: bool = False) -> User:  # noqa: ARG002
         try:
             return copy_of(self._db.users[user_id])
         except KeyError:
@@ -55,7 +55,7 @@ class MemoryUserRepository(MemoryRepository):
         found = [user for user in self._db.users.values() if user.email == email]
         return copy_of(found[0]) if found else None
 
-    def for_shopper(self, shopper_id: UUID) -> User:
+    def for_shopper(self, shopper_id: UUID, *, for_share: bool = False) -> User:  # noqa: ARG002
         found = [user for user in self._db.users.values() if user.shopper_id == shopper_id]
         if not found:
             raise NotFound(f"user of shopper {shopper_id} not found")

@@ -108,6 +108,10 @@ class MemoryTripRepository(MemoryRepository):
         chosen.sort(key=lambda t: t.checked_in_at, reverse=True)
         return Page([copy_of(trip) for trip in chosen[offset : offset + limit]], len(chosen))
 
+    def open_of_active_accounts(self, store_id: UUID) -> list[Trip]:
+        inactive = {user.shopper_id for user in self._db.users.values() if not user.active}
+        return [trip for trip in self.list_for_store(store_id, [TripStatus.OPEN]) if trip.shopper_id not in inactive]
+
     def past_leave_by(self, store_id: UUID, now: datetime) -> list[Trip]:
         open_ids = self._db.trips_by_store.get(store_id, {}).get(TripStatus.OPEN, {})
         due = [self._db.trips[trip_id] for trip_id in open_ids if self._db.trips[trip_id].leave_by <= now]

@@ -73,8 +73,9 @@ class PostgresUserRepository(Repository):
             (user.id, user.email, user.password_hash, user.role.value, user.shopper_id, user.active, user.created_at),
         )
 
-    def get(self, user_id: UUID) -> User:
-        return self._user(self._one(f"{self._SELECT} WHERE id = %s", (user_id,), "user", user_id))
+    def get(self, user_id: UUID, *, for_update: bool = False) -> User:
+        lock = " FOR UPDATE" if for_update else ""
+        return self._user(self._one(f"{self._SELECT} WHERE id = %s{lock}", (user_id,), "user", user_id))
 
     def save(self, user: User) -> None:
         self._execute("UPDATE users SET active = %s WHERE id = %s", (user.active, user.id))
@@ -83,9 +84,10 @@ class PostgresUserRepository(Repository):
         rows = self._all(f"{self._SELECT} WHERE email = %s", (email,))
         return self._user(rows[0]) if rows else None
 
-    def for_shopper(self, shopper_id: UUID) -> User:
+    def for_shopper(self, shopper_id: UUID, *, for_share: bool = False) -> User:
+        lock = " FOR SHARE" if for_share else ""
         return self._user(
-            self._one(f"{self._SELECT} WHERE shopper_id = %s", (shopper_id,), "user of shopper", shopper_id)
+            self._one(f"{self._SELECT} WHERE shopper_id = %s{lock}", (shopper_id,), "user of shopper", shopper_id)
         )
 
     def emails(self, user_ids: Collection[UUID]) -> Mapping[UUID, str]:

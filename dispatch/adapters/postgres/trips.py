@@ -111,6 +111,16 @@ class PostgresTripRepository(Repository):
         )
         return Page([self._trip(row) for row in rows], total)
 
+    def open_of_active_accounts(self, store_id: UUID) -> list[Trip]:
+        rows = self._all(
+            f"""SELECT {self._COLUMNS} FROM trips t
+                WHERE t.store_id = %s AND t.status = 'open'
+                  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.shopper_id = t.shopper_id AND NOT u.active)
+                ORDER BY t.checked_in_at, t.id""",
+            (store_id,),
+        )
+        return [self._trip(row) for row in rows]
+
     def past_leave_by(self, store_id: UUID, now: datetime) -> list[Trip]:
         rows = self._all(
             f"""SELECT {self._COLUMNS} FROM trips t

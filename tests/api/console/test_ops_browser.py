@@ -2,8 +2,9 @@
 area first, then a good one shown on the map), an order is taken in and a shopper checks in through the API,
 the live store view refreshes by itself when a batch offers the order, another order is found by reference
 and cancelled after a confirmation, the delivered order shows its history and proof photo reference, the
-shopper's tier is set, an incident's claim is recorded (reviewing the tier) and it is resolved; finance and
-shoppers are refused. Every page is saved under `.local/screenshots/` (test--page.png)."""
+shopper's tier is set, an incident's claim is recorded (reviewing the tier) and it is resolved; a picked-up
+order whose shopper was deactivated is marked not delivered with the keyboard, taken back and requeued; finance
+and shoppers are refused. Every page is saved under `.local/screenshots/` (test--page.png)."""
 
 from __future__ import annotations
 
@@ -315,3 +316,68 @@ def test_the_live_view_keeps_long_references_on_one_line_at_1280_px(
     assert legend_box is not None
     assert legend_box["x"] + legend_box["width"] <= map_box["x"] + map_box["width"] + 1  # nothing clipped
     screenshot(page, "store-live-many-waiting")
+
+
+def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and_requeue_it(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    store: Store,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """Ana picked the order up and was deactivated on the road. From the order's page, by keyboard alone: a
+    blank reason is refused beside the field, a reason marks it not delivered (her trip ends); then its bags are
+    taken back and it is put back in the queue."""
+    receipt = ingest(api, ops, store, clock, ref="WEB-6001", dropoff=ON_THE_WAY)
+    ana = make_shopper("Ana", home=HOME)
+    trip = check_in(api, ana, store, clock)
+    assert api.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
+    offer = api.get("/shopper/offers/current", headers=ana.headers).json()
+    assert api.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
+    picked = api.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=ana.headers
+    )
+    assert picked.status_code == 200, picked.text
+    admin = make_staff(Role.ADMIN)
+    assert api.post(f"/admin/users/{ana.user_id}/deactivate", headers=admin.headers).status_code == 200
+
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/orders/{receipt['order_id']}")
+    expect(page.get_by_role("button", name="Bags are back in the store")).to_have_count(0)
+    page.get_by_role("link", name="Mark not delivered…").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Mark order WEB-6001 not delivered?")).to_be_visible()
+    reason = page.get_by_label("Why it will not be delivered")
+    expect(reason).to_be_focused()
+    page.keyboard.type("   ")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Mark not delivered")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#e-reason")).to_be_visible()
+    screenshot(page, "order-not-delivered-refused")
+    reason.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Shopper deactivated mid-trip; bags not recovered")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Order WEB-6001 marked not delivered; the trip that carried it is over."
+    )
+    expect(page.locator("table.timeline")).to_contain_text(
+        "not delivered, said operations: Shopper deactivated mid-trip; bags not recovered by you"
+    )
+    screenshot(page, "order-not-delivered")
+    trips = api.get("/ops/trips", params={"shopper_id": str(ana.shopper_id)}, headers=ops.headers).json()["items"]
+    assert [listed["status"] for listed in trips] == ["completed"]
+
+    page.get_by_role("button", name="Bags are back in the store").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the store.")
+    page.get_by_role("button", name="Put back in the queue").click()
+    expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the queue for shoppers.")
+    screenshot(page, "order-requeued-after-not-delivered")
+    assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"

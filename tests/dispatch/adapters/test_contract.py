@@ -16,6 +16,7 @@ from shapely import Point, Polygon
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
+from dispatch.accounts import Role, User
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder
@@ -540,6 +541,41 @@ def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWo
             shoppers[0].id: "A",
             shoppers[2].id: "C",
         }
+
+
+def test_a_batch_reads_the_open_trips_of_active_accounts_only(uow: LiveUnitOfWork) -> None:
+    """A deactivated account's open trip is left out, an active account's and an account-less shopper's (the
+    simulator's) are in, by check-in time; trips that are not open never are, whoever holds them."""
+    store = _store()
+    active, deactivated, simulated, departed = (Shopper(display_name=name) for name in ("A", "B", "C", "D"))
+    with uow:
+        uow.stores.add(store)
+        for shopper in (active, deactivated, simulated, departed):
+            uow.shoppers.add(shopper)
+        for shopper, is_active in ((active, True), (deactivated, False), (departed, True)):
+            uow.users.add(
+                User(
+                    email=f"{shopper.display_name.lower()}@example.org",
+                    password_hash="-",
+                    role=Role.SHOPPER,
+                    shopper_id=shopper.id,
+                    created_at=NOW,
+                    active=is_active,
+                )
+            )
+        trips = {
+            shopper.id: replace(_trip(store, shopper), checked_in_at=NOW - timedelta(minutes=minutes))
+            for shopper, minutes in ((active, 1), (deactivated, 3), (simulated, 2), (departed, 4))
+        }
+        for trip in trips.values():
+            uow.trips.add(trip)
+        trips[departed.id].depart()
+        uow.trips.save(trips[departed.id], at=NOW)
+        uow.commit()
+    with uow:
+        found = uow.trips.open_of_active_accounts(store.id)
+        assert [trip.id for trip in found] == [trips[simulated.id].id, trips[active.id].id]
+        assert uow.trips.open_of_active_accounts(uuid4()) == []
 
 
 def test_a_shopper_has_one_active_trip(uow: LiveUnitOfWork) -> None:
