@@ -135,7 +135,7 @@ def hand_to_fallback(order_id: UUID, principal: OpsPrincipal, context: Context) 
 
 
 @router.post("/orders/{order_id}/not-delivered", response_model=OrderOut, responses=problem_responses(404, 409, 422))
-def order_not_delivered(order_id: UUID, body: NotDeliveredIn, principal: StaffPrincipal, context: Context) -> OrderOut:
+def order_not_delivered(order_id: UUID, body: NotDeliveredIn, principal: OpsPrincipal, context: Context) -> OrderOut:
     """A picked-up order its shopper will not deliver (deactivated, gone silent, the bags lost) fails, as after
     a last refused attempt; the reason and who gave it go into its history (409 unless picked up). The trip
     that carried it ends when nothing else is left on it. Then, as for any failed delivery: `returned`, and
@@ -145,7 +145,7 @@ def order_not_delivered(order_id: UUID, body: NotDeliveredIn, principal: StaffPr
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))
-def order_returned(order_id: UUID, principal: StaffPrincipal, context: Context) -> OrderOut:
+def order_returned(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
     """A failed delivery's bags are back in the store (409 unless failed)."""
     return OrderOut.model_validate(delivery.mark_returned(context, order_id=order_id, actor_id=principal.user_id))
 
