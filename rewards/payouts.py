@@ -8,10 +8,10 @@ facts; the repository gathers the facts.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import itertools
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,6 +200,8 @@ class DeliveryFact:
     policy: RewardPolicy
     inputs: RewardInputs
     earned_before: EarningsSoFar
+    in_period: bool = True
+    """Earned in the batch's period (else only behind a balance it pays)."""
 
 
 @dataclass(frozen=True)
@@ -239,11 +241,11 @@ def far_above_store_peers(deliveries: Iterable[DeliveryFact], rules: AnomalyRule
         earnings[fact.store_id][fact.shopper_id] += fact.cash_value_cents
     flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
     for store_id, by_shopper in earnings.items():
+        everyone = sorted(by_shopper.values())
+        if len(everyone) - 1 < rules.min_peers:
+            continue
         for shopper_id, earned in by_shopper.items():
-            peers = [value for other, value in by_shopper.items() if other != shopper_id]
-            if len(peers) < rules.min_peers:
-                continue
-            median = statistics.median(peers)
+            median = median_without(everyone, earned)
             if earned > rules.peer_ratio * median:
                 flags[shopper_id].append(
                     AnomalyFlag(
@@ -253,6 +255,18 @@ def far_above_store_peers(deliveries: Iterable[DeliveryFact], rules: AnomalyRule
                     )
                 )
     return dict(flags)
+
+
+def median_without(ordered: Sequence[int], value: int) -> float:
+    """The median of a sorted list once one occurrence of `value` is taken out, without copying it."""
+    skip = bisect.bisect_left(ordered, value)
+
+    def at(index: int) -> int:
+        return ordered[index + 1] if index >= skip else ordered[index]
+
+    count = len(ordered) - 1
+    middle = count // 2
+    return float(at(middle)) if count % 2 else (at(middle - 1) + at(middle)) / 2
 
 
 def repeated_recipient(deliveries: Iterable[DeliveryFact], rules: AnomalyRules) -> dict[UUID, list[AnomalyFlag]]:
@@ -294,7 +308,7 @@ def above_policy(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyF
     """Recomputes each reward from its recorded policy and inputs; more than that is an anomaly."""
     flags: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
     for fact in deliveries:
-        expected = compute_reward(fact.policy, fact.inputs, fact.earned_before).amount_cents
+        expected = compute_reward(fact.policy, fact.inputs, fact.earned_before, explained=False).amount_cents
         if fact.amount_cents > expected:
             flags[fact.shopper_id].append(
                 AnomalyFlag(
@@ -307,15 +321,13 @@ def above_policy(deliveries: Iterable[DeliveryFact]) -> dict[UUID, list[AnomalyF
 
 
 def flag_anomalies(
-    period: Sequence[DeliveryFact],
-    unpaid: Sequence[DeliveryFact],
-    samples: Iterable[LocationSample],
-    rules: AnomalyRules,
+    deliveries: Sequence[DeliveryFact], samples: Iterable[LocationSample], rules: AnomalyRules
 ) -> dict[UUID, tuple[AnomalyFlag, ...]]:
     """Every rule's flags, gathered per shopper. The comparisons (peers, recipients, speed) read the batch's
     period; each delivery is judged on its own wherever it lies, in the period or behind a balance the batch
     pays (a line pays the whole balance, earned before or after the period too)."""
-    each = list({fact.order_id: fact for fact in (*period, *unpaid)}.values())
+    each = list({fact.order_id: fact for fact in deliveries}.values())
+    period = [fact for fact in each if fact.in_period]
     gathered: dict[UUID, list[AnomalyFlag]] = defaultdict(list)
     for result in (
         no_position_proof(each),

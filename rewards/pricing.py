@@ -69,8 +69,11 @@ class RewardQuote:
     """How the amount was reached, in whole cents that add up to `amount_cents` (`rewards.breakdown`)."""
 
 
-def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsSoFar) -> RewardQuote:
-    """The reward for one delivery; pure, so an offer's quote and the credit agree to the cent."""
+def compute_reward(
+    policy: RewardPolicy, inputs: RewardInputs, earned: EarningsSoFar, *, explained: bool = True
+) -> RewardQuote:
+    """The reward for one delivery; pure, so an offer's quote and the credit agree to the cent. Without
+    `explained` the quote carries no components (a check of thousands of amounts needs only the amounts)."""
     p = policy.parameters
     extra_metres = max(0, inputs.extra_distance_m - p.included_distance_m)
     extra_seconds = max(0, inputs.extra_duration_s - p.included_duration_s)
@@ -137,7 +140,7 @@ def compute_reward(policy: RewardPolicy, inputs: RewardInputs, earned: EarningsS
         cash_value_cents=cash_value,
         amount_cents=amount,
         ceiling_applied=ceiling_applied,
-        components=explain(steps, p, inputs, earned),
+        components=explain(steps, p, inputs, earned) if explained else (),
     )
 
 

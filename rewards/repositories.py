@@ -137,16 +137,15 @@ class PayoutRepository(Protocol):
         ...
 
     def delivery_facts(
-        self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
+        self,
+        start: datetime,
+        end: datetime,
+        policies: Mapping[UUID, RewardPolicy],
+        *,
+        unpaid_of: Collection[UUID] = (),
     ) -> list[DeliveryFact]:
-        """Every reward earned in [start, end)."""
-        ...
-
-    def unpaid_delivery_facts(
-        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
-    ) -> list[DeliveryFact]:
-        """The rewards credited to these shoppers' cash accounts since each one's last payout: what a line
-        paying their balance pays for."""
+        """Every reward earned in [start, end), and those credited to `unpaid_of`'s cash accounts since each one's
+        last payout (what a line paying their balance pays for); each says whether it lies in the period."""
         ...
 
     def location_samples(self, shopper_ids: Sequence[UUID], start: datetime, end: datetime) -> Iterator[LocationSample]:

@@ -97,8 +97,7 @@ def _prepare_batch(
     policies = {policy.id: policy for policy in repos.policies.every_version()}
     paid = [balance.shopper_id for balance in balances]
     flags = flag_anomalies(
-        repos.payouts.delivery_facts(period_start, period_end, policies),
-        repos.payouts.unpaid_delivery_facts(paid, policies),
+        repos.payouts.delivery_facts(period_start, period_end, policies, unpaid_of=paid),
         repos.payouts.location_samples(paid, period_start, period_end),
         rules or AnomalyRules(),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import random
+import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,6 +30,7 @@ from rewards.payouts import (
     far_above_store_peers,
     flag_anomalies,
     impossible_speed,
+    median_without,
     no_position_proof,
     repeated_recipient,
 )
@@ -227,7 +230,7 @@ def test_flag_anomalies_gathers_every_rule_per_shopper() -> None:
     """One shopper with two problems gets both flags."""
     shopper = uuid4()
     facts = [a_fact(shopper, has_position_proof=False, amount_cents=Cents(999))]
-    flags = flag_anomalies(facts, [], [], AnomalyRules())
+    flags = flag_anomalies(facts, [], AnomalyRules())
     assert {flag.code for flag in flags[shopper]} == {FlagCode.NO_POSITION_PROOF, FlagCode.ABOVE_POLICY}
 
 
@@ -236,8 +239,8 @@ def test_a_delivery_outside_the_period_but_behind_the_balance_is_still_judged_on
     in both lists is flagged once; comparisons with peers read the period only."""
     shopper = uuid4()
     in_both = a_fact(shopper, has_position_proof=False)
-    after_the_period = a_fact(shopper, amount_cents=Cents(999))
-    flags = flag_anomalies([in_both], [in_both, after_the_period], [], AnomalyRules())
+    after_the_period = a_fact(shopper, amount_cents=Cents(999), in_period=False)
+    flags = flag_anomalies([in_both, in_both, after_the_period], [], AnomalyRules())
     assert sorted(flag.code for flag in flags[shopper]) == [FlagCode.ABOVE_POLICY, FlagCode.NO_POSITION_PROOF]
 
 
@@ -246,7 +249,7 @@ def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
     batch = a_batch(12_345, 5)
     batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=PREPARER)
     batch.lines[0].flags = tuple(
-        flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], [], AnomalyRules())[
+        flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], AnomalyRules())[
             batch.lines[0].shopper_id
         ]
     )
@@ -264,3 +267,15 @@ def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
     assert (second["amount"], second["held"], second["hold_reason"]) == ("0.05", "yes", "proof, missing")
     assert {row["batch_id"] for row in rows} == {str(batch.id)}
     assert (first["payee_name"], second["payee_name"]) == ("Ana Lima", "'=HYPERLINK(1)")
+
+
+def test_the_peers_median_leaves_out_the_shopper_judged_as_a_copy_would() -> None:
+    """The median of the others, read from one sorted list, equals the median of a copy without that shopper
+    (odd and even counts, ties, the smallest and the largest)."""
+    rng = random.Random(5)
+    for _ in range(300):
+        values = sorted(rng.randint(0, 20) for _ in range(rng.randint(2, 9)))
+        taken = rng.choice(values)
+        others = list(values)
+        others.remove(taken)
+        assert median_without(values, taken) == statistics.median(others)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -175,7 +176,7 @@ def test_reward_stays_within_cap_room_and_matches_an_exact_recomputation(
     method: PaymentMethod,
 ) -> None:
     """For any policy and inputs: integer cents, never above the cap's room nor the per-delivery ceiling, equal
-    to an independent formula."""
+    to an independent formula; the same quote when it is not explained, without its components."""
     assume(daily_cap is None or minimum <= daily_cap)  # a policy with a minimum above its cap is refused
     policy = a_policy(
         base_cents=base,
@@ -209,6 +210,8 @@ def test_reward_stays_within_cap_room_and_matches_an_exact_recomputation(
     assert isinstance(quote.amount_cents, int)
     if daily_cap is not None:
         assert quote.cash_value_cents <= max(0, daily_cap - today)
+    unexplained = compute_reward(policy, inputs, EarningsSoFar(today, today), explained=False)
+    assert unexplained == replace(quote, components=())
 
 
 def test_parameters_round_trip_through_json() -> None:

@@ -276,13 +276,19 @@ class MemoryPayoutRepository(_Repository):
         return Page([batch.id for batch in batches[offset : offset + limit]], len(batches))
 
     def delivery_facts(
-        self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
+        self,
+        start: datetime,
+        end: datetime,
+        policies: Mapping[UUID, RewardPolicy],
+        *,
+        unpaid_of: Collection[UUID] = (),
     ) -> list[DeliveryFact]:
-        return self._facts([r for r in self._db.rewards.values() if start <= r.earned_at < end], policies)
+        unpaid = self._unpaid(unpaid_of)
+        chosen = [r for r in self._db.rewards.values() if start <= r.earned_at < end or r.id in unpaid]
+        return self._facts(chosen, policies, start, end)
 
-    def unpaid_delivery_facts(
-        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
-    ) -> list[DeliveryFact]:
+    def _unpaid(self, shopper_ids: Collection[UUID]) -> set[UUID]:
+        """Rewards credited to these shoppers' cash accounts after each one's last payout."""
         db = self._db
         wanted = set(shopper_ids)
         cash = {db.shopper_account_ids.get((shopper_id, AccountKind.CASH_PAYABLE)) for shopper_id in wanted}
@@ -291,21 +297,22 @@ class MemoryPayoutRepository(_Repository):
         for entry in db.entries:
             if entry.account_id not in cash:
                 continue
-            kind = db.transactions[entry.transaction_id].kind
-            if kind is TransactionKind.PAYOUT:
+            if db.transactions[entry.transaction_id].kind is TransactionKind.PAYOUT:
                 last_paid[entry.account_id] = max(last_paid.get(entry.account_id, 0), entry.id)
             else:
                 credited_at[entry.transaction_id] = entry.id
-        unpaid = []
+        unpaid = set()
         for reward in db.rewards.values():
             if reward.shopper_id not in wanted or reward.transaction_id not in credited_at:
                 continue
             account = db.shopper_account_ids[(reward.shopper_id, AccountKind.CASH_PAYABLE)]
             if credited_at[reward.transaction_id] > last_paid.get(account, 0):
-                unpaid.append(reward)
-        return self._facts(unpaid, policies)
+                unpaid.add(reward.id)
+        return unpaid
 
-    def _facts(self, rewards: Iterable[RewardRecord], policies: Mapping[UUID, RewardPolicy]) -> list[DeliveryFact]:
+    def _facts(
+        self, rewards: Iterable[RewardRecord], policies: Mapping[UUID, RewardPolicy], start: datetime, end: datetime
+    ) -> list[DeliveryFact]:
         dispatch = self._db.dispatch
         facts = []
         for reward in sorted(rewards, key=lambda reward: (reward.earned_at, reward.id)):
@@ -328,6 +335,7 @@ class MemoryPayoutRepository(_Repository):
                     policy=policies[reward.policy_id],
                     inputs=reward.inputs,
                     earned_before=reward.earned_before,
+                    in_period=start <= reward.earned_at < end,
                 )
             )
         return facts

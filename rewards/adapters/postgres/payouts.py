@@ -13,9 +13,8 @@ from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
-from rewards.adapters.postgres.rewards import PostgresRewardRepository
 from rewards.payouts import TRACK_REACH_M, AnomalyFlag, BatchStatus, DeliveryFact, PayoutBatch, PayoutLine
-from rewards.policy import RewardPolicy
+from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
 from routing.geo import GeoPoint
 
@@ -166,34 +165,35 @@ class PostgresPayoutRepository(Repository):
         return Page([row["id"] for row in rows], total)
 
     def delivery_facts(
-        self, start: datetime, end: datetime, policies: Mapping[UUID, RewardPolicy]
+        self,
+        start: datetime,
+        end: datetime,
+        policies: Mapping[UUID, RewardPolicy],
+        *,
+        unpaid_of: Collection[UUID] = (),
     ) -> list[DeliveryFact]:
-        rows = self._all(
-            f"""{_FACTS} WHERE r.earned_at >= %(start)s AND r.earned_at < %(end)s ORDER BY r.earned_at, r.id""",
-            {"start": start, "end": end, "reach": TRACK_REACH_M},
-        )
-        return [_fact(row, policies) for row in rows]
-
-    def unpaid_delivery_facts(
-        self, shopper_ids: Collection[UUID], policies: Mapping[UUID, RewardPolicy]
-    ) -> list[DeliveryFact]:
-        # Credits and payouts lock the shopper's accounts, so their entries' ids follow the order they happened.
+        # Credits and payouts lock the shopper's accounts, so their entries' ids follow the order they happened:
+        # a reward is unpaid when its entry on the cash account comes after the account's last payout entry.
         rows = self._all(
             f"""WITH last_paid AS (
-                    SELECT a.shopper_id, max(e.id) AS entry_id
+                    SELECT e.account_id, max(e.id) AS entry_id
                     FROM ledger_accounts a
                     JOIN ledger_entries e ON e.account_id = a.id
                     JOIN ledger_transactions t ON t.id = e.transaction_id AND t.kind = 'payout'
                     WHERE a.kind = 'cash_payable' AND a.shopper_id = ANY(%(shoppers)s)
-                    GROUP BY a.shopper_id)
+                    GROUP BY e.account_id),
+                unpaid AS (
+                    SELECT r.id
+                    FROM delivery_rewards r
+                    JOIN ledger_entries e ON e.transaction_id = r.transaction_id
+                    JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'cash_payable'
+                                          AND a.shopper_id = r.shopper_id
+                    LEFT JOIN last_paid lp ON lp.account_id = a.id
+                    WHERE r.shopper_id = ANY(%(shoppers)s) AND e.id > coalesce(lp.entry_id, 0))
                 {_FACTS}
-                JOIN ledger_entries e ON e.transaction_id = r.transaction_id
-                JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'cash_payable'
-                                      AND a.shopper_id = r.shopper_id
-                LEFT JOIN last_paid lp ON lp.shopper_id = r.shopper_id
-                WHERE r.shopper_id = ANY(%(shoppers)s) AND e.id > coalesce(lp.entry_id, 0)
+                WHERE (r.earned_at >= %(start)s AND r.earned_at < %(end)s) OR r.id IN (SELECT id FROM unpaid)
                 ORDER BY r.earned_at, r.id""",
-            {"shoppers": list(shopper_ids), "reach": TRACK_REACH_M},
+            {"start": start, "end": end, "shoppers": list(unpaid_of), "reach": TRACK_REACH_M},
         )
         return [_fact(row, policies) for row in rows]
 
@@ -214,7 +214,9 @@ class PostgresPayoutRepository(Repository):
 # A rewarded delivery with its recipient (normalised), its accepted proof, and whether the proof's trip sent a
 # position near the drop-off (NULL when it sent none).
 _FACTS = """
-    SELECT r.*, lower(btrim(o.recipient_name)) || ' | ' || lower(btrim(o.dropoff_address)) AS recipient,
+    SELECT r.order_id, r.shopper_id, r.store_id, r.policy_id, r.inputs, r.cash_value_cents, r.amount_cents,
+           r.earned_at >= %(start)s AND r.earned_at < %(end)s AS in_period,
+           lower(btrim(o.recipient_name)) || ' | ' || lower(btrim(o.dropoff_address)) AS recipient,
            p.trip_id IS NOT NULL AS has_proof,
            CASE WHEN EXISTS (SELECT 1 FROM location_samples s WHERE s.trip_id = p.trip_id)
                 THEN EXISTS (SELECT 1 FROM location_samples s
@@ -227,17 +229,18 @@ _FACTS = """
 
 
 def _fact(row: Row, policies: Mapping[UUID, RewardPolicy]) -> DeliveryFact:
-    reward = PostgresRewardRepository._reward(row)
+    inputs = row["inputs"]
     return DeliveryFact(
-        order_id=reward.order_id,
-        shopper_id=reward.shopper_id,
-        store_id=reward.store_id,
+        order_id=row["order_id"],
+        shopper_id=row["shopper_id"],
+        store_id=row["store_id"],
         recipient_key=row["recipient"],
         has_position_proof=row["has_proof"],
         track_near_dropoff=row["track_near"],
-        cash_value_cents=reward.cash_value_cents,
-        amount_cents=reward.amount_cents,
-        policy=policies[reward.policy_id],
-        inputs=reward.inputs,
-        earned_before=reward.earned_before,
+        cash_value_cents=Cents(int(row["cash_value_cents"])),
+        amount_cents=Cents(int(row["amount_cents"])),
+        policy=policies[row["policy_id"]],
+        inputs=RewardInputs.from_json(inputs["offer"]),
+        earned_before=EarningsSoFar(inputs["earned_today_cents"], inputs["earned_this_week_cents"]),
+        in_period=row["in_period"],
     )
