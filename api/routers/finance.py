@@ -18,6 +18,7 @@ from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
 from api.rewards_dependencies import FinancePrincipal, Now, Rewards, scoped_key
 from api.rewards_schemas import (
+    ApprovalIn,
     AuditEntryOut,
     BatchIn,
     LedgerEntryOut,
@@ -115,7 +116,8 @@ def get_batch(batch_id: UUID, rewards: Rewards) -> PayoutBatchOut:
 def hold_line(
     batch_id: UUID, line_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Keep a line out of the payment (draft batches only); its money waits for a later batch."""
+    """Keep a line out of the payment (draft batches only); its money waits for a later batch. 409 when the line
+    is held already: the first hold stands until released."""
     with rewards() as uow:
         batch = services.hold_payout_line(
             uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=principal.user_id, now=now
@@ -131,7 +133,8 @@ def hold_line(
 def release_line(
     batch_id: UUID, line_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Undo a hold (draft batches only)."""
+    """Undo a hold (draft batches only). Four eyes: the batch's preparer releases only their own holds (403
+    `hold-placed-by-another` for one placed by someone else); 409 when the line is not in a draft batch."""
     with rewards() as uow:
         batch = services.release_payout_line(
             uow, batch_id=batch_id, line_id=line_id, actor_id=principal.user_id, now=now
@@ -139,11 +142,20 @@ def release_line(
     return PayoutBatchOut.model_validate(batch)
 
 
-@router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409))
-def approve_batch(batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now) -> PayoutBatchOut:
-    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft."""
+@router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409, 422))
+def approve_batch(
+    batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now, body: ApprovalIn | None = None
+) -> PayoutBatchOut:
+    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft. With the `revision` you
+    reviewed, 409 `batch-changed` when a line was held or released since: read the batch again."""
     with rewards() as uow:
-        batch = services.approve_payout_batch(uow, batch_id=batch_id, actor_id=principal.user_id, now=now)
+        batch = services.approve_payout_batch(
+            uow,
+            batch_id=batch_id,
+            actor_id=principal.user_id,
+            now=now,
+            reviewed_revision=body.revision if body else None,
+        )
     return PayoutBatchOut.model_validate(batch)
 
 

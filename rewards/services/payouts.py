@@ -153,9 +153,11 @@ def hold_payout_line(
 def release_payout_line(
     uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, actor_id: UUID, now: datetime
 ) -> PayoutBatch:
+    """Undoes a hold (draft batches only); the batch's preparer may release only their own holds
+    (`HoldPlacedByAnother`)."""
     repos = uow.repos
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.unhold(line_id)
+    batch.unhold(line_id, actor_id=actor_id)
     repos.payouts.save(batch)
     audit(
         repos,
@@ -170,13 +172,24 @@ def release_payout_line(
     return batch
 
 
-def approve_payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime) -> PayoutBatch:
-    """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch."""
+def approve_payout_batch(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime, reviewed_revision: int | None = None
+) -> PayoutBatch:
+    """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch, and with
+    `BatchChanged` when `reviewed_revision` (the batch as the approver saw it) is no longer the batch's."""
     repos = uow.repos
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.approve(actor_id=actor_id, now=now)
+    batch.approve(actor_id=actor_id, now=now, reviewed_revision=reviewed_revision)
     repos.payouts.save(batch)
-    audit(repos, actor_id=actor_id, action="batch.approved", subject_kind="payout_batch", subject_id=batch_id, at=now)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="batch.approved",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        revision=batch.revision,
+    )
     uow.commit()
     return batch
 

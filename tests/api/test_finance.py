@@ -204,6 +204,49 @@ def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_i
     assert sequences == sorted(sequences, reverse=True)
 
 
+def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revision_is_refused(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    make_staff: Callable[[Role], Account],
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A prepares, B holds Ben's line: A's release is 403 `hold-placed-by-another` and A cannot hold it anew
+    (409). A third person releases it; B's approval naming the revision B reviewed is 409 `batch-changed`,
+    and the batch stays a draft; B approves the revision it is at."""
+    publish_policy(client, ops, approver)
+    ben = make_shopper("Ben")
+    credit_without_proof(db, store, clock, ben)
+    batch = _prepare(client, finance, clock, "eyes-1")
+    assert batch["revision"] == 0
+    line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
+    held = client.post(f"{line_url}/hold", json={"reason": "suspicious"}, headers=second_finance.headers)
+    reviewed = held.json()["revision"]
+    assert reviewed == 1
+
+    refused = assert_problem(client.post(f"{line_url}/release", headers=finance.headers), 403)
+    assert refused["type"] == "/problems/hold-placed-by-another"
+    assert "another finance user must release it" in refused["detail"]
+    rehold = client.post(f"{line_url}/hold", json={"reason": "mine"}, headers=finance.headers)
+    assert assert_problem(rehold, 409)["type"] == "/problems/line-already-held"
+
+    released = client.post(f"{line_url}/release", headers=make_staff(Role.FINANCE).headers)
+    assert released.json()["revision"] == 2
+    approve_url = f"/finance/batches/{batch['id']}/approve"
+    stale = assert_problem(client.post(approve_url, json={"revision": reviewed}, headers=second_finance.headers), 409)
+    assert stale["type"] == "/problems/batch-changed"
+    assert "changed since you reviewed it" in stale["detail"]
+    assert client.get(f"/finance/batches/{batch['id']}", headers=finance.headers).json()["status"] == "draft"
+    approved = client.post(approve_url, json={"revision": 2}, headers=second_finance.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+
+
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     approver: Account,
     client: TestClient,

@@ -16,11 +16,14 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import LocationSample, TrustTier
 from rewards.payouts import (
     AnomalyRules,
+    BatchChanged,
     BatchNotEditable,
     BatchStatus,
     DeliveryFact,
     FlagCode,
     FourEyesViolation,
+    HoldPlacedByAnother,
+    LineAlreadyHeld,
     PayoutBatch,
     PayoutLine,
     above_policy,
@@ -105,11 +108,88 @@ def test_held_lines_are_not_paid_and_every_line_closes() -> None:
     assert batch.payable_cents == 4_000
     batch.approve(actor_id=APPROVER, now=NOW)
     with pytest.raises(BatchNotEditable):
-        batch.unhold(held.id)
+        batch.unhold(held.id, actor_id=APPROVER)
     paid = batch.mark_paid(actor_id=APPROVER, now=NOW)
     assert held not in paid
     assert len(paid) == 2
     assert not any(line.open for line in batch.lines)
+
+
+def test_the_preparer_cannot_release_a_hold_someone_else_placed() -> None:
+    """Four eyes on holds: B holds a line of A's batch; A's release is refused (forbidden) and the line stays
+    held; B, or a third finance user, may release it; A releases their own holds."""
+    batch = a_batch(1_000, 2_000)
+    suspicious, own = batch.lines
+    batch.hold(suspicious.id, reason="suspicious", actor_id=APPROVER)
+    with pytest.raises(HoldPlacedByAnother) as raised:
+        batch.unhold(suspicious.id, actor_id=PREPARER)
+    assert raised.value.kind == "forbidden"
+    assert (suspicious.held, suspicious.held_by) == (True, APPROVER)
+    batch.hold(own.id, reason="checking", actor_id=PREPARER)
+    batch.unhold(own.id, actor_id=PREPARER)
+    batch.unhold(suspicious.id, actor_id=uuid4())
+    assert not suspicious.held
+
+
+def test_a_hold_without_a_holder_is_released_by_someone_other_than_the_preparer() -> None:
+    """A hold whose holder is unknown (carried over from before holders were kept) is someone else's."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    line.held, line.hold_reason, line.held_by = True, "carried over", None
+    with pytest.raises(HoldPlacedByAnother):
+        batch.unhold(line.id, actor_id=PREPARER)
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert not line.held
+
+
+def test_a_held_line_is_not_held_again_so_its_holder_stays() -> None:
+    """Holding a held line is refused (conflict): the preparer cannot take over another's hold to release it."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    with pytest.raises(LineAlreadyHeld) as raised:
+        batch.hold(line.id, reason="mine now", actor_id=PREPARER)
+    assert raised.value.kind == "conflict"
+    assert (line.hold_reason, line.held_by) == ("suspicious", APPROVER)
+
+
+def test_every_hold_and_release_bumps_the_revision_and_a_release_of_a_free_line_does_not() -> None:
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    assert batch.revision == 0
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert batch.revision == 2
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert batch.revision == 2
+
+
+def test_an_approval_of_the_batch_as_it_was_before_a_hold_or_release_is_refused() -> None:
+    """B reviews revision 1 (a line held); the line is released meanwhile; B's approval of revision 1 is a
+    conflict and the batch stays a draft; approving the revision it is at, or naming none, goes through."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    reviewed = batch.revision
+    batch.unhold(line.id, actor_id=uuid4())
+    with pytest.raises(BatchChanged) as raised:
+        batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=reviewed)
+    assert raised.value.kind == "conflict"
+    assert "changed since you reviewed it" in raised.value.message
+    assert [batch.status] == [BatchStatus.DRAFT]
+    batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=batch.revision)
+    assert batch.status is BatchStatus.APPROVED
+    other = a_batch(500)
+    other.approve(actor_id=APPROVER, now=NOW)
+    assert other.status is BatchStatus.APPROVED
+
+
+def test_a_decided_batch_answers_its_status_before_a_stale_revision() -> None:
+    """Approving an approved batch with an old revision says it is approved (illegal move), not that it changed."""
+    batch = a_batch(1_000)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    with pytest.raises(IllegalTransition):
+        batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=7)
 
 
 def test_a_hold_needs_a_reason() -> None:

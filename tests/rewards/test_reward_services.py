@@ -18,7 +18,7 @@ from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
 from dispatch.model import Incident, IncidentKind, OrderStatus, TrustTier
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
-from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
+from rewards.payouts import BatchChanged, BatchStatus, FlagCode, FourEyesViolation, HoldPlacedByAnother, PayoutBatch
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy
 from rewards.pricing import compute_reward
 from rewards.reconciliation import DiscrepancyKind
@@ -39,6 +39,7 @@ from rewards.services import (
     redeem_store_credit,
     register_referral,
     reject_payout_batch,
+    release_payout_line,
     reverse_delivery_reward,
     review_trust_tier,
     shopper_balances,
@@ -427,6 +428,42 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
         assert payout_batch(uow, batch_id=batch.id).status is BatchStatus.PAID
         actions = [entry.action for entry in uow.repos.audit.for_subject("payout_batch", batch.id)]
     assert actions == ["batch.prepared", "batch.approved", "batch.paid"]
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_hold_by_the_second_person_is_neither_released_by_the_preparer_nor_approved_away(world: World) -> None:
+    """A prepares, B holds Bob's line; A's release is refused and leaves no trace; a third finance user releases
+    it, and B's approval of the batch as B saw it (held) is refused: the revision is kept by the storage. B
+    approves the batch as it is now, and only then is Bob's line paid."""
+    third = uuid4()
+    alice, bob = world.add_shopper(), world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    credit(world, world.order(proof_by=bob).id, bob.id)
+    batch = _prepare(world)
+    bobs_line = next(line for line in batch.lines if line.shopper_id == bob.id)
+    with world.rewards() as uow:
+        held = hold_payout_line(
+            uow, batch_id=batch.id, line_id=bobs_line.id, reason="suspicious", actor_id=FINANCE_B, now=NOW
+        )
+    with world.rewards() as uow, pytest.raises(HoldPlacedByAnother):
+        release_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, actor_id=FINANCE_A, now=NOW)
+    with world.rewards() as uow:
+        seen_by_b = payout_batch(uow, batch_id=batch.id)
+    assert (seen_by_b.revision, seen_by_b.line(bobs_line.id).held) == (held.revision, True)
+    with world.rewards() as uow:
+        release_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, actor_id=third, now=NOW)
+    with world.rewards() as uow, pytest.raises(BatchChanged):
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, reviewed_revision=seen_by_b.revision)
+    with world.rewards() as uow:
+        now_seen = payout_batch(uow, batch_id=batch.id)
+        actions = [entry.action for entry in uow.repos.audit.for_subject("payout_batch", batch.id)]
+    assert (now_seen.status, now_seen.revision) == (BatchStatus.DRAFT, seen_by_b.revision + 1)
+    assert actions == ["batch.prepared", "line.held", "line.released"]
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, reviewed_revision=now_seen.revision)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay-1")
+    assert paid.paid_cents == 1_000
 
 
 @pytest.mark.usefixtures("policy")

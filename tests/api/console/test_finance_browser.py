@@ -116,6 +116,45 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
 
 @pytest.mark.usefixtures("owed")
+def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_from_an_old_page(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """Fiona prepares, Gus holds Ben's line: Fiona's release is refused and the line stays held. Hal releases
+    it; Gus, approving from the page that still shows it held, is refused and shown the batch as it is now."""
+    fiona = signed_in(Role.FINANCE, "fiona")
+    fiona.goto("/console/finance/batches")
+    fiona.get_by_role("button", name="Prepare batch").click()
+    batch_url = fiona.url
+
+    gus = signed_in(Role.FINANCE, "gus")
+    gus.goto(batch_url)
+    gus.get_by_label("Reason to hold Ben's line").fill("suspicious")
+    gus.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(gus.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
+
+    fiona.goto(batch_url)
+    fiona.get_by_role("button", name="Release the line of Ben").click()
+    expect(fiona.get_by_role("alert")).to_have_text(
+        "You prepared this batch and someone else held this line: another finance user must release it (four eyes)."
+    )
+    expect(fiona.get_by_role("row").filter(has_text="Ben")).to_contain_text("Held: suspicious")
+    screenshot(fiona, "release-refused-to-the-preparer")
+
+    hal = signed_in(Role.FINANCE, "hal")
+    hal.goto(batch_url)
+    hal.get_by_role("button", name="Release the line of Ben").click()
+    expect(hal.get_by_role("status")).to_have_text("The hold is released.")
+
+    gus.get_by_role("button", name="Approve batch").click()  # from the page that still shows Ben's line held
+    expect(gus.get_by_role("alert")).to_contain_text("A line was held or released since you opened this page")
+    expect(gus.get_by_role("heading", level=1)).to_contain_text("draft")
+    expect(gus.get_by_role("row").filter(has_text="Ben")).not_to_contain_text("Held")
+    screenshot(gus, "approval-of-an-old-page-refused")
+    gus.get_by_role("button", name="Approve batch").click()
+    expect(gus.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
+
+
+@pytest.mark.usefixtures("owed")
 def test_a_hold_carried_over_names_the_batch_by_its_period(
     signed_in: Callable[..., Page], clock: ManualClock, screenshot: Screenshot
 ) -> None:
