@@ -349,6 +349,44 @@ def test_a_proposed_policy_is_approved_from_the_console_by_someone_other_than_it
     screenshot(fiona, "policy-approved")
 
 
+def test_the_policies_page_marks_the_version_in_force_and_compares_a_proposal_with_it(
+    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, approver: Account, screenshot: Screenshot
+) -> None:
+    """v1 and v2 in force one after the other, v3 and v4 proposed: v2 is marked in force and both proposals
+    compare with it. Once v4 is approved, v3 offers no Approve (it would go back) and says why; a forged
+    approval of it is refused, saying which version is in force."""
+    publish_policy(api, ops, approver)
+    publish_policy(api, ops, approver, base_cents=300)
+    for base in (310, 320):
+        assert api.post(
+            "/policies", json={"parameters": {**POLICY, "base_cents": base}}, headers=ops.headers
+        ).is_success
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/policies")
+    expect(page.locator("#in-force")).to_contain_text("In force: v2")
+    expect(page.get_by_role("row").filter(has_text="in force")).to_have_count(1)
+    expect(page.get_by_role("row").filter(has_text="in force")).to_contain_text("v2")
+    expect(page.get_by_role("link", name="Compare with v2, in force")).to_have_count(2)
+    page.locator(".decision[data-version='3']").get_by_role("link", name="Compare with v2, in force").click()
+    expect(page.get_by_label("Compare version")).to_have_value("2")
+    expect(page.get_by_label("with version")).to_have_value("3")
+    screenshot(page, "policy-proposal-compared-with-the-one-in-force")
+
+    page.get_by_role("button", name="Approve v4").click()
+    expect(page.locator("#in-force")).to_contain_text("In force: v4")
+    v3 = page.locator(".decision[data-version='3']")
+    expect(v3).to_contain_text("Older than v4, in force: approving it would put an older policy back in force")
+    expect(v3.get_by_role("button", name="Approve v3")).to_have_count(0)
+    expect(v3.get_by_role("button", name="Reject v3")).to_be_visible()
+    screenshot(page, "policy-older-proposal")
+    token = page.locator(f"input[name={CSRF_FIELD}]").first.get_attribute("value") or ""
+    forged = page.request.post("/console/finance/policies/3/approve", form={CSRF_FIELD: token}, max_redirects=0)
+    assert forged.status == 303
+    page.goto("/console/finance/policies")
+    expect(page.get_by_role("alert")).to_contain_text("version 4 was approved after it was proposed and is in force")
+    assert api.get("/policies/3", headers=ops.headers).json()["status"] == "proposed"
+
+
 def test_rejecting_a_policy_needs_a_reason(
     signed_in: Callable[..., Page], api: httpx.Client, ops: Account, screenshot: Screenshot
 ) -> None:
