@@ -376,37 +376,59 @@ CSV_COLUMNS = (
     "payee_name",
     "amount_cents",
     "amount",
-    "held",
-    "hold_reason",
     "flags",
 )
+EXPORTABLE = frozenset({BatchStatus.APPROVED, BatchStatus.PAID})
+"""A batch goes to the bank once a second person approved it: a draft may still change, a rejected one pays
+nothing."""
+SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BatchNotExportable(DomainError):
+    """Only an approved or paid batch is exported: the CSV is what the bank pays."""
+
+    kind = "conflict"
+
+    def __init__(self, batch_id: UUID, status: BatchStatus) -> None:
+        super().__init__(
+            f"batch {batch_id} is {status.value}: only an approved or paid batch is exported for the bank upload"
+        )
 
 
 def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None) -> str:
-    """The batch as CSV for the bank upload and finance's spreadsheets; amounts in cents and in units, and the
-    payee's name (as the shopper gave it: a name that a spreadsheet would run as a formula is quoted)."""
+    """The bank upload of an approved or paid batch (`BatchNotExportable` otherwise): one row per line to pay,
+    that is every line not held, so that the amounts add up to the batch's `payable_cents`; held lines stay
+    out (their money waits for a later batch). Amounts in cents and in units, the payee's name as the shopper
+    gave it, the line's flags, and the batch's status (approved: to pay; paid: paid).
+
+    Written for spreadsheets as much as for the bank: UTF-8 with a byte-order mark (so that names outside
+    ASCII read right), CRLF line ends, every field quoted (a name with a comma or semicolon stays one cell
+    whatever the separator the spreadsheet expects), and a cell that a spreadsheet would run as a formula
+    starts with a quote."""
+    if batch.status not in EXPORTABLE:
+        raise BatchNotExportable(batch.id, batch.status)
     names = payee_names or {}
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
-    for line in sorted(batch.lines, key=lambda line: (str(line.shopper_id), str(line.id))):
-        writer.writerow(
-            (
-                batch.id,
-                batch.status.value,
-                line.id,
-                line.shopper_id,
-                _spreadsheet_safe(names.get(line.shopper_id, "")),
-                line.amount_cents,
-                format_cents(line.amount_cents),
-                "yes" if line.held else "no",
-                _spreadsheet_safe(line.hold_reason or ""),
-                ";".join(flag.code.value for flag in line.flags),
-            )
+    to_pay = (line for line in batch.lines if not line.held)
+    for line in sorted(to_pay, key=lambda line: (str(line.shopper_id), str(line.id))):
+        row = (
+            batch.id,
+            batch.status.value,
+            line.id,
+            line.shopper_id,
+            names.get(line.shopper_id, ""),
+            line.amount_cents,
+            format_cents(line.amount_cents),
+            ";".join(flag.code.value for flag in line.flags),
         )
+        writer.writerow([_spreadsheet_safe(str(cell)) for cell in row])
     return buffer.getvalue()
 
 
 def _spreadsheet_safe(text: str) -> str:
-    """A cell starting with =, +, - or @ is run as a formula by spreadsheets: a leading quote keeps it text."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A cell starting with =, +, -, @, a tab or a carriage return is run as a formula by spreadsheets: a
+    leading quote keeps it text."""
+    return f"'{text}" if text.startswith(SPREADSHEET_FORMULA_STARTS) else text

@@ -193,21 +193,25 @@ def pay_batch(
     response_class=CsvResponse,
     responses={
         200: {
-            "description": "One row per line: the payee's name, amounts in cents and in units, hold and flags",
+            "description": "The bank upload: one row per line to pay (held lines are left out, so the amounts add "
+            "up to `payable_cents`), with the payee's name, amounts in cents and in units, and flags. UTF-8 with a "
+            "byte-order mark, CRLF line ends, every field quoted",
             "content": {
                 "text/csv": {
                     "schema": {"type": "string"},
                     "example": (
-                        "batch_id,status,line_id,shopper_id,payee_name,amount_cents,amount,held,hold_reason,flags\n"
+                        '\ufeff"batch_id","status","line_id","shopper_id","payee_name","amount_cents","amount",'
+                        '"flags"\r\n'
                     ),
                 }
             },
         },
-        **problem_responses(404),
+        **problem_responses(404, 409),
     },
 )
 def export_batch(batch_id: UUID, rewards: Rewards) -> CsvResponse:
-    """The batch as CSV for the bank upload and spreadsheets."""
+    """The CSV for the bank upload, once a second person approved the batch: 409 `batch-not-exportable` for a
+    draft (it may still change) or a rejected batch (it pays nothing)."""
     with rewards() as uow:
         text = services.export_payout_batch_csv(uow, batch_id=batch_id)
     return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})

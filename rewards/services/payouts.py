@@ -309,7 +309,8 @@ def payout_batches(
 
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
-    """The batch as CSV, each line with its payee's name."""
+    """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
+    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch."""
     batch = uow.repos.payouts.get(batch_id)
     return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
 

@@ -148,7 +148,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     }
     assert client.get("/shopper/wallet", headers=ben.headers).json()["cash_payable_cents"] == ben_credit.amount_cents
 
-    _the_export_shows_the_paid_and_the_held_line(client, finance, batch, ana, ben, ana_cents)
+    _the_export_has_the_paid_line_only(client, finance, batch, ana, ana_cents)
     report = client.get("/finance/reconciliation", headers=finance.headers).json()
     assert report["agrees"] is True, report["discrepancies"]
     assert (report["rewards_checked"], report["paid_lines_checked"]) == (2, 1)
@@ -159,20 +159,18 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     assert [line["shopper_id"] for line in nxt["lines"]] == [str(ben.shopper_id)]
 
 
-def _the_export_shows_the_paid_and_the_held_line(
-    client: TestClient, finance: Account, batch: dict[str, Any], ana: Account, ben: Account, ana_cents: int
+def _the_export_has_the_paid_line_only(
+    client: TestClient, finance: Account, batch: dict[str, Any], ana: Account, ana_cents: int
 ) -> None:
+    """The bank upload: Ana's paid line, Ben's held one left out; UTF-8 with a BOM, every field quoted."""
     export = client.get(f"/finance/batches/{batch['id']}/export", headers=finance.headers)
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
     assert f"payout-batch-{batch['id']}.csv" in export.headers["content-disposition"]
-    rows = {row["shopper_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
-    assert set(rows) == {str(ana.shopper_id), str(ben.shopper_id)}
-    assert rows[str(ana.shopper_id)]["amount_cents"] == str(ana_cents)
-    assert rows[str(ana.shopper_id)]["payee_name"] == "Ana"
-    assert rows[str(ana.shopper_id)]["status"] == "paid"
-    assert (rows[str(ben.shopper_id)]["held"], rows[str(ben.shopper_id)]["hold_reason"]) == ("yes", "still no proof")
-    assert rows[str(ben.shopper_id)]["flags"] == "no_position_proof"
+    assert export.content.startswith(b'\xef\xbb\xbf"batch_id","status"')
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert [row["shopper_id"] for row in rows] == [str(ana.shopper_id)]
+    assert (rows[0]["amount_cents"], rows[0]["payee_name"], rows[0]["status"]) == (str(ana_cents), "Ana", "paid")
 
 
 def _the_ledger_shows_reward_then_payout(
@@ -245,6 +243,28 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
     approved = client.post(approve_url, json={"revision": 2}, headers=second_finance.headers)
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
+
+
+def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A draft may still change and a rejected batch pays nothing: both exports are 409 `batch-not-exportable`."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "export-1")
+    export_url = f"/finance/batches/{batch['id']}/export"
+    draft = assert_problem(client.get(export_url, headers=finance.headers), 409)
+    assert draft["type"] == "/problems/batch-not-exportable"
+    assert "is draft: only an approved or paid batch is exported" in draft["detail"]
+    client.post(f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers)
+    assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(

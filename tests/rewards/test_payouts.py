@@ -18,6 +18,7 @@ from rewards.payouts import (
     AnomalyRules,
     BatchChanged,
     BatchNotEditable,
+    BatchNotExportable,
     BatchStatus,
     DeliveryFact,
     FlagCode,
@@ -282,26 +283,86 @@ def test_flag_anomalies_gathers_every_rule_per_shopper() -> None:
     assert {flag.code for flag in flags[shopper]} == {FlagCode.NO_POSITION_PROOF, FlagCode.ABOVE_POLICY}
 
 
-def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
-    """A header and one row per line; amounts in cents and in units; holds and flags visible."""
-    batch = a_batch(12_345, 5)
-    batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=PREPARER)
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+
+
+def test_csv_export_lists_the_lines_to_pay_with_cents_and_flags_and_leaves_held_lines_out() -> None:
+    """The bank upload of an approved batch: a header and one row per line not held; amounts in cents and in
+    units add up to what paying moves; flags visible; the held line is not there at all."""
+    batch = a_batch(12_345, 5, 700)
+    batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=APPROVER)
     batch.lines[0].flags = tuple(
         flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], AnomalyRules())[
             batch.lines[0].shopper_id
         ]
     )
-    names = {batch.lines[0].shopper_id: "Ana Lima", batch.lines[1].shopper_id: "=HYPERLINK(1)"}
-    rows = list(csv.DictReader(io.StringIO(batch_csv(batch, names))))
-    assert len(rows) == 2
-    by_line = {row["line_id"]: row for row in rows}
-    first, second = by_line[str(batch.lines[0].id)], by_line[str(batch.lines[1].id)]
-    assert (first["amount_cents"], first["amount"], first["held"], first["flags"]) == (
+    batch.approve(actor_id=APPROVER, now=NOW)
+    names = {batch.lines[0].shopper_id: "Ana Lima", batch.lines[2].shopper_id: "Bo"}
+    rows = _rows(batch_csv(batch, names))
+    assert {row["line_id"] for row in rows} == {str(batch.lines[0].id), str(batch.lines[2].id)}
+    first = next(row for row in rows if row["line_id"] == str(batch.lines[0].id))
+    assert (first["status"], first["amount_cents"], first["amount"], first["flags"], first["payee_name"]) == (
+        "approved",
         "12345",
         "123.45",
-        "no",
         "no_position_proof",
+        "Ana Lima",
     )
-    assert (second["amount"], second["held"], second["hold_reason"]) == ("0.05", "yes", "proof, missing")
+    assert sum(int(row["amount_cents"]) for row in rows) == batch.payable_cents == 13_045
     assert {row["batch_id"] for row in rows} == {str(batch.id)}
-    assert (first["payee_name"], second["payee_name"]) == ("Ana Lima", "'=HYPERLINK(1)")
+    assert "held" not in rows[0]
+    assert "proof, missing" not in batch_csv(batch, names)
+
+
+@pytest.mark.parametrize("status", [BatchStatus.DRAFT, BatchStatus.REJECTED])
+def test_only_an_approved_or_paid_batch_is_exported(status: BatchStatus) -> None:
+    """A draft may still change and a rejected batch pays nothing: neither goes to the bank (conflict)."""
+    batch = a_batch(1_000)
+    if status is BatchStatus.REJECTED:
+        batch.reject(actor_id=APPROVER, now=NOW, reason="wrong period")
+    with pytest.raises(BatchNotExportable) as raised:
+        batch_csv(batch)
+    assert raised.value.kind == "conflict"
+    assert f"is {status.value}" in raised.value.message
+    batch = a_batch(1_000)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    batch.mark_paid(actor_id=APPROVER, now=NOW)
+    assert [row["status"] for row in _rows(batch_csv(batch))] == ["paid"]
+
+
+def test_the_csv_quotes_every_field_and_keeps_formulas_and_separators_as_text() -> None:
+    """`Bob;=1+1` is one quoted cell (a spreadsheet splitting on semicolons does not run `=1+1`); a name
+    starting with =, +, -, @, a tab or a carriage return gets a leading quote."""
+    names = ["Bob;=1+1", "=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tTab", "\rReturn", 'Ann "the" Lee, Jr']
+    batch = a_batch(*[100] * len(names))
+    by_shopper = {line.shopper_id: name for line, name in zip(batch.lines, names, strict=True)}
+    batch.approve(actor_id=APPROVER, now=NOW)
+    text = batch_csv(batch, by_shopper)
+    assert '"Bob;=1+1"' in text
+    assert all(
+        cell.startswith('"') and cell.endswith('"') for cell in text.removeprefix("\ufeff").split("\r\n")[0].split(",")
+    )
+    shown = {row["payee_name"] for row in _rows(text)}
+    assert shown == {
+        "Bob;=1+1",
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tTab",
+        "'\rReturn",
+        'Ann "the" Lee, Jr',
+    }
+
+
+def test_the_csv_is_utf_8_with_a_byte_order_mark_and_crlf_line_ends() -> None:
+    """Spreadsheets read a BOM as UTF-8: `Zoë Ørsted` and `李雷` read as written; every row ends in CRLF."""
+    batch = a_batch(100, 200)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    names = {batch.lines[0].shopper_id: "Zoë Ørsted", batch.lines[1].shopper_id: "李雷"}
+    data = batch_csv(batch, names).encode("utf-8")
+    assert data.startswith(b'\xef\xbb\xbf"batch_id"')
+    assert data.count(b"\r\n") == 3
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert {row["payee_name"] for row in _rows(data.decode("utf-8-sig"))} == {"Zoë Ørsted", "李雷"}
