@@ -20,7 +20,7 @@ from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, people, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
-from api.rewards_dependencies import Now, Rewards, scoped_key
+from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn
 from api.routers.finance import CsvResponse
 from crowdship.pages import Page
@@ -120,7 +120,7 @@ def prepare_batch(
                 period_end=body.period_end,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=scoped_key(user.principal, f"console-prepare:{key}"),
+                idempotency_key=f"console-prepare:{key}",
             )
     except CONSOLE_ERRORS as error:
         problem = readable_problem(error, PERIOD_LABELS)
@@ -297,7 +297,7 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
                 batch_id=batch_id,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=scoped_key(user.principal, f"console-pay:{key}"),
+                idempotency_key=f"console-pay:{key}",
             )
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))

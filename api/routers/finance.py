@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.dependencies import require_roles
 from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
-from api.rewards_dependencies import FinancePrincipal, Now, Rewards, scoped_key
+from api.rewards_dependencies import FinancePrincipal, Now, Rewards
 from api.rewards_schemas import (
     ApprovalIn,
     AuditEntryOut,
@@ -80,7 +80,7 @@ def prepare_batch(
             period_end=body.period_end,
             actor_id=principal.user_id,
             now=now,
-            idempotency_key=scoped_key(principal, idempotency_key),
+            idempotency_key=idempotency_key,
         )
     return JSONResponse(
         PayoutBatchOut.model_validate(prepared.batch).model_dump(mode="json"),
@@ -171,21 +171,32 @@ def reject_batch(
     return PayoutBatchOut.model_validate(batch)
 
 
-@router.post("/batches/{batch_id}/pay", response_model=PaymentOut, responses=problem_responses(404, 409, 422))
+@router.post(
+    "/batches/{batch_id}/pay",
+    response_model=PaymentOut,
+    responses={
+        200: {
+            "model": PaymentOut,
+            "description": "The payment; for a retry with the same key, the first payment with "
+            "`Idempotent-Replayed: true`",
+        },
+        **problem_responses(404, 409, 422),
+    },
+)
 def pay_batch(
     batch_id: UUID, idempotency_key: IdempotencyKey, principal: FinancePrincipal, rewards: Rewards, now: Now
-) -> PaymentOut:
+) -> JSONResponse:
     """Approved → paid: each line not held moves its amount out of the shopper's cash payable, once. A retry
-    with the same key returns the first payment; 409 unless approved, or if a balance fell below its line."""
+    with the same key returns the first payment with `Idempotent-Replayed: true`; 409 unless approved, if a
+    balance fell below its line, or when the key was used for another request (another batch)."""
     with rewards() as uow:
         paid = services.pay_payout_batch(
-            uow,
-            batch_id=batch_id,
-            actor_id=principal.user_id,
-            now=now,
-            idempotency_key=scoped_key(principal, idempotency_key),
+            uow, batch_id=batch_id, actor_id=principal.user_id, now=now, idempotency_key=idempotency_key
         )
-    return PaymentOut.model_validate(paid)
+    return JSONResponse(
+        PaymentOut.model_validate(paid).model_dump(mode="json"),
+        headers={"Idempotent-Replayed": "true"} if paid.replayed else None,
+    )
 
 
 @router.get(

@@ -332,8 +332,45 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     assert second.json() == first.json()
     other = {**_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
     problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
-    assert "different request" in problem["detail"]
+    assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
+    assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """As order intake and preparation: the first payment has no `Idempotent-Replayed`, its retry is the same
+    answer with `Idempotent-Replayed: true`; the key used to pay another batch is 409 naming the key as sent."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper("Ana"))
+    headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    paid_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-a')['id']}"
+    client.post(f"{paid_url}/approve", headers=second_finance.headers)
+    first = client.post(f"{paid_url}/pay", headers=headers)
+    retry = client.post(f"{paid_url}/pay", headers=headers)
+    assert (first.status_code, retry.status_code) == (200, 200), first.text
+    assert "idempotent-replayed" not in first.headers
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+
+    clock.advance(timedelta(minutes=1))
+    credit_without_proof(db, store, clock, make_shopper("Ben"))
+    other_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-b')['id']}"
+    client.post(f"{other_url}/approve", headers=second_finance.headers)
+    reused = assert_problem(client.post(f"{other_url}/pay", headers=headers), 409)
+    assert reused["type"] == "/problems/idempotency-key-reused"
+    assert "idempotency key 'pay-1' was already used for a different request" in reused["detail"]
+    assert str(second_finance.user_id) not in reused["detail"]
+    assert client.get(other_url, headers=finance.headers).json()["status"] == "approved"
 
 
 def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_caller(

@@ -487,8 +487,10 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
     assert balances(world, alice.id) == (0, 0)
     assert balances(world, bob.id) == (0, 0)
 
+    assert paid.replayed is False
     with world.rewards() as uow:
-        assert pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-1") == paid
+        again = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-1")
+    assert (again, again.replayed) == (paid, True)
     with world.rewards() as uow, pytest.raises(IllegalTransition):
         pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-2")
     with world.rewards() as uow:
@@ -499,6 +501,29 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
         assert payout_batch(uow, batch_id=batch.id).status is BatchStatus.PAID
         actions = [entry.action for entry in uow.repos.audit.for_subject("payout_batch", batch.id)]
     assert actions == ["batch.prepared", "batch.approved", "batch.paid"]
+
+
+@pytest.mark.usefixtures("policy")
+def test_payout_keys_are_each_callers_own_and_a_reused_one_is_named_as_given(world: World) -> None:
+    """Preparing and paying keep a key per caller: two finance users' same key never collide, and a key reused
+    for another request is refused naming the key as the caller gave it, not as it is kept."""
+    alice = world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    with world.rewards() as uow:
+        batch = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        ).batch
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="k")
+    assert (paid.paid_cents, paid.replayed) == (500, False)
+    with world.rewards() as uow, pytest.raises(IdempotencyKeyReused) as raised:
+        prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=NOW, actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        )
+    assert raised.value.key == "k"
+    assert str(FINANCE_A) not in raised.value.message
 
 
 @pytest.mark.usefixtures("policy")
