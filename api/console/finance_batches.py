@@ -101,7 +101,11 @@ def _period_instants(start: str, end: str) -> dict[str, str]:
         except ValueError:
             values[name] = text  # BatchIn refuses it, naming the field
             continue
-        values[name] = (datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=extra_days)).isoformat()
+        midnight = datetime.combine(day, time(), tzinfo=UTC)
+        try:
+            values[name] = (midnight + timedelta(days=extra_days)).isoformat()
+        except OverflowError:  # the last day there is (9999-12-31): BatchIn refuses its start as out of range too
+            values[name] = midnight.isoformat()
     return values
 
 

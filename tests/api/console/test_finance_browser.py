@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -54,6 +56,7 @@ def owed(
 
 
 EN_DASH = "\N{EN DASH}"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _go(page: Page, section: str) -> None:
@@ -151,6 +154,51 @@ def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_f
     screenshot(gus, "approval-of-an-old-page-refused")
     gus.get_by_role("button", name="Approve batch").click()
     expect(gus.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
+
+
+@pytest.mark.usefixtures("owed")
+def test_a_batch_prepared_for_exact_instants_shows_them_in_the_viewers_time_zone(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    make_staff: Callable[[Role], Account],
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """A batch prepared through the API from 09:30 past an hour to this minute is not whole UTC days: the list
+    and the batch show its instants in New York time, both to the second, without the whole-days note; the
+    title says them in UTC; the list's hidden words for its link give when it was prepared in the viewer's zone
+    too."""
+    start = (clock.now() - timedelta(days=1)).replace(minute=9, second=30)
+    end = clock.now().replace(second=0)  # both are said to the second: one has them
+    finance = make_staff(Role.FINANCE)
+    prepared = api.post(
+        "/finance/batches",
+        json={"period_start": start.isoformat(), "period_end": end.isoformat()},
+        headers={**finance.headers, "Idempotency-Key": "exact-instants"},
+    )
+    assert prepared.status_code == 201, prepared.text
+    start_ny, end_ny = start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)
+    end_shown = end_ny.strftime("%H:%M:%S" if end_ny.date() == start_ny.date() else "%Y-%m-%d %H:%M:%S")
+    shown = f"{start_ny:%Y-%m-%d %H:%M:%S} {EN_DASH} {end_shown} {end_ny.tzname()}"
+    page = signed_in(Role.FINANCE, timezone_id="America/New_York")
+
+    page.goto("/console/finance/batches")
+    row = page.get_by_role("row").filter(has_text="draft")
+    expect(row.get_by_role("cell").nth(1)).to_have_text(shown)
+    prepared_at = clock.now().astimezone(NEW_YORK)
+    expect(
+        row.get_by_role("link", name=f"Open batch prepared {prepared_at:%Y-%m-%d %H:%M} {prepared_at.tzname()}")
+    ).to_be_visible()
+    screenshot(page, "batches-with-exact-instants")
+
+    row.get_by_role("link", name="Open").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Payout batch for {shown}")
+    expect(page.locator("dl.facts")).to_contain_text(f"{shown} (exact instants, the end excluded)")
+    expect(page.locator("dl.facts")).not_to_contain_text("whole UTC days")
+    expect(page).to_have_title(
+        f"Payout batch for {start:%Y-%m-%d %H:%M:%S} {EN_DASH} {end.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC · Crowdship"
+    )
+    screenshot(page, "batch-with-exact-instants")
 
 
 @pytest.mark.usefixtures("owed")
