@@ -37,9 +37,10 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 """How many items to skip: the first page is offset 0."""
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 160
-"""`idempotency_keys.key` holds at most 200 characters (migration 0007). Finance stores `"{user_id}:{key}"`, a
-36-character id and a colon before the caller's key, so 160 leaves room; order intake keeps the key as sent,
-and uses the same limit so that one client-side rule holds for every route."""
+"""`idempotency_keys.key` holds at most 200 characters (migration 0007). Finance's use cases store
+`"{user_id}:{key}"` (`rewards.services.common.callers_once`), a 36-character id and a colon before the caller's
+key, so 160 leaves room; order intake keeps the key as sent, and uses the same limit so that one client-side rule
+holds for every route."""
 
 IdempotencyKey = Annotated[
     str,

@@ -31,9 +31,3 @@ Now = Annotated[datetime, Depends(current_time)]
 FinancePrincipal = Annotated[Principal, Depends(require_roles(*FINANCE_ROLES))]
 PolicyWriter = Annotated[Principal, Depends(require_roles(*POLICY_WRITERS))]
 PolicyDecider = Annotated[Principal, Depends(require_roles(*POLICY_DECIDERS))]
-
-
-def scoped_key(principal: Principal, key: str) -> str:
-    """Keys are per user, as for order intake: two users cannot collide on a key. The caller's key is at most
-    `IDEMPOTENCY_KEY_MAX_LENGTH` characters, so the scoped one fits the ledger's 200."""
-    return f"{principal.user_id}:{key}"

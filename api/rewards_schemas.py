@@ -177,11 +177,27 @@ class PayoutBatchOut(FromDomain):
     payable_cents: int = Field(ge=0, description="The lines not held: what paying the batch moves")
     flagged_lines: int = Field(ge=0, validation_alias=AliasPath("lines"))  # counted from the lines
     lines: list[PayoutLineOut]
+    revision: int = Field(
+        ge=0,
+        description="Counts the holds and releases of its lines; send it when approving to approve this batch as "
+        "you reviewed it",
+        examples=[2],
+    )
 
     @field_validator("flagged_lines", mode="before")
     @classmethod
     def _count_flagged(cls, lines: Sequence[PayoutLine]) -> int:
         return sum(1 for line in lines if line.flags)
+
+
+class ApprovalIn(Schema):
+    revision: int | None = Field(
+        default=None,
+        ge=0,
+        le=2_147_483_647,
+        description="The batch's `revision` as you reviewed it: 409 if a line was held or released since",
+        examples=[2],
+    )
 
 
 class ReasonIn(Schema):

@@ -21,7 +21,12 @@ from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
 from rewards.policy import PolicyStatus
 from rewards.repositories import RewardsUnitOfWork
-from rewards.services import create_reward_policy, decide_reward_policy, reconciliation_report
+from rewards.services import (
+    create_reward_policy,
+    decide_reward_policy,
+    reconciliation_report,
+    reward_policy_in_force,
+)
 
 rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
 CLOCK: Clock = SystemClock()
@@ -122,7 +127,14 @@ def _decide(version: int, actor: str, password: str, status: PolicyStatus, reaso
 
 @rewards_app.command("policies")
 def policies() -> None:
-    """Every policy version, oldest first, with who proposed and who decided it."""
+    """Every policy version, oldest first, with who proposed and who decided it; the one in force now is marked
+    (the version approved last)."""
+    with (
+        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
+        _rewards(pool)() as uow,
+    ):
+        in_force = reward_policy_in_force(uow, at=CLOCK.now())
+        every = uow.repos.policies.every_version()
     table = Table(
         Column("version", justify="right"),
         Column("status", no_wrap=True),
@@ -130,22 +142,22 @@ def policies() -> None:
         Column("decided (UTC)", no_wrap=True),
         "note",
         Column("parameters", overflow="fold"),
-        title="Reward policies (the newest approved one is in force)",
+        title=f"Reward policies: version {in_force.version} is in force"
+        if in_force is not None
+        else "Reward policies: none is in force (one must be proposed and approved)",
     )
-    with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        _rewards(pool)() as uow,
-    ):
-        for policy in uow.repos.policies.every_version():
-            decided = policy.decision
-            table.add_row(
-                str(policy.version),
-                policy.status.value,
-                f"{policy.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                f"{decided.decided_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if decided else "",
-                policy.note,
-                json.dumps(policy.parameters.to_json(), separators=(",", ":")),
-            )
+    for policy in every:
+        decided = policy.decision
+        table.add_row(
+            str(policy.version),
+            f"{policy.status.value}, in force"
+            if in_force is not None and policy.id == in_force.id
+            else policy.status.value,
+            f"{policy.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+            f"{decided.decided_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if decided else "",
+            policy.note,
+            json.dumps(policy.parameters.to_json(), separators=(",", ":")),
+        )
     console.print(table)
 
 

@@ -1,10 +1,10 @@
 """Payout batches for finance: their lifecycle, the anomaly rules that flag lines, and the CSV export.
 
 A batch goes draft → approved → paid, or to rejected from draft or approved. Approval needs a second pair
-of eyes: the finance user who prepared the batch cannot approve it. Held lines are not paid; their money
-stays in the shopper's cash payable for a later batch. The anomaly rules are pure functions over plain
-facts; the repository gathers the facts.
-"""
+of eyes: the finance user who prepared the batch cannot approve it, nor release a hold someone else placed on
+it; and an approval may name the revision its approver reviewed, refused when a line was held or released
+since. Held lines are not paid; their money stays in the shopper's cash payable for a later batch. The anomaly
+rules are pure functions over plain facts; the repository gathers the facts."""
 
 from __future__ import annotations
 
@@ -55,6 +55,43 @@ class FourEyesViolation(DomainError):
 
 class BatchNotEditable(DomainError):
     kind = "conflict"
+
+
+class HoldPlacedByAnother(DomainError):
+    """Four eyes on holds: the preparer of a batch tried to release a hold someone else placed on one of its
+    lines (released, then approved by the second person from a page that still showed it held, the line would
+    be paid on one person's word)."""
+
+    kind = "forbidden"
+
+    def __init__(self, batch_id: UUID, line_id: UUID) -> None:
+        super().__init__(
+            f"you prepared batch {batch_id}, and the hold on its line {line_id} was placed by someone else: "
+            "another finance user must release it"
+        )
+
+
+class LineAlreadyHeld(DomainError):
+    """A held line is held again: the first hold, with its reason and who placed it, stands until released."""
+
+    kind = "conflict"
+
+    def __init__(self, batch_id: UUID, line_id: UUID) -> None:
+        super().__init__(f"line {line_id} of batch {batch_id} is already held; release it first to hold it anew")
+
+
+class BatchChanged(DomainError):
+    """The approver reviewed an earlier revision of the batch: a line was held or released since."""
+
+    kind = "conflict"
+
+    def __init__(self, batch_id: UUID, reviewed: int, revision: int) -> None:
+        super().__init__(
+            f"batch {batch_id} changed since you reviewed it (you saw revision {reviewed}, it is at revision "
+            f"{revision}: a line was held or released meanwhile); review it again before approving"
+        )
+        self.reviewed = reviewed
+        self.revision = revision
 
 
 class FlagCode(StrEnum):
@@ -111,6 +148,8 @@ class PayoutBatch:
     rejected_at: datetime | None = None
     rejection_reason: str | None = None
     lines: list[PayoutLine] = field(default_factory=list)
+    revision: int = 0
+    """Counts the holds and releases of its lines: an approval may name the revision its approver reviewed."""
     id: UUID = field(default_factory=uuid4)
 
     def __post_init__(self) -> None:
@@ -134,19 +173,35 @@ class PayoutBatch:
         if not reason.strip():
             raise InvalidInput("reason", "say why the line is held")
         line = self.line(line_id)
+        if line.held:
+            raise LineAlreadyHeld(self.id, line_id)
         line.held, line.hold_reason, line.held_by = True, reason, actor_id
+        self.revision += 1
         return line
 
-    def unhold(self, line_id: UUID) -> PayoutLine:
+    def unhold(self, line_id: UUID, *, actor_id: UUID) -> PayoutLine:
+        """Releases a hold (a line not held stays as it is). Four eyes: the batch's preparer releases only the
+        holds they placed themselves (`HoldPlacedByAnother`); anyone else of finance may release any."""
         if self.status is not BatchStatus.DRAFT:
             raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are released while it is a draft")
         line = self.line(line_id)
+        if not line.held:
+            return line
+        if actor_id == self.prepared_by and line.held_by != actor_id:
+            raise HoldPlacedByAnother(self.id, line_id)
         line.held, line.hold_reason, line.held_by = False, None, None
+        self.revision += 1
         return line
 
-    def approve(self, *, actor_id: UUID, now: datetime) -> None:
+    def approve(self, *, actor_id: UUID, now: datetime, reviewed_revision: int | None = None) -> None:
+        """Four eyes: refused to the preparer (`FourEyesViolation`), and with `reviewed_revision` (what the
+        approver's page showed) when a line was held or released since (`BatchChanged`)."""
         if actor_id == self.prepared_by:
             raise FourEyesViolation(self.id, actor_id)
+        if BatchStatus.APPROVED not in BATCH_TRANSITIONS[self.status]:
+            raise IllegalTransition("payout batch", self.id, self.status, BatchStatus.APPROVED)
+        if reviewed_revision is not None and reviewed_revision != self.revision:
+            raise BatchChanged(self.id, reviewed_revision, self.revision)
         self._move(BatchStatus.APPROVED)
         self.approved_by, self.approved_at = actor_id, now
 
@@ -353,37 +408,59 @@ CSV_COLUMNS = (
     "payee_name",
     "amount_cents",
     "amount",
-    "held",
-    "hold_reason",
     "flags",
 )
+EXPORTABLE = frozenset({BatchStatus.APPROVED, BatchStatus.PAID})
+"""A batch goes to the bank once a second person approved it: a draft may still change, a rejected one pays
+nothing."""
+SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BatchNotExportable(DomainError):
+    """Only an approved or paid batch is exported: the CSV is what the bank pays."""
+
+    kind = "conflict"
+
+    def __init__(self, batch_id: UUID, status: BatchStatus) -> None:
+        super().__init__(
+            f"batch {batch_id} is {status.value}: only an approved or paid batch is exported for the bank upload"
+        )
 
 
 def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None) -> str:
-    """The batch as CSV for the bank upload and finance's spreadsheets; amounts in cents and in units, and the
-    payee's name (as the shopper gave it: a name that a spreadsheet would run as a formula is quoted)."""
+    """The bank upload of an approved or paid batch (`BatchNotExportable` otherwise): one row per line to pay,
+    that is every line not held, so that the amounts add up to the batch's `payable_cents`; held lines stay
+    out (their money waits for a later batch). Amounts in cents and in units, the payee's name as the shopper
+    gave it, the line's flags, and the batch's status (approved: to pay; paid: paid).
+
+    Written for spreadsheets as much as for the bank: UTF-8 with a byte-order mark (so that names outside
+    ASCII read right), CRLF line ends, every field quoted (a name with a comma or semicolon stays one cell
+    whatever the separator the spreadsheet expects), and a cell that a spreadsheet would run as a formula
+    starts with a quote."""
+    if batch.status not in EXPORTABLE:
+        raise BatchNotExportable(batch.id, batch.status)
     names = payee_names or {}
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
-    for line in sorted(batch.lines, key=lambda line: (str(line.shopper_id), str(line.id))):
-        writer.writerow(
-            (
-                batch.id,
-                batch.status.value,
-                line.id,
-                line.shopper_id,
-                _spreadsheet_safe(names.get(line.shopper_id, "")),
-                line.amount_cents,
-                format_cents(line.amount_cents),
-                "yes" if line.held else "no",
-                _spreadsheet_safe(line.hold_reason or ""),
-                ";".join(flag.code.value for flag in line.flags),
-            )
+    to_pay = (line for line in batch.lines if not line.held)
+    for line in sorted(to_pay, key=lambda line: (str(line.shopper_id), str(line.id))):
+        row = (
+            batch.id,
+            batch.status.value,
+            line.id,
+            line.shopper_id,
+            names.get(line.shopper_id, ""),
+            line.amount_cents,
+            format_cents(line.amount_cents),
+            ";".join(flag.code.value for flag in line.flags),
         )
+        writer.writerow([_spreadsheet_safe(str(cell)) for cell in row])
     return buffer.getvalue()
 
 
 def _spreadsheet_safe(text: str) -> str:
-    """A cell starting with =, +, - or @ is run as a formula by spreadsheets: a leading quote keeps it text."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A cell starting with =, +, -, @, a tab or a carriage return is run as a formula by spreadsheets: a
+    leading quote keeps it text."""
+    return f"'{text}" if text.startswith(SPREADSHEET_FORMULA_STARTS) else text

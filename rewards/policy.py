@@ -212,9 +212,22 @@ class RewardPolicy:
         approved = self.decision is not None and self.decision.status is PolicyStatus.APPROVED
         return self.decision.decided_at if approved and self.decision is not None else None
 
-    def decide(self, status: PolicyStatus, *, actor_id: UUID, now: datetime, reason: str = "") -> RewardPolicy:
-        """This version with the second person's verdict; refused for its author, once decided, or rejected
-        without a reason (the author is owed one)."""
+    def decide(
+        self,
+        status: PolicyStatus,
+        *,
+        actor_id: UUID,
+        now: datetime,
+        reason: str = "",
+        newest_approved: int | None = None,
+        in_force: int | None = None,
+    ) -> RewardPolicy:
+        """This version with the second person's verdict; refused for its author, once decided, rejected
+        without a reason (the author is owed one), or approved when it is older than `newest_approved` (the
+        newest version approved so far; `in_force`, the one in force now, only says so).
+
+        Versions only go forward: approving an older proposal after a newer one would silently put the older
+        policy back in force. Going back to older numbers is a new version, proposed and approved like any."""
         if actor_id == self.created_by:
             raise PolicyAuthorCannotDecide(self.version)
         if self.decision is not None:
@@ -223,12 +236,37 @@ class RewardPolicy:
             raise InvalidInput("decision", "approve or reject")
         if status is PolicyStatus.REJECTED and not reason.strip():
             raise InvalidInput("reason", "say why the version is rejected")
+        if status is PolicyStatus.APPROVED and newest_approved is not None and self.version < newest_approved:
+            raise PolicySuperseded(self.version, newest_approved, in_force)
         return replace(self, decision=PolicyDecision(status, actor_id, now, reason))
 
 
 class PolicyAlreadyDecided(DomainError):
     def __init__(self, version: int, status: PolicyStatus) -> None:
         super().__init__(f"reward policy version {version} was already {status.value}")
+
+
+class PolicySuperseded(DomainError):
+    """A proposed version is older than one approved since: approving it would silently go back to it."""
+
+    kind = "conflict"
+
+    def __init__(self, version: int, newest_approved: int, in_force: int | None) -> None:
+        newer = f"version {newest_approved} was approved after it was proposed"
+        if in_force == newest_approved:
+            said = f"{newer} and is in force"
+        elif in_force is None:
+            said = f"{newer}; no version is in force now"
+        else:
+            said = f"{newer}; version {in_force} is in force"
+        super().__init__(
+            f"reward policy version {version} is older than the policy approved since: {said}. Approving it would "
+            f"silently put an older policy back in force; reject it, and to go back to its numbers propose them "
+            f"as a new version"
+        )
+        self.version = version
+        self.newest_approved = newest_approved
+        self.in_force = in_force
 
 
 @dataclass(frozen=True)

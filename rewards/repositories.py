@@ -45,7 +45,13 @@ class PolicyRepository(Protocol):
     def get(self, policy_id: UUID) -> RewardPolicy: ...
     def latest(self) -> RewardPolicy: ...
     def in_force_at(self, instant: datetime) -> RewardPolicy:
-        """The version approved last at or before `instant`; `NoPolicyInForce` when none was."""
+        """The version approved last at or before `instant` (of two approved at one instant, the higher);
+        `NoPolicyInForce` when none was."""
+        ...
+
+    def newest_approved(self, *, for_update: bool = False) -> RewardPolicy | None:
+        """The approved version with the highest number, if any. `for_update` holds off every other decision
+        until the transaction ends, so that two approvals cannot both see none newer than their own."""
         ...
 
     def every_version(self) -> list[RewardPolicy]:

@@ -5,6 +5,7 @@ double submission does the thing once)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
@@ -19,12 +20,12 @@ from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, people, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
-from api.rewards_dependencies import Now, Rewards, scoped_key
+from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn
 from api.routers.finance import CsvResponse
 from crowdship.pages import Page
 from rewards import services
-from rewards.payouts import BatchStatus, FourEyesViolation
+from rewards.payouts import BatchChanged, BatchStatus, FourEyesViolation, HoldPlacedByAnother
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
@@ -37,6 +38,8 @@ LINE_SETTLED = {
     "rejected": "not paid: the batch was rejected",
 }
 """What became of a line that was not held, once the batch is out of draft."""
+REVISION = re.compile(r"[0-9]{1,9}")
+"""The batch's revision as the approve form carries it."""
 
 
 def _batch_url(batch_id: UUID) -> str:
@@ -98,7 +101,11 @@ def _period_instants(start: str, end: str) -> dict[str, str]:
         except ValueError:
             values[name] = text  # BatchIn refuses it, naming the field
             continue
-        values[name] = (datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=extra_days)).isoformat()
+        midnight = datetime.combine(day, time(), tzinfo=UTC)
+        try:
+            values[name] = (midnight + timedelta(days=extra_days)).isoformat()
+        except OverflowError:  # the last day there is (9999-12-31): BatchIn refuses its start as out of range too
+            values[name] = midnight.isoformat()
     return values
 
 
@@ -117,7 +124,7 @@ def prepare_batch(
                 period_end=body.period_end,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=scoped_key(user.principal, f"console-prepare:{key}"),
+                idempotency_key=f"console-prepare:{key}",
             )
     except CONSOLE_ERRORS as error:
         problem = readable_problem(error, PERIOD_LABELS)
@@ -221,6 +228,14 @@ def release_line(
             services.release_payout_line(
                 uow, batch_id=batch_id, line_id=line_id, actor_id=user.principal.user_id, now=now
             )
+    except HoldPlacedByAnother:
+        problem = FormProblem(
+            "You prepared this batch and someone else held this line: another finance user must release it "
+            "(four eyes).",
+            {},
+            403,
+        )
+        return _refused(request, user, rewards, batch_id, problem)
     except CONSOLE_ERRORS as error:
         paging = Paging(limit=20, offset=0)
         return _batch(
@@ -233,12 +248,28 @@ def release_line(
 def approve_batch(
     request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
 ) -> Response:
-    _ = form
+    """Approves the batch as the page showed it: the form carries the batch's revision, and a batch whose lines
+    were held or released since is shown again as it is now instead (a form without one is treated so too)."""
+    reviewed = form.get("revision").strip()
     try:
         with rewards() as uow:
-            services.approve_payout_batch(uow, batch_id=batch_id, actor_id=user.principal.user_id, now=now)
+            services.approve_payout_batch(
+                uow,
+                batch_id=batch_id,
+                actor_id=user.principal.user_id,
+                now=now,
+                reviewed_revision=int(reviewed) if REVISION.fullmatch(reviewed) else -1,
+            )
     except FourEyesViolation:
         problem = FormProblem("You prepared this batch: another finance user must approve it (four eyes).", {}, 403)
+        return _refused(request, user, rewards, batch_id, problem)
+    except BatchChanged:
+        problem = FormProblem(
+            "A line was held or released since you opened this page: nothing was approved. The batch below is as it "
+            "is now; review it again before approving.",
+            {},
+            409,
+        )
         return _refused(request, user, rewards, batch_id, problem)
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
@@ -270,7 +301,7 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
                 batch_id=batch_id,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=scoped_key(user.principal, f"console-pay:{key}"),
+                idempotency_key=f"console-pay:{key}",
             )
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))

@@ -5,6 +5,7 @@ everyone who may read policies (ops, finance, admin), not only finance."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -63,10 +64,11 @@ def policies_page(
     user: PolicyReader,
     rewards: Rewards,
     pages: PageQuery,
+    now: Now,
     left: Version = None,
     right: Version = None,
 ) -> HTMLResponse:
-    return _policies_page(request, user, rewards, pages, left, right)
+    return _policies_page(request, user, rewards, pages, now, left, right)
 
 
 def _policies_page(
@@ -74,15 +76,19 @@ def _policies_page(
     user: ConsoleUser,
     rewards: Rewards,
     pages: Paging,
+    now: datetime,
     left: int | None = None,
     right: int | None = None,
     *,
     problem: FormProblem | None = None,
     refused_version: int | None = None,
 ) -> HTMLResponse:
-    """Versions side by side, every version, and those waiting for a decision with Approve and Reject for
-    whoever may decide them (not their author: the use case refuses them too)."""
+    """The version in force, versions side by side, every version, and those waiting for a decision with
+    Approve and Reject for whoever may decide them (not their author: the use case refuses them too; nor
+    Approve of one older than the version in force, which the use case refuses as well), each compared with
+    the version in force."""
     with rewards() as uow:
+        found_in_force = services.reward_policy_in_force(uow, at=now)
         versions = services.reward_policy_versions(uow)
         right = right if right in versions else (versions[0] if versions else None)
         left = left if left in versions else (versions[1] if len(versions) > 1 else right)
@@ -93,7 +99,8 @@ def _policies_page(
         [PolicyOut.model_validate(policy) for policy in listed.items], listed.total, pages.limit, pages.offset
     )
     rows, differences = _rows(compared[left], compared[right]) if left is not None and right is not None else ([], [])
-    shown = [*compared.values(), *page.items, *waiting]
+    in_force = PolicyOut.model_validate(found_in_force) if found_in_force is not None else None
+    shown = [*compared.values(), *page.items, *waiting, *([in_force] if in_force else [])]
     return render(
         request,
         "finance/policies.html",
@@ -106,6 +113,7 @@ def _policies_page(
         rows=rows,
         differences=differences,
         waiting=waiting,
+        in_force=in_force,
         may_decide=user.role in POLICY_DECIDERS,
         problem=problem,
         refused_version=refused_version,
@@ -155,6 +163,6 @@ def reject_policy(
     except CONSOLE_ERRORS as error:
         problem = readable_problem(error, REASON_LABELS)
         if "reason" in problem.fields:
-            return _policies_page(request, user, rewards, pages, problem=problem, refused_version=version)
+            return _policies_page(request, user, rewards, pages, now, problem=problem, refused_version=version)
         return redirect(request, POLICIES, flash=problem.message, kind="error")
     return redirect(request, POLICIES, flash=f"Version {version} is rejected: it will never take effect.", kind="info")

@@ -1,9 +1,10 @@
 """How console pages say values: money in dollars, codes in words, instants in UTC (the browser shows them in
-the viewer's zone), periods of days. Registered as the templates' filters by `web`."""
+the viewer's zone), periods of whole days as days and others as instants. Registered as the templates' filters
+by `web`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from crowdship.units import format_dollars
 from dispatch.matching import REASON_TEXT, UnassignedReason
@@ -36,10 +37,35 @@ def in_utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+def whole_days(start: datetime, end: datetime) -> bool:
+    """True when a period runs from one UTC midnight to another (as the console prepares batches); a batch
+    prepared through the API may start and end at any instant."""
+    return all(instant.astimezone(UTC).time() == time() for instant in (start, end))
+
+
+def has_seconds(instant: datetime) -> bool:
+    return bool(instant.second or instant.microsecond)
+
+
+def utc_text(instant: datetime, seconds: bool = False) -> str:
+    """An instant as text in UTC, to the minute, or to the second when asked or when it has them (and to the
+    microsecond when it has those)."""
+    at = in_utc(instant)
+    shown = at.strftime("%Y-%m-%d %H:%M")
+    if seconds or has_seconds(at):
+        shown += at.strftime(":%S") + (f".{at.microsecond:06d}".rstrip("0") if at.microsecond else "")
+    return shown
+
+
 def period_words(start: datetime, end: datetime) -> str:
-    """A period of whole UTC days whose end is excluded, as people say it, both days included: a batch for 1 to
-    4 December ends on 5 December, 00:00, and reads "2026-12-01 - 2026-12-04" with an en dash (a single day
-    alone)."""
+    """A period whose end is excluded, as people say it in text (a page's title, a hold reason naming a batch).
+    Whole UTC days read as days, both included: a batch for 1 to 4 December ends on 5 December, 00:00, and
+    reads "2026-12-01 - 2026-12-04" with an en dash (a single day alone). Any other period reads as its exact
+    instants in UTC, saying so: "2026-12-04 01:09 - 2026-12-05 02:09 UTC" (pages show those in the viewer's
+    zone with the `period` macro)."""
+    if not whole_days(start, end):
+        seconds = has_seconds(start) or has_seconds(end)  # both to the second when either has them
+        return f"{utc_text(start, seconds)} {EN_DASH} {utc_text(end, seconds)} UTC"
     first = start.astimezone(UTC).date()
     last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
     return first.isoformat() if last <= first else f"{first.isoformat()} {EN_DASH} {last.isoformat()}"

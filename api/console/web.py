@@ -28,7 +28,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from api.console.formats import in_utc, money, period_words, reason_words, words
+from api.console.formats import (
+    has_seconds,
+    in_utc,
+    money,
+    period_words,
+    reason_words,
+    utc_text,
+    whole_days,
+    words,
+)
 from api.console.paging import page_url
 from api.console.problems import FormProblem
 from api.dependencies import OPS_ROLES, AppServices, Services
@@ -63,6 +72,9 @@ templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
+templates.env.filters["whole_days"] = whole_days
+templates.env.filters["utc_text"] = utc_text
+templates.env.filters["has_seconds"] = has_seconds
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------

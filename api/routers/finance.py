@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.dependencies import require_roles
 from api.fields import IdempotencyKey, Limit, Offset
 from api.problems import problem_responses
-from api.rewards_dependencies import FinancePrincipal, Now, Rewards, scoped_key
+from api.rewards_dependencies import FinancePrincipal, Now, Rewards
 from api.rewards_schemas import (
+    ApprovalIn,
     AuditEntryOut,
     BatchIn,
     LedgerEntryOut,
@@ -79,7 +80,7 @@ def prepare_batch(
             period_end=body.period_end,
             actor_id=principal.user_id,
             now=now,
-            idempotency_key=scoped_key(principal, idempotency_key),
+            idempotency_key=idempotency_key,
         )
     return JSONResponse(
         PayoutBatchOut.model_validate(prepared.batch).model_dump(mode="json"),
@@ -115,7 +116,8 @@ def get_batch(batch_id: UUID, rewards: Rewards) -> PayoutBatchOut:
 def hold_line(
     batch_id: UUID, line_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Keep a line out of the payment (draft batches only); its money waits for a later batch."""
+    """Keep a line out of the payment (draft batches only); its money waits for a later batch. 409 when the line
+    is held already: the first hold stands until released."""
     with rewards() as uow:
         batch = services.hold_payout_line(
             uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=principal.user_id, now=now
@@ -131,7 +133,8 @@ def hold_line(
 def release_line(
     batch_id: UUID, line_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Undo a hold (draft batches only)."""
+    """Undo a hold (draft batches only). Four eyes: the batch's preparer releases only their own holds (403
+    `hold-placed-by-another` for one placed by someone else); 409 when the line is not in a draft batch."""
     with rewards() as uow:
         batch = services.release_payout_line(
             uow, batch_id=batch_id, line_id=line_id, actor_id=principal.user_id, now=now
@@ -139,11 +142,20 @@ def release_line(
     return PayoutBatchOut.model_validate(batch)
 
 
-@router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409))
-def approve_batch(batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now) -> PayoutBatchOut:
-    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft."""
+@router.post("/batches/{batch_id}/approve", response_model=PayoutBatchOut, responses=problem_responses(404, 409, 422))
+def approve_batch(
+    batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now, body: ApprovalIn | None = None
+) -> PayoutBatchOut:
+    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft. With the `revision` you
+    reviewed, 409 `batch-changed` when a line was held or released since: read the batch again."""
     with rewards() as uow:
-        batch = services.approve_payout_batch(uow, batch_id=batch_id, actor_id=principal.user_id, now=now)
+        batch = services.approve_payout_batch(
+            uow,
+            batch_id=batch_id,
+            actor_id=principal.user_id,
+            now=now,
+            reviewed_revision=body.revision if body else None,
+        )
     return PayoutBatchOut.model_validate(batch)
 
 
@@ -159,21 +171,32 @@ def reject_batch(
     return PayoutBatchOut.model_validate(batch)
 
 
-@router.post("/batches/{batch_id}/pay", response_model=PaymentOut, responses=problem_responses(404, 409, 422))
+@router.post(
+    "/batches/{batch_id}/pay",
+    response_model=PaymentOut,
+    responses={
+        200: {
+            "model": PaymentOut,
+            "description": "The payment; for a retry with the same key, the first payment with "
+            "`Idempotent-Replayed: true`",
+        },
+        **problem_responses(404, 409, 422),
+    },
+)
 def pay_batch(
     batch_id: UUID, idempotency_key: IdempotencyKey, principal: FinancePrincipal, rewards: Rewards, now: Now
-) -> PaymentOut:
+) -> JSONResponse:
     """Approved → paid: each line not held moves its amount out of the shopper's cash payable, once. A retry
-    with the same key returns the first payment; 409 unless approved, or if a balance fell below its line."""
+    with the same key returns the first payment with `Idempotent-Replayed: true`; 409 unless approved, if a
+    balance fell below its line, or when the key was used for another request (another batch)."""
     with rewards() as uow:
         paid = services.pay_payout_batch(
-            uow,
-            batch_id=batch_id,
-            actor_id=principal.user_id,
-            now=now,
-            idempotency_key=scoped_key(principal, idempotency_key),
+            uow, batch_id=batch_id, actor_id=principal.user_id, now=now, idempotency_key=idempotency_key
         )
-    return PaymentOut.model_validate(paid)
+    return JSONResponse(
+        PaymentOut.model_validate(paid).model_dump(mode="json"),
+        headers={"Idempotent-Replayed": "true"} if paid.replayed else None,
+    )
 
 
 @router.get(
@@ -181,21 +204,25 @@ def pay_batch(
     response_class=CsvResponse,
     responses={
         200: {
-            "description": "One row per line: the payee's name, amounts in cents and in units, hold and flags",
+            "description": "The bank upload: one row per line to pay (held lines are left out, so the amounts add "
+            "up to `payable_cents`), with the payee's name, amounts in cents and in units, and flags. UTF-8 with a "
+            "byte-order mark, CRLF line ends, every field quoted",
             "content": {
                 "text/csv": {
                     "schema": {"type": "string"},
                     "example": (
-                        "batch_id,status,line_id,shopper_id,payee_name,amount_cents,amount,held,hold_reason,flags\n"
+                        '\ufeff"batch_id","status","line_id","shopper_id","payee_name","amount_cents","amount",'
+                        '"flags"\r\n'
                     ),
                 }
             },
         },
-        **problem_responses(404),
+        **problem_responses(404, 409),
     },
 )
 def export_batch(batch_id: UUID, rewards: Rewards) -> CsvResponse:
-    """The batch as CSV for the bank upload and spreadsheets."""
+    """The CSV for the bank upload, once a second person approved the batch: 409 `batch-not-exportable` for a
+    draft (it may still change) or a rejected batch (it pays nothing)."""
     with rewards() as uow:
         text = services.export_payout_batch_csv(uow, batch_id=batch_id)
     return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})

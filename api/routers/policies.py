@@ -64,7 +64,8 @@ def approve_policy(
     version: Version, principal: PolicyDecider, rewards: Rewards, now: Now, body: PolicyDecisionIn | None = None
 ) -> PolicyOut:
     """Four eyes: anyone of ops, finance or admin but its author (403) approves a proposed version (409 once
-    decided); it is in force from now until another version is approved."""
+    decided); it is in force from now until another version is approved. Versions only go forward: one older
+    than the newest approved version is 409 `policy-superseded` (to go back, propose its numbers anew)."""
     with rewards() as uow:
         policy = services.decide_reward_policy(
             uow,

@@ -48,6 +48,7 @@ from rewards.services.policies import (
     quote_delivery_reward,
     reward_policies,
     reward_policy,
+    reward_policy_in_force,
     reward_policy_versions,
 )
 from rewards.services.shoppers import TierReview, register_referral, review_trust_tier
@@ -104,6 +105,7 @@ __all__ = [
     "review_trust_tier",
     "reward_policies",
     "reward_policy",
+    "reward_policy_in_force",
     "reward_policy_versions",
     "set_payment_preference",
     "shopper_balances",

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from crowdship.idempotency import once
+from crowdship.idempotency import IdempotencyKeyReused, Outcome, once, require_key
 from rewards.ledger import LedgerTransaction, check_balances_after
 from rewards.records import AuditEntry
 from rewards.repositories import RewardsRepositories
@@ -28,6 +28,35 @@ def idempotent(
 ) -> Result:
     """`run` once per key within the operation (`crowdship.idempotency.once`, the operation as scope)."""
     return once(repos.idempotency, scope=operation, key=key, request=request, run=run, dump=dump, load=load).value
+
+
+def callers_once(
+    repos: RewardsRepositories,
+    *,
+    caller: UUID,
+    key: str,
+    operation: str,
+    request: Mapping[str, Any],
+    run: Callable[[], Result],
+    dump: Callable[[Result], Mapping[str, Any]],
+    load: Callable[[Mapping[str, Any]], Result],
+) -> Outcome[Result]:
+    """`run` once per key of the caller within the operation, as order intake keys orders by caller: two people
+    never collide on a key. Kept as `<caller id>:<key>`; a key reused for another request is refused naming the
+    key as the caller gave it (`IdempotencyKeyReused`), never the stored one. The outcome says whether it is the
+    first result given back to a retry."""
+    try:
+        return once(
+            repos.idempotency,
+            scope=operation,
+            key=f"{caller}:{require_key(key)}",
+            request=request,
+            run=run,
+            dump=dump,
+            load=load,
+        )
+    except IdempotencyKeyReused:
+        raise IdempotencyKeyReused(key) from None
 
 
 def audit(

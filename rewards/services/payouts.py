@@ -5,13 +5,12 @@ books read back: reconciliation and the audit log."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from crowdship.errors import InvalidInput
-from crowdship.idempotency import once
 from crowdship.pages import Page, check_page
 from crowdship.units import Cents
 from rewards.ledger import AccountKind, TransactionKind, transfer
@@ -19,7 +18,7 @@ from rewards.payouts import AnomalyRules, BatchStatus, PayoutBatch, PayoutLine, 
 from rewards.reconciliation import ReconciliationReport, reconcile
 from rewards.records import AuditEntry, NothingToPay, StandingHold
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, idempotent, post
+from rewards.services.common import audit, callers_once, post
 
 MAX_PERIOD_END_AHEAD = timedelta(days=1)
 MAX_PERIOD = timedelta(days=366)
@@ -43,16 +42,17 @@ def prepare_payout_batch(
     rules: AnomalyRules | None = None,
 ) -> PreparedBatch:
     """A draft batch of every positive cash-payable balance not already in an open batch, lines flagged; once
-    per key: a retry (same period, same preparer) gets the first batch back, as it is now."""
+    per key of the preparer's: a retry (same period) gets the first batch back, as it is now."""
     repos = uow.repos
     request = {
         "period_start": period_start.isoformat(),
         "period_end": period_end.isoformat(),
         "actor_id": str(actor_id),
     }
-    outcome = once(
-        repos.idempotency,
-        scope="prepare_payout_batch",
+    outcome = callers_once(
+        repos,
+        caller=actor_id,
+        operation="prepare_payout_batch",
         key=idempotency_key,
         request=request,
         run=lambda: (
@@ -156,9 +156,11 @@ def hold_payout_line(
 def release_payout_line(
     uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, actor_id: UUID, now: datetime
 ) -> PayoutBatch:
+    """Undoes a hold (draft batches only); the batch's preparer may release only their own holds
+    (`HoldPlacedByAnother`)."""
     repos = uow.repos
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.unhold(line_id)
+    batch.unhold(line_id, actor_id=actor_id)
     repos.payouts.save(batch)
     audit(
         repos,
@@ -173,13 +175,24 @@ def release_payout_line(
     return batch
 
 
-def approve_payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime) -> PayoutBatch:
-    """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch."""
+def approve_payout_batch(
+    uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime, reviewed_revision: int | None = None
+) -> PayoutBatch:
+    """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch, and with
+    `BatchChanged` when `reviewed_revision` (the batch as the approver saw it) is no longer the batch's."""
     repos = uow.repos
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.approve(actor_id=actor_id, now=now)
+    batch.approve(actor_id=actor_id, now=now, reviewed_revision=reviewed_revision)
     repos.payouts.save(batch)
-    audit(repos, actor_id=actor_id, action="batch.approved", subject_kind="payout_batch", subject_id=batch_id, at=now)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="batch.approved",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        revision=batch.revision,
+    )
     uow.commit()
     return batch
 
@@ -209,6 +222,8 @@ class PaidBatch:
     batch_id: UUID
     transaction_ids: tuple[UUID, ...]
     paid_cents: Cents
+    replayed: bool = field(default=False, compare=False)
+    """True when the key was used before for the same payment: this is that first payment, given back."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,7 +242,9 @@ class PaidBatch:
 def pay_payout_batch(
     uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime, idempotency_key: str
 ) -> PaidBatch:
-    """Approved → paid: each line not held moves its amount from cash payable to payouts clearing, once.
+    """Approved → paid: each line not held moves its amount from cash payable to payouts clearing, once per key
+    of the payer's: a retry gets the first payment back (`replayed`), the key used for another batch is refused
+    (`IdempotencyKeyReused`).
 
     If a shopper's balance fell below their line since the batch was prepared, the whole payment is refused
     (`InsufficientBalance`); reject the batch and prepare a new one.
@@ -267,17 +284,18 @@ def pay_payout_batch(
         )
         return PaidBatch(batch.id, tuple(t.id for t in transactions), paid)
 
-    result = idempotent(
+    outcome = callers_once(
         repos,
-        key=idempotency_key,
+        caller=actor_id,
         operation="pay_payout_batch",
+        key=idempotency_key,
         request={"batch_id": str(batch_id)},
         run=run,
         dump=PaidBatch.to_json,
         load=PaidBatch.from_json,
     )
     uow.commit()
-    return result
+    return replace(outcome.value, replayed=outcome.replayed)
 
 
 def payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID) -> PayoutBatch:
@@ -299,7 +317,8 @@ def payout_batches(
 
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
-    """The batch as CSV, each line with its payee's name."""
+    """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
+    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch."""
     batch = uow.repos.payouts.get(batch_id)
     return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
 

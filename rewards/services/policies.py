@@ -11,6 +11,7 @@ from uuid import UUID
 from crowdship.pages import Page, check_page
 from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
+from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services.common import audit
 
@@ -59,10 +60,25 @@ def decide_reward_policy(
     reason: str = "",
 ) -> RewardPolicy:
     """A second person approves a proposed version (in force from now, until another is approved) or rejects
-    it. Refused for its author (403) and for a version already decided (409)."""
+    it. Refused for its author (403), for a version already decided (409), and approving a version older than
+    the newest approved one (409 `PolicySuperseded`: going back is a new version), for the API, the CLI and
+    the console alike."""
     repos = uow.repos
-    decided = repos.policies.get_version(version, for_update=True).decide(
-        status, actor_id=actor_id, now=now, reason=reason
+    proposed = repos.policies.get_version(version, for_update=True)
+    newest_approved: int | None = None
+    in_force: int | None = None
+    if status is PolicyStatus.APPROVED:
+        newest = repos.policies.newest_approved(for_update=True)
+        newest_approved = newest.version if newest is not None else None
+        current = reward_policy_in_force(uow, at=now)
+        in_force = current.version if current is not None else None
+    decided = proposed.decide(
+        status,
+        actor_id=actor_id,
+        now=now,
+        reason=reason,
+        newest_approved=newest_approved,
+        in_force=in_force,
     )
     repos.policies.decide(decided)
     audit(
@@ -100,6 +116,14 @@ def reward_policy_versions(uow: RewardsUnitOfWork) -> list[int]:
 
 def reward_policy(uow: RewardsUnitOfWork, *, version: int) -> RewardPolicy:
     return uow.repos.policies.get_version(version)
+
+
+def reward_policy_in_force(uow: RewardsUnitOfWork, *, at: datetime) -> RewardPolicy | None:
+    """The version that prices offers made at `at` (the one approved last by then), or None before any."""
+    try:
+        return uow.repos.policies.in_force_at(at)
+    except NoPolicyInForce:
+        return None
 
 
 def quote_delivery_reward(

@@ -148,7 +148,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     }
     assert client.get("/shopper/wallet", headers=ben.headers).json()["cash_payable_cents"] == ben_credit.amount_cents
 
-    _the_export_shows_the_paid_and_the_held_line(client, finance, batch, ana, ben, ana_cents)
+    _the_export_has_the_paid_line_only(client, finance, batch, ana, ana_cents)
     report = client.get("/finance/reconciliation", headers=finance.headers).json()
     assert report["agrees"] is True, report["discrepancies"]
     assert (report["rewards_checked"], report["paid_lines_checked"]) == (2, 1)
@@ -159,20 +159,18 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     assert [line["shopper_id"] for line in nxt["lines"]] == [str(ben.shopper_id)]
 
 
-def _the_export_shows_the_paid_and_the_held_line(
-    client: TestClient, finance: Account, batch: dict[str, Any], ana: Account, ben: Account, ana_cents: int
+def _the_export_has_the_paid_line_only(
+    client: TestClient, finance: Account, batch: dict[str, Any], ana: Account, ana_cents: int
 ) -> None:
+    """The bank upload: Ana's paid line, Ben's held one left out; UTF-8 with a BOM, every field quoted."""
     export = client.get(f"/finance/batches/{batch['id']}/export", headers=finance.headers)
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
     assert f"payout-batch-{batch['id']}.csv" in export.headers["content-disposition"]
-    rows = {row["shopper_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
-    assert set(rows) == {str(ana.shopper_id), str(ben.shopper_id)}
-    assert rows[str(ana.shopper_id)]["amount_cents"] == str(ana_cents)
-    assert rows[str(ana.shopper_id)]["payee_name"] == "Ana"
-    assert rows[str(ana.shopper_id)]["status"] == "paid"
-    assert (rows[str(ben.shopper_id)]["held"], rows[str(ben.shopper_id)]["hold_reason"]) == ("yes", "still no proof")
-    assert rows[str(ben.shopper_id)]["flags"] == "no_position_proof"
+    assert export.content.startswith(b'\xef\xbb\xbf"batch_id","status"')
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert [row["shopper_id"] for row in rows] == [str(ana.shopper_id)]
+    assert (rows[0]["amount_cents"], rows[0]["payee_name"], rows[0]["status"]) == (str(ana_cents), "Ana", "paid")
 
 
 def _the_ledger_shows_reward_then_payout(
@@ -202,6 +200,71 @@ def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_i
     sequences = [entry["sequence"] for entry in first_page["items"] + second_page["items"]]
     assert len(sequences) == 4
     assert sequences == sorted(sequences, reverse=True)
+
+
+def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revision_is_refused(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    make_staff: Callable[[Role], Account],
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A prepares, B holds Ben's line: A's release is 403 `hold-placed-by-another` and A cannot hold it anew
+    (409). A third person releases it; B's approval naming the revision B reviewed is 409 `batch-changed`,
+    and the batch stays a draft; B approves the revision it is at."""
+    publish_policy(client, ops, approver)
+    ben = make_shopper("Ben")
+    credit_without_proof(db, store, clock, ben)
+    batch = _prepare(client, finance, clock, "eyes-1")
+    assert batch["revision"] == 0
+    line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
+    held = client.post(f"{line_url}/hold", json={"reason": "suspicious"}, headers=second_finance.headers)
+    reviewed = held.json()["revision"]
+    assert reviewed == 1
+
+    refused = assert_problem(client.post(f"{line_url}/release", headers=finance.headers), 403)
+    assert refused["type"] == "/problems/hold-placed-by-another"
+    assert "another finance user must release it" in refused["detail"]
+    rehold = client.post(f"{line_url}/hold", json={"reason": "mine"}, headers=finance.headers)
+    assert assert_problem(rehold, 409)["type"] == "/problems/line-already-held"
+
+    released = client.post(f"{line_url}/release", headers=make_staff(Role.FINANCE).headers)
+    assert released.json()["revision"] == 2
+    approve_url = f"/finance/batches/{batch['id']}/approve"
+    stale = assert_problem(client.post(approve_url, json={"revision": reviewed}, headers=second_finance.headers), 409)
+    assert stale["type"] == "/problems/batch-changed"
+    assert "changed since you reviewed it" in stale["detail"]
+    assert client.get(f"/finance/batches/{batch['id']}", headers=finance.headers).json()["status"] == "draft"
+    approved = client.post(approve_url, json={"revision": 2}, headers=second_finance.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+
+
+def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A draft may still change and a rejected batch pays nothing: both exports are 409 `batch-not-exportable`."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "export-1")
+    export_url = f"/finance/batches/{batch['id']}/export"
+    draft = assert_problem(client.get(export_url, headers=finance.headers), 409)
+    assert draft["type"] == "/problems/batch-not-exportable"
+    assert "is draft: only an approved or paid batch is exported" in draft["detail"]
+    client.post(f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers)
+    assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
@@ -269,8 +332,45 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     assert second.json() == first.json()
     other = {**_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
     problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
-    assert "different request" in problem["detail"]
+    assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
+    assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """As order intake and preparation: the first payment has no `Idempotent-Replayed`, its retry is the same
+    answer with `Idempotent-Replayed: true`; the key used to pay another batch is 409 naming the key as sent."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper("Ana"))
+    headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    paid_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-a')['id']}"
+    client.post(f"{paid_url}/approve", headers=second_finance.headers)
+    first = client.post(f"{paid_url}/pay", headers=headers)
+    retry = client.post(f"{paid_url}/pay", headers=headers)
+    assert (first.status_code, retry.status_code) == (200, 200), first.text
+    assert "idempotent-replayed" not in first.headers
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+
+    clock.advance(timedelta(minutes=1))
+    credit_without_proof(db, store, clock, make_shopper("Ben"))
+    other_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-b')['id']}"
+    client.post(f"{other_url}/approve", headers=second_finance.headers)
+    reused = assert_problem(client.post(f"{other_url}/pay", headers=headers), 409)
+    assert reused["type"] == "/problems/idempotency-key-reused"
+    assert "idempotency key 'pay-1' was already used for a different request" in reused["detail"]
+    assert str(second_finance.user_id) not in reused["detail"]
+    assert client.get(other_url, headers=finance.headers).json()["status"] == "approved"
 
 
 def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_caller(

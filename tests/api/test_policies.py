@@ -134,6 +134,21 @@ def test_a_rejected_version_never_takes_effect(client: TestClient, ops: Account,
     assert first["status"] == "approved"
 
 
+def test_approving_an_older_proposal_after_a_newer_version_is_a_conflict(
+    client: TestClient, ops: Account, approver: Account
+) -> None:
+    """v1 and v2 are proposed, v2 approved: approving v1 is 409 `policy-superseded`, naming v2 as in force and
+    saying to propose a new version to go back; v1 stays proposed."""
+    client.post("/policies", json={"parameters": POLICY}, headers=ops.headers)
+    client.post("/policies", json={"parameters": {**POLICY, "base_cents": 400}}, headers=ops.headers)
+    assert client.post("/policies/2/approve", headers=approver.headers).status_code == 200
+    problem = assert_problem(client.post("/policies/1/approve", headers=approver.headers), 409)
+    assert problem["type"] == "/problems/policy-superseded"
+    assert "version 2 was approved after it was proposed and is in force" in problem["detail"]
+    assert "propose them as a new version" in problem["detail"]
+    assert client.get("/policies/1", headers=approver.headers).json()["status"] == "proposed"
+
+
 def test_shoppers_cannot_decide_and_unknown_versions_are_404(
     client: TestClient, approver: Account, make_shopper: Callable[..., Account]
 ) -> None:

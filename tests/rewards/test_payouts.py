@@ -18,11 +18,15 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import LocationSample, TrustTier
 from rewards.payouts import (
     AnomalyRules,
+    BatchChanged,
     BatchNotEditable,
+    BatchNotExportable,
     BatchStatus,
     DeliveryFact,
     FlagCode,
     FourEyesViolation,
+    HoldPlacedByAnother,
+    LineAlreadyHeld,
     PayoutBatch,
     PayoutLine,
     above_policy,
@@ -109,11 +113,88 @@ def test_held_lines_are_not_paid_and_every_line_closes() -> None:
     assert batch.payable_cents == 4_000
     batch.approve(actor_id=APPROVER, now=NOW)
     with pytest.raises(BatchNotEditable):
-        batch.unhold(held.id)
+        batch.unhold(held.id, actor_id=APPROVER)
     paid = batch.mark_paid(actor_id=APPROVER, now=NOW)
     assert held not in paid
     assert len(paid) == 2
     assert not any(line.open for line in batch.lines)
+
+
+def test_the_preparer_cannot_release_a_hold_someone_else_placed() -> None:
+    """Four eyes on holds: B holds a line of A's batch; A's release is refused (forbidden) and the line stays
+    held; B, or a third finance user, may release it; A releases their own holds."""
+    batch = a_batch(1_000, 2_000)
+    suspicious, own = batch.lines
+    batch.hold(suspicious.id, reason="suspicious", actor_id=APPROVER)
+    with pytest.raises(HoldPlacedByAnother) as raised:
+        batch.unhold(suspicious.id, actor_id=PREPARER)
+    assert raised.value.kind == "forbidden"
+    assert (suspicious.held, suspicious.held_by) == (True, APPROVER)
+    batch.hold(own.id, reason="checking", actor_id=PREPARER)
+    batch.unhold(own.id, actor_id=PREPARER)
+    batch.unhold(suspicious.id, actor_id=uuid4())
+    assert not suspicious.held
+
+
+def test_a_hold_without_a_holder_is_released_by_someone_other_than_the_preparer() -> None:
+    """A hold whose holder is unknown (carried over from before holders were kept) is someone else's."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    line.held, line.hold_reason, line.held_by = True, "carried over", None
+    with pytest.raises(HoldPlacedByAnother):
+        batch.unhold(line.id, actor_id=PREPARER)
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert not line.held
+
+
+def test_a_held_line_is_not_held_again_so_its_holder_stays() -> None:
+    """Holding a held line is refused (conflict): the preparer cannot take over another's hold to release it."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    with pytest.raises(LineAlreadyHeld) as raised:
+        batch.hold(line.id, reason="mine now", actor_id=PREPARER)
+    assert raised.value.kind == "conflict"
+    assert (line.hold_reason, line.held_by) == ("suspicious", APPROVER)
+
+
+def test_every_hold_and_release_bumps_the_revision_and_a_release_of_a_free_line_does_not() -> None:
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    assert batch.revision == 0
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert batch.revision == 2
+    batch.unhold(line.id, actor_id=APPROVER)
+    assert batch.revision == 2
+
+
+def test_an_approval_of_the_batch_as_it_was_before_a_hold_or_release_is_refused() -> None:
+    """B reviews revision 1 (a line held); the line is released meanwhile; B's approval of revision 1 is a
+    conflict and the batch stays a draft; approving the revision it is at, or naming none, goes through."""
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    batch.hold(line.id, reason="suspicious", actor_id=APPROVER)
+    reviewed = batch.revision
+    batch.unhold(line.id, actor_id=uuid4())
+    with pytest.raises(BatchChanged) as raised:
+        batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=reviewed)
+    assert raised.value.kind == "conflict"
+    assert "changed since you reviewed it" in raised.value.message
+    assert [batch.status] == [BatchStatus.DRAFT]
+    batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=batch.revision)
+    assert batch.status is BatchStatus.APPROVED
+    other = a_batch(500)
+    other.approve(actor_id=APPROVER, now=NOW)
+    assert other.status is BatchStatus.APPROVED
+
+
+def test_a_decided_batch_answers_its_status_before_a_stale_revision() -> None:
+    """Approving an approved batch with an old revision says it is approved (illegal move), not that it changed."""
+    batch = a_batch(1_000)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    with pytest.raises(IllegalTransition):
+        batch.approve(actor_id=APPROVER, now=NOW, reviewed_revision=7)
 
 
 def test_a_hold_needs_a_reason() -> None:
@@ -244,29 +325,89 @@ def test_a_delivery_outside_the_period_but_behind_the_balance_is_still_judged_on
     assert sorted(flag.code for flag in flags[shopper]) == [FlagCode.ABOVE_POLICY, FlagCode.NO_POSITION_PROOF]
 
 
-def test_csv_export_lists_every_line_with_cents_and_flags() -> None:
-    """A header and one row per line; amounts in cents and in units; holds and flags visible."""
-    batch = a_batch(12_345, 5)
-    batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=PREPARER)
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+
+
+def test_csv_export_lists_the_lines_to_pay_with_cents_and_flags_and_leaves_held_lines_out() -> None:
+    """The bank upload of an approved batch: a header and one row per line not held; amounts in cents and in
+    units add up to what paying moves; flags visible; the held line is not there at all."""
+    batch = a_batch(12_345, 5, 700)
+    batch.hold(batch.lines[1].id, reason="proof, missing", actor_id=APPROVER)
     batch.lines[0].flags = tuple(
         flag_anomalies([a_fact(batch.lines[0].shopper_id, has_position_proof=False)], [], AnomalyRules())[
             batch.lines[0].shopper_id
         ]
     )
-    names = {batch.lines[0].shopper_id: "Ana Lima", batch.lines[1].shopper_id: "=HYPERLINK(1)"}
-    rows = list(csv.DictReader(io.StringIO(batch_csv(batch, names))))
-    assert len(rows) == 2
-    by_line = {row["line_id"]: row for row in rows}
-    first, second = by_line[str(batch.lines[0].id)], by_line[str(batch.lines[1].id)]
-    assert (first["amount_cents"], first["amount"], first["held"], first["flags"]) == (
+    batch.approve(actor_id=APPROVER, now=NOW)
+    names = {batch.lines[0].shopper_id: "Ana Lima", batch.lines[2].shopper_id: "Bo"}
+    rows = _rows(batch_csv(batch, names))
+    assert {row["line_id"] for row in rows} == {str(batch.lines[0].id), str(batch.lines[2].id)}
+    first = next(row for row in rows if row["line_id"] == str(batch.lines[0].id))
+    assert (first["status"], first["amount_cents"], first["amount"], first["flags"], first["payee_name"]) == (
+        "approved",
         "12345",
         "123.45",
-        "no",
         "no_position_proof",
+        "Ana Lima",
     )
-    assert (second["amount"], second["held"], second["hold_reason"]) == ("0.05", "yes", "proof, missing")
+    assert sum(int(row["amount_cents"]) for row in rows) == batch.payable_cents == 13_045
     assert {row["batch_id"] for row in rows} == {str(batch.id)}
-    assert (first["payee_name"], second["payee_name"]) == ("Ana Lima", "'=HYPERLINK(1)")
+    assert "held" not in rows[0]
+    assert "proof, missing" not in batch_csv(batch, names)
+
+
+@pytest.mark.parametrize("status", [BatchStatus.DRAFT, BatchStatus.REJECTED])
+def test_only_an_approved_or_paid_batch_is_exported(status: BatchStatus) -> None:
+    """A draft may still change and a rejected batch pays nothing: neither goes to the bank (conflict)."""
+    batch = a_batch(1_000)
+    if status is BatchStatus.REJECTED:
+        batch.reject(actor_id=APPROVER, now=NOW, reason="wrong period")
+    with pytest.raises(BatchNotExportable) as raised:
+        batch_csv(batch)
+    assert raised.value.kind == "conflict"
+    assert f"is {status.value}" in raised.value.message
+    batch = a_batch(1_000)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    batch.mark_paid(actor_id=APPROVER, now=NOW)
+    assert [row["status"] for row in _rows(batch_csv(batch))] == ["paid"]
+
+
+def test_the_csv_quotes_every_field_and_keeps_formulas_and_separators_as_text() -> None:
+    """`Bob;=1+1` is one quoted cell (a spreadsheet splitting on semicolons does not run `=1+1`); a name
+    starting with =, +, -, @, a tab or a carriage return gets a leading quote."""
+    names = ["Bob;=1+1", "=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tTab", "\rReturn", 'Ann "the" Lee, Jr']
+    batch = a_batch(*[100] * len(names))
+    by_shopper = {line.shopper_id: name for line, name in zip(batch.lines, names, strict=True)}
+    batch.approve(actor_id=APPROVER, now=NOW)
+    text = batch_csv(batch, by_shopper)
+    assert '"Bob;=1+1"' in text
+    assert all(
+        cell.startswith('"') and cell.endswith('"') for cell in text.removeprefix("\ufeff").split("\r\n")[0].split(",")
+    )
+    shown = {row["payee_name"] for row in _rows(text)}
+    assert shown == {
+        "Bob;=1+1",
+        "'=HYPERLINK(1)",
+        "'+1",
+        "'-2",
+        "'@SUM(A1)",
+        "'\tTab",
+        "'\rReturn",
+        'Ann "the" Lee, Jr',
+    }
+
+
+def test_the_csv_is_utf_8_with_a_byte_order_mark_and_crlf_line_ends() -> None:
+    """Spreadsheets read a BOM as UTF-8: `Zoë Ørsted` and `李雷` read as written; every row ends in CRLF."""
+    batch = a_batch(100, 200)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    names = {batch.lines[0].shopper_id: "Zoë Ørsted", batch.lines[1].shopper_id: "李雷"}
+    data = batch_csv(batch, names).encode("utf-8")
+    assert data.startswith(b'\xef\xbb\xbf"batch_id"')
+    assert data.count(b"\r\n") == 3
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert {row["payee_name"] for row in _rows(data.decode("utf-8-sig"))} == {"Zoë Ørsted", "李雷"}
 
 
 def test_the_peers_median_leaves_out_the_shopper_judged_as_a_copy_would() -> None:

@@ -20,6 +20,8 @@ from rewards.policy import (
     EarningsSoFar,
     PaymentMethod,
     PolicyParameters,
+    PolicyStatus,
+    PolicySuperseded,
     RewardInputs,
     RewardPolicy,
     local_hour,
@@ -279,3 +281,19 @@ def test_no_delivery_earns_more_than_the_ceiling_whatever_the_policy() -> None:
     assert credit.ceiling_applied
     assert credit.components[-1].kind is ComponentKind.CEILING
     assert sum(component.cents for component in credit.components) == MAX_REWARD_CENTS
+
+
+def test_a_version_older_than_the_newest_approved_one_is_not_approved_but_may_be_rejected() -> None:
+    """v3 waits while v4 is approved: approving v3 is a conflict naming v4 as in force and saying to propose
+    anew; rejecting it, and approving a newer version than v4, go through."""
+    v3 = replace(a_policy(), version=3)
+    with pytest.raises(PolicySuperseded) as raised:
+        v3.decide(PolicyStatus.APPROVED, actor_id=uuid4(), now=CREATED, newest_approved=4, in_force=4)
+    assert raised.value.kind == "conflict"
+    assert "version 4 was approved after it was proposed and is in force" in raised.value.message
+    assert "propose them as a new version" in raised.value.message
+    rejected = v3.decide(PolicyStatus.REJECTED, actor_id=uuid4(), now=CREATED, reason="superseded", newest_approved=4)
+    assert rejected.status is PolicyStatus.REJECTED
+    v5 = replace(a_policy(), version=5)
+    approved = v5.decide(PolicyStatus.APPROVED, actor_id=uuid4(), now=CREATED, newest_approved=4, in_force=4)
+    assert approved.status is PolicyStatus.APPROVED

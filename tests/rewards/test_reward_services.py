@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID, uuid4
@@ -19,8 +20,8 @@ from dispatch.errors import IllegalTransition
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import LocationSample, OrderStatus, TrustTier
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
-from rewards.payouts import BatchStatus, FlagCode, FourEyesViolation, PayoutBatch
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs, RewardPolicy
+from rewards.payouts import BatchChanged, BatchStatus, FlagCode, FourEyesViolation, HoldPlacedByAnother, PayoutBatch
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyStatus, PolicySuperseded, RewardInputs, RewardPolicy
 from rewards.pricing import compute_reward
 from rewards.reconciliation import DiscrepancyKind
 from rewards.records import AlreadyReferred, AlreadyRewarded, NoPolicyInForce, NothingToPay, RewardNotDue
@@ -29,6 +30,7 @@ from rewards.services import (
     approve_payout_batch,
     create_reward_policy,
     credit_delivery_reward,
+    decide_reward_policy,
     export_payout_batch_csv,
     hold_payout_line,
     pay_payout_batch,
@@ -40,8 +42,10 @@ from rewards.services import (
     redeem_store_credit,
     register_referral,
     reject_payout_batch,
+    release_payout_line,
     reverse_delivery_reward,
     review_trust_tier,
+    reward_policy_in_force,
     shopper_balances,
     shopper_ledger,
 )
@@ -250,6 +254,74 @@ def test_a_new_policy_version_leaves_the_old_one_usable(world: World, policy: Re
     ]
 
 
+def test_an_older_proposal_is_not_approved_after_a_newer_version(world: World, policy: RewardPolicy) -> None:
+    """v2 and v3 are proposed, v3 approved: approving v2 is refused naming v3 as in force, v2 stays proposed and
+    v3 stays in force; v2 can still be rejected."""
+    with world.rewards() as uow:
+        v2 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 400}, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        v3 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 500}, actor_id=OPS, now=NOW)
+    later = NOW + timedelta(minutes=1)
+    with world.rewards() as uow:
+        decide_reward_policy(uow, version=v3.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=later)
+    with world.rewards() as uow, pytest.raises(PolicySuperseded) as raised:
+        decide_reward_policy(
+            uow, version=v2.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=later + timedelta(minutes=1)
+        )
+    assert "version 3 was approved after it was proposed and is in force" in raised.value.message
+    with world.rewards() as uow:
+        assert uow.repos.policies.get_version(v2.version).status is PolicyStatus.PROPOSED
+        in_force = reward_policy_in_force(uow, at=later + timedelta(hours=1))
+        assert in_force is not None
+        assert in_force.version == v3.version
+        assert reward_policy_in_force(uow, at=policy.created_at - timedelta(seconds=1)) is None
+    with world.rewards() as uow:
+        rejected = decide_reward_policy(
+            uow, version=v2.version, status=PolicyStatus.REJECTED, actor_id=APPROVER, now=later, reason="superseded"
+        )
+    assert rejected.status is PolicyStatus.REJECTED
+
+
+def test_of_two_versions_approved_at_one_instant_the_higher_is_in_force(world: World) -> None:
+    """Both storages break the tie of `in_force_at` the same way; the newest approved is the higher too."""
+    publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW)
+    publish_policy(world.rewards(), PLAIN_PARAMETERS | {"base_cents": 400}, now=NOW)
+    with world.rewards() as uow:
+        newest = uow.repos.policies.newest_approved()
+        assert (uow.repos.policies.in_force_at(NOW).version, newest.version if newest else None) == (2, 2)
+
+
+@pytest.mark.usefixtures("pg_policy")
+def test_an_approval_waits_for_another_decision_in_progress_and_then_sees_it(pg_world: World) -> None:
+    """On PostgreSQL two approvals cannot both see no newer version: while v3's approval holds its lock, v2's
+    waits; once v3 is approved, v2 is refused."""
+    world = pg_world
+    with world.rewards() as uow:
+        v2 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 400}, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        v3 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 500}, actor_id=OPS, now=NOW)
+    outcome: list[BaseException] = []
+
+    def approve_v2() -> None:
+        try:
+            with world.rewards() as uow:
+                decide_reward_policy(uow, version=v2.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+        except BaseException as error:  # told to the test below
+            outcome.append(error)
+
+    with world.rewards() as holder:
+        holder.repos.policies.newest_approved(for_update=True)
+        waiting = threading.Thread(target=approve_v2)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # waits for the decision in progress
+        decide_reward_policy(holder, version=v3.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+    waiting.join(timeout=10)
+    assert [type(error) for error in outcome] == [PolicySuperseded]
+    with world.rewards() as uow:
+        assert uow.repos.policies.get_version(v2.version).status is PolicyStatus.PROPOSED
+
+
 def test_bad_policy_parameters_are_refused(world: World) -> None:
     """Ops' typo is an InvalidInput naming the parameter, and no version is created."""
     with world.rewards() as uow, pytest.raises(InvalidInput) as raised:
@@ -424,8 +496,10 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
     assert balances(world, alice.id) == (0, 0)
     assert balances(world, bob.id) == (0, 0)
 
+    assert paid.replayed is False
     with world.rewards() as uow:
-        assert pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-1") == paid
+        again = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-1")
+    assert (again, again.replayed) == (paid, True)
     with world.rewards() as uow, pytest.raises(IllegalTransition):
         pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="pay-2")
     with world.rewards() as uow:
@@ -439,8 +513,68 @@ def test_a_batch_is_paid_after_a_second_finance_user_approves_it_and_only_once(w
 
 
 @pytest.mark.usefixtures("policy")
+def test_payout_keys_are_each_callers_own_and_a_reused_one_is_named_as_given(world: World) -> None:
+    """Preparing and paying keep a key per caller: two finance users' same key never collide, and a key reused
+    for another request is refused naming the key as the caller gave it, not as it is kept."""
+    alice = world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    with world.rewards() as uow:
+        batch = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        ).batch
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key="k")
+    assert (paid.paid_cents, paid.replayed) == (500, False)
+    with world.rewards() as uow, pytest.raises(IdempotencyKeyReused) as raised:
+        prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=NOW, actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        )
+    assert raised.value.key == "k"
+    assert str(FINANCE_A) not in raised.value.message
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_hold_by_the_second_person_is_neither_released_by_the_preparer_nor_approved_away(world: World) -> None:
+    """A prepares, B holds Bob's line; A's release is refused and leaves no trace; a third finance user releases
+    it, and B's approval of the batch as B saw it (held) is refused: the revision is kept by the storage. B
+    approves the batch as it is now, and only then is Bob's line paid."""
+    third = uuid4()
+    alice, bob = world.add_shopper(), world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    credit(world, world.order(proof_by=bob).id, bob.id)
+    batch = _prepare(world)
+    bobs_line = next(line for line in batch.lines if line.shopper_id == bob.id)
+    with world.rewards() as uow:
+        held = hold_payout_line(
+            uow, batch_id=batch.id, line_id=bobs_line.id, reason="suspicious", actor_id=FINANCE_B, now=NOW
+        )
+    with world.rewards() as uow, pytest.raises(HoldPlacedByAnother):
+        release_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, actor_id=FINANCE_A, now=NOW)
+    with world.rewards() as uow:
+        seen_by_b = payout_batch(uow, batch_id=batch.id)
+    assert (seen_by_b.revision, seen_by_b.line(bobs_line.id).held) == (held.revision, True)
+    with world.rewards() as uow:
+        release_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, actor_id=third, now=NOW)
+    with world.rewards() as uow, pytest.raises(BatchChanged):
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, reviewed_revision=seen_by_b.revision)
+    with world.rewards() as uow:
+        now_seen = payout_batch(uow, batch_id=batch.id)
+        actions = [entry.action for entry in uow.repos.audit.for_subject("payout_batch", batch.id)]
+    assert (now_seen.status, now_seen.revision) == (BatchStatus.DRAFT, seen_by_b.revision + 1)
+    assert actions == ["batch.prepared", "line.held", "line.released"]
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, reviewed_revision=now_seen.revision)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay-1")
+    assert paid.paid_cents == 1_000
+
+
+@pytest.mark.usefixtures("policy")
 def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> None:
-    """The held shopper keeps their cash payable and appears in the next batch; the others are paid."""
+    """The held shopper keeps their cash payable and appears in the next batch; the others are paid, and only
+    they are in the batch's bank upload."""
     alice, bob = world.add_shopper(), world.add_shopper()
     credit(world, world.order(proof_by=alice).id, alice.id)
     credit(world, world.order(proof_by=bob).id, bob.id)
@@ -459,11 +593,9 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
     assert balances(world, bob.id) == (0, 500)
     assert balances(world, alice.id) == (0, 0)
     with world.rewards() as uow:
-        rows = list(csv.DictReader(io.StringIO(export_payout_batch_csv(uow, batch_id=batch.id))))
-    assert {(row["shopper_id"], row["held"], row["hold_reason"]) for row in rows} == {
-        (str(alice.id), "no", ""),
-        (str(bob.id), "yes", "check ID"),
-    }
+        exported = export_payout_batch_csv(uow, batch_id=batch.id)
+    rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
+    assert [(row["shopper_id"], row["amount_cents"], row["status"]) for row in rows] == [(str(alice.id), "500", "paid")]
     with world.rewards() as uow:
         later = prepare_payout_batch(
             uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key=str(uuid4())

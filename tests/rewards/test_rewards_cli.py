@@ -110,6 +110,29 @@ def test_proposals_and_decisions_are_stamped_by_the_commands_clock(
     assert (policy.created_at, policy.decision.decided_at) == (NOW, NOW + timedelta(minutes=5))
 
 
+def test_the_list_marks_the_version_in_force_and_an_older_proposal_is_not_approved(
+    configured: World, tmp_path: Path
+) -> None:
+    """v1, v2 and v3 are proposed; v1 then v3 approved: the list's title and v3's status say v3 is in force;
+    approving v2 exits 1 saying v3 is in force and to propose a new version, and v2 stays proposed."""
+    ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    for _ in range(3):
+        assert _as(ops, "policy-create", str(good)).exit_code == 0
+    assert _as(finance, "policy-approve", "1").exit_code == 0
+    assert _as(finance, "policy-approve", "3").exit_code == 0
+    older = _as(finance, "policy-approve", "2")
+    assert older.exit_code == 1
+    assert "version 3 was approved after it was proposed and is in force" in " ".join(older.stderr.split())
+    listed = CliRunner().invoke(app, ["rewards", "policies"])
+    assert "Reward policies: version 3 is in force" in listed.output
+    rows = {line.split()[1]: line for line in listed.output.splitlines() if re.match(r"^\W*\d+\s", line)}
+    assert "approved, in force" in rows["3"]
+    assert "in force" not in rows["1"]
+    assert "proposed" in rows["2"]
+
+
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:
     """The actor signs in: knowing another user's e-mail is not enough to approve as them."""
     ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)

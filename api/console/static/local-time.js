@@ -4,6 +4,7 @@
 //   data-show="seconds"  only the time, with seconds ("18:29:05 EST")
 //   data-after="ISO"     the end of a window that starts at ISO: only the time when on the same local day
 //   data-zone="none"     no zone abbreviation (the start of a window: its end carries the zone)
+//   data-precision="seconds"  the seconds too, after the minutes (an instant that has them)
 (function () {
   "use strict";
 
@@ -30,6 +31,7 @@
       shown = here.hour + ":" + here.minute + ":" + here.second;
     } else {
       shown = here.hour + ":" + here.minute;
+      if (element.dataset.precision === "seconds") shown += ":" + here.second;
       var start = element.dataset.after ? new Date(element.dataset.after) : null;
       if (!start || isNaN(start.getTime()) || parts(start).date !== here.date) shown = here.date + " " + shown;
     }

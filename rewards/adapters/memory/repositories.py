@@ -65,6 +65,10 @@ class MemoryPolicyRepository(_Repository):
     def in_force_at(self, instant: datetime) -> RewardPolicy:
         return self._db.policy_in_force_at(instant)
 
+    def newest_approved(self, *, for_update: bool = False) -> RewardPolicy | None:  # noqa: ARG002 - one writer
+        approved = [policy for policy in self._db.policies.values() if policy.in_force_from is not None]
+        return max(approved, key=lambda policy: policy.version, default=None)
+
     def every_version(self) -> list[RewardPolicy]:
         return [self._db.policies[version] for version in sorted(self._db.policies)]
 

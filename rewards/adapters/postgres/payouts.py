@@ -106,6 +106,7 @@ class PostgresPayoutRepository(Repository):
             rejected_by=row["rejected_by"],
             rejected_at=row["rejected_at"],
             rejection_reason=row["rejection_reason"],
+            revision=row["revision"],
             lines=[
                 PayoutLine(
                     id=line["id"],
@@ -126,7 +127,7 @@ class PostgresPayoutRepository(Repository):
     def save(self, batch: PayoutBatch) -> None:
         self._execute(
             """UPDATE payout_batches SET status = %s, approved_by = %s, approved_at = %s, paid_by = %s,
-                   paid_at = %s, rejected_by = %s, rejected_at = %s, rejection_reason = %s
+                   paid_at = %s, rejected_by = %s, rejected_at = %s, rejection_reason = %s, revision = %s
                WHERE id = %s""",
             (
                 batch.status.value,
@@ -137,6 +138,7 @@ class PostgresPayoutRepository(Repository):
                 batch.rejected_by,
                 batch.rejected_at,
                 batch.rejection_reason,
+                batch.revision,
                 batch.id,
             ),
         )

@@ -83,6 +83,12 @@ class PostgresPolicyRepository(Repository):
             )
         return self._policy(row)
 
+    def newest_approved(self, *, for_update: bool = False) -> RewardPolicy | None:
+        if for_update:  # decisions are rare: one at a time, readers never wait
+            self._execute("LOCK TABLE reward_policy_decisions IN SHARE ROW EXCLUSIVE MODE", ())
+        row = self._one_or_none(f"{self._SELECT} WHERE d.decision = 'approved' ORDER BY p.version DESC LIMIT 1", ())
+        return None if row is None else self._policy(row)
+
     def every_version(self) -> list[RewardPolicy]:
         return [self._policy(row) for row in self._all(f"{self._SELECT} ORDER BY p.version", ())]
 

@@ -51,6 +51,24 @@ def test_a_broken_link_is_a_sentence_not_pydantics_message(
     assert "Input should be" not in page.text
 
 
+def test_a_batch_to_the_last_day_there_is_is_a_readable_form_error_not_a_500(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """To 9999-12-31: the day after it cannot be written; the form answers 422 naming "To", like any bad date."""
+    sign_in_client(client, make_login(Role.FINANCE))
+    form = {
+        CSRF_FIELD: form_token(client, "/console/finance/batches"),
+        "idempotency_key": "far-future",
+        "period_start": "2026-12-01",
+        "period_end": "9999-12-31",
+    }
+    page = client.post("/console/finance/batches", data=form)
+    assert page.status_code == 422
+    assert "To: must be between 2000-01-01 and 2100-01-01 (UTC)" in page.text
+    assert 'id="e-period_end"' in page.text
+    assert 'value="9999-12-31"' in page.text  # the form keeps what was typed
+
+
 def test_an_unknown_console_address_is_a_console_page_with_the_way_home(
     client: TestClient, make_login: Callable[..., StaffLogin]
 ) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -54,6 +56,7 @@ def owed(
 
 
 EN_DASH = "\N{EN DASH}"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _go(page: Page, section: str) -> None:
@@ -88,6 +91,8 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
     expect(fiona.get_by_text("You prepared this batch: a second finance user approves it.")).to_be_visible()
     expect(fiona.get_by_role("button", name="Approve batch")).to_have_count(0)  # the server refuses it too
+    expect(fiona.get_by_role("link", name="Export CSV")).to_have_count(0)  # a draft does not go to the bank
+    assert fiona.request.get(f"{batch_url}/export").status == 409  # the server refuses it too
     screenshot(fiona, "batch-draft-for-its-preparer")
 
     gus = signed_in(Role.FINANCE, "gus")
@@ -104,15 +109,96 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
     with gus.expect_download() as download:
         gus.get_by_role("link", name="Export CSV").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    by_name = {row["payee_name"]: row for row in rows}
-    assert set(by_name) == {"Ana", "Ben"}
-    assert (by_name["Ana"]["status"], by_name["Ana"]["held"]) == ("paid", "no")
-    assert (by_name["Ben"]["held"], by_name["Ben"]["hold_reason"]) == ("yes", "no proof of delivery; asked the store")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert [(row["payee_name"], row["status"]) for row in rows] == [("Ana", "paid")]  # Ben's held line stays out
 
     gus.goto("/console/finance/batches")
     expect(gus.get_by_role("row").filter(has_text="paid")).to_have_count(1)
     screenshot(gus, "batches-list")
+
+
+@pytest.mark.usefixtures("owed")
+def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_from_an_old_page(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """Fiona prepares, Gus holds Ben's line: Fiona's release is refused and the line stays held. Hal releases
+    it; Gus, approving from the page that still shows it held, is refused and shown the batch as it is now."""
+    fiona = signed_in(Role.FINANCE, "fiona")
+    fiona.goto("/console/finance/batches")
+    fiona.get_by_role("button", name="Prepare batch").click()
+    batch_url = fiona.url
+
+    gus = signed_in(Role.FINANCE, "gus")
+    gus.goto(batch_url)
+    gus.get_by_label("Reason to hold Ben's line").fill("suspicious")
+    gus.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(gus.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
+
+    fiona.goto(batch_url)
+    fiona.get_by_role("button", name="Release the line of Ben").click()
+    expect(fiona.get_by_role("alert")).to_have_text(
+        "You prepared this batch and someone else held this line: another finance user must release it (four eyes)."
+    )
+    expect(fiona.get_by_role("row").filter(has_text="Ben")).to_contain_text("Held: suspicious")
+    screenshot(fiona, "release-refused-to-the-preparer")
+
+    hal = signed_in(Role.FINANCE, "hal")
+    hal.goto(batch_url)
+    hal.get_by_role("button", name="Release the line of Ben").click()
+    expect(hal.get_by_role("status")).to_have_text("The hold is released.")
+
+    gus.get_by_role("button", name="Approve batch").click()  # from the page that still shows Ben's line held
+    expect(gus.get_by_role("alert")).to_contain_text("A line was held or released since you opened this page")
+    expect(gus.get_by_role("heading", level=1)).to_contain_text("draft")
+    expect(gus.get_by_role("row").filter(has_text="Ben")).not_to_contain_text("Held")
+    screenshot(gus, "approval-of-an-old-page-refused")
+    gus.get_by_role("button", name="Approve batch").click()
+    expect(gus.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
+
+
+@pytest.mark.usefixtures("owed")
+def test_a_batch_prepared_for_exact_instants_shows_them_in_the_viewers_time_zone(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    make_staff: Callable[[Role], Account],
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """A batch prepared through the API from 09:30 past an hour to this minute is not whole UTC days: the list
+    and the batch show its instants in New York time, both to the second, without the whole-days note; the
+    title says them in UTC; the list's hidden words for its link give when it was prepared in the viewer's zone
+    too."""
+    start = (clock.now() - timedelta(days=1)).replace(minute=9, second=30)
+    end = clock.now().replace(second=0)  # both are said to the second: one has them
+    finance = make_staff(Role.FINANCE)
+    prepared = api.post(
+        "/finance/batches",
+        json={"period_start": start.isoformat(), "period_end": end.isoformat()},
+        headers={**finance.headers, "Idempotency-Key": "exact-instants"},
+    )
+    assert prepared.status_code == 201, prepared.text
+    start_ny, end_ny = start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)
+    end_shown = end_ny.strftime("%H:%M:%S" if end_ny.date() == start_ny.date() else "%Y-%m-%d %H:%M:%S")
+    shown = f"{start_ny:%Y-%m-%d %H:%M:%S} {EN_DASH} {end_shown} {end_ny.tzname()}"
+    page = signed_in(Role.FINANCE, timezone_id="America/New_York")
+
+    page.goto("/console/finance/batches")
+    row = page.get_by_role("row").filter(has_text="draft")
+    expect(row.get_by_role("cell").nth(1)).to_have_text(shown)
+    prepared_at = clock.now().astimezone(NEW_YORK)
+    expect(
+        row.get_by_role("link", name=f"Open batch prepared {prepared_at:%Y-%m-%d %H:%M} {prepared_at.tzname()}")
+    ).to_be_visible()
+    screenshot(page, "batches-with-exact-instants")
+
+    row.get_by_role("link", name="Open").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Payout batch for {shown}")
+    expect(page.locator("dl.facts")).to_contain_text(f"{shown} (exact instants, the end excluded)")
+    expect(page.locator("dl.facts")).not_to_contain_text("whole UTC days")
+    expect(page).to_have_title(
+        f"Payout batch for {start:%Y-%m-%d %H:%M:%S} {EN_DASH} {end.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC · Crowdship"
+    )
+    screenshot(page, "batch-with-exact-instants")
 
 
 @pytest.mark.usefixtures("owed")
@@ -308,6 +394,44 @@ def test_a_proposed_policy_is_approved_from_the_console_by_someone_other_than_it
     expect(fiona.get_by_role("row").filter(has_text=f"v{version}").last).to_contain_text("approved")
     assert api.get(f"/policies/{version}", headers=bearer).json()["status"] == "approved"
     screenshot(fiona, "policy-approved")
+
+
+def test_the_policies_page_marks_the_version_in_force_and_compares_a_proposal_with_it(
+    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, approver: Account, screenshot: Screenshot
+) -> None:
+    """v1 and v2 in force one after the other, v3 and v4 proposed: v2 is marked in force and both proposals
+    compare with it. Once v4 is approved, v3 offers no Approve (it would go back) and says why; a forged
+    approval of it is refused, saying which version is in force."""
+    publish_policy(api, ops, approver)
+    publish_policy(api, ops, approver, base_cents=300)
+    for base in (310, 320):
+        assert api.post(
+            "/policies", json={"parameters": {**POLICY, "base_cents": base}}, headers=ops.headers
+        ).is_success
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/policies")
+    expect(page.locator("#in-force")).to_contain_text("In force: v2")
+    expect(page.get_by_role("row").filter(has_text="in force")).to_have_count(1)
+    expect(page.get_by_role("row").filter(has_text="in force")).to_contain_text("v2")
+    expect(page.get_by_role("link", name="Compare with v2, in force")).to_have_count(2)
+    page.locator(".decision[data-version='3']").get_by_role("link", name="Compare with v2, in force").click()
+    expect(page.get_by_label("Compare version")).to_have_value("2")
+    expect(page.get_by_label("with version")).to_have_value("3")
+    screenshot(page, "policy-proposal-compared-with-the-one-in-force")
+
+    page.get_by_role("button", name="Approve v4").click()
+    expect(page.locator("#in-force")).to_contain_text("In force: v4")
+    v3 = page.locator(".decision[data-version='3']")
+    expect(v3).to_contain_text("Older than v4, in force: approving it would put an older policy back in force")
+    expect(v3.get_by_role("button", name="Approve v3")).to_have_count(0)
+    expect(v3.get_by_role("button", name="Reject v3")).to_be_visible()
+    screenshot(page, "policy-older-proposal")
+    token = page.locator(f"input[name={CSRF_FIELD}]").first.get_attribute("value") or ""
+    forged = page.request.post("/console/finance/policies/3/approve", form={CSRF_FIELD: token}, max_redirects=0)
+    assert forged.status == 303
+    page.goto("/console/finance/policies")
+    expect(page.get_by_role("alert")).to_contain_text("version 4 was approved after it was proposed and is in force")
+    assert api.get("/policies/3", headers=ops.headers).json()["status"] == "proposed"
 
 
 def test_rejecting_a_policy_needs_a_reason(

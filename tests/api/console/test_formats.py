@@ -1,0 +1,41 @@
+"""How console pages say a batch's period: whole UTC days as days, any other period as its exact instants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from api.console.formats import period_words, utc_text, whole_days
+
+EN_DASH = "\N{EN DASH}"
+
+
+def test_whole_utc_days_read_as_days_both_included() -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    assert whole_days(start, start + timedelta(days=4))
+    assert period_words(start, start + timedelta(days=4)) == f"2026-12-01 {EN_DASH} 2026-12-04"
+    assert period_words(start, start + timedelta(days=1)) == "2026-12-01"
+
+
+def test_a_period_that_is_not_whole_days_reads_as_its_instants_in_utc() -> None:
+    """A batch prepared through the API for 01:09 to 02:09 the next day is not "2026-12-04 - 2026-12-05"."""
+    start, end = datetime(2026, 12, 4, 1, 9, tzinfo=UTC), datetime(2026, 12, 5, 2, 9, tzinfo=UTC)
+    assert not whole_days(start, end)
+    assert period_words(start, end) == f"2026-12-04 01:09 {EN_DASH} 2026-12-05 02:09 UTC"
+
+
+def test_midnight_in_another_zone_is_not_a_whole_utc_day() -> None:
+    """Midnight in New York is 05:00 UTC: its instants are said in UTC, converted."""
+    new_york = timezone(timedelta(hours=-5))
+    start, end = datetime(2026, 12, 1, tzinfo=new_york), datetime(2026, 12, 2, tzinfo=new_york)
+    assert period_words(start, end) == f"2026-12-01 05:00 {EN_DASH} 2026-12-02 05:00 UTC"
+
+
+def test_a_period_says_both_instants_to_the_second_when_either_has_seconds() -> None:
+    start, end = datetime(2026, 12, 4, 1, 9, 30, tzinfo=UTC), datetime(2026, 12, 5, 2, 9, tzinfo=UTC)
+    assert period_words(start, end) == f"2026-12-04 01:09:30 {EN_DASH} 2026-12-05 02:09:00 UTC"
+
+
+def test_an_instant_with_seconds_keeps_them() -> None:
+    assert utc_text(datetime(2026, 12, 4, 1, 9, 30, tzinfo=UTC)) == "2026-12-04 01:09:30"
+    assert utc_text(datetime(2026, 12, 4, 1, 9, 30, 250_000, tzinfo=UTC)) == "2026-12-04 01:09:30.25"
+    assert utc_text(datetime(2026, 12, 4, 1, 9, tzinfo=UTC)) == "2026-12-04 01:09"
