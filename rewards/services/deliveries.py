@@ -111,8 +111,9 @@ def credit_unrewarded_delivery(
         def run() -> RewardCredit:
             if repos.rewards.for_order(order_id) is not None:
                 raise AlreadyRewarded(order_id)
+            named = None if policy_version is None else _approved_version(repos, policy_version)
             delivered = recorded_delivery(uow, order_id)
-            policy = _pricing_policy(repos, policy_version, delivered.delivered_at)
+            policy = named or _in_force_at_delivery(repos, delivered.delivered_at)
             priced = delivery_reward_inputs(uow, repos, delivered, policy=policy, payment_choice=payment_choice)
             return credit_delivered_order(
                 repos,
@@ -141,15 +142,17 @@ def credit_unrewarded_delivery(
     return LateCredit(outcome.value, outcome.replayed)
 
 
-def _pricing_policy(repos: RewardsRepositories, version: int | None, delivered_at: datetime) -> RewardPolicy:
-    if version is None:
-        try:
-            return repos.policies.in_force_at(delivered_at)
-        except NoPolicyInForce as error:
-            raise NoPolicyInForce(
-                f"no reward policy was in force at the delivery ({delivered_at.isoformat()}): "
-                "name the approved version to price it by"
-            ) from error
+def _in_force_at_delivery(repos: RewardsRepositories, delivered_at: datetime) -> RewardPolicy:
+    try:
+        return repos.policies.in_force_at(delivered_at)
+    except NoPolicyInForce as error:
+        raise NoPolicyInForce(
+            f"no reward policy was in force at the delivery ({delivered_at.isoformat()}): "
+            "name the approved version to price it by"
+        ) from error
+
+
+def _approved_version(repos: RewardsRepositories, version: int) -> RewardPolicy:
     try:
         policy = repos.policies.get_version(version)
     except NotFound as error:
