@@ -27,8 +27,12 @@ from rewards.services.credits import (
 from rewards.services.deliveries import (
     DeliveryPricing,
     LateCredit,
+    LateCreditQuote,
+    OrderReward,
     credit_unrewarded_delivery,
     delivery_reward_inputs,
+    order_reward,
+    quote_unrewarded_delivery,
 )
 from rewards.services.payouts import (
     AuditRecord,
@@ -76,6 +80,8 @@ __all__ = [
     "AuditRecord",
     "DeliveryPricing",
     "LateCredit",
+    "LateCreditQuote",
+    "OrderReward",
     "PaidBatch",
     "PaymentPreference",
     "Posting",
@@ -98,6 +104,7 @@ __all__ = [
     "every_reward",
     "export_payout_batch_csv",
     "hold_payout_line",
+    "order_reward",
     "pay_payout_batch",
     "payee_names",
     "payment_method_at",
@@ -107,6 +114,7 @@ __all__ = [
     "prepare_payout_batch",
     "proposed_reward_policies",
     "quote_delivery_reward",
+    "quote_unrewarded_delivery",
     "reconciliation_report",
     "redeem_store_credit",
     "register_referral",

@@ -12,15 +12,17 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import once
+from crowdship.units import Cents
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import recorded_delivery
 from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy, local_hour
 from rewards.pricing import bundle_inputs
 from rewards.records import AlreadyRewarded, NoPolicyInForce
-from rewards.repositories import RewardsRepositories
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services.credits import RewardCredit, credit_delivered_order
-from rewards.services.wallet import payment_method_at
+from rewards.services.policies import quote_delivery_reward
+from rewards.services.wallet import ShopperReward, payment_method_at
 
 PaymentChoice = Callable[[UUID], PaymentMethod]
 """An override of how a shopper is paid (e.g. for a simulation); by default the shopper's own stored choice."""
@@ -162,3 +164,83 @@ def _approved_version(repos: RewardsRepositories, version: int) -> RewardPolicy:
             "policy_version", f"version {version} is {policy.status.value}: only an approved version prices a reward"
         )
     return policy
+
+
+@dataclass(frozen=True)
+class LateCreditQuote:
+    """What crediting a delivery without a reward would do, read without changing anything: the delivery, the
+    version that would price it, its inputs and amount, and every approved version one may choose instead."""
+
+    delivered: DeliveredOrder
+    policy_version: int | None
+    """The version named, else the one in force at the delivery; None when none was."""
+    inputs: RewardInputs | None
+    amount_cents: Cents | None
+    approved_versions: tuple[int, ...]
+    """Newest first."""
+
+
+def quote_unrewarded_delivery(
+    open_dispatch: Callable[[], LiveUnitOfWork],
+    rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories],
+    *,
+    order_id: UUID,
+    policy_version: int | None = None,
+    payment_choice: PaymentChoice | None = None,
+) -> LateCreditQuote:
+    """The amount `credit_unrewarded_delivery` would credit now (the same inputs, policy and caps), refused as
+    it would be (`AlreadyRewarded`, `DeliveryNotRecorded`, `NotFound`, `InvalidInput` on `policy_version`) but
+    for no policy in force: then nothing is priced, and the approved versions are listed to choose from."""
+    with open_dispatch() as uow:
+        repos = rewards_within(uow)
+        if repos.rewards.for_order(order_id) is not None:
+            raise AlreadyRewarded(order_id)
+        named = None if policy_version is None else _approved_version(repos, policy_version)
+        delivered = recorded_delivery(uow, order_id)
+        approved = tuple(
+            policy.version
+            for policy in sorted(repos.policies.every_version(), key=lambda each: -each.version)
+            if policy.status is PolicyStatus.APPROVED
+        )
+        try:
+            policy = named or _in_force_at_delivery(repos, delivered.delivered_at)
+        except NoPolicyInForce:
+            uow.rollback()
+            return LateCreditQuote(delivered, None, None, None, approved)
+        priced = delivery_reward_inputs(uow, repos, delivered, policy=policy, payment_choice=payment_choice)
+        quote = quote_delivery_reward(
+            repos,
+            shopper_id=delivered.shopper_id,
+            inputs=priced.inputs,
+            at=delivered.delivered_at,
+            policy_version=policy.version,
+        )
+        uow.rollback()
+    return LateCreditQuote(delivered, policy.version, priced.inputs, quote.amount_cents, approved)
+
+
+@dataclass(frozen=True)
+class OrderReward:
+    """A delivery's reward as a reversal would take it back: the reward, and the referral bonus it paid."""
+
+    reward: ShopperReward
+    referrer_shopper_id: UUID | None
+    referral_bonus_cents: Cents
+
+
+def order_reward(uow: RewardsUnitOfWork, *, order_id: UUID) -> OrderReward:
+    """The order's reward, whether it was reversed, and its referral bonus; `NotFound` when it has none."""
+    repos = uow.repos
+    record = repos.rewards.for_order(order_id)
+    if record is None:
+        raise NotFound(f"order {order_id} has no reward")
+    credited = [t for t in (record.transaction_id, record.referral_transaction_id) if t is not None]
+    reversed_ = any(repos.ledger.reversal_of(transaction_id) is not None for transaction_id in credited)
+    bonus, referrer = Cents(0), None
+    if record.referral_transaction_id is not None:
+        transaction = repos.ledger.get_transaction(record.referral_transaction_id)
+        bonus = Cents(sum(entry.amount_cents for entry in transaction.entries if entry.amount_cents > 0))
+        referral = repos.rewards.referral_of(record.shopper_id)
+        referrer = None if referral is None else referral.referrer_shopper_id
+    uow.rollback()
+    return OrderReward(ShopperReward(record, record.inputs.method, reversed_), referrer, bonus)

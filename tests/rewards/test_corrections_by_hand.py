@@ -33,8 +33,10 @@ from rewards.services import (
     credit_delivery_reward,
     credit_unrewarded_delivery,
     decide_reward_policy,
+    order_reward,
     pay_payout_batch,
     prepare_payout_batch,
+    quote_unrewarded_delivery,
     reconciliation_report,
     redeem_store_credit,
     register_referral,
@@ -205,6 +207,31 @@ def test_a_late_credit_is_priced_by_an_approved_version_or_the_one_in_force_at_t
     assert (late.credit.policy_version, late.credit.amount_cents) == (proposed.version, 475)
 
 
+def test_the_quote_of_a_late_credit_is_what_the_credit_then_pays_and_changes_nothing(world: World) -> None:
+    """Before any approved version: the delivery, nothing priced, nothing to choose. Then by the version
+    approved since: the amount the credit pays afterwards, with the same inputs."""
+    shopper = world.add_shopper()
+    first, _ = offered_and_delivered(world, shopper)
+    bare = quote_unrewarded_delivery(world.dispatch, world.repos_within, order_id=first.id)
+    assert (bare.delivered.shopper_id, bare.delivered.delivered_at) == (shopper.id, NOW)
+    assert (bare.policy_version, bare.amount_cents, bare.approved_versions) == (None, None, ())
+    version = approved_later(world).version
+    quoted = quote_unrewarded_delivery(world.dispatch, world.repos_within, order_id=first.id, policy_version=version)
+    assert quoted.approved_versions == (version,)
+    assert balances(world, shopper.id) == (0, 0)
+    credited = credit_later(world, first.id, version=version).credit
+    with world.rewards() as uow:
+        record = uow.repos.rewards.for_order(first.id)
+    assert record is not None
+    assert (quoted.policy_version, quoted.amount_cents, quoted.inputs) == (
+        version,
+        credited.amount_cents,
+        record.inputs,
+    )
+    with pytest.raises(AlreadyRewarded):
+        quote_unrewarded_delivery(world.dispatch, world.repos_within, order_id=first.id)
+
+
 def test_only_a_delivered_order_with_a_proof_is_credited_later(world: World) -> None:
     """An unknown order is not found; one not delivered, or delivered without an accepted proof (who delivered
     it is unknown), is refused as not recorded."""
@@ -279,6 +306,24 @@ def test_a_reward_reversed_once_is_replayed_on_retry_and_refused_as_already_reve
     with pytest.raises(RewardAlreadyReversed, match=f"the reward of order {order.id} was already reversed"):
         reverse(world, order.id, "r-2")
     assert balances(world, shopper.id) == (0, 0)
+
+
+@pytest.mark.usefixtures("policy")
+def test_an_orders_reward_is_read_with_its_referral_bonus_and_whether_it_was_reversed(world: World) -> None:
+    referrer, newcomer = world.add_shopper(), world.add_shopper()
+    with world.rewards() as uow:
+        register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
+    order = credit_now(world, newcomer)
+    with world.rewards() as uow:
+        before = order_reward(uow, order_id=order.id)
+    assert (before.reward.record.amount_cents, before.reward.reversed) == (500, False)
+    assert (before.referrer_shopper_id, before.referral_bonus_cents) == (referrer.id, 50)
+    reverse(world, order.id)
+    with world.rewards() as uow:
+        assert order_reward(uow, order_id=order.id).reward.reversed
+    unrewarded = world.order()
+    with world.rewards() as uow, pytest.raises(NotFound):
+        order_reward(uow, order_id=unrewarded.id)
 
 
 @pytest.mark.usefixtures("policy")
