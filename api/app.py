@@ -30,7 +30,20 @@ from api.problems import (
     document_problems,
     install_problem_handlers,
 )
-from api.routers import admin, auth, finance, ops, ops_incidents, ops_stores, policies, profiles, shopper, wallet
+from api.routers import (
+    admin,
+    auth,
+    finance,
+    finance_corrections,
+    ops,
+    ops_incidents,
+    ops_money,
+    ops_stores,
+    policies,
+    profiles,
+    shopper,
+    wallet,
+)
 from api.security import ActiveAccounts
 from api.throttle import LoginThrottle
 from composition import live_context
@@ -49,12 +62,14 @@ Crowd-delivery: in-store shoppers take pending online orders to customers on the
 
 * **auth**: shoppers register; everyone signs in with the OAuth2 password flow and gets a short-lived bearer token.
 * **shopper**: the mobile app (check in, positions, offers, pickup, delivery with proof, incidents, history, events).
-* **ops**: operations (order intake with `Idempotency-Key`, shopper verification, live store view, batches).
+* **ops**: operations (order intake with `Idempotency-Key`, shopper verification, live store view, batches,
+  referrals, store credit spent at the till with `Idempotency-Key`).
 * **wallet**: a shopper's own money (store credit and cash payable in cents, rewards with their policy, ledger).
 * **policies**: reward policy versions (ops and admins publish, finance reads).
 * **admin**: deactivate and reactivate accounts (their tokens stop at once).
 * **finance**: payout batches (prepare and pay with `Idempotency-Key`, holds, four-eyes approval, CSV export),
-  reconciliation, a shopper's ledger, the audit log.
+  reconciliation, a shopper's ledger, the audit log; corrections with `Idempotency-Key` (a disputed reward
+  reversed, a delivery recorded without a reward credited).
 
 Every error is an RFC 9457 problem (`application/problem+json`).
 """
@@ -146,9 +161,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     app.include_router(ops.router)
     app.include_router(ops_stores.router)
     app.include_router(ops_incidents.router)
+    app.include_router(ops_money.router)
     app.include_router(wallet.router)
     app.include_router(policies.router)
     app.include_router(finance.router)
+    app.include_router(finance_corrections.router)
     app.include_router(admin.router)
     install_offline_docs(app)
     install_console(app)

@@ -43,7 +43,6 @@ from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchCo
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
 from rewards.hooks import (
-    PaymentChoice,
     delivery_credit,
     offer_quote,
     route_terms,
@@ -53,6 +52,7 @@ from rewards.hooks import (
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit
+from rewards.services.deliveries import PaymentChoice
 
 log = get_logger(__name__)
 
@@ -75,9 +75,9 @@ def live_context(
         live=live,
         reward_quote=_quote_or_compensation(offer_quote(rewards_on(pool)), config.batch),
         route_pricer=_terms_or_compensation(route_terms(rewards_on(pool))),
-        credit_delivery=_credit_or_log(delivery_credit(_postgres_rewards_within)),
-        review_tier=tier_review(_postgres_rewards_within),
-        audit_shopper_change=shopper_change_audit(_postgres_rewards_within),
+        credit_delivery=_credit_or_log(delivery_credit(postgres_rewards_within)),
+        review_tier=tier_review(postgres_rewards_within),
+        audit_shopper_change=shopper_change_audit(postgres_rewards_within),
     )
 
 
@@ -86,7 +86,8 @@ def rewards_on(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
     return lambda: PostgresRewardsUnitOfWork(pool)
 
 
-def _postgres_rewards_within(uow: LiveUnitOfWork) -> RewardsRepositories:
+def postgres_rewards_within(uow: LiveUnitOfWork) -> RewardsRepositories:
+    """The rewards repositories on a live (PostgreSQL) dispatch unit of work's own transaction."""
     if not isinstance(uow, PostgresDispatchUnitOfWork):
         raise TypeError("a live delivery is credited on its PostgreSQL transaction")
     return PostgresRewardsRepositories(uow.connection)

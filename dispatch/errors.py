@@ -89,3 +89,10 @@ class TooManyIncidents(DomainError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} incidents per order; operations will follow up on those you reported")
+
+
+class DeliveryNotRecorded(DomainError):
+    """What a delivery's reward is computed from was not recorded: the order is not delivered, or it was marked
+    delivered without an accepted proof, so nobody is known to have delivered it."""
+
+    kind = "conflict"

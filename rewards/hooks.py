@@ -33,29 +33,18 @@ from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Shopper, Trip, TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder, ShopperChange, TierReviewRequest
-from rewards.policy import PaymentMethod, RewardInputs, local_hour
+from rewards.policy import local_hour
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far, payment_method_at
+from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far
 from rewards.services.common import audit
+from rewards.services.deliveries import PaymentChoice, delivery_reward_inputs, payment_method
 from rewards.services.policies import earnings_of
 from rewards.services.shoppers import review_trust_tier
 from rewards.services.wallet import payment_methods_at
 
 TIER_REVIEW_WINDOW = timedelta(days=90)
 """A review counts the shopper's deliveries and incidents over this much of their recent record."""
-
-PaymentChoice = Callable[[UUID], PaymentMethod]
-"""An override of how a shopper is paid (e.g. for a simulation); by default the hooks read the shopper's own
-stored choice."""
-
-
-def _method(
-    repos: RewardsRepositories, payment_choice: PaymentChoice | None, shopper_id: UUID, at: datetime
-) -> PaymentMethod:
-    if payment_choice is not None:
-        return payment_choice(shopper_id)
-    return payment_method_at(repos, shopper_id, at)
 
 
 def offer_quote(
@@ -73,7 +62,7 @@ def offer_quote(
                 bags_per_stop=[order.size_bags for order in request.orders],
                 local_hour=local_hour(request.at, policy.parameters),
                 trust_tier=request.shopper.trust_tier,
-                method=_method(repos, payment_choice, request.shopper.id, request.at),
+                method=payment_method(repos, payment_choice, request.shopper.id, request.at),
             )
             earned = earnings_so_far(repos, request.shopper.id, request.at, policy)
             uow.rollback()
@@ -118,37 +107,15 @@ def delivery_credit(
 
     def credit(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> RewardCredit:
         repos = rewards_within(uow)
-        shopper = uow.shoppers.get(delivered.shopper_id)
-        offered_at: datetime = delivered.delivered_at
-        if delivered.offer_id is None:
-            order = uow.orders.get(delivered.order_id)
-            policy = repos.policies.in_force_at(offered_at)
-            method = _method(repos, payment_choice, delivered.shopper_id, offered_at)
-            inputs = RewardInputs(
-                0, 0, order.size_bags, local_hour(offered_at, policy.parameters), shopper.trust_tier, method
-            )
-        else:
-            offer = uow.offers.get(delivered.offer_id)
-            offered_at = offer.created_at
-            policy = repos.policies.in_force_at(offered_at)
-            method = _method(repos, payment_choice, delivered.shopper_id, offered_at)
-            stops = bundle_inputs(
-                extra_distance_m=offer.extra_distance_m,
-                extra_duration_s=offer.extra_duration_s,
-                bags_per_stop=[uow.orders.get(order_id).size_bags for order_id in offer.stops],
-                local_hour=local_hour(offered_at, policy.parameters),
-                trust_tier=shopper.trust_tier,
-                method=method,
-            )
-            inputs = stops[offer.stops.index(delivered.order_id)]
+        priced = delivery_reward_inputs(uow, repos, delivered, payment_choice=payment_choice)
         return credit_delivery_reward(
             repos,
             order_id=delivered.order_id,
             shopper_id=delivered.shopper_id,
-            inputs=inputs,
+            inputs=priced.inputs,
             delivered_at=delivered.delivered_at,
             idempotency_key=f"delivery-reward:{delivered.order_id}",
-            policy_version=policy.version,
+            policy_version=priced.policy.version,
         )
 
     return credit

@@ -170,7 +170,9 @@ class InsufficientBalance(DomainError):
             f"{account.kind.value} account {account.id} holds {format_cents(account.held_cents)}, "
             f"cannot give {format_cents(requested)}"
         )
+        self.account = account
         self.account_id = account.id
+        self.requested_cents = requested
 
 
 class CannotReverse(DomainError):

@@ -11,9 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.errors import DomainError
-from crowdship.units import Cents
+from crowdship.units import Cents, format_dollars
 from rewards.breakdown import RewardComponent
-from rewards.ledger import AccountKind, TransactionKind
+from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs
 
 
@@ -54,6 +54,53 @@ class AlreadyRewarded(DomainError):
 
 class NothingToPay(DomainError):
     kind = "conflict"
+
+
+class RewardAlreadyReversed(AlreadyReversed):
+    """A delivery's reward is reversed once: a second reversal would take the money back twice."""
+
+    def __init__(self, order_id: UUID, transaction_id: UUID) -> None:
+        DomainError.__init__(self, f"the reward of order {order_id} was already reversed")
+        self.order_id = order_id
+        self.transaction_id = transaction_id
+
+
+class RewardNoLongerHeld(InsufficientBalance):
+    """A reward (or the referral bonus it paid) cannot be taken back: the money is no longer on the account it
+    was credited to, because it was paid out (cash) or spent at the till (store credit)."""
+
+    def __init__(self, order_id: UUID, refused: InsufficientBalance, *, from_referrer: bool) -> None:
+        account = refused.account
+        whose = (
+            "the referrer no longer holds the referral bonus it paid"
+            if from_referrer
+            else "the shopper no longer holds it"
+        )
+        where = "store credit" if account.kind is AccountKind.STORE_CREDIT else "cash payable"
+        gone = "it was spent at the till" if account.kind is AccountKind.STORE_CREDIT else "it was paid out"
+        DomainError.__init__(
+            self,
+            f"the reward of order {order_id} cannot be reversed: {whose} ({gone}; their {where} holds "
+            f"{format_dollars(account.held_cents)}, the reversal would take {format_dollars(refused.requested_cents)})",
+        )
+        self.order_id = order_id
+        self.account = account
+        self.account_id = account.id
+        self.requested_cents = refused.requested_cents
+
+
+class NotEnoughStoreCredit(InsufficientBalance):
+    """Store credit is spent only up to the balance."""
+
+    def __init__(self, refused: InsufficientBalance) -> None:
+        DomainError.__init__(
+            self,
+            f"the shopper holds {format_dollars(refused.account.held_cents)} of store credit: "
+            f"{format_dollars(refused.requested_cents)} cannot be spent",
+        )
+        self.account = refused.account
+        self.account_id = refused.account_id
+        self.requested_cents = refused.requested_cents
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Operations console: shoppers listed by name, a shopper's page (verify their identity, set their trust
-tier, see their incidents)."""
+tier, see their incidents; their store credit and referral from `ops_shopper_money`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.console.ops_shopper_money import shopper_money
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
@@ -47,6 +48,7 @@ def shopper_page(
         shopper=shopper,
         tiers=TIERS,
         incidents=PageView.of(found, paging),
+        money=shopper_money(request, shopper_id),
     )
 
 

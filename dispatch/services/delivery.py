@@ -7,7 +7,13 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
-from dispatch.errors import DeliveryRefused, IllegalTransition, MissingBagCode, TooManyIncidents
+from dispatch.errors import (
+    DeliveryNotRecorded,
+    DeliveryRefused,
+    IllegalTransition,
+    MissingBagCode,
+    TooManyIncidents,
+)
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import (
     STILL_CARRIED,
@@ -152,23 +158,41 @@ def deliver(
         order.deliver()
         save_move(uow, order, now, "delivered")
         if ctx.credit_delivery is not None:
-            offer = _carrying_offer(uow, trip, order.id)
-            ctx.credit_delivery(
-                uow,
-                DeliveredOrder(
-                    order_id=order.id,
-                    trip_id=trip.id,
-                    shopper_id=shopper_id,
-                    offer_id=offer.id if offer else None,
-                    reward_quote_cents=offer.reward_quote_cents if offer else None,
-                    delivered_at=now,
-                ),
-            )
+            ctx.credit_delivery(uow, _delivered(uow, order.id, trip, now))
         completed = _complete_if_done(uow, trip, now)
         uow.commit()
     if completed:
         trip_ended(ctx, trip)
     return DeliveryResult(order, proof, completed)
+
+
+def _delivered(uow: LiveUnitOfWork, order_id: UUID, trip: Trip, delivered_at: datetime) -> DeliveredOrder:
+    """What the rewards hook is told of a delivery: the trip, its shopper and the accepted offer that carried
+    the order (None for an order no offer carried)."""
+    offer = _carrying_offer(uow, trip, order_id)
+    return DeliveredOrder(
+        order_id=order_id,
+        trip_id=trip.id,
+        shopper_id=trip.shopper_id,
+        offer_id=offer.id if offer else None,
+        reward_quote_cents=offer.reward_quote_cents if offer else None,
+        delivered_at=delivered_at,
+    )
+
+
+def recorded_delivery(uow: LiveUnitOfWork, order_id: UUID) -> DeliveredOrder:
+    """A delivered order as the rewards hook was told of it when it was delivered, read back from what was
+    recorded (its accepted proof, the proof's trip, the offer that carried it): to credit it later when no
+    reward could be credited then. `NotFound` for an unknown order; `DeliveryNotRecorded` when it is not
+    delivered, or was marked delivered without a proof (nobody is known to have delivered it)."""
+    order = uow.orders.get(order_id)
+    if order.status is not OrderStatus.DELIVERED:
+        raise DeliveryNotRecorded(f"order {order_id} is {order.status.value}, not delivered")
+    accepted = [proof for proof in uow.proofs.list_for_order(order_id) if proof.accepted]
+    if not accepted:
+        raise DeliveryNotRecorded(f"order {order_id} has no accepted proof of delivery: who delivered it is unknown")
+    proof = max(accepted, key=lambda each: each.recorded_at)
+    return _delivered(uow, order_id, uow.trips.get(proof.trip_id), proof.recorded_at)
 
 
 def _failures_of(uow: LiveUnitOfWork, order_id: UUID, shopper_id: UUID) -> int:

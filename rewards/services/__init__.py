@@ -8,8 +8,9 @@ credited in the same transaction as the delivery. Every money-moving call carrie
 
 - `policies`: propose, decide, list reward policies; quote a delivery.
 - `credits`: credit a delivery, reverse, redeem store credit.
+- `deliveries`: a delivery's reward inputs (the live hook's), and crediting later a delivery left without one.
 - `wallet`: balances, ledger, rewards, the payment method.
-- `shoppers`: referrals, trust tier review.
+- `shoppers`: referrals (register, read), trust tier review.
 - `payouts`: payout batches, reconciliation, the audit log.
 """
 
@@ -17,10 +18,21 @@ from rewards.services.credits import (
     Posting,
     Reversals,
     RewardCredit,
+    credit_delivered_order,
     credit_delivery_reward,
     redeem_store_credit,
     reverse_delivery_reward,
     reverse_transaction,
+)
+from rewards.services.deliveries import (
+    DeliveryPricing,
+    LateCredit,
+    LateCreditQuote,
+    OrderReward,
+    credit_unrewarded_delivery,
+    delivery_reward_inputs,
+    order_reward,
+    quote_unrewarded_delivery,
 )
 from rewards.services.payouts import (
     AuditRecord,
@@ -51,7 +63,7 @@ from rewards.services.policies import (
     reward_policy_in_force,
     reward_policy_versions,
 )
-from rewards.services.shoppers import TierReview, register_referral, review_trust_tier
+from rewards.services.shoppers import TierReview, register_referral, review_trust_tier, shopper_referral
 from rewards.services.wallet import (
     PaymentPreference,
     ShopperBalances,
@@ -67,6 +79,10 @@ from rewards.services.wallet import (
 
 __all__ = [
     "AuditRecord",
+    "DeliveryPricing",
+    "LateCredit",
+    "LateCreditQuote",
+    "OrderReward",
     "PaidBatch",
     "PaymentPreference",
     "Posting",
@@ -80,12 +96,16 @@ __all__ = [
     "audit_log",
     "batch_periods",
     "create_reward_policy",
+    "credit_delivered_order",
     "credit_delivery_reward",
+    "credit_unrewarded_delivery",
     "decide_reward_policy",
+    "delivery_reward_inputs",
     "earnings_so_far",
     "every_reward",
     "export_payout_batch_csv",
     "hold_payout_line",
+    "order_reward",
     "pay_payout_batch",
     "payee_names",
     "payment_method_at",
@@ -95,6 +115,7 @@ __all__ = [
     "prepare_payout_batch",
     "proposed_reward_policies",
     "quote_delivery_reward",
+    "quote_unrewarded_delivery",
     "reconciliation_report",
     "redeem_store_credit",
     "register_referral",
@@ -110,5 +131,6 @@ __all__ = [
     "set_payment_preference",
     "shopper_balances",
     "shopper_ledger",
+    "shopper_referral",
     "shopper_rewards",
 ]

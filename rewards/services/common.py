@@ -33,7 +33,7 @@ def idempotent(
 def callers_once(
     repos: RewardsRepositories,
     *,
-    caller: UUID,
+    caller: UUID | None,
     key: str,
     operation: str,
     request: Mapping[str, Any],
@@ -44,12 +44,12 @@ def callers_once(
     """`run` once per key of the caller within the operation, as order intake keys orders by caller: two people
     never collide on a key. Kept as `<caller id>:<key>`; a key reused for another request is refused naming the
     key as the caller gave it (`IdempotencyKeyReused`), never the stored one. The outcome says whether it is the
-    first result given back to a retry."""
+    first result given back to a retry. Without a caller (a use case run by the system), the key is kept as is."""
     try:
         return once(
             repos.idempotency,
             scope=operation,
-            key=f"{caller}:{require_key(key)}",
+            key=require_key(key) if caller is None else f"{caller}:{require_key(key)}",
             request=request,
             run=run,
             dump=dump,

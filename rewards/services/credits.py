@@ -4,20 +4,27 @@ reversal, store credit spent at the till. Every movement runs once per idempoten
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.units import Cents
-from rewards.ledger import AccountKind, AlreadyReversed, TransactionKind, transfer
+from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind, transfer
 from rewards.policy import PaymentMethod, RewardInputs
 from rewards.pricing import compute_reward
-from rewards.records import AlreadyRewarded, RewardNotDue, RewardRecord
+from rewards.records import (
+    AlreadyRewarded,
+    NotEnoughStoreCredit,
+    RewardAlreadyReversed,
+    RewardNoLongerHeld,
+    RewardNotDue,
+    RewardRecord,
+)
 from rewards.referrals import referral_commission
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, idempotent, jsonable, post
+from rewards.services.common import audit, callers_once, idempotent, jsonable, post
 from rewards.services.policies import earnings_so_far
 
 
@@ -85,10 +92,27 @@ def credit_delivery_reward(
         key=idempotency_key,
         operation="credit_delivery_reward",
         request=request,
-        run=lambda: _credit(repos, order_id, shopper_id, inputs, delivered_at, policy_version, actor_id),
+        run=lambda: _credit(repos, order_id, shopper_id, inputs, delivered_at, policy_version, actor_id, None),
         dump=RewardCredit.to_json,
         load=RewardCredit.from_json,
     )
+
+
+def credit_delivered_order(
+    repos: RewardsRepositories,
+    *,
+    order_id: UUID,
+    shopper_id: UUID,
+    inputs: RewardInputs,
+    delivered_at: datetime,
+    policy_version: int,
+    actor_id: UUID,
+    posted_at: datetime,
+) -> RewardCredit:
+    """Credits a delivered order after the fact, inside the caller's open transaction and under the caller's
+    own idempotency key; never commits. The reward is earned at `delivered_at` (the caps of that day and week
+    apply) and its money moves at `posted_at`, by `actor_id`, which is when and by whom the audit log says."""
+    return _credit(repos, order_id, shopper_id, inputs, delivered_at, policy_version, actor_id, posted_at)
 
 
 def _credit(
@@ -99,9 +123,11 @@ def _credit(
     delivered_at: datetime,
     policy_version: int | None,
     actor_id: UUID | None,
+    posted_at: datetime | None,
 ) -> RewardCredit:
     if delivered_at.tzinfo is None:
         raise InvalidInput("delivered_at", "must be a timezone-aware timestamp")
+    moved_at = posted_at or delivered_at
     order = repos.rewards.order_for_reward(order_id)
     if order.status != "delivered":
         raise RewardNotDue(f"order {order_id} is {order.status}; rewards are credited on delivery")
@@ -136,7 +162,7 @@ def _credit(
         reward_transaction = transfer(
             kind=TransactionKind.DELIVERY_REWARD,
             description=f"reward for order {order_id} (policy v{policy.version})",
-            created_at=delivered_at,
+            created_at=moved_at,
             from_account=reward_expense.id,
             to_account=target.id,
             amount=quote.amount_cents,
@@ -154,7 +180,7 @@ def _credit(
             referral_transaction = transfer(
                 kind=TransactionKind.REFERRAL_BONUS,
                 description=f"referral bonus: delivery {delivery_number} of shopper {shopper_id}",
-                created_at=delivered_at,
+                created_at=moved_at,
                 from_account=referral_expense.id,
                 to_account=referrer_cash[AccountKind.CASH_PAYABLE].id,
                 amount=commission,
@@ -186,9 +212,10 @@ def _credit(
         action="reward.credited",
         subject_kind="order",
         subject_id=order_id,
-        at=delivered_at,
+        at=moved_at,
         amount_cents=quote.amount_cents,
         policy_version=policy.version,
+        **({} if posted_at is None else {"delivered_at": delivered_at.isoformat()}),
     )
     return RewardCredit(
         reward_id=record.id,
@@ -209,6 +236,8 @@ def _credit(
 class Reversals:
     reversal_ids: tuple[UUID, ...]
     reversed_ids: tuple[UUID, ...]
+    replayed: bool = field(default=False, compare=False)
+    """True when the key was used before for the same request: these are the first request's reversals."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -246,6 +275,14 @@ def _reverse_all(
     return Reversals(tuple(r.id for r in reversals), tuple(o.id for o in originals))
 
 
+def _finish(uow: RewardsUnitOfWork, replayed: bool) -> None:
+    """A first request keeps its work; a replay changed nothing, so its transaction is let go."""
+    if replayed:
+        uow.rollback()
+    else:
+        uow.commit()
+
+
 def reverse_transaction(
     uow: RewardsUnitOfWork,
     *,
@@ -279,9 +316,11 @@ def reverse_delivery_reward(
     now: datetime,
     idempotency_key: str,
 ) -> Reversals:
-    """A disputed delivery: its reward and any referral bonus it paid are reversed together.
+    """A disputed delivery: its reward and any referral bonus it paid are reversed together, once.
 
-    Refused with `InsufficientBalance` if the shopper no longer holds the money (e.g. it was paid out).
+    `NotFound` when the order has no reward; `RewardAlreadyReversed` the second time; `RewardNoLongerHeld`
+    (an `InsufficientBalance`) if the shopper, or the referrer, no longer holds the money (paid out, or spent
+    at the till). A retry with the same key gets the first reversals back, `replayed`.
     """
     repos = uow.repos
 
@@ -292,25 +331,34 @@ def reverse_delivery_reward(
         to_reverse = [t for t in (reward.transaction_id, reward.referral_transaction_id) if t is not None]
         if not to_reverse:
             raise InvalidInput("order_id", "the reward was capped to zero: nothing to reverse")
-        return _reverse_all(repos, to_reverse, actor_id=actor_id, reason=reason, now=now)
+        try:
+            return _reverse_all(repos, to_reverse, actor_id=actor_id, reason=reason, now=now)
+        except AlreadyReversed as error:
+            raise RewardAlreadyReversed(order_id, error.transaction_id) from error
+        except InsufficientBalance as error:
+            from_referrer = error.account.shopper_id != reward.shopper_id
+            raise RewardNoLongerHeld(order_id, error, from_referrer=from_referrer) from error
 
-    result = idempotent(
+    outcome = callers_once(
         repos,
-        key=idempotency_key,
+        caller=actor_id,
         operation="reverse_delivery_reward",
+        key=idempotency_key,
         request={"order_id": str(order_id), "reason": reason},
         run=run,
         dump=Reversals.to_json,
         load=Reversals.from_json,
     )
-    uow.commit()
-    return result
+    _finish(uow, outcome.replayed)
+    return replace(outcome.value, replayed=outcome.replayed)
 
 
 @dataclass(frozen=True)
 class Posting:
     transaction_id: UUID
     amount_cents: Cents
+    replayed: bool = field(default=False, compare=False)
+    """True when the key was used before for the same request: this is the first request's posting."""
 
     def to_json(self) -> dict[str, Any]:
         return {"transaction_id": str(self.transaction_id), "amount_cents": self.amount_cents}
@@ -329,10 +377,13 @@ def redeem_store_credit(
     idempotency_key: str,
     actor_id: UUID | None = None,
 ) -> Posting:
-    """The shopper spends store credit at the till; refused (`InsufficientBalance`) beyond their balance."""
+    """The shopper spends store credit at the till, once per key (a retry gets the first posting back,
+    `replayed`). `NotFound` for an unknown shopper; `NotEnoughStoreCredit` (an `InsufficientBalance`) beyond
+    their balance."""
     repos = uow.repos
 
     def run() -> Posting:
+        repos.shoppers.get(shopper_id)  # NotFound before any account is opened for nobody
         accounts = repos.ledger.shopper_accounts(shopper_id)
         redeemed = repos.ledger.company_account(AccountKind.STORE_CREDIT_REDEEMED)
         transaction = transfer(
@@ -344,7 +395,10 @@ def redeem_store_credit(
             amount=amount_cents,
             actor_id=actor_id,
         )
-        post(repos, transaction)
+        try:
+            post(repos, transaction)
+        except InsufficientBalance as error:
+            raise NotEnoughStoreCredit(error) from error
         audit(
             repos,
             actor_id=actor_id,
@@ -356,14 +410,15 @@ def redeem_store_credit(
         )
         return Posting(transaction.id, amount_cents)
 
-    result = idempotent(
+    outcome = callers_once(
         repos,
-        key=idempotency_key,
+        caller=actor_id,
         operation="redeem_store_credit",
+        key=idempotency_key,
         request={"shopper_id": str(shopper_id), "amount_cents": amount_cents},
         run=run,
         dump=Posting.to_json,
         load=Posting.from_json,
     )
-    uow.commit()
-    return result
+    _finish(uow, outcome.replayed)
+    return replace(outcome.value, replayed=outcome.replayed)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
+from rewards.records import AlreadyReferred
 from rewards.referrals import Referral
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services.common import audit
@@ -23,11 +24,27 @@ def register_referral(
     actor_id: UUID,
     now: datetime,
 ) -> Referral:
-    """Records who brought a shopper, before that shopper's first delivery counts."""
+    """Records who brought a shopper, before that shopper's first delivery counts.
+
+    `InvalidInput` (naming the field) for a shopper who does not exist, a shopper referring themselves, one who
+    already delivered, or two shoppers referring each other; `AlreadyReferred` when the shopper has a referrer.
+    """
     referral = Referral(referrer_shopper_id, referred_shopper_id, now, actor_id)
     repos = uow.repos
+    found = repos.shoppers.get_many([referrer_shopper_id, referred_shopper_id])
+    for field, shopper_id in (
+        ("referrer_shopper_id", referrer_shopper_id),
+        ("referred_shopper_id", referred_shopper_id),
+    ):
+        if shopper_id not in found:
+            raise InvalidInput(field, "no shopper has this id")
+    if repos.rewards.referral_of(referred_shopper_id) is not None:
+        raise AlreadyReferred(referred_shopper_id)
     if repos.rewards.delivery_count(referred_shopper_id) > 0:
         raise InvalidInput("referred_shopper_id", "the shopper already delivered; referrals are for new shoppers")
+    back = repos.rewards.referral_of(referrer_shopper_id)
+    if back is not None and back.referrer_shopper_id == referred_shopper_id:
+        raise InvalidInput("referrer_shopper_id", "was brought by this shopper: two shoppers cannot refer each other")
     repos.rewards.add_referral(referral)
     audit(
         repos,
@@ -39,6 +56,15 @@ def register_referral(
         referrer_shopper_id=referrer_shopper_id,
     )
     uow.commit()
+    return referral
+
+
+def shopper_referral(uow: RewardsUnitOfWork, *, shopper_id: UUID) -> Referral | None:
+    """Who brought the shopper, if anyone registered it; `NotFound` for an unknown shopper."""
+    repos = uow.repos
+    repos.shoppers.get(shopper_id)
+    referral = repos.rewards.referral_of(shopper_id)
+    uow.rollback()
     return referral
 
 

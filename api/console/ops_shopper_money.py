@@ -1,0 +1,137 @@
+"""Operations console: a shopper's money at the store. On the shopper's page, who brought them (and the form to
+record it, by the referrer's name or id) and their store credit, spent at the till with a form whose
+idempotency key is minted as it is shown (a double submission takes the credit once). The same use cases as
+`api.routers.ops_money`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from api.console.formats import money
+from api.console.problems import CONSOLE_ERRORS, readable_problem
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect
+from api.dependencies import AppServices
+from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
+from api.money_schemas import StoreCreditRedemptionIn
+from api.rewards_dependencies import Now, Rewards
+from composition import rewards_on
+from crowdship.errors import InvalidInput
+from crowdship.units import Cents, parse_dollars
+from dispatch.services import queries
+from rewards import services
+from rewards.referrals import Referral
+
+router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/shoppers", include_in_schema=False)
+MATCHES_NAMED = 5
+REDEMPTION_LABELS = {"amount": "Amount", "amount_cents": "Amount"}
+REFERRAL_LABELS = {"referrer": "Referred by", "referrer_shopper_id": "Referred by", "referred_shopper_id": "Shopper"}
+
+
+@dataclass(frozen=True)
+class ShopperMoney:
+    """What the shopper's page shows of their money: the store credit they can spend, and who brought them."""
+
+    store_credit_cents: Cents
+    referral: Referral | None
+    referrer_name: str | None
+
+
+def shopper_money(request: Request, shopper_id: UUID) -> ShopperMoney | None:
+    """For the shopper's page (`ops_shoppers`); None when the rewards side cannot be read (the page still
+    shows the rest)."""
+    app = _services(request)
+    open_rewards = rewards_on(request.app.state.pool)
+    try:
+        with open_rewards() as uow:
+            balances = services.shopper_balances(uow, shopper_id=shopper_id)
+        with open_rewards() as uow:
+            referral = services.shopper_referral(uow, shopper_id=shopper_id)
+    except CONSOLE_ERRORS:
+        return None
+    name = None
+    if referral is not None:
+        name = queries.shopper_names(app.context, [referral.referrer_shopper_id]).get(referral.referrer_shopper_id)
+    return ShopperMoney(balances.store_credit_cents, referral, name)
+
+
+def _page(shopper_id: UUID) -> str:
+    return f"{CONSOLE_PREFIX}/ops/shoppers/{shopper_id}"
+
+
+@router.post("/{shopper_id}/referral", response_model=None)
+def register_referral(
+    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now
+) -> RedirectResponse:
+    """Who brought the shopper, named by the start of their name (one match) or their id."""
+    try:
+        referrer = _referrer(request, form.get("referrer"))
+        with rewards() as uow:
+            services.register_referral(
+                uow,
+                referrer_shopper_id=referrer,
+                referred_shopper_id=shopper_id,
+                actor_id=user.principal.user_id,
+                now=now,
+            )
+    except CONSOLE_ERRORS as error:
+        return redirect(
+            request, _page(shopper_id), flash=readable_problem(error, REFERRAL_LABELS).message, kind="error"
+        )
+    name = queries.shopper_names(_services(request).context, [referrer]).get(referrer, "the referrer")
+    return redirect(request, _page(shopper_id), flash=f"Recorded: {name} brought this shopper.")
+
+
+def _referrer(request: Request, text: str) -> UUID:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("referrer", "give the name or the id of who brought the shopper")
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    found = list(queries.shoppers_named(_services(request).context, prefix=text, limit=MATCHES_NAMED + 1))
+    exact = [shopper for shopper in found if shopper.display_name.casefold() == text.casefold()]
+    if len(found) == 1 or len(exact) == 1:
+        return (exact or found)[0].id
+    if not found:
+        raise InvalidInput("referrer", f"no shopper's name starts with “{text}”")
+    listed = ", ".join(f"{shopper.display_name} ({str(shopper.id)[:8]})" for shopper in found[:MATCHES_NAMED])
+    raise InvalidInput("referrer", f"several shoppers' names start with “{text}” ({listed}); give the id")
+
+
+@router.post("/{shopper_id}/store-credit-redemptions", response_model=None)
+def redeem_store_credit(
+    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now
+) -> RedirectResponse:
+    """Store credit spent at the till, in dollars and cents as the till shows them."""
+    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    try:
+        amount = form.get("amount")
+        cents = parse_dollars(amount, "amount") if amount.strip() else None
+        body = StoreCreditRedemptionIn.model_validate({"amount_cents": cents})
+        with rewards() as uow:
+            posting = services.redeem_store_credit(
+                uow,
+                shopper_id=shopper_id,
+                amount_cents=Cents(body.amount_cents),
+                now=now,
+                idempotency_key=f"console-till:{key}",
+                actor_id=user.principal.user_id,
+            )
+        with rewards() as uow:
+            left = services.shopper_balances(uow, shopper_id=shopper_id).store_credit_cents
+    except CONSOLE_ERRORS as error:
+        message = readable_problem(error, REDEMPTION_LABELS).message
+        return redirect(request, _page(shopper_id), flash=message, kind="error")
+    said = "was already taken by this form" if posting.replayed else "is taken"
+    flash = f"{money(posting.amount_cents)} of store credit {said}; {money(left)} left."
+    return redirect(request, _page(shopper_id), flash=flash)
+
+
+def _services(request: Request) -> AppServices:
+    found: AppServices = request.app.state.services
+    return found

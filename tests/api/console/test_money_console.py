@@ -1,0 +1,215 @@
+"""The console's money corrections over HTTP (no browser), as rendered HTML: finance reverses a reward from the
+Rewards page (a double submission reverses once; a refusal is told next to the form, keeping the reason) and
+credits a delivery the reconciliation lists without a reward (the amount shown first); operations take store
+credit at the till and record who brought a shopper; each form for its own role only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from api_support import Account
+from console_support import StaffLogin, form_token, sign_in_client
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+
+from api.console.web import CSRF_FIELD
+from crowdship.clock import ManualClock
+from crowdship.units import format_dollars
+from dispatch.accounts import Role
+from dispatch.model import Store
+from rewards.policy import PaymentMethod
+
+
+def hidden(page: str, name: str, index: int = 0) -> str:
+    found = re.findall(rf'name="{name}" value="([^"]*)"', page)
+    assert len(found) > index, f"the page has a hidden {name}"
+    return str(found[index])
+
+
+def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form_is_sent_twice(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit = credit_without_proof(db, store, clock, ana)
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
+    assert "Reverse this reward" in page
+    dollars = format_dollars(credit.amount_cents)
+    assert f'Reversing takes <span class="money">{dollars}</span> back from Ana\'s' in page
+    form = {
+        CSRF_FIELD: hidden(page, CSRF_FIELD),
+        "idempotency_key": hidden(page, "idempotency_key"),
+        "back": f"/console/finance/rewards?shopper_id={ana.shopper_id}",
+        "reason": "the recipient says nothing came",
+    }
+    url = f"/console/finance/orders/{credit.order_id}/reward-reversal"
+
+    done = client.post(url, data=form)
+    assert done.status_code == 200
+    assert re.search(rf"The reward of order IMPORT-\w+ is reversed: \{dollars} taken back\.", done.text), done.text
+    assert 'class="badge bad">reversed' in done.text
+    assert "Reverse this reward" not in done.text
+    twice = client.post(url, data=form)
+    assert "was already reversed by this form" in twice.text
+    assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == 0
+
+    another = client.post(url, data={**form, "idempotency_key": "another-form"})
+    assert another.status_code == 409
+    assert "was already reversed" in another.text
+    assert 'role="alert"' in another.text
+
+
+def test_a_refused_reversal_is_told_on_its_page_keeping_the_reason(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    """A blank reason is asked again; a reward spent at the till is not reversed, and the page says so."""
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    client.post(
+        f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
+        json={"amount_cents": credit.amount_cents},
+        headers={**ops.headers, "Idempotency-Key": "till-all"},
+    )
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    url = f"/console/finance/orders/{credit.order_id}/reward-reversal"
+    page = client.get(url).text
+    assert "holds less than that now (paid out or spent): the reversal will be refused" in page
+    form = {CSRF_FIELD: hidden(page, CSRF_FIELD), "idempotency_key": hidden(page, "idempotency_key")}
+
+    blank = client.post(url, data={**form, "reason": "   "})
+    assert blank.status_code == 422
+    assert "Reason: say why the transaction is reversed" in blank.text
+    spent = client.post(url, data={**form, "reason": "recipient disputes it"})
+    assert spent.status_code == 409
+    assert "the shopper no longer holds it (it was spent at the till" in spent.text
+    assert 'value="recipient disputes it"' in spent.text
+    assert hidden(spent.text, "idempotency_key") == form["idempotency_key"]
+
+
+def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_after_seeing_the_amount(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    ana = make_shopper("Ana")
+    order_id = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-NO-POLICY")["order_id"]
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    report = client.get("/console/finance/reconciliation").text
+    assert f'href="/console/finance/orders/{order_id}/reward">Credit this delivery' in report
+    url = f"/console/finance/orders/{order_id}/reward"
+    assert "No policy version is approved yet" in client.get(url).text
+
+    clock.advance(timedelta(minutes=5))  # approved after the delivery (the session lasts 15 minutes)
+    version = publish_policy(client, ops, approver)["version"]
+    page = client.get(url, params={"policy_version": version})
+    assert page.status_code == 200
+    assert "Credit the delivery of order WEB-NO-POLICY" in page.text
+    amount = re.search(
+        r"Credits <span class=\"money\">(\$[0-9.,]+)</span> to Ana's cash payable by policy v" + str(version),
+        page.text,
+    )
+    assert amount, page.text
+    form = {
+        CSRF_FIELD: hidden(page.text, CSRF_FIELD),
+        "idempotency_key": hidden(page.text, "idempotency_key"),
+        "policy_version": str(version),
+    }
+    done = client.post(url, data=form)
+    assert f"The delivery of order WEB-NO-POLICY is credited: {amount.group(1)} by policy v{version}." in done.text
+    assert "was already credited by this form" in client.post(url, data=form).text
+    again = client.get(url)
+    assert again.status_code == 409
+    assert "was already rewarded" in again.text
+    assert "Credit this delivery" not in client.get("/console/finance/reconciliation").text
+
+
+def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopper(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    publish_policy(client, ops, approver)
+    ana, rita = make_shopper("Ana"), make_shopper("Rita")
+    held = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT).amount_cents
+    left = format_dollars(held - 250)
+    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    url = f"/console/ops/shoppers/{ana.shopper_id}"
+    page = client.get(url).text
+    assert f'holds <strong><span class="money">{format_dollars(held)}</span></strong> of store credit' in page
+    till = {CSRF_FIELD: hidden(page, CSRF_FIELD), "idempotency_key": hidden(page, "idempotency_key")}
+
+    spent = client.post(f"{url}/store-credit-redemptions", data={**till, "amount": "2.50"})
+    assert f"$2.50 of store credit is taken; {left} left." in spent.text
+    twice = client.post(f"{url}/store-credit-redemptions", data={**till, "amount": "2.50"})
+    assert f"$2.50 of store credit was already taken by this form; {left} left." in twice.text
+    fresh = {**till, "idempotency_key": hidden(twice.text, "idempotency_key")}
+    beyond = client.post(f"{url}/store-credit-redemptions", data={**fresh, "amount": "100"})
+    assert f"The shopper holds {left} of store credit: $100.00 cannot be spent." in beyond.text
+    for bad, said in (("0", "Amount: must be more than $0.00"), ("ten", "Amount: must be an amount in dollars")):
+        refused = client.post(f"{url}/store-credit-redemptions", data={**fresh, "amount": bad})
+        assert said in refused.text, refused.text
+
+    assert "Nobody is recorded as having brought Ana" in page
+    delivered = client.post(f"{url}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "rit"})
+    assert "Shopper: the shopper already delivered; referrals are for new shoppers." in delivered.text
+    nico = f"/console/ops/shoppers/{make_shopper('Nico').shopper_id}"
+    recorded = client.post(f"{nico}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "rit"})
+    assert "Recorded: Rita brought this shopper." in recorded.text
+    assert f'Brought by <a href="/console/ops/shoppers/{rita.shopper_id}">Rita</a>' in recorded.text
+    assert 'holds <strong><span class="money">$0.00</span></strong> of store credit' in recorded.text
+    assert "Take store credit" not in recorded.text
+    unknown = client.post(
+        f"/console/ops/shoppers/{rita.shopper_id}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "Zed"}
+    )
+    assert "Referred by: no shopper&#39;s name starts with “Zed”." in unknown.text
+
+
+def test_each_money_form_of_the_console_is_for_its_own_role(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    make_shopper: Callable[..., Account],
+) -> None:
+    ana = make_shopper("Ana")
+    order = "00000000-0000-4000-8000-000000000000"
+    sign_in_client(client, make_login(Role.OPS))
+    for path in (f"/console/finance/orders/{order}/reward-reversal", f"/console/finance/orders/{order}/reward"):
+        assert client.get(path).status_code == 403
+    sign_in_client(client, make_login(Role.FINANCE))
+    token = form_token(client, "/console/finance/rewards")
+    refused = client.post(
+        f"/console/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
+        data={CSRF_FIELD: token, "amount": "1", "idempotency_key": "k"},
+    )
+    assert refused.status_code == 403
+    assert "This page is for ops or admin" in refused.text
+    missing = client.get(f"/console/finance/orders/{order}/reward-reversal")
+    assert missing.status_code == 404
+    assert "has no reward" in missing.text
