@@ -220,13 +220,12 @@ def match(
     import json
 
     from crowdship.errors import InvalidInput
+    from crowdship.files import read_text_file
     from dispatch.matching import parse_problem, solution_to_json, solve
 
+    text = read_text_file(problem_file)
     try:
-        with open(problem_file, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as error:
-        raise InvalidInput(problem_file, str(error.strerror or error)) from None
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput(problem_file, f"not JSON (line {error.lineno}, column {error.colno})") from None
     solution = solve(parse_problem(data), time_limit=time_limit, seed=seed)

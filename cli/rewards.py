@@ -15,6 +15,7 @@ from rich.table import Column, Table
 from cli.output import console
 from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
@@ -60,10 +61,9 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
 
 
 def _read_json(path: Path) -> object:
+    text = read_text_file(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInput(str(path), str(error.strerror or error)) from None
+        return json.loads(text)
     except ValueError as error:
         raise InvalidInput(str(path), f"not JSON ({error})") from None
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
 from simulations.extras import require
 from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
 
@@ -52,10 +53,9 @@ class Grid:
 
 def load_grid(path: Path | str) -> Grid:
     path = Path(path)
+    text = read_text_file(path, "grid")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInput("grid", f"{path}: {error.strerror or error}") from error
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
     unknown = sorted(set(data) - {"base", "set", "grid", "name"})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -109,3 +111,27 @@ def test_a_results_folder_that_cannot_be_made_is_refused_before_simulating(tmp_p
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: out: {taken} cannot hold the results")
     assert taken.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["match", "{file}"], "error: {file}: not UTF-8 text (byte 0x80 at offset 0)"),
+        (["simulate", "{file}"], "error: scenario: {file}: not UTF-8 text"),
+        (["sweep", "{file}"], "error: grid: {file}: not UTF-8 text"),
+        (["replay", "--store", str(uuid4()), "--day", "2026-12-04", "--policy", "{file}"], "error: policy: {file}: "),
+        (["rewards", "policy-create", "{file}", "--actor", "ops@example.org"], "error: {file}: not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_one_error_line_and_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str], said: str
+) -> None:
+    """Bytes that are no text (`printf '\\x80\\x81'`) are refused like any bad file, not with a traceback."""
+    monkeypatch.setenv("CROWDSHIP_ACTOR_PASSWORD", "not asked for")
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x80\x81")
+    result = CliRunner().invoke(app, [argument.replace("{file}", str(binary)) for argument in arguments])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(said.replace("{file}", str(binary)))
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
