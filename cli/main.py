@@ -32,6 +32,9 @@ class _Commands(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context class is private
         try:
             return super().invoke(ctx)
+        except typer.BadParameter as error:  # typer checks options with pydantic, whose message has a prefix
+            error.message = _without_pydantic_prefix(error.message)
+            raise
         except DomainError as error:
             _fail(error.message)
         except SettingMissing as error:
@@ -49,7 +52,18 @@ def _fail(message: str) -> None:
 
 def _setting_problem(problem: Any) -> str:
     name = "_".join(str(part) for part in problem.get("loc", ())).upper()
-    return f"CROWDSHIP_{name}: {problem.get('msg', 'is not valid')}" if name else str(problem.get("msg"))
+    message = _without_pydantic_prefix(str(problem.get("msg", "is not valid")))
+    return f"CROWDSHIP_{name}: {message}" if name else message
+
+
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+"""What pydantic puts before the message of a validator's own ValueError or assert: not for people."""
+
+
+def _without_pydantic_prefix(message: str) -> str:
+    for prefix in PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")

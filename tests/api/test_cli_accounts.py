@@ -197,3 +197,22 @@ def test_one_dispatcher_round_also_forgets_idempotency_keys_past_their_retention
     assert result.exit_code == 0, result.output
     with db.connection() as connection:
         assert connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("young",)]
+
+
+def test_a_bad_role_or_a_weak_key_is_told_without_pydantics_value_error_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Options and settings are checked by pydantic, whose "Value error, " before the reason is not for people."""
+    role = CliRunner().invoke(cli, ["users", "create", "--email", "a@b.org", "--role", "bogus"])
+    assert role.exit_code == 2
+    assert "Invalid value for '--role': 'bogus' is not one of" in role.output
+    assert "Value error" not in role.output
+    monkeypatch.setenv("CROWDSHIP_SECRET_KEY", "short")
+    get_settings.cache_clear()
+    try:
+        weak = CliRunner().invoke(cli, ["api"])
+    finally:
+        get_settings.cache_clear()
+    assert weak.exit_code == 1, weak.output
+    assert weak.stderr.startswith("error: CROWDSHIP_SECRET_KEY: the key is shorter than 32 characters")
+    assert "Value error" not in weak.output
