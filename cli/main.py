@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -45,7 +45,7 @@ class _Commands(TyperGroup):
             _fail(f"a server cannot be reached ({type(error).__name__}); is it up? see `crowdship services status`")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
@@ -334,9 +334,42 @@ def serve_api(
 
     from api.app import create_app, settle_garbage_collection
 
+    _require_free_port(host, port)
     app = create_app(get_settings())
     settle_garbage_collection()
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None)
+    except SystemExit as exit_:
+        if exit_.code == STARTUP_FAILURE:  # taken in the meantime, or the app's startup failed: uvicorn logged why
+            _fail(f"the API could not start on {host}:{port}; its log above says why")
+        raise
+
+
+STARTUP_FAILURE = 3
+"""uvicorn's exit status when it cannot listen or the application's startup fails."""
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Binds every address `host` stands for as uvicorn will (and lets go), so that a port in use is told as one
+    line before the application is built, not as uvicorn's log and status 3."""
+    import errno
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        _fail(f"cannot listen on {host}: {error.strerror}")
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    _fail(f"port {port} is already in use on {host}")
+                _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
 @app.command("dispatcher")

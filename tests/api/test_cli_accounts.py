@@ -216,3 +216,16 @@ def test_a_bad_role_or_a_weak_key_is_told_without_pydantics_value_error_prefix(
     assert weak.exit_code == 1, weak.output
     assert weak.stderr.startswith("error: CROWDSHIP_SECRET_KEY: the key is shorter than 32 characters")
     assert "Value error" not in weak.output
+
+
+def test_api_on_a_port_already_in_use_is_one_error_line_and_status_1() -> None:
+    """Told before the application is built, not as uvicorn's log line and its status 3."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["api", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: port {port} is already in use on 127.0.0.1\n"
