@@ -16,7 +16,7 @@ from cli.output import console
 from crowdship.errors import DomainError
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
-from crowdship.outages import BACKING_SERVICE_ERRORS
+from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -41,8 +41,12 @@ class _Commands(TyperGroup):
             _fail(str(error))
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
+        except ServerUnreachable as error:
+            _fail(f"{error.message}; is it up? see `crowdship services status`")
         except BACKING_SERVICE_ERRORS as error:
-            _fail(f"a server cannot be reached ({type(error).__name__}); is it up? see `crowdship services status`")
+            settings = get_settings()
+            named = unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)
+            _fail(f"{named.message}; is it up? see `crowdship services status`")
 
 
 def _fail(message: str) -> NoReturn:
@@ -134,7 +138,7 @@ def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] 
     from crowdship import migrate
 
     url = get_settings().require_database_url()
-    with migrate.readable_errors():
+    with migrate.readable_errors(url):
         migrate.upgrade(url, revision)
         console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
 
@@ -145,7 +149,7 @@ def db_status() -> None:
     from crowdship import migrate
 
     url = get_settings().require_database_url()
-    with migrate.readable_errors():
+    with migrate.readable_errors(url):
         applied = ", ".join(migrate.current_revisions(url)) or "none"
         console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
 
@@ -153,9 +157,9 @@ def db_status() -> None:
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
+    from cli.database import command_pool
     from composition import rewards_on
     from crowdship import migrate
-    from crowdship.db import open_pool
     from crowdship.settings import ensure_development_key
     from dispatch.adapters.passwords import Argon2Passwords
     from simulations.demo_run import run_demo
@@ -163,8 +167,9 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
     key_written = ensure_development_key(get_settings())
     settings = get_settings()
     url = settings.require_database_url()
-    migrate.upgrade(url)
-    with open_pool(url, max_size=2) as pool:
+    with migrate.readable_errors(url):
+        migrate.upgrade(url)
+    with command_pool(max_size=2, name="crowdship-demo") as pool:
         run_demo(
             console,
             # with Redis when there is one: a refreshed trip's live markers go with it, as on the API
@@ -282,12 +287,12 @@ def users_create(
     ] = None,
 ) -> None:
     """Create a staff account (the first ops or admin user, for instance)."""
-    from crowdship.db import open_pool
+    from cli.database import command_pool
     from dispatch.accounts import Role
     from dispatch.adapters.passwords import Argon2Passwords
     from dispatch.services.accounts import create_staff_user
 
-    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+    with command_pool(max_size=2) as pool:
         user = create_staff_user(
             _live_context(pool, with_redis=False),
             Argon2Passwords(),
@@ -311,11 +316,11 @@ def users_activate(email: Annotated[str, typer.Option(help="E-mail address of th
 
 
 def _set_active(email: str, *, active: bool) -> None:
-    from crowdship.db import open_pool
+    from cli.database import command_pool
     from crowdship.errors import NotFound
     from dispatch.services.accounts import find_user, set_active
 
-    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+    with command_pool(max_size=2) as pool:
         ctx = _live_context(pool)
         user = find_user(ctx, email=email)
         if user is None:
@@ -391,6 +396,7 @@ def dispatcher(
     import signal
     import threading
 
+    from cli.database import command_pool
     from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
@@ -398,7 +404,7 @@ def dispatcher(
 
     settings = get_settings()
     if once:  # one round, and its failure is the command's: `error: …` and status 1
-        with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
+        with command_pool(max_size=4, name="crowdship-dispatcher") as pool:
             context = _live_context(pool)
             keep_house(context, forgetting_old_idempotency_keys(pool, settings), BACKING_SERVICE_ERRORS)
             dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)

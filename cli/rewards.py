@@ -12,8 +12,8 @@ import typer
 from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
+from cli.database import command_pool
 from cli.output import console
-from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
 from crowdship.files import read_text_file
 from crowdship.settings import get_settings
@@ -79,7 +79,7 @@ def policy_create(
     parameters = _read_json(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
-    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+    with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
             policy = create_reward_policy(
@@ -111,7 +111,7 @@ def policy_reject(
 
 
 def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
-    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+    with command_pool() as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
             policy = decide_reward_policy(
@@ -133,7 +133,7 @@ def policies() -> None:
         title="Reward policies (the newest approved one is in force)",
     )
     with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
+        command_pool() as pool,
         _rewards(pool)() as uow,
     ):
         for policy in uow.repos.policies.every_version():
@@ -153,7 +153,7 @@ def policies() -> None:
 def reconcile() -> None:
     """Ledger vs payouts vs deliveries; exits 1 when they differ."""
     with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
+        command_pool() as pool,
         _rewards(pool)() as uow,
     ):
         report = reconciliation_report(uow)

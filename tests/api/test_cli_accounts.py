@@ -229,3 +229,33 @@ def test_api_on_a_port_already_in_use_is_one_error_line_and_status_1() -> None:
         result = CliRunner().invoke(cli, ["api", "--port", str(port)])
     assert result.exit_code == 1, result.output
     assert result.stderr == f"error: port {port} is already in use on 127.0.0.1\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "deactivate", "--email", "ops@example.org"],
+        ["users", "create", "--email", "ops@example.org", "--password", "Orbit-Lamp-77-Quince"],
+        ["rewards", "policies"],
+        ["rewards", "reconcile"],
+        ["dispatcher", "--once"],
+    ],
+)
+def test_postgresql_away_is_named_by_its_address_within_seconds_and_without_pool_warnings(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line naming the server and where it is (not its password), in a couple of seconds, not ten seconds of
+    psycopg_pool's warnings and then an anonymous PoolTimeout."""
+    monkeypatch.setenv("CROWDSHIP_DATABASE_URL", "postgresql://nobody:hunter2-secret@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        get_settings.cache_clear()
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: PostgreSQL at 127.0.0.1:1 cannot be reached: Connection refused")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.output
+    assert not [record for record in caplog.records if record.name.startswith("psycopg")]
