@@ -19,13 +19,15 @@ import csv
 import html
 import itertools
 import json
+import os
+import socket
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import DomainError, InvalidInput
 from crowdship.files import read_text_file
 from simulations.extras import require
 from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
@@ -90,18 +92,63 @@ def run_one(scenario_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return {**overrides, **summary.to_json()}
 
 
+class RayUnreachable(DomainError):
+    """`--address` names a Ray cluster that does not answer."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot reach the Ray cluster at {address}: {reason}")
+        self.address = address
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+"""How long the cluster's address may take to accept a connection before the sweep gives up (Ray itself would
+retry for half a minute or more, printing warnings)."""
+RAY_GCS_WAIT = "RAY_gcs_server_port_wait_time_s"
+RAY_GCS_WAIT_S = "5"
+"""Ray's tries (about a second each) to get an answer from a cluster's head: 5 unless the environment says."""
+
+
+def _ray_endpoint(address: str) -> tuple[str, int] | None:
+    """Host and port of a `HOST:PORT` or `ray://HOST:PORT` address; None for what Ray resolves itself (`auto`)."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _require_reachable(address: str) -> None:
+    endpoint = _ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise RayUnreachable(address, error.strerror or str(error) or type(error).__name__) from None
+
+
 def _init_ray(address: str | None) -> None:
     require("ray", "a sweep")
     import ray
 
+    if address:
+        _require_reachable(address)
     if ray.is_initialized():
         return
     if address:
         root = REPOSITORY_ROOT
-        ray.init(
-            address=address,
-            runtime_env={"py_modules": [str(root / package) for package in PROJECT_PACKAGES]},
-        )
+        own_wait = RAY_GCS_WAIT not in os.environ
+        if own_wait:
+            os.environ[RAY_GCS_WAIT] = RAY_GCS_WAIT_S
+        try:
+            ray.init(
+                address=address,
+                runtime_env={"py_modules": [str(root / package) for package in PROJECT_PACKAGES]},
+            )
+        except ConnectionError:  # something listens there, but it does not answer as a Ray cluster's head
+            raise RayUnreachable(address, "no Ray cluster answers there") from None
+        finally:
+            if own_wait:
+                os.environ.pop(RAY_GCS_WAIT, None)
     else:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
 

@@ -135,3 +135,21 @@ def test_a_file_that_is_not_utf8_text_is_one_error_line_and_status_1(
     assert result.stderr.startswith(said.replace("{file}", str(binary)))
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_a_sweep_on_a_ray_address_that_refuses_is_one_error_line_and_status_1(tmp_path: Path) -> None:
+    """Not half a minute of Ray's warnings and a traceback: the address is tried first, briefly."""
+    import socket
+    import time
+
+    (tmp_path / "day.toml").write_text(SCENARIO)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('base = "day.toml"\n[grid]\nseed = [1, 2]\n')
+    with socket.socket() as reserved:  # bound, never listening: connections to it are refused
+        reserved.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{reserved.getsockname()[1]}"
+        started = time.monotonic()
+        result = CliRunner().invoke(app, ["sweep", str(grid), "--address", address, "--out", str(tmp_path / "out")])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: cannot reach the Ray cluster at {address}: Connection refused\n"
