@@ -9,6 +9,8 @@ A grid file (TOML) names a base scenario and the fields to vary, as dotted paths
     "dispatch.batch_cadence_s" = [30, 60]
     "shoppers.willing_share" = [0.08, 0.12]
 
+Fewer `hours` than the base's are its first hours, its hourly rates cut to match (as `simulate --hours`).
+
 Ray runs locally (`ray.init(num_cpus=2)`) unless a cluster address is given; then the project's packages
 are shipped to the workers with the job (`runtime_env.py_modules`).
 """
@@ -49,8 +51,28 @@ class Grid:
 
     def scenario(self, overrides: Mapping[str, Any]) -> Scenario:
         label = ", ".join(f"{key}={value}" for key, value in overrides.items())
-        scenario = self.base.with_overrides({**self.fixed, **overrides})
+        values = {**self.fixed, **overrides}
+        scenario = self.base
+        hours = values.get("hours")
+        if isinstance(hours, int) and not isinstance(hours, bool) and hours <= scenario.hours:
+            # fewer hours cut the base's hourly rates to match, as `crowdship simulate --hours` does
+            scenario = scenario.first_hours(hours)
+        elif hours is not None:
+            _refuse_hours_beyond_the_base_rates(scenario, values)
+        scenario = scenario.with_overrides(values)
         return scenario.with_overrides({"name": f"{self.base.name} [{label}]" if label else self.base.name})
+
+
+def _refuse_hours_beyond_the_base_rates(base: Scenario, values: Mapping[str, Any]) -> None:
+    """More hours than the base has need rates for them: an hourly list of the base that the grid does not
+    replace cannot be stretched, and the refusal names `hours`, the grid's own field, not the base's list."""
+    for name, profile in (("orders.per_hour", base.orders.per_hour), ("shoppers.per_hour", base.shoppers.per_hour)):
+        if isinstance(profile, list) and name not in values:
+            raise InvalidInput(
+                "hours",
+                f"the base scenario's {name} has rates for {base.hours} hours; give {name} for more, "
+                f"or at most {base.hours} hours",
+            )
 
 
 def load_grid(path: Path | str) -> Grid:
