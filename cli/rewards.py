@@ -34,14 +34,22 @@ def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
 
 ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
 ActorPassword = Annotated[
-    str,
+    str | None,
     typer.Option(
-        prompt="Your password",
-        hide_input=True,
         envvar="CROWDSHIP_ACTOR_PASSWORD",
+        show_default=False,
         help="Asked for when not given (or read from CROWDSHIP_ACTOR_PASSWORD)",
     ),
 ]
+
+
+def _asked(password: str | None) -> str:
+    """The actor's password, asked for on stderr when not given: `$(crowdship rewards ...)` captures only what
+    the command prints, and the person still sees the question."""
+    if password is not None:
+        return password
+    answer: str = typer.prompt("Your password", hide_input=True, err=True)
+    return answer
 
 
 def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Role], action: str) -> User:
@@ -72,27 +80,41 @@ def _read_json(path: Path) -> object:
 def policy_create(
     parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
     actor: ActorEmail,
-    password: ActorPassword,
+    password: ActorPassword = None,
     note: Annotated[str, typer.Option(help="Why this version")] = "",
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the version proposed: version=$(crowdship rewards policy-create ... -q)"
+        ),
+    ] = False,
 ) -> None:
-    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it."""
+    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it. Prints
+    the version it proposed, the one to approve."""
     parameters = _read_json(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
+    password = _asked(password)
     with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
             policy = create_reward_policy(
                 uow, parameters=parameters, actor_id=author.id, now=datetime.now(UTC), note=note
             )
-    console.print(f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it")
+    if quiet:
+        typer.echo(policy.version)
+        return
+    console.print(
+        f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it: "
+        f"crowdship rewards policy-approve {policy.version} --actor EMAIL"
+    )
 
 
 @rewards_app.command("policy-approve")
 def policy_approve(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
     actor: ActorEmail,
-    password: ActorPassword,
+    password: ActorPassword = None,
     reason: Annotated[str, typer.Option(help="What was checked")] = "",
 ) -> None:
     """Approves a proposed version (you: ops, finance or admin, not its author): in force from now on."""
@@ -103,14 +125,15 @@ def policy_approve(
 def policy_reject(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
     actor: ActorEmail,
-    password: ActorPassword,
     reason: Annotated[str, typer.Option(help="Why")],
+    password: ActorPassword = None,
 ) -> None:
     """Rejects a proposed version (you: ops, finance or admin, not its author): it never takes effect."""
     _decide(version, actor, password, PolicyStatus.REJECTED, reason)
 
 
-def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
+def _decide(version: int, actor: str, password: str | None, status: PolicyStatus, reason: str) -> None:
+    password = _asked(password)
     with command_pool() as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
