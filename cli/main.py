@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -16,7 +16,7 @@ from cli.output import console
 from crowdship.errors import DomainError
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
-from crowdship.outages import BACKING_SERVICE_ERRORS
+from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -32,24 +32,42 @@ class _Commands(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context class is private
         try:
             return super().invoke(ctx)
+        except typer.BadParameter as error:  # typer checks options with pydantic, whose message has a prefix
+            error.message = _without_pydantic_prefix(error.message)
+            raise
         except DomainError as error:
             _fail(error.message)
         except SettingMissing as error:
             _fail(str(error))
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
+        except ServerUnreachable as error:
+            _fail(f"{error.message}; is it up? see `crowdship services status`")
         except BACKING_SERVICE_ERRORS as error:
-            _fail(f"a server cannot be reached ({type(error).__name__}); is it up? see `crowdship services status`")
+            settings = get_settings()
+            named = unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)
+            _fail(f"{named.message}; is it up? see `crowdship services status`")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
 
 def _setting_problem(problem: Any) -> str:
     name = "_".join(str(part) for part in problem.get("loc", ())).upper()
-    return f"CROWDSHIP_{name}: {problem.get('msg', 'is not valid')}" if name else str(problem.get("msg"))
+    message = _without_pydantic_prefix(str(problem.get("msg", "is not valid")))
+    return f"CROWDSHIP_{name}: {message}" if name else message
+
+
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+"""What pydantic puts before the message of a validator's own ValueError or assert: not for people."""
+
+
+def _without_pydantic_prefix(message: str) -> str:
+    for prefix in PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
@@ -120,7 +138,7 @@ def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] 
     from crowdship import migrate
 
     url = get_settings().require_database_url()
-    with migrate.readable_errors():
+    with migrate.readable_errors(url):
         migrate.upgrade(url, revision)
         console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
 
@@ -131,7 +149,7 @@ def db_status() -> None:
     from crowdship import migrate
 
     url = get_settings().require_database_url()
-    with migrate.readable_errors():
+    with migrate.readable_errors(url):
         applied = ", ".join(migrate.current_revisions(url)) or "none"
         console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
 
@@ -139,9 +157,9 @@ def db_status() -> None:
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
+    from cli.database import command_pool
     from composition import rewards_on
     from crowdship import migrate
-    from crowdship.db import open_pool
     from crowdship.settings import ensure_development_key
     from dispatch.adapters.passwords import Argon2Passwords
     from simulations.demo_run import run_demo
@@ -149,8 +167,9 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
     key_written = ensure_development_key(get_settings())
     settings = get_settings()
     url = settings.require_database_url()
-    migrate.upgrade(url)
-    with open_pool(url, max_size=2) as pool:
+    with migrate.readable_errors(url):
+        migrate.upgrade(url)
+    with command_pool(max_size=2, name="crowdship-demo") as pool:
         run_demo(
             console,
             # with Redis when there is one: a refreshed trip's live markers go with it, as on the API
@@ -220,13 +239,12 @@ def match(
     import json
 
     from crowdship.errors import InvalidInput
+    from crowdship.files import read_text_file
     from dispatch.matching import parse_problem, solution_to_json, solve
 
+    text = read_text_file(problem_file)
     try:
-        with open(problem_file, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as error:
-        raise InvalidInput(problem_file, str(error.strerror or error)) from None
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput(problem_file, f"not JSON (line {error.lineno}, column {error.colno})") from None
     solution = solve(parse_problem(data), time_limit=time_limit, seed=seed)
@@ -269,12 +287,12 @@ def users_create(
     ] = None,
 ) -> None:
     """Create a staff account (the first ops or admin user, for instance)."""
-    from crowdship.db import open_pool
+    from cli.database import command_pool
     from dispatch.accounts import Role
     from dispatch.adapters.passwords import Argon2Passwords
     from dispatch.services.accounts import create_staff_user
 
-    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+    with command_pool(max_size=2) as pool:
         user = create_staff_user(
             _live_context(pool, with_redis=False),
             Argon2Passwords(),
@@ -298,11 +316,11 @@ def users_activate(email: Annotated[str, typer.Option(help="E-mail address of th
 
 
 def _set_active(email: str, *, active: bool) -> None:
-    from crowdship.db import open_pool
+    from cli.database import command_pool
     from crowdship.errors import NotFound
     from dispatch.services.accounts import find_user, set_active
 
-    with open_pool(get_settings().require_database_url(), max_size=2) as pool:
+    with command_pool(max_size=2) as pool:
         ctx = _live_context(pool)
         user = find_user(ctx, email=email)
         if user is None:
@@ -321,9 +339,42 @@ def serve_api(
 
     from api.app import create_app, settle_garbage_collection
 
+    _require_free_port(host, port)
     app = create_app(get_settings())
     settle_garbage_collection()
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None)
+    except SystemExit as exit_:
+        if exit_.code == STARTUP_FAILURE:  # taken in the meantime, or the app's startup failed: uvicorn logged why
+            _fail(f"the API could not start on {host}:{port}; its log above says why")
+        raise
+
+
+STARTUP_FAILURE = 3
+"""uvicorn's exit status when it cannot listen or the application's startup fails."""
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Binds every address `host` stands for as uvicorn will (and lets go), so that a port in use is told as one
+    line before the application is built, not as uvicorn's log and status 3."""
+    import errno
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        _fail(f"cannot listen on {host}: {error.strerror}")
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    _fail(f"port {port} is already in use on {host}")
+                _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
 @app.command("dispatcher")
@@ -345,6 +396,7 @@ def dispatcher(
     import signal
     import threading
 
+    from cli.database import command_pool
     from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
@@ -352,7 +404,7 @@ def dispatcher(
 
     settings = get_settings()
     if once:  # one round, and its failure is the command's: `error: …` and status 1
-        with open_pool(settings.require_database_url(), max_size=4, name="crowdship-dispatcher") as pool:
+        with command_pool(max_size=4, name="crowdship-dispatcher") as pool:
             context = _live_context(pool)
             keep_house(context, forgetting_old_idempotency_keys(pool, settings), BACKING_SERVICE_ERRORS)
             dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)

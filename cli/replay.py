@@ -40,8 +40,8 @@ def replay(
     """Replay a recorded day of a store under another reward policy or matcher setting, with the live use cases
     on in-memory storage, and print it side by side with the day as it happened."""
     # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
+    from cli.database import command_pool
     from crowdship.clock import SystemClock
-    from crowdship.db import open_pool
     from dispatch.services.context import DispatchConfig
     from rewards.adapters.postgres.recorded_day import read_recorded_day
     from rewards.policy import PolicyParameters
@@ -59,7 +59,7 @@ def replay(
     config = DispatchConfig.from_settings(settings)
     if matcher_time_limit is not None:
         config = dataclasses.replace(config, matcher_time_limit_s=matcher_time_limit)
-    with open_pool(settings.require_database_url(), max_size=1, name="crowdship-cli") as pool:
+    with command_pool() as pool:
         recorded = read_recorded_day(pool, store_id=store, start=start, end=end)
     options = ReplayOptions(
         policy=parameters,

@@ -12,10 +12,11 @@ import typer
 from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
+from cli.database import command_pool
 from cli.output import console
 from crowdship.clock import Clock, SystemClock
-from crowdship.db import open_pool
 from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
@@ -41,14 +42,22 @@ def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
 
 ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
 ActorPassword = Annotated[
-    str,
+    str | None,
     typer.Option(
-        prompt="Your password",
-        hide_input=True,
         envvar="CROWDSHIP_ACTOR_PASSWORD",
+        show_default=False,
         help="Asked for when not given (or read from CROWDSHIP_ACTOR_PASSWORD)",
     ),
 ]
+
+
+def _asked(password: str | None) -> str:
+    """The actor's password, asked for on stderr when not given: `$(crowdship rewards ...)` captures only what
+    the command prints, and the person still sees the question."""
+    if password is not None:
+        return password
+    answer: str = typer.prompt("Your password", hide_input=True, err=True)
+    return answer
 
 
 def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Role], action: str) -> User:
@@ -67,10 +76,9 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
 
 
 def _read_json(path: Path) -> object:
+    text = read_text_file(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInput(str(path), str(error.strerror or error)) from None
+        return json.loads(text)
     except ValueError as error:
         raise InvalidInput(str(path), f"not JSON ({error})") from None
 
@@ -79,25 +87,39 @@ def _read_json(path: Path) -> object:
 def policy_create(
     parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
     actor: ActorEmail,
-    password: ActorPassword,
+    password: ActorPassword = None,
     note: Annotated[str, typer.Option(help="Why this version")] = "",
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the version proposed: version=$(crowdship rewards policy-create ... -q)"
+        ),
+    ] = False,
 ) -> None:
-    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it."""
+    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it. Prints
+    the version it proposed, the one to approve."""
     parameters = _read_json(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
-    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+    password = _asked(password)
+    with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
             policy = create_reward_policy(uow, parameters=parameters, actor_id=author.id, now=CLOCK.now(), note=note)
-    console.print(f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it")
+    if quiet:
+        typer.echo(policy.version)
+        return
+    console.print(
+        f"reward policy version {policy.version} proposed ({policy.id}); another person must approve it: "
+        f"crowdship rewards policy-approve {policy.version} --actor EMAIL"
+    )
 
 
 @rewards_app.command("policy-approve")
 def policy_approve(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
     actor: ActorEmail,
-    password: ActorPassword,
+    password: ActorPassword = None,
     reason: Annotated[str, typer.Option(help="What was checked")] = "",
 ) -> None:
     """Approves a proposed version (you: ops, finance or admin, not its author): in force from now on."""
@@ -108,15 +130,16 @@ def policy_approve(
 def policy_reject(
     version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
     actor: ActorEmail,
-    password: ActorPassword,
     reason: Annotated[str, typer.Option(help="Why")],
+    password: ActorPassword = None,
 ) -> None:
     """Rejects a proposed version (you: ops, finance or admin, not its author): it never takes effect."""
     _decide(version, actor, password, PolicyStatus.REJECTED, reason)
 
 
-def _decide(version: int, actor: str, password: str, status: PolicyStatus, reason: str) -> None:
-    with open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool:
+def _decide(version: int, actor: str, password: str | None, status: PolicyStatus, reason: str) -> None:
+    password = _asked(password)
+    with command_pool() as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
             policy = decide_reward_policy(
@@ -129,10 +152,7 @@ def _decide(version: int, actor: str, password: str, status: PolicyStatus, reaso
 def policies() -> None:
     """Every policy version, oldest first, with who proposed and who decided it; the one in force now is marked
     (the version approved last)."""
-    with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
-        _rewards(pool)() as uow,
-    ):
+    with command_pool() as pool, _rewards(pool)() as uow:
         in_force = reward_policy_in_force(uow, at=CLOCK.now())
         every = uow.repos.policies.every_version()
     table = Table(
@@ -165,7 +185,7 @@ def policies() -> None:
 def reconcile() -> None:
     """Ledger vs payouts vs deliveries; exits 1 when they differ."""
     with (
-        open_pool(get_settings().require_database_url(), max_size=1, name="crowdship-cli") as pool,
+        command_pool() as pool,
         _rewards(pool)() as uow,
     ):
         report = reconciliation_report(uow)

@@ -17,21 +17,22 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from crowdship.errors import InvalidInput
+from crowdship.outages import ServerUnreachable, libpq_reason
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 @contextmanager
-def readable_errors() -> Iterator[None]:
-    """Alembic's and SQLAlchemy's refusals as the project's own (an unknown revision, a database away), so that
-    the command line says `error: <why>` rather than print a traceback."""
+def readable_errors(database_url: str | None = None) -> Iterator[None]:
+    """Alembic's and SQLAlchemy's refusals as the project's own (an unknown revision, a database away, named by
+    its address), so that the command line says `error: <why>` rather than print a traceback."""
     try:
         yield
     except CommandError as error:
         raise InvalidInput("revision", str(error)) from None
     except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "cannot connect"
-        raise InvalidInput("database", f"PostgreSQL cannot be reached: {reason}") from None
+        reason = libpq_reason(error.orig) if error.orig else "cannot connect"
+        raise ServerUnreachable("PostgreSQL", database_url, reason) from None
 
 
 def sqlalchemy_url(database_url: str) -> str:

@@ -1,10 +1,13 @@
 """The errors that mean a backing server (PostgreSQL, Redis) cannot be reached right now, rather than a
-fault of the request: callers answer 503 and retry later, loops back off."""
+fault of the request: callers answer 503 and retry later, loops back off; a command names the server."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import psycopg
 import redis
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
 BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (
@@ -13,3 +16,63 @@ BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
 )
+
+
+class ServerUnreachable(Exception):
+    """A server a command needs, named with its address (never its user or password) and why it failed."""
+
+    def __init__(self, server: str, url: str | None, reason: str) -> None:
+        where = f" at {server_address(url)}" if url else ""
+        password = _password(url)
+        if password and len(password) >= 4:  # libpq and Redis never say it; this is a safety net, not a mangle
+            reason = reason.replace(password, "***")
+        self.message = f"{server}{where} cannot be reached: {reason}"
+        super().__init__(self.message)
+
+
+def unreachable(error: Exception, *, database_url: str | None, redis_url: str | None) -> ServerUnreachable:
+    """One of `BACKING_SERVICE_ERRORS` as the server it came from: Redis's own, else PostgreSQL's."""
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        return ServerUnreachable("Redis", redis_url, _first_line(error) or type(error).__name__)
+    return ServerUnreachable("PostgreSQL", database_url, libpq_reason(error))
+
+
+def libpq_reason(error: BaseException) -> str:
+    """What a failed PostgreSQL connection says, without libpq's repetition of the address:
+    'connection to server at "h", port 5432 failed: Connection refused' is 'Connection refused'."""
+    line = _first_line(error)
+    return " ".join(line.rpartition("failed: ")[2].split()) or type(error).__name__
+
+
+def server_address(url: str | None) -> str:
+    """`host:port` of a PostgreSQL or Redis URL: what a message may show of it."""
+    if not url:
+        return "an unconfigured address"
+    info = _parts(url)
+    default_port = "6379" if url.startswith(("redis://", "rediss://")) else "5432"
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or default_port}"
+
+
+def _parts(url: str) -> dict[str, str]:
+    """host, port and password of a Redis URL or a libpq connection string (URL or `key=value` pairs)."""
+    if url.startswith(("redis://", "rediss://")):
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        found = {"host": parts.hostname, "port": port, "password": parts.password}
+        return {key: str(value) for key, value in found.items() if value}
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url).items() if value}
+    except psycopg.Error:
+        return {}
+
+
+def _password(url: str | None) -> str | None:
+    return _parts(url).get("password") if url else None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else ""

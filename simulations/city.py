@@ -8,6 +8,7 @@ population points with weights (e.g. Leon County census blocks, POP100).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
 from crowdship.units import Cents
 from dispatch.model import Store
 from routing.areas import circular_area
@@ -73,11 +75,7 @@ def _synthetic_homes(
 
 
 def _read_csv(path: Path, field: str) -> list[dict[str, str]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(csv.DictReader(handle))
-    except OSError as error:
-        raise InvalidInput(field, f"{path}: {error.strerror or error}") from error
+    return list(csv.DictReader(io.StringIO(read_text_file(path, field), newline="")))
 
 
 def _float(row: dict[str, str], column: str, field: str) -> float:

@@ -4,6 +4,10 @@ Each run registers what is missing (the store, staff and shopper accounts), chec
 shopper whose trip ended or has nothing accepted yet (so trips are open for hours after each run), and tops
 the store up to the plan's number of pending orders through order intake, which gives each order its bag code
 and the hash of its delivery code, as for a real order.
+
+What the demo does not own it leaves alone: a shopper's trust tier and identity check are the plan's only when
+this run registers the shopper (later, a tier review or operations decide them), and a shopper whose account
+was deactivated or who opted out of delivering is not checked in again.
 """
 
 from __future__ import annotations
@@ -71,15 +75,20 @@ def load_demo(
                 ctx, hasher, email=person.email, password=password, display_name=person.display_name, home=person.home
             )
             load.new_accounts.append(DemoAccount(person.email, Role.SHOPPER, password, user.shopper_id))
+            assert user.shopper_id is not None
+            accounts.verify_shopper(
+                ctx,
+                shopper_id=user.shopper_id,
+                identity_verified=person.identity_verified,
+                trust_tier=person.trust_tier,
+                actor_id=None,
+            )
         assert user.shopper_id is not None
-        accounts.verify_shopper(
-            ctx,
-            shopper_id=user.shopper_id,
-            identity_verified=person.identity_verified,
-            trust_tier=person.trust_tier,
-            actor_id=None,
-        )
-        if person.trip is not None and _needs_a_fresh_trip(ctx, user.shopper_id):
+        if (
+            person.trip is not None
+            and _may_deliver(ctx, user.active, user.shopper_id)
+            and _needs_a_fresh_trip(ctx, user.shopper_id)
+        ):
             trips.check_in(
                 ctx,
                 shopper_id=user.shopper_id,
@@ -104,6 +113,11 @@ def load_demo(
                 )
             )
     return load
+
+
+def _may_deliver(ctx: DispatchContext, active: bool, shopper_id: UUID) -> bool:
+    """An active account whose shopper has not opted out: a deactivated one keeps its trips cancelled."""
+    return active and accounts.get_shopper(ctx, shopper_id).opted_in
 
 
 def _needs_a_fresh_trip(ctx: DispatchContext, shopper_id: UUID) -> bool:

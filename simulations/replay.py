@@ -30,6 +30,7 @@ import numpy as np
 from composition import acceptance_aware, in_memory
 from crowdship.clock import ManualClock, time_zone
 from crowdship.errors import DomainError, InvalidInput
+from crowdship.files import read_text_file
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.batch import Solver, matcher_solver, run_batch
@@ -353,10 +354,7 @@ class _Replay:
 def load_policy_file(path: Path) -> dict[str, Any]:
     """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
     `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise InvalidInput("policy", f"{path}: {error.strerror or error}") from error
+    text = read_text_file(path, "policy")
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as error:

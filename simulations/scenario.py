@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -323,11 +324,9 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
 def load_scenario(path: Path | str) -> Scenario:
     """Reads and validates a scenario file."""
     path = Path(path)
+    text = read_text_file(path, "scenario")
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise InvalidInput("scenario", f"{path}: {error.strerror or error}") from error
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput("scenario", f"{path}: not valid TOML ({error})") from error
     return parse_scenario(data)

@@ -9,6 +9,8 @@ A grid file (TOML) names a base scenario and the fields to vary, as dotted paths
     "dispatch.batch_cadence_s" = [30, 60]
     "shoppers.willing_share" = [0.08, 0.12]
 
+Fewer `hours` than the base's are its first hours, its hourly rates cut to match (as `simulate --hours`).
+
 Ray runs locally (`ray.init(num_cpus=2)`) unless a cluster address is given; then the project's packages
 are shipped to the workers with the job (`runtime_env.py_modules`).
 """
@@ -19,13 +21,16 @@ import csv
 import html
 import itertools
 import json
+import os
+import socket
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crowdship.errors import InvalidInput
+from crowdship.errors import DomainError, InvalidInput
+from crowdship.files import read_text_file
 from simulations.extras import require
 from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
 
@@ -46,16 +51,35 @@ class Grid:
 
     def scenario(self, overrides: Mapping[str, Any]) -> Scenario:
         label = ", ".join(f"{key}={value}" for key, value in overrides.items())
-        scenario = self.base.with_overrides({**self.fixed, **overrides})
+        values = {**self.fixed, **overrides}
+        scenario = self.base
+        hours = values.get("hours")
+        if isinstance(hours, int) and not isinstance(hours, bool) and hours <= scenario.hours:
+            # fewer hours cut the base's hourly rates to match, as `crowdship simulate --hours` does
+            scenario = scenario.first_hours(hours)
+        elif hours is not None:
+            _refuse_hours_beyond_the_base_rates(scenario, values)
+        scenario = scenario.with_overrides(values)
         return scenario.with_overrides({"name": f"{self.base.name} [{label}]" if label else self.base.name})
+
+
+def _refuse_hours_beyond_the_base_rates(base: Scenario, values: Mapping[str, Any]) -> None:
+    """More hours than the base has need rates for them: an hourly list of the base that the grid does not
+    replace cannot be stretched, and the refusal names `hours`, the grid's own field, not the base's list."""
+    for name, profile in (("orders.per_hour", base.orders.per_hour), ("shoppers.per_hour", base.shoppers.per_hour)):
+        if isinstance(profile, list) and name not in values:
+            raise InvalidInput(
+                "hours",
+                f"the base scenario's {name} has rates for {base.hours} hours; give {name} for more, "
+                f"or at most {base.hours} hours",
+            )
 
 
 def load_grid(path: Path | str) -> Grid:
     path = Path(path)
+    text = read_text_file(path, "grid")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInput("grid", f"{path}: {error.strerror or error}") from error
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
     unknown = sorted(set(data) - {"base", "set", "grid", "name"})
@@ -90,18 +114,63 @@ def run_one(scenario_data: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     return {**overrides, **summary.to_json()}
 
 
+class RayUnreachable(DomainError):
+    """`--address` names a Ray cluster that does not answer."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot reach the Ray cluster at {address}: {reason}")
+        self.address = address
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+"""How long the cluster's address may take to accept a connection before the sweep gives up (Ray itself would
+retry for half a minute or more, printing warnings)."""
+RAY_GCS_WAIT = "RAY_gcs_server_port_wait_time_s"
+RAY_GCS_WAIT_S = "5"
+"""Ray's tries (about a second each) to get an answer from a cluster's head: 5 unless the environment says."""
+
+
+def _ray_endpoint(address: str) -> tuple[str, int] | None:
+    """Host and port of a `HOST:PORT` or `ray://HOST:PORT` address; None for what Ray resolves itself (`auto`)."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _require_reachable(address: str) -> None:
+    endpoint = _ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise RayUnreachable(address, error.strerror or str(error) or type(error).__name__) from None
+
+
 def _init_ray(address: str | None) -> None:
     require("ray", "a sweep")
     import ray
 
+    if address:
+        _require_reachable(address)
     if ray.is_initialized():
         return
     if address:
         root = REPOSITORY_ROOT
-        ray.init(
-            address=address,
-            runtime_env={"py_modules": [str(root / package) for package in PROJECT_PACKAGES]},
-        )
+        own_wait = RAY_GCS_WAIT not in os.environ
+        if own_wait:
+            os.environ[RAY_GCS_WAIT] = RAY_GCS_WAIT_S
+        try:
+            ray.init(
+                address=address,
+                runtime_env={"py_modules": [str(root / package) for package in PROJECT_PACKAGES]},
+            )
+        except ConnectionError:  # something listens there, but it does not answer as a Ray cluster's head
+            raise RayUnreachable(address, "no Ray cluster answers there") from None
+        finally:
+            if own_wait:
+                os.environ.pop(RAY_GCS_WAIT, None)
     else:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
 

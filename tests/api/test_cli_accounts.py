@@ -201,3 +201,65 @@ def test_one_dispatcher_round_also_forgets_idempotency_keys_past_their_retention
     assert result.exit_code == 0, result.output
     with db.connection() as connection:
         assert connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("young",)]
+
+
+def test_a_bad_role_or_a_weak_key_is_told_without_pydantics_value_error_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Options and settings are checked by pydantic, whose "Value error, " before the reason is not for people."""
+    role = CliRunner().invoke(cli, ["users", "create", "--email", "a@b.org", "--role", "bogus"])
+    assert role.exit_code == 2
+    assert "Invalid value for '--role': 'bogus' is not one of" in role.output
+    assert "Value error" not in role.output
+    monkeypatch.setenv("CROWDSHIP_SECRET_KEY", "short")
+    get_settings.cache_clear()
+    try:
+        weak = CliRunner().invoke(cli, ["api"])
+    finally:
+        get_settings.cache_clear()
+    assert weak.exit_code == 1, weak.output
+    assert weak.stderr.startswith("error: CROWDSHIP_SECRET_KEY: the key is shorter than 32 characters")
+    assert "Value error" not in weak.output
+
+
+def test_api_on_a_port_already_in_use_is_one_error_line_and_status_1() -> None:
+    """Told before the application is built, not as uvicorn's log line and its status 3."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["api", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: port {port} is already in use on 127.0.0.1\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "deactivate", "--email", "ops@example.org"],
+        ["users", "create", "--email", "ops@example.org", "--password", "Orbit-Lamp-77-Quince"],
+        ["rewards", "policies"],
+        ["rewards", "reconcile"],
+        ["dispatcher", "--once"],
+    ],
+)
+def test_postgresql_away_is_named_by_its_address_within_seconds_and_without_pool_warnings(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line naming the server and where it is (not its password), in a couple of seconds, not ten seconds of
+    psycopg_pool's warnings and then an anonymous PoolTimeout."""
+    monkeypatch.setenv("CROWDSHIP_DATABASE_URL", "postgresql://nobody:hunter2-secret@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        get_settings.cache_clear()
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: PostgreSQL at 127.0.0.1:1 cannot be reached: Connection refused")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.output
+    assert not [record for record in caplog.records if record.name.startswith("psycopg")]

@@ -48,8 +48,9 @@ def _staff(world: World, role: Role) -> str:
 
 
 def _as(actor: str, *args: str, password: str = PASSWORD) -> Result:
-    """A rewards command run by `actor`, who types their password at the prompt."""
-    return CliRunner().invoke(app, ["rewards", *args, "--actor", actor], input=f"{password}\n")
+    """A rewards command run by `actor`, whose password is in CROWDSHIP_ACTOR_PASSWORD (typed at the prompt in
+    `test_the_readmes_steps_...`)."""
+    return CliRunner().invoke(app, ["rewards", *args, "--actor", actor], env={"CROWDSHIP_ACTOR_PASSWORD": password})
 
 
 def test_the_readmes_example_policy_is_proposed_as_written(configured: World) -> None:
@@ -131,6 +132,26 @@ def test_the_list_marks_the_version_in_force_and_an_older_proposal_is_not_approv
     assert "approved, in force" in rows["3"]
     assert "in force" not in rows["1"]
     assert "proposed" in rows["2"]
+
+
+def test_the_readmes_steps_approve_the_version_policy_create_printed_after_the_demos_own(configured: World) -> None:
+    """`version=$(crowdship rewards policy-create ... -q)` then `policy-approve "$version"`, as the README runs
+    them, also after `make demo` approved a version 1 of its own: stdout is only the number, the password is
+    asked for on stderr."""
+    ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
+    example = str(REPOSITORY_ROOT / "docs" / "examples" / "policy.json")
+    assert _as(ops, "policy-create", example).exit_code == 0
+    assert _as(finance, "policy-approve", "1").exit_code == 0
+    created = CliRunner().invoke(
+        app, ["rewards", "policy-create", example, "--actor", ops, "-q"], input=f"{PASSWORD}\n"
+    )
+    assert created.exit_code == 0, created.output
+    assert created.stdout.split() == ["2"]  # (the runner echoes the hidden answer's newline; a terminal shows it)
+    assert "Your password" in created.stderr
+    assert PASSWORD not in created.output
+    approved = _as(finance, "policy-approve", created.stdout.strip())
+    assert approved.exit_code == 0, approved.output
+    assert "reward policy version 2 approved" in approved.stdout
 
 
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -109,3 +111,45 @@ def test_a_results_folder_that_cannot_be_made_is_refused_before_simulating(tmp_p
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: out: {taken} cannot hold the results")
     assert taken.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["match", "{file}"], "error: {file}: not UTF-8 text (byte 0x80 at offset 0)"),
+        (["simulate", "{file}"], "error: scenario: {file}: not UTF-8 text"),
+        (["sweep", "{file}"], "error: grid: {file}: not UTF-8 text"),
+        (["replay", "--store", str(uuid4()), "--day", "2026-12-04", "--policy", "{file}"], "error: policy: {file}: "),
+        (["rewards", "policy-create", "{file}", "--actor", "ops@example.org"], "error: {file}: not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_one_error_line_and_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str], said: str
+) -> None:
+    """Bytes that are no text (`printf '\\x80\\x81'`) are refused like any bad file, not with a traceback."""
+    monkeypatch.setenv("CROWDSHIP_ACTOR_PASSWORD", "not asked for")
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x80\x81")
+    result = CliRunner().invoke(app, [argument.replace("{file}", str(binary)) for argument in arguments])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(said.replace("{file}", str(binary)))
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_a_sweep_on_a_ray_address_that_refuses_is_one_error_line_and_status_1(tmp_path: Path) -> None:
+    """Not half a minute of Ray's warnings and a traceback: the address is tried first, briefly."""
+    import socket
+    import time
+
+    (tmp_path / "day.toml").write_text(SCENARIO)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('base = "day.toml"\n[grid]\nseed = [1, 2]\n')
+    with socket.socket() as reserved:  # bound, never listening: connections to it are refused
+        reserved.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{reserved.getsockname()[1]}"
+        started = time.monotonic()
+        result = CliRunner().invoke(app, ["sweep", str(grid), "--address", address, "--out", str(tmp_path / "out")])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: cannot reach the Ray cluster at {address}: Connection refused\n"

@@ -11,8 +11,8 @@ from psycopg_pool import ConnectionPool
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import OrderStatus, TripStatus
-from dispatch.services import trips
+from dispatch.model import OrderStatus, TripStatus, TrustTier
+from dispatch.services import accounts, trips
 from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
 from simulations.demo import build_demo_plan
@@ -137,3 +137,58 @@ def test_the_credentials_file_is_private_and_forgets_orders_that_are_over(
     assert path.stat().st_mode & 0o077 == 0
     assert set(saved["orders"]) == {order.external_ref for order in live}
     assert saved["accounts"][load.new_accounts[0].email]["password"] == PASSWORD
+
+
+def test_a_later_run_leaves_a_shoppers_trust_tier_and_identity_check_as_they_were_changed(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """A tier an insurance-claim review lowered (or an identity check withdrawn) is not put back to the plan's."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    plan = build_demo_plan(clock.now(), seed=7, orders=2)
+    first = load_demo(ctx, PlainPasswords(), plan, new_password=lambda: PASSWORD)
+    person = next(person for person in plan.shoppers if person.trust_tier is not TrustTier.NEW)
+    shopper_id = next(account.shopper_id for account in first.new_accounts if account.email == person.email)
+    assert shopper_id is not None
+    assert accounts.get_shopper(ctx, shopper_id).trust_tier is person.trust_tier
+    accounts.verify_shopper(
+        ctx, shopper_id=shopper_id, trust_tier=TrustTier.NEW, identity_verified=False, actor_id=None
+    )
+
+    clock.advance(timedelta(minutes=5))
+    load_demo(ctx, PlainPasswords(), build_demo_plan(clock.now(), seed=7, orders=2), new_password=lambda: PASSWORD)
+    shopper = accounts.get_shopper(ctx, shopper_id)
+    assert (shopper.trust_tier, shopper.identity_verified) == (TrustTier.NEW, False)
+
+
+def test_a_later_run_checks_in_no_deactivated_or_opted_out_shopper(db: ConnectionPool, settings: Settings) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    plan = build_demo_plan(clock.now(), seed=7, orders=2)
+    first = load_demo(ctx, PlainPasswords(), plan, new_password=lambda: PASSWORD)
+    travelling = {person.email for person in plan.shoppers if person.trip is not None}
+    deactivated, opted_out = [a for a in first.new_accounts if a.email in travelling][:2]
+    assert deactivated.shopper_id is not None
+    assert opted_out.shopper_id is not None
+    user = accounts.find_user(ctx, email=deactivated.email)
+    assert user is not None
+    accounts.set_active(ctx, user_id=user.id, active=False)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        trip = uow.trips.active_for_shopper(opted_out.shopper_id)
+        assert trip is not None
+        locked = uow.trips.get(trip.id, for_update=True)
+        locked.cancel()
+        uow.trips.save(locked, at=clock.now())
+        shopper = uow.shoppers.get(opted_out.shopper_id)
+        shopper.opted_in = False
+        uow.shoppers.save(shopper)
+        uow.commit()
+
+    clock.advance(timedelta(minutes=5))
+    second = load_demo(
+        ctx, PlainPasswords(), build_demo_plan(clock.now(), seed=7, orders=2), new_password=lambda: PASSWORD
+    )
+    assert second.trips_opened == len(travelling) - 2
+    with PostgresDispatchUnitOfWork(db) as uow:
+        assert uow.trips.active_for_shopper(deactivated.shopper_id) is None
+        assert uow.trips.active_for_shopper(opted_out.shopper_id) is None

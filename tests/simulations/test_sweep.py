@@ -95,3 +95,34 @@ def test_the_sweep_chart_numbers_its_runs_and_lists_what_each_varied(tmp_path: P
     assert "<th>#4</th><td>300</td><td>0.2</td>" in table
     assert '<th title="dispatch.batch_cadence_s">batch cadence (s)</th>' in table
     assert '<th title="shoppers.willing_share">willing share</th>' in table
+
+
+def _write_hourly_base(folder: Path) -> None:
+    _write_base(folder)
+    text = (folder / "base.toml").read_text()
+    (folder / "base.toml").write_text(text.replace("per_hour = 10", "per_hour = [10, 30]"))
+
+
+@pytest.mark.parametrize("grid_file", ["[set]\nhours = 1\n[grid]\nseed = [1, 2]\n", "[grid]\nhours = [1, 2]\n"])
+def test_a_grid_that_sets_fewer_hours_cuts_the_base_hourly_rates_as_simulate_hours_does(
+    tmp_path: Path, grid_file: str
+) -> None:
+    """`hours = 1` over a base with a rate per hour is the base's first hour, not a refusal of orders.per_hour."""
+    _write_hourly_base(tmp_path)
+    (tmp_path / "grid.toml").write_text(f'base = "base.toml"\n{grid_file}')
+    grid = load_grid(tmp_path / "grid.toml")
+    first_hour = next(grid.scenario(overrides) for overrides in grid.runs() if overrides.get("hours", 1) == 1)
+    assert first_hour.hours == 1
+    assert first_hour.order_rates() == grid.base.first_hours(1).order_rates() == [10.0]
+    assert first_hour.shopper_rates() == [120.0]
+
+
+def test_more_hours_than_the_base_rates_cover_are_refused_naming_the_grids_hours(tmp_path: Path) -> None:
+    _write_hourly_base(tmp_path)
+    (tmp_path / "grid.toml").write_text('base = "base.toml"\n[grid]\nhours = [2, 3]\n')
+    with pytest.raises(InvalidInput) as raised:
+        load_grid(tmp_path / "grid.toml")
+    assert raised.value.field == "grid.hours"
+    assert "orders.per_hour has rates for 2 hours" in raised.value.message
+    (tmp_path / "grid.toml").write_text('base = "base.toml"\n[set]\n"orders.per_hour" = 12\n[grid]\nhours = [2, 3]\n')
+    assert load_grid(tmp_path / "grid.toml").scenario({"hours": 3}).order_rates() == [12.0] * 3

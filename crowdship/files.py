@@ -1,0 +1,23 @@
+"""The one way to read a text file a person hands the service (a scenario, a grid, a policy, a matcher problem,
+a list of stores): UTF-8, and a file that cannot be read or is not text is refused as `InvalidInput`, so the
+command line says `error: <why>` instead of printing a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crowdship.errors import InvalidInput
+
+
+def read_text_file(path: Path | str, field: str | None = None) -> str:
+    """The file's text, decoded as UTF-8 (a leading byte-order mark, as some editors write, is dropped).
+
+    Refused as `InvalidInput` named by `field` with the path in the message (`scenario: day.toml: ...`), or by
+    the path alone when no field is given (`day.toml: ...`)."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        reason = str(error.strerror or error)
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+    raise InvalidInput(field, f"{path}: {reason}") if field else InvalidInput(str(path), reason)

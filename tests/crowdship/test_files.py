@@ -1,0 +1,33 @@
+"""Text files handed to the service are read one way: UTF-8, and a file that is not is refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_field_the_path_and_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "bin.json"
+    path.write_bytes(b'{"a": 1}\x80\x81')
+    with pytest.raises(InvalidInput) as raised:
+        read_text_file(path, "policy")
+    assert raised.value.field == "policy"
+    assert raised.value.message == f"policy: {path}: not UTF-8 text (byte 0x80 at offset 8)"
+    with pytest.raises(InvalidInput) as unnamed:
+        read_text_file(path)
+    assert unnamed.value.message == f"{path}: not UTF-8 text (byte 0x80 at offset 8)"
+
+
+def test_a_missing_file_is_refused_with_the_systems_reason(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"nope\.toml: No such file or directory"):
+        read_text_file(tmp_path / "nope.toml", "scenario")
+
+
+def test_utf8_text_is_read_without_a_leading_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "day.toml"
+    path.write_bytes('\ufeffname = "Café"\n'.encode())
+    assert read_text_file(path) == 'name = "Café"\n'

@@ -1,0 +1,43 @@
+"""A server that cannot be reached is named for a person: which one, where, and why, never its password."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import redis
+from psycopg_pool import PoolTimeout
+
+from crowdship.outages import server_address, unreachable
+
+URLS = {"database_url": "postgresql://ops:hunter2-long@db.example:6543/crowdship", "redis_url": "redis://cache:7/0"}
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("postgresql://ops:hunter2-long@db.example:6543/crowdship", "db.example:6543"),
+        ("postgresql://postgres@127.0.0.1/crowdship", "127.0.0.1:5432"),
+        ("host=db.example port=6000 password=hunter2-long dbname=crowdship", "db.example:6000"),
+        ("redis://:hunter2-long@127.0.0.1:47571/0", "127.0.0.1:47571"),
+        ("redis://cache.example/0", "cache.example:6379"),
+    ],
+)
+def test_a_server_is_named_by_host_and_port_never_by_user_or_password(url: str, address: str) -> None:
+    assert server_address(url) == address
+
+
+def test_a_refused_postgresql_connection_says_where_and_why_in_a_few_words() -> None:
+    error = psycopg.OperationalError(
+        'connection failed: connection to server at "10.0.0.5", port 6543 failed: Connection refused\n'
+        "\tIs the server running on that host and accepting TCP/IP connections?"
+    )
+    assert unreachable(error, **URLS).message == "PostgreSQL at db.example:6543 cannot be reached: Connection refused"
+    timeout = unreachable(PoolTimeout("couldn't get a connection after 2.00 sec"), **URLS)
+    assert timeout.message.startswith("PostgreSQL at db.example:6543 cannot be reached: couldn't get a connection")
+
+
+def test_a_redis_error_names_redis_and_a_password_in_a_reason_is_masked() -> None:
+    said = unreachable(redis.ConnectionError("Error 111 connecting to cache:7."), **URLS).message
+    assert said == "Redis at cache:7 cannot be reached: Error 111 connecting to cache:7."
+    leaked = unreachable(psycopg.OperationalError("FATAL: bad secret hunter2-long"), **URLS).message
+    assert "hunter2" not in leaked
