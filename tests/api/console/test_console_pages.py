@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
+from api_support import Account, check_in, current_offer, ingest, run_batch
 from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.console.web import CSRF_FIELD
+from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.model import Store
 from dispatch.services.store_view import MAX_LISTED
+from routing.geo import GeoPoint
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
@@ -152,3 +156,105 @@ def test_a_form_with_more_fields_than_any_console_form_is_refused_not_a_500(clie
     token = client.post("/auth/token", content=body, headers=headers)
     assert token.status_code == 422
     assert token.json()["errors"][0]["field"] == "form"
+
+
+def _accepted(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account, *refs: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Orders offered together to the shopper's new trip and accepted (not picked up yet)."""
+    receipts = [ingest(client, ops, store, clock, ref=ref) for ref in refs]
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    offer = current_offer(client, shopper)
+    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted(r["order_id"] for r in receipts)
+    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers).status_code == 200
+    return receipts, trip
+
+
+def _carrying_cell(page: str, shopper_name: str) -> str:
+    """The "Carrying" cell of the shopper's row in the live view's table of trips."""
+    row = re.search(rf">{shopper_name}</a></td>.*?</tr>", page, re.DOTALL)
+    assert row is not None, f"no trip of {shopper_name} listed"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.DOTALL)
+    return cells[3]
+
+
+def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """Marked not delivered, the order is failed and its trip goes on without it (or is over): no other list
+    of the view shows it, yet nothing moves it on until someone takes its bags back."""
+    ana = make_shopper("Ana")
+    (failed, carried), trip = _accepted(client, ops, store, clock, ana, "WEB-FAILED-1", "WEB-CARRIED-2")
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup",
+        json={"bag_codes": [failed["bag_code"], carried["bag_code"]]},
+        headers=ana.headers,
+    )
+    assert picked.status_code == 200, picked.text
+    said = client.post(
+        f"/ops/orders/{failed['order_id']}/not-delivered", json={"reason": "Bag left at the depot"}, headers=ops.headers
+    )
+    assert said.status_code == 200, said.text
+    sign_in_client(client, make_login(Role.OPS))
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    needs_action = re.search(r'<table class="needs-action">(.*?)</table>', page, re.DOTALL)
+    assert needs_action is not None
+    assert f'href="/console/ops/orders/{failed["order_id"]}">WEB-FAILED-1</a>' in needs_action.group(1)
+    assert "WEB-CARRIED-2" not in needs_action.group(1)
+    assert '<span class="stat-n" data-testid="count-failed">1</span>' in page
+    carrying = _carrying_cell(page, "Ana")  # the trip goes on with the other order only
+    assert "WEB-CARRIED-2" in carrying
+    assert "WEB-FAILED-1" not in carrying
+    panel = client.get(f"/console/ops/stores/{store.id}/live/panel", headers={"HX-Request": "true"}).text
+    assert "past deadline, 1 failed with bags to take back." in panel
+
+    taken_back = client.post(f"/ops/orders/{failed['order_id']}/returned", headers=ops.headers)
+    assert taken_back.status_code == 200, taken_back.text
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert '<table class="needs-action">' not in page  # returned: it waits in the store now
+    waiting = re.search(r'<table class="waiting">(.*?)</table>', page, re.DOTALL)
+    assert waiting is not None
+    assert "WEB-FAILED-1" in waiting.group(1)
+
+
+def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """Cancelled after its shopper accepted it: the trip carries the other order, and the map neither draws
+    the cancelled drop-off nor routes the trip through it."""
+    ana = make_shopper("Ana")
+    far = GeoPoint(30.4500, -84.2400)
+    kept = ingest(client, ops, store, clock, ref="WEB-KEPT-1")
+    cancelled = ingest(client, ops, store, clock, ref="WEB-CANCELLED-2", dropoff=far)
+    check_in(client, ana, store, clock, max_detour_m=20_000)
+    run_batch(client, ops, store)
+    offer = current_offer(client, ana)
+    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted([kept["order_id"], cancelled["order_id"]])
+    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
+    sign_in_client(client, make_login(Role.OPS))
+    before = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert "WEB-CANCELLED-2" in _carrying_cell(before, "Ana")
+    assert client.post(f"/ops/orders/{cancelled['order_id']}/cancel", headers=ops.headers).status_code == 200
+
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    carrying = _carrying_cell(page, "Ana")
+    assert "WEB-KEPT-1" in carrying
+    assert "WEB-CANCELLED-2" not in carrying
+    live_map = re.search(r'<svg[^>]*id="live-map".*?</svg>', page, re.DOTALL)
+    assert live_map is not None
+    assert "WEB-CANCELLED-2" not in live_map.group(0)
+    routes = re.search(r'<g data-layer="routes".*?</g>', live_map.group(0), re.DOTALL)
+    assert routes is not None
+    (route,) = re.findall(r'<polyline points="([^"]+)"', routes.group(0))
+    assert len(route.split()) == 3  # the store, the one drop-off left, the destination
