@@ -24,6 +24,8 @@ from dispatch.services.order_detail import order_detail
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
 
 CANCELLABLE = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in moves)
+HANDED_ON = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.FALLBACK in moves)
+"""What may go to the courier fleet: an order still waiting in the store, or one brought back to it."""
 MAX_REF_CHARS = 200
 NOT_DELIVERED_LABELS = {"reason": "Why it will not be delivered"}
 
@@ -96,6 +98,7 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         order=detail.order,
         store=store,
         cancellable=detail.order.status in CANCELLABLE,
+        handed_on=detail.order.status in HANDED_ON,
         closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
     )
@@ -110,6 +113,26 @@ def confirm_cancel(request: Request, order_id: UUID, user: OpsUser, services: Se
         return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
     return render(
         request, "ops/order_cancel.html", user, nav="orders", order=order, cancellable=order.status in CANCELLABLE
+    )
+
+
+@router.get("/{order_id}/fallback", response_class=HTMLResponse)
+def confirm_fallback(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks first: once the courier fleet has the order, no shopper is offered it again, and the
+    store pays the fleet its fallback cost."""
+    try:
+        order = queries.get_order(services.context, order_id=order_id)
+        store = queries.get_store(services.context, store_id=order.store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order_fallback.html",
+        user,
+        nav="orders",
+        order=order,
+        store=store,
+        handed_on=order.status in HANDED_ON,
     )
 
 

@@ -258,3 +258,51 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
     assert routes is not None
     (route,) = re.findall(r'<polyline points="([^"]+)"', routes.group(0))
     assert len(route.split()) == 3  # the store, the one drop-off left, the destination
+
+
+def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice_focused(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """Both cannot be undone: the order's page links to a page that asks, whose focused choice keeps the order
+    (Enter right after it opens does no harm); a cancelled order's page says it is cancelled already."""
+    kept = ingest(client, ops, store, clock, ref="WEB-ASK-1")
+    sign_in_client(client, make_login(Role.OPS))
+    order_page = client.get(f"/console/ops/orders/{kept['order_id']}").text
+    assert f'<a class="button secondary" href="/console/ops/orders/{kept["order_id"]}/fallback">' in order_page
+    assert 'action="/console/ops/orders/{}/fallback"'.format(kept["order_id"]) not in order_page
+
+    asked = client.get(f"/console/ops/orders/{kept['order_id']}/fallback")
+    assert asked.status_code == 200
+    assert "Hand order WEB-ASK-1 to the courier fleet?" in asked.text
+    assert 'fallback cost of <span class="money">$8.99</span>' in asked.text
+    assert re.search(r"<button[^>]*>Yes, hand it to the courier fleet</button>", asked.text)
+    assert not re.search(r"<button[^>]*autofocus", asked.text)
+    assert re.search(r"<a [^>]*autofocus>No, keep it for shoppers</a>", asked.text)
+
+    cancel = client.get(f"/console/ops/orders/{kept['order_id']}/cancel").text
+    assert "Cancel order WEB-ASK-1?" in cancel
+    assert not re.search(r"<button[^>]*autofocus", cancel)
+    assert re.search(r"<a [^>]*autofocus>No, keep it</a>", cancel)
+
+    form = {CSRF_FIELD: form_token(client, f"/console/ops/orders/{kept['order_id']}/cancel")}
+    done = client.post(f"/console/ops/orders/{kept['order_id']}/cancel", data=form)
+    assert "Order WEB-ASK-1 cancelled." in done.text
+    again = client.get(f"/console/ops/orders/{kept['order_id']}/cancel").text
+    assert "Order WEB-ASK-1 is already cancelled" in again
+    assert "Cancel order WEB-ASK-1?" not in again
+    assert "Yes, cancel the order" not in again
+    fleet = client.get(f"/console/ops/orders/{kept['order_id']}/fallback").text
+    assert "Order WEB-ASK-1 cannot go to the courier fleet" in fleet
+    assert "Yes, hand it" not in fleet
+
+
+def test_an_order_handed_to_the_fleet_after_the_confirmation_says_so(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    handed = ingest(client, ops, store, clock, ref="WEB-FLEET-1")
+    sign_in_client(client, make_login(Role.OPS))
+    path = f"/console/ops/orders/{handed['order_id']}/fallback"
+    done = client.post(path, data={CSRF_FIELD: form_token(client, path)})
+    assert "Order WEB-FLEET-1 handed to the courier fleet." in done.text
+    assert "Hand to the courier fleet…" not in done.text
+    assert "Order WEB-FLEET-1 is already with the courier fleet" in client.get(path).text

@@ -130,8 +130,13 @@ def _cancel_another(
     screenshot(page, "order-waiting")
     page.get_by_role("link", name="Cancel order…").click()
     expect(page.get_by_role("heading", name="Cancel order WEB-5002?")).to_be_visible()
-    expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
+    expect(page.get_by_role("link", name="No, keep it")).to_be_focused()  # Enter at once cancels nothing
     screenshot(page, "order-cancel-confirm")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Order WEB-5002")).to_be_visible()
+    page.get_by_role("link", name="Cancel order…").click()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Order WEB-5002 cancelled.")
     expect(page.locator("table.timeline")).to_contain_text("cancelled by operations")
@@ -381,3 +386,31 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
     expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the queue for shoppers.")
     screenshot(page, "order-requeued-after-not-delivered")
     assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"
+
+
+def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """The order's page asks first, on a page of its own whose focused choice keeps the order: Enter right
+    after it opens hands nothing on; saying yes by keyboard does."""
+    receipt = ingest(api, ops, store, clock, ref="WEB-7001", dropoff=ON_THE_WAY)
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/orders/{receipt['order_id']}")
+    page.get_by_role("link", name="Hand to the courier fleet…").click()
+    expect(page.get_by_role("heading", name="Hand order WEB-7001 to the courier fleet?")).to_be_visible()
+    expect(page.get_by_role("link", name="No, keep it for shoppers")).to_be_focused()
+    screenshot(page, "order-fallback-confirm")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Order WEB-7001")).to_contain_text("pending")
+    page.get_by_role("link", name="Hand to the courier fleet…").click()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, hand it to the courier fleet")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Order WEB-7001 handed to the courier fleet.")
+    screenshot(page, "order-handed-to-fleet")
+    assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "fallback"
