@@ -5,7 +5,7 @@ back into the store, a returned one requeued or handed to the courier fleet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.formats import words
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_schemas import NotDeliveredIn
-from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
+from crowdship.pages import Page
+from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus, Store
 from dispatch.services import delivery, orders, queries
 from dispatch.services.order_detail import order_detail
 
@@ -47,26 +48,25 @@ def list_orders(
     status: str = "",
     store_id: str = "",
 ) -> HTMLResponse:
-    """Search by the start of the reference (any case), filter by status and store; newest first."""
-    problem = None
-    statuses = None
-    if status:
-        try:
-            statuses = [OrderStatus(status)]
-        except ValueError:
-            choices = ", ".join(words(choice) for choice in OrderStatus)
-            problem = FormProblem(f"There is no status “{status[:40]}”: choose one of {choices}.", {"status": choices})
-    store = _uuid_or_none(store_id)
-    ref = ref.strip()[:MAX_REF_CHARS]
-    found = queries.list_orders(
-        services.context,
-        store_id=store,
-        statuses=statuses,
-        limit=paging.limit,
-        offset=paging.offset,
-        external_ref=ref or None,
-    )
+    """Search by the start of the reference (any case), filter by status and store; newest first. A filter
+    with a value it does not know lists nothing and says which filter and what it takes."""
     stores = {s.id: s for s in queries.list_stores(services.context)}
+    statuses, status_problem = _status_filter(status)
+    store, store_problem = _store_filter(store_id, stores)
+    problem = merge_filters([status_problem, store_problem])
+    ref = ref.strip()[:MAX_REF_CHARS]
+    found = (
+        Page[Order]((), 0)
+        if problem
+        else queries.list_orders(
+            services.context,
+            store_id=store,
+            statuses=statuses,
+            limit=paging.limit,
+            offset=paging.offset,
+            external_ref=ref or None,
+        )
+    )
     return render(
         request,
         "ops/orders.html",
@@ -80,6 +80,24 @@ def list_orders(
         stores=stores,
         problem=problem,
     )
+
+
+def _status_filter(status: str) -> tuple[list[OrderStatus] | None, FormProblem | None]:
+    if not status:
+        return None, None
+    try:
+        return [OrderStatus(status)], None
+    except ValueError:
+        return None, filter_problem("status", "status", status, ", ".join(words(choice) for choice in OrderStatus))
+
+
+def _store_filter(store_id: str, stores: Mapping[UUID, Store]) -> tuple[UUID | None, FormProblem | None]:
+    if not store_id:
+        return None, None
+    store = _uuid_or_none(store_id.strip())
+    if store is None or store not in stores:
+        return None, filter_problem("store_id", "store", store_id, "the stores listed")
+    return store, None
 
 
 @router.get("/{order_id}", response_class=HTMLResponse)

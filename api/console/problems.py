@@ -180,6 +180,22 @@ def link_problem(errors: Sequence[Mapping[str, Any]]) -> str:
     return f"This link is broken: {said}."
 
 
+def filter_problem(field: str, what: str, value: str, choices: str) -> FormProblem:
+    """A list's filter with a value it does not know (a hand-edited or stale link): said with the filter's
+    name and its choices, rather than silently ignored (which would list everything)."""
+    message = f"There is no {what} “{value[:40]}”: choose one of {choices}."
+    return FormProblem(message, {field: message}, 422)
+
+
+def merge_filters(problems: Sequence[FormProblem | None]) -> FormProblem | None:
+    """The refusals of several filters of one list as one problem (each keeps its own sentence)."""
+    found = [problem for problem in problems if problem is not None]
+    if len(found) <= 1:
+        return found[0] if found else None
+    fields = {name: said for problem in found for name, said in problem.fields.items()}
+    return FormProblem(" ".join(problem.message for problem in found), fields, 422)
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     if not text:

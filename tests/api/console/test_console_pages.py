@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 from api_support import Account, check_in, current_offer, ingest, run_batch
 from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
@@ -306,3 +307,38 @@ def test_an_order_handed_to_the_fleet_after_the_confirmation_says_so(
     assert "Order WEB-FLEET-1 handed to the courier fleet." in done.text
     assert "Hand to the courier fleet…" not in done.text
     assert "Order WEB-FLEET-1 is already with the courier fleet" in client.get(path).text
+
+
+def _refusal(page: str) -> str:
+    found = re.search(r'<div class="problem" role="alert" id="problem">(.*?)</div>', page, re.DOTALL)
+    assert found is not None, "the page says what is wrong"
+    return found.group(1)
+
+
+def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """Not every order or incident as if there were no filter: a 422 page naming the filter and its choices."""
+    ingest(client, ops, store, clock, ref="WEB-LISTED-1")
+    sign_in_client(client, make_login(Role.OPS))
+    assert "WEB-LISTED-1" in client.get("/console/ops/orders", params={"store_id": str(store.id)}).text
+    for value in ("bogus", str(uuid4())):
+        page = client.get("/console/ops/orders", params={"store_id": value})
+        assert page.status_code == 422
+        assert f"There is no store “{value}”: choose one of the stores listed." in _refusal(page.text)
+        assert "WEB-LISTED-1" not in page.text
+        assert '<select id="f-store" name="store_id" aria-invalid="true"' in page.text
+    both = client.get("/console/ops/orders", params={"store_id": "bogus", "status": "lost"})
+    assert "There is no status “lost”" in _refusal(both.text)
+    assert "There is no store “bogus”" in _refusal(both.text)
+
+    for name, what, choices in (
+        ("status", "status", "open, resolved or any"),
+        ("kind", "kind", "damage, theft, accident, other or any"),
+        ("store_id", "store", "the stores listed"),
+    ):
+        page = client.get("/console/ops/incidents", params={name: "bogus"})
+        assert page.status_code == 422, name
+        assert f"There is no {what} “bogus”: choose one of {choices}." in _refusal(page.text)
+        assert f'name="{name}" aria-invalid="true"' in page.text
+    assert client.get("/console/ops/incidents", params={"status": "", "kind": "theft"}).status_code == 200
