@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,17 @@ def pydantic_words(item: Mapping[str, Any], *, in_link: bool = False) -> str:
         return "is not valid" if in_link else "is not a valid id"
     if kind in PYDANTIC_WORDS:
         return PYDANTIC_WORDS[kind]
-    return str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+    return without_pydantic_prefix(str(item.get("msg", "is not valid")))
+
+
+PYDANTIC_PREFIX = re.compile(r"\b(?:Value error|Assertion failed), ")
+"""What pydantic puts before the message of a validator's own ValueError or assertion."""
+
+
+def without_pydantic_prefix(text: str) -> str:
+    """A validator's message as it wrote it: "Value error, a sweep runs its grid as written" -> "a sweep runs
+    its grid as written", wherever the prefix sits (a message may quote another one)."""
+    return PYDANTIC_PREFIX.sub("", text)
 
 
 NUMBER_LIMITS = {
@@ -143,6 +154,7 @@ def readable_problem(
 
 def _form_problem(fields: dict[str, str], label_of: Callable[[str], str]) -> FormProblem:
     """A message per field; one that names no field (a rule about the whole form) is said without a label."""
+    fields = {name: without_pydantic_prefix(said) for name, said in fields.items()}
     listed = "; ".join(f"{label_of(name)}: {said}" if name else said for name, said in list(fields.items())[:5])
     return FormProblem(f"Please correct the form: {listed}", {name: said for name, said in fields.items() if name}, 422)
 
@@ -197,7 +209,7 @@ def merge_filters(problems: Sequence[FormProblem | None]) -> FormProblem | None:
 
 
 def _sentence(text: str) -> str:
-    text = text.strip()
+    text = without_pydantic_prefix(text).strip()
     if not text:
         return "The request was refused."
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

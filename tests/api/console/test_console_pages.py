@@ -3,6 +3,7 @@ address say, and what the live view lists and announces."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -342,3 +343,37 @@ def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
         assert f"There is no {what} “bogus”: choose one of {choices}." in _refusal(page.text)
         assert f'name="{name}" aria-invalid="true"' in page.text
     assert client.get("/console/ops/incidents", params={"status": "", "kind": "theft"}).status_code == 200
+
+
+def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "Southside",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost": "8.99",
+    }
+    form.update(fields)
+    return form
+
+
+def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_time(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """A Point pasted as the area is not a missing area; a day that opens but has no closing time is told its
+    closing time is required, without quoting the empty text."""
+    sign_in_client(client, make_login(Role.OPS))
+    point = '{"type": "Point", "coordinates": [-84.2211, 30.4627]}'
+    page = client.post(
+        "/console/ops/stores/new",
+        data=_store_form(client, service_area=point, **{"opening_hours.monday.opens": "08:00"}),
+    )
+    assert page.status_code == 422
+    refusal = _refusal(page.text)
+    assert "Service area (type): expected &#39;Polygon&#39;, &#39;MultiPolygon&#39; or &#39;Feature&#39;" in refusal
+    assert "is required" not in refusal.replace("Monday closes: is required, as hh:mm", "")
+    assert "Monday closes: is required, as hh:mm" in refusal
+    assert "not &#39;&#39;" not in page.text
+    assert '<small id="e-service_area" class="error">type: expected' in page.text
+    empty = client.post("/console/ops/stores/new", data=_store_form(client, service_area=""))
+    assert "Service area: is required" in _refusal(empty.text)
