@@ -119,7 +119,14 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         handed_on=detail.order.status in HANDED_ON,
         closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
+        trip_names=_trip_names(services, detail.trip_shoppers),
     )
+
+
+def _trip_names(services: AppServices, trip_shoppers: Mapping[UUID, UUID]) -> dict[UUID, str]:
+    """Each trip by its shopper's name, read in one query."""
+    names = queries.shopper_names(services.context, set(trip_shoppers.values()))
+    return {trip_id: names[shopper_id] for trip_id, shopper_id in trip_shoppers.items() if shopper_id in names}
 
 
 @router.get("/{order_id}/cancel", response_class=HTMLResponse)

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from api.console.formats import in_utc, money, period_words, reason_words, words
+from api.console.formats import history_detail, in_utc, money, period_words, reason_words, words
 from api.console.paging import page_url
 from api.console.problems import FormProblem
 from api.dependencies import OPS_ROLES, AppServices, Services
@@ -63,6 +63,7 @@ templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
+templates.env.filters["history"] = history_detail
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------

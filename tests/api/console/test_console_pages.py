@@ -377,3 +377,36 @@ def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_tim
     assert '<small id="e-service_area" class="error">type: expected' in page.text
     empty = client.post("/console/ops/stores/new", data=_store_form(client, service_area=""))
     assert "Service area: is required" in _refusal(empty.text)
+
+
+def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """ "cancelled by you", not "cancelled by operations by you"; "offered to Ana's trip", not to "trip 9c0abce4",
+    in the history and the table of offers; the live map's route and destination by her name too."""
+    ana = make_shopper("Ana")
+    (carried, cancelled), _ = _accepted(client, ops, store, clock, ana, "WEB-NAMED-1", "WEB-NAMED-2")
+    sign_in_client(client, make_login(Role.OPS))
+    path = f"/console/ops/orders/{cancelled['order_id']}/cancel"
+    client.post(path, data={CSRF_FIELD: form_token(client, path)})
+    page = client.get(f"/console/ops/orders/{cancelled['order_id']}").text
+    timeline = re.search(r'<table class="timeline">(.*?)</table>', page, re.DOTALL)
+    assert timeline is not None
+    lines = html.unescape(re.sub(r"<[^>]+>", "", timeline.group(1)))
+    assert "cancelled by you" in lines
+    assert "by operations" not in lines
+    assert re.search(r"offered to Ana's trip with 1 other order for \$[0-9.]+, \d+ m out of the way", lines)
+    assert not re.search(r"trip [0-9a-f]{8}", lines)
+    offers = page[page.index("<h2>Offers</h2>") :]
+    assert re.search(rf'<a href="/console/ops/shoppers/{ana.shopper_id}" title="trip [0-9a-f-]{{36}}">Ana</a>', offers)
+
+    live = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert "<title>Ana's route</title>" in live
+    assert "<title>Ana's destination</title>" in live
+    assert not re.search(r"<title>trip [0-9a-f]{8}", live)
+    del carried
