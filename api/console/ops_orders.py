@@ -20,6 +20,7 @@ from api.ops_schemas import NotDeliveredIn
 from crowdship.pages import Page
 from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus, Store
 from dispatch.services import delivery, orders, queries
+from dispatch.services.intake import reissue_delivery_code
 from dispatch.services.order_detail import order_detail
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
@@ -117,6 +118,7 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         store=store,
         cancellable=detail.order.status in CANCELLABLE,
         handed_on=detail.order.status in HANDED_ON,
+        takes_a_new_code=_takes_a_new_code(detail.order),
         closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
         trip_names=_trip_names(services, detail.trip_shoppers),
@@ -159,6 +161,45 @@ def confirm_fallback(request: Request, order_id: UUID, user: OpsUser, services: 
         store=store,
         handed_on=order.status in HANDED_ON,
     )
+
+
+def _takes_a_new_code(order: Order) -> bool:
+    """Whether a new delivery code may be issued: while the order can still be delivered (as the use case)."""
+    return not order.is_final and order.status is not OrderStatus.FAILED
+
+
+@router.get("/{order_id}/delivery-code", response_class=HTMLResponse)
+def confirm_delivery_code(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks first: the recipient's current code stops working the moment a new one is issued."""
+    try:
+        order = queries.get_order(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order_delivery_code.html",
+        user,
+        nav="orders",
+        order=order,
+        possible=_takes_a_new_code(order),
+        code=None,
+    )
+
+
+@router.post("/{order_id}/delivery-code", response_class=HTMLResponse, response_model=None)
+def issue_delivery_code(
+    request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    """As `POST /ops/orders/{id}/delivery-code`: the new code is shown on this answer only (never stored in a
+    cookie or a link, and the page is not cached); only its salted hash is kept."""
+    del form  # the CSRF check is the point
+    try:
+        code = reissue_delivery_code(services.context, order_id=order_id)
+        order = queries.get_order(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return render(request, "ops/order_delivery_code.html", user, nav="orders", order=order, possible=True, code=code)
 
 
 def _act_on_order(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
-from api_support import Account, check_in, current_offer, ingest, run_batch
+from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
 from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -410,3 +410,50 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
     assert "<title>Ana's destination</title>" in live
     assert not re.search(r"<title>trip [0-9a-f]{8}", live)
     del carried
+
+
+def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_working(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    ana = make_shopper("Ana")
+    (receipt,), trip = _accepted(client, ops, store, clock, ana, "WEB-CODE-1")
+    sign_in_client(client, make_login(Role.OPS))
+    order_url = f"/console/ops/orders/{receipt['order_id']}"
+    assert f'href="{order_url}/delivery-code">Issue a new delivery code…</a>' in client.get(order_url).text
+    asked = client.get(f"{order_url}/delivery-code").text
+    assert "Issue a new delivery code for order WEB-CODE-1?" in asked
+    assert "the code they have now stops working" in asked
+    assert re.search(r"<a [^>]*autofocus>No, keep the current code</a>", asked)
+    assert not re.search(r"<button[^>]*autofocus", asked)
+
+    issued = client.post(
+        f"{order_url}/delivery-code", data={CSRF_FIELD: form_token(client, f"{order_url}/delivery-code")}
+    )
+    assert issued.status_code == 200
+    assert issued.headers["cache-control"] == "no-store"
+    shown = re.search(r'<code data-testid="delivery-code">([^<]+)</code>', issued.text)
+    assert shown is not None
+    code = shown.group(1)
+    assert code != receipt["delivery_code"]
+    assert "It is shown only this once." in issued.text
+    assert "Only a salted hash of it is kept" in issued.text
+    assert code not in client.get(order_url).text  # nowhere else, not on the order's page
+
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=ana.headers
+    )
+    assert picked.status_code == 200, picked.text
+    door = {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}
+    delivery = f"/shopper/orders/{receipt['order_id']}/delivery"
+    old = client.post(delivery, json={"position": door, "code": receipt["delivery_code"]}, headers=ana.headers)
+    assert old.status_code == 422, old.text
+    new = client.post(delivery, json={"position": door, "code": code}, headers=ana.headers)
+    assert new.status_code == 200, new.text
+    closed = client.get(f"{order_url}/delivery-code").text
+    assert "Order WEB-CODE-1 takes no new delivery code" in closed
+    assert "Yes, issue a new code" not in closed

@@ -416,3 +416,28 @@ def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
     expect(page.get_by_role("status")).to_contain_text("Order WEB-7001 handed to the courier fleet.")
     screenshot(page, "order-handed-to-fleet")
     assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "fallback"
+
+
+def test_ops_issue_a_new_delivery_code_and_read_it_once(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    receipt = ingest(api, ops, store, clock, ref="WEB-8001", dropoff=ON_THE_WAY)
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/orders/{receipt['order_id']}")
+    page.get_by_role("link", name="Issue a new delivery code…").click()
+    expect(page.get_by_role("link", name="No, keep the current code")).to_be_focused()
+    screenshot(page, "delivery-code-confirm")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, issue a new code")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="New delivery code for order WEB-8001")).to_be_focused()
+    code = page.get_by_test_id("delivery-code")
+    expect(code).to_have_text(re.compile(r"^\S+$"))
+    assert code.inner_text() != receipt["delivery_code"]
+    expect(page.get_by_text("It is shown only this once.")).to_be_visible()
+    screenshot(page, "delivery-code-shown")
