@@ -17,7 +17,8 @@ from psycopg_pool import ConnectionPool
 from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
-from dispatch.model import Store
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Shopper, Store
 from dispatch.services.store_view import MAX_LISTED
 from routing.geo import GeoPoint
 
@@ -457,3 +458,29 @@ def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_worki
     closed = client.get(f"{order_url}/delivery-code").text
     assert "Order WEB-CODE-1 takes no new delivery code" in closed
     assert "Yes, issue a new code" not in closed
+
+
+def test_shoppers_are_found_by_the_start_of_their_name(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+) -> None:
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for name in ("Ana Lima", "anabel Ruiz", "Ben Ode", "100% Ana"):
+            uow.shoppers.add(Shopper(display_name=name))
+        uow.commit()
+    sign_in_client(client, make_login(Role.OPS))
+    everyone = client.get("/console/ops/shoppers").text
+    assert all(name in everyone for name in ("Ana Lima", "anabel Ruiz", "Ben Ode"))
+    found = client.get("/console/ops/shoppers", params={"name": "  ANA "}).text
+    assert "Ana Lima" in found
+    assert "anabel Ruiz" in found
+    assert "Ben Ode" not in found
+    assert "100% Ana" not in found  # the start of the name, not anywhere in it
+    assert 'value="ANA"' in found
+    assert ">1\u20132 of 2<" in found
+    assert "100% Ana" in client.get("/console/ops/shoppers", params={"name": "100%"}).text  # % is a character
+    none = client.get("/console/ops/shoppers", params={"name": "Zed"}).text
+    assert "No shopper's name starts with “Zed”." in none
+    paged = client.get("/console/ops/shoppers", params={"name": "ana", "limit": 1, "offset": 1}).text
+    assert "anabel Ruiz" in paged
+    assert "Ana Lima" not in paged
+    assert 'href="/console/ops/shoppers?name=ana&amp;limit=1&amp;offset=0" rel="prev"' in paged
