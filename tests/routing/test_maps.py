@@ -263,7 +263,8 @@ def test_the_stores_name_goes_above_its_star_unless_a_marker_is_there() -> None:
     """Above by default; a drop-off right above the store pushes the name below the star, one below too to
     its right, so that the name never hides a dot (the dots are drawn over it)."""
     free = _store_label(render(layers(dropoffs=[MapMarker(east_of(STORE, 1500), "far", "pending")])))
-    assert (free.get("text-anchor"), float(free.get("y", 0))) == ("middle", pytest.approx(300 - 13))
+    assert free.get("text-anchor") == "middle"
+    assert float(free.get("y", 0)) == pytest.approx(300 - 13)
     above = north_of(STORE, 150)  # about 15 px above the star at this scale: inside the name's place
     below = GeoPoint(2 * STORE.lat - above.lat, STORE.lon)
     pushed = _store_label(render(layers(dropoffs=[MapMarker(above, "above", "pending")])))

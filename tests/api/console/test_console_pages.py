@@ -178,7 +178,7 @@ def _carrying_cell(page: str, shopper_name: str) -> str:
     """The "Carrying" cell of the shopper's row in the live view's table of trips."""
     row = re.search(rf">{shopper_name}</a></td>.*?</tr>", page, re.DOTALL)
     assert row is not None, f"no trip of {shopper_name} listed"
-    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.DOTALL)
+    cells: list[str] = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.DOTALL)
     return cells[3]
 
 
