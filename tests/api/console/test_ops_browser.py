@@ -381,6 +381,13 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
     trips = api.get("/ops/trips", params={"shopper_id": str(ana.shopper_id)}, headers=ops.headers).json()["items"]
     assert [listed["status"] for listed in trips] == ["completed"]
 
+    # Her trip is over and the order waits for nobody: the store's live view lists it until its bags are back.
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    expect(page.get_by_role("heading", name="Failed on the road: bags to take back")).to_be_visible()
+    expect(page.get_by_test_id("count-failed")).to_have_text("1")
+    screenshot(page, "store-live-failed")
+    page.locator("table.needs-action").get_by_role("link", name="WEB-6001").click()
+
     page.get_by_role("button", name="Bags are back in the store").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the store.")
