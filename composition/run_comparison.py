@@ -139,4 +139,6 @@ def _change(a: Decimal | None, b: Decimal | None, unit: Unit) -> str:
     size = abs(delta)
     if unit == "share":
         return f"{sign}{size:.1f} pt"
+    if unit == "seconds" and max(a, b) >= 1:
+        return f"{sign}{size:,.1f} s"  # in the unit the values read in: 5.3 s to 4.7 s is 0.6 s less
     return sign + _format(size, unit)

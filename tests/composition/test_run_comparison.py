@@ -91,5 +91,8 @@ def test_the_change_is_the_difference_of_the_values_as_shown() -> None:
     assert found["detour_per_delivery_m"][1:] == ["1.17 km", "1.47 km", "+0.30 km"]
     assert found["shopper_share"][1:] == ["50.0%", "50.0%", "="]
     assert found["matcher_p95_s"][1:] == ["12.3 ms", "14.9 ms", "+2.6 ms"]
+    assert found["wall_s"][1:] == ["10.0 s", "10.0 s", "="]
+    walls = rows(comparison_html(run("a"), figures(wall_s=5.26), run("b"), figures(wall_s=4.74)))["wall_s"]
+    assert walls[1:] == ["5.3 s", "4.7 s", "\u22120.6 s"]
     table = ElementTree.fromstring(comparison_html(run("a"), figures(shopper_share=0.50049), run("b"), figures()))
     assert [row.get("data-figure") for row in table.iter("tr") if row.get("class") == "diff"] == []
