@@ -126,7 +126,8 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
     table = Table(*[axis_label(key) for key in grid.axes], *[label for _, label, _ in TABLE_COLUMNS])
     for row in rows:
         table.add_row(
-            *[axis_value(key, row[key]) for key in grid.axes], *[fmt(row[key]) for key, _, fmt in TABLE_COLUMNS]
+            *[axis_value(key, row[key], ranged=grid.is_range(key)) for key in grid.axes],
+            *[fmt(row[key]) for key, _, fmt in TABLE_COLUMNS],
         )
     console.print(table)
     csv_path, json_path, chart_path = write_sweep(grid, rows, target)

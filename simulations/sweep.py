@@ -46,6 +46,14 @@ class Grid:
         names = list(self.axes)
         return [dict(zip(names, values, strict=True)) for values in itertools.product(*self.axes.values())]
 
+    def is_range(self, key: str) -> bool:
+        """Whether a varied field is a range (its two bounds, a pair in the scenario, like `orders.value_cents`)
+        rather than a list of choices (like `shoppers.max_detour_m`): the file writes both as arrays."""
+        target: Any = self.base
+        for part in key.split("."):
+            target = getattr(target, part, None)
+        return isinstance(target, tuple)
+
     def scenario(self, overrides: Mapping[str, Any]) -> Scenario:
         label = ", ".join(f"{key}={value}" for key, value in overrides.items())
         scenario = self.base.with_overrides({**self.fixed, **overrides})
@@ -187,14 +195,14 @@ def axis_label(key: str) -> str:
     return " ".join(words)
 
 
-def axis_value(key: str, value: Any) -> str:
+def axis_value(key: str, value: Any, *, ranged: bool = False) -> str:
     """A varied value as people read it, by the unit its field's name ends with: cents in dollars ("$0.40"),
     basis points as a percentage or, for a multiplier or bonus, as a factor ("x1.5" with a multiplication sign),
-    metres from 1 km in km, a share in percent; a range of two as "from" and "to" with an en dash between, a
-    list as a list."""
+    metres from 1 km in km, a share in percent; a range (`ranged`, see `Grid.is_range`) as "from" and "to" with
+    an en dash between, a list of choices as a list."""
     if isinstance(value, list | tuple):
         said = [axis_value(key, item) for item in value]
-        return "\N{EN DASH}".join(said) if len(said) == 2 else ", ".join(said)
+        return "\N{EN DASH}".join(said) if ranged and len(said) == 2 else ", ".join(said)
     if isinstance(value, dict):
         return ", ".join(f"{name}: {axis_value(key, item)}" for name, item in value.items())
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -226,7 +234,8 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
     from plotly.subplots import make_subplots
 
     numbers = [f"#{index + 1}" for index in range(len(rows))]
-    settings = [", ".join(f"{axis_label(key)} {axis_value(key, row[key])}" for key in grid.axes) for row in rows]
+    said = [{key: axis_value(key, row[key], ranged=grid.is_range(key)) for key in grid.axes} for row in rows]
+    settings = [", ".join(f"{axis_label(key)} {values[key]}" for key in grid.axes) for values in said]
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -255,10 +264,10 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
     header += "".join(f'<th class="num">{html.escape(label)}</th>' for _, label, _ in TABLE_COLUMNS)
     body = "".join(
         f"<tr><th>{number}</th>"
-        + "".join(f"<td>{html.escape(axis_value(key, row[key]))}</td>" for key in grid.axes)
+        + "".join(f'<td class="varied">{html.escape(values[key])}</td>' for key in grid.axes)
         + "".join(f'<td class="num">{html.escape(fmt(row[key]))}</td>' for key, _, fmt in TABLE_COLUMNS)
         + "</tr>"
-        for number, row in zip(numbers, rows, strict=True)
+        for number, row, values in zip(numbers, rows, said, strict=True)
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -269,6 +278,7 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
  table {{ border-collapse: collapse; margin-top: 1rem; font-size: 0.9rem; }}
  th, td {{ text-align: left; padding: 0.2rem 0.8rem 0.2rem 0; border-bottom: 1px solid #ddd; }}
  .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+ td.varied {{ white-space: nowrap; }}
 </style></head><body>
 <h1>Sweep {html.escape(grid.name)}: {len(rows)} simulated days</h1>
 <p>Base scenario: {html.escape(grid.base.name)}.</p>

@@ -93,7 +93,7 @@ def test_the_sweep_chart_numbers_its_runs_and_lists_what_each_varied(tmp_path: P
     assert "batch_cadence_s=" not in page.split("<h2>What each run varied</h2>")[0].split("<script")[0]
     table = page.split("<h2>What each run varied</h2>")[1]
     assert table.count("<tr><th>#") == 4
-    assert "<th>#4</th><td>300 s</td><td>20%</td>" in table
+    assert '<th>#4</th><td class="varied">300 s</td><td class="varied">20%</td>' in table
     assert '<th title="dispatch.batch_cadence_s">batch cadence</th>' in table
     assert '<th title="shoppers.willing_share">willing share</th>' in table
 
@@ -115,8 +115,10 @@ def test_the_sweep_chart_says_money_in_dollars_and_ranges_in_their_units(tmp_pat
     page = sweep_chart_html(grid, rows)
     table = page.split("<h2>What each run varied</h2>")[1]
     assert '<th title="rewards.per_extra_km_cents">per extra km</th>' in table
-    assert "<th>#1</th><td>$0.40</td><td>1.5 km\N{EN DASH}2.5 km</td><td>$15.00\N{EN DASH}$25.00</td>" in table
-    assert "<th>#2</th><td>$0.40</td><td>800 m</td>" in table
+    # detour limits are choices drawn for each shopper; order values a range from one bound to the other
+    first = ["$0.40", "1.5 km, 2.5 km", "$15.00\N{EN DASH}$25.00"]
+    assert "<th>#1</th>" + "".join(f'<td class="varied">{said}</td>' for said in first) in table
+    assert '<th>#2</th><td class="varied">$0.40</td><td class="varied">800 m</td>' in table
     assert '<th class="num">cost/order</th>' in table
     assert '<td class="num">$5.13</td>' in table  # 512.5 cents, halves up
     assert '<td class="num">$3.88</td>' in table
