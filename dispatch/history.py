@@ -43,6 +43,13 @@ class TimelineEntry:
     status: OrderStatus | None = None
     actor_id: UUID | None = None
     photo_ref: str | None = None
+    trip_id: UUID | None = None
+    """The trip an offer line names (as `trip_words`), for a reader that can name its shopper instead."""
+
+
+def trip_words(trip_id: UUID) -> str:
+    """A trip as the timeline names it: "trip 9c0abce4"."""
+    return f"trip {str(trip_id)[:8]}"
 
 
 def timeline(
@@ -65,7 +72,7 @@ def timeline(
         others = len(offer.stops) - 1
         bundle = f" with {others} other order{'s' if others != 1 else ''}" if others else ""
         offered = (
-            f"offered to trip {str(offer.trip_id)[:8]}{bundle} for {format_dollars(offer.reward_quote_cents)}, "
+            f"offered to {trip_words(offer.trip_id)}{bundle} for {format_dollars(offer.reward_quote_cents)}, "
             f"{offer.extra_distance_m} m out of the way"
         )
         # The status change the offer caused says the same, less: it takes the offer's words instead.
@@ -74,9 +81,9 @@ def timeline(
             None,
         )
         if same is None:
-            entries.append(TimelineEntry(offer.created_at, "offer", offered))
+            entries.append(TimelineEntry(offer.created_at, "offer", offered, trip_id=offer.trip_id))
         else:
-            event_entries[same] = replace(event_entries[same], detail=offered)
+            event_entries[same] = replace(event_entries[same], detail=offered, trip_id=offer.trip_id)
         resolved_by_event = any(e.at == offer.resolved_at for e in event_entries)
         if offer.resolved_at is not None and not resolved_by_event:
             entries.append(TimelineEntry(offer.resolved_at, "offer resolved", f"offer {offer.status.value}"))

@@ -20,6 +20,8 @@ _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 def parse_clock(text: str, field_name: str) -> int:
     """'HH:MM' (00:00 to 24:00) as minutes since midnight."""
+    if isinstance(text, str) and not text.strip():
+        raise InvalidInput(field_name, "is required, as hh:mm")
     match = _CLOCK.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise InvalidInput(field_name, f"must be a time as hh:mm, not {text!r}")

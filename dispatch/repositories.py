@@ -299,6 +299,10 @@ class LiveTripRepository(TripRepository, Protocol):
         """Those of these shoppers who have an open or departed trip."""
         ...
 
+    def shoppers_of(self, trip_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
+        """The shopper of each trip found among `trip_ids`, in one read."""
+        ...
+
     def page(
         self,
         *,

@@ -39,6 +39,7 @@ from routing.map_symbols import (
     STORE_COLOUR,
     STREET_COLOUR,
     attr,
+    clean,
     diamond,
     legend,
     star,
@@ -197,13 +198,19 @@ def render_map_svg(
     drawing.add(f'<g clip-path="url(#{prefix}-clip)">')
     drawing.base(base)
     stores = drawing.cut("stores", layers.stores)
+    routes = drawing.cut("routes", layers.routes)
+    destinations = drawing.cut("destinations", layers.destinations)
+    dropoffs = drawing.cut("drop-offs", layers.dropoffs)
+    shoppers = drawing.cut("shoppers", layers.shoppers)
     drawing.service_areas([store.service_area for store in stores if store.service_area is not None])
-    # Stores first, so that a shopper still in the store, or a drop-off next door, is drawn over its label.
-    drawing.stores(stores, len(layers.stores))
-    drawing.routes(drawing.cut("routes", layers.routes), len(layers.routes), layers.routes_note)
-    drawing.destinations(drawing.cut("destinations", layers.destinations), len(layers.destinations))
-    drawing.dropoffs(drawing.cut("drop-offs", layers.dropoffs), len(layers.dropoffs))
-    drawing.shoppers(drawing.cut("shoppers", layers.shoppers), len(layers.shoppers))
+    # Stores first, so that a shopper still in the store is drawn over its star; each name goes where it
+    # covers no marker (above the star, else below, right or left of it).
+    markers = [marker.location for marker in (*destinations, *dropoffs, *shoppers)]
+    drawing.stores(stores, len(layers.stores), markers, width, height)
+    drawing.routes(routes, len(layers.routes), layers.routes_note)
+    drawing.destinations(destinations, len(layers.destinations))
+    drawing.dropoffs(dropoffs, len(layers.dropoffs))
+    drawing.shoppers(shoppers, len(layers.shoppers))
     drawing.add("</g>")
     drawing.scale_bar(width, height)
     if base.attribution:
@@ -329,16 +336,22 @@ class _Drawing:
         self.add("</g>")
         self.legend.append((swatch_triangle(), f"shoppers now ({_count(len(markers), total)})"))
 
-    def stores(self, stores: Sequence[MapStore], total: int) -> None:
+    def stores(
+        self, stores: Sequence[MapStore], total: int, markers: Sequence[GeoPoint], width: int, height: int
+    ) -> None:
         if not stores:
             return
         self.add(f'<g data-layer="stores" fill="{STORE_COLOUR}" stroke="#000000" stroke-width="1">')
-        for store in stores:
-            x, y = self.xy(store.location)
+        stars = [self.xy(store.location) for store in stores]
+        for store, (x, y) in zip(stores, stars, strict=True):
             self.add(f'<path d="{star(x, y, 10)}">{title(store.name)}</path>')
+        for store, (x, y) in zip(stores, stars, strict=True):
+            name = clean(store.name, 40)
+            others = [self.xy(point) for point in markers] + [xy for xy in stars if xy != (x, y)]
+            tx, ty, anchor = label_place(x, y, len(name) * STORE_LABEL_CHAR_PX, others, width, height)
             self.add(
-                f'<text x="{x:.1f}" y="{y - 13:.1f}" text-anchor="middle" font-size="12" stroke="#ffffff" '
-                f'stroke-width="3" paint-order="stroke" fill="#111111">{text(store.name, 40)}</text>'
+                f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="{anchor}" font-size="{STORE_LABEL_PX}" '
+                f'stroke="#ffffff" stroke-width="3" paint-order="stroke" fill="#111111">{text(store.name, 40)}</text>'
             )
         self.add("</g>")
         self.legend.append((swatch_star(), "store" if total == 1 else f"stores ({_count(len(stores), total)})"))
@@ -358,6 +371,48 @@ class _Drawing:
 
 # --------------------------------------------------------------------------------------------------
 # Pieces
+
+
+STORE_LABEL_PX = 12
+STORE_LABEL_CHAR_PX = 7.4
+"""About the width of a character of a store's name at its size (a little more than the average, to be safe)."""
+MARKER_CLEARANCE_PX = 7.0
+"""How far from a marker's centre a label keeps: the largest marker's half size (a shopper's triangle) and air."""
+
+
+def label_place(
+    x: float,
+    y: float,
+    text_width: float,
+    markers: Sequence[tuple[float, float]],
+    width: int,
+    height: int,
+) -> tuple[float, float, str]:
+    """Where the name of a star at (`x`, `y`) goes, as the text's anchor point and `text-anchor`: above the
+    star, else below, right or left of it, the first place that covers no marker and stays on the map; when
+    none does, the one covering the fewest (above on a tie)."""
+    ascent, descent = STORE_LABEL_PX * 0.8, STORE_LABEL_PX * 0.25
+    places = (
+        (x, y - 13, "middle"),
+        (x, y + 13 + ascent, "middle"),
+        (x + 14, y + ascent / 2, "start"),
+        (x - 14, y + ascent / 2, "end"),
+    )
+
+    def cost(place: tuple[float, float, str]) -> tuple[int, int]:
+        tx, ty, anchor = place
+        left = tx - text_width / 2 if anchor == "middle" else tx if anchor == "start" else tx - text_width
+        right, top, bottom = left + text_width, ty - ascent, ty + descent
+        covered = sum(
+            1
+            for mx, my in markers
+            if left - MARKER_CLEARANCE_PX <= mx <= right + MARKER_CLEARANCE_PX
+            and top - MARKER_CLEARANCE_PX <= my <= bottom + MARKER_CLEARANCE_PX
+        )
+        outside = int(left < 0 or right > width or top < 0 or bottom > height)
+        return covered + outside, outside
+
+    return min(places, key=cost)
 
 
 def _description(base: StreetBase, layers: MapLayers, notes: list[str]) -> str:

@@ -110,7 +110,7 @@ def sweep_file(
 
 
 def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Console, reporter: StatusReporter) -> None:
-    from simulations.sweep import TABLE_COLUMNS, load_grid, run_sweep, write_sweep
+    from simulations.sweep import TABLE_COLUMNS, axis_label, axis_value, load_grid, run_sweep, write_sweep
 
     grid = load_grid(path)
     runs = grid.runs()
@@ -123,9 +123,12 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
         reporter.progress(0.95 * done / total, f"{done}/{total} simulated days")
 
     rows = run_sweep(grid, address=address, progress=progress)
-    table = Table(*[key.rsplit(".", 1)[-1] for key in grid.axes], *[label for _, label, _ in TABLE_COLUMNS])
+    table = Table(*[axis_label(key) for key in grid.axes], *[label for _, label, _ in TABLE_COLUMNS])
     for row in rows:
-        table.add_row(*[str(row[key]) for key in grid.axes], *[fmt.format(row[key]) for key, _, fmt in TABLE_COLUMNS])
+        table.add_row(
+            *[axis_value(key, row[key], ranged=grid.is_range(key)) for key in grid.axes],
+            *[fmt(row[key]) for key, _, fmt in TABLE_COLUMNS],
+        )
     console.print(table)
     csv_path, json_path, chart_path = write_sweep(grid, rows, target)
     console.print(f"table: {csv_path}, {json_path}\nchart: {chart_path}")

@@ -26,11 +26,13 @@ import socket
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.files import read_text_file
+from crowdship.units import format_dollars
 from simulations.extras import require
 from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
 
@@ -48,6 +50,14 @@ class Grid:
         """Every combination of the axes, in the order the file lists them."""
         names = list(self.axes)
         return [dict(zip(names, values, strict=True)) for values in itertools.product(*self.axes.values())]
+
+    def is_range(self, key: str) -> bool:
+        """Whether a varied field is a range (its two bounds, a pair in the scenario, like `orders.value_cents`)
+        rather than a list of choices (like `shoppers.max_detour_m`): the file writes both as arrays."""
+        target: Any = self.base
+        for part in key.split("."):
+            target = getattr(target, part, None)
+        return isinstance(target, tuple)
 
     def scenario(self, overrides: Mapping[str, Any]) -> Scenario:
         label = ", ".join(f"{key}={value}" for key, value in overrides.items())
@@ -201,17 +211,29 @@ def run_sweep(
     return [row for row in rows if row is not None]
 
 
-TABLE_COLUMNS = (
-    ("shopper_share", "shoppers", "{:.1%}"),
-    ("on_time_share", "on time", "{:.1%}"),
-    ("fallback_share", "fallback", "{:.1%}"),
-    ("cost_per_order_cents", "cost/order ¢", "{:.0f}"),
-    ("savings_share", "savings", "{:.1%}"),
-    ("detour_per_delivery_m", "detour m", "{:.0f}"),
-    ("reward_per_delivery_cents", "reward ¢", "{:.0f}"),
-    ("utilisation", "utilisation", "{:.1%}"),
-    ("matcher_p95_s", "matcher p95 s", "{:.3f}"),
+def dollars(cents: float) -> str:
+    """An amount of cents (a mean may have a fraction) in dollars, to the cent, halves up: 1234.5 -> "$12.35"."""
+    whole = int(Decimal(str(cents)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return format_dollars(whole)
+
+
+def _share(value: float) -> str:
+    return f"{value:.1%}"
+
+
+TABLE_COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("shopper_share", "shoppers", _share),
+    ("on_time_share", "on time", _share),
+    ("fallback_share", "fallback", _share),
+    ("cost_per_order_cents", "cost/order", dollars),
+    ("savings_share", "savings", _share),
+    ("detour_per_delivery_m", "detour m", "{:.0f}".format),
+    ("reward_per_delivery_cents", "reward", dollars),
+    ("utilisation", "utilisation", _share),
+    ("matcher_p95_s", "matcher p95 s", "{:.3f}".format),
 )
+"""The figures of each run as the chart's table and the command line show them (money in dollars, shares in
+percent); results.csv and results.json keep the raw numbers (money in cents)."""
 
 
 def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) -> tuple[Path, Path, Path]:
@@ -229,11 +251,48 @@ def write_sweep(grid: Grid, rows: Sequence[Mapping[str, Any]], out_dir: Path) ->
     return csv_path, json_path, chart_path
 
 
-def _axis_label(key: str) -> str:
-    """`dispatch.batch_cadence_s` -> "batch cadence (s)": what a person reads; the key stays in the title."""
+UNITS = {"s": "s", "m": "m", "km": "km", "h": "h"}
+"""The units a scenario field's name ends with that its values are said in (money and basis points apart)."""
+
+
+def axis_label(key: str) -> str:
+    """`dispatch.batch_cadence_s` -> "batch cadence": what a person reads (each value says its unit, see
+    `axis_value`); the key stays in the title."""
     words = key.rsplit(".", 1)[-1].split("_")
-    unit = words.pop() if len(words) > 1 and words[-1] in {"s", "m", "km", "h", "cents", "bps"} else None
-    return " ".join(words) + (f" ({unit})" if unit else "")
+    if len(words) > 1 and (words[-1] in UNITS or words[-1] in {"cents", "bps"}):
+        words.pop()
+    return " ".join(words)
+
+
+def axis_value(key: str, value: Any, *, ranged: bool = False) -> str:
+    """A varied value as people read it, by the unit its field's name ends with: cents in dollars ("$0.40"),
+    basis points as a percentage or, for a multiplier or bonus, as a factor ("x1.5" with a multiplication sign),
+    metres from 1 km in km, a share in percent; a range (`ranged`, see `Grid.is_range`) as "from" and "to" with
+    an en dash between, a list of choices as a list."""
+    if isinstance(value, list | tuple):
+        said = [axis_value(key, item) for item in value]
+        return "\N{EN DASH}".join(said) if ranged and len(said) == 2 else ", ".join(said)
+    if isinstance(value, dict):
+        return ", ".join(f"{name}: {axis_value(key, item)}" for name, item in value.items())
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    name = key.rsplit(".", 1)[-1]
+    unit = name.rsplit("_", 1)[-1]
+    if unit == "cents":
+        return dollars(value)
+    if unit == "bps":
+        return (
+            f"\N{MULTIPLICATION SIGN}{value / 10_000:g}"
+            if "multiplier" in name or "bonus" in name
+            else f"{value / 100:g}%"
+        )
+    if name.endswith(("_share", "_rate")):
+        return f"{value * 100:g}%"
+    if unit == "m" and abs(value) >= 1_000:
+        return f"{value / 1_000:g} km"
+    if unit in UNITS:
+        return f"{value:g} {UNITS[unit]}"
+    return f"{value:g}"
 
 
 def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -244,7 +303,8 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
     from plotly.subplots import make_subplots
 
     numbers = [f"#{index + 1}" for index in range(len(rows))]
-    settings = [", ".join(f"{key}={row[key]}" for key in grid.axes) for row in rows]
+    said = [{key: axis_value(key, row[key], ranged=grid.is_range(key)) for key in grid.axes} for row in rows]
+    settings = [", ".join(f"{axis_label(key)} {values[key]}" for key in grid.axes) for values in said]
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -269,14 +329,14 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0},
     )
     chart = pio.to_html(figure, include_plotlyjs=True, full_html=False, config={"displaylogo": False})
-    header = "".join(f'<th title="{html.escape(key)}">{html.escape(_axis_label(key))}</th>' for key in grid.axes)
+    header = "".join(f'<th title="{html.escape(key)}">{html.escape(axis_label(key))}</th>' for key in grid.axes)
     header += "".join(f'<th class="num">{html.escape(label)}</th>' for _, label, _ in TABLE_COLUMNS)
     body = "".join(
         f"<tr><th>{number}</th>"
-        + "".join(f"<td>{html.escape(str(row[key]))}</td>" for key in grid.axes)
-        + "".join(f'<td class="num">{html.escape(fmt.format(row[key]))}</td>' for key, _, fmt in TABLE_COLUMNS)
+        + "".join(f'<td class="varied">{html.escape(values[key])}</td>' for key in grid.axes)
+        + "".join(f'<td class="num">{html.escape(fmt(row[key]))}</td>' for key, _, fmt in TABLE_COLUMNS)
         + "</tr>"
-        for number, row in zip(numbers, rows, strict=True)
+        for number, row, values in zip(numbers, rows, said, strict=True)
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -287,6 +347,7 @@ def sweep_chart_html(grid: Grid, rows: Sequence[Mapping[str, Any]]) -> str:
  table {{ border-collapse: collapse; margin-top: 1rem; font-size: 0.9rem; }}
  th, td {{ text-align: left; padding: 0.2rem 0.8rem 0.2rem 0; border-bottom: 1px solid #ddd; }}
  .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+ td.varied {{ white-space: nowrap; }}
 </style></head><body>
 <h1>Sweep {html.escape(grid.name)}: {len(rows)} simulated days</h1>
 <p>Base scenario: {html.escape(grid.base.name)}.</p>

@@ -4,10 +4,14 @@ by `web`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
+from uuid import UUID
 
 from crowdship.units import format_dollars
+from dispatch.history import TimelineEntry, trip_words
 from dispatch.matching import REASON_TEXT, UnassignedReason
+from dispatch.services.delivery import NOT_DELIVERED_NOTE
 
 EN_DASH = "\N{EN DASH}"
 
@@ -69,3 +73,20 @@ def period_words(start: datetime, end: datetime) -> str:
     first = start.astimezone(UTC).date()
     last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
     return first.isoformat() if last <= first else f"{first.isoformat()} {EN_DASH} {last.isoformat()}"
+
+
+BY_OPERATIONS = " by operations"
+
+
+def history_detail(entry: TimelineEntry, trip_names: Mapping[UUID, str]) -> str:
+    """A line of an order's history as a page says it, before the person who did it ("by you"): the trip an
+    offer went to by its shopper's name ("offered to Ana's trip"), and no "by operations" where the person is
+    named after it ("cancelled", not "cancelled by operations by you")."""
+    detail = entry.detail
+    if entry.trip_id is not None and entry.trip_id in trip_names:
+        detail = detail.replace(trip_words(entry.trip_id), f"{trip_names[entry.trip_id]}'s trip", 1)
+    if entry.actor_id is not None:
+        detail = detail.removesuffix(BY_OPERATIONS)
+        if detail.startswith(NOT_DELIVERED_NOTE):
+            detail = f"not delivered: “{detail.removeprefix(NOT_DELIVERED_NOTE)}”"
+    return detail

@@ -31,7 +31,7 @@ def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: 
     for on_map in view.trips.items:
         if on_map.stops:
             points = (store.location, *(order.dropoff for order in on_map.stops), on_map.trip.destination)
-            routes.append(MapRoute(points, f"trip {str(on_map.trip.id)[:8]}"))
+            routes.append(MapRoute(points, f"{on_map.shopper.display_name}'s route"))
     layers = MapLayers(
         stores=_store_layer(store),
         dropoffs=[
@@ -39,7 +39,7 @@ def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: 
             for order in (*view.waiting.items, *view.offered.items, *(o for t in view.trips.items for o in t.stops))
         ],
         destinations=[
-            MapMarker(on_map.trip.destination, f"trip {str(on_map.trip.id)[:8]} destination")
+            MapMarker(on_map.trip.destination, f"{on_map.shopper.display_name}'s destination")
             for on_map in view.trips.items
         ],
         shoppers=[

@@ -5,7 +5,7 @@ back into the store, a returned one requeued or handed to the courier fleet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -13,17 +13,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.formats import words
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_schemas import NotDeliveredIn
-from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
+from crowdship.pages import Page
+from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus, Store
 from dispatch.services import delivery, orders, queries
+from dispatch.services.intake import reissue_delivery_code
 from dispatch.services.order_detail import order_detail
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
 
 CANCELLABLE = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in moves)
+HANDED_ON = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if OrderStatus.FALLBACK in moves)
+"""What may go to the courier fleet: an order still waiting in the store, or one brought back to it."""
 MAX_REF_CHARS = 200
 NOT_DELIVERED_LABELS = {"reason": "Why it will not be delivered"}
 
@@ -45,26 +49,25 @@ def list_orders(
     status: str = "",
     store_id: str = "",
 ) -> HTMLResponse:
-    """Search by the start of the reference (any case), filter by status and store; newest first."""
-    problem = None
-    statuses = None
-    if status:
-        try:
-            statuses = [OrderStatus(status)]
-        except ValueError:
-            choices = ", ".join(words(choice) for choice in OrderStatus)
-            problem = FormProblem(f"There is no status “{status[:40]}”: choose one of {choices}.", {"status": choices})
-    store = _uuid_or_none(store_id)
-    ref = ref.strip()[:MAX_REF_CHARS]
-    found = queries.list_orders(
-        services.context,
-        store_id=store,
-        statuses=statuses,
-        limit=paging.limit,
-        offset=paging.offset,
-        external_ref=ref or None,
-    )
+    """Search by the start of the reference (any case), filter by status and store; newest first. A filter
+    with a value it does not know lists nothing and says which filter and what it takes."""
     stores = {s.id: s for s in queries.list_stores(services.context)}
+    statuses, status_problem = _status_filter(status)
+    store, store_problem = _store_filter(store_id, stores)
+    problem = merge_filters([status_problem, store_problem])
+    ref = ref.strip()[:MAX_REF_CHARS]
+    found = (
+        Page[Order]((), 0)
+        if problem
+        else queries.list_orders(
+            services.context,
+            store_id=store,
+            statuses=statuses,
+            limit=paging.limit,
+            offset=paging.offset,
+            external_ref=ref or None,
+        )
+    )
     return render(
         request,
         "ops/orders.html",
@@ -78,6 +81,24 @@ def list_orders(
         stores=stores,
         problem=problem,
     )
+
+
+def _status_filter(status: str) -> tuple[list[OrderStatus] | None, FormProblem | None]:
+    if not status:
+        return None, None
+    try:
+        return [OrderStatus(status)], None
+    except ValueError:
+        return None, filter_problem("status", "status", status, ", ".join(words(choice) for choice in OrderStatus))
+
+
+def _store_filter(store_id: str, stores: Mapping[UUID, Store]) -> tuple[UUID | None, FormProblem | None]:
+    if not store_id:
+        return None, None
+    store = _uuid_or_none(store_id.strip())
+    if store is None or store not in stores:
+        return None, filter_problem("store_id", "store", store_id, "the stores listed")
+    return store, None
 
 
 @router.get("/{order_id}", response_class=HTMLResponse)
@@ -96,9 +117,18 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         order=detail.order,
         store=store,
         cancellable=detail.order.status in CANCELLABLE,
+        handed_on=detail.order.status in HANDED_ON,
+        takes_a_new_code=_takes_a_new_code(detail.order),
         closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
+        trip_names=_trip_names(services, detail.trip_shoppers),
     )
+
+
+def _trip_names(services: AppServices, trip_shoppers: Mapping[UUID, UUID]) -> dict[UUID, str]:
+    """Each trip by its shopper's name, read in one query."""
+    names = queries.shopper_names(services.context, set(trip_shoppers.values()))
+    return {trip_id: names[shopper_id] for trip_id, shopper_id in trip_shoppers.items() if shopper_id in names}
 
 
 @router.get("/{order_id}/cancel", response_class=HTMLResponse)
@@ -111,6 +141,65 @@ def confirm_cancel(request: Request, order_id: UUID, user: OpsUser, services: Se
     return render(
         request, "ops/order_cancel.html", user, nav="orders", order=order, cancellable=order.status in CANCELLABLE
     )
+
+
+@router.get("/{order_id}/fallback", response_class=HTMLResponse)
+def confirm_fallback(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks first: once the courier fleet has the order, no shopper is offered it again, and the
+    store pays the fleet its fallback cost."""
+    try:
+        order = queries.get_order(services.context, order_id=order_id)
+        store = queries.get_store(services.context, store_id=order.store_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order_fallback.html",
+        user,
+        nav="orders",
+        order=order,
+        store=store,
+        handed_on=order.status in HANDED_ON,
+    )
+
+
+def _takes_a_new_code(order: Order) -> bool:
+    """Whether a new delivery code may be issued: while the order can still be delivered (as the use case)."""
+    return not order.is_final and order.status is not OrderStatus.FAILED
+
+
+@router.get("/{order_id}/delivery-code", response_class=HTMLResponse)
+def confirm_delivery_code(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+    """A page that asks first: the recipient's current code stops working the moment a new one is issued."""
+    try:
+        order = queries.get_order(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
+    return render(
+        request,
+        "ops/order_delivery_code.html",
+        user,
+        nav="orders",
+        order=order,
+        possible=_takes_a_new_code(order),
+        code=None,
+    )
+
+
+@router.post("/{order_id}/delivery-code", response_class=HTMLResponse, response_model=None)
+def issue_delivery_code(
+    request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form
+) -> HTMLResponse | RedirectResponse:
+    """As `POST /ops/orders/{id}/delivery-code`: the new code is shown on this answer only (never stored in a
+    cookie or a link, and the page is not cached); only its salted hash is kept."""
+    del form  # the CSRF check is the point
+    try:
+        code = reissue_delivery_code(services.context, order_id=order_id)
+        order = queries.get_order(services.context, order_id=order_id)
+    except CONSOLE_ERRORS as error:
+        url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
+        return redirect(request, url, flash=readable_problem(error).message, kind="error")
+    return render(request, "ops/order_delivery_code.html", user, nav="orders", order=order, possible=True, code=code)
 
 
 def _act_on_order(

@@ -1,5 +1,5 @@
-"""Operations console: shoppers listed by name, a shopper's page (verify their identity, set their trust
-tier, see their incidents; their store credit and referral from `ops_shopper_money`)."""
+"""Operations console: shoppers listed, and found by the start of their name; a shopper's page (verify their
+identity, set their trust tier, see their incidents; their store credit and referral from `ops_shopper_money`)."""
 
 from __future__ import annotations
 
@@ -24,11 +24,31 @@ TIERS = [(int(tier), tier.name.title()) for tier in TrustTier]
 """Trust tiers as people say them ("Gold"), by value."""
 
 
+MAX_NAME_CHARS = 100
+MAX_FOUND = 200
+"""A search by name lists at most this many shoppers (paged); a longer start of the name narrows it."""
+
+
 @router.get("", response_class=HTMLResponse)
-def shoppers(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
-    found = queries.list_shoppers(services.context, limit=paging.limit, offset=paging.offset)
-    page = PageView.of(found, paging)
-    return render(request, "ops/shoppers.html", user, nav="shoppers", page=page, tiers=dict(TIERS))
+def shoppers(request: Request, user: OpsUser, services: Services, paging: PageQuery, name: str = "") -> HTMLResponse:
+    """Every shopper, or those whose name starts with `name` (any case, as `queries.shoppers_named`)."""
+    name = name.strip()[:MAX_NAME_CHARS]
+    if name:
+        found = list(queries.shoppers_named(services.context, prefix=name, limit=MAX_FOUND))
+        page = PageView.cut(found, paging)
+    else:
+        page = PageView.of(queries.list_shoppers(services.context, limit=paging.limit, offset=paging.offset), paging)
+    return render(
+        request,
+        "ops/shoppers.html",
+        user,
+        nav="shoppers",
+        page=page,
+        tiers=dict(TIERS),
+        name=name,
+        capped=bool(name) and page.total >= MAX_FOUND,
+        max_found=MAX_FOUND,
+    )
 
 
 @router.get("/{shopper_id}", response_class=HTMLResponse)

@@ -101,8 +101,11 @@ def _draft(values: dict[str, str]) -> StoreDraft | FormProblem:
         hours = {}  # told above: the schema would stop at the first malformed time
     area = None
     try:
-        area = _area(values)
+        area = _parsed_area(values)
+        _check_area(area, values)
     except InvalidInput as error:
+        # told here; the schema below still gets what was pasted, so that it does not call a refused area
+        # missing ("is required") next to the real error
         problems.append(_readable(error))
     try:
         draft = _store_in(values, cost, hours, area).to_draft()
@@ -124,25 +127,30 @@ def _store_in(values: dict[str, str], cost: Cents | None, hours: dict[str, Any],
     )
 
 
-def _area(values: dict[str, str]) -> Any:
-    """The pasted GeoJSON, checked by the domain on its own (and against the store's location when that reads
-    as one), so that its error is told with the others' rather than on the next submission."""
+def _parsed_area(values: dict[str, str]) -> Any:
+    """The pasted GeoJSON as JSON (None when nothing was pasted)."""
     text = values["service_area"]
     if not text.strip():
         return None
     try:
-        area = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidInput("service_area", f"not valid JSON: {error.msg} at line {error.lineno}") from None
     except RecursionError:
         raise InvalidInput("service_area", "nested too deeply to be GeoJSON") from None
+
+
+def _check_area(area: Any, values: dict[str, str]) -> None:
+    """The area checked by the domain on its own (and against the store's location when that reads as one),
+    so that its error is told with the others' rather than on the next submission."""
+    if area is None:
+        return
     polygon = service_area_from_geojson(area)
     try:
         location = GeoPoint(float(values["location.lat"]), float(values["location.lon"]))
     except (ValueError, InvalidInput):
-        return area  # the schema tells what is wrong with the location
+        return  # the schema tells what is wrong with the location
     check_store_area(polygon, location)
-    return area
 
 
 def _form_page(
@@ -155,8 +163,8 @@ def _form_page(
 ) -> HTMLResponse:
     """The store form (new or edit), with the area's errors gathered (its GeoJSON path may be deep) and the
     map of the store as saved."""
-    area_errors = [
-        (name, message)
+    area_errors = [  # a part of the GeoJSON by its path in it ("coordinates[0]: ..."), the whole area alone
+        (name.removeprefix("service_area").lstrip("."), message)
         for name, message in (problem.fields if problem else {}).items()
         if name.startswith("service_area")
     ]

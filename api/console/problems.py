@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,17 @@ def pydantic_words(item: Mapping[str, Any], *, in_link: bool = False) -> str:
         return "is not valid" if in_link else "is not a valid id"
     if kind in PYDANTIC_WORDS:
         return PYDANTIC_WORDS[kind]
-    return str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+    return without_pydantic_prefix(str(item.get("msg", "is not valid")))
+
+
+PYDANTIC_PREFIX = re.compile(r"\b(?:Value error|Assertion failed), ")
+"""What pydantic puts before the message of a validator's own ValueError or assertion."""
+
+
+def without_pydantic_prefix(text: str) -> str:
+    """A validator's message as it wrote it: "Value error, a sweep runs its grid as written" -> "a sweep runs
+    its grid as written", wherever the prefix sits (a message may quote another one)."""
+    return PYDANTIC_PREFIX.sub("", text)
 
 
 NUMBER_LIMITS = {
@@ -143,6 +154,7 @@ def readable_problem(
 
 def _form_problem(fields: dict[str, str], label_of: Callable[[str], str]) -> FormProblem:
     """A message per field; one that names no field (a rule about the whole form) is said without a label."""
+    fields = {name: without_pydantic_prefix(said) for name, said in fields.items()}
     listed = "; ".join(f"{label_of(name)}: {said}" if name else said for name, said in list(fields.items())[:5])
     return FormProblem(f"Please correct the form: {listed}", {name: said for name, said in fields.items() if name}, 422)
 
@@ -180,8 +192,24 @@ def link_problem(errors: Sequence[Mapping[str, Any]]) -> str:
     return f"This link is broken: {said}."
 
 
+def filter_problem(field: str, what: str, value: str, choices: str) -> FormProblem:
+    """A list's filter with a value it does not know (a hand-edited or stale link): said with the filter's
+    name and its choices, rather than silently ignored (which would list everything)."""
+    message = f"There is no {what} “{value[:40]}”: choose one of {choices}."
+    return FormProblem(message, {field: message}, 422)
+
+
+def merge_filters(problems: Sequence[FormProblem | None]) -> FormProblem | None:
+    """The refusals of several filters of one list as one problem (each keeps its own sentence)."""
+    found = [problem for problem in problems if problem is not None]
+    if len(found) <= 1:
+        return found[0] if found else None
+    fields = {name: said for problem in found for name, said in problem.fields.items()}
+    return FormProblem(" ".join(problem.message for problem in found), fields, 422)
+
+
 def _sentence(text: str) -> str:
-    text = text.strip()
+    text = without_pydantic_prefix(text).strip()
     if not text:
         return "The request was refused."
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

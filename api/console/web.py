@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from api.console.formats import (
     has_seconds,
+    history_detail,
     in_utc,
     money,
     period_words,
@@ -75,6 +76,7 @@ templates.env.filters["period"] = period_words
 templates.env.filters["whole_days"] = whole_days
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["has_seconds"] = has_seconds
+templates.env.filters["history"] = history_detail
 
 
 # --- The signed-in staff member --------------------------------------------------------------------------

@@ -234,6 +234,8 @@ def mark_returned(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None
 
 MAX_NOT_DELIVERED_REASON_CHARS = 200
 """How long the reason operations give for an order they mark not delivered may be (kept in its history)."""
+NOT_DELIVERED_NOTE = "not delivered, said operations: "
+"""How the order's history says it, before the reason."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ def mark_not_delivered(
                 "order", order.id, order.status, "not delivered (only a picked-up order is marked so)"
             )
         order.fail()
-        save_move(uow, order, now, f"not delivered, said operations: {why}", actor_id)
+        save_move(uow, order, now, f"{NOT_DELIVERED_NOTE}{why}", actor_id)
         completed = trip is not None and _complete_if_done(uow, trip, now)
         uow.commit()
     if trip is not None:

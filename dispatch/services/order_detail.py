@@ -3,7 +3,8 @@ with their proof, its incidents, and why it waits without an offer when it does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from dispatch.batching import TripCandidate
@@ -38,6 +39,8 @@ class OrderDetail:
     """Why it waits, when it is pending or returned."""
     carrying_trip_id: UUID | None
     carrier: Carrier | None = None
+    trip_shoppers: Mapping[UUID, UUID] = field(default_factory=dict)
+    """The shopper of each trip its offers went to, for a page to name them."""
 
 
 def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
@@ -51,6 +54,7 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         unassigned = _why_unassigned(ctx, uow, order) if waiting else None
         carrying = uow.orders.carrying_trips([order_id]).get(order_id)
         carrier = _carrier(uow, carrying) if carrying is not None else None
+        trip_shoppers = uow.trips.shoppers_of({offer.trip_id for offer in offers})
     return OrderDetail(
         order=order,
         timeline=tuple(timeline(order, events, offers, proofs, incidents)),
@@ -60,6 +64,7 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         unassigned=unassigned,
         carrying_trip_id=carrying,
         carrier=carrier,
+        trip_shoppers=trip_shoppers,
     )
 
 

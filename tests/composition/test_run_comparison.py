@@ -70,3 +70,29 @@ def test_what_each_run_was_heads_the_table_and_every_text_is_escaped() -> None:
     assert settings["scenario"] == ["<script>x</script>", "Demo day"]
     assert settings["seed"] == ["4", "the file's"]
     assert settings["hours"] == ["2", "all"]
+
+
+def test_the_change_is_the_difference_of_the_values_as_shown() -> None:
+    """$6.59 to $5.02 is minus $1.57 and 1.17 to 1.47 km is +0.30 km, whatever fractions lie under the rounding;
+    values that read the same are not a change."""
+    found = rows(
+        comparison_html(
+            run("a"),
+            figures(
+                cost_per_order_cents=659.4, detour_per_delivery_m=1174.0, shopper_share=0.50049, matcher_p95_s=0.01234
+            ),
+            run("b"),
+            figures(
+                cost_per_order_cents=501.5, detour_per_delivery_m=1465.0, shopper_share=0.50001, matcher_p95_s=0.0149
+            ),
+        )
+    )
+    assert found["cost_per_order_cents"][1:] == ["$6.59", "$5.02", "\u2212$1.57"]
+    assert found["detour_per_delivery_m"][1:] == ["1.17 km", "1.47 km", "+0.30 km"]
+    assert found["shopper_share"][1:] == ["50.0%", "50.0%", "="]
+    assert found["matcher_p95_s"][1:] == ["12.3 ms", "14.9 ms", "+2.6 ms"]
+    assert found["wall_s"][1:] == ["10.0 s", "10.0 s", "="]
+    walls = rows(comparison_html(run("a"), figures(wall_s=5.26), run("b"), figures(wall_s=4.74)))["wall_s"]
+    assert walls[1:] == ["5.3 s", "4.7 s", "\u22120.6 s"]
+    table = ElementTree.fromstring(comparison_html(run("a"), figures(shopper_share=0.50049), run("b"), figures()))
+    assert [row.get("data-figure") for row in table.iter("tr") if row.get("class") == "diff"] == []

@@ -250,3 +250,26 @@ def test_the_legend_says_statuses_in_words_and_fits_a_narrow_map() -> None:
         for line in [label.text or "", *(span.text or "" for span in label.iter(f"{SVG}tspan"))]:
             assert float(label.get("x", 0)) + len(line) * LEGEND_CHAR_PX <= width, line
     assert float(root.get("height", 0)) > 400 + 10 + 3 * LEGEND_ROW_PX  # the long note's lines are counted
+
+
+def _store_label(root: ElementTree.Element) -> ElementTree.Element:
+    stores = layer(root, "stores")
+    assert stores is not None
+    (label,) = stores.iter(f"{SVG}text")
+    return label
+
+
+def test_the_stores_name_goes_above_its_star_unless_a_marker_is_there() -> None:
+    """Above by default; a drop-off right above the store pushes the name below the star, one below too to
+    its right, so that the name never hides a dot (the dots are drawn over it)."""
+    free = _store_label(render(layers(dropoffs=[MapMarker(east_of(STORE, 1500), "far", "pending")])))
+    assert free.get("text-anchor") == "middle"
+    assert float(free.get("y", 0)) == pytest.approx(300 - 13)
+    above = north_of(STORE, 150)  # about 15 px above the star at this scale: inside the name's place
+    below = GeoPoint(2 * STORE.lat - above.lat, STORE.lon)
+    pushed = _store_label(render(layers(dropoffs=[MapMarker(above, "above", "pending")])))
+    assert pushed.get("text-anchor") == "middle"
+    assert float(pushed.get("y", 0)) > 300
+    aside = _store_label(render(layers(dropoffs=[MapMarker(above, "a", "pending")], shoppers=[MapMarker(below, "b")])))
+    assert aside.get("text-anchor") == "start"
+    assert float(aside.get("x", 0)) > 400

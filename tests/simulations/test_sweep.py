@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,8 +93,8 @@ def test_the_sweep_chart_numbers_its_runs_and_lists_what_each_varied(tmp_path: P
     assert "batch_cadence_s=" not in page.split("<h2>What each run varied</h2>")[0].split("<script")[0]
     table = page.split("<h2>What each run varied</h2>")[1]
     assert table.count("<tr><th>#") == 4
-    assert "<th>#4</th><td>300</td><td>0.2</td>" in table
-    assert '<th title="dispatch.batch_cadence_s">batch cadence (s)</th>' in table
+    assert '<th>#4</th><td class="varied">300 s</td><td class="varied">20%</td>' in table
+    assert '<th title="dispatch.batch_cadence_s">batch cadence</th>' in table
     assert '<th title="shoppers.willing_share">willing share</th>' in table
 
 
@@ -126,3 +127,37 @@ def test_more_hours_than_the_base_rates_cover_are_refused_naming_the_grids_hours
     assert "orders.per_hour has rates for 2 hours" in raised.value.message
     (tmp_path / "grid.toml").write_text('base = "base.toml"\n[set]\n"orders.per_hour" = 12\n[grid]\nhours = [2, 3]\n')
     assert load_grid(tmp_path / "grid.toml").scenario({"hours": 3}).order_rates() == [12.0] * 3
+
+
+def test_the_sweep_chart_says_money_in_dollars_and_ranges_in_their_units(tmp_path: Path) -> None:
+    """No cents, no raw lists in the page: a reward rate in dollars, detour limits in km, order values as a
+    range of dollars, the figures' money in dollars; results.csv and results.json keep cents."""
+    _write_base(tmp_path)
+    (tmp_path / "grid.toml").write_text(
+        'base = "base.toml"\n[grid]\n"rewards.per_extra_km_cents" = [40, 90]\n'
+        '"shoppers.max_detour_m" = [[1500, 2500], [800]]\n"orders.value_cents" = [[1500, 2500]]\n'
+    )
+    grid = load_grid(tmp_path / "grid.toml")
+    figures = {key: 0.25 for key, _, _ in TABLE_COLUMNS} | {
+        "cost_per_order_cents": 512.5,
+        "reward_per_delivery_cents": 388,
+    }
+    rows = [{**overrides, **figures} for overrides in grid.runs()]
+    page = sweep_chart_html(grid, rows)
+    table = page.split("<h2>What each run varied</h2>")[1]
+    assert '<th title="rewards.per_extra_km_cents">per extra km</th>' in table
+    # detour limits are choices drawn for each shopper; order values a range from one bound to the other
+    first = ["$0.40", "1.5 km, 2.5 km", "$15.00\N{EN DASH}$25.00"]
+    assert "<th>#1</th>" + "".join(f'<td class="varied">{said}</td>' for said in first) in table
+    assert '<th>#2</th><td class="varied">$0.40</td><td class="varied">800 m</td>' in table
+    assert '<th class="num">cost/order</th>' in table
+    assert '<td class="num">$5.13</td>' in table  # 512.5 cents, halves up
+    assert '<td class="num">$3.88</td>' in table
+    shown = re.sub(r' title="[^"]*"', "", table)  # a column's title keeps its field's name
+    for unreadable in ("¢", "cents", "[1500", "(cents)"):
+        assert unreadable not in shown, unreadable
+    assert "per extra km $0.40" in page  # what each run varied, when pointing at its bar
+    csv_path, json_path, _ = write_sweep(grid, rows, tmp_path / "out")
+    assert "cost_per_order_cents" in csv_path.read_text()
+    assert ",512.5," in csv_path.read_text()
+    assert '"reward_per_delivery_cents": 388' in json_path.read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -87,6 +87,9 @@ class MemoryTripRepository(MemoryRepository):
 
     def on_a_trip(self, shopper_ids: Sequence[UUID]) -> set[UUID]:
         return {shopper_id for shopper_id in shopper_ids if shopper_id in self._db.active_trip_of_shopper}
+
+    def shoppers_of(self, trip_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
+        return {trip_id: self._db.trips[trip_id].shopper_id for trip_id in trip_ids if trip_id in self._db.trips}
 
     def page(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -92,6 +92,12 @@ class PostgresTripRepository(Repository):
             (list(shopper_ids),),
         )
         return {row["shopper_id"] for row in rows}
+
+    def shoppers_of(self, trip_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
+        if not trip_ids:
+            return {}
+        rows = self._all("SELECT id, shopper_id FROM trips WHERE id = ANY(%s)", (list(trip_ids),))
+        return {row["id"]: row["shopper_id"] for row in rows}
 
     def page(
         self,

@@ -3,17 +3,24 @@ address say, and what the live view lists and announces."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
 
+from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
 from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.console.web import CSRF_FIELD
+from crowdship.clock import ManualClock
 from dispatch.accounts import Role
-from dispatch.model import Store
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Shopper, Store
 from dispatch.services.store_view import MAX_LISTED
+from routing.geo import GeoPoint
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
@@ -170,3 +177,328 @@ def test_a_form_with_more_fields_than_any_console_form_is_refused_not_a_500(clie
     token = client.post("/auth/token", content=body, headers=headers)
     assert token.status_code == 422
     assert token.json()["errors"][0]["field"] == "form"
+
+
+def _accepted(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account, *refs: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Orders offered together to the shopper's new trip and accepted (not picked up yet)."""
+    receipts = [ingest(client, ops, store, clock, ref=ref) for ref in refs]
+    trip = check_in(client, shopper, store, clock)
+    run_batch(client, ops, store)
+    offer = current_offer(client, shopper)
+    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted(r["order_id"] for r in receipts)
+    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=shopper.headers).status_code == 200
+    return receipts, trip
+
+
+def _carrying_cell(page: str, shopper_name: str) -> str:
+    """The "Carrying" cell of the shopper's row in the live view's table of trips."""
+    row = re.search(rf">{shopper_name}</a></td>.*?</tr>", page, re.DOTALL)
+    assert row is not None, f"no trip of {shopper_name} listed"
+    cells: list[str] = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.DOTALL)
+    return cells[3]
+
+
+def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """Marked not delivered, the order is failed and its trip goes on without it (or is over): no other list
+    of the view shows it, yet nothing moves it on until someone takes its bags back."""
+    ana = make_shopper("Ana")
+    (failed, carried), trip = _accepted(client, ops, store, clock, ana, "WEB-FAILED-1", "WEB-CARRIED-2")
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup",
+        json={"bag_codes": [failed["bag_code"], carried["bag_code"]]},
+        headers=ana.headers,
+    )
+    assert picked.status_code == 200, picked.text
+    said = client.post(
+        f"/ops/orders/{failed['order_id']}/not-delivered", json={"reason": "Bag left at the depot"}, headers=ops.headers
+    )
+    assert said.status_code == 200, said.text
+    sign_in_client(client, make_login(Role.OPS))
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    needs_action = re.search(r'<table class="needs-action">(.*?)</table>', page, re.DOTALL)
+    assert needs_action is not None
+    assert f'href="/console/ops/orders/{failed["order_id"]}">WEB-FAILED-1</a>' in needs_action.group(1)
+    assert "WEB-CARRIED-2" not in needs_action.group(1)
+    assert '<span class="stat-n" data-testid="count-failed">1</span>' in page
+    carrying = _carrying_cell(page, "Ana")  # the trip goes on with the other order only
+    assert "WEB-CARRIED-2" in carrying
+    assert "WEB-FAILED-1" not in carrying
+    panel = client.get(f"/console/ops/stores/{store.id}/live/panel", headers={"HX-Request": "true"}).text
+    assert "past deadline, 1 failed with bags to take back." in panel
+
+    taken_back = client.post(f"/ops/orders/{failed['order_id']}/returned", headers=ops.headers)
+    assert taken_back.status_code == 200, taken_back.text
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert '<table class="needs-action">' not in page  # returned: it waits in the store now
+    waiting = re.search(r'<table class="waiting">(.*?)</table>', page, re.DOTALL)
+    assert waiting is not None
+    assert "WEB-FAILED-1" in waiting.group(1)
+
+
+def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """Cancelled after its shopper accepted it: the trip carries the other order, and the map neither draws
+    the cancelled drop-off nor routes the trip through it."""
+    ana = make_shopper("Ana")
+    far = GeoPoint(30.4500, -84.2400)
+    kept = ingest(client, ops, store, clock, ref="WEB-KEPT-1")
+    cancelled = ingest(client, ops, store, clock, ref="WEB-CANCELLED-2", dropoff=far)
+    check_in(client, ana, store, clock, max_detour_m=20_000)
+    run_batch(client, ops, store)
+    offer = current_offer(client, ana)
+    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted([kept["order_id"], cancelled["order_id"]])
+    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
+    sign_in_client(client, make_login(Role.OPS))
+    before = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert "WEB-CANCELLED-2" in _carrying_cell(before, "Ana")
+    assert client.post(f"/ops/orders/{cancelled['order_id']}/cancel", headers=ops.headers).status_code == 200
+
+    page = client.get(f"/console/ops/stores/{store.id}/live").text
+    carrying = _carrying_cell(page, "Ana")
+    assert "WEB-KEPT-1" in carrying
+    assert "WEB-CANCELLED-2" not in carrying
+    live_map = re.search(r'<svg[^>]*id="live-map".*?</svg>', page, re.DOTALL)
+    assert live_map is not None
+    assert "WEB-CANCELLED-2" not in live_map.group(0)
+    routes = re.search(r'<g data-layer="routes".*?</g>', live_map.group(0), re.DOTALL)
+    assert routes is not None
+    (route,) = re.findall(r'<polyline points="([^"]+)"', routes.group(0))
+    assert len(route.split()) == 3  # the store, the one drop-off left, the destination
+
+
+def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice_focused(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """Both cannot be undone: the order's page links to a page that asks, whose focused choice keeps the order
+    (Enter right after it opens does no harm); a cancelled order's page says it is cancelled already."""
+    kept = ingest(client, ops, store, clock, ref="WEB-ASK-1")
+    sign_in_client(client, make_login(Role.OPS))
+    order_page = client.get(f"/console/ops/orders/{kept['order_id']}").text
+    assert f'<a class="button secondary" href="/console/ops/orders/{kept["order_id"]}/fallback">' in order_page
+    assert 'action="/console/ops/orders/{}/fallback"'.format(kept["order_id"]) not in order_page
+
+    asked = client.get(f"/console/ops/orders/{kept['order_id']}/fallback")
+    assert asked.status_code == 200
+    assert "Hand order WEB-ASK-1 to the courier fleet?" in asked.text
+    assert 'fallback cost of <span class="money">$8.99</span>' in asked.text
+    assert re.search(r"<button[^>]*>Yes, hand it to the courier fleet</button>", asked.text)
+    assert not re.search(r"<button[^>]*autofocus", asked.text)
+    assert re.search(r"<a [^>]*autofocus>No, keep it for shoppers</a>", asked.text)
+
+    cancel = client.get(f"/console/ops/orders/{kept['order_id']}/cancel").text
+    assert "Cancel order WEB-ASK-1?" in cancel
+    assert not re.search(r"<button[^>]*autofocus", cancel)
+    assert re.search(r"<a [^>]*autofocus>No, keep it</a>", cancel)
+
+    form = {CSRF_FIELD: form_token(client, f"/console/ops/orders/{kept['order_id']}/cancel")}
+    done = client.post(f"/console/ops/orders/{kept['order_id']}/cancel", data=form)
+    assert "Order WEB-ASK-1 cancelled." in done.text
+    again = client.get(f"/console/ops/orders/{kept['order_id']}/cancel").text
+    assert "Order WEB-ASK-1 is already cancelled" in again
+    assert "Cancel order WEB-ASK-1?" not in again
+    assert "Yes, cancel the order" not in again
+    fleet = client.get(f"/console/ops/orders/{kept['order_id']}/fallback").text
+    assert "Order WEB-ASK-1 cannot go to the courier fleet" in fleet
+    assert "Yes, hand it" not in fleet
+
+
+def test_an_order_handed_to_the_fleet_after_the_confirmation_says_so(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    handed = ingest(client, ops, store, clock, ref="WEB-FLEET-1")
+    sign_in_client(client, make_login(Role.OPS))
+    path = f"/console/ops/orders/{handed['order_id']}/fallback"
+    done = client.post(path, data={CSRF_FIELD: form_token(client, path)})
+    assert "Order WEB-FLEET-1 handed to the courier fleet." in done.text
+    assert "Hand to the courier fleet…" not in done.text
+    assert "Order WEB-FLEET-1 is already with the courier fleet" in client.get(path).text
+
+
+def _refusal(page: str) -> str:
+    found = re.search(r'<div class="problem" role="alert" id="problem">(.*?)</div>', page, re.DOTALL)
+    assert found is not None, "the page says what is wrong"
+    return found.group(1)
+
+
+def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """Not every order or incident as if there were no filter: a 422 page naming the filter and its choices."""
+    ingest(client, ops, store, clock, ref="WEB-LISTED-1")
+    sign_in_client(client, make_login(Role.OPS))
+    assert "WEB-LISTED-1" in client.get("/console/ops/orders", params={"store_id": str(store.id)}).text
+    for value in ("bogus", str(uuid4())):
+        page = client.get("/console/ops/orders", params={"store_id": value})
+        assert page.status_code == 422
+        assert f"There is no store “{value}”: choose one of the stores listed." in _refusal(page.text)
+        assert "WEB-LISTED-1" not in page.text
+        assert '<select id="f-store" name="store_id" aria-invalid="true"' in page.text
+    both = client.get("/console/ops/orders", params={"store_id": "bogus", "status": "lost"})
+    assert "There is no status “lost”" in _refusal(both.text)
+    assert "There is no store “bogus”" in _refusal(both.text)
+
+    for name, what, choices in (
+        ("status", "status", "open, resolved or any"),
+        ("kind", "kind", "damage, theft, accident, other or any"),
+        ("store_id", "store", "the stores listed"),
+    ):
+        page = client.get("/console/ops/incidents", params={name: "bogus"})
+        assert page.status_code == 422, name
+        assert f"There is no {what} “bogus”: choose one of {choices}." in _refusal(page.text)
+        assert f'name="{name}" aria-invalid="true"' in page.text
+    assert client.get("/console/ops/incidents", params={"status": "", "kind": "theft"}).status_code == 200
+
+
+def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "Southside",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost": "8.99",
+    }
+    form.update(fields)
+    return form
+
+
+def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_time(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """A Point pasted as the area is not a missing area; a day that opens but has no closing time is told its
+    closing time is required, without quoting the empty text."""
+    sign_in_client(client, make_login(Role.OPS))
+    point = '{"type": "Point", "coordinates": [-84.2211, 30.4627]}'
+    page = client.post(
+        "/console/ops/stores/new",
+        data=_store_form(client, service_area=point, **{"opening_hours.monday.opens": "08:00"}),
+    )
+    assert page.status_code == 422
+    refusal = _refusal(page.text)
+    assert "Service area (type): expected &#39;Polygon&#39;, &#39;MultiPolygon&#39; or &#39;Feature&#39;" in refusal
+    assert "is required" not in refusal.replace("Monday closes: is required, as hh:mm", "")
+    assert "Monday closes: is required, as hh:mm" in refusal
+    assert "not &#39;&#39;" not in page.text
+    assert '<small id="e-service_area" class="error">type: expected' in page.text
+    empty = client.post("/console/ops/stores/new", data=_store_form(client, service_area=""))
+    assert "Service area: is required" in _refusal(empty.text)
+
+
+def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """ "cancelled by you", not "cancelled by operations by you"; "offered to Ana's trip", not to "trip 9c0abce4",
+    in the history and the table of offers; the live map's route and destination by her name too."""
+    ana = make_shopper("Ana")
+    (carried, cancelled), _ = _accepted(client, ops, store, clock, ana, "WEB-NAMED-1", "WEB-NAMED-2")
+    sign_in_client(client, make_login(Role.OPS))
+    path = f"/console/ops/orders/{cancelled['order_id']}/cancel"
+    client.post(path, data={CSRF_FIELD: form_token(client, path)})
+    page = client.get(f"/console/ops/orders/{cancelled['order_id']}").text
+    timeline = re.search(r'<table class="timeline">(.*?)</table>', page, re.DOTALL)
+    assert timeline is not None
+    lines = html.unescape(re.sub(r"<[^>]+>", "", timeline.group(1)))
+    assert "cancelled by you" in lines
+    assert "by operations" not in lines
+    assert re.search(r"offered to Ana's trip with 1 other order for \$[0-9.]+, \d+ m out of the way", lines)
+    assert not re.search(r"trip [0-9a-f]{8}", lines)
+    offers = page[page.index("<h2>Offers</h2>") :]
+    assert re.search(rf'<a href="/console/ops/shoppers/{ana.shopper_id}" title="trip [0-9a-f-]{{36}}">Ana</a>', offers)
+
+    live = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert "<title>Ana's route</title>" in live
+    assert "<title>Ana's destination</title>" in live
+    assert not re.search(r"<title>trip [0-9a-f]{8}", live)
+    del carried
+
+
+def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_working(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    ana = make_shopper("Ana")
+    (receipt,), trip = _accepted(client, ops, store, clock, ana, "WEB-CODE-1")
+    sign_in_client(client, make_login(Role.OPS))
+    order_url = f"/console/ops/orders/{receipt['order_id']}"
+    assert f'href="{order_url}/delivery-code">Issue a new delivery code…</a>' in client.get(order_url).text
+    asked = client.get(f"{order_url}/delivery-code").text
+    assert "Issue a new delivery code for order WEB-CODE-1?" in asked
+    assert "the code they have now stops working" in asked
+    assert re.search(r"<a [^>]*autofocus>No, keep the current code</a>", asked)
+    assert not re.search(r"<button[^>]*autofocus", asked)
+
+    issued = client.post(
+        f"{order_url}/delivery-code", data={CSRF_FIELD: form_token(client, f"{order_url}/delivery-code")}
+    )
+    assert issued.status_code == 200
+    assert issued.headers["cache-control"] == "no-store"
+    shown = re.search(r'<code data-testid="delivery-code">([^<]+)</code>', issued.text)
+    assert shown is not None
+    code = shown.group(1)
+    assert code != receipt["delivery_code"]
+    assert "It is shown only this once." in issued.text
+    assert "Only a salted hash of it is kept" in issued.text
+    assert code not in client.get(order_url).text  # nowhere else, not on the order's page
+
+    picked = client.post(
+        f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": [receipt["bag_code"]]}, headers=ana.headers
+    )
+    assert picked.status_code == 200, picked.text
+    door = {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon}
+    delivery = f"/shopper/orders/{receipt['order_id']}/delivery"
+    old = client.post(delivery, json={"position": door, "code": receipt["delivery_code"]}, headers=ana.headers)
+    assert old.status_code == 422, old.text
+    new = client.post(delivery, json={"position": door, "code": code}, headers=ana.headers)
+    assert new.status_code == 200, new.text
+    closed = client.get(f"{order_url}/delivery-code").text
+    assert "Order WEB-CODE-1 takes no new delivery code" in closed
+    assert "Yes, issue a new code" not in closed
+
+
+def test_shoppers_are_found_by_the_start_of_their_name(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+) -> None:
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for name in ("Ana Lima", "anabel Ruiz", "Ben Ode", "100% Ana"):
+            uow.shoppers.add(Shopper(display_name=name))
+        uow.commit()
+    sign_in_client(client, make_login(Role.OPS))
+    everyone = client.get("/console/ops/shoppers").text
+    assert all(name in everyone for name in ("Ana Lima", "anabel Ruiz", "Ben Ode"))
+    found = client.get("/console/ops/shoppers", params={"name": "  ANA "}).text
+    assert "Ana Lima" in found
+    assert "anabel Ruiz" in found
+    assert "Ben Ode" not in found
+    assert "100% Ana" not in found  # the start of the name, not anywhere in it
+    assert 'value="ANA"' in found
+    assert ">1\u20132 of 2<" in found
+    assert "100% Ana" in client.get("/console/ops/shoppers", params={"name": "100%"}).text  # % is a character
+    none = client.get("/console/ops/shoppers", params={"name": "Zed"}).text
+    assert "No shopper's name starts with “Zed”." in none
+    paged = client.get("/console/ops/shoppers", params={"name": "ana", "limit": 1, "offset": 1}).text
+    assert "anabel Ruiz" in paged
+    assert "Ana Lima" not in paged
+    assert 'href="/console/ops/shoppers?name=ana&amp;limit=1&amp;offset=0" rel="prev"' in paged

@@ -130,11 +130,17 @@ def _cancel_another(
     screenshot(page, "order-waiting")
     page.get_by_role("link", name="Cancel order…").click()
     expect(page.get_by_role("heading", name="Cancel order WEB-5002?")).to_be_visible()
-    expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
+    expect(page.get_by_role("link", name="No, keep it")).to_be_focused()  # Enter at once cancels nothing
     screenshot(page, "order-cancel-confirm")
     page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Order WEB-5002")).to_be_visible()
+    page.get_by_role("link", name="Cancel order…").click()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Order WEB-5002 cancelled.")
-    expect(page.locator("table.timeline")).to_contain_text("cancelled by operations")
+    expect(page.locator("table.timeline")).to_contain_text("cancelled by you")
+    expect(page.locator("table.timeline")).not_to_contain_text("by operations")
     expect(page.get_by_text("No delivery attempt.", exact=True)).to_be_visible()  # closed: no "yet"
     screenshot(page, "order-cancelled")
     assert api.get(f"/ops/orders/{second['order_id']}", headers=ops.headers).json()["status"] == "cancelled"
@@ -156,7 +162,8 @@ def _carry_and_deliver(
     assert api.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
     page.goto(f"/console/ops/stores/{trip['store_id']}/live")
     expect(page.get_by_role("cell", name="WEB-5001")).to_be_visible()  # the trip carries it: its route is drawn
-    expect(page.locator("svg#live-map polyline title", has_text=re.compile(r"^trip [0-9a-f]{8}$"))).to_have_count(1)
+    expect(page.locator("svg#live-map polyline title", has_text=re.compile(r"^Ana's route$"))).to_have_count(1)
+    expect(page.locator("svg#live-map path title", has_text=re.compile(r"^Ana's destination$"))).to_have_count(1)
     screenshot(page, "store-live-accepted")
     clock.advance(timedelta(minutes=3))
     picked = api.post(
@@ -368,11 +375,18 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
         "Order WEB-6001 marked not delivered; the trip that carried it is over."
     )
     expect(page.locator("table.timeline")).to_contain_text(
-        "not delivered, said operations: Shopper deactivated mid-trip; bags not recovered by you"
+        "not delivered: “Shopper deactivated mid-trip; bags not recovered” by you"
     )
     screenshot(page, "order-not-delivered")
     trips = api.get("/ops/trips", params={"shopper_id": str(ana.shopper_id)}, headers=ops.headers).json()["items"]
     assert [listed["status"] for listed in trips] == ["completed"]
+
+    # Her trip is over and the order waits for nobody: the store's live view lists it until its bags are back.
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    expect(page.get_by_role("heading", name="Failed on the road: bags to take back")).to_be_visible()
+    expect(page.get_by_test_id("count-failed")).to_have_text("1")
+    screenshot(page, "store-live-failed")
+    page.locator("table.needs-action").get_by_role("link", name="WEB-6001").click()
 
     page.get_by_role("button", name="Bags are back in the store").focus()
     page.keyboard.press("Enter")
@@ -381,3 +395,56 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
     expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the queue for shoppers.")
     screenshot(page, "order-requeued-after-not-delivered")
     assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"
+
+
+def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """The order's page asks first, on a page of its own whose focused choice keeps the order: Enter right
+    after it opens hands nothing on; saying yes by keyboard does."""
+    receipt = ingest(api, ops, store, clock, ref="WEB-7001", dropoff=ON_THE_WAY)
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/orders/{receipt['order_id']}")
+    page.get_by_role("link", name="Hand to the courier fleet…").click()
+    expect(page.get_by_role("heading", name="Hand order WEB-7001 to the courier fleet?")).to_be_visible()
+    expect(page.get_by_role("link", name="No, keep it for shoppers")).to_be_focused()
+    screenshot(page, "order-fallback-confirm")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Order WEB-7001")).to_contain_text("pending")
+    page.get_by_role("link", name="Hand to the courier fleet…").click()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, hand it to the courier fleet")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Order WEB-7001 handed to the courier fleet.")
+    screenshot(page, "order-handed-to-fleet")
+    assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "fallback"
+
+
+def test_ops_issue_a_new_delivery_code_and_read_it_once(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    receipt = ingest(api, ops, store, clock, ref="WEB-8001", dropoff=ON_THE_WAY)
+    page = signed_in(Role.OPS)
+    page.goto(f"/console/ops/orders/{receipt['order_id']}")
+    page.get_by_role("link", name="Issue a new delivery code…").click()
+    expect(page.get_by_role("link", name="No, keep the current code")).to_be_focused()
+    screenshot(page, "delivery-code-confirm")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="Yes, issue a new code")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="New delivery code for order WEB-8001")).to_be_focused()
+    code = page.get_by_test_id("delivery-code")
+    expect(code).to_have_text(re.compile(r"^\S+$"))
+    assert code.inner_text() != receipt["delivery_code"]
+    expect(page.get_by_text("It is shown only this once.")).to_be_visible()
+    screenshot(page, "delivery-code-shown")

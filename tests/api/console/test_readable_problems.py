@@ -115,3 +115,32 @@ def test_refusals_of_one_form_are_told_together_and_each_field_once() -> None:
     assert merged([area, again], {}) == area
     both = merged([area, name, again], {"service_area": "Service area", "name": "Name"})
     assert both.fields == {"service_area": "must contain the store's own location", "name": "must not be empty"}
+
+
+class _Window(BaseModel):
+    period: _Period
+    note: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _noted(cls, data: object) -> object:
+        if not isinstance(data, dict):  # an assert here would be rewritten by pytest
+            raise AssertionError("a window is a table of fields")
+        return data
+
+
+def test_pydantics_prefixes_never_reach_a_message() -> None:
+    """ "Value error, " and "Assertion failed, " are pydantic's, not the rule's: not in a nested field's message,
+    a model's rule, a link, nor in a refusal that quotes one."""
+    nested = readable_problem(_refusal(_Window, {"period": {"start": 5, "end": 1}, "note": "x"}))
+    assert nested.fields == {"period": "the end must come after the start"}
+    asserted = readable_problem(_refusal(_Window, ["not", "a", "table"]))  # type: ignore[arg-type]
+    assert asserted.message == "Please correct the form: a window is a table of fields"
+    quoted = readable_problem(InvalidInput("scenario", "Value error, seed: must be at least 0"), {})
+    assert quoted.message == "Scenario: seed: must be at least 0."
+    refusal = _refusal(_Period, {"start": 5, "end": 1})
+    errors = [{**item, "loc": ("query", "period")} for item in refusal.errors()]
+    assert link_problem(errors) == "This link is broken: the period the end must come after the start."
+    for problem in (nested, asserted, quoted):
+        assert "Value error" not in problem.message
+        assert "Assertion failed" not in problem.message

@@ -508,6 +508,9 @@ def test_carrying_trips_name_the_trip_of_each_accepted_order_only(uow: LiveUnitO
             trip_b.id: [],
         }
         assert uow.orders.on_trips([trip_a.id], [OrderStatus.DELIVERED]) == {trip_a.id: []}
+        unknown = uuid4()
+        assert uow.trips.shoppers_of([trip_a.id, trip_b.id, unknown]) == {trip_a.id: first.id, trip_b.id: second.id}
+        assert uow.trips.shoppers_of([]) == {}
 
 
 def test_busy_trips_and_shoppers_are_read_together_for_a_batch(uow: LiveUnitOfWork) -> None:

@@ -1,0 +1,97 @@
+"""Operations pages keep their layout whatever people typed, in a real browser (Debian's Chromium): a very
+long word in an incident's description, long names and addresses wrap inside their boxes, order references
+stay on one line, and wide tables scroll inside their own box rather than widening the page, at 900 and 1280
+px. Every page is saved under `.local/screenshots/` (test--page.png)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from api_support import HOME, ON_THE_WAY
+from playwright.sync_api import Page, expect
+from psycopg_pool import ConnectionPool
+
+from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.incidents import Incident, IncidentKind
+from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from tests.dispatch.adapters.test_contract import an_order
+
+Screenshot = Callable[[Page, str], Path]
+LONG_WORD = "x" * 300
+LONG_NAME = "Maximiliana-Wilhelmina-Konstantinopoulou-Featherstonehaugh"
+REFERENCES = [f"WEB-261205-{index:04d}-02" for index in range(1, 6)]
+
+
+def _page_width(page: Page) -> int:
+    width: int = page.evaluate("document.documentElement.scrollWidth")
+    return width
+
+
+def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
+    """Orders with long references (one with a long address and recipient), a shopper with a long name, and
+    an incident whose description is one 300-character word."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    shopper = Shopper(display_name=LONG_NAME, trust_tier=TrustTier.SILVER, home_location=HOME)
+    trip = Trip(
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=HOME,
+        capacity_bags=3,
+        checked_in_at=now,
+        leave_by=now + timedelta(minutes=45),
+        max_detour_m=3_000,
+        max_detour_s=600,
+    )
+    orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in REFERENCES]
+    orders[0] = replace(
+        orders[0], dropoff_address=f"Apartment {LONG_WORD[:120]}, 1200 Magnolia Dr", recipient_name=LONG_NAME
+    )
+    incident = Incident(
+        order_id=orders[0].id,
+        trip_id=trip.id,
+        shopper_id=shopper.id,
+        kind=IncidentKind.DAMAGE,
+        description=f"The bag tore: {LONG_WORD} and so on",
+        reported_at=now,
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.shoppers.add(shopper)
+        uow.trips.add(trip)
+        for order in orders:
+            uow.orders.add(order)
+        uow.incidents.add(incident)
+        uow.commit()
+    return orders[0], incident
+
+
+@pytest.mark.parametrize("width", [900, 1280])
+def test_long_text_wraps_and_tables_stay_inside_the_page(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot, width: int
+) -> None:
+    order, incident = _seed(db, store)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": width, "height": 800})
+    for name, path in (
+        ("orders", "/console/ops/orders"),
+        ("order", f"/console/ops/orders/{order.id}"),
+        ("incidents", "/console/ops/incidents"),
+        ("incident", f"/console/ops/incidents/{incident.id}"),
+        ("shoppers", "/console/ops/shoppers"),
+        ("live", f"/console/ops/stores/{store.id}/live"),
+    ):
+        page.goto(path)
+        screenshot(page, f"{name}-{width}")
+        assert _page_width(page) <= width, f"{name} is {_page_width(page)} px wide in a {width} px window"
+    page.goto("/console/ops/orders")
+    for reference in REFERENCES:
+        link = page.get_by_role("link", name=reference, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box is not None
+        assert box["height"] < 30, (reference, box)  # one line, not broken at its hyphens
