@@ -12,9 +12,10 @@ from pydantic import AliasChoices, AliasPath, ConfigDict, Field, field_validator
 from api.fields import Instant
 from api.schemas import FromDomain, LongText, Schema, Text
 from dispatch.model import TrustTier
+from rewards.anomalies import FlagCode
 from rewards.breakdown import ComponentKind
 from rewards.ledger import AccountKind, TransactionKind
-from rewards.payouts import BatchStatus, FlagCode, PayoutLine
+from rewards.payouts import BatchStatus, PayoutLine
 from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyStatus
 from rewards.reconciliation import MAX_DISCREPANCIES_KEPT, DiscrepancyKind
 

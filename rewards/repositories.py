@@ -17,8 +17,9 @@ from uuid import UUID
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.model import LocationSample, Shopper
+from rewards.anomalies import DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction
-from rewards.payouts import BatchStatus, DeliveryFact, PayoutBatch
+from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import EarningsSoFar, RewardPolicy
 from rewards.reconciliation import ReconciliationData
 from rewards.records import (

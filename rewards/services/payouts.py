@@ -13,8 +13,9 @@ from uuid import UUID
 from crowdship.errors import InvalidInput
 from crowdship.pages import Page, check_page
 from crowdship.units import Cents
+from rewards.anomalies import AnomalyRules, flag_anomalies
 from rewards.ledger import AccountKind, TransactionKind, transfer
-from rewards.payouts import AnomalyRules, BatchStatus, PayoutBatch, PayoutLine, batch_csv, flag_anomalies
+from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine, batch_csv
 from rewards.reconciliation import ReconciliationReport, reconcile
 from rewards.records import AuditEntry, NothingToPay, StandingHold
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork

@@ -9,8 +9,9 @@ from uuid import uuid4
 from api.rewards_schemas import AuditEntryOut, PayoutBatchOut, PolicyOut, RewardOut
 from crowdship.units import Cents
 from dispatch.model import TrustTier
+from rewards.anomalies import AnomalyFlag, FlagCode
 from rewards.breakdown import ComponentKind, RewardComponent
-from rewards.payouts import AnomalyFlag, FlagCode, PayoutBatch, PayoutLine
+from rewards.payouts import PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
 from rewards.records import AuditEntry, RewardRecord
 from rewards.services import AuditRecord, ShopperReward

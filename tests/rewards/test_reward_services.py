@@ -19,8 +19,9 @@ from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import LocationSample, OrderStatus, TrustTier
+from rewards.anomalies import FlagCode
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
-from rewards.payouts import BatchChanged, BatchStatus, FlagCode, FourEyesViolation, HoldPlacedByAnother, PayoutBatch
+from rewards.payouts import BatchChanged, BatchStatus, FourEyesViolation, HoldPlacedByAnother, PayoutBatch
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyStatus, PolicySuperseded, RewardInputs, RewardPolicy
 from rewards.pricing import compute_reward
 from rewards.reconciliation import DiscrepancyKind

@@ -13,8 +13,9 @@ from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.adapters.memory.store import MemoryRewardsDatabase
+from rewards.anomalies import TRACK_REACH_M, DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, TransactionKind
-from rewards.payouts import TRACK_REACH_M, BatchStatus, DeliveryFact, PayoutBatch
+from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import EarningsSoFar, RewardPolicy
 from rewards.records import (
     AlreadyReferred,

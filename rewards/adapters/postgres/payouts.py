@@ -13,7 +13,8 @@ from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
-from rewards.payouts import TRACK_REACH_M, AnomalyFlag, BatchStatus, DeliveryFact, PayoutBatch, PayoutLine
+from rewards.anomalies import TRACK_REACH_M, AnomalyFlag, DeliveryFact
+from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
 from routing.geo import GeoPoint
