@@ -7,11 +7,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from crowdship.db import open_pool
 from crowdship.settings import get_settings
+
+if TYPE_CHECKING:
+    from dispatch.services.context import DispatchContext
 
 COMMAND_POOL_TIMEOUT_S = 2.0
 """Longest wait for the first connection, or for a pooled one: a command fails within a couple of seconds."""
@@ -59,3 +63,15 @@ def _pool_logs_kept() -> Iterator[list[BaseException]]:
         yield failures
     finally:
         logger.removeFilter(keep)
+
+
+def live_service_context(pool: ConnectionPool, *, with_redis: bool = True) -> DispatchContext:
+    """The service's context on the configured PostgreSQL (and Redis, for leases and events)."""
+    from composition import live_context
+    from crowdship.cache import open_redis
+    from crowdship.clock import SystemClock
+    from dispatch.adapters.live import RedisLiveState
+
+    settings = get_settings()
+    live = RedisLiveState(open_redis(settings)) if with_redis else None
+    return live_context(settings, pool, clock=SystemClock(), live=live)

@@ -4,7 +4,6 @@ house: it may import every package, and none imports it."""
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -19,9 +18,7 @@ from crowdship.logging import configure_logging
 from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
 
 if TYPE_CHECKING:
-    from psycopg_pool import ConnectionPool
-
-    from dispatch.services.context import DispatchContext
+    pass
 from crowdship.settings import SettingMissing, environment_only_settings, get_settings
 
 
@@ -157,7 +154,7 @@ def db_status() -> None:
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
-    from cli.database import command_pool
+    from cli.database import command_pool, live_service_context
     from composition import rewards_on
     from crowdship import migrate
     from crowdship.settings import ensure_development_key
@@ -173,7 +170,7 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
         run_demo(
             console,
             # with Redis when there is one: a refreshed trip's live markers go with it, as on the API
-            _live_context(pool, with_redis=settings.redis_url is not None),
+            live_service_context(pool, with_redis=settings.redis_url is not None),
             rewards_on(pool),
             Argon2Passwords(),
             seed=seed,
@@ -253,80 +250,9 @@ def match(
 
 # --- Accounts, the API server, the dispatcher (live dispatch) ---------------------------------------------
 
-users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
+from cli.users import users_app  # noqa: E402
+
 app.add_typer(users_app, name="users")
-
-
-def _live_context(pool: ConnectionPool, *, with_redis: bool = True) -> DispatchContext:
-    """The service's context on the configured PostgreSQL (and Redis, for leases and events)."""
-    from composition import live_context
-    from crowdship.cache import open_redis
-    from crowdship.clock import SystemClock
-    from dispatch.adapters.live import RedisLiveState
-
-    settings = get_settings()
-    live = RedisLiveState(open_redis(settings)) if with_redis else None
-    return live_context(settings, pool, clock=SystemClock(), live=live)
-
-
-class StaffRole(StrEnum):
-    OPS = "ops"
-    FINANCE = "finance"
-    ADMIN = "admin"
-
-
-@users_app.command("create")
-def users_create(
-    email: Annotated[str, typer.Option(help="E-mail address, the sign-in name")],
-    role: Annotated[StaffRole, typer.Option(help="What the account may do")] = StaffRole.OPS,
-    password: Annotated[
-        str | None,
-        typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one"
-        ),
-    ] = None,
-) -> None:
-    """Create a staff account (the first ops or admin user, for instance)."""
-    from cli.database import command_pool
-    from dispatch.accounts import Role
-    from dispatch.adapters.passwords import Argon2Passwords
-    from dispatch.services.accounts import create_staff_user
-
-    with command_pool(max_size=2) as pool:
-        user = create_staff_user(
-            _live_context(pool, with_redis=False),
-            Argon2Passwords(),
-            email=email,
-            password=password or "",
-            role=Role(role.value),
-        )
-    console.print(f"created {user.role.value} user {user.email} ({user.id})")
-
-
-@users_app.command("deactivate")
-def users_deactivate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
-    """Deactivate an account: it cannot sign in, and the API refuses its tokens from now on."""
-    _set_active(email, active=False)
-
-
-@users_app.command("activate")
-def users_activate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
-    """Reactivate a deactivated account."""
-    _set_active(email, active=True)
-
-
-def _set_active(email: str, *, active: bool) -> None:
-    from cli.database import command_pool
-    from crowdship.errors import NotFound
-    from dispatch.services.accounts import find_user, set_active
-
-    with command_pool(max_size=2) as pool:
-        ctx = _live_context(pool)
-        user = find_user(ctx, email=email)
-        if user is None:
-            raise NotFound(f"no account {email}")
-        set_active(ctx, user_id=user.id, active=active)
-    console.print(f"{user.email} is {'active' if active else 'deactivated'}")
 
 
 @app.command("api")
@@ -396,7 +322,7 @@ def dispatcher(
     import signal
     import threading
 
-    from cli.database import command_pool
+    from cli.database import command_pool, live_service_context
     from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
@@ -405,7 +331,7 @@ def dispatcher(
     settings = get_settings()
     if once:  # one round, and its failure is the command's: `error: …` and status 1
         with command_pool(max_size=4, name="crowdship-dispatcher") as pool:
-            context = _live_context(pool)
+            context = live_service_context(pool)
             keep_house(context, forgetting_old_idempotency_keys(pool, settings), BACKING_SERVICE_ERRORS)
             dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)
         console.print("dispatcher ran one round")
@@ -422,7 +348,7 @@ def dispatcher(
         connect_timeout_s=settings.db_connect_timeout_s,
         wait=False,
     ) as pool:
-        context = _live_context(pool)
+        context = live_service_context(pool)
         if acceptance:
             context = acceptance_aware(context)
         rounds = run_dispatcher(

@@ -1,0 +1,74 @@
+"""`crowdship users ...`: staff accounts (shoppers register through the API); deactivating an account stops
+its tokens at once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from cli.database import live_service_context
+from cli.output import console
+
+users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
+
+
+class StaffRole(StrEnum):
+    OPS = "ops"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="E-mail address, the sign-in name")],
+    role: Annotated[StaffRole, typer.Option(help="What the account may do")] = StaffRole.OPS,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one"
+        ),
+    ] = None,
+) -> None:
+    """Create a staff account (the first ops or admin user, for instance)."""
+    from cli.database import command_pool
+    from dispatch.accounts import Role
+    from dispatch.adapters.passwords import Argon2Passwords
+    from dispatch.services.accounts import create_staff_user
+
+    with command_pool(max_size=2) as pool:
+        user = create_staff_user(
+            live_service_context(pool, with_redis=False),
+            Argon2Passwords(),
+            email=email,
+            password=password or "",
+            role=Role(role.value),
+        )
+    console.print(f"created {user.role.value} user {user.email} ({user.id})")
+
+
+@users_app.command("deactivate")
+def users_deactivate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
+    """Deactivate an account: it cannot sign in, and the API refuses its tokens from now on."""
+    _set_active(email, active=False)
+
+
+@users_app.command("activate")
+def users_activate(email: Annotated[str, typer.Option(help="E-mail address of the account")]) -> None:
+    """Reactivate a deactivated account."""
+    _set_active(email, active=True)
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    from cli.database import command_pool
+    from crowdship.errors import NotFound
+    from dispatch.services.accounts import find_user, set_active
+
+    with command_pool(max_size=2) as pool:
+        ctx = live_service_context(pool)
+        user = find_user(ctx, email=email)
+        if user is None:
+            raise NotFound(f"no account {email}")
+        set_active(ctx, user_id=user.id, active=active)
+    console.print(f"{user.email} is {'active' if active else 'deactivated'}")
