@@ -55,7 +55,7 @@ from crowdship.settings import Settings
 from dispatch.adapters.live import AsyncLivePositions, RedisLiveState
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.services import accounts
-from dispatch.services.batch import Solver, matcher_solver
+from dispatch.services.batch import Solver, matcher_solver, warm_up
 
 DESCRIPTION = """
 Crowd-delivery: in-store shoppers take pending online orders to customers on their way home.
@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             connect_timeout_s=settings.db_connect_timeout_s,
             wait=False,
         )
+        warm_up(solver)
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
         context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))

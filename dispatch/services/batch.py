@@ -8,6 +8,7 @@ trip, and the batch skips that offer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -56,6 +57,21 @@ def matcher_solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[s
     from dispatch.matching import parse_problem, solution_to_json, solve
 
     return solution_to_json(solve(parse_problem(problem), time_limit=time_limit_s))
+
+
+def warm_up(solver: Solver) -> threading.Thread | None:
+    """Loads the project's matcher (OR-Tools, SciPy and the compiled search: seconds) on a thread of its own, so
+    that a service's first batch does not wait for it; a batch that comes sooner waits on the same import.
+    Another solver (a test's) has nothing to load."""
+    if solver is not matcher_solver:
+        return None
+
+    def load() -> None:
+        import dispatch.matching.solver  # noqa: F401  (imported for its side effect: loaded once per process)
+
+    loading = threading.Thread(target=load, name="warm-up-matcher", daemon=True)
+    loading.start()
+    return loading
 
 
 @dataclass

@@ -3,6 +3,8 @@ no double offer when dispatchers race with or without the Redis lease, leases th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -219,3 +221,20 @@ def test_a_dispatch_round_rebuilds_positions_after_redis_lost_them(
     position = live.position(trip.shopper_id)
     assert position is not None
     assert abs(position.lat - 30.47) < 1e-5
+
+
+def test_the_matcher_is_loaded_ahead_of_the_first_batch_and_nothing_is_for_another_solver() -> None:
+    """In a fresh interpreter (this one has loaded it already): importing the batch leaves the matcher unloaded,
+    warming up loads it on its own thread; a test's solver loads nothing."""
+    script = """
+import sys
+from dispatch.services.batch import matcher_solver, warm_up
+assert "dispatch.matching.solver" not in sys.modules
+assert warm_up(lambda problem, limit: {}) is None
+loading = warm_up(matcher_solver)
+assert loading is not None and loading.daemon
+loading.join(60)
+assert "dispatch.matching.solver" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
