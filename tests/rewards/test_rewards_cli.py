@@ -189,3 +189,16 @@ def test_reconcile_exits_1_and_names_the_difference(configured: World) -> None:
     assert result.exit_code == 1
     assert "delivered_without_reward" in result.output
     assert str(order.id) in result.output
+
+
+def test_reconcile_lists_the_differences_it_kept_and_counts_the_rest(
+    configured: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three unrewarded deliveries with room to list one: one line, and how many more there are."""
+    monkeypatch.setattr("rewards.reconciliation.MAX_DISCREPANCIES_KEPT", 1)
+    for _ in range(3):
+        configured.order(status=OrderStatus.DELIVERED)
+    result = CliRunner().invoke(app, ["rewards", "reconcile"])
+    assert result.exit_code == 1
+    assert result.output.count("delivered_without_reward") == 1
+    assert "… and 2 more differences" in result.output
