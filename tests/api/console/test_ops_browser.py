@@ -135,6 +135,7 @@ def _cancel_another(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Order WEB-5002")).to_be_visible()
     page.get_by_role("link", name="Cancel order…").click()
+    expect(page.get_by_role("link", name="No, keep it")).to_be_focused()  # the page has loaded: keys reach it
     page.keyboard.press("Shift+Tab")
     expect(page.get_by_role("button", name="Yes, cancel the order")).to_be_focused()
     page.keyboard.press("Enter")
@@ -417,6 +418,7 @@ def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Order WEB-7001")).to_contain_text("pending")
     page.get_by_role("link", name="Hand to the courier fleet…").click()
+    expect(page.get_by_role("link", name="No, keep it for shoppers")).to_be_focused()  # loaded: keys reach it
     page.keyboard.press("Shift+Tab")
     expect(page.get_by_role("button", name="Yes, hand it to the courier fleet")).to_be_focused()
     page.keyboard.press("Enter")
