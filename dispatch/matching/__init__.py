@@ -1,7 +1,8 @@
 """The matcher: which pending orders ride with which in-store shoppers, per store and per batch.
 
-The file format: `problem` reads and writes `crowdship-match/1`, `solution` the answer; `evaluate` is the
-independent referee that recomputes a solution's feasibility and objective from the spec alone.
+The file format: `problem` is a batch, `problem_format` reads and writes it as `crowdship-match/1`, `solution`
+the answer; `evaluate` is the independent referee that recomputes a solution's feasibility and objective from
+the spec alone.
 
 `solve` (in `solver`) runs one pipeline, every step sized by a deterministic work budget (`budget`):
 
@@ -33,9 +34,8 @@ from dispatch.matching.problem import (
     MatchProblem,
     MatchTrip,
     Store,
-    parse_problem,
-    problem_to_json,
 )
+from dispatch.matching.problem_format import parse_problem, problem_to_json
 from dispatch.matching.solution import (
     REASON_TEXT,
     FleetRoute,
