@@ -7,23 +7,16 @@ credited in the same transaction as the delivery. Every money-moving call carrie
 (`crowdship.idempotency`).
 
 - `policies`: propose, decide, list reward policies; quote a delivery.
-- `credits`: credit a delivery, reverse, redeem store credit.
+- `credits`: credit a delivery's reward (and the referral bonus it pays).
+- `reversals`: reverse a transaction, or a disputed delivery's reward with its referral bonus.
+- `store_credit`: store credit spent at the till.
 - `deliveries`: a delivery's reward inputs (the live hook's), and crediting later a delivery left without one.
 - `wallet`: balances, ledger, rewards, the payment method.
 - `shoppers`: referrals (register, read), trust tier review.
 - `payouts`: payout batches, reconciliation, the audit log.
 """
 
-from rewards.services.credits import (
-    Posting,
-    Reversals,
-    RewardCredit,
-    credit_delivered_order,
-    credit_delivery_reward,
-    redeem_store_credit,
-    reverse_delivery_reward,
-    reverse_transaction,
-)
+from rewards.services.credits import RewardCredit, credit_delivered_order, credit_delivery_reward
 from rewards.services.deliveries import (
     DeliveryPricing,
     LateCredit,
@@ -63,7 +56,9 @@ from rewards.services.policies import (
     reward_policy_in_force,
     reward_policy_versions,
 )
+from rewards.services.reversals import Reversals, reverse_delivery_reward, reverse_transaction
 from rewards.services.shoppers import TierReview, register_referral, review_trust_tier, shopper_referral
+from rewards.services.store_credit import Posting, redeem_store_credit
 from rewards.services.wallet import (
     PaymentPreference,
     ShopperBalances,

@@ -11,7 +11,7 @@ from uuid import UUID
 from crowdship.idempotency import IdempotencyKeyReused, Outcome, once, require_key
 from rewards.ledger import LedgerTransaction, check_balances_after
 from rewards.records import AuditEntry
-from rewards.repositories import RewardsRepositories
+from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 
 Result = TypeVar("Result")
 
@@ -57,6 +57,14 @@ def callers_once(
         )
     except IdempotencyKeyReused:
         raise IdempotencyKeyReused(key) from None
+
+
+def finish(uow: RewardsUnitOfWork, replayed: bool) -> None:
+    """A first request keeps its work; a replay changed nothing, so its transaction is let go."""
+    if replayed:
+        uow.rollback()
+    else:
+        uow.commit()
 
 
 def audit(

@@ -1,30 +1,24 @@
-"""Money onto shoppers' accounts and back: a delivery's reward (in the delivering transaction), corrections by
-reversal, store credit spent at the till. Every movement runs once per idempotency key."""
+"""A delivery's reward onto the shopper's account, with the referral bonus it pays: in the delivering
+transaction (live), or after the fact by finance (`deliveries`). An order is credited once; a retry under the
+same idempotency key gets the first credit back."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from crowdship.errors import InvalidInput, NotFound
+from crowdship.errors import InvalidInput
 from crowdship.units import Cents
-from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind, transfer
+from rewards.ledger import AccountKind, TransactionKind, transfer
 from rewards.policy import PaymentMethod, RewardInputs
 from rewards.pricing import compute_reward
-from rewards.records import (
-    AlreadyRewarded,
-    NotEnoughStoreCredit,
-    RewardAlreadyReversed,
-    RewardNoLongerHeld,
-    RewardNotDue,
-    RewardRecord,
-)
+from rewards.records import AlreadyRewarded, RewardNotDue, RewardRecord
 from rewards.referrals import referral_commission
-from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, callers_once, idempotent, jsonable, post
+from rewards.repositories import RewardsRepositories
+from rewards.services.common import audit, idempotent, jsonable, post
 from rewards.services.policies import earnings_so_far
 
 
@@ -230,195 +224,3 @@ def _credit(
         referral_commission_cents=commission,
         referral_transaction_id=record.referral_transaction_id,
     )
-
-
-@dataclass(frozen=True)
-class Reversals:
-    reversal_ids: tuple[UUID, ...]
-    reversed_ids: tuple[UUID, ...]
-    replayed: bool = field(default=False, compare=False)
-    """True when the key was used before for the same request: these are the first request's reversals."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "reversal_ids": [str(i) for i in self.reversal_ids],
-            "reversed_ids": [str(i) for i in self.reversed_ids],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Reversals:
-        return cls(tuple(UUID(i) for i in data["reversal_ids"]), tuple(UUID(i) for i in data["reversed_ids"]))
-
-
-def _reverse_all(
-    repos: RewardsRepositories, transaction_ids: list[UUID], *, actor_id: UUID, reason: str, now: datetime
-) -> Reversals:
-    originals = [repos.ledger.get_transaction(transaction_id) for transaction_id in transaction_ids]
-    repos.ledger.lock(entry.account_id for original in originals for entry in original.entries)
-    reversals = []
-    for original in originals:
-        if repos.ledger.reversal_of(original.id) is not None:
-            raise AlreadyReversed(original.id)
-        reversal = original.reversal(created_at=now, actor_id=actor_id, reason=reason)
-        post(repos, reversal)
-        reversals.append(reversal)
-        audit(
-            repos,
-            actor_id=actor_id,
-            action="transaction.reversed",
-            subject_kind="ledger_transaction",
-            subject_id=original.id,
-            at=now,
-            reversal_id=reversal.id,
-            reason=reason,
-        )
-    return Reversals(tuple(r.id for r in reversals), tuple(o.id for o in originals))
-
-
-def _finish(uow: RewardsUnitOfWork, replayed: bool) -> None:
-    """A first request keeps its work; a replay changed nothing, so its transaction is let go."""
-    if replayed:
-        uow.rollback()
-    else:
-        uow.commit()
-
-
-def reverse_transaction(
-    uow: RewardsUnitOfWork,
-    *,
-    transaction_id: UUID,
-    actor_id: UUID,
-    reason: str,
-    now: datetime,
-    idempotency_key: str,
-) -> Reversals:
-    """A correction: a new transaction with opposite entries, linked to the original; once per transaction."""
-    repos = uow.repos
-    result = idempotent(
-        repos,
-        key=idempotency_key,
-        operation="reverse_transaction",
-        request={"transaction_id": str(transaction_id), "reason": reason},
-        run=lambda: _reverse_all(repos, [transaction_id], actor_id=actor_id, reason=reason, now=now),
-        dump=Reversals.to_json,
-        load=Reversals.from_json,
-    )
-    uow.commit()
-    return result
-
-
-def reverse_delivery_reward(
-    uow: RewardsUnitOfWork,
-    *,
-    order_id: UUID,
-    actor_id: UUID,
-    reason: str,
-    now: datetime,
-    idempotency_key: str,
-) -> Reversals:
-    """A disputed delivery: its reward and any referral bonus it paid are reversed together, once.
-
-    `NotFound` when the order has no reward; `RewardAlreadyReversed` the second time; `RewardNoLongerHeld`
-    (an `InsufficientBalance`) if the shopper, or the referrer, no longer holds the money (paid out, or spent
-    at the till). A retry with the same key gets the first reversals back, `replayed`.
-    """
-    repos = uow.repos
-
-    def run() -> Reversals:
-        reward = repos.rewards.for_order(order_id)
-        if reward is None:
-            raise NotFound(f"order {order_id} has no reward")
-        to_reverse = [t for t in (reward.transaction_id, reward.referral_transaction_id) if t is not None]
-        if not to_reverse:
-            raise InvalidInput("order_id", "the reward was capped to zero: nothing to reverse")
-        try:
-            return _reverse_all(repos, to_reverse, actor_id=actor_id, reason=reason, now=now)
-        except AlreadyReversed as error:
-            raise RewardAlreadyReversed(order_id, error.transaction_id) from error
-        except InsufficientBalance as error:
-            from_referrer = error.account.shopper_id != reward.shopper_id
-            raise RewardNoLongerHeld(order_id, error, from_referrer=from_referrer) from error
-
-    outcome = callers_once(
-        repos,
-        caller=actor_id,
-        operation="reverse_delivery_reward",
-        key=idempotency_key,
-        request={"order_id": str(order_id), "reason": reason},
-        run=run,
-        dump=Reversals.to_json,
-        load=Reversals.from_json,
-    )
-    _finish(uow, outcome.replayed)
-    return replace(outcome.value, replayed=outcome.replayed)
-
-
-@dataclass(frozen=True)
-class Posting:
-    transaction_id: UUID
-    amount_cents: Cents
-    replayed: bool = field(default=False, compare=False)
-    """True when the key was used before for the same request: this is the first request's posting."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"transaction_id": str(self.transaction_id), "amount_cents": self.amount_cents}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Posting:
-        return cls(UUID(data["transaction_id"]), Cents(int(data["amount_cents"])))
-
-
-def redeem_store_credit(
-    uow: RewardsUnitOfWork,
-    *,
-    shopper_id: UUID,
-    amount_cents: Cents,
-    now: datetime,
-    idempotency_key: str,
-    actor_id: UUID | None = None,
-) -> Posting:
-    """The shopper spends store credit at the till, once per key (a retry gets the first posting back,
-    `replayed`). `NotFound` for an unknown shopper; `NotEnoughStoreCredit` (an `InsufficientBalance`) beyond
-    their balance."""
-    repos = uow.repos
-
-    def run() -> Posting:
-        repos.shoppers.get(shopper_id)  # NotFound before any account is opened for nobody
-        accounts = repos.ledger.shopper_accounts(shopper_id)
-        redeemed = repos.ledger.company_account(AccountKind.STORE_CREDIT_REDEEMED)
-        transaction = transfer(
-            kind=TransactionKind.STORE_CREDIT_REDEMPTION,
-            description=f"store credit spent by shopper {shopper_id}",
-            created_at=now,
-            from_account=accounts[AccountKind.STORE_CREDIT].id,
-            to_account=redeemed.id,
-            amount=amount_cents,
-            actor_id=actor_id,
-        )
-        try:
-            post(repos, transaction)
-        except InsufficientBalance as error:
-            raise NotEnoughStoreCredit(error) from error
-        audit(
-            repos,
-            actor_id=actor_id,
-            action="store_credit.redeemed",
-            subject_kind="shopper",
-            subject_id=shopper_id,
-            at=now,
-            amount_cents=amount_cents,
-        )
-        return Posting(transaction.id, amount_cents)
-
-    outcome = callers_once(
-        repos,
-        caller=actor_id,
-        operation="redeem_store_credit",
-        key=idempotency_key,
-        request={"shopper_id": str(shopper_id), "amount_cents": amount_cents},
-        run=run,
-        dump=Posting.to_json,
-        load=Posting.from_json,
-    )
-    _finish(uow, outcome.replayed)
-    return replace(outcome.value, replayed=outcome.replayed)
