@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from routing.map_symbols import STATUS_COLOURS
-from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, fit_view
+from routing.maps import render_map_svg
 from routing.streets import street_base
 from simulations.day_records import DayResult
 from simulations.results import Summary, headline_rows

@@ -9,7 +9,8 @@ from pathlib import Path
 from crowdship.errors import InvalidInput
 from dispatch.model import Store
 from dispatch.services.store_view import StoreLiveView
-from routing.maps import MapLayers, MapMarker, MapRoute, MapStore, fit_view, render_map_svg
+from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, fit_view
+from routing.maps import render_map_svg
 from routing.streets import street_base
 
 MAP_WIDTH, MAP_HEIGHT = 520, 400  # about the size it is shown at, so that its legend reads at 12 px
