@@ -12,9 +12,8 @@ the spec alone.
    or what the fleet saves without it (`fleet`: savings routes, marginal costs); always feasible.
 3. `improve`: the strategy for the store's shape: bundles of up to three orders per trip by LP and CP-SAT
    (`bundles`); ruin and recreate (`ruin_recreate`, its steps compiled in `ruin_recreate_kernel`;
-   `ruin_recreate_exact` with
-   windows or multi-order trips); drivers vs fleet
-   (`drivers_vs_fleet`); the OR-Tools routing solver over groups of orders (`routing_passes` around
+   `ruin_recreate_exact` with windows or multi-order trips, on the annealing loop of `annealing`); drivers vs
+   fleet (`drivers_vs_fleet`); the OR-Tools routing solver over groups of orders (`routing_passes` around
    `routing_search`). Plans (`plan`) are kept only when their exact cost is lower.
 4. `polish`: an exact local search over single orders.
 5. `answer`: the plan as a `MatchSolution`, each order on no trip with the reason.

@@ -13,10 +13,8 @@ Plain arithmetic on a precomputed distance matrix, so it covers what that prices
 without time windows (the trips' own rules, windows included, are in the candidate pairs' costs). The
 caller re-checks the result with the exact route checks. The steps run compiled (`ruin_recreate_kernel`);
 this module prepares their arrays, re-matches each new best and keeps the work clock. The budget is
-charged by the work the steps count, so a run is reproducible for a seed.
-
-`anneal` is the same annealing loop in Python over any `AnnealingSearch`, for the search whose every route
-is priced by the exact checks (`ruin_recreate_exact`).
+charged by the work the steps count, so a run is reproducible for a seed. (The same loop in Python, over any
+search, is `annealing.anneal`.)
 """
 
 from __future__ import annotations
@@ -24,12 +22,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Protocol, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from dispatch.matching import ruin_recreate_kernel as kernel
+from dispatch.matching.annealing import most_removed
 from dispatch.matching.assignment import NoFeasibleMatch, assign_one_per_trip
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import FloatArray, Instance, IntArray
@@ -42,13 +40,6 @@ _STEPS_BETWEEN_CHECKS = 2_000
 """Steps the compiled loop makes before the wall-clock safety net is looked at again."""
 
 
-class _Copyable(Protocol):
-    def copy(self) -> Self: ...
-
-
-StateT = TypeVar("StateT", bound=_Copyable)
-
-
 def applies(instance: Instance, pairs: Pairs, orders: IntArray) -> bool:
     """Whether this search prices the problem exactly: a fleet, one-order trips, no windows on `orders`."""
     fleet = instance.problem.fleet
@@ -57,11 +48,6 @@ def applies(instance: Instance, pairs: Pairs, orders: IntArray) -> bool:
     if len(pairs.trip) and bool((instance.max_orders[np.unique(pairs.trip)] > 1).any()):
         return False
     return not bool(np.isfinite(instance.latest[orders]).any())
-
-
-def most_removed(count: int, tuning: RuinRecreateTuning) -> int:
-    """The most orders one step of either search removes, of `count`."""
-    return max(tuning.min_removed, min(count, 3 + int(tuning.removal_share * count)))
 
 
 @dataclass(frozen=True)
@@ -356,55 +342,3 @@ def _anneal_compiled(
         if status == kernel.DONE:
             break
     return best, best_cost, charged
-
-
-class AnnealingSearch(Protocol[StateT]):
-    """What `anneal` needs of a search: its moves, its costs and the work counters it is charged by."""
-
-    rng: np.random.Generator
-    tuning: RuinRecreateTuning
-    count: int
-
-    def ruin(self, state: StateT, how_many: int) -> list[int]: ...
-    def recreate(self, state: StateT, removed: list[int]) -> bool: ...
-    def cost(self, state: StateT) -> float: ...
-    def counters(self) -> tuple[int, int]: ...
-    def step_seconds(self, removed: int, before: tuple[int, int], after: tuple[int, int]) -> float:
-        """Work-clock seconds of one ruin and recreate that moved the counters from `before` to `after`."""
-        ...
-
-    def improved(self, state: StateT, cost: float) -> tuple[StateT, float]:
-        """A new best state, or a better one found from it (a rematch)."""
-        ...
-
-
-def anneal(
-    search: AnnealingSearch[StateT], current: StateT, current_cost: float, hot: float, budget: float, clock: WorkClock
-) -> tuple[StateT, float, float]:
-    """Simulated annealing from `current` at temperature `hot` cooling to `cooling` x `hot`, for `budget`
-    work seconds: the best state, its cost, the work spent."""
-    best, best_cost = current.copy(), current_cost
-    tuning = search.tuning
-    most = most_removed(search.count, tuning)
-    cold = tuning.cooling * hot
-    spent = 0.0
-    while spent < budget:
-        if clock.past_safety("ruin and recreate"):
-            break
-        temperature = hot * (cold / hot) ** (spent / budget)
-        trial = current.copy()
-        before = search.counters()
-        removed = search.ruin(trial, int(search.rng.integers(tuning.min_removed, most + 1)))
-        recreated = search.recreate(trial, removed)
-        charge = search.step_seconds(len(removed), before, search.counters())
-        spent += charge
-        clock.charge(charge)
-        if not recreated:
-            continue
-        cost = search.cost(trial)
-        if cost < current_cost - temperature * math.log(float(search.rng.random()) + 1e-300):
-            current, current_cost = trial, cost
-            if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
-                current, current_cost = search.improved(trial, cost)
-                best, best_cost = current.copy(), current_cost
-    return best, best_cost, spent

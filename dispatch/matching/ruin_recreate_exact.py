@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.matching.annealing import anneal
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import Instance, IntArray
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan
-from dispatch.matching.ruin_recreate import anneal
 from dispatch.matching.tuning import RuinRecreateTuning
 
 
