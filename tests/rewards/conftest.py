@@ -26,7 +26,13 @@ from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsReposito
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
 from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services import create_reward_policy, decide_reward_policy
+from rewards.services import (
+    RewardCredit,
+    create_reward_policy,
+    credit_delivery_reward,
+    decide_reward_policy,
+    shopper_balances,
+)
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
@@ -250,3 +256,39 @@ def fresh_world(pool: ConnectionPool) -> Callable[[], World]:
         return made
 
     return make
+
+
+PERIOD = (NOW - timedelta(days=7), NOW + timedelta(days=1))
+"""The payout period the tests prepare batches for."""
+
+
+def credit(
+    world: World,
+    order_id: UUID,
+    shopper_id: UUID,
+    key: str | None = None,
+    *,
+    reward_inputs: RewardInputs | None = None,
+    delivered_at: datetime = NOW,
+    policy_version: int | None = None,
+) -> RewardCredit:
+    """Credits a delivered order in a transaction of its own."""
+    with world.dispatch() as uow:
+        result = credit_delivery_reward(
+            world.repos_within(uow),
+            order_id=order_id,
+            shopper_id=shopper_id,
+            inputs=reward_inputs or inputs(),
+            delivered_at=delivered_at,
+            idempotency_key=key or f"reward-{order_id}",
+            policy_version=policy_version,
+        )
+        uow.commit()
+    return result
+
+
+def balances(world: World, shopper_id: UUID) -> tuple[int, int]:
+    """The shopper's store credit and cash payable, in cents."""
+    with world.rewards() as uow:
+        found = shopper_balances(uow, shopper_id=shopper_id)
+    return found.store_credit_cents, found.cash_payable_cents

@@ -36,8 +36,18 @@ from rewards.services import (
 )
 from rewards.services.policies import earnings_of
 from rewards.services.wallet import payment_methods_at
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs, publish_policy
-from tests.rewards.test_reward_services import PERIOD, credit
+from tests.rewards.conftest import (
+    FINANCE_A,
+    FINANCE_B,
+    NOW,
+    OPS,
+    PERIOD,
+    PLAIN_PARAMETERS,
+    World,
+    credit,
+    inputs,
+    publish_policy,
+)
 
 
 def prepare_once(world: World, key: str, *, actor_id: UUID = FINANCE_A, days: int = 7) -> PreparedBatch:

@@ -1,0 +1,125 @@
+"""Reward policy versions, on PostgreSQL and in memory alike: a new version leaves the old one usable, versions
+only go forward, concurrent approvals queue, bad parameters are refused."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from crowdship.errors import InvalidInput
+from rewards.policy import PolicyStatus, PolicySuperseded, RewardPolicy
+from rewards.services import (
+    create_reward_policy,
+    decide_reward_policy,
+    reward_policy_in_force,
+)
+from tests.rewards.conftest import (
+    APPROVER,
+    NOW,
+    OPS,
+    PLAIN_PARAMETERS,
+    World,
+    credit,
+    publish_policy,
+)
+
+
+def test_a_new_policy_version_leaves_the_old_one_usable(world: World, policy: RewardPolicy) -> None:
+    """Ops publish v2; a reward quoted under v1 is still credited under v1, a new one under v2."""
+    v2 = publish_policy(world.rewards(), PLAIN_PARAMETERS | {"base_cents": 1_000}, now=NOW - timedelta(days=1))
+    assert v2.version == 2
+    shopper = world.add_shopper()
+    under_v1 = credit(world, world.order().id, shopper.id, policy_version=1)
+    under_v2 = credit(world, world.order().id, shopper.id)
+    assert (under_v1.policy_version, under_v1.amount_cents) == (1, 500)
+    assert (under_v2.policy_version, under_v2.amount_cents) == (2, 1_200)
+    with world.rewards() as uow:
+        assert [p.version for p in uow.repos.policies.every_version()] == [1, 2]
+        assert uow.repos.policies.get_version(1) == policy
+        audit = uow.repos.audit.for_subject("reward_policy", v2.id)
+    assert [(entry.actor_id, entry.action) for entry in audit] == [
+        (OPS, "policy.proposed"),
+        (APPROVER, "policy.approved"),
+    ]
+
+
+def test_an_older_proposal_is_not_approved_after_a_newer_version(world: World, policy: RewardPolicy) -> None:
+    """v2 and v3 are proposed, v3 approved: approving v2 is refused naming v3 as in force, v2 stays proposed and
+    v3 stays in force; v2 can still be rejected."""
+    with world.rewards() as uow:
+        v2 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 400}, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        v3 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 500}, actor_id=OPS, now=NOW)
+    later = NOW + timedelta(minutes=1)
+    with world.rewards() as uow:
+        decide_reward_policy(uow, version=v3.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=later)
+    with world.rewards() as uow, pytest.raises(PolicySuperseded) as raised:
+        decide_reward_policy(
+            uow, version=v2.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=later + timedelta(minutes=1)
+        )
+    assert "version 3 was approved after it was proposed and is in force" in raised.value.message
+    with world.rewards() as uow:
+        assert uow.repos.policies.get_version(v2.version).status is PolicyStatus.PROPOSED
+        in_force = reward_policy_in_force(uow, at=later + timedelta(hours=1))
+        assert in_force is not None
+        assert in_force.version == v3.version
+        assert reward_policy_in_force(uow, at=policy.created_at - timedelta(seconds=1)) is None
+    with world.rewards() as uow:
+        rejected = decide_reward_policy(
+            uow, version=v2.version, status=PolicyStatus.REJECTED, actor_id=APPROVER, now=later, reason="superseded"
+        )
+    assert rejected.status is PolicyStatus.REJECTED
+
+
+def test_of_two_versions_approved_at_one_instant_the_higher_is_in_force(world: World) -> None:
+    """Both storages break the tie of `in_force_at` the same way; the newest approved is the higher too."""
+    publish_policy(world.rewards(), PLAIN_PARAMETERS, now=NOW)
+    publish_policy(world.rewards(), PLAIN_PARAMETERS | {"base_cents": 400}, now=NOW)
+    with world.rewards() as uow:
+        newest = uow.repos.policies.newest_approved()
+        assert (uow.repos.policies.in_force_at(NOW).version, newest.version if newest else None) == (2, 2)
+
+
+@pytest.mark.usefixtures("pg_policy")
+def test_an_approval_waits_for_another_decision_in_progress_and_then_sees_it(pg_world: World) -> None:
+    """On PostgreSQL two approvals cannot both see no newer version: while v3's approval holds its lock, v2's
+    waits; once v3 is approved, v2 is refused."""
+    world = pg_world
+    with world.rewards() as uow:
+        v2 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 400}, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        v3 = create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": 500}, actor_id=OPS, now=NOW)
+    outcome: list[BaseException] = []
+
+    def approve_v2() -> None:
+        try:
+            with world.rewards() as uow:
+                decide_reward_policy(uow, version=v2.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+        except BaseException as error:  # told to the test below
+            outcome.append(error)
+
+    with world.rewards() as holder:
+        holder.repos.policies.newest_approved(for_update=True)
+        waiting = threading.Thread(target=approve_v2)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # waits for the decision in progress
+        decide_reward_policy(holder, version=v3.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+    waiting.join(timeout=10)
+    assert [type(error) for error in outcome] == [PolicySuperseded]
+    with world.rewards() as uow:
+        assert uow.repos.policies.get_version(v2.version).status is PolicyStatus.PROPOSED
+
+
+def test_bad_policy_parameters_are_refused(world: World) -> None:
+    """Ops' typo is an InvalidInput naming the parameter, and no version is created."""
+    with world.rewards() as uow, pytest.raises(InvalidInput) as raised:
+        create_reward_policy(uow, parameters=PLAIN_PARAMETERS | {"base_cents": "a lot"}, actor_id=OPS, now=NOW)
+    assert raised.value.field == "base_cents"
+    with world.rewards() as uow, pytest.raises(InvalidInput) as raised:
+        create_reward_policy(uow, parameters={"base_cents": 100}, actor_id=OPS, now=NOW)
+    assert raised.value.field == "per_extra_km_cents"
+    with world.rewards() as uow:
+        assert uow.repos.policies.every_version() == []
