@@ -1,1 +1,2 @@
-"""The platform shell shared by every package: settings, logging, storage, local services and the CLI."""
+"""The ground floor every package stands on: settings, logging, the clock, money, storage and the local servers.
+It imports none of the packages above it (the command line lives in `cli/`)."""
