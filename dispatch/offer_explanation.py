@@ -12,14 +12,22 @@ An order left pending carries the matcher's reason code (`dispatch.matching.Unas
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from dispatch.batching import BatchParameters, DroppedAssignment, compensation_components
+from dispatch.batching import (
+    BatchParameters,
+    DroppedAssignment,
+    TripCandidate,
+    compensation_components,
+    eligible_orders,
+    reachable_by_leave_by,
+)
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
-from dispatch.model import Offer, Order
+from dispatch.model import Offer, Order, Store
 
 DROPPED_REASONS: Mapping[str, UnassignedReason] = {
     "detour": UnassignedReason.NO_TRIP_WITHIN_DETOUR,
@@ -126,3 +134,31 @@ def waiting_reasons(
         else reason
         for order_id, reason in reasons.items()
     }
+
+
+def leave_by_reasons(
+    reasons: Mapping[UUID, str],
+    *,
+    store: Store,
+    orders: Sequence[Order],
+    trips: Sequence[TripCandidate],
+    excluded: Collection[tuple[UUID, UUID]],
+    now: datetime,
+    parameters: BatchParameters,
+) -> dict[UUID, str]:
+    """`reasons` with "not a candidate" said as the window when the batch kept the order from every trip that
+    may carry it because each leaves before its window opens (`batching.reachable_by_leave_by`): the matcher
+    never saw those pairs, so it cannot tell."""
+    by_id = {order.id: order for order in orders}
+    allowed: dict[UUID, list[TripCandidate]] = {}
+    for candidate in trips:
+        for order in eligible_orders(candidate, orders, excluded, parameters):
+            allowed.setdefault(order.id, []).append(candidate)
+    told = dict(reasons)
+    for order_id, reason in reasons.items():
+        found, carriers = by_id.get(order_id), allowed.get(order_id, [])
+        if reason != UnassignedReason.NOT_A_CANDIDATE or found is None or not carriers:
+            continue
+        if not any(reachable_by_leave_by(store, each.trip, found, now, parameters) for each in carriers):
+            told[order_id] = str(UnassignedReason.WINDOW)
+    return told

@@ -36,6 +36,9 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
 
     shopper = make_shopper("Ana")
     check_in(client, shopper, store, clock)  # must leave within the hour: the late window opens two hours after
+    waits = client.get(f"/ops/orders/{later['order_id']}/history", headers=ops.headers).json()["unassigned"]
+    assert [trip["reason"] for trip in waits["trips"]] == ["leave_by"]  # not "could take it: next batch"
+    assert waits["summary"].startswith("no open trip may take it now")
     report = run_batch(client, ops, store)
     assert len(report["offers"]) == 1
 
@@ -44,14 +47,15 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
     }  # fmt: skip
     assert listed[offered["order_id"]]["unassigned_reason"] is None
     assert listed[too_far["order_id"]]["unassigned_reason"] == UnassignedReason.NO_TRIP_WITHIN_DETOUR
-    assert listed[later["order_id"]]["unassigned_reason"] in set(UnassignedReason)
+    # kept from the trip by its leave-by (the matcher never saw the pair): the window, not "not a candidate"
+    assert listed[later["order_id"]]["unassigned_reason"] == UnassignedReason.WINDOW
     one = client.get(f"/ops/orders/{too_far['order_id']}", headers=ops.headers).json()
     assert one["unassigned_reason"] == "no_trip_within_detour"
     assert one["unassigned_at"] is not None
 
     summary = client.get(f"/ops/stores/{store.id}/summary", headers=ops.headers).json()
     assert sum(summary["pending_by_reason"].values()) == summary["orders_by_status"]["pending"] == 2
-    assert summary["pending_by_reason"]["no_trip_within_detour"] >= 1
+    assert summary["pending_by_reason"] == {"no_trip_within_detour": 1, "window": 1}
 
     offer = current_offer(client, shopper)
     breakdown = offer["breakdown"]
