@@ -3,7 +3,8 @@
 An offer's breakdown: its detour (metres and seconds), its stops, its reward by component in cents (the
 published policy's terms when one is in force, else the compensation rule's), what the matcher priced it at,
 and the best alternative it beat: the cheapest other trip of the batch that could have carried the same
-stops in the same order, priced by that trip's own rule, or "none".
+stops in the same order, priced by that trip's own rule, or "none"; and when to leave the store, if later than
+now, for a route whose windows open later (`batching.leave_after`).
 
 An order left pending carries the matcher's reason code (`dispatch.matching.UnassignedReason`, the codes of
 `crowdship match`); an order whose assignment the batch's own checks dropped carries the code of that rule.
@@ -12,7 +13,7 @@ An order left pending carries the matcher's reason code (`dispatch.matching.Unas
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,11 +24,12 @@ from dispatch.batching import (
     compensation_components,
     eligible_orders,
     reachable_by_leave_by,
+    route_metrics,
 )
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
-from dispatch.model import Offer, Order, Store
+from dispatch.model import Offer, Order, Store, Trip
 
 DROPPED_REASONS: Mapping[str, UnassignedReason] = {
     "detour": UnassignedReason.NO_TRIP_WITHIN_DETOUR,
@@ -48,6 +50,7 @@ def offer_breakdown(
     *,
     matcher_cost: float | None,
     alternative: Mapping[str, Any] | str,
+    leave_after: datetime | None = None,
 ) -> dict[str, Any]:
     bags = [orders[order_id].size_bags for order_id in offer.stops]
     reward = (
@@ -63,7 +66,20 @@ def offer_breakdown(
         "reward_cents": reward,
         "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost),
         "best_alternative": alternative,
+        "leave_after": None if leave_after is None else leave_after.isoformat(),
     }
+
+
+def leave_after(
+    store: Store, trip: Trip, stops: Sequence[Order], now: datetime, parameters: BatchParameters
+) -> datetime | None:
+    """The earliest the shopper may leave the store and reach every stop of this route inside its window (no
+    waiting at a door, `batching._route_problem`'s rule); None when leaving within the minute does. An offer
+    must say it: its route may have been made for a shopper who stays in the store until a later window opens."""
+    arrivals = route_metrics(store, trip, stops, parameters).arrival_minutes
+    opens = [(order.window_earliest - now).total_seconds() / 60.0 for order in stops]
+    wait = max(opening - arrival for opening, arrival in zip(opens, arrivals, strict=True))
+    return now + timedelta(minutes=wait) if wait >= 1.0 else None
 
 
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
