@@ -174,6 +174,14 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, status, error.message, type_=_slug(error))
 
 
+PYDANTIC_PREFIX = re.compile(r"^(?:Value error|Assertion failed), ")
+"""What pydantic puts before a validator's own ValueError or assert message: not for people."""
+
+
+def _without_pydantic_prefix(message: object) -> str:
+    return PYDANTIC_PREFIX.sub("", str(message))
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     unparsable = [item for item in error.errors() if item.get("type") == "json_invalid"]
@@ -184,7 +192,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         message = f"not valid JSON: {reason} (at character {position})"
         return problem_response(request, 400, message, errors=[FieldError(field="body", message=message)])
     errors = [
-        FieldError(field=_field_path(item.get("loc", ())), message=str(item.get("msg", "invalid")))
+        FieldError(field=_field_path(item.get("loc", ())), message=_without_pydantic_prefix(item.get("msg", "invalid")))
         for item in error.errors()
     ]
     detail = "; ".join(f"{item.field}: {item.message}" for item in errors[:5])

@@ -130,6 +130,11 @@ class OfferBreakdownOut(BaseModel):
     best_alternative: AlternativeOut | Literal["none"] = Field(
         description='The cheapest other trip of the batch that could carry the same stops, or "none"'
     )
+    leave_after: datetime | None = Field(
+        default=None,
+        description="Leave the store at this time or later (and before your leave-by) to reach each stop inside "
+        "its window without waiting at the door; null when you may leave now",
+    )
 
     @field_validator("matcher_cost_cents", mode="before")
     @classmethod

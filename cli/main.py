@@ -4,6 +4,8 @@ house: it may import every package, and none imports it."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -35,6 +37,8 @@ class _Commands(TyperGroup):
         except DomainError as error:
             _fail(error.message)
         except SettingMissing as error:
+            _fail(str(error))
+        except ServiceError as error:  # the project's own servers would not start or stop
             _fail(str(error))
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
@@ -83,6 +87,17 @@ def _local_services() -> LocalServices:
     return LocalServices(get_settings().local_dir)
 
 
+@contextmanager
+def _local_folder() -> Iterator[None]:
+    """A local folder the servers cannot use (a file in its place, no permission) is a bad setting: named."""
+    try:
+        yield
+    except OSError as error:
+        local_dir = get_settings().local_dir
+        where = error.filename if error.filename is not None else local_dir
+        _fail(f"CROWDSHIP_LOCAL_DIR={local_dir} cannot hold the servers: {error.strerror or error}: {where}")
+
+
 @services_app.command("up")
 def services_up() -> None:
     """Start the local servers (no-op for those already running or configured in the environment)."""
@@ -90,11 +105,8 @@ def services_up() -> None:
     if external.database_url and external.redis_url:
         console.print("CROWDSHIP_DATABASE_URL and CROWDSHIP_REDIS_URL are set: using those servers.")
         return
-    try:
+    with _local_folder():
         urls = _local_services().up(postgres=external.database_url is None, redis=external.redis_url is None)
-    except ServiceError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
     for name, url in urls.items():
         console.print(f"{name}={url}")
 
@@ -102,11 +114,8 @@ def services_up() -> None:
 @services_app.command("down")
 def services_down() -> None:
     """Stop the local servers (their data stays under the local folder)."""
-    try:
+    with _local_folder():
         _local_services().down()
-    except ServiceError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
     console.print("local services stopped")
 
 

@@ -54,7 +54,8 @@ def replay(
     except ValueError:
         raise InvalidInput("day", f"{day!r} is not a date (YYYY-MM-DD)") from None
     parameters = load_policy_file(policy)
-    start, end = day_bounds(the_day, timezone or PolicyParameters.from_json(parameters).timezone)
+    zone = timezone or PolicyParameters.from_json(parameters).timezone
+    start, end = day_bounds(the_day, zone)
     settings = get_settings()
     config = DispatchConfig.from_settings(settings)
     if matcher_time_limit is not None:
@@ -80,6 +81,11 @@ def replay(
     for row in replay_rows(result):
         table.add_row(*row)
     console.print(table)
+    if not recorded.orders and not recorded.trips:  # a day counted in another zone than the one meant, often
+        console.print(
+            f"[yellow]note:[/yellow] nothing was recorded at this store on {the_day} in {zone} (no order taken in, "
+            "no shopper checked in): is it that zone's day you meant? --timezone counts the day elsewhere"
+        )
     if end > SystemClock().now():
         console.print(
             "[yellow]note:[/yellow] the day is not over: 'as it happened' counts only what happened so far, while "

@@ -151,17 +151,16 @@ def _decide(version: int, actor: str, password: str | None, status: PolicyStatus
 @rewards_app.command("policies")
 def policies() -> None:
     """Every policy version, oldest first, with who proposed and who decided it; the one in force now is marked
-    (the version approved last)."""
+    (the version approved last). Each version's note and parameters (the JSON `policy-create` takes) follow
+    the table, unbroken lines: folded into columns they made the table unreadable on an 80-column terminal."""
     with command_pool() as pool, _rewards(pool)() as uow:
         in_force = reward_policy_in_force(uow, at=CLOCK.now())
         every = uow.repos.policies.every_version()
     table = Table(
-        Column("version", justify="right"),
+        Column("version", justify="right", no_wrap=True),
         Column("status", no_wrap=True),
         Column("proposed (UTC)", no_wrap=True),
         Column("decided (UTC)", no_wrap=True),
-        "note",
-        Column("parameters", overflow="fold"),
         title=f"Reward policies: version {in_force.version} is in force"
         if in_force is not None
         else "Reward policies: none is in force (one must be proposed and approved)",
@@ -175,10 +174,12 @@ def policies() -> None:
             else policy.status.value,
             f"{policy.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
             f"{decided.decided_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if decided else "",
-            policy.note,
-            json.dumps(policy.parameters.to_json(), separators=(",", ":")),
         )
     console.print(table)
+    for policy in every:
+        parameters = json.dumps(policy.parameters.to_json(), separators=(",", ":"))
+        console.print(f"version {policy.version}: {policy.note}".rstrip(), soft_wrap=True, markup=False)
+        console.print(f"  {parameters}", soft_wrap=True, markup=False, highlight=False)
 
 
 @rewards_app.command("reconcile")

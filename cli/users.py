@@ -26,25 +26,24 @@ def users_create(
     role: Annotated[StaffRole, typer.Option(help="What the account may do")] = StaffRole.OPS,
     password: Annotated[
         str | None,
-        typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters, not a common one"
-        ),
+        typer.Option(show_default=False, help="At least 10 characters, not a common one (asked for when not given)"),
     ] = None,
 ) -> None:
     """Create a staff account (the first ops or admin user, for instance)."""
     from cli.database import command_pool
-    from dispatch.accounts import Role
+    from dispatch.accounts import Role, normalise_email
     from dispatch.adapters.passwords import Argon2Passwords
-    from dispatch.services.accounts import create_staff_user
+    from dispatch.errors import EmailTaken
+    from dispatch.services.accounts import create_staff_user, find_user
 
+    address = normalise_email(email)  # a mistyped address is told before the password is asked for twice
     with command_pool(max_size=2) as pool:
-        user = create_staff_user(
-            live_service_context(pool, with_redis=False),
-            Argon2Passwords(),
-            email=email,
-            password=password or "",
-            role=Role(role.value),
-        )
+        context = live_service_context(pool, with_redis=False)
+        if find_user(context, email=address) is not None:
+            raise EmailTaken()
+        if password is None:  # asked on stderr: `$(crowdship users create ...)` captures only what it prints
+            password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+        user = create_staff_user(context, Argon2Passwords(), email=address, password=password, role=Role(role.value))
     console.print(f"created {user.role.value} user {user.email} ({user.id})")
 
 

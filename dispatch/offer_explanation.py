@@ -3,7 +3,8 @@
 An offer's breakdown: its detour (metres and seconds), its stops, its reward by component in cents (the
 published policy's terms when one is in force, else the compensation rule's), what the matcher priced it at,
 and the best alternative it beat: the cheapest other trip of the batch that could have carried the same
-stops in the same order, priced by that trip's own rule, or "none".
+stops in the same order, priced by that trip's own rule, or "none"; and when to leave the store, if later than
+now, for a route whose windows open later (`batching.leave_after`).
 
 An order left pending carries the matcher's reason code (`dispatch.matching.UnassignedReason`, the codes of
 `crowdship match`); an order whose assignment the batch's own checks dropped carries the code of that rule.
@@ -12,14 +13,23 @@ An order left pending carries the matcher's reason code (`dispatch.matching.Unas
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from dispatch.batching import BatchParameters, DroppedAssignment, compensation_components
+from dispatch.batching import (
+    BatchParameters,
+    DroppedAssignment,
+    TripCandidate,
+    compensation_components,
+    eligible_orders,
+    reachable_by_leave_by,
+    route_metrics,
+)
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
-from dispatch.model import Offer, Order
+from dispatch.model import Offer, Order, Store, Trip
 
 DROPPED_REASONS: Mapping[str, UnassignedReason] = {
     "detour": UnassignedReason.NO_TRIP_WITHIN_DETOUR,
@@ -40,6 +50,7 @@ def offer_breakdown(
     *,
     matcher_cost: float | None,
     alternative: Mapping[str, Any] | str,
+    leave_after: datetime | None = None,
 ) -> dict[str, Any]:
     bags = [orders[order_id].size_bags for order_id in offer.stops]
     reward = (
@@ -55,7 +66,20 @@ def offer_breakdown(
         "reward_cents": reward,
         "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost),
         "best_alternative": alternative,
+        "leave_after": None if leave_after is None else leave_after.isoformat(),
     }
+
+
+def leave_after(
+    store: Store, trip: Trip, stops: Sequence[Order], now: datetime, parameters: BatchParameters
+) -> datetime | None:
+    """The earliest the shopper may leave the store and reach every stop of this route inside its window (no
+    waiting at a door, `batching._route_problem`'s rule); None when leaving within the minute does. An offer
+    must say it: its route may have been made for a shopper who stays in the store until a later window opens."""
+    arrivals = route_metrics(store, trip, stops, parameters).arrival_minutes
+    opens = [(order.window_earliest - now).total_seconds() / 60.0 for order in stops]
+    wait = max(opening - arrival for opening, arrival in zip(opens, arrivals, strict=True))
+    return now + timedelta(minutes=wait) if wait >= 1.0 else None
 
 
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
@@ -126,3 +150,31 @@ def waiting_reasons(
         else reason
         for order_id, reason in reasons.items()
     }
+
+
+def leave_by_reasons(
+    reasons: Mapping[UUID, str],
+    *,
+    store: Store,
+    orders: Sequence[Order],
+    trips: Sequence[TripCandidate],
+    excluded: Collection[tuple[UUID, UUID]],
+    now: datetime,
+    parameters: BatchParameters,
+) -> dict[UUID, str]:
+    """`reasons` with "not a candidate" said as the window when the batch kept the order from every trip that
+    may carry it because each leaves before its window opens (`batching.reachable_by_leave_by`): the matcher
+    never saw those pairs, so it cannot tell."""
+    by_id = {order.id: order for order in orders}
+    allowed: dict[UUID, list[TripCandidate]] = {}
+    for candidate in trips:
+        for order in eligible_orders(candidate, orders, excluded, parameters):
+            allowed.setdefault(order.id, []).append(candidate)
+    told = dict(reasons)
+    for order_id, reason in reasons.items():
+        found, carriers = by_id.get(order_id), allowed.get(order_id, [])
+        if reason != UnassignedReason.NOT_A_CANDIDATE or found is None or not carriers:
+            continue
+        if not any(reachable_by_leave_by(store, each.trip, found, now, parameters) for each in carriers):
+            told[order_id] = str(UnassignedReason.WINDOW)
+    return told

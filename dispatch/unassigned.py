@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from dispatch.batching import BatchParameters, TripCandidate, detour_limit_km, open_for_offers, route_metrics
+from dispatch.batching import (
+    BatchParameters,
+    TripCandidate,
+    detour_limit_km,
+    open_for_offers,
+    reachable_by_leave_by,
+    route_metrics,
+)
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.rules import refusal_reason
 from routing.areas import covers
@@ -23,6 +30,7 @@ REASONS = {
     "own_address": "the drop-off is at its shopper's own address",
     "detour": "the detour to the drop-off is longer than the trip allows",
     "window": "would arrive after the delivery window",
+    "leave_by": "its shopper leaves before the delivery window opens (they would wait at the door)",
     "closed": "can no longer take offers (it leaves before an offer could be answered)",
 }
 
@@ -110,4 +118,6 @@ def _trip_reason(
         return "detour"
     if metrics.arrival_minutes[0] > (order.window_latest - now).total_seconds() / 60.0:
         return "window"
+    if not reachable_by_leave_by(store, trip, order, now, parameters):  # the batch's own candidate rule
+        return "leave_by"
     return None

@@ -35,6 +35,8 @@ from dispatch.model import Offer, Order, OrderStatus, Store, Trip
 from dispatch.offer_explanation import (
     OUTSIDE_SERVICE_AREA,
     best_alternatives,
+    leave_after,
+    leave_by_reasons,
     offer_breakdown,
     pending_reasons,
     waiting_reasons,
@@ -198,9 +200,13 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         terms=terms,
         waiting_costs=waiting,
     )
-    if not problem["trips"]:
+    if not problem["trips"]:  # the batch kept every order from every trip (by its leave-by, maybe): say which
         reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS
-        _record_unassigned(ctx, report, {order.id: str(reason) for order in orders}, now)
+        told = leave_by_reasons(
+            {order.id: str(reason) for order in orders},
+            store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
+        )  # fmt: skip
+        _record_unassigned(ctx, report, told, now)
         return
     if ctx.acceptance is not None:  # acceptance-aware matching: the matcher minimises the expected cost
         problem = with_acceptance(problem, ctx.acceptance, at=now)
@@ -244,6 +250,13 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
                     parameters,
                     matcher_cost=matcher_cost,
                     alternative=alternatives[offer.id],
+                    leave_after=leave_after(
+                        store,
+                        next(each.trip for each in candidates if each.trip.id == offer.trip_id),
+                        [orders_by_id[order_id] for order_id in offer.stops],
+                        now,
+                        parameters,
+                    ),
                 ),
             )
             if _write_offer(uow, explained, now):
@@ -253,7 +266,15 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
         uow.commit()
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
-    reasons = pending_reasons(pending, solution, made.dropped)
+    reasons = leave_by_reasons(
+        pending_reasons(pending, solution, made.dropped),
+        store=store,
+        orders=orders,
+        trips=candidates,
+        excluded=excluded,
+        now=now,
+        parameters=parameters,
+    )
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
     _record_unassigned(ctx, report, reasons, now)

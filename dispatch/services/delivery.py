@@ -38,7 +38,8 @@ MAX_INCIDENTS_PER_ORDER = 5
 
 
 def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag_codes: list[str]) -> list[Order]:
-    """The shopper scanned the bags of every accepted order: they leave the store and the trip departs."""
+    """The shopper scanned the bags of every accepted order: they leave the store and the trip departs. The
+    orders come back in the order the shopper visits them (the accepted offers' stops), the route they follow."""
     with ctx.unit_of_work() as uow:
         trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
         accepted = uow.orders.on_trips([trip.id], [OrderStatus.ACCEPTED])[trip.id]
@@ -54,20 +55,20 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
             raise InvalidInput("bag_codes", f"{len(scanned - expected)} scanned bag(s) do not belong to this trip")
         if expected - scanned:
             raise InvalidInput("bag_codes", f"{len(expected - scanned)} bag(s) of this trip were not scanned")
-        picked = []
+        picked: dict[UUID, Order] = {}
         now = ctx.clock.now()
-        for order in sorted(accepted, key=lambda order: order.id):
+        for order in sorted(accepted, key=lambda order: order.id):  # locks taken in id order, as everywhere
             locked = uow.orders.get(order.id, for_update=True)
             locked.pick_up()
             save_move(uow, locked, now, "picked up")
-            picked.append(locked)
+            picked[locked.id] = locked
         trip.depart()
         uow.trips.save(trip, at=now)
         # An offer that was still open for this trip can no longer be served from the road.
         for offer in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
             _withdraw(uow, offer.id, ctx)
         uow.commit()
-        return picked
+        return [picked[order.id] for order in accepted]  # in the visiting order of the accepted offers
 
 
 def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None:

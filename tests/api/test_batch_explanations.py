@@ -5,7 +5,7 @@ in the orders list, the order and the store summary; every offer carries its bre
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from api_support import Account, check_in, current_offer, ingest, run_batch
 from fastapi.testclient import TestClient
@@ -36,6 +36,9 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
 
     shopper = make_shopper("Ana")
     check_in(client, shopper, store, clock)  # must leave within the hour: the late window opens two hours after
+    waits = client.get(f"/ops/orders/{later['order_id']}/history", headers=ops.headers).json()["unassigned"]
+    assert [trip["reason"] for trip in waits["trips"]] == ["leave_by"]  # not "could take it: next batch"
+    assert waits["summary"].startswith("no open trip may take it now")
     report = run_batch(client, ops, store)
     assert len(report["offers"]) == 1
 
@@ -44,14 +47,15 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
     }  # fmt: skip
     assert listed[offered["order_id"]]["unassigned_reason"] is None
     assert listed[too_far["order_id"]]["unassigned_reason"] == UnassignedReason.NO_TRIP_WITHIN_DETOUR
-    assert listed[later["order_id"]]["unassigned_reason"] in set(UnassignedReason)
+    # kept from the trip by its leave-by (the matcher never saw the pair): the window, not "not a candidate"
+    assert listed[later["order_id"]]["unassigned_reason"] == UnassignedReason.WINDOW
     one = client.get(f"/ops/orders/{too_far['order_id']}", headers=ops.headers).json()
     assert one["unassigned_reason"] == "no_trip_within_detour"
     assert one["unassigned_at"] is not None
 
     summary = client.get(f"/ops/stores/{store.id}/summary", headers=ops.headers).json()
     assert sum(summary["pending_by_reason"].values()) == summary["orders_by_status"]["pending"] == 2
-    assert summary["pending_by_reason"]["no_trip_within_detour"] >= 1
+    assert summary["pending_by_reason"] == {"no_trip_within_detour": 1, "window": 1}
 
     offer = current_offer(client, shopper)
     breakdown = offer["breakdown"]
@@ -60,8 +64,30 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
     assert breakdown["detour_s"] == offer["extra_duration_s"]
     assert breakdown["reward_cents"]["total"] == offer["reward_quote_cents"]
     assert breakdown["best_alternative"] == "none"  # the only shopper in the store
+    assert breakdown["leave_after"] is None  # its window is open: leave when you like
     (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
     assert ops_offer["breakdown"] == breakdown
+
+
+def test_an_offer_whose_window_opens_later_says_when_to_leave_the_store(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """A window opening in 50 minutes, a shopper who may stay an hour: the offer is made, and says to leave no
+    earlier than the window's opening less the drive (else they would deliver before it opens)."""
+    opens = clock.now() + timedelta(minutes=50)
+    ingest(
+        client, ops, store, clock, ref="WEB-LATER",
+        window_earliest=opens.isoformat(), window_latest=(opens + timedelta(hours=2)).isoformat(),
+    )  # fmt: skip
+    shopper = make_shopper("Ana")
+    trip = check_in(client, shopper, store, clock)  # leaves within the hour
+    assert len(run_batch(client, ops, store)["offers"]) == 1
+    offer = current_offer(client, shopper)
+    leave = datetime.fromisoformat(offer["breakdown"]["leave_after"])
+    assert opens - timedelta(minutes=15) < leave < opens  # the drive of ~2 km is minutes, not a quarter hour
+    assert leave <= datetime.fromisoformat(trip["leave_by"])
+    (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
+    assert ops_offer["breakdown"]["leave_after"] == offer["breakdown"]["leave_after"]
 
 
 def test_a_shopper_sees_the_alternative_cost_but_not_the_other_trip(

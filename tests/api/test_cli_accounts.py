@@ -66,6 +66,25 @@ def test_users_create_refuses_shopper_accounts_and_short_passwords() -> None:
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_users_create_asks_for_the_password_on_stderr_and_only_for_an_address_it_can_take() -> None:
+    """`id=$(crowdship users create ...)` captures only the result: the prompts go to stderr. A mistyped or
+    taken address is refused before the password is asked for twice (nothing read from stdin)."""
+    created = CliRunner().invoke(
+        cli, ["users", "create", "--email", "fin@example.org", "--role", "finance"], input="long enough pw\n" * 2
+    )
+    assert created.exit_code == 0, created.output
+    assert created.stdout.strip().startswith("created finance user fin@example.org (")  # the test runner
+    assert "Password" in created.stderr  # echoes a hidden answer's newline on its stdout: hence strip()
+    for email, why in (("not-an-address", "must be an e-mail address"), ("Fin@Example.org", "exists")):
+        refused = CliRunner().invoke(cli, ["users", "create", "--email", email], input="")
+        assert refused.exit_code == 1, refused.output
+        assert refused.stdout == ""
+        assert refused.stderr.startswith("error: ")
+        assert why in refused.stderr
+        assert "Password" not in refused.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_the_dispatcher_runs_a_round_over_every_store(
     client: TestClient, api_settings: Settings, monkeypatch: pytest.MonkeyPatch, db: ConnectionPool
 ) -> None:

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
+from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Store
+from dispatch.model import Offer, Store
+from routing.geo import GeoPoint
 
 
 def test_order_goes_from_intake_to_delivered_over_http(
@@ -79,3 +81,41 @@ def test_order_goes_from_intake_to_delivered_over_http(
     with PostgresDispatchUnitOfWork(db) as uow:
         proofs = uow.proofs.list_for_order(UUID(receipt["order_id"]))
     assert [proof.accepted for proof in proofs] == [True]
+
+
+def test_pickup_lists_the_stops_in_the_order_the_shopper_visits_them(
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """The pickup's answer is the first time the shopper sees every address of the trip together: its stops
+    follow the accepted offer's route, not the orders' ids (here the route runs against the ids' order)."""
+    near = ingest(client, ops, store, clock, ref="WEB-NEAR")
+    far = ingest(client, ops, store, clock, ref="WEB-FAR", dropoff=GeoPoint(30.4900, -84.2200))
+    shopper = make_shopper("Ana")
+    trip = client.post("/shopper/trips", json=trip_body(store, clock), headers=shopper.headers)
+    assert trip.status_code == 201, trip.text
+    route = tuple(sorted((UUID(near["order_id"]), UUID(far["order_id"])), reverse=True))
+    now = clock.now()
+    offer = Offer(UUID(trip.json()["id"]), route, 400, 48, Cents(450), now, now + timedelta(minutes=1))
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.offers.add(offer)
+        for order_id in sorted(route):
+            order = uow.orders.get(order_id, for_update=True)
+            order.offer()
+            uow.orders.save(order, at=now)
+        uow.commit()
+
+    accepted = client.post(f"/shopper/offers/{offer.id}/accept", headers=shopper.headers)
+    assert accepted.status_code == 200, accepted.text
+    assert [stop["order_id"] for stop in accepted.json()["stops"]] == [str(order_id) for order_id in route]
+    pickup = client.post(
+        f"/shopper/trips/{trip.json()['id']}/pickup",
+        json={"bag_codes": [near["bag_code"], far["bag_code"]]},
+        headers=shopper.headers,
+    )
+    assert pickup.status_code == 200, pickup.text
+    assert [stop["order_id"] for stop in pickup.json()["stops"]] == [str(order_id) for order_id in route]

@@ -99,6 +99,8 @@ def test_bad_profiles_are_refused_naming_the_field(
     problem = refused.json()
     named = [error["field"] for error in problem.get("errors", [])] or [problem["detail"].split(":")[0]]
     assert field in named, problem
+    said = [problem["detail"], *(error["message"] for error in problem.get("errors", []))]
+    assert not [text for text in said if "Value error" in text or "Assertion failed" in text]  # pydantic's words
 
 
 def test_the_eleventh_profile_is_refused(

@@ -149,3 +149,42 @@ def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_pa
     assert result.returncode == 0, result.stderr
     assert "using those servers" in result.stdout
     assert not local_dir.exists()
+
+
+def _services_up(local_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`crowdship services up` for PostgreSQL alone (Redis named in the environment) in `local_dir`."""
+    environment = {**os.environ, "CROWDSHIP_REDIS_URL": "redis://cache.internal:6379/0"}
+    environment.pop("CROWDSHIP_DATABASE_URL", None)
+    environment["CROWDSHIP_LOCAL_DIR"] = str(local_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "services", "up"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_a_local_folder_that_is_a_file_is_a_bad_setting_told_on_stderr(tmp_path: Path) -> None:
+    """As every command's refusal: `error: <why>` on stderr, status 1, naming the setting; no traceback."""
+    in_the_way = tmp_path / "local"
+    in_the_way.write_text("not a folder")
+    result = _services_up(in_the_way)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: CROWDSHIP_LOCAL_DIR=")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the servers as the postgres user")
+def test_a_server_that_cannot_start_is_told_on_stderr_like_any_refusal(tmp_path: Path) -> None:
+    """The postgres user cannot reach a folder under a private one: the servers' own error, on stderr."""
+    private = tmp_path / "private"
+    (private / "local").mkdir(parents=True)
+    private.chmod(0o700)
+    result = _services_up(private / "local")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: the postgres user cannot reach")

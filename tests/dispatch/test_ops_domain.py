@@ -216,6 +216,21 @@ def test_a_far_drop_off_is_a_detour_and_a_big_one_does_not_fit() -> None:
     assert why_unassigned(order=bulky, trips=[trip], **ask).trips[0].reason == "capacity"  # type: ignore[arg-type, union-attr]
 
 
+def test_a_window_opening_after_the_trips_leave_by_is_not_one_it_could_take() -> None:
+    """The batch offers no trip an order whose window opens only after its shopper has left (they would
+    wait at the door): the order's page says so, rather than 'waiting for the next batch' forever."""
+    store = _store()
+    trip = _candidate(store, trust_tier=TrustTier.GOLD, identity_verified=True)  # leaves by NOW + 1 h
+    ask = {"store": store, "busy_trips": set(), "barred_pairs": set(), "now": NOW, "parameters": PARAMETERS}
+    later = _order(store_id=store.id, window_earliest=NOW + timedelta(hours=3), window_latest=NOW + timedelta(hours=5))
+    answer = why_unassigned(order=later, trips=[trip], **ask)  # type: ignore[arg-type]
+    assert answer is not None
+    assert [verdict.reason for verdict in answer.trips] == ["leave_by"]
+    assert answer.summary.startswith("no open trip may take it now")
+    soon = _order(store_id=store.id, window_earliest=NOW + timedelta(minutes=50))  # reachable leaving at 1 h
+    assert why_unassigned(order=soon, trips=[trip], **ask).trips[0].reason is None  # type: ignore[arg-type, union-attr]
+
+
 # --- Incidents ---------------------------------------------------------------------------------------------
 
 

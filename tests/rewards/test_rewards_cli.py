@@ -202,3 +202,25 @@ def test_reconcile_lists_the_differences_it_kept_and_counts_the_rest(
     assert result.exit_code == 1
     assert result.output.count("delivered_without_reward") == 1
     assert "… and 2 more differences" in result.output
+
+
+def test_the_list_of_policies_reads_on_an_80_column_terminal(
+    configured: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table (version, status, dates) fits 80 columns with every date whole; each version's note and
+    parameters follow on lines of their own, the parameters unbroken JSON as `policy-create` takes it."""
+    from cli.output import console
+
+    monkeypatch.setattr(console, "width", 80)
+    ops = _staff(configured, Role.OPS)
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    assert _as(ops, "policy-create", str(good), "--note", "launch").exit_code == 0
+    listed = CliRunner().invoke(app, ["rewards", "policies"])
+    assert listed.exit_code == 0, listed.output
+    table, _, after = listed.output.partition("version 1: launch\n")
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "version" in table
+    assert len(re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", table)) == 1  # proposed, not yet decided
+    shown = json.loads(after.splitlines()[0])
+    assert {key: shown[key] for key in PLAIN_PARAMETERS} == PLAIN_PARAMETERS

@@ -234,8 +234,10 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert f"{recorded.credited_cents:,}" in shown.output
     assert f"{recorded.offers} answered as the shopper answered" in shown.output
     assert "the day is not over" not in shown.output
+    assert "nothing was recorded" not in shown.output
     assert unfinished.exit_code == 0, unfinished.output
     assert "the day is not over" in unfinished.output
+    assert "nothing was recorded at this store" in " ".join(unfinished.output.split())  # not a silent zero table
     assert refused.exit_code == 1
     assert "error: bonus" in refused.stderr
 
