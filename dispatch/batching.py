@@ -1,24 +1,20 @@
 """One store's batch, in and out of the matcher's problem format. Plain functions, no I/O.
 
 `build_match_problem` turns the store's pending orders and open trips into the `crowdship-match/1` problem
-(haversine, km, minutes from the batch start); `offers_from_solution` turns the matcher's answer into
-offers, re-checking every safety rule itself: the matcher is trusted to optimise, not to enforce.
+(haversine, km, minutes from the batch start); `dispatch.batch_offers` reads the matcher's answer back.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import numpy as np
-
 from crowdship.units import Cents, divide_half_up
 from dispatch.matching.reward_rule import RewardTerms, reward_terms_to_json
-from dispatch.model import Offer, Order, Shopper, Store, Trip
+from dispatch.model import Order, Shopper, Store, Trip
 from dispatch.rules import refusal_reason, value_cap
 from routing.distance import haversine_matrix
 from routing.geo import GeoPoint
@@ -91,11 +87,11 @@ def _km(a: GeoPoint, b: GeoPoint) -> float:
     return float(haversine_matrix([[a.lat, a.lon]], [[b.lat, b.lon]])[0, 0])
 
 
-def _lat_lon(point: GeoPoint) -> list[float]:
+def lat_lon(point: GeoPoint) -> list[float]:
     return [point.lat, point.lon]
 
 
-def _minutes(after: datetime, instant: datetime) -> float:
+def minutes_after(after: datetime, instant: datetime) -> float:
     return (instant - after).total_seconds() / 60.0
 
 
@@ -139,10 +135,10 @@ def open_for_offers(trip: Trip, now: datetime, parameters: BatchParameters) -> b
 def reachable_by_leave_by(store: Store, trip: Trip, order: Order, now: datetime, parameters: BatchParameters) -> bool:
     """Whether the order's window has opened by the time the shopper, leaving at their leave-by at the latest,
     gets there straight from the store: a window that opens later would keep them waiting at the door."""
-    arrival = _minutes(now, trip.leave_by) + _km(store.location, order.dropoff) * parameters.road_factor / (
+    arrival = minutes_after(now, trip.leave_by) + _km(store.location, order.dropoff) * parameters.road_factor / (
         parameters.speed_km_per_min
     )
-    return _minutes(now, order.window_earliest) <= arrival * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
+    return minutes_after(now, order.window_earliest) <= arrival * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
 
 
 def _compensation(terms: RewardTerms | None, parameters: BatchParameters) -> dict[str, Any]:
@@ -198,7 +194,7 @@ def build_match_problem(
         problem_trips.append(
             {
                 "id": str(trip.id),
-                "destination": _lat_lon(trip.destination),
+                "destination": lat_lon(trip.destination),
                 "max_orders": parameters.max_bundle_orders,
                 "capacity": candidate.remaining_capacity,
                 "max_detour_ratio": None,
@@ -217,15 +213,15 @@ def build_match_problem(
         "metric": "haversine",
         "road_factor": parameters.road_factor,
         "speed": parameters.speed_km_per_min,
-        "store": {"id": str(store.id), "location": _lat_lon(store.location)},
+        "store": {"id": str(store.id), "location": lat_lon(store.location)},
         "orders": [
             {
                 "id": str(order.id),
-                "location": _lat_lon(order.dropoff),
+                "location": lat_lon(order.dropoff),
                 "size": order.size_bags,
                 "window": [
-                    max(0.0, _minutes(now, order.window_earliest)),
-                    _minutes(now, order.window_latest),
+                    max(0.0, minutes_after(now, order.window_earliest)),
+                    minutes_after(now, order.window_latest),
                 ],
                 "value_cents": order.value_cents,
                 "requires_id_check": order.age_restricted,
@@ -237,176 +233,6 @@ def build_match_problem(
         "fleet": None,
         "fallback_cost": store.fallback_cost_cents,
     }
-
-
-@dataclass(frozen=True)
-class RouteMetrics:
-    route_km: float
-    detour_km: float
-    arrival_minutes: tuple[float, ...]
-
-
-def route_metrics(store: Store, trip: Trip, stops: Sequence[Order], parameters: BatchParameters) -> RouteMetrics:
-    """Road km of store, stops, destination; the detour over the direct way; when each stop is reached."""
-    points = [store.location, *(order.dropoff for order in stops), trip.destination]
-    coordinates = np.array([_lat_lon(point) for point in points])
-    legs = np.diag(haversine_matrix(coordinates[:-1], coordinates[1:])) * parameters.road_factor
-    elapsed = np.cumsum(legs)[:-1] / parameters.speed_km_per_min
-    route = float(legs.sum())
-    return RouteMetrics(
-        route_km=route,
-        detour_km=max(0.0, route - direct_km(store, trip, parameters)),
-        arrival_minutes=tuple(float(minute) for minute in elapsed),
-    )
-
-
-@dataclass(frozen=True)
-class DroppedAssignment:
-    trip_id: str
-    order_ids: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
-class BatchOffers:
-    offers: list[Offer]
-    dropped: list[DroppedAssignment]
-
-
-def offers_from_solution(
-    *,
-    store: Store,
-    orders: Sequence[Order],
-    trips: Sequence[TripCandidate],
-    excluded: Collection[tuple[UUID, UUID]],
-    solution: Mapping[str, Any],
-    now: datetime,
-    parameters: BatchParameters,
-    quote: RewardQuote,
-) -> BatchOffers:
-    """Offers for the trips the matcher filled, each re-checked; a rule-breaking assignment is dropped."""
-    orders_by_id = {str(order.id): order for order in orders}
-    trips_by_id = {str(candidate.trip.id): candidate for candidate in trips}
-    offers: list[Offer] = []
-    dropped: list[DroppedAssignment] = []
-    taken: set[str] = set()
-    for trip_key, order_keys in sorted(dict(solution.get("trips", {})).items()):
-        keys = tuple(str(key) for key in order_keys)
-        if not keys:
-            continue
-        reason = _assignment_problem(
-            trip_key=trip_key,
-            keys=keys,
-            orders_by_id=orders_by_id,
-            trips_by_id=trips_by_id,
-            taken=taken,
-            excluded=excluded,
-            parameters=parameters,
-        )
-        if reason is None:
-            candidate = trips_by_id[trip_key]
-            stops = tuple(orders_by_id[key] for key in keys)
-            metrics = route_metrics(store, candidate.trip, stops, parameters)
-            reason = _route_problem(candidate.trip, stops, metrics, now, parameters)
-            if reason is not None and len(stops) > 1:
-                # The matcher lets a shopper wait at a door for a window to open; a batch does not. Rather
-                # than drop the whole bundle, the largest part of it (in the same order) that keeps every
-                # window without waiting is offered, and the rest waits for the next batch.
-                part = _feasible_part(store, candidate.trip, stops, now, parameters)
-                if part is not None:
-                    left = tuple(key for key in keys if key not in {str(order.id) for order in part[0]})
-                    dropped.append(DroppedAssignment(trip_key, left, reason))
-                    stops, metrics, reason = part[0], part[1], None
-                    keys = tuple(str(order.id) for order in stops)
-        if reason is not None:
-            dropped.append(DroppedAssignment(trip_key, keys, reason))
-            continue
-        taken.update(keys)
-        extra_m = round(metrics.detour_km * 1000)
-        extra_s = round(metrics.detour_km / parameters.speed_km_per_min * 60)
-        request = QuoteRequest(candidate.trip, candidate.shopper, stops, extra_m, extra_s, now)
-        offers.append(
-            Offer(
-                trip_id=candidate.trip.id,
-                stops=tuple(order.id for order in stops),
-                extra_distance_m=extra_m,
-                extra_duration_s=extra_s,
-                reward_quote_cents=quote(request),
-                created_at=now,
-                expires_at=now + parameters.offer_ttl,
-            )
-        )
-    return BatchOffers(offers, dropped)
-
-
-def _feasible_part(
-    store: Store, trip: Trip, stops: tuple[Order, ...], now: datetime, parameters: BatchParameters
-) -> tuple[tuple[Order, ...], RouteMetrics] | None:
-    """The largest subsequence of `stops` whose route keeps every rule (the shortest detour among equals)."""
-    for size in range(len(stops) - 1, 0, -1):
-        feasible = []
-        for part in itertools.combinations(stops, size):
-            metrics = route_metrics(store, trip, part, parameters)
-            if _route_problem(trip, part, metrics, now, parameters) is None:
-                feasible.append((metrics.detour_km, part, metrics))
-        if feasible:
-            _, part, metrics = min(feasible, key=lambda found: found[0])
-            return part, metrics
-    return None
-
-
-def _assignment_problem(
-    *,
-    trip_key: str,
-    keys: tuple[str, ...],
-    orders_by_id: Mapping[str, Order],
-    trips_by_id: Mapping[str, TripCandidate],
-    taken: Collection[str],
-    excluded: Collection[tuple[UUID, UUID]],
-    parameters: BatchParameters,
-) -> str | None:
-    candidate = trips_by_id.get(trip_key)
-    if candidate is None:
-        return "unknown trip"
-    if any(key not in orders_by_id for key in keys):
-        return "unknown order"
-    if len(set(keys)) != len(keys) or any(key in taken for key in keys):
-        return "order assigned twice"
-    if len(keys) > parameters.max_bundle_orders:
-        return "too many orders"
-    stops = [orders_by_id[key] for key in keys]
-    if sum(order.size_bags for order in stops) > candidate.remaining_capacity:
-        return "capacity"
-    for order in stops:
-        if (candidate.trip.id, order.id) in excluded:
-            return "offered to this trip before"
-        refusal = refusal_reason(
-            candidate.shopper, order, parameters.tier_value_caps_cents, parameters.own_address_radius_m
-        )
-        if refusal is not None:
-            return refusal
-    return None
-
-
-def _route_problem(
-    trip: Trip, stops: Sequence[Order], metrics: RouteMetrics, now: datetime, parameters: BatchParameters
-) -> str | None:
-    """The detour limit, then the windows: the shopper leaves between now and their leave-by and drives
-    without waiting at a door, so some departure in that span must put every stop in [earliest, latest]."""
-    if metrics.detour_km > detour_limit_km(trip, parameters) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
-        return "detour"
-    earliest_departure, latest_departure = 0.0, _minutes(now, trip.leave_by)
-    for order, minute in zip(stops, metrics.arrival_minutes, strict=True):
-        if minute > _minutes(now, order.window_latest) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
-            return "window"
-        earliest_departure = max(earliest_departure, _minutes(now, order.window_earliest) - minute)
-        latest_departure = min(latest_departure, _minutes(now, order.window_latest) - minute)
-    slack = ROUTE_TOLERANCE * max(1.0, abs(latest_departure)) + ROUTE_TOLERANCE
-    if earliest_departure > _minutes(now, trip.leave_by) + slack:
-        return "leave_by"
-    if earliest_departure > latest_departure + slack:
-        return "window"
-    return None
 
 
 def past_deadline(orders: Sequence[Order], now: datetime) -> list[Order]:

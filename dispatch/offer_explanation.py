@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from dispatch.batch_offers import DroppedAssignment, route_metrics
 from dispatch.batching import (
     BatchParameters,
-    DroppedAssignment,
     TripCandidate,
     compensation_components,
     eligible_orders,
     reachable_by_leave_by,
-    route_metrics,
 )
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance

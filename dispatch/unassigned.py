@@ -9,14 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from dispatch.batching import (
-    BatchParameters,
-    TripCandidate,
-    detour_limit_km,
-    open_for_offers,
-    reachable_by_leave_by,
-    route_metrics,
-)
+from dispatch.batch_offers import route_metrics
+from dispatch.batching import BatchParameters, TripCandidate, detour_limit_km, open_for_offers, reachable_by_leave_by
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.rules import refusal_reason
 from routing.areas import covers

@@ -17,13 +17,12 @@ from uuid import UUID
 
 from crowdship.logging import get_logger
 from dispatch.acceptance import with_acceptance
+from dispatch.batch_offers import DroppedAssignment, offers_from_solution
 from dispatch.batching import (
     BatchParameters,
-    DroppedAssignment,
     TripCandidate,
     build_match_problem,
     compensation_quote,
-    offers_from_solution,
     open_for_offers,
     past_deadline,
 )

@@ -8,7 +8,7 @@ from uuid import uuid4
 from domain_samples import DROPOFF, NOW, an_offer, an_order
 
 from api.ops_schemas import BatchOut, LiveStoreSummary, OpsOfferOut, OrderOut, StoreSummaryOut
-from dispatch.batching import DroppedAssignment
+from dispatch.batch_offers import DroppedAssignment
 from dispatch.repositories import StoreSummary
 from dispatch.services.batch import BatchReport
 

@@ -13,7 +13,7 @@ from composition import InMemory, in_memory
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
-from dispatch.batching import route_metrics
+from dispatch.batch_offers import route_metrics
 from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from dispatch.services.batch import run_batch
 from dispatch.services.context import DeliveredOrder, DispatchConfig

@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crowdship.units import Cents
-from dispatch.batching import (
-    BatchParameters,
-    TripCandidate,
-    build_match_problem,
-    compensation_quote,
-    offers_from_solution,
-    route_metrics,
-)
+from dispatch.batch_offers import offers_from_solution, route_metrics
+from dispatch.batching import BatchParameters, TripCandidate, build_match_problem, compensation_quote
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Order, Shopper, Store, Trip, TrustTier
 from routing.areas import circular_area

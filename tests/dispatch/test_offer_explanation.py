@@ -8,7 +8,8 @@ from datetime import timedelta
 from uuid import uuid4
 
 from crowdship.units import Cents
-from dispatch.batching import DroppedAssignment, build_match_problem, compensation_components
+from dispatch.batch_offers import DroppedAssignment
+from dispatch.batching import build_match_problem, compensation_components
 from dispatch.model import Offer
 from dispatch.offer_explanation import best_alternatives, pending_reasons
 from tests.dispatch.test_batching import NOW, PARAMETERS, STORE, _candidate, _order
