@@ -19,6 +19,8 @@ from routing.geo import GeoPoint
 
 # Near Tallahassee, FL: the city whose census blocks the simulator can load for realistic homes.
 DEMO_STORE_LOCATION = GeoPoint(30.4627, -84.2211)
+DEMO_STORE_ID = uuid.uuid5(uuid.NAMESPACE_DNS, "store.demo.crowdship.example")
+"""One id for every run and seed, so that loading the demo again finds the store it registered."""
 SERVICE_RADIUS_M = 12_000.0
 EMAIL_DOMAIN = "demo.crowdship.example"
 
@@ -71,18 +73,15 @@ def _point_near(rng: random.Random, center: GeoPoint, max_m: float) -> GeoPoint:
     return GeoPoint(round(center.lat + dlat, 6), round(center.lon + dlon, 6))
 
 
-def _id(rng: random.Random) -> uuid.UUID:
-    """Ids drawn from the seed, so that loading the same demo twice finds the first load."""
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
 def build_demo_plan(now: datetime, *, seed: int = 7, shoppers: int = 8, orders: int = 20) -> DemoPlan:
     """The demo for this seed. Order references carry the minute they were drawn, so a later run tops the
-    store up with new orders instead of colliding with the old ones."""
+    store up with new orders instead of colliding with the old ones. The store is the same whatever the seed:
+    another seed draws other shoppers' trips and orders for it, not a second store of the same name that the
+    shoppers' check-ins would move to, stranding the first one's orders."""
     rng = random.Random(seed)
     area = circular_area(DEMO_STORE_LOCATION, SERVICE_RADIUS_M)
     store = Store(
-        id=_id(rng),
+        id=DEMO_STORE_ID,
         name="Crowdship Supercentre Northeast",
         location=DEMO_STORE_LOCATION,
         service_area=area,
