@@ -1,0 +1,64 @@
+"""Finance pages keep inside the window at 900 and 1280 px in a real browser (Debian's Chromium), as the
+operations pages do: long e-mail addresses and batch periods wrap, wide tables scroll in their own box
+rather than widening the page. Every page is saved under `.local/screenshots/` (test--page.png)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_support import Account
+from playwright.sync_api import Page
+from psycopg_pool import ConnectionPool
+from rewards_flow import credit_without_proof, publish_policy
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.model import Store
+
+Screenshot = Callable[[Page, str], Path]
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        yield client
+
+
+@pytest.mark.parametrize("width", [900, 1280])
+def test_finance_pages_stay_inside_the_window(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+    width: int,
+) -> None:
+    publish_policy(api, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    page = signed_in(Role.FINANCE, "finance-with-a-long-name")
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_role("row").filter(has_text="Ana").first.wait_for()
+    batch = page.url
+    for name, path in (
+        ("batch", batch),
+        ("batches", "/console/finance/batches"),
+        ("reconciliation", "/console/finance/reconciliation"),
+        ("rewards", "/console/finance/rewards"),
+        ("ledger", f"/console/finance/ledger?shopper_id={ana.shopper_id}"),
+        ("policies", "/console/finance/policies"),
+        ("audit", "/console/finance/audit"),
+    ):
+        page.goto(path)
+        screenshot(page, f"{name}-{width}")
+        wide: int = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
