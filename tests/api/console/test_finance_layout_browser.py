@@ -4,13 +4,14 @@ rather than widening the page. Every page is saved under `.local/screenshots/` (
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from api_support import Account
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 from psycopg_pool import ConnectionPool
 from rewards_flow import credit_without_proof, publish_policy
 
@@ -62,3 +63,29 @@ def test_finance_pages_stay_inside_the_window(
         screenshot(page, f"{name}-{width}")
         wide: int = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
+    # in the audit log, an order's reference stays whole and an e-mail address breaks only before its "@"
+    reference = page.get_by_role("cell", name=re.compile(r"^Order IMPORT-"))
+    assert _lines(reference, reference.inner_text().split()[-1]) == 1, reference.inner_text()
+    for actor in page.locator("td.actor").all():
+        _, at, domain = actor.inner_text().partition("@")
+        if at:
+            assert _lines(actor) <= 2, actor.inner_text()
+            assert _lines(actor, domain) == 1, actor.inner_text()
+
+
+def _lines(cell: Locator, text: str | None = None) -> int:
+    """How many lines the cell's text (or the part of it given, within one text node) takes on screen."""
+    counted: int = cell.evaluate(
+        """(cell, part) => {
+            const range = document.createRange();
+            if (part) {
+                const node = [...cell.querySelectorAll('*'), cell].flatMap(e => [...e.childNodes])
+                    .find(n => n.nodeType === 3 && n.textContent.includes(part));
+                const start = node.textContent.indexOf(part);
+                range.setStart(node, start); range.setEnd(node, start + part.length);
+            } else { range.selectNodeContents(cell); }
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        }""",
+        text,
+    )
+    return counted
