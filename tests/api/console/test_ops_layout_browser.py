@@ -115,3 +115,15 @@ def test_a_status_of_two_words_stays_on_one_line_in_a_narrow_column(
     screenshot(page, "orders-picked-up")
     heights = badge.evaluate("b => [b.getBoundingClientRect().height, parseFloat(getComputedStyle(b).lineHeight)]")
     assert heights[0] < 1.5 * heights[1], f"the badge is {heights[0]} px high for lines of {heights[1]} px"
+
+
+def test_each_stores_links_say_which_store_they_open(
+    signed_in: Callable[..., Page], store: Store, screenshot: Screenshot
+) -> None:
+    """With several stores a screen reader's list of links reads "Live view, Edit, Live view, Edit...": each
+    names its store (visually hidden; the row shows it already)."""
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/stores")
+    expect(page.get_by_role("link", name=f"Live view of {store.name}", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"Edit {store.name}", exact=True)).to_be_visible()
+    screenshot(page, "stores")
