@@ -1,6 +1,7 @@
 """Finance pages keep inside the window at 900 and 1280 px in a real browser (Debian's Chromium), as the
 operations pages do: long e-mail addresses and batch periods wrap, wide tables scroll in their own box
-rather than widening the page. Every page is saved under `.local/screenshots/` (test--page.png)."""
+rather than widening the page; a batch line's links name their payee. Every page is saved under
+`.local/screenshots/` (test--page.png)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_support import Account
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, expect
 from psycopg_pool import ConnectionPool
 from rewards_flow import credit_without_proof, publish_policy
 
@@ -50,6 +51,9 @@ def test_finance_pages_stay_inside_the_window(
     page.get_by_role("button", name="Prepare batch").click()
     page.get_by_role("row").filter(has_text="Ana").first.wait_for()
     batch = page.url
+    # each line's links name their payee for a screen reader, not "Ledger, Rewards, Ledger, Rewards..."
+    expect(page.get_by_role("link", name="Ledger of Ana", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Rewards of Ana", exact=True)).to_be_visible()
     for name, path in (
         ("batch", batch),
         ("batches", "/console/finance/batches"),
