@@ -93,3 +93,21 @@ def _lines(cell: Locator, text: str | None = None) -> int:
         text,
     )
     return counted
+
+
+def test_an_error_under_a_date_field_does_not_widen_the_field(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """A long message under a short field wraps under it: the field keeps its width and the button its place."""
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    until = page.get_by_label("To (included)")
+    before = until.bounding_box()
+    until.fill("2099-12-31")
+    page.get_by_role("button", name="Prepare batch").click()
+    expect(until).to_have_attribute("aria-invalid", "true")
+    after = until.bounding_box()
+    screenshot(page, "batch-period-refused")
+    assert before is not None
+    assert after is not None
+    assert abs(after["width"] - before["width"]) <= 1, (before, after)
