@@ -61,9 +61,18 @@ async def start_run(request: Request, user: OpsUser, services: Services, form: F
 
 @router.get("/runs", response_class=HTMLResponse)
 async def runs_fragment(request: Request, user: OpsUser, services: Services, paging: PageQuery) -> HTMLResponse:
-    """The table of runs alone, which the page polls while a run is active."""
-    runs = await run_in_threadpool(_runs, services, paging)
-    return render(request, "ops/simulations_runs.html", user, runs=runs, poll_seconds=POLL_SECONDS)
+    """The table of runs alone, which the page polls while a run is active; its last answer also carries the
+    comparison's choices (htmx swaps them out of band), so that the days just finished can be compared."""
+    runs, _, comparable = await run_in_threadpool(_page_data, services, paging)
+    return render(
+        request,
+        "ops/simulations_runs.html",
+        user,
+        runs=runs,
+        poll_seconds=POLL_SECONDS,
+        comparable=comparable,
+        refresh=True,
+    )
 
 
 @router.get("/compare", response_class=HTMLResponse)

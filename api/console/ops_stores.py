@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
-from api.console.formats import money
+from api.console.formats import counted, money
 from api.console.ops_maps import live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
@@ -290,8 +290,9 @@ async def run_batch(
     return redirect(
         request,
         url,
-        flash=f"Batch run: {len(report.offers)} offer(s) made, {report.pending_orders} order(s) waiting, "
-        f"{report.eligible_trips} trip(s) could take offers, {len(report.fallback_orders)} sent to the courier fleet.",
+        flash=f"Batch run: {counted(len(report.offers), 'offer')} made, {counted(report.pending_orders, 'order')} "
+        f"waiting, {counted(report.eligible_trips, 'trip')} could take offers, "
+        f"{len(report.fallback_orders)} sent to the courier fleet.",
     )
 
 

@@ -15,14 +15,14 @@ LABELS = {
     "per_extra_minute_cents": "Per extra minute",
     "per_bag_cents": "Per bag",
     "minimum_cents": "Minimum",
-    "included_distance_m": "Distance included (m)",
-    "included_duration_s": "Time included (s)",
+    "included_distance_m": "Distance included",
+    "included_duration_s": "Time included",
     "peak_multiplier_bps": "Peak multiplier by local hour",
     "tier_multiplier_bps": "Multiplier by trust tier",
     "daily_cap_cents": "Daily cap",
     "weekly_cap_cents": "Weekly cap",
     "store_credit_bonus_bps": "Store-credit bonus",
-    "referral_commission_bps": "Referral commission (basis points)",
+    "referral_commission_bps": "Referral commission",
     "referral_first_deliveries": "Referral: first deliveries counted",
     "timezone": "Time zone",
 }
@@ -30,15 +30,33 @@ NEUTRAL = "x1.00 throughout"
 """A multiplier list where nothing differs from x1.00."""
 
 
+UNITS = {"included_distance_m": "m", "included_duration_s": "s"}
+"""Parameters in metres or seconds, said with their unit as the rewards' explanations say them."""
+
+
 def shown(name: str, value: Any) -> str:
-    """One parameter's value: dollars for `*_cents`, "x1.20" for multipliers, else as it is."""
+    """One parameter's value: dollars for `*_cents`, "x1.20" for multipliers, the referral commission as a
+    percentage of the reward it is taken from (finance reads shares in percent, not basis points), metres and
+    seconds with their unit, else as it is."""
     if value is None:
         return "none"
     if name.endswith("_cents"):
         return money(value)
     if name == "store_credit_bonus_bps" or name.endswith("multiplier_bps"):
         return f"x{value / BASIS_POINTS:.2f}"
+    if name == "referral_commission_bps":
+        return f"{percent(value)} of the new shopper's reward" if value else "none"
+    if name in UNITS:
+        return f"{value} {UNITS[name]}"
     return str(value)
+
+
+def percent(basis_points: int) -> str:
+    """750 -> "7.5%", 1000 -> "10%", 5 -> "0.05%": exact, in integers, without trailing zeros."""
+    whole, hundredths = divmod(basis_points, BASIS_POINTS // 100)
+    if not hundredths:
+        return f"{whole}%"
+    return f"{whole}.{hundredths:02d}".rstrip("0") + "%"
 
 
 def item_name(name: str, index: int) -> str:

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from api.console.formats import (
+    counted,
     has_seconds,
     history_detail,
     in_utc,
@@ -71,6 +72,7 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.filters["money"] = money
 templates.env.filters["utc"] = in_utc
 templates.env.filters["words"] = words
+templates.env.filters["counted"] = counted
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
 templates.env.filters["whole_days"] = whole_days

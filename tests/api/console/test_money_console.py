@@ -19,7 +19,8 @@ from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from crowdship.units import format_dollars
 from dispatch.accounts import Role
-from dispatch.model import Store
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Shopper, Store, TrustTier
 from rewards.policy import PaymentMethod
 
 
@@ -177,7 +178,7 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
         refused = client.post(f"{url}/store-credit-redemptions", data={**fresh, "amount": bad})
         assert said in refused.text, refused.text
 
-    assert "Nobody is recorded as having brought Ana" in page
+    assert "No referrer is recorded for Ana: a referrer earns a share" in page
     delivered = client.post(f"{url}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "rit"})
     assert "Shopper: the shopper already delivered; referrals are for new shoppers." in delivered.text
     nico = f"/console/ops/shoppers/{make_shopper('Nico').shopper_id}"
@@ -190,6 +191,20 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
         f"/console/ops/shoppers/{rita.shopper_id}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "Zed"}
     )
     assert "Referred by: no shopper&#39;s name starts with “Zed”." in unknown.text
+
+
+def test_a_shoppers_name_ending_in_a_full_stop_is_not_followed_by_another(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+) -> None:
+    """Names such as the demo's "Gus G." end in a full stop: a sentence ending on one must not add a second."""
+    gus = Shopper(display_name="Gus G.", trust_tier=TrustTier.BRONZE)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.shoppers.add(gus)
+        uow.commit()
+    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    page = client.get(f"/console/ops/shoppers/{gus.id}").text
+    assert "Gus G." in page
+    assert "Gus G.." not in page
 
 
 def test_each_money_form_of_the_console_is_for_its_own_role(

@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.incidents import Incident, IncidentKind
-from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from tests.dispatch.adapters.test_contract import an_order
 
 Screenshot = Callable[[Page, str], Path]
@@ -95,3 +95,35 @@ def test_long_text_wraps_and_tables_stay_inside_the_page(
         box = link.bounding_box()
         assert box is not None
         assert box["height"] < 30, (reference, box)  # one line, not broken at its hyphens
+
+
+def test_a_status_of_two_words_stays_on_one_line_in_a_narrow_column(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The status "picked up" in the orders list (and an order's history) is one badge: broken over two lines
+    it reads as two statuses."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = replace(an_order(store, ON_THE_WAY, "WEB-PICKED-UP"), id=uuid4(), created_at=now)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.orders.add(replace(order, status=OrderStatus.PICKED_UP))
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 900, "height": 800})
+    page.goto("/console/ops/orders")
+    badge = page.get_by_role("row").filter(has_text="WEB-PICKED-UP").locator(".badge")
+    expect(badge).to_have_text("picked up")
+    screenshot(page, "orders-picked-up")
+    heights = badge.evaluate("b => [b.getBoundingClientRect().height, parseFloat(getComputedStyle(b).lineHeight)]")
+    assert heights[0] < 1.5 * heights[1], f"the badge is {heights[0]} px high for lines of {heights[1]} px"
+
+
+def test_each_stores_links_say_which_store_they_open(
+    signed_in: Callable[..., Page], store: Store, screenshot: Screenshot
+) -> None:
+    """With several stores a screen reader's list of links reads "Live view, Edit, Live view, Edit...": each
+    names its store (visually hidden; the row shows it already)."""
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/stores")
+    expect(page.get_by_role("link", name=f"Live view of {store.name}", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"Edit {store.name}", exact=True)).to_be_visible()
+    screenshot(page, "stores")

@@ -4,13 +4,16 @@ next to its field; finance is refused the page. Runs are real `crowdship simulat
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from composition.simulation_runs import RunStatus
 from crowdship.settings import Settings
 from dispatch.accounts import Role
 
@@ -18,6 +21,7 @@ Screenshot = Callable[[Page, str], Path]
 RUN_TIMEOUT_MS = 120_000
 SLOW_MS = 30_000
 """Starting a child, or loading a report with plotly inlined, on a loaded 2-core machine."""
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -54,7 +58,9 @@ def test_ops_runs_two_days_watches_them_opens_a_report_and_compares_them(
     # The table refreshes itself (htmx) until both are finished; no reload here.
     expect(page.locator("#runs .badge", has_text="finished")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#runs")).not_to_have_attribute("hx-trigger", re.compile(".+"))
-    page.reload()
+    # The comparison's choices came with the last refresh: the two days are offered without a reload.
+    expect(page.get_by_label("First run")).to_contain_text("seed 1")
+    expect(page.get_by_label("Second run")).to_contain_text("seed 2")
     screenshot(page, "simulations-finished")
 
     page.get_by_role("button", name="Compare").click()
@@ -120,3 +126,38 @@ def test_finance_is_refused_the_simulations_page(signed_in: Callable[..., Page],
     assert answer.status == 403
     expect(page.get_by_text("This page is for ops or admin")).to_be_visible()
     screenshot(page, "simulations-finance-refused")
+
+
+def _put_run(runs: Path, run_id: str, state: str, **more: object) -> None:
+    """A run as the registry keeps it (its status file), without starting a child: one that never ends."""
+    folder = runs / run_id
+    folder.mkdir(parents=True)
+    status = RunStatus(
+        id=run_id, kind="simulate", scenario="demo.toml", title="Demo day", state=state, created_at=NOW, **more
+    )
+    (folder / "status.json").write_text(status.model_dump_json(), encoding="utf-8")
+
+
+def test_the_runs_refresh_keeps_the_keyboard_focus_on_a_report_link(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """While a run goes on the table refreshes itself; a person who tabbed to a finished run's report link
+    keeps it focused (Enter opens that report), rather than being sent back to the top of the page."""
+    runs = api_settings.local_dir / "runs"
+    _put_run(runs, "20260101T000000-aaaaaa", "finished", seed=1, finished_at=NOW)
+    (runs / "20260101T000000-aaaaaa" / "report.html").write_text("<h1>A day</h1>", encoding="utf-8")
+    _put_run(runs, "20260101T000100-bbbbbb", "running", seed=2, started_at=NOW, pid=os.getpid(), progress=0.5)
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/simulations")
+    report = page.get_by_role("link", name=re.compile("^Open report"))
+    expect(page.locator("#runs")).to_have_attribute("hx-trigger", re.compile(r"every \d+s"))
+    page.get_by_role("button", name="Start").focus()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if report.evaluate("link => link === document.activeElement"):
+            break
+    expect(report).to_be_focused()
+    page.evaluate("document.body.addEventListener('htmx:afterSettle', () => { window.refreshed = true })")
+    page.wait_for_function("window.refreshed === true", timeout=SLOW_MS)
+    expect(page.get_by_role("link", name=re.compile("^Open report"))).to_be_focused()
+    screenshot(page, "simulations-focus-kept")

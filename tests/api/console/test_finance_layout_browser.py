@@ -1,0 +1,113 @@
+"""Finance pages keep inside the window at 900 and 1280 px in a real browser (Debian's Chromium), as the
+operations pages do: long e-mail addresses and batch periods wrap, wide tables scroll in their own box
+rather than widening the page; a batch line's links name their payee. Every page is saved under
+`.local/screenshots/` (test--page.png)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_support import Account
+from playwright.sync_api import Locator, Page, expect
+from psycopg_pool import ConnectionPool
+from rewards_flow import credit_without_proof, publish_policy
+
+from crowdship.clock import ManualClock
+from dispatch.accounts import Role
+from dispatch.model import Store
+
+Screenshot = Callable[[Page, str], Path]
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        yield client
+
+
+@pytest.mark.parametrize("width", [900, 1280])
+def test_finance_pages_stay_inside_the_window(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+    width: int,
+) -> None:
+    publish_policy(api, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    page = signed_in(Role.FINANCE, "finance-with-a-long-name")
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_role("row").filter(has_text="Ana").first.wait_for()
+    batch = page.url
+    # each line's links name their payee for a screen reader, not "Ledger, Rewards, Ledger, Rewards..."
+    expect(page.get_by_role("link", name="Ledger of Ana", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Rewards of Ana", exact=True)).to_be_visible()
+    for name, path in (
+        ("batch", batch),
+        ("batches", "/console/finance/batches"),
+        ("reconciliation", "/console/finance/reconciliation"),
+        ("rewards", "/console/finance/rewards"),
+        ("ledger", f"/console/finance/ledger?shopper_id={ana.shopper_id}"),
+        ("policies", "/console/finance/policies"),
+        ("audit", "/console/finance/audit"),
+    ):
+        page.goto(path)
+        screenshot(page, f"{name}-{width}")
+        wide: int = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
+    # in the audit log, an order's reference stays whole and an e-mail address breaks only before its "@"
+    reference = page.get_by_role("cell", name=re.compile(r"^Order IMPORT-"))
+    assert _lines(reference, reference.inner_text().split()[-1]) == 1, reference.inner_text()
+    for actor in page.locator("td.actor").all():
+        _, at, domain = actor.inner_text().partition("@")
+        if at:
+            assert _lines(actor) <= 2, actor.inner_text()
+            assert _lines(actor, domain) == 1, actor.inner_text()
+
+
+def _lines(cell: Locator, text: str | None = None) -> int:
+    """How many lines the cell's text (or the part of it given, within one text node) takes on screen."""
+    counted: int = cell.evaluate(
+        """(cell, part) => {
+            const range = document.createRange();
+            if (part) {
+                const node = [...cell.querySelectorAll('*'), cell].flatMap(e => [...e.childNodes])
+                    .find(n => n.nodeType === 3 && n.textContent.includes(part));
+                const start = node.textContent.indexOf(part);
+                range.setStart(node, start); range.setEnd(node, start + part.length);
+            } else { range.selectNodeContents(cell); }
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        }""",
+        text,
+    )
+    return counted
+
+
+def test_an_error_under_a_date_field_does_not_widen_the_field(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """A long message under a short field wraps under it: the field keeps its width and the button its place."""
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    until = page.get_by_label("To (included)")
+    before = until.bounding_box()
+    until.fill("2099-12-31")
+    page.get_by_role("button", name="Prepare batch").click()
+    expect(until).to_have_attribute("aria-invalid", "true")
+    after = until.bounding_box()
+    screenshot(page, "batch-period-refused")
+    assert before is not None
+    assert after is not None
+    assert abs(after["width"] - before["width"]) <= 1, (before, after)
