@@ -291,6 +291,26 @@ def reject_batch(
     return redirect(request, _batch_url(batch_id), flash="The batch is rejected: nothing was paid.", kind="info")
 
 
+@router.get("/batches/{batch_id}/pay", response_class=HTMLResponse)
+def confirm_pay(request: Request, batch_id: UUID, user: FinanceUser, rewards: Rewards) -> HTMLResponse:
+    """A page that asks first: paying cannot be undone, and it says what leaves whose cash payable."""
+    with rewards() as uow:
+        batch = services.payout_batch(uow, batch_id=batch_id)
+    shown = PayoutBatchOut.model_validate(batch)
+    paid_lines = [line for line in shown.lines if not line.held]
+    return render(
+        request,
+        "finance/batch_pay.html",
+        user,
+        nav="batches",
+        batch=shown,
+        payable=batch.status is BatchStatus.APPROVED,
+        paid_lines=len(paid_lines),
+        held_lines=len(shown.lines) - len(paid_lines),
+        idempotency_key=uuid4().hex,
+    )
+
+
 @router.post("/batches/{batch_id}/pay", response_model=None)
 def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now) -> Response:
     key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex

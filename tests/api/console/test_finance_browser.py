@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -64,6 +65,26 @@ def _go(page: Page, section: str) -> None:
     page.get_by_role("navigation", name="Sections").get_by_role("link", name=section).click()
 
 
+def _pay_after_saying_yes(page: Page, screenshot: Screenshot) -> None:
+    """Paying asks first, on a page of its own whose focused choice pays nothing; a paid batch's page to pay it
+    refuses, without a button."""
+    page.get_by_role("link", name="Pay batch…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Pay the batch for")
+    expect(page.get_by_text("1 line paid; 1 held line stays for a later batch")).to_be_visible()
+    expect(page.get_by_role("link", name="No, not now")).to_be_focused()
+    screenshot(page, "batch-pay-confirm")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("approved")
+    page.get_by_role("link", name="Pay batch…").click()
+    page.get_by_role("button", name=re.compile(r"^Yes, pay \$[0-9.,]+$")).click()
+    expect(page.get_by_role("status")).to_contain_text("The batch is paid")
+    batch_page = page.url
+    page.goto(f"{batch_page}/pay")
+    expect(page.get_by_role("alert")).to_contain_text("The batch is paid: only a batch a second person approved")
+    expect(page.get_by_role("button", name=re.compile("^Yes, pay"))).to_have_count(0)
+    page.goto(batch_page)
+
+
 @pytest.mark.usefixtures("owed")
 def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
     signed_in: Callable[..., Page], clock: ManualClock, screenshot: Screenshot
@@ -99,8 +120,7 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
     gus.goto(batch_url)
     gus.get_by_role("button", name="Approve batch").click()
     expect(gus.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
-    gus.get_by_role("button", name="Pay batch").click()
-    expect(gus.get_by_role("status")).to_contain_text("The batch is paid")
+    _pay_after_saying_yes(gus, screenshot)
     expect(gus.get_by_role("heading", level=1)).to_contain_text("paid")
     expect(gus.locator("dl.facts")).to_contain_text("by fiona-")  # who prepared it, by e-mail
     expect(gus.locator("dl.facts")).to_contain_text("by you")
