@@ -230,8 +230,13 @@ def _postgres_answers(pool: ConnectionPool) -> bool:
     return True
 
 
+HEALTH_PROBE_KEY = "health:probe"
+"""Written by each probe, with a one-second expiry: a Redis that answers PING but refuses writes (full, or a
+read-only replica after a failover) fails every location update, so it is reported unavailable."""
+
+
 async def _redis_answers(client: aioredis.Redis) -> bool:
     try:
-        return bool(await asyncio.wait_for(client.ping(), HEALTH_TIMEOUT_S))
+        return bool(await asyncio.wait_for(client.set(HEALTH_PROBE_KEY, b"1", px=1000), HEALTH_TIMEOUT_S))
     except (redis.RedisError, OSError, TimeoutError):
         return False
