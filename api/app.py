@@ -97,7 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
         context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))
-        active_accounts = ActiveAccounts(partial(accounts.is_active, context))
+        active_accounts = ActiveAccounts(
+            partial(accounts.is_active, context), outage_allowance_s=settings.access_token_ttl_s
+        )
         # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
         events = LiveEventHub(
             open_async_redis(settings, max_connections=4),
