@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.schemas import FromDomain, LongText, Point, Schema, Text
+from api.schemas import FromDomain, LongText, Point, Schema, Text, no_control_characters
 from crowdship.units import Cents
 from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.incidents import IncidentKind, IncidentStatus
@@ -151,9 +151,11 @@ class ResolutionIn(Schema):
 
 
 class ClaimIn(Schema):
-    claim_ref: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$")] = Field(
-        description="The insurer's reference", examples=["AXA-2026-118842"]
-    )
+    claim_ref: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$"),
+        AfterValidator(no_control_characters),
+    ] = Field(description="The insurer's reference", examples=["AXA-2026-118842"])
     amount_cents: int = Field(ge=1, le=10_000_000, examples=[4_599])
 
 

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.fields import Instant
-from api.schemas import FromDomain, Point, Schema, Text
+from api.schemas import FromDomain, Point, Schema, Text, no_control_characters
 from api.shopper_schemas import AlternativeOut, OfferBreakdownOut
 from dispatch.model import Offer, OfferStatus, OrderStatus
 from dispatch.repositories import StoreSummary
@@ -188,7 +188,9 @@ class NotDeliveredIn(Schema):
     )
 
     reason: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_NOT_DELIVERED_REASON_CHARS, pattern=r"^[^\x00]*$")
+        str,
+        StringConstraints(min_length=1, max_length=MAX_NOT_DELIVERED_REASON_CHARS, pattern=r"^[^\x00]*$"),
+        AfterValidator(no_control_characters),
     ] = Field(description="Why the order will not be delivered, kept in its history with who said it")
 
 

@@ -5,20 +5,42 @@ types and bases, and accounts. The shopper app's bodies are in `api.shopper_sche
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from dispatch.accounts import Role
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
 
-# Text that PostgreSQL can store (no NUL) and that is not absurdly long.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
+_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks (a terminal escape, a bell) and the marks, overrides and
+isolates of text direction: shown on the console, in the bank's CSV or on a terminal, they reorder or hide
+what surrounds them. Joiners stay (emoji sequences and some scripts need them)."""
+
+
+def no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control or text-direction characters (U+{ord(found.group()):04X})")
+    return value
+
+
+# Text that PostgreSQL can store (no NUL), shows as written, and is not absurdly long.
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
+]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128, pattern=r"^[^\x00]*$")]
 

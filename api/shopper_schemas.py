@@ -7,10 +7,19 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.fields import Instant
-from api.schemas import FromDomain, LongText, Point, Schema, Text
+from api.schemas import FromDomain, LongText, Point, Schema, Text, no_control_characters
 from crowdship.errors import InvalidInput
 from dispatch.incidents import IncidentKind
 from dispatch.model import (
@@ -242,6 +251,7 @@ class HistoryItem(FromDomain):
 ProfileName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROFILE_NAME_LENGTH, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
 ]
 TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
 
