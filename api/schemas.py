@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Annotated, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from dispatch.accounts import Role
 from routing.geo import GeoPoint
@@ -28,6 +28,18 @@ def no_control_characters(value: str) -> str:
     if found:
         raise ValueError(f"must not contain control or text-direction characters (U+{ord(found.group()):04X})")
     return value
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON's true and false are no numbers (lax validation reads them as 1 and 0). Numbers written as text
+    still pass: the console's forms hand their fields over as text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+NotABoolean = BeforeValidator(_not_a_boolean)
+"""On a number of a request body whose 1 or 0 would be taken at its word: a position, an amount of money."""
 
 
 # Text that PostgreSQL can store (no NUL), shows as written, and is not absurdly long.
@@ -61,8 +73,8 @@ class FromDomain(BaseModel):
 class Point(Schema):
     model_config = ConfigDict(extra="forbid", from_attributes=True)  # read from a `GeoPoint` in responses
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
+    lat: Annotated[float, NotABoolean] = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
+    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
 
     def to_geo(self) -> GeoPoint:
         return GeoPoint(self.lat, self.lon)

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from api.fields import Instant
-from api.schemas import FromDomain, LongText, Point, Schema, Text, no_control_characters
+from api.schemas import FromDomain, LongText, NotABoolean, Point, Schema, Text, no_control_characters
 from crowdship.errors import InvalidInput
 from dispatch.incidents import IncidentKind
 from dispatch.model import (
@@ -79,8 +79,10 @@ GEO_INDEX_MAX_LATITUDE = 85.05112878
 
 
 class LocationIn(Schema):
-    lat: float = Field(ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: Annotated[float, NotABoolean] = Field(
+        ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False
+    )
+    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class LocationOut(BaseModel):
