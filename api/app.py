@@ -97,7 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
         context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))
-        active_accounts = ActiveAccounts(partial(accounts.is_active, context))
+        active_accounts = ActiveAccounts(
+            partial(accounts.is_active, context), outage_allowance_s=settings.access_token_ttl_s
+        )
         # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
         events = LiveEventHub(
             open_async_redis(settings, max_connections=4),
@@ -230,8 +232,13 @@ def _postgres_answers(pool: ConnectionPool) -> bool:
     return True
 
 
+HEALTH_PROBE_KEY = "health:probe"
+"""Written by each probe, with a one-second expiry: a Redis that answers PING but refuses writes (full, or a
+read-only replica after a failover) fails every location update, so it is reported unavailable."""
+
+
 async def _redis_answers(client: aioredis.Redis) -> bool:
     try:
-        return bool(await asyncio.wait_for(client.ping(), HEALTH_TIMEOUT_S))
+        return bool(await asyncio.wait_for(client.set(HEALTH_PROBE_KEY, b"1", px=1000), HEALTH_TIMEOUT_S))
     except (redis.RedisError, OSError, TimeoutError):
         return False

@@ -5,20 +5,54 @@ types and bases, and accounts. The shopper app's bodies are in `api.shopper_sche
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from dispatch.accounts import Role
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
 
-# Text that PostgreSQL can store (no NUL) and that is not absurdly long.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
+_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks (a terminal escape, a bell) and the marks, overrides and
+isolates of text direction: shown on the console, in the bank's CSV or on a terminal, they reorder or hide
+what surrounds them. Joiners stay (emoji sequences and some scripts need them)."""
+
+
+def no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"must not contain control or text-direction characters (U+{ord(found.group()):04X})")
+    return value
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON's true and false are no numbers (lax validation reads them as 1 and 0). Numbers written as text
+    still pass: the console's forms hand their fields over as text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+NotABoolean = BeforeValidator(_not_a_boolean)
+"""On a number of a request body whose 1 or 0 would be taken at its word: a position, an amount of money."""
+
+
+# Text that PostgreSQL can store (no NUL), shows as written, and is not absurdly long.
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
+]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128, pattern=r"^[^\x00]*$")]
 
@@ -39,8 +73,8 @@ class FromDomain(BaseModel):
 class Point(Schema):
     model_config = ConfigDict(extra="forbid", from_attributes=True)  # read from a `GeoPoint` in responses
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
+    lat: Annotated[float, NotABoolean] = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
+    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
 
     def to_geo(self) -> GeoPoint:
         return GeoPoint(self.lat, self.lon)

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import jwt
 
+from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.accounts import Role, User
 
 ALGORITHM = "HS256"
@@ -97,9 +98,17 @@ class ActiveAccounts:
     exists or was deactivated since: that is asked of PostgreSQL once per account and `ttl_s`, and forgotten at
     once when live state says the account changed (`forget`), so a deactivation stops its tokens at once."""
 
-    def __init__(self, ask: Callable[[UUID], bool], *, ttl_s: float = 30.0, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        ask: Callable[[UUID], bool],
+        *,
+        ttl_s: float = 30.0,
+        outage_allowance_s: float = 900.0,
+        max_entries: int = 100_000,
+    ) -> None:
         self._ask = ask
         self._ttl_s = ttl_s
+        self._outage_allowance_s = outage_allowance_s
         self._max_entries = max_entries
         self._known: dict[UUID, tuple[bool, float]] = {}
 
@@ -110,8 +119,17 @@ class ActiveAccounts:
         return found[0]
 
     def ask(self, user_id: UUID) -> bool:
-        """Asks PostgreSQL (blocking: call it off the event loop) and remembers the answer."""
-        active = self._ask(user_id)
+        """Asks PostgreSQL (blocking: call it off the event loop) and remembers the answer. While PostgreSQL
+        cannot be reached, an answer younger than `outage_allowance_s` stands (else every update of a shopper's
+        live position, which needs Redis only, failed 30 s into an outage): no deactivation can be committed
+        meanwhile, and an account forgotten because it changed is never guessed."""
+        try:
+            active = self._ask(user_id)
+        except BACKING_SERVICE_ERRORS:
+            found = self._known.get(user_id)
+            if found is not None and monotonic() - found[1] <= self._outage_allowance_s:
+                return found[0]
+            raise
         if len(self._known) >= self._max_entries:
             self._known.clear()
         self._known[user_id] = (active, monotonic())

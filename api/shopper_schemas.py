@@ -7,10 +7,19 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.fields import Instant
-from api.schemas import FromDomain, LongText, Point, Schema, Text
+from api.schemas import FromDomain, LongText, NotABoolean, Point, Schema, Text, no_control_characters
 from crowdship.errors import InvalidInput
 from dispatch.incidents import IncidentKind
 from dispatch.model import (
@@ -70,8 +79,10 @@ GEO_INDEX_MAX_LATITUDE = 85.05112878
 
 
 class LocationIn(Schema):
-    lat: float = Field(ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: Annotated[float, NotABoolean] = Field(
+        ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False
+    )
+    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class LocationOut(BaseModel):
@@ -247,6 +258,7 @@ class HistoryItem(FromDomain):
 ProfileName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROFILE_NAME_LENGTH, pattern=r"^[^\x00]*$"),
+    AfterValidator(no_control_characters),
 ]
 TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
 

@@ -1,8 +1,9 @@
 """The one clock. Domain code never reads the time itself; it is handed a `Clock` or a timestamp."""
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from crowdship.errors import InvalidInput
 
@@ -40,9 +41,23 @@ class ManualClock:
         self._now = instant
 
 
+NO_PLACE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+"""Names zoneinfo opens that are no place: the server's own zone (another on every machine), the database's
+placeholder ('-00') and its template."""
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    """The zone database's names of places (never `posix/` or `right/` variants: `right/` counts leap seconds)."""
+    return frozenset(available_timezones()) - NO_PLACE_ZONES
+
+
 def time_zone(name: str, *, field: str = "time_zone") -> ZoneInfo:
     """The IANA zone of that name, or `InvalidInput` naming the field. A folder of the zone database
-    ("America") or a path raises `OSError` inside zoneinfo, not "not found": refused all the same."""
+    ("America") or a path raises `OSError` inside zoneinfo, not "not found": refused all the same, as are names
+    of no place (`NO_PLACE_ZONES`, variant folders)."""
+    if name not in _zone_names():
+        raise InvalidInput(field, f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as error:

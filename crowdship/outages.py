@@ -10,11 +10,21 @@ import redis
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
+REDIS_REFUSING_FOR_NOW: tuple[type[Exception], ...] = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
+"""Redis answers but will not take the command right now: full (over `maxmemory`), a replica after a failover,
+a slot being moved. Not the request's fault: without these a full Redis turned every location update into a 500."""
+
 BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     PoolTimeout,
     redis.ConnectionError,
     redis.TimeoutError,
+    *REDIS_REFUSING_FOR_NOW,
 )
 
 
@@ -32,7 +42,7 @@ class ServerUnreachable(Exception):
 
 def unreachable(error: Exception, *, database_url: str | None, redis_url: str | None) -> ServerUnreachable:
     """One of `BACKING_SERVICE_ERRORS` as the server it came from: Redis's own, else PostgreSQL's."""
-    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+    if isinstance(error, redis.RedisError):
         return ServerUnreachable("Redis", redis_url, _first_line(error) or type(error).__name__)
     return ServerUnreachable("PostgreSQL", database_url, libpq_reason(error))
 

@@ -4,6 +4,7 @@ needs, seeing through repeats, sequences, keyboard walks and the common-password
 from __future__ import annotations
 
 import math
+import re
 
 from zxcvbn import zxcvbn
 
@@ -34,6 +35,23 @@ def weak_key_reason(key: str) -> str | None:
     return None
 
 
+SERVICE_WORDS = ("crowdship",)
+"""What an attacker of this service tries first, with a year or digits after it."""
+
+
+def _known_words(user_inputs: tuple[str, ...]) -> list[str]:
+    """The inputs, and their pieces: an e-mail's local part whole and without its dots and dashes, and each
+    word of it, of its domain and of a name (zxcvbn matches an input only whole)."""
+    words = [*SERVICE_WORDS]
+    for value in user_inputs:
+        if not value:
+            continue
+        local = value.partition("@")[0]
+        pieces = [piece for piece in re.split(r"[^0-9A-Za-z]+", value) if len(piece) >= 3]
+        words += [value, local, re.sub(r"[^0-9A-Za-z]+", "", local), *pieces]
+    return [word.lower() for word in dict.fromkeys(words) if word]
+
+
 def weak_password_reason(password: str, *, user_inputs: tuple[str, ...] = ()) -> str | None:
     """Why a password is refused (too short, too long, common or trivial), in words a person can act on;
     None when it is acceptable. `user_inputs` (the e-mail, the name) count as known to an attacker."""
@@ -41,7 +59,7 @@ def weak_password_reason(password: str, *, user_inputs: tuple[str, ...] = ()) ->
         return f"must be at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"must be at most {MAX_PASSWORD_LENGTH} characters"
-    verdict = zxcvbn(password[:_ZXCVBN_MAX_INPUT], user_inputs=[value for value in user_inputs if value])
+    verdict = zxcvbn(password[:_ZXCVBN_MAX_INPUT], user_inputs=_known_words(user_inputs))
     if verdict["score"] >= MIN_PASSWORD_SCORE:
         return None
     feedback = verdict["feedback"]

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies import Services, require_roles
+from api.dependencies import CurrentPrincipal, Services, require_roles
 from api.problems import problem_responses
 from api.schemas import UserOut
 from dispatch.accounts import Role
@@ -20,10 +20,11 @@ router = APIRouter(
 )
 
 
-@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=problem_responses(404))
-def deactivate_user(user_id: UUID, services: Services) -> UserOut:
-    """The account can no longer sign in, and the tokens it holds are refused from now on."""
-    user = accounts.set_active(services.context, user_id=user_id, active=False)
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=problem_responses(404, 409))
+def deactivate_user(user_id: UUID, services: Services, admin: CurrentPrincipal) -> UserOut:
+    """The account can no longer sign in, and the tokens it holds are refused from now on. Not your own
+    (409): it would lock you out at once."""
+    user = accounts.set_active(services.context, user_id=user_id, active=False, actor_id=admin.user_id)
     services.accounts.forget(user_id)
     return UserOut.model_validate(user)
 

@@ -50,7 +50,7 @@ def delete_profile(profile_id: UUID, shopper_id: ShopperId, context: Context) ->
 
 @router.post("/{profile_id}/check-in", status_code=201, response_model=TripOut, responses=problem_responses(404, 409))
 def check_in(profile_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
-    """One tap: a trip from the profile, leaving today at its usual time. 409 when that time has passed today
-    or you are already on a trip."""
+    """One tap: a trip from the profile, leaving today at its usual time. 409 when that time has passed today,
+    is further ahead than a leave-by may be, or you are already on a trip."""
     trip = profiles.check_in_from_profile(context, shopper_id=shopper_id, profile_id=profile_id)
     return TripOut.model_validate(trip)

@@ -241,7 +241,14 @@ async def _offer_events(
                 return
             event = await stream.next(timeout_s=5.0)
             if event is ACCOUNT_CHANGED:  # the hub has made the API forget what it knew of the account
-                if not await run_in_threadpool(services.accounts.ask, principal.user_id):
+                try:
+                    active = await run_in_threadpool(services.accounts.ask, principal.user_id)
+                except BACKING_SERVICE_ERRORS as error:
+                    log.warning("account of a stream not checked", error=type(error).__name__)
+                    detail = "the account could not be checked right now: reconnect shortly"
+                    yield {"event": "closed", "data": json.dumps({"detail": detail})}
+                    return
+                if not active:
                     yield {"event": "closed", "data": json.dumps({"detail": "the account was deactivated"})}
                     return
             elif event is RESYNC:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from crowdship.errors import InvalidInput, NotFound
+from crowdship.errors import DomainError, InvalidInput, NotFound
 from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
 from dispatch.model import Shopper, Trip, TripStatus, TrustTier
@@ -76,7 +76,14 @@ def find_user(ctx: DispatchContext, *, email: str) -> User | None:
         return uow.users.by_email(normalise_email(email))
 
 
-def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
+class CannotDeactivateYourself(DomainError):
+    """An administrator deactivating their own account would lose the API at once."""
+
+    def __init__(self) -> None:
+        super().__init__("you cannot deactivate your own account; ask another administrator")
+
+
+def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: UUID | None = None) -> User:
     """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
     account is active (`is_active`), and is told of a change through live state. A deactivated shopper's open
     trip is cancelled with it (its offer withdrawn, its orders back in the queue), so that no batch offers
@@ -85,7 +92,9 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool) -> User:
 
     The account is locked for update before the trip is looked for: a check-in locks it to share
     (`trips.check_in`), so a check-in that committed first is found here and cancelled, and one that comes
-    after is refused."""
+    after is refused. `actor_id` (who asks, when it is an account) may not deactivate itself."""
+    if not active and actor_id == user_id:
+        raise CannotDeactivateYourself
     ended: Trip | None = None
     with ctx.unit_of_work() as uow:
         user = uow.users.get(user_id, for_update=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from uuid import UUID, uuid4
 
-from crowdship.errors import InvalidInput, NotFound
+from crowdship.errors import DomainError, InvalidInput, NotFound
 from dispatch.model import Trip
 from dispatch.profiles import MAX_PROFILES_PER_SHOPPER, CommuteProfile, DepartureTimePassed, TooManyProfiles, Weekday
 from dispatch.repositories import LiveUnitOfWork
@@ -111,9 +111,21 @@ def delete_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) 
         uow.commit()
 
 
+class DepartureTooFarAhead(DomainError):
+    """Today's departure of a profile lies beyond how far ahead a leave-by may be (`max_leave_by`)."""
+
+    def __init__(self, departure: datetime, hours: float) -> None:
+        super().__init__(
+            f"today's departure of this profile ({departure:%H:%M} {departure.tzname()}) is more than {hours:g} "
+            "hours away: check in when you shop"
+        )
+        self.departure = departure
+
+
 def check_in_from_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> Trip:
     """One tap: a trip at the profile's store, to its destination, leaving today (the shopper's day) at its
-    usual time. Refused when that time has passed (`DepartureTimePassed`) and, as any check-in, when the
+    usual time. Refused when that time has passed (`DepartureTimePassed`) or is further ahead than a leave-by
+    may be (`DepartureTooFarAhead`) and, as any check-in, when the
     shopper is already on a trip (`AlreadyOnTrip`). The day of the week does not matter: the days say when the
     shopper usually goes, not when they may."""
     now = ctx.clock.now()
@@ -121,6 +133,8 @@ def check_in_from_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id:
     leave_by = profile.departure_on(profile.local_date(now))
     if leave_by <= now:
         raise DepartureTimePassed(leave_by)  # said in the shopper's own time
+    if leave_by > now + ctx.config.max_leave_by:  # else check_in's 422 names a leave_by nobody sent
+        raise DepartureTooFarAhead(leave_by, ctx.config.max_leave_by.total_seconds() / 3600)
     leave_by = leave_by.astimezone(UTC)  # a trip's instants are kept and told in UTC, like every other
     return check_in(
         ctx,

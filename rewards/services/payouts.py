@@ -14,7 +14,7 @@ from crowdship.errors import InvalidInput
 from crowdship.pages import Page, check_page
 from crowdship.units import Cents
 from rewards.anomalies import AnomalyRules, flag_anomalies
-from rewards.ledger import AccountKind, TransactionKind, transfer
+from rewards.ledger import AccountKind, InsufficientBalance, TransactionKind, transfer
 from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine, batch_csv
 from rewards.reconciliation import ReconciliationReport, reconcile
 from rewards.records import AuditEntry, NothingToPay, StandingHold
@@ -184,6 +184,7 @@ def approve_payout_batch(
     repos = uow.repos
     batch = repos.payouts.get(batch_id, for_update=True)
     batch.approve(actor_id=actor_id, now=now, reviewed_revision=reviewed_revision)
+    _check_lines_still_held(repos, batch)
     repos.payouts.save(batch)
     audit(
         repos,
@@ -196,6 +197,18 @@ def approve_payout_batch(
     )
     uow.commit()
     return batch
+
+
+def _check_lines_still_held(repos: RewardsRepositories, batch: PayoutBatch) -> None:
+    """`InsufficientBalance` when a shopper no longer holds the amount of their line to pay (a reward behind it
+    was reversed, or spent at the till, since the batch was prepared): paying it would then be refused, and
+    its bank upload would pay money the ledger no longer owes. Reject the batch and prepare another."""
+    for line in batch.lines:
+        if line.held:
+            continue
+        account = repos.ledger.get_account(line.account_id)
+        if account.held_cents < line.amount_cents:
+            raise InsufficientBalance(account, line.amount_cents)
 
 
 def reject_payout_batch(
@@ -319,8 +332,11 @@ def payout_batches(
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
     """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
-    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch."""
+    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch, `InsufficientBalance`
+    for an approved one a shopper no longer holds the line of."""
     batch = uow.repos.payouts.get(batch_id)
+    if batch.status is BatchStatus.APPROVED:  # still to pay: what the bank pays must be what the ledger owes
+        _check_lines_still_held(uow.repos, batch)
     return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
 
 

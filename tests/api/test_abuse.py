@@ -187,3 +187,13 @@ def test_the_token_cache_keeps_valid_tokens_only(client: TestClient, make_shoppe
         assert_problem(client.get("/shopper/profile", headers={"Authorization": f"Bearer junk.{index}.x"}), 401)
     assert dict(security._verified_tokens) == before
     assert any(token == shopper.headers["Authorization"].removeprefix("Bearer ") for token, _ in before)
+
+
+def test_an_admin_cannot_deactivate_their_own_account(
+    client: TestClient, make_staff: Callable[[Role], Account]
+) -> None:
+    """It would lock them out of the API at once (only a shell on the server brings the account back)."""
+    admin = make_staff(Role.ADMIN)
+    problem = assert_problem(client.post(f"/admin/users/{admin.user_id}/deactivate", headers=admin.headers), 409)
+    assert problem["type"] == "/problems/cannot-deactivate-yourself"
+    assert client.get("/auth/me", headers=admin.headers).json()["active"] is True

@@ -13,12 +13,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import redis
 from api_support import Account, assert_problem, check_in
 from fastapi import FastAPI
 
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role
+from dispatch.adapters.live import RedisLiveState
 from dispatch.model import Store
 
 _READERS: list[Iterator[str]] = []
@@ -200,6 +202,25 @@ def test_a_stream_ends_when_its_account_is_deactivated(
         assert http.post(f"/admin/users/{ana.user_id}/deactivate", headers=admin.headers).status_code == 200
 
     assert _events_until_closed(http, ana.headers, deactivate) == ["ready", "closed"]
+
+
+def test_a_stream_whose_account_changed_while_postgresql_is_away_ends_with_closed(
+    app: FastAPI, http: httpx.Client, make_shopper: Callable[..., Account], redis_client: redis.Redis
+) -> None:
+    """The account cannot be checked again: the stream ends in words (the app reconnects and hears 503 until
+    PostgreSQL is back) instead of breaking off with an error."""
+    ana = make_shopper("Ana")
+    events: list[str] = []
+    with http.stream("GET", "/shopper/events", headers=ana.headers) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.split(":", 1)[1].strip())
+                if events[-1] == "ready":
+                    app.state.pool.close()  # PostgreSQL away, for this app alone
+                    RedisLiveState(redis_client).account_changed(ana.user_id)
+            elif line.startswith("data:") and events[-1] == "closed":
+                assert "could not be checked" in line
+    assert events == ["ready", "closed"]
 
 
 def test_a_stream_ends_when_its_token_expires(

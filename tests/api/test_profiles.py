@@ -153,3 +153,17 @@ def test_one_tap_check_in_opens_todays_trip_and_refuses_clearly(
     assert passed.status_code == 409
     assert passed.json()["type"] == "/problems/departure-time-passed"
     assert "06:00 EST" in passed.json()["detail"]
+
+
+def test_one_tap_check_in_for_a_departure_beyond_the_leave_by_horizon_is_a_409_naming_its_time(
+    client: TestClient, store: Store, make_shopper: Callable[..., Account]
+) -> None:
+    """07:00 in New York: a 23:30 departure is 16.5 hours away, past the 12 a leave-by may be. The request has
+    no body, so a 422 naming `leave_by` named nothing the shopper sent: it says the profile's time instead."""
+    ana = make_shopper("Ana")
+    late = client.post("/shopper/profiles", json=_body(store, departure="23:30"), headers=ana.headers).json()
+    refused = client.post(f"/shopper/profiles/{late['id']}/check-in", headers=ana.headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "/problems/departure-too-far-ahead"
+    assert "23:30 EST" in refused.json()["detail"]
+    assert client.get("/shopper/trips/current", headers=ana.headers).status_code == 404

@@ -7,7 +7,7 @@ import pytest
 import redis
 from psycopg_pool import PoolTimeout
 
-from crowdship.outages import server_address, unreachable
+from crowdship.outages import BACKING_SERVICE_ERRORS, server_address, unreachable
 
 URLS = {"database_url": "postgresql://ops:hunter2-long@db.example:6543/crowdship", "redis_url": "redis://cache:7/0"}
 
@@ -41,3 +41,23 @@ def test_a_redis_error_names_redis_and_a_password_in_a_reason_is_masked() -> Non
     assert said == "Redis at cache:7 cannot be reached: Error 111 connecting to cache:7."
     leaked = unreachable(psycopg.OperationalError("FATAL: bad secret hunter2-long"), **URLS).message
     assert "hunter2" not in leaked
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+        redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+        redis.exceptions.TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"),
+    ],
+    ids=["out-of-memory", "read-only-replica", "try-again"],
+)
+def test_a_redis_that_refuses_writes_for_now_is_an_outage_of_redis(refusal: redis.RedisError) -> None:
+    """Full (maxmemory), a replica after a failover, or busy: the request is not at fault; callers answer 503
+    and retry, and a command names Redis, never PostgreSQL."""
+    assert isinstance(refusal, BACKING_SERVICE_ERRORS)
+    assert unreachable(refusal, **URLS).message.startswith("Redis at cache:7 cannot be reached: ")
+
+
+def test_a_redis_error_of_the_request_itself_is_no_outage() -> None:
+    assert not isinstance(redis.exceptions.ResponseError("WRONGTYPE Operation against a key"), BACKING_SERVICE_ERRORS)

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import redis
 
 from tests.resilience.conftest import ON_THE_WAY, World, wait_for
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.slow
 def test_the_api_and_the_dispatcher_ride_out_faults_of_their_servers(world: World) -> None:
     a_postgres_crash_fails_fast_and_recovers_with_nothing_lost(world)
     a_redis_loss_is_rebuilt_and_event_streams_resume(world)
+    a_full_redis_answers_503_and_health_says_so(world)
     the_logs_of_the_faults_are_short_and_carry_no_secrets(world)
 
 
@@ -179,6 +181,29 @@ def a_redis_loss_is_rebuilt_and_event_streams_resume(world: World) -> None:
         )
     _both_alive(world)
     assert "Traceback" not in world.dispatcher.output()
+
+
+def a_full_redis_answers_503_and_health_says_so(world: World) -> None:
+    """Redis is up but refuses writes (over `maxmemory`; a replica after a failover answers alike): a location
+    update is a retryable 503, never a 500, /health names Redis, and all is well once it takes writes again."""
+    redis_client = redis.Redis.from_url(world.servers.redis_url)
+    shopper = world.shoppers[1][1]
+    with world.http() as http:
+        redis_client.config_set("maxmemory", 1)
+        try:
+            full = http.post("/shopper/location", json={"lat": 30.472, "lon": -84.22}, headers=shopper)
+            health = http.get("/health")
+        finally:
+            redis_client.config_set("maxmemory", 0)
+        assert full.status_code == 503, full.text
+        assert full.headers["retry-after"]
+        assert health.status_code == 503
+        assert (health.json()["postgres"], health.json()["redis"]) == ("ok", "unavailable")
+        wait_for(lambda: _health(http)["status"] == "ok", timeout=10, what="the API to see Redis take writes again")
+        again = http.post("/shopper/location", json={"lat": 30.473, "lon": -84.22}, headers=shopper)
+        assert again.status_code == 202, again.text
+    redis_client.close()
+    _both_alive(world)
 
 
 def the_logs_of_the_faults_are_short_and_carry_no_secrets(world: World) -> None:

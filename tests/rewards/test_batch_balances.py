@@ -1,0 +1,85 @@
+"""A payout batch pays what the ledger holds: once a reward behind a line is reversed, the batch is neither
+approved nor exported for the bank (whose upload would pay money the ledger no longer owes), on PostgreSQL
+and in memory alike; finance rejects it and prepares another."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from dispatch.model import Order, Shopper
+from rewards.ledger import InsufficientBalance
+from rewards.payouts import BatchStatus, PayoutBatch
+from rewards.services import (
+    approve_payout_batch,
+    credit_delivery_reward,
+    export_payout_batch_csv,
+    prepare_payout_batch,
+    reject_payout_batch,
+    reverse_delivery_reward,
+)
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, inputs
+
+pytestmark = pytest.mark.usefixtures("policy")
+
+
+def _credited(world: World, shopper: Shopper) -> Order:
+    order = world.order(proof_by=shopper)
+    with world.dispatch() as uow:
+        credit_delivery_reward(
+            world.repos_within(uow),
+            order_id=order.id,
+            shopper_id=shopper.id,
+            inputs=inputs(),
+            delivered_at=NOW,
+            idempotency_key=f"reward-{order.id}",
+        )
+        uow.commit()
+    return order
+
+
+def _prepared(world: World) -> PayoutBatch:
+    with world.rewards() as uow:
+        return prepare_payout_batch(
+            uow,
+            period_start=NOW - timedelta(days=7),
+            period_end=NOW + timedelta(days=1),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key=str(uuid4()),
+        ).batch
+
+
+def _reversed(world: World, order: Order) -> None:
+    with world.rewards() as uow:
+        reverse_delivery_reward(
+            uow, order_id=order.id, actor_id=FINANCE_A, reason="disputed", now=NOW, idempotency_key=str(uuid4())
+        )
+
+
+def test_a_batch_whose_line_the_shopper_no_longer_holds_is_not_approved(world: World) -> None:
+    shopper = world.add_shopper()
+    order = _credited(world, shopper)
+    batch = _prepared(world)
+    _reversed(world, order)
+    with world.rewards() as uow, pytest.raises(InsufficientBalance, match=r"holds 0\.00, cannot give 5\.00"):
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        assert uow.repos.payouts.get(batch.id).status is BatchStatus.DRAFT
+        rejected = reject_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, reason="reward reversed", now=NOW)
+    assert rejected.status is BatchStatus.REJECTED
+
+
+def test_an_approved_batch_is_not_exported_once_a_line_is_no_longer_held(world: World) -> None:
+    shopper = world.add_shopper()
+    order = _credited(world, shopper)
+    batch = _prepared(world)
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        assert str(shopper.id) in export_payout_batch_csv(uow, batch_id=batch.id)
+    _reversed(world, order)
+    with world.rewards() as uow, pytest.raises(InsufficientBalance):
+        export_payout_batch_csv(uow, batch_id=batch.id)
