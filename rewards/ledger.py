@@ -141,17 +141,41 @@ def transfer(
     )
 
 
-def check_balances_after(accounts: Mapping[UUID, Account], entries: Sequence[Entry]) -> None:
-    """Refuses a posting that would take an account that may not go negative below zero."""
+@dataclass(frozen=True)
+class PromisedPayout:
+    """Money on a cash-payable account that an approved, unpaid payout batch is to pay: its bank upload may
+    already be on its way, so nothing but that payout may take it."""
+
+    batch_id: UUID
+    amount_cents: Cents
+
+
+def debited(entries: Sequence[Entry]) -> set[UUID]:
+    """The accounts a posting takes money from, on balance."""
+    return {account_id for account_id, delta in _moved(entries).items() if delta < 0}
+
+
+def _moved(entries: Sequence[Entry]) -> dict[UUID, int]:
     moved: dict[UUID, int] = {}
     for entry in entries:
         moved[entry.account_id] = moved.get(entry.account_id, 0) + entry.amount_cents
-    for account_id, delta in moved.items():
+    return moved
+
+
+def check_balances_after(
+    accounts: Mapping[UUID, Account], entries: Sequence[Entry], promised: Mapping[UUID, PromisedPayout] = {}
+) -> None:
+    """Refuses a posting that would take an account that may not go negative below zero, or below what an
+    approved payout batch promised from it (`promised`, by account)."""
+    for account_id, delta in _moved(entries).items():
         account = accounts[account_id]
         if account.allow_negative:
             continue
         if account.held_cents + delta < 0:
             raise InsufficientBalance(account, Cents(-delta))
+        promise = promised.get(account_id)
+        if delta < 0 and promise is not None and account.held_cents + delta < promise.amount_cents:
+            raise PromisedToPayout(account, Cents(-delta), promise)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,6 +197,23 @@ class InsufficientBalance(DomainError):
         self.account = account
         self.account_id = account.id
         self.requested_cents = requested
+
+
+class PromisedToPayout(InsufficientBalance):
+    """The money is on the account, but an approved payout batch is to pay it: reject that batch first (then
+    prepare another), so that the bank is not told to pay what the ledger no longer owes."""
+
+    def __init__(self, account: Account, requested: Cents, promise: PromisedPayout) -> None:
+        DomainError.__init__(
+            self,
+            f"{account.kind.value} account {account.id} holds {format_cents(account.held_cents)}, of which "
+            f"{format_cents(promise.amount_cents)} is to be paid by approved payout batch {promise.batch_id}: cannot "
+            f"give {format_cents(requested)} (reject that batch first)",
+        )
+        self.account = account
+        self.account_id = account.id
+        self.requested_cents = requested
+        self.promise = promise
 
 
 class CannotReverse(DomainError):

@@ -13,7 +13,7 @@ from uuid import UUID
 from crowdship.errors import DomainError
 from crowdship.units import Cents, format_dollars
 from rewards.breakdown import RewardComponent
-from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, TransactionKind
+from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance, PromisedToPayout, TransactionKind
 from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs
 
 
@@ -67,7 +67,8 @@ class RewardAlreadyReversed(AlreadyReversed):
 
 class RewardNoLongerHeld(InsufficientBalance):
     """A reward (or the referral bonus it paid) cannot be taken back: the money is no longer on the account it
-    was credited to, because it was paid out (cash) or spent at the till (store credit)."""
+    was credited to, because it was paid out (cash) or spent at the till (store credit), or an approved payout
+    batch is to pay it."""
 
     def __init__(self, order_id: UUID, refused: InsufficientBalance, *, from_referrer: bool) -> None:
         account = refused.account
@@ -78,6 +79,9 @@ class RewardNoLongerHeld(InsufficientBalance):
         )
         where = "store credit" if account.kind is AccountKind.STORE_CREDIT else "cash payable"
         gone = "it was spent at the till" if account.kind is AccountKind.STORE_CREDIT else "it was paid out"
+        if isinstance(refused, PromisedToPayout):
+            whose = f"approved payout batch {refused.promise.batch_id} is to pay it"
+            gone = "reject that batch first"
         DomainError.__init__(
             self,
             f"the reward of order {order_id} cannot be reversed: {whose} ({gone}; their {where} holds "

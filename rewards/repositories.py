@@ -18,7 +18,7 @@ from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.model import LocationSample, Shopper
 from rewards.anomalies import DeliveryFact
-from rewards.ledger import Account, AccountKind, LedgerTransaction
+from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import EarningsSoFar, RewardPolicy
 from rewards.reconciliation import ReconciliationData
@@ -127,6 +127,10 @@ class PayoutRepository(Protocol):
         ...
 
     def standing_holds(self, shopper_ids: Sequence[UUID]) -> dict[UUID, StandingHold]: ...
+    def promised(self, shopper_ids: Sequence[UUID]) -> dict[UUID, PromisedPayout]:
+        """By cash-payable account, what an approved batch not yet paid is to pay these shoppers (lines not held)."""
+        ...
+
     def add(self, batch: PayoutBatch) -> None:
         """`ShopperAlreadyInOpenBatch` when a shopper of the batch is in another open batch."""
         ...

@@ -203,10 +203,11 @@ def _check_lines_still_held(repos: RewardsRepositories, batch: PayoutBatch) -> N
     """`InsufficientBalance` when a shopper no longer holds the amount of their line to pay (a reward behind it
     was reversed, or spent at the till, since the batch was prepared): paying it would then be refused, and
     its bank upload would pay money the ledger no longer owes. Reject the batch and prepare another."""
-    for line in batch.lines:
-        if line.held:
-            continue
-        account = repos.ledger.get_account(line.account_id)
+    to_pay = [line for line in batch.lines if not line.held]
+    # Locked as a posting locks them: a reversal either sees the batch approved (`PromisedToPayout`) or is seen here.
+    accounts = repos.ledger.lock(line.account_id for line in to_pay)
+    for line in to_pay:
+        account = accounts[line.account_id]
         if account.held_cents < line.amount_cents:
             raise InsufficientBalance(account, line.amount_cents)
 
@@ -332,11 +333,10 @@ def payout_batches(
 
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
     """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
-    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch, `InsufficientBalance`
-    for an approved one a shopper no longer holds the line of."""
+    (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch. What it lists the ledger
+    still owes: approving checked every line against its balance, and from then on only this batch's payment
+    may take that money (`rewards.ledger.PromisedToPayout`)."""
     batch = uow.repos.payouts.get(batch_id)
-    if batch.status is BatchStatus.APPROVED:  # still to pay: what the bank pays must be what the ledger owes
-        _check_lines_still_held(uow.repos, batch)
     return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
 
 

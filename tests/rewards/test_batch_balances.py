@@ -1,6 +1,6 @@
-"""A payout batch pays what the ledger holds: once a reward behind a line is reversed, the batch is neither
-approved nor exported for the bank (whose upload would pay money the ledger no longer owes), on PostgreSQL
-and in memory alike; finance rejects it and prepares another."""
+"""A payout batch pays what the ledger holds: once a reward behind a draft's line is reversed, the batch is not
+approved; once a batch is approved (its bank upload may be on its way), nothing but its payment takes the money
+it is to pay. On PostgreSQL and in memory alike; finance rejects a batch and prepares another."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from uuid import uuid4
 import pytest
 
 from dispatch.model import Order, Shopper
-from rewards.ledger import InsufficientBalance
+from rewards.ledger import AccountKind, InsufficientBalance, PromisedToPayout
 from rewards.payouts import BatchStatus, PayoutBatch
+from rewards.records import RewardNoLongerHeld
 from rewards.services import (
     approve_payout_batch,
     credit_delivery_reward,
     export_payout_batch_csv,
+    pay_payout_batch,
     prepare_payout_batch,
     reject_payout_batch,
     reverse_delivery_reward,
@@ -72,14 +74,36 @@ def test_a_batch_whose_line_the_shopper_no_longer_holds_is_not_approved(world: W
     assert rejected.status is BatchStatus.REJECTED
 
 
-def test_an_approved_batch_is_not_exported_once_a_line_is_no_longer_held(world: World) -> None:
+def test_a_reward_an_approved_batch_is_to_pay_is_reversed_only_once_the_batch_is_rejected(world: World) -> None:
+    """The bank may hold the approved batch's upload already: the reversal is refused, nothing is posted and the
+    export still pays the line; rejecting the batch lets the reversal through."""
     shopper = world.add_shopper()
     order = _credited(world, shopper)
     batch = _prepared(world)
     with world.rewards() as uow:
         approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+
+    with pytest.raises(RewardNoLongerHeld, match=f"approved payout batch {batch.id} is to pay it") as refused:
+        _reversed(world, order)
+    assert isinstance(refused.value.__cause__, PromisedToPayout)
     with world.rewards() as uow:
+        assert uow.repos.ledger.shopper_accounts(shopper.id)[AccountKind.CASH_PAYABLE].held_cents == 500
         assert str(shopper.id) in export_payout_batch_csv(uow, batch_id=batch.id)
+        reject_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, reason="reward disputed", now=NOW)
+
     _reversed(world, order)
-    with world.rewards() as uow, pytest.raises(InsufficientBalance):
-        export_payout_batch_csv(uow, batch_id=batch.id)
+    with world.rewards() as uow:
+        assert uow.repos.ledger.shopper_accounts(shopper.id)[AccountKind.CASH_PAYABLE].held_cents == 0
+
+
+def test_an_approved_batch_still_pays_the_money_it_promised(world: World) -> None:
+    shopper = world.add_shopper()
+    _credited(world, shopper)
+    batch = _prepared(world)
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key=str(uuid4()))
+    assert paid.paid_cents == 500
+    with world.rewards() as uow:
+        assert uow.repos.ledger.shopper_accounts(shopper.id)[AccountKind.CASH_PAYABLE].held_cents == 0

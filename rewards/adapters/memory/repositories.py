@@ -14,7 +14,7 @@ from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.anomalies import TRACK_REACH_M, DeliveryFact
-from rewards.ledger import Account, AccountKind, LedgerTransaction, TransactionKind
+from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout, TransactionKind
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import EarningsSoFar, RewardPolicy
 from rewards.records import (
@@ -248,6 +248,15 @@ class MemoryPayoutRepository(_Repository):
                     hold = StandingHold(batch.id, str(line.hold_reason), line.held_by) if line.held else None
                     latest[line.shopper_id] = (batch.prepared_at, batch.id, hold)
         return {shopper_id: hold for shopper_id, (_, _, hold) in latest.items() if hold is not None}
+
+    def promised(self, shopper_ids: Sequence[UUID]) -> dict[UUID, PromisedPayout]:
+        return {
+            line.account_id: PromisedPayout(batch.id, line.amount_cents)
+            for batch in self._db.batches.values()
+            if batch.status is BatchStatus.APPROVED
+            for line in batch.lines
+            if line.shopper_id in shopper_ids and line.open and not line.held
+        }
 
     def add(self, batch: PayoutBatch) -> None:
         if {line.shopper_id for line in batch.lines if line.open} & self._open_shoppers():

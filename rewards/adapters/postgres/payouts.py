@@ -14,6 +14,7 @@ from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.anomalies import TRACK_REACH_M, AnomalyFlag, DeliveryFact
+from rewards.ledger import PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
@@ -46,6 +47,17 @@ class PostgresPayoutRepository(Repository):
         return {
             row["shopper_id"]: StandingHold(row["batch_id"], str(row["hold_reason"]), row["held_by"]) for row in rows
         }
+
+    def promised(self, shopper_ids: Sequence[UUID]) -> dict[UUID, PromisedPayout]:
+        if not shopper_ids:
+            return {}
+        rows = self._all(
+            """SELECT l.account_id, l.batch_id, l.amount_cents
+               FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id
+               WHERE l.shopper_id = ANY(%s) AND l.open AND NOT l.held AND b.status = 'approved'""",
+            (list(shopper_ids),),
+        )
+        return {row["account_id"]: PromisedPayout(row["batch_id"], Cents(int(row["amount_cents"]))) for row in rows}
 
     def add(self, batch: PayoutBatch) -> None:
         with self._refusing_duplicates(
