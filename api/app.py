@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         async_redis = open_async_redis(settings)
         context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))
         active_accounts = ActiveAccounts(
-            partial(accounts.is_active, context), outage_allowance_s=settings.access_token_ttl_s
+            partial(accounts.earliest_token_accepted, context), outage_allowance_s=settings.access_token_ttl_s
         )
         # Subscriptions hold their connection: they get a client of their own, off the hot path's pool.
         events = LiveEventHub(

@@ -74,11 +74,11 @@ async def current_principal(services: Services, token: Annotated[str | None, Dep
     )
     if principal is None:
         raise _unauthenticated("the bearer token is invalid or expired")
-    active = services.accounts.cached(principal.user_id)
+    active = services.accounts.cached(principal)
     if active is None:
-        active = await run_in_threadpool(services.accounts.ask, principal.user_id)
+        active = await run_in_threadpool(services.accounts.ask, principal)
     if not active:
-        raise _unauthenticated("this account does not exist or was deactivated")
+        raise _unauthenticated("this account does not exist or was deactivated: sign in again")
     return principal
 
 

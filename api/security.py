@@ -28,6 +28,9 @@ class Principal:
     shopper_id: UUID | None
     expires_at: int = 0
     """When the token stops working (seconds since the epoch): a long-lived event stream ends then."""
+    issued_at: int = 0
+    """When the token was issued (seconds since the epoch): an account refuses those issued before it was last
+    deactivated."""
 
 
 def issue_token(user: User, *, secret: str, ttl: timedelta, now: datetime) -> str:
@@ -72,13 +75,14 @@ def _verify(token: str, secret: str) -> tuple[Principal, int] | None:
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             # Time is the service's clock's to judge (`read_token`), not the wall clock's.
-            options={"require": ["sub", "role", "exp", "aud"], "verify_exp": False, "verify_iat": False},
+            options={"require": ["sub", "role", "iat", "exp", "aud"], "verify_exp": False, "verify_iat": False},
         )
         principal = Principal(
             user_id=UUID(claims["sub"]),
             role=Role(claims["role"]),
             shopper_id=UUID(claims["shp"]) if claims.get("shp") else None,
             expires_at=int(claims["exp"]),
+            issued_at=int(claims["iat"]),
         )
         return principal, int(claims["exp"])
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
@@ -94,46 +98,49 @@ def read_token(token: str, *, secret: str, now: datetime) -> Principal | None:
 
 
 class ActiveAccounts:
-    """Whether an account may still use its tokens. A token says who signed in, not whether that account still
-    exists or was deactivated since: that is asked of PostgreSQL once per account and `ttl_s`, and forgotten at
-    once when live state says the account changed (`forget`), so a deactivation stops its tokens at once."""
+    """Whether a token's account may still use it. A token says who signed in, not whether that account still
+    exists, was deactivated since, or was deactivated and reactivated after the token was issued: the earliest
+    issue time the account accepts is asked of PostgreSQL once per account and `ttl_s`, and forgotten at once
+    when live state says the account changed (`forget`), so a deactivation stops its tokens at once."""
 
     def __init__(
         self,
-        ask: Callable[[UUID], bool],
+        earliest_accepted: Callable[[UUID], int | None],
         *,
         ttl_s: float = 30.0,
         outage_allowance_s: float = 900.0,
         max_entries: int = 100_000,
     ) -> None:
-        self._ask = ask
+        self._earliest_accepted = earliest_accepted
         self._ttl_s = ttl_s
         self._outage_allowance_s = outage_allowance_s
         self._max_entries = max_entries
-        self._known: dict[UUID, tuple[bool, float]] = {}
+        self._known: dict[UUID, tuple[int | None, float]] = {}
 
-    def cached(self, user_id: UUID) -> bool | None:
-        found = self._known.get(user_id)
+    def cached(self, principal: Principal) -> bool | None:
+        """Whether the token's account accepts it, if known lately; None when it must be asked."""
+        found = self._known.get(principal.user_id)
         if found is None or monotonic() - found[1] > self._ttl_s:
             return None
-        return found[0]
+        return _accepts(found[0], principal)
 
-    def ask(self, user_id: UUID) -> bool:
+    def ask(self, principal: Principal) -> bool:
         """Asks PostgreSQL (blocking: call it off the event loop) and remembers the answer. While PostgreSQL
         cannot be reached, an answer younger than `outage_allowance_s` stands (else every update of a shopper's
         live position, which needs Redis only, failed 30 s into an outage): no deactivation can be committed
         meanwhile, and an account forgotten because it changed is never guessed."""
+        user_id = principal.user_id
         try:
-            active = self._ask(user_id)
+            earliest = self._earliest_accepted(user_id)
         except BACKING_SERVICE_ERRORS:
             found = self._known.get(user_id)
             if found is not None and monotonic() - found[1] <= self._outage_allowance_s:
-                return found[0]
+                return _accepts(found[0], principal)
             raise
         if len(self._known) >= self._max_entries:
             self._known.clear()
-        self._known[user_id] = (active, monotonic())
-        return active
+        self._known[user_id] = (earliest, monotonic())
+        return _accepts(earliest, principal)
 
     def forget(self, user_id: UUID | None) -> None:
         """Forgets one account (it changed), or every account (changes may have been missed)."""
@@ -141,3 +148,7 @@ class ActiveAccounts:
             self._known.clear()
         else:
             self._known.pop(user_id, None)
+
+
+def _accepts(earliest: int | None, principal: Principal) -> bool:
+    return earliest is not None and principal.issued_at >= earliest

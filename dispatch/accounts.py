@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +38,19 @@ class User:
     """The shopper profile of a shopper account; None for every other role."""
     active: bool = True
     id: UUID = field(default_factory=uuid4)
+    tokens_valid_from: datetime | None = None
+    """Tokens issued before this instant are refused: a deactivation sets it, so that reactivating the account
+    does not revive a token that may have been why (None: every unexpired token stands)."""
+
+    def earliest_token_accepted(self) -> int | None:
+        """The earliest issue time (whole seconds since the epoch, as tokens carry it) of a token this account
+        still accepts; None when it accepts none (deactivated). A token issued in the very second of a
+        deactivation is refused too: its whole seconds cannot tell whether it came before."""
+        if not self.active:
+            return None
+        if self.tokens_valid_from is None:
+            return 0
+        return math.floor(self.tokens_valid_from.timestamp()) + 1
 
     def __post_init__(self) -> None:
         self.email = normalise_email(self.email)

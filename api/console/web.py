@@ -177,7 +177,7 @@ async def signed_in_user(request: Request) -> ConsoleUser | None:
 
 
 def _active_user(services: AppServices, principal: Principal) -> User | None:
-    if not services.accounts.ask(principal.user_id):
+    if not services.accounts.ask(principal):
         return None
     user = accounts.get_user(services.context, principal.user_id)
     return user if user.active else None

@@ -242,7 +242,7 @@ async def _offer_events(
             event = await stream.next(timeout_s=5.0)
             if event is ACCOUNT_CHANGED:  # the hub has made the API forget what it knew of the account
                 try:
-                    active = await run_in_threadpool(services.accounts.ask, principal.user_id)
+                    active = await run_in_threadpool(services.accounts.ask, principal)
                 except BACKING_SERVICE_ERRORS as error:
                     log.warning("account of a stream not checked", error=type(error).__name__)
                     detail = "the account could not be checked right now: reconnect shortly"

@@ -84,11 +84,12 @@ class CannotDeactivateYourself(DomainError):
 
 
 def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: UUID | None = None) -> User:
-    """Deactivates (or reactivates) an account. Its tokens stop working at once: the API asks whether an
-    account is active (`is_active`), and is told of a change through live state. A deactivated shopper's open
-    trip is cancelled with it (its offer withdrawn, its orders back in the queue), so that no batch offers
-    them more work; a trip already on the road stays until each order it carries is delivered or marked not
-    delivered by operations (`delivery.mark_not_delivered`), which ends it.
+    """Deactivates (or reactivates) an account. Its tokens stop working at once, and for good (a reactivated
+    account signs in again): the API asks which tokens an account accepts (`earliest_token_accepted`), and is
+    told of a change through live state. A deactivated shopper's open trip is cancelled with it (its offer
+    withdrawn, its orders back in the queue), so that no batch offers them more work; a trip already on the
+    road stays until each order it carries is delivered or marked not delivered by operations
+    (`delivery.mark_not_delivered`), which ends it.
 
     The account is locked for update before the trip is looked for: a check-in locks it to share
     (`trips.check_in`), so a check-in that committed first is found here and cancelled, and one that comes
@@ -99,6 +100,8 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: U
     with ctx.unit_of_work() as uow:
         user = uow.users.get(user_id, for_update=True)
         user.active = active
+        if not active:
+            user.tokens_valid_from = ctx.clock.now()
         uow.users.save(user)
         trip = (
             uow.trips.active_for_shopper(user.shopper_id, for_update=True) if user.shopper_id and not active else None
@@ -116,13 +119,14 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: U
     return user
 
 
-def is_active(ctx: DispatchContext, user_id: UUID) -> bool:
-    """Whether the account exists and is active (a token of an unknown or deactivated account is refused)."""
+def earliest_token_accepted(ctx: DispatchContext, user_id: UUID) -> int | None:
+    """The earliest issue time of a token the account accepts (`User.earliest_token_accepted`); None for an
+    unknown or deactivated account, whose tokens are all refused."""
     with ctx.unit_of_work() as uow:
         try:
-            return uow.users.get(user_id).active
+            return uow.users.get(user_id).earliest_token_accepted()
         except NotFound:
-            return False
+            return None
 
 
 def get_user(ctx: DispatchContext, user_id: UUID) -> User:

@@ -52,9 +52,14 @@ def test_a_token_for_an_account_that_does_not_exist_is_refused(
     assert "does not exist or was deactivated" in problem["detail"]
 
 
-def test_a_deactivated_accounts_tokens_stop_at_once_and_come_back_on_reactivation(
-    client: TestClient, make_shopper: Callable[..., Account], make_staff: Callable[[Role], Account]
+def test_a_deactivated_accounts_tokens_stop_at_once_and_for_good_a_reactivated_account_signs_in_again(
+    client: TestClient,
+    make_shopper: Callable[..., Account],
+    make_staff: Callable[[Role], Account],
+    api_settings: Settings,
+    clock: ManualClock,
 ) -> None:
+    """Reactivating does not revive a token issued before the deactivation (it may have been why)."""
     shopper, admin = make_shopper(), make_staff(Role.ADMIN)
     assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
     deactivated = client.post(f"/admin/users/{shopper.user_id}/deactivate", headers=admin.headers)
@@ -63,7 +68,11 @@ def test_a_deactivated_accounts_tokens_stop_at_once_and_come_back_on_reactivatio
     assert_problem(client.get("/shopper/profile", headers=shopper.headers), 401)
     assert_problem(client.post(f"/admin/users/{shopper.user_id}/deactivate", headers=shopper.headers), 401)
     assert client.post(f"/admin/users/{shopper.user_id}/activate", headers=admin.headers).status_code == 200
-    assert client.get("/shopper/profile", headers=shopper.headers).status_code == 200
+    assert_problem(client.get("/shopper/profile", headers=shopper.headers), 401)
+    clock.advance(timedelta(seconds=1))
+    user = User("again@example.org", "", Role.SHOPPER, clock.now(), shopper.shopper_id, id=shopper.user_id)
+    token = issue_token(user, secret=api_settings.require_secret_key(), ttl=timedelta(hours=1), now=clock.now())
+    assert client.get("/shopper/profile", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert_problem(client.post(f"/admin/users/{uuid4()}/deactivate", headers=admin.headers), 404)
 
 

@@ -60,7 +60,7 @@ class PostgresDeliveryProofRepository(Repository):
 
 
 class PostgresUserRepository(Repository):
-    _SELECT = "SELECT id, email, password_hash, role, shopper_id, active, created_at FROM users"
+    _SELECT = "SELECT id, email, password_hash, role, shopper_id, active, created_at, tokens_valid_from FROM users"
 
     def add(self, user: User) -> None:
         with self._refusing_duplicates(EmailTaken):
@@ -68,9 +68,18 @@ class PostgresUserRepository(Repository):
 
     def _insert(self, user: User) -> None:
         self._execute(
-            """INSERT INTO users (id, email, password_hash, role, shopper_id, active, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-            (user.id, user.email, user.password_hash, user.role.value, user.shopper_id, user.active, user.created_at),
+            """INSERT INTO users (id, email, password_hash, role, shopper_id, active, created_at, tokens_valid_from)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            (
+                user.id,
+                user.email,
+                user.password_hash,
+                user.role.value,
+                user.shopper_id,
+                user.active,
+                user.created_at,
+                user.tokens_valid_from,
+            ),
         )
 
     def get(self, user_id: UUID, *, for_update: bool = False) -> User:
@@ -78,7 +87,10 @@ class PostgresUserRepository(Repository):
         return self._user(self._one(f"{self._SELECT} WHERE id = %s{lock}", (user_id,), "user", user_id))
 
     def save(self, user: User) -> None:
-        self._execute("UPDATE users SET active = %s WHERE id = %s", (user.active, user.id))
+        self._execute(
+            "UPDATE users SET active = %s, tokens_valid_from = %s WHERE id = %s",
+            (user.active, user.tokens_valid_from, user.id),
+        )
 
     def by_email(self, email: str) -> User | None:
         rows = self._all(f"{self._SELECT} WHERE email = %s", (email,))
@@ -104,6 +116,7 @@ class PostgresUserRepository(Repository):
             shopper_id=row["shopper_id"],
             active=row["active"],
             created_at=row["created_at"],
+            tokens_valid_from=row["tokens_valid_from"],
         )
 
 

@@ -649,3 +649,27 @@ def test_an_offer_keeps_its_breakdown(uow: LiveUnitOfWork) -> None:
         assert listed.breakdown == breakdown
         assert uow.offers.page(store_id=store.id, statuses=None, limit=5, offset=0).items[0].breakdown == breakdown
     assert plain.breakdown is None
+
+
+def test_an_account_keeps_when_its_tokens_last_stopped(uow: LiveUnitOfWork) -> None:
+    """A deactivation's instant reads back, so that reactivating the account does not revive older tokens."""
+    user = User(email="kim@example.org", password_hash="-", role=Role.OPS, created_at=NOW)
+    with uow:
+        uow.users.add(user)
+        uow.commit()
+    with uow:
+        assert uow.users.get(user.id).earliest_token_accepted() == 0
+        stored = uow.users.get(user.id, for_update=True)
+        stored.active, stored.tokens_valid_from = False, NOW + timedelta(microseconds=500)
+        uow.users.save(stored)
+        uow.commit()
+    with uow:
+        assert uow.users.get(user.id).earliest_token_accepted() is None
+        stored = uow.users.get(user.id, for_update=True)
+        stored.active = True
+        uow.users.save(stored)
+        uow.commit()
+    with uow:
+        reread = uow.users.get(user.id)
+        assert reread.tokens_valid_from == NOW + timedelta(microseconds=500)
+        assert reread.earliest_token_accepted() == int(NOW.timestamp()) + 1
