@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdship.errors import DomainError, InvalidInput, InvalidInputs
@@ -203,7 +204,23 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     if isinstance(error.__cause__, BodyTooLarge):  # the framework wraps what broke the body's reading
         return problem_response(request, 413, str(error.__cause__), headers={"Connection": "close"})
+    if error.status_code == 405:
+        return problem_response(request, 405, str(error.detail), headers={"Allow": _allowed_methods(request)})
     return problem_response(request, error.status_code, str(error.detail), headers=error.headers)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path, each tried as the router would route it: the framework
+    names only the first route's, so that `PUT /shopper/trips` said `Allow: POST` though `GET` works too."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 async def _api_problem(request: Request, error: Exception) -> JSONResponse:

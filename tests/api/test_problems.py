@@ -110,6 +110,15 @@ def test_every_problem_type_follows_one_scheme(client: TestClient, ops: Account)
         assert assert_problem(response, status)["type"] == type_
 
 
+def test_a_method_not_allowed_names_every_method_the_path_answers(
+    client: TestClient, make_shopper: Callable[..., Account]
+) -> None:
+    """Two routes share `/shopper/trips` (GET lists, POST checks in): a PUT is told both, not the first route's."""
+    refused = client.put("/shopper/trips", headers=make_shopper().headers, json={})
+    assert_problem(refused, 405)
+    assert refused.headers["Allow"] == "GET, POST"
+
+
 def test_a_malformed_json_body_is_a_400_naming_the_body(client: TestClient, ops: Account) -> None:
     """A syntax error's position is not a field: the problem names `body` and says where the JSON broke."""
     response = client.post(
