@@ -275,10 +275,18 @@ def serve_api(
     from api.app import create_app, settle_garbage_collection
 
     _require_free_port(host, port)
-    app = create_app(get_settings())
+    settings = get_settings()
+    app = create_app(settings)
     settle_garbage_collection()
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
     except SystemExit as exit_:
         if exit_.code == STARTUP_FAILURE:  # taken in the meantime, or the app's startup failed: uvicorn logged why
             _fail(f"the API could not start on {host}:{port}; its log above says why")

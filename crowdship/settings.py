@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     )
     login_attempts_per_address: int = Field(default=20, ge=1, description="Sign-ins per client address per minute")
     login_lockout_s: int = Field(default=900, ge=1, description="How long a locked account waits")
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        max_length=1_000,
+        description=(
+            "Addresses (comma-separated, or *) of the reverse proxies whose X-Forwarded-For names the client: "
+            "sign-ins are limited per client address, and behind an untrusted proxy every client is the proxy"
+        ),
+    )
     max_leave_by_h: float = Field(default=12.0, gt=0, le=48, description="A trip's leave-by, at most this far ahead")
     max_destination_km: float = Field(
         default=150.0, gt=0, le=1_000, description="A trip's destination, at most this far from the store"

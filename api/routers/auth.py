@@ -36,7 +36,8 @@ async def register(body: RegisterIn, request: Request, services: Services) -> Us
 
 
 def _client_address(request: Request) -> str:
-    """The peer's address (behind a proxy, run uvicorn with --proxy-headers so that this is the client's)."""
+    """The client's address: the peer's, or what a trusted proxy's X-Forwarded-For says (uvicorn puts it here
+    for the addresses of `CROWDSHIP_TRUSTED_PROXIES`)."""
     return request.client.host if request.client else "unknown"
 
 
