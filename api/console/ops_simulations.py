@@ -81,7 +81,9 @@ async def compare_runs(request: Request, user: OpsUser, services: Services, left
         table = await run_in_threadpool(_compare, services, left, right)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/simulations_compare.html", user, nav="simulations", problem=readable_problem(error))
-    return render(request, "ops/simulations_compare.html", user, nav="simulations", comparison=table)
+    return render(
+        request, "ops/simulations_compare.html", user, nav="simulations", comparison=table, runs=(left, right)
+    )
 
 
 @router.get("/{run_id}/report", response_model=None)

@@ -70,8 +70,10 @@ def test_ops_runs_two_days_watches_them_opens_a_report_and_compares_them(
     expect(comparison.locator("tr[data-figure='orders'] th")).to_have_text("orders")
     expect(comparison.locator("tr.diff").first).to_be_visible()  # another seed, another day
     screenshot(page, "simulations-compare")
+    page.get_by_role("link", name="the second day's report").click()  # each day's report, from the comparison
+    expect(page.locator("svg#day-map")).to_be_visible(timeout=SLOW_MS)
 
-    page.go_back()
+    page.goto("/console/ops/simulations")
     page.get_by_role("link", name=re.compile("^Open report")).first.click()
     expect(page.locator("svg#day-map")).to_be_visible(timeout=SLOW_MS)
     expect(page.locator("svg#day-map [data-layer='dropoffs'] circle").first).to_be_attached()
