@@ -249,7 +249,7 @@ def test_ops_run_a_store_from_the_console(
     page.goto(f"/console/ops/orders/{first['order_id']}")
     expect(page.get_by_test_id("photo-ref")).to_have_text("proofs/web-5001-door.jpg")
     expect(page.locator("table.timeline")).to_contain_text("picked up")
-    expect(page.locator("dl.facts").first).to_contain_text("Carried byAna, on the trip checked in")
+    expect(page.locator("dl.facts").first).to_contain_text("Delivered byAna, on the trip checked in")
     screenshot(page, "order-delivered")
 
     _shopper_and_incident(page, ana, screenshot)
@@ -394,6 +394,7 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
     expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the store.")
     page.get_by_role("button", name="Put back in the queue").click()
     expect(page.get_by_role("status")).to_contain_text("Order WEB-6001 is back in the queue for shoppers.")
+    expect(page.locator("dl.facts dt", has_text="Carried")).to_have_text("Carried last by")  # nobody carries it now
     screenshot(page, "order-requeued-after-not-delivered")
     assert api.get(f"/ops/orders/{receipt['order_id']}", headers=ops.headers).json()["status"] == "pending"
 
