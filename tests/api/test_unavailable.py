@@ -48,3 +48,18 @@ def test_health_names_the_server_that_is_away_and_asks_to_retry(api_settings: Se
     assert response.status_code == 503
     assert (response.json()["postgres"], response.json()["redis"]) == ("ok", "unavailable")
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_with_redis_away_signing_in_is_refused_as_unavailable_and_issued_tokens_keep_working(
+    api_settings: Settings, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Sign-in attempts are counted in Redis: without it they are not let through unlimited (503, not a 401
+    that would tell a guess was wrong), while a token already issued reads what PostgreSQL holds."""
+    shopper = make_shopper()
+    down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        signing_in = client.post("/auth/token", data={"username": "ana@example.org", "password": "a guess or two"})
+        profile = client.get("/shopper/profile", headers=shopper.headers)
+    assert_problem(signing_in, 503)
+    assert int(signing_in.headers["Retry-After"]) > 0
+    assert profile.status_code == 200
