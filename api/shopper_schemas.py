@@ -26,6 +26,7 @@ from dispatch.model import (
     MAX_CAPACITY_BAGS,
     MAX_DETOUR_M,
     MAX_DETOUR_S,
+    TRACKED_LATITUDE_LIMIT,
     OfferStatus,
     OrderStatus,
     TripStatus,
@@ -74,13 +75,9 @@ class TripOut(FromDomain):
     leave_by: datetime
 
 
-GEO_INDEX_MAX_LATITUDE = 85.05112878
-"""Redis GEO (Web Mercator) holds no position nearer the poles; no store is there either."""
-
-
 class LocationIn(Schema):
     lat: Annotated[float, NotABoolean] = Field(
-        ge=-GEO_INDEX_MAX_LATITUDE, le=GEO_INDEX_MAX_LATITUDE, allow_inf_nan=False
+        ge=-TRACKED_LATITUDE_LIMIT, le=TRACKED_LATITUDE_LIMIT, allow_inf_nan=False
     )
     lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False)
 

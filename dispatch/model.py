@@ -50,6 +50,15 @@ class Store:
             raise InvalidInput("fallback_cost_cents", "must be positive")
         if self.service_area.is_empty or not self.service_area.is_valid:
             raise InvalidInput("service_area", "must be a non-empty, valid polygon")
+        if abs(self.location.lat) > TRACKED_LATITUDE_LIMIT:
+            raise InvalidInput(
+                "location", f"must lie within {TRACKED_LATITUDE_LIMIT:.2f}° of the equator: no shopper could be tracked"
+            )
+
+
+TRACKED_LATITUDE_LIMIT = 85.05112878
+"""Live positions are kept on a Web Mercator index (Redis GEO), which holds nothing nearer the poles: a store
+beyond it could never see its shoppers."""
 
 
 class TrustTier(IntEnum):
