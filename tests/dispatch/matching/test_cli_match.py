@@ -11,7 +11,7 @@ from matching_builders import problem_json
 from typer.testing import CliRunner
 
 from cli.main import app
-from dispatch.matching import evaluate, parse_problem
+from dispatch.matching import UnassignedReason, evaluate, parse_problem
 
 runner = CliRunner()
 
@@ -74,3 +74,10 @@ def test_the_example_problem_of_the_docs_is_solved_at_its_optimum() -> None:
     assert solution["fallback"] == ["WEB-04"]
     assert solution["objective"] == pytest.approx(3.0 + 3.0 + 3.0 + 12.5)
     assert evaluate(parse_problem(json.loads(path.read_text())), solution) == pytest.approx(solution["objective"])
+
+
+def test_the_format_names_every_reason_an_order_is_left_unassigned() -> None:
+    """docs/match-problem.md lists the codes `unassigned` may hold; a new code is documented with it."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "match-problem.md").read_text()
+    missing = [reason.value for reason in UnassignedReason if f"`{reason.value}`" not in text]
+    assert missing == []
