@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -18,9 +18,6 @@ from crowdship.errors import DomainError
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
 from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
-
-if TYPE_CHECKING:
-    pass
 from crowdship.settings import SettingMissing, environment_only_settings, get_settings
 
 

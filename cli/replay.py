@@ -37,8 +37,10 @@ def replay(
         ),
     ] = False,
 ) -> None:
-    """Replay a recorded day of a store under another reward policy or matcher setting, with the live use cases
-    on in-memory storage, and print it side by side with the day as it happened."""
+    """Replay a store's recorded day under another reward policy or matcher setting, beside the day as it was.
+
+    The day is played through the live use cases on in-memory storage and printed side by side with the day as
+    it happened."""
     # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
     from cli.database import command_pool
     from crowdship.clock import SystemClock

@@ -96,8 +96,9 @@ def policy_create(
         ),
     ] = False,
 ) -> None:
-    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it. Prints
-    the version it proposed, the one to approve."""
+    """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it.
+
+    Prints the version it proposed, the one to approve."""
     parameters = _read_json(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
@@ -150,9 +151,11 @@ def _decide(version: int, actor: str, password: str | None, status: PolicyStatus
 
 @rewards_app.command("policies")
 def policies() -> None:
-    """Every policy version, oldest first, with who proposed and who decided it; the one in force now is marked
-    (the version approved last). Each version's note and parameters (the JSON `policy-create` takes) follow
-    the table, unbroken lines: folded into columns they made the table unreadable on an 80-column terminal."""
+    """Every policy version, oldest first, with who proposed and who decided it; the one in force is marked.
+
+    The one in force is the version approved last. Each version's note and parameters (the JSON
+    `policy-create` takes) follow the table on unbroken lines, to be copied whole."""
+    # Folded into the table's columns, the parameters made it unreadable on an 80-column terminal.
     with command_pool() as pool, _rewards(pool)() as uow:
         in_force = reward_policy_in_force(uow, at=CLOCK.now())
         every = uow.repos.policies.every_version()

@@ -24,7 +24,7 @@ from dispatch.model import Store
 from routing.areas import circular_area
 from routing.distance import haversine_matrix
 from routing.geo import GeoPoint
-from simulations.scenario import Population, Scenario, StoresFromCsv, data_path
+from simulations.scenario import SHARED_DATA_DIR, Population, Scenario, StoresFromCsv, data_path
 
 FloatArray = npt.NDArray[np.float64]
 METRES_PER_DEGREE = 111_320.0
@@ -74,7 +74,14 @@ def _synthetic_homes(
     return offsets_to_lat_lon(store.location, north, east), np.ones(SYNTHETIC_HOMES_PER_STORE)
 
 
-def _read_csv(path: Path, field: str) -> list[dict[str, str]]:
+def _read_csv(relative: str, field: str) -> list[dict[str, str]]:
+    path = data_path(relative)
+    if not Path(relative).is_absolute() and not path.exists():  # a clone not beside the shared data: say where
+        raise InvalidInput(
+            field,
+            f"{path}: No such file or directory (a relative path is read under the shared data folder "
+            f"{SHARED_DATA_DIR}, beside the clone; give an absolute path to read it from elsewhere)",
+        )
     return list(csv.DictReader(io.StringIO(read_text_file(path, field), newline="")))
 
 
@@ -89,7 +96,7 @@ def _float(row: dict[str, str], column: str, field: str) -> float:
 
 def stores_from_csv(spec: StoresFromCsv, rng: np.random.Generator) -> tuple[list[Store], list[float]]:
     """The first `limit` stores of the list matching city and state, in file order."""
-    rows = _read_csv(data_path(spec.path), "stores_csv.path")
+    rows = _read_csv(spec.path, "stores_csv.path")
     chosen = [
         row
         for row in rows
@@ -119,7 +126,7 @@ def stores_from_csv(spec: StoresFromCsv, rng: np.random.Generator) -> tuple[list
 
 def population_from_csv(population: Population) -> tuple[FloatArray, FloatArray]:
     assert population.path is not None
-    rows = _read_csv(data_path(population.path), "population.path")
+    rows = _read_csv(population.path, "population.path")
     points, weights = [], []
     for row in rows:
         weight = 1.0 if population.weight_column is None else _float(row, population.weight_column, "population")

@@ -11,8 +11,11 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -116,6 +119,7 @@ def run_demo(
     plan = build_demo_plan(ctx.clock.now(), seed=seed)
     load = load_demo(ctx, hasher, plan, new_password=new_demo_password)
     published = publish_demo_policy(ctx, rewards, plan)
+    now = ctx.clock.now()
     store = queries.get_store(ctx, store_id=plan.store.id)
     trips = queries.list_trips(
         ctx, store_id=store.id, shopper_id=None, statuses=[TripStatus.OPEN], limit=200, offset=0
@@ -125,7 +129,7 @@ def run_demo(
     saved = remember(credentials, load, list(orders))
 
     console.print(
-        f"\n[bold]{store.name}[/bold] at {store.location.lat}, {store.location.lon} "
+        f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
         f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
         f"{len(load.new_orders)} order(s) ingested); fallback courier {format_cents(store.fallback_cost_cents)}"
         " per order"
@@ -182,13 +186,21 @@ def run_demo(
             codes.get("delivery_code", "-"),
         )
     console.print(order_table)
-    _print_how_to_try(console, credentials, key_written)
-
-
-def _print_how_to_try(console: Console, credentials: Path, key_written: bool) -> None:
     if key_written:
         console.print("A development signing key was written to .local/secret.env (the API needs one).")
-    console.print(
+    console.print(how_to_try(credentials, store_id=store.id, day=demo_day(now)))
+
+
+def demo_day(now: datetime) -> date:
+    """The store's day as `crowdship replay --day` counts it: local to the demo policy's time zone (the
+    default of `--timezone` is the policy file's, and `docs/examples/policy.json` has the same zone)."""
+    return now.astimezone(ZoneInfo(load_scenario(DEMO_SCENARIO).timezone)).date()
+
+
+def how_to_try(credentials: Path, *, store_id: UUID, day: date) -> str:
+    """What to run next: the API and dispatcher, a shopper's requests, and the store's recorded day replayed
+    (`crowdship replay` wants the store's id, which nothing else the demo prints names)."""
+    return (
         "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
         "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
         "  .venv/bin/crowdship dispatcher             # offers every 10 s\n"
@@ -206,4 +218,7 @@ def _print_how_to_try(console: Console, credentials: Path, key_written: bool) ->
         '       -d \'{"position": {"lat": LAT, "lon": LON}, "code": "CODE"}\' \\\n'
         "       http://127.0.0.1:8000/shopper/orders/ORDER/delivery\n"
         f"Accounts and codes stay in {credentials} (readable by you only).\n"
+        "Staff sign in to the console at http://127.0.0.1:8000/console with the ops and finance accounts.\n"
+        "The store's day so far, replayed under another reward policy:\n"
+        f"  .venv/bin/crowdship replay --store {store_id} --day {day.isoformat()} --policy docs/examples/policy.json\n"
     )

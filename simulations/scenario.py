@@ -329,6 +329,8 @@ def load_scenario(path: Path | str) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput("scenario", f"{path}: not valid TOML ({error})") from error
+    if "grid" in data and "base" in data:  # a sweep's file, next to the scenarios: said so, not "base: extra"
+        raise InvalidInput("scenario", f"{path} is a grid of scenarios, not one day: run it with `crowdship sweep`")
     return parse_scenario(data)
 
 

@@ -92,6 +92,8 @@ def load_grid(path: Path | str) -> Grid:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
+    if "grid" not in data and "base" not in data:  # one day's scenario: said so, not "stores: not a grid field"
+        raise InvalidInput("grid", f"{path} is one day's scenario, not a grid: run it with `crowdship simulate`")
     unknown = sorted(set(data) - {"base", "set", "grid", "name"})
     if unknown:
         raise InvalidInput(unknown[0], "is not a grid field (base, name, set, grid)")

@@ -153,3 +153,23 @@ def test_a_sweep_on_a_ray_address_that_refuses_is_one_error_line_and_status_1(tm
     assert time.monotonic() - started < 10
     assert result.exit_code == 1, result.output
     assert result.stderr == f"error: cannot reach the Ray cluster at {address}: Connection refused\n"
+
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "simulations" / "scenarios"
+
+
+def test_simulate_on_a_grid_file_says_to_run_it_with_sweep() -> None:
+    """sweep_demo.toml sits beside the scenarios; simulate on it said only `base: Extra inputs are not permitted`."""
+    result = CliRunner().invoke(app, ["simulate", str(SCENARIOS / "sweep_demo.toml"), "--hours", "1"])
+    assert result.exit_code == 1
+    assert "is a grid of scenarios" in result.stderr
+    assert "crowdship sweep" in result.stderr
+
+
+def test_sweep_on_a_scenario_file_says_to_run_it_with_simulate(tmp_path: Path) -> None:
+    """A day's scenario given to sweep said only that its first key `acceptance` is not a grid field."""
+    result = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "demo.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "is one day's scenario, not a grid" in result.stderr
+    assert "crowdship simulate" in result.stderr
+    assert not (tmp_path / "out").exists()

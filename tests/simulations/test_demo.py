@@ -3,11 +3,15 @@ through the live use cases, once, and refreshes its trips and orders on later ru
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import shlex
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import typer
 from psycopg_pool import ConnectionPool
+from typer.core import TyperGroup
 
+from cli.main import app
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
@@ -17,10 +21,11 @@ from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
-from simulations.demo_run import remember
+from simulations.demo_run import demo_day, how_to_try, remember
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 PASSWORD = "Orbit-Lamp-77-Quince"
+REPO = Path(__file__).resolve().parents[2]
 
 
 class PlainPasswords:
@@ -196,3 +201,25 @@ def test_a_later_run_checks_in_no_deactivated_or_opted_out_shopper(db: Connectio
     with PostgresDispatchUnitOfWork(db) as uow:
         assert uow.trips.active_for_shopper(deactivated.shopper_id) is None
         assert uow.trips.active_for_shopper(opted_out.shopper_id) is None
+
+
+def test_the_demo_day_is_the_stores_local_day_as_replay_counts_it() -> None:
+    """At 03:00 UTC it is still the evening before in Tallahassee (America/New_York, the policy's zone)."""
+    assert demo_day(datetime(2026, 12, 5, 3, 0, tzinfo=UTC)) == date(2026, 12, 4)
+    assert demo_day(datetime(2026, 12, 5, 12, 0, tzinfo=UTC)) == date(2026, 12, 5)
+
+
+def test_the_demo_names_its_store_in_a_replay_command_the_cli_accepts(tmp_path: Path) -> None:
+    """`crowdship replay` needs the store's id, which the demo printed nowhere: it now prints the whole command,
+    with options the command really has and a policy file that exists in the clone."""
+    plan = build_demo_plan(NOW, seed=1)
+    text = how_to_try(tmp_path / "credentials.json", store_id=plan.store.id, day=date(2026, 11, 22))
+    line = next(line for line in text.splitlines() if "crowdship replay" in line)
+    args = shlex.split(line)[2:]
+    assert args[args.index("--store") + 1] == str(plan.store.id)
+    assert args[args.index("--day") + 1] == "2026-11-22"
+    assert (REPO / args[args.index("--policy") + 1]).is_file()
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    context = group.commands["replay"].make_context("replay", args)
+    assert str(context.params["store"]) == str(plan.store.id)

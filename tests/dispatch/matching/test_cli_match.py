@@ -1,4 +1,4 @@
-"""`crowdship match`: solution JSON on stdout; bad files refused with exit code 2 and a one-line message."""
+"""`crowdship match`: solution JSON on stdout; bad files refused with exit code 1 and a one-line message."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from matching_builders import problem_json
 from typer.testing import CliRunner
 
 from cli.main import app
-from dispatch.matching import evaluate, parse_problem
+from dispatch.matching import UnassignedReason, evaluate, parse_problem
 
 runner = CliRunner()
 
@@ -60,3 +60,24 @@ def test_missing_file_exits_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["match", str(tmp_path / "nope.json")])
     assert result.exit_code == 1
     assert "nope.json" in result.stderr
+
+
+def test_the_example_problem_of_the_docs_is_solved_at_its_optimum() -> None:
+    """`docs/examples/match-problem.json`, the file a reader of the README tries first: Ana takes both orders on
+    her way (two minimum rewards), only Dev, identity checked, may carry the 18+ order, and nobody passes near
+    WEB-04, which goes to the courier at its own fallback cost."""
+    path = Path(__file__).resolve().parents[3] / "docs" / "examples" / "match-problem.json"
+    result = runner.invoke(app, ["match", str(path), "--time-limit", "0.5"])
+    assert result.exit_code == 0, result.output
+    solution = json.loads(result.stdout)
+    assert solution["trips"] == {"ana": ["WEB-01", "WEB-02"], "dev": ["WEB-03"]}
+    assert solution["fallback"] == ["WEB-04"]
+    assert solution["objective"] == pytest.approx(3.0 + 3.0 + 3.0 + 12.5)
+    assert evaluate(parse_problem(json.loads(path.read_text())), solution) == pytest.approx(solution["objective"])
+
+
+def test_the_format_names_every_reason_an_order_is_left_unassigned() -> None:
+    """docs/match-problem.md lists the codes `unassigned` may hold; a new code is documented with it."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "match-problem.md").read_text()
+    missing = [reason.value for reason in UnassignedReason if f"`{reason.value}`" not in text]
+    assert missing == []

@@ -1,0 +1,36 @@
+"""`crowdship --help` and each group's help list their commands with one line each: typer keeps a docstring's
+line breaks in that list, so a summary folded over two lines showed up broken mid-sentence."""
+
+from __future__ import annotations
+
+import inspect
+
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+def _commands(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append(((*path, name), command.short_help or command.help or ""))
+        if isinstance(command, TyperGroup):
+            found.extend(_commands(command, (*path, name)))
+    return found
+
+
+def test_every_commands_summary_is_one_line() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    commands = _commands(group)
+    assert len(commands) > 20
+    folded = [" ".join(path) for path, text in commands if "\n" in inspect.cleandoc(text).split("\n\n")[0]]
+    assert folded == []
+
+
+def test_the_listing_shows_the_replay_summary_unbroken() -> None:
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Replay a store's recorded day under another reward policy or matcher setting" in result.output
