@@ -123,12 +123,12 @@ def test_a_reversal_and_an_approval_at_once_never_leave_an_approved_batch_paying
 @pytest.mark.usefixtures("pg_policy")
 def test_a_reversal_and_a_payment_of_an_approved_batch_at_once_pay_and_refuse_the_reversal(pg_world: World) -> None:
     world = pg_world
-    for round_ in range(ROUNDS):
+    for _ in range(ROUNDS):
         shopper = world.add_shopper()
         order = _credited(world, shopper)
         batch = _approved(world)
 
-        def pay(batch: PayoutBatch = batch, key: str = f"pay-{round_}") -> Any:
+        def pay(batch: PayoutBatch = batch, key: str = f"pay-{uuid4()}") -> Any:
             with world.rewards() as uow:
                 return pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key=key)
 
@@ -165,7 +165,7 @@ def test_a_reversal_and_a_rejection_of_an_approved_batch_at_once_reverse_only_af
 @pytest.mark.usefixtures("pg_policy")
 def test_approving_rejecting_and_paying_one_batch_at_once_leave_it_in_one_state(pg_world: World) -> None:
     world = pg_world
-    for round_ in range(ROUNDS):
+    for _ in range(ROUNDS):
         shopper = world.add_shopper()
         _credited(world, shopper)
         batch = _prepared(world)
@@ -178,7 +178,7 @@ def test_approving_rejecting_and_paying_one_batch_at_once_leave_it_in_one_state(
             with world.rewards() as uow:
                 return reject_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, reason="no", now=NOW)
 
-        def pay(batch: PayoutBatch = batch, key: str = f"pay-{round_}") -> Any:
+        def pay(batch: PayoutBatch = batch, key: str = f"pay-{uuid4()}") -> Any:
             with world.rewards() as uow:
                 return pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key=key)
 
