@@ -18,11 +18,13 @@ from dispatch.model import Order, Shopper
 from rewards.ledger import AccountKind, InsufficientBalance, PromisedToPayout
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import PaymentMethod
-from rewards.records import RewardNoLongerHeld, ShopperAlreadyInOpenBatch
+from rewards.records import AlreadyRewarded, RewardNoLongerHeld, ShopperAlreadyInOpenBatch
 from rewards.services import (
+    LateCredit,
     Reversals,
     approve_payout_batch,
     credit_delivery_reward,
+    credit_unrewarded_delivery,
     pay_payout_batch,
     prepare_payout_batch,
     reconciliation_report,
@@ -254,3 +256,31 @@ def test_a_referral_bonus_an_approved_batch_is_to_pay_is_not_reversed_with_the_r
         paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay")
     assert paid.paid_cents == 550
     _books_agree(world)
+
+
+@pytest.mark.usefixtures("pg_policy")
+def test_two_finance_users_crediting_one_unrewarded_delivery_at_once_credit_it_once(pg_world: World) -> None:
+    """The same key too: keys are each caller's own, so the order's one reward is what refuses the second."""
+    world = pg_world
+    for shared in (False, True):
+        shopper = world.add_shopper()
+        order = world.order(proof_by=shopper)
+
+        def late(who: UUID, order: Order = order, shared: bool = shared) -> LateCredit:
+            return credit_unrewarded_delivery(
+                world.dispatch,
+                world.repos_within,
+                order_id=order.id,
+                actor_id=who,
+                now=NOW,
+                idempotency_key="same-key" if shared else f"late-{who}",
+                policy_version=1,
+            )
+
+        outcomes = _both(lambda: late(FINANCE_A), lambda: late(FINANCE_B), lambda: late(FINANCE_A))
+        credits = [o for o in outcomes if isinstance(o, LateCredit) and not o.replayed]
+        assert len(credits) == 1, outcomes
+        assert all(isinstance(o, LateCredit | AlreadyRewarded) for o in outcomes), outcomes
+        held = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.CASH_PAYABLE)]
+        assert held == credits[0].credit.amount_cents > 0
+        _books_agree(world)
