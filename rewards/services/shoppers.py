@@ -47,7 +47,7 @@ def register_referral(
     )
     if repos.rewards.referral_of(referred_shopper_id) is not None:
         raise AlreadyReferred(referred_shopper_id)
-    if repos.rewards.delivery_count(referred_shopper_id) > 0:
+    if repos.rewards.has_delivered(referred_shopper_id):
         raise InvalidInput("referred_shopper_id", "the shopper already delivered; referrals are for new shoppers")
     back = repos.rewards.referral_of(referrer_shopper_id)
     if back is not None and back.referrer_shopper_id == referred_shopper_id:
