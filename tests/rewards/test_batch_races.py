@@ -284,3 +284,25 @@ def test_two_finance_users_crediting_one_unrewarded_delivery_at_once_credit_it_o
         held = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.CASH_PAYABLE)]
         assert held == credits[0].credit.amount_cents > 0
         _books_agree(world)
+
+
+@pytest.mark.usefixtures("pg_policy")
+def test_money_earned_after_the_approval_is_the_shoppers_to_lose_and_the_batch_pays_its_line(pg_world: World) -> None:
+    """After approval the shopper earns as much again; both rewards reversed at once: the batch promised an
+    amount, not a reward, so whichever comes first is let through and the other is refused, and the batch pays
+    its line, not the balance."""
+    world = pg_world
+    shopper = world.add_shopper()
+    first = _credited(world, shopper)
+    batch = _approved(world)
+    later = _credited(world, shopper)
+    outcomes = _both(_reverse(world, later), _reverse(world, first))
+    assert sum(isinstance(o, Reversals) for o in outcomes) == 1, outcomes
+    (refused,) = [o for o in outcomes if not isinstance(o, Reversals)]
+    assert isinstance(refused, RewardNoLongerHeld), refused
+    assert isinstance(refused.__cause__, PromisedToPayout)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay")
+    assert paid.paid_cents == 500
+    assert shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.CASH_PAYABLE)] == 0
+    _books_agree(world)
