@@ -16,11 +16,19 @@ from rewards.anomalies import FlagCode
 from rewards.breakdown import ComponentKind
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import BatchStatus, PayoutLine
-from rewards.policy import HOURS_IN_DAY, PaymentMethod, PolicyStatus
+from rewards.policy import (
+    HOURS_IN_DAY,
+    MAX_INCLUDED_DISTANCE_M,
+    MAX_INCLUDED_DURATION_S,
+    MAX_PARAMETER_CENTS,
+    MAX_REFERRAL_FIRST_DELIVERIES,
+    PaymentMethod,
+    PolicyStatus,
+)
 from rewards.reconciliation import MAX_DISCREPANCIES_KEPT, DiscrepancyKind
 
-MAX_CENTS = 100_000_000
-"""A million in cents: far above any reward parameter, far below what the columns hold."""
+MAX_CENTS = MAX_PARAMETER_CENTS
+"""A million in cents: far above any reward parameter, far below what the columns hold (the domain's bound)."""
 MAX_BPS = 100_000
 """x10 in basis points."""
 
@@ -37,8 +45,12 @@ class PolicyParametersIn(Schema):
     per_extra_minute_cents: int = Field(ge=0, le=MAX_CENTS, examples=[5])
     per_bag_cents: int = Field(ge=0, le=MAX_CENTS, examples=[25])
     minimum_cents: int = Field(ge=0, le=MAX_CENTS, examples=[300])
-    included_distance_m: int = Field(default=0, ge=0, le=1_000_000, description="Covered by the base fare")
-    included_duration_s: int = Field(default=0, ge=0, le=86_400, description="Covered by the base fare")
+    included_distance_m: int = Field(
+        default=0, ge=0, le=MAX_INCLUDED_DISTANCE_M, description="Covered by the base fare"
+    )
+    included_duration_s: int = Field(
+        default=0, ge=0, le=MAX_INCLUDED_DURATION_S, description="Covered by the base fare"
+    )
     peak_multiplier_bps: list[Multiplier] = Field(
         default_factory=lambda: [10_000] * HOURS_IN_DAY,
         min_length=HOURS_IN_DAY,
@@ -57,7 +69,7 @@ class PolicyParametersIn(Schema):
         default=10_000, ge=10_000, le=MAX_BPS, description="11 000 = store credit pays 10 % more than cash"
     )
     referral_commission_bps: int = Field(default=0, ge=0, le=10_000)
-    referral_first_deliveries: int = Field(default=0, ge=0, le=1_000)
+    referral_first_deliveries: int = Field(default=0, ge=0, le=MAX_REFERRAL_FIRST_DELIVERIES)
     timezone: str = Field(default="UTC", min_length=1, max_length=64, examples=["America/New_York"])
 
     def to_json(self) -> dict[str, Any]:

@@ -28,6 +28,12 @@ MAX_MULTIPLIER_BPS = 5 * BASIS_POINTS
 """Peak and tier multipliers go up to x5."""
 MAX_STORE_CREDIT_BONUS_BPS = 2 * BASIS_POINTS
 """Store credit is worth at most twice the cash value."""
+MAX_PARAMETER_CENTS = 100_000_000
+"""No rate or cap of a policy says more than a million: far above any reward, far below what the columns hold
+(a rate itself is not capped by `MAX_REWARD_CENTS`: a per-km rate of 60 ¢ is normal)."""
+MAX_INCLUDED_DISTANCE_M = 1_000_000
+MAX_INCLUDED_DURATION_S = 86_400
+MAX_REFERRAL_FIRST_DELIVERIES = 1_000
 
 
 class PaymentMethod(StrEnum):
@@ -42,12 +48,28 @@ def round_half_up(value: Fraction) -> Cents:
     return Cents(divide_half_up(value.numerator, value.denominator))
 
 
-def _require_int(value: Any, field_name: str, *, minimum: int = 0) -> int:
+def _require_int(value: Any, field_name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput(field_name, f"must be a whole number, got {value!r}")
     if value < minimum:
         raise InvalidInput(field_name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(field_name, f"must be at most {maximum}, got {value}")
     return value
+
+
+_MAXIMUMS = {
+    "base_cents": None,  # these two are held to `MAX_REWARD_CENTS` (`_check_limits`)
+    "per_extra_km_cents": MAX_PARAMETER_CENTS,
+    "per_extra_minute_cents": MAX_PARAMETER_CENTS,
+    "per_bag_cents": MAX_PARAMETER_CENTS,
+    "minimum_cents": None,
+    "included_distance_m": MAX_INCLUDED_DISTANCE_M,
+    "included_duration_s": MAX_INCLUDED_DURATION_S,
+    "referral_commission_bps": None,
+    "referral_first_deliveries": MAX_REFERRAL_FIRST_DELIVERIES,
+}
+"""The same bounds for the API, the console and the CLI, which hands the domain a JSON file unchecked."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +100,11 @@ class PolicyParameters:
     """Where days and weeks (for the caps) and peak hours are counted."""
 
     def __post_init__(self) -> None:
-        for name in (
-            "base_cents",
-            "per_extra_km_cents",
-            "per_extra_minute_cents",
-            "per_bag_cents",
-            "minimum_cents",
-            "included_distance_m",
-            "included_duration_s",
-            "referral_commission_bps",
-            "referral_first_deliveries",
-        ):
-            _require_int(getattr(self, name), name)
+        for name, maximum in _MAXIMUMS.items():
+            _require_int(getattr(self, name), name, maximum=maximum)
         for name in ("daily_cap_cents", "weekly_cap_cents"):
             if getattr(self, name) is not None:
-                _require_int(getattr(self, name), name)
+                _require_int(getattr(self, name), name, maximum=MAX_PARAMETER_CENTS)
         _require_int(self.store_credit_bonus_bps, "store_credit_bonus_bps", minimum=BASIS_POINTS)
         if len(self.peak_multiplier_bps) != HOURS_IN_DAY:
             raise InvalidInput("peak_multiplier_bps", "needs one multiplier per hour, 24 in all")

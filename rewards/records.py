@@ -80,7 +80,9 @@ class RewardNoLongerHeld(InsufficientBalance):
         where = "store credit" if account.kind is AccountKind.STORE_CREDIT else "cash payable"
         gone = "it was spent at the till" if account.kind is AccountKind.STORE_CREDIT else "it was paid out"
         if isinstance(refused, PromisedToPayout):
-            whose = f"approved payout batch {refused.promise.batch_id} is to pay it"
+            # The batch pays whoever's account it is: the referrer's line is not the reward's shopper's.
+            paid = "the referrer the referral bonus it paid" if from_referrer else "it"
+            whose = f"approved payout batch {refused.promise.batch_id} is to pay {paid}"
             gone = "reject that batch first"
         DomainError.__init__(
             self,

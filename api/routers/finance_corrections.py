@@ -47,7 +47,8 @@ def reverse_reward(
     """A disputed delivery: its reward and the referral bonus it paid are taken back together, each by a
     reversing ledger transaction, with the reason in the audit log. 404 when the order has no reward; 409
     `reward-already-reversed`, or `reward-no-longer-held` when the shopper (or the referrer) no longer holds the
-    money because it was paid out or spent at the till: nothing is reversed then."""
+    money because it was paid out or spent at the till, or an approved payout batch is to pay it (reject that
+    batch first): nothing is reversed then."""
     with rewards() as uow:
         reversals = services.reverse_delivery_reward(
             uow,

@@ -142,6 +142,12 @@ def _credit(
     if referrer_cash is not None:
         to_lock.append(referrer_cash[AccountKind.CASH_PAYABLE].id)
     repos.ledger.lock(to_lock)
+    # A referral registered while this waited for the locks (it locks these accounts too) is this delivery's.
+    registered = repos.rewards.referral_of(shopper_id)
+    if registered is not None and registered != referral:
+        referral = registered
+        referrer_cash = repos.ledger.shopper_accounts(referral.referrer_shopper_id)
+        repos.ledger.lock([referrer_cash[AccountKind.CASH_PAYABLE].id])
 
     if repos.rewards.for_order(order_id) is not None:
         raise AlreadyRewarded(order_id)

@@ -38,9 +38,16 @@ def register_referral(
     ):
         if shopper_id not in found:
             raise InvalidInput(field, "no shopper has this id")
+    # Both shoppers' accounts locked as a credit locks them: a first reward being credited is counted below (or
+    # sees this referral), and two shoppers named each other's referrer at once are checked one after the other.
+    repos.ledger.lock(
+        account.id
+        for shopper_id in (referrer_shopper_id, referred_shopper_id)
+        for account in repos.ledger.shopper_accounts(shopper_id).values()
+    )
     if repos.rewards.referral_of(referred_shopper_id) is not None:
         raise AlreadyReferred(referred_shopper_id)
-    if repos.rewards.delivery_count(referred_shopper_id) > 0:
+    if repos.rewards.has_delivered(referred_shopper_id):
         raise InvalidInput("referred_shopper_id", "the shopper already delivered; referrals are for new shoppers")
     back = repos.rewards.referral_of(referrer_shopper_id)
     if back is not None and back.referrer_shopper_id == referred_shopper_id:

@@ -16,6 +16,10 @@ from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
 from rewards.breakdown import ComponentKind
 from rewards.policy import (
+    MAX_INCLUDED_DISTANCE_M,
+    MAX_INCLUDED_DURATION_S,
+    MAX_PARAMETER_CENTS,
+    MAX_REFERRAL_FIRST_DELIVERIES,
     MAX_REWARD_CENTS,
     EarningsSoFar,
     PaymentMethod,
@@ -241,6 +245,30 @@ def test_bad_parameters_are_refused_naming_the_field(change: dict[str, Any], fie
     with pytest.raises(InvalidInput) as raised:
         PolicyParameters.from_json(data)
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "bound"),
+    [
+        ("per_extra_km_cents", MAX_PARAMETER_CENTS),
+        ("per_extra_minute_cents", MAX_PARAMETER_CENTS),
+        ("per_bag_cents", MAX_PARAMETER_CENTS),
+        ("daily_cap_cents", MAX_PARAMETER_CENTS),
+        ("weekly_cap_cents", MAX_PARAMETER_CENTS),
+        ("included_distance_m", MAX_INCLUDED_DISTANCE_M),
+        ("included_duration_s", MAX_INCLUDED_DURATION_S),
+        ("referral_first_deliveries", MAX_REFERRAL_FIRST_DELIVERIES),
+    ],
+)
+def test_rates_caps_and_counts_beyond_their_bound_are_refused_whoever_writes_the_policy(field: str, bound: int) -> None:
+    """The CLI hands the domain a JSON file as it is: a per-km rate of 2^63 cents was accepted there, while the
+    API refused anything above a million; the bound is the domain's, so every entry point refuses alike."""
+    base = a_policy().parameters.to_json() | {"daily_cap_cents": None, "weekly_cap_cents": None}
+    assert getattr(PolicyParameters.from_json(base | {field: bound}), field) == bound
+    for beyond in (bound + 1, 2**63):
+        with pytest.raises(InvalidInput, match=f"must be at most {bound}") as raised:
+            PolicyParameters.from_json(base | {field: beyond})
+        assert raised.value.field == field
 
 
 def test_inputs_are_validated() -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
-from dispatch.model import LocationSample
+from dispatch.model import LocationSample, OrderStatus
 from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.anomalies import TRACK_REACH_M, DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout, TransactionKind
@@ -194,6 +194,16 @@ class MemoryRewardRepository(_Repository):
 
     def delivery_count(self, shopper_id: UUID) -> int:
         return sum(1 for reward in self._db.rewards.values() if reward.shopper_id == shopper_id)
+
+    def has_delivered(self, shopper_id: UUID) -> bool:
+        dispatch = self._db.dispatch
+        return self.delivery_count(shopper_id) > 0 or any(
+            proof.accepted
+            and dispatch.orders[proof.order_id].status is OrderStatus.DELIVERED
+            and dispatch.trips[proof.trip_id].shopper_id == shopper_id
+            for proofs in dispatch.proofs.values()
+            for proof in proofs
+        )
 
     def add_referral(self, referral: Referral) -> None:
         db = self._db

@@ -98,6 +98,19 @@ class PostgresRewardRepository(Repository):
         assert row is not None
         return int(row["n"])
 
+    def has_delivered(self, shopper_id: UUID) -> bool:
+        row = self._one_or_none(
+            """SELECT EXISTS (SELECT 1 FROM delivery_rewards WHERE shopper_id = %(shopper)s)
+                   OR EXISTS (SELECT 1 FROM delivery_proofs p
+                              JOIN trips t ON t.id = p.trip_id
+                              JOIN orders o ON o.id = p.order_id
+                              WHERE t.shopper_id = %(shopper)s AND p.accepted AND o.status = 'delivered')
+                   AS delivered""",
+            {"shopper": shopper_id},
+        )
+        assert row is not None
+        return bool(row["delivered"])
+
     def add_referral(self, referral: Referral) -> None:
         try:
             with self._connection.transaction():
