@@ -56,7 +56,7 @@ from rewards.services.policies import (
     reward_policy_in_force,
     reward_policy_versions,
 )
-from rewards.services.reversals import Reversals, reverse_delivery_reward, reverse_transaction
+from rewards.services.reversals import Reversals, reverse_delivery_reward
 from rewards.services.shoppers import TierReview, register_referral, review_trust_tier, shopper_referral
 from rewards.services.store_credit import Posting, redeem_store_credit
 from rewards.services.wallet import (
@@ -117,7 +117,6 @@ __all__ = [
     "reject_payout_batch",
     "release_payout_line",
     "reverse_delivery_reward",
-    "reverse_transaction",
     "review_trust_tier",
     "reward_policies",
     "reward_policy",

@@ -14,7 +14,7 @@ from crowdship.errors import InvalidInput, NotFound
 from rewards.ledger import AlreadyReversed, InsufficientBalance
 from rewards.records import RewardAlreadyReversed, RewardNoLongerHeld
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, callers_once, finish, idempotent, post
+from rewards.services.common import audit, callers_once, finish, post
 
 
 @dataclass(frozen=True)
@@ -58,30 +58,6 @@ def _reverse_all(
             reason=reason,
         )
     return Reversals(tuple(r.id for r in reversals), tuple(o.id for o in originals))
-
-
-def reverse_transaction(
-    uow: RewardsUnitOfWork,
-    *,
-    transaction_id: UUID,
-    actor_id: UUID,
-    reason: str,
-    now: datetime,
-    idempotency_key: str,
-) -> Reversals:
-    """A correction: a new transaction with opposite entries, linked to the original; once per transaction."""
-    repos = uow.repos
-    result = idempotent(
-        repos,
-        key=idempotency_key,
-        operation="reverse_transaction",
-        request={"transaction_id": str(transaction_id), "reason": reason},
-        run=lambda: _reverse_all(repos, [transaction_id], actor_id=actor_id, reason=reason, now=now),
-        dump=Reversals.to_json,
-        load=Reversals.from_json,
-    )
-    uow.commit()
-    return result
 
 
 def reverse_delivery_reward(

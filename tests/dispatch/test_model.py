@@ -281,7 +281,7 @@ def test_store_and_shopper_refuse_blank_names_and_bad_areas() -> None:
 def test_a_store_nearer_a_pole_than_live_positions_can_be_kept_is_refused() -> None:
     """Shoppers' live positions (Redis GEO) stop at 85.05°: a store beyond could never see them."""
     arctic = Polygon([(20.0, 85.1), (20.2, 85.1), (20.2, 85.3), (20.0, 85.3)])
-    with pytest.raises(InvalidInput, match="within 85.05° of the equator") as refused:
+    with pytest.raises(InvalidInput, match=r"within 85\.05° of the equator") as refused:
         Store(name="S", location=GeoPoint(85.2, 20.1), service_area=arctic, fallback_cost_cents=Cents(500))
     assert refused.value.field == "location"
 
