@@ -182,6 +182,7 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
             seed=seed,
             credentials=settings.local_dir / "demo" / "credentials.json",
             key_written=key_written,
+            dispatch_cadence_s=settings.dispatch_cadence_s,
         )
     _demo_simulated_day()
 

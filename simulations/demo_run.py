@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -115,6 +115,7 @@ def run_demo(
     seed: int,
     credentials: Path,
     key_written: bool,
+    dispatch_cadence_s: float,
 ) -> None:
     plan = build_demo_plan(ctx.clock.now(), seed=seed)
     load = load_demo(ctx, hasher, plan, new_password=new_demo_password)
@@ -188,7 +189,16 @@ def run_demo(
     console.print(order_table)
     if key_written:
         console.print("A development signing key was written to .local/secret.env (the API needs one).")
-    console.print(how_to_try(credentials, store_id=store.id, day=demo_day(now)))
+    console.print(
+        how_to_try(
+            credentials,
+            store_id=store.id,
+            day=demo_day(now),
+            cadence_s=dispatch_cadence_s,
+            offer_ttl=ctx.config.offer_ttl,
+            reoffer_after=ctx.config.batch.reoffer_after,
+        )
+    )
 
 
 def demo_day(now: datetime) -> date:
@@ -197,18 +207,37 @@ def demo_day(now: datetime) -> date:
     return now.astimezone(ZoneInfo(load_scenario(DEMO_SCENARIO).timezone)).date()
 
 
-def how_to_try(credentials: Path, *, store_id: UUID, day: date) -> str:
+def _spoken(duration: timedelta) -> str:
+    """ "a minute", "5 minutes", "90 s": a duration as the demo's hints say it."""
+    seconds = duration.total_seconds()
+    if seconds % 60:
+        return f"{seconds:g} s"
+    minutes = int(seconds // 60)
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def how_to_try(
+    credentials: Path,
+    *,
+    store_id: UUID,
+    day: date,
+    cadence_s: float,
+    offer_ttl: timedelta,
+    reoffer_after: timedelta,
+) -> str:
     """What to run next: the API and dispatcher, a shopper's requests, and the store's recorded day replayed
-    (`crowdship replay` wants the store's id, which nothing else the demo prints names)."""
+    (`crowdship replay` wants the store's id, which nothing else the demo prints names). The timings are the
+    settings' (an offer's lifetime, when an expired one comes back, the dispatcher's cadence)."""
     return (
         "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
         "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
-        "  .venv/bin/crowdship dispatcher             # offers every 10 s\n"
+        f"  .venv/bin/crowdship dispatcher             # offers every {cadence_s:g} s\n"
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
-        "  (an offer lasts a minute; one let expire comes back to the trip 5 minutes later, a declined one never:\n"
+        f"  (an offer lasts {_spoken(offer_ttl)}; one let expire comes back to the trip {_spoken(reoffer_after)} "
+        "later, a declined one never:\n"
         "   when offers stop coming, `make demo` again checks the trips in anew)\n"
         "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id) and the drop-off's\n"
         "  LAT and LON; the bag code and the recipient's CODE are the order's in the table above.\n"

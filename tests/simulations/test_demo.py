@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import typer
 from psycopg_pool import ConnectionPool
@@ -213,7 +214,14 @@ def test_the_demo_names_its_store_in_a_replay_command_the_cli_accepts(tmp_path: 
     """`crowdship replay` needs the store's id, which the demo printed nowhere: it now prints the whole command,
     with options the command really has and a policy file that exists in the clone."""
     plan = build_demo_plan(NOW, seed=1)
-    text = how_to_try(tmp_path / "credentials.json", store_id=plan.store.id, day=date(2026, 11, 22))
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=plan.store.id,
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
     line = next(line for line in text.splitlines() if "crowdship replay" in line)
     args = shlex.split(line)[2:]
     assert args[args.index("--store") + 1] == str(plan.store.id)
@@ -223,3 +231,18 @@ def test_the_demo_names_its_store_in_a_replay_command_the_cli_accepts(tmp_path: 
     assert isinstance(group, TyperGroup)
     context = group.commands["replay"].make_context("replay", args)
     assert str(context.params["store"]) == str(plan.store.id)
+
+
+def test_the_demos_hints_tell_the_timings_of_the_settings_in_force(tmp_path: Path) -> None:
+    """An offer's lifetime, when an expired one comes back and the dispatcher's cadence are settings: the hints
+    say the ones in force, not the defaults."""
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=uuid4(),
+        day=date(2026, 11, 22),
+        cadence_s=2.5,
+        offer_ttl=timedelta(seconds=90),
+        reoffer_after=timedelta(minutes=10),
+    )
+    assert "offers every 2.5 s" in text
+    assert "an offer lasts 90 s; one let expire comes back to the trip 10 minutes later" in text
