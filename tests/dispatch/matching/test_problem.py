@@ -89,3 +89,10 @@ def test_haversine_locations_are_latitude_first() -> None:
     with pytest.raises(InvalidInput) as raised:
         parse_problem(data)
     assert raised.value.field == "orders[0].location"
+
+
+def test_a_file_that_is_not_a_problem_at_all_is_told_so() -> None:
+    """A reward policy handed to `crowdship match` by mistake: not "base_cents: unknown field"."""
+    with pytest.raises(InvalidInput, match="not a crowdship-match/1 problem") as raised:
+        parse_problem({"base_cents": 150, "per_km_cents": 60})
+    assert raised.value.field == "format"
