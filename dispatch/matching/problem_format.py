@@ -249,7 +249,7 @@ def _parse_fleet(value: Any) -> Fleet | None:
 def parse_problem(data: Mapping[str, Any]) -> MatchProblem:
     """The problem in `data` (parsed JSON), or `InvalidInput` naming the first bad field."""
     data = _mapping(data, "problem")
-    if "format" not in data and not {"store", "orders", "trips"} & set(data):
+    if set(data) - _PROBLEM_KEYS and not {"format", "store", "orders", "trips"} & set(data):  # another file
         raise InvalidInput("format", f"not a {PROBLEM_FORMAT} problem: it has no format, store, orders or trips")
     _reject_unknown(data, _PROBLEM_KEYS, "")
     if data.get("format", PROBLEM_FORMAT) != PROBLEM_FORMAT:
