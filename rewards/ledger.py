@@ -163,10 +163,11 @@ def _moved(entries: Sequence[Entry]) -> dict[UUID, int]:
 
 
 def check_balances_after(
-    accounts: Mapping[UUID, Account], entries: Sequence[Entry], promised: Mapping[UUID, PromisedPayout] = {}
+    accounts: Mapping[UUID, Account], entries: Sequence[Entry], promised: Mapping[UUID, PromisedPayout] | None = None
 ) -> None:
     """Refuses a posting that would take an account that may not go negative below zero, or below what an
     approved payout batch promised from it (`promised`, by account)."""
+    promised = promised or {}
     for account_id, delta in _moved(entries).items():
         account = accounts[account_id]
         if account.allow_negative:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from crowdship.idempotency import IdempotencyKeyReused, Outcome, once, require_key
-from rewards.ledger import LedgerTransaction, TransactionKind, check_balances_after, debited
+from rewards.ledger import LedgerTransaction, PromisedPayout, TransactionKind, check_balances_after, debited
 from rewards.records import AuditEntry
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 
@@ -94,7 +94,7 @@ def post(repos: RewardsRepositories, transaction: LedgerTransaction) -> None:
     """Locks the accounts (id order), refuses a negative shopper balance, or one below what an approved payout
     batch is to pay from it (unless this is that payout), writes the transaction."""
     accounts = repos.ledger.lock(entry.account_id for entry in transaction.entries)
-    promised = {}
+    promised: dict[UUID, PromisedPayout] = {}
     if transaction.kind is not TransactionKind.PAYOUT:
         shoppers = {accounts[account_id].shopper_id for account_id in debited(transaction.entries)}
         promised = repos.payouts.promised([shopper_id for shopper_id in shoppers if shopper_id is not None])

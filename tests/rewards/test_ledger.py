@@ -16,6 +16,8 @@ from rewards.ledger import (
     Entry,
     InsufficientBalance,
     LedgerTransaction,
+    PromisedPayout,
+    PromisedToPayout,
     TransactionKind,
     UnbalancedTransaction,
     check_balances_after,
@@ -79,3 +81,16 @@ def test_a_shopper_account_cannot_go_below_zero_but_a_company_account_can() -> N
     with pytest.raises(InsufficientBalance):
         check_balances_after(accounts, [Entry(shopper.id, Cents(-101)), Entry(company.id, Cents(101))])
     check_balances_after(accounts, [Entry(company.id, Cents(-10_000)), Entry(shopper.id, Cents(10_000))])
+
+
+def test_money_an_approved_batch_is_to_pay_stays_but_what_is_above_it_can_be_taken() -> None:
+    """300 ¢ of 500 ¢ promised to a batch: 200 ¢ may go, 201 ¢ may not, and money coming in is never refused."""
+    shopper = Account(uuid4(), AccountKind.CASH_PAYABLE, uuid4(), Cents(500))
+    company = Account(uuid4(), AccountKind.REWARD_EXPENSE, None, Cents(0))
+    accounts = {shopper.id: shopper, company.id: company}
+    promised = {shopper.id: PromisedPayout(uuid4(), Cents(300))}
+    check_balances_after(accounts, [Entry(shopper.id, Cents(-200)), Entry(company.id, Cents(200))], promised)
+    with pytest.raises(PromisedToPayout) as refused:
+        check_balances_after(accounts, [Entry(shopper.id, Cents(-201)), Entry(company.id, Cents(201))], promised)
+    assert refused.value.promise == promised[shopper.id]
+    check_balances_after(accounts, [Entry(company.id, Cents(-50)), Entry(shopper.id, Cents(50))], promised)
