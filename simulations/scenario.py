@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
@@ -34,6 +34,24 @@ TripBags = Annotated[int, Field(ge=1, le=MAX_CAPACITY_BAGS)]
 TripDetourM = Annotated[int, Field(ge=0, le=MAX_DETOUR_M)]
 TripDetourS = Annotated[int, Field(ge=0, le=MAX_DETOUR_S)]
 """What a simulated shopper's trip may carry: within the bounds of a live trip's (`dispatch.model`)."""
+
+
+def _ordered(bounds: tuple[int, int]) -> tuple[int, int]:
+    if bounds[0] > bounds[1]:
+        raise ValueError("the first bound must not exceed the second")
+    return bounds
+
+
+def _not_negative(rates: float | list[float]) -> float | list[float]:
+    if isinstance(rates, int | float) and rates < 0:
+        raise ValueError("must not be negative")
+    return rates
+
+
+Ordered = AfterValidator(_ordered)
+"""A (low, high) range of draws, low first."""
+HourlyRates = Annotated[float | list[Annotated[float, Field(ge=0.0)]], AfterValidator(_not_negative)]
+"""Mean arrivals per hour (Poisson): one number for every hour, or one per hour of the day."""
 
 
 class _Strict(BaseModel):
@@ -90,44 +108,32 @@ def _rate_profile(value: float | list[float], hours: int) -> list[float]:
 
 
 class OrdersSpec(_Strict):
-    per_hour: float | list[Annotated[float, Field(ge=0.0)]] = Field(default=20.0)
-    """Mean arrivals per hour (Poisson): one number for every hour, or one per hour of the day."""
-    ready_minutes: tuple[NonNegativeInt, NonNegativeInt] = (0, 30)
+    per_hour: HourlyRates = 20.0
+    ready_minutes: Annotated[tuple[NonNegativeInt, NonNegativeInt], Ordered] = (0, 30)
     """The window opens this long after the order is placed (picking and packing)."""
     window_hours: list[PositiveInt] = Field(default=[2, 3, 4], min_length=1)
     deadline_before_end_minutes: NonNegativeInt = 45
     """The courier needs this long: after `window end - this` the order goes to the fallback."""
     bags: list[PositiveInt] = Field(default=[1, 1, 1, 2, 2, 3], min_length=1)
-    value_cents: tuple[PositiveInt, PositiveInt] = (1_500, 25_000)
+    value_cents: Annotated[tuple[PositiveInt, PositiveInt], Ordered] = (1_500, 25_000)
     age_restricted_share: Share = 0.05
     perishable_share: Share = 0.2
     cancel_share: Share = 0.01
     """Customers who cancel while their order still waits for a shopper."""
 
-    @field_validator("per_hour")
-    @classmethod
-    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
-        if isinstance(value, int | float) and value < 0:
-            raise ValueError("must not be negative")
-        return value
-
     @model_validator(mode="after")
-    def _ranges(self) -> OrdersSpec:
-        if self.ready_minutes[0] > self.ready_minutes[1]:
-            raise ValueError("ready_minutes: the first bound must not exceed the second")
-        if self.value_cents[0] > self.value_cents[1]:
-            raise ValueError("value_cents: the first bound must not exceed the second")
+    def _deadline_inside_windows(self) -> OrdersSpec:
         if min(self.window_hours) * 60 <= self.deadline_before_end_minutes:
             raise ValueError("deadline_before_end_minutes: must be shorter than the shortest window")
         return self
 
 
 class ShoppersSpec(_Strict):
-    per_hour: float | list[Annotated[float, Field(ge=0.0)]] = 200.0
+    per_hour: HourlyRates = 200.0
     """Store visits per hour (Poisson)."""
     willing_share: Share = 0.1
     """Of the visitors, who check in to deliver."""
-    dwell_minutes: tuple[PositiveInt, PositiveInt] = (10, 30)
+    dwell_minutes: Annotated[tuple[PositiveInt, PositiveInt], Ordered] = (10, 30)
     """From check-in to leaving the store (checkout): the time a shopper can receive offers."""
     capacity_bags: list[TripBags] = Field(default=[2, 3, 4, 6], min_length=1)
     max_detour_m: list[TripDetourM] = Field(default=[2_000, 3_500, 5_000], min_length=1)
@@ -135,7 +141,7 @@ class ShoppersSpec(_Strict):
     identity_verified_share: Share = 0.6
     trust_tier_shares: tuple[Share, Share, Share, Share] = (0.3, 0.4, 0.2, 0.1)
     """Shares of tiers new, bronze, silver, gold."""
-    response_seconds: tuple[NonNegativeInt, NonNegativeInt] = (5, 40)
+    response_seconds: Annotated[tuple[NonNegativeInt, NonNegativeInt], Ordered] = (5, 40)
     """How long a shopper takes to answer an offer."""
     home_radius_factor: float = Field(default=1.2, gt=0.0)
     """Shoppers live up to this many service radii from the store."""
@@ -143,24 +149,13 @@ class ShoppersSpec(_Strict):
     """Of the willing shoppers, the share who are regulars: each saved a commute profile once and checks in
     from it (one tap) on the profile's days. 0 (the default): every shopper is an occasional visitor and the
     day is drawn exactly as without regulars."""
-    regular_days_per_week: tuple[Annotated[int, Field(ge=1, le=7)], Annotated[int, Field(ge=1, le=7)]] = (3, 5)
+    regular_days_per_week: Annotated[
+        tuple[Annotated[int, Field(ge=1, le=7)], Annotated[int, Field(ge=1, le=7)]], Ordered
+    ] = (3, 5)
     """How many days of the week a regular's profile recurs on, drawn uniformly between the two."""
 
-    @field_validator("per_hour")
-    @classmethod
-    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
-        if isinstance(value, int | float) and value < 0:
-            raise ValueError("must not be negative")
-        return value
-
     @model_validator(mode="after")
-    def _ranges(self) -> ShoppersSpec:
-        if self.dwell_minutes[0] > self.dwell_minutes[1]:
-            raise ValueError("dwell_minutes: the first bound must not exceed the second")
-        if self.response_seconds[0] > self.response_seconds[1]:
-            raise ValueError("response_seconds: the first bound must not exceed the second")
-        if self.regular_days_per_week[0] > self.regular_days_per_week[1]:
-            raise ValueError("regular_days_per_week: the first bound must not exceed the second")
+    def _tier_shares_add_up(self) -> ShoppersSpec:
         if abs(sum(self.trust_tier_shares) - 1.0) > 1e-6:
             raise ValueError("trust_tier_shares: must add up to 1")
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -106,12 +106,18 @@ def draw_orders(scenario: Scenario, city: City, rng: np.random.Generator) -> lis
 
 def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> tuple[list[ShopperPlan], int]:
     """The shoppers willing to deliver, and how many visits were drawn before asking."""
-    spec = scenario.shoppers
     times = arrivals(rng, scenario.shopper_rates())
     visits = len(times)
-    willing = rng.random(len(times)) < spec.willing_share
-    times = times[willing]
-    count = len(times)
+    willing = rng.random(len(times)) < scenario.shoppers.willing_share
+    return _draw_people(scenario, city, rng, times[willing]), visits
+
+
+def _draw_people(
+    scenario: Scenario, city: City, rng: np.random.Generator, arrives: npt.NDArray[np.float64]
+) -> list[ShopperPlan]:
+    """A shopper for each arrival: their store, home, trip and standing, drawn in one order for everyone."""
+    spec = scenario.shoppers
+    count = len(arrives)
     stores = rng.integers(0, len(city.stores), size=count)
     homes = _homes_near_stores(scenario, city, stores, rng.random(count))
     capacity = rng.choice(np.array(spec.capacity_bags), size=count)
@@ -121,10 +127,10 @@ def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> t
     dwell = rng.uniform(dwell_lo * 60.0, dwell_hi * 60.0, count)
     tiers = rng.choice(4, size=count, p=np.array(spec.trust_tier_shares) / sum(spec.trust_tier_shares))
     verified = rng.random(count) < spec.identity_verified_share
-    plans = [
+    return [
         ShopperPlan(
             index=i,
-            arrives_s=float(times[i]),
+            arrives_s=float(arrives[i]),
             store_index=int(stores[i]),
             home=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
             capacity=int(capacity[i]),
@@ -136,7 +142,6 @@ def draw_shoppers(scenario: Scenario, city: City, rng: np.random.Generator) -> t
         )
         for i in range(count)
     ]
-    return plans, visits
 
 
 def _homes_near_stores(
@@ -171,33 +176,17 @@ def draw_regulars(scenario: Scenario, city: City, rng: np.random.Generator) -> l
     if count == 0:
         return []
     hours = rng.choice(len(rates), size=count, p=rates / rates.sum())
-    arrives = hours * 3600.0 + rng.uniform(0.0, 3600.0, count)
-    stores = rng.integers(0, len(city.stores), size=count)
-    homes = _homes_near_stores(scenario, city, stores, rng.random(count))
-    capacity = rng.choice(np.array(spec.capacity_bags), size=count)
-    detour_m = rng.choice(np.array(spec.max_detour_m), size=count)
-    detour_s = rng.choice(np.array(spec.max_detour_s), size=count)
-    dwell_lo, dwell_hi = bounds(spec.dwell_minutes)
-    dwell = rng.uniform(dwell_lo * 60.0, dwell_hi * 60.0, count)
-    tiers = rng.choice(4, size=count, p=np.array(spec.trust_tier_shares) / sum(spec.trust_tier_shares))
-    verified = rng.random(count) < spec.identity_verified_share
+    people = _draw_people(scenario, city, rng, hours * 3600.0 + rng.uniform(0.0, 3600.0, count))
     day_counts = rng.integers(low, high + 1, size=count)
     weekdays = list(Weekday)
     return [
-        ShopperPlan(
-            index=i,
-            arrives_s=float(round(arrives[i])),
-            store_index=int(stores[i]),
-            home=GeoPoint(round(float(city.homes[homes[i], 0]), 6), round(float(city.homes[homes[i], 1]), 6)),
-            capacity=int(capacity[i]),
-            max_detour_m=int(detour_m[i]),
-            max_detour_s=int(detour_s[i]),
-            dwell_s=float(round(dwell[i])),
-            tier=TrustTier(int(tiers[i])),
-            identity_verified=bool(verified[i]),
-            days=tuple(weekdays[day] for day in sorted(rng.choice(7, size=int(day_counts[i]), replace=False))),
+        replace(
+            plan,
+            arrives_s=float(round(plan.arrives_s)),
+            dwell_s=float(round(plan.dwell_s)),
+            days=tuple(weekdays[day] for day in sorted(rng.choice(7, size=int(days), replace=False))),
         )
-        for i in range(count)
+        for plan, days in zip(people, day_counts, strict=True)
     ]
 
 

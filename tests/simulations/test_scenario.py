@@ -56,6 +56,7 @@ def _with(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("timezone", "Mars/Olympus", "timezone"),
         ("timezone", "Europe", "timezone"),
         ("acceptance.model", "probit", "acceptance.model"),
+        ("shoppers.per_hour", -1, "shoppers.per_hour"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_field(tiny_data: ScenarioData, path: str, value: Any, field: str) -> None:
@@ -63,6 +64,22 @@ def test_a_bad_value_is_refused_naming_its_field(tiny_data: ScenarioData, path: 
     with pytest.raises(InvalidInput) as raised:
         parse_scenario(_with(tiny_data(), path, value))
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "orders.ready_minutes",
+        "orders.value_cents",
+        "shoppers.dwell_minutes",
+        "shoppers.response_seconds",
+        "shoppers.regular_days_per_week",
+    ],
+)
+def test_a_range_whose_first_bound_exceeds_the_second_is_refused(tiny_data: ScenarioData, path: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_scenario(_with(tiny_data(), path, [5, 4]))
+    assert str(raised.value) == f"{path}: the first bound must not exceed the second"
 
 
 def test_a_scenario_without_stores_is_refused(tiny_data: ScenarioData) -> None:
