@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from xml.etree import ElementTree
 
 from crowdship.errors import InvalidInput
 from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
 from routing.geo import GeoPoint
+from routing.graphml import parse_graphml
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Shown whenever OpenStreetMap data is drawn (the ODbL asks for it)."""
@@ -191,60 +191,27 @@ def _load_cached(path: str, size: int, mtime_ns: int) -> StreetNetwork:
     return parse_street_network(Path(path).read_bytes(), Path(path).stem)
 
 
-_GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
-
-
 def parse_street_network(document: bytes, name: str) -> StreetNetwork:
-    """Streets from OSMnx GraphML: node `x` (lon) and `y` (lat); an edge's WKT `geometry` when it has one,
-    else the straight segment between its nodes. A street stored both ways is kept once."""
-    try:
-        root = ElementTree.fromstring(document)
-    except ElementTree.ParseError as error:
-        raise InvalidInput("graphml", f"not GraphML: {error}") from error
-    keys: dict[str, dict[str, str]] = {"node": {}, "edge": {}}
-    for key in root.iter(f"{_GRAPHML}key"):
-        for kind in ("node", "edge"):
-            if key.get("for") in (kind, "all"):
-                keys[kind][key.get("id", "")] = key.get("attr.name", "")
-    graph = root.find(f"{_GRAPHML}graph")
-    if graph is None:
-        raise InvalidInput("graphml", "has no graph")
-
-    def attributes(element: ElementTree.Element, kind: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for data in element.findall(f"{_GRAPHML}data"):
-            attribute = keys[kind].get(data.get("key", ""))
-            if attribute is not None:
-                found[attribute] = data.text or ""
-        return found
-
-    nodes: dict[str, LonLat] = {}
-    for element in graph.findall(f"{_GRAPHML}node"):
-        node = element.get("id", "")
-        data = attributes(element, "node")
-        try:
-            lat, lon = float(data["y"]), float(data["x"])
-        except (KeyError, ValueError) as error:
-            raise InvalidInput(f"graphml.nodes[{node}]", "needs numeric x (lon) and y (lat)") from error
-        GeoPoint.parse(lat, lon, f"graphml.nodes[{node}]")
-        nodes[node] = (lon, lat)
-    if not nodes:
-        raise InvalidInput("graphml", "the network has no nodes")
+    """Streets from OSMnx GraphML: an edge's WKT `geometry` when it has one, else the straight segment between
+    its nodes. A street stored both ways is kept once."""
+    network = parse_graphml(document)
+    nodes: dict[str, LonLat] = {node: (point.lon, point.lat) for node, point in network.nodes.items()}
     lines: list[StreetLine] = []
     seen: set[tuple[LonLat, ...]] = set()
-    for element in graph.findall(f"{_GRAPHML}edge"):
-        source, target = element.get("source", ""), element.get("target", "")
-        if source not in nodes or target not in nodes:
-            raise InvalidInput(f"graphml.edges[{source},{target}]", "joins a node that is not in the network")
-        data = attributes(element, "edge")
-        geometry = data.get("geometry")
-        field = f"graphml.edges[{source},{target}].geometry"
-        points = parse_wkt_linestring(geometry, field) if geometry else (nodes[source], nodes[target])
+    for edge in network.edges:
+        geometry = edge.attributes.get("geometry")
+        if geometry:
+            points = parse_wkt_linestring(geometry, f"{edge.field}.geometry")
+        else:
+            points = (nodes[edge.source], nodes[edge.target])
         drawn_once = min(points, points[::-1])
         if drawn_once in seen:
             continue
         seen.add(drawn_once)
-        lines.append(StreetLine(points, name=_first(data.get("name", "")), kind=_first(data.get("highway", ""))))
+        attributes = edge.attributes
+        lines.append(
+            StreetLine(points, name=_first(attributes.get("name", "")), kind=_first(attributes.get("highway", "")))
+        )
     lons = [lon for lon, _ in nodes.values()]
     lats = [lat for _, lat in nodes.values()]
     return StreetNetwork(name, tuple(lines), min(lons), min(lats), max(lons), max(lats))

@@ -16,7 +16,6 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
-from xml.etree import ElementTree
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +26,7 @@ from scipy.spatial import cKDTree
 from crowdship.errors import InvalidInput
 from routing.distance import haversine_m, haversine_matrix, unit_vectors
 from routing.geo import GeoPoint
+from routing.graphml import parse_graphml
 
 FloatArray = npt.NDArray[np.float64]
 Node = TypeVar("Node", bound=Hashable)
@@ -218,62 +218,23 @@ class RoadGraphTravel:
         return lengths
 
 
-_GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
-
-
 def load_road_graph(path: Path) -> RoadGraph:
-    """An OSMnx GraphML drive network: node `x` (lon) and `y` (lat), street `length` (metres).
+    """An OSMnx GraphML drive network: street `length` (metres) between positioned nodes.
 
-    OSMnx writes every attribute as a string and may hold parallel streets; the shortest of those is kept.
-    Streets are one-way unless the graph (`edgedefault`) or the street (`directed`) says otherwise.
+    OSMnx may hold parallel streets; the shortest of those is kept. Streets are one-way unless the graph
+    (`edgedefault`) or the street (`directed`) says otherwise.
     """
-    try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError as error:
-        raise InvalidInput("graphml", f"not GraphML: {error}") from error
-    keys: dict[str, dict[str, str]] = {"node": {}, "edge": {}}
-    defaults: dict[str, dict[str, str]] = {"node": {}, "edge": {}}
-    for key in root.iter(f"{_GRAPHML}key"):
-        for kind in ("node", "edge"):
-            if key.get("for") in (kind, "all"):
-                keys[kind][key.get("id", "")] = key.get("attr.name", "")
-                default = key.find(f"{_GRAPHML}default")
-                if default is not None and default.text is not None:
-                    defaults[kind][key.get("attr.name", "")] = default.text
-    graph = root.find(f"{_GRAPHML}graph")
-    if graph is None:
-        raise InvalidInput("graphml", "has no graph")
-    two_way_default = graph.get("edgedefault", "directed") == "undirected"
-
-    def attributes(element: ElementTree.Element, kind: str) -> dict[str, str]:
-        found = dict(defaults[kind])
-        for data in element.findall(f"{_GRAPHML}data"):
-            name = keys[kind].get(data.get("key", ""))
-            if name is not None:
-                found[name] = data.text or ""
-        return found
-
-    nodes: dict[str, tuple[float, float]] = {}
-    for element in graph.findall(f"{_GRAPHML}node"):
-        node = element.get("id", "")
-        data = attributes(element, "node")
-        try:
-            lat, lon = float(data["y"]), float(data["x"])
-        except (KeyError, ValueError) as error:
-            raise InvalidInput(f"graphml.nodes[{node}]", "needs numeric x (lon) and y (lat)") from error
-        GeoPoint.parse(lat, lon, f"graphml.nodes[{node}]")
-        nodes[node] = (lat, lon)
+    network = parse_graphml(path.read_bytes())
     streets: list[tuple[str, str, float]] = []
-    for element in graph.findall(f"{_GRAPHML}edge"):
-        source, target = element.get("source", ""), element.get("target", "")
+    for edge in network.edges:
         try:
-            length = float(attributes(element, "edge")["length"])
+            length = float(edge.attributes["length"])
         except (KeyError, ValueError) as error:
-            raise InvalidInput(f"graphml.edges[{source},{target}]", "needs a numeric length") from error
-        streets.append((source, target, length))
-        directed = element.get("directed")
-        if (two_way_default and directed != "true") or directed == "false":
-            streets.append((target, source, length))
+            raise InvalidInput(edge.field, "needs a numeric length") from error
+        streets.append((edge.source, edge.target, length))
+        if edge.two_way:
+            streets.append((edge.target, edge.source, length))
+    nodes = {node: (point.lat, point.lon) for node, point in network.nodes.items()}
     return RoadGraph.from_streets(nodes, streets)
 
 
