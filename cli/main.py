@@ -361,6 +361,7 @@ def dispatcher(
         name="crowdship-dispatcher",
         timeout_s=5.0,
         connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
         wait=False,
     ) as pool:
         context = live_service_context(pool)
