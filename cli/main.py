@@ -374,6 +374,7 @@ def dispatcher(
             outages=BACKING_SERVICE_ERRORS,
             refresh=acceptance_aware if acceptance else None,
             housekeeping=forgetting_old_idempotency_keys(pool, settings),
+            stall_s=settings.dispatch_stall_s,
         )
     console.print(f"dispatcher stopped after {rounds} round(s)")
 
