@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     )
     db_connect_timeout_s: int = Field(default=3, ge=1, le=60, description="Longest wait to open a connection")
     db_statement_timeout_s: float = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
         le=3_600,
         description=(
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         ),
     )
     request_deadline_s: float = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
         le=600,
         description=(
