@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Literal
@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.console import install_console
+from api.deadline import RequestDeadline
 from api.dependencies import AppServices, refuse_unknown_query_parameters
 from api.docs import install_offline_docs
 from api.events import LiveEventHub
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             name="crowdship-api",
             timeout_s=settings.db_pool_timeout_s,
             connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
             wait=False,
         )
         warm_up(solver)
@@ -146,8 +148,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(UnexpectedErrors)
+    _install_middleware(app, settings)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -183,7 +184,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         """Whether this process can reach PostgreSQL and Redis, each on its own (200 when both answer, else 503)."""
         services: AppServices = request.app.state.services
         postgres, redis_ok = await asyncio.gather(
-            run_in_threadpool(_postgres_answers, request.app.state.pool), _redis_answers(services.positions.client)
+            _answers_within(run_in_threadpool(_postgres_answers, request.app.state.pool), HEALTH_TIMEOUT_S),
+            _answers_within(_redis_answers(services.positions.client), HEALTH_TIMEOUT_S),
         )
         body = HealthOut(
             status="ok" if postgres and redis_ok else "unavailable",
@@ -196,6 +198,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
 
     return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Innermost first: the body limit, the last resort for unexpected errors, and the request deadline, which
+    bounds all the rest."""
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(RequestDeadline, deadline_s=settings.request_deadline_s)
 
 
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -221,6 +231,18 @@ class HealthOut(BaseModel):
 
 HEALTH_TIMEOUT_S = 0.5
 """Each server's check, run side by side: a load balancer's probe hears back within about this long."""
+
+
+async def _answers_within(check: Coroutine[Any, Any, bool], timeout_s: float) -> bool:
+    """The check's answer, or False when it has none within `timeout_s`. A check on a worker thread cannot be
+    stopped (a server frozen mid-answer holds it until it answers): it is left to end on its own, unawaited."""
+    running = asyncio.ensure_future(check)
+    await asyncio.wait({running}, timeout=timeout_s)
+    if running.done():
+        return running.result()
+    running.cancel()
+    running.add_done_callback(lambda late: late.cancelled() or late.exception())
+    return False
 
 
 def _postgres_answers(pool: ConnectionPool) -> bool:

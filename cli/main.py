@@ -361,6 +361,7 @@ def dispatcher(
         name="crowdship-dispatcher",
         timeout_s=5.0,
         connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
         wait=False,
     ) as pool:
         context = live_service_context(pool)
@@ -373,6 +374,7 @@ def dispatcher(
             outages=BACKING_SERVICE_ERRORS,
             refresh=acceptance_aware if acceptance else None,
             housekeeping=forgetting_old_idempotency_keys(pool, settings),
+            stall_s=settings.dispatch_stall_s,
         )
     console.print(f"dispatcher stopped after {rounds} round(s)")
 

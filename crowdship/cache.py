@@ -2,7 +2,9 @@
 
 After a Redis restart every pooled connection is dead; a retry on a fresh connection makes that invisible to
 callers. While Redis is down, connecting is refused at once and the few retries are quick, so callers fail
-fast (the API answers 503) instead of hanging.
+fast (the API answers 503) instead of hanging. A reply that does not come in time is not retried: a Redis that
+is stopped or stalled keeps its connections open, and each retry would only wait the whole timeout again
+(three waits of `CROWDSHIP_REDIS_TIMEOUT_S` per command, and several commands per request).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from crowdship.settings import Settings
 
 RETRIES = 2
 BACKOFF = ExponentialWithJitterBackoff(base=0.02, cap=0.2)
+RETRIED = (redis.ConnectionError,)
+"""What is retried: a connection refused or dropped. `redis.TimeoutError` is not one of them."""
 
 
 def open_redis(settings: Settings) -> redis.Redis:
@@ -25,7 +29,7 @@ def open_redis(settings: Settings) -> redis.Redis:
         decode_responses=True,
         socket_connect_timeout=settings.redis_connect_timeout_s,
         socket_timeout=settings.redis_timeout_s,
-        retry=Retry(BACKOFF, RETRIES),
+        retry=Retry(BACKOFF, RETRIES, supported_errors=RETRIED),
         health_check_interval=30,
     )
 
@@ -40,7 +44,7 @@ def open_async_redis(settings: Settings, *, max_connections: int = 100) -> aiore
         decode_responses=True,
         socket_connect_timeout=settings.redis_connect_timeout_s,
         socket_timeout=settings.redis_timeout_s,
-        retry=AsyncRetry(BACKOFF, RETRIES),
+        retry=AsyncRetry(BACKOFF, RETRIES, supported_errors=RETRIED),
         health_check_interval=30,
     )
     return aioredis.Redis.from_pool(pool)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from time import monotonic
 from types import TracebackType
 from typing import Any, Self
 from uuid import uuid4
 
 import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -39,6 +43,7 @@ def open_pool(
     name: str = "crowdship",
     timeout_s: float = 10.0,
     connect_timeout_s: int = 5,
+    statement_timeout_s: float | None = None,
     wait: bool = True,
 ) -> ConnectionPool:
     """Opens a pool. With `wait`, it waits until its first connection works, so that a wrong URL fails here,
@@ -46,21 +51,80 @@ def open_pool(
     must start, and go on, while PostgreSQL is away).
 
     A connection is checked as it is handed out, so one that died with a server restart is replaced instead of
-    failing its borrower; `timeout_s` bounds the wait for a connection, so that requests fail fast while
-    PostgreSQL is down; TCP keepalives end a connection to a host gone silent (`DEAD_PEER_DETECTION`)."""
+    failing its borrower, and one whose server does not answer the check within `timeout_s` (a server frozen,
+    or too busy to take anything) is dropped too: the borrower gets another or, after `timeout_s`, `PoolTimeout`,
+    instead of hanging until the server answers again. TCP keepalives end a connection to a host gone silent
+    (`DEAD_PEER_DETECTION`). With `statement_timeout_s`, PostgreSQL itself ends any statement that runs longer
+    (a slow query, a wait on a lock), so the server stops work whose borrower has given up."""
+    kwargs: dict[str, Any] = {
+        "application_name": name,
+        "connect_timeout": connect_timeout_s,
+        **DEAD_PEER_DETECTION,
+    }
+    if statement_timeout_s is not None:
+        kwargs["options"] = _with_statement_timeout(database_url, statement_timeout_s)
     pool = ConnectionPool(
         database_url,
         reset=_reset_connection,
-        check=ConnectionPool.check_connection,
+        check=answering_within(timeout_s),
         min_size=min_size,
         max_size=max_size,
         name=name,
         open=False,
         timeout=timeout_s,
-        kwargs={"application_name": name, "connect_timeout": connect_timeout_s, **DEAD_PEER_DETECTION},
+        kwargs=kwargs,
     )
     pool.open(wait=wait, timeout=timeout_s)
     return pool
+
+
+def _with_statement_timeout(database_url: str, statement_timeout_s: float) -> str:
+    """libpq's `options` of the URL, if any, and the statement timeout after them (a startup parameter: it needs
+    no round trip of its own, and holds for the connection's whole life whatever its borrowers do)."""
+    given = str(conninfo_to_dict(database_url).get("options") or "")
+    milliseconds = max(1, round(statement_timeout_s * 1000))
+    return f"{given} -c statement_timeout={milliseconds}".strip()
+
+
+class NotAnswering(psycopg.OperationalError):
+    """The server took a pooled connection's check and did not answer it in time: the connection is closed."""
+
+
+def answering_within(timeout_s: float) -> Callable[[psycopg.Connection], None]:
+    """A pool `check` that sends an empty query and waits at most `timeout_s` for its answer.
+
+    psycopg's own check waits for as long as the server takes; a server that is stopped (SIGSTOP, a VM paused,
+    a disk gone dead) keeps the TCP connection open, so that wait never ends and neither does the request that
+    asked for the connection. A connection that does not answer is closed, which the pool replaces."""
+
+    def check(connection: psycopg.Connection) -> None:
+        pgconn = connection.pgconn
+        if connection.closed or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            ConnectionPool.check_connection(connection)  # not a plain idle connection: psycopg's own check
+            return
+        deadline = monotonic() + timeout_s
+        pgconn.send_query(b"")
+        while pgconn.flush():
+            _wait_for_socket(connection, deadline, select.POLLOUT)
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            _wait_for_socket(connection, deadline, select.POLLIN)
+            pgconn.consume_input()
+        while (result := pgconn.get_result()) is not None:
+            if result.status not in (pq.ExecStatus.EMPTY_QUERY, pq.ExecStatus.COMMAND_OK):
+                message = result.error_message.decode(errors="replace").strip()
+                raise psycopg.OperationalError(message or "the connection's check failed")
+
+    return check
+
+
+def _wait_for_socket(connection: psycopg.Connection, deadline: float, event: int) -> None:
+    remaining = deadline - monotonic()
+    poller = select.poll()
+    poller.register(connection.pgconn.socket, event | select.POLLERR | select.POLLHUP)
+    if remaining <= 0 or not poller.poll(remaining * 1000):
+        connection.close()
+        raise NotAnswering("the server did not answer a connection check in time")
 
 
 def _reset_connection(connection: psycopg.Connection) -> None:

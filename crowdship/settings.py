@@ -57,6 +57,24 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=60, description="Longest wait for a pooled connection before a 503 (fail fast)"
     )
     db_connect_timeout_s: int = Field(default=3, ge=1, le=60, description="Longest wait to open a connection")
+    db_statement_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3_600,
+        description=(
+            "The API's and the dispatcher's statements are ended by PostgreSQL itself after this long (a slow query, "
+            "a lock wait): the server stops work nobody waits for any more"
+        ),
+    )
+    request_deadline_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "An API request whose response has not started after this long is answered 503 with Retry-After (a "
+            "server that stopped answering); a response already started (an event stream) is not cut"
+        ),
+    )
     redis_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Longest wait for a Redis reply")
     redis_connect_timeout_s: float = Field(default=0.5, gt=0, le=60, description="Longest wait to reach Redis")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -77,6 +95,15 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=3, ge=1, description="Failed proofs before the order fails")
     dispatch_cadence_s: float = Field(default=10.0, gt=0, description="Seconds between dispatcher batches")
     dispatch_lease_s: float = Field(default=30.0, gt=0, description="How long one dispatcher owns a store")
+    dispatch_stall_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3_600,
+        description=(
+            "A dispatcher round that finishes no store's batch for this long is abandoned and logged; the next "
+            "rounds go on without the store it is stuck on"
+        ),
+    )
     matcher_time_limit_s: float = Field(default=2.0, gt=0, description="Budget of one matcher run")
     max_bundle_orders: int = Field(default=3, ge=1, description="Orders one offer may carry")
     road_factor: float = Field(default=1.3, ge=1.0, description="Road distance over straight-line distance")

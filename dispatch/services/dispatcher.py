@@ -3,14 +3,21 @@ per-store lease decides who batches which store, and the database refuses any do
 
 The loop never dies of a fault: a round that fails (PostgreSQL restarting, Redis gone) is logged and tried
 again after a backoff that grows with each failure in a row, up to a minute, and resets after a good round.
+Nor does it hang with one: each round runs on a thread of its own, and a round that finishes no store's batch
+for `stall_s` (a server stopped mid-answer, which no timeout of the client ends) is abandoned and logged. The
+rounds after it go on without the store it is stuck on; once it comes unstuck it starts no other store, so no
+store is ever batched by two rounds of one process at once (between processes, the store's lease sees to it).
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID
 
 from crowdship.logging import get_logger
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
@@ -22,6 +29,8 @@ Outages = tuple[type[Exception], ...]
 """The errors that mean a backing server is unreachable (`crowdship.outages`, given by the caller): every store
 would fail alike, so the round stops and the loop backs off."""
 MAX_BACKOFF_S = 60.0
+MAX_ABANDONED_ROUNDS = 2
+"""Abandoned rounds still stuck beyond which no new round starts (each holds a thread and a connection)."""
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
 
@@ -53,24 +62,116 @@ def prune_live_positions(ctx: DispatchContext) -> int:
     return pruned
 
 
+class RoundStuck(Exception):
+    """A round made no progress for the stall time and was abandoned, or too many abandoned ones are stuck."""
+
+
+class RoundAbandoned(Exception):
+    """The loop gave up waiting for this round: it starts no further store."""
+
+
+@dataclass
+class StoresInFlight:
+    """The stores a round of this process is batching right now, shared by all its rounds."""
+
+    _stores: set[UUID] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, store_id: UUID) -> bool:
+        with self._lock:
+            if store_id in self._stores:
+                return False
+            self._stores.add(store_id)
+            return True
+
+    def give_back(self, store_id: UUID) -> None:
+        with self._lock:
+            self._stores.discard(store_id)
+
+
+@dataclass
+class RoundWatch:
+    """What the loop sees of a round running on its thread: when it last made progress, which store it is on,
+    whether it ended (and how); what the round sees of the loop: whether it was abandoned."""
+
+    in_flight: StoresInFlight
+    progress_at: float = field(default_factory=time.monotonic)
+    store_id: UUID | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    abandoned: threading.Event = field(default_factory=threading.Event)
+
+    def begin(self, store_id: UUID) -> bool:
+        """Whether to batch this store now: not once the round is abandoned (raises), nor while an earlier,
+        abandoned round is stuck in it."""
+        if self.abandoned.is_set():
+            raise RoundAbandoned
+        if not self.in_flight.take(store_id):
+            log.warning("store skipped: an abandoned round is still in its batch", store_id=str(store_id))
+            return False
+        self.store_id = store_id
+        self.progress_at = time.monotonic()
+        return True
+
+    def end(self, store_id: UUID) -> None:
+        self.in_flight.give_back(store_id)
+        self.store_id = None
+        self.progress_at = time.monotonic()
+
+
 def dispatch_round(
-    ctx: DispatchContext, *, solver: Solver = matcher_solver, outages: Outages = ()
+    ctx: DispatchContext, *, solver: Solver = matcher_solver, outages: Outages = (), watch: RoundWatch | None = None
 ) -> list[BatchReport]:
     """One batch for every store. A store whose batch fails for its own reasons is logged and retried next
-    round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off)."""
+    round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off). With a
+    `watch`, a store another round of this process is still in is skipped, and an abandoned round stops."""
     rebuild_live_state_if_lost(ctx)
     prune_live_positions(ctx)
     with ctx.unit_of_work() as uow:
         stores = uow.stores.list()
     reports = []
     for store in stores:
+        if watch is not None and not watch.begin(store.id):
+            continue
         try:
             reports.append(run_batch(ctx, store_id=store.id, solver=solver))
         except outages:
             raise
         except Exception:
             log.exception("batch failed", store_id=str(store.id))
+        finally:
+            if watch is not None:
+                watch.end(store.id)
     return reports
+
+
+def _start_round(ctx: DispatchContext, solver: Solver, outages: Outages, in_flight: StoresInFlight) -> RoundWatch:
+    watch = RoundWatch(in_flight)
+
+    def run() -> None:
+        try:
+            dispatch_round(ctx, solver=solver, outages=outages, watch=watch)
+        except RoundAbandoned:
+            log.info("abandoned dispatch round ended")
+        except BaseException as error:
+            watch.error = error
+            if watch.abandoned.is_set():
+                log.warning("abandoned dispatch round ended with an error", error=type(error).__name__)
+        finally:
+            watch.done.set()
+
+    threading.Thread(target=run, name="dispatch-round", daemon=True).start()
+    return watch
+
+
+def _await_round(watch: RoundWatch, stop: threading.Event, stall_s: float) -> bool:
+    """Waits for the round to end (True); False when it made no progress for `stall_s` or a stop was asked."""
+    while not watch.done.wait(min(1.0, stall_s / 4)):
+        if stop.is_set():
+            return False
+        if time.monotonic() - watch.progress_at > stall_s:
+            return False
+    return True
 
 
 def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = random.random) -> float:
@@ -114,14 +215,19 @@ def run_dispatcher(
     refresh: Callable[[DispatchContext], DispatchContext] | None = None,
     housekeeping: Callable[[DispatchContext], object] | None = None,
     refresh_every: timedelta = timedelta(hours=1),
+    stall_s: float = 30.0,
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.
 
     Every `refresh_every` of the context's clock, `refresh` rebuilds the context (e.g. refits the acceptance
     model on the answers recorded since; one that fails keeps the context it had); `housekeeping` tidies the
     stores (e.g. forgets old idempotency keys; one that fails is tried again next time) at the first round and
-    as often after it, so that a dispatcher restarted more often than that still does it."""
+    as often after it, so that a dispatcher restarted more often than that still does it. A round that makes no
+    progress for `stall_s` is abandoned (module docstring); while `MAX_ABANDONED_ROUNDS` are still stuck, no
+    new round starts."""
     rounds = failures = 0
+    in_flight = StoresInFlight()
+    abandoned: list[RoundWatch] = []
     next_refresh = ctx.clock.now() + refresh_every
     next_housekeeping = ctx.clock.now()
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
@@ -132,17 +238,32 @@ def run_dispatcher(
         if housekeeping is not None and now >= next_housekeeping:
             next_housekeeping = now + refresh_every
             keep_house(ctx, housekeeping, outages)
+        abandoned = [watch for watch in abandoned if not watch.done.is_set()]
         try:
-            dispatch_round(ctx, solver=solver, outages=outages)
+            if len(abandoned) >= MAX_ABANDONED_ROUNDS:
+                raise RoundStuck(f"{len(abandoned)} abandoned rounds are still stuck; no new round starts")
+            watch = _start_round(ctx, solver, outages, in_flight)
+            if not _await_round(watch, stop, stall_s):
+                if stop.is_set():
+                    break
+                watch.abandoned.set()
+                abandoned.append(watch)
+                raise RoundStuck(
+                    f"no progress for {stall_s:g} s"
+                    + (f" in the batch of store {watch.store_id}" if watch.store_id else " before its first store")
+                )
+            if watch.error is not None:
+                raise watch.error
         except Exception as error:
             failures += 1
             delay = backoff_s(cadence_s, failures)
             log.error(
                 "dispatch round failed",
                 error=type(error).__name__,
+                **({"detail": str(error)} if isinstance(error, RoundStuck) else {}),
                 failures_in_a_row=failures,
                 retry_in_s=round(delay, 1),
-                exc_info=error if not isinstance(error, outages) else None,
+                exc_info=None if isinstance(error, (RoundStuck, *outages)) else error,
             )
         else:
             if failures:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from crowdship.db import DEAD_PEER_DETECTION, PostgresIdempotencyStore, UnitOfWork, open_pool, prune_idempotency_keys
+from crowdship.db import (
+    DEAD_PEER_DETECTION,
+    PostgresIdempotencyStore,
+    UnitOfWork,
+    _with_statement_timeout,
+    open_pool,
+    prune_idempotency_keys,
+)
 from crowdship.idempotency import StoredResult
 
 
@@ -67,3 +80,59 @@ def test_pooled_connections_detect_a_server_host_gone_silent(database_url: str) 
     assert {name: parameters.get(name) for name in DEAD_PEER_DETECTION} == {
         name: str(value) for name, value in DEAD_PEER_DETECTION.items()
     }
+
+
+def _local_backend(connection: psycopg.Connection) -> int:
+    """The pid of the connection's server process, when it runs on this machine (else the test is skipped: a
+    pid of another machine names nothing here, or something else)."""
+    pid = connection.info.backend_pid
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        pytest.skip("PostgreSQL runs on another machine")
+    if connection.info.host not in ("127.0.0.1", "localhost", "::1") or b"postgres" not in command:
+        pytest.skip("PostgreSQL runs on another machine")
+    return pid
+
+
+def test_a_pooled_connection_whose_server_stopped_answering_is_replaced_not_waited_on(database_url: str) -> None:
+    """Its server process is stopped (SIGSTOP: the connection stays open and nothing answers, as with a server
+    paused or stalled): the pool's check gives up on it within the pool's timeout and the borrower gets a fresh
+    connection, where psycopg's own check would wait until the server answers again. Only this test's own
+    server process is stopped, and always continued."""
+    with open_pool(database_url, max_size=2, name="frozen-check", timeout_s=0.5) as pool:
+        with pool.connection() as connection:
+            frozen = _local_backend(connection)
+        borrowed: list[int] = []
+
+        def borrow() -> None:
+            with pool.connection(timeout=10) as fresh:
+                borrowed.append(fresh.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
+
+        os.kill(frozen, signal.SIGSTOP)
+        try:
+            borrower = threading.Thread(target=borrow, daemon=True)
+            borrower.start()
+            borrower.join(timeout=30)
+            still_waiting = borrower.is_alive()
+        finally:
+            os.kill(frozen, signal.SIGCONT)
+        borrower.join(timeout=30)
+    assert not still_waiting, "the borrower waited on the stopped server"
+    assert len(borrowed) == 1
+    assert borrowed[0] != frozen
+
+
+def test_a_statement_past_the_statement_timeout_is_ended_by_the_server(database_url: str) -> None:
+    with (
+        open_pool(database_url, max_size=1, name="statement-timeout", statement_timeout_s=0.1) as pool,
+        pool.connection() as connection,
+        pytest.raises(psycopg.errors.QueryCanceled),
+    ):
+        connection.execute("SELECT pg_sleep(5)")
+
+
+def test_the_statement_timeout_keeps_the_options_the_url_gives() -> None:
+    url = "postgresql://app@db.example/crowdship?options=-c%20search_path%3Dshop"
+    assert _with_statement_timeout(url, 1.5) == "-c search_path=shop -c statement_timeout=1500"
+    assert _with_statement_timeout("postgresql://app@db.example/crowdship", 10) == "-c statement_timeout=10000"

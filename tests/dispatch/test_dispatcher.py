@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,15 @@ from dispatch.live import LiveState
 from dispatch.model import LocationSample, Shopper, Store, Trip
 from dispatch.prospects import ProspectTerms
 from dispatch.services.context import DispatchConfig, DispatchContext
-from dispatch.services.dispatcher import MAX_BACKOFF_S, backoff_s, prune_live_positions, run_dispatcher
+from dispatch.services.dispatcher import (
+    MAX_BACKOFF_S,
+    RoundWatch,
+    StoresInFlight,
+    backoff_s,
+    dispatch_round,
+    prune_live_positions,
+    run_dispatcher,
+)
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
@@ -177,3 +186,69 @@ def test_the_dispatchers_housekeeping_forgets_idempotency_keys_past_the_setting(
     assert forget(ctx) == 1
     with db.connection() as connection:
         assert connection.execute("SELECT key FROM idempotency_keys").fetchall() == [("young",)]
+
+
+def _stores(db: ConnectionPool, *names: str) -> list[Store]:
+    stores = [Store(name, HERE, circular_area(HERE, 5_000), Cents(899)) for name in names]
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for store in stores:
+            uow.stores.add(store)
+        uow.commit()
+    return stores
+
+
+def test_a_round_that_stops_making_progress_is_abandoned_and_starts_no_store_once_unstuck(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The first round's first query waits on a server that stopped answering (no timeout ends that): the loop
+    gives up on it after the stall time and its next rounds run; once the server answers, the abandoned round
+    ends without batching any store, so no store is batched by two rounds at once."""
+    _stores(db, "Stalled store")
+    answering = threading.Event()
+    calls: list[int] = []  # the thread of each unit of work asked for
+
+    def unit_of_work() -> PostgresDispatchUnitOfWork:
+        calls.append(threading.get_ident())
+        if len(calls) == 1:
+            answering.wait(60)
+        return PostgresDispatchUnitOfWork(db)
+
+    ctx = replace(_context(db, settings, None), unit_of_work=unit_of_work)
+    rounds: list[int] = []
+    loop = threading.Thread(
+        target=lambda: rounds.append(
+            run_dispatcher(ctx, cadence_s=0.01, stop=threading.Event(), max_rounds=3, outages=OUTAGES, stall_s=0.3)
+        ),
+        daemon=True,
+    )
+    try:
+        loop.start()
+        loop.join(timeout=30)
+        assert rounds == [3], "the loop waited on the stuck round"
+    finally:
+        answering.set()
+    stuck = calls[0]
+    assert any(ident != stuck for ident in calls)  # the later rounds read and batched without it
+    _wait_until(lambda: not any(thread.ident == stuck for thread in threading.enumerate()))
+    assert calls.count(stuck) == 1  # unstuck, it listed the stores and batched none
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        threading.Event().wait(0.1)
+    raise AssertionError("gave up waiting")
+
+
+def test_a_store_an_abandoned_round_is_still_in_is_skipped_by_the_next_round(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    stuck_in, free = _stores(db, "Store a round is stuck in", "Free store")
+    in_flight = StoresInFlight()
+    assert in_flight.take(stuck_in.id)
+    reports = dispatch_round(_context(db, settings, None), outages=OUTAGES, watch=RoundWatch(in_flight))
+    assert [report.store_id for report in reports] == [free.id]
+    in_flight.give_back(stuck_in.id)
+    again = dispatch_round(_context(db, settings, None), outages=OUTAGES, watch=RoundWatch(in_flight))
+    assert {report.store_id for report in again} == {stuck_in.id, free.id}

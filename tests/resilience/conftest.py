@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 from api.security import issue_token
 from crowdship import migrate
 from crowdship.db import open_pool
-from crowdship.local_servers import LocalPostgres, LocalRedis, process_alive
+from crowdship.local_servers import LocalPostgres, LocalRedis, process_alive, process_command_line
 from crowdship.settings import get_settings
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
@@ -34,6 +35,7 @@ from routing.areas import circular_area
 from routing.geo import GeoPoint
 
 STORE_AT = GeoPoint(30.4627, -84.2211)
+REQUEST_DEADLINE_S = 3.0
 HOME = GeoPoint(30.5000, -84.2211)
 ON_THE_WAY = GeoPoint(30.4800, -84.2190)
 
@@ -72,6 +74,23 @@ class Servers:
             ]
         )
 
+    @contextmanager
+    def postgres_frozen(self) -> Iterator[None]:
+        """SIGSTOP to this module's postmaster and every process it started, SIGCONT to them all afterwards, come
+        what may: the server stays up, its connections open, and nothing answers (a paused VM, a stalled disk)."""
+        postmaster = self.postgres._pid()
+        assert postmaster is not None
+        assert "postgres" in process_command_line(postmaster)
+        with _stopped([postmaster, *_children(postmaster)]):
+            yield
+
+    @contextmanager
+    def redis_frozen(self) -> Iterator[None]:
+        pid = int(self.redis.pid_file.read_text())
+        assert "redis-server" in process_command_line(pid)
+        with _stopped([pid]):
+            yield
+
     def kill_redis(self) -> None:
         """SIGKILL: Redis keeps nothing on disk here, so it comes back empty."""
         pid = int((self.redis.pid_file).read_text())
@@ -80,6 +99,33 @@ class Servers:
         while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.redis.pid_file.unlink(missing_ok=True)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+@contextmanager
+def _stopped(pids: list[int]) -> Iterator[None]:
+    stopped = []
+    try:
+        for pid in pids:
+            with suppress(ProcessLookupError):  # a child that ended meanwhile
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 @dataclass
@@ -186,6 +232,9 @@ def world(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "CROWDSHIP_ENVIRONMENT": "production",
         "CROWDSHIP_LOG_FORMAT": "json",
         "CROWDSHIP_MATCHER_TIME_LIMIT_S": "0.5",
+        # Short, so that the freezing tests see the bounds act within a few seconds.
+        "CROWDSHIP_REQUEST_DEADLINE_S": str(REQUEST_DEADLINE_S),
+        "CROWDSHIP_DISPATCH_STALL_S": "2",
     }
     logs = tmp_path_factory.mktemp("processes")
     crowdship = str(Path(sys.executable).parent / "crowdship")
