@@ -13,7 +13,7 @@ from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, Reward
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit
+from rewards.services.common import audit, require_active_actor
 
 
 def create_reward_policy(
@@ -28,6 +28,7 @@ def create_reward_policy(
     (`decide_reward_policy`). Earlier versions stay as they were."""
     parsed = PolicyParameters.from_json(parameters)
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     policy = RewardPolicy(
         version=repos.policies.next_version(),
         parameters=parsed,
@@ -64,6 +65,7 @@ def decide_reward_policy(
     the newest approved one (409 `PolicySuperseded`: going back is a new version), for the API, the CLI and
     the console alike."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     proposed = repos.policies.get_version(version, for_update=True)
     newest_approved: int | None = None
     in_force: int | None = None
