@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.pages import Page, check_page
-from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy, readable_text
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
@@ -27,6 +27,7 @@ def create_reward_policy(
     """Ops propose a new policy version; it prices nothing until someone else approves it
     (`decide_reward_policy`). Earlier versions stay as they were."""
     parsed = PolicyParameters.from_json(parameters)
+    readable_text(note, "note")
     repos = uow.repos
     require_active_actor(repos, actor_id)
     policy = RewardPolicy(
