@@ -34,7 +34,7 @@ MAX_PARAMETER_CENTS = 100_000_000
 (a rate itself is not capped by `MAX_REWARD_CENTS`: a per-km rate of 60 ¢ is normal)."""
 MAX_NOTE_LENGTH = 2_000
 """A version's note, or the reason of a decision on it, as the API takes them."""
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Control characters other than tab and line breaks, and the marks, overrides and isolates of text direction:
 printed by `crowdship rewards policies` or shown on the console, they run on the terminal or reorder the text."""
 MAX_INCLUDED_DISTANCE_M = 1_000_000
@@ -59,7 +59,7 @@ def readable_text(value: str, field_name: str) -> str:
     no control or text-direction character. Whoever calls (the API, the CLI, the console) is held to it."""
     if len(value) > MAX_NOTE_LENGTH:
         raise InvalidInput(field_name, f"at most {MAX_NOTE_LENGTH} characters")
-    found = _UNSHOWABLE.search(value)
+    found = UNSHOWABLE.search(value)
     if found:
         raise InvalidInput(
             field_name, f"must not contain control or text-direction characters (U+{ord(found.group()):04X})"
