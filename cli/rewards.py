@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection
 from datetime import UTC
 from pathlib import Path
@@ -20,7 +21,7 @@ from crowdship.files import read_text_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
-from rewards.policy import PolicyStatus
+from rewards.policy import UNSHOWABLE, PolicyStatus
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services import (
     create_reward_policy,
@@ -149,6 +150,24 @@ def _decide(version: int, actor: str, password: str | None, status: PolicyStatus
     console.print(f"reward policy version {policy.version} {policy.status.value}")
 
 
+def _on_one_line(text: str) -> str:
+    """A note as one line a terminal shows as written: line breaks, and the controls and text-direction marks of
+    a note stored before they were refused, spelled out (`\\n`, `\\x1b`, `\\u202e`) rather than run."""
+
+    def spelled(found: re.Match[str]) -> str:
+        character = found.group()
+        if character in SPELLED:
+            return SPELLED[character]
+        code = ord(character)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return ONE_LINE_BREAKS.sub(spelled, UNSHOWABLE.sub(spelled, text))
+
+
+ONE_LINE_BREAKS = re.compile("[\n\r\u2028\u2029]")
+SPELLED = {"\n": "\\n", "\r": "\\r"}
+
+
 @rewards_app.command("policies")
 def policies() -> None:
     """Every policy version, oldest first, with who proposed and who decided it; the one in force is marked.
@@ -181,7 +200,7 @@ def policies() -> None:
     console.print(table)
     for policy in every:
         parameters = json.dumps(policy.parameters.to_json(), separators=(",", ":"))
-        console.print(f"version {policy.version}: {policy.note}".rstrip(), soft_wrap=True, markup=False)
+        console.print(f"version {policy.version}: {_on_one_line(policy.note)}".rstrip(), soft_wrap=True, markup=False)
         console.print(f"  {parameters}", soft_wrap=True, markup=False, highlight=False)
 
 

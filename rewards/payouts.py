@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -221,6 +222,8 @@ EXPORTABLE = frozenset({BatchStatus.APPROVED, BatchStatus.PAID})
 """A batch goes to the bank once a second person approved it: a draft may still change, a rejected one pays
 nothing."""
 SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+INVISIBLE_LEADS = "\ufeff\u200b\u200c\u200d\u2060"
+"""Characters that show nothing and are no whitespace to `str.strip`: a formula may hide behind them."""
 
 
 class BatchNotExportable(DomainError):
@@ -269,5 +272,11 @@ def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None)
 
 def _spreadsheet_safe(text: str) -> str:
     """A cell starting with =, +, -, @, a tab or a carriage return is run as a formula by spreadsheets: a
-    leading quote keeps it text."""
-    return f"'{text}" if text.startswith(SPREADSHEET_FORMULA_STARTS) else text
+    leading quote keeps it text. So is one whose first visible character is one of those signs, behind blanks,
+    line breaks or invisible spaces (some spreadsheets trim them on import) or written full width (U+FF1D, U+FF0B)."""
+    if text.startswith(SPREADSHEET_FORMULA_STARTS):
+        return f"'{text}"
+    visible = text.lstrip().lstrip(INVISIBLE_LEADS).lstrip()
+    if visible and unicodedata.normalize("NFKC", visible[0]).startswith(SPREADSHEET_FORMULA_STARTS):
+        return f"'{text}"
+    return text

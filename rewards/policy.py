@@ -5,6 +5,7 @@ versions and the second person's decision on each, and what a delivery's reward 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, replace
 from datetime import datetime
@@ -31,6 +32,11 @@ MAX_STORE_CREDIT_BONUS_BPS = 2 * BASIS_POINTS
 MAX_PARAMETER_CENTS = 100_000_000
 """No rate or cap of a policy says more than a million: far above any reward, far below what the columns hold
 (a rate itself is not capped by `MAX_REWARD_CENTS`: a per-km rate of 60 ¢ is normal)."""
+MAX_NOTE_LENGTH = 2_000
+"""A version's note, or the reason of a decision on it, as the API takes them."""
+UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters other than tab and line breaks, and the marks, overrides and isolates of text direction:
+printed by `crowdship rewards policies` or shown on the console, they run on the terminal or reorder the text."""
 MAX_INCLUDED_DISTANCE_M = 1_000_000
 MAX_INCLUDED_DURATION_S = 86_400
 MAX_REFERRAL_FIRST_DELIVERIES = 1_000
@@ -46,6 +52,19 @@ def round_half_up(value: Fraction) -> Cents:
     if value < 0:
         raise ValueError("reward amounts are never negative")
     return Cents(divide_half_up(value.numerator, value.denominator))
+
+
+def readable_text(value: str, field_name: str) -> str:
+    """A note or reason as people write them: at most `MAX_NOTE_LENGTH` characters, line breaks and tabs kept,
+    no control or text-direction character. Whoever calls (the API, the CLI, the console) is held to it."""
+    if len(value) > MAX_NOTE_LENGTH:
+        raise InvalidInput(field_name, f"at most {MAX_NOTE_LENGTH} characters")
+    found = UNSHOWABLE.search(value)
+    if found:
+        raise InvalidInput(
+            field_name, f"must not contain control or text-direction characters (U+{ord(found.group()):04X})"
+        )
+    return value
 
 
 def _require_int(value: Any, field_name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
@@ -248,6 +267,7 @@ class RewardPolicy:
             raise InvalidInput("decision", "approve or reject")
         if status is PolicyStatus.REJECTED and not reason.strip():
             raise InvalidInput("reason", "say why the version is rejected")
+        readable_text(reason, "reason")
         if status is PolicyStatus.APPROVED and newest_approved is not None and self.version < newest_approved:
             raise PolicySuperseded(self.version, newest_approved, in_force)
         return replace(self, decision=PolicyDecision(status, actor_id, now, reason))

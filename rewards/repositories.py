@@ -206,6 +206,16 @@ class RewardShoppers(Protocol):
         ...
 
 
+class ActingAccounts(Protocol):
+    """The staff accounts behind the actors of money use cases, as rewards sees them."""
+
+    def active_locked(self, user_id: UUID) -> bool | None:
+        """Whether the account is active, locked to share until the transaction ends (a deactivation locks it
+        for update: it waits for the use case, or the use case waits for it and then sees it deactivated);
+        None when the id is no account (the simulator's actors, the system's)."""
+        ...
+
+
 class RewardsRepositories(Protocol):
     """Every rewards repository, inside one transaction (the caller's or a unit of work's)."""
 
@@ -227,6 +237,8 @@ class RewardsRepositories(Protocol):
     def shoppers(self) -> RewardShoppers: ...
     @property
     def payment_choices(self) -> PaymentChoiceRepository: ...
+    @property
+    def actors(self) -> ActingAccounts: ...
 
 
 class RewardsUnitOfWork(Protocol):

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from crowdship.idempotency import IdempotencyKeyReused, Outcome, once, require_key
+from dispatch.errors import Forbidden
 from rewards.ledger import LedgerTransaction, PromisedPayout, TransactionKind, check_balances_after, debited
 from rewards.records import AuditEntry
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
@@ -57,6 +58,15 @@ def callers_once(
         )
     except IdempotencyKeyReused:
         raise IdempotencyKeyReused(key) from None
+
+
+def require_active_actor(repos: RewardsRepositories, actor_id: UUID | None) -> None:
+    """Refuses (`Forbidden`) a deactivated account, locked to share until the transaction ends: the API checks
+    the token when a request arrives, and a request already past that check when its actor is deactivated would
+    otherwise still move money. Called first, before any other lock. An actor that is no account (the
+    simulator's, the system's) has nothing to lock."""
+    if actor_id is not None and repos.actors.active_locked(actor_id) is False:
+        raise Forbidden(f"account {actor_id} is deactivated: it no longer moves money or decides")
 
 
 def finish(uow: RewardsUnitOfWork, replayed: bool) -> None:

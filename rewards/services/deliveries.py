@@ -19,7 +19,7 @@ from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPoli
 from rewards.pricing import bundle_inputs
 from rewards.records import AlreadyRewarded, NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import callers_once
+from rewards.services.common import callers_once, require_active_actor
 from rewards.services.credits import RewardCredit, credit_delivered_order
 from rewards.services.policies import quote_delivery_reward
 from rewards.services.wallet import ShopperReward, payment_method_at
@@ -109,6 +109,7 @@ def credit_unrewarded_delivery(
     """
     with open_dispatch() as uow:
         repos = rewards_within(uow)
+        require_active_actor(repos, actor_id)
 
         def run() -> RewardCredit:
             if repos.rewards.for_order(order_id) is not None:

@@ -19,7 +19,7 @@ from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine, batch_csv
 from rewards.reconciliation import ReconciliationReport, reconcile
 from rewards.records import AuditEntry, NothingToPay, StandingHold
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, callers_once, post
+from rewards.services.common import audit, callers_once, post, require_active_actor
 
 MAX_PERIOD_END_AHEAD = timedelta(days=1)
 MAX_PERIOD = timedelta(days=366)
@@ -45,6 +45,7 @@ def prepare_payout_batch(
     """A draft batch of every positive cash-payable balance not already in an open batch, lines flagged; once
     per key of the preparer's: a retry (same period) gets the first batch back, as it is now."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     request = {
         "period_start": period_start.isoformat(),
         "period_end": period_end.isoformat(),
@@ -137,6 +138,7 @@ def hold_payout_line(
 ) -> PayoutBatch:
     """Keeps a line out of the payment (draft batches only); the hold stands until someone releases it."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
     batch.hold(line_id, reason=reason, actor_id=actor_id)
     repos.payouts.save(batch)
@@ -160,6 +162,7 @@ def release_payout_line(
     """Undoes a hold (draft batches only); the batch's preparer may release only their own holds
     (`HoldPlacedByAnother`)."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
     batch.unhold(line_id, actor_id=actor_id)
     repos.payouts.save(batch)
@@ -182,6 +185,7 @@ def approve_payout_batch(
     """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch, and with
     `BatchChanged` when `reviewed_revision` (the batch as the approver saw it) is no longer the batch's."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
     batch.approve(actor_id=actor_id, now=now, reviewed_revision=reviewed_revision)
     _check_lines_still_held(repos, batch)
@@ -216,6 +220,7 @@ def reject_payout_batch(
     uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, reason: str, now: datetime
 ) -> PayoutBatch:
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
     batch.reject(actor_id=actor_id, now=now, reason=reason)
     repos.payouts.save(batch)
@@ -265,6 +270,7 @@ def pay_payout_batch(
     (`InsufficientBalance`); reject the batch and prepare a new one.
     """
     repos = uow.repos
+    require_active_actor(repos, actor_id)
 
     def run() -> PaidBatch:
         batch = repos.payouts.get(batch_id, for_update=True)

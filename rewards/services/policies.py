@@ -9,11 +9,11 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.pages import Page, check_page
-from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy, readable_text
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit
+from rewards.services.common import audit, require_active_actor
 
 
 def create_reward_policy(
@@ -27,7 +27,9 @@ def create_reward_policy(
     """Ops propose a new policy version; it prices nothing until someone else approves it
     (`decide_reward_policy`). Earlier versions stay as they were."""
     parsed = PolicyParameters.from_json(parameters)
+    readable_text(note, "note")
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     policy = RewardPolicy(
         version=repos.policies.next_version(),
         parameters=parsed,
@@ -64,6 +66,7 @@ def decide_reward_policy(
     the newest approved one (409 `PolicySuperseded`: going back is a new version), for the API, the CLI and
     the console alike."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     proposed = repos.policies.get_version(version, for_update=True)
     newest_approved: int | None = None
     in_force: int | None = None

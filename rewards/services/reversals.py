@@ -14,7 +14,7 @@ from crowdship.errors import InvalidInput, NotFound
 from rewards.ledger import AlreadyReversed, InsufficientBalance
 from rewards.records import RewardAlreadyReversed, RewardNoLongerHeld
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, callers_once, finish, post
+from rewards.services.common import audit, callers_once, finish, post, require_active_actor
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def reverse_delivery_reward(
     at the till). A retry with the same key gets the first reversals back, `replayed`.
     """
     repos = uow.repos
+    require_active_actor(repos, actor_id)
 
     def run() -> Reversals:
         reward = repos.rewards.for_order(order_id)

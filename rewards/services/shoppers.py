@@ -12,7 +12,7 @@ from dispatch.model import TrustTier
 from rewards.records import AlreadyReferred
 from rewards.referrals import Referral
 from rewards.repositories import RewardsUnitOfWork
-from rewards.services.common import audit
+from rewards.services.common import audit, require_active_actor
 from rewards.tiers import ShopperRecord, TierRules, next_tier
 
 
@@ -31,6 +31,7 @@ def register_referral(
     """
     referral = Referral(referrer_shopper_id, referred_shopper_id, now, actor_id)
     repos = uow.repos
+    require_active_actor(repos, actor_id)
     found = repos.shoppers.get_many([referrer_shopper_id, referred_shopper_id])
     for field, shopper_id in (
         ("referrer_shopper_id", referrer_shopper_id),

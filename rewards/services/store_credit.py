@@ -13,7 +13,7 @@ from crowdship.units import Cents
 from rewards.ledger import AccountKind, InsufficientBalance, TransactionKind, transfer
 from rewards.records import NotEnoughStoreCredit
 from rewards.repositories import RewardsUnitOfWork
-from rewards.services.common import audit, callers_once, finish, post
+from rewards.services.common import audit, callers_once, finish, post, require_active_actor
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ def redeem_store_credit(
     `replayed`). `NotFound` for an unknown shopper; `NotEnoughStoreCredit` (an `InsufficientBalance`) beyond
     their balance."""
     repos = uow.repos
+    require_active_actor(repos, actor_id)
 
     def run() -> Posting:
         repos.shoppers.get(shopper_id)  # NotFound before any account is opened for nobody

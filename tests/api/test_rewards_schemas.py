@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from api.rewards_schemas import AuditEntryOut, PayoutBatchOut, PolicyOut, RewardOut
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from api.money_schemas import RewardCreditIn
+from api.rewards_schemas import ApprovalIn, AuditEntryOut, PayoutBatchOut, PolicyIn, PolicyOut, RewardOut
 from crowdship.units import Cents
 from dispatch.model import TrustTier
 from rewards.anomalies import AnomalyFlag, FlagCode
@@ -106,3 +110,55 @@ def test_a_reward_shows_the_inputs_it_was_computed_from_and_the_earnings_the_cap
         "earned_today_cents": 900,
         "earned_this_week_cents": 4_100,
     }
+
+
+BOOLEAN_NUMBERS = [
+    ("parameters", "base_cents"),
+    ("parameters", "minimum_cents"),
+    ("parameters", "daily_cap_cents"),
+    ("parameters", "store_credit_bonus_bps"),
+    ("parameters", "referral_first_deliveries"),
+    ("parameters", "peak_multiplier_bps"),
+    ("credit", "policy_version"),
+    ("approval", "revision"),
+]
+
+
+@pytest.mark.parametrize(("body", "name"), BOOLEAN_NUMBERS)
+def test_true_is_refused_where_a_money_body_wants_a_number(body: str, name: str) -> None:
+    """JSON's true read as 1 would set a base fare of one cent, credit by policy version 1 or approve
+    revision 1: refused, naming the field, as for every other amount."""
+    parameters: dict[str, object] = {
+        "base_cents": 300,
+        "per_extra_km_cents": 40,
+        "per_extra_minute_cents": 5,
+        "per_bag_cents": 25,
+        "minimum_cents": 350,
+        "store_credit_bonus_bps": 10_000,
+    }
+    if body == "parameters":
+        parameters[name] = [True] * 24 if name == "peak_multiplier_bps" else True
+        model: type[BaseModel] = PolicyIn
+        data: dict[str, object] = {"parameters": parameters}
+    else:
+        model = RewardCreditIn if body == "credit" else ApprovalIn
+        data = {name: True}
+    with pytest.raises(ValidationError, match="not true or false"):
+        model.model_validate(data)
+
+
+def test_policy_parameters_written_as_text_still_read_as_numbers() -> None:
+    """The console's forms hand numbers over as text: refusing booleans must not refuse those."""
+    body = PolicyIn.model_validate(
+        {
+            "parameters": {
+                "base_cents": "300",
+                "per_extra_km_cents": "40",
+                "per_extra_minute_cents": "5",
+                "per_bag_cents": "25",
+                "minimum_cents": "350",
+                "peak_multiplier_bps": ["10000"] * 24,
+            }
+        }
+    )
+    assert (body.parameters.base_cents, body.parameters.peak_multiplier_bps[0]) == (300, 10_000)

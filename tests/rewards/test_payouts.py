@@ -236,6 +236,18 @@ def test_the_csv_quotes_every_field_and_keeps_formulas_and_separators_as_text() 
     }
 
 
+def test_the_csv_keeps_a_formula_hidden_behind_blanks_or_written_full_width_as_text() -> None:
+    """A payee name is the shopper's to choose: a formula behind spaces, a line break, a no-break or invisible
+    space, or written with the full-width sign some spreadsheets take for `=`, gets the leading quote too; a
+    name with a sign further in does not."""
+    names = [" =HYPERLINK(1)", "\n=1+1", "\u00a0+1", "\ufeff@SUM(A1)", "\u200b-2", "\uff1d1+1", "Jo-Ann =Lee"]
+    batch = a_batch(*[100] * len(names))
+    by_shopper = {line.shopper_id: name for line, name in zip(batch.lines, names, strict=True)}
+    batch.approve(actor_id=APPROVER, now=NOW)
+    shown = {row["payee_name"] for row in _rows(batch_csv(batch, by_shopper))}
+    assert shown == {f"'{name}" for name in names[:-1]} | {"Jo-Ann =Lee"}
+
+
 def test_the_csv_is_utf_8_with_a_byte_order_mark_and_crlf_line_ends() -> None:
     """Spreadsheets read a BOM as UTF-8: `Zoë Ørsted` and `李雷` read as written; every row ends in CRLF."""
     batch = a_batch(100, 200)

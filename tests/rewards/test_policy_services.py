@@ -123,3 +123,37 @@ def test_bad_policy_parameters_are_refused(world: World) -> None:
     assert raised.value.field == "per_extra_km_cents"
     with world.rewards() as uow:
         assert uow.repos.policies.every_version() == []
+
+
+@pytest.mark.parametrize(
+    ("note", "reason"),
+    [
+        ("evil\x1b[2J\x1b[31mred", ""),
+        ("x" * 2_001, ""),
+        ("ok", "no\x1b]8;;https://example.com\x07click"),
+        ("ok", "\u202egnp.exe"),
+    ],
+)
+def test_a_note_or_reason_a_terminal_would_run_or_too_long_to_read_is_refused(
+    world: World, note: str, reason: str
+) -> None:
+    """The CLI proposes and rejects without the API's checks: a note or reason is at most 2 000 characters with
+    no control or text-direction characters (`crowdship rewards policies` prints them on a terminal)."""
+    if reason == "":
+        with world.rewards() as uow, pytest.raises(InvalidInput, match="note"):
+            create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW, note=note)
+        return
+    with world.rewards() as uow:
+        proposed = create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW, note=note)
+    with world.rewards() as uow, pytest.raises(InvalidInput, match="reason"):
+        decide_reward_policy(
+            uow, version=proposed.version, status=PolicyStatus.REJECTED, actor_id=APPROVER, now=NOW, reason=reason
+        )
+
+
+def test_a_note_keeps_its_line_breaks_and_tabs(world: World) -> None:
+    with world.rewards() as uow:
+        proposed = create_reward_policy(
+            uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW, note="peak\tx1.2\nfrom 17:00 🚀"
+        )
+    assert proposed.note == "peak\tx1.2\nfrom 17:00 🚀"

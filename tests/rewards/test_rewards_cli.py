@@ -224,3 +224,35 @@ def test_the_list_of_policies_reads_on_an_80_column_terminal(
     assert len(re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", table)) == 1  # proposed, not yet decided
     shown = json.loads(after.splitlines()[0])
     assert {key: shown[key] for key in PLAIN_PARAMETERS} == PLAIN_PARAMETERS
+
+
+def test_a_note_with_terminal_escapes_is_refused_and_an_old_one_is_printed_escaped(
+    configured: World, tmp_path: Path
+) -> None:
+    """`--note` goes through no API schema: a note that would clear the reader's screen is refused (exit 1,
+    `note` named, nothing proposed); one stored before that check is listed with its controls spelled out."""
+    from rewards.policy import PolicyParameters, RewardPolicy
+
+    ops = _staff(configured, Role.OPS)
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    refused = _as(ops, "policy-create", str(good), "--note", "clear\x1b[2J\x1b[31mred")
+    assert refused.exit_code == 1
+    assert "note" in refused.stderr
+    with configured.rewards() as uow:
+        assert uow.repos.policies.versions() == []
+        uow.repos.policies.add(
+            RewardPolicy(
+                version=1,
+                parameters=PolicyParameters.from_json(PLAIN_PARAMETERS),
+                created_by=uuid4(),
+                created_at=NOW,
+                note="old\x1b[2J\u202eevil\nsecond line",
+            )
+        )
+        uow.commit()
+    listed = CliRunner().invoke(app, ["rewards", "policies"])
+    assert listed.exit_code == 0, listed.output
+    assert "\x1b" not in listed.output
+    assert "\u202e" not in listed.output
+    assert "version 1: old\\x1b[2J\\u202eevil\\nsecond line" in listed.output

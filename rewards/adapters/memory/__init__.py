@@ -16,6 +16,7 @@ from uuid import UUID
 from crowdship.idempotency import MemoryIdempotencyStore
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork, MemoryShopperRepository
 from rewards.adapters.memory.repositories import (
+    MemoryActingAccounts,
     MemoryLedgerRepository,
     MemoryPayoutRepository,
     MemoryPolicyRepository,
@@ -204,6 +205,7 @@ class MemoryRewardsRepositories:
         self.reports = MemoryRewardsReports(db)
         self.shoppers = MemoryShopperRepository(db.dispatch)
         self.payment_choices = MemoryPaymentChoiceRepository(db)
+        self.actors = MemoryActingAccounts(db)
 
 
 class MemoryRewardsUnitOfWork:

@@ -36,6 +36,12 @@ class _Repository:
         self._db = db
 
 
+class MemoryActingAccounts(_Repository):
+    def active_locked(self, user_id: UUID) -> bool | None:
+        account = self._db.dispatch.users.get(user_id)
+        return None if account is None else account.active
+
+
 class MemoryPolicyRepository(_Repository):
     def next_version(self) -> int:
         return max(self._db.policies, default=0) + 1

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from crowdship.db import PostgresIdempotencyStore, UnitOfWork
 from dispatch.adapters.postgres import PostgresShopperRepository
 from rewards.adapters.postgres.books import (
+    PostgresActingAccounts,
     PostgresAuditLog,
     PostgresPaymentChoiceRepository,
     PostgresRewardsReports,
@@ -36,6 +37,7 @@ class PostgresRewardsRepositories:
         self.reports = PostgresRewardsReports(connection)
         self.shoppers = PostgresShopperRepository(connection)
         self.payment_choices = PostgresPaymentChoiceRepository(connection)
+        self.actors = PostgresActingAccounts(connection)
 
 
 class PostgresRewardsUnitOfWork(UnitOfWork):

@@ -115,6 +115,12 @@ class PostgresRewardsReports(Repository):
         )
 
 
+class PostgresActingAccounts(Repository):
+    def active_locked(self, user_id: UUID) -> bool | None:
+        rows = self._all("SELECT active FROM users WHERE id = %s FOR SHARE", (user_id,))
+        return bool(rows[0]["active"]) if rows else None
+
+
 class PostgresPaymentChoiceRepository(Repository):
     """Append-only: a change is a new row, so an offer's choice can still be read after the shopper changes it."""
 
