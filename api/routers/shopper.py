@@ -18,6 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
 from api.fields import Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.problems import ProblemException, problem_responses
 from api.schemas import PageOf, ShopperOut
 from api.security import Principal
@@ -47,7 +48,9 @@ from routing.geo import GeoPoint
 
 log = get_logger(__name__)
 
-router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
+router = APIRouter(
+    route_class=JsonBodyRoute, prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403)
+)
 
 
 _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()
