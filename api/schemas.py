@@ -33,8 +33,16 @@ def no_control_characters(value: str) -> str:
 
 def _takes_a_number(annotation: object) -> bool:
     """Whether a field holds a number (an int or a float, maybe optional) and not also a boolean."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
     return bool not in members and any(member in (int, float) for member in members)
+
+
+def _takes_numbers(annotation: object) -> bool:
+    """Whether a field holds a list of numbers (maybe optional)."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(member) is list and _takes_a_number(get_args(member)[0]) for member in members)
 
 
 # Text that PostgreSQL can store (no NUL), shows as written, and is not absurdly long.
@@ -63,10 +71,17 @@ class Schema(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: object, info: ValidationInfo) -> object:
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields.get(info.field_name)
-            if field is not None and _takes_a_number(field.annotation):
-                raise ValueError("must be a number, not true or false")
+        field = cls.model_fields.get(info.field_name) if info.field_name is not None else None
+        if field is None:
+            return value
+        if isinstance(value, bool) and _takes_a_number(field.annotation):
+            raise ValueError("must be a number, not true or false")
+        if (
+            isinstance(value, list)
+            and any(isinstance(item, bool) for item in value)
+            and _takes_numbers(field.annotation)
+        ):
+            raise ValueError("must be numbers, not true or false")
         return value
 
 

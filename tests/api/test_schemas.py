@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 import api.app  # noqa: F401  (every router, so that every request body is defined)
 from api.money_schemas import StoreCreditRedemptionIn
 from api.ops_records_schemas import ClaimIn
+from api.rewards_schemas import PolicyParametersIn
 from api.schemas import Point, RegisterIn, Schema, ShopperOut
 from api.shopper_schemas import LocationIn
 from dispatch.model import Shopper, TrustTier
@@ -98,6 +99,15 @@ def test_true_or_false_is_no_number_in_any_request_body(body: str, field: str, v
     with pytest.raises(ValidationError) as refused:
         schema.model_validate({field: value})
     mine = [error for error in refused.value.errors() if error["loc"] == (field,)]
+    assert mine, refused.value
+    assert "not true or false" in mine[0]["msg"]
+
+
+def test_true_or_false_is_no_number_in_a_list_of_numbers() -> None:
+    """`"peak_multiplier_bps": [true, ...]` priced every hour at one basis point, nearly nothing."""
+    with pytest.raises(ValidationError) as refused:
+        PolicyParametersIn.model_validate({"peak_multiplier_bps": [10_000] * 23 + [True]})
+    mine = [error for error in refused.value.errors() if error["loc"] == ("peak_multiplier_bps",)]
     assert mine, refused.value
     assert "not true or false" in mine[0]["msg"]
 
