@@ -235,3 +235,32 @@ def test_a_double_tapped_delivery_delivers_once_and_answers_every_tap_alike(
             "SELECT count(*) FROM delivery_proofs WHERE order_id = %s", (receipt["order_id"],)
         ).fetchone()
     assert proofs == (1,)
+
+
+def test_a_double_tapped_decline_or_trip_cancellation_answers_every_tap_alike(
+    live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Six parallel declines of one offer, then six cancellations of the trip: each happens once, and every tap
+    gets the declined offer or the cancelled trip back, where all but the first were told 409."""
+    ana = make_shopper("Ana")
+    with httpx.Client(base_url=live_server, timeout=60) as http:
+        _setup(http, ops, store, clock, [ana], orders=1)
+        assert http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
+        offer = http.get("/shopper/offers/current", headers=ana.headers).json()
+        with ThreadPoolExecutor(6) as pool:
+            declines = list(
+                pool.map(lambda _: http.post(f"/shopper/offers/{offer['id']}/decline", headers=ana.headers), range(6))
+            )
+            cancels = list(
+                pool.map(
+                    lambda _: http.post(f"/shopper/trips/{offer['trip_id']}/cancel", headers=ana.headers), range(6)
+                )
+            )
+        orders = http.get("/ops/orders", headers=ops.headers).json()["items"]
+    assert [r.status_code for r in declines] == [200] * 6, [r.text for r in declines]
+    assert len({r.text for r in declines}) == 1
+    assert declines[0].json()["status"] == "declined"
+    assert [r.status_code for r in cancels] == [200] * 6, [r.text for r in cancels]
+    assert len({r.text for r in cancels}) == 1
+    assert cancels[0].json()["status"] == "cancelled"
+    assert [order["status"] for order in orders] == ["pending"]
