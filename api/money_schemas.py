@@ -4,13 +4,12 @@ credit spent at the till (operations). Money is integer cents (`*_cents`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.schemas import FromDomain, NotABoolean, Schema
+from api.schemas import FromDomain, Schema
 from rewards.policy import PaymentMethod
 
 MAX_REDEMPTION_CENTS = 1_000_000
@@ -57,7 +56,7 @@ class ReferralOut(FromDomain):
 
 
 class StoreCreditRedemptionIn(Schema):
-    amount_cents: Annotated[int, NotABoolean] = Field(gt=0, le=MAX_REDEMPTION_CENTS, examples=[1250])
+    amount_cents: int = Field(gt=0, le=MAX_REDEMPTION_CENTS, examples=[1250])
 
 
 class StoreCreditRedemptionOut(FromDomain):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.schemas import FromDomain, LongText, NotABoolean, Point, Schema, Text, no_control_characters
+from api.schemas import FromDomain, LongText, Point, Schema, Text, no_control_characters
 from crowdship.units import Cents
 from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.incidents import IncidentKind, IncidentStatus
@@ -59,9 +59,7 @@ class StoreIn(Schema):
         description="A GeoJSON Polygon or MultiPolygon (or a Feature holding one), in (lon, lat); it must contain "
         "the store, keep within 100 km of it, cover 0.05 to 5 000 km² and have at most 5 000 vertices"
     )
-    fallback_cost_cents: Annotated[int, NotABoolean] = Field(
-        ge=1, le=100_000, description="What the courier fleet charges per order"
-    )
+    fallback_cost_cents: int = Field(ge=1, le=100_000, description="What the courier fleet charges per order")
     opening_hours: dict[Weekday, DayHoursIn | None] = Field(
         default_factory=dict, description="Per weekday, local time; a day left out or null is closed"
     )
@@ -158,7 +156,7 @@ class ClaimIn(Schema):
         StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$"),
         AfterValidator(no_control_characters),
     ] = Field(description="The insurer's reference", examples=["AXA-2026-118842"])
-    amount_cents: Annotated[int, NotABoolean] = Field(ge=1, le=10_000_000, examples=[4_599])
+    amount_cents: int = Field(ge=1, le=10_000_000, examples=[4_599])
 
 
 class ClaimOut(FromDomain):

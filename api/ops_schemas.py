@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.fields import Instant
-from api.schemas import FromDomain, NotABoolean, Point, Schema, Text, no_control_characters
+from api.schemas import FromDomain, Point, Schema, Text, no_control_characters
 from api.shopper_schemas import AlternativeOut, OfferBreakdownOut
 from dispatch.model import Offer, OfferStatus, OrderStatus
 from dispatch.repositories import StoreSummary
@@ -54,7 +54,7 @@ class OrderIn(Schema):
     window_latest: Instant
     dispatch_deadline: Instant | None = Field(default=None, description="Defaults to window_latest")
     size_bags: int = Field(ge=1, le=20, examples=[2])
-    value_cents: Annotated[int, NotABoolean] = Field(ge=1, le=100_000_000, examples=[4599])
+    value_cents: int = Field(ge=1, le=100_000_000, examples=[4599])
     age_restricted: bool = False
     perishable: bool = False
 

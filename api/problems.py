@@ -200,10 +200,18 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, errors=errors)
 
 
+class MalformedBody(ValueError):
+    """A body that the API will not read though it may parse as JSON (`api.json_bodies`): a 400 naming the body."""
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    if isinstance(error.__cause__, BodyTooLarge):  # the framework wraps what broke the body's reading
-        return problem_response(request, 413, str(error.__cause__), headers={"Connection": "close"})
+    cause = error.__cause__  # the framework wraps what broke the body's reading
+    if isinstance(cause, BodyTooLarge):
+        return problem_response(request, 413, str(cause), headers={"Connection": "close"})
+    if isinstance(cause, MalformedBody | RecursionError):
+        message = str(cause) if isinstance(cause, MalformedBody) else "not valid JSON for this API: nested too deeply"
+        return problem_response(request, 400, message, errors=[FieldError(field="body", message=message)])
     if error.status_code == 405:
         return problem_response(request, 405, str(error.detail), headers={"Allow": _allowed_methods(request)})
     return problem_response(request, error.status_code, str(error.detail), headers=error.headers)
@@ -374,7 +382,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault("422", {"description": TITLES[422]})
             if operation.get("requestBody"):
-                responses.setdefault("400", {"description": "The body is not valid JSON"})
+                responses.setdefault("400", {"description": "The body is not valid JSON, or repeats a member"})
+                if "application/json" in operation["requestBody"].get("content", {}):
+                    responses.setdefault("415", {"description": "The body is not sent as application/json"})
             responses.setdefault("500", {"description": TITLES[500]})
             responses.setdefault(
                 "503", {"description": "Collided with a concurrent request, or a backing service is down; retry"}

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Generic, Protocol, Self, TypeVar
+from types import UnionType
+from typing import Annotated, Generic, Protocol, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from dispatch.accounts import Role
 from routing.geo import GeoPoint
@@ -30,16 +31,18 @@ def no_control_characters(value: str) -> str:
     return value
 
 
-def _not_a_boolean(value: object) -> object:
-    """JSON's true and false are no numbers (lax validation reads them as 1 and 0). Numbers written as text
-    still pass: the console's forms hand their fields over as text."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true or false")
-    return value
+def _takes_a_number(annotation: object) -> bool:
+    """Whether a field holds a number (an int or a float, maybe optional) and not also a boolean."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return bool not in members and any(member in (int, float) for member in members)
 
 
-NotABoolean = BeforeValidator(_not_a_boolean)
-"""On a number of a request body whose 1 or 0 would be taken at its word: a position, an amount of money."""
+def _takes_numbers(annotation: object) -> bool:
+    """Whether a field holds a list of numbers (maybe optional)."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(member) is list and _takes_a_number(get_args(member)[0]) for member in members)
 
 
 # Text that PostgreSQL can store (no NUL), shows as written, and is not absurdly long.
@@ -58,9 +61,28 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=128, patte
 
 
 class Schema(BaseModel):
-    """A request body: a misspelt member is refused (422) rather than silently ignored."""
+    """A request body: a misspelt member is refused (422) rather than silently ignored, and so is `true` or
+    `false` for a number (lax validation reads them as 1 and 0: `{"trust_tier": true}` set a tier to bronze,
+    `{"size_bags": true}` took in an order of one bag). Numbers written as text still pass: the console's forms
+    hand their fields over as text."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        field = cls.model_fields.get(info.field_name) if info.field_name is not None else None
+        if field is None:
+            return value
+        if isinstance(value, bool) and _takes_a_number(field.annotation):
+            raise ValueError("must be a number, not true or false")
+        if (
+            isinstance(value, list)
+            and any(isinstance(item, bool) for item in value)
+            and _takes_numbers(field.annotation)
+        ):
+            raise ValueError("must be numbers, not true or false")
+        return value
 
 
 class FromDomain(BaseModel):
@@ -73,8 +95,8 @@ class FromDomain(BaseModel):
 class Point(Schema):
     model_config = ConfigDict(extra="forbid", from_attributes=True)  # read from a `GeoPoint` in responses
 
-    lat: Annotated[float, NotABoolean] = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
-    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[30.4627])
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[-84.2211])
 
     def to_geo(self) -> GeoPoint:
         return GeoPoint(self.lat, self.lon)

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from api.fields import Instant
-from api.schemas import FromDomain, LongText, NotABoolean, Point, Schema, Text, no_control_characters
+from api.schemas import FromDomain, LongText, Point, Schema, Text, no_control_characters
 from crowdship.errors import InvalidInput
 from dispatch.incidents import IncidentKind
 from dispatch.model import (
@@ -76,10 +76,8 @@ class TripOut(FromDomain):
 
 
 class LocationIn(Schema):
-    lat: Annotated[float, NotABoolean] = Field(
-        ge=-TRACKED_LATITUDE_LIMIT, le=TRACKED_LATITUDE_LIMIT, allow_inf_nan=False
-    )
-    lon: Annotated[float, NotABoolean] = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-TRACKED_LATITUDE_LIMIT, le=TRACKED_LATITUDE_LIMIT, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class LocationOut(BaseModel):

@@ -7,12 +7,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from api.dependencies import CurrentPrincipal, Services, require_roles
+from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.schemas import UserOut
 from dispatch.accounts import Role
 from dispatch.services import accounts
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/admin",
     tags=["admin"],
     responses=problem_responses(401, 403),

@@ -9,13 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Context, CurrentPrincipal, Services
 from api.forms import url_encoded_fields
+from api.json_bodies import JsonBodyRoute
 from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
 from api.security import issue_token
 from crowdship.errors import InvalidInput
 from dispatch.services import accounts
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=JsonBodyRoute, prefix="/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=201, response_model=UserOut, responses=problem_responses(409, 422, 429))

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.dependencies import require_roles
 from api.fields import IdempotencyKey, Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.rewards_dependencies import FinancePrincipal, Now, Rewards
 from api.rewards_schemas import (
@@ -34,6 +35,7 @@ from rewards.payouts import BatchStatus
 from rewards.permissions import FINANCE_ROLES
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/finance",
     tags=["finance"],
     responses=problem_responses(401, 403),

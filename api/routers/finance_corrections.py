@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import Services, require_roles
 from api.fields import IdempotencyKey
+from api.json_bodies import JsonBodyRoute
 from api.money_schemas import RewardCreditIn, RewardCreditOut, RewardReversalOut, created_or_replayed
 from api.problems import problem_responses
 from api.rewards_dependencies import FinancePrincipal, Now, Rewards
@@ -20,6 +21,7 @@ from rewards import services
 from rewards.permissions import FINANCE_ROLES
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/finance",
     tags=["finance"],
     responses=problem_responses(401, 403),

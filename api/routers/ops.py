@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import OPS_ROLES, Context, OpsPrincipal, Services, require_roles
 from api.fields import IdempotencyKey, Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import ExternalRef, OrderDetailOut
 from api.ops_schemas import (
     BatchOut,
@@ -36,6 +37,7 @@ from dispatch.services.intake import OrderIntake, ingest_order, reissue_delivery
 from dispatch.services.order_detail import order_detail
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/ops",
     tags=["ops"],
     responses=problem_responses(401, 403),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.dependencies import OPS_ROLES, Context, OpsPrincipal, require_roles
 from api.fields import Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import (
     ClaimIn,
     ClaimRecordedOut,
@@ -26,6 +27,7 @@ from dispatch.model import TrustTier
 from dispatch.services import accounts, incidents, queries
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/ops",
     tags=["ops"],
     responses=problem_responses(401, 403),

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import OPS_ROLES, OpsPrincipal, require_roles
 from api.fields import IdempotencyKey
+from api.json_bodies import JsonBodyRoute
 from api.money_schemas import (
     ReferralIn,
     ReferralOut,
@@ -25,6 +26,7 @@ from crowdship.units import Cents
 from rewards import services
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/ops",
     tags=["ops"],
     responses=problem_responses(401, 403),

@@ -7,12 +7,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from api.dependencies import OPS_ROLES, Context, require_roles
+from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import StoreDetailOut, StoreIn, StorePatch
 from api.problems import problem_responses
 from dispatch.services import queries
 from dispatch.services.stores import create_store, edit_store
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/ops/stores",
     tags=["ops"],
     responses=problem_responses(401, 403),

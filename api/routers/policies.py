@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path
 
 from api.dependencies import require_roles
 from api.fields import Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, PolicyDecider, PolicyWriter, Rewards
 from api.rewards_schemas import PolicyDecisionIn, PolicyIn, PolicyOut, ReasonIn
@@ -19,6 +20,7 @@ from rewards.permissions import POLICY_READERS
 from rewards.policy import PolicyStatus
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/policies",
     tags=["policies"],
     responses=problem_responses(401, 403),

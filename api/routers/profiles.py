@@ -10,11 +10,14 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.dependencies import Context, ShopperId
+from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.shopper_schemas import ProfileIn, ProfileOut, TripOut
 from dispatch.services import profiles
 
-router = APIRouter(prefix="/shopper/profiles", tags=["shopper"], responses=problem_responses(401, 403))
+router = APIRouter(
+    route_class=JsonBodyRoute, prefix="/shopper/profiles", tags=["shopper"], responses=problem_responses(401, 403)
+)
 
 
 @router.get("", response_model=list[ProfileOut])

@@ -18,6 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
 from api.fields import Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.problems import ProblemException, problem_responses
 from api.schemas import PageOf, ShopperOut
 from api.security import Principal
@@ -47,7 +48,9 @@ from routing.geo import GeoPoint
 
 log = get_logger(__name__)
 
-router = APIRouter(prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403))
+router = APIRouter(
+    route_class=JsonBodyRoute, prefix="/shopper", tags=["shopper"], responses=problem_responses(401, 403)
+)
 
 
 _SAMPLED = LocationOut(sampled=True).model_dump_json().encode()
@@ -147,7 +150,8 @@ def cancel_trip(trip_id: UUID, shopper_id: ShopperId, context: Context) -> TripO
 
 @router.post("/trips/{trip_id}/pickup", response_model=PickupOut, responses=problem_responses(404, 409, 422))
 def pickup(trip_id: UUID, body: PickupIn, shopper_id: ShopperId, context: Context) -> PickupOut:
-    """Scan every bag of your accepted orders; the trip then leaves the store."""
+    """Scan every bag of your accepted orders; the trip then leaves the store. Scanning the same bags again
+    answers alike (a second tap or a retry after a lost answer is harmless)."""
     picked = delivery.confirm_pickup(context, shopper_id=shopper_id, trip_id=trip_id, bag_codes=body.bag_codes)
     trip = trips.current_trip(context, shopper_id=shopper_id)
     stops = [stop_for_shopper(order, accepted_by_them=True) for order in picked]
@@ -179,7 +183,8 @@ def decline_offer(offer_id: UUID, shopper_id: ShopperId, context: Context) -> Of
 
 @router.post("/orders/{order_id}/delivery", response_model=DeliveryOut, responses=problem_responses(404, 409, 422))
 def deliver(order_id: UUID, body: DeliveryIn, shopper_id: ShopperId, context: Context) -> DeliveryOut:
-    """Proof of delivery: your position (inside the geofence) and the recipient's code. Limited attempts."""
+    """Proof of delivery: your position (inside the geofence) and the recipient's code. Limited attempts. Once
+    delivered, sending it again answers with the delivery as recorded (a second tap or a retry is harmless)."""
     result = delivery.deliver(
         context,
         shopper_id=shopper_id,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 
 from api.dependencies import CurrentPrincipal, ShopperId
 from api.fields import Limit, Offset
+from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import LedgerEntryOut, PaymentMethodIn, PaymentMethodOut, RewardOut, WalletOut
@@ -19,7 +20,9 @@ from api.schemas import PageOf
 from rewards import services
 from rewards.ledger import AccountKind
 
-router = APIRouter(prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403))
+router = APIRouter(
+    route_class=JsonBodyRoute, prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403)
+)
 
 
 @router.get("", response_model=WalletOut)

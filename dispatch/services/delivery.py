@@ -39,18 +39,20 @@ MAX_INCIDENTS_PER_ORDER = 5
 
 def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag_codes: list[str]) -> list[Order]:
     """The shopper scanned the bags of every accepted order: they leave the store and the trip departs. The
-    orders come back in the order the shopper visits them (the accepted offers' stops), the route they follow."""
+    orders come back in the order the shopper visits them (the accepted offers' stops), the route they follow.
+
+    The same bags scanned again once the trip has left (a second tap, a retry after a lost answer) change
+    nothing and answer with the orders it carries, as the first scan did."""
+    scanned = {code.strip().upper() for code in bag_codes}
     with ctx.unit_of_work() as uow:
         trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
         accepted = uow.orders.on_trips([trip.id], [OrderStatus.ACCEPTED])[trip.id]
         if not accepted:
+            carried = _carried_out_of_the_store(uow, trip)
+            if carried and _bag_codes(uow, carried) == scanned:
+                return carried
             raise IllegalTransition("trip", trip.id, trip.status, "pickup without accepted orders")
-        secrets = uow.secrets.for_orders([order.id for order in accepted])
-        unlabelled = [order.external_ref for order in accepted if order.id not in secrets]
-        if unlabelled:
-            raise MissingBagCode(f"order(s) {', '.join(unlabelled)} have no bag code: not ingested through intake")
-        expected = {secrets[order.id].bag_code for order in accepted}
-        scanned = {code.strip().upper() for code in bag_codes}
+        expected = _bag_codes(uow, accepted)
         if scanned - expected:
             raise InvalidInput("bag_codes", f"{len(scanned - expected)} scanned bag(s) do not belong to this trip")
         if expected - scanned:
@@ -69,6 +71,24 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
             _withdraw(uow, offer.id, ctx)
         uow.commit()
         return [picked[order.id] for order in accepted]  # in the visiting order of the accepted offers
+
+
+def _bag_codes(uow: LiveUnitOfWork, orders: list[Order]) -> set[str]:
+    secrets = uow.secrets.for_orders([order.id for order in orders])
+    unlabelled = [order.external_ref for order in orders if order.id not in secrets]
+    if unlabelled:
+        raise MissingBagCode(f"order(s) {', '.join(unlabelled)} have no bag code: not ingested through intake")
+    return {secrets[order.id].bag_code for order in orders}
+
+
+def _carried_out_of_the_store(uow: LiveUnitOfWork, trip: Trip) -> list[Order]:
+    """What a trip that left the store took with it and still carries, in visiting order (nothing when it has
+    not left)."""
+    if trip.status is not TripStatus.DEPARTED:
+        return []
+    picked = uow.orders.on_trips([trip.id], [OrderStatus.PICKED_UP])[trip.id]
+    carrying = uow.orders.carrying_trips([order.id for order in picked]) if picked else {}
+    return [order for order in picked if carrying.get(order.id) == trip.id]
 
 
 def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None:
@@ -119,6 +139,8 @@ def deliver(
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         order, trip = carried_order(uow, shopper_id, order_id, for_update=True)
+        if order.status is OrderStatus.DELIVERED and (delivered := _delivery_by(uow, order, trip)) is not None:
+            return delivered  # a second tap, or a retry after a lost answer: nothing more is recorded
         if order.status is not OrderStatus.PICKED_UP:
             raise IllegalTransition("order", order.id, order.status, OrderStatus.DELIVERED)
         distance = geodesic_m(position, order.dropoff)
@@ -165,6 +187,15 @@ def deliver(
     if completed:
         trip_ended(ctx, trip)
     return DeliveryResult(order, proof, completed)
+
+
+def _delivery_by(uow: LiveUnitOfWork, order: Order, trip: Trip) -> DeliveryResult | None:
+    """A delivered order's delivery as this trip made it (its accepted proof), as it was answered; None when
+    another trip's proof (or none) says who delivered it."""
+    accepted = [proof for proof in uow.proofs.list_for_order(order.id) if proof.accepted and proof.trip_id == trip.id]
+    if not accepted:
+        return None
+    return DeliveryResult(order, accepted[-1], trip.status is TripStatus.COMPLETED)
 
 
 def _delivered(uow: LiveUnitOfWork, order_id: UUID, trip: Trip, delivered_at: datetime) -> DeliveredOrder:

@@ -79,10 +79,13 @@ def accept_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> O
 
 
 def decline_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> OfferView:
-    """Declines an open offer; its orders go back to the pool, never to be offered to this trip again."""
+    """Declines an open offer; its orders go back to the pool, never to be offered to this trip again. Declining
+    again answers with the declined offer (a second tap or a retry after a lost answer is harmless)."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         offer = _owned_offer(uow, shopper_id, offer_id, for_update=True)
+        if offer.status is OfferStatus.DECLINED:
+            return _view(uow, offer, _orders(uow, offer))
         offer.decline(now)
         orders = _orders(uow, offer, for_update=True)
         for order in orders.values():

@@ -4,10 +4,11 @@ transaction, and the shopper concerned is told (best effort)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from dispatch.errors import IllegalTransition
-from dispatch.model import OfferStatus, Order, OrderStatus
+from dispatch.model import OfferStatus, Order, OrderStatus, Trip
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
@@ -18,30 +19,42 @@ def cancel_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None 
     is withdrawn and its other orders go back to the queue; if a shopper had accepted it, they no longer carry
     it (the rest of their offer stands) and are told."""
     now = ctx.clock.now()
-    told: UUID | None = None
-    with ctx.unit_of_work() as uow:
-        trip_id = _trip_holding(uow, order_id)
-        trip = uow.trips.get(trip_id, for_update=True) if trip_id is not None else None
-        order = uow.orders.get(order_id, for_update=True)
-        if order.status is OrderStatus.OFFERED and trip is not None:
-            for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
-                if order.id in listed.stops:
-                    offer = uow.offers.get(listed.id, for_update=True)
-                    offer.withdraw(now)
-                    uow.offers.save(offer)
-                    for other_id in sorted(set(offer.stops) - {order.id}):
-                        other = uow.orders.get(other_id, for_update=True)
-                        if other.status is OrderStatus.OFFERED:
-                            other.release()
-                            save_move(uow, other, now, f"offer withdrawn: order {order.external_ref} cancelled")
-        if order.status is OrderStatus.ACCEPTED and trip is not None:
-            told = trip.shopper_id
-        order.cancel()
-        save_move(uow, order, now, "cancelled by operations", actor_id)
-        uow.commit()
+    while True:
+        with ctx.unit_of_work() as uow:
+            trip_id = _trip_holding(uow, order_id)
+            trip = uow.trips.get(trip_id, for_update=True) if trip_id is not None else None
+            order = uow.orders.get(order_id, for_update=True)
+            # Locked, the order can go into no other offer; one that took it between the read and the lock
+            # (a batch, an accept) would be left holding a cancelled order: read again from the start.
+            if _trip_holding(uow, order_id) == trip_id:
+                told = _cancel(uow, order, trip, now, actor_id)
+                uow.commit()
+                break
     if told is not None and ctx.live is not None:
         ctx.live.publish_offer(told, {"event": "order_cancelled", "order_id": str(order.id)})
     return order
+
+
+def _cancel(uow: LiveUnitOfWork, order: Order, trip: Trip | None, now: datetime, actor_id: UUID | None) -> UUID | None:
+    """Cancels the locked order, withdrawing the open offer of `trip` it is in; returns the shopper to tell (one
+    who had accepted it), if any."""
+    told: UUID | None = None
+    if order.status is OrderStatus.OFFERED and trip is not None:
+        for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN]):
+            if order.id in listed.stops:
+                offer = uow.offers.get(listed.id, for_update=True)
+                offer.withdraw(now)
+                uow.offers.save(offer)
+                for other_id in sorted(set(offer.stops) - {order.id}):
+                    other = uow.orders.get(other_id, for_update=True)
+                    if other.status is OrderStatus.OFFERED:
+                        other.release()
+                        save_move(uow, other, now, f"offer withdrawn: order {order.external_ref} cancelled")
+    if order.status is OrderStatus.ACCEPTED and trip is not None:
+        told = trip.shopper_id
+    order.cancel()
+    save_move(uow, order, now, "cancelled by operations", actor_id)
+    return told
 
 
 def requeue_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import AlreadyOnTrip, Forbidden
-from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip
+from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
@@ -104,10 +104,13 @@ def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[
 
 
 def cancel_trip(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID) -> Trip:
-    """Cancels an open trip; its offer is withdrawn and its accepted orders go back to the pool."""
+    """Cancels an open trip; its offer is withdrawn and its accepted orders go back to the pool. Cancelling
+    again answers with the cancelled trip (a second tap or a retry after a lost answer is harmless)."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         trip = owned_trip(uow, shopper_id, trip_id, for_update=True)
+        if trip.status is TripStatus.CANCELLED:
+            return trip
         trip.cancel()
         release_trip_orders(uow, trip, now)
         uow.trips.save(trip, at=now)

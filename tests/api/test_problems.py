@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from api_support import Account, assert_problem, check_in, order_body
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from api.json_bodies import JsonBodyRoute
 from crowdship.clock import ManualClock
 from dispatch.model import Store
 from routing.geo import GeoPoint
@@ -85,11 +88,13 @@ def test_an_unexpected_error_is_a_generic_500_without_its_cause(app: FastAPI) ->
 def test_an_illegal_state_change_is_a_409_problem(
     client: TestClient, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """Cancelling a trip twice: the second time the lifecycle refuses it with 409."""
+    """Picking up on a trip that was cancelled: the lifecycle refuses it with 409 (cancelling it again is a
+    repeat, answered as the first: `test_concurrency`)."""
     shopper = make_shopper()
     trip = check_in(client, shopper, store, clock)
     assert client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers).status_code == 200
-    problem = assert_problem(client.post(f"/shopper/trips/{trip['id']}/cancel", headers=shopper.headers), 409)
+    pickup = client.post(f"/shopper/trips/{trip['id']}/pickup", json={"bag_codes": ["BAG-1"]}, headers=shopper.headers)
+    problem = assert_problem(pickup, 409)
     assert problem["type"] == "/problems/illegal-transition"
 
 
@@ -130,6 +135,94 @@ def test_a_malformed_json_body_is_a_400_naming_the_body(client: TestClient, ops:
     assert problem["type"] == "/problems/malformed-request"
     assert problem["errors"] == [{"field": "body", "message": problem["detail"]}]
     assert "not valid JSON" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"lat": 30.45, "lat": 0.0, "lon": -84.2}',
+        b'{"destination": {"lat": 30.45, "lon": -84.2, "lon": 0}, "capacity_bags": 2}',
+    ],
+    ids=["top-level", "nested"],
+)
+def test_a_member_written_twice_in_one_object_is_a_400_naming_it(
+    client: TestClient, make_shopper: Callable[..., Account], body: bytes
+) -> None:
+    """JSON leaves a repeated member to the parser: this one kept the last, a proxy or a log reader may keep the
+    first, and the two would disagree on what was asked. It is refused, naming the member; nothing is read."""
+    shopper = make_shopper()
+    for path in ("/shopper/location", "/shopper/trips"):
+        response = client.post(path, content=body, headers={**shopper.headers, "Content-Type": "application/json"})
+        problem = assert_problem(response, 400)
+        assert problem["type"] == "/problems/malformed-request"
+        assert problem["errors"][0]["field"] == "body"
+        name = "lat" if b'"lat": 0.0' in body else "lon"
+        assert f"'{name}'" in problem["detail"]
+        assert "more than once" in problem["detail"]
+
+
+def test_a_body_nested_too_deeply_to_read_is_a_400_naming_the_body(
+    client: TestClient, make_shopper: Callable[..., Account]
+) -> None:
+    """Thousands of brackets within the size limit: the parser gives up, and the problem says why."""
+    shopper = make_shopper()
+    body = b'{"lat": ' + b"[" * 20_000 + b"]" * 20_000 + b', "lon": 0}'
+    response = client.post(
+        "/shopper/location", content=body, headers={**shopper.headers, "Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400)
+    assert problem["errors"] == [{"field": "body", "message": problem["detail"]}]
+    assert "nested too deeply" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/json"]
+)
+def test_a_body_that_is_not_json_is_a_415_naming_the_type_expected(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, content_type: str
+) -> None:
+    """A client that forgot its Content-Type header (or sent a form) was told that its body "should be a valid
+    dictionary", though it was one: it is told which type to send instead, and nothing is taken in."""
+    response = client.post(
+        "/ops/orders",
+        content=json.dumps(order_body(store, clock)).encode(),
+        headers={**ops.headers, "Idempotency-Key": "k-415", "Content-Type": content_type},
+    )
+    problem = assert_problem(response, 415)
+    assert problem["type"] == "/problems/unsupported-media-type"
+    assert "application/json" in problem["detail"]
+    assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 0
+
+
+def test_a_json_body_is_taken_with_or_without_a_charset_or_as_a_json_subtype(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    for index, content_type in enumerate(
+        ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
+    ):
+        response = client.post(
+            "/ops/orders",
+            content=json.dumps(order_body(store, clock, ref=f"WEB-{index}")).encode(),
+            headers={**ops.headers, "Idempotency-Key": f"k-json-{index}", "Content-Type": content_type},
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_every_route_that_takes_a_json_body_reads_it_strictly(app: FastAPI) -> None:
+    """A router added later without `route_class=JsonBodyRoute` would take repeated members and any media type."""
+    routes = [
+        route
+        for included in app.routes
+        # FastAPI keeps each included router whole (`original_router`), its routes as the router built them.
+        for route in (included.original_router.routes if hasattr(included, "original_router") else [included])
+    ]
+    taking_json = [
+        route
+        for route in routes
+        if isinstance(route, APIRoute) and route.body_field is not None and not route.path.startswith("/console")
+    ]
+    assert len(taking_json) > 20
+    assert [route.path for route in taking_json if not isinstance(route, JsonBodyRoute)] == []
 
 
 def test_an_unknown_query_parameter_is_refused_naming_it(client: TestClient, ops: Account) -> None:

@@ -3,12 +3,17 @@ as the API has always shown them. The shopper app's are in `test_shopper_schemas
 
 from __future__ import annotations
 
+from types import UnionType
+from typing import Union, get_args, get_origin
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
+import api.app  # noqa: F401  (every router, so that every request body is defined)
 from api.money_schemas import StoreCreditRedemptionIn
 from api.ops_records_schemas import ClaimIn
-from api.schemas import Point, RegisterIn, ShopperOut
+from api.rewards_schemas import PolicyParametersIn
+from api.schemas import Point, RegisterIn, Schema, ShopperOut
 from api.shopper_schemas import LocationIn
 from dispatch.model import Shopper, TrustTier
 
@@ -55,6 +60,56 @@ def test_true_or_false_is_no_number_of_a_position_or_an_amount(
         schema.model_validate(body)
     assert refused.value.errors()[0]["loc"] == (field,)
     assert "not true or false" in str(refused.value)
+
+
+def _request_bodies(base: type[Schema] = Schema) -> list[type[Schema]]:
+    found: list[type[Schema]] = []
+    for subclass in base.__subclasses__():
+        found += [subclass, *_request_bodies(subclass)]
+    return found
+
+
+def _takes_a_number(annotation: object) -> bool:
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return bool(members) and bool not in members and any(member in (int, float) for member in members)
+
+
+NUMBER_FIELDS = sorted(
+    {
+        (body.__name__, name)
+        for body in _request_bodies()
+        for name, field in body.model_fields.items()
+        if _takes_a_number(field.annotation)
+    }
+)
+
+
+def test_the_request_bodies_numbers_are_all_found() -> None:
+    """What the next test goes through: among them fields that took `true` as 1 (a tier, bags, a fallback fee)."""
+    for expected in [("VerificationIn", "trust_tier"), ("StorePatch", "fallback_cost_cents"), ("OrderIn", "size_bags")]:
+        assert expected in NUMBER_FIELDS
+
+
+@pytest.mark.parametrize(("body", "field"), NUMBER_FIELDS, ids=[f"{body}.{field}" for body, field in NUMBER_FIELDS])
+@pytest.mark.parametrize("value", [True, False])
+def test_true_or_false_is_no_number_in_any_request_body(body: str, field: str, value: bool) -> None:
+    """`{"trust_tier": true}` set a silver shopper to bronze, `{"size_bags": true}` took in an order of one bag and
+    `{"fallback_cost_cents": true}` made a store's courier fee one cent: JSON's booleans are no numbers anywhere."""
+    schema = next(each for each in _request_bodies() if each.__name__ == body)
+    with pytest.raises(ValidationError) as refused:
+        schema.model_validate({field: value})
+    mine = [error for error in refused.value.errors() if error["loc"] == (field,)]
+    assert mine, refused.value
+    assert "not true or false" in mine[0]["msg"]
+
+
+def test_true_or_false_is_no_number_in_a_list_of_numbers() -> None:
+    """`"peak_multiplier_bps": [true, ...]` priced every hour at one basis point, nearly nothing."""
+    with pytest.raises(ValidationError) as refused:
+        PolicyParametersIn.model_validate({"peak_multiplier_bps": [10_000] * 23 + [True]})
+    mine = [error for error in refused.value.errors() if error["loc"] == ("peak_multiplier_bps",)]
+    assert mine, refused.value
+    assert "not true or false" in mine[0]["msg"]
 
 
 def test_numbers_written_as_text_still_count_for_the_consoles_forms() -> None:
