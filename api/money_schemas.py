@@ -20,7 +20,7 @@ MAX_POLICY_VERSION = 1_000_000
 class RewardCreditIn(Schema):
     """Which approved policy version prices the delivery; without it, the version in force at the delivery."""
 
-    policy_version: Annotated[int, NotABoolean] | None = Field(default=None, ge=1, le=MAX_POLICY_VERSION, examples=[3])
+    policy_version: int | None = Field(default=None, ge=1, le=MAX_POLICY_VERSION, examples=[3])
 
 
 class RewardCreditOut(FromDomain):

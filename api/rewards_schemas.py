@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AliasChoices, AliasPath, ConfigDict, Field, field_validator
 
 from api.fields import Instant
-from api.schemas import FromDomain, LongText, NotABoolean, Schema, Text
+from api.schemas import FromDomain, LongText, Schema, Text
 from dispatch.model import TrustTier
 from rewards.anomalies import FlagCode
 from rewards.breakdown import ComponentKind
@@ -32,10 +32,7 @@ MAX_CENTS = MAX_PARAMETER_CENTS
 MAX_BPS = 100_000
 """x10 in basis points."""
 
-Number = Annotated[int, NotABoolean]
-"""A whole number of a request body: JSON's true and false are refused (lax validation reads them as 1 and 0,
-a base fare of one cent), numbers written as text still pass (the console's forms)."""
-Multiplier = Annotated[int, NotABoolean, Field(ge=0, le=MAX_BPS, description="Basis points: 10 000 = x1")]
+Multiplier = Annotated[int, Field(ge=0, le=MAX_BPS, description="Basis points: 10 000 = x1")]
 
 # --- Reward policies -------------------------------------------------------------------------------------
 
@@ -43,15 +40,15 @@ Multiplier = Annotated[int, NotABoolean, Field(ge=0, le=MAX_BPS, description="Ba
 class PolicyParametersIn(Schema):
     """The numbers ops set: money in cents, multipliers in basis points (10 000 = x1)."""
 
-    base_cents: Number = Field(ge=0, le=MAX_CENTS, examples=[250])
-    per_extra_km_cents: Number = Field(ge=0, le=MAX_CENTS, examples=[40])
-    per_extra_minute_cents: Number = Field(ge=0, le=MAX_CENTS, examples=[5])
-    per_bag_cents: Number = Field(ge=0, le=MAX_CENTS, examples=[25])
-    minimum_cents: Number = Field(ge=0, le=MAX_CENTS, examples=[300])
-    included_distance_m: Number = Field(
+    base_cents: int = Field(ge=0, le=MAX_CENTS, examples=[250])
+    per_extra_km_cents: int = Field(ge=0, le=MAX_CENTS, examples=[40])
+    per_extra_minute_cents: int = Field(ge=0, le=MAX_CENTS, examples=[5])
+    per_bag_cents: int = Field(ge=0, le=MAX_CENTS, examples=[25])
+    minimum_cents: int = Field(ge=0, le=MAX_CENTS, examples=[300])
+    included_distance_m: int = Field(
         default=0, ge=0, le=MAX_INCLUDED_DISTANCE_M, description="Covered by the base fare"
     )
-    included_duration_s: Number = Field(
+    included_duration_s: int = Field(
         default=0, ge=0, le=MAX_INCLUDED_DURATION_S, description="Covered by the base fare"
     )
     peak_multiplier_bps: list[Multiplier] = Field(
@@ -66,13 +63,13 @@ class PolicyParametersIn(Schema):
         max_length=len(TrustTier),
         description="One multiplier per trust tier: new, bronze, silver, gold",
     )
-    daily_cap_cents: Number | None = Field(default=None, ge=0, le=MAX_CENTS, examples=[5000])
-    weekly_cap_cents: Number | None = Field(default=None, ge=0, le=MAX_CENTS, examples=[20000])
-    store_credit_bonus_bps: Number = Field(
+    daily_cap_cents: int | None = Field(default=None, ge=0, le=MAX_CENTS, examples=[5000])
+    weekly_cap_cents: int | None = Field(default=None, ge=0, le=MAX_CENTS, examples=[20000])
+    store_credit_bonus_bps: int = Field(
         default=10_000, ge=10_000, le=MAX_BPS, description="11 000 = store credit pays 10 % more than cash"
     )
-    referral_commission_bps: Number = Field(default=0, ge=0, le=10_000)
-    referral_first_deliveries: Number = Field(default=0, ge=0, le=MAX_REFERRAL_FIRST_DELIVERIES)
+    referral_commission_bps: int = Field(default=0, ge=0, le=10_000)
+    referral_first_deliveries: int = Field(default=0, ge=0, le=MAX_REFERRAL_FIRST_DELIVERIES)
     timezone: str = Field(default="UTC", min_length=1, max_length=64, examples=["America/New_York"])
 
     def to_json(self) -> dict[str, Any]:
@@ -207,7 +204,7 @@ class PayoutBatchOut(FromDomain):
 
 
 class ApprovalIn(Schema):
-    revision: Number | None = Field(
+    revision: int | None = Field(
         default=None,
         ge=0,
         le=2_147_483_647,
