@@ -1,4 +1,4 @@
-"""Finance pages keep inside the window at 900 and 1280 px in a real browser (Debian's Chromium), as the
+"""Finance pages keep inside the window at 390 (a phone), 900 and 1280 px in a real browser (Debian's Chromium), as the
 operations pages do: long e-mail addresses and batch periods wrap, wide tables scroll in their own box
 rather than widening the page; a batch line's links name their payee. Every page is saved under
 `.local/screenshots/` (test--page.png)."""
@@ -29,7 +29,7 @@ def api(live_server: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.parametrize("width", [900, 1280])
+@pytest.mark.parametrize("width", [390, 900, 1280])
 def test_finance_pages_stay_inside_the_window(
     signed_in: Callable[..., Page],
     api: httpx.Client,
