@@ -228,3 +228,51 @@ def test_each_money_form_of_the_console_is_for_its_own_role(
     missing = client.get(f"/console/finance/orders/{order}/reward-reversal")
     assert missing.status_code == 404
     assert "has no reward" in missing.text
+
+
+def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    make_shopper: Callable[..., Account],
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    """A delivery without a reward is listed with the order's reference, as a person looks it up."""
+    ana = make_shopper("Ana")
+    order_id = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-UNREWARDED")["order_id"]
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    report = client.get("/console/finance/reconciliation").text
+    row = re.search(r"<tr><td><span class=\"badge bad\">delivered without reward</span></td><td>(.*?)</td>", report)
+    assert row, report
+    assert row.group(1) == "WEB-UNREWARDED"
+    assert f'title="{order_id}"' not in report
+
+
+def test_a_payout_line_names_its_payee_without_their_id_beside(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    today = clock.now().date()
+    form = {
+        CSRF_FIELD: form_token(client, "/console/finance/batches"),
+        "idempotency_key": "payee-names",
+        "period_start": (today - timedelta(days=1)).isoformat(),
+        "period_end": today.isoformat(),
+    }
+    batch = client.post("/console/finance/batches", data=form)
+    assert batch.status_code == 200, batch.text
+    assert ana.shopper_id is not None
+    lines = batch.text.partition("<h2>Lines</h2>")[2]
+    assert re.search(r"<tr class=\"\">\s*<td>Ana</td>", lines), lines
+    assert str(ana.shopper_id)[:8] not in lines.partition("</td>")[0]
