@@ -44,7 +44,7 @@ def test_finance_pages_stay_inside_the_window(
 ) -> None:
     publish_policy(api, ops, approver)
     ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
+    credit = credit_without_proof(db, store, clock, ana)
     page = signed_in(Role.FINANCE, "finance-with-a-long-name")
     page.set_viewport_size({"width": width, "height": 800})
     page.goto("/console/finance/batches")
@@ -61,6 +61,7 @@ def test_finance_pages_stay_inside_the_window(
         ("rewards", "/console/finance/rewards"),
         ("ledger", f"/console/finance/ledger?shopper_id={ana.shopper_id}"),
         ("policies", "/console/finance/policies"),
+        ("reversal", f"/console/finance/orders/{credit.order_id}/reward-reversal"),
         ("audit", "/console/finance/audit"),
     ):
         page.goto(path)
