@@ -502,3 +502,16 @@ def test_shoppers_are_found_by_the_start_of_their_name(
     assert "anabel Ruiz" in paged
     assert "Ana Lima" not in paged
     assert 'href="/console/ops/shoppers?name=ana&amp;limit=1&amp;offset=0" rel="prev"' in paged
+
+
+def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """Not a form above an empty page: it says what naming a shopper shows."""
+    sign_in_client(client, make_login(Role.FINANCE))
+    page = client.get("/console/finance/ledger")
+    assert page.status_code == 200
+    assert "Name a shopper (the start of their name will do) to see every entry" in page.text
+    refused = client.get("/console/finance/ledger", params={"shopper_id": "Nobody-by-this-name"})
+    assert "No shopper's name starts with" in html.unescape(refused.text)
+    assert "Name a shopper (the start" not in refused.text  # the refusal says it, once
