@@ -189,3 +189,33 @@ def _lines_of_word(element: Locator, word: str) -> int:
         word,
     )
     return lines
+
+
+def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The live view's waiting orders at 390 px: the table scrolls in its box, and the reason is not squeezed to
+    its longest word (one word a line made every row six lines high)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = replace(
+        an_order(store, ON_THE_WAY, "WEB-TOO-FAR"),
+        id=uuid4(),
+        created_at=now,
+        window_earliest=now + timedelta(hours=1),
+        window_latest=now + timedelta(hours=3),
+        dispatch_deadline=now + timedelta(hours=2),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.orders.add(order)
+        uow.orders.record_unassigned({order.id: "no_trip_within_detour"}, now)  # as a batch does
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    row = page.locator("table.waiting tr", has_text="WEB-TOO-FAR")
+    said = row.get_by_role("cell").last
+    expect(said).to_contain_text("every detour is too long")
+    screenshot(page, "live-waiting-390")
+    lines = said.evaluate("c => c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)")
+    assert lines <= 4, f"the reason takes {lines:.1f} lines"
+    assert _page_width(page) <= 390
