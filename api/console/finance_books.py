@@ -33,13 +33,18 @@ SHOPPER_ACCOUNTS = (AccountKind.CASH_PAYABLE, AccountKind.STORE_CREDIT)
 def reconciliation_page(request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery) -> HTMLResponse:
     with rewards() as uow:
         report = ReconciliationOut.model_validate(services.reconciliation_report(uow))
+        page = PageView.cut(report.discrepancies, pages)
+        # An order's reference where the subject is an order (a reward's discrepancies); accounts, transactions
+        # and payout lines have no name, and keep the start of their id.
+        subjects = names_of(request, uow, {item.subject_id for item in page.items})
     return render(
         request,
         "finance/reconciliation.html",
         user,
         nav="reconciliation",
         report=report,
-        page=PageView.cut(report.discrepancies, pages),
+        page=page,
+        subjects=subjects,
     )
 
 

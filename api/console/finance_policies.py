@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.policy_words import LABELS, item_name, multipliers, shown
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, people, redirect, render, require_console_roles
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import PolicyOut, ReasonIn
@@ -90,6 +90,8 @@ def _policies_page(
     with rewards() as uow:
         found_in_force = services.reward_policy_in_force(uow, at=now)
         versions = services.reward_policy_versions(uow)
+        if problem is None and versions:
+            problem = _unknown_versions(versions, left=left, right=right)
         right = right if right in versions else (versions[0] if versions else None)
         left = left if left in versions else (versions[1] if len(versions) > 1 else right)
         compared = {v: PolicyOut.model_validate(services.reward_policy(uow, version=v)) for v in {left, right} if v}
@@ -118,6 +120,19 @@ def _policies_page(
         problem=problem,
         refused_version=refused_version,
         people=people(request, [who for p in shown for who in (p.created_by, p.decided_by)]),
+    )
+
+
+def _unknown_versions(versions: list[int], **asked: int | None) -> FormProblem | None:
+    """A link asking to compare a version there is not (hand-edited, or from another database): said, with the
+    versions there are, while the page compares the newest ones instead."""
+    choices = ", ".join(f"v{version}" for version in sorted(versions))
+    return merge_filters(
+        [
+            filter_problem(side, "policy version", f"v{version}", choices)
+            for side, version in asked.items()
+            if version is not None and version not in versions
+        ]
     )
 
 

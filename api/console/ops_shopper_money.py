@@ -1,61 +1,34 @@
-"""Operations console: a shopper's money at the store. On the shopper's page, who brought them (and the form to
-record it, by the referrer's name or id) and their store credit, spent at the till with a form whose
-idempotency key is minted as it is shown (a double submission takes the credit once). The same use cases as
+"""Operations console: a shopper's money at the store, the forms of the shopper's page (`ops_shoppers` shows what
+they hold): who brought them, recorded by the referrer's name or id, and their store credit spent at the till with
+a form whose idempotency key is minted as it is shown (a double submission takes the credit once). A refused form
+is the shopper's page again, its message beside the field and what was typed kept. The same use cases as
 `api.routers.ops_money`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.formats import money
-from api.console.problems import CONSOLE_ERRORS, readable_problem
+from api.console.ops_shoppers import MoneyForm, render_shopper
+from api.console.paging import Paging
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect
-from api.dependencies import AppServices
+from api.dependencies import AppServices, Services
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import StoreCreditRedemptionIn
 from api.rewards_dependencies import Now, Rewards
-from composition import rewards_on
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents, parse_dollars
 from dispatch.services import queries
 from rewards import services
-from rewards.referrals import Referral
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/shoppers", include_in_schema=False)
 MATCHES_NAMED = 5
 REDEMPTION_LABELS = {"amount": "Amount", "amount_cents": "Amount"}
 REFERRAL_LABELS = {"referrer": "Referred by", "referrer_shopper_id": "Referred by", "referred_shopper_id": "Shopper"}
-
-
-@dataclass(frozen=True)
-class ShopperMoney:
-    """What the shopper's page shows of their money: the store credit they can spend, and who brought them."""
-
-    store_credit_cents: Cents
-    referral: Referral | None
-    referrer_name: str | None
-
-
-def shopper_money(request: Request, shopper_id: UUID) -> ShopperMoney | None:
-    """For the shopper's page (`ops_shoppers`); None when the rewards side cannot be read (the page still
-    shows the rest)."""
-    app = _services(request)
-    open_rewards = rewards_on(request.app.state.pool)
-    try:
-        with open_rewards() as uow:
-            balances = services.shopper_balances(uow, shopper_id=shopper_id)
-        with open_rewards() as uow:
-            referral = services.shopper_referral(uow, shopper_id=shopper_id)
-    except CONSOLE_ERRORS:
-        return None
-    name = None
-    if referral is not None:
-        name = queries.shopper_names(app.context, [referral.referrer_shopper_id]).get(referral.referrer_shopper_id)
-    return ShopperMoney(balances.store_credit_cents, referral, name)
 
 
 def _page(shopper_id: UUID) -> str:
@@ -64,8 +37,8 @@ def _page(shopper_id: UUID) -> str:
 
 @router.post("/{shopper_id}/referral", response_model=None)
 def register_referral(
-    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now
-) -> RedirectResponse:
+    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now, app: Services
+) -> RedirectResponse | HTMLResponse:
     """Who brought the shopper, named by the start of their name (one match) or their id."""
     try:
         referrer = _referrer(request, form.get("referrer"))
@@ -78,9 +51,8 @@ def register_referral(
                 now=now,
             )
     except CONSOLE_ERRORS as error:
-        return redirect(
-            request, _page(shopper_id), flash=readable_problem(error, REFERRAL_LABELS).message, kind="error"
-        )
+        problem = readable_problem(error, REFERRAL_LABELS, renamed={"referrer_shopper_id": "referrer"})
+        return _refused(request, user, app, shopper_id, "referral", problem, form.get("referrer"))
     name = queries.shopper_names(_services(request).context, [referrer]).get(referrer, "the referrer")
     return redirect(request, _page(shopper_id), flash=f"Recorded: {name} brought this shopper.")
 
@@ -105,8 +77,8 @@ def _referrer(request: Request, text: str) -> UUID:
 
 @router.post("/{shopper_id}/store-credit-redemptions", response_model=None)
 def redeem_store_credit(
-    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now
-) -> RedirectResponse:
+    request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now, app: Services
+) -> RedirectResponse | HTMLResponse:
     """Store credit spent at the till, in dollars and cents as the till shows them."""
     key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
     try:
@@ -125,11 +97,27 @@ def redeem_store_credit(
         with rewards() as uow:
             left = services.shopper_balances(uow, shopper_id=shopper_id).store_credit_cents
     except CONSOLE_ERRORS as error:
-        message = readable_problem(error, REDEMPTION_LABELS).message
-        return redirect(request, _page(shopper_id), flash=message, kind="error")
+        problem = readable_problem(error, REDEMPTION_LABELS, renamed={"amount_cents": "amount"})
+        return _refused(request, user, app, shopper_id, "till", problem, form.get("amount"))
     said = "was already taken by this form" if posting.replayed else "is taken"
     flash = f"{money(posting.amount_cents)} of store credit {said}; {money(left)} left."
     return redirect(request, _page(shopper_id), flash=flash)
+
+
+def _refused(
+    request: Request,
+    user: OpsUser,
+    app: Services,
+    shopper_id: UUID,
+    which: str,
+    problem: FormProblem,
+    typed: str,
+) -> HTMLResponse:
+    """The shopper's page again with the refusal beside the form that was sent (`which`), keeping what was typed
+    (nothing was done: the till form gets a new idempotency key as any showing of it)."""
+    return render_shopper(
+        request, user, app, shopper_id, Paging(limit=20, offset=0), money_form=MoneyForm(which, problem, typed)
+    )
 
 
 def _services(request: Request) -> AppServices:

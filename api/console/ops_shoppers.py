@@ -1,22 +1,27 @@
 """Operations console: shoppers listed, and found by the start of their name; a shopper's page (verify their
-identity, set their trust tier, see their incidents; their store credit and referral from `ops_shopper_money`)."""
+identity, set their trust tier, see their incidents, their store credit and who brought them; the forms of
+the last two are `ops_shopper_money`'s)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.ops_shopper_money import shopper_money
-from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, readable_problem
+from api.console.paging import PageQuery, PageView, Paging
+from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
-from api.dependencies import Services
+from api.dependencies import AppServices, Services
 from api.ops_records_schemas import TierIn
+from composition import rewards_on
+from crowdship.units import Cents
 from dispatch.model import TrustTier
 from dispatch.services import accounts, queries
 from dispatch.services.incidents import list_incidents
+from rewards import services as rewards_services
+from rewards.referrals import Referral
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/shoppers", include_in_schema=False)
 
@@ -55,6 +60,28 @@ def shoppers(request: Request, user: OpsUser, services: Services, paging: PageQu
 def shopper_page(
     request: Request, shopper_id: UUID, user: OpsUser, services: Services, paging: PageQuery
 ) -> HTMLResponse:
+    return render_shopper(request, user, services, shopper_id, paging)
+
+
+@dataclass(frozen=True)
+class MoneyForm:
+    """A money form of the shopper's page that was refused: which ("referral" or "till"), why, what was typed."""
+
+    which: str
+    problem: FormProblem
+    typed: str
+
+
+def render_shopper(
+    request: Request,
+    user: OpsUser,
+    services: AppServices,
+    shopper_id: UUID,
+    paging: Paging,
+    *,
+    money_form: MoneyForm | None = None,
+) -> HTMLResponse:
+    """The shopper's page; with `money_form`, answering with its refusal's status."""
     try:
         shopper = accounts.get_shopper(services.context, shopper_id)
     except CONSOLE_ERRORS as error:
@@ -64,12 +91,41 @@ def shopper_page(
         request,
         "ops/shopper.html",
         user,
+        status_code=money_form.problem.status if money_form else 200,
         nav="shoppers",
         shopper=shopper,
         tiers=TIERS,
         incidents=PageView.of(found, paging),
         money=shopper_money(request, shopper_id),
+        money_form=money_form,
     )
+
+
+@dataclass(frozen=True)
+class ShopperMoney:
+    """What the shopper's page shows of their money: the store credit they can spend, and who brought them."""
+
+    store_credit_cents: Cents
+    referral: Referral | None
+    referrer_name: str | None
+
+
+def shopper_money(request: Request, shopper_id: UUID) -> ShopperMoney | None:
+    """For the shopper's page (`ops_shoppers`); None when the rewards side cannot be read (the page still
+    shows the rest)."""
+    app: AppServices = request.app.state.services
+    open_rewards = rewards_on(request.app.state.pool)
+    try:
+        with open_rewards() as uow:
+            balances = rewards_services.shopper_balances(uow, shopper_id=shopper_id)
+        with open_rewards() as uow:
+            referral = rewards_services.shopper_referral(uow, shopper_id=shopper_id)
+    except CONSOLE_ERRORS:
+        return None
+    name = None
+    if referral is not None:
+        name = queries.shopper_names(app.context, [referral.referrer_shopper_id]).get(referral.referrer_shopper_id)
+    return ShopperMoney(balances.store_credit_cents, referral, name)
 
 
 @router.post("/{shopper_id}/verification", response_model=None)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -18,9 +20,10 @@ from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Shopper, Store
+from dispatch.model import Shopper, Store, Trip, TrustTier
 from dispatch.services.store_view import MAX_LISTED
 from routing.geo import GeoPoint
+from tests.dispatch.adapters.test_contract import an_order
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
@@ -502,3 +505,54 @@ def test_shoppers_are_found_by_the_start_of_their_name(
     assert "anabel Ruiz" in paged
     assert "Ana Lima" not in paged
     assert 'href="/console/ops/shoppers?name=ana&amp;limit=1&amp;offset=0" rel="prev"' in paged
+
+
+def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """Not a form above an empty page: it says what naming a shopper shows."""
+    sign_in_client(client, make_login(Role.FINANCE))
+    page = client.get("/console/finance/ledger")
+    assert page.status_code == 200
+    assert "Name a shopper (the start of their name will do) to see every entry" in page.text
+    refused = client.get("/console/finance/ledger", params={"shopper_id": "Nobody-by-this-name"})
+    assert "No shopper's name starts with" in html.unescape(refused.text)
+    assert "Name a shopper (the start" not in refused.text  # the refusal says it, once
+
+
+def test_open_trips_are_named_by_their_shopper_not_by_an_id(
+    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+) -> None:
+    """On an order waiting for a shopper and on the live view, a trip is its shopper's: the trip's id is only
+    in the link's title (for the API), not a column of eight hex digits beside the name."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=ON_THE_WAY)
+    trip = Trip(
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=ON_THE_WAY,
+        capacity_bags=3,
+        checked_in_at=now,
+        leave_by=now + timedelta(minutes=45),
+        max_detour_m=3_000,
+        max_detour_s=600,
+    )
+    order = replace(
+        an_order(store, ON_THE_WAY, "WEB-WAITING"),
+        id=uuid4(),
+        created_at=now,
+        window_earliest=now + timedelta(hours=1),
+        window_latest=now + timedelta(hours=3),
+        dispatch_deadline=now + timedelta(hours=2),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.shoppers.add(shopper)
+        uow.trips.add(trip)
+        uow.orders.add(order)
+        uow.commit()
+    sign_in_client(client, make_login(Role.OPS))
+    short = str(trip.id)[:8]
+    for path in (f"/console/ops/orders/{order.id}", f"/console/ops/stores/{store.id}/live"):
+        page = client.get(path).text
+        assert f'title="trip {trip.id}">Chloe C.</a>' in page, path
+        assert f">{short}<" not in page, path

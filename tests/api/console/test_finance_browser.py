@@ -469,3 +469,18 @@ def test_rejecting_a_policy_needs_a_reason(
     page.get_by_role("button", name=f"Reject v{version}").click()
     expect(page.get_by_role("status")).to_have_text(f"Version {version} is rejected: it will never take effect.")
     assert api.get(f"/policies/{version}", headers=ops.headers).json()["status"] == "rejected"
+
+
+def test_a_link_comparing_a_policy_version_there_is_not_says_so(
+    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, approver: Account, screenshot: Screenshot
+) -> None:
+    """`?left=99` (hand-edited, or from another database) is not silently swapped for another version: the page
+    says there is no v99 and which versions there are, and compares the newest ones."""
+    publish_policy(api, ops, approver)
+    page = signed_in(Role.FINANCE)
+    answer = page.goto("/console/finance/policies?left=99")
+    assert answer is not None
+    assert answer.status == 422
+    expect(page.get_by_role("alert")).to_have_text("There is no policy version “v99”: choose one of v1.")
+    expect(page.get_by_label("Compare version")).to_have_value("1")
+    screenshot(page, "policy-version-unknown")

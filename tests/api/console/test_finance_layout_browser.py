@@ -1,4 +1,4 @@
-"""Finance pages keep inside the window at 900 and 1280 px in a real browser (Debian's Chromium), as the
+"""Finance pages keep inside the window at 390 (a phone), 900 and 1280 px in a real browser (Debian's Chromium), as the
 operations pages do: long e-mail addresses and batch periods wrap, wide tables scroll in their own box
 rather than widening the page; a batch line's links name their payee. Every page is saved under
 `.local/screenshots/` (test--page.png)."""
@@ -29,7 +29,7 @@ def api(live_server: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.parametrize("width", [900, 1280])
+@pytest.mark.parametrize("width", [390, 900, 1280])
 def test_finance_pages_stay_inside_the_window(
     signed_in: Callable[..., Page],
     api: httpx.Client,
@@ -44,7 +44,7 @@ def test_finance_pages_stay_inside_the_window(
 ) -> None:
     publish_policy(api, ops, approver)
     ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
+    credit = credit_without_proof(db, store, clock, ana)
     page = signed_in(Role.FINANCE, "finance-with-a-long-name")
     page.set_viewport_size({"width": width, "height": 800})
     page.goto("/console/finance/batches")
@@ -61,12 +61,15 @@ def test_finance_pages_stay_inside_the_window(
         ("rewards", "/console/finance/rewards"),
         ("ledger", f"/console/finance/ledger?shopper_id={ana.shopper_id}"),
         ("policies", "/console/finance/policies"),
+        ("reversal", f"/console/finance/orders/{credit.order_id}/reward-reversal"),
         ("audit", "/console/finance/audit"),
     ):
         page.goto(path)
         screenshot(page, f"{name}-{width}")
         wide: int = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
+    sign_out = page.get_by_role("button", name="Sign out")
+    assert _lines(sign_out) == 1, "Sign out is broken over two lines beside a long e-mail address"
     # in the audit log, an order's reference stays whole and an e-mail address breaks only before its "@"
     reference = page.get_by_role("cell", name=re.compile(r"^Order IMPORT-"))
     assert _lines(reference, reference.inner_text().split()[-1]) == 1, reference.inner_text()
@@ -111,3 +114,37 @@ def test_an_error_under_a_date_field_does_not_widen_the_field(
     assert before is not None
     assert after is not None
     assert abs(after["width"] - before["width"]) <= 1, (before, after)
+
+
+def test_the_hold_buttons_of_a_batch_line_up_whatever_the_payees_names(
+    signed_in: Callable[..., Page],
+    api: httpx.Client,
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+    screenshot: Screenshot,
+) -> None:
+    """Each line's field is labelled with its payee ("Reason to hold Ana's line"): a longer name made a wider
+    field and moved that line's Hold button, so the buttons zigzagged down the table."""
+    publish_policy(api, ops, approver)
+    for name in ("Ana", "Maximiliana-Wilhelmina"):
+        credit_without_proof(db, store, clock, make_shopper(name))
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    holds = page.get_by_role("button", name="Hold", exact=True)
+    expect(holds).to_have_count(2)
+    screenshot(page, "batch-hold-buttons")
+    lefts = {round(box["x"]) for box in (hold.bounding_box() for hold in holds.all()) if box is not None}
+    assert len(lefts) == 1, f"the Hold buttons start at {sorted(lefts)}"
+    for name in ("Ana", "Maximiliana-Wilhelmina"):  # each button beside its own input, not under it
+        reason = page.get_by_label(f"Reason to hold {name}'s line")
+        field = reason.bounding_box()
+        button = reason.locator("xpath=ancestor::form").get_by_role("button", name="Hold").bounding_box()
+        assert field is not None
+        assert button is not None
+        middle = button["y"] + button["height"] / 2
+        assert field["y"] <= middle <= field["y"] + field["height"], (name, field, button)

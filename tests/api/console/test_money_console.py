@@ -228,3 +228,90 @@ def test_each_money_form_of_the_console_is_for_its_own_role(
     missing = client.get(f"/console/finance/orders/{order}/reward-reversal")
     assert missing.status_code == 404
     assert "has no reward" in missing.text
+
+
+def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    make_shopper: Callable[..., Account],
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    """A delivery without a reward is listed with the order's reference, as a person looks it up."""
+    ana = make_shopper("Ana")
+    order_id = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-UNREWARDED")["order_id"]
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    report = client.get("/console/finance/reconciliation").text
+    row = re.search(r"<tr><td><span class=\"badge bad\">delivered without reward</span></td><td>(.*?)</td>", report)
+    assert row, report
+    assert row.group(1) == "WEB-UNREWARDED"
+    assert f'title="{order_id}"' not in report
+
+
+def test_a_payout_line_names_its_payee_without_their_id_beside(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    today = clock.now().date()
+    form = {
+        CSRF_FIELD: form_token(client, "/console/finance/batches"),
+        "idempotency_key": "payee-names",
+        "period_start": (today - timedelta(days=1)).isoformat(),
+        "period_end": today.isoformat(),
+    }
+    batch = client.post("/console/finance/batches", data=form)
+    assert batch.status_code == 200, batch.text
+    assert ana.shopper_id is not None
+    lines = batch.text.partition("<h2>Lines</h2>")[2]
+    assert re.search(r"<tr class=\"\">\s*<td>Ana</td>", lines), lines
+    assert str(ana.shopper_id)[:8] not in lines.partition("</td>")[0]
+
+
+def test_a_refused_referral_or_till_form_keeps_what_was_typed_with_the_reason_beside_it(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    approver: Account,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+) -> None:
+    """Not a redirect to an empty form with a message at the top of the page: the shopper's page again (422),
+    the field marked and described by its error, holding what the person typed."""
+    publish_policy(client, ops, approver)
+    ana, nico = make_shopper("Ana"), make_shopper("Nico")
+    credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    page = client.get(f"/console/ops/shoppers/{ana.shopper_id}").text
+    till = {CSRF_FIELD: hidden(page, CSRF_FIELD), "idempotency_key": hidden(page, "idempotency_key")}
+
+    unknown = client.post(
+        f"/console/ops/shoppers/{nico.shopper_id}/referral",
+        data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "Zed Nobody"},
+        follow_redirects=False,
+    )
+    assert unknown.status_code == 422
+    assert re.search(r'<input id="f-referrer" name="referrer" type="text" value="Zed Nobody"', unknown.text)
+    assert 'aria-describedby="e-referrer"' in unknown.text
+    assert '<small id="e-referrer" class="error">no shopper&#39;s name starts with “Zed Nobody”</small>' in unknown.text
+
+    bad = client.post(
+        f"/console/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
+        data={**till, "amount": "12.345"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 422
+    assert re.search(r'<input id="f-amount" name="amount" type="text" value="12.345"', bad.text)
+    assert '<small id="e-amount" class="error">' in bad.text

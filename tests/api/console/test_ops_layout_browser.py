@@ -1,7 +1,7 @@
 """Operations pages keep their layout whatever people typed, in a real browser (Debian's Chromium): a very
 long word in an incident's description, long names and addresses wrap inside their boxes, order references
-stay on one line, and wide tables scroll inside their own box rather than widening the page, at 900 and 1280
-px. Every page is saved under `.local/screenshots/` (test--page.png)."""
+stay on one line, and wide tables scroll inside their own box rather than widening the page, at 390 (a phone),
+900 and 1280 px. Every page is saved under `.local/screenshots/` (test--page.png)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 from api_support import HOME, ON_THE_WAY
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from psycopg_pool import ConnectionPool
 
 from dispatch.accounts import Role
@@ -70,7 +70,7 @@ def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
     return orders[0], incident
 
 
-@pytest.mark.parametrize("width", [900, 1280])
+@pytest.mark.parametrize("width", [390, 900, 1280])
 def test_long_text_wraps_and_tables_stay_inside_the_page(
     signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot, width: int
 ) -> None:
@@ -84,6 +84,8 @@ def test_long_text_wraps_and_tables_stay_inside_the_page(
         ("incident", f"/console/ops/incidents/{incident.id}"),
         ("shoppers", "/console/ops/shoppers"),
         ("live", f"/console/ops/stores/{store.id}/live"),
+        ("stores", "/console/ops/stores"),
+        ("policies", "/console/finance/policies"),
     ):
         page.goto(path)
         screenshot(page, f"{name}-{width}")
@@ -127,3 +129,91 @@ def test_each_stores_links_say_which_store_they_open(
     expect(page.get_by_role("link", name=f"Live view of {store.name}", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name=f"Edit {store.name}", exact=True)).to_be_visible()
     screenshot(page, "stores")
+
+
+def test_the_trips_that_could_not_take_an_order_keep_their_words_whole_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The table of open trips under "Why it has no shopper" sits in a box whose text may break anywhere (a
+    long reason); its cells must not inherit that: at 390 px "Chloe C." broke into "Chl / oe C." rather than
+    the table scrolling in its box."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=HOME)
+    trip = Trip(
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=HOME,
+        capacity_bags=3,
+        checked_in_at=now,
+        leave_by=now + timedelta(minutes=45),
+        max_detour_m=3_000,
+        max_detour_s=600,
+    )
+    order = replace(
+        an_order(store, ON_THE_WAY, "WEB-WAITING"),
+        id=uuid4(),
+        created_at=now,
+        window_earliest=now + timedelta(hours=1),
+        window_latest=now + timedelta(hours=3),
+        dispatch_deadline=now + timedelta(hours=2),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.shoppers.add(shopper)
+        uow.trips.add(trip)
+        uow.orders.add(order)
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/orders/{order.id}")
+    why = page.locator("section.callout")
+    name = why.get_by_role("link", name="Chloe C.", exact=True)
+    expect(name).to_be_visible()
+    screenshot(page, "order-why-390")
+    for word in name.inner_text().split():
+        assert _lines_of_word(name, word) == 1, f"{word!r} of {name.inner_text()!r} is broken over lines"
+    assert _page_width(page) <= 390
+
+
+def _lines_of_word(element: Locator, word: str) -> int:
+    """On how many lines the word, in the element's own text, is drawn."""
+    lines: int = element.evaluate(
+        """(e, word) => {
+            const node = [...e.childNodes].find(n => n.nodeType === 3 && n.textContent.includes(word));
+            const range = document.createRange();
+            const start = node.textContent.indexOf(word);
+            range.setStart(node, start); range.setEnd(node, start + word.length);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        }""",
+        word,
+    )
+    return lines
+
+
+def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The live view's waiting orders at 390 px: the table scrolls in its box, and the reason is not squeezed to
+    its longest word (one word a line made every row six lines high)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = replace(
+        an_order(store, ON_THE_WAY, "WEB-TOO-FAR"),
+        id=uuid4(),
+        created_at=now,
+        window_earliest=now + timedelta(hours=1),
+        window_latest=now + timedelta(hours=3),
+        dispatch_deadline=now + timedelta(hours=2),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.orders.add(order)
+        uow.orders.record_unassigned({order.id: "no_trip_within_detour"}, now)  # as a batch does
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    row = page.locator("table.waiting tr", has_text="WEB-TOO-FAR")
+    said = row.get_by_role("cell").last
+    expect(said).to_contain_text("every detour is too long")
+    screenshot(page, "live-waiting-390")
+    lines = said.evaluate("c => c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)")
+    assert lines <= 4, f"the reason takes {lines:.1f} lines"
+    assert _page_width(page) <= 390

@@ -70,6 +70,11 @@ def test_ops_runs_two_days_watches_them_opens_a_report_and_compares_them(
     expect(comparison.locator("tr[data-figure='orders'] th")).to_have_text("orders")
     expect(comparison.locator("tr.diff").first).to_be_visible()  # another seed, another day
     screenshot(page, "simulations-compare")
+    page.set_viewport_size({"width": 390, "height": 844})  # on a phone the table scrolls in its own box
+    wide: int = page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "simulations-compare-390")
+    assert wide <= 390, f"the comparison is {wide} px wide in a 390 px window"
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("link", name="the second day's report").click()  # each day's report, from the comparison
     expect(page.locator("svg#day-map")).to_be_visible(timeout=SLOW_MS)
 
