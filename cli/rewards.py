@@ -153,8 +153,9 @@ def _decide(version: int, actor: str, password: str | None, status: PolicyStatus
 def policies() -> None:
     """Every policy version, oldest first, with who proposed and who decided it; the one in force is marked.
 
-    The one in force is the version approved last. Each version's authors, note and parameters (the JSON
-    `policy-create` takes) follow the table on unbroken lines, to be copied whole."""
+    The one in force is the version approved last.
+
+    Below the table: each version's authors and note, then its parameters, one line of JSON to copy whole."""
     # Folded into the table's columns, the parameters made it unreadable on an 80-column terminal.
     from composition import live_context
     from dispatch.services.accounts import account_emails
