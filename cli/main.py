@@ -314,7 +314,7 @@ def _require_free_port(host: str, port: int) -> None:
                 probe.bind(address)
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
-                    _fail(f"port {port} is already in use on {host}")
+                    _fail(f"port {port} is already in use on {host}: give another with --port, and use it in the URLs")
                 _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 

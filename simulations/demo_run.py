@@ -231,6 +231,7 @@ def how_to_try(
     return (
         "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
         "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
+        "  (port 8000 taken? `crowdship api` says so: give it another --port and put that in the URLs below)\n"
         f"  .venv/bin/crowdship dispatcher             # offers every {cadence_s:g} s\n"
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
@@ -239,8 +240,9 @@ def how_to_try(
         f"  (an offer lasts {_spoken(offer_ttl)}; one let expire comes back to the trip {_spoken(reoffer_after)} "
         "later, a declined one never:\n"
         "   when offers stop coming, `make demo` again checks the trips in anew)\n"
-        "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id) and the drop-off's\n"
-        "  LAT and LON; the bag code and the recipient's CODE are the order's in the table above.\n"
+        "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id), the drop-off's\n"
+        "  LAT and LON, and its address: the row of that drop-off in the table above has the BAG code and the\n"
+        "  recipient's CODE (the credentials file below lists them by order_id too).\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
         '       -d \'{"bag_codes": ["BAG-..."]}\' http://127.0.0.1:8000/shopper/trips/TRIP/pickup\n'
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"

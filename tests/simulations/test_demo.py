@@ -246,3 +246,20 @@ def test_the_demos_hints_tell_the_timings_of_the_settings_in_force(tmp_path: Pat
     )
     assert "offers every 2.5 s" in text
     assert "an offer lasts 90 s; one let expire comes back to the trip 10 minutes later" in text
+
+
+def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_port(tmp_path: Path) -> None:
+    """The offer names an order by its id and address while the table lists references and drop-offs: the hint
+    says to match the stop's address with the drop-off column. Port 8000 may be taken: the hint says what then."""
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=uuid4(),
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
+    flat = " ".join(text.split())
+    assert "its address: the row of that drop-off in the table above has the BAG code and the recipient's CODE" in flat
+    assert "lists them by order_id" in flat
+    assert "port 8000 taken? `crowdship api` says so: give it another --port" in flat
