@@ -166,7 +166,11 @@ def policies() -> None:
             every = uow.repos.policies.every_version()
         emails = account_emails(
             live_context(get_settings(), pool, clock=CLOCK, live=None),
-            [user for policy in every for user in (policy.created_by, policy.decision and policy.decision.decided_by)],
+            [
+                user
+                for policy in every
+                for user in (policy.created_by, policy.decision.decided_by if policy.decision else None)
+            ],
         )
     table = Table(
         Column("version", justify="right", no_wrap=True),

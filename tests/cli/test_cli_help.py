@@ -56,3 +56,17 @@ def _help(group: TyperGroup, path: tuple[str, ...]) -> str:
         assert isinstance(command, TyperGroup)
         command = command.commands[name]
     return getattr(command, "help", None) or ""
+
+
+def test_simulate_and_sweep_tell_where_their_results_go_without_out() -> None:
+    """`--out` is optional; a new user looking for the report learns the folder from `--help`."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    helps = {
+        name: next(getattr(param, "help", None) for param in group.commands[name].params if param.name == "out")
+        for name in ("simulate", "sweep")
+    }
+    assert helps == {
+        "simulate": "Folder for the results (default: .local/simulations/SCENARIO)",
+        "sweep": "Folder for the table and chart (default: .local/sweeps/GRID)",
+    }
