@@ -40,7 +40,7 @@ def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
     return rewards_on(pool)
 
 
-ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
+ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address, the one you sign in with")]
 ActorPassword = Annotated[
     str | None,
     typer.Option(

@@ -132,7 +132,7 @@ def run_demo(
     console.print(
         f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
         f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
-        f"{len(load.new_orders)} order(s) ingested); fallback courier {format_cents(store.fallback_cost_cents)}"
+        f"{len(load.new_orders)} order(s) ingested); fallback courier ${format_cents(store.fallback_cost_cents)}"
         " per order"
     )
     if published is not None:
