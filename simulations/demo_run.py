@@ -106,6 +106,29 @@ def publish_demo_policy(
         )
 
 
+def _policy_in_force(rewards: Callable[[], RewardsUnitOfWork], now: datetime) -> RewardPolicy | None:
+    with rewards() as uow:
+        try:
+            return uow.repos.policies.in_force_at(now)
+        except NoPolicyInForce:
+            return None
+
+
+def policy_line(policy: RewardPolicy, *, published: bool) -> str:
+    """The reward policy the demo's offers are priced by: the one it published now, or, on a later run, the one
+    in force (perhaps another person's, approved since as the README's steps do)."""
+    base, per_km, minimum = (
+        format_cents(Cents(cents))
+        for cents in (
+            policy.parameters.base_cents,
+            policy.parameters.per_extra_km_cents,
+            policy.parameters.minimum_cents,
+        )
+    )
+    how = "published (proposed by ops, approved by finance)" if published else "in force"
+    return f"Reward policy v{policy.version} {how}: ${base} a delivery, ${per_km} per extra km, at least ${minimum}"
+
+
 def run_demo(
     console: Console,
     ctx: DispatchContext,
@@ -135,19 +158,9 @@ def run_demo(
         f"{len(load.new_orders)} order(s) ingested); fallback courier ${format_cents(store.fallback_cost_cents)}"
         " per order"
     )
-    if published is not None:
-        base, per_km, minimum = (
-            format_cents(Cents(cents))
-            for cents in (
-                published.parameters.base_cents,
-                published.parameters.per_extra_km_cents,
-                published.parameters.minimum_cents,
-            )
-        )
-        console.print(
-            f"Reward policy v{published.version} published (proposed by ops, approved by finance): "
-            f"{base} a delivery, {per_km} per extra km, at least {minimum}"
-        )
+    in_force = published or _policy_in_force(rewards, now)
+    if in_force is not None:
+        console.print(policy_line(in_force, published=published is not None))
     console.print()
     account_table = Table("e-mail", "role", "password", title="Demo accounts")
     for email, account in sorted(saved["accounts"].items(), key=lambda item: (item[1]["role"], item[0])):

@@ -22,7 +22,7 @@ from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
-from simulations.demo_run import demo_day, how_to_try, remember
+from simulations.demo_run import demo_day, how_to_try, policy_line, remember
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 PASSWORD = "Orbit-Lamp-77-Quince"
@@ -263,3 +263,20 @@ def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_po
     assert "its address: the row of that drop-off in the table above has the BAG code and the recipient's CODE" in flat
     assert "lists them by order_id" in flat
     assert "port 8000 taken? `crowdship api` says so: give it another --port" in flat
+
+
+def test_a_later_demo_run_names_the_policy_in_force_and_a_first_one_the_policy_it_published() -> None:
+    """After the README's steps approve `docs/examples/policy.json`, a refreshed demo is priced by that version:
+    the demo says which version prices its offers, not only on the run that published its own."""
+    import json
+
+    from rewards.policy import PolicyParameters, RewardPolicy
+
+    example = json.loads((REPO / "docs" / "examples" / "policy.json").read_text())
+    policy = RewardPolicy(version=2, parameters=PolicyParameters.from_json(example), created_by=uuid4(), created_at=NOW)
+    assert policy_line(policy, published=False) == (
+        "Reward policy v2 in force: $3.00 a delivery, $0.40 per extra km, at least $3.50"
+    )
+    assert policy_line(policy, published=True).startswith(
+        "Reward policy v2 published (proposed by ops, approved by finance): $3.00 a delivery"
+    )
