@@ -249,6 +249,8 @@ def how_to_try(
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
+        "  (404 `no open offer` until a batch offers that shopper's trip something: not every trip passes an\n"
+        "   order; the console's live page of the store lists the open offers by shopper)\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
         f"  (an offer lasts {_spoken(offer_ttl)}; one let expire comes back to the trip {_spoken(reoffer_after)} "
         "later, a declined one never:\n"

@@ -250,7 +250,8 @@ def test_the_demos_hints_tell_the_timings_of_the_settings_in_force(tmp_path: Pat
 
 def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_port(tmp_path: Path) -> None:
     """The offer names an order by its id and address while the table lists references and drop-offs: the hint
-    says to match the stop's address with the drop-off column. Port 8000 may be taken: the hint says what then."""
+    says to match the stop's address with the drop-off column. Port 8000 may be taken: the hint says what then.
+    Most shoppers of the table get no offer at first: the 404 they see is told as expected."""
     text = how_to_try(
         tmp_path / "credentials.json",
         store_id=uuid4(),
@@ -263,6 +264,7 @@ def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_po
     assert "its address: the row of that drop-off in the table above has the BAG code and the recipient's CODE" in flat
     assert "lists them by order_id" in flat
     assert "port 8000 taken? `crowdship api` says so: give it another --port" in flat
+    assert "404 `no open offer` until a batch offers that shopper's trip something" in flat
 
 
 def test_a_later_demo_run_names_the_policy_in_force_and_a_first_one_the_policy_it_published() -> None:
