@@ -248,6 +248,12 @@ def how_to_try(
         f"  .venv/bin/crowdship dispatcher             # offers every {cadence_s:g} s\n"
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
+        "  (a shopper with no open trip above, not in the store yet, checks in first: LAT and LON where they\n"
+        "   are heading, e.g. home, and LEAVE_BY when they leave, a UTC time like YYYY-MM-DDTHH:MM:SSZ)\n"
+        "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
+        f'       -d \'{{"store_id": "{store_id}", "capacity_bags": 3, "max_detour_m": 3000,\n'
+        '            "destination": {"lat": LAT, "lon": LON}, "leave_by": "LEAVE_BY"}\' \\\n'
+        "       http://127.0.0.1:8000/shopper/trips\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
         "  (404 `no open offer` until a batch offers that shopper's trip something: not every trip passes an\n"
         "   order; the console's live page of the store lists the open offers by shopper)\n"

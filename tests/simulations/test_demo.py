@@ -282,3 +282,26 @@ def test_a_later_demo_run_names_the_policy_in_force_and_a_first_one_the_policy_i
     assert policy_line(policy, published=True).startswith(
         "Reward policy v2 published (proposed by ops, approved by finance): $3.00 a delivery"
     )
+
+
+def test_the_demos_hints_check_a_shopper_in_with_a_body_the_api_takes(tmp_path: Path) -> None:
+    """The last demo shopper has no trip, and a trip ends once delivered: the hints show the check-in, naming the
+    store, with a body the API's schema accepts once the placeholders are filled in."""
+    from api.shopper_schemas import TripIn
+
+    store_id = uuid4()
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=store_id,
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
+    command = next(chunk for chunk in text.split("\n  curl") if "/shopper/trips\n" in chunk + "\n")
+    words = shlex.split(command.replace("\\\n", " "))
+    body = words[words.index("-d") + 1]
+    filled = body.replace("LAT", "30.5").replace("LON", "-84.2").replace("LEAVE_BY", "2026-11-22T19:00:00Z")
+    trip = TripIn.model_validate_json(filled)
+    assert str(trip.store_id) == str(store_id)
+    assert words[-1] == "http://127.0.0.1:8000/shopper/trips"
