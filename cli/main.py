@@ -198,7 +198,9 @@ def _demo_simulated_day() -> None:
 @app.command("simulate")
 def simulate(
     scenario: Annotated[str, typer.Argument(metavar="SCENARIO.toml", help="A scenario file")],
-    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Folder for the results (default: .local/simulations/SCENARIO)")
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, max=2**31 - 1, help="Instead of the file's")] = None,
     hours: Annotated[int | None, typer.Option("--hours", min=1, max=24, help="Only the day's first hours")] = None,
     status: Annotated[str | None, typer.Option("--status", help="A console run's status.json to report into")] = None,
@@ -222,7 +224,9 @@ def simulate(
 def sweep(
     grid: Annotated[str, typer.Argument(metavar="GRID.toml", help="A grid of scenarios over a base scenario")],
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster address; local Ray if absent")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Folder for the table and chart")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Folder for the table and chart (default: .local/sweeps/GRID)")
+    ] = None,
     status: Annotated[str | None, typer.Option("--status", help="A console run's status.json to report into")] = None,
 ) -> None:
     """Simulate every scenario of a grid in parallel on Ray; one table (CSV) and one chart (HTML)."""
@@ -314,7 +318,7 @@ def _require_free_port(host: str, port: int) -> None:
                 probe.bind(address)
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
-                    _fail(f"port {port} is already in use on {host}")
+                    _fail(f"port {port} is already in use on {host}: give another with --port, and use it in the URLs")
                 _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 

@@ -39,8 +39,7 @@ def replay(
 ) -> None:
     """Replay a store's recorded day under another reward policy or matcher setting, beside the day as it was.
 
-    The day is played through the live use cases on in-memory storage and printed side by side with the day as
-    it happened."""
+    Played through the live use cases on in-memory storage, and printed beside the day as it happened."""
     # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
     from cli.database import command_pool
     from crowdship.clock import SystemClock

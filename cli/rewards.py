@@ -41,7 +41,7 @@ def _rewards(pool: ConnectionPool) -> Callable[[], RewardsUnitOfWork]:
     return rewards_on(pool)
 
 
-ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address: you sign in as on the API")]
+ActorEmail = Annotated[str, typer.Option("--actor", help="Your e-mail address, the one you sign in with")]
 ActorPassword = Annotated[
     str | None,
     typer.Option(
@@ -172,12 +172,25 @@ SPELLED = {"\n": "\\n", "\r": "\\r"}
 def policies() -> None:
     """Every policy version, oldest first, with who proposed and who decided it; the one in force is marked.
 
-    The one in force is the version approved last. Each version's note and parameters (the JSON
-    `policy-create` takes) follow the table on unbroken lines, to be copied whole."""
+    The one in force is the version approved last.
+
+    Below the table: each version's authors and note, then its parameters, one line of JSON to copy whole."""
     # Folded into the table's columns, the parameters made it unreadable on an 80-column terminal.
-    with command_pool() as pool, _rewards(pool)() as uow:
-        in_force = reward_policy_in_force(uow, at=CLOCK.now())
-        every = uow.repos.policies.every_version()
+    from composition import live_context
+    from dispatch.services.accounts import account_emails
+
+    with command_pool() as pool:
+        with _rewards(pool)() as uow:
+            in_force = reward_policy_in_force(uow, at=CLOCK.now())
+            every = uow.repos.policies.every_version()
+        emails = account_emails(
+            live_context(get_settings(), pool, clock=CLOCK, live=None),
+            [
+                user
+                for policy in every
+                for user in (policy.created_by, policy.decision.decided_by if policy.decision else None)
+            ],
+        )
     table = Table(
         Column("version", justify="right", no_wrap=True),
         Column("status", no_wrap=True),
@@ -200,7 +213,12 @@ def policies() -> None:
     console.print(table)
     for policy in every:
         parameters = json.dumps(policy.parameters.to_json(), separators=(",", ":"))
-        console.print(f"version {policy.version}: {_on_one_line(policy.note)}".rstrip(), soft_wrap=True, markup=False)
+        who = f"proposed by {emails.get(policy.created_by, policy.created_by)}"
+        if policy.decision is not None:
+            decider = policy.decision.decided_by
+            who += f", {policy.decision.status.value} by {emails.get(decider, decider)}"
+        note = f": {_on_one_line(policy.note)}" if policy.note else ""
+        console.print(f"version {policy.version}, {who}{note}", soft_wrap=True, markup=False)
         console.print(f"  {parameters}", soft_wrap=True, markup=False, highlight=False)
 
 

@@ -106,6 +106,29 @@ def publish_demo_policy(
         )
 
 
+def _policy_in_force(rewards: Callable[[], RewardsUnitOfWork], now: datetime) -> RewardPolicy | None:
+    with rewards() as uow:
+        try:
+            return uow.repos.policies.in_force_at(now)
+        except NoPolicyInForce:
+            return None
+
+
+def policy_line(policy: RewardPolicy, *, published: bool) -> str:
+    """The reward policy the demo's offers are priced by: the one it published now, or, on a later run, the one
+    in force (perhaps another person's, approved since as the README's steps do)."""
+    base, per_km, minimum = (
+        format_cents(Cents(cents))
+        for cents in (
+            policy.parameters.base_cents,
+            policy.parameters.per_extra_km_cents,
+            policy.parameters.minimum_cents,
+        )
+    )
+    how = "published (proposed by ops, approved by finance)" if published else "in force"
+    return f"Reward policy v{policy.version} {how}: ${base} a delivery, ${per_km} per extra km, at least ${minimum}"
+
+
 def run_demo(
     console: Console,
     ctx: DispatchContext,
@@ -132,22 +155,12 @@ def run_demo(
     console.print(
         f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
         f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
-        f"{len(load.new_orders)} order(s) ingested); fallback courier {format_cents(store.fallback_cost_cents)}"
+        f"{len(load.new_orders)} order(s) ingested); fallback courier ${format_cents(store.fallback_cost_cents)}"
         " per order"
     )
-    if published is not None:
-        base, per_km, minimum = (
-            format_cents(Cents(cents))
-            for cents in (
-                published.parameters.base_cents,
-                published.parameters.per_extra_km_cents,
-                published.parameters.minimum_cents,
-            )
-        )
-        console.print(
-            f"Reward policy v{published.version} published (proposed by ops, approved by finance): "
-            f"{base} a delivery, {per_km} per extra km, at least {minimum}"
-        )
+    in_force = published or _policy_in_force(rewards, now)
+    if in_force is not None:
+        console.print(policy_line(in_force, published=published is not None))
     console.print()
     account_table = Table("e-mail", "role", "password", title="Demo accounts")
     for email, account in sorted(saved["accounts"].items(), key=lambda item: (item[1]["role"], item[0])):
@@ -231,16 +244,26 @@ def how_to_try(
     return (
         "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
         "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
+        "  (port 8000 taken? `crowdship api` says so: give it another --port and put that in the URLs below)\n"
         f"  .venv/bin/crowdship dispatcher             # offers every {cadence_s:g} s\n"
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
+        "  (a shopper with no open trip above, not in the store yet, checks in first: LAT and LON where they\n"
+        "   are heading, e.g. home, and LEAVE_BY when they leave, a UTC time like YYYY-MM-DDTHH:MM:SSZ)\n"
+        "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
+        f'       -d \'{{"store_id": "{store_id}", "capacity_bags": 3, "max_detour_m": 3000,\n'
+        '            "destination": {"lat": LAT, "lon": LON}, "leave_by": "LEAVE_BY"}\' \\\n'
+        "       http://127.0.0.1:8000/shopper/trips\n"
         "  curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/current\n"
+        "  (404 `no open offer` until a batch offers that shopper's trip something: not every trip passes an\n"
+        "   order; the console's live page of the store lists the open offers by shopper)\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
         f"  (an offer lasts {_spoken(offer_ttl)}; one let expire comes back to the trip {_spoken(reoffer_after)} "
         "later, a declined one never:\n"
         "   when offers stop coming, `make demo` again checks the trips in anew)\n"
-        "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id) and the drop-off's\n"
-        "  LAT and LON; the bag code and the recipient's CODE are the order's in the table above.\n"
+        "  The accepted offer names TRIP (its trip_id), and each stop its ORDER (order_id), the drop-off's\n"
+        "  LAT and LON, and its address: the row of that drop-off in the table above has the BAG code and the\n"
+        "  recipient's CODE (the credentials file below lists them by order_id too).\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"
         '       -d \'{"bag_codes": ["BAG-..."]}\' http://127.0.0.1:8000/shopper/trips/TRIP/pickup\n'
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"

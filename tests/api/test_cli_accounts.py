@@ -242,7 +242,8 @@ def test_a_bad_role_or_a_weak_key_is_told_without_pydantics_value_error_prefix(
 
 
 def test_api_on_a_port_already_in_use_is_one_error_line_and_status_1() -> None:
-    """Told before the application is built, not as uvicorn's log line and its status 3."""
+    """Told before the application is built, not as uvicorn's log line and its status 3, with what to do about it
+    (the README's and the demo's commands all say 8000, which may be taken on a shared machine)."""
     import socket
 
     with socket.socket() as taken:
@@ -251,7 +252,9 @@ def test_api_on_a_port_already_in_use_is_one_error_line_and_status_1() -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(cli, ["api", "--port", str(port)])
     assert result.exit_code == 1, result.output
-    assert result.stderr == f"error: port {port} is already in use on 127.0.0.1\n"
+    assert result.stderr == (
+        f"error: port {port} is already in use on 127.0.0.1: give another with --port, and use it in the URLs\n"
+    )
 
 
 @pytest.mark.parametrize(

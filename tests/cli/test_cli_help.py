@@ -34,3 +34,39 @@ def test_the_listing_shows_the_replay_summary_unbroken() -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "Replay a store's recorded day under another reward policy or matcher setting" in result.output
+
+
+def test_every_commands_help_keeps_each_paragraph_on_one_line() -> None:
+    """`crowdship COMMAND --help` prints each paragraph after the summary with the docstring's own line breaks,
+    so one folded in the source showed up broken mid-sentence (`replay --help`, `rewards policies --help`)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    folded = [
+        " ".join(path)
+        for path, _ in _commands(group)
+        for paragraph in inspect.cleandoc(_help(group, path)).split("\n\n")[1:]
+        if "\n" in paragraph and not paragraph.startswith("\b")
+    ]
+    assert folded == []
+
+
+def _help(group: TyperGroup, path: tuple[str, ...]) -> str:
+    command: object = group
+    for name in path:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    return getattr(command, "help", None) or ""
+
+
+def test_simulate_and_sweep_tell_where_their_results_go_without_out() -> None:
+    """`--out` is optional; a new user looking for the report learns the folder from `--help`."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    helps = {
+        name: next(getattr(param, "help", None) for param in group.commands[name].params if param.name == "out")
+        for name in ("simulate", "sweep")
+    }
+    assert helps == {
+        "simulate": "Folder for the results (default: .local/simulations/SCENARIO)",
+        "sweep": "Folder for the table and chart (default: .local/sweeps/GRID)",
+    }

@@ -218,7 +218,7 @@ def test_the_list_of_policies_reads_on_an_80_column_terminal(
     assert _as(ops, "policy-create", str(good), "--note", "launch").exit_code == 0
     listed = CliRunner().invoke(app, ["rewards", "policies"])
     assert listed.exit_code == 0, listed.output
-    table, _, after = listed.output.partition("version 1: launch\n")
+    table, _, after = listed.output.partition(f"version 1, proposed by {ops}: launch\n")
     assert max(len(line) for line in table.splitlines()) <= 80
     assert "version" in table
     assert len(re.findall(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", table)) == 1  # proposed, not yet decided
@@ -255,4 +255,22 @@ def test_a_note_with_terminal_escapes_is_refused_and_an_old_one_is_printed_escap
     assert listed.exit_code == 0, listed.output
     assert "\x1b" not in listed.output
     assert "\u202e" not in listed.output
-    assert "version 1: old\\x1b[2J\\u202eevil\\nsecond line" in listed.output
+    assert ": old\\x1b[2J\\u202eevil\\nsecond line" in listed.output
+
+
+def test_the_list_of_policies_names_who_proposed_and_who_decided_each_version(
+    configured: World, tmp_path: Path
+) -> None:
+    """The command's help promises who proposed and who decided each version: their e-mails, on the version's
+    line after the table (a proposal not yet decided names its author only)."""
+    ops, finance, other = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE), _staff(configured, Role.OPS)
+    good = tmp_path / "policy.json"
+    good.write_text(json.dumps(PLAIN_PARAMETERS))
+    assert _as(ops, "policy-create", str(good), "--note", "launch").exit_code == 0
+    assert _as(finance, "policy-approve", "1").exit_code == 0
+    assert _as(other, "policy-create", str(good)).exit_code == 0
+    listed = CliRunner().invoke(app, ["rewards", "policies"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert f"version 1, proposed by {ops}, approved by {finance}: launch" in lines
+    assert f"version 2, proposed by {other}" in lines

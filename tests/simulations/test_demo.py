@@ -22,7 +22,7 @@ from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
-from simulations.demo_run import demo_day, how_to_try, remember
+from simulations.demo_run import demo_day, how_to_try, policy_line, remember
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 PASSWORD = "Orbit-Lamp-77-Quince"
@@ -246,3 +246,62 @@ def test_the_demos_hints_tell_the_timings_of_the_settings_in_force(tmp_path: Pat
     )
     assert "offers every 2.5 s" in text
     assert "an offer lasts 90 s; one let expire comes back to the trip 10 minutes later" in text
+
+
+def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_port(tmp_path: Path) -> None:
+    """The offer names an order by its id and address while the table lists references and drop-offs: the hint
+    says to match the stop's address with the drop-off column. Port 8000 may be taken: the hint says what then.
+    Most shoppers of the table get no offer at first: the 404 they see is told as expected."""
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=uuid4(),
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
+    flat = " ".join(text.split())
+    assert "its address: the row of that drop-off in the table above has the BAG code and the recipient's CODE" in flat
+    assert "lists them by order_id" in flat
+    assert "port 8000 taken? `crowdship api` says so: give it another --port" in flat
+    assert "404 `no open offer` until a batch offers that shopper's trip something" in flat
+
+
+def test_a_later_demo_run_names_the_policy_in_force_and_a_first_one_the_policy_it_published() -> None:
+    """After the README's steps approve `docs/examples/policy.json`, a refreshed demo is priced by that version:
+    the demo says which version prices its offers, not only on the run that published its own."""
+    import json
+
+    from rewards.policy import PolicyParameters, RewardPolicy
+
+    example = json.loads((REPO / "docs" / "examples" / "policy.json").read_text())
+    policy = RewardPolicy(version=2, parameters=PolicyParameters.from_json(example), created_by=uuid4(), created_at=NOW)
+    assert policy_line(policy, published=False) == (
+        "Reward policy v2 in force: $3.00 a delivery, $0.40 per extra km, at least $3.50"
+    )
+    assert policy_line(policy, published=True).startswith(
+        "Reward policy v2 published (proposed by ops, approved by finance): $3.00 a delivery"
+    )
+
+
+def test_the_demos_hints_check_a_shopper_in_with_a_body_the_api_takes(tmp_path: Path) -> None:
+    """The last demo shopper has no trip, and a trip ends once delivered: the hints show the check-in, naming the
+    store, with a body the API's schema accepts once the placeholders are filled in."""
+    from api.shopper_schemas import TripIn
+
+    store_id = uuid4()
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=store_id,
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
+    command = next(chunk for chunk in text.split("\n  curl") if "/shopper/trips\n" in chunk + "\n")
+    words = shlex.split(command.replace("\\\n", " "))
+    body = words[words.index("-d") + 1]
+    filled = body.replace("LAT", "30.5").replace("LON", "-84.2").replace("LEAVE_BY", "2026-11-22T19:00:00Z")
+    trip = TripIn.model_validate_json(filled)
+    assert str(trip.store_id) == str(store_id)
+    assert words[-1] == "http://127.0.0.1:8000/shopper/trips"
