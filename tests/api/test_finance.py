@@ -187,6 +187,7 @@ def _the_ledger_shows_reward_then_payout(
 def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_id: str) -> None:
     audit = client.get("/finance/audit", params={"subject_id": batch_id}, headers=finance.headers).json()
     assert [entry["action"] for entry in audit["items"]] == [
+        "batch.exported",
         "batch.paid",
         "batch.approved",
         "line.held",
@@ -265,6 +266,92 @@ def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
     assert "is draft: only an approved or paid batch is exported" in draft["detail"]
     client.post(f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers)
     assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
+
+
+def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its_bank_file_is_withdrawn(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Each export is recorded (who, when) on the batch and in the audit log; rejecting the batch afterwards
+    frees its lines for the next batch, so it is refused with 409 `batch-exported` unless the request says the
+    bank file was withdrawn."""
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    batch = _prepare(client, finance, clock, "exported-1")
+    batch_url = f"/finance/batches/{batch['id']}"
+    assert batch["exports"] == []
+    client.post(f"{batch_url}/approve", headers=second_finance.headers)
+    assert client.get(f"{batch_url}/export", headers=second_finance.headers).status_code == 200
+    exported_at = clock.now()
+    clock.advance(timedelta(minutes=5))
+    assert client.get(f"{batch_url}/export", headers=finance.headers).status_code == 200
+    exports = client.get(batch_url, headers=finance.headers).json()["exports"]
+    assert [(e["exported_by"], e["exported_at"]) for e in exports] == [
+        (str(second_finance.user_id), exported_at.isoformat().replace("+00:00", "Z")),
+        (str(finance.user_id), clock.now().isoformat().replace("+00:00", "Z")),
+    ]
+
+    refused = assert_problem(
+        client.post(f"{batch_url}/reject", json={"reason": "wrong period"}, headers=finance.headers), 409
+    )
+    assert refused["type"] == "/problems/batch-exported"
+    assert "bank_file_withdrawn" in refused["detail"]
+    assert client.get(batch_url, headers=finance.headers).json()["status"] == "approved"
+    assert_problem(
+        client.post(
+            f"{batch_url}/reject",
+            json={"reason": "wrong period", "bank_file_withdrawn": False},
+            headers=finance.headers,
+        ),
+        409,
+    )
+    rejected = client.post(
+        f"{batch_url}/reject",
+        json={"reason": "bank file withdrawn before processing", "bank_file_withdrawn": True},
+        headers=finance.headers,
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["bank_file_withdrawn"] is True
+    audit = client.get("/finance/audit", params={"subject_id": batch["id"]}, headers=finance.headers).json()
+    actions = [(entry["action"], entry["actor_id"]) for entry in audit["items"]]
+    assert actions[:3] == [
+        ("batch.rejected", str(finance.user_id)),
+        ("batch.exported", str(finance.user_id)),
+        ("batch.exported", str(second_finance.user_id)),
+    ]
+    assert audit["items"][0]["details"]["bank_file_withdrawn"] is True
+
+
+def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """An approved batch nobody downloaded holds no bank file: it is rejected as before."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "unexported-1")
+    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    rejected = client.post(
+        f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["bank_file_withdrawn"] is False
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(

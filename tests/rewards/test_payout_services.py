@@ -181,7 +181,7 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
     assert balances(world, bob.id) == (0, 500)
     assert balances(world, alice.id) == (0, 0)
     with world.rewards() as uow:
-        exported = export_payout_batch_csv(uow, batch_id=batch.id)
+        exported = export_payout_batch_csv(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW)
     rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     assert [(row["shopper_id"], row["amount_cents"], row["status"]) for row in rows] == [(str(alice.id), "500", "paid")]
     with world.rewards() as uow:
