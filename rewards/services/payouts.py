@@ -46,9 +46,9 @@ def prepare_payout_batch(
     per key of the preparer's: a retry (same period) gets the first batch back, as it is now."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
-    request = {
-        "period_start": period_start.isoformat(),
-        "period_end": period_end.isoformat(),
+    request = {  # instants as instants: the fingerprint compares them, not how their offset was written
+        "period_start": period_start,
+        "period_end": period_end,
         "actor_id": str(actor_id),
     }
     outcome = callers_once(

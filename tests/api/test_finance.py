@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -422,6 +422,34 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
     assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the_same_request(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """`...T00:00:00Z` and `...T19:00:00-05:00` the day before are one instant: the retry replays the batch."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    headers = {**finance.headers, "Idempotency-Key": "prep-offsets"}
+    start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(hours=1)
+    in_utc = {"period_start": start.isoformat().replace("+00:00", "Z"), "period_end": end.isoformat()}
+    five_behind = timezone(timedelta(hours=-5))
+    in_new_york = {
+        "period_start": start.astimezone(five_behind).isoformat(),
+        "period_end": end.astimezone(five_behind).isoformat(),
+    }
+    assert in_new_york["period_start"] != in_utc["period_start"]
+    first = client.post("/finance/batches", json=in_utc, headers=headers)
+    retry = client.post("/finance/batches", json=in_new_york, headers=headers)
+    assert (first.status_code, retry.status_code) == (201, 200), retry.text
+    assert retry.json()["id"] == first.json()["id"]
 
 
 def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(

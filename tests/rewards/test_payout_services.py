@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import cast
 from uuid import uuid4
 
@@ -121,6 +121,28 @@ def test_payout_keys_are_each_callers_own_and_a_reused_one_is_named_as_given(wor
         )
     assert raised.value.key == "k"
     assert str(FINANCE_A) not in raised.value.message
+
+
+@pytest.mark.usefixtures("policy")
+def test_a_retry_of_preparation_with_the_period_in_another_utc_offset_gets_the_first_batch(world: World) -> None:
+    """The key's fingerprint compares instants: the same period written with another offset is a retry."""
+    alice = world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    five_behind = timezone(timedelta(hours=-5))
+    with world.rewards() as uow:
+        first = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        )
+    with world.rewards() as uow:
+        retry = prepare_payout_batch(
+            uow,
+            period_start=PERIOD[0].astimezone(five_behind),
+            period_end=PERIOD[1].astimezone(five_behind),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key="k",
+        )
+    assert (retry.replayed, retry.batch.id) == (True, first.batch.id)
 
 
 @pytest.mark.usefixtures("policy")
