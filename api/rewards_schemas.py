@@ -172,6 +172,11 @@ class PayoutLineOut(FromDomain):
     open: bool = Field(description="Still payable by this batch (closed once the batch is paid or rejected)")
 
 
+class BatchExportOut(FromDomain):
+    exported_by: UUID
+    exported_at: datetime
+
+
 class PayoutBatchOut(FromDomain):
     id: UUID
     status: BatchStatus
@@ -186,6 +191,13 @@ class PayoutBatchOut(FromDomain):
     rejected_by: UUID | None
     rejected_at: datetime | None
     rejection_reason: str | None
+    bank_file_withdrawn: bool = Field(
+        description="Rejected after its bank upload was exported, on the rejecter's word that the file was withdrawn"
+    )
+    exports: list[BatchExportOut] = Field(
+        description="Every download of its bank upload (`/export`), oldest first: rejecting it afterwards needs "
+        "`bank_file_withdrawn`"
+    )
     total_cents: int = Field(ge=0, description="Every line, held or not")
     payable_cents: int = Field(ge=0, description="The lines not held: what paying the batch moves")
     flagged_lines: int = Field(ge=0, validation_alias=AliasPath("lines"))  # counted from the lines
@@ -215,6 +227,15 @@ class ApprovalIn(Schema):
 
 class ReasonIn(Schema):
     reason: Text = Field(examples=["recipient repeated 6 times this week; asked the store to check"])
+
+
+class RejectionIn(ReasonIn):
+    bank_file_withdrawn: bool = Field(
+        default=False,
+        description="Required true to reject a batch whose bank upload was exported: you withdrew the file from the "
+        "bank (say so in `reason`), or it would pay the lines again freed for the next batch; 409 `batch-exported` "
+        "otherwise",
+    )
 
 
 class PaymentOut(FromDomain):

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from crowdship.errors import DomainError, InvalidInput
@@ -52,9 +53,21 @@ def require_key(key: str) -> str:
     return key
 
 
+def _canonical(value: Any) -> Any:
+    """How a request's value is fingerprinted: an instant by the instant it names, in UTC (a period written
+    `...T00:00:00Z` or `...T19:00:00-05:00` the day before is one request), as its ISO text; anything else as
+    `str` gives it."""
+    if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
-    """A stable fingerprint of a request, to tell a retry from a reuse of its idempotency key."""
-    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=str)
+    """A stable fingerprint of a request, to tell a retry from a reuse of its idempotency key. Pass instants as
+    `datetime`s, not text: they are compared as instants, whatever offset they were written with."""
+    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

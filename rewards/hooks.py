@@ -35,6 +35,7 @@ from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder, ShopperChange, TierReviewRequest
 from rewards.policy import local_hour
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
+from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import RewardCredit, credit_delivery_reward, earnings_so_far
 from rewards.services.common import audit
@@ -103,11 +104,19 @@ def delivery_credit(
     rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories], payment_choice: PaymentChoice | None = None
 ) -> Callable[[LiveUnitOfWork, DeliveredOrder], RewardCredit]:
     """Credits a delivered order inside the delivering unit of work's transaction (`rewards_within` gives the
-    rewards repositories on that same transaction)."""
+    rewards repositories on that same transaction). With no policy in force it raises `NoPolicyInForce` (the
+    composition root logs it and the delivery stands without a reward) after keeping the shopper's tier with the
+    delivery, so that a late credit prices it as it would have been priced then."""
 
     def credit(uow: LiveUnitOfWork, delivered: DeliveredOrder) -> RewardCredit:
         repos = rewards_within(uow)
-        priced = delivery_reward_inputs(uow, repos, delivered, payment_choice=payment_choice)
+        try:
+            priced = delivery_reward_inputs(uow, repos, delivered, payment_choice=payment_choice)
+        except NoPolicyInForce:
+            # The delivery goes without a reward: keep the tier the shopper delivered at, for finance's late credit.
+            tier = uow.shoppers.get(delivered.shopper_id).trust_tier
+            repos.rewards.keep_delivery_tier(delivered.order_id, delivered.shopper_id, tier, delivered.delivered_at)
+            raise
         return credit_delivery_reward(
             repos,
             order_id=delivered.order_id,

@@ -73,6 +73,21 @@ class LineAlreadyHeld(DomainError):
         super().__init__(f"line {line_id} of batch {batch_id} is already held; release it first to hold it anew")
 
 
+class BatchExported(DomainError):
+    """A batch whose bank upload was downloaded is rejected without saying the bank file was withdrawn: rejecting
+    frees its lines for the next batch, so if the bank processed the file the same money would be paid twice."""
+
+    kind = "conflict"
+
+    def __init__(self, batch_id: UUID, export: BatchExport) -> None:
+        super().__init__(
+            f"batch {batch_id} was exported for the bank (last by {export.exported_by} at "
+            f"{export.exported_at.isoformat()}): rejecting it frees its lines for the next batch, so the same money "
+            "could be paid twice. Withdraw the file from the bank first, then reject with "
+            '"bank_file_withdrawn": true and the reason'
+        )
+
+
 class BatchChanged(DomainError):
     """The approver reviewed an earlier revision of the batch: a line was held or released since."""
 
@@ -85,6 +100,15 @@ class BatchChanged(DomainError):
         )
         self.reviewed = reviewed
         self.revision = revision
+
+
+@dataclass(frozen=True)
+class BatchExport:
+    """One download of a batch's bank upload: who, and when."""
+
+    exported_by: UUID
+    exported_at: datetime
+    id: UUID = field(default_factory=uuid4)
 
 
 @dataclass
@@ -119,6 +143,10 @@ class PayoutBatch:
     rejected_by: UUID | None = None
     rejected_at: datetime | None = None
     rejection_reason: str | None = None
+    bank_file_withdrawn: bool = False
+    """Set when a batch exported for the bank was rejected on its rejecter's word that the file was withdrawn."""
+    exports: list[BatchExport] = field(default_factory=list)
+    """Every download of its bank upload, oldest first."""
     lines: list[PayoutLine] = field(default_factory=list)
     revision: int = 0
     """Counts the holds and releases of its lines: an approval may name the revision its approver reviewed."""
@@ -186,12 +214,26 @@ class PayoutBatch:
             line.open = False
         return to_pay
 
-    def reject(self, *, actor_id: UUID, now: datetime, reason: str) -> None:
-        """Rejected: nothing is paid and the lines are released, so the shoppers can go in another batch."""
+    def record_export(self, *, actor_id: UUID, now: datetime) -> BatchExport:
+        """Records a download of the bank upload (`BatchNotExportable` unless approved or paid)."""
+        if self.status not in EXPORTABLE:
+            raise BatchNotExportable(self.id, self.status)
+        export = BatchExport(exported_by=actor_id, exported_at=now)
+        self.exports.append(export)
+        return export
+
+    def reject(self, *, actor_id: UUID, now: datetime, reason: str, bank_file_withdrawn: bool = False) -> None:
+        """Rejected: nothing is paid and the lines are released, so the shoppers can go in another batch. A batch
+        exported for the bank is rejected only on the word that its file was withdrawn (`BatchExported`)."""
         if not reason.strip():
             raise InvalidInput("reason", "say why the batch is rejected")
+        if BatchStatus.REJECTED not in BATCH_TRANSITIONS[self.status]:
+            raise IllegalTransition("payout batch", self.id, self.status, BatchStatus.REJECTED)
+        if self.exports and not bank_file_withdrawn:
+            raise BatchExported(self.id, self.exports[-1])
         self._move(BatchStatus.REJECTED)
         self.rejected_by, self.rejected_at, self.rejection_reason = actor_id, now, reason
+        self.bank_file_withdrawn = bool(self.exports) and bank_file_withdrawn
         for line in self.lines:
             line.open = False
 

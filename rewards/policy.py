@@ -119,12 +119,18 @@ class PolicyParameters:
     """Where days and weeks (for the caps) and peak hours are counted."""
 
     def __post_init__(self) -> None:
-        for name, maximum in _MAXIMUMS.items():
-            _require_int(getattr(self, name), name, maximum=maximum)
+        self._check_shape()
+        self._check_bounds()
+
+    def _check_shape(self) -> None:
+        """What pricing needs of any version, stored or proposed: whole numbers, none negative, a multiplier per
+        hour and per tier, a time zone that exists."""
+        for name in _MAXIMUMS:
+            _require_int(getattr(self, name), name)
         for name in ("daily_cap_cents", "weekly_cap_cents"):
             if getattr(self, name) is not None:
-                _require_int(getattr(self, name), name, maximum=MAX_PARAMETER_CENTS)
-        _require_int(self.store_credit_bonus_bps, "store_credit_bonus_bps", minimum=BASIS_POINTS)
+                _require_int(getattr(self, name), name)
+        _require_int(self.store_credit_bonus_bps, "store_credit_bonus_bps")
         if len(self.peak_multiplier_bps) != HOURS_IN_DAY:
             raise InvalidInput("peak_multiplier_bps", "needs one multiplier per hour, 24 in all")
         if len(self.tier_multiplier_bps) != len(TrustTier):
@@ -132,6 +138,17 @@ class PolicyParameters:
         for name in ("peak_multiplier_bps", "tier_multiplier_bps"):
             for index, value in enumerate(getattr(self, name)):
                 _require_int(value, f"{name}[{index}]")
+        time_zone(self.timezone, field="timezone")
+
+    def _check_bounds(self) -> None:
+        """The bounds a version is proposed within (`_MAXIMUMS`, `_check_limits`); a version stored before one
+        of them was added is read as stored (`stored`), and the per-delivery ceiling still holds its rewards."""
+        for name, maximum in _MAXIMUMS.items():
+            _require_int(getattr(self, name), name, maximum=maximum)
+        for name in ("daily_cap_cents", "weekly_cap_cents"):
+            if getattr(self, name) is not None:
+                _require_int(getattr(self, name), name, maximum=MAX_PARAMETER_CENTS)
+        _require_int(self.store_credit_bonus_bps, "store_credit_bonus_bps", minimum=BASIS_POINTS)
         if self.referral_commission_bps > BASIS_POINTS:
             raise InvalidInput("referral_commission_bps", "cannot exceed 10000 (the whole reward)")
         if (
@@ -140,7 +157,6 @@ class PolicyParameters:
             and self.daily_cap_cents > self.weekly_cap_cents
         ):
             raise InvalidInput("daily_cap_cents", "cannot exceed weekly_cap_cents")
-        time_zone(self.timezone, field="timezone")
         self._check_limits()
 
     def _check_limits(self) -> None:
@@ -168,13 +184,34 @@ class PolicyParameters:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PolicyParameters:
-        """Parses ops' input (or a stored row); errors name the field."""
+        """Parses ops' input for a new version, held to every bound; errors name the field."""
         if not isinstance(data, Mapping):
             raise InvalidInput("parameters", "must be an object")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise InvalidInput(unknown[0], "is not a policy parameter")
+        try:
+            return cls(**cls._values(data))
+        except TypeError as error:
+            raise InvalidInput("parameters", str(error)) from error
+
+    @classmethod
+    def stored(cls, data: Mapping[str, Any]) -> PolicyParameters:
+        """A stored version's parameters as they were stored: bounds apply to proposing a version, so one
+        proposed before a bound was added (or tightened) still loads, lists and prices; what pricing needs is
+        checked still (`_check_shape`), and no reward exceeds `MAX_REWARD_CENTS` whatever the version says. A
+        parameter no longer known is left out."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("parameters", "must be an object")
+        values = cls._values({name: value for name, value in data.items() if name in cls.__dataclass_fields__})
+        parameters = cls.__new__(cls)
+        for name, spec in cls.__dataclass_fields__.items():
+            object.__setattr__(parameters, name, values.get(name, spec.default))
+        parameters._check_shape()
+        return parameters
+
+    @classmethod
+    def _values(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         for name, spec in cls.__dataclass_fields__.items():
             if name not in data and spec.default is MISSING:
                 raise InvalidInput(name, "is required")
@@ -184,10 +221,7 @@ class PolicyParameters:
                 if not isinstance(values[name], list | tuple):
                     raise InvalidInput(name, "must be a list")
                 values[name] = tuple(values[name])
-        try:
-            return cls(**values)
-        except TypeError as error:
-            raise InvalidInput("parameters", str(error)) from error
+        return values
 
     def zone(self) -> ZoneInfo:
         return time_zone(self.timezone, field="timezone")

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
-from dispatch.model import LocationSample, Shopper
+from dispatch.model import LocationSample, Shopper, TrustTier
 from rewards.anomalies import DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch
@@ -113,6 +113,15 @@ class RewardRepository(Protocol):
     def has_delivered(self, shopper_id: UUID) -> bool:
         """Whether the shopper was rewarded for a delivery, or delivered an order (its accepted proof came from
         their trip) that went unrewarded because no policy was in force."""
+        ...
+
+    def keep_delivery_tier(self, order_id: UUID, shopper_id: UUID, tier: TrustTier, delivered_at: datetime) -> None:
+        """Keeps the trust tier the shopper had when they delivered an order that went without a reward (no
+        policy was in force), for the late credit to price it with; a second call for the order changes nothing."""
+        ...
+
+    def delivery_tier(self, order_id: UUID) -> TrustTier | None:
+        """The tier kept by `keep_delivery_tier` for the order; None for one delivered before tiers were kept."""
         ...
 
     def add_referral(self, referral: Referral) -> None: ...

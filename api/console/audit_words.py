@@ -19,6 +19,7 @@ ACTIONS = {
     "batch.approved": "Payout batch approved",
     "batch.rejected": "Payout batch rejected",
     "batch.paid": "Payout batch paid",
+    "batch.exported": "Payout batch exported for the bank",
     "line.held": "Payout line held",
     "line.released": "Payout line released",
     "policy.proposed": "Reward policy proposed",
@@ -53,6 +54,9 @@ DETAIL_LABELS = {
     "on_time_deliveries": "On time",
     "record": "Record",
     "parameters": "Parameters",
+    "exports": "Exported before",
+    "bank_file_withdrawn": "Bank file withdrawn",
+    "payable_cents": "Payable",
 }
 FOLDED = frozenset({"parameters"})
 """Details shown folded whatever their length: a policy's parameters are read on the Policies page."""

@@ -21,11 +21,11 @@ from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, people, redirect, render
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards
-from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn
+from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn, RejectionIn
 from api.routers.finance import CsvResponse
 from crowdship.pages import Page
 from rewards import services
-from rewards.payouts import BatchChanged, BatchStatus, FourEyesViolation, HoldPlacedByAnother
+from rewards.payouts import BatchChanged, BatchExported, BatchStatus, FourEyesViolation, HoldPlacedByAnother
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
@@ -177,7 +177,16 @@ def _batch(
         problem_line=line_id,
         prepared_by_you=batch.prepared_by == user.principal.user_id,
         settled=LINE_SETTLED,
-        people=people(request, (batch.prepared_by, batch.approved_by, batch.paid_by, batch.rejected_by)),
+        people=people(
+            request,
+            (
+                batch.prepared_by,
+                batch.approved_by,
+                batch.paid_by,
+                batch.rejected_by,
+                *(export.exported_by for export in batch.exports),
+            ),
+        ),
         idempotency_key=uuid4().hex,
     )
 
@@ -280,12 +289,29 @@ def approve_batch(
 def reject_batch(
     request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
 ) -> Response:
+    """Rejects the batch; one exported for the bank only with the box ticked that says its file was withdrawn."""
     try:
-        body = ReasonIn.model_validate({"reason": form.get("reason")})
+        body = RejectionIn.model_validate(
+            {"reason": form.get("reason"), "bank_file_withdrawn": form.get("bank_file_withdrawn") == "yes"}
+        )
         with rewards() as uow:
             services.reject_payout_batch(
-                uow, batch_id=batch_id, actor_id=user.principal.user_id, reason=body.reason, now=now
+                uow,
+                batch_id=batch_id,
+                actor_id=user.principal.user_id,
+                reason=body.reason,
+                now=now,
+                bank_file_withdrawn=body.bank_file_withdrawn,
             )
+    except BatchExported:
+        problem = FormProblem(
+            "This batch was exported for the bank: nothing was rejected. Rejecting it frees its lines for the next "
+            "batch, so if the bank processed the file the same money is paid twice. Withdraw the file from the bank "
+            "first, then tick the box saying so.",
+            {"bank_file_withdrawn": "tick this once the bank file is withdrawn"},
+            409,
+        )
+        return _refused(request, user, rewards, batch_id, problem)
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
     return redirect(request, _batch_url(batch_id), flash="The batch is rejected: nothing was paid.", kind="info")
@@ -329,8 +355,8 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
 
 
 @router.get("/batches/{batch_id}/export")
-def export_batch(batch_id: UUID, user: FinanceUser, rewards: Rewards) -> CsvResponse:
-    _ = user
+def export_batch(batch_id: UUID, user: FinanceUser, rewards: Rewards, now: Now) -> CsvResponse:
+    """The bank upload; each download is recorded on the batch (shown on its page) and in the audit log."""
     with rewards() as uow:
-        text = services.export_payout_batch_csv(uow, batch_id=batch_id)
+        text = services.export_payout_batch_csv(uow, batch_id=batch_id, actor_id=user.principal.user_id, now=now)
     return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})

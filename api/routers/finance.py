@@ -27,6 +27,7 @@ from api.rewards_schemas import (
     PayoutBatchOut,
     ReasonIn,
     ReconciliationOut,
+    RejectionIn,
 )
 from api.schemas import PageOf
 from rewards import services
@@ -163,12 +164,19 @@ def approve_batch(
 
 @router.post("/batches/{batch_id}/reject", response_model=PayoutBatchOut, responses=problem_responses(404, 409, 422))
 def reject_batch(
-    batch_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
+    batch_id: UUID, body: RejectionIn, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Nothing is paid and every line is released, so its shoppers can go in the next batch."""
+    """Nothing is paid and every line is released, so its shoppers can go in the next batch. A batch whose bank
+    upload was exported is 409 `batch-exported` unless `bank_file_withdrawn` is true: if the bank processed the
+    file, its lines would be paid again by the next batch."""
     with rewards() as uow:
         batch = services.reject_payout_batch(
-            uow, batch_id=batch_id, actor_id=principal.user_id, reason=body.reason, now=now
+            uow,
+            batch_id=batch_id,
+            actor_id=principal.user_id,
+            reason=body.reason,
+            now=now,
+            bank_file_withdrawn=body.bank_file_withdrawn,
         )
     return PayoutBatchOut.model_validate(batch)
 
@@ -222,11 +230,12 @@ def pay_batch(
         **problem_responses(404, 409),
     },
 )
-def export_batch(batch_id: UUID, rewards: Rewards) -> CsvResponse:
+def export_batch(batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now) -> CsvResponse:
     """The CSV for the bank upload, once a second person approved the batch: 409 `batch-not-exportable` for a
-    draft (it may still change) or a rejected batch (it pays nothing)."""
+    draft (it may still change) or a rejected batch (it pays nothing). Each export is recorded on the batch
+    (`exports`) and in the audit log (`batch.exported`)."""
     with rewards() as uow:
-        text = services.export_payout_batch_csv(uow, batch_id=batch_id)
+        text = services.export_payout_batch_csv(uow, batch_id=batch_id, actor_id=principal.user_id, now=now)
     return CsvResponse(text, headers={"Content-Disposition": f'attachment; filename="payout-batch-{batch_id}.csv"'})
 
 

@@ -78,7 +78,7 @@ def credit_delivery_reward(
         "order_id": str(order_id),
         "shopper_id": str(shopper_id),
         "inputs": inputs.to_json(),
-        "delivered_at": delivered_at.isoformat(),
+        "delivered_at": delivered_at,  # fingerprinted as the instant, whatever its offset
         "policy_version": policy_version,
     }
     return idempotent(

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.units import Cents
+from dispatch.model import TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import recorded_delivery
@@ -49,21 +50,21 @@ def delivery_reward_inputs(
     *,
     policy: RewardPolicy | None = None,
     payment_choice: PaymentChoice | None = None,
+    trust_tier: TrustTier | None = None,
 ) -> DeliveryPricing:
     """The inputs of a delivered order's reward as the offer that carried it showed them: its share of the
     offer's extra distance and time (`pricing.bundle_inputs`), its bags, the local hour and the payment method
-    in force when the offer was made, and the shopper's tier. Priced by `policy`, or else by the version in
-    force when the offer was made (`NoPolicyInForce` when none was). An order no offer carried is priced at
-    its delivery, with no detour."""
-    shopper = uow.shoppers.get(delivered.shopper_id)
+    in force when the offer was made, and the shopper's tier at the delivery (`trust_tier`, else the tier the
+    shopper has now: the live hook prices as the order is delivered). Priced by `policy`, or else by the
+    version in force when the offer was made (`NoPolicyInForce` when none was). An order no offer carried is
+    priced at its delivery, with no detour."""
+    tier = uow.shoppers.get(delivered.shopper_id).trust_tier if trust_tier is None else trust_tier
     if delivered.offer_id is None:
         offered_at = delivered.delivered_at
         chosen = policy or repos.policies.in_force_at(offered_at)
         order = uow.orders.get(delivered.order_id)
         method = payment_method(repos, payment_choice, delivered.shopper_id, offered_at)
-        inputs = RewardInputs(
-            0, 0, order.size_bags, local_hour(offered_at, chosen.parameters), shopper.trust_tier, method
-        )
+        inputs = RewardInputs(0, 0, order.size_bags, local_hour(offered_at, chosen.parameters), tier, method)
         return DeliveryPricing(chosen, inputs)
     offer = uow.offers.get(delivered.offer_id)
     offered_at = offer.created_at
@@ -73,7 +74,7 @@ def delivery_reward_inputs(
         extra_duration_s=offer.extra_duration_s,
         bags_per_stop=[uow.orders.get(order_id).size_bags for order_id in offer.stops],
         local_hour=local_hour(offered_at, chosen.parameters),
-        trust_tier=shopper.trust_tier,
+        trust_tier=tier,
         method=payment_method(repos, payment_choice, delivered.shopper_id, offered_at),
     )
     return DeliveryPricing(chosen, stops[offer.stops.index(delivered.order_id)])
@@ -98,7 +99,8 @@ def credit_unrewarded_delivery(
     payment_choice: PaymentChoice | None = None,
 ) -> LateCredit:
     """Credits now a delivered order that has no reward (it was delivered while no policy was in force), to the
-    shopper who delivered it, with the inputs the live hook would have used (`delivery_reward_inputs`), priced
+    shopper who delivered it, with the inputs the live hook would have used (`delivery_reward_inputs`; the tier
+    the hook kept at the delivery, or the shopper's current tier for a delivery recorded before it did), priced
     by the approved `policy_version`, or else by the version in force at the delivery. The reward counts as
     earned at the delivery (that day's and week's caps apply, and the referrer's share if any); the money
     moves now, by `actor_id`. Once per key, in one transaction that commits on success.
@@ -117,7 +119,14 @@ def credit_unrewarded_delivery(
             named = None if policy_version is None else _approved_version(repos, policy_version)
             delivered = recorded_delivery(uow, order_id)
             policy = named or _in_force_at_delivery(repos, delivered.delivered_at)
-            priced = delivery_reward_inputs(uow, repos, delivered, policy=policy, payment_choice=payment_choice)
+            priced = delivery_reward_inputs(
+                uow,
+                repos,
+                delivered,
+                policy=policy,
+                payment_choice=payment_choice,
+                trust_tier=repos.rewards.delivery_tier(order_id),
+            )
             return credit_delivered_order(
                 repos,
                 order_id=order_id,
@@ -209,7 +218,14 @@ def quote_unrewarded_delivery(
         except NoPolicyInForce:
             uow.rollback()
             return LateCreditQuote(delivered, None, None, None, approved)
-        priced = delivery_reward_inputs(uow, repos, delivered, policy=policy, payment_choice=payment_choice)
+        priced = delivery_reward_inputs(
+            uow,
+            repos,
+            delivered,
+            policy=policy,
+            payment_choice=payment_choice,
+            trust_tier=repos.rewards.delivery_tier(order_id),
+        )
         quote = quote_delivery_reward(
             repos,
             shopper_id=delivered.shopper_id,

@@ -46,9 +46,9 @@ def prepare_payout_batch(
     per key of the preparer's: a retry (same period) gets the first batch back, as it is now."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
-    request = {
-        "period_start": period_start.isoformat(),
-        "period_end": period_end.isoformat(),
+    request = {  # instants as instants: the fingerprint compares them, not how their offset was written
+        "period_start": period_start,
+        "period_end": period_end,
         "actor_id": str(actor_id),
     }
     outcome = callers_once(
@@ -217,12 +217,20 @@ def _check_lines_still_held(repos: RewardsRepositories, batch: PayoutBatch) -> N
 
 
 def reject_payout_batch(
-    uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, reason: str, now: datetime
+    uow: RewardsUnitOfWork,
+    *,
+    batch_id: UUID,
+    actor_id: UUID,
+    reason: str,
+    now: datetime,
+    bank_file_withdrawn: bool = False,
 ) -> PayoutBatch:
+    """Nothing is paid and the lines are released. A batch whose bank upload was exported is refused
+    (`BatchExported`) unless `bank_file_withdrawn` says the file was taken back from the bank."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.reject(actor_id=actor_id, now=now, reason=reason)
+    batch.reject(actor_id=actor_id, now=now, reason=reason, bank_file_withdrawn=bank_file_withdrawn)
     repos.payouts.save(batch)
     audit(
         repos,
@@ -232,6 +240,8 @@ def reject_payout_batch(
         subject_id=batch_id,
         at=now,
         reason=reason,
+        exports=len(batch.exports),
+        bank_file_withdrawn=batch.bank_file_withdrawn,
     )
     uow.commit()
     return batch
@@ -337,13 +347,33 @@ def payout_batches(
     return Page([uow.repos.payouts.get(batch_id) for batch_id in ids.items], ids.total)
 
 
-def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID) -> str:
+def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime) -> str:
     """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
     (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch. What it lists the ledger
     still owes: approving checked every line against its balance, and from then on only this batch's payment
-    may take that money (`rewards.ledger.PromisedToPayout`)."""
-    batch = uow.repos.payouts.get(batch_id)
-    return batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
+    may take that money (`rewards.ledger.PromisedToPayout`).
+
+    Every export is recorded on the batch and in the audit log, with the batch locked: a rejection either
+    comes first (and the export is refused) or sees the export (and asks whether the bank file was withdrawn)."""
+    repos = uow.repos
+    require_active_actor(repos, actor_id)
+    batch = repos.payouts.get(batch_id, for_update=True)
+    export = batch.record_export(actor_id=actor_id, now=now)
+    text = batch_csv(batch, payee_names(uow, [line.shopper_id for line in batch.lines]))
+    repos.payouts.save(batch)
+    audit(
+        repos,
+        actor_id=actor_id,
+        action="batch.exported",
+        subject_kind="payout_batch",
+        subject_id=batch_id,
+        at=now,
+        export_id=export.id,
+        status=batch.status.value,
+        payable_cents=batch.payable_cents,
+    )
+    uow.commit()
+    return text
 
 
 def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUID, str]:

@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -187,6 +187,7 @@ def _the_ledger_shows_reward_then_payout(
 def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_id: str) -> None:
     audit = client.get("/finance/audit", params={"subject_id": batch_id}, headers=finance.headers).json()
     assert [entry["action"] for entry in audit["items"]] == [
+        "batch.exported",
         "batch.paid",
         "batch.approved",
         "line.held",
@@ -267,6 +268,92 @@ def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
     assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
 
 
+def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its_bank_file_is_withdrawn(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """Each export is recorded (who, when) on the batch and in the audit log; rejecting the batch afterwards
+    frees its lines for the next batch, so it is refused with 409 `batch-exported` unless the request says the
+    bank file was withdrawn."""
+    publish_policy(client, ops, approver)
+    ana = make_shopper("Ana")
+    credit_without_proof(db, store, clock, ana)
+    batch = _prepare(client, finance, clock, "exported-1")
+    batch_url = f"/finance/batches/{batch['id']}"
+    assert batch["exports"] == []
+    client.post(f"{batch_url}/approve", headers=second_finance.headers)
+    assert client.get(f"{batch_url}/export", headers=second_finance.headers).status_code == 200
+    exported_at = clock.now()
+    clock.advance(timedelta(minutes=5))
+    assert client.get(f"{batch_url}/export", headers=finance.headers).status_code == 200
+    exports = client.get(batch_url, headers=finance.headers).json()["exports"]
+    assert [(e["exported_by"], e["exported_at"]) for e in exports] == [
+        (str(second_finance.user_id), exported_at.isoformat().replace("+00:00", "Z")),
+        (str(finance.user_id), clock.now().isoformat().replace("+00:00", "Z")),
+    ]
+
+    refused = assert_problem(
+        client.post(f"{batch_url}/reject", json={"reason": "wrong period"}, headers=finance.headers), 409
+    )
+    assert refused["type"] == "/problems/batch-exported"
+    assert "bank_file_withdrawn" in refused["detail"]
+    assert client.get(batch_url, headers=finance.headers).json()["status"] == "approved"
+    assert_problem(
+        client.post(
+            f"{batch_url}/reject",
+            json={"reason": "wrong period", "bank_file_withdrawn": False},
+            headers=finance.headers,
+        ),
+        409,
+    )
+    rejected = client.post(
+        f"{batch_url}/reject",
+        json={"reason": "bank file withdrawn before processing", "bank_file_withdrawn": True},
+        headers=finance.headers,
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["bank_file_withdrawn"] is True
+    audit = client.get("/finance/audit", params={"subject_id": batch["id"]}, headers=finance.headers).json()
+    actions = [(entry["action"], entry["actor_id"]) for entry in audit["items"]]
+    assert actions[:3] == [
+        ("batch.rejected", str(finance.user_id)),
+        ("batch.exported", str(finance.user_id)),
+        ("batch.exported", str(second_finance.user_id)),
+    ]
+    assert audit["items"][0]["details"]["bank_file_withdrawn"] is True
+
+
+def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    second_finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """An approved batch nobody downloaded holds no bank file: it is rejected as before."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    batch = _prepare(client, finance, clock, "unexported-1")
+    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    rejected = client.post(
+        f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["bank_file_withdrawn"] is False
+
+
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     approver: Account,
     client: TestClient,
@@ -335,6 +422,34 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
     assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
     assert client.get("/finance/batches", headers=finance.headers).json()["total"] == 1
+
+
+def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the_same_request(
+    approver: Account,
+    client: TestClient,
+    ops: Account,
+    finance: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """`...T00:00:00Z` and `...T19:00:00-05:00` the day before are one instant: the retry replays the batch."""
+    publish_policy(client, ops, approver)
+    credit_without_proof(db, store, clock, make_shopper())
+    headers = {**finance.headers, "Idempotency-Key": "prep-offsets"}
+    start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(hours=1)
+    in_utc = {"period_start": start.isoformat().replace("+00:00", "Z"), "period_end": end.isoformat()}
+    five_behind = timezone(timedelta(hours=-5))
+    in_new_york = {
+        "period_start": start.astimezone(five_behind).isoformat(),
+        "period_end": end.astimezone(five_behind).isoformat(),
+    }
+    assert in_new_york["period_start"] != in_utc["period_start"]
+    first = client.post("/finance/batches", json=in_utc, headers=headers)
+    retry = client.post("/finance/batches", json=in_new_york, headers=headers)
+    assert (first.status_code, retry.status_code) == (201, 200), retry.text
+    assert retry.json()["id"] == first.json()["id"]
 
 
 def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(

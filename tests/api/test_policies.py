@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from api_support import Account, assert_problem
 from fastapi.testclient import TestClient
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 from rewards_flow import POLICY, publish_policy
 
 from dispatch.accounts import Role
+from rewards.policy import MAX_PARAMETER_CENTS
 
 
 def test_ops_publish_versions_that_finance_can_read(
@@ -154,3 +158,23 @@ def test_shoppers_cannot_decide_and_unknown_versions_are_404(
 ) -> None:
     assert_problem(client.post("/policies/1/approve", headers=make_shopper().headers), 403)
     assert_problem(client.post("/policies/9/approve", headers=approver.headers), 404)
+
+
+def test_a_version_stored_out_of_todays_bounds_is_still_listed_and_read(
+    client: TestClient, ops: Account, approver: Account, db: ConnectionPool
+) -> None:
+    """A version stored before a bound was added reads as stored over HTTP (no 500): listed, read by number."""
+    publish_policy(client, ops, approver)
+    parameters = {**POLICY, "per_extra_km_cents": MAX_PARAMETER_CENTS + 1, "tier_multiplier_bps": [60_000] * 4}
+    with db.connection() as connection:
+        connection.execute(
+            """INSERT INTO reward_policies (id, version, parameters, created_by, created_at)
+               VALUES (%s, 2, %s, %s, now())""",
+            (uuid4(), Jsonb(parameters), ops.user_id),
+        )
+    listed = client.get("/policies", headers=approver.headers)
+    assert listed.status_code == 200, listed.text
+    assert [item["parameters"]["per_extra_km_cents"] for item in listed.json()["items"]][-1] == MAX_PARAMETER_CENTS + 1
+    read = client.get("/policies/2", headers=approver.headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["parameters"]["tier_multiplier_bps"] == [60_000] * 4

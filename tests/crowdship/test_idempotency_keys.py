@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,6 +17,16 @@ from crowdship.idempotency import (
     once,
     require_key,
 )
+
+
+def test_a_fingerprint_compares_instants_not_how_their_offset_is_written() -> None:
+    """One instant written in UTC or with another offset is one request; another instant is another request."""
+    utc = datetime(2026, 12, 1, tzinfo=UTC)
+    new_york = utc.astimezone(timezone(timedelta(hours=-5)))
+    assert new_york.isoformat() == "2026-11-30T19:00:00-05:00"
+    assert fingerprint("op", {"start": utc, "n": [utc]}) == fingerprint("op", {"start": new_york, "n": [new_york]})
+    assert fingerprint("op", {"start": utc}) != fingerprint("op", {"start": utc + timedelta(seconds=1)})
+    assert fingerprint("op", {"start": utc}) == fingerprint("op", {"start": utc.isoformat()})  # as kept before
 
 
 def test_a_fingerprint_depends_on_content_not_key_order() -> None:

@@ -88,8 +88,16 @@ def test_a_reward_an_approved_batch_is_to_pay_is_reversed_only_once_the_batch_is
     assert isinstance(refused.value.__cause__, PromisedToPayout)
     with world.rewards() as uow:
         assert uow.repos.ledger.shopper_accounts(shopper.id)[AccountKind.CASH_PAYABLE].held_cents == 500
-        assert str(shopper.id) in export_payout_batch_csv(uow, batch_id=batch.id)
-        reject_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, reason="reward disputed", now=NOW)
+        assert str(shopper.id) in export_payout_batch_csv(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        reject_payout_batch(
+            uow,
+            batch_id=batch.id,
+            actor_id=FINANCE_B,
+            reason="reward disputed; bank file withdrawn",
+            now=NOW,
+            bank_file_withdrawn=True,
+        )
 
     _reversed(world, order)
     with world.rewards() as uow:

@@ -13,7 +13,19 @@ from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from dispatch.errors import DeliveryNotRecorded
-from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus
+from dispatch.model import (
+    DeliveryProof,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    Shopper,
+    Trip,
+    TripStatus,
+    TrustTier,
+)
+from dispatch.services.delivery import recorded_delivery
+from rewards.hooks import delivery_credit
 from rewards.ledger import InsufficientBalance
 from rewards.policy import PaymentMethod, PolicyStatus, RewardPolicy
 from rewards.reconciliation import DiscrepancyKind
@@ -159,6 +171,59 @@ def test_a_delivery_made_before_any_policy_is_credited_later_from_its_offer_as_t
     assert [(d.kind, d.subject_id) for d in after.discrepancies] == [
         (DiscrepancyKind.DELIVERED_WITHOUT_REWARD, second.id)
     ]
+
+
+def test_a_late_credit_prices_with_the_trust_tier_the_shopper_had_when_they_delivered(world: World) -> None:
+    """The delivery hook finds no policy in force and keeps the shopper's tier (gold) with the delivery; the
+    shopper drops to new before finance credits it: the late credit is priced for a gold shopper, as the live
+    hook would have priced it."""
+    shopper = world.add_shopper(tier=TrustTier.GOLD)
+    first, second = offered_and_delivered(world, shopper)
+    hook = delivery_credit(world.repos_within)
+    with world.dispatch() as uow:
+        for order in (first, second):
+            with pytest.raises(NoPolicyInForce):
+                hook(uow, recorded_delivery(uow, order.id))
+        uow.commit()
+    with world.dispatch() as uow:
+        dropped = uow.shoppers.get(shopper.id)
+        dropped.trust_tier = TrustTier.NEW
+        uow.shoppers.save(dropped)
+        uow.commit()
+    policy = approved_later(world)
+
+    late = credit_later(world, first.id, version=policy.version)
+
+    with world.rewards() as uow:
+        record = uow.repos.rewards.for_order(first.id)
+    assert record is not None
+    assert record.inputs.trust_tier is TrustTier.GOLD
+    quoted = quote_unrewarded_delivery(
+        world.dispatch, world.repos_within, order_id=second.id, policy_version=policy.version
+    )
+    assert quoted.inputs is not None
+    assert quoted.inputs.trust_tier is TrustTier.GOLD
+    assert late.credit.amount_cents > 0
+
+
+def test_a_late_credit_of_a_delivery_recorded_before_tiers_were_kept_prices_with_the_current_tier(
+    world: World,
+) -> None:
+    """Deliveries recorded without a reward before the hook kept the tier have none to read: the shopper's
+    tier of now prices them."""
+    shopper = world.add_shopper(tier=TrustTier.SILVER)
+    first, _ = offered_and_delivered(world, shopper)  # no hook ran: nothing kept
+    with world.dispatch() as uow:
+        raised = uow.shoppers.get(shopper.id)
+        raised.trust_tier = TrustTier.GOLD
+        uow.shoppers.save(raised)
+        uow.commit()
+    policy = approved_later(world)
+    credit_later(world, first.id, version=policy.version)
+    with world.rewards() as uow:
+        record = uow.repos.rewards.for_order(first.id)
+    assert record is not None
+    assert record.inputs.trust_tier is TrustTier.GOLD
 
 
 def test_a_late_credit_is_given_once_a_retry_replays_it_and_another_key_is_refused_as_already_rewarded(

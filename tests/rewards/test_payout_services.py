@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import cast
 from uuid import uuid4
 
@@ -124,6 +124,28 @@ def test_payout_keys_are_each_callers_own_and_a_reused_one_is_named_as_given(wor
 
 
 @pytest.mark.usefixtures("policy")
+def test_a_retry_of_preparation_with_the_period_in_another_utc_offset_gets_the_first_batch(world: World) -> None:
+    """The key's fingerprint compares instants: the same period written with another offset is a retry."""
+    alice = world.add_shopper()
+    credit(world, world.order(proof_by=alice).id, alice.id)
+    five_behind = timezone(timedelta(hours=-5))
+    with world.rewards() as uow:
+        first = prepare_payout_batch(
+            uow, period_start=PERIOD[0], period_end=PERIOD[1], actor_id=FINANCE_A, now=NOW, idempotency_key="k"
+        )
+    with world.rewards() as uow:
+        retry = prepare_payout_batch(
+            uow,
+            period_start=PERIOD[0].astimezone(five_behind),
+            period_end=PERIOD[1].astimezone(five_behind),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key="k",
+        )
+    assert (retry.replayed, retry.batch.id) == (True, first.batch.id)
+
+
+@pytest.mark.usefixtures("policy")
 def test_a_hold_by_the_second_person_is_neither_released_by_the_preparer_nor_approved_away(world: World) -> None:
     """A prepares, B holds Bob's line; A's release is refused and leaves no trace; a third finance user releases
     it, and B's approval of the batch as B saw it (held) is refused: the revision is kept by the storage. B
@@ -181,7 +203,7 @@ def test_a_held_line_is_not_paid_and_goes_into_a_later_batch(world: World) -> No
     assert balances(world, bob.id) == (0, 500)
     assert balances(world, alice.id) == (0, 0)
     with world.rewards() as uow:
-        exported = export_payout_batch_csv(uow, batch_id=batch.id)
+        exported = export_payout_batch_csv(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW)
     rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     assert [(row["shopper_id"], row["amount_cents"], row["status"]) for row in rows] == [(str(alice.id), "500", "paid")]
     with world.rewards() as uow:

@@ -15,6 +15,7 @@ from dispatch.errors import IllegalTransition
 from rewards.anomalies import AnomalyFlag, FlagCode
 from rewards.payouts import (
     BatchChanged,
+    BatchExported,
     BatchNotEditable,
     BatchNotExportable,
     BatchStatus,
@@ -165,6 +166,24 @@ def test_rejecting_releases_every_line() -> None:
     batch.reject(actor_id=APPROVER, now=NOW, reason="wrong period")
     assert batch.status is BatchStatus.REJECTED
     assert not any(line.open for line in batch.lines)
+
+
+def test_an_exported_batch_is_rejected_only_on_the_word_that_its_bank_file_was_withdrawn() -> None:
+    """Rejecting frees the lines for the next batch: after a download of the bank upload, that could pay the same
+    money twice, so it needs `bank_file_withdrawn` (conflict otherwise, and the batch stays approved)."""
+    batch = a_batch(500)
+    with pytest.raises(BatchNotExportable):
+        batch.record_export(actor_id=APPROVER, now=NOW)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    export = batch.record_export(actor_id=APPROVER, now=NOW)
+    assert batch.exports == [export]
+    with pytest.raises(BatchExported, match="bank_file_withdrawn") as refused:
+        batch.reject(actor_id=APPROVER, now=NOW, reason="wrong period")
+    assert refused.value.kind == "conflict"
+    assert batch.status is BatchStatus.APPROVED
+    assert all(line.open for line in batch.lines)
+    batch.reject(actor_id=APPROVER, now=NOW, reason="file withdrawn at the bank", bank_file_withdrawn=True)
+    assert (batch.status, batch.bank_file_withdrawn) == (BatchStatus.REJECTED, True)
 
 
 def _rows(text: str) -> list[dict[str, str]]:

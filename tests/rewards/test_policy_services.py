@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
+from uuid import uuid4
 
 import pytest
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from crowdship.errors import InvalidInput
-from rewards.policy import PolicyStatus, PolicySuperseded, RewardPolicy
+from dispatch.model import TrustTier
+from rewards.policy import (
+    MAX_PARAMETER_CENTS,
+    MAX_REWARD_CENTS,
+    PolicyParameters,
+    PolicyStatus,
+    PolicySuperseded,
+    RewardPolicy,
+)
 from rewards.services import (
     create_reward_policy,
     decide_reward_policy,
+    reward_policies,
     reward_policy_in_force,
 )
 from tests.rewards.conftest import (
@@ -111,6 +124,53 @@ def test_an_approval_waits_for_another_decision_in_progress_and_then_sees_it(pg_
     assert [type(error) for error in outcome] == [PolicySuperseded]
     with world.rewards() as uow:
         assert uow.repos.policies.get_version(v2.version).status is PolicyStatus.PROPOSED
+
+
+OUT_OF_TODAYS_BOUNDS: dict[str, Any] = {
+    **PLAIN_PARAMETERS,
+    "base_cents": 9_000,  # above MAX_REWARD_CENTS
+    "minimum_cents": 6_000,  # above the ceiling too
+    "per_extra_km_cents": MAX_PARAMETER_CENTS + 1,
+    "daily_cap_cents": MAX_PARAMETER_CENTS * 3,  # above the bound, and above the weekly cap
+    "weekly_cap_cents": MAX_PARAMETER_CENTS * 2,
+    "tier_multiplier_bps": [10_000, 10_000, 10_000, 6 * 10_000],  # above x5
+    "store_credit_bonus_bps": 30_000,  # above x2
+    "referral_commission_bps": 12_000,  # above the whole reward
+}
+"""A version as it may have been stored before the parameter bounds were added."""
+
+
+def test_a_version_stored_before_the_bounds_still_lists_and_prices_under_the_ceiling(
+    pg_world: World, db: ConnectionPool
+) -> None:
+    """Bounds apply to proposing a version: one stored out of today's bounds reads as stored, lists, is in force
+    and prices, and no delivery is credited more than the per-delivery ceiling."""
+    policy_id = uuid4()
+    with db.connection() as connection:
+        connection.execute(
+            """INSERT INTO reward_policies (id, version, parameters, created_by, created_at, note)
+               VALUES (%s, 1, %s, %s, %s, 'before the bounds')""",
+            (policy_id, Jsonb(OUT_OF_TODAYS_BOUNDS), OPS, NOW - timedelta(days=30)),
+        )
+        connection.execute(
+            """INSERT INTO reward_policy_decisions (policy_id, decision, decided_by, decided_at)
+               VALUES (%s, 'approved', %s, %s)""",
+            (policy_id, APPROVER, NOW - timedelta(days=30)),
+        )
+    with pg_world.rewards() as uow:
+        listed = reward_policies(uow).items
+        in_force = reward_policy_in_force(uow, at=NOW)
+    assert [(p.version, p.parameters.to_json()) for p in listed] == [
+        (1, PolicyParameters.stored(OUT_OF_TODAYS_BOUNDS).to_json())
+    ]
+    assert listed[0].parameters.per_extra_km_cents == MAX_PARAMETER_CENTS + 1
+    assert in_force is not None
+    assert in_force.version == 1
+    shopper = pg_world.add_shopper(tier=TrustTier.GOLD)
+    credited = credit(pg_world, pg_world.order(proof_by=shopper).id, shopper.id)
+    assert credited.amount_cents == MAX_REWARD_CENTS
+    with pg_world.rewards() as uow, pytest.raises(InvalidInput):  # proposing the same numbers today is refused
+        create_reward_policy(uow, parameters=OUT_OF_TODAYS_BOUNDS, actor_id=OPS, now=NOW)
 
 
 def test_bad_policy_parameters_are_refused(world: World) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
-from dispatch.model import LocationSample, OrderStatus
+from dispatch.model import LocationSample, OrderStatus, TrustTier
 from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.anomalies import TRACK_REACH_M, DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout, TransactionKind
@@ -210,6 +210,14 @@ class MemoryRewardRepository(_Repository):
             for proofs in dispatch.proofs.values()
             for proof in proofs
         )
+
+    def keep_delivery_tier(self, order_id: UUID, shopper_id: UUID, tier: TrustTier, delivered_at: datetime) -> None:
+        _ = shopper_id, delivered_at  # kept by the PostgreSQL table; the simulator reads only the tier
+        if order_id not in self._db.delivery_tiers:
+            self._db.put(self._db.delivery_tiers, order_id, tier)
+
+    def delivery_tier(self, order_id: UUID) -> TrustTier | None:
+        return self._db.delivery_tiers.get(order_id)
 
     def add_referral(self, referral: Referral) -> None:
         db = self._db

@@ -19,6 +19,7 @@ from crowdship.errors import NotFound
 from crowdship.idempotency import StoredResult
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchDatabase
+from dispatch.model import TrustTier
 from rewards.ledger import Account, AccountKind, AlreadyReversed, LedgerTransaction
 from rewards.payouts import PayoutBatch
 from rewards.policy import PolicyAlreadyDecided, PolicyAuthorCannotDecide, RewardPolicy
@@ -54,6 +55,7 @@ class MemoryRewardsDatabase:
     rewards: dict[UUID, RewardRecord] = field(default_factory=dict)
     reward_of_order: dict[UUID, UUID] = field(default_factory=dict)
     referrals: dict[UUID, Referral] = field(default_factory=dict)
+    delivery_tiers: dict[UUID, TrustTier] = field(default_factory=dict)
     batches: dict[UUID, PayoutBatch] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     choices: list[PaymentMethodChoice] = field(default_factory=list)

@@ -15,7 +15,7 @@ from crowdship.units import Cents
 from dispatch.model import LocationSample
 from rewards.anomalies import TRACK_REACH_M, AnomalyFlag, DeliveryFact
 from rewards.ledger import PromisedPayout
-from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine
+from rewards.payouts import BatchExport, BatchStatus, PayoutBatch, PayoutLine
 from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
 from routing.geo import GeoPoint
@@ -105,6 +105,11 @@ class PostgresPayoutRepository(Repository):
         if row is None:
             raise NotFound(f"payout batch {batch_id} not found")
         lines = self._all("SELECT * FROM payout_lines WHERE batch_id = %s ORDER BY shopper_id, id" + lock, (batch_id,))
+        exports = self._all(
+            """SELECT id, exported_by, exported_at FROM payout_batch_exports WHERE batch_id = %s
+               ORDER BY exported_at, sequence""",
+            (batch_id,),
+        )
         return PayoutBatch(
             id=row["id"],
             period_start=row["period_start"],
@@ -119,6 +124,8 @@ class PostgresPayoutRepository(Repository):
             rejected_by=row["rejected_by"],
             rejected_at=row["rejected_at"],
             rejection_reason=row["rejection_reason"],
+            bank_file_withdrawn=row["bank_file_withdrawn"],
+            exports=[BatchExport(e["exported_by"], e["exported_at"], e["id"]) for e in exports],
             revision=row["revision"],
             lines=[
                 PayoutLine(
@@ -140,7 +147,8 @@ class PostgresPayoutRepository(Repository):
     def save(self, batch: PayoutBatch) -> None:
         self._execute(
             """UPDATE payout_batches SET status = %s, approved_by = %s, approved_at = %s, paid_by = %s,
-                   paid_at = %s, rejected_by = %s, rejected_at = %s, rejection_reason = %s, revision = %s
+                   paid_at = %s, rejected_by = %s, rejected_at = %s, rejection_reason = %s, revision = %s,
+                   bank_file_withdrawn = %s
                WHERE id = %s""",
             (
                 batch.status.value,
@@ -152,10 +160,17 @@ class PostgresPayoutRepository(Repository):
                 batch.rejected_at,
                 batch.rejection_reason,
                 batch.revision,
+                batch.bank_file_withdrawn,
                 batch.id,
             ),
         )
         with self._connection.cursor() as cursor:
+            if batch.exports:
+                cursor.executemany(
+                    """INSERT INTO payout_batch_exports (id, batch_id, exported_by, exported_at)
+                       VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING""",
+                    [(e.id, batch.id, e.exported_by, e.exported_at) for e in batch.exports],
+                )
             cursor.executemany(
                 "UPDATE payout_lines SET held = %s, hold_reason = %s, held_by = %s, open = %s WHERE id = %s",
                 [(line.held, line.hold_reason, line.held_by, line.open, line.id) for line in batch.lines],

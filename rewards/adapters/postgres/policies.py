@@ -110,7 +110,7 @@ class PostgresPolicyRepository(Repository):
         return RewardPolicy(
             id=row["id"],
             version=row["version"],
-            parameters=PolicyParameters.from_json(row["parameters"]),
+            parameters=PolicyParameters.stored(row["parameters"]),
             created_by=row["created_by"],
             created_at=row["created_at"],
             note=row["note"],

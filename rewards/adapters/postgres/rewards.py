@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from crowdship.units import Cents
+from dispatch.model import TrustTier
 from rewards.breakdown import components_from_json
 from rewards.policy import EarningsSoFar, RewardInputs
 from rewards.records import AlreadyReferred, AlreadyRewarded, OrderForReward, RewardRecord
@@ -110,6 +111,17 @@ class PostgresRewardRepository(Repository):
         )
         assert row is not None
         return bool(row["delivered"])
+
+    def keep_delivery_tier(self, order_id: UUID, shopper_id: UUID, tier: TrustTier, delivered_at: datetime) -> None:
+        self._execute(
+            """INSERT INTO delivery_tiers (order_id, shopper_id, trust_tier, delivered_at) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (order_id) DO NOTHING""",
+            (order_id, shopper_id, int(tier), delivered_at),
+        )
+
+    def delivery_tier(self, order_id: UUID) -> TrustTier | None:
+        row = self._one_or_none("SELECT trust_tier FROM delivery_tiers WHERE order_id = %s", (order_id,))
+        return None if row is None else TrustTier(row["trust_tier"])
 
     def add_referral(self, referral: Referral) -> None:
         try:

@@ -12,10 +12,11 @@ from psycopg_pool import ConnectionPool
 from crowdship.units import Cents
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.ledger import AccountKind, AlreadyReversed, TransactionKind, transfer
-from rewards.policy import RewardPolicy
+from rewards.policy import PolicyStatus, RewardPolicy
 from rewards.records import AuditEntry
+from rewards.services import create_reward_policy, decide_reward_policy
 from routing.geo import GeoPoint
-from tests.rewards.conftest import NOW, OPS, World
+from tests.rewards.conftest import APPROVER, NOW, OPS, PLAIN_PARAMETERS, World
 
 
 @pytest.fixture
@@ -194,6 +195,57 @@ def test_the_database_refuses_an_approval_by_the_preparer(world: World) -> None:
                 " WHERE id = %s",
                 (batch_id,),
             )
+
+
+def test_the_database_refuses_approving_a_version_older_than_the_newest_approved(world: World) -> None:
+    """Versions only go forward even for SQL that skips the use case: with v2 approved, recording an approval
+    of the older proposal v1 is refused by a trigger; a rejection of it is not."""
+    with world.rewards() as uow:
+        older = create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        newer = create_reward_policy(uow, parameters=PLAIN_PARAMETERS, actor_id=OPS, now=NOW)
+    with world.rewards() as uow:
+        decide_reward_policy(uow, version=newer.version, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+    approve_older = """INSERT INTO reward_policy_decisions (policy_id, decision, decided_by, decided_at)
+                       VALUES (%s, %s, %s, now())"""
+    with (
+        world.database.connection() as connection,
+        pytest.raises(psycopg.errors.RaiseException, match="only go forward"),
+    ):
+        connection.execute(approve_older, (older.id, "approved", APPROVER))
+    with world.database.connection() as connection:
+        connection.execute(approve_older, (older.id, "rejected", APPROVER))
+    with world.rewards() as uow:
+        assert uow.repos.policies.get_version(older.version).status is PolicyStatus.REJECTED
+
+
+def test_the_database_refuses_rejecting_an_exported_batch_without_the_bank_file_withdrawn(world: World) -> None:
+    """An exported batch rejected by SQL that skips the use case is refused unless `bank_file_withdrawn` says
+    the bank file was taken back."""
+    batch_id = uuid4()
+    reject = """UPDATE payout_batches SET status = 'rejected', rejected_by = %s, rejected_at = now(),
+                    rejection_reason = 'wrong', bank_file_withdrawn = %s WHERE id = %s"""
+    with world.database.connection() as connection:
+        connection.execute(
+            """INSERT INTO payout_batches (id, period_start, period_end, prepared_by, prepared_at, status,
+                   approved_by, approved_at)
+               VALUES (%s, %s, %s, %s, %s, 'approved', %s, %s)""",
+            (batch_id, NOW - timedelta(days=7), NOW, OPS, NOW, APPROVER, NOW),
+        )
+        connection.execute(
+            """INSERT INTO payout_batch_exports (id, batch_id, exported_by, exported_at)
+               VALUES (%s, %s, %s, %s)""",
+            (uuid4(), batch_id, APPROVER, NOW),
+        )
+    with (
+        world.database.connection() as connection,
+        pytest.raises(psycopg.errors.CheckViolation, match="only once its file is withdrawn"),
+    ):
+        connection.execute(reject, (APPROVER, False, batch_id))
+    with world.database.connection() as connection:
+        connection.execute(reject, (APPROVER, True, batch_id))
+        status = connection.execute("SELECT status FROM payout_batches WHERE id = %s", (batch_id,)).fetchone()
+    assert status == ("rejected",)
 
 
 def test_company_accounts_keep_no_running_balance_and_sum_to_their_entries(world: World) -> None:
