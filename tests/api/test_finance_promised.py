@@ -53,7 +53,12 @@ def test_a_reversal_waits_for_the_approved_batch_that_is_to_pay_the_reward_to_be
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
     assert client.get(f"{batch_url}/export", headers=finance.headers).status_code == 200
 
-    rejected = client.post(f"{batch_url}/reject", json={"reason": "reward disputed"}, headers=second_finance.headers)
+    exported = assert_problem(
+        client.post(f"{batch_url}/reject", json={"reason": "reward disputed"}, headers=second_finance.headers), 409
+    )
+    assert exported["type"] == "/problems/batch-exported"
+    withdrawn = {"reason": "reward disputed; bank file withdrawn", "bank_file_withdrawn": True}
+    rejected = client.post(f"{batch_url}/reject", json=withdrawn, headers=second_finance.headers)
     assert rejected.status_code == 200, rejected.text
     reversed_ = client.post(url, json=body, headers=_keyed(finance, "rev"))
     assert reversed_.status_code == 201, reversed_.text
