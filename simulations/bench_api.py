@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import numpy as np
 import psycopg
 from fastapi import FastAPI
@@ -316,8 +316,10 @@ def _wait_until_up(base_url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
+            with urllib.request.urlopen(f"{base_url}/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # refused while it starts, or a 503 (`HTTPError` is one) until both servers answer
+            pass
+        time.sleep(0.1)
     raise RuntimeError("the API server did not start")

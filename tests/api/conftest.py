@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 import redis
 import uvicorn
@@ -142,9 +142,9 @@ def live_server(app: FastAPI) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"{base_url}/health", timeout=1).status_code == 200:
                 break
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.05)
     else:
         raise RuntimeError("the test server did not start")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import uuid4
 
-import httpx
+import httpx2
 import pytest
 import redis
 from api_support import Account, assert_problem, check_in, ingest, run_batch
@@ -37,8 +37,8 @@ def _register(client: TestClient, email: str, password: str = PASSWORD) -> dict[
     return body
 
 
-def _sign_in(client: TestClient, email: str, password: str) -> httpx.Response:
-    response: httpx.Response = client.post("/auth/token", data={"username": email, "password": password})
+def _sign_in(client: TestClient, email: str, password: str) -> httpx2.Response:
+    response: httpx2.Response = client.post("/auth/token", data={"username": email, "password": password})
     return response
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import httpx
+import httpx2
 import pytest
 
 from crowdship.settings import Settings
@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _api(settings: Settings, trusted_proxies: str, peer: str) -> Iterator[httpx.Client]:
+def _api(settings: Settings, trusted_proxies: str, peer: str) -> Iterator[httpx2.Client]:
     """The API as its own process, two sign-ins per client address and minute; the client connects from `peer`
     (a loopback address of its own, so that no other test's sign-ins are counted with its)."""
     port = _free_port()
@@ -52,8 +52,8 @@ def _api(settings: Settings, trusted_proxies: str, peer: str) -> Iterator[httpx.
             stderr=subprocess.STDOUT,
         )
         try:
-            transport = httpx.HTTPTransport(local_address=peer)
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, transport=transport) as client:
+            transport = httpx2.HTTPTransport(local_address=peer)
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, transport=transport) as client:
                 _wait_until_it_answers(client, process, log)
                 yield client
         finally:
@@ -61,13 +61,13 @@ def _api(settings: Settings, trusted_proxies: str, peer: str) -> Iterator[httpx.
             process.wait(timeout=30)
 
 
-def _wait_until_it_answers(client: httpx.Client, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+def _wait_until_it_answers(client: httpx2.Client, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
             if client.get("/health").status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         if process.poll() is not None:
             log.seek(0)
@@ -76,7 +76,7 @@ def _wait_until_it_answers(client: httpx.Client, process: subprocess.Popen[bytes
         time.sleep(0.2)
 
 
-def _sign_in(client: httpx.Client, forwarded_for: str) -> int:
+def _sign_in(client: httpx2.Client, forwarded_for: str) -> int:
     response = client.post(
         "/auth/token",
         data={"username": "nobody@example.org", "password": "not the password"},

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from api_support import HOME, Account, assert_problem, order_body, trip_body
 from psycopg_pool import ConnectionPool
 
@@ -20,7 +20,7 @@ from dispatch.model import Store
 
 
 def _setup(
-    http: httpx.Client, ops: Account, store: Store, clock: ManualClock, shoppers: list[Account], orders: int
+    http: httpx2.Client, ops: Account, store: Store, clock: ManualClock, shoppers: list[Account], orders: int
 ) -> None:
     for index in range(orders):
         body = order_body(store, clock, ref=f"WEB-{index}", size_bags=1)
@@ -54,7 +54,7 @@ def test_parallel_batches_never_double_offer_an_order_or_a_shopper(
     """Twelve batch triggers at once over six orders and four trips: each order and each trip in at most one
     open offer, and some offers were made."""
     shoppers = [make_shopper(f"S{index}") for index in range(4)]
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         _setup(http, ops, store, clock, shoppers, orders=6)
         with ThreadPoolExecutor(12) as pool:
             results = list(
@@ -73,7 +73,7 @@ def test_when_two_shoppers_race_for_one_order_exactly_one_wins(
     """One order, two shoppers on the same way, batches and accepts fired in parallel: one accept succeeds,
     the order is accepted once."""
     ana, ben = make_shopper("Ana", home=HOME), make_shopper("Ben", home=HOME)
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         _setup(http, ops, store, clock, [ana, ben], orders=1)
 
         [order] = http.get("/ops/orders", headers=ops.headers).json()["items"]
@@ -110,7 +110,7 @@ def test_a_double_tapped_accept_accepts_once_and_answers_every_tap_alike(
     """Eight parallel accepts of one offer: the offer is accepted once (one resolution time, the orders
     accepted once), and every tap gets the accepted offer back."""
     ana = make_shopper("Ana")
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         _setup(http, ops, store, clock, [ana], orders=1)
         assert http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
         offer_id = http.get("/shopper/offers/current", headers=ana.headers).json()["id"]
@@ -133,7 +133,7 @@ def test_an_accept_after_expiry_is_refused_with_409(
 ) -> None:
     """Past `expires_at` the offer cannot be accepted, even before a batch has swept it."""
     ana = make_shopper("Ana")
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         _setup(http, ops, store, clock, [ana], orders=1)
         http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers)
         offer = http.get("/shopper/offers/current", headers=ana.headers).json()
@@ -144,7 +144,7 @@ def test_an_accept_after_expiry_is_refused_with_409(
 
 
 def _picked_up_order(
-    http: httpx.Client, ops: Account, store: Store, clock: ManualClock, shopper: Account, *, pick_up: bool
+    http: httpx2.Client, ops: Account, store: Store, clock: ManualClock, shopper: Account, *, pick_up: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One order taken in, offered to the shopper's trip and accepted (and picked up when asked): the intake's
     receipt (with its bag and delivery codes) and the accepted offer."""
@@ -174,7 +174,7 @@ def test_a_double_tapped_pickup_picks_up_once_and_answers_every_tap_alike(
     """Six parallel pickups of the same bags (a double tap, a retry after a lost answer): the trip leaves once,
     and every tap gets the trip and its stops back, where all but the first were told 409 'departed'."""
     ana = make_shopper("Ana")
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         receipt, offer = _picked_up_order(http, ops, store, clock, ana, pick_up=False)
         body = {"bag_codes": [receipt["bag_code"]]}
         with ThreadPoolExecutor(6) as pool:
@@ -212,7 +212,7 @@ def test_a_double_tapped_delivery_delivers_once_and_answers_every_tap_alike(
     gets the delivery back, where all but the first were told 409 'cannot go from delivered to delivered' at
     the recipient's door. Anyone else still hears 404."""
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         receipt, offer = _picked_up_order(http, ops, store, clock, ana, pick_up=True)
         stop = offer["stops"][0]
         body = {"position": stop["dropoff"], "code": receipt["delivery_code"]}
@@ -243,7 +243,7 @@ def test_a_double_tapped_decline_or_trip_cancellation_answers_every_tap_alike(
     """Six parallel declines of one offer, then six cancellations of the trip: each happens once, and every tap
     gets the declined offer or the cancelled trip back, where all but the first were told 409."""
     ana = make_shopper("Ana")
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+    with httpx2.Client(base_url=live_server, timeout=60) as http:
         _setup(http, ops, store, clock, [ana], orders=1)
         assert http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"]
         offer = http.get("/shopper/offers/current", headers=ana.headers).json()

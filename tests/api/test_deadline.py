@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
@@ -51,9 +51,9 @@ def _app(released: threading.Event, finished: list[str]) -> FastAPI:
     return app
 
 
-async def _get(app: FastAPI, *paths: str) -> list[httpx.Response]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+async def _get(app: FastAPI, *paths: str) -> list[httpx2.Response]:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api") as client:
         return list(await asyncio.gather(*(client.get(path) for path in paths)))
 
 

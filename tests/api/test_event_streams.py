@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
 
-import httpx
+import httpx2
 import pytest
 import redis
 from api_support import Account, assert_problem, check_in
@@ -27,7 +27,7 @@ _READERS: list[Iterator[str]] = []
 """Line readers of open streams, kept suspended: a reader that is dropped closes its stream."""
 
 
-def _open_stream(stack: ExitStack, http: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+def _open_stream(stack: ExitStack, http: httpx2.Client, headers: dict[str, str]) -> httpx2.Response:
     """Opens a stream and waits for its `ready` event; it stays open until the stack closes."""
     response = stack.enter_context(http.stream("GET", "/shopper/events", headers=headers))
     if response.status_code == 200:
@@ -45,13 +45,13 @@ def api_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def http(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=httpx.Timeout(10.0, read=30.0)) as client:
+def http(live_server: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=live_server, timeout=httpx2.Timeout(10.0, read=30.0)) as client:
         yield client
 
 
 def test_one_account_gets_three_streams_and_the_fourth_is_a_429(
-    http: httpx.Client, make_shopper: Callable[..., Account]
+    http: httpx2.Client, make_shopper: Callable[..., Account]
 ) -> None:
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
     with ExitStack() as stack:
@@ -72,7 +72,7 @@ def test_one_account_gets_three_streams_and_the_fourth_is_a_429(
 
 
 def test_the_process_limit_holds_and_location_updates_go_on_meanwhile(
-    http: httpx.Client, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+    http: httpx2.Client, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
     """Five streams fill this process: a sixth is refused, while positions and reads are answered at once."""
     shoppers = [make_shopper(f"S{index}") for index in range(3)]
@@ -92,7 +92,7 @@ def test_the_process_limit_holds_and_location_updates_go_on_meanwhile(
 
 
 def test_an_event_published_reaches_every_stream_of_its_shopper_only(
-    app: FastAPI, http: httpx.Client, make_shopper: Callable[..., Account]
+    app: FastAPI, http: httpx2.Client, make_shopper: Callable[..., Account]
 ) -> None:
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
     got: dict[str, list[str]] = {"ana-1": [], "ana-2": [], "ben": []}
@@ -142,9 +142,9 @@ def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
     ana, ben = make_shopper("Ana"), make_shopper("Ben")
 
     async def attack() -> list[str]:
-        limits = httpx.Limits(max_connections=400)
+        limits = httpx2.Limits(max_connections=400)
         release = asyncio.Event()
-        async with httpx.AsyncClient(base_url=live_server, timeout=60.0, limits=limits) as client:
+        async with httpx2.AsyncClient(base_url=live_server, timeout=60.0, limits=limits) as client:
 
             async def one() -> str:
                 async with client.stream("GET", "/shopper/events", headers=ana.headers) as response:
@@ -171,7 +171,7 @@ def test_three_hundred_streams_from_one_shopper_leave_the_api_answering(
     assert len(outcomes) == 300
     assert outcomes.count("ready") == 3
     assert outcomes.count("429") == 297, set(outcomes)
-    assert httpx.get(f"{live_server}/health", timeout=5).json()["status"] == "ok"
+    assert httpx2.get(f"{live_server}/health", timeout=5).json()["status"] == "ok"
 
 
 async def _answered(tasks: list[asyncio.Task[str]], *, expect_open: int) -> list[str]:
@@ -181,7 +181,7 @@ async def _answered(tasks: list[asyncio.Task[str]], *, expect_open: int) -> list
     return [task.result() for task in tasks if task.done()]
 
 
-def _events_until_closed(http: httpx.Client, headers: dict[str, str], act: Callable[[], None]) -> list[str]:
+def _events_until_closed(http: httpx2.Client, headers: dict[str, str], act: Callable[[], None]) -> list[str]:
     """The events of one stream, `act` done once it is ready, until the server ends it."""
     events: list[str] = []
     with http.stream("GET", "/shopper/events", headers=headers) as stream:
@@ -194,7 +194,7 @@ def _events_until_closed(http: httpx.Client, headers: dict[str, str], act: Calla
 
 
 def test_a_stream_ends_when_its_account_is_deactivated(
-    http: httpx.Client, make_shopper: Callable[..., Account], make_staff: Callable[[Role], Account]
+    http: httpx2.Client, make_shopper: Callable[..., Account], make_staff: Callable[[Role], Account]
 ) -> None:
     ana, admin = make_shopper("Ana"), make_staff(Role.ADMIN)
 
@@ -205,7 +205,7 @@ def test_a_stream_ends_when_its_account_is_deactivated(
 
 
 def test_a_stream_whose_account_changed_while_postgresql_is_away_ends_with_closed(
-    app: FastAPI, http: httpx.Client, make_shopper: Callable[..., Account], redis_client: redis.Redis
+    app: FastAPI, http: httpx2.Client, make_shopper: Callable[..., Account], redis_client: redis.Redis
 ) -> None:
     """The account cannot be checked again: the stream ends in words (the app reconnects and hears 503 until
     PostgreSQL is back) instead of breaking off with an error."""
@@ -224,7 +224,7 @@ def test_a_stream_whose_account_changed_while_postgresql_is_away_ends_with_close
 
 
 def test_a_stream_ends_when_its_token_expires(
-    http: httpx.Client, make_shopper: Callable[..., Account], clock: ManualClock
+    http: httpx2.Client, make_shopper: Callable[..., Account], clock: ManualClock
 ) -> None:
     ana = make_shopper("Ana")
     assert _events_until_closed(http, ana.headers, lambda: clock.advance(timedelta(hours=3))) == ["ready", "closed"]

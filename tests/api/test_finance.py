@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta, timezone
 from typing import Any
 
-import httpx
+import httpx2
 import hypothesis
 import pytest
 import schemathesis
@@ -641,7 +641,7 @@ def test_racing_retries_of_a_preparation_make_one_batch(
 ) -> None:
     """Six parallel requests with one key and one body: one 201, five replays of the same batch."""
     headers = {**finance.headers, "Idempotency-Key": "race-1"}
-    with httpx.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
+    with httpx2.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
         publish_policy(http, ops, approver)
         credit_without_proof(db, store, clock, make_shopper())
         responses = list(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
+import httpx2
 from api_support import Account, assert_problem, order_body
 from fastapi.testclient import TestClient
 
@@ -82,7 +82,7 @@ def test_racing_retries_create_exactly_one_order(
     """Eight parallel requests with one key and one body: one order; every answer carries its id."""
     body = order_body(store, clock)
     headers = {**ops.headers, "Idempotency-Key": "race-1"}
-    with httpx.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(8) as pool:
+    with httpx2.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda _: http.post("/ops/orders", json=body, headers=headers), range(8)))
         assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
         assert len({r.json()["order_id"] for r in responses}) == 1

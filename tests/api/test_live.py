@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-import httpx
+import httpx2
 import redis
 from api_support import Account, assert_problem, check_in, ingest
 from fastapi.testclient import TestClient
@@ -130,7 +130,7 @@ def test_the_event_stream_pushes_a_new_offer(
 
     def listen() -> None:
         with (
-            httpx.Client(base_url=live_server, timeout=30) as http,
+            httpx2.Client(base_url=live_server, timeout=30) as http,
             http.stream("GET", "/shopper/events", headers=shopper.headers) as stream,
         ):
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -147,7 +147,7 @@ def test_the_event_stream_pushes_a_new_offer(
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    with httpx.Client(base_url=live_server, timeout=30) as http:
+    with httpx2.Client(base_url=live_server, timeout=30) as http:
         ingest(http, ops, store, clock)
         check_in(http, shopper, store, clock)
         assert listening.wait(10)
@@ -180,7 +180,7 @@ def test_the_first_event_of_a_stream_is_the_current_offer_with_its_expiry(
 ) -> None:
     """A shopper who connects after the offer was made gets it first, with `expires_at` like any offer event."""
     shopper = make_shopper()
-    with httpx.Client(base_url=live_server, timeout=30) as http:
+    with httpx2.Client(base_url=live_server, timeout=30) as http:
         ingest(http, ops, store, clock)
         check_in(http, shopper, store, clock)
         offer_id = http.post(f"/ops/stores/{store.id}/batches", headers=ops.headers).json()["offers"][0]

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 
-import httpx
+import httpx2
 import pytest
 from api_support import Account, assert_problem, check_in, order_body
 from fastapi import FastAPI
@@ -264,7 +264,7 @@ def test_a_500_is_logged_once_in_a_few_lines(
 
     app.add_api_route("/explode", explode)
     capsys.readouterr()
-    assert httpx.get(f"{live_server}/explode").status_code == 500
+    assert httpx2.get(f"{live_server}/explode").status_code == 500
     time.sleep(0.2)
     logged = capsys.readouterr().err
     assert logged.count("unhandled error") == 1

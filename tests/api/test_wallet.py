@@ -127,7 +127,7 @@ def test_bad_paging_and_account_are_422_naming_the_field(
 ) -> None:
     """limit 0, a negative offset, a company account: each named."""
     ana = make_shopper()
-    cases = [
+    cases: list[tuple[str, dict[str, int | str], str]] = [
         ("/shopper/wallet/rewards", {"limit": 0}, "limit"),
         ("/shopper/wallet/ledger", {"offset": -1}, "offset"),
         ("/shopper/wallet/ledger", {"account": "reward_expense"}, "account"),

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from api.security import issue_token
@@ -151,8 +151,8 @@ class World:
     ops: dict[str, str]
     shoppers: list[tuple[Shopper, dict[str, str]]] = field(default_factory=list)
 
-    def http(self, timeout: float = 10.0) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=timeout)
+    def http(self, timeout: float = 10.0) -> httpx2.Client:
+        return httpx2.Client(base_url=self.base_url, timeout=timeout)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
@@ -161,7 +161,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: 
     while True:
         try:
             result = condition()
-        except httpx.TransportError:
+        except httpx2.TransportError:
             result = None
         if result:
             return result
@@ -244,7 +244,7 @@ def world(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     made = World(servers, base_url, api, dispatcher, store, ops, shoppers)
     try:
         # Generous: on two busy cores the API's first start may compile the matcher's loop (numba) too.
-        wait_for(lambda: httpx.get(f"{base_url}/health", timeout=2).status_code == 200, timeout=120, what="the API")
+        wait_for(lambda: httpx2.get(f"{base_url}/health", timeout=2).status_code == 200, timeout=120, what="the API")
         yield made
     finally:
         for process in (api, dispatcher):

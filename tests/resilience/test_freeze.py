@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import psycopg
 import pytest
 
@@ -50,13 +50,13 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+def _timed(call: Callable[[], httpx2.Response]) -> tuple[httpx2.Response, float]:
     started = time.monotonic()
     response = call()
     return response, time.monotonic() - started
 
 
-def _check_in(http: httpx.Client, world: World, shopper: dict[str, str]) -> None:
+def _check_in(http: httpx2.Client, world: World, shopper: dict[str, str]) -> None:
     body = {
         "store_id": str(world.store.id),
         "destination": {"lat": 30.5, "lon": -84.2211},
@@ -68,23 +68,23 @@ def _check_in(http: httpx.Client, world: World, shopper: dict[str, str]) -> None
     assert response.status_code == 201, response.text
 
 
-def _answered_503_in_time(response: httpx.Response, took_s: float) -> None:
+def _answered_503_in_time(response: httpx2.Response, took_s: float) -> None:
     assert response.status_code == 503, response.text
     assert int(response.headers["retry-after"]) > 0
     assert took_s < BOUND_S, f"answered after {took_s:.1f} s"
 
 
-def _health(http: httpx.Client) -> dict[str, Any]:
+def _health(http: httpx2.Client) -> dict[str, Any]:
     body: dict[str, Any] = http.get("/health").json()
     return body
 
 
-def _order_refs(http: httpx.Client, world: World) -> list[str]:
+def _order_refs(http: httpx2.Client, world: World) -> list[str]:
     orders = http.get("/ops/orders", headers=world.ops, params={"limit": 100}).json()
     return sorted(order["external_ref"] for order in orders["items"])
 
 
-def _offered(http: httpx.Client, world: World, order_id: str) -> bool:
+def _offered(http: httpx2.Client, world: World, order_id: str) -> bool:
     return bool(http.get(f"/ops/orders/{order_id}", headers=world.ops).json()["status"] == "offered")
 
 
@@ -113,7 +113,7 @@ def a_frozen_postgres_answers_503_within_the_deadline_and_nothing_is_lost(world:
         _check_in(http, world, shopper)
         abandoned_before = _events(world, "dispatch round failed")
 
-        in_flight: list[tuple[httpx.Response, float]] = []
+        in_flight: list[tuple[httpx2.Response, float]] = []
         locker = psycopg.connect(world.servers.database_url)
         try:
             locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")  # held until the rollback below

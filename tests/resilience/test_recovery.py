@@ -15,7 +15,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-import httpx
+import httpx2
 import pytest
 import redis
 
@@ -54,12 +54,12 @@ _SENT: dict[tuple[UUID, str], dict[str, Any]] = {}
 """What a client sent for each reference: a retry resends the same body (its times drawn once)."""
 
 
-def _ingest(http: httpx.Client, world: World, ref: str) -> httpx.Response:
+def _ingest(http: httpx2.Client, world: World, ref: str) -> httpx2.Response:
     body = _SENT.setdefault((world.store.id, ref), _order(world, ref))
     return http.post("/ops/orders", json=body, headers={**world.ops, "Idempotency-Key": ref})
 
 
-def _check_in(http: httpx.Client, world: World, index: int) -> None:
+def _check_in(http: httpx2.Client, world: World, index: int) -> None:
     body = {
         "store_id": str(world.store.id),
         "destination": {"lat": 30.5, "lon": -84.2211},
@@ -71,11 +71,11 @@ def _check_in(http: httpx.Client, world: World, index: int) -> None:
     assert response.status_code == 201, response.text
 
 
-def _offered(http: httpx.Client, world: World, order_id: str) -> bool:
+def _offered(http: httpx2.Client, world: World, order_id: str) -> bool:
     return bool(http.get(f"/ops/orders/{order_id}", headers=world.ops).json()["status"] == "offered")
 
 
-def _health(http: httpx.Client) -> dict[str, Any]:
+def _health(http: httpx2.Client) -> dict[str, Any]:
     body: dict[str, Any] = http.get("/health").json()
     return body
 
@@ -132,13 +132,13 @@ def a_redis_loss_is_rebuilt_and_event_streams_resume(world: World) -> None:
     stream_ready = threading.Event()
 
     def listen() -> None:
-        with contextlib.suppress(httpx.HTTPError):  # the stream ends when the API stops after the tests
+        with contextlib.suppress(httpx2.HTTPError):  # the stream ends when the API stops after the tests
             _listen()
 
     def _listen() -> None:
         headers = world.shoppers[1][1]
         with (
-            httpx.Client(base_url=world.base_url, timeout=httpx.Timeout(5.0, read=90.0)) as stream_http,
+            httpx2.Client(base_url=world.base_url, timeout=httpx2.Timeout(5.0, read=90.0)) as stream_http,
             stream_http.stream("GET", "/shopper/events", headers=headers) as stream,
         ):
             event = ""

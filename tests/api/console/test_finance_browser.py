@@ -13,7 +13,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
+import httpx2
 import pytest
 from api_support import Account
 from console_support import StaffLogin, sign_in
@@ -31,14 +31,14 @@ EVENING_PEAK = [10_000] * 17 + [12_000] * 3 + [10_000] * 4
 
 
 @pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=10) as client:
+def api(live_server: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=live_server, timeout=10) as client:
         yield client
 
 
 @pytest.fixture
 def owed(
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     approver: Account,
     make_shopper: Callable[..., Account],
@@ -179,7 +179,7 @@ def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_f
 @pytest.mark.usefixtures("owed")
 def test_a_batch_prepared_for_exact_instants_shows_them_in_the_viewers_time_zone(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     make_staff: Callable[[Role], Account],
     clock: ManualClock,
     screenshot: Screenshot,
@@ -377,7 +377,7 @@ def test_a_proposed_policy_is_approved_from_the_console_by_someone_other_than_it
     signed_in: Callable[..., Page],
     new_page: Callable[..., Page],
     make_login: Callable[..., StaffLogin],
-    api: httpx.Client,
+    api: httpx2.Client,
     screenshot: Screenshot,
 ) -> None:
     author = make_login(Role.OPS, "olga")
@@ -417,7 +417,7 @@ def test_a_proposed_policy_is_approved_from_the_console_by_someone_other_than_it
 
 
 def test_the_policies_page_marks_the_version_in_force_and_compares_a_proposal_with_it(
-    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, approver: Account, screenshot: Screenshot
+    signed_in: Callable[..., Page], api: httpx2.Client, ops: Account, approver: Account, screenshot: Screenshot
 ) -> None:
     """v1 and v2 in force one after the other, v3 and v4 proposed: v2 is marked in force and both proposals
     compare with it. Once v4 is approved, v3 offers no Approve (it would go back) and says why; a forged
@@ -455,7 +455,7 @@ def test_the_policies_page_marks_the_version_in_force_and_compares_a_proposal_wi
 
 
 def test_rejecting_a_policy_needs_a_reason(
-    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, screenshot: Screenshot
+    signed_in: Callable[..., Page], api: httpx2.Client, ops: Account, screenshot: Screenshot
 ) -> None:
     proposed = api.post("/policies", json={"parameters": POLICY}, headers=ops.headers)
     version = proposed.json()["version"]
@@ -472,7 +472,7 @@ def test_rejecting_a_policy_needs_a_reason(
 
 
 def test_a_link_comparing_a_policy_version_there_is_not_says_so(
-    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, approver: Account, screenshot: Screenshot
+    signed_in: Callable[..., Page], api: httpx2.Client, ops: Account, approver: Account, screenshot: Screenshot
 ) -> None:
     """`?left=99` (hand-edited, or from another database) is not silently swapped for another version: the page
     says there is no v99 and which versions there are, and compares the newest ones."""

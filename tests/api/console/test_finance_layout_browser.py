@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from api_support import Account
 from playwright.sync_api import Locator, Page, expect
@@ -24,15 +24,15 @@ Screenshot = Callable[[Page, str], Path]
 
 
 @pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=10) as client:
+def api(live_server: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=live_server, timeout=10) as client:
         yield client
 
 
 @pytest.mark.parametrize("width", [390, 900, 1280])
 def test_finance_pages_stay_inside_the_window(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     approver: Account,
     make_shopper: Callable[..., Account],
@@ -118,7 +118,7 @@ def test_an_error_under_a_date_field_does_not_widen_the_field(
 
 def test_the_hold_buttons_of_a_batch_line_up_whatever_the_payees_names(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     approver: Account,
     make_shopper: Callable[..., Account],

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
+import httpx2
 import pytest
 from api_support import Account, ingest
 from playwright.sync_api import Page, expect
@@ -24,8 +24,8 @@ EN_DASH = "\N{EN DASH}"
 
 
 @pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server, timeout=30) as client:
+def api(live_server: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=live_server, timeout=30) as client:
         yield client
 
 
@@ -35,7 +35,7 @@ def _in_new_york(instant: datetime) -> datetime:
 
 def test_an_order_window_is_shown_in_the_viewers_time_zone(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -64,7 +64,7 @@ def test_an_order_window_is_shown_in_the_viewers_time_zone(
 
 
 def test_the_servers_utc_text_stays_as_the_title(
-    signed_in: Callable[..., Page], api: httpx.Client, ops: Account, store: Store, clock: ManualClock
+    signed_in: Callable[..., Page], api: httpx2.Client, ops: Account, store: Store, clock: ManualClock
 ) -> None:
     """The server's own text, kept as the title once the script has rewritten it."""
     ingest(api, ops, store, clock, ref="WEB-TZ-2")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 from api_support import Account
 from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
@@ -30,7 +30,7 @@ def test_finance_reverses_a_disputed_reward_from_the_rewards_page_with_the_keybo
     clock: ManualClock,
     screenshot: Callable[[Page, str], Path],
 ) -> None:
-    with httpx.Client(base_url=live_server, timeout=10) as api:
+    with httpx2.Client(base_url=live_server, timeout=10) as api:
         publish_policy(api, ops, approver)
         ana = make_shopper("Ana")
         credit = credit_without_proof(db, store, clock, ana)

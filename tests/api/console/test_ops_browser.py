@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
+import httpx2
 import pytest
 from api_support import HOME, ON_THE_WAY, Account, check_in, ingest
 from console_support import StaffLogin, add_waiting_orders, sign_in
@@ -42,9 +42,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def api(live_server: str) -> Iterator[httpx.Client]:
+def api(live_server: str) -> Iterator[httpx2.Client]:
     # Generous: the first batch of a process imports the matcher, on a machine other tests share.
-    with httpx.Client(base_url=live_server, timeout=60) as client:
+    with httpx2.Client(base_url=live_server, timeout=60) as client:
         yield client
 
 
@@ -100,7 +100,7 @@ def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Sto
     return store
 
 
-def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store, screenshot: Screenshot) -> None:
+def _watch_it_offered(page: Page, api: httpx2.Client, ops: Account, store: Store, screenshot: Screenshot) -> None:
     page.goto(f"/console/ops/stores/{store.id}/live")
     expect(page.get_by_test_id("count-pending")).to_have_text("1")
     expect(page.get_by_test_id("count-open-offers")).to_have_text("0")
@@ -115,7 +115,7 @@ def _watch_it_offered(page: Page, api: httpx.Client, ops: Account, store: Store,
 
 
 def _cancel_another(
-    page: Page, api: httpx.Client, ops: Account, second: dict[str, Any], screenshot: Screenshot
+    page: Page, api: httpx2.Client, ops: Account, second: dict[str, Any], screenshot: Screenshot
 ) -> None:
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Orders").click()
     page.get_by_label("Reference starts with").fill("web-5002")
@@ -149,7 +149,7 @@ def _cancel_another(
 
 def _carry_and_deliver(
     page: Page,
-    api: httpx.Client,
+    api: httpx2.Client,
     ana: Account,
     trip: dict[str, Any],
     first: dict[str, Any],
@@ -224,7 +224,7 @@ def _shopper_and_incident(page: Page, ana: Account, screenshot: Screenshot) -> N
 
 def test_ops_run_a_store_from_the_console(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     db: ConnectionPool,
     ops: Account,
     make_shopper: Callable[..., Account],
@@ -289,12 +289,12 @@ def test_a_shopper_cannot_open_operations_pages(
 
 
 def test_a_forged_post_without_the_csrf_token_changes_nothing(
-    api: httpx.Client, signed_in: Callable[..., Page], ops: Account, live_server: str
+    api: httpx2.Client, signed_in: Callable[..., Page], ops: Account, live_server: str
 ) -> None:
     """The session cookie alone (a form posted from another site) is refused with 403."""
     page = signed_in(Role.OPS)
     cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
-    response = httpx.post(
+    response = httpx2.post(
         f"{live_server}/console/ops/stores/new",
         data={"name": "Forged", "location.lat": "30.46", "location.lon": "-84.22"},
         cookies=cookies,
@@ -328,7 +328,7 @@ def test_the_live_view_keeps_long_references_on_one_line_at_1280_px(
 
 def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and_requeue_it(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     store: Store,
     make_shopper: Callable[..., Account],
@@ -401,7 +401,7 @@ def test_ops_mark_an_order_not_delivered_with_the_keyboard_then_take_it_back_and
 
 def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -430,7 +430,7 @@ def test_ops_hand_an_order_to_the_courier_fleet_only_after_saying_yes(
 
 def test_ops_issue_a_new_delivery_code_and_read_it_once(
     signed_in: Callable[..., Page],
-    api: httpx.Client,
+    api: httpx2.Client,
     ops: Account,
     store: Store,
     clock: ManualClock,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import pytest
 from api_support import Account
 from console_support import StaffLogin
@@ -34,8 +34,8 @@ def _csrf(client: TestClient, path: str = "/console/sign-in") -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, login: StaffLogin, *, next_url: str = "/console") -> httpx.Response:
-    answer: httpx.Response = client.post(
+def _sign_in(client: TestClient, login: StaffLogin, *, next_url: str = "/console") -> httpx2.Response:
+    answer: httpx2.Response = client.post(
         "/console/sign-in",
         data={"email": login.email, "password": login.password, "next": next_url, CSRF_FIELD: _csrf(client)},
         follow_redirects=False,
