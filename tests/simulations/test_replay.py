@@ -198,10 +198,11 @@ def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, setti
     assert unanswered.answered_by_model == unanswered.offers > 0
 
 
-def _record_two_trips(db: ConnectionPool, settings: Settings, *, second_leave_by: timedelta) -> Recorded:
-    """One shopper, two trips: checks in, accepts what is offered, scans the bags at once and delivers five
-    minutes later; checks in again ten minutes after the first check-in and does the same. What is left goes to
-    the fallback. The second trip's leave-by is `second_leave_by` after nine."""
+def _record_two_trips(db: ConnectionPool, settings: Settings) -> Recorded:
+    """One shopper, two trips: checks in, accepts what is offered two seconds after it came, scans the bags two
+    seconds later and delivers five minutes later; checks in again ten minutes after the first check-in and does
+    the same. What is left goes to the fallback. The first trip's leave-by is 09:30, the second's 09:25: a
+    replay that kept the shopper in the store until the first leave-by could not check them in again."""
     clock = ManualClock(NINE)
     config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
     ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
@@ -215,7 +216,7 @@ def _record_two_trips(db: ConnectionPool, settings: Settings, *, second_leave_by
     codes: dict[str, tuple[str, str]] = {}
     made = 0
     for number, (first, leave_by) in enumerate(
-        [(NINE, NINE + timedelta(minutes=30)), (NINE + timedelta(minutes=10), NINE + second_leave_by)]
+        [(NINE, NINE + timedelta(minutes=30)), (NINE + timedelta(minutes=10), NINE + timedelta(minutes=25))]
     ):
         for n in range(2):
             clock.set(first + timedelta(seconds=n))
@@ -250,16 +251,18 @@ def _record_two_trips(db: ConnectionPool, settings: Settings, *, second_leave_by
             leave_by=leave_by,
         )
         taken: Offer | None = None
-        seconds = 10
+        seconds = 7  # the dispatcher's rounds fall between the replay's, which start with the first order
         while taken is None:  # the dispatcher's cadence until the shopper takes an offer
             clock.set(first + timedelta(seconds=seconds))
             offers = run_batch(ctx, store_id=store.id, solver=matcher_solver).offers
             made += len(offers)
-            clock.set(first + timedelta(seconds=seconds + 5))
+            clock.set(first + timedelta(seconds=seconds + 2))
             for offer in offers:
                 taken = accept_offer(ctx, shopper_id=shopper.id, offer_id=offer.id).offer
             seconds += 10
-        clock.set(first + timedelta(seconds=seconds))  # the bags scanned at once, long before the leave-by
+        # The bags scanned at once, long before the leave-by: before the replay's offer (made at its next round,
+        # three seconds after the dispatcher's) is even answered.
+        clock.set(first + timedelta(seconds=seconds - 10 + 4))
         bags = [codes[str(stop)][0] for stop in taken.stops]
         confirm_pickup(ctx, shopper_id=shopper.id, trip_id=trip.id, bag_codes=bags)
         clock.set(first + timedelta(minutes=5))
@@ -285,8 +288,10 @@ def test_a_day_replayed_under_its_own_policy_reproduces_a_shopper_s_two_trips(
 ) -> None:
     """The shopper left the store as soon as the bags were scanned, well before the first trip's leave-by, and
     checked in again: the replay leaves and delivers when the record says, so the second check-in is replayed
-    too, and the same policy and matcher setting give the same deliveries and payouts to the cent."""
-    recorded = _record_two_trips(db, settings, second_leave_by=timedelta(minutes=40))
+    too, and the same policy and matcher setting give the same deliveries and payouts to the cent. The replay's
+    offer comes three seconds after the dispatcher's, so its answer comes after the recorded departure: the
+    shopper leaves once it is in."""
+    recorded = _record_two_trips(db, settings)
     assert recorded.delivered >= 2
     start, end = day_bounds(DAY, "UTC")
     day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
@@ -307,7 +312,7 @@ def test_a_check_in_the_replay_cannot_play_is_reported_not_dropped(db: Connectio
     """Without the record of when the first trip left, the replayed shopper stays in the store until its
     leave-by (09:30), past the second check-in's own leave-by (09:25): that check-in cannot be replayed, and the
     result counts it and says why instead of leaving it out silently."""
-    recorded = _record_two_trips(db, settings, second_leave_by=timedelta(minutes=25))
+    recorded = _record_two_trips(db, settings)
     start, end = day_bounds(DAY, "UTC")
     day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
     unrecorded = dataclasses.replace(day, departed_at={}, delivered={})
