@@ -184,8 +184,8 @@ class _Replay:
         """A shopper's recorded check-ins that wait for their replayed trip to end, oldest first."""
         self.accepting: dict[UUID, int] = {}
         """Answers on their way that accept an offer, by replayed trip."""
-        self.leave_when_answered: set[UUID] = set()
-        """Trips whose recorded departure has come while an accepting answer was on its way."""
+        self.due_to_leave: set[UUID] = set()
+        """Open trips whose recorded departure has come: they leave once the accepting answers are in."""
 
     def _noting(
         self, credit: Callable[[LiveUnitOfWork, DeliveredOrder], object]
@@ -433,19 +433,20 @@ class _Replay:
                 decline_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
         except DomainError:
             pass  # expired or withdrawn before the answer came
-        if trip.id in self.leave_when_answered and not self.accepting.get(trip.id):
-            self.leave_when_answered.discard(trip.id)
-            self._leave(at_s, (trip.id, True))
+        if trip.id in self.due_to_leave and not self.accepting.get(trip.id):
+            self._leave(at_s, (trip.id, False))
 
     def _leave(self, at_s: float, payload: tuple[UUID, bool]) -> None:
         """The shopper leaves the store: at the recorded departure (`as_recorded`) once the answers accepting
-        offers then are in, or at the trip's leave-by. One with nothing to carry at the recorded departure waits
-        for offers until the leave-by, as a shopper who has not been given anything would."""
+        offers then are in, or at the trip's leave-by. One with nothing to carry at the recorded departure (or
+        checked in only after it, behind a longer trip before) leaves as soon as they have accepted something,
+        and at the latest at the leave-by."""
         trip_id, as_recorded = payload
         trip = self.trips[trip_id]
-        if as_recorded and self.accepting.get(trip_id):
-            self.leave_when_answered.add(trip_id)
-            return
+        if as_recorded:
+            self.due_to_leave.add(trip_id)
+            if self.accepting.get(trip_id):
+                return  # once the answers on their way are in
         with self.ctx.unit_of_work() as uow:
             if uow.trips.get(trip_id).status is not TripStatus.OPEN:
                 return
@@ -456,6 +457,7 @@ class _Replay:
         confirm_pickup(
             self.ctx, shopper_id=trip.shopper_id, trip_id=trip_id, bag_codes=[codes[o.id].bag_code for o in carried]
         )
+        self.due_to_leave.discard(trip_id)
         recorded_trip = self.recorded_trip[trip_id]
         here, clock_s = self.day.store.location, at_s
         for order in carried:

@@ -327,6 +327,25 @@ def test_a_check_in_the_replay_cannot_play_is_reported_not_dropped(db: Connectio
     assert replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0)).unreplayed == ()
 
 
+def test_a_check_in_behind_a_longer_replayed_trip_waits_for_it(db: ConnectionPool, settings: Settings) -> None:
+    """When the record does not say when the first trip left, the replayed shopper stays in the store until its
+    leave-by (09:30), past the second check-in (09:10): that check-in waits until the first trip has ended, as it
+    would have live, and with a leave-by still ahead (09:40 here) it is replayed then, its recorded answer and
+    delivery with it: nothing is lost and the figures are those recorded."""
+    recorded = _record_two_trips(db, settings)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    first, second = day.trips
+    later = dataclasses.replace(second, leave_by=NINE + timedelta(minutes=40))
+    unknown_first = dataclasses.replace(day, trips=[first, later], departed_at={second.id: day.departed_at[second.id]})
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(unknown_first, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert result.answered_by_model == 0
+    assert result.replayed == result.recorded
+
+
 def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
     """JSON or TOML; an unknown or missing parameter is refused naming it."""
     good = tmp_path / "cheaper.toml"
