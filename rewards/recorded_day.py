@@ -43,14 +43,20 @@ class RecordedDay:
     """For each delivered order, the trip that delivered it and when."""
 
     @cached_property
-    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], Offer]:
-        # An order is never offered twice to one trip, so a trip and a set of orders name one offer.
-        return {(offer.trip_id, frozenset(offer.stops)): offer for offer in self.offers if offer.status in ANSWERS}
+    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], list[Offer]]:
+        # A trip and a set of orders name its offers, oldest first (a pair may be offered again later).
+        answers: dict[tuple[UUID, frozenset[UUID]], list[Offer]] = {}
+        for offer in self.offers:
+            if offer.status in ANSWERS:
+                answers.setdefault((offer.trip_id, frozenset(offer.stops)), []).append(offer)
+        return answers
 
-    def answer(self, trip_id: UUID, stops: Iterable[UUID]) -> Offer | None:
-        """The recorded offer to this trip of exactly these orders, answered by the shopper (accepted, declined
-        or left to expire); None when the shopper never saw that offer or did not get to answer it."""
-        return self._answers.get((trip_id, frozenset(stops)))
+    def answer(self, trip_id: UUID, stops: Iterable[UUID], nth: int = 0) -> Offer | None:
+        """The `nth` (from 0) recorded offer to this trip of exactly these orders that the shopper answered
+        (accepted, declined, left to expire) or left unanswered until it was withdrawn; None when the shopper
+        never saw that offer or did not get to answer it."""
+        answered = self._answers.get((trip_id, frozenset(stops)), [])
+        return answered[nth] if nth < len(answered) else None
 
     def figures(self) -> DayFigures:
         return day_figures(
@@ -78,7 +84,8 @@ def departures(offers: Iterable[Offer], pickups: Iterable[tuple[UUID, datetime]]
     return left
 
 
-ANSWERS = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED})
+ANSWERS = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN})
+"""How a shopper's offer ended, all of which a replay follows (a withdrawn one: not answered before then)."""
 
 
 @dataclass(frozen=True)

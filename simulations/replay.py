@@ -6,7 +6,8 @@ are priced by the replay's policy: everything runs on the in-memory adapters wir
 `composition.in_memory`, with a `ManualClock` moved from event to event, as a simulated day does.
 
 Shoppers' answers: an offer the shopper answered in reality (accepted, declined or let expire) is answered the
-same way, after as long as they took, when the replay offers the same trip the same set of orders. Any other
+same way, after as long as they took, when the replay offers the same trip the same set of orders (the n-th
+time as the n-th time); one they had not answered when it was withdrawn is left unanswered. Any other
 offer is answered by the simulator's acceptance model (`AcceptanceSpec`, logistic in reward, detour and stops;
 its defaults unless given), with a seeded generator.
 
@@ -180,6 +181,8 @@ class _Replay:
         self.offers = self.as_recorded = self.by_model = 0
         self.orders_to_come = len(day.orders)
         self.unreplayed: list[Unreplayed] = []
+        self.made: dict[tuple[UUID, frozenset[UUID]], int] = {}
+        """Offers made so far by recorded trip and set of recorded orders (the n-th gets the n-th answer)."""
         self.waiting: dict[UUID, list[Trip]] = {}
         """A shopper's recorded check-ins that wait for their replayed trip to end, oldest first."""
         self.accepting: dict[UUID, int] = {}
@@ -392,13 +395,14 @@ class _Replay:
 
     def _answer(self, at_s: float, offer: Offer) -> None:
         self.offers += 1
-        recorded = self.day.answer(
-            self.recorded_trip[offer.trip_id], [self.recorded_order[order_id] for order_id in offer.stops]
-        )
+        key = (self.recorded_trip[offer.trip_id], frozenset(self.recorded_order[order_id] for order_id in offer.stops))
+        nth = self.made.get(key, 0)
+        self.made[key] = nth + 1
+        recorded = self.day.answer(*key, nth=nth)
         if recorded is not None:
             self.as_recorded += 1
-            if recorded.resolved_at is None or recorded.status is OfferStatus.EXPIRED:
-                return  # the shopper let it expire
+            if recorded.resolved_at is None or recorded.status in (OfferStatus.EXPIRED, OfferStatus.WITHDRAWN):
+                return  # the shopper let it expire, or had not answered when it was withdrawn
             delay = max(0.0, (recorded.resolved_at - recorded.created_at).total_seconds())
             self._respond_later(at_s + delay, offer, recorded.status is OfferStatus.ACCEPTED)
             return

@@ -30,7 +30,7 @@ from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
 from dispatch.services.orders import cancel_order
-from dispatch.services.trips import check_in
+from dispatch.services.trips import cancel_trip, check_in
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
 from routing.areas import circular_area
@@ -43,6 +43,7 @@ from simulations.replay import (
     replay_rows,
     unreplayed_lines,
 )
+from simulations.scenario import AcceptanceSpec
 from tests.rewards.conftest import publish_policy
 
 STORE_AT = GeoPoint(30.4627, -84.2211)
@@ -344,6 +345,64 @@ def test_a_check_in_behind_a_longer_replayed_trip_waits_for_it(db: ConnectionPoo
     assert result.unreplayed == ()
     assert result.answered_by_model == 0
     assert result.replayed == result.recorded
+
+
+def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The shopper was offered an order and cancelled the trip eight seconds later without answering (the offer
+    was withdrawn): the replay makes the same offer and leaves it unanswered as on record, rather than let an
+    eager acceptance model take it."""
+    clock = ManualClock(NINE)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    store = Store("Withdrawn store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    shopper = Shopper(display_name="S0", trust_tier=TrustTier.GOLD, identity_verified=True)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        uow.commit()
+    intake = OrderIntake(
+        store_id=store.id,
+        external_ref="W0",
+        dropoff=GeoPoint(30.475, -84.2211),
+        dropoff_address="1 Main St",
+        recipient_name="Pat Doe",
+        window_earliest=NINE,
+        window_latest=NINE + timedelta(hours=3),
+        dispatch_deadline=NINE + timedelta(hours=2),
+        size_bags=1,
+        value_cents=Cents(3_000),
+    )
+    ingest_order(ctx, scope="test", idempotency_key="W0", intake=intake)
+    clock.set(NINE + timedelta(seconds=5))
+    trip = check_in(
+        ctx,
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=GeoPoint(30.52, -84.2211),
+        capacity_bags=1,
+        max_detour_m=4_000,
+        max_detour_s=None,
+        leave_by=NINE + timedelta(minutes=30),
+    )
+    clock.set(NINE + timedelta(seconds=10))
+    assert len(run_batch(ctx, store_id=store.id, solver=matcher_solver).offers) == 1
+    clock.set(NINE + timedelta(seconds=18))
+    cancel_trip(ctx, shopper_id=shopper.id, trip_id=trip.id)
+    clock.set(NINE + timedelta(hours=2, minutes=1))
+    run_batch(ctx, store_id=store.id, solver=matcher_solver)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=store.id, start=start, end=end)
+    eager = ReplayOptions(
+        policy=POLICY, config=config, cadence_s=10.0, acceptance=AcceptanceSpec(intercept=30.0), response_seconds=(1, 2)
+    )
+    result = replay_day(day, eager)
+
+    assert (result.offers, result.answered_as_recorded, result.answered_by_model) == (1, 1, 0)
+    assert result.replayed == result.recorded
+    assert result.unreplayed == ()
 
 
 def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
