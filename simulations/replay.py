@@ -118,7 +118,7 @@ def unreplayed_lines(result: ReplayResult) -> list[str]:
     lines = []
     for what, items in kinds.items():
         name = what if len(items) == 1 else PLURALS.get(what, what + "s")
-        details = "; ".join(f"{item.at:%H:%M:%S} UTC, {item.reason}" for item in items)
+        details = "; ".join(f"{item.at.astimezone(UTC):%H:%M:%S} UTC, {item.reason}" for item in items)
         lines.append(f"{len(items)} {name} could not be replayed: {details}")
     return lines
 
