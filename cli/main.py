@@ -189,10 +189,10 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
 
 def _demo_simulated_day() -> None:
     """The second half of the demo: a whole simulated day at the demo store, on the built-in city."""
-    from simulations.run import DEMO_OUT_DIR, DEMO_SCENARIO, simulate_file
+    from simulations.run import DEMO_SCENARIO, local_results_dir, simulate_file
 
     console.print("\n[bold]A simulated day[/bold] (the live batch and matcher on in-memory repositories)")
-    simulate_file(DEMO_SCENARIO, DEMO_OUT_DIR, console)
+    simulate_file(DEMO_SCENARIO, local_results_dir("demo"), console)
 
 
 @app.command("simulate")

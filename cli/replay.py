@@ -47,7 +47,14 @@ def replay(
     from rewards.adapters.postgres.recorded_day import read_recorded_day
     from rewards.policy import PolicyParameters
     from routing.travel import StraightLineTravel
-    from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
+    from simulations.replay import (
+        ReplayOptions,
+        day_bounds,
+        load_policy_file,
+        replay_day,
+        replay_rows,
+        unreplayed_lines,
+    )
     from simulations.results import quiet_batch_logs
 
     try:
@@ -97,3 +104,5 @@ def replay(
         f"(same trip, same orders), {result.answered_by_model} by the simulator's acceptance model "
         "(logistic in reward, detour and stops; the scenario defaults). Money in cents."
     )
+    for line in unreplayed_lines(result):  # what was recorded but is not in the replayed column
+        console.print(f"[yellow]note:[/yellow] {line}")

@@ -8,7 +8,7 @@ Plain records: `rewards.adapters.postgres.recorded_day` reads them from PostgreS
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from uuid import UUID
@@ -37,16 +37,26 @@ class RecordedDay:
     """What each delivered order's shopper was credited (the amount, in the way they are paid)."""
     payment_methods: Mapping[UUID, PaymentMethod]
     """How each shopper was paid at the day's start."""
+    departed_at: Mapping[UUID, datetime] = field(default_factory=dict)
+    """When each trip that left the store with orders left it (its bags were scanned)."""
+    delivered: Mapping[UUID, tuple[UUID, datetime]] = field(default_factory=dict)
+    """For each delivered order, the trip that delivered it and when."""
 
     @cached_property
-    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], Offer]:
-        # An order is never offered twice to one trip, so a trip and a set of orders name one offer.
-        return {(offer.trip_id, frozenset(offer.stops)): offer for offer in self.offers if offer.status in ANSWERS}
+    def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], list[Offer]]:
+        # A trip and a set of orders name its offers, oldest first (a pair may be offered again later).
+        answers: dict[tuple[UUID, frozenset[UUID]], list[Offer]] = {}
+        for offer in self.offers:
+            if offer.status in ANSWERS:
+                answers.setdefault((offer.trip_id, frozenset(offer.stops)), []).append(offer)
+        return answers
 
-    def answer(self, trip_id: UUID, stops: Iterable[UUID]) -> Offer | None:
-        """The recorded offer to this trip of exactly these orders, answered by the shopper (accepted, declined
-        or left to expire); None when the shopper never saw that offer or did not get to answer it."""
-        return self._answers.get((trip_id, frozenset(stops)))
+    def answer(self, trip_id: UUID, stops: Iterable[UUID], nth: int = 0) -> Offer | None:
+        """The `nth` (from 0) recorded offer to this trip of exactly these orders that the shopper answered
+        (accepted, declined, left to expire) or left unanswered until it was withdrawn; None when the shopper
+        never saw that offer or did not get to answer it."""
+        answered = self._answers.get((trip_id, frozenset(stops)), [])
+        return answered[nth] if nth < len(answered) else None
 
     def figures(self) -> DayFigures:
         return day_figures(
@@ -56,7 +66,26 @@ class RecordedDay:
         )
 
 
-ANSWERS = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED})
+def departures(offers: Iterable[Offer], pickups: Iterable[tuple[UUID, datetime]]) -> dict[UUID, datetime]:
+    """When each trip left the store, from `pickups` (an order, when it was picked up): a pickup belongs to the
+    trip whose acceptance of that order came last before it (an order given back is accepted again by another
+    trip), and a trip left at its first pickup (its bags are scanned at once, as it leaves)."""
+    acceptances: dict[UUID, list[tuple[datetime, UUID]]] = {}
+    for offer in offers:
+        if offer.status is OfferStatus.ACCEPTED and offer.resolved_at is not None:
+            for order_id in offer.stops:
+                acceptances.setdefault(order_id, []).append((offer.resolved_at, offer.trip_id))
+    left: dict[UUID, datetime] = {}
+    for order_id, at in pickups:
+        before = [accepted for accepted in acceptances.get(order_id, []) if accepted[0] <= at]
+        if before:
+            trip_id = max(before)[1]
+            left[trip_id] = min(left.get(trip_id, at), at)
+    return left
+
+
+ANSWERS = frozenset({OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN})
+"""How a shopper's offer ended, all of which a replay follows (a withdrawn one: not answered before then)."""
 
 
 @dataclass(frozen=True)

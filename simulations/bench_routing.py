@@ -19,6 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from crowdship.settings import get_settings
 from routing.distance import euclidean_matrix, haversine_matrix
 from routing.pruning import (
     CandidatePairs,
@@ -32,7 +33,6 @@ from routing.travel import RoadGraphTravel, road_factor_distribution
 CITY_CENTRE = (30.4383, -84.2807)
 """Tallahassee, FL: any mid-sized city would do."""
 
-STREET_NETWORKS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "osm_street_networks"
 NETWORKS = {
     "Piedmont, CA": "piedmont_ca_drive.graphml",
     "Lower Manhattan, NY": "lower_manhattan_ny_drive.graphml",
@@ -187,9 +187,14 @@ def print_distance_throughput(console: Console, repeats: int, seed: int) -> None
     console.print(table)
 
 
-def print_road_factors(console: Console, sources: int, seed: int) -> None:
-    if not STREET_NETWORKS.is_dir():
-        console.print(f"road factors: no street networks at {STREET_NETWORKS}, skipped")
+def print_road_factors(console: Console, sources: int, seed: int, networks_dir: Path) -> None:
+    """Road factors of the street networks in `networks_dir` (`CROWDSHIP_STREET_NETWORKS_DIR`)."""
+    missing = [name for name in NETWORKS.values() if not (networks_dir / name).is_file()]
+    if missing:
+        console.print(
+            f"road factors: no street network {', '.join(missing)} in CROWDSHIP_STREET_NETWORKS_DIR="
+            f"{networks_dir}, skipped"
+        )
         return
     table = Table(
         title=f"Road factor = shortest drive path / great circle; {sources} random sources, targets >= 200 m away"
@@ -197,7 +202,7 @@ def print_road_factors(console: Console, sources: int, seed: int) -> None:
     for column in ("network", "nodes", "edges", "pairs", "mean", "median", "p10", "p90"):
         table.add_column(column, justify="right")
     for label, file_name in NETWORKS.items():
-        travel = RoadGraphTravel.from_graphml(STREET_NETWORKS / file_name)
+        travel = RoadGraphTravel.from_graphml(networks_dir / file_name)
         summary = road_factor_distribution(travel, sources=sources, seed=seed)
         table.add_row(
             label,
@@ -221,8 +226,10 @@ def run_routing_benchmark(
     brute_max_pairs: int = 10_000_000,
     road_sources: int = 100,
     seed: int = 0,
+    networks_dir: Path | None = None,
 ) -> None:
-    """All the tables; brute force is skipped above `brute_max_pairs` pairs to keep the run short."""
+    """All the tables; brute force is skipped above `brute_max_pairs` pairs to keep the run short. The road
+    factors are those of the networks in `networks_dir`, by default `CROWDSHIP_STREET_NETWORKS_DIR`."""
     console.print(f"load average before the run: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
     print_pruning(
         console,
@@ -237,4 +244,4 @@ def run_routing_benchmark(
         brute_max_pairs,
     )
     print_distance_throughput(console, repeats, seed)
-    print_road_factors(console, road_sources, seed)
+    print_road_factors(console, road_sources, seed, networks_dir or get_settings().street_networks_dir)

@@ -6,10 +6,18 @@ are priced by the replay's policy: everything runs on the in-memory adapters wir
 `composition.in_memory`, with a `ManualClock` moved from event to event, as a simulated day does.
 
 Shoppers' answers: an offer the shopper answered in reality (accepted, declined or let expire) is answered the
-same way, after as long as they took, when the replay offers the same trip the same set of orders. Any other
+same way, after as long as they took, when the replay offers the same trip the same set of orders (the n-th
+time as the n-th time); one they had not answered when it was withdrawn is left unanswered. Any other
 offer is answered by the simulator's acceptance model (`AcceptanceSpec`, logistic in reward, detour and stops;
-its defaults unless given), with a seeded generator. A shopper who has accepted leaves the store at the trip's
-leave-by and drives the stops at the simulator's travel speed.
+its defaults unless given), with a seeded generator.
+
+Where the record says when something happened the replay follows it: a trip that left the store before its
+leave-by leaves when it did (once the answers it accepted then have come in), and an order the same trip
+delivered is delivered when it was. Otherwise a shopper who has accepted leaves the store at the trip's
+leave-by and drives the stops at the simulator's travel speed. A shopper's next check-in waits, as it did
+live, until their replayed trip has ended. What the replay cannot play as recorded (an order intake refuses
+now, a check-in whose leave-by passed while the shopper's earlier trip went on, a cancellation of what has
+already left) is kept in `ReplayResult.unreplayed` and printed, never dropped silently.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from composition import acceptance_aware, in_memory
 from crowdship.clock import ManualClock, time_zone
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.files import read_text_file
+from dispatch.errors import AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.batch import Solver, matcher_solver, run_batch
@@ -75,6 +84,20 @@ class ReplayOptions:
 
 
 @dataclass(frozen=True)
+class Unreplayed:
+    """Something recorded that the replay could not play as it happened."""
+
+    what: str
+    """'order', 'check-in' or 'cancellation'."""
+    at: datetime
+    """When it happened."""
+    reason: str
+
+
+PLURALS = {"order": "orders", "check-in": "check-ins", "cancellation": "cancellations"}
+
+
+@dataclass(frozen=True)
 class ReplayResult:
     recorded: DayFigures
     replayed: DayFigures
@@ -83,6 +106,21 @@ class ReplayResult:
     """Offers answered as the shopper did in reality (same trip, same orders)."""
     answered_by_model: int
     """Offers answered by the acceptance model."""
+    unreplayed: tuple[Unreplayed, ...] = ()
+    """What was recorded but could not be replayed, in the order it happened."""
+
+
+def unreplayed_lines(result: ReplayResult) -> list[str]:
+    """One line per kind of record the replay could not play: '2 check-ins could not be replayed: ...'."""
+    kinds: dict[str, list[Unreplayed]] = {}
+    for item in sorted(result.unreplayed, key=lambda item: item.at):
+        kinds.setdefault(item.what, []).append(item)
+    lines = []
+    for what, items in kinds.items():
+        name = what if len(items) == 1 else PLURALS.get(what, what + "s")
+        details = "; ".join(f"{item.at.astimezone(UTC):%H:%M:%S} UTC, {item.reason}" for item in items)
+        lines.append(f"{len(items)} {name} could not be replayed: {details}")
+    return lines
 
 
 def replay_day(day: RecordedDay, options: ReplayOptions) -> ReplayResult:
@@ -142,6 +180,15 @@ class _Replay:
         self.rewards_cents = 0
         self.offers = self.as_recorded = self.by_model = 0
         self.orders_to_come = len(day.orders)
+        self.unreplayed: list[Unreplayed] = []
+        self.made: dict[tuple[UUID, frozenset[UUID]], int] = {}
+        """Offers made so far by recorded trip and set of recorded orders (the n-th gets the n-th answer)."""
+        self.waiting: dict[UUID, list[Trip]] = {}
+        """A shopper's recorded check-ins that wait for their replayed trip to end, oldest first."""
+        self.accepting: dict[UUID, int] = {}
+        """Answers on their way that accept an offer, by replayed trip."""
+        self.due_to_leave: set[UUID] = set()
+        """Open trips whose recorded departure has come: they leave once the accepting answers are in."""
 
     def _noting(
         self, credit: Callable[[LiveUnitOfWork, DeliveredOrder], object]
@@ -207,6 +254,8 @@ class _Replay:
                 break
             self.clock.set(max(self.clock.now(), self.at(at_s)))
             handlers[kind](at_s, payload)
+            if self.waiting:
+                self._check_in_the_waiting(at_s)
         with self.ctx.unit_of_work() as uow:
             statuses = [uow.orders.get(order_id).status for order_id in self.order_of_ref.values()]
         refused = len(day.orders) - len(self.order_of_ref)
@@ -214,7 +263,19 @@ class _Replay:
             statuses=statuses, rewards_cents=self.rewards_cents, fallback_fee_cents=day.store.fallback_cost_cents
         )
         replayed = dataclasses.replace(replayed, orders=replayed.orders + refused)
-        return ReplayResult(day.figures(), replayed, self.offers, self.as_recorded, self.by_model)
+        for waiting in self.waiting.values():
+            for recorded in waiting:
+                self._note("check-in", recorded.checked_in_at, f"{self._shopper(recorded)}: still on the trip before")
+        return ReplayResult(
+            day.figures(), replayed, self.offers, self.as_recorded, self.by_model, tuple(self.unreplayed)
+        )
+
+    def _note(self, what: str, at: datetime, reason: str) -> None:
+        self.unreplayed.append(Unreplayed(what, at, reason))
+
+    def _shopper(self, recorded: Trip) -> str:
+        shopper = self.day.shoppers.get(recorded.shopper_id)
+        return f"shopper {shopper.display_name if shopper else recorded.shopper_id}"
 
     # --- what happens ---------------------------------------------------------------------------------------
 
@@ -236,14 +297,43 @@ class _Replay:
         )
         try:
             result = ingest_order(self.ctx, scope="replay", idempotency_key=order.external_ref[:160], intake=intake)
-        except DomainError:
-            return  # refused now as it was then (it never became an order there either)
+        except DomainError as error:  # taken then (it is on record), refused now
+            self._note("order", order.created_at, f"{order.external_ref}: {error}")
+            return
         replayed = UUID(str(result.receipt["order_id"]))
         self.order_of_ref[order.external_ref] = replayed
         self.recorded_order[replayed] = order.id
         self.codes[replayed] = str(result.delivery_code)
 
     def _check_in(self, _at_s: float, recorded: Trip) -> None:
+        if recorded.shopper_id in self.waiting:  # behind a check-in that waits already
+            self.waiting[recorded.shopper_id].append(recorded)
+            return
+        self._try_check_in(recorded)
+
+    def _check_in_the_waiting(self, _at_s: float) -> None:
+        """Each waiting shopper whose replayed trip has ended checks in now, when their leave-by allows."""
+        with self.ctx.unit_of_work() as uow:
+            free = [shopper for shopper in self.waiting if uow.trips.active_for_shopper(shopper) is None]
+        for shopper in free:
+            waiting = self.waiting.pop(shopper)
+            while waiting:
+                recorded = waiting.pop(0)
+                if self.clock.now() >= recorded.leave_by:
+                    self._note(
+                        "check-in",
+                        recorded.checked_in_at,
+                        f"{self._shopper(recorded)}: the trip before went on past this one's leave-by",
+                    )
+                    continue
+                if not self._try_check_in(recorded):  # still on a trip: it waits again, first
+                    self.waiting[shopper].extend(waiting)
+                elif waiting:  # on the trip just checked in: the rest go on waiting
+                    self.waiting[shopper] = waiting
+                break
+
+    def _try_check_in(self, recorded: Trip) -> bool:
+        """Checks the shopper in as recorded; False when they are still on a replayed trip (the check-in waits)."""
         try:
             trip = check_in(
                 self.ctx,
@@ -255,23 +345,39 @@ class _Replay:
                 max_detour_s=recorded.max_detour_s,
                 leave_by=recorded.leave_by,
             )
-        except DomainError:
-            return
+        except AlreadyOnTrip:
+            self.waiting.setdefault(recorded.shopper_id, []).insert(0, recorded)
+            return False
+        except DomainError as error:
+            self._note("check-in", recorded.checked_in_at, f"{self._shopper(recorded)}: {error}")
+            return True
         self.trips[trip.id] = trip
         self.recorded_trip[trip.id] = recorded.id
         self.replayed_trip_of[recorded.id] = trip.id
-        self.queue.push(self.seconds(trip.leave_by), Kind.LEAVE, trip.id)
+        self.queue.push(self.seconds(trip.leave_by), Kind.LEAVE, (trip.id, False))
+        departed = self.day.departed_at.get(recorded.id)
+        if departed is not None and departed < trip.leave_by:  # it left early, when its bags were scanned
+            self.queue.push(max(self.seconds(departed), self.seconds(self.clock.now())), Kind.LEAVE, (trip.id, True))
+        return True
 
     def _cancel(self, _at_s: float, payload: tuple[str, Any]) -> None:
         kind, key = payload
+        for shopper, waiting in list(self.waiting.items()):  # cancelled before it could be checked in
+            for recorded in [trip for trip in waiting if kind == "trip" and trip.id == key]:
+                waiting.remove(recorded)
+                reason = f"{self._shopper(recorded)}: cancelled while the trip before went on"
+                self._note("check-in", recorded.checked_in_at, reason)
+            if not waiting:
+                del self.waiting[shopper]
         try:
             if kind == "order" and key in self.order_of_ref:
                 cancel_order(self.ctx, order_id=self.order_of_ref[key])
             elif kind == "trip" and key in self.replayed_trip_of:
                 trip = self.trips[self.replayed_trip_of[key]]
                 cancel_trip(self.ctx, shopper_id=trip.shopper_id, trip_id=trip.id)
-        except DomainError:
-            return  # already beyond cancelling in the replay (picked up, departed, delivered)
+        except DomainError as error:  # already beyond cancelling in the replay (picked up, departed, delivered)
+            name = f"order {key}" if kind == "order" else f"trip {str(key)[:8]}"
+            self._note("cancellation", self.clock.now(), f"{name}: {error}")
 
     def _batch(self, at_s: float, _payload: None) -> None:
         if self.options.acceptance_aware and (self.next_refit is None or self.clock.now() >= self.next_refit):
@@ -289,15 +395,16 @@ class _Replay:
 
     def _answer(self, at_s: float, offer: Offer) -> None:
         self.offers += 1
-        recorded = self.day.answer(
-            self.recorded_trip[offer.trip_id], [self.recorded_order[order_id] for order_id in offer.stops]
-        )
+        key = (self.recorded_trip[offer.trip_id], frozenset(self.recorded_order[order_id] for order_id in offer.stops))
+        nth = self.made.get(key, 0)
+        self.made[key] = nth + 1
+        recorded = self.day.answer(*key, nth=nth)
         if recorded is not None:
             self.as_recorded += 1
-            if recorded.resolved_at is None or recorded.status is OfferStatus.EXPIRED:
-                return  # the shopper let it expire
+            if recorded.resolved_at is None or recorded.status in (OfferStatus.EXPIRED, OfferStatus.WITHDRAWN):
+                return  # the shopper let it expire, or had not answered when it was withdrawn
             delay = max(0.0, (recorded.resolved_at - recorded.created_at).total_seconds())
-            self.queue.push(at_s + delay, Kind.RESPOND, (offer, recorded.status is OfferStatus.ACCEPTED))
+            self._respond_later(at_s + delay, offer, recorded.status is OfferStatus.ACCEPTED)
             return
         self.by_model += 1
         spec = self.options.acceptance
@@ -311,21 +418,39 @@ class _Replay:
         low, high = self.options.response_seconds
         delay = float(self.decisions.uniform(low, high))
         if at_s + delay < self.seconds(offer.expires_at):
-            self.queue.push(at_s + delay, Kind.RESPOND, (offer, accepts))
+            self._respond_later(at_s + delay, offer, accepts)
 
-    def _respond(self, _at_s: float, payload: tuple[Offer, bool]) -> None:
+    def _respond_later(self, at_s: float, offer: Offer, accepts: bool) -> None:
+        if accepts:
+            self.accepting[offer.trip_id] = self.accepting.get(offer.trip_id, 0) + 1
+        self.queue.push(at_s, Kind.RESPOND, (offer, accepts))
+
+    def _respond(self, at_s: float, payload: tuple[Offer, bool]) -> None:
         offer, accepts = payload
         trip = self.trips[offer.trip_id]
+        if accepts:
+            self.accepting[trip.id] -= 1
         try:
             if accepts and self.clock.now() < trip.leave_by:
                 accept_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
             else:
                 decline_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
         except DomainError:
-            return  # expired or withdrawn before the answer came
+            pass  # expired or withdrawn before the answer came
+        if trip.id in self.due_to_leave and not self.accepting.get(trip.id):
+            self._leave(at_s, (trip.id, False))
 
-    def _leave(self, at_s: float, trip_id: UUID) -> None:
+    def _leave(self, at_s: float, payload: tuple[UUID, bool]) -> None:
+        """The shopper leaves the store: at the recorded departure (`as_recorded`) once the answers accepting
+        offers then are in, or at the trip's leave-by. One with nothing to carry at the recorded departure (or
+        checked in only after it, behind a longer trip before) leaves as soon as they have accepted something,
+        and at the latest at the leave-by."""
+        trip_id, as_recorded = payload
         trip = self.trips[trip_id]
+        if as_recorded:
+            self.due_to_leave.add(trip_id)
+            if self.accepting.get(trip_id):
+                return  # once the answers on their way are in
         with self.ctx.unit_of_work() as uow:
             if uow.trips.get(trip_id).status is not TripStatus.OPEN:
                 return
@@ -336,10 +461,16 @@ class _Replay:
         confirm_pickup(
             self.ctx, shopper_id=trip.shopper_id, trip_id=trip_id, bag_codes=[codes[o.id].bag_code for o in carried]
         )
+        self.due_to_leave.discard(trip_id)
+        recorded_trip = self.recorded_trip[trip_id]
         here, clock_s = self.day.store.location, at_s
         for order in carried:
-            clock_s += self.options.travel.duration_s(here, order.dropoff)
-            clock_s = max(clock_s, self.seconds(order.window_earliest))
+            delivered = self.day.delivered.get(self.recorded_order[order.id])
+            if delivered is not None and delivered[0] == recorded_trip:  # the same trip delivered it: then
+                clock_s = max(clock_s, self.seconds(delivered[1]))
+            else:
+                clock_s += self.options.travel.duration_s(here, order.dropoff)
+                clock_s = max(clock_s, self.seconds(order.window_earliest))
             self.queue.push(clock_s, Kind.DELIVER, (trip, order.id, order.dropoff))
             here = order.dropoff
 

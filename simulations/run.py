@@ -12,11 +12,15 @@ from crowdship.errors import DomainError, InvalidInput
 from crowdship.settings import get_settings
 from simulations.results import Summary, WrittenFiles, headline_rows, quiet_batch_logs, summarise, write_results
 from simulations.runs import StatusReporter
-from simulations.scenario import REPOSITORY_ROOT, SCENARIO_DIR, Scenario, load_scenario
+from simulations.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 DEMO_SCENARIO = SCENARIO_DIR / "demo.toml"
 BUSY_DAY_SCENARIO = SCENARIO_DIR / "busy_day.toml"
-DEMO_OUT_DIR = REPOSITORY_ROOT / ".local" / "demo"
+
+
+def local_results_dir(*parts: str) -> Path:
+    """Where results go unless told otherwise: under `CROWDSHIP_LOCAL_DIR` (the clone's `.local` by default)."""
+    return get_settings().local_dir.joinpath(*parts)
 
 
 def headline_table(summary: Summary, title: str) -> Table:
@@ -94,7 +98,7 @@ def simulate_file(
     except Exception as error:
         reporter.failed(_reason(error))
         raise
-    target = out_dir or REPOSITORY_ROOT / ".local" / "simulations" / path.stem
+    target = out_dir or local_results_dir("simulations", path.stem)
     return simulate_and_write(scenario, target, console, status=reporter)[0]
 
 
@@ -114,7 +118,7 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
 
     grid = load_grid(path)
     runs = grid.runs()
-    target = results_folder(out_dir or REPOSITORY_ROOT / ".local" / "sweeps" / path.stem)
+    target = results_folder(out_dir or local_results_dir("sweeps", path.stem))
     console.print(f"sweep {grid.name}: {len(runs)} scenarios on Ray ({address or 'local, 2 CPUs'})")
     reporter.started(f"0/{len(runs)} simulated days (starting Ray)")
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from composition.simulation_runs import RunStatus, read_status
+from crowdship.settings import get_settings
 
 SCENARIO = """
 name = "cli day"
@@ -40,6 +41,24 @@ def test_simulate_writes_the_report_and_prints_the_headline(tmp_path: Path) -> N
     summary = json.loads((out / "summary.json").read_text())["summary"]
     assert summary["scenario"] == "cli day"
     assert summary["unfinished"] == 0
+
+
+def test_simulate_without_out_writes_under_the_configured_local_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no --out the results go to `CROWDSHIP_LOCAL_DIR`/simulations/<the file's name>, wherever that
+    setting points, not to the clone's own `.local`."""
+    scenario = tmp_path / "elsewhere_day.toml"
+    scenario.write_text(SCENARIO)
+    local = tmp_path / "local"
+    monkeypatch.setenv("CROWDSHIP_LOCAL_DIR", str(local))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["simulate", str(scenario)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert (local / "simulations" / "elsewhere_day" / "summary.json").is_file()
 
 
 def test_simulate_names_the_bad_field(tmp_path: Path) -> None:

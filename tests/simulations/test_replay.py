@@ -30,12 +30,20 @@ from dispatch.services.delivery import confirm_pickup, deliver
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
 from dispatch.services.orders import cancel_order
-from dispatch.services.trips import check_in
+from dispatch.services.trips import cancel_trip, check_in
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
 from routing.areas import circular_area
 from routing.geo import GeoPoint
-from simulations.replay import ReplayOptions, day_bounds, load_policy_file, replay_day, replay_rows
+from simulations.replay import (
+    ReplayOptions,
+    day_bounds,
+    load_policy_file,
+    replay_day,
+    replay_rows,
+    unreplayed_lines,
+)
+from simulations.scenario import AcceptanceSpec
 from tests.rewards.conftest import publish_policy
 
 STORE_AT = GeoPoint(30.4627, -84.2211)
@@ -191,6 +199,212 @@ def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, setti
     assert unanswered.answered_by_model == unanswered.offers > 0
 
 
+def _record_two_trips(db: ConnectionPool, settings: Settings) -> Recorded:
+    """One shopper, two trips: checks in, accepts what is offered two seconds after it came, scans the bags two
+    seconds later and delivers five minutes later; checks in again ten minutes after the first check-in and does
+    the same. What is left goes to the fallback. The first trip's leave-by is 09:30, the second's 09:25: a
+    replay that kept the shopper in the store until the first leave-by could not check them in again."""
+    clock = ManualClock(NINE)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    store = Store("Two trips store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    shopper = Shopper(display_name="S0", trust_tier=TrustTier.GOLD, identity_verified=True)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        uow.commit()
+    codes: dict[str, tuple[str, str]] = {}
+    made = 0
+    for number, (first, leave_by) in enumerate(
+        [(NINE, NINE + timedelta(minutes=30)), (NINE + timedelta(minutes=10), NINE + timedelta(minutes=25))]
+    ):
+        for n in range(2):
+            clock.set(first + timedelta(seconds=n))
+            ref = f"T{number}-{n}"
+            result = ingest_order(
+                ctx,
+                scope="test",
+                idempotency_key=ref,
+                intake=OrderIntake(
+                    store_id=store.id,
+                    external_ref=ref,
+                    dropoff=GeoPoint(30.475 + 0.006 * n + 0.003 * number, -84.2211),
+                    dropoff_address=f"{n} Main St",
+                    recipient_name="Pat Doe",
+                    window_earliest=NINE,
+                    window_latest=NINE + timedelta(hours=3),
+                    dispatch_deadline=NINE + timedelta(hours=2),
+                    size_bags=1,
+                    value_cents=Cents(3_000),
+                ),
+            )
+            codes[str(result.receipt["order_id"])] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+        clock.set(first + timedelta(seconds=5))
+        trip = check_in(
+            ctx,
+            shopper_id=shopper.id,
+            store_id=store.id,
+            destination=GeoPoint(30.52, -84.2211),
+            capacity_bags=2,
+            max_detour_m=4_000,
+            max_detour_s=None,
+            leave_by=leave_by,
+        )
+        taken: Offer | None = None
+        seconds = 7  # the dispatcher's rounds fall between the replay's, which start with the first order
+        while taken is None:  # the dispatcher's cadence until the shopper takes an offer
+            clock.set(first + timedelta(seconds=seconds))
+            offers = run_batch(ctx, store_id=store.id, solver=matcher_solver).offers
+            made += len(offers)
+            clock.set(first + timedelta(seconds=seconds + 2))
+            for offer in offers:
+                taken = accept_offer(ctx, shopper_id=shopper.id, offer_id=offer.id).offer
+            seconds += 10
+        # The bags scanned at once, long before the leave-by: before the replay's offer (made at its next round,
+        # three seconds after the dispatcher's) is even answered.
+        clock.set(first + timedelta(seconds=seconds - 10 + 4))
+        bags = [codes[str(stop)][0] for stop in taken.stops]
+        confirm_pickup(ctx, shopper_id=shopper.id, trip_id=trip.id, bag_codes=bags)
+        clock.set(first + timedelta(minutes=5))
+        for order_id in taken.stops:
+            with PostgresDispatchUnitOfWork(db) as uow:
+                dropoff = uow.orders.get(order_id).dropoff
+            deliver(ctx, shopper_id=shopper.id, order_id=order_id, position=dropoff, code=codes[str(order_id)][1])
+    clock.set(NINE + timedelta(hours=2, minutes=1))
+    run_batch(ctx, store_id=store.id, solver=matcher_solver)  # anything left is past its deadline: the fallback
+    with db.connection() as connection:
+        credited = connection.execute("SELECT coalesce(sum(amount_cents), 0) FROM delivery_rewards").fetchone()
+        counts: dict[str, int] = dict(
+            connection.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
+        )
+    assert credited is not None
+    return Recorded(
+        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], made
+    )
+
+
+def test_a_day_replayed_under_its_own_policy_reproduces_a_shopper_s_two_trips(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The shopper left the store as soon as the bags were scanned, well before the first trip's leave-by, and
+    checked in again: the replay leaves and delivers when the record says, so the second check-in is replayed
+    too, and the same policy and matcher setting give the same deliveries and payouts to the cent. The replay's
+    offer comes three seconds after the dispatcher's, so its answer comes after the recorded departure: the
+    shopper leaves once it is in."""
+    recorded = _record_two_trips(db, settings)
+    assert recorded.delivered >= 2
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    assert len(day.trips) == 2
+    assert set(day.departed_at) == {trip.id for trip in day.trips}
+    assert len(day.delivered) == recorded.delivered
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert unreplayed_lines(result) == []
+    assert result.answered_by_model == 0
+    assert result.replayed == result.recorded
+    assert (result.replayed.delivered, result.replayed.payouts_cents) == (recorded.delivered, recorded.credited_cents)
+
+
+def test_a_check_in_the_replay_cannot_play_is_reported_not_dropped(db: ConnectionPool, settings: Settings) -> None:
+    """Without the record of when the first trip left, the replayed shopper stays in the store until its
+    leave-by (09:30), past the second check-in's own leave-by (09:25): that check-in cannot be replayed, and the
+    result counts it and says why instead of leaving it out silently."""
+    recorded = _record_two_trips(db, settings)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    unrecorded = dataclasses.replace(day, departed_at={}, delivered={})
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(unrecorded, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert [(item.what, item.at) for item in result.unreplayed] == [("check-in", day.trips[1].checked_in_at)]
+    assert unreplayed_lines(result) == [
+        "1 check-in could not be replayed: 09:10:05 UTC, shopper S0: the trip before went on past this one's leave-by"
+    ]
+    assert result.replayed.delivered < result.recorded.delivered
+    assert replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0)).unreplayed == ()
+
+
+def test_a_check_in_behind_a_longer_replayed_trip_waits_for_it(db: ConnectionPool, settings: Settings) -> None:
+    """When the record does not say when the first trip left, the replayed shopper stays in the store until its
+    leave-by (09:30), past the second check-in (09:10): that check-in waits until the first trip has ended, as it
+    would have live, and with a leave-by still ahead (09:40 here) it is replayed then, its recorded answer and
+    delivery with it: nothing is lost and the figures are those recorded."""
+    recorded = _record_two_trips(db, settings)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    first, second = day.trips
+    later = dataclasses.replace(second, leave_by=NINE + timedelta(minutes=40))
+    unknown_first = dataclasses.replace(day, trips=[first, later], departed_at={second.id: day.departed_at[second.id]})
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(unknown_first, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert result.answered_by_model == 0
+    assert result.replayed == result.recorded
+
+
+def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The shopper was offered an order and cancelled the trip eight seconds later without answering (the offer
+    was withdrawn): the replay makes the same offer and leaves it unanswered as on record, rather than let an
+    eager acceptance model take it."""
+    clock = ManualClock(NINE)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    store = Store("Withdrawn store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    shopper = Shopper(display_name="S0", trust_tier=TrustTier.GOLD, identity_verified=True)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        uow.shoppers.add(shopper)
+        uow.commit()
+    intake = OrderIntake(
+        store_id=store.id,
+        external_ref="W0",
+        dropoff=GeoPoint(30.475, -84.2211),
+        dropoff_address="1 Main St",
+        recipient_name="Pat Doe",
+        window_earliest=NINE,
+        window_latest=NINE + timedelta(hours=3),
+        dispatch_deadline=NINE + timedelta(hours=2),
+        size_bags=1,
+        value_cents=Cents(3_000),
+    )
+    ingest_order(ctx, scope="test", idempotency_key="W0", intake=intake)
+    clock.set(NINE + timedelta(seconds=5))
+    trip = check_in(
+        ctx,
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=GeoPoint(30.52, -84.2211),
+        capacity_bags=1,
+        max_detour_m=4_000,
+        max_detour_s=None,
+        leave_by=NINE + timedelta(minutes=30),
+    )
+    clock.set(NINE + timedelta(seconds=10))
+    assert len(run_batch(ctx, store_id=store.id, solver=matcher_solver).offers) == 1
+    clock.set(NINE + timedelta(seconds=18))
+    cancel_trip(ctx, shopper_id=shopper.id, trip_id=trip.id)
+    clock.set(NINE + timedelta(hours=2, minutes=1))
+    run_batch(ctx, store_id=store.id, solver=matcher_solver)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=store.id, start=start, end=end)
+    eager = ReplayOptions(
+        policy=POLICY, config=config, cadence_s=10.0, acceptance=AcceptanceSpec(intercept=30.0), response_seconds=(1, 2)
+    )
+    result = replay_day(day, eager)
+
+    assert (result.offers, result.answered_as_recorded, result.answered_by_model) == (1, 1, 0)
+    assert result.replayed == result.recorded
+    assert result.unreplayed == ()
+
+
 def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
     """JSON or TOML; an unknown or missing parameter is refused naming it."""
     good = tmp_path / "cheaper.toml"
@@ -235,6 +449,7 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert f"{recorded.offers} answered as the shopper answered" in shown.output
     assert "the day is not over" not in shown.output
     assert "nothing was recorded" not in shown.output
+    assert "could not be replayed" not in shown.output
     assert unfinished.exit_code == 0, unfinished.output
     assert "the day is not over" in unfinished.output
     assert "nothing was recorded at this store" in " ".join(unfinished.output.split())  # not a silent zero table

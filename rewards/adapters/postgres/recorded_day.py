@@ -1,6 +1,7 @@
 """Reads a store's recorded day from PostgreSQL for a replay: in one read-only snapshot, the day's orders and
 trips (through the dispatch repositories, so that they come back as the live service reads them), their
-shoppers and offers, and the rewards credited for the day's orders."""
+shoppers and offers, when each trip left the store and each order was delivered, and the rewards credited for
+the day's orders."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories
-from rewards.recorded_day import RecordedDay
+from rewards.recorded_day import RecordedDay, departures
 from rewards.services.wallet import payment_methods_at
 
 MAX_RECORDED_ORDERS = 20_000
@@ -43,6 +44,18 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
                WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s""",
             (store_id, start, end),
         ).fetchall()
+        pickup_rows = connection.execute(
+            """SELECT e.order_id, e.at FROM order_events e JOIN orders o ON o.id = e.order_id
+               WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s AND e.status = 'picked_up'
+               ORDER BY e.at, e.id""",
+            (store_id, start, end),
+        ).fetchall()
+        delivery_rows = connection.execute(
+            """SELECT p.order_id, p.trip_id, p.recorded_at FROM delivery_proofs p JOIN orders o ON o.id = p.order_id
+               WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s AND p.accepted
+               ORDER BY p.recorded_at, p.id""",
+            (store_id, start, end),
+        ).fetchall()
         orders = [uow.orders.get(order_id) for order_id, _ in order_rows]
         trips = [uow.trips.get(trip_id) for trip_id, _ in trip_rows]
         offers = sorted(
@@ -60,6 +73,8 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
         shoppers=shoppers,
         offers=offers,
         changed_at={row_id: changed for row_id, changed in [*order_rows, *trip_rows]},
+        departed_at=departures(offers, pickup_rows),
+        delivered={order_id: (trip_id, at) for order_id, trip_id, at in delivery_rows},
         rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
         payment_methods=methods,
     )
