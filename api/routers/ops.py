@@ -120,19 +120,22 @@ def new_delivery_code(order_id: UUID, context: Context) -> DeliveryCodeOut:
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses=problem_responses(404, 409))
 def cancel_order(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
     """Cancel an order that has not left the store (pending, offered, accepted or returned; 409 otherwise). An
-    offer it was in is withdrawn; a shopper who had accepted it is told."""
+    offer it was in is withdrawn; a shopper who had accepted it is told. A cancelled order cancelled again (a
+    retry after a lost answer) answers as it is."""
     return OrderOut.model_validate(orders.cancel_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/requeue", response_model=OrderOut, responses=problem_responses(404, 409))
 def requeue_order(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
-    """A returned order goes back to the queue for shoppers (409 unless returned)."""
+    """A returned order goes back to the queue for shoppers (409 unless returned). Requeued again while it
+    still waits where the requeue left it, it answers as it is."""
     return OrderOut.model_validate(orders.requeue_order(context, order_id=order_id, actor_id=principal.user_id))
 
 
 @router.post("/orders/{order_id}/fallback", response_model=OrderOut, responses=problem_responses(404, 409))
 def hand_to_fallback(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
-    """The paid courier fleet takes it (a pending or returned order; 409 otherwise)."""
+    """The paid courier fleet takes it (a pending or returned order; 409 otherwise). One the fleet has already
+    answers as it is."""
     return OrderOut.model_validate(orders.hand_to_fallback(context, order_id=order_id, actor_id=principal.user_id))
 
 
@@ -141,14 +144,15 @@ def order_not_delivered(order_id: UUID, body: NotDeliveredIn, principal: OpsPrin
     """A picked-up order its shopper will not deliver (deactivated, gone silent, the bags lost) fails, as after
     a last refused attempt; the reason and who gave it go into its history (409 unless picked up). The trip
     that carried it ends when nothing else is left on it. Then, as for any failed delivery: `returned`, and
-    `requeue`, `fallback` or `cancel`."""
+    `requeue`, `fallback` or `cancel`. Said again while the order is still failed by operations' word, it
+    answers as it is (the first reason kept); an order that failed at the door is 409."""
     result = delivery.mark_not_delivered(context, order_id=order_id, reason=body.reason, actor_id=principal.user_id)
     return OrderOut.model_validate(result.order)
 
 
 @router.post("/orders/{order_id}/returned", response_model=OrderOut, responses=problem_responses(404, 409))
 def order_returned(order_id: UUID, principal: OpsPrincipal, context: Context) -> OrderOut:
-    """A failed delivery's bags are back in the store (409 unless failed)."""
+    """A failed delivery's bags are back in the store (409 unless failed; a returned order answers as it is)."""
     return OrderOut.model_validate(delivery.mark_returned(context, order_id=order_id, actor_id=principal.user_id))
 
 

@@ -87,7 +87,8 @@ def get_incident(incident_id: UUID, context: Context) -> IncidentDetailOut:
     "/incidents/{incident_id}/resolve", response_model=OpsIncidentOut, responses=problem_responses(404, 409, 422)
 )
 def resolve(incident_id: UUID, body: ResolutionIn, principal: OpsPrincipal, context: Context) -> OpsIncidentOut:
-    """Closes an open incident with what was done about it (409 when it was resolved before)."""
+    """Closes an open incident with what was done about it. Once resolved, resolving it again (a retry after a
+    lost answer) changes nothing and answers with the incident as it is, its first resolution kept."""
     resolved = incidents.resolve_incident(
         context, incident_id=incident_id, resolution=body.resolution, actor_id=principal.user_id
     )

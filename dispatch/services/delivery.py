@@ -28,7 +28,7 @@ from dispatch.model import (
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import delivery_code_matches
 from dispatch.services.context import DeliveredOrder, DispatchContext
-from dispatch.services.moves import save_move
+from dispatch.services.moves import last_move, save_move
 from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
 from routing.geo import GeoPoint
@@ -255,9 +255,12 @@ def _complete_if_done(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> bool:
 
 
 def mark_returned(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
-    """Operations took a failed order back into the store."""
+    """Operations took a failed order back into the store. Said again while it is still returned (only this
+    move leads there) it changes nothing and answers with the order as it is."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
+        if order.status is OrderStatus.RETURNED:
+            return order
         order.return_to_store()
         save_move(uow, order, ctx.clock.now(), "bags back in the store", actor_id)
         uow.commit()
@@ -284,7 +287,11 @@ def mark_not_delivered(
     the bags lost): it fails as a delivery whose last attempt was refused does, so that the return flow
     follows (`mark_returned`, then requeued, handed to the courier fleet or cancelled). The reason and who gave
     it go into its history. The trip that carried it ends when nothing else is left on it, and its shopper is
-    told (best effort). Only a picked-up order: one still in the store is cancelled or released instead."""
+    told (best effort). Only a picked-up order: one still in the store is cancelled or released instead.
+
+    Said again while the order is still failed by operations' word (a second click, a retry after a lost answer,
+    whatever the reason given: the first one stays in the history) it changes nothing, tells nobody and answers
+    with the order as it is; an order that failed at the door (its shopper's last refused attempt) is 409."""
     why = reason.strip()
     if not why:
         raise InvalidInput("reason", "say why the order will not be delivered")
@@ -295,6 +302,8 @@ def mark_not_delivered(
         trip_id = uow.orders.carrying_trips([order_id]).get(order_id)
         trip = uow.trips.get(trip_id, for_update=True) if trip_id is not None else None  # the trip before the order
         order = uow.orders.get(order_id, for_update=True)
+        if order.status is OrderStatus.FAILED and last_move(uow, order.id, NOT_DELIVERED_NOTE):
+            return NotDelivered(order, trip is not None and trip.status is TripStatus.COMPLETED)
         if order.status is not OrderStatus.PICKED_UP:
             raise IllegalTransition(
                 "order", order.id, order.status, "not delivered (only a picked-up order is marked so)"

@@ -55,9 +55,13 @@ def get_incident(ctx: DispatchContext, *, incident_id: UUID) -> IncidentDetail:
 
 
 def resolve_incident(ctx: DispatchContext, *, incident_id: UUID, resolution: str, actor_id: UUID | None) -> Incident:
-    """Closes an open incident with what was done about it (409 when it is resolved already)."""
+    """Closes an open incident with what was done about it. Resolved already (a second click, a retry after a
+    lost answer, two operators at once), it changes nothing and answers with the incident as it is: the first
+    resolution, its time and who gave it stay."""
     with ctx.unit_of_work() as uow:
         incident = uow.incidents.get(incident_id, for_update=True)
+        if incident.status is IncidentStatus.RESOLVED:
+            return incident
         resolved = incident.resolve(resolution=resolution, by=actor_id, now=ctx.clock.now())
         uow.incidents.save(resolved)
         uow.commit()

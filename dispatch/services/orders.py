@@ -1,6 +1,7 @@
 """What operations do to an order: cancel it, put a returned one back in the queue, or hand it to the courier
 fleet. Each move is one the order's lifecycle allows (else 409); an offer it was in is dealt with in the same
-transaction, and the shopper concerned is told (best effort)."""
+transaction, and the shopper concerned is told (best effort). A move made already (a second click, a retry
+after a lost answer, two operators at once) changes nothing and answers with the order as it stands."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import OfferStatus, Order, OrderStatus, Trip
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext
-from dispatch.services.moves import save_move
+from dispatch.services.moves import last_move, save_move
+
+REQUEUED_NOTE = "requeued by operations"
+"""How the order's history says operations put it back in the queue."""
 
 
 def cancel_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
@@ -27,6 +31,8 @@ def cancel_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None 
             # Locked, the order can go into no other offer; one that took it between the read and the lock
             # (a batch, an accept) would be left holding a cancelled order: read again from the start.
             if _trip_holding(uow, order_id) == trip_id:
+                if order.status is OrderStatus.CANCELLED:
+                    return order  # cancelled already (only this move leads there): nothing more is done or told
                 told = _cancel(uow, order, trip, now, actor_id)
                 uow.commit()
                 break
@@ -58,21 +64,28 @@ def _cancel(uow: LiveUnitOfWork, order: Order, trip: Trip | None, now: datetime,
 
 
 def requeue_order(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
-    """A returned order goes back to the queue for the next batches."""
+    """A returned order goes back to the queue for the next batches. Requeued again while it still waits where
+    the requeue left it (pending, nothing moved it since) answers with it as it is; an order pending for
+    another reason (taken in, an offer withdrawn) was never requeued: 409 as ever."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
+        if order.status is OrderStatus.PENDING and last_move(uow, order.id, REQUEUED_NOTE):
+            return order
         if order.status is not OrderStatus.RETURNED:
             raise IllegalTransition("order", order.id, order.status, "requeued (only a returned order is)")
         order.release()
-        save_move(uow, order, ctx.clock.now(), "requeued by operations", actor_id)
+        save_move(uow, order, ctx.clock.now(), REQUEUED_NOTE, actor_id)
         uow.commit()
         return order
 
 
 def hand_to_fallback(ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order:
-    """The courier fleet takes the order (a returned one, or one still waiting)."""
+    """The courier fleet takes the order (a returned one, or one still waiting). One the fleet has already
+    (handed over by operations or, past its dispatch deadline, by a batch: the same move) answers as it is."""
     with ctx.unit_of_work() as uow:
         order = uow.orders.get(order_id, for_update=True)
+        if order.status is OrderStatus.FALLBACK:
+            return order
         order.hand_to_fallback()
         save_move(uow, order, ctx.clock.now(), "handed to the courier fleet by operations", actor_id)
         uow.commit()
