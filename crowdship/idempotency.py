@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from crowdship.errors import DomainError, InvalidInput
@@ -53,21 +54,26 @@ def require_key(key: str) -> str:
     return key
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any, date_time_sep: str = "T") -> Any:
     """How a request's value is fingerprinted: an instant by the instant it names, in UTC (a period written
-    `...T00:00:00Z` or `...T19:00:00-05:00` the day before is one request), as its ISO text; anything else as
-    `str` gives it."""
+    `...T00:00:00Z` or `...T19:00:00-05:00` the day before is one request), as its ISO text with `date_time_sep`
+    between date and time; anything else as `str` gives it."""
     if isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None:
-        return value.astimezone(UTC).isoformat()
+        return value.astimezone(UTC).isoformat(sep=date_time_sep)
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(sep=date_time_sep)
     return str(value)
 
 
-def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
+def fingerprint(operation: str, request: Mapping[str, Any], *, date_time_sep: str = "T") -> str:
     """A stable fingerprint of a request, to tell a retry from a reuse of its idempotency key. Pass instants as
-    `datetime`s, not text: they are compared as instants, whatever offset they were written with."""
-    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=_canonical)
+    `datetime`s, not text: they are compared as instants, whatever offset they were written with.
+
+    `date_time_sep` is for an operation whose keys were kept, before instants were compared in UTC, with the
+    instants' text as `str` writes it (a space between date and time): with `" "` an instant written in UTC
+    fingerprints as it did then, so that a key kept then still matches its retry."""
+    default = partial(_canonical, date_time_sep=date_time_sep)
+    canonical = json.dumps({"operation": operation, "request": request}, sort_keys=True, default=default)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -87,11 +93,13 @@ def once(
     run: Callable[[], Result],
     dump: Callable[[Result], Mapping[str, Any]],
     load: Callable[[Mapping[str, Any]], Result],
+    date_time_sep: str = "T",
 ) -> Outcome[Result]:
     """Runs `run` once per (scope, key): a retry of the same request gets the first result back (`load` of
-    what `dump` kept); the same key with another request raises `IdempotencyKeyReused`."""
+    what `dump` kept); the same key with another request raises `IdempotencyKeyReused`. `date_time_sep`: as
+    `fingerprint` takes it."""
     key = require_key(key)
-    request_hash = fingerprint(scope, request)
+    request_hash = fingerprint(scope, request, date_time_sep=date_time_sep)
     earlier = store.claim(scope, key, request_hash)
     if earlier is not None:
         if earlier.request_hash != request_hash or earlier.result is None:

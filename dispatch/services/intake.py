@@ -42,10 +42,20 @@ class OrderIntake:
     perishable: bool = False
 
     def as_request(self) -> dict[str, Any]:
-        """The request as idempotency fingerprints it: what tells a retry from another request under one key."""
+        """The request as idempotency fingerprints it: what tells a retry from another request under one key.
+        The instants stay `datetime`s, which the fingerprint compares in UTC (`INSTANT_TEXT_SEP`); the rest is
+        text, as `str` writes it."""
         return {
-            name: str(value) if not isinstance(value, bool | int) else value for name, value in asdict(self).items()
+            name: value if isinstance(value, bool | int | datetime) else str(value)
+            for name, value in asdict(self).items()
         }
+
+
+INSTANT_TEXT_SEP = " "
+"""Intake's keys were fingerprinted with their instants as `str` writes them (`2026-12-05 17:00:00+00:00`)
+before instants were compared in UTC; the fingerprint writes them so still, so that an instant written in UTC
+fingerprints as it did and a key kept then matches its retry. (The API hands intake its instants in UTC, so
+every key it kept was written so; one a direct caller kept with another offset no longer matches.)"""
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
             run=run,
             dump=lambda receipt: {"status_code": CREATED, "receipt": receipt},
             load=lambda stored: dict(stored["receipt"]),
+            date_time_sep=INSTANT_TEXT_SEP,
         )
         uow.commit()
     return IntakeResult(outcome.value, codes.get("delivery"), outcome.replayed, CREATED)
