@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         le=3_600,
         description=(
             "A dispatcher round that finishes no store's batch for this long is abandoned and logged; the next "
-            "rounds go on without the store it is stuck on"
+            "rounds go on without the store it is stuck on. Its housekeeping and hourly refit are bounded alike"
         ),
     )
     matcher_time_limit_s: float = Field(default=2.0, gt=0, description="Budget of one matcher run")

@@ -7,6 +7,10 @@ Nor does it hang with one: each round runs on a thread of its own, and a round t
 for `stall_s` (a server stopped mid-answer, which no timeout of the client ends) is abandoned and logged. The
 rounds after it go on without the store it is stuck on; once it comes unstuck it starts no other store, so no
 store is ever batched by two rounds of one process at once (between processes, the store's lease sees to it).
+The loop's own chores, the housekeeping and the hourly refresh (the acceptance model's refit), run the same way:
+on a thread of their own, abandoned when they have not ended within `stall_s` (tried again at their next time,
+the refresh's context kept meanwhile); abandoned chores count with abandoned rounds against
+`MAX_ABANDONED_ROUNDS`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 from crowdship.logging import get_logger
@@ -30,7 +35,8 @@ Outages = tuple[type[Exception], ...]
 would fail alike, so the round stops and the loop backs off."""
 MAX_BACKOFF_S = 60.0
 MAX_ABANDONED_ROUNDS = 2
-"""Abandoned rounds still stuck beyond which no new round starts (each holds a thread and a connection)."""
+"""Abandoned rounds (or chores) still stuck beyond which no new round or chore starts (each holds a thread and a
+connection)."""
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
 
@@ -91,12 +97,14 @@ class StoresInFlight:
 
 @dataclass
 class RoundWatch:
-    """What the loop sees of a round running on its thread: when it last made progress, which store it is on,
-    whether it ended (and how); what the round sees of the loop: whether it was abandoned."""
+    """What the loop sees of a round (or a chore) running on its thread: when it last made progress, which store
+    it is on, whether it ended (and how: its result or error); what the round sees of the loop: whether it was
+    abandoned."""
 
     in_flight: StoresInFlight
     progress_at: float = field(default_factory=time.monotonic)
     store_id: UUID | None = None
+    result: object = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     abandoned: threading.Event = field(default_factory=threading.Event)
@@ -145,22 +153,42 @@ def dispatch_round(
     return reports
 
 
-def _start_round(ctx: DispatchContext, solver: Solver, outages: Outages, in_flight: StoresInFlight) -> RoundWatch:
-    watch = RoundWatch(in_flight)
+def _on_its_thread(watch: RoundWatch, work: Callable[[], object], name: str) -> RoundWatch:
+    """Starts `work` on a thread of its own, which records in `watch` how it ended."""
 
     def run() -> None:
         try:
-            dispatch_round(ctx, solver=solver, outages=outages, watch=watch)
+            watch.result = work()
         except RoundAbandoned:
             log.info("abandoned dispatch round ended")
         except BaseException as error:
             watch.error = error
             if watch.abandoned.is_set():
-                log.warning("abandoned dispatch round ended with an error", error=type(error).__name__)
+                log.warning("abandoned work ended with an error", work=name, error=type(error).__name__)
         finally:
             watch.done.set()
 
-    threading.Thread(target=run, name="dispatch-round", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return watch
+
+
+def _start_round(ctx: DispatchContext, solver: Solver, outages: Outages, in_flight: StoresInFlight) -> RoundWatch:
+    watch = RoundWatch(in_flight)
+    return _on_its_thread(
+        watch, lambda: dispatch_round(ctx, solver=solver, outages=outages, watch=watch), "dispatch-round"
+    )
+
+
+def _run_chore(
+    work: Callable[[], object], *, name: str, in_flight: StoresInFlight, stop: threading.Event, stall_s: float
+) -> RoundWatch:
+    """Runs one of the loop's chores on a thread of its own and waits for it as for a round: its watch, ended
+    (`done`, with its result) or, when it did not end within `stall_s` or a stop was asked, abandoned."""
+    watch = _on_its_thread(RoundWatch(in_flight), work, name)
+    if not _await_round(watch, stop, stall_s):
+        watch.abandoned.set()
+        if not stop.is_set():
+            log.error("dispatcher chore stuck: abandoned, tried again at its next time", chore=name, stall_s=stall_s)
     return watch
 
 
@@ -204,6 +232,39 @@ def keep_house(ctx: DispatchContext, housekeeping: Callable[[DispatchContext], o
         )
 
 
+@dataclass
+class _Chores:
+    """The loop's chores, when each is next due, and how one is run (`_run_chore`)."""
+
+    refresh: Callable[[DispatchContext], DispatchContext] | None
+    housekeeping: Callable[[DispatchContext], object] | None
+    every: timedelta
+    outages: Outages
+    run: Callable[..., RoundWatch]
+    next_refresh: datetime
+    next_housekeeping: datetime
+
+    def run_due(self, ctx: DispatchContext, abandoned: list[RoundWatch]) -> DispatchContext:
+        """Runs the chores due, unless `MAX_ABANDONED_ROUNDS` are stuck (then at the next round); one that does
+        not end in time joins `abandoned`. Returns the context to go on with: the refreshed one, else `ctx`."""
+        now = ctx.clock.now()
+        if self.refresh is not None and now >= self.next_refresh and len(abandoned) < MAX_ABANDONED_ROUNDS:
+            self.next_refresh = now + self.every
+            refreshing = self.run(partial(_refreshed, ctx, self.refresh), name="dispatcher-refresh")
+            if not refreshing.done.is_set():
+                abandoned.append(refreshing)  # the context it had is kept
+            elif isinstance(refreshing.result, DispatchContext):
+                ctx = refreshing.result
+        if self.housekeeping is not None and now >= self.next_housekeeping and len(abandoned) < MAX_ABANDONED_ROUNDS:
+            self.next_housekeeping = now + self.every
+            housekeeper = self.run(
+                partial(keep_house, ctx, self.housekeeping, self.outages), name="dispatcher-housekeeping"
+            )
+            if not housekeeper.done.is_set():
+                abandoned.append(housekeeper)
+        return ctx
+
+
 def run_dispatcher(
     ctx: DispatchContext,
     *,
@@ -222,26 +283,29 @@ def run_dispatcher(
     Every `refresh_every` of the context's clock, `refresh` rebuilds the context (e.g. refits the acceptance
     model on the answers recorded since; one that fails keeps the context it had); `housekeeping` tidies the
     stores (e.g. forgets old idempotency keys; one that fails is tried again next time) at the first round and
-    as often after it, so that a dispatcher restarted more often than that still does it. A round that makes no
-    progress for `stall_s` is abandoned (module docstring); while `MAX_ABANDONED_ROUNDS` are still stuck, no
-    new round starts."""
+    as often after it, so that a dispatcher restarted more often than that still does it. A round, the refresh
+    or the housekeeping that makes no progress for `stall_s` is abandoned (module docstring); while
+    `MAX_ABANDONED_ROUNDS` are still stuck, no new round starts, and no chore (it waits for the next round)."""
     rounds = failures = 0
     in_flight = StoresInFlight()
     abandoned: list[RoundWatch] = []
-    next_refresh = ctx.clock.now() + refresh_every
-    next_housekeeping = ctx.clock.now()
+    chores = _Chores(
+        refresh,
+        housekeeping,
+        refresh_every,
+        outages,
+        partial(_run_chore, in_flight=in_flight, stop=stop, stall_s=stall_s),
+        next_refresh=ctx.clock.now() + refresh_every,
+        next_housekeeping=ctx.clock.now(),
+    )
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-        now = ctx.clock.now()
-        if refresh is not None and now >= next_refresh:
-            next_refresh = now + refresh_every
-            ctx = _refreshed(ctx, refresh)
-        if housekeeping is not None and now >= next_housekeeping:
-            next_housekeeping = now + refresh_every
-            keep_house(ctx, housekeeping, outages)
         abandoned = [watch for watch in abandoned if not watch.done.is_set()]
+        ctx = chores.run_due(ctx, abandoned)
+        if stop.is_set():
+            break
         try:
             if len(abandoned) >= MAX_ABANDONED_ROUNDS:
-                raise RoundStuck(f"{len(abandoned)} abandoned rounds are still stuck; no new round starts")
+                raise RoundStuck(f"{len(abandoned)} abandoned rounds or chores are still stuck; no new round starts")
             watch = _start_round(ctx, solver, outages, in_flight)
             if not _await_round(watch, stop, stall_s):
                 if stop.is_set():

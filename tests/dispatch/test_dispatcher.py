@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -252,3 +253,94 @@ def test_a_store_an_abandoned_round_is_still_in_is_skipped_by_the_next_round(
     in_flight.give_back(stuck_in.id)
     again = dispatch_round(_context(db, settings, None), outages=OUTAGES, watch=RoundWatch(in_flight))
     assert {report.store_id for report in again} == {stuck_in.id, free.id}
+
+
+@contextmanager
+def _idempotency_keys_locked(db: ConnectionPool) -> Iterator[None]:
+    """Another transaction holds the idempotency keys' table: a query on it waits, as on a server that stopped
+    answering, until the block ends."""
+    with db.connection() as connection, connection.transaction():
+        connection.execute("LOCK TABLE idempotency_keys IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+def _in_a_thread(run: Callable[[], int]) -> tuple[threading.Thread, list[int]]:
+    rounds: list[int] = []
+    loop = threading.Thread(target=lambda: rounds.append(run()), daemon=True)
+    loop.start()
+    return loop, rounds
+
+
+def test_housekeeping_stuck_on_its_query_is_abandoned_and_the_rounds_go_on(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The housekeeping's delete waits on the idempotency keys: after the stall time the loop gives up waiting
+    for it and runs its rounds; once the table is free, the abandoned housekeeping finishes its work."""
+    clock = ManualClock(datetime.now(UTC))
+    with db.connection() as connection:
+        connection.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ('s', 'old', 'h', %s)",
+            (clock.now() - timedelta(days=400),),
+        )
+    listed: list[int] = []
+
+    def unit_of_work() -> PostgresDispatchUnitOfWork:
+        listed.append(threading.get_ident())
+        return PostgresDispatchUnitOfWork(db)
+
+    ctx = replace(_context(db, settings, None), clock=clock, unit_of_work=unit_of_work)
+    forget = forgetting_old_idempotency_keys(db, settings)
+    with _idempotency_keys_locked(db):
+        loop, rounds = _in_a_thread(
+            lambda: run_dispatcher(
+                ctx, cadence_s=0.01, stop=threading.Event(), max_rounds=3, housekeeping=forget, stall_s=0.3
+            )
+        )
+        loop.join(timeout=15)
+        assert rounds == [3], "the loop waited on the stuck housekeeping"
+        assert listed  # the rounds read the stores meanwhile
+    _wait_until(lambda: not any(thread.name == "dispatcher-housekeeping" for thread in threading.enumerate()))
+    with db.connection() as connection:
+        assert connection.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (0,)
+
+
+def test_a_refresh_stuck_on_its_query_is_abandoned_and_the_rounds_go_on_with_the_context_they_had(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """Rounds every 30 minutes of the context's clock; the hourly refresh (at 60) reads the idempotency keys,
+    which wait: the loop gives up on it after the stall time and its rounds go on with the context they had."""
+    started = datetime.now(UTC)
+    clock = ManualClock(started)
+    seen: list[ProspectTerms | None] = []
+
+    def housekeeping(current: DispatchContext) -> None:
+        seen.append(current.prospects)
+
+    def refresh(current: DispatchContext) -> DispatchContext:
+        with db.connection() as connection:
+            connection.execute("SELECT count(*) FROM idempotency_keys").fetchone()
+        return replace(current, prospects=ProspectTerms(take_rate=0.5))
+
+    class HalfHourPasses(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:  # noqa: ARG002
+            clock.advance(timedelta(minutes=30))
+            return False
+
+    ctx = replace(_context(db, settings, None), clock=clock)
+    with _idempotency_keys_locked(db):
+        loop, rounds = _in_a_thread(
+            lambda: run_dispatcher(
+                ctx,
+                cadence_s=1.0,
+                stop=HalfHourPasses(),
+                max_rounds=4,
+                refresh=refresh,
+                housekeeping=housekeeping,
+                refresh_every=timedelta(minutes=60),
+                stall_s=0.3,
+            )
+        )
+        loop.join(timeout=15)
+        assert rounds == [4], "the loop waited on the stuck refresh"
+    assert seen == [None, None]  # housekeeping at 0 and at 60, after the refresh was given up: the old context
+    _wait_until(lambda: not any(thread.name == "dispatcher-refresh" for thread in threading.enumerate()))
