@@ -83,9 +83,7 @@ def get_incident(incident_id: UUID, context: Context) -> IncidentDetailOut:
     return IncidentDetailOut.model_validate(incidents.get_incident(context, incident_id=incident_id))
 
 
-@router.post(
-    "/incidents/{incident_id}/resolve", response_model=OpsIncidentOut, responses=problem_responses(404, 409, 422)
-)
+@router.post("/incidents/{incident_id}/resolve", response_model=OpsIncidentOut, responses=problem_responses(404, 422))
 def resolve(incident_id: UUID, body: ResolutionIn, principal: OpsPrincipal, context: Context) -> OpsIncidentOut:
     """Closes an open incident with what was done about it. Once resolved, resolving it again (a retry after a
     lost answer) changes nothing and answers with the incident as it is, its first resolution kept."""
