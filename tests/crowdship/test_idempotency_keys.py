@@ -94,3 +94,14 @@ def test_undoing_a_claim_frees_the_key() -> None:
     for undo in reversed(undos):
         undo()
     assert _run(store, {"a": 2}, calls).replayed is False
+
+
+def test_an_instant_may_be_fingerprinted_as_str_writes_it_still_compared_in_utc() -> None:
+    """With a space between date and time, an instant in UTC fingerprints as its `str` text did (how order intake
+    kept its keys before), and one written with another offset is the same instant."""
+    utc = datetime(2026, 12, 1, 17, 30, 0, 250, tzinfo=UTC)
+    new_york = utc.astimezone(timezone(timedelta(hours=-5)))
+    as_str = fingerprint("op", {"t": str(utc)})
+    assert fingerprint("op", {"t": utc}, date_time_sep=" ") == as_str
+    assert fingerprint("op", {"t": new_york}, date_time_sep=" ") == as_str
+    assert fingerprint("op", {"t": utc}) != as_str
