@@ -24,13 +24,13 @@ from crowdship.settings import Settings, get_settings
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import DeliveryRefused
-from dispatch.model import Offer, Shopper, Store, TrustTier
+from dispatch.model import Offer, Order, Shopper, Store, TrustTier
 from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
-from dispatch.services.delivery import confirm_pickup, deliver, mark_returned
+from dispatch.services.delivery import confirm_pickup, deliver, mark_not_delivered, mark_returned
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
-from dispatch.services.orders import cancel_order, hand_to_fallback
+from dispatch.services.orders import cancel_order, hand_to_fallback, requeue_order
 from dispatch.services.trips import cancel_trip, check_in
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
@@ -407,10 +407,13 @@ def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
     assert result.unreplayed == ()
 
 
-def _record_a_failed_delivery(db: ConnectionPool, settings: Settings) -> Recorded:
+def _record_a_failed_delivery(db: ConnectionPool, settings: Settings, *, given_up: bool = False) -> Recorded:
     """Two shoppers take an order each and leave at once; the first order is delivered, at the second door the
     code is wrong three times (the attempts allowed), a minute apart, and the order fails; operations take it
-    back into the store ten minutes later and hand it to the courier fleet five minutes after that."""
+    back into the store ten minutes later and hand it to the courier fleet five minutes after that.
+
+    `given_up`: the code is wrong once, and operations mark the order not delivered two minutes later, take it
+    back and requeue it; nobody takes it, and past its deadline the batch hands it to the courier fleet."""
     clock = ManualClock(NINE)
     config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
     assert config.max_delivery_attempts == 3
@@ -478,19 +481,34 @@ def _record_a_failed_delivery(db: ConnectionPool, settings: Settings) -> Recorde
         first, second = (uow.orders.get(taken[trip.id]) for trip in trips)
     clock.set(NINE + timedelta(minutes=5))
     deliver(ctx, shopper_id=shoppers[0].id, order_id=first.id, position=first.dropoff, code=codes[first.id][1])
-    for attempt in range(3):
-        clock.set(NINE + timedelta(minutes=8 + attempt))
-        with pytest.raises(DeliveryRefused):
-            deliver(
-                ctx, shopper_id=shoppers[1].id, order_id=second.id, position=second.dropoff,
-                code=wrong_code(codes[second.id][1]),
-            )  # fmt: skip
-    clock.set(NINE + timedelta(minutes=20))
-    mark_returned(ctx, order_id=second.id)
-    clock.set(NINE + timedelta(minutes=25))
-    hand_to_fallback(ctx, order_id=second.id)
+    _fail_at_the_door(ctx, clock, shoppers[1].id, second, codes[second.id][1], given_up=given_up)
     clock.set(NINE + timedelta(hours=2, minutes=1))
     run_batch(ctx, store_id=store.id, solver=matcher_solver)
+    return _as_recorded(db, store, made)
+
+
+def _fail_at_the_door(
+    ctx: DispatchContext, clock: ManualClock, shopper_id: UUID, order: Order, code: str, *, given_up: bool
+) -> None:
+    """Wrong codes from 09:08 a minute apart, three (the order fails) or one (operations mark it not delivered
+    at 09:10); operations take it back at 09:20 and at 09:25 hand it to the fleet or (given up) requeue it."""
+    for attempt in range(1 if given_up else 3):
+        clock.set(NINE + timedelta(minutes=8 + attempt))
+        with pytest.raises(DeliveryRefused):
+            deliver(ctx, shopper_id=shopper_id, order_id=order.id, position=order.dropoff, code=wrong_code(code))
+    if given_up:
+        clock.set(NINE + timedelta(minutes=10))
+        mark_not_delivered(ctx, order_id=order.id, reason="nobody home")
+    clock.set(NINE + timedelta(minutes=20))
+    mark_returned(ctx, order_id=order.id)
+    clock.set(NINE + timedelta(minutes=25))
+    if given_up:
+        requeue_order(ctx, order_id=order.id)
+    else:
+        hand_to_fallback(ctx, order_id=order.id)
+
+
+def _as_recorded(db: ConnectionPool, store: Store, offers: int) -> Recorded:
     with db.connection() as connection:
         credited = connection.execute("SELECT coalesce(sum(amount_cents), 0) FROM delivery_rewards").fetchone()
         counts: dict[str, int] = dict(
@@ -498,7 +516,7 @@ def _record_a_failed_delivery(db: ConnectionPool, settings: Settings) -> Recorde
         )
     assert credited is not None
     return Recorded(
-        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], made
+        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], offers
     )
 
 
@@ -530,6 +548,29 @@ def test_a_delivery_that_failed_on_record_fails_in_the_replay_too(db: Connection
     )
     assert (unrecorded.replayed.delivered, unrecorded.replayed.fallback) == (2, 0)
     assert unrecorded.replayed.payouts_cents > recorded.credited_cents
+
+
+def test_an_order_operations_gave_up_on_and_requeued_is_replayed_as_recorded(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """After one wrong code, operations marked the order not delivered, took it back and requeued it, and the
+    fleet took it past its deadline: the replay makes the refused attempt, marks it not delivered with the same
+    reason when they did, takes it back, requeues it (the batches, stopped with nothing left to dispatch, start
+    again) and the fleet takes it: the recorded figures, nothing unreplayed."""
+    recorded = _record_a_failed_delivery(db, settings, given_up=True)
+    assert (recorded.delivered, recorded.fallback) == (1, 1)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    [(failed_id, failures)] = day.failures.items()
+    assert [(failure.note, [status.value for status, _ in failure.then]) for failure in failures] == [
+        ("not delivered, said operations: nobody home", ["returned", "pending"])
+    ]
+    assert len(day.refused[failed_id]) == 1
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert result.replayed == result.recorded
 
 
 def test_a_failed_delivery_the_replay_cannot_reproduce_is_reported(db: ConnectionPool, settings: Settings) -> None:
