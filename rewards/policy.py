@@ -120,7 +120,7 @@ class PolicyParameters:
 
     def __post_init__(self) -> None:
         self._check_shape()
-        self._check_bounds()
+        self.check_bounds()
 
     def _check_shape(self) -> None:
         """What pricing needs of any version, stored or proposed: whole numbers, none negative, a multiplier per
@@ -140,7 +140,7 @@ class PolicyParameters:
                 _require_int(value, f"{name}[{index}]")
         time_zone(self.timezone, field="timezone")
 
-    def _check_bounds(self) -> None:
+    def check_bounds(self) -> None:
         """The bounds a version is proposed within (`_MAXIMUMS`, `_check_limits`); a version stored before one
         of them was added is read as stored (`stored`), and the per-delivery ceiling still holds its rewards."""
         for name, maximum in _MAXIMUMS.items():
@@ -288,8 +288,10 @@ class RewardPolicy:
         in_force: int | None = None,
     ) -> RewardPolicy:
         """This version with the second person's verdict; refused for its author, once decided, rejected
-        without a reason (the author is owed one), or approved when it is older than `newest_approved` (the
-        newest version approved so far; `in_force`, the one in force now, only says so).
+        without a reason (the author is owed one), approved when it is older than `newest_approved` (the
+        newest version approved so far; `in_force`, the one in force now, only says so), or approved when its
+        numbers lie outside today's proposing bounds (`PolicyOutsideBounds`: a version stored before a bound was
+        added or tightened still reads and prices, `PolicyParameters.stored`, but does not go into force).
 
         Versions only go forward: approving an older proposal after a newer one would silently put the older
         policy back in force. Going back to older numbers is a new version, proposed and approved like any."""
@@ -304,12 +306,33 @@ class RewardPolicy:
         readable_text(reason, "reason")
         if status is PolicyStatus.APPROVED and newest_approved is not None and self.version < newest_approved:
             raise PolicySuperseded(self.version, newest_approved, in_force)
+        if status is PolicyStatus.APPROVED:
+            try:
+                self.parameters.check_bounds()
+            except InvalidInput as error:
+                raise PolicyOutsideBounds(self.version, error) from error
         return replace(self, decision=PolicyDecision(status, actor_id, now, reason))
 
 
 class PolicyAlreadyDecided(DomainError):
     def __init__(self, version: int, status: PolicyStatus) -> None:
         super().__init__(f"reward policy version {version} was already {status.value}")
+
+
+class PolicyOutsideBounds(DomainError):
+    """A proposed version stored before today's bounds (`PolicyParameters.stored`) says what no version may be
+    proposed with: approving it would put those numbers in force. It can be rejected, and its numbers proposed
+    anew within the bounds."""
+
+    kind = "conflict"
+
+    def __init__(self, version: int, error: InvalidInput) -> None:
+        super().__init__(
+            f"reward policy version {version} cannot be approved: it was proposed before today's bounds and "
+            f"{error.message}. Reject it and propose new numbers as a new version"
+        )
+        self.version = version
+        self.field = error.field
 
 
 class PolicySuperseded(DomainError):

@@ -14,7 +14,7 @@ from functools import cached_property
 from uuid import UUID
 
 from crowdship.units import Cents
-from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
+from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
 from rewards.policy import PaymentMethod
 
 
@@ -41,6 +41,12 @@ class RecordedDay:
     """When each trip that left the store with orders left it (its bags were scanned)."""
     delivered: Mapping[UUID, tuple[UUID, datetime]] = field(default_factory=dict)
     """For each delivered order, the trip that delivered it and when."""
+    refused: Mapping[UUID, tuple[DeliveryProof, ...]] = field(default_factory=dict)
+    """For each order with a delivery attempt refused at its door (a wrong code, too far from the drop-off),
+    those attempts, oldest first; each names its trip."""
+    failures: Mapping[UUID, tuple[RecordedFailure, ...]] = field(default_factory=dict)
+    """For each order that failed (its last attempt refused, or marked not delivered by operations), each
+    failure, oldest first, with the trip that carried it and what operations did with it after."""
 
     @cached_property
     def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], list[Offer]]:
@@ -66,15 +72,61 @@ class RecordedDay:
         )
 
 
-def departures(offers: Iterable[Offer], pickups: Iterable[tuple[UUID, datetime]]) -> dict[UUID, datetime]:
-    """When each trip left the store, from `pickups` (an order, when it was picked up): a pickup belongs to the
-    trip whose acceptance of that order came last before it (an order given back is accepted again by another
-    trip), and a trip left at its first pickup (its bags are scanned at once, as it leaves)."""
+@dataclass(frozen=True)
+class RecordedFailure:
+    """An order failed at `at` on the trip that carried it then (None when no acceptance says which), and
+    what operations did with it after: took it back into the store (`returned`), then requeued it (`pending`),
+    handed it to the courier fleet (`fallback`) or cancelled it, each with when."""
+
+    trip_id: UUID | None
+    at: datetime
+    note: str | None
+    """Why, as the order's history says it (`delivery failed`, or operations' reason for a not-delivered)."""
+    then: tuple[tuple[OrderStatus, datetime], ...] = ()
+
+
+def failures_of(
+    offers: Iterable[Offer], events: Iterable[tuple[UUID, OrderStatus, datetime, str | None]]
+) -> dict[UUID, tuple[RecordedFailure, ...]]:
+    """Each order's failures from its history (`events`: order, status, when, note, oldest first): a failure
+    belongs to the trip whose acceptance of the order came last before it (as a pickup does, `departures`),
+    and the moves out of `failed` until the order is waiting again, with the fleet or cancelled follow it."""
+    acceptances = _acceptances(offers)
+    failed: dict[UUID, list[RecordedFailure]] = {}
+    for order_id, status, at, note in events:
+        listed = failed.setdefault(order_id, [])
+        if status is OrderStatus.FAILED:
+            before = [accepted for accepted in acceptances.get(order_id, []) if accepted[0] <= at]
+            listed.append(RecordedFailure(max(before)[1] if before else None, at, note))
+        elif listed and status in AFTER_A_FAILURE and _still_returning(listed[-1]):
+            last = listed[-1]
+            listed[-1] = RecordedFailure(last.trip_id, last.at, last.note, (*last.then, (status, at)))
+    return {order_id: tuple(listed) for order_id, listed in failed.items() if listed}
+
+
+AFTER_A_FAILURE = frozenset({OrderStatus.RETURNED, OrderStatus.PENDING, OrderStatus.FALLBACK, OrderStatus.CANCELLED})
+
+
+def _still_returning(failure: RecordedFailure) -> bool:
+    """Operations' moves after the failure are still to come: it is not back in the queue, with the fleet or
+    cancelled yet."""
+    return not failure.then or failure.then[-1][0] is OrderStatus.RETURNED
+
+
+def _acceptances(offers: Iterable[Offer]) -> dict[UUID, list[tuple[datetime, UUID]]]:
     acceptances: dict[UUID, list[tuple[datetime, UUID]]] = {}
     for offer in offers:
         if offer.status is OfferStatus.ACCEPTED and offer.resolved_at is not None:
             for order_id in offer.stops:
                 acceptances.setdefault(order_id, []).append((offer.resolved_at, offer.trip_id))
+    return acceptances
+
+
+def departures(offers: Iterable[Offer], pickups: Iterable[tuple[UUID, datetime]]) -> dict[UUID, datetime]:
+    """When each trip left the store, from `pickups` (an order, when it was picked up): a pickup belongs to the
+    trip whose acceptance of that order came last before it (an order given back is accepted again by another
+    trip), and a trip left at its first pickup (its bags are scanned at once, as it leaves)."""
+    acceptances = _acceptances(offers)
     left: dict[UUID, datetime] = {}
     for order_id, at in pickups:
         before = [accepted for accepted in acceptances.get(order_id, []) if accepted[0] <= at]

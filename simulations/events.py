@@ -17,6 +17,8 @@ class Kind(IntEnum):
     ORDER = 4
     SHOPPER = 5
     BATCH = 6
+    OPERATIONS = 7
+    """What operations did with an order that failed at the door, as recorded (a replay only)."""
 
 
 class EventQueue:

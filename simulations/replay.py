@@ -13,11 +13,16 @@ its defaults unless given), with a seeded generator.
 
 Where the record says when something happened the replay follows it: a trip that left the store before its
 leave-by leaves when it did (once the answers it accepted then have come in), and an order the same trip
-delivered is delivered when it was. Otherwise a shopper who has accepted leaves the store at the trip's
+delivered is delivered when it was. An order that failed at the door on the same trip fails again through the
+delivery use case: each attempt the record refused is made again when it was, from where it was, with a wrong
+code when the recorded one did not match, so that the last one fails the order; one operations marked not
+delivered is marked so when they did; and operations' moves after (back in the store, requeued, to the courier
+fleet) follow when they were made. Otherwise a shopper who has accepted leaves the store at the trip's
 leave-by and drives the stops at the simulator's travel speed. A shopper's next check-in waits, as it did
 live, until their replayed trip has ended. What the replay cannot play as recorded (an order intake refuses
 now, a check-in whose leave-by passed while the shopper's earlier trip went on, a cancellation of what has
-already left) is kept in `ReplayResult.unreplayed` and printed, never dropped silently.
+already left, a failed delivery on a trip that did not carry the order in the replay or that the replay's
+attempts did not fail) is kept in `ReplayResult.unreplayed` and printed, never dropped silently.
 """
 
 from __future__ import annotations
@@ -39,20 +44,21 @@ from composition import acceptance_aware, in_memory
 from crowdship.clock import ManualClock, time_zone
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.files import read_text_file
-from dispatch.errors import AlreadyOnTrip
-from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
+from dispatch.errors import AlreadyOnTrip, DeliveryRefused
+from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.batch import Solver, matcher_solver, run_batch
 from dispatch.services.context import DeliveredOrder, DispatchConfig
-from dispatch.services.delivery import confirm_pickup, deliver
+from dispatch.services.delivery import NOT_DELIVERED_NOTE, confirm_pickup, deliver, mark_not_delivered, mark_returned
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
-from dispatch.services.orders import cancel_order
+from dispatch.services.orders import cancel_order, hand_to_fallback, requeue_order
 from dispatch.services.trips import cancel_trip, check_in
 from rewards.policy import PolicyParameters, PolicyStatus
-from rewards.recorded_day import DayFigures, RecordedDay, day_figures
+from rewards.recorded_day import DayFigures, RecordedDay, RecordedFailure, day_figures
 from rewards.services import RewardCredit, create_reward_policy, decide_reward_policy
 from rewards.services.wallet import DEFAULT_PAYMENT_METHOD
+from routing.geo import GeoPoint
 from routing.travel import StraightLineTravel
 from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
 from simulations.day_records import SETTLED
@@ -88,13 +94,18 @@ class Unreplayed:
     """Something recorded that the replay could not play as it happened."""
 
     what: str
-    """'order', 'check-in' or 'cancellation'."""
+    """'order', 'check-in', 'cancellation' or 'failed delivery'."""
     at: datetime
     """When it happened."""
     reason: str
 
 
-PLURALS = {"order": "orders", "check-in": "check-ins", "cancellation": "cancellations"}
+PLURALS = {
+    "order": "orders",
+    "check-in": "check-ins",
+    "cancellation": "cancellations",
+    "failed delivery": "failed deliveries",
+}
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,10 @@ class _Replay:
         """Answers on their way that accept an offer, by replayed trip."""
         self.due_to_leave: set[UUID] = set()
         """Open trips whose recorded departure has come: they leave once the accepting answers are in."""
+        self.failures_met: set[tuple[UUID, datetime]] = set()
+        """Recorded failures (recorded order, when) the replay came to, reproduced or noted as not."""
+        self.batching = False
+        """The store's batches are running (they stop once nothing is left to dispatch)."""
 
     def _noting(
         self, credit: Callable[[LiveUnitOfWork, DeliveredOrder], object]
@@ -238,6 +253,7 @@ class _Replay:
         firsts = [self.seconds(order.created_at) for order in day.orders]
         if firsts:
             self.queue.push(min(firsts), Kind.BATCH, None)
+            self.batching = True
         handlers: Mapping[Kind, Callable[[float, Any], None]] = {
             Kind.DELIVER: self._deliver,
             Kind.LEAVE: self._leave,
@@ -246,6 +262,7 @@ class _Replay:
             Kind.ORDER: self._order,
             Kind.SHOPPER: self._check_in,
             Kind.BATCH: self._batch,
+            Kind.OPERATIONS: self._operations,
         }
         horizon_s = self.seconds(day.end + AFTER_THE_DAY)
         while self.queue:
@@ -266,6 +283,7 @@ class _Replay:
         for waiting in self.waiting.values():
             for recorded in waiting:
                 self._note("check-in", recorded.checked_in_at, f"{self._shopper(recorded)}: still on the trip before")
+        self._note_failures_not_met()
         return ReplayResult(
             day.figures(), replayed, self.offers, self.as_recorded, self.by_model, tuple(self.unreplayed)
         )
@@ -386,12 +404,16 @@ class _Replay:
         report = run_batch(self.ctx, store_id=self.day.store.id, solver=self.options.solver)
         for offer in sorted(report.offers, key=lambda o: (self.trips[o.trip_id].checked_in_at, o.trip_id)):
             self._answer(at_s, offer)
-        if self.orders_to_come > 0 or self._unfinished():
+        self.batching = self.orders_to_come > 0 or self._unfinished()
+        if self.batching:
             self.queue.push(at_s + self.options.cadence_s, Kind.BATCH, None)
 
     def _unfinished(self) -> bool:
+        """Something is left to dispatch or on its way (a failed order waits for operations, who requeue it
+        when the record says: the batches start again then)."""
         index = self.memory.dispatch.orders_by_store.get(self.day.store.id, {})
-        return any(index.get(status) for status in OrderStatus if status not in SETTLED)
+        done = SETTLED | {OrderStatus.FAILED}
+        return any(index.get(status) for status in OrderStatus if status not in done)
 
     def _answer(self, at_s: float, offer: Offer) -> None:
         self.offers += 1
@@ -465,18 +487,130 @@ class _Replay:
         recorded_trip = self.recorded_trip[trip_id]
         here, clock_s = self.day.store.location, at_s
         for order in carried:
-            delivered = self.day.delivered.get(self.recorded_order[order.id])
+            recorded_order = self.recorded_order[order.id]
+            delivered = self.day.delivered.get(recorded_order)
+            refused = [proof for proof in self.day.refused.get(recorded_order, ()) if proof.trip_id == recorded_trip]
+            failure = next(
+                (
+                    failure
+                    for failure in self.day.failures.get(recorded_order, ())
+                    if failure.trip_id == recorded_trip and (recorded_order, failure.at) not in self.failures_met
+                ),
+                None,
+            )
+            for proof in refused:  # the attempts refused at this door, again when and where they were made
+                clock_s = max(clock_s, self.seconds(proof.recorded_at))
+                self.queue.push(clock_s, Kind.DELIVER, _Attempt(trip, order.id, proof.position, proof))
             if delivered is not None and delivered[0] == recorded_trip:  # the same trip delivered it: then
                 clock_s = max(clock_s, self.seconds(delivered[1]))
+                self.queue.push(clock_s, Kind.DELIVER, _Attempt(trip, order.id, order.dropoff))
+            elif failure is not None:  # it failed on this trip: when it did (the last refused attempt, or operations)
+                clock_s = max(clock_s, self.seconds(failure.at))
+                self.queue.push(clock_s, Kind.OPERATIONS, (trip, order.id, failure, None))
             else:
-                clock_s += self.options.travel.duration_s(here, order.dropoff)
+                if not refused:
+                    clock_s += self.options.travel.duration_s(here, order.dropoff)
                 clock_s = max(clock_s, self.seconds(order.window_earliest))
-            self.queue.push(clock_s, Kind.DELIVER, (trip, order.id, order.dropoff))
+                self.queue.push(clock_s, Kind.DELIVER, _Attempt(trip, order.id, order.dropoff))
             here = order.dropoff
 
-    def _deliver(self, _at_s: float, payload: tuple[Trip, UUID, Any]) -> None:
-        trip, order_id, dropoff = payload
-        deliver(self.ctx, shopper_id=trip.shopper_id, order_id=order_id, position=dropoff, code=self.codes[order_id])
+    def _deliver(self, _at_s: float, attempt: _Attempt) -> None:
+        """A delivery attempt through the live use case: with the recipient's code, or as a recorded attempt
+        was made (a wrong code when the recorded one did not match); the refusal of one the record refused is
+        as it happened."""
+        code = self.codes[attempt.order_id]
+        if attempt.refused is not None and not attempt.refused.code_matched:
+            code = wrong_code(code)
+        try:
+            deliver(
+                self.ctx, shopper_id=attempt.trip.shopper_id, order_id=attempt.order_id, position=attempt.position,
+                code=code,
+            )  # fmt: skip
+        except DeliveryRefused:
+            if attempt.refused is None:
+                raise
+        except DomainError as error:  # the order failed already in the replay (fewer attempts allowed now)
+            what = "a refused attempt" if attempt.refused is not None else "the delivery"
+            self._note("failed delivery", self.clock.now(), f"{self._order_ref(attempt.order_id)}: {what}: {error}")
+
+    def _operations(self, at_s: float, payload: tuple[Trip, UUID, RecordedFailure, int | None]) -> None:
+        """A failure as recorded (`step` None) or operations' `step`-th move after it: back in the store,
+        requeued, to the courier fleet (a cancellation is replayed as every cancellation is)."""
+        trip, order_id, failure, step = payload
+        ref = self._order_ref(order_id)
+        if step is None:
+            self._fail(at_s, trip, order_id, failure)
+            return
+        status, at = failure.then[step]
+        try:
+            if status is OrderStatus.RETURNED:
+                mark_returned(self.ctx, order_id=order_id)
+            elif status is OrderStatus.PENDING:
+                requeue_order(self.ctx, order_id=order_id)
+                if not self.batching:  # the batches had stopped: the requeued order is dispatched again
+                    self.batching = True
+                    self.queue.push(at_s, Kind.BATCH, None)
+            elif status is OrderStatus.FALLBACK:
+                hand_to_fallback(self.ctx, order_id=order_id)
+        except DomainError as error:
+            self._note("failed delivery", at, f"{ref}: {status.value} as recorded after it failed: {error}")
+
+    def _fail(self, at_s: float, trip: Trip, order_id: UUID, failure: RecordedFailure) -> None:
+        """The order failed on this trip on record: its refused attempts failed it in the replay too, or
+        operations mark it not delivered as they did; operations' moves after follow when they were made. One
+        the replay's attempts left undelivered otherwise is noted and delivered (as the replay models it)."""
+        self.failures_met.add((self.recorded_order[order_id], failure.at))
+        with self.ctx.unit_of_work() as uow:
+            status = uow.orders.get(order_id).status
+        note = failure.note or ""
+        if status is OrderStatus.PICKED_UP and note.startswith(NOT_DELIVERED_NOTE):
+            why = note.removeprefix(NOT_DELIVERED_NOTE) or "as recorded"
+            mark_not_delivered(self.ctx, order_id=order_id, reason=why)
+            status = OrderStatus.FAILED
+        if status is not OrderStatus.FAILED:
+            reason = f"{self._order_ref(order_id)}: failed at the door on record, {status.value} in the replay"
+            self._note("failed delivery", failure.at, reason)
+            if status is OrderStatus.PICKED_UP:  # the replay's attempts did not fail it: delivered as modelled
+                order = self._replayed_order(order_id)
+                self.queue.push(at_s, Kind.DELIVER, _Attempt(trip, order_id, order.dropoff))
+            return
+        for step, (move, at) in enumerate(failure.then):
+            if move is not OrderStatus.CANCELLED:
+                self.queue.push(max(at_s, self.seconds(at)), Kind.OPERATIONS, (trip, order_id, failure, step))
+
+    def _note_failures_not_met(self) -> None:
+        """Recorded failures the replay never came to: the order was not on the trip it failed on."""
+        replayed = {recorded: replayed for replayed, recorded in self.recorded_order.items()}
+        refs = {order.id: order.external_ref for order in self.day.orders}
+        for recorded_order, failures in self.day.failures.items():
+            if recorded_order not in replayed:
+                continue  # intake refused it: noted as an order
+            for failure in failures:
+                if (recorded_order, failure.at) not in self.failures_met:
+                    ref = refs.get(recorded_order, str(recorded_order))
+                    self._note("failed delivery", failure.at, f"{ref}: not on the trip it failed on in the replay")
+
+    def _order_ref(self, order_id: UUID) -> str:
+        return self._replayed_order(order_id).external_ref
+
+    def _replayed_order(self, order_id: UUID) -> Order:
+        with self.ctx.unit_of_work() as uow:
+            return uow.orders.get(order_id)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A delivery attempt to make: with the recipient's code at `position`, or as the `refused` one was."""
+
+    trip: Trip
+    order_id: UUID
+    position: GeoPoint
+    refused: DeliveryProof | None = None
+
+
+def wrong_code(code: str) -> str:
+    """A code that is not `code` (each digit moved on by one), of the same length."""
+    return "".join(str((int(char) + 1) % 10) if char.isdigit() else "0" for char in code) or "0"
 
 
 # --- the command's inputs -------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The day's report: one self-contained HTML file (plotly's JavaScript inlined, nothing fetched online).
 
+Each chart and the map has an accessible name saying what it shows and the gist of its numbers, for a screen
+reader (the map's is its title; a chart's is on its figure and on the chart's own drawing).
+
 The map is `routing.maps`' SVG (the console draws the same one): drop-offs by outcome and shopper routes at
 equal scale in metres, on OpenStreetMap streets where a shipped network covers the store and on a metric
 grid elsewhere; no tiles, since nothing outside the machine is reachable.
@@ -8,6 +11,8 @@ grid elsewhere; no tiles, since nothing outside the machine is reachable.
 from __future__ import annotations
 
 import html
+import json
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -69,6 +74,16 @@ def _outcomes_by_hour(result: DayResult) -> go.Figure:
     return figure
 
 
+def _outcomes_by_hour_label(result: DayResult) -> str:
+    outcomes = Counter(record.status for record in result.orders)
+    hours = sorted({record.placed_at.hour for record in result.orders})
+    said = "Stacked bar chart: orders by the hour they were placed, split by outcome"
+    if not hours:
+        return f"{said}. No order this day."
+    split = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+    return f"{said}. {len(result.orders)} orders placed from {hours[0]:02d}:00 to {hours[-1]:02d}:59: {split}."
+
+
 def _batches(result: DayResult) -> go.Figure:
     times = [batch.at for batch in result.batches]
     figure = go.Figure()
@@ -79,11 +94,31 @@ def _batches(result: DayResult) -> go.Figure:
     return figure
 
 
+def _batches_label(result: DayResult) -> str:
+    batches = result.batches
+    said = "Chart of each batch through the day: orders pending and trips taking offers as lines, offers made as bars"
+    if not batches:
+        return f"{said}. No batch ran this day."
+    return (
+        f"{said}. {len(batches)} batches from {batches[0].at:%H:%M} to {batches[-1].at:%H:%M}; at most "
+        f"{max(b.pending_orders for b in batches)} orders pending and {max(b.eligible_trips for b in batches)} "
+        f"trips taking offers; {sum(b.offers for b in batches)} offers made in all."
+    )
+
+
 def _matcher(result: DayResult) -> go.Figure:
     seconds = [batch.matcher_s * 1000 for batch in result.batches if batch.matcher_s is not None]
     figure = go.Figure(go.Histogram(x=seconds, nbinsx=40, marker_color="#264653"))
     figure.update_layout(title="Matcher time per batch", xaxis_title="milliseconds", yaxis_title="batches")
     return figure
+
+
+def _matcher_label(result: DayResult) -> str:
+    times = [batch.matcher_s * 1000 for batch in result.batches if batch.matcher_s is not None]
+    said = "Histogram of the matcher's time per batch, in milliseconds"
+    if not times:
+        return f"{said}. The matcher did not run this day."
+    return f"{said}. {len(times)} runs: median {statistics.median(times):.1f} ms, longest {max(times):.1f} ms."
 
 
 def _per_delivery(result: DayResult) -> go.Figure:
@@ -103,6 +138,59 @@ def _per_delivery(result: DayResult) -> go.Figure:
     return figure
 
 
+def _per_delivery_label(result: DayResult) -> str:
+    delivered = [record for record in result.orders if record.status == "delivered"]
+    said = "Two histograms of the deliveries by shoppers: the detour in kilometres and the reward in dollars"
+    if not delivered:
+        return f"{said}. No delivery by a shopper this day."
+    detours = [record.detour_m / 1000 for record in delivered]
+    rewards = [record.reward_cents / 100 for record in delivered]
+    return (
+        f"{said}. {len(delivered)} deliveries: detour {min(detours):.1f} to {max(detours):.1f} km, reward "
+        f"${min(rewards):.2f} to ${max(rewards):.2f}."
+    )
+
+
+NAMED_CHART_SCRIPT = """
+(function () {{
+  var chart = document.getElementById('{{plot_id}}');
+  var name = {label};
+  function nameIt() {{
+    var drawings = chart.querySelectorAll('svg.main-svg');
+    drawings.forEach(function (svg, index) {{
+      if (index === 0) {{
+        svg.setAttribute('role', 'img');
+        svg.setAttribute('aria-label', name);
+      }} else {{
+        svg.setAttribute('aria-hidden', 'true');
+      }}
+    }});
+  }}
+  var tester = document.getElementById('js-plotly-tester');  // plotly's own text-measuring drawing
+  if (tester) {{
+    tester.setAttribute('aria-hidden', 'true');
+  }}
+  nameIt();
+  chart.on('plotly_afterplot', nameIt);
+}})();
+"""
+"""Names a plotly chart's drawing (its first SVG, the axes and the bars) and hides its other layers (the same
+chart's titles and legend, already in the name) and plotly's text-measuring drawing from assistive technology,
+again after each redraw (a zoom)."""
+
+
+def _chart(figure: go.Figure, label: str, *, with_plotly_js: bool) -> str:
+    """A chart as a `<figure>` named by `label` (what it shows), its drawing named the same."""
+    drawn = pio.to_html(
+        figure,
+        include_plotlyjs=with_plotly_js,
+        full_html=False,
+        config={"displaylogo": False, "showSendToCloud": False},  # nothing of the day leaves the machine
+        post_script=NAMED_CHART_SCRIPT.format(label=json.dumps(label).replace("</", "<\\/")),
+    )
+    return f'<figure class="chart" aria-label="{html.escape(label)}">{drawn}</figure>'
+
+
 def _headline_table(summary: Summary) -> str:
     rows = "".join(
         f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>" for name, value in headline_rows(summary)
@@ -111,11 +199,13 @@ def _headline_table(summary: Summary) -> str:
 
 
 def write_report(result: DayResult, summary: Summary, path: Path, *, networks_dir: Path | None) -> None:
-    figures = [_outcomes_by_hour(result), _batches(result), _per_delivery(result), _matcher(result)]
-    parts = [
-        pio.to_html(figure, include_plotlyjs=index == 0, full_html=False, config={"displaylogo": False})
-        for index, figure in enumerate(figures)
+    charts = [
+        (_outcomes_by_hour(result), _outcomes_by_hour_label(result)),
+        (_batches(result), _batches_label(result)),
+        (_per_delivery(result), _per_delivery_label(result)),
+        (_matcher(result), _matcher_label(result)),
     ]
+    parts = [_chart(figure, label, with_plotly_js=index == 0) for index, (figure, label) in enumerate(charts)]
     scenario = result.scenario
     document = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -125,7 +215,7 @@ def write_report(result: DayResult, summary: Summary, path: Path, *, networks_di
  table {{ border-collapse: collapse; margin-bottom: 2rem; }}
  th, td {{ text-align: left; padding: 0.25rem 1rem 0.25rem 0; border-bottom: 1px solid #ddd; }}
  th {{ font-weight: normal; color: #555; }}
- figure.map {{ margin: 0 0 2rem; }}
+ figure.map, figure.chart {{ margin: 0 0 2rem; }}
  figure.map svg {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>{html.escape(scenario.name)}</h1>
@@ -134,9 +224,9 @@ seed {scenario.seed}; batches every {scenario.dispatch.batch_cadence_s:g} s, the
 on in-memory repositories.</p>
 {_headline_table(summary)}
 <h2>Where the orders went</h2>
-<figure class="map">{map_svg(result, networks_dir)}</figure>
+<figure class="map" aria-labelledby="day-map-title">{map_svg(result, networks_dir)}</figure>
 <h2>Through the day</h2>
-{"".join(f"<div>{part}</div>" for part in parts)}
+{"".join(parts)}
 </body></html>
 """
     path.write_text(document, encoding="utf-8")

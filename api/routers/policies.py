@@ -67,7 +67,8 @@ def approve_policy(
 ) -> PolicyOut:
     """Four eyes: anyone of ops, finance or admin but its author (403) approves a proposed version (409 once
     decided); it is in force from now until another version is approved. Versions only go forward: one older
-    than the newest approved version is 409 `policy-superseded` (to go back, propose its numbers anew)."""
+    than the newest approved version is 409 `policy-superseded` (to go back, propose its numbers anew); one stored
+    before today's parameter bounds and outside them is 409 `policy-outside-bounds`, naming the parameter."""
     with rewards() as uow:
         policy = services.decide_reward_policy(
             uow,

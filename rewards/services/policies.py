@@ -63,8 +63,10 @@ def decide_reward_policy(
 ) -> RewardPolicy:
     """A second person approves a proposed version (in force from now, until another is approved) or rejects
     it. Refused for its author (403), for a version already decided (409), and approving a version older than
-    the newest approved one (409 `PolicySuperseded`: going back is a new version), for the API, the CLI and
-    the console alike."""
+    the newest approved one (409 `PolicySuperseded`: going back is a new version), and approving a version
+    whose numbers lie outside today's proposing bounds (409 `PolicyOutsideBounds`, naming the parameter: one
+    stored before a bound was added; reject it and propose new numbers), for the API, the CLI and the console
+    alike."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     proposed = repos.policies.get_version(version, for_update=True)

@@ -163,7 +163,9 @@ def test_shoppers_cannot_decide_and_unknown_versions_are_404(
 def test_a_version_stored_out_of_todays_bounds_is_still_listed_and_read(
     client: TestClient, ops: Account, approver: Account, db: ConnectionPool
 ) -> None:
-    """A version stored before a bound was added reads as stored over HTTP (no 500): listed, read by number."""
+    """A version stored before a bound was added reads as stored over HTTP (no 500): listed, read by number; it
+    is not approved (409 `policy-outside-bounds`, naming the parameter and saying to propose new numbers), and
+    the version approved before stays in force."""
     publish_policy(client, ops, approver)
     parameters = {**POLICY, "per_extra_km_cents": MAX_PARAMETER_CENTS + 1, "tier_multiplier_bps": [60_000] * 4}
     with db.connection() as connection:
@@ -178,3 +180,8 @@ def test_a_version_stored_out_of_todays_bounds_is_still_listed_and_read(
     read = client.get("/policies/2", headers=approver.headers)
     assert read.status_code == 200, read.text
     assert read.json()["parameters"]["tier_multiplier_bps"] == [60_000] * 4
+    problem = assert_problem(client.post("/policies/2/approve", headers=approver.headers), 409)
+    assert problem["type"] == "/problems/policy-outside-bounds"
+    assert f"per_extra_km_cents: must be at most {MAX_PARAMETER_CENTS}" in problem["detail"]
+    assert "propose new numbers" in problem["detail"]
+    assert client.get("/policies/2", headers=approver.headers).json()["status"] == "proposed"

@@ -17,14 +17,18 @@ from dispatch.model import TrustTier
 from rewards.policy import (
     MAX_PARAMETER_CENTS,
     MAX_REWARD_CENTS,
+    PaymentMethod,
+    PolicyOutsideBounds,
     PolicyParameters,
     PolicyStatus,
     PolicySuperseded,
+    RewardInputs,
     RewardPolicy,
 )
 from rewards.services import (
     create_reward_policy,
     decide_reward_policy,
+    quote_delivery_reward,
     reward_policies,
     reward_policy_in_force,
 )
@@ -171,6 +175,42 @@ def test_a_version_stored_before_the_bounds_still_lists_and_prices_under_the_cei
     assert credited.amount_cents == MAX_REWARD_CENTS
     with pg_world.rewards() as uow, pytest.raises(InvalidInput):  # proposing the same numbers today is refused
         create_reward_policy(uow, parameters=OUT_OF_TODAYS_BOUNDS, actor_id=OPS, now=NOW)
+
+
+def test_a_version_proposed_before_the_bounds_is_not_approved_but_reads_prices_and_rejects(
+    pg_world: World, db: ConnectionPool
+) -> None:
+    """A version proposed (not yet decided) before today's bounds still reads and quotes as stored, but approving
+    it is refused naming the first parameter out of bounds and saying to propose new numbers; it stays proposed,
+    nothing goes into force, and it can be rejected."""
+    with db.connection() as connection:
+        connection.execute(
+            """INSERT INTO reward_policies (id, version, parameters, created_by, created_at, note)
+               VALUES (%s, 1, %s, %s, %s, 'before the bounds')""",
+            (uuid4(), Jsonb(OUT_OF_TODAYS_BOUNDS), OPS, NOW - timedelta(days=30)),
+        )
+    with pg_world.rewards() as uow:
+        [listed] = reward_policies(uow).items
+    assert (listed.status, listed.parameters.base_cents) == (PolicyStatus.PROPOSED, 9_000)
+    shopper = pg_world.add_shopper(tier=TrustTier.GOLD)
+    inputs = RewardInputs(1_000, 300, 1, 12, TrustTier.GOLD, PaymentMethod.CASH)
+    with pg_world.rewards() as uow:
+        quote = quote_delivery_reward(uow.repos, shopper_id=shopper.id, inputs=inputs, at=NOW, policy_version=1)
+    assert quote.amount_cents == MAX_REWARD_CENTS
+    with pg_world.rewards() as uow, pytest.raises(PolicyOutsideBounds) as raised:
+        decide_reward_policy(uow, version=1, status=PolicyStatus.APPROVED, actor_id=APPROVER, now=NOW)
+    assert raised.value.kind == "conflict"
+    assert raised.value.field == "per_extra_km_cents"
+    assert f"per_extra_km_cents: must be at most {MAX_PARAMETER_CENTS}" in raised.value.message
+    assert "propose new numbers" in raised.value.message
+    with pg_world.rewards() as uow:
+        assert uow.repos.policies.get_version(1).status is PolicyStatus.PROPOSED
+        assert reward_policy_in_force(uow, at=NOW + timedelta(days=1)) is None
+    with pg_world.rewards() as uow:
+        rejected = decide_reward_policy(
+            uow, version=1, status=PolicyStatus.REJECTED, actor_id=APPROVER, now=NOW, reason="out of bounds"
+        )
+    assert rejected.status is PolicyStatus.REJECTED
 
 
 def test_bad_policy_parameters_are_refused(world: World) -> None:

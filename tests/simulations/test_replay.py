@@ -23,13 +23,14 @@ from crowdship.errors import InvalidInput
 from crowdship.settings import Settings, get_settings
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Offer, Shopper, Store, TrustTier
+from dispatch.errors import DeliveryRefused
+from dispatch.model import Offer, Order, Shopper, Store, TrustTier
 from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
-from dispatch.services.delivery import confirm_pickup, deliver
+from dispatch.services.delivery import confirm_pickup, deliver, mark_not_delivered, mark_returned
 from dispatch.services.intake import OrderIntake, ingest_order
 from dispatch.services.offers import accept_offer, decline_offer
-from dispatch.services.orders import cancel_order
+from dispatch.services.orders import cancel_order, hand_to_fallback, requeue_order
 from dispatch.services.trips import cancel_trip, check_in
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
@@ -42,6 +43,7 @@ from simulations.replay import (
     replay_day,
     replay_rows,
     unreplayed_lines,
+    wrong_code,
 )
 from simulations.scenario import AcceptanceSpec
 from tests.rewards.conftest import publish_policy
@@ -403,6 +405,191 @@ def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
     assert (result.offers, result.answered_as_recorded, result.answered_by_model) == (1, 1, 0)
     assert result.replayed == result.recorded
     assert result.unreplayed == ()
+
+
+def _record_a_failed_delivery(db: ConnectionPool, settings: Settings, *, given_up: bool = False) -> Recorded:
+    """Two shoppers take an order each and leave at once; the first order is delivered, at the second door the
+    code is wrong three times (the attempts allowed), a minute apart, and the order fails; operations take it
+    back into the store ten minutes later and hand it to the courier fleet five minutes after that.
+
+    `given_up`: the code is wrong once, and operations mark the order not delivered two minutes later, take it
+    back and requeue it; nobody takes it, and past its deadline the batch hands it to the courier fleet."""
+    clock = ManualClock(NINE)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    assert config.max_delivery_attempts == 3
+    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
+    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    store = Store("Failed delivery store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    shoppers = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(2)]
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(store)
+        for shopper in shoppers:
+            uow.shoppers.add(shopper)
+        uow.commit()
+    codes: dict[UUID, tuple[str, str]] = {}
+    for n in range(2):
+        clock.set(NINE + timedelta(seconds=n))
+        result = ingest_order(
+            ctx,
+            scope="test",
+            idempotency_key=f"F{n}",
+            intake=OrderIntake(
+                store_id=store.id,
+                external_ref=f"F{n}",
+                dropoff=GeoPoint(30.475 + 0.006 * n, -84.2211),
+                dropoff_address=f"{n} Main St",
+                recipient_name="Pat Doe",
+                window_earliest=NINE,
+                window_latest=NINE + timedelta(hours=3),
+                dispatch_deadline=NINE + timedelta(hours=2),
+                size_bags=1,
+                value_cents=Cents(3_000),
+            ),
+        )
+        codes[UUID(str(result.receipt["order_id"]))] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+    trips = []
+    for n, shopper in enumerate(shoppers):
+        clock.set(NINE + timedelta(seconds=5 + n))
+        trips.append(
+            check_in(
+                ctx,
+                shopper_id=shopper.id,
+                store_id=store.id,
+                destination=GeoPoint(30.52 + 0.002 * n, -84.2211),
+                capacity_bags=1,
+                max_detour_m=4_000,
+                max_detour_s=None,
+                leave_by=NINE + timedelta(minutes=30),
+            )
+        )
+    taken: dict[UUID, UUID] = {}
+    made, seconds = 0, 7
+    while len(taken) < 2:  # the dispatcher's cadence until each shopper has taken an order
+        assert seconds < 600, (taken, made)
+        clock.set(NINE + timedelta(seconds=seconds))
+        offers = run_batch(ctx, store_id=store.id, solver=matcher_solver).offers
+        made += len(offers)
+        clock.set(NINE + timedelta(seconds=seconds + 2))
+        for offer in offers:
+            shopper_id = next(trip.shopper_id for trip in trips if trip.id == offer.trip_id)
+            [taken[offer.trip_id]] = accept_offer(ctx, shopper_id=shopper_id, offer_id=offer.id).offer.stops
+        seconds += 10
+    clock.set(NINE + timedelta(seconds=seconds - 10 + 4))
+    for trip in trips:
+        confirm_pickup(ctx, shopper_id=trip.shopper_id, trip_id=trip.id, bag_codes=[codes[taken[trip.id]][0]])
+    with PostgresDispatchUnitOfWork(db) as uow:
+        first, second = (uow.orders.get(taken[trip.id]) for trip in trips)
+    clock.set(NINE + timedelta(minutes=5))
+    deliver(ctx, shopper_id=shoppers[0].id, order_id=first.id, position=first.dropoff, code=codes[first.id][1])
+    _fail_at_the_door(ctx, clock, shoppers[1].id, second, codes[second.id][1], given_up=given_up)
+    clock.set(NINE + timedelta(hours=2, minutes=1))
+    run_batch(ctx, store_id=store.id, solver=matcher_solver)
+    return _as_recorded(db, store, made)
+
+
+def _fail_at_the_door(
+    ctx: DispatchContext, clock: ManualClock, shopper_id: UUID, order: Order, code: str, *, given_up: bool
+) -> None:
+    """Wrong codes from 09:08 a minute apart, three (the order fails) or one (operations mark it not delivered
+    at 09:10); operations take it back at 09:20 and at 09:25 hand it to the fleet or (given up) requeue it."""
+    for attempt in range(1 if given_up else 3):
+        clock.set(NINE + timedelta(minutes=8 + attempt))
+        with pytest.raises(DeliveryRefused):
+            deliver(ctx, shopper_id=shopper_id, order_id=order.id, position=order.dropoff, code=wrong_code(code))
+    if given_up:
+        clock.set(NINE + timedelta(minutes=10))
+        mark_not_delivered(ctx, order_id=order.id, reason="nobody home")
+    clock.set(NINE + timedelta(minutes=20))
+    mark_returned(ctx, order_id=order.id)
+    clock.set(NINE + timedelta(minutes=25))
+    if given_up:
+        requeue_order(ctx, order_id=order.id)
+    else:
+        hand_to_fallback(ctx, order_id=order.id)
+
+
+def _as_recorded(db: ConnectionPool, store: Store, offers: int) -> Recorded:
+    with db.connection() as connection:
+        credited = connection.execute("SELECT coalesce(sum(amount_cents), 0) FROM delivery_rewards").fetchone()
+        counts: dict[str, int] = dict(
+            connection.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
+        )
+    assert credited is not None
+    return Recorded(
+        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], offers
+    )
+
+
+def test_a_delivery_that_failed_on_record_fails_in_the_replay_too(db: ConnectionPool, settings: Settings) -> None:
+    """The second order failed at the door after three wrong codes and went back to the store and on to the
+    courier fleet: the replay makes the same three refused attempts through the delivery use case, operations'
+    moves follow when they were made, and the same policy gives the recorded figures exactly, nothing left
+    unreplayed. Without the record of the refusals the order would have been delivered and paid."""
+    recorded = _record_a_failed_delivery(db, settings)
+    assert (recorded.delivered, recorded.fallback) == (1, 1)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    [(failed_id, refused)] = day.refused.items()
+    assert [proof.code_matched for proof in refused] == [False, False, False]
+    [failure] = day.failures[failed_id]
+    assert (failure.trip_id, failure.at) == (day.trips[1].id, NINE + timedelta(minutes=10))
+    assert [status.value for status, _ in failure.then] == ["returned", "fallback"]
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert result.answered_by_model == 0
+    assert result.replayed == result.recorded
+    assert (result.replayed.delivered, result.replayed.fallback) == (1, 1)
+    assert result.replayed.payouts_cents == recorded.credited_cents
+
+    unrecorded = replay_day(
+        dataclasses.replace(day, refused={}, failures={}), ReplayOptions(policy=POLICY, config=config, cadence_s=10.0)
+    )
+    assert (unrecorded.replayed.delivered, unrecorded.replayed.fallback) == (2, 0)
+    assert unrecorded.replayed.payouts_cents > recorded.credited_cents
+
+
+def test_an_order_operations_gave_up_on_and_requeued_is_replayed_as_recorded(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """After one wrong code, operations marked the order not delivered, took it back and requeued it, and the
+    fleet took it past its deadline: the replay makes the refused attempt, marks it not delivered with the same
+    reason when they did, takes it back, requeues it (the batches, stopped with nothing left to dispatch, start
+    again) and the fleet takes it: the recorded figures, nothing unreplayed."""
+    recorded = _record_a_failed_delivery(db, settings, given_up=True)
+    assert (recorded.delivered, recorded.fallback) == (1, 1)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    [(failed_id, failures)] = day.failures.items()
+    assert [(failure.note, [status.value for status, _ in failure.then]) for failure in failures] == [
+        ("not delivered, said operations: nobody home", ["returned", "pending"])
+    ]
+    assert len(day.refused[failed_id]) == 1
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
+    assert result.replayed == result.recorded
+
+
+def test_a_failed_delivery_the_replay_cannot_reproduce_is_reported(db: ConnectionPool, settings: Settings) -> None:
+    """With four attempts allowed now, the three refused on record do not fail the order: the replay says so
+    (and delivers it, as it models a delivery) rather than count it delivered without a word."""
+    recorded = _record_a_failed_delivery(db, settings)
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    [failed] = [order for order in day.orders if order.id in day.refused]
+    config = dataclasses.replace(
+        DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0, max_delivery_attempts=4
+    )
+    result = replay_day(day, ReplayOptions(policy=POLICY, config=config, cadence_s=10.0))
+
+    assert unreplayed_lines(result) == [
+        f"1 failed delivery could not be replayed: 09:10:00 UTC, {failed.external_ref}: failed at the door on "
+        "record, picked_up in the replay"
+    ]
+    assert (result.replayed.delivered, result.replayed.fallback) == (2, 0)
 
 
 def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:

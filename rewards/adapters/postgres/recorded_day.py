@@ -1,7 +1,8 @@
 """Reads a store's recorded day from PostgreSQL for a replay: in one read-only snapshot, the day's orders and
 trips (through the dispatch repositories, so that they come back as the live service reads them), their
 shoppers and offers, when each trip left the store and each order was delivered, and the rewards credited for
-the day's orders."""
+the day's orders; and the delivery attempts refused at the door and the failures that followed, with what
+operations did with each failed order after."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from psycopg_pool import ConnectionPool
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import OrderStatus
 from rewards.adapters.postgres import PostgresRewardsRepositories
-from rewards.recorded_day import RecordedDay, departures
+from rewards.recorded_day import RecordedDay, departures, failures_of
 from rewards.services.wallet import payment_methods_at
 
 MAX_RECORDED_ORDERS = 20_000
@@ -56,6 +58,22 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
                ORDER BY p.recorded_at, p.id""",
             (store_id, start, end),
         ).fetchall()
+        refused_rows = connection.execute(
+            """SELECT DISTINCT p.order_id FROM delivery_proofs p JOIN orders o ON o.id = p.order_id
+               WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s AND NOT p.accepted""",
+            (store_id, start, end),
+        ).fetchall()
+        failure_rows = connection.execute(
+            """SELECT e.order_id, e.status, e.at, e.note FROM order_events e JOIN orders o ON o.id = e.order_id
+               WHERE o.store_id = %s AND o.created_at >= %s AND o.created_at < %s
+                 AND EXISTS (SELECT FROM order_events f WHERE f.order_id = e.order_id AND f.status = 'failed')
+               ORDER BY e.at, e.id""",
+            (store_id, start, end),
+        ).fetchall()
+        refused = {
+            order_id: tuple(proof for proof in uow.proofs.list_for_order(order_id) if not proof.accepted)
+            for (order_id,) in refused_rows
+        }
         orders = [uow.orders.get(order_id) for order_id, _ in order_rows]
         trips = [uow.trips.get(trip_id) for trip_id, _ in trip_rows]
         offers = sorted(
@@ -75,6 +93,10 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
         changed_at={row_id: changed for row_id, changed in [*order_rows, *trip_rows]},
         departed_at=departures(offers, pickup_rows),
         delivered={order_id: (trip_id, at) for order_id, trip_id, at in delivery_rows},
+        refused=refused,
+        failures=failures_of(
+            offers, [(order_id, OrderStatus(status), at, note) for order_id, status, at, note in failure_rows]
+        ),
         rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
         payment_methods=methods,
     )
