@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import uuid4
 
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
@@ -25,6 +25,13 @@ POLICY: dict[str, Any] = {
     "minimum_cents": 300,
     "store_credit_bonus_bps": 12_000,
 }
+
+
+class Owed(NamedTuple):
+    """A shopper and the reward they are owed (see the `owed` fixture of tests/api/conftest.py)."""
+
+    shopper: Account
+    credit: RewardCredit
 
 
 def publish_policy(client: Any, ops: Account, approver: Account, **overrides: Any) -> dict[str, Any]:

@@ -15,10 +15,10 @@ import httpx2
 import hypothesis
 import pytest
 import schemathesis
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import Owed, credit_without_proof, deliver_through_the_app, publish_policy
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -59,7 +59,7 @@ def _period(clock: ManualClock) -> dict[str, str]:
 
 
 def _prepare(client: TestClient, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
-    response = client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": key})
+    response = client.post("/finance/batches", json=_period(clock), headers=keyed(finance, key))
     assert response.status_code == 201, response.text
     batch: dict[str, Any] = response.json()
     return batch
@@ -71,18 +71,13 @@ def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
     return lines[0]
 
 
-@pytest.fixture
-def finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
-
-
-@pytest.fixture
-def second_finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
+def _approve(client: TestClient, batch: dict[str, Any], approver: Account) -> None:
+    """The second pair of eyes approves the batch as it stands."""
+    approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=approver.headers)
+    assert approved.status_code == 200, approved.text
 
 
 def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes(
-    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -90,14 +85,13 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     store: Store,
     clock: ManualClock,
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Prepare → hold → preparer's approval refused → second approval → pay → wallet, CSV, ledger and
     reconciliation all agree; the held shopper's money stays for the next batch."""
-    publish_policy(client, ops, approver)
-    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    ana = make_shopper("Ana")
     offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-ANA")
-    ben_credit = credit_without_proof(db, store, clock, ben)
+    ben, ben_credit = owed("Ben")
     ana_cents = offer["reward_quote_cents"]
     assert ana_cents >= 300
 
@@ -134,13 +128,13 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
         client.post(f"{batch_url}/lines/{ben_line['id']}/release", headers=finance.headers), 409
     )  # approved batches are not edited
 
-    pay_headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    pay_headers = keyed(second_finance, "pay-1")
     paid = client.post(f"{batch_url}/pay", headers=pay_headers)
     assert paid.status_code == 200, paid.text
     assert paid.json()["paid_cents"] == ana_cents
     assert len(paid.json()["transaction_ids"]) == 1
     assert client.post(f"{batch_url}/pay", headers=pay_headers).json() == paid.json()
-    assert_problem(client.post(f"{batch_url}/pay", headers={**second_finance.headers, "Idempotency-Key": "p2"}), 409)
+    assert_problem(client.post(f"{batch_url}/pay", headers=keyed(second_finance, "p2")), 409)
 
     assert client.get("/shopper/wallet", headers=ana.headers).json() == {
         "store_credit_cents": 0,
@@ -204,23 +198,17 @@ def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_i
 
 
 def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revision_is_refused(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
     make_staff: Callable[[Role], Account],
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """A prepares, B holds Ben's line: A's release is 403 `hold-placed-by-another` and A cannot hold it anew
     (409). A third person releases it; B's approval naming the revision B reviewed is 409 `batch-changed`,
     and the batch stays a draft; B approves the revision it is at."""
-    publish_policy(client, ops, approver)
-    ben = make_shopper("Ben")
-    credit_without_proof(db, store, clock, ben)
+    ben = owed("Ben").shopper
     batch = _prepare(client, finance, clock, "eyes-1")
     assert batch["revision"] == 0
     line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
@@ -247,18 +235,13 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
 
 
 def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """A draft may still change and a rejected batch pays nothing: both exports are 409 `batch-not-exportable`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     batch = _prepare(client, finance, clock, "export-1")
     export_url = f"/finance/batches/{batch['id']}/export"
     draft = assert_problem(client.get(export_url, headers=finance.headers), 409)
@@ -269,22 +252,16 @@ def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
 
 
 def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its_bank_file_is_withdrawn(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Each export is recorded (who, when) on the batch and in the audit log; rejecting the batch afterwards
     frees its lines for the next batch, so it is refused with 409 `batch-exported` unless the request says the
     bank file was withdrawn."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
+    owed("Ana")
     batch = _prepare(client, finance, clock, "exported-1")
     batch_url = f"/finance/batches/{batch['id']}"
     assert batch["exports"] == []
@@ -332,21 +309,16 @@ def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its
 
 
 def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """An approved batch nobody downloaded holds no bank file: it is rejected as before."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     batch = _prepare(client, finance, clock, "unexported-1")
-    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    _approve(client, batch, second_finance)
     rejected = client.post(
         f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
     )
@@ -355,22 +327,16 @@ def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """A rejected batch pays nothing, cannot be paid, and its shoppers go in the next batch."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
+    ana, credit = owed("Ana")
     batch = _prepare(client, finance, clock, "batch-r1")
     assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "r2"}),
+        client.post("/finance/batches", json=_period(clock), headers=keyed(finance, "r2")),
         409,
     )  # Ana is in an open batch: nobody is left to pay
     rejected = client.post(
@@ -380,9 +346,7 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     assert rejected.json()["status"] == "rejected"
     assert rejected.json()["rejection_reason"] == "wrong period"
     assert [line["open"] for line in rejected.json()["lines"]] == [False]
-    assert_problem(
-        client.post(f"/finance/batches/{batch['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p"}), 409
-    )
+    assert_problem(client.post(f"/finance/batches/{batch['id']}/pay", headers=keyed(finance, "p")), 409)
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
     clock.advance(timedelta(minutes=1))  # batches are listed by when they were prepared
     again = _prepare(client, finance, clock, "batch-r3")
@@ -399,19 +363,14 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
 
 
 def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refused(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Same key and body: 200 with the first batch and `Idempotent-Replayed`; same key, other body: 409."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    headers = {**finance.headers, "Idempotency-Key": "prep-1"}
+    owed()
+    headers = keyed(finance, "prep-1")
     first = client.post("/finance/batches", json=_period(clock), headers=headers)
     second = client.post("/finance/batches", json=_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
@@ -425,19 +384,14 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
 
 
 def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the_same_request(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """`...T00:00:00Z` and `...T19:00:00-05:00` the day before are one instant: the retry replays the batch."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    headers = {**finance.headers, "Idempotency-Key": "prep-offsets"}
+    owed()
+    headers = keyed(finance, "prep-offsets")
     start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(hours=1)
     in_utc = {"period_start": start.isoformat().replace("+00:00", "Z"), "period_end": end.isoformat()}
     five_behind = timezone(timedelta(hours=-5))
@@ -453,21 +407,16 @@ def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the
 
 
 def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """As order intake and preparation: the first payment has no `Idempotent-Replayed`, its retry is the same
     answer with `Idempotent-Replayed: true`; the key used to pay another batch is 409 naming the key as sent."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper("Ana"))
-    headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    owed("Ana")
+    headers = keyed(second_finance, "pay-1")
     paid_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-a')['id']}"
     client.post(f"{paid_url}/approve", headers=second_finance.headers)
     first = client.post(f"{paid_url}/pay", headers=headers)
@@ -478,7 +427,7 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
     assert retry.json() == first.json()
 
     clock.advance(timedelta(minutes=1))
-    credit_without_proof(db, store, clock, make_shopper("Ben"))
+    owed("Ben")
     other_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-b')['id']}"
     client.post(f"{other_url}/approve", headers=second_finance.headers)
     reused = assert_problem(client.post(f"{other_url}/pay", headers=headers), 409)
@@ -489,25 +438,18 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
 
 
 def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_caller(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Finance keeps `"{user_id}:{key}"` within the ledger's 200 characters: the longest key the API takes
     prepares a batch and replays it; one character more is a 422 naming `Idempotency-Key`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     longest = "k" * IDEMPOTENCY_KEY_MAX_LENGTH
-    too_long = client.post(
-        "/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": longest + "k"}
-    )
+    too_long = client.post("/finance/batches", json=_period(clock), headers=keyed(finance, longest + "k"))
     assert assert_problem(too_long, 422)["errors"][0]["field"] == "Idempotency-Key"
-    headers = {**finance.headers, "Idempotency-Key": longest}
+    headers = keyed(finance, longest)
     first = client.post("/finance/batches", json=_period(clock), headers=headers)
     second = client.post("/finance/batches", json=_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200), first.text
@@ -517,7 +459,7 @@ def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_cal
 def test_nothing_to_pay_is_a_conflict(client: TestClient, finance: Account, clock: ManualClock) -> None:
     """No shopper has cash to pay: 409, and no batch is kept."""
     problem = assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "k"}),
+        client.post("/finance/batches", json=_period(clock), headers=keyed(finance, "k")),
         409,
     )
     assert problem["type"] == "/problems/nothing-to-pay"
@@ -537,7 +479,7 @@ def test_money_moving_routes_require_an_idempotency_key(
 
 def test_bad_input_is_a_422_naming_the_field(client: TestClient, finance: Account, clock: ManualClock) -> None:
     """A period that ends before it starts, a naive timestamp, a blank reason, a bad page: each names its field."""
-    key = {**finance.headers, "Idempotency-Key": "bad-1"}
+    key = keyed(finance, "bad-1")
     backwards = {"period_start": clock.now().isoformat(), "period_end": (clock.now() - timedelta(days=1)).isoformat()}
     assert (
         assert_problem(client.post("/finance/batches", json=backwards, headers=key), 422)["errors"][0]["field"]
@@ -567,18 +509,13 @@ def test_unknown_batches_and_shoppers_are_not_found(client: TestClient, finance:
 
 
 def test_a_hold_needs_a_line_of_the_batch(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Holding a line id that is not in the batch: 422 naming `line_id`; a blank-looking reason: `reason`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     batch = _prepare(client, finance, clock, "hold-1")
     url = f"/finance/batches/{batch['id']}/lines"
     missing = client.post(f"{url}/{ANY_ID}/hold", json={"reason": "x"}, headers=finance.headers)
@@ -609,20 +546,15 @@ def test_finance_routes_refuse_shoppers_and_operations(
 
 
 def test_admins_have_every_finance_right(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
     make_staff: Callable[[Role], Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """An admin reads the batches and approves one prepared by finance (they are the second pair of eyes)."""
     admin = make_staff(Role.ADMIN)
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     batch = _prepare(client, finance, clock, "adm-1")
     assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
     approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=admin.headers)
@@ -640,7 +572,7 @@ def test_racing_retries_of_a_preparation_make_one_batch(
     db: ConnectionPool,
 ) -> None:
     """Six parallel requests with one key and one body: one 201, five replays of the same batch."""
-    headers = {**finance.headers, "Idempotency-Key": "race-1"}
+    headers = keyed(finance, "race-1")
     with httpx2.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
         publish_policy(http, ops, approver)
         credit_without_proof(db, store, clock, make_shopper())
@@ -661,18 +593,13 @@ finance_schema = schemathesis.openapi.from_dict(create_app(Settings(environment=
 
 @pytest.fixture
 def finance_with_a_batch(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> Account:
     """A finance user, a policy, a flagged reward and a draft batch, so that listings have something to show."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     _prepare(client, finance, clock, "seed")
     return finance
 
@@ -690,21 +617,15 @@ def test_the_finance_routes_honour_the_openapi_document(
 
 
 def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Ben's line is held and the batch paid without it: the next batch starts with his line held (saying
     where the hold came from); released there, it is paid, and the batch after holds nothing of his."""
-    publish_policy(client, ops, approver)
-    ben = make_shopper("Ben")
-    credit_without_proof(db, store, clock, ben)
+    ben = owed("Ben").shopper
     first = _prepare(client, finance, clock, "b1")
     line = _line_of(first, ben)
     held = client.post(
@@ -713,8 +634,8 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
         headers=finance.headers,
     )
     assert held.status_code == 200, held.text
-    client.post(f"/finance/batches/{first['id']}/approve", headers=second_finance.headers)
-    paid = client.post(f"/finance/batches/{first['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p1"})
+    _approve(client, first, second_finance)
+    paid = client.post(f"/finance/batches/{first['id']}/pay", headers=keyed(finance, "p1"))
     assert paid.status_code == 200, paid.text
 
     clock.advance(timedelta(minutes=30))
@@ -724,11 +645,11 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
     assert carried["hold_reason"] == f"carried over from batch {first['id']}: check the recipient"
     released = client.post(f"/finance/batches/{second['id']}/lines/{carried['id']}/release", headers=finance.headers)
     assert _line_of(released.json(), ben)["held"] is False
-    client.post(f"/finance/batches/{second['id']}/approve", headers=second_finance.headers)
-    client.post(f"/finance/batches/{second['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p2"})
+    _approve(client, second, second_finance)
+    client.post(f"/finance/batches/{second['id']}/pay", headers=keyed(finance, "p2"))
     assert client.get("/finance/reconciliation", headers=finance.headers).json()["agrees"] is True
 
     clock.advance(timedelta(minutes=30))
-    credit_without_proof(db, store, clock, ben)
+    owed(shopper=ben)
     third = _prepare(client, finance, clock, "b3")
     assert _line_of(third, ben)["held"] is False
