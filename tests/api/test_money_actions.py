@@ -10,33 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import POLICY, credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import POLICY, Owed, credit_without_proof, deliver_through_the_app, publish_policy
 
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import MAX_REDEMPTION_CENTS
 from crowdship.clock import ManualClock
-from dispatch.accounts import Role
 from dispatch.model import Store
 from rewards.policy import PaymentMethod
 
 ANY_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
-
-
-@pytest.fixture
-def second_finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
-
-
-def keyed(account: Account, key: str) -> dict[str, str]:
-    return {**account.headers, "Idempotency-Key": key}
 
 
 def wallet(client: TestClient, shopper: Account) -> dict[str, Any]:
@@ -115,18 +100,12 @@ def test_finance_reverses_a_disputed_reward_with_its_referral_bonus_once_and_a_r
 
 def test_a_reward_already_paid_out_is_not_reversed_and_the_problem_says_it_was_paid_out(
     client: TestClient,
-    ops: Account,
-    approver: Account,
     finance: Account,
     second_finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
+    credit = owed("Ana").credit
     pay_out(client, clock, finance, second_finance)
     url = f"/finance/orders/{credit.order_id}/reward-reversal"
     refused = assert_problem(client.post(url, json={"reason": "dispute"}, headers=keyed(finance, "rev-1")), 409)
@@ -149,18 +128,12 @@ def test_a_reward_already_paid_out_is_not_reversed_and_the_problem_says_it_was_p
 )
 def test_a_reward_reversal_needs_a_reason(
     client: TestClient,
-    ops: Account,
-    approver: Account,
     finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
     body: dict[str, Any],
     field: str,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    credit = credit_without_proof(db, store, clock, make_shopper())
+    credit = owed().credit
     url = f"/finance/orders/{credit.order_id}/reward-reversal"
     problem = assert_problem(client.post(url, json=body, headers=keyed(finance, "rev-1")), 422)
     assert [error["field"] for error in problem["errors"]] == [field]
@@ -290,8 +263,8 @@ def test_crediting_a_delivery_is_for_finance_by_an_approved_version_of_a_deliver
 def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
     client: TestClient,
     ops: Account,
-    approver: Account,
     finance: Account,
+    approver: Account,
     make_shopper: Callable[..., Account],
     db: ConnectionPool,
     store: Store,
@@ -325,7 +298,7 @@ def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
         client.post("/ops/referrals", json={"referrer_shopper_id": str(rita.shopper_id)}, headers=ops.headers), 422
     )
 
-    publish_policy(client, ops, approver)
+    publish_policy(client, ops, approver)  # only now: the referral was registered before any policy
     credit_without_proof(db, store, clock, vera)
     delivered = assert_problem(refer(rita.shopper_id, vera.shopper_id), 422)
     assert "already delivered" in delivered["detail"]
@@ -338,16 +311,10 @@ def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
 def test_store_credit_is_spent_at_the_till_once_per_key_and_never_beyond_the_balance(
     client: TestClient,
     ops: Account,
-    approver: Account,
     finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
     held = credit.amount_cents
     url = f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions"
 

@@ -13,7 +13,7 @@ from api_support import Account
 from console_support import StaffLogin, form_token, sign_in_client
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import Owed, deliver_through_the_app, publish_policy
 
 from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
@@ -33,16 +33,9 @@ def hidden(page: str, name: str, index: int = 0) -> str:
 def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form_is_sent_twice(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
+    ana, credit = owed("Ana")
     sign_in_client(client, make_login(Role.FINANCE, "fiona"))
     page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
     assert "Reverse this reward" in page
@@ -75,16 +68,10 @@ def test_a_refused_reversal_is_told_on_its_page_keeping_the_reason(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
     ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
     """A blank reason is asked again; a reward spent at the till is not reversed, and the page says so."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
     client.post(
         f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
         json={"amount_cents": credit.amount_cents},
@@ -150,16 +137,12 @@ def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_af
 def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopper(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana, rita = make_shopper("Ana"), make_shopper("Rita")
-    held = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT).amount_cents
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
+    rita = make_shopper("Rita")
+    held = credit.amount_cents
     left = format_dollars(held - 250)
     sign_in_client(client, make_login(Role.OPS, "oscar"))
     url = f"/console/ops/shoppers/{ana.shopper_id}"
@@ -252,16 +235,10 @@ def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
 def test_a_payout_line_names_its_payee_without_their_id_beside(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
+    ana = owed("Ana").shopper
     sign_in_client(client, make_login(Role.FINANCE, "fiona"))
     today = clock.now().date()
     form = {
@@ -281,18 +258,13 @@ def test_a_payout_line_names_its_payee_without_their_id_beside(
 def test_a_refused_referral_or_till_form_keeps_what_was_typed_with_the_reason_beside_it(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
     """Not a redirect to an empty form with a message at the top of the page: the shopper's page again (422),
     the field marked and described by its error, holding what the person typed."""
-    publish_policy(client, ops, approver)
-    ana, nico = make_shopper("Ana"), make_shopper("Nico")
-    credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    ana = owed("Ana", method=PaymentMethod.STORE_CREDIT).shopper
+    nico = make_shopper("Nico")
     sign_in_client(client, make_login(Role.OPS, "oscar"))
     page = client.get(f"/console/ops/shoppers/{ana.shopper_id}").text
     till = {CSRF_FIELD: hidden(page, CSRF_FIELD), "idempotency_key": hidden(page, "idempotency_key")}
