@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import reject
@@ -14,10 +15,10 @@ from hypothesis import strategies as st
 from dispatch.matching import InfeasibleSolution, MatchProblem, NoFeasibleMatch, evaluate, parse_problem
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.initial_plan import initial_plan
-from dispatch.matching.instance import Instance, IntArray, build_instance
+from dispatch.matching.instance import Instance, build_instance
 from dispatch.matching.pairs import Pairs, find_pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
-from dispatch.matching.tuning import DEFAULT_TUNING, RuinRecreateTuning
+from dispatch.matching.tuning import DEFAULT_TUNING
 
 
 def problem_json(orders: list[dict[str, Any]], trips: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
@@ -198,22 +199,8 @@ def drawn_fleet(draw: st.DrawFn, vehicles: int) -> dict[str, Any]:
     )
 
 
-class LocalSearch(Protocol):
-    """`ruin_recreate.ruin_and_recreate` and `ruin_recreate_exact.ruin_and_recreate_exact`."""
-
-    def __call__(
-        self,
-        instance: Instance,
-        pairs: Pairs,
-        orders: IntArray,
-        plan: Plan,
-        work_seconds: float,
-        clock: WorkClock,
-        seed: int,
-        /,
-        *,
-        tuning: RuinRecreateTuning,
-    ) -> Plan | None: ...
+LocalSearch = Callable[..., Plan | None]
+"""`ruin_recreate.ruin_and_recreate` or `ruin_recreate_exact.ruin_and_recreate_exact`."""
 
 
 def search_from(search: LocalSearch, instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
