@@ -6,13 +6,19 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
-from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
+from console_support import (
+    StaffLogin,
+    add_an_open_trip,
+    add_an_order_for_later,
+    add_waiting_orders,
+    form_token,
+    sign_in_client,
+)
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -20,10 +26,23 @@ from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Shopper, Store, Trip, TrustTier
+from dispatch.model import Shopper, Store
 from dispatch.services.store_view import MAX_LISTED
 from routing.geo import GeoPoint
-from tests.dispatch.adapters.test_contract import an_order
+
+
+def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
+    """The new store form filled in well but for its area, with `fields` over it (dotted names as keywords:
+    `**{"opening_hours.monday.opens": "08:00"}`)."""
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "Southside",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost": "8.99",
+    }
+    form.update(fields)
+    return form
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
@@ -31,18 +50,13 @@ def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
 ) -> None:
     """A malformed Friday, a Monday that closes before it opens, an empty name and no area, in one answer."""
     sign_in_client(client, make_login(Role.OPS))
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost_cents": "899",
+    days = {
         "opening_hours.monday.opens": "08:00",
         "opening_hours.monday.closes": "07:00",
         "opening_hours.friday.opens": "9:00",
         "opening_hours.friday.closes": "17:00",
     }
-    page = client.post("/console/ops/stores/new", data=form)
+    page = client.post("/console/ops/stores/new", data=_store_form(client, name="", **days))
     assert page.status_code == 422
     assert "Monday closes: must be after opens" in page.text
     assert "Friday opens: must be a time as hh:mm" in page.text
@@ -156,15 +170,7 @@ def test_a_service_area_nested_too_deeply_is_told_on_the_form(
     client: TestClient, make_login: Callable[..., StaffLogin]
 ) -> None:
     sign_in_client(client, make_login(Role.OPS))
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "Deep",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost_cents": "899",
-        "service_area": "[" * 5_000,
-    }
-    page = client.post("/console/ops/stores/new", data=form)
+    page = client.post("/console/ops/stores/new", data=_store_form(client, name="Deep", service_area="[" * 5_000))
     assert page.status_code == 422
     assert "Service area: nested too deeply to be GeoJSON" in page.text
 
@@ -183,11 +189,20 @@ def test_a_form_with_more_fields_than_any_console_form_is_refused_not_a_500(clie
 
 
 def _accepted(
-    client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account, *refs: str
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    shopper: Account,
+    *refs: str,
+    dropoffs: dict[str, GeoPoint] | None = None,
+    **trip_fields: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Orders offered together to the shopper's new trip and accepted (not picked up yet)."""
-    receipts = [ingest(client, ops, store, clock, ref=ref) for ref in refs]
-    trip = check_in(client, shopper, store, clock)
+    """Orders offered together to the shopper's new trip and accepted (not picked up yet); `dropoffs` moves
+    some orders' drop-off (by reference), `trip_fields` go in the check-in (`max_detour_m=20_000`)."""
+    moved = dropoffs or {}
+    receipts = [ingest(client, ops, store, clock, ref=ref, dropoff=moved.get(ref, ON_THE_WAY)) for ref in refs]
+    trip = check_in(client, shopper, store, clock, **trip_fields)
     run_batch(client, ops, store)
     offer = current_offer(client, shopper)
     assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted(r["order_id"] for r in receipts)
@@ -259,13 +274,10 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
     the cancelled drop-off nor routes the trip through it."""
     ana = make_shopper("Ana")
     far = GeoPoint(30.4500, -84.2400)
-    kept = ingest(client, ops, store, clock, ref="WEB-KEPT-1")
-    cancelled = ingest(client, ops, store, clock, ref="WEB-CANCELLED-2", dropoff=far)
-    check_in(client, ana, store, clock, max_detour_m=20_000)
-    run_batch(client, ops, store)
-    offer = current_offer(client, ana)
-    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted([kept["order_id"], cancelled["order_id"]])
-    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
+    (_, cancelled), _ = _accepted(
+        client, ops, store, clock, ana, "WEB-KEPT-1", "WEB-CANCELLED-2",
+        dropoffs={"WEB-CANCELLED-2": far}, max_detour_m=20_000,
+    )  # fmt: skip
     sign_in_client(client, make_login(Role.OPS))
     before = client.get(f"/console/ops/stores/{store.id}/live").text
     assert "WEB-CANCELLED-2" in _carrying_cell(before, "Ana")
@@ -365,18 +377,6 @@ def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
         assert f"There is no {what} “bogus”: choose one of {choices}." in _refusal(page.text)
         assert f'name="{name}" aria-invalid="true"' in page.text
     assert client.get("/console/ops/incidents", params={"status": "", "kind": "theft"}).status_code == 200
-
-
-def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "Southside",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost": "8.99",
-    }
-    form.update(fields)
-    return form
 
 
 def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_time(
@@ -526,30 +526,8 @@ def test_open_trips_are_named_by_their_shopper_not_by_an_id(
     """On an order waiting for a shopper and on the live view, a trip is its shopper's: the trip's id is only
     in the link's title (for the API), not a column of eight hex digits beside the name."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=ON_THE_WAY)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=ON_THE_WAY,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-WAITING"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
-        uow.orders.add(order)
-        uow.commit()
+    trip = add_an_open_trip(db, store, "Chloe C.", ON_THE_WAY, now)
+    order = add_an_order_for_later(db, store, "WEB-WAITING", now)
     sign_in_client(client, make_login(Role.OPS))
     short = str(trip.id)[:8]
     for path in (f"/console/ops/orders/{order.id}", f"/console/ops/stores/{store.id}/live"):

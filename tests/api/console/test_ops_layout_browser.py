@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import pytest
 from api_support import HOME, ON_THE_WAY
+from console_support import add_an_open_trip, add_an_order_for_later
 from playwright.sync_api import Locator, Page, expect
 from psycopg_pool import ConnectionPool
 
@@ -138,30 +139,8 @@ def test_the_trips_that_could_not_take_an_order_keep_their_words_whole_on_a_phon
     long reason); its cells must not inherit that: at 390 px "Chloe C." broke into "Chl / oe C." rather than
     the table scrolling in its box."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=HOME)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=HOME,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-WAITING"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
-        uow.orders.add(order)
-        uow.commit()
+    add_an_open_trip(db, store, "Chloe C.", HOME, now)
+    order = add_an_order_for_later(db, store, "WEB-WAITING", now)
     page = signed_in(Role.OPS)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/console/ops/orders/{order.id}")
@@ -195,16 +174,8 @@ def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
     """The live view's waiting orders at 390 px: the table scrolls in its box, and the reason is not squeezed to
     its longest word (one word a line made every row six lines high)."""
     now = datetime.now(UTC).replace(microsecond=0)
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-TOO-FAR"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
+    order = add_an_order_for_later(db, store, "WEB-TOO-FAR", now)
     with PostgresDispatchUnitOfWork(db) as uow:
-        uow.orders.add(order)
         uow.orders.record_unassigned({order.id: "no_trip_within_detour"}, now)  # as a batch does
         uow.commit()
     page = signed_in(Role.OPS)
