@@ -18,7 +18,7 @@ from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Order, Shopper, Store, Trip, TrustTier
 from routing.geo import GeoPoint
-from tests.dispatch.adapters.test_contract import an_order
+from tests.dispatch.adapters.test_contract import a_trip, an_order
 
 PASSWORD = "console-Test-passphrase-42"
 
@@ -86,16 +86,7 @@ def add_an_open_trip(db: ConnectionPool, store: Store, name: str, destination: G
     """A silver shopper living at `destination`, checked in at `now` with room for three bags, leaving in 45
     minutes, straight into the database."""
     shopper = Shopper(display_name=name, trust_tier=TrustTier.SILVER, home_location=destination)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=destination,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
+    trip = replace(a_trip(store, shopper, destination), checked_in_at=now, leave_by=now + timedelta(minutes=45))
     with PostgresDispatchUnitOfWork(db) as uow:
         uow.shoppers.add(shopper)
         uow.trips.add(trip)

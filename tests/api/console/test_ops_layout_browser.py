@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.incidents import Incident, IncidentKind
-from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
+from dispatch.model import Order, OrderStatus, Store
 from tests.dispatch.adapters.test_contract import an_order
 
 Screenshot = Callable[[Page, str], Path]
@@ -38,17 +38,7 @@ def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
     """Orders with long references (one with a long address and recipient), a shopper with a long name, and
     an incident whose description is one 300-character word."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name=LONG_NAME, trust_tier=TrustTier.SILVER, home_location=HOME)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=HOME,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
+    trip = add_an_open_trip(db, store, LONG_NAME, HOME, now)
     orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in REFERENCES]
     orders[0] = replace(
         orders[0], dropoff_address=f"Apartment {LONG_WORD[:120]}, 1200 Magnolia Dr", recipient_name=LONG_NAME
@@ -56,14 +46,12 @@ def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
     incident = Incident(
         order_id=orders[0].id,
         trip_id=trip.id,
-        shopper_id=shopper.id,
+        shopper_id=trip.shopper_id,
         kind=IncidentKind.DAMAGE,
         description=f"The bag tore: {LONG_WORD} and so on",
         reported_at=now,
     )
     with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
         for order in orders:
             uow.orders.add(order)
         uow.incidents.add(incident)
