@@ -71,6 +71,13 @@ def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
     return lines[0]
 
 
+@pytest.fixture
+def draft_batch(client: TestClient, finance: Account, clock: ManualClock, owed: Callable[..., Owed]) -> dict[str, Any]:
+    """A draft batch prepared by `finance` with one line: Ana's reward, flagged for its missing proof."""
+    owed()
+    return _prepare(client, finance, clock, "draft-1")
+
+
 def _approve(client: TestClient, batch: dict[str, Any], approver: Account) -> None:
     """The second pair of eyes approves the batch as it stands."""
     approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=approver.headers)
@@ -237,17 +244,16 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
 def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
     client: TestClient,
     finance: Account,
-    clock: ManualClock,
-    owed: Callable[..., Owed],
+    draft_batch: dict[str, Any],
 ) -> None:
     """A draft may still change and a rejected batch pays nothing: both exports are 409 `batch-not-exportable`."""
-    owed()
-    batch = _prepare(client, finance, clock, "export-1")
-    export_url = f"/finance/batches/{batch['id']}/export"
+    export_url = f"/finance/batches/{draft_batch['id']}/export"
     draft = assert_problem(client.get(export_url, headers=finance.headers), 409)
     assert draft["type"] == "/problems/batch-not-exportable"
     assert "is draft: only an approved or paid batch is exported" in draft["detail"]
-    client.post(f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers)
+    client.post(
+        f"/finance/batches/{draft_batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+    )
     assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
 
 
@@ -312,15 +318,12 @@ def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
     client: TestClient,
     finance: Account,
     second_finance: Account,
-    clock: ManualClock,
-    owed: Callable[..., Owed],
+    draft_batch: dict[str, Any],
 ) -> None:
     """An approved batch nobody downloaded holds no bank file: it is rejected as before."""
-    owed()
-    batch = _prepare(client, finance, clock, "unexported-1")
-    _approve(client, batch, second_finance)
+    _approve(client, draft_batch, second_finance)
     rejected = client.post(
-        f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+        f"/finance/batches/{draft_batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["bank_file_withdrawn"] is False
@@ -511,16 +514,13 @@ def test_unknown_batches_and_shoppers_are_not_found(client: TestClient, finance:
 def test_a_hold_needs_a_line_of_the_batch(
     client: TestClient,
     finance: Account,
-    clock: ManualClock,
-    owed: Callable[..., Owed],
+    draft_batch: dict[str, Any],
 ) -> None:
     """Holding a line id that is not in the batch: 422 naming `line_id`; a blank-looking reason: `reason`."""
-    owed()
-    batch = _prepare(client, finance, clock, "hold-1")
-    url = f"/finance/batches/{batch['id']}/lines"
+    url = f"/finance/batches/{draft_batch['id']}/lines"
     missing = client.post(f"{url}/{ANY_ID}/hold", json={"reason": "x"}, headers=finance.headers)
     assert assert_problem(missing, 422)["errors"][0]["field"] == "line_id"
-    blank = client.post(f"{url}/{batch['lines'][0]['id']}/hold", json={"reason": "   "}, headers=finance.headers)
+    blank = client.post(f"{url}/{draft_batch['lines'][0]['id']}/hold", json={"reason": "   "}, headers=finance.headers)
     assert assert_problem(blank, 422)["errors"][0]["field"] == "reason"
 
 
@@ -547,17 +547,13 @@ def test_finance_routes_refuse_shoppers_and_operations(
 
 def test_admins_have_every_finance_right(
     client: TestClient,
-    finance: Account,
-    clock: ManualClock,
     make_staff: Callable[[Role], Account],
-    owed: Callable[..., Owed],
+    draft_batch: dict[str, Any],
 ) -> None:
     """An admin reads the batches and approves one prepared by finance (they are the second pair of eyes)."""
     admin = make_staff(Role.ADMIN)
-    owed()
-    batch = _prepare(client, finance, clock, "adm-1")
     assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
-    approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=admin.headers)
+    approved = client.post(f"/finance/batches/{draft_batch['id']}/approve", headers=admin.headers)
     assert approved.json()["approved_by"] == str(admin.user_id)
 
 
@@ -593,14 +589,11 @@ finance_schema = schemathesis.openapi.from_dict(create_app(Settings(environment=
 
 @pytest.fixture
 def finance_with_a_batch(
-    client: TestClient,
     finance: Account,
-    clock: ManualClock,
-    owed: Callable[..., Owed],
+    draft_batch: dict[str, Any],
 ) -> Account:
     """A finance user, a policy, a flagged reward and a draft batch, so that listings have something to show."""
-    owed()
-    _prepare(client, finance, clock, "seed")
+    _ = draft_batch
     return finance
 
 
