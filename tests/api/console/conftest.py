@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from console_support import PASSWORD, StaffLogin, sign_in
+from console_support import PASSWORD, StaffLogin, sign_in, sign_in_client
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from psycopg_pool import ConnectionPool
 
@@ -69,6 +70,19 @@ def make_login(db: ConnectionPool, clock: ManualClock, password_hash: str) -> Ca
         return StaffLogin(user.id, user.email, PASSWORD, role)
 
     return make
+
+
+@pytest.fixture
+def sign_in_as(client: TestClient, make_login: Callable[..., StaffLogin]) -> Callable[..., StaffLogin]:
+    """Signs the test client (no browser) in to the console with a new account of `role`, through the form:
+    `sign_in_as(Role.OPS)`, `sign_in_as(Role.FINANCE, "fiona")`; returns the login."""
+
+    def sign(role: Role, name: str | None = None) -> StaffLogin:
+        login = make_login(role, name)
+        sign_in_client(client, login)
+        return login
+
+    return sign
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from console_support import (
     add_an_order_for_later,
     add_waiting_orders,
     form_token,
-    sign_in_client,
 )
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -46,10 +45,10 @@ def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """A malformed Friday, a Monday that closes before it opens, an empty name and no area, in one answer."""
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     days = {
         "opening_hours.monday.opens": "08:00",
         "opening_hours.monday.closes": "07:00",
@@ -66,9 +65,9 @@ def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
 
 
 def test_a_broken_link_is_a_sentence_not_pydantics_message(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     page = client.get("/console/finance/batches/not-a-uuid")
     assert page.status_code == 422
     assert "This link is broken: the batch id is not valid." in page.text
@@ -76,10 +75,10 @@ def test_a_broken_link_is_a_sentence_not_pydantics_message(
 
 
 def test_a_batch_to_the_last_day_there_is_is_a_readable_form_error_not_a_500(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """To 9999-12-31: the day after it cannot be written; the form answers 422 naming "To", like any bad date."""
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     form = {
         CSRF_FIELD: form_token(client, "/console/finance/batches"),
         "idempotency_key": "far-future",
@@ -94,14 +93,14 @@ def test_a_batch_to_the_last_day_there_is_is_a_readable_form_error_not_a_500(
 
 
 def test_an_unknown_console_address_is_a_console_page_with_the_way_home(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     signed_out = client.get("/console/nope")
     assert signed_out.status_code == 404
     assert signed_out.headers["content-type"].startswith("text/html")
     assert "No such page" in signed_out.text
     assert 'href="/console"' in signed_out.text
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     signed_in = client.get("/console/finance/nope")
     assert "No such page" in signed_in.text
     assert "Sign out" in signed_in.text  # in the layout, with the reader's navigation
@@ -119,9 +118,9 @@ def test_outside_the_console_an_unknown_address_stays_a_json_problem(client: Tes
 
 
 def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     refused = client.get("/console/ops/stores")
     assert refused.status_code == 403
     broken = client.get("/console/finance/batches/not-a-uuid")
@@ -131,22 +130,22 @@ def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
 
 
 def test_the_live_view_says_how_many_it_left_out_and_links_the_whole_list(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     add_waiting_orders(db, store, MAX_LISTED + 1)
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     assert f"First {MAX_LISTED} of {MAX_LISTED + 1}" in page
     assert f'href="/console/ops/orders?store_id={store.id}&amp;status=pending">see all pending orders' in page
 
 
 def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_status(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     """Not the whole panel re-read by a screen reader every five seconds: a polite line of counts, swapped in
     out of band with each refresh."""
     add_waiting_orders(db, store, 3)
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     assert "aria-live" not in page
     assert '<p id="live-status" class="visually-hidden" role="status">' in page
@@ -156,9 +155,9 @@ def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_st
 
 
 def test_an_unknown_status_lists_the_statuses_in_words(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get("/console/ops/orders", params={"status": "lost"}).text
     refusal = re.search(r'<div class="problem" role="alert" id="problem">(.*?)</div>', page, re.DOTALL)
     assert refusal is not None
@@ -167,9 +166,9 @@ def test_an_unknown_status_lists_the_statuses_in_words(
 
 
 def test_a_service_area_nested_too_deeply_is_told_on_the_form(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.post("/console/ops/stores/new", data=_store_form(client, name="Deep", service_area="[" * 5_000))
     assert page.status_code == 422
     assert "Service area: nested too deeply to be GeoJSON" in page.text
@@ -220,7 +219,7 @@ def _carrying_cell(page: str, shopper_name: str) -> str:
 
 def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -240,7 +239,7 @@ def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
         f"/ops/orders/{failed['order_id']}/not-delivered", json={"reason": "Bag left at the depot"}, headers=ops.headers
     )
     assert said.status_code == 200, said.text
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     needs_action = re.search(r'<table class="needs-action">(.*?)</table>', page, re.DOTALL)
     assert needs_action is not None
@@ -264,7 +263,7 @@ def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
 
 def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -278,7 +277,7 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
         client, ops, store, clock, ana, "WEB-KEPT-1", "WEB-CANCELLED-2",
         dropoffs={"WEB-CANCELLED-2": far}, max_detour_m=20_000,
     )  # fmt: skip
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     before = client.get(f"/console/ops/stores/{store.id}/live").text
     assert "WEB-CANCELLED-2" in _carrying_cell(before, "Ana")
     assert client.post(f"/ops/orders/{cancelled['order_id']}/cancel", headers=ops.headers).status_code == 200
@@ -297,12 +296,12 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
 
 
 def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice_focused(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     """Both cannot be undone: the order's page links to a page that asks, whose focused choice keeps the order
     (Enter right after it opens does no harm); a cancelled order's page says it is cancelled already."""
     kept = ingest(client, ops, store, clock, ref="WEB-ASK-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     order_page = client.get(f"/console/ops/orders/{kept['order_id']}").text
     assert f'<a class="button secondary" href="/console/ops/orders/{kept["order_id"]}/fallback">' in order_page
     assert 'action="/console/ops/orders/{}/fallback"'.format(kept["order_id"]) not in order_page
@@ -333,10 +332,10 @@ def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice
 
 
 def test_an_order_handed_to_the_fleet_after_the_confirmation_says_so(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     handed = ingest(client, ops, store, clock, ref="WEB-FLEET-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     path = f"/console/ops/orders/{handed['order_id']}/fallback"
     done = client.post(path, data={CSRF_FIELD: form_token(client, path)})
     assert "Order WEB-FLEET-1 handed to the courier fleet." in done.text
@@ -351,11 +350,11 @@ def _refusal(page: str) -> str:
 
 
 def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     """Not every order or incident as if there were no filter: a 422 page naming the filter and its choices."""
     ingest(client, ops, store, clock, ref="WEB-LISTED-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     assert "WEB-LISTED-1" in client.get("/console/ops/orders", params={"store_id": str(store.id)}).text
     for value in ("bogus", str(uuid4())):
         page = client.get("/console/ops/orders", params={"store_id": value})
@@ -380,11 +379,11 @@ def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
 
 
 def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_time(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """A Point pasted as the area is not a missing area; a day that opens but has no closing time is told its
     closing time is required, without quoting the empty text."""
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     point = '{"type": "Point", "coordinates": [-84.2211, 30.4627]}'
     page = client.post(
         "/console/ops/stores/new",
@@ -403,7 +402,7 @@ def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_tim
 
 def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -413,7 +412,7 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
     in the history and the table of offers; the live map's route and destination by her name too."""
     ana = make_shopper("Ana")
     (carried, cancelled), _ = _accepted(client, ops, store, clock, ana, "WEB-NAMED-1", "WEB-NAMED-2")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     path = f"/console/ops/orders/{cancelled['order_id']}/cancel"
     client.post(path, data={CSRF_FIELD: form_token(client, path)})
     page = client.get(f"/console/ops/orders/{cancelled['order_id']}").text
@@ -436,7 +435,7 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
 
 def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_working(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -444,7 +443,7 @@ def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_worki
 ) -> None:
     ana = make_shopper("Ana")
     (receipt,), trip = _accepted(client, ops, store, clock, ana, "WEB-CODE-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     order_url = f"/console/ops/orders/{receipt['order_id']}"
     assert f'href="{order_url}/delivery-code">Issue a new delivery code…</a>' in client.get(order_url).text
     asked = client.get(f"{order_url}/delivery-code").text
@@ -482,13 +481,13 @@ def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_worki
 
 
 def test_shoppers_are_found_by_the_start_of_their_name(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool
 ) -> None:
     with PostgresDispatchUnitOfWork(db) as uow:
         for name in ("Ana Lima", "anabel Ruiz", "Ben Ode", "100% Ana"):
             uow.shoppers.add(Shopper(display_name=name))
         uow.commit()
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     everyone = client.get("/console/ops/shoppers").text
     assert all(name in everyone for name in ("Ana Lima", "anabel Ruiz", "Ben Ode"))
     found = client.get("/console/ops/shoppers", params={"name": "  ANA "}).text
@@ -508,10 +507,10 @@ def test_shoppers_are_found_by_the_start_of_their_name(
 
 
 def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """Not a form above an empty page: it says what naming a shopper shows."""
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     page = client.get("/console/finance/ledger")
     assert page.status_code == 200
     assert "Name a shopper (the start of their name will do) to see every entry" in page.text
@@ -521,14 +520,14 @@ def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
 
 
 def test_open_trips_are_named_by_their_shopper_not_by_an_id(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     """On an order waiting for a shopper and on the live view, a trip is its shopper's: the trip's id is only
     in the link's title (for the API), not a column of eight hex digits beside the name."""
     now = datetime.now(UTC).replace(microsecond=0)
     trip = add_an_open_trip(db, store, "Chloe C.", ON_THE_WAY, now)
     order = add_an_order_for_later(db, store, "WEB-WAITING", now)
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     short = str(trip.id)[:8]
     for path in (f"/console/ops/orders/{order.id}", f"/console/ops/stores/{store.id}/live"):
         page = client.get(path).text
