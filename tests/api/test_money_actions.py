@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_support import Account, assert_problem, keyed
+from api_support import Account, assert_problem, ingest, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from rewards_flow import POLICY, Owed, credit_without_proof, deliver_through_the_app, publish_policy
@@ -223,21 +223,17 @@ def test_crediting_a_delivery_is_for_finance_by_an_approved_version_of_a_deliver
     version = publish_policy(client, ops, approver)["version"]
     proposed = client.post("/policies", json={"parameters": {**POLICY, "base_cents": 100}}, headers=ops.headers)
     assert proposed.status_code == 201, proposed.text
-    pending = client.post(
-        "/ops/orders",
-        json={
-            "store_id": str(store.id),
-            "external_ref": "WEB-PENDING",
-            "dropoff": {"lat": 30.48, "lon": -84.219},
-            "dropoff_address": "1 Pending St",
-            "recipient_name": "Lee",
-            "window_earliest": clock.now().isoformat(),
-            "window_latest": (clock.now() + timedelta(hours=3)).isoformat(),
-            "size_bags": 1,
-            "value_cents": 1_000,
-        },
-        headers=keyed(ops, "order-pending"),
-    ).json()["order_id"]
+    pending = ingest(
+        client,
+        ops,
+        store,
+        clock,
+        key="order-pending",
+        ref="WEB-PENDING",
+        dropoff_address="1 Pending St",
+        recipient_name="Lee",
+        value_cents=1_000,
+    )["order_id"]
     url = f"/finance/orders/{pending}/reward"
     body = {"policy_version": version}
     assert_problem(client.post(url, json=body, headers=keyed(ops, "late-1")), 403)
