@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 from uuid import uuid4
 
-from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
+from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, keyed, run_batch
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
@@ -44,6 +44,22 @@ def publish_policy(client: Any, ops: Account, approver: Account, **overrides: An
     assert approved.status_code == 200, approved.text
     policy: dict[str, Any] = approved.json()
     return policy
+
+
+def payout_period(clock: ManualClock) -> dict[str, str]:
+    """The body of a batch preparation: from a day ago to an hour from now (every reward of the test)."""
+    return {
+        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
+        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
+    }
+
+
+def prepare_batch(client: Any, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
+    """A payout batch of every cash balance owed, prepared by `finance` under the idempotency key `key`."""
+    response = client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, key))
+    assert response.status_code == 201, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
 
 
 def deliver_through_the_app(

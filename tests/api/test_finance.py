@@ -18,7 +18,14 @@ import schemathesis
 from api_support import Account, assert_problem, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import Owed, credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import (
+    Owed,
+    credit_without_proof,
+    deliver_through_the_app,
+    payout_period,
+    prepare_batch,
+    publish_policy,
+)
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -51,20 +58,6 @@ FINANCE_ROUTES = [
 ]
 
 
-def _period(clock: ManualClock) -> dict[str, str]:
-    return {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-
-
-def _prepare(client: TestClient, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
-    response = client.post("/finance/batches", json=_period(clock), headers=keyed(finance, key))
-    assert response.status_code == 201, response.text
-    batch: dict[str, Any] = response.json()
-    return batch
-
-
 def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
     lines: list[dict[str, Any]] = [line for line in batch["lines"] if line["shopper_id"] == str(shopper.shopper_id)]
     assert len(lines) == 1
@@ -75,7 +68,7 @@ def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
 def draft_batch(client: TestClient, finance: Account, clock: ManualClock, owed: Callable[..., Owed]) -> dict[str, Any]:
     """A draft batch prepared by `finance` with one line: Ana's reward, flagged for its missing proof."""
     owed()
-    return _prepare(client, finance, clock, "draft-1")
+    return prepare_batch(client, finance, clock, "draft-1")
 
 
 def _approve(client: TestClient, batch: dict[str, Any], approver: Account) -> None:
@@ -102,7 +95,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     ana_cents = offer["reward_quote_cents"]
     assert ana_cents >= 300
 
-    batch = _prepare(client, finance, clock, "batch-1")
+    batch = prepare_batch(client, finance, clock, "batch-1")
     assert batch["status"] == "draft"
     assert batch["prepared_by"] == str(finance.user_id)
     assert _line_of(batch, ana)["amount_cents"] == ana_cents
@@ -156,7 +149,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     _the_ledger_shows_reward_then_payout(client, finance, ana, _line_of(batch, ana)["id"], ana_cents)
     _the_audit_log_tells_the_story(client, finance, batch["id"])
 
-    nxt = _prepare(client, finance, clock, "batch-2")
+    nxt = prepare_batch(client, finance, clock, "batch-2")
     assert [line["shopper_id"] for line in nxt["lines"]] == [str(ben.shopper_id)]
 
 
@@ -216,7 +209,7 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
     (409). A third person releases it; B's approval naming the revision B reviewed is 409 `batch-changed`,
     and the batch stays a draft; B approves the revision it is at."""
     ben = owed("Ben").shopper
-    batch = _prepare(client, finance, clock, "eyes-1")
+    batch = prepare_batch(client, finance, clock, "eyes-1")
     assert batch["revision"] == 0
     line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
     held = client.post(f"{line_url}/hold", json={"reason": "suspicious"}, headers=second_finance.headers)
@@ -268,7 +261,7 @@ def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its
     frees its lines for the next batch, so it is refused with 409 `batch-exported` unless the request says the
     bank file was withdrawn."""
     owed("Ana")
-    batch = _prepare(client, finance, clock, "exported-1")
+    batch = prepare_batch(client, finance, clock, "exported-1")
     batch_url = f"/finance/batches/{batch['id']}"
     assert batch["exports"] == []
     client.post(f"{batch_url}/approve", headers=second_finance.headers)
@@ -337,9 +330,9 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
 ) -> None:
     """A rejected batch pays nothing, cannot be paid, and its shoppers go in the next batch."""
     ana, credit = owed("Ana")
-    batch = _prepare(client, finance, clock, "batch-r1")
+    batch = prepare_batch(client, finance, clock, "batch-r1")
     assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers=keyed(finance, "r2")),
+        client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, "r2")),
         409,
     )  # Ana is in an open batch: nobody is left to pay
     rejected = client.post(
@@ -352,7 +345,7 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     assert_problem(client.post(f"/finance/batches/{batch['id']}/pay", headers=keyed(finance, "p")), 409)
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
     clock.advance(timedelta(minutes=1))  # batches are listed by when they were prepared
-    again = _prepare(client, finance, clock, "batch-r3")
+    again = prepare_batch(client, finance, clock, "batch-r3")
     assert _line_of(again, ana)["amount_cents"] == credit.amount_cents
     listed = client.get("/finance/batches", params={"status": "rejected"}, headers=finance.headers).json()
     assert [b["id"] for b in listed["items"]] == [batch["id"]]
@@ -374,12 +367,12 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
     """Same key and body: 200 with the first batch and `Idempotent-Replayed`; same key, other body: 409."""
     owed()
     headers = keyed(finance, "prep-1")
-    first = client.post("/finance/batches", json=_period(clock), headers=headers)
-    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    first = client.post("/finance/batches", json=payout_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=payout_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.headers["idempotent-replayed"] == "true"
     assert second.json() == first.json()
-    other = {**_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
+    other = {**payout_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
     problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
     assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
     assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
@@ -420,7 +413,7 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
     answer with `Idempotent-Replayed: true`; the key used to pay another batch is 409 naming the key as sent."""
     owed("Ana")
     headers = keyed(second_finance, "pay-1")
-    paid_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-a')['id']}"
+    paid_url = f"/finance/batches/{prepare_batch(client, finance, clock, 'batch-a')['id']}"
     client.post(f"{paid_url}/approve", headers=second_finance.headers)
     first = client.post(f"{paid_url}/pay", headers=headers)
     retry = client.post(f"{paid_url}/pay", headers=headers)
@@ -431,7 +424,7 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
 
     clock.advance(timedelta(minutes=1))
     owed("Ben")
-    other_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-b')['id']}"
+    other_url = f"/finance/batches/{prepare_batch(client, finance, clock, 'batch-b')['id']}"
     client.post(f"{other_url}/approve", headers=second_finance.headers)
     reused = assert_problem(client.post(f"{other_url}/pay", headers=headers), 409)
     assert reused["type"] == "/problems/idempotency-key-reused"
@@ -450,11 +443,11 @@ def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_cal
     prepares a batch and replays it; one character more is a 422 naming `Idempotency-Key`."""
     owed()
     longest = "k" * IDEMPOTENCY_KEY_MAX_LENGTH
-    too_long = client.post("/finance/batches", json=_period(clock), headers=keyed(finance, longest + "k"))
+    too_long = client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, longest + "k"))
     assert assert_problem(too_long, 422)["errors"][0]["field"] == "Idempotency-Key"
     headers = keyed(finance, longest)
-    first = client.post("/finance/batches", json=_period(clock), headers=headers)
-    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    first = client.post("/finance/batches", json=payout_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=payout_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200), first.text
     assert second.json()["id"] == first.json()["id"]
 
@@ -462,7 +455,7 @@ def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_cal
 def test_nothing_to_pay_is_a_conflict(client: TestClient, finance: Account, clock: ManualClock) -> None:
     """No shopper has cash to pay: 409, and no batch is kept."""
     problem = assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers=keyed(finance, "k")),
+        client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, "k")),
         409,
     )
     assert problem["type"] == "/problems/nothing-to-pay"
@@ -474,7 +467,7 @@ def test_money_moving_routes_require_an_idempotency_key(
 ) -> None:
     """Preparing and paying without the header: 422 naming `Idempotency-Key`."""
     for response in (
-        client.post("/finance/batches", json=_period(clock), headers=finance.headers),
+        client.post("/finance/batches", json=payout_period(clock), headers=finance.headers),
         client.post(f"/finance/batches/{ANY_ID}/pay", headers=finance.headers),
     ):
         assert assert_problem(response, 422)["errors"][0]["field"] == "Idempotency-Key"
@@ -488,7 +481,7 @@ def test_bad_input_is_a_422_naming_the_field(client: TestClient, finance: Accoun
         assert_problem(client.post("/finance/batches", json=backwards, headers=key), 422)["errors"][0]["field"]
         == "period_end"
     )
-    naive = {**_period(clock), "period_start": "2026-11-01T00:00:00"}
+    naive = {**payout_period(clock), "period_start": "2026-11-01T00:00:00"}
     assert (
         assert_problem(client.post("/finance/batches", json=naive, headers=key), 422)["errors"][0]["field"]
         == "period_start"
@@ -573,7 +566,7 @@ def test_racing_retries_of_a_preparation_make_one_batch(
         publish_policy(http, ops, approver)
         credit_without_proof(db, store, clock, make_shopper())
         responses = list(
-            pool.map(lambda _: http.post("/finance/batches", json=_period(clock), headers=headers), range(6))
+            pool.map(lambda _: http.post("/finance/batches", json=payout_period(clock), headers=headers), range(6))
         )
         assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
         assert len({r.json()["id"] for r in responses}) == 1
@@ -619,7 +612,7 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
     """Ben's line is held and the batch paid without it: the next batch starts with his line held (saying
     where the hold came from); released there, it is paid, and the batch after holds nothing of his."""
     ben = owed("Ben").shopper
-    first = _prepare(client, finance, clock, "b1")
+    first = prepare_batch(client, finance, clock, "b1")
     line = _line_of(first, ben)
     held = client.post(
         f"/finance/batches/{first['id']}/lines/{line['id']}/hold",
@@ -632,7 +625,7 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
     assert paid.status_code == 200, paid.text
 
     clock.advance(timedelta(minutes=30))
-    second = _prepare(client, finance, clock, "b2")
+    second = prepare_batch(client, finance, clock, "b2")
     carried = _line_of(second, ben)
     assert carried["held"] is True
     assert carried["hold_reason"] == f"carried over from batch {first['id']}: check the recipient"
@@ -644,5 +637,5 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
 
     clock.advance(timedelta(minutes=30))
     owed(shopper=ben)
-    third = _prepare(client, finance, clock, "b3")
+    third = prepare_batch(client, finance, clock, "b3")
     assert _line_of(third, ben)["held"] is False

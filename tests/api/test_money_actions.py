@@ -13,7 +13,7 @@ import pytest
 from api_support import Account, assert_problem, ingest, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import POLICY, Owed, credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import POLICY, Owed, credit_without_proof, deliver_through_the_app, prepare_batch, publish_policy
 
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import MAX_REDEMPTION_CENTS
@@ -38,13 +38,7 @@ def discrepancies(client: TestClient, finance: Account) -> list[tuple[str, str]]
 
 def pay_out(client: TestClient, clock: ManualClock, finance: Account, second_finance: Account) -> None:
     """Every cash balance paid: prepared by one finance user, approved and paid by another."""
-    period = {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-    batch = client.post("/finance/batches", json=period, headers=keyed(finance, "prep-pay-out"))
-    assert batch.status_code == 201, batch.text
-    url = f"/finance/batches/{batch.json()['id']}"
+    url = f"/finance/batches/{prepare_batch(client, finance, clock, 'prep-pay-out')['id']}"
     assert client.post(f"{url}/approve", headers=second_finance.headers).status_code == 200
     assert client.post(f"{url}/pay", headers=keyed(second_finance, "pay-out")).status_code == 200
 
