@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx2
 import pytest
@@ -17,7 +16,7 @@ from api_support import HOME, STORE_LOCATION, Account
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import Owed, credit_without_proof, publish_policy
+from rewards_flow import Owed, publish_policy, shoppers_owed
 
 from api.app import create_app
 from api.security import issue_token
@@ -187,9 +186,4 @@ def owed(
     anomaly rules flag); `owed(shopper=ben)` credits one more such delivery to Ben; keywords such as
     `method=PaymentMethod.STORE_CREDIT` go to `credit_without_proof`."""
     publish_policy(client, ops, approver)
-
-    def make(name: str = "Ana", *, shopper: Account | None = None, **credit: Any) -> Owed:
-        account = shopper or make_shopper(name)
-        return Owed(account, credit_without_proof(db, store, clock, account, **credit))
-
-    return make
+    return shoppers_owed(db, store, clock, make_shopper)

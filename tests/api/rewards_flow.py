@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NamedTuple
 from uuid import uuid4
@@ -128,3 +129,16 @@ def credit_without_proof(
         )
         uow.commit()
     return credit
+
+
+def shoppers_owed(
+    db: ConnectionPool, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> Callable[..., Owed]:
+    """The maker behind the `owed` fixtures (a policy must be in force): `make("Ben")` is a new shopper
+    credited by `credit_without_proof`; `make(shopper=ben)` credits Ben once more; other keywords go to it."""
+
+    def make(name: str = "Ana", *, shopper: Account | None = None, **credit: Any) -> Owed:
+        account = shopper or make_shopper(name)
+        return Owed(account, credit_without_proof(db, store, clock, account, **credit))
+
+    return make
