@@ -25,6 +25,11 @@ class Account:
     headers: dict[str, str]
 
 
+def keyed(account: Account, key: str) -> dict[str, str]:
+    """The account's headers with an `Idempotency-Key`."""
+    return {**account.headers, "Idempotency-Key": key}
+
+
 def order_body(
     store: Store, clock: ManualClock, *, ref: str = "WEB-1", dropoff: GeoPoint = ON_THE_WAY, **extra: Any
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from api_support import HOME, STORE_LOCATION, Account
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
+from rewards_flow import Owed, publish_policy, shoppers_owed
 
 from api.app import create_app
 from api.security import issue_token
@@ -157,3 +158,32 @@ def live_server(app: FastAPI) -> Iterator[str]:
 def approver(make_staff: Callable[[Role], Account]) -> Account:
     """The second person who approves the reward policies ops propose."""
     return make_staff(Role.FINANCE)
+
+
+@pytest.fixture
+def finance(make_staff: Callable[[Role], Account]) -> Account:
+    return make_staff(Role.FINANCE)
+
+
+@pytest.fixture
+def second_finance(make_staff: Callable[[Role], Account]) -> Account:
+    """Another finance user: the second pair of eyes on what `finance` prepares."""
+    return make_staff(Role.FINANCE)
+
+
+@pytest.fixture
+def owed(
+    client: TestClient,
+    ops: Account,
+    approver: Account,
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> Callable[..., Owed]:
+    """The test reward policy in force (proposed by ops, approved by a second person), and a maker of shoppers
+    owed a reward: `owed("Ben")` is a new shopper credited for a delivery without position proof (which the
+    anomaly rules flag); `owed(shopper=ben)` credits one more such delivery to Ben; keywords such as
+    `method=PaymentMethod.STORE_CREDIT` go to `credit_without_proof`."""
+    publish_policy(client, ops, approver)
+    return shoppers_owed(db, store, clock, make_shopper)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from api_support import ON_THE_WAY
@@ -15,8 +16,9 @@ from psycopg_pool import ConnectionPool
 from api.console.web import CSRF_FIELD
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Store
-from tests.dispatch.adapters.test_contract import an_order
+from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from routing.geo import GeoPoint
+from tests.dispatch.adapters.test_contract import a_trip, an_order
 
 PASSWORD = "console-Test-passphrase-42"
 
@@ -61,3 +63,32 @@ def add_waiting_orders(db: ConnectionPool, store: Store, count: int) -> None:
         for index in range(count):
             uow.orders.add(replace(an_order(store, ON_THE_WAY, f"WEB-LONG-REFERENCE-{index:04d}"), id=uuid4()))
         uow.commit()
+
+
+def add_an_order_for_later(db: ConnectionPool, store: Store, ref: str, now: datetime) -> Order:
+    """A pending order whose window opens an hour after `now` (dispatched by two hours), straight into the
+    database."""
+    order = replace(
+        an_order(store, ON_THE_WAY, ref),
+        id=uuid4(),
+        created_at=now,
+        window_earliest=now + timedelta(hours=1),
+        window_latest=now + timedelta(hours=3),
+        dispatch_deadline=now + timedelta(hours=2),
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.orders.add(order)
+        uow.commit()
+    return order
+
+
+def add_an_open_trip(db: ConnectionPool, store: Store, name: str, destination: GeoPoint, now: datetime) -> Trip:
+    """A silver shopper living at `destination`, checked in at `now` with room for three bags, leaving in 45
+    minutes, straight into the database."""
+    shopper = Shopper(display_name=name, trust_tier=TrustTier.SILVER, home_location=destination)
+    trip = replace(a_trip(store, shopper, destination), checked_in_at=now, leave_by=now + timedelta(minutes=45))
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.shoppers.add(shopper)
+        uow.trips.add(trip)
+        uow.commit()
+    return trip

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import uuid4
 
-from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
+from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, keyed, run_batch
 from psycopg_pool import ConnectionPool
 
 from crowdship.clock import ManualClock
@@ -27,6 +28,13 @@ POLICY: dict[str, Any] = {
 }
 
 
+class Owed(NamedTuple):
+    """A shopper and the reward they are owed (see the `owed` fixture of tests/api/conftest.py)."""
+
+    shopper: Account
+    credit: RewardCredit
+
+
 def publish_policy(client: Any, ops: Account, approver: Account, **overrides: Any) -> dict[str, Any]:
     """Ops propose a version and a second person approves it: in force from now."""
     response = client.post(
@@ -37,6 +45,22 @@ def publish_policy(client: Any, ops: Account, approver: Account, **overrides: An
     assert approved.status_code == 200, approved.text
     policy: dict[str, Any] = approved.json()
     return policy
+
+
+def payout_period(clock: ManualClock) -> dict[str, str]:
+    """The body of a batch preparation: from a day ago to an hour from now (every reward of the test)."""
+    return {
+        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
+        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
+    }
+
+
+def prepare_batch(client: Any, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
+    """A payout batch of every cash balance owed, prepared by `finance` under the idempotency key `key`."""
+    response = client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, key))
+    assert response.status_code == 201, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
 
 
 def deliver_through_the_app(
@@ -105,3 +129,16 @@ def credit_without_proof(
         )
         uow.commit()
     return credit
+
+
+def shoppers_owed(
+    db: ConnectionPool, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> Callable[..., Owed]:
+    """The maker behind the `owed` fixtures (a policy must be in force): `make("Ben")` is a new shopper
+    credited by `credit_without_proof`; `make(shopper=ben)` credits Ben once more; other keywords go to it."""
+
+    def make(name: str = "Ana", *, shopper: Account | None = None, **credit: Any) -> Owed:
+        account = shopper or make_shopper(name)
+        return Owed(account, credit_without_proof(db, store, clock, account, **credit))
+
+    return make

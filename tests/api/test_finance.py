@@ -15,10 +15,17 @@ import httpx2
 import hypothesis
 import pytest
 import schemathesis
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import (
+    Owed,
+    credit_without_proof,
+    deliver_through_the_app,
+    payout_period,
+    prepare_batch,
+    publish_policy,
+)
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -51,20 +58,6 @@ FINANCE_ROUTES = [
 ]
 
 
-def _period(clock: ManualClock) -> dict[str, str]:
-    return {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-
-
-def _prepare(client: TestClient, finance: Account, clock: ManualClock, key: str) -> dict[str, Any]:
-    response = client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": key})
-    assert response.status_code == 201, response.text
-    batch: dict[str, Any] = response.json()
-    return batch
-
-
 def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
     lines: list[dict[str, Any]] = [line for line in batch["lines"] if line["shopper_id"] == str(shopper.shopper_id)]
     assert len(lines) == 1
@@ -72,17 +65,19 @@ def _line_of(batch: dict[str, Any], shopper: Account) -> dict[str, Any]:
 
 
 @pytest.fixture
-def finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
+def draft_batch(client: TestClient, finance: Account, clock: ManualClock, owed: Callable[..., Owed]) -> dict[str, Any]:
+    """A draft batch prepared by `finance` with one line: Ana's reward, flagged for its missing proof."""
+    owed()
+    return prepare_batch(client, finance, clock, "draft-1")
 
 
-@pytest.fixture
-def second_finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
+def _approve(client: TestClient, batch: dict[str, Any], approver: Account) -> None:
+    """The second pair of eyes approves the batch as it stands."""
+    approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=approver.headers)
+    assert approved.status_code == 200, approved.text
 
 
 def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes(
-    approver: Account,
     client: TestClient,
     ops: Account,
     finance: Account,
@@ -90,18 +85,17 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     store: Store,
     clock: ManualClock,
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Prepare → hold → preparer's approval refused → second approval → pay → wallet, CSV, ledger and
     reconciliation all agree; the held shopper's money stays for the next batch."""
-    publish_policy(client, ops, approver)
-    ana, ben = make_shopper("Ana"), make_shopper("Ben")
+    ana = make_shopper("Ana")
     offer = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-ANA")
-    ben_credit = credit_without_proof(db, store, clock, ben)
+    ben, ben_credit = owed("Ben")
     ana_cents = offer["reward_quote_cents"]
     assert ana_cents >= 300
 
-    batch = _prepare(client, finance, clock, "batch-1")
+    batch = prepare_batch(client, finance, clock, "batch-1")
     assert batch["status"] == "draft"
     assert batch["prepared_by"] == str(finance.user_id)
     assert _line_of(batch, ana)["amount_cents"] == ana_cents
@@ -134,13 +128,13 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
         client.post(f"{batch_url}/lines/{ben_line['id']}/release", headers=finance.headers), 409
     )  # approved batches are not edited
 
-    pay_headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
+    pay_headers = keyed(second_finance, "pay-1")
     paid = client.post(f"{batch_url}/pay", headers=pay_headers)
     assert paid.status_code == 200, paid.text
     assert paid.json()["paid_cents"] == ana_cents
     assert len(paid.json()["transaction_ids"]) == 1
     assert client.post(f"{batch_url}/pay", headers=pay_headers).json() == paid.json()
-    assert_problem(client.post(f"{batch_url}/pay", headers={**second_finance.headers, "Idempotency-Key": "p2"}), 409)
+    assert_problem(client.post(f"{batch_url}/pay", headers=keyed(second_finance, "p2")), 409)
 
     assert client.get("/shopper/wallet", headers=ana.headers).json() == {
         "store_credit_cents": 0,
@@ -155,7 +149,7 @@ def test_a_batch_goes_from_preparation_to_payment_with_a_held_line_and_four_eyes
     _the_ledger_shows_reward_then_payout(client, finance, ana, _line_of(batch, ana)["id"], ana_cents)
     _the_audit_log_tells_the_story(client, finance, batch["id"])
 
-    nxt = _prepare(client, finance, clock, "batch-2")
+    nxt = prepare_batch(client, finance, clock, "batch-2")
     assert [line["shopper_id"] for line in nxt["lines"]] == [str(ben.shopper_id)]
 
 
@@ -204,24 +198,18 @@ def _the_audit_log_tells_the_story(client: TestClient, finance: Account, batch_i
 
 
 def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revision_is_refused(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
     make_staff: Callable[[Role], Account],
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """A prepares, B holds Ben's line: A's release is 403 `hold-placed-by-another` and A cannot hold it anew
     (409). A third person releases it; B's approval naming the revision B reviewed is 409 `batch-changed`,
     and the batch stays a draft; B approves the revision it is at."""
-    publish_policy(client, ops, approver)
-    ben = make_shopper("Ben")
-    credit_without_proof(db, store, clock, ben)
-    batch = _prepare(client, finance, clock, "eyes-1")
+    ben = owed("Ben").shopper
+    batch = prepare_batch(client, finance, clock, "eyes-1")
     assert batch["revision"] == 0
     line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
     held = client.post(f"{line_url}/hold", json={"reason": "suspicious"}, headers=second_finance.headers)
@@ -247,45 +235,33 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
 
 
 def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    draft_batch: dict[str, Any],
 ) -> None:
     """A draft may still change and a rejected batch pays nothing: both exports are 409 `batch-not-exportable`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    batch = _prepare(client, finance, clock, "export-1")
-    export_url = f"/finance/batches/{batch['id']}/export"
+    export_url = f"/finance/batches/{draft_batch['id']}/export"
     draft = assert_problem(client.get(export_url, headers=finance.headers), 409)
     assert draft["type"] == "/problems/batch-not-exportable"
     assert "is draft: only an approved or paid batch is exported" in draft["detail"]
-    client.post(f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers)
+    client.post(
+        f"/finance/batches/{draft_batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+    )
     assert "is rejected" in assert_problem(client.get(export_url, headers=finance.headers), 409)["detail"]
 
 
 def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its_bank_file_is_withdrawn(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Each export is recorded (who, when) on the batch and in the audit log; rejecting the batch afterwards
     frees its lines for the next batch, so it is refused with 409 `batch-exported` unless the request says the
     bank file was withdrawn."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
-    batch = _prepare(client, finance, clock, "exported-1")
+    owed("Ana")
+    batch = prepare_batch(client, finance, clock, "exported-1")
     batch_url = f"/finance/batches/{batch['id']}"
     assert batch["exports"] == []
     client.post(f"{batch_url}/approve", headers=second_finance.headers)
@@ -332,45 +308,31 @@ def test_an_exported_batch_records_who_exported_it_and_is_rejected_only_once_its
 
 
 def test_a_batch_never_exported_is_rejected_without_a_word_about_the_bank(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    draft_batch: dict[str, Any],
 ) -> None:
     """An approved batch nobody downloaded holds no bank file: it is rejected as before."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    batch = _prepare(client, finance, clock, "unexported-1")
-    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    _approve(client, draft_batch, second_finance)
     rejected = client.post(
-        f"/finance/batches/{batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
+        f"/finance/batches/{draft_batch['id']}/reject", json={"reason": "wrong period"}, headers=finance.headers
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["bank_file_withdrawn"] is False
 
 
 def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """A rejected batch pays nothing, cannot be paid, and its shoppers go in the next batch."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
-    batch = _prepare(client, finance, clock, "batch-r1")
+    ana, credit = owed("Ana")
+    batch = prepare_batch(client, finance, clock, "batch-r1")
     assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "r2"}),
+        client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, "r2")),
         409,
     )  # Ana is in an open batch: nobody is left to pay
     rejected = client.post(
@@ -380,12 +342,10 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
     assert rejected.json()["status"] == "rejected"
     assert rejected.json()["rejection_reason"] == "wrong period"
     assert [line["open"] for line in rejected.json()["lines"]] == [False]
-    assert_problem(
-        client.post(f"/finance/batches/{batch['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p"}), 409
-    )
+    assert_problem(client.post(f"/finance/batches/{batch['id']}/pay", headers=keyed(finance, "p")), 409)
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
     clock.advance(timedelta(minutes=1))  # batches are listed by when they were prepared
-    again = _prepare(client, finance, clock, "batch-r3")
+    again = prepare_batch(client, finance, clock, "batch-r3")
     assert _line_of(again, ana)["amount_cents"] == credit.amount_cents
     listed = client.get("/finance/batches", params={"status": "rejected"}, headers=finance.headers).json()
     assert [b["id"] for b in listed["items"]] == [batch["id"]]
@@ -399,25 +359,20 @@ def test_rejecting_a_batch_releases_its_shoppers_for_the_next_one(
 
 
 def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refused(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Same key and body: 200 with the first batch and `Idempotent-Replayed`; same key, other body: 409."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    headers = {**finance.headers, "Idempotency-Key": "prep-1"}
-    first = client.post("/finance/batches", json=_period(clock), headers=headers)
-    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    owed()
+    headers = keyed(finance, "prep-1")
+    first = client.post("/finance/batches", json=payout_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=payout_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.headers["idempotent-replayed"] == "true"
     assert second.json() == first.json()
-    other = {**_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
+    other = {**payout_period(clock), "period_start": (clock.now() - timedelta(days=7)).isoformat()}
     problem = assert_problem(client.post("/finance/batches", json=other, headers=headers), 409)
     assert "idempotency key 'prep-1' was already used for a different request" in problem["detail"]
     assert str(finance.user_id) not in problem["detail"]  # the key as sent, not as kept
@@ -425,19 +380,14 @@ def test_a_retry_of_preparation_returns_the_first_batch_and_another_body_is_refu
 
 
 def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the_same_request(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """`...T00:00:00Z` and `...T19:00:00-05:00` the day before are one instant: the retry replays the batch."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    headers = {**finance.headers, "Idempotency-Key": "prep-offsets"}
+    owed()
+    headers = keyed(finance, "prep-offsets")
     start, end = clock.now() - timedelta(days=1), clock.now() + timedelta(hours=1)
     in_utc = {"period_start": start.isoformat().replace("+00:00", "Z"), "period_end": end.isoformat()}
     five_behind = timezone(timedelta(hours=-5))
@@ -453,22 +403,17 @@ def test_a_retry_of_preparation_with_the_period_written_in_another_offset_is_the
 
 
 def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refused_by_its_own_name(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """As order intake and preparation: the first payment has no `Idempotent-Replayed`, its retry is the same
     answer with `Idempotent-Replayed: true`; the key used to pay another batch is 409 naming the key as sent."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper("Ana"))
-    headers = {**second_finance.headers, "Idempotency-Key": "pay-1"}
-    paid_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-a')['id']}"
+    owed("Ana")
+    headers = keyed(second_finance, "pay-1")
+    paid_url = f"/finance/batches/{prepare_batch(client, finance, clock, 'batch-a')['id']}"
     client.post(f"{paid_url}/approve", headers=second_finance.headers)
     first = client.post(f"{paid_url}/pay", headers=headers)
     retry = client.post(f"{paid_url}/pay", headers=headers)
@@ -478,8 +423,8 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
     assert retry.json() == first.json()
 
     clock.advance(timedelta(minutes=1))
-    credit_without_proof(db, store, clock, make_shopper("Ben"))
-    other_url = f"/finance/batches/{_prepare(client, finance, clock, 'batch-b')['id']}"
+    owed("Ben")
+    other_url = f"/finance/batches/{prepare_batch(client, finance, clock, 'batch-b')['id']}"
     client.post(f"{other_url}/approve", headers=second_finance.headers)
     reused = assert_problem(client.post(f"{other_url}/pay", headers=headers), 409)
     assert reused["type"] == "/problems/idempotency-key-reused"
@@ -489,27 +434,20 @@ def test_a_retry_of_a_payment_is_replayed_and_its_key_on_another_batch_is_refuse
 
 
 def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_caller(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Finance keeps `"{user_id}:{key}"` within the ledger's 200 characters: the longest key the API takes
     prepares a batch and replays it; one character more is a 422 naming `Idempotency-Key`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
+    owed()
     longest = "k" * IDEMPOTENCY_KEY_MAX_LENGTH
-    too_long = client.post(
-        "/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": longest + "k"}
-    )
+    too_long = client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, longest + "k"))
     assert assert_problem(too_long, 422)["errors"][0]["field"] == "Idempotency-Key"
-    headers = {**finance.headers, "Idempotency-Key": longest}
-    first = client.post("/finance/batches", json=_period(clock), headers=headers)
-    second = client.post("/finance/batches", json=_period(clock), headers=headers)
+    headers = keyed(finance, longest)
+    first = client.post("/finance/batches", json=payout_period(clock), headers=headers)
+    second = client.post("/finance/batches", json=payout_period(clock), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200), first.text
     assert second.json()["id"] == first.json()["id"]
 
@@ -517,7 +455,7 @@ def test_a_key_of_the_shared_length_limit_fits_the_ledger_once_scoped_to_the_cal
 def test_nothing_to_pay_is_a_conflict(client: TestClient, finance: Account, clock: ManualClock) -> None:
     """No shopper has cash to pay: 409, and no batch is kept."""
     problem = assert_problem(
-        client.post("/finance/batches", json=_period(clock), headers={**finance.headers, "Idempotency-Key": "k"}),
+        client.post("/finance/batches", json=payout_period(clock), headers=keyed(finance, "k")),
         409,
     )
     assert problem["type"] == "/problems/nothing-to-pay"
@@ -529,7 +467,7 @@ def test_money_moving_routes_require_an_idempotency_key(
 ) -> None:
     """Preparing and paying without the header: 422 naming `Idempotency-Key`."""
     for response in (
-        client.post("/finance/batches", json=_period(clock), headers=finance.headers),
+        client.post("/finance/batches", json=payout_period(clock), headers=finance.headers),
         client.post(f"/finance/batches/{ANY_ID}/pay", headers=finance.headers),
     ):
         assert assert_problem(response, 422)["errors"][0]["field"] == "Idempotency-Key"
@@ -537,13 +475,13 @@ def test_money_moving_routes_require_an_idempotency_key(
 
 def test_bad_input_is_a_422_naming_the_field(client: TestClient, finance: Account, clock: ManualClock) -> None:
     """A period that ends before it starts, a naive timestamp, a blank reason, a bad page: each names its field."""
-    key = {**finance.headers, "Idempotency-Key": "bad-1"}
+    key = keyed(finance, "bad-1")
     backwards = {"period_start": clock.now().isoformat(), "period_end": (clock.now() - timedelta(days=1)).isoformat()}
     assert (
         assert_problem(client.post("/finance/batches", json=backwards, headers=key), 422)["errors"][0]["field"]
         == "period_end"
     )
-    naive = {**_period(clock), "period_start": "2026-11-01T00:00:00"}
+    naive = {**payout_period(clock), "period_start": "2026-11-01T00:00:00"}
     assert (
         assert_problem(client.post("/finance/batches", json=naive, headers=key), 422)["errors"][0]["field"]
         == "period_start"
@@ -567,23 +505,15 @@ def test_unknown_batches_and_shoppers_are_not_found(client: TestClient, finance:
 
 
 def test_a_hold_needs_a_line_of_the_batch(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    draft_batch: dict[str, Any],
 ) -> None:
     """Holding a line id that is not in the batch: 422 naming `line_id`; a blank-looking reason: `reason`."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    batch = _prepare(client, finance, clock, "hold-1")
-    url = f"/finance/batches/{batch['id']}/lines"
+    url = f"/finance/batches/{draft_batch['id']}/lines"
     missing = client.post(f"{url}/{ANY_ID}/hold", json={"reason": "x"}, headers=finance.headers)
     assert assert_problem(missing, 422)["errors"][0]["field"] == "line_id"
-    blank = client.post(f"{url}/{batch['lines'][0]['id']}/hold", json={"reason": "   "}, headers=finance.headers)
+    blank = client.post(f"{url}/{draft_batch['lines'][0]['id']}/hold", json={"reason": "   "}, headers=finance.headers)
     assert assert_problem(blank, 422)["errors"][0]["field"] == "reason"
 
 
@@ -609,23 +539,14 @@ def test_finance_routes_refuse_shoppers_and_operations(
 
 
 def test_admins_have_every_finance_right(
-    approver: Account,
     client: TestClient,
-    ops: Account,
-    finance: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
     make_staff: Callable[[Role], Account],
-    db: ConnectionPool,
+    draft_batch: dict[str, Any],
 ) -> None:
     """An admin reads the batches and approves one prepared by finance (they are the second pair of eyes)."""
     admin = make_staff(Role.ADMIN)
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    batch = _prepare(client, finance, clock, "adm-1")
     assert client.get("/finance/batches", headers=admin.headers).json()["total"] == 1
-    approved = client.post(f"/finance/batches/{batch['id']}/approve", headers=admin.headers)
+    approved = client.post(f"/finance/batches/{draft_batch['id']}/approve", headers=admin.headers)
     assert approved.json()["approved_by"] == str(admin.user_id)
 
 
@@ -640,12 +561,12 @@ def test_racing_retries_of_a_preparation_make_one_batch(
     db: ConnectionPool,
 ) -> None:
     """Six parallel requests with one key and one body: one 201, five replays of the same batch."""
-    headers = {**finance.headers, "Idempotency-Key": "race-1"}
+    headers = keyed(finance, "race-1")
     with httpx2.Client(base_url=live_server, timeout=30) as http, ThreadPoolExecutor(6) as pool:
         publish_policy(http, ops, approver)
         credit_without_proof(db, store, clock, make_shopper())
         responses = list(
-            pool.map(lambda _: http.post("/finance/batches", json=_period(clock), headers=headers), range(6))
+            pool.map(lambda _: http.post("/finance/batches", json=payout_period(clock), headers=headers), range(6))
         )
         assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
         assert len({r.json()["id"] for r in responses}) == 1
@@ -661,19 +582,11 @@ finance_schema = schemathesis.openapi.from_dict(create_app(Settings(environment=
 
 @pytest.fixture
 def finance_with_a_batch(
-    approver: Account,
-    client: TestClient,
-    ops: Account,
     finance: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    draft_batch: dict[str, Any],
 ) -> Account:
     """A finance user, a policy, a flagged reward and a draft batch, so that listings have something to show."""
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper())
-    _prepare(client, finance, clock, "seed")
+    _ = draft_batch
     return finance
 
 
@@ -690,22 +603,16 @@ def test_the_finance_routes_honour_the_openapi_document(
 
 
 def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
-    approver: Account,
     client: TestClient,
-    ops: Account,
     finance: Account,
     second_finance: Account,
-    store: Store,
     clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    owed: Callable[..., Owed],
 ) -> None:
     """Ben's line is held and the batch paid without it: the next batch starts with his line held (saying
     where the hold came from); released there, it is paid, and the batch after holds nothing of his."""
-    publish_policy(client, ops, approver)
-    ben = make_shopper("Ben")
-    credit_without_proof(db, store, clock, ben)
-    first = _prepare(client, finance, clock, "b1")
+    ben = owed("Ben").shopper
+    first = prepare_batch(client, finance, clock, "b1")
     line = _line_of(first, ben)
     held = client.post(
         f"/finance/batches/{first['id']}/lines/{line['id']}/hold",
@@ -713,22 +620,22 @@ def test_a_hold_carries_over_to_the_next_batches_until_it_is_released(
         headers=finance.headers,
     )
     assert held.status_code == 200, held.text
-    client.post(f"/finance/batches/{first['id']}/approve", headers=second_finance.headers)
-    paid = client.post(f"/finance/batches/{first['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p1"})
+    _approve(client, first, second_finance)
+    paid = client.post(f"/finance/batches/{first['id']}/pay", headers=keyed(finance, "p1"))
     assert paid.status_code == 200, paid.text
 
     clock.advance(timedelta(minutes=30))
-    second = _prepare(client, finance, clock, "b2")
+    second = prepare_batch(client, finance, clock, "b2")
     carried = _line_of(second, ben)
     assert carried["held"] is True
     assert carried["hold_reason"] == f"carried over from batch {first['id']}: check the recipient"
     released = client.post(f"/finance/batches/{second['id']}/lines/{carried['id']}/release", headers=finance.headers)
     assert _line_of(released.json(), ben)["held"] is False
-    client.post(f"/finance/batches/{second['id']}/approve", headers=second_finance.headers)
-    client.post(f"/finance/batches/{second['id']}/pay", headers={**finance.headers, "Idempotency-Key": "p2"})
+    _approve(client, second, second_finance)
+    client.post(f"/finance/batches/{second['id']}/pay", headers=keyed(finance, "p2"))
     assert client.get("/finance/reconciliation", headers=finance.headers).json()["agrees"] is True
 
     clock.advance(timedelta(minutes=30))
-    credit_without_proof(db, store, clock, ben)
-    third = _prepare(client, finance, clock, "b3")
+    owed(shopper=ben)
+    third = prepare_batch(client, finance, clock, "b3")
     assert _line_of(third, ben)["held"] is False

@@ -5,51 +5,32 @@ batch is rejected the first key, refused before, carries the reversal out, and i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, keyed
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, publish_policy
+from rewards_flow import Owed, prepare_batch
 
 from crowdship.clock import ManualClock
-from dispatch.accounts import Role
-from dispatch.model import Store
-
-
-def _keyed(account: Account, key: str) -> dict[str, str]:
-    return {**account.headers, "Idempotency-Key": key}
 
 
 def test_a_reversal_waits_for_the_approved_batch_that_is_to_pay_the_reward_to_be_rejected(
     client: TestClient,
-    ops: Account,
-    approver: Account,
-    make_staff: Callable[[Role], Account],
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
+    finance: Account,
+    second_finance: Account,
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    finance, second_finance = make_staff(Role.FINANCE), make_staff(Role.FINANCE)
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
-    period = {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-    batch = client.post("/finance/batches", json=period, headers=_keyed(finance, "prep"))
-    assert batch.status_code == 201, batch.text
-    batch_url = f"/finance/batches/{batch.json()['id']}"
+    ana, credit = owed("Ana")
+    batch = prepare_batch(client, finance, clock, "prep")
+    batch_url = f"/finance/batches/{batch['id']}"
     assert client.post(f"{batch_url}/approve", headers=second_finance.headers).status_code == 200
 
     url = f"/finance/orders/{credit.order_id}/reward-reversal"
     body = {"reason": "disputed"}
     for who in (finance, second_finance):  # the same key, each caller's own
-        refused = assert_problem(client.post(url, json=body, headers=_keyed(who, "rev")), 409)
+        refused = assert_problem(client.post(url, json=body, headers=keyed(who, "rev")), 409)
         assert refused["type"] == "/problems/reward-no-longer-held"
-        assert f"approved payout batch {batch.json()['id']} is to pay it (reject that batch first" in refused["detail"]
+        assert f"approved payout batch {batch['id']} is to pay it (reject that batch first" in refused["detail"]
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == credit.amount_cents
     assert client.get(f"{batch_url}/export", headers=finance.headers).status_code == 200
 
@@ -60,12 +41,12 @@ def test_a_reversal_waits_for_the_approved_batch_that_is_to_pay_the_reward_to_be
     withdrawn = {"reason": "reward disputed; bank file withdrawn", "bank_file_withdrawn": True}
     rejected = client.post(f"{batch_url}/reject", json=withdrawn, headers=second_finance.headers)
     assert rejected.status_code == 200, rejected.text
-    reversed_ = client.post(url, json=body, headers=_keyed(finance, "rev"))
+    reversed_ = client.post(url, json=body, headers=keyed(finance, "rev"))
     assert reversed_.status_code == 201, reversed_.text
-    again = client.post(url, json=body, headers=_keyed(finance, "rev"))
+    again = client.post(url, json=body, headers=keyed(finance, "rev"))
     assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (200, "true")
     assert again.json() == reversed_.json()
-    other = assert_problem(client.post(url, json=body, headers=_keyed(second_finance, "rev")), 409)
+    other = assert_problem(client.post(url, json=body, headers=keyed(second_finance, "rev")), 409)
     assert other["type"] == "/problems/reward-already-reversed"
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] == 0
     assert_problem(client.get(f"{batch_url}/export", headers=finance.headers), 409)

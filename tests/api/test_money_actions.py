@@ -10,33 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_support import Account, assert_problem
+from api_support import Account, assert_problem, ingest, keyed
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import POLICY, credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import POLICY, Owed, credit_without_proof, deliver_through_the_app, prepare_batch, publish_policy
 
 from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import MAX_REDEMPTION_CENTS
 from crowdship.clock import ManualClock
-from dispatch.accounts import Role
 from dispatch.model import Store
 from rewards.policy import PaymentMethod
 
 ANY_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
-
-
-@pytest.fixture
-def second_finance(make_staff: Callable[[Role], Account]) -> Account:
-    return make_staff(Role.FINANCE)
-
-
-def keyed(account: Account, key: str) -> dict[str, str]:
-    return {**account.headers, "Idempotency-Key": key}
 
 
 def wallet(client: TestClient, shopper: Account) -> dict[str, Any]:
@@ -53,13 +38,7 @@ def discrepancies(client: TestClient, finance: Account) -> list[tuple[str, str]]
 
 def pay_out(client: TestClient, clock: ManualClock, finance: Account, second_finance: Account) -> None:
     """Every cash balance paid: prepared by one finance user, approved and paid by another."""
-    period = {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-    batch = client.post("/finance/batches", json=period, headers=keyed(finance, "prep-pay-out"))
-    assert batch.status_code == 201, batch.text
-    url = f"/finance/batches/{batch.json()['id']}"
+    url = f"/finance/batches/{prepare_batch(client, finance, clock, 'prep-pay-out')['id']}"
     assert client.post(f"{url}/approve", headers=second_finance.headers).status_code == 200
     assert client.post(f"{url}/pay", headers=keyed(second_finance, "pay-out")).status_code == 200
 
@@ -115,18 +94,12 @@ def test_finance_reverses_a_disputed_reward_with_its_referral_bonus_once_and_a_r
 
 def test_a_reward_already_paid_out_is_not_reversed_and_the_problem_says_it_was_paid_out(
     client: TestClient,
-    ops: Account,
-    approver: Account,
     finance: Account,
     second_finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
+    credit = owed("Ana").credit
     pay_out(client, clock, finance, second_finance)
     url = f"/finance/orders/{credit.order_id}/reward-reversal"
     refused = assert_problem(client.post(url, json={"reason": "dispute"}, headers=keyed(finance, "rev-1")), 409)
@@ -149,18 +122,12 @@ def test_a_reward_already_paid_out_is_not_reversed_and_the_problem_says_it_was_p
 )
 def test_a_reward_reversal_needs_a_reason(
     client: TestClient,
-    ops: Account,
-    approver: Account,
     finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
     body: dict[str, Any],
     field: str,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    credit = credit_without_proof(db, store, clock, make_shopper())
+    credit = owed().credit
     url = f"/finance/orders/{credit.order_id}/reward-reversal"
     problem = assert_problem(client.post(url, json=body, headers=keyed(finance, "rev-1")), 422)
     assert [error["field"] for error in problem["errors"]] == [field]
@@ -250,21 +217,17 @@ def test_crediting_a_delivery_is_for_finance_by_an_approved_version_of_a_deliver
     version = publish_policy(client, ops, approver)["version"]
     proposed = client.post("/policies", json={"parameters": {**POLICY, "base_cents": 100}}, headers=ops.headers)
     assert proposed.status_code == 201, proposed.text
-    pending = client.post(
-        "/ops/orders",
-        json={
-            "store_id": str(store.id),
-            "external_ref": "WEB-PENDING",
-            "dropoff": {"lat": 30.48, "lon": -84.219},
-            "dropoff_address": "1 Pending St",
-            "recipient_name": "Lee",
-            "window_earliest": clock.now().isoformat(),
-            "window_latest": (clock.now() + timedelta(hours=3)).isoformat(),
-            "size_bags": 1,
-            "value_cents": 1_000,
-        },
-        headers=keyed(ops, "order-pending"),
-    ).json()["order_id"]
+    pending = ingest(
+        client,
+        ops,
+        store,
+        clock,
+        key="order-pending",
+        ref="WEB-PENDING",
+        dropoff_address="1 Pending St",
+        recipient_name="Lee",
+        value_cents=1_000,
+    )["order_id"]
     url = f"/finance/orders/{pending}/reward"
     body = {"policy_version": version}
     assert_problem(client.post(url, json=body, headers=keyed(ops, "late-1")), 403)
@@ -290,8 +253,8 @@ def test_crediting_a_delivery_is_for_finance_by_an_approved_version_of_a_deliver
 def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
     client: TestClient,
     ops: Account,
-    approver: Account,
     finance: Account,
+    approver: Account,
     make_shopper: Callable[..., Account],
     db: ConnectionPool,
     store: Store,
@@ -325,7 +288,7 @@ def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
         client.post("/ops/referrals", json={"referrer_shopper_id": str(rita.shopper_id)}, headers=ops.headers), 422
     )
 
-    publish_policy(client, ops, approver)
+    publish_policy(client, ops, approver)  # only now: the referral was registered before any policy
     credit_without_proof(db, store, clock, vera)
     delivered = assert_problem(refer(rita.shopper_id, vera.shopper_id), 422)
     assert "already delivered" in delivered["detail"]
@@ -338,16 +301,10 @@ def test_operations_register_who_brought_a_new_shopper_once_and_read_it_back(
 def test_store_credit_is_spent_at_the_till_once_per_key_and_never_beyond_the_balance(
     client: TestClient,
     ops: Account,
-    approver: Account,
     finance: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
     held = credit.amount_cents
     url = f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions"
 

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from api_support import Account, assert_problem
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
-from rewards_flow import POLICY, credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import POLICY, Owed, deliver_through_the_app, publish_policy
 
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
@@ -59,20 +58,12 @@ def test_a_delivery_shows_in_the_wallet_with_the_policy_and_inputs_it_was_priced
 
 
 def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_balance(
-    approver: Account,
-    client: TestClient,
-    ops: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    client: TestClient, owed: Callable[..., Owed]
 ) -> None:
     """Rewards in store credit and in cash: two balances, two running balances, filters and pages."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    first = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
-    second = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT, bags=3)
-    cash = credit_without_proof(db, store, clock, ana)
+    ana, first = owed("Ana", method=PaymentMethod.STORE_CREDIT)
+    second = owed(shopper=ana, method=PaymentMethod.STORE_CREDIT, bags=3).credit
+    cash = owed(shopper=ana).credit
     assert first.amount_cents == (first.cash_value_cents * 12_000 + 5_000) // 10_000
 
     assert client.get("/shopper/wallet", headers=ana.headers).json() == {
@@ -96,18 +87,10 @@ def test_store_credit_carries_its_bonus_and_each_account_keeps_its_own_running_b
 
 
 def test_a_shopper_never_sees_another_shoppers_money(
-    approver: Account,
-    client: TestClient,
-    ops: Account,
-    store: Store,
-    clock: ManualClock,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
+    client: TestClient, make_shopper: Callable[..., Account], owed: Callable[..., Owed]
 ) -> None:
     """Ben's token shows Ben's empty wallet, never Ana's; the finance ledger of Ana refuses Ben (403)."""
-    publish_policy(client, ops, approver)
-    ana, ben = make_shopper("Ana"), make_shopper("Ben")
-    credit_without_proof(db, store, clock, ana)
+    ana, ben = owed("Ana").shopper, make_shopper("Ben")
     assert client.get("/shopper/wallet", headers=ana.headers).json()["cash_payable_cents"] > 0
 
     assert client.get("/shopper/wallet", headers=ben.headers).json() == {
@@ -122,19 +105,21 @@ def test_a_shopper_never_sees_another_shoppers_money(
     assert assert_problem(sneaky, 422)["errors"][0]["field"] == "shopper_id"
 
 
-def test_bad_paging_and_account_are_422_naming_the_field(
-    client: TestClient, make_shopper: Callable[..., Account]
-) -> None:
-    """limit 0, a negative offset, a company account: each named."""
-    ana = make_shopper()
-    cases: list[tuple[str, dict[str, int | str], str]] = [
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
         ("/shopper/wallet/rewards", {"limit": 0}, "limit"),
         ("/shopper/wallet/ledger", {"offset": -1}, "offset"),
         ("/shopper/wallet/ledger", {"account": "reward_expense"}, "account"),
-    ]
-    for path, params, field in cases:
-        problem = assert_problem(client.get(path, params=params, headers=ana.headers), 422)
-        assert problem["errors"][0]["field"] == field
+    ],
+    ids=["limit-0", "negative-offset", "company-account"],
+)
+def test_bad_paging_and_account_are_422_naming_the_field(
+    client: TestClient, make_shopper: Callable[..., Account], path: str, params: dict[str, int | str], field: str
+) -> None:
+    """limit 0, a negative offset, a company account: each named."""
+    problem = assert_problem(client.get(path, params=params, headers=make_shopper().headers), 422)
+    assert problem["errors"][0]["field"] == field
 
 
 @pytest.mark.parametrize("path", WALLET_ROUTES)

@@ -9,16 +9,20 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
-from console_support import PASSWORD, StaffLogin, sign_in
+from api_support import Account
+from console_support import PASSWORD, StaffLogin, sign_in, sign_in_client
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from psycopg_pool import ConnectionPool
+from rewards_flow import Owed, publish_policy, shoppers_owed
 
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role, User
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Shopper, TrustTier
+from dispatch.model import Shopper, Store, TrustTier
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / ".local" / "screenshots"
@@ -69,6 +73,42 @@ def make_login(db: ConnectionPool, clock: ManualClock, password_hash: str) -> Ca
         return StaffLogin(user.id, user.email, PASSWORD, role)
 
     return make
+
+
+@pytest.fixture
+def sign_in_as(client: TestClient, make_login: Callable[..., StaffLogin]) -> Callable[..., StaffLogin]:
+    """Signs the test client (no browser) in to the console with a new account of `role`, through the form:
+    `sign_in_as(Role.OPS)`, `sign_in_as(Role.FINANCE, "fiona")`; returns the login."""
+
+    def sign(role: Role, name: str | None = None) -> StaffLogin:
+        login = make_login(role, name)
+        sign_in_client(client, login)
+        return login
+
+    return sign
+
+
+@pytest.fixture
+def api(live_server: str) -> Iterator[httpx2.Client]:
+    """An HTTP client of the live server, for what the browser tests set up or check through the API."""
+    # Generous: the first batch of a process imports the matcher, on a machine other tests share.
+    with httpx2.Client(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def owed_live(
+    api: httpx2.Client,
+    ops: Account,
+    approver: Account,
+    db: ConnectionPool,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> Callable[..., Owed]:
+    """The `owed` fixture of the browser tests: the test policy published through the live server."""
+    publish_policy(api, ops, approver)
+    return shoppers_owed(db, store, clock, make_shopper)
 
 
 @pytest.fixture

@@ -6,42 +6,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 
 from api_support import Account
 from console_support import StaffLogin, form_token, sign_in_client
 from fastapi.testclient import TestClient
-from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, publish_policy
+from rewards_flow import Owed, prepare_batch
 
 from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
-from dispatch.model import Store
 
 
 def test_an_exported_batch_shows_who_exported_it_and_is_rejected_only_with_the_bank_file_withdrawn(
     client: TestClient,
     make_login: Callable[..., StaffLogin],
-    make_staff: Callable[[Role], Account],
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
+    finance: Account,
+    second_finance: Account,
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    credit_without_proof(db, store, clock, make_shopper("Ana"))
-    preparer, second = make_staff(Role.FINANCE), make_staff(Role.FINANCE)
-    period = {
-        "period_start": (clock.now() - timedelta(days=1)).isoformat(),
-        "period_end": (clock.now() + timedelta(hours=1)).isoformat(),
-    }
-    batch = client.post(
-        "/finance/batches", json=period, headers={**preparer.headers, "Idempotency-Key": "console-export"}
-    ).json()
-    client.post(f"/finance/batches/{batch['id']}/approve", headers=second.headers)
+    owed("Ana")
+    batch = prepare_batch(client, finance, clock, "console-export")
+    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
     fiona = make_login(Role.FINANCE, "fiona")
     sign_in_client(client, fiona)
     url = f"/console/finance/batches/{batch['id']}"
@@ -58,7 +44,7 @@ def test_an_exported_batch_shows_who_exported_it_and_is_rejected_only_with_the_b
     refused = client.post(f"{url}/reject", data=form)
     assert refused.status_code == 409
     assert "This batch was exported for the bank: nothing was rejected." in refused.text
-    assert client.get(f"/finance/batches/{batch['id']}", headers=preparer.headers).json()["status"] == "approved"
+    assert client.get(f"/finance/batches/{batch['id']}", headers=finance.headers).json()["status"] == "approved"
 
     done = client.post(f"{url}/reject", data={**form, "bank_file_withdrawn": "yes"})
     assert done.status_code == 200

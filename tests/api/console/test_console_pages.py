@@ -6,13 +6,18 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
-from console_support import StaffLogin, add_waiting_orders, form_token, sign_in_client
+from console_support import (
+    StaffLogin,
+    add_an_open_trip,
+    add_an_order_for_later,
+    add_waiting_orders,
+    form_token,
+)
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -20,29 +25,37 @@ from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import Shopper, Store, Trip, TrustTier
+from dispatch.model import Shopper, Store
 from dispatch.services.store_view import MAX_LISTED
 from routing.geo import GeoPoint
-from tests.dispatch.adapters.test_contract import an_order
+
+
+def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
+    """The new store form filled in well but for its area, with `fields` over it (dotted names as keywords:
+    `**{"opening_hours.monday.opens": "08:00"}`)."""
+    form = {
+        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
+        "name": "Southside",
+        "location.lat": "30.4627",
+        "location.lon": "-84.2211",
+        "fallback_cost": "8.99",
+    }
+    form.update(fields)
+    return form
 
 
 def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """A malformed Friday, a Monday that closes before it opens, an empty name and no area, in one answer."""
-    sign_in_client(client, make_login(Role.OPS))
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost_cents": "899",
+    sign_in_as(Role.OPS)
+    days = {
         "opening_hours.monday.opens": "08:00",
         "opening_hours.monday.closes": "07:00",
         "opening_hours.friday.opens": "9:00",
         "opening_hours.friday.closes": "17:00",
     }
-    page = client.post("/console/ops/stores/new", data=form)
+    page = client.post("/console/ops/stores/new", data=_store_form(client, name="", **days))
     assert page.status_code == 422
     assert "Monday closes: must be after opens" in page.text
     assert "Friday opens: must be a time as hh:mm" in page.text
@@ -52,9 +65,9 @@ def test_a_store_form_tells_every_bad_day_and_every_bad_field_at_once(
 
 
 def test_a_broken_link_is_a_sentence_not_pydantics_message(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     page = client.get("/console/finance/batches/not-a-uuid")
     assert page.status_code == 422
     assert "This link is broken: the batch id is not valid." in page.text
@@ -62,10 +75,10 @@ def test_a_broken_link_is_a_sentence_not_pydantics_message(
 
 
 def test_a_batch_to_the_last_day_there_is_is_a_readable_form_error_not_a_500(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """To 9999-12-31: the day after it cannot be written; the form answers 422 naming "To", like any bad date."""
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     form = {
         CSRF_FIELD: form_token(client, "/console/finance/batches"),
         "idempotency_key": "far-future",
@@ -80,14 +93,14 @@ def test_a_batch_to_the_last_day_there_is_is_a_readable_form_error_not_a_500(
 
 
 def test_an_unknown_console_address_is_a_console_page_with_the_way_home(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     signed_out = client.get("/console/nope")
     assert signed_out.status_code == 404
     assert signed_out.headers["content-type"].startswith("text/html")
     assert "No such page" in signed_out.text
     assert 'href="/console"' in signed_out.text
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     signed_in = client.get("/console/finance/nope")
     assert "No such page" in signed_in.text
     assert "Sign out" in signed_in.text  # in the layout, with the reader's navigation
@@ -105,9 +118,9 @@ def test_outside_the_console_an_unknown_address_stays_a_json_problem(client: Tes
 
 
 def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     refused = client.get("/console/ops/stores")
     assert refused.status_code == 403
     broken = client.get("/console/finance/batches/not-a-uuid")
@@ -117,22 +130,22 @@ def test_a_refusal_and_a_broken_link_keep_the_navigation_and_sign_out(
 
 
 def test_the_live_view_says_how_many_it_left_out_and_links_the_whole_list(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     add_waiting_orders(db, store, MAX_LISTED + 1)
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     assert f"First {MAX_LISTED} of {MAX_LISTED + 1}" in page
     assert f'href="/console/ops/orders?store_id={store.id}&amp;status=pending">see all pending orders' in page
 
 
 def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_status(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     """Not the whole panel re-read by a screen reader every five seconds: a polite line of counts, swapped in
     out of band with each refresh."""
     add_waiting_orders(db, store, 3)
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     assert "aria-live" not in page
     assert '<p id="live-status" class="visually-hidden" role="status">' in page
@@ -142,9 +155,9 @@ def test_the_live_view_says_a_repeated_reason_once_and_announces_only_a_short_st
 
 
 def test_an_unknown_status_lists_the_statuses_in_words(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get("/console/ops/orders", params={"status": "lost"}).text
     refusal = re.search(r'<div class="problem" role="alert" id="problem">(.*?)</div>', page, re.DOTALL)
     assert refusal is not None
@@ -153,18 +166,10 @@ def test_an_unknown_status_lists_the_statuses_in_words(
 
 
 def test_a_service_area_nested_too_deeply_is_told_on_the_form(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
-    sign_in_client(client, make_login(Role.OPS))
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "Deep",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost_cents": "899",
-        "service_area": "[" * 5_000,
-    }
-    page = client.post("/console/ops/stores/new", data=form)
+    sign_in_as(Role.OPS)
+    page = client.post("/console/ops/stores/new", data=_store_form(client, name="Deep", service_area="[" * 5_000))
     assert page.status_code == 422
     assert "Service area: nested too deeply to be GeoJSON" in page.text
 
@@ -183,11 +188,20 @@ def test_a_form_with_more_fields_than_any_console_form_is_refused_not_a_500(clie
 
 
 def _accepted(
-    client: TestClient, ops: Account, store: Store, clock: ManualClock, shopper: Account, *refs: str
+    client: TestClient,
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    shopper: Account,
+    *refs: str,
+    dropoffs: dict[str, GeoPoint] | None = None,
+    **trip_fields: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Orders offered together to the shopper's new trip and accepted (not picked up yet)."""
-    receipts = [ingest(client, ops, store, clock, ref=ref) for ref in refs]
-    trip = check_in(client, shopper, store, clock)
+    """Orders offered together to the shopper's new trip and accepted (not picked up yet); `dropoffs` moves
+    some orders' drop-off (by reference), `trip_fields` go in the check-in (`max_detour_m=20_000`)."""
+    moved = dropoffs or {}
+    receipts = [ingest(client, ops, store, clock, ref=ref, dropoff=moved.get(ref, ON_THE_WAY)) for ref in refs]
+    trip = check_in(client, shopper, store, clock, **trip_fields)
     run_batch(client, ops, store)
     offer = current_offer(client, shopper)
     assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted(r["order_id"] for r in receipts)
@@ -205,7 +219,7 @@ def _carrying_cell(page: str, shopper_name: str) -> str:
 
 def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -225,7 +239,7 @@ def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
         f"/ops/orders/{failed['order_id']}/not-delivered", json={"reason": "Bag left at the depot"}, headers=ops.headers
     )
     assert said.status_code == 200, said.text
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     page = client.get(f"/console/ops/stores/{store.id}/live").text
     needs_action = re.search(r'<table class="needs-action">(.*?)</table>', page, re.DOTALL)
     assert needs_action is not None
@@ -249,7 +263,7 @@ def test_the_live_view_lists_a_failed_order_whose_bags_are_to_be_taken_back(
 
 def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -259,14 +273,11 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
     the cancelled drop-off nor routes the trip through it."""
     ana = make_shopper("Ana")
     far = GeoPoint(30.4500, -84.2400)
-    kept = ingest(client, ops, store, clock, ref="WEB-KEPT-1")
-    cancelled = ingest(client, ops, store, clock, ref="WEB-CANCELLED-2", dropoff=far)
-    check_in(client, ana, store, clock, max_detour_m=20_000)
-    run_batch(client, ops, store)
-    offer = current_offer(client, ana)
-    assert sorted(stop["order_id"] for stop in offer["stops"]) == sorted([kept["order_id"], cancelled["order_id"]])
-    assert client.post(f"/shopper/offers/{offer['id']}/accept", headers=ana.headers).status_code == 200
-    sign_in_client(client, make_login(Role.OPS))
+    (_, cancelled), _ = _accepted(
+        client, ops, store, clock, ana, "WEB-KEPT-1", "WEB-CANCELLED-2",
+        dropoffs={"WEB-CANCELLED-2": far}, max_detour_m=20_000,
+    )  # fmt: skip
+    sign_in_as(Role.OPS)
     before = client.get(f"/console/ops/stores/{store.id}/live").text
     assert "WEB-CANCELLED-2" in _carrying_cell(before, "Ana")
     assert client.post(f"/ops/orders/{cancelled['order_id']}/cancel", headers=ops.headers).status_code == 200
@@ -285,12 +296,12 @@ def test_the_live_view_no_longer_carries_or_routes_a_cancelled_order(
 
 
 def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice_focused(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     """Both cannot be undone: the order's page links to a page that asks, whose focused choice keeps the order
     (Enter right after it opens does no harm); a cancelled order's page says it is cancelled already."""
     kept = ingest(client, ops, store, clock, ref="WEB-ASK-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     order_page = client.get(f"/console/ops/orders/{kept['order_id']}").text
     assert f'<a class="button secondary" href="/console/ops/orders/{kept["order_id"]}/fallback">' in order_page
     assert 'action="/console/ops/orders/{}/fallback"'.format(kept["order_id"]) not in order_page
@@ -321,10 +332,10 @@ def test_cancelling_and_handing_to_the_fleet_each_ask_first_with_the_safe_choice
 
 
 def test_an_order_handed_to_the_fleet_after_the_confirmation_says_so(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     handed = ingest(client, ops, store, clock, ref="WEB-FLEET-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     path = f"/console/ops/orders/{handed['order_id']}/fallback"
     done = client.post(path, data={CSRF_FIELD: form_token(client, path)})
     assert "Order WEB-FLEET-1 handed to the courier fleet." in done.text
@@ -339,11 +350,11 @@ def _refusal(page: str) -> str:
 
 
 def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
-    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
 ) -> None:
     """Not every order or incident as if there were no filter: a 422 page naming the filter and its choices."""
     ingest(client, ops, store, clock, ref="WEB-LISTED-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     assert "WEB-LISTED-1" in client.get("/console/ops/orders", params={"store_id": str(store.id)}).text
     for value in ("bogus", str(uuid4())):
         page = client.get("/console/ops/orders", params={"store_id": value})
@@ -367,24 +378,12 @@ def test_a_filter_with_a_value_it_does_not_know_lists_nothing_and_says_so(
     assert client.get("/console/ops/incidents", params={"status": "", "kind": "theft"}).status_code == 200
 
 
-def _store_form(client: TestClient, **fields: str) -> dict[str, str]:
-    form = {
-        CSRF_FIELD: form_token(client, "/console/ops/stores/new"),
-        "name": "Southside",
-        "location.lat": "30.4627",
-        "location.lon": "-84.2211",
-        "fallback_cost": "8.99",
-    }
-    form.update(fields)
-    return form
-
-
 def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_time(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """A Point pasted as the area is not a missing area; a day that opens but has no closing time is told its
     closing time is required, without quoting the empty text."""
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     point = '{"type": "Point", "coordinates": [-84.2211, 30.4627]}'
     page = client.post(
         "/console/ops/stores/new",
@@ -403,7 +402,7 @@ def test_a_store_form_tells_only_the_real_error_of_a_point_area_and_an_empty_tim
 
 def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -413,7 +412,7 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
     in the history and the table of offers; the live map's route and destination by her name too."""
     ana = make_shopper("Ana")
     (carried, cancelled), _ = _accepted(client, ops, store, clock, ana, "WEB-NAMED-1", "WEB-NAMED-2")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     path = f"/console/ops/orders/{cancelled['order_id']}/cancel"
     client.post(path, data={CSRF_FIELD: form_token(client, path)})
     page = client.get(f"/console/ops/orders/{cancelled['order_id']}").text
@@ -436,7 +435,7 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
 
 def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_working(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     store: Store,
     clock: ManualClock,
@@ -444,7 +443,7 @@ def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_worki
 ) -> None:
     ana = make_shopper("Ana")
     (receipt,), trip = _accepted(client, ops, store, clock, ana, "WEB-CODE-1")
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     order_url = f"/console/ops/orders/{receipt['order_id']}"
     assert f'href="{order_url}/delivery-code">Issue a new delivery code…</a>' in client.get(order_url).text
     asked = client.get(f"{order_url}/delivery-code").text
@@ -482,13 +481,13 @@ def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_worki
 
 
 def test_shoppers_are_found_by_the_start_of_their_name(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool
 ) -> None:
     with PostgresDispatchUnitOfWork(db) as uow:
         for name in ("Ana Lima", "anabel Ruiz", "Ben Ode", "100% Ana"):
             uow.shoppers.add(Shopper(display_name=name))
         uow.commit()
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     everyone = client.get("/console/ops/shoppers").text
     assert all(name in everyone for name in ("Ana Lima", "anabel Ruiz", "Ben Ode"))
     found = client.get("/console/ops/shoppers", params={"name": "  ANA "}).text
@@ -508,10 +507,10 @@ def test_shoppers_are_found_by_the_start_of_their_name(
 
 
 def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
-    client: TestClient, make_login: Callable[..., StaffLogin]
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
 ) -> None:
     """Not a form above an empty page: it says what naming a shopper shows."""
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     page = client.get("/console/finance/ledger")
     assert page.status_code == 200
     assert "Name a shopper (the start of their name will do) to see every entry" in page.text
@@ -521,36 +520,14 @@ def test_the_ledger_before_a_shopper_is_named_says_what_to_do(
 
 
 def test_open_trips_are_named_by_their_shopper_not_by_an_id(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool, store: Store
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool, store: Store
 ) -> None:
     """On an order waiting for a shopper and on the live view, a trip is its shopper's: the trip's id is only
     in the link's title (for the API), not a column of eight hex digits beside the name."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=ON_THE_WAY)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=ON_THE_WAY,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-WAITING"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
-        uow.orders.add(order)
-        uow.commit()
-    sign_in_client(client, make_login(Role.OPS))
+    trip = add_an_open_trip(db, store, "Chloe C.", ON_THE_WAY, now)
+    order = add_an_order_for_later(db, store, "WEB-WAITING", now)
+    sign_in_as(Role.OPS)
     short = str(trip.id)[:8]
     for path in (f"/console/ops/orders/{order.id}", f"/console/ops/stores/{store.id}/live"):
         page = client.get(path).text

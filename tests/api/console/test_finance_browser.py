@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,12 +28,6 @@ from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
 EVENING_PEAK = [10_000] * 17 + [12_000] * 3 + [10_000] * 4
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=live_server, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

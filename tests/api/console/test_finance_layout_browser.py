@@ -6,45 +6,26 @@ rather than widening the page; a batch line's links name their payee. Every page
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx2
 import pytest
-from api_support import Account
 from playwright.sync_api import Locator, Page, expect
-from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, publish_policy
+from rewards_flow import Owed
 
-from crowdship.clock import ManualClock
 from dispatch.accounts import Role
-from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=live_server, timeout=10) as client:
-        yield client
 
 
 @pytest.mark.parametrize("width", [390, 900, 1280])
 def test_finance_pages_stay_inside_the_window(
     signed_in: Callable[..., Page],
-    api: httpx2.Client,
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed_live: Callable[..., Owed],
     screenshot: Screenshot,
     width: int,
 ) -> None:
-    publish_policy(api, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
+    ana, credit = owed_live("Ana")
     page = signed_in(Role.FINANCE, "finance-with-a-long-name")
     page.set_viewport_size({"width": width, "height": 800})
     page.goto("/console/finance/batches")
@@ -118,20 +99,13 @@ def test_an_error_under_a_date_field_does_not_widen_the_field(
 
 def test_the_hold_buttons_of_a_batch_line_up_whatever_the_payees_names(
     signed_in: Callable[..., Page],
-    api: httpx2.Client,
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed_live: Callable[..., Owed],
     screenshot: Screenshot,
 ) -> None:
     """Each line's field is labelled with its payee ("Reason to hold Ana's line"): a longer name made a wider
     field and moved that line's Hold button, so the buttons zigzagged down the table."""
-    publish_policy(api, ops, approver)
     for name in ("Ana", "Maximiliana-Wilhelmina"):
-        credit_without_proof(db, store, clock, make_shopper(name))
+        owed_live(name)
     page = signed_in(Role.FINANCE)
     page.goto("/console/finance/batches")
     page.get_by_role("button", name="Prepare batch").click()

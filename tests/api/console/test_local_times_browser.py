@@ -5,13 +5,12 @@ also in the parts htmx swaps in."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx2
-import pytest
 from api_support import Account, ingest
 from playwright.sync_api import Page, expect
 
@@ -21,12 +20,6 @@ from dispatch.model import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
 EN_DASH = "\N{EN DASH}"
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=live_server, timeout=30) as client:
-        yield client
 
 
 def _in_new_york(instant: datetime) -> datetime:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from api_support import Account
-from console_support import StaffLogin, form_token, sign_in_client
+from console_support import StaffLogin, form_token
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import credit_without_proof, deliver_through_the_app, publish_policy
+from rewards_flow import Owed, deliver_through_the_app, publish_policy
 
 from api.console.web import CSRF_FIELD
 from crowdship.clock import ManualClock
@@ -32,18 +32,11 @@ def hidden(page: str, name: str, index: int = 0) -> str:
 
 def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form_is_sent_twice(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    sign_in_as: Callable[..., StaffLogin],
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana)
-    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    ana, credit = owed("Ana")
+    sign_in_as(Role.FINANCE, "fiona")
     page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
     assert "Reverse this reward" in page
     dollars = format_dollars(credit.amount_cents)
@@ -73,24 +66,18 @@ def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form
 
 def test_a_refused_reversal_is_told_on_its_page_keeping_the_reason(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
     """A blank reason is asked again; a reward spent at the till is not reversed, and the page says so."""
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
     client.post(
         f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
         json={"amount_cents": credit.amount_cents},
         headers={**ops.headers, "Idempotency-Key": "till-all"},
     )
-    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    sign_in_as(Role.FINANCE, "fiona")
     url = f"/console/finance/orders/{credit.order_id}/reward-reversal"
     page = client.get(url).text
     assert "holds less than that now (paid out or spent): the reversal will be refused" in page
@@ -108,7 +95,7 @@ def test_a_refused_reversal_is_told_on_its_page_keeping_the_reason(
 
 def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_after_seeing_the_amount(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     approver: Account,
     make_shopper: Callable[..., Account],
@@ -117,7 +104,7 @@ def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_af
 ) -> None:
     ana = make_shopper("Ana")
     order_id = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-NO-POLICY")["order_id"]
-    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    sign_in_as(Role.FINANCE, "fiona")
     report = client.get("/console/finance/reconciliation").text
     assert f'href="/console/finance/orders/{order_id}/reward">Credit this delivery' in report
     url = f"/console/finance/orders/{order_id}/reward"
@@ -149,19 +136,15 @@ def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_af
 
 def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopper(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
+    sign_in_as: Callable[..., StaffLogin],
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana, rita = make_shopper("Ana"), make_shopper("Rita")
-    held = credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT).amount_cents
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
+    rita = make_shopper("Rita")
+    held = credit.amount_cents
     left = format_dollars(held - 250)
-    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    sign_in_as(Role.OPS, "oscar")
     url = f"/console/ops/shoppers/{ana.shopper_id}"
     page = client.get(url).text
     assert f'holds <strong><span class="money">{format_dollars(held)}</span></strong> of store credit' in page
@@ -194,14 +177,14 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
 
 
 def test_a_shoppers_name_ending_in_a_full_stop_is_not_followed_by_another(
-    client: TestClient, make_login: Callable[..., StaffLogin], db: ConnectionPool
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool
 ) -> None:
     """Names such as the demo's "Gus G." end in a full stop: a sentence ending on one must not add a second."""
     gus = Shopper(display_name="Gus G.", trust_tier=TrustTier.BRONZE)
     with PostgresDispatchUnitOfWork(db) as uow:
         uow.shoppers.add(gus)
         uow.commit()
-    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    sign_in_as(Role.OPS, "oscar")
     page = client.get(f"/console/ops/shoppers/{gus.id}").text
     assert "Gus G." in page
     assert "Gus G.." not in page
@@ -209,15 +192,15 @@ def test_a_shoppers_name_ending_in_a_full_stop_is_not_followed_by_another(
 
 def test_each_money_form_of_the_console_is_for_its_own_role(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     make_shopper: Callable[..., Account],
 ) -> None:
     ana = make_shopper("Ana")
     order = "00000000-0000-4000-8000-000000000000"
-    sign_in_client(client, make_login(Role.OPS))
+    sign_in_as(Role.OPS)
     for path in (f"/console/finance/orders/{order}/reward-reversal", f"/console/finance/orders/{order}/reward"):
         assert client.get(path).status_code == 403
-    sign_in_client(client, make_login(Role.FINANCE))
+    sign_in_as(Role.FINANCE)
     token = form_token(client, "/console/finance/rewards")
     refused = client.post(
         f"/console/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",
@@ -232,7 +215,7 @@ def test_each_money_form_of_the_console_is_for_its_own_role(
 
 def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
+    sign_in_as: Callable[..., StaffLogin],
     ops: Account,
     make_shopper: Callable[..., Account],
     store: Store,
@@ -241,7 +224,7 @@ def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
     """A delivery without a reward is listed with the order's reference, as a person looks it up."""
     ana = make_shopper("Ana")
     order_id = deliver_through_the_app(client, ops, store, clock, ana, ref="WEB-UNREWARDED")["order_id"]
-    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    sign_in_as(Role.FINANCE, "fiona")
     report = client.get("/console/finance/reconciliation").text
     row = re.search(r"<tr><td><span class=\"badge bad\">delivered without reward</span></td><td>(.*?)</td>", report)
     assert row, report
@@ -251,18 +234,12 @@ def test_the_reconciliation_names_an_order_by_its_reference_not_its_id(
 
 def test_a_payout_line_names_its_payee_without_their_id_beside(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
-    make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
+    sign_in_as: Callable[..., StaffLogin],
     clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
-    publish_policy(client, ops, approver)
-    ana = make_shopper("Ana")
-    credit_without_proof(db, store, clock, ana)
-    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    ana = owed("Ana").shopper
+    sign_in_as(Role.FINANCE, "fiona")
     today = clock.now().date()
     form = {
         CSRF_FIELD: form_token(client, "/console/finance/batches"),
@@ -280,20 +257,15 @@ def test_a_payout_line_names_its_payee_without_their_id_beside(
 
 def test_a_refused_referral_or_till_form_keeps_what_was_typed_with_the_reason_beside_it(
     client: TestClient,
-    make_login: Callable[..., StaffLogin],
-    ops: Account,
-    approver: Account,
+    sign_in_as: Callable[..., StaffLogin],
     make_shopper: Callable[..., Account],
-    db: ConnectionPool,
-    store: Store,
-    clock: ManualClock,
+    owed: Callable[..., Owed],
 ) -> None:
     """Not a redirect to an empty form with a message at the top of the page: the shopper's page again (422),
     the field marked and described by its error, holding what the person typed."""
-    publish_policy(client, ops, approver)
-    ana, nico = make_shopper("Ana"), make_shopper("Nico")
-    credit_without_proof(db, store, clock, ana, method=PaymentMethod.STORE_CREDIT)
-    sign_in_client(client, make_login(Role.OPS, "oscar"))
+    ana = owed("Ana", method=PaymentMethod.STORE_CREDIT).shopper
+    nico = make_shopper("Nico")
+    sign_in_as(Role.OPS, "oscar")
     page = client.get(f"/console/ops/shoppers/{ana.shopper_id}").text
     till = {CSRF_FIELD: hidden(page, CSRF_FIELD), "idempotency_key": hidden(page, "idempotency_key")}
 

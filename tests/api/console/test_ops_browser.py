@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,13 +39,6 @@ def clock() -> ManualClock:
     """Half an hour behind the wall clock: the test moves it forward by minutes, and a token must never be
     issued in the future by the wall clock (PyJWT refuses an `iat` ahead of it) when the console renews it."""
     return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30))
-
-
-@pytest.fixture
-def api(live_server: str) -> Iterator[httpx2.Client]:
-    # Generous: the first batch of a process imports the matcher, on a machine other tests share.
-    with httpx2.Client(base_url=live_server, timeout=60) as client:
-        yield client
 
 
 def _create_store(page: Page, db: ConnectionPool, screenshot: Screenshot) -> Store:

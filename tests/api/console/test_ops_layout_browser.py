@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from api_support import HOME, ON_THE_WAY
+from console_support import add_an_open_trip, add_an_order_for_later
 from playwright.sync_api import Locator, Page, expect
 from psycopg_pool import ConnectionPool
 
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.incidents import Incident, IncidentKind
-from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
+from dispatch.model import Order, OrderStatus, Store
 from tests.dispatch.adapters.test_contract import an_order
 
 Screenshot = Callable[[Page, str], Path]
@@ -37,17 +38,7 @@ def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
     """Orders with long references (one with a long address and recipient), a shopper with a long name, and
     an incident whose description is one 300-character word."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name=LONG_NAME, trust_tier=TrustTier.SILVER, home_location=HOME)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=HOME,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
+    trip = add_an_open_trip(db, store, LONG_NAME, HOME, now)
     orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in REFERENCES]
     orders[0] = replace(
         orders[0], dropoff_address=f"Apartment {LONG_WORD[:120]}, 1200 Magnolia Dr", recipient_name=LONG_NAME
@@ -55,14 +46,12 @@ def _seed(db: ConnectionPool, store: Store) -> tuple[Order, Incident]:
     incident = Incident(
         order_id=orders[0].id,
         trip_id=trip.id,
-        shopper_id=shopper.id,
+        shopper_id=trip.shopper_id,
         kind=IncidentKind.DAMAGE,
         description=f"The bag tore: {LONG_WORD} and so on",
         reported_at=now,
     )
     with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
         for order in orders:
             uow.orders.add(order)
         uow.incidents.add(incident)
@@ -138,30 +127,8 @@ def test_the_trips_that_could_not_take_an_order_keep_their_words_whole_on_a_phon
     long reason); its cells must not inherit that: at 390 px "Chloe C." broke into "Chl / oe C." rather than
     the table scrolling in its box."""
     now = datetime.now(UTC).replace(microsecond=0)
-    shopper = Shopper(display_name="Chloe C.", trust_tier=TrustTier.SILVER, home_location=HOME)
-    trip = Trip(
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=HOME,
-        capacity_bags=3,
-        checked_in_at=now,
-        leave_by=now + timedelta(minutes=45),
-        max_detour_m=3_000,
-        max_detour_s=600,
-    )
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-WAITING"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.shoppers.add(shopper)
-        uow.trips.add(trip)
-        uow.orders.add(order)
-        uow.commit()
+    add_an_open_trip(db, store, "Chloe C.", HOME, now)
+    order = add_an_order_for_later(db, store, "WEB-WAITING", now)
     page = signed_in(Role.OPS)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/console/ops/orders/{order.id}")
@@ -195,16 +162,8 @@ def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
     """The live view's waiting orders at 390 px: the table scrolls in its box, and the reason is not squeezed to
     its longest word (one word a line made every row six lines high)."""
     now = datetime.now(UTC).replace(microsecond=0)
-    order = replace(
-        an_order(store, ON_THE_WAY, "WEB-TOO-FAR"),
-        id=uuid4(),
-        created_at=now,
-        window_earliest=now + timedelta(hours=1),
-        window_latest=now + timedelta(hours=3),
-        dispatch_deadline=now + timedelta(hours=2),
-    )
+    order = add_an_order_for_later(db, store, "WEB-TOO-FAR", now)
     with PostgresDispatchUnitOfWork(db) as uow:
-        uow.orders.add(order)
         uow.orders.record_unassigned({order.id: "no_trip_within_detour"}, now)  # as a batch does
         uow.commit()
     page = signed_in(Role.OPS)

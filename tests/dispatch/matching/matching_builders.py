@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from hypothesis import reject
 from hypothesis import strategies as st
 
@@ -172,3 +174,48 @@ def search_start(data: dict[str, Any]) -> tuple[Instance, Pairs, Plan]:
     if not math.isfinite(plan_cost_exact(instance, plan)):
         reject()
     return instance, pairs, plan
+
+
+COMPENSATION_RULES: list[dict[str, Any]] = [
+    {"rule": "detour", "rate": 1.0, "minimum": 1.0},
+    {"rule": "store_distance", "rate": 0.3},
+    {"rule": "fixed", "amount": 2.5},
+]
+"""One trip compensation of each kind the ruin-and-recreate strategies draw from."""
+
+
+def a_fleet(*, vehicles: int | None = None, capacity: float | None = None, fixed_cost: float = 0.0) -> dict[str, Any]:
+    """A fleet paid 1.0 a distance unit: as many vehicles and as much room as asked (no limit by default)."""
+    return {"vehicles": vehicles, "capacity": capacity, "cost_per_distance": 1.0, "fixed_cost": fixed_cost}
+
+
+@st.composite
+def drawn_fleet(draw: st.DrawFn, vehicles: int) -> dict[str, Any]:
+    """No vehicle limit or `vehicles`, some capacity or none, with or without a fixed cost a route."""
+    return a_fleet(
+        vehicles=draw(st.sampled_from([None, vehicles])),
+        capacity=draw(st.sampled_from([None, 4, 6])),
+        fixed_cost=draw(st.sampled_from([0.0, 3.0])),
+    )
+
+
+LocalSearch = Callable[..., Plan | None]
+"""`ruin_recreate.ruin_and_recreate` or `ruin_recreate_exact.ruin_and_recreate_exact`."""
+
+
+def search_from(search: LocalSearch, instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
+    """The search run over every order from `plan`, for `work` seconds of work and a minute at most."""
+    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
+    found = search(
+        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
+    )
+    assert found is not None
+    return found
+
+
+def assert_feasible_and_no_dearer(instance: Instance, start: Plan, found: Plan) -> None:
+    """Each order served once at most, a finite cost by the exact checks, and no dearer than the start."""
+    served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
+    assert len(served) == len(set(served))
+    assert math.isfinite(plan_cost_exact(instance, found))
+    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, start) + 1e-9

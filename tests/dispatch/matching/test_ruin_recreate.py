@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_builders import brute_force_optimum, point, problem_json, search_start
+from matching_builders import (
+    COMPENSATION_RULES,
+    a_fleet,
+    assert_feasible_and_no_dearer,
+    brute_force_optimum,
+    drawn_fleet,
+    point,
+    problem_json,
+    search_from,
+    search_start,
+)
 
 from dispatch.matching import parse_problem, ruin_recreate
 from dispatch.matching import ruin_recreate_kernel as kernel
@@ -32,38 +42,23 @@ def fleet_and_one_order_trips(draw: st.DrawFn, max_orders: int = 6, max_trips: i
         if draw(st.booleans()):
             order["fallback_cost"] = draw(st.sampled_from([3.0, 8.0, 20.0]))
         orders.append(order)
-    rules = [
-        {"rule": "detour", "rate": 1.0, "minimum": 1.0},
-        {"rule": "store_distance", "rate": 0.3},
-        {"rule": "fixed", "amount": 2.5},
-    ]
     trips = [
         {
             "id": f"t{j}",
             "destination": draw(point),
             "max_orders": 1,
             "max_detour_ratio": draw(st.sampled_from([None, 1.5, 3.0])),
-            "compensation": draw(st.sampled_from(rules)),
+            "compensation": draw(st.sampled_from(COMPENSATION_RULES)),
         }
         for j in range(draw(st.integers(0, max_trips)))
     ]
     data = problem_json(orders, trips)
-    data["fleet"] = {
-        "vehicles": draw(st.sampled_from([None, 3])),
-        "capacity": draw(st.sampled_from([None, 4, 6])),
-        "cost_per_distance": 1.0,
-        "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
-    }
+    data["fleet"] = draw(drawn_fleet(vehicles=3))
     return data
 
 
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
-    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
-    found = ruin_recreate.ruin_and_recreate(
-        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
-    )
-    assert found is not None
-    return found
+    return search_from(ruin_recreate.ruin_and_recreate, instance, pairs, plan, work, seed)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -72,11 +67,8 @@ def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(da
     """Whatever it explores, the answer is feasible by the exact checks and no dearer than where it began."""
     instance, pairs, plan = search_start(data)
     found = _search(instance, pairs, plan, work=0.02)
-    served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
-    assert len(served) == len(set(served))
+    assert_feasible_and_no_dearer(instance, plan, found)
     assert all(len(stops) == 1 for stops in found.trip_routes.values())
-    assert math.isfinite(plan_cost_exact(instance, found))
-    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -175,7 +167,7 @@ def test_an_order_takes_over_a_held_driver_when_the_holder_has_another() -> None
         {"id": "d1", "destination": [12.0, 1.0], "max_orders": 1, "candidates": [{"order": "b", "compensation": 2.0}]},
     ]  # fmt: skip
     data = problem_json(orders, trips)
-    data["fleet"] = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    data["fleet"] = a_fleet()
     instance, pairs, _ = search_start(data)
     problem = ruin_recreate.SearchProblem.build(instance, pairs, np.arange(2), most_removed=2)
     for take_over, expected in ((1, {"a": "d0", "b": "d1"}), (0, {"b": "d0"})):
@@ -207,7 +199,7 @@ def test_the_same_seed_gives_the_same_plan() -> None:
         for j, (x, y) in enumerate(rng.uniform(-25, 25, size=(15, 2)))
     ]
     data = problem_json(orders, trips)
-    data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    data["fleet"] = a_fleet(capacity=8)
     instance, pairs, plan = search_start(data)
     first = _search(instance, pairs, plan, work=0.2, seed=7)
     second = _search(instance, pairs, plan, work=0.2, seed=7)
@@ -230,7 +222,7 @@ def test_frees_a_fleet_route_by_handing_its_orders_to_drivers() -> None:
         for k in range(2)
     ]
     data = problem_json(orders, trips)
-    data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    data["fleet"] = a_fleet(capacity=4)
     instance, pairs, _ = search_start(data)
     two_routes = Plan({}, [[0, 1], [2, 3]])
     found = _search(instance, pairs, two_routes, work=0.05)
@@ -242,7 +234,7 @@ def test_frees_a_fleet_route_by_handing_its_orders_to_drivers() -> None:
 def test_applies_only_where_its_arithmetic_is_exact() -> None:
     orders = [{"id": f"o{i}", "location": [float(i), 1.0]} for i in range(3)]
     trips = [{"id": "t", "destination": [5.0, 5.0], "max_orders": 1}]
-    fleet = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    fleet = a_fleet()
 
     def applies(data: dict[str, Any]) -> bool:
         instance = build_instance(parse_problem(data))
@@ -260,7 +252,7 @@ def test_applies_only_where_its_arithmetic_is_exact() -> None:
 def test_a_machine_past_the_safety_deadline_gets_the_start_back_and_the_cut_is_recorded() -> None:
     orders = [{"id": f"o{i}", "location": [float(i), 2.0], "size": 1} for i in range(6)]
     data = problem_json(orders, [{"id": "t", "destination": [6.0, 3.0], "max_orders": 1}])
-    data["fleet"] = {"vehicles": None, "capacity": 3, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    data["fleet"] = a_fleet(capacity=3)
     instance, pairs, plan = search_start(data)
     clock = WorkClock(safety_deadline=time.perf_counter() - 1.0)
     everyone = np.arange(instance.order_count)

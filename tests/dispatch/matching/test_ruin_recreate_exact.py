@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_builders import brute_force_optimum, point, problem_json, search_start
+from matching_builders import (
+    COMPENSATION_RULES,
+    a_fleet,
+    assert_feasible_and_no_dearer,
+    brute_force_optimum,
+    drawn_fleet,
+    point,
+    problem_json,
+    search_from,
+    search_start,
+)
 
 from dispatch.matching import parse_problem, ruin_recreate_exact
-from dispatch.matching.budget import WorkClock
 from dispatch.matching.instance import Instance, build_instance
 from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan, plan_cost_exact
-from dispatch.matching.tuning import DEFAULT_TUNING
 
 
 @st.composite
@@ -32,11 +38,6 @@ def fleet_windows_and_bundling_trips(draw: st.DrawFn, max_orders: int = 6, max_t
         if draw(st.booleans()):
             order["fallback_cost"] = draw(st.sampled_from([3.0, 8.0, 20.0]))
         orders.append(order)
-    rules = [
-        {"rule": "detour", "rate": 1.0, "minimum": 1.0},
-        {"rule": "store_distance", "rate": 0.3},
-        {"rule": "fixed", "amount": 2.5},
-    ]
     trips = [
         {
             "id": f"t{j}",
@@ -45,28 +46,18 @@ def fleet_windows_and_bundling_trips(draw: st.DrawFn, max_orders: int = 6, max_t
             "capacity": draw(st.sampled_from([None, 3])),
             "max_detour_ratio": draw(st.sampled_from([None, 1.5, 3.0])),
             "depart": draw(st.sampled_from([0, 5])),
-            "compensation": draw(st.sampled_from(rules)),
+            "compensation": draw(st.sampled_from(COMPENSATION_RULES)),
         }
         for j in range(draw(st.integers(0, max_trips)))
     ]
     data = problem_json(orders, trips)
     data["speed"] = 1.0
-    data["fleet"] = {
-        "vehicles": draw(st.sampled_from([None, 2])),
-        "capacity": draw(st.sampled_from([None, 4, 6])),
-        "cost_per_distance": 1.0,
-        "fixed_cost": draw(st.sampled_from([0.0, 3.0])),
-    }
+    data["fleet"] = draw(drawn_fleet(vehicles=2))
     return data
 
 
 def _search(instance: Instance, pairs: Pairs, plan: Plan, work: float, seed: int = 0) -> Plan:
-    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
-    found = ruin_recreate_exact.ruin_and_recreate_exact(
-        instance, pairs, np.arange(instance.order_count), plan, work, clock, seed, tuning=DEFAULT_TUNING.ruin_recreate
-    )
-    assert found is not None
-    return found
+    return search_from(ruin_recreate_exact.ruin_and_recreate_exact, instance, pairs, plan, work, seed)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,10 +67,7 @@ def test_never_returns_a_plan_worse_than_its_start_and_every_plan_is_feasible(da
     dearer than where it began."""
     instance, pairs, plan = search_start(data)
     found = _search(instance, pairs, plan, work=0.02)
-    served = [o for stops in found.trip_routes.values() for o in stops] + [o for r in found.fleet_routes for o in r]
-    assert len(served) == len(set(served))
-    assert math.isfinite(plan_cost_exact(instance, found))
-    assert plan_cost_exact(instance, found) <= plan_cost_exact(instance, plan) + 1e-9
+    assert_feasible_and_no_dearer(instance, plan, found)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,7 +92,7 @@ def test_puts_the_windowed_order_first_on_a_shared_route() -> None:
     ]
     data = problem_json(orders, [])
     data["speed"] = 1.0
-    data["fleet"] = {"vehicles": None, "capacity": 4, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    data["fleet"] = a_fleet(capacity=4)
     instance, pairs, _ = search_start(data)
     start = Plan({}, [[1, 0, 2], [3]])
     found = _search(instance, pairs, start, work=0.05)
@@ -126,7 +114,7 @@ def test_the_same_seed_gives_the_same_plan() -> None:
         for j, (x, y) in enumerate(rng.uniform(-25, 25, size=(10, 2)))
     ]
     data = problem_json(orders, trips)
-    data["fleet"] = {"vehicles": None, "capacity": 8, "cost_per_distance": 1.0, "fixed_cost": 5.0}
+    data["fleet"] = a_fleet(capacity=8, fixed_cost=5.0)
     instance, pairs, plan = search_start(data)
     first = _search(instance, pairs, plan, work=0.2, seed=7)
     second = _search(instance, pairs, plan, work=0.2, seed=7)
@@ -137,7 +125,7 @@ def test_the_same_seed_gives_the_same_plan() -> None:
 def test_applies_with_a_fleet_and_orders_to_move() -> None:
     orders = [{"id": f"o{i}", "location": [float(i), 1.0], "window": [0, 30]} for i in range(3)]
     trips = [{"id": "t", "destination": [5.0, 5.0], "max_orders": 2}]
-    fleet = {"vehicles": None, "capacity": None, "cost_per_distance": 1.0, "fixed_cost": 0.0}
+    fleet = a_fleet()
     everyone = np.arange(3)
     assert ruin_recreate_exact.applies(
         build_instance(parse_problem(problem_json(orders, trips, fleet=fleet))), everyone
