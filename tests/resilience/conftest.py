@@ -40,6 +40,26 @@ HOME = GeoPoint(30.5000, -84.2211)
 ON_THE_WAY = GeoPoint(30.4800, -84.2190)
 
 
+def order_body(world: World, ref: str) -> dict[str, Any]:
+    """An order for the world's store, on the way of its shoppers, in a window opening now."""
+    now = time.time()
+    return {
+        "store_id": str(world.store.id),
+        "external_ref": ref,
+        "dropoff": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon},
+        "dropoff_address": "1200 Magnolia Dr",
+        "recipient_name": "Jade Moreau",
+        "window_earliest": iso_utc(now),
+        "window_latest": iso_utc(now + 3 * 3600),
+        "size_bags": 1,
+        "value_cents": 2500,
+    }
+
+
+def iso_utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

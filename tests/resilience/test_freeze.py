@@ -18,7 +18,7 @@ import httpx2
 import psycopg
 import pytest
 
-from tests.resilience.conftest import ON_THE_WAY, REQUEST_DEADLINE_S, World, wait_for
+from tests.resilience.conftest import REQUEST_DEADLINE_S, World, iso_utc, order_body, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,25 +29,6 @@ BOUND_S = REQUEST_DEADLINE_S + 2.0
 def test_the_api_and_the_dispatcher_ride_out_a_frozen_postgres_and_a_frozen_redis(world: World) -> None:
     a_frozen_postgres_answers_503_within_the_deadline_and_nothing_is_lost(world)
     a_frozen_redis_answers_503_within_the_deadline_and_all_resumes(world)
-
-
-def _order(world: World, ref: str) -> dict[str, Any]:
-    now = time.time()
-    return {
-        "store_id": str(world.store.id),
-        "external_ref": ref,
-        "dropoff": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon},
-        "dropoff_address": "1200 Magnolia Dr",
-        "recipient_name": "Jade Moreau",
-        "window_earliest": _iso(now),
-        "window_latest": _iso(now + 3 * 3600),
-        "size_bags": 1,
-        "value_cents": 2500,
-    }
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _timed(call: Callable[[], httpx2.Response]) -> tuple[httpx2.Response, float]:
@@ -62,7 +43,7 @@ def _check_in(http: httpx2.Client, world: World, shopper: dict[str, str]) -> Non
         "destination": {"lat": 30.5, "lon": -84.2211},
         "capacity_bags": 3,
         "max_detour_m": 4000,
-        "leave_by": _iso(time.time() + 3600),
+        "leave_by": iso_utc(time.time() + 3600),
     }
     response = http.post("/shopper/trips", json=body, headers=shopper)
     assert response.status_code == 201, response.text
@@ -103,12 +84,12 @@ def a_frozen_postgres_answers_503_within_the_deadline_and_nothing_is_lost(world:
     503 too, sooner; a location update keeps its live part; /health names PostgreSQL. The dispatcher's round,
     stuck on the same lock, is abandoned and logged. After SIGCONT the order's retry with the same key is applied
     exactly once, and the dispatcher, which never died, offers the orders."""
-    ingest = _order(world, "DURING-FREEZE")
+    ingest = order_body(world, "DURING-FREEZE")
     key = {**world.ops, "Idempotency-Key": "DURING-FREEZE"}
     shopper = world.shoppers[0][1]
     with world.http(timeout=30) as http:
         before = {**world.ops, "Idempotency-Key": "BEFORE-FREEZE"}
-        first = http.post("/ops/orders", json=_order(world, "BEFORE-FREEZE"), headers=before)
+        first = http.post("/ops/orders", json=order_body(world, "BEFORE-FREEZE"), headers=before)
         assert first.status_code == 201, first.text
         _check_in(http, world, shopper)
         abandoned_before = _events(world, "dispatch round failed")
@@ -192,7 +173,7 @@ def a_frozen_redis_answers_503_within_the_deadline_and_all_resumes(world: World)
         moved = http.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shopper)
         assert moved.status_code == 202, moved.text
         after = http.post(
-            "/ops/orders", json=_order(world, "AFTER-REDIS-FREEZE"), headers={**world.ops, "Idempotency-Key": "ARF"}
+            "/ops/orders", json=order_body(world, "AFTER-REDIS-FREEZE"), headers={**world.ops, "Idempotency-Key": "ARF"}
         )
         assert after.status_code == 201, after.text
         wait_for(lambda: _offered(http, world, after.json()["order_id"]), timeout=90, what="an offer after the freeze")

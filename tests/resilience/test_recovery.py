@@ -19,7 +19,7 @@ import httpx2
 import pytest
 import redis
 
-from tests.resilience.conftest import ON_THE_WAY, World, wait_for
+from tests.resilience.conftest import World, iso_utc, order_body, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,31 +31,12 @@ def test_the_api_and_the_dispatcher_ride_out_faults_of_their_servers(world: Worl
     the_logs_of_the_faults_are_short_and_carry_no_secrets(world)
 
 
-def _order(world: World, ref: str) -> dict[str, Any]:
-    now = time.time()
-    return {
-        "store_id": str(world.store.id),
-        "external_ref": ref,
-        "dropoff": {"lat": ON_THE_WAY.lat, "lon": ON_THE_WAY.lon},
-        "dropoff_address": "1200 Magnolia Dr",
-        "recipient_name": "Jade Moreau",
-        "window_earliest": _iso(now),
-        "window_latest": _iso(now + 3 * 3600),
-        "size_bags": 1,
-        "value_cents": 2500,
-    }
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 _SENT: dict[tuple[UUID, str], dict[str, Any]] = {}
 """What a client sent for each reference: a retry resends the same body (its times drawn once)."""
 
 
 def _ingest(http: httpx2.Client, world: World, ref: str) -> httpx2.Response:
-    body = _SENT.setdefault((world.store.id, ref), _order(world, ref))
+    body = _SENT.setdefault((world.store.id, ref), order_body(world, ref))
     return http.post("/ops/orders", json=body, headers={**world.ops, "Idempotency-Key": ref})
 
 
@@ -65,7 +46,7 @@ def _check_in(http: httpx2.Client, world: World, index: int) -> None:
         "destination": {"lat": 30.5, "lon": -84.2211},
         "capacity_bags": 3,
         "max_detour_m": 4000,
-        "leave_by": _iso(time.time() + 3600),
+        "leave_by": iso_utc(time.time() + 3600),
     }
     response = http.post("/shopper/trips", json=body, headers=world.shoppers[index][1])
     assert response.status_code == 201, response.text
