@@ -15,12 +15,12 @@ import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
-from api.console import install_console
-from api.deadline import RequestDeadline
+from api.console import install_console, on_console_page, unavailable_page
+from api.deadline import LATE_HEADERS, RequestDeadline, late_problem
 from api.dependencies import AppServices, refuse_unknown_query_parameters
 from api.docs import install_offline_docs
 from api.events import LiveEventHub
@@ -205,7 +205,18 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     bounds all the rest."""
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(UnexpectedErrors)
-    app.add_middleware(RequestDeadline, deadline_s=settings.request_deadline_s)
+    app.add_middleware(RequestDeadline, deadline_s=settings.request_deadline_s, late_response=_late_answer)
+
+
+def _late_answer(request: Request) -> Response:
+    """A request past its deadline: a page on the console, a problem elsewhere."""
+    if on_console_page(request):
+        message = (
+            "A server behind the console did not answer in time: what you asked may or may not have been done. "
+            "Look again, then try again in a moment."
+        )
+        return unavailable_page(request, message, LATE_HEADERS)
+    return late_problem(request)
 
 
 GC_THRESHOLDS = (50_000, 20, 20)

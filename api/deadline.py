@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import UNAVAILABLE_RETRY_S, problem_response
@@ -23,6 +25,7 @@ from crowdship.logging import get_logger
 
 log = get_logger(__name__)
 
+LATE_HEADERS = {"Retry-After": str(UNAVAILABLE_RETRY_S)}
 LATE_DETAIL = (
     "the request did not finish in time: a backing service is not answering; it may or may not have been applied, "
     "retry shortly (with the same Idempotency-Key where one is taken)"
@@ -32,9 +35,10 @@ LATE_DETAIL = (
 class RequestDeadline:
     """Answers 503 for a request whose response has not started within `deadline_s` seconds."""
 
-    def __init__(self, app: ASGIApp, deadline_s: float) -> None:
+    def __init__(self, app: ASGIApp, deadline_s: float, late_response: LateResponse | None = None) -> None:
         self.app = app
         self.deadline_s = deadline_s
+        self.late_response = late_response or late_problem
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,8 +68,16 @@ class RequestDeadline:
         log.warning(
             "request deadline passed", method=scope.get("method"), path=scope.get("path"), deadline_s=self.deadline_s
         )
-        response = problem_response(Request(scope), 503, LATE_DETAIL, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
+        response = self.late_response(Request(scope))
         await response(scope, receive, send)
+
+
+LateResponse = Callable[[Request], Response]
+"""What a request past its deadline is answered: by default a 503 problem with Retry-After."""
+
+
+def late_problem(request: Request) -> Response:
+    return problem_response(request, 503, LATE_DETAIL, headers=LATE_HEADERS)
 
 
 def _note_late_outcome(work: asyncio.Future[None]) -> None:

@@ -20,7 +20,7 @@ Adding a page:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,6 +58,7 @@ from api.console.web import (
     signed_in_user,
 )
 from crowdship.errors import DomainError
+from crowdship.outages import BACKING_SERVICE_ERRORS
 
 AREA_ROUTERS = [
     auth.router,
@@ -105,8 +106,24 @@ def install_console(app: FastAPI) -> None:
 
     # A page that cannot be shown (an unknown batch, a malformed link, no such address) is told as a page of
     # the console, with its navigation, not as JSON; the API's own routes keep their problem details.
-    for error_class in (DomainError, RequestValidationError, StarletteHTTPException):
+    for error_class in (DomainError, RequestValidationError, StarletteHTTPException, *BACKING_SERVICE_ERRORS):
         app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
+
+
+UNAVAILABLE_HEADING = "Unavailable"
+
+
+def unavailable_page(request: Request, message: str, headers: Mapping[str, str]) -> HTMLResponse:
+    """A console page for a request a backing server did not let through: said as a page, without asking the
+    servers who is signed in (the navigation waits for the next page)."""
+    page = render(request, "problem.html", None, status_code=503, heading=UNAVAILABLE_HEADING, message=message)
+    page.headers.update(headers)
+    return page
+
+
+def on_console_page(request: Request) -> bool:
+    path = request.url.path
+    return path == CONSOLE_PREFIX or path.startswith(f"{CONSOLE_PREFIX}/")
 
 
 def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception], Awaitable[Response]]:
@@ -114,6 +131,10 @@ def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception
         if not _on_console_page(request, error):
             response: Response = await api_handler(request, error)
             return response
+        if isinstance(error, BACKING_SERVICE_ERRORS):
+            problem = await api_handler(request, error)  # logged, with its Retry-After, as for the API
+            message = "A server behind the console is not answering: nothing was done. Try again in a moment."
+            return unavailable_page(request, message, {"Retry-After": problem.headers["Retry-After"]})
         user = await signed_in_user(request)
         if isinstance(error, StarletteHTTPException):
             return _no_such_page(request, user, error)
@@ -132,8 +153,7 @@ def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception
 def _on_console_page(request: Request, error: Exception) -> bool:
     """Under /console; for the HTTP layer's own errors, only an unknown address or method (a body too large
     keeps the API's answer)."""
-    path = request.url.path
-    if path != CONSOLE_PREFIX and not path.startswith(f"{CONSOLE_PREFIX}/"):
+    if not on_console_page(request):
         return False
     return not isinstance(error, StarletteHTTPException) or error.status_code in (404, 405)
 
