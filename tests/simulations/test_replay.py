@@ -24,7 +24,7 @@ from crowdship.settings import Settings, get_settings
 from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import DeliveryRefused
-from dispatch.model import Offer, Order, Shopper, Store, TrustTier
+from dispatch.model import Offer, Order, Shopper, Store, Trip, TrustTier
 from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.delivery import confirm_pickup, deliver, mark_not_delivered, mark_returned
@@ -72,56 +72,79 @@ class Recorded:
     offers: int
 
 
-def _record_a_day(db: ConnectionPool, settings: Settings) -> Recorded:
-    """Five orders and three shoppers: the first offer accepted and delivered, the second declined, the third
-    left to expire; one order cancelled by the customer; what nobody carried goes to the fallback."""
+def _a_store(
+    db: ConnectionPool, settings: Settings, name: str, shoppers: int
+) -> tuple[ManualClock, DispatchContext, Store, list[Shopper]]:
+    """A store with gold shoppers, the test policy in force since yesterday, and a live context at nine on a
+    manual clock whose matcher plans one order per trip exactly (no search: the replay's plan is the same)."""
     clock = ManualClock(NINE)
     config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
     ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
     publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
-    store = Store("Replay store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
-    shoppers = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(3)]
+    store = Store(name, STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    people = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(shoppers)]
     with PostgresDispatchUnitOfWork(db) as uow:
         uow.stores.add(store)
-        for shopper in shoppers:
+        for shopper in people:
             uow.shoppers.add(shopper)
         uow.commit()
+    return clock, ctx, store, people
+
+
+def _take_in(ctx: DispatchContext, store: Store, ref: str, dropoff: GeoPoint, n: int) -> tuple[str, str, str]:
+    """An order of one bag taken in by intake (key and reference `ref`, address `n Main St`): its id, bag code and
+    delivery code."""
+    result = ingest_order(
+        ctx,
+        scope="test",
+        idempotency_key=ref,
+        intake=OrderIntake(
+            store_id=store.id,
+            external_ref=ref,
+            dropoff=dropoff,
+            dropoff_address=f"{n} Main St",
+            recipient_name="Pat Doe",
+            window_earliest=NINE,
+            window_latest=NINE + timedelta(hours=3),
+            dispatch_deadline=NINE + timedelta(hours=2),
+            size_bags=1,
+            value_cents=Cents(3_000),
+        ),
+    )
+    return str(result.receipt["order_id"]), str(result.receipt["bag_code"]), str(result.delivery_code)
+
+
+def _check_in(
+    ctx: DispatchContext, shopper: Shopper, store: Store, *, north: float, bags: int, leave_by: datetime
+) -> Trip:
+    """A trip home `north` degrees north of the store's latitude line at 30.52, within 4 km of detour."""
+    return check_in(
+        ctx,
+        shopper_id=shopper.id,
+        store_id=store.id,
+        destination=GeoPoint(30.52 + north, -84.2211),
+        capacity_bags=bags,
+        max_detour_m=4_000,
+        max_detour_s=None,
+        leave_by=leave_by,
+    )
+
+
+def _record_a_day(db: ConnectionPool, settings: Settings) -> Recorded:
+    """Five orders and three shoppers: the first offer accepted and delivered, the second declined, the third
+    left to expire; one order cancelled by the customer; what nobody carried goes to the fallback."""
+    clock, ctx, store, shoppers = _a_store(db, settings, "Replay store", 3)
     codes: dict[Any, tuple[str, str]] = {}
     for n in range(5):
         clock.set(NINE + timedelta(seconds=n))  # apart, so that every list comes in the same order in the replay
-        result = ingest_order(
-            ctx,
-            scope="test",
-            idempotency_key=f"R{n}",
-            intake=OrderIntake(
-                store_id=store.id,
-                external_ref=f"R{n}",
-                dropoff=GeoPoint(30.475 + 0.006 * n, -84.2211 + 0.002 * (n % 2)),
-                dropoff_address=f"{n} Main St",
-                recipient_name="Pat Doe",
-                window_earliest=NINE,
-                window_latest=NINE + timedelta(hours=3),
-                dispatch_deadline=NINE + timedelta(hours=2),
-                size_bags=1,
-                value_cents=Cents(3_000),
-            ),
+        new_order, bag, code = _take_in(
+            ctx, store, f"R{n}", GeoPoint(30.475 + 0.006 * n, -84.2211 + 0.002 * (n % 2)), n
         )
-        codes[result.receipt["order_id"]] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+        codes[new_order] = (bag, code)
     trips = []
     for index, shopper in enumerate(shoppers):
         clock.set(NINE + timedelta(seconds=5 + index))
-        trips.append(
-            check_in(
-                ctx,
-                shopper_id=shopper.id,
-                store_id=store.id,
-                destination=GeoPoint(30.52 + 0.002 * index, -84.2211),
-                capacity_bags=1,
-                max_detour_m=4_000,
-                max_detour_s=None,
-                leave_by=NINE + timedelta(minutes=20),
-            )
-        )
+        trips.append(_check_in(ctx, shopper, store, north=0.002 * index, bags=1, leave_by=NINE + timedelta(minutes=20)))
     taken: Offer | None = None
     made = 0
     for seconds in range(10, 20 * 60, 10):  # the dispatcher's cadence until the shoppers leave
@@ -206,16 +229,7 @@ def _record_two_trips(db: ConnectionPool, settings: Settings) -> Recorded:
     seconds later and delivers five minutes later; checks in again ten minutes after the first check-in and does
     the same. What is left goes to the fallback. The first trip's leave-by is 09:30, the second's 09:25: a
     replay that kept the shopper in the store until the first leave-by could not check them in again."""
-    clock = ManualClock(NINE)
-    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
-    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
-    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
-    store = Store("Two trips store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
-    shopper = Shopper(display_name="S0", trust_tier=TrustTier.GOLD, identity_verified=True)
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.stores.add(store)
-        uow.shoppers.add(shopper)
-        uow.commit()
+    clock, ctx, store, [shopper] = _a_store(db, settings, "Two trips store", 1)
     codes: dict[str, tuple[str, str]] = {}
     made = 0
     for number, (first, leave_by) in enumerate(
@@ -223,36 +237,11 @@ def _record_two_trips(db: ConnectionPool, settings: Settings) -> Recorded:
     ):
         for n in range(2):
             clock.set(first + timedelta(seconds=n))
-            ref = f"T{number}-{n}"
-            result = ingest_order(
-                ctx,
-                scope="test",
-                idempotency_key=ref,
-                intake=OrderIntake(
-                    store_id=store.id,
-                    external_ref=ref,
-                    dropoff=GeoPoint(30.475 + 0.006 * n + 0.003 * number, -84.2211),
-                    dropoff_address=f"{n} Main St",
-                    recipient_name="Pat Doe",
-                    window_earliest=NINE,
-                    window_latest=NINE + timedelta(hours=3),
-                    dispatch_deadline=NINE + timedelta(hours=2),
-                    size_bags=1,
-                    value_cents=Cents(3_000),
-                ),
-            )
-            codes[str(result.receipt["order_id"])] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+            dropoff = GeoPoint(30.475 + 0.006 * n + 0.003 * number, -84.2211)
+            new_order, bag, code = _take_in(ctx, store, f"T{number}-{n}", dropoff, n)
+            codes[new_order] = (bag, code)
         clock.set(first + timedelta(seconds=5))
-        trip = check_in(
-            ctx,
-            shopper_id=shopper.id,
-            store_id=store.id,
-            destination=GeoPoint(30.52, -84.2211),
-            capacity_bags=2,
-            max_detour_m=4_000,
-            max_detour_s=None,
-            leave_by=leave_by,
-        )
+        trip = _check_in(ctx, shopper, store, north=0.0, bags=2, leave_by=leave_by)
         taken: Offer | None = None
         seconds = 7  # the dispatcher's rounds fall between the replay's, which start with the first order
         while taken is None:  # the dispatcher's cadence until the shopper takes an offer
@@ -355,40 +344,10 @@ def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
     """The shopper was offered an order and cancelled the trip eight seconds later without answering (the offer
     was withdrawn): the replay makes the same offer and leaves it unanswered as on record, rather than let an
     eager acceptance model take it."""
-    clock = ManualClock(NINE)
-    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
-    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
-    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
-    store = Store("Withdrawn store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
-    shopper = Shopper(display_name="S0", trust_tier=TrustTier.GOLD, identity_verified=True)
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.stores.add(store)
-        uow.shoppers.add(shopper)
-        uow.commit()
-    intake = OrderIntake(
-        store_id=store.id,
-        external_ref="W0",
-        dropoff=GeoPoint(30.475, -84.2211),
-        dropoff_address="1 Main St",
-        recipient_name="Pat Doe",
-        window_earliest=NINE,
-        window_latest=NINE + timedelta(hours=3),
-        dispatch_deadline=NINE + timedelta(hours=2),
-        size_bags=1,
-        value_cents=Cents(3_000),
-    )
-    ingest_order(ctx, scope="test", idempotency_key="W0", intake=intake)
+    clock, ctx, store, [shopper] = _a_store(db, settings, "Withdrawn store", 1)
+    _take_in(ctx, store, "W0", GeoPoint(30.475, -84.2211), 1)
     clock.set(NINE + timedelta(seconds=5))
-    trip = check_in(
-        ctx,
-        shopper_id=shopper.id,
-        store_id=store.id,
-        destination=GeoPoint(30.52, -84.2211),
-        capacity_bags=1,
-        max_detour_m=4_000,
-        max_detour_s=None,
-        leave_by=NINE + timedelta(minutes=30),
-    )
+    trip = _check_in(ctx, shopper, store, north=0.0, bags=1, leave_by=NINE + timedelta(minutes=30))
     clock.set(NINE + timedelta(seconds=10))
     assert len(run_batch(ctx, store_id=store.id, solver=matcher_solver).offers) == 1
     clock.set(NINE + timedelta(seconds=18))
@@ -398,7 +357,11 @@ def test_an_offer_left_unanswered_until_withdrawn_is_not_answered_by_the_model(
     start, end = day_bounds(DAY, "UTC")
     day = read_recorded_day(db, store_id=store.id, start=start, end=end)
     eager = ReplayOptions(
-        policy=POLICY, config=config, cadence_s=10.0, acceptance=AcceptanceSpec(intercept=30.0), response_seconds=(1, 2)
+        policy=POLICY,
+        config=ctx.config,
+        cadence_s=10.0,
+        acceptance=AcceptanceSpec(intercept=30.0),
+        response_seconds=(1, 2),
     )
     result = replay_day(day, eager)
 
@@ -414,54 +377,17 @@ def _record_a_failed_delivery(db: ConnectionPool, settings: Settings, *, given_u
 
     `given_up`: the code is wrong once, and operations mark the order not delivered two minutes later, take it
     back and requeue it; nobody takes it, and past its deadline the batch hands it to the courier fleet."""
-    clock = ManualClock(NINE)
-    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
-    assert config.max_delivery_attempts == 3
-    ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
-    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
-    store = Store("Failed delivery store", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
-    shoppers = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(2)]
-    with PostgresDispatchUnitOfWork(db) as uow:
-        uow.stores.add(store)
-        for shopper in shoppers:
-            uow.shoppers.add(shopper)
-        uow.commit()
+    clock, ctx, store, shoppers = _a_store(db, settings, "Failed delivery store", 2)
+    assert ctx.config.max_delivery_attempts == 3
     codes: dict[UUID, tuple[str, str]] = {}
     for n in range(2):
         clock.set(NINE + timedelta(seconds=n))
-        result = ingest_order(
-            ctx,
-            scope="test",
-            idempotency_key=f"F{n}",
-            intake=OrderIntake(
-                store_id=store.id,
-                external_ref=f"F{n}",
-                dropoff=GeoPoint(30.475 + 0.006 * n, -84.2211),
-                dropoff_address=f"{n} Main St",
-                recipient_name="Pat Doe",
-                window_earliest=NINE,
-                window_latest=NINE + timedelta(hours=3),
-                dispatch_deadline=NINE + timedelta(hours=2),
-                size_bags=1,
-                value_cents=Cents(3_000),
-            ),
-        )
-        codes[UUID(str(result.receipt["order_id"]))] = (str(result.receipt["bag_code"]), str(result.delivery_code))
+        new_order, bag, code = _take_in(ctx, store, f"F{n}", GeoPoint(30.475 + 0.006 * n, -84.2211), n)
+        codes[UUID(new_order)] = (bag, code)
     trips = []
     for n, shopper in enumerate(shoppers):
         clock.set(NINE + timedelta(seconds=5 + n))
-        trips.append(
-            check_in(
-                ctx,
-                shopper_id=shopper.id,
-                store_id=store.id,
-                destination=GeoPoint(30.52 + 0.002 * n, -84.2211),
-                capacity_bags=1,
-                max_detour_m=4_000,
-                max_detour_s=None,
-                leave_by=NINE + timedelta(minutes=30),
-            )
-        )
+        trips.append(_check_in(ctx, shopper, store, north=0.002 * n, bags=1, leave_by=NINE + timedelta(minutes=30)))
     taken: dict[UUID, UUID] = {}
     made, seconds = 0, 7
     while len(taken) < 2:  # the dispatcher's cadence until each shopper has taken an order
