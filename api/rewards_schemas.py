@@ -169,6 +169,9 @@ class PayoutLineOut(FromDomain):
     held: bool = Field(description="A held line is not paid; its money stays for a later batch")
     hold_reason: str | None
     held_by: UUID | None
+    hold_released_by: UUID | None = Field(
+        description="Who released a hold someone else placed on the line: they may not approve the batch"
+    )
     open: bool = Field(description="Still payable by this batch (closed once the batch is paid or rejected)")
 
 

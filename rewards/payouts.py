@@ -2,7 +2,8 @@
 
 A batch goes draft → approved → paid, or to rejected from draft or approved. Approval needs a second pair
 of eyes: the finance user who prepared the batch cannot approve it, nor release a hold someone else placed on
-it; and an approval may name the revision its approver reviewed, refused when a line was held or released
+it; whoever releases a hold another placed cannot approve the batch either (the line would be paid on their
+word alone); and an approval may name the revision its approver reviewed, refused when a line was held or released
 since. Held lines are not paid; their money stays in the shopper's cash payable for a later batch."""
 
 from __future__ import annotations
@@ -64,6 +65,19 @@ class HoldPlacedByAnother(DomainError):
         )
 
 
+class ReleasedAnothersHold(DomainError):
+    """Four eyes on a held line: its hold was placed by one finance user and released by the one now approving,
+    so its payment would rest on that one person's word."""
+
+    kind = "forbidden"
+
+    def __init__(self, batch_id: UUID, line_id: UUID) -> None:
+        super().__init__(
+            f"you released the hold someone else placed on line {line_id} of batch {batch_id}: another finance "
+            "user must approve the batch"
+        )
+
+
 class LineAlreadyHeld(DomainError):
     """A held line is held again: the first hold, with its reason and who placed it, stands until released."""
 
@@ -121,6 +135,9 @@ class PayoutLine:
     held: bool = False
     hold_reason: str | None = None
     held_by: UUID | None = None
+    hold_released_by: UUID | None = None
+    """Who released a hold someone else had placed on the line (they may not approve its batch); cleared when
+    the line is held again."""
     open: bool = True
     id: UUID = field(default_factory=uuid4)
 
@@ -175,7 +192,7 @@ class PayoutBatch:
         line = self.line(line_id)
         if line.held:
             raise LineAlreadyHeld(self.id, line_id)
-        line.held, line.hold_reason, line.held_by = True, reason, actor_id
+        line.held, line.hold_reason, line.held_by, line.hold_released_by = True, reason, actor_id, None
         self.revision += 1
         return line
 
@@ -189,17 +206,23 @@ class PayoutBatch:
             return line
         if actor_id == self.prepared_by and line.held_by != actor_id:
             raise HoldPlacedByAnother(self.id, line_id)
+        if line.held_by != actor_id:
+            line.hold_released_by = actor_id
         line.held, line.hold_reason, line.held_by = False, None, None
         self.revision += 1
         return line
 
     def approve(self, *, actor_id: UUID, now: datetime, reviewed_revision: int | None = None) -> None:
-        """Four eyes: refused to the preparer (`FourEyesViolation`), and with `reviewed_revision` (what the
-        approver's page showed) when a line was held or released since (`BatchChanged`)."""
+        """Four eyes: refused to the preparer (`FourEyesViolation`) and to whoever released a hold another placed
+        on a line it pays (`ReleasedAnothersHold`), and with `reviewed_revision` (what the approver's page showed)
+        when a line was held or released since (`BatchChanged`)."""
         if actor_id == self.prepared_by:
             raise FourEyesViolation(self.id, actor_id)
         if BatchStatus.APPROVED not in BATCH_TRANSITIONS[self.status]:
             raise IllegalTransition("payout batch", self.id, self.status, BatchStatus.APPROVED)
+        for line in self.lines:
+            if not line.held and line.hold_released_by == actor_id:
+                raise ReleasedAnothersHold(self.id, line.id)
         if reviewed_revision is not None and reviewed_revision != self.revision:
             raise BatchChanged(self.id, reviewed_revision, self.revision)
         self._move(BatchStatus.APPROVED)

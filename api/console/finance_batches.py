@@ -25,7 +25,14 @@ from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn
 from api.routers.finance import CsvResponse
 from crowdship.pages import Page
 from rewards import services
-from rewards.payouts import BatchChanged, BatchExported, BatchStatus, FourEyesViolation, HoldPlacedByAnother
+from rewards.payouts import (
+    BatchChanged,
+    BatchExported,
+    BatchStatus,
+    FourEyesViolation,
+    HoldPlacedByAnother,
+    ReleasedAnothersHold,
+)
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 BATCHES = f"{CONSOLE_PREFIX}/finance/batches"
@@ -176,6 +183,9 @@ def _batch(
         page=PageView.cut(lines, paging),
         problem_line=line_id,
         prepared_by_you=batch.prepared_by == user.principal.user_id,
+        released_anothers_hold=any(
+            not line.held and line.hold_released_by == user.principal.user_id for line in batch.lines
+        ),
         settled=LINE_SETTLED,
         people=people(
             request,
@@ -271,6 +281,14 @@ def approve_batch(
             )
     except FourEyesViolation:
         problem = FormProblem("You prepared this batch: another finance user must approve it (four eyes).", {}, 403)
+        return _refused(request, user, rewards, batch_id, problem)
+    except ReleasedAnothersHold:
+        problem = FormProblem(
+            "You released a hold someone else placed on a line of this batch: another finance user must approve it "
+            "(four eyes).",
+            {},
+            403,
+        )
         return _refused(request, user, rewards, batch_id, problem)
     except BatchChanged:
         problem = FormProblem(

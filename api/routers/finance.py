@@ -149,7 +149,8 @@ def release_line(
 def approve_batch(
     batch_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now, body: ApprovalIn | None = None
 ) -> PayoutBatchOut:
-    """Four eyes: 403 when the caller prepared the batch; 409 unless it is a draft. With the `revision` you
+    """Four eyes: 403 when the caller prepared the batch, and 403 `released-anothers-hold` when the caller
+    released a hold someone else placed on one of its lines; 409 unless it is a draft. With the `revision` you
     reviewed, 409 `batch-changed` when a line was held or released since: read the batch again."""
     with rewards() as uow:
         batch = services.approve_payout_batch(

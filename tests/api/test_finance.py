@@ -234,6 +234,33 @@ def test_the_preparer_cannot_overrule_a_hold_and_an_approval_of_an_older_revisio
     assert approved.json()["status"] == "approved"
 
 
+def test_who_released_a_hold_another_placed_cannot_approve_the_batch(
+    client: TestClient,
+    finance: Account,
+    second_finance: Account,
+    make_staff: Callable[[Role], Account],
+    clock: ManualClock,
+    owed: Callable[..., Owed],
+) -> None:
+    """A prepares and holds Ben's line, B releases it: B's approval would pay Ben on B's word alone, so it is
+    403 `released-anothers-hold` and the batch stays a draft; a third finance user approves it."""
+    ben = owed("Ben").shopper
+    batch = prepare_batch(client, finance, clock, "eyes-2")
+    line_url = f"/finance/batches/{batch['id']}/lines/{_line_of(batch, ben)['id']}"
+    assert client.post(f"{line_url}/hold", json={"reason": "check ID"}, headers=finance.headers).status_code == 200
+    released = client.post(f"{line_url}/release", headers=second_finance.headers).json()
+    assert _line_of(released, ben)["hold_released_by"] == str(second_finance.user_id)
+
+    approve_url = f"/finance/batches/{batch['id']}/approve"
+    refused = assert_problem(client.post(approve_url, headers=second_finance.headers), 403)
+    assert refused["type"] == "/problems/released-anothers-hold"
+    assert "another finance user must approve" in refused["detail"]
+    assert client.get(f"/finance/batches/{batch['id']}", headers=finance.headers).json()["status"] == "draft"
+    approved = client.post(approve_url, headers=make_staff(Role.FINANCE).headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+
+
 def test_only_an_approved_or_paid_batch_is_exported_for_the_bank(
     client: TestClient,
     finance: Account,

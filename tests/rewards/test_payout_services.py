@@ -18,7 +18,14 @@ from dispatch.errors import IllegalTransition
 from dispatch.model import LocationSample
 from rewards.anomalies import FlagCode
 from rewards.ledger import AccountKind, TransactionKind
-from rewards.payouts import BatchChanged, BatchStatus, FourEyesViolation, HoldPlacedByAnother, PayoutBatch
+from rewards.payouts import (
+    BatchChanged,
+    BatchStatus,
+    FourEyesViolation,
+    HoldPlacedByAnother,
+    PayoutBatch,
+    ReleasedAnothersHold,
+)
 from rewards.reconciliation import DiscrepancyKind
 from rewards.records import NothingToPay
 from rewards.services import (
@@ -179,6 +186,30 @@ def test_a_hold_by_the_second_person_is_neither_released_by_the_preparer_nor_app
     with world.rewards() as uow:
         paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay-1")
     assert paid.paid_cents == 1_000
+
+
+@pytest.mark.usefixtures("policy")
+def test_who_released_a_hold_another_placed_is_kept_and_cannot_approve(world: World) -> None:
+    """A prepares and holds Bob's line; B releases it. Stored and read again, the batch still knows B released
+    another's hold: B's approval is refused, a third finance user's goes through and pays Bob."""
+    third = uuid4()
+    bob = world.add_shopper()
+    credit(world, world.order(proof_by=bob).id, bob.id)
+    batch = _prepare(world)
+    bobs_line = batch.lines[0]
+    with world.rewards() as uow:
+        hold_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, reason="check ID", actor_id=FINANCE_A, now=NOW)
+    with world.rewards() as uow:
+        release_payout_line(uow, batch_id=batch.id, line_id=bobs_line.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow, pytest.raises(ReleasedAnothersHold):
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        assert payout_batch(uow, batch_id=batch.id).status is BatchStatus.DRAFT
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=third, now=NOW)
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW, idempotency_key="pay-1")
+    assert paid.paid_cents == 500
 
 
 @pytest.mark.usefixtures("policy")

@@ -24,6 +24,7 @@ from rewards.payouts import (
     LineAlreadyHeld,
     PayoutBatch,
     PayoutLine,
+    ReleasedAnothersHold,
     batch_csv,
 )
 
@@ -101,6 +102,40 @@ def test_a_hold_without_a_holder_is_released_by_someone_other_than_the_preparer(
         batch.unhold(line.id, actor_id=PREPARER)
     batch.unhold(line.id, actor_id=APPROVER)
     assert not line.held
+
+
+def test_whoever_releases_a_hold_another_placed_does_not_approve_the_batch() -> None:
+    """Four eyes on a held line: A holds it, B releases it; B's approval would pay it on B's word alone, so it is
+    refused (forbidden) and the batch stays a draft. A third finance user approves it; so does B once A releases
+    their own hold instead, and a line held again and left held needs nobody's release."""
+    third = uuid4()
+    batch = a_batch(1_000)
+    line = batch.lines[0]
+    batch.hold(line.id, reason="suspicious", actor_id=PREPARER)
+    batch.unhold(line.id, actor_id=APPROVER)
+    with pytest.raises(ReleasedAnothersHold) as raised:
+        batch.approve(actor_id=APPROVER, now=NOW)
+    assert raised.value.kind == "forbidden"
+    assert str(line.id) in raised.value.message
+    assert [batch.status] == [BatchStatus.DRAFT]
+    batch.approve(actor_id=third, now=NOW)
+    assert batch.approved_by == third
+
+    agreed = a_batch(1_000)
+    line = agreed.lines[0]
+    agreed.hold(line.id, reason="checking", actor_id=PREPARER)
+    agreed.unhold(line.id, actor_id=PREPARER)
+    agreed.approve(actor_id=APPROVER, now=NOW)
+    assert agreed.status is BatchStatus.APPROVED
+
+    held_again = a_batch(1_000)
+    line = held_again.lines[0]
+    held_again.hold(line.id, reason="suspicious", actor_id=PREPARER)
+    held_again.unhold(line.id, actor_id=APPROVER)
+    held_again.hold(line.id, reason="still suspicious", actor_id=PREPARER)
+    assert line.hold_released_by is None
+    held_again.approve(actor_id=APPROVER, now=NOW)
+    assert held_again.status is BatchStatus.APPROVED
 
 
 def test_a_held_line_is_not_held_again_so_its_holder_stays() -> None:

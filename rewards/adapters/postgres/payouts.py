@@ -80,8 +80,8 @@ class PostgresPayoutRepository(Repository):
             with self._connection.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO payout_lines (id, batch_id, shopper_id, account_id, amount_cents, flags,
-                           held, hold_reason, held_by, open)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                           held, hold_reason, held_by, hold_released_by, open)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (
                             line.id,
@@ -93,6 +93,7 @@ class PostgresPayoutRepository(Repository):
                             line.held,
                             line.hold_reason,
                             line.held_by,
+                            line.hold_released_by,
                             line.open,
                         )
                         for line in batch.lines
@@ -138,6 +139,7 @@ class PostgresPayoutRepository(Repository):
                     held=line["held"],
                     hold_reason=line["hold_reason"],
                     held_by=line["held_by"],
+                    hold_released_by=line["hold_released_by"],
                     open=line["open"],
                 )
                 for line in lines
@@ -172,8 +174,12 @@ class PostgresPayoutRepository(Repository):
                     [(e.id, batch.id, e.exported_by, e.exported_at) for e in batch.exports],
                 )
             cursor.executemany(
-                "UPDATE payout_lines SET held = %s, hold_reason = %s, held_by = %s, open = %s WHERE id = %s",
-                [(line.held, line.hold_reason, line.held_by, line.open, line.id) for line in batch.lines],
+                """UPDATE payout_lines SET held = %s, hold_reason = %s, held_by = %s, hold_released_by = %s, open = %s
+                   WHERE id = %s""",
+                [
+                    (line.held, line.hold_reason, line.held_by, line.hold_released_by, line.open, line.id)
+                    for line in batch.lines
+                ],
             )
 
     def periods(self, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:

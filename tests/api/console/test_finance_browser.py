@@ -171,6 +171,34 @@ def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_f
 
 
 @pytest.mark.usefixtures("owed")
+def test_who_released_a_hold_fiona_placed_is_not_offered_the_approval(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """Fiona prepares and holds Ben's line; Gus releases it, so his page says another finance user approves and
+    has no Approve button (the server refuses him too); Hal approves."""
+    fiona = signed_in(Role.FINANCE, "fiona")
+    fiona.goto("/console/finance/batches")
+    fiona.get_by_role("button", name="Prepare batch").click()
+    batch_url = fiona.url
+    fiona.get_by_label("Reason to hold Ben's line").fill("check ID")
+    fiona.get_by_label("Reason to hold Ben's line").press("Enter")
+    expect(fiona.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
+
+    gus = signed_in(Role.FINANCE, "gus")
+    gus.goto(batch_url)
+    gus.get_by_role("button", name="Release the line of Ben").click()
+    expect(gus.get_by_role("status")).to_have_text("The hold is released.")
+    expect(gus.get_by_text("You released a hold someone else placed on a line of this batch")).to_be_visible()
+    expect(gus.get_by_role("button", name="Approve batch")).to_have_count(0)
+    screenshot(gus, "approval-not-offered-to-who-released-a-hold")
+
+    hal = signed_in(Role.FINANCE, "hal")
+    hal.goto(batch_url)
+    hal.get_by_role("button", name="Approve batch").click()
+    expect(hal.get_by_role("status")).to_have_text("The batch is approved; it can be paid now.")
+
+
+@pytest.mark.usefixtures("owed")
 def test_a_batch_prepared_for_exact_instants_shows_them_in_the_viewers_time_zone(
     signed_in: Callable[..., Page],
     api: httpx2.Client,
