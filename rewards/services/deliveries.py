@@ -114,19 +114,9 @@ def credit_unrewarded_delivery(
         require_active_actor(repos, actor_id)
 
         def run() -> RewardCredit:
-            if repos.rewards.for_order(order_id) is not None:
-                raise AlreadyRewarded(order_id)
-            named = None if policy_version is None else _approved_version(repos, policy_version)
-            delivered = recorded_delivery(uow, order_id)
+            delivered, named = _unrewarded_delivery(uow, repos, order_id, policy_version)
             policy = named or _in_force_at_delivery(repos, delivered.delivered_at)
-            priced = delivery_reward_inputs(
-                uow,
-                repos,
-                delivered,
-                policy=policy,
-                payment_choice=payment_choice,
-                trust_tier=repos.rewards.delivery_tier(order_id),
-            )
+            priced = _late_inputs(uow, repos, delivered, policy, payment_choice)
             return credit_delivered_order(
                 repos,
                 order_id=order_id,
@@ -153,6 +143,35 @@ def credit_unrewarded_delivery(
         else:
             uow.commit()
     return LateCredit(outcome.value, outcome.replayed)
+
+
+def _unrewarded_delivery(
+    uow: LiveUnitOfWork, repos: RewardsRepositories, order_id: UUID, policy_version: int | None
+) -> tuple[DeliveredOrder, RewardPolicy | None]:
+    """The delivery a late credit is for, and the approved version named to price it: refused as crediting
+    refuses (`AlreadyRewarded`, `InvalidInput` on `policy_version`, `DeliveryNotRecorded`, `NotFound`)."""
+    if repos.rewards.for_order(order_id) is not None:
+        raise AlreadyRewarded(order_id)
+    named = None if policy_version is None else _approved_version(repos, policy_version)
+    return recorded_delivery(uow, order_id), named
+
+
+def _late_inputs(
+    uow: LiveUnitOfWork,
+    repos: RewardsRepositories,
+    delivered: DeliveredOrder,
+    policy: RewardPolicy,
+    payment_choice: PaymentChoice | None,
+) -> DeliveryPricing:
+    """The inputs the live hook would have used, with the tier it kept at the delivery (if it did)."""
+    return delivery_reward_inputs(
+        uow,
+        repos,
+        delivered,
+        policy=policy,
+        payment_choice=payment_choice,
+        trust_tier=repos.rewards.delivery_tier(delivered.order_id),
+    )
 
 
 def _in_force_at_delivery(repos: RewardsRepositories, delivered_at: datetime) -> RewardPolicy:
@@ -204,10 +223,7 @@ def quote_unrewarded_delivery(
     for no policy in force: then nothing is priced, and the approved versions are listed to choose from."""
     with open_dispatch() as uow:
         repos = rewards_within(uow)
-        if repos.rewards.for_order(order_id) is not None:
-            raise AlreadyRewarded(order_id)
-        named = None if policy_version is None else _approved_version(repos, policy_version)
-        delivered = recorded_delivery(uow, order_id)
+        delivered, named = _unrewarded_delivery(uow, repos, order_id, policy_version)
         approved = tuple(
             policy.version
             for policy in sorted(repos.policies.every_version(), key=lambda each: -each.version)
@@ -218,14 +234,7 @@ def quote_unrewarded_delivery(
         except NoPolicyInForce:
             uow.rollback()
             return LateCreditQuote(delivered, None, None, None, approved)
-        priced = delivery_reward_inputs(
-            uow,
-            repos,
-            delivered,
-            policy=policy,
-            payment_choice=payment_choice,
-            trust_tier=repos.rewards.delivery_tier(order_id),
-        )
+        priced = _late_inputs(uow, repos, delivered, policy, payment_choice)
         quote = quote_delivery_reward(
             repos,
             shopper_id=delivered.shopper_id,
