@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crowdship.strength import TEST_SECRET_KEY, weak_key_reason
@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return url
+
+    @field_validator("matcher_time_limit_s")
+    @classmethod
+    def _matcher_within_the_lease(cls, limit: float, info: ValidationInfo) -> float:
+        """A batch whose lease runs out before it writes its offers writes none: the matcher must fit well inside."""
+        lease = info.data.get("dispatch_lease_s")
+        if lease is not None and limit > lease / 2:
+            raise ValueError(f"must be at most half of CROWDSHIP_DISPATCH_LEASE_S ({lease:g} s)")
+        return limit
 
     @field_validator("secret_key")
     @classmethod

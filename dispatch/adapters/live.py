@@ -237,6 +237,10 @@ class RedisLiveState:
     def release_lease(self, store_id: UUID, token: str) -> bool:
         return bool(self._release(keys=[_lease_key(store_id)], args=[token]))
 
+    def holds_lease(self, store_id: UUID, token: str) -> bool:
+        stored = self._client.get(_lease_key(store_id))
+        return stored is not None and (stored.decode() if isinstance(stored, bytes) else str(stored)) == token
+
     # Events ----------------------------------------------------------------------------------------
 
     def publish_offer(self, shopper_id: UUID, payload: Mapping[str, Any]) -> None:

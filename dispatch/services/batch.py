@@ -1,9 +1,10 @@
 """One dispatch batch for one store: tidy up, build the problem, run the matcher, write the offers.
 
 Used by the dispatcher loop and by the operations endpoint alike. A per-store lease in Redis keeps two
-dispatchers from working on the same store at once; should the lease fail (Redis lost, a lease that ran
-out mid-batch), the database's partial unique indexes still refuse a second open offer for an order or a
-trip, and the batch skips that offer.
+dispatchers from working on the same store at once, and a batch whose lease ran out before it wrote its offers
+writes none; should the lease fail all the same (Redis lost, a lease that runs out while the offers are
+written), the database's partial unique indexes still refuse a second open offer for an order or a trip, and
+the batch skips that offer.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class BatchReport:
     """Offers the database refused because another batch offered the order or the trip first."""
     unassigned: dict[UUID, str] = field(default_factory=dict)
     """The reason code of each order the batch left pending."""
+    lost_lease: bool = False
+    """The lease ran out before the offers were written (a round that outlived it): none were written, since
+    another dispatcher may be batching the store from fresher state."""
 
 
 def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
@@ -104,7 +108,7 @@ def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_
             return report
     try:
         _tidy_up(ctx, store_id, report)
-        _match_and_offer(ctx, store_id, report, solver)
+        _match_and_offer(ctx, store_id, report, solver, lease=token)
     finally:
         if ctx.live is not None and token is not None:
             ctx.live.release_lease(store_id, token)
@@ -156,7 +160,9 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
         trip_ended(ctx, trip)
 
 
-def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, solver: Solver) -> None:
+def _match_and_offer(
+    ctx: DispatchContext, store_id: UUID, report: BatchReport, solver: Solver, *, lease: str | None
+) -> None:
     now = report.started_at
     parameters = ctx.config.batch
     with ctx.unit_of_work() as uow:
@@ -223,23 +229,15 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     report.dropped = made.dropped
     for dropped in made.dropped:
         log.warning("matcher assignment dropped", trip=dropped.trip_id, reason=dropped.reason)
+    if ctx.live is not None and lease is not None and not ctx.live.holds_lease(store_id, lease):
+        report.lost_lease = True
+        log.warning("batch outlived its lease: no offer written", store_id=str(store_id))
+        return
     orders_by_id = {order.id: order for order in orders}
     alternatives = best_alternatives(problem, made.offers)
     assignments = dict(solution.get("assignments", {}))
     with ctx.unit_of_work() as uow:
         for offer in made.offers:
-            assignment = assignments.get(str(offer.trip_id), {})
-            same_route = assignment.get("orders") == [str(order_id) for order_id in offer.stops]
-            matcher_cost = assignment.get("compensation") if same_route else None  # None: a part of its route
-            priced = terms.get(offer.trip_id) is not None
-            if priced and matcher_cost is not None and round(matcher_cost) != offer.reward_quote_cents:
-                # the policy changed between pricing and quoting, or the rule and rewards disagree: say so
-                log.warning(
-                    "offer quote differs from the matcher's cost",
-                    trip=str(offer.trip_id),
-                    quote=offer.reward_quote_cents,
-                    matcher_cost=matcher_cost,
-                )
             explained = replace(
                 offer,
                 breakdown=offer_breakdown(
@@ -247,7 +245,7 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
                     orders_by_id,
                     terms.get(offer.trip_id),
                     parameters,
-                    matcher_cost=matcher_cost,
+                    matcher_cost=_matcher_cost(offer, assignments, priced=terms.get(offer.trip_id) is not None),
                     alternative=alternatives[offer.id],
                     leave_after=leave_after(
                         store,
@@ -277,6 +275,24 @@ def _match_and_offer(ctx: DispatchContext, store_id: UUID, report: BatchReport, 
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
     _record_unassigned(ctx, report, reasons, now)
+
+
+def _matcher_cost(offer: Offer, assignments: Mapping[str, Any], *, priced: bool) -> float | None:
+    """What the matcher costed the offer's route at; None when the offer is only a part of its route. A route
+    priced by the policy whose cost and quote differ is logged: the policy changed between pricing and quoting,
+    or the rule and rewards disagree."""
+    assignment = assignments.get(str(offer.trip_id), {})
+    if assignment.get("orders") != [str(order_id) for order_id in offer.stops]:
+        return None
+    cost = assignment.get("compensation")
+    if priced and cost is not None and round(cost) != offer.reward_quote_cents:
+        log.warning(
+            "offer quote differs from the matcher's cost",
+            trip=str(offer.trip_id),
+            quote=offer.reward_quote_cents,
+            matcher_cost=cost,
+        )
+    return None if cost is None else float(cost)
 
 
 def _waiting_costs(

@@ -54,3 +54,14 @@ def test_missing_servers_are_reported_with_what_to_do() -> None:
         settings.require_database_url()
     with pytest.raises(RuntimeError, match="CROWDSHIP_REDIS_URL"):
         settings.require_redis_url()
+
+
+def test_a_matcher_budget_that_would_outlast_the_dispatch_lease_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose lease ran out writes no offer: a matcher given most of the lease would make every batch of a
+    busy store come to nothing, so the budget is held to half the lease at start-up."""
+    monkeypatch.setenv("CROWDSHIP_DISPATCH_LEASE_S", "10")
+    monkeypatch.setenv("CROWDSHIP_MATCHER_TIME_LIMIT_S", "6")
+    with pytest.raises(ValidationError, match="CROWDSHIP_DISPATCH_LEASE_S"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("CROWDSHIP_MATCHER_TIME_LIMIT_S", "5")
+    assert Settings(_env_file=None).matcher_time_limit_s == 5

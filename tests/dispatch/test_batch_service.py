@@ -6,9 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -22,7 +26,7 @@ from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.live import LiveState
 from dispatch.model import LocationSample, Order, OrderStatus, Shopper, Store, Trip, TrustTier
-from dispatch.services.batch import run_batch
+from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import dispatch_round, run_dispatcher
 from routing.areas import circular_area
@@ -187,6 +191,34 @@ def test_a_held_lease_makes_another_dispatcher_skip_and_only_its_token_frees_it(
     assert not live.release_lease(store.id, "not-the-token")
     assert live.release_lease(store.id, token)
     assert not run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
+
+
+def test_a_batch_that_outlived_its_lease_writes_no_offer(
+    db: ConnectionPool, settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """The matcher ran past the lease's time and another dispatcher took the store meanwhile: the late batch
+    writes nothing (the other one batches from fresher state), says so in its report and leaves the other's
+    lease alone; the orders stay pending for the lease's holder."""
+    store = _store_with(db, clock, orders=2, trips=2)
+    live = RedisLiveState(redis_client)
+
+    other: list[str] = []
+
+    def overtaken_matcher(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
+        time.sleep(0.3)  # the lease (0.1 s here) runs out while the matcher works ...
+        token = live.acquire_lease(store.id, 30)  # ... and another dispatcher takes the store
+        assert token is not None
+        other.append(token)
+        return matcher_solver(problem, time_limit_s)
+
+    context = _context(db, settings, clock, live)
+    context = replace(context, config=replace(context.config, lease_ttl_s=0.1))
+    report = run_batch(context, store_id=store.id, solver=overtaken_matcher)
+    assert (report.lost_lease, report.offers) == (True, [])
+    assert _open_offers(db) == (Counter(), Counter())
+    with PostgresDispatchUnitOfWork(db) as uow:
+        assert {o.status for o in uow.orders.list_for_store(store.id)} == {OrderStatus.PENDING}
+    assert live.release_lease(store.id, other[0])  # the other dispatcher's lease is still its own
 
 
 def test_two_dispatchers_running_side_by_side_make_no_double_offers(
