@@ -38,7 +38,7 @@ from functools import partial
 from typing import Any
 
 from dispatch.model import OrderStatus, TripStatus
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 from rewards.recorded_day import RecordedDay, day_figures
 from rewards.services import create_reward_policy, decide_reward_policy
 from simulations import replay_arrivals, replay_deliveries, replay_offers
