@@ -23,8 +23,8 @@ from rewards.policy import (
     MAX_PARAMETER_CENTS,
     MAX_REFERRAL_FIRST_DELIVERIES,
     PaymentMethod,
-    PolicyStatus,
 )
+from rewards.policy_versions import PolicyStatus
 from rewards.reconciliation import MAX_DISCREPANCIES_KEPT, DiscrepancyKind
 
 MAX_CENTS = MAX_PARAMETER_CENTS

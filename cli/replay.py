@@ -47,14 +47,10 @@ def replay(
     from rewards.adapters.postgres.recorded_day import read_recorded_day
     from rewards.policy import PolicyParameters
     from routing.travel import StraightLineTravel
-    from simulations.replay import (
-        ReplayOptions,
-        day_bounds,
-        load_policy_file,
-        replay_day,
-        replay_rows,
-        unreplayed_lines,
-    )
+    from simulations.replay import replay_day
+    from simulations.replay_inputs import day_bounds, load_policy_file
+    from simulations.replay_result import replay_rows, unreplayed_lines
+    from simulations.replay_state import ReplayOptions
     from simulations.results import quiet_batch_logs
 
     try:

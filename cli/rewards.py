@@ -21,7 +21,7 @@ from crowdship.files import read_text_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
-from rewards.policy import UNSHOWABLE, PolicyStatus
+from rewards.policy_versions import UNSHOWABLE, PolicyStatus
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services import (
     create_reward_policy,

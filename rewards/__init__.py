@@ -1,7 +1,8 @@
 """Rewards: what a delivery earns, a double-entry ledger that never loses a cent, payouts for finance.
 
 Where things live:
-- `policy.py` (pure): versioned reward policies, the limits no policy may pass, the second person's decision.
+- `policy.py` (pure): a reward policy's numbers, the limits no policy may pass, a delivery's reward inputs.
+- `policy_versions.py` (pure): the versions of a policy and the second person's decision on each.
 - `pricing.py` (pure): `compute_reward`, the one function that prices both an offer's quote and the credit
   (the rounding rule is in its docstring), and the helpers for offers carrying several orders.
 - `referrals.py`, `tiers.py` (pure): referral commission; trust tier from a shopper's record.

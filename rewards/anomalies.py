@@ -14,7 +14,8 @@ from uuid import UUID
 
 from crowdship.units import Cents, format_dollars
 from dispatch.model import LocationSample
-from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, RewardInputs
+from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward
 from routing.distance import geodesic_m
 

@@ -1,22 +1,20 @@
-"""A reward policy as versioned data: the numbers ops set (validated against limits no policy may pass), the
-versions and the second person's decision on each, and what a delivery's reward is computed from.
-`rewards.pricing` computes the reward itself.
+"""A reward policy's numbers: the parameters ops set (validated against limits no policy may pass), and what a
+delivery's reward is computed from. `rewards.pricing` computes the reward itself; `rewards.policy_versions`
+holds the versions and the second person's decision on each.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
-from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from crowdship.clock import time_zone
-from crowdship.errors import DomainError, InvalidInput
+from crowdship.errors import InvalidInput
 from crowdship.units import Cents, divide_half_up
 from dispatch.model import TrustTier
 
@@ -32,11 +30,6 @@ MAX_STORE_CREDIT_BONUS_BPS = 2 * BASIS_POINTS
 MAX_PARAMETER_CENTS = 100_000_000
 """No rate or cap of a policy says more than a million: far above any reward, far below what the columns hold
 (a rate itself is not capped by `MAX_REWARD_CENTS`: a per-km rate of 60 ¢ is normal)."""
-MAX_NOTE_LENGTH = 2_000
-"""A version's note, or the reason of a decision on it, as the API takes them."""
-UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""Control characters other than tab and line breaks, and the marks, overrides and isolates of text direction:
-printed by `crowdship rewards policies` or shown on the console, they run on the terminal or reorder the text."""
 MAX_INCLUDED_DISTANCE_M = 1_000_000
 MAX_INCLUDED_DURATION_S = 86_400
 MAX_REFERRAL_FIRST_DELIVERIES = 1_000
@@ -52,19 +45,6 @@ def round_half_up(value: Fraction) -> Cents:
     if value < 0:
         raise ValueError("reward amounts are never negative")
     return Cents(divide_half_up(value.numerator, value.denominator))
-
-
-def readable_text(value: str, field_name: str) -> str:
-    """A note or reason as people write them: at most `MAX_NOTE_LENGTH` characters, line breaks and tabs kept,
-    no control or text-direction character. Whoever calls (the API, the CLI, the console) is held to it."""
-    if len(value) > MAX_NOTE_LENGTH:
-        raise InvalidInput(field_name, f"at most {MAX_NOTE_LENGTH} characters")
-    found = UNSHOWABLE.search(value)
-    if found:
-        raise InvalidInput(
-            field_name, f"must not contain control or text-direction characters (U+{ord(found.group()):04X})"
-        )
-    return value
 
 
 def _require_int(value: Any, field_name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
@@ -225,137 +205,6 @@ class PolicyParameters:
 
     def zone(self) -> ZoneInfo:
         return time_zone(self.timezone, field="timezone")
-
-
-class PolicyStatus(StrEnum):
-    PROPOSED = "proposed"
-    """Published by its author; prices nothing until someone else approves it."""
-    APPROVED = "approved"
-    """In force from its approval until a later version is approved."""
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class PolicyDecision:
-    """The second person's verdict on a version."""
-
-    status: PolicyStatus
-    decided_by: UUID
-    decided_at: datetime
-    reason: str = ""
-
-
-class PolicyAuthorCannotDecide(DomainError):
-    """Four eyes: the author of a policy version may not approve or reject it."""
-
-    kind = "forbidden"
-
-    def __init__(self, version: int) -> None:
-        super().__init__(f"you proposed reward policy version {version}; someone else must approve or reject it")
-
-
-@dataclass(frozen=True)
-class RewardPolicy:
-    """One immutable version of the policy; a change is a new version, which takes effect only once someone
-    other than its author approves it."""
-
-    version: int
-    parameters: PolicyParameters
-    created_by: UUID
-    created_at: datetime
-    note: str = ""
-    decision: PolicyDecision | None = None
-    id: UUID = field(default_factory=uuid4)
-
-    @property
-    def status(self) -> PolicyStatus:
-        return PolicyStatus.PROPOSED if self.decision is None else self.decision.status
-
-    @property
-    def in_force_from(self) -> datetime | None:
-        """When it took effect: its approval (a later approval of another version ends it)."""
-        approved = self.decision is not None and self.decision.status is PolicyStatus.APPROVED
-        return self.decision.decided_at if approved and self.decision is not None else None
-
-    def decide(
-        self,
-        status: PolicyStatus,
-        *,
-        actor_id: UUID,
-        now: datetime,
-        reason: str = "",
-        newest_approved: int | None = None,
-        in_force: int | None = None,
-    ) -> RewardPolicy:
-        """This version with the second person's verdict; refused for its author, once decided, rejected
-        without a reason (the author is owed one), approved when it is older than `newest_approved` (the
-        newest version approved so far; `in_force`, the one in force now, only says so), or approved when its
-        numbers lie outside today's proposing bounds (`PolicyOutsideBounds`: a version stored before a bound was
-        added or tightened still reads and prices, `PolicyParameters.stored`, but does not go into force).
-
-        Versions only go forward: approving an older proposal after a newer one would silently put the older
-        policy back in force. Going back to older numbers is a new version, proposed and approved like any."""
-        if actor_id == self.created_by:
-            raise PolicyAuthorCannotDecide(self.version)
-        if self.decision is not None:
-            raise PolicyAlreadyDecided(self.version, self.decision.status)
-        if status is PolicyStatus.PROPOSED:
-            raise InvalidInput("decision", "approve or reject")
-        if status is PolicyStatus.REJECTED and not reason.strip():
-            raise InvalidInput("reason", "say why the version is rejected")
-        readable_text(reason, "reason")
-        if status is PolicyStatus.APPROVED and newest_approved is not None and self.version < newest_approved:
-            raise PolicySuperseded(self.version, newest_approved, in_force)
-        if status is PolicyStatus.APPROVED:
-            try:
-                self.parameters.check_bounds()
-            except InvalidInput as error:
-                raise PolicyOutsideBounds(self.version, error) from error
-        return replace(self, decision=PolicyDecision(status, actor_id, now, reason))
-
-
-class PolicyAlreadyDecided(DomainError):
-    def __init__(self, version: int, status: PolicyStatus) -> None:
-        super().__init__(f"reward policy version {version} was already {status.value}")
-
-
-class PolicyOutsideBounds(DomainError):
-    """A proposed version stored before today's bounds (`PolicyParameters.stored`) says what no version may be
-    proposed with: approving it would put those numbers in force. It can be rejected, and its numbers proposed
-    anew within the bounds."""
-
-    kind = "conflict"
-
-    def __init__(self, version: int, error: InvalidInput) -> None:
-        super().__init__(
-            f"reward policy version {version} cannot be approved: it was proposed before today's bounds and "
-            f"{error.message}. Reject it and propose new numbers as a new version"
-        )
-        self.version = version
-        self.field = error.field
-
-
-class PolicySuperseded(DomainError):
-    """A proposed version is older than one approved since: approving it would silently go back to it."""
-
-    kind = "conflict"
-
-    def __init__(self, version: int, newest_approved: int, in_force: int | None) -> None:
-        newer = f"version {newest_approved} was approved after it was proposed"
-        if in_force == newest_approved:
-            said = f"{newer} and is in force"
-        elif in_force is None:
-            said = f"{newer}; no version is in force now"
-        else:
-            said = f"{newer}; version {in_force} is in force"
-        super().__init__(
-            f"reward policy version {version} is older than the policy approved since: {said}. Approving it would "
-            f"silently put an older policy back in force; reject it, and to go back to its numbers propose them "
-            f"as a new version"
-        )
-        self.version = version
-        self.newest_approved = newest_approved
-        self.in_force = in_force
 
 
 @dataclass(frozen=True)

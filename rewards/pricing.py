@@ -31,10 +31,10 @@ from rewards.policy import (
     PaymentMethod,
     PolicyParameters,
     RewardInputs,
-    RewardPolicy,
     local_hour,
     round_half_up,
 )
+from rewards.policy_versions import RewardPolicy
 
 
 class CapApplied(StrEnum):

@@ -20,7 +20,8 @@ from dispatch.model import LocationSample, Shopper, TrustTier
 from rewards.anomalies import DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch
-from rewards.policy import EarningsSoFar, RewardPolicy
+from rewards.policy import EarningsSoFar
+from rewards.policy_versions import RewardPolicy
 from rewards.reconciliation import ReconciliationData
 from rewards.records import (
     AuditEntry,

@@ -27,7 +27,8 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Order, OrderStatus, Shopper, Store, TrustTier
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
-from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs
+from rewards.policy import PaymentMethod, RewardInputs
+from rewards.policy_versions import PolicyStatus
 from rewards.services import (
     approve_payout_batch,
     create_reward_policy,

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from composition import InMemory
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 from rewards.records import NothingToPay
 from rewards.services import (
     approve_payout_batch,

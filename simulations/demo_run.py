@@ -25,7 +25,7 @@ from dispatch.accounts import Role
 from dispatch.model import Order, OrderStatus, TripStatus
 from dispatch.services import accounts, queries
 from dispatch.services.context import DispatchContext, PasswordHasher
-from rewards.policy import PolicyStatus, RewardPolicy
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services import create_reward_policy, decide_reward_policy

@@ -19,7 +19,7 @@ from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import PolicyOut, ReasonIn
 from rewards import services
 from rewards.permissions import POLICY_DECIDERS, POLICY_READERS
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 Version = Annotated[int | None, Query(ge=1, le=1_000_000)]

@@ -17,7 +17,7 @@ from api.schemas import PageOf
 from crowdship.errors import InvalidInput
 from rewards import services
 from rewards.permissions import POLICY_READERS
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 
 router = APIRouter(
     route_class=JsonBodyRoute,

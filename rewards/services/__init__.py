@@ -13,9 +13,19 @@ credited in the same transaction as the delivery. Every money-moving call carrie
 - `deliveries`: a delivery's reward inputs (the live hook's), and crediting later a delivery left without one.
 - `wallet`: balances, ledger, rewards, the payment method.
 - `shoppers`: referrals (register, read), trust tier review.
-- `payouts`: payout batches, reconciliation, the audit log.
+- `payouts`: payout batches: prepare, hold and release lines, approve or reject, export, pay.
+- `books`: the books read back: payout batches, payees' names, reconciliation, the audit log.
 """
 
+from rewards.services.books import (
+    AuditRecord,
+    audit_log,
+    batch_periods,
+    payee_names,
+    payout_batch,
+    payout_batches,
+    reconciliation_report,
+)
 from rewards.services.credits import RewardCredit, credit_delivered_order, credit_delivery_reward
 from rewards.services.deliveries import (
     DeliveryPricing,
@@ -28,20 +38,13 @@ from rewards.services.deliveries import (
     quote_unrewarded_delivery,
 )
 from rewards.services.payouts import (
-    AuditRecord,
     PaidBatch,
     PreparedBatch,
     approve_payout_batch,
-    audit_log,
-    batch_periods,
     export_payout_batch_csv,
     hold_payout_line,
     pay_payout_batch,
-    payee_names,
-    payout_batch,
-    payout_batches,
     prepare_payout_batch,
-    reconciliation_report,
     reject_payout_batch,
     release_payout_line,
 )

@@ -16,7 +16,8 @@ from dispatch.model import TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DeliveredOrder
 from dispatch.services.delivery import recorded_delivery
-from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy, local_hour
+from rewards.policy import PaymentMethod, RewardInputs, local_hour
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.pricing import bundle_inputs
 from rewards.records import AlreadyRewarded, NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork

@@ -1,24 +1,23 @@
 """Paying shoppers their cash: a batch is prepared (lines flagged by the anomaly rules, holds carried over),
-lines are held or released, a second finance user approves, and the batch is paid once per key. Also the
-books read back: reconciliation and the audit log."""
+lines are held or released, a second finance user approves, the batch is exported for the bank and paid once
+per key. Reading the batches back, the reconciliation and the audit log are in `books`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from crowdship.errors import InvalidInput
-from crowdship.pages import Page, check_page
 from crowdship.units import Cents
 from rewards.anomalies import AnomalyRules, flag_anomalies
 from rewards.ledger import AccountKind, InsufficientBalance, TransactionKind, transfer
-from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine, batch_csv
-from rewards.reconciliation import ReconciliationReport, reconcile
-from rewards.records import AuditEntry, NothingToPay, StandingHold
+from rewards.payouts import PayoutBatch, PayoutLine, batch_csv
+from rewards.records import NothingToPay, StandingHold
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
+from rewards.services.books import payee_names
 from rewards.services.common import audit, callers_once, post, require_active_actor
 
 MAX_PERIOD_END_AHEAD = timedelta(days=1)
@@ -329,24 +328,6 @@ def pay_payout_batch(
     return replace(outcome.value, replayed=outcome.replayed)
 
 
-def payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID) -> PayoutBatch:
-    return uow.repos.payouts.get(batch_id)
-
-
-def payout_batches(
-    uow: RewardsUnitOfWork,
-    *,
-    statuses: Sequence[BatchStatus] | None = None,
-    newest_first: bool = False,
-    limit: int = 20,
-    offset: int = 0,
-) -> Page[PayoutBatch]:
-    """A page of batches with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
-    check_page(limit, offset)
-    ids = uow.repos.payouts.batch_ids(statuses, newest_first=newest_first, limit=limit, offset=offset)
-    return Page([uow.repos.payouts.get(batch_id) for batch_id in ids.items], ids.total)
-
-
 def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime) -> str:
     """The bank upload of an approved or paid batch: its lines to pay (not held), each with its payee's name
     (`rewards.payouts.batch_csv`); `BatchNotExportable` for a draft or a rejected batch. What it lists the ledger
@@ -374,42 +355,3 @@ def export_payout_batch_csv(uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id:
     )
     uow.commit()
     return text
-
-
-def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUID, str]:
-    """The display name of each shopper (the payee of a payout line), in one read."""
-    found = uow.repos.shoppers.get_many(set(shopper_ids)) if shopper_ids else {}
-    return {shopper_id: shopper.display_name for shopper_id, shopper in found.items()}
-
-
-def batch_periods(uow: RewardsUnitOfWork, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
-    """The period of each batch a page mentions (a hold carried over from one), in one read."""
-    return dict(uow.repos.payouts.periods(set(batch_ids))) if batch_ids else {}
-
-
-def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:
-    """Ledger vs payouts vs deliveries, read from one snapshot."""
-    uow.read_snapshot()
-    report = reconcile(uow.repos.reports.reconciliation_data())
-    uow.rollback()
-    return report
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    sequence: int
-    entry: AuditEntry
-
-
-def audit_log(
-    uow: RewardsUnitOfWork,
-    *,
-    subject_kind: str | None = None,
-    subject_id: UUID | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Page[AuditRecord]:
-    """Who did what to money, newest first."""
-    check_page(limit, offset)
-    rows, total = uow.repos.audit.page(subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
-    return Page([AuditRecord(sequence, entry) for sequence, entry in rows], total)

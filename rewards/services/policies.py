@@ -9,7 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.pages import Page, check_page
-from rewards.policy import EarningsSoFar, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy, readable_text
+from rewards.policy import EarningsSoFar, PolicyParameters, RewardInputs
+from rewards.policy_versions import PolicyStatus, RewardPolicy, readable_text
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork

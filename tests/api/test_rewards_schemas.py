@@ -16,7 +16,8 @@ from dispatch.model import TrustTier
 from rewards.anomalies import AnomalyFlag, FlagCode
 from rewards.breakdown import ComponentKind, RewardComponent
 from rewards.payouts import PayoutBatch, PayoutLine
-from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.records import AuditEntry, RewardRecord
 from rewards.services import AuditRecord, ShopperReward
 

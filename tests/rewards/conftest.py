@@ -24,7 +24,8 @@ from dispatch.model import DeliveryProof, Order, OrderStatus, Shopper, Store, Tr
 from dispatch.repositories import LiveUnitOfWork
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
-from rewards.policy import PaymentMethod, PolicyStatus, RewardInputs, RewardPolicy
+from rewards.policy import PaymentMethod, RewardInputs
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import (
     RewardCredit,

@@ -24,7 +24,8 @@ from rewards.anomalies import (
     no_position_proof,
     repeated_recipient,
 )
-from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs
+from rewards.policy_versions import RewardPolicy
 from routing.geo import GeoPoint
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
 from rewards.breakdown import ComponentKind, RewardComponent, components_from_json
-from rewards.policy import MAX_REWARD_CENTS, EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs, RewardPolicy
+from rewards.policy import MAX_REWARD_CENTS, EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs
+from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward
 
 NOTHING_EARNED = EarningsSoFar()

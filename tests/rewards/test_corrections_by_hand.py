@@ -27,7 +27,8 @@ from dispatch.model import (
 from dispatch.services.delivery import recorded_delivery
 from rewards.hooks import delivery_credit
 from rewards.ledger import InsufficientBalance
-from rewards.policy import PaymentMethod, PolicyStatus, RewardPolicy
+from rewards.policy import PaymentMethod
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.reconciliation import DiscrepancyKind
 from rewards.records import (
     AlreadyReferred,

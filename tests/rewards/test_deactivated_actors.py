@@ -15,7 +15,7 @@ from dispatch.accounts import Role, User
 from dispatch.errors import Forbidden
 from dispatch.model import Order, Shopper
 from rewards.payouts import BatchStatus, PayoutBatch
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 from rewards.services import (
     approve_payout_batch,
     create_reward_policy,

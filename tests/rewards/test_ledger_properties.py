@@ -24,7 +24,8 @@ from crowdship.units import Cents
 from dispatch.errors import IllegalTransition
 from dispatch.model import OrderStatus
 from rewards.ledger import AccountKind, AlreadyReversed, InsufficientBalance
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardPolicy
+from rewards.policy import EarningsSoFar, PaymentMethod
+from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward
 from rewards.records import AlreadyRewarded, NothingToPay
 from rewards.services import (

@@ -16,7 +16,8 @@ from dispatch.batching import QuoteRequest
 from dispatch.matching.reward_rule import BASIS_POINTS, reward_cents, reward_components, route_cost
 from dispatch.model import Order, Trip, TrustTier
 from rewards.hooks import offer_quote, route_terms
-from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardPolicy, local_hour
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, local_hour
+from rewards.policy_versions import RewardPolicy
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from routing.geo import GeoPoint
 from tests.rewards.conftest import NOW, OPS, World

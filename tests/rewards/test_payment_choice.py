@@ -19,7 +19,8 @@ from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip
 from dispatch.services.context import DeliveredOrder
 from rewards.hooks import delivery_credit, offer_quote
 from rewards.ledger import AccountKind
-from rewards.policy import BASIS_POINTS, PaymentMethod, RewardPolicy, round_half_up
+from rewards.policy import BASIS_POINTS, PaymentMethod, round_half_up
+from rewards.policy_versions import RewardPolicy
 from rewards.services import (
     payment_method_at,
     payment_preference,

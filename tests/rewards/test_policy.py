@@ -24,13 +24,11 @@ from rewards.policy import (
     EarningsSoFar,
     PaymentMethod,
     PolicyParameters,
-    PolicyStatus,
-    PolicySuperseded,
     RewardInputs,
-    RewardPolicy,
     local_hour,
     round_half_up,
 )
+from rewards.policy_versions import PolicyStatus, PolicySuperseded, RewardPolicy
 from rewards.pricing import CapApplied, compute_reward, day_and_week_bounds
 
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)

@@ -14,17 +14,8 @@ from psycopg_pool import ConnectionPool
 
 from crowdship.errors import InvalidInput
 from dispatch.model import TrustTier
-from rewards.policy import (
-    MAX_PARAMETER_CENTS,
-    MAX_REWARD_CENTS,
-    PaymentMethod,
-    PolicyOutsideBounds,
-    PolicyParameters,
-    PolicyStatus,
-    PolicySuperseded,
-    RewardInputs,
-    RewardPolicy,
-)
+from rewards.policy import MAX_PARAMETER_CENTS, MAX_REWARD_CENTS, PaymentMethod, PolicyParameters, RewardInputs
+from rewards.policy_versions import PolicyOutsideBounds, PolicyStatus, PolicySuperseded, RewardPolicy
 from rewards.services import (
     create_reward_policy,
     decide_reward_policy,

@@ -15,7 +15,8 @@ from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from rewards.ledger import AccountKind
-from rewards.policy import PaymentMethod, RewardPolicy
+from rewards.policy import PaymentMethod
+from rewards.policy_versions import RewardPolicy
 from rewards.records import NothingToPay
 from rewards.services import (
     PreparedBatch,

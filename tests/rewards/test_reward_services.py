@@ -14,7 +14,8 @@ from crowdship.units import Cents
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import OrderStatus, TrustTier
 from rewards.ledger import AlreadyReversed, InsufficientBalance
-from rewards.policy import EarningsSoFar, PaymentMethod, RewardPolicy
+from rewards.policy import EarningsSoFar, PaymentMethod
+from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward
 from rewards.records import AlreadyReferred, AlreadyRewarded, NoPolicyInForce, RewardNotDue
 from rewards.services import (

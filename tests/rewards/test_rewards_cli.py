@@ -231,7 +231,8 @@ def test_a_note_with_terminal_escapes_is_refused_and_an_old_one_is_printed_escap
 ) -> None:
     """`--note` goes through no API schema: a note that would clear the reader's screen is refused (exit 1,
     `note` named, nothing proposed); one stored before that check is listed with its controls spelled out."""
-    from rewards.policy import PolicyParameters, RewardPolicy
+    from rewards.policy import PolicyParameters
+    from rewards.policy_versions import RewardPolicy
 
     ops = _staff(configured, Role.OPS)
     good = tmp_path / "policy.json"

@@ -272,7 +272,8 @@ def test_a_later_demo_run_names_the_policy_in_force_and_a_first_one_the_policy_i
     the demo says which version prices its offers, not only on the run that published its own."""
     import json
 
-    from rewards.policy import PolicyParameters, RewardPolicy
+    from rewards.policy import PolicyParameters
+    from rewards.policy_versions import RewardPolicy
 
     example = json.loads((REPO / "docs" / "examples" / "policy.json").read_text())
     policy = RewardPolicy(version=2, parameters=PolicyParameters.from_json(example), created_by=uuid4(), created_at=NOW)

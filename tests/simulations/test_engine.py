@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dispatch.adapters.memory import MemoryDispatchUnitOfWork
 from dispatch.model import OfferStatus, OrderStatus, TripStatus
 from rewards.ledger import AccountKind
-from rewards.policy import PolicyStatus
+from rewards.policy_versions import PolicyStatus
 from simulations.books import SIMULATION_FINANCE, SIMULATION_FINANCE_APPROVER
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation, simulate_day

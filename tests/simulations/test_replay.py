@@ -36,15 +36,11 @@ from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
 from routing.areas import circular_area
 from routing.geo import GeoPoint
-from simulations.replay import (
-    ReplayOptions,
-    day_bounds,
-    load_policy_file,
-    replay_day,
-    replay_rows,
-    unreplayed_lines,
-    wrong_code,
-)
+from simulations.replay import replay_day
+from simulations.replay_deliveries import wrong_code
+from simulations.replay_inputs import day_bounds, load_policy_file
+from simulations.replay_result import replay_rows, unreplayed_lines
+from simulations.replay_state import ReplayOptions
 from simulations.scenario import AcceptanceSpec
 from tests.rewards.conftest import publish_policy
 

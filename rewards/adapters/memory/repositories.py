@@ -16,7 +16,8 @@ from rewards.adapters.memory.store import MemoryRewardsDatabase
 from rewards.anomalies import TRACK_REACH_M, DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout, TransactionKind
 from rewards.payouts import BatchStatus, PayoutBatch
-from rewards.policy import EarningsSoFar, RewardPolicy
+from rewards.policy import EarningsSoFar
+from rewards.policy_versions import RewardPolicy
 from rewards.records import (
     AlreadyReferred,
     AlreadyRewarded,

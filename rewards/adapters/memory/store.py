@@ -22,7 +22,7 @@ from dispatch.adapters.memory import MemoryDispatchDatabase
 from dispatch.model import TrustTier
 from rewards.ledger import Account, AccountKind, AlreadyReversed, LedgerTransaction
 from rewards.payouts import PayoutBatch
-from rewards.policy import PolicyAlreadyDecided, PolicyAuthorCannotDecide, RewardPolicy
+from rewards.policy_versions import PolicyAlreadyDecided, PolicyAuthorCannotDecide, RewardPolicy
 from rewards.records import (
     AuditEntry,
     NoPolicyInForce,

@@ -16,7 +16,8 @@ from dispatch.model import LocationSample
 from rewards.anomalies import TRACK_REACH_M, AnomalyFlag, DeliveryFact
 from rewards.ledger import PromisedPayout
 from rewards.payouts import BatchExport, BatchStatus, PayoutBatch, PayoutLine
-from rewards.policy import EarningsSoFar, RewardInputs, RewardPolicy
+from rewards.policy import EarningsSoFar, RewardInputs
+from rewards.policy_versions import RewardPolicy
 from rewards.records import PayableBalance, ShopperAlreadyInOpenBatch, StandingHold
 from routing.geo import GeoPoint
 

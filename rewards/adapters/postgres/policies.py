@@ -10,7 +10,8 @@ from psycopg.types.json import Jsonb
 from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from crowdship.pages import Page
-from rewards.policy import PolicyAlreadyDecided, PolicyDecision, PolicyParameters, PolicyStatus, RewardPolicy
+from rewards.policy import PolicyParameters
+from rewards.policy_versions import PolicyAlreadyDecided, PolicyDecision, PolicyStatus, RewardPolicy
 from rewards.records import NoPolicyInForce, PolicyVersionTaken
 
 

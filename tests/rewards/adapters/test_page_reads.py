@@ -7,7 +7,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 from rewards.payouts import PayoutBatch
-from rewards.services.payouts import payee_names
+from rewards.services.books import payee_names
 from tests.rewards.conftest import NOW, World
 
 

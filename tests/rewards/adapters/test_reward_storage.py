@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from crowdship.units import Cents
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.ledger import AccountKind, AlreadyReversed, TransactionKind, transfer
-from rewards.policy import PolicyStatus, RewardPolicy
+from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.records import AuditEntry
 from rewards.services import create_reward_policy, decide_reward_policy
 from routing.geo import GeoPoint

@@ -1,0 +1,73 @@
+"""The books read back: payout batches with their lines, the payees' names and batches' periods a page shows,
+the reconciliation of the ledger with payouts and deliveries, and the audit log of who did what to money.
+The moves of a payout batch are in `payouts`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from crowdship.pages import Page, check_page
+from rewards.payouts import BatchStatus, PayoutBatch
+from rewards.reconciliation import ReconciliationReport, reconcile
+from rewards.records import AuditEntry
+from rewards.repositories import RewardsUnitOfWork
+
+
+def payout_batch(uow: RewardsUnitOfWork, *, batch_id: UUID) -> PayoutBatch:
+    return uow.repos.payouts.get(batch_id)
+
+
+def payout_batches(
+    uow: RewardsUnitOfWork,
+    *,
+    statuses: Sequence[BatchStatus] | None = None,
+    newest_first: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> Page[PayoutBatch]:
+    """A page of batches with their lines; `statuses` narrows them (e.g. drafts waiting for approval)."""
+    check_page(limit, offset)
+    ids = uow.repos.payouts.batch_ids(statuses, newest_first=newest_first, limit=limit, offset=offset)
+    return Page([uow.repos.payouts.get(batch_id) for batch_id in ids.items], ids.total)
+
+
+def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The display name of each shopper (the payee of a payout line), in one read."""
+    found = uow.repos.shoppers.get_many(set(shopper_ids)) if shopper_ids else {}
+    return {shopper_id: shopper.display_name for shopper_id, shopper in found.items()}
+
+
+def batch_periods(uow: RewardsUnitOfWork, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
+    """The period of each batch a page mentions (a hold carried over from one), in one read."""
+    return dict(uow.repos.payouts.periods(set(batch_ids))) if batch_ids else {}
+
+
+def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:
+    """Ledger vs payouts vs deliveries, read from one snapshot."""
+    uow.read_snapshot()
+    report = reconcile(uow.repos.reports.reconciliation_data())
+    uow.rollback()
+    return report
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    sequence: int
+    entry: AuditEntry
+
+
+def audit_log(
+    uow: RewardsUnitOfWork,
+    *,
+    subject_kind: str | None = None,
+    subject_id: UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[AuditRecord]:
+    """Who did what to money, newest first."""
+    check_page(limit, offset)
+    rows, total = uow.repos.audit.page(subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
+    return Page([AuditRecord(sequence, entry) for sequence, entry in rows], total)

@@ -1,0 +1,38 @@
+"""What `crowdship replay` is given: the policy to replay under, from a file, and the recorded day's bounds
+in the store's time zone."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from crowdship.clock import time_zone
+from crowdship.errors import InvalidInput
+from crowdship.files import read_text_file
+from rewards.policy import PolicyParameters
+
+
+def load_policy_file(path: Path) -> dict[str, Any]:
+    """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
+    `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
+    text = read_text_file(path, "policy")
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(
+            "policy", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'} ({error})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("policy", f"{path}: must hold an object of policy parameters")
+    PolicyParameters.from_json(data)
+    return data
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """Local midnight to the next local midnight (23 or 25 hours on a daylight-saving change)."""
+    zone = time_zone(timezone, field="timezone")
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
