@@ -174,6 +174,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     install_offline_docs(app)
     install_console(app)
 
+    @app.head("/health", include_in_schema=False)  # what load balancers' probes send
     @app.get(
         "/health",
         tags=["health"],

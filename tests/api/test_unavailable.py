@@ -45,9 +45,11 @@ def test_health_names_the_server_that_is_away_and_asks_to_retry(api_settings: Se
     down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
     with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
         response = client.get("/health")
+        probed = client.head("/health")  # what a load balancer's probe sends
     assert response.status_code == 503
     assert (response.json()["postgres"], response.json()["redis"]) == ("ok", "unavailable")
     assert int(response.headers["Retry-After"]) > 0
+    assert (probed.status_code, probed.content) == (503, b"")
 
 
 def test_with_redis_away_signing_in_is_refused_as_unavailable_and_issued_tokens_keep_working(
