@@ -253,12 +253,10 @@ def bench_rewards(
     threads: Annotated[str, typer.Option(help="Concurrent writers per row, comma separated")] = "1,2,4",
 ) -> None:
     """Credits per second with concurrent writers; payout and reconciliation times (throwaway database)."""
+    from cli.options import comma_separated, positive_int
     from simulations.bench_rewards import run_rewards_benchmark
 
+    writers = comma_separated(threads, "--threads", positive_int, "comma-separated whole numbers from 1")
     run_rewards_benchmark(
-        console,
-        get_settings().require_database_url(),
-        credits=credits,
-        shoppers=shoppers,
-        threads=[int(value) for value in threads.split(",") if value],
+        console, get_settings().require_database_url(), credits=credits, shoppers=shoppers, threads=writers
     )
