@@ -52,12 +52,12 @@ ActorPassword = Annotated[
 ]
 
 
-def _asked(password: str | None) -> str:
+def _asked(password: str | None, actor: str) -> str:
     """The actor's password, asked for on stderr when not given: `$(crowdship rewards ...)` captures only what
-    the command prints, and the person still sees the question."""
+    the command prints, and the person still sees the question, naming whose password it wants."""
     if password is not None:
         return password
-    answer: str = typer.prompt("Your password", hide_input=True, err=True)
+    answer: str = typer.prompt(f"Password of {actor}", hide_input=True, err=True)
     return answer
 
 
@@ -103,7 +103,7 @@ def policy_create(
     parameters = _read_json(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
-    password = _asked(password)
+    password = _asked(password, actor)
     with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
@@ -140,7 +140,7 @@ def policy_reject(
 
 
 def _decide(version: int, actor: str, password: str | None, status: PolicyStatus, reason: str) -> None:
-    password = _asked(password)
+    password = _asked(password, actor)
     with command_pool() as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
