@@ -17,7 +17,7 @@ from cli.database import command_pool
 from cli.output import console
 from crowdship.clock import Clock, SystemClock
 from crowdship.errors import InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_json_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
@@ -76,14 +76,6 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
     return user
 
 
-def _read_json(path: Path) -> object:
-    text = read_text_file(path)
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise InvalidInput(str(path), f"not JSON ({error})") from None
-
-
 @rewards_app.command("policy-create")
 def policy_create(
     parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
@@ -100,7 +92,7 @@ def policy_create(
     """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it.
 
     Prints the version it proposed, the one to approve."""
-    parameters = _read_json(parameters_file)
+    parameters = read_json_file(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
     password = _asked(password, actor)

@@ -28,7 +28,6 @@ attempts did not fail) is kept in `ReplayResult.unreplayed` and printed, never d
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -43,7 +42,7 @@ import numpy as np
 from composition import acceptance_aware, in_memory
 from crowdship.clock import ManualClock, time_zone
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_json_file, read_text_file
 from dispatch.errors import AlreadyOnTrip, DeliveryRefused
 from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
@@ -619,13 +618,13 @@ def wrong_code(code: str) -> str:
 def load_policy_file(path: Path) -> dict[str, Any]:
     """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
     `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
-    text = read_text_file(path, "policy")
-    try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as error:
-        raise InvalidInput(
-            "policy", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'} ({error})"
-        ) from None
+    if path.suffix.lower() == ".toml":
+        try:
+            data: object = tomllib.loads(read_text_file(path, "policy"))
+        except tomllib.TOMLDecodeError as error:
+            raise InvalidInput("policy", f"{path}: not valid TOML ({error})") from None
+    else:
+        data = read_json_file(path, "policy")
     if not isinstance(data, dict):
         raise InvalidInput("policy", f"{path}: must hold an object of policy parameters")
     PolicyParameters.from_json(data)
