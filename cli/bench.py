@@ -17,7 +17,14 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of 
 @bench_app.command("simulation")
 def bench_simulation(
     scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Folder for the results (default: .local/simulations/SCENARIO, where `simulate` writes the same "
+            "scenario)",
+        ),
+    ] = None,
 ) -> None:
     """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
     from pathlib import Path
