@@ -120,12 +120,16 @@ def bench_routing(
     ] = 10_000_000,
     road_sources: Annotated[int, typer.Option(min=1, help="Random source nodes per street network")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the instances")] = 0,
+    sizes: Annotated[
+        str, typer.Option(help="Pruning rows ORDERSxTRIPS, comma separated")
+    ] = "100x200,1000x2000,5000x10000",
 ) -> None:
     """Candidate pruning against brute force, distance-matrix throughput, road factors of OSM networks."""
     from simulations.bench_routing import run_routing_benchmark
 
+    rows = comma_separated(sizes, "--sizes", size_pair, "comma-separated ORDERSxTRIPS like 100x200, each at least 1")
     run_routing_benchmark(
-        console, repeats=repeats, brute_max_pairs=brute_max_pairs, road_sources=road_sources, seed=seed
+        console, repeats=repeats, brute_max_pairs=brute_max_pairs, road_sources=road_sources, seed=seed, sizes=rows
     )
 
 
