@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.schemas import FromDomain, Schema
 from rewards.policy import PaymentMethod
@@ -63,12 +62,3 @@ class StoreCreditRedemptionOut(FromDomain):
     shopper_id: UUID
     transaction_id: UUID = Field(description="The ledger transaction that took the credit")
     amount_cents: int = Field(gt=0)
-
-
-def created_or_replayed(body: BaseModel, replayed: bool) -> JSONResponse:
-    """201 for the first request; 200 with `Idempotent-Replayed: true` for a retry under its key."""
-    return JSONResponse(
-        body.model_dump(mode="json"),
-        status_code=200 if replayed else 201,
-        headers={"Idempotent-Replayed": "true"} if replayed else None,
-    )

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli.options import comma_separated, non_negative_int, positive_float, size_pair
 from cli.output import console
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
@@ -16,7 +17,14 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of 
 @bench_app.command("simulation")
 def bench_simulation(
     scenario: Annotated[str | None, typer.Option(help="Scenario file (default: the busy day)")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Folder for the results")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Folder for the results (default: .local/simulations/SCENARIO, where `simulate` writes the same "
+            "scenario)",
+        ),
+    ] = None,
 ) -> None:
     """A busy day (2 000 orders, 20 000 shopper visits, 10 % willing, 60 s batches) against the clock."""
     from pathlib import Path
@@ -63,19 +71,29 @@ def bench_acceptance(
     """The busy day matched acceptance-blind and -aware, each with and without order prospects, per seed."""
     from pathlib import Path
 
-    from crowdship.errors import InvalidInput
     from dispatch.acceptance import DEFAULT_DECLINE_PENALTY_CENTS, DEFAULT_DECLINE_RULE
     from dispatch.prospects import DEFAULT_PROSPECTS, ProspectTerms
     from simulations.bench_acceptance import ARM_NAMES, REPORTED_SEEDS, run_acceptance_benchmark
     from simulations.run import BUSY_DAY_SCENARIO
     from simulations.scenario import load_scenario
 
-    try:
-        chosen = tuple(int(part) for part in seeds.split(",") if part.strip()) or REPORTED_SEEDS
-    except ValueError:
-        raise InvalidInput("--seeds", f"expected comma-separated integers, got {seeds!r}") from None
-    if len(chosen) > 50 or any(seed < 0 for seed in chosen):
-        raise InvalidInput("--seeds", "at most 50 non-negative seeds")
+    def _arm(name: str) -> str:
+        if name not in ARM_NAMES:
+            raise ValueError(name)
+        return name
+
+    chosen = (
+        tuple(comma_separated(seeds, "--seeds", non_negative_int, "comma-separated non-negative integers"))
+        if seeds.strip()
+        else REPORTED_SEEDS
+    )
+    if len(chosen) > 50:
+        raise typer.BadParameter("at most 50 seeds", param_hint="--seeds")
+    arm_names = (
+        tuple(comma_separated(arms, "--arms", _arm, f"arms among {', '.join(ARM_NAMES)}"))
+        if arms.strip()
+        else ARM_NAMES
+    )
     prospects = ProspectTerms(
         lookback=DEFAULT_PROSPECTS.lookback if lookback_minutes is None else timedelta(minutes=lookback_minutes),
         take_rate=DEFAULT_PROSPECTS.take_rate if take_rate is None else take_rate,
@@ -88,7 +106,7 @@ def bench_acceptance(
         decline_penalty_cents=DEFAULT_DECLINE_PENALTY_CENTS if decline_penalty is None else decline_penalty,
         reward_term=reward_term,
         decline=DEFAULT_DECLINE_RULE if decline is None else decline.value,
-        arm_names=tuple(part.strip() for part in arms.split(",") if part.strip()) or ARM_NAMES,
+        arm_names=arm_names,
         prospects=prospects,
         jobs=jobs,
     )
@@ -102,12 +120,16 @@ def bench_routing(
     ] = 10_000_000,
     road_sources: Annotated[int, typer.Option(min=1, help="Random source nodes per street network")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the instances")] = 0,
+    sizes: Annotated[
+        str, typer.Option(help="Pruning rows ORDERSxTRIPS, comma separated")
+    ] = "100x200,1000x2000,5000x10000",
 ) -> None:
     """Candidate pruning against brute force, distance-matrix throughput, road factors of OSM networks."""
     from simulations.bench_routing import run_routing_benchmark
 
+    rows = comma_separated(sizes, "--sizes", size_pair, "comma-separated ORDERSxTRIPS like 100x200, each at least 1")
     run_routing_benchmark(
-        console, repeats=repeats, brute_max_pairs=brute_max_pairs, road_sources=road_sources, seed=seed
+        console, repeats=repeats, brute_max_pairs=brute_max_pairs, road_sources=road_sources, seed=seed, sizes=rows
     )
 
 
@@ -154,6 +176,12 @@ def bench_matcher(
     """The matcher against the occasional-drivers best-known values and against PyVRP on store batches."""
     from simulations.bench_matcher import BATCH_CITIES, check_city, one_order_timing, run_archetti, run_synthetic
 
+    size_pairs = comma_separated(
+        sizes, "--sizes", size_pair, "comma-separated ORDERSxTRIPS like 100x150, each at least 1"
+    )
+    time_limits = comma_separated(
+        synthetic_limits, "--synthetic-limits", positive_float, "comma-separated seconds above 0"
+    )
     if city not in BATCH_CITIES:
         raise typer.BadParameter(f"must be one of {', '.join(BATCH_CITIES)}", param_hint="--city")
     check_city(city)  # its data, before the long runs
@@ -179,8 +207,8 @@ def bench_matcher(
         one_order_timing(console, seed=seed, city=city)
         run_synthetic(
             console,
-            sizes=[tuple(int(x) for x in size.split("x")) for size in sizes.split(",") if size],  # type: ignore[misc]
-            time_limits=[float(x) for x in synthetic_limits.split(",") if x],
+            sizes=size_pairs,
+            time_limits=time_limits,
             max_orders=max_orders,
             peer=peer,
             seed=seed,

@@ -246,16 +246,10 @@ def match(
     """Assign the problem's orders to trips; writes the solution JSON (crowdship-match-solution/1) to stdout."""
     import json
 
-    from crowdship.errors import InvalidInput
-    from crowdship.files import read_text_file
+    from crowdship.files import read_json_file
     from dispatch.matching import parse_problem, solution_to_json, solve
 
-    text = read_text_file(problem_file)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(problem_file, f"not JSON (line {error.lineno}, column {error.colno})") from None
-    solution = solve(parse_problem(data), time_limit=time_limit, seed=seed)
+    solution = solve(parse_problem(read_json_file(problem_file)), time_limit=time_limit, seed=seed)
     sys.stdout.write(json.dumps(solution_to_json(solution)) + "\n")
 
 

@@ -17,7 +17,7 @@ from cli.database import command_pool
 from cli.output import console
 from crowdship.clock import Clock, SystemClock
 from crowdship.errors import InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_json_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
@@ -52,12 +52,12 @@ ActorPassword = Annotated[
 ]
 
 
-def _asked(password: str | None) -> str:
+def _asked(password: str | None, actor: str) -> str:
     """The actor's password, asked for on stderr when not given: `$(crowdship rewards ...)` captures only what
-    the command prints, and the person still sees the question."""
+    the command prints, and the person still sees the question, naming whose password it wants."""
     if password is not None:
         return password
-    answer: str = typer.prompt("Your password", hide_input=True, err=True)
+    answer: str = typer.prompt(f"Password of {actor}", hide_input=True, err=True)
     return answer
 
 
@@ -76,14 +76,6 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
     return user
 
 
-def _read_json(path: Path) -> object:
-    text = read_text_file(path)
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise InvalidInput(str(path), f"not JSON ({error})") from None
-
-
 @rewards_app.command("policy-create")
 def policy_create(
     parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
@@ -100,10 +92,10 @@ def policy_create(
     """Proposes a new policy version (you: ops or admin); it takes effect once someone else approves it.
 
     Prints the version it proposed, the one to approve."""
-    parameters = _read_json(parameters_file)
+    parameters = read_json_file(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
-    password = _asked(password)
+    password = _asked(password, actor)
     with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
         with _rewards(pool)() as uow:
@@ -140,7 +132,7 @@ def policy_reject(
 
 
 def _decide(version: int, actor: str, password: str | None, status: PolicyStatus, reason: str) -> None:
-    password = _asked(password)
+    password = _asked(password, actor)
     with command_pool() as pool:
         decider = _actor(pool, actor, password, POLICY_DECIDERS, "deciding on a reward policy")
         with _rewards(pool)() as uow:
@@ -253,12 +245,10 @@ def bench_rewards(
     threads: Annotated[str, typer.Option(help="Concurrent writers per row, comma separated")] = "1,2,4",
 ) -> None:
     """Credits per second with concurrent writers; payout and reconciliation times (throwaway database)."""
+    from cli.options import comma_separated, positive_int
     from simulations.bench_rewards import run_rewards_benchmark
 
+    writers = comma_separated(threads, "--threads", positive_int, "comma-separated whole numbers from 1")
     run_rewards_benchmark(
-        console,
-        get_settings().require_database_url(),
-        credits=credits,
-        shoppers=shoppers,
-        threads=[int(value) for value in threads.split(",") if value],
+        console, get_settings().require_database_url(), credits=credits, shoppers=shoppers, threads=writers
     )

@@ -41,10 +41,25 @@ def users_create(
         context = live_service_context(pool, with_redis=False)
         if find_user(context, email=address) is not None:
             raise EmailTaken()
-        if password is None:  # asked on stderr: `$(crowdship users create ...)` captures only what it prints
-            password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+        if password is None:
+            password = _new_password(address)
         user = create_staff_user(context, Argon2Passwords(), email=address, password=password, role=Role(role.value))
     console.print(f"created {user.role.value} user {user.email} ({user.id})")
+
+
+def _new_password(address: str) -> str:
+    """Asked on stderr (`$(crowdship users create ...)` captures only what it prints), and checked against the
+    rules before it is asked for again: nobody types a refused password twice."""
+    from crowdship.errors import InvalidInput
+    from crowdship.strength import weak_password_reason
+
+    first = str(typer.prompt("Password", hide_input=True, err=True))
+    reason = weak_password_reason(first, user_inputs=(address,))
+    if reason is not None:
+        raise InvalidInput("password", reason)
+    if str(typer.prompt("Repeat for confirmation", hide_input=True, err=True)) != first:
+        raise InvalidInput("password", "the two answers differ; nothing was created")
+    return first
 
 
 @users_app.command("deactivate")

@@ -4,7 +4,9 @@ command line says `error: <why>` instead of printing a traceback."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from crowdship.errors import InvalidInput
 
@@ -20,4 +22,15 @@ def read_text_file(path: Path | str, field: str | None = None) -> str:
         reason = str(error.strerror or error)
     except UnicodeDecodeError as error:
         reason = f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+    raise InvalidInput(field, f"{path}: {reason}") if field else InvalidInput(str(path), reason)
+
+
+def read_json_file(path: Path | str, field: str | None = None) -> Any:
+    """The file's JSON value, read as `read_text_file` reads it; text that is not JSON is refused the same way,
+    with where it breaks (`policy: p.json: not JSON (line 2, column 3)`), whatever the file's name."""
+    text = read_text_file(path, field)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        reason = f"not JSON (line {error.lineno}, column {error.colno})"
     raise InvalidInput(field, f"{path}: {reason}") if field else InvalidInput(str(path), reason)

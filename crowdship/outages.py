@@ -3,6 +3,7 @@ fault of the request: callers answer 503 and retry later, loops back off; a comm
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import psycopg
@@ -43,8 +44,21 @@ class ServerUnreachable(Exception):
 def unreachable(error: Exception, *, database_url: str | None, redis_url: str | None) -> ServerUnreachable:
     """One of `BACKING_SERVICE_ERRORS` as the server it came from: Redis's own, else PostgreSQL's."""
     if isinstance(error, redis.RedisError):
-        return ServerUnreachable("Redis", redis_url, _first_line(error) or type(error).__name__)
+        return ServerUnreachable("Redis", redis_url, redis_reason(error))
     return ServerUnreachable("PostgreSQL", database_url, libpq_reason(error))
+
+
+def redis_reason(error: BaseException) -> str:
+    """What a failed Redis connection says, without redis-py's repetition of the address:
+    'Error 111 connecting to h:6379. Connection refused.' is 'Connection refused'."""
+    line = _first_line(error)
+    found = _REDIS_CONNECTING.match(line)
+    if found and found.group(1):
+        return found.group(1).rstrip(".")
+    return line or type(error).__name__
+
+
+_REDIS_CONNECTING = re.compile(r"Error -?\d+ connecting to \S+?\.\s+(.*)$")
 
 
 def libpq_reason(error: BaseException) -> str:

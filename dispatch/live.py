@@ -5,6 +5,7 @@ lost at any time; nothing of record depends on it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -13,8 +14,10 @@ from routing.geo import GeoPoint
 
 
 def offer_event(offer: Offer) -> dict[str, str]:
-    """What a shopper's event stream says of a new offer: enough to fetch it before it expires."""
-    return {"event": "offer", "offer_id": str(offer.id), "expires_at": offer.expires_at.isoformat()}
+    """What a shopper's event stream says of a new offer: enough to fetch it before it expires, its expiry
+    written in UTC as the API writes the offer's own (`…Z`), so that the two compare equal as text too."""
+    expires_at = offer.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {"event": "offer", "offer_id": str(offer.id), "expires_at": expires_at}
 
 
 class LiveState(Protocol):

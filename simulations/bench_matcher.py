@@ -314,6 +314,11 @@ def run_synthetic(
             )  # fmt: skip
             rows.append({"size": (order_count, trip_count), "limit": limit, "objective": objective, "seconds": seconds})
     console.print(table)
+    if peer_missing:
+        console.print(
+            'PyVRP comes with the bench extra: `CROWDSHIP_EXTRAS="sim bench" scripts/bootstrap.sh` installs it (as'
+            " `make bench` does); --no-peer leaves it out."
+        )
     return rows
 
 

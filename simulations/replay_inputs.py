@@ -3,7 +3,6 @@ in the store's time zone."""
 
 from __future__ import annotations
 
-import json
 import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -11,20 +10,20 @@ from typing import Any
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_json_file, read_text_file
 from rewards.policy import PolicyParameters
 
 
 def load_policy_file(path: Path) -> dict[str, Any]:
     """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
     `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
-    text = read_text_file(path, "policy")
-    try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as error:
-        raise InvalidInput(
-            "policy", f"{path}: not valid {path.suffix.lstrip('.').upper() or 'JSON'} ({error})"
-        ) from None
+    if path.suffix.lower() == ".toml":
+        try:
+            data: object = tomllib.loads(read_text_file(path, "policy"))
+        except tomllib.TOMLDecodeError as error:
+            raise InvalidInput("policy", f"{path}: not valid TOML ({error})") from None
+    else:
+        data = read_json_file(path, "policy")
     if not isinstance(data, dict):
         raise InvalidInput("policy", f"{path}: must hold an object of policy parameters")
     PolicyParameters.from_json(data)

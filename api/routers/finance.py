@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.dependencies import require_roles
 from api.fields import IdempotencyKey, Limit, Offset
+from api.idempotent import REPLAYED_HEADER, created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.rewards_dependencies import FinancePrincipal, Now, Rewards
@@ -61,15 +62,7 @@ class CsvResponse(PlainTextResponse):
     media_type = "text/csv"
 
 
-@router.post(
-    "/batches",
-    status_code=201,
-    response_model=PayoutBatchOut,
-    responses={
-        200: {"model": PayoutBatchOut, "description": "A retry: the batch the first request prepared, as it is now"},
-        **problem_responses(409, 422),
-    },
-)
+@router.post("/batches", **created_once(PayoutBatchOut, "the batch the first request prepared, as it is now", 409, 422))
 def prepare_batch(
     body: BatchIn, idempotency_key: IdempotencyKey, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> JSONResponse:
@@ -85,11 +78,7 @@ def prepare_batch(
             now=now,
             idempotency_key=idempotency_key,
         )
-    return JSONResponse(
-        PayoutBatchOut.model_validate(prepared.batch).model_dump(mode="json"),
-        status_code=200 if prepared.replayed else 201,
-        headers={"Idempotent-Replayed": "true"} if prepared.replayed else None,
-    )
+    return created_or_replayed(PayoutBatchOut.model_validate(prepared.batch), prepared.replayed)
 
 
 @router.get("/batches", response_model=PageOf[PayoutBatchOut], responses=problem_responses(422))
@@ -206,7 +195,7 @@ def pay_batch(
         )
     return JSONResponse(
         PaymentOut.model_validate(paid).model_dump(mode="json"),
-        headers={"Idempotent-Replayed": "true"} if paid.replayed else None,
+        headers={REPLAYED_HEADER: "true"} if paid.replayed else None,
     )
 
 

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import Services, require_roles
 from api.fields import IdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
-from api.money_schemas import RewardCreditIn, RewardCreditOut, RewardReversalOut, created_or_replayed
+from api.money_schemas import RewardCreditIn, RewardCreditOut, RewardReversalOut
 from api.problems import problem_responses
 from api.rewards_dependencies import FinancePrincipal, Now, Rewards
 from api.rewards_schemas import ReasonIn
@@ -31,12 +32,7 @@ router = APIRouter(
 
 @router.post(
     "/orders/{order_id}/reward-reversal",
-    status_code=201,
-    response_model=RewardReversalOut,
-    responses={
-        200: {"model": RewardReversalOut, "description": "A retry: the first request's reversal, replayed"},
-        **problem_responses(404, 409, 422),
-    },
+    **created_once(RewardReversalOut, "the first request's reversal, replayed", 404, 409, 422),
 )
 def reverse_reward(
     order_id: UUID,
@@ -67,13 +63,7 @@ def reverse_reward(
 
 
 @router.post(
-    "/orders/{order_id}/reward",
-    status_code=201,
-    response_model=RewardCreditOut,
-    responses={
-        200: {"model": RewardCreditOut, "description": "A retry: the first request's credit, replayed"},
-        **problem_responses(404, 409, 422),
-    },
+    "/orders/{order_id}/reward", **created_once(RewardCreditOut, "the first request's credit, replayed", 404, 409, 422)
 )
 def credit_reward(
     order_id: UUID,

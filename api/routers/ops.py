@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import OPS_ROLES, Context, OpsPrincipal, Services, require_roles
 from api.fields import IdempotencyKey, Limit, Offset
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import ExternalRef, OrderDetailOut
 from api.ops_schemas import (
@@ -45,15 +46,7 @@ router = APIRouter(
 )
 
 
-@router.post(
-    "/orders",
-    status_code=201,
-    response_model=OrderReceipt,
-    responses={
-        200: {"model": OrderReceipt, "description": "A retry: the first response, replayed"},
-        **problem_responses(409, 422),
-    },
-)
+@router.post("/orders", **created_once(OrderReceipt, "the first response, replayed", 409, 422))
 def create_order(
     body: OrderIn, idempotency_key: IdempotencyKey, principal: OpsPrincipal, context: Context
 ) -> JSONResponse:
@@ -75,11 +68,7 @@ def create_order(
     )
     result = ingest_order(context, scope=f"orders:{principal.user_id}", idempotency_key=idempotency_key, intake=intake)
     receipt = OrderReceipt.model_validate({**result.receipt, "delivery_code": result.delivery_code})
-    return JSONResponse(
-        receipt.model_dump(mode="json"),
-        status_code=200 if result.replayed else result.status_code,
-        headers={"Idempotent-Replayed": "true"} if result.replayed else None,
-    )
+    return created_or_replayed(receipt, result.replayed)
 
 
 @router.get("/orders", response_model=PageOf[OrderOut], responses=problem_responses(422))

@@ -11,14 +11,9 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import OPS_ROLES, OpsPrincipal, require_roles
 from api.fields import IdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
-from api.money_schemas import (
-    ReferralIn,
-    ReferralOut,
-    StoreCreditRedemptionIn,
-    StoreCreditRedemptionOut,
-    created_or_replayed,
-)
+from api.money_schemas import ReferralIn, ReferralOut, StoreCreditRedemptionIn, StoreCreditRedemptionOut
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, Rewards
 from crowdship.errors import NotFound
@@ -62,12 +57,7 @@ def shopper_referral(shopper_id: UUID, rewards: Rewards) -> ReferralOut:
 
 @router.post(
     "/shoppers/{shopper_id}/store-credit-redemptions",
-    status_code=201,
-    response_model=StoreCreditRedemptionOut,
-    responses={
-        200: {"model": StoreCreditRedemptionOut, "description": "A retry: the first request's posting, replayed"},
-        **problem_responses(404, 409, 422),
-    },
+    **created_once(StoreCreditRedemptionOut, "the first request's posting, replayed", 404, 409, 422),
 )
 def redeem_store_credit(
     shopper_id: UUID,

@@ -65,7 +65,6 @@ class IntakeResult:
     delivery_code: str | None
     """The recipient's code, in the first response only: it is not kept, so a replay cannot show it again."""
     replayed: bool
-    status_code: int
 
 
 EARLIEST_WINDOW_START = timedelta(days=1)
@@ -158,7 +157,7 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
             date_time_sep=INSTANT_TEXT_SEP,
         )
         uow.commit()
-    return IntakeResult(outcome.value, codes.get("delivery"), outcome.replayed, CREATED)
+    return IntakeResult(outcome.value, codes.get("delivery"), outcome.replayed)
 
 
 def reissue_delivery_code(ctx: DispatchContext, *, order_id: UUID) -> str:

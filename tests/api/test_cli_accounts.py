@@ -144,6 +144,22 @@ def test_the_password_prompt_shows_no_empty_default() -> None:
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_a_weak_password_is_refused_before_it_is_asked_for_again() -> None:
+    """Typing a password twice only to learn it was too short is a wasted step: the rule is checked on the first
+    answer, and the second is asked for only when the first passes."""
+    short = CliRunner().invoke(cli, ["users", "create", "--email", "weak@example.org"], input="short\n")
+    assert short.exit_code == 1, short.output
+    assert "at least 10 characters" in short.stderr
+    assert "Repeat for confirmation" not in short.stderr
+    differ = CliRunner().invoke(
+        cli, ["users", "create", "--email", "weak@example.org"], input="Orbit-Lamp-77\nOrbit-Lamp-78\n"
+    )
+    assert differ.exit_code == 1, differ.output
+    assert "error: password: the two answers differ" in differ.stderr
+    assert "Repeat for confirmation" in differ.stderr
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_users_deactivate_stops_the_accounts_tokens(
     client: TestClient, make_shopper: Callable[..., Account], monkeypatch: pytest.MonkeyPatch, api_settings: Settings
 ) -> None:

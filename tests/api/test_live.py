@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx2
 import redis
@@ -178,7 +178,8 @@ def test_the_store_summary_shows_orders_trips_offers_and_live_shoppers(
 def test_the_first_event_of_a_stream_is_the_current_offer_with_its_expiry(
     live_server: str, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
 ) -> None:
-    """A shopper who connects after the offer was made gets it first, with `expires_at` like any offer event."""
+    """A shopper who connects after the offer was made gets it first, with `expires_at` like any offer event,
+    written as the API writes the offer's own `expires_at` (`…Z`, not `…+00:00`): one way to write an instant."""
     shopper = make_shopper()
     with httpx2.Client(base_url=live_server, timeout=30) as http:
         ingest(http, ops, store, clock)
@@ -192,6 +193,8 @@ def test_the_first_event_of_a_stream_is_the_current_offer_with_its_expiry(
                 elif line.startswith("data:") and event == "offer":
                     first = json.loads(line.split(":", 1)[1])
                     break
+        fetched = http.get(f"/shopper/offers/{offer_id}", headers=shopper.headers).json()
     assert first is not None
     assert first["offer_id"] == offer_id
-    assert first["expires_at"] == (clock.now() + timedelta(seconds=60)).isoformat()
+    assert first["expires_at"] == fetched["expires_at"]
+    assert datetime.fromisoformat(first["expires_at"]) == clock.now() + timedelta(seconds=60)

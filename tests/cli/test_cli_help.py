@@ -70,3 +70,15 @@ def test_simulate_and_sweep_tell_where_their_results_go_without_out() -> None:
         "simulate": "Folder for the results (default: .local/simulations/SCENARIO)",
         "sweep": "Folder for the table and chart (default: .local/sweeps/GRID)",
     }
+
+
+def test_bench_simulation_tells_where_its_results_go_without_out() -> None:
+    """It writes where `simulate` writes for the same scenario (and so replaces that day's report)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    bench = group.commands["bench"]
+    assert isinstance(bench, TyperGroup)
+    (out,) = [param for param in bench.commands["simulation"].params if param.name == "out"]
+    assert getattr(out, "help", None) == (
+        "Folder for the results (default: .local/simulations/SCENARIO, where `simulate` writes the same scenario)"
+    )

@@ -31,3 +31,20 @@ def test_utf8_text_is_read_without_a_leading_byte_order_mark(tmp_path: Path) -> 
     path = tmp_path / "day.toml"
     path.write_bytes('\ufeffname = "Café"\n'.encode())
     assert read_text_file(path) == 'name = "Café"\n'
+
+
+def test_a_json_file_that_is_not_json_is_refused_with_its_line_and_column_whatever_its_name(tmp_path: Path) -> None:
+    """The matcher's problem, a policy for `rewards policy-create` and one for `replay` said it three ways ('not
+    JSON (Expecting value: line 1 column 1 (char 0))', 'not valid MD (…)' for a README.md): now one."""
+    from crowdship.files import read_json_file
+
+    path = tmp_path / "notes.md"
+    path.write_text('{"base_cents": 1,\n  oops}\n')
+    with pytest.raises(InvalidInput) as named:
+        read_json_file(path, "policy")
+    assert named.value.message == f"policy: {path}: not JSON (line 2, column 3)"
+    with pytest.raises(InvalidInput) as unnamed:
+        read_json_file(path)
+    assert unnamed.value.message == f"{path}: not JSON (line 2, column 3)"
+    path.write_text('\ufeff{"base_cents": 1}')
+    assert read_json_file(path) == {"base_cents": 1}

@@ -43,6 +43,15 @@ def test_a_redis_error_names_redis_and_a_password_in_a_reason_is_masked() -> Non
     assert "hunter2" not in leaked
 
 
+def test_a_refused_redis_connection_says_why_in_a_few_words_without_its_address_twice() -> None:
+    """redis-py's 'Error 111 connecting to HOST:PORT. Connection refused.' read as `error: Redis at HOST:PORT
+    cannot be reached: Error 111 connecting to HOST:PORT. Connection refused.; is it up?` on the command line."""
+    refused = redis.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    assert unreachable(refused, **URLS).message == "Redis at cache:7 cannot be reached: Connection refused"
+    unknown = redis.ConnectionError("Error -2 connecting to nowhere.example:6379. Name or service not known.")
+    assert unreachable(unknown, **URLS).message == "Redis at cache:7 cannot be reached: Name or service not known"
+
+
 @pytest.mark.parametrize(
     "refusal",
     [

@@ -147,7 +147,7 @@ def test_the_readmes_steps_approve_the_version_policy_create_printed_after_the_d
     )
     assert created.exit_code == 0, created.output
     assert created.stdout.split() == ["2"]  # (the runner echoes the hidden answer's newline; a terminal shows it)
-    assert "Your password" in created.stderr
+    assert f"Password of {ops}:" in created.stderr  # whose password: the one --actor names
     assert PASSWORD not in created.output
     approved = _as(finance, "policy-approve", created.stdout.strip())
     assert approved.exit_code == 0, approved.output

@@ -61,3 +61,15 @@ def test_the_fleet_batch_is_the_plain_batch_with_a_fleet_windows_and_orders_the_
     assert any("window" in order for order in with_fleet["orders"])
     assert any(order["fallback_cost"] is None for order in with_fleet["orders"])
     assert synthetic_batch(40, 60, seed=3, fleet=True) == with_fleet
+
+
+def test_without_pyvrp_the_table_says_how_to_install_it_or_to_leave_it_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'PyVRP not installed (bench extra)' left a new user to find out what the bench extra is and how to get it."""
+    from rich.console import Console
+
+    monkeypatch.setattr(bench_matcher, "pyvrp_peer", lambda *_: None)
+    console = Console(record=True, width=200)
+    bench_matcher.run_synthetic(console, sizes=[(6, 8)], time_limits=[0.05], max_orders=2, peer=True, seed=1)
+    said = " ".join(console.export_text().split())
+    assert 'CROWDSHIP_EXTRAS="sim bench" scripts/bootstrap.sh' in said
+    assert "--no-peer" in said

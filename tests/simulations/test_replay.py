@@ -532,6 +532,19 @@ def test_a_policy_file_is_validated_like_policy_create(tmp_path: Path) -> None:
         load_policy_file(missing)
 
 
+def test_a_policy_file_not_named_toml_is_read_and_refused_as_json(tmp_path: Path) -> None:
+    """Anything but `.toml` is read as JSON, so its refusal says JSON: `README.md` was 'not valid MD (…)'."""
+    notes = tmp_path / "README.md"
+    notes.write_text("# a policy\n")
+    with pytest.raises(InvalidInput) as refused:
+        load_policy_file(notes)
+    assert refused.value.message == f"policy: {notes}: not JSON (line 1, column 1)"
+    broken = tmp_path / "broken.toml"
+    broken.write_text("base_cents = \n")
+    with pytest.raises(InvalidInput, match=r"broken\.toml: not valid TOML \("):
+        load_policy_file(broken)
+
+
 def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     db: ConnectionPool, settings: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
