@@ -136,6 +136,19 @@ def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login
     assert "locked" in locked.text
 
 
+def test_a_locked_sign_in_page_says_when_to_try_again(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """The console's 429 carries the Retry-After the API's does: a client or proxy waits instead of retrying."""
+    login = make_login(Role.FINANCE)
+    for _ in range(5):
+        client.post("/console/sign-in", data={"email": login.email, "password": "wrong", CSRF_FIELD: _csrf(client)})
+    locked = _sign_in(client, login)
+    api = client.post("/auth/token", data={"username": login.email, "password": login.password})
+    assert locked.status_code == api.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= int(api.headers["Retry-After"]) + 1
+
+
 def test_each_page_renews_the_session_and_an_idle_one_expires(
     client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock, api_settings: Settings
 ) -> None:
