@@ -211,3 +211,14 @@ def test_a_form_sent_after_the_session_ended_returns_to_its_own_page(
     answer = client.post("/console/ops/stores/new", data={"name": "x"}, headers=headers, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/console/sign-in?next={quote(back_to, safe='')}"
+
+
+@pytest.mark.parametrize("path", ["/console/sign-in", "/console", "/console/no-such-page", "/docs", "/health"])
+def test_no_other_site_can_frame_a_page_or_have_a_body_sniffed_as_another_type(client: TestClient, path: str) -> None:
+    """A console page framed by another site under a decoy ("click here") could have staff approve a batch or a
+    policy unawares; a JSON or CSV body read as HTML could run script. Every answer, a redirect or a 404 as well,
+    forbids both."""
+    answer = client.get(path, follow_redirects=False)
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
