@@ -24,6 +24,7 @@ from api.deadline import LATE_HEADERS, RequestDeadline, late_problem
 from api.dependencies import AppServices, refuse_unknown_query_parameters
 from api.docs import install_offline_docs
 from api.events import LiveEventHub
+from api.headers import SecurityHeaders
 from api.problems import (
     UNAVAILABLE_RETRY_S,
     BodyLimit,
@@ -202,11 +203,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Innermost first: the body limit, the last resort for unexpected errors, and the request deadline, which
-    bounds all the rest."""
+    """Innermost first: the body limit, the last resort for unexpected errors, the request deadline, which
+    bounds all the rest, and the headers every answer carries, a late one too."""
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(RequestDeadline, deadline_s=settings.request_deadline_s, late_response=_late_answer)
+    app.add_middleware(SecurityHeaders)
 
 
 def _late_answer(request: Request) -> Response:

@@ -75,8 +75,9 @@ class JsonBodyRoute(APIRoute):
         async def strict_handler(request: Request) -> Response:
             strict = _StrictJsonRequest(request.scope, request.receive)
             content_type = request.headers.get("content-type")
-            if content_type and not is_json_media_type(content_type) and await strict.body():
-                raise ProblemException(415, f"send the body as {JSON_MEDIA_TYPE}, not {content_type[:60]}")
+            if not (content_type and is_json_media_type(content_type)) and await strict.body():
+                sent = f"not {content_type[:60]}" if content_type else "with its Content-Type header"
+                raise ProblemException(415, f"send the body as {JSON_MEDIA_TYPE}, {sent}")
             return await handler(strict)
 
         return strict_handler

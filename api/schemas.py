@@ -6,6 +6,7 @@ types and bases, and accounts. The shopper app's bodies are in `api.shopper_sche
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from types import UnionType
 from typing import Annotated, Generic, Protocol, Self, TypeVar, Union, get_args, get_origin
@@ -21,13 +22,16 @@ T = TypeVar("T")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Control characters other than tab and line breaks (a terminal escape, a bell) and the marks, overrides and
 isolates of text direction: shown on the console, in the bank's CSV or on a terminal, they reorder or hide
-what surrounds them. Joiners stay (emoji sequences and some scripts need them)."""
+what surrounds them. Joiners stay (emoji sequences and some scripts need them), but not as the whole text: one
+made only of invisible characters (a zero-width space, a byte-order mark) is blank."""
 
 
 def no_control_characters(value: str) -> str:
     found = _CONTROL.search(value)
     if found:
         raise ValueError(f"must not contain control or text-direction characters (U+{ord(found.group()):04X})")
+    if value.strip() and all(character.isspace() or unicodedata.category(character) == "Cf" for character in value):
+        raise ValueError("must not be blank: it shows nothing (only invisible characters)")
     return value
 
 

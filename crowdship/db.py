@@ -31,6 +31,14 @@ DEAD_PEER_DETECTION = {
 """libpq's TCP settings: a connection whose server host went silent (a network partition, a crashed machine)
 fails within about half a minute instead of hanging its borrower for the kernel's default of many minutes."""
 
+RECONNECT_WINDOW_S = 5.0
+"""How long one of the pool's reconnection attempts goes on (psycopg's `reconnect_timeout`, 300 s by default).
+Within an attempt the pool doubles its wait between tries without a bound (1, 2, 4 ... 128 s), so after a minute
+away the server was tried again only about a minute after it came back, and the API and the dispatcher answered
+503 all that time. An attempt given up after a few seconds leaves the next request that finds no connection to
+start a new one, at once, so the pool connects again within about two seconds of the server's return, while an
+outage costs a try or two every few seconds."""
+
 Row = dict[str, Any]
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -72,6 +80,7 @@ def open_pool(
         name=name,
         open=False,
         timeout=timeout_s,
+        reconnect_timeout=RECONNECT_WINDOW_S,
         kwargs=kwargs,
     )
     pool.open(wait=wait, timeout=timeout_s)

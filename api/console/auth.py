@@ -57,7 +57,10 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
                 accounts.authenticate, services.context, services.passwords, email=email, password=password
             )
     except ProblemException as error:  # over a limit: refused before the password is checked
-        return refused(readable_problem(error))
+        over_limit = refused(readable_problem(error))
+        if "Retry-After" in error.headers:  # as the API says it: when to try again
+            over_limit.headers["Retry-After"] = error.headers["Retry-After"]
+        return over_limit
     if user is None:
         return refused(FormProblem("Wrong e-mail address or password.", {}, 401))
     await services.login_throttle.succeeded(email=email)

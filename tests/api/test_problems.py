@@ -194,6 +194,21 @@ def test_a_body_that_is_not_json_is_a_415_naming_the_type_expected(
     assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 0
 
 
+def test_a_body_without_a_content_type_is_a_415_too(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """The client that forgot its Content-Type header altogether, not only the one that sent another type."""
+    response = client.post(
+        "/ops/orders",
+        content=json.dumps(order_body(store, clock)).encode(),
+        headers={**ops.headers, "Idempotency-Key": "k-415-none"},
+    )
+    assert "content-type" not in response.request.headers
+    problem = assert_problem(response, 415)
+    assert "application/json" in problem["detail"]
+    assert client.get("/ops/orders", headers=ops.headers).json()["total"] == 0
+
+
 def test_a_json_body_is_taken_with_or_without_a_charset_or_as_a_json_subtype(
     client: TestClient, ops: Account, store: Store, clock: ManualClock
 ) -> None:

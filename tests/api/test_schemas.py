@@ -37,6 +37,20 @@ def test_text_with_control_or_direction_characters_is_refused_naming_the_field(t
     assert "control" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["\u200b", "\ufeff", " \u2060 ", "\u200d\u200c", "\u00ad\n"],
+    ids=["zero-width-space", "byte-order-mark", "word-joiner-in-blanks", "joiners", "soft-hyphen"],
+)
+def test_text_that_shows_nothing_is_refused_as_blank_naming_the_field(text: str) -> None:
+    """A recipient, an address or a name made only of invisible characters is as blank as spaces: the console,
+    the bank's CSV and the shopper's app would show an empty field."""
+    with pytest.raises(ValidationError) as refused:
+        RegisterIn(email="ana@example.org", password="Orbit-Lamp-77-Quince", display_name=text)
+    assert refused.value.errors()[0]["loc"] == ("display_name",)
+    assert "blank" in str(refused.value)
+
+
 def test_text_in_any_script_with_tabs_and_line_breaks_is_kept() -> None:
     for text in ["Zoë Łukasz", "محمد", "李小龙", "👩\u200d🔧 Ana", "Apt 2\n1200 Magnolia Dr\tTallahassee"]:
         body = RegisterIn(email="ana@example.org", password="Orbit-Lamp-77-Quince", display_name=text)

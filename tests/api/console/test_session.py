@@ -136,6 +136,19 @@ def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login
     assert "locked" in locked.text
 
 
+def test_a_locked_sign_in_page_says_when_to_try_again(
+    client: TestClient, make_login: Callable[..., StaffLogin]
+) -> None:
+    """The console's 429 carries the Retry-After the API's does: a client or proxy waits instead of retrying."""
+    login = make_login(Role.FINANCE)
+    for _ in range(5):
+        client.post("/console/sign-in", data={"email": login.email, "password": "wrong", CSRF_FIELD: _csrf(client)})
+    locked = _sign_in(client, login)
+    api = client.post("/auth/token", data={"username": login.email, "password": login.password})
+    assert locked.status_code == api.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= int(api.headers["Retry-After"]) + 1
+
+
 def test_each_page_renews_the_session_and_an_idle_one_expires(
     client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock, api_settings: Settings
 ) -> None:
@@ -198,3 +211,14 @@ def test_a_form_sent_after_the_session_ended_returns_to_its_own_page(
     answer = client.post("/console/ops/stores/new", data={"name": "x"}, headers=headers, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/console/sign-in?next={quote(back_to, safe='')}"
+
+
+@pytest.mark.parametrize("path", ["/console/sign-in", "/console", "/console/no-such-page", "/docs", "/health"])
+def test_no_other_site_can_frame_a_page_or_have_a_body_sniffed_as_another_type(client: TestClient, path: str) -> None:
+    """A console page framed by another site under a decoy ("click here") could have staff approve a batch or a
+    policy unawares; a JSON or CSV body read as HTML could run script. Every answer, a redirect or a 404 as well,
+    forbids both."""
+    answer = client.get(path, follow_redirects=False)
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
