@@ -21,7 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdship.errors import DomainError, InvalidInput, InvalidInputs
-from crowdship.logging import get_logger
+from crowdship.logging import Sampled, get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.errors import DeliveryRefused
 
@@ -244,9 +244,20 @@ async def _contention(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+OUTAGE_LOG_EVERY_S = 5.0
+
+
 async def _backing_service_down(request: Request, error: Exception) -> JSONResponse:
-    """PostgreSQL or Redis could not be reached: nothing was applied, and the client should simply retry."""
-    log.error("backing service unavailable", path=request.url.path, error=type(error).__name__)
+    """PostgreSQL or Redis could not be reached: nothing was applied, and the client should simply retry. Logged
+    once every few seconds per kind of error, with how many refusals the line stands for."""
+    held_back = request.app.state.outages_logged.take(type(error).__name__)
+    if held_back is not None:
+        log.error(
+            "backing service unavailable",
+            path=request.url.path,
+            error=type(error).__name__,
+            also_refused_since_last=held_back,
+        )
     return problem_response(
         request,
         503,
@@ -340,6 +351,7 @@ class UnexpectedErrors:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    app.state.outages_logged = Sampled(every_s=OUTAGE_LOG_EVERY_S)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

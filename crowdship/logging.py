@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -152,6 +154,29 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     # Alembic narrates every step at INFO; its failures still come through.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+
+
+class Sampled:
+    """Lets one event of each kind through per `every_s` and counts the rest: an outage answered 503 a thousand
+    times a minute logs a line every few seconds, each saying how many it stands for, not a line per request."""
+
+    def __init__(self, every_s: float, now: Callable[[], float] = time.monotonic) -> None:
+        self._every_s = every_s
+        self._now = now
+        self._last: dict[str, float] = {}
+        self._held_back: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, kind: str) -> int | None:
+        """None to stay quiet; else how many of this kind were held back since the last one let through."""
+        with self._lock:
+            now = self._now()
+            last = self._last.get(kind)
+            if last is not None and now - last < self._every_s:
+                self._held_back[kind] = self._held_back.get(kind, 0) + 1
+                return None
+            self._last[kind] = now
+            return self._held_back.pop(kind, 0)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+import pytest
 from api_support import Account, assert_problem
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -65,3 +66,20 @@ def test_with_redis_away_signing_in_is_refused_as_unavailable_and_issued_tokens_
     assert_problem(signing_in, 503)
     assert int(signing_in.headers["Retry-After"]) > 0
     assert profile.status_code == 200
+
+
+def test_an_outage_is_logged_in_a_line_every_few_seconds_not_one_per_refused_request(
+    api_settings: Settings, clock: ManualClock, make_shopper: Callable[..., Account], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Thirty requests refused while Redis is away: every one is a 503, and the log says it once."""
+    shopper = make_shopper()
+    down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        capsys.readouterr()
+        answers = [
+            client.post("/shopper/location", json={"lat": 30.46, "lon": -84.22}, headers=shopper.headers).status_code
+            for _ in range(30)
+        ]
+        logged = capsys.readouterr().err
+    assert answers == [503] * 30
+    assert logged.count("backing service unavailable") == 1

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from crowdship.logging import configure_logging, get_logger, scrub
+from crowdship.logging import Sampled, configure_logging, get_logger, scrub
 from crowdship.settings import Settings
 
 
@@ -75,3 +75,18 @@ def test_a_name_searched_for_in_a_logged_request_line_is_scrubbed_and_ids_are_ke
     assert "Elif" not in line
     assert "Jo%20Doe" not in line
     assert "shopper_id=1b2c&limit=20" in line
+
+
+def test_a_sampled_event_is_let_through_once_per_interval_with_the_count_it_stands_for() -> None:
+    """An outage answered 503 a thousand times a minute logs a line every few seconds, each saying how many it
+    stands for; each kind of event is sampled on its own."""
+    now = [100.0]
+    sampled = Sampled(every_s=5.0, now=lambda: now[0])
+    assert sampled.take("OperationalError") == 0
+    assert [sampled.take("OperationalError") for _ in range(3)] == [None, None, None]
+    assert sampled.take("ConnectionError") == 0  # another kind: its own interval
+    now[0] += 5.0
+    assert sampled.take("OperationalError") == 3
+    assert sampled.take("OperationalError") is None
+    now[0] += 60.0
+    assert sampled.take("OperationalError") == 1
