@@ -176,3 +176,24 @@ def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
     lines = said.evaluate("c => c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)")
     assert lines <= 4, f"the reason takes {lines:.1f} lines"
     assert _page_width(page) <= 390
+
+
+def test_the_order_actions_keep_clear_of_why_it_waits_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the actions wrap under the title, and the last one sat flush on the yellow box below it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_an_open_trip(db, store, "Chloe C.", HOME, now)
+    order = add_an_order_for_later(db, store, "WEB-WAITING-PHONE", now)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/orders/{order.id}")
+    last_action = page.get_by_role("link", name="Issue a new delivery code…")
+    why = page.locator("section.callout")
+    expect(why).to_be_visible()
+    screenshot(page, "order-actions-390")
+    action_box, why_box = last_action.bounding_box(), why.bounding_box()
+    assert action_box is not None
+    assert why_box is not None
+    gap = why_box["y"] - (action_box["y"] + action_box["height"])
+    assert gap >= 8, f"the box starts {gap:.0f} px under the last action"
