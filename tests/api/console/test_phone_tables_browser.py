@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 from console_support import add_an_order_for_later
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 from psycopg_pool import ConnectionPool
 
 from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
@@ -93,3 +96,26 @@ def test_the_live_view_keeps_its_tables_tab_stops_when_it_refreshes(
     page.wait_for_timeout(200)  # the swap follows the response
     expect(waiting).to_have_attribute("tabindex", "0")
     expect(waiting).to_have_accessible_name(re.compile(r"scrolls sideways"))
+
+
+def test_a_filter_button_wrapped_to_its_own_line_sits_under_the_filters(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the incidents' Filter button wraps under the store's select (as wide as its longest name);
+    the room kept above it for a label it does not have (to line it up beside labelled fields) left a gap of
+    two lines there."""
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(replace(store, id=uuid4(), name="Crowdship Supercentre Northeast"))
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto("/console/ops/incidents")
+    select, button = page.get_by_label("Store"), page.get_by_role("button", name="Filter")
+    expect(select).to_be_visible()
+    screenshot(page, "incidents-filters-390")
+    select_box, button_box = select.bounding_box(), button.bounding_box()
+    assert select_box is not None
+    assert button_box is not None
+    assert button_box["y"] > select_box["y"] + select_box["height"], "the button is on a line of its own"
+    gap = button_box["y"] - (select_box["y"] + select_box["height"])
+    assert gap <= 24, f"the button sits {gap:.0f} px under the last filter"  # the row's gap between lines, 1rem
