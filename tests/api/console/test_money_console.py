@@ -319,3 +319,31 @@ def test_a_reversal_on_a_shoppers_ledger_names_what_it_reverses_not_a_transactio
         said_alone.group(1)
         == f"reversal of the posting for order {reference.group(1)}: the recipient says nothing came"
     )
+
+
+def test_the_audit_log_names_a_reversed_posting_by_its_order_not_a_transaction_id(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    owed: Callable[..., Owed],
+) -> None:
+    """Its subject read "Ledger transaction c1397d67", which finance can look up nowhere in the console."""
+    ana, credit = owed("Ana")
+    sign_in_as(Role.FINANCE, "fiona")
+    rewards_page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
+    form = {
+        CSRF_FIELD: hidden(rewards_page, CSRF_FIELD),
+        "idempotency_key": hidden(rewards_page, "idempotency_key"),
+        "back": f"/console/finance/rewards?shopper_id={ana.shopper_id}",
+        "reason": "the recipient says nothing came",
+    }
+    assert client.post(f"/console/finance/orders/{credit.order_id}/reward-reversal", data=form).status_code == 200
+    reference = re.search(
+        r"reward for order (IMPORT-\w+)", client.get(f"/console/finance/ledger?shopper_id={ana.shopper_id}").text
+    )
+    assert reference is not None
+    audit = client.get("/console/finance/audit", params={"subject_kind": "ledger_transaction"}).text
+    row = re.search(r"<tr>(?:(?!</tr>).)*Ledger transaction reversed(?:(?!</tr>).)*</tr>", audit, re.DOTALL)
+    assert row is not None, "the audit log lists the reversal"
+    said = " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())  # the words a person reads
+    assert f"Reward for order {reference.group(1)} you Reason: the recipient says nothing came" in said
+    assert re.search(r"Ledger transaction [0-9a-f]{8}", said) is None
