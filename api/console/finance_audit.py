@@ -22,6 +22,9 @@ from rewards import services
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 SubjectKind = Annotated[str, Query(max_length=40, pattern=r"^[a-z_]*$")]
 FILTERED_SUBJECTS = ("payout_batch", "reward_policy", "order", "shopper")
+POSTINGS = {"delivery_reward": "Reward", "referral_bonus": "Referral bonus"}
+"""A reversed ledger transaction by what it was, when its entry says (reversals since this was written)."""
+NAMED_IN_SUBJECT = ("order_id", "reversed_kind")
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,38 @@ class AuditRow:
     details: list[Detail]
 
 
+def _order_of(entry: AuditEntryOut) -> UUID | None:
+    """The order of a reversed ledger transaction, which the transaction's own id does not tell a person."""
+    text = entry.details.get("order_id") if entry.subject_kind == "ledger_transaction" else None
+    try:
+        return UUID(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _names_a_posting(entry: AuditEntryOut, names: Mapping[UUID, str]) -> bool:
+    return _order_of(entry) in names
+
+
 def _subject(entry: AuditEntryOut, names: Mapping[UUID, str]) -> str:
     """The subject by what people call it: "Shopper Ana", "Order WEB-1", "Reward policy v2", a batch by its period."""
     kind = subject_words(entry.subject_kind)
     if entry.subject_kind == "reward_policy" and "version" in entry.details:
         return f"{kind} v{entry.details['version']}"
+    order = _order_of(entry)
+    if order is not None and order in names:
+        posting = POSTINGS.get(str(entry.details.get("reversed_kind")), "Posting")
+        return f"{posting} for order {names[order]}"
     if entry.subject_id is None:
         return kind
     return f"{kind} {names.get(entry.subject_id, str(entry.subject_id)[:8])}"
+
+
+def _unnamed_details(entry: AuditEntryOut, names: Mapping[UUID, str]) -> Mapping[str, object]:
+    """The details the subject does not say already."""
+    if not _names_a_posting(entry, names):
+        return entry.details
+    return {name: value for name, value in entry.details.items() if name not in NAMED_IN_SUBJECT}
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -51,13 +78,14 @@ def audit_page(
     with rewards() as uow:
         page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
         entries = [AuditEntryOut.model_validate(record) for record in page.items]
-        names = names_of(request, uow, (entry.subject_id for entry in entries if entry.subject_id))
+        subjects = {entry.subject_id for entry in entries if entry.subject_id}
+        names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
     rows = [
         AuditRow(
             entry,
             action_words(entry.action),
             _subject(entry, names),
-            details_in_words(entry.action, entry.details),
+            details_in_words(entry.action, _unnamed_details(entry, names)),
         )
         for entry in entries
     ]

@@ -4,6 +4,7 @@ and the wallet's reward history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,13 +21,15 @@ from api.rewards_schemas import LedgerEntryOut, ReconciliationOut, RewardOut
 from dispatch.model import Shopper
 from dispatch.services import queries
 from rewards import services
-from rewards.ledger import AccountKind
+from rewards.ledger import AccountKind, TransactionKind
+from rewards.records import LedgerLine
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 ShopperField = Annotated[str, Query(max_length=100)]
 MATCHES_SHOWN = 20
 AccountField = Annotated[str, Query(max_length=20)]
 SHOPPER_ACCOUNTS = (AccountKind.CASH_PAYABLE, AccountKind.STORE_CREDIT)
+REVERSED_WORDS = {TransactionKind.DELIVERY_REWARD: "the reward", TransactionKind.REFERRAL_BONUS: "the referral bonus"}
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)
@@ -96,7 +99,9 @@ def ledger_page(
                 page = services.shopper_ledger(
                     uow, shopper_id=chosen, account=kind, limit=pages.limit, offset=pages.offset
                 )
-                names = names_of(request, uow, ids_in(line.description for line in page.items))
+                orders = {line.order_id for line in page.items if line.order_id is not None}
+                names = names_of(request, uow, ids_in(line.description for line in page.items) | orders)
+                names |= _reversed_names(page.items, names)
         except CONSOLE_ERRORS as error:
             return render(request, "finance/ledger.html", user, problem=readable_problem(error), **context)
         entries = [
@@ -107,6 +112,20 @@ def ledger_page(
         if _is_id(shopper_id):
             context["shopper_id"] = name
     return render(request, "finance/ledger.html", user, **context)
+
+
+def _reversed_names(lines: Sequence[LedgerLine], names: Mapping[UUID, str]) -> dict[UUID, str]:
+    """What each reversal on the page undid, for its description ("reversal of <transaction id>: why"), which
+    names a transaction finance can look up nowhere: the posting for its order's reference, a reward or a
+    referral bonus when that posting is on the page too."""
+    kinds = {line.transaction_id: line.kind for line in lines}
+    said = {}
+    for line in lines:
+        if line.reverses_id is None or line.order_id is None or line.order_id not in names:
+            continue
+        what = REVERSED_WORDS.get(kinds.get(line.reverses_id, TransactionKind.REVERSAL), "the posting")
+        said[line.reverses_id] = f"{what} for order {names[line.order_id]}"
+    return said
 
 
 def _app_services(request: Request) -> AppServices:

@@ -3,22 +3,20 @@ resolved and its insurance claim recorded; a claim reviews the shopper's trust t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.formats import words
+from api.console.filters import enum_options, listed_store, one_of, store_options
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, FormData, OpsUser, people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
 from crowdship.pages import Page
 from crowdship.units import Cents, parse_dollars
 from dispatch.incidents import Incident, IncidentKind, IncidentStatus
-from dispatch.model import Store
 from dispatch.services import accounts, incidents, queries
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/incidents", include_in_schema=False)
@@ -29,35 +27,6 @@ INCIDENT_LABELS = {
 }
 FORM_NAMES = {"amount_cents": "amount"}
 """The claim's amount is asked in dollars; the API takes cents."""
-
-
-def _statuses(text: str) -> tuple[list[IncidentStatus] | None, FormProblem | None]:
-    """One status, or None (every status) for an empty one; an unknown one is refused."""
-    if not text:
-        return None, None
-    if text not in set(IncidentStatus):
-        return None, filter_problem("status", "status", text, ", ".join(words(s) for s in IncidentStatus) + " or any")
-    return [IncidentStatus(text)], None
-
-
-def _kinds(text: str) -> tuple[list[IncidentKind] | None, FormProblem | None]:
-    if not text:
-        return None, None
-    if text not in set(IncidentKind):
-        return None, filter_problem("kind", "kind", text, ", ".join(words(k) for k in IncidentKind) + " or any")
-    return [IncidentKind(text)], None
-
-
-def _store(text: str, stores: Sequence[Store]) -> tuple[UUID | None, FormProblem | None]:
-    if not text:
-        return None, None
-    try:
-        store = UUID(text.strip())
-    except ValueError:
-        store = None
-    if store is None or store not in {listed.id for listed in stores}:
-        return None, filter_problem("store_id", "store", text, "the stores listed")
-    return store, None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -74,9 +43,9 @@ def list_page(
     reference, read for the whole page at once. A filter with a value it does not know lists nothing and says
     which filter and what it takes."""
     stores = queries.list_stores(services.context)
-    statuses, status_problem = _statuses(status)
-    kinds, kind_problem = _kinds(kind)
-    store, store_problem = _store(store_id, stores)
+    statuses, status_problem = one_of(status, IncidentStatus, "status", "status")
+    kinds, kind_problem = one_of(kind, IncidentKind, "kind", "kind")
+    store, store_problem = listed_store(store_id, stores)
     problem = merge_filters([status_problem, kind_problem, store_problem])
     found = (
         Page[Incident]((), 0)
@@ -94,9 +63,9 @@ def list_page(
         chosen_status=status,
         kind=kind,
         store_id=store_id,
-        statuses=list(IncidentStatus),
-        kinds=list(IncidentKind),
-        stores=stores,
+        status_options=enum_options(IncidentStatus),
+        kind_options=enum_options(IncidentKind),
+        store_options=store_options(stores),
         problem=problem,
         shopper_names=queries.shopper_names(services.context, [incident.shopper_id for incident in found.items]),
         references=queries.order_references(services.context, [incident.order_id for incident in found.items]),

@@ -5,21 +5,23 @@ back into the store, a returned one requeued or handed to the courier fleet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Protocol
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.formats import words
+from api.console.filters import enum_options, listed_store, one_of, store_options
 from api.console.paging import PageQuery, PageView
-from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, redirect, render
+from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, read_form, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_schemas import NotDeliveredIn
 from crowdship.pages import Page
-from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus, Store
+from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
 from dispatch.services import delivery, orders, queries
+from dispatch.services.context import DispatchContext
 from dispatch.services.intake import reissue_delivery_code
 from dispatch.services.order_detail import order_detail
 
@@ -30,13 +32,6 @@ HANDED_ON = frozenset(status for status, moves in ORDER_TRANSITIONS.items() if O
 """What may go to the courier fleet: an order still waiting in the store, or one brought back to it."""
 MAX_REF_CHARS = 200
 NOT_DELIVERED_LABELS = {"reason": "Why it will not be delivered"}
-
-
-def _uuid_or_none(text: str) -> UUID | None:
-    try:
-        return UUID(text) if text else None
-    except ValueError:
-        return None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -52,8 +47,8 @@ def list_orders(
     """Search by the start of the reference (any case), filter by status and store; newest first. A filter
     with a value it does not know lists nothing and says which filter and what it takes."""
     stores = {s.id: s for s in queries.list_stores(services.context)}
-    statuses, status_problem = _status_filter(status)
-    store, store_problem = _store_filter(store_id, stores)
+    statuses, status_problem = one_of(status, OrderStatus, "status", "status")
+    store, store_problem = listed_store(store_id, stores.values())
     problem = merge_filters([status_problem, store_problem])
     ref = ref.strip()[:MAX_REF_CHARS]
     found = (
@@ -77,28 +72,11 @@ def list_orders(
         ref=ref,
         chosen_status=status,
         store_id=store_id,
-        statuses=list(OrderStatus),
+        status_options=enum_options(OrderStatus),
+        store_options=store_options(stores.values()),
         stores=stores,
         problem=problem,
     )
-
-
-def _status_filter(status: str) -> tuple[list[OrderStatus] | None, FormProblem | None]:
-    if not status:
-        return None, None
-    try:
-        return [OrderStatus(status)], None
-    except ValueError:
-        return None, filter_problem("status", "status", status, ", ".join(words(choice) for choice in OrderStatus))
-
-
-def _store_filter(store_id: str, stores: Mapping[UUID, Store]) -> tuple[UUID | None, FormProblem | None]:
-    if not store_id:
-        return None, None
-    store = _uuid_or_none(store_id.strip())
-    if store is None or store not in stores:
-        return None, filter_problem("store_id", "store", store_id, "the stores listed")
-    return store, None
 
 
 @router.get("/{order_id}", response_class=HTMLResponse)
@@ -202,60 +180,50 @@ def issue_delivery_code(
     return render(request, "ops/order_delivery_code.html", user, nav="orders", order=order, possible=True, code=code)
 
 
-def _act_on_order(
-    request: Request, order_id: UUID, act: Callable[[], Order], done: Callable[[Order], str]
+CSRF_CHECKED = [Depends(read_form)]
+"""The body of a form that only confirms an action: its CSRF check is the point."""
+
+
+class _OrderMove(Protocol):
+    """A use case that moves an order by hand, on behalf of the member of staff who asked."""
+
+    def __call__(self, ctx: DispatchContext, *, order_id: UUID, actor_id: UUID | None = None) -> Order: ...
+
+
+def _move_order(
+    request: Request, order_id: UUID, user: OpsUser, services: AppServices, move: _OrderMove, done: str
 ) -> RedirectResponse:
-    """An ops action on an order's page: back to the page, with what happened or why it was refused."""
+    """An ops action on an order's page, made by `user`: back to the page, with what happened (`done`, its
+    `{ref}` the order's reference) or why it was refused."""
     url = f"{CONSOLE_PREFIX}/ops/orders/{order_id}"
     try:
-        order = act()
+        order = move(services.context, order_id=order_id, actor_id=user.principal.user_id)
     except CONSOLE_ERRORS as error:
         return redirect(request, url, flash=readable_problem(error).message, kind="error")
-    return redirect(request, url, flash=done(order))
+    return redirect(request, url, flash=done.format(ref=order.external_ref))
 
 
-@router.post("/{order_id}/cancel", response_model=None)
-def cancel(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
-    del form  # the CSRF check is the point
-    return _act_on_order(
-        request,
-        order_id,
-        lambda: orders.cancel_order(services.context, order_id=order_id, actor_id=user.principal.user_id),
-        lambda order: f"Order {order.external_ref} cancelled.",
-    )
+@router.post("/{order_id}/cancel", response_model=None, dependencies=CSRF_CHECKED)
+def cancel(request: Request, order_id: UUID, user: OpsUser, services: Services) -> RedirectResponse:
+    return _move_order(request, order_id, user, services, orders.cancel_order, "Order {ref} cancelled.")
 
 
-@router.post("/{order_id}/requeue", response_model=None)
-def requeue(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
-    del form
-    return _act_on_order(
-        request,
-        order_id,
-        lambda: orders.requeue_order(services.context, order_id=order_id, actor_id=user.principal.user_id),
-        lambda order: f"Order {order.external_ref} is back in the queue for shoppers.",
-    )
+@router.post("/{order_id}/requeue", response_model=None, dependencies=CSRF_CHECKED)
+def requeue(request: Request, order_id: UUID, user: OpsUser, services: Services) -> RedirectResponse:
+    done = "Order {ref} is back in the queue for shoppers."
+    return _move_order(request, order_id, user, services, orders.requeue_order, done)
 
 
-@router.post("/{order_id}/fallback", response_model=None)
-def fallback(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
-    del form
-    return _act_on_order(
-        request,
-        order_id,
-        lambda: orders.hand_to_fallback(services.context, order_id=order_id, actor_id=user.principal.user_id),
-        lambda order: f"Order {order.external_ref} handed to the courier fleet.",
-    )
+@router.post("/{order_id}/fallback", response_model=None, dependencies=CSRF_CHECKED)
+def fallback(request: Request, order_id: UUID, user: OpsUser, services: Services) -> RedirectResponse:
+    done = "Order {ref} handed to the courier fleet."
+    return _move_order(request, order_id, user, services, orders.hand_to_fallback, done)
 
 
-@router.post("/{order_id}/returned", response_model=None)
-def returned(request: Request, order_id: UUID, user: OpsUser, services: Services, form: Form) -> RedirectResponse:
-    del form
-    return _act_on_order(
-        request,
-        order_id,
-        lambda: delivery.mark_returned(services.context, order_id=order_id, actor_id=user.principal.user_id),
-        lambda order: f"Order {order.external_ref} is back in the store.",
-    )
+@router.post("/{order_id}/returned", response_model=None, dependencies=CSRF_CHECKED)
+def returned(request: Request, order_id: UUID, user: OpsUser, services: Services) -> RedirectResponse:
+    done = "Order {ref} is back in the store."
+    return _move_order(request, order_id, user, services, delivery.mark_returned, done)
 
 
 def _not_delivered_page(

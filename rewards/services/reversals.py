@@ -56,6 +56,8 @@ def _reverse_all(
             at=now,
             reversal_id=reversal.id,
             reason=reason,
+            reversed_kind=original.kind.value,
+            order_id=original.order_id,
         )
     return Reversals(tuple(r.id for r in reversals), tuple(o.id for o in originals))
 

@@ -287,3 +287,63 @@ def test_a_refused_referral_or_till_form_keeps_what_was_typed_with_the_reason_be
     assert bad.status_code == 422
     assert re.search(r'<input id="f-amount" name="amount" type="text" value="12.345"', bad.text)
     assert '<small id="e-amount" class="error">' in bad.text
+
+
+def _a_reward_reversed_by_finance(
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], owed: Callable[..., Owed]
+) -> Account:
+    """Ana is owed a reward, which finance (signed in) reverses from her Rewards page: "the recipient says
+    nothing came"."""
+    ana, credit = owed("Ana")
+    sign_in_as(Role.FINANCE, "fiona")
+    rewards_page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
+    form = {
+        CSRF_FIELD: hidden(rewards_page, CSRF_FIELD),
+        "idempotency_key": hidden(rewards_page, "idempotency_key"),
+        "back": f"/console/finance/rewards?shopper_id={ana.shopper_id}",
+        "reason": "the recipient says nothing came",
+    }
+    assert client.post(f"/console/finance/orders/{credit.order_id}/reward-reversal", data=form).status_code == 200
+    return ana
+
+
+def test_a_reversal_on_a_shoppers_ledger_names_what_it_reverses_not_a_transaction_id(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    owed: Callable[..., Owed],
+) -> None:
+    """The ledger wrote "reversal of c1397d67: the recipient says nothing came": an id finance cannot look up
+    anywhere in the console. It names the posting it reverses instead, by its order's reference."""
+    ana = _a_reward_reversed_by_finance(client, sign_in_as, owed)
+    ledger = client.get(f"/console/finance/ledger?shopper_id={ana.shopper_id}").text
+    reference = re.search(r"reward for order (IMPORT-\w+)", ledger)
+    assert reference is not None, "the reward's own line names its order"
+    said = re.search(r"<td>(reversal of [^<]*)</td>", ledger)
+    assert said is not None, "the ledger lists the reversal"
+    assert said.group(1) == f"reversal of the reward for order {reference.group(1)}: the recipient says nothing came"
+    alone = client.get(f"/console/finance/ledger?shopper_id={ana.shopper_id}&limit=1").text  # the reward on page 2
+    said_alone = re.search(r"<td>(reversal of [^<]*)</td>", alone)
+    assert said_alone is not None
+    assert (
+        said_alone.group(1)
+        == f"reversal of the posting for order {reference.group(1)}: the recipient says nothing came"
+    )
+
+
+def test_the_audit_log_names_a_reversed_posting_by_its_order_not_a_transaction_id(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    owed: Callable[..., Owed],
+) -> None:
+    """Its subject read "Ledger transaction c1397d67", which finance can look up nowhere in the console."""
+    ana = _a_reward_reversed_by_finance(client, sign_in_as, owed)
+    reference = re.search(
+        r"reward for order (IMPORT-\w+)", client.get(f"/console/finance/ledger?shopper_id={ana.shopper_id}").text
+    )
+    assert reference is not None
+    audit = client.get("/console/finance/audit", params={"subject_kind": "ledger_transaction"}).text
+    row = re.search(r"<tr>(?:(?!</tr>).)*Ledger transaction reversed(?:(?!</tr>).)*</tr>", audit, re.DOTALL)
+    assert row is not None, "the audit log lists the reversal"
+    said = " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())  # the words a person reads
+    assert f"Reward for order {reference.group(1)} you Reason: the recipient says nothing came" in said
+    assert re.search(r"Ledger transaction [0-9a-f]{8}", said) is None

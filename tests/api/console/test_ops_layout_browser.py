@@ -120,18 +120,24 @@ def test_each_stores_links_say_which_store_they_open(
     screenshot(page, "stores")
 
 
-def test_the_trips_that_could_not_take_an_order_keep_their_words_whole_on_a_phone(
-    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
-) -> None:
-    """The table of open trips under "Why it has no shopper" sits in a box whose text may break anywhere (a
-    long reason); its cells must not inherit that: at 390 px "Chloe C." broke into "Chl / oe C." rather than
-    the table scrolling in its box."""
+def _a_waiting_orders_page_on_a_phone(signed_in: Callable[..., Page], db: ConnectionPool, store: Store) -> Page:
+    """The page, at 390 px, of an order waiting for a later window while Chloe C.'s trip is open."""
     now = datetime.now(UTC).replace(microsecond=0)
     add_an_open_trip(db, store, "Chloe C.", HOME, now)
     order = add_an_order_for_later(db, store, "WEB-WAITING", now)
     page = signed_in(Role.OPS)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/console/ops/orders/{order.id}")
+    return page
+
+
+def test_the_trips_that_could_not_take_an_order_keep_their_words_whole_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The table of open trips under "Why it has no shopper" sits in a box whose text may break anywhere (a
+    long reason); its cells must not inherit that: at 390 px "Chloe C." broke into "Chl / oe C." rather than
+    the table scrolling in its box."""
+    page = _a_waiting_orders_page_on_a_phone(signed_in, db, store)
     why = page.locator("section.callout")
     name = why.get_by_role("link", name="Chloe C.", exact=True)
     expect(name).to_be_visible()
@@ -176,3 +182,19 @@ def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
     lines = said.evaluate("c => c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)")
     assert lines <= 4, f"the reason takes {lines:.1f} lines"
     assert _page_width(page) <= 390
+
+
+def test_the_order_actions_keep_clear_of_why_it_waits_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the actions wrap under the title, and the last one sat flush on the yellow box below it."""
+    page = _a_waiting_orders_page_on_a_phone(signed_in, db, store)
+    last_action = page.get_by_role("link", name="Issue a new delivery code…")
+    why = page.locator("section.callout")
+    expect(why).to_be_visible()
+    screenshot(page, "order-actions-390")
+    action_box, why_box = last_action.bounding_box(), why.bounding_box()
+    assert action_box is not None
+    assert why_box is not None
+    gap = why_box["y"] - (action_box["y"] + action_box["height"])
+    assert gap >= 8, f"the box starts {gap:.0f} px under the last action"

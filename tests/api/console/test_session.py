@@ -10,14 +10,15 @@ from urllib.parse import quote
 
 import httpx2
 import pytest
-from api_support import Account
-from console_support import StaffLogin
+from api_support import Account, ingest
+from console_support import StaffLogin, sign_in_client
 from fastapi.testclient import TestClient
 
 from api.console.web import CSRF_FIELD, SESSION_COOKIE
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role
+from dispatch.model import Store
 
 
 @pytest.fixture
@@ -74,6 +75,24 @@ def test_a_post_without_the_csrf_token_is_refused(client: TestClient, make_login
     assert answer.status_code == 403
     assert "reload the page" in answer.text
     assert SESSION_COOKIE not in client.cookies
+
+
+@pytest.mark.parametrize("move", ["cancel", "requeue", "fallback", "returned"])
+def test_an_order_is_not_moved_by_a_post_without_the_csrf_token(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    move: str,
+) -> None:
+    """The order's actions read no field of their form, but its CSRF check still stands in front of each."""
+    order = ingest(client, ops, store, clock, ref=f"WEB-CSRF-{move}")
+    sign_in_client(client, make_login(Role.OPS))
+    answer = client.post(f"/console/ops/orders/{order['order_id']}/{move}", data={}, follow_redirects=False)
+    assert answer.status_code == 403
+    assert "reload the page" in answer.text
+    assert client.get(f"/ops/orders/{order['order_id']}", headers=ops.headers).json()["status"] == "pending"
 
 
 def test_a_post_from_another_site_is_refused(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
