@@ -15,7 +15,7 @@ from uuid import UUID
 
 from crowdship.units import Cents
 from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
-from rewards.policy import PaymentMethod
+from rewards.records import PaymentMethodChoice
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class RecordedDay:
     """When each order and trip last changed: a cancelled one's cancellation."""
     rewards_cents: Mapping[UUID, Cents]
     """What each delivered order's shopper was credited (the amount, in the way they are paid)."""
-    payment_methods: Mapping[UUID, PaymentMethod]
-    """How each shopper was paid at the day's start."""
+    payment_choices: tuple[PaymentMethodChoice, ...]
+    """How those shoppers chose to be paid: each one's choice in force at the day's start and those made
+    before its end, oldest first. A replay asks, as live does, which was in force when each offer was made
+    (a shopper who chose store credit at noon was paid in cash in the morning)."""
     departed_at: Mapping[UUID, datetime] = field(default_factory=dict)
     """When each trip that left the store with orders left it (its bags were scanned)."""
     delivered: Mapping[UUID, tuple[UUID, datetime]] = field(default_factory=dict)

@@ -22,7 +22,6 @@ from dispatch.services.batch import Solver, matcher_solver
 from dispatch.services.context import DeliveredOrder, DispatchConfig
 from rewards.recorded_day import RecordedDay
 from rewards.services import RewardCredit
-from rewards.services.wallet import DEFAULT_PAYMENT_METHOD
 from routing.travel import StraightLineTravel
 from simulations.events import EventQueue
 from simulations.replay_result import Unreplayed
@@ -55,9 +54,11 @@ class ReplayState:
         self.day, self.options = day, options
         self.clock = ManualClock(day.start)
         config = dataclasses.replace(options.config, delivery_code_work=2)  # nothing is kept: cheap code hashes
-        self.memory = in_memory(
-            config, self.clock, payment_choice=lambda shopper: day.payment_methods.get(shopper, DEFAULT_PAYMENT_METHOD)
-        )
+        self.memory = in_memory(config, self.clock)
+        with self.memory.rewards() as rewards_uow:  # priced as live: by the choice in force at each offer
+            for choice in day.payment_choices:
+                rewards_uow.repos.payment_choices.add(choice)
+            rewards_uow.commit()
         credit = self.memory.context.credit_delivery
         assert credit is not None
         self.ctx = dataclasses.replace(self.memory.context, credit_delivery=self._noting(credit))

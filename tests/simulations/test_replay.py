@@ -34,6 +34,8 @@ from dispatch.services.orders import cancel_order, hand_to_fallback, requeue_ord
 from dispatch.services.trips import cancel_trip, check_in
 from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from rewards.adapters.postgres.recorded_day import read_recorded_day
+from rewards.policy import PaymentMethod
+from rewards.services.wallet import set_payment_preference
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 from simulations.replay import replay_day
@@ -69,14 +71,14 @@ class Recorded:
 
 
 def _a_store(
-    db: ConnectionPool, settings: Settings, name: str, shoppers: int
+    db: ConnectionPool, settings: Settings, name: str, shoppers: int, policy: Mapping[str, Any] = POLICY
 ) -> tuple[ManualClock, DispatchContext, Store, list[Shopper]]:
     """A store with gold shoppers, the test policy in force since yesterday, and a live context at nine on a
     manual clock whose matcher plans one order per trip exactly (no search: the replay's plan is the same)."""
     clock = ManualClock(NINE)
     config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
     ctx: DispatchContext = live_context(settings, db, clock=clock, live=None, config=config)
-    publish_policy(PostgresRewardsUnitOfWork(db), POLICY, now=NINE - timedelta(days=1))
+    publish_policy(PostgresRewardsUnitOfWork(db), dict(policy), now=NINE - timedelta(days=1))
     store = Store(name, STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
     people = [Shopper(display_name=f"S{n}", trust_tier=TrustTier.GOLD, identity_verified=True) for n in range(shoppers)]
     with PostgresDispatchUnitOfWork(db) as uow:
@@ -220,12 +222,23 @@ def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, setti
     assert unanswered.answered_by_model == unanswered.offers > 0
 
 
-def _record_two_trips(db: ConnectionPool, settings: Settings) -> Recorded:
+def _record_two_trips(
+    db: ConnectionPool,
+    settings: Settings,
+    policy: Mapping[str, Any] = POLICY,
+    store_credit_at: datetime | None = None,
+) -> Recorded:
     """One shopper, two trips: checks in, accepts what is offered two seconds after it came, scans the bags two
     seconds later and delivers five minutes later; checks in again ten minutes after the first check-in and does
     the same. What is left goes to the fallback. The first trip's leave-by is 09:30, the second's 09:25: a
-    replay that kept the shopper in the store until the first leave-by could not check them in again."""
-    clock, ctx, store, [shopper] = _a_store(db, settings, "Two trips store", 1)
+    replay that kept the shopper in the store until the first leave-by could not check them in again. The
+    shopper chooses to be paid in store credit at `store_credit_at` when given."""
+    clock, ctx, store, [shopper] = _a_store(db, settings, "Two trips store", 1, policy)
+    if store_credit_at is not None:
+        with PostgresRewardsUnitOfWork(db) as rewards_uow:
+            set_payment_preference(
+                rewards_uow, shopper_id=shopper.id, method=PaymentMethod.STORE_CREDIT, now=store_credit_at
+            )
     codes: dict[str, tuple[str, str]] = {}
     made = 0
     for number, (first, leave_by) in enumerate(
@@ -293,6 +306,25 @@ def test_a_day_replayed_under_its_own_policy_reproduces_a_shopper_s_two_trips(
     assert unreplayed_lines(result) == []
     assert result.answered_by_model == 0
     assert result.replayed == result.recorded
+    assert (result.replayed.delivered, result.replayed.payouts_cents) == (recorded.delivered, recorded.credited_cents)
+
+
+def test_a_shopper_who_chose_store_credit_during_the_day_is_replayed_paid_in_store_credit(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """The shopper chose store credit at 09:00, after the day began: every offer of theirs was priced, and every
+    delivery credited, with the policy's store-credit bonus. The replay under the same policy pays the same to
+    the cent, which it does only if it asks how the shopper was paid when each offer was made, as live does,
+    not at the day's start (cash, then)."""
+    bonus = {**POLICY, "store_credit_bonus_bps": 12_000}
+    recorded = _record_two_trips(db, settings, bonus, store_credit_at=NINE)
+    assert recorded.delivered >= 2
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=recorded.store.id, start=start, end=end)
+    config = dataclasses.replace(DispatchConfig.from_settings(settings), matcher_time_limit_s=0.0)
+    result = replay_day(day, ReplayOptions(policy=bonus, config=config, cadence_s=10.0))
+
+    assert result.unreplayed == ()
     assert (result.replayed.delivered, result.replayed.payouts_cents) == (recorded.delivered, recorded.credited_cents)
 
 

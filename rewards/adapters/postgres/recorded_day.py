@@ -6,9 +6,12 @@ operations did with each failed order after."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from crowdship.errors import InvalidInput
@@ -16,8 +19,9 @@ from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import OrderStatus
 from rewards.adapters.postgres import PostgresRewardsRepositories
+from rewards.policy import PaymentMethod
 from rewards.recorded_day import RecordedDay, departures, failures_of
-from rewards.services.wallet import payment_methods_at
+from rewards.records import PaymentMethodChoice
 
 MAX_RECORDED_ORDERS = 20_000
 """A replay holds a day in memory and reads it row by row: a larger day is refused rather than half-read."""
@@ -81,7 +85,7 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
             key=lambda offer: (offer.created_at, offer.id),
         )
         shoppers = dict(uow.shoppers.get_many({trip.shopper_id for trip in trips}))
-        methods = payment_methods_at(PostgresRewardsRepositories(connection), shoppers, start)
+        choices = payment_choices_of_the_day(connection, shoppers, start=start, end=end)
     return RecordedDay(
         store=store,
         start=start,
@@ -98,5 +102,19 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
             offers, [(order_id, OrderStatus(status), at, note) for order_id, status, at, note in failure_rows]
         ),
         rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
-        payment_methods=methods,
+        payment_choices=choices,
     )
+
+
+def payment_choices_of_the_day(
+    connection: Connection[Any], shopper_ids: Collection[UUID], *, start: datetime, end: datetime
+) -> tuple[PaymentMethodChoice, ...]:
+    """Each shopper's choice in force at `start` and every choice they made before `end`, oldest first."""
+    in_force = PostgresRewardsRepositories(connection).payment_choices.in_force_at(shopper_ids, start)
+    rows = connection.execute(
+        """SELECT shopper_id, method, chosen_at, chosen_by FROM shopper_payment_choices
+           WHERE shopper_id = ANY(%s) AND chosen_at > %s AND chosen_at < %s ORDER BY chosen_at, id""",
+        (list(shopper_ids), start, end),
+    ).fetchall()
+    later = [PaymentMethodChoice(shopper, PaymentMethod(method), at, by) for shopper, method, at, by in rows]
+    return (*sorted(in_force.values(), key=lambda choice: (choice.chosen_at, str(choice.shopper_id))), *later)
