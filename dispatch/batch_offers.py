@@ -123,6 +123,7 @@ def offers_from_solution(
                 reward_quote_cents=quote(request),
                 created_at=now,
                 expires_at=now + parameters.offer_ttl,
+                trust_tier=candidate.shopper.trust_tier,
             )
         )
     return BatchOffers(offers, dropped)

@@ -325,6 +325,9 @@ class Offer:
     breakdown: Mapping[str, Any] | None = None
     """Why this offer and this price (`dispatch.offer_explanation`): detour, stops, reward by component,
     the matcher's cost and the best alternative it beat."""
+    trust_tier: TrustTier | None = None
+    """The shopper's tier its quote was priced with: its deliveries are credited with it too, whatever the tier
+    is by then (None: an offer made before it was kept)."""
 
     def __post_init__(self) -> None:
         _require_aware(self.created_at, "created_at")

@@ -54,11 +54,12 @@ def delivery_reward_inputs(
     trust_tier: TrustTier | None = None,
 ) -> DeliveryPricing:
     """The inputs of a delivered order's reward as the offer that carried it showed them: its share of the
-    offer's extra distance and time (`pricing.bundle_inputs`), its bags, the local hour and the payment method
-    in force when the offer was made, and the shopper's tier at the delivery (`trust_tier`, else the tier the
-    shopper has now: the live hook prices as the order is delivered). Priced by `policy`, or else by the
-    version in force when the offer was made (`NoPolicyInForce` when none was). An order no offer carried is
-    priced at its delivery, with no detour."""
+    offer's extra distance and time (`pricing.bundle_inputs`), its bags, the local hour, the payment method in
+    force and the shopper's tier when the offer was made (what its quote promised). An order no offer carried,
+    or an offer made before its tier was kept, takes the shopper's tier at the delivery (`trust_tier`, else the
+    tier the shopper has now: the live hook prices as the order is delivered). Priced by `policy`, or else by
+    the version in force when the offer was made (`NoPolicyInForce` when none was); an order no offer carried
+    is priced at its delivery, with no detour."""
     tier = uow.shoppers.get(delivered.shopper_id).trust_tier if trust_tier is None else trust_tier
     if delivered.offer_id is None:
         offered_at = delivered.delivered_at
@@ -68,6 +69,7 @@ def delivery_reward_inputs(
         inputs = RewardInputs(0, 0, order.size_bags, local_hour(offered_at, chosen.parameters), tier, method)
         return DeliveryPricing(chosen, inputs)
     offer = uow.offers.get(delivered.offer_id)
+    tier = tier if offer.trust_tier is None else offer.trust_tier
     offered_at = offer.created_at
     chosen = policy or repos.policies.in_force_at(offered_at)
     stops = bundle_inputs(

@@ -13,7 +13,7 @@ from crowdship.pages import Page
 from crowdship.units import Cents
 from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params, status_filter
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
-from dispatch.model import Offer, OfferStatus, Trip, TripStatus
+from dispatch.model import Offer, OfferStatus, Trip, TripStatus, TrustTier
 from dispatch.repositories import AnsweredOffer
 from dispatch.rules import PairOffer
 from routing.geo import GeoPoint
@@ -167,7 +167,7 @@ _ANSWERED = (OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED)
 class PostgresOfferRepository(Repository):
     _SELECT = """
         SELECT f.id, f.trip_id, f.status, f.extra_distance_m, f.extra_duration_s, f.reward_quote_cents,
-               f.created_at, f.expires_at, f.resolved_at, f.breakdown,
+               f.created_at, f.expires_at, f.resolved_at, f.breakdown, f.trust_tier,
                array(SELECT oo.order_id FROM offer_orders oo WHERE oo.offer_id = f.id
                      ORDER BY oo.stop_index) AS stops
         FROM offers f"""
@@ -183,8 +183,8 @@ class PostgresOfferRepository(Repository):
     def _insert(self, offer: Offer) -> None:
         self._execute(
             """INSERT INTO offers (id, trip_id, status, extra_distance_m, extra_duration_s,
-                   reward_quote_cents, created_at, expires_at, resolved_at, breakdown)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   reward_quote_cents, created_at, expires_at, resolved_at, breakdown, trust_tier)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 offer.id,
                 offer.trip_id,
@@ -196,6 +196,7 @@ class PostgresOfferRepository(Repository):
                 offer.expires_at,
                 offer.resolved_at,
                 None if offer.breakdown is None else Jsonb(dict(offer.breakdown)),
+                None if offer.trust_tier is None else int(offer.trust_tier),
             ),
         )
         with self._connection.cursor() as cursor:
@@ -303,4 +304,5 @@ class PostgresOfferRepository(Repository):
             status=OfferStatus(row["status"]),
             resolved_at=row["resolved_at"],
             breakdown=row["breakdown"],
+            trust_tier=None if row["trust_tier"] is None else TrustTier(row["trust_tier"]),
         )
