@@ -100,7 +100,22 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         closed=not ORDER_TRANSITIONS[detail.order.status],
         people=people(request, [entry.actor_id for entry in detail.timeline]),
         trip_names=_trip_names(services, detail.trip_shoppers),
+        offer_parts=OFFER_PARTS,
     )
+
+
+OFFER_PARTS = {
+    "base": "Base",
+    "distance": "Distance",
+    "duration": "Time",
+    "bags": "Bags",
+    "multiplier": "Peak and tier",
+    "rounding": "Rounding",
+    "minimum": "Up to the minimum",
+    "caps": "Over the caps",
+    "bonus": "Store-credit bonus",
+}
+"""The components of an offer's price (`dispatch.offer_explanation.offer_breakdown`), in words, in its order."""
 
 
 def _trip_names(services: AppServices, trip_shoppers: Mapping[UUID, UUID]) -> dict[UUID, str]:

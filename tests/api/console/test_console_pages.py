@@ -433,6 +433,34 @@ def test_an_order_history_says_who_did_what_once_and_names_shoppers_not_trip_ids
     del carried
 
 
+def test_an_offer_on_the_order_page_says_why_its_price_by_component_and_the_trip_it_beat(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """The offer's row opens on its price: the reward by component (adding up to the quote), its detour and stops,
+    and the cheapest other trip that could have carried it, or that none could."""
+    ana = make_shopper("Ana")
+    (offered,), _ = _accepted(client, ops, store, clock, ana, "WEB-WHY-1")
+    sign_in_as(Role.OPS)
+    page = client.get(f"/console/ops/orders/{offered['order_id']}").text
+    offers = page[page.index("<h2>Offers</h2>") :]
+    why = re.search(r"<details class=\"why-price\">(.*?)</details>", offers, re.DOTALL)
+    assert why is not None, "the offer's row does not explain its price"
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", why.group(1))).split())
+    quote = re.search(r'<td class="num"><span class="money">\$([0-9.]+)</span></td>', offers)
+    assert quote is not None
+    parts = [float(amount.replace("$", "")) for amount in re.findall(r"<dd>.*?(-?\$-?[0-9.]+).*?</dd>", why.group(1))]
+    assert len(parts) >= 2, words
+    assert round(sum(parts), 2) == float(quote.group(1)), words
+    assert "Distance $" in words
+    assert re.search(r"\d+ m and \d+ min out of the way, 1 stop", words), words
+    assert "No other trip could carry it." in words
+
+
 def test_a_new_delivery_code_is_asked_for_shown_once_and_the_old_one_stops_working(
     client: TestClient,
     sign_in_as: Callable[..., StaffLogin],

@@ -244,6 +244,9 @@ def test_ops_run_a_store_from_the_console(
     expect(page.locator("table.timeline")).to_contain_text("picked up")
     expect(page.locator("dl.facts").first).to_contain_text("Delivered byAna, on the trip checked in")
     screenshot(page, "order-delivered")
+    page.locator("details.why-price summary").click()  # the offer's price, opened by its parts
+    expect(page.locator("details.why-price")).to_contain_text("No other trip could carry it.")
+    screenshot(page, "order-offer-price-in-parts")
 
     _shopper_and_incident(page, ana, screenshot)
     page.goto("/console/ops/incidents?status=")
