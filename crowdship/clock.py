@@ -41,6 +41,14 @@ class ManualClock:
         self._now = instant
 
 
+def require_aware(value: datetime, field: str) -> datetime:
+    """`value` when it says where it is, else `InvalidInput` naming `field`: a naive instant would be read in the
+    server's own zone. A `tzinfo` whose offset is unknown counts as naive, as it does for Python."""
+    if value.utcoffset() is None:
+        raise InvalidInput(field, "must be a timezone-aware timestamp")
+    return value
+
+
 NO_PLACE_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 """Names zoneinfo opens that are no place: the server's own zone (another on every machine), the database's
 placeholder ('-00') and its template."""
