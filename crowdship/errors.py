@@ -4,8 +4,20 @@ Each subclass names a business rule that was broken. Adapters translate them: th
 problem details (the `kind` picks the status), the CLI into a one-line message.
 """
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar, Literal
+
+PYDANTIC_PREFIX = re.compile(r"\b(?:Value error|Assertion failed), ")
+"""What pydantic puts before the message of a validator's own ValueError or assert: not for people."""
+
+
+def without_pydantic_prefix(text: str) -> str:
+    """A validator's message as it wrote it, for every edge that shows one (problem details, the CLI, a scenario
+    file's error): "Value error, must add up to 1" -> "must add up to 1", wherever the prefix sits (a message
+    may quote another one)."""
+    return PYDANTIC_PREFIX.sub("", text)
+
 
 ErrorKind = Literal["invalid", "not_found", "conflict", "forbidden"]
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crowdship.clock import time_zone
-from crowdship.errors import InvalidInput
+from crowdship.errors import InvalidInput, without_pydantic_prefix
 from crowdship.files import read_text_file
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
@@ -307,7 +307,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         return Scenario.model_validate(dict(data))
     except ValidationError as error:
         first = error.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
+        message = without_pydantic_prefix(str(first["msg"]))
         field = _field_path(first["loc"])
         # A model-level check names its field at the start of its message, as "field: reason".
         head, separator, rest = message.partition(": ")
