@@ -194,7 +194,7 @@ class RunRegistry:
             raise InvalidInput("hours", f"{request.scenario} lasts {choice.hours} hours; ask for at most that")
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.root / ".lock"):
-            running = sum(1 for status in self._all() if status.active)
+            running = self.active_count()
             if running >= self.max_running:
                 raise TooManyRuns(running)
             self._prune()
@@ -245,6 +245,7 @@ class RunRegistry:
         return everything[offset : offset + limit], len(everything)
 
     def active_count(self) -> int:
+        """Runs queued or running: what `start` holds against `max_running`."""
         return sum(1 for status in self._all() if status.active)
 
     def run_dir(self, run_id: str) -> Path:
