@@ -25,6 +25,7 @@ from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
 from dispatch.matching.tuning import DEFAULT_TUNING
+from routing.distance import EARTH_MEAN_RADIUS_KM
 from simulations.archetti import run_archetti, select_archetti
 
 __all__ = [
@@ -90,13 +91,12 @@ def synthetic_batch(
     trip_xy = _homes(rng, trip_count, city)
     store = np.array(STORE_LAT_LON)
     road_factor = 1.3
-    radius = 6371.0088
     lat0 = math.radians(store[0])
 
     def km(points: FloatArray) -> FloatArray:
         d_lat = np.radians(points[:, 0] - store[0])
         d_lon = np.radians(points[:, 1] - store[1]) * math.cos(lat0)
-        rough: FloatArray = np.hypot(d_lat, d_lon) * radius * road_factor
+        rough: FloatArray = np.hypot(d_lat, d_lon) * EARTH_MEAN_RADIUS_KM * road_factor
         return rough
 
     order_km = km(order_xy)

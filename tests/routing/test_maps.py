@@ -11,11 +11,11 @@ from shapely import MultiPolygon
 
 from crowdship.errors import InvalidInput
 from routing.areas import circular_area
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 from routing.map_symbols import LEGEND_CHAR_PX, LEGEND_ROW_PX
 from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, MapView, fit_view, projection_for
 from routing.maps import render_map_svg
-from routing.streets import METRES_PER_DEGREE, OSM_ATTRIBUTION, graticule_base, street_base
+from routing.streets import OSM_ATTRIBUTION, graticule_base, street_base
 
 SVG = "{http://www.w3.org/2000/svg}"
 STREET_NETWORKS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osm_street_networks"
