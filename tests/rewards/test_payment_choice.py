@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput, NotFound
-from crowdship.units import Cents
+from crowdship.units import BASIS_POINTS, Cents
 from dispatch.batching import QuoteRequest
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus
 from dispatch.services.context import DeliveredOrder
 from rewards.hooks import delivery_credit, offer_quote
 from rewards.ledger import AccountKind
-from rewards.policy import BASIS_POINTS, PaymentMethod, round_half_up
+from rewards.policy import PaymentMethod, round_half_up
 from rewards.policy_versions import RewardPolicy
 from rewards.services import (
     payment_method_at,
