@@ -13,7 +13,6 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import SHARED_DATA_DIR
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
@@ -29,13 +29,12 @@ from routing.distance import EARTH_MEAN_RADIUS_KM
 from simulations.archetti import run_archetti, select_archetti
 
 __all__ = [
-    "BATCH_CITIES", "LEON_BLOCKS", "SHARED_DATA", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
+    "BATCH_CITIES", "LEON_BLOCKS", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
     "one_order_timing", "pyvrp_peer", "run_archetti", "run_synthetic", "select_archetti", "synthetic_batch",
 ]  # fmt: skip
 """The occasional-drivers run lives with the set's reader (`archetti`); it is exported from here too."""
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
+LEON_BLOCKS = SHARED_DATA_DIR / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
 STORE_LAT_LON = (30.428141, -84.214661)
 """Walmart Supercenter, 3535 Apalachee Pkwy, Tallahassee (walmart_stores_2018_snapshot)."""
 

@@ -20,11 +20,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput, without_pydantic_prefix
 from crowdship.files import read_text_file
+from crowdship.settings import SHARED_DATA_DIR
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA_DIR = REPOSITORY_ROOT.parent / "shared" / "data"
-"""Real stores and census points live beside the repository, not in it."""
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
