@@ -35,9 +35,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.settings import PROJECT_ROOT
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = REPOSITORY_ROOT / "simulations" / "scenarios"
+SCENARIO_DIR = PROJECT_ROOT / "simulations" / "scenarios"
+"""The scenarios the simulator ships (`simulations.scenario.SCENARIO_DIR`, named from here: the composition root
+sits below the simulations and does not import them)."""
 """The scenario and grid files a console run may use (read as files: the API does not import simulations)."""
 
 MAX_RUNNING = 2
@@ -227,7 +229,7 @@ class RunRegistry:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                cwd=REPOSITORY_ROOT,
+                cwd=PROJECT_ROOT,
                 start_new_session=True,
                 env={**os.environ, "CROWDSHIP_LOG_LEVEL": "WARNING"},
             )

@@ -23,7 +23,6 @@ from crowdship.files import read_text_file
 from crowdship.settings import SHARED_DATA_DIR
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]

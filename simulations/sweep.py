@@ -32,9 +32,10 @@ from typing import Any
 
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.files import read_text_file
+from crowdship.settings import PROJECT_ROOT
 from crowdship.units import format_dollars
 from simulations.extras import require
-from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
+from simulations.scenario import Scenario, load_scenario, parse_scenario
 
 PROJECT_PACKAGES = ("crowdship", "dispatch", "rewards", "routing", "simulations")
 
@@ -169,7 +170,7 @@ def _init_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     if address:
-        root = REPOSITORY_ROOT
+        root = PROJECT_ROOT
         own_wait = RAY_GCS_WAIT not in os.environ
         if own_wait:
             os.environ[RAY_GCS_WAIT] = RAY_GCS_WAIT_S
