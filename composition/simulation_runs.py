@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.files import read_toml_file
 from crowdship.settings import PROJECT_ROOT
 
 SCENARIO_DIR = PROJECT_ROOT / "simulations" / "scenarios"
@@ -129,8 +129,8 @@ def scenario_choices(scenario_dir: Path = SCENARIO_DIR) -> list[ScenarioChoice]:
         if not SCENARIO_FILE.match(path.name) or path.stat().st_size > MAX_SCENARIO_FILE_BYTES:
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            data = read_toml_file(path, "scenario")
+        except InvalidInput:  # not offered: `crowdship simulate` says what is wrong with it
             continue
         title = str(data.get("name", path.stem))[:200]
         if "base" in data:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput, without_pydantic_prefix
-from crowdship.files import read_text_file
+from crowdship.files import read_toml_file
 from crowdship.settings import SHARED_DATA_DIR
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
@@ -317,11 +316,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
 def load_scenario(path: Path | str) -> Scenario:
     """Reads and validates a scenario file."""
     path = Path(path)
-    text = read_text_file(path, "scenario")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInput("scenario", f"{path}: not valid TOML ({error})") from error
+    data = read_toml_file(path, "scenario")
     if "grid" in data and "base" in data:  # a sweep's file, next to the scenarios: said so, not "base: extra"
         raise InvalidInput("scenario", f"{path} is a grid of scenarios, not one day: run it with `crowdship sweep`")
     return parse_scenario(data)

@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import socket
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_toml_file
 from crowdship.settings import PROJECT_ROOT
 from crowdship.units import format_dollars
 from simulations.extras import require
@@ -88,11 +87,7 @@ def _refuse_hours_beyond_the_base_rates(base: Scenario, values: Mapping[str, Any
 
 def load_grid(path: Path | str) -> Grid:
     path = Path(path)
-    text = read_text_file(path, "grid")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
+    data = read_toml_file(path, "grid")
     if "grid" not in data and "base" not in data:  # one day's scenario: said so, not "stores: not a grid field"
         raise InvalidInput("grid", f"{path} is one day's scenario, not a grid: run it with `crowdship simulate`")
     unknown = sorted(set(data) - {"base", "set", "grid", "name"})
