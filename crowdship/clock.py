@@ -9,12 +9,17 @@ from crowdship.errors import InvalidInput
 
 
 class Clock(Protocol):
+    """Where the time comes from, passed in: live it is the system's, in tests and the simulator a `ManualClock`,
+    so that a rule about time is checked at any instant without waiting for it."""
+
     def now(self) -> datetime:
         """The current instant, timezone-aware (UTC)."""
         ...
 
 
 class SystemClock:
+    """The real time, for the edges (the API, the CLI, the dispatcher) to hand inward."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

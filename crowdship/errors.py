@@ -23,6 +23,9 @@ ErrorKind = Literal["invalid", "not_found", "conflict", "forbidden"]
 
 
 class DomainError(Exception):
+    """A broken business rule, told in words for people: the edges translate `kind` (the API into a status, the
+    CLI into exit status 1) and show `message` as it is, so a rule is worded once, where it is checked."""
+
     kind: ClassVar[ErrorKind] = "conflict"
 
     def __init__(self, message: str) -> None:
@@ -59,4 +62,7 @@ def refuse_together(errors: Sequence[InvalidInput]) -> None:
 
 
 class NotFound(DomainError):
+    """Nothing of that id to act on (answered 404). Where an id may name something of another person's (a
+    shopper's commute profile), that is told the same way, so that the id is not confirmed to them."""
+
     kind = "not_found"
