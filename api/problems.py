@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crowdship.errors import DomainError, InvalidInput, InvalidInputs
+from crowdship.errors import DomainError, InvalidInput, InvalidInputs, without_pydantic_prefix
 from crowdship.logging import Sampled, get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
 from dispatch.errors import DeliveryRefused
@@ -175,14 +175,6 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(request, status, error.message, type_=_slug(error))
 
 
-PYDANTIC_PREFIX = re.compile(r"^(?:Value error|Assertion failed), ")
-"""What pydantic puts before a validator's own ValueError or assert message: not for people."""
-
-
-def _without_pydantic_prefix(message: object) -> str:
-    return PYDANTIC_PREFIX.sub("", str(message))
-
-
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     unparsable = [item for item in error.errors() if item.get("type") == "json_invalid"]
@@ -193,7 +185,9 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         message = f"not valid JSON: {reason} (at character {position})"
         return problem_response(request, 400, message, errors=[FieldError(field="body", message=message)])
     errors = [
-        FieldError(field=_field_path(item.get("loc", ())), message=_without_pydantic_prefix(item.get("msg", "invalid")))
+        FieldError(
+            field=_field_path(item.get("loc", ())), message=without_pydantic_prefix(str(item.get("msg", "invalid")))
+        )
         for item in error.errors()
     ]
     detail = "; ".join(f"{item.field}: {item.message}" for item in errors[:5])

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 from types import UnionType
-from typing import Annotated, Generic, Protocol, Self, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from crowdship.pages import Page
 from dispatch.accounts import Role
 from routing.geo import GeoPoint
 
@@ -106,15 +106,6 @@ class Point(Schema):
         return GeoPoint(self.lat, self.lon)
 
 
-class CountedItems(Protocol):
-    """A use case's page: some items and how many the whole list holds."""
-
-    @property
-    def items(self) -> Sequence[object]: ...
-    @property
-    def total(self) -> int: ...
-
-
 class PageOf(BaseModel, Generic[T]):
     # The envelope of every paginated route.
     items: list[T]
@@ -123,7 +114,7 @@ class PageOf(BaseModel, Generic[T]):
     offset: int
 
     @classmethod
-    def from_page(cls, page: CountedItems, *, limit: int, offset: int) -> Self:
+    def from_page(cls, page: Page[Any], *, limit: int, offset: int) -> Self:
         """The items are domain objects, read by the item schema; the window is the one the request asked for."""
         return cls.model_validate({"items": page.items, "total": page.total, "limit": limit, "offset": offset})
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from cli.output import console
-from crowdship.errors import DomainError
+from crowdship.errors import DomainError, without_pydantic_prefix
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
 from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
@@ -29,7 +29,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except typer.BadParameter as error:  # typer checks options with pydantic, whose message has a prefix
-            error.message = _without_pydantic_prefix(error.message)
+            error.message = without_pydantic_prefix(error.message)
             raise
         except DomainError as error:
             _fail(error.message)
@@ -54,18 +54,8 @@ def _fail(message: str) -> NoReturn:
 
 def _setting_problem(problem: Any) -> str:
     name = "_".join(str(part) for part in problem.get("loc", ())).upper()
-    message = _without_pydantic_prefix(str(problem.get("msg", "is not valid")))
+    message = without_pydantic_prefix(str(problem.get("msg", "is not valid")))
     return f"CROWDSHIP_{name}: {message}" if name else message
-
-
-PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
-"""What pydantic puts before the message of a validator's own ValueError or assert: not for people."""
-
-
-def _without_pydantic_prefix(message: str) -> str:
-    for prefix in PYDANTIC_PREFIXES:
-        message = message.removeprefix(prefix)
-    return message
 
 
 app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")

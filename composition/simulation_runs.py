@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,9 +34,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.files import read_toml_file
+from crowdship.settings import PROJECT_ROOT
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = REPOSITORY_ROOT / "simulations" / "scenarios"
+SCENARIO_DIR = PROJECT_ROOT / "simulations" / "scenarios"
+"""The scenarios the simulator ships (`simulations.scenario.SCENARIO_DIR`, named from here: the composition root
+sits below the simulations and does not import them)."""
 """The scenario and grid files a console run may use (read as files: the API does not import simulations)."""
 
 MAX_RUNNING = 2
@@ -127,8 +129,8 @@ def scenario_choices(scenario_dir: Path = SCENARIO_DIR) -> list[ScenarioChoice]:
         if not SCENARIO_FILE.match(path.name) or path.stat().st_size > MAX_SCENARIO_FILE_BYTES:
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            data = read_toml_file(path, "scenario")
+        except InvalidInput:  # not offered: `crowdship simulate` says what is wrong with it
             continue
         title = str(data.get("name", path.stem))[:200]
         if "base" in data:
@@ -194,7 +196,7 @@ class RunRegistry:
             raise InvalidInput("hours", f"{request.scenario} lasts {choice.hours} hours; ask for at most that")
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.root / ".lock"):
-            running = sum(1 for status in self._all() if status.active)
+            running = self.active_count()
             if running >= self.max_running:
                 raise TooManyRuns(running)
             self._prune()
@@ -227,7 +229,7 @@ class RunRegistry:
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                cwd=REPOSITORY_ROOT,
+                cwd=PROJECT_ROOT,
                 start_new_session=True,
                 env={**os.environ, "CROWDSHIP_LOG_LEVEL": "WARNING"},
             )
@@ -245,6 +247,7 @@ class RunRegistry:
         return everything[offset : offset + limit], len(everything)
 
     def active_count(self) -> int:
+        """Runs queued or running: what `start` holds against `max_running`."""
         return sum(1 for status in self._all() if status.active)
 
     def run_dir(self, run_id: str) -> Path:

@@ -9,12 +9,17 @@ from crowdship.errors import InvalidInput
 
 
 class Clock(Protocol):
+    """Where the time comes from, passed in: live it is the system's, in tests and the simulator a `ManualClock`,
+    so that a rule about time is checked at any instant without waiting for it."""
+
     def now(self) -> datetime:
         """The current instant, timezone-aware (UTC)."""
         ...
 
 
 class SystemClock:
+    """The real time, for the edges (the API, the CLI, the dispatcher) to hand inward."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -39,6 +44,14 @@ class ManualClock:
         if instant < self._now:
             raise ValueError("time does not run backwards")
         self._now = instant
+
+
+def require_aware(value: datetime, field: str) -> datetime:
+    """`value` when it says where it is, else `InvalidInput` naming `field`: a naive instant would be read in the
+    server's own zone. A `tzinfo` whose offset is unknown counts as naive, as it does for Python."""
+    if value.utcoffset() is None:
+        raise InvalidInput(field, "must be a timezone-aware timestamp")
+    return value
 
 
 NO_PLACE_ZONES = frozenset({"localtime", "Factory", "posixrules"})

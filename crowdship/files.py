@@ -5,6 +5,7 @@ command line says `error: <why>` instead of printing a traceback."""
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,13 @@ def read_json_file(path: Path | str, field: str | None = None) -> Any:
     except json.JSONDecodeError as error:
         reason = f"not JSON (line {error.lineno}, column {error.colno})"
     raise InvalidInput(field, f"{path}: {reason}") if field else InvalidInput(str(path), reason)
+
+
+def read_toml_file(path: Path | str, field: str) -> dict[str, Any]:
+    """The file's TOML table, read as `read_text_file` reads it; text that is not TOML is refused naming `field`
+    and the path, with the parser's reason and where it broke (`scenario: day.toml: not valid TOML (...)`)."""
+    text = read_text_file(path, field)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidInput(field, f"{path}: not valid TOML ({error})") from None

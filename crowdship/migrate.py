@@ -7,12 +7,16 @@ psycopg only. SQLAlchemy is here solely because Alembic runs on it.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
@@ -83,3 +87,26 @@ def current_revisions(database_url: str) -> tuple[str, ...]:
 def head_revisions() -> tuple[str, ...]:
     """The newest revision of every branch in the code."""
     return tuple(sorted(ScriptDirectory.from_config(alembic_config("postgresql://unused/x")).get_heads()))
+
+
+def _beside(database_url: str, name: str) -> str:
+    """The URL of another database on the same server, with the same credentials and options."""
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+@contextmanager
+def throwaway_database(database_url: str, prefix: str) -> Iterator[str]:
+    """A new database on the server `database_url` names, migrated, dropped on exit even after an error (with
+    whatever is still connected to it): for a benchmark, which must neither touch the real data nor leave a
+    database behind. Its name is `prefix` and a random suffix, so that runs side by side do not collide."""
+    name = f"{prefix}_{uuid4().hex[:8]}"
+    admin = _beside(database_url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = _beside(database_url, name)
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

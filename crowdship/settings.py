@@ -19,7 +19,9 @@ from crowdship.strength import TEST_SECRET_KEY, weak_key_reason
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOCAL_DIR = PROJECT_ROOT / ".local"
 SERVICES_ENV_FILE = DEFAULT_LOCAL_DIR / "services.env"
-DEFAULT_STREET_NETWORKS_DIR = PROJECT_ROOT.parent / "shared" / "data" / "osm_street_networks"
+SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+"""Real stores, census points, street networks and benchmark instances live beside the repository, not in it."""
+DEFAULT_STREET_NETWORKS_DIR = SHARED_DATA_DIR / "osm_street_networks"
 """OSMnx GraphML street networks beside the repository; absent on most machines, and then maps use a grid."""
 SECRET_ENV_FILE = DEFAULT_LOCAL_DIR / "secret.env"
 """Where `crowdship demo` keeps the development signing key it generates (never committed)."""

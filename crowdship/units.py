@@ -13,6 +13,9 @@ Cents = NewType("Cents", int)
 Metres = NewType("Metres", float)
 Seconds = NewType("Seconds", float)
 
+BASIS_POINTS = 10_000
+"""Rates and multipliers are whole basis points (1.5x is 15 000), so that prices stay integer arithmetic."""
+
 
 def divide_half_up(numerator: int, denominator: int) -> int:
     """`numerator / denominator` to the nearest whole number, halves up, in exact integers (never a float, whose

@@ -35,8 +35,6 @@ import numpy.typing as npt
 
 from dispatch.matching.acceptance import DeclineRule
 
-FEATURES = ("reward_dollars", "detour_km", "extra_stops", "bags", "hour_sin", "hour_cos")
-
 MIN_ANSWERS = 200
 """Fewer answers than this (or answers of one kind only) keep the default model."""
 
@@ -64,6 +62,8 @@ class OfferFeatures:
     at: datetime
 
     def row(self) -> list[float]:
+        """The features in the order of `AcceptanceModel.coefficients`: dollars, detour km, stops after the first,
+        bags, and the hour of the day as a point on a circle (23:00 is next to 00:00)."""
         angle = _hour_angle(self.at)
         return [
             self.reward_cents / 100.0,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from crowdship.clock import require_aware
 from crowdship.errors import InvalidInput
 from crowdship.units import format_dollars
 from dispatch.incidents import Incident
@@ -28,8 +29,7 @@ class OrderEvent:
     actor_id: UUID | None = None
 
     def __post_init__(self) -> None:
-        if self.at.tzinfo is None or self.at.utcoffset() is None:
-            raise InvalidInput("at", "must be a timezone-aware timestamp")
+        require_aware(self.at, "at")
         if self.note is not None and len(self.note) > MAX_NOTE_CHARS:
             raise InvalidInput("note", f"at most {MAX_NOTE_CHARS} characters")
 

@@ -9,15 +9,11 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID, uuid4
 
+from crowdship.clock import require_aware
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 
 MAX_NOTE_CHARS = 2000
-
-
-def _require_aware(value: datetime, field_name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(field_name, "must be a timezone-aware timestamp")
 
 
 class IncidentKind(StrEnum):
@@ -54,7 +50,7 @@ class Incident:
     resolution: str | None = None
 
     def __post_init__(self) -> None:
-        _require_aware(self.reported_at, "reported_at")
+        require_aware(self.reported_at, "reported_at")
         if not self.description.strip():
             raise InvalidInput("description", "must not be blank")
         if (self.status is IncidentStatus.RESOLVED) != (self.resolved_at is not None and self.resolution is not None):
@@ -64,7 +60,7 @@ class Incident:
         """The incident closed with what was done about it (an open incident only)."""
         if self.status is IncidentStatus.RESOLVED:
             raise IncidentAlreadyResolved(self.id)
-        _require_aware(now, "now")
+        require_aware(now, "now")
         if not resolution.strip():
             raise InvalidInput("resolution", "say what was done about it")
         if len(resolution) > MAX_NOTE_CHARS:
@@ -86,7 +82,7 @@ class InsuranceClaim:
     id: UUID = field(default_factory=uuid4)
 
     def __post_init__(self) -> None:
-        _require_aware(self.recorded_at, "recorded_at")
+        require_aware(self.recorded_at, "recorded_at")
         if not self.claim_ref.strip():
             raise InvalidInput("claim_ref", "must not be blank")
         if self.amount_cents <= 0:

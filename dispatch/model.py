@@ -16,17 +16,12 @@ from uuid import UUID, uuid4
 
 from shapely import MultiPolygon, Polygon
 
+from crowdship.clock import require_aware
 from crowdship.errors import DomainError, InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
 from dispatch.hours import OpeningHours
 from routing.geo import GeoPoint
-
-
-def _require_aware(value: datetime, field_name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(field_name, "must be a timezone-aware timestamp")
-
 
 # --------------------------------------------------------------------------------------------------
 # Store and shopper
@@ -147,7 +142,7 @@ class Order:
             if not getattr(self, name).strip():
                 raise InvalidInput(name, "must not be blank")
         for name in ("window_earliest", "window_latest", "dispatch_deadline", "created_at"):
-            _require_aware(getattr(self, name), name)
+            require_aware(getattr(self, name), name)
         if not self.window_earliest < self.window_latest:
             raise InvalidInput("window_latest", "must be after window_earliest")
         if self.dispatch_deadline > self.window_latest:
@@ -252,8 +247,8 @@ class Trip:
     id: UUID = field(default_factory=uuid4)
 
     def __post_init__(self) -> None:
-        _require_aware(self.checked_in_at, "checked_in_at")
-        _require_aware(self.leave_by, "leave_by")
+        require_aware(self.checked_in_at, "checked_in_at")
+        require_aware(self.leave_by, "leave_by")
         check_carrying_limits(self.capacity_bags, self.max_detour_m, self.max_detour_s)
         if not self.checked_in_at < self.leave_by:
             raise InvalidInput("leave_by", "must be after checked_in_at")
@@ -330,8 +325,8 @@ class Offer:
     is by then (None: an offer made before it was kept)."""
 
     def __post_init__(self) -> None:
-        _require_aware(self.created_at, "created_at")
-        _require_aware(self.expires_at, "expires_at")
+        require_aware(self.created_at, "created_at")
+        require_aware(self.expires_at, "expires_at")
         if not self.stops:
             raise InvalidInput("stops", "an offer carries at least one order")
         if len(set(self.stops)) != len(self.stops):
@@ -389,7 +384,7 @@ class DeliveryProof:
     id: UUID = field(default_factory=uuid4)
 
     def __post_init__(self) -> None:
-        _require_aware(self.recorded_at, "recorded_at")
+        require_aware(self.recorded_at, "recorded_at")
         if self.distance_to_dropoff_m < 0:
             raise InvalidInput("distance_to_dropoff_m", "must not be negative")
         if self.accepted and not self.code_matched:

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from crowdship.clock import time_zone
+from crowdship.clock import require_aware, time_zone
 from crowdship.errors import DomainError, InvalidInput
 from dispatch.model import check_carrying_limits
 from routing.geo import GeoPoint
@@ -72,8 +72,7 @@ class CommuteProfile:
             raise InvalidInput("departure", "is a local wall-clock time: give the zone in time_zone")
         zone_named(self.time_zone)
         check_carrying_limits(self.capacity_bags, self.max_detour_m, self.max_detour_s)
-        if self.created_at.tzinfo is None:
-            raise InvalidInput("created_at", "must be a timezone-aware timestamp")
+        require_aware(self.created_at, "created_at")
 
     def local_date(self, now: datetime) -> date:
         """Which day it is for the shopper at `now`."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, Order, Shopper, TrustTier
 from routing.distance import geodesic_m, haversine_m
@@ -94,6 +95,14 @@ def is_within(a: GeoPoint, b: GeoPoint, radius_m: float) -> bool:
     if haversine_m(a, b) > radius_m * SPHERE_ERROR_MARGIN:
         return False
     return geodesic_m(a, b) <= radius_m
+
+
+def check_destination_near(store: GeoPoint, destination: GeoPoint, *, max_m: float) -> None:
+    """A trip, and a commute profile that makes trips, ends within `max_m` (great circle) of its store: orders
+    are matched to shoppers on their way home, and a destination farther off is a typo, not a commute.
+    `InvalidInput` naming the destination and the limit otherwise."""
+    if haversine_m(store, destination) > max_m:
+        raise InvalidInput("destination", f"must be within {max_m / 1000:g} km of the store")
 
 
 def hash_delivery_code(order_id: UUID, code: str, *, salt: bytes, work: int = SCRYPT_N) -> str:

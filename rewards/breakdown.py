@@ -14,9 +14,9 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from crowdship.units import Cents, format_dollars
+from crowdship.units import BASIS_POINTS, Cents, format_dollars
 from dispatch.model import TrustTier
-from rewards.policy import BASIS_POINTS, MAX_REWARD_CENTS, EarningsSoFar, PolicyParameters, RewardInputs, round_half_up
+from rewards.policy import MAX_REWARD_CENTS, EarningsSoFar, PolicyParameters, RewardInputs, round_half_up
 
 
 class ComponentKind(StrEnum):

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
+from crowdship.units import BASIS_POINTS as BASIS_POINTS  # noqa: PLC0414 - re-exported: the unit of the rates
 from crowdship.units import Cents, divide_half_up
 from dispatch.model import TrustTier
 
-BASIS_POINTS = 10_000
 HOURS_IN_DAY = 24
 MAX_REWARD_CENTS = 5_000
 """No delivery is ever credited more than this, whatever the policy in force says. A constant of the code, not

@@ -12,8 +12,8 @@ from fractions import Fraction
 from uuid import UUID
 
 from crowdship.errors import InvalidInput
-from crowdship.units import Cents
-from rewards.policy import BASIS_POINTS, PolicyParameters, round_half_up
+from crowdship.units import BASIS_POINTS, Cents
+from rewards.policy import PolicyParameters, round_half_up
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from shapely.validation import explain_validity
 
 from crowdship.errors import DomainError, InvalidInput
 from routing.distance import geodesic_m, geopy_geodesic
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 
 BoolArray = npt.NDArray[np.bool_]
 Area: TypeAlias = Polygon | MultiPolygon
@@ -150,13 +150,12 @@ def area_km2(area: Area) -> float:
     """The area's size, measured in a local plane around its centroid (exact enough for city-sized areas)."""
     centre = area.centroid
     shrink = math.cos(math.radians(centre.y))
-    metres_per_degree = 111_320.0
 
     def to_local(coordinates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.column_stack(
             (
-                (coordinates[:, 0] - centre.x) * shrink * metres_per_degree,
-                (coordinates[:, 1] - centre.y) * metres_per_degree,
+                (coordinates[:, 0] - centre.x) * shrink * METRES_PER_DEGREE,
+                (coordinates[:, 1] - centre.y) * METRES_PER_DEGREE,
             )
         )
 

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from crowdship.errors import InvalidInput
 
+METRES_PER_DEGREE = 111_320.0
+"""Metres per degree of latitude (and of longitude at the equator), the local equirectangular scale: what a
+small offset in metres is in degrees, for city-sized distances."""
+
 
 @dataclass(frozen=True, slots=True)
 class GeoPoint:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from shapely import MultiPolygon, Polygon
 
 from crowdship.errors import InvalidInput
-from routing.geo import GeoPoint
-from routing.streets import MAX_VIEW_RADIUS_M, METRES_PER_DEGREE
+from routing.geo import METRES_PER_DEGREE, GeoPoint
+from routing.streets import MAX_VIEW_RADIUS_M
 
 MAX_FEATURES_LIMIT = 5_000
 """The most of each layer a map may be asked to draw (and `fit_view` looks at)."""

@@ -21,15 +21,12 @@ from typing import Literal
 
 from crowdship.errors import InvalidInput
 from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 from routing.graphml import parse_graphml
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Shown whenever OpenStreetMap data is drawn (the ODbL asks for it)."""
 
-
-METRES_PER_DEGREE = 111_320.0
-"""Metres per degree of latitude (and of longitude at the equator), the local equirectangular scale."""
 
 MAX_VIEW_RADIUS_M = 100_000.0
 BASE_OVERDRAW = 2.0

@@ -25,10 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import SHARED_DATA_DIR
 from dispatch.matching import evaluate, parse_problem, solution_to_json, solve
 from dispatch.matching.tuning import DEFAULT_TUNING, MatcherTuning
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "vrpod-archetti"
+DEFAULT_DATA_DIR = SHARED_DATA_DIR / "vrpod-archetti"
 
 Part = Literal["tuning", "report"]
 TUNING_BASES_AND_ZETAS: frozenset[tuple[str, float]] = frozenset({("C101", 1.1), ("R201", 1.3), ("RC101", 1.5)})

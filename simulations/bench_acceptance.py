@@ -38,13 +38,13 @@ from dispatch.acceptance import (
 )
 from dispatch.matching.acceptance import DeclineRule
 from dispatch.prospects import DEFAULT_PROSPECTS, ProspectTerms
+from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import BatchReport
 from simulations.day_records import DayResult
 from simulations.engine import DaySimulation
 from simulations.results import quiet_batch_logs, summarise
 from simulations.scenario import Scenario
 
-REFIT_EVERY = timedelta(hours=1)
 REPORTED_SEEDS = (1, 2, 3, 4, 5)
 TUNING_SEEDS = (101, 102, 103)
 """Seeds the decline penalty, the features and the prospects' terms were chosen on; never the reported ones."""

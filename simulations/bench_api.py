@@ -19,12 +19,9 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
 from fastapi import FastAPI
-from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
@@ -62,19 +59,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _database(admin_url: str, name: str, *, create: bool) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if create:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return _with_database(admin_url, name)
 
 
 def _seed(database_url: str, secret: str, shoppers: int, accepts: int) -> Fixture:
@@ -242,45 +226,43 @@ def run_bench_api(
     console: Console, *, seconds: float, shoppers: int, concurrency: int, accepts: int, workers: int = 1
 ) -> dict[str, Any]:
     settings = get_settings()
-    admin_url = _with_database(settings.require_database_url(), "postgres")
-    name = f"crowdship_bench_api_{os.getpid()}"
-    database_url = _database(admin_url, name, create=True)
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        migrate.upgrade(database_url)
-        secret = secrets.token_hex(32)  # the server's own key, for this run only
-        fixture = _seed(database_url, secret, shoppers, accepts)
-        port = _free_port()
-        env = {
-            **os.environ,
-            "CROWDSHIP_DATABASE_URL": database_url,
-            "CROWDSHIP_LOG_LEVEL": "WARNING",
-            "CROWDSHIP_SECRET_KEY": secret,
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "--factory", "simulations.bench_api:bench_app_factory",
-                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                "--log-level", "warning", "--no-access-log",
-            ],
-            env=env,
-        )  # fmt: skip
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until_up(base_url)
-        # Warm-up: every shopper's first update of an interval is also written to PostGIS; measure the
-        # steady state after that, as in a live store where positions arrive every few seconds.
-        asyncio.run(_location_phase(port, fixture.tokens, seconds=0.0, concurrency=concurrency, rounds=1))
-        load_before = os.getloadavg()
-        count, statuses, latencies, elapsed = asyncio.run(
-            _location_phase(port, fixture.tokens, seconds=seconds, concurrency=concurrency)
-        )
-        accept_latencies, accept_statuses = asyncio.run(_accept_phase(port, fixture.offer_tokens, min(concurrency, 16)))
-        load_after = os.getloadavg()
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
-        _database(admin_url, name, create=False)
+    with migrate.throwaway_database(settings.require_database_url(), "crowdship_bench_api") as database_url:
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            secret = secrets.token_hex(32)  # the server's own key, for this run only
+            fixture = _seed(database_url, secret, shoppers, accepts)
+            port = _free_port()
+            env = {
+                **os.environ,
+                "CROWDSHIP_DATABASE_URL": database_url,
+                "CROWDSHIP_LOG_LEVEL": "WARNING",
+                "CROWDSHIP_SECRET_KEY": secret,
+            }
+            server = subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "--factory", "simulations.bench_api:bench_app_factory",
+                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                    "--log-level", "warning", "--no-access-log",
+                ],
+                env=env,
+            )  # fmt: skip
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_until_up(base_url)
+            # Warm-up: every shopper's first update of an interval is also written to PostGIS; measure the
+            # steady state after that, as in a live store where positions arrive every few seconds.
+            asyncio.run(_location_phase(port, fixture.tokens, seconds=0.0, concurrency=concurrency, rounds=1))
+            load_before = os.getloadavg()
+            count, statuses, latencies, elapsed = asyncio.run(
+                _location_phase(port, fixture.tokens, seconds=seconds, concurrency=concurrency)
+            )
+            accept_latencies, accept_statuses = asyncio.run(
+                _accept_phase(port, fixture.offer_tokens, min(concurrency, 16))
+            )
+            load_after = os.getloadavg()
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=20)
 
     results = {
         "location_updates": count,

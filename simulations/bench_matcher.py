@@ -13,7 +13,6 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -21,20 +20,21 @@ from rich.console import Console
 from rich.table import Table
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import SHARED_DATA_DIR
 from dispatch.matching import MatchProblem, evaluate, parse_problem, solution_to_json, solve
 from dispatch.matching.instance import FloatArray, build_instance
 from dispatch.matching.pairs import find_pairs
 from dispatch.matching.tuning import DEFAULT_TUNING
+from routing.distance import EARTH_MEAN_RADIUS_KM
 from simulations.archetti import run_archetti, select_archetti
 
 __all__ = [
-    "BATCH_CITIES", "LEON_BLOCKS", "SHARED_DATA", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
+    "BATCH_CITIES", "LEON_BLOCKS", "STORE_LAT_LON", "BatchCity", "PeerResult", "check_city",
     "one_order_timing", "pyvrp_peer", "run_archetti", "run_synthetic", "select_archetti", "synthetic_batch",
 ]  # fmt: skip
 """The occasional-drivers run lives with the set's reader (`archetti`); it is exported from here too."""
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LEON_BLOCKS = SHARED_DATA / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
+LEON_BLOCKS = SHARED_DATA_DIR / "leon_county_fl_census_blocks_2010" / "leon_fl_blocks_2010.csv"
 STORE_LAT_LON = (30.428141, -84.214661)
 """Walmart Supercenter, 3535 Apalachee Pkwy, Tallahassee (walmart_stores_2018_snapshot)."""
 
@@ -90,13 +90,12 @@ def synthetic_batch(
     trip_xy = _homes(rng, trip_count, city)
     store = np.array(STORE_LAT_LON)
     road_factor = 1.3
-    radius = 6371.0088
     lat0 = math.radians(store[0])
 
     def km(points: FloatArray) -> FloatArray:
         d_lat = np.radians(points[:, 0] - store[0])
         d_lon = np.radians(points[:, 1] - store[1]) * math.cos(lat0)
-        rough: FloatArray = np.hypot(d_lat, d_lon) * radius * road_factor
+        rough: FloatArray = np.hypot(d_lat, d_lon) * EARTH_MEAN_RADIUS_KM * road_factor
         return rough
 
     order_km = km(order_xy)

@@ -9,14 +9,10 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
-import psycopg
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 from rich.console import Console
 from rich.table import Table
@@ -50,27 +46,6 @@ BENCH_PARAMETERS = {
     "minimum_cents": 250,
     "referral_commission_bps": 0,
 }
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-@contextmanager
-def throwaway_database(database_url: str) -> Iterator[str]:
-    """A new database on the same server, migrated, dropped on exit."""
-    name = f"crowdship_bench_rewards_{uuid4().hex[:8]}"
-    admin = _with_database(database_url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_database(database_url, name)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _seed(pool: ConnectionPool, shoppers: int, orders: int) -> tuple[list[UUID], list[UUID]]:
@@ -160,7 +135,10 @@ def run_rewards_benchmark(
     after.add_column("lines / rows", justify="right")
     after.add_column("ms", justify="right")
     for writers in threads:
-        with throwaway_database(database_url) as url, open_pool(url, max_size=writers + 1, name="bench") as pool:
+        with (
+            migrate.throwaway_database(database_url, "crowdship_bench_rewards") as url,
+            open_pool(url, max_size=writers + 1, name="bench") as pool,
+        ):
             shopper_ids, order_ids = _seed(pool, shoppers, credits)
             wall, latencies = _credit_all(pool, shopper_ids, order_ids, writers)
             latencies.sort()

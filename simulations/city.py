@@ -19,15 +19,15 @@ import numpy.typing as npt
 
 from crowdship.errors import InvalidInput
 from crowdship.files import read_text_file
+from crowdship.settings import SHARED_DATA_DIR
 from crowdship.units import Cents
 from dispatch.model import Store
 from routing.areas import circular_area
 from routing.distance import haversine_matrix
-from routing.geo import GeoPoint
-from simulations.scenario import SHARED_DATA_DIR, Population, Scenario, StoresFromCsv, data_path
+from routing.geo import METRES_PER_DEGREE, GeoPoint
+from simulations.scenario import Population, Scenario, StoresFromCsv, data_path
 
 FloatArray = npt.NDArray[np.float64]
-METRES_PER_DEGREE = 111_320.0
 SYNTHETIC_HOMES_PER_STORE = 4_000
 
 

@@ -15,7 +15,7 @@ from dispatch.accounts import Role
 from dispatch.model import Store, TrustTier
 from dispatch.services.intake import OrderIntake
 from routing.areas import circular_area, covers
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 
 # Near Tallahassee, FL: the city whose census blocks the simulator can load for realistic homes.
 DEMO_STORE_LOCATION = GeoPoint(30.4627, -84.2211)
@@ -68,8 +68,8 @@ def _point_near(rng: random.Random, center: GeoPoint, max_m: float) -> GeoPoint:
     """A point uniformly spread over the disc of `max_m` metres (small-distance approximation)."""
     distance = max_m * math.sqrt(rng.random())
     bearing = rng.uniform(0, 2 * math.pi)
-    dlat = distance * math.cos(bearing) / 111_320.0
-    dlon = distance * math.sin(bearing) / (111_320.0 * math.cos(math.radians(center.lat)))
+    dlat = distance * math.cos(bearing) / METRES_PER_DEGREE
+    dlon = distance * math.sin(bearing) / (METRES_PER_DEGREE * math.cos(math.radians(center.lat)))
     return GeoPoint(round(center.lat + dlat, 6), round(center.lon + dlon, 6))
 
 

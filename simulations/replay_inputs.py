@@ -3,14 +3,13 @@ in the store's time zone."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
-from crowdship.files import read_json_file, read_text_file
+from crowdship.files import read_json_file, read_toml_file
 from rewards.policy import PolicyParameters
 
 
@@ -18,10 +17,7 @@ def load_policy_file(path: Path) -> dict[str, Any]:
     """A policy's parameters from a JSON or (by its `.toml` suffix) TOML file, validated as
     `crowdship rewards policy-create` validates them (`InvalidInput` naming the field)."""
     if path.suffix.lower() == ".toml":
-        try:
-            data: object = tomllib.loads(read_text_file(path, "policy"))
-        except tomllib.TOMLDecodeError as error:
-            raise InvalidInput("policy", f"{path}: not valid TOML ({error})") from None
+        data: object = read_toml_file(path, "policy")
     else:
         data = read_json_file(path, "policy")
     if not isinstance(data, dict):

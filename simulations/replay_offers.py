@@ -5,20 +5,17 @@ model with the replay's seeded generator."""
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 
 from composition import acceptance_aware
 from crowdship.errors import DomainError
 from dispatch.model import Offer, OfferStatus, OrderStatus
+from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import run_batch
 from dispatch.services.offers import accept_offer, decline_offer
 from simulations.day_records import SETTLED
 from simulations.events import Kind
 from simulations.replay_deliveries import leave
 from simulations.replay_state import ReplayState
-
-REFIT_EVERY = timedelta(hours=1)
-"""How often an acceptance-aware replay refits its model (as the dispatcher does)."""
 
 
 def batch(state: ReplayState, at_s: float, _payload: None) -> None:

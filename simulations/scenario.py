@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,13 +17,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crowdship.clock import time_zone
-from crowdship.errors import InvalidInput
-from crowdship.files import read_text_file
+from crowdship.errors import InvalidInput, without_pydantic_prefix
+from crowdship.files import read_toml_file
+from crowdship.settings import SHARED_DATA_DIR
 from dispatch.model import MAX_CAPACITY_BAGS, MAX_DETOUR_M, MAX_DETOUR_S
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA_DIR = REPOSITORY_ROOT.parent / "shared" / "data"
-"""Real stores and census points live beside the repository, not in it."""
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -307,7 +304,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         return Scenario.model_validate(dict(data))
     except ValidationError as error:
         first = error.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
+        message = without_pydantic_prefix(str(first["msg"]))
         field = _field_path(first["loc"])
         # A model-level check names its field at the start of its message, as "field: reason".
         head, separator, rest = message.partition(": ")
@@ -319,11 +316,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
 def load_scenario(path: Path | str) -> Scenario:
     """Reads and validates a scenario file."""
     path = Path(path)
-    text = read_text_file(path, "scenario")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInput("scenario", f"{path}: not valid TOML ({error})") from error
+    data = read_toml_file(path, "scenario")
     if "grid" in data and "base" in data:  # a sweep's file, next to the scenarios: said so, not "base: extra"
         raise InvalidInput("scenario", f"{path} is a grid of scenarios, not one day: run it with `crowdship sweep`")
     return parse_scenario(data)

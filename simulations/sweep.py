@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import socket
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.files import read_text_file
+from crowdship.files import read_toml_file
+from crowdship.settings import PROJECT_ROOT
 from crowdship.units import format_dollars
 from simulations.extras import require
-from simulations.scenario import REPOSITORY_ROOT, Scenario, load_scenario, parse_scenario
+from simulations.scenario import Scenario, load_scenario, parse_scenario
 
 PROJECT_PACKAGES = ("crowdship", "dispatch", "rewards", "routing", "simulations")
 
@@ -87,11 +87,7 @@ def _refuse_hours_beyond_the_base_rates(base: Scenario, values: Mapping[str, Any
 
 def load_grid(path: Path | str) -> Grid:
     path = Path(path)
-    text = read_text_file(path, "grid")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInput("grid", f"{path}: not valid TOML ({error})") from error
+    data = read_toml_file(path, "grid")
     if "grid" not in data and "base" not in data:  # one day's scenario: said so, not "stores: not a grid field"
         raise InvalidInput("grid", f"{path} is one day's scenario, not a grid: run it with `crowdship simulate`")
     unknown = sorted(set(data) - {"base", "set", "grid", "name"})
@@ -169,7 +165,7 @@ def _init_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     if address:
-        root = REPOSITORY_ROOT
+        root = PROJECT_ROOT
         own_wait = RAY_GCS_WAIT not in os.environ
         if own_wait:
             os.environ[RAY_GCS_WAIT] = RAY_GCS_WAIT_S

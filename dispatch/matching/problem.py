@@ -71,6 +71,9 @@ class Fleet:
 
 @dataclass(frozen=True)
 class Store:
+    """The store as the match file format knows it: an id and a point in the problem's own coordinates (planar
+    or lat/lon), not `dispatch.model.Store`, so that the matcher runs on files with no service behind them."""
+
     id: str
     location: Point
 

@@ -21,9 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from crowdship.errors import InvalidInput
-from crowdship.units import divide_half_up
+from crowdship.units import BASIS_POINTS, divide_half_up
 
-BASIS_POINTS = 10_000
 SECONDS_SHARE_DENOMINATOR = 6_000
 """Per-km rates are prorated to the metre (/1 000) and per-minute ones to the second (/60): 6 000 is common."""
 DEFAULT_TIE_BREAK = 1e-7

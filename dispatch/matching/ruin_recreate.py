@@ -35,7 +35,6 @@ from dispatch.matching.pairs import Pairs
 from dispatch.matching.plan import Plan
 from dispatch.matching.tuning import RuinRecreateTuning
 
-_OUT = -1
 _STEPS_BETWEEN_CHECKS = 2_000
 """Steps the compiled loop makes before the wall-clock safety net is looked at again."""
 
@@ -80,7 +79,7 @@ class SearchProblem:
         fixed = float(fleet.fixed_cost)
         capacity = math.inf if fleet.capacity is None else float(fleet.capacity) * (1 + 1e-9)
         vehicles = float(count) if fleet.vehicles is None else float(min(fleet.vehicles, count))
-        local = np.full(instance.order_count, _OUT, dtype=np.int64)
+        local = np.full(instance.order_count, kernel.OUT, dtype=np.int64)
         local[orders] = np.arange(count)
         mine = local[pairs.order] >= 0
         # Among trips of the same price, the one fewer other orders can take first: a greedy choice
@@ -130,9 +129,9 @@ class SearchState:
 
     @classmethod
     def empty(cls, count: int, trip_count: int) -> SearchState:
-        ints = np.full((kernel.INT_ROWS, count), _OUT, dtype=np.int64)
+        ints = np.full((kernel.INT_ROWS, count), kernel.OUT, dtype=np.int64)
         ints[kernel.LENGTH] = 0
-        return cls(ints, np.zeros((kernel.FLOAT_ROWS, count)), np.full(trip_count, _OUT, dtype=np.int64))
+        return cls(ints, np.zeros((kernel.FLOAT_ROWS, count)), np.full(trip_count, kernel.OUT, dtype=np.int64))
 
     @classmethod
     def of(cls, problem: SearchProblem, plan: Plan) -> SearchState | None:
@@ -175,7 +174,7 @@ class SearchState:
     def plan(self, problem: SearchProblem) -> Plan:
         ids = problem.orders
         trip_of = self.ints[kernel.TRIP]
-        carried = np.flatnonzero(trip_of != _OUT).tolist()
+        carried = np.flatnonzero(trip_of != kernel.OUT).tolist()
         trip_routes = {int(trip_of[i]): [int(ids[i])] for i in carried}
         return Plan(trip_routes, [[int(ids[i]) for i in route] for route in self.routes()])
 
@@ -192,7 +191,7 @@ def _cost(problem: SearchProblem, state: SearchState) -> float:
 
 def _rematch(problem: SearchProblem, state: SearchState) -> None:
     """Match the orders on no fleet route to trips exactly (each to its fallback otherwise), where cheaper."""
-    on_route = state.ints[kernel.ROUTE] != _OUT
+    on_route = state.ints[kernel.ROUTE] != kernel.OUT
     free = np.flatnonzero(~on_route)
     if len(free) == 0:
         return
@@ -209,10 +208,12 @@ def _rematch(problem: SearchProblem, state: SearchState) -> None:
         )
     except NoFeasibleMatch:
         return
-    matched = SearchState(state.ints.copy(), state.floats.copy(), np.full(problem.trip_count, _OUT, dtype=np.int64))
-    trip_of = np.where(on_route, _OUT, assigned)
+    matched = SearchState(
+        state.ints.copy(), state.floats.copy(), np.full(problem.trip_count, kernel.OUT, dtype=np.int64)
+    )
+    trip_of = np.where(on_route, kernel.OUT, assigned)
     matched.ints[kernel.TRIP] = trip_of
-    carried = np.flatnonzero(trip_of != _OUT)
+    carried = np.flatnonzero(trip_of != kernel.OUT)
     matched.taker[trip_of[carried]] = carried
     taken = problem.option_trip[picks] == trip_of[owners]  # each carried order's one option in use
     matched.floats[kernel.TRIP_COST] = 0.0

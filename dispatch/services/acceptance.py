@@ -21,6 +21,10 @@ log = get_logger(__name__)
 LOOKBACK = timedelta(days=28)
 """Answers older than this are not read: shoppers' habits and the reward policy change."""
 
+REFIT_EVERY = timedelta(hours=1)
+"""How often the model is refitted on the answers since: by the live dispatcher, a replay and the acceptance
+benchmark alike, so that what the simulator compares behaves as live does."""
+
 
 def recorded_answers(
     uow: LiveUnitOfWork, *, now: datetime, store_id: UUID | None = None, lookback: timedelta = LOOKBACK,

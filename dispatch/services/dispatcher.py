@@ -25,6 +25,7 @@ from functools import partial
 from uuid import UUID
 
 from crowdship.logging import get_logger
+from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
 from dispatch.services.context import DispatchContext
 
@@ -275,7 +276,7 @@ def run_dispatcher(
     outages: Outages = (),
     refresh: Callable[[DispatchContext], DispatchContext] | None = None,
     housekeeping: Callable[[DispatchContext], object] | None = None,
-    refresh_every: timedelta = timedelta(hours=1),
+    refresh_every: timedelta = REFIT_EVERY,
     stall_s: float = 30.0,
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.

@@ -14,9 +14,9 @@ from crowdship.errors import DomainError, InvalidInput, NotFound
 from dispatch.model import Trip
 from dispatch.profiles import MAX_PROFILES_PER_SHOPPER, CommuteProfile, DepartureTimePassed, TooManyProfiles, Weekday
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import check_destination_near
 from dispatch.services.context import DispatchContext
 from dispatch.services.trips import check_in
-from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
 
@@ -48,9 +48,7 @@ def _checked(uow: LiveUnitOfWork, ctx: DispatchContext, draft: ProfileDraft) -> 
         store = uow.stores.get(draft.store_id)
     except NotFound as error:
         raise InvalidInput("store_id", "no such store") from error
-    if haversine_m(store.location, draft.destination) > ctx.config.max_destination_m:
-        kilometres = ctx.config.max_destination_m / 1000
-        raise InvalidInput("destination", f"must be within {kilometres:g} km of the store")
+    check_destination_near(store.location, draft.destination, max_m=ctx.config.max_destination_m)
 
 
 def _from_draft(draft: ProfileDraft, *, shopper_id: UUID, created_at: datetime, profile_id: UUID) -> CommuteProfile:

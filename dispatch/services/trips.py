@@ -9,9 +9,9 @@ from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import AlreadyOnTrip, Forbidden
 from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import check_destination_near
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
-from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
 
@@ -54,9 +54,7 @@ def check_in(
         if leave_by > now + ctx.config.max_leave_by:
             hours = ctx.config.max_leave_by.total_seconds() / 3600
             raise InvalidInput("leave_by", f"must be within the next {hours:g} hours: check in when you shop")
-        if haversine_m(store.location, destination) > ctx.config.max_destination_m:
-            kilometres = ctx.config.max_destination_m / 1000
-            raise InvalidInput("destination", f"must be within {kilometres:g} km of the store")
+        check_destination_near(store.location, destination, max_m=ctx.config.max_destination_m)
         trip = Trip(
             shopper_id=shopper_id,
             store_id=store_id,

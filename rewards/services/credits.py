@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from crowdship.errors import InvalidInput
+from crowdship.clock import require_aware
 from crowdship.units import Cents
 from rewards.ledger import AccountKind, TransactionKind, transfer
 from rewards.policy import PaymentMethod, RewardInputs
@@ -119,8 +119,7 @@ def _credit(
     actor_id: UUID | None,
     posted_at: datetime | None,
 ) -> RewardCredit:
-    if delivered_at.tzinfo is None:
-        raise InvalidInput("delivered_at", "must be a timezone-aware timestamp")
+    require_aware(delivered_at, "delivered_at")
     moved_at = posted_at or delivered_at
     order = repos.rewards.order_for_reward(order_id)
     if order.status != "delivered":

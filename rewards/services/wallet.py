@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from crowdship.clock import require_aware
 from crowdship.errors import InvalidInput
 from crowdship.pages import Page, check_page
 from crowdship.units import Cents
@@ -131,8 +132,7 @@ def set_payment_preference(
         method = PaymentMethod(method)
     except ValueError as error:
         raise InvalidInput("method", "must be cash or store_credit") from error
-    if now.tzinfo is None:
-        raise InvalidInput("now", "must be a timezone-aware timestamp")
+    require_aware(now, "now")
     repos = uow.repos
     # One change at a time per shopper, so that the audit's "before" is the choice really replaced.
     repos.shoppers.lock(shopper_id)

@@ -116,6 +116,16 @@ def test_a_grid_larger_than_the_console_allows_is_not_offered(scenario_dir: Path
     assert "big_grid.toml" not in files  # 20 days
 
 
+def test_a_file_that_is_not_toml_text_is_not_offered_and_the_others_still_are(scenario_dir: Path) -> None:
+    """Offered from the folder as it is: one bad file does not hide the good ones."""
+    (scenario_dir / "half_written.toml").write_text('name = "half\n')
+    (scenario_dir / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
+    files = [choice.file for choice in scenario_choices(scenario_dir)]
+    assert "half_written.toml" not in files
+    assert "latin1.toml" not in files
+    assert {"tiny.toml", "tiny_grid.toml"} <= set(files)
+
+
 def test_a_day_runs_in_a_child_process_reporting_progress_and_leaves_its_report(
     registries: Callable[..., RunRegistry],
 ) -> None:

@@ -48,3 +48,18 @@ def test_a_json_file_that_is_not_json_is_refused_with_its_line_and_column_whatev
     assert unnamed.value.message == f"{path}: not JSON (line 2, column 3)"
     path.write_text('\ufeff{"base_cents": 1}')
     assert read_json_file(path) == {"base_cents": 1}
+
+
+def test_a_toml_file_that_is_not_toml_is_refused_naming_the_field_the_path_and_where(tmp_path: Path) -> None:
+    """A scenario, a grid and a policy are read by one function and refused in one way."""
+    from crowdship.files import read_toml_file
+
+    path = tmp_path / "day.toml"
+    path.write_text('name = "a day"\nseed = \n')
+    with pytest.raises(InvalidInput) as refused:
+        read_toml_file(path, "scenario")
+    assert refused.value.field == "scenario"
+    assert refused.value.message.startswith(f"scenario: {path}: not valid TOML (")
+    assert "line 2" in refused.value.message
+    path.write_text('\ufeffname = "a day"\n[stores]\ncount = 2\n')
+    assert read_toml_file(path, "scenario") == {"name": "a day", "stores": {"count": 2}}

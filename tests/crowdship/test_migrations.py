@@ -87,6 +87,28 @@ def test_applying_migrations_twice_changes_nothing(scratch_database: str) -> Non
     assert migrate.current_revisions(scratch_database) == migrate.head_revisions()
 
 
+def test_a_throwaway_database_is_migrated_beside_the_given_one_and_dropped_even_after_an_error(
+    database_url: str, admin_database_url: str
+) -> None:
+    """What a benchmark writes into must never be the real data, nor outlive the benchmark."""
+    seen: list[str] = []
+
+    def benchmark() -> None:
+        with migrate.throwaway_database(database_url, "crowdship_bench_check") as url:
+            seen.append(url)
+            assert migrate.current_revisions(url) == migrate.head_revisions()
+            raise RuntimeError("the benchmark failed")
+
+    with pytest.raises(RuntimeError, match="the benchmark failed"):
+        benchmark()
+    (url,) = seen
+    server, name = url.rsplit("/", 1)
+    assert name.startswith("crowdship_bench_check_")
+    assert server == database_url.rsplit("/", 1)[0]
+    with psycopg.connect(admin_database_url) as connection:
+        assert connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+
+
 def test_a_url_that_is_not_postgres_is_refused() -> None:
     """Migrations only ever run against PostgreSQL."""
     with pytest.raises(ValueError, match="not a PostgreSQL URL"):

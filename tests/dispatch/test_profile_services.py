@@ -28,6 +28,7 @@ from dispatch.services.profiles import (
 )
 from routing.areas import circular_area
 from routing.geo import GeoPoint
+from tests.unknown_offset import NoOffset
 
 STORE_AT = GeoPoint(30.4627, -84.2211)
 HOME = GeoPoint(30.5, -84.2211)
@@ -83,6 +84,8 @@ def _draft(store: Store, **changes: object) -> ProfileDraft:
         ("capacity_bags", {"capacity_bags": 0}),
         ("max_detour_m", {"max_detour_m": None, "max_detour_s": None}),
         ("max_detour_s", {"max_detour_s": 86_401}),
+        ("created_at", {"created_at": datetime(2026, 11, 30, 19, 0)}),
+        ("created_at", {"created_at": datetime(2026, 11, 30, 19, 0, tzinfo=NoOffset())}),
     ],
 )
 def test_a_profile_refuses_bad_fields_by_name(field: str, changes: dict[str, object]) -> None:

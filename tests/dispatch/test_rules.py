@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import pytest
 from geopy.distance import geodesic
 from hypothesis import given
 from hypothesis import strategies as st
@@ -152,3 +153,17 @@ def test_nobody_is_asked_about_the_same_order_more_than_the_most_offers() -> Non
     assert not _barred((OfferStatus.EXPIRED, long_ago), (OfferStatus.WITHDRAWN, long_ago))
     assert _barred((OfferStatus.EXPIRED, long_ago), (OfferStatus.WITHDRAWN, long_ago), (OfferStatus.EXPIRED, long_ago))
     assert _barred((OfferStatus.EXPIRED, long_ago), max_offers=1)
+
+
+def test_a_destination_farther_from_the_store_than_allowed_is_refused_naming_the_limit() -> None:
+    """One rule for a trip's check-in and a commute profile's: the same limit, the same words."""
+    from crowdship.errors import InvalidInput
+    from dispatch.rules import check_destination_near
+    from routing.geo import GeoPoint
+
+    store = GeoPoint(30.4627, -84.2211)
+    check_destination_near(store, GeoPoint(30.55, -84.2211), max_m=15_000)
+    with pytest.raises(InvalidInput) as refused:
+        check_destination_near(store, GeoPoint(30.65, -84.2211), max_m=15_000)
+    assert refused.value.field == "destination"
+    assert refused.value.message == "destination: must be within 15 km of the store"

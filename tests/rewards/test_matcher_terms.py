@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crowdship.units import Cents
+from crowdship.units import BASIS_POINTS, Cents
 from dispatch.batching import QuoteRequest
-from dispatch.matching.reward_rule import BASIS_POINTS, reward_cents, reward_components, route_cost
+from dispatch.matching.reward_rule import reward_cents, reward_components, route_cost
 from dispatch.model import Order, Trip, TrustTier
 from rewards.hooks import offer_quote, route_terms
 from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, local_hour

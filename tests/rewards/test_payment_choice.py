@@ -4,7 +4,7 @@ delivery's credit at the offer's instant, so that the store-credit bonus shown i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from uuid import UUID, uuid4
 
@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crowdship.errors import InvalidInput, NotFound
-from crowdship.units import Cents
+from crowdship.units import BASIS_POINTS, Cents
 from dispatch.batching import QuoteRequest
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus
 from dispatch.services.context import DeliveredOrder
 from rewards.hooks import delivery_credit, offer_quote
 from rewards.ledger import AccountKind
-from rewards.policy import BASIS_POINTS, PaymentMethod, round_half_up
+from rewards.policy import PaymentMethod, round_half_up
 from rewards.policy_versions import RewardPolicy
 from rewards.services import (
     payment_method_at,
@@ -28,6 +28,7 @@ from rewards.services import (
 )
 from routing.geo import GeoPoint
 from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
+from tests.unknown_offset import NoOffset
 
 OFFERED_AT = NOW - timedelta(minutes=40)
 PROPERTY_SETTINGS = settings(
@@ -172,6 +173,19 @@ def test_a_method_other_than_cash_or_store_credit_is_refused_naming_the_field(wo
     with world.rewards() as uow, pytest.raises(InvalidInput) as raised:
         set_payment_preference(uow, shopper_id=shopper.id, method="bitcoin", now=NOW)  # type: ignore[arg-type]
     assert raised.value.field == "method"
+    with world.rewards() as uow:
+        assert payment_preference(uow, shopper_id=shopper.id).chosen_at is None
+
+
+@pytest.mark.parametrize("zone", [None, NoOffset()])
+def test_a_choice_made_at_a_naive_instant_is_refused_naming_the_field(world: World, zone: tzinfo | None) -> None:
+    """It would be compared with offers' instants in UTC: refused, and nothing stored."""
+    shopper = world.add_shopper()
+    with world.rewards() as uow, pytest.raises(InvalidInput) as raised:
+        set_payment_preference(
+            uow, shopper_id=shopper.id, method=PaymentMethod.STORE_CREDIT, now=NOW.replace(tzinfo=zone)
+        )
+    assert raised.value.field == "now"
     with world.rewards() as uow:
         assert payment_preference(uow, shopper_id=shopper.id).chosen_at is None
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from shapely import MultiPolygon
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
 from routing.areas import circular_area
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 from routing.map_symbols import LEGEND_CHAR_PX, LEGEND_ROW_PX
 from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, MapView, fit_view, projection_for
 from routing.maps import render_map_svg
-from routing.streets import METRES_PER_DEGREE, OSM_ATTRIBUTION, graticule_base, street_base
+from routing.streets import OSM_ATTRIBUTION, graticule_base, street_base
 
 SVG = "{http://www.w3.org/2000/svg}"
-STREET_NETWORKS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osm_street_networks"
 PIEDMONT = GeoPoint(37.8244, -122.2312)
 STORE = GeoPoint(60.0, 10.0)  # far north, where a degree of longitude is half a degree of latitude
 
@@ -190,11 +189,15 @@ def test_a_graticule_map_carries_no_openstreetmap_attribution() -> None:
     assert "OpenStreetMap" not in svg
 
 
-@pytest.mark.skipif(not STREET_NETWORKS.is_dir(), reason=f"street networks not found at {STREET_NETWORKS}")
+@pytest.mark.skipif(
+    not DEFAULT_STREET_NETWORKS_DIR.is_dir(), reason=f"street networks not found at {DEFAULT_STREET_NETWORKS_DIR}"
+)
 def test_near_piedmont_the_map_draws_openstreetmap_streets_and_credits_them() -> None:
     map_layers = MapLayers(stores=[MapStore(PIEDMONT, "Piedmont", circular_area(PIEDMONT, 1200))])
     view = fit_view(map_layers)
-    svg = render_map_svg(street_base(view.center, view.radius_m, networks_dir=STREET_NETWORKS), map_layers, title="t")
+    svg = render_map_svg(
+        street_base(view.center, view.radius_m, networks_dir=DEFAULT_STREET_NETWORKS_DIR), map_layers, title="t"
+    )
     root = ElementTree.fromstring(svg)
     base = layer(root, "base")
     assert base is not None

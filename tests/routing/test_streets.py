@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 from routing.streets import (
@@ -21,10 +22,9 @@ from routing.streets import (
 )
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-STREET_NETWORKS = REPOSITORY_ROOT.parent / "shared" / "data" / "osm_street_networks"
 needs_street_networks = pytest.mark.skipif(
-    not (STREET_NETWORKS / "piedmont_ca_drive.graphml").is_file(),
-    reason=f"street networks not found at {STREET_NETWORKS}",
+    not (DEFAULT_STREET_NETWORKS_DIR / "piedmont_ca_drive.graphml").is_file(),
+    reason=f"street networks not found at {DEFAULT_STREET_NETWORKS_DIR}",
 )
 
 PIEDMONT = GeoPoint(37.8244, -122.2312)
@@ -113,7 +113,7 @@ def test_round_steps_are_one_two_or_five_times_a_power_of_ten() -> None:
 
 @needs_street_networks
 def test_near_piedmont_the_base_is_openstreetmap_streets_with_the_attribution() -> None:
-    base = street_base(PIEDMONT, 1500, networks_dir=STREET_NETWORKS)
+    base = street_base(PIEDMONT, 1500, networks_dir=DEFAULT_STREET_NETWORKS_DIR)
     assert base.kind == "osm"
     assert base.attribution == OSM_ATTRIBUTION
     assert "piedmont" in base.description
@@ -125,17 +125,17 @@ def test_near_piedmont_the_base_is_openstreetmap_streets_with_the_attribution() 
 
 @needs_street_networks
 def test_a_network_file_is_parsed_once_per_process() -> None:
-    path = STREET_NETWORKS / "piedmont_ca_drive.graphml"
+    path = DEFAULT_STREET_NETWORKS_DIR / "piedmont_ca_drive.graphml"
     assert load_street_network(path) is load_street_network(path)
 
 
 @needs_street_networks
 def test_a_store_outside_every_shipped_network_gets_the_graticule() -> None:
-    assert street_base(TALLAHASSEE, 5000, networks_dir=STREET_NETWORKS).kind == "graticule"
+    assert street_base(TALLAHASSEE, 5000, networks_dir=DEFAULT_STREET_NETWORKS_DIR).kind == "graticule"
 
 
 @needs_street_networks
 def test_the_base_keeps_no_more_lines_than_asked_and_says_so() -> None:
-    base = street_base(PIEDMONT, 3000, networks_dir=STREET_NETWORKS, max_lines=10)
+    base = street_base(PIEDMONT, 3000, networks_dir=DEFAULT_STREET_NETWORKS_DIR, max_lines=10)
     assert len(base.lines) == 10
     assert base.truncated

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import DEFAULT_STREET_NETWORKS_DIR
 from routing import travel as travel_module
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
@@ -24,9 +25,8 @@ from routing.travel import (
 )
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-STREET_NETWORKS = REPOSITORY_ROOT.parent / "shared" / "data" / "osm_street_networks"
 needs_street_networks = pytest.mark.skipif(
-    not STREET_NETWORKS.is_dir(), reason=f"street networks not found at {STREET_NETWORKS}"
+    not DEFAULT_STREET_NETWORKS_DIR.is_dir(), reason=f"street networks not found at {DEFAULT_STREET_NETWORKS_DIR}"
 )
 
 BERLIN = GeoPoint(52.5200, 13.4050)
@@ -196,7 +196,7 @@ def test_both_models_satisfy_the_travel_protocol() -> None:
 def test_manhattan_network_shortest_paths_match_a_plain_dijkstra_and_exceed_the_straight_line() -> None:
     """Random node pairs: equal to a heap Dijkstra written in this test (inf without a path), never below
     the crow's flight. 2 196 intersections and 4 448 one-way street links once parallel links are merged."""
-    graph = load_road_graph(STREET_NETWORKS / "lower_manhattan_ny_drive.graphml")
+    graph = load_road_graph(DEFAULT_STREET_NETWORKS_DIR / "lower_manhattan_ny_drive.graphml")
     assert graph.node_count == 2196
     assert graph.street_count == 4448
     travel = RoadGraphTravel(graph)
@@ -222,7 +222,7 @@ def test_manhattan_network_shortest_paths_match_a_plain_dijkstra_and_exceed_the_
 def test_road_factor_distribution_of_both_networks_is_plausible() -> None:
     """Median circuity between 1.1 and 1.6 (published US figures are 1.2-1.4), p10 <= median <= p90."""
     for name in ("piedmont_ca_drive.graphml", "lower_manhattan_ny_drive.graphml"):
-        summary = road_factor_distribution(RoadGraphTravel.from_graphml(STREET_NETWORKS / name), sources=20)
+        summary = road_factor_distribution(RoadGraphTravel.from_graphml(DEFAULT_STREET_NETWORKS_DIR / name), sources=20)
         assert summary.pairs > 1000
         assert 1.0 <= summary.p10 <= summary.median <= summary.p90
         assert 1.1 < summary.median < 1.6

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import SHARED_DATA_DIR
 from simulations.city import stores_from_csv
-from simulations.scenario import SHARED_DATA_DIR, StoresFromCsv
+from simulations.scenario import StoresFromCsv
 
 
 def test_a_missing_relative_data_file_names_the_shared_data_folder_and_the_way_out() -> None:

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from crowdship.errors import InvalidInput
+from crowdship.settings import SHARED_DATA_DIR
 from simulations.city import build_city
 from simulations.engine import simulate_day
 from simulations.results import summarise
-from simulations.scenario import SCENARIO_DIR, SHARED_DATA_DIR, Scenario, load_scenario, parse_scenario
+from simulations.scenario import SCENARIO_DIR, Scenario, load_scenario, parse_scenario
 from tests.simulations.conftest import ScenarioData
 
 WALMART = SHARED_DATA_DIR / "walmart_stores_2018_snapshot" / "walmart_stores_2018.csv"
