@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 
 from crowdship.clock import time_zone
 from crowdship.errors import InvalidInput
-from crowdship.units import BASIS_POINTS as BASIS_POINTS  # noqa: PLC0414 - re-exported: the unit of the rates
-from crowdship.units import Cents, divide_half_up
+from crowdship.units import BASIS_POINTS, Cents, divide_half_up
 from dispatch.model import TrustTier
 
 HOURS_IN_DAY = 24

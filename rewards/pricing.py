@@ -20,12 +20,11 @@ from enum import StrEnum
 from fractions import Fraction
 
 from crowdship.errors import InvalidInput
-from crowdship.units import Cents
+from crowdship.units import BASIS_POINTS, Cents
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import TrustTier
 from rewards.breakdown import PricedSteps, RewardComponent, explain
 from rewards.policy import (
-    BASIS_POINTS,
     MAX_REWARD_CENTS,
     EarningsSoFar,
     PaymentMethod,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.console.formats import money
+from crowdship.units import BASIS_POINTS
 from dispatch.model import TrustTier
-from rewards.policy import BASIS_POINTS
 
 LABELS = {
     "base_cents": "Base",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.problems import ProblemException
-from crowdship.errors import DomainError, InvalidInput, InvalidInputs
+from crowdship.errors import DomainError, InvalidInput, InvalidInputs, without_pydantic_prefix
 from crowdship.units import format_dollars
 
 
@@ -51,16 +50,6 @@ def pydantic_words(item: Mapping[str, Any], *, in_link: bool = False) -> str:
     if kind in PYDANTIC_WORDS:
         return PYDANTIC_WORDS[kind]
     return without_pydantic_prefix(str(item.get("msg", "is not valid")))
-
-
-PYDANTIC_PREFIX = re.compile(r"\b(?:Value error|Assertion failed), ")
-"""What pydantic puts before the message of a validator's own ValueError or assertion."""
-
-
-def without_pydantic_prefix(text: str) -> str:
-    """A validator's message as it wrote it: "Value error, a sweep runs its grid as written" -> "a sweep runs
-    its grid as written", wherever the prefix sits (a message may quote another one)."""
-    return PYDANTIC_PREFIX.sub("", text)
 
 
 NUMBER_LIMITS = {
