@@ -23,6 +23,7 @@ from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn, RejectionIn
 from api.routers.finance import CsvResponse
+from crowdship.errors import DomainError
 from crowdship.pages import Page
 from rewards import services
 from rewards.payouts import (
@@ -237,6 +238,31 @@ def hold_line(
     return redirect(request, _batch_url(batch_id), flash="The line is held: it will not be paid with this batch.")
 
 
+REFUSALS: dict[type[DomainError], tuple[str, int]] = {
+    HoldPlacedByAnother: (
+        "You prepared this batch and someone else held this line: another finance user must release it (four eyes).",
+        403,
+    ),
+    FourEyesViolation: ("You prepared this batch: another finance user must approve it (four eyes).", 403),
+    ReleasedAnothersHold: (
+        "You released a hold someone else placed on a line of this batch: another finance user must approve it "
+        "(four eyes).",
+        403,
+    ),
+    BatchChanged: (
+        "A line was held or released since you opened this page: nothing was approved. The batch below is as it is "
+        "now; review it again before approving.",
+        409,
+    ),
+}
+"""Four eyes and a stale approval, in the words of the page that was refused (the errors' own name ids)."""
+
+
+def _refusal(error: DomainError) -> FormProblem:
+    message, status = REFUSALS[type(error)]
+    return FormProblem(message, {}, status)
+
+
 @router.post("/batches/{batch_id}/lines/{line_id}/release", response_model=None)
 def release_line(
     request: Request, batch_id: UUID, line_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now
@@ -247,14 +273,8 @@ def release_line(
             services.release_payout_line(
                 uow, batch_id=batch_id, line_id=line_id, actor_id=user.principal.user_id, now=now
             )
-    except HoldPlacedByAnother:
-        problem = FormProblem(
-            "You prepared this batch and someone else held this line: another finance user must release it "
-            "(four eyes).",
-            {},
-            403,
-        )
-        return _refused(request, user, rewards, batch_id, problem)
+    except HoldPlacedByAnother as error:
+        return _refused(request, user, rewards, batch_id, _refusal(error))
     except CONSOLE_ERRORS as error:
         paging = Paging(limit=20, offset=0)
         return _batch(
@@ -279,25 +299,8 @@ def approve_batch(
                 now=now,
                 reviewed_revision=int(reviewed) if REVISION.fullmatch(reviewed) else -1,
             )
-    except FourEyesViolation:
-        problem = FormProblem("You prepared this batch: another finance user must approve it (four eyes).", {}, 403)
-        return _refused(request, user, rewards, batch_id, problem)
-    except ReleasedAnothersHold:
-        problem = FormProblem(
-            "You released a hold someone else placed on a line of this batch: another finance user must approve it "
-            "(four eyes).",
-            {},
-            403,
-        )
-        return _refused(request, user, rewards, batch_id, problem)
-    except BatchChanged:
-        problem = FormProblem(
-            "A line was held or released since you opened this page: nothing was approved. The batch below is as it "
-            "is now; review it again before approving.",
-            {},
-            409,
-        )
-        return _refused(request, user, rewards, batch_id, problem)
+    except (FourEyesViolation, ReleasedAnothersHold, BatchChanged) as error:
+        return _refused(request, user, rewards, batch_id, _refusal(error))
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))
     return redirect(request, _batch_url(batch_id), flash="The batch is approved; it can be paid now.")
