@@ -9,6 +9,8 @@ per process, refused beyond the limits (429).
 
 Events are live state: while Redis is away the hub keeps reconnecting, and after it is back every stream is
 told to read the shopper's current offer again from PostgreSQL (`RESYNC`), since events may have been missed.
+A Redis that stops answering with its connections open (stopped, paused, stalled) leaves a subscription as quiet
+as a quiet hour does, so the hub asks Redis for an answer every `LIVENESS_EVERY_S` and takes none as an outage.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ RESYNC: Final = {"event": "resync"}
 QUEUE_SIZE = 8
 """A stream that does not keep up loses the oldest events; the shopper's current offer is what counts."""
 MAX_BACKOFF_S = 5.0
+LIVENESS_EVERY_S = 5.0
+"""How often the hub checks that Redis answers (a PING, awaited for `CROWDSHIP_REDIS_TIMEOUT_S`)."""
 STOP_TIMEOUT_S = 2.0
 
 
@@ -206,6 +210,7 @@ class LiveEventHub:
             try:
                 await pubsub.psubscribe(pattern)
                 await pubsub.subscribe(ACCOUNTS_CHANNEL)
+                await self._client.ping()  # a subscription is not answered: only this says Redis is there
                 self.connected = True
                 if failures:
                     log.info("live events resumed", after_failures=failures)
@@ -213,7 +218,11 @@ class LiveEventHub:
                         self._on_account_changed(None)  # changes may have been missed: forget them all
                 failures = 0
                 self._resync_all()
+                checked = time.monotonic()
                 while not self._stopping:
+                    if time.monotonic() - checked >= LIVENESS_EVERY_S:
+                        await self._client.ping()  # unanswered: redis.TimeoutError, handled as an outage
+                        checked = time.monotonic()
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
