@@ -18,7 +18,7 @@ from api.fields import IdempotencyKey, Limit, Offset
 from api.idempotent import REPLAYED_HEADER, created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
-from api.rewards_dependencies import FinancePrincipal, Now, Rewards
+from api.rewards_dependencies import FinancePrincipal, Now, Rewards, ShopperAccount
 from api.rewards_schemas import (
     ApprovalIn,
     AuditEntryOut,
@@ -32,7 +32,6 @@ from api.rewards_schemas import (
 )
 from api.schemas import PageOf
 from rewards import services
-from rewards.ledger import AccountKind
 from rewards.payouts import BatchStatus
 from rewards.permissions import FINANCE_ROLES
 
@@ -44,9 +43,6 @@ router = APIRouter(
     dependencies=[Depends(require_roles(*FINANCE_ROLES))],
 )
 
-ShopperAccount = Annotated[
-    AccountKind | None, Query(description="Only this account: store_credit or cash_payable (default both)")
-]
 SubjectKind = Annotated[
     str | None,
     Query(

@@ -6,19 +6,16 @@ Only the caller's own: no route takes a shopper id, so no other shopper's money 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.dependencies import CurrentPrincipal, ShopperId
 from api.fields import Limit, Offset
 from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
-from api.rewards_dependencies import Now, Rewards
+from api.rewards_dependencies import Now, Rewards, ShopperAccount
 from api.rewards_schemas import LedgerEntryOut, PaymentMethodIn, PaymentMethodOut, RewardOut, WalletOut
 from api.schemas import PageOf
 from rewards import services
-from rewards.ledger import AccountKind
 
 router = APIRouter(
     route_class=JsonBodyRoute, prefix="/shopper/wallet", tags=["wallet"], responses=problem_responses(401, 403)
@@ -46,7 +43,7 @@ def rewards_history(
 def ledger(
     shopper_id: ShopperId,
     rewards: Rewards,
-    account: Annotated[AccountKind | None, Query(description="store_credit or cash_payable (default both)")] = None,
+    account: ShopperAccount = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PageOf[LedgerEntryOut]:
