@@ -169,15 +169,7 @@ def _record_a_day(db: ConnectionPool, settings: Settings) -> Recorded:
         deliver(ctx, shopper_id=shoppers[0].id, order_id=order_id, position=dropoff, code=codes[str(order_id)][1])
     clock.set(NINE + timedelta(hours=2, minutes=1))
     run_batch(ctx, store_id=store.id, solver=matcher_solver)  # the rest is past its deadline: the fallback
-    with db.connection() as connection:
-        credited = connection.execute("SELECT coalesce(sum(amount_cents), 0) FROM delivery_rewards").fetchone()
-        counts: dict[str, int] = dict(
-            connection.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
-        )
-    assert credited is not None
-    return Recorded(
-        store, counts.get("delivered", 0), counts.get("fallback", 0), counts.get("cancelled", 0), credited[0], made
-    )
+    return _as_recorded(db, store, made)
 
 
 def test_a_recorded_day_replays_under_a_cheaper_policy(db: ConnectionPool, settings: Settings) -> None:
