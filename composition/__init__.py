@@ -43,10 +43,10 @@ from dispatch.services.context import DeliveredOrder, DispatchConfig, DispatchCo
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
 from rewards.hooks import (
+    decision_audit,
     delivery_credit,
     offer_quote,
     route_terms,
-    shopper_change_audit,
     tier_review,
 )
 from rewards.records import NoPolicyInForce
@@ -77,7 +77,7 @@ def live_context(
         route_pricer=_terms_or_compensation(route_terms(rewards_on(pool))),
         credit_delivery=_credit_or_log(delivery_credit(postgres_rewards_within)),
         review_tier=tier_review(postgres_rewards_within),
-        audit_shopper_change=shopper_change_audit(postgres_rewards_within),
+        audit_decision=decision_audit(postgres_rewards_within),
     )
 
 
@@ -123,7 +123,7 @@ def in_memory(config: DispatchConfig, clock: Clock, *, payment_choice: PaymentCh
             delivery_credit(lambda _uow: MemoryRewardsRepositories(rewards_db), payment_choice)
         ),
         review_tier=tier_review(lambda _uow: MemoryRewardsRepositories(rewards_db)),
-        audit_shopper_change=shopper_change_audit(lambda _uow: MemoryRewardsRepositories(rewards_db)),
+        audit_decision=decision_audit(lambda _uow: MemoryRewardsRepositories(rewards_db)),
     )
     return InMemory(context, dispatch, rewards_db)
 

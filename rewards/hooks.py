@@ -6,7 +6,7 @@ composition root (`composition`) wires them, with the storage of its choice:
     route_pricer=route_terms(open_rewards)             # dispatch.batching.RoutePricer
     credit_delivery=delivery_credit(rewards_within)    # Callable[[LiveUnitOfWork, DeliveredOrder], ...]
     review_tier=tier_review(rewards_within)            # Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier]
-    audit_shopper_change=shopper_change_audit(rewards_within)  # Callable[[LiveUnitOfWork, ShopperChange], None]
+    audit_decision=decision_audit(rewards_within)      # Callable[[LiveUnitOfWork, StaffDecision], None]
 
 An offer carrying several orders is priced as the sum of its orders' rewards (`pricing.bundle_inputs`: each
 order its own bags and an even share of the offer's extra distance and time), and each order is credited
@@ -32,7 +32,7 @@ from dispatch.batching import QuoteRequest, RoutePricer
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Shopper, Trip, TrustTier
 from dispatch.repositories import LiveUnitOfWork
-from dispatch.services.context import DeliveredOrder, ShopperChange, TierReviewRequest
+from dispatch.services.context import DeliveredOrder, StaffDecision, TierReviewRequest
 from rewards.policy import local_hour
 from rewards.pricing import bundle_inputs, matcher_terms, quote_bundle
 from rewards.records import NoPolicyInForce
@@ -174,21 +174,21 @@ def tier_review(
     return review
 
 
-def shopper_change_audit(
+def decision_audit(
     rewards_within: Callable[[LiveUnitOfWork], RewardsRepositories],
-) -> Callable[[LiveUnitOfWork, ShopperChange], None]:
-    """Records an operations decision about a shopper in the audit log, inside the unit of work that makes it
-    (the change and its entry commit together, or not at all)."""
+) -> Callable[[LiveUnitOfWork, StaffDecision], None]:
+    """Records a staff decision (a shopper's tier, an account, a store) in the audit log, inside the unit of
+    work that carries it out (the decision and its entry commit together, or not at all)."""
 
-    def record(uow: LiveUnitOfWork, change: ShopperChange) -> None:
+    def record(uow: LiveUnitOfWork, decision: StaffDecision) -> None:
         audit(
             rewards_within(uow),
-            actor_id=change.actor_id,
-            action="shopper.changed",
-            subject_kind="shopper",
-            subject_id=change.shopper_id,
-            at=change.at,
-            **{name: {"before": before, "after": after} for name, (before, after) in change.changes.items()},
+            actor_id=decision.actor_id,
+            action=decision.action,
+            subject_kind=decision.subject_kind,
+            subject_id=decision.subject_id,
+            at=decision.at,
+            **decision.details,
         )
 
     return record

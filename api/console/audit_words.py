@@ -32,6 +32,11 @@ ACTIONS = {
     "tier.changed": "Trust tier reviewed by the record",
     "shopper.changed": "Shopper changed by operations",
     "referral.registered": "Referral registered",
+    "account.created": "Staff account created",
+    "account.deactivated": "Account deactivated",
+    "account.activated": "Account reactivated",
+    "store.created": "Store created",
+    "store.changed": "Store changed by operations",
 }
 SUBJECTS = {
     "payout_batch": "Payout batch",
@@ -39,6 +44,8 @@ SUBJECTS = {
     "order": "Order",
     "shopper": "Shopper",
     "ledger_transaction": "Ledger transaction",
+    "account": "Account",
+    "store": "Store",
 }
 DETAIL_LABELS = {
     "amount_cents": "Amount",
@@ -57,6 +64,7 @@ DETAIL_LABELS = {
     "exports": "Exported before",
     "bank_file_withdrawn": "Bank file withdrawn",
     "payable_cents": "Payable",
+    "also_changed": "Also changed",
 }
 FOLDED = frozenset({"parameters"})
 """Details shown folded whatever their length: a policy's parameters are read on the Policies page."""

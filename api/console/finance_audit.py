@@ -17,11 +17,12 @@ from api.console.paging import PageQuery, PageView
 from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
+from dispatch.services import queries
 from rewards import services
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 SubjectKind = Annotated[str, Query(max_length=40, pattern=r"^[a-z_]*$")]
-FILTERED_SUBJECTS = ("payout_batch", "reward_policy", "order", "shopper")
+FILTERED_SUBJECTS = ("payout_batch", "reward_policy", "order", "shopper", "store", "account")
 POSTINGS = {"delivery_reward": "Reward", "referral_bonus": "Referral bonus"}
 """A reversed ledger transaction by what it was, when its entry says (reversals since this was written)."""
 NAMED_IN_SUBJECT = ("order_id", "reversed_kind")
@@ -71,6 +72,16 @@ def _unnamed_details(entry: AuditEntryOut, names: Mapping[UUID, str]) -> Mapping
     return {name: value for name, value in entry.details.items() if name not in NAMED_IN_SUBJECT}
 
 
+def _staff_subjects(request: Request, entries: list[AuditEntryOut]) -> dict[UUID, str]:
+    """Accounts by e-mail and stores by name, the subjects of operations' and administrators' decisions."""
+    of_kind = {
+        kind: {entry.subject_id for entry in entries if entry.subject_kind == kind and entry.subject_id}
+        for kind in ("account", "store")
+    }
+    context = request.app.state.services.context
+    return {**people(request, of_kind["account"]), **queries.store_names(context, of_kind["store"])}
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, subject_kind: SubjectKind = ""
@@ -80,6 +91,7 @@ def audit_page(
         entries = [AuditEntryOut.model_validate(record) for record in page.items]
         subjects = {entry.subject_id for entry in entries if entry.subject_id}
         names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
+    names = {**names, **_staff_subjects(request, entries)}
     rows = [
         AuditRow(
             entry,

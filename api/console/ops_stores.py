@@ -200,7 +200,7 @@ def create(request: Request, user: OpsUser, services: Services, form: Form) -> H
     if isinstance(draft, FormProblem):
         return _form_page(request, user, store=None, values=values, problem=draft)
     try:
-        store = create_store(services.context, draft)
+        store = create_store(services.context, draft, actor_id=user.principal.user_id)
     except CONSOLE_ERRORS as error:
         return _form_page(request, user, store=None, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
@@ -235,7 +235,7 @@ def edit(
             fallback_cost_cents=draft.fallback_cost_cents,
             opening_hours=draft.opening_hours,
         )
-        edited = edit_store(services.context, store_id=store_id, changes=changes)
+        edited = edit_store(services.context, store_id=store_id, changes=changes, actor_id=user.principal.user_id)
     except CONSOLE_ERRORS as error:
         return _form_page(request, user, store=store, values=values, problem=_readable(error))
     return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{edited.id}/edit", flash=f"Store “{edited.name}” saved.")

@@ -32,7 +32,7 @@ def deactivate_user(user_id: UUID, services: Services, admin: CurrentPrincipal) 
 
 
 @router.post("/users/{user_id}/activate", response_model=UserOut, responses=problem_responses(404))
-def activate_user(user_id: UUID, services: Services) -> UserOut:
-    user = accounts.set_active(services.context, user_id=user_id, active=True)
+def activate_user(user_id: UUID, services: Services, admin: CurrentPrincipal) -> UserOut:
+    user = accounts.set_active(services.context, user_id=user_id, active=True, actor_id=admin.user_id)
     services.accounts.forget(user_id)
     return UserOut.model_validate(user)

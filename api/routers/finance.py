@@ -49,7 +49,7 @@ SubjectKind = Annotated[
         min_length=1,
         max_length=40,
         pattern=r"^[a-z_]+$",
-        description="e.g. payout_batch, reward_policy, order, shopper",
+        description="e.g. payout_batch, reward_policy, order, shopper, store, account",
     ),
 ]
 

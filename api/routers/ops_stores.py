@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies import OPS_ROLES, Context, require_roles
+from api.dependencies import OPS_ROLES, Context, CurrentPrincipal, require_roles
 from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import StoreDetailOut, StoreIn, StorePatch
 from api.problems import problem_responses
@@ -23,11 +23,11 @@ router = APIRouter(
 
 
 @router.post("", status_code=201, response_model=StoreDetailOut, responses=problem_responses(409, 422))
-def create(body: StoreIn, context: Context) -> StoreDetailOut:
+def create(body: StoreIn, context: Context, staff: CurrentPrincipal) -> StoreDetailOut:
     """A new store. Refused with 422 naming the field: an area that is not a valid Polygon or MultiPolygon, does
     not contain the store, is smaller than 0.05 km² or larger than 5 000 km², reaches beyond 100 km or has more
     than 5 000 vertices; a time that is not HH:MM or a day that closes before it opens."""
-    return StoreDetailOut.model_validate(create_store(context, body.to_draft()))
+    return StoreDetailOut.model_validate(create_store(context, body.to_draft(), actor_id=staff.user_id))
 
 
 @router.get("/{store_id}", response_model=StoreDetailOut, responses=problem_responses(404))
@@ -36,6 +36,9 @@ def get(store_id: UUID, context: Context) -> StoreDetailOut:
 
 
 @router.patch("/{store_id}", response_model=StoreDetailOut, responses=problem_responses(404, 422))
-def edit(store_id: UUID, body: StorePatch, context: Context) -> StoreDetailOut:
+def edit(store_id: UUID, body: StorePatch, context: Context, staff: CurrentPrincipal) -> StoreDetailOut:
     """Changes what the body gives; the area is checked again against the (possibly new) location."""
-    return StoreDetailOut.model_validate(edit_store(context, store_id=store_id, changes=body.to_changes()))
+    changes = body.to_changes()
+    return StoreDetailOut.model_validate(
+        edit_store(context, store_id=store_id, changes=changes, actor_id=staff.user_id)
+    )

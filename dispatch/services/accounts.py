@@ -9,7 +9,7 @@ from crowdship.errors import DomainError, InvalidInput, NotFound
 from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
 from dispatch.model import Shopper, Trip, TripStatus, TrustTier
-from dispatch.services.context import DispatchContext, PasswordHasher, ShopperChange
+from dispatch.services.context import DispatchContext, PasswordHasher, StaffDecision, changed
 from dispatch.services.trips import release_trip_orders, trip_ended
 from routing.geo import GeoPoint
 
@@ -47,13 +47,25 @@ def register_shopper(
     return user, shopper
 
 
-def create_staff_user(ctx: DispatchContext, hasher: PasswordHasher, *, email: str, password: str, role: Role) -> User:
+def create_staff_user(
+    ctx: DispatchContext,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    actor_id: UUID | None = None,
+) -> User:
+    """A staff account, audited with its role (who may move money is a decision on money)."""
     if role is Role.SHOPPER:
         raise InvalidInput("role", "shoppers register themselves through the app")
     _check_password(password, email)
     user = User(email=email, password_hash=hasher.hash(password), role=role, created_at=ctx.clock.now())
     with ctx.unit_of_work() as uow:
         uow.users.add(user)
+        ctx.record_decision(
+            uow, StaffDecision("account.created", "account", user.id, actor_id, user.created_at, {"role": role.value})
+        )
         uow.commit()
     return user
 
@@ -93,12 +105,16 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: U
 
     The account is locked for update before the trip is looked for: a check-in locks it to share
     (`trips.check_in`), so a check-in that committed first is found here and cancelled, and one that comes
-    after is refused. `actor_id` (who asks, when it is an account) may not deactivate itself."""
+    after is refused. `actor_id` (who asks, when it is an account) may not deactivate itself; the decision is
+    audited, a repeated one too (deactivating again ends the tokens issued since)."""
     if not active and actor_id == user_id:
         raise CannotDeactivateYourself
     ended: Trip | None = None
     with ctx.unit_of_work() as uow:
         user = uow.users.get(user_id, for_update=True)
+        action = "account.activated" if active else "account.deactivated"
+        details = {"role": user.role.value, "active": changed(user.active, active)}
+        ctx.record_decision(uow, StaffDecision(action, "account", user_id, actor_id, ctx.clock.now(), details))
         user.active = active
         if not active:
             user.tokens_valid_from = ctx.clock.now()
@@ -162,16 +178,16 @@ def verify_shopper(
     with ctx.unit_of_work() as uow:
         uow.shoppers.lock(shopper_id)
         shopper = uow.shoppers.get(shopper_id)
-        changes: dict[str, tuple[object, object]] = {}
+        changes: dict[str, object] = {}
         if identity_verified is not None and identity_verified != shopper.identity_verified:
-            changes["identity_verified"] = (shopper.identity_verified, identity_verified)
+            changes["identity_verified"] = changed(shopper.identity_verified, identity_verified)
             shopper.identity_verified = identity_verified
         if trust_tier is not None and trust_tier != shopper.trust_tier:
-            changes["trust_tier"] = (shopper.trust_tier.name.lower(), trust_tier.name.lower())
+            changes["trust_tier"] = changed(shopper.trust_tier.name.lower(), trust_tier.name.lower())
             shopper.trust_tier = trust_tier
         if changes:
             uow.shoppers.save(shopper)
-            if ctx.audit_shopper_change is not None:
-                ctx.audit_shopper_change(uow, ShopperChange(shopper_id, actor_id, ctx.clock.now(), changes))
+            decision = StaffDecision("shopper.changed", "shopper", shopper_id, actor_id, ctx.clock.now(), changes)
+            ctx.record_decision(uow, decision)
             uow.commit()
         return shopper

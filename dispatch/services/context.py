@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -48,14 +48,23 @@ class TierReviewRequest:
 
 
 @dataclass(frozen=True)
-class ShopperChange:
-    """An operations decision about a shopper (identity checked, tier set), for the audit log: each changed
-    field with its value before and after."""
+class StaffDecision:
+    """A person's decision outside the ledger that bears on money or on who may act (a shopper's identity check
+    or tier, an account created, deactivated or reactivated, a store created or changed), for the audit log:
+    `details` as they are recorded, a changed field as `{"before": …, "after": …}` (see `changed`)."""
 
-    shopper_id: UUID
+    action: str
+    subject_kind: str
+    subject_id: UUID
     actor_id: UUID | None
+    """Who decided; None: the command line (`crowdship users …`), which signs in as nobody."""
     at: datetime
-    changes: dict[str, tuple[object, object]]
+    details: Mapping[str, object]
+
+
+def changed(before: object, after: object) -> dict[str, object]:
+    """A field's change as the audit log records it."""
+    return {"before": before, "after": after}
 
 
 @dataclass(frozen=True)
@@ -123,11 +132,16 @@ class DispatchContext:
     review_tier: Callable[[LiveUnitOfWork, TierReviewRequest], TrustTier] | None = field(default=None)
     """Rewards hook, called inside the transaction that records an insurance claim: reviews the shopper's trust
     tier by their record and returns the tier after it. None leaves the tier alone (nothing wired)."""
-    audit_shopper_change: Callable[[LiveUnitOfWork, ShopperChange], None] | None = field(default=None)
-    """Rewards hook, called inside the transaction that changes a shopper's identity check or tier: records who
-    did it in the audit log. None records nothing (nothing wired)."""
+    audit_decision: Callable[[LiveUnitOfWork, StaffDecision], None] | None = field(default=None)
+    """Rewards hook, called inside the transaction that carries out a `StaffDecision`: records who did it in
+    the audit log, so the decision and its entry commit together. None records nothing (nothing wired)."""
     acceptance: AcceptanceWeighting | None = None
     """When set, batches weigh each offer by the chance its shopper accepts (`dispatch.acceptance`)."""
     prospects: ProspectTerms | None = None
     """When set, an order a batch leaves costs what waiting is expected to cost, given the shoppers likely to
     pass it before its deadline (`dispatch.prospects`), not the full fallback fee."""
+
+    def record_decision(self, uow: LiveUnitOfWork, decision: StaffDecision) -> None:
+        """Hands the decision to the audit hook, inside `uow`'s transaction (nothing when none is wired)."""
+        if self.audit_decision is not None:
+            self.audit_decision(uow, decision)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from crowdship.errors import NotFound
 from crowdship.pages import Page
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.repositories import StoreSummary
@@ -97,6 +98,18 @@ def orders_on_trip(ctx: DispatchContext, *, trip_id: UUID) -> Sequence[Order]:
 def list_stores(ctx: DispatchContext) -> Sequence[Store]:
     with ctx.unit_of_work() as uow:
         return uow.stores.list()
+
+
+def store_names(ctx: DispatchContext, store_ids: Collection[UUID]) -> Mapping[UUID, str]:
+    """The names of the stores a page mentions (a handful: a read each); unknown ids are left out."""
+    found: dict[UUID, str] = {}
+    with ctx.unit_of_work() as uow:
+        for store_id in store_ids:
+            try:
+                found[store_id] = uow.stores.get(store_id).name
+            except NotFound:
+                continue
+    return found
 
 
 def stores_page(ctx: DispatchContext, *, limit: int, offset: int) -> Page[Store]:

@@ -11,7 +11,7 @@ from crowdship.units import Cents
 from dispatch.errors import StoreExists
 from dispatch.hours import OpeningHours
 from dispatch.model import Store
-from dispatch.services.context import DispatchContext
+from dispatch.services.context import DispatchContext, StaffDecision, changed
 from routing.areas import Area, check_store_area
 from routing.geo import GeoPoint
 
@@ -42,8 +42,9 @@ class StoreChanges:
     opening_hours: OpeningHours | None = None
 
 
-def register_store(ctx: DispatchContext, store: Store) -> Store:
-    """Adds a store (its checks ran when it was built: name, positive fallback cost, a valid area)."""
+def register_store(ctx: DispatchContext, store: Store, *, actor_id: UUID | None = None) -> Store:
+    """Adds a store (its checks ran when it was built: name, positive fallback cost, a valid area); audited
+    with its name and fallback cost, which prices every order it leaves to the courier fleet."""
     with ctx.unit_of_work() as uow:
         try:
             uow.stores.get(store.id)
@@ -52,11 +53,13 @@ def register_store(ctx: DispatchContext, store: Store) -> Store:
         else:
             raise StoreExists(f"store {store.id} exists")
         uow.stores.add(store)
+        details = {"name": store.name, "fallback_cost_cents": store.fallback_cost_cents}
+        ctx.record_decision(uow, StaffDecision("store.created", "store", store.id, actor_id, ctx.clock.now(), details))
         uow.commit()
     return store
 
 
-def create_store(ctx: DispatchContext, draft: StoreDraft) -> Store:
+def create_store(ctx: DispatchContext, draft: StoreDraft, *, actor_id: UUID | None = None) -> Store:
     """A new store from operations, its area checked against its location (see `check_store_area`)."""
     store = _checked(
         Store(
@@ -67,12 +70,12 @@ def create_store(ctx: DispatchContext, draft: StoreDraft) -> Store:
             opening_hours=draft.opening_hours,
         )
     )
-    return register_store(ctx, store)
+    return register_store(ctx, store, actor_id=actor_id)
 
 
-def edit_store(ctx: DispatchContext, *, store_id: UUID, changes: StoreChanges) -> Store:
+def edit_store(ctx: DispatchContext, *, store_id: UUID, changes: StoreChanges, actor_id: UUID | None = None) -> Store:
     """Changes a store. The area is checked again against the (possibly new) location. Orders already taken in
-    keep their drop-offs; a batch considers only those the new area covers."""
+    keep their drop-offs; a batch considers only those the new area covers. What changed is audited."""
     with ctx.unit_of_work() as uow:
         store = uow.stores.get(store_id)
         edited = _checked(
@@ -88,8 +91,40 @@ def edit_store(ctx: DispatchContext, *, store_id: UUID, changes: StoreChanges) -
             )
         )
         uow.stores.save(edited)
+        details = _differences(store, edited)
+        if details:
+            ctx.record_decision(
+                uow, StaffDecision("store.changed", "store", store_id, actor_id, ctx.clock.now(), details)
+            )
         uow.commit()
     return edited
+
+
+def _differences(before: Store, after: Store) -> dict[str, object]:
+    """An edit as the audit log records it: the name, fallback cost and location before and after, and the
+    names of the other fields redrawn (an area or a week of hours is read on the store's page)."""
+    found: dict[str, object] = {}
+    if before.name != after.name:
+        found["name"] = changed(before.name, after.name)
+    if before.fallback_cost_cents != after.fallback_cost_cents:
+        found["fallback_cost_cents"] = changed(before.fallback_cost_cents, after.fallback_cost_cents)
+    if before.location != after.location:
+        found["location"] = changed(_place(before.location), _place(after.location))
+    also = [
+        name
+        for name, same in (
+            ("service_area", before.service_area.equals(after.service_area)),
+            ("opening_hours", before.opening_hours == after.opening_hours),
+        )
+        if not same
+    ]
+    if also:
+        found["also_changed"] = also
+    return found
+
+
+def _place(point: GeoPoint) -> str:
+    return f"{point.lat:.6f}, {point.lon:.6f}"
 
 
 def _checked(store: Store) -> Store:

@@ -14,6 +14,8 @@ from crowdship.clock import ManualClock
 from crowdship.errors import InvalidInput
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.accounts import Role
+from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.errors import ClaimExists
 from dispatch.hours import DayHours, OpeningHours
 from dispatch.incidents import Incident, IncidentKind
@@ -61,6 +63,51 @@ def test_a_store_is_created_and_edited_with_its_area_checked_against_its_locatio
     assert costly.value.field == "fallback_cost_cents"
     with world.context.unit_of_work() as uow:
         assert uow.stores.get(store.id).fallback_cost_cents == 1_000
+
+
+def test_a_store_created_and_changed_is_audited_with_its_author_and_what_changed(world: InMemory) -> None:
+    """The fallback cost prices every order a store leaves to the courier fleet: who set it, and from what, is
+    on record; an edit that changes nothing leaves no entry."""
+    staff = uuid4()
+    store = create_store(world.context, _draft(), actor_id=staff)
+    moved = GeoPoint(STORE_AT.lat + 0.001, STORE_AT.lon)
+    edit_store(
+        world.context,
+        store_id=store.id,
+        changes=StoreChanges(fallback_cost_cents=Cents(1_000), location=moved, opening_hours=OpeningHours({})),
+        actor_id=staff,
+    )
+    edit_store(world.context, store_id=store.id, changes=StoreChanges(fallback_cost_cents=Cents(1_000)), actor_id=staff)
+    audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("store", store.id)
+    assert [(entry.action, entry.actor_id, entry.at, entry.details) for entry in audit] == [
+        ("store.created", staff, NOW, {"name": "Southside", "fallback_cost_cents": 899}),
+        (
+            "store.changed",
+            staff,
+            NOW,
+            {
+                "fallback_cost_cents": {"before": 899, "after": 1_000},
+                "location": {"before": "30.462700, -84.221100", "after": "30.463700, -84.221100"},
+                "also_changed": ["opening_hours"],
+            },
+        ),
+    ]
+
+
+def test_a_staff_account_created_deactivated_and_reactivated_is_audited_with_who_did_it(world: InMemory) -> None:
+    """Who may move money is a decision on money: each step is on record, the command line's as nobody's."""
+    user = accounts.create_staff_user(
+        world.context, Argon2Passwords(), email="fin@example.org", password="lantern-quarry-77", role=Role.FINANCE
+    )
+    admin = uuid4()
+    accounts.set_active(world.context, user_id=user.id, active=False, actor_id=admin)
+    accounts.set_active(world.context, user_id=user.id, active=True, actor_id=admin)
+    audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("account", user.id)
+    assert [(entry.action, entry.actor_id, entry.details) for entry in audit] == [
+        ("account.created", None, {"role": "finance"}),
+        ("account.deactivated", admin, {"role": "finance", "active": {"before": True, "after": False}}),
+        ("account.activated", admin, {"role": "finance", "active": {"before": False, "after": True}}),
+    ]
 
 
 def _incident(world: InMemory, tier: TrustTier) -> Incident:
