@@ -89,11 +89,15 @@ def _local_folder() -> Iterator[None]:
 def services_up() -> None:
     """Start the local servers (no-op for those already running or configured in the environment)."""
     external = environment_only_settings()
-    if external.database_url and external.redis_url:
+    local = _local_services()
+    own = local.own_urls()  # a shell that sourced .local/services.env names these: they are still ours to start
+    postgres = external.database_url in (None, own.get("CROWDSHIP_DATABASE_URL"))
+    redis = external.redis_url in (None, own.get("CROWDSHIP_REDIS_URL"))
+    if not postgres and not redis:
         console.print("CROWDSHIP_DATABASE_URL and CROWDSHIP_REDIS_URL are set: using those servers.")
         return
     with _local_folder():
-        urls = _local_services().up(postgres=external.database_url is None, redis=external.redis_url is None)
+        urls = local.up(postgres=postgres, redis=redis)
     for name, url in urls.items():
         console.print(f"{name}={url}")
 

@@ -151,6 +151,28 @@ def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_pa
     assert not local_dir.exists()
 
 
+def test_the_environment_naming_the_local_servers_own_urls_starts_them_when_stopped(services: LocalServices) -> None:
+    """A shell that sourced `.local/services.env` names the local servers themselves: after `services down`,
+    `services up` starts them again on their ports instead of saying it uses servers that are not there."""
+    urls = services.up()
+    services.down()
+    environment = {**os.environ, **urls, "CROWDSHIP_LOCAL_DIR": str(services.root)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "services", "up"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using those servers" not in result.stdout
+    assert all(status.running for status in services.status())
+    assert _postgres_answers(urls["CROWDSHIP_DATABASE_URL"])
+    assert _redis_answers(urls["CROWDSHIP_REDIS_URL"])
+
+
 def _services_up(local_dir: Path) -> subprocess.CompletedProcess[str]:
     """`crowdship services up` for PostgreSQL alone (Redis named in the environment) in `local_dir`."""
     environment = {**os.environ, "CROWDSHIP_REDIS_URL": "redis://cache.internal:6379/0"}
