@@ -15,6 +15,7 @@ from rich.table import Column, Table
 
 from cli.database import command_pool
 from cli.output import console
+from cli.prompts import ask_hidden
 from crowdship.clock import Clock, SystemClock
 from crowdship.errors import InvalidInput
 from crowdship.files import read_json_file
@@ -57,8 +58,7 @@ def _asked(password: str | None, actor: str) -> str:
     the command prints, and the person still sees the question, naming whose password it wants."""
     if password is not None:
         return password
-    answer: str = typer.prompt(f"Password of {actor}", hide_input=True, err=True)
-    return answer
+    return ask_hidden(f"Password of {actor}", otherwise="give it with --password or CROWDSHIP_ACTOR_PASSWORD")
 
 
 def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Role], action: str) -> User:

@@ -154,6 +154,21 @@ def test_the_readmes_steps_approve_the_version_policy_create_printed_after_the_d
     assert "reward policy version 2 approved" in approved.stdout
 
 
+def test_no_password_on_an_input_that_ends_is_a_refusal_naming_where_to_give_it(configured: World) -> None:
+    """A script or a job without a terminal (stdin at its end) and no CROWDSHIP_ACTOR_PASSWORD: one error line
+    saying how to give the password, not click's bare `Aborted!`; nothing is proposed."""
+    ops = _staff(configured, Role.OPS)
+    example = str(REPOSITORY_ROOT / "docs" / "examples" / "policy.json")
+    result = CliRunner().invoke(app, ["rewards", "policy-create", example, "--actor", ops], input="")
+    assert result.exit_code == 1, result.output
+    assert "error: password: " in result.stderr
+    assert "--password" in result.stderr
+    assert "CROWDSHIP_ACTOR_PASSWORD" in result.stderr
+    assert "Aborted" not in result.output
+    with configured.rewards() as uow:
+        assert uow.repos.policies.every_version() == []
+
+
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:
     """The actor signs in: knowing another user's e-mail is not enough to approve as them."""
     ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
