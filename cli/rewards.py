@@ -22,6 +22,7 @@ from crowdship.files import read_json_file
 from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
+from rewards.policy import PolicyParameters
 from rewards.policy_versions import UNSHOWABLE, PolicyStatus
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services import (
@@ -95,6 +96,10 @@ def policy_create(
     parameters = read_json_file(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
+    try:  # checked before the password is asked for: nobody types it for a file that is refused anyway
+        PolicyParameters.from_json(parameters)
+    except InvalidInput as error:
+        raise InvalidInput(str(parameters_file), error.message) from None
     password = _asked(password, actor)
     with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")

@@ -169,6 +169,18 @@ def test_no_password_on_an_input_that_ends_is_a_refusal_naming_where_to_give_it(
         assert uow.repos.policies.every_version() == []
 
 
+def test_a_file_that_is_no_policy_is_refused_naming_it_before_the_password_is_asked(configured: World) -> None:
+    """The matcher's example given by mistake: the refusal names the file and the parameter, and comes before
+    anyone types a password for nothing."""
+    ops = _staff(configured, Role.OPS)
+    problem = REPOSITORY_ROOT / "docs" / "examples" / "match-problem.json"
+    result = CliRunner().invoke(app, ["rewards", "policy-create", str(problem), "--actor", ops], input="")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {problem}: ")
+    assert "is not a policy parameter" in result.stderr
+    assert "Password" not in result.stderr
+
+
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:
     """The actor signs in: knowing another user's e-mail is not enough to approve as them."""
     ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)

@@ -573,7 +573,8 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     db: ConnectionPool, settings: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`crowdship replay` reads the day from the configured database and prints both columns and where the
-    answers came from; a policy file with an unknown parameter is `error: <field>: ...`, exit status 1."""
+    answers came from; a policy file with an unknown parameter is `error: policy: <file>: <field>: ...`, exit
+    status 1 (the file named, as when it is missing or not JSON)."""
     recorded = _record_a_day(db, settings)
     monkeypatch.setenv("CROWDSHIP_DATABASE_URL", database_url)
     get_settings.cache_clear()
@@ -600,7 +601,7 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert "the day is not over" in unfinished.output
     assert "nothing was recorded at this store" in " ".join(unfinished.output.split())  # not a silent zero table
     assert refused.exit_code == 1
-    assert "error: bonus" in refused.stderr
+    assert refused.stderr.startswith(f"error: policy: {policy}: bonus")
 
 
 def test_an_acceptance_aware_replay_matches_as_the_aware_dispatcher(db: ConnectionPool, settings: Settings) -> None:
