@@ -130,7 +130,7 @@ def services_status() -> None:
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+def db_migrate(revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from crowdship import migrate
 

@@ -79,7 +79,7 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
 
 @rewards_app.command("policy-create")
 def policy_create(
-    parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
+    parameters_file: Annotated[Path, typer.Argument(metavar="POLICY.json", help="JSON object of policy parameters")],
     actor: ActorEmail,
     password: ActorPassword = None,
     note: Annotated[str, typer.Option(help="Why this version")] = "",
@@ -116,7 +116,7 @@ def policy_create(
 
 @rewards_app.command("policy-approve")
 def policy_approve(
-    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    version: Annotated[int, typer.Argument(min=1, metavar="VERSION", help="The proposed version")],
     actor: ActorEmail,
     password: ActorPassword = None,
     reason: Annotated[str, typer.Option(help="What was checked")] = "",
@@ -127,7 +127,7 @@ def policy_approve(
 
 @rewards_app.command("policy-reject")
 def policy_reject(
-    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    version: Annotated[int, typer.Argument(min=1, metavar="VERSION", help="The proposed version")],
     actor: ActorEmail,
     reason: Annotated[str, typer.Option(help="Why")],
     password: ActorPassword = None,
