@@ -40,11 +40,18 @@ class _Commands(TyperGroup):
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
         except ServerUnreachable as error:
-            _fail(f"{error.message}; is it up? see `crowdship services status`")
+            _fail(_unreachable(error))
         except BACKING_SERVICE_ERRORS as error:
             settings = get_settings()
-            named = unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)
-            _fail(f"{named.message}; is it up? see `crowdship services status`")
+            _fail(_unreachable(unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)))
+
+
+def _unreachable(error: ServerUnreachable) -> str:
+    """The server that cannot be reached, and what to do: the project's own (its URL is one the local servers
+    have) starts with `crowdship services up`; anyone else's is theirs to bring back."""
+    if error.url is not None and error.url in _local_services().own_urls().values():
+        return f"{error.message}; is it up? `crowdship services up` starts it"
+    return f"{error.message}; is it up?"
 
 
 def _fail(message: str) -> NoReturn:

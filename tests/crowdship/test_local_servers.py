@@ -15,8 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from typer.testing import CliRunner
 
-from crowdship.local_servers import LocalServices, process_alive
+from cli.main import app
+from crowdship.local_servers import LocalServices, find_free_port, process_alive
 from crowdship.settings import PROJECT_ROOT, get_settings
 
 
@@ -210,3 +212,29 @@ def test_a_server_that_cannot_start_is_told_on_stderr_like_any_refusal(tmp_path:
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == ""
     assert result.stderr.startswith("error: the postgres user cannot reach")
+
+
+def test_a_local_server_that_is_down_is_told_how_to_start_and_another_server_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's own PostgreSQL, stopped: the refusal says `crowdship services up` starts it. A server of
+    someone else's at the same address is not the project's to start: only 'is it up?'."""
+    local = tmp_path / "local"
+    (local / "postgres").mkdir(parents=True)
+    port = find_free_port()
+    (local / "postgres" / "port").write_text(f"{port}\n")
+    monkeypatch.setenv("CROWDSHIP_LOCAL_DIR", str(local))
+    answers = {}
+    try:
+        for whose, url in (
+            ("ours", f"postgresql://postgres@127.0.0.1:{port}/crowdship"),
+            ("theirs", f"postgresql://someone@127.0.0.1:{port}/elsewhere"),
+        ):
+            monkeypatch.setenv("CROWDSHIP_DATABASE_URL", url)
+            get_settings.cache_clear()
+            answers[whose] = CliRunner().invoke(app, ["db", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert [answer.exit_code for answer in answers.values()] == [1, 1]
+    assert answers["ours"].stderr.strip().endswith("is it up? `crowdship services up` starts it")
+    assert answers["theirs"].stderr.strip().endswith("cannot be reached: Connection refused; is it up?")
