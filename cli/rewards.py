@@ -20,6 +20,7 @@ from crowdship.clock import Clock, SystemClock
 from crowdship.errors import InvalidInput
 from crowdship.files import read_json_file
 from crowdship.settings import get_settings
+from crowdship.units import counted
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
 from rewards.policy import PolicyParameters
@@ -228,8 +229,9 @@ def reconcile() -> None:
     ):
         report = reconciliation_report(uow)
     console.print(
-        f"checked {report.accounts_checked} accounts, {report.transactions_checked} transactions, "
-        f"{report.rewards_checked} rewards, {report.paid_lines_checked} paid lines"
+        f"checked {counted(report.accounts_checked, 'account')}, "
+        f"{counted(report.transactions_checked, 'transaction')}, {counted(report.rewards_checked, 'reward')}, "
+        f"{counted(report.paid_lines_checked, 'paid line')}"
     )
     if report.agrees:
         console.print("[green]the books agree[/green]")

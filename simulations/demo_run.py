@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from crowdship.units import Cents, format_cents
+from crowdship.units import Cents, counted, format_cents
 from dispatch.accounts import Role
 from dispatch.model import Order, OrderStatus, TripStatus
 from dispatch.services import accounts, queries
@@ -154,8 +154,8 @@ def run_demo(
 
     console.print(
         f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
-        f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
-        f"{len(load.new_orders)} order(s) ingested)"
+        f"({'registered now' if load.store_created else 'refreshed'}: {counted(load.trips_opened, 'trip')} checked in, "
+        f"{counted(len(load.new_orders), 'order')} ingested)"
     )
     console.print(f"Fallback courier ${format_cents(store.fallback_cost_cents)} per order")
     in_force = published or _policy_in_force(rewards, now)

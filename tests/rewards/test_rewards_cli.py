@@ -18,7 +18,8 @@ from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.model import OrderStatus
-from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
+from rewards.policy_versions import RewardPolicy
+from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World, credit
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,6 +230,16 @@ def test_reconcile_lists_the_differences_it_kept_and_counts_the_rest(
     assert result.exit_code == 1
     assert result.output.count("delivered_without_reward") == 1
     assert "… and 2 more differences" in result.output
+
+
+def test_reconcile_counts_one_of_a_kind_in_the_singular(configured: World, pg_policy: RewardPolicy) -> None:
+    """One delivery rewarded: '1 reward, 1 transaction', not '1 rewards, 1 transactions'."""
+    _ = pg_policy
+    shopper = configured.add_shopper()
+    credit(configured, configured.order(proof_by=shopper).id, shopper.id)
+    result = CliRunner().invoke(app, ["rewards", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert "1 transaction, 1 reward, 0 paid lines" in result.output
 
 
 def test_the_list_of_policies_reads_on_an_80_column_terminal(
