@@ -584,8 +584,10 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     try:
         runner = CliRunner()
         shown = runner.invoke(app, [*arguments, "--policy", str(policy)])
+        today = datetime.now(UTC).date().isoformat()
+        unfinished = runner.invoke(app, [*arguments[:3], "--day", today, *arguments[5:], "--policy", str(policy)])
         tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-        unfinished = runner.invoke(app, [*arguments[:3], "--day", tomorrow, *arguments[5:], "--policy", str(policy)])
+        future = runner.invoke(app, [*arguments[:3], "--day", tomorrow, *arguments[5:], "--policy", str(policy)])
         policy.write_text(json.dumps({**CHEAPER, "bonus": 1}))
         refused = runner.invoke(app, [*arguments, "--policy", str(policy)])
     finally:
@@ -600,6 +602,10 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert unfinished.exit_code == 0, unfinished.output
     assert "the day is not over" in unfinished.output
     assert "nothing was recorded at this store" in " ".join(unfinished.output.split())  # not a silent zero table
+    assert future.exit_code == 0, future.output  # a day to come: said so, not 'is it that zone's day you meant?'
+    assert f"note: {tomorrow} has not begun in UTC: nothing is recorded yet" in " ".join(future.output.split())
+    assert "the day is not over" not in future.output
+    assert "nothing was recorded at this store" not in future.output
     assert refused.exit_code == 1
     assert refused.stderr.startswith(f"error: policy: {policy}: bonus")
 
