@@ -40,11 +40,18 @@ class _Commands(TyperGroup):
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
         except ServerUnreachable as error:
-            _fail(f"{error.message}; is it up? see `crowdship services status`")
+            _fail(_unreachable(error))
         except BACKING_SERVICE_ERRORS as error:
             settings = get_settings()
-            named = unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)
-            _fail(f"{named.message}; is it up? see `crowdship services status`")
+            _fail(_unreachable(unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)))
+
+
+def _unreachable(error: ServerUnreachable) -> str:
+    """The server that cannot be reached, and what to do: the project's own (its URL is one the local servers
+    have) starts with `crowdship services up`; anyone else's is theirs to bring back."""
+    if error.url is not None and error.url in _local_services().own_urls().values():
+        return f"{error.message}; is it up? `crowdship services up` starts it"
+    return f"{error.message}; is it up?"
 
 
 def _fail(message: str) -> NoReturn:
@@ -89,11 +96,15 @@ def _local_folder() -> Iterator[None]:
 def services_up() -> None:
     """Start the local servers (no-op for those already running or configured in the environment)."""
     external = environment_only_settings()
-    if external.database_url and external.redis_url:
+    local = _local_services()
+    own = local.own_urls()  # a shell that sourced .local/services.env names these: they are still ours to start
+    postgres = external.database_url in (None, own.get("CROWDSHIP_DATABASE_URL"))
+    redis = external.redis_url in (None, own.get("CROWDSHIP_REDIS_URL"))
+    if not postgres and not redis:
         console.print("CROWDSHIP_DATABASE_URL and CROWDSHIP_REDIS_URL are set: using those servers.")
         return
     with _local_folder():
-        urls = _local_services().up(postgres=external.database_url is None, redis=external.redis_url is None)
+        urls = local.up(postgres=postgres, redis=redis)
     for name, url in urls.items():
         console.print(f"{name}={url}")
 
@@ -126,7 +137,7 @@ def services_status() -> None:
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+def db_migrate(revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from crowdship import migrate
 

@@ -85,12 +85,15 @@ def replay(
     for row in replay_rows(result):
         table.add_row(*row)
     console.print(table)
-    if not recorded.orders and not recorded.trips:  # a day counted in another zone than the one meant, often
+    now = SystemClock().now()
+    if start > now:  # a day to come in that zone (a mistyped date, often): nothing to look for elsewhere
+        console.print(f"[yellow]note:[/yellow] {the_day} has not begun in {zone}: nothing is recorded yet")
+    elif not recorded.orders and not recorded.trips:  # a day counted in another zone than the one meant, often
         console.print(
             f"[yellow]note:[/yellow] nothing was recorded at this store on {the_day} in {zone} (no order taken in, "
             "no shopper checked in): is it that zone's day you meant? --timezone counts the day elsewhere"
         )
-    if end > SystemClock().now():
+    if start <= now < end:
         console.print(
             "[yellow]note:[/yellow] the day is not over: 'as it happened' counts only what happened so far, while "
             "the replay runs the day's recorded orders to the end"

@@ -15,12 +15,15 @@ from rich.table import Column, Table
 
 from cli.database import command_pool
 from cli.output import console
+from cli.prompts import ask_hidden
 from crowdship.clock import Clock, SystemClock
 from crowdship.errors import InvalidInput
 from crowdship.files import read_json_file
 from crowdship.settings import get_settings
+from crowdship.units import counted
 from dispatch.accounts import Role, User
 from rewards.permissions import POLICY_DECIDERS, POLICY_WRITERS, require_role
+from rewards.policy import PolicyParameters
 from rewards.policy_versions import UNSHOWABLE, PolicyStatus
 from rewards.repositories import RewardsUnitOfWork
 from rewards.services import (
@@ -57,8 +60,7 @@ def _asked(password: str | None, actor: str) -> str:
     the command prints, and the person still sees the question, naming whose password it wants."""
     if password is not None:
         return password
-    answer: str = typer.prompt(f"Password of {actor}", hide_input=True, err=True)
-    return answer
+    return ask_hidden(f"Password of {actor}", otherwise="give it with --password or CROWDSHIP_ACTOR_PASSWORD")
 
 
 def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Role], action: str) -> User:
@@ -78,7 +80,7 @@ def _actor(pool: ConnectionPool, email: str, password: str, roles: Collection[Ro
 
 @rewards_app.command("policy-create")
 def policy_create(
-    parameters_file: Annotated[Path, typer.Argument(help="JSON object of policy parameters")],
+    parameters_file: Annotated[Path, typer.Argument(metavar="POLICY.json", help="JSON object of policy parameters")],
     actor: ActorEmail,
     password: ActorPassword = None,
     note: Annotated[str, typer.Option(help="Why this version")] = "",
@@ -95,6 +97,10 @@ def policy_create(
     parameters = read_json_file(parameters_file)
     if not isinstance(parameters, dict):
         raise InvalidInput(str(parameters_file), "must hold a JSON object of policy parameters")
+    try:  # checked before the password is asked for: nobody types it for a file that is refused anyway
+        PolicyParameters.from_json(parameters)
+    except InvalidInput as error:
+        raise InvalidInput(str(parameters_file), error.message) from None
     password = _asked(password, actor)
     with command_pool() as pool:
         author = _actor(pool, actor, password, POLICY_WRITERS, "proposing a reward policy")
@@ -111,7 +117,7 @@ def policy_create(
 
 @rewards_app.command("policy-approve")
 def policy_approve(
-    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    version: Annotated[int, typer.Argument(min=1, metavar="VERSION", help="The proposed version")],
     actor: ActorEmail,
     password: ActorPassword = None,
     reason: Annotated[str, typer.Option(help="What was checked")] = "",
@@ -122,7 +128,7 @@ def policy_approve(
 
 @rewards_app.command("policy-reject")
 def policy_reject(
-    version: Annotated[int, typer.Argument(min=1, help="The proposed version")],
+    version: Annotated[int, typer.Argument(min=1, metavar="VERSION", help="The proposed version")],
     actor: ActorEmail,
     reason: Annotated[str, typer.Option(help="Why")],
     password: ActorPassword = None,
@@ -223,8 +229,9 @@ def reconcile() -> None:
     ):
         report = reconciliation_report(uow)
     console.print(
-        f"checked {report.accounts_checked} accounts, {report.transactions_checked} transactions, "
-        f"{report.rewards_checked} rewards, {report.paid_lines_checked} paid lines"
+        f"checked {counted(report.accounts_checked, 'account')}, "
+        f"{counted(report.transactions_checked, 'transaction')}, {counted(report.rewards_checked, 'reward')}, "
+        f"{counted(report.paid_lines_checked, 'paid line')}"
     )
     if report.agrees:
         console.print("[green]the books agree[/green]")

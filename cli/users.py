@@ -10,6 +10,7 @@ import typer
 
 from cli.database import live_service_context
 from cli.output import console
+from cli.prompts import ask_hidden
 
 users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
 
@@ -47,17 +48,20 @@ def users_create(
     console.print(f"created {user.role.value} user {user.email} ({user.id})")
 
 
+GIVE_IT = "give it with --password"
+
+
 def _new_password(address: str) -> str:
     """Asked on stderr (`$(crowdship users create ...)` captures only what it prints), and checked against the
     rules before it is asked for again: nobody types a refused password twice."""
     from crowdship.errors import InvalidInput
     from crowdship.strength import weak_password_reason
 
-    first = str(typer.prompt("Password", hide_input=True, err=True))
+    first = ask_hidden("Password", otherwise=GIVE_IT)
     reason = weak_password_reason(first, user_inputs=(address,))
     if reason is not None:
         raise InvalidInput("password", reason)
-    if str(typer.prompt("Repeat for confirmation", hide_input=True, err=True)) != first:
+    if ask_hidden("Repeat for confirmation", otherwise=GIVE_IT) != first:
         raise InvalidInput("password", "the two answers differ; nothing was created")
     return first
 

@@ -376,6 +376,15 @@ class LocalServices:
             self.env_file.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
             return urls
 
+    def own_urls(self) -> dict[str, str]:
+        """The URLs the servers of this folder have (or had last), by setting name: an environment naming one
+        of them means this server, not another one, even while it is stopped."""
+        ports = {
+            "CROWDSHIP_DATABASE_URL": (_read_int(self.postgres.port_file), self.postgres.url),
+            "CROWDSHIP_REDIS_URL": (_read_int(self.redis.port_file), self.redis.url),
+        }
+        return {name: url(port) for name, (port, url) in ports.items() if port is not None}
+
     def down(self) -> None:
         with self._exclusive():
             self.redis.down()

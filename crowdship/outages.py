@@ -38,6 +38,7 @@ class ServerUnreachable(Exception):
         if password and len(password) >= 4:  # libpq and Redis never say it; this is a safety net, not a mangle
             reason = reason.replace(password, "***")
         self.message = f"{server}{where} cannot be reached: {reason}"
+        self.url = url
         super().__init__(self.message)
 
 

@@ -24,7 +24,8 @@ SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 DEFAULT_STREET_NETWORKS_DIR = SHARED_DATA_DIR / "osm_street_networks"
 """OSMnx GraphML street networks beside the repository; absent on most machines, and then maps use a grid."""
 SECRET_ENV_FILE = DEFAULT_LOCAL_DIR / "secret.env"
-"""Where `crowdship demo` keeps the development signing key it generates (never committed)."""
+"""Where `crowdship demo` keeps the development signing key it generates (never committed): in the local
+folder, `CROWDSHIP_LOCAL_DIR` when set (`local_env_files`)."""
 
 
 class SettingMissing(RuntimeError):
@@ -189,7 +190,7 @@ class Settings(BaseSettings):
             return TEST_SECRET_KEY
         raise SettingMissing(
             "CROWDSHIP_SECRET_KEY is not set: export a random key (openssl rand -hex 32), or run `make demo`, "
-            f"which writes a development key into {SECRET_ENV_FILE}"
+            f"which writes a development key into {self.local_dir / SECRET_ENV_FILE.name}"
         )
 
     def require_database_url(self) -> str:
@@ -208,8 +209,9 @@ def ensure_development_key(settings: Settings) -> bool:
     configured, for development on this machine; True if it wrote one. Never for production."""
     if settings.secret_key is not None or settings.environment == "production":
         return False
-    SECRET_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(SECRET_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    secret_file = settings.local_dir / SECRET_ENV_FILE.name
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(
             f"# Written by `crowdship demo`: this machine's development signing key.\n"
@@ -219,9 +221,16 @@ def ensure_development_key(settings: Settings) -> bool:
     return True
 
 
+def local_env_files() -> tuple[Path, Path]:
+    """services.env and secret.env of the local folder: `CROWDSHIP_LOCAL_DIR` when the environment sets it,
+    where `crowdship services up` and `crowdship demo` write them, else the clone's `.local`."""
+    local_dir = Path(os.environ.get("CROWDSHIP_LOCAL_DIR") or DEFAULT_LOCAL_DIR)
+    return local_dir / SERVICES_ENV_FILE.name, local_dir / SECRET_ENV_FILE.name
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_env_file=local_env_files())
 
 
 def environment_only_settings() -> Settings:

@@ -51,3 +51,9 @@ def parse_dollars(text: str, field: str) -> Cents:
         raise InvalidInput(field, "must be an amount in dollars and cents, like 45.99")
     amount = Decimal(found["whole"].replace(",", "")) + Decimal(f"0.{found['cents'] or '0'}")
     return Cents(int(amount * 100))
+
+
+def counted(count: int, noun: str) -> str:
+    """ "1 offer", "3 offers": the nouns the console and the commands count take an s (none is irregular),
+    never "offer(s)"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

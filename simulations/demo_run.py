@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from crowdship.units import Cents, format_cents
+from crowdship.units import Cents, counted, format_cents
 from dispatch.accounts import Role
 from dispatch.model import Order, OrderStatus, TripStatus
 from dispatch.services import accounts, queries
@@ -154,10 +154,10 @@ def run_demo(
 
     console.print(
         f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
-        f"({'registered now' if load.store_created else 'refreshed'}: {load.trips_opened} trip(s) checked in, "
-        f"{len(load.new_orders)} order(s) ingested); fallback courier ${format_cents(store.fallback_cost_cents)}"
-        " per order"
+        f"({'registered now' if load.store_created else 'refreshed'}: {counted(load.trips_opened, 'trip')} checked in, "
+        f"{counted(len(load.new_orders), 'order')} ingested)"
     )
+    console.print(f"Fallback courier ${format_cents(store.fallback_cost_cents)} per order")
     in_force = published or _policy_in_force(rewards, now)
     if in_force is not None:
         console.print(policy_line(in_force, published=published is not None))
@@ -168,7 +168,7 @@ def run_demo(
     console.print(account_table)
 
     shoppers = {trip.shopper_id: accounts.get_shopper(ctx, trip.shopper_id) for trip in trips}
-    trip_table = Table("shopper", "tier", "id checked", "bags", "max detour", "leave by (UTC)", title="Open trips")
+    trip_table = Table("shopper", "tier", "ID verified", "bags", "max detour", "leave by (UTC)", title="Open trips")
     for trip in trips:
         shopper = shoppers[trip.shopper_id]
         trip_table.add_row(
@@ -176,7 +176,7 @@ def run_demo(
             shopper.trust_tier.name.lower(),
             "yes" if shopper.identity_verified else "no",
             str(trip.capacity_bags),
-            f"{(trip.max_detour_m or 0) / 1000:.1f} km / {(trip.max_detour_s or 0) // 60} min",
+            detour_limit(trip.max_detour_m, trip.max_detour_s),
             f"{trip.leave_by:%H:%M}",
         )
     console.print(trip_table)
@@ -212,6 +212,15 @@ def run_demo(
             reoffer_after=ctx.config.batch.reoffer_after,
         )
     )
+
+
+def detour_limit(max_detour_m: float | None, max_detour_s: float | None) -> str:
+    """A trip's detour limits as checked in: a limit not given is left out (none), never shown as zero."""
+    limits = [
+        *([f"{max_detour_m / 1000:.1f} km"] if max_detour_m is not None else []),
+        *([f"{int(max_detour_s) // 60} min"] if max_detour_s is not None else []),
+    ]
+    return " / ".join(limits) or "no limit"
 
 
 def demo_day(now: datetime) -> date:

@@ -22,7 +22,10 @@ def load_policy_file(path: Path) -> dict[str, Any]:
         data = read_json_file(path, "policy")
     if not isinstance(data, dict):
         raise InvalidInput("policy", f"{path}: must hold an object of policy parameters")
-    PolicyParameters.from_json(data)
+    try:
+        PolicyParameters.from_json(data)
+    except InvalidInput as error:  # named with its file, as a missing or unreadable one is
+        raise InvalidInput("policy", f"{path}: {error.message}") from None
     return data
 
 

@@ -39,6 +39,12 @@ def results_folder(path: Path) -> Path:
     return path
 
 
+def print_paths(console: Console, label: str, paths: list[Path]) -> None:
+    """`label` and each path whole on a line of its own, to be copied: never folded at the console's width."""
+    for index, path in enumerate(paths):
+        console.print(f"{label if index == 0 else '':<8}{path}", soft_wrap=True, markup=False, highlight=False)
+
+
 def simulate_and_write(
     scenario: Scenario,
     out_dir: Path,
@@ -73,8 +79,8 @@ def simulate_and_write(
     reporter.finished(f"{summary.orders} orders, {summary.shopper_share:.0%} by shoppers")
     console.print(headline_table(summary, scenario.name))
     console.print(f"simulated {scenario.hours} h in {summary.wall_s:.1f} s wall time")
-    console.print(f"report: {files.report_html}")
-    console.print(f"data:   {files.summary_json}, {files.orders_csv}, {files.batches_csv}")
+    print_paths(console, "report:", [files.report_html])
+    print_paths(console, "data:", [files.summary_json, files.summary_csv, files.orders_csv, files.batches_csv])
     return summary, files
 
 
@@ -135,7 +141,8 @@ def _sweep(path: Path, address: str | None, out_dir: Path | None, console: Conso
         )
     console.print(table)
     csv_path, json_path, chart_path = write_sweep(grid, rows, target)
-    console.print(f"table: {csv_path}, {json_path}\nchart: {chart_path}")
+    print_paths(console, "table:", [csv_path, json_path])
+    print_paths(console, "chart:", [chart_path])
     reporter.finished(f"{len(rows)} simulated days")
 
 

@@ -23,11 +23,6 @@ def money(cents: int | None) -> str:
     return format_dollars(cents)
 
 
-def counted(count: int, noun: str) -> str:
-    """ "1 offer", "3 offers": the console's nouns take an s (none is irregular), never "offer(s)"."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def words(code: str) -> str:
     """A status or kind code for people: "picked_up" -> "picked up"."""
     return code.replace("_", " ")

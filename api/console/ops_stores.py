@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
-from api.console.formats import counted, money
+from api.console.formats import money
 from api.console.ops_maps import live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
@@ -22,7 +22,7 @@ from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput
-from crowdship.units import Cents, parse_dollars
+from crowdship.units import Cents, counted, parse_dollars
 from dispatch.hours import WEEKDAYS, OpeningHours
 from dispatch.model import Store
 from dispatch.services import batch, queries

@@ -29,7 +29,6 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from api.console.formats import (
-    counted,
     has_seconds,
     history_detail,
     in_utc,
@@ -45,6 +44,7 @@ from api.console.problems import FormProblem
 from api.dependencies import OPS_ROLES, AppServices, Services
 from api.forms import url_encoded_fields
 from api.security import Principal, issue_token, read_token
+from crowdship.units import counted
 from dispatch.accounts import Role, User
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES

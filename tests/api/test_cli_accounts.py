@@ -160,6 +160,18 @@ def test_a_weak_password_is_refused_before_it_is_asked_for_again() -> None:
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_no_password_on_an_input_that_ends_is_a_refusal_naming_the_option() -> None:
+    """`crowdship users create` in a script with nothing on stdin: one error line naming --password, not
+    click's bare `Aborted!`."""
+    result = CliRunner().invoke(cli, ["users", "create", "--email", "script@example.org"], input="")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Password:")
+    assert "error: password: " in result.stderr
+    assert "--password" in result.stderr
+    assert "Aborted" not in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_users_deactivate_stops_the_accounts_tokens(
     client: TestClient, make_shopper: Callable[..., Account], monkeypatch: pytest.MonkeyPatch, api_settings: Settings
 ) -> None:

@@ -82,3 +82,22 @@ def test_bench_simulation_tells_where_its_results_go_without_out() -> None:
     assert getattr(out, "help", None) == (
         "Folder for the results (default: .local/simulations/SCENARIO, where `simulate` writes the same scenario)"
     )
+
+
+def test_every_argument_is_named_in_capitals_as_the_readme_names_it() -> None:
+    """`crowdship rewards policy-approve VERSION` in the README, not the parameter's Python name `{version}` in
+    the usage line (`{parameters_file}`, `[revision]` alike)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    lowercase = []
+    for path, _ in _commands(group):
+        command: object = group
+        for name in path:
+            assert isinstance(command, TyperGroup)
+            command = command.commands[name]
+        for param in getattr(command, "params", []):
+            if param.param_type_name == "argument" and not (param.metavar or "x")[0].isupper():
+                lowercase.append(f"{' '.join(path)} {param.name}")
+    assert lowercase == []
+    usage = CliRunner().invoke(app, ["rewards", "policy-approve", "--help"], env={"COLUMNS": "200"}).output
+    assert "policy-approve [OPTIONS] {VERSION}" in usage  # typer braces a required argument

@@ -15,8 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from typer.testing import CliRunner
 
-from crowdship.local_servers import LocalServices, process_alive
+from cli.main import app
+from crowdship.local_servers import LocalServices, find_free_port, process_alive
 from crowdship.settings import PROJECT_ROOT, get_settings
 
 
@@ -151,6 +153,28 @@ def test_servers_named_in_the_environment_are_used_and_nothing_is_started(tmp_pa
     assert not local_dir.exists()
 
 
+def test_the_environment_naming_the_local_servers_own_urls_starts_them_when_stopped(services: LocalServices) -> None:
+    """A shell that sourced `.local/services.env` names the local servers themselves: after `services down`,
+    `services up` starts them again on their ports instead of saying it uses servers that are not there."""
+    urls = services.up()
+    services.down()
+    environment = {**os.environ, **urls, "CROWDSHIP_LOCAL_DIR": str(services.root)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "services", "up"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "using those servers" not in result.stdout
+    assert all(status.running for status in services.status())
+    assert _postgres_answers(urls["CROWDSHIP_DATABASE_URL"])
+    assert _redis_answers(urls["CROWDSHIP_REDIS_URL"])
+
+
 def _services_up(local_dir: Path) -> subprocess.CompletedProcess[str]:
     """`crowdship services up` for PostgreSQL alone (Redis named in the environment) in `local_dir`."""
     environment = {**os.environ, "CROWDSHIP_REDIS_URL": "redis://cache.internal:6379/0"}
@@ -188,3 +212,29 @@ def test_a_server_that_cannot_start_is_told_on_stderr_like_any_refusal(tmp_path:
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == ""
     assert result.stderr.startswith("error: the postgres user cannot reach")
+
+
+def test_a_local_server_that_is_down_is_told_how_to_start_and_another_server_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's own PostgreSQL, stopped: the refusal says `crowdship services up` starts it. A server of
+    someone else's at the same address is not the project's to start: only 'is it up?'."""
+    local = tmp_path / "local"
+    (local / "postgres").mkdir(parents=True)
+    port = find_free_port()
+    (local / "postgres" / "port").write_text(f"{port}\n")
+    monkeypatch.setenv("CROWDSHIP_LOCAL_DIR", str(local))
+    answers = {}
+    try:
+        for whose, url in (
+            ("ours", f"postgresql://postgres@127.0.0.1:{port}/crowdship"),
+            ("theirs", f"postgresql://someone@127.0.0.1:{port}/elsewhere"),
+        ):
+            monkeypatch.setenv("CROWDSHIP_DATABASE_URL", url)
+            get_settings.cache_clear()
+            answers[whose] = CliRunner().invoke(app, ["db", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert [answer.exit_code for answer in answers.values()] == [1, 1]
+    assert answers["ours"].stderr.strip().endswith("is it up? `crowdship services up` starts it")
+    assert answers["theirs"].stderr.strip().endswith("cannot be reached: Connection refused; is it up?")

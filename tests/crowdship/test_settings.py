@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crowdship.settings import Settings
+from crowdship.settings import SECRET_ENV_FILE, Settings, ensure_development_key, get_settings
 
 
 def test_the_environment_overrides_the_local_services_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,3 +65,30 @@ def test_a_matcher_budget_that_would_outlast_the_dispatch_lease_is_refused(monke
         Settings(_env_file=None)
     monkeypatch.setenv("CROWDSHIP_MATCHER_TIME_LIMIT_S", "5")
     assert Settings(_env_file=None).matcher_time_limit_s == 5
+
+
+def test_the_files_are_read_from_and_the_key_written_to_the_configured_local_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With CROWDSHIP_LOCAL_DIR elsewhere, `crowdship services up` writes that folder's services.env: the
+    commands after it must read that one, not the clone's `.local` (they used the clone's servers), and the
+    demo's development key goes there too."""
+    monkeypatch.delenv("CROWDSHIP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CROWDSHIP_REDIS_URL", raising=False)
+    monkeypatch.delenv("CROWDSHIP_SECRET_KEY", raising=False)
+    monkeypatch.setenv("CROWDSHIP_ENVIRONMENT", "development")
+    local = tmp_path / "elsewhere"
+    local.mkdir()
+    (local / "services.env").write_text("CROWDSHIP_DATABASE_URL=postgresql://postgres@127.0.0.1:5998/crowdship\n")
+    monkeypatch.setenv("CROWDSHIP_LOCAL_DIR", str(local))
+    get_settings.cache_clear()
+    try:
+        assert get_settings().database_url == "postgresql://postgres@127.0.0.1:5998/crowdship"
+        assert get_settings().secret_key is None  # the clone's own .local/secret.env is not this folder's
+        clones_key = SECRET_ENV_FILE.read_bytes() if SECRET_ENV_FILE.exists() else None
+        assert ensure_development_key(get_settings())
+        assert (local / "secret.env").stat().st_mode & 0o777 == 0o600
+        assert get_settings().secret_key is not None
+        assert (SECRET_ENV_FILE.read_bytes() if SECRET_ENV_FILE.exists() else None) == clones_key
+    finally:
+        get_settings.cache_clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crowdship.errors import InvalidInput
-from crowdship.units import divide_half_up, format_dollars, parse_dollars
+from crowdship.units import counted, divide_half_up, format_dollars, parse_dollars
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,10 @@ def test_a_quotient_is_rounded_to_the_nearest_whole_with_halves_up() -> None:
     assert divide_half_up(-5, 2) == -2
     with pytest.raises(ValueError, match="denominator"):
         divide_half_up(1, 0)
+
+
+def test_a_count_agrees_with_its_noun() -> None:
+    assert counted(1, "offer") == "1 offer"
+    assert counted(0, "offer") == "0 offers"
+    assert counted(3, "bag") == "3 bags"
+    assert counted(2, "trip") == "2 trips"

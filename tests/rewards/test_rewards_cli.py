@@ -18,7 +18,8 @@ from crowdship.settings import get_settings
 from dispatch.accounts import Role, User
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.model import OrderStatus
-from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World
+from rewards.policy_versions import RewardPolicy
+from tests.rewards.conftest import NOW, PLAIN_PARAMETERS, World, credit
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,6 +155,33 @@ def test_the_readmes_steps_approve_the_version_policy_create_printed_after_the_d
     assert "reward policy version 2 approved" in approved.stdout
 
 
+def test_no_password_on_an_input_that_ends_is_a_refusal_naming_where_to_give_it(configured: World) -> None:
+    """A script or a job without a terminal (stdin at its end) and no CROWDSHIP_ACTOR_PASSWORD: one error line
+    saying how to give the password, not click's bare `Aborted!`; nothing is proposed."""
+    ops = _staff(configured, Role.OPS)
+    example = str(REPOSITORY_ROOT / "docs" / "examples" / "policy.json")
+    result = CliRunner().invoke(app, ["rewards", "policy-create", example, "--actor", ops], input="")
+    assert result.exit_code == 1, result.output
+    assert "error: password: " in result.stderr
+    assert "--password" in result.stderr
+    assert "CROWDSHIP_ACTOR_PASSWORD" in result.stderr
+    assert "Aborted" not in result.output
+    with configured.rewards() as uow:
+        assert uow.repos.policies.every_version() == []
+
+
+def test_a_file_that_is_no_policy_is_refused_naming_it_before_the_password_is_asked(configured: World) -> None:
+    """The matcher's example given by mistake: the refusal names the file and the parameter, and comes before
+    anyone types a password for nothing."""
+    ops = _staff(configured, Role.OPS)
+    problem = REPOSITORY_ROOT / "docs" / "examples" / "match-problem.json"
+    result = CliRunner().invoke(app, ["rewards", "policy-create", str(problem), "--actor", ops], input="")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {problem}: ")
+    assert "is not a policy parameter" in result.stderr
+    assert "Password" not in result.stderr
+
+
 def test_one_person_cannot_act_as_two_without_the_second_ones_password(configured: World, tmp_path: Path) -> None:
     """The actor signs in: knowing another user's e-mail is not enough to approve as them."""
     ops, finance = _staff(configured, Role.OPS), _staff(configured, Role.FINANCE)
@@ -202,6 +230,16 @@ def test_reconcile_lists_the_differences_it_kept_and_counts_the_rest(
     assert result.exit_code == 1
     assert result.output.count("delivered_without_reward") == 1
     assert "… and 2 more differences" in result.output
+
+
+def test_reconcile_counts_one_of_a_kind_in_the_singular(configured: World, pg_policy: RewardPolicy) -> None:
+    """One delivery rewarded: '1 reward, 1 transaction', not '1 rewards, 1 transactions'."""
+    _ = pg_policy
+    shopper = configured.add_shopper()
+    credit(configured, configured.order(proof_by=shopper).id, shopper.id)
+    result = CliRunner().invoke(app, ["rewards", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert "1 transaction, 1 reward, 0 paid lines" in result.output
 
 
 def test_the_list_of_policies_reads_on_an_80_column_terminal(

@@ -43,6 +43,20 @@ def test_simulate_writes_the_report_and_prints_the_headline(tmp_path: Path) -> N
     assert summary["unfinished"] == 0
 
 
+def test_simulate_prints_each_written_file_whole_on_a_line_of_its_own(tmp_path: Path) -> None:
+    """The paths are there to be copied: however long, none is folded at the console's width, and every file
+    written is named (summary.csv was not)."""
+    scenario = tmp_path / "day.toml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / ("results-of-a-day-" + "x" * 150)
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name in ("report.html", "summary.json", "summary.csv", "orders.csv", "batches.csv"):
+        assert (out / name).is_file()
+        assert any(line.strip().endswith(str(out / name)) for line in lines), name
+
+
 def test_simulate_without_out_writes_under_the_configured_local_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ from dispatch.services.context import DispatchConfig, DispatchContext
 from routing.areas import covers
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
-from simulations.demo_run import demo_day, how_to_try, policy_line, remember
+from simulations.demo_run import demo_day, detour_limit, how_to_try, policy_line, remember
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 PASSWORD = "Orbit-Lamp-77-Quince"
@@ -306,3 +306,12 @@ def test_the_demos_hints_check_a_shopper_in_with_a_body_the_api_takes(tmp_path: 
     trip = TripIn.model_validate_json(filled)
     assert str(trip.store_id) == str(store_id)
     assert words[-1] == "http://127.0.0.1:8000/shopper/trips"
+
+
+def test_a_trips_detour_limit_shows_only_the_limits_it_has() -> None:
+    """A trip checked in with metres only (as the demo's own hint does) has no time limit: not '0 min', which
+    reads as no detour at all."""
+    assert detour_limit(3000, None) == "3.0 km"
+    assert detour_limit(None, 900) == "15 min"
+    assert detour_limit(1500, 300) == "1.5 km / 5 min"
+    assert detour_limit(None, None) == "no limit"

@@ -573,7 +573,8 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     db: ConnectionPool, settings: Settings, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`crowdship replay` reads the day from the configured database and prints both columns and where the
-    answers came from; a policy file with an unknown parameter is `error: <field>: ...`, exit status 1."""
+    answers came from; a policy file with an unknown parameter is `error: policy: <file>: <field>: ...`, exit
+    status 1 (the file named, as when it is missing or not JSON)."""
     recorded = _record_a_day(db, settings)
     monkeypatch.setenv("CROWDSHIP_DATABASE_URL", database_url)
     get_settings.cache_clear()
@@ -583,8 +584,10 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     try:
         runner = CliRunner()
         shown = runner.invoke(app, [*arguments, "--policy", str(policy)])
+        today = datetime.now(UTC).date().isoformat()
+        unfinished = runner.invoke(app, [*arguments[:3], "--day", today, *arguments[5:], "--policy", str(policy)])
         tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-        unfinished = runner.invoke(app, [*arguments[:3], "--day", tomorrow, *arguments[5:], "--policy", str(policy)])
+        future = runner.invoke(app, [*arguments[:3], "--day", tomorrow, *arguments[5:], "--policy", str(policy)])
         policy.write_text(json.dumps({**CHEAPER, "bonus": 1}))
         refused = runner.invoke(app, [*arguments, "--policy", str(policy)])
     finally:
@@ -599,8 +602,12 @@ def test_the_command_prints_the_table_and_refuses_a_bad_policy(
     assert unfinished.exit_code == 0, unfinished.output
     assert "the day is not over" in unfinished.output
     assert "nothing was recorded at this store" in " ".join(unfinished.output.split())  # not a silent zero table
+    assert future.exit_code == 0, future.output  # a day to come: said so, not 'is it that zone's day you meant?'
+    assert f"note: {tomorrow} has not begun in UTC: nothing is recorded yet" in " ".join(future.output.split())
+    assert "the day is not over" not in future.output
+    assert "nothing was recorded at this store" not in future.output
     assert refused.exit_code == 1
-    assert "error: bonus" in refused.stderr
+    assert refused.stderr.startswith(f"error: policy: {policy}: bonus")
 
 
 def test_an_acceptance_aware_replay_matches_as_the_aware_dispatcher(db: ConnectionPool, settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.console.formats import counted, period_words, utc_text, whole_days
+from api.console.formats import period_words, utc_text, whole_days
 
 EN_DASH = "\N{EN DASH}"
 
@@ -40,10 +40,3 @@ def test_an_instant_with_seconds_keeps_them() -> None:
     assert utc_text(datetime(2026, 12, 4, 1, 9, 30, tzinfo=UTC)) == "2026-12-04 01:09:30"
     assert utc_text(datetime(2026, 12, 4, 1, 9, 30, 250_000, tzinfo=UTC)) == "2026-12-04 01:09:30.25"
     assert utc_text(datetime(2026, 12, 4, 1, 9, tzinfo=UTC)) == "2026-12-04 01:09"
-
-
-def test_a_count_agrees_with_its_noun() -> None:
-    assert counted(1, "offer") == "1 offer"
-    assert counted(0, "offer") == "0 offers"
-    assert counted(3, "bag") == "3 bags"
-    assert counted(2, "trip") == "2 trips"
