@@ -196,6 +196,7 @@ def _batch(
                 batch.paid_by,
                 batch.rejected_by,
                 *(export.exported_by for export in batch.exports),
+                *(line.held_by for line in batch.lines),
             ),
         ),
         idempotency_key=uuid4().hex,
