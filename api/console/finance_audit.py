@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from api.console.audit_words import SUBJECTS, Detail, action_words, details_in_words, subject_words
 from api.console.names import names_of
 from api.console.paging import PageQuery, PageView
+from api.console.problems import filter_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
+from crowdship.pages import Page
 from rewards import services
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
@@ -75,11 +77,19 @@ def _unnamed_details(entry: AuditEntryOut, names: Mapping[UUID, str]) -> Mapping
 def audit_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, subject_kind: SubjectKind = ""
 ) -> HTMLResponse:
-    with rewards() as uow:
-        page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
-        entries = [AuditEntryOut.model_validate(record) for record in page.items]
-        subjects = {entry.subject_id for entry in entries if entry.subject_id}
-        names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
+    problem = None
+    if subject_kind and subject_kind not in SUBJECTS:
+        choices = ", ".join(SUBJECTS[kind].lower() for kind in FILTERED_SUBJECTS) + " or any"
+        problem = filter_problem("subject_kind", "subject", subject_kind, choices)
+    page: Page[Any] = Page((), 0)
+    entries: list[AuditEntryOut] = []
+    names: dict[UUID, str] = {}
+    if problem is None:
+        with rewards() as uow:
+            page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
+            entries = [AuditEntryOut.model_validate(record) for record in page.items]
+            subjects = {entry.subject_id for entry in entries if entry.subject_id}
+            names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
     rows = [
         AuditRow(
             entry,
@@ -93,6 +103,7 @@ def audit_page(
         request,
         "finance/audit.html",
         user,
+        problem=problem,
         nav="audit",
         page=PageView(rows, page.total, pages.limit, pages.offset),
         subject_kind=subject_kind,
