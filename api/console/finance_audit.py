@@ -48,6 +48,29 @@ def _order_of(entry: AuditEntryOut) -> UUID | None:
         return None
 
 
+def _line_of(entry: AuditEntryOut) -> UUID | None:
+    """The payout line a hold or a release was placed on."""
+    text = entry.details.get("line_id")
+    try:
+        return UUID(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _payee_named(
+    details: Mapping[str, object], payees: Mapping[UUID, UUID], names: Mapping[UUID, str]
+) -> Mapping[str, object]:
+    """A payout line said by whom it pays ("Payee: Ana") rather than by its id, which tells a person nothing."""
+    text = details.get("line_id")
+    try:
+        payee = payees.get(UUID(text)) if isinstance(text, str) else None
+    except ValueError:
+        payee = None
+    if payee is None or payee not in names:
+        return details
+    return {**{name: value for name, value in details.items() if name != "line_id"}, "payee": names[payee]}
+
+
 def _names_a_posting(entry: AuditEntryOut, names: Mapping[UUID, str]) -> bool:
     return _order_of(entry) in names
 
@@ -84,18 +107,21 @@ def audit_page(
     page: Page[Any] = Page((), 0)
     entries: list[AuditEntryOut] = []
     names: dict[UUID, str] = {}
+    payees: dict[UUID, UUID] = {}
     if problem is None:
         with rewards() as uow:
             page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
             entries = [AuditEntryOut.model_validate(record) for record in page.items]
             subjects = {entry.subject_id for entry in entries if entry.subject_id}
-            names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
+            payees = services.payout_line_payees(uow, {line for entry in entries if (line := _line_of(entry))})
+            orders = {order for entry in entries if (order := _order_of(entry))}
+            names = names_of(request, uow, subjects | orders | set(payees.values()))
     rows = [
         AuditRow(
             entry,
             action_words(entry.action),
             _subject(entry, names),
-            details_in_words(entry.action, _unnamed_details(entry, names)),
+            details_in_words(entry.action, _payee_named(_unnamed_details(entry, names), payees, names)),
         )
         for entry in entries
     ]

@@ -24,6 +24,7 @@ from rewards.services.books import (
     payee_names,
     payout_batch,
     payout_batches,
+    payout_line_payees,
     reconciliation_report,
 )
 from rewards.services.credits import RewardCredit, credit_delivered_order, credit_delivery_reward
@@ -110,6 +111,7 @@ __all__ = [
     "payment_preference",
     "payout_batch",
     "payout_batches",
+    "payout_line_payees",
     "prepare_payout_batch",
     "proposed_reward_policies",
     "quote_delivery_reward",

@@ -45,6 +45,11 @@ def batch_periods(uow: RewardsUnitOfWork, batch_ids: Collection[UUID]) -> dict[U
     return dict(uow.repos.payouts.periods(set(batch_ids))) if batch_ids else {}
 
 
+def payout_line_payees(uow: RewardsUnitOfWork, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The shopper each payout line pays, for a page that mentions lines (the audit log), in one read."""
+    return dict(uow.repos.payouts.line_payees(set(line_ids))) if line_ids else {}
+
+
 def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:
     """Ledger vs payouts vs deliveries, read from one snapshot."""
     uow.read_snapshot()
