@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.formats import money
-from api.console.names import named
+from api.console.names import ids_in, named, names_of
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, redirect, render, safe_console_path, templates
 from api.dependencies import AppServices, Services
@@ -84,11 +84,13 @@ def _reversal(
             holding = services.shopper_balances(uow, shopper_id=shopper_id)
         with rewards() as uow:
             names = services.payee_names(uow, [i for i in (shopper_id, found.referrer_shopper_id) if i is not None])
+            # what a refusal names by id (the order, the approved batch that is to pay it) as the console names it
+            in_problem = names_of(request, uow, ids_in([problem.message])) if problem is not None else {}
     except CONSOLE_ERRORS as error:
         return render(request, "finance/reward_reversal.html", user, nav="rewards", problem=readable_problem(error))
     reference = queries.order_references(_services(request).context, [order_id]).get(order_id)
-    if problem is not None and reference:  # the order by its reference, as the page names it
-        problem = replace(problem, message=named(problem.message, {order_id: reference}))
+    if problem is not None:
+        problem = replace(problem, message=named(problem.message, in_problem))
     held = (
         holding.store_credit_cents if found.reward.method is PaymentMethod.STORE_CREDIT else holding.cash_payable_cents
     )
