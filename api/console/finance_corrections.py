@@ -82,6 +82,8 @@ def _reversal(
         shopper_id = found.reward.record.shopper_id
         with rewards() as uow:
             holding = services.shopper_balances(uow, shopper_id=shopper_id)
+            promise = services.promised_payout(uow, shopper_id=shopper_id)
+            promised_by = names_of(request, uow, [promise.batch_id]).get(promise.batch_id) if promise else None
         with rewards() as uow:
             names = services.payee_names(uow, [i for i in (shopper_id, found.referrer_shopper_id) if i is not None])
             # what a refusal names by id (the order, the approved batch that is to pay it) as the console names it
@@ -91,9 +93,10 @@ def _reversal(
     reference = queries.order_references(_services(request).context, [order_id]).get(order_id)
     if problem is not None:
         problem = replace(problem, message=named(problem.message, in_problem))
-    held = (
-        holding.store_credit_cents if found.reward.method is PaymentMethod.STORE_CREDIT else holding.cash_payable_cents
-    )
+    in_cash = found.reward.method is not PaymentMethod.STORE_CREDIT
+    held = holding.cash_payable_cents if in_cash else holding.store_credit_cents
+    # cash an approved batch is to pay is not taken back (the bank may be paying it): said before a reason is typed
+    promised = promise.amount_cents if promise and in_cash else 0
     return render(
         request,
         "finance/reward_reversal.html",
@@ -107,6 +110,7 @@ def _reversal(
         names=names,
         account=_account_words(found.reward.method),
         held_cents=held,
+        promised_by=promised_by if promised and held - promised < found.reward.record.amount_cents else None,
         reason=reason,
         idempotency_key=key or new_idempotency_key(),
     )

@@ -25,6 +25,7 @@ from rewards.services.books import (
     payout_batch,
     payout_batches,
     payout_line_payees,
+    promised_payout,
     reconciliation_report,
 )
 from rewards.services.credits import RewardCredit, credit_delivered_order, credit_delivery_reward
@@ -113,6 +114,7 @@ __all__ = [
     "payout_batches",
     "payout_line_payees",
     "prepare_payout_batch",
+    "promised_payout",
     "proposed_reward_policies",
     "quote_delivery_reward",
     "quote_unrewarded_delivery",

@@ -1,5 +1,6 @@
-"""Finance's corrections over HTTP (no browser): a reversal refused because an approved payout batch is to pay the
-reward names that batch by its period, as the console names batches everywhere, not by 8 characters of its id."""
+"""Finance's corrections over HTTP (no browser): a reward an approved payout batch is to pay is said so on its
+reversal page before anything is typed, and the refusal names that batch by its period, as the console names
+batches everywhere, not by 8 characters of its id."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ def test_a_reversal_refused_for_an_approved_batch_names_the_batch_by_its_period(
     assert approved.status_code == 200, approved.text
     sign_in_client(client, make_login(Role.FINANCE))
     url = f"/console/finance/orders/{credit.order_id}/reward-reversal"
+    page = html.unescape(client.get(url).text)
+    assert "The approved payout batch of " in page  # told before the reason is typed
+    assert "is to pay Ana this money: the reversal will be refused until that batch is rejected." in page
     form = {CSRF_FIELD: form_token(client, url), "idempotency_key": "reverse-once", "reason": "disputed"}
     refused = client.post(url, data=form)
     assert refused.status_code == 409
