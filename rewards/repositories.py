@@ -156,6 +156,10 @@ class PayoutRepository(Protocol):
         """The period (start included, end excluded) of each batch found among `batch_ids`, in one read."""
         ...
 
+    def line_payees(self, line_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
+        """The shopper each payout line found among `line_ids` pays, in one read."""
+        ...
+
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
     ) -> Page[UUID]:

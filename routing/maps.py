@@ -22,7 +22,7 @@ from typing import TypeVar
 from shapely import MultiPolygon, Polygon
 
 from crowdship.errors import InvalidInput
-from routing.geo import GeoPoint
+from routing.geo import METRES_PER_DEGREE, GeoPoint
 from routing.map_labels import STORE_LABEL_CHAR_PX, STORE_LABEL_PX, label_place
 from routing.map_symbols import (
     AREA_COLOUR,
@@ -97,7 +97,8 @@ def render_map_svg(
     if bad_count or not 1 <= max_features <= MAX_FEATURES_LIMIT:
         raise InvalidInput("max_features", f"must be a whole number in [1, {MAX_FEATURES_LIMIT}]")
     prefix = re.sub(r"[^A-Za-z0-9_-]", "", element_id)[:40] or "map"
-    drawing = _Drawing(projection_for(view or fit_view(layers), width, height), max_features)
+    projection = projection_for(view or fit_view(layers), width, height)
+    drawing = _Drawing(projection, max_features)
     drawing.add(f'<rect width="{width}" height="{height}" fill="#fbfbf8"/>')
     drawing.add(f'<g clip-path="url(#{prefix}-clip)">')
     drawing.base(base)
@@ -134,7 +135,8 @@ def render_map_svg(
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{prefix}" role="img" '
         f'aria-labelledby="{prefix}-title {prefix}-desc" width="{width}" height="{total_height}" '
-        f'viewBox="0 0 {width} {total_height}" font-family="{attr(FONT)}">'
+        f'viewBox="0 0 {width} {total_height}" font-family="{attr(FONT)}" '
+        f'data-projection="{_projection_words(projection)}" data-map-height="{height}">'
         f'<title id="{prefix}-title">{text(title, 200)}</title>'
         f'<desc id="{prefix}-desc">{text(description, 1000)}</desc>'
         f'<defs><clipPath id="{prefix}-clip"><rect width="{width}" height="{height}"/></clipPath></defs>'
@@ -275,6 +277,18 @@ class _Drawing:
 
 # --------------------------------------------------------------------------------------------------
 # Pieces
+
+
+def _projection_words(projection: LocalProjection) -> str:
+    """The projection as "lat lon px_per_degree_lat px_per_degree_lon origin_x origin_y": what a page needs to
+    turn a point of the map back into a position (the console draws a service area by clicks so)."""
+    centre = projection.center
+    per_degree_lat = projection.px_per_m * METRES_PER_DEGREE
+    per_degree_lon = per_degree_lat * math.cos(math.radians(centre.lat))
+    return (
+        f"{centre.lat:.7f} {centre.lon:.7f} {per_degree_lat:.9g} {per_degree_lon:.9g} "
+        f"{projection.origin_x:g} {projection.origin_y:g}"
+    )
 
 
 def _description(base: StreetBase, layers: MapLayers, notes: list[str]) -> str:

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from psycopg import errors as pg_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console import (
@@ -106,11 +107,16 @@ def install_console(app: FastAPI) -> None:
 
     # A page that cannot be shown (an unknown batch, a malformed link, no such address) is told as a page of
     # the console, with its navigation, not as JSON; the API's own routes keep their problem details.
-    for error_class in (DomainError, RequestValidationError, StarletteHTTPException, *BACKING_SERVICE_ERRORS):
+    console_errors = (DomainError, RequestValidationError, StarletteHTTPException, pg_errors.DataError)
+    for error_class in (*console_errors, *BACKING_SERVICE_ERRORS):
         app.add_exception_handler(error_class, _readable_on_console_pages(app.exception_handlers[error_class]))
 
 
 UNAVAILABLE_HEADING = "Unavailable"
+UNSTORABLE = (
+    "What was typed or linked holds a character or a number the database cannot store (such as an invisible NUL "
+    "character from a pasted text): nothing was done. Go back, retype it and try again."
+)
 
 
 def unavailable_page(request: Request, message: str, headers: Mapping[str, str]) -> HTMLResponse:
@@ -136,6 +142,9 @@ def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception
             message = "A server behind the console is not answering: nothing was done. Try again in a moment."
             return unavailable_page(request, message, {"Retry-After": problem.headers["Retry-After"]})
         user = await signed_in_user(request)
+        if isinstance(error, pg_errors.DataError):
+            await api_handler(request, error)  # logged as for the API
+            return render(request, "problem.html", user, status_code=422, heading="Refused", message=UNSTORABLE)
         if isinstance(error, StarletteHTTPException):
             return _no_such_page(request, user, error)
         if isinstance(error, RequestValidationError):

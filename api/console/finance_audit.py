@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -14,15 +14,16 @@ from fastapi.responses import HTMLResponse
 from api.console.audit_words import SUBJECTS, Detail, action_words, details_in_words, subject_words
 from api.console.names import names_of
 from api.console.paging import PageQuery, PageView
+from api.console.problems import filter_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
+from crowdship.pages import Page
 from dispatch.services import queries
 from rewards import services
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
 SubjectKind = Annotated[str, Query(max_length=40, pattern=r"^[a-z_]*$")]
-FILTERED_SUBJECTS = ("payout_batch", "reward_policy", "order", "shopper", "store", "account")
 POSTINGS = {"delivery_reward": "Reward", "referral_bonus": "Referral bonus"}
 """A reversed ledger transaction by what it was, when its entry says (reversals since this was written)."""
 NAMED_IN_SUBJECT = ("order_id", "reversed_kind")
@@ -45,6 +46,29 @@ def _order_of(entry: AuditEntryOut) -> UUID | None:
         return UUID(text) if isinstance(text, str) else None
     except ValueError:
         return None
+
+
+def _line_of(entry: AuditEntryOut) -> UUID | None:
+    """The payout line a hold or a release was placed on."""
+    text = entry.details.get("line_id")
+    try:
+        return UUID(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _payee_named(
+    details: Mapping[str, object], payees: Mapping[UUID, UUID], names: Mapping[UUID, str]
+) -> Mapping[str, object]:
+    """A payout line said by whom it pays ("Payee: Ana") rather than by its id, which tells a person nothing."""
+    text = details.get("line_id")
+    try:
+        payee = payees.get(UUID(text)) if isinstance(text, str) else None
+    except ValueError:
+        payee = None
+    if payee is None or payee not in names:
+        return details
+    return {**{name: value for name, value in details.items() if name != "line_id"}, "payee": names[payee]}
 
 
 def _names_a_posting(entry: AuditEntryOut, names: Mapping[UUID, str]) -> bool:
@@ -86,18 +110,29 @@ def _staff_subjects(request: Request, entries: list[AuditEntryOut]) -> dict[UUID
 def audit_page(
     request: Request, user: FinanceUser, rewards: Rewards, pages: PageQuery, subject_kind: SubjectKind = ""
 ) -> HTMLResponse:
-    with rewards() as uow:
-        page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
-        entries = [AuditEntryOut.model_validate(record) for record in page.items]
-        subjects = {entry.subject_id for entry in entries if entry.subject_id}
-        names = names_of(request, uow, subjects | {order for entry in entries if (order := _order_of(entry))})
-    names = {**names, **_staff_subjects(request, entries)}
+    problem = None
+    if subject_kind and subject_kind not in SUBJECTS:
+        choices = ", ".join(words.lower() for words in SUBJECTS.values()) + " or any"
+        problem = filter_problem("subject_kind", "subject", subject_kind, choices)
+    page: Page[Any] = Page((), 0)
+    entries: list[AuditEntryOut] = []
+    names: dict[UUID, str] = {}
+    payees: dict[UUID, UUID] = {}
+    if problem is None:
+        with rewards() as uow:
+            page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
+            entries = [AuditEntryOut.model_validate(record) for record in page.items]
+            subjects = {entry.subject_id for entry in entries if entry.subject_id}
+            payees = services.payout_line_payees(uow, {line for entry in entries if (line := _line_of(entry))})
+            orders = {order for entry in entries if (order := _order_of(entry))}
+            names = names_of(request, uow, subjects | orders | set(payees.values()))
+        names |= _staff_subjects(request, entries)
     rows = [
         AuditRow(
             entry,
             action_words(entry.action),
             _subject(entry, names),
-            details_in_words(entry.action, _unnamed_details(entry, names)),
+            details_in_words(entry.action, _payee_named(_unnamed_details(entry, names), payees, names)),
         )
         for entry in entries
     ]
@@ -105,9 +140,10 @@ def audit_page(
         request,
         "finance/audit.html",
         user,
+        problem=problem,
         nav="audit",
         page=PageView(rows, page.total, pages.limit, pages.offset),
         subject_kind=subject_kind,
         people=people(request, [entry.actor_id for entry in entries]),
-        subject_kinds=[(kind, SUBJECTS[kind]) for kind in FILTERED_SUBJECTS],
+        subject_kinds=list(SUBJECTS.items()),
     )

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.console.filters import enum_options, one_of
 from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView, Paging
@@ -78,22 +79,26 @@ def _batches(
     problem: FormProblem | None = None,
     period: tuple[str, str] | None = None,
 ) -> HTMLResponse:
-    statuses = [BatchStatus(status)] if status in set(BatchStatus) else None
-    with rewards() as uow:  # newest first: the one to work on is at the top
-        found = services.payout_batches(
-            uow, statuses=statuses, newest_first=True, limit=paging.limit, offset=paging.offset
-        )
-    batches = Page([PayoutBatchOut.model_validate(batch) for batch in found.items], found.total)
+    statuses, list_problem = one_of(status, BatchStatus, "status", "status")
+    batches = Page[PayoutBatchOut]((), 0)
+    if list_problem is None:
+        with rewards() as uow:  # newest first: the one to work on is at the top
+            found = services.payout_batches(
+                uow, statuses=statuses, newest_first=True, limit=paging.limit, offset=paging.offset
+            )
+        batches = Page([PayoutBatchOut.model_validate(batch) for batch in found.items], found.total)
     start, end = _default_period(now)
     return render(
         request,
         "finance/batches.html",
         user,
+        status_code=list_problem.status if list_problem and not problem else 200,
         problem=problem,
+        list_problem=list_problem,
         nav="batches",
         page=PageView.of(batches, paging),
-        status=status if statuses else "",
-        statuses=list(BatchStatus),
+        status=status,
+        status_options=enum_options(BatchStatus),
         period_start=period[0] if period else start.isoformat(),
         period_end=period[1] if period else end.isoformat(),
         idempotency_key=uuid4().hex,
@@ -196,6 +201,7 @@ def _batch(
                 batch.paid_by,
                 batch.rejected_by,
                 *(export.exported_by for export in batch.exports),
+                *(line.held_by for line in batch.lines),
             ),
         ),
         idempotency_key=uuid4().hex,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.formats import money
-from api.console.names import named
+from api.console.names import ids_in, named, names_of
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, redirect, render, safe_console_path, templates
 from api.dependencies import AppServices, Services
@@ -82,16 +82,21 @@ def _reversal(
         shopper_id = found.reward.record.shopper_id
         with rewards() as uow:
             holding = services.shopper_balances(uow, shopper_id=shopper_id)
+            promise = services.promised_payout(uow, shopper_id=shopper_id)
+            promised_by = names_of(request, uow, [promise.batch_id]).get(promise.batch_id) if promise else None
         with rewards() as uow:
             names = services.payee_names(uow, [i for i in (shopper_id, found.referrer_shopper_id) if i is not None])
+            # what a refusal names by id (the order, the approved batch that is to pay it) as the console names it
+            in_problem = names_of(request, uow, ids_in([problem.message])) if problem is not None else {}
     except CONSOLE_ERRORS as error:
         return render(request, "finance/reward_reversal.html", user, nav="rewards", problem=readable_problem(error))
     reference = queries.order_references(_services(request).context, [order_id]).get(order_id)
-    if problem is not None and reference:  # the order by its reference, as the page names it
-        problem = replace(problem, message=named(problem.message, {order_id: reference}))
-    held = (
-        holding.store_credit_cents if found.reward.method is PaymentMethod.STORE_CREDIT else holding.cash_payable_cents
-    )
+    if problem is not None:
+        problem = replace(problem, message=named(problem.message, in_problem))
+    in_cash = found.reward.method is not PaymentMethod.STORE_CREDIT
+    held = holding.cash_payable_cents if in_cash else holding.store_credit_cents
+    # cash an approved batch is to pay is not taken back (the bank may be paying it): said before a reason is typed
+    promised = promise.amount_cents if promise and in_cash else 0
     return render(
         request,
         "finance/reward_reversal.html",
@@ -105,6 +110,7 @@ def _reversal(
         names=names,
         account=_account_words(found.reward.method),
         held_cents=held,
+        promised_by=promised_by if promised and held - promised < found.reward.record.amount_cents else None,
         reason=reason,
         idempotency_key=key or new_idempotency_key(),
     )

@@ -9,11 +9,17 @@ from pathlib import Path
 from crowdship.errors import InvalidInput
 from dispatch.model import Store
 from dispatch.services.store_view import StoreLiveView
-from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, fit_view
+from routing.areas import Area
+from routing.geo import GeoPoint
+from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, MapView, fit_view
 from routing.maps import render_map_svg
 from routing.streets import street_base
 
 MAP_WIDTH, MAP_HEIGHT = 520, 400  # about the size it is shown at, so that its legend reads at 12 px
+DRAW_VIEW_RADIUS_M = 6_000.0
+"""Around a store with no area yet, the ground its form's map shows to draw one on."""
+FORM_MAP_MARGIN = 0.35
+"""Room around a store's area on its form's map, to draw a larger one."""
 
 
 def _store_layer(store: Store) -> list[MapStore]:
@@ -22,8 +28,18 @@ def _store_layer(store: Store) -> list[MapStore]:
 
 
 def store_map_svg(store: Store, *, networks_dir: Path | None, element_id: str = "store-map") -> str:
-    layers = MapLayers(stores=_store_layer(store))
-    return _render(layers, f"{store.name}: service area", element_id, networks_dir)
+    area = store.service_area
+    return area_map_svg(store.name, store.location, area, networks_dir=networks_dir, element_id=element_id)
+
+
+def area_map_svg(
+    name: str, location: GeoPoint, area: Area | None, *, networks_dir: Path | None, element_id: str = "store-map"
+) -> str:
+    """The map of a store's form, to draw its area on: the area with room around it for a larger one, or with
+    none yet, the ground a few kilometres around the store."""
+    layers = MapLayers(stores=[MapStore(location, name, area)])
+    view = fit_view(layers, margin=FORM_MAP_MARGIN) if area is not None else MapView(location, DRAW_VIEW_RADIUS_M)
+    return _render(layers, f"{name}: service area", element_id, networks_dir, view)
 
 
 def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: str = "live-map") -> str:
@@ -53,9 +69,11 @@ def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: 
     return _render(layers, f"{store.name}: live", element_id, networks_dir)
 
 
-def _render(layers: MapLayers, title: str, element_id: str, networks_dir: Path | None) -> str:
+def _render(
+    layers: MapLayers, title: str, element_id: str, networks_dir: Path | None, view: MapView | None = None
+) -> str:
     try:
-        view = fit_view(layers)
+        view = view or fit_view(layers)
         return render_map_svg(
             street_base(view.center, view.radius_m, networks_dir=networks_dir),
             layers,

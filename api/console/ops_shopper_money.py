@@ -40,6 +40,7 @@ def register_referral(
     request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now, app: Services
 ) -> RedirectResponse | HTMLResponse:
     """Who brought the shopper, named by the start of their name (one match) or their id."""
+    referrer = None
     try:
         referrer = _referrer(request, form.get("referrer"))
         with rewards() as uow:
@@ -51,7 +52,10 @@ def register_referral(
                 now=now,
             )
     except CONSOLE_ERRORS as error:
-        problem = readable_problem(error, REFERRAL_LABELS, renamed={"referrer_shopper_id": "referrer"})
+        renamed = {"referrer_shopper_id": "referrer"}
+        if referrer == shopper_id:  # the name typed is the shopper's own: the refusal goes beside it
+            renamed["referred_shopper_id"] = "referrer"
+        problem = readable_problem(error, REFERRAL_LABELS, renamed=renamed)
         return _refused(request, user, app, shopper_id, "referral", problem, form.get("referrer"))
     name = queries.shopper_names(_services(request).context, [referrer]).get(referrer, "the referrer")
     return redirect(request, _page(shopper_id), flash=f"Recorded: {name} brought this shopper.")

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from api.console.formats import money
-from api.console.ops_maps import live_map_svg, store_map_svg
+from api.console.ops_maps import area_map_svg, live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
@@ -160,9 +160,13 @@ def _form_page(
     store: Store | None,
     values: dict[str, str],
     problem: FormProblem | None = None,
+    preview: bool = False,
 ) -> HTMLResponse:
     """The store form (new or edit), with the area's errors gathered (its GeoJSON path may be deep) and the
-    map of the store as saved."""
+    map of the store as saved, or as typed when the form asked to see it on the map (`preview`)."""
+    map_svg = Markup(store_map_svg(store, networks_dir=_streets(request))) if store else None
+    if preview:
+        map_svg, problem = _typed_map(values, _streets(request))
     area_errors = [  # a part of the GeoJSON by its path in it ("coordinates[0]: ..."), the whole area alone
         (name.removeprefix("service_area").lstrip("."), message)
         for name, message in (problem.fields if problem else {}).items()
@@ -178,8 +182,30 @@ def _form_page(
         weekdays=WEEKDAYS,
         area_errors=area_errors,
         problem=problem,
-        map_svg=Markup(store_map_svg(store, networks_dir=_streets(request))) if store else None,
+        map_svg=map_svg,
+        preview=preview,
     )
+
+
+PREVIEW = "preview"
+"""The `action` of the form's "Show on the map" button: the form again with the map as typed, nothing saved."""
+
+
+def _typed_map(values: dict[str, str], networks_dir: Path) -> tuple[Markup | None, FormProblem | None]:
+    """The map of the store as typed, to draw its area on before saving: none until the location reads as
+    one; the area typed when it reads as one, else the ground around the store and what is wrong with it."""
+    try:
+        location = GeoPoint(float(values["location.lat"]), float(values["location.lon"]))
+    except (ValueError, InvalidInput):
+        needed = "needed to show the store on the map"
+        message = "Type the store's latitude and longitude to see it on the map."
+        return None, FormProblem(message, {"location.lat": needed, "location.lon": needed})
+    name = values["name"].strip() or "New store"
+    try:
+        area = service_area_from_geojson(_parsed_area(values)) if values["service_area"].strip() else None
+    except InvalidInput as error:
+        return Markup(area_map_svg(name, location, None, networks_dir=networks_dir)), _readable(error)
+    return Markup(area_map_svg(name, location, area, networks_dir=networks_dir)), None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -196,6 +222,8 @@ def new_store(request: Request, user: OpsUser) -> HTMLResponse:
 @router.post("/new", response_class=HTMLResponse, response_model=None)
 def create(request: Request, user: OpsUser, services: Services, form: Form) -> HTMLResponse | RedirectResponse:
     values = _form_values(form)
+    if form.get("action") == PREVIEW:
+        return _form_page(request, user, store=None, values=values, preview=True)
     draft = _draft(values)
     if isinstance(draft, FormProblem):
         return _form_page(request, user, store=None, values=values, problem=draft)
@@ -224,6 +252,8 @@ def edit(
         store = queries.get_store(services.context, store_id=store_id)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/missing.html", user, nav="stores", problem=readable_problem(error))
+    if form.get("action") == PREVIEW:
+        return _form_page(request, user, store=store, values=values, preview=True)
     draft = _draft(values)
     if isinstance(draft, FormProblem):
         return _form_page(request, user, store=store, values=values, problem=draft)

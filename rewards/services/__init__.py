@@ -24,6 +24,8 @@ from rewards.services.books import (
     payee_names,
     payout_batch,
     payout_batches,
+    payout_line_payees,
+    promised_payout,
     reconciliation_report,
 )
 from rewards.services.credits import RewardCredit, credit_delivered_order, credit_delivery_reward
@@ -110,7 +112,9 @@ __all__ = [
     "payment_preference",
     "payout_batch",
     "payout_batches",
+    "payout_line_payees",
     "prepare_payout_batch",
+    "promised_payout",
     "proposed_reward_policies",
     "quote_delivery_reward",
     "quote_unrewarded_delivery",

@@ -10,6 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.pages import Page, check_page
+from rewards.ledger import PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.reconciliation import ReconciliationReport, reconcile
 from rewards.records import AuditEntry
@@ -43,6 +44,17 @@ def payee_names(uow: RewardsUnitOfWork, shopper_ids: Sequence[UUID]) -> dict[UUI
 def batch_periods(uow: RewardsUnitOfWork, batch_ids: Collection[UUID]) -> dict[UUID, tuple[datetime, datetime]]:
     """The period of each batch a page mentions (a hold carried over from one), in one read."""
     return dict(uow.repos.payouts.periods(set(batch_ids))) if batch_ids else {}
+
+
+def promised_payout(uow: RewardsUnitOfWork, *, shopper_id: UUID) -> PromisedPayout | None:
+    """What an approved, unpaid payout batch is to pay the shopper (its lines not held), if one is: money a
+    correction may not take back until that batch is rejected."""
+    return next(iter(uow.repos.payouts.promised([shopper_id]).values()), None)
+
+
+def payout_line_payees(uow: RewardsUnitOfWork, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The shopper each payout line pays, for a page that mentions lines (the audit log), in one read."""
+    return dict(uow.repos.payouts.line_payees(set(line_ids))) if line_ids else {}
 
 
 def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:

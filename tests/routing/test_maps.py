@@ -268,3 +268,18 @@ def test_the_stores_name_goes_above_its_star_unless_a_marker_is_there() -> None:
     aside = _store_label(render(layers(dropoffs=[MapMarker(above, "a", "pending")], shoppers=[MapMarker(below, "b")])))
     assert aside.get("text-anchor") == "start"
     assert float(aside.get("x", 0)) > 400
+
+
+def test_the_svg_carries_its_projection_so_a_page_turns_a_point_of_the_map_back_into_a_position() -> None:
+    """`data-projection` is "lat lon px_per_degree_lat px_per_degree_lon origin_x origin_y" and
+    `data-map-height` the map area above the legend: what a page needs to draw a service area by clicks."""
+    drop = east_of(north_of(STORE, 700), 1200)
+    root = render(layers(dropoffs=[MapMarker(drop, "a drop-off")]), width=500, height=400)
+    words = (root.get("data-projection") or "").split()
+    lat, lon, per_degree_lat, per_degree_lon, origin_x, origin_y = (float(word) for word in words)
+    assert root.get("data-map-height") == "400"
+    (dot,) = list(layer(root, "dropoffs") or [])
+    x, y = float(dot.get("cx", 0)), float(dot.get("cy", 0))
+    back = GeoPoint(lat + (origin_y - y) / per_degree_lat, lon + (x - origin_x) / per_degree_lon)
+    assert back.lat == pytest.approx(drop.lat, abs=1e-5)
+    assert back.lon == pytest.approx(drop.lon, abs=1e-5)

@@ -307,6 +307,12 @@ class MemoryPayoutRepository(_Repository):
             if batch_id in batches
         }
 
+    def line_payees(self, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        wanted = set(line_ids)
+        return {
+            line.id: line.shopper_id for batch in self._db.batches.values() for line in batch.lines if line.id in wanted
+        }
+
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
     ) -> Page[UUID]:

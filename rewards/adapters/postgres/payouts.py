@@ -189,6 +189,10 @@ class PostgresPayoutRepository(Repository):
         )
         return {row["id"]: (row["period_start"], row["period_end"]) for row in rows}
 
+    def line_payees(self, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        rows = self._all("SELECT id, shopper_id FROM payout_lines WHERE id = ANY(%s)", (list(line_ids),))
+        return {row["id"]: row["shopper_id"] for row in rows}
+
     def batch_ids(
         self, statuses: Sequence[BatchStatus] | None, *, newest_first: bool, limit: int, offset: int
     ) -> Page[UUID]:

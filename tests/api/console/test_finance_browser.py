@@ -132,32 +132,46 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
 
 
 @pytest.mark.usefixtures("owed")
-def test_the_preparer_cannot_release_a_second_persons_hold_nor_approve_it_away_from_an_old_page(
+def test_the_preparer_is_not_offered_releasing_a_second_persons_hold_nor_approves_it_away_from_an_old_page(
     signed_in: Callable[..., Page], screenshot: Screenshot
 ) -> None:
-    """Fiona prepares, Gus holds Ben's line: Fiona's release is refused and the line stays held. Hal releases
-    it; Gus, approving from the page that still shows it held, is refused and shown the batch as it is now."""
+    """Fiona prepares, Gus holds Ben's line: Fiona's page names Gus as the holder and offers her no Release
+    button (one sent from a page opened before the hold is refused, and the line stays held). Hal's page warns
+    that releasing Gus's hold leaves the approval to someone else; Hal releases it; Gus, approving from the page
+    that still shows it held, is refused and shown the batch as it is now."""
     fiona = signed_in(Role.FINANCE, "fiona")
     fiona.goto("/console/finance/batches")
     fiona.get_by_role("button", name="Prepare batch").click()
     batch_url = fiona.url
+    hold_url = fiona.get_by_role("row").filter(has_text="Ben").locator("form").get_attribute("action")
+    assert hold_url is not None
+    csrf = fiona.locator(f"input[name={CSRF_FIELD}]").first.input_value()
 
     gus = signed_in(Role.FINANCE, "gus")
     gus.goto(batch_url)
     gus.get_by_label("Reason to hold Ben's line").fill("suspicious")
     gus.get_by_label("Reason to hold Ben's line").press("Enter")
     expect(gus.get_by_role("status")).to_have_text("The line is held: it will not be paid with this batch.")
+    expect(gus.get_by_role("row").filter(has_text="Ben")).to_contain_text("Held by you: suspicious")
 
     fiona.goto(batch_url)
-    fiona.get_by_role("button", name="Release the line of Ben").click()
-    expect(fiona.get_by_role("alert")).to_have_text(
-        "You prepared this batch and someone else held this line: another finance user must release it (four eyes)."
-    )
-    expect(fiona.get_by_role("row").filter(has_text="Ben")).to_contain_text("Held: suspicious")
-    screenshot(fiona, "release-refused-to-the-preparer")
+    bens_row = fiona.get_by_role("row").filter(has_text="Ben")
+    expect(bens_row).to_contain_text(re.compile(r"Held by gus-\d+@example\.org: suspicious"))
+    expect(bens_row).to_contain_text("You prepared this batch: another finance user releases this hold.")
+    expect(bens_row.get_by_role("button", name=re.compile("^Release"))).to_have_count(0)
+    screenshot(fiona, "release-not-offered-to-the-preparer")
+    stale = fiona.request.post(hold_url.replace("/hold", "/release"), form={CSRF_FIELD: csrf})
+    assert stale.status == 403
+    assert "another finance user must release it (four eyes)" in stale.text()
+    fiona.reload()
+    expect(bens_row).to_contain_text("suspicious")
 
     hal = signed_in(Role.FINANCE, "hal")
     hal.goto(batch_url)
+    expect(hal.get_by_role("row").filter(has_text="Ben")).to_contain_text(
+        "Releasing a hold someone else placed leaves the approval of this batch to another finance user."
+    )
+    screenshot(hal, "release-of-anothers-hold-warns")
     hal.get_by_role("button", name="Release the line of Ben").click()
     expect(hal.get_by_role("status")).to_have_text("The hold is released.")
 

@@ -278,6 +278,12 @@ def test_a_refused_referral_or_till_form_keeps_what_was_typed_with_the_reason_be
     assert re.search(r'<input id="f-referrer" name="referrer" type="text" value="Zed Nobody"', unknown.text)
     assert 'aria-describedby="e-referrer"' in unknown.text
     assert '<small id="e-referrer" class="error">no shopper&#39;s name starts with “Zed Nobody”</small>' in unknown.text
+    themselves = client.post(
+        f"/console/ops/shoppers/{nico.shopper_id}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "Nico"}
+    )
+    assert themselves.status_code == 422
+    assert "Referred by: a shopper cannot refer themselves." in themselves.text  # the field typed in, not "Shopper"
+    assert '<small id="e-referrer" class="error">a shopper cannot refer themselves</small>' in themselves.text
 
     bad = client.post(
         f"/console/ops/shoppers/{ana.shopper_id}/store-credit-redemptions",

@@ -198,3 +198,37 @@ def test_the_order_actions_keep_clear_of_why_it_waits_on_a_phone(
     assert why_box is not None
     gap = why_box["y"] - (action_box["y"] + action_box["height"])
     assert gap >= 8, f"the box starts {gap:.0f} px under the last action"
+
+
+def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The order page's history at 390 px: the table scrolls in its box, and what happened is not squeezed beside
+    the time to a word or two a line (an incident's description took fifteen lines)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    order = add_an_order_for_later(db, store, "WEB-HISTORY", now)
+    trip = add_an_open_trip(db, store, "Hana", HOME, now)
+    description = "The bag tore on the doorstep; the eggs were broken and the customer was unhappy about it."
+    incident = Incident(
+        order_id=order.id,
+        trip_id=trip.id,
+        shopper_id=trip.shopper_id,
+        kind=IncidentKind.DAMAGE,
+        description=description,
+        reported_at=now,
+    )
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.incidents.add(incident)
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/orders/{order.id}")
+    detail = page.locator("table.timeline tr", has_text="incident").get_by_role("cell").last
+    expect(detail).to_contain_text("the customer was unhappy")
+    screenshot(page, "order-history-390")
+    lines = detail.evaluate(
+        "c => { const s = getComputedStyle(c); "
+        "return (c.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom)) / parseFloat(s.lineHeight) }"
+    )
+    assert lines <= 4, f"what happened takes {lines:.1f} lines"
+    assert _page_width(page) <= 390

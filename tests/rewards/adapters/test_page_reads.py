@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import uuid4
 
+import pytest
+
 from rewards.payouts import PayoutBatch
-from rewards.services.books import payee_names
-from tests.rewards.conftest import NOW, World
+from rewards.services.books import payee_names, payout_line_payees
+from rewards.services.payouts import prepare_payout_batch
+from tests.rewards.conftest import NOW, World, credit
 
 
 def test_the_periods_of_several_batches_are_read_together(world: World) -> None:
@@ -31,3 +34,26 @@ def test_payee_names_are_read_together(world: World) -> None:
     ana, ben = world.add_shopper("Ana"), world.add_shopper("Ben")
     with world.rewards() as uow:
         assert payee_names(uow, [ana.id, ben.id, uuid4()]) == {ana.id: ana.display_name, ben.id: ben.display_name}
+
+
+@pytest.mark.usefixtures("policy")
+def test_the_payees_of_several_payout_lines_are_read_together(world: World) -> None:
+    """What the audit log names a held line by; an unknown id is left out, asking for none reads nothing."""
+    ana, ben = world.add_shopper("Ana"), world.add_shopper("Ben")
+    for shopper in (ana, ben):
+        credit(world, world.order(proof_by=shopper).id, shopper.id)
+    with world.rewards() as uow:
+        batch = prepare_payout_batch(
+            uow,
+            period_start=NOW - timedelta(days=7),
+            period_end=NOW + timedelta(days=1),
+            actor_id=uuid4(),
+            now=NOW,
+            idempotency_key=str(uuid4()),
+        ).batch
+    with world.rewards() as uow:
+        assert payout_line_payees(uow, [*(line.id for line in batch.lines), uuid4()]) == {
+            line.id: line.shopper_id for line in batch.lines
+        }
+        assert {line.shopper_id for line in batch.lines} == {ana.id, ben.id}
+        assert payout_line_payees(uow, []) == {}
