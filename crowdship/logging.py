@@ -45,6 +45,9 @@ EXCEPTION_FRAMES = 4
 MAX_TEXT = 2_000
 """No single logged text is longer: an exception message can carry a whole request."""
 
+LIBRARY_WARNINGS_EVERY_S = 5.0
+"""How often a library's repeated warning (psycopg's pool, during an outage) is let through."""
+
 _known_secrets: list[str] = []
 
 
@@ -154,6 +157,10 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     # Alembic narrates every step at INFO; its failures still come through.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    pool_logger = logging.getLogger("psycopg.pool")
+    for earlier in [found for found in pool_logger.filters if isinstance(found, SampledLibraryWarnings)]:
+        pool_logger.removeFilter(earlier)
+    pool_logger.addFilter(SampledLibraryWarnings(LIBRARY_WARNINGS_EVERY_S))
 
 
 class Sampled:
@@ -177,6 +184,28 @@ class Sampled:
                 return None
             self._last[kind] = now
             return self._held_back.pop(kind, 0)
+
+
+class SampledLibraryWarnings(logging.Filter):
+    """A library's warnings, let through once every `every_s` per message template (whatever its arguments), the
+    next one let through saying how many like it were held back. psycopg's pool warns of every failed connection
+    attempt, about one a second per process for as long as PostgreSQL is away, beside the 503s it causes, which
+    are logged once every few seconds (`Sampled`) already. Errors and worse always pass."""
+
+    def __init__(self, every_s: float, now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._sampled = Sampled(every_s, now)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        held_back = self._sampled.take(str(record.msg))
+        if held_back is None:
+            return False
+        if held_back:
+            record.msg = f"{record.getMessage()} (and {held_back} more like it since the last)"
+            record.args = ()
+        return True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
