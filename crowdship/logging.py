@@ -4,7 +4,8 @@ Whatever the format, every event goes through the same two processors before it 
 
 * `redact` blanks fields whose name says they hold a secret or a recipient's data (passwords, tokens, codes,
   names, addresses, e-mail addresses) and scrubs the signing key and `password=...`-like pairs out of every
-  text, exception messages included;
+  text, exception messages included (of a database error, only its primary message: its DETAIL quotes the
+  row or key it refused);
 * `compact_exception` renders an exception as a few lines (its type and message, then the innermost frames
   as `file:line in function`), never with local variables: a traceback with locals prints passwords, keys
   and recipients' addresses, and a deep one written synchronously stalls the event loop.
@@ -21,6 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+import psycopg
 import structlog
 
 from crowdship.settings import Settings
@@ -88,14 +90,24 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+def _message(error: BaseException) -> str:
+    """An exception's message as logged. A database error's primary message only (which constraint of which
+    table): its DETAIL quotes the values, the row refused (`Failing row contains (...)`, a recipient's name and
+    address) or the key found taken (`Key (email)=(...)`)."""
+    if isinstance(error, psycopg.Error):
+        return scrub(error.diag.message_primary or str(error).split("\n", 1)[0])
+    return scrub(str(error))
+
+
 def format_exception(error: BaseException) -> str:
-    """`Type: message` and the innermost frames, one per line, without locals; chained causes are named."""
+    """`Type: message` and the innermost frames, one per line, without locals; chained causes are named (the
+    one given with `raise ... from`, else the one being handled, unless `from None` hid it)."""
     frames = traceback.extract_tb(error.__traceback__)[-EXCEPTION_FRAMES:]
-    lines = [f"{type(error).__name__}: {scrub(str(error))}"]
+    lines = [f"{type(error).__name__}: {_message(error)}"]
     lines += [f"  at {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames]
-    cause = error.__cause__ or error.__context__
-    if cause is not None and not error.__suppress_context__:
-        lines.append(f"  from {type(cause).__name__}: {scrub(str(cause))}")
+    cause = error.__cause__ if error.__cause__ is not None or error.__suppress_context__ else error.__context__
+    if cause is not None:
+        lines.append(f"  from {type(cause).__name__}: {_message(cause)}")
     return "\n".join(lines)
 
 

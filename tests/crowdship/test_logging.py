@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 
+import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 
@@ -70,6 +71,42 @@ def test_an_exception_is_logged_in_a_few_lines_without_locals_or_secrets(
     assert "secret_key" not in logged  # the local variable is not shown
     assert "│" not in logged
     assert len(logged.splitlines()) <= 8
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_database_error_is_logged_without_the_values_it_quotes(
+    capsys: pytest.CaptureFixture[str], database_url: str, log_format: str
+) -> None:
+    """PostgreSQL's message quotes the row it refused (`Failing row contains (...)`) or the key it found taken
+    (`Key (...)=(...)`): a recipient's name and address, an e-mail address. The log keeps which constraint of
+    which table, and not the values, whether the error is logged itself or as the cause of another."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TEMPORARY TABLE parcels (recipient text, address text UNIQUE, bags int CHECK (bags > 0))"
+        )
+        connection.execute("INSERT INTO parcels VALUES ('Jade Moreau', '1200 Magnolia Dr', 1)")
+        with pytest.raises(psycopg.errors.CheckViolation) as refused_row:
+            connection.execute("INSERT INTO parcels VALUES ('Jade Moreau', '1200 Magnolia Dr', 0)")
+        with pytest.raises(psycopg.errors.UniqueViolation) as taken_key:
+            connection.execute("INSERT INTO parcels VALUES ('Ana Kaya', '1200 Magnolia Dr', 2)")
+    assert "Magnolia" in str(refused_row.value)
+    assert "Magnolia" in str(taken_key.value)
+    configure_logging(Settings(_env_file=None, log_format=log_format))
+    try:
+        get_logger("tests").error("batch failed", exc_info=refused_row.value)
+        try:
+            raise RuntimeError("order intake failed") from taken_key.value
+        except RuntimeError as error:
+            get_logger("tests").error("unhandled error", exc_info=error)
+        logged = capsys.readouterr().err
+    finally:
+        configure_logging(Settings(_env_file=None))
+    for value in ("Jade", "Magnolia", "Ana Kaya"):
+        assert value not in logged
+    assert "CheckViolation" in logged
+    assert "parcels_bags_check" in logged
+    assert "UniqueViolation" in logged
+    assert "parcels_address_key" in logged
 
 
 def test_a_name_searched_for_in_a_logged_request_line_is_scrubbed_and_ids_are_kept() -> None:
