@@ -8,7 +8,9 @@ subscription (`crowdship:offers:*`) feeds a small queue per stream, and streams 
 per process, refused beyond the limits (429).
 
 Events are live state: while Redis is away the hub keeps reconnecting, and after it is back every stream is
-told to read the shopper's current offer again from PostgreSQL (`RESYNC`), since events may have been missed.
+told to read the shopper's current offer again from PostgreSQL and to ask again whether its account may go on
+(`RESYNC`), since events may have been missed, a deactivation among them: also when the Redis client connected the
+subscription again by itself, which no error tells.
 A Redis that stops answering with its connections open (stopped, paused, stalled) leaves a subscription as quiet
 as a quiet hour does, so the hub asks Redis for an answer every `LIVENESS_EVERY_S` and takes none as an outage.
 """
@@ -22,11 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 from uuid import UUID
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
 
 from crowdship.logging import get_logger
 from dispatch.adapters.live import ACCOUNTS_CHANNEL, offers_channel
@@ -103,6 +106,7 @@ class LiveEventHub:
         self._unclaimed: set[Reservation] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._reconnected = False
         self.connected = False
 
     @property
@@ -202,34 +206,63 @@ class LiveEventHub:
             for stream in streams:
                 stream.push(RESYNC)
 
+    async def _subscribe(self, pubsub: aioredis.client.PubSub) -> AsyncConnection | None:
+        """Subscribes to the offers of every shopper and to changes of accounts; returns the connection, watched
+        for the client's own reconnections."""
+        await pubsub.psubscribe(offers_channel(UUID(int=0)).rsplit(":", 1)[0] + ":*")
+        await pubsub.subscribe(ACCOUNTS_CHANNEL)
+        connection = cast("AsyncConnection | None", pubsub.connection)  # typed as always None by the library
+        if connection is not None:
+            self._reconnected = False
+            connection.register_connect_callback(self._connection_remade)  # type: ignore[no-untyped-call]
+        return connection
+
+    async def _listen(self, pubsub: aioredis.client.PubSub) -> None:
+        """Hands out events until the hub stops, or Redis fails (raised) or does not answer its liveness check."""
+        checked = time.monotonic()
+        while not self._stopping:
+            if self._reconnected:
+                self._reconnected = False
+                log.info("live events resumed", after="the subscription was connected again")
+                self._resumed()
+            if time.monotonic() - checked >= LIVENESS_EVERY_S:
+                await self._client.ping()  # unanswered: redis.TimeoutError, handled as an outage
+                checked = time.monotonic()
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            if message.get("type") == "pmessage":
+                self._deliver(message)
+            elif message.get("type") == "message":
+                self._account_changed(message)
+
+    def _connection_remade(self, _connection: object) -> None:
+        """Called by the client when it connects the subscription again by itself (its retry of a dropped
+        connection, Redis restarted within it): no error reaches the loop, but events may have been missed."""
+        self._reconnected = True
+
+    def _resumed(self) -> None:
+        """Changes of accounts may have been missed: the API forgets them all, and every stream rereads."""
+        if self._on_account_changed is not None:
+            self._on_account_changed(None)
+        self._resync_all()
+
     async def _run(self) -> None:
         failures = 0
-        pattern = offers_channel(UUID(int=0)).rsplit(":", 1)[0] + ":*"
         while not self._stopping:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            connection = None
             try:
-                await pubsub.psubscribe(pattern)
-                await pubsub.subscribe(ACCOUNTS_CHANNEL)
+                connection = await self._subscribe(pubsub)
                 await self._client.ping()  # a subscription is not answered: only this says Redis is there
                 self.connected = True
                 if failures:
                     log.info("live events resumed", after_failures=failures)
-                    if self._on_account_changed is not None:
-                        self._on_account_changed(None)  # changes may have been missed: forget them all
+                    self._resumed()
+                else:
+                    self._resync_all()
                 failures = 0
-                self._resync_all()
-                checked = time.monotonic()
-                while not self._stopping:
-                    if time.monotonic() - checked >= LIVENESS_EVERY_S:
-                        await self._client.ping()  # unanswered: redis.TimeoutError, handled as an outage
-                        checked = time.monotonic()
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is None:
-                        continue
-                    if message.get("type") == "pmessage":
-                        self._deliver(message)
-                    elif message.get("type") == "message":
-                        self._account_changed(message)
+                await self._listen(pubsub)
             except (redis.RedisError, OSError) as error:
                 self.connected = False
                 failures += 1
@@ -237,5 +270,7 @@ class LiveEventHub:
                 log.warning("live events interrupted", error=type(error).__name__, retry_in_s=round(delay, 2))
                 await asyncio.sleep(delay)
             finally:
+                if connection is not None:  # it goes back to the pool, and may connect again for others
+                    connection.deregister_connect_callback(self._connection_remade)  # type: ignore[no-untyped-call]
                 with suppress(redis.RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

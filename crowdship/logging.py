@@ -4,7 +4,8 @@ Whatever the format, every event goes through the same two processors before it 
 
 * `redact` blanks fields whose name says they hold a secret or a recipient's data (passwords, tokens, codes,
   names, addresses, e-mail addresses) and scrubs the signing key and `password=...`-like pairs out of every
-  text, exception messages included;
+  text, exception messages included (of a database error, only its primary message: its DETAIL quotes the
+  row or key it refused);
 * `compact_exception` renders an exception as a few lines (its type and message, then the innermost frames
   as `file:line in function`), never with local variables: a traceback with locals prints passwords, keys
   and recipients' addresses, and a deep one written synchronously stalls the event loop.
@@ -21,6 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+import psycopg
 import structlog
 
 from crowdship.settings import Settings
@@ -44,6 +46,9 @@ EXCEPTION_FRAMES = 4
 """Innermost frames kept in a logged traceback: where it broke, and the few calls that led there."""
 MAX_TEXT = 2_000
 """No single logged text is longer: an exception message can carry a whole request."""
+
+LIBRARY_WARNINGS_EVERY_S = 5.0
+"""How often a library's repeated warning (psycopg's pool, during an outage) is let through."""
 
 _known_secrets: list[str] = []
 
@@ -85,14 +90,24 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+def _message(error: BaseException) -> str:
+    """An exception's message as logged. A database error's primary message only (which constraint of which
+    table): its DETAIL quotes the values, the row refused (`Failing row contains (...)`, a recipient's name and
+    address) or the key found taken (`Key (email)=(...)`)."""
+    if isinstance(error, psycopg.Error):
+        return scrub(error.diag.message_primary or str(error).split("\n", 1)[0])
+    return scrub(str(error))
+
+
 def format_exception(error: BaseException) -> str:
-    """`Type: message` and the innermost frames, one per line, without locals; chained causes are named."""
+    """`Type: message` and the innermost frames, one per line, without locals; chained causes are named (the
+    one given with `raise ... from`, else the one being handled, unless `from None` hid it)."""
     frames = traceback.extract_tb(error.__traceback__)[-EXCEPTION_FRAMES:]
-    lines = [f"{type(error).__name__}: {scrub(str(error))}"]
+    lines = [f"{type(error).__name__}: {_message(error)}"]
     lines += [f"  at {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames]
-    cause = error.__cause__ or error.__context__
-    if cause is not None and not error.__suppress_context__:
-        lines.append(f"  from {type(cause).__name__}: {scrub(str(cause))}")
+    cause = error.__cause__ if error.__cause__ is not None or error.__suppress_context__ else error.__context__
+    if cause is not None:
+        lines.append(f"  from {type(cause).__name__}: {_message(cause)}")
     return "\n".join(lines)
 
 
@@ -154,6 +169,10 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     # Alembic narrates every step at INFO; its failures still come through.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    pool_logger = logging.getLogger("psycopg.pool")
+    for earlier in [found for found in pool_logger.filters if isinstance(found, SampledLibraryWarnings)]:
+        pool_logger.removeFilter(earlier)
+    pool_logger.addFilter(SampledLibraryWarnings(LIBRARY_WARNINGS_EVERY_S))
 
 
 class Sampled:
@@ -177,6 +196,28 @@ class Sampled:
                 return None
             self._last[kind] = now
             return self._held_back.pop(kind, 0)
+
+
+class SampledLibraryWarnings(logging.Filter):
+    """A library's warnings, let through once every `every_s` per message template (whatever its arguments), the
+    next one let through saying how many like it were held back. psycopg's pool warns of every failed connection
+    attempt, about one a second per process for as long as PostgreSQL is away, beside the 503s it causes, which
+    are logged once every few seconds (`Sampled`) already. Errors and worse always pass."""
+
+    def __init__(self, every_s: float, now: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._sampled = Sampled(every_s, now)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        held_back = self._sampled.take(str(record.msg))
+        if held_back is None:
+            return False
+        if held_back:
+            record.msg = f"{record.getMessage()} (and {held_back} more like it since the last)"
+            record.args = ()
+        return True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

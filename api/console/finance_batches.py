@@ -19,8 +19,7 @@ from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, people, redirect, render
-from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
+from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, console_idempotency_key, people, redirect, render
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn, RejectionIn
 from api.routers.finance import CsvResponse
@@ -127,7 +126,7 @@ def prepare_batch(
     request: Request, user: FinanceUser, form: Form, rewards: Rewards, now: Now, paging: PageQuery
 ) -> Response:
     start, end = form.get("period_start"), form.get("period_end")
-    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    key = console_idempotency_key(form.get("idempotency_key"), "prepare")
     try:
         body = BatchIn.model_validate(_period_instants(start, end))
         with rewards() as uow:
@@ -137,7 +136,7 @@ def prepare_batch(
                 period_end=body.period_end,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=f"console-prepare:{key}",
+                idempotency_key=key,
             )
     except CONSOLE_ERRORS as error:
         problem = readable_problem(error, PERIOD_LABELS)
@@ -366,7 +365,7 @@ def confirm_pay(request: Request, batch_id: UUID, user: FinanceUser, rewards: Re
 
 @router.post("/batches/{batch_id}/pay", response_model=None)
 def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, rewards: Rewards, now: Now) -> Response:
-    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    key = console_idempotency_key(form.get("idempotency_key"), "pay")
     try:
         with rewards() as uow:
             paid = services.pay_payout_batch(
@@ -374,7 +373,7 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
                 batch_id=batch_id,
                 actor_id=user.principal.user_id,
                 now=now,
-                idempotency_key=f"console-pay:{key}",
+                idempotency_key=key,
             )
     except CONSOLE_ERRORS as error:
         return _refused(request, user, rewards, batch_id, readable_problem(error, REASON_LABELS))

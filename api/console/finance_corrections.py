@@ -17,9 +17,17 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, redirect, render, safe_console_path, templates
+from api.console.web import (
+    CONSOLE_PREFIX,
+    FinanceUser,
+    Form,
+    console_idempotency_key,
+    redirect,
+    render,
+    safe_console_path,
+    templates,
+)
 from api.dependencies import AppServices, Services
-from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import RewardCreditIn
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import ReasonIn, RewardOut
@@ -41,11 +49,6 @@ def new_idempotency_key() -> str:
 
 
 templates.env.globals["new_idempotency_key"] = new_idempotency_key
-
-
-def _form_key(form_key: str, kind: str) -> str:
-    key = form_key[:IDEMPOTENCY_KEY_MAX_LENGTH] or new_idempotency_key()
-    return f"console-{kind}:{key}"
 
 
 def _account_words(method: PaymentMethod) -> str:
@@ -130,7 +133,7 @@ def reverse_reward(
                 actor_id=user.principal.user_id,
                 reason=body.reason,
                 now=now,
-                idempotency_key=_form_key(key, "reverse-reward"),
+                idempotency_key=console_idempotency_key(key, "reverse-reward"),
             )
         with rewards() as uow:
             found = services.order_reward(uow, order_id=order_id)
@@ -212,7 +215,7 @@ def credit_reward(request: Request, order_id: UUID, user: FinanceUser, form: For
             order_id=order_id,
             actor_id=user.principal.user_id,
             now=now,
-            idempotency_key=_form_key(key, "credit-reward"),
+            idempotency_key=console_idempotency_key(key, "credit-reward"),
             policy_version=chosen.policy_version,
         )
     except CONSOLE_ERRORS as error:

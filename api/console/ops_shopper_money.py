@@ -6,7 +6,7 @@ is the shopper's page again, its message beside the field and what was typed kep
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,9 +15,8 @@ from api.console.formats import money
 from api.console.ops_shoppers import MoneyForm, render_shopper
 from api.console.paging import Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect
+from api.console.web import CONSOLE_PREFIX, Form, OpsUser, console_idempotency_key, redirect
 from api.dependencies import AppServices, Services
-from api.fields import IDEMPOTENCY_KEY_MAX_LENGTH
 from api.money_schemas import StoreCreditRedemptionIn
 from api.rewards_dependencies import Now, Rewards
 from crowdship.errors import InvalidInput
@@ -84,7 +83,7 @@ def redeem_store_credit(
     request: Request, shopper_id: UUID, user: OpsUser, form: Form, rewards: Rewards, now: Now, app: Services
 ) -> RedirectResponse | HTMLResponse:
     """Store credit spent at the till, in dollars and cents as the till shows them."""
-    key = form.get("idempotency_key")[:IDEMPOTENCY_KEY_MAX_LENGTH] or uuid4().hex
+    key = console_idempotency_key(form.get("idempotency_key"), "till")
     try:
         amount = form.get("amount")
         cents = parse_dollars(amount, "amount") if amount.strip() else None
@@ -95,7 +94,7 @@ def redeem_store_credit(
                 shopper_id=shopper_id,
                 amount_cents=Cents(body.amount_cents),
                 now=now,
-                idempotency_key=f"console-till:{key}",
+                idempotency_key=key,
                 actor_id=user.principal.user_id,
             )
         with rewards() as uow:

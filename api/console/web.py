@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -275,6 +276,21 @@ async def read_form(request: Request, services: Services) -> FormData:
 
 
 Form = Annotated[FormData, Depends(read_form)]
+
+CONSOLE_KEY = re.compile(r"[\x21-\x7e]{1,64}")
+"""A key the console mints for a money form (32 hex digits; printable ASCII, at most 64 characters: with its
+`console-<kind>:` prefix and the caller's id it fits the 200 characters the ledger keeps)."""
+
+
+def console_idempotency_key(sent: str, kind: str) -> str:
+    """The key a money form was shown with, under the console's prefix for `kind`, so that a form sent twice
+    acts once; a fresh one when the form carries none. One the console would not have minted (altered on its
+    way) is refused as a form the console did not send."""
+    if not sent:
+        return f"console-{kind}:{secrets.token_hex(16)}"
+    if not CONSOLE_KEY.fullmatch(sent):
+        raise ConsoleForbidden("This form has expired or was not sent from the console; reload the page and retry.")
+    return f"console-{kind}:{sent}"
 
 
 # --- Flash messages --------------------------------------------------------------------------------------

@@ -245,22 +245,30 @@ async def _offer_events(
                 yield {"event": "closed", "data": json.dumps({"detail": "the token expired: sign in again"})}
                 return
             event = await stream.next(timeout_s=5.0)
-            if event is ACCOUNT_CHANGED:  # the hub has made the API forget what it knew of the account
-                try:
-                    active = await run_in_threadpool(services.accounts.ask, principal)
-                except BACKING_SERVICE_ERRORS as error:
-                    log.warning("account of a stream not checked", error=type(error).__name__)
-                    detail = "the account could not be checked right now: reconnect shortly"
-                    yield {"event": "closed", "data": json.dumps({"detail": detail})}
+            if event is ACCOUNT_CHANGED or event is RESYNC:
+                # The hub has made the API forget what it knew of the account: it changed, or (a resync: the
+                # subscription is back after Redis was away) a change, a deactivation among them, may have been
+                # missed.
+                if (closed := await _closed_unless_active(services, principal)) is not None:
+                    yield closed
                     return
-                if not active:
-                    yield {"event": "closed", "data": json.dumps({"detail": "the account was deactivated"})}
-                    return
-            elif event is RESYNC:
-                if (current := await _current_offer_event(services, shopper_id)) is not None:
+                if event is RESYNC and (current := await _current_offer_event(services, shopper_id)) is not None:
                     yield current
             elif event is not None:
                 yield {"event": str(event.get("event", "offer")), "data": json.dumps(event)}
+
+
+async def _closed_unless_active(services: AppServices, principal: Principal) -> dict[str, str] | None:
+    """None when the account may go on; else the `closed` event that ends its stream, saying why."""
+    try:
+        active = await run_in_threadpool(services.accounts.ask, principal)
+    except BACKING_SERVICE_ERRORS as error:
+        log.warning("account of a stream not checked", error=type(error).__name__)
+        detail = "the account could not be checked right now: reconnect shortly"
+        return {"event": "closed", "data": json.dumps({"detail": detail})}
+    if not active:
+        return {"event": "closed", "data": json.dumps({"detail": "the account was deactivated"})}
+    return None
 
 
 async def _current_offer_event(services: AppServices, shopper_id: UUID) -> dict[str, str] | None:

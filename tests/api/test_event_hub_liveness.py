@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from urllib.parse import urlsplit, urlunsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+import redis
 
 from api.events import LIVENESS_EVERY_S, RESYNC, LiveEventHub
 from crowdship.cache import open_async_redis
@@ -118,3 +119,31 @@ async def _until(condition: Callable[[], bool], within_s: float) -> bool:
             return True
         await asyncio.sleep(0.1)
     return bool(condition())
+
+
+def test_a_subscription_the_client_connects_again_by_itself_still_resyncs_every_stream(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """A dropped subscription is connected again by the Redis client's own retry when Redis answers at once (a
+    restart quicker than the retries, a connection cut): no error reaches the hub, yet events published
+    meanwhile were lost, deactivations among them. The hub forgets what it knew of accounts and every stream
+    rereads."""
+    forgotten: list[UUID | None] = []
+    database = str(redis_client.connection_pool.connection_kwargs.get("db", 0))
+
+    async def scenario() -> dict[str, str] | None:
+        hub = LiveEventHub(open_async_redis(settings), per_user=3, per_process=10, on_account_changed=forgotten.append)
+        hub.start()
+        try:
+            await _until(lambda: hub.connected, 10)
+            with hub.registered(hub.reserve(uuid4()), shopper_id=uuid4()) as stream:
+                subscriptions = [e for e in redis_client.client_list(_type="pubsub") if str(e.get("db")) == database]
+                assert subscriptions
+                for subscription in subscriptions:
+                    redis_client.client_kill_filter(_id=subscription["id"])
+                return await stream.next(10)
+        finally:
+            await hub.stop()
+
+    assert asyncio.run(scenario()) == RESYNC
+    assert forgotten == [None]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx2
@@ -22,6 +23,7 @@ from crowdship.settings import Settings
 from dispatch.accounts import Role
 from dispatch.adapters.live import RedisLiveState
 from dispatch.model import Store
+from dispatch.services import accounts
 
 _READERS: list[Iterator[str]] = []
 """Line readers of open streams, kept suspended: a reader that is dropped closes its stream."""
@@ -220,6 +222,40 @@ def test_a_stream_whose_account_changed_while_postgresql_is_away_ends_with_close
                     RedisLiveState(redis_client).account_changed(ana.user_id)
             elif line.startswith("data:") and events[-1] == "closed":
                 assert "could not be checked" in line
+    assert events == ["ready", "closed"]
+
+
+def _drop_this_sessions_subscriptions(redis_client: redis.Redis) -> int:
+    """Cuts the event hubs' subscriptions on this session's Redis database (as a Redis restart does), and only
+    theirs: other sessions' servers keep theirs."""
+    database = str(redis_client.connection_pool.connection_kwargs.get("db", 0))
+    subscribers = [entry for entry in redis_client.client_list(_type="pubsub") if str(entry.get("db")) == database]
+    for entry in subscribers:
+        redis_client.client_kill_filter(_id=entry["id"])
+    return len(subscribers)
+
+
+def test_a_stream_whose_account_was_deactivated_while_redis_was_away_ends_once_redis_is_back(
+    app: FastAPI, http: httpx2.Client, make_shopper: Callable[..., Account], redis_client: redis.Redis
+) -> None:
+    """The deactivation's word to the API processes is lost with Redis away: once the subscription is back, each
+    stream asks again whether its account may go on (the hub has forgotten what it knew), as REST requests do,
+    rather than stream on until its token expires."""
+    ana = make_shopper("Ana")
+    context = app.state.services.context
+    events: list[str] = []
+    gives_up_at = time.monotonic() + 20  # the stream pings every 15 s: a stream left open shows within that
+    with http.stream("GET", "/shopper/events", headers=ana.headers) as stream:
+        for line in stream.iter_lines():
+            if time.monotonic() > gives_up_at:
+                break
+            if line.startswith("event:"):
+                events.append(line.split(":", 1)[1].strip())
+                if events[-1] == "ready":
+                    accounts.set_active(replace(context, live=None), user_id=ana.user_id, active=False)  # no word
+                    assert _drop_this_sessions_subscriptions(redis_client) >= 1
+            elif line.startswith("data:") and events[-1] == "closed":
+                assert "deactivated" in line
     assert events == ["ready", "closed"]
 
 

@@ -176,6 +176,30 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
     assert "Referred by: no shopper&#39;s name starts with “Zed”." in unknown.text
 
 
+def test_a_money_form_carrying_a_key_the_console_never_minted_is_refused_on_a_page_and_moves_nothing(
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], owed: Callable[..., Owed]
+) -> None:
+    """The console mints each form's key; one altered on its way (a NUL, a key of the API's full 160 characters,
+    which with the console's prefix and the caller's id no longer fits the 200 the ledger keeps) is refused as a
+    form the console did not send, in its own words on a page, rather than a JSON problem or a limit of 200
+    characters the key did not break."""
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
+    sign_in_as(Role.OPS, "oscar")
+    url = f"/console/ops/shoppers/{ana.shopper_id}"
+    csrf = hidden(client.get(url).text, CSRF_FIELD)
+    for altered in ("k\x00", "k" * 160, "key with spaces"):
+        refused = client.post(
+            f"{url}/store-credit-redemptions", data={CSRF_FIELD: csrf, "idempotency_key": altered, "amount": "1.00"}
+        )
+        assert refused.status_code == 403, (altered[:8], refused.status_code, refused.text[:200])
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "was not sent from the console" in refused.text
+    assert (
+        f'holds <strong><span class="money">{format_dollars(credit.amount_cents)}</span></strong>'
+        in client.get(url).text
+    )
+
+
 def test_a_shoppers_name_ending_in_a_full_stop_is_not_followed_by_another(
     client: TestClient, sign_in_as: Callable[..., StaffLogin], db: ConnectionPool
 ) -> None:
