@@ -335,11 +335,13 @@ def dispatcher(
     """Run dispatch batches for every store at a steady cadence; safe to run in several processes."""
     import signal
     import threading
+    from functools import partial
 
     from cli.database import command_pool, live_service_context
     from composition import acceptance_aware, forgetting_old_idempotency_keys
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
+    from crowdship.units import counted
     from dispatch.services.dispatcher import dispatch_round, keep_house, run_dispatcher
 
     settings = get_settings()
@@ -364,18 +366,19 @@ def dispatcher(
         wait=False,
     ) as pool:
         context = live_service_context(pool)
-        if acceptance:
-            context = acceptance_aware(context)
+        if acceptance:  # the default model until the loop's first round fits one (retried soon if it cannot)
+            context = acceptance_aware(context, refit="later")
         rounds = run_dispatcher(
             context,
             cadence_s=settings.dispatch_cadence_s if cadence is None else cadence,
             stop=stop,
             outages=BACKING_SERVICE_ERRORS,
-            refresh=acceptance_aware if acceptance else None,
+            refresh=partial(acceptance_aware, refit="now") if acceptance else None,
+            refresh_at_start=acceptance,
             housekeeping=forgetting_old_idempotency_keys(pool, settings),
             stall_s=settings.dispatch_stall_s,
         )
-    console.print(f"dispatcher stopped after {rounds} round(s)")
+    console.print(f"dispatcher stopped after {counted(rounds, 'round')}")
 
 
 # --- Rewards: policies, reconciliation, ledger benchmark ---------------------------------------------------

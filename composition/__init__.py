@@ -1,7 +1,7 @@
 """The composition root: the one place that puts the parts together, for the API, the CLI, the dispatcher
 and the simulator alike. It picks the storage (PostgreSQL and Redis live, memory for a simulated day) and
 wires rewards into dispatch's hooks (offer quote, route terms, delivery credit, trust-tier review, the audit
-of shopper changes), so that `dispatch` never imports `rewards`.
+of staff decisions), so that `dispatch` never imports `rewards`.
 
 Where no reward policy is in force yet, an offer is priced by the matcher's compensation rule and a delivery
 is recorded without a credit, logged as an error for finance to settle: a shopper at the door is never refused
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
@@ -188,22 +189,27 @@ def acceptance_aware(
     reward_term: bool = True,
     decline: DeclineRule = DEFAULT_DECLINE_RULE,
     prospects: ProspectTerms | None = DEFAULT_PROSPECTS,
+    refit: Literal["now", "now-or-keep", "later"] = "now-or-keep",
 ) -> DispatchContext:
     """The context with acceptance-aware batches: the model fitted now on the recorded answers (a bounded
     sample, `dispatch.services.acceptance`), and each order's waiting priced by its `prospects` (the skip cost
     a decline falls back to; `dispatch.prospects`). Called again, it refits. While the database cannot be
-    read the model already in use stays (the default at first), so a dispatcher still starts during an
-    outage."""
-    try:
-        model = fit_from_history(context.unit_of_work, now=context.clock.now(), with_reward=reward_term)
-    except BACKING_SERVICE_ERRORS as error:
-        kept = context.acceptance.model if context.acceptance is not None else DEFAULT_MODEL
-        log.warning(
-            "acceptance model: history unreadable, model kept",
-            error=type(error).__name__,
-            fitted_on_answers=kept.answers,
-        )
-        model = kept
+    read, "now-or-keep" keeps the model already in use (the default at first), so a one-off round still runs
+    during an outage; "now" raises, so that the dispatcher's loop tries again soon; "later" keeps the model in
+    use without reading (the loop fits at its first round)."""
+    kept = context.acceptance.model if context.acceptance is not None else DEFAULT_MODEL
+    model = kept
+    if refit != "later":
+        try:
+            model = fit_from_history(context.unit_of_work, now=context.clock.now(), with_reward=reward_term)
+        except BACKING_SERVICE_ERRORS as error:
+            if refit == "now":
+                raise
+            log.warning(
+                "acceptance model: history unreadable, model kept",
+                error=type(error).__name__,
+                fitted_on_answers=kept.answers,
+            )
     weighting = AcceptanceWeighting(
         model, decline_penalty_cents=decline_penalty_cents, reward_term=reward_term, decline=decline
     )

@@ -10,7 +10,8 @@ store is ever batched by two rounds of one process at once (between processes, t
 The loop's own chores, the housekeeping and the hourly refresh (the acceptance model's refit), run the same way:
 on a thread of their own, abandoned when they have not ended within `stall_s` (tried again at their next time,
 the refresh's context kept meanwhile); abandoned chores count with abandoned rounds against
-`MAX_ABANDONED_ROUNDS`.
+`MAX_ABANDONED_ROUNDS`. A chore that fails (a server away) is tried again after `CHORE_RETRY`, not an hour
+later: a dispatcher started during an outage fits its model within a minute of the database's return.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ Outages = tuple[type[Exception], ...]
 """The errors that mean a backing server is unreachable (`crowdship.outages`, given by the caller): every store
 would fail alike, so the round stops and the loop backs off."""
 MAX_BACKOFF_S = 60.0
+CHORE_RETRY = timedelta(minutes=1)
+"""A chore that failed is tried again this soon (or at its regular time, when that comes sooner)."""
 MAX_ABANDONED_ROUNDS = 2
 """Abandoned rounds (or chores) still stuck beyond which no new round or chore starts (each holds a thread and a
 connection)."""
@@ -213,16 +216,21 @@ def backoff_s(cadence_s: float, failures: int, jitter: Callable[[], float] = ran
     return delay * (1 - 0.2 * jitter())
 
 
-def _refreshed(ctx: DispatchContext, refresh: Callable[[DispatchContext], DispatchContext]) -> DispatchContext:
+def _refreshed(ctx: DispatchContext, refresh: Callable[[DispatchContext], DispatchContext]) -> DispatchContext | None:
+    """The refreshed context, or None when the refresh failed (logged; the loop keeps the one it has)."""
     try:
         return refresh(ctx)
     except Exception as error:
-        log.error("dispatcher context refresh failed, the current one kept", error=type(error).__name__)
-        return ctx
+        log.error(
+            "dispatcher context refresh failed, the current one kept",
+            error=type(error).__name__,
+            retry_in_s=CHORE_RETRY.total_seconds(),
+        )
+        return None
 
 
-def keep_house(ctx: DispatchContext, housekeeping: Callable[[DispatchContext], object], outages: Outages = ()) -> None:
-    """Runs the housekeeping; a failure is logged (briefly when a server is away) and tried again next time."""
+def keep_house(ctx: DispatchContext, housekeeping: Callable[[DispatchContext], object], outages: Outages = ()) -> bool:
+    """Runs the housekeeping; False when it failed (logged, briefly when a server is away)."""
     try:
         housekeeping(ctx)
     except Exception as error:
@@ -231,6 +239,8 @@ def keep_house(ctx: DispatchContext, housekeeping: Callable[[DispatchContext], o
             error=type(error).__name__,
             exc_info=error if not isinstance(error, outages) else None,
         )
+        return False
+    return True
 
 
 @dataclass
@@ -249,6 +259,7 @@ class _Chores:
         """Runs the chores due, unless `MAX_ABANDONED_ROUNDS` are stuck (then at the next round); one that does
         not end in time joins `abandoned`. Returns the context to go on with: the refreshed one, else `ctx`."""
         now = ctx.clock.now()
+        retry_at = now + min(CHORE_RETRY, self.every)
         if self.refresh is not None and now >= self.next_refresh and len(abandoned) < MAX_ABANDONED_ROUNDS:
             self.next_refresh = now + self.every
             refreshing = self.run(partial(_refreshed, ctx, self.refresh), name="dispatcher-refresh")
@@ -256,6 +267,8 @@ class _Chores:
                 abandoned.append(refreshing)  # the context it had is kept
             elif isinstance(refreshing.result, DispatchContext):
                 ctx = refreshing.result
+            else:
+                self.next_refresh = retry_at
         if self.housekeeping is not None and now >= self.next_housekeeping and len(abandoned) < MAX_ABANDONED_ROUNDS:
             self.next_housekeeping = now + self.every
             housekeeper = self.run(
@@ -263,6 +276,8 @@ class _Chores:
             )
             if not housekeeper.done.is_set():
                 abandoned.append(housekeeper)
+            elif housekeeper.result is False:
+                self.next_housekeeping = retry_at
         return ctx
 
 
@@ -277,14 +292,16 @@ def run_dispatcher(
     refresh: Callable[[DispatchContext], DispatchContext] | None = None,
     housekeeping: Callable[[DispatchContext], object] | None = None,
     refresh_every: timedelta = REFIT_EVERY,
+    refresh_at_start: bool = False,
     stall_s: float = 30.0,
 ) -> int:
     """Runs rounds every `cadence_s` seconds until `stop` is set (or `max_rounds`); returns the rounds run.
 
     Every `refresh_every` of the context's clock, `refresh` rebuilds the context (e.g. refits the acceptance
-    model on the answers recorded since; one that fails keeps the context it had); `housekeeping` tidies the
-    stores (e.g. forgets old idempotency keys; one that fails is tried again next time) at the first round and
-    as often after it, so that a dispatcher restarted more often than that still does it. A round, the refresh
+    model on the answers recorded since), first at the first round when `refresh_at_start`; `housekeeping`
+    tidies the stores (e.g. forgets old idempotency keys) at the first round and as often after it, so that a
+    dispatcher restarted more often than that still does it. A chore that fails is tried again after
+    `CHORE_RETRY` (a failed refresh keeps the context it had). A round, the refresh
     or the housekeeping that makes no progress for `stall_s` is abandoned (module docstring); while
     `MAX_ABANDONED_ROUNDS` are still stuck, no new round starts, and no chore (it waits for the next round)."""
     rounds = failures = 0
@@ -296,7 +313,7 @@ def run_dispatcher(
         refresh_every,
         outages,
         partial(_run_chore, in_flight=in_flight, stop=stop, stall_s=stall_s),
-        next_refresh=ctx.clock.now() + refresh_every,
+        next_refresh=ctx.clock.now() + (timedelta(0) if refresh_at_start else refresh_every),
         next_housekeeping=ctx.clock.now(),
     )
     while not stop.is_set() and (max_rounds is None or rounds < max_rounds):

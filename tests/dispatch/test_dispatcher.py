@@ -116,11 +116,12 @@ def test_positions_of_shoppers_off_trip_are_pruned_once_a_minute(
     assert prune_live_positions(ctx) == 0
 
 
-def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_old_one(
+def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_old_one_and_is_tried_again_soon(
     db: ConnectionPool, settings: Settings
 ) -> None:
     """Rounds every 30 minutes of the context's clock with an hourly refresh: asked at 60 (it fails: the
-    rounds go on with the context they had), at 120 (it succeeds) and at 180, handed what 120 made."""
+    rounds go on with the context they had, and it is due again a minute later), at 90 (it succeeds), then an
+    hour later, at 150, handed what 90 made."""
     started = datetime.now(UTC)
     clock = ManualClock(started)
     ctx = replace(_context(db, settings, None), clock=clock)
@@ -141,17 +142,57 @@ def test_the_context_is_refreshed_on_its_clock_and_a_failed_refresh_keeps_the_ol
     assert rounds == 7
     assert asked == [
         (timedelta(minutes=60), None),
-        (timedelta(minutes=120), None),
-        (timedelta(minutes=180), ProspectTerms(take_rate=0.2)),
+        (timedelta(minutes=90), None),
+        (timedelta(minutes=150), ProspectTerms(take_rate=0.2)),
     ]
+
+
+def test_an_acceptance_aware_dispatcher_started_during_an_outage_fits_its_model_a_minute_after_the_return(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """It starts on the default model without reading; the fit at its first round finds PostgreSQL away (really
+    unreachable: nothing listens) and is tried again a minute later, not an hour later, on the database that
+    is back; every round in between runs."""
+    from composition import acceptance_aware
+
+    started = datetime.now(UTC)
+    clock = ManualClock(started)
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/crowdship"
+    with open_pool(url, name="away", timeout_s=0.2, connect_timeout_s=1, wait=False) as away:
+        ctx = acceptance_aware(replace(_context(away, settings, None), clock=clock), refit="later")
+        fitted_at: list[timedelta] = []
+
+        def refit_on_the_database_back_after_40_s(current: DispatchContext) -> DispatchContext:
+            if current.clock.now() - started >= timedelta(seconds=40):
+                current = replace(current, unit_of_work=lambda: PostgresDispatchUnitOfWork(db))
+            refitted = acceptance_aware(current, refit="now")
+            fitted_at.append(current.clock.now() - started)
+            return refitted
+
+        class TwentySecondsPass(threading.Event):
+            def wait(self, timeout: float | None = None) -> bool:  # noqa: ARG002
+                clock.advance(timedelta(seconds=20))
+                return False
+
+        rounds = run_dispatcher(
+            ctx,
+            cadence_s=1.0,
+            stop=TwentySecondsPass(),
+            max_rounds=6,
+            outages=OUTAGES,
+            refresh=refit_on_the_database_back_after_40_s,
+            refresh_at_start=True,
+        )
+    assert rounds == 6
+    assert fitted_at == [timedelta(seconds=60)], "tried at 0 (away), then a minute later, on the database back"
 
 
 def test_housekeeping_runs_at_the_first_round_then_hourly_and_a_failure_is_tried_again(
     db: ConnectionPool, settings: Settings
 ) -> None:
     """Rounds every 30 minutes of the context's clock: housekeeping is asked at the first round (it fails, the
-    rounds go on), then at 60, 120 and 180, each time with the context of the moment; so a dispatcher restarted
-    within the hour still does it."""
+    rounds go on, and it is due again a minute later), at 30, then hourly, at 90 and 150, each time with the
+    context of the moment; so a dispatcher restarted within the hour still does it."""
     started = datetime.now(UTC)
     clock = ManualClock(started)
     ctx = replace(_context(db, settings, None), clock=clock)
@@ -168,7 +209,7 @@ def test_housekeeping_runs_at_the_first_round_then_hourly_and_a_failure_is_tried
             return False
 
     assert run_dispatcher(ctx, cadence_s=1.0, stop=HalfHourPasses(), max_rounds=7, housekeeping=housekeeping) == 7
-    assert asked == [timedelta(0), timedelta(minutes=60), timedelta(minutes=120), timedelta(minutes=180)]
+    assert asked == [timedelta(0), timedelta(minutes=30), timedelta(minutes=90), timedelta(minutes=150)]
 
 
 def test_the_dispatchers_housekeeping_forgets_idempotency_keys_past_the_setting(
