@@ -4,5 +4,7 @@ import sys
 
 from rich.console import Console
 
-# Output piped or run under make is not a terminal; rich would then wrap tables at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
+# Output piped or run under make is not a terminal: rich would then lay tables out at 80 columns, so they get 160;
+# and sentences are not folded at all (soft wrap), so a line read by a script or grep is the line printed.
+_TERMINAL = sys.stdout.isatty()
+console = Console(width=None if _TERMINAL else 160, soft_wrap=not _TERMINAL)
