@@ -36,10 +36,10 @@ from dispatch.offer_explanation import (
     OUTSIDE_SERVICE_AREA,
     best_alternatives,
     leave_after,
-    leave_by_reasons,
     offer_breakdown,
     pending_reasons,
     waiting_reasons,
+    withheld_reasons,
 )
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
@@ -207,7 +207,7 @@ def _match_and_offer(
     )
     if not problem["trips"]:  # the batch kept every order from every trip (by its leave-by, maybe): say which
         reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS
-        told = leave_by_reasons(
+        told = withheld_reasons(
             {order.id: str(reason) for order in orders},
             store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
         )  # fmt: skip
@@ -263,7 +263,7 @@ def _match_and_offer(
         uow.commit()
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
-    reasons = leave_by_reasons(
+    reasons = withheld_reasons(
         pending_reasons(pending, solution, made.dropped),
         store=store,
         orders=orders,
