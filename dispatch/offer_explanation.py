@@ -137,6 +137,10 @@ OUTSIDE_SERVICE_AREA = "outside_service_area"
 """The batch's own code: the drop-off lies outside the store's service area as it is drawn now (it was
 redrawn after the order was taken in), so no batch considers the order; operations decide."""
 
+SHOPPERS_AT_THEIR_CAPS = "shoppers_at_their_caps"
+"""The batch's own code: every trip that may carry the order is a shopper's who can earn nothing more today
+or this week (the policy's caps), and the batch offers them nothing, since it would pay nothing."""
+
 WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
 """The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
 take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""
@@ -163,6 +167,7 @@ def withheld_reasons(
     excluded: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
+    capped: Collection[UUID] = (),
 ) -> dict[UUID, str]:
     """`reasons` with "not a candidate" said as the rule that kept the order from every trip when the batch
     kept it itself: the matcher never saw those pairs (a trip with no order it may carry is not even in its
@@ -170,7 +175,8 @@ def withheld_reasons(
     in its order (detour, capacity, window, identity, value) that leaves no trip is the code; the window
     includes the batch's leave-by (`batching.reachable_by_leave_by`). Trips kept from the order for a reason
     with no code (offered it before, the shopper's own address) are not counted: with no other trip the
-    order stays "not a candidate"."""
+    order stays "not a candidate". When the trips that pass every rule are all `capped` (their shoppers can
+    earn nothing more: the batch left them out), the code is `SHOPPERS_AT_THEIR_CAPS`."""
     by_id = {order.id: order for order in orders}
     told = dict(reasons)
     for order_id, reason in reasons.items():
@@ -185,6 +191,8 @@ def withheld_reasons(
             if not alive:
                 told[order_id] = str(rule)
                 break
+        if alive and all(each.trip.id in capped for each in alive):
+            told[order_id] = SHOPPERS_AT_THEIR_CAPS
     return told
 
 

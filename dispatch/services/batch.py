@@ -210,6 +210,7 @@ def _match_and_offer(
         told = withheld_reasons(
             {order.id: str(reason) for order in orders},
             store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
+            capped=_capped(terms),
         )  # fmt: skip
         _record_unassigned(ctx, report, told, now)
         return
@@ -271,6 +272,7 @@ def _match_and_offer(
         excluded=excluded,
         now=now,
         parameters=parameters,
+        capped=_capped(terms),
     )
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
@@ -314,6 +316,12 @@ def _route_terms(
     if ctx.route_pricer is None or not candidates:
         return {}
     return ctx.route_pricer([(candidate.trip, candidate.shopper) for candidate in candidates], now)
+
+
+def _capped(terms: Mapping[UUID, RewardTerms | None]) -> set[UUID]:
+    """The trips whose shoppers can earn nothing more under the policy's caps (`build_match_problem` leaves
+    them out)."""
+    return {trip_id for trip_id, trip_terms in terms.items() if trip_terms is not None and trip_terms.room == 0}
 
 
 def _candidates(uow: LiveUnitOfWork, store_id: UUID, now: datetime, parameters: BatchParameters) -> list[TripCandidate]:

@@ -1,5 +1,6 @@
 """The reason a pending order carries when the batch itself kept it from every trip (the matcher never saw the
-pair): the code of the rule that did, as the matcher would have said it, not "no trip was a candidate"."""
+pair): the code of the rule that did, as the matcher would have said it, not "no trip was a candidate"; and a
+shopper at their reward cap, whom the batch offers nothing, said so on the order's page too."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.matching import UnassignedReason
-from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
+from dispatch.offer_explanation import SHOPPERS_AT_THEIR_CAPS
 from dispatch.services.batch import run_batch
-from dispatch.services.context import DispatchConfig
+from dispatch.services.context import DeliveredOrder, DispatchConfig
+from dispatch.services.order_detail import order_detail
+from rewards.adapters.memory import MemoryRewardsUnitOfWork
 from routing.areas import circular_area
 from routing.geo import GeoPoint
+from tests.rewards.conftest import publish_policy
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 STORE_AT = GeoPoint(30.4627, -84.2211)
@@ -93,3 +98,39 @@ def test_the_same_code_whether_or_not_the_trip_has_another_order_to_carry(settin
     report = run_batch(world.context, store_id=store.id)
     assert [offer.stops for offer in report.offers] == [(cheap.id,)]
     assert report.unassigned == {dear.id: str(UnassignedReason.VALUE_LIMIT)}
+
+
+def test_an_order_only_a_shopper_at_their_cap_passes_says_so_in_the_batch_and_on_its_page(settings: Settings) -> None:
+    """The only shopper in the store has earned the day's cap: the batch offers them nothing (it would pay
+    nothing), so the order waits for that reason, and its page says that trip's shopper is at their cap, not
+    that the trip could take it at the next batch."""
+    world, store = _world(settings)
+    publish_policy(
+        MemoryRewardsUnitOfWork(world.rewards_db),
+        {"base_cents": 300, "per_extra_km_cents": 60, "per_extra_minute_cents": 0, "per_bag_cents": 0,
+         "minimum_cents": 300, "daily_cap_cents": 300},
+        now=NOW - timedelta(days=1),
+    )  # fmt: skip
+    earlier, order = _order(store, "W0"), _order(store, "W1")
+    with world.context.unit_of_work() as uow:
+        uow.orders.add(earlier)
+        uow.orders.add(order)
+        uow.commit()
+    _check_in(world, store, tier=TrustTier.GOLD, verified=True, bags=4)
+    with world.context.unit_of_work() as uow:
+        (trip,) = uow.trips.list_for_store(store.id, [TripStatus.OPEN])
+        delivered = uow.orders.get(earlier.id, for_update=True)
+        delivered.status = OrderStatus.DELIVERED  # delivered by hand this morning: the day's 300 are earned
+        uow.orders.save(delivered, at=NOW - timedelta(hours=3))
+        assert world.context.credit_delivery is not None
+        world.context.credit_delivery(
+            uow, DeliveredOrder(earlier.id, trip.id, trip.shopper_id, None, None, NOW - timedelta(hours=3))
+        )
+        uow.commit()
+    report = run_batch(world.context, store_id=store.id)
+    assert report.offers == []
+    assert report.unassigned == {order.id: SHOPPERS_AT_THEIR_CAPS}
+    waits = order_detail(world.context, order_id=order.id).unassigned
+    assert waits is not None
+    assert [verdict.reason for verdict in waits.trips] == ["cap"]
+    assert waits.summary.startswith("no open trip may take it now")
