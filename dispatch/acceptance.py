@@ -175,9 +175,9 @@ class AcceptanceWeighting:
     model: AcceptanceModel = DEFAULT_MODEL
     decline_penalty_cents: int = DEFAULT_DECLINE_PENALTY_CENTS
     reward_term: bool = True
+    """False: the matcher's routes are weighed without a reward term (see `fit_acceptance(with_reward=)`)."""
     decline: DeclineRule = DEFAULT_DECLINE_RULE
     """How the matcher prices a declined route (`dispatch.matching.acceptance`)."""
-    """False: the matcher's routes are weighed without a reward term (see `fit_acceptance(with_reward=)`)."""
 
 
 def with_acceptance(problem: Mapping[str, Any], weighting: AcceptanceWeighting, *, at: datetime) -> dict[str, Any]:

@@ -7,7 +7,8 @@ stops in the same order, priced by that trip's own rule, or "none"; and when to 
 now, for a route whose windows open later (`batching.leave_after`).
 
 An order left pending carries the matcher's reason code (`dispatch.matching.UnassignedReason`, the codes of
-`crowdship match`); an order whose assignment the batch's own checks dropped carries the code of that rule.
+`crowdship match`); an order whose assignment the batch's own checks dropped, or that the batch kept from every
+trip before the matcher saw it, carries the code of that rule.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from uuid import UUID
 
 from dispatch.batch_offers import DroppedAssignment, route_metrics
 from dispatch.batching import (
+    ROUTE_TOLERANCE,
     BatchParameters,
     TripCandidate,
     compensation_components,
-    eligible_orders,
+    detour_limit_km,
     reachable_by_leave_by,
 )
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
 from dispatch.model import Offer, Order, Store, Trip
+from dispatch.rules import refusal_reason, value_cap
 
 DROPPED_REASONS: Mapping[str, UnassignedReason] = {
     "detour": UnassignedReason.NO_TRIP_WITHIN_DETOUR,
@@ -134,6 +137,10 @@ OUTSIDE_SERVICE_AREA = "outside_service_area"
 """The batch's own code: the drop-off lies outside the store's service area as it is drawn now (it was
 redrawn after the order was taken in), so no batch considers the order; operations decide."""
 
+SHOPPERS_AT_THEIR_CAPS = "shoppers_at_their_caps"
+"""The batch's own code: every trip that may carry the order is a shopper's who can earn nothing more today
+or this week (the policy's caps), and the batch offers them nothing, since it would pay nothing."""
+
 WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
 """The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
 take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""
@@ -151,7 +158,7 @@ def waiting_reasons(
     }
 
 
-def leave_by_reasons(
+def withheld_reasons(
     reasons: Mapping[UUID, str],
     *,
     store: Store,
@@ -160,20 +167,72 @@ def leave_by_reasons(
     excluded: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
+    capped: Collection[UUID] = (),
 ) -> dict[UUID, str]:
-    """`reasons` with "not a candidate" said as the window when the batch kept the order from every trip that
-    may carry it because each leaves before its window opens (`batching.reachable_by_leave_by`): the matcher
-    never saw those pairs, so it cannot tell."""
+    """`reasons` with "not a candidate" said as the rule that kept the order from every trip when the batch
+    kept it itself: the matcher never saw those pairs (a trip with no order it may carry is not even in its
+    problem), so it cannot tell. As the matcher does (`matching.answer.unassigned_reasons`), the first rule
+    in its order (detour, capacity, window, identity, value) that leaves no trip is the code; the window
+    includes the batch's leave-by (`batching.reachable_by_leave_by`). Trips kept from the order for a reason
+    with no code (offered it before, the shopper's own address) are not counted: with no other trip the
+    order stays "not a candidate". When the trips that pass every rule are all `capped` (their shoppers can
+    earn nothing more: the batch left them out), the code is `SHOPPERS_AT_THEIR_CAPS`."""
     by_id = {order.id: order for order in orders}
-    allowed: dict[UUID, list[TripCandidate]] = {}
-    for candidate in trips:
-        for order in eligible_orders(candidate, orders, excluded, parameters):
-            allowed.setdefault(order.id, []).append(candidate)
     told = dict(reasons)
     for order_id, reason in reasons.items():
-        found, carriers = by_id.get(order_id), allowed.get(order_id, [])
-        if reason != UnassignedReason.NOT_A_CANDIDATE or found is None or not carriers:
+        found = by_id.get(order_id)
+        if reason != UnassignedReason.NOT_A_CANDIDATE or found is None:
             continue
-        if not any(reachable_by_leave_by(store, each.trip, found, now, parameters) for each in carriers):
-            told[order_id] = str(UnassignedReason.WINDOW)
+        alive = [each for each in trips if not _kept_without_a_code(each, found, excluded, parameters)]
+        if not alive:
+            continue
+        for rule in WITHHOLDING_RULES:
+            alive = [each for each in alive if _passes(rule, store, each, found, now, parameters)]
+            if not alive:
+                told[order_id] = str(rule)
+                break
+        if alive and all(each.trip.id in capped for each in alive):
+            told[order_id] = SHOPPERS_AT_THEIR_CAPS
     return told
+
+
+def _kept_without_a_code(
+    candidate: TripCandidate, order: Order, excluded: Collection[tuple[UUID, UUID]], parameters: BatchParameters
+) -> bool:
+    """Kept from the trip by a rule the matcher has no code for: offered to it before, or its own address."""
+    if (candidate.trip.id, order.id) in excluded:
+        return True
+    refusal = refusal_reason(
+        candidate.shopper, order, parameters.tier_value_caps_cents, parameters.own_address_radius_m
+    )
+    return refusal == "own_address"
+
+
+WITHHOLDING_RULES = (
+    UnassignedReason.NO_TRIP_WITHIN_DETOUR,
+    UnassignedReason.CAPACITY,
+    UnassignedReason.WINDOW,
+    UnassignedReason.ID_CHECK,
+    UnassignedReason.VALUE_LIMIT,
+)
+"""The matcher's rules in the order it tries them (`matching.answer.unassigned_reasons`)."""
+
+
+def _passes(
+    rule: UnassignedReason, store: Store, each: TripCandidate, order: Order, now: datetime, parameters: BatchParameters
+) -> bool:
+    """Whether one trip passes one of `WITHHOLDING_RULES` for one order on its own."""
+    if rule is UnassignedReason.CAPACITY:
+        return order.size_bags <= each.remaining_capacity
+    if rule is UnassignedReason.ID_CHECK:
+        return not order.age_restricted or each.shopper.identity_verified
+    if rule is UnassignedReason.VALUE_LIMIT:
+        cap = value_cap(each.shopper.trust_tier, parameters.tier_value_caps_cents)
+        return cap is None or order.value_cents <= cap
+    metrics = route_metrics(store, each.trip, [order], parameters)
+    if rule is UnassignedReason.NO_TRIP_WITHIN_DETOUR:
+        limit = detour_limit_km(each.trip, parameters)
+        return metrics.detour_km <= limit * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
+    latest = (order.window_latest - now).total_seconds() / 60.0
+    in_time = metrics.arrival_minutes[0] <= latest * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
+    return in_time and reachable_by_leave_by(store, each.trip, order, now, parameters)

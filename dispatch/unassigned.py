@@ -18,6 +18,7 @@ from routing.areas import covers
 REASONS = {
     "offered before": "was offered this order before (answered, just now unanswered, or too many times)",
     "busy": "already has an open or accepted offer (one bundle per trip)",
+    "cap": "its shopper can earn nothing more today or this week (the reward policy's cap)",
     "capacity": "has no room left for its bags",
     "trust_tier": "its shopper's trust tier may not carry an order of this value",
     "identity": "its shopper's identity is not verified (the order is age-restricted)",
@@ -57,9 +58,11 @@ def why_unassigned(
     barred_pairs: Collection[tuple[UUID, UUID]],
     now: datetime,
     parameters: BatchParameters,
+    capped_trips: Collection[UUID] = (),
 ) -> Unassigned | None:
     """None unless the order waits (pending or returned); else the reason in one line and, per open trip, why
-    it could not take the order alone (a bundle may still fail where each order alone would not)."""
+    it could not take the order alone (a bundle may still fail where each order alone would not).
+    `capped_trips` are those whose shoppers can earn nothing more under the caps: batches offer them nothing."""
     if order.status is OrderStatus.RETURNED:
         return Unassigned("returned to the store: operations requeue it, cancel it or hand it to the courier fleet")
     if order.status is not OrderStatus.PENDING:
@@ -75,7 +78,8 @@ def why_unassigned(
             candidate.trip.id,
             candidate.shopper.id,
             candidate.shopper.display_name,
-            _trip_reason(candidate, order, store, busy_trips, barred_pairs, now, parameters),
+            _trip_reason(candidate, order, store, busy_trips, barred_pairs, now, parameters)
+            or ("cap" if candidate.trip.id in capped_trips else None),
         )
         for candidate in trips
     )

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from crowdship.units import Cents
 from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
-from rewards.records import PaymentMethodChoice
+from rewards.records import EarnedElsewhere, PaymentMethodChoice
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class RecordedDay:
     failures: Mapping[UUID, tuple[RecordedFailure, ...]] = field(default_factory=dict)
     """For each order that failed (its last attempt refused, or marked not delivered by operations), each
     failure, oldest first, with the trip that carried it and what operations did with it after."""
+    earned_elsewhere: tuple[EarnedElsewhere, ...] = ()
+    """What those shoppers earned that the day does not replay (at other stores, or here before the day), from
+    a week before its start to its end, oldest first: the caps counted it live, so a replay counts it too."""
 
     @cached_property
     def _answers(self) -> dict[tuple[UUID, frozenset[UUID]], list[Offer]]:

@@ -190,3 +190,13 @@ class LedgerLine:
     order_id: UUID | None
     reverses_id: UUID | None
     payout_line_id: UUID | None
+
+
+@dataclass(frozen=True)
+class EarnedElsewhere:
+    """A reward a shopper earned that a replayed day does not replay (another store, an earlier day): the
+    daily and weekly caps counted it, so the replay counts it too, from when it was earned."""
+
+    shopper_id: UUID
+    earned_at: datetime
+    cash_value_cents: Cents

@@ -19,6 +19,8 @@ class Kind(IntEnum):
     BATCH = 6
     OPERATIONS = 7
     """What operations did with an order that failed at the door, as recorded (a replay only)."""
+    EARNED_ELSEWHERE = 8
+    """A reward a replayed day's shopper earned at another store, counted towards their caps (a replay only)."""
 
 
 class EventQueue:

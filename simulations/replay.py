@@ -40,6 +40,7 @@ from typing import Any
 from dispatch.model import OrderStatus, TripStatus
 from rewards.policy_versions import PolicyStatus
 from rewards.recorded_day import RecordedDay, day_figures
+from rewards.records import EarnedElsewhere
 from rewards.services import create_reward_policy, decide_reward_policy
 from simulations import replay_arrivals, replay_deliveries, replay_offers
 from simulations.books import SIMULATION_FINANCE, SIMULATION_OPS
@@ -63,6 +64,7 @@ def replay_day(day: RecordedDay, options: ReplayOptions) -> ReplayResult:
         Kind.SHOPPER: partial(replay_arrivals.arrive, state),
         Kind.BATCH: partial(replay_offers.batch, state),
         Kind.OPERATIONS: partial(replay_deliveries.operations, state),
+        Kind.EARNED_ELSEWHERE: partial(_earned_elsewhere, state),
     }
     horizon_s = state.seconds(day.end + AFTER_THE_DAY)
     while state.queue:
@@ -104,10 +106,16 @@ def _set_up(state: ReplayState) -> None:
         if trip.status is TripStatus.CANCELLED:
             cancelled_at = max(day.changed_at[trip.id], trip.checked_in_at)
             state.queue.push(state.seconds(cancelled_at), Kind.CANCEL, ("trip", trip.id))
+    for earned in day.earned_elsewhere:  # what the caps counted live, each from when it was earned
+        state.queue.push(state.seconds(earned.earned_at), Kind.EARNED_ELSEWHERE, earned)
     firsts = [state.seconds(order.created_at) for order in day.orders]
     if firsts:
         state.queue.push(min(firsts), Kind.BATCH, None)
         state.batching = True
+
+
+def _earned_elsewhere(state: ReplayState, _at_s: float, earned: EarnedElsewhere) -> None:
+    state.memory.rewards_db.earned_elsewhere.append(earned)
 
 
 def _result(state: ReplayState) -> ReplayResult:

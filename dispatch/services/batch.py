@@ -36,10 +36,10 @@ from dispatch.offer_explanation import (
     OUTSIDE_SERVICE_AREA,
     best_alternatives,
     leave_after,
-    leave_by_reasons,
     offer_breakdown,
     pending_reasons,
     waiting_reasons,
+    withheld_reasons,
 )
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
@@ -207,9 +207,10 @@ def _match_and_offer(
     )
     if not problem["trips"]:  # the batch kept every order from every trip (by its leave-by, maybe): say which
         reason = UnassignedReason.NOT_A_CANDIDATE if candidates else UnassignedReason.NO_TRIP_TAKES_ORDERS
-        told = leave_by_reasons(
+        told = withheld_reasons(
             {order.id: str(reason) for order in orders},
             store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
+            capped=_capped(terms),
         )  # fmt: skip
         _record_unassigned(ctx, report, told, now)
         return
@@ -263,7 +264,7 @@ def _match_and_offer(
         uow.commit()
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
-    reasons = leave_by_reasons(
+    reasons = withheld_reasons(
         pending_reasons(pending, solution, made.dropped),
         store=store,
         orders=orders,
@@ -271,6 +272,7 @@ def _match_and_offer(
         excluded=excluded,
         now=now,
         parameters=parameters,
+        capped=_capped(terms),
     )
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
@@ -314,6 +316,12 @@ def _route_terms(
     if ctx.route_pricer is None or not candidates:
         return {}
     return ctx.route_pricer([(candidate.trip, candidate.shopper) for candidate in candidates], now)
+
+
+def _capped(terms: Mapping[UUID, RewardTerms | None]) -> set[UUID]:
+    """The trips whose shoppers can earn nothing more under the policy's caps (`build_match_problem` leaves
+    them out)."""
+    return {trip_id for trip_id, trip_terms in terms.items() if trip_terms is not None and trip_terms.room == 0}
 
 
 def _candidates(uow: LiveUnitOfWork, store_id: UUID, now: datetime, parameters: BatchParameters) -> list[TripCandidate]:

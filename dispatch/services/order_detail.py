@@ -10,7 +10,7 @@ from uuid import UUID
 from dispatch.batching import TripCandidate
 from dispatch.history import TimelineEntry, timeline
 from dispatch.incidents import Incident
-from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, Trip, TripStatus
+from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, Store, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext
@@ -50,11 +50,12 @@ def order_detail(ctx: DispatchContext, *, order_id: UUID) -> OrderDetail:
         proofs = tuple(uow.proofs.list_for_order(order_id))
         incidents = tuple(uow.incidents.list_for_order(order_id))
         events = uow.history.for_order(order_id)
-        waiting = order.status in (OrderStatus.PENDING, OrderStatus.RETURNED)
-        unassigned = _why_unassigned(ctx, uow, order) if waiting else None
+        waits = order.status in (OrderStatus.PENDING, OrderStatus.RETURNED)
+        waiting = _waiting_for(ctx, uow, order) if waits else None
         carrying = uow.orders.carrying_trips([order_id]).get(order_id)
         carrier = _carrier(uow, carrying) if carrying is not None else None
         trip_shoppers = uow.trips.shoppers_of({offer.trip_id for offer in offers})
+    unassigned = None if waiting is None else _why_unassigned(ctx, order, waiting)
     return OrderDetail(
         order=order,
         timeline=tuple(timeline(order, events, offers, proofs, incidents)),
@@ -73,24 +74,45 @@ def _carrier(uow: LiveUnitOfWork, trip_id: UUID) -> Carrier:
     return Carrier(trip, uow.shoppers.get(trip.shopper_id).display_name)
 
 
-def _why_unassigned(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> Unassigned | None:
-    now = ctx.clock.now()
+@dataclass(frozen=True)
+class _WaitingFor:
+    """What explaining a waiting order reads in the order's unit of work."""
+
+    store: Store
+    trips: list[TripCandidate]
+    busy: set[UUID]
+    barred: set[tuple[UUID, UUID]]
+
+
+def _waiting_for(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> _WaitingFor:
     store = uow.stores.get(order.store_id)
     trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])[:MAX_TRIPS_EXPLAINED]
     busy = uow.offers.busy_trips([trip.id for trip in trips]) if trips else set()
     shoppers = uow.shoppers.get_many({trip.shopper_id for trip in trips}) if trips else {}
+    barred = barred_pairs(
+        uow.offers.pair_offers([order.id]),
+        ctx.clock.now(),
+        reoffer_after=ctx.config.batch.reoffer_after,
+        max_offers=ctx.config.batch.max_offers_per_pair,
+    )
     candidates = [TripCandidate(trip, shoppers[trip.shopper_id], trip.capacity_bags) for trip in trips]
+    return _WaitingFor(store, candidates, set(busy), barred)
+
+
+def _why_unassigned(ctx: DispatchContext, order: Order, waiting: _WaitingFor) -> Unassigned | None:
+    """Why the order waits; asks the reward policy (in a transaction of its own, after the order's) which
+    shoppers are at their caps, whom batches offer nothing."""
+    now = ctx.clock.now()
+    trips = waiting.trips
+    pricer = ctx.route_pricer if order.status is OrderStatus.PENDING and trips else None
+    terms = {} if pricer is None else pricer([(each.trip, each.shopper) for each in trips], now)
     return why_unassigned(
         order=order,
-        store=store,
-        trips=candidates,
-        busy_trips=busy,
-        barred_pairs=barred_pairs(
-            uow.offers.pair_offers([order.id]),
-            now,
-            reoffer_after=ctx.config.batch.reoffer_after,
-            max_offers=ctx.config.batch.max_offers_per_pair,
-        ),
+        store=waiting.store,
+        trips=trips,
+        busy_trips=waiting.busy,
+        barred_pairs=waiting.barred,
         now=now,
         parameters=ctx.config.batch,
+        capped_trips={trip_id for trip_id, each in terms.items() if each is not None and each.room == 0},
     )

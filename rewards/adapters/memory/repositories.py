@@ -197,6 +197,11 @@ class MemoryRewardRepository(_Repository):
             sums[1] += reward.cash_value_cents
             if day[0] <= reward.earned_at < day[1]:
                 sums[0] += reward.cash_value_cents
+        for elsewhere in self._db.earned_elsewhere:
+            sums = earned.get(elsewhere.shopper_id)
+            if sums is not None and week[0] <= elsewhere.earned_at < week[1]:
+                sums[1] += elsewhere.cash_value_cents
+                sums[0] += elsewhere.cash_value_cents if day[0] <= elsewhere.earned_at < day[1] else 0
         return {shopper_id: EarningsSoFar(today, week_total) for shopper_id, (today, week_total) in earned.items()}
 
     def delivery_count(self, shopper_id: UUID) -> int:

@@ -25,6 +25,7 @@ from rewards.payouts import PayoutBatch
 from rewards.policy_versions import PolicyAlreadyDecided, PolicyAuthorCannotDecide, RewardPolicy
 from rewards.records import (
     AuditEntry,
+    EarnedElsewhere,
     NoPolicyInForce,
     PaymentMethodChoice,
     PolicyVersionTaken,
@@ -60,6 +61,8 @@ class MemoryRewardsDatabase:
     audit: list[AuditEntry] = field(default_factory=list)
     choices: list[PaymentMethodChoice] = field(default_factory=list)
     idempotency: dict[tuple[str, str], StoredResult] = field(default_factory=dict)
+    earned_elsewhere: list[EarnedElsewhere] = field(default_factory=list)
+    """Rewards earned outside this ledger that the caps count (a replayed day's shoppers' at other stores)."""
 
     def record(self, undo: Callable[[], None]) -> None:
         self.dispatch.record(undo)

@@ -1,13 +1,14 @@
 """Reads a store's recorded day from PostgreSQL for a replay: in one read-only snapshot, the day's orders and
 trips (through the dispatch repositories, so that they come back as the live service reads them), their
 shoppers and offers, when each trip left the store and each order was delivered, and the rewards credited for
-the day's orders; and the delivery attempts refused at the door and the failures that followed, with what
-operations did with each failed order after."""
+the day's orders; the delivery attempts refused at the door and the failures that followed, with what
+operations did with each failed order after; and what the day's shoppers earned that it does not replay, which
+their caps counted."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from dispatch.model import OrderStatus
 from rewards.adapters.postgres import PostgresRewardsRepositories
 from rewards.policy import PaymentMethod
 from rewards.recorded_day import RecordedDay, departures, failures_of
-from rewards.records import PaymentMethodChoice
+from rewards.records import EarnedElsewhere, PaymentMethodChoice
 
 MAX_RECORDED_ORDERS = 20_000
 """A replay holds a day in memory and reads it row by row: a larger day is refused rather than half-read."""
@@ -86,6 +87,7 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
         )
         shoppers = dict(uow.shoppers.get_many({trip.shopper_id for trip in trips}))
         choices = payment_choices_of_the_day(connection, shoppers, start=start, end=end)
+        elsewhere = earned_elsewhere(connection, shoppers, {order.id for order in orders}, start=start, end=end)
     return RecordedDay(
         store=store,
         start=start,
@@ -103,6 +105,7 @@ def read_recorded_day(pool: ConnectionPool, *, store_id: UUID, start: datetime, 
         ),
         rewards_cents={order_id: Cents(amount) for order_id, amount in reward_rows},
         payment_choices=choices,
+        earned_elsewhere=elsewhere,
     )
 
 
@@ -118,3 +121,29 @@ def payment_choices_of_the_day(
     ).fetchall()
     later = [PaymentMethodChoice(shopper, PaymentMethod(method), at, by) for shopper, method, at, by in rows]
     return (*sorted(in_force.values(), key=lambda choice: (choice.chosen_at, str(choice.shopper_id))), *later)
+
+
+CAPPED_SPAN = timedelta(days=7)
+"""The longest span a cap counts (a week): earnings older than this before the day count towards none of it."""
+
+
+def earned_elsewhere(
+    connection: Connection[Any],
+    shoppers: Collection[UUID],
+    replayed: Collection[UUID],
+    *,
+    start: datetime,
+    end: datetime,
+) -> tuple[EarnedElsewhere, ...]:
+    """The shoppers' rewards standing now for deliveries the day does not replay (orders not among `replayed`),
+    earned from a week before `start` to `end`, oldest first."""
+    if not shoppers:
+        return ()
+    rows = connection.execute(
+        """SELECT r.shopper_id, r.earned_at, r.cash_value_cents FROM delivery_rewards r
+           WHERE r.shopper_id = ANY(%s) AND r.earned_at >= %s AND r.earned_at < %s AND NOT (r.order_id = ANY(%s))
+             AND NOT EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
+           ORDER BY r.earned_at, r.id""",
+        (list(shoppers), start - CAPPED_SPAN, end, list(replayed)),
+    ).fetchall()
+    return tuple(EarnedElsewhere(shopper_id, earned_at, Cents(cents)) for shopper_id, earned_at, cents in rows)
