@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -13,6 +12,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.base import SecurityBase
 
 from api.events import LiveEventHub
 from api.problems import ProblemException
@@ -64,9 +64,6 @@ def _unauthenticated(detail: str) -> ProblemException:
     return ProblemException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
-
-
 async def authenticate(services: AppServices, token: str | None) -> Principal:
     """The caller the bearer token names, if it is valid, unexpired, and its account still accepts it."""
     if not token:
@@ -86,29 +83,33 @@ async def authenticate(services: AppServices, token: str | None) -> Principal:
     return principal
 
 
-def _require_role(principal: Principal, roles: tuple[Role, ...]) -> Principal:
-    if principal.role not in roles:
-        raise ProblemException(403, f"this needs the role {' or '.join(role.value for role in roles)}")
-    return principal
+class AuthenticatedBearer(SecurityBase):
+    """A dependency that reads the bearer token and authenticates its caller, in one: FastAPI resolves every
+    dependency of every request anew (a cached one too, with its sub-dependencies), several microseconds each,
+    and this is on every authenticated request, the location updates first. To the OpenAPI document it is the
+    bearer scheme itself (`oauth2_scheme`), which is what FastAPI documents a route's security from."""
+
+    def __init__(self, roles: tuple[Role, ...] | None = None) -> None:
+        self.model = oauth2_scheme.model
+        self.scheme_name = oauth2_scheme.scheme_name
+        self.roles = roles
+        """Those allowed (else 403); None: any signed-in caller."""
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = await authenticate(request.app.state.services, await oauth2_scheme(request))
+        if self.roles is not None and principal.role not in self.roles:
+            raise ProblemException(403, f"this needs the role {' or '.join(role.value for role in self.roles)}")
+        return principal
 
 
-# The dependencies below take the services off the request rather than depending on `get_services`, and check
-# the role themselves rather than depending on `current_principal`: FastAPI resolves every dependency of every
-# request anew (a cached one too), a few microseconds each, and these are on every authenticated request.
-
-
-async def current_principal(request: Request, token: BearerToken) -> Principal:
-    return await authenticate(request.app.state.services, token)
+current_principal = AuthenticatedBearer()
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Request, str | None], Coroutine[Any, Any, Principal]]:
-    async def check(request: Request, token: BearerToken) -> Principal:
-        return _require_role(await authenticate(request.app.state.services, token), roles)
-
-    return check
+def require_roles(*roles: Role) -> AuthenticatedBearer:
+    return AuthenticatedBearer(roles)
 
 
 OpsPrincipal = Annotated[Principal, Depends(require_roles(*OPS_ROLES))]
@@ -117,12 +118,23 @@ OpsPrincipal = Annotated[Principal, Depends(require_roles(*OPS_ROLES))]
 ShopperPrincipal = Annotated[Principal, Depends(require_roles(Role.SHOPPER))]
 
 
-async def current_shopper_id(request: Request, token: BearerToken) -> UUID:
-    """The caller's shopper profile: a shopper's token only (the location updates' one dependency)."""
-    principal = _require_role(await authenticate(request.app.state.services, token), (Role.SHOPPER,))
-    if principal.shopper_id is None:
-        raise ProblemException(403, "this account has no shopper profile")
-    return principal.shopper_id
+class ShopperBearer(SecurityBase):
+    """`AuthenticatedBearer` for shoppers, answering with their shopper profile (a shopper account without one
+    is refused, 403)."""
+
+    def __init__(self) -> None:
+        self.model = oauth2_scheme.model
+        self.scheme_name = oauth2_scheme.scheme_name
+        self._shopper = AuthenticatedBearer((Role.SHOPPER,))
+
+    async def __call__(self, request: Request) -> UUID:
+        principal = await self._shopper(request)
+        if principal.shopper_id is None:
+            raise ProblemException(403, "this account has no shopper profile")
+        return principal.shopper_id
+
+
+current_shopper_id = ShopperBearer()
 
 
 ShopperId = Annotated[UUID, Depends(current_shopper_id)]

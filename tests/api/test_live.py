@@ -209,6 +209,6 @@ def _dependencies_resolved(dependant: Dependant) -> int:
 
 def test_a_location_update_resolves_few_dependencies() -> None:
     """FastAPI resolves each dependency of a request anew, every time (a few microseconds each, a cached one
-    too): the hottest route reads the bearer token and checks its shopper in two (the app adds the query's
+    too): the hottest route reads the bearer token and checks its shopper in one (the app adds the query's
     check)."""
-    assert _dependencies_resolved(get_dependant(path="/shopper/location", call=update_location)) <= 2
+    assert _dependencies_resolved(get_dependant(path="/shopper/location", call=update_location)) <= 1
