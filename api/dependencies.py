@@ -8,9 +8,6 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.base import SecurityBase
 
@@ -138,37 +135,3 @@ current_shopper_id = ShopperBearer()
 
 
 ShopperId = Annotated[UUID, Depends(current_shopper_id)]
-
-
-def _query_names(dependant: Dependant) -> frozenset[str]:
-    names = {field.alias for field in dependant.query_params}
-    for dependency in dependant.dependencies:
-        names |= _query_names(dependency)
-    return frozenset(names)
-
-
-_ALLOWED_QUERY_NAMES: dict[int, frozenset[str]] = {}
-"""Per route (by identity: routes are neither hashable nor replaced while the app runs)."""
-
-
-def _allowed_query_names(route: APIRoute) -> frozenset[str]:
-    names = _ALLOWED_QUERY_NAMES.get(id(route))
-    if names is None:
-        names = _ALLOWED_QUERY_NAMES[id(route)] = _query_names(route.dependant)
-    return names
-
-
-async def refuse_unknown_query_parameters(request: Request) -> None:
-    """A misspelt filter (`?stauts=open`) would otherwise be ignored and return everything: refuse it, 422.
-    The console's pages are for people following links (which may carry tracking parameters): not them."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not route.include_in_schema:
-        return
-    unknown = sorted(set(request.query_params) - _allowed_query_names(route))
-    if unknown:
-        raise RequestValidationError(
-            [
-                {"type": "extra_forbidden", "loc": ("query", name), "msg": "is not a parameter of this operation"}
-                for name in unknown[:20]
-            ]
-        )
