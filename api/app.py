@@ -12,7 +12,7 @@ from typing import Any, Literal
 import psycopg
 import redis
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 
 from api.console import install_console, on_console_page, unavailable_page
 from api.deadline import LATE_HEADERS, RequestDeadline, late_problem
-from api.dependencies import AppServices, refuse_unknown_query_parameters
+from api.dependencies import AppServices
 from api.docs import install_offline_docs
 from api.events import LiveEventHub
 from api.headers import SecurityHeaders
+from api.json_bodies import JsonBodyRoute
 from api.problems import (
     UNAVAILABLE_RETRY_S,
     BodyLimit,
@@ -144,10 +145,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         lifespan=lifespan,
         docs_url=None,  # served by install_offline_docs, with Swagger UI's files from this process
         redoc_url=None,  # ReDoc's script would come from a CDN
-        dependencies=[Depends(refuse_unknown_query_parameters)],
         # No OpenTelemetry here: otherwise FastAPI asks the tracer provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.router.route_class = JsonBodyRoute  # the app's own routes (/health) read requests as the routers' do
     install_problem_handlers(app)
     _install_middleware(app, settings)
 

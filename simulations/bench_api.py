@@ -39,7 +39,11 @@ STORE = GeoPoint(30.4627, -84.2211)
 
 
 def bench_app_factory() -> FastAPI:
-    """What the uvicorn subprocess serves: the app on the settings of its environment."""
+    """What the uvicorn subprocess serves: the app on the settings of its environment, with the matcher loaded
+    before it listens. A service loads it on a thread once started (seconds of CPU, mostly holding the
+    interpreter's lock, numba compiling too on a fresh checkout): measured during that, location updates paid
+    for it (on 2 cores, several seconds of a 10-second run and a p99 in the hundreds of milliseconds)."""
+    import dispatch.matching.solver  # noqa: F401  (loaded once per process: the app's warm-up then finds it)
     from api.app import create_app, settle_garbage_collection
 
     app = create_app(get_settings())
@@ -218,6 +222,35 @@ async def _accept_phase(
     return latencies, statuses
 
 
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds (user and system) spent so far by a process and its descendants still running, read from
+    /proc (Linux): a multi-worker uvicorn serves from processes forked off the one started."""
+    parents: dict[int, int] = {}
+    spent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])  # fields after the command: state, ppid, ..., utime (12th), stime (13th)
+        spent[pid] = int(fields[11]) + int(fields[12])
+    total = 0
+    for pid, ticks in spent.items():
+        ancestor = pid
+        while ancestor not in (root_pid, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root_pid:
+            total += ticks
+    return total / _CLOCK_TICKS_PER_S
+
+
 def _ms(values: list[float], quantile: float) -> str:
     return f"{np.quantile(np.array(values), quantile) * 1000:.1f}" if values else "-"
 
@@ -252,9 +285,12 @@ def run_bench_api(
             # steady state after that, as in a live store where positions arrive every few seconds.
             asyncio.run(_location_phase(port, fixture.tokens, seconds=0.0, concurrency=concurrency, rounds=1))
             load_before = os.getloadavg()
+            server_cpu_before, client_cpu_before = process_tree_cpu_s(server.pid), time.process_time()
             count, statuses, latencies, elapsed = asyncio.run(
                 _location_phase(port, fixture.tokens, seconds=seconds, concurrency=concurrency)
             )
+            server_cpu = process_tree_cpu_s(server.pid) - server_cpu_before
+            client_cpu = time.process_time() - client_cpu_before
             accept_latencies, accept_statuses = asyncio.run(
                 _accept_phase(port, fixture.offer_tokens, min(concurrency, 16))
             )
@@ -270,6 +306,8 @@ def run_bench_api(
         "location_statuses": statuses,
         "location_p50_ms": _ms(latencies, 0.5),
         "location_p99_ms": _ms(latencies, 0.99),
+        "server_cpu_us_per_update": server_cpu / count * 1e6 if count else None,
+        "client_cpu_us_per_update": client_cpu / count * 1e6 if count else None,
         "accepts": len(accept_latencies),
         "accept_statuses": accept_statuses,
         "accept_p50_ms": _ms(accept_latencies, 0.5),
@@ -284,6 +322,11 @@ def run_bench_api(
     table.add_row(
         "accepted update latency p50 / p99 (ms)", f"{results['location_p50_ms']} / {results['location_p99_ms']}"
     )
+    if count:
+        table.add_row(
+            "CPU per accepted update, server / load generator (µs)",
+            f"{results['server_cpu_us_per_update']:.0f} / {results['client_cpu_us_per_update']:.0f}",
+        )
     table.add_row(
         "accepts", f"{len(accept_latencies)} ({', '.join(f'{k}: {v}' for k, v in sorted(accept_statuses.items()))})"
     )
@@ -295,7 +338,7 @@ def run_bench_api(
 
 
 def _wait_until_up(base_url: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # numba compiles the matcher first on a fresh checkout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{base_url}/health", timeout=1) as answer:

@@ -58,9 +58,10 @@ _NOT_SAMPLED = LocationOut(sampled=False).model_dump_json().encode()
 
 
 @router.post("/location", status_code=202, response_model=LocationOut, responses=problem_responses(409, 422, 429))
-async def update_location(body: LocationIn, shopper_id: ShopperId, services: Services) -> Response:
+async def update_location(body: LocationIn, shopper_id: ShopperId, request: Request) -> Response:
     """Your position during a trip, kept live in Redis; one per interval is also kept in the record.
     Rate-limited; refused (409) when you have no open or departed trip."""
+    services: AppServices = request.app.state.services  # not a dependency: each costs FastAPI a few µs a request
     context = services.context
     now = context.clock.now()
     position = GeoPoint(body.lat, body.lon)

@@ -23,6 +23,7 @@ import redis
 import redis.asyncio as aioredis
 
 from crowdship.logging import get_logger
+from dispatch.adapters.live_batch import ScriptBatch
 from dispatch.model import LocationSample
 from routing.geo import GeoPoint
 
@@ -37,8 +38,9 @@ ACTIVE_MARKER_TTL_S = 12 * 3600
 INACTIVE_MARKER_TTL_S = 30
 """How long 'no active trip' is believed without asking PostgreSQL again (check-in clears it at once)."""
 
-# One round trip per location update: rate limit, whether the shopper is on a trip, position, and whether a
-# sample is due. The counter is keyed by the second it counts (from the service's clock).
+# One script per location update: rate limit, whether the shopper is on a trip, position, and whether a sample
+# is due (updates arriving together share a round trip: `live_batch`). The counter is keyed by the second it
+# counts (from the service's clock).
 _LOCATION_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], 5) end
@@ -106,7 +108,12 @@ class AsyncLivePositions:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
-        self._script = client.register_script(_LOCATION_SCRIPT)
+        self._script = ScriptBatch(client, _LOCATION_SCRIPT)
+
+    @property
+    def round_trips(self) -> int:
+        """Round trips the location updates took so far: updates arriving together share one."""
+        return self._script.round_trips
 
     async def record(
         self,
@@ -119,14 +126,14 @@ class AsyncLivePositions:
     ) -> LocationOutcome:
         member = str(shopper_id)
         result = await self._script(
-            keys=[
+            [
                 f"{PREFIX}:rate:location:{member}:{epoch_second}",
                 POSITIONS_KEY,
                 _sample_gate_key(shopper_id),
                 _active_key(shopper_id),
                 _inactive_key(shopper_id),
             ],
-            args=[
+            [
                 rate_limit_per_s,
                 position.lon,
                 position.lat,

@@ -11,9 +11,12 @@ from datetime import datetime, timedelta
 import httpx2
 import redis
 from api_support import Account, assert_problem, check_in, ingest
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
+from api.routers.shopper import update_location
 from crowdship.clock import ManualClock
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
@@ -198,3 +201,14 @@ def test_the_first_event_of_a_stream_is_the_current_offer_with_its_expiry(
     assert first["offer_id"] == offer_id
     assert first["expires_at"] == fetched["expires_at"]
     assert datetime.fromisoformat(first["expires_at"]) == clock.now() + timedelta(seconds=60)
+
+
+def _dependencies_resolved(dependant: Dependant) -> int:
+    return sum(1 + _dependencies_resolved(sub) for sub in dependant.dependencies)
+
+
+def test_a_location_update_resolves_few_dependencies() -> None:
+    """FastAPI resolves each dependency of a request anew, every time (a few microseconds each, a cached one
+    too): the hottest route reads the bearer token and checks its shopper in one (the app adds the query's
+    check)."""
+    assert _dependencies_resolved(get_dependant(path="/shopper/location", call=update_location)) <= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -286,3 +287,19 @@ def test_a_500_is_logged_once_in_a_few_lines(
     assert "Exception in ASGI application" not in logged
     assert "hunter2" not in logged
     assert len(logged.splitlines()) <= 10
+
+
+def test_every_documented_operation_refuses_an_unknown_query_parameter_first(client: TestClient) -> None:
+    """Before anything else (signing in included): every operation of the OpenAPI document answers a request
+    carrying a parameter it does not take with a 422 naming it."""
+    operations = [
+        (method, path)
+        for path, item in client.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in item
+    ]
+    assert len(operations) > 60
+    for method, path in operations:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        response = client.request(method.upper(), url, params={"bogus": "1"})
+        assert response.status_code == 422, (method, path, response.status_code)
+        assert [error["field"] for error in response.json()["errors"]] == ["bogus"], (method, path)
