@@ -22,6 +22,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 _Call = tuple[Sequence[str], Sequence[Any], "asyncio.Future[Any]"]
+MAX_PIPELINE = 256
+"""Calls in one pipeline at the most: a turn that makes more sends them in pipelines of this many."""
 
 
 class ScriptBatch:
@@ -39,10 +41,14 @@ class ScriptBatch:
         if not self._waiting:
             loop.call_soon(self._send_waiting)  # after the calls the rest of this turn makes
         self._waiting.append((keys, args, answer))
+        if len(self._waiting) >= MAX_PIPELINE:
+            self._send_waiting()  # the call_soon above then finds nothing, or the calls made since
         return await answer
 
     def _send_waiting(self) -> None:
         batch, self._waiting = self._waiting, []
+        if not batch:
+            return
         sending = asyncio.ensure_future(self._send(batch))
         self._sending.add(sending)  # held until done: the loop keeps only weak references to tasks
         sending.add_done_callback(self._sending.discard)

@@ -14,6 +14,7 @@ import redis
 from crowdship.cache import open_async_redis
 from crowdship.settings import Settings
 from dispatch.adapters.live import AsyncLivePositions, LocationOutcome
+from dispatch.adapters.live_batch import MAX_PIPELINE
 from routing.geo import GeoPoint
 
 SECOND = 1_800_000_000
@@ -113,3 +114,17 @@ def test_an_update_given_up_on_leaves_the_others_their_answers(settings: Setting
         return outcome
 
     assert _run(settings, scenario) is LocationOutcome.SAMPLE_DUE
+
+
+def test_a_turn_with_more_updates_than_a_pipeline_holds_sends_them_in_bounded_pipelines(settings: Settings) -> None:
+    """600 updates made together: three pipelines (256, 256, 88), each caller answered."""
+    shopper_ids = [uuid4() for _ in range(600)]
+
+    async def scenario(positions: AsyncLivePositions) -> tuple[list[LocationOutcome | BaseException], int]:
+        before = positions.round_trips
+        outcomes = await _updates(positions, shopper_ids)
+        return outcomes, positions.round_trips - before
+
+    outcomes, round_trips = _run(settings, scenario)
+    assert outcomes == [LocationOutcome.TRIP_UNKNOWN] * 600
+    assert round_trips == 3 == -(-600 // MAX_PIPELINE)
