@@ -79,7 +79,7 @@ async def update_location(body: LocationIn, shopper_id: ShopperId, request: Requ
         raise ProblemException(429, "too many location updates; slow down", headers={"Retry-After": "1"})
     if not outcome.stored:
         raise NoActiveTrip
-    sampled = outcome is LocationOutcome.SAMPLE_DUE and await _keep_sample(services, shopper_id, position, now)
+    sampled = outcome is LocationOutcome.SAMPLE_DUE and await _keep_sample(request, services, shopper_id, position, now)
     # The two possible bodies, pre-serialised: this is the hottest route (documented as `LocationOut`).
     return Response(_SAMPLED if sampled else _NOT_SAMPLED, status_code=202, media_type="application/json")
 
@@ -97,15 +97,20 @@ async def _record_position(
     )
 
 
-async def _keep_sample(services: AppServices, shopper_id: UUID, position: GeoPoint, now: datetime) -> bool:
+async def _keep_sample(
+    request: Request, services: AppServices, shopper_id: UUID, position: GeoPoint, now: datetime
+) -> bool:
     """Writes the interval's sample to PostGIS. The live position is already stored, so PostgreSQL being away
-    does not fail the update: it answers `sampled: false`, and the next update tries the sample again."""
+    does not fail the update: it answers `sampled: false`, and the next update tries the sample again (logged
+    as outages are, a line every few seconds saying how many it stands for)."""
     try:
         sample = await run_in_threadpool(
             trips.record_location_sample, services.context, shopper_id=shopper_id, position=position, recorded_at=now
         )
     except BACKING_SERVICE_ERRORS as error:
-        log.warning("location sample not kept", error=type(error).__name__)
+        held_back = request.app.state.outages_logged.take("location sample not kept")
+        if held_back is not None:
+            log.warning("location sample not kept", error=type(error).__name__, also_not_kept_since_last=held_back)
         await services.positions.reopen_sample_gate(shopper_id)
         return False
     return sample is not None

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
-from api_support import Account, assert_problem
+import redis
+from api_support import Account, assert_problem, check_in
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from api.app import create_app
+from api.problems import OUTAGE_LOG_EVERY_S
 from crowdship.clock import ManualClock
+from crowdship.db import open_pool
+from crowdship.logging import Sampled
 from crowdship.settings import Settings
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.model import Store
 
 
 def _closed_port() -> int:
@@ -71,15 +79,59 @@ def test_with_redis_away_signing_in_is_refused_as_unavailable_and_issued_tokens_
 def test_an_outage_is_logged_in_a_line_every_few_seconds_not_one_per_refused_request(
     api_settings: Settings, clock: ManualClock, make_shopper: Callable[..., Account], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Thirty requests refused while Redis is away: every one is a 503, and the log says it once."""
+    """Thirty requests refused while Redis is away: every one is a 503, and the log says it once; the next
+    refusal a few seconds later logs a line that stands for the 29 held back."""
     shopper = make_shopper()
     down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    seconds = [0.0]
     with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        client.app.state.outages_logged = Sampled(OUTAGE_LOG_EVERY_S, now=lambda: seconds[0])  # type: ignore[attr-defined]
         capsys.readouterr()
         answers = [
             client.post("/shopper/location", json={"lat": 30.46, "lon": -84.22}, headers=shopper.headers).status_code
             for _ in range(30)
         ]
         logged = capsys.readouterr().err
+        seconds[0] = OUTAGE_LOG_EVERY_S
+        client.post("/shopper/location", json={"lat": 30.46, "lon": -84.22}, headers=shopper.headers)
+        later = capsys.readouterr().err
     assert answers == [503] * 30
     assert logged.count("backing service unavailable") == 1
+    assert later.count("backing service unavailable") == 1
+    assert "also_refused_since_last=29" in later
+
+
+def test_samples_refused_while_postgres_is_away_are_logged_a_line_every_few_seconds(
+    app: FastAPI,
+    client: TestClient,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A shopper on a trip goes on sending positions while PostgreSQL is away: each update keeps its live part
+    and answers `sampled: false`, and tries the sample again; the log says so once, not once per update."""
+    shopper = make_shopper()
+    check_in(client, shopper, store, clock)
+    assert client.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shopper.headers).json() == {
+        "sampled": True
+    }
+    services = app.state.services
+    url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/crowdship"
+    with open_pool(url, name="away", timeout_s=0.2, connect_timeout_s=1, wait=False) as away:
+        app.state.services = replace(
+            services, context=replace(services.context, unit_of_work=lambda: PostgresDispatchUnitOfWork(away))
+        )
+        app.state.outages_logged = Sampled(OUTAGE_LOG_EVERY_S, now=lambda: 0.0)  # however slow this machine is
+        clock.advance(timedelta(minutes=1))
+        redis_client.delete(f"crowdship:sample-gate:{shopper.shopper_id}")  # the next sample is due
+        capsys.readouterr()
+        answers = [
+            client.post("/shopper/location", json={"lat": 30.47, "lon": -84.22}, headers=shopper.headers).json()
+            for _ in range(8)
+        ]
+        logged = capsys.readouterr().err
+    app.state.services = services
+    assert answers == [{"sampled": False}] * 8
+    assert logged.count("location sample not kept") == 1
