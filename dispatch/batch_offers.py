@@ -98,9 +98,9 @@ def offers_from_solution(
             metrics = route_metrics(store, candidate.trip, stops, parameters)
             reason = _route_problem(candidate.trip, stops, metrics, now, parameters)
             if reason is not None and len(stops) > 1:
-                # The matcher lets a shopper wait at a door for a window to open; a batch does not. Rather
-                # than drop the whole bundle, the largest part of it (in the same order) that keeps every
-                # window without waiting is offered, and the rest waits for the next batch.
+                # The matcher is told that a shopper never waits at a door (`wait_at_doors`), so this is a
+                # safety net only: rather than drop the whole bundle, the largest part of it (in the same
+                # order) that keeps every rule is offered, and the rest waits for the next batch.
                 part = _feasible_part(store, candidate.trip, stops, now, parameters)
                 if part is not None:
                     left = tuple(key for key in keys if key not in {str(order.id) for order in part[0]})

@@ -172,10 +172,13 @@ def build_match_problem(
     whose shopper can earn nothing more today or this week (`terms` with no room under the caps): an offer
     that pays nothing is not one to make.
 
-    Every trip leaves at the batch time (minute 0; windows count from it too) and an early arrival waits
-    (the format's rule); an order whose window would open only after the trip could reach it leaving at its
-    leave-by is no candidate for it. Routes are priced by the policy's `terms` of each trip when given. An
-    order left out costs the store's fallback fee, or its `waiting_costs` entry (cents; `dispatch.prospects`).
+    Every trip may leave from the batch time (minute 0; windows count from it too) and never waits at a door
+    (`wait_at_doors` false): a window that opens late is met by staying in the store and leaving later, as the
+    offer's `leave_after` says and `batch_offers` checks. So the matcher plans no route the batch would cut,
+    and the detour it prices (the quote) holds every minute the shopper spends on the road for it. An order
+    whose window would open only after the trip could reach it leaving at its leave-by is no candidate for it.
+    Routes are priced by the policy's `terms` of each trip when given. An order left out costs the store's
+    fallback fee, or its `waiting_costs` entry (cents; `dispatch.prospects`).
     """
     problem_trips = []
     for candidate in trips:
@@ -200,6 +203,7 @@ def build_match_problem(
                 "max_detour_ratio": None,
                 "max_route": direct_km(store, trip, parameters) + detour_limit_km(trip, parameters),
                 "depart": 0,
+                "wait_at_doors": False,
                 "id_verified": candidate.shopper.identity_verified,
                 "value_limit_cents": cap,
                 "compensation": _compensation(trip_terms, parameters),

@@ -64,18 +64,22 @@ def _ranked(keys: IntArray, values: FloatArray, count: int) -> IntArray:
 def _price_sequences(instance: Instance, trip: IntArray, sequences: IntArray) -> FloatArray:
     """Cost of each trip visiting its sequence (rows of order indices), inf where infeasible."""
     count = sequences.shape[1]
+    waits = instance.wait_at_doors[trip]
     length = instance.store_to_order[sequences[:, 0]].copy()
     clock = instance.depart[trip] + length / instance.problem.speed
-    first_latest = instance.latest[sequences[:, 0]]
-    feasible = clock <= first_latest + TOLERANCE * np.maximum(1.0, np.abs(first_latest))
-    clock = np.maximum(clock, instance.earliest[sequences[:, 0]])
-    for k in range(1, count):
-        leg = instance.pair_distances(instance.order_xy[sequences[:, k - 1]], instance.order_xy[sequences[:, k]])
-        length += leg
-        clock = clock + leg / instance.problem.speed
-        latest = instance.latest[sequences[:, k]]
-        feasible &= clock <= latest + TOLERANCE * np.maximum(1.0, np.abs(latest))
-        clock = np.maximum(clock, instance.earliest[sequences[:, k]])
+    driven = np.empty((len(trip), count))  # arrivals, with the door waits of the trips that wait there
+    for k in range(count):
+        if k:
+            leg = instance.pair_distances(instance.order_xy[sequences[:, k - 1]], instance.order_xy[sequences[:, k]])
+            length += leg
+            clock = clock + leg / instance.problem.speed
+        driven[:, k] = clock
+        clock = np.where(waits, np.maximum(clock, instance.earliest[sequences[:, k]]), clock)
+    # a trip that does not wait at doors leaves later, until the latest-opening window is met on arrival
+    later = np.where(waits, 0.0, np.maximum(0.0, (instance.earliest[sequences] - driven).max(axis=1)))
+    latest = instance.latest[sequences]
+    arrivals = driven + later[:, None]
+    feasible = (arrivals <= latest + TOLERANCE * np.maximum(1.0, np.abs(latest))).all(axis=1)
     length += instance.pair_distances(instance.order_xy[sequences[:, -1]], instance.destination_xy[trip])
     limit = instance.route_limit[trip]
     feasible &= length <= limit + TOLERANCE * np.maximum(1.0, np.abs(limit))

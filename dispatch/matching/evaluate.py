@@ -40,8 +40,20 @@ def _within(value: float, limit: float) -> bool:
     return value <= limit + _TOLERANCE * max(1.0, abs(limit))
 
 
-def _check_windows(problem: MatchProblem, start: float, stops: Sequence[MatchOrder], where: str) -> None:
-    """Arrival times along a route from the store; early arrivals wait, late ones are infeasible."""
+def _check_windows(
+    problem: MatchProblem, start: float, stops: Sequence[MatchOrder], where: str, *, wait_at_doors: bool = True
+) -> None:
+    """Arrival times along a route from the store; early arrivals wait (at the door, or, without
+    `wait_at_doors`, in the store: the departure is put off by the most any stop would wait), late ones are
+    infeasible."""
+    if not wait_at_doors:
+        clock, position, opens_after = start, problem.store.location, 0.0
+        for order in stops:
+            clock += _distance(problem, position, order.location) / problem.speed
+            position = order.location
+            if order.window is not None:
+                opens_after = max(opens_after, order.window[0] - clock)
+        start += opens_after
     clock = start
     position = problem.store.location
     for order in stops:
@@ -82,7 +94,7 @@ def _trip_cost(problem: MatchProblem, trip: MatchTrip, stops: Sequence[MatchOrde
         limits.append(trip.max_detour_ratio * direct)
     if limits and not _within(length, min(limits)):
         raise InfeasibleSolution(f"{where}: route {length:.9g} longer than its limit {min(limits):.9g}")
-    _check_windows(problem, trip.depart, stops, where)
+    _check_windows(problem, trip.depart, stops, where, wait_at_doors=trip.wait_at_doors)
     if not stops or (trip.compensation is None and (listed is None or len(stops) != 1)):
         return 0.0
     if len(stops) == 1 and listed is not None and listed[stops[0].id] is not None:

@@ -61,6 +61,7 @@ class Instance:
     capacity: FloatArray
     max_orders: IntArray
     depart: FloatArray
+    wait_at_doors: BoolArray  # False: the trip leaves later rather than wait at a door (the format's rule)
     rule: IntArray
     rate: FloatArray
     minimum: FloatArray
@@ -103,17 +104,26 @@ class Instance:
         h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
         return 2 * EARTH_MEAN_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h)))) * self.problem.road_factor
 
-    def _arrivals_ok(self, start: float, stops: Sequence[int]) -> bool:
+    def _arrivals_ok(self, start: float, stops: Sequence[int], *, wait_at_doors: bool = True) -> bool:
+        """Whether every stop is reached by its window's end: an early arrival waits at the door, or, without
+        `wait_at_doors`, the departure is put off until the latest-opening window is met on arrival (the
+        format's `wait_at_doors`), and every stop must still be reached in time."""
         clock = start
         position = self.store
         speed = self.problem.speed
+        driven: list[float] = []
         for order in stops:
             clock += self.leg(position, self.order_xy[order]) / speed
             position = self.order_xy[order]
             if not within(clock, float(self.latest[order])):
                 return False
-            clock = max(clock, float(self.earliest[order]))
-        return True
+            if wait_at_doors:
+                clock = max(clock, float(self.earliest[order]))
+            driven.append(clock)
+        if wait_at_doors or not stops:
+            return True
+        later = max(0.0, *(float(self.earliest[o]) - arrival for o, arrival in zip(stops, driven, strict=True)))
+        return all(within(arrival + later, float(self.latest[o])) for o, arrival in zip(stops, driven, strict=True))
 
     def pair_distances(self, a: FloatArray, b: FloatArray) -> FloatArray:
         """Road distance a[i] → b[i] for each row."""
@@ -140,7 +150,7 @@ class Instance:
         length = self.path_length([self.store, *(self.order_xy[o] for o in stops), self.destination_xy[trip]])
         if not within(length, float(self.route_limit[trip])):
             return None
-        if not self._arrivals_ok(float(self.depart[trip]), stops):
+        if not self._arrivals_ok(float(self.depart[trip]), stops, wait_at_doors=bool(self.wait_at_doors[trip])):
             return None
         detour = max(0.0, length - float(self.direct[trip]))
         compensation = self.compensation(trip, stops, length)
@@ -233,6 +243,7 @@ def build_instance(problem: MatchProblem) -> Instance:
         capacity=np.array([np.inf if t.capacity is None else t.capacity for t in problem.trips], dtype=np.float64),
         max_orders=np.array([t.max_orders for t in problem.trips], dtype=np.int64),
         depart=np.array([t.depart for t in problem.trips], dtype=np.float64),
+        wait_at_doors=np.array([t.wait_at_doors for t in problem.trips], dtype=np.bool_).reshape(m),
         rule=np.array(
             [_RULES[None if t.compensation is None else t.compensation.rule] for t in problem.trips],
             dtype=np.int64,

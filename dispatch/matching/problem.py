@@ -59,6 +59,9 @@ class MatchTrip:
     value_limit_cents: int | None = None
     compensation: Compensation | None = None
     candidates: tuple[Candidate, ...] | None = None
+    wait_at_doors: bool = True
+    """False: the shopper never waits at a door for a window to open; they may leave the store later instead,
+    and the route is feasible when one departure at or after `depart` reaches every stop inside its window."""
 
 
 @dataclass(frozen=True)

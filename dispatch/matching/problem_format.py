@@ -138,7 +138,7 @@ _ORDER_KEYS = frozenset({"id", "location", "size", "window", "fallback_cost", "v
 _TRIP_KEYS = frozenset(
     {
         "id", "destination", "max_orders", "capacity", "max_detour_ratio", "max_route", "depart",
-        "id_verified", "value_limit_cents", "compensation", "candidates",
+        "id_verified", "value_limit_cents", "compensation", "candidates", "wait_at_doors",
     }
 )  # fmt: skip
 _FLEET_KEYS = frozenset({"vehicles", "capacity", "cost_per_distance", "fixed_cost"})
@@ -228,6 +228,7 @@ def _parse_trip(value: Any, field: str, metric: Metric, order_ids: set[str]) -> 
         value_limit_cents=_optional_integer(data, "value_limit_cents", f"{field}.value_limit_cents", minimum=0),
         compensation=_parse_compensation(data.get("compensation"), f"{field}.compensation"),
         candidates=_parse_candidates(data.get("candidates"), f"{field}.candidates", order_ids),
+        wait_at_doors=_boolean(data, "wait_at_doors", f"{field}.wait_at_doors", True),
     )
 
 
@@ -350,6 +351,7 @@ def problem_to_json(problem: MatchProblem) -> dict[str, Any]:
                     else {"order": c.order}
                     for c in trip.candidates
                 ],
+                "wait_at_doors": trip.wait_at_doors,
             }
             for trip in problem.trips
         ],

@@ -269,7 +269,10 @@ def _add_time(
     trips: IntArray,
     fleet_vehicles: int,
 ) -> None:
-    """Minutes from the batch start, shifted so that nothing is negative; waiting is free."""
+    """Minutes from the batch start, shifted so that nothing is negative; waiting is free. When no vehicle of
+    the model waits at a door (trips with `wait_at_doors` false and no fleet), an order's slack is none: a trip
+    may only wait at its start, i.e. leave later. Slack belongs to the node, whichever vehicle visits it, so
+    with vehicles of both kinds the model lets all wait and the exact check refuses what it must."""
     time_scale = 1000.0
     departs = instance.depart[trips]
     base = min(0.0, float(departs.min(initial=0.0)))
@@ -278,6 +281,7 @@ def _add_time(
     horizon = _BIG
     routing.AddDimension(callback, horizon, horizon, False, "time")
     dimension = routing.GetDimensionOrDie("time")
+    no_door_waits = fleet_vehicles == 0 and not bool(instance.wait_at_doors[trips].any())
     for k, depart in enumerate(departs.tolist()):
         start = math.ceil((depart - base) * time_scale)
         dimension.CumulVar(routing.Start(k)).SetRange(start, start)
@@ -290,3 +294,5 @@ def _add_time(
         high = math.floor((latest - base) * time_scale * (1 + 1e-09)) + 1 if math.isfinite(latest) else horizon
         high = max(high, low)
         dimension.CumulVar(manager.NodeToIndex(i + 1)).SetRange(low, high)
+        if no_door_waits:
+            dimension.SlackVar(manager.NodeToIndex(i + 1)).SetValue(0)

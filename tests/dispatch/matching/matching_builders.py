@@ -142,6 +142,7 @@ def small_problems(draw: st.DrawFn, max_orders: int = 5, max_trips: int = 3) -> 
             "id_verified": draw(st.booleans()),
             "value_limit_cents": draw(st.sampled_from([None, 2000])),
             "compensation": draw(st.sampled_from(rules)),
+            "wait_at_doors": draw(st.booleans()),
         }
         if draw(st.booleans()):
             listed = draw(st.lists(st.sampled_from([o["id"] for o in orders]), unique=True))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from matching_builders import problem_json, small_problems
@@ -13,6 +15,7 @@ from matching_builders import problem_json, small_problems
 from dispatch.matching import parse_problem
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.bundles import (
+    _price_sequences,
     choose_bundles,
     enumerate_bundles,
     estimated_bundles,
@@ -106,3 +109,50 @@ def test_the_relaxation_is_left_out_when_it_does_not_fit_the_work() -> None:
     assert relaxed.plan.trip_routes == {0: [0, 1, 2]}
     assert relaxed.bound == pytest.approx(plan_cost_exact(instance, relaxed.plan))
     assert clock.now() > 0.0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_problems(max_orders=5, max_trips=3))
+def test_the_vectorised_route_prices_agree_with_the_exact_route_checks(data: dict[str, Any]) -> None:
+    """Every sequence of two or three orders on every trip that may carry them (orders per trip, capacity, its
+    candidates), with or without waits at doors: feasible in the vectorised pricing exactly when the exact
+    check finds it so, at the same cost."""
+    instance = _without_fleet(data)
+    for count in (2, 3):
+        rows = [
+            (trip, list(sequence))
+            for trip in range(instance.trip_count)
+            for sequence in itertools.permutations(range(instance.order_count), count)
+            if count <= instance.max_orders[trip]
+            and instance.size[list(sequence)].sum() <= instance.capacity[trip]
+            and all(instance.eligible(trip, order) for order in sequence)
+        ]
+        if not rows:
+            continue
+        trips = np.array([trip for trip, _ in rows], dtype=np.int64)
+        priced = _price_sequences(instance, trips, np.array([sequence for _, sequence in rows], dtype=np.int64))
+        for (trip, sequence), price in zip(rows, priced.tolist(), strict=True):
+            exact = instance.trip_route(trip, sequence)
+            assert math.isfinite(price) == (exact is not None), (trip, sequence)
+            if exact is not None:
+                assert price == pytest.approx(exact.cost), (trip, sequence)
+
+
+def test_a_trip_that_does_not_wait_at_doors_is_priced_no_bundle_that_would() -> None:
+    """A closes at 6 (reached at 5), B opens at 12 (reached at 8, speed 1): together they need 4 minutes at
+    B's door, which a waiting trip spends there and a trip that leaves later instead cannot (A would close).
+    With A open until 20 a later departure reaches both in their windows: that bundle stays."""
+    orders = [
+        {"id": "A", "location": [3.0, 4.0], "window": [0, 6], "fallback_cost": 10.0},
+        {"id": "B", "location": [6.0, 4.0], "window": [12, 60], "fallback_cost": 10.0},
+    ]
+    trips = [
+        {"id": f"t{k}", "destination": [9.0, 4.0], "max_orders": 2, "wait_at_doors": waits}
+        for k, waits in enumerate((True, False))
+    ]
+    for a_closes, planned in ((6, {0}), (20, {0, 1})):
+        orders[0]["window"] = [0, a_closes]
+        instance = build_instance(parse_problem(problem_json(orders, trips, speed=1.0)))
+        priced = _price_sequences(instance, np.array([0, 1]), np.array([[0, 1], [0, 1]]))
+        assert {trip for trip in (0, 1) if math.isfinite(priced[trip])} == planned
+        assert {trip for trip in (0, 1) if instance.trip_route(trip, [0, 1]) is not None} == planned

@@ -108,6 +108,16 @@ def test_windows_wait_for_the_start_and_refuse_late_arrivals() -> None:
         _cost([{**A, "window": [0, 6]}], _trip(depart=2), ["A"], speed=1.0)
 
 
+def test_a_trip_that_does_not_wait_at_doors_leaves_later_and_must_still_reach_every_stop_in_time() -> None:
+    """`wait_at_doors` false: A is reached at 5, B at 10 (speed 1); B opening at 12 puts the departure off by
+    2, so A is reached at 7: inside [0, 20], after [0, 6]. A waiting trip makes both (it waits at B's door)."""
+    late_b = {**B, "window": [12, 60]}
+    assert _cost([{**A, "window": [0, 20]}, late_b], _trip(wait_at_doors=False), ["A", "B"], speed=1.0) == 0.0
+    with pytest.raises(InfeasibleSolution, match="arrives at A at minute 7"):
+        _cost([{**A, "window": [0, 6]}, late_b], _trip(wait_at_doors=False), ["A", "B"], speed=1.0)
+    assert _cost([{**A, "window": [0, 6]}, late_b], _trip(), ["A", "B"], speed=1.0) == 0.0
+
+
 def test_id_check_and_value_limit() -> None:
     """An unverified shopper cannot take an id-checked order; a value above the limit is refused."""
     with pytest.raises(InfeasibleSolution, match="id check"):

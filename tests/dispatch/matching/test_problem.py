@@ -25,6 +25,7 @@ def test_defaults_follow_precise_reading_4() -> None:
     order, trip = problem.orders[0], problem.trips[0]
     assert (order.size, order.window, order.value_cents, order.requires_id_check) == (1.0, None, None, False)
     assert (trip.max_orders, trip.depart, trip.id_verified, trip.capacity) == (1, 0.0, True, None)
+    assert trip.wait_at_doors is True
     assert trip.compensation == Compensation("detour", rate=2.0, minimum=0.0)
     assert problem.fleet == Fleet(vehicles=None, capacity=None, cost_per_distance=1.0, fixed_cost=0.0)
     assert problem.fallback_cost is None
@@ -61,6 +62,7 @@ def _base() -> dict[str, Any]:
         (lambda d: d["orders"][0].update(colour="red"), "orders[0].colour"),
         (lambda d: d["trips"][0].update(max_orders=-1), "trips[0].max_orders"),
         (lambda d: d["trips"][0].update(max_detour_ratio=0.5), "trips[0].max_detour_ratio"),
+        (lambda d: d["trips"][0].update(wait_at_doors="no"), "trips[0].wait_at_doors"),
         (lambda d: d["trips"][0].update(compensation={"rule": "tip"}), "trips[0].compensation.rule"),
         (lambda d: d["trips"][0].update(compensation={"rule": "detour"}), "trips[0].compensation.rate"),
         (lambda d: d["trips"][0].update(candidates=[{"order": "o9"}]), "trips[0].candidates[0].order"),

@@ -6,9 +6,11 @@ import gc
 import time
 
 import numpy as np
-from matching_builders import orders_with_windows_and_a_fleet
+import pytest
+from matching_builders import orders_with_windows_and_a_fleet, problem_json
 from ortools.constraint_solver import pywrapcp
 
+from dispatch.matching import parse_problem
 from dispatch.matching.budget import WorkClock
 from dispatch.matching.fleet import fleet_capable
 from dispatch.matching.instance import Instance, IntArray, build_instance
@@ -72,3 +74,23 @@ def test_a_finished_search_leaves_no_routing_model_behind() -> None:
         clock = WorkClock(safety_deadline=time.perf_counter() + 60)
         assert route_group(instance, pairs, orders, trips, 3, Plan(), 0.02, clock, tuning=ROUTING) is not None
     assert live_models() == before
+
+
+@pytest.mark.parametrize(("waits", "sizes"), [(True, [2]), (False, [1])])
+def test_a_model_whose_trip_does_not_wait_at_doors_plans_no_bundle_that_would(waits: bool, sizes: list[int]) -> None:
+    """A closes at 12 (reached at 10), B opens at 30 (reached at 26 after A), each 20 when left out: a trip that
+    waits at B's door carries both (detour 12); one that may only leave later carries one (4) and leaves the
+    other, since no departure reaches A by 12 and B from 30 on one route."""
+    orders = [
+        {"id": "A", "location": [3, 4], "window": [0, 12], "fallback_cost": 20.0},
+        {"id": "B", "location": [3, -4], "window": [30, 100], "fallback_cost": 20.0},
+    ]
+    trip = {"id": "t", "destination": [6, 0], "max_orders": 2, "wait_at_doors": waits,
+            "compensation": {"rule": "detour", "rate": 1.0}}  # fmt: skip
+    instance = build_instance(parse_problem(problem_json(orders, [trip])))
+    pairs = find_pairs(instance, tuning=DEFAULT_TUNING.pairs)
+    clock = WorkClock(safety_deadline=time.perf_counter() + 60)
+    plan = route_group(instance, pairs, np.array([0, 1]), np.array([0]), 0, Plan(), 0.2, clock, tuning=ROUTING)
+    assert plan is not None
+    assert [len(stops) for stops in plan.trip_routes.values()] == sizes
+    assert plan_cost_exact(instance, plan) < float("inf")

@@ -208,6 +208,25 @@ def test_bundles_two_orders_on_one_trip_when_cheaper() -> None:
     assert solution.objective == pytest.approx(12.0)
 
 
+@pytest.mark.parametrize(("waits", "routes", "objective"), [(True, {"t": ("A", "B")}, 12.0), (False, {}, 24.0)])
+def test_a_trip_that_does_not_wait_at_doors_gets_no_bundle_that_would_wait(
+    waits: bool, routes: dict[str, tuple[str, ...]], objective: float
+) -> None:
+    """A closes at 12 (reached at 10), B opens at 30 (reached at 26 after A): a trip that waits at B's door
+    carries both; one that may only leave later cannot (A would be reached at 14), nor the other way round,
+    so it carries one order (4) and the other goes to its fallback (20)."""
+    orders = [
+        {"id": "A", "location": [3, 4], "window": [0, 12], "fallback_cost": 20.0},
+        {"id": "B", "location": [3, -4], "window": [30, 100], "fallback_cost": 20.0},
+    ]
+    trip = {"id": "t", "destination": [6, 0], "max_orders": 2, "compensation": {"rule": "detour", "rate": 1.0}}
+    problem = parse_problem(problem_json(orders, [{**trip, "wait_at_doors": waits}]))
+    solution = solve(problem, time_limit=1.0)
+    assert solution.objective == pytest.approx(objective)
+    assert {a.trip_id: a.order_ids for a in solution.trips if len(a.order_ids) > 1} == routes
+    assert evaluate(problem, solution_to_json(solution)) == pytest.approx(objective)
+
+
 def test_one_order_trip_takes_one_and_the_other_is_explained() -> None:
     """With max_orders 1 one order rides (cost 4) and the other waits, marked as left for the fallback."""
     solution = solve(_two_order_problem(max_orders=1), time_limit=1.0)
