@@ -65,9 +65,12 @@ def test_an_order_offered_many_times_shows_its_history_and_offers_a_page_at_a_ti
     db: ConnectionPool,
 ) -> None:
     order = ingest(client, ops, store, clock, ref="WEB-REOFFERED-1")
-    _reoffer_many_times(db, store, UUID(order["order_id"]), clock.now())
     sign_in_as(Role.OPS)
     url = f"/console/ops/orders/{order['order_id']}"
+    fresh = client.get(url).text
+    assert "taken in" in fresh
+    assert "Pages of the history" not in fresh  # its intake alone: no "0-0 of 0"
+    _reoffer_many_times(db, store, UUID(order["order_id"]), clock.now())
 
     first = client.get(url).text
     history = _rows(first, "timeline")
