@@ -69,7 +69,7 @@ def test_an_order_offered_many_times_shows_its_history_and_offers_a_page_at_a_ti
     url = f"/console/ops/orders/{order['order_id']}"
     fresh = client.get(url).text
     assert "taken in" in fresh
-    assert "Pages of the history" not in fresh  # its intake alone: no "0-0 of 0"
+    assert "Pages of the history" not in fresh  # its intake alone: one page, no "0-0 of 0"
     _reoffer_many_times(db, store, UUID(order["order_id"]), clock.now())
 
     first = client.get(url).text
@@ -82,7 +82,7 @@ def test_an_order_offered_many_times_shows_its_history_and_offers_a_page_at_a_ti
     assert len(offers) == 20
     assert "$3.00" in offers[0]
     assert "$3.19" in offers[19]
-    assert re.search(r'aria-label="Pages of the history">\s*<span>1\u201320 of 60</span>', first), first
+    assert re.search(r'aria-label="Pages of the history">\s*<span>1\u201320 of 60 status changes</span>', first), first
     assert re.search(r'aria-label="Pages of the offers">\s*<span>1\u201320 of 30</span>', first)
 
     later = client.get(url, params={"history_offset": 40}).text
@@ -91,7 +91,7 @@ def test_an_order_offered_many_times_shows_its_history_and_offers_a_page_at_a_ti
     assert "taken in" not in later
     assert "for $3.20" in history[0]
     assert "offer expired" in history[1]
-    assert re.search(r'aria-label="Pages of the history">\s*<span>41\u201360 of 60</span>', later)
+    assert re.search(r'aria-label="Pages of the history">\s*<span>41\u201360 of 60 status changes</span>', later)
     assert len(_rows(later, "offers")) == 20  # the offers stay on their first page
 
     last_offers = client.get(url, params={"offers_offset": 20, "history_offset": 40}).text
