@@ -243,6 +243,10 @@ class OrderHistoryRepository(Protocol):
         """Oldest first; events of one instant in the order they were added."""
         ...
 
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[OrderEvent]:
+        """A window of `for_order`, in its order, with how many events the order has."""
+        ...
+
 
 class CommuteProfileRepository(Protocol):
     def add(self, profile: CommuteProfile) -> None: ...
@@ -336,6 +340,15 @@ class LiveOfferRepository(OfferRepository, Protocol):
 
     def for_order(self, order_id: UUID) -> Sequence[Offer]:
         """Every offer the order was ever in, oldest first."""
+        ...
+
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[Offer]:
+        """A window of `for_order`, in its order, with how many offers the order was in."""
+        ...
+
+    def for_order_within(self, order_id: UUID, *, since: datetime | None, until: datetime | None) -> Sequence[Offer]:
+        """The order's offers made or resolved at or after `since` and before `until` (either open-ended when
+        None), oldest first: those one window of its history speaks of."""
         ...
 
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:

@@ -156,6 +156,11 @@ class PayoutRepository(Protocol):
         """The period (start included, end excluded) of each batch found among `batch_ids`, in one read."""
         ...
 
+    def export_numbers(self, export_ids: Collection[UUID]) -> Mapping[UUID, int]:
+        """Which download of its batch's bank file each export found among `export_ids` was (1 for the first, by
+        time), in one read."""
+        ...
+
     def line_payees(self, line_ids: Collection[UUID]) -> Mapping[UUID, UUID]:
         """The shopper each payout line found among `line_ids` pays, in one read."""
         ...

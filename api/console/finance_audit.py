@@ -71,6 +71,31 @@ def _payee_named(
     return {**{name: value for name, value in details.items() if name != "line_id"}, "payee": names[payee]}
 
 
+def _export_of(entry: AuditEntryOut) -> UUID | None:
+    """The download a `batch.exported` entry records, whose id tells a person nothing."""
+    text = entry.details.get("export_id") if entry.action == "batch.exported" else None
+    try:
+        return UUID(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _export_said(details: Mapping[str, object], numbers: Mapping[UUID, int]) -> Mapping[str, object]:
+    """An export by which download of its batch's bank file it was ("Bank file: download 2, downloaded
+    before": what finance look for, a file that may reach the bank twice), not by its id."""
+    text = details.get("export_id")
+    try:
+        number = numbers.get(UUID(text)) if isinstance(text, str) else None
+    except ValueError:
+        number = None
+    if "export_id" not in details:
+        return details
+    said = {name: value for name, value in details.items() if name != "export_id"}
+    if number is None:
+        return said
+    return {"bank_file": "first download" if number == 1 else f"download {number}, downloaded before", **said}
+
+
 def _names_a_posting(entry: AuditEntryOut, names: Mapping[UUID, str]) -> bool:
     return _order_of(entry) in names
 
@@ -118,12 +143,14 @@ def audit_page(
     entries: list[AuditEntryOut] = []
     names: dict[UUID, str] = {}
     payees: dict[UUID, UUID] = {}
+    downloads: dict[UUID, int] = {}
     if problem is None:
         with rewards() as uow:
             page = services.audit_log(uow, subject_kind=subject_kind or None, limit=pages.limit, offset=pages.offset)
             entries = [AuditEntryOut.model_validate(record) for record in page.items]
             subjects = {entry.subject_id for entry in entries if entry.subject_id}
             payees = services.payout_line_payees(uow, {line for entry in entries if (line := _line_of(entry))})
+            downloads = services.export_numbers(uow, {export for entry in entries if (export := _export_of(entry))})
             orders = {order for entry in entries if (order := _order_of(entry))}
             names = names_of(request, uow, subjects | orders | set(payees.values()))
         names |= _staff_subjects(request, entries)
@@ -132,7 +159,10 @@ def audit_page(
             entry,
             action_words(entry.action),
             _subject(entry, names),
-            details_in_words(entry.action, _payee_named(_unnamed_details(entry, names), payees, names)),
+            details_in_words(
+                entry.action,
+                _export_said(_payee_named(_unnamed_details(entry, names), payees, names), downloads),
+            ),
         )
         for entry in entries
     ]

@@ -4,6 +4,7 @@ everyone who may read policies (ops, finance, admin), not only finance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -22,7 +23,10 @@ from rewards.permissions import POLICY_DECIDERS, POLICY_READERS
 from rewards.policy_versions import PolicyStatus
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/finance", include_in_schema=False)
-Version = Annotated[int | None, Query(ge=1, le=1_000_000)]
+VersionText = Annotated[str, Query(max_length=40)]
+"""A version a comparison link asks for: its number, or as the page shows it ("v3"); anything else is told."""
+SIDES = {"left": "The version to compare", "right": "The version to compare with"}
+"""Each side of the comparison as its field's label says it ("Compare version", "with version")."""
 DecidedVersion = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PolicyReader = Annotated[ConsoleUser, Depends(require_console_roles(*POLICY_READERS))]
 PolicyDecider = Annotated[ConsoleUser, Depends(require_console_roles(*POLICY_DECIDERS))]
@@ -65,10 +69,29 @@ def policies_page(
     rewards: Rewards,
     pages: PageQuery,
     now: Now,
-    left: Version = None,
-    right: Version = None,
+    left: VersionText = "",
+    right: VersionText = "",
 ) -> HTMLResponse:
-    return _policies_page(request, user, rewards, pages, now, left, right)
+    (left_version, left_refused), (right_version, right_refused) = _version(left, "left"), _version(right, "right")
+    refused = [side for side in (left_refused, right_refused) if side]
+    return _policies_page(request, user, rewards, pages, now, left_version, right_version, refused=refused)
+
+
+def _version(text: str, side: str) -> tuple[int | None, tuple[str, str] | None]:
+    """The version a link asks for on `side`, or (side, what it said) when it is not a version number."""
+    digits = text.strip().removeprefix("v").removeprefix("V")
+    if not text.strip():
+        return None, None
+    if digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits) >= 1:
+        return int(digits), None
+    return None, (side, text.strip())
+
+
+def _not_a_version(refused: tuple[str, str], versions: list[int]) -> FormProblem:
+    side, said = refused
+    choices = ", ".join(f"v{version}" for version in sorted(versions)) or "none yet"
+    message = f"{SIDES[side]}, “{said[:40]}”, is not a policy version: choose one of {choices}."
+    return FormProblem(message, {side: message}, 422)
 
 
 def _policies_page(
@@ -82,6 +105,7 @@ def _policies_page(
     *,
     problem: FormProblem | None = None,
     refused_version: int | None = None,
+    refused: Sequence[tuple[str, str]] = (),
 ) -> HTMLResponse:
     """The version in force, versions side by side, every version, and those waiting for a decision with
     Approve and Reject for whoever may decide them (not their author: the use case refuses them too; nor
@@ -90,6 +114,8 @@ def _policies_page(
     with rewards() as uow:
         found_in_force = services.reward_policy_in_force(uow, at=now)
         versions = services.reward_policy_versions(uow)
+        if problem is None and refused:
+            problem = merge_filters([_not_a_version(side, versions) for side in refused])
         if problem is None and versions:
             problem = _unknown_versions(versions, left=left, right=right)
         right = right if right in versions else (versions[0] if versions else None)

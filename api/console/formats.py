@@ -4,9 +4,12 @@ by `web`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from uuid import UUID
+
+from markupsafe import Markup, escape
 
 from crowdship.units import format_dollars
 from dispatch.history import TimelineEntry, trip_words
@@ -90,3 +93,13 @@ def history_detail(entry: TimelineEntry, trip_names: Mapping[UUID, str]) -> str:
         if detail.startswith(NOT_DELIVERED_NOTE):
             detail = f"not delivered: “{detail.removeprefix(NOT_DELIVERED_NOTE)}”"
     return detail
+
+
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def dates_kept_whole(text: str) -> Markup:
+    """Text for a page, each date in it kept on one line ("2026-12-01" is never broken after "2026-" on a
+    phone): the text escaped, every date wrapped in a `nowrap` span."""
+    escaped = str(escape(text))
+    return Markup(ISO_DATE.sub(lambda found: f'<span class="nowrap">{found.group()}</span>', escaped))

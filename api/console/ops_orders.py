@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.filters import enum_options, listed_store, one_of, store_options
-from api.console.paging import PageQuery, PageView
+from api.console.paging import HistoryPageQuery, OffersPageQuery, PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, read_form, redirect, render
 from api.dependencies import AppServices, Services
@@ -23,7 +23,7 @@ from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
 from dispatch.services import delivery, orders, queries
 from dispatch.services.context import DispatchContext
 from dispatch.services.intake import reissue_delivery_code
-from dispatch.services.order_detail import order_detail
+from dispatch.services.order_detail import Window, order_detail
 
 router = APIRouter(prefix=CONSOLE_PREFIX + "/ops/orders", include_in_schema=False)
 
@@ -80,9 +80,19 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_class=HTMLResponse)
-def order_page(request: Request, order_id: UUID, user: OpsUser, services: Services) -> HTMLResponse:
+def order_page(
+    request: Request,
+    order_id: UUID,
+    user: OpsUser,
+    services: Services,
+    history_paging: HistoryPageQuery,
+    offers_paging: OffersPageQuery,
+) -> HTMLResponse:
+    """Its history and its offers a page each, paged apart: an order offered many times reads as much as any."""
     try:
-        detail = order_detail(services.context, order_id=order_id)
+        detail = order_detail(
+            services.context, order_id=order_id, history=_window(history_paging), offers=_window(offers_paging)
+        )
         store = queries.get_store(services.context, store_id=detail.order.store_id)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
@@ -101,7 +111,15 @@ def order_page(request: Request, order_id: UUID, user: OpsUser, services: Servic
         people=people(request, [entry.actor_id for entry in detail.timeline]),
         trip_names=_trip_names(services, detail.trip_shoppers),
         offer_parts=OFFER_PARTS,
+        history_page=PageView.counted(
+            detail.timeline, detail.history_total, history_paging, shown=detail.history_shown
+        ),
+        offers_page=PageView.counted(detail.offers, detail.offers_total, offers_paging),
     )
+
+
+def _window(paging: Paging) -> Window:
+    return Window(limit=paging.limit, offset=paging.offset)
 
 
 OFFER_PARTS = {
@@ -250,7 +268,8 @@ def _not_delivered_page(
     reason: str = "",
 ) -> HTMLResponse:
     try:
-        detail = order_detail(services.context, order_id=order_id)
+        least = Window(limit=1, offset=0)  # the page names the order and its carrier only
+        detail = order_detail(services.context, order_id=order_id, history=least, offers=least)
     except CONSOLE_ERRORS as error:
         return render(request, "ops/missing.html", user, nav="orders", problem=readable_problem(error))
     return render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -31,6 +31,20 @@ def paging(default_limit: int = 20) -> Callable[[int, int], Paging]:
 PageQuery = Annotated[Paging, Depends(paging())]
 
 
+def _history_paging(history_limit: Limit = 20, history_offset: Offset = 0) -> Paging:
+    return Paging(limit=history_limit, offset=history_offset)
+
+
+def _offers_paging(offers_limit: Limit = 20, offers_offset: Offset = 0) -> Paging:
+    return Paging(limit=offers_limit, offset=offers_offset)
+
+
+HistoryPageQuery = Annotated[Paging, Depends(_history_paging)]
+"""The page of a history shown beside another list (an order's): its own `history_limit`/`history_offset`."""
+OffersPageQuery = Annotated[Paging, Depends(_offers_paging)]
+"""The page of offers shown beside another list: `offers_limit`/`offers_offset`."""
+
+
 @dataclass(frozen=True)
 class PageView:
     """One page of a list for the `pagination` macro: items, how many in all, and the window."""
@@ -39,11 +53,18 @@ class PageView:
     total: int
     limit: int
     offset: int
+    shown: int | None = None
+    """How many of the `total` the items stand for, when not one each (a history's lines, several merged)."""
 
     @classmethod
     def of(cls, page: Page[Any], paging: Paging) -> PageView:
         """A use case's page, shown in the window the request asked for."""
         return cls(list(page.items), page.total, paging.limit, paging.offset)
+
+    @classmethod
+    def counted(cls, items: Sequence[Any], total: int | None, paging: Paging, shown: int | None = None) -> PageView:
+        """Items a use case read as one page, with how many there are (None: it read them all)."""
+        return cls(list(items), len(items) if total is None else total, paging.limit, paging.offset, shown)
 
     @classmethod
     def cut(cls, everything: list[Any], paging: Paging) -> PageView:
@@ -57,7 +78,7 @@ class PageView:
 
     @property
     def last(self) -> int:
-        return min(self.offset + len(self.items), self.total)
+        return min(self.offset + (len(self.items) if self.shown is None else self.shown), self.total)
 
     @property
     def previous_offset(self) -> int | None:

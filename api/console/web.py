@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from api.console.formats import (
+    dates_kept_whole,
     has_seconds,
     history_detail,
     in_utc,
@@ -76,6 +77,7 @@ templates.env.filters["words"] = words
 templates.env.filters["counted"] = counted
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
+templates.env.filters["dates_whole"] = dates_kept_whole
 templates.env.filters["whole_days"] = whole_days
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["has_seconds"] = has_seconds

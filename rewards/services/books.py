@@ -52,6 +52,11 @@ def promised_payout(uow: RewardsUnitOfWork, *, shopper_id: UUID) -> PromisedPayo
     return next(iter(uow.repos.payouts.promised([shopper_id]).values()), None)
 
 
+def export_numbers(uow: RewardsUnitOfWork, export_ids: Collection[UUID]) -> dict[UUID, int]:
+    """Which download of its batch's bank file each export was (1: the first), for the audit log, in one read."""
+    return dict(uow.repos.payouts.export_numbers(set(export_ids))) if export_ids else {}
+
+
 def payout_line_payees(uow: RewardsUnitOfWork, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
     """The shopper each payout line pays, for a page that mentions lines (the audit log), in one read."""
     return dict(uow.repos.payouts.line_payees(set(line_ids))) if line_ids else {}

@@ -154,3 +154,7 @@ class MemoryOrderHistoryRepository(MemoryRepository):
     def for_order(self, order_id: UUID) -> list[OrderEvent]:
         """In time order; events at the same instant in the order they were added (a stable sort)."""
         return sorted(self._db.order_events.get(order_id, []), key=lambda e: e.at)
+
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[OrderEvent]:
+        events = self.for_order(order_id)
+        return Page(events[offset : offset + limit], len(events))

@@ -243,6 +243,16 @@ class MemoryOfferRepository(MemoryRepository):
         offers = [self._db.offers[offer_id] for offer_id in self._db.offers_of_order.get(order_id, [])]
         return [copy_of(offer) for offer in sorted(offers, key=lambda f: (f.created_at, f.id))]
 
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[Offer]:
+        offers = self.for_order(order_id)
+        return Page(offers[offset : offset + limit], len(offers))
+
+    def for_order_within(self, order_id: UUID, *, since: datetime | None, until: datetime | None) -> list[Offer]:
+        def within(at: datetime | None) -> bool:
+            return at is not None and (since is None or at >= since) and (until is None or at < until)
+
+        return [offer for offer in self.for_order(order_id) if within(offer.created_at) or within(offer.resolved_at)]
+
     def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> list[AnsweredOffer]:
         db = self._db
         chosen = [

@@ -277,3 +277,16 @@ class PostgresOrderHistoryRepository(Repository):
             OrderEvent(row["order_id"], row["at"], OrderStatus(row["status"]), row["note"], row["actor_id"])
             for row in rows
         ]
+
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[OrderEvent]:
+        total = self._all("SELECT count(*) AS n FROM order_events WHERE order_id = %s", (order_id,))[0]["n"]
+        rows = self._all(
+            """SELECT order_id, at, status, note, actor_id FROM order_events WHERE order_id = %s
+               ORDER BY at, id LIMIT %s OFFSET %s""",
+            (order_id, limit, offset),
+        )
+        events = [
+            OrderEvent(row["order_id"], row["at"], OrderStatus(row["status"]), row["note"], row["actor_id"])
+            for row in rows
+        ]
+        return Page(events, int(total))

@@ -244,6 +244,27 @@ class PostgresOfferRepository(Repository):
         )
         return [self._offer(row) for row in rows]
 
+    def page_for_order(self, order_id: UUID, *, limit: int, offset: int) -> Page[Offer]:
+        total = self._all("SELECT count(*) AS n FROM offer_orders WHERE order_id = %s", (order_id,))[0]["n"]
+        rows = self._all(
+            f"""{self._SELECT} WHERE f.id IN (SELECT offer_id FROM offer_orders WHERE order_id = %s)
+                ORDER BY f.created_at, f.id LIMIT %s OFFSET %s""",
+            (order_id, limit, offset),
+        )
+        return Page([self._offer(row) for row in rows], int(total))
+
+    def for_order_within(self, order_id: UUID, *, since: datetime | None, until: datetime | None) -> list[Offer]:
+        rows = self._all(
+            f"""{self._SELECT} WHERE f.id IN (SELECT offer_id FROM offer_orders WHERE order_id = %(order)s)
+                AND ((%(since)s::timestamptz IS NULL OR f.created_at >= %(since)s)
+                     AND (%(until)s::timestamptz IS NULL OR f.created_at < %(until)s)
+                     OR (%(since)s::timestamptz IS NULL OR f.resolved_at >= %(since)s)
+                     AND (%(until)s::timestamptz IS NULL OR f.resolved_at < %(until)s))
+                ORDER BY f.created_at, f.id""",
+            {"order": order_id, "since": since, "until": until},
+        )
+        return [self._offer(row) for row in rows]
+
     def open_trip_of_order(self, order_id: UUID) -> UUID | None:
         rows = self._all(
             """SELECT f.trip_id FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id

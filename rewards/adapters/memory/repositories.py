@@ -312,6 +312,14 @@ class MemoryPayoutRepository(_Repository):
             if batch_id in batches
         }
 
+    def export_numbers(self, export_ids: Collection[UUID]) -> dict[UUID, int]:
+        wanted = set(export_ids)
+        numbers: dict[UUID, int] = {}
+        for batch in self._db.batches.values():
+            ordered = sorted(batch.exports, key=lambda export: (export.exported_at, export.id))
+            numbers |= {export.id: n for n, export in enumerate(ordered, 1) if export.id in wanted}
+        return numbers
+
     def line_payees(self, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
         wanted = set(line_ids)
         return {

@@ -189,6 +189,17 @@ class PostgresPayoutRepository(Repository):
         )
         return {row["id"]: (row["period_start"], row["period_end"]) for row in rows}
 
+    def export_numbers(self, export_ids: Collection[UUID]) -> dict[UUID, int]:
+        rows = self._all(
+            """SELECT id, n FROM (
+                   SELECT id, row_number() OVER (PARTITION BY batch_id ORDER BY exported_at, id) AS n
+                   FROM payout_batch_exports
+                   WHERE batch_id IN (SELECT batch_id FROM payout_batch_exports WHERE id = ANY(%(ids)s))) numbered
+               WHERE id = ANY(%(ids)s)""",
+            {"ids": list(export_ids)},
+        )
+        return {row["id"]: int(row["n"]) for row in rows}
+
     def line_payees(self, line_ids: Collection[UUID]) -> dict[UUID, UUID]:
         rows = self._all("SELECT id, shopper_id FROM payout_lines WHERE id = ANY(%s)", (list(line_ids),))
         return {row["id"]: row["shopper_id"] for row in rows}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 from api_support import Account
 from console_support import StaffLogin, form_token, sign_in_client
@@ -50,3 +51,28 @@ def test_an_exported_batch_shows_who_exported_it_and_is_rejected_only_with_the_b
     assert done.status_code == 200
     assert "The batch is rejected: nothing was paid." in done.text
     assert "(after export: the bank file was withdrawn)" in done.text
+
+
+def test_the_audit_log_says_an_export_by_which_download_of_the_bank_file_it_was_not_by_its_id(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    finance: Account,
+    second_finance: Account,
+    clock: ManualClock,
+    owed: Callable[..., Owed],
+) -> None:
+    """ "Export: 85a8b6be" told finance nothing; a second download of one bank file is what they look for."""
+    owed("Ana")
+    batch = prepare_batch(client, finance, clock, "console-export-audit")
+    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    for _ in range(2):
+        assert client.get(f"/console/finance/batches/{batch['id']}/export").status_code == 200
+        clock.advance(timedelta(minutes=1))
+    log = client.get("/console/finance/audit", params={"subject_kind": "payout_batch"}).text
+    exported = re.findall(r'<tr>\s*<td class="num">\d+</td>.*?</tr>', log, re.DOTALL)
+    exported = [row for row in exported if "exported for the bank" in row]
+    assert len(exported) == 2
+    assert "Bank file: download 2, downloaded before" in exported[0]  # newest first
+    assert "Bank file: first download" in exported[1]
+    assert "Export:" not in log

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.console.formats import period_words, utc_text, whole_days
+from api.console.formats import dates_kept_whole, period_words, utc_text, whole_days
 
 EN_DASH = "\N{EN DASH}"
 
@@ -40,3 +40,11 @@ def test_an_instant_with_seconds_keeps_them() -> None:
     assert utc_text(datetime(2026, 12, 4, 1, 9, 30, tzinfo=UTC)) == "2026-12-04 01:09:30"
     assert utc_text(datetime(2026, 12, 4, 1, 9, 30, 250_000, tzinfo=UTC)) == "2026-12-04 01:09:30.25"
     assert utc_text(datetime(2026, 12, 4, 1, 9, tzinfo=UTC)) == "2026-12-04 01:09"
+
+
+def test_dates_in_text_are_kept_whole_and_the_rest_is_escaped() -> None:
+    said = dates_kept_whole(f"carried over from batch of 2026-12-01 {EN_DASH} 2026-12-04 <b>")
+    assert str(said) == (
+        f'carried over from batch of <span class="nowrap">2026-12-01</span> {EN_DASH} '
+        '<span class="nowrap">2026-12-04</span> &lt;b&gt;'
+    )

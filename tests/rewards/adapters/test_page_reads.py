@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from rewards.payouts import PayoutBatch
+from rewards.payouts import BatchExport, PayoutBatch
 from rewards.services.books import payee_names, payout_line_payees
 from rewards.services.payouts import prepare_payout_batch
 from tests.rewards.conftest import NOW, World, credit
@@ -57,3 +57,29 @@ def test_the_payees_of_several_payout_lines_are_read_together(world: World) -> N
         }
         assert {line.shopper_id for line in batch.lines} == {ana.id, ben.id}
         assert payout_line_payees(uow, []) == {}
+
+
+def test_which_download_of_its_batch_each_export_was_is_read_together(world: World) -> None:
+    """What the audit log says an export by: its batch's first download of the bank file, or a later one;
+    counted per batch, oldest first; an unknown id is left out, asking for none reads nothing."""
+    first = PayoutBatch(NOW - timedelta(days=14), NOW - timedelta(days=7), prepared_by=uuid4(), prepared_at=NOW)
+    second = PayoutBatch(NOW - timedelta(days=7), NOW, prepared_by=uuid4(), prepared_at=NOW)
+    with world.rewards() as uow:
+        for batch in (first, second):
+            uow.repos.payouts.add(batch)
+        uow.commit()
+    first.exports = [BatchExport(uuid4(), NOW + timedelta(minutes=minute)) for minute in (1, 5, 3)]
+    second.exports = [BatchExport(uuid4(), NOW + timedelta(minutes=2))]
+    with world.rewards() as uow:
+        for batch in (first, second):
+            uow.repos.payouts.save(batch)
+        uow.commit()
+    with world.rewards() as uow:
+        asked = [*(export.id for export in first.exports), second.exports[0].id, uuid4()]
+        assert uow.repos.payouts.export_numbers(asked) == {
+            first.exports[0].id: 1,
+            first.exports[1].id: 3,
+            first.exports[2].id: 2,
+            second.exports[0].id: 1,
+        }
+        assert uow.repos.payouts.export_numbers([]) == {}
