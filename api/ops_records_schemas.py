@@ -224,6 +224,8 @@ class OrderDetailOut(FromDomain):
     incidents: list[OpsIncidentOut]
     unassigned: UnassignedOut | None = Field(description="Why it waits without an offer (pending or returned only)")
     carrying_trip_id: UUID | None
+    history_total: int = Field(description="The order's status changes in all (`timeline` is one page of them)")
+    offers_total: int = Field(description="The offers the order was in, in all (`offers` is one page of them)")
 
 
 class OfferInHistory(FromDomain):

@@ -35,7 +35,7 @@ from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, batch, delivery, orders, queries
 from dispatch.services.intake import OrderIntake, ingest_order, reissue_delivery_code
-from dispatch.services.order_detail import order_detail
+from dispatch.services.order_detail import Window, order_detail
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -88,11 +88,27 @@ def list_orders(
     return PageOf[OrderOut].from_page(page, limit=limit, offset=offset)
 
 
-@router.get("/orders/{order_id}/history", response_model=OrderDetailOut, responses=problem_responses(404))
-def order_history(order_id: UUID, context: Context) -> OrderDetailOut:
+@router.get("/orders/{order_id}/history", response_model=OrderDetailOut, responses=problem_responses(404, 422))
+def order_history(
+    order_id: UUID,
+    context: Context,
+    history_limit: Limit = 100,
+    history_offset: Offset = 0,
+    offers_limit: Limit = 100,
+    offers_offset: Offset = 0,
+) -> OrderDetailOut:
     """What happened to the order and when (status changes, offers, delivery attempts with the proof's photo
-    reference, incidents), its offers, and why it waits without an offer when it is pending or returned."""
-    return OrderDetailOut.model_validate(order_detail(context, order_id=order_id))
+    reference, incidents), its offers, and why it waits without an offer when it is pending or returned. The
+    timeline and the offers come a page each (`history_total` status changes, `offers_total` offers): an order
+    re-offered all day answers as little as any other. A page of the timeline holds its status changes and what
+    else happened from the first of them to the first of the next page."""
+    detail = order_detail(
+        context,
+        order_id=order_id,
+        history=Window(history_limit, history_offset),
+        offers=Window(offers_limit, offers_offset),
+    )
+    return OrderDetailOut.model_validate(detail)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=problem_responses(404))
