@@ -39,33 +39,31 @@ class AuditRow:
     details: list[Detail]
 
 
-def _order_of(entry: AuditEntryOut) -> UUID | None:
-    """The order of a reversed ledger transaction, which the transaction's own id does not tell a person."""
-    text = entry.details.get("order_id") if entry.subject_kind == "ledger_transaction" else None
+def _id_in(details: Mapping[str, object], name: str) -> UUID | None:
+    """The id a detail holds, or None when it holds none (or not one written as an id)."""
+    text = details.get(name)
     try:
         return UUID(text) if isinstance(text, str) else None
     except ValueError:
         return None
+
+
+def _order_of(entry: AuditEntryOut) -> UUID | None:
+    """The order of a reversed ledger transaction, which the transaction's own id does not tell a person."""
+    return _id_in(entry.details, "order_id") if entry.subject_kind == "ledger_transaction" else None
 
 
 def _line_of(entry: AuditEntryOut) -> UUID | None:
     """The payout line a hold or a release was placed on."""
-    text = entry.details.get("line_id")
-    try:
-        return UUID(text) if isinstance(text, str) else None
-    except ValueError:
-        return None
+    return _id_in(entry.details, "line_id")
 
 
 def _payee_named(
     details: Mapping[str, object], payees: Mapping[UUID, UUID], names: Mapping[UUID, str]
 ) -> Mapping[str, object]:
     """A payout line said by whom it pays ("Payee: Ana") rather than by its id, which tells a person nothing."""
-    text = details.get("line_id")
-    try:
-        payee = payees.get(UUID(text)) if isinstance(text, str) else None
-    except ValueError:
-        payee = None
+    line = _id_in(details, "line_id")
+    payee = payees.get(line) if line is not None else None
     if payee is None or payee not in names:
         return details
     return {**{name: value for name, value in details.items() if name != "line_id"}, "payee": names[payee]}
@@ -73,23 +71,16 @@ def _payee_named(
 
 def _export_of(entry: AuditEntryOut) -> UUID | None:
     """The download a `batch.exported` entry records, whose id tells a person nothing."""
-    text = entry.details.get("export_id") if entry.action == "batch.exported" else None
-    try:
-        return UUID(text) if isinstance(text, str) else None
-    except ValueError:
-        return None
+    return _id_in(entry.details, "export_id") if entry.action == "batch.exported" else None
 
 
 def _export_said(details: Mapping[str, object], numbers: Mapping[UUID, int]) -> Mapping[str, object]:
     """An export by which download of its batch's bank file it was ("Bank file: download 2, downloaded
     before": what finance look for, a file that may reach the bank twice), not by its id."""
-    text = details.get("export_id")
-    try:
-        number = numbers.get(UUID(text)) if isinstance(text, str) else None
-    except ValueError:
-        number = None
     if "export_id" not in details:
         return details
+    export = _id_in(details, "export_id")
+    number = numbers.get(export) if export is not None else None
     said = {name: value for name, value in details.items() if name != "export_id"}
     if number is None:
         return said
