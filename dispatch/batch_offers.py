@@ -18,6 +18,7 @@ from dispatch.batching import (
     QuoteRequest,
     RewardQuote,
     TripCandidate,
+    answer_minutes,
     detour_limit_km,
     direct_km,
     lat_lon,
@@ -182,10 +183,13 @@ def _route_problem(
     trip: Trip, stops: Sequence[Order], metrics: RouteMetrics, now: datetime, parameters: BatchParameters
 ) -> str | None:
     """The detour limit, then the windows: the shopper leaves between now and their leave-by and drives
-    without waiting at a door, so some departure in that span must put every stop in [earliest, latest]."""
+    without waiting at a door, so some departure in that span must put every stop in [earliest, latest]; and
+    since they may accept at the offer's last second and leave only then, that departure must come no sooner
+    than the offer's expiry (`batching.answer_minutes`); one who accepts sooner may leave sooner (no sooner than
+    the offer's `leave_after`) and arrives sooner, still inside every window."""
     if metrics.detour_km > detour_limit_km(trip, parameters) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
         return "detour"
-    earliest_departure, latest_departure = 0.0, minutes_after(now, trip.leave_by)
+    earliest_departure, latest_departure = answer_minutes(parameters), minutes_after(now, trip.leave_by)
     for order, minute in zip(stops, metrics.arrival_minutes, strict=True):
         if minute > minutes_after(now, order.window_latest) * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE:
             return "window"

@@ -126,6 +126,14 @@ def eligible_orders(
     ]
 
 
+def answer_minutes(parameters: BatchParameters) -> float:
+    """The offer's time to answer, in minutes from the batch time: the earliest a route is planned to leave the
+    store. A shopper may accept at the last second and leaves once they have accepted, so every stop must still
+    be reached inside its window leaving then (leaving earlier, as soon as they accept, is planned as well: no
+    stop closes sooner for it, and one that opens later says so as the offer's `leave_after`)."""
+    return parameters.offer_ttl.total_seconds() / 60.0
+
+
 def open_for_offers(trip: Trip, now: datetime, parameters: BatchParameters) -> bool:
     """Whether an offer made now could be answered in full before the trip's leave-by: a trip about to leave
     gets no offer it would have to accept on the doorstep (or could not accept at all)."""
@@ -172,9 +180,11 @@ def build_match_problem(
     whose shopper can earn nothing more today or this week (`terms` with no room under the caps): an offer
     that pays nothing is not one to make.
 
-    Every trip may leave from the batch time (minute 0; windows count from it too) and never waits at a door
-    (`wait_at_doors` false): a window that opens late is met by staying in the store and leaving later, as the
-    offer's `leave_after` says and `batch_offers` checks. So the matcher plans no route the batch would cut,
+    Every trip is planned to leave once its offer may be answered in full (`depart`: the offer's time to
+    answer, `answer_minutes`; windows count from the batch time) and never waits at a door (`wait_at_doors`
+    false): a window that closes before a shopper who accepts at the last second could reach it is not met,
+    and one that opens late is met by staying in the store and leaving later, as the offer's `leave_after`
+    says and `batch_offers` checks. So the matcher plans no route the batch would cut,
     and the detour it prices (the quote) holds every minute the shopper spends on the road for it. An order
     whose window would open only after the trip could reach it leaving at its leave-by is no candidate for it.
     Routes are priced by the policy's `terms` of each trip when given. An order left out costs the store's
@@ -202,7 +212,7 @@ def build_match_problem(
                 "capacity": candidate.remaining_capacity,
                 "max_detour_ratio": None,
                 "max_route": direct_km(store, trip, parameters) + detour_limit_km(trip, parameters),
-                "depart": 0,
+                "depart": answer_minutes(parameters),
                 "wait_at_doors": False,
                 "id_verified": candidate.shopper.identity_verified,
                 "value_limit_cents": cap,

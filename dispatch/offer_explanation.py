@@ -23,6 +23,7 @@ from dispatch.batching import (
     ROUTE_TOLERANCE,
     BatchParameters,
     TripCandidate,
+    answer_minutes,
     compensation_components,
     detour_limit_km,
     reachable_by_leave_by,
@@ -234,5 +235,6 @@ def _passes(
         limit = detour_limit_km(each.trip, parameters)
         return metrics.detour_km <= limit * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
     latest = (order.window_latest - now).total_seconds() / 60.0
-    in_time = metrics.arrival_minutes[0] <= latest * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
+    arrival = answer_minutes(parameters) + metrics.arrival_minutes[0]  # left once the offer could be answered
+    in_time = arrival <= latest * (1 + ROUTE_TOLERANCE) + ROUTE_TOLERANCE
     return in_time and reachable_by_leave_by(store, each.trip, order, now, parameters)

@@ -10,7 +10,14 @@ from datetime import datetime
 from uuid import UUID
 
 from dispatch.batch_offers import route_metrics
-from dispatch.batching import BatchParameters, TripCandidate, detour_limit_km, open_for_offers, reachable_by_leave_by
+from dispatch.batching import (
+    BatchParameters,
+    TripCandidate,
+    answer_minutes,
+    detour_limit_km,
+    open_for_offers,
+    reachable_by_leave_by,
+)
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.rules import refusal_reason
 from routing.areas import covers
@@ -24,7 +31,7 @@ REASONS = {
     "identity": "its shopper's identity is not verified (the order is age-restricted)",
     "own_address": "the drop-off is at its shopper's own address",
     "detour": "the detour to the drop-off is longer than the trip allows",
-    "window": "would arrive after the delivery window",
+    "window": "would arrive after the delivery window (leaving once an offer made now could be answered)",
     "leave_by": "its shopper leaves before the delivery window opens (they would wait at the door)",
     "closed": "can no longer take offers (it leaves before an offer could be answered)",
 }
@@ -114,8 +121,8 @@ def _trip_reason(
     metrics = route_metrics(store, trip, [order], parameters)
     if metrics.detour_km > detour_limit_km(trip, parameters):
         return "detour"
-    if metrics.arrival_minutes[0] > (order.window_latest - now).total_seconds() / 60.0:
-        return "window"
+    if answer_minutes(parameters) + metrics.arrival_minutes[0] > (order.window_latest - now).total_seconds() / 60.0:
+        return "window"  # leaving once the offer could be answered in full (`batching.answer_minutes`)
     if not reachable_by_leave_by(store, trip, order, now, parameters):  # the batch's own candidate rule
         return "leave_by"
     return None

@@ -182,9 +182,11 @@ def _windowed(lat: float, opens_in_min: float, closes_in_min: float) -> Order:
     return order
 
 
-def test_the_problem_departs_now_and_leaves_out_windows_opening_after_the_leave_by() -> None:
-    """Trips leave at minute 0 (the batch time); a window that opens 15 minutes after the shopper must leave
-    (later than they could get there) is no candidate, one they can reach by leaving later is."""
+def test_the_problem_departs_once_the_offer_is_answered_and_leaves_out_windows_opening_after_the_leave_by() -> None:
+    """Trips leave at the offer's expiry at the earliest (minute 1: the shopper may answer that late, and
+    leaves once they accept; windows still count from the batch time); a window that opens 15 minutes after
+    the shopper must leave (later than they could get there) is no candidate, one they can reach by leaving
+    later is."""
     candidate = _candidate()  # must leave within the hour
     late = _windowed(30.47, 60 + 15 + 10, 60 + 15 + 60)
     reachable = _windowed(30.47, 30, 90)
@@ -192,7 +194,7 @@ def test_the_problem_departs_now_and_leaves_out_windows_opening_after_the_leave_
         store=STORE, orders=[late, reachable], trips=[candidate], excluded=set(), now=NOW, parameters=PARAMETERS
     )
     (trip,) = problem["trips"]
-    assert trip["depart"] == 0
+    assert trip["depart"] == 1.0
     assert trip["candidates"] == [{"order": str(reachable.id)}]
     assert [order["window"] for order in problem["orders"]] == [[85.0, 135.0], [30.0, 90.0]]
 
@@ -223,6 +225,19 @@ def test_arrival_must_fall_inside_the_window_at_both_ends() -> None:
     assert len(later.offers) == 1
     now = _offer_for(_windowed(30.47, -5, 80), _candidate())
     assert len(now.offers) == 1
+
+
+def test_a_window_that_closes_before_an_answer_at_the_expiry_could_reach_it_is_not_offered() -> None:
+    """The shopper has the offer's whole time (60 s) to answer and leaves once they accept: a window that
+    closes 30 s after the arrival of a shopper leaving at the batch time is missed by one who answers at the
+    last second, so it is dropped as `window` (it was offered); one that closes 90 s after is offered."""
+    candidate = _candidate()
+    arrival = route_metrics(STORE, candidate.trip, (_order(30.47),), PARAMETERS).arrival_minutes[0]
+    tight = _offer_for(_windowed(30.47, -5, arrival + 0.5), candidate)
+    assert tight.offers == []
+    assert [d.reason for d in tight.dropped] == ["window"]
+    roomy = _offer_for(_windowed(30.47, -5, arrival + 1.5), _candidate())
+    assert len(roomy.offers) == 1
 
 
 def test_a_bundle_whose_windows_need_a_wait_between_stops_is_cut_to_the_part_that_keeps_them() -> None:
