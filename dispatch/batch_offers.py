@@ -101,11 +101,11 @@ def offers_from_solution(
             if reason is not None and len(stops) > 1:
                 # The matcher is told that a shopper never waits at a door (`wait_at_doors`), so this is a
                 # safety net only: rather than drop the whole bundle, the largest part of it (in the same
-                # order) that keeps every rule is offered, and the rest waits for the next batch.
+                # order) that keeps every rule is offered, and the rest waits for the next batch, each order
+                # with the rule it breaks added to that part (not the whole bundle's first broken rule).
                 part = _feasible_part(store, candidate.trip, stops, now, parameters)
                 if part is not None:
-                    left = tuple(key for key in keys if key not in {str(order.id) for order in part[0]})
-                    dropped.append(DroppedAssignment(trip_key, left, reason))
+                    dropped.extend(_cut(store, candidate.trip, trip_key, stops, part[0], now, parameters, reason))
                     stops, metrics, reason = part[0], part[1], None
                     keys = tuple(str(order.id) for order in stops)
         if reason is not None:
@@ -128,6 +128,30 @@ def offers_from_solution(
             )
         )
     return BatchOffers(offers, dropped)
+
+
+def _cut(
+    store: Store,
+    trip: Trip,
+    trip_key: str,
+    stops: tuple[Order, ...],
+    part: tuple[Order, ...],
+    now: datetime,
+    parameters: BatchParameters,
+    bundle_reason: str,
+) -> list[DroppedAssignment]:
+    """The orders of `stops` left out of `part`, each with the rule its route breaks with it added back (in the
+    bundle's order). `part` is the largest that keeps every rule, so each breaks one (else, which cannot be,
+    the whole bundle's `bundle_reason`)."""
+    kept = {order.id for order in part}
+    cut = []
+    for order in stops:
+        if order.id in kept:
+            continue
+        with_it = tuple(each for each in stops if each.id in kept or each.id == order.id)
+        reason = _route_problem(trip, with_it, route_metrics(store, trip, with_it, parameters), now, parameters)
+        cut.append(DroppedAssignment(trip_key, (str(order.id),), reason or bundle_reason))
+    return cut
 
 
 def _feasible_part(

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from crowdship.units import Cents
 from dispatch.batch_offers import offers_from_solution, route_metrics
 from dispatch.batching import BatchParameters, TripCandidate, build_match_problem, compensation_quote
+from dispatch.matching import UnassignedReason
 from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Order, Shopper, Store, Trip, TrustTier
+from dispatch.offer_explanation import pending_reasons
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
@@ -257,6 +259,31 @@ def test_a_bundle_whose_windows_need_a_wait_between_stops_is_cut_to_the_part_tha
     assert dropped.reason == "window"
     kept = first if offer.stops == (first.id,) else second
     assert offer.extra_distance_m == round(route_metrics(STORE, candidate.trip, (kept,), PARAMETERS).detour_km * 1000)
+
+
+def test_each_order_cut_from_a_bundle_carries_the_rule_it_breaks_added_to_the_part_offered() -> None:
+    """The matcher bundles A (a little aside), B (on the way, its window closing soon after a shopper going
+    straight there arrives) and C (too far aside for the trip alone). The whole breaks the detour; the part
+    offered is B alone. With B, A breaks B's window (its detour makes B late), and C the detour: each says so.
+    Both were said to be `detour` (the whole bundle's first broken rule), though the trip could carry A alone
+    and what keeps it off is B's window."""
+    candidate = _candidate()
+    aside = _order(30.47)
+    aside.dropoff = GeoPoint(30.47, -84.2211 + 0.006)
+    on_the_way = _windowed(30.48, -5, 6.4)  # reached at minute 5 straight, 5.84 after A; left at minute 1
+    far = _order(30.475)
+    far.dropoff = GeoPoint(30.475, -84.2211 - 0.02)
+    made = offers_from_solution(
+        store=STORE, orders=[aside, on_the_way, far], trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(aside.id), str(on_the_way.id), str(far.id)]}), now=NOW,
+        parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    (offer,) = made.offers
+    assert offer.stops == (on_the_way.id,)
+    assert pending_reasons([aside.id, far.id], _solution({}), made.dropped) == {
+        aside.id: str(UnassignedReason.WINDOW),
+        far.id: str(UnassignedReason.NO_TRIP_WITHIN_DETOUR),
+    }
 
 
 def test_a_bundle_none_of_whose_parts_keeps_the_windows_is_dropped_whole() -> None:
