@@ -123,14 +123,18 @@ def pending_reasons(
     pending: Collection[UUID],
     solution: Mapping[str, Any] | None,
     dropped: Sequence[DroppedAssignment],
+    unwritten: Collection[UUID] = (),
 ) -> dict[UUID, str]:
-    """The reason code of every order the batch leaves pending, the matcher's or the batch's own check's."""
+    """The reason code of every order the batch leaves pending, the matcher's or the batch's own check's; an
+    order of an offer the batch made but could not write (`unwritten`: its trip or bundle changed meanwhile)
+    says so (`CHANGED_BEFORE_OFFERED`), not what an earlier batch said of it."""
     given = {} if solution is None else dict(solution.get("unassigned", {}))
     for assignment in dropped:
         code = DROPPED_REASONS.get(assignment.reason, UnassignedReason.NOT_A_CANDIDATE)
         for order_id in assignment.order_ids:
             given.setdefault(order_id, str(code))
-    # an order the matcher placed whose offer another batch beat keeps the reason it had
+    for unwritten_id in unwritten:
+        given.setdefault(str(unwritten_id), CHANGED_BEFORE_OFFERED)
     return {order_id: str(given[str(order_id)]) for order_id in sorted(pending, key=str) if str(order_id) in given}
 
 
@@ -145,6 +149,12 @@ or this week (the policy's caps), and the batch offers them nothing, since it wo
 WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
 """The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
 take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""
+
+
+CHANGED_BEFORE_OFFERED = "changed_before_offered"
+"""The batch's own code: the matcher gave the order to a trip, but before the offer was written the trip
+changed (it left, was cancelled or took another batch's offer) or so did another order of the bundle
+(cancelled, or offered by another batch), so no offer was made; the next batch tries again."""
 
 
 def waiting_reasons(

@@ -237,6 +237,7 @@ def _match_and_offer(
     orders_by_id = {order.id: order for order in orders}
     alternatives = best_alternatives(problem, made.offers)
     assignments = dict(solution.get("assignments", {}))
+    unwritten: set[UUID] = set()
     with ctx.unit_of_work() as uow:
         for offer in made.offers:
             explained = replace(
@@ -261,11 +262,12 @@ def _match_and_offer(
                 report.offers.append(explained)
             else:
                 report.conflicts += 1
+                unwritten.update(offer.stops)
         uow.commit()
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
     reasons = withheld_reasons(
-        pending_reasons(pending, solution, made.dropped),
+        pending_reasons(pending, solution, made.dropped, unwritten),
         store=store,
         orders=orders,
         trips=candidates,
