@@ -157,6 +157,18 @@ changed (it left, was cancelled or took another batch's offer) or so did another
 (cancelled, or offered by another batch), so no offer was made; the next batch tries again."""
 
 
+BATCH_REASON_TEXT: Mapping[str, str] = {
+    OUTSIDE_SERVICE_AREA: "its drop-off lies outside the store's service area as it is drawn now",
+    SHOPPERS_AT_THEIR_CAPS: "the only shoppers who may carry it can earn nothing more today or this week",
+    WAITING_FOR_A_LATER_TRIP: "a later shopper is likely to take it for less than any route now",
+    CHANGED_BEFORE_OFFERED: (
+        "matched to a shopper, but their trip or the rest of the bundle changed before the offer was made: "
+        "the next batch tries again"
+    ),
+}
+"""The batch's own codes in words, as `dispatch.matching.REASON_TEXT` says the matcher's."""
+
+
 def waiting_reasons(
     reasons: Mapping[UUID, str], waiting_costs: Mapping[UUID, float], fallback: float
 ) -> dict[UUID, str]:

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from crowdship.units import format_dollars
 from dispatch.history import TimelineEntry, trip_words
 from dispatch.matching import REASON_TEXT, UnassignedReason
+from dispatch.offer_explanation import BATCH_REASON_TEXT
 from dispatch.services.delivery import NOT_DELIVERED_NOTE
 
 EN_DASH = "\N{EN DASH}"
@@ -32,11 +33,12 @@ def words(code: str) -> str:
 
 
 def reason_words(code: str) -> str:
-    """Why a batch left an order waiting, in words (`dispatch.matching.REASON_TEXT`); an unknown code as words."""
+    """Why a batch left an order waiting, in words (`dispatch.matching.REASON_TEXT`, the batch's own codes
+    `dispatch.offer_explanation.BATCH_REASON_TEXT`); an unknown code as words."""
     try:
         return REASON_TEXT[UnassignedReason(code)]
     except ValueError:
-        return words(code)
+        return BATCH_REASON_TEXT.get(code) or words(code)
 
 
 def in_utc(instant: datetime) -> datetime:

@@ -11,20 +11,22 @@ from crowdship.units import Cents
 from dispatch.batch_offers import DroppedAssignment
 from dispatch.batching import build_match_problem, compensation_components
 from dispatch.model import Offer
-from dispatch.offer_explanation import best_alternatives, pending_reasons
+from dispatch.offer_explanation import CHANGED_BEFORE_OFFERED, best_alternatives, pending_reasons
 from tests.dispatch.test_batching import NOW, PARAMETERS, STORE, _candidate, _order
 
 
 def test_pending_orders_get_the_matchers_code_or_the_code_of_the_check_that_dropped_them() -> None:
     """The matcher's own code passes through; an assignment the batch dropped for its leave-by or detour
-    takes the matcher's code for that rule; an order placed but beaten by another batch keeps its old one."""
+    takes the matcher's code for that rule; an order placed whose offer the batch could not write (another
+    batch beat it, its trip or bundle changed) says so."""
     far, late, detour, beaten = uuid4(), uuid4(), uuid4(), uuid4()
-    solution = {"unassigned": {str(far): "no_trip_within_detour"}, "trips": {"t": [str(late)]}}
+    solution = {"unassigned": {str(far): "no_trip_within_detour"}, "trips": {"t": [str(late)], "v": [str(beaten)]}}
     dropped = [DroppedAssignment("t", (str(late),), "leave_by"), DroppedAssignment("u", (str(detour),), "detour")]
-    assert pending_reasons([far, late, detour, beaten], solution, dropped) == {
+    assert pending_reasons([far, late, detour, beaten], solution, dropped, unwritten={beaten}) == {
         far: "no_trip_within_detour",
         late: "window",
         detour: "no_trip_within_detour",
+        beaten: CHANGED_BEFORE_OFFERED,
     }
 
 

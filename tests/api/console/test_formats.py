@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.console.formats import dates_kept_whole, period_words, utc_text, whole_days
+from api.console.formats import dates_kept_whole, period_words, reason_words, utc_text, whole_days
+from dispatch.matching import REASON_TEXT, UnassignedReason
+from dispatch.offer_explanation import BATCH_REASON_TEXT, CHANGED_BEFORE_OFFERED
 
 EN_DASH = "\N{EN DASH}"
 
@@ -48,3 +50,11 @@ def test_dates_in_text_are_kept_whole_and_the_rest_is_escaped() -> None:
         f'carried over from batch of <span class="nowrap">2026-12-01</span> {EN_DASH} '
         '<span class="nowrap">2026-12-04</span> &lt;b&gt;'
     )
+
+
+def test_every_reason_a_batch_leaves_on_an_order_is_said_in_words() -> None:
+    """The matcher's codes and the batch's own (`changed_before_offered` read 'changed before offered')."""
+    assert reason_words("window") == REASON_TEXT[UnassignedReason.WINDOW]
+    assert reason_words(CHANGED_BEFORE_OFFERED) == BATCH_REASON_TEXT[CHANGED_BEFORE_OFFERED]
+    assert reason_words(CHANGED_BEFORE_OFFERED).startswith("matched to a shopper")
+    assert {code: reason_words(code) for code in BATCH_REASON_TEXT} == BATCH_REASON_TEXT
