@@ -195,8 +195,10 @@ class LedgerLine:
 @dataclass(frozen=True)
 class EarnedElsewhere:
     """A reward a shopper earned that a replayed day does not replay (another store, an earlier day): the
-    daily and weekly caps counted it, so the replay counts it too, from when it was earned."""
+    daily and weekly caps counted it, so the replay counts it too, from when it was earned until it was reversed
+    (a reversal gives the caps their room back), if it ever was."""
 
     shopper_id: UUID
     earned_at: datetime
     cash_value_cents: Cents
+    reversed_at: datetime | None = None

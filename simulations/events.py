@@ -21,6 +21,8 @@ class Kind(IntEnum):
     """What operations did with an order that failed at the door, as recorded (a replay only)."""
     EARNED_ELSEWHERE = 8
     """A reward a replayed day's shopper earned at another store, counted towards their caps (a replay only)."""
+    REVERSED_ELSEWHERE = 9
+    """Such a reward reversed: the caps count it no more (a replay only)."""
 
 
 class EventQueue:

@@ -65,6 +65,7 @@ def replay_day(day: RecordedDay, options: ReplayOptions) -> ReplayResult:
         Kind.BATCH: partial(replay_offers.batch, state),
         Kind.OPERATIONS: partial(replay_deliveries.operations, state),
         Kind.EARNED_ELSEWHERE: partial(_earned_elsewhere, state),
+        Kind.REVERSED_ELSEWHERE: partial(_reversed_elsewhere, state),
     }
     horizon_s = state.seconds(day.end + AFTER_THE_DAY)
     while state.queue:
@@ -108,6 +109,8 @@ def _set_up(state: ReplayState) -> None:
             state.queue.push(state.seconds(cancelled_at), Kind.CANCEL, ("trip", trip.id))
     for earned in day.earned_elsewhere:  # what the caps counted live, each from when it was earned
         state.queue.push(state.seconds(earned.earned_at), Kind.EARNED_ELSEWHERE, earned)
+        if earned.reversed_at is not None:  # until it was reversed (a reversal after the day: all day long)
+            state.queue.push(state.seconds(earned.reversed_at), Kind.REVERSED_ELSEWHERE, earned)
     firsts = [state.seconds(order.created_at) for order in day.orders]
     if firsts:
         state.queue.push(min(firsts), Kind.BATCH, None)
@@ -116,6 +119,10 @@ def _set_up(state: ReplayState) -> None:
 
 def _earned_elsewhere(state: ReplayState, _at_s: float, earned: EarnedElsewhere) -> None:
     state.memory.rewards_db.earned_elsewhere.append(earned)
+
+
+def _reversed_elsewhere(state: ReplayState, _at_s: float, earned: EarnedElsewhere) -> None:
+    state.memory.rewards_db.earned_elsewhere.remove(earned)
 
 
 def _result(state: ReplayState) -> ReplayResult:

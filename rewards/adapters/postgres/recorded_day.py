@@ -135,15 +135,21 @@ def earned_elsewhere(
     start: datetime,
     end: datetime,
 ) -> tuple[EarnedElsewhere, ...]:
-    """The shoppers' rewards standing now for deliveries the day does not replay (orders not among `replayed`),
-    earned from a week before `start` to `end`, oldest first."""
+    """The shoppers' rewards for deliveries the day does not replay (orders not among `replayed`), earned from a
+    week before `start` to `end` and standing at some instant of the day, oldest first: each with when it was
+    reversed, if it was. One reversed after `start`, on the day or any day after, was counted by the caps (until
+    its reversal) as the day happened; one reversed before the day began never was."""
     if not shoppers:
         return ()
     rows = connection.execute(
-        """SELECT r.shopper_id, r.earned_at, r.cash_value_cents FROM delivery_rewards r
+        """SELECT r.shopper_id, r.earned_at, r.cash_value_cents, v.created_at FROM delivery_rewards r
+           LEFT JOIN ledger_transactions v ON v.reverses_id = r.transaction_id
            WHERE r.shopper_id = ANY(%s) AND r.earned_at >= %s AND r.earned_at < %s AND NOT (r.order_id = ANY(%s))
-             AND NOT EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id)
+             AND (v.id IS NULL OR v.created_at > %s)
            ORDER BY r.earned_at, r.id""",
-        (list(shoppers), start - CAPPED_SPAN, end, list(replayed)),
+        (list(shoppers), start - CAPPED_SPAN, end, list(replayed), start),
     ).fetchall()
-    return tuple(EarnedElsewhere(shopper_id, earned_at, Cents(cents)) for shopper_id, earned_at, cents in rows)
+    return tuple(
+        EarnedElsewhere(shopper_id, earned_at, Cents(cents), reversed_at)
+        for shopper_id, earned_at, cents, reversed_at in rows
+    )
