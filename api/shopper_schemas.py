@@ -138,8 +138,13 @@ class OfferBreakdownOut(BaseModel):
     )
     leave_after: datetime | None = Field(
         default=None,
-        description="Leave the store at this time or later (and before your leave-by) to reach each stop inside "
-        "its window without waiting at the door; null when you may leave now",
+        description="Leave the store at this time or later (and by `leave_before`, else your leave-by) to reach "
+        "each stop inside its window without waiting at the door; null when you may leave now",
+    )
+    leave_before: datetime | None = Field(
+        default=None,
+        description="Leave the store by this time at the latest, sooner than your leave-by, to reach each stop "
+        "before its window closes; null when leaving by your leave-by does",
     )
 
     @field_validator("matcher_cost_cents", mode="before")

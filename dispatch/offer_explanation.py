@@ -4,7 +4,8 @@ An offer's breakdown: its detour (metres and seconds), its stops, its reward by 
 published policy's terms when one is in force, else the compensation rule's), what the matcher priced it at,
 and the best alternative it beat: the cheapest other trip of the batch that could have carried the same
 stops in the same order, priced by that trip's own rule, or "none"; and when to leave the store, if later than
-now, for a route whose windows open later (`batching.leave_after`).
+now, for a route whose windows open later (`leave_after`), and at the latest, if sooner than the trip's
+leave-by, for a route whose windows close sooner (`leave_before`).
 
 An order left pending carries the matcher's reason code (`dispatch.matching.UnassignedReason`, the codes of
 `crowdship match`); an order whose assignment the batch's own checks dropped, or that the batch kept from every
@@ -13,6 +14,7 @@ trip before the matcher saw it, carries the code of that rule.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +56,7 @@ def offer_breakdown(
     matcher_cost: float | None,
     alternative: Mapping[str, Any] | str,
     leave_after: datetime | None = None,
+    leave_before: datetime | None = None,
 ) -> dict[str, Any]:
     bags = [orders[order_id].size_bags for order_id in offer.stops]
     reward = (
@@ -70,6 +73,7 @@ def offer_breakdown(
         "matcher_cost_cents": None if matcher_cost is None else round(matcher_cost),
         "best_alternative": alternative,
         "leave_after": None if leave_after is None else leave_after.isoformat(),
+        "leave_before": None if leave_before is None else leave_before.isoformat(),
     }
 
 
@@ -83,6 +87,22 @@ def leave_after(
     opens = [(order.window_earliest - now).total_seconds() / 60.0 for order in stops]
     wait = max(opening - arrival for opening, arrival in zip(opens, arrivals, strict=True))
     return now + timedelta(minutes=wait) if wait >= 1.0 else None
+
+
+def leave_before(
+    store: Store, trip: Trip, stops: Sequence[Order], now: datetime, parameters: BatchParameters
+) -> datetime | None:
+    """The latest the shopper may leave the store and still reach every stop of this route inside its window
+    (to the second, rounded down); None when that is no sooner than the trip's leave-by, the limit then. An
+    offer must say it: a shopper who may stay an hour would otherwise leave at their leave-by and arrive after
+    a window that closes sooner."""
+    arrivals = route_metrics(store, trip, stops, parameters).arrival_minutes
+    latest = min(
+        (order.window_latest - now).total_seconds() - arrival * 60.0
+        for order, arrival in zip(stops, arrivals, strict=True)
+    )
+    departure = now + timedelta(seconds=math.floor(latest))
+    return departure if departure < trip.leave_by else None
 
 
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:

@@ -36,6 +36,7 @@ from dispatch.offer_explanation import (
     OUTSIDE_SERVICE_AREA,
     best_alternatives,
     leave_after,
+    leave_before,
     offer_breakdown,
     pending_reasons,
     waiting_reasons,
@@ -234,36 +235,10 @@ def _match_and_offer(
         report.lost_lease = True
         log.warning("batch outlived its lease: no offer written", store_id=str(store_id))
         return
-    orders_by_id = {order.id: order for order in orders}
-    alternatives = best_alternatives(problem, made.offers)
-    assignments = dict(solution.get("assignments", {}))
-    unwritten: set[UUID] = set()
-    with ctx.unit_of_work() as uow:
-        for offer in made.offers:
-            explained = replace(
-                offer,
-                breakdown=offer_breakdown(
-                    offer,
-                    orders_by_id,
-                    terms.get(offer.trip_id),
-                    parameters,
-                    matcher_cost=_matcher_cost(offer, assignments, priced=terms.get(offer.trip_id) is not None),
-                    alternative=alternatives[offer.id],
-                    leave_after=leave_after(
-                        store,
-                        next(each.trip for each in candidates if each.trip.id == offer.trip_id),
-                        [orders_by_id[order_id] for order_id in offer.stops],
-                        now,
-                        parameters,
-                    ),
-                ),
-            )
-            if _write_offer(uow, explained, now):
-                report.offers.append(explained)
-            else:
-                report.conflicts += 1
-                unwritten.update(offer.stops)
-        uow.commit()
+    unwritten = _write_offers(
+        ctx, report, made.offers, store=store, orders=orders, trips=[each.trip for each in candidates],
+        terms=terms, problem=problem, solution=solution, now=now,
+    )  # fmt: skip
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
     reasons = withheld_reasons(
@@ -279,6 +254,52 @@ def _match_and_offer(
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
     _record_unassigned(ctx, report, reasons, now)
+
+
+def _write_offers(
+    ctx: DispatchContext,
+    report: BatchReport,
+    offers: Sequence[Offer],
+    *,
+    store: Store,
+    orders: Sequence[Order],
+    trips: Sequence[Trip],
+    terms: Mapping[UUID, RewardTerms | None],
+    problem: Mapping[str, Any],
+    solution: Mapping[str, Any],
+    now: datetime,
+) -> set[UUID]:
+    """Writes each offer with its breakdown, in one transaction; the orders of those it could not write (their
+    trip or an order changed since the batch read them)."""
+    parameters = ctx.config.batch
+    orders_by_id = {order.id: order for order in orders}
+    trips_by_id = {trip.id: trip for trip in trips}
+    alternatives = best_alternatives(problem, offers)
+    assignments = dict(solution.get("assignments", {}))
+    unwritten: set[UUID] = set()
+    with ctx.unit_of_work() as uow:
+        for offer in offers:
+            trip, stops = trips_by_id[offer.trip_id], [orders_by_id[order_id] for order_id in offer.stops]
+            explained = replace(
+                offer,
+                breakdown=offer_breakdown(
+                    offer,
+                    orders_by_id,
+                    terms.get(offer.trip_id),
+                    parameters,
+                    matcher_cost=_matcher_cost(offer, assignments, priced=terms.get(offer.trip_id) is not None),
+                    alternative=alternatives[offer.id],
+                    leave_after=leave_after(store, trip, stops, now, parameters),
+                    leave_before=leave_before(store, trip, stops, now, parameters),
+                ),
+            )
+            if _write_offer(uow, explained, now):
+                report.offers.append(explained)
+            else:
+                report.conflicts += 1
+                unwritten.update(offer.stops)
+        uow.commit()
+    return unwritten
 
 
 def _matcher_cost(offer: Offer, assignments: Mapping[str, Any], *, priced: bool) -> float | None:

@@ -65,6 +65,7 @@ def test_pending_orders_carry_their_reason_and_offers_their_breakdown(
     assert breakdown["reward_cents"]["total"] == offer["reward_quote_cents"]
     assert breakdown["best_alternative"] == "none"  # the only shopper in the store
     assert breakdown["leave_after"] is None  # its window is open: leave when you like
+    assert breakdown["leave_before"] is None  # and it stays open past the leave-by: leave by then
     (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
     assert ops_offer["breakdown"] == breakdown
 
@@ -88,6 +89,27 @@ def test_an_offer_whose_window_opens_later_says_when_to_leave_the_store(
     assert leave <= datetime.fromisoformat(trip["leave_by"])
     (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
     assert ops_offer["breakdown"]["leave_after"] == offer["breakdown"]["leave_after"]
+
+
+def test_an_offer_whose_window_closes_before_the_leave_by_says_when_to_leave_at_the_latest(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """A window closing in 20 minutes, a shopper who may stay an hour: the offer says to leave no later than
+    the window's close less the drive, before their leave-by; for operations too."""
+    closes = clock.now() + timedelta(minutes=20)
+    ingest(
+        client, ops, store, clock, ref="WEB-SOON",
+        window_earliest=clock.now().isoformat(), window_latest=closes.isoformat(),
+    )  # fmt: skip
+    shopper = make_shopper("Ana")
+    check_in(client, shopper, store, clock)  # leaves within the hour
+    assert len(run_batch(client, ops, store)["offers"]) == 1
+    offer = current_offer(client, shopper)
+    leave = datetime.fromisoformat(offer["breakdown"]["leave_before"])
+    assert closes - timedelta(minutes=15) < leave < closes  # the drive of ~2 km is minutes, not a quarter hour
+    assert offer["breakdown"]["leave_after"] is None
+    (ops_offer,) = client.get("/ops/offers", headers=ops.headers).json()["items"]
+    assert ops_offer["breakdown"]["leave_before"] == offer["breakdown"]["leave_before"]
 
 
 def test_a_shopper_sees_the_alternative_cost_but_not_the_other_trip(

@@ -90,3 +90,32 @@ def test_an_order_whose_window_outlasts_the_answer_time_is_offered(settings: Set
     (offer,) = report.offers
     assert offer.stops == (order.id,)
     assert report.unassigned == {}
+
+
+def test_an_offer_whose_window_closes_before_the_leave_by_allows_says_when_to_leave_at_the_latest(
+    settings: Settings,
+) -> None:
+    """The shopper may stay an hour, but the window closes 20 minutes after a shopper leaving now arrives: the
+    offer says to leave 20 minutes from now at the latest (`leave_before`), where it only said the leave-by,
+    an hour away, and one who left then arrived 40 minutes late."""
+    world, store, trip, _ = _world(settings)
+    _closing(world, store, trip, timedelta(minutes=20))
+
+    (offer,) = run_batch(world.context, store_id=store.id).offers
+
+    assert offer.breakdown is not None
+    leave = datetime.fromisoformat(offer.breakdown["leave_before"])
+    assert NOW + timedelta(minutes=20, seconds=-1) <= leave <= NOW + timedelta(minutes=20)
+    assert offer.breakdown["leave_after"] is None
+
+
+def test_an_offer_whose_windows_outlast_the_leave_by_says_no_latest_departure_but_the_leave_by(
+    settings: Settings,
+) -> None:
+    world, store, trip, _ = _world(settings)
+    _closing(world, store, trip, timedelta(hours=2))
+
+    (offer,) = run_batch(world.context, store_id=store.id).offers
+
+    assert offer.breakdown is not None
+    assert offer.breakdown["leave_before"] is None
