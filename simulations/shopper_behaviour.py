@@ -72,6 +72,7 @@ class ShopperBehaviour:
             if accepts:
                 accept_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
                 record.outcome = OfferStatus.ACCEPTED.value
+                self._leave_in_time(offer)
             else:
                 decline_offer(self.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
                 record.outcome = OfferStatus.DECLINED.value
@@ -79,6 +80,13 @@ class ShopperBehaviour:
             # Withdrawn or expired before the answer came (the trip ran out, or a batch tidied up).
             with self.ctx.unit_of_work() as uow:
                 record.outcome = uow.offers.get(offer.id).status.value
+
+    def _leave_in_time(self, offer: Offer) -> None:
+        """A shopper told to leave sooner than their leave-by to make a window (`breakdown.leave_before`) does:
+        their checkout comes then (the one planned at the leave-by then finds nothing left to carry)."""
+        latest = None if offer.breakdown is None else offer.breakdown.get("leave_before")
+        if latest is not None:
+            self.queue.push((datetime.fromisoformat(latest) - self.start).total_seconds(), Kind.LEAVE, offer.trip_id)
 
     def _leave(self, at_s: float, trip_id: UUID) -> None:
         """Checkout: with accepted orders, the shopper scans the bags and drives the stops in offer order."""
