@@ -97,7 +97,9 @@ class OrderOut(FromDomain):
     perishable: bool
     created_at: datetime
     unassigned_reason: str | None = Field(
-        description="Why the last batch left it pending (the matcher's reason code, as `crowdship match` gives)"
+        description="Why the store's last batch left it pending: the matcher's reason code, as `crowdship match` "
+        "gives, or the batch's own (outside_service_area, shoppers_at_their_caps, waiting_for_a_later_trip, "
+        "changed_before_offered); null before a batch has seen it since it was last offered"
     )
     unassigned_at: datetime | None = Field(description="When that batch ran")
 

@@ -9,6 +9,7 @@ import pytest
 
 from api.app import create_app
 from crowdship.settings import Settings
+from dispatch.offer_explanation import BATCH_REASON_TEXT
 
 DOCUMENT: dict[str, Any] = create_app(Settings(environment="test")).openapi()
 OPERATIONS = [
@@ -48,3 +49,10 @@ def test_operations_that_need_a_token_say_so() -> None:
     for path, _, operation in OPERATIONS:
         if path.startswith(("/shopper", "/ops")):
             assert operation.get("security"), path
+
+
+def test_an_orders_unassigned_reason_names_every_code_a_batch_may_give() -> None:
+    """The batch's own codes as well as the matcher's (`crowdship match`): it named the matcher's only."""
+    described = DOCUMENT["components"]["schemas"]["OrderOut"]["properties"]["unassigned_reason"]["description"]
+    assert "crowdship match" in described
+    assert [code for code in BATCH_REASON_TEXT if code not in described] == []
