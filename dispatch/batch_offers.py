@@ -103,11 +103,14 @@ def offers_from_solution(
                 # safety net only: rather than drop the whole bundle, the largest part of it (in the same
                 # order) that keeps every rule is offered, and the rest waits for the next batch, each order
                 # with the rule it breaks added to that part (not the whole bundle's first broken rule).
+                # With no part that keeps them, each order waits with the rule it breaks alone.
                 part = _feasible_part(store, candidate.trip, stops, now, parameters)
-                if part is not None:
-                    dropped.extend(_cut(store, candidate.trip, trip_key, stops, part[0], now, parameters, reason))
-                    stops, metrics, reason = part[0], part[1], None
-                    keys = tuple(str(order.id) for order in stops)
+                kept = () if part is None else part[0]
+                dropped.extend(_cut(store, candidate.trip, trip_key, stops, kept, now, parameters, reason))
+                if part is None:
+                    continue
+                stops, metrics, reason = part[0], part[1], None
+                keys = tuple(str(order.id) for order in stops)
         if reason is not None:
             dropped.append(DroppedAssignment(trip_key, keys, reason))
             continue
@@ -141,8 +144,8 @@ def _cut(
     bundle_reason: str,
 ) -> list[DroppedAssignment]:
     """The orders of `stops` left out of `part`, each with the rule its route breaks with it added back (in the
-    bundle's order). `part` is the largest that keeps every rule, so each breaks one (else, which cannot be,
-    the whole bundle's `bundle_reason`)."""
+    bundle's order). `part` is the largest that keeps every rule (empty when not even one order alone does),
+    so each breaks one (else, which cannot be, the whole bundle's `bundle_reason`)."""
     kept = {order.id for order in part}
     cut = []
     for order in stops:

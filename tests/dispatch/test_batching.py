@@ -286,6 +286,25 @@ def test_each_order_cut_from_a_bundle_carries_the_rule_it_breaks_added_to_the_pa
     }
 
 
+def test_each_order_of_a_bundle_none_of_whose_parts_keeps_the_rules_carries_its_own_broken_rule() -> None:
+    """A too far aside for the trip, B closed before anyone could get there: the whole breaks the detour
+    first, and so did B, said to be out of every trip's way though its window is what keeps it."""
+    candidate = _candidate()
+    far = _order(30.475)
+    far.dropoff = GeoPoint(30.475, -84.2211 - 0.02)
+    closed = _windowed(30.48, -30, 1)
+    made = offers_from_solution(
+        store=STORE, orders=[far, closed], trips=[candidate], excluded=set(),
+        solution=_solution({str(candidate.trip.id): [str(far.id), str(closed.id)]}), now=NOW,
+        parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
+    )  # fmt: skip
+    assert made.offers == []
+    assert pending_reasons([far.id, closed.id], _solution({}), made.dropped) == {
+        far.id: str(UnassignedReason.NO_TRIP_WITHIN_DETOUR),
+        closed.id: str(UnassignedReason.WINDOW),
+    }
+
+
 def test_a_bundle_none_of_whose_parts_keeps_the_windows_is_dropped_whole() -> None:
     candidate = _candidate()
     first, second = _windowed(30.47, -30, 1), _windowed(30.48, -30, 1)  # both closed before they are reached
@@ -295,4 +314,7 @@ def test_a_bundle_none_of_whose_parts_keeps_the_windows_is_dropped_whole() -> No
         parameters=PARAMETERS, quote=compensation_quote(PARAMETERS),
     )  # fmt: skip
     assert made.offers == []
-    assert [(d.order_ids, d.reason) for d in made.dropped] == [((str(first.id), str(second.id)), "window")]
+    assert [(d.order_ids, d.reason) for d in made.dropped] == [
+        ((str(first.id),), "window"),
+        ((str(second.id),), "window"),
+    ]
