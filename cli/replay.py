@@ -31,7 +31,7 @@ def replay(
     acceptance: Annotated[
         bool,
         typer.Option(
-            "--acceptance/--no-acceptance",
+            "--acceptance",
             help="Match as `crowdship dispatcher --acceptance` does (offers weighed by acceptance, waiting by "
             "prospects)",
         ),
