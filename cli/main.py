@@ -131,9 +131,9 @@ def services_status() -> None:
         )
     console.print(table)
     external = environment_only_settings()
-    for name, url in (("database", external.database_url), ("redis", external.redis_url)):
+    for name, url in (("PostgreSQL", external.database_url), ("Redis", external.redis_url)):
         if url:
-            console.print(f"the environment points the {name} at {url}")
+            console.print(f"the environment points {name} at {url}")
 
 
 @db_app.command("migrate")
