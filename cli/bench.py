@@ -141,7 +141,7 @@ def bench_matcher(
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per Archetti instance")] = 10.0,
     group: Annotated[
         list[str] | None,
-        typer.Option(metavar="GROUP", help="Only this Archetti group, e.g. od50; repeat it for several"),
+        typer.Option(metavar="<str>", help="Only this Archetti group, e.g. od50; repeat it for several"),
     ] = None,
     per_group: Annotated[int, typer.Option(help="Archetti instances per group (spread over bases)")] = 2,
     limit: Annotated[int | None, typer.Option(help="At most this many Archetti instances")] = None,
