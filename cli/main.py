@@ -137,7 +137,11 @@ def services_status() -> None:
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision")] = "heads") -> None:
+def db_migrate(
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", show_default=False, help="Target revision (default: the newest)")
+    ] = "heads",
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from crowdship import migrate
 

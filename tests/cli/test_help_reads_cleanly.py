@@ -75,3 +75,10 @@ def test_bench_matchers_group_option_says_it_may_be_repeated() -> None:
     (group,) = [param for param in _command(("bench", "matcher")).params if param.name == "group"]
     assert group.metavar == "<str>"  # as every other option of text shows it
     assert "repeat" in (group.help or "")
+
+
+def test_db_migrates_default_revision_is_said_in_words() -> None:
+    """Alembic's `heads` is its name for the newest revision; the help says the newest, as the README does."""
+    text = " ".join(_help(("db", "migrate")).split())
+    assert "Target revision (default: the newest)" in text
+    assert "heads" not in text
