@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
+from cli.commands import Commands
 from cli.options import comma_separated, non_negative_int, positive_float, size_pair
 from cli.output import console
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
+bench_app = Commands(no_args_is_help=True, help="Benchmarks: print tables of measured figures.")
 
 
 @bench_app.command("simulation")
@@ -138,7 +139,10 @@ def bench_matcher(
     archetti: Annotated[bool, typer.Option(help="Run the occasional-drivers (Archetti) instances")] = True,
     synthetic: Annotated[bool, typer.Option(help="Run the synthetic store batches")] = True,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per Archetti instance")] = 10.0,
-    group: Annotated[list[str] | None, typer.Option(help="Only these Archetti groups, e.g. od50")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(metavar="<str>", help="Only this Archetti group, e.g. od50; repeat it for several"),
+    ] = None,
     per_group: Annotated[int, typer.Option(help="Archetti instances per group (spread over bases)")] = 2,
     limit: Annotated[int | None, typer.Option(help="At most this many Archetti instances")] = None,
     part: Annotated[
@@ -161,7 +165,7 @@ def bench_matcher(
     synthetic_limits: Annotated[str, typer.Option(help="Synthetic time limits in seconds")] = "1,5",
     max_orders: Annotated[int, typer.Option(help="max_orders of the synthetic trips")] = 3,
     fleet: Annotated[
-        bool, typer.Option(help="Synthetic batches with a store fleet and windows (no PyVRP peer on them)")
+        bool, typer.Option("--fleet", help="Synthetic batches with a store fleet and windows (no PyVRP peer on them)")
     ] = False,
     peer: Annotated[bool, typer.Option(help="Run PyVRP as the reference (needs the bench extra)")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the instances and the search")] = 0,

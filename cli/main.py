@@ -11,8 +11,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.table import Table
-from typer.core import TyperGroup
 
+from cli.commands import Commands, Group
 from cli.output import console
 from crowdship.errors import DomainError, without_pydantic_prefix
 from crowdship.local_servers import LocalServices, ServiceError
@@ -21,7 +21,7 @@ from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreach
 from crowdship.settings import SettingMissing, environment_only_settings, get_settings
 
 
-class _Commands(TyperGroup):
+class _CommandLine(Group):
     """Every command reports a broken rule the same way: `error: <message>` on stderr and exit status 1
     (a mistyped command or option is click's usage error, status 2)."""
 
@@ -65,9 +65,9 @@ def _setting_problem(problem: Any) -> str:
     return f"CROWDSHIP_{name}: {message}" if name else message
 
 
-app = typer.Typer(cls=_Commands, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
-services_app = typer.Typer(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
+app = Commands(cls=_CommandLine, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
+services_app = Commands(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
+db_app = Commands(no_args_is_help=True, help="Database schema migrations.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 
@@ -131,13 +131,17 @@ def services_status() -> None:
         )
     console.print(table)
     external = environment_only_settings()
-    for name, url in (("database", external.database_url), ("redis", external.redis_url)):
+    for name, url in (("PostgreSQL", external.database_url), ("Redis", external.redis_url)):
         if url:
-            console.print(f"the environment points the {name} at {url}")
+            console.print(f"the environment points {name} at {url}")
 
 
 @db_app.command("migrate")
-def db_migrate(revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision")] = "heads") -> None:
+def db_migrate(
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", show_default=False, help="Target revision (default: the newest)")
+    ] = "heads",
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from crowdship import migrate
 
@@ -322,11 +326,11 @@ def dispatcher(
     cadence: Annotated[
         float | None, typer.Option(help="Seconds between rounds (default from settings)", min=0.1, max=3_600)
     ] = None,
-    once: Annotated[bool, typer.Option(help="Run one round and exit")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run one round and exit")] = False,
     acceptance: Annotated[
         bool,
         typer.Option(
-            "--acceptance/--no-acceptance",
+            "--acceptance",
             help="Weigh offers by the chance the shopper accepts (model refitted on the answers every hour) "
             "and price each order's waiting by the shoppers likely to pass it",
         ),

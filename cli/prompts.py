@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
-import warnings
 
 import typer
 
@@ -12,14 +10,16 @@ from crowdship.errors import InvalidInput
 
 
 def ask_hidden(question: str, *, otherwise: str) -> str:
-    """The hidden answer to `question`. An input that ends before it (a script, a job with no terminal) is a
+    """The hidden answer to `question`, typed at a terminal. Without one (a pipe, a job), the answer is the next
+    line of stdin, read as it is: Python's getpass would print that the input may be echoed, and where a
+    terminal is open beside the pipe, ask there and leave the pipe unread. An input that ends before it is a
     refusal saying `otherwise`, how else to give it, where click would print a bare `Aborted!`; Ctrl-C at a
-    terminal still aborts. Without a terminal, Python's warning that the answer may be echoed is not shown."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", getpass.GetPassWarning)
-            return str(typer.prompt(question, hide_input=True, err=True))
-    except typer.Abort:
-        if sys.stdin is not None and sys.stdin.isatty():
-            raise
-        raise InvalidInput("password", f"none given: the input ended before one was typed; {otherwise}") from None
+    terminal still aborts."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return str(typer.prompt(question, hide_input=True, err=True))
+    typer.echo(f"{question}: ", err=True, nl=False)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    typer.echo(err=True)  # nothing typed shows, so the line the question began is ended here
+    if not line:
+        raise InvalidInput("password", f"none given: the input ended before one was typed; {otherwise}")
+    return line.removesuffix("\n").removesuffix("\r")

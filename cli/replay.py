@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from cli.output import console
-from crowdship.errors import InvalidInput
 from crowdship.settings import get_settings
 
 
@@ -31,7 +30,7 @@ def replay(
     acceptance: Annotated[
         bool,
         typer.Option(
-            "--acceptance/--no-acceptance",
+            "--acceptance",
             help="Match as `crowdship dispatcher --acceptance` does (offers weighed by acceptance, waiting by "
             "prospects)",
         ),
@@ -55,8 +54,8 @@ def replay(
 
     try:
         the_day = date.fromisoformat(day)
-    except ValueError:
-        raise InvalidInput("day", f"{day!r} is not a date (YYYY-MM-DD)") from None
+    except ValueError:  # a mistyped option, as typer tells a mistyped --store: status 2
+        raise typer.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="'--day'") from None
     parameters = load_policy_file(policy)
     zone = timezone or PolicyParameters.from_json(parameters).timezone
     start, end = day_bounds(the_day, zone)

@@ -13,6 +13,7 @@ import typer
 from psycopg_pool import ConnectionPool
 from rich.table import Column, Table
 
+from cli.commands import Commands
 from cli.database import command_pool
 from cli.output import console
 from cli.prompts import ask_hidden
@@ -33,7 +34,7 @@ from rewards.services import (
     reward_policy_in_force,
 )
 
-rewards_app = typer.Typer(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
+rewards_app = Commands(no_args_is_help=True, help="Reward policies, ledger reconciliation.")
 CLOCK: Clock = SystemClock()
 """Where the commands read the time: the project's clock, as the service's own use cases do."""
 

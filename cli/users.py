@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from cli.commands import Commands
 from cli.database import live_service_context
 from cli.output import console
 from cli.prompts import ask_hidden
 
-users_app = typer.Typer(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
+users_app = Commands(no_args_is_help=True, help="Accounts of operations, finance and administrators.")
 
 
 class StaffRole(StrEnum):

@@ -24,3 +24,24 @@ def test_every_domain_module_is_under_the_no_io_contract() -> None:
                 continue
             assert f"{package}.{name}" in checked, f"{package}.{name} is not under the no-I/O contract"
     assert {"psycopg", "redis", "fastapi"} <= set(contract["forbidden_modules"])
+
+
+MAX_MODULE_LINES = 400
+"""About 400 lines a module, the house rule: one past it holds more than one responsibility and is split by
+them, as `rewards/adapters/memory` was (its repositories.py had 408)."""
+OVER_THE_RULE = {"dispatch/model.py": 405, "api/problems.py": 402}
+"""Modules a few lines over it today, held to what they have: the domain's entities, and the problem documents
+with the body-size middleware (which could go to a module of its own when it is next touched)."""
+
+
+def test_no_module_of_the_packages_is_over_400_lines() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = config["tool"]["importlinter"]["root_packages"]
+    long = {
+        name: lines
+        for package in packages
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (lines := len(path.read_text().splitlines()))
+        > OVER_THE_RULE.get(name := str(path.relative_to(ROOT)), MAX_MODULE_LINES)
+    }
+    assert long == {}

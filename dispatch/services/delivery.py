@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.units import counted
 from dispatch.errors import (
     DeliveryNotRecorded,
     DeliveryRefused,
@@ -53,10 +54,10 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
                 return carried
             raise IllegalTransition("trip", trip.id, trip.status, "pickup without accepted orders")
         expected = _bag_codes(uow, accepted)
-        if scanned - expected:
-            raise InvalidInput("bag_codes", f"{len(scanned - expected)} scanned bag(s) do not belong to this trip")
-        if expected - scanned:
-            raise InvalidInput("bag_codes", f"{len(expected - scanned)} bag(s) of this trip were not scanned")
+        if scanned != expected:
+            raise InvalidInput(
+                "bag_codes", _bags_not_matching(foreign=len(scanned - expected), missed=len(expected - scanned))
+            )
         picked: dict[UUID, Order] = {}
         now = ctx.clock.now()
         for order in sorted(accepted, key=lambda order: order.id):  # locks taken in id order, as everywhere
@@ -73,11 +74,23 @@ def confirm_pickup(ctx: DispatchContext, *, shopper_id: UUID, trip_id: UUID, bag
         return [picked[order.id] for order in accepted]  # in the visiting order of the accepted offers
 
 
+def _bags_not_matching(*, foreign: int, missed: int) -> str:
+    """Both mistakes of a scan, when it made both: the shopper put a bag back and still has one to fetch."""
+    said = []
+    if foreign:
+        said.append(f"{counted(foreign, 'scanned bag')} {'does' if foreign == 1 else 'do'} not belong to this trip")
+    if missed:
+        said.append(f"{counted(missed, 'bag')} of this trip {'was' if missed == 1 else 'were'} not scanned")
+    return ", and ".join(said)
+
+
 def _bag_codes(uow: LiveUnitOfWork, orders: list[Order]) -> set[str]:
     secrets = uow.secrets.for_orders([order.id for order in orders])
     unlabelled = [order.external_ref for order in orders if order.id not in secrets]
+    if len(unlabelled) == 1:
+        raise MissingBagCode(f"order {unlabelled[0]} has no bag code: it was not taken in through intake")
     if unlabelled:
-        raise MissingBagCode(f"order(s) {', '.join(unlabelled)} have no bag code: not ingested through intake")
+        raise MissingBagCode(f"orders {', '.join(unlabelled)} have no bag code: they were not taken in through intake")
     return {secrets[order.id].bag_code for order in orders}
 
 

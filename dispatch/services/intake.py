@@ -11,7 +11,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import once
-from crowdship.units import Cents
+from crowdship.units import Cents, counted
 from dispatch.errors import IllegalTransition
 from dispatch.model import Order, OrderStatus, Store
 from dispatch.repositories import OrderSecret
@@ -136,7 +136,7 @@ def ingest_order(ctx: DispatchContext, *, scope: str, idempotency_key: str, inta
         if order.window_earliest < now - EARLIEST_WINDOW_START:
             raise InvalidInput("window_earliest", "must not start more than a day before the order is taken in")
         if order.window_latest > now + ctx.config.order_horizon:
-            raise InvalidInput("window_latest", f"must end within {ctx.config.order_horizon.days} days")
+            raise InvalidInput("window_latest", f"must end within {counted(ctx.config.order_horizon.days, 'day')}")
         if intake.dispatch_deadline is not None and intake.dispatch_deadline <= now:
             raise InvalidInput("dispatch_deadline", "is already past")
         codes["delivery"] = new_delivery_code()

@@ -53,7 +53,8 @@ def check_in(
             raise InvalidInput("leave_by", "must be in the future")
         if leave_by > now + ctx.config.max_leave_by:
             hours = ctx.config.max_leave_by.total_seconds() / 3600
-            raise InvalidInput("leave_by", f"must be within the next {hours:g} hours: check in when you shop")
+            said = "1 hour" if hours == 1 else f"{hours:g} hours"
+            raise InvalidInput("leave_by", f"must be within the next {said}: check in when you shop")
         check_destination_near(store.location, destination, max_m=ctx.config.max_destination_m)
         trip = Trip(
             shopper_id=shopper_id,

@@ -154,3 +154,10 @@ class MemoryRewardsDatabase:
             return copy.deepcopy(self.batches[batch_id])
         except KeyError:
             raise NotFound(f"payout batch {batch_id} not found") from None
+
+
+class MemoryRepository:
+    """What every in-memory rewards repository stands on: the rows."""
+
+    def __init__(self, db: MemoryRewardsDatabase) -> None:
+        self._db = db
