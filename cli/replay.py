@@ -48,7 +48,7 @@ def replay(
     from routing.travel import StraightLineTravel
     from simulations.replay import replay_day
     from simulations.replay_inputs import day_bounds, load_policy_file
-    from simulations.replay_result import replay_rows, unreplayed_lines
+    from simulations.replay_result import offers_line, replay_rows, unreplayed_lines
     from simulations.replay_state import ReplayOptions
     from simulations.results import quiet_batch_logs
 
@@ -97,10 +97,6 @@ def replay(
             "[yellow]note:[/yellow] the day is not over: 'as it happened' counts only what happened so far, while "
             "the replay runs the day's recorded orders to the end"
         )
-    console.print(
-        f"{result.offers} offers in the replay: {result.answered_as_recorded} answered as the shopper answered "
-        f"(same trip, same orders), {result.answered_by_model} by the simulator's acceptance model "
-        "(logistic in reward, detour and stops; the scenario defaults). Money in cents."
-    )
+    console.print(offers_line(result))
     for line in unreplayed_lines(result):  # what was recorded but is not in the replayed column
         console.print(f"[yellow]note:[/yellow] {line}")

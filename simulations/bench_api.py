@@ -28,7 +28,7 @@ from rich.table import Table
 from crowdship import migrate
 from crowdship.db import open_pool
 from crowdship.settings import get_settings
-from crowdship.units import Cents
+from crowdship.units import Cents, counted
 from dispatch.accounts import Role, User
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Offer, Order, Shopper, Store, Trip, TrustTier
@@ -313,7 +313,9 @@ def run_bench_api(
         "accept_p50_ms": _ms(accept_latencies, 0.5),
         "accept_p99_ms": _ms(accept_latencies, 0.99),
     }
-    table = Table("measure", "value", title=f"API on loopback: {workers} uvicorn worker(s), {os.cpu_count()} cores")
+    table = Table(
+        "measure", "value", title=f"API on loopback: {counted(workers, 'uvicorn worker')}, {os.cpu_count()} cores"
+    )
     table.add_row(
         "accepted location updates", f"{count} in {elapsed:.1f} s ({concurrency} in flight, {shoppers} shoppers)"
     )

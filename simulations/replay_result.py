@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from crowdship.units import counted
 from rewards.recorded_day import DayFigures
 
 
@@ -41,6 +42,15 @@ class ReplayResult:
     """Offers answered by the acceptance model."""
     unreplayed: tuple[Unreplayed, ...] = ()
     """What was recorded but could not be replayed, in the order it happened."""
+
+
+def offers_line(result: ReplayResult) -> str:
+    """How the replay's offers were answered: as the shopper answered in reality, or by the acceptance model."""
+    return (
+        f"{counted(result.offers, 'offer')} in the replay: {result.answered_as_recorded} answered as the shopper "
+        f"answered (same trip, same orders), {result.answered_by_model} by the simulator's acceptance model "
+        "(logistic in reward, detour and stops; the scenario defaults). Money in cents."
+    )
 
 
 def unreplayed_lines(result: ReplayResult) -> list[str]:
