@@ -26,6 +26,8 @@ _ZXCVBN_MAX_INPUT = 72
 
 def weak_key_reason(key: str) -> str | None:
     """Why a signing key is too weak, without quoting any part of it; None when it is fine."""
+    if not key:  # `CROWDSHIP_SECRET_KEY=` in an env file: left out by mistake, not a short key
+        return "the key is set but empty"
     if key == TEST_SECRET_KEY:
         return "the test suite's key is public"
     if len(key) < MIN_KEY_LENGTH:

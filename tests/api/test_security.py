@@ -37,6 +37,7 @@ def test_tests_sign_with_their_own_key_which_is_refused_elsewhere() -> None:
     ("key", "reason"),
     [
         ("too-short-key", "shorter than 32"),
+        ("", "is set but empty"),
         ("x" * 40, "guessable"),
         ("password1234password1234password1234", "guessable"),
         ("0123456789abcdef0123456789abcdef0123", "guessable"),
