@@ -284,6 +284,8 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
         if reference in crumbs.inner_text():
             assert _lines_of_text(crumbs, reference) == 1, f"{name}: the breadcrumb breaks {reference} over lines"
         assert _page_width(page) <= 390, f"{name} is {_page_width(page)} px wide"
+    page.goto(f"/console/ops/orders/{order.id}/cancel")  # its question mark is read with it, no space between
+    expect(page.get_by_role("heading", level=1)).to_have_accessible_name(f"Cancel order {reference}?")
     page.goto(f"/console/ops/orders/{orders[1].id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(too_long[:20])
     screenshot(page, "reference-too-long-390")
