@@ -122,3 +122,23 @@ def test_the_hold_buttons_of_a_batch_line_up_whatever_the_payees_names(
         assert button is not None
         middle = button["y"] + button["height"] / 2
         assert field["y"] <= middle <= field["y"] + field["height"], (name, field, button)
+
+
+def test_an_order_reference_in_a_flag_stays_whole_on_a_phone(
+    signed_in: Callable[..., Page],
+    owed_live: Callable[..., Owed],
+    screenshot: Screenshot,
+) -> None:
+    """A line's flag names the order ("order IMPORT-71a68def rewarded without an accepted proof at the door"): in
+    the narrow Flags column at 390 px it broke as "IMPORT- / 71a68def", reading as two references."""
+    owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    flags = page.get_by_role("row").filter(has_text="Ana").get_by_role("cell").nth(2)
+    expect(flags).to_contain_text("rewarded without")
+    screenshot(page, "batch-flag-reference-390")
+    reference = re.search(r"IMPORT-[0-9a-f]+", flags.inner_text())
+    assert reference is not None, flags.inner_text()
+    assert _lines(flags, reference.group()) == 1, f"{reference.group()} is broken over lines"

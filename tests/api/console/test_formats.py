@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.console.formats import dates_kept_whole, period_words, utc_text, whole_days
+from api.console.formats import dates_kept_whole, period_words, tokens_kept_whole, utc_text, whole_days
 
 EN_DASH = "\N{EN DASH}"
 
@@ -47,4 +47,15 @@ def test_dates_in_text_are_kept_whole_and_the_rest_is_escaped() -> None:
     assert str(said) == (
         f'carried over from batch of <span class="nowrap">2026-12-01</span> {EN_DASH} '
         '<span class="nowrap">2026-12-04</span> &lt;b&gt;'
+    )
+
+
+def test_references_ids_and_dates_in_text_are_kept_whole_with_the_punctuation_after_them() -> None:
+    """A browser breaks "IMPORT-71a68def" at its hyphen in a narrow column; each such token goes in a box with
+    the punctuation that follows it, dates in a nowrap span, and the rest of the text is escaped."""
+    said = tokens_kept_whole("The run 20251231T230000-ffffff, order IMPORT-71a68def? <b>well-known</b> on 2026-12-01.")
+    assert str(said) == (
+        'The run <span class="reference">20251231T230000-ffffff,</span> order '
+        '<span class="reference">IMPORT-71a68def?</span> &lt;b&gt;well-known&lt;/b&gt; on '
+        '<span class="nowrap">2026-12-01.</span>'
     )

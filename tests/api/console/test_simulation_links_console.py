@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from console_support import StaffLogin
+from console_support import StaffLogin, said
 from fastapi.testclient import TestClient
 
 from composition.simulation_runs import RunStatus
@@ -55,7 +55,7 @@ def _put(runs: Path, run_id: str, state: str, kind: str = "simulate", **more: ob
 def _alert(page: str) -> str:
     found = re.search(r'<div class="problem" role="alert" id="problem">\s*<strong>(.*?)</strong>', page, re.DOTALL)
     assert found, page
-    return found.group(1)
+    return said(found.group(1))
 
 
 @pytest.mark.usefixtures("runs")

@@ -191,6 +191,15 @@ def test_a_comparison_link_naming_a_run_that_is_not_kept_says_so_and_focuses_tha
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "compare-refused-390")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    lines = page.get_by_role("alert").evaluate(  # the run id whole, not "20251231T230000- / ffffff"
+        """(e, id) => { const w = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); let n;
+            while ((n = w.nextNode()) && !n.textContent.includes(id)) {}
+            const r = document.createRange(), i = n.textContent.indexOf(id);
+            r.setStart(n, i); r.setEnd(n, i + id.length);
+            return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""",
+        "20251231T230000-ffffff",
+    )
+    assert lines == 1, "the run id is broken over lines"
     page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_label("Second run").select_option("20260101T000100-bbbbbb")
     page.keyboard.press("Tab")
