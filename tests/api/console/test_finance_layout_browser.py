@@ -142,3 +142,24 @@ def test_an_order_reference_in_a_flag_stays_whole_on_a_phone(
     reference = re.search(r"IMPORT-[0-9a-f]+", flags.inner_text())
     assert reference is not None, flags.inner_text()
     assert _lines(flags, reference.group()) == 1, f"{reference.group()} is broken over lines"
+
+
+def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scrolling(
+    signed_in: Callable[..., Page],
+    owed_live: Callable[..., Owed],
+    screenshot: Screenshot,
+) -> None:
+    """At 390 px the ledger's table showed when, account and kind, and the amount and the balance after each
+    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways)."""
+    ana, _ = owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}")
+    expect(page.get_by_role("cell", name="delivery reward")).to_be_visible()
+    screenshot(page, "ledger-390")
+    box = page.locator(".table-scroll").bounding_box()
+    assert box is not None
+    for column in ("Amount", "Balance after"):
+        header = page.get_by_role("columnheader", name=column).bounding_box()
+        assert header is not None
+        assert header["x"] + header["width"] <= box["x"] + box["width"] + 1, f"{column} lies beyond the box"
