@@ -9,6 +9,9 @@ are dropped, so the SVG is well-formed whatever the names hold.
     view = fit_view(layers)                            # routing.map_view
     base = street_base(view.center, view.radius_m)     # OSM streets where shipped, else a graticule
     svg = render_map_svg(base, layers, view=view, title="Northeast supercentre")
+
+A page that lays the legend out itself, at its own text size whatever the map's scale (a phone shows a 520 px
+map 300 px wide), asks `render_map(..., legend_in_svg=False)` for the map without it and its entries.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from shapely import MultiPolygon, Polygon
@@ -76,6 +80,21 @@ MIN_SIZE_PX, MAX_SIZE_PX = 200, 4_000
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class LegendEntry:
+    """One row of a map's legend: its swatch (SVG marks in a 16 x 16 box, or "" for a note) and its words."""
+
+    swatch: str
+    words: str
+
+
+@dataclass(frozen=True)
+class RenderedMap:
+    svg: str
+    legend: tuple[LegendEntry, ...]
+    """The legend's entries, drawn below the map in `svg` too unless it was asked without (`legend_in_svg`)."""
+
+
 def render_map_svg(
     base: StreetBase,
     layers: MapLayers,
@@ -90,6 +109,33 @@ def render_map_svg(
     """The map as a standalone SVG element (embed it in HTML as-is). `width` x `height` is the map area;
     the legend is drawn below it. `element_id` prefixes the ids inside, so two maps can share a page.
     `view` defaults to `fit_view(layers)`."""
+    drawn = render_map(
+        base,
+        layers,
+        title=title,
+        view=view,
+        width=width,
+        height=height,
+        max_features=max_features,
+        element_id=element_id,
+    )
+    return drawn.svg
+
+
+def render_map(
+    base: StreetBase,
+    layers: MapLayers,
+    *,
+    title: str,
+    view: MapView | None = None,
+    width: int = 800,
+    height: int = 600,
+    max_features: int = DEFAULT_MAX_FEATURES,
+    element_id: str = "map",
+    legend_in_svg: bool = True,
+) -> RenderedMap:
+    """`render_map_svg`'s map with its legend's entries; without the legend below it when `legend_in_svg` is
+    False (the page lays them out)."""
     for name, size in (("width", width), ("height", height)):
         if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE_PX <= size <= MAX_SIZE_PX:
             raise InvalidInput(name, f"must be a whole number of pixels in [{MIN_SIZE_PX}, {MAX_SIZE_PX}]")
@@ -129,10 +175,11 @@ def render_map_svg(
     if drawing.notes:
         drawing.legend.append(("", "; ".join(drawing.notes)))
 
-    legend_svg, legend_height = legend(drawing.legend, width, height + 10, columns=2)
-    total_height = height + 10 + legend_height
+    entries = tuple(LegendEntry(swatch, clean(words, 160)) for swatch, words in drawing.legend)
+    legend_svg, legend_height = legend(drawing.legend, width, height + 10, columns=2) if legend_in_svg else ("", 0)
+    total_height = height + 10 + legend_height if legend_in_svg else height
     description = _description(base, layers, drawing.notes)
-    return (
+    svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{prefix}" role="img" '
         f'aria-labelledby="{prefix}-title {prefix}-desc" width="{width}" height="{total_height}" '
         f'viewBox="0 0 {width} {total_height}" font-family="{attr(FONT)}" '
@@ -145,6 +192,7 @@ def render_map_svg(
         + legend_svg
         + "</svg>"
     )
+    return RenderedMap(svg, entries)
 
 
 class _Drawing:

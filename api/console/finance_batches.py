@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.filters import enum_options, one_of
 from api.console.formats import money
 from api.console.names import ids_in, named, names_of
-from api.console.paging import PageQuery, PageView, Paging
+from api.console.paging import FIRST_PAGE, ExportsPageQuery, PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, console_idempotency_key, people, redirect, render
 from api.rewards_dependencies import Now, Rewards
@@ -150,9 +150,14 @@ def prepare_batch(
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 def batch_page(
-    request: Request, batch_id: UUID, user: FinanceUser, rewards: Rewards, paging: PageQuery
+    request: Request,
+    batch_id: UUID,
+    user: FinanceUser,
+    rewards: Rewards,
+    paging: PageQuery,
+    exports_paging: ExportsPageQuery,
 ) -> HTMLResponse:
-    return _batch(request, user, rewards, batch_id, paging)
+    return _batch(request, user, rewards, batch_id, paging, exports_paging=exports_paging)
 
 
 def _batch(
@@ -164,7 +169,9 @@ def _batch(
     *,
     problem: FormProblem | None = None,
     line_id: UUID | None = None,
+    exports_paging: Paging = FIRST_PAGE,
 ) -> HTMLResponse:
+    """The batch, a page of its lines (flagged first) and a page of its bank-file downloads (newest first)."""
     with rewards() as uow:
         batch = services.payout_batch(uow, batch_id=batch_id)
         names = services.payee_names(uow, [line.shopper_id for line in batch.lines])
@@ -173,6 +180,7 @@ def _batch(
         ]
         in_texts = names_of(request, uow, ids_in(texts))
     shown = PayoutBatchOut.model_validate(batch)
+    exports = PageView.cut(shown.exports[::-1], exports_paging)
     lines = sorted(
         (_named_line(line, in_texts) for line in shown.lines),
         key=lambda line: (not line.flags, names.get(line.shopper_id, "")),
@@ -186,6 +194,7 @@ def _batch(
         batch=shown,
         names=names,
         page=PageView.cut(lines, paging),
+        exports=exports,
         problem_line=line_id,
         prepared_by_you=batch.prepared_by == user.principal.user_id,
         released_anothers_hold=any(
@@ -199,7 +208,7 @@ def _batch(
                 batch.approved_by,
                 batch.paid_by,
                 batch.rejected_by,
-                *(export.exported_by for export in batch.exports),
+                *(export.exported_by for export in exports.items),
                 *(line.held_by for line in batch.lines),
             ),
         ),
@@ -222,7 +231,7 @@ def _refused(
     line_id: UUID | None = None,
 ) -> HTMLResponse:
     """The batch's page again, with the refusal next to the form that was sent."""
-    return _batch(request, user, rewards, batch_id, Paging(limit=20, offset=0), problem=problem, line_id=line_id)
+    return _batch(request, user, rewards, batch_id, FIRST_PAGE, problem=problem, line_id=line_id)
 
 
 @router.post("/batches/{batch_id}/lines/{line_id}/hold", response_model=None)
@@ -236,7 +245,7 @@ def hold_line(
                 uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=user.principal.user_id, now=now
             )
     except CONSOLE_ERRORS as error:
-        paging = Paging(limit=20, offset=0)
+        paging = FIRST_PAGE
         return _batch(
             request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
         )
@@ -281,7 +290,7 @@ def release_line(
     except HoldPlacedByAnother as error:
         return _refused(request, user, rewards, batch_id, _refusal(error))
     except CONSOLE_ERRORS as error:
-        paging = Paging(limit=20, offset=0)
+        paging = FIRST_PAGE
         return _batch(
             request, user, rewards, batch_id, paging, problem=readable_problem(error, REASON_LABELS), line_id=line_id
         )

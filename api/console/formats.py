@@ -105,3 +105,23 @@ def dates_kept_whole(text: str) -> Markup:
     phone): the text escaped, every date wrapped in a `nowrap` span."""
     escaped = str(escape(text))
     return Markup(ISO_DATE.sub(lambda found: f'<span class="nowrap">{found.group()}</span>', escaped))
+
+
+HYPHENATED = re.compile(r"(?<![\w-])(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?P<then>[.,:;?!)]*)")
+"""A token of letters and digits joined by hyphens, with a digit in it: an order reference ("IMPORT-71a68def"),
+a run id ("20251231T230000-ffffff"), a date; with the punctuation right after it."""
+
+
+def tokens_kept_whole(text: str) -> Markup:
+    """Text for a page (a message, a flag, a hold reason), each date, reference or id in it kept whole: a browser
+    breaks such a token at its hyphens ("IMPORT- / 71a68def" read as two references). Dates go in `nowrap`
+    spans; the other tokens in `reference` boxes, which move whole to the next line and wrap only when longer
+    than a line; the punctuation after a token goes in with it (a screen reader read "WEB-5002 ?" after a box)."""
+
+    def kept(found: re.Match[str]) -> str:
+        token = found.group()
+        core = token[: len(token) - len(found.group("then"))]
+        kind = "nowrap" if ISO_DATE.fullmatch(core) else "reference"
+        return f'<span class="{kind}">{token}</span>'
+
+    return Markup(HYPHENATED.sub(kept, str(escape(text))))

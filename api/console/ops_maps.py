@@ -4,6 +4,7 @@ live positions and the routes of what they carry)."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from crowdship.errors import InvalidInput
@@ -12,10 +13,11 @@ from dispatch.services.store_view import StoreLiveView
 from routing.areas import Area
 from routing.geo import GeoPoint
 from routing.map_view import MapLayers, MapMarker, MapRoute, MapStore, MapView, fit_view
-from routing.maps import render_map_svg
+from routing.maps import LegendEntry, render_map
 from routing.streets import street_base
 
-MAP_WIDTH, MAP_HEIGHT = 520, 400  # about the size it is shown at, so that its legend reads at 12 px
+MAP_WIDTH, MAP_HEIGHT = 520, 400
+"""About the size it is shown at on a wide screen; a phone shows it smaller, so its legend is the page's text."""
 DRAW_VIEW_RADIUS_M = 6_000.0
 """Around a store with no area yet, the ground its form's map shows to draw one on."""
 FORM_MAP_MARGIN = 0.35
@@ -72,9 +74,11 @@ def live_map_svg(view: StoreLiveView, *, networks_dir: Path | None, element_id: 
 def _render(
     layers: MapLayers, title: str, element_id: str, networks_dir: Path | None, view: MapView | None = None
 ) -> str:
+    """The map as SVG and its legend under it as the page's own text (a list), so that the legend reads at the
+    page's size however small the map is shown (at 12 px of a 520 px map, a phone's 300 px made it 7 px)."""
     try:
         view = view or fit_view(layers)
-        return render_map_svg(
+        drawn = render_map(
             street_base(view.center, view.radius_m, networks_dir=networks_dir),
             layers,
             title=title,
@@ -82,6 +86,23 @@ def _render(
             width=MAP_WIDTH,
             height=MAP_HEIGHT,
             element_id=element_id,
+            legend_in_svg=False,
         )
     except InvalidInput as error:  # e.g. an area wider than a map may show: the page still works
         return f'<p class="muted">No map: {error.message}</p>'
+    return drawn.svg + _legend_html(drawn.legend, element_id)
+
+
+def _legend_html(entries: tuple[LegendEntry, ...], element_id: str) -> str:
+    """The legend's rows: each swatch (the map's own marks, drawn by `routing.map_symbols`) and its words."""
+    rows = "".join(
+        "<li>"
+        + (
+            f'<svg class="swatch" width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">{entry.swatch}</svg>'
+            if entry.swatch
+            else '<span class="swatch"></span>'
+        )
+        + f"{html.escape(entry.words, quote=False)}</li>"
+        for entry in entries
+    )
+    return f'<ul class="map-legend" id="{html.escape(element_id)}-legend" aria-label="Legend of the map">{rows}</ul>'

@@ -8,18 +8,26 @@ the simulator. File reads and the start happen in the thread pool.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.console.paging import PageQuery, PageView, Paging
-from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
+from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
 from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
 from api.dependencies import AppServices, Services
 from composition.run_comparison import comparison_html
-from composition.simulation_runs import RUN_ID, RunRegistry, RunRequest, RunStatus, ScenarioChoice, scenario_choices
+from composition.simulation_runs import (
+    MAX_KEPT_RUNS,
+    RUN_ID,
+    RunRegistry,
+    RunRequest,
+    RunStatus,
+    ScenarioChoice,
+    scenario_choices,
+)
 from crowdship.errors import InvalidInput, NotFound
 
 PAGE = CONSOLE_PREFIX + "/ops/simulations"
@@ -34,7 +42,10 @@ REPORT_POLICY = (
 """A report is our own self-contained HTML (plotly inlined); it still opens sandboxed, in an origin of its own
 that can reach neither the console's cookies nor the API."""
 
-RunId = Annotated[str, Query(max_length=40, pattern=RUN_ID.pattern)]
+RunLink = Annotated[str, Query(max_length=200)]
+"""A run a comparison link names: checked by the page, which says which side is wrong and why."""
+SIDES = {"left": "first", "right": "second"}
+"""Each side of the comparison as its field's label says it ("First run", "Second run")."""
 
 
 def registry(services: AppServices) -> RunRegistry:
@@ -76,11 +87,24 @@ async def runs_fragment(request: Request, user: OpsUser, services: Services, pag
 
 
 @router.get("/compare", response_class=HTMLResponse)
-async def compare_runs(request: Request, user: OpsUser, services: Services, left: RunId, right: RunId) -> HTMLResponse:
-    try:
-        table = await run_in_threadpool(_compare, services, left, right)
-    except CONSOLE_ERRORS as error:
-        return render(request, "ops/simulations_compare.html", user, nav="simulations", problem=readable_problem(error))
+async def compare_runs(
+    request: Request, user: OpsUser, services: Services, left: RunLink = "", right: RunLink = ""
+) -> HTMLResponse:
+    """Two finished days side by side; a link naming a run that cannot be compared says which and why, with the
+    comparison's choices again (the side that was wrong marked)."""
+    table, problem = await run_in_threadpool(_compare, services, left.strip(), right.strip())
+    if problem is not None:
+        comparable = await run_in_threadpool(_comparable, services)
+        return render(
+            request,
+            "ops/simulations_compare.html",
+            user,
+            status_code=problem.status,
+            nav="simulations",
+            problem=problem,
+            comparable=comparable,
+            chosen={"left": left.strip(), "right": right.strip()},
+        )
     return render(
         request, "ops/simulations_compare.html", user, nav="simulations", comparison=table, runs=(left, right)
     )
@@ -132,9 +156,14 @@ async def _page(
 
 
 def _page_data(services: AppServices, paging: Paging) -> tuple[PageView, list[ScenarioChoice], list[RunStatus]]:
+    return _runs(services, paging), scenario_choices(), _comparable(services)
+
+
+def _comparable(services: AppServices) -> list[RunStatus]:
+    """The finished days, newest first, as the comparison offers them."""
     everything, _ = registry(services).page(limit=10_000, offset=0)
     comparable = [run for run in everything if run.kind == "simulate" and run.state == "finished"]
-    return _runs(services, paging), scenario_choices(), comparable[:COMPARABLE_RUNS_LISTED]
+    return comparable[:COMPARABLE_RUNS_LISTED]
 
 
 def _runs(services: AppServices, paging: Paging) -> PageView:
@@ -156,12 +185,60 @@ def _start(services: AppServices, form: FormData) -> RunStatus:
     return registry(services).start(request, services.context.clock.now())
 
 
-def _compare(services: AppServices, left: str, right: str) -> str:
+def _compare(services: AppServices, left: str, right: str) -> tuple[str, FormProblem | None]:
+    """The comparison's table, or what is wrong with each side the link names."""
     runs = registry(services)
-    figures = []
-    for run_id in (left, right):
-        summary = runs.summary(run_id)
-        if summary is None:
-            raise InvalidInput("run", f"run {run_id} has no day's figures: a sweep, or not finished")
-        figures.append(summary)
-    return comparison_html(runs.get(left), figures[0], runs.get(right), figures[1])
+    found: list[tuple[RunStatus, dict[str, Any]]] = []
+    problems: list[FormProblem | None] = []
+    for side, run_id in (("left", left), ("right", right)):
+        run, figures, problem = _side(runs, side, run_id)
+        problems.append(problem)
+        if run is not None and figures is not None:
+            found.append((run, figures))
+    problem = merge_filters(problems)
+    if problem is not None:
+        return "", problem
+    (left_run, left_figures), (right_run, right_figures) = found
+    return comparison_html(left_run, left_figures, right_run, right_figures), None
+
+
+def _side(
+    runs: RunRegistry, side: str, run_id: str
+) -> tuple[RunStatus | None, dict[str, Any] | None, FormProblem | None]:
+    """One side of a comparison link: the run and its day's figures, or why it cannot be compared."""
+    which = f"The {SIDES[side]} run"
+    if not run_id:
+        return None, None, _side_problem(side, f"Choose the {SIDES[side]} run to compare.", 422)
+    if not RUN_ID.match(run_id):
+        said = f"{which}, “{run_id[:40]}”, is not a run id (such as 20260101T000000-abcdef): choose a finished day."
+        return None, None, _side_problem(side, said, 422)
+    try:
+        run = runs.get(run_id)
+    except NotFound:
+        said = (
+            f"{which}, {run_id}, is not kept: it was never run here, or it was among the oldest and removed (the "
+            f"newest {MAX_KEPT_RUNS} are kept). Choose a finished day."
+        )
+        return None, None, _side_problem(side, said, 404)
+    if run.kind == "sweep":
+        said = f"{which}, {run_id}, is a sweep, not a day: open its chart from the runs, or choose a finished day."
+        return None, None, _side_problem(side, said, 409)
+    if run.active:
+        said = (
+            f"{which}, {run_id}, is still running ({round(run.progress * 100)}%): compare it once it is finished."
+            if run.state == "running"
+            else f"{which}, {run_id}, is queued: compare it once it is finished."
+        )
+        return None, None, _side_problem(side, said, 409)
+    if run.state == "failed":
+        said = f"{which}, {run_id}, failed: it has no day's figures (the runs say why). Choose a finished day."
+        return None, None, _side_problem(side, said, 409)
+    figures = runs.summary(run_id)
+    if figures is None:
+        said = f"{which}, {run_id}, finished without its day's figures (summary.json): run the day again."
+        return None, None, _side_problem(side, said, 409)
+    return run, figures, None
+
+
+def _side_problem(side: str, message: str, status: int) -> FormProblem:
+    return FormProblem(message, {side: message}, status)

@@ -39,10 +39,17 @@ def _offers_paging(offers_limit: Limit = 20, offers_offset: Offset = 0) -> Pagin
     return Paging(limit=offers_limit, offset=offers_offset)
 
 
+def _exports_paging(exports_limit: Limit = 20, exports_offset: Offset = 0) -> Paging:
+    return Paging(limit=exports_limit, offset=exports_offset)
+
+
 HistoryPageQuery = Annotated[Paging, Depends(_history_paging)]
 """The page of a history shown beside another list (an order's): its own `history_limit`/`history_offset`."""
 OffersPageQuery = Annotated[Paging, Depends(_offers_paging)]
 """The page of offers shown beside another list: `offers_limit`/`offers_offset`."""
+ExportsPageQuery = Annotated[Paging, Depends(_exports_paging)]
+"""The page of a payout batch's bank-file downloads, beside its lines: `exports_limit`/`exports_offset`."""
+FIRST_PAGE = Paging(limit=20, offset=0)
 
 
 @dataclass(frozen=True)

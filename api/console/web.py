@@ -37,6 +37,7 @@ from api.console.formats import (
     money,
     period_words,
     reason_words,
+    tokens_kept_whole,
     utc_text,
     whole_days,
     words,
@@ -78,6 +79,7 @@ templates.env.filters["counted"] = counted
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
 templates.env.filters["dates_whole"] = dates_kept_whole
+templates.env.filters["kept_whole"] = tokens_kept_whole
 templates.env.filters["whole_days"] = whole_days
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["has_seconds"] = has_seconds

@@ -3,6 +3,7 @@ or with a TestClient and the form's CSRF token)."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,6 +22,12 @@ from routing.geo import GeoPoint
 from tests.dispatch.adapters.test_contract import a_trip, an_order
 
 PASSWORD = "console-Test-passphrase-42"
+
+
+def said(page: str) -> str:
+    """What a page (or a part of one) says, as its reader reads it: its text without tags, unescaped, each run of
+    spaces one space; a reference kept whole in a box of its own reads as it does without one."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", page)))
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,38 @@ def test_the_audit_log_says_an_export_by_which_download_of_the_bank_file_it_was_
     assert "Bank file: download 2, downloaded before" in exported[0]  # newest first
     assert "Bank file: first download" in exported[1]
     assert "Export:" not in log
+
+
+def test_a_batch_downloaded_many_times_lists_its_downloads_a_page_at_a_time_newest_first(
+    client: TestClient,
+    make_login: Callable[..., StaffLogin],
+    finance: Account,
+    second_finance: Account,
+    clock: ManualClock,
+    owed: Callable[..., Owed],
+) -> None:
+    """Every download of the bank file was listed on the batch's page, however many there were; they come 20 a
+    page like the console's other lists, with their own pager (`exports_offset`), the newest first."""
+    owed("Ana")
+    batch = prepare_batch(client, finance, clock, "console-export-pages")
+    client.post(f"/finance/batches/{batch['id']}/approve", headers=second_finance.headers)
+    sign_in_client(client, make_login(Role.FINANCE, "fiona"))
+    url = f"/console/finance/batches/{batch['id']}"
+    first_at = clock.now()
+    for _ in range(25):
+        assert client.get(f"{url}/export").status_code == 200
+        clock.advance(timedelta(seconds=20))  # within the session's lifetime
+    last_at = clock.now() - timedelta(seconds=20)
+
+    def shown(page: str) -> list[str]:
+        return re.findall(r'exported by you at <time datetime="([^"]+)"', page)
+
+    page = client.get(url).text
+    assert len(shown(page)) == 20
+    assert shown(page)[0] == last_at.isoformat()  # the newest first
+    assert "1\u201320 of 25 downloads" in page
+    assert "exports_offset=20" in page
+    rest = client.get(url, params={"exports_offset": 20}).text
+    assert len(shown(rest)) == 5
+    assert shown(rest)[-1] == first_at.isoformat()
+    assert "21\u201325 of 25 downloads" in rest

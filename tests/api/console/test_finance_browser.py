@@ -125,6 +125,11 @@ def test_a_batch_is_prepared_held_approved_by_a_second_person_paid_and_exported(
         gus.get_by_role("link", name="Export CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     assert [(row["payee_name"], row["status"]) for row in rows] == [("Ana", "paid")]  # Ben's held line stays out
+    gus.goto(batch_url)
+    downloads = gus.get_by_role("list", name="Downloads of the bank file").get_by_role("listitem")
+    expect(downloads).to_have_count(1)
+    expect(downloads).to_contain_text("exported by you at")
+    screenshot(gus, "batch-exported")
 
     gus.goto("/console/finance/batches")
     expect(gus.get_by_role("row").filter(has_text="paid")).to_have_count(1)

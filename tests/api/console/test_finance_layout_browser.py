@@ -122,3 +122,44 @@ def test_the_hold_buttons_of_a_batch_line_up_whatever_the_payees_names(
         assert button is not None
         middle = button["y"] + button["height"] / 2
         assert field["y"] <= middle <= field["y"] + field["height"], (name, field, button)
+
+
+def test_an_order_reference_in_a_flag_stays_whole_on_a_phone(
+    signed_in: Callable[..., Page],
+    owed_live: Callable[..., Owed],
+    screenshot: Screenshot,
+) -> None:
+    """A line's flag names the order ("order IMPORT-71a68def rewarded without an accepted proof at the door"): in
+    the narrow Flags column at 390 px it broke as "IMPORT- / 71a68def", reading as two references."""
+    owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    flags = page.get_by_role("row").filter(has_text="Ana").get_by_role("cell").nth(2)
+    expect(flags).to_contain_text("rewarded without")
+    screenshot(page, "batch-flag-reference-390")
+    reference = re.search(r"IMPORT-[0-9a-f]+", flags.inner_text())
+    assert reference is not None, flags.inner_text()
+    assert _lines(flags, reference.group()) == 1, f"{reference.group()} is broken over lines"
+
+
+def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scrolling(
+    signed_in: Callable[..., Page],
+    owed_live: Callable[..., Owed],
+    screenshot: Screenshot,
+) -> None:
+    """At 390 px the ledger's table showed when, account and kind, and the amount and the balance after each
+    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways)."""
+    ana, _ = owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/finance/ledger?shopper_id={ana.shopper_id}")
+    expect(page.get_by_role("cell", name="delivery reward")).to_be_visible()
+    screenshot(page, "ledger-390")
+    box = page.locator(".table-scroll").bounding_box()
+    assert box is not None
+    for column in ("Amount", "Balance after"):
+        header = page.get_by_role("columnheader", name=column).bounding_box()
+        assert header is not None
+        assert header["x"] + header["width"] <= box["x"] + box["width"] + 1, f"{column} lies beyond the box"

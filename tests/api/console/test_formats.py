@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from api.console.formats import dates_kept_whole, period_words, reason_words, utc_text, whole_days
+from api.console.formats import (
+    dates_kept_whole,
+    period_words,
+    reason_words,
+    tokens_kept_whole,
+    utc_text,
+    whole_days,
+)
 from dispatch.matching import REASON_TEXT, UnassignedReason
 from dispatch.offer_explanation import BATCH_REASON_TEXT, CHANGED_BEFORE_OFFERED
 
@@ -58,3 +65,14 @@ def test_every_reason_a_batch_leaves_on_an_order_is_said_in_words() -> None:
     assert reason_words(CHANGED_BEFORE_OFFERED) == BATCH_REASON_TEXT[CHANGED_BEFORE_OFFERED]
     assert reason_words(CHANGED_BEFORE_OFFERED).startswith("matched to a shopper")
     assert {code: reason_words(code) for code in BATCH_REASON_TEXT} == BATCH_REASON_TEXT
+
+
+def test_references_ids_and_dates_in_text_are_kept_whole_with_the_punctuation_after_them() -> None:
+    """A browser breaks "IMPORT-71a68def" at its hyphen in a narrow column; each such token goes in a box with
+    the punctuation that follows it, dates in a nowrap span, and the rest of the text is escaped."""
+    said = tokens_kept_whole("The run 20251231T230000-ffffff, order IMPORT-71a68def? <b>well-known</b> on 2026-12-01.")
+    assert str(said) == (
+        'The run <span class="reference">20251231T230000-ffffff,</span> order '
+        '<span class="reference">IMPORT-71a68def?</span> &lt;b&gt;well-known&lt;/b&gt; on '
+        '<span class="nowrap">2026-12-01.</span>'
+    )

@@ -232,3 +232,61 @@ def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
     )
     assert lines <= 4, f"what happened takes {lines:.1f} lines"
     assert _page_width(page) <= 390
+
+
+def _lines_of_text(element: Locator, text: str) -> int:
+    """On how many lines `text` is drawn, wherever it lies among the element's descendants' text."""
+    lines: int = element.evaluate(
+        """(e, text) => {
+            const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode()) && !node.textContent.includes(text)) {}
+            const range = document.createRange();
+            const start = node.textContent.indexOf(text);
+            range.setStart(node, start); range.setEnd(node, start + text.length);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+        }""",
+        text,
+    )
+    return lines
+
+
+def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the order page's title broke as 'Order WEB-261205-1259- / 20' (at the reference's hyphens, so
+    that it read as another reference); the reference goes to a line of its own instead, whole, on the order's
+    page and on its action pages (title and breadcrumb). A reference longer than the whole line wraps rather than
+    widening the page."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    reference = "WEB-261205-1259-20"
+    too_long = "WEB-" + "-".join(f"{n:04d}" for n in range(12))
+    orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in (reference, too_long)]
+    with PostgresDispatchUnitOfWork(db) as uow:
+        for order in orders:
+            uow.orders.add(order)
+        uow.commit()
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    order = orders[0]
+    for name, path in (
+        ("order", f"/console/ops/orders/{order.id}"),
+        ("cancel", f"/console/ops/orders/{order.id}/cancel"),
+        ("fallback", f"/console/ops/orders/{order.id}/fallback"),
+        ("delivery-code", f"/console/ops/orders/{order.id}/delivery-code"),
+    ):
+        page.goto(path)
+        title = page.get_by_role("heading", level=1)
+        expect(title).to_contain_text(reference)
+        screenshot(page, f"reference-{name}-390")
+        assert _lines_of_text(title, reference) == 1, f"{name}: the title breaks {reference} over lines"
+        crumbs = page.locator("main p.muted").first
+        if reference in crumbs.inner_text():
+            assert _lines_of_text(crumbs, reference) == 1, f"{name}: the breadcrumb breaks {reference} over lines"
+        assert _page_width(page) <= 390, f"{name} is {_page_width(page)} px wide"
+    page.goto(f"/console/ops/orders/{order.id}/cancel")  # its question mark is read with it, no space between
+    expect(page.get_by_role("heading", level=1)).to_have_accessible_name(f"Cancel order {reference}?")
+    page.goto(f"/console/ops/orders/{orders[1].id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(too_long[:20])
+    screenshot(page, "reference-too-long-390")
+    assert _page_width(page) <= 390, f"a long reference makes the order page {_page_width(page)} px wide"

@@ -168,3 +168,41 @@ def test_the_runs_refresh_keeps_the_keyboard_focus_on_a_report_link(
     page.wait_for_function("window.refreshed === true", timeout=SLOW_MS)
     expect(page.get_by_role("link", name=re.compile("^Open report"))).to_be_focused()
     screenshot(page, "simulations-focus-kept")
+
+
+def test_a_comparison_link_naming_a_run_that_is_not_kept_says_so_and_focuses_that_side(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """A bookmarked comparison whose second day was removed said 'Bad link' or 'No simulation run ...' on a page
+    with nothing to do next; it says which run and why, and offers the finished days again with the focus on
+    the side to choose anew."""
+    runs = api_settings.local_dir / "runs"
+    for run_id, seed in (("20260101T000000-aaaaaa", 1), ("20260101T000100-bbbbbb", 2)):
+        _put_run(runs, run_id, "finished", seed=seed, finished_at=NOW)
+        (runs / run_id / "summary.json").write_text('{"summary": {"orders": 1}}', encoding="utf-8")
+    page = signed_in(Role.OPS)
+    answer = page.goto("/console/ops/simulations/compare?left=20260101T000000-aaaaaa&right=20251231T230000-ffffff")
+    assert answer is not None
+    assert answer.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("The second run, 20251231T230000-ffffff, is not kept")
+    expect(page.get_by_label("Second run")).to_be_focused()
+    expect(page.get_by_label("First run")).to_have_value("20260101T000000-aaaaaa")  # the side the link had right
+    screenshot(page, "compare-refused")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "compare-refused-390")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    lines = page.get_by_role("alert").evaluate(  # the run id whole, not "20251231T230000- / ffffff"
+        """(e, id) => { const w = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); let n;
+            while ((n = w.nextNode()) && !n.textContent.includes(id)) {}
+            const r = document.createRange(), i = n.textContent.indexOf(id);
+            r.setStart(n, i); r.setEnd(n, i + id.length);
+            return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""",
+        "20251231T230000-ffffff",
+    )
+    assert lines == 1, "the run id is broken over lines"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_label("Second run").select_option("20260101T000100-bbbbbb")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Compare")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("table.comparison")).to_be_visible()

@@ -1,0 +1,53 @@
+"""The maps of the console read on a phone, in a real browser (Debian's Chromium): their legend was drawn inside
+the SVG at 12 px of a 520 px wide map, which a phone shows 307 px wide (the legend at 7 px) and the live view's
+column at 1280 px shows 418 px wide (at 9.6 px). The legend is the page's own text beside the map, at the
+page's size, whatever the map's scale; the map keeps its words for screen readers (its title and description)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from console_support import add_waiting_orders
+from playwright.sync_api import Page, expect
+from psycopg_pool import ConnectionPool
+
+from dispatch.accounts import Role
+from dispatch.model import Store
+
+Screenshot = Callable[[Page, str], Path]
+SMALLEST_PX = 12.0
+
+RENDERED_SIZES = """box => [...box.querySelectorAll('text, li')].filter(e => e.textContent.trim()).map(e => {
+    const size = parseFloat(getComputedStyle(e).fontSize);
+    const svg = e.closest('svg');
+    const scale = svg ? svg.getBoundingClientRect().width / svg.viewBox.baseVal.width : 1;
+    return [e.textContent.trim(), size * scale];
+})"""
+"""Each text of a map's legend as drawn on screen: its words and its size in CSS pixels."""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_legend_of_the_live_and_the_store_maps_is_readable(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot, width: int
+) -> None:
+    add_waiting_orders(db, store, 2)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": width, "height": 844})
+    for name, path in (
+        ("live", f"/console/ops/stores/{store.id}/live"),
+        ("edit", f"/console/ops/stores/{store.id}/edit"),
+    ):
+        page.goto(path)
+        legend = page.locator(".map-legend, svg g[data-layer=legend]").first
+        expect(legend).to_contain_text("service area")
+        if name == "live":
+            expect(legend).to_contain_text("drop-offs pending (2)")
+        screenshot(page, f"map-legend-{name}-{width}")
+        sizes: list[tuple[str, float]] = legend.evaluate(RENDERED_SIZES)
+        assert sizes, f"{name}: no legend text"
+        small = [(words, round(size, 1)) for words, size in sizes if size < SMALLEST_PX]
+        assert not small, f"{name} at {width} px: legend text under {SMALLEST_PX} px: {small}"
+        wide: int = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
