@@ -6,6 +6,7 @@ whatever an earlier batch had said of it, or nothing, with that batch's time."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -168,3 +169,32 @@ def test_an_order_declined_since_the_last_batch_says_why_it_waits_at_the_next(co
 
     assert report.offers == []
     assert _said_by(report, context, store) == {order.id: str(UnassignedReason.NOT_A_CANDIDATE)}
+
+
+def test_an_older_batch_does_not_overwrite_the_reasons_of_a_newer_one_without_a_lease(
+    context: DispatchContext,
+) -> None:
+    """Redis gone, so no lease keeps two batches of a store apart: one batch's matcher gives an order to a trip
+    of one bag; meanwhile that trip is cancelled and a second, newer batch says both orders wait for want of a
+    trip. The first batch then writes nothing over the second's reasons (it said the one matched had changed
+    and the other what its matcher said, at its own, older time)."""
+    unleased = replace(context, live=None)
+    store, orders = _store(unleased, 2)
+    trip = _check_in(unleased, store, bags=1)
+    _later(unleased, 10)
+    newer: list[BatchReport] = []
+
+    def meanwhile() -> None:
+        cancel_trip(unleased, shopper_id=trip.shopper_id, trip_id=trip.id)
+        _later(unleased, 5)
+        newer.append(run_batch(unleased, store_id=store.id))
+
+    older = run_batch(unleased, store_id=store.id, solver=_then(meanwhile))
+
+    assert older.offers == []
+    assert older.conflicts == 1
+    assert older.started_at < newer[0].started_at
+    assert set(older.unassigned) == {order.id for order in orders}
+    assert _said_by(newer[0], unleased, store) == dict.fromkeys(
+        (order.id for order in orders), str(UnassignedReason.NO_TRIP_TAKES_ORDERS)
+    )
