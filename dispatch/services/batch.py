@@ -136,7 +136,7 @@ def expire_offers(uow: LiveUnitOfWork, store_id: UUID, now: datetime) -> int:
         for order_id in sorted(offer.stops):
             order = uow.orders.get(order_id, for_update=True)
             if order.status is OrderStatus.OFFERED:
-                order.release()
+                order.release(offer)
                 save_move(uow, order, now, "offer expired")
     return len(expired)
 
