@@ -105,6 +105,14 @@ def leave_before(
     return departure if departure < trip.leave_by else None
 
 
+def latest_departure(offer: Offer) -> datetime | None:
+    """When a shopper who accepted `offer` must leave the store at the latest to reach every stop inside its
+    window: what its breakdown says (`leave_before`); None when it says nothing sooner than the trip's leave-by
+    (or has no breakdown). The simulator's and the replay's shoppers leave by then, as the app tells a real one."""
+    said = None if offer.breakdown is None else offer.breakdown.get("leave_before")
+    return None if said is None else datetime.fromisoformat(said)
+
+
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
     """Per offer, the cheapest other trip of the problem that could have carried its stops, or "none"; and
     whether that trip got another offer of this batch (then it may be the cheaper one here: it was worth more
