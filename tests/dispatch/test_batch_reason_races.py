@@ -198,3 +198,46 @@ def test_an_older_batch_does_not_overwrite_the_reasons_of_a_newer_one_without_a_
     assert _said_by(newer[0], unleased, store) == dict.fromkeys(
         (order.id for order in orders), str(UnassignedReason.NO_TRIP_TAKES_ORDERS)
     )
+
+
+def test_an_order_whose_offer_expired_says_the_batchs_own_reason_or_the_expiry_when_the_batch_writes_none(
+    context: DispatchContext, redis_client: redis.Redis
+) -> None:
+    """The batch that finds the offer expired releases the order (`offer_expired`, at its own time) and then
+    says why it waits, at the same instant: its reason replaces the expiry's. One that outlived its lease
+    writes no reason (another dispatcher holds the store): the order says its offer expired, and when."""
+    store, (order,) = _store(context, 1)
+    _check_in(context, store, bags=1)
+    (offer,) = run_batch(context, store_id=store.id).offers
+    _later(context, int((offer.expires_at - context.clock.now()).total_seconds()) + 1)
+
+    report = run_batch(context, store_id=store.id)
+
+    assert report.expired_offers == 1
+    assert report.unassigned[order.id] != "offer_expired"
+    _said_by(report, context, store)
+
+    overtaken_order = _order(store, 7)
+    with context.unit_of_work() as uow:
+        uow.orders.add(overtaken_order)
+        uow.commit()
+    _check_in(context, store, bags=1)
+    _later(context, 10)
+    offered = run_batch(context, store_id=store.id).offers
+    assert offered
+    _later(context, int((offered[0].expires_at - context.clock.now()).total_seconds()) + 1)
+
+    def another_dispatcher_takes_the_store() -> None:
+        redis_client.delete(f"crowdship:lease:store:{store.id}")
+        assert context.live is not None
+        assert context.live.acquire_lease(store.id, 30) is not None
+
+    late = run_batch(context, store_id=store.id, solver=_then(another_dispatcher_takes_the_store))
+
+    assert late.lost_lease
+    assert late.expired_offers == len(offered)
+    stops = [order_id for each in offered for order_id in each.stops]
+    reasons = _reasons(context, store)
+    assert {order_id: reasons[order_id] for order_id in stops} == dict.fromkeys(
+        stops, ("offer_expired", late.started_at)
+    )
