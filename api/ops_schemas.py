@@ -156,7 +156,8 @@ class StoreSummaryOut(FromDomain):
     orders_past_deadline: int = Field(validation_alias=AliasPath("summary", "orders_past_deadline"))
     pending_by_reason: dict[str, int] = Field(
         validation_alias=AliasPath("summary", "pending_by_reason"),
-        description='Pending orders by the reason code the last batch gave ("none": no batch saw them yet)',
+        description="Pending orders by the reason code the last batch gave, or their offer's end since "
+        '(offer_declined, offer_expired, offer_withdrawn) ("none": no batch saw them yet)',
     )
     live_shoppers: int = Field(description="Shoppers on an active trip at this store with a live position")
 
