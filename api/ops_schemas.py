@@ -99,9 +99,11 @@ class OrderOut(FromDomain):
     unassigned_reason: str | None = Field(
         description="Why the store's last batch left it pending: the matcher's reason code, as `crowdship match` "
         "gives, or the batch's own (outside_service_area, shoppers_at_their_caps, waiting_for_a_later_trip, "
-        "changed_before_offered); null before a batch has seen it since it was last offered"
+        "changed_before_offered); or, back in the pool since, that its offer ended (offer_declined, "
+        "offer_expired, offer_withdrawn) until the next batch gives its own; null before a batch has seen it "
+        "(or after a requeue)"
     )
-    unassigned_at: datetime | None = Field(description="When that batch ran")
+    unassigned_at: datetime | None = Field(description="When that batch ran, or the offer ended")
 
 
 class OpsAlternativeOut(AlternativeOut):
@@ -154,7 +156,8 @@ class StoreSummaryOut(FromDomain):
     orders_past_deadline: int = Field(validation_alias=AliasPath("summary", "orders_past_deadline"))
     pending_by_reason: dict[str, int] = Field(
         validation_alias=AliasPath("summary", "pending_by_reason"),
-        description='Pending orders by the reason code the last batch gave ("none": no batch saw them yet)',
+        description="Pending orders by the reason code the last batch gave, or their offer's end since "
+        '(offer_declined, offer_expired, offer_withdrawn) ("none": no batch saw them yet)',
     )
     live_shoppers: int = Field(description="Shoppers on an active trip at this store with a live position")
 

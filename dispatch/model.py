@@ -134,8 +134,10 @@ class Order:
     status: OrderStatus = OrderStatus.PENDING
     id: UUID = field(default_factory=uuid4)
     unassigned_reason: str | None = None
-    """Why the last batch left it pending (the matcher's reason code); cleared when it is offered."""
+    """Why the last batch left it pending (the matcher's reason code), or that its offer ended since
+    (`OFFER_ENDED_REASONS`); cleared when it is offered."""
     unassigned_at: datetime | None = None
+    """When that batch ran, or the offer ended."""
 
     def __post_init__(self) -> None:
         for name in ("external_ref", "dropoff_address", "recipient_name"):
@@ -161,9 +163,13 @@ class Order:
         self._move(OrderStatus.OFFERED)
         self.unassigned_reason = self.unassigned_at = None
 
-    def release(self) -> None:
-        """Back to the pool: its offer ended without a delivery, or it was returned for another try."""
+    def release(self, ended: Offer | None = None) -> None:
+        """Back to the pool: its offer ended without a delivery (`ended`: it says so, and when, until a batch
+        says why it waits), or it was returned for another try."""
         self._move(OrderStatus.PENDING)
+        if ended is not None:
+            self.unassigned_reason = OFFER_ENDED_REASONS[ended.status]
+            self.unassigned_at = ended.resolved_at
 
     def accept(self) -> None:
         self._move(OrderStatus.ACCEPTED)
@@ -284,6 +290,15 @@ class OfferStatus(StrEnum):
     DECLINED = "declined"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+
+
+OFFER_ENDED_REASONS: Mapping[OfferStatus, str] = {
+    OfferStatus.DECLINED: "offer_declined",
+    OfferStatus.EXPIRED: "offer_expired",
+    OfferStatus.WITHDRAWN: "offer_withdrawn",
+}
+"""What an order back in the pool says of why it waits, after its offer ended so, until the next batch says its
+own reason: it was offered, so "no batch has seen it" would not be true."""
 
 
 OFFER_TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {

@@ -33,7 +33,7 @@ from dispatch.batching import (
 from dispatch.matching import UnassignedReason, parse_problem
 from dispatch.matching.instance import build_instance
 from dispatch.matching.reward_rule import RewardTerms, reward_components
-from dispatch.model import Offer, Order, Store, Trip
+from dispatch.model import OFFER_ENDED_REASONS, Offer, OfferStatus, Order, Store, Trip
 from dispatch.rules import refusal_reason, value_cap
 
 DROPPED_REASONS: Mapping[str, UnassignedReason] = {
@@ -103,6 +103,14 @@ def leave_before(
     )
     departure = now + timedelta(seconds=math.floor(latest))
     return departure if departure < trip.leave_by else None
+
+
+def latest_departure(offer: Offer) -> datetime | None:
+    """When a shopper who accepted `offer` must leave the store at the latest to reach every stop inside its
+    window: what its breakdown says (`leave_before`); None when it says nothing sooner than the trip's leave-by
+    (or has no breakdown). The simulator's and the replay's shoppers leave by then, as the app tells a real one."""
+    said = None if offer.breakdown is None else offer.breakdown.get("leave_before")
+    return None if said is None else datetime.fromisoformat(said)
 
 
 def best_alternatives(problem: Mapping[str, Any], offers: Sequence[Offer]) -> dict[UUID, dict[str, Any] | str]:
@@ -178,6 +186,14 @@ changed (it left, was cancelled or took another batch's offer) or so did another
 
 
 BATCH_REASON_TEXT: Mapping[str, str] = {
+    OFFER_ENDED_REASONS[OfferStatus.DECLINED]: "the shopper it was offered to declined it: the next batch tries again",
+    OFFER_ENDED_REASONS[OfferStatus.EXPIRED]: (
+        "the shopper it was offered to did not answer in time: the next batch tries again"
+    ),
+    OFFER_ENDED_REASONS[OfferStatus.WITHDRAWN]: (
+        "its offer was withdrawn (the trip ended, or another order of the bundle was cancelled): "
+        "the next batch tries again"
+    ),
     OUTSIDE_SERVICE_AREA: "its drop-off lies outside the store's service area as it is drawn now",
     SHOPPERS_AT_THEIR_CAPS: "the only shoppers who may carry it can earn nothing more today or this week",
     WAITING_FOR_A_LATER_TRIP: "a later shopper is likely to take it for less than any route now",
@@ -186,7 +202,8 @@ BATCH_REASON_TEXT: Mapping[str, str] = {
         "the next batch tries again"
     ),
 }
-"""The batch's own codes in words, as `dispatch.matching.REASON_TEXT` says the matcher's."""
+"""The batch's own codes in words, as `dispatch.matching.REASON_TEXT` says the matcher's, and those an order says
+between its offer's end and the next batch (`dispatch.model.OFFER_ENDED_REASONS`)."""
 
 
 def waiting_reasons(

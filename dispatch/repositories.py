@@ -264,7 +264,9 @@ class CommuteProfileRepository(Protocol):
 
 class LiveOrderRepository(OrderRepository, Protocol):
     def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:
-        """Sets the reason code (and its instant) of each order in `reasons` that is still pending."""
+        """Sets the reason code (and its instant) of each order in `reasons` that is still pending, unless what it
+        says now is newer than `at` (a later batch's, written first: two batches of a store may overlap when no
+        lease keeps them apart); a reason of the same instant is replaced."""
         ...
 
     def page(

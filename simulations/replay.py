@@ -18,7 +18,9 @@ delivery use case: each attempt the record refused is made again when it was, fr
 code when the recorded one did not match, so that the last one fails the order; one operations marked not
 delivered is marked so when they did; and operations' moves after (back in the store, requeued, to the courier
 fleet) follow when they were made. Otherwise a shopper who has accepted leaves the store at the trip's
-leave-by and drives the stops at the simulator's travel speed. A shopper's next check-in waits, as it did
+leave-by, or by the time the accepted offer says to leave to make its windows (`breakdown.leave_before`) when
+that comes first, as a simulated shopper does (the same holds for a trip that left early on record: whichever
+comes first), and drives the stops at the simulator's travel speed. A shopper's next check-in waits, as it did
 live, until their replayed trip has ended. What the replay cannot play as recorded (an order intake refuses
 now, a check-in whose leave-by passed while the shopper's earlier trip went on, a cancellation of what has
 already left, a failed delivery on a trip that did not carry the order in the replay or that the replay's
@@ -140,6 +142,18 @@ def _result(state: ReplayState) -> ReplayResult:
         for recorded in waiting:
             state.note("check-in", recorded.checked_in_at, f"{state.shopper(recorded)}: still on the trip before")
     replay_deliveries.note_failures_not_met(state)
+    late = sum(
+        1
+        for order in day.orders
+        if (delivered := day.delivered.get(order.id)) is not None and delivered[1] > order.window_latest
+    )
     return ReplayResult(
-        day.figures(), replayed, state.offers, state.as_recorded, state.by_model, tuple(state.unreplayed)
+        day.figures(),
+        replayed,
+        state.offers,
+        state.as_recorded,
+        state.by_model,
+        tuple(state.unreplayed),
+        late_as_recorded=late,
+        late_replayed=state.late,
     )

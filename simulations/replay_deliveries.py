@@ -100,6 +100,9 @@ def attempt_delivery(state: ReplayState, _at_s: float, attempt: Attempt) -> None
     except DomainError as error:  # the order failed already in the replay (fewer attempts allowed now)
         what = "a refused attempt" if attempt.refused is not None else "the delivery"
         state.note("failed delivery", state.clock.now(), f"{state.order_ref(attempt.order_id)}: {what}: {error}")
+    else:
+        if state.clock.now() > state.replayed_order(attempt.order_id).window_latest:
+            state.late += 1
 
 
 def operations(state: ReplayState, at_s: float, payload: tuple[Trip, UUID, RecordedFailure, int | None]) -> None:

@@ -9,6 +9,7 @@ import math
 from composition import acceptance_aware
 from crowdship.errors import DomainError
 from dispatch.model import Offer, OfferStatus, OrderStatus
+from dispatch.offer_explanation import latest_departure
 from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import run_batch
 from dispatch.services.offers import accept_offer, decline_offer
@@ -80,6 +81,9 @@ def respond(state: ReplayState, at_s: float, payload: tuple[Offer, bool]) -> Non
     try:
         if accepts and state.clock.now() < trip.leave_by:
             accept_offer(state.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
+            latest = latest_departure(offer)
+            if latest is not None:  # told to leave by then to make its windows: they do, as a simulated shopper
+                state.queue.push(max(at_s, state.seconds(latest)), Kind.LEAVE, (trip.id, False))
         else:
             decline_offer(state.ctx, shopper_id=trip.shopper_id, offer_id=offer.id)
     except DomainError:

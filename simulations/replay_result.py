@@ -42,6 +42,10 @@ class ReplayResult:
     """Offers answered by the acceptance model."""
     unreplayed: tuple[Unreplayed, ...] = ()
     """What was recorded but could not be replayed, in the order it happened."""
+    late_as_recorded: int = 0
+    """Orders delivered after their window closed, as it happened."""
+    late_replayed: int = 0
+    """Orders delivered after their window closed in the replay."""
 
 
 def offers_line(result: ReplayResult) -> str:
@@ -90,5 +94,7 @@ def replay_rows(result: ReplayResult) -> list[tuple[str, str, str, str]]:
          change(before.delivered, after.delivered, lambda v: str(int(v)))),
         ("orders to the fallback", str(before.fallback), str(after.fallback),
          change(before.fallback, after.fallback, lambda v: str(int(v)))),
+        ("orders delivered after their window", str(result.late_as_recorded), str(result.late_replayed),
+         change(result.late_as_recorded, result.late_replayed, lambda v: str(int(v)))),
         ("orders (cancelled)", f"{before.orders} ({before.cancelled})", f"{after.orders} ({after.cancelled})", ""),
     ]  # fmt: skip

@@ -74,6 +74,8 @@ class ReplayState:
         self.replayed_trip_of: dict[UUID, UUID] = {}
         self.codes: dict[UUID, str] = {}
         self.rewards_cents = 0
+        self.late = 0
+        """Orders the replay delivered after their window closed."""
         self.offers = self.as_recorded = self.by_model = 0
         self.orders_to_come = len(day.orders)
         self.unreplayed: list[Unreplayed] = []

@@ -13,6 +13,7 @@ import numpy as np
 from crowdship.clock import ManualClock
 from crowdship.errors import DomainError
 from dispatch.model import Offer, OfferStatus, OrderStatus
+from dispatch.offer_explanation import latest_departure
 from dispatch.services.batch import BatchReport
 from dispatch.services.context import DispatchContext
 from dispatch.services.delivery import confirm_pickup, deliver
@@ -84,9 +85,9 @@ class ShopperBehaviour:
     def _leave_in_time(self, offer: Offer) -> None:
         """A shopper told to leave sooner than their leave-by to make a window (`breakdown.leave_before`) does:
         their checkout comes then (the one planned at the leave-by then finds nothing left to carry)."""
-        latest = None if offer.breakdown is None else offer.breakdown.get("leave_before")
+        latest = latest_departure(offer)
         if latest is not None:
-            self.queue.push((datetime.fromisoformat(latest) - self.start).total_seconds(), Kind.LEAVE, offer.trip_id)
+            self.queue.push((latest - self.start).total_seconds(), Kind.LEAVE, offer.trip_id)
 
     def _leave(self, at_s: float, trip_id: UUID) -> None:
         """Checkout: with accepted orders, the shopper scans the bags and drives the stops in offer order."""

@@ -19,7 +19,7 @@ from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, read_form, re
 from api.dependencies import AppServices, Services
 from api.ops_schemas import NotDeliveredIn
 from crowdship.pages import Page
-from dispatch.model import ORDER_TRANSITIONS, Order, OrderStatus
+from dispatch.model import OFFER_ENDED_REASONS, ORDER_TRANSITIONS, Order, OrderStatus
 from dispatch.services import delivery, orders, queries
 from dispatch.services.context import DispatchContext
 from dispatch.services.intake import reissue_delivery_code
@@ -108,6 +108,7 @@ def order_page(
         handed_on=detail.order.status in HANDED_ON,
         takes_a_new_code=_takes_a_new_code(detail.order),
         closed=not ORDER_TRANSITIONS[detail.order.status],
+        offer_ended=detail.order.unassigned_reason in OFFER_ENDED_REASONS.values(),
         people=people(request, [entry.actor_id for entry in detail.timeline]),
         trip_names=_trip_names(services, detail.trip_shoppers),
         offer_parts=OFFER_PARTS,

@@ -4,7 +4,8 @@ Used by the dispatcher loop and by the operations endpoint alike. A per-store le
 dispatchers from working on the same store at once, and a batch whose lease ran out before it wrote its offers
 writes none; should the lease fail all the same (Redis lost, a lease that runs out while the offers are
 written), the database's partial unique indexes still refuse a second open offer for an order or a trip, and
-the batch skips that offer.
+the batch skips that offer, and an order keeps the reasons of the newest batch that left it pending (an older
+batch's, written later, are not written over them).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def expire_offers(uow: LiveUnitOfWork, store_id: UUID, now: datetime) -> int:
         for order_id in sorted(offer.stops):
             order = uow.orders.get(order_id, for_update=True)
             if order.status is OrderStatus.OFFERED:
-                order.release()
+                order.release(offer)
                 save_move(uow, order, now, "offer expired")
     return len(expired)
 

@@ -111,7 +111,7 @@ def _withdraw(uow: LiveUnitOfWork, offer_id: UUID, ctx: DispatchContext) -> None
     uow.offers.save(offer)
     for order_id in sorted(offer.stops):
         order = uow.orders.get(order_id, for_update=True)
-        order.release()
+        order.release(offer)
         save_move(uow, order, now, "left out when the trip departed: offer withdrawn")
 
 

@@ -89,7 +89,7 @@ def decline_offer(ctx: DispatchContext, *, shopper_id: UUID, offer_id: UUID) -> 
         offer.decline(now)
         orders = _orders(uow, offer, for_update=True)
         for order in orders.values():
-            order.release()
+            order.release(offer)
             save_move(uow, order, now, "offer declined")
         uow.offers.save(offer)
         uow.commit()

@@ -54,7 +54,7 @@ def _cancel(uow: LiveUnitOfWork, order: Order, trip: Trip | None, now: datetime,
                 for other_id in sorted(set(offer.stops) - {order.id}):
                     other = uow.orders.get(other_id, for_update=True)
                     if other.status is OrderStatus.OFFERED:
-                        other.release()
+                        other.release(offer)
                         save_move(uow, other, now, f"offer withdrawn: order {order.external_ref} cancelled")
     if order.status is OrderStatus.ACCEPTED and trip is not None:
         told = trip.shopper_id

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import AlreadyOnTrip, Forbidden
-from dispatch.model import LocationSample, OfferStatus, OrderStatus, Trip, TripStatus
+from dispatch.model import LocationSample, Offer, OfferStatus, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import check_destination_near
 from dispatch.services.context import DispatchContext
@@ -88,16 +88,17 @@ def release_trip_orders(uow: LiveUnitOfWork, trip: Trip, now: datetime) -> list[
     """For a trip that ends before pickup: withdraws its open and accepted offers (so that an accepted offer
     no longer shows the shopper the recipient's address and name) and gives their orders back to the pool;
     returns them."""
-    released: list[UUID] = []
+    withdrawn: dict[UUID, Offer] = {}
     for listed in uow.offers.list_for_trip(trip.id, [OfferStatus.OPEN, OfferStatus.ACCEPTED]):
         offer = uow.offers.get(listed.id, for_update=True)
         offer.withdraw(now)
         uow.offers.save(offer)
-        released.extend(offer.stops)
+        withdrawn.update(dict.fromkeys(offer.stops, offer))
+    released = list(withdrawn)
     for order_id in sorted(released):
         order = uow.orders.get(order_id, for_update=True)
         if order.status in (OrderStatus.OFFERED, OrderStatus.ACCEPTED):
-            order.release()
+            order.release(withdrawn[order_id])
             save_move(uow, order, now, f"trip {trip.status.value}: offer withdrawn")
     return released
 

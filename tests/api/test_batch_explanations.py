@@ -150,3 +150,45 @@ def test_an_order_left_outside_a_redrawn_service_area_says_so(
     assert client.get(f"/ops/orders/{far['order_id']}", headers=ops.headers).json()["unassigned_reason"] == (
         "outside_service_area"
     )
+
+
+def test_an_order_whose_offer_was_declined_or_withdrawn_says_so_until_the_next_batch(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """Its offer cleared its reason; back in the pool it said nothing ('none': not batched yet) until the next
+    batch though a batch had offered it. Now it says its offer was declined (or withdrawn: the trip cancelled),
+    and when, in the order, the orders list and the store summary; the next batch says its own reason."""
+    declined = ingest(client, ops, store, clock, ref="WEB-NO")
+    ana = make_shopper("Ana")
+    check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    clock.advance(timedelta(seconds=20))
+    said_no = client.post(f"/shopper/offers/{current_offer(client, ana)['id']}/decline", headers=ana.headers)
+    assert said_no.status_code == 200, said_no.text
+
+    one = client.get(f"/ops/orders/{declined['order_id']}", headers=ops.headers).json()
+    assert (one["status"], one["unassigned_reason"]) == ("pending", "offer_declined")
+    assert datetime.fromisoformat(one["unassigned_at"]) == clock.now()
+    listed = {order["id"]: order for order in client.get("/ops/orders", headers=ops.headers).json()["items"]}
+    assert listed[declined["order_id"]]["unassigned_reason"] == "offer_declined"
+    summary = client.get(f"/ops/stores/{store.id}/summary", headers=ops.headers).json()
+    assert summary["pending_by_reason"] == {"offer_declined": 1}
+
+    ben = make_shopper("Ben")
+    trip = check_in(client, ben, store, clock)
+    clock.advance(timedelta(seconds=5))
+    assert len(run_batch(client, ops, store)["offers"]) == 1
+    clock.advance(timedelta(seconds=5))
+    cancelled = client.post(f"/shopper/trips/{trip['id']}/cancel", headers=ben.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    withdrawn = client.get(f"/ops/orders/{declined['order_id']}", headers=ops.headers).json()
+    assert (withdrawn["unassigned_reason"], datetime.fromisoformat(withdrawn["unassigned_at"])) == (
+        "offer_withdrawn",
+        clock.now(),
+    )
+
+    clock.advance(timedelta(seconds=5))
+    run_batch(client, ops, store)
+    after = client.get(f"/ops/orders/{declined['order_id']}", headers=ops.headers).json()
+    assert after["unassigned_reason"] == UnassignedReason.NOT_A_CANDIDATE  # only Ana, who declined it
+    assert datetime.fromisoformat(after["unassigned_at"]) == clock.now()

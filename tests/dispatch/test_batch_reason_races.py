@@ -6,6 +6,7 @@ whatever an earlier batch had said of it, or nothing, with that batch's time."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -168,3 +169,75 @@ def test_an_order_declined_since_the_last_batch_says_why_it_waits_at_the_next(co
 
     assert report.offers == []
     assert _said_by(report, context, store) == {order.id: str(UnassignedReason.NOT_A_CANDIDATE)}
+
+
+def test_an_older_batch_does_not_overwrite_the_reasons_of_a_newer_one_without_a_lease(
+    context: DispatchContext,
+) -> None:
+    """Redis gone, so no lease keeps two batches of a store apart: one batch's matcher gives an order to a trip
+    of one bag; meanwhile that trip is cancelled and a second, newer batch says both orders wait for want of a
+    trip. The first batch then writes nothing over the second's reasons (it said the one matched had changed
+    and the other what its matcher said, at its own, older time)."""
+    unleased = replace(context, live=None)
+    store, orders = _store(unleased, 2)
+    trip = _check_in(unleased, store, bags=1)
+    _later(unleased, 10)
+    newer: list[BatchReport] = []
+
+    def meanwhile() -> None:
+        cancel_trip(unleased, shopper_id=trip.shopper_id, trip_id=trip.id)
+        _later(unleased, 5)
+        newer.append(run_batch(unleased, store_id=store.id))
+
+    older = run_batch(unleased, store_id=store.id, solver=_then(meanwhile))
+
+    assert older.offers == []
+    assert older.conflicts == 1
+    assert older.started_at < newer[0].started_at
+    assert set(older.unassigned) == {order.id for order in orders}
+    assert _said_by(newer[0], unleased, store) == dict.fromkeys(
+        (order.id for order in orders), str(UnassignedReason.NO_TRIP_TAKES_ORDERS)
+    )
+
+
+def test_an_order_whose_offer_expired_says_the_batchs_own_reason_or_the_expiry_when_the_batch_writes_none(
+    context: DispatchContext, redis_client: redis.Redis
+) -> None:
+    """The batch that finds the offer expired releases the order (`offer_expired`, at its own time) and then
+    says why it waits, at the same instant: its reason replaces the expiry's. One that outlived its lease
+    writes no reason (another dispatcher holds the store): the order says its offer expired, and when."""
+    store, (order,) = _store(context, 1)
+    _check_in(context, store, bags=1)
+    (offer,) = run_batch(context, store_id=store.id).offers
+    _later(context, int((offer.expires_at - context.clock.now()).total_seconds()) + 1)
+
+    report = run_batch(context, store_id=store.id)
+
+    assert report.expired_offers == 1
+    assert report.unassigned[order.id] != "offer_expired"
+    _said_by(report, context, store)
+
+    overtaken_order = _order(store, 7)
+    with context.unit_of_work() as uow:
+        uow.orders.add(overtaken_order)
+        uow.commit()
+    _check_in(context, store, bags=1)
+    _later(context, 10)
+    offered = run_batch(context, store_id=store.id).offers
+    assert offered
+    _later(context, int((offered[0].expires_at - context.clock.now()).total_seconds()) + 1)
+
+    def another_dispatcher_takes_the_store() -> None:
+        redis_client.delete(f"crowdship:lease:store:{store.id}")
+        assert context.live is not None
+        assert context.live.acquire_lease(store.id, 30) is not None
+
+    late = run_batch(context, store_id=store.id, solver=_then(another_dispatcher_takes_the_store))
+
+    assert late.lost_lease
+    assert late.expired_offers == len(offered)
+    stops = [order_id for each in offered for order_id in each.stops]
+    reasons = _reasons(context, store)
+    assert {order_id: reasons[order_id] for order_id in stops} == dict.fromkeys(
+        stops, ("offer_expired", late.started_at)
+    )

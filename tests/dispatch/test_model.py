@@ -195,6 +195,26 @@ def test_an_offer_cannot_be_expired_before_its_time() -> None:
     assert offer.status is OfferStatus.OPEN
 
 
+@pytest.mark.parametrize("ending", ["decline", "expire", "withdraw"])
+def test_an_order_whose_offer_ended_says_so_and_when_until_a_batch_says_more(ending: str) -> None:
+    """Its offer cleared its reason; released by that offer's end, it says the end and its instant. Released
+    from a return (no offer) it says nothing: no batch saw it since."""
+    order = make_order()
+    order.unassigned_reason, order.unassigned_at = "window", NOW
+    order.offer()
+    offer = make_offer(stops=(order.id,))
+    getattr(offer, ending)(NOW + timedelta(minutes=2))
+    order.release(offer)
+    assert (order.status, order.unassigned_reason, order.unassigned_at) == (
+        OrderStatus.PENDING,
+        f"offer_{offer.status.value}",
+        NOW + timedelta(minutes=2),
+    )
+    returned = make_order(OrderStatus.RETURNED)
+    returned.release()
+    assert (returned.unassigned_reason, returned.unassigned_at) == (None, None)
+
+
 def test_order_final_states_are_the_ones_without_moves() -> None:
     """Delivered, fallback and cancelled orders are done; every other state still has somewhere to go."""
     final = {status for status in OrderStatus if make_order(status).is_final}

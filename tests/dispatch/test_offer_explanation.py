@@ -11,7 +11,7 @@ from crowdship.units import Cents
 from dispatch.batch_offers import DroppedAssignment
 from dispatch.batching import build_match_problem, compensation_components
 from dispatch.model import Offer
-from dispatch.offer_explanation import CHANGED_BEFORE_OFFERED, best_alternatives, pending_reasons
+from dispatch.offer_explanation import CHANGED_BEFORE_OFFERED, best_alternatives, latest_departure, pending_reasons
 from tests.dispatch.test_batching import NOW, PARAMETERS, STORE, _candidate, _order
 
 
@@ -58,3 +58,13 @@ def test_the_best_alternative_says_when_that_trip_got_an_offer_of_its_own() -> N
     assert both[first.id] == {"trip_id": str(trips[1].trip.id), "cost_cents": 150, "carries_another_offer": True}
     alone = best_alternatives(problem, [first])
     assert alone[first.id] == {"trip_id": str(trips[1].trip.id), "cost_cents": 150, "carries_another_offer": False}
+
+
+def test_the_latest_departure_of_an_offer_is_what_its_breakdown_says_or_none() -> None:
+    """What the simulator's and the replay's shoppers leave by: the breakdown's `leave_before`, read back as an
+    instant; none when it says none (the leave-by is the limit) or the offer has no breakdown."""
+    offer = Offer(uuid4(), (uuid4(),), 100, 60, Cents(150), NOW, NOW + timedelta(minutes=1))
+    said = NOW + timedelta(minutes=17, seconds=3)
+    assert latest_departure(offer) is None
+    assert latest_departure(replace(offer, breakdown={"leave_before": None})) is None
+    assert latest_departure(replace(offer, breakdown={"leave_before": said.isoformat()})) == said

@@ -630,3 +630,40 @@ def test_an_acceptance_aware_replay_matches_as_the_aware_dispatcher(db: Connecti
     assert all("fallback_cost" in order for problem in problems for order in problem["orders"])
     replayed = result.replayed
     assert replayed.delivered + replayed.fallback + replayed.cancelled == replayed.orders == 5
+
+
+def test_a_shopper_who_did_not_leave_early_on_record_leaves_by_the_time_their_accepted_offer_says(
+    db: ConnectionPool, settings: Settings
+) -> None:
+    """Recorded: an order whose window closes at 09:30 and a shopper who may stay until 10:00, nothing more (no
+    batch ran: no answer, no departure on record). The replay's offer says to leave by about 09:2x
+    (`breakdown.leave_before`) and the shopper, who accepts (an eager model), leaves then, as a simulated shopper
+    does, and delivers inside the window: they left at their leave-by and delivered half an hour late."""
+    clock, ctx, store, [shopper] = _a_store(db, settings, "Leave-before store", 1)
+    ingest_order(
+        ctx,
+        scope="test",
+        idempotency_key="L0",
+        intake=OrderIntake(
+            store_id=store.id, external_ref="L0", dropoff=GeoPoint(30.49, -84.2211), dropoff_address="1 Main St",
+            recipient_name="Pat Doe", window_earliest=NINE, window_latest=NINE + timedelta(minutes=30),
+            dispatch_deadline=NINE + timedelta(minutes=25), size_bags=1, value_cents=Cents(3_000),
+        ),
+    )  # fmt: skip
+    clock.set(NINE + timedelta(seconds=5))
+    _check_in(ctx, shopper, store, north=0.0, bags=1, leave_by=NINE + timedelta(hours=1))
+    start, end = day_bounds(DAY, "UTC")
+    day = read_recorded_day(db, store_id=store.id, start=start, end=end)
+    assert day.departed_at == {}
+    eager = ReplayOptions(
+        policy=POLICY, config=ctx.config, cadence_s=10.0, acceptance=AcceptanceSpec(intercept=30.0),
+        response_seconds=(1, 2),
+    )  # fmt: skip
+
+    result = replay_day(day, eager)
+
+    assert (result.offers, result.answered_by_model) == (1, 1)
+    assert result.replayed.delivered == 1
+    assert (result.late_as_recorded, result.late_replayed) == (0, 0)
+    rows = {row[0]: row[1:] for row in replay_rows(result)}
+    assert rows["orders delivered after their window"] == ("0", "0", "±0")

@@ -59,7 +59,9 @@ class MemoryOrderRepository(MemoryRepository):
     def record_unassigned(self, reasons: Mapping[UUID, str], at: datetime) -> None:
         for order_id, reason in reasons.items():
             stored = self._db.orders.get(order_id)
-            if stored is not None and stored.status is OrderStatus.PENDING:
+            if stored is None or stored.status is not OrderStatus.PENDING:
+                continue
+            if stored.unassigned_at is None or stored.unassigned_at <= at:
                 self._set_reason(stored, reason, at)
 
     def _set_status(self, stored: Order, status: OrderStatus) -> None:

@@ -73,8 +73,9 @@ class PostgresOrderRepository(Repository):
         self._execute(
             """UPDATE orders o SET unassigned_reason = r.reason, unassigned_at = %s
                FROM unnest(%s::uuid[], %s::text[]) AS r(id, reason)
-               WHERE o.id = r.id AND o.status = 'pending'""",
-            (at, ids, [reasons[order_id] for order_id in ids]),
+               WHERE o.id = r.id AND o.status = 'pending'
+                 AND (o.unassigned_at IS NULL OR o.unassigned_at <= %s)""",
+            (at, ids, [reasons[order_id] for order_id in ids], at),
         )
 
     def list_for_store(self, store_id: UUID, statuses: Sequence[OrderStatus] | None = None) -> list[Order]:

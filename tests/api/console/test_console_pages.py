@@ -27,6 +27,7 @@ from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Shopper, Store
+from dispatch.offer_explanation import BATCH_REASON_TEXT
 from dispatch.services.store_view import MAX_LISTED
 from routing.geo import GeoPoint
 
@@ -562,3 +563,31 @@ def test_open_trips_are_named_by_their_shopper_not_by_an_id(
         page = client.get(path).text
         assert f'title="trip {trip.id}">Chloe C.</a>' in page, path
         assert f">{short}<" not in page, path
+
+
+def test_an_order_whose_offer_was_declined_says_so_on_its_page_and_the_live_view(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """Back in the pool after a decline, before the next batch: not 'not batched yet' (a batch offered it) nor
+    'the last batch left it waiting' (it offered it), but that the shopper declined it, in words."""
+    declined = ingest(client, ops, store, clock, ref="WEB-DECLINED-1")
+    ana = make_shopper("Ana")
+    check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    client.post(f"/shopper/offers/{current_offer(client, ana)['id']}/decline", headers=ana.headers)
+    said = html.escape(BATCH_REASON_TEXT["offer_declined"])
+    sign_in_as(Role.OPS)
+
+    page = client.get(f"/console/ops/orders/{declined['order_id']}").text
+    why = re.search(r'<section class="callout" aria-labelledby="why">(.*?)</section>', page, re.DOTALL)
+    assert why is not None, "the order page does not say why it waits"
+    assert said in why.group(1)
+    assert "The last batch" not in why.group(1)
+    live = client.get(f"/console/ops/stores/{store.id}/live").text
+    assert f"{said} (1)" in live
+    assert "not batched yet" not in live

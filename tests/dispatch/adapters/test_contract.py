@@ -629,6 +629,38 @@ def test_reasons_are_recorded_on_pending_orders_only_and_counted_in_the_summary(
         assert uow.orders.get(waiting.id).unassigned_at is None
 
 
+def test_a_reason_is_not_overwritten_by_an_older_batchs(uow: LiveUnitOfWork) -> None:
+    """Two batches of one store may write their reasons out of order (no lease when Redis is gone): an order
+    keeps the reason of the newest batch that saw it pending. One of the same time replaces it (a batch
+    rewrites what its own tidy-up said), a newer one too, an older one does not."""
+    store = _store()
+    order, other = _order(store, "A", 3), _order(store, "B", 2)
+    with uow:
+        uow.stores.add(store)
+        uow.orders.add(order)
+        uow.orders.add(other)
+        uow.orders.record_unassigned({order.id: "window"}, NOW + timedelta(seconds=10))
+        uow.commit()
+    with uow:
+        uow.orders.record_unassigned({order.id: "capacity", other.id: "capacity"}, NOW)
+        uow.commit()
+    with uow:
+        assert (uow.orders.get(order.id).unassigned_reason, uow.orders.get(order.id).unassigned_at) == (
+            "window",
+            NOW + timedelta(seconds=10),
+        )
+        assert (uow.orders.get(other.id).unassigned_reason, uow.orders.get(other.id).unassigned_at) == ("capacity", NOW)
+        uow.orders.record_unassigned({order.id: "no_trip_within_detour"}, NOW + timedelta(seconds=10))
+        uow.orders.record_unassigned({other.id: "window"}, NOW + timedelta(seconds=20))
+        uow.commit()
+    with uow:
+        assert uow.orders.get(order.id).unassigned_reason == "no_trip_within_detour"
+        assert (uow.orders.get(other.id).unassigned_reason, uow.orders.get(other.id).unassigned_at) == (
+            "window",
+            NOW + timedelta(seconds=20),
+        )
+
+
 def test_an_offer_keeps_its_breakdown(uow: LiveUnitOfWork) -> None:
     """The breakdown is stored as written and read back by `get`, by trip and by page."""
     store, shopper = _store(), Shopper("Sam")
