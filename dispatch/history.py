@@ -11,8 +11,9 @@ from uuid import UUID
 from crowdship.clock import require_aware
 from crowdship.errors import InvalidInput
 from crowdship.units import format_dollars
+from dispatch.evidence import DeliveryProof
 from dispatch.incidents import Incident
-from dispatch.model import DeliveryProof, Offer, Order, OrderStatus
+from dispatch.model import Offer, Order, OrderStatus
 
 MAX_NOTE_CHARS = 500
 

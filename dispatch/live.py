@@ -9,7 +9,8 @@ from datetime import UTC
 from typing import Any, Protocol
 from uuid import UUID
 
-from dispatch.model import LocationSample, Offer
+from dispatch.evidence import LocationSample
+from dispatch.model import Offer
 from routing.geo import GeoPoint
 
 

@@ -16,20 +16,10 @@ from uuid import UUID
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.accounts import User
+from dispatch.evidence import DeliveryProof, LocationSample
 from dispatch.history import OrderEvent
 from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
-from dispatch.model import (
-    DeliveryProof,
-    LocationSample,
-    Offer,
-    OfferStatus,
-    Order,
-    OrderStatus,
-    Shopper,
-    Store,
-    Trip,
-    TripStatus,
-)
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.profiles import CommuteProfile
 from dispatch.rules import PairOffer
 from routing.geo import GeoPoint

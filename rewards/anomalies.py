@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from crowdship.units import Cents, format_dollars
-from dispatch.model import LocationSample
+from dispatch.evidence import LocationSample
 from rewards.policy import EarningsSoFar, RewardInputs
 from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward

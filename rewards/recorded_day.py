@@ -14,7 +14,8 @@ from functools import cached_property
 from uuid import UUID
 
 from crowdship.units import Cents
-from dispatch.model import DeliveryProof, Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
+from dispatch.evidence import DeliveryProof
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip
 from rewards.records import EarnedElsewhere, PaymentMethodChoice
 
 

@@ -16,7 +16,8 @@ from uuid import UUID
 
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
-from dispatch.model import LocationSample, Shopper, TrustTier
+from dispatch.evidence import LocationSample
+from dispatch.model import Shopper, TrustTier
 from rewards.anomalies import DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch

@@ -10,7 +10,8 @@ from uuid import UUID
 
 from crowdship.errors import DomainError
 from dispatch.errors import DeliveryRefused
-from dispatch.model import DeliveryProof, OrderStatus, Trip, TripStatus
+from dispatch.evidence import DeliveryProof
+from dispatch.model import OrderStatus, Trip, TripStatus
 from dispatch.services.delivery import NOT_DELIVERED_NOTE, confirm_pickup, deliver, mark_not_delivered, mark_returned
 from dispatch.services.orders import hand_to_fallback, requeue_order
 from rewards.recorded_day import RecordedFailure

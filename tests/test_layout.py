@@ -28,10 +28,11 @@ def test_every_domain_module_is_under_the_no_io_contract() -> None:
 
 MAX_MODULE_LINES = 400
 """About 400 lines a module, the house rule: one past it holds more than one responsibility and is split by
-them, as `rewards/adapters/memory` was (its repositories.py had 408)."""
-OVER_THE_RULE = {"dispatch/model.py": 405, "api/problems.py": 402}
-"""Modules a few lines over it today, held to what they have: the domain's entities, and the problem documents
-with the body-size middleware (which could go to a module of its own when it is next touched)."""
+them, as `rewards/adapters/memory` was (its repositories.py had 408) and `dispatch/model.py` (its records of
+delivery proofs and location samples went to `dispatch/evidence.py`)."""
+OVER_THE_RULE = {"api/problems.py": 402}
+"""Modules a few lines over it today, held to what they have: the problem documents with the body-size
+middleware (which could go to a module of its own when it is next touched)."""
 
 
 def test_no_module_of_the_packages_is_over_400_lines() -> None:

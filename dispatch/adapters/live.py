@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 
 from crowdship.logging import get_logger
 from dispatch.adapters.live_batch import ScriptBatch
-from dispatch.model import LocationSample
+from dispatch.evidence import LocationSample
 from routing.geo import GeoPoint
 
 log = get_logger(__name__)

@@ -15,17 +15,9 @@ from dispatch.errors import (
     MissingBagCode,
     TooManyIncidents,
 )
+from dispatch.evidence import DeliveryProof
 from dispatch.incidents import Incident, IncidentKind
-from dispatch.model import (
-    STILL_CARRIED,
-    DeliveryProof,
-    Offer,
-    OfferStatus,
-    Order,
-    OrderStatus,
-    Trip,
-    TripStatus,
-)
+from dispatch.model import STILL_CARRIED, Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import delivery_code_matches
 from dispatch.services.context import DeliveredOrder, DispatchContext

@@ -10,9 +10,10 @@ from uuid import UUID
 
 from crowdship.pages import Page, check_page
 from dispatch.batching import TripCandidate
+from dispatch.evidence import DeliveryProof
 from dispatch.history import OrderEvent, TimelineEntry, timeline
 from dispatch.incidents import Incident
-from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, Store, Trip, TripStatus
+from dispatch.model import Offer, Order, OrderStatus, Store, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
 from dispatch.services.context import DispatchContext

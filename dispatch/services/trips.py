@@ -7,7 +7,8 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
 from dispatch.errors import AlreadyOnTrip, Forbidden
-from dispatch.model import LocationSample, Offer, OfferStatus, OrderStatus, Trip, TripStatus
+from dispatch.evidence import LocationSample
+from dispatch.model import Offer, OfferStatus, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import check_destination_near
 from dispatch.services.context import DispatchContext

@@ -10,7 +10,8 @@ from domain_samples import DROPOFF, NOW, a_trip, an_offer, an_order
 from api.schemas import PageOf
 from api.shopper_schemas import DeliveryOut, HistoryItem, OfferOut, TripOut
 from crowdship.pages import Page
-from dispatch.model import DeliveryProof, OfferStatus, OrderStatus
+from dispatch.evidence import DeliveryProof
+from dispatch.model import OfferStatus, OrderStatus
 from dispatch.services.delivery import DeliveryResult
 from dispatch.views import offer_for_shopper, stop_for_shopper
 

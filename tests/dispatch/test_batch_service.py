@@ -24,8 +24,9 @@ from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.evidence import LocationSample
 from dispatch.live import LiveState
-from dispatch.model import LocationSample, Order, OrderStatus, Shopper, Store, Trip, TrustTier
+from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import dispatch_round, run_dispatcher

@@ -24,8 +24,9 @@ from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
+from dispatch.evidence import LocationSample
 from dispatch.live import LiveState
-from dispatch.model import LocationSample, Shopper, Store, Trip
+from dispatch.model import Shopper, Store, Trip
 from dispatch.prospects import ProspectTerms
 from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.dispatcher import (

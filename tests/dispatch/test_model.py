@@ -13,11 +13,11 @@ from shapely import Polygon
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from dispatch.errors import IllegalTransition, OfferExpired
+from dispatch.evidence import DeliveryProof
 from dispatch.model import (
     MAX_CAPACITY_BAGS,
     MAX_DETOUR_M,
     MAX_DETOUR_S,
-    DeliveryProof,
     Offer,
     OfferNotYetExpired,
     OfferStatus,

@@ -11,10 +11,11 @@ import pytest
 from crowdship.errors import InvalidInput, InvalidInputs
 from crowdship.units import Cents
 from dispatch.batching import BatchParameters, TripCandidate
+from dispatch.evidence import DeliveryProof
 from dispatch.history import OrderEvent, timeline
 from dispatch.hours import DayHours, OpeningHours, parse_clock
 from dispatch.incidents import Incident, IncidentAlreadyResolved, IncidentKind, IncidentStatus
-from dispatch.model import DeliveryProof, Offer, Order, OrderStatus, Shopper, Store, Trip, TrustTier
+from dispatch.model import Offer, Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from dispatch.unassigned import why_unassigned
 from routing.areas import circular_area
 from routing.geo import GeoPoint

@@ -20,7 +20,8 @@ from psycopg_pool import ConnectionPool
 from crowdship.units import Cents
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import DeliveryProof, Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
+from dispatch.evidence import DeliveryProof
+from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork

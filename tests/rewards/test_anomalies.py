@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from crowdship.units import Cents
-from dispatch.model import LocationSample, TrustTier
+from dispatch.evidence import LocationSample
+from dispatch.model import TrustTier
 from rewards.anomalies import (
     AnomalyRules,
     DeliveryFact,

@@ -13,17 +13,8 @@ from crowdship.errors import InvalidInput, NotFound
 from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.units import Cents
 from dispatch.errors import DeliveryNotRecorded
-from dispatch.model import (
-    DeliveryProof,
-    Offer,
-    OfferStatus,
-    Order,
-    OrderStatus,
-    Shopper,
-    Trip,
-    TripStatus,
-    TrustTier,
-)
+from dispatch.evidence import DeliveryProof
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Trip, TripStatus, TrustTier
 from dispatch.services.delivery import recorded_delivery
 from rewards.hooks import delivery_credit
 from rewards.ledger import InsufficientBalance

@@ -15,7 +15,7 @@ from crowdship.errors import InvalidInput
 from crowdship.idempotency import IdempotencyKeyReused
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import IllegalTransition
-from dispatch.model import LocationSample
+from dispatch.evidence import LocationSample
 from rewards.anomalies import FlagCode
 from rewards.ledger import AccountKind, TransactionKind
 from rewards.payouts import (

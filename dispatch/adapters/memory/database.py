@@ -9,19 +9,10 @@ from uuid import UUID
 
 from crowdship.idempotency import StoredResult
 from dispatch.accounts import User
+from dispatch.evidence import DeliveryProof, LocationSample
 from dispatch.history import OrderEvent
 from dispatch.incidents import Incident, InsuranceClaim
-from dispatch.model import (
-    DeliveryProof,
-    LocationSample,
-    Offer,
-    Order,
-    OrderStatus,
-    Shopper,
-    Store,
-    Trip,
-    TripStatus,
-)
+from dispatch.model import Offer, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.profiles import CommuteProfile
 from dispatch.repositories import OrderSecret
 

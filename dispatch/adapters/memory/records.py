@@ -10,9 +10,9 @@ from crowdship.pages import Page
 from dispatch.accounts import User
 from dispatch.adapters.memory.database import MemoryRepository, copy_of, forget
 from dispatch.errors import ClaimExists, EmailTaken
+from dispatch.evidence import DeliveryProof, LocationSample
 from dispatch.history import OrderEvent
 from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
-from dispatch.model import DeliveryProof, LocationSample
 
 
 class MemoryDeliveryProofRepository(MemoryRepository):

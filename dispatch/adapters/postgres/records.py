@@ -12,9 +12,10 @@ from crowdship.units import Cents
 from dispatch.accounts import Role, User
 from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns, point_params
 from dispatch.errors import ClaimExists, EmailTaken
+from dispatch.evidence import DeliveryProof, LocationSample
 from dispatch.history import OrderEvent
 from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
-from dispatch.model import DeliveryProof, LocationSample, OrderStatus
+from dispatch.model import OrderStatus
 
 
 class PostgresDeliveryProofRepository(Repository):

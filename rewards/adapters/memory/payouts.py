@@ -10,7 +10,7 @@ from uuid import UUID
 
 from crowdship.pages import Page
 from crowdship.units import Cents
-from dispatch.model import LocationSample
+from dispatch.evidence import LocationSample
 from rewards.adapters.memory.store import MemoryRepository
 from rewards.anomalies import TRACK_REACH_M, DeliveryFact
 from rewards.ledger import AccountKind, PromisedPayout, TransactionKind

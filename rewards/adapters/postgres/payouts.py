@@ -12,7 +12,7 @@ from crowdship.db import Repository, Row
 from crowdship.errors import NotFound
 from crowdship.pages import Page
 from crowdship.units import Cents
-from dispatch.model import LocationSample
+from dispatch.evidence import LocationSample
 from rewards.anomalies import TRACK_REACH_M, AnomalyFlag, DeliveryFact
 from rewards.ledger import PromisedPayout
 from rewards.payouts import BatchExport, BatchStatus, PayoutBatch, PayoutLine

@@ -15,7 +15,8 @@ from psycopg_pool import ConnectionPool
 
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
-from dispatch.model import DeliveryProof, Store
+from dispatch.evidence import DeliveryProof
+from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
 BORDER_BOTTOM = "dl => parseFloat(getComputedStyle(dl).borderBottomWidth)"

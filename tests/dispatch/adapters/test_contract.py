@@ -20,18 +20,8 @@ from dispatch.accounts import Role, User
 from dispatch.adapters.memory import MemoryDispatchDatabase, MemoryDispatchUnitOfWork
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip, DuplicateOrder
-from dispatch.model import (
-    DeliveryProof,
-    Offer,
-    OfferStatus,
-    Order,
-    OrderStatus,
-    Shopper,
-    Store,
-    Trip,
-    TripStatus,
-    TrustTier,
-)
+from dispatch.evidence import DeliveryProof
+from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus, TrustTier
 from dispatch.repositories import LiveUnitOfWork
 from routing.areas import circular_area
 from routing.distance import geodesic_m
