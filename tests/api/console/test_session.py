@@ -276,3 +276,14 @@ def test_no_other_site_can_frame_a_page_or_have_a_body_sniffed_as_another_type(c
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/console/sign-in", "/console/no-such-page"])
+def test_a_console_page_runs_only_the_consoles_own_script_files(client: TestClient, path: str) -> None:
+    """No inline script, no script or form target elsewhere: markup slipped into a page could run nothing."""
+    policy = client.get(path).headers["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["default-src"] == ["'none'"]
+    assert directives["form-action"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
