@@ -310,6 +310,18 @@ async def read_form(request: Request, services: Services) -> FormData:
 
 Form = Annotated[FormData, Depends(read_form)]
 
+
+async def asked_by_the_console(request: Request) -> None:
+    """For a GET that records something (a bank file's download): refused when the browser says another site
+    asked for it (`Sec-Fetch-Site`), such as an image or a link on a page of another port of this host, which
+    is the same site and so sends the session along. A link of the console, or an address typed, passes; so
+    does a client that sends no such header (it sends no cookie unless told to)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise ConsoleForbidden("This download was asked for by another site and was refused: use the console's link.")
+
+
+AskedByTheConsole = [Depends(asked_by_the_console)]
+
 CONSOLE_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 """A key the console mints for a money form (32 hex digits; printable ASCII, at most 64 characters: with its
 `console-<kind>:` prefix and the caller's id it fits the 200 characters the ledger keeps)."""
