@@ -630,3 +630,13 @@ def test_an_acceptance_aware_replay_matches_as_the_aware_dispatcher(db: Connecti
     assert all("fallback_cost" in order for problem in problems for order in problem["orders"])
     replayed = result.replayed
     assert replayed.delivered + replayed.fallback + replayed.cancelled == replayed.orders == 5
+
+
+@pytest.mark.parametrize(("day", "zone"), [(date(9999, 12, 31), "UTC"), (date(1, 1, 1), "Asia/Tokyo")])
+def test_a_day_whose_bounds_fall_outside_the_calendar_is_refused_naming_the_day(day: date, zone: str) -> None:
+    """`crowdship replay --day 9999-12-31` printed an OverflowError's traceback: its next midnight is past the
+    calendar's end (and the first day's midnight in Tokyo is before its start)."""
+    with pytest.raises(InvalidInput) as refused:
+        day_bounds(day, zone)
+    assert refused.value.field == "day"
+    assert day.isoformat() in refused.value.message
