@@ -283,7 +283,7 @@ def serve_api(
             host=host,
             port=port,
             log_config=None,
-            proxy_headers=True,
+            proxy_headers=bool(settings.trusted_proxies.strip()),  # none trusted: X-Forwarded-For is ignored
             forwarded_allow_ips=settings.trusted_proxies,
         )
     except SystemExit as exit_:
