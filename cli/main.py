@@ -245,7 +245,9 @@ def sweep(
 @app.command("match")
 def match(
     problem_file: Annotated[str, typer.Argument(metavar="PROBLEM.json", help="A crowdship-match/1 problem")],
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.0, help="Seconds for the search")] = 5.0,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.0, max=600.0, help="Seconds for the search (all of them are spent)")
+    ] = 5.0,
     seed: Annotated[int, typer.Option(help="Seed of the search")] = 0,
 ) -> None:
     """Assign the problem's orders to trips; writes the solution JSON (crowdship-match-solution/1) to stdout."""
@@ -285,7 +287,7 @@ def serve_api(
             host=host,
             port=port,
             log_config=None,
-            proxy_headers=True,
+            proxy_headers=bool(settings.trusted_proxies.strip()),  # none trusted: X-Forwarded-For is ignored
             forwarded_allow_ips=settings.trusted_proxies,
         )
     except SystemExit as exit_:

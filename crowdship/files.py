@@ -11,14 +11,23 @@ from typing import Any
 
 from crowdship.errors import InvalidInput
 
+MAX_TEXT_FILE_BYTES = 20_000_000
+"""The largest file read: a policy or a scenario is a few kilobytes, a matcher problem of thousands of orders
+a few megabytes. A larger one (a log, a disk image, /dev/zero) is refused by its size, not read into memory."""
+
 
 def read_text_file(path: Path | str, field: str | None = None) -> str:
     """The file's text, decoded as UTF-8 (a leading byte-order mark, as some editors write, is dropped).
 
     Refused as `InvalidInput` named by `field` with the path in the message (`scenario: day.toml: ...`), or by
-    the path alone when no field is given (`day.toml: ...`)."""
+    the path alone when no field is given (`day.toml: ...`); so is a file over `MAX_TEXT_FILE_BYTES`."""
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_TEXT_FILE_BYTES + 1)
+        if len(data) > MAX_TEXT_FILE_BYTES:
+            reason = f"larger than {MAX_TEXT_FILE_BYTES:,} bytes"
+        else:
+            return data.decode("utf-8-sig")
     except OSError as error:
         reason = str(error.strerror or error)
     except UnicodeDecodeError as error:

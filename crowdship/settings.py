@@ -131,11 +131,13 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = Field(default=20, ge=1, description="Sign-ins per client address per minute")
     login_lockout_s: int = Field(default=900, ge=1, description="How long a locked account waits")
     trusted_proxies: str = Field(
-        default="127.0.0.1",
+        default="",
         max_length=1_000,
         description=(
-            "Addresses (comma-separated, or *) of the reverse proxies whose X-Forwarded-For names the client: "
-            "sign-ins are limited per client address, and behind an untrusted proxy every client is the proxy"
+            "Addresses (comma-separated, or *) of the reverse proxies whose X-Forwarded-For names the client "
+            "(none by default): sign-ins are limited per client address, and behind an untrusted proxy every "
+            "client is the proxy. Not 127.0.0.1 unless a proxy runs there: any process of the machine connects "
+            "from it, and trusted it names a new address for each guess"
         ),
     )
     max_leave_by_h: float = Field(default=12.0, gt=0, le=48, description="A trip's leave-by, at most this far ahead")

@@ -32,5 +32,8 @@ def load_policy_file(path: Path) -> dict[str, Any]:
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     """Local midnight to the next local midnight (23 or 25 hours on a daylight-saving change)."""
     zone = time_zone(timezone, field="timezone")
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        return start.astimezone(UTC), datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # the calendar's first or last day: its bounds in UTC fall outside it
+        raise InvalidInput("day", f"{day.isoformat()} in {timezone} is outside the days that can be replayed") from None

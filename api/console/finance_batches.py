@@ -19,7 +19,16 @@ from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.paging import FIRST_PAGE, ExportsPageQuery, PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, Form, console_idempotency_key, people, redirect, render
+from api.console.web import (
+    CONSOLE_PREFIX,
+    AskedByTheConsole,
+    FinanceUser,
+    Form,
+    console_idempotency_key,
+    people,
+    redirect,
+    render,
+)
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn, RejectionIn
 from api.routers.finance import CsvResponse
@@ -389,7 +398,7 @@ def pay_batch(request: Request, batch_id: UUID, user: FinanceUser, form: Form, r
     return redirect(request, _batch_url(batch_id), flash=f"The batch is paid: {money(paid.paid_cents)} moved.")
 
 
-@router.get("/batches/{batch_id}/export")
+@router.get("/batches/{batch_id}/export", dependencies=AskedByTheConsole)
 def export_batch(batch_id: UUID, user: FinanceUser, rewards: Rewards, now: Now) -> CsvResponse:
     """The bank upload; each download is recorded on the batch (shown on its page) and in the audit log."""
     with rewards() as uow:

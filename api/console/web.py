@@ -4,7 +4,10 @@ base layout and flash messages (readable problems are in `problems`, pagination 
 The session cookie carries the API's own bearer token (`api.security.issue_token`), so a deactivated account
 is stopped at once, exactly as on the API. Cookies are HttpOnly and SameSite=Strict; every POST also carries
 a CSRF token (a form field, or the `X-CSRF-Token` header that htmx sends) that must match the HMAC of the
-browser's CSRF cookie under the service's signing key.
+browser's CSRF cookie and of the session's account under the service's signing key, and a POST whose
+`Origin` is another site's, or `null`, is refused. Cookies are not kept apart by port: a page of another port
+of the same host is the same site, so it may set the CSRF cookie to one it fetched with its token, and a form
+it bounces here (307) says `Origin: null`; the token it holds was minted for nobody's session.
 """
 
 from __future__ import annotations
@@ -60,6 +63,14 @@ CSRF_COOKIE = "crowdship_csrf"
 FLASH_COOKIE = "crowdship_flash"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+"""The content security policy of every console page: the console's own script files, stylesheets, images and
+requests only, no inline script or style, forms sent to the console alone, and framed by nobody. Markup that
+slipped into a page (a name, a note, a reference escaped wrongly) could run no script there."""
 
 STAFF_ROLES = (Role.OPS, Role.FINANCE, Role.ADMIN)
 """Everyone who may sign in to the console; operations' pages are for `OPS_ROLES`, finance's for
@@ -234,13 +245,26 @@ def _sign(secret: str, value: str) -> str:
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_token_for(request: Request, secret: str) -> tuple[str, str | None]:
-    """The token to put in this page's forms, and a new CSRF cookie value when the browser has none yet."""
+def _session_account(request: Request, services: AppServices) -> str:
+    """The id of the account whose valid session the request carries, or "" with none: what a CSRF token is
+    minted for, so that a token minted for one session (or for none, on the sign-in page) passes no other."""
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = read_token(token, secret=services.signing_key, now=services.context.clock.now()) if token else None
+    return str(principal.user_id) if principal is not None else ""
+
+
+def _csrf_token(secret: str, cookie: str, account: str) -> str:
+    return _sign(secret, f"csrf:{cookie}:{account}")
+
+
+def csrf_token_for(request: Request, services: AppServices) -> tuple[str, str | None]:
+    """The token to put in this page's forms (for the browser's CSRF cookie and the session's account), and a
+    new CSRF cookie value when the browser has none yet."""
     cookie = request.cookies.get(CSRF_COOKIE)
     new_cookie = None
     if not cookie or len(cookie) > 100:
         cookie = new_cookie = secrets.token_urlsafe(32)
-    return _sign(secret, f"csrf:{cookie}"), new_cookie
+    return _csrf_token(services.signing_key, cookie, _session_account(request, services)), new_cookie
 
 
 @dataclass(frozen=True)
@@ -264,15 +288,22 @@ class FormData:
         return schema.model_validate(data)
 
 
+SESSIONLESS_FORMS = frozenset({SIGN_IN_URL, f"{CONSOLE_PREFIX}/sign-out"})
+"""The forms sent without a session; any other needs one, and is taken to sign-in (and back) without it."""
+
+
 async def read_form(request: Request, services: Services) -> FormData:
     """The url-encoded body of a POST, after the CSRF check (parsed here, as /auth/token does: no multipart)."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc != request.url.netloc):
         raise ConsoleForbidden("This form was sent from another site and was refused.")
+    account = _session_account(request, services)
+    if not account and request.url.path not in SESSIONLESS_FORMS:
+        raise SignInRequired(return_link(request))
     values = url_encoded_fields(await request.body())
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER) or (values.get(CSRF_FIELD) or [""])[-1]
-    expected = _sign(services.signing_key, f"csrf:{cookie}")
+    expected = _csrf_token(services.signing_key, cookie, account)
     if not cookie or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise ConsoleForbidden("This form has expired or was not sent from the console; reload the page and retry.")
     values.pop(CSRF_FIELD, None)
@@ -280,6 +311,18 @@ async def read_form(request: Request, services: Services) -> FormData:
 
 
 Form = Annotated[FormData, Depends(read_form)]
+
+
+async def asked_by_the_console(request: Request) -> None:
+    """For a GET that records something (a bank file's download): refused when the browser says another site
+    asked for it (`Sec-Fetch-Site`), such as an image or a link on a page of another port of this host, which
+    is the same site and so sends the session along. A link of the console, or an address typed, passes; so
+    does a client that sends no such header (it sends no cookie unless told to)."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise ConsoleForbidden("This download was asked for by another site and was refused: use the console's link.")
+
+
+AskedByTheConsole = [Depends(asked_by_the_console)]
 
 CONSOLE_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 """A key the console mints for a money form (32 hex digits; printable ASCII, at most 64 characters: with its
@@ -367,8 +410,9 @@ def render(
 ) -> HTMLResponse:
     """A page in the base layout: navigation for `user`'s role, the flash messages, a CSRF token for its
     forms, and `problem` (a refused form) shown next to the form. A refused form answers with its status."""
-    secret: str = request.app.state.services.signing_key
-    csrf_token, new_cookie = csrf_token_for(request, secret)
+    services: AppServices = request.app.state.services
+    secret = services.signing_key
+    csrf_token, new_cookie = csrf_token_for(request, services)
     flashes = _read_flashes(request, secret)
     response = templates.TemplateResponse(
         request,
@@ -393,5 +437,6 @@ def render(
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict", secure=secure)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
     _renew_session(request, response)
     return response

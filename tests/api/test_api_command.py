@@ -31,19 +31,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _api(settings: Settings, trusted_proxies: str, peer: str) -> Iterator[httpx2.Client]:
+def _api(settings: Settings, trusted_proxies: str | None, peer: str) -> Iterator[httpx2.Client]:
     """The API as its own process, two sign-ins per client address and minute; the client connects from `peer`
-    (a loopback address of its own, so that no other test's sign-ins are counted with its)."""
+    (a loopback address of its own, so that no other test's sign-ins are counted with its). `trusted_proxies`
+    None leaves `CROWDSHIP_TRUSTED_PROXIES` to its default."""
     port = _free_port()
-    environment = {
-        **os.environ,
+    environment = {key: value for key, value in os.environ.items() if key != "CROWDSHIP_TRUSTED_PROXIES"} | {
         "CROWDSHIP_ENVIRONMENT": "test",
         "CROWDSHIP_DATABASE_URL": settings.require_database_url(),
         "CROWDSHIP_REDIS_URL": settings.require_redis_url(),
         "CROWDSHIP_SECRET_KEY": secrets.token_hex(32),  # the suite's own key is public: the command refuses it
         "CROWDSHIP_LOGIN_ATTEMPTS_PER_ADDRESS": "2",
-        "CROWDSHIP_TRUSTED_PROXIES": trusted_proxies,
     }
+    if trusted_proxies is not None:
+        environment["CROWDSHIP_TRUSTED_PROXIES"] = trusted_proxies
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "crowdship"), "api", "--port", str(port)],
@@ -105,3 +106,12 @@ def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(api_settings: Set
     with _api(api_settings, trusted_proxies="192.0.2.1", peer=peer) as client:
         statuses = [_sign_in(client, _unused("10")) for _ in range(3)]
     assert statuses == [401, 401, 429]
+
+
+@pytest.mark.usefixtures("db")
+def test_by_default_no_peer_names_the_address_it_is_counted_under(api_settings: Settings) -> None:
+    """Not even one on the API's own machine: any process there connects from 127.0.0.1, and trusted as a proxy
+    it could name a new address for each guess and sign in (or register) without limit."""
+    with _api(api_settings, trusted_proxies=None, peer="127.0.0.1") as client:
+        statuses = [_sign_in(client, _unused("10")) for _ in range(3)]
+    assert statuses[-1] == 429

@@ -63,3 +63,18 @@ def test_a_toml_file_that_is_not_toml_is_refused_naming_the_field_the_path_and_w
     assert "line 2" in refused.value.message
     path.write_text('\ufeffname = "a day"\n[stores]\ncount = 2\n')
     assert read_toml_file(path, "scenario") == {"name": "a day", "stores": {"count": 2}}
+
+
+def test_a_file_larger_than_any_the_service_takes_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    """A policy, a scenario, a matcher problem: none is near `MAX_TEXT_FILE_BYTES`. A larger file (a log, a
+    disk image, a device that never ends such as /dev/zero) is refused by its size, not read into memory."""
+    from crowdship.files import MAX_TEXT_FILE_BYTES
+
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_TEXT_FILE_BYTES + 1)  # sparse: no disk spent
+    with pytest.raises(InvalidInput) as refused:
+        read_text_file(path, "policy")
+    assert refused.value.message == f"policy: {path}: larger than {MAX_TEXT_FILE_BYTES:,} bytes"
+    path.write_text("x" * 1_000)
+    assert len(read_text_file(path)) == 1_000

@@ -667,3 +667,13 @@ def test_a_shopper_who_did_not_leave_early_on_record_leaves_by_the_time_their_ac
     assert (result.late_as_recorded, result.late_replayed) == (0, 0)
     rows = {row[0]: row[1:] for row in replay_rows(result)}
     assert rows["orders delivered after their window"] == ("0", "0", "±0")
+
+
+@pytest.mark.parametrize(("day", "zone"), [(date(9999, 12, 31), "UTC"), (date(1, 1, 1), "Asia/Tokyo")])
+def test_a_day_whose_bounds_fall_outside_the_calendar_is_refused_naming_the_day(day: date, zone: str) -> None:
+    """`crowdship replay --day 9999-12-31` printed an OverflowError's traceback: its next midnight is past the
+    calendar's end (and the first day's midnight in Tokyo is before its start)."""
+    with pytest.raises(InvalidInput) as refused:
+        day_bounds(day, zone)
+    assert refused.value.field == "day"
+    assert day.isoformat() in refused.value.message

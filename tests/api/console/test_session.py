@@ -106,6 +106,41 @@ def test_a_post_from_another_site_is_refused(client: TestClient, make_login: Cal
     assert answer.status_code == 403
 
 
+def test_a_post_whose_origin_is_null_is_refused(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """A form another page bounced here (307) says `Origin: null`: not the console's own, whatever it carries."""
+    order = ingest(client, ops, store, clock, ref="WEB-CSRF-NULL")
+    sign_in_client(client, make_login(Role.OPS))
+    path = f"/console/ops/orders/{order['order_id']}/cancel"
+    answer = client.post(path, data={CSRF_FIELD: _csrf(client, path)}, headers={"Origin": "null"})
+    assert answer.status_code == 403
+    assert "another site" in answer.text
+    assert client.get(f"/ops/orders/{order['order_id']}", headers=ops.headers).json()["status"] == "pending"
+
+
+def test_a_form_token_minted_for_another_session_moves_nothing(
+    client: TestClient, make_login: Callable[..., StaffLogin], ops: Account, store: Store, clock: ManualClock
+) -> None:
+    """A page of another port of the host may set the console's CSRF cookie (cookies are not kept apart by
+    port) to one it fetched, with its token, from the sign-in page or from a session of its own: here the
+    browser keeps that cookie throughout, and neither token passes under the session of the person it was
+    set on."""
+    order = ingest(client, ops, store, clock, ref="WEB-CSRF-TOSSED")
+    path = f"/console/ops/orders/{order['order_id']}/cancel"
+    anonymous = _csrf(client)
+    sign_in_client(client, make_login(Role.OPS, "forger"))
+    own_session = _csrf(client, "/console")
+    client.cookies.delete(SESSION_COOKIE)
+    sign_in_client(client, make_login(Role.OPS))
+    for token in (anonymous, own_session):
+        answer = client.post(path, data={CSRF_FIELD: token}, follow_redirects=False)
+        assert answer.status_code == 403
+        assert "reload the page" in answer.text
+    assert client.get(f"/ops/orders/{order['order_id']}", headers=ops.headers).json()["status"] == "pending"
+    assert client.post(path, data={CSRF_FIELD: _csrf(client, path)}, follow_redirects=False).status_code == 303
+
+
 @pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x", "/auth/me", "/console\\@evil"])
 def test_sign_in_never_redirects_outside_the_console(
     client: TestClient, make_login: Callable[..., StaffLogin], next_url: str
@@ -241,3 +276,14 @@ def test_no_other_site_can_frame_a_page_or_have_a_body_sniffed_as_another_type(c
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/console/sign-in", "/console/no-such-page"])
+def test_a_console_page_runs_only_the_consoles_own_script_files(client: TestClient, path: str) -> None:
+    """No inline script, no script or form target elsewhere: markup slipped into a page could run nothing."""
+    policy = client.get(path).headers["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["default-src"] == ["'none'"]
+    assert directives["form-action"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
