@@ -46,18 +46,16 @@ from api.console import (
     ops_stores,
 )
 from api.console.problems import link_problem, readable_problem
-from api.console.web import (
+from api.console.session import (
     CONSOLE_PREFIX,
     SIGN_IN_URL,
-    STATIC_DIR,
-    STATIC_URL,
     ConsoleForbidden,
     ConsoleUser,
     SignInRequired,
     is_htmx,
-    render,
     signed_in_user,
 )
+from api.console.web import STATIC_DIR, STATIC_URL, render
 from crowdship.errors import DomainError
 from crowdship.outages import BACKING_SERVICE_ERRORS
 

@@ -10,17 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.problems import FormProblem, readable_problem
-from api.console.web import (
+from api.console.session import (
     CONSOLE_PREFIX,
     SESSION_COOKIE,
     STAFF_ROLES,
     Form,
     StaffUser,
-    redirect,
-    render,
     safe_console_path,
     start_session,
 )
+from api.console.web import redirect, render
 from api.dependencies import Services
 from api.problems import ProblemException
 from api.routers.auth import _client_address

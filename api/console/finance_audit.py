@@ -15,7 +15,8 @@ from api.console.audit_words import SUBJECTS, Detail, action_words, details_in_w
 from api.console.names import names_of
 from api.console.paging import PageQuery, PageView
 from api.console.problems import filter_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, people, render
+from api.console.session import CONSOLE_PREFIX, FinanceUser
+from api.console.web import people, render
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import AuditEntryOut
 from crowdship.pages import Page

@@ -19,16 +19,8 @@ from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.paging import FIRST_PAGE, ExportsPageQuery, PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import (
-    CONSOLE_PREFIX,
-    AskedByTheConsole,
-    FinanceUser,
-    Form,
-    console_idempotency_key,
-    people,
-    redirect,
-    render,
-)
+from api.console.session import CONSOLE_PREFIX, AskedByTheConsole, FinanceUser, Form, console_idempotency_key
+from api.console.web import people, redirect, render
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import BatchIn, PayoutBatchOut, PayoutLineOut, ReasonIn, RejectionIn
 from api.routers.finance import CsvResponse

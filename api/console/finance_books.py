@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse
 from api.console.names import ids_in, named, names_of
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, FinanceUser, render
+from api.console.session import CONSOLE_PREFIX, FinanceUser
+from api.console.web import render
 from api.dependencies import AppServices
 from api.rewards_dependencies import Rewards
 from api.rewards_schemas import LedgerEntryOut, ReconciliationOut, RewardOut

@@ -17,16 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import (
-    CONSOLE_PREFIX,
-    FinanceUser,
-    Form,
-    console_idempotency_key,
-    redirect,
-    render,
-    safe_console_path,
-    templates,
-)
+from api.console.session import CONSOLE_PREFIX, FinanceUser, Form, console_idempotency_key, safe_console_path
+from api.console.web import redirect, render, templates
 from api.dependencies import AppServices, Services
 from api.money_schemas import RewardCreditIn
 from api.rewards_dependencies import Now, Rewards

@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.policy_words import LABELS, item_name, multipliers, shown
 from api.console.problems import CONSOLE_ERRORS, FormProblem, filter_problem, merge_filters, readable_problem
-from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, people, redirect, render, require_console_roles
+from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, require_console_roles
+from api.console.web import people, redirect, render
 from api.rewards_dependencies import Now, Rewards
 from api.rewards_schemas import PolicyOut, ReasonIn
 from rewards import services

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.console.filters import enum_options, listed_store, one_of, store_options
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, FormData, OpsUser, people, redirect, render
+from api.console.session import CONSOLE_PREFIX, Form, FormData, OpsUser
+from api.console.web import people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import ClaimIn, ResolutionIn
 from crowdship.pages import Page

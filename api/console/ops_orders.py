@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.console.filters import enum_options, listed_store, one_of, store_options
 from api.console.paging import HistoryPageQuery, OffersPageQuery, PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, people, read_form, redirect, render
+from api.console.session import CONSOLE_PREFIX, Form, OpsUser, read_form
+from api.console.web import people, redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_schemas import NotDeliveredIn
 from crowdship.pages import Page

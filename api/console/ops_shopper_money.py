@@ -15,7 +15,8 @@ from api.console.formats import money
 from api.console.ops_shoppers import MoneyForm, render_shopper
 from api.console.paging import Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, console_idempotency_key, redirect
+from api.console.session import CONSOLE_PREFIX, Form, OpsUser, console_idempotency_key
+from api.console.web import redirect
 from api.dependencies import AppServices, Services
 from api.money_schemas import StoreCreditRedemptionIn
 from api.rewards_dependencies import Now, Rewards

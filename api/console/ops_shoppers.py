@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
-from api.console.web import CONSOLE_PREFIX, Form, OpsUser, redirect, render
+from api.console.session import CONSOLE_PREFIX, Form, OpsUser
+from api.console.web import redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import TierIn
 from composition import rewards_on

@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
-from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
+from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser
+from api.console.web import redirect, render
 from api.dependencies import AppServices, Services
 from composition.run_comparison import comparison_html
 from composition.simulation_runs import (

@@ -18,7 +18,8 @@ from api.console.formats import money
 from api.console.ops_maps import area_map_svg, live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
-from api.console.web import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, redirect, render
+from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser
+from api.console.web import redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
 from crowdship.errors import InvalidInput

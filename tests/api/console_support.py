@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 from psycopg_pool import ConnectionPool
 
-from api.console.web import CSRF_FIELD
+from api.console.session import CSRF_FIELD
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Order, Shopper, Store, Trip, TrustTier

@@ -13,7 +13,7 @@ from console_support import StaffLogin, form_token, sign_in_client
 from fastapi.testclient import TestClient
 from rewards_flow import Owed, prepare_batch
 
-from api.console.web import CSRF_FIELD
+from api.console.session import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 

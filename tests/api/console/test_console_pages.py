@@ -22,7 +22,7 @@ from console_support import (
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
-from api.console.web import CSRF_FIELD
+from api.console.session import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork

@@ -21,7 +21,7 @@ from api_support import Account, ingest
 from playwright.sync_api import Page, expect
 from rewards_flow import Owed, prepare_batch
 
-from api.console.web import CSRF_COOKIE, CSRF_FIELD
+from api.console.session import CSRF_COOKIE, CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.model import Store

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
 from rewards_flow import POLICY, credit_without_proof, publish_policy
 
-from api.console.web import CSRF_FIELD
+from api.console.session import CSRF_FIELD
 from crowdship.clock import ManualClock
 from dispatch.accounts import Role
 from dispatch.model import Store

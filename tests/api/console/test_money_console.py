@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from rewards_flow import Owed, deliver_through_the_app, publish_policy
 
-from api.console.web import CSRF_FIELD
+from api.console.session import CSRF_FIELD
 from crowdship.clock import ManualClock
 from crowdship.units import format_dollars
 from dispatch.accounts import Role

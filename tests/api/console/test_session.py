@@ -14,7 +14,7 @@ from api_support import Account, ingest
 from console_support import StaffLogin, sign_in_client
 from fastapi.testclient import TestClient
 
-from api.console.web import CSRF_FIELD, SESSION_COOKIE
+from api.console.session import CSRF_FIELD, SESSION_COOKIE
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role
