@@ -1,0 +1,49 @@
+"""A connection lost while PostgreSQL commits leaves the outcome unknown: the server may have kept the change. The
+API must not tell the client that nothing was applied (a client that believes it retries with a new key, and the
+till takes the store credit twice); it says the change may have been applied and to retry with the same key,
+which then acts once. The loss is made by `commit_cutter` between the API and the project's own test server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from api_support import Account, assert_problem, keyed
+from commit_cutter import commit_cutter, redemptions, wait_for
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+from rewards_flow import Owed
+
+from api.app import create_app
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from rewards.policy import PaymentMethod
+
+
+def test_a_commit_whose_answer_is_lost_says_it_may_be_applied_and_a_retry_with_its_key_acts_once(
+    api_settings: Settings,
+    clock: ManualClock,
+    db: ConnectionPool,
+    client: TestClient,
+    ops: Account,
+    owed: Callable[..., Owed],
+) -> None:
+    ana, credit = owed("Ana", method=PaymentMethod.STORE_CREDIT)
+    url = f"/ops/shoppers/{ana.shopper_id}/store-credit-redemptions"
+    with commit_cutter(api_settings.require_database_url()) as (cutter, through):
+        cut_settings = api_settings.model_copy(update={"database_url": through})
+        with TestClient(create_app(cut_settings, clock=clock), raise_server_exceptions=False) as cut_client:
+            cutter.arm()
+            lost = cut_client.post(url, json={"amount_cents": 100}, headers=keyed(ops, "till-lost"))
+    assert cutter.cut.is_set(), "the request committed nothing"
+    problem = assert_problem(lost, 503)
+    assert "nothing was applied" not in problem["detail"]
+    assert "may have been applied" in problem["detail"]
+    assert "same Idempotency-Key" in problem["detail"]
+    assert int(lost.headers["Retry-After"]) > 0
+    assert wait_for(lambda: redemptions(db) == 1), "PostgreSQL did not keep the commit the client never heard of"
+
+    retried = client.post(url, json={"amount_cents": 100}, headers=keyed(ops, "till-lost"))
+    assert (retried.status_code, retried.headers["idempotent-replayed"]) == (200, "true")
+    assert redemptions(db) == 1
+    wallet = client.get("/shopper/wallet", headers=ana.headers).json()
+    assert wallet["store_credit_cents"] == credit.amount_cents - 100
