@@ -56,18 +56,18 @@
   document.addEventListener("htmx:sendError", function (event) {
     failed(event, "the console's server cannot be reached");
   });
-  document.addEventListener("htmx:afterRequest", function (event) {
-    if (!event.detail.successful) return;
-    var part = partOf(event);
+  // A refresh that came through: its new content is settled in the page. (Listened to on settling rather than
+  // on the request's end: a part swapped whole, outerHTML, is out of the document by then, and so are its events.)
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var part = event.target && event.target.closest ? event.target.closest("[data-refresh-notice]") : null;
     if (!part) return;
     lastGood = new Date();
     failing = false;
+    part.classList.remove("stale");
     var notice = noticeOf(part);
     if (notice) {
       notice.hidden = true;
       notice.textContent = "";
     }
-    var current = document.getElementById(part.id) || part;  // an outerHTML swap put a new one in its place
-    current.classList.remove("stale");
   });
 })();
