@@ -11,7 +11,7 @@ from api_support import Account, assert_problem, keyed
 from commit_cutter import commit_cutter, redemptions, wait_for
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
-from rewards_flow import Owed
+from rewards_flow import POLICY, Owed, prepare_batch
 
 from api.app import create_app
 from crowdship.clock import ManualClock
@@ -47,3 +47,51 @@ def test_a_commit_whose_answer_is_lost_says_it_may_be_applied_and_a_retry_with_i
     assert redemptions(db) == 1
     wallet = client.get("/shopper/wallet", headers=ana.headers).json()
     assert wallet["store_credit_cents"] == credit.amount_cents - 100
+
+
+def test_an_approval_whose_answer_was_lost_answers_its_retry_with_the_batch_approved(
+    api_settings: Settings,
+    clock: ManualClock,
+    client: TestClient,
+    finance: Account,
+    second_finance: Account,
+    owed: Callable[..., Owed],
+) -> None:
+    """Approving takes no key: a retry by the same approver after a lost answer is told the batch is approved
+    (as an offer accepted twice is), not refused as a move from approved to approved."""
+    owed("Ana")
+    batch = prepare_batch(client, finance, clock, "prepare-1")
+    url = f"/finance/batches/{batch['id']}/approve"
+    with commit_cutter(api_settings.require_database_url()) as (cutter, through):
+        cut_settings = api_settings.model_copy(update={"database_url": through})
+        with TestClient(create_app(cut_settings, clock=clock), raise_server_exceptions=False) as cut_client:
+            cutter.arm()
+            lost = cut_client.post(url, headers=second_finance.headers)
+    assert cutter.cut.is_set()
+    assert "may have been applied" in assert_problem(lost, 503)["detail"]
+
+    retried = client.post(url, headers=second_finance.headers)
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["status"], retried.json()["approved_by"]) == ("approved", str(second_finance.user_id))
+    assert_problem(client.post(url, headers=finance.headers), 403)  # the preparer, still refused
+
+
+def test_a_policy_approval_whose_answer_was_lost_answers_its_retry_with_the_version_approved(
+    api_settings: Settings, clock: ManualClock, client: TestClient, ops: Account, approver: Account
+) -> None:
+    """As a batch's: the same person approving again is told the version is approved; another is still refused."""
+    proposed = client.post("/policies", json={"parameters": POLICY, "note": "rates"}, headers=ops.headers)
+    url = f"/policies/{proposed.json()['version']}/approve"
+    with commit_cutter(api_settings.require_database_url()) as (cutter, through):
+        cut_settings = api_settings.model_copy(update={"database_url": through})
+        with TestClient(create_app(cut_settings, clock=clock), raise_server_exceptions=False) as cut_client:
+            cutter.arm()
+            lost = cut_client.post(url, headers=approver.headers)
+    assert cutter.cut.is_set()
+    assert "may have been applied" in assert_problem(lost, 503)["detail"]
+
+    retried = client.post(url, headers=approver.headers)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "approved"
+    rejected = client.post(url.replace("approve", "reject"), json={"reason": "too dear"}, headers=approver.headers)
+    assert_problem(rejected, 409)  # another decision by the same person is still refused
