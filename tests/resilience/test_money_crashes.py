@@ -135,8 +135,67 @@ def test_money_moves_once_when_postgres_crashes_half_way_through_each_money_requ
         a_batch_is_prepared_approved_exported_and_paid_once(world, http, (fiona, gus), kept, now)
         reconciliation = http.get("/finance/reconciliation", headers=fiona).json()
         assert (reconciliation["agrees"], reconciliation["discrepancy_count"]) == (True, 0), reconciliation
+        a_flapping_postgres_leaks_nothing_and_floods_no_log(world, http)
     assert world.api.alive()
     assert world.dispatcher.alive()
+
+
+FLAPS = 4
+POOL_MAX = {"crowdship-api": 10, "crowdship-dispatcher": 4}
+"""The pools' largest sizes (`crowdship api`'s setting by default, the dispatcher's own)."""
+LOG_LINES_PER_FLAP = 5
+"""A crash costs the dispatcher a failed round, a resumption and a warning or two of its pool, the API a line or two
+(measured: 11 and 5 lines over 4 crashes): never a line per refused request or per try."""
+
+
+def a_flapping_postgres_leaks_nothing_and_floods_no_log(world: World, http: httpx2.Client) -> None:
+    """PostgreSQL down and up again every second or so under requests all the while: the API and the dispatcher
+    stay up and serve again after it, hold no more connections than their pools allow, and log a few lines per
+    crash, not one per refused request or try."""
+    before = {process.name: _logged_lines(process.output()) for process in (world.api, world.dispatcher)}
+    stop = threading.Event()
+    answers: list[int] = []
+
+    def keep_asking() -> None:
+        with world.http(timeout=5) as asking:
+            while not stop.is_set():
+                with contextlib.suppress(httpx2.TransportError):
+                    answers.append(asking.get("/ops/orders", headers=world.ops).status_code)
+                time.sleep(0.05)
+
+    asking = threading.Thread(target=keep_asking, daemon=True)
+    asking.start()
+    try:
+        for _ in range(FLAPS):
+            world.servers.crash_postgres()
+            time.sleep(1.0)
+            world.servers.postgres.up()
+            time.sleep(1.0)
+        wait_for(lambda: http.get("/health").status_code == 200, timeout=30, what="the API to see PostgreSQL again")
+        wait_for(lambda: answers[-1] == 200, timeout=10, what="a request answered again")
+    finally:
+        stop.set()
+        asking.join(timeout=10)
+    assert set(answers) <= {200, 503}, sorted(set(answers))
+    assert 503 in answers
+    with psycopg.connect(world.servers.database_url, autocommit=True) as probe:
+        held: dict[str, int] = dict(
+            probe.execute(
+                "SELECT application_name, count(*) FROM pg_stat_activity WHERE application_name = ANY(%s) GROUP BY 1",
+                (list(POOL_MAX),),
+            ).fetchall()
+        )
+    for name, largest in POOL_MAX.items():
+        assert held.get(name, 0) <= largest, held
+    for process in (world.api, world.dispatcher):
+        added = _logged_lines(process.output()) - before[process.name]
+        assert added <= FLAPS * LOG_LINES_PER_FLAP, f"{process.name} logged {added} lines over {FLAPS} crashes"
+        assert "Traceback" not in process.output()
+
+
+def _logged_lines(output: str) -> int:
+    """The process's own log lines, not uvicorn's one per request."""
+    return sum(1 for line in output.splitlines() if line.strip() and " HTTP/1.1" not in line)
 
 
 def a_policy_approval_is_kept_once(world: World, http: httpx2.Client, approver: dict[str, str]) -> None:
