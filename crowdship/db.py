@@ -240,10 +240,22 @@ class Repository:
         """Runs the block in a savepoint; a unique violation becomes `refusal()` and the caller's transaction
         stays usable (the database constraint is the last line behind the domain's own checks)."""
         try:
-            with self._connection.transaction():
+            with self._savepoint():
                 yield
         except psycopg.errors.UniqueViolation as error:
             raise refusal() from error
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A savepoint inside the unit of work's transaction, whatever ran before it. psycopg's `transaction()`
+        on a connection with no transaction open yet is a transaction of its own, committed as the block ends:
+        the first statement of a unit of work written in one was kept whether or not the unit of work
+        committed (an account without its audit record). A trivial statement opens the unit of work's
+        transaction first (psycopg begins it), once, only when none is open."""
+        if not self._connection.autocommit and (self._connection.info.transaction_status is pq.TransactionStatus.IDLE):
+            self._connection.execute("SELECT 1")
+        with self._connection.transaction():
+            yield
 
 
 class PostgresIdempotencyStore(Repository):
