@@ -9,8 +9,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from urllib.parse import urlsplit, urlunsplit
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 COMMIT_MESSAGE = b"Q\x00\x00\x00\x0bCOMMIT\x00"
@@ -85,7 +86,9 @@ def commit_cutter(database_url: str) -> Iterator[tuple[CommitCutter, str]]:
     given = conninfo_to_dict(database_url)
     made = CommitCutter((str(given.get("host") or "127.0.0.1"), int(given.get("port") or 5432)))
     try:
-        yield made, make_conninfo(database_url, host="127.0.0.1", port=str(made.port))
+        parts = urlsplit(database_url)
+        user = f"{parts.netloc.rpartition('@')[0]}@" if "@" in parts.netloc else ""
+        yield made, urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{made.port}"))
     finally:
         made.close()
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from api_support import Account, assert_problem, keyed
 from commit_cutter import commit_cutter, redemptions, wait_for
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 from rewards_flow import POLICY, Owed, prepare_batch
+from typer.testing import CliRunner
 
 from api.app import create_app
+from cli.main import app as cli
 from crowdship.clock import ManualClock
-from crowdship.settings import Settings
+from crowdship.settings import Settings, get_settings
 from rewards.policy import PaymentMethod
 
 
@@ -70,6 +73,9 @@ def test_an_approval_whose_answer_was_lost_answers_its_retry_with_the_batch_appr
     assert cutter.cut.is_set()
     assert "may have been applied" in assert_problem(lost, 503)["detail"]
 
+    assert wait_for(
+        lambda: client.get(f"/finance/batches/{batch['id']}", headers=finance.headers).json()["status"] == "approved"
+    )
     retried = client.post(url, headers=second_finance.headers)
     assert retried.status_code == 200, retried.text
     assert (retried.json()["status"], retried.json()["approved_by"]) == ("approved", str(second_finance.user_id))
@@ -90,8 +96,35 @@ def test_a_policy_approval_whose_answer_was_lost_answers_its_retry_with_the_vers
     assert cutter.cut.is_set()
     assert "may have been applied" in assert_problem(lost, 503)["detail"]
 
+    version_url = f"/policies/{proposed.json()['version']}"
+    assert wait_for(lambda: client.get(version_url, headers=ops.headers).json()["status"] == "approved")
     retried = client.post(url, headers=approver.headers)
     assert retried.status_code == 200, retried.text
     assert retried.json()["status"] == "approved"
     rejected = client.post(url.replace("approve", "reject"), json={"reason": "too dear"}, headers=approver.headers)
     assert_problem(rejected, 409)  # another decision by the same person is still refused
+
+
+def test_a_command_whose_commit_lost_its_answer_says_it_may_have_been_made(
+    api_settings: Settings, db: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`crowdship users create`, its commit kept and its answer cut off: `error:` saying the change may have been
+    made (and to look before running it again), not only that PostgreSQL cannot be reached."""
+    with commit_cutter(api_settings.require_database_url()) as (cutter, through):
+        monkeypatch.setenv("CROWDSHIP_DATABASE_URL", through)
+        monkeypatch.setenv("CROWDSHIP_ENVIRONMENT", "test")
+        get_settings.cache_clear()
+        try:
+            cutter.arm()
+            result = CliRunner().invoke(
+                cli,
+                ["users", "create", "--email", "ops@example.org", "--role", "ops", "--password", "long enough pw"],
+            )
+        finally:
+            get_settings.cache_clear()
+    assert cutter.cut.is_set(), (result.exit_code, result.output)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: PostgreSQL at 127.0.0.1:")
+    assert "may have been made" in result.stderr
+    with db.connection() as connection:
+        assert connection.execute("SELECT count(*) FROM users WHERE email = 'ops@example.org'").fetchone() == (1,)
