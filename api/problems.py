@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crowdship.db import CommitOutcomeUnknown
 from crowdship.errors import DomainError, InvalidInput, InvalidInputs, without_pydantic_prefix
 from crowdship.logging import Sampled, get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS
@@ -239,11 +240,18 @@ async def _contention(request: Request, error: Exception) -> JSONResponse:
 
 
 OUTAGE_LOG_EVERY_S = 5.0
+UNAVAILABLE_DETAIL = "a backing service is unavailable; nothing was applied, retry shortly"
+COMMIT_LOST_DETAIL = (
+    "the database connection was lost while the change was being committed: it may have been applied; retry "
+    "shortly with the same Idempotency-Key where one is taken (a change already applied answers its first result)"
+)
 
 
 async def _backing_service_down(request: Request, error: Exception) -> JSONResponse:
-    """PostgreSQL or Redis could not be reached: nothing was applied, and the client should simply retry. Logged
-    once every few seconds per kind of error, with how many refusals the line stands for."""
+    """PostgreSQL or Redis could not be reached: nothing was applied, and the client should simply retry; unless
+    the connection was lost as PostgreSQL committed, when the change may have been applied and only a retry with
+    the same key is safe. Logged once every few seconds per kind of error, with how many refusals the line
+    stands for."""
     held_back = request.app.state.outages_logged.take(type(error).__name__)
     if held_back is not None:
         log.error(
@@ -255,7 +263,7 @@ async def _backing_service_down(request: Request, error: Exception) -> JSONRespo
     return problem_response(
         request,
         503,
-        "a backing service is unavailable; nothing was applied, retry shortly",
+        COMMIT_LOST_DETAIL if isinstance(error, CommitOutcomeUnknown) else UNAVAILABLE_DETAIL,
         headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
     )
 

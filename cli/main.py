@@ -14,10 +14,11 @@ from rich.table import Table
 
 from cli.commands import Commands, Group
 from cli.output import console
+from crowdship.db import CommitOutcomeUnknown
 from crowdship.errors import DomainError, without_pydantic_prefix
 from crowdship.local_servers import LocalServices, ServiceError
 from crowdship.logging import configure_logging
-from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, unreachable
+from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, server_address, unreachable
 from crowdship.settings import SettingMissing, environment_only_settings, get_settings
 
 
@@ -41,6 +42,11 @@ class _CommandLine(Group):
             _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
         except ServerUnreachable as error:
             _fail(_unreachable(error))
+        except CommitOutcomeUnknown:
+            _fail(
+                f"PostgreSQL at {server_address(get_settings().database_url)} stopped answering as the change was "
+                "being committed: it may have been made; look before running the command again"
+            )
         except BACKING_SERVICE_ERRORS as error:
             settings = get_settings()
             _fail(_unreachable(unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)))

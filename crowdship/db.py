@@ -144,6 +144,13 @@ def _reset_connection(connection: psycopg.Connection) -> None:
     connection.read_only = None
 
 
+class CommitOutcomeUnknown(psycopg.OperationalError):
+    """The connection was lost while PostgreSQL committed: the server may have kept the transaction or not, and
+    nobody on this side can tell. An outage like any other for the loops that back off (it is an
+    `OperationalError`), but never to be told as 'nothing was applied': a client that believed that would retry
+    with a new idempotency key and could have the change made twice. Retried with the same key, it acts once."""
+
+
 class UnitOfWork:
     """One database transaction. Nothing is kept unless `commit()` is called: leaving the block rolls back.
 
@@ -172,12 +179,21 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            self.rollback()
+            if not self.connection.broken:  # a lost connection has nothing to roll back, and would say so instead
+                self.rollback()  # of the error that is on its way out
         finally:
             self._pool.putconn(self.connection)
 
     def commit(self) -> None:
-        self.connection.commit()
+        """Commits; `CommitOutcomeUnknown` when the connection is lost before PostgreSQL's answer."""
+        try:
+            self.connection.commit()
+        except psycopg.OperationalError as error:
+            if not self.connection.broken:  # PostgreSQL answered (a serialization failure): nothing was kept
+                raise
+            raise CommitOutcomeUnknown(
+                f"the connection was lost while committing; the transaction may have been kept: {error}"
+            ) from error
 
     def rollback(self) -> None:
         self.connection.rollback()
@@ -224,10 +240,22 @@ class Repository:
         """Runs the block in a savepoint; a unique violation becomes `refusal()` and the caller's transaction
         stays usable (the database constraint is the last line behind the domain's own checks)."""
         try:
-            with self._connection.transaction():
+            with self._savepoint():
                 yield
         except psycopg.errors.UniqueViolation as error:
             raise refusal() from error
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A savepoint inside the unit of work's transaction, whatever ran before it. psycopg's `transaction()`
+        on a connection with no transaction open yet is a transaction of its own, committed as the block ends:
+        the first statement of a unit of work written in one was kept whether or not the unit of work
+        committed (an account without its audit record). A trivial statement opens the unit of work's
+        transaction first (psycopg begins it), once, only when none is open."""
+        if not self._connection.autocommit and (self._connection.info.transaction_status is pq.TransactionStatus.IDLE):
+            self._connection.execute("SELECT 1")
+        with self._connection.transaction():
+            yield
 
 
 class PostgresIdempotencyStore(Repository):

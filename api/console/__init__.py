@@ -56,6 +56,7 @@ from api.console.session import (
     signed_in_user,
 )
 from api.console.web import STATIC_DIR, STATIC_URL, render
+from crowdship.db import CommitOutcomeUnknown
 from crowdship.errors import DomainError
 from crowdship.outages import BACKING_SERVICE_ERRORS
 
@@ -111,6 +112,11 @@ def install_console(app: FastAPI) -> None:
 
 
 UNAVAILABLE_HEADING = "Unavailable"
+NOT_ANSWERING = "A server behind the console is not answering: nothing was done. Try again in a moment."
+COMMIT_LOST = (
+    "The database stopped answering as the change was being saved: it may have been done. Look before doing it "
+    "again; the same form sent again (go back, send it) does it at most once."
+)
 UNSTORABLE = (
     "What was typed or linked holds a character or a number the database cannot store (such as an invisible NUL "
     "character from a pasted text): nothing was done. Go back, retype it and try again."
@@ -137,7 +143,7 @@ def _readable_on_console_pages(api_handler: Any) -> Callable[[Request, Exception
             return response
         if isinstance(error, BACKING_SERVICE_ERRORS):
             problem = await api_handler(request, error)  # logged, with its Retry-After, as for the API
-            message = "A server behind the console is not answering: nothing was done. Try again in a moment."
+            message = COMMIT_LOST if isinstance(error, CommitOutcomeUnknown) else NOT_ANSWERING
             return unavailable_page(request, message, {"Retry-After": problem.headers["Retry-After"]})
         user = await signed_in_user(request)
         if isinstance(error, pg_errors.DataError):

@@ -79,7 +79,13 @@ async def update_location(body: LocationIn, shopper_id: ShopperId, request: Requ
         raise ProblemException(429, "too many location updates; slow down", headers={"Retry-After": "1"})
     if not outcome.stored:
         raise NoActiveTrip
-    sampled = outcome is LocationOutcome.SAMPLE_DUE and await _keep_sample(request, services, shopper_id, position, now)
+    sampled = False
+    if outcome is LocationOutcome.SAMPLE_DUE:
+        kept = await _keep_sample(request, services, shopper_id, position, now)
+        if kept is None:  # PostgreSQL knows no trip: its end was missed by Redis (away as it was told)
+            await services.positions.trip_over(shopper_id)
+            raise NoActiveTrip
+        sampled = kept
     # The two possible bodies, pre-serialised: this is the hottest route (documented as `LocationOut`).
     return Response(_SAMPLED if sampled else _NOT_SAMPLED, status_code=202, media_type="application/json")
 
@@ -99,10 +105,11 @@ async def _record_position(
 
 async def _keep_sample(
     request: Request, services: AppServices, shopper_id: UUID, position: GeoPoint, now: datetime
-) -> bool:
-    """Writes the interval's sample to PostGIS. The live position is already stored, so PostgreSQL being away
-    does not fail the update: it answers `sampled: false`, and the next update tries the sample again (logged
-    as outages are, a line every few seconds saying how many it stands for)."""
+) -> bool | None:
+    """Writes the interval's sample to PostGIS: True when kept, None when PostgreSQL knows no active trip of the
+    shopper (Redis believed one: it missed the trip's end). The live position is already stored, so PostgreSQL
+    being away does not fail the update: False, it answers `sampled: false`, and the next update tries the
+    sample again (logged as outages are, a line every few seconds saying how many it stands for)."""
     try:
         sample = await run_in_threadpool(
             trips.record_location_sample, services.context, shopper_id=shopper_id, position=position, recorded_at=now
@@ -113,7 +120,7 @@ async def _keep_sample(
             log.warning("location sample not kept", error=type(error).__name__, also_not_kept_since_last=held_back)
         await services.positions.reopen_sample_gate(shopper_id)
         return False
-    return sample is not None
+    return None if sample is None else True
 
 
 @router.get("/profile", response_model=ShopperOut, responses=problem_responses(404))

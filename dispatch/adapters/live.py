@@ -150,6 +150,15 @@ class AsyncLivePositions:
     async def mark_off_trip(self, shopper_id: UUID) -> None:
         await self.client.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
 
+    async def trip_over(self, shopper_id: UUID) -> None:
+        """What `RedisLiveState.trip_ended` does, for a trip whose end Redis missed (away as it was told): the
+        shopper's live position and markers go."""
+        async with self.client.pipeline() as pipe:
+            pipe.delete(_active_key(shopper_id), _sample_gate_key(shopper_id))
+            pipe.zrem(POSITIONS_KEY, str(shopper_id))
+            pipe.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+            await pipe.execute()
+
     async def reopen_sample_gate(self, shopper_id: UUID) -> None:
         """After a sample could not be kept: the next update tries again."""
         await self.client.delete(_sample_gate_key(shopper_id))

@@ -14,7 +14,7 @@ from crowdship.errors import InvalidInput
 from crowdship.units import Cents
 from rewards.anomalies import AnomalyRules, flag_anomalies
 from rewards.ledger import AccountKind, InsufficientBalance, TransactionKind, transfer
-from rewards.payouts import PayoutBatch, PayoutLine, batch_csv
+from rewards.payouts import BatchStatus, PayoutBatch, PayoutLine, batch_csv
 from rewards.records import NothingToPay, StandingHold
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services.books import payee_names
@@ -182,10 +182,16 @@ def approve_payout_batch(
     uow: RewardsUnitOfWork, *, batch_id: UUID, actor_id: UUID, now: datetime, reviewed_revision: int | None = None
 ) -> PayoutBatch:
     """Four eyes: refused with `FourEyesViolation` when the approver prepared the batch, and with
-    `BatchChanged` when `reviewed_revision` (the batch as the approver saw it) is no longer the batch's."""
+    `BatchChanged` when `reviewed_revision` (the batch as the approver saw it) is no longer the batch's. A batch
+    this approver approved already is answered as it is (a retry after a lost answer changes nothing)."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
+    if batch.status is BatchStatus.APPROVED and batch.approved_by == actor_id:
+        # Approving takes no key: this is the approver's retry after a lost answer (the commit kept, its
+        # answer cut off), answered with the batch as it is, as an offer accepted twice is.
+        uow.rollback()
+        return batch
     batch.approve(actor_id=actor_id, now=now, reviewed_revision=reviewed_revision)
     _check_lines_still_held(repos, batch)
     repos.payouts.save(batch)

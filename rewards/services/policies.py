@@ -67,10 +67,18 @@ def decide_reward_policy(
     the newest approved one (409 `PolicySuperseded`: going back is a new version), and approving a version
     whose numbers lie outside today's proposing bounds (409 `PolicyOutsideBounds`, naming the parameter: one
     stored before a bound was added; reject it and propose new numbers), for the API, the CLI and the console
-    alike."""
+    alike. The same decision by the same person again (a retry after a lost answer) is answered with the
+    version as it is."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     proposed = repos.policies.get_version(version, for_update=True)
+    decision = proposed.decision
+    same_reason = status is PolicyStatus.APPROVED or (decision is not None and decision.reason == reason)
+    if decision is not None and (decision.status, decision.decided_by) == (status, actor_id) and same_reason:
+        # Deciding takes no key: this is the person's retry after a lost answer (the commit kept, its answer
+        # cut off), answered with the version as it is.
+        uow.rollback()
+        return proposed
     newest_approved: int | None = None
     in_force: int | None = None
     if status is PolicyStatus.APPROVED:

@@ -141,6 +141,22 @@ def test_an_account_is_locked_after_five_failed_sign_ins(client: TestClient) -> 
     assert _sign_in(client, "ben@example.org", PASSWORD).status_code == 200
 
 
+def test_a_redis_that_lost_its_data_forgets_the_lockouts_and_the_failures_it_counted(
+    client: TestClient, redis_client: redis.Redis
+) -> None:
+    """Sign-in limits are counted in Redis, which holds only what may be lost (the README says so): a locked account
+    signs in again once Redis lost its data, and counting starts afresh (five more tries before a lock)."""
+    _register(client, "ana@example.org")
+    for _ in range(5):
+        assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    assert_problem(_sign_in(client, "ana@example.org", PASSWORD), 429)
+    redis_client.flushdb()
+    assert _sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+    for _ in range(5):
+        assert_problem(_sign_in(client, "ana@example.org", "wrong-password-1"), 401)
+    assert_problem(_sign_in(client, "ana@example.org", PASSWORD), 429)
+
+
 def test_a_successful_sign_in_clears_the_failures(client: TestClient) -> None:
     _register(client, "ana@example.org")
     for _ in range(4):

@@ -16,11 +16,13 @@ from psycopg_pool import ConnectionPool
 from crowdship.db import (
     DEAD_PEER_DETECTION,
     PostgresIdempotencyStore,
+    Repository,
     UnitOfWork,
     _with_statement_timeout,
     open_pool,
     prune_idempotency_keys,
 )
+from crowdship.errors import DomainError
 from crowdship.idempotency import StoredResult
 
 
@@ -41,6 +43,40 @@ def test_a_connection_returned_in_autocommit_is_reset_for_the_next_borrower(db: 
         assert uow.connection.execute("SELECT note FROM scratch_notes").fetchall() == [("kept",)]
         uow.connection.execute("DROP TABLE scratch_notes")
         uow.commit()
+
+
+class _Notes(Repository):
+    def add(self, note: str) -> None:
+        with self._refusing_duplicates(lambda: DomainError("a note of that name exists")):
+            self._execute("INSERT INTO scratch_unique_notes VALUES (%s)", (note,))
+
+
+def test_an_insert_refusing_duplicates_as_a_unit_of_works_first_statement_is_kept_only_with_it(
+    db: ConnectionPool,
+) -> None:
+    """Its savepoint is inside the unit of work's transaction even when nothing ran before it: psycopg's block on a
+    connection with no transaction yet is a transaction of its own, committed as it ends, so an account
+    (`users.add` is the first thing `crowdship users create` does) was kept without its audit record when what
+    followed failed, or when the connection was lost before the unit of work committed."""
+    with db.connection() as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS scratch_unique_notes (note text PRIMARY KEY)")
+    try:
+        with UnitOfWork(db) as uow:
+            _Notes(uow.connection).add("first of its unit of work")
+            uow.connection.execute("INSERT INTO scratch_unique_notes VALUES ('second')")
+        with UnitOfWork(db) as uow:
+            assert uow.connection.execute("SELECT count(*) FROM scratch_unique_notes").fetchone() == (0,)
+            _Notes(uow.connection).add("kept")
+            with pytest.raises(DomainError):
+                _Notes(uow.connection).add("kept")
+            uow.connection.execute("INSERT INTO scratch_unique_notes VALUES ('with it')")
+            uow.commit()
+        with UnitOfWork(db) as uow:
+            rows = uow.connection.execute("SELECT note FROM scratch_unique_notes ORDER BY note").fetchall()
+        assert rows == [("kept",), ("with it",)]
+    finally:
+        with db.connection() as connection:
+            connection.execute("DROP TABLE scratch_unique_notes")
 
 
 def test_idempotency_keys_past_their_retention_are_forgotten_in_batches(db: ConnectionPool) -> None:

@@ -170,6 +170,17 @@ class World:
     store: Store
     ops: dict[str, str]
     shoppers: list[tuple[Shopper, dict[str, str]]] = field(default_factory=list)
+    secret: str = ""
+    """The API's signing key: a test signs in people of its own with it (`World.sign_in`)."""
+
+    def sign_in(self, user: User) -> dict[str, str]:
+        """The headers of `user`, added to the database and signed in (a token, as `/auth/token` gives)."""
+        now = datetime.now(UTC)
+        with open_pool(self.servers.database_url, max_size=1) as pool, PostgresDispatchUnitOfWork(pool) as uow:
+            uow.users.add(user)
+            uow.commit()
+        token = issue_token(user, secret=self.secret, ttl=timedelta(hours=2), now=now)
+        return {"Authorization": f"Bearer {token}"}
 
     def http(self, timeout: float = 10.0) -> httpx2.Client:
         return httpx2.Client(base_url=self.base_url, timeout=timeout)
@@ -261,7 +272,7 @@ def world(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     api = _spawn("api", [crowdship, "api", "--port", str(port)], env, logs)
     dispatcher = _spawn("dispatcher", [crowdship, "dispatcher", "--cadence", "0.5"], env, logs)
     base_url = f"http://127.0.0.1:{port}"
-    made = World(servers, base_url, api, dispatcher, store, ops, shoppers)
+    made = World(servers, base_url, api, dispatcher, store, ops, shoppers, secret)
     try:
         # Generous: on two busy cores the API's first start may compile the matcher's loop (numba) too.
         wait_for(lambda: httpx2.get(f"{base_url}/health", timeout=2).status_code == 200, timeout=120, what="the API")

@@ -66,7 +66,7 @@ class PostgresLedgerRepository(Repository):
     def post(self, transaction: LedgerTransaction) -> None:
         """Writes a transaction and its entries; the caller has locked and checked the accounts."""
         try:
-            with self._connection.transaction():
+            with self._savepoint():
                 self._execute(
                     """INSERT INTO ledger_transactions (id, kind, description, created_at, actor_id, order_id,
                            payout_line_id, reverses_id)

@@ -125,7 +125,7 @@ class PostgresRewardRepository(Repository):
 
     def add_referral(self, referral: Referral) -> None:
         try:
-            with self._connection.transaction():
+            with self._savepoint():
                 self._execute(
                     """INSERT INTO referrals (referred_shopper_id, referrer_shopper_id, created_at, created_by)
                        VALUES (%s, %s, %s, %s)""",
