@@ -26,13 +26,8 @@ from api.docs import install_offline_docs
 from api.events import LiveEventHub
 from api.headers import SecurityHeaders
 from api.json_bodies import JsonBodyRoute
-from api.problems import (
-    UNAVAILABLE_RETRY_S,
-    BodyLimit,
-    UnexpectedErrors,
-    document_problems,
-    install_problem_handlers,
-)
+from api.outer_layers import BodyLimit, UnexpectedErrors
+from api.problems import UNAVAILABLE_RETRY_S, document_problems, install_problem_handlers
 from api.routers import (
     admin,
     auth,

@@ -4,22 +4,20 @@ house: it may import every package, and none imports it."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from cli.commands import Commands, Group
-from cli.output import console
+from cli.output import console, fail
+from cli.servers import db_app, local_services, services_app
 from crowdship.db import CommitOutcomeUnknown
 from crowdship.errors import DomainError, without_pydantic_prefix
-from crowdship.local_servers import LocalServices, ServiceError
+from crowdship.local_servers import ServiceError
 from crowdship.logging import configure_logging
 from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, server_address, unreachable
-from crowdship.settings import SettingMissing, environment_only_settings, get_settings
+from crowdship.settings import SettingMissing, get_settings
 
 
 class _CommandLine(Group):
@@ -33,36 +31,31 @@ class _CommandLine(Group):
             error.message = without_pydantic_prefix(error.message)
             raise
         except DomainError as error:
-            _fail(error.message)
+            fail(error.message)
         except SettingMissing as error:
-            _fail(str(error))
+            fail(str(error))
         except ServiceError as error:  # the project's own servers would not start or stop
-            _fail(str(error))
+            fail(str(error))
         except ValidationError as error:  # a setting from the environment (or .local/services.env) is wrong
-            _fail("; ".join(_setting_problem(problem) for problem in error.errors()))
+            fail("; ".join(_setting_problem(problem) for problem in error.errors()))
         except ServerUnreachable as error:
-            _fail(_unreachable(error))
+            fail(_unreachable(error))
         except CommitOutcomeUnknown:
-            _fail(
+            fail(
                 f"PostgreSQL at {server_address(get_settings().database_url)} stopped answering as the change was "
                 "being committed: it may have been made; look before running the command again"
             )
         except BACKING_SERVICE_ERRORS as error:
             settings = get_settings()
-            _fail(_unreachable(unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)))
+            fail(_unreachable(unreachable(error, database_url=settings.database_url, redis_url=settings.redis_url)))
 
 
 def _unreachable(error: ServerUnreachable) -> str:
     """The server that cannot be reached, and what to do: the project's own (its URL is one the local servers
     have) starts with `crowdship services up`; anyone else's is theirs to bring back."""
-    if error.url is not None and error.url in _local_services().own_urls().values():
+    if error.url is not None and error.url in local_services().own_urls().values():
         return f"{error.message}; is it up? `crowdship services up` starts it"
     return f"{error.message}; is it up?"
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _setting_problem(problem: Any) -> str:
@@ -72,8 +65,6 @@ def _setting_problem(problem: Any) -> str:
 
 
 app = Commands(cls=_CommandLine, no_args_is_help=True, help="Crowd-delivery backend: dispatch, routing, rewards.")
-services_app = Commands(no_args_is_help=True, help="The project's own PostgreSQL + PostGIS and Redis.")
-db_app = Commands(no_args_is_help=True, help="Database schema migrations.")
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 
@@ -81,91 +72,6 @@ app.add_typer(db_app, name="db")
 @app.callback()
 def _configure() -> None:
     configure_logging(get_settings())
-
-
-def _local_services() -> LocalServices:
-    return LocalServices(get_settings().local_dir)
-
-
-@contextmanager
-def _local_folder() -> Iterator[None]:
-    """A local folder the servers cannot use (a file in its place, no permission) is a bad setting: named."""
-    try:
-        yield
-    except OSError as error:
-        local_dir = get_settings().local_dir
-        where = error.filename if error.filename is not None else local_dir
-        _fail(f"CROWDSHIP_LOCAL_DIR={local_dir} cannot hold the servers: {error.strerror or error}: {where}")
-
-
-@services_app.command("up")
-def services_up() -> None:
-    """Start the local servers (no-op for those already running or configured in the environment)."""
-    external = environment_only_settings()
-    local = _local_services()
-    own = local.own_urls()  # a shell that sourced .local/services.env names these: they are still ours to start
-    postgres = external.database_url in (None, own.get("CROWDSHIP_DATABASE_URL"))
-    redis = external.redis_url in (None, own.get("CROWDSHIP_REDIS_URL"))
-    if not postgres and not redis:
-        console.print("CROWDSHIP_DATABASE_URL and CROWDSHIP_REDIS_URL are set: using those servers.")
-        return
-    with _local_folder():
-        urls = local.up(postgres=postgres, redis=redis)
-    for name, url in urls.items():
-        console.print(f"{name}={url}")
-
-
-@services_app.command("down")
-def services_down() -> None:
-    """Stop the local servers (their data stays under the local folder)."""
-    with _local_folder():
-        _local_services().down()
-    console.print("local services stopped")
-
-
-@services_app.command("status")
-def services_status() -> None:
-    """Show whether the local servers run, and where."""
-    table = Table("service", "state", "url", "pid", "detail")
-    for status in _local_services().status():
-        table.add_row(
-            status.name,
-            "running" if status.running else "stopped",
-            status.url or "",
-            str(status.pid or ""),
-            status.detail,
-        )
-    console.print(table)
-    external = environment_only_settings()
-    for name, url in (("PostgreSQL", external.database_url), ("Redis", external.redis_url)):
-        if url:
-            console.print(f"the environment points {name} at {url}")
-
-
-@db_app.command("migrate")
-def db_migrate(
-    revision: Annotated[
-        str, typer.Argument(metavar="REVISION", show_default=False, help="Target revision (default: the newest)")
-    ] = "heads",
-) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    from crowdship import migrate
-
-    url = get_settings().require_database_url()
-    with migrate.readable_errors(url):
-        migrate.upgrade(url, revision)
-        console.print(f"database at revision {', '.join(migrate.current_revisions(url))}")
-
-
-@db_app.command("status")
-def db_status() -> None:
-    """Show the applied and the newest revision."""
-    from crowdship import migrate
-
-    url = get_settings().require_database_url()
-    with migrate.readable_errors(url):
-        applied = ", ".join(migrate.current_revisions(url)) or "none"
-        console.print(f"applied: {applied}; newest: {', '.join(migrate.head_revisions())}")
 
 
 @app.command("demo")
@@ -298,7 +204,7 @@ def serve_api(
         )
     except SystemExit as exit_:
         if exit_.code == STARTUP_FAILURE:  # taken in the meantime, or the app's startup failed: uvicorn logged why
-            _fail(f"the API could not start on {host}:{port}; its log above says why")
+            fail(f"the API could not start on {host}:{port}; its log above says why")
         raise
 
 
@@ -315,7 +221,7 @@ def _require_free_port(host: str, port: int) -> None:
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
-        _fail(f"cannot listen on {host}: {error.strerror}")
+        fail(f"cannot listen on {host}: {error.strerror}")
     for family, kind, protocol, _, address in addresses:
         with socket.socket(family, kind, protocol) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -325,8 +231,8 @@ def _require_free_port(host: str, port: int) -> None:
                 probe.bind(address)
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
-                    _fail(f"port {port} is already in use on {host}: give another with --port, and use it in the URLs")
-                _fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+                    fail(f"port {port} is already in use on {host}: give another with --port, and use it in the URLs")
+                fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
 @app.command("dispatcher")
