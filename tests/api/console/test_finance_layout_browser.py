@@ -130,7 +130,9 @@ def test_an_order_reference_in_a_flag_stays_whole_on_a_phone(
     screenshot: Screenshot,
 ) -> None:
     """A line's flag names the order ("order IMPORT-71a68def rewarded without an accepted proof at the door"): in
-    the narrow Flags column at 390 px it broke as "IMPORT- / 71a68def", reading as two references."""
+    the narrow Flags column at 390 px it broke as "IMPORT- / 71a68def", reading as two references; kept in a box
+    that could still break anywhere, the column was measured a fraction of a pixel narrower than the reference now
+    and then (always at 320 px), and it broke again."""
     owed_live("Ana")
     page = signed_in(Role.FINANCE)
     page.set_viewport_size({"width": 390, "height": 844})
