@@ -13,6 +13,7 @@ from rewards.payouts import BatchStatus
 from rewards.reconciliation import (
     AccountSnapshot,
     PayoutLineSnapshot,
+    PricedFrom,
     ReconciliationData,
     RewardSnapshot,
     TransactionSnapshot,
@@ -144,6 +145,7 @@ class MemoryRewardsReports(MemoryRepository):
                     moves.get(record.transaction_id, {}).get(record.shopper_id, 0) if record.transaction_id else 0,
                     elsewhere(record),
                     db.reversed(record.transaction_id),
+                    PricedFrom(record.policy_id, record.inputs, record.earned_before),
                 )
                 for order_id in sorted(delivered | rewards.keys())
             ],

@@ -10,10 +10,11 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from crowdship.db import Repository, Row
-from rewards.policy import PaymentMethod
+from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs
 from rewards.reconciliation import (
     AccountSnapshot,
     PayoutLineSnapshot,
+    PricedFrom,
     ReconciliationData,
     RewardSnapshot,
     TransactionSnapshot,
@@ -83,6 +84,7 @@ class PostgresRewardsReports(Repository):
                     int(row["credited"]),
                     int(row["elsewhere"]),
                     row["reversed"],
+                    _priced_from(row),
                 )
                 for row in self._stream(_REWARDS, ())
             ),
@@ -152,6 +154,17 @@ class PostgresPaymentChoiceRepository(Repository):
         return PaymentMethodChoice(row["shopper_id"], PaymentMethod(row["method"]), row["chosen_at"], row["chosen_by"])
 
 
+def _priced_from(row: Row) -> PricedFrom | None:
+    if row["policy_id"] is None:
+        return None
+    inputs = row["inputs"]
+    return PricedFrom(
+        row["policy_id"],
+        RewardInputs.from_json(inputs["offer"]),
+        EarningsSoFar(inputs["earned_today_cents"], inputs["earned_this_week_cents"]),
+    )
+
+
 # Reconciliation's reads: each a hash aggregate over the ledger, streamed row by row.
 _ACCOUNTS = """
     SELECT a.id, a.shopper_id IS NOT NULL AS is_shopper, a.balance_cents, coalesce(s.total, 0) AS total
@@ -194,6 +207,7 @@ _REWARDS = f"""
         WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id
         GROUP BY r.order_id)
     SELECT coalesce(o.id, r.order_id) AS order_id, o.id IS NOT NULL AS delivered, r.amount_cents,
+           r.policy_id, r.inputs,
            coalesce(own.credited, 0) AS credited,
            coalesce(own.elsewhere, 0) + coalesce(referral.elsewhere, 0) AS elsewhere,
            r.transaction_id IS NOT NULL
