@@ -18,6 +18,7 @@ from crowdship.units import Cents, format_cents
 from rewards.policy import EarningsSoFar, RewardInputs
 from rewards.policy_versions import RewardPolicy
 from rewards.pricing import compute_reward
+from rewards.referrals import referral_commission
 
 MAX_DISCREPANCIES_KEPT = 500
 """Listed in a report; the rest are counted. A thousand of one kind is one bug, not a thousand to read."""
@@ -33,6 +34,7 @@ class DiscrepancyKind(StrEnum):
     REWARD_WITHOUT_DELIVERY = "reward_without_delivery"
     REWARD_NOT_IN_LEDGER = "reward_not_in_ledger"
     REWARD_NOT_AS_PRICED = "reward_not_as_priced"
+    REFERRAL_BONUS_NOT_AS_PRICED = "referral_bonus_not_as_priced"
     PAID_LINE_NOT_IN_LEDGER = "paid_line_not_in_ledger"
     PAYOUT_WITHOUT_PAID_LINE = "payout_without_paid_line"
 
@@ -89,6 +91,8 @@ class RewardSnapshot:
     reversed: bool = False
     priced_from: PricedFrom | None = None
     """None: no reward, or none to price again (a snapshot made without it)."""
+    referral_bonus_cents: int = 0
+    """What its referral bonus put on the referrer (0: it paid none)."""
 
 
 @dataclass(frozen=True)
@@ -229,13 +233,23 @@ def _check_price(reward: RewardSnapshot, policies: Mapping[UUID, RewardPolicy], 
     priced = reward.priced_from
     if reward.amount_cents is None or priced is None or (policy := policies.get(priced.policy_id)) is None:
         return
-    expected = compute_reward(policy, priced.inputs, priced.earned_before, explained=False).amount_cents
-    if reward.amount_cents != expected:
+    quote = compute_reward(policy, priced.inputs, priced.earned_before, explained=False)
+    if reward.amount_cents != quote.amount_cents:
         found.add(
             DiscrepancyKind.REWARD_NOT_AS_PRICED,
             reward.order_id,
-            f"reward of {_cents(reward.amount_cents)}, policy v{policy.version} gives {_cents(expected)} "
+            f"reward of {_cents(reward.amount_cents)}, policy v{policy.version} gives {_cents(quote.amount_cents)} "
             "for its recorded inputs",
+        )
+    # A bonus is paid only on the referred shopper's first deliveries, and then it is the policy's share of the
+    # cash value: one paid is that share, whichever delivery it was.
+    share = referral_commission(policy.parameters, quote.cash_value_cents, 1)
+    if reward.referral_bonus_cents and reward.referral_bonus_cents != share:
+        found.add(
+            DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED,
+            reward.order_id,
+            f"referral bonus of {_cents(reward.referral_bonus_cents)}, policy v{policy.version} gives "
+            f"{_cents(share)} on a cash value of {_cents(quote.cash_value_cents)}",
         )
 
 

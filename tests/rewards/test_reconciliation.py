@@ -140,3 +140,26 @@ def test_a_reward_not_what_its_policy_gives_for_its_recorded_inputs_is_a_differe
              "5.00 for its recorded inputs")
         ]  # fmt: skip
     assert reconcile(consistent(rewards=[replace(as_priced, amount_cents=499, credited_cents=499)])).agrees
+
+
+def test_a_referral_bonus_not_the_policys_share_of_the_cash_value_is_a_difference() -> None:
+    """10 % of a 5.00 reward is 0.50 on the referrer; 0.51 is a difference, as is any bonus under a policy paying
+    none; no bonus at all is none (the referred shopper was past their first deliveries)."""
+    parameters = PolicyParameters(
+        base_cents=500, per_extra_km_cents=0, per_extra_minute_cents=0, per_bag_cents=0, minimum_cents=0,
+        referral_commission_bps=1_000, referral_first_deliveries=1,
+    )  # fmt: skip
+    policy = RewardPolicy(
+        version=2, parameters=parameters, created_by=uuid4(), created_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    priced = PricedFrom(policy.id, RewardInputs(0, 0, 1, 12, TrustTier.NEW, PaymentMethod.CASH), EarningsSoFar())
+    policies = {policy.id: policy}
+    for bonus in (0, 50):
+        assert reconcile(
+            consistent(rewards=[replace(REWARD, priced_from=priced, referral_bonus_cents=bonus)]), policies
+        ).agrees
+    report = reconcile(consistent(rewards=[replace(REWARD, priced_from=priced, referral_bonus_cents=51)]), policies)
+    detail = "referral bonus of 0.51, policy v2 gives 0.50 on a cash value of 5.00"
+    assert [(d.kind, d.detail) for d in report.discrepancies] == [
+        (DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED, detail)
+    ]

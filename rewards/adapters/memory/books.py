@@ -104,6 +104,12 @@ class MemoryRewardsReports(MemoryRepository):
                 net for shopper, net in bonus.items() if shopper != referrer
             )
 
+        def referral_bonus(record: RewardRecord) -> int:
+            referral = db.referrals.get(record.shopper_id)
+            if referral is None or record.referral_transaction_id is None:
+                return 0
+            return moves.get(record.referral_transaction_id, {}).get(referral.referrer_shopper_id, 0)
+
         delivered = {order.id for order in db.dispatch.orders.values() if order.status.value == "delivered"}
         rewards = {record.order_id: record for record in db.rewards.values()}
         paid = {
@@ -146,6 +152,7 @@ class MemoryRewardsReports(MemoryRepository):
                     elsewhere(record),
                     db.reversed(record.transaction_id),
                     PricedFrom(record.policy_id, record.inputs, record.earned_before),
+                    referral_bonus(record),
                 )
                 for order_id in sorted(delivered | rewards.keys())
             ],

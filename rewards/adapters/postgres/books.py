@@ -85,6 +85,7 @@ class PostgresRewardsReports(Repository):
                     int(row["elsewhere"]),
                     row["reversed"],
                     _priced_from(row),
+                    int(row["referral_bonus"]),
                 )
                 for row in self._stream(_REWARDS, ())
             ),
@@ -200,16 +201,18 @@ _REWARDS = f"""
                coalesce(sum(m.net) FILTER (WHERE m.shopper_id <> r.shopper_id), 0) AS elsewhere
         FROM delivery_rewards r JOIN moves m ON m.transaction_id = r.transaction_id GROUP BY r.order_id),
     referral AS (
-        SELECT r.order_id, coalesce(sum(m.net), 0) AS elsewhere
+        SELECT r.order_id,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id), 0) AS elsewhere,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id = f.referrer_shopper_id), 0) AS to_referrer
         FROM delivery_rewards r
         JOIN moves m ON m.transaction_id = r.referral_transaction_id
         LEFT JOIN referrals f ON f.referred_shopper_id = r.shopper_id
-        WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id
         GROUP BY r.order_id)
     SELECT coalesce(o.id, r.order_id) AS order_id, o.id IS NOT NULL AS delivered, r.amount_cents,
            r.policy_id, r.inputs,
            coalesce(own.credited, 0) AS credited,
            coalesce(own.elsewhere, 0) + coalesce(referral.elsewhere, 0) AS elsewhere,
+           coalesce(referral.to_referrer, 0) AS referral_bonus,
            r.transaction_id IS NOT NULL
                AND EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id) AS reversed
     FROM (SELECT id FROM orders WHERE status = 'delivered') o

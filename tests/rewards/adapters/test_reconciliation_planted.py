@@ -20,8 +20,9 @@ from rewards.services import (
     pay_payout_batch,
     prepare_payout_batch,
     reconciliation_report,
+    register_referral,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, credit
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, World, credit
 
 pytestmark = pytest.mark.usefixtures("pg_policy")
 
@@ -151,3 +152,25 @@ def test_a_reward_credited_above_what_its_policy_gives_is_reported(pg_world: Wor
             (shopper.id,),
         )
     assert kinds(pg_world) == {DiscrepancyKind.REWARD_NOT_AS_PRICED: [order_id]}
+
+
+def test_a_referral_bonus_above_the_policys_share_is_reported(pg_world: World) -> None:
+    """The bonus on the referrer raised by 10.00, balanced: it still lands on the referrer, so only the policy's
+    share of the reward's cash value shows it."""
+    referrer, newcomer = pg_world.add_shopper(), pg_world.add_shopper()
+    with pg_world.rewards() as uow:
+        register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
+    order_id = _credited(pg_world, newcomer)
+    assert kinds(pg_world) == {}
+    with planting(pg_world) as connection:
+        connection.execute(
+            """UPDATE ledger_entries e SET amount_cents = e.amount_cents + sign(e.amount_cents) * 1000
+               FROM delivery_rewards r WHERE r.order_id = %s AND e.transaction_id = r.referral_transaction_id""",
+            (order_id,),
+        )
+        connection.execute(
+            """UPDATE ledger_accounts SET balance_cents = balance_cents + 1000
+               WHERE shopper_id = %s AND kind = 'cash_payable'""",
+            (referrer.id,),
+        )
+    assert kinds(pg_world) == {DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED: [order_id]}
