@@ -85,7 +85,8 @@ class RewardSnapshot:
     amount_cents: int | None
     """None: no reward was recorded for the order."""
     credited_cents: int = 0
-    """What the reward's transaction put on the rewarded shopper's accounts."""
+    """What the reward's transaction put on the rewarded shopper's account its payment method names (cash
+    payable for cash, store credit for store credit)."""
     credited_elsewhere_cents: int = 0
     """What its transaction put on anyone else's, and its referral bonus on anyone but the referrer."""
     reversed: bool = False
@@ -93,6 +94,9 @@ class RewardSnapshot:
     """None: no reward, or none to price again (a snapshot made without it)."""
     referral_bonus_cents: int = 0
     """What its referral bonus put on the referrer (0: it paid none)."""
+    credited_other_account_cents: int = 0
+    """What the reward's transaction put on the rewarded shopper's other account: cash credited as store credit,
+    or the other way round."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +216,16 @@ def _check_reward(reward: RewardSnapshot, found: _Findings) -> bool:
     # A reward reversed after a dispute still accounts for its delivery: the correction is on the books.
     if not reward.delivered and not reward.reversed:
         found.add(DiscrepancyKind.REWARD_WITHOUT_DELIVERY, reward.order_id, "rewarded, not delivered")
-    if reward.credited_cents != reward.amount_cents or reward.credited_elsewhere_cents:
+    if (
+        reward.credited_cents != reward.amount_cents
+        or reward.credited_elsewhere_cents
+        or reward.credited_other_account_cents
+    ):
         elsewhere = (
+            f", and {_cents(reward.credited_other_account_cents)} to the shopper's account of the other payment method"
+            if reward.credited_other_account_cents
+            else ""
+        ) + (
             f", and {_cents(reward.credited_elsewhere_cents)} to other shoppers"
             if reward.credited_elsewhere_cents
             else ""

@@ -163,3 +163,15 @@ def test_a_referral_bonus_not_the_policys_share_of_the_cash_value_is_a_differenc
     assert [(d.kind, d.detail) for d in report.discrepancies] == [
         (DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED, detail)
     ]
+
+
+def test_a_reward_credited_to_the_shoppers_account_of_the_other_payment_method_is_a_difference() -> None:
+    """Cash credited as store credit (or the other way round) is on the right shopper, in the right amount, yet
+    not the money earned: the report says where it went."""
+    misrouted = replace(REWARD, credited_cents=0, credited_other_account_cents=500)
+    assert [(d.kind, d.detail) for d in reconcile(consistent(rewards=[misrouted])).discrepancies] == [
+        (
+            DiscrepancyKind.REWARD_NOT_IN_LEDGER,
+            "reward of 5.00, ledger credited 0.00, and 5.00 to the shopper's account of the other payment method",
+        )
+    ]

@@ -86,6 +86,7 @@ class PostgresRewardsReports(Repository):
                     row["reversed"],
                     _priced_from(row),
                     int(row["referral_bonus"]),
+                    int(row["other_account"]),
                 )
                 for row in self._stream(_REWARDS, ())
             ),
@@ -197,9 +198,16 @@ _REWARDS = f"""
     WITH moves AS ({_SHOPPER_MOVES}),
     own AS (
         SELECT r.order_id,
-               coalesce(sum(m.net) FILTER (WHERE m.shopper_id = r.shopper_id), 0) AS credited,
-               coalesce(sum(m.net) FILTER (WHERE m.shopper_id <> r.shopper_id), 0) AS elsewhere
-        FROM delivery_rewards r JOIN moves m ON m.transaction_id = r.transaction_id GROUP BY r.order_id),
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id = r.shopper_id AND a.kind = k.kind), 0)
+                   AS credited,
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id = r.shopper_id AND a.kind <> k.kind), 0)
+                   AS other_account,
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id <> r.shopper_id), 0) AS elsewhere
+        FROM delivery_rewards r
+        CROSS JOIN LATERAL (SELECT CASE r.method WHEN 'cash' THEN 'cash_payable' ELSE 'store_credit' END AS kind) k
+        JOIN ledger_entries e ON e.transaction_id = r.transaction_id
+        JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
+        GROUP BY r.order_id),
     referral AS (
         SELECT r.order_id,
                coalesce(sum(m.net) FILTER (WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id), 0) AS elsewhere,
@@ -213,6 +221,7 @@ _REWARDS = f"""
            coalesce(own.credited, 0) AS credited,
            coalesce(own.elsewhere, 0) + coalesce(referral.elsewhere, 0) AS elsewhere,
            coalesce(referral.to_referrer, 0) AS referral_bonus,
+           coalesce(own.other_account, 0) AS other_account,
            r.transaction_id IS NOT NULL
                AND EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id) AS reversed
     FROM (SELECT id FROM orders WHERE status = 'delivered') o

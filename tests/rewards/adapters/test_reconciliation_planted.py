@@ -174,3 +174,29 @@ def test_a_referral_bonus_above_the_policys_share_is_reported(pg_world: World) -
             (referrer.id,),
         )
     assert kinds(pg_world) == {DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED: [order_id]}
+
+
+def test_a_cash_reward_credited_as_store_credit_is_reported(pg_world: World) -> None:
+    """The credit moved from the shopper's cash account to their store credit: the right shopper holds the right
+    amount, but as money the bank will never pay (and the till will take), so the reward is not in the ledger
+    as it was earned."""
+    shopper = pg_world.add_shopper()
+    order_id = _credited(pg_world, shopper)
+    with planting(pg_world) as connection:
+        moved = connection.execute(
+            """UPDATE ledger_entries e SET account_id = s.id
+               FROM delivery_rewards r, ledger_accounts c, ledger_accounts s
+               WHERE r.order_id = %(order)s AND e.transaction_id = r.transaction_id AND e.account_id = c.id
+                 AND c.shopper_id = %(shopper)s AND c.kind = 'cash_payable'
+                 AND s.shopper_id = %(shopper)s AND s.kind = 'store_credit'
+               RETURNING e.amount_cents""",
+            {"order": order_id, "shopper": shopper.id},
+        ).fetchone()
+        assert moved is not None
+        connection.execute(
+            """UPDATE ledger_accounts SET balance_cents = balance_cents + CASE kind WHEN 'store_credit' THEN %(c)s
+               ELSE -%(c)s END WHERE shopper_id = %(shopper)s""",
+            {"c": moved[0], "shopper": shopper.id},
+        )
+    found = kinds(pg_world)
+    assert found == {DiscrepancyKind.REWARD_NOT_IN_LEDGER: [order_id]}
