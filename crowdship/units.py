@@ -13,6 +13,10 @@ Cents = NewType("Cents", int)
 Metres = NewType("Metres", float)
 Seconds = NewType("Seconds", float)
 
+CURRENCY = "USD"
+"""The ISO 4217 code of every amount: the cents counted everywhere are US cents (`format_dollars`), and a file
+that leaves the project (the bank upload) says so."""
+
 BASIS_POINTS = 10_000
 """Rates and multipliers are whole basis points (1.5x is 15 000), so that prices stay integer arithmetic."""
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 
 from crowdship.errors import DomainError, InvalidInput
-from crowdship.units import Cents, format_cents
+from crowdship.units import CURRENCY, Cents, format_cents
 from dispatch.errors import IllegalTransition
 from rewards.anomalies import AnomalyFlag
 
@@ -281,6 +281,7 @@ CSV_COLUMNS = (
     "payee_name",
     "amount_cents",
     "amount",
+    "currency",
     "flags",
 )
 EXPORTABLE = frozenset({BatchStatus.APPROVED, BatchStatus.PAID})
@@ -305,8 +306,10 @@ class BatchNotExportable(DomainError):
 def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None) -> str:
     """The bank upload of an approved or paid batch (`BatchNotExportable` otherwise): one row per line to pay,
     that is every line not held, so that the amounts add up to the batch's `payable_cents`; held lines stay
-    out (their money waits for a later batch). Amounts in cents and in units, the payee's name as the shopper
-    gave it, the line's flags, and the batch's status (approved: to pay; paid: paid).
+    out (their money waits for a later batch). Amounts in cents and in units with their currency (`CURRENCY`),
+    the payee's name as the shopper gave it, the line's flags, and the batch's status (approved: to pay; paid:
+    paid), in columns that never move (`CSV_COLUMNS`); rows in the order of their shopper's id, so that a batch
+    exported again is the same file, but for its status once paid.
 
     Written for spreadsheets as much as for the bank: UTF-8 with a byte-order mark (so that names outside
     ASCII read right), CRLF line ends, every field quoted (a name with a comma or semicolon stays one cell
@@ -329,6 +332,7 @@ def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None)
             names.get(line.shopper_id, ""),
             line.amount_cents,
             format_cents(line.amount_cents),
+            CURRENCY,
             ";".join(flag.code.value for flag in line.flags),
         )
         writer.writerow([_spreadsheet_safe(str(cell)) for cell in row])

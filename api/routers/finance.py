@@ -208,7 +208,7 @@ def pay_batch(
                     "schema": {"type": "string"},
                     "example": (
                         '\ufeff"batch_id","status","line_id","shopper_id","payee_name","amount_cents","amount",'
-                        '"flags"\r\n'
+                        '"currency","flags"\r\n'
                     ),
                 }
             },

@@ -99,15 +99,14 @@ def reward_cents(terms: RewardTerms, bags: tuple[int, ...], extra_m: int, extra_
 def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, extra_s: int) -> dict[str, int]:
     """The same reward, by component in cents, summed over the orders; the components add up to `total`.
 
-    base, distance, duration and bags before the multipliers (each rounded half up); `multiplier` what the
-    peak and tier multipliers add (rounded half up); `rounding` the cent or so between those rounded parts and
-    the price, which is rounded once; `minimum` the top-up to the minimum; `caps` what the caps and the
-    ceiling take off (zero or less); `bonus` the store-credit bonus.
+    base, distance, duration and bags before the multipliers (each rounded half up); `rounding` the cent or
+    so between those rounded parts and their exact sum rounded once, half up; `multiplier` what the peak and
+    tier multipliers add to that rounded sum, up to the price; `minimum` the top-up to the minimum; `caps` what
+    the caps and the ceiling take off (zero or less); `bonus` the store-credit bonus. Each line is the cents
+    the credit's breakdown (`rewards.breakdown`) shows for it (its peak and tier lines together here).
     """
     names = ("base", "distance", "duration", "bags", "multiplier", "rounding", "minimum", "caps", "bonus")
     parts = dict.fromkeys(names, 0)
-    multiplier = math.prod(terms.multiplier_bps)
-    scale = BASIS_POINTS ** len(terms.multiplier_bps)
     earned = total = 0
     for bag_count, metres, seconds in zip(
         bags, _split_evenly(extra_m, len(bags)), _split_evenly(extra_s, len(bags)), strict=True
@@ -132,11 +131,9 @@ def reward_components(terms: RewardTerms, bags: Sequence[int], extra_m: int, ext
         earned += cash
         for name, cents in unmultiplied.items():
             parts[name] += cents
-        added = divide_half_up(
-            _subtotal(terms, bag_count, metres, seconds) * (multiplier - scale), SECONDS_SHARE_DENOMINATOR * scale
-        )
-        parts["multiplier"] += added
-        parts["rounding"] += rounded - sum(unmultiplied.values()) - added
+        plain_rounded = divide_half_up(_subtotal(terms, bag_count, metres, seconds), SECONDS_SHARE_DENOMINATOR)
+        parts["rounding"] += plain_rounded - sum(unmultiplied.values())
+        parts["multiplier"] += rounded - plain_rounded
         parts["minimum"] += after_minimum - rounded
         parts["caps"] += cash - after_minimum
         parts["bonus"] += amount - cash

@@ -65,7 +65,8 @@ def payout_line_payees(uow: RewardsUnitOfWork, line_ids: Collection[UUID]) -> di
 def reconciliation_report(uow: RewardsUnitOfWork) -> ReconciliationReport:
     """Ledger vs payouts vs deliveries, read from one snapshot."""
     uow.read_snapshot()
-    report = reconcile(uow.repos.reports.reconciliation_data())
+    policies = {policy.id: policy for policy in uow.repos.policies.every_version()}
+    report = reconcile(uow.repos.reports.reconciliation_data(), policies)
     uow.rollback()
     return report
 

@@ -4,7 +4,10 @@ it is to pay. On PostgreSQL and in memory alike; finance rejects a batch and pre
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -17,6 +20,7 @@ from rewards.services import (
     approve_payout_batch,
     credit_delivery_reward,
     export_payout_batch_csv,
+    hold_payout_line,
     pay_payout_batch,
     prepare_payout_batch,
     reject_payout_batch,
@@ -115,3 +119,36 @@ def test_an_approved_batch_still_pays_the_money_it_promised(world: World) -> Non
     assert paid.paid_cents == 500
     with world.rewards() as uow:
         assert uow.repos.ledger.shopper_accounts(shopper.id)[AccountKind.CASH_PAYABLE].held_cents == 0
+
+
+def test_the_bank_file_the_batch_and_the_ledger_move_the_same_cents(world: World) -> None:
+    """Three shoppers, one of them held: the CSV's amounts add up to the batch's payable total, to what paying
+    reports, and to what left the shoppers' cash accounts; the held shopper keeps their money."""
+    shoppers = [world.add_shopper() for _ in range(3)]
+    for index, shopper in enumerate(shoppers):
+        for _ in range(index + 1):
+            _credited(world, shopper)
+    batch = _prepared(world)
+    held = next(line for line in batch.lines if line.shopper_id == shoppers[0].id)
+    with world.rewards() as uow:
+        hold_payout_line(uow, batch_id=batch.id, line_id=held.id, reason="checking", actor_id=FINANCE_A, now=NOW)
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+
+    def cash() -> dict[object, int]:
+        with world.rewards() as uow:
+            return {
+                s.id: uow.repos.ledger.shopper_accounts(s.id)[AccountKind.CASH_PAYABLE].held_cents for s in shoppers
+            }
+
+    before = cash()
+    with world.rewards() as uow:
+        paid = pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key=str(uuid4()))
+    with world.rewards() as uow:
+        text = export_payout_batch_csv(uow, batch_id=batch.id, actor_id=FINANCE_A, now=NOW)
+        payable = uow.repos.payouts.get(batch.id).payable_cents
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    moved = sum(before.values()) - sum(cash().values())
+    assert sum(int(row["amount_cents"]) for row in rows) == payable == paid.paid_cents == moved == 500 * (2 + 3)
+    assert sum(Decimal(row["amount"]) for row in rows) == Decimal(moved) / 100
+    assert cash()[shoppers[0].id] == before[shoppers[0].id] == 500

@@ -120,3 +120,49 @@ def test_the_hook_gives_the_matcher_the_terms_the_offer_is_quoted_by(world: Worl
     assert terms is not None
     assert reward_cents(terms, (3, 1), 2_345, 281) == quote
     assert quote == Cents(quote) > 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parameters=policies,
+    bags=st.integers(1, 6),
+    extra_m=st.integers(0, 60_000),
+    extra_s=st.integers(0, 7_200),
+    hour=st.integers(0, 23),
+    tier=st.sampled_from(list(TrustTier)),
+    method=st.sampled_from(list(PaymentMethod)),
+)
+def test_an_offer_explains_its_reward_in_the_cents_its_credit_will_show(
+    parameters: PolicyParameters,
+    bags: int,
+    extra_m: int,
+    extra_s: int,
+    hour: int,
+    tier: TrustTier,
+    method: PaymentMethod,
+) -> None:
+    """The offer's breakdown (`reward_components`) and the credit's (`rewards.breakdown.explain`) round each
+    component the same way: the same base, distance, time, bags, rounding, multipliers (the offer's one line is
+    the credit's peak and tier lines together) and minimum, so a shopper comparing the two sees no cent move
+    between lines."""
+    at = datetime(2026, 11, 18, hour, 20, tzinfo=UTC)
+    policy = RewardPolicy(version=3, parameters=parameters, created_by=OPS, created_at=at - timedelta(days=1))
+    (inputs,) = bundle_inputs(
+        extra_distance_m=extra_m,
+        extra_duration_s=extra_s,
+        bags_per_stop=[bags],
+        local_hour=local_hour(at, parameters),
+        trust_tier=tier,
+        method=method,
+    )
+    (quote,) = quote_bundle(policy, [inputs], EarningsSoFar())
+    credited: dict[str, int] = {}
+    for component in quote.components:
+        credited[component.kind.value] = credited.get(component.kind.value, 0) + component.cents
+    offered = reward_components(matcher_terms(policy, at, tier, method, EarningsSoFar()), [bags], extra_m, extra_s)
+    as_offered = {name: offered[name] for name in ("base", "distance", "duration", "bags", "rounding", "minimum")}
+    as_offered["multipliers"] = offered["multiplier"]
+    as_credited = {name: credited.get(name, 0) for name in ("base", "distance", "duration", "bags", "rounding")}
+    as_credited["minimum"] = credited.get("minimum", 0)
+    as_credited["multipliers"] = credited.get("peak", 0) + credited.get("tier", 0)
+    assert as_offered == as_credited

@@ -249,6 +249,35 @@ def test_csv_export_lists_the_lines_to_pay_with_cents_and_flags_and_leaves_held_
     assert "proof, missing" not in batch_csv(batch, names)
 
 
+def test_the_csv_states_the_currency_of_every_amount_and_keeps_its_columns_in_one_order() -> None:
+    """A bank file of bare numbers says neither dollars nor cents to the bank: every row names its currency (ISO
+    4217) beside the amounts, in a header whose columns never move (the bank's import maps them by position)."""
+    batch = a_batch(1_230, 5)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    text = batch_csv(batch)
+    header = text.removeprefix("\ufeff").split("\r\n")[0]
+    assert header == (
+        '"batch_id","status","line_id","shopper_id","payee_name","amount_cents","amount","currency","flags"'
+    )
+    assert {(row["amount_cents"], row["amount"], row["currency"]) for row in _rows(text)} == {
+        ("1230", "12.30", "USD"),
+        ("5", "0.05", "USD"),
+    }
+
+
+def test_a_batch_exported_again_gives_the_same_bytes_until_it_is_paid() -> None:
+    """Two downloads of an approved batch are one file, byte for byte (whatever order its lines were made in);
+    once paid, only each row's status says so."""
+    batch = a_batch(300, 100, 200)
+    batch.approve(actor_id=APPROVER, now=NOW)
+    names = {line.shopper_id: f"Payee {index}" for index, line in enumerate(batch.lines)}
+    first = batch_csv(batch, names).encode("utf-8")
+    batch.lines.reverse()
+    assert batch_csv(batch, dict(reversed(names.items()))).encode("utf-8") == first
+    batch.mark_paid(actor_id=APPROVER, now=NOW)
+    assert batch_csv(batch, names).encode("utf-8") == first.replace(b'"approved"', b'"paid"')
+
+
 @pytest.mark.parametrize("status", [BatchStatus.DRAFT, BatchStatus.REJECTED])
 def test_only_an_approved_or_paid_batch_is_exported(status: BatchStatus) -> None:
     """A draft may still change and a rejected batch pays nothing: neither goes to the bank (conflict)."""

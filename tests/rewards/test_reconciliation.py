@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from dispatch.model import TrustTier
+from rewards.policy import EarningsSoFar, PaymentMethod, PolicyParameters, RewardInputs
+from rewards.policy_versions import RewardPolicy
 from rewards.reconciliation import (
     MAX_DISCREPANCIES_KEPT,
     AccountSnapshot,
     DiscrepancyKind,
     PayoutLineSnapshot,
+    PricedFrom,
     ReconciliationData,
     RewardSnapshot,
     TransactionSnapshot,
@@ -113,3 +118,60 @@ def test_the_streams_are_read_once_and_a_flood_of_differences_is_counted_not_all
     assert len(report.discrepancies) == MAX_DISCREPANCIES_KEPT
     assert report.transactions_checked == flood
     assert not report.agrees
+
+
+def test_a_reward_not_what_its_policy_gives_for_its_recorded_inputs_is_a_difference() -> None:
+    """Pricing the reward again from its recorded policy, inputs and earnings before it: 1 cent more or less
+    than that is a difference even when the ledger credited exactly the reward; a policy not given is not priced."""
+    parameters = PolicyParameters(
+        base_cents=500, per_extra_km_cents=0, per_extra_minute_cents=0, per_bag_cents=0, minimum_cents=0
+    )
+    policy = RewardPolicy(
+        version=1, parameters=parameters, created_by=uuid4(), created_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    priced = PricedFrom(policy.id, RewardInputs(0, 0, 1, 12, TrustTier.NEW, PaymentMethod.CASH), EarningsSoFar())
+    as_priced = replace(REWARD, priced_from=priced)
+    assert reconcile(consistent(rewards=[as_priced]), {policy.id: policy}).agrees
+    for amount in (499, 501):
+        wrong = replace(as_priced, amount_cents=amount, credited_cents=amount)
+        report = reconcile(consistent(rewards=[wrong]), {policy.id: policy})
+        assert [(d.kind, d.detail) for d in report.discrepancies] == [
+            (DiscrepancyKind.REWARD_NOT_AS_PRICED, f"reward of {amount // 100}.{amount % 100:02d}, policy v1 gives "
+             "5.00 for its recorded inputs")
+        ]  # fmt: skip
+    assert reconcile(consistent(rewards=[replace(as_priced, amount_cents=499, credited_cents=499)])).agrees
+
+
+def test_a_referral_bonus_not_the_policys_share_of_the_cash_value_is_a_difference() -> None:
+    """10 % of a 5.00 reward is 0.50 on the referrer; 0.51 is a difference, as is any bonus under a policy paying
+    none; no bonus at all is none (the referred shopper was past their first deliveries)."""
+    parameters = PolicyParameters(
+        base_cents=500, per_extra_km_cents=0, per_extra_minute_cents=0, per_bag_cents=0, minimum_cents=0,
+        referral_commission_bps=1_000, referral_first_deliveries=1,
+    )  # fmt: skip
+    policy = RewardPolicy(
+        version=2, parameters=parameters, created_by=uuid4(), created_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    priced = PricedFrom(policy.id, RewardInputs(0, 0, 1, 12, TrustTier.NEW, PaymentMethod.CASH), EarningsSoFar())
+    policies = {policy.id: policy}
+    for bonus in (0, 50):
+        assert reconcile(
+            consistent(rewards=[replace(REWARD, priced_from=priced, referral_bonus_cents=bonus)]), policies
+        ).agrees
+    report = reconcile(consistent(rewards=[replace(REWARD, priced_from=priced, referral_bonus_cents=51)]), policies)
+    detail = "referral bonus of 0.51, policy v2 gives 0.50 on a cash value of 5.00"
+    assert [(d.kind, d.detail) for d in report.discrepancies] == [
+        (DiscrepancyKind.REFERRAL_BONUS_NOT_AS_PRICED, detail)
+    ]
+
+
+def test_a_reward_credited_to_the_shoppers_account_of_the_other_payment_method_is_a_difference() -> None:
+    """Cash credited as store credit (or the other way round) is on the right shopper, in the right amount, yet
+    not the money earned: the report says where it went."""
+    misrouted = replace(REWARD, credited_cents=0, credited_other_account_cents=500)
+    assert [(d.kind, d.detail) for d in reconcile(consistent(rewards=[misrouted])).discrepancies] == [
+        (
+            DiscrepancyKind.REWARD_NOT_IN_LEDGER,
+            "reward of 5.00, ledger credited 0.00, and 5.00 to the shopper's account of the other payment method",
+        )
+    ]

@@ -8,11 +8,13 @@ from datetime import datetime
 from uuid import UUID
 
 from rewards.adapters.memory.store import MemoryRepository
-from rewards.ledger import LedgerTransaction, TransactionKind
+from rewards.ledger import AccountKind, LedgerTransaction, TransactionKind
 from rewards.payouts import BatchStatus
+from rewards.policy import PaymentMethod
 from rewards.reconciliation import (
     AccountSnapshot,
     PayoutLineSnapshot,
+    PricedFrom,
     ReconciliationData,
     RewardSnapshot,
     TransactionSnapshot,
@@ -103,6 +105,20 @@ class MemoryRewardsReports(MemoryRepository):
                 net for shopper, net in bonus.items() if shopper != referrer
             )
 
+        def on_own_accounts(record: RewardRecord) -> tuple[int, int]:
+            """(on the account the reward's method names, on the shopper's other account)."""
+            named = AccountKind.CASH_PAYABLE if record.inputs.method is PaymentMethod.CASH else AccountKind.STORE_CREDIT
+            own = per_account_in.get(record.transaction_id, {}) if record.transaction_id else {}
+            mine = [(db.accounts[account][0], cents) for account, cents in own.items()
+                    if db.accounts[account][1] == record.shopper_id]  # fmt: skip
+            return sum(c for kind, c in mine if kind is named), sum(c for kind, c in mine if kind is not named)
+
+        def referral_bonus(record: RewardRecord) -> int:
+            referral = db.referrals.get(record.shopper_id)
+            if referral is None or record.referral_transaction_id is None:
+                return 0
+            return moves.get(record.referral_transaction_id, {}).get(referral.referrer_shopper_id, 0)
+
         delivered = {order.id for order in db.dispatch.orders.values() if order.status.value == "delivered"}
         rewards = {record.order_id: record for record in db.rewards.values()}
         paid = {
@@ -141,9 +157,12 @@ class MemoryRewardsReports(MemoryRepository):
                     order_id,
                     order_id in delivered,
                     record.amount_cents,
-                    moves.get(record.transaction_id, {}).get(record.shopper_id, 0) if record.transaction_id else 0,
+                    on_own_accounts(record)[0],
                     elsewhere(record),
                     db.reversed(record.transaction_id),
+                    PricedFrom(record.policy_id, record.inputs, record.earned_before),
+                    referral_bonus(record),
+                    on_own_accounts(record)[1],
                 )
                 for order_id in sorted(delivered | rewards.keys())
             ],

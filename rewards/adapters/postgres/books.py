@@ -10,10 +10,11 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from crowdship.db import Repository, Row
-from rewards.policy import PaymentMethod
+from rewards.policy import EarningsSoFar, PaymentMethod, RewardInputs
 from rewards.reconciliation import (
     AccountSnapshot,
     PayoutLineSnapshot,
+    PricedFrom,
     ReconciliationData,
     RewardSnapshot,
     TransactionSnapshot,
@@ -83,6 +84,9 @@ class PostgresRewardsReports(Repository):
                     int(row["credited"]),
                     int(row["elsewhere"]),
                     row["reversed"],
+                    _priced_from(row),
+                    int(row["referral_bonus"]),
+                    int(row["other_account"]),
                 )
                 for row in self._stream(_REWARDS, ())
             ),
@@ -152,6 +156,17 @@ class PostgresPaymentChoiceRepository(Repository):
         return PaymentMethodChoice(row["shopper_id"], PaymentMethod(row["method"]), row["chosen_at"], row["chosen_by"])
 
 
+def _priced_from(row: Row) -> PricedFrom | None:
+    if row["policy_id"] is None:
+        return None
+    inputs = row["inputs"]
+    return PricedFrom(
+        row["policy_id"],
+        RewardInputs.from_json(inputs["offer"]),
+        EarningsSoFar(inputs["earned_today_cents"], inputs["earned_this_week_cents"]),
+    )
+
+
 # Reconciliation's reads: each a hash aggregate over the ledger, streamed row by row.
 _ACCOUNTS = """
     SELECT a.id, a.shopper_id IS NOT NULL AS is_shopper, a.balance_cents, coalesce(s.total, 0) AS total
@@ -183,19 +198,30 @@ _REWARDS = f"""
     WITH moves AS ({_SHOPPER_MOVES}),
     own AS (
         SELECT r.order_id,
-               coalesce(sum(m.net) FILTER (WHERE m.shopper_id = r.shopper_id), 0) AS credited,
-               coalesce(sum(m.net) FILTER (WHERE m.shopper_id <> r.shopper_id), 0) AS elsewhere
-        FROM delivery_rewards r JOIN moves m ON m.transaction_id = r.transaction_id GROUP BY r.order_id),
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id = r.shopper_id AND a.kind = k.kind), 0)
+                   AS credited,
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id = r.shopper_id AND a.kind <> k.kind), 0)
+                   AS other_account,
+               coalesce(sum(e.amount_cents) FILTER (WHERE a.shopper_id <> r.shopper_id), 0) AS elsewhere
+        FROM delivery_rewards r
+        CROSS JOIN LATERAL (SELECT CASE r.method WHEN 'cash' THEN 'cash_payable' ELSE 'store_credit' END AS kind) k
+        JOIN ledger_entries e ON e.transaction_id = r.transaction_id
+        JOIN ledger_accounts a ON a.id = e.account_id AND a.shopper_id IS NOT NULL
+        GROUP BY r.order_id),
     referral AS (
-        SELECT r.order_id, coalesce(sum(m.net), 0) AS elsewhere
+        SELECT r.order_id,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id), 0) AS elsewhere,
+               coalesce(sum(m.net) FILTER (WHERE m.shopper_id = f.referrer_shopper_id), 0) AS to_referrer
         FROM delivery_rewards r
         JOIN moves m ON m.transaction_id = r.referral_transaction_id
         LEFT JOIN referrals f ON f.referred_shopper_id = r.shopper_id
-        WHERE m.shopper_id IS DISTINCT FROM f.referrer_shopper_id
         GROUP BY r.order_id)
     SELECT coalesce(o.id, r.order_id) AS order_id, o.id IS NOT NULL AS delivered, r.amount_cents,
+           r.policy_id, r.inputs,
            coalesce(own.credited, 0) AS credited,
            coalesce(own.elsewhere, 0) + coalesce(referral.elsewhere, 0) AS elsewhere,
+           coalesce(referral.to_referrer, 0) AS referral_bonus,
+           coalesce(own.other_account, 0) AS other_account,
            r.transaction_id IS NOT NULL
                AND EXISTS (SELECT 1 FROM ledger_transactions v WHERE v.reverses_id = r.transaction_id) AS reversed
     FROM (SELECT id FROM orders WHERE status = 'delivered') o
