@@ -72,6 +72,18 @@ def prune_live_positions(ctx: DispatchContext) -> int:
     return pruned
 
 
+def tend_live_state(ctx: DispatchContext, outages: Outages = ()) -> None:
+    """Rebuilds live state if it was lost and prunes stale positions; a server being away skips both until the
+    next round (logged) rather than ending the round: while Redis is away the stores are still batched, their
+    leases from PostgreSQL (the live state adapter's choice), and a PostgreSQL outage ends the round soon
+    enough."""
+    try:
+        rebuild_live_state_if_lost(ctx)
+        prune_live_positions(ctx)
+    except outages as error:
+        log.warning("live state not tended this round: a server is away", error=type(error).__name__)
+
+
 class RoundStuck(Exception):
     """A round made no progress for the stall time and was abandoned, or too many abandoned ones are stuck."""
 
@@ -135,10 +147,10 @@ def dispatch_round(
     ctx: DispatchContext, *, solver: Solver = matcher_solver, outages: Outages = (), watch: RoundWatch | None = None
 ) -> list[BatchReport]:
     """One batch for every store. A store whose batch fails for its own reasons is logged and retried next
-    round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off). With a
+    round; PostgreSQL or Redis being unreachable in a batch ends the round with the error (the loop backs off).
+    Live state that cannot be tended (Redis away) is left for the next round. With a
     `watch`, a store another round of this process is still in is skipped, and an abandoned round stops."""
-    rebuild_live_state_if_lost(ctx)
-    prune_live_positions(ctx)
+    tend_live_state(ctx, outages)
     with ctx.unit_of_work() as uow:
         stores = uow.stores.list()
     reports = []
