@@ -6,7 +6,10 @@ dispatcher that dies or loses its connection frees the store at once, and no two
 It has no time to live: a batch runs to its end (or is abandoned by its loop, which then starts no other batch
 of that store) and releases it. Redis's lease, when Redis answers, is preferred: it runs out by itself should a
 dispatcher freeze mid-batch. Taking a Redis lease first checks that no session holds the store's lock, so a
-dispatcher still batching on its PostgreSQL lease as Redis comes back keeps the store to itself.
+dispatcher still batching on its PostgreSQL lease as Redis comes back keeps the store to itself. The other way
+round is not covered: a dispatcher that cannot reach Redis while another one can (a partition, or the few
+seconds `REDIS_LEASE_RETRY_S` leaves between tries) may batch a store the other holds in Redis; the database's
+partial unique indexes still refuse a second open offer for an order or a trip (counted as conflicts).
 """
 
 from __future__ import annotations

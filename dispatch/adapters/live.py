@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -37,6 +38,10 @@ REBUILT_MARKER_KEY = f"{PREFIX}:live-state-built"
 
 REDIS_AWAY: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, *REDIS_REFUSING_FOR_NOW)
 """Redis cannot be reached or will not take a write right now."""
+
+REDIS_LEASE_RETRY_S = 5.0
+"""Once Redis was found away, stores' leases come from PostgreSQL without asking Redis for this long: a Redis
+that does not answer (stopped, stalled) would otherwise cost every store's batch a whole reply timeout."""
 
 ACTIVE_MARKER_TTL_S = 12 * 3600
 """A trip's marker outlives any trip; should its removal be missed, it still goes in the end."""
@@ -177,6 +182,7 @@ class RedisLiveState:
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._fallback_leases = fallback_leases
         self._leasing_from_postgres = False
+        self._postgres_leases_until = 0.0
 
     # Positions ------------------------------------------------------------------------------------
 
@@ -253,6 +259,8 @@ class RedisLiveState:
     def acquire_lease(self, store_id: UUID, ttl_s: float) -> str | None:
         """Takes the store's batch lease if nobody holds it; returns the token that proves ownership. While
         Redis is away, the lease comes from PostgreSQL (`dispatch.adapters.leases`), when it was given one."""
+        if self._fallback_leases is not None and time.monotonic() < self._postgres_leases_until:
+            return self._fallback_leases.acquire(store_id)  # Redis was just found away: not waited for per store
         token = secrets.token_hex(16)
         try:
             taken = self._client.set(_lease_key(store_id), token, nx=True, px=int(ttl_s * 1000))
@@ -262,6 +270,7 @@ class RedisLiveState:
             if not self._leasing_from_postgres:  # once per outage, not once per store and round
                 log.warning("store leases taken from PostgreSQL: Redis is away", error=type(error).__name__)
                 self._leasing_from_postgres = True
+            self._postgres_leases_until = time.monotonic() + REDIS_LEASE_RETRY_S
             return self._fallback_leases.acquire(store_id)
         if self._leasing_from_postgres:
             log.info("store leases taken from Redis again")

@@ -4,6 +4,7 @@ connection of its own), so that batching goes on and two dispatchers still never
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -104,3 +105,34 @@ def test_a_redis_lease_whose_redis_went_away_is_not_held_and_its_release_does_no
     cut_off = RedisLiveState(redis_away, fallback_leases=PostgresLeases(pool))
     assert not cut_off.holds_lease(store_id, token)
     assert not cut_off.release_lease(store_id, token)
+
+
+def test_a_redis_that_does_not_answer_is_waited_for_once_not_once_per_store(pool: ConnectionPool) -> None:
+    """Redis stopped mid-answer (its port open, nothing said): the first lease waits a reply timeout before it
+    comes from PostgreSQL; the next stores' leases, within `REDIS_LEASE_RETRY_S`, do not wait again."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections are taken by the backlog, and never answered
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            socket_connect_timeout=0.5,
+            socket_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+        live = RedisLiveState(client, fallback_leases=PostgresLeases(pool))
+        started = time.monotonic()
+        first = live.acquire_lease(first_store := uuid4(), ttl_s=5)
+        waited_first = time.monotonic() - started
+        started = time.monotonic()
+        others = [(store_id, live.acquire_lease(store_id, ttl_s=5)) for store_id in (uuid4() for _ in range(5))]
+        waited_others = time.monotonic() - started
+        client.close()
+    assert first is not None
+    assert all(token is not None for _, token in others)
+    assert waited_first >= 0.5
+    assert waited_others < 0.5, f"five more stores waited {waited_others:.1f} s for a Redis that does not answer"
+    for store_id, token in [(first_store, first), *others]:
+        assert token is not None
+        assert live.release_lease(store_id, token)
