@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
-from crowdship.logging import get_logger
+from crowdship.logging import Sampled, get_logger
 from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
 from dispatch.services.context import DispatchContext
@@ -43,6 +43,7 @@ MAX_ABANDONED_ROUNDS = 2
 connection)."""
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
+_LIVE_STATE_SKIPS = Sampled(every_s=60.0)
 
 
 def rebuild_live_state_if_lost(ctx: DispatchContext) -> int | None:
@@ -81,7 +82,9 @@ def tend_live_state(ctx: DispatchContext, outages: Outages = ()) -> None:
         rebuild_live_state_if_lost(ctx)
         prune_live_positions(ctx)
     except outages as error:
-        log.warning("live state not tended this round: a server is away", error=type(error).__name__)
+        held_back = _LIVE_STATE_SKIPS.take(type(error).__name__)
+        if held_back is not None:  # a line a minute, not one a round, for as long as the outage lasts
+            log.warning("live state not tended: a server is away", error=type(error).__name__, rounds_since=held_back)
 
 
 class RoundStuck(Exception):

@@ -132,6 +132,7 @@ def test_two_dispatchers_batch_every_store_while_redis_is_away(servers: Servers,
             assert "Traceback" not in text
             assert "dispatch round failed" not in text, text[-3000:]
             assert text.count("store leases taken from PostgreSQL") == 1, "not logged once for the outage"
+            assert text.count("live state not tended") == 1, "logged every round rather than once a minute"
 
 
 @contextmanager
