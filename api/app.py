@@ -50,6 +50,7 @@ from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
 from crowdship.logging import configure_logging
 from crowdship.settings import Settings
+from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.live import AsyncLivePositions, RedisLiveState
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.services import accounts
@@ -95,7 +96,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         warm_up(solver)
         sync_redis = open_redis(settings)
         async_redis = open_async_redis(settings)
-        context = live_context(settings, pool, clock=clock or SystemClock(), live=RedisLiveState(sync_redis))
+        context = live_context(
+            settings,
+            pool,
+            clock=clock or SystemClock(),
+            live=RedisLiveState(sync_redis, fallback_leases=PostgresLeases(pool)),
+        )
         active_accounts = ActiveAccounts(
             partial(accounts.earliest_token_accepted, context), outage_allowance_s=settings.access_token_ttl_s
         )

@@ -23,7 +23,8 @@ def offer_event(offer: Offer) -> dict[str, str]:
 
 class LiveState(Protocol):
     def acquire_lease(self, store_id: UUID, ttl_s: float) -> str | None:
-        """The store's batch lease if nobody holds it: the token that proves ownership; None if taken."""
+        """The store's batch lease if nobody holds it: the token that proves ownership; None if taken. Taken
+        elsewhere than in live state when that is away, since batches must go on (the adapter's choice)."""
         ...
 
     def release_lease(self, store_id: UUID, token: str) -> bool: ...

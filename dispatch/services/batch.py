@@ -1,11 +1,11 @@
 """One dispatch batch for one store: tidy up, build the problem, run the matcher, write the offers.
 
-Used by the dispatcher loop and by the operations endpoint alike. A per-store lease in Redis keeps two
-dispatchers from working on the same store at once, and a batch whose lease ran out before it wrote its offers
-writes none; should the lease fail all the same (Redis lost, a lease that runs out while the offers are
-written), the database's partial unique indexes still refuse a second open offer for an order or a trip, and
-the batch skips that offer, and an order keeps the reasons of the newest batch that left it pending (an older
-batch's, written later, are not written over them).
+Used by the dispatcher loop and by the operations endpoint alike. A per-store lease (live state's: in Redis,
+from PostgreSQL while Redis is away) keeps two dispatchers from working on the same store at once, and a batch
+whose lease ran out before it wrote its offers writes none; should the lease fail all the same (Redis lost, a
+lease that runs out while the offers are written), the database's partial unique indexes still refuse a second
+open offer for an order or a trip, and the batch skips that offer, and an order keeps the reasons of the newest
+batch that left it pending (an older batch's, written later, are not written over them).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
-from crowdship.logging import get_logger
+from crowdship.logging import Sampled, get_logger
 from dispatch.services.acceptance import REFIT_EVERY
 from dispatch.services.batch import BatchReport, Solver, matcher_solver, run_batch
 from dispatch.services.context import DispatchContext
@@ -43,6 +43,7 @@ MAX_ABANDONED_ROUNDS = 2
 connection)."""
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
+_LIVE_STATE_SKIPS = Sampled(every_s=60.0)
 
 
 def rebuild_live_state_if_lost(ctx: DispatchContext) -> int | None:
@@ -70,6 +71,20 @@ def prune_live_positions(ctx: DispatchContext) -> int:
     if pruned:
         log.info("stale live positions pruned", positions=pruned)
     return pruned
+
+
+def tend_live_state(ctx: DispatchContext, outages: Outages = ()) -> None:
+    """Rebuilds live state if it was lost and prunes stale positions; a server being away skips both until the
+    next round (logged) rather than ending the round: while Redis is away the stores are still batched, their
+    leases from PostgreSQL (the live state adapter's choice), and a PostgreSQL outage ends the round soon
+    enough."""
+    try:
+        rebuild_live_state_if_lost(ctx)
+        prune_live_positions(ctx)
+    except outages as error:
+        held_back = _LIVE_STATE_SKIPS.take(type(error).__name__)
+        if held_back is not None:  # a line a minute, not one a round, for as long as the outage lasts
+            log.warning("live state not tended: a server is away", error=type(error).__name__, rounds_since=held_back)
 
 
 class RoundStuck(Exception):
@@ -135,10 +150,10 @@ def dispatch_round(
     ctx: DispatchContext, *, solver: Solver = matcher_solver, outages: Outages = (), watch: RoundWatch | None = None
 ) -> list[BatchReport]:
     """One batch for every store. A store whose batch fails for its own reasons is logged and retried next
-    round; PostgreSQL or Redis being unreachable ends the round with the error (the loop backs off). With a
+    round; PostgreSQL or Redis being unreachable in a batch ends the round with the error (the loop backs off).
+    Live state that cannot be tended (Redis away) is left for the next round. With a
     `watch`, a store another round of this process is still in is skipped, and an abandoned round stops."""
-    rebuild_live_state_if_lost(ctx)
-    prune_live_positions(ctx)
+    tend_live_state(ctx, outages)
     with ctx.unit_of_work() as uow:
         stores = uow.stores.list()
     reports = []

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from api_support import Account, assert_problem, check_in
+from api_support import Account, assert_problem, check_in, current_offer, ingest, run_batch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
@@ -47,6 +47,27 @@ def test_a_redis_outage_answers_503_with_retry_after(
     assert int(response.headers["Retry-After"]) > 0
     with PostgresDispatchUnitOfWork(db) as uow:
         assert uow.connection.execute("SELECT count(*) FROM location_samples").fetchone() == (0,)
+
+
+def test_with_redis_away_a_batch_still_offers_and_the_shopper_reads_the_offer_through_the_api(
+    api_settings: Settings,
+    clock: ManualClock,
+    store: Store,
+    ops: Account,
+    make_shopper: Callable[..., Account],
+) -> None:
+    """The store's lease comes from PostgreSQL while Redis is away: the batch runs and offers the order; its
+    event is lost with Redis, and the shopper finds the offer by asking the API, which reads PostgreSQL."""
+    shopper = make_shopper()
+    down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    with TestClient(create_app(down, clock=clock), raise_server_exceptions=False) as client:
+        order = ingest(client, ops, store, clock, ref="NO-REDIS")
+        check_in(client, shopper, store, clock)
+        report = run_batch(client, ops, store)
+        offer = current_offer(client, shopper)
+    assert not report["skipped"]
+    assert report["offers"] == [offer["id"]]
+    assert [stop["order_id"] for stop in offer["stops"]] == [order["order_id"]]
 
 
 def test_health_names_the_server_that_is_away_and_asks_to_retry(api_settings: Settings, clock: ManualClock) -> None:
