@@ -46,6 +46,11 @@ def in_utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+def instant(text: str | None) -> datetime | None:
+    """An instant a record keeps as ISO 8601 text (an offer's breakdown: `leave_after`), for `when`; None as is."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def whole_days(start: datetime, end: datetime) -> bool:
     """True when a period runs from one UTC midnight to another (as the console prepares batches); a batch
     prepared through the API may start and end at any instant."""

@@ -22,6 +22,7 @@ from api.console.formats import (
     has_seconds,
     history_detail,
     in_utc,
+    instant,
     money,
     period_words,
     reason_words,
@@ -65,6 +66,7 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 templates.env.filters["money"] = money
 templates.env.filters["utc"] = in_utc
+templates.env.filters["instant"] = instant
 templates.env.filters["words"] = words
 templates.env.filters["counted"] = counted
 templates.env.filters["reason"] = reason_words

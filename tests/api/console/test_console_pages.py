@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
 from console_support import (
     StaffLogin,
@@ -591,3 +592,37 @@ def test_an_order_whose_offer_was_declined_says_so_on_its_page_and_the_live_view
     live = client.get(f"/console/ops/stores/{store.id}/live").text
     assert f"{said} (1)" in live
     assert "not batched yet" not in live
+
+
+@pytest.mark.parametrize(
+    ("said", "window"),
+    [("leave_after", {"minutes_from_now": 50, "hours": 2}), ("leave_before", {"minutes_from_now": 0, "hours": 0.33})],
+)
+def test_an_offer_on_the_order_page_says_when_its_shopper_may_leave_the_store_in_utc(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    said: str,
+    window: dict[str, float],
+) -> None:
+    """A window opening in 50 minutes (leave no earlier), one closing in 20 (leave no later): the offer told the
+    shopper when to leave the store, and the order page listed the offer without it."""
+    opens = clock.now() + timedelta(minutes=window["minutes_from_now"])
+    receipt = ingest(
+        client, ops, store, clock, ref=f"WEB-LEAVE-{said}",
+        window_earliest=opens.isoformat(), window_latest=(opens + timedelta(hours=window["hours"])).isoformat(),
+    )  # fmt: skip
+    ana = make_shopper("Ana")
+    check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    leave = datetime.fromisoformat(current_offer(client, ana)["breakdown"][said]).astimezone(UTC)
+    sign_in_as(Role.OPS)
+    page = client.get(f"/console/ops/orders/{receipt['order_id']}").text
+    offers = page[page.index("<h2>Offers</h2>") :]
+    assert "<th>Leave the store</th>" in offers
+    shown = f'<time datetime="{leave.isoformat()}">{leave.strftime("%Y-%m-%d %H:%M")} UTC</time>'
+    word = "after" if said == "leave_after" else "by"
+    assert re.search(rf"<td[^>]*>{word} {re.escape(shown)}</td>", offers), offers
