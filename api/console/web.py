@@ -44,7 +44,7 @@ from api.console.session import (
     sign,
 )
 from api.dependencies import AppServices
-from crowdship.units import counted
+from crowdship.units import counted, format_duration
 from dispatch.services import accounts
 
 STATIC_URL = f"{CONSOLE_PREFIX}/static"
@@ -69,6 +69,7 @@ templates.env.filters["utc"] = in_utc
 templates.env.filters["instant"] = instant
 templates.env.filters["words"] = words
 templates.env.filters["counted"] = counted
+templates.env.filters["duration"] = format_duration
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
 templates.env.filters["dates_whole"] = dates_kept_whole
