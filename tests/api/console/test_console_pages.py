@@ -530,7 +530,7 @@ def test_shoppers_are_found_by_the_start_of_their_name(
     assert ">1\u20132 of 2<" in found
     assert "100% Ana" in client.get("/console/ops/shoppers", params={"name": "100%"}).text  # % is a character
     none = client.get("/console/ops/shoppers", params={"name": "Zed"}).text
-    assert "No shopper's name starts with “Zed”." in none
+    assert "No shopper's name starts with “<bdi>Zed</bdi>”." in none
     paged = client.get("/console/ops/shoppers", params={"name": "ana", "limit": 1, "offset": 1}).text
     assert "anabel Ruiz" in paged
     assert "Ana Lima" not in paged
@@ -626,3 +626,32 @@ def test_an_offer_on_the_order_page_says_when_its_shopper_may_leave_the_store_in
     shown = f'<time datetime="{leave.isoformat()}">{leave.strftime("%Y-%m-%d %H:%M")} UTC</time>'
     word = "after" if said == "leave_after" else "by"
     assert re.search(rf"<td[^>]*>{word} {re.escape(shown)}</td>", offers), offers
+
+
+def test_a_right_to_left_shopper_name_in_a_sentence_is_isolated_from_the_text_around_it(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A Hebrew name ending in digits ("שלום 500") put bare into "offered to שלום 500's trip with…" took the
+    digits and the words after it into its right-to-left run, which a browser then shows reordered: each name a
+    shopper typed is a <bdi> of its own in a sentence."""
+    name = "שלום 500"
+    shalom = make_shopper("Shalom")  # an account's e-mail is made of the name: renamed after
+    with db.connection() as connection:
+        connection.execute("UPDATE shoppers SET display_name = %s WHERE id = %s", (name, shalom.shopper_id))
+    (receipt,), _ = _accepted(client, ops, store, clock, shalom, "WEB-BIDI-1")
+    sign_in_as(Role.OPS)
+    page = client.get(f"/console/ops/orders/{receipt['order_id']}").text
+    isolated = f"<bdi>{name}</bdi>"
+    assert f"offered to {isolated}'s trip" in page
+    carried = re.search(r"<dt>Carried by</dt><dd>(.*?)</dd>", page, re.DOTALL)
+    assert carried is not None
+    assert f">{isolated}</a>, on the trip checked in" in carried.group(1)
+    assert f'<a href="/console/ops/stores/{store.id}/live"><bdi>{store.name}</bdi></a>' in page
+    money = client.get(f"/console/ops/shoppers/{shalom.shopper_id}").text
+    assert f"No referrer is recorded for {isolated}:" in money

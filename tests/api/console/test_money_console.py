@@ -41,7 +41,7 @@ def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form
     page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
     assert "Reverse this reward" in page
     dollars = format_dollars(credit.amount_cents)
-    assert f'Reversing takes <span class="money">{dollars}</span> back from Ana\'s' in page
+    assert f'Reversing takes <span class="money">{dollars}</span> back from <bdi>Ana</bdi>\'s' in page
     form = {
         CSRF_FIELD: hidden(page, CSRF_FIELD),
         "idempotency_key": hidden(page, "idempotency_key"),
@@ -118,7 +118,8 @@ def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_af
     assert page.status_code == 200
     assert "Credit the delivery of order WEB-NO-POLICY" in page_says(page.text)
     amount = re.search(
-        r"Credits <span class=\"money\">(\$[0-9.,]+)</span> to Ana's cash payable by policy v" + str(version),
+        r"Credits <span class=\"money\">(\$[0-9.,]+)</span> to <bdi>Ana</bdi>'s cash payable by policy v"
+        + str(version),
         page.text,
     )
     assert amount, page.text
@@ -163,7 +164,7 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
         refused = client.post(f"{url}/store-credit-redemptions", data={**fresh, "amount": bad})
         assert said in refused.text, refused.text
 
-    assert "No referrer is recorded for Ana: a referrer earns a share" in page
+    assert "No referrer is recorded for <bdi>Ana</bdi>: a referrer earns a share" in page
     delivered = client.post(f"{url}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "rit"})
     assert "Shopper: the shopper already delivered; referrals are for new shoppers." in delivered.text
     nico = f"/console/ops/shoppers/{make_shopper('Nico').shopper_id}"
