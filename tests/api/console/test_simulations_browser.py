@@ -239,3 +239,24 @@ def test_on_a_phone_the_compare_drop_downs_show_each_chosen_runs_id_whole(
         expect(select.locator("option:checked")).to_contain_text("seed")
         shown, room = select.evaluate(SHOWN_AND_ROOM)
         assert shown <= room, f"{label}: the text up to the run id is {shown:.0f} px in {room:.0f} px"
+
+
+def test_on_a_phone_the_runs_table_keeps_each_run_id_on_one_line(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """At 390 px the runs table broke an id as "20260101T000100- / bbbbbb", which reads as two ids; the table
+    scrolls sideways in its own box instead."""
+    runs = api_settings.local_dir / "runs"
+    _put_run(runs, "20260101T000000-aaaaaa", "finished", "A weekday at the Tallahassee supercentre", finished_at=NOW)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/simulations")
+    cell = page.locator("#runs tbody tr td").first
+    expect(cell).to_have_text("20260101T000000-aaaaaa")
+    screenshot(page, "runs-390")
+    lines = cell.evaluate(
+        "c => { const r = document.createRange(); r.selectNodeContents(c);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    )
+    assert lines == 1, "the run id is broken over lines"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
