@@ -43,6 +43,16 @@ def format_dollars(amount: int) -> str:
     return f"{sign}${whole:,}.{cents:02d}"
 
 
+def format_duration(seconds: int) -> str:
+    """Whole seconds as people read a time out of the way, in minutes as it is priced, exactly: 240 -> "4 min",
+    250 -> "4 min 10 s", 45 -> "45 s", 0 -> "0 min"; never a rounded "4 min" for 250 s that a rate per minute
+    would not price as 4 minutes."""
+    minutes, rest = divmod(int(seconds), 60)
+    if not rest:
+        return f"{minutes} min"
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 _DOLLARS = re.compile(r"\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
 """ASCII digits only: a `\\d` would also take other scripts' digits, which no one types for dollars."""
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from crowdship.units import BASIS_POINTS, Cents, format_dollars
+from crowdship.units import BASIS_POINTS, Cents, format_dollars, format_duration
 from dispatch.model import TrustTier
 from rewards.policy import MAX_REWARD_CENTS, EarningsSoFar, PolicyParameters, RewardInputs, round_half_up
 
@@ -99,8 +99,9 @@ def explain(
     )
     add(
         ComponentKind.DURATION,
-        f"Extra time: {max(0, i.extra_duration_s - p.included_duration_s)} s beyond the "
-        f"{p.included_duration_s} s included, at {format_dollars(Cents(p.per_extra_minute_cents))} per minute"
+        f"Extra time: {format_duration(max(0, i.extra_duration_s - p.included_duration_s))} beyond the "
+        f"{format_duration(p.included_duration_s)} included, at "
+        f"{format_dollars(Cents(p.per_extra_minute_cents))} per minute"
         if p and i
         else "Extra time",
         duration,

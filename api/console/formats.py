@@ -46,6 +46,11 @@ def in_utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+def instant(text: str | None) -> datetime | None:
+    """An instant a record keeps as ISO 8601 text (an offer's breakdown: `leave_after`), for `when`; None as is."""
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def whole_days(start: datetime, end: datetime) -> bool:
     """True when a period runs from one UTC midnight to another (as the console prepares batches); a batch
     prepared through the API may start and end at any instant."""
@@ -83,18 +88,22 @@ def period_words(start: datetime, end: datetime) -> str:
 BY_OPERATIONS = " by operations"
 
 
-def history_detail(entry: TimelineEntry, trip_names: Mapping[UUID, str]) -> str:
+def history_detail(entry: TimelineEntry, trip_names: Mapping[UUID, str]) -> Markup:
     """A line of an order's history as a page says it, before the person who did it ("by you"): the trip an
-    offer went to by its shopper's name ("offered to Ana's trip"), and no "by operations" where the person is
-    named after it ("cancelled", not "cancelled by operations by you")."""
+    offer went to by its shopper's name ("offered to Ana's trip"), the name isolated for bidirectional text (a
+    right-to-left name ending in digits reordered the sentence around it), and no "by operations" where the
+    person is named after it ("cancelled", not "cancelled by operations by you"). Escaped."""
     detail = entry.detail
-    if entry.trip_id is not None and entry.trip_id in trip_names:
-        detail = detail.replace(trip_words(entry.trip_id), f"{trip_names[entry.trip_id]}'s trip", 1)
     if entry.actor_id is not None:
         detail = detail.removesuffix(BY_OPERATIONS)
         if detail.startswith(NOT_DELIVERED_NOTE):
             detail = f"not delivered: “{detail.removeprefix(NOT_DELIVERED_NOTE)}”"
-    return detail
+    if entry.trip_id is not None and entry.trip_id in trip_names:
+        before, found, after = detail.partition(trip_words(entry.trip_id))
+        if found:
+            name = trip_names[entry.trip_id]
+            return escape(before) + Markup("<bdi>%s</bdi>'s trip") % name + escape(after)
+    return escape(detail)
 
 
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")

@@ -22,6 +22,7 @@ from api.console.formats import (
     has_seconds,
     history_detail,
     in_utc,
+    instant,
     money,
     period_words,
     reason_words,
@@ -43,7 +44,7 @@ from api.console.session import (
     sign,
 )
 from api.dependencies import AppServices
-from crowdship.units import counted
+from crowdship.units import counted, format_duration
 from dispatch.services import accounts
 
 STATIC_URL = f"{CONSOLE_PREFIX}/static"
@@ -65,8 +66,10 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 templates.env.filters["money"] = money
 templates.env.filters["utc"] = in_utc
+templates.env.filters["instant"] = instant
 templates.env.filters["words"] = words
 templates.env.filters["counted"] = counted
+templates.env.filters["duration"] = format_duration
 templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
 templates.env.filters["dates_whole"] = dates_kept_whole

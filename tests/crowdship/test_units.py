@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crowdship.errors import InvalidInput
-from crowdship.units import counted, divide_half_up, format_dollars, parse_dollars
+from crowdship.units import counted, divide_half_up, format_dollars, format_duration, parse_dollars
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,9 @@ def test_a_count_agrees_with_its_noun() -> None:
     assert counted(0, "offer") == "0 offers"
     assert counted(3, "bag") == "3 bags"
     assert counted(2, "trip") == "2 trips"
+
+
+def test_a_duration_reads_in_minutes_and_keeps_its_odd_seconds() -> None:
+    """Times are priced per minute, prorated to the second: said in minutes, with the seconds left over."""
+    said = [format_duration(seconds) for seconds in (0, 45, 60, 240, 250, 3600)]
+    assert said == ["0 min", "45 s", "1 min", "4 min", "4 min 10 s", "60 min"]

@@ -1,6 +1,8 @@
 // A part of a page that refreshes itself (htmx polling: the live store view, the simulation runs) and whose
 // refresh fails keeps what it showed, which then passes for live: it is greyed (.stale) and a message before it
 // says since when it is not refreshed and why, once per outage (role=alert), until a refresh comes through again.
+// A badge that says the part is live (data-live-of="<its id>", the live view's heading) says otherwise meanwhile
+// (its data-stale-text, "not live") and loses its class "live" (green), both given back by the next refresh.
 (function () {
   "use strict";
 
@@ -21,6 +23,29 @@
     return "the server refused the refresh (" + status + ")";
   }
 
+  function badges(elt) {
+    return document.querySelectorAll("[data-live-of='" + elt.id + "']");
+  }
+
+  function notLive(elt) {
+    badges(elt).forEach(function (badge) {
+      if (badge.dataset.liveText === undefined) badge.dataset.liveText = badge.textContent;
+      badge.textContent = badge.dataset.staleText || "not live";
+      badge.classList.remove("live");
+      badge.classList.add("not-live");
+    });
+  }
+
+  function liveAgain(elt) {
+    badges(elt).forEach(function (badge) {
+      if (badge.dataset.liveText === undefined) return;
+      badge.textContent = badge.dataset.liveText;
+      delete badge.dataset.liveText;
+      badge.classList.remove("not-live");
+      badge.classList.add("live");
+    });
+  }
+
   function failed(elt, status) {
     var id = elt.id + "-stale";
     var note = document.getElementById(id);
@@ -38,6 +63,7 @@
       note.textContent = text;
     }
     elt.classList.add("stale");
+    notLive(elt);
   }
 
   function refreshed(elt) {
@@ -48,6 +74,7 @@
       now.classList.remove("stale");
       now.dataset.refreshedAt = String(Date.now());
     }
+    liveAgain(elt);
   }
 
   document.addEventListener("htmx:afterRequest", function (event) {

@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from api_support import ON_THE_WAY, Account, check_in, current_offer, ingest, run_batch
 from console_support import (
     StaffLogin,
@@ -529,7 +530,7 @@ def test_shoppers_are_found_by_the_start_of_their_name(
     assert ">1\u20132 of 2<" in found
     assert "100% Ana" in client.get("/console/ops/shoppers", params={"name": "100%"}).text  # % is a character
     none = client.get("/console/ops/shoppers", params={"name": "Zed"}).text
-    assert "No shopper's name starts with “Zed”." in none
+    assert "No shopper's name starts with “<bdi>Zed</bdi>”." in none
     paged = client.get("/console/ops/shoppers", params={"name": "ana", "limit": 1, "offset": 1}).text
     assert "anabel Ruiz" in paged
     assert "Ana Lima" not in paged
@@ -591,3 +592,66 @@ def test_an_order_whose_offer_was_declined_says_so_on_its_page_and_the_live_view
     live = client.get(f"/console/ops/stores/{store.id}/live").text
     assert f"{said} (1)" in live
     assert "not batched yet" not in live
+
+
+@pytest.mark.parametrize(
+    ("said", "window"),
+    [("leave_after", {"minutes_from_now": 50, "hours": 2}), ("leave_before", {"minutes_from_now": 0, "hours": 0.33})],
+)
+def test_an_offer_on_the_order_page_says_when_its_shopper_may_leave_the_store_in_utc(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    said: str,
+    window: dict[str, float],
+) -> None:
+    """A window opening in 50 minutes (leave no earlier), one closing in 20 (leave no later): the offer told the
+    shopper when to leave the store, and the order page listed the offer without it."""
+    opens = clock.now() + timedelta(minutes=window["minutes_from_now"])
+    receipt = ingest(
+        client, ops, store, clock, ref=f"WEB-LEAVE-{said}",
+        window_earliest=opens.isoformat(), window_latest=(opens + timedelta(hours=window["hours"])).isoformat(),
+    )  # fmt: skip
+    ana = make_shopper("Ana")
+    check_in(client, ana, store, clock)
+    run_batch(client, ops, store)
+    leave = datetime.fromisoformat(current_offer(client, ana)["breakdown"][said]).astimezone(UTC)
+    sign_in_as(Role.OPS)
+    page = client.get(f"/console/ops/orders/{receipt['order_id']}").text
+    offers = page[page.index("<h2>Offers</h2>") :]
+    assert "<th>Leave the store</th>" in offers
+    shown = f'<time datetime="{leave.isoformat()}">{leave.strftime("%Y-%m-%d %H:%M")} UTC</time>'
+    word = "after" if said == "leave_after" else "by"
+    assert re.search(rf"<td[^>]*>{word} {re.escape(shown)}</td>", offers), offers
+
+
+def test_a_right_to_left_shopper_name_in_a_sentence_is_isolated_from_the_text_around_it(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    ops: Account,
+    store: Store,
+    clock: ManualClock,
+    make_shopper: Callable[..., Account],
+    db: ConnectionPool,
+) -> None:
+    """A Hebrew name ending in digits ("שלום 500") put bare into "offered to שלום 500's trip with…" took the
+    digits and the words after it into its right-to-left run, which a browser then shows reordered: each name a
+    shopper typed is a <bdi> of its own in a sentence."""
+    name = "שלום 500"
+    shalom = make_shopper("Shalom")  # an account's e-mail is made of the name: renamed after
+    with db.connection() as connection:
+        connection.execute("UPDATE shoppers SET display_name = %s WHERE id = %s", (name, shalom.shopper_id))
+    (receipt,), _ = _accepted(client, ops, store, clock, shalom, "WEB-BIDI-1")
+    sign_in_as(Role.OPS)
+    page = client.get(f"/console/ops/orders/{receipt['order_id']}").text
+    isolated = f"<bdi>{name}</bdi>"
+    assert f"offered to {isolated}'s trip" in page
+    carried = re.search(r"<dt>Carried by</dt><dd>(.*?)</dd>", page, re.DOTALL)
+    assert carried is not None
+    assert f">{isolated}</a>, on the trip checked in" in carried.group(1)
+    assert f'<a href="/console/ops/stores/{store.id}/live"><bdi>{store.name}</bdi></a>' in page
+    money = client.get(f"/console/ops/shoppers/{shalom.shopper_id}").text
+    assert f"No referrer is recorded for {isolated}:" in money

@@ -33,7 +33,7 @@ def test_a_reversal_refused_for_an_approved_batch_names_the_batch_by_its_period(
     url = f"/console/finance/orders/{credit.order_id}/reward-reversal"
     page = html.unescape(client.get(url).text)
     assert "The approved payout batch of " in page  # told before the reason is typed
-    assert "is to pay Ana this money: the reversal will be refused until that batch is rejected." in page
+    assert "is to pay <bdi>Ana</bdi> this money: the reversal will be refused until that batch is rejected." in page
     form = {CSRF_FIELD: form_token(client, url), "idempotency_key": "reverse-once", "reason": "disputed"}
     refused = client.post(url, data=form)
     assert refused.status_code == 409

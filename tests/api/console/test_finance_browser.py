@@ -335,7 +335,7 @@ def test_the_books_rewards_policies_and_audit_log(
     expect(page.get_by_label("Shopper (name or id)")).to_have_value("Ana")  # followed by id, shown by name
     screenshot(page, "ledger")
 
-    page.get_by_role("link", name="Their rewards, explained in cents →").click()
+    page.get_by_role("link", name="Their rewards, explained to the cent →").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Rewards of Ana")
     expect(page.get_by_role("cell", name="Base reward")).to_be_visible()
     expect(page.get_by_text("2 bags at $0.25 each")).to_be_visible()

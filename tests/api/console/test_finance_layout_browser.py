@@ -165,3 +165,40 @@ def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scroll
         header = page.get_by_role("columnheader", name=column).bounding_box()
         assert header is not None
         assert header["x"] + header["width"] <= box["x"] + box["width"] + 1, f"{column} lies beyond the box"
+
+
+def test_on_a_phone_the_signed_in_address_stays_whole_and_a_line_is_held_without_scrolling_sideways(
+    signed_in: Callable[..., Page],
+    owed_live: Callable[..., Owed],
+    screenshot: Screenshot,
+) -> None:
+    """At 390 px the header broke the address as "finance- / 368…@example.org", and a payout line's reason field
+    and Hold button lay beyond the lines' box, to be scrolled to sideways: the address keeps to one line (cut
+    with an ellipsis, whole in its tooltip) and each line is laid out down the phone's width."""
+    owed_live("Ana")
+    page = signed_in(Role.FINANCE, "finance-with-a-long-name")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    reason = page.get_by_label(re.compile(r"^Reason to hold Ana"))
+    hold = page.get_by_role("button", name="Hold", exact=True)
+    expect(reason).to_be_visible()
+    screenshot(page, "batch-hold-390")
+
+    address = page.get_by_role("banner").get_by_text(re.compile(r"@example\.org"))
+    assert _lines(address) == 1, "the signed-in address is broken over lines"
+    expect(address).to_have_attribute("title", re.compile(r"^finance-with-a-long-name-\d+@example\.org$"))
+    assert _lines(page.get_by_role("button", name="Sign out")) == 1
+    for element in (address, reason, hold):
+        box = element.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, f"{element} lies left of the window: {box}"
+        assert box["x"] + box["width"] <= 390, f"{element} lies beyond the window: {box}"
+    lines = page.locator(".table-scroll", has=hold)
+    assert lines.evaluate("b => b.scrollWidth <= b.clientWidth"), "the lines scroll sideways"
+    expect(page.get_by_role("row").filter(has_text="Ana").get_by_role("cell").nth(2)).to_contain_text("rewarded")
+
+    reason.fill("checking the proof at the door")
+    hold.click()
+    expect(page.get_by_role("row").filter(has_text="Ana")).to_contain_text("checking the proof at the door")
+    screenshot(page, "batch-held-390")

@@ -1,10 +1,12 @@
 """A view that refreshes itself (the live store view, the simulation runs) and cannot reach the server says so,
-in a real browser (Debian's Chromium): the live view kept 'As of 13:01:25; refreshed every few seconds' and its
-figures while every refresh failed, so an operator watched a frozen store as if it were live. It says since when
-it is not refreshed and why, greys what it shows, and once a refresh comes through again it is live as before."""
+in a real browser (Debian's Chromium): the live view kept 'As of 13:01:25; refreshed every few seconds', its
+figures and its heading's "live" badge while every refresh failed, so an operator watched a frozen store as if
+it were live. It says since when it is not refreshed and why, greys what it shows, says "not live" in its
+heading, and once a refresh comes through again it is live as before."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,12 +36,16 @@ def test_a_live_view_whose_refreshes_fail_says_it_is_out_of_date_until_they_come
     expect(panel.locator("table.waiting a")).to_have_count(2)
     stale = page.get_by_role("alert")
     expect(stale).to_have_count(0)
+    badge = page.get_by_role("heading", level=1).locator(".badge")
+    expect(badge).to_have_text("live")
 
     page.route("**/live/panel", _unavailable)
     expect(stale).to_contain_text("Not refreshed since", timeout=REFRESH_WAIT_MS)
     expect(stale).to_contain_text("the server is not answering (503)")
     expect(stale).to_contain_text("may be out of date")
     expect(panel).to_have_class("stale")
+    expect(badge).to_have_text("not live")  # the heading's badge said "live" over a frozen panel
+    expect(badge).not_to_have_class(re.compile(r"(^|\s)live(\s|$)"))
     screenshot(page, "live-stale")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "live-stale-390")
@@ -49,6 +55,8 @@ def test_a_live_view_whose_refreshes_fail_says_it_is_out_of_date_until_they_come
     expect(stale).to_have_count(0, timeout=REFRESH_WAIT_MS)
     expect(panel).not_to_have_class("stale")
     expect(panel.locator("table.waiting a")).to_have_count(2)
+    expect(badge).to_have_text("live")
+    expect(badge).to_have_class(re.compile(r"(^|\s)live(\s|$)"))
 
 
 def test_a_live_view_that_cannot_reach_the_console_at_all_says_so(

@@ -41,7 +41,7 @@ def test_finance_reverses_a_reward_from_the_rewards_page_once_even_when_the_form
     page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
     assert "Reverse this reward" in page
     dollars = format_dollars(credit.amount_cents)
-    assert f'Reversing takes <span class="money">{dollars}</span> back from Ana\'s' in page
+    assert f'Reversing takes <span class="money">{dollars}</span> back from <bdi>Ana</bdi>\'s' in page
     form = {
         CSRF_FIELD: hidden(page, CSRF_FIELD),
         "idempotency_key": hidden(page, "idempotency_key"),
@@ -118,7 +118,8 @@ def test_finance_credits_a_delivery_the_reconciliation_lists_without_a_reward_af
     assert page.status_code == 200
     assert "Credit the delivery of order WEB-NO-POLICY" in page_says(page.text)
     amount = re.search(
-        r"Credits <span class=\"money\">(\$[0-9.,]+)</span> to Ana's cash payable by policy v" + str(version),
+        r"Credits <span class=\"money\">(\$[0-9.,]+)</span> to <bdi>Ana</bdi>'s cash payable by policy v"
+        + str(version),
         page.text,
     )
     assert amount, page.text
@@ -163,7 +164,7 @@ def test_operations_take_store_credit_at_the_till_and_record_who_brought_a_shopp
         refused = client.post(f"{url}/store-credit-redemptions", data={**fresh, "amount": bad})
         assert said in refused.text, refused.text
 
-    assert "No referrer is recorded for Ana: a referrer earns a share" in page
+    assert "No referrer is recorded for <bdi>Ana</bdi>: a referrer earns a share" in page
     delivered = client.post(f"{url}/referral", data={CSRF_FIELD: till[CSRF_FIELD], "referrer": "rit"})
     assert "Shopper: the shopper already delivered; referrals are for new shoppers." in delivered.text
     nico = f"/console/ops/shoppers/{make_shopper('Nico').shopper_id}"
@@ -379,3 +380,28 @@ def test_the_audit_log_names_a_reversed_posting_by_its_order_not_a_transaction_i
     said = " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())  # the words a person reads
     assert f"Reward for order {reference.group(1)} you Reason: the recipient says nothing came" in said
     assert re.search(r"Ledger transaction [0-9a-f]{8}", said) is None
+
+
+def test_the_rewards_page_says_times_in_minutes_and_every_component_in_dollars_adding_up_to_the_amount(
+    client: TestClient,
+    sign_in_as: Callable[..., StaffLogin],
+    owed: Callable[..., Owed],
+) -> None:
+    """A delivery 240 s out of the way, priced per minute: the page said "Extra time 240 s" (the order page says
+    "4 min") and its components as bare integers in a "Cents" column, where the rest of the console says $0.40."""
+    ana, credit = owed("Ana")  # 1 500 m and 240 s out of the way
+    sign_in_as(Role.FINANCE, "fiona")
+    page = client.get(f"/console/finance/rewards?shopper_id={ana.shopper_id}").text
+    assert "<dt>Extra time</dt><dd>4 min</dd>" in page
+    assert "Extra time: 4 min beyond the 0 min included" in page
+    table = re.search(r"<table>(.*?)</table>", page, re.DOTALL)
+    assert table is not None
+    assert "Cents" not in table.group(1)
+    amounts = re.findall(r'<td class="num"><span class="money">(-?)\$([0-9,]+)\.([0-9]{2})</span></td>', table.group(1))
+    assert len(amounts) >= 3, table.group(1)
+    total = sum(
+        (-1 if minus else 1) * (int(dollars.replace(",", "")) * 100 + int(cents)) for minus, dollars, cents in amounts
+    )
+    assert total == credit.amount_cents
+    shown = format_dollars(credit.amount_cents)
+    assert f'<th class="num"><span class="money">{shown}</span></th>' in table.group(1)

@@ -135,12 +135,12 @@ def test_finance_is_refused_the_simulations_page(signed_in: Callable[..., Page],
     screenshot(page, "simulations-finance-refused")
 
 
-def _put_run(runs: Path, run_id: str, state: str, **more: object) -> None:
+def _put_run(runs: Path, run_id: str, state: str, title: str = "Demo day", **more: object) -> None:
     """A run as the registry keeps it (its status file), without starting a child: one that never ends."""
     folder = runs / run_id
     folder.mkdir(parents=True)
     status = RunStatus(
-        id=run_id, kind="simulate", scenario="demo.toml", title="Demo day", state=state, created_at=NOW, **more
+        id=run_id, kind="simulate", scenario="demo.toml", title=title, state=state, created_at=NOW, **more
     )
     (folder / "status.json").write_text(status.model_dump_json(), encoding="utf-8")
 
@@ -208,3 +208,55 @@ def test_a_comparison_link_naming_a_run_that_is_not_kept_says_so_and_focuses_tha
     expect(page.get_by_role("button", name="Compare")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("table.comparison")).to_be_visible()
+
+
+SHOWN_AND_ROOM = """s => {
+    const text = s.options[s.selectedIndex].text, end = text.indexOf(s.value) + s.value.length;
+    const pen = document.createElement("canvas").getContext("2d"), style = getComputedStyle(s);
+    pen.font = style.font;
+    const arrow = 24;  // Chromium's drop-down arrow, inside the box
+    const room = s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - arrow;
+    return [end >= s.value.length ? pen.measureText(text.slice(0, end)).width : Infinity, room]; }"""
+"""How wide the chosen option's text is up to the end of its run id, and how much of it the closed drop-down
+shows."""
+
+
+def test_on_a_phone_the_compare_drop_downs_show_each_chosen_runs_id_whole(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """At 390 px a closed drop-down showed "seed 1 · A weekday at the … · 2026010" and cut the run id, which tells
+    two runs of one scenario apart, and which the page's messages name."""
+    runs = api_settings.local_dir / "runs"
+    for run_id, seed in (("20260101T000000-aaaaaa", 1), ("20260101T000100-bbbbbb", 2)):
+        _put_run(runs, run_id, "finished", "A weekday at the Tallahassee supercentre", seed=seed, finished_at=NOW)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/simulations")
+    screenshot(page, "compare-choices-390")
+    for label, run_id in (("First run", "20260101T000000-aaaaaa"), ("Second run", "20260101T000100-bbbbbb")):
+        select = page.get_by_label(label)
+        expect(select).to_have_value(run_id)
+        expect(select.locator("option:checked")).to_contain_text("seed")
+        shown, room = select.evaluate(SHOWN_AND_ROOM)
+        assert shown <= room, f"{label}: the text up to the run id is {shown:.0f} px in {room:.0f} px"
+
+
+def test_on_a_phone_the_runs_table_keeps_each_run_id_on_one_line(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """At 390 px the runs table broke an id as "20260101T000100- / bbbbbb", which reads as two ids; the table
+    scrolls sideways in its own box instead."""
+    runs = api_settings.local_dir / "runs"
+    _put_run(runs, "20260101T000000-aaaaaa", "finished", "A weekday at the Tallahassee supercentre", finished_at=NOW)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/simulations")
+    cell = page.locator("#runs tbody tr td").first
+    expect(cell).to_have_text("20260101T000000-aaaaaa")
+    screenshot(page, "runs-390")
+    lines = cell.evaluate(
+        "c => { const r = document.createRange(); r.selectNodeContents(c);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    )
+    assert lines == 1, "the run id is broken over lines"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
