@@ -113,6 +113,14 @@ class LocationOutcome(Enum):
         return self in (LocationOutcome.SAMPLE_DUE, LocationOutcome.STORED)
 
 
+def _queue_trip_end(pipe: redis.client.Pipeline | aioredis.client.Pipeline, shopper_id: UUID) -> None:
+    """What a trip's end takes out of live state, queued on a pipeline (the dispatcher's or the API's): the
+    shopper's live position and markers, and a short marker saying they are off a trip."""
+    pipe.delete(_active_key(shopper_id), _sample_gate_key(shopper_id))
+    pipe.zrem(POSITIONS_KEY, str(shopper_id))
+    pipe.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+
+
 class AsyncLivePositions:
     """The hot path of location updates, on the asyncio client so that it never waits on a thread."""
 
@@ -164,9 +172,7 @@ class AsyncLivePositions:
         """What `RedisLiveState.trip_ended` does, for a trip whose end Redis missed (away as it was told): the
         shopper's live position and markers go."""
         async with self.client.pipeline() as pipe:
-            pipe.delete(_active_key(shopper_id), _sample_gate_key(shopper_id))
-            pipe.zrem(POSITIONS_KEY, str(shopper_id))
-            pipe.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+            _queue_trip_end(pipe, shopper_id)
             await pipe.execute()
 
     async def reopen_sample_gate(self, shopper_id: UUID) -> None:
@@ -217,9 +223,7 @@ class RedisLiveState:
         """Best effort, after the trip's end committed: its live position and markers go."""
         with _best_effort("trip ended"):
             pipe = self._client.pipeline()
-            pipe.delete(_active_key(shopper_id), _sample_gate_key(shopper_id))
-            pipe.zrem(POSITIONS_KEY, str(shopper_id))
-            pipe.set(_inactive_key(shopper_id), "1", ex=INACTIVE_MARKER_TTL_S)
+            _queue_trip_end(pipe, shopper_id)
             pipe.execute()
 
     def claim_chore(self, name: str, every_s: float) -> bool:
