@@ -25,14 +25,18 @@ from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TripStatus,
 from dispatch.repositories import LiveUnitOfWork
 from rewards.adapters.memory import MemoryRewardsDatabase, MemoryRewardsRepositories, MemoryRewardsUnitOfWork
 from rewards.adapters.postgres import PostgresRewardsRepositories, PostgresRewardsUnitOfWork
+from rewards.payouts import PayoutBatch
 from rewards.policy import PaymentMethod, RewardInputs
 from rewards.policy_versions import PolicyStatus, RewardPolicy
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
 from rewards.services import (
     RewardCredit,
+    approve_payout_batch,
     create_reward_policy,
     credit_delivery_reward,
     decide_reward_policy,
+    pay_payout_batch,
+    prepare_payout_batch,
     shopper_balances,
 )
 from routing.areas import circular_area
@@ -294,3 +298,23 @@ def balances(world: World, shopper_id: UUID) -> tuple[int, int]:
     with world.rewards() as uow:
         found = shopper_balances(uow, shopper_id=shopper_id)
     return found.store_credit_cents, found.cash_payable_cents
+
+
+def pay_everyone(world: World) -> PayoutBatch:
+    """Everything owed over the week around `NOW`, prepared by one finance person, approved and paid by the
+    other: the batch as paid."""
+    with world.rewards() as uow:
+        batch = prepare_payout_batch(
+            uow,
+            period_start=NOW - timedelta(days=7),
+            period_end=NOW + timedelta(days=1),
+            actor_id=FINANCE_A,
+            now=NOW,
+            idempotency_key=str(uuid4()),
+        ).batch
+    with world.rewards() as uow:
+        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
+    with world.rewards() as uow:
+        pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key=str(uuid4()))
+    with world.rewards() as uow:
+        return uow.repos.payouts.get(batch.id)

@@ -31,15 +31,12 @@ from rewards.records import (
 )
 from rewards.services import (
     LateCredit,
-    approve_payout_batch,
     audit_log,
     create_reward_policy,
     credit_delivery_reward,
     credit_unrewarded_delivery,
     decide_reward_policy,
     order_reward,
-    pay_payout_batch,
-    prepare_payout_batch,
     quote_unrewarded_delivery,
     reconciliation_report,
     redeem_store_credit,
@@ -49,7 +46,17 @@ from rewards.services import (
     shopper_referral,
 )
 from routing.geo import GeoPoint
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, PLAIN_PARAMETERS, World, inputs, publish_policy
+from tests.rewards.conftest import (
+    FINANCE_A,
+    FINANCE_B,
+    NOW,
+    OPS,
+    PLAIN_PARAMETERS,
+    World,
+    inputs,
+    pay_everyone,
+    publish_policy,
+)
 
 LATER = NOW + timedelta(days=2)
 """When finance credits by hand what went without a reward."""
@@ -324,22 +331,6 @@ def credit_now(world: World, shopper: Shopper, *, method: PaymentMethod = Paymen
         )
         uow.commit()
     return order
-
-
-def pay_everyone(world: World) -> None:
-    with world.rewards() as uow:
-        batch = prepare_payout_batch(
-            uow,
-            period_start=NOW - timedelta(days=7),
-            period_end=NOW + timedelta(days=1),
-            actor_id=FINANCE_A,
-            now=NOW,
-            idempotency_key=str(uuid4()),
-        ).batch
-    with world.rewards() as uow:
-        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
-    with world.rewards() as uow:
-        pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key=str(uuid4()))
 
 
 def reverse(world: World, order_id: UUID, key: str = "r-1", reason: str = "recipient says not delivered") -> object:

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 
 from dispatch.model import Shopper
-from rewards.payouts import PayoutBatch
 from rewards.reconciliation import DiscrepancyKind
 from rewards.services import (
-    approve_payout_batch,
-    pay_payout_batch,
-    prepare_payout_batch,
     reconciliation_report,
     register_referral,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, OPS, World, credit
+from tests.rewards.conftest import NOW, OPS, World, credit, pay_everyone
 
 pytestmark = pytest.mark.usefixtures("pg_policy")
 
@@ -44,24 +39,6 @@ def kinds(world: World) -> dict[DiscrepancyKind, list[UUID]]:
     return found
 
 
-def _paid_batch(world: World) -> PayoutBatch:
-    with world.rewards() as uow:
-        batch = prepare_payout_batch(
-            uow,
-            period_start=NOW - timedelta(days=7),
-            period_end=NOW + timedelta(days=1),
-            actor_id=FINANCE_A,
-            now=NOW,
-            idempotency_key=str(uuid4()),
-        ).batch
-    with world.rewards() as uow:
-        approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
-    with world.rewards() as uow:
-        pay_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW, idempotency_key=str(uuid4()))
-    with world.rewards() as uow:
-        return uow.repos.payouts.get(batch.id)
-
-
 def _credited(world: World, shopper: Shopper) -> UUID:
     order = world.order(proof_by=shopper)
     credit(world, order.id, shopper.id)
@@ -71,7 +48,7 @@ def _credited(world: World, shopper: Shopper) -> UUID:
 def test_the_untouched_books_agree(pg_world: World) -> None:
     shopper = pg_world.add_shopper()
     _credited(pg_world, shopper)
-    _paid_batch(pg_world)
+    pay_everyone(pg_world)
     assert kinds(pg_world) == {}
 
 
@@ -106,7 +83,7 @@ def test_a_paid_line_without_its_ledger_movement_is_reported(pg_world: World) ->
     first, second = pg_world.add_shopper(), pg_world.add_shopper()
     _credited(pg_world, first)
     _credited(pg_world, second)
-    batch = _paid_batch(pg_world)
+    batch = pay_everyone(pg_world)
     line_of = {line.shopper_id: line for line in batch.lines}
     with planting(pg_world) as connection:
         connection.execute(
