@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         # (and /health says which is down), and recovers by itself when they come back.
         pool = open_pool(
             settings.require_database_url(),
-            min_size=settings.db_pool_min_size,
+            min_size=settings.pool_min_size,
             max_size=settings.db_pool_max_size,
             name="crowdship-api",
             timeout_s=settings.db_pool_timeout_s,

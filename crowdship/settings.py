@@ -54,7 +54,14 @@ class Settings(BaseSettings):
         default=DEFAULT_STREET_NETWORKS_DIR,
         description="A folder of OSMnx GraphML street networks drawn under maps where one covers the place",
     )
-    db_pool_min_size: int = Field(default=1, ge=0)
+    db_pool_min_size: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Connections kept open; unset, the max size: a pool that grows on demand opens connections one after "
+            "another while a burst waits, and under load that outlasts the fail-fast pool timeout"
+        ),
+    )
     db_pool_max_size: int = Field(default=10, ge=1)
     db_pool_timeout_s: float = Field(
         default=0.5, gt=0, le=60, description="Longest wait for a pooled connection before a 503 (fail fast)"
@@ -173,6 +180,18 @@ class Settings(BaseSettings):
         if lease is not None and limit > lease / 2:
             raise ValueError(f"must be at most half of CROWDSHIP_DISPATCH_LEASE_S ({lease:g} s)")
         return limit
+
+    @field_validator("db_pool_max_size")
+    @classmethod
+    def _pool_minimum_within_maximum(cls, maximum: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("db_pool_min_size")
+        if minimum is not None and minimum > maximum:
+            raise ValueError(f"must be at least CROWDSHIP_DB_POOL_MIN_SIZE ({minimum})")
+        return maximum
+
+    @property
+    def pool_min_size(self) -> int:
+        return self.db_pool_max_size if self.db_pool_min_size is None else self.db_pool_min_size
 
     @field_validator("secret_key")
     @classmethod

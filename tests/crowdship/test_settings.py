@@ -92,3 +92,19 @@ def test_the_files_are_read_from_and_the_key_written_to_the_configured_local_dir
         assert (SECRET_ENV_FILE.read_bytes() if SECRET_ENV_FILE.exists() else None) == clones_key
     finally:
         get_settings.cache_clear()
+
+
+def test_the_connection_pool_is_fixed_at_its_max_size_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool that grows on demand opens its connections one after another while a burst waits, and under load that
+    outlasts the fail-fast pool timeout (a 503 for a request the server could have served): it starts full."""
+    monkeypatch.setenv("CROWDSHIP_DB_POOL_MAX_SIZE", "7")
+    assert Settings(_env_file=None).pool_min_size == 7
+    monkeypatch.setenv("CROWDSHIP_DB_POOL_MIN_SIZE", "2")
+    assert Settings(_env_file=None).pool_min_size == 2
+
+
+def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CROWDSHIP_DB_POOL_MIN_SIZE", "12")
+    monkeypatch.setenv("CROWDSHIP_DB_POOL_MAX_SIZE", "10")
+    with pytest.raises(ValidationError, match="CROWDSHIP_DB_POOL_MIN_SIZE"):
+        Settings(_env_file=None)
