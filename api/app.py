@@ -20,9 +20,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
 
 from api.console import install_console, on_console_page, unavailable_page
+from api.console.web import STATIC_URL
 from api.deadline import LATE_HEADERS, RequestDeadline, late_problem
 from api.dependencies import AppServices
-from api.docs import install_offline_docs
+from api.docs import SWAGGER_UI_URL, install_offline_docs
 from api.events import LiveEventHub
 from api.headers import SecurityHeaders
 from api.json_bodies import JsonBodyRoute
@@ -210,7 +211,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(RequestDeadline, deadline_s=settings.request_deadline_s, late_response=_late_answer)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, cacheable=(f"{STATIC_URL}/", f"{SWAGGER_UI_URL}/"))
 
 
 def _late_answer(request: Request) -> Response:
