@@ -23,6 +23,7 @@ from api.console.web import redirect, render
 from api.dependencies import Services
 from api.problems import ProblemException
 from api.routers.auth import _client_address
+from api.security import read_token
 from dispatch.services import accounts
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
@@ -71,8 +72,15 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
 
 
 @router.post("/sign-out", response_model=None)
-async def sign_out(request: Request, form: Form) -> Response:
+async def sign_out(request: Request, services: Services, form: Form) -> Response:
+    """Ends the session on the server too (`accounts.end_sessions`), not only the cookie in this browser."""
     _ = form  # read for its CSRF check: nobody can be signed out by another site
+    token = request.cookies.get(SESSION_COOKIE)
+    now = services.context.clock.now()
+    principal = read_token(token, secret=services.signing_key, now=now) if token else None
+    if principal is not None:
+        await run_in_threadpool(accounts.end_sessions, services.context, principal.user_id)
+        services.accounts.forget(principal.user_id)
     response = redirect(request, f"{CONSOLE_PREFIX}/sign-in", flash="You are signed out.", kind="info")
     response.delete_cookie(SESSION_COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="strict")
     return response

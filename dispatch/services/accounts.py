@@ -135,6 +135,19 @@ def set_active(ctx: DispatchContext, *, user_id: UUID, active: bool, actor_id: U
     return user
 
 
+def end_sessions(ctx: DispatchContext, user_id: UUID) -> None:
+    """Signing out: every token the account was issued so far stops working, as at a deactivation but the account
+    stays active. A token names no session of its own, so ending the one signed out of ends them all; otherwise a
+    copy of the session cookie would open the console until it expired, and every page it opened renewed it."""
+    with ctx.unit_of_work() as uow:
+        user = uow.users.get(user_id, for_update=True)
+        user.tokens_valid_from = ctx.clock.now()
+        uow.users.save(user)
+        uow.commit()
+    if ctx.live is not None:
+        ctx.live.account_changed(user_id)
+
+
 def earliest_token_accepted(ctx: DispatchContext, user_id: UUID) -> int | None:
     """The earliest issue time of a token the account accepts (`User.earliest_token_accepted`); None for an
     unknown or deactivated account, whose tokens are all refused."""

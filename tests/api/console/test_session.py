@@ -178,6 +178,24 @@ def test_sign_out_ends_the_session(client: TestClient, make_login: Callable[...,
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
+def test_a_session_cookie_kept_from_before_sign_out_no_longer_opens_the_console(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock
+) -> None:
+    """Signing out ends the session on the server, not only in this browser: a copy of the cookie (another
+    tab's, a shared machine's, one read off the wire) is refused, and so is the account's API token."""
+    login = make_login(Role.OPS)
+    _sign_in(client, login)
+    kept = client.cookies[SESSION_COOKIE]
+    client.post("/console/sign-out", data={CSRF_FIELD: _csrf(client, "/console")}, follow_redirects=False)
+    client.cookies.set(SESSION_COOKIE, kept, path="/console")
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    assert client.get("/ops/orders", headers={"Authorization": f"Bearer {kept}"}).status_code == 401
+    client.cookies.clear()
+    clock.advance(timedelta(seconds=1))
+    _sign_in(client, login)
+    assert client.get("/console", follow_redirects=False).status_code == 200, "signing in again opens a new one"
+
+
 def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
     login = make_login(Role.FINANCE)
     for _ in range(5):
