@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 
 from api.problems import ProblemException
+from crowdship.errors import InvalidInput
 from crowdship.outages import BACKING_SERVICE_ERRORS
+from dispatch.accounts import normalise_email
 from dispatch.adapters.live import PREFIX
 
 # One round trip, so that checking and counting are one step: count the address's attempt this minute, then
@@ -40,8 +42,13 @@ return failures
 
 
 def _account_key(email: str) -> str:
+    # Spelled as the account is looked up: every spelling of one address counts against the one lockout.
     # Hashed: no e-mail address in Redis's keys (they show up in monitoring tools).
-    return f"{PREFIX}:login:account:{hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]}"
+    try:
+        spelling = normalise_email(email)
+    except InvalidInput:
+        spelling = email.strip().lower()
+    return f"{PREFIX}:login:account:{hashlib.sha256(spelling.encode()).hexdigest()[:32]}"
 
 
 def _address_key(address: str) -> str:

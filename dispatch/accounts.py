@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -19,8 +20,11 @@ class Role(StrEnum):
 
 
 def normalise_email(email: str, field_name: str = "email") -> str:
-    """One spelling per address, so that `Ana@X.org` and `ana@x.org ` are the same account."""
-    cleaned = email.strip().lower()
+    """One spelling per address, so that `Ana@X.org`, `ana@x.org `, the same in full-width letters and a `josé`
+    whose accent is decomposed are each one account: NFKC folds letters that only look different, which would
+    otherwise register a second account under a name that reads as another's, and count sign-in failures apart
+    from its lockout."""
+    cleaned = unicodedata.normalize("NFKC", email.strip()).lower()
     local, _, domain = cleaned.partition("@")
     printable = all(character.isprintable() and not character.isspace() for character in cleaned)
     if not local or not domain or not printable or len(cleaned) > 254:

@@ -151,6 +151,31 @@ def test_a_shopper_registers_signs_in_and_sees_only_themselves(client: TestClien
     assert me.json()["shopper_id"] == registered.json()["shopper_id"]
 
 
+def test_an_e_mail_spelled_with_full_width_or_decomposed_letters_is_the_same_account(client: TestClient) -> None:
+    """ana@example.org in full-width letters reads as ana@example.org (and a decomposed é as the composed one): it
+    registers nothing new, signs in to that account, and counts against that account's lockout, not a fresh one."""
+    password = "correct horse battery"
+    for email in ("ana@example.org", "jos\u00e9@example.org"):
+        assert (
+            client.post(
+                "/auth/register", json={"email": email, "password": password, "display_name": "Ana"}
+            ).status_code
+            == 201
+        )
+    for look_alike in ("\uff41\uff4e\uff41@example.org", "ANA@\uff25xample.org", "jose\u0301@example.org"):
+        again = client.post(
+            "/auth/register", json={"email": look_alike, "password": "another long one", "display_name": "A"}
+        )
+        assert_problem(again, 409)
+        token = client.post("/auth/token", data={"username": look_alike, "password": password})
+        assert token.status_code == 200, look_alike
+    variants = ["\uff41na@example.org", "a\uff4ea@example.org", "an\uff41@example.org", "\uff21na@example.org"]
+    for variant in [*variants, "ana@example.org"]:
+        assert_problem(client.post("/auth/token", data={"username": variant, "password": "wrong password!"}), 401)
+    locked = client.post("/auth/token", data={"username": "\uff41\uff4e\uff41@example.org", "password": password})
+    assert_problem(locked, 429)
+
+
 def test_operations_verify_a_shopper_and_set_the_trust_tier(
     client: TestClient, ops: Account, make_shopper: Callable[..., Account]
 ) -> None:
