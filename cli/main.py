@@ -188,6 +188,7 @@ def serve_api(
     import uvicorn
 
     from api.app import create_app, settle_garbage_collection
+    from api.http_protocol import BoundedHeadProtocol
 
     _require_free_port(host, port)
     settings = get_settings()
@@ -199,6 +200,7 @@ def serve_api(
             host=host,
             port=port,
             log_config=None,
+            http=BoundedHeadProtocol,  # httptools, with a bound on a request's headers
             proxy_headers=bool(settings.trusted_proxies.strip()),  # none trusted: X-Forwarded-For is ignored
             forwarded_allow_ips=settings.trusted_proxies,
         )

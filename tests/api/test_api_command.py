@@ -115,3 +115,30 @@ def test_by_default_no_peer_names_the_address_it_is_counted_under(api_settings: 
     with _api(api_settings, trusted_proxies=None, peer="127.0.0.1") as client:
         statuses = [_sign_in(client, _unused("10")) for _ in range(3)]
     assert statuses[-1] == 429
+
+
+def _raw_request(port: int, head: bytes) -> bytes:
+    """Sends `head` (a request's line and headers) in pieces as a client would, and reads the answer's start."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            for start in range(0, len(head), 65_536):
+                sock.sendall(head[start : start + 65_536])
+        except OSError:  # the server answered and closed while the rest was still being sent
+            pass
+        return sock.recv(200)
+
+
+@pytest.mark.usefixtures("db")
+def test_a_request_with_megabytes_of_headers_is_refused_before_it_is_read_whole(api_settings: Settings) -> None:
+    """uvicorn's httptools parser holds every header of a request in memory with no limit of its own: a few
+    clients each sending megabytes of headers would take the process's memory. Browsers send a few kilobytes."""
+    with _api(api_settings, trusted_proxies=None, peer="127.0.0.1") as client:
+        port = client.base_url.port
+        assert port is not None
+        usual = b"GET /health HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 8_000 + b"\r\n\r\n"
+        assert _raw_request(port, usual).startswith(b"HTTP/1.1 200")
+        huge = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-Filler: " + b"a" * 4_000_000 + b"\r\n\r\n"
+        assert _raw_request(port, huge).startswith(b"HTTP/1.1 431")
+        many = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: a\r\n" % n for n in range(20_000)) + b"\r\n"
+        assert _raw_request(port, many).startswith(b"HTTP/1.1 431")
+        assert client.get("/health").status_code == 200, "the server goes on serving"
