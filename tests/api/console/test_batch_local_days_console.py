@@ -73,9 +73,10 @@ def test_a_batch_of_local_days_covers_exactly_the_rewards_credited_on_those_days
     batch_page = said(_prepare_on_the_console(client, "2026-11-30", "2026-11-30"))
 
     with db.connection() as connection:
-        start, end = connection.execute("SELECT period_start, period_end FROM payout_batches").fetchone()
+        period = connection.execute("SELECT period_start, period_end FROM payout_batches").fetchone()
         earned = [row[0] for row in connection.execute("SELECT earned_at FROM delivery_rewards ORDER BY earned_at")]
-    assert (start, end) == (datetime(2026, 11, 30, 5, tzinfo=UTC), datetime(2026, 12, 1, 5, tzinfo=UTC))
+    assert period == (datetime(2026, 11, 30, 5, tzinfo=UTC), datetime(2026, 12, 1, 5, tzinfo=UTC))
+    start, end = period
     on_the_day = [
         at for at in earned if day_and_week_bounds(at, parameters)[0].astimezone(TORONTO).date() == date(2026, 11, 30)
     ]
