@@ -42,14 +42,15 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 160
 key, so 160 leaves room; order intake keeps the key as sent, and uses the same limit so that one client-side rule
 holds for every route."""
 
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A unique key per request; a retry with the same key and body returns the first response",
-    ),
-]
+_KEY_HEADER = {
+    "alias": "Idempotency-Key",
+    "min_length": 1,
+    "max_length": IDEMPOTENCY_KEY_MAX_LENGTH,
+    "pattern": r"^[\x21-\x7e]+$",
+    "description": "A unique key per request; a retry with the same key and body returns the first response",
+}
+IdempotencyKey = Annotated[str, Header(**_KEY_HEADER)]
 """Printable ASCII without spaces, 1 to 160 characters, on every request that must not happen twice."""
+OptionalIdempotencyKey = Annotated[str | None, Header(**_KEY_HEADER)]
+"""The same key, optional: on a route that creates something and took no key before (proposing a policy
+version), so that clients without one keep working."""

@@ -184,33 +184,39 @@ class PayoutBatch:
                 return line
         raise InvalidInput("line_id", f"batch {self.id} has no line {line_id}")
 
-    def hold(self, line_id: UUID, *, reason: str, actor_id: UUID) -> PayoutLine:
-        if self.status is not BatchStatus.DRAFT:
-            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are held while it is a draft")
+    def hold(self, line_id: UUID, *, reason: str, actor_id: UUID) -> bool:
+        """Holds a line (draft batches only); False when this actor holds it already, whatever the batch's status
+        now: a repeat (a retry after a lost answer) changes nothing, and the first hold's reason stands. A line
+        someone else holds is refused (`LineAlreadyHeld`): their hold, and who placed it, stands."""
         if not reason.strip():
             raise InvalidInput("reason", "say why the line is held")
         line = self.line(line_id)
+        if line.held and line.held_by == actor_id:
+            return False
+        if self.status is not BatchStatus.DRAFT:
+            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are held while it is a draft")
         if line.held:
             raise LineAlreadyHeld(self.id, line_id)
         line.held, line.hold_reason, line.held_by, line.hold_released_by = True, reason, actor_id, None
         self.revision += 1
-        return line
+        return True
 
-    def unhold(self, line_id: UUID, *, actor_id: UUID) -> PayoutLine:
-        """Releases a hold (a line not held stays as it is). Four eyes: the batch's preparer releases only the
-        holds they placed themselves (`HoldPlacedByAnother`); anyone else of finance may release any."""
-        if self.status is not BatchStatus.DRAFT:
-            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are released while it is a draft")
+    def unhold(self, line_id: UUID, *, actor_id: UUID) -> bool:
+        """Releases a hold (draft batches only); False for a line not held, whatever the batch's status now: a
+        repeat changes nothing. Four eyes: the batch's preparer releases only the holds they placed themselves
+        (`HoldPlacedByAnother`); anyone else of finance may release any."""
         line = self.line(line_id)
         if not line.held:
-            return line
+            return False
+        if self.status is not BatchStatus.DRAFT:
+            raise BatchNotEditable(f"batch {self.id} is {self.status}; lines are released while it is a draft")
         if actor_id == self.prepared_by and line.held_by != actor_id:
             raise HoldPlacedByAnother(self.id, line_id)
         if line.held_by != actor_id:
             line.hold_released_by = actor_id
         line.held, line.hold_reason, line.held_by = False, None, None
         self.revision += 1
-        return line
+        return True
 
     def approve(self, *, actor_id: UUID, now: datetime, reviewed_revision: int | None = None) -> None:
         """Four eyes: refused to the preparer (`FourEyesViolation`) and to whoever released a hold another placed
@@ -245,11 +251,15 @@ class PayoutBatch:
         self.exports.append(export)
         return export
 
-    def reject(self, *, actor_id: UUID, now: datetime, reason: str, bank_file_withdrawn: bool = False) -> None:
+    def reject(self, *, actor_id: UUID, now: datetime, reason: str, bank_file_withdrawn: bool = False) -> bool:
         """Rejected: nothing is paid and the lines are released, so the shoppers can go in another batch. A batch
-        exported for the bank is rejected only on the word that its file was withdrawn (`BatchExported`)."""
+        exported for the bank is rejected only on the word that its file was withdrawn (`BatchExported`). False
+        when this actor rejected it already: a repeat changes nothing (the first reason stands); a batch another
+        rejected is refused (`IllegalTransition`), so that nobody takes a rejection for their own."""
         if not reason.strip():
             raise InvalidInput("reason", "say why the batch is rejected")
+        if self.status is BatchStatus.REJECTED and self.rejected_by == actor_id:
+            return False
         if BatchStatus.REJECTED not in BATCH_TRANSITIONS[self.status]:
             raise IllegalTransition("payout batch", self.id, self.status, BatchStatus.REJECTED)
         if self.exports and not bank_file_withdrawn:
@@ -259,6 +269,7 @@ class PayoutBatch:
         self.bank_file_withdrawn = bool(self.exports) and bank_file_withdrawn
         for line in self.lines:
             line.open = False
+        return True
 
     @property
     def total_cents(self) -> Cents:

@@ -6,7 +6,7 @@ versioned with the rest of the reward policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from uuid import UUID
@@ -22,6 +22,9 @@ class Referral:
     referred_shopper_id: UUID
     created_at: datetime
     created_by: UUID
+    repeated: bool = field(default=False, compare=False)
+    """True when this is the referral as recorded before, given back to the one who recorded it asking again (a
+    retry after a lost answer)."""
 
     def __post_init__(self) -> None:
         if self.referrer_shopper_id == self.referred_shopper_id:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -18,6 +18,7 @@ from api.console.filters import enum_options, one_of
 from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.paging import FIRST_PAGE, ExportsPageQuery, PageQuery, PageView, Paging
+from api.console.periods import UTC_NAME, days_as_instants, page_zone, policy_zone, today_in
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.session import CONSOLE_PREFIX, AskedByTheConsole, FinanceUser, Form, console_idempotency_key
 from api.console.web import people, redirect, render
@@ -55,9 +56,9 @@ def _batch_url(batch_id: UUID) -> str:
     return f"{BATCHES}/{batch_id}"
 
 
-def _default_period(now: datetime) -> tuple[date, date]:
-    """The last full week, Monday to Sunday, as the form's suggestion."""
-    this_monday = now.date() - timedelta(days=now.weekday())
+def _default_period(today: date) -> tuple[date, date]:
+    """The last full week, Monday to Sunday, as the form's suggestion (the caps' weeks, in the policy's zone)."""
+    this_monday = today - timedelta(days=today.weekday())
     return this_monday - timedelta(days=7), this_monday - timedelta(days=1)
 
 
@@ -87,7 +88,9 @@ def _batches(
                 uow, statuses=statuses, newest_first=True, limit=paging.limit, offset=paging.offset
             )
         batches = Page([PayoutBatchOut.model_validate(batch) for batch in found.items], found.total)
-    start, end = _default_period(now)
+    with rewards() as uow:
+        zone = policy_zone(uow, now)
+    start, end = _default_period(today_in(now, zone))
     return render(
         request,
         "finance/batches.html",
@@ -102,24 +105,8 @@ def _batches(
         period_start=period[0] if period else start.isoformat(),
         period_end=period[1] if period else end.isoformat(),
         idempotency_key=uuid4().hex,
+        policy_zone=zone,
     )
-
-
-def _period_instants(start: str, end: str) -> dict[str, str]:
-    """Dates of the form (UTC days, the end day included) as the API's instants: [start 00:00, end+1 00:00)."""
-    values: dict[str, str] = {}
-    for name, text, extra_days in (("period_start", start, 0), ("period_end", end, 1)):
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            values[name] = text  # BatchIn refuses it, naming the field
-            continue
-        midnight = datetime.combine(day, time(), tzinfo=UTC)
-        try:
-            values[name] = (midnight + timedelta(days=extra_days)).isoformat()
-        except OverflowError:  # the last day there is (9999-12-31): BatchIn refuses its start as out of range too
-            values[name] = midnight.isoformat()
-    return values
 
 
 @router.post("/batches", response_model=None)
@@ -129,7 +116,9 @@ def prepare_batch(
     start, end = form.get("period_start"), form.get("period_end")
     key = console_idempotency_key(form.get("idempotency_key"), "prepare")
     try:
-        body = BatchIn.model_validate(_period_instants(start, end))
+        with rewards() as uow:
+            zone = policy_zone(uow, now)  # the days the form said: the policy's, whose caps count them
+        body = BatchIn.model_validate(days_as_instants(start, end, zone or UTC_NAME))
         with rewards() as uow:
             prepared = services.prepare_payout_batch(
                 uow,
@@ -176,6 +165,7 @@ def _batch(
     with rewards() as uow:
         batch = services.payout_batch(uow, batch_id=batch_id)
         names = services.payee_names(uow, [line.shopper_id for line in batch.lines])
+        zone = page_zone(request, uow)
         texts = [line.hold_reason for line in batch.lines] + [
             flag.detail for line in batch.lines for flag in line.flags
         ]
@@ -214,6 +204,7 @@ def _batch(
             ),
         ),
         idempotency_key=uuid4().hex,
+        policy_zone=zone,
     )
 
 
@@ -358,6 +349,7 @@ def confirm_pay(request: Request, batch_id: UUID, user: FinanceUser, rewards: Re
     """A page that asks first: paying cannot be undone, and it says what leaves whose cash payable."""
     with rewards() as uow:
         batch = services.payout_batch(uow, batch_id=batch_id)
+        zone = page_zone(request, uow)
     shown = PayoutBatchOut.model_validate(batch)
     paid_lines = [line for line in shown.lines if not line.held]
     return render(
@@ -370,6 +362,7 @@ def confirm_pay(request: Request, batch_id: UUID, user: FinanceUser, rewards: Re
         paid_lines=len(paid_lines),
         held_lines=len(shown.lines) - len(paid_lines),
         idempotency_key=uuid4().hex,
+        policy_zone=zone,
     )
 
 

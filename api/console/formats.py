@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from markupsafe import Markup, escape
 
+from api.console.periods import UTC_NAME, days_zone, whole_days_in
 from crowdship.units import format_dollars
 from dispatch.history import TimelineEntry, trip_words
 from dispatch.matching import REASON_TEXT, UnassignedReason
@@ -52,9 +53,9 @@ def instant(text: str | None) -> datetime | None:
 
 
 def whole_days(start: datetime, end: datetime) -> bool:
-    """True when a period runs from one UTC midnight to another (as the console prepares batches); a batch
-    prepared through the API may start and end at any instant."""
-    return all(instant.astimezone(UTC).time() == time() for instant in (start, end))
+    """True when a period runs from one UTC midnight to another; a batch prepared through the API may start and
+    end at any instant (the console prepares days of the policy's zone: `api.console.periods`)."""
+    return whole_days_in(start, end, UTC_NAME) is not None
 
 
 def has_seconds(instant: datetime) -> bool:
@@ -71,17 +72,18 @@ def utc_text(instant: datetime, seconds: bool = False) -> str:
     return shown
 
 
-def period_words(start: datetime, end: datetime) -> str:
+def period_words(start: datetime, end: datetime, zone_name: str | None = None) -> str:
     """A period whose end is excluded, as people say it in text (a page's title, a hold reason naming a batch).
-    Whole UTC days read as days, both included: a batch for 1 to 4 December ends on 5 December, 00:00, and
-    reads "2026-12-01 - 2026-12-04" with an en dash (a single day alone). Any other period reads as its exact
-    instants in UTC, saying so: "2026-12-04 01:09 - 2026-12-05 02:09 UTC" (pages show those in the viewer's
-    zone with the `period` macro)."""
-    if not whole_days(start, end):
+    Whole days of the policy's zone (`zone_name`; else of UTC, `api.console.periods.days_zone`) read as days,
+    both included: a batch for 1 to 4 December ends on 5 December, 00:00, and reads "2026-12-01 - 2026-12-04"
+    with an en dash (a single day alone). Any other period reads as its exact instants in UTC, saying so:
+    "2026-12-04 01:09 - 2026-12-05 02:09 UTC" (pages show those in the viewer's zone with the `period` macro)."""
+    days_in = days_zone(start, end, zone_name)
+    days = None if days_in is None else whole_days_in(start, end, days_in)
+    if days is None:
         seconds = has_seconds(start) or has_seconds(end)  # both to the second when either has them
         return f"{utc_text(start, seconds)} {EN_DASH} {utc_text(end, seconds)} UTC"
-    first = start.astimezone(UTC).date()
-    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    first, last = days
     return first.isoformat() if last <= first else f"{first.isoformat()} {EN_DASH} {last.isoformat()}"
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import Request
 
 from api.console.formats import period_words
+from api.console.periods import page_zone
 from api.dependencies import AppServices
 from dispatch.services import queries
 from rewards import services as rewards_services
@@ -32,8 +33,9 @@ def names_of(request: Request, uow: RewardsUnitOfWork, ids: Iterable[UUID]) -> d
         return {}
     context = _services(request).context
     periods = rewards_services.batch_periods(uow, wanted)
+    zone = page_zone(request, uow) if periods else None
     return {
-        **{batch_id: f"of {period_words(*period)}" for batch_id, period in periods.items()},
+        **{batch_id: f"of {period_words(*period, zone)}" for batch_id, period in periods.items()},
         **queries.shopper_names(context, wanted),
         **queries.order_references(context, wanted),
     }

@@ -28,10 +28,10 @@ from api.console.formats import (
     reason_words,
     tokens_kept_whole,
     utc_text,
-    whole_days,
     words,
 )
 from api.console.paging import page_url
+from api.console.periods import days_zone
 from api.console.problems import FormProblem
 from api.console.session import (
     CONSOLE_PREFIX,
@@ -74,7 +74,7 @@ templates.env.filters["reason"] = reason_words
 templates.env.filters["period"] = period_words
 templates.env.filters["dates_whole"] = dates_kept_whole
 templates.env.filters["kept_whole"] = tokens_kept_whole
-templates.env.filters["whole_days"] = whole_days
+templates.env.filters["days_zone"] = days_zone
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["has_seconds"] = has_seconds
 templates.env.filters["history"] = history_detail

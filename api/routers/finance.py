@@ -2,7 +2,9 @@
 a shopper's ledger and the audit log.
 
 Preparing and paying move money, so both need an `Idempotency-Key`; approving needs a second finance user
-(the preparer gets 403). Admins have every finance right.
+(the preparer gets 403). Holding, releasing, approving and rejecting take no key: sent again by the one who made
+the decision (a retry after a lost answer), each answers the batch as it is and changes nothing. Admins have
+every finance right.
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ def get_batch(batch_id: UUID, rewards: Rewards) -> PayoutBatchOut:
 def hold_line(
     batch_id: UUID, line_id: UUID, body: ReasonIn, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
-    """Keep a line out of the payment (draft batches only); its money waits for a later batch. 409 when the line
-    is held already: the first hold stands until released."""
+    """Keep a line out of the payment (draft batches only); its money waits for a later batch. Holding a line you
+    hold already (a retry after a lost answer) answers the batch as it is, your first reason kept; 409 when
+    someone else holds it (their hold stands until released) or the batch is no longer a draft."""
     with rewards() as uow:
         batch = services.hold_payout_line(
             uow, batch_id=batch_id, line_id=line_id, reason=body.reason, actor_id=principal.user_id, now=now
@@ -122,7 +125,8 @@ def release_line(
     batch_id: UUID, line_id: UUID, principal: FinancePrincipal, rewards: Rewards, now: Now
 ) -> PayoutBatchOut:
     """Undo a hold (draft batches only). Four eyes: the batch's preparer releases only their own holds (403
-    `hold-placed-by-another` for one placed by someone else); 409 when the line is not in a draft batch."""
+    `hold-placed-by-another` for one placed by someone else); 409 when a held line is not in a draft batch. A line
+    not held (a retry after a lost answer) answers the batch as it is, changing nothing."""
     with rewards() as uow:
         batch = services.release_payout_line(
             uow, batch_id=batch_id, line_id=line_id, actor_id=principal.user_id, now=now
@@ -136,7 +140,8 @@ def approve_batch(
 ) -> PayoutBatchOut:
     """Four eyes: 403 when the caller prepared the batch, and 403 `released-anothers-hold` when the caller
     released a hold someone else placed on one of its lines; 409 unless it is a draft. With the `revision` you
-    reviewed, 409 `batch-changed` when a line was held or released since: read the batch again."""
+    reviewed, 409 `batch-changed` when a line was held or released since: read the batch again. A batch you
+    approved already (a retry after a lost answer) answers as it is."""
     with rewards() as uow:
         batch = services.approve_payout_batch(
             uow,
@@ -154,7 +159,8 @@ def reject_batch(
 ) -> PayoutBatchOut:
     """Nothing is paid and every line is released, so its shoppers can go in the next batch. A batch whose bank
     upload was exported is 409 `batch-exported` unless `bank_file_withdrawn` is true: if the bank processed the
-    file, its lines would be paid again by the next batch."""
+    file, its lines would be paid again by the next batch. A batch you rejected already (a retry after a lost
+    answer) answers as it is, your first reason kept; one someone else rejected, or paid, is 409."""
     with rewards() as uow:
         batch = services.reject_payout_batch(
             uow,

@@ -29,11 +29,20 @@ router = APIRouter(
 )
 
 
-@router.post("/referrals", status_code=201, response_model=ReferralOut, responses=problem_responses(409, 422))
-def register_referral(body: ReferralIn, principal: OpsPrincipal, rewards: Rewards, now: Now) -> ReferralOut:
+@router.post(
+    "/referrals",
+    status_code=201,
+    response_model=ReferralOut,
+    responses={
+        200: {"model": ReferralOut, "description": "The same referral sent again by who recorded it, as recorded"},
+        **problem_responses(409, 422),
+    },
+)
+def register_referral(body: ReferralIn, principal: OpsPrincipal, rewards: Rewards, now: Now) -> JSONResponse:
     """Record who brought a new shopper, before their first delivery. 422 naming the field for a shopper who
     does not exist, one referring themselves, one who already delivered, or two shoppers referring each
-    other; 409 `already-referred` when the shopper has a referrer."""
+    other; 409 `already-referred` when the shopper has a referrer, unless you recorded this very referral:
+    then it is answered as recorded, 200 (a retry after a lost answer)."""
     with rewards() as uow:
         referral = services.register_referral(
             uow,
@@ -42,7 +51,8 @@ def register_referral(body: ReferralIn, principal: OpsPrincipal, rewards: Reward
             actor_id=principal.user_id,
             now=now,
         )
-    return ReferralOut.model_validate(referral)
+    shown = ReferralOut.model_validate(referral).model_dump(mode="json")
+    return JSONResponse(shown, status_code=200 if referral.repeated else 201)
 
 
 @router.get("/shoppers/{shopper_id}/referral", response_model=ReferralOut, responses=problem_responses(404))

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
 
 from api.dependencies import require_roles
-from api.fields import Limit, Offset
+from api.fields import Limit, Offset, OptionalIdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.rewards_dependencies import Now, PolicyDecider, PolicyWriter, Rewards
@@ -30,21 +32,37 @@ router = APIRouter(
 Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="The policy version, 1 for the first")]
 
 
-@router.post("", status_code=201, response_model=PolicyOut, responses=problem_responses(409, 422))
-def create_policy(body: PolicyIn, principal: PolicyWriter, rewards: Rewards, now: Now) -> PolicyOut:
+@router.post("", **created_once(PolicyOut, "the version the first request proposed, as it is now", 409, 422))
+def create_policy(
+    body: PolicyIn, principal: PolicyWriter, rewards: Rewards, now: Now, idempotency_key: OptionalIdempotencyKey = None
+) -> JSONResponse:
     """Propose the next version (ops and admins). It prices nothing until someone else approves it; then it
     prices offers made from the approval on, and earlier offers and rewards keep their version. 422 names the
     bad field, e.g. `parameters.daily_cap_cents`; limits no policy may pass (the per-delivery ceiling, x2 for
-    store credit, x5 multipliers, a minimum above a cap) are refused the same way."""
+    store credit, x5 multipliers, a minimum above a cap) are refused the same way. Proposing creates a version:
+    send an `Idempotency-Key` so that a retry after a lost answer proposes it once (200, replayed); the key with
+    other numbers is 409."""
     try:
         with rewards() as uow:
-            policy = services.create_reward_policy(
-                uow, parameters=body.parameters.to_json(), actor_id=principal.user_id, now=now, note=body.note or ""
-            )
+            if idempotency_key is None:
+                policy = services.create_reward_policy(
+                    uow, parameters=body.parameters.to_json(), actor_id=principal.user_id, now=now, note=body.note or ""
+                )
+                replayed = False
+            else:
+                proposed = services.propose_reward_policy_once(
+                    uow,
+                    parameters=body.parameters.to_json(),
+                    actor_id=principal.user_id,
+                    now=now,
+                    note=body.note or "",
+                    idempotency_key=idempotency_key,
+                )
+                policy, replayed = proposed.policy, proposed.replayed
     except InvalidInput as error:
         reason = error.message.removeprefix(f"{error.field}: ")
         raise InvalidInput(f"parameters.{error.field}", reason) from error
-    return PolicyOut.model_validate(policy)
+    return created_or_replayed(PolicyOut.model_validate(policy), replayed)
 
 
 @router.get("", response_model=PageOf[PolicyOut], responses=problem_responses(422))

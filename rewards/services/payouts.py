@@ -135,11 +135,14 @@ def _prepare_batch(
 def hold_payout_line(
     uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, reason: str, actor_id: UUID, now: datetime
 ) -> PayoutBatch:
-    """Keeps a line out of the payment (draft batches only); the hold stands until someone releases it."""
+    """Keeps a line out of the payment (draft batches only); the hold stands until someone releases it. Holding
+    a line one holds already answers the batch as it is, with no audit entry: a retry after a lost answer."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.hold(line_id, reason=reason, actor_id=actor_id)
+    if not batch.hold(line_id, reason=reason, actor_id=actor_id):
+        uow.rollback()  # a repeat (a retry after a lost answer): answered with the batch as it is
+        return batch
     repos.payouts.save(batch)
     audit(
         repos,
@@ -159,11 +162,13 @@ def release_payout_line(
     uow: RewardsUnitOfWork, *, batch_id: UUID, line_id: UUID, actor_id: UUID, now: datetime
 ) -> PayoutBatch:
     """Undoes a hold (draft batches only); the batch's preparer may release only their own holds
-    (`HoldPlacedByAnother`)."""
+    (`HoldPlacedByAnother`). Releasing a line not held answers the batch as it is, with no audit entry."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.unhold(line_id, actor_id=actor_id)
+    if not batch.unhold(line_id, actor_id=actor_id):
+        uow.rollback()  # a repeat (a retry after a lost answer): answered with the batch as it is
+        return batch
     repos.payouts.save(batch)
     audit(
         repos,
@@ -231,11 +236,14 @@ def reject_payout_batch(
     bank_file_withdrawn: bool = False,
 ) -> PayoutBatch:
     """Nothing is paid and the lines are released. A batch whose bank upload was exported is refused
-    (`BatchExported`) unless `bank_file_withdrawn` says the file was taken back from the bank."""
+    (`BatchExported`) unless `bank_file_withdrawn` says the file was taken back from the bank. A batch this actor
+    rejected already is answered as it is, with no audit entry (a retry after a lost answer)."""
     repos = uow.repos
     require_active_actor(repos, actor_id)
     batch = repos.payouts.get(batch_id, for_update=True)
-    batch.reject(actor_id=actor_id, now=now, reason=reason, bank_file_withdrawn=bank_file_withdrawn)
+    if not batch.reject(actor_id=actor_id, now=now, reason=reason, bank_file_withdrawn=bank_file_withdrawn):
+        uow.rollback()  # a repeat (a retry after a lost answer): answered with the batch as it is
+        return batch
     repos.payouts.save(batch)
     audit(
         repos,

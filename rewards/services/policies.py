@@ -4,6 +4,7 @@ earn under the version in force (an offer's quote)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,7 @@ from rewards.policy_versions import PolicyStatus, RewardPolicy, readable_text
 from rewards.pricing import RewardQuote, compute_reward, day_and_week_bounds
 from rewards.records import NoPolicyInForce
 from rewards.repositories import RewardsRepositories, RewardsUnitOfWork
-from rewards.services.common import audit, require_active_actor
+from rewards.services.common import audit, callers_once, finish, require_active_actor
 
 
 def create_reward_policy(
@@ -31,6 +32,51 @@ def create_reward_policy(
     readable_text(note, "note")
     repos = uow.repos
     require_active_actor(repos, actor_id)
+    policy = _propose(repos, parsed, actor_id=actor_id, now=now, note=note)
+    uow.commit()
+    return policy
+
+
+@dataclass(frozen=True)
+class ProposedPolicy:
+    policy: RewardPolicy
+    replayed: bool
+    """True when the key was used before for the same proposal: `policy` is the version it proposed, as it is."""
+
+
+def propose_reward_policy_once(
+    uow: RewardsUnitOfWork,
+    *,
+    parameters: Mapping[str, Any],
+    actor_id: UUID,
+    now: datetime,
+    idempotency_key: str,
+    note: str = "",
+) -> ProposedPolicy:
+    """`create_reward_policy` once per key of the proposer's: proposing creates a version, so a retry without a
+    key would propose a second one. The same key with other numbers or note is `IdempotencyKeyReused`."""
+    parsed = PolicyParameters.from_json(parameters)
+    readable_text(note, "note")
+    repos = uow.repos
+    require_active_actor(repos, actor_id)
+    outcome = callers_once(
+        repos,
+        caller=actor_id,
+        operation="create_reward_policy",
+        key=idempotency_key,
+        request={"parameters": parsed.to_json(), "note": note},
+        run=lambda: _propose(repos, parsed, actor_id=actor_id, now=now, note=note).version,
+        dump=lambda version: {"version": version},
+        load=lambda stored: int(stored["version"]),
+    )
+    policy = repos.policies.get_version(outcome.value)
+    finish(uow, outcome.replayed)
+    return ProposedPolicy(policy, outcome.replayed)
+
+
+def _propose(
+    repos: RewardsRepositories, parsed: PolicyParameters, *, actor_id: UUID, now: datetime, note: str
+) -> RewardPolicy:
     policy = RewardPolicy(
         version=repos.policies.next_version(),
         parameters=parsed,
@@ -49,7 +95,6 @@ def create_reward_policy(
         version=policy.version,
         parameters=parsed.to_json(),
     )
-    uow.commit()
     return policy
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -27,7 +27,8 @@ def register_referral(
     """Records who brought a shopper, before that shopper's first delivery counts.
 
     `InvalidInput` (naming the field) for a shopper who does not exist, a shopper referring themselves, one who
-    already delivered, or two shoppers referring each other; `AlreadyReferred` when the shopper has a referrer.
+    already delivered, or two shoppers referring each other; `AlreadyReferred` when the shopper has a referrer,
+    unless it is this one recorded by this actor: then the referral as recorded, `repeated`, and nothing written.
     """
     referral = Referral(referrer_shopper_id, referred_shopper_id, now, actor_id)
     repos = uow.repos
@@ -46,7 +47,11 @@ def register_referral(
         for shopper_id in (referrer_shopper_id, referred_shopper_id)
         for account in repos.ledger.shopper_accounts(shopper_id).values()
     )
-    if repos.rewards.referral_of(referred_shopper_id) is not None:
+    recorded = repos.rewards.referral_of(referred_shopper_id)
+    if recorded is not None and (recorded.referrer_shopper_id, recorded.created_by) == (referrer_shopper_id, actor_id):
+        uow.rollback()  # the same referral by the one who recorded it: a retry after a lost answer
+        return replace(recorded, repeated=True)
+    if recorded is not None:
         raise AlreadyReferred(referred_shopper_id)
     if repos.rewards.has_delivered(referred_shopper_id):
         raise InvalidInput("referred_shopper_id", "the shopper already delivered; referrals are for new shoppers")

@@ -1,9 +1,10 @@
-"""How console pages say a batch's period (whole UTC days as days, any other period as its exact instants) and
-a count (its noun agreeing: "1 offer", "3 offers", not "offer(s)")."""
+"""How console pages say a batch's period (whole days of the policy's zone or of UTC as days, any other period as
+its exact instants), how the form's days become instants, and a count (its noun agreeing: "1 offer", "3 offers",
+not "offer(s)")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from api.console.formats import (
     dates_kept_whole,
@@ -13,6 +14,7 @@ from api.console.formats import (
     utc_text,
     whole_days,
 )
+from api.console.periods import days_as_instants, days_zone, whole_days_in
 from dispatch.matching import REASON_TEXT, UnassignedReason
 from dispatch.offer_explanation import BATCH_REASON_TEXT, CHANGED_BEFORE_OFFERED
 
@@ -76,3 +78,35 @@ def test_references_ids_and_dates_in_text_are_kept_whole_with_the_punctuation_af
         '<span class="reference">IMPORT-71a68def?</span> &lt;b&gt;well-known&lt;/b&gt; on '
         '<span class="nowrap">2026-12-01.</span>'
     )
+
+
+def test_days_of_the_policys_zone_read_as_days_and_utc_days_still_do_saying_their_zone() -> None:
+    """A batch the console prepared in Toronto reads as its local days; one prepared as UTC days before it
+    counted the policy's days reads as days too, in UTC; with no policy in force only UTC days are days."""
+    toronto = datetime(2026, 11, 30, 5, tzinfo=UTC), datetime(2026, 12, 1, 5, tzinfo=UTC)
+    utc_days = datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    assert (days_zone(*toronto, "America/Toronto"), period_words(*toronto, "America/Toronto")) == (
+        "America/Toronto",
+        "2026-11-30",
+    )
+    assert (days_zone(*utc_days, "America/Toronto"), period_words(*utc_days, "America/Toronto")) == (
+        "UTC",
+        "2026-11-30",
+    )
+    assert days_zone(*toronto, None) is None
+
+
+def test_local_days_become_the_instants_of_their_midnights_over_a_change_of_the_clocks() -> None:
+    """Toronto leaves daylight saving on 1 November 2026: that day runs 25 hours, from 04:00 to 05:00 UTC the next
+    day; a date that does not parse is passed on as typed, for the form's check to name."""
+    assert days_as_instants("2026-11-01", "2026-11-01", "America/Toronto") == {
+        "period_start": "2026-11-01T04:00:00+00:00",
+        "period_end": "2026-11-02T05:00:00+00:00",
+    }
+    assert whole_days_in(
+        datetime(2026, 11, 1, 4, tzinfo=UTC), datetime(2026, 11, 2, 5, tzinfo=UTC), "America/Toronto"
+    ) == (
+        date(2026, 11, 1),
+        date(2026, 11, 1),
+    )
+    assert days_as_instants("30/11", "9999-12-31", "America/Toronto")["period_start"] == "30/11"
