@@ -28,6 +28,14 @@ class Group(TyperGroup):
         _flags_without_a_type(self.get_params(ctx))
         super().format_help(ctx, formatter)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """A group run alone is someone asking what it holds, not a mistake: click answers with the help but as a
+        usage error (status 2), so a script saw a failure; here it is the help on stdout and status 0, as `--help`."""
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
 
 class Commands(typer.Typer):
     """A `typer.Typer` whose group and commands are `Group` and `Command` unless a class is given."""

@@ -15,7 +15,7 @@ from cli.servers import db_app, local_services, services_app
 from crowdship.db import CommitOutcomeUnknown
 from crowdship.errors import DomainError, without_pydantic_prefix
 from crowdship.local_servers import ServiceError
-from crowdship.logging import configure_logging
+from crowdship.logging import configure_logging, get_logger
 from crowdship.outages import BACKING_SERVICE_ERRORS, ServerUnreachable, server_address, unreachable
 from crowdship.settings import SettingMissing, get_settings
 
@@ -185,13 +185,17 @@ def serve_api(
     port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65_535)] = 8000,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
+    # What can refuse the start is checked before the application is imported: importing it loads the matcher
+    # (numba), seconds of silence, tens on a busy machine, that a taken port or a missing key should not cost.
+    _require_free_port(host, port)
+    settings = get_settings()
+    settings.require_secret_key()
+    get_logger("crowdship.api").info("api loading", host=host, port=port)
     import uvicorn
 
     from api.app import create_app, settle_garbage_collection
     from api.http_protocol import BoundedHeadProtocol
 
-    _require_free_port(host, port)
-    settings = get_settings()
     app = create_app(settings)
     settle_garbage_collection()
     try:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
 from crowdship.files import read_toml_file
+from crowdship.local_servers import process_alive
 from crowdship.settings import PROJECT_ROOT
 
 SCENARIO_DIR = PROJECT_ROOT / "simulations" / "scenarios"
@@ -355,13 +356,10 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie, ended but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """True while the process runs. A zombie, ended but not yet reaped, counts as gone: a child killed while the
+    API that started it still runs stays one until reaped, and would otherwise hold its slot as running."""
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

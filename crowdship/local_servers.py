@@ -63,6 +63,8 @@ def port_is_free(port: int) -> bool:
 
 
 def process_alive(pid: int) -> bool:
+    """True while a process of that id exists, ours or another user's (a server started as `postgres` when
+    running as root answers signal 0 with a permission error: it is there)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -102,7 +102,22 @@ class DeliveryProofRepository(Protocol):
     def list_for_order(self, order_id: UUID) -> Sequence[DeliveryProof]: ...
 
 
-class DispatchUnitOfWork(Protocol):
+class Transaction(Protocol):
+    """What every unit of work is, dispatch's and rewards' alike: one transaction, used as a context manager,
+    that keeps nothing unless `commit()` is called."""
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class DispatchUnitOfWork(Transaction, Protocol):
     # Read-only in the protocol so that implementations may narrow them to their own repository classes.
     @property
     def stores(self) -> StoreRepository: ...
@@ -116,16 +131,6 @@ class DispatchUnitOfWork(Protocol):
     def offers(self) -> OfferRepository: ...
     @property
     def proofs(self) -> DeliveryProofRepository: ...
-
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
 
 
 # --------------------------------------------------------------------------------------------------

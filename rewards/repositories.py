@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
 from crowdship.idempotency import IdempotencyStore
 from crowdship.pages import Page
 from dispatch.evidence import LocationSample
 from dispatch.model import Shopper, TrustTier
+from dispatch.repositories import Transaction
 from rewards.anomalies import DeliveryFact
 from rewards.ledger import Account, AccountKind, LedgerTransaction, PromisedPayout
 from rewards.payouts import BatchStatus, PayoutBatch
@@ -261,21 +261,10 @@ class RewardsRepositories(Protocol):
     def actors(self) -> ActingAccounts: ...
 
 
-class RewardsUnitOfWork(Protocol):
-    """One transaction; nothing is kept unless `commit()` is called."""
-
+class RewardsUnitOfWork(Transaction, Protocol):
     @property
     def repos(self) -> RewardsRepositories: ...
 
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...
     def read_snapshot(self) -> None:
         """Makes the rest of this transaction read one consistent snapshot, and write nothing."""
         ...

@@ -31,19 +31,32 @@ FloatArray = npt.NDArray[np.float64]
 Metric = Literal["euclidean", "haversine"]
 
 
-def as_lat_lon_array(points: npt.ArrayLike, field: str = "points") -> FloatArray:
-    """An (n, 2) array of [lat, lon] degrees, checked for range and finiteness."""
+def _pairs(points: npt.ArrayLike, field: str, names: str) -> FloatArray:
+    """`points` as (n, 2) rows: one pair alone is one row and nothing is no rows, so that callers may pass a
+    single point or an empty list; any other shape is refused naming the field and the pair (`names`)."""
     array = np.asarray(points, dtype=np.float64)
     if array.ndim == 1 and array.size == 2:
         array = array.reshape(1, 2)
     if array.size == 0:
         array = array.reshape(0, 2)
     if array.ndim != 2 or array.shape[1] != 2:
-        raise InvalidInput(field, f"expected an (n, 2) array of [lat, lon], got shape {array.shape}")
+        raise InvalidInput(field, f"expected an (n, 2) array of {names}, got shape {array.shape}")
+    return array
+
+
+def _refuse_first(array: FloatArray, invalid: npt.ArrayLike, field: str, what: str) -> None:
+    """Names the first bad row by its index, so that one point among thousands can be found in the input."""
+    flagged = np.flatnonzero(invalid)
+    if flagged.size:
+        bad = int(flagged[0])
+        raise InvalidInput(f"{field}[{bad}]", f"not {what}: {array[bad].tolist()}")
+
+
+def as_lat_lon_array(points: npt.ArrayLike, field: str = "points") -> FloatArray:
+    """An (n, 2) array of [lat, lon] degrees, checked for range and finiteness."""
+    array = _pairs(points, field, "[lat, lon]")
     invalid = ~np.isfinite(array).all(axis=1) | (np.abs(array[:, 0]) > 90) | (np.abs(array[:, 1]) > 180)
-    if invalid.any():
-        bad = int(np.flatnonzero(invalid)[0])
-        raise InvalidInput(f"{field}[{bad}]", f"not a valid [lat, lon]: {array[bad].tolist()}")
+    _refuse_first(array, invalid, field, "a valid [lat, lon]")
     return array
 
 
@@ -69,17 +82,8 @@ def unit_vectors(points: npt.ArrayLike) -> FloatArray:
 
 def as_planar_array(points: npt.ArrayLike, field: str = "points") -> FloatArray:
     """An (n, 2) array of finite [x, y]."""
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim == 1 and array.size == 2:
-        array = array.reshape(1, 2)
-    if array.size == 0:
-        array = array.reshape(0, 2)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise InvalidInput(field, f"expected an (n, 2) array of [x, y], got shape {array.shape}")
-    invalid = ~np.isfinite(array).all(axis=1)
-    if invalid.any():
-        bad = int(np.flatnonzero(invalid)[0])
-        raise InvalidInput(f"{field}[{bad}]", f"not a finite [x, y]: {array[bad].tolist()}")
+    array = _pairs(points, field, "[x, y]")
+    _refuse_first(array, ~np.isfinite(array).all(axis=1), field, "a finite [x, y]")
     return array
 
 

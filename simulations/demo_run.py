@@ -267,6 +267,7 @@ def how_to_try(
         "  (404 `no open offer` until a batch offers that shopper's trip something: not every trip passes an\n"
         "   order; the console's live page of the store lists the open offers by shopper)\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/shopper/offers/OFFER/accept\n"
+        "  (OFFER is the current offer's id, its first field)\n"
         f"  (an offer lasts {_spoken(offer_ttl)}; one let expire comes back to the trip {_spoken(reoffer_after)} "
         "later, a declined one never:\n"
         "   when offers stop coming, `make demo` again checks the trips in anew)\n"

@@ -293,6 +293,14 @@ def credit(
     return result
 
 
+def credited_order(world: World, shopper: Shopper, *, method: PaymentMethod = PaymentMethod.CASH) -> Order:
+    """A delivery with an accepted proof at the door, credited: one a payout batch pays without flagging it, and
+    a reversal may undo."""
+    order = world.order(proof_by=shopper)
+    credit(world, order.id, shopper.id, reward_inputs=inputs(method=method))
+    return order
+
+
 def balances(world: World, shopper_id: UUID) -> tuple[int, int]:
     """The shopper's store credit and cash payable, in cents."""
     with world.rewards() as uow:

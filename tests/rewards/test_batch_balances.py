@@ -12,13 +12,12 @@ from uuid import uuid4
 
 import pytest
 
-from dispatch.model import Order, Shopper
+from dispatch.model import Order
 from rewards.ledger import AccountKind, InsufficientBalance, PromisedToPayout
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.records import RewardNoLongerHeld
 from rewards.services import (
     approve_payout_batch,
-    credit_delivery_reward,
     export_payout_batch_csv,
     hold_payout_line,
     pay_payout_batch,
@@ -26,24 +25,9 @@ from rewards.services import (
     reject_payout_batch,
     reverse_delivery_reward,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, inputs
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, credited_order
 
 pytestmark = pytest.mark.usefixtures("policy")
-
-
-def _credited(world: World, shopper: Shopper) -> Order:
-    order = world.order(proof_by=shopper)
-    with world.dispatch() as uow:
-        credit_delivery_reward(
-            world.repos_within(uow),
-            order_id=order.id,
-            shopper_id=shopper.id,
-            inputs=inputs(),
-            delivered_at=NOW,
-            idempotency_key=f"reward-{order.id}",
-        )
-        uow.commit()
-    return order
 
 
 def _prepared(world: World) -> PayoutBatch:
@@ -67,7 +51,7 @@ def _reversed(world: World, order: Order) -> None:
 
 def test_a_batch_whose_line_the_shopper_no_longer_holds_is_not_approved(world: World) -> None:
     shopper = world.add_shopper()
-    order = _credited(world, shopper)
+    order = credited_order(world, shopper)
     batch = _prepared(world)
     _reversed(world, order)
     with world.rewards() as uow, pytest.raises(InsufficientBalance, match=r"holds 0\.00, cannot give 5\.00"):
@@ -82,7 +66,7 @@ def test_a_reward_an_approved_batch_is_to_pay_is_reversed_only_once_the_batch_is
     """The bank may hold the approved batch's upload already: the reversal is refused, nothing is posted and the
     export still pays the line; rejecting the batch lets the reversal through."""
     shopper = world.add_shopper()
-    order = _credited(world, shopper)
+    order = credited_order(world, shopper)
     batch = _prepared(world)
     with world.rewards() as uow:
         approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
@@ -110,7 +94,7 @@ def test_a_reward_an_approved_batch_is_to_pay_is_reversed_only_once_the_batch_is
 
 def test_an_approved_batch_still_pays_the_money_it_promised(world: World) -> None:
     shopper = world.add_shopper()
-    _credited(world, shopper)
+    credited_order(world, shopper)
     batch = _prepared(world)
     with world.rewards() as uow:
         approve_payout_batch(uow, batch_id=batch.id, actor_id=FINANCE_B, now=NOW)
@@ -127,7 +111,7 @@ def test_the_bank_file_the_batch_and_the_ledger_move_the_same_cents(world: World
     shoppers = [world.add_shopper() for _ in range(3)]
     for index, shopper in enumerate(shoppers):
         for _ in range(index + 1):
-            _credited(world, shopper)
+            credited_order(world, shopper)
     batch = _prepared(world)
     held = next(line for line in batch.lines if line.shopper_id == shoppers[0].id)
     with world.rewards() as uow:

@@ -23,7 +23,6 @@ from rewards.services import (
     LateCredit,
     Reversals,
     approve_payout_batch,
-    credit_delivery_reward,
     credit_unrewarded_delivery,
     pay_payout_batch,
     prepare_payout_batch,
@@ -33,27 +32,12 @@ from rewards.services import (
     reject_payout_batch,
     reverse_delivery_reward,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, PERIOD, World, inputs
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, PERIOD, World, credited_order
 from tests.rewards.ledger_checks import check_ledger_invariants, shopper_balances
 from tests.rewards.test_ledger_races import race
 
 ROUNDS = 4
 OPS = UUID("00000000-0000-4000-8000-0000000000a1")
-
-
-def _credited(world: World, shopper: Shopper, method: PaymentMethod = PaymentMethod.CASH) -> Order:
-    order = world.order(proof_by=shopper)
-    with world.dispatch() as uow:
-        credit_delivery_reward(
-            world.repos_within(uow),
-            order_id=order.id,
-            shopper_id=shopper.id,
-            inputs=inputs(method=method),
-            delivered_at=NOW,
-            idempotency_key=f"reward-{order.id}",
-        )
-        uow.commit()
-    return order
 
 
 def _prepared(world: World, by: UUID = FINANCE_A) -> PayoutBatch:
@@ -102,7 +86,7 @@ def test_a_reversal_and_an_approval_at_once_never_leave_an_approved_batch_paying
     world = pg_world
     for _ in range(ROUNDS):
         shopper = world.add_shopper()
-        order = _credited(world, shopper)
+        order = credited_order(world, shopper)
         batch = _prepared(world)
 
         def approve(batch: PayoutBatch = batch) -> PayoutBatch:
@@ -127,7 +111,7 @@ def test_a_reversal_and_a_payment_of_an_approved_batch_at_once_pay_and_refuse_th
     world = pg_world
     for _ in range(ROUNDS):
         shopper = world.add_shopper()
-        order = _credited(world, shopper)
+        order = credited_order(world, shopper)
         batch = _approved(world)
 
         def pay(batch: PayoutBatch = batch, key: str = f"pay-{uuid4()}") -> Any:
@@ -149,7 +133,7 @@ def test_a_reversal_and_a_rejection_of_an_approved_batch_at_once_reverse_only_af
     world = pg_world
     for _ in range(ROUNDS):
         shopper = world.add_shopper()
-        order = _credited(world, shopper)
+        order = credited_order(world, shopper)
         batch = _approved(world)
 
         def reject(batch: PayoutBatch = batch) -> PayoutBatch:
@@ -169,7 +153,7 @@ def test_approving_rejecting_and_paying_one_batch_at_once_leave_it_in_one_state(
     world = pg_world
     for _ in range(ROUNDS):
         shopper = world.add_shopper()
-        _credited(world, shopper)
+        credited_order(world, shopper)
         batch = _prepared(world)
 
         def approve(batch: PayoutBatch = batch) -> Any:
@@ -206,7 +190,7 @@ def test_two_finance_users_preparing_at_once_put_each_shopper_in_one_batch(pg_wo
     world = pg_world
     shoppers = [world.add_shopper() for _ in range(3)]
     for shopper in shoppers:
-        _credited(world, shopper)
+        credited_order(world, shopper)
     outcomes = _both(lambda: _prepared(world, FINANCE_A), lambda: _prepared(world, FINANCE_B))
     batches = [o for o in outcomes if isinstance(o, PayoutBatch)]
     assert len(batches) == 1, outcomes
@@ -220,7 +204,7 @@ def test_store_credit_spent_while_its_reward_is_reversed_is_taken_once(pg_world:
     world = pg_world
     for _ in range(ROUNDS):
         shopper = world.add_shopper()
-        order = _credited(world, shopper, PaymentMethod.STORE_CREDIT)
+        order = credited_order(world, shopper, method=PaymentMethod.STORE_CREDIT)
         held = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
 
         def spend(shopper: Shopper = shopper, held: int = held) -> Any:
@@ -243,8 +227,8 @@ def test_a_referral_bonus_an_approved_batch_is_to_pay_is_not_reversed_with_the_r
     referrer, newcomer = world.add_shopper(), world.add_shopper()
     with world.rewards() as uow:
         register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
-    _credited(world, referrer)
-    order = _credited(world, newcomer, PaymentMethod.STORE_CREDIT)
+    credited_order(world, referrer)
+    order = credited_order(world, newcomer, method=PaymentMethod.STORE_CREDIT)
     batch = _approved(world)
     assert [line.amount_cents for line in batch.lines] == [550]
     refusal = f"batch {batch.id} is to pay the referrer the referral bonus"
@@ -293,9 +277,9 @@ def test_money_earned_after_the_approval_is_the_shoppers_to_lose_and_the_batch_p
     its line, not the balance."""
     world = pg_world
     shopper = world.add_shopper()
-    first = _credited(world, shopper)
+    first = credited_order(world, shopper)
     batch = _approved(world)
-    later = _credited(world, shopper)
+    later = credited_order(world, shopper)
     outcomes = _both(_reverse(world, later), _reverse(world, first))
     assert sum(isinstance(o, Reversals) for o in outcomes) == 1, outcomes
     (refused,) = [o for o in outcomes if not isinstance(o, Reversals)]

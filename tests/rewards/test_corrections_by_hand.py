@@ -33,7 +33,6 @@ from rewards.services import (
     LateCredit,
     audit_log,
     create_reward_policy,
-    credit_delivery_reward,
     credit_unrewarded_delivery,
     decide_reward_policy,
     order_reward,
@@ -53,7 +52,7 @@ from tests.rewards.conftest import (
     OPS,
     PLAIN_PARAMETERS,
     World,
-    inputs,
+    credited_order,
     pay_everyone,
     publish_policy,
 )
@@ -318,21 +317,6 @@ def test_only_a_delivered_order_with_a_proof_is_credited_later(world: World) -> 
 # Reversals
 
 
-def credit_now(world: World, shopper: Shopper, *, method: PaymentMethod = PaymentMethod.CASH) -> Order:
-    order = world.order(proof_by=shopper)
-    with world.dispatch() as uow:
-        credit_delivery_reward(
-            world.repos_within(uow),
-            order_id=order.id,
-            shopper_id=shopper.id,
-            inputs=inputs(method=method),
-            delivered_at=NOW,
-            idempotency_key=f"reward-{order.id}",
-        )
-        uow.commit()
-    return order
-
-
 def reverse(world: World, order_id: UUID, key: str = "r-1", reason: str = "recipient says not delivered") -> object:
     with world.rewards() as uow:
         return reverse_delivery_reward(
@@ -345,7 +329,7 @@ def test_a_reward_reversed_once_is_replayed_on_retry_and_refused_as_already_reve
     world: World,
 ) -> None:
     shopper = world.add_shopper()
-    order = credit_now(world, shopper)
+    order = credited_order(world, shopper)
     first = reverse(world, order.id)
     again = reverse(world, order.id)
     assert again == first
@@ -361,7 +345,7 @@ def test_an_orders_reward_is_read_with_its_referral_bonus_and_whether_it_was_rev
     referrer, newcomer = world.add_shopper(), world.add_shopper()
     with world.rewards() as uow:
         register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
-    order = credit_now(world, newcomer)
+    order = credited_order(world, newcomer)
     with world.rewards() as uow:
         before = order_reward(uow, order_id=order.id)
     assert (before.reward.record.amount_cents, before.reward.reversed) == (500, False)
@@ -377,7 +361,7 @@ def test_an_orders_reward_is_read_with_its_referral_bonus_and_whether_it_was_rev
 @pytest.mark.usefixtures("policy")
 def test_a_reward_already_paid_out_is_not_reversed_and_the_refusal_says_it_was_paid_out(world: World) -> None:
     shopper = world.add_shopper()
-    order = credit_now(world, shopper)
+    order = credited_order(world, shopper)
     pay_everyone(world)
     with pytest.raises(RewardNoLongerHeld, match="the shopper no longer holds it \\(it was paid out") as refused:
         reverse(world, order.id)
@@ -394,7 +378,7 @@ def test_a_reversal_whose_referral_bonus_was_paid_out_says_the_referrer_no_longe
     referrer, newcomer = world.add_shopper(), world.add_shopper()
     with world.rewards() as uow:
         register_referral(uow, referrer_shopper_id=referrer.id, referred_shopper_id=newcomer.id, actor_id=OPS, now=NOW)
-    order = credit_now(world, newcomer, method=PaymentMethod.STORE_CREDIT)
+    order = credited_order(world, newcomer, method=PaymentMethod.STORE_CREDIT)
     pay_everyone(world)
     with pytest.raises(RewardNoLongerHeld, match="the referrer no longer holds the referral bonus it paid"):
         reverse(world, order.id)
@@ -410,7 +394,7 @@ def test_store_credit_spent_at_the_till_is_replayed_on_retry_and_refused_in_word
     world: World,
 ) -> None:
     shopper = world.add_shopper()
-    credit_now(world, shopper, method=PaymentMethod.STORE_CREDIT)  # 500 ¢ x1.2 = 600 ¢
+    credited_order(world, shopper, method=PaymentMethod.STORE_CREDIT)  # 500 ¢ x1.2 = 600 ¢
 
     def spend(cents: int, key: str) -> object:
         with world.rewards() as uow:

@@ -22,12 +22,11 @@ from rewards.records import AlreadyRewarded
 from rewards.services import (
     RewardCredit,
     approve_payout_batch,
-    credit_delivery_reward,
     pay_payout_batch,
     prepare_payout_batch,
     redeem_store_credit,
 )
-from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, inputs
+from tests.rewards.conftest import FINANCE_A, FINANCE_B, NOW, World, credit, inputs
 from tests.rewards.ledger_checks import check_ledger_invariants, shopper_balances
 
 # --------------------------------------------------------------------------------------------------
@@ -62,17 +61,7 @@ def test_concurrent_retries_of_one_credit_pay_once(pg_world: World) -> None:
     order = world.order()
 
     def send(_: int) -> RewardCredit:
-        with world.dispatch() as uow:
-            result = credit_delivery_reward(
-                world.repos_within(uow),
-                order_id=order.id,
-                shopper_id=shopper.id,
-                inputs=inputs(),
-                delivered_at=NOW,
-                idempotency_key="same-key",
-            )
-            uow.commit()
-        return result
+        return credit(world, order.id, shopper.id, "same-key")
 
     outcomes = race(5, send)
     assert all(isinstance(outcome, RewardCredit) for outcome in outcomes), outcomes
@@ -89,17 +78,7 @@ def test_concurrent_credits_of_one_order_with_different_keys_pay_once(pg_world: 
     order = world.order()
 
     def send(index: int) -> RewardCredit:
-        with world.dispatch() as uow:
-            result = credit_delivery_reward(
-                world.repos_within(uow),
-                order_id=order.id,
-                shopper_id=shopper.id,
-                inputs=inputs(),
-                delivered_at=NOW,
-                idempotency_key=f"key-{index}",
-            )
-            uow.commit()
-        return result
+        return credit(world, order.id, shopper.id, f"key-{index}")
 
     outcomes = race(4, send)
     assert sum(isinstance(o, RewardCredit) for o in outcomes) == 1
@@ -116,17 +95,14 @@ def test_concurrent_credits_respect_the_daily_cap(pg_world: World) -> None:
     big = inputs(distance_m=90_000)
 
     def send(index: int) -> RewardCredit:
-        with world.dispatch() as uow:
-            result = credit_delivery_reward(
-                world.repos_within(uow),
-                order_id=orders[index].id,
-                shopper_id=shopper.id,
-                inputs=big,
-                delivered_at=NOW + timedelta(seconds=index),
-                idempotency_key=f"key-{index}",
-            )
-            uow.commit()
-        return result
+        return credit(
+            world,
+            orders[index].id,
+            shopper.id,
+            f"key-{index}",
+            reward_inputs=big,
+            delivered_at=NOW + timedelta(seconds=index),
+        )
 
     outcomes = race(6, send)
     assert all(isinstance(o, RewardCredit) for o in outcomes), outcomes
@@ -141,16 +117,13 @@ def test_concurrent_redemptions_never_overdraw(pg_world: World, amounts: list[in
     """Threads spend store credit at once: what succeeds fits the balance; the rest is InsufficientBalance."""
     world = pg_world
     shopper = world.add_shopper()
-    with world.dispatch() as uow:
-        credit_delivery_reward(
-            world.repos_within(uow),
-            order_id=world.order().id,
-            shopper_id=shopper.id,
-            inputs=inputs(method=PaymentMethod.STORE_CREDIT),
-            delivered_at=NOW,
-            idempotency_key=f"fund-{shopper.id}",
-        )
-        uow.commit()
+    credit(
+        world,
+        world.order().id,
+        shopper.id,
+        f"fund-{shopper.id}",
+        reward_inputs=inputs(method=PaymentMethod.STORE_CREDIT),
+    )
     start = shopper_balances(world.database, [shopper.id])[(shopper.id, AccountKind.STORE_CREDIT)]
 
     def spend(index: int) -> int:
@@ -180,16 +153,7 @@ def test_concurrent_payments_of_one_batch_pay_once(pg_world: World) -> None:
     world = pg_world
     shoppers = [world.add_shopper() for _ in range(2)]
     for shopper in shoppers:
-        with world.dispatch() as delivery:
-            credit_delivery_reward(
-                world.repos_within(delivery),
-                order_id=world.order().id,
-                shopper_id=shopper.id,
-                inputs=inputs(),
-                delivered_at=NOW,
-                idempotency_key=f"fund-{shopper.id}",
-            )
-            delivery.commit()
+        credit(world, world.order().id, shopper.id, f"fund-{shopper.id}")
     with world.rewards() as uow:
         batch = prepare_payout_batch(
             uow,

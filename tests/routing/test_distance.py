@@ -180,3 +180,36 @@ def test_postgis_geography_distance_agrees_with_geodesic_and_haversine(pool: Con
     np.testing.assert_allclose(fast, postgis, rtol=0.0057)
     temperate = np.abs(starts[:, 0]) >= 16
     np.testing.assert_allclose(fast[temperate], postgis[temperate], rtol=0.005)
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([[1.0, 2.0, 3.0]], "origins: expected an (n, 2) array of [lat, lon], got shape (1, 3)"),
+        ([[10.0, 20.0], [91.0, 0.0]], "origins[1]: not a valid [lat, lon]: [91.0, 0.0]"),
+        ([[0.0, 181.0]], "origins[0]: not a valid [lat, lon]: [0.0, 181.0]"),
+        ([[math.nan, 0.0]], "origins[0]: not a valid [lat, lon]: [nan, 0.0]"),
+    ],
+)
+def test_a_bad_lat_lon_row_is_refused_naming_its_field_and_index(points: list[list[float]], message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        haversine_matrix(points, [[0.0, 0.0]])
+    assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([[1.0, 2.0, 3.0]], "destinations: expected an (n, 2) array of [x, y], got shape (1, 3)"),
+        ([[5.0, 1e9], [math.inf, 0.0]], "destinations[1]: not a finite [x, y]: [inf, 0.0]"),
+    ],
+)
+def test_a_bad_planar_row_is_refused_naming_its_field_and_index(points: list[list[float]], message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        euclidean_matrix([[0.0, 0.0]], points)
+    assert refused.value.message == message
+
+
+def test_a_single_point_and_no_points_are_read_as_rows() -> None:
+    assert haversine_matrix([10.0, 20.0], []).shape == (1, 0)
+    assert euclidean_matrix([], [3.0, 4.0]).shape == (0, 1)

@@ -315,3 +315,18 @@ def test_a_trips_detour_limit_shows_only_the_limits_it_has() -> None:
     assert detour_limit(None, 900) == "15 min"
     assert detour_limit(1500, 300) == "1.5 km / 5 min"
     assert detour_limit(None, None) == "no limit"
+
+
+def test_the_demos_hints_say_which_field_of_the_current_offer_is_offer(tmp_path: Path) -> None:
+    """`/shopper/offers/OFFER/accept` wants the offer's `id`, the first field `offers/current` answers; a newcomer
+    looking for an `offer_id` beside the `trip_id` and `order_id` the hints name found none."""
+    text = how_to_try(
+        tmp_path / "credentials.json",
+        store_id=uuid4(),
+        day=date(2026, 11, 22),
+        cadence_s=10.0,
+        offer_ttl=timedelta(minutes=1),
+        reoffer_after=timedelta(minutes=5),
+    )
+    flat = " ".join(text.split())
+    assert "OFFER is the current offer's id" in flat
