@@ -283,3 +283,26 @@ def test_on_a_phone_the_runs_table_keeps_each_run_id_on_one_line(
     )
     assert lines == 1, "the run id is broken over lines"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_run_ending_is_announced_by_the_status_that_stays_on_the_page(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """The runs' status ("1 run in progress") was inside the table's box, which each refresh replaced: a live
+    region inserted anew is not announced, so a screen reader never said that the run had ended. It now stays
+    on the page, outside the table, and the refresh changes its words."""
+    runs = api_settings.local_dir / "runs"
+    _put_run(runs, "20260101T000100-bbbbbb", "running", seed=2, started_at=NOW, pid=os.getpid(), progress=0.5)
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/simulations")
+    status = page.get_by_role("status").filter(has_text="in progress")
+    expect(status).to_have_text("1 run in progress; this list refreshes by itself.")
+    assert status.evaluate("e => e.closest('#runs') === null"), "the status is replaced with the table"
+    status.evaluate("e => { e.dataset.kept = 'yes' }")
+    _put_run(runs, "20260101T000200-cccccc", "finished", seed=3, finished_at=NOW)
+    (runs / "20260101T000100-bbbbbb" / "status.json").unlink()
+    (runs / "20260101T000100-bbbbbb").rmdir()
+    kept = page.locator("#runs-status[data-kept='yes']")
+    expect(kept).to_have_text("No run in progress.", timeout=SLOW_MS)
+    expect(kept).to_have_attribute("role", "status")
+    screenshot(page, "simulations-run-ended")
