@@ -14,6 +14,7 @@ import pytest
 from console_support import add_an_open_trip, add_an_order_for_later
 from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
+from rewards_flow import Owed
 
 from dispatch.accounts import Role
 from dispatch.model import Store
@@ -24,7 +25,9 @@ AUDIT = """() => {
   const problems = [];
   const visible = e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
     return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
-  const say = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') + ' "' + (e.textContent || '').trim().slice(0, 40) + '"';
+  const say = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+    + ' "' + (e.textContent || '').trim().slice(0, 40) + '"';
   // Nothing wider than the window, but tables inside their scrolling box.
   if (document.documentElement.scrollWidth > innerWidth) {
     for (const e of document.querySelectorAll('main *, header *')) {
@@ -57,7 +60,8 @@ AUDIT = """() => {
   }
   // Text contrast against the background it is drawn on.
   const rgb = c => { const m = c.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
-  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
   const behind = e => { let colour = [255, 255, 255];
     for (let n = e; n; n = n.parentElement) { const c = rgb(getComputedStyle(n).backgroundColor);
@@ -82,7 +86,8 @@ FOCUS = """() => { const e = document.activeElement; const s = getComputedStyle(
   if (e.dataset.audited) return ['again', 0];
   e.dataset.audited = 'yes';
   const rgb = c => { const m = c.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
-  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
   const start = parseFloat(s.outlineOffset) < 0 ? e : e.parentElement;
   let bg = [255, 255, 255];
@@ -90,7 +95,8 @@ FOCUS = """() => { const e = document.activeElement; const s = getComputedStyle(
     if (c[3] > 0) { bg = c.slice(0, 3); break; } }
   const [a, b] = [lum(rgb(s.outlineColor).slice(0, 3)), lum(bg)].sort((x, y) => y - x);
   const ring = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 ? (a + 0.05) / (b + 0.05) : 0;
-  return [e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + (e.textContent || e.name || '').trim().slice(0, 30), ring];
+  const words = (e.textContent || e.name || '').trim().slice(0, 30);
+  return [e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + words, ring];
 }"""
 """The focused element in words and the contrast of its focus ring against what is around it (0: none)."""
 
@@ -193,3 +199,31 @@ def test_the_first_tab_shows_the_skip_link_which_takes_the_focus_past_the_naviga
     reached = page.evaluate("document.activeElement.closest('main') !== null")
     assert reached, "the Tab after the skip link went back to the navigation"
     screenshot(page, f"first-in-main-{width}")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_finance_pages_with_money_in_them_keep_to_the_same_rules(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot, width: int
+) -> None:
+    """A batch with its lines (a hold form on each), a shopper's ledger and rewards, a reversal's form and an audit
+    log with entries: the pages above had none of these."""
+    ana, credit = owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_role("row").filter(has_text="Ana").first.wait_for()
+    found = {}
+    for name, path in (
+        ("batch", page.url),
+        ("ledger", f"/console/finance/ledger?shopper_id={ana.shopper_id}"),
+        ("rewards", f"/console/finance/rewards?shopper_id={ana.shopper_id}"),
+        ("reversal", f"/console/finance/orders/{credit.order_id}/reward-reversal"),
+        ("audit", "/console/finance/audit"),
+        ("policies", "/console/finance/policies"),
+    ):
+        page.goto(path)
+        screenshot(page, f"{name}-{width}")
+        found[name] = page.evaluate(AUDIT) + _tab_through(page, presses=120)
+    broken = {where: problems for where, problems in found.items() if problems}
+    assert not broken, "\n".join(f"{where}: {'; '.join(problems)}" for where, problems in broken.items())
