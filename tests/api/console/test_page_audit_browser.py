@@ -227,3 +227,35 @@ def test_finance_pages_with_money_in_them_keep_to_the_same_rules(
         found[name] = page.evaluate(AUDIT) + _tab_through(page, presses=120)
     broken = {where: problems for where, problems in found.items() if problems}
     assert not broken, "\n".join(f"{where}: {'; '.join(problems)}" for where, problems in broken.items())
+
+
+def test_refused_forms_keep_to_the_same_rules_on_a_phone(
+    signed_in: Callable[..., Page], new_page: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """A refused form adds a problem box, errors under fields and aria-invalid: none of it may widen the page,
+    lose a field's label or fall under the contrast its text needs."""
+    stranger = new_page()
+    stranger.set_viewport_size({"width": 390, "height": 844})
+    stranger.goto("/console/sign-in")
+    stranger.get_by_label("E-mail address").fill("nobody@example.org")
+    stranger.get_by_label("Password").fill("wrong password")
+    stranger.get_by_label("Password").press("Enter")
+    expect(stranger.get_by_role("alert")).to_be_visible()
+    found = {"sign-in": stranger.evaluate(AUDIT) + _tab_through(stranger)}
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/stores/new")
+    page.get_by_label("Name").fill("Southside")
+    page.get_by_label("Latitude").fill("30.4627")
+    page.get_by_label("Longitude").fill("-84.2211")
+    page.get_by_label("Fallback courier cost ($)").fill("eight dollars")
+    page.get_by_label("Service area (GeoJSON)").fill('{"type": "Point"}')
+    page.get_by_role("button", name="Create store").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    screenshot(page, "store-refused-390")
+    found["store"] = page.evaluate(AUDIT) + _tab_through(page)
+    page.goto("/console/ops/orders?status=bogus")
+    expect(page.get_by_role("alert")).to_be_visible()
+    found["orders"] = page.evaluate(AUDIT) + _tab_through(page)
+    broken = {where: problems for where, problems in found.items() if problems}
+    assert not broken, "\n".join(f"{where}: {'; '.join(problems)}" for where, problems in broken.items())
