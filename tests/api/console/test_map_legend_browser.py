@@ -51,3 +51,33 @@ def test_the_legend_of_the_live_and_the_store_maps_is_readable(
         assert not small, f"{name} at {width} px: legend text under {SMALLEST_PX} px: {small}"
         wide: int = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_words_drawn_inside_the_maps_read_at_12_px_or_more(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot, width: int
+) -> None:
+    """The store's name and the scale bar's length are drawn inside the map, at 11 and 12 px of its 520: 6.5 px
+    on a phone, 8.8 px in the live view's column at 1280 px. The edit page's map, shown at its full size on a
+    wide screen, keeps the sizes it was drawn with."""
+    add_waiting_orders(db, store, 2)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": width, "height": 844})
+    for name, path in (
+        ("live", f"/console/ops/stores/{store.id}/live"),
+        ("edit", f"/console/ops/stores/{store.id}/edit"),
+    ):
+        page.goto(path)
+        drawn = page.locator(".map svg[viewBox]").first
+        expect(drawn.locator("text").first).to_be_visible()
+        page.wait_for_load_state("load")
+        screenshot(page, f"map-words-{name}-{width}")
+        sizes: list[tuple[str, float]] = drawn.evaluate(RENDERED_SIZES)
+        assert {words for words, _ in sizes} >= {store.name}, f"{name}: the store's name is not on the map"
+        small = [(words, round(size, 1)) for words, size in sizes if size < SMALLEST_PX - 0.05]
+        assert not small, f"{name} at {width} px: words on the map under {SMALLEST_PX} px: {small}"
+        if name == "edit" and width == 1280:
+            assert drawn.evaluate("svg => svg.getBoundingClientRect().width") == 520
+            assert drawn.locator("text", has_text=store.name).get_attribute("font-size") == "12"
+        wide: int = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= width, f"{name} is {wide} px wide in a {width} px window"

@@ -33,7 +33,7 @@ def api_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 def start(page: Page, scenario: str, *, seed: str = "", hours: str = "") -> None:
-    page.get_by_label("Scenario").select_option(scenario)
+    page.locator(f"input[name=scenario][value='{scenario}']").check()
     page.get_by_label("Seed").fill(seed)
     page.get_by_label("Hours").fill(hours)
     page.get_by_role("button", name="Start").click()
@@ -107,13 +107,36 @@ def test_a_bad_value_is_told_next_to_its_field_and_the_form_keeps_what_was_typed
 def test_the_form_is_keyboard_usable(signed_in: Callable[..., Page]) -> None:
     page = signed_in(Role.OPS)
     page.goto("/console/ops/simulations")
-    page.get_by_label("Scenario").focus()
+    page.get_by_role("radio", name="Demo day at the Northeast supercentre").focus()
+    page.keyboard.press("ArrowDown")  # the arrow keys choose among the scenarios, as in any group of radios
+    expect(page.get_by_role("radio", name="Tallahassee")).to_be_checked()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Seed")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Hours")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Start")).to_be_focused()
+
+
+def test_each_scenario_reads_whole_on_a_phone(signed_in: Callable[..., Page], screenshot: Screenshot) -> None:
+    """The scenario was a drop-down, which at 390 px showed "Demo day at the Northeast superce" and cut the rest
+    (the day's length, the file) off; each is now a radio whose words wrap in the card."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/simulations")
+    group = page.get_by_role("group", name="Scenario")
+    expect(group.get_by_role("radio", name="Demo day at the Northeast supercentre (demo.toml, 10 h)")).to_be_checked()
+    screenshot(page, "scenarios-390")
+    card = page.locator("section.card", has=group).bounding_box()
+    assert card is not None
+    for label in group.locator("label").all():
+        box = label.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= card["x"] + card["width"], f"{label.text_content()!r} runs out of its card"
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{label.text_content()!r} is cut off"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "scenarios-1280")
 
 
 def test_an_unknown_run_has_no_report_and_a_malformed_id_is_refused(signed_in: Callable[..., Page]) -> None:
@@ -260,3 +283,26 @@ def test_on_a_phone_the_runs_table_keeps_each_run_id_on_one_line(
     )
     assert lines == 1, "the run id is broken over lines"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_run_ending_is_announced_by_the_status_that_stays_on_the_page(
+    signed_in: Callable[..., Page], api_settings: Settings, screenshot: Screenshot
+) -> None:
+    """The runs' status ("1 run in progress") was inside the table's box, which each refresh replaced: a live
+    region inserted anew is not announced, so a screen reader never said that the run had ended. It now stays
+    on the page, outside the table, and the refresh changes its words."""
+    runs = api_settings.local_dir / "runs"
+    _put_run(runs, "20260101T000100-bbbbbb", "running", seed=2, started_at=NOW, pid=os.getpid(), progress=0.5)
+    page = signed_in(Role.OPS)
+    page.goto("/console/ops/simulations")
+    status = page.get_by_role("status").filter(has_text="in progress")
+    expect(status).to_have_text("1 run in progress; this list refreshes by itself.")
+    assert status.evaluate("e => e.closest('#runs') === null"), "the status is replaced with the table"
+    status.evaluate("e => { e.dataset.kept = 'yes' }")
+    _put_run(runs, "20260101T000200-cccccc", "finished", seed=3, finished_at=NOW)
+    (runs / "20260101T000100-bbbbbb" / "status.json").unlink()
+    (runs / "20260101T000100-bbbbbb").rmdir()
+    kept = page.locator("#runs-status[data-kept='yes']")
+    expect(kept).to_have_text("No run in progress.", timeout=SLOW_MS)
+    expect(kept).to_have_attribute("role", "status")
+    screenshot(page, "simulations-run-ended")
