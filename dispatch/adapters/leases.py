@@ -33,7 +33,8 @@ busy, so the store is skipped this round rather than the round held up."""
 
 WRITER_IDLE_LIMIT_S = 5.0
 """A write transaction that confirmed its lease and then says nothing for this long (its process frozen) is
-ended by PostgreSQL, so that the share lock on the lease does not keep the store from everyone else."""
+ended by PostgreSQL, so that the share lock on the lease does not keep the store from everyone else; the
+dispatcher's pool holds every transaction of its own to it (`crowdship dispatcher`), for their row locks."""
 
 _TAKE = """
 INSERT INTO store_leases AS held (store_id, fence, expires_at)
