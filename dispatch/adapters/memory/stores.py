@@ -88,5 +88,5 @@ class MemoryShopperRepository(MemoryRepository):
 class MemoryLeaseFence:
     """The simulator runs one batch at a time and takes no lease: every batch's writes stand."""
 
-    def confirm(self, store_id: UUID, token: str) -> bool:
+    def confirm(self, store_id: UUID, token: str) -> bool:  # noqa: ARG002 - the protocol's signature
         return True
