@@ -101,7 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             settings,
             pool,
             clock=clock or SystemClock(),
-            live=RedisLiveState(sync_redis, fallback_leases=PostgresLeases(pool)),
+            live=RedisLiveState(sync_redis, leases=PostgresLeases(pool)),
         )
         active_accounts = ActiveAccounts(
             partial(accounts.earliest_token_accepted, context), outage_allowance_s=settings.access_token_ttl_s

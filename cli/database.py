@@ -75,5 +75,5 @@ def live_service_context(pool: ConnectionPool, *, with_redis: bool = True) -> Di
     from dispatch.adapters.live import RedisLiveState
 
     settings = get_settings()
-    live = RedisLiveState(open_redis(settings), fallback_leases=PostgresLeases(pool)) if with_redis else None
+    live = RedisLiveState(open_redis(settings), leases=PostgresLeases(pool)) if with_redis else None
     return live_context(settings, pool, clock=SystemClock(), live=live)

@@ -266,6 +266,7 @@ def dispatcher(
     from crowdship.db import open_pool
     from crowdship.outages import BACKING_SERVICE_ERRORS
     from crowdship.units import counted
+    from dispatch.adapters.leases import WRITER_IDLE_LIMIT_S
     from dispatch.services.dispatcher import dispatch_round, keep_house, run_dispatcher
 
     settings = get_settings()
@@ -287,6 +288,9 @@ def dispatcher(
         timeout_s=5.0,
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
+        # Its transactions are short and wait on nobody: one left silent is a process frozen mid-round, whose row
+        # locks would otherwise keep the API's requests on those rows waiting until it resumes.
+        idle_in_transaction_s=WRITER_IDLE_LIMIT_S,
         wait=False,
     ) as pool:
         context = live_service_context(pool)

@@ -52,6 +52,7 @@ def open_pool(
     timeout_s: float = 10.0,
     connect_timeout_s: int = 5,
     statement_timeout_s: float | None = None,
+    idle_in_transaction_s: float | None = None,
     wait: bool = True,
 ) -> ConnectionPool:
     """Opens a pool. With `wait`, it waits until its first connection works, so that a wrong URL fails here,
@@ -63,7 +64,9 @@ def open_pool(
     or too busy to take anything) is dropped too: the borrower gets another or, after `timeout_s`, `PoolTimeout`,
     instead of hanging until the server answers again. TCP keepalives end a connection to a host gone silent
     (`DEAD_PEER_DETECTION`). With `statement_timeout_s`, PostgreSQL itself ends any statement that runs longer
-    (a slow query, a wait on a lock), so the server stops work whose borrower has given up."""
+    (a slow query, a wait on a lock), so the server stops work whose borrower has given up. With
+    `idle_in_transaction_s`, it ends a session whose transaction says nothing for that long (its process frozen:
+    SIGSTOP, a paused VM, its connection still open), so that the locks it holds do not keep others waiting."""
     kwargs: dict[str, Any] = {
         "application_name": name,
         "connect_timeout": connect_timeout_s,
@@ -71,6 +74,10 @@ def open_pool(
     }
     if statement_timeout_s is not None:
         kwargs["options"] = _with_statement_timeout(database_url, statement_timeout_s)
+    if idle_in_transaction_s is not None:
+        given = kwargs.get("options") or str(conninfo_to_dict(database_url).get("options") or "")
+        idle_ms = max(1, round(idle_in_transaction_s * 1000))
+        kwargs["options"] = f"{given} -c idle_in_transaction_session_timeout={idle_ms}".strip()
     pool = ConnectionPool(
         database_url,
         reset=_reset_connection,

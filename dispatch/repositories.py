@@ -230,6 +230,13 @@ class IncidentRepository(Protocol):
     def claims_for(self, incident_id: UUID) -> Sequence[InsuranceClaim]: ...
 
 
+class StoreLeaseFence(Protocol):
+    def confirm(self, store_id: UUID, token: str) -> bool:
+        """Whether the store's batch lease is still this token's, kept so until the transaction ends: a batch
+        whose lease ran out and was taken over (its process frozen meanwhile) writes nothing."""
+        ...
+
+
 class OrderHistoryRepository(Protocol):
     """Append-only: what happened to each order and when."""
 
@@ -383,3 +390,5 @@ class LiveUnitOfWork(DispatchUnitOfWork, Protocol):
     def profiles(self) -> CommuteProfileRepository: ...
     @property
     def history(self) -> OrderHistoryRepository: ...
+    @property
+    def leases(self) -> StoreLeaseFence: ...

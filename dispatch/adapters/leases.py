@@ -1,22 +1,20 @@
-"""Stores' batch leases from PostgreSQL, for while Redis is away (`RedisLiveState` falls back on them).
+"""Stores' batch leases, kept in PostgreSQL (`store_leases`), whether Redis answers or not.
 
-A lease is a session-level advisory lock keyed by the store, taken with `pg_try_advisory_lock` on a connection
-of the pool that the lease keeps until it is released: the lock lasts exactly as long as that session, so a
-dispatcher that dies or loses its connection frees the store at once, and no two sessions ever hold one store.
-It has no time to live: a batch runs to its end (or is abandoned by its loop, which then starts no other batch
-of that store) and releases it. Redis's lease, when Redis answers, is preferred: it runs out by itself should a
-dispatcher freeze mid-batch. Taking a Redis lease first checks that no session holds the store's lock, so a
-dispatcher still batching on its PostgreSQL lease as Redis comes back keeps the store to itself. The other way
-round is not covered: a dispatcher that cannot reach Redis while another one can (a partition, or the few
-seconds `REDIS_LEASE_RETRY_S` leaves between tries) may batch a store the other holds in Redis; the database's
-partial unique indexes still refuse a second open offer for an order or a trip (counted as conflicts).
+A lease is a row with an expiry and a fence number. Taking it bumps the fence; it runs out by itself when its
+holder neither releases it nor finishes in time, so a dispatcher frozen mid-batch (SIGSTOP, a paused VM: its
+session stays open, the kernel still answering keepalives) frees the store after the lease's time, where a lock
+held by the session would keep it for ever. The batch's write transaction confirms its fence under a share lock
+on the row (`PostgresLeaseFence`), so a holder resumed after its lease was taken over writes nothing, and a
+takeover cannot slip in between that check and the commit; should the holder freeze inside that transaction,
+`WRITER_IDLE_LIMIT_S` ends its session, and with it the share lock and everything it had written.
+
+Every dispatcher takes its leases here, so one that reaches Redis and one that does not never batch a store
+at once: there is only one kind of lease. It costs one statement to take, one to confirm inside the write
+transaction (its round trip shared with nothing else) and one to release.
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
-from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
@@ -27,79 +25,103 @@ from crowdship.logging import get_logger
 log = get_logger(__name__)
 
 TOKEN_PREFIX = "pg:"
-"""What a PostgreSQL lease's token starts with (a Redis lease's is hex alone)."""
+"""What a PostgreSQL lease's token starts with (then its fence number); a Redis lease's is hex alone."""
+
+TAKE_LOCK_TIMEOUT_MS = 200
+"""How long taking a lease waits for a holder's write transaction that has the row share-locked: the store is
+busy, so the store is skipped this round rather than the round held up."""
+
+WRITER_IDLE_LIMIT_S = 5.0
+"""A write transaction that confirmed its lease and then says nothing for this long (its process frozen) is
+ended by PostgreSQL, so that the share lock on the lease does not keep the store from everyone else; the
+dispatcher's pool holds every transaction of its own to it (`crowdship dispatcher`), for their row locks."""
+
+_TAKE = """
+INSERT INTO store_leases AS held (store_id, fence, expires_at)
+VALUES (%(store)s, 1, clock_timestamp() + make_interval(secs => %(ttl)s))
+ON CONFLICT (store_id) DO UPDATE SET fence = held.fence + 1, expires_at = excluded.expires_at
+WHERE held.expires_at <= clock_timestamp()
+RETURNING fence
+"""
 
 
-def lock_key(store_id: UUID) -> int:
-    """The store's advisory lock key: a signed 64-bit number from its id."""
-    return int.from_bytes(store_id.bytes[:8], "big", signed=True) ^ int.from_bytes(
-        store_id.bytes[8:], "big", signed=True
-    )
-
-
-@dataclass
-class _Held:
-    store_id: UUID
-    connection: psycopg.Connection
+def fence_of(token: str) -> int | None:
+    """The fence number of a PostgreSQL lease's token; None for another kind of token."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    try:
+        return int(token[len(TOKEN_PREFIX) :])
+    except ValueError:
+        return None
 
 
 class PostgresLeases:
-    """Leases held as advisory locks, each on a pooled connection of its own until released."""
+    """Leases as `store_leases` rows; no connection is kept between taking and releasing one."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
-        self._held: dict[str, _Held] = {}
-        self._lock = threading.Lock()
 
     @staticmethod
     def owns(token: str) -> bool:
-        return token.startswith(TOKEN_PREFIX)
+        return fence_of(token) is not None
 
-    def acquire(self, store_id: UUID) -> str | None:
-        """The store's lock if no session holds it: a token, its connection kept; None if taken."""
-        connection = self._pool.getconn()
+    def acquire(self, store_id: UUID, ttl_s: float) -> str | None:
+        """The store's lease if nobody holds it or its holder's time ran out: a token; None if held."""
         try:
-            connection.autocommit = True  # the lock is the session's: no transaction left open meanwhile
-            row = connection.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(store_id)]).fetchone()
-        except BaseException:
-            self._pool.putconn(connection)
-            raise
-        if not row or not row[0]:
-            self._pool.putconn(connection)
-            return None
-        token = TOKEN_PREFIX + secrets.token_hex(16)
-        with self._lock:
-            self._held[token] = _Held(store_id, connection)
-        return token
+            with self._pool.connection() as connection:
+                connection.execute(f"SET LOCAL lock_timeout = {TAKE_LOCK_TIMEOUT_MS}")
+                row = connection.execute(_TAKE, {"store": store_id, "ttl": ttl_s}).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            return None  # its holder is writing its offers right now
+        return None if row is None else f"{TOKEN_PREFIX}{row[0]}"
 
     def holds(self, store_id: UUID, token: str) -> bool:
-        """Whether the lease is still this token's: its session is alive (the lock goes only with it)."""
-        with self._lock:
-            held = self._held.get(token)
-        if held is None or held.store_id != store_id:
+        """Whether the lease is still this token's: not run out, and nobody took it since."""
+        fence = fence_of(token)
+        if fence is None:
             return False
         try:
-            held.connection.execute("SELECT 1")
+            with self._pool.connection() as connection:
+                row = connection.execute(
+                    "SELECT 1 FROM store_leases WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp()",
+                    [store_id, fence],
+                ).fetchone()
         except psycopg.Error as error:
-            log.warning("store lease lost with its connection", store_id=str(store_id), error=type(error).__name__)
+            log.warning("store lease not confirmed", store_id=str(store_id), error=type(error).__name__)
             return False
-        return True
+        return row is not None
 
     def release(self, store_id: UUID, token: str) -> bool:
-        with self._lock:
-            held = self._held.get(token)
-            if held is None or held.store_id != store_id:
-                return False
-            del self._held[token]
+        """False when the lease was not this token's any more, or PostgreSQL is away (it runs out by itself)."""
+        fence = fence_of(token)
+        if fence is None:
+            return False
         try:
-            held.connection.execute("SELECT pg_advisory_unlock_all()")
-        except psycopg.Error:
-            held.connection.close()  # the lock goes with its session
-        self._pool.putconn(held.connection)
-        return True
+            with self._pool.connection() as connection:
+                released = connection.execute(
+                    "UPDATE store_leases SET expires_at = '-infinity'"
+                    " WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp()",
+                    [store_id, fence],
+                ).rowcount
+        except psycopg.Error as error:
+            log.warning("store lease not released", store_id=str(store_id), error=type(error).__name__)
+            return False
+        return released == 1
 
-    def held_elsewhere(self, store_id: UUID) -> bool:
-        """Whether a session holds the store's lock right now (a dispatcher batching it on such a lease)."""
-        with self._pool.connection() as connection:
-            row = connection.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_key(store_id)]).fetchone()
-        return not (row and row[0])
+
+class PostgresLeaseFence:
+    """The batch's write transaction's check that its lease is still its own (`dispatch.repositories`)."""
+
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self._connection = connection
+
+    def confirm(self, store_id: UUID, token: str) -> bool:
+        fence = fence_of(token)
+        if fence is None:
+            return True  # a lease kept elsewhere (Redis's): nothing here to fence it with
+        row = self._connection.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, true) FROM store_leases"
+            " WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp() FOR SHARE",
+            [str(round(WRITER_IDLE_LIMIT_S * 1000)), store_id, fence],
+        ).fetchone()
+        return row is not None

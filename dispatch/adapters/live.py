@@ -1,9 +1,9 @@
 """Live state in Redis: shopper positions (GEO), who is on a trip, rate limits, the sampling gate, per-store
-dispatch leases and offer events (pub/sub).
+dispatch leases when no PostgreSQL ones are given, and offer events (pub/sub).
 
 Nothing here is of record. If Redis is flushed, positions come back from the latest PostGIS samples
 (`rebuild_positions`) and from the next updates; whether a shopper is on a trip is read again from
-PostgreSQL at their next update; leases are simply taken again; a shopper who missed an event finds the offer
+PostgreSQL at their next update; a shopper who missed an event finds the offer
 through the API, which reads PostgreSQL. Telling Redis that a trip started or ended happens after the
 transaction that did it, and is best effort: a committed change is never reported as failed because Redis
 was away, and what it leaves behind is pruned by the dispatcher (`prune_live_positions`).
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -38,10 +37,6 @@ REBUILT_MARKER_KEY = f"{PREFIX}:live-state-built"
 
 REDIS_AWAY: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, *REDIS_REFUSING_FOR_NOW)
 """Redis cannot be reached or will not take a write right now."""
-
-REDIS_LEASE_RETRY_S = 5.0
-"""Once Redis was found away, stores' leases come from PostgreSQL without asking Redis for this long: a Redis
-that does not answer (stopped, stalled) would otherwise cost every store's batch a whole reply timeout."""
 
 ACTIVE_MARKER_TTL_S = 12 * 3600
 """A trip's marker outlives any trip; should its removal be missed, it still goes in the end."""
@@ -183,12 +178,10 @@ class AsyncLivePositions:
 class RedisLiveState:
     """Live state in Redis, for the use cases and the dispatcher (`dispatch.live.LiveState`)."""
 
-    def __init__(self, client: redis.Redis, *, fallback_leases: PostgresLeases | None = None) -> None:
+    def __init__(self, client: redis.Redis, *, leases: PostgresLeases | None = None) -> None:
         self._client = client
         self._release = client.register_script(_RELEASE_SCRIPT)
-        self._fallback_leases = fallback_leases
-        self._leasing_from_postgres = False
-        self._postgres_leases_until = 0.0
+        self._leases = leases
 
     # Positions ------------------------------------------------------------------------------------
 
@@ -261,41 +254,19 @@ class RedisLiveState:
     # Dispatch leases -------------------------------------------------------------------------------
 
     def acquire_lease(self, store_id: UUID, ttl_s: float) -> str | None:
-        """Takes the store's batch lease if nobody holds it; returns the token that proves ownership. While
-        Redis is away, the lease comes from PostgreSQL (`dispatch.adapters.leases`), when it was given one."""
-        if self._fallback_leases is not None and time.monotonic() < self._postgres_leases_until:
-            return self._fallback_leases.acquire(store_id)  # Redis was just found away: not waited for per store
+        """Takes the store's batch lease if nobody holds it; returns the token that proves ownership. Given
+        PostgreSQL's leases (`dispatch.adapters.leases`, as the service is), they are the only ones: a Redis
+        lease beside them would let a dispatcher cut off from Redis batch a store another holds there."""
+        if self._leases is not None:
+            return self._leases.acquire(store_id, ttl_s)
         token = secrets.token_hex(16)
-        try:
-            taken = self._client.set(_lease_key(store_id), token, nx=True, px=int(ttl_s * 1000))
-        except REDIS_AWAY as error:
-            if self._fallback_leases is None:
-                raise
-            if not self._leasing_from_postgres:  # once per outage, not once per store and round
-                log.warning("store leases taken from PostgreSQL: Redis is away", error=type(error).__name__)
-                self._leasing_from_postgres = True
-            self._postgres_leases_until = time.monotonic() + REDIS_LEASE_RETRY_S
-            return self._fallback_leases.acquire(store_id)
-        if self._leasing_from_postgres:
-            log.info("store leases taken from Redis again")
-            self._leasing_from_postgres = False
-        if not taken:
-            return None
-        if self._fallback_leases is not None:
-            try:
-                elsewhere = self._fallback_leases.held_elsewhere(store_id)
-            except BaseException:
-                self.release_lease(store_id, token)
-                raise
-            if elsewhere:  # a dispatcher still batching on the lease it took while Redis was away
-                self.release_lease(store_id, token)
-                return None
-        return token
+        taken = self._client.set(_lease_key(store_id), token, nx=True, px=int(ttl_s * 1000))
+        return token if taken else None
 
     def release_lease(self, store_id: UUID, token: str) -> bool:
-        """False when the lease was not this token's any more, or Redis is away (it runs out by itself)."""
-        if self._fallback_leases is not None and self._fallback_leases.owns(token):
-            return self._fallback_leases.release(store_id, token)
+        """False when the lease was not this token's any more, or its server is away (it runs out by itself)."""
+        if self._leases is not None and self._leases.owns(token):
+            return self._leases.release(store_id, token)
         try:
             return bool(self._release(keys=[_lease_key(store_id)], args=[token]))
         except REDIS_AWAY as error:
@@ -303,9 +274,9 @@ class RedisLiveState:
             return False
 
     def holds_lease(self, store_id: UUID, token: str) -> bool:
-        """False too when Redis, which holds the lease, is away: the holder cannot prove it still holds it."""
-        if self._fallback_leases is not None and self._fallback_leases.owns(token):
-            return self._fallback_leases.holds(store_id, token)
+        """False too when the server that holds the lease is away: the holder cannot prove it still holds it."""
+        if self._leases is not None and self._leases.owns(token):
+            return self._leases.holds(store_id, token)
         try:
             stored = self._client.get(_lease_key(store_id))
         except REDIS_AWAY as error:

@@ -1,11 +1,10 @@
 """One dispatch batch for one store: tidy up, build the problem, run the matcher, write the offers.
 
-Used by the dispatcher loop and by the operations endpoint alike. A per-store lease (live state's: in Redis,
-from PostgreSQL while Redis is away) keeps two dispatchers from working on the same store at once, and a batch
-whose lease ran out before it wrote its offers writes none; should the lease fail all the same (Redis lost, a
-lease that runs out while the offers are written), the database's partial unique indexes still refuse a second
-open offer for an order or a trip, and the batch skips that offer, and an order keeps the reasons of the newest
-batch that left it pending (an older batch's, written later, are not written over them).
+Used by the dispatcher loop and by the operations endpoint alike. A per-store lease (`dispatch.adapters.leases`)
+keeps two dispatchers from working on the same store at once, and a batch whose lease ran out or was taken over
+before the offers' transaction confirmed it writes none; the database's partial unique indexes still refuse a
+second open offer for an order or a trip, and an order keeps the reasons of the newest batch that left it
+pending (an older batch's, written later, are not written over them).
 """
 
 from __future__ import annotations
@@ -123,6 +122,7 @@ def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_
         expired_offers=report.expired_offers,
         conflicts=report.conflicts,
         dropped=len(report.dropped),
+        lost_lease=report.lost_lease,
     )
     return report
 
@@ -232,14 +232,15 @@ def _match_and_offer(
     report.dropped = made.dropped
     for dropped in made.dropped:
         log.warning("matcher assignment dropped", trip=dropped.trip_id, reason=dropped.reason)
-    if ctx.live is not None and lease is not None and not ctx.live.holds_lease(store_id, lease):
+    held = ctx.live is None or lease is None or ctx.live.holds_lease(store_id, lease)
+    unwritten = None if not held else _write_offers(
+        ctx, report, made.offers, store=store, orders=orders, trips=[each.trip for each in candidates],
+        terms=terms, problem=problem, solution=solution, now=now, lease=lease,
+    )  # fmt: skip
+    if unwritten is None:  # ran out, or taken over (checked again in the writing transaction)
         report.lost_lease = True
         log.warning("batch outlived its lease: no offer written", store_id=str(store_id))
         return
-    unwritten = _write_offers(
-        ctx, report, made.offers, store=store, orders=orders, trips=[each.trip for each in candidates],
-        terms=terms, problem=problem, solution=solution, now=now,
-    )  # fmt: skip
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
     reasons = withheld_reasons(
@@ -269,9 +270,11 @@ def _write_offers(
     problem: Mapping[str, Any],
     solution: Mapping[str, Any],
     now: datetime,
-) -> set[UUID]:
+    lease: str | None,
+) -> set[UUID] | None:
     """Writes each offer with its breakdown, in one transaction; the orders of those it could not write (their
-    trip or an order changed since the batch read them)."""
+    trip or an order changed since the batch read them). None, and nothing written, when the store's lease is
+    no longer the batch's: checked in the same transaction, so that no takeover comes between."""
     parameters = ctx.config.batch
     orders_by_id = {order.id: order for order in orders}
     trips_by_id = {trip.id: trip for trip in trips}
@@ -279,6 +282,8 @@ def _write_offers(
     assignments = dict(solution.get("assignments", {}))
     unwritten: set[UUID] = set()
     with ctx.unit_of_work() as uow:
+        if lease is not None and not uow.leases.confirm(store.id, lease):
+            return None
         for offer in offers:
             trip, stops = trips_by_id[offer.trip_id], [orders_by_id[order_id] for order_id in offer.stops]
             explained = replace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -172,3 +173,18 @@ def test_the_statement_timeout_keeps_the_options_the_url_gives() -> None:
     url = "postgresql://app@db.example/crowdship?options=-c%20search_path%3Dshop"
     assert _with_statement_timeout(url, 1.5) == "-c search_path=shop -c statement_timeout=1500"
     assert _with_statement_timeout("postgresql://app@db.example/crowdship", 10) == "-c statement_timeout=10000"
+
+
+def test_a_transaction_left_idle_past_the_pools_idle_limit_is_ended_by_the_server(database_url: str) -> None:
+    """A borrower frozen inside a transaction (a dispatcher SIGSTOPped mid-round) says nothing more: the server
+    ends its session, and with it the row locks that would keep others (the API's requests) waiting."""
+    with (
+        open_pool(
+            database_url, max_size=1, name="idle-limit", statement_timeout_s=5, idle_in_transaction_s=0.2
+        ) as pool,
+        pool.connection() as connection,
+    ):
+        connection.execute("SELECT 1")
+        time.sleep(0.6)  # idle inside the transaction the first statement opened
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+            connection.execute("SELECT 1")

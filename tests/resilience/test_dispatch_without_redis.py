@@ -1,6 +1,6 @@
 """Dispatch goes on while Redis is away: two real dispatcher processes, started once the module's own Redis is
 killed, still expire offers, hand orders past their deadline to the courier fleet and offer pending orders,
-each store's batch leased from PostgreSQL so that the two never batch one store at once."""
+each store's batch leased from PostgreSQL (as ever) so that the two never batch one store at once."""
 
 from __future__ import annotations
 
@@ -131,7 +131,6 @@ def test_two_dispatchers_batch_every_store_while_redis_is_away(servers: Servers,
             text = log.read_text()
             assert "Traceback" not in text
             assert "dispatch round failed" not in text, text[-3000:]
-            assert text.count("store leases taken from PostgreSQL") == 1, "not logged once for the outage"
             assert text.count("live state not tended") == 1, "logged every round rather than once a minute"
 
 

@@ -29,7 +29,7 @@ from dispatch.adapters.memory.records import (
     MemoryOrderHistoryRepository,
     MemoryUserRepository,
 )
-from dispatch.adapters.memory.stores import MemoryShopperRepository, MemoryStoreRepository
+from dispatch.adapters.memory.stores import MemoryLeaseFence, MemoryShopperRepository, MemoryStoreRepository
 from dispatch.adapters.memory.trips import MemoryOfferRepository, MemoryTripRepository
 
 __all__ = [
@@ -70,6 +70,7 @@ class MemoryDispatchUnitOfWork:
         self.incidents = MemoryIncidentRepository(db)
         self.profiles = MemoryCommuteProfileRepository(db)
         self.history = MemoryOrderHistoryRepository(db)
+        self.leases = MemoryLeaseFence()
 
     def __enter__(self) -> Self:
         if self.db.journal is not None:

@@ -83,3 +83,10 @@ class MemoryShopperRepository(MemoryRepository):
         before = db.shoppers[shopper.id]
         db.shoppers[shopper.id] = copy_of(shopper)
         db.record(lambda: db.shoppers.__setitem__(shopper.id, before))
+
+
+class MemoryLeaseFence:
+    """The simulator runs one batch at a time and takes no lease: every batch's writes stand."""
+
+    def confirm(self, store_id: UUID, token: str) -> bool:  # noqa: ARG002 - the protocol's signature
+        return True

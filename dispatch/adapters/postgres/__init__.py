@@ -10,6 +10,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from crowdship.db import PostgresIdempotencyStore, UnitOfWork
+from dispatch.adapters.leases import PostgresLeaseFence
 from dispatch.adapters.postgres.orders import PostgresOrderRepository, PostgresOrderSecretRepository
 from dispatch.adapters.postgres.profiles import PostgresCommuteProfileRepository
 from dispatch.adapters.postgres.records import (
@@ -55,6 +56,7 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
     incidents: PostgresIncidentRepository
     profiles: PostgresCommuteProfileRepository
     history: PostgresOrderHistoryRepository
+    leases: PostgresLeaseFence
 
     def __init__(self, pool: ConnectionPool) -> None:
         super().__init__(pool)
@@ -73,3 +75,4 @@ class PostgresDispatchUnitOfWork(UnitOfWork):
         self.incidents = PostgresIncidentRepository(connection)
         self.profiles = PostgresCommuteProfileRepository(connection)
         self.history = PostgresOrderHistoryRepository(connection)
+        self.leases = PostgresLeaseFence(connection)
