@@ -85,7 +85,9 @@ def a_postgres_crash_fails_fast_and_recovers_with_nothing_lost(world: World) -> 
         during = _ingest(http, world, "DURING-PG")
         assert during.status_code == 503
         assert during.headers["retry-after"]
-        assert time.monotonic() - started < 1.0, "a request waited for PostgreSQL instead of failing fast"
+        # The pool gives up after CROWDSHIP_DB_POOL_TIMEOUT_S (0.5 s); connecting would take 3 s, a statement 30 s.
+        # Under 2 s tells the two apart with room for a busy machine's scheduling (1.4 s seen at load 15).
+        assert time.monotonic() - started < 2.0, "a request waited for PostgreSQL instead of failing fast"
         # The live part of a location update does not need PostgreSQL: it is kept, and says it was not sampled.
         live = http.post("/shopper/location", json={"lat": 30.471, "lon": -84.22}, headers=world.shoppers[0][1])
         assert live.status_code == 202
