@@ -167,3 +167,37 @@ def test_hardening_migrations_grandfather_policies_and_withdraw_offers_of_ended_
         statuses: dict[UUID, str] = dict(connection.execute("SELECT id, status FROM offers").fetchall())
     assert decision == [("approved", author)]
     assert statuses == {offers["cancelled"]: "withdrawn", offers["departed"]: "accepted"}
+
+
+def test_e_mails_stored_before_folding_are_folded_unless_another_account_has_that_spelling(
+    scratch_database: str,
+) -> None:
+    """0022: sign-in folds an address with NFKC before looking it up, so an account stored under a full-width or
+    decomposed spelling could no longer sign in: it is stored folded; where an account already holds the folded
+    spelling, both are left as they are (merging them is a person's decision), the one unfolded unreachable."""
+    migrate.upgrade(scratch_database, "0021_store_leases")
+    spellings = {
+        "full-width": "\uff53hop1@example.org",
+        "decomposed": "jose\u0301@example.org",
+        "taken": "\uff41na@example.org",
+        "holder": "ana@example.org",
+        "plain": "bo@example.org",
+    }
+    ids = {name: uuid4() for name in spellings}
+    with psycopg.connect(scratch_database) as connection:
+        for name, email in spellings.items():
+            connection.execute(
+                """INSERT INTO users (id, email, password_hash, role, active, created_at)
+                   VALUES (%s, %s, 'x', 'ops', true, '2026-11-01T00:00:00Z')""",
+                (ids[name], email),
+            )
+    migrate.upgrade(scratch_database)
+    with psycopg.connect(scratch_database) as connection:
+        stored: dict[UUID, str] = dict(connection.execute("SELECT id, email FROM users").fetchall())
+    assert {name: stored[ids[name]] for name in spellings} == {
+        "full-width": "shop1@example.org",
+        "decomposed": "jos\u00e9@example.org",
+        "taken": "\uff41na@example.org",
+        "holder": "ana@example.org",
+        "plain": "bo@example.org",
+    }
