@@ -242,7 +242,8 @@ class LiveEventHub:
         self._reconnected = True
 
     def _resumed(self) -> None:
-        """Changes of accounts may have been missed: the API forgets them all, and every stream rereads."""
+        """Changes of accounts may have been missed (while Redis was away, or before the first subscription,
+        when the process may already have asked about accounts): the API forgets them all, every stream rereads."""
         if self._on_account_changed is not None:
             self._on_account_changed(None)
         self._resync_all()
@@ -258,9 +259,7 @@ class LiveEventHub:
                 self.connected = True
                 if failures:
                     log.info("live events resumed", after_failures=failures)
-                    self._resumed()
-                else:
-                    self._resync_all()
+                self._resumed()
                 failures = 0
                 await self._listen(pubsub)
             except (redis.RedisError, OSError) as error:

@@ -125,6 +125,21 @@ def ops(make_staff: Callable[[Role], Account]) -> Account:
 # --- A real server, for the tests of truly parallel requests --------------------------------------------
 
 
+STARTUP_S = 60
+"""How long a test server may take to answer its health check and fill its pool. It bounds only a server that
+never starts (one that starts is waited for no longer than it takes): on a machine busy with other tests, one
+health check alone can take seconds."""
+
+
+def _healthy(base_url: str) -> bool:
+    """Whether the server answers 200; a probe waits for its answer (on a busy machine, seconds) instead of
+    giving up on it and piling another on the server."""
+    try:
+        return httpx2.get(f"{base_url}/health", timeout=STARTUP_S).status_code == 200
+    except httpx2.TransportError:  # not listening yet
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,21 +149,25 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, in a thread of this process."""
+    """The app served by uvicorn on a free loopback port, in a thread of this process, once it runs as it does
+    after its start: its pool full and the matcher loaded. A starting service answers 503 to what its pool cannot
+    hand out within the fail-fast timeout, and its warm-up's import (seconds of OR-Tools and SciPy) slows every
+    thread of the process: the tests of parallel requests are about the requests,
+    not about a service still starting."""
+    import dispatch.matching.solver  # noqa: F401  (the warm-up's import, done here, not beside a test's burst)
+
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{base_url}/health", timeout=1).status_code == 200:
-                break
-        except httpx2.TransportError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("the test server did not start")
+    deadline = time.monotonic() + STARTUP_S
+    while not _healthy(base_url):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the test server did not answer its health check within {STARTUP_S} s")
+        time.sleep(0.05)
+    pool: ConnectionPool = app.state.pool
+    pool.wait(timeout=max(1.0, deadline - time.monotonic()))
     yield base_url
     server.should_exit = True
     thread.join(timeout=10)

@@ -136,6 +136,7 @@ def test_a_subscription_the_client_connects_again_by_itself_still_resyncs_every_
         hub.start()
         try:
             await _until(lambda: hub.connected, 10)
+            forgotten.clear()  # what it forgot as it first subscribed
             with hub.registered(hub.reserve(uuid4()), shopper_id=uuid4()) as stream:
                 subscriptions = [e for e in redis_client.client_list(_type="pubsub") if str(e.get("db")) == database]
                 assert subscriptions
@@ -146,4 +147,22 @@ def test_a_subscription_the_client_connects_again_by_itself_still_resyncs_every_
             await hub.stop()
 
     assert asyncio.run(scenario()) == RESYNC
+    assert forgotten == [None]
+
+
+def test_accounts_known_before_the_hub_first_subscribed_are_forgotten_once_it_has(settings: Settings) -> None:
+    """A process just started asks PostgreSQL whether an account may go on while its hub is still subscribing;
+    a deactivation published meanwhile is heard by no one (Redis keeps no messages), so once subscribed the hub
+    forgets what was known of accounts, as after an outage, instead of trusting it for the cache's lifetime."""
+    forgotten: list[UUID | None] = []
+
+    async def scenario() -> bool:
+        hub = LiveEventHub(open_async_redis(settings), per_user=3, per_process=10, on_account_changed=forgotten.append)
+        hub.start()
+        try:
+            return await _until(lambda: hub.connected, 10)
+        finally:
+            await hub.stop()
+
+    assert asyncio.run(scenario())
     assert forgotten == [None]

@@ -18,7 +18,7 @@ from dispatch.model import Order, Shopper
 from rewards.ledger import AccountKind, InsufficientBalance, PromisedToPayout
 from rewards.payouts import BatchStatus, PayoutBatch
 from rewards.policy import PaymentMethod
-from rewards.records import AlreadyRewarded, RewardNoLongerHeld, ShopperAlreadyInOpenBatch
+from rewards.records import AlreadyRewarded, NothingToPay, RewardNoLongerHeld, ShopperAlreadyInOpenBatch
 from rewards.services import (
     LateCredit,
     Reversals,
@@ -194,7 +194,9 @@ def test_two_finance_users_preparing_at_once_put_each_shopper_in_one_batch(pg_wo
     outcomes = _both(lambda: _prepared(world, FINANCE_A), lambda: _prepared(world, FINANCE_B))
     batches = [o for o in outcomes if isinstance(o, PayoutBatch)]
     assert len(batches) == 1, outcomes
-    assert all(isinstance(o, PayoutBatch | ShopperAlreadyInOpenBatch) for o in outcomes), outcomes
+    # The other is refused: while the first is being written (its lines collide), or, when the threads were
+    # not scheduled side by side and the first had committed before the other looked, with nothing left to pay.
+    assert all(isinstance(o, PayoutBatch | ShopperAlreadyInOpenBatch | NothingToPay) for o in outcomes), outcomes
     assert {line.shopper_id for line in batches[0].lines} == {s.id for s in shoppers}
     _books_agree(world)
 
