@@ -18,7 +18,7 @@ from api.console.formats import money
 from api.console.ops_maps import area_map_svg, live_map_svg, store_map_svg
 from api.console.paging import PageQuery, PageView
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merged, readable_problem
-from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser
+from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, console_idempotency_key
 from api.console.web import redirect, render
 from api.dependencies import AppServices, Services
 from api.ops_records_schemas import StoreIn
@@ -76,7 +76,9 @@ def _readable(error: Exception) -> FormProblem:
 
 
 def _form_values(form: FormData) -> dict[str, str]:
-    names = ["name", "location.lat", "location.lon", "fallback_cost", "service_area"]
+    """What was typed, and the new store form's key, minted as it was first shown and kept while it is shown
+    again (refused, or drawn on the map: nothing was created), so that a double submission creates one store."""
+    names = ["name", "location.lat", "location.lon", "fallback_cost", "service_area", "idempotency_key"]
     names += [f"opening_hours.{day}.{end}" for day in WEEKDAYS for end in ("opens", "closes")]
     return {name: form.get(name)[:200_000] for name in names}
 
@@ -229,10 +231,13 @@ def create(request: Request, user: OpsUser, services: Services, form: Form) -> H
     if isinstance(draft, FormProblem):
         return _form_page(request, user, store=None, values=values, problem=draft)
     try:
-        store = create_store(services.context, draft, actor_id=user.principal.user_id)
+        key = console_idempotency_key(values["idempotency_key"], "store")
+        created = create_store(services.context, draft, actor_id=user.principal.user_id, idempotency_key=key)
     except CONSOLE_ERRORS as error:
         return _form_page(request, user, store=None, values=values, problem=_readable(error))
-    return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” created.")
+    store = created.value
+    said = "was already created by this form" if created.replayed else "created"
+    return redirect(request, f"{CONSOLE_PREFIX}/ops/stores/{store.id}/edit", flash=f"Store “{store.name}” {said}.")
 
 
 @router.get("/{store_id}/edit", response_class=HTMLResponse, response_model=None)

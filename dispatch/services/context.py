@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from crowdship.clock import Clock
+from crowdship.idempotency import Outcome, once
 from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.acceptance import AcceptanceWeighting
@@ -18,6 +19,9 @@ from dispatch.model import TrustTier
 from dispatch.prospects import ProspectTerms
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
+
+
+Created = TypeVar("Created")
 
 
 class PasswordHasher(Protocol):
@@ -145,3 +149,29 @@ class DispatchContext:
         """Hands the decision to the audit hook, inside `uow`'s transaction (nothing when none is wired)."""
         if self.audit_decision is not None:
             self.audit_decision(uow, decision)
+
+
+def created_once(
+    uow: LiveUnitOfWork,
+    *,
+    scope: str,
+    key: str | None,
+    request: Mapping[str, Any],
+    run: Callable[[], Created],
+    record_id: Callable[[Created], UUID],
+    fetch: Callable[[UUID], Created],
+) -> Outcome[Created]:
+    """A record created once per `Idempotency-Key` where the key is optional (stores, incidents, commute
+    profiles): a client that retries after a lost answer must not create a second record. Only the record's id
+    is kept with the key, so a retry answers the record as it is now (`fetch`); without a key, `run` runs."""
+    if key is None:
+        return Outcome(run(), replayed=False)
+    return once(
+        uow.idempotency,
+        scope=scope,
+        key=key,
+        request=request,
+        run=run,
+        dump=lambda created: {"id": str(record_id(created))},
+        load=lambda kept: fetch(UUID(kept["id"])),
+    )

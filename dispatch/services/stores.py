@@ -4,14 +4,17 @@ the simulator register theirs directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.idempotency import Outcome
 from crowdship.units import Cents
 from dispatch.errors import StoreExists
 from dispatch.hours import OpeningHours
 from dispatch.model import Store
-from dispatch.services.context import DispatchContext, StaffDecision, changed
+from dispatch.repositories import LiveUnitOfWork
+from dispatch.services.context import DispatchContext, StaffDecision, changed, created_once
 from routing.areas import Area, check_store_area
 from routing.geo import GeoPoint
 
@@ -30,6 +33,18 @@ class StoreDraft:
     fallback_cost_cents: Cents
     opening_hours: OpeningHours
 
+    def as_request(self) -> dict[str, Any]:
+        """The draft as idempotency fingerprints it (what tells a retry from another store under one key)."""
+        return {
+            "name": self.name.strip(),
+            "location": [self.location.lat, self.location.lon],
+            "service_area": self.service_area.wkt,
+            "fallback_cost_cents": int(self.fallback_cost_cents),
+            "opening_hours": {
+                str(day): [hours.opens_minute, hours.closes_minute] for day, hours in self.opening_hours.days.items()
+            },
+        }
+
 
 @dataclass(frozen=True)
 class StoreChanges:
@@ -46,21 +61,31 @@ def register_store(ctx: DispatchContext, store: Store, *, actor_id: UUID | None 
     """Adds a store (its checks ran when it was built: name, positive fallback cost, a valid area); audited
     with its name and fallback cost, which prices every order it leaves to the courier fleet."""
     with ctx.unit_of_work() as uow:
-        try:
-            uow.stores.get(store.id)
-        except NotFound:
-            pass
-        else:
-            raise StoreExists(f"store {store.id} exists")
-        uow.stores.add(store)
-        details = {"name": store.name, "fallback_cost_cents": store.fallback_cost_cents}
-        ctx.record_decision(uow, StaffDecision("store.created", "store", store.id, actor_id, ctx.clock.now(), details))
+        _add(ctx, uow, store, actor_id)
         uow.commit()
     return store
 
 
-def create_store(ctx: DispatchContext, draft: StoreDraft, *, actor_id: UUID | None = None) -> Store:
-    """A new store from operations, its area checked against its location (see `check_store_area`)."""
+def _add(ctx: DispatchContext, uow: LiveUnitOfWork, store: Store, actor_id: UUID | None) -> Store:
+    try:
+        uow.stores.get(store.id)
+    except NotFound:
+        pass
+    else:
+        raise StoreExists(f"store {store.id} exists")
+    uow.stores.add(store)
+    details = {"name": store.name, "fallback_cost_cents": store.fallback_cost_cents}
+    ctx.record_decision(uow, StaffDecision("store.created", "store", store.id, actor_id, ctx.clock.now(), details))
+    return store
+
+
+def create_store(
+    ctx: DispatchContext, draft: StoreDraft, *, actor_id: UUID | None = None, idempotency_key: str | None = None
+) -> Outcome[Store]:
+    """A new store from operations, its area checked against its location (see `check_store_area`). With a key
+    (the API's optional `Idempotency-Key`, the console's form key), a retry of the same draft answers the store
+    it created, as it is now, rather than creating a second; the key with another draft is refused. Keys are
+    the caller's own, as order intake's are."""
     store = _checked(
         Store(
             name=draft.name.strip(),
@@ -70,7 +95,18 @@ def create_store(ctx: DispatchContext, draft: StoreDraft, *, actor_id: UUID | No
             opening_hours=draft.opening_hours,
         )
     )
-    return register_store(ctx, store, actor_id=actor_id)
+    with ctx.unit_of_work() as uow:
+        outcome = created_once(
+            uow,
+            scope=f"stores:{actor_id}" if actor_id is not None else "stores",
+            key=idempotency_key,
+            request=draft.as_request(),
+            run=lambda: _add(ctx, uow, store, actor_id),
+            record_id=lambda created: created.id,
+            fetch=uow.stores.get,
+        )
+        uow.commit()
+    return outcome
 
 
 def edit_store(ctx: DispatchContext, *, store_id: UUID, changes: StoreChanges, actor_id: UUID | None = None) -> Store:

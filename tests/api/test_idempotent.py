@@ -18,6 +18,8 @@ CREATED_ONCE = {
     ("/finance/orders/{order_id}/reward-reversal", "post"),
     ("/finance/orders/{order_id}/reward", "post"),
     ("/ops/shoppers/{shopper_id}/store-credit-redemptions", "post"),
+    ("/policies", "post"),
+    ("/ops/stores", "post"),
 }
 
 

@@ -51,7 +51,7 @@ def _draft(**changes: object) -> StoreDraft:
 
 
 def test_a_store_is_created_and_edited_with_its_area_checked_against_its_location(world: InMemory) -> None:
-    store = create_store(world.context, _draft())
+    store = create_store(world.context, _draft()).value
     assert store.name == "Southside"
     edited = edit_store(world.context, store_id=store.id, changes=StoreChanges(fallback_cost_cents=Cents(1_000)))
     assert (edited.fallback_cost_cents, edited.opening_hours) == (1_000, store.opening_hours)
@@ -69,7 +69,7 @@ def test_a_store_created_and_changed_is_audited_with_its_author_and_what_changed
     """The fallback cost prices every order a store leaves to the courier fleet: who set it, and from what, is
     on record; an edit that changes nothing leaves no entry."""
     staff = uuid4()
-    store = create_store(world.context, _draft(), actor_id=staff)
+    store = create_store(world.context, _draft(), actor_id=staff).value
     moved = GeoPoint(STORE_AT.lat + 0.001, STORE_AT.lon)
     edit_store(
         world.context,
@@ -111,7 +111,7 @@ def test_a_staff_account_created_deactivated_and_reactivated_is_audited_with_who
 
 
 def _incident(world: InMemory, tier: TrustTier) -> Incident:
-    store = create_store(world.context, _draft())
+    store = create_store(world.context, _draft()).value
     shopper = Shopper("Ana", trust_tier=tier)
     trip = Trip(shopper.id, store.id, GeoPoint(30.5, -84.22), 3, NOW, NOW + timedelta(hours=1), max_detour_m=2_000)
     order = Order(
