@@ -8,8 +8,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from api.dependencies import Context, ShopperId
+from api.fields import OptionalIdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import problem_responses
 from api.shopper_schemas import ProfileIn, ProfileOut, TripOut
@@ -26,11 +29,17 @@ def list_profiles(shopper_id: ShopperId, context: Context) -> list[ProfileOut]:
     return [ProfileOut.model_validate(profile) for profile in profiles.list_profiles(context, shopper_id=shopper_id)]
 
 
-@router.post("", status_code=201, response_model=ProfileOut, responses=problem_responses(409, 422))
-def create_profile(body: ProfileIn, shopper_id: ShopperId, context: Context) -> ProfileOut:
+@router.post("", **created_once(ProfileOut, "the profile the first request saved, as it is now", 404, 409, 422))
+def create_profile(
+    body: ProfileIn, shopper_id: ShopperId, context: Context, idempotency_key: OptionalIdempotencyKey = None
+) -> JSONResponse:
     """Save a recurring trip: the store, where you go, on which days, when you usually leave, what fits.
-    At most ten per shopper (409 beyond)."""
-    return ProfileOut.model_validate(profiles.create_profile(context, shopper_id=shopper_id, draft=body.to_draft()))
+    At most ten per shopper (409 beyond). Send an `Idempotency-Key` so that a retry after a lost answer saves
+    it once (200, replayed; 404 once you deleted it); the key with another profile is 409."""
+    saved = profiles.create_profile_once(
+        context, shopper_id=shopper_id, draft=body.to_draft(), idempotency_key=idempotency_key
+    )
+    return created_or_replayed(ProfileOut.model_validate(saved.value), saved.replayed)
 
 
 @router.get("/{profile_id}", response_model=ProfileOut, responses=problem_responses(404))

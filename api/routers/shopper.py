@@ -13,11 +13,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from api.dependencies import AppServices, Context, Services, ShopperId, ShopperPrincipal
 from api.events import ACCOUNT_CHANGED, RESYNC, Reservation, TooManyStreams
-from api.fields import Limit, Offset
+from api.fields import Limit, Offset, OptionalIdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import ProblemException, problem_responses
 from api.schemas import PageOf, ShopperOut
@@ -211,16 +213,26 @@ def deliver(order_id: UUID, body: DeliveryIn, shopper_id: ShopperId, context: Co
 
 @router.post(
     "/orders/{order_id}/incidents",
-    status_code=201,
-    response_model=IncidentOut,
-    responses=problem_responses(404, 409, 422),
+    **created_once(IncidentOut, "the incident the first request reported", 404, 409, 422),
 )
-def report_incident(order_id: UUID, body: IncidentIn, shopper_id: ShopperId, context: Context) -> IncidentOut:
-    """Damage, theft, an accident: tell operations about an order you carry."""
-    incident = delivery.report_incident(
-        context, shopper_id=shopper_id, order_id=order_id, kind=body.kind, description=body.description
+def report_incident(
+    order_id: UUID,
+    body: IncidentIn,
+    shopper_id: ShopperId,
+    context: Context,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> JSONResponse:
+    """Damage, theft, an accident: tell operations about an order you carry. Send an `Idempotency-Key` so
+    that a retry after a lost answer reports it once (200, replayed); the key with another report is 409."""
+    reported = delivery.report_incident(
+        context,
+        shopper_id=shopper_id,
+        order_id=order_id,
+        kind=body.kind,
+        description=body.description,
+        idempotency_key=idempotency_key,
     )
-    return IncidentOut.model_validate(incident)
+    return created_or_replayed(IncidentOut.model_validate(reported.value), reported.replayed)
 
 
 @router.get(

@@ -20,7 +20,6 @@ from dispatch.prospects import ProspectTerms
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import SCRYPT_N
 
-
 Created = TypeVar("Created")
 
 

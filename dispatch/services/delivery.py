@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.idempotency import Outcome
 from crowdship.units import counted
 from dispatch.errors import (
     DeliveryNotRecorded,
@@ -20,7 +21,7 @@ from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import STILL_CARRIED, Offer, OfferStatus, Order, OrderStatus, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import delivery_code_matches
-from dispatch.services.context import DeliveredOrder, DispatchContext
+from dispatch.services.context import DeliveredOrder, DispatchContext, created_once
 from dispatch.services.moves import last_move, save_move
 from dispatch.services.trips import owned_trip, trip_ended
 from routing.distance import geodesic_m
@@ -326,21 +327,44 @@ def mark_not_delivered(
 
 
 def report_incident(
-    ctx: DispatchContext, *, shopper_id: UUID, order_id: UUID, kind: IncidentKind, description: str
-) -> Incident:
+    ctx: DispatchContext,
+    *,
+    shopper_id: UUID,
+    order_id: UUID,
+    kind: IncidentKind,
+    description: str,
+    idempotency_key: str | None = None,
+) -> Outcome[Incident]:
+    """An incident on an order the shopper carries, at most `MAX_INCIDENTS_PER_ORDER` of theirs. With the
+    shopper's key, a retry after a lost answer answers the incident it reported rather than a second one."""
     with ctx.unit_of_work() as uow:
-        order, trip = carried_order(uow, shopper_id, order_id, for_update=True)
-        reported = [earlier for earlier in uow.incidents.list_for_order(order.id) if earlier.shopper_id == shopper_id]
-        if len(reported) >= MAX_INCIDENTS_PER_ORDER:
-            raise TooManyIncidents(MAX_INCIDENTS_PER_ORDER)
-        incident = Incident(
-            order_id=order.id,
-            trip_id=trip.id,
-            shopper_id=shopper_id,
-            kind=kind,
-            description=description,
-            reported_at=ctx.clock.now(),
+
+        def report() -> Incident:
+            order, trip = carried_order(uow, shopper_id, order_id, for_update=True)
+            reported = [
+                earlier for earlier in uow.incidents.list_for_order(order.id) if earlier.shopper_id == shopper_id
+            ]
+            if len(reported) >= MAX_INCIDENTS_PER_ORDER:
+                raise TooManyIncidents(MAX_INCIDENTS_PER_ORDER)
+            incident = Incident(
+                order_id=order.id,
+                trip_id=trip.id,
+                shopper_id=shopper_id,
+                kind=kind,
+                description=description,
+                reported_at=ctx.clock.now(),
+            )
+            uow.incidents.add(incident)
+            return incident
+
+        outcome = created_once(
+            uow,
+            scope=f"incidents:{shopper_id}",
+            key=idempotency_key,
+            request={"order_id": str(order_id), "kind": str(kind), "description": description},
+            run=report,
+            record_id=lambda created: created.id,
+            fetch=uow.incidents.get,
         )
-        uow.incidents.add(incident)
         uow.commit()
-        return incident
+        return outcome

@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Any
 from uuid import UUID, uuid4
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.idempotency import Outcome
 from dispatch.model import Trip
 from dispatch.profiles import MAX_PROFILES_PER_SHOPPER, CommuteProfile, DepartureTimePassed, TooManyProfiles, Weekday
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import check_destination_near
-from dispatch.services.context import DispatchContext
+from dispatch.services.context import DispatchContext, created_once
 from dispatch.services.trips import check_in
 from routing.geo import GeoPoint
 
@@ -33,6 +35,20 @@ class ProfileDraft:
     capacity_bags: int
     max_detour_m: int | None
     max_detour_s: int | None
+
+    def as_request(self) -> dict[str, Any]:
+        """The draft as idempotency fingerprints it (what tells a retry from another profile under one key)."""
+        return {
+            "store_id": str(self.store_id),
+            "name": self.name,
+            "destination": [self.destination.lat, self.destination.lon],
+            "days": [str(day) for day in self.days],
+            "departure": self.departure.isoformat(),
+            "time_zone": self.time_zone,
+            "capacity_bags": self.capacity_bags,
+            "max_detour_m": self.max_detour_m,
+            "max_detour_s": self.max_detour_s,
+        }
 
 
 def _owned(uow: LiveUnitOfWork, shopper_id: UUID, profile_id: UUID) -> CommuteProfile:
@@ -80,15 +96,36 @@ def get_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> 
 
 def create_profile(ctx: DispatchContext, *, shopper_id: UUID, draft: ProfileDraft) -> CommuteProfile:
     """Saves a new profile; at most `MAX_PROFILES_PER_SHOPPER` per shopper."""
+    return create_profile_once(ctx, shopper_id=shopper_id, draft=draft, idempotency_key=None).value
+
+
+def create_profile_once(
+    ctx: DispatchContext, *, shopper_id: UUID, draft: ProfileDraft, idempotency_key: str | None
+) -> Outcome[CommuteProfile]:
+    """Saves a new profile, once per the shopper's key when they give one: a retry after a lost answer answers
+    the profile it saved, as it is now (404 once deleted), rather than saving a second (towards the limit)."""
     profile = _from_draft(draft, shopper_id=shopper_id, created_at=ctx.clock.now(), profile_id=uuid4())
-    with ctx.unit_of_work() as uow:
+
+    def add(uow: LiveUnitOfWork) -> CommuteProfile:
         uow.shoppers.get(shopper_id)
         if len(uow.profiles.list_for_shopper(shopper_id, for_update=True)) >= MAX_PROFILES_PER_SHOPPER:
             raise TooManyProfiles
         _checked(uow, ctx, draft)
         uow.profiles.add(profile)
+        return profile
+
+    with ctx.unit_of_work() as uow:
+        outcome = created_once(
+            uow,
+            scope=f"profiles:{shopper_id}",
+            key=idempotency_key,
+            request=draft.as_request(),
+            run=lambda: add(uow),
+            record_id=lambda created: created.id,
+            fetch=lambda profile_id: _owned(uow, shopper_id, profile_id),
+        )
         uow.commit()
-    return profile
+    return outcome
 
 
 def update_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID, draft: ProfileDraft) -> CommuteProfile:

@@ -36,7 +36,8 @@ def test_a_store_created_again_with_its_idempotency_key_is_one_store(client: Tes
     listed = client.get("/ops/stores", headers=ops.headers, params={"limit": 200}).json()["items"]
     assert [item["id"] for item in listed if item["name"] == "Crowdship Retried"] == [store["id"]]
     unkeyed = client.post("/ops/stores", json=body, headers=ops.headers)
-    assert unkeyed.status_code == 201 and unkeyed.json()["id"] != store["id"]
+    assert unkeyed.status_code == 201
+    assert unkeyed.json()["id"] != store["id"]
 
 
 def test_an_incident_reported_again_with_its_idempotency_key_is_one_incident(

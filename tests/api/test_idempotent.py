@@ -20,6 +20,8 @@ CREATED_ONCE = {
     ("/ops/shoppers/{shopper_id}/store-credit-redemptions", "post"),
     ("/policies", "post"),
     ("/ops/stores", "post"),
+    ("/shopper/orders/{order_id}/incidents", "post"),
+    ("/shopper/profiles", "post"),
 }
 
 
