@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,7 +18,7 @@ from api.console.formats import money
 from api.console.names import ids_in, named, names_of
 from api.console.problems import CONSOLE_ERRORS, FormProblem, readable_problem
 from api.console.session import CONSOLE_PREFIX, FinanceUser, Form, console_idempotency_key, safe_console_path
-from api.console.web import redirect, render, templates
+from api.console.web import new_idempotency_key, redirect, render
 from api.dependencies import AppServices, Services
 from api.money_schemas import RewardCreditIn
 from api.rewards_dependencies import Now, Rewards
@@ -33,14 +33,6 @@ REWARDS = f"{CONSOLE_PREFIX}/finance/rewards"
 REASON_LABELS = {"reason": "Reason"}
 VERSION_LABELS = {"policy_version": "Policy version"}
 VersionField = Annotated[str, Query(max_length=12)]
-
-
-def new_idempotency_key() -> str:
-    """A key for a form about to be shown: its submissions (a double click, a reload) act once."""
-    return uuid4().hex
-
-
-templates.env.globals["new_idempotency_key"] = new_idempotency_key
 
 
 def _account_words(method: PaymentMethod) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -78,6 +78,15 @@ templates.env.filters["days_zone"] = days_zone
 templates.env.filters["utc_text"] = utc_text
 templates.env.filters["has_seconds"] = has_seconds
 templates.env.filters["history"] = history_detail
+
+
+def new_idempotency_key() -> str:
+    """A key for a form about to be shown (the store form, the till, a reward reversal): its submissions, a double
+    click or a reload, act once."""
+    return uuid4().hex
+
+
+templates.env.globals["new_idempotency_key"] = new_idempotency_key
 
 
 # --- Flash messages --------------------------------------------------------------------------------------
