@@ -196,6 +196,20 @@ def test_a_session_cookie_kept_from_before_sign_out_no_longer_opens_the_console(
     assert client.get("/console", follow_redirects=False).status_code == 200, "signing in again opens a new one"
 
 
+def test_signing_in_again_a_moment_after_signing_out_in_the_same_second_opens_the_console(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock
+) -> None:
+    """A password manager (or a person quick on the keys) signs in again within the second of signing out: the
+    new session was issued after the cut, and tokens say when to the millisecond, so it is not taken for the
+    ended one."""
+    login = make_login(Role.OPS)
+    _sign_in(client, login)
+    client.post("/console/sign-out", data={CSRF_FIELD: _csrf(client, "/console")}, follow_redirects=False)
+    clock.advance(timedelta(milliseconds=3))
+    _sign_in(client, login)
+    assert client.get("/console", follow_redirects=False).status_code == 200
+
+
 def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:
     login = make_login(Role.FINANCE)
     for _ in range(5):
