@@ -97,8 +97,15 @@ def test_a_token_of_whole_seconds_issued_in_the_second_of_the_cut_is_refused() -
     user = User(email="a@b.org", password_hash="-", role=Role.OPS, created_at=NOW, tokens_valid_from=cut)
 
     def whole_seconds(issued: datetime) -> str:
-        claims = {"sub": str(user.id), "role": "ops", "shp": None, "aud": AUDIENCE}
-        claims |= {"iat": int(issued.timestamp()), "exp": int(issued.timestamp()) + 900}
+        seconds = int(issued.timestamp())
+        claims = {
+            "sub": str(user.id),
+            "role": "ops",
+            "shp": None,
+            "aud": AUDIENCE,
+            "iat": seconds,
+            "exp": seconds + 900,
+        }
         return jwt.encode(claims, "s" * 32, algorithm="HS256")
 
     assert not _judged(user, whole_seconds(NOW))
