@@ -34,15 +34,19 @@ class Principal:
     last signed out of or deactivated. A token that says only its second is taken for its first millisecond."""
 
 
-def issue_token(user: User, *, secret: str, ttl: timedelta, now: datetime) -> str:
+def issue_token(
+    user: User, *, secret: str, ttl: timedelta, now: datetime, session_issued_at_ms: int | None = None
+) -> str:
     """`iat` is fractional, to the millisecond (a NumericDate may be, RFC 7519): signing in again within the
-    second of signing out is told apart from the session it ended. `exp` stays whole seconds."""
+    second of signing out is told apart from the session it ended. `exp` stays whole seconds. A session renewed
+    (`session_issued_at_ms`) keeps its sign-in's `iat`: what cuts a session off cuts off its renewals too."""
+    issued_ms = epoch_milliseconds(now) if session_issued_at_ms is None else session_issued_at_ms
     claims = {
         "sub": str(user.id),
         "role": user.role.value,
         "shp": str(user.shopper_id) if user.shopper_id else None,
         "aud": AUDIENCE,
-        "iat": epoch_milliseconds(now) / 1000,
+        "iat": issued_ms / 1000,
         "exp": int((now + ttl).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
