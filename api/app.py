@@ -92,6 +92,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             timeout_s=settings.db_pool_timeout_s,
             connect_timeout_s=settings.db_connect_timeout_s,
             statement_timeout_s=settings.db_statement_timeout_s,
+            # Every transaction here is a request's, and a request is answered 503 at its deadline: one silent that
+            # long is a process frozen (SIGSTOP, a paused VM) or work nobody waits for any more, and its row locks
+            # would keep the dispatcher's rounds and other requests waiting until it resumed. No shorter fixed
+            # limit: a worker thread starved on a loaded machine, or a reconciliation between two batches of its
+            # stream, must not lose a transaction whose request is still being waited for.
+            idle_in_transaction_s=settings.request_deadline_s,
             wait=False,
         )
         warm_up(solver)

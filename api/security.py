@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from uuid import UUID
 import jwt
 
 from crowdship.outages import BACKING_SERVICE_ERRORS
-from dispatch.accounts import Role, User
+from dispatch.accounts import Role, User, epoch_milliseconds
 
 ALGORITHM = "HS256"
 AUDIENCE = "crowdship-api"
@@ -28,18 +29,24 @@ class Principal:
     shopper_id: UUID | None
     expires_at: int = 0
     """When the token stops working (seconds since the epoch): a long-lived event stream ends then."""
-    issued_at: int = 0
-    """When the token was issued (seconds since the epoch): an account refuses those issued before it was last
-    deactivated."""
+    issued_at_ms: int = 0
+    """When the token was issued (milliseconds since the epoch): an account refuses those issued until it was
+    last signed out of or deactivated. A token that says only its second is taken for its first millisecond."""
 
 
-def issue_token(user: User, *, secret: str, ttl: timedelta, now: datetime) -> str:
+def issue_token(
+    user: User, *, secret: str, ttl: timedelta, now: datetime, session_issued_at_ms: int | None = None
+) -> str:
+    """`iat` is fractional, to the millisecond (a NumericDate may be, RFC 7519): signing in again within the
+    second of signing out is told apart from the session it ended. `exp` stays whole seconds. A session renewed
+    (`session_issued_at_ms`) keeps its sign-in's `iat`: what cuts a session off cuts off its renewals too."""
+    issued_ms = epoch_milliseconds(now) if session_issued_at_ms is None else session_issued_at_ms
     claims = {
         "sub": str(user.id),
         "role": user.role.value,
         "shp": str(user.shopper_id) if user.shopper_id else None,
         "aud": AUDIENCE,
-        "iat": int(now.timestamp()),
+        "iat": issued_ms / 1000,
         "exp": int((now + ttl).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -82,11 +89,21 @@ def _verify(token: str, secret: str) -> tuple[Principal, int] | None:
             role=Role(claims["role"]),
             shopper_id=UUID(claims["shp"]) if claims.get("shp") else None,
             expires_at=int(claims["exp"]),
-            issued_at=int(claims["iat"]),
+            issued_at_ms=_milliseconds(claims["iat"]),
         )
         return principal, int(claims["exp"])
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None
+
+
+def _milliseconds(numeric_date: object) -> int:
+    """A NumericDate in whole milliseconds: ours carry three decimals (rounding undoes the float's play), older
+    ones whole seconds. Anything else is no token of ours."""
+    if isinstance(numeric_date, bool) or not isinstance(numeric_date, int | float):
+        raise TypeError("iat is not a number")
+    if not math.isfinite(numeric_date):
+        raise ValueError("iat is not a finite number")
+    return round(numeric_date * 1000)
 
 
 def read_token(token: str, *, secret: str, now: datetime) -> Principal | None:
@@ -100,8 +117,9 @@ def read_token(token: str, *, secret: str, now: datetime) -> Principal | None:
 class ActiveAccounts:
     """Whether a token's account may still use it. A token says who signed in, not whether that account still
     exists, was deactivated since, or was deactivated and reactivated after the token was issued: the earliest
-    issue time the account accepts is asked of PostgreSQL once per account and `ttl_s`, and forgotten at once
-    when live state says the account changed (`forget`), so a deactivation stops its tokens at once."""
+    issue time the account accepts (in milliseconds, `User.earliest_token_accepted`) is asked of PostgreSQL once
+    per account and `ttl_s`, and forgotten at once when live state says the account changed (`forget`), so a
+    deactivation stops its tokens at once."""
 
     def __init__(
         self,
@@ -150,5 +168,5 @@ class ActiveAccounts:
             self._known.pop(user_id, None)
 
 
-def _accepts(earliest: int | None, principal: Principal) -> bool:
-    return earliest is not None and principal.issued_at >= earliest
+def _accepts(earliest_ms: int | None, principal: Principal) -> bool:
+    return earliest_ms is not None and principal.issued_at_ms >= earliest_ms

@@ -82,7 +82,8 @@ class Settings(BaseSettings):
         le=600,
         description=(
             "An API request whose response has not started after this long is answered 503 with Retry-After (a "
-            "server that stopped answering); a response already started (an event stream) is not cut"
+            "server that stopped answering); a response already started (an event stream) is not cut. PostgreSQL ends "
+            "an API transaction silent this long: its request was answered, and a frozen process keeps no row locks"
         ),
     )
     redis_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Longest wait for a Redis reply")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
 from crowdship.errors import InvalidInput
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_milliseconds(instant: datetime) -> int:
+    """Whole milliseconds since the epoch, rounded down, counted in integers: a float timestamp of today is off
+    by up to a quarter of a microsecond, which can put an instant on a millisecond's edge into its neighbour."""
+    return (instant - _EPOCH) // timedelta(milliseconds=1)
 
 
 class Role(StrEnum):
@@ -47,14 +54,16 @@ class User:
     does not revive a token that may have been why (None: every unexpired token stands)."""
 
     def earliest_token_accepted(self) -> int | None:
-        """The earliest issue time (whole seconds since the epoch, as tokens carry it) of a token this account
-        still accepts; None when it accepts none (deactivated). A token issued in the very second of a
-        deactivation is refused too: its whole seconds cannot tell whether it came before."""
+        """The earliest issue time (whole milliseconds since the epoch, as tokens carry it) of a token this account
+        still accepts; None when it accepts none (deactivated). A token issued in the very millisecond of a sign-out
+        or a deactivation is refused too: its milliseconds cannot tell whether it came before. One that says only
+        its second (issued before tokens told milliseconds) is read as that second's first millisecond, so it
+        is accepted only when the whole second came after the cut."""
         if not self.active:
             return None
         if self.tokens_valid_from is None:
             return 0
-        return math.floor(self.tokens_valid_from.timestamp()) + 1
+        return epoch_milliseconds(self.tokens_valid_from) + 1
 
     def __post_init__(self) -> None:
         self.email = normalise_email(self.email)

@@ -132,6 +132,7 @@ async def console_user(request: Request, services: Services) -> ConsoleUser:
     if user is None or user.role not in STAFF_ROLES:
         raise SignInRequired(return_link(request))
     request.state.session_user = user  # the session is renewed by the page's response (`render`, `redirect`)
+    request.state.session_issued_at_ms = principal.issued_at_ms
     return ConsoleUser(principal=Principal(user.id, user.role, user.shopper_id), email=user.email)
 
 
@@ -151,12 +152,15 @@ def _active_user(services: AppServices, principal: Principal) -> User | None:
     return user if user.active else None
 
 
-def start_session(request: Request, response: Response, user: User) -> None:
+def start_session(request: Request, response: Response, user: User, *, issued_at_ms: int | None = None) -> None:
     """Puts a new API token for `user` in the session cookie. Every page renews it, so a session ends after
-    `access_token_ttl_s` without a page (15 minutes by default), and the cookie never outlives its token."""
+    `access_token_ttl_s` without a page (15 minutes by default), and the cookie never outlives its token. A
+    renewal keeps the sign-in's issue time (`issued_at_ms`): the page checked the session before it answers, and
+    a sign-out committed meanwhile must not be undone by a cookie dated after it."""
     services: AppServices = request.app.state.services
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)
-    token = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
+    now = services.context.clock.now()
+    token = issue_token(user, secret=services.signing_key, ttl=ttl, now=now, session_issued_at_ms=issued_at_ms)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -171,7 +175,7 @@ def start_session(request: Request, response: Response, user: User) -> None:
 def renew_session(request: Request, response: Response) -> None:
     user = getattr(request.state, "session_user", None)
     if user is not None:
-        start_session(request, response, user)
+        start_session(request, response, user, issued_at_ms=request.state.session_issued_at_ms)
 
 
 def require_console_roles(*roles: Role) -> Callable[[Request, Services], Coroutine[Any, Any, ConsoleUser]]:

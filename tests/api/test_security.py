@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import jwt
 import pytest
 from pydantic import ValidationError
 
 from api.app import create_app
-from api.security import issue_token, read_token
+from api.security import AUDIENCE, ActiveAccounts, Principal, issue_token, read_token
 from crowdship.settings import Settings
 from crowdship.strength import TEST_SECRET_KEY
 from dispatch.accounts import Role, User
@@ -68,3 +69,53 @@ def test_a_token_round_trips_and_expires() -> None:
     assert read_token(token, secret="s" * 32, now=NOW + timedelta(minutes=15)) is None
     assert read_token(token, secret="t" * 32, now=NOW) is None
     assert read_token("not.a.token", secret="s" * 32, now=NOW) is None
+
+
+def _judged(user: User, token: str) -> bool:
+    """Whether the account accepts the token, as the API judges it (signature, then the account's cut)."""
+    principal = read_token(token, secret="s" * 32, now=NOW + timedelta(seconds=5))
+    assert principal is not None
+    return ActiveAccounts(lambda _: user.earliest_token_accepted(), ttl_s=0.0).ask(principal)
+
+
+def test_a_token_issued_a_millisecond_after_the_cut_is_accepted_and_one_issued_at_it_is_refused() -> None:
+    """Signing out (or a deactivation) cuts at an instant: a token issued within the same second but after it
+    is the new session's, one issued at the cut or before it is not."""
+    cut = NOW + timedelta(milliseconds=400, microseconds=250)
+    user = User(email="a@b.org", password_hash="-", role=Role.OPS, created_at=NOW, tokens_valid_from=cut)
+    ttl = timedelta(minutes=15)
+    assert _judged(user, issue_token(user, secret="s" * 32, ttl=ttl, now=cut + timedelta(milliseconds=1)))
+    assert not _judged(user, issue_token(user, secret="s" * 32, ttl=ttl, now=cut))
+    assert not _judged(user, issue_token(user, secret="s" * 32, ttl=ttl, now=cut - timedelta(milliseconds=1)))
+    assert not _judged(user, issue_token(user, secret="s" * 32, ttl=ttl, now=NOW))
+
+
+def test_a_token_of_whole_seconds_issued_in_the_second_of_the_cut_is_refused() -> None:
+    """Tokens issued before tokens told milliseconds say only their second: one of the cut's second may have come
+    before the cut, so it is refused, and one of the next second is accepted."""
+    cut = NOW + timedelta(milliseconds=400)
+    user = User(email="a@b.org", password_hash="-", role=Role.OPS, created_at=NOW, tokens_valid_from=cut)
+
+    def whole_seconds(issued: datetime) -> str:
+        seconds = int(issued.timestamp())
+        claims = {
+            "sub": str(user.id),
+            "role": "ops",
+            "shp": None,
+            "aud": AUDIENCE,
+            "iat": seconds,
+            "exp": seconds + 900,
+        }
+        return jwt.encode(claims, "s" * 32, algorithm="HS256")
+
+    assert not _judged(user, whole_seconds(NOW))
+    assert not _judged(user, whole_seconds(NOW - timedelta(seconds=1)))
+    assert _judged(user, whole_seconds(NOW + timedelta(seconds=1)))
+
+
+def test_a_principal_made_by_hand_is_taken_for_the_oldest_token() -> None:
+    """A principal built without an issue time (the console's, from the stored account) is refused by any cut."""
+    user = User(email="a@b.org", password_hash="-", role=Role.OPS, created_at=NOW, tokens_valid_from=NOW)
+    assert not ActiveAccounts(lambda _: user.earliest_token_accepted(), ttl_s=0.0).ask(
+        Principal(user.id, user.role, None)
+    )

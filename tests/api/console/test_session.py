@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx2
+import jwt
 import pytest
 from api_support import Account, ingest
 from console_support import StaffLogin, sign_in_client
@@ -194,6 +195,35 @@ def test_a_session_cookie_kept_from_before_sign_out_no_longer_opens_the_console(
     clock.advance(timedelta(seconds=1))
     _sign_in(client, login)
     assert client.get("/console", follow_redirects=False).status_code == 200, "signing in again opens a new one"
+
+
+def test_signing_in_again_a_moment_after_signing_out_in_the_same_second_opens_the_console(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock
+) -> None:
+    """A password manager (or a person quick on the keys) signs in again within the second of signing out: the
+    new session was issued after the cut, and tokens say when to the millisecond, so it is not taken for the
+    ended one."""
+    login = make_login(Role.OPS)
+    _sign_in(client, login)
+    client.post("/console/sign-out", data={CSRF_FIELD: _csrf(client, "/console")}, follow_redirects=False)
+    clock.advance(timedelta(milliseconds=3))
+    _sign_in(client, login)
+    assert client.get("/console", follow_redirects=False).status_code == 200
+
+
+def test_a_renewed_session_keeps_the_issue_time_of_its_sign_in(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock
+) -> None:
+    """A page checks the session, then renews it as it answers: were the renewal dated when the page answered, a
+    sign-out committed in between would be undone by the page's cookie, issued after the cut. Dated at the
+    sign-in, every renewal of a session that was signed out of is refused."""
+    _sign_in(client, make_login(Role.OPS))
+    signed_in = jwt.decode(client.cookies[SESSION_COOKIE], options={"verify_signature": False})
+    clock.advance(timedelta(minutes=1))
+    assert client.get("/console", follow_redirects=False).status_code == 200
+    renewed = jwt.decode(client.cookies[SESSION_COOKIE], options={"verify_signature": False})
+    assert renewed["exp"] == signed_in["exp"] + 60, "renewed: it lasts from this page"
+    assert renewed["iat"] == signed_in["iat"]
 
 
 def test_the_login_lockout_applies_to_the_console(client: TestClient, make_login: Callable[..., StaffLogin]) -> None:

@@ -682,7 +682,7 @@ def test_an_account_keeps_when_its_tokens_last_stopped(uow: LiveUnitOfWork) -> N
     with uow:
         assert uow.users.get(user.id).earliest_token_accepted() == 0
         stored = uow.users.get(user.id, for_update=True)
-        stored.active, stored.tokens_valid_from = False, NOW + timedelta(microseconds=500)
+        stored.active, stored.tokens_valid_from = False, NOW + timedelta(microseconds=1500)
         uow.users.save(stored)
         uow.commit()
     with uow:
@@ -693,5 +693,5 @@ def test_an_account_keeps_when_its_tokens_last_stopped(uow: LiveUnitOfWork) -> N
         uow.commit()
     with uow:
         reread = uow.users.get(user.id)
-        assert reread.tokens_valid_from == NOW + timedelta(microseconds=500)
-        assert reread.earliest_token_accepted() == int(NOW.timestamp()) + 1
+        assert reread.tokens_valid_from == NOW + timedelta(microseconds=1500)
+        assert reread.earliest_token_accepted() == int(NOW.timestamp()) * 1000 + 2  # the millisecond after
