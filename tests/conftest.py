@@ -141,3 +141,15 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def matcher_loaded() -> None:
+    """The matcher loaded, as a service has it once its warm-up (`dispatch.services.batch.warm_up`) is done.
+
+    Its first load (OR-Tools, SciPy and the compiled search: seconds on a quiet machine, more than a minute while
+    numba fills its cache or the machine is busy) otherwise happens inside a test's first batch, while that batch
+    holds its store's lease (`CROWDSHIP_DISPATCH_LEASE_S`, 30 s): the batch outlives it and rightly writes
+    nothing. A service starts batching after its warm-up began; the tests that run the real matcher under a lease
+    start after it ended, once per process."""
+    import dispatch.matching.solver  # noqa: F401  (imported for its side effect: loaded once per process)

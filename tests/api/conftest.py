@@ -41,9 +41,12 @@ def api_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def app(api_settings: Settings, clock: ManualClock, db: ConnectionPool, redis_client: redis.Redis) -> FastAPI:
-    """The app on emptied tables and an emptied Redis database."""
-    _ = (db, redis_client)
+def app(
+    api_settings: Settings, clock: ManualClock, db: ConnectionPool, redis_client: redis.Redis, matcher_loaded: None
+) -> FastAPI:
+    """The app on emptied tables and an emptied Redis database, its matcher loaded as after its warm-up: a batch
+    asked for at once would otherwise spend its store's lease waiting for that load."""
+    _ = (db, redis_client, matcher_loaded)
     return create_app(api_settings, clock=clock)
 
 

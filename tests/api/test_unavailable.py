@@ -49,6 +49,7 @@ def test_a_redis_outage_answers_503_with_retry_after(
         assert uow.connection.execute("SELECT count(*) FROM location_samples").fetchone() == (0,)
 
 
+@pytest.mark.usefixtures("matcher_loaded")  # its own app: the batch is not spent loading the matcher
 def test_with_redis_away_a_batch_still_offers_and_the_shopper_reads_the_offer_through_the_api(
     api_settings: Settings,
     clock: ManualClock,

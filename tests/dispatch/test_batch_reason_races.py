@@ -31,6 +31,8 @@ from dispatch.services.trips import cancel_trip
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
+pytestmark = pytest.mark.usefixtures("matcher_loaded")  # a batch's lease is not spent loading it
+
 STORE_AT = GeoPoint(30.4627, -84.2211)
 HOME = GeoPoint(30.50, -84.2211)
 START = datetime.now(UTC).replace(microsecond=0)

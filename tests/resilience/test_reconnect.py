@@ -20,7 +20,15 @@ from crowdship.db import open_pool
 OUTAGE_S = 20.0
 """Long enough for psycopg's pool to wait 8 s, then 16 s, between its attempts: one comes 14 to 17 s after the
 crash, the next 28 to 34 s after it, 8 s or more after the server's return."""
-BACK_WITHIN_S = 6.0
+TRIED_WITHIN_S = 4.0
+"""The pool tries the server again within this of its return (README, "Faults": "within about two seconds").
+While the server is away the pool tries at once, about 1 s and 3 s later, gives up at 5 s
+(`crowdship.db.RECONNECT_WINDOW_S`) and the next borrower starts again: no gap over about 2.2 s, plus this test's
+0.5 s between borrowers; psycopg's own schedule tries next 8 s or more after the return. Timed where the pool's
+connection arrives, so what is pinned is when the pool tries, which a busy machine barely moves (the rest is
+margin for its timers), not the handshake and first query after it, which it can slow by seconds."""
+USABLE_WITHIN_S = 40.0
+"""...and a connection it made is handed out and answers: that part is the machine's, however busy."""
 
 
 class Gate:
@@ -34,6 +42,8 @@ class Gate:
             self.port: int = probe.getsockname()[1]
         self._listener: socket.socket | None = None
         self._carried: list[socket.socket] = []
+        self.arrivals: list[float] = []
+        """When each connection came through (`time.monotonic`)."""
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -60,6 +70,7 @@ class Gate:
                 client, _ = listener.accept()
             except OSError:
                 return
+            self.arrivals.append(time.monotonic())
             server = socket.create_connection(self.target)
             with self._lock:
                 self._carried += [client, server]
@@ -105,12 +116,12 @@ def test_a_pool_connects_again_within_seconds_after_a_long_outage(database_url: 
             while time.monotonic() - crashed < OUTAGE_S:  # requests go on meanwhile, each answered 503 at once
                 assert not _borrows(pool, timeout=0.3)
                 time.sleep(0.2)
-            gate.open()
             back = time.monotonic()
+            gate.open()
             while not _borrows(pool, timeout=0.3):
-                assert time.monotonic() - back < 40, "the pool never connected again"
+                assert time.monotonic() - back < USABLE_WITHIN_S, "the pool never connected again"
                 time.sleep(0.2)
-            took = time.monotonic() - back
     finally:
         gate.close()
-    assert took < BACK_WITHIN_S, f"connected again {took:.1f} s after the server came back"
+    tried = min(arrival for arrival in gate.arrivals if arrival >= back) - back
+    assert tried < TRIED_WITHIN_S, f"tried the server again {tried:.1f} s after it came back"

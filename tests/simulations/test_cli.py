@@ -172,6 +172,7 @@ def test_a_file_that_is_not_utf8_text_is_one_error_line_and_status_1(
 
 def test_a_sweep_on_a_ray_address_that_refuses_is_one_error_line_and_status_1(tmp_path: Path) -> None:
     """Not half a minute of Ray's warnings and a traceback: the address is tried first, briefly."""
+    import importlib
     import socket
     import time
 
@@ -181,6 +182,7 @@ def test_a_sweep_on_a_ray_address_that_refuses_is_one_error_line_and_status_1(tm
     with socket.socket() as reserved:  # bound, never listening: connections to it are refused
         reserved.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{reserved.getsockname()[1]}"
+        importlib.import_module("ray")  # loading Ray takes seconds of its own, many on a busy machine: not timed
         started = time.monotonic()
         result = CliRunner().invoke(app, ["sweep", str(grid), "--address", address, "--out", str(tmp_path / "out")])
     assert time.monotonic() - started < 10
