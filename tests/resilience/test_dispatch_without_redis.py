@@ -131,6 +131,12 @@ def test_two_dispatchers_batch_every_store_while_redis_is_away(servers: Servers,
                 timeout=60,
                 what="the pending orders to be offered",
             )
+            # A batch logs once its offers are committed: the last store's line may follow the offers seen above.
+            wait_for(
+                lambda: {event["store_id"] for log in logs for event in _batches(log)} >= {str(s.id) for s in stores},
+                timeout=30,
+                what="each store's batch to be logged",
+            )
         batches = [event for log in logs for event in _batches(log)]
         assert batches
         assert {event["store_id"] for event in batches} == {str(store.id) for store in stores}
