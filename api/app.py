@@ -51,11 +51,11 @@ from crowdship.clock import Clock, SystemClock
 from crowdship.db import open_pool
 from crowdship.logging import configure_logging
 from crowdship.settings import Settings
-from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.live import AsyncLivePositions, RedisLiveState
 from dispatch.adapters.passwords import Argon2Passwords
 from dispatch.services import accounts
-from dispatch.services.batch import Solver, matcher_solver, warm_up
+from dispatch.services.batch import Solver, matcher_solver
+from dispatch.services.matcher_loading import warm_up
 
 DESCRIPTION = """
 Crowd-delivery: in-store shoppers take pending online orders to customers on their way home.
@@ -107,7 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             settings,
             pool,
             clock=clock or SystemClock(),
-            live=RedisLiveState(sync_redis, leases=PostgresLeases(pool)),
+            live=RedisLiveState(sync_redis),
         )
         active_accounts = ActiveAccounts(
             partial(accounts.earliest_token_accepted, context), outage_allowance_s=settings.access_token_ttl_s

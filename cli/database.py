@@ -66,14 +66,13 @@ def _pool_logs_kept() -> Iterator[list[BaseException]]:
 
 
 def live_service_context(pool: ConnectionPool, *, with_redis: bool = True) -> DispatchContext:
-    """The service's context on the configured PostgreSQL (and Redis, for leases and events; the stores' leases
-    come from PostgreSQL while Redis is away)."""
+    """The service's context on the configured PostgreSQL, the stores' batch leases too, whether Redis is
+    configured or not (and Redis, when it is, for live positions and events)."""
     from composition import live_context
     from crowdship.cache import open_redis
     from crowdship.clock import SystemClock
-    from dispatch.adapters.leases import PostgresLeases
     from dispatch.adapters.live import RedisLiveState
 
     settings = get_settings()
-    live = RedisLiveState(open_redis(settings), leases=PostgresLeases(pool)) if with_redis else None
+    live = RedisLiveState(open_redis(settings)) if with_redis else None
     return live_context(settings, pool, clock=SystemClock(), live=live)

@@ -30,6 +30,7 @@ from dispatch.acceptance import (
     DEFAULT_MODEL,
     AcceptanceWeighting,
 )
+from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.memory import MemoryDispatchDatabase, memory_unit_of_work
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer, compensation_quote
@@ -66,14 +67,16 @@ def live_context(
     live: LiveState | None,
     config: DispatchConfig | None = None,
 ) -> DispatchContext:
-    """Dispatch on PostgreSQL (and Redis for live state, when given), rewards credited in its transactions;
-    configured from the settings unless `config` is given (a simulation's, to compare with it)."""
+    """Dispatch on PostgreSQL, its stores' batch leases too (and Redis for live state, when given), rewards
+    credited in its transactions; configured from the settings unless `config` is given (a simulation's, to
+    compare with it)."""
     config = config or DispatchConfig.from_settings(settings)
     return DispatchContext(
         unit_of_work=lambda: PostgresDispatchUnitOfWork(pool),
         clock=clock,
         config=config,
         live=live,
+        leases=PostgresLeases(pool),
         reward_quote=_quote_or_compensation(offer_quote(rewards_on(pool)), config.batch),
         route_pricer=_terms_or_compensation(route_terms(rewards_on(pool))),
         credit_delivery=_credit_or_log(delivery_credit(postgres_rewards_within)),

@@ -1,4 +1,4 @@
-"""What the use cases tell live state (positions, who is on a trip, batch leases, offer events), as a protocol:
+"""What the use cases tell live state (positions, who is on a trip, offer events), as a protocol:
 Redis behind it in the service (`dispatch.adapters.live`), nothing at all in the simulator. Live state may be
 lost at any time; nothing of record depends on it."""
 
@@ -22,16 +22,6 @@ def offer_event(offer: Offer) -> dict[str, str]:
 
 
 class LiveState(Protocol):
-    def acquire_lease(self, store_id: UUID, ttl_s: float) -> str | None:
-        """The store's batch lease if nobody holds it: the token that proves ownership; None if taken. Taken
-        elsewhere than in live state when that is away, since batches must go on (the adapter's choice)."""
-        ...
-
-    def release_lease(self, store_id: UUID, token: str) -> bool: ...
-    def holds_lease(self, store_id: UUID, token: str) -> bool:
-        """Whether the lease is still this token's: not when it ran out, taken by another or not, meanwhile."""
-        ...
-
     def publish_offer(self, shopper_id: UUID, payload: Mapping[str, Any]) -> None:
         """Best effort, after the commit: a shopper who misses it finds the offer through the API."""
         ...

@@ -19,6 +19,7 @@ from dispatch.accounts import User
 from dispatch.evidence import DeliveryProof, LocationSample
 from dispatch.history import OrderEvent
 from dispatch.incidents import Incident, IncidentKind, IncidentStatus, InsuranceClaim
+from dispatch.leases import StoreLeaseFence
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.profiles import CommuteProfile
 from dispatch.rules import PairOffer
@@ -228,13 +229,6 @@ class IncidentRepository(Protocol):
         ...
 
     def claims_for(self, incident_id: UUID) -> Sequence[InsuranceClaim]: ...
-
-
-class StoreLeaseFence(Protocol):
-    def confirm(self, store_id: UUID, token: str) -> bool:
-        """Whether the store's batch lease is still this token's, kept so until the transaction ends: a batch
-        whose lease ran out and was taken over (its process frozen meanwhile) writes nothing."""
-        ...
 
 
 class OrderHistoryRepository(Protocol):

@@ -3,14 +3,16 @@
 A lease is a row with an expiry and a fence number. Taking it bumps the fence; it runs out by itself when its
 holder neither releases it nor finishes in time, so a dispatcher frozen mid-batch (SIGSTOP, a paused VM: its
 session stays open, the kernel still answering keepalives) frees the store after the lease's time, where a lock
-held by the session would keep it for ever. The batch's write transaction confirms its fence under a share lock
-on the row (`PostgresLeaseFence`), so a holder resumed after its lease was taken over writes nothing, and a
-takeover cannot slip in between that check and the commit; should the holder freeze inside that transaction,
-`WRITER_IDLE_LIMIT_S` ends its session, and with it the share lock and everything it had written.
+held by the session would keep it for ever. Each of the batch's write transactions (its clean-up, its offers,
+its reasons) confirms the fence under a share lock on the row (`PostgresLeaseFence`), so a holder resumed after
+its lease was taken over writes nothing, and a takeover cannot slip in between that check and the commit;
+should the holder freeze inside such a transaction, `WRITER_IDLE_LIMIT_S` ends its session, and with it the
+share lock and everything it had written.
 
-Every dispatcher takes its leases here, so one that reaches Redis and one that does not never batch a store
-at once: there is only one kind of lease. It costs one statement to take, one to confirm inside the write
-transaction (its round trip shared with nothing else) and one to release.
+Every dispatcher, and the API's batch on demand, takes its leases here (`dispatch.leases.StoreLeases`,
+given by the composition root), whether it reaches Redis or not: there is only one kind of lease. A lease's
+token is its fence number. It costs one statement to take, one to confirm inside each of the batch's write
+transactions (its round trip shared with nothing else) and one to release.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from psycopg_pool import ConnectionPool
 from crowdship.logging import get_logger
 
 log = get_logger(__name__)
-
-TOKEN_PREFIX = "pg:"
-"""What a PostgreSQL lease's token starts with (then its fence number); a Redis lease's is hex alone."""
 
 TAKE_LOCK_TIMEOUT_MS = 200
 """How long taking a lease waits for a holder's write transaction that has the row share-locked: the store is
@@ -46,24 +45,19 @@ RETURNING fence
 
 
 def fence_of(token: str) -> int | None:
-    """The fence number of a PostgreSQL lease's token; None for another kind of token."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
+    """The fence number a token stands for; None for a token no lease ever gave."""
     try:
-        return int(token[len(TOKEN_PREFIX) :])
+        return int(token)
     except ValueError:
         return None
 
 
 class PostgresLeases:
-    """Leases as `store_leases` rows; no connection is kept between taking and releasing one."""
+    """Leases as `store_leases` rows (`dispatch.leases.StoreLeases`); no connection is kept between taking and
+    releasing one."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
-
-    @staticmethod
-    def owns(token: str) -> bool:
-        return fence_of(token) is not None
 
     def acquire(self, store_id: UUID, ttl_s: float) -> str | None:
         """The store's lease if nobody holds it or its holder's time ran out: a token; None if held."""
@@ -73,23 +67,7 @@ class PostgresLeases:
                 row = connection.execute(_TAKE, {"store": store_id, "ttl": ttl_s}).fetchone()
         except psycopg.errors.LockNotAvailable:
             return None  # its holder is writing its offers right now
-        return None if row is None else f"{TOKEN_PREFIX}{row[0]}"
-
-    def holds(self, store_id: UUID, token: str) -> bool:
-        """Whether the lease is still this token's: not run out, and nobody took it since."""
-        fence = fence_of(token)
-        if fence is None:
-            return False
-        try:
-            with self._pool.connection() as connection:
-                row = connection.execute(
-                    "SELECT 1 FROM store_leases WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp()",
-                    [store_id, fence],
-                ).fetchone()
-        except psycopg.Error as error:
-            log.warning("store lease not confirmed", store_id=str(store_id), error=type(error).__name__)
-            return False
-        return row is not None
+        return None if row is None else str(row[0])
 
     def release(self, store_id: UUID, token: str) -> bool:
         """False when the lease was not this token's any more, or PostgreSQL is away (it runs out by itself)."""
@@ -110,7 +88,7 @@ class PostgresLeases:
 
 
 class PostgresLeaseFence:
-    """The batch's write transaction's check that its lease is still its own (`dispatch.repositories`)."""
+    """A batch's write transaction's check that its lease is still its own (`dispatch.leases.StoreLeaseFence`)."""
 
     def __init__(self, connection: psycopg.Connection) -> None:
         self._connection = connection
@@ -118,7 +96,7 @@ class PostgresLeaseFence:
     def confirm(self, store_id: UUID, token: str) -> bool:
         fence = fence_of(token)
         if fence is None:
-            return True  # a lease kept elsewhere (Redis's): nothing here to fence it with
+            return False
         row = self._connection.execute(
             "SELECT set_config('idle_in_transaction_session_timeout', %s, true) FROM store_leases"
             " WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp() FOR SHARE",

@@ -1,5 +1,5 @@
-"""Live state in Redis: shopper positions (GEO), who is on a trip, rate limits, the sampling gate, per-store
-dispatch leases when no PostgreSQL ones are given, and offer events (pub/sub).
+"""Live state in Redis: shopper positions (GEO), who is on a trip, rate limits, the sampling gate, and offer
+events (pub/sub). Stores' batch leases are PostgreSQL's (`dispatch.adapters.leases`).
 
 Nothing here is of record. If Redis is flushed, positions come back from the latest PostGIS samples
 (`rebuild_positions`) and from the next updates; whether a shopper is on a trip is read again from
@@ -12,7 +12,6 @@ was away, and what it leaves behind is pruned by the dispatcher (`prune_live_pos
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -23,8 +22,6 @@ import redis
 import redis.asyncio as aioredis
 
 from crowdship.logging import get_logger
-from crowdship.outages import REDIS_REFUSING_FOR_NOW
-from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.live_batch import ScriptBatch
 from dispatch.evidence import LocationSample
 from routing.geo import GeoPoint
@@ -34,9 +31,6 @@ log = get_logger(__name__)
 PREFIX = "crowdship"
 POSITIONS_KEY = f"{PREFIX}:positions"
 REBUILT_MARKER_KEY = f"{PREFIX}:live-state-built"
-
-REDIS_AWAY: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError, *REDIS_REFUSING_FOR_NOW)
-"""Redis cannot be reached or will not take a write right now."""
 
 ACTIVE_MARKER_TTL_S = 12 * 3600
 """A trip's marker outlives any trip; should its removal be missed, it still goes in the end."""
@@ -59,12 +53,6 @@ if redis.call('SET', KEYS[3], ARGV[5], 'NX', 'PX', ARGV[6]) then return 1 end
 return 0
 """
 
-# Release or extend a lease only while holding it: compare the token first.
-_RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 ACCOUNTS_CHANNEL = f"{PREFIX}:accounts"
 """Ids of accounts that were deactivated or reactivated: API processes forget what they cached of them."""
@@ -72,10 +60,6 @@ ACCOUNTS_CHANNEL = f"{PREFIX}:accounts"
 
 def offers_channel(shopper_id: UUID) -> str:
     return f"{PREFIX}:offers:{shopper_id}"
-
-
-def _lease_key(store_id: UUID) -> str:
-    return f"{PREFIX}:lease:store:{store_id}"
 
 
 def _active_key(shopper_id: UUID) -> str:
@@ -178,10 +162,8 @@ class AsyncLivePositions:
 class RedisLiveState:
     """Live state in Redis, for the use cases and the dispatcher (`dispatch.live.LiveState`)."""
 
-    def __init__(self, client: redis.Redis, *, leases: PostgresLeases | None = None) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self._release = client.register_script(_RELEASE_SCRIPT)
-        self._leases = leases
 
     # Positions ------------------------------------------------------------------------------------
 
@@ -250,39 +232,6 @@ class RedisLiveState:
     def needs_rebuild(self) -> bool:
         """True after Redis lost its data (or on first start): the marker is gone."""
         return not self._client.exists(REBUILT_MARKER_KEY)
-
-    # Dispatch leases -------------------------------------------------------------------------------
-
-    def acquire_lease(self, store_id: UUID, ttl_s: float) -> str | None:
-        """Takes the store's batch lease if nobody holds it; returns the token that proves ownership. Given
-        PostgreSQL's leases (`dispatch.adapters.leases`, as the service is), they are the only ones: a Redis
-        lease beside them would let a dispatcher cut off from Redis batch a store another holds there."""
-        if self._leases is not None:
-            return self._leases.acquire(store_id, ttl_s)
-        token = secrets.token_hex(16)
-        taken = self._client.set(_lease_key(store_id), token, nx=True, px=int(ttl_s * 1000))
-        return token if taken else None
-
-    def release_lease(self, store_id: UUID, token: str) -> bool:
-        """False when the lease was not this token's any more, or its server is away (it runs out by itself)."""
-        if self._leases is not None and self._leases.owns(token):
-            return self._leases.release(store_id, token)
-        try:
-            return bool(self._release(keys=[_lease_key(store_id)], args=[token]))
-        except REDIS_AWAY as error:
-            log.warning("store lease not released: Redis is away", error=type(error).__name__)
-            return False
-
-    def holds_lease(self, store_id: UUID, token: str) -> bool:
-        """False too when the server that holds the lease is away: the holder cannot prove it still holds it."""
-        if self._leases is not None and self._leases.owns(token):
-            return self._leases.holds(store_id, token)
-        try:
-            stored = self._client.get(_lease_key(store_id))
-        except REDIS_AWAY as error:
-            log.warning("store lease not confirmed: Redis is away", error=type(error).__name__)
-            return False
-        return stored is not None and (stored.decode() if isinstance(stored, bytes) else str(stored)) == token
 
     # Events ----------------------------------------------------------------------------------------
 

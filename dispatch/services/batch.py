@@ -9,7 +9,6 @@ pending (an older batch's, written later, are not written over them).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -62,21 +61,6 @@ def matcher_solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[s
     return solution_to_json(solve(parse_problem(problem), time_limit=time_limit_s))
 
 
-def warm_up(solver: Solver) -> threading.Thread | None:
-    """Loads the project's matcher (OR-Tools, SciPy and the compiled search: seconds) on a thread of its own, so
-    that a service's first batch does not wait for it; a batch that comes sooner waits on the same import.
-    Another solver (a test's) has nothing to load."""
-    if solver is not matcher_solver:
-        return None
-
-    def load() -> None:
-        import dispatch.matching.solver  # noqa: F401  (imported for its side effect: loaded once per process)
-
-    loading = threading.Thread(target=load, name="warm-up-matcher", daemon=True)
-    loading.start()
-    return loading
-
-
 @dataclass
 class BatchReport:
     store_id: UUID
@@ -102,8 +86,8 @@ class BatchReport:
 def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
     report = BatchReport(store_id=store_id, started_at=ctx.clock.now())
     token = None
-    if ctx.live is not None:
-        token = ctx.live.acquire_lease(store_id, ctx.config.lease_ttl_s)
+    if ctx.leases is not None:
+        token = ctx.leases.acquire(store_id, ctx.config.lease_ttl_s)
         if token is None:
             report.skipped = True
             return report
@@ -111,8 +95,8 @@ def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_
         _tidy_up(ctx, store_id, report)
         _match_and_offer(ctx, store_id, report, solver, lease=token)
     finally:
-        if ctx.live is not None and token is not None:
-            ctx.live.release_lease(store_id, token)
+        if ctx.leases is not None and token is not None:
+            ctx.leases.release(store_id, token)
     _publish(ctx, report)
     log.info(
         "batch",
@@ -232,12 +216,20 @@ def _match_and_offer(
     report.dropped = made.dropped
     for dropped in made.dropped:
         log.warning("matcher assignment dropped", trip=dropped.trip_id, reason=dropped.reason)
-    held = ctx.live is None or lease is None or ctx.live.holds_lease(store_id, lease)
-    unwritten = None if not held else _write_offers(
-        ctx, report, made.offers, store=store, orders=orders, trips=[each.trip for each in candidates],
-        terms=terms, problem=problem, solution=solution, now=now, lease=lease,
-    )  # fmt: skip
-    if unwritten is None:  # ran out, or taken over (checked again in the writing transaction)
+    unwritten = _write_offers(
+        ctx,
+        report,
+        made.offers,
+        store=store,
+        orders=orders,
+        trips=[each.trip for each in candidates],
+        terms=terms,
+        problem=problem,
+        solution=solution,
+        now=now,
+        lease=lease,
+    )
+    if unwritten is None:  # ran out, or taken over: the writing transaction confirmed it
         report.lost_lease = True
         log.warning("batch outlived its lease: no offer written", store_id=str(store_id))
         return

@@ -1,4 +1,4 @@
-"""What every use case receives: how to open a unit of work, the clock, live state and configuration."""
+"""What every use case receives: how to open a unit of work, the clock, live state, leases and configuration."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.acceptance import AcceptanceWeighting
 from dispatch.batching import BatchParameters, QuoteRequest, RoutePricer
+from dispatch.leases import StoreLeases
 from dispatch.live import LiveState
 from dispatch.model import TrustTier
 from dispatch.prospects import ProspectTerms
@@ -124,7 +125,10 @@ class DispatchContext:
     clock: Clock
     config: DispatchConfig
     live: LiveState | None = None
-    """None where there is no Redis (e.g. a one-off CLI run): no leases, no events."""
+    """None where there is no Redis (e.g. a one-off CLI run): no live positions, no events."""
+    leases: StoreLeases | None = None
+    """Who batches which store, among processes (PostgreSQL's, given by the composition root); None where one
+    process batches alone (the simulator)."""
     reward_quote: Callable[[QuoteRequest], Cents] | None = None
     """Prices an offer; None uses the matcher's compensation rule."""
     route_pricer: RoutePricer | None = None

@@ -75,9 +75,8 @@ def prune_live_positions(ctx: DispatchContext) -> int:
 
 def tend_live_state(ctx: DispatchContext, outages: Outages = ()) -> None:
     """Rebuilds live state if it was lost and prunes stale positions; a server being away skips both until the
-    next round (logged) rather than ending the round: while Redis is away the stores are still batched, their
-    leases from PostgreSQL (the live state adapter's choice), and a PostgreSQL outage ends the round soon
-    enough."""
+    next round (logged) rather than ending the round: while Redis is away the stores are still batched (their
+    leases are PostgreSQL's), and a PostgreSQL outage ends the round soon enough."""
     try:
         rebuild_live_state_if_lost(ctx)
         prune_live_positions(ctx)

@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.matching import UnassignedReason
@@ -45,6 +46,7 @@ def context(db: ConnectionPool, settings: Settings, redis_client: redis.Redis) -
         clock=ManualClock(START),
         config=DispatchConfig.from_settings(settings.model_copy(update={"matcher_time_limit_s": 0.5})),
         live=RedisLiveState(redis_client),
+        leases=PostgresLeases(db),
     )
 
 
@@ -176,11 +178,11 @@ def test_an_order_declined_since_the_last_batch_says_why_it_waits_at_the_next(co
 def test_an_older_batch_does_not_overwrite_the_reasons_of_a_newer_one_without_a_lease(
     context: DispatchContext,
 ) -> None:
-    """Redis gone, so no lease keeps two batches of a store apart: one batch's matcher gives an order to a trip
+    """No lease keeps two batches of a store apart (one outlived its own): one batch's matcher gives an order to a trip
     of one bag; meanwhile that trip is cancelled and a second, newer batch says both orders wait for want of a
     trip. The first batch then writes nothing over the second's reasons (it said the one matched had changed
     and the other what its matcher said, at its own, older time)."""
-    unleased = replace(context, live=None)
+    unleased = replace(context, leases=None)
     store, orders = _store(unleased, 2)
     trip = _check_in(unleased, store, bags=1)
     _later(unleased, 10)
@@ -203,7 +205,7 @@ def test_an_older_batch_does_not_overwrite_the_reasons_of_a_newer_one_without_a_
 
 
 def test_an_order_whose_offer_expired_says_the_batchs_own_reason_or_the_expiry_when_the_batch_writes_none(
-    context: DispatchContext, redis_client: redis.Redis
+    context: DispatchContext, db: ConnectionPool
 ) -> None:
     """The batch that finds the offer expired releases the order (`offer_expired`, at its own time) and then
     says why it waits, at the same instant: its reason replaces the expiry's. One that outlived its lease
@@ -230,9 +232,8 @@ def test_an_order_whose_offer_expired_says_the_batchs_own_reason_or_the_expiry_w
     _later(context, int((offered[0].expires_at - context.clock.now()).total_seconds()) + 1)
 
     def another_dispatcher_takes_the_store() -> None:
-        redis_client.delete(f"crowdship:lease:store:{store.id}")
-        assert context.live is not None
-        assert context.live.acquire_lease(store.id, 30) is not None
+        _run_out(db, store)
+        assert PostgresLeases(db).acquire(store.id, 30) is not None
 
     late = run_batch(context, store_id=store.id, solver=_then(another_dispatcher_takes_the_store))
 
@@ -243,3 +244,9 @@ def test_an_order_whose_offer_expired_says_the_batchs_own_reason_or_the_expiry_w
     assert {order_id: reasons[order_id] for order_id in stops} == dict.fromkeys(
         stops, ("offer_expired", late.started_at)
     )
+
+
+def _run_out(db: ConnectionPool, store: Store) -> None:
+    """The store's lease runs out now, as when its holder outlived it."""
+    with db.connection() as connection:
+        connection.execute("UPDATE store_leases SET expires_at = clock_timestamp() WHERE store_id = %s", [store.id])

@@ -1,8 +1,10 @@
 """The batch use case and the dispatcher on real PostGIS and Redis: offers made through the real matcher,
-no double offer when dispatchers race with or without the Redis lease, leases that only their holder frees."""
+no double offer when dispatchers race with or without a lease, leases (PostgreSQL's) that only their holder frees
+and that Redis being away does not stop."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -17,14 +19,18 @@ from typing import Any
 import pytest
 import redis
 from psycopg_pool import ConnectionPool
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.accounts import Role, User
+from dispatch.adapters.leases import PostgresLeases
 from dispatch.adapters.live import RedisLiveState
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.evidence import LocationSample
+from dispatch.leases import StoreLeases
 from dispatch.live import LiveState
 from dispatch.model import Order, OrderStatus, Shopper, Store, Trip, TrustTier
 from dispatch.services.batch import matcher_solver, run_batch
@@ -43,13 +49,27 @@ def clock() -> ManualClock:
     return ManualClock(datetime.now(UTC))
 
 
-def _context(db: ConnectionPool, settings: Settings, clock: ManualClock, live: LiveState | None) -> DispatchContext:
+def _context(
+    db: ConnectionPool,
+    settings: Settings,
+    clock: ManualClock,
+    live: LiveState | None,
+    leases: StoreLeases | None = None,
+) -> DispatchContext:
     return DispatchContext(
         unit_of_work=lambda: PostgresDispatchUnitOfWork(db),
         clock=clock,
         config=DispatchConfig.from_settings(settings.model_copy(update={"matcher_time_limit_s": 1.0})),
         live=live,
+        leases=leases,
     )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
 
 
 def _store_with(db: ConnectionPool, clock: ManualClock, *, orders: int, trips: int) -> Store:
@@ -105,13 +125,13 @@ def test_a_batch_offers_orders_to_open_trips_through_the_matcher(
 ) -> None:
     """Three orders, three one-bag trips: three offers, every order offered, the lease released after."""
     store = _store_with(db, clock, orders=3, trips=3)
-    live = RedisLiveState(redis_client)
-    report = run_batch(_context(db, settings, clock, live), store_id=store.id)
+    leases = PostgresLeases(db)
+    report = run_batch(_context(db, settings, clock, RedisLiveState(redis_client), leases), store_id=store.id)
     assert len(report.offers) == 3
     assert report.dropped == []
     with PostgresDispatchUnitOfWork(db) as uow:
         assert {o.status for o in uow.orders.list_for_store(store.id)} == {OrderStatus.OFFERED}
-    assert live.acquire_lease(store.id, 5) is not None
+    assert leases.acquire(store.id, 5) is not None
 
 
 def test_a_trip_leaving_before_an_offer_could_be_answered_gets_none(
@@ -169,8 +189,8 @@ def test_an_order_left_unanswered_goes_back_to_the_same_trip_after_the_cooling_o
 def test_racing_batches_without_the_lease_still_never_double_offer(
     db: ConnectionPool, settings: Settings, clock: ManualClock
 ) -> None:
-    """Six batches of one store at once with no Redis (no lease): the database keeps every order and every
-    trip in at most one open offer."""
+    """Six batches of one store at once with no lease between them (as when batches outlive theirs): the
+    database keeps every order and every trip in at most one open offer."""
     store = _store_with(db, clock, orders=6, trips=4)
     context = _context(db, settings, clock, None)
     with ThreadPoolExecutor(6) as pool:
@@ -187,13 +207,38 @@ def test_a_held_lease_makes_another_dispatcher_skip_and_only_its_token_frees_it(
 ) -> None:
     """While someone holds the store's lease the batch is skipped; a wrong token cannot free it."""
     store = _store_with(db, clock, orders=1, trips=1)
-    live = RedisLiveState(redis_client)
-    token = live.acquire_lease(store.id, 30)
+    leases = PostgresLeases(db)
+    context = _context(db, settings, clock, RedisLiveState(redis_client), leases)
+    token = leases.acquire(store.id, 30)
     assert token is not None
-    assert run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
-    assert not live.release_lease(store.id, "not-the-token")
-    assert live.release_lease(store.id, token)
-    assert not run_batch(_context(db, settings, clock, live), store_id=store.id).skipped
+    assert run_batch(context, store_id=store.id).skipped
+    assert not leases.release(store.id, "not-the-token")
+    assert leases.release(store.id, token)
+    assert not run_batch(context, store_id=store.id).skipped
+
+
+def test_with_redis_away_a_batch_still_holds_its_stores_lease_and_offers(
+    db: ConnectionPool, settings: Settings, clock: ManualClock
+) -> None:
+    """Redis refusing connections: the batch takes its store's lease all the same (nobody else can take the store
+    while its matcher works), writes its offers and frees the store after."""
+    store = _store_with(db, clock, orders=2, trips=2)
+    leases = PostgresLeases(db)
+    taken_meanwhile: list[str | None] = []
+
+    def watched_matcher(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
+        taken_meanwhile.append(leases.acquire(store.id, 30))
+        return matcher_solver(problem, time_limit_s)
+
+    redis_away = redis.Redis(
+        host="127.0.0.1", port=_closed_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    context = _context(db, settings, clock, RedisLiveState(redis_away), leases)
+    report = run_batch(context, store_id=store.id, solver=watched_matcher)
+    redis_away.close()
+    assert taken_meanwhile == [None], "another dispatcher took the store while Redis was away"
+    assert (report.skipped, report.lost_lease, len(report.offers)) == (False, False, 2)
+    assert leases.acquire(store.id, 5) is not None
 
 
 def test_a_batch_that_outlived_its_lease_writes_no_offer(
@@ -203,25 +248,25 @@ def test_a_batch_that_outlived_its_lease_writes_no_offer(
     writes nothing (the other one batches from fresher state), says so in its report and leaves the other's
     lease alone; the orders stay pending for the lease's holder."""
     store = _store_with(db, clock, orders=2, trips=2)
-    live = RedisLiveState(redis_client)
+    leases = PostgresLeases(db)
 
     other: list[str] = []
 
     def overtaken_matcher(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[str, Any]:
         time.sleep(0.3)  # the lease (0.1 s here) runs out while the matcher works ...
-        token = live.acquire_lease(store.id, 30)  # ... and another dispatcher takes the store
+        token = leases.acquire(store.id, 30)  # ... and another dispatcher takes the store
         assert token is not None
         other.append(token)
         return matcher_solver(problem, time_limit_s)
 
-    context = _context(db, settings, clock, live)
+    context = _context(db, settings, clock, RedisLiveState(redis_client), leases)
     context = replace(context, config=replace(context.config, lease_ttl_s=0.1))
     report = run_batch(context, store_id=store.id, solver=overtaken_matcher)
     assert (report.lost_lease, report.offers) == (True, [])
     assert _open_offers(db) == (Counter(), Counter())
     with PostgresDispatchUnitOfWork(db) as uow:
         assert {o.status for o in uow.orders.list_for_store(store.id)} == {OrderStatus.PENDING}
-    assert live.release_lease(store.id, other[0])  # the other dispatcher's lease is still its own
+    assert leases.release(store.id, other[0])  # the other dispatcher's lease is still its own
 
 
 def test_two_dispatchers_running_side_by_side_make_no_double_offers(
@@ -230,7 +275,7 @@ def test_two_dispatchers_running_side_by_side_make_no_double_offers(
     """Two dispatcher loops over the same stores for three rounds each: invariants hold, offers are made."""
     _store_with(db, clock, orders=5, trips=3)
     _store_with(db, clock, orders=2, trips=2)
-    context = _context(db, settings, clock, RedisLiveState(redis_client))
+    context = _context(db, settings, clock, RedisLiveState(redis_client), PostgresLeases(db))
     stop = threading.Event()
     with ThreadPoolExecutor(2) as pool:
         rounds = list(pool.map(lambda _: run_dispatcher(context, cadence_s=0.01, stop=stop, max_rounds=3), range(2)))
@@ -263,7 +308,8 @@ def test_the_matcher_is_loaded_ahead_of_the_first_batch_and_nothing_is_for_anoth
     warming up loads it on its own thread; a test's solver loads nothing."""
     script = """
 import sys
-from dispatch.services.batch import matcher_solver, warm_up
+from dispatch.services.batch import matcher_solver
+from dispatch.services.matcher_loading import warm_up
 assert "dispatch.matching.solver" not in sys.modules
 assert warm_up(lambda problem, limit: {}) is None
 loading = warm_up(matcher_solver)

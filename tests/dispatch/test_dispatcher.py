@@ -69,7 +69,8 @@ def test_the_backoff_doubles_per_failure_up_to_a_minute_and_resets() -> None:
 
 
 def test_rounds_go_on_while_redis_is_unreachable(db: ConnectionPool, settings: Settings) -> None:
-    """Every round fails to reach Redis; the loop logs, backs off and runs again; it never raises."""
+    """Redis unreachable in every round: its live state is left untended (logged), the stores are batched (their
+    leases are PostgreSQL's), and the loop runs again; it never raises."""
     dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
     ctx = _context(db, settings, RedisLiveState(open_redis(dead)))
     assert run_dispatcher(ctx, cadence_s=0.001, stop=threading.Event(), max_rounds=3, outages=OUTAGES) == 3

@@ -620,7 +620,7 @@ def test_reasons_are_recorded_on_pending_orders_only_and_counted_in_the_summary(
 
 
 def test_a_reason_is_not_overwritten_by_an_older_batchs(uow: LiveUnitOfWork) -> None:
-    """Two batches of one store may write their reasons out of order (no lease when Redis is gone): an order
+    """Two batches of one store may write their reasons out of order (one outlived its lease): an order
     keeps the reason of the newest batch that saw it pending. One of the same time replaces it (a batch
     rewrites what its own tidy-up said), a newer one too, an older one does not."""
     store = _store()
