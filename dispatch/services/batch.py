@@ -1,10 +1,11 @@
 """One dispatch batch for one store: tidy up, build the problem, run the matcher, write the offers.
 
-Used by the dispatcher loop and by the operations endpoint alike. A per-store lease (`dispatch.adapters.leases`)
-keeps two dispatchers from working on the same store at once, and a batch whose lease ran out or was taken over
-before the offers' transaction confirmed it writes none; the database's partial unique indexes still refuse a
-second open offer for an order or a trip, and an order keeps the reasons of the newest batch that left it
-pending (an older batch's, written later, are not written over them).
+Used by the dispatcher loop and by the operations endpoint alike. A per-store lease (`dispatch.leases`) keeps two
+dispatchers from working on the same store at once, and each of the batch's write transactions (clean-up, offers,
+reasons) confirms it first: a batch whose lease ran out or was taken over writes nothing from then on (a process
+frozen mid-batch and resumed). The database's partial unique indexes still refuse a second open offer for an order
+or a trip, and an order keeps the reasons of the newest batch that left it pending (an older batch's, written
+later, are not written over them, should two batches without a lease overlap).
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ from crowdship.logging import get_logger
 from dispatch.acceptance import with_acceptance
 from dispatch.batch_offers import DroppedAssignment, offers_from_solution
 from dispatch.batching import (
-    BatchParameters,
-    TripCandidate,
     build_match_problem,
     compensation_quote,
-    open_for_offers,
     past_deadline,
 )
 from dispatch.errors import AlreadyOffered
@@ -41,9 +39,9 @@ from dispatch.offer_explanation import (
     waiting_reasons,
     withheld_reasons,
 )
-from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
+from dispatch.services.batch_inputs import capped_trips, route_terms, trip_candidates, waiting_costs
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
 from dispatch.services.trips import release_trip_orders, trip_ended
@@ -79,8 +77,9 @@ class BatchReport:
     unassigned: dict[UUID, str] = field(default_factory=dict)
     """The reason code of each order the batch left pending."""
     lost_lease: bool = False
-    """The lease ran out before the offers were written (a round that outlived it): none were written, since
-    another dispatcher may be batching the store from fresher state."""
+    """The lease ran out, or was taken over, before the batch's writes were done (a round that outlived it): none
+    was written from then on (clean-up, offers, reasons), since another dispatcher may be batching the store from
+    fresher state."""
 
 
 def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
@@ -92,11 +91,13 @@ def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_
             report.skipped = True
             return report
     try:
-        _tidy_up(ctx, store_id, report)
-        _match_and_offer(ctx, store_id, report, solver, lease=token)
+        if _tidy_up(ctx, store_id, report, lease=token):
+            _match_and_offer(ctx, store_id, report, solver, lease=token)
     finally:
         if ctx.leases is not None and token is not None:
             ctx.leases.release(store_id, token)
+    if report.lost_lease:
+        log.warning("batch outlived its lease: nothing more written", store_id=str(store_id))
     _publish(ctx, report)
     log.info(
         "batch",
@@ -125,9 +126,22 @@ def expire_offers(uow: LiveUnitOfWork, store_id: UUID, now: datetime) -> int:
     return len(expired)
 
 
-def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
+def _still_held(uow: LiveUnitOfWork, report: BatchReport, lease: str | None) -> bool:
+    """Whether the batch's lease is still its own, confirmed in `uow`'s transaction and kept so until it ends;
+    when not, the report says so and the caller writes nothing. Always, for a batch that takes no lease."""
+    if lease is None or uow.leases.confirm(report.store_id, lease):
+        return True
+    report.lost_lease = True
+    return False
+
+
+def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport, *, lease: str | None) -> bool:
+    """Expires offers and trips whose time ran out and hands orders past their dispatch deadline to the courier
+    fleet; False, and nothing written, when the lease is no longer the batch's."""
     now = report.started_at
     with ctx.unit_of_work() as uow:
+        if not _still_held(uow, report, lease):
+            return False
         report.expired_offers = expire_offers(uow, store_id, now)
         expired = list(uow.trips.past_leave_by(store_id, now))
         for trip in expired:
@@ -144,6 +158,7 @@ def _tidy_up(ctx: DispatchContext, store_id: UUID, report: BatchReport) -> None:
         uow.commit()
     for trip in expired:
         trip_ended(ctx, trip)
+    return True
 
 
 def _match_and_offer(
@@ -164,7 +179,7 @@ def _match_and_offer(
             for order in uow.orders.list_for_store(store_id, [OrderStatus.PENDING])
             if order.id not in inside and order.dispatch_deadline > now
         }
-        candidates = _candidates(uow, store_id, now, parameters)
+        candidates = trip_candidates(uow, store_id, now, parameters)
         history = uow.offers.pair_offers([order.id for order in orders]) if orders else []
         recent = (
             uow.trips.checked_in_between(store_id, now - ctx.prospects.lookback, now, ctx.prospects.max_recent_trips)
@@ -172,15 +187,14 @@ def _match_and_offer(
             else []
         )
     report.pending_orders, report.eligible_trips = len(orders), len(candidates)
-    if outside:  # the store's area was redrawn since they were taken in: no batch considers them now
-        _record_unassigned(ctx, report, outside, now)
-    if not orders:
+    # `outside`: the store's area was redrawn since they were taken in, so no batch considers them now
+    if not _record_unassigned(ctx, report, outside, now, lease=lease) or not orders:
         return
     excluded = barred_pairs(
         history, now, reoffer_after=parameters.reoffer_after, max_offers=parameters.max_offers_per_pair
     )
-    terms = _route_terms(ctx, candidates, now)
-    waiting = _waiting_costs(ctx, store, orders, recent, now)
+    terms = route_terms(ctx, candidates, now)
+    waiting = waiting_costs(ctx, store, orders, recent, now)
     problem = build_match_problem(
         store=store,
         orders=orders,
@@ -196,9 +210,9 @@ def _match_and_offer(
         told = withheld_reasons(
             {order.id: str(reason) for order in orders},
             store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
-            capped=_capped(terms),
+            capped=capped_trips(terms),
         )  # fmt: skip
-        _record_unassigned(ctx, report, told, now)
+        _record_unassigned(ctx, report, told, now, lease=lease)
         return
     if ctx.acceptance is not None:  # acceptance-aware matching: the matcher minimises the expected cost
         problem = with_acceptance(problem, ctx.acceptance, at=now)
@@ -229,9 +243,7 @@ def _match_and_offer(
         now=now,
         lease=lease,
     )
-    if unwritten is None:  # ran out, or taken over: the writing transaction confirmed it
-        report.lost_lease = True
-        log.warning("batch outlived its lease: no offer written", store_id=str(store_id))
+    if unwritten is None:  # ran out, or taken over: nothing written
         return
     offered = {order_id for offer in report.offers for order_id in offer.stops}
     pending = [order.id for order in orders if order.id not in offered]
@@ -243,11 +255,11 @@ def _match_and_offer(
         excluded=excluded,
         now=now,
         parameters=parameters,
-        capped=_capped(terms),
+        capped=capped_trips(terms),
     )
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))
-    _record_unassigned(ctx, report, reasons, now)
+    _record_unassigned(ctx, report, reasons, now, lease=lease)
 
 
 def _write_offers(
@@ -274,7 +286,7 @@ def _write_offers(
     assignments = dict(solution.get("assignments", {}))
     unwritten: set[UUID] = set()
     with ctx.unit_of_work() as uow:
-        if lease is not None and not uow.leases.confirm(store.id, lease):
+        if not _still_held(uow, report, lease):
             return None
         for offer in offers:
             trip, stops = trips_by_id[offer.trip_id], [orders_by_id[order_id] for order_id in offer.stops]
@@ -318,51 +330,19 @@ def _matcher_cost(offer: Offer, assignments: Mapping[str, Any], *, priced: bool)
     return None if cost is None else float(cost)
 
 
-def _waiting_costs(
-    ctx: DispatchContext, store: Store, orders: Sequence[Order], recent: Sequence[Trip], now: datetime
-) -> dict[UUID, float] | None:
-    """Each order's cost of being left for later (`dispatch.prospects`); None without prospects."""
-    if ctx.prospects is None:
-        return None
-    prospects = order_prospects(
-        store=store, orders=orders, recent_trips=recent, now=now, parameters=ctx.config.batch, terms=ctx.prospects
-    )
-    return {order_id: prospect.waiting_cost_cents for order_id, prospect in prospects.items()}
-
-
-def _route_terms(
-    ctx: DispatchContext, candidates: list[TripCandidate], now: datetime
-) -> dict[UUID, RewardTerms | None]:
-    """Each trip's terms under the reward policy in force (None: the compensation rule prices it)."""
-    if ctx.route_pricer is None or not candidates:
-        return {}
-    return ctx.route_pricer([(candidate.trip, candidate.shopper) for candidate in candidates], now)
-
-
-def _capped(terms: Mapping[UUID, RewardTerms | None]) -> set[UUID]:
-    """The trips whose shoppers can earn nothing more under the policy's caps (`build_match_problem` leaves
-    them out)."""
-    return {trip_id for trip_id, trip_terms in terms.items() if trip_terms is not None and trip_terms.room == 0}
-
-
-def _candidates(uow: LiveUnitOfWork, store_id: UUID, now: datetime, parameters: BatchParameters) -> list[TripCandidate]:
-    """The store's open trips that may get an offer now: the answer time ends before their leave-by, they hold
-    no open or accepted offer (one bundle per trip: a second offer's route would ignore the first's), and their
-    shopper's account is active."""
-    trips = [trip for trip in uow.trips.open_of_active_accounts(store_id) if open_for_offers(trip, now, parameters)]
-    busy = uow.offers.busy_trips([trip.id for trip in trips]) if trips else set()
-    free = [trip for trip in trips if trip.id not in busy]
-    shoppers = uow.shoppers.get_many({trip.shopper_id for trip in free}) if free else {}
-    return [TripCandidate(trip, shoppers[trip.shopper_id], trip.capacity_bags) for trip in free]
-
-
-def _record_unassigned(ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime) -> None:
-    report.unassigned = {**report.unassigned, **reasons}
+def _record_unassigned(
+    ctx: DispatchContext, report: BatchReport, reasons: dict[UUID, str], now: datetime, *, lease: str | None
+) -> bool:
+    """Writes why each of these orders waits; False, and nothing written, when the lease is no longer the batch's."""
     if not reasons:
-        return
+        return True
     with ctx.unit_of_work() as uow:
+        if not _still_held(uow, report, lease):
+            return False
         uow.orders.record_unassigned(reasons, now)
         uow.commit()
+    report.unassigned = {**report.unassigned, **reasons}
+    return True
 
 
 def _write_offer(uow: LiveUnitOfWork, offer: Offer, now: datetime) -> bool:

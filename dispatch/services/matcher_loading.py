@@ -29,4 +29,3 @@ def warm_up(solver: Solver) -> threading.Thread | None:
     loading = threading.Thread(target=load, name="warm-up-matcher", daemon=True)
     loading.start()
     return loading
-
