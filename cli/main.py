@@ -267,17 +267,20 @@ def dispatcher(
     from crowdship.outages import BACKING_SERVICE_ERRORS
     from crowdship.units import counted
     from dispatch.adapters.leases import WRITER_IDLE_LIMIT_S
+    from dispatch.services.batch import matcher_solver
     from dispatch.services.dispatcher import dispatch_round, keep_house, run_dispatcher
+    from dispatch.services.matcher_loading import load_before_batching
 
     settings = get_settings()
+    stop = threading.Event()
     if once:  # one round, and its failure is the command's: `error: …` and status 1
         with command_pool(max_size=4, name="crowdship-dispatcher") as pool:
             context = live_service_context(pool)
+            load_before_batching(matcher_solver, stop)
             keep_house(context, forgetting_old_idempotency_keys(pool, settings), BACKING_SERVICE_ERRORS)
             dispatch_round(acceptance_aware(context) if acceptance else context, outages=BACKING_SERVICE_ERRORS)
         console.print("dispatcher ran one round")
         return
-    stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # The dispatcher starts, and keeps going, while PostgreSQL or Redis is away: its rounds back off and retry.
@@ -296,6 +299,9 @@ def dispatcher(
         context = live_service_context(pool)
         if acceptance:  # the default model until the loop's first round fits one (retried soon if it cannot)
             context = acceptance_aware(context, refit="later")
+        if not load_before_batching(matcher_solver, stop):  # a stop asked meanwhile
+            console.print("dispatcher stopped before its first round")
+            return
         rounds = run_dispatcher(
             context,
             cadence_s=settings.dispatch_cadence_s if cadence is None else cadence,

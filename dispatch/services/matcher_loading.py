@@ -29,3 +29,13 @@ def warm_up(solver: Solver) -> threading.Thread | None:
     loading = threading.Thread(target=load, name="warm-up-matcher", daemon=True)
     loading.start()
     return loading
+
+
+def load_before_batching(solver: Solver, stop: threading.Event) -> bool:
+    """The dispatcher's start: loads the matcher before the first round takes any lease, so that no batch loads
+    it under one; False when a stop was asked meanwhile."""
+    loading = warm_up(solver)
+    while loading is not None and loading.is_alive():
+        if stop.wait(0.2):
+            return False
+    return True
