@@ -1,6 +1,6 @@
-"""Every live context leases its stores' batches from PostgreSQL, given Redis or not: a dispatcher run without
-Redis once took no lease at all, so two of them could batch one store at once. The simulator, one process alone,
-takes none."""
+"""Every live context leases its stores' batches from PostgreSQL, given Redis or not: one built without Redis (as
+`cli.database.live_service_context(with_redis=False)` builds `crowdship demo`'s when none is configured) took no lease
+at all, so a batch run on it could share a store with a dispatcher's. The simulator, one process alone, takes none."""
 
 from __future__ import annotations
 
