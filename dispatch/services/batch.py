@@ -19,11 +19,7 @@ from uuid import UUID
 from crowdship.logging import get_logger
 from dispatch.acceptance import with_acceptance
 from dispatch.batch_offers import DroppedAssignment, offers_from_solution
-from dispatch.batching import (
-    build_match_problem,
-    compensation_quote,
-    past_deadline,
-)
+from dispatch.batching import build_match_problem, compensation_quote, past_deadline
 from dispatch.errors import AlreadyOffered
 from dispatch.live import offer_event
 from dispatch.matching import UnassignedReason
