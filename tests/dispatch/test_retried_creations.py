@@ -1,0 +1,84 @@
+"""Creations retried after a lost answer, as the use cases decide them, on in-memory storage wired as live: a
+check-in (with its key, or identical to the open trip), an insurance claim under its key (the tier reviewed once),
+and a registration, which never says whether its address had an account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from composition import InMemory, in_memory
+from crowdship.clock import ManualClock
+from crowdship.idempotency import IdempotencyKeyReused
+from crowdship.settings import Settings
+from crowdship.units import Cents
+from dispatch.errors import AlreadyOnTrip
+from dispatch.model import Shopper, Store, Trip, TripStatus, TrustTier
+from dispatch.services import trips
+from dispatch.services.context import DispatchConfig
+from routing.areas import circular_area
+from routing.geo import GeoPoint
+
+NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+STORE_AT = GeoPoint(30.4627, -84.2211)
+HOME = GeoPoint(30.5, -84.2211)
+
+
+@pytest.fixture
+def world(settings: Settings) -> InMemory:
+    return in_memory(DispatchConfig.from_settings(settings), ManualClock(NOW))
+
+
+def _shopper_at_a_store(world: InMemory) -> tuple[Shopper, Store]:
+    shopper = Shopper("Ana", trust_tier=TrustTier.GOLD)
+    store = Store("S", STORE_AT, circular_area(STORE_AT, 12_000), Cents(899))
+    with world.context.unit_of_work() as uow:
+        uow.shoppers.add(shopper)
+        uow.stores.add(store)
+        uow.commit()
+    return shopper, store
+
+
+def _asked(store: Store, **changes: object) -> trips.CheckIn:
+    fields: dict[str, object] = {
+        "store_id": store.id,
+        "destination": HOME,
+        "capacity_bags": 3,
+        "max_detour_m": 3_000,
+        "max_detour_s": None,
+        "leave_by": NOW + timedelta(hours=1),
+    }
+    fields.update(changes)
+    return trips.CheckIn(**fields)  # type: ignore[arg-type]
+
+
+def _trips_of(world: InMemory, shopper: Shopper, store: Store) -> list[Trip]:
+    with world.context.unit_of_work() as uow:
+        return [trip for trip in uow.trips.list_for_store(store.id) if trip.shopper_id == shopper.id]
+
+
+def test_a_check_in_under_its_key_starts_one_trip_and_answers_it_again(world: InMemory) -> None:
+    shopper, store = _shopper_at_a_store(world)
+    first = trips.check_in_once(world.context, shopper_id=shopper.id, asked=_asked(store), idempotency_key="k")
+    again = trips.check_in_once(world.context, shopper_id=shopper.id, asked=_asked(store), idempotency_key="k")
+    assert (first.replayed, again.replayed, again.value) == (False, True, first.value)
+    with pytest.raises(IdempotencyKeyReused):
+        trips.check_in_once(
+            world.context, shopper_id=shopper.id, asked=_asked(store, capacity_bags=1), idempotency_key="k"
+        )
+    assert _trips_of(world, shopper, store) == [first.value]
+
+
+def test_the_same_check_in_without_a_key_is_the_open_trip_and_another_is_refused(world: InMemory) -> None:
+    """Identical to the open trip: that trip, said replayed, nothing new; a changed leave-by (or a trip no longer
+    open) is not a retry."""
+    shopper, store = _shopper_at_a_store(world)
+    trip = trips.check_in(world.context, shopper_id=shopper.id, **vars(_asked(store)))
+    again = trips.check_in_once(world.context, shopper_id=shopper.id, asked=_asked(store), idempotency_key=None)
+    assert (again.replayed, again.value) == (True, trip)
+    later = _asked(store, leave_by=NOW + timedelta(hours=2))
+    with pytest.raises(AlreadyOnTrip):
+        trips.check_in_once(world.context, shopper_id=shopper.id, asked=later, idempotency_key=None)
+    assert not _asked(store).started(Trip(**{**vars(trip), "status": TripStatus.DEPARTED}))
+    assert _trips_of(world, shopper, store) == [trip]
