@@ -24,6 +24,7 @@ CREATED_ONCE = {
     ("/shopper/profiles", "post"),
     ("/shopper/trips", "post"),
     ("/shopper/profiles/{profile_id}/check-in", "post"),
+    ("/ops/incidents/{incident_id}/claims", "post"),
 }
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from api_support import Account, assert_problem, check_in, keyed, trip_body
 from fastapi.testclient import TestClient
+from test_ops_incidents import _carried, _report
 
 from crowdship.clock import ManualClock
-from dispatch.model import Store
+from dispatch.model import Store, TrustTier
 
 PASSWORD = "Orbit-Lamp-77-Quince"
 
@@ -71,3 +72,24 @@ def test_the_same_check_in_again_without_a_key_answers_the_open_trip_as_it_is(
     client.post(f"/shopper/trips/{trip['id']}/cancel", headers=ana.headers)
     fresh = client.post("/shopper/trips", json=body, headers=ana.headers)
     assert (fresh.status_code, fresh.json()["id"] == trip["id"]) == (201, False)
+
+
+def test_an_insurance_claim_retried_with_its_key_gets_the_first_answer(
+    client: TestClient, ops: Account, store: Store, clock: ManualClock, make_shopper: Callable[..., Account]
+) -> None:
+    """The retry found its own reference (409): now the first answer, tiers before and after as that review
+    said (not reviewed twice); the key with another claim is 409; without a key a used reference still is."""
+    ana = make_shopper("Ana", tier=TrustTier.SILVER)
+    receipt = _carried(client, ops, store, clock, ana, "CLAIM-1")
+    incident = _report(client, ana, receipt["order_id"], "damage", "the eggs broke")
+    url = f"/ops/incidents/{incident['id']}/claims"
+    body = {"claim_ref": "AXA-7", "amount_cents": 4_599}
+    first = client.post(url, json=body, headers=keyed(ops, "claim-1"))
+    assert (first.json()["tier_before"], first.json()["tier_after"]) == (2, 1)
+    _answered_again(first, client.post(url, json=body, headers=keyed(ops, "claim-1")))
+    other = {"claim_ref": "AXA-8", "amount_cents": 4_599}
+    reused = assert_problem(client.post(url, json=other, headers=keyed(ops, "claim-1")), 409)
+    assert reused["type"] == "/problems/idempotency-key-reused"
+    assert_problem(client.post(url, json=body, headers=ops.headers), 409)
+    detail = client.get(f"/ops/incidents/{incident['id']}", headers=ops.headers).json()
+    assert [claim["id"] for claim in detail["claims"]] == [first.json()["claim"]["id"]]

@@ -5,18 +5,22 @@ and a registration, which never says whether its address had an account."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from composition import InMemory, in_memory
 from crowdship.clock import ManualClock
-from crowdship.idempotency import IdempotencyKeyReused
+from crowdship.idempotency import IdempotencyKeyReused, Outcome
 from crowdship.settings import Settings
 from crowdship.units import Cents
 from dispatch.errors import AlreadyOnTrip
+from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import Shopper, Store, Trip, TripStatus, TrustTier
 from dispatch.services import trips
 from dispatch.services.context import DispatchConfig
+from dispatch.services.incidents import ClaimRecorded, record_insurance_claim_once
+from rewards.adapters.memory import MemoryRewardsRepositories
 from routing.areas import circular_area
 from routing.geo import GeoPoint
 
@@ -82,3 +86,32 @@ def test_the_same_check_in_without_a_key_is_the_open_trip_and_another_is_refused
         trips.check_in_once(world.context, shopper_id=shopper.id, asked=later, idempotency_key=None)
     assert not _asked(store).started(Trip(**{**vars(trip), "status": TripStatus.DEPARTED}))
     assert _trips_of(world, shopper, store) == [trip]
+
+
+def test_a_claim_retried_under_its_key_answers_the_first_review_and_reviews_once(world: InMemory) -> None:
+    """Gold and a theft: the claim takes the shopper to bronze; its retry says gold to bronze again (not bronze to
+    bronze), and the audit log holds one tier change."""
+    shopper, _ = _shopper_at_a_store(world)
+    incident = Incident(uuid4(), uuid4(), shopper.id, IncidentKind.THEFT, "bag taken from the porch", NOW)
+    with world.context.unit_of_work() as uow:
+        uow.incidents.add(incident)
+        uow.commit()
+    staff = uuid4()
+
+    def claim(ref: str) -> Outcome[ClaimRecorded]:
+        return record_insurance_claim_once(
+            world.context,
+            incident_id=incident.id,
+            claim_ref=ref,
+            amount_cents=Cents(4_000),
+            actor_id=staff,
+            idempotency_key="claim-1",
+        )
+
+    first, again = claim("AXA-1"), claim("AXA-1")
+    assert (first.replayed, again.replayed, again.value) == (False, True, first.value)
+    assert (first.value.tier_before, first.value.tier_after) == (TrustTier.GOLD, TrustTier.BRONZE)
+    with pytest.raises(IdempotencyKeyReused):
+        claim("AXA-2")
+    audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("shopper", shopper.id)
+    assert [entry.action for entry in audit] == ["tier.changed"]
