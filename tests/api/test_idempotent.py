@@ -25,6 +25,7 @@ CREATED_ONCE = {
     ("/shopper/trips", "post"),
     ("/shopper/profiles/{profile_id}/check-in", "post"),
     ("/ops/incidents/{incident_id}/claims", "post"),
+    ("/auth/register", "post"),
 }
 
 

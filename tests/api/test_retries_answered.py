@@ -93,3 +93,43 @@ def test_an_insurance_claim_retried_with_its_key_gets_the_first_answer(
     assert_problem(client.post(url, json=body, headers=ops.headers), 409)
     detail = client.get(f"/ops/incidents/{incident['id']}", headers=ops.headers).json()
     assert [claim["id"] for claim in detail["claims"]] == [first.json()["claim"]["id"]]
+
+
+def _registration(email: str = "ana@example.org", password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
+    return {"email": email, "password": password, "display_name": "Ana", **extra}
+
+
+def test_a_registration_retried_with_its_key_gets_the_first_answer(client: TestClient) -> None:
+    """The retry found its own address taken: now the first answer; the key with another name, or with another
+    password (kept only as a hash), is 409 `idempotency-key-reused`."""
+    headers = {"Idempotency-Key": "register-1"}
+    first = client.post("/auth/register", json=_registration(), headers=headers)
+    _answered_again(first, client.post("/auth/register", json=_registration(), headers=headers))
+    for other in (_registration(display_name="Ann"), _registration(password="Quince-Orbit-78-Lamp")):
+        reused = assert_problem(client.post("/auth/register", json=other, headers=headers), 409)
+        assert reused["type"] == "/problems/idempotency-key-reused"
+    token = client.post("/auth/token", data={"username": "ana@example.org", "password": PASSWORD})
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["id"] == first.json()["id"]
+
+
+def test_registering_an_address_that_has_an_account_is_answered_alike_and_changes_nothing(
+    client: TestClient,
+) -> None:
+    """Not 409 (which told anyone whose address has an account): 201 in the same shape, with ids of its own;
+    the account keeps its password, and the one sent does not sign in."""
+    first = client.post("/auth/register", json=_registration())
+    again = client.post("/auth/register", json=_registration(email="ANA@example.org", password="Another-Lamp-78"))
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert set(again.json()) == set(first.json())
+    assert again.json()["id"] != first.json()["id"]
+    assert again.json()["shopper_id"] != first.json()["shopper_id"]
+    assert {key: again.json()[key] for key in ("email", "role", "active")} == {
+        "email": "ana@example.org",
+        "role": "shopper",
+        "active": True,
+    }
+    assert_problem(client.post("/auth/token", data={"username": "ana@example.org", "password": "Another-Lamp-78"}), 401)
+    token = client.post("/auth/token", data={"username": "ana@example.org", "password": PASSWORD})
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["id"] == first.json()["id"]

@@ -11,13 +11,15 @@ import pytest
 
 from composition import InMemory, in_memory
 from crowdship.clock import ManualClock
+from crowdship.errors import NotFound
 from crowdship.idempotency import IdempotencyKeyReused, Outcome
 from crowdship.settings import Settings
 from crowdship.units import Cents
+from dispatch.accounts import User
 from dispatch.errors import AlreadyOnTrip
 from dispatch.incidents import Incident, IncidentKind
 from dispatch.model import Shopper, Store, Trip, TripStatus, TrustTier
-from dispatch.services import trips
+from dispatch.services import accounts, trips
 from dispatch.services.context import DispatchConfig
 from dispatch.services.incidents import ClaimRecorded, record_insurance_claim_once
 from rewards.adapters.memory import MemoryRewardsRepositories
@@ -27,6 +29,16 @@ from routing.geo import GeoPoint
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 STORE_AT = GeoPoint(30.4627, -84.2211)
 HOME = GeoPoint(30.5, -84.2211)
+
+
+class _PlainPasswords:
+    """A hasher that shows what it hashed: these tests are about which hash is kept, not its strength."""
+
+    def hash(self, password: str) -> str:
+        return f"plain:{password}"
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        return password_hash == f"plain:{password}"
 
 
 @pytest.fixture
@@ -115,3 +127,53 @@ def test_a_claim_retried_under_its_key_answers_the_first_review_and_reviews_once
         claim("AXA-2")
     audit = MemoryRewardsRepositories(world.rewards_db).audit.for_subject("shopper", shopper.id)
     assert [entry.action for entry in audit] == ["tier.changed"]
+
+
+def test_registering_a_taken_address_answers_a_new_looking_account_and_saves_nothing(world: InMemory) -> None:
+    passwords = _PlainPasswords()
+    first = accounts.register_shopper_once(
+        world.context,
+        passwords,
+        email="ana@example.org",
+        password="Orbit-Lamp-77",
+        display_name="Ana",
+        home=None,
+        idempotency_key=None,
+    ).value
+    again = accounts.register_shopper_once(
+        world.context,
+        passwords,
+        email="Ana@example.org",
+        password="Quince-Moth-12",
+        display_name="A",
+        home=None,
+        idempotency_key=None,
+    ).value
+    assert (again.email, again.role, again.active) == (first.email, first.role, True)
+    assert again.id != first.id
+    assert accounts.find_user(world.context, email="ana@example.org") == first
+    assert again.shopper_id is not None
+    with world.context.unit_of_work() as uow, pytest.raises(NotFound):
+        uow.shoppers.get(again.shopper_id)
+
+
+def test_a_registration_under_its_key_answers_the_first_account_for_its_password_only(world: InMemory) -> None:
+    """The password is no part of the request's fingerprint (it would keep a fast hash of it): the kept answer's
+    password hash tells it instead, so the key with another password is refused like any other request."""
+    passwords = _PlainPasswords()
+
+    def register(password: str) -> Outcome[User]:
+        return accounts.register_shopper_once(
+            world.context,
+            passwords,
+            email="ben@example.org",
+            password=password,
+            display_name="Ben",
+            home=HOME,
+            idempotency_key="reg-1",
+        )
+
+    first, again = register("Orbit-Lamp-77"), register("Orbit-Lamp-77")
+    assert (first.replayed, again.replayed, again.value.id) == (False, True, first.value.id)
+    with pytest.raises(IdempotencyKeyReused):
+        register("Quince-Moth-12")
