@@ -81,9 +81,17 @@ def check_in(
     max_detour_s: int | None,
     leave_by: datetime,
 ) -> Trip:
-    """A new open trip (or the open trip this very check-in started already: `check_in_once`)."""
+    """A new open trip; `AlreadyOnTrip` whenever the shopper has one, even the very trip asked for: for callers
+    that never lose an answer (the simulator, a replayed day, the demo), to which that means "wait"."""
     asked = CheckIn(store_id, destination, capacity_bags, max_detour_m, max_detour_s, leave_by)
-    return check_in_once(ctx, shopper_id=shopper_id, asked=asked, idempotency_key=None).value
+    return new_trip(check_in_once(ctx, shopper_id=shopper_id, asked=asked, idempotency_key=None))
+
+
+def new_trip(outcome: Outcome[Trip]) -> Trip:
+    """The trip a check-in started; `AlreadyOnTrip` when it answered one that was there before it."""
+    if outcome.replayed:
+        raise AlreadyOnTrip
+    return outcome.value
 
 
 def check_in_once(
