@@ -23,10 +23,11 @@ def created_once(model: type[BaseModel], retry: str, *problems: int) -> dict[str
     }
 
 
-def created_or_replayed(body: BaseModel, replayed: bool) -> JSONResponse:
-    """201 for the first request; 200 with `Idempotent-Replayed: true` for a retry under its key."""
+def created_or_replayed(body: BaseModel, replayed: bool, *, keyed: bool = True) -> JSONResponse:
+    """201 for the first request; 200 with `Idempotent-Replayed: true` for a retry under its key. A retry
+    known without a key (`keyed=False`: a check-in identical to the open trip) is 200 without the header."""
     return JSONResponse(
         body.model_dump(mode="json"),
         status_code=200 if replayed else 201,
-        headers={REPLAYED_HEADER: "true"} if replayed else None,
+        headers={REPLAYED_HEADER: "true"} if replayed and keyed else None,
     )

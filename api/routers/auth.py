@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from api.dependencies import Context, CurrentPrincipal, Services
+from api.fields import OptionalIdempotencyKey
 from api.forms import url_encoded_fields
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.problems import ProblemException, problem_responses
 from api.schemas import RegisterIn, TokenOut, UserOut
@@ -19,21 +22,27 @@ from dispatch.services import accounts
 router = APIRouter(route_class=JsonBodyRoute, prefix="/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=201, response_model=UserOut, responses=problem_responses(409, 422, 429))
-async def register(body: RegisterIn, request: Request, services: Services) -> UserOut:
+@router.post("/register", **created_once(UserOut, "the first request's answer, replayed", 409, 422, 429))
+async def register(
+    body: RegisterIn, request: Request, services: Services, idempotency_key: OptionalIdempotencyKey = None
+) -> JSONResponse:
     """A shopper creates an account; operations verify their identity and set their trust tier later. Counted
-    with sign-ins against the client address's limit. Common or trivial passwords are refused (422)."""
+    with sign-ins against the client address's limit. Common or trivial passwords are refused (422). An
+    address that has an account already is answered alike (201) and nothing changes: only that account's own
+    password signs in, so that nobody learns here whose address has one. Send an `Idempotency-Key` so that a
+    retry after a lost answer gets the first answer (200, replayed); the key with another request is 409."""
     await services.login_throttle.register(address=_client_address(request))
-    user, _ = await run_in_threadpool(
-        accounts.register_shopper,
+    registered = await run_in_threadpool(
+        accounts.register_shopper_once,
         services.context,
         services.passwords,
         email=body.email,
         password=body.password,
         display_name=body.display_name,
         home=body.home.to_geo() if body.home else None,
+        idempotency_key=idempotency_key,
     )
-    return UserOut.model_validate(user)
+    return created_or_replayed(UserOut.model_validate(registered.value), registered.replayed)
 
 
 def _client_address(request: Request) -> str:

@@ -7,9 +7,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from api.dependencies import OPS_ROLES, Context, OpsPrincipal, require_roles
-from api.fields import Limit, Offset
+from api.fields import Limit, Offset, OptionalIdempotencyKey
+from api.idempotent import created_once, created_or_replayed
 from api.json_bodies import JsonBodyRoute
 from api.ops_records_schemas import (
     ClaimIn,
@@ -95,18 +97,25 @@ def resolve(incident_id: UUID, body: ResolutionIn, principal: OpsPrincipal, cont
 
 @router.post(
     "/incidents/{incident_id}/claims",
-    status_code=201,
-    response_model=ClaimRecordedOut,
-    responses=problem_responses(404, 409, 422),
+    **created_once(ClaimRecordedOut, "the first request's answer, the tiers as its review left them", 404, 409, 422),
 )
-def record_claim(incident_id: UUID, body: ClaimIn, principal: OpsPrincipal, context: Context) -> ClaimRecordedOut:
+def record_claim(
+    incident_id: UUID,
+    body: ClaimIn,
+    principal: OpsPrincipal,
+    context: Context,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> JSONResponse:
     """Records the insurance claim made for the incident's loss (409 for a reference used before) and reviews the
-    shopper's trust tier by their record, in the same transaction: the answer says the tier before and after."""
-    recorded = incidents.record_insurance_claim(
+    shopper's trust tier by their record, in the same transaction: the answer says the tier before and after.
+    Send an `Idempotency-Key` so that a retry after a lost answer gets the first answer (200, replayed) rather
+    than 409 for its own reference; the key with another claim is 409."""
+    recorded = incidents.record_insurance_claim_once(
         context,
         incident_id=incident_id,
         claim_ref=body.claim_ref,
         amount_cents=Cents(body.amount_cents),
         actor_id=principal.user_id,
+        idempotency_key=idempotency_key,
     )
-    return ClaimRecordedOut.model_validate(recorded)
+    return created_or_replayed(ClaimRecordedOut.model_validate(recorded.value), recorded.replayed)

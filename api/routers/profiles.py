@@ -60,9 +60,19 @@ def delete_profile(profile_id: UUID, shopper_id: ShopperId, context: Context) ->
     return Response(status_code=204)
 
 
-@router.post("/{profile_id}/check-in", status_code=201, response_model=TripOut, responses=problem_responses(404, 409))
-def check_in(profile_id: UUID, shopper_id: ShopperId, context: Context) -> TripOut:
+@router.post(
+    "/{profile_id}/check-in", **created_once(TripOut, "the trip the first request started, as it is now", 404, 409)
+)
+def check_in(
+    profile_id: UUID, shopper_id: ShopperId, context: Context, idempotency_key: OptionalIdempotencyKey = None
+) -> JSONResponse:
     """One tap: a trip from the profile, leaving today at its usual time. 409 when that time has passed today,
-    is further ahead than a leave-by may be, or you are already on a trip."""
-    trip = profiles.check_in_from_profile(context, shopper_id=shopper_id, profile_id=profile_id)
-    return TripOut.model_validate(trip)
+    is further ahead than a leave-by may be, or you are on another trip; the trip this tap started, still
+    open, is answered again (200). Send an `Idempotency-Key` so that a retry answers the trip it started even
+    once it left (200, replayed); the key with another check-in is 409."""
+    started = profiles.check_in_from_profile_once(
+        context, shopper_id=shopper_id, profile_id=profile_id, idempotency_key=idempotency_key
+    )
+    return created_or_replayed(
+        TripOut.model_validate(started.value), started.replayed, keyed=idempotency_key is not None
+    )

@@ -130,12 +130,15 @@ def profile(shopper_id: ShopperId, context: Context) -> ShopperOut:
     return ShopperOut.model_validate(accounts.get_shopper(context, shopper_id))
 
 
-@router.post("/trips", status_code=201, response_model=TripOut, responses=problem_responses(409, 422))
-def check_in(body: TripIn, shopper_id: ShopperId, context: Context) -> TripOut:
-    """Check in at a store: where you are going, how many bags fit, how far out of your way, until when."""
-    trip = trips.check_in(
-        context,
-        shopper_id=shopper_id,
+@router.post("/trips", **created_once(TripOut, "the trip the first request started, as it is now", 409, 422))
+def check_in(
+    body: TripIn, shopper_id: ShopperId, context: Context, idempotency_key: OptionalIdempotencyKey = None
+) -> JSONResponse:
+    """Check in at a store: where you are going, how many bags fit, how far out of your way, until when. 409
+    `already-on-trip` when you are on another trip; the same check-in again while its trip is open (a second
+    tap, a retry after a lost answer) answers that trip (200). Send an `Idempotency-Key` so that a retry
+    answers the trip it started even once it left (200, replayed); the key with another check-in is 409."""
+    asked = trips.CheckIn(
         store_id=body.store_id,
         destination=body.destination.to_geo(),
         capacity_bags=body.capacity_bags,
@@ -143,7 +146,10 @@ def check_in(body: TripIn, shopper_id: ShopperId, context: Context) -> TripOut:
         max_detour_s=body.max_detour_s,
         leave_by=body.leave_by,
     )
-    return TripOut.model_validate(trip)
+    started = trips.check_in_once(context, shopper_id=shopper_id, asked=asked, idempotency_key=idempotency_key)
+    return created_or_replayed(
+        TripOut.model_validate(started.value), started.replayed, keyed=idempotency_key is not None
+    )
 
 
 @router.get("/trips/current", response_model=TripOut, responses=problem_responses(404))

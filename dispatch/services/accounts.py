@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
+from crowdship.idempotency import IdempotencyKeyReused, Outcome, once
 from crowdship.strength import weak_password_reason
 from dispatch.accounts import Role, User, normalise_email
+from dispatch.errors import EmailTaken
 from dispatch.model import Shopper, Trip, TripStatus, TrustTier
+from dispatch.repositories import LiveUnitOfWork
 from dispatch.services.context import DispatchContext, PasswordHasher, StaffDecision, changed
 from dispatch.services.trips import release_trip_orders, trip_ended
 from routing.geo import GeoPoint
@@ -45,6 +50,81 @@ def register_shopper(
         uow.users.add(user)
         uow.commit()
     return user, shopper
+
+
+def register_shopper_once(
+    ctx: DispatchContext,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    home: GeoPoint | None,
+    idempotency_key: str | None,
+) -> Outcome[User]:
+    """Registration as anyone may ask for it, without telling them which addresses have an account: an address
+    that has one is answered as a new account would be (fresh ids, nothing saved; only that account's own
+    password signs in), so a refusal cannot list a store's shoppers or its staff. With an `idempotency_key` (per
+    address) a retry gets the first answer, the same password included: its hash is kept with the key, never
+    the password itself; the key with another request is refused. Two registrations of a new address at once:
+    the second finds the first's account and is answered alike."""
+    _check_password(password, email, display_name)
+    address = normalise_email(email)
+    password_hash = hasher.hash(password)
+    request = {"email": address, "display_name": display_name, "home": [home.lat, home.lon] if home else None}
+
+    def register(uow: LiveUnitOfWork) -> User:
+        shopper = Shopper(display_name=display_name, home_location=home)
+        user = User(
+            email=address,
+            password_hash=password_hash,
+            role=Role.SHOPPER,
+            shopper_id=shopper.id,
+            created_at=ctx.clock.now(),
+        )
+        if uow.users.by_email(address) is None:
+            uow.shoppers.add(shopper)
+            uow.users.add(user)
+        return user
+
+    def answered(kept: Mapping[str, Any]) -> User:
+        if not hasher.verify(password, kept["password_hash"]):
+            raise IdempotencyKeyReused(str(idempotency_key))
+        return User(
+            email=address,
+            password_hash=kept["password_hash"],
+            role=Role.SHOPPER,
+            shopper_id=UUID(kept["shopper_id"]),
+            created_at=datetime.fromisoformat(kept["created_at"]),
+            id=UUID(kept["id"]),
+        )
+
+    def attempt() -> Outcome[User]:
+        with ctx.unit_of_work() as uow:
+            if idempotency_key is None:
+                outcome = Outcome(register(uow), replayed=False)
+            else:
+                outcome = once(
+                    uow.idempotency,
+                    scope=f"register:{address}",
+                    key=idempotency_key,
+                    request=request,
+                    run=lambda: register(uow),
+                    dump=lambda user: {
+                        "id": str(user.id),
+                        "shopper_id": str(user.shopper_id),
+                        "created_at": user.created_at.isoformat(),
+                        "password_hash": user.password_hash,
+                    },
+                    load=answered,
+                )
+            uow.commit()
+        return outcome
+
+    try:
+        return attempt()
+    except EmailTaken:
+        return attempt()
 
 
 def create_staff_user(

@@ -18,7 +18,7 @@ from dispatch.profiles import MAX_PROFILES_PER_SHOPPER, CommuteProfile, Departur
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import check_destination_near
 from dispatch.services.context import DispatchContext, created_once
-from dispatch.services.trips import check_in
+from dispatch.services.trips import CheckIn, new_trip, start_trip_once
 from routing.geo import GeoPoint
 
 
@@ -158,26 +158,42 @@ class DepartureTooFarAhead(DomainError):
 
 
 def check_in_from_profile(ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID) -> Trip:
+    """`check_in_from_profile_once` without a key, for callers that never lose an answer (the simulator): this
+    profile's trip, still open, is `AlreadyOnTrip` too (`trips.check_in`)."""
+    return new_trip(check_in_from_profile_once(ctx, shopper_id=shopper_id, profile_id=profile_id, idempotency_key=None))
+
+
+def check_in_from_profile_once(
+    ctx: DispatchContext, *, shopper_id: UUID, profile_id: UUID, idempotency_key: str | None
+) -> Outcome[Trip]:
     """One tap: a trip at the profile's store, to its destination, leaving today (the shopper's day) at its
     usual time. Refused when that time has passed (`DepartureTimePassed`) or is further ahead than a leave-by
-    may be (`DepartureTooFarAhead`) and, as any check-in, when the
-    shopper is already on a trip (`AlreadyOnTrip`). The day of the week does not matter: the days say when the
-    shopper usually goes, not when they may."""
+    may be (`DepartureTooFarAhead`) and, as any check-in, when the shopper is already on another trip
+    (`AlreadyOnTrip`): the open trip this very tap started is answered as it is (`trips.check_in_once`), as is
+    the trip a retry's key started. The day of the week does not matter: the days say when the shopper usually
+    goes, not when they may."""
     now = ctx.clock.now()
-    profile = get_profile(ctx, shopper_id=shopper_id, profile_id=profile_id)
-    leave_by = profile.departure_on(profile.local_date(now))
-    if leave_by <= now:
-        raise DepartureTimePassed(leave_by)  # said in the shopper's own time
-    if leave_by > now + ctx.config.max_leave_by:  # else check_in's 422 names a leave_by nobody sent
-        raise DepartureTooFarAhead(leave_by, ctx.config.max_leave_by.total_seconds() / 3600)
-    leave_by = leave_by.astimezone(UTC)  # a trip's instants are kept and told in UTC, like every other
-    return check_in(
+
+    def plan(uow: LiveUnitOfWork) -> CheckIn:
+        profile = _owned(uow, shopper_id, profile_id)
+        leave_by = profile.departure_on(profile.local_date(now))
+        if leave_by <= now:
+            raise DepartureTimePassed(leave_by)  # said in the shopper's own time
+        if leave_by > now + ctx.config.max_leave_by:  # else check_in's 422 names a leave_by nobody sent
+            raise DepartureTooFarAhead(leave_by, ctx.config.max_leave_by.total_seconds() / 3600)
+        return CheckIn(
+            store_id=profile.store_id,
+            destination=profile.destination,
+            capacity_bags=profile.capacity_bags,
+            max_detour_m=profile.max_detour_m,
+            max_detour_s=profile.max_detour_s,
+            leave_by=leave_by.astimezone(UTC),  # a trip's instants are kept and told in UTC, like every other
+        )
+
+    return start_trip_once(
         ctx,
         shopper_id=shopper_id,
-        store_id=profile.store_id,
-        destination=profile.destination,
-        capacity_bags=profile.capacity_bags,
-        max_detour_m=profile.max_detour_m,
-        max_detour_s=profile.max_detour_s,
-        leave_by=leave_by,
+        request={"profile_id": str(profile_id)},
+        plan=plan,
+        idempotency_key=idempotency_key,
     )

@@ -22,6 +22,10 @@ CREATED_ONCE = {
     ("/ops/stores", "post"),
     ("/shopper/orders/{order_id}/incidents", "post"),
     ("/shopper/profiles", "post"),
+    ("/shopper/trips", "post"),
+    ("/shopper/profiles/{profile_id}/check-in", "post"),
+    ("/ops/incidents/{incident_id}/claims", "post"),
+    ("/auth/register", "post"),
 }
 
 
@@ -56,3 +60,9 @@ def test_a_first_request_is_created_and_a_retry_is_marked_replayed() -> None:
     assert (first.status_code, "idempotent-replayed" in first.headers) == (201, False)
     assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
     assert json.loads(bytes(first.body)) == json.loads(bytes(again.body)) == {"name": "a"}
+
+
+def test_a_retry_known_without_a_key_is_200_without_the_replayed_header() -> None:
+    """A check-in identical to the open trip: the trip again, but no key was kept, so none is said replayed."""
+    again = created_or_replayed(_Thing(name="a"), replayed=True, keyed=False)
+    assert (again.status_code, "idempotent-replayed" in again.headers) == (200, False)

@@ -132,8 +132,9 @@ def test_another_shoppers_profile_is_not_found(
 def test_one_tap_check_in_opens_todays_trip_and_refuses_clearly(
     client: TestClient, store: Store, make_shopper: Callable[..., Account]
 ) -> None:
-    """07:00 in New York: the 17:30 profile opens a trip leaving at 22:30 UTC; tapping again is 409 (on a
-    trip); a 06:00 profile is 409 naming its time."""
+    """07:00 in New York: the 17:30 profile opens a trip leaving at 22:30 UTC; tapping again answers that trip
+    (200: a second tap or a retry), another profile is 409 (on a trip), once with a key the first answer; a
+    06:00 profile is 409 naming its time."""
     ana = make_shopper("Ana")
     profile = client.post("/shopper/profiles", json=_body(store), headers=ana.headers).json()
     trip = client.post(f"/shopper/profiles/{profile['id']}/check-in", headers=ana.headers)
@@ -144,8 +145,19 @@ def test_one_tap_check_in_opens_todays_trip_and_refuses_clearly(
     assert client.get("/shopper/trips/current", headers=ana.headers).json()["id"] == trip.json()["id"]
 
     again = client.post(f"/shopper/profiles/{profile['id']}/check-in", headers=ana.headers)
-    assert again.status_code == 409
-    assert again.json()["type"] == "/problems/already-on-trip"
+    assert (again.status_code, again.json()) == (200, trip.json())
+    gym = client.post("/shopper/profiles", json=_body(store, name="Gym", capacity_bags=1), headers=ana.headers).json()
+    other = client.post(f"/shopper/profiles/{gym['id']}/check-in", headers=ana.headers)
+    assert other.status_code == 409
+    assert other.json()["type"] == "/problems/already-on-trip"
+    client.post(f"/shopper/trips/{trip.json()['id']}/cancel", headers=ana.headers)
+    keyed = {**ana.headers, "Idempotency-Key": "tap-1"}
+    tapped = client.post(f"/shopper/profiles/{gym['id']}/check-in", headers=keyed)
+    retried = client.post(f"/shopper/profiles/{gym['id']}/check-in", headers=keyed)
+    assert (tapped.status_code, retried.status_code, retried.headers.get("idempotent-replayed")) == (201, 200, "true")
+    assert retried.json() == tapped.json()
+    reused = client.post(f"/shopper/profiles/{profile['id']}/check-in", headers=keyed)
+    assert (reused.status_code, reused.json()["type"]) == (409, "/problems/idempotency-key-reused")
 
     ben = make_shopper("Ben")
     early = client.post("/shopper/profiles", json=_body(store, departure="06:00"), headers=ben.headers).json()

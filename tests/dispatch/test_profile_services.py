@@ -20,6 +20,7 @@ from dispatch.services.context import DispatchConfig, DispatchContext
 from dispatch.services.profiles import (
     ProfileDraft,
     check_in_from_profile,
+    check_in_from_profile_once,
     create_profile,
     delete_profile,
     get_profile,
@@ -200,15 +201,22 @@ def test_check_in_from_a_profile_leaves_today_at_its_local_time(
 def test_check_in_is_refused_once_the_time_passed_or_when_on_a_trip(
     world: tuple[DispatchContext, Store, Shopper, Shopper],
 ) -> None:
-    """A 13:00 profile at 14:00 is refused naming the time; a second check-in while on a trip too."""
+    """A 13:00 profile at 14:00 is refused naming the time; another check-in while on a trip too, and the same one
+    again to a caller that cannot lose an answer (the simulator), but the app's (`_once`) answers the trip it
+    started."""
     ctx, store, ana, _ = world
     past = create_profile(ctx, shopper_id=ana.id, draft=_draft(store, departure=time(13, 0)))
     with pytest.raises(DepartureTimePassed, match="13:00 EST"):
         check_in_from_profile(ctx, shopper_id=ana.id, profile_id=past.id)
     later = create_profile(ctx, shopper_id=ana.id, draft=_draft(store, name="Later"))
-    check_in_from_profile(ctx, shopper_id=ana.id, profile_id=later.id)
+    trip = check_in_from_profile(ctx, shopper_id=ana.id, profile_id=later.id)
     with pytest.raises(AlreadyOnTrip):
         check_in_from_profile(ctx, shopper_id=ana.id, profile_id=later.id)
+    again = check_in_from_profile_once(ctx, shopper_id=ana.id, profile_id=later.id, idempotency_key=None)
+    assert (again.value, again.replayed) == (trip, True)
+    smaller = create_profile(ctx, shopper_id=ana.id, draft=_draft(store, name="Smaller", capacity_bags=1))
+    with pytest.raises(AlreadyOnTrip):
+        check_in_from_profile(ctx, shopper_id=ana.id, profile_id=smaller.id)
 
 
 def test_today_is_the_shoppers_day_not_utcs(
