@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -51,8 +52,25 @@ def _account_key(email: str) -> str:
     return f"{PREFIX}:login:account:{hashlib.sha256(spelling.encode()).hexdigest()[:32]}"
 
 
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is its /64: one connection is handed the whole network, and counted per address its owner would
+go past every limit by changing the last bits."""
+
+
 def _address_key(address: str) -> str:
-    return f"{PREFIX}:login:address:{address}"
+    return f"{PREFIX}:login:address:{_client_network(address)}"
+
+
+def _client_network(address: str) -> str:
+    """What the per-address limits count: an IPv4 address (an IPv4-mapped IPv6 one too) as itself, an IPv6 address
+    as its /64 network, however either is written; anything else as given."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else parsed)
 
 
 class LoginThrottle:

@@ -9,6 +9,7 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.output import console
@@ -76,8 +77,8 @@ def replay(
     quiet_batch_logs()  # a day is thousands of batches
     result = replay_day(recorded, options)
     table = Table(
-        title=f"{recorded.store.name}, {the_day} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC), "
-        f"replayed under {policy.name}{', acceptance-aware' if acceptance else ''}"
+        title=f"{escape(recorded.store.name)}, {the_day} ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC), "
+        f"replayed under {escape(policy.name)}{', acceptance-aware' if acceptance else ''}"
     )
     for heading in ("", "as it happened", "replayed", "change"):
         table.add_column(heading, justify="left" if not heading else "right")
@@ -99,4 +100,4 @@ def replay(
         )
     console.print(offers_line(result))
     for line in unreplayed_lines(result):  # what was recorded but is not in the replayed column
-        console.print(f"[yellow]note:[/yellow] {line}")
+        console.print(f"[yellow]note:[/yellow] {escape(line)}")

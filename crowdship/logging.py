@@ -41,7 +41,9 @@ SENSITIVE_PAIR = re.compile(
 )
 """`key=value` pairs in any text whose value is a secret, or a person's name (a search typed into the console,
 which the access log's request line carries): `shopper_id=` and other ids are kept."""
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+")
+"""An address starts where a run of its characters does (the lookbehind): tried inside the run too, a long line
+of letters was read again from every position of it, in time quadratic in the line a client writes."""
 EXCEPTION_FRAMES = 4
 """Innermost frames kept in a logged traceback: where it broke, and the few calls that led there."""
 MAX_TEXT = 2_000

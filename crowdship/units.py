@@ -57,13 +57,22 @@ _DOLLARS = re.compile(r"\$?(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<ce
 """ASCII digits only: a `\\d` would also take other scripts' digits, which no one types for dollars."""
 
 
+MAX_DOLLAR_DIGITS = 12
+"""More dollars than any amount typed here (a trillion): more digits are refused before they are read, since a
+form field may hold most of a megabyte of them and turning those into a number takes seconds of CPU."""
+
+
 def parse_dollars(text: str, field: str) -> Cents:
     """What a person types for money ("45.99", "45", "$45.99", "1,250.50") as exact integer cents: read as a
-    Decimal, never a float; more than two decimals, a sign or anything else is refused naming `field`."""
+    Decimal, never a float; more than two decimals, a sign or anything else is refused naming `field`, and so
+    is an amount of more than `MAX_DOLLAR_DIGITS` digits of dollars."""
     found = _DOLLARS.fullmatch(text.strip().replace(" ", ""))
     if found is None:
         raise InvalidInput(field, "must be an amount in dollars and cents, like 45.99")
-    amount = Decimal(found["whole"].replace(",", "")) + Decimal(f"0.{found['cents'] or '0'}")
+    whole = found["whole"].replace(",", "").lstrip("0")
+    if len(whole) > MAX_DOLLAR_DIGITS:
+        raise InvalidInput(field, f"is too large: at most {MAX_DOLLAR_DIGITS} digits of dollars")
+    amount = Decimal(whole or "0") + Decimal(f"0.{found['cents'] or '0'}")
     return Cents(int(amount * 100))
 
 

@@ -299,8 +299,6 @@ EXPORTABLE = frozenset({BatchStatus.APPROVED, BatchStatus.PAID})
 """A batch goes to the bank once a second person approved it: a draft may still change, a rejected one pays
 nothing."""
 SPREADSHEET_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-INVISIBLE_LEADS = "\ufeff\u200b\u200c\u200d\u2060"
-"""Characters that show nothing and are no whitespace to `str.strip`: a formula may hide behind them."""
 
 
 class BatchNotExportable(DomainError):
@@ -353,10 +351,17 @@ def batch_csv(batch: PayoutBatch, payee_names: Mapping[UUID, str] | None = None)
 def _spreadsheet_safe(text: str) -> str:
     """A cell starting with =, +, -, @, a tab or a carriage return is run as a formula by spreadsheets: a
     leading quote keeps it text. So is one whose first visible character is one of those signs, behind blanks,
-    line breaks or invisible spaces (some spreadsheets trim them on import) or written full width (U+FF1D, U+FF0B)."""
+    line breaks or invisible characters in any order (some spreadsheets trim them on import) or written full width
+    (U+FF1D, U+FF0B)."""
     if text.startswith(SPREADSHEET_FORMULA_STARTS):
         return f"'{text}"
-    visible = text.lstrip().lstrip(INVISIBLE_LEADS).lstrip()
-    if visible and unicodedata.normalize("NFKC", visible[0]).startswith(SPREADSHEET_FORMULA_STARTS):
+    visible = next((character for character in text if not _shows_nothing(character)), "")
+    if visible and unicodedata.normalize("NFKC", visible).startswith(SPREADSHEET_FORMULA_STARTS):
         return f"'{text}"
     return text
+
+
+def _shows_nothing(character: str) -> bool:
+    """A blank, or a format character (zero-width spaces and joiners, a byte-order mark, a soft hyphen), which
+    shows nothing and is no whitespace to `str.strip`: a formula may hide behind any run of them."""
+    return character.isspace() or unicodedata.category(character) == "Cf"

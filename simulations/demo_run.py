@@ -18,6 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crowdship.units import Cents, counted, format_cents
@@ -153,7 +154,7 @@ def run_demo(
     saved = remember(credentials, load, list(orders))
 
     console.print(
-        f"\n[bold]{store.name}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
+        f"\n[bold]{escape(store.name)}[/bold] (id {store.id}) at {store.location.lat}, {store.location.lon} "
         f"({'registered now' if load.store_created else 'refreshed'}: {counted(load.trips_opened, 'trip')} checked in, "
         f"{counted(len(load.new_orders), 'order')} ingested)"
     )
@@ -172,7 +173,7 @@ def run_demo(
     for trip in trips:
         shopper = shoppers[trip.shopper_id]
         trip_table.add_row(
-            shopper.display_name,
+            escape(shopper.display_name),
             shopper.trust_tier.name.lower(),
             "yes" if shopper.identity_verified else "no",
             str(trip.capacity_bags),
@@ -189,9 +190,9 @@ def run_demo(
         codes = saved["orders"].get(order.external_ref, {})
         flags = [name for name, on in (("18+", order.age_restricted), ("perishable", order.perishable)) if on]
         order_table.add_row(
-            order.external_ref,
+            escape(order.external_ref),
             order.status.value,
-            order.dropoff_address,
+            escape(order.dropoff_address),
             str(order.size_bags),
             format_cents(order.value_cents),
             f"{order.window_earliest:%H:%M}-{order.window_latest:%H:%M}",

@@ -18,7 +18,7 @@ import re
 import secrets
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from api.dependencies import OPS_ROLES, AppServices, Services
 from api.forms import url_encoded_fields
 from api.security import Principal, issue_token, read_token
-from dispatch.accounts import Role, User
+from dispatch.accounts import Role, User, epoch_milliseconds
 from dispatch.services import accounts
 from rewards.permissions import FINANCE_ROLES
 
@@ -42,6 +42,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 STAFF_ROLES = (Role.OPS, Role.FINANCE, Role.ADMIN)
+SESSION_LIFETIME = timedelta(hours=12)
+"""How long a console session lasts from its sign-in, however often its pages renew it (a working day): the live
+store page refreshes itself every few seconds, so renewals alone would keep a console left open signed in for
+good."""
 """Everyone who may sign in to the console; operations' pages are for `OPS_ROLES`, finance's for
 `FINANCE_ROLES`."""
 
@@ -123,8 +127,9 @@ def return_link(request: Request) -> str:
 
 async def console_user(request: Request, services: Services) -> ConsoleUser:
     token = request.cookies.get(SESSION_COOKIE)
-    principal = read_token(token, secret=services.signing_key, now=services.context.clock.now()) if token else None
-    if principal is None or principal.role not in STAFF_ROLES:
+    now = services.context.clock.now()
+    principal = read_token(token, secret=services.signing_key, now=now) if token else None
+    if principal is None or principal.role not in STAFF_ROLES or _outlived(principal, now):
         raise SignInRequired(return_link(request))
     # Asked every page (not cached): a page is not a hot path, and a deactivation or a change of role must
     # apply at once. The role is the account's as stored now.
@@ -145,6 +150,11 @@ async def signed_in_user(request: Request) -> ConsoleUser | None:
         return None
 
 
+def _outlived(principal: Principal, now: datetime) -> bool:
+    """Whether the session was signed in to longer ago than `SESSION_LIFETIME` (its renewals keep that time)."""
+    return epoch_milliseconds(now) - principal.issued_at_ms > SESSION_LIFETIME // timedelta(milliseconds=1)
+
+
 def _active_user(services: AppServices, principal: Principal) -> User | None:
     if not services.accounts.ask(principal):
         return None
@@ -154,7 +164,8 @@ def _active_user(services: AppServices, principal: Principal) -> User | None:
 
 def start_session(request: Request, response: Response, user: User, *, issued_at_ms: int | None = None) -> None:
     """Puts a new API token for `user` in the session cookie. Every page renews it, so a session ends after
-    `access_token_ttl_s` without a page (15 minutes by default), and the cookie never outlives its token. A
+    `access_token_ttl_s` without a page (15 minutes by default), or `SESSION_LIFETIME` after its sign-in, and the
+    cookie never outlives its token. A
     renewal keeps the sign-in's issue time (`issued_at_ms`): the page checked the session before it answers, and
     a sign-out committed meanwhile must not be undone by a cookie dated after it."""
     services: AppServices = request.app.state.services

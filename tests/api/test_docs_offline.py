@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -34,3 +37,24 @@ def test_the_favicon_browsers_ask_for_is_served_locally(client: TestClient) -> N
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200
     assert icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def _script_sources(policy: str) -> list[str]:
+    directive = next(part.strip() for part in policy.split(";") if part.strip().startswith("script-src "))
+    return directive.split()[1:]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/oauth2-redirect"])
+def test_the_docs_pages_run_only_swagger_uis_files_and_their_own_inline_script(client: TestClient, path: str) -> None:
+    """Whoever reads `/docs` pastes a token into it: its pages run Swagger UI's script file from here and their own
+    inline script (by its hash) and nothing else, so markup that slipped into what they draw runs no script; they
+    load nothing from another host and send forms nowhere else."""
+    page = client.get(path)
+    policy = page.headers["content-security-policy"]
+    sources = _script_sources(policy)
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert inline, "each page has its inline script"
+    hashes = {f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" for script in inline}
+    assert set(sources) == {"'self'"} | hashes
+    for directive in ("default-src 'none'", "connect-src 'self'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in policy

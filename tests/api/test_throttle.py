@@ -71,3 +71,32 @@ def test_a_password_check_that_ends_in_an_error_takes_its_failure_back(
     asyncio.run(attempts())
     (key,) = redis_client.keys("*login:account:*")
     assert redis_client.get(key) == "1"
+
+
+async def _registrations(settings: Settings, addresses: list[str]) -> list[int]:
+    """A registration from each address in turn: 0 for each let through, else the refusal's status."""
+    client = aioredis.Redis.from_url(settings.require_redis_url())
+    throttle = LoginThrottle(client, per_account=5, per_address=20, lockout_s=900)
+    outcomes = []
+    try:
+        for address in addresses:
+            try:
+                await throttle.register(address=address)
+                outcomes.append(0)
+            except ProblemException as refused:
+                outcomes.append(refused.status)
+    finally:
+        await client.aclose()
+    return outcomes
+
+
+@pytest.mark.usefixtures("redis_client")
+def test_the_addresses_of_one_ipv6_network_count_as_one_client(settings: Settings) -> None:
+    """One IPv6 connection is handed a whole /64 (18 quintillion addresses): counted per address, its owner
+    registered accounts or tried passwords without end by changing the last bits. A /64 is one client, written
+    however it is written; another network, or an IPv4 client, counts on its own."""
+    same_network = [f"2001:db8:1:2:{index:x}::{index:x}" for index in range(21)]
+    same_network[3] = "2001:0db8:0001:0002:0000:0000:0000:0003"
+    outcomes = asyncio.run(_registrations(settings, same_network))
+    assert outcomes == [0] * 20 + [429]
+    assert asyncio.run(_registrations(settings, ["2001:db8:1:3::1", "10.0.0.1", "::ffff:10.0.0.2"])) == [0, 0, 0]

@@ -12,7 +12,7 @@ import pytest
 from psycopg_pool import PoolTimeout
 
 from crowdship.db import open_pool
-from crowdship.logging import Sampled, SampledLibraryWarnings, configure_logging, get_logger, scrub
+from crowdship.logging import EMAIL, Sampled, SampledLibraryWarnings, configure_logging, get_logger, scrub
 from crowdship.settings import Settings
 
 
@@ -116,6 +116,18 @@ def test_a_name_searched_for_in_a_logged_request_line_is_scrubbed_and_ids_are_ke
     assert "Elif" not in line
     assert "Jo%20Doe" not in line
     assert "shopper_id=1b2c&limit=20" in line
+
+
+def test_an_address_is_looked_for_only_where_one_can_start_not_inside_a_run_of_its_characters() -> None:
+    """Every access log line is scrubbed on the event loop, and its request line is the client's to write (up to
+    64 KiB). Tried at every position of a run of letters, the address pattern read the rest of the run each time:
+    a request for `/` and 30 000 letters held every other request for 5.4 s. A match now starts only where the run
+    does, and finds the same addresses."""
+    assert EMAIL.match("xana@example.org", 1) is None
+    assert EMAIL.match("(ana@example.org)", 1) is not None
+    line = scrub(f'"GET /{"a" * 60_000}?to=ana.lee+1@mail.example.org HTTP/1.1" 404')
+    assert line.endswith(" [...]")
+    assert "ana.lee" not in scrub("to=ana.lee+1@mail.example.org; cc: bo@x.io")
 
 
 def test_a_sampled_event_is_let_through_once_per_interval_with_the_count_it_stands_for() -> None:

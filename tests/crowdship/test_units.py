@@ -30,6 +30,22 @@ def test_float_rounding_cannot_creep_in() -> None:
     assert parse_dollars("1234567.89", "amount") == 123_456_789
 
 
+def test_a_typed_amount_is_exact_up_to_the_largest_one_read() -> None:
+    """Every digit counts, however many the form may take (Decimal's default 28 significant digits would round
+    the cents away beyond them)."""
+    assert parse_dollars("999,999,999,999.99", "amount") == 99_999_999_999_999
+
+
+@pytest.mark.parametrize("typed", ["1" + "0" * 12, "9" * 29 + ".99", "9" * 200_000])
+def test_an_amount_with_more_dollar_digits_than_any_form_takes_is_refused_unread(typed: str) -> None:
+    """A console form field can hold most of a megabyte of digits: turning them into an integer took seconds of
+    CPU per request (and the value, rounded to 28 digits, was not what was typed). Refused as too large."""
+    with pytest.raises(InvalidInput) as refused:
+        parse_dollars(typed, "amount")
+    assert refused.value.field == "amount"
+    assert "too large" in refused.value.message
+
+
 @pytest.mark.parametrize("typed", ["45.999", "-3", "abc", "", "4,5", "1e3", ".5", "$-1", "12.3.4"])
 def test_anything_else_is_refused_naming_the_field(typed: str) -> None:
     with pytest.raises(InvalidInput) as refused:

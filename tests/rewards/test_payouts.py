@@ -331,6 +331,17 @@ def test_the_csv_keeps_a_formula_hidden_behind_blanks_or_written_full_width_as_t
     assert shown == {f"'{name}" for name in names[:-1]} | {"Jo-Ann =Lee"}
 
 
+def test_the_csv_keeps_a_formula_behind_blanks_and_invisible_characters_in_turn_as_text() -> None:
+    """Blanks and invisible characters (format characters: zero-width, soft hyphen, word joiner) in any order and
+    number before the sign hide it as well as one run of either: a spreadsheet that trims them trims them all."""
+    names = [" \u200b =HYPERLINK(1)", "\u200b \u200b+1", "\u00ad=1+1", "\u2060\u00ad@SUM(A1)", "\u200b\n\u200b-2"]
+    batch = a_batch(*[100] * len(names))
+    by_shopper = {line.shopper_id: name for line, name in zip(batch.lines, names, strict=True)}
+    batch.approve(actor_id=APPROVER, now=NOW)
+    shown = {row["payee_name"] for row in _rows(batch_csv(batch, by_shopper))}
+    assert shown == {f"'{name}" for name in names}
+
+
 def test_the_csv_is_utf_8_with_a_byte_order_mark_and_crlf_line_ends() -> None:
     """Spreadsheets read a BOM as UTF-8: `Zoë Ørsted` and `李雷` read as written; every row ends in CRLF."""
     batch = a_batch(100, 200)

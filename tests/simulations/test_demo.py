@@ -3,6 +3,7 @@ through the live use cases, once, and refreshes its trips and orders on later ru
 
 from __future__ import annotations
 
+import io
 import shlex
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -10,19 +11,23 @@ from uuid import uuid4
 
 import typer
 from psycopg_pool import ConnectionPool
+from rich.console import Console
 from typer.core import TyperGroup
 
 from cli.main import app
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
+from crowdship.units import Cents
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import OrderStatus, TripStatus, TrustTier
 from dispatch.services import accounts, trips
 from dispatch.services.context import DispatchConfig, DispatchContext
+from dispatch.services.intake import OrderIntake, ingest_order
+from rewards.adapters.postgres import PostgresRewardsUnitOfWork
 from routing.areas import covers
 from simulations.demo import build_demo_plan
 from simulations.demo_loader import load_demo
-from simulations.demo_run import demo_day, detour_limit, how_to_try, policy_line, remember
+from simulations.demo_run import demo_day, detour_limit, how_to_try, policy_line, remember, run_demo
 
 NOW = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
 PASSWORD = "Orbit-Lamp-77-Quince"
@@ -330,3 +335,41 @@ def test_the_demos_hints_say_which_field_of_the_current_offer_is_offer(tmp_path:
     )
     flat = " ".join(text.split())
     assert "OFFER is the current offer's id" in flat
+
+
+def test_the_demos_tables_print_an_address_taken_in_with_brackets_as_typed(
+    db: ConnectionPool, settings: Settings, tmp_path: Path
+) -> None:
+    """The orders the demo lists are every order in play at its store, taken in from the online shop: an address
+    with `[/]` in it stopped `make demo` with rich's MarkupError, and `[link=…]` printed a link it does not show."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    ctx = _context(db, settings, clock)
+    plan = build_demo_plan(clock.now(), seed=3)
+    load_demo(ctx, PlainPasswords(), plan, new_password=lambda: PASSWORD)
+    address = "12 [/] [link=https://evil.example]Main St[/link]"
+    intake = OrderIntake(
+        store_id=plan.store.id,
+        external_ref="WEB-[bold]1",
+        dropoff=plan.orders[0].dropoff,
+        dropoff_address=address,
+        recipient_name="Jo",
+        window_earliest=clock.now() + timedelta(hours=1),
+        window_latest=clock.now() + timedelta(hours=3),
+        dispatch_deadline=None,
+        size_bags=1,
+        value_cents=Cents(1_000),
+    )
+    ingest_order(ctx, scope="test", idempotency_key="bracketed", intake=intake)
+    printed = io.StringIO()
+    run_demo(
+        Console(file=printed, width=400),
+        ctx,
+        lambda: PostgresRewardsUnitOfWork(db),
+        PlainPasswords(),
+        seed=3,
+        credentials=tmp_path / "credentials.json",
+        key_written=False,
+        dispatch_cadence_s=10.0,
+    )
+    assert address in printed.getvalue()
+    assert "WEB-[bold]1" in printed.getvalue()

@@ -15,7 +15,7 @@ from api_support import Account, ingest
 from console_support import StaffLogin, sign_in_client
 from fastapi.testclient import TestClient
 
-from api.console.session import CSRF_FIELD, SESSION_COOKIE
+from api.console.session import CSRF_FIELD, SESSION_COOKIE, SESSION_LIFETIME
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
 from dispatch.accounts import Role
@@ -24,9 +24,9 @@ from dispatch.model import Store
 
 @pytest.fixture
 def clock() -> ManualClock:
-    """An hour behind the real time: tokens issued as a test moves the clock on are never dated in the future
-    (PyJWT checks their `iat` against the real time)."""
-    return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+    """A session's lifetime and an hour behind the real time: tokens issued as a test moves the clock on, through a
+    whole session too, are never dated in the future (PyJWT checks their `iat` against the real time)."""
+    return ManualClock(datetime.now(UTC).replace(microsecond=0) - SESSION_LIFETIME - timedelta(hours=1))
 
 
 def _csrf(client: TestClient, path: str = "/console/sign-in") -> str:
@@ -264,6 +264,27 @@ def test_each_page_renews_the_session_and_an_idle_one_expires(
     assert client.get("/console", follow_redirects=False).status_code == 200
     clock.advance(ttl * 1.1)
     assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_session_renewed_all_along_ends_a_working_day_after_its_sign_in(
+    client: TestClient, make_login: Callable[..., StaffLogin], clock: ManualClock, api_settings: Settings
+) -> None:
+    """The live store page refreshes itself every few seconds, and every page renews the session: a console left
+    open (or a copied cookie kept warm) stayed signed in for good. Renewed or not, a session lasts
+    `SESSION_LIFETIME` from its sign-in; then the person signs in again."""
+    login = make_login(Role.OPS)
+    _sign_in(client, login)
+    signed_in_at = clock.now()
+    step = timedelta(seconds=api_settings.access_token_ttl_s) * 0.9
+    while clock.now() + step < signed_in_at + SESSION_LIFETIME:
+        clock.advance(step)
+        assert client.get("/console", follow_redirects=False).status_code == 200
+    clock.set(signed_in_at + SESSION_LIFETIME + timedelta(seconds=1))
+    ended = client.get("/console", follow_redirects=False)
+    assert ended.status_code == 303
+    assert ended.headers["location"].startswith("/console/sign-in")
+    _sign_in(client, login)
+    assert client.get("/console", follow_redirects=False).status_code == 200
 
 
 def test_a_link_with_tracking_parameters_still_opens_the_sign_in_page(client: TestClient) -> None:
