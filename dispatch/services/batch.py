@@ -55,6 +55,13 @@ def matcher_solver(problem: Mapping[str, Any], time_limit_s: float) -> Mapping[s
     return solution_to_json(solve(parse_problem(problem), time_limit=time_limit_s))
 
 
+def load_solver(solver: Solver) -> None:
+    """The project's matcher loaded, once per process (OR-Tools, SciPy, the compiled search: seconds, or a
+    minute on a busy machine), waiting on a warm-up's import under way; another solver has nothing to load."""
+    if solver is matcher_solver:
+        import dispatch.matching.solver  # noqa: F401  (imported for its side effect)
+
+
 @dataclass
 class BatchReport:
     store_id: UUID
@@ -80,6 +87,7 @@ class BatchReport:
 
 def run_batch(ctx: DispatchContext, *, store_id: UUID, solver: Solver = matcher_solver) -> BatchReport:
     report = BatchReport(store_id=store_id, started_at=ctx.clock.now())
+    load_solver(solver)  # not under the lease: a batch soon after the service started would spend it loading
     token = None
     if ctx.leases is not None:
         token = ctx.leases.acquire(store_id, ctx.config.lease_ttl_s)

@@ -8,7 +8,7 @@ import threading
 import time
 
 from crowdship.logging import get_logger
-from dispatch.services.batch import Solver, matcher_solver
+from dispatch.services.batch import Solver, load_solver, matcher_solver
 
 log = get_logger(__name__)
 
@@ -22,8 +22,7 @@ def warm_up(solver: Solver) -> threading.Thread | None:
 
     def load() -> None:
         started = time.monotonic()
-        import dispatch.matching.solver  # noqa: F401  (imported for its side effect: loaded once per process)
-
+        load_solver(solver)
         log.info("matcher ready", load_s=round(time.monotonic() - started, 1))
 
     loading = threading.Thread(target=load, name="warm-up-matcher", daemon=True)

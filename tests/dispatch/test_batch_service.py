@@ -320,3 +320,43 @@ assert "dispatch.matching.solver" in sys.modules
     # The load's time is the machine's (seconds when quiet, a minute or more when busy): not what this pins.
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_batch_loads_the_matcher_before_it_takes_its_stores_lease() -> None:
+    """In a fresh interpreter: a batch that comes before the service's warm-up finished (an ops user's batch just
+    after the API started) loads the matcher first and takes the lease after, so that the load (up to a minute
+    on a busy machine) is not spent out of the lease; a test's solver loads nothing."""
+    script = """
+import sys
+from datetime import UTC, datetime
+from uuid import uuid4
+from crowdship.clock import ManualClock
+from crowdship.settings import Settings
+from dispatch.services.batch import run_batch
+from dispatch.services.context import DispatchConfig, DispatchContext
+
+loaded_at_acquire = []
+
+class Leases:
+    def acquire(self, store_id, ttl_s):
+        loaded_at_acquire.append("dispatch.matching.solver" in sys.modules)
+        return None  # held by another: the batch skips the store
+
+    def release(self, store_id, token):
+        return True
+
+def context():
+    return DispatchContext(
+        unit_of_work=lambda: None,
+        clock=ManualClock(datetime.now(UTC)),
+        config=DispatchConfig.from_settings(Settings(environment="test")),
+        leases=Leases(),
+    )
+
+assert run_batch(context(), store_id=uuid4(), solver=lambda problem, limit: {}).skipped
+assert loaded_at_acquire == [False], loaded_at_acquire
+assert run_batch(context(), store_id=uuid4()).skipped
+assert loaded_at_acquire == [False, True], loaded_at_acquire
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
