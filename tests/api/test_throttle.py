@@ -34,7 +34,7 @@ async def _burst(settings: Settings, tries: int, addresses: int) -> list[int]:
 
 
 @pytest.mark.usefixtures("redis_client")
-@pytest.mark.parametrize(("tries", "addresses", "let_through"), [(40, 1, 5), (40, 4, 20), (200, 20, 50)])
+@pytest.mark.parametrize(("tries", "addresses", "let_through"), [(40, 1, 5), (40, 4, 20), (75, 25, 50)])
 def test_a_burst_of_guesses_reaches_the_password_check_five_times_per_address_and_fifty_in_all(
     settings: Settings, tries: int, addresses: int, let_through: int
 ) -> None:
@@ -45,16 +45,16 @@ def test_a_burst_of_guesses_reaches_the_password_check_five_times_per_address_an
 
 
 async def _attempts(throttle: LoginThrottle, email: str, addresses: list[str]) -> list[str]:
-    """A sign-in on `email` from each address in turn: "ok" for each let through, else the refusal's detail."""
+    """A sign-in on `email` from each address in turn: "ok" for each let through, else the refusal's status and
+    detail (when it says to wait the lockout at most)."""
     outcomes = []
     for address in addresses:
         try:
             await throttle.sign_in(email=email, address=address)
             outcomes.append("ok")
         except ProblemException as refused:
-            assert refused.status == 429
-            assert 1 <= int(refused.headers["Retry-After"]) <= 900
-            outcomes.append(refused.detail)
+            waits_well = 1 <= int(refused.headers["Retry-After"]) <= 900
+            outcomes.append(f"{refused.status} {refused.detail}" if waits_well else "no Retry-After")
     return outcomes
 
 
@@ -74,6 +74,7 @@ def test_failures_from_one_address_lock_the_account_for_that_address_only(settin
 
     outcomes = asyncio.run(attempts())
     assert outcomes[:5] == ["ok"] * 5
+    assert outcomes[5].startswith("429 ")
     assert "locked" in outcomes[5]
     assert outcomes[6] == "ok"
     assert outcomes[7] == outcomes[5]
@@ -94,7 +95,7 @@ def test_guesses_refused_by_a_lock_do_not_count_towards_the_account_wide_limit(s
 
     outcomes = asyncio.run(attempts())
     assert outcomes[:5] == ["ok"] * 5
-    assert all("locked" in outcome for outcome in outcomes[5:20])
+    assert all(outcome.startswith("429 ") and "locked" in outcome for outcome in outcomes[5:20])
     assert outcomes[20:] == ["ok"] * 5
 
 
@@ -166,7 +167,10 @@ def test_a_right_password_clears_the_failures_from_its_address_not_the_account_w
             await client.aclose()
 
     asyncio.run(attempts())
-    assert sorted(redis_client.get(key) for key in redis_client.keys("*login:account:*")) == ["2", "3"]
+    counts = {
+        str(key).partition(":from:")[2] or "all": redis_client.get(key) for key in redis_client.keys("*login:account:*")
+    }
+    assert counts == {"10.0.0.1": "2", "all": "3"}
 
 
 async def _registrations(settings: Settings, addresses: list[str]) -> list[int]:
