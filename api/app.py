@@ -130,12 +130,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
             positions=AsyncLivePositions(async_redis),
             events=events,
             accounts=active_accounts,
-            login_throttle=LoginThrottle(
-                async_redis,
-                per_account=settings.login_attempts_per_account,
-                per_address=settings.login_attempts_per_address,
-                lockout_s=settings.login_lockout_s,
-            ),
+            login_throttle=LoginThrottle.from_settings(async_redis, settings),
             solver=solver,
         )
         try:

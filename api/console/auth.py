@@ -43,6 +43,7 @@ async def sign_in_page(request: Request, next_url: NextUrl = CONSOLE_PREFIX) -> 
 @router.post("/sign-in", response_model=None)
 async def sign_in(request: Request, services: Services, form: Form) -> Response:
     email, password = form.get("email").strip()[:254], form.get("password")[:1000]
+    address = _client_address(request)
     next_url = safe_console_path(form.get("next", CONSOLE_PREFIX))
 
     def refused(problem: FormProblem) -> HTMLResponse:
@@ -52,7 +53,7 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
         missing = {name: "is required" for name, value in (("email", email), ("password", password)) if not value}
         return refused(FormProblem("Enter your e-mail address and your password.", missing, 422))
     try:
-        async with services.login_throttle.judging(email=email, address=_client_address(request)):
+        async with services.login_throttle.judging(email=email, address=address):
             user = await run_in_threadpool(
                 accounts.authenticate, services.context, services.passwords, email=email, password=password
             )
@@ -63,7 +64,7 @@ async def sign_in(request: Request, services: Services, form: Form) -> Response:
         return over_limit
     if user is None:
         return refused(FormProblem("Wrong e-mail address or password.", {}, 401))
-    await services.login_throttle.succeeded(email=email)
+    await services.login_throttle.succeeded(email=email, address=address)
     if user.role not in STAFF_ROLES:
         return refused(FormProblem(SHOPPER_REFUSED, {}, 403))
     response: RedirectResponse = redirect(request, next_url)

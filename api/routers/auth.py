@@ -75,8 +75,8 @@ _TOKEN_FORM = {
 @router.post("/token", response_model=TokenOut, responses=problem_responses(401, 422, 429), openapi_extra=_TOKEN_FORM)
 async def token(request: Request, services: Services) -> TokenOut:
     """OAuth2 password flow: e-mail (as `username`) and password, form-encoded, for a short-lived bearer token.
-    Attempts are limited per client address, and an account is locked for a while after a few failures (429
-    with Retry-After)."""
+    Attempts are limited per client address; an account is locked for a while for an address after a few failures
+    from it, and for every address after many from all (429 with Retry-After)."""
     # Parsed here rather than with FastAPI's Form(): that needs python-multipart, which is not a dependency.
     form = url_encoded_fields(await request.body())
     fields = {name: values[-1] for name, values in form.items()}
@@ -85,8 +85,8 @@ async def token(request: Request, services: Services) -> TokenOut:
         raise InvalidInput(missing[0], "is required (form-encoded OAuth2 password flow)")
     if fields.get("grant_type", "password") != "password":
         raise InvalidInput("grant_type", "must be 'password'")
-    throttle = services.login_throttle
-    async with throttle.judging(email=fields["username"], address=_client_address(request)):
+    throttle, address = services.login_throttle, _client_address(request)
+    async with throttle.judging(email=fields["username"], address=address):
         user = await run_in_threadpool(
             accounts.authenticate,
             services.context,
@@ -96,7 +96,7 @@ async def token(request: Request, services: Services) -> TokenOut:
         )
     if user is None:
         raise ProblemException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
-    await throttle.succeeded(email=fields["username"])
+    await throttle.succeeded(email=fields["username"], address=address)
     ttl = timedelta(seconds=services.settings.access_token_ttl_s)
     access = issue_token(user, secret=services.signing_key, ttl=ttl, now=services.context.clock.now())
     return TokenOut(access_token=access, expires_in=int(ttl.total_seconds()))

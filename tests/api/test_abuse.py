@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from uuid import uuid4
 
@@ -128,8 +129,19 @@ def test_odd_bytes_in_the_username_are_a_401_never_a_500(client: TestClient, use
     assert_problem(_sign_in(client, username, "whatever-it-is"), 401)
 
 
-def test_an_account_is_locked_after_five_failed_sign_ins(client: TestClient) -> None:
-    """The sixth try is a 429 with Retry-After, even with the right password; other accounts are unaffected."""
+@contextmanager
+def _client_at(address: str, settings: Settings, clock: ManualClock) -> Iterator[TestClient]:
+    """The API as a client at `address` reaches it (the `client` fixture's address is "testclient")."""
+    app = create_app(settings, clock=clock)
+    with TestClient(app, client=(address, 50000), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_five_failed_sign_ins_lock_the_account_for_the_address_they_came_from(
+    client: TestClient, api_settings: Settings, clock: ManualClock
+) -> None:
+    """The sixth try from that address is a 429 with Retry-After, even with the right password; the owner signs
+    in from another address (so guessing their address cannot keep them out), and other accounts are unaffected."""
     _register(client, "ana@example.org")
     _register(client, "ben@example.org")
     for _ in range(5):
@@ -139,6 +151,40 @@ def test_an_account_is_locked_after_five_failed_sign_ins(client: TestClient) -> 
     assert "locked" in problem["detail"]
     assert 1 <= int(locked.headers["retry-after"]) <= 900
     assert _sign_in(client, "ben@example.org", PASSWORD).status_code == 200
+    with _client_at("203.0.113.7", api_settings, clock) as elsewhere:
+        assert _sign_in(elsewhere, "ana@example.org", PASSWORD).status_code == 200
+    assert_problem(_sign_in(client, "ana@example.org", PASSWORD), 429)
+
+
+def test_failures_from_all_addresses_together_lock_the_account_for_every_address(
+    api_settings: Settings, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Guesses spread over many addresses are still stopped: past `CROWDSHIP_LOGIN_ATTEMPTS_PER_ACCOUNT` failures
+    in all (here 8), an address with only 3 of its own is refused too, with the right password."""
+    _ = redis_client
+    settings = api_settings.model_copy(update={"login_attempts_per_account": 8})
+    with _client_at("198.51.100.1", settings, clock) as one, _client_at("198.51.100.2", settings, clock) as other:
+        _register(one, "ana@example.org")
+        for _ in range(5):
+            assert_problem(_sign_in(one, "ana@example.org", "wrong-password-1"), 401)
+        for _ in range(3):
+            assert_problem(_sign_in(other, "ana@example.org", "wrong-password-1"), 401)
+        locked = _sign_in(other, "ana@example.org", PASSWORD)
+        assert "locked" in assert_problem(locked, 429)["detail"]
+        assert 1 <= int(locked.headers["retry-after"]) <= 900
+
+
+def test_an_address_without_an_account_is_locked_as_one_with_an_account(client: TestClient) -> None:
+    """The lock is counted before the account is looked up: its answer tells nobody whether the account exists."""
+    _register(client, "ana@example.org")
+    answers = []
+    for email in ("ana@example.org", "nobody@example.org"):
+        for _ in range(5):
+            assert_problem(_sign_in(client, email, "wrong-password-1"), 401)
+        locked = _sign_in(client, email, PASSWORD)
+        assert 1 <= int(locked.headers["retry-after"]) <= 900
+        answers.append((locked.status_code, locked.json()))
+    assert answers[0] == answers[1]
 
 
 def test_a_redis_that_lost_its_data_forgets_the_lockouts_and_the_failures_it_counted(
