@@ -262,9 +262,19 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
     reference = "WEB-261205-1259-20"
     too_long = "WEB-" + "-".join(f"{n:04d}" for n in range(12))
     orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in (reference, too_long)]
+    trip = add_an_open_trip(db, store, "Elif", HOME, now)
+    incident = Incident(  # its title broke as 'Damage on order WEB- / 261205-1259-20'
+        order_id=orders[0].id,
+        trip_id=trip.id,
+        shopper_id=trip.shopper_id,
+        kind=IncidentKind.DAMAGE,
+        description="The bag tore.",
+        reported_at=now,
+    )
     with PostgresDispatchUnitOfWork(db) as uow:
         for order in orders:
             uow.orders.add(order)
+        uow.incidents.add(incident)
         uow.commit()
     page = signed_in(Role.OPS)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -274,6 +284,7 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
         ("cancel", f"/console/ops/orders/{order.id}/cancel"),
         ("fallback", f"/console/ops/orders/{order.id}/fallback"),
         ("delivery-code", f"/console/ops/orders/{order.id}/delivery-code"),
+        ("incident", f"/console/ops/incidents/{incident.id}"),
     ):
         page.goto(path)
         title = page.get_by_role("heading", level=1)
