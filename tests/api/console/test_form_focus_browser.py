@@ -12,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from dispatch.accounts import Role
+from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
 
@@ -68,3 +69,17 @@ def test_a_search_page_on_a_phone_focuses_nothing_and_the_keyboard_reaches_its_b
         page.keyboard.press("Enter")
         page.keyboard.press("Tab")
         expect(page.get_by_label(box)).to_be_focused()
+
+
+def test_a_stores_edit_form_focuses_nothing_on_arrival_and_a_new_one_its_name(
+    signed_in: Callable[..., Page], store: Store
+) -> None:
+    """Editing, ops come to change any field (often the area, on the map below): the name focused popped a phone's
+    keyboard over the form. A new store starts with its name."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/console/ops/stores/{store.id}/edit")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.activeElement.tagName") == "BODY"
+    page.goto("/console/ops/stores/new")
+    expect(page.get_by_label("Name")).to_be_focused()
