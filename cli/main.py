@@ -77,6 +77,8 @@ def _configure() -> None:
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -> None:
     """Load (or refresh) the demo store, show its accounts, trips and orders, and simulate a day there."""
+    from datetime import timedelta
+
     from cli.database import command_pool, live_service_context
     from composition import rewards_on
     from crowdship import migrate
@@ -100,6 +102,7 @@ def demo(seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7) -
             credentials=settings.local_dir / "demo" / "credentials.json",
             key_written=key_written,
             dispatch_cadence_s=settings.dispatch_cadence_s,
+            token_ttl=timedelta(seconds=settings.access_token_ttl_s),
         )
     _demo_simulated_day()
 

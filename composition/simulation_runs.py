@@ -6,7 +6,8 @@ simulator (the layers forbid it: the child runs the `cli`, the top of the house)
 `<local_dir>/runs/<id>/`: `status.json` (what was asked, state, progress, start and end, the error),
 `output.log` (the child's output), and the command's files (`report.html`, `summary.json`, or a sweep's
 `chart.html` and `results.json`). The child writes its state and progress into `status.json` through
-`update_status`, the API reads it; both lock the file, so neither loses the other's write.
+`update_status`, the API reads it; both lock the file, so neither loses the other's write. A run asked with a
+key (the console's form carries one minted as it is shown) is started once: asked again, it answers that run.
 
 Bounded: at most `MAX_RUNNING` runs at once (a file lock makes the count and the start one step, across
 API workers), form values within `RunRequest`'s limits, the scenario one of the files shipped in
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from crowdship.errors import DomainError, InvalidInput, NotFound
 from crowdship.files import read_toml_file
+from crowdship.idempotency import IdempotencyKeyReused
 from crowdship.local_servers import process_alive
 from crowdship.settings import PROJECT_ROOT
 
@@ -103,10 +105,16 @@ class RunStatus(BaseModel):
     finished_at: datetime | None = None
     error: str | None = None
     pid: int | None = None
+    key: str | None = None
+    """The idempotency key it was asked with, if any."""
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def request(self) -> RunRequest:
+        return RunRequest(kind=self.kind, scenario=self.scenario, seed=self.seed, hours=self.hours)
 
 
 class ScenarioChoice(BaseModel):
@@ -184,9 +192,10 @@ class RunRegistry:
 
     # --- starting -----------------------------------------------------------------------------------------
 
-    def start(self, request: RunRequest, now: datetime) -> RunStatus:
+    def start(self, request: RunRequest, now: datetime, *, key: str | None = None) -> RunStatus:
         """Checks the request against the shipped files, then starts the child; `TooManyRuns` when
-        `max_running` are active. Returns the run as first written (queued, with the child's pid)."""
+        `max_running` are active. Returns the run as first written (queued, with the child's pid), or the run
+        started with `key` as it is now (`IdempotencyKeyReused` when that one asked for something else)."""
         choice = next((c for c in scenario_choices(self.scenario_dir) if c.file == request.scenario), None)
         if choice is None:
             raise InvalidInput("scenario", f"{request.scenario!r} is not one of the scenarios offered")
@@ -197,6 +206,10 @@ class RunRegistry:
             raise InvalidInput("hours", f"{request.scenario} lasts {choice.hours} hours; ask for at most that")
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.root / ".lock"):
+            if key is not None and (asked := next((run for run in self._all() if run.key == key), None)):
+                if asked.request != request:
+                    raise IdempotencyKeyReused(key)
+                return asked
             running = self.active_count()
             if running >= self.max_running:
                 raise TooManyRuns(running)
@@ -213,6 +226,7 @@ class RunRegistry:
                 hours=request.hours,
                 created_at=now,
                 message="starting the simulator",
+                key=key,
             )
             _write(run_dir / STATUS_FILE, status)
             try:

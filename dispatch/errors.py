@@ -9,8 +9,9 @@ from crowdship.errors import DomainError
 class IllegalTransition(DomainError):
     """A state change the lifecycle does not allow, e.g. delivering an order nobody picked up."""
 
-    def __init__(self, entity: str, entity_id: UUID, current: str, target: str) -> None:
-        super().__init__(f"{entity} {entity_id} cannot go from {current} to {target}")
+    def __init__(self, entity: str, entity_id: UUID, current: str, target: str, *, first: str = "") -> None:
+        """`first`: the step to take before this one, when there is a single one (said after the refusal)."""
+        super().__init__(f"{entity} {entity_id} cannot go from {current} to {target}" + (f": {first}" if first else ""))
         self.entity = entity
         self.entity_id = entity_id
         self.current = current

@@ -140,6 +140,7 @@ def run_demo(
     credentials: Path,
     key_written: bool,
     dispatch_cadence_s: float,
+    token_ttl: timedelta,
 ) -> None:
     plan = build_demo_plan(ctx.clock.now(), seed=seed)
     load = load_demo(ctx, hasher, plan, new_password=new_demo_password)
@@ -211,6 +212,7 @@ def run_demo(
             cadence_s=dispatch_cadence_s,
             offer_ttl=ctx.config.offer_ttl,
             reoffer_after=ctx.config.batch.reoffer_after,
+            token_ttl=token_ttl,
         )
     )
 
@@ -247,10 +249,12 @@ def how_to_try(
     cadence_s: float,
     offer_ttl: timedelta,
     reoffer_after: timedelta,
+    token_ttl: timedelta,
 ) -> str:
     """What to run next: the API and dispatcher, a shopper's requests, and the store's recorded day replayed
     (`crowdship replay` wants the store's id, which nothing else the demo prints names). The timings are the
-    settings' (an offer's lifetime, when an expired one comes back, the dispatcher's cadence)."""
+    settings' (an offer's lifetime, when an expired one comes back, the dispatcher's cadence, a token's
+    lifetime: one runs out while a newcomer reads the offer, and the 401 that follows is told beforehand)."""
     return (
         "\n[bold]Try it live[/bold] (two more terminals; run `make demo` again later to refresh the trips):\n"
         "  .venv/bin/crowdship api --port 8000        # the API; http://127.0.0.1:8000/docs\n"
@@ -258,6 +262,8 @@ def how_to_try(
         f"  .venv/bin/crowdship dispatcher             # offers every {cadence_s:g} s\n"
         "Then, as a shopper of the table above:\n"
         "  curl -s -d 'username=EMAIL&password=PASSWORD' http://127.0.0.1:8000/auth/token   # a bearer token\n"
+        f"  (its access_token is TOKEN below, good for {_spoken(token_ttl)}: "
+        "sign in again when a request answers 401)\n"
         "  (a shopper with no open trip above, not in the store yet, checks in first: LAT and LON where they\n"
         "   are heading, e.g. home, and LEAVE_BY when they leave, a UTC time like YYYY-MM-DDTHH:MM:SSZ)\n"
         "  curl -s -X POST -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' \\\n"

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.console.paging import PageQuery, PageView, Paging
 from api.console.problems import CONSOLE_ERRORS, FormProblem, merge_filters, readable_problem
-from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser
+from api.console.session import CONSOLE_PREFIX, ConsoleUser, Form, FormData, OpsUser, console_idempotency_key
 from api.console.web import redirect, render
 from api.dependencies import AppServices, Services
 from composition.run_comparison import comparison_html
@@ -63,7 +63,7 @@ async def start_run(request: Request, user: OpsUser, services: Services, form: F
     try:
         status = await run_in_threadpool(_start, services, form)
     except CONSOLE_ERRORS as error:
-        typed = {name: form.get(name)[:64] for name in ("scenario", "seed", "hours")}
+        typed = {name: form.get(name)[:64] for name in ("scenario", "seed", "hours", "idempotency_key")}
         return await _page(
             request, user, services, Paging(limit=20, offset=0), problem=readable_problem(error), values=typed
         )
@@ -173,6 +173,8 @@ def _runs(services: AppServices, paging: Paging) -> PageView:
 
 
 def _start(services: AppServices, form: FormData) -> RunStatus:
+    """The run the form asks for, started once however often the form is sent (its key minted as it is shown)."""
+    key = console_idempotency_key(form.get("idempotency_key"), "simulation")
     scenario = form.get("scenario").strip()
     choice = next((c for c in scenario_choices() if c.file == scenario), None)
     if choice is None:
@@ -183,7 +185,7 @@ def _start(services: AppServices, form: FormData) -> RunStatus:
         if value:
             data[name] = value[:20]
     request = RunRequest.model_validate(data)
-    return registry(services).start(request, services.context.clock.now())
+    return registry(services).start(request, services.context.clock.now(), key=key)
 
 
 def _compare(services: AppServices, left: str, right: str) -> tuple[str, FormProblem | None]:

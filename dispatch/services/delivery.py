@@ -148,7 +148,8 @@ def deliver(
         if order.status is OrderStatus.DELIVERED and (delivered := _delivery_by(uow, order, trip)) is not None:
             return delivered  # a second tap, or a retry after a lost answer: nothing more is recorded
         if order.status is not OrderStatus.PICKED_UP:
-            raise IllegalTransition("order", order.id, order.status, OrderStatus.DELIVERED)
+            first = "pick up the trip's bags first" if order.status is OrderStatus.ACCEPTED else ""
+            raise IllegalTransition("order", order.id, order.status, OrderStatus.DELIVERED, first=first)
         distance = geodesic_m(position, order.dropoff)
         secret = uow.secrets.get(order.id)
         code_ok = delivery_code_matches(order.id, code, secret.delivery_code_hash)

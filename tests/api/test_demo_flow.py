@@ -60,6 +60,11 @@ def test_a_demo_order_is_offered_accepted_picked_up_and_delivered(client: TestCl
     assert accepted.status_code == 200, accepted.text
     stops = accepted.json()["stops"]
     bag_codes = [codes[UUID(stop["order_id"])].bag_code for stop in stops]
+    # a newcomer who skips the pickup is told to pick up first, not only which transition is not allowed
+    first = {"position": stops[0]["dropoff"], "code": codes[UUID(stops[0]["order_id"])].delivery_code}
+    early = client.post(f"/shopper/orders/{stops[0]['order_id']}/delivery", json=first, headers=headers)
+    assert_problem(early, 409)
+    assert early.json()["detail"].endswith("cannot go from accepted to delivered: pick up the trip's bags first")
     pickup = client.post(f"/shopper/trips/{offer['trip_id']}/pickup", json={"bag_codes": bag_codes}, headers=headers)
     assert pickup.status_code == 200, pickup.text
 

@@ -24,6 +24,7 @@ from composition.simulation_runs import (
     scenario_choices,
 )
 from crowdship.errors import InvalidInput, NotFound
+from crowdship.idempotency import IdempotencyKeyReused
 
 NOW = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
 TINY_DAY = """name = "Tiny day"
@@ -190,6 +191,35 @@ def test_a_child_killed_without_a_word_is_read_as_failed(registries: Callable[..
     status = registry.get(started.id)
     assert status.state == "failed"
     assert status.error
+
+
+def test_a_run_asked_again_with_its_key_starts_once_and_answers_with_the_first(
+    registries: Callable[..., RunRegistry],
+) -> None:
+    """A form sent twice (a double click on Start) started two runs, taking both slots. With the key the form was
+    shown with, the second answers with the run the first started, even when it finished or failed since."""
+    registry = registries(command=sleeper)
+    first = registry.start(RunRequest(scenario="tiny.toml", seed=4), NOW, key="console-simulation:k1")
+    again = registry.start(RunRequest(scenario="tiny.toml", seed=4), NOW, key="console-simulation:k1")
+    assert again.id == first.id
+    assert registry.active_count() == 1
+    assert first.pid is not None
+    os.kill(first.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while registry.get(first.id).active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert registry.start(RunRequest(scenario="tiny.toml", seed=4), NOW, key="console-simulation:k1").id == first.id
+    assert registry.page(limit=10, offset=0)[1] == 1
+    other = registry.start(RunRequest(scenario="tiny.toml", seed=4), NOW, key="console-simulation:k2")
+    assert other.id != first.id
+
+
+def test_a_key_sent_again_with_another_request_is_refused(registries: Callable[..., RunRegistry]) -> None:
+    registry = registries(command=sleeper)
+    registry.start(RunRequest(scenario="tiny.toml", seed=4), NOW, key="console-simulation:k1")
+    with pytest.raises(IdempotencyKeyReused):
+        registry.start(RunRequest(scenario="tiny.toml", seed=5), NOW, key="console-simulation:k1")
+    assert registry.active_count() == 1
 
 
 @pytest.mark.parametrize(

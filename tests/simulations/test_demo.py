@@ -226,6 +226,7 @@ def test_the_demo_names_its_store_in_a_replay_command_the_cli_accepts(tmp_path: 
         cadence_s=10.0,
         offer_ttl=timedelta(minutes=1),
         reoffer_after=timedelta(minutes=5),
+        token_ttl=timedelta(minutes=15),
     )
     line = next(line for line in text.splitlines() if "crowdship replay" in line)
     args = shlex.split(line)[2:]
@@ -248,9 +249,12 @@ def test_the_demos_hints_tell_the_timings_of_the_settings_in_force(tmp_path: Pat
         cadence_s=2.5,
         offer_ttl=timedelta(seconds=90),
         reoffer_after=timedelta(minutes=10),
+        token_ttl=timedelta(minutes=30),
     )
     assert "offers every 2.5 s" in text
     assert "an offer lasts 90 s; one let expire comes back to the trip 10 minutes later" in text
+    # a token expires while one tries the flow: its lifetime and what to do then are said
+    assert "its access_token is TOKEN below, good for 30 minutes: sign in again when a request answers 401" in text
 
 
 def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_port(tmp_path: Path) -> None:
@@ -264,6 +268,7 @@ def test_the_demos_hints_tell_how_to_find_an_offered_orders_codes_and_another_po
         cadence_s=10.0,
         offer_ttl=timedelta(minutes=1),
         reoffer_after=timedelta(minutes=5),
+        token_ttl=timedelta(minutes=15),
     )
     flat = " ".join(text.split())
     assert "its address: the row of that drop-off in the table above has the BAG code and the recipient's CODE" in flat
@@ -303,6 +308,7 @@ def test_the_demos_hints_check_a_shopper_in_with_a_body_the_api_takes(tmp_path: 
         cadence_s=10.0,
         offer_ttl=timedelta(minutes=1),
         reoffer_after=timedelta(minutes=5),
+        token_ttl=timedelta(minutes=15),
     )
     command = next(chunk for chunk in text.split("\n  curl") if "/shopper/trips\n" in chunk + "\n")
     words = shlex.split(command.replace("\\\n", " "))
@@ -332,6 +338,7 @@ def test_the_demos_hints_say_which_field_of_the_current_offer_is_offer(tmp_path:
         cadence_s=10.0,
         offer_ttl=timedelta(minutes=1),
         reoffer_after=timedelta(minutes=5),
+        token_ttl=timedelta(minutes=15),
     )
     flat = " ".join(text.split())
     assert "OFFER is the current offer's id" in flat

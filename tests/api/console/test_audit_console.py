@@ -38,3 +38,15 @@ def test_a_held_and_released_line_is_named_by_its_payee_in_the_audit_log(
     page = html.unescape(client.get("/console/finance/audit?subject_kind=payout_batch").text)
     assert page.count("Payee: Beatrix") == 2
     assert f"Line: {line['id'][:8]}" not in page
+
+
+def test_the_audit_logs_introduction_names_what_it_lists_beyond_money(
+    client: TestClient, sign_in_as: Callable[..., StaffLogin]
+) -> None:
+    """It said "Who did what to money", over rows of stores created and staff accounts created or deactivated,
+    which a newcomer took for rows in the wrong place."""
+    sign_in_as(Role.FINANCE)
+    page = client.get("/console/finance/audit").text
+    intro = page[page.index("<h1>Audit log</h1>") :].split("</p>", 1)[0]
+    for words in ("money", "store", "identity check", "tier", "staff account"):
+        assert words in intro, f"the introduction does not say {words!r}: {intro}"

@@ -6,7 +6,9 @@ page's size, whatever the map's scale; the map keeps its words for screen reader
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from console_support import add_waiting_orders
@@ -14,6 +16,7 @@ from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
 
 from dispatch.accounts import Role
+from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 from dispatch.model import Store
 
 Screenshot = Callable[[Page, str], Path]
@@ -81,3 +84,44 @@ def test_the_words_drawn_inside_the_maps_read_at_12_px_or_more(
             assert drawn.locator("text", has_text=store.name).get_attribute("font-size") == "12"
         wide: int = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{name} is {wide} px wide in a {width} px window"
+
+
+NAME_BOX = """text => {
+    const svg = text.ownerSVGElement, view = svg.viewBox.baseVal, box = text.getBBox();
+    const scale = svg.getBoundingClientRect().width / view.width;
+    return {words: text.textContent, left: box.x - view.x, right: view.x + view.width - (box.x + box.width),
+            share: box.width / view.width, px: parseFloat(getComputedStyle(text).fontSize) * scale};
+}"""
+"""Where a store's name lies on its map: its words, its room to the map's left and right edges (map units), the
+share of the map's width it covers and its size on screen in CSS pixels."""
+
+
+def test_a_long_store_name_stays_inside_a_phones_map_and_leaves_most_of_it_clear(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """Enlarged to read at 12 px on a phone, a store's name of 38 characters ran off the map's edge or lay across
+    nearly its whole width (the drop-offs under it hidden). It is shortened on screen to at most 60 % of the map's
+    width and kept inside it; whole in the star's title and the page's heading, and whole on a wide screen."""
+    name = "Crowdship Supercentre West Tennessee St"
+    long_named = replace(store, id=uuid4(), name=name)
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(long_named)
+        uow.commit()
+    page = signed_in(Role.OPS)
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(f"/console/ops/stores/{long_named.id}/edit")
+        label = page.locator(".map svg[viewBox] g[data-layer=stores] text").first
+        expect(label).to_be_visible()
+        page.wait_for_load_state("load")
+        screenshot(page, f"long-store-name-{width}")
+        placed = label.evaluate(NAME_BOX)
+        assert min(placed["left"], placed["right"]) >= 0, f"at {width} px the name runs off the map: {placed}"
+        assert placed["share"] <= 0.6, f"at {width} px the name covers {placed['share']:.0%} of the map's width"
+        assert placed["px"] >= SMALLEST_PX - 0.05, f"at {width} px the name is drawn at {placed['px']:.1f} px"
+        if width == 390:
+            assert placed["words"].endswith("…")
+            assert name.startswith(placed["words"][:-1].rstrip())
+        else:
+            assert placed["words"] == name
+        expect(page.locator(".map svg g[data-layer=stores] path title").first).to_have_text(name)

@@ -262,9 +262,19 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
     reference = "WEB-261205-1259-20"
     too_long = "WEB-" + "-".join(f"{n:04d}" for n in range(12))
     orders = [replace(an_order(store, ON_THE_WAY, ref), id=uuid4(), created_at=now) for ref in (reference, too_long)]
+    trip = add_an_open_trip(db, store, "Elif", HOME, now)
+    incident = Incident(  # its title broke as 'Damage on order WEB- / 261205-1259-20'
+        order_id=orders[0].id,
+        trip_id=trip.id,
+        shopper_id=trip.shopper_id,
+        kind=IncidentKind.DAMAGE,
+        description="The bag tore.",
+        reported_at=now,
+    )
     with PostgresDispatchUnitOfWork(db) as uow:
         for order in orders:
             uow.orders.add(order)
+        uow.incidents.add(incident)
         uow.commit()
     page = signed_in(Role.OPS)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -274,6 +284,7 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
         ("cancel", f"/console/ops/orders/{order.id}/cancel"),
         ("fallback", f"/console/ops/orders/{order.id}/fallback"),
         ("delivery-code", f"/console/ops/orders/{order.id}/delivery-code"),
+        ("incident", f"/console/ops/incidents/{incident.id}"),
     ):
         page.goto(path)
         title = page.get_by_role("heading", level=1)
@@ -290,3 +301,39 @@ def test_an_order_reference_stays_whole_in_titles_and_breadcrumbs_on_a_phone(
     expect(page.get_by_role("heading", level=1)).to_contain_text(too_long[:20])
     screenshot(page, "reference-too-long-390")
     assert _page_width(page) <= 390, f"a long reference makes the order page {_page_width(page)} px wide"
+
+
+OUTSIDE_MAIN = """() => {
+    const main = document.querySelector('main');
+    const edge = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight);
+    return [...main.querySelectorAll('form input:not([type=hidden]), form select, form textarea')]
+        .filter(field => field.getBoundingClientRect().right > edge + 1)
+        .map(field => `${field.name}: ${Math.round(field.getBoundingClientRect().right)} > ${Math.round(edge)} px`);
+}"""
+"""The form fields of a page that reach past the right edge of its content (into its margin, or off screen)."""
+
+
+def test_form_fields_stay_inside_a_phones_page_with_a_long_store_name(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The store filter of the orders and incidents lists is as wide as its longest store's name: 580 px on a
+    390 px phone for a store of 68 characters, which cut it off and widened the page. The shopper field of the
+    ledger and rewards pages (38 characters wide) reached 10 px into the page's margin."""
+    with PostgresDispatchUnitOfWork(db) as uow:
+        uow.stores.add(
+            replace(store, id=uuid4(), name="Crowdship Supercentre Tallahassee West Tennessee St & Ocala Rd")
+        )
+        uow.commit()
+    page = signed_in(Role.ADMIN)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, path in (
+        ("orders", "/console/ops/orders"),
+        ("incidents", "/console/ops/incidents"),
+        ("ledger", "/console/finance/ledger"),
+        ("rewards", "/console/finance/rewards"),
+    ):
+        page.goto(path)
+        screenshot(page, f"fields-{name}-390")
+        outside: list[str] = page.evaluate(OUTSIDE_MAIN)
+        assert not outside, f"{name}: fields past the page's edge: {outside}"
+        assert _page_width(page) <= 390, f"{name} is {_page_width(page)} px wide in a 390 px window"
