@@ -377,6 +377,7 @@ def test_the_demos_tables_print_an_address_taken_in_with_brackets_as_typed(
         credentials=tmp_path / "credentials.json",
         key_written=False,
         dispatch_cadence_s=10.0,
+        token_ttl=timedelta(minutes=15),
     )
     assert address in printed.getvalue()
     assert "WEB-[bold]1" in printed.getvalue()
