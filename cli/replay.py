@@ -42,7 +42,8 @@ def replay(
     Played through the live use cases on in-memory storage, and printed beside the day as it happened."""
     # Imported here: `crowdship --help` and every other command start without the simulator and the solver.
     from cli.database import command_pool
-    from crowdship.clock import SystemClock
+    from crowdship.clock import SystemClock, time_zone
+    from crowdship.errors import InvalidInput
     from dispatch.services.context import DispatchConfig
     from rewards.adapters.postgres.recorded_day import read_recorded_day
     from rewards.policy import PolicyParameters
@@ -57,6 +58,11 @@ def replay(
         the_day = date.fromisoformat(day)
     except ValueError:  # a mistyped option, as typer tells a mistyped --store: status 2
         raise typer.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)", param_hint="'--day'") from None
+    if timezone is not None:
+        try:
+            time_zone(timezone)
+        except InvalidInput:  # as a mistyped --day: a usage error, status 2
+            raise typer.BadParameter(f"{timezone!r} is no IANA time zone", param_hint="'--timezone'") from None
     parameters = load_policy_file(policy)
     zone = timezone or PolicyParameters.from_json(parameters).timezone
     start, end = day_bounds(the_day, zone)
