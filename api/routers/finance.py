@@ -258,7 +258,9 @@ def audit_log(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PageOf[AuditEntryOut]:
-    """Who did what to money, newest first: policies, batches, holds, approvals, payments, reversals."""
+    """Who decided what, newest first: money (policies, batches, holds, approvals, payments, reversals, store
+    credit) and what bears on it or on who may act (stores created or their fallback cost changed, a shopper's
+    identity check or tier, staff accounts created, deactivated or reactivated; the command line's as system)."""
     with rewards() as uow:
         page = services.audit_log(uow, subject_kind=subject_kind, subject_id=subject_id, limit=limit, offset=offset)
     return PageOf[AuditEntryOut].from_page(page, limit=limit, offset=offset)

@@ -93,7 +93,7 @@ def solve(
         clock.trip("explanations")
     stats: dict[str, Any] = {
         "solve_seconds": round(time.perf_counter() - started, 4),
-        "plan_objective": plan_cost,
+        "plan_objective": round(plan_cost, 6),  # a sum of floats: no 27.490000000000002
         "candidate_pairs": len(pairs.trip),
         "search_passes": passes,
         "phase_seconds": {k: round(v, 4) for k, v in timings.items()},
