@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
-import psycopg
-import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
-from psycopg_pool import ConnectionPool, PoolTimeout
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
 
 from api.console import install_console, on_console_page, unavailable_page
 from api.console.web import STATIC_URL
@@ -26,9 +19,10 @@ from api.dependencies import AppServices
 from api.docs import SWAGGER_UI_URL, install_offline_docs
 from api.events import LiveEventHub
 from api.headers import SecurityHeaders
+from api.health import ServersLook, install_health
 from api.json_bodies import JsonBodyRoute
 from api.outer_layers import BodyLimit, UnexpectedErrors
-from api.problems import UNAVAILABLE_RETRY_S, document_problems, install_problem_handlers
+from api.problems import document_problems, install_problem_handlers
 from api.routers import (
     admin,
     auth,
@@ -122,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
         events.start()
         app.state.async_redis = async_redis
         app.state.pool = pool
+        app.state.servers_look = ServersLook(pool, async_redis)
         app.state.services = AppServices(
             settings=settings,
             signing_key=signing_key,
@@ -179,30 +174,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, solver: Solver
     install_offline_docs(app)
     install_console(app)
 
-    @app.head("/health", include_in_schema=False)  # what load balancers' probes send
-    @app.get(
-        "/health",
-        tags=["health"],
-        response_model=HealthOut,
-        responses={503: {"model": HealthOut, "description": "PostgreSQL or Redis is unavailable"}},
-    )
-    async def health(request: Request) -> JSONResponse:
-        """Whether this process can reach PostgreSQL and Redis, each on its own (200 when both answer, else 503)."""
-        services: AppServices = request.app.state.services
-        postgres, redis_ok = await asyncio.gather(
-            _answers_within(run_in_threadpool(_postgres_answers, request.app.state.pool), HEALTH_TIMEOUT_S),
-            _answers_within(_redis_answers(services.positions.client), HEALTH_TIMEOUT_S),
-        )
-        body = HealthOut(
-            status="ok" if postgres and redis_ok else "unavailable",
-            postgres="ok" if postgres else "unavailable",
-            redis="ok" if redis_ok else "unavailable",
-            event_streams=services.events.open_streams,
-        )
-        if body.status == "ok":
-            return JSONResponse(body.model_dump())
-        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
-
+    install_health(app)
     return app
 
 
@@ -238,47 +210,3 @@ def settle_garbage_collection() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
-    postgres: Literal["ok", "unavailable"]
-    redis: Literal["ok", "unavailable"]
-    event_streams: int = Field(description="Event streams open on this process")
-
-
-HEALTH_TIMEOUT_S = 0.5
-"""Each server's check, run side by side: a load balancer's probe hears back within about this long."""
-
-
-async def _answers_within(check: Coroutine[Any, Any, bool], timeout_s: float) -> bool:
-    """The check's answer, or False when it has none within `timeout_s`. A check on a worker thread cannot be
-    stopped (a server frozen mid-answer holds it until it answers): it is left to end on its own, unawaited."""
-    running = asyncio.ensure_future(check)
-    await asyncio.wait({running}, timeout=timeout_s)
-    if running.done():
-        return running.result()
-    running.cancel()
-    running.add_done_callback(lambda late: late.cancelled() or late.exception())
-    return False
-
-
-def _postgres_answers(pool: ConnectionPool) -> bool:
-    try:
-        with pool.connection(timeout=HEALTH_TIMEOUT_S) as connection:
-            connection.execute("SELECT 1")
-    except (psycopg.Error, PoolTimeout):
-        return False
-    return True
-
-
-HEALTH_PROBE_KEY = "health:probe"
-"""Written by each probe, with a one-second expiry: a Redis that answers PING but refuses writes (full, or a
-read-only replica after a failover) fails every location update, so it is reported unavailable."""
-
-
-async def _redis_answers(client: aioredis.Redis) -> bool:
-    try:
-        return bool(await asyncio.wait_for(client.set(HEALTH_PROBE_KEY, b"1", px=1000), HEALTH_TIMEOUT_S))
-    except (redis.RedisError, OSError, TimeoutError):
-        return False

@@ -19,6 +19,7 @@ import httpx2
 import pytest
 import redis
 
+from api.health import FRESH_S
 from tests.resilience.conftest import World, iso_utc, order_body, wait_for
 
 pytestmark = pytest.mark.slow
@@ -175,6 +176,7 @@ def a_full_redis_answers_503_and_health_says_so(world: World) -> None:
         redis_client.config_set("maxmemory", 1)
         try:
             full = http.post("/shopper/location", json={"lat": 30.472, "lon": -84.22}, headers=shopper)
+            time.sleep(FRESH_S)  # /health tells what it saw at most that long ago
             health = http.get("/health")
         finally:
             redis_client.config_set("maxmemory", 0)
