@@ -4,8 +4,9 @@ read addresses one after another (`dispatch.rules`: `barred_pairs`, `offers_resu
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from crowdship.units import Cents
 from dispatch.model import Offer, OfferStatus
 from dispatch.rules import DropOut, DropOutLimit, PairOffer, barred_pairs, held_back_shoppers, offers_resume_at
 
@@ -13,7 +14,7 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 LIMIT = DropOutLimit(max_drop_outs=3, window=timedelta(hours=24))
 
 
-def _barred_now(history: list[PairOffer], trip_shoppers: dict) -> set:
+def _barred_now(history: list[PairOffer], trip_shoppers: dict[UUID, UUID]) -> set[tuple[UUID, UUID]]:
     return barred_pairs(history, NOW, reoffer_after=timedelta(minutes=5), max_offers=3, trip_shoppers=trip_shoppers)
 
 
@@ -59,12 +60,14 @@ def test_only_shoppers_at_the_limit_are_held_back_each_until_their_own_time() ->
 
 
 def test_an_offer_remembers_it_was_accepted_once_withdrawn_as_a_drop_out() -> None:
-    offer = Offer(uuid4(), (uuid4(),), 100, 60, 500, NOW - timedelta(seconds=30), NOW + timedelta(seconds=30))
+    offer = Offer(uuid4(), (uuid4(),), 100, 60, Cents(500), NOW - timedelta(seconds=30), NOW + timedelta(seconds=30))
     offer.accept(NOW)
     offer.withdraw(NOW + timedelta(minutes=5))
     assert offer.status is OfferStatus.WITHDRAWN
     assert offer.accepted_at == NOW
     assert offer.dropped_out
-    unanswered = Offer(uuid4(), (uuid4(),), 100, 60, 500, NOW - timedelta(seconds=30), NOW + timedelta(seconds=30))
+    unanswered = Offer(
+        uuid4(), (uuid4(),), 100, 60, Cents(500), NOW - timedelta(seconds=30), NOW + timedelta(seconds=30)
+    )
     unanswered.withdraw(NOW)
     assert not unanswered.dropped_out
