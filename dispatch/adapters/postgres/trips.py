@@ -295,11 +295,11 @@ class PostgresOfferRepository(Repository):
 
     def drop_outs(self, shopper_ids: Collection[UUID], since: datetime) -> list[DropOut]:
         rows = self._all(
-            """SELECT t.shopper_id, f.resolved_at FROM trips t JOIN offers f ON f.trip_id = t.id
-               WHERE t.shopper_id = ANY(%s) AND f.status = 'withdrawn' AND f.accepted_at IS NOT NULL
-                 AND f.resolved_at > %s
+            """SELECT t.shopper_id, f.resolved_at FROM offers f JOIN trips t ON t.id = f.trip_id
+               WHERE f.status = 'withdrawn' AND f.accepted_at IS NOT NULL AND f.resolved_at > %s
+                 AND t.shopper_id = ANY(%s)
                ORDER BY f.resolved_at, f.id""",
-            (list(shopper_ids), since),
+            (since, list(shopper_ids)),
         )
         return [DropOut(row["shopper_id"], row["resolved_at"]) for row in rows]
 
