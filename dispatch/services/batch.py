@@ -203,7 +203,7 @@ def _match_and_offer(
         max_offers=parameters.max_offers_per_pair,
         trip_shoppers={each.trip.id: each.shopper.id for each in candidates},
     )
-    terms = route_terms(ctx, candidates, now)
+    terms = route_terms(ctx, offerable, now)
     waiting = waiting_costs(ctx, store, orders, recent, now)
     problem = build_match_problem(
         store=store,
