@@ -98,10 +98,10 @@ class OrderOut(FromDomain):
     created_at: datetime
     unassigned_reason: str | None = Field(
         description="Why the store's last batch left it pending: the matcher's reason code, as `crowdship match` "
-        "gives, or the batch's own (outside_service_area, shoppers_at_their_caps, waiting_for_a_later_trip, "
-        "changed_before_offered); or, back in the pool since, that its offer ended (offer_declined, "
-        "offer_expired, offer_withdrawn) until the next batch gives its own; null before a batch has seen it "
-        "(or after a requeue)"
+        "gives, or the batch's own (outside_service_area, shoppers_at_their_caps, shoppers_dropped_out, "
+        "waiting_for_a_later_trip, changed_before_offered); or, back in the pool since, that its offer ended "
+        "(offer_declined, offer_expired, offer_withdrawn) until the next batch gives its own; null before a "
+        "batch has seen it (or after a requeue)"
     )
     unassigned_at: datetime | None = Field(description="When that batch ran, or the offer ended")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 from types import UnionType
 from typing import Annotated, Any, Generic, Self, TypeVar, Union, get_args, get_origin
 from uuid import UUID
@@ -163,3 +164,14 @@ class ShopperOut(FromDomain):
     trust_tier: int = Field(ge=0, le=3, description="0 new, 1 bronze, 2 silver, 3 gold")  # `TrustTier` as int
     identity_verified: bool
     opted_in: bool
+
+
+class OpsShopperOut(ShopperOut):
+    """A shopper as operations read them: with their drop-outs (accepted offers left before pickup)."""
+
+    recent_drop_outs: int = Field(
+        description="Accepted offers dropped out of within the drop-out window (`CROWDSHIP_DROP_OUT_WINDOW_H`)"
+    )
+    offered_nothing_until: datetime | None = Field(
+        description="Past the drop-out limit (`CROWDSHIP_MAX_DROP_OUTS`), batches offer them nothing until then"
+    )

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         default=300, ge=0, le=86_400, description="An order whose offer expired unanswered may go to that trip again"
     )
     max_offers_per_pair: int = Field(default=3, ge=1, le=20, description="Offers of one order to one trip, at most")
+    max_drop_outs: int = Field(
+        default=3, ge=1, le=100, description="Accepted offers a shopper may drop out of within the drop-out window"
+    )
+    drop_out_window_h: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="The rolling window drop-outs are counted over, in hours"
+    )
     delivery_geofence_m: float = Field(default=150.0, gt=0, description="Max proof distance to drop-off")
     delivery_max_attempts: int = Field(default=3, ge=1, description="Failed proofs before the order fails")
     dispatch_cadence_s: float = Field(default=10.0, gt=0, description="Seconds between dispatcher batches")

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,7 +15,7 @@ from uuid import UUID
 from crowdship.units import Cents, divide_half_up
 from dispatch.matching.reward_rule import RewardTerms, reward_terms_to_json
 from dispatch.model import Order, Shopper, Store, Trip
-from dispatch.rules import refusal_reason, value_cap
+from dispatch.rules import DropOutLimit, refusal_reason, value_cap
 from routing.distance import haversine_matrix
 from routing.geo import GeoPoint
 
@@ -35,6 +35,8 @@ class BatchParameters:
     reoffer_after: timedelta = timedelta(minutes=5)
     """An order whose offer to a trip expired unanswered may go to that trip again this long after."""
     max_offers_per_pair: int = 3
+    drop_outs: DropOutLimit = field(default_factory=DropOutLimit)
+    """Drop-outs (accepted, then left before pickup) after which a shopper is offered nothing for a while."""
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,12 @@ OFFER_TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {
 }
 
 
+def is_drop_out(status: OfferStatus, accepted_at: datetime | None) -> bool:
+    """An offer accepted, then withdrawn with its trip before pickup (cancelled, past its leave-by, the account
+    deactivated): the shopper saw the recipients' addresses and will not deliver them."""
+    return status is OfferStatus.WITHDRAWN and accepted_at is not None
+
+
 class OfferNotYetExpired(DomainError):
     def __init__(self, offer_id: UUID, expires_at: datetime) -> None:
         super().__init__(f"offer {offer_id} is open until {expires_at.isoformat()}")
@@ -338,6 +344,9 @@ class Offer:
     trust_tier: TrustTier | None = None
     """The shopper's tier its quote was priced with: its deliveries are credited with it too, whatever the tier
     is by then (None: an offer made before it was kept)."""
+    accepted_at: datetime | None = None
+    """When the shopper accepted it; kept once it is withdrawn, which then makes it a drop-out (None: never
+    accepted, or accepted before it was kept)."""
 
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")
@@ -367,6 +376,7 @@ class Offer:
         if expired:
             raise OfferExpired(self.id, self.expires_at)
         self._move(OfferStatus.ACCEPTED, now)
+        self.accepted_at = now
 
     def decline(self, now: datetime) -> None:
         self._move(OfferStatus.DECLINED, now)
@@ -378,3 +388,7 @@ class Offer:
 
     def withdraw(self, now: datetime) -> None:
         self._move(OfferStatus.WITHDRAWN, now)
+
+    @property
+    def dropped_out(self) -> bool:
+        return is_drop_out(self.status, self.accepted_at)

@@ -174,6 +174,11 @@ SHOPPERS_AT_THEIR_CAPS = "shoppers_at_their_caps"
 """The batch's own code: every trip that may carry the order is a shopper's who can earn nothing more today
 or this week (the policy's caps), and the batch offers them nothing, since it would pay nothing."""
 
+SHOPPERS_DROPPED_OUT = "shoppers_dropped_out"
+"""The batch's own code: every trip that may carry the order is a shopper's who dropped out of too many accepted
+orders lately (`dispatch.rules.offers_resume_at`), and the batch offers them nothing until the window lets them
+(or the others of those trips can earn nothing more, `SHOPPERS_AT_THEIR_CAPS`)."""
+
 WAITING_FOR_A_LATER_TRIP = "waiting_for_a_later_trip"
 """The batch's own code: leaving the order was cheaper than any route because a later shopper is likely to
 take it (its waiting cost, `dispatch.prospects`, is below the fallback fee)."""
@@ -196,6 +201,10 @@ BATCH_REASON_TEXT: Mapping[str, str] = {
     ),
     OUTSIDE_SERVICE_AREA: "its drop-off lies outside the store's service area as it is drawn now",
     SHOPPERS_AT_THEIR_CAPS: "the only shoppers who may carry it can earn nothing more today or this week",
+    SHOPPERS_DROPPED_OUT: (
+        "the only shoppers who may carry it dropped out of too many accepted orders lately: "
+        "they are offered nothing for now"
+    ),
     WAITING_FOR_A_LATER_TRIP: "a later shopper is likely to take it for less than any route now",
     CHANGED_BEFORE_OFFERED: (
         "matched to a shopper, but their trip or the rest of the bundle changed before the offer was made: "
@@ -228,6 +237,7 @@ def withheld_reasons(
     now: datetime,
     parameters: BatchParameters,
     capped: Collection[UUID] = (),
+    held_back: Collection[UUID] = (),
 ) -> dict[UUID, str]:
     """`reasons` with "not a candidate" said as the rule that kept the order from every trip when the batch
     kept it itself: the matcher never saw those pairs (a trip with no order it may carry is not even in its
@@ -236,7 +246,8 @@ def withheld_reasons(
     includes the batch's leave-by (`batching.reachable_by_leave_by`). Trips kept from the order for a reason
     with no code (offered it before, the shopper's own address) are not counted: with no other trip the
     order stays "not a candidate". When the trips that pass every rule are all `capped` (their shoppers can
-    earn nothing more: the batch left them out), the code is `SHOPPERS_AT_THEIR_CAPS`."""
+    earn nothing more: the batch left them out), the code is `SHOPPERS_AT_THEIR_CAPS`; when they are all `capped`
+    or `held_back` (their shoppers dropped out too often lately), some held back, `SHOPPERS_DROPPED_OUT`."""
     by_id = {order.id: order for order in orders}
     told = dict(reasons)
     for order_id, reason in reasons.items():
@@ -251,8 +262,9 @@ def withheld_reasons(
             if not alive:
                 told[order_id] = str(rule)
                 break
-        if alive and all(each.trip.id in capped for each in alive):
-            told[order_id] = SHOPPERS_AT_THEIR_CAPS
+        if alive and all(each.trip.id in capped or each.trip.id in held_back for each in alive):
+            only_capped = all(each.trip.id in capped for each in alive)
+            told[order_id] = SHOPPERS_AT_THEIR_CAPS if only_capped else SHOPPERS_DROPPED_OUT
     return told
 
 

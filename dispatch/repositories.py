@@ -22,7 +22,7 @@ from dispatch.incidents import Incident, IncidentKind, IncidentStatus, Insurance
 from dispatch.leases import StoreLeaseFence
 from dispatch.model import Offer, OfferStatus, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.profiles import CommuteProfile
-from dispatch.rules import PairOffer
+from dispatch.rules import DropOut, PairOffer
 from routing.geo import GeoPoint
 
 T = TypeVar("T")
@@ -334,6 +334,11 @@ class LiveOfferRepository(OfferRepository, Protocol):
     def pair_offers(self, order_ids: Sequence[UUID]) -> list[PairOffer]:
         """Every offer the orders were ever in, one per (offer, order), oldest first (`dispatch.rules.barred_pairs`
         reads them)."""
+        ...
+
+    def drop_outs(self, shopper_ids: Collection[UUID], since: datetime) -> list[DropOut]:
+        """The drop-outs of these shoppers (accepted offers withdrawn before pickup, `dispatch.model.is_drop_out`)
+        after `since`, oldest first (`dispatch.rules.held_back_shoppers` reads them)."""
         ...
 
     def for_order(self, order_id: UUID) -> Sequence[Offer]:

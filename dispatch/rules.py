@@ -13,7 +13,7 @@ from uuid import UUID
 
 from crowdship.errors import InvalidInput
 from crowdship.units import Cents
-from dispatch.model import OfferStatus, Order, Shopper, TrustTier
+from dispatch.model import OfferStatus, Order, Shopper, TrustTier, is_drop_out
 from routing.distance import geodesic_m, haversine_m
 from routing.geo import GeoPoint
 
@@ -63,18 +63,34 @@ class PairOffer:
     order_id: UUID
     status: OfferStatus
     expires_at: datetime
+    shopper_id: UUID | None = None
+    """The trip's shopper (None where the reader does not need it)."""
+    accepted_at: datetime | None = None
+
+    @property
+    def dropped_out(self) -> bool:
+        return is_drop_out(self.status, self.accepted_at)
 
 
 def barred_pairs(
-    history: Iterable[PairOffer], now: datetime, *, reoffer_after: timedelta, max_offers: int
+    history: Iterable[PairOffer],
+    now: datetime,
+    *,
+    reoffer_after: timedelta,
+    max_offers: int,
+    trip_shoppers: Mapping[UUID, UUID] | None = None,
 ) -> set[tuple[UUID, UUID]]:
     """The (trip, order) pairs no batch may offer now. A shopper's answer stands: an order they accepted or
     declined never goes back to their trip, nor does one offered to it now. An offer they let expire is no
     answer (a notification missed at the till), so the order may go back once `reoffer_after` has passed since;
     one withdrawn under them (a bundle broken by a cancelled order) may go back at once; either way at most
-    `max_offers` times in all, so that nobody is asked about the same order over and over."""
+    `max_offers` times in all, so that nobody is asked about the same order over and over. An order its
+    shopper accepted and then dropped out of never goes back to any trip of theirs (`trip_shoppers`: the
+    shopper of each trip that may be offered it): they saw its address once, and checking in again must not be
+    a way to see it, or to hold it from others, again."""
     barred: set[tuple[UUID, UUID]] = set()
     offers: Counter[tuple[UUID, UUID]] = Counter()
+    dropped: set[tuple[UUID, UUID]] = set()
     for offer in history:
         pair = (offer.trip_id, offer.order_id)
         offers[pair] += 1
@@ -82,7 +98,52 @@ def barred_pairs(
         cooling = offer.status is OfferStatus.EXPIRED and now < offer.expires_at + reoffer_after
         if answered or cooling or offers[pair] >= max_offers:
             barred.add(pair)
+        if offer.dropped_out and offer.shopper_id is not None:
+            dropped.add((offer.shopper_id, offer.order_id))
+    if dropped and trip_shoppers:
+        barred.update(
+            (trip_id, order_id)
+            for trip_id, shopper_id in trip_shoppers.items()
+            for dropped_shopper, order_id in dropped
+            if dropped_shopper == shopper_id
+        )
     return barred
+
+
+@dataclass(frozen=True)
+class DropOut:
+    """A shopper's accepted offer withdrawn with their trip before pickup (`dispatch.model.is_drop_out`), and when."""
+
+    shopper_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DropOutLimit:
+    """At most `max_drop_outs` drop-outs within any `window`: a shopper who reaches it is offered nothing until
+    the oldest of them is `window` old (settings `CROWDSHIP_MAX_DROP_OUTS`, `CROWDSHIP_DROP_OUT_WINDOW_H`)."""
+
+    max_drop_outs: int = 3
+    window: timedelta = timedelta(hours=24)
+
+
+def offers_resume_at(drop_outs: Iterable[datetime], now: datetime, limit: DropOutLimit) -> datetime | None:
+    """When a shopper who dropped out at these instants may be offered orders again; None when they may now.
+    Each accepted offer shows its recipients' addresses, so dropping out over and over would read them one
+    after another: past the limit, new check-ins still work, but no batch offers them anything."""
+    recent = sorted(at for at in drop_outs if now - limit.window < at <= now)
+    if len(recent) < limit.max_drop_outs:
+        return None
+    return recent[-limit.max_drop_outs] + limit.window
+
+
+def held_back_shoppers(drop_outs: Iterable[DropOut], now: datetime, limit: DropOutLimit) -> dict[UUID, datetime]:
+    """The shoppers offered nothing now for their drop-outs (`offers_resume_at`), with when offers resume."""
+    by_shopper: dict[UUID, list[datetime]] = {}
+    for drop_out in drop_outs:
+        by_shopper.setdefault(drop_out.shopper_id, []).append(drop_out.at)
+    held = {shopper_id: offers_resume_at(times, now, limit) for shopper_id, times in by_shopper.items()}
+    return {shopper_id: until for shopper_id, until in held.items() if until is not None}
 
 
 SPHERE_ERROR_MARGIN = 1.01

@@ -23,7 +23,11 @@ from dispatch.rules import refusal_reason
 from routing.areas import covers
 
 REASONS = {
-    "offered before": "was offered this order before (answered, just now unanswered, or too many times)",
+    "offered before": (
+        "was offered this order before (answered, just now unanswered, or too many times), or its shopper "
+        "accepted it on another trip and dropped out"
+    ),
+    "dropped_out": "its shopper dropped out of too many accepted orders lately: offered nothing for now",
     "busy": "already has an open or accepted offer (one bundle per trip)",
     "cap": "its shopper can earn nothing more today or this week (the reward policy's cap)",
     "capacity": "has no room left for its bags",
@@ -66,10 +70,12 @@ def why_unassigned(
     now: datetime,
     parameters: BatchParameters,
     capped_trips: Collection[UUID] = (),
+    held_back_trips: Collection[UUID] = (),
 ) -> Unassigned | None:
     """None unless the order waits (pending or returned); else the reason in one line and, per open trip, why
     it could not take the order alone (a bundle may still fail where each order alone would not).
-    `capped_trips` are those whose shoppers can earn nothing more under the caps: batches offer them nothing."""
+    `capped_trips` are those whose shoppers can earn nothing more under the caps, `held_back_trips` those whose
+    shoppers dropped out too often lately: batches offer them nothing."""
     if order.status is OrderStatus.RETURNED:
         return Unassigned("returned to the store: operations requeue it, cancel it or hand it to the courier fleet")
     if order.status is not OrderStatus.PENDING:
@@ -86,6 +92,7 @@ def why_unassigned(
             candidate.shopper.id,
             candidate.shopper.display_name,
             _trip_reason(candidate, order, store, busy_trips, barred_pairs, now, parameters)
+            or ("dropped_out" if candidate.trip.id in held_back_trips else None)
             or ("cap" if candidate.trip.id in capped_trips else None),
         )
         for candidate in trips

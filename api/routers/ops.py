@@ -29,7 +29,7 @@ from api.ops_schemas import (
     VerificationIn,
 )
 from api.problems import problem_responses
-from api.schemas import PageOf, ShopperOut
+from api.schemas import OpsShopperOut, PageOf, ShopperOut
 from api.shopper_schemas import TripOut
 from crowdship.units import Cents
 from dispatch.model import OfferStatus, OrderStatus, TripStatus, TrustTier
@@ -209,9 +209,12 @@ async def trigger_batch(store_id: UUID, services: Services) -> BatchOut:
     return BatchOut.model_validate(report)
 
 
-@router.get("/shoppers/{shopper_id}", response_model=ShopperOut, responses=problem_responses(404))
-def get_shopper(shopper_id: UUID, context: Context) -> ShopperOut:
-    return ShopperOut.model_validate(accounts.get_shopper(context, shopper_id))
+@router.get("/shoppers/{shopper_id}", response_model=OpsShopperOut, responses=problem_responses(404))
+def get_shopper(shopper_id: UUID, context: Context) -> OpsShopperOut:
+    """The shopper, with their recent drop-outs and, past the limit, until when they are offered nothing."""
+    standing = accounts.drop_out_standing(context, shopper_id)
+    shopper = ShopperOut.model_validate(accounts.get_shopper(context, shopper_id))
+    return OpsShopperOut(**shopper.model_dump(), **vars(standing))
 
 
 @router.post("/shoppers/{shopper_id}/verification", response_model=ShopperOut, responses=problem_responses(404, 422))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from dispatch.accounts import Role, User, normalise_email
 from dispatch.errors import EmailTaken
 from dispatch.model import Shopper, Trip, TripStatus, TrustTier
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import offers_resume_at
 from dispatch.services.context import DispatchContext, PasswordHasher, StaffDecision, changed
 from dispatch.services.trips import release_trip_orders, trip_ended
 from routing.geo import GeoPoint
@@ -255,6 +257,23 @@ def account_emails(ctx: DispatchContext, user_ids: Iterable[UUID | None]) -> dic
 def get_shopper(ctx: DispatchContext, shopper_id: UUID) -> Shopper:
     with ctx.unit_of_work() as uow:
         return uow.shoppers.get(shopper_id)
+
+
+@dataclass(frozen=True)
+class DropOutStanding:
+    """A shopper's drop-outs (accepted offers left before pickup) within the window, and when batches offer
+    them orders again, if they are held back now (`dispatch.rules.offers_resume_at`): what operations see."""
+
+    recent_drop_outs: int
+    offered_nothing_until: datetime | None
+
+
+def drop_out_standing(ctx: DispatchContext, shopper_id: UUID) -> DropOutStanding:
+    now, limit = ctx.clock.now(), ctx.config.batch.drop_outs
+    with ctx.unit_of_work() as uow:
+        uow.shoppers.get(shopper_id)  # NotFound for an unknown shopper
+        times = [each.at for each in uow.offers.drop_outs([shopper_id], now - limit.window) if each.at <= now]
+    return DropOutStanding(len(times), offers_resume_at(times, now, limit))
 
 
 def verify_shopper(

@@ -37,7 +37,7 @@ from dispatch.offer_explanation import (
 )
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
-from dispatch.services.batch_inputs import capped_trips, route_terms, trip_candidates, waiting_costs
+from dispatch.services.batch_inputs import capped_trips, held_back_trips, route_terms, trip_candidates, waiting_costs
 from dispatch.services.context import DispatchContext
 from dispatch.services.moves import save_move
 from dispatch.services.trips import release_trip_orders, trip_ended
@@ -184,25 +184,31 @@ def _match_and_offer(
             if order.id not in inside and order.dispatch_deadline > now
         }
         candidates = trip_candidates(uow, store_id, now, parameters)
+        held = held_back_trips(uow, candidates, now, parameters)  # dropped out too often lately: offered nothing
         history = uow.offers.pair_offers([order.id for order in orders]) if orders else []
         recent = (
             uow.trips.checked_in_between(store_id, now - ctx.prospects.lookback, now, ctx.prospects.max_recent_trips)
             if ctx.prospects is not None and orders
             else []
         )
-    report.pending_orders, report.eligible_trips = len(orders), len(candidates)
+    offerable = [each for each in candidates if each.trip.id not in held]
+    report.pending_orders, report.eligible_trips = len(orders), len(offerable)
     # `outside`: the store's area was redrawn since they were taken in, so no batch considers them now
     if not _record_unassigned(ctx, report, outside, now, lease=lease) or not orders:
         return
     excluded = barred_pairs(
-        history, now, reoffer_after=parameters.reoffer_after, max_offers=parameters.max_offers_per_pair
+        history,
+        now,
+        reoffer_after=parameters.reoffer_after,
+        max_offers=parameters.max_offers_per_pair,
+        trip_shoppers={each.trip.id: each.shopper.id for each in candidates},
     )
-    terms = route_terms(ctx, candidates, now)
+    terms = route_terms(ctx, offerable, now)
     waiting = waiting_costs(ctx, store, orders, recent, now)
     problem = build_match_problem(
         store=store,
         orders=orders,
-        trips=candidates,
+        trips=offerable,
         excluded=excluded,
         now=now,
         parameters=parameters,
@@ -214,7 +220,7 @@ def _match_and_offer(
         told = withheld_reasons(
             {order.id: str(reason) for order in orders},
             store=store, orders=orders, trips=candidates, excluded=excluded, now=now, parameters=parameters,
-            capped=capped_trips(terms),
+            capped=capped_trips(terms), held_back=held,
         )  # fmt: skip
         _record_unassigned(ctx, report, told, now, lease=lease)
         return
@@ -224,7 +230,7 @@ def _match_and_offer(
     made = offers_from_solution(
         store=store,
         orders=orders,
-        trips=candidates,
+        trips=offerable,
         excluded=excluded,
         solution=solution,
         now=now,
@@ -240,7 +246,7 @@ def _match_and_offer(
         made.offers,
         store=store,
         orders=orders,
-        trips=[each.trip for each in candidates],
+        trips=[each.trip for each in offerable],
         terms=terms,
         problem=problem,
         solution=solution,
@@ -260,6 +266,7 @@ def _match_and_offer(
         now=now,
         parameters=parameters,
         capped=capped_trips(terms),
+        held_back=held,
     )
     if waiting is not None:  # "better left for the fallback" means "better left for a later trip" here
         reasons = waiting_reasons(reasons, waiting, float(store.fallback_cost_cents))

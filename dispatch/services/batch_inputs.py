@@ -12,6 +12,7 @@ from dispatch.matching.reward_rule import RewardTerms
 from dispatch.model import Order, Store, Trip
 from dispatch.prospects import order_prospects
 from dispatch.repositories import LiveUnitOfWork
+from dispatch.rules import held_back_shoppers
 from dispatch.services.context import DispatchContext
 
 
@@ -38,6 +39,19 @@ def capped_trips(terms: Mapping[UUID, RewardTerms | None]) -> set[UUID]:
     """The trips whose shoppers can earn nothing more under the policy's caps (`build_match_problem` leaves
     them out)."""
     return {trip_id for trip_id, trip_terms in terms.items() if trip_terms is not None and trip_terms.room == 0}
+
+
+def held_back_trips(
+    uow: LiveUnitOfWork, candidates: Sequence[TripCandidate], now: datetime, parameters: BatchParameters
+) -> set[UUID]:
+    """The trips whose shoppers dropped out of too many accepted orders lately (`dispatch.rules.offers_resume_at`):
+    a batch offers them nothing, and says so of an order only they could carry."""
+    if not candidates:
+        return set()
+    limit = parameters.drop_outs
+    drop_outs = uow.offers.drop_outs({each.shopper.id for each in candidates}, now - limit.window)
+    held = held_back_shoppers(drop_outs, now, limit)
+    return {each.trip.id for each in candidates if each.shopper.id in held}
 
 
 def trip_candidates(

@@ -19,7 +19,7 @@ from dispatch.live import LiveState
 from dispatch.model import TrustTier
 from dispatch.prospects import ProspectTerms
 from dispatch.repositories import LiveUnitOfWork
-from dispatch.rules import SCRYPT_N
+from dispatch.rules import SCRYPT_N, DropOutLimit
 
 Created = TypeVar("Created")
 
@@ -115,6 +115,7 @@ class DispatchConfig:
                 offer_ttl=offer_ttl,
                 reoffer_after=timedelta(seconds=settings.reoffer_after_s),
                 max_offers_per_pair=settings.max_offers_per_pair,
+                drop_outs=DropOutLimit(settings.max_drop_outs, timedelta(hours=settings.drop_out_window_h)),
             ),
         )
 

@@ -16,6 +16,7 @@ from dispatch.incidents import Incident
 from dispatch.model import Offer, Order, OrderStatus, Store, Trip, TripStatus
 from dispatch.repositories import LiveUnitOfWork
 from dispatch.rules import barred_pairs
+from dispatch.services.batch_inputs import held_back_trips
 from dispatch.services.context import DispatchContext
 from dispatch.unassigned import Unassigned, why_unassigned
 
@@ -134,6 +135,7 @@ class _WaitingFor:
     trips: list[TripCandidate]
     busy: set[UUID]
     barred: set[tuple[UUID, UUID]]
+    held_back: set[UUID]
 
 
 def _waiting_for(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> _WaitingFor:
@@ -141,14 +143,17 @@ def _waiting_for(ctx: DispatchContext, uow: LiveUnitOfWork, order: Order) -> _Wa
     trips = uow.trips.list_for_store(store.id, [TripStatus.OPEN])[:MAX_TRIPS_EXPLAINED]
     busy = uow.offers.busy_trips([trip.id for trip in trips]) if trips else set()
     shoppers = uow.shoppers.get_many({trip.shopper_id for trip in trips}) if trips else {}
+    now = ctx.clock.now()
     barred = barred_pairs(
         uow.offers.pair_offers([order.id]),
-        ctx.clock.now(),
+        now,
         reoffer_after=ctx.config.batch.reoffer_after,
         max_offers=ctx.config.batch.max_offers_per_pair,
+        trip_shoppers={trip.id: trip.shopper_id for trip in trips},
     )
     candidates = [TripCandidate(trip, shoppers[trip.shopper_id], trip.capacity_bags) for trip in trips]
-    return _WaitingFor(store, candidates, set(busy), barred)
+    held = held_back_trips(uow, candidates, now, ctx.config.batch)
+    return _WaitingFor(store, candidates, set(busy), barred, held)
 
 
 def _why_unassigned(ctx: DispatchContext, order: Order, waiting: _WaitingFor) -> Unassigned | None:
@@ -166,5 +171,6 @@ def _why_unassigned(ctx: DispatchContext, order: Order, waiting: _WaitingFor) ->
         barred_pairs=waiting.barred,
         now=now,
         parameters=ctx.config.batch,
+        held_back_trips=waiting.held_back,
         capped_trips={trip_id for trip_id, each in terms.items() if each is not None and each.room == 0},
     )

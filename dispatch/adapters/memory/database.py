@@ -15,6 +15,7 @@ from dispatch.incidents import Incident, InsuranceClaim
 from dispatch.model import Offer, Order, OrderStatus, Shopper, Store, Trip, TripStatus
 from dispatch.profiles import CommuteProfile
 from dispatch.repositories import OrderSecret
+from dispatch.rules import DropOut
 
 Undo = Callable[[], None]
 T = TypeVar("T")
@@ -51,6 +52,8 @@ class MemoryDispatchDatabase:
         self.open_offer_of_trip: dict[UUID, UUID] = {}
         self.open_offer_of_order: dict[UUID, UUID] = {}
         self.open_offers_of_store: dict[UUID, dict[UUID, None]] = {}
+        self.drop_outs: list[DropOut] = []
+        """Accepted offers withdrawn before pickup, in the order they were (`LiveOfferRepository.drop_outs`)."""
         self.in_service_area: dict[UUID, bool] = {}
         """Per order: does its store's area cover the drop-off (areas do not change in a run)."""
         self.journal: list[Undo] | None = None

@@ -10,9 +10,9 @@ from crowdship.errors import NotFound
 from crowdship.pages import Page
 from dispatch.adapters.memory.database import ACTIVE_TRIP, MemoryRepository, copy_of, index_add, index_remove
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
-from dispatch.model import Offer, OfferStatus, Trip, TripStatus
+from dispatch.model import Offer, OfferStatus, Trip, TripStatus, is_drop_out
 from dispatch.repositories import AnsweredOffer
-from dispatch.rules import PairOffer
+from dispatch.rules import DropOut, PairOffer
 from routing.distance import haversine_m
 from routing.geo import GeoPoint
 
@@ -195,18 +195,24 @@ class MemoryOfferRepository(MemoryRepository):
     def save(self, offer: Offer) -> None:
         db = self._db
         stored = db.offers[offer.id]
-        before = (stored.status, stored.resolved_at)
-        after = (offer.status, offer.resolved_at)
+        before = (stored.status, stored.resolved_at, stored.accepted_at)
+        after = (offer.status, offer.resolved_at, offer.accepted_at)
         if before == after:
             return
         if before[0] is OfferStatus.OPEN and after[0] is not OfferStatus.OPEN:
             self._close(stored)
-        stored.status, stored.resolved_at = after
+        stored.status, stored.resolved_at, stored.accepted_at = after
+        dropped = None
+        if stored.dropped_out and not is_drop_out(before[0], before[2]) and stored.resolved_at is not None:
+            dropped = DropOut(db.trips[stored.trip_id].shopper_id, stored.resolved_at)
+            db.drop_outs.append(dropped)
 
         def undo() -> None:
-            stored.status, stored.resolved_at = before
+            stored.status, stored.resolved_at, stored.accepted_at = before
             if before[0] is OfferStatus.OPEN and after[0] is not OfferStatus.OPEN:
                 self._open(stored)
+            if dropped is not None:
+                db.drop_outs.remove(dropped)
 
         db.record(undo)
 
@@ -237,7 +243,21 @@ class MemoryOfferRepository(MemoryRepository):
             for offer_id in db.offers_of_order.get(order_id, [])
         ]
         offers.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
-        return [PairOffer(offer.trip_id, order_id, offer.status, offer.expires_at) for offer, order_id in offers]
+        return [
+            PairOffer(
+                offer.trip_id,
+                order_id,
+                offer.status,
+                offer.expires_at,
+                db.trips[offer.trip_id].shopper_id,
+                offer.accepted_at,
+            )
+            for offer, order_id in offers
+        ]
+
+    def drop_outs(self, shopper_ids: Collection[UUID], since: datetime) -> list[DropOut]:
+        wanted = set(shopper_ids)
+        return [each for each in self._db.drop_outs if each.shopper_id in wanted and each.at > since]
 
     def for_order(self, order_id: UUID) -> list[Offer]:
         offers = [self._db.offers[offer_id] for offer_id in self._db.offers_of_order.get(order_id, [])]

@@ -15,7 +15,7 @@ from dispatch.adapters.postgres.sql import POINT, filters, point, point_columns,
 from dispatch.errors import AlreadyOffered, AlreadyOnTrip
 from dispatch.model import Offer, OfferStatus, Trip, TripStatus, TrustTier
 from dispatch.repositories import AnsweredOffer
-from dispatch.rules import PairOffer
+from dispatch.rules import DropOut, PairOffer
 from routing.geo import GeoPoint
 
 
@@ -167,7 +167,7 @@ _ANSWERED = (OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED)
 class PostgresOfferRepository(Repository):
     _SELECT = """
         SELECT f.id, f.trip_id, f.status, f.extra_distance_m, f.extra_duration_s, f.reward_quote_cents,
-               f.created_at, f.expires_at, f.resolved_at, f.breakdown, f.trust_tier,
+               f.created_at, f.expires_at, f.resolved_at, f.breakdown, f.trust_tier, f.accepted_at,
                array(SELECT oo.order_id FROM offer_orders oo WHERE oo.offer_id = f.id
                      ORDER BY oo.stop_index) AS stops
         FROM offers f"""
@@ -183,8 +183,8 @@ class PostgresOfferRepository(Repository):
     def _insert(self, offer: Offer) -> None:
         self._execute(
             """INSERT INTO offers (id, trip_id, status, extra_distance_m, extra_duration_s,
-                   reward_quote_cents, created_at, expires_at, resolved_at, breakdown, trust_tier)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   reward_quote_cents, created_at, expires_at, resolved_at, breakdown, trust_tier, accepted_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 offer.id,
                 offer.trip_id,
@@ -197,6 +197,7 @@ class PostgresOfferRepository(Repository):
                 offer.resolved_at,
                 None if offer.breakdown is None else Jsonb(dict(offer.breakdown)),
                 None if offer.trust_tier is None else int(offer.trust_tier),
+                offer.accepted_at,
             ),
         )
         with self._connection.cursor() as cursor:
@@ -211,8 +212,8 @@ class PostgresOfferRepository(Repository):
 
     def save(self, offer: Offer) -> None:
         self._execute(
-            "UPDATE offers SET status = %s, resolved_at = %s WHERE id = %s",
-            (offer.status.value, offer.resolved_at, offer.id),
+            "UPDATE offers SET status = %s, resolved_at = %s, accepted_at = %s WHERE id = %s",
+            (offer.status.value, offer.resolved_at, offer.accepted_at, offer.id),
         )
 
     def busy_trips(self, trip_ids: Collection[UUID]) -> set[UUID]:
@@ -275,14 +276,32 @@ class PostgresOfferRepository(Repository):
 
     def pair_offers(self, order_ids: Sequence[UUID]) -> list[PairOffer]:
         rows = self._all(
-            """SELECT f.trip_id, oo.order_id, f.status, f.expires_at
-               FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id
+            """SELECT f.trip_id, oo.order_id, f.status, f.expires_at, t.shopper_id, f.accepted_at
+               FROM offer_orders oo JOIN offers f ON f.id = oo.offer_id JOIN trips t ON t.id = f.trip_id
                WHERE oo.order_id = ANY(%s) ORDER BY f.created_at, f.id""",
             (list(order_ids),),
         )
         return [
-            PairOffer(row["trip_id"], row["order_id"], OfferStatus(row["status"]), row["expires_at"]) for row in rows
+            PairOffer(
+                row["trip_id"],
+                row["order_id"],
+                OfferStatus(row["status"]),
+                row["expires_at"],
+                row["shopper_id"],
+                row["accepted_at"],
+            )
+            for row in rows
         ]
+
+    def drop_outs(self, shopper_ids: Collection[UUID], since: datetime) -> list[DropOut]:
+        rows = self._all(
+            """SELECT t.shopper_id, f.resolved_at FROM offers f JOIN trips t ON t.id = f.trip_id
+               WHERE f.status = 'withdrawn' AND f.accepted_at IS NOT NULL AND f.resolved_at > %s
+                 AND t.shopper_id = ANY(%s)
+               ORDER BY f.resolved_at, f.id""",
+            (since, list(shopper_ids)),
+        )
+        return [DropOut(row["shopper_id"], row["resolved_at"]) for row in rows]
 
     def answered(self, *, store_id: UUID | None, since: datetime, limit: int) -> list[AnsweredOffer]:
         where, params = filters(("t.store_id", store_id), ("f.status", _ANSWERED))
@@ -326,4 +345,5 @@ class PostgresOfferRepository(Repository):
             resolved_at=row["resolved_at"],
             breakdown=row["breakdown"],
             trust_tier=None if row["trust_tier"] is None else TrustTier(row["trust_tier"]),
+            accepted_at=row["accepted_at"],
         )

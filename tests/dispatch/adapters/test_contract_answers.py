@@ -104,3 +104,41 @@ def test_answered_offers_are_the_answered_ones_newest_first_with_their_bags(uow:
     assert found[2].offer == accepted
     assert [item.offer.id for item in newest_two] == [expired.id, declined.id]
     assert len(everywhere) == 4
+
+
+def test_drop_outs_are_accepted_offers_withdrawn_after_since_and_pair_offers_say_whose(uow: LiveUnitOfWork) -> None:
+    """An offer accepted and then withdrawn is a drop-out of its trip's shopper, kept with its withdrawal time;
+    one withdrawn unanswered is not; a rolled-back withdrawal leaves none. Pair offers carry the shopper and
+    the acceptance, so that a batch bars the order from every later trip of that shopper."""
+    store = _store("S")
+    with uow:
+        uow.stores.add(store)
+        orders = [_order(store, f"O{i}", bags=1) for i in range(3)]
+        for order in orders:
+            uow.orders.add(order)
+        dropped = _answered(uow, store, orders[0:1], NOW - timedelta(minutes=50), OfferStatus.ACCEPTED)
+        dropped.withdraw(NOW - timedelta(minutes=40))
+        uow.offers.save(dropped)
+        old = _answered(uow, store, orders[1:2], NOW - timedelta(hours=30), OfferStatus.ACCEPTED)
+        old.withdraw(NOW - timedelta(hours=29))
+        uow.offers.save(old)
+        _answered(uow, store, orders[2:3], NOW - timedelta(minutes=20), OfferStatus.WITHDRAWN)
+        uow.commit()
+    with uow:
+        shoppers = set(uow.trips.shoppers_of([dropped.trip_id, old.trip_id]).values())
+        shopper = uow.trips.shoppers_of([dropped.trip_id])[dropped.trip_id]
+        found = uow.offers.drop_outs(shoppers, NOW - timedelta(hours=24))
+        pairs = uow.offers.pair_offers([orders[0].id, orders[2].id])
+        assert uow.offers.get(dropped.id).accepted_at == NOW - timedelta(minutes=50, seconds=-10)
+    assert [(each.shopper_id, each.at) for each in found] == [(shopper, NOW - timedelta(minutes=40))]
+    assert [(pair.shopper_id, pair.dropped_out) for pair in pairs if pair.order_id == orders[0].id] == [(shopper, True)]
+    assert [pair.dropped_out for pair in pairs if pair.order_id == orders[2].id] == [False]
+    with uow:  # a withdrawal rolled back is no drop-out
+        again = _answered(uow, store, orders[2:3], NOW - timedelta(minutes=5), OfferStatus.ACCEPTED)
+        again.withdraw(NOW - timedelta(minutes=1))
+        uow.offers.save(again)
+        rolled_back = uow.trips.shoppers_of([again.trip_id])[again.trip_id]
+        assert len(uow.offers.drop_outs([rolled_back], NOW - timedelta(hours=1))) == 1
+        uow.rollback()
+    with uow:
+        assert uow.offers.drop_outs([rolled_back], NOW - timedelta(hours=1)) == []
