@@ -20,6 +20,7 @@ import httpx2
 import psycopg
 import pytest
 
+from api.health import FRESH_S
 from dispatch.accounts import Role, User
 from tests.resilience.conftest import ON_THE_WAY, World, iso_utc, order_body, wait_for
 
@@ -60,6 +61,7 @@ def _crash_half_way(world: World, table: str, send: Callable[[], httpx2.Response
         with contextlib.suppress(psycopg.Error):
             locker.close()
         world.servers.postgres.up()
+    time.sleep(FRESH_S)  # /health tells what it saw at most that long ago: before the crash, until then
     with world.http() as http:
         wait_for(lambda: http.get("/health").status_code == 200, timeout=30, what="the API to see PostgreSQL again")
     assert answered, "the request caught by the crash was never answered"
@@ -170,7 +172,7 @@ def a_flapping_postgres_leaks_nothing_and_floods_no_log(world: World, http: http
             world.servers.crash_postgres()
             time.sleep(1.0)
             world.servers.postgres.up()
-            time.sleep(1.0)
+            time.sleep(max(1.0, FRESH_S))  # and /health's look is newer than the crash
         wait_for(lambda: http.get("/health").status_code == 200, timeout=30, what="the API to see PostgreSQL again")
         wait_for(lambda: answers[-1] == 200, timeout=10, what="a request answered again")
     finally:
