@@ -303,37 +303,20 @@ def test_a_dispatch_round_rebuilds_positions_after_redis_lost_them(
     assert abs(position.lat - 30.47) < 1e-5
 
 
-def test_the_matcher_is_loaded_ahead_of_the_first_batch_and_nothing_is_for_another_solver() -> None:
-    """In a fresh interpreter (this one has loaded it already): importing the batch leaves the matcher unloaded,
-    warming up loads it on its own thread; a test's solver loads nothing."""
-    script = """
-import sys
-from dispatch.services.batch import matcher_solver
-from dispatch.services.matcher_loading import warm_up
-assert "dispatch.matching.solver" not in sys.modules
-assert warm_up(lambda problem, limit: {}) is None
-loading = warm_up(matcher_solver)
-assert loading is not None and loading.daemon
-loading.join()
-assert "dispatch.matching.solver" in sys.modules
-"""
-    # The load's time is the machine's (seconds when quiet, a minute or more when busy): not what this pins.
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr
-
-
-def test_a_batch_loads_the_matcher_before_it_takes_its_stores_lease() -> None:
-    """In a fresh interpreter: a batch that comes before the service's warm-up finished (an ops user's batch just
-    after the API started) loads the matcher first and takes the lease after, so that the load (up to a minute
-    on a busy machine) is not spent out of the lease; a test's solver loads nothing."""
+def test_the_matcher_is_loaded_ahead_of_a_batch_and_before_its_lease_and_nothing_is_for_another_solver() -> None:
+    """In a fresh interpreter (this one has loaded it already): importing the batch leaves the matcher unloaded;
+    a test's solver loads nothing; warming up loads it on its own thread, and a batch that comes meanwhile (an ops
+    user's, just after the API started) waits on that load before it takes its store's lease, so that the load
+    (up to a minute on a busy machine) is not spent out of the lease."""
     script = """
 import sys
 from datetime import UTC, datetime
 from uuid import uuid4
 from crowdship.clock import ManualClock
 from crowdship.settings import Settings
-from dispatch.services.batch import run_batch
+from dispatch.services.batch import matcher_solver, run_batch
 from dispatch.services.context import DispatchConfig, DispatchContext
+from dispatch.services.matcher_loading import warm_up
 
 loaded_at_acquire = []
 
@@ -345,18 +328,23 @@ class Leases:
     def release(self, store_id, token):
         return True
 
-def context():
-    return DispatchContext(
-        unit_of_work=lambda: None,
-        clock=ManualClock(datetime.now(UTC)),
-        config=DispatchConfig.from_settings(Settings(environment="test")),
-        leases=Leases(),
-    )
-
-assert run_batch(context(), store_id=uuid4(), solver=lambda problem, limit: {}).skipped
+context = DispatchContext(
+    unit_of_work=lambda: None,
+    clock=ManualClock(datetime.now(UTC)),
+    config=DispatchConfig.from_settings(Settings(environment="test")),
+    leases=Leases(),
+)
+test_solver = lambda problem, limit: {}
+assert "dispatch.matching.solver" not in sys.modules
+assert warm_up(test_solver) is None
+assert run_batch(context, store_id=uuid4(), solver=test_solver).skipped
 assert loaded_at_acquire == [False], loaded_at_acquire
-assert run_batch(context(), store_id=uuid4()).skipped
+loading = warm_up(matcher_solver)
+assert loading is not None and loading.daemon
+assert run_batch(context, store_id=uuid4()).skipped
 assert loaded_at_acquire == [False, True], loaded_at_acquire
+loading.join()
 """
+    # The load's time is the machine's (seconds when quiet, a minute or more when busy): not what this pins.
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
