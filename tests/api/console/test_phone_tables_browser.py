@@ -119,3 +119,28 @@ def test_a_filter_button_wrapped_to_its_own_line_sits_under_the_filters(
     assert button_box["y"] > select_box["y"] + select_box["height"], "the button is on a line of its own"
     gap = button_box["y"] - (select_box["y"] + select_box["height"])
     assert gap <= 24, f"the button sits {gap:.0f} px under the last filter"  # the row's gap between lines, 1rem
+
+
+def _text_right(cell: Locator) -> float:
+    """Where the words of `cell` end on the screen (not the cell's own box, which spans the whole table)."""
+    right: float = cell.evaluate(
+        "c => { const r = document.createRange(); r.selectNodeContents(c); return r.getBoundingClientRect().right; }"
+    )
+    return right
+
+
+def test_an_empty_tables_message_stays_clear_of_its_faded_edge_on_a_phone(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """The words "No simulation has been run from the console yet." ran on across the whole (scrolling) table,
+    their end under the fade of the box's cut-off right edge, and past it."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto("/console/ops/simulations")
+    message = page.get_by_role("cell", name="No simulation has been run from the console yet.")
+    box = page.locator(".table-scroll", has=message)
+    expect(box).to_have_class(re.compile(r"\bmore-right\b"))  # the table is cut off, its edge faded
+    screenshot(page, "simulations-empty-390")
+    box_right: float = box.evaluate("b => b.getBoundingClientRect().right")
+    fade: float = page.evaluate("() => 2.5 * parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert _text_right(message) <= box_right - fade, "the message runs under the faded edge"
