@@ -202,3 +202,23 @@ def test_on_a_phone_the_signed_in_address_stays_whole_and_a_line_is_held_without
     hold.click()
     expect(page.get_by_role("row").filter(has_text="Ana")).to_contain_text("checking the proof at the door")
     screenshot(page, "batch-held-390")
+
+
+def test_the_audit_log_shows_each_entrys_details_in_the_window_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px the audit log showed an entry's number, time and action, three words to a line, and cut its
+    subject, actor and details off at the window's edge: rows tall and half empty. Each row is laid out on its
+    own lines there now."""
+    owed_live("Ana")  # a policy proposed and approved: entries with details
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/audit")
+    row = page.locator("table.audit tbody tr").first
+    expect(row.locator("td.actor")).to_have_accessible_name(re.compile(r"^By: "))  # named, its column header hidden
+    screenshot(page, "audit-390")
+    for cell in row.locator("td").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} runs off the side of the window"
+    expect(page.locator(".table-scroll", has=page.locator("table.audit"))).not_to_have_attribute("tabindex", "0")
