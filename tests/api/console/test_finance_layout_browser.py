@@ -222,3 +222,24 @@ def test_the_audit_log_shows_each_entrys_details_in_the_window_on_a_phone(
         assert box is not None
         assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} runs off the side of the window"
     expect(page.locator(".table-scroll", has=page.locator("table.audit"))).not_to_have_attribute("tabindex", "0")
+
+
+def test_the_batches_list_shows_each_batch_whole_with_its_open_link_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px a batch's row showed when it was prepared and half its period: its status, amounts and the link
+    that opens it lay off to the side, with nothing in sight to open a batch by."""
+    owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_role("row").filter(has_text="Ana").first.wait_for()
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/batches")
+    row = page.locator("tbody tr").first
+    screenshot(page, "batches-390")
+    for cell in row.locator("td").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} lies off the side of the window"
+    expect(row.get_by_role("link", name=re.compile(r"^Open"))).to_be_visible()
