@@ -171,3 +171,20 @@ def test_the_live_views_waiting_orders_show_each_reason_under_its_order_on_a_pho
     assert reason["x"] <= reference["x"] + 1, "the reason starts where the order does"
     box = page.locator(".table-scroll", has=page.locator("table.waiting"))
     expect(box).not_to_have_attribute("tabindex", "0")  # nothing lies beyond the window to scroll to
+
+
+def test_a_trip_carrying_nothing_says_so_on_one_line_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store
+) -> None:
+    """The trips' table scrolls on a phone, its columns as narrow as their words: "nothing yet" broke over two
+    lines, and every row of trips not yet offered anything was twice as tall as its words."""
+    add_an_open_trip(db, store, "Ana", ON_THE_WAY, datetime.now(UTC).replace(microsecond=0))
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    carrying = page.get_by_role("row", name=re.compile(r"^Ana ")).get_by_text("nothing yet")
+    lines: int = carrying.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    )
+    assert lines == 1, f"'nothing yet' takes {lines} lines"
