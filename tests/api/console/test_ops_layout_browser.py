@@ -203,8 +203,8 @@ def test_the_order_actions_keep_clear_of_why_it_waits_on_a_phone(
 def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
     signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
 ) -> None:
-    """The order page's history at 390 px: the table scrolls in its box, and what happened is not squeezed beside
-    the time to a word or two a line (an incident's description took fifteen lines)."""
+    """The order page's history at 390 px: what happened is not squeezed beside the time to a word or two a line
+    (an incident's description took fifteen lines), nor scrolled off to the side: it is under its time."""
     now = datetime.now(UTC).replace(microsecond=0)
     order = add_an_order_for_later(db, store, "WEB-HISTORY", now)
     trip = add_an_open_trip(db, store, "Hana", HOME, now)
@@ -232,6 +232,10 @@ def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
     )
     assert lines <= 4, f"what happened takes {lines:.1f} lines"
     assert _page_width(page) <= 390
+    box, cell = page.locator(".table-scroll", has=detail), detail.bounding_box()
+    assert cell is not None
+    assert cell["x"] + cell["width"] <= 390, "what happened lies off the side of the window"
+    expect(box).not_to_have_attribute("tabindex", "0")  # laid out under its time, nothing to scroll to
 
 
 def _lines_of_text(element: Locator, text: str) -> int:
