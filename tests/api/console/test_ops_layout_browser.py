@@ -120,6 +120,22 @@ def test_each_stores_links_say_which_store_they_open(
     screenshot(page, "stores")
 
 
+def test_each_stores_links_are_in_sight_on_a_phone(
+    signed_in: Callable[..., Page], store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the stores' table showed a store's name, its location and half its fallback cost: its opening
+    hours and its Edit link lay off to the side. Each store is laid out on its own lines there now."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/stores")
+    edit = page.get_by_role("link", name=f"Edit {store.name}", exact=True)
+    expect(edit).to_be_visible()
+    screenshot(page, "stores-390")
+    box = edit.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390, "the Edit link lies off the side of the window"
+
+
 def _a_waiting_orders_page_on_a_phone(signed_in: Callable[..., Page], db: ConnectionPool, store: Store) -> Page:
     """The page, at 390 px, of an order waiting for a later window while Chloe C.'s trip is open."""
     now = datetime.now(UTC).replace(microsecond=0)
