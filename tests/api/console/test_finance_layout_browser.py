@@ -152,7 +152,9 @@ def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scroll
     screenshot: Screenshot,
 ) -> None:
     """At 390 px the ledger's table showed when, account and kind, and the amount and the balance after each
-    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways)."""
+    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways). Then the
+    amounts came first, but the account, kind and description still lay off to the side, their words making
+    each row tall and empty in sight: each entry is laid out on its own lines there now."""
     ana, _ = owed_live("Ana")
     page = signed_in(Role.FINANCE)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -165,6 +167,10 @@ def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scroll
         header = page.get_by_role("columnheader", name=column).bounding_box()
         assert header is not None
         assert header["x"] + header["width"] <= box["x"] + box["width"] + 1, f"{column} lies beyond the box"
+    for cell in page.locator("tbody tr").first.get_by_role("cell").all():
+        seen = cell.bounding_box()
+        assert seen is not None
+        assert seen["x"] + seen["width"] <= box["x"] + box["width"] + 1, f"{cell.inner_text()!r} lies beyond the box"
 
 
 def test_on_a_phone_the_signed_in_address_stays_whole_and_a_line_is_held_without_scrolling_sideways(
