@@ -249,3 +249,21 @@ def test_the_batches_list_shows_each_batch_whole_with_its_open_link_on_a_phone(
         assert box is not None
         assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} lies off the side of the window"
     expect(row.get_by_role("link", name=re.compile(r"^Open"))).to_be_visible()
+
+
+def test_every_policy_version_is_listed_whole_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px the list of every version showed its number, status and half of when it was proposed: when it
+    was decided and its note lay off to the side. Each version is laid out on its own lines there now."""
+    owed_live("Ana")  # v1, proposed and approved
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/policies")
+    row = page.get_by_role("table").last.locator("tbody tr").first
+    expect(row).to_contain_text("v1")
+    screenshot(page, "policies-390")
+    for cell in row.get_by_role("cell").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} lies off the side of the window"
