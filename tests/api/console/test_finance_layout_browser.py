@@ -152,7 +152,9 @@ def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scroll
     screenshot: Screenshot,
 ) -> None:
     """At 390 px the ledger's table showed when, account and kind, and the amount and the balance after each
-    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways)."""
+    entry, what finance opens it for, lay beyond the box's right edge (the table scrolls sideways). Then the
+    amounts came first, but the account, kind and description still lay off to the side, their words making
+    each row tall and empty in sight: each entry is laid out on its own lines there now."""
     ana, _ = owed_live("Ana")
     page = signed_in(Role.FINANCE)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -165,6 +167,10 @@ def test_a_ledger_on_a_phone_shows_each_entrys_amount_and_balance_without_scroll
         header = page.get_by_role("columnheader", name=column).bounding_box()
         assert header is not None
         assert header["x"] + header["width"] <= box["x"] + box["width"] + 1, f"{column} lies beyond the box"
+    for cell in page.locator("tbody tr").first.get_by_role("cell").all():
+        seen = cell.bounding_box()
+        assert seen is not None
+        assert seen["x"] + seen["width"] <= box["x"] + box["width"] + 1, f"{cell.inner_text()!r} lies beyond the box"
 
 
 def test_on_a_phone_the_signed_in_address_stays_whole_and_a_line_is_held_without_scrolling_sideways(
@@ -202,3 +208,62 @@ def test_on_a_phone_the_signed_in_address_stays_whole_and_a_line_is_held_without
     hold.click()
     expect(page.get_by_role("row").filter(has_text="Ana")).to_contain_text("checking the proof at the door")
     screenshot(page, "batch-held-390")
+
+
+def test_the_audit_log_shows_each_entrys_details_in_the_window_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px the audit log showed an entry's number, time and action, three words to a line, and cut its
+    subject, actor and details off at the window's edge: rows tall and half empty. Each row is laid out on its
+    own lines there now."""
+    owed_live("Ana")  # a policy proposed and approved: entries with details
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/audit")
+    row = page.locator("table.audit tbody tr").first
+    expect(row.locator("td.actor")).to_have_accessible_name(re.compile(r"^By: "))  # named, its column header hidden
+    screenshot(page, "audit-390")
+    for cell in row.locator("td").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} runs off the side of the window"
+    expect(page.locator(".table-scroll", has=page.locator("table.audit"))).not_to_have_attribute("tabindex", "0")
+
+
+def test_the_batches_list_shows_each_batch_whole_with_its_open_link_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px a batch's row showed when it was prepared and half its period: its status, amounts and the link
+    that opens it lay off to the side, with nothing in sight to open a batch by."""
+    owed_live("Ana")
+    page = signed_in(Role.FINANCE)
+    page.goto("/console/finance/batches")
+    page.get_by_role("button", name="Prepare batch").click()
+    page.get_by_role("row").filter(has_text="Ana").first.wait_for()
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/batches")
+    row = page.locator("tbody tr").first
+    screenshot(page, "batches-390")
+    for cell in row.locator("td").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} lies off the side of the window"
+    expect(row.get_by_role("link", name=re.compile(r"^Open"))).to_be_visible()
+
+
+def test_every_policy_version_is_listed_whole_on_a_phone(
+    signed_in: Callable[..., Page], owed_live: Callable[..., Owed], screenshot: Screenshot
+) -> None:
+    """At 390 px the list of every version showed its number, status and half of when it was proposed: when it
+    was decided and its note lay off to the side. Each version is laid out on its own lines there now."""
+    owed_live("Ana")  # v1, proposed and approved
+    page = signed_in(Role.FINANCE)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/finance/policies")
+    row = page.get_by_role("table").last.locator("tbody tr").first
+    expect(row).to_contain_text("v1")
+    screenshot(page, "policies-390")
+    for cell in row.get_by_role("cell").all():
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390, f"{cell.inner_text()!r} lies off the side of the window"

@@ -120,6 +120,39 @@ def test_each_stores_links_say_which_store_they_open(
     screenshot(page, "stores")
 
 
+def test_each_stores_links_are_in_sight_on_a_phone(
+    signed_in: Callable[..., Page], store: Store, screenshot: Screenshot
+) -> None:
+    """At 390 px the stores' table showed a store's name, its location and half its fallback cost: its opening
+    hours and its Edit link lay off to the side. Each store is laid out on its own lines there now."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/stores")
+    edit = page.get_by_role("link", name=f"Edit {store.name}", exact=True)
+    expect(edit).to_be_visible()
+    screenshot(page, "stores-390")
+    box = edit.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390, "the Edit link lies off the side of the window"
+
+
+def test_a_shoppers_offers_setting_stays_on_one_line_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """The shoppers' list fits a phone only just: "opted in" broke over two lines and made every row twice as
+    tall as its name."""
+    add_an_open_trip(db, store, "Chloe C.", HOME, datetime.now(UTC).replace(microsecond=0))
+    page = signed_in(Role.OPS)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/ops/shoppers")
+    offers = (
+        page.locator("tbody tr", has=page.get_by_role("link", name="Chloe C.", exact=True)).get_by_role("cell").last
+    )
+    expect(offers).to_contain_text("opted")
+    screenshot(page, "shoppers-390")
+    assert _lines_of_text(offers, offers.inner_text().strip()) == 1
+
+
 def _a_waiting_orders_page_on_a_phone(signed_in: Callable[..., Page], db: ConnectionPool, store: Store) -> Page:
     """The page, at 390 px, of an order waiting for a later window while Chloe C.'s trip is open."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -165,8 +198,8 @@ def _lines_of_word(element: Locator, word: str) -> int:
 def test_what_the_last_batch_said_keeps_room_for_its_words_on_a_phone(
     signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
 ) -> None:
-    """The live view's waiting orders at 390 px: the table scrolls in its box, and the reason is not squeezed to
-    its longest word (one word a line made every row six lines high)."""
+    """The live view's waiting orders at 390 px: the reason is not squeezed to its longest word (one word a line
+    made every row six lines high)."""
     now = datetime.now(UTC).replace(microsecond=0)
     order = add_an_order_for_later(db, store, "WEB-TOO-FAR", now)
     with PostgresDispatchUnitOfWork(db) as uow:
@@ -203,8 +236,8 @@ def test_the_order_actions_keep_clear_of_why_it_waits_on_a_phone(
 def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
     signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
 ) -> None:
-    """The order page's history at 390 px: the table scrolls in its box, and what happened is not squeezed beside
-    the time to a word or two a line (an incident's description took fifteen lines)."""
+    """The order page's history at 390 px: what happened is not squeezed beside the time to a word or two a line
+    (an incident's description took fifteen lines), nor scrolled off to the side: it is under its time."""
     now = datetime.now(UTC).replace(microsecond=0)
     order = add_an_order_for_later(db, store, "WEB-HISTORY", now)
     trip = add_an_open_trip(db, store, "Hana", HOME, now)
@@ -232,6 +265,10 @@ def test_an_orders_history_keeps_room_for_its_words_on_a_phone(
     )
     assert lines <= 4, f"what happened takes {lines:.1f} lines"
     assert _page_width(page) <= 390
+    box, cell = page.locator(".table-scroll", has=detail), detail.bounding_box()
+    assert cell is not None
+    assert cell["x"] + cell["width"] <= 390, "what happened lies off the side of the window"
+    expect(box).not_to_have_attribute("tabindex", "0")  # laid out under its time, nothing to scroll to
 
 
 def _lines_of_text(element: Locator, text: str) -> int:

@@ -51,7 +51,7 @@ def _reoffer_many_times(db: ConnectionPool, store: Store, order_id: UUID, now: d
 
 
 def _rows(page: str, table: str) -> list[str]:
-    body = re.search(rf'<table class="{table}">.*?<tbody>(.*?)</tbody>', page, re.DOTALL)
+    body = re.search(rf'<table class="{table}[^"]*">.*?<tbody>(.*?)</tbody>', page, re.DOTALL)
     assert body is not None, page
     return re.findall(r"<tr>.*?</tr>", body.group(1), re.DOTALL)
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-from console_support import add_an_order_for_later
+from api_support import ON_THE_WAY
+from console_support import add_an_open_trip, add_an_order_for_later
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 from psycopg_pool import ConnectionPool
 
@@ -83,19 +84,20 @@ def test_a_table_that_fits_is_no_tab_stop_and_does_not_fade(
 def test_the_live_view_keeps_its_tables_tab_stops_when_it_refreshes(
     signed_in: Callable[..., Page], db: ConnectionPool, store: Store
 ) -> None:
-    """The live panel is replaced every few seconds (htmx): its new tables are marked again."""
+    """The live panel is replaced every few seconds (htmx): its new tables are marked again. (The trips' table:
+    the waiting orders are laid out one under another on a phone, and do not scroll.)"""
     now = datetime.now(UTC).replace(microsecond=0)
-    add_an_order_for_later(db, store, "WEB-LIVE-1", now)
+    add_an_open_trip(db, store, "Chloe C.", ON_THE_WAY, now)
     page = signed_in(Role.OPS)
     page.set_viewport_size(PHONE)
     page.goto(f"/console/ops/stores/{store.id}/live")
-    waiting = page.locator("#live-panel .table-scroll", has=page.locator("table.waiting"))
-    expect(waiting).to_have_attribute("tabindex", "0")
+    trips = page.locator("#live-panel .table-scroll", has=page.get_by_role("link", name="Chloe C."))
+    expect(trips).to_have_attribute("tabindex", "0")
     with page.expect_response(re.compile(r"/live/panel"), timeout=15_000):
         pass
     page.wait_for_timeout(200)  # the swap follows the response
-    expect(waiting).to_have_attribute("tabindex", "0")
-    expect(waiting).to_have_accessible_name(re.compile(r"scrolls sideways"))
+    expect(trips).to_have_attribute("tabindex", "0")
+    expect(trips).to_have_accessible_name(re.compile(r"^Trips.*scrolls sideways"))
 
 
 def test_a_filter_button_wrapped_to_its_own_line_sits_under_the_filters(
@@ -119,3 +121,70 @@ def test_a_filter_button_wrapped_to_its_own_line_sits_under_the_filters(
     assert button_box["y"] > select_box["y"] + select_box["height"], "the button is on a line of its own"
     gap = button_box["y"] - (select_box["y"] + select_box["height"])
     assert gap <= 24, f"the button sits {gap:.0f} px under the last filter"  # the row's gap between lines, 1rem
+
+
+def _text_right(cell: Locator) -> float:
+    """Where the words of `cell` end on the screen (not the cell's own box, which spans the whole table)."""
+    right: float = cell.evaluate(
+        "c => { const r = document.createRange(); r.selectNodeContents(c); return r.getBoundingClientRect().right; }"
+    )
+    return right
+
+
+def test_an_empty_tables_message_stays_clear_of_its_faded_edge_on_a_phone(
+    signed_in: Callable[..., Page], screenshot: Screenshot
+) -> None:
+    """The words "No simulation has been run from the console yet." ran on across the whole (scrolling) table,
+    their end under the fade of the box's cut-off right edge, and past it."""
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto("/console/ops/simulations")
+    message = page.get_by_role("cell", name="No simulation has been run from the console yet.")
+    box = page.locator(".table-scroll", has=message)
+    expect(box).to_have_class(re.compile(r"\bmore-right\b"))  # the table is cut off, its edge faded
+    screenshot(page, "simulations-empty-390")
+    box_right: float = box.evaluate("b => b.getBoundingClientRect().right")
+    fade: float = page.evaluate("() => 2.5 * parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert _text_right(message) <= box_right - fade, "the message runs under the faded edge"
+
+
+def test_the_live_views_waiting_orders_show_each_reason_under_its_order_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store, screenshot: Screenshot
+) -> None:
+    """What the last batch said of a waiting order was its last column, scrolled off to the side at 390 px,
+    and its rows were tall and mostly empty. On a phone each row puts the reason under its order, in sight."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_an_order_for_later(db, store, "WEB-STACK-1", now)
+    add_an_order_for_later(db, store, "WEB-STACK-2", now)
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    row = page.locator("table.waiting tbody tr").first
+    said = row.locator("td.said")
+    expect(said).to_contain_text("not batched yet")
+    screenshot(page, "live-waiting-390")
+    reference, reason = row.get_by_role("link").bounding_box(), said.bounding_box()
+    assert reference is not None
+    assert reason is not None
+    assert reason["x"] + reason["width"] <= PHONE["width"], "the reason runs off the side of the window"
+    assert reason["y"] >= reference["y"] + reference["height"], "the reason is under the order"
+    assert reason["x"] <= reference["x"] + 1, "the reason starts where the order does"
+    box = page.locator(".table-scroll", has=page.locator("table.waiting"))
+    expect(box).not_to_have_attribute("tabindex", "0")  # nothing lies beyond the window to scroll to
+
+
+def test_a_trip_carrying_nothing_says_so_on_one_line_on_a_phone(
+    signed_in: Callable[..., Page], db: ConnectionPool, store: Store
+) -> None:
+    """The trips' table scrolls on a phone, its columns as narrow as their words: "nothing yet" broke over two
+    lines, and every row of trips not yet offered anything was twice as tall as its words."""
+    add_an_open_trip(db, store, "Ana", ON_THE_WAY, datetime.now(UTC).replace(microsecond=0))
+    page = signed_in(Role.OPS)
+    page.set_viewport_size(PHONE)
+    page.goto(f"/console/ops/stores/{store.id}/live")
+    carrying = page.get_by_role("row", name=re.compile(r"^Ana ")).get_by_text("nothing yet")
+    lines: int = carrying.evaluate(
+        "e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    )
+    assert lines == 1, f"'nothing yet' takes {lines} lines"

@@ -49,3 +49,17 @@ def test_a_version_written_as_the_page_shows_it_is_understood(
     page = client.get("/console/finance/policies?left=v1&right=V1")
     assert page.status_code == 200
     assert 'role="alert"' not in page.text
+
+
+def test_a_version_alone_is_shown_once_rather_than_beside_itself(
+    client: TestClient, sign_in_as: Callable[..., StaffLogin], ops: Account, approver: Account
+) -> None:
+    """With one version only, the page set v1 beside v1, every value twice (cut off on a phone), and said "the two
+    versions have the same parameters"."""
+    publish_policy(client, ops, approver)
+    sign_in_as(Role.FINANCE)
+    page = client.get("/console/finance/policies")
+    header = page.text.split('<table class="compare">')[1].split("</thead>")[0]
+    assert header.count("<th>v1 ") == 1, header
+    assert "Only one version so far: nothing to compare it with." in page.text
+    assert "The two versions have the same parameters" not in page.text
