@@ -30,13 +30,13 @@ ACTIONS = {
     "store_credit.redeemed": "Store credit spent",
     "payment_method.changed": "Payment method changed",
     "tier.changed": "Trust tier reviewed by the record",
-    "shopper.changed": "Shopper changed by operations",
+    "shopper.changed": "Shopper changed",
     "referral.registered": "Referral registered",
     "account.created": "Staff account created",
     "account.deactivated": "Account deactivated",
     "account.activated": "Account reactivated",
     "store.created": "Store created",
-    "store.changed": "Store changed by operations",
+    "store.changed": "Store changed",
 }
 SUBJECTS = {
     "payout_batch": "Payout batch",

@@ -10,7 +10,7 @@ EVENING_PEAK = [10_000] * 17 + [12_000] * 3 + [10_000] * 4
 
 def test_known_actions_and_subjects_are_said_in_words() -> None:
     assert action_words("batch.prepared") == "Payout batch prepared"
-    assert action_words("shopper.changed") == "Shopper changed by operations"
+    assert action_words("shopper.changed") == "Shopper changed"
     assert subject_words("payout_batch") == "Payout batch"
 
 
