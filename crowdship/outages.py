@@ -20,8 +20,14 @@ REDIS_REFUSING_FOR_NOW: tuple[type[Exception], ...] = (
 """Redis answers but will not take the command right now: full (over `maxmemory`), a replica after a failover,
 a slot being moved. Not the request's fault: without these a full Redis turned every location update into a 500."""
 
+POSTGRES_ENDED_THE_SESSION: tuple[type[Exception], ...] = (psycopg.errors.IdleInTransactionSessionTimeout,)
+"""PostgreSQL ended the session of a transaction left silent past its limit (the pool's, or a batch writer's on
+its lease): the process or PostgreSQL itself stalled, and nothing was applied. An InternalError to psycopg, it
+was answered 500 (and logged with a traceback by the dispatcher) where any other lost session is a 503."""
+
 BACKING_SERVICE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
+    *POSTGRES_ENDED_THE_SESSION,
     PoolTimeout,
     redis.ConnectionError,
     redis.TimeoutError,

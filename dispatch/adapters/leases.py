@@ -12,7 +12,9 @@ share lock and everything it had written.
 Every dispatcher, and the API's batch on demand, takes its leases here (`dispatch.leases.StoreLeases`,
 given by the composition root), whether it reaches Redis or not: there is only one kind of lease. A lease's
 token is its fence number. It costs one statement to take, one to confirm inside each of the batch's write
-transactions (its round trip shared with nothing else) and one to release.
+transactions (its round trip shared with nothing else) and one to release. A release that fails (PostgreSQL
+restarted as the batch ended) is remembered, and the holder frees that lease as it next takes the store, at its
+next round, rather than leave the store to wait out the lease's whole time.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ WRITER_IDLE_LIMIT_S = 5.0
 """A write transaction that confirmed its lease and then says nothing for this long (its process frozen) is
 ended by PostgreSQL, so that the share lock on the lease does not keep the store from everyone else; the
 dispatcher's pool holds every transaction of its own to it (`crowdship dispatcher`), for their row locks."""
+
+_RELEASE = (
+    "UPDATE store_leases SET expires_at = '-infinity'"
+    " WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp()"
+)
 
 _TAKE = """
 INSERT INTO store_leases AS held (store_id, fence, expires_at)
@@ -58,30 +65,37 @@ class PostgresLeases:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
+        self._unreleased: dict[UUID, int] = {}
+        """Each store's fence whose release failed: its batch ended, so it is freed at the next take."""
 
     def acquire(self, store_id: UUID, ttl_s: float) -> str | None:
         """The store's lease if nobody holds it or its holder's time ran out: a token; None if held."""
+        unreleased = self._unreleased.pop(store_id, None)
         try:
             with self._pool.connection() as connection:
                 connection.execute(f"SET LOCAL lock_timeout = {TAKE_LOCK_TIMEOUT_MS}")
+                if unreleased is not None:  # a no-op if it ran out and was taken over meanwhile
+                    connection.execute(_RELEASE, [store_id, unreleased])
                 row = connection.execute(_TAKE, {"store": store_id, "ttl": ttl_s}).fetchone()
-        except psycopg.errors.LockNotAvailable:
-            return None  # its holder is writing its offers right now
+        except psycopg.Error as error:
+            if unreleased is not None:  # rolled back with the take: freed at the next
+                self._unreleased.setdefault(store_id, unreleased)
+            if isinstance(error, psycopg.errors.LockNotAvailable):
+                return None  # its holder is writing its offers right now
+            raise
         return None if row is None else str(row[0])
 
     def release(self, store_id: UUID, token: str) -> bool:
-        """False when the lease was not this token's any more, or PostgreSQL is away (it runs out by itself)."""
+        """False when the lease was not this token's any more, or PostgreSQL is away: then it runs out by itself,
+        or this holder frees it as it next takes the store."""
         fence = fence_of(token)
         if fence is None:
             return False
         try:
             with self._pool.connection() as connection:
-                released = connection.execute(
-                    "UPDATE store_leases SET expires_at = '-infinity'"
-                    " WHERE store_id = %s AND fence = %s AND expires_at > clock_timestamp()",
-                    [store_id, fence],
-                ).rowcount
+                released = connection.execute(_RELEASE, [store_id, fence]).rowcount
         except psycopg.Error as error:
+            self._unreleased[store_id] = fence
             log.warning("store lease not released", store_id=str(store_id), error=type(error).__name__)
             return False
         return released == 1

@@ -41,6 +41,8 @@ CHORE_RETRY = timedelta(minutes=1)
 MAX_ABANDONED_ROUNDS = 2
 """Abandoned rounds (or chores) still stuck beyond which no new round or chore starts (each holds a thread and a
 connection)."""
+FROZEN_AFTER_S = 5.0
+"""A wait of the loop's that ends this much later than asked: the process itself was frozen, not the round."""
 PRUNE_EVERY_S = 60.0
 PRUNE_BATCH = 10_000
 _LIVE_STATE_SKIPS = Sampled(every_s=60.0)
@@ -210,12 +212,22 @@ def _run_chore(
     return watch
 
 
-def _await_round(watch: RoundWatch, stop: threading.Event, stall_s: float) -> bool:
-    """Waits for the round to end (True); False when it made no progress for `stall_s` or a stop was asked."""
-    while not watch.done.wait(min(1.0, stall_s / 4)):
+def _await_round(
+    watch: RoundWatch, stop: threading.Event, stall_s: float, monotonic: Callable[[], float] = time.monotonic
+) -> bool:
+    """Waits for the round to end (True); False when it made no progress for `stall_s` or a stop was asked.
+    A wait that ends far later than asked means this process was frozen (SIGSTOP, a paused VM), the round with
+    it: the round is given its `stall_s` again from then, rather than abandoned for time it could not run."""
+    every = min(1.0, stall_s / 4)
+    woke = monotonic()
+    while not watch.done.wait(every):
         if stop.is_set():
             return False
-        if time.monotonic() - watch.progress_at > stall_s:
+        now = monotonic()
+        if now - woke > every + FROZEN_AFTER_S:
+            watch.progress_at = max(watch.progress_at, now)
+        woke = now
+        if now - watch.progress_at > stall_s:
             return False
     return True
 

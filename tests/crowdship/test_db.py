@@ -25,6 +25,7 @@ from crowdship.db import (
 )
 from crowdship.errors import DomainError
 from crowdship.idempotency import StoredResult
+from crowdship.outages import BACKING_SERVICE_ERRORS
 
 
 def test_a_connection_returned_in_autocommit_is_reset_for_the_next_borrower(db: ConnectionPool) -> None:
@@ -188,3 +189,18 @@ def test_a_transaction_left_idle_past_the_pools_idle_limit_is_ended_by_the_serve
         time.sleep(0.6)  # idle inside the transaction the first statement opened
         with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
             connection.execute("SELECT 1")
+
+
+def test_a_session_ended_for_its_idle_transaction_is_an_outage_not_a_fault_of_the_request(database_url: str) -> None:
+    """A process stalled inside a transaction (a batch's writer past its lease's idle limit, a request past its
+    deadline, PostgreSQL itself frozen and resumed) finds its session ended: nothing was applied, so the API
+    answers 503 and the dispatcher backs off, as for any server away; it was a 500 and a logged traceback."""
+    with (
+        open_pool(database_url, max_size=1, name="idle-ended", idle_in_transaction_s=0.2) as pool,
+        pool.connection() as connection,
+    ):
+        connection.execute("SELECT 1")
+        time.sleep(0.6)
+        with pytest.raises(psycopg.Error) as ended:
+            connection.execute("SELECT 1")
+    assert isinstance(ended.value, BACKING_SERVICE_ERRORS), type(ended.value).__name__

@@ -33,6 +33,7 @@ from dispatch.services.dispatcher import (
     MAX_BACKOFF_S,
     RoundWatch,
     StoresInFlight,
+    _await_round,
     backoff_s,
     dispatch_round,
     prune_live_positions,
@@ -387,3 +388,17 @@ def test_a_refresh_stuck_on_its_query_is_abandoned_and_the_rounds_go_on_with_the
         assert rounds == [4], "the loop waited on the stuck refresh"
     assert seen == [None, None]  # housekeeping at 0 and at 60, after the refresh was given up: the old context
     _wait_until(lambda: not any(thread.name == "dispatcher-refresh" for thread in threading.enumerate()))
+
+
+def test_a_round_is_not_abandoned_for_the_time_its_dispatcher_spent_frozen() -> None:
+    """SIGSTOP or a paused VM freezes the loop and its round alike: resumed, the loop saw 45 s without progress
+    and abandoned a round that was not stuck (an error logged as 'no progress for 30 s', a failure counted). The
+    time the loop itself did not run is not the round's: it gets its `stall_s` again from the resumption."""
+    watch = RoundWatch(StoresInFlight(), progress_at=0.0)
+    readings = iter([0.0, 45.0, *range(46, 100)])  # each wait of the loop: the second came 45 s late, frozen
+    finishing = threading.Timer(2.5, watch.done.set)
+    finishing.start()
+    try:
+        assert _await_round(watch, threading.Event(), stall_s=30, monotonic=lambda: float(next(readings)))
+    finally:
+        finishing.cancel()

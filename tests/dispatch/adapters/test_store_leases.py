@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from crowdship.db import open_pool
 from dispatch.adapters.leases import WRITER_IDLE_LIMIT_S, PostgresLeaseFence, PostgresLeases
 from dispatch.adapters.postgres import PostgresDispatchUnitOfWork
 
@@ -114,3 +115,26 @@ def test_a_write_transaction_whose_process_freezes_is_ended_so_the_store_is_not_
         assert time.monotonic() - started < WRITER_IDLE_LIMIT_S + 2
         with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
             connection.execute("SELECT 1")
+
+
+def test_a_lease_whose_release_failed_is_freed_by_its_holders_next_take_not_kept_until_it_runs_out(
+    database_url: str,
+) -> None:
+    """PostgreSQL away as a batch ends (restarted under it): the release fails, and the store would wait out the
+    whole lease (30 s by default) after PostgreSQL is back. The holder remembers it and frees it as it next
+    takes the store, at its next round; nobody else frees it, since only the holder knows the batch ended."""
+    store_id = uuid4()
+    with open_pool(database_url, max_size=3, name="release-fails", statement_timeout_s=0.3) as pool:
+        holder, other = PostgresLeases(pool), PostgresLeases(pool)
+        token = holder.acquire(store_id, ttl_s=30)
+        assert token is not None
+        with pool.connection() as blocker:  # the release's statement cannot end: it fails, as when the server went
+            blocker.execute("SELECT 1 FROM store_leases WHERE store_id = %s FOR UPDATE", [store_id])
+            assert not holder.release(store_id, token)
+        assert other.acquire(store_id, ttl_s=30) is None, "another freed a lease whose holder may still be batching"
+
+        again = holder.acquire(store_id, ttl_s=30)
+        assert again is not None, "the store waited out a lease its holder had finished with"
+        assert not _confirmed(pool, store_id, token)
+        assert _confirmed(pool, store_id, again)
+        assert holder.release(store_id, again)
