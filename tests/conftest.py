@@ -58,6 +58,16 @@ def service_urls() -> tuple[str, str]:
     return _service_urls()
 
 
+@pytest.fixture(autouse=True)
+def settings_read_afresh() -> Iterator[None]:
+    """`get_settings()` keeps what the environment said when first asked: a command a test runs with an
+    environment of its own (CliRunner's `env`) left its settings to every later test of the worker (a
+    resilience test's servers went under another test's `tmp_path`, which the postgres user cannot reach)."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def admin_database_url(service_urls: tuple[str, str]) -> str:
     """A URL to the server's maintenance database, for creating and dropping test databases."""
